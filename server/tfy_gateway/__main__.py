@@ -1,0 +1,3 @@
+from tfy_gateway.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The `tfy-gateway` command: one module per subcommand, each exposing `register(subparsers)`."""
