@@ -1,0 +1,93 @@
+"""Helpers shared by the test suite: free ports and a real gateway subprocess."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO_ROOT / "examples"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, *, timeout: float = 20.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll `url` until it answers, failing early when the process died."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError as exc:
+            last_error = exc
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not answer {url} within {timeout}s: {last_error}")
+
+
+class GatewayProcess:
+    """`tfy-gateway serve` as a real subprocess on a free loopback port."""
+
+    def __init__(self, data_dir: Path, *, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.admin_token = "tfy_test_admin_" + secrets.token_hex(16)
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.extra_args = extra_args
+        self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
+        self._extra_env = env or {}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for clients of this gateway (the platform's variable names)."""
+        return {"TFY_BASE_URL": self.base_url, "TFY_HOST": self.base_url, "TFY_API_KEY": self.admin_token}
+
+    def start(self) -> None:
+        env = {**os.environ, "TFY_GATEWAY_ADMIN_TOKEN": self.admin_token, **self._extra_env}
+        for key in ("TFY_BASE_URL", "TFY_HOST", "TFY_API_HOST", "TFY_API_KEY"):
+            env.pop(key, None)
+        command = [sys.executable, "-m", "tfy_gateway", "serve", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args]
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_until_up(f"{self.base_url}/api/svc/v1/min-cli-version", process=self.process)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def server_log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
