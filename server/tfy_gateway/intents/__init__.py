@@ -1,0 +1,40 @@
+"""Structured intents -> clarifying questions -> rendered manifests.
+
+`check_intent` says what an intent lacks (one short question per gap, recommended option first) and
+which defaults rendering will use; `render` turns a complete intent into a manifest, merged into the
+live config so other rules survive.
+"""
+
+from tfy_gateway.intents.base import AppliedDefault, IntentCheck, IntentIncompleteError, Question
+from tfy_gateway.intents.budget import BudgetAlerts, BudgetIntent
+from tfy_gateway.intents.check import check_intent
+from tfy_gateway.intents.models import CONFIG_TYPES, INTENT_ADAPTER, Intent, parse_intent
+from tfy_gateway.intents.provider_account import ProviderAccountIntent, ProviderModel
+from tfy_gateway.intents.rate_limit import RateLimitIntent
+from tfy_gateway.intents.render import render, to_yaml
+from tfy_gateway.intents.route import RetryOptions, RouteIntent, RouteTarget, StickyOptions
+from tfy_gateway.intents.virtual_account import VirtualAccountIntent
+
+__all__ = [
+    "CONFIG_TYPES",
+    "INTENT_ADAPTER",
+    "AppliedDefault",
+    "BudgetAlerts",
+    "BudgetIntent",
+    "Intent",
+    "IntentCheck",
+    "IntentIncompleteError",
+    "ProviderAccountIntent",
+    "ProviderModel",
+    "Question",
+    "RateLimitIntent",
+    "RetryOptions",
+    "RouteIntent",
+    "RouteTarget",
+    "StickyOptions",
+    "VirtualAccountIntent",
+    "check_intent",
+    "parse_intent",
+    "render",
+    "to_yaml",
+]

@@ -1,0 +1,132 @@
+"""Budget intent: cap spend (USD) or tokens per day/week/month/quarter, with optional alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tfy_gateway.intents.base import Findings, check_applies_per, check_models, check_subjects, slug
+
+BudgetUnit = Literal[
+    "cost_per_day",
+    "cost_per_week",
+    "cost_per_month",
+    "cost_per_quarter",
+    "tokens_per_day",
+    "tokens_per_month",
+]
+BUDGET_UNITS: list[str] = list(BudgetUnit.__args__)  # type: ignore[attr-defined]
+BUDGET_APPLIES_PER = ["user", "team", "virtualaccount", "model"]
+DEFAULT_THRESHOLDS = [75, 90, 100]
+
+
+class BudgetAlerts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to_emails: list[str] = Field(min_length=1, description="Who receives threshold alerts.")
+    notification_channel: str | None = Field(default=None, description="Email notification channel name.")
+    thresholds: list[int] | None = Field(
+        default=None, description="Percent of the budget; default 75/90/100."
+    )
+
+
+class BudgetIntent(BaseModel):
+    """Cap what `subjects` may spend on `models` per `unit`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["budget"] = "budget"
+    subjects: list[str] | None = Field(default=None, description="'*', 'team:<t>', 'user:<email>', ...")
+    models: list[str] | None = Field(default=None, description="Catalog model ids; default all models.")
+    limit: float | None = Field(default=None, gt=0, description="USD for cost_* units, tokens for tokens_*.")
+    unit: BudgetUnit | None = None
+    applies_per: list[str] | None = Field(
+        default=None, description="Separate budget per user, team, virtualaccount, model or metadata.<key>."
+    )
+    alerts: BudgetAlerts | None = None
+    audit_mode: bool | None = Field(default=None, description="Track spend without blocking.")
+    metadata: dict[str, str] | None = None
+    rule_id: str | None = None
+    config_name: str | None = None
+
+
+def check_budget(intent: BudgetIntent, findings: Findings, catalog: Sequence[str] | None) -> None:
+    check_subjects(findings, "subjects", intent.subjects, who="the budget")
+    if intent.models is None:
+        findings.default("models", ["*"], "the budget covers every model")
+    else:
+        check_models(findings, "models", intent.models, catalog, allow_star=True)
+    if intent.limit is None:
+        findings.ask("limit", "missing", "How much may be spent per period (USD)?", [])
+    if intent.unit is None:
+        findings.ask(
+            "unit",
+            "missing",
+            "Per what period: month (recommended), day, week or quarter? (Token budgets are also possible.)",
+            ["cost_per_month", *[u for u in BUDGET_UNITS if u != "cost_per_month"]],
+            "cost_per_month",
+        )
+    check_applies_per(
+        findings,
+        "applies_per",
+        intent.applies_per,
+        intent.subjects,
+        what="budget",
+        allowed=BUDGET_APPLIES_PER,
+    )
+    if intent.alerts is None:
+        findings.default("alerts", None, "no alerts: spend is enforced without notifications")
+    else:
+        if intent.alerts.notification_channel is None:
+            findings.ask(
+                "alerts.notification_channel",
+                "missing",
+                "Which email notification channel should send the alerts?",
+                [],
+            )
+        if intent.alerts.thresholds is None:
+            findings.default(
+                "alerts.thresholds", DEFAULT_THRESHOLDS, "alert at 75%, 90% and 100% of the budget"
+            )
+        elif any(not 0 < t <= 100 for t in intent.alerts.thresholds):
+            findings.ask(
+                "alerts.thresholds",
+                "invalid",
+                "Thresholds are percentages between 1 and 100: use 75/90/100 (recommended)?",
+                [DEFAULT_THRESHOLDS],
+                DEFAULT_THRESHOLDS,
+            )
+    if intent.audit_mode is None:
+        findings.default("audit_mode", False, "requests over budget are blocked")
+    if intent.rule_id is None:
+        findings.default("rule_id", budget_rule_id(intent), "derived from the subjects and period")
+
+
+def budget_rule_id(intent: BudgetIntent) -> str:
+    if intent.rule_id:
+        return intent.rule_id
+    subjects = ["all" if s == "*" else s for s in intent.subjects or ["all"]]
+    per = [f"per-{p}" for p in intent.applies_per or []]
+    return slug("budget", *subjects[:2], *per[:1], (intent.unit or "").replace("_per_", "-"))
+
+
+def budget_context(intent: BudgetIntent) -> dict[str, Any]:
+    alerts = None
+    if intent.alerts is not None:
+        alerts = intent.alerts.model_dump()
+        alerts["thresholds"] = intent.alerts.thresholds or DEFAULT_THRESHOLDS
+    return {
+        "rule_id": budget_rule_id(intent),
+        "subjects": intent.subjects,
+        "models": [m for m in intent.models or [] if m != "*"],
+        "metadata": intent.metadata,
+        "limit": int(intent.limit)
+        if intent.limit is not None and intent.limit.is_integer()
+        else intent.limit,
+        "unit": intent.unit,
+        "applies_per": intent.applies_per or [],
+        "audit_mode": bool(intent.audit_mode),
+        "alerts": alerts,
+    }

@@ -1,0 +1,86 @@
+"""Rate-limit intent: cap requests or tokens per minute/hour/day for some subjects and models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tfy_gateway.intents.base import Findings, check_applies_per, check_models, check_subjects, slug
+
+RateUnit = Literal[
+    "requests_per_minute",
+    "requests_per_hour",
+    "requests_per_day",
+    "tokens_per_minute",
+    "tokens_per_hour",
+    "tokens_per_day",
+]
+RATE_UNITS: list[str] = list(RateUnit.__args__)  # type: ignore[attr-defined]
+RATE_APPLIES_PER = ["user", "virtualaccount", "model"]
+
+
+class RateLimitIntent(BaseModel):
+    """Limit `subjects` calling `models` to `limit` per `unit`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["rate_limit"] = "rate_limit"
+    subjects: list[str] | None = Field(default=None, description="'*', 'team:<t>', 'user:<email>', ...")
+    models: list[str] | None = Field(default=None, description="Catalog model ids; default all models.")
+    limit: int | None = Field(default=None, gt=0, description="Requests or tokens allowed per unit.")
+    unit: RateUnit | None = Field(default=None, description="e.g. tokens_per_minute (input+output tokens).")
+    applies_per: list[str] | None = Field(
+        default=None,
+        description="Count separately per user, virtualaccount, model or metadata.<key>; [] = shared.",
+    )
+    metadata: dict[str, str] | None = Field(
+        default=None, description="Only requests with this x-tfy-metadata."
+    )
+    rule_id: str | None = None
+    config_name: str | None = None
+
+
+def check_rate_limit(intent: RateLimitIntent, findings: Findings, catalog: Sequence[str] | None) -> None:
+    check_subjects(findings, "subjects", intent.subjects, who="the rate limit")
+    if intent.models is None:
+        findings.default("models", ["*"], "the limit covers every model")
+    else:
+        check_models(findings, "models", intent.models, catalog, allow_star=True)
+    if intent.limit is None:
+        findings.ask("limit", "missing", "How many requests or tokens should be allowed per window?", [])
+    if intent.unit is None:
+        findings.ask(
+            "unit",
+            "missing",
+            "Per what: requests per minute (recommended), tokens per minute, or per hour/day?",
+            RATE_UNITS,
+            "requests_per_minute",
+        )
+    check_applies_per(
+        findings, "applies_per", intent.applies_per, intent.subjects, what="limit", allowed=RATE_APPLIES_PER
+    )
+    if intent.rule_id is None:
+        findings.default("rule_id", rate_limit_rule_id(intent), "derived from the subjects and models")
+
+
+def rate_limit_rule_id(intent: RateLimitIntent) -> str:
+    if intent.rule_id:
+        return intent.rule_id
+    subjects = ["all" if s == "*" else s for s in intent.subjects or ["all"]]
+    models = [m.rsplit("/", 1)[-1] for m in intent.models or [] if m != "*"]
+    return slug("limit", *subjects[:2], *models[:2], (intent.unit or "").replace("_per_", "-"))
+
+
+def rate_limit_context(intent: RateLimitIntent) -> dict[str, Any]:
+    models = [m for m in intent.models or [] if m != "*"]
+    return {
+        "rule_id": rate_limit_rule_id(intent),
+        "subjects": intent.subjects,
+        "models": models,
+        "metadata": intent.metadata,
+        "limit": intent.limit,
+        "unit": intent.unit,
+        "applies_per": intent.applies_per or [],
+    }
