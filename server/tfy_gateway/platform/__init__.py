@@ -1,0 +1,64 @@
+"""Client for a TrueFoundry-compatible control plane: the platform itself or `tfy-gateway serve`.
+
+Credentials come from the environment only (`ControlPlaneSettings.from_env`). The pure helpers
+(`compute_diff`, `merge_rule`, `remove_rule`, apply order) need no network.
+"""
+
+from tfy_gateway.platform.client import ApplyOutcome, ControlPlaneClient
+from tfy_gateway.platform.diff import compute_diff, format_manifest, manifest_label, strip_none_fields
+from tfy_gateway.platform.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ControlPlaneError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnreachableError,
+    ValidationFailed,
+)
+from tfy_gateway.platform.merge import RuleNotFoundError, is_catch_all, merge_rule, remove_rule
+from tfy_gateway.platform.order import (
+    BASE_TYPE_ORDER,
+    integration_names,
+    integration_references,
+    sort_for_apply,
+    sort_for_delete,
+    type_priority,
+)
+from tfy_gateway.platform.settings import (
+    API_KEY_VARIABLE,
+    BASE_URL_VARIABLES,
+    ControlPlaneSettings,
+    mask_secret,
+    normalize_base_url,
+)
+
+__all__ = [
+    "API_KEY_VARIABLE",
+    "BASE_TYPE_ORDER",
+    "BASE_URL_VARIABLES",
+    "ApplyOutcome",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ControlPlaneClient",
+    "ControlPlaneError",
+    "ControlPlaneSettings",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RuleNotFoundError",
+    "UnreachableError",
+    "ValidationFailed",
+    "compute_diff",
+    "format_manifest",
+    "integration_names",
+    "integration_references",
+    "is_catch_all",
+    "manifest_label",
+    "mask_secret",
+    "merge_rule",
+    "normalize_base_url",
+    "remove_rule",
+    "sort_for_apply",
+    "sort_for_delete",
+    "strip_none_fields",
+    "type_priority",
+]

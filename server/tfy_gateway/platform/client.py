@@ -1,0 +1,329 @@
+"""Async client for a TrueFoundry-compatible control plane (the platform, or `tfy-gateway serve`).
+
+It speaks the endpoints the `tfy` CLI uses (`/api/svc/v1/...`), sends manifests the way the CLI does
+(top-level None fields removed), computes the dry-run diff the way the CLI does, and turns every
+failure into a `ControlPlaneError` whose message says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from tfy_gateway import __version__
+from tfy_gateway.platform.diff import compute_diff, strip_none_fields
+from tfy_gateway.platform.errors import (
+    AuthenticationError,
+    ControlPlaneError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnreachableError,
+    ValidationFailed,
+)
+from tfy_gateway.platform.settings import ControlPlaneSettings, mask_secret, normalize_base_url
+
+SVC = "/api/svc/v1"
+_PAGE_SIZE = 100
+_MAX_PAGES = 100  # 10,000 items: a guard against a server that never ends its pagination
+_VALIDATION_STATUSES = frozenset({400, 409, 413, 422})
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    """What an apply (or dry run) did: `diff` is "" when nothing changes or the resource is new."""
+
+    name: str
+    type: str
+    action: str
+    existing: dict[str, Any] | None
+    diff: str
+    data: dict[str, Any] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def created(self) -> bool:
+        return self.existing is None
+
+    @property
+    def changed(self) -> bool:
+        return self.existing is None or bool(self.diff)
+
+
+def _error_message(body: Any) -> str | None:
+    """The human message of the platform's error envelope (`message`, else `error.message`)."""
+    if isinstance(body, dict):
+        message = body.get("message")
+        if isinstance(message, str) and message:
+            return message
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str) and error["message"]:
+            return str(error["message"])
+        if isinstance(error, str) and error:
+            return error
+        detail = body.get("detail")
+        if isinstance(detail, str) and detail:
+            return detail
+    return None
+
+
+def _findings(body: Any) -> list[dict[str, Any]]:
+    if not isinstance(body, dict):
+        return []
+    for holder in (body, body.get("error")):
+        if isinstance(holder, dict) and isinstance(holder.get("findings"), list):
+            return [f for f in holder["findings"] if isinstance(f, dict)]
+    return []
+
+
+class ControlPlaneClient:
+    """`async with ControlPlaneClient(url, key) as cp: await cp.apply(manifest, dry_run=True)`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url, _ = normalize_base_url(base_url)
+        self._api_key = api_key
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "User-Agent": f"tfy-gateway/{__version__}",
+                "Accept": "application/json",
+            },
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: ControlPlaneSettings, *, timeout: float = 30.0) -> ControlPlaneClient:
+        return cls(settings.base_url, settings.api_key, timeout=timeout)
+
+    @classmethod
+    def from_env(cls, *, timeout: float = 30.0) -> ControlPlaneClient:
+        """Build from TFY_BASE_URL/TFY_HOST/TFY_API_HOST and TFY_API_KEY (ConfigurationError if unset)."""
+        return cls.from_settings(ControlPlaneSettings.from_env(), timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"ControlPlaneClient(base_url={self.base_url!r}, api_key={mask_secret(self._api_key)!r})"
+
+    async def __aenter__(self) -> ControlPlaneClient:
+        await self._http.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._http.__aexit__(exc_type, exc, tb)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- endpoints -------------------------------------------------------------------------------
+
+    async def session(self) -> dict[str, Any]:
+        """Who the key belongs to (`user`, tenant); the cheapest way to check URL and key."""
+        return await self._json_object("GET", f"{SVC}/session", doing="check the session")
+
+    async def apply(self, manifest: dict[str, Any], *, dry_run: bool) -> ApplyOutcome:
+        """PUT /apply as the CLI sends it; a dry run changes nothing and still returns the diff."""
+        sent = strip_none_fields(manifest)
+        type_ = str(sent.get("type") or "")
+        name = str(sent.get("name") or type_)
+        body = await self._json_object(
+            "PUT",
+            f"{SVC}/apply",
+            json={"manifest": sent, "dryRun": dry_run},
+            doing=f"{'dry-run ' if dry_run else ''}apply {name} ({type_})",
+        )
+        existing = body.get("existingManifest")
+        existing = existing if isinstance(existing, dict) and existing else None
+        action = body.get("action")
+        if action not in ("CREATE", "UPDATE"):
+            action = "UPDATE" if existing else "CREATE"
+        data = body.get("data")
+        return ApplyOutcome(
+            name=name,
+            type=type_,
+            action=str(action),
+            existing=existing,
+            diff=compute_diff(existing, sent),
+            data=data if isinstance(data, dict) else {},
+            dry_run=dry_run,
+        )
+
+    async def delete(self, manifest: dict[str, Any]) -> None:
+        """POST /delete with the manifest identifying the resource (type and name)."""
+        sent = strip_none_fields(manifest)
+        label = f"{sent.get('name') or sent.get('type')} ({sent.get('type')})"
+        await self._request("POST", f"{SVC}/delete", json={"manifest": sent}, doing=f"delete {label}")
+
+    async def get_config(self, config_type: str) -> dict[str, Any] | None:
+        """The current manifest of a singleton gateway config, or None when none is applied."""
+        response = await self._send("GET", f"{SVC}/llm-gateway/config/{config_type}")
+        body = _decode(response)
+        if response.status_code == 404:
+            # Either nothing is configured yet or TFY_BASE_URL is wrong: a working session call
+            # proves the URL is right (it raises NotFoundError itself when it is not).
+            await self.session()
+            return None
+        self._raise_for_status(response, body, doing=f"get {config_type}")
+        if not isinstance(body, dict):
+            return None
+        payload = body if "manifest" in body else body.get("data")
+        if not isinstance(payload, dict):
+            return None
+        manifest = payload.get("manifest")
+        return manifest if isinstance(manifest, dict) and manifest else None
+
+    async def list_provider_accounts(self) -> list[dict[str, Any]]:
+        """Manifests of every provider account (following pagination)."""
+        items = await self._list(f"{SVC}/provider-accounts", doing="list provider accounts")
+        return [item["manifest"] if isinstance(item.get("manifest"), dict) else item for item in items]
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """The data plane's OpenAI-style model list (`data` of GET /api/llm/models)."""
+        body = await self._json_object("GET", "/api/llm/models", doing="list models")
+        data = body.get("data")
+        return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    async def _list(self, path: str, *, doing: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in range(_MAX_PAGES):
+            params = {"limit": _PAGE_SIZE, "offset": page * _PAGE_SIZE}
+            body = await self._json_object("GET", path, params=params, doing=doing)
+            data = body.get("data")
+            batch = [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+            items.extend(batch)
+            total = (body.get("pagination") or {}).get("total")
+            if len(batch) < _PAGE_SIZE or not isinstance(total, int) or len(items) >= total:
+                break
+        return items
+
+    async def _json_object(
+        self,
+        method: str,
+        path: str,
+        *,
+        doing: str,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        body = await self._request(method, path, json=json, params=params, doing=doing)
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            raise ControlPlaneError(
+                f"unexpected response to {doing} from {self.base_url}{path}: expected a JSON object",
+                hint="is TFY_BASE_URL a TrueFoundry-compatible control plane?",
+            )
+        return body
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        doing: str,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        response = await self._send(method, path, json=json, params=params)
+        body = _decode(response)
+        self._raise_for_status(response, body, doing=doing)
+        return body
+
+    async def _send(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        try:
+            return await self._http.request(method, path, json=json, params=params)
+        except httpx.TimeoutException as exc:
+            raise UnreachableError(
+                f"could not reach the control plane at {self.base_url}: timed out ({type(exc).__name__})",
+                hint="is the gateway running (`tfy-gateway serve`) and TFY_BASE_URL right?",
+            ) from None
+        except (httpx.TransportError, OSError) as exc:
+            raise UnreachableError(
+                f"could not reach the control plane at {self.base_url}: is the gateway running "
+                f"(`tfy-gateway serve`)? ({self._scrub(str(exc)) or type(exc).__name__})",
+                hint="check TFY_BASE_URL (host and port) and that the server is up",
+            ) from None
+
+    def _raise_for_status(self, response: httpx.Response, body: Any, *, doing: str) -> None:
+        status = response.status_code
+        if status < 300:
+            return
+        server_message = _error_message(body)
+        said = f" (server said: {self._scrub(server_message)})" if server_message else ""
+        if status < 400:
+            location = response.headers.get("location", "")
+            raise ControlPlaneError(
+                f"the control plane at {self.base_url} redirected {doing} to {location!r} ({status})",
+                status=status,
+                hint="set TFY_BASE_URL to the final origin (e.g. https:// instead of http://)",
+            )
+        if status == 401:
+            raise AuthenticationError(
+                f"the control plane at {self.base_url} rejected TFY_API_KEY (401): check the key / "
+                f"create a new PAT{said}",
+                status=status,
+                hint="for a local gateway the admin token is in <data-dir>/admin-token",
+            )
+        if status == 403:
+            raise PermissionDeniedError(
+                f"TFY_API_KEY is valid but not allowed to {doing} on {self.base_url} (403){said}",
+                status=status,
+                hint="use the key of a user or virtual account with that permission (e.g. a tenant admin)",
+            )
+        if status == 404:
+            raise NotFoundError(
+                f"no such endpoint at {self.base_url}: is TFY_BASE_URL the bare origin of the control "
+                f"plane (no path)? (404 for {response.request.method} {response.request.url.path}){said}",
+                status=status,
+            )
+        if status in _VALIDATION_STATUSES:
+            raise ValidationFailed(
+                self._scrub(server_message) if server_message else f"{doing} was refused ({status})",
+                status=status,
+                findings=_findings(body),
+            )
+        if status >= 500:
+            raise ControlPlaneError(
+                f"the control plane at {self.base_url} failed to {doing} ({status}){said}",
+                status=status,
+                hint="retry later; if it persists, look at the server's log",
+            )
+        raise ControlPlaneError(
+            f"the control plane at {self.base_url} answered {status} to {doing}{said}", status=status
+        )
+
+    def _scrub(self, text: str) -> str:
+        """Never echo the key, even if a server or an exception quotes it back."""
+        if self._api_key and self._api_key in text:
+            text = text.replace(self._api_key, mask_secret(self._api_key))
+        return text[:2000]
+
+
+def _decode(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        text = response.text.strip()
+        return {"message": text[:500]} if text and response.status_code >= 400 and len(text) < 500 else None

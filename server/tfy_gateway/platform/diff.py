@@ -1,0 +1,69 @@
+"""The dry-run diff, computed client-side exactly as the `tfy` CLI does.
+
+The platform answers a dry run with the stored `existingManifest`; the CLI renders both manifests
+with `yaml.dump(sort_keys=True, indent=2)` (provider-account integrations sorted by name first) and
+runs `difflib.unified_diff` over the lines. Matching it line for line means what a user sees here is
+what `tfy apply --dry-run --show-diff` will show against the platform.
+(truefoundry 0.17.5: deploy/lib/diff_utils.py and deploy/lib/dao/apply.py.)
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import yaml
+
+
+def strip_none_fields(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Drop top-level fields whose value is None, as the CLI does before sending (and diffing).
+
+    The CLI parses the manifest into a pydantic-v1 `ManifestLike` and sends
+    `.dict(exclude_unset=True, exclude_none=True)`, which only removes top-level None values:
+    nested nulls are sent (and diffed) as written.
+    """
+    return {key: value for key, value in manifest.items() if value is not None}
+
+
+def manifest_label(manifest: dict[str, Any]) -> str:
+    """`<name> (<type>)`, or `manifest (<type>)` when the manifest has no name (the CLI's wording)."""
+    type_ = manifest.get("type")
+    name = manifest.get("name")
+    return f"{name or 'manifest'} ({type_})"
+
+
+def _normalize(manifest: dict[str, Any]) -> dict[str, Any]:
+    type_ = manifest.get("type") or ""
+    integrations = manifest.get("integrations")
+    if (
+        isinstance(type_, str)
+        and type_.startswith("provider-account/")
+        and isinstance(integrations, list)
+        and all(isinstance(item, dict) and "name" in item for item in integrations)
+    ):
+        return {**manifest, "integrations": sorted(integrations, key=lambda item: item["name"])}
+    return manifest
+
+
+def format_manifest(manifest: dict[str, Any]) -> str:
+    """The YAML text both sides of the diff are rendered to."""
+    return yaml.dump(_normalize(manifest), sort_keys=True, indent=2)
+
+
+def compute_diff(existing: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    """Unified diff from `existing` to `new`; "" when nothing changes or there is nothing yet.
+
+    `new` is the manifest as the user wrote it; top-level None fields are removed first, since the
+    CLI never sends them. `existing` is compared as the server returned it.
+    """
+    if not existing:
+        return ""
+    sent = strip_none_fields(new)
+    label = manifest_label(sent)
+    lines = difflib.unified_diff(
+        format_manifest(existing).splitlines(keepends=True),
+        format_manifest(sent).splitlines(keepends=True),
+        fromfile=f"existing/{label}",
+        tofile=f"new/{label}",
+    )
+    return "".join(lines)
