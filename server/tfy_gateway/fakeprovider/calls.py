@@ -1,0 +1,153 @@
+"""The per-request preamble shared by every fake endpoint: body, knobs, auth, latency, faults.
+
+`prepare()` returns a `Call` for the endpoint handler, or the ready error response (bad JSON, bad
+knob, missing credentials, injected fault) in the calling provider's own error format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from tfy_gateway.fakeprovider.knobs import KnobBook, KnobError, Knobs, split_model
+from tfy_gateway.fakeprovider.wire import Flavor, error_response
+
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
+
+
+@dataclass
+class Call:
+    request: web.Request
+    flavor: Flavor
+    body: dict[str, Any]
+    raw: bytes
+    model: str
+    knobs: Knobs
+    files: dict[str, web.FileField] = field(default_factory=dict)
+
+    @property
+    def call_id(self) -> str:
+        """A short id that depends only on the request body (deterministic responses)."""
+        return hashlib.blake2b(self.raw, digest_size=8).hexdigest()
+
+
+class FakeProviderState:
+    """Everything the fake provider keeps between requests; one instance per app."""
+
+    def __init__(self, api_key: str | None, record_requests: int, models: tuple[str, ...]) -> None:
+        self.api_key = api_key
+        self.models = models
+        self.book = KnobBook()
+        self.requests: deque[dict[str, Any]] = deque(maxlen=record_requests)
+        self.record = record_requests > 0
+
+    def reset(self) -> None:
+        self.book.reset()
+        self.requests.clear()
+
+    async def prepare(
+        self, request: web.Request, flavor: Flavor, model: str | None = None
+    ) -> Call | web.Response:
+        body, raw, files = await _read_body(request)
+        if not isinstance(body, dict):
+            return error_response(flavor, 400, "request body must be a JSON object")
+        full_model = model if model is not None else body.get("model")
+        if not isinstance(full_model, str):
+            full_model = ""
+        base_model, model_spec = split_model(full_model)
+        path_spec = request.match_info.get("knobs", "")
+        try:
+            knobs = self.book.knobs(path_spec, model_spec)
+        except KnobError as exc:
+            return error_response(flavor, 400, f"fake provider: {exc}")
+        if self.record:
+            self.requests.append(_record(request, body))
+        denied = _check_auth(request, flavor, knobs.api_key or self.api_key)
+        if denied is not None:
+            return denied
+        if knobs.latency_ms:
+            await asyncio.sleep(knobs.latency_ms / 1000)
+        if self.book.should_fail(path_spec, model_spec, knobs):
+            status = knobs.error_status
+            return error_response(
+                flavor, status, f"fake provider: injected error (status {status})", knobs.retry_after
+            )
+        return Call(request, flavor, body, raw, base_model, knobs, files)
+
+
+async def _read_body(request: web.Request) -> tuple[Any, bytes, dict[str, web.FileField]]:
+    if request.method == "GET":
+        return {}, b"", {}
+    if request.content_type.startswith("multipart/"):
+        form = await request.post()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        files = {k: v for k, v in form.items() if isinstance(v, web.FileField)}
+        return fields, orjson.dumps(fields), files
+    raw = await request.read()
+    if not raw:
+        return {}, raw, {}
+    try:
+        return orjson.loads(raw), raw, {}
+    except orjson.JSONDecodeError:
+        return None, raw, {}
+
+
+def _fingerprint(value: str) -> str:
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def _record(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+    """What a test may inspect later; credential headers are replaced by a fingerprint."""
+    headers = {
+        name.lower(): (_fingerprint(value) if name.lower() in _SECRET_HEADERS else value)
+        for name, value in request.headers.items()
+    }
+    return {
+        "method": request.method,
+        "path": request.path,
+        "query": dict(request.query),
+        "headers": headers,
+        "body": body,
+    }
+
+
+def _check_auth(request: web.Request, flavor: Flavor, required: str | None) -> web.Response | None:
+    headers = request.headers
+    if flavor == "anthropic":
+        key = headers.get("x-api-key")
+        if not key:
+            return error_response(flavor, 401, "x-api-key header is required")
+        if required is not None and key != required:
+            return error_response(flavor, 401, "invalid x-api-key")
+        if not headers.get("anthropic-version"):
+            return error_response(flavor, 400, "anthropic-version: header is required")
+        return None
+    if flavor == "azure":
+        if not request.query.get("api-version"):
+            return error_response(
+                flavor, 404, "Resource not found: the api-version query parameter is required"
+            )
+        key = headers.get("api-key")
+        if not key:
+            return error_response(
+                flavor, 401, "Access denied due to missing subscription key. Include the api-key header."
+            )
+        if required is not None and key != required:
+            return error_response(
+                flavor, 401, "Access denied due to invalid subscription key or wrong API endpoint."
+            )
+        return None
+    if required is None:
+        return None
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return error_response(flavor, 401, "You didn't provide an API key (Authorization: Bearer ...).")
+    if token != required:
+        return error_response(flavor, 401, "Incorrect API key provided.")
+    return None

@@ -1,0 +1,156 @@
+"""The fake provider's simpler endpoints: models, moderations, rerank, images and audio.
+
+Responses are deterministic and small; they exist so the gateway's pass-through routes have a real
+upstream to talk to, not to imitate model quality.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+import time
+from typing import Any
+
+from aiohttp import web
+
+from tfy_gateway.fakeprovider import synth
+from tfy_gateway.fakeprovider.calls import Call
+from tfy_gateway.fakeprovider.wire import error_response, json_response
+
+# A valid 1x1 transparent PNG.
+_PNG_1X1 = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+_MODERATION_CATEGORIES = ("harassment", "hate", "self-harm", "sexual", "violence")
+_AUDIO_TYPES = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
+
+
+def list_models(call: Call, models: tuple[str, ...]) -> web.Response:
+    """OpenAI list format, or Anthropic's when the caller sent `anthropic-version`."""
+    if call.request.headers.get("anthropic-version"):
+        data = [
+            {"type": "model", "id": m, "display_name": m, "created_at": "2024-01-01T00:00:00Z"}
+            for m in models
+        ]
+        return json_response(
+            {
+                "data": data,
+                "has_more": False,
+                "first_id": models[0] if models else None,
+                "last_id": models[-1] if models else None,
+            }
+        )
+    return json_response(
+        {
+            "object": "list",
+            "data": [{"id": m, "object": "model", "created": 0, "owned_by": "fake-provider"} for m in models],
+        }
+    )
+
+
+async def moderations(call: Call) -> web.Response:
+    """Flags any input containing the word "unsafe" (category: harassment)."""
+    value = call.body.get("input")
+    inputs = [value] if isinstance(value, str) else value
+    if not isinstance(inputs, list) or not all(isinstance(v, str) for v in inputs):
+        return error_response(call.flavor, 400, "'input' must be a string or an array of strings")
+    results = []
+    for text in inputs:
+        flagged = "unsafe" in text.lower()
+        categories = {c: (flagged and c == "harassment") for c in _MODERATION_CATEGORIES}
+        scores = {c: (0.99 if categories[c] else 0.001) for c in _MODERATION_CATEGORIES}
+        results.append({"flagged": flagged, "categories": categories, "category_scores": scores})
+    return json_response(
+        {"id": "modr-" + call.call_id, "model": call.model or "omni-moderation-latest", "results": results}
+    )
+
+
+async def rerank(call: Call) -> web.Response:
+    """Cohere-style rerank; relevance = share of query words found in the document."""
+    query = call.body.get("query")
+    documents = call.body.get("documents")
+    if not isinstance(query, str) or not isinstance(documents, list):
+        return error_response(call.flavor, 400, "'query' must be a string and 'documents' an array")
+    texts = [d.get("text", "") if isinstance(d, dict) else str(d) for d in documents]
+    query_words = set(query.lower().split())
+    scored = []
+    for index, text in enumerate(texts):
+        words = set(text.lower().split())
+        overlap = len(query_words & words) / (len(query_words) or 1)
+        tie_break = hashlib.blake2b(text.encode(), digest_size=2).digest()[0] / 25500  # < 0.01
+        scored.append((round(min(1.0, overlap * 0.99 + tie_break), 6), index))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    top_n = call.body.get("top_n")
+    if isinstance(top_n, int) and top_n > 0:
+        scored = scored[:top_n]
+    results: list[dict[str, Any]] = []
+    for score, index in scored:
+        result: dict[str, Any] = {"index": index, "relevance_score": score}
+        if call.body.get("return_documents"):
+            result["document"] = {"text": texts[index]}
+        results.append(result)
+    return json_response(
+        {
+            "id": call.call_id,
+            "results": results,
+            "meta": {"api_version": {"version": "2"}, "billed_units": {"search_units": 1}},
+        }
+    )
+
+
+async def image_generations(call: Call) -> web.Response:
+    prompt = call.body.get("prompt")
+    if not isinstance(prompt, str) or not prompt:
+        return error_response(call.flavor, 400, "'prompt' must be a non-empty string")
+    n = call.body.get("n", 1)
+    if not isinstance(n, int) or not 1 <= n <= 10:
+        return error_response(call.flavor, 400, "'n' must be an integer between 1 and 10")
+    if call.body.get("response_format") == "b64_json":
+        item = {"b64_json": base64.b64encode(_PNG_1X1).decode(), "revised_prompt": prompt}
+    else:
+        item = {"url": f"https://fake-provider.invalid/images/{call.call_id}.png", "revised_prompt": prompt}
+    return json_response({"created": int(time.time()), "data": [dict(item) for _ in range(n)]})
+
+
+def _silence_wav(milliseconds: int, rate: int = 8000) -> bytes:
+    frames = rate * milliseconds // 1000
+    header = b"RIFF" + struct.pack("<I", 36 + frames) + b"WAVE"
+    fmt = b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate, 1, 8)
+    return header + fmt + b"data" + struct.pack("<I", frames) + b"\x80" * frames
+
+
+async def speech(call: Call) -> web.Response:
+    """Silence lasting 10 ms per input character (a valid WAV whatever the requested format)."""
+    text = call.body.get("input")
+    if not isinstance(text, str) or not text:
+        return error_response(call.flavor, 400, "'input' must be a non-empty string")
+    content_type = _AUDIO_TYPES.get(str(call.body.get("response_format", "mp3")), "audio/mpeg")
+    return web.Response(body=_silence_wav(10 * min(len(text), 4096)), content_type=content_type)
+
+
+async def transcriptions(call: Call) -> web.Response:
+    upload = call.files.get("file")
+    if upload is None:
+        return error_response(call.flavor, 400, "multipart field 'file' is required")
+    size = len(upload.file.read())
+    text = f"Fake transcription of {upload.filename} ({size} bytes)."
+    if call.body.get("response_format") == "text":
+        return web.Response(text=text, content_type="text/plain")
+    return json_response(
+        {
+            "text": text,
+            "usage": {
+                "type": "tokens",
+                "input_tokens": synth.count_tokens([text]),
+                "output_tokens": synth.count_tokens([text]),
+            },
+        }
+    )

@@ -1,0 +1,105 @@
+"""Response helpers: JSON bodies, SSE framing and each provider's real error format."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Literal
+
+import orjson
+from aiohttp import web
+
+Flavor = Literal["openai", "anthropic", "azure"]
+
+_JSON = "application/json"
+DONE = b"data: [DONE]\n\n"
+
+# OpenAI error `type`/`code` by status, as the real API sends them.
+_OPENAI_TYPES: dict[int, tuple[str, str | None]] = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", None),
+    404: ("invalid_request_error", "model_not_found"),
+    408: ("timeout_error", None),
+    413: ("invalid_request_error", "request_too_large"),
+    422: ("invalid_request_error", None),
+    429: ("rate_limit_exceeded", "rate_limit_exceeded"),
+}
+_ANTHROPIC_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), status=status, content_type=_JSON, headers=headers)
+
+
+def error_body(flavor: Flavor, status: int, message: str) -> dict[str, Any]:
+    if flavor == "anthropic":
+        kind = _ANTHROPIC_TYPES.get(status, "api_error")
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    if flavor == "azure":
+        return {"error": {"code": str(status), "message": message}}
+    kind, code = _OPENAI_TYPES.get(status, ("server_error", None))
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def error_response(
+    flavor: Flavor, status: int, message: str, retry_after: float | None = None
+) -> web.Response:
+    headers = None
+    if retry_after is not None:
+        seconds = f"{retry_after:g}"
+        headers = {"retry-after": seconds, "retry-after-ms": str(int(retry_after * 1000))}
+    return json_response(error_body(flavor, status, message), status=status, headers=headers)
+
+
+def sse_data(obj: Any) -> bytes:
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+def sse_event(name: str, obj: Any) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(obj) + b"\n\n"
+
+
+async def start_sse(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(
+        status=200, headers={"content-type": "text/event-stream", "cache-control": "no-cache"}
+    )
+    await response.prepare(request)
+    return response
+
+
+class Pacer:
+    """Sleeps until absolute deadlines so total stream time matches ttft + n * tpot (no drift)."""
+
+    def __init__(self, ttft_ms: float, tpot_ms: float) -> None:
+        self._start = time.monotonic()
+        self._ttft = ttft_ms / 1000
+        self._tpot = tpot_ms / 1000
+
+    async def before_token(self, index: int) -> None:
+        """Wait for the deadline of output token `index` (0 = first token)."""
+        if not self._ttft and not self._tpot:
+            return
+        delay = self._start + self._ttft + index * self._tpot - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+async def generation_delay(ttft_ms: float, tpot_ms: float, tokens: int) -> None:
+    """A non-streaming reply takes as long as the equivalent stream would."""
+    await Pacer(ttft_ms, tpot_ms).before_token(max(0, tokens - 1))
+
+
+def abort(request: web.Request) -> None:
+    """Drop the connection mid-response (simulates an upstream crash)."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
