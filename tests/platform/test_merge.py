@@ -28,6 +28,8 @@ def ids(cfg: dict[str, Any]) -> list[str]:
 
 A = rule("a", {"models": ["gpt-4o"]})
 B = rule("b", {"subjects": ["team:backend"], "models": ["*"]})
+MODEL_IN = {"model": {"condition": "in", "values": ["m"]}}
+GUARDRAILS_WHEN = {"target": {"operator": "or", "conditions": MODEL_IN}}
 CATCH = rule("fallback", {"subjects": ["*"], "models": ["*"]})
 
 
@@ -91,7 +93,7 @@ def test_type_mismatch_and_missing_id_are_errors() -> None:
 
 
 @pytest.mark.parametrize(
-    ("when", "expected"),  # 0 is False: keeps the nested case on one line
+    ("when", "expected"),
     [
         (None, True),
         ({}, True),
@@ -100,11 +102,11 @@ def test_type_mismatch_and_missing_id_are_errors() -> None:
         ({"models": ["gpt-4o"]}, False),
         ({"subjects": ["*", "team:x"]}, False),
         ({"metadata": {"env": "prod"}}, False),
-        ({"target": {"operator": "or", "conditions": {"model": {"condition": "in", "values": ["m"]}}}}, 0),
+        (GUARDRAILS_WHEN, False),
     ],
 )
 def test_catch_all_detection(when: Any, expected: bool) -> None:
-    assert is_catch_all(rule("r", when)) is bool(expected)
+    assert is_catch_all(rule("r", when)) is expected
 
 
 def test_remove_rule() -> None:

@@ -33,8 +33,8 @@ def test_same_url_in_two_variables_is_no_warning() -> None:
 @pytest.mark.parametrize(
     ("env", "named"),
     [
-        ({}, ["TFY_BASE_URL or TFY_HOST or TFY_API_HOST", "TFY_API_KEY"]),
-        ({"TFY_API_KEY": KEY}, ["TFY_BASE_URL or TFY_HOST or TFY_API_HOST"]),
+        ({}, ["TFY_BASE_URL (or TFY_HOST, TFY_API_HOST)", "TFY_API_KEY"]),
+        ({"TFY_API_KEY": KEY}, ["TFY_BASE_URL (or TFY_HOST, TFY_API_HOST)"]),
         ({"TFY_HOST": "http://h:1", "TFY_API_KEY": "  "}, ["TFY_API_KEY"]),
     ],
 )

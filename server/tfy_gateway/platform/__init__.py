@@ -12,6 +12,7 @@ from tfy_gateway.platform.errors import (
     ControlPlaneError,
     NotFoundError,
     PermissionDeniedError,
+    ResourceNotFoundError,
     UnreachableError,
     ValidationFailed,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "ControlPlaneSettings",
     "NotFoundError",
     "PermissionDeniedError",
+    "ResourceNotFoundError",
     "RuleNotFoundError",
     "UnreachableError",
     "ValidationFailed",

@@ -21,6 +21,7 @@ from tfy_gateway.platform.errors import (
     ControlPlaneError,
     NotFoundError,
     PermissionDeniedError,
+    ResourceNotFoundError,
     UnreachableError,
     ValidationFailed,
 )
@@ -172,14 +173,12 @@ class ControlPlaneClient:
 
     async def get_config(self, config_type: str) -> dict[str, Any] | None:
         """The current manifest of a singleton gateway config, or None when none is applied."""
-        response = await self._send("GET", f"{SVC}/llm-gateway/config/{config_type}")
-        body = _decode(response)
-        if response.status_code == 404:
-            # Either nothing is configured yet or TFY_BASE_URL is wrong: a working session call
-            # proves the URL is right (it raises NotFoundError itself when it is not).
-            await self.session()
+        try:
+            body = await self._request(
+                "GET", f"{SVC}/llm-gateway/config/{config_type}", doing=f"get {config_type}"
+            )
+        except ResourceNotFoundError:
             return None
-        self._raise_for_status(response, body, doing=f"get {config_type}")
         if not isinstance(body, dict):
             return None
         payload = body if "manifest" in body else body.get("data")
@@ -244,6 +243,16 @@ class ControlPlaneClient:
     ) -> Any:
         response = await self._send(method, path, json=json, params=params)
         body = _decode(response)
+        if response.status_code == 404 and path != f"{SVC}/session":
+            # A 404 means a wrong TFY_BASE_URL or a missing resource: if the session endpoint
+            # answers, the URL is right (a wrong one raises NotFoundError from there).
+            await self.session()
+            message = _error_message(body)
+            raise ResourceNotFoundError(
+                f"cannot {doing}: not found on {self.base_url} (404)"
+                + (f": {self._scrub(message)}" if message else ""),
+                status=404,
+            )
         self._raise_for_status(response, body, doing=doing)
         return body
 

@@ -49,6 +49,10 @@ class NotFoundError(ControlPlaneError):
     """404: usually a TFY_BASE_URL that is not the bare origin of the control plane."""
 
 
+class ResourceNotFoundError(ControlPlaneError):
+    """404 for a resource (e.g. deleting what does not exist) while the control plane's URL is right."""
+
+
 class ValidationFailed(ControlPlaneError):
     """The control plane refused the request body (4xx); `findings` holds structured details if sent."""
 

@@ -87,10 +87,10 @@ class ControlPlaneSettings:
         chosen = next(((name, env[name]) for name in BASE_URL_VARIABLES if env.get(name, "").strip()), None)
         api_key = env.get(API_KEY_VARIABLE, "").strip()
         if chosen is None or not api_key:
-            missing = [" or ".join(BASE_URL_VARIABLES)] if chosen is None else []
+            missing = ["TFY_BASE_URL (or TFY_HOST, TFY_API_HOST)"] if chosen is None else []
             missing += [] if api_key else [API_KEY_VARIABLE]
             raise ConfigurationError(
-                f"missing environment variable {' and '.join(missing)}",
+                f"missing environment variable{'s' if len(missing) > 1 else ''} {' and '.join(missing)}",
                 hint="export TFY_BASE_URL=<control plane origin, e.g. http://127.0.0.1:8787> and "
                 "TFY_API_KEY=<a tfy_... personal access token>; for a local gateway the admin token is "
                 "written to <data-dir>/admin-token by `tfy-gateway serve`",

@@ -1,0 +1,160 @@
+"""`tfy-gateway apply`: validate manifests locally, then apply them like `tfy apply` does.
+
+Same order (provider accounts before the configs that use them), same request bodies, same output
+lines and the same client-side diff as the `tfy` CLI, so a dry run here predicts the platform's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import anyio
+
+from tfy_gateway.cli._control_plane import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    identity,
+    load_documents,
+    print_findings,
+    settings_from_env,
+)
+from tfy_gateway.manifests import Document, has_errors, validate_documents
+from tfy_gateway.platform import (
+    AuthenticationError,
+    ControlPlaneClient,
+    ControlPlaneError,
+    ControlPlaneSettings,
+    NotFoundError,
+    PermissionDeniedError,
+    UnreachableError,
+    integration_names,
+    integration_references,
+    manifest_label,
+    sort_for_apply,
+)
+
+CHECK, CROSS, SKIP = "\u2714", "\u2718", "\u26a0"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "apply",
+        help="validate manifests, then apply them to the control plane (TFY_BASE_URL, TFY_API_KEY)",
+        description=(
+            "Validate the manifests locally (errors stop before any network call), then apply each "
+            "document in the tfy CLI's order to the control plane named by TFY_BASE_URL (or TFY_HOST, "
+            "TFY_API_HOST) with TFY_API_KEY. Use --dry-run --show-diff to preview the change."
+        ),
+    )
+    parser.add_argument(
+        "-f",
+        "--file",
+        dest="files",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="a YAML or JSON manifest file (repeatable; multi-document files are fine)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="validate on the server; change nothing")
+    parser.add_argument(
+        "--show-diff",
+        action="store_true",
+        help="with --dry-run: print the unified diff against what is applied now",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.show_diff and not args.dry_run:
+        print("error: --show-diff requires --dry-run", file=sys.stderr)
+        return EXIT_USAGE
+    documents = load_documents(args.files)
+    if documents is None:
+        return EXIT_FAILURE
+    findings = validate_documents(documents)
+    print_findings(findings)
+    if has_errors(findings):
+        count = sum(1 for f in findings if f.severity == "error")
+        print(f"{count} error(s) found: nothing was sent to the control plane", file=sys.stderr)
+        return EXIT_FAILURE
+    settings = settings_from_env()
+    if settings is None:
+        return EXIT_USAGE
+    ok = anyio.run(_apply_all, settings, documents, args.dry_run, args.show_diff)
+    if not ok:
+        print("Failed to apply one or more resource manifests.", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+class _BatchAccounts:
+    """Provider accounts in this apply and, once applied, which integrations they already had.
+
+    Mirrors the tfy CLI's dry-run rule: a document that uses an integration created by this same
+    apply cannot be checked by a dry run (the integration does not exist yet), so it is skipped.
+    """
+
+    def __init__(self, manifests: list[dict[str, Any]]) -> None:
+        self.declared = {
+            str(m["name"]): integration_names(m)
+            for m in manifests
+            if str(m.get("type", "")).startswith("provider-account/") and m.get("name")
+        }
+        self.existing: dict[str, set[str]] = {}
+
+    def created_by_this_apply(self, manifest: dict[str, Any]) -> list[str]:
+        created = []
+        for reference in integration_references(manifest, self.declared):
+            account, _, integration = reference.rpartition("/")
+            already = self.existing.get(account)
+            if integration in self.declared[account] and (already is None or integration not in already):
+                created.append(reference)
+        return created
+
+
+async def _apply_all(
+    settings: ControlPlaneSettings, documents: list[Document], dry_run: bool, show_diff: bool
+) -> bool:
+    manifests = [doc.data for doc in sort_for_apply(documents, lambda doc: doc.data)]
+    accounts = _BatchAccounts(manifests)
+    prefix = "[Dry Run] " if dry_run else ""
+    suffix = " (No changes were applied)" if dry_run else ""
+    all_ok = True
+    async with ControlPlaneClient.from_settings(settings) as client:
+        for manifest in manifests:
+            name, type_ = identity(manifest)
+            created = accounts.created_by_this_apply(manifest) if dry_run else []
+            if created:
+                print(
+                    f"{SKIP} {prefix}Skipped manifest{name} of type {type_} because it has dependencies. "
+                    f"(it uses {', '.join(created)}, created by this apply)"
+                )
+                continue
+            try:
+                outcome = await client.apply(manifest, dry_run=dry_run)
+            except ControlPlaneError as exc:
+                all_ok = False
+                print(
+                    f"{CROSS} {prefix}Failed to apply manifest{name} of type {type_}. Error: {exc}.{suffix}"
+                )
+                if isinstance(exc, (AuthenticationError, NotFoundError, UnreachableError)) and not isinstance(
+                    exc, PermissionDeniedError
+                ):
+                    # The next documents would fail the same way: stop here.
+                    print("Stopped: the remaining documents were not sent.", file=sys.stderr)
+                    break
+                continue
+            if type_.startswith("provider-account/") and manifest.get("name") in accounts.declared:
+                accounts.existing[str(manifest["name"])] = integration_names(outcome.existing)
+            if dry_run and show_diff and outcome.existing is not None:
+                label = manifest_label(manifest)
+                if outcome.diff:
+                    print(f"Diff for {label}")
+                    print(outcome.diff, end="" if outcome.diff.endswith("\n") else "\n")
+                else:
+                    print(f"No changes detected for {label}")
+            print(f"{CHECK} {prefix}Successfully configured manifest{name} of type {type_}.{suffix}")
+    return all_ok

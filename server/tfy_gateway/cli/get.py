@@ -1,0 +1,77 @@
+"""`tfy-gateway get`: print what the control plane holds now.
+
+`get <gateway-config-type>` prints the applied manifest of that singleton config, ready to edit and
+re-apply; `get provider-accounts` and `get models` list what requests can be routed to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from typing import Any
+
+import anyio
+import yaml
+
+from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, settings_from_env
+from tfy_gateway.manifests import GATEWAY_CONFIG_TYPES
+from tfy_gateway.platform import ControlPlaneClient, ControlPlaneError, ControlPlaneSettings
+
+LISTINGS = ("provider-accounts", "models")
+
+
+def _kinds() -> list[str]:
+    return [*sorted(GATEWAY_CONFIG_TYPES), *LISTINGS]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "get",
+        help="print a gateway config's applied manifest, or list provider accounts / models",
+        description=(
+            "Print what the control plane (TFY_BASE_URL with TFY_API_KEY) holds now: the applied "
+            "manifest of a gateway config (e.g. gateway-load-balancing-config), or the list of "
+            "provider-accounts or models."
+        ),
+    )
+    parser.add_argument("kind", metavar="TYPE", help=f"one of: {', '.join(_kinds())}")
+    parser.add_argument(
+        "--format", choices=("yaml", "json"), default="yaml", help="output format (default: yaml)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    kinds = _kinds()
+    if args.kind not in kinds:
+        close = difflib.get_close_matches(args.kind, kinds, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        print(f"error: unknown TYPE {args.kind!r}: {hint}allowed: {', '.join(kinds)}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = settings_from_env()
+    if settings is None:
+        return EXIT_USAGE
+    try:
+        found = anyio.run(_fetch, settings, args.kind)
+    except ControlPlaneError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if found is None:
+        print(f"no {args.kind} is applied on {settings.base_url}", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.format == "json":
+        print(json.dumps(found, indent=2))
+    else:
+        print(yaml.safe_dump(found, sort_keys=False, allow_unicode=True), end="")
+    return EXIT_OK
+
+
+async def _fetch(settings: ControlPlaneSettings, kind: str) -> Any:
+    async with ControlPlaneClient.from_settings(settings) as client:
+        if kind == "provider-accounts":
+            return await client.list_provider_accounts()
+        if kind == "models":
+            return await client.list_models()
+        return await client.get_config(kind)
