@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_env()
     if settings is None:
         return EXIT_USAGE
-    ok = anyio.run(_apply_all, settings, documents, args.dry_run, args.show_diff)
+    shown = {finding.message for finding in findings}
+    ok = anyio.run(_apply_all, settings, documents, args.dry_run, args.show_diff, shown)
     if not ok:
         print("Failed to apply one or more resource manifests.", file=sys.stderr)
         return EXIT_FAILURE
@@ -116,8 +117,13 @@ class _BatchAccounts:
 
 
 async def _apply_all(
-    settings: ControlPlaneSettings, documents: list[Document], dry_run: bool, show_diff: bool
+    settings: ControlPlaneSettings,
+    documents: list[Document],
+    dry_run: bool,
+    show_diff: bool,
+    shown: set[str],
 ) -> bool:
+    """Apply in order; print the CLI's lines. Server warnings already shown locally are not repeated."""
     manifests = [doc.data for doc in sort_for_apply(documents, lambda doc: doc.data)]
     accounts = _BatchAccounts(manifests)
     prefix = "[Dry Run] " if dry_run else ""
@@ -147,6 +153,11 @@ async def _apply_all(
                     print("Stopped: the remaining documents were not sent.", file=sys.stderr)
                     break
                 continue
+            for warning in outcome.warnings:
+                if warning.get("message") in shown:
+                    continue
+                where = f" ({warning['path']})" if warning.get("path") else ""
+                print(f"{SKIP} {outcome.name}: warning: {warning.get('message')}{where}", file=sys.stderr)
             if type_.startswith("provider-account/") and manifest.get("name") in accounts.declared:
                 accounts.existing[str(manifest["name"])] = integration_names(outcome.existing)
             if dry_run and show_diff and outcome.existing is not None:

@@ -44,6 +44,7 @@ class ApplyOutcome:
     diff: str
     data: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def created(self) -> bool:
@@ -71,13 +72,18 @@ def _error_message(body: Any) -> str | None:
     return None
 
 
-def _findings(body: Any) -> list[dict[str, Any]]:
+def _findings(body: Any, *keys: str) -> list[dict[str, Any]]:
+    """Structured findings a server attached to a body (`findings`, or `errors` + `warnings`)."""
     if not isinstance(body, dict):
         return []
+    found: list[dict[str, Any]] = []
     for holder in (body, body.get("error")):
-        if isinstance(holder, dict) and isinstance(holder.get("findings"), list):
-            return [f for f in holder["findings"] if isinstance(f, dict)]
-    return []
+        if isinstance(holder, dict):
+            for key in keys:
+                items = holder.get(key)
+                if isinstance(items, list):
+                    found += [item for item in items if isinstance(item, dict) and item not in found]
+    return found
 
 
 class ControlPlaneClient:
@@ -163,6 +169,7 @@ class ControlPlaneClient:
             diff=compute_diff(existing, sent),
             data=data if isinstance(data, dict) else {},
             dry_run=dry_run,
+            warnings=_findings(body, "warnings"),
         )
 
     async def delete(self, manifest: dict[str, Any]) -> None:
@@ -309,7 +316,7 @@ class ControlPlaneClient:
             raise ValidationFailed(
                 self._scrub(server_message) if server_message else f"{doing} was refused ({status})",
                 status=status,
-                findings=_findings(body),
+                findings=_findings(body, "findings", "errors", "warnings"),
             )
         if status >= 500:
             raise ControlPlaneError(
@@ -328,11 +335,17 @@ class ControlPlaneClient:
         return text[:2000]
 
 
+class _NotJson:
+    """A 2xx body that is not JSON (e.g. a login page): never a valid control-plane answer."""
+
+
 def _decode(response: httpx.Response) -> Any:
     if not response.content:
         return None
     try:
         return json.loads(response.content)
     except ValueError:
+        if response.status_code < 400:
+            return _NotJson()
         text = response.text.strip()
-        return {"message": text[:500]} if text and response.status_code >= 400 and len(text) < 500 else None
+        return {"message": text[:500]} if text and len(text) <= 500 else None
