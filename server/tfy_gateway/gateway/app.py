@@ -1,0 +1,80 @@
+"""The gateway's ASGI app factory.
+
+`create_app(settings)` returns a Starlette app whose state (store, authenticator, snapshot) is built
+in the lifespan and reachable through `get_state(request)`. Parts of the gateway plug in as
+`Extension`s: routes plus an optional lifespan hook that receives the `GatewayState` (e.g. the data
+plane subscribes to config snapshots there). The control plane is always present; an importable
+`tfy_gateway.gateway.data_plane` module exposing `extension() -> Extension` is added automatically.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import anyio
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
+from tfy_gateway.gateway.extension import Extension
+from tfy_gateway.gateway.settings import GatewaySettings
+from tfy_gateway.gateway.state import GatewayState
+
+logger = logging.getLogger(__name__)
+
+OPTIONAL_EXTENSION_MODULES = ("tfy_gateway.gateway.data_plane",)
+"""Modules that, when present, contribute an `extension()`; keeps this factory free of edits."""
+
+
+def default_extensions() -> list[Extension]:
+    from tfy_gateway.gateway.control_plane import extension as control_plane
+
+    extensions = [control_plane()]
+    for module_name in OPTIONAL_EXTENSION_MODULES:
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        module = importlib.import_module(module_name)
+        factory = getattr(module, "extension", None)
+        if factory is not None:
+            extensions.append(factory())
+    return extensions
+
+
+async def _watch_database(state: GatewayState) -> None:
+    """Pick up writes made by other processes (the offline CLI) while the server runs."""
+    interval = state.settings.watch_interval
+    while True:
+        await anyio.sleep(interval)
+        try:
+            await state.reload_if_changed_elsewhere()
+        except Exception:
+            logger.exception("reloading after an external database change failed")
+
+
+def create_app(settings: GatewaySettings, extensions: Sequence[Extension] | None = None) -> Starlette:
+    """A new gateway app; nothing is opened until the ASGI lifespan starts."""
+    parts = list(default_extensions() if extensions is None else extensions)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state = await GatewayState.open(settings)
+        app.state.gateway = state
+        try:
+            async with AsyncExitStack() as stack:
+                for part in parts:
+                    if part.lifespan is not None:
+                        await stack.enter_async_context(part.lifespan(state))
+                async with anyio.create_task_group() as tasks:
+                    if settings.watch_interval > 0:
+                        tasks.start_soon(_watch_database, state)
+                    yield
+                    tasks.cancel_scope.cancel()
+        finally:
+            await state.close()
+
+    routes: list[BaseRoute] = [route for part in parts for route in part.routes]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=dict(EXCEPTION_HANDLERS))

@@ -1,0 +1,74 @@
+"""Provider accounts and their model integrations (read side; writes go through apply)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tfy_gateway.gateway.access import account_fqn
+from tfy_gateway.gateway.control_plane import views
+from tfy_gateway.gateway.control_plane.apply import apply_manifest, delete_resource
+from tfy_gateway.gateway.control_plane.http import json_response, paginated, require_admin, require_user
+from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.snapshot import Resource
+from tfy_gateway.gateway.state import GatewayState, get_state
+
+
+def _find(state: GatewayState, ident: str) -> Resource:
+    for resource in state.snapshot.current.provider_accounts():
+        if ident in (resource.id, resource.name, account_fqn(state.tenant, resource.manifest)):
+            return resource
+    raise ApiError(404, f"No provider account {ident!r} on this gateway (give its id, name or fqn).")
+
+
+async def list_accounts(request: Request) -> Response:
+    require_user(request)
+    state = get_state(request)
+    accounts = state.snapshot.current.provider_accounts()
+    provider = request.query_params.get("provider")
+    if provider:
+        accounts = [a for a in accounts if a.type == f"provider-account/{provider}"]
+    return json_response(paginated(request, [views.provider_account(a, state.tenant) for a in accounts]))
+
+
+async def get_account(request: Request) -> Response:
+    require_user(request)
+    state = get_state(request)
+    return json_response(
+        {"data": views.provider_account(_find(state, request.path_params["id"]), state.tenant)}
+    )
+
+
+async def create_account(request: Request) -> Response:
+    """`POST /provider-accounts` with `{manifest}`: the skill's way; same as apply."""
+    return await apply_manifest(request, type_prefix="provider-account/")
+
+
+async def delete_account(request: Request) -> Response:
+    require_admin(request)
+    state = get_state(request)
+    async with state.write_lock:
+        resource = _find(state, request.path_params["id"])
+        await delete_resource(state, resource.key)
+    return json_response({})
+
+
+async def list_integrations(request: Request) -> Response:
+    require_user(request)
+    state = get_state(request)
+    items = [
+        integration
+        for account in state.snapshot.current.provider_accounts()
+        for integration in views.provider_account(account, state.tenant)["integrations"]
+    ]
+    return json_response(paginated(request, items))
+
+
+routes = [
+    Route("/api/svc/v1/provider-accounts", list_accounts, methods=["GET"]),
+    Route("/api/svc/v1/provider-accounts", create_account, methods=["POST"]),
+    Route("/api/svc/v1/provider-accounts/{id}", get_account, methods=["GET"]),
+    Route("/api/svc/v1/provider-accounts/{id}", delete_account, methods=["DELETE"]),
+    Route("/api/svc/v1/provider-integrations", list_integrations, methods=["GET"]),
+]

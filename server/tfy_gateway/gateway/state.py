@@ -1,0 +1,104 @@
+"""`GatewayState`: the one object every route module reaches through `request.app.state`.
+
+Built in the app's lifespan (never at import time), it bundles the store, the authenticator, the
+config snapshot hub and the lock that serialises control-plane writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import anyio
+from starlette.requests import HTTPConnection
+
+from tfy_gateway.gateway.auth import Authenticator
+from tfy_gateway.gateway.identities import bootstrap_admin, token_entries
+from tfy_gateway.gateway.settings import GatewaySettings
+from tfy_gateway.gateway.snapshot import ConfigSnapshot, SnapshotHub, build_snapshot
+from tfy_gateway.gateway.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+class TokenReveals:
+    """Virtual-account tokens waiting to be shown once (in memory only, never on disk).
+
+    The platform's flow is "apply a virtual-account manifest, then GET /virtual-accounts/{id}/token".
+    We store only hashes, so the secret made at creation is kept here until that first read.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, str] = {}
+
+    def put(self, account: str, token: str) -> None:
+        self._pending[account] = token
+
+    def pop(self, account: str) -> str | None:
+        return self._pending.pop(account, None)
+
+    def discard(self, account: str) -> None:
+        self._pending.pop(account, None)
+
+    def __repr__(self) -> str:
+        return f"TokenReveals(pending={len(self._pending)})"
+
+
+@dataclass
+class GatewayState:
+    settings: GatewaySettings
+    store: Store
+    authenticator: Authenticator = field(default_factory=Authenticator)
+    snapshot: SnapshotHub = field(default_factory=SnapshotHub)
+    write_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    reveals: TokenReveals = field(default_factory=TokenReveals)
+    data_version: int = 0
+
+    @property
+    def tenant(self) -> str:
+        return self.settings.tenant_name
+
+    @classmethod
+    async def open(cls, settings: GatewaySettings) -> GatewayState:
+        """Open the store, make sure the admin token exists, and load everything into memory."""
+        store = await anyio.to_thread.run_sync(Store, settings.database_path)
+        state = cls(settings=settings, store=store)
+        where = await store.run(bootstrap_admin, store, settings)
+        logger.info("admin token: %s", where)
+        await state.reload()
+        return state
+
+    async def reload(self) -> None:
+        """Rebuild the snapshot and the token map from the database (start, or changes by the CLI)."""
+        records = await self.store.run(self.store.resources)
+        snapshot = build_snapshot(records, version=self.snapshot.version + 1, tenant=self.tenant)
+        self.snapshot.publish(snapshot)
+        await self.refresh_identities(snapshot)
+        self.data_version = await self.store.run(self.store.data_version)
+
+    async def refresh_identities(self, snapshot: ConfigSnapshot | None = None) -> None:
+        """Swap in a new token map; call after any change to users, tokens, teams or accounts."""
+        snapshot = snapshot or self.snapshot.current
+        users = await self.store.run(self.store.users)
+        tokens = await self.store.run(self.store.tokens)
+        ids = {r.name: r.id for r in snapshot.of_type_prefix("virtual-account")}
+        self.authenticator.replace(token_entries(users, tokens, snapshot.manifests(), ids))
+
+    async def reload_if_changed_elsewhere(self) -> bool:
+        """Reload when another process (e.g. `tfy-gateway users add`) committed to the database."""
+        async with self.write_lock:
+            version = await self.store.run(self.store.data_version)
+            if version == self.data_version:
+                return False
+            logger.info("the database was changed by another process; reloading")
+            await self.reload()
+            return True
+
+    async def close(self) -> None:
+        await self.store.run(self.store.close)
+
+
+def get_state(connection: HTTPConnection) -> GatewayState:
+    """The gateway state of the app serving `connection` (a Request or a WebSocket)."""
+    state: GatewayState = connection.app.state.gateway
+    return state
