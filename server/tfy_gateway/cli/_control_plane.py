@@ -10,7 +10,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from tfy_gateway.manifests import Document, Finding, ManifestLoadError, load_file
-from tfy_gateway.platform import ConfigurationError, ControlPlaneSettings
+from tfy_gateway.platform import (
+    AuthenticationError,
+    ConfigurationError,
+    ControlPlaneSettings,
+    NotFoundError,
+    PermissionDeniedError,
+    UnreachableError,
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -57,3 +64,15 @@ def identity(manifest: dict[str, Any]) -> tuple[str, str]:
     """(name as the tfy CLI prints it, type): the name is omitted from messages when absent."""
     name = manifest.get("name")
     return (f" {name}" if name else ""), str(manifest.get("type"))
+
+
+def stops_the_batch(exc: Exception) -> bool:
+    """Errors about the connection itself (URL, key, reachability): every next call would fail too."""
+    if isinstance(exc, PermissionDeniedError):
+        return False
+    return isinstance(exc, (AuthenticationError, NotFoundError, UnreachableError))
+
+
+def sentence(exc: Exception) -> str:
+    """The error without its final period: the CLI's line format adds one."""
+    return str(exc).rstrip(".")

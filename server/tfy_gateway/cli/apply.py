@@ -19,17 +19,15 @@ from tfy_gateway.cli._control_plane import (
     identity,
     load_documents,
     print_findings,
+    sentence,
     settings_from_env,
+    stops_the_batch,
 )
 from tfy_gateway.manifests import Document, has_errors, validate_documents
 from tfy_gateway.platform import (
-    AuthenticationError,
     ControlPlaneClient,
     ControlPlaneError,
     ControlPlaneSettings,
-    NotFoundError,
-    PermissionDeniedError,
-    UnreachableError,
     integration_names,
     integration_references,
     manifest_label,
@@ -143,12 +141,9 @@ async def _apply_all(
                 outcome = await client.apply(manifest, dry_run=dry_run)
             except ControlPlaneError as exc:
                 all_ok = False
-                print(
-                    f"{CROSS} {prefix}Failed to apply manifest{name} of type {type_}. Error: {exc}.{suffix}"
-                )
-                if isinstance(exc, (AuthenticationError, NotFoundError, UnreachableError)) and not isinstance(
-                    exc, PermissionDeniedError
-                ):
+                failure = f"{CROSS} {prefix}Failed to apply manifest{name} of type {type_}. "
+                print(f"{failure}Error: {sentence(exc)}.{suffix}")
+                if stops_the_batch(exc):
                     # The next documents would fail the same way: stop here.
                     print("Stopped: the remaining documents were not sent.", file=sys.stderr)
                     break

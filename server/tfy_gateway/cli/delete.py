@@ -19,16 +19,15 @@ from tfy_gateway.cli._control_plane import (
     EXIT_USAGE,
     identity,
     load_documents,
+    sentence,
     settings_from_env,
+    stops_the_batch,
 )
 from tfy_gateway.manifests import Document
 from tfy_gateway.platform import (
-    AuthenticationError,
     ControlPlaneClient,
     ControlPlaneError,
     ControlPlaneSettings,
-    NotFoundError,
-    UnreachableError,
     sort_for_delete,
 )
 
@@ -92,8 +91,9 @@ async def _delete_all(settings: ControlPlaneSettings, documents: list[Document])
                 await client.delete(doc.data)
             except ControlPlaneError as exc:
                 all_ok = False
-                print(f"\u2718 Failed to delete resource manifest{name} of type {type_}. Error: {exc}.")
-                if isinstance(exc, (UnreachableError, NotFoundError)) or type(exc) is AuthenticationError:
+                failure = f"\u2718 Failed to delete resource manifest{name} of type {type_}. "
+                print(f"{failure}Error: {sentence(exc)}.")
+                if stops_the_batch(exc):
                     print("Stopped: the remaining documents were not sent.", file=sys.stderr)
                     break
                 continue
