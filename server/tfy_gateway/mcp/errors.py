@@ -20,7 +20,7 @@ from tfy_gateway.platform import (
 )
 
 RESTART_HINT = (
-    "set it in the MCP server's environment and restart the server (credentials are never tool arguments)"
+    "Set it in the MCP server's environment and restart the server (credentials are never tool arguments)."
 )
 
 

@@ -66,7 +66,7 @@ async def request_json(
         )
     if response.status_code == 401:
         raise ToolError(
-            f"The control plane rejected TFY_API_KEY (401): {said}. Fix TFY_API_KEY. {RESTART_HINT}."
+            f"The control plane rejected TFY_API_KEY (401): {said}. Fix TFY_API_KEY. {RESTART_HINT}"
         )
     if response.status_code == 403:
         raise ToolError(f"TFY_API_KEY may not use {feature} (403): {said}. Ask an admin for access.")

@@ -17,6 +17,7 @@ from tfy_gateway.manifests import validate_manifest as validate_one
 from tfy_gateway.mcp.findings import FindingOut
 from tfy_gateway.mcp.live import live_catalog, live_resource
 from tfy_gateway.mcp.state import state_of
+from tfy_gateway.mcp.tools.base import add_tool
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,6 @@ async def gateway_validate_manifest(
 
 
 def register(server: MCPServer) -> None:
-    server.add_tool(gateway_check_intent, title="Check a change request", annotations=READ_ONLY)
-    server.add_tool(gateway_render_manifest, title="Render a manifest from an intent", annotations=READ_ONLY)
-    server.add_tool(gateway_validate_manifest, title="Validate manifest YAML", annotations=READ_ONLY)
+    add_tool(server, gateway_check_intent, title="Check a change request", annotations=READ_ONLY)
+    add_tool(server, gateway_render_manifest, title="Render a manifest from an intent", annotations=READ_ONLY)
+    add_tool(server, gateway_validate_manifest, title="Validate manifest YAML", annotations=READ_ONLY)

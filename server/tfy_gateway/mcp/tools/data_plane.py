@@ -17,6 +17,7 @@ from tfy_gateway.mcp.errors import RESTART_HINT
 from tfy_gateway.mcp.live import untrusted
 from tfy_gateway.mcp.rest import request_json, scrub
 from tfy_gateway.mcp.state import state_of
+from tfy_gateway.mcp.tools.base import add_tool
 
 SMOKE = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
@@ -182,7 +183,7 @@ def _raise_for_auth(response: httpx.Response, body: Any) -> None:
     if response.status_code == 401:
         raise ToolError(
             f"The gateway rejected TFY_API_KEY (401): {_error_text(body, '')}. "
-            f"Fix TFY_API_KEY. {RESTART_HINT}."
+            f"Fix TFY_API_KEY. {RESTART_HINT}"
         )
 
 
@@ -330,6 +331,6 @@ async def gateway_usage(
 
 
 def register(server: MCPServer) -> None:
-    server.add_tool(gateway_smoke_test, title="Smoke-test a model through the gateway", annotations=SMOKE)
-    server.add_tool(gateway_explain, title="Explain routing and limits for a request", annotations=READ_ONLY)
-    server.add_tool(gateway_usage, title="Gateway usage and recent logs", annotations=READ_ONLY)
+    add_tool(server, gateway_smoke_test, title="Smoke-test a model through the gateway", annotations=SMOKE)
+    add_tool(server, gateway_explain, title="Explain routing and limits for a request", annotations=READ_ONLY)
+    add_tool(server, gateway_usage, title="Gateway usage and recent logs", annotations=READ_ONLY)

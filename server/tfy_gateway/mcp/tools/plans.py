@@ -18,6 +18,7 @@ from tfy_gateway.mcp.live import live_catalog
 from tfy_gateway.mcp.plans import PLAN_ID_PATTERN, PlannedDocument, UnknownPlanError, fingerprint
 from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.authoring import MAX_YAML_CHARS
+from tfy_gateway.mcp.tools.base import add_tool
 from tfy_gateway.platform import ControlPlaneError, sort_for_apply
 
 PLAN = ToolAnnotations(
@@ -180,5 +181,5 @@ def _result(plan_id: str, status: str, applied_at: float, documents: list[Planne
 
 
 def register(server: MCPServer) -> None:
-    server.add_tool(gateway_plan, title="Plan a change (dry run)", annotations=PLAN)
-    server.add_tool(gateway_apply_plan, title="Apply a reviewed plan", annotations=APPLY)
+    add_tool(server, gateway_plan, title="Plan a change (dry run)", annotations=PLAN)
+    add_tool(server, gateway_apply_plan, title="Apply a reviewed plan", annotations=APPLY)

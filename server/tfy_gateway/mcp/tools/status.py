@@ -14,6 +14,7 @@ from tfy_gateway import __version__
 from tfy_gateway.intents import to_yaml
 from tfy_gateway.mcp.live import live_catalog, untrusted
 from tfy_gateway.mcp.state import state_of
+from tfy_gateway.mcp.tools.base import add_tool
 from tfy_gateway.platform import AuthenticationError, ControlPlaneClient, ControlPlaneError, UnreachableError
 
 READ_ONLY = ToolAnnotations(
@@ -230,6 +231,6 @@ def _rules(manifest: dict[str, Any]) -> list[Any]:
 
 
 def register(server: MCPServer) -> None:
-    server.add_tool(gateway_status, title="Gateway status", annotations=READ_ONLY)
-    server.add_tool(gateway_list_models, title="List gateway models", annotations=READ_ONLY)
-    server.add_tool(gateway_get_config, title="Get a gateway config", annotations=READ_ONLY)
+    add_tool(server, gateway_status, title="Gateway status", annotations=READ_ONLY)
+    add_tool(server, gateway_list_models, title="List gateway models", annotations=READ_ONLY)
+    add_tool(server, gateway_get_config, title="Get a gateway config", annotations=READ_ONLY)
