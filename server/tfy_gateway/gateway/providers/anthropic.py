@@ -1,0 +1,295 @@
+"""Adapter for Anthropic's Messages API: OpenAI chat requests in, OpenAI chat responses out.
+
+Mapping (OpenAI -> Anthropic):
+- system/developer messages -> `system`; tool messages -> `tool_result` blocks in a user turn;
+  assistant `tool_calls` -> `tool_use` blocks; consecutive turns of one role are merged.
+- max_completion_tokens/max_tokens -> max_tokens (default 4096, Anthropic requires it); stop ->
+  stop_sequences; temperature clamped to [0, 1]; user -> metadata.user_id; tools/tool_choice and
+  parallel_tool_calls=false -> disable_parallel_tool_use.
+Back: text blocks -> content, tool_use -> tool_calls, thinking -> reasoning_content; stop reasons
+end_turn/stop_sequence -> stop, max_tokens -> length, tool_use -> tool_calls; usage as in `usage_from`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from tfy_gateway.gateway.providers.anthropic_stream import FINISH_REASONS, AnthropicStream, usage_from
+from tfy_gateway.gateway.providers.base import (
+    InvalidRequest,
+    UnsupportedEndpoint,
+    UpstreamError,
+    UpstreamResponse,
+    UpstreamTarget,
+    Usage,
+)
+from tfy_gateway.gateway.providers.stream import UpstreamStream, start_stream
+from tfy_gateway.gateway.providers.transport import JSON_HEADERS, SSE_HEADERS, build_headers, post
+
+DEFAULT_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+
+
+def _image_block(part: dict[str, Any], provider: str) -> dict[str, Any]:
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, dict) else image
+    if not isinstance(url, str):
+        raise InvalidRequest(400, "image_url content part needs a url", provider)
+    if url.startswith("data:"):
+        header, _, data = url.partition(",")
+        media_type = header[5:].split(";")[0] or "image/png"
+        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def _blocks(content: Any, provider: str) -> list[dict[str, Any]]:
+    """OpenAI message content (string or parts) -> Anthropic content blocks."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    if not isinstance(content, list):
+        raise InvalidRequest(400, "message content must be a string or an array of parts", provider)
+    blocks = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            block = {"type": "text", "text": str(part.get("text", ""))}
+            if "cache_control" in part:
+                block["cache_control"] = part["cache_control"]
+            blocks.append(block)
+        elif kind == "image_url":
+            blocks.append(_image_block(part, provider))
+        else:
+            raise InvalidRequest(
+                400,
+                f"content part type {kind!r} is not supported by anthropic (use text or image_url)",
+                provider,
+            )
+    return blocks
+
+
+def _tool_use(call: Any, provider: str) -> dict[str, Any]:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict) or not function.get("name"):
+        raise InvalidRequest(400, "assistant tool_calls entries need function.name", provider)
+    arguments = function.get("arguments") or "{}"
+    try:
+        parsed = orjson.loads(arguments) if isinstance(arguments, str) else arguments
+    except orjson.JSONDecodeError:
+        raise InvalidRequest(
+            400, f"tool call {function['name']!r}: function.arguments is not valid JSON", provider
+        ) from None
+    return {
+        "type": "tool_use",
+        "id": call.get("id") or "",
+        "name": function["name"],
+        "input": parsed if isinstance(parsed, dict) else {},
+    }
+
+
+def _tool_result(message: dict[str, Any], provider: str) -> dict[str, Any]:
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return {"type": "tool_result", "tool_use_id": message.get("tool_call_id") or "", "content": content or ""}
+
+
+def _append(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
+    if not blocks:
+        return
+    if turns and turns[-1]["role"] == role:
+        turns[-1]["content"].extend(blocks)
+    else:
+        turns.append({"role": role, "content": blocks})
+
+
+def _tool_choice(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    choice = body.get("tool_choice")
+    mapped: dict[str, Any] | None
+    if choice == "none":
+        mapped = {"type": "none"}
+    elif choice == "required":
+        mapped = {"type": "any"}
+    elif isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        mapped = {"type": "tool", "name": choice["function"].get("name")}
+    elif choice == "auto":
+        mapped = {"type": "auto"}
+    else:
+        mapped = None
+    if body.get("parallel_tool_calls") is False and body.get("tools"):
+        mapped = mapped or {"type": "auto"}
+        if mapped["type"] != "none":
+            mapped["disable_parallel_tool_use"] = True
+    return mapped
+
+
+def to_anthropic_request(
+    body: Mapping[str, Any], model_id: str, provider: str = "anthropic"
+) -> dict[str, Any]:
+    """An OpenAI chat request body as an Anthropic Messages request body."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest(400, "'messages' must be a non-empty array", provider)
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role in ("system", "developer"):
+            system.extend(_blocks(message.get("content"), provider))
+        elif role == "user":
+            _append(turns, "user", _blocks(message.get("content"), provider))
+        elif role == "assistant":
+            blocks = _blocks(message.get("content"), provider)
+            blocks.extend(_tool_use(call, provider) for call in message.get("tool_calls") or ())
+            _append(turns, "assistant", blocks)
+        elif role == "tool":
+            _append(turns, "user", [_tool_result(message, provider)])
+        else:
+            raise InvalidRequest(
+                400,
+                f"messages[{index}].role {role!r} is not one of system, developer, user, assistant, tool",
+                provider,
+            )
+    for turn in turns:  # a lone plain text block is sent as a string, the common form
+        content = turn["content"]
+        if len(content) == 1 and content[0]["type"] == "text" and "cache_control" not in content[0]:
+            turn["content"] = content[0]["text"]
+    limit = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
+    request: dict[str, Any] = {"model": model_id, "messages": turns, "max_tokens": limit}
+    if system:
+        plain = all(b["type"] == "text" and "cache_control" not in b for b in system)
+        request["system"] = "\n\n".join(b["text"] for b in system) if plain else system
+    if body.get("temperature") is not None:
+        request["temperature"] = min(1.0, max(0.0, float(body["temperature"])))
+    for name in ("top_p", "top_k"):
+        if body.get(name) is not None:
+            request[name] = body[name]
+    stop = body.get("stop")
+    if stop:
+        request["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    if body.get("stream") is True:
+        request["stream"] = True
+    if body.get("user"):
+        request["metadata"] = {"user_id": str(body["user"])}
+    tools = body.get("tools")
+    if tools:
+        request["tools"] = [
+            {
+                "name": f["name"],
+                "description": f.get("description", ""),
+                "input_schema": f.get("parameters") or {"type": "object", "properties": {}},
+            }
+            for f in (t.get("function") for t in tools if isinstance(t, dict))
+            if isinstance(f, dict)
+        ]
+    choice = _tool_choice(body)
+    if choice is not None and tools:
+        request["tool_choice"] = choice
+    return request
+
+
+def to_openai_response(message: Mapping[str, Any]) -> tuple[dict[str, Any], Usage]:
+    """An Anthropic Messages response as an OpenAI chat.completion body, with its usage."""
+    texts: list[str] = []
+    reasoning: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    for block in message.get("content") or ():
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(block.get("text", ""))
+        elif kind == "thinking":
+            reasoning.append(block.get("thinking", ""))
+        elif kind == "tool_use":
+            arguments = orjson.dumps(block.get("input") or {}).decode()
+            tool_calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": arguments},
+                }
+            )
+    reply: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+    if tool_calls:
+        reply["tool_calls"] = tool_calls
+    if reasoning:
+        reply["reasoning_content"] = "".join(reasoning)
+    usage = usage_from(message.get("usage"))
+    finish = FINISH_REASONS.get(str(message.get("stop_reason")), "stop")
+    body = {
+        "id": message.get("id"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": message.get("model"),
+        "choices": [{"index": 0, "message": reply, "logprobs": None, "finish_reason": finish}],
+        "usage": usage.to_openai(),
+    }
+    return body, usage
+
+
+def _headers(
+    target: UpstreamTarget, base: Mapping[str, str], override: Mapping[str, Any] | None
+) -> dict[str, str]:
+    return build_headers(
+        {**base, "anthropic-version": target.api_version or DEFAULT_VERSION}, target, override
+    )
+
+
+async def call(
+    session: aiohttp.ClientSession,
+    target: UpstreamTarget,
+    endpoint: str,
+    body: Mapping[str, Any],
+    *,
+    headers_override: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
+    ttft_timeout: float | None = None,
+) -> UpstreamResponse | UpstreamStream:
+    if endpoint != "chat":
+        raise UnsupportedEndpoint(
+            400,
+            f"{target.name or target.provider} speaks Anthropic Messages and has no {endpoint!r} endpoint",
+            target.provider,
+        )
+    request = to_anthropic_request(body, target.model_id, target.provider)
+    url = target.base_url.rstrip("/") + "/messages"
+    if request.get("stream"):
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+
+        def factory(response: aiohttp.ClientResponse, started: float) -> UpstreamStream:
+            return AnthropicStream(
+                response, target, started=started, timeout=timeout, url=url, include_usage=include_usage
+            )
+
+        return await start_stream(
+            session,
+            target,
+            url,
+            headers=_headers(target, SSE_HEADERS, headers_override),
+            data=orjson.dumps(request),
+            factory=factory,
+            timeout=timeout,
+            ttft_timeout=ttft_timeout,
+        )
+    status, headers, raw, _, latency = await post(
+        session,
+        target,
+        url,
+        headers=_headers(target, JSON_HEADERS, headers_override),
+        data=orjson.dumps(request),
+        timeout=timeout,
+    )
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(502, f"{target.provider} returned invalid JSON", target.provider) from None
+    if not isinstance(message, dict):
+        raise UpstreamError(502, f"{target.provider} returned JSON that is not an object", target.provider)
+    converted, usage = to_openai_response(message)
+    return UpstreamResponse(status, converted, usage, headers, latency)

@@ -1,0 +1,190 @@
+"""Anthropic Messages stream events -> OpenAI `chat.completion.chunk` events.
+
+message_start gives the id, model and input-side usage (first chunk: role); content_block_start of a
+tool_use opens a tool call (its own `index` in tool_calls, counted from 0 over tool blocks only);
+text/input_json/thinking deltas become content/arguments/reasoning_content deltas; message_delta gives
+the stop reason and the final output_tokens (cumulative, so the last value wins, merged with the
+message_start input side); message_stop ends with the usage chunk (if the client asked) and [DONE].
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+
+from tfy_gateway.gateway.providers.base import (
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamTarget,
+    Usage,
+    credential_values,
+    redact,
+)
+from tfy_gateway.gateway.providers.stream import DONE, UpstreamStream
+
+ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+def usage_from(usage: Any) -> Usage:
+    """Anthropic's `input_tokens` excludes cache reads and writes; OpenAI's prompt_tokens includes them."""
+    if not isinstance(usage, dict):
+        return Usage()
+    read = usage.get("cache_read_input_tokens") or 0
+    write = usage.get("cache_creation_input_tokens") or 0
+    return Usage(
+        prompt_tokens=(usage.get("input_tokens") or 0) + read + write,
+        completion_tokens=usage.get("output_tokens") or 0,
+        cached_tokens=read,
+        cache_write_tokens=write,
+    )
+
+
+class AnthropicStream(UpstreamStream):
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        target: UpstreamTarget,
+        *,
+        started: float,
+        timeout: float | None,
+        url: str,
+        include_usage: bool,
+    ) -> None:
+        super().__init__(response, target, started=started, timeout=timeout, url=url)
+        self._include_usage = include_usage
+        self._id = ""
+        self._model = target.model_id
+        self._created = int(time.time())
+        self._tool_index: dict[int, int] = {}
+        self._raw_usage: dict[str, int] = {}
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        event = {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        return b"data: " + orjson.dumps(event) + b"\n\n"
+
+    def _merge_usage(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            for key in (
+                "input_tokens",
+                "output_tokens",
+                "cache_read_input_tokens",
+                "cache_creation_input_tokens",
+            ):
+                value = usage.get(key)
+                if isinstance(value, int):
+                    self._raw_usage[key] = value
+            self.usage = usage_from(self._raw_usage)
+
+    def _handle(self, event: str, data: bytes) -> None:
+        try:
+            payload = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise UpstreamError(
+                502, f"{self.target.provider} sent an unreadable stream event", self.target.provider
+            ) from None
+        kind = payload.get("type") or event
+        if kind == "content_block_delta":
+            self._delta(payload)
+        elif kind == "message_start":
+            message = payload.get("message") or {}
+            self._id = message.get("id") or self._id
+            self._model = message.get("model") or self._model
+            self._merge_usage(message.get("usage"))
+            self._emit(self._chunk({"role": "assistant", "content": ""}))
+        elif kind == "content_block_start":
+            block = payload.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                position = len(self._tool_index)
+                self._tool_index[payload.get("index", 0)] = position
+                opening = {
+                    "index": position,
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": ""},
+                }
+                self._first_token()
+                self._emit(self._chunk({"tool_calls": [opening]}))
+            elif block.get("type") == "text" and block.get("text"):
+                self._first_token()
+                self._emit(self._chunk({"content": block["text"]}))
+        elif kind == "message_delta":
+            self._merge_usage(payload.get("usage"))
+            reason = (payload.get("delta") or {}).get("stop_reason")
+            if reason:
+                self.finish_reason = FINISH_REASONS.get(reason, "stop")
+                self._emit(self._chunk({}, self.finish_reason))
+        elif kind == "message_stop":
+            if self._include_usage and self.usage is not None:
+                tail = {
+                    "id": self._id,
+                    "object": "chat.completion.chunk",
+                    "created": self._created,
+                    "model": self._model,
+                    "choices": [],
+                    "usage": self.usage.to_openai(),
+                }
+                self._emit(b"data: " + orjson.dumps(tail) + b"\n\n")
+            self._emit(DONE)
+            self.completed = True
+            self._finish()
+        elif kind == "error":
+            error = payload.get("error") or {}
+            error_type = str(error.get("type") or "api_error")
+            message = redact(str(error.get("message") or "stream error"), credential_values(self.target))
+            raise UpstreamError(
+                ERROR_STATUS.get(error_type, 500), message, self.target.provider, error_type=error_type
+            )
+        # ping and content_block_stop carry nothing for OpenAI clients
+
+    def _delta(self, payload: dict[str, Any]) -> None:
+        delta = payload.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta":
+            self._first_token()
+            self._emit(self._chunk({"content": delta.get("text", "")}))
+        elif kind == "input_json_delta":
+            position = self._tool_index.get(payload.get("index", 0), 0)
+            self._first_token()
+            self._emit(
+                self._chunk(
+                    {
+                        "tool_calls": [
+                            {"index": position, "function": {"arguments": delta.get("partial_json", "")}}
+                        ]
+                    }
+                )
+            )
+        elif kind == "thinking_delta":
+            self._first_token()
+            self._emit(self._chunk({"reasoning_content": delta.get("thinking", "")}))
+
+    def _end(self) -> None:
+        raise UpstreamConnectionError(
+            502, f"{self.target.provider} closed the stream before message_stop", self.target.provider
+        )

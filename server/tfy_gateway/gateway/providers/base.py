@@ -1,0 +1,250 @@
+"""The adapter interface: what the data plane hands an adapter and what it gets back.
+
+Every adapter speaks OpenAI's format towards the data plane whatever the upstream wire format:
+requests are OpenAI request bodies, non-streaming results are OpenAI response bodies, and streams yield
+OpenAI `chat.completion.chunk` SSE events as bytes ready to forward.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import orjson
+
+WireFormat = Literal["openai", "anthropic", "azure-openai"]
+Endpoint = Literal[
+    "chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions"
+]
+ENDPOINT_PATHS: dict[str, str] = {
+    "chat": "/chat/completions",
+    "completions": "/completions",
+    "embeddings": "/embeddings",
+    "moderations": "/moderations",
+    "rerank": "/rerank",
+    "images": "/images/generations",
+    "speech": "/audio/speech",
+    "transcriptions": "/audio/transcriptions",
+}
+STREAMING_ENDPOINTS = frozenset({"chat", "completions"})
+
+
+@dataclass(frozen=True)
+class UpstreamTarget:
+    """Where and how to call one model integration; built once per config apply, not per request.
+
+    `auth_headers` hold resolved credentials: they are excluded from repr and comparisons so they never
+    end up in a log line through a stray `print(target)`.
+    """
+
+    wire_format: WireFormat
+    provider: str  # provider type without prefix: "openai", "groq", "anthropic", "azure-openai", ...
+    base_url: str  # includes the version path (…/v1); Azure: the resource endpoint
+    model_id: str  # upstream model id; Azure: the deployment name
+    auth_headers: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
+    extra_headers: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    api_version: str | None = None  # Azure api-version / anthropic-version
+    account: str = ""
+    integration: str = ""
+
+    @property
+    def name(self) -> str:
+        """The gateway model id, `<provider account>/<integration>`."""
+        return f"{self.account}/{self.integration}"
+
+
+@dataclass
+class Usage:
+    """Token usage in OpenAI terms.
+
+    `prompt_tokens` includes cached and cache-write tokens (OpenAI semantics; Anthropic's
+    `input_tokens` is converted), so uncached input = prompt - cached - cache_write.
+    """
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @classmethod
+    def from_openai(cls, usage: Any) -> Usage:
+        if not isinstance(usage, dict):
+            return cls()
+        prompt_details = usage.get("prompt_tokens_details") or {}
+        completion_details = usage.get("completion_tokens_details") or {}
+        return cls(
+            prompt_tokens=_int(usage.get("prompt_tokens", usage.get("input_tokens"))),
+            completion_tokens=_int(usage.get("completion_tokens", usage.get("output_tokens"))),
+            cached_tokens=_int(
+                prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else 0
+            ),
+            reasoning_tokens=_int(
+                completion_details.get("reasoning_tokens") if isinstance(completion_details, dict) else 0
+            ),
+        )
+
+    def to_openai(self) -> dict[str, Any]:
+        usage: dict[str, Any] = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+        if self.cached_tokens or self.cache_write_tokens:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        if self.cache_write_tokens:
+            usage["cache_creation_input_tokens"] = self.cache_write_tokens
+        if self.reasoning_tokens:
+            usage["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
+        return usage
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+@dataclass
+class UpstreamResponse:
+    """A complete (non-streaming) upstream answer in OpenAI format.
+
+    `body` is the parsed JSON body; binary endpoints (speech) leave it None and fill `content`.
+    `latency` is seconds from sending the request to having the whole body.
+    """
+
+    status: int
+    body: dict[str, Any] | None
+    usage: Usage
+    headers: Mapping[str, str]
+    latency: float
+    content: bytes | None = None
+    content_type: str = "application/json"
+
+
+class UpstreamError(Exception):
+    """The upstream call failed. `status` is what the data plane should answer with (and match
+    against fallback_status_codes); `message` is safe to show (credentials are redacted)."""
+
+    kind = "api_error"
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        provider: str,
+        retry_after: float | None = None,
+        *,
+        error_type: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.provider = provider
+        self.retry_after = retry_after
+        self.error_type = error_type
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}(status={self.status}, provider={self.provider!r}, message={self.message!r})"
+
+
+class UpstreamConnectionError(UpstreamError):
+    """Could not connect, or the connection broke (maps to 502)."""
+
+    kind = "connection_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    """No answer in time: 504 for the request timeout, 408 for a streaming time-to-first-token timeout."""
+
+    kind = "timeout"
+
+
+class InvalidRequest(UpstreamError):
+    """The request cannot be expressed in the target's wire format (e.g. a malformed tool call): 400."""
+
+    kind = "invalid_request"
+
+
+class UnsupportedEndpoint(UpstreamError):
+    """The target's wire format has no such endpoint (e.g. embeddings on Anthropic): 400."""
+
+    kind = "unsupported"
+
+
+_KEY_PATTERN = re.compile(r"\b(sk|tfy|key|pk)[-_][A-Za-z0-9_\-*.]{8,}")
+
+
+def redact(message: str, secrets: Iterable[str] = ()) -> str:
+    """Remove credential values (and anything shaped like an API key) from an upstream message."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            message = message.replace(secret, "[REDACTED]")
+    return _KEY_PATTERN.sub("[REDACTED]", message)
+
+
+def credential_values(target: UpstreamTarget) -> list[str]:
+    """The secret parts of the target's auth headers (without a `Bearer `/`Basic ` scheme)."""
+    values = []
+    for value in target.auth_headers.values():
+        values.append(value)
+        scheme, _, rest = value.partition(" ")
+        if rest and scheme.lower() in ("bearer", "basic"):
+            values.append(rest)
+    return values
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from `retry-after-ms`, or `retry-after` as seconds or an HTTP date."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def error_from_body(
+    target: UpstreamTarget, status: int, headers: Mapping[str, str], raw: bytes
+) -> UpstreamError:
+    """Build an UpstreamError from any provider's error body (OpenAI, Anthropic, Azure or plain text)."""
+    message = ""
+    error_type = None
+    try:
+        parsed = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        error = parsed.get("error")
+        if isinstance(error, dict):
+            message = str(error.get("message") or "")
+            kind = error.get("type") or error.get("code")
+            error_type = str(kind) if kind is not None else None
+        elif isinstance(error, str):
+            message = error
+        if not message:
+            message = str(parsed.get("message") or parsed.get("detail") or "")
+    elif raw:
+        message = raw[:500].decode("utf-8", "replace").strip()
+    if not message:
+        message = f"upstream answered HTTP {status}"
+    message = redact(message, credential_values(target))
+    return UpstreamError(status, message, target.provider, parse_retry_after(headers), error_type=error_type)
