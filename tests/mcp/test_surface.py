@@ -79,9 +79,7 @@ async def test_every_tool_is_titled_described_and_fully_annotated():
     assert by_name["gateway_apply_plan"].idempotent_hint
     smoke = by_name["gateway_smoke_test"]
     assert not smoke.read_only_hint and smoke.open_world_hint and not smoke.destructive_hint
-    assert all(
-        by_name[n].read_only_hint for n in EXPECTED_TOOLS - {"gateway_apply_plan", "gateway_smoke_test"}
-    )
+    assert all(by_name[n].read_only_hint for n in EXPECTED_TOOLS - {"gateway_apply_plan", "gateway_smoke_test"})
 
 
 async def test_smoke_test_caps_max_tokens_in_its_schema():
@@ -111,8 +109,6 @@ async def test_prompts_cover_the_common_workflows():
     async with connect() as client:
         prompts = {p.name: p for p in (await client.list_prompts()).prompts}
         assert set(prompts) == {"add_route", "add_rate_limit", "cap_spend", "onboard_provider"}
-        result = await client.get_prompt(
-            "add_rate_limit", {"who": "team:backend", "limit": "20k tokens per minute"}
-        )
+        result = await client.get_prompt("add_rate_limit", {"who": "team:backend", "limit": "20k tokens per minute"})
     text = result.messages[0].content.text
     assert "team:backend" in text and "gateway_plan" in text and "gateway_apply_plan" in text
