@@ -1,0 +1,87 @@
+"""Manifests: typed models of the platform's YAML, a position-keeping loader, validator and linter.
+
+Pure functions with no I/O beyond reading files, shared by the CLI, the MCP server and the local
+gateway's apply endpoint, so a manifest is judged the same way everywhere.
+"""
+
+from tfy_gateway.manifests.accounts import Team, VirtualAccount
+from tfy_gateway.manifests.catalog import Catalog, CatalogEntry
+from tfy_gateway.manifests.common import DEFAULT_FALLBACK_STATUS_CODES, DEFAULT_RETRY_STATUS_CODES, When
+from tfy_gateway.manifests.findings import (
+    Finding,
+    ManifestError,
+    ManifestLoadError,
+    errors_only,
+    has_errors,
+)
+from tfy_gateway.manifests.guardrails import GuardrailsConfig
+from tfy_gateway.manifests.limits import BudgetConfig, BudgetRule, RateLimitConfig, RateLimitRule
+from tfy_gateway.manifests.lint import covers
+from tfy_gateway.manifests.loader import Document, load_file, load_text
+from tfy_gateway.manifests.providers import (
+    MODELLED_ACCOUNTS,
+    AnthropicAccount,
+    AzureOpenAIAccount,
+    OpenAIAccount,
+    SelfHostedAccount,
+    VirtualModelAccount,
+)
+from tfy_gateway.manifests.registry import (
+    GATEWAY_CONFIG_TYPES,
+    MANIFEST_TYPES,
+    manifest_key,
+    model_for_type,
+    parse_manifest,
+)
+from tfy_gateway.manifests.routing import (
+    LatencyBasedRule,
+    LoadBalancingConfig,
+    PriorityBasedRule,
+    RetryConfig,
+    WeightBasedRule,
+)
+from tfy_gateway.manifests.schema import json_schema
+from tfy_gateway.manifests.validate import validate_documents, validate_manifest
+
+__all__ = [
+    "DEFAULT_FALLBACK_STATUS_CODES",
+    "DEFAULT_RETRY_STATUS_CODES",
+    "GATEWAY_CONFIG_TYPES",
+    "MANIFEST_TYPES",
+    "MODELLED_ACCOUNTS",
+    "AnthropicAccount",
+    "AzureOpenAIAccount",
+    "BudgetConfig",
+    "BudgetRule",
+    "Catalog",
+    "CatalogEntry",
+    "Document",
+    "Finding",
+    "GuardrailsConfig",
+    "LatencyBasedRule",
+    "LoadBalancingConfig",
+    "ManifestError",
+    "ManifestLoadError",
+    "OpenAIAccount",
+    "PriorityBasedRule",
+    "RateLimitConfig",
+    "RateLimitRule",
+    "RetryConfig",
+    "SelfHostedAccount",
+    "Team",
+    "VirtualAccount",
+    "VirtualModelAccount",
+    "WeightBasedRule",
+    "When",
+    "covers",
+    "errors_only",
+    "has_errors",
+    "json_schema",
+    "load_file",
+    "load_text",
+    "manifest_key",
+    "model_for_type",
+    "parse_manifest",
+    "validate_documents",
+    "validate_manifest",
+]

@@ -1,0 +1,95 @@
+"""Which model validates which `type`, and how resources are identified."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from tfy_gateway.manifests.accounts import Team, VirtualAccount
+from tfy_gateway.manifests.guardrails import GuardrailsConfig
+from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
+from tfy_gateway.manifests.providers import LOOSE_ACCOUNT_TYPES, MODELLED_ACCOUNTS, LooseAccount
+from tfy_gateway.manifests.routing import LoadBalancingConfig
+
+GATEWAY_CONFIG_MODELS: dict[str, type[BaseModel]] = {
+    "gateway-load-balancing-config": LoadBalancingConfig,
+    "gateway-rate-limiting-config": RateLimitConfig,
+    "gateway-budget-config": BudgetConfig,
+    "gateway-guardrails-config": GuardrailsConfig,
+}
+
+MANIFEST_MODELS: dict[str, type[BaseModel]] = {
+    **MODELLED_ACCOUNTS,
+    **GATEWAY_CONFIG_MODELS,
+    "virtual-account": VirtualAccount,
+    "team": Team,
+}
+
+MANIFEST_TYPES: tuple[str, ...] = tuple(MANIFEST_MODELS)
+"""Types validated field by field."""
+
+GATEWAY_CONFIG_TYPES: frozenset[str] = frozenset(
+    {
+        *GATEWAY_CONFIG_MODELS,
+        "gateway-fallback-config",
+        "gateway-global-settings",
+        "gateway-otel-config",
+        "gateway-data-access-config",
+        "gateway-data-routing-config",
+        "gateway-logging-config",
+        "gateway-metadata-config",
+    }
+)
+"""Tenant singletons: one manifest per type, whatever its name."""
+
+KNOWN_TYPES: frozenset[str] = frozenset({*MANIFEST_MODELS, *LOOSE_ACCOUNT_TYPES})
+
+TYPE_ALIASES: dict[str, str] = {
+    "provider-account/nvidia-nim": "provider-account/self-hosted-model",
+    "provider-account/nvidia": "provider-account/self-hosted-model",
+    "provider-account/vllm": "provider-account/self-hosted-model",
+    "provider-account/openai-compatible": "provider-account/self-hosted-model",
+    "provider-account/azure": "provider-account/azure-openai",
+    "provider-account/bedrock": "provider-account/aws-bedrock",
+    "provider-account/vertex": "provider-account/google-vertex",
+    "provider-account/gemini": "provider-account/google-gemini",
+    "provider-account/together": "provider-account/together-ai",
+    "provider-account/mistral": "provider-account/mistral-ai",
+    "gateway-rate-limit-config": "gateway-rate-limiting-config",
+    "gateway-routing-config": "gateway-load-balancing-config",
+    "virtualaccount": "virtual-account",
+}
+"""Names people write that the platform does not know, and what they meant."""
+
+
+def model_for_type(manifest_type: str) -> type[BaseModel] | None:
+    if manifest_type in MANIFEST_MODELS:
+        return MANIFEST_MODELS[manifest_type]
+    if manifest_type in LOOSE_ACCOUNT_TYPES:
+        return LooseAccount
+    return None
+
+
+def manifest_key(manifest: dict[str, Any]) -> tuple[str, str]:
+    """Identity of a stored resource, as the platform keys it.
+
+    Gateway configs are tenant singletons keyed by type; everything else by (type prefix, name), so
+    re-applying `provider-account/openai` named `x` as `provider-account/groq` replaces it.
+    """
+    manifest_type = str(manifest.get("type", ""))
+    if manifest_type in GATEWAY_CONFIG_TYPES:
+        return manifest_type, manifest_type
+    return manifest_type.split("/", 1)[0], str(manifest.get("name", ""))
+
+
+def parse_manifest(manifest: dict[str, Any]) -> BaseModel:
+    """The typed model of a valid manifest; raises ManifestError listing every error otherwise."""
+    from tfy_gateway.manifests.findings import ManifestError, errors_only
+    from tfy_gateway.manifests.schema_check import check_schema
+
+    model, findings = check_schema(manifest)
+    errors = errors_only(findings)
+    if model is None or errors:
+        raise ManifestError(errors)
+    return model
