@@ -174,7 +174,7 @@ def _documents_from_events(events: Iterator[Any], file: str) -> Iterator[Documen
             frame = stack[-1]
             if not isinstance(event, yaml.ScalarEvent):
                 raise yaml.MarkedYAMLError(
-                    problem="complex mapping keys are not supported", problem_mark=event.start_mark
+                    problem="complex mapping keys are not supported", problem_mark=getattr(event, "start_mark", None)
                 )
             if event.value == _MERGE and not event.style:
                 frame.merge_pending = True
@@ -194,7 +194,7 @@ def _documents_from_events(events: Iterator[Any], file: str) -> Iterator[Documen
         if isinstance(event, yaml.AliasEvent):
             if event.anchor not in anchors:
                 raise yaml.MarkedYAMLError(
-                    problem=f"found undefined alias {event.anchor!r}", problem_mark=event.start_mark
+                    problem=f"found undefined alias {event.anchor!r}", problem_mark=getattr(event, "start_mark", None)
                 )
             attach(anchors[event.anchor])
         elif isinstance(event, yaml.ScalarEvent):
