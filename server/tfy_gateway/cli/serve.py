@@ -31,9 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             f"{ADMIN_TOKEN_ENV} is set. Stop it with Ctrl-C or SIGTERM."
         ),
     )
-    parser.add_argument(
-        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}, loopback)"
-    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}, loopback)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument(
         "--data-dir",

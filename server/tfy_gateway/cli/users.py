@@ -33,8 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "users",
         help="add and list local gateway users",
         description=(
-            "Manage the local gateway's users. Works on <data-dir> directly: "
-            "pass the same --data-dir as serve."
+            "Manage the local gateway's users. Works on <data-dir> directly: pass the same --data-dir as serve."
         ),
     )
     commands = users.add_subparsers(dest="users_command", metavar="COMMAND", required=True)

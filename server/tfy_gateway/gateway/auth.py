@@ -100,9 +100,7 @@ class Authenticator:
                 "with a personal access token or a virtual-account token.",
             )
         if not token.startswith(TOKEN_PREFIX):
-            raise ApiError(
-                401, "Unauthorized: malformed API token; tokens of this gateway start with 'tfy_'."
-            )
+            raise ApiError(401, "Unauthorized: malformed API token; tokens of this gateway start with 'tfy_'.")
         principal = self.authenticate(token)
         if principal is None:
             raise ApiError(

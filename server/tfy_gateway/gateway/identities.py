@@ -120,9 +120,7 @@ def issue_user_token(tx: Transaction, email: str, name: str, expires_at: str | N
         raise ApiError(404, f"No user {email!r}. Add it first with 'tfy-gateway users add {email}'.")
     if any(token.name == name for token in tx.tokens_of("user", email)):
         raise ApiError(409, f"User {email} already has a token named {name!r}; choose another name.")
-    return _issue(
-        tx, owner_kind="user", owner=email, name=name, token=new_user_token(), expires_at=expires_at
-    )
+    return _issue(tx, owner_kind="user", owner=email, name=name, token=new_user_token(), expires_at=expires_at)
 
 
 def issue_virtual_account_token(tx: Transaction, name: str, grace_minutes: float = 0) -> IssuedToken:
@@ -139,9 +137,7 @@ def issue_virtual_account_token(tx: Transaction, name: str, grace_minutes: float
         elif old.expires_at is None:
             until = now + timedelta(minutes=grace_minutes)
             tx.expire_token(old.id, until.isoformat(timespec="seconds").replace("+00:00", "Z"))
-    return _issue(
-        tx, owner_kind="virtualaccount", owner=name, name=name, token=new_virtual_account_token(name)
-    )
+    return _issue(tx, owner_kind="virtualaccount", owner=name, name=name, token=new_virtual_account_token(name))
 
 
 def add_to_team(tx: Transaction, team: str, email: str, created_by: Mapping[str, Any]) -> None:
@@ -151,9 +147,7 @@ def add_to_team(tx: Transaction, team: str, email: str, created_by: Mapping[str,
     existing = tx.resource(TEAM_TYPE, team)
     if existing is None:
         manifest: dict[str, Any] = {"name": team, "type": TEAM_TYPE, "members": [email]}
-        record = ResourceRecord(
-            new_id("team"), TEAM_TYPE, team, TEAM_TYPE, manifest, dict(created_by), now, now
-        )
+        record = ResourceRecord(new_id("team"), TEAM_TYPE, team, TEAM_TYPE, manifest, dict(created_by), now, now)
     else:
         manifest = dict(existing.manifest)
         members = list(manifest.get("members") or [])
@@ -225,9 +219,7 @@ def bootstrap_admin(store: Store, settings: GatewaySettings) -> str:
         if settings.admin_token is not None:
             token = settings.admin_token
             if not token.startswith(TOKEN_PREFIX) or len(token) < 12:
-                raise ApiError(
-                    422, "TFY_GATEWAY_ADMIN_TOKEN must start with 'tfy_' and be at least 12 characters."
-                )
+                raise ApiError(422, "TFY_GATEWAY_ADMIN_TOKEN must start with 'tfy_' and be at least 12 characters.")
             tx.delete_tokens("user", email, ADMIN_ENV_TOKEN_NAME)
             clash = tx.token_by_hash(hash_token(token))
             if clash is not None:
@@ -241,9 +233,7 @@ def bootstrap_admin(store: Store, settings: GatewaySettings) -> str:
             if record is not None and record.owner == email:
                 return str(path)
         tx.delete_tokens("user", email, ADMIN_FILE_TOKEN_NAME)
-        issued = _issue(
-            tx, owner_kind="user", owner=email, name=ADMIN_FILE_TOKEN_NAME, token=new_user_token()
-        )
+        issued = _issue(tx, owner_kind="user", owner=email, name=ADMIN_FILE_TOKEN_NAME, token=new_user_token())
     # Written after the commit: a crash in between leaves no file, and the next start makes a new one.
     _write_secret_file(path, issued.token + "\n")
     return str(path)

@@ -93,9 +93,7 @@ class ConfigSnapshot:
         return [resource.manifest for resource in self.resources.values()]
 
 
-def build_snapshot(
-    records: Iterable[ResourceRecord | Resource], *, version: int, tenant: str
-) -> ConfigSnapshot:
+def build_snapshot(records: Iterable[ResourceRecord | Resource], *, version: int, tenant: str) -> ConfigSnapshot:
     """Build a snapshot; `Resource`s are reused as they are (their models are already parsed)."""
     resources: dict[ResourceKey, Resource] = {}
     for item in records:

@@ -146,9 +146,7 @@ class Transaction:
         )
 
     def user(self, email: str) -> UserRecord | None:
-        row = self._db.execute(
-            "SELECT id, email, is_admin, created_at FROM users WHERE email = ?", (email,)
-        ).fetchone()
+        row = self._db.execute("SELECT id, email, is_admin, created_at FROM users WHERE email = ?", (email,)).fetchone()
         return UserRecord(row[0], row[1], bool(row[2]), row[3]) if row else None
 
     def insert_token(self, token: TokenRecord) -> None:
@@ -174,9 +172,7 @@ class Transaction:
 
     def delete_tokens(self, owner_kind: str, owner: str, name: str | None = None) -> int:
         if name is None:
-            cursor = self._db.execute(
-                "DELETE FROM tokens WHERE owner_kind = ? AND owner = ?", (owner_kind, owner)
-            )
+            cursor = self._db.execute("DELETE FROM tokens WHERE owner_kind = ? AND owner = ?", (owner_kind, owner))
         else:
             cursor = self._db.execute(
                 "DELETE FROM tokens WHERE owner_kind = ? AND owner = ? AND name = ?",
@@ -196,9 +192,7 @@ class Transaction:
         return TokenRecord(*row) if row else None
 
     def token_by_hash(self, token_hash: str) -> TokenRecord | None:
-        row = self._db.execute(
-            f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?", (token_hash,)
-        ).fetchone()
+        row = self._db.execute(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?", (token_hash,)).fetchone()
         return TokenRecord(*row) if row else None
 
 

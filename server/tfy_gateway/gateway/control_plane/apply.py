@@ -56,9 +56,7 @@ def describe(manifest: Mapping[str, Any]) -> str:
 def manifest_of(body: Mapping[str, Any]) -> dict[str, Any]:
     manifest = body.get("manifest")
     if not isinstance(manifest, dict):
-        raise ApiError(
-            400, 'Expected a JSON body {"manifest": {...}, "dryRun": false} with the manifest as an object.'
-        )
+        raise ApiError(400, 'Expected a JSON body {"manifest": {...}, "dryRun": false} with the manifest as an object.')
     if not isinstance(manifest.get("type"), str) or not manifest["type"]:
         raise ApiError(422, "Invalid manifest: 'type' is required and must be a string (path: type).")
     return manifest
@@ -280,9 +278,7 @@ async def delete(request: Request) -> Response:
     manifest = manifest_of(await read_object(request))
     key = manifest_key(manifest)
     if not key[1]:
-        raise ApiError(
-            422, f"Invalid manifest: 'name' is required to delete a {manifest['type']} (path: name)."
-        )
+        raise ApiError(422, f"Invalid manifest: 'name' is required to delete a {manifest['type']} (path: name).")
     async with state.write_lock:
         await delete_resource(state, key)
     return json_response({})

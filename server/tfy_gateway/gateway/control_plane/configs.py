@@ -20,8 +20,7 @@ async def get_config(request: Request) -> Response:
     if config_type not in GATEWAY_CONFIG_TYPES:
         raise ApiError(
             404,
-            f"Unknown gateway config type {config_type!r}; "
-            f"known types: {', '.join(sorted(GATEWAY_CONFIG_TYPES))}.",
+            f"Unknown gateway config type {config_type!r}; known types: {', '.join(sorted(GATEWAY_CONFIG_TYPES))}.",
         )
     resource = state.snapshot.current.gateway_config(config_type)
     if resource is None:

@@ -35,9 +35,7 @@ async def list_accounts(request: Request) -> Response:
 async def get_account(request: Request) -> Response:
     require_user(request)
     state = get_state(request)
-    return json_response(
-        {"data": views.provider_account(_find(state, request.path_params["id"]), state.tenant)}
-    )
+    return json_response({"data": views.provider_account(_find(state, request.path_params["id"]), state.tenant)})
 
 
 async def create_account(request: Request) -> Response:

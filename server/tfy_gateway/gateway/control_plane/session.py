@@ -15,9 +15,7 @@ from tfy_gateway.gateway.state import get_state
 
 async def min_cli_version(request: Request) -> Response:
     """No auth. Both version fields are required by the CLI; 0.0.0 accepts every version."""
-    return json_response(
-        {"minVersion": "0.0.0", "truefoundryCliMinVersion": "0.0.0", "useSFYServerAuthAPIs": True}
-    )
+    return json_response({"minVersion": "0.0.0", "truefoundryCliMinVersion": "0.0.0", "useSFYServerAuthAPIs": True})
 
 
 async def tenant_id(request: Request) -> Response:
@@ -27,7 +25,8 @@ async def tenant_id(request: Request) -> Response:
 
 
 async def session(request: Request) -> Response:
-    """The caller's identity; `tfy login` takes the user id from `user.subject.subjectSlug`."""
+    """The caller's identity. `tfy login` shows the first of subject.subjectPatName,
+    metadata.userObject.username, subject.subjectSlug: we leave out the PAT name so it shows the email."""
     principal = require_user(request)
     tenant = get_state(request).tenant
     subject = {
@@ -35,7 +34,6 @@ async def session(request: Request) -> Response:
         "subjectType": "user",
         "subjectSlug": principal.name,
         "subjectDisplayName": principal.name,
-        "subjectPatName": principal.token_name,
     }
     user: dict[str, Any] = {
         "id": principal.id,

@@ -21,9 +21,7 @@ async def list_tokens(request: Request) -> Response:
     principal = require_user(request)
     state = get_state(request)
     tokens = [
-        t
-        for t in await state.store.run(state.store.tokens)
-        if t.owner_kind == "user" and t.owner == principal.name
+        t for t in await state.store.run(state.store.tokens) if t.owner_kind == "user" and t.owner == principal.name
     ]
     query = request.query_params.get("nameSearchQuery")
     if query:
@@ -71,9 +69,7 @@ async def delete_token(request: Request) -> Response:
             if record is None or record.owner_kind != "user":
                 raise ApiError(404, f"No personal access token with id {token_id!r}.")
             if record.owner != principal.name and not principal.is_admin:
-                raise ApiError(
-                    403, f"Token {token_id} belongs to another user; you can delete only your own."
-                )
+                raise ApiError(403, f"Token {token_id} belongs to another user; you can delete only your own.")
             tx.delete_token(token_id)
 
     async with state.write_lock:

@@ -1,0 +1,99 @@
+"""Fixtures for the local gateway's control-plane tests: real server processes, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.helpers import EXAMPLES, GatewayProcess
+
+
+def load_examples(name: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all((EXAMPLES / name).read_text()) if doc]
+
+
+class Api:
+    """A thin client for one gateway and one token, returning raw httpx responses."""
+
+    def __init__(self, base_url: str, token: str | None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=10.0)
+
+    def apply(self, manifest: dict[str, Any], *, dry_run: bool = False) -> httpx.Response:
+        return self.http.put("/api/svc/v1/apply", json={"manifest": manifest, "dryRun": dry_run})
+
+    def delete(self, manifest: dict[str, Any]) -> httpx.Response:
+        return self.http.post("/api/svc/v1/delete", json={"manifest": manifest})
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        return self.http.get(path, params=params)
+
+    def models(self) -> list[str]:
+        response = self.http.get("/api/llm/models")
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["data"]]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`tfy-gateway ARGS` in a subprocess (the offline users/tokens commands)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tfy_gateway", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def add_user(gateway: GatewayProcess, email: str, *extra: str) -> str:
+    """Add a user offline while the server runs; returns its token."""
+    result = run_cli("users", "add", email, "--data-dir", str(gateway.data_dir), *extra)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def wait_for_token(gateway: GatewayProcess, token: str, timeout: float = 5.0) -> None:
+    """The server picks up offline changes within its watch interval; wait for that."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{gateway.base_url}/api/svc/v1/session", headers={"Authorization": f"Bearer {token}"})
+        if response.status_code == 200:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the server did not pick up the new user's token")
+
+
+@pytest.fixture(scope="module")
+def shared_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """One gateway for a whole module whose tests do not depend on each other's state."""
+    server = GatewayProcess(tmp_path_factory.mktemp("gateway") / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def admin(gateway: GatewayProcess) -> Iterator[Api]:
+    api = Api(gateway.base_url, gateway.admin_token)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def examples() -> dict[str, list[dict[str, Any]]]:
+    return {path.name: load_examples(path.name) for path in Path(EXAMPLES).glob("*.yaml")}
