@@ -50,9 +50,7 @@ def _last_turn(messages: list[Any]) -> tuple[str, str]:
     last = messages[-1] if isinstance(messages[-1], dict) else {}
     content = last.get("content")
     role = str(last.get("role", ""))
-    if isinstance(content, list) and any(
-        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
-    ):
+    if isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content):
         role = "tool"
     texts = (
         [b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"]
@@ -164,8 +162,7 @@ async def _stream(
         if block["type"] == "text":
             opening: dict[str, Any] = {"type": "text", "text": ""}
             deltas = [
-                {"type": "text_delta", "text": p}
-                for p in synth.stream_pieces(block["text"].split(" "), per_chunk)
+                {"type": "text_delta", "text": p} for p in synth.stream_pieces(block["text"].split(" "), per_chunk)
             ]
         else:
             opening = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
@@ -186,9 +183,7 @@ async def _stream(
             await pacer.before_token(emitted)
             emitted += per_chunk if delta["type"] == "text_delta" else 1
             await response.write(
-                sse_event(
-                    "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
-                )
+                sse_event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
             )
         await response.write(sse_event("content_block_stop", {"type": "content_block_stop", "index": index}))
     tail = sse_event(

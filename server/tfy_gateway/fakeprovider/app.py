@@ -48,7 +48,11 @@ def _endpoint(
         call = await state.prepare(request, flavor, deployment)
         if isinstance(call, web.StreamResponse):
             return call
-        return await handler(call)
+        try:
+            return await handler(call)
+        except ConnectionResetError:  # the client closed the connection mid-stream
+            state.disconnects += 1
+            return web.Response(status=499)
 
     return endpoint
 
@@ -92,6 +96,9 @@ def create_fake_provider_app(
     async def recorded(request: web.Request) -> web.Response:
         return json_response({"data": list(state.requests)})
 
+    async def stats(request: web.Request) -> web.Response:
+        return json_response({"requests": state.served, "disconnects": state.disconnects})
+
     async def reset(request: web.Request) -> web.Response:
         state.reset()
         return json_response({"status": "ok"})
@@ -100,6 +107,7 @@ def create_fake_provider_app(
         return json_response({"status": "ok"})
 
     router.add_get("/_fake/requests", recorded)
+    router.add_get("/_fake/stats", stats)
     router.add_post("/_fake/reset", reset)
     router.add_get("/health", health)
     return app

@@ -46,14 +46,17 @@ class FakeProviderState:
         self.book = KnobBook()
         self.requests: deque[dict[str, Any]] = deque(maxlen=record_requests)
         self.record = record_requests > 0
+        self.served = 0
+        self.disconnects = 0  # responses cut short because the client went away
 
     def reset(self) -> None:
         self.book.reset()
         self.requests.clear()
+        self.served = 0
+        self.disconnects = 0
 
-    async def prepare(
-        self, request: web.Request, flavor: Flavor, model: str | None = None
-    ) -> Call | web.Response:
+    async def prepare(self, request: web.Request, flavor: Flavor, model: str | None = None) -> Call | web.Response:
+        self.served += 1
         body, raw, files = await _read_body(request)
         if not isinstance(body, dict):
             return error_response(flavor, 400, "request body must be a JSON object")
@@ -75,9 +78,7 @@ class FakeProviderState:
             await asyncio.sleep(knobs.latency_ms / 1000)
         if self.book.should_fail(path_spec, model_spec, knobs):
             status = knobs.error_status
-            return error_response(
-                flavor, status, f"fake provider: injected error (status {status})", knobs.retry_after
-            )
+            return error_response(flavor, status, f"fake provider: injected error (status {status})", knobs.retry_after)
         return Call(request, flavor, body, raw, base_model, knobs, files)
 
 
@@ -130,18 +131,14 @@ def _check_auth(request: web.Request, flavor: Flavor, required: str | None) -> w
         return None
     if flavor == "azure":
         if not request.query.get("api-version"):
-            return error_response(
-                flavor, 404, "Resource not found: the api-version query parameter is required"
-            )
+            return error_response(flavor, 404, "Resource not found: the api-version query parameter is required")
         key = headers.get("api-key")
         if not key:
             return error_response(
                 flavor, 401, "Access denied due to missing subscription key. Include the api-key header."
             )
         if required is not None and key != required:
-            return error_response(
-                flavor, 401, "Access denied due to invalid subscription key or wrong API endpoint."
-            )
+            return error_response(flavor, 401, "Access denied due to invalid subscription key or wrong API endpoint.")
         return None
     if required is None:
         return None

@@ -36,10 +36,7 @@ _AUDIO_TYPES = {
 def list_models(call: Call, models: tuple[str, ...]) -> web.Response:
     """OpenAI list format, or Anthropic's when the caller sent `anthropic-version`."""
     if call.request.headers.get("anthropic-version"):
-        data = [
-            {"type": "model", "id": m, "display_name": m, "created_at": "2024-01-01T00:00:00Z"}
-            for m in models
-        ]
+        data = [{"type": "model", "id": m, "display_name": m, "created_at": "2024-01-01T00:00:00Z"} for m in models]
         return json_response(
             {
                 "data": data,

@@ -116,17 +116,13 @@ async def chat_completions(call: Call) -> web.StreamResponse:
         message: dict[str, Any] = {
             "role": "assistant",
             "content": None,
-            "tool_calls": [
-                {"id": tool_id, "type": "function", "function": {"name": name, "arguments": arguments}}
-            ],
+            "tool_calls": [{"id": tool_id, "type": "function", "function": {"name": name, "arguments": arguments}}],
             "refusal": None,
         }
         await generation_delay(call.knobs.ttft_ms, call.knobs.tpot_ms, completion_tokens)
         return json_response(_completion(completion_id, created, call.model, message, "tool_calls", usage))
     count, truncated = _reply_length(call)
-    last_text = " ".join(
-        _content_texts(messages[-1].get("content") if isinstance(messages[-1], dict) else "")
-    )
+    last_text = " ".join(_content_texts(messages[-1].get("content") if isinstance(messages[-1], dict) else ""))
     words = synth.reply_words(call.model, last_text, count)
     finish = "length" if truncated else "stop"
     usage = _usage(prompt_tokens, count, call.knobs.cached_tokens)
@@ -214,9 +210,7 @@ async def _stream_tool_call(
     pacer = Pacer(call.knobs.ttft_ms, call.knobs.tpot_ms)
     await pacer.before_token(0)
     opening = {"index": 0, "id": tool_id, "type": "function", "function": {"name": name, "arguments": ""}}
-    await response.write(
-        writer.chunk({"role": "assistant", "content": None}) + writer.chunk({"tool_calls": [opening]})
-    )
+    await response.write(writer.chunk({"role": "assistant", "content": None}) + writer.chunk({"tool_calls": [opening]}))
     for i, piece in enumerate(synth.split_arguments(arguments), start=1):
         await pacer.before_token(i)
         await response.write(writer.chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
@@ -254,9 +248,7 @@ async def completions(call: Call) -> web.StreamResponse:
         await pacer.before_token(i * per_chunk)
         choice = {"text": piece, "index": 0, "logprobs": None, "finish_reason": None}
         await response.write(sse_data({**base, "choices": [choice]}))
-    tail = sse_data(
-        {**base, "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": finish}]}
-    )
+    tail = sse_data({**base, "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": finish}]})
     if include_usage:
         tail += sse_data({**base, "choices": [], "usage": usage})
     await response.write(tail + DONE)

@@ -50,9 +50,7 @@ def error_body(flavor: Flavor, status: int, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
-def error_response(
-    flavor: Flavor, status: int, message: str, retry_after: float | None = None
-) -> web.Response:
+def error_response(flavor: Flavor, status: int, message: str, retry_after: float | None = None) -> web.Response:
     headers = None
     if retry_after is not None:
         seconds = f"{retry_after:g}"

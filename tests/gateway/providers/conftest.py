@@ -1,0 +1,80 @@
+"""Adapters are tested against the fake provider over real HTTP, with a real pooled aiohttp session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+
+from tfy_gateway.fakeprovider import running
+from tfy_gateway.gateway.providers import UpstreamTarget
+
+SECRET_KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.fixture
+def fake_url() -> Iterator[str]:
+    with running() as base_url:
+        yield base_url
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+def recorded(fake_url: str) -> list[dict[str, Any]]:
+    """Requests the fake provider saw (credential headers are fingerprints)."""
+    return list(httpx.get(f"{fake_url}/_fake/requests").json()["data"])
+
+
+def stats(fake_url: str) -> dict[str, int]:
+    return dict(httpx.get(f"{fake_url}/_fake/stats").json())
+
+
+def openai_target(fake_url: str, model: str = "gpt-4o", *, knobs: str = "", **changes: Any) -> UpstreamTarget:
+    base = f"{fake_url}/knobs/{knobs}/v1" if knobs else f"{fake_url}/v1"
+    options: dict[str, Any] = {
+        "wire_format": "openai",
+        "provider": "openai",
+        "base_url": base,
+        "model_id": model,
+        "auth_headers": {"authorization": f"Bearer {SECRET_KEY}"},
+        "account": "openai-main",
+        "integration": "gpt-4o",
+    }
+    options.update(changes)
+    return UpstreamTarget(**options)
+
+
+def anthropic_target(fake_url: str, model: str = "claude-sonnet-4-5", **changes: Any) -> UpstreamTarget:
+    options: dict[str, Any] = {
+        "wire_format": "anthropic",
+        "provider": "anthropic",
+        "base_url": f"{fake_url}/v1",
+        "model_id": model,
+        "auth_headers": {"x-api-key": SECRET_KEY},
+        "account": "anthropic-main",
+        "integration": "claude",
+    }
+    options.update(changes)
+    return UpstreamTarget(**options)
+
+
+def azure_target(fake_url: str, deployment: str = "gpt-4o-deployment", **changes: Any) -> UpstreamTarget:
+    options: dict[str, Any] = {
+        "wire_format": "azure-openai",
+        "provider": "azure-openai",
+        "base_url": fake_url,
+        "model_id": deployment,
+        "auth_headers": {"api-key": SECRET_KEY},
+        "api_version": "2024-10-21",
+        "account": "azure-backup",
+        "integration": "gpt-4o",
+    }
+    options.update(changes)
+    return UpstreamTarget(**options)
