@@ -120,3 +120,14 @@ async def test_local_flag_defers_to_an_explicit_base_url(gateway):
     async with connect(gateway.env, local=True) as client:
         status = await call(client, "gateway_status")
     assert not status["local_gateway"] and status["base_url"] == gateway.base_url
+
+
+async def test_stdio_local_keeps_stdout_for_the_protocol_only():
+    """--local starts a gateway inside the stdio server: any stray print would corrupt the wire."""
+    params = StdioServerParameters(command=sys.executable, args=["-m", "tfy_gateway", "mcp", "--local"], env={})
+    async with Client(params) as client:
+        status = await call(client, "gateway_status")
+        plan = await call(client, "gateway_plan", {"yaml_text": LIMITS})
+        applied = await call(client, "gateway_apply_plan", {"plan_id": plan["plan_id"]})
+    assert status["local_gateway"] and status["authenticated"]
+    assert applied["status"] == "applied"
