@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -32,7 +31,6 @@ class ServerState:
     plans: PlanStore
     local_gateway: bool = False
     timeout: float = 30.0
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def require_settings(self) -> ControlPlaneSettings:
         if self.settings is None:
