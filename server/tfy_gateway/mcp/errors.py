@@ -19,9 +19,7 @@ from tfy_gateway.platform import (
     ValidationFailed,
 )
 
-RESTART_HINT = (
-    "Set it in the MCP server's environment and restart the server (credentials are never tool arguments)."
-)
+RESTART_HINT = "Set it in the MCP server's environment and restart the server (credentials are never tool arguments)."
 
 
 def tool_error(exc: ControlPlaneError) -> ToolError:
@@ -38,8 +36,7 @@ def tool_error(exc: ControlPlaneError) -> ToolError:
         return ToolError(f"{exc}. Call gateway_status to check the control plane.")
     if isinstance(exc, ValidationFailed):
         details = "; ".join(
-            str(f.get("message")) + (f" ({f.get('path')})" if f.get("path") else "")
-            for f in exc.findings[:10]
+            str(f.get("message")) + (f" ({f.get('path')})" if f.get("path") else "") for f in exc.findings[:10]
         )
         suffix = f": {details}" if details else ""
         return ToolError(

@@ -13,9 +13,7 @@ class FindingOut(BaseModel):
     severity: Literal["error", "warning"]
     code: str
     message: str
-    path: str = Field(
-        default="", description="Where in the manifest, e.g. 'rules[0].load_balance_targets[1]'."
-    )
+    path: str = Field(default="", description="Where in the manifest, e.g. 'rules[0].load_balance_targets[1]'.")
     document: int | None = Field(default=None, description="1-based document number in the YAML text.")
     line: int | None = None
     column: int | None = None

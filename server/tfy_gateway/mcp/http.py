@@ -30,9 +30,7 @@ def transport_security(port: int) -> TransportSecuritySettings:
 
 def http_app(server: MCPServer, host: str, port: int) -> Starlette:
     if host not in LOOPBACK_HOSTS:
-        raise ValueError(
-            f"refusing to bind {host!r}: the MCP server only listens on loopback {LOOPBACK_HOSTS}"
-        )
+        raise ValueError(f"refusing to bind {host!r}: the MCP server only listens on loopback {LOOPBACK_HOSTS}")
     return server.streamable_http_app(
         streamable_http_path=MCP_PATH, transport_security=transport_security(port), host=host
     )

@@ -61,18 +61,14 @@ class LocalGateway:
             create_app(settings), log_config=None, access_log=False, log_level="warning", lifespan="on"
         )
         server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="local-gateway", daemon=True
-        )
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="local-gateway", daemon=True)
         self._server, self._thread, self._socket = server, thread, sock
         thread.start()
         deadline = time.monotonic() + START_TIMEOUT
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(
-                    f"the local gateway did not start (data dir {self.data_dir}); see the log above"
-                )
+                raise RuntimeError(f"the local gateway did not start (data dir {self.data_dir}); see the log above")
             time.sleep(0.02)
         logger.info("local gateway at %s (data dir %s)", self.base_url, self.data_dir)
 

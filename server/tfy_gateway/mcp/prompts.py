@@ -17,15 +17,12 @@ WORKFLOW = (
 
 def add_route(
     model: Annotated[str, Field(description="Model name clients request, e.g. 'openai/gpt-4o'.")],
-    goal: Annotated[
-        str, Field(description="What should happen, e.g. 'send 30% to azure-backup/gpt-4o'.")
-    ] = "",
+    goal: Annotated[str, Field(description="What should happen, e.g. 'send 30% to azure-backup/gpt-4o'.")] = "",
 ) -> str:
     """Route a model name to one or more provider models (weighted split, latency or priority fallback)."""
     return (
         f"Add a routing rule for requests to '{model}'. {goal}\n"
-        "Use a `route` intent (targets are '<provider-account>/<model>' ids from gateway_list_models).\n"
-        + WORKFLOW
+        "Use a `route` intent (targets are '<provider-account>/<model>' ids from gateway_list_models).\n" + WORKFLOW
     )
 
 
@@ -51,9 +48,7 @@ def cap_spend(
 
 
 def onboard_provider(
-    provider: Annotated[
-        str, Field(description="openai, anthropic, azure-openai, groq, self-hosted-model, ...")
-    ],
+    provider: Annotated[str, Field(description="openai, anthropic, azure-openai, groq, self-hosted-model, ...")],
 ) -> str:
     """Register a provider account and its models, with the API key as a secret reference."""
     return (

@@ -65,15 +65,11 @@ async def request_json(
             f"(404 for {method} {path}). Use a tfy-gateway version that serves it."
         )
     if response.status_code == 401:
-        raise ToolError(
-            f"The control plane rejected TFY_API_KEY (401): {said}. Fix TFY_API_KEY. {RESTART_HINT}"
-        )
+        raise ToolError(f"The control plane rejected TFY_API_KEY (401): {said}. Fix TFY_API_KEY. {RESTART_HINT}")
     if response.status_code == 403:
         raise ToolError(f"TFY_API_KEY may not use {feature} (403): {said}. Ask an admin for access.")
     if response.status_code >= 400:
-        raise ToolError(
-            f"{feature} failed ({response.status_code}): {said or 'no message'}. Check the arguments."
-        )
+        raise ToolError(f"{feature} failed ({response.status_code}): {said or 'no message'}. Check the arguments.")
     try:
         return response.json()
     except ValueError:

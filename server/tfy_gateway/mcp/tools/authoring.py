@@ -21,9 +21,7 @@ from tfy_gateway.mcp.tools.base import add_tool
 
 logger = logging.getLogger(__name__)
 
-READ_ONLY = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 MAX_YAML_CHARS = 200_000
 IntentArg = Annotated[Intent, Field(description="The structured request; `kind` selects the intent type.")]
 
@@ -58,9 +56,7 @@ async def gateway_check_intent(ctx: Context, intent: IntentArg) -> IntentCheck:
 class RenderResult(BaseModel):
     yaml: str = Field(description="The manifest to review, then pass to gateway_plan.")
     manifest: dict[str, Any]
-    merged_with_live: bool = Field(
-        description="The live resource existed and its other rules/models were kept."
-    )
+    merged_with_live: bool = Field(description="The live resource existed and its other rules/models were kept.")
     rule_ids: list[str] = Field(default_factory=list, description="Rules of the merged config, in order.")
     defaults: list[AppliedDefault] = Field(default_factory=list, description="Defaults the rendering used.")
     valid: bool

@@ -18,13 +18,10 @@ from tfy_gateway.mcp.live import untrusted
 from tfy_gateway.mcp.rest import request_json, scrub
 from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.base import add_tool
+from tfy_gateway.platform import ControlPlaneSettings
 
-SMOKE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-)
-READ_ONLY = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+SMOKE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 SVC = "/api/svc/v1/llm-gateway"
 PREVIEW_CHARS = 500
 
@@ -47,9 +44,7 @@ class SmokeResult(BaseModel):
     ttft_ms: float | None = Field(default=None, description="Time to the first streamed token.")
     usage: TokenUsage | None = None
     cost: float | None = Field(default=None, description="Cost reported by the gateway, when it reports one.")
-    output_preview: str | None = Field(
-        default=None, description="Start of the reply (untrusted model output)."
-    )
+    output_preview: str | None = Field(default=None, description="Start of the reply (untrusted model output).")
     error: str | None = Field(default=None, description="The gateway's error message on a non-2xx answer.")
 
 
@@ -101,13 +96,9 @@ async def gateway_smoke_test(
     model: Annotated[
         str, Field(min_length=1, max_length=300, description="Model id to request, e.g. 'openai/gpt-4o'.")
     ],
-    kind: Annotated[
-        Literal["chat", "embedding"], Field(description="Chat completion or embedding.")
-    ] = "chat",
+    kind: Annotated[Literal["chat", "embedding"], Field(description="Chat completion or embedding.")] = "chat",
     prompt: Annotated[str, Field(min_length=1, max_length=2000, description="Text to send.")] = "Say hello.",
-    stream: Annotated[
-        bool, Field(description="Stream the chat completion (measures time to first token).")
-    ] = False,
+    stream: Annotated[bool, Field(description="Stream the chat completion (measures time to first token).")] = False,
     max_tokens: Annotated[int, Field(ge=1, le=64, description="Output token cap (at most 64).")] = 16,
     metadata: Annotated[
         dict[str, str] | None, Field(description="Sent as x-tfy-metadata, to exercise metadata rules.")
@@ -143,7 +134,7 @@ async def gateway_smoke_test(
     try:
         async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0)) as http:
             if stream and kind == "chat":
-                return await _streamed(http, settings.base_url + path, payload, headers, model, started)
+                return await _streamed(http, settings, path, payload, headers, model, started)
             response = await http.post(settings.base_url + path, json=payload, headers=headers)
     except httpx.HTTPError as exc:
         raise ToolError(
@@ -182,14 +173,14 @@ async def gateway_smoke_test(
 def _raise_for_auth(response: httpx.Response, body: Any) -> None:
     if response.status_code == 401:
         raise ToolError(
-            f"The gateway rejected TFY_API_KEY (401): {_error_text(body, '')}. "
-            f"Fix TFY_API_KEY. {RESTART_HINT}"
+            f"The gateway rejected TFY_API_KEY (401): {_error_text(body, '')}. Fix TFY_API_KEY. {RESTART_HINT}"
         )
 
 
 async def _streamed(
     http: httpx.AsyncClient,
-    url: str,
+    settings: ControlPlaneSettings,
+    path: str,
     payload: dict[str, Any],
     headers: dict[str, str],
     model: str,
@@ -199,7 +190,7 @@ async def _streamed(
     text: list[str] = []
     usage: TokenUsage | None = None
     cost: float | None = None
-    async with http.stream("POST", url, json=payload, headers=headers) as response:
+    async with http.stream("POST", settings.base_url + path, json=payload, headers=headers) as response:
         if not response.is_success:
             raw = await response.aread()
             try:
@@ -212,11 +203,9 @@ async def _streamed(
                 status=response.status_code,
                 requested_model=model,
                 resolved_model=response.headers.get("x-tfy-resolved-model"),
-                applied_configurations=_parse_header_json(
-                    response.headers.get("x-tfy-applied-configurations")
-                ),
+                applied_configurations=_parse_header_json(response.headers.get("x-tfy-applied-configurations")),
                 latency_ms=round((time.perf_counter() - started) * 1000, 1),
-                error=_error_text(body, raw.decode(errors="replace")),
+                error=scrub(_error_text(body, raw.decode(errors="replace")), settings),
             )
         async for line in response.aiter_lines():
             if not line.startswith("data:"):
@@ -260,14 +249,10 @@ async def gateway_explain(
     ctx: Context,
     subject: Annotated[
         str,
-        Field(
-            min_length=1, max_length=300, description="Caller, e.g. 'user:bob@example.com', 'team:backend'."
-        ),
+        Field(min_length=1, max_length=300, description="Caller, e.g. 'user:bob@example.com', 'team:backend'."),
     ],
     model: Annotated[str, Field(min_length=1, max_length=300, description="Requested model name.")],
-    metadata: Annotated[
-        dict[str, str] | None, Field(description="x-tfy-metadata the request would carry.")
-    ] = None,
+    metadata: Annotated[dict[str, str] | None, Field(description="x-tfy-metadata the request would carry.")] = None,
 ) -> ExplainResult:
     """Explain what the live config does with a request from `subject` for `model`, without sending it.
 
@@ -288,9 +273,7 @@ async def gateway_explain(
 
 
 class UsageResult(BaseModel):
-    summary: dict[str, Any] = Field(
-        description="Usage summary: requests, tokens and cost by model and subject."
-    )
+    summary: dict[str, Any] = Field(description="Usage summary: requests, tokens and cost by model and subject.")
     logs: list[dict[str, Any]] = Field(description="Most recent request logs, newest first.")
     logs_returned: int
 

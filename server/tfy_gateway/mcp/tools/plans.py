@@ -21,21 +21,15 @@ from tfy_gateway.mcp.tools.authoring import MAX_YAML_CHARS
 from tfy_gateway.mcp.tools.base import add_tool
 from tfy_gateway.platform import ControlPlaneError, sort_for_apply
 
-PLAN = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
-APPLY = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
-)
+PLAN = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+APPLY = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
 class DocumentPlan(BaseModel):
     name: str
     type: str
     action: Literal["CREATE", "UPDATE", "NO_CHANGE"]
-    diff: str = Field(
-        description="Unified diff of the live manifest -> this one ('' for CREATE or NO_CHANGE)."
-    )
+    diff: str = Field(description="Unified diff of the live manifest -> this one ('' for CREATE or NO_CHANGE).")
 
 
 class PlanResult(BaseModel):
@@ -120,9 +114,7 @@ class ApplyResult(BaseModel):
 
 async def gateway_apply_plan(
     ctx: Context,
-    plan_id: Annotated[
-        str, Field(pattern=PLAN_ID_PATTERN, description="The plan_id returned by gateway_plan.")
-    ],
+    plan_id: Annotated[str, Field(pattern=PLAN_ID_PATTERN, description="The plan_id returned by gateway_plan.")],
 ) -> ApplyResult:
     """Apply a plan made by gateway_plan to the live gateway, exactly as it was reviewed.
 

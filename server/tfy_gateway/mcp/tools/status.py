@@ -17,9 +17,7 @@ from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.base import add_tool
 from tfy_gateway.platform import AuthenticationError, ControlPlaneClient, ControlPlaneError, UnreachableError
 
-READ_ONLY = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 ConfigType = Literal[
     "gateway-load-balancing-config",
     "gateway-rate-limiting-config",
@@ -31,9 +29,7 @@ ConfigType = Literal[
 class StatusResult(BaseModel):
     configured: bool = Field(description="TFY_BASE_URL (or TFY_HOST/TFY_API_HOST) and TFY_API_KEY are set.")
     base_url: str | None = Field(description="The control plane in use (no credentials).")
-    local_gateway: bool = Field(
-        description="The control plane is a gateway started by this server (--local)."
-    )
+    local_gateway: bool = Field(description="The control plane is a gateway started by this server (--local).")
     reachable: bool
     authenticated: bool
     user: str | None = Field(description="Who TFY_API_KEY belongs to (email or name).")
@@ -66,9 +62,7 @@ async def gateway_status(ctx: Context) -> StatusResult:
     )
     if state.settings is None:
         result.problem = str(state.settings_error)
-        result.next_step = (
-            "Set the variables in the MCP server's environment (or start it with --local) and restart."
-        )
+        result.next_step = "Set the variables in the MCP server's environment (or start it with --local) and restart."
         return result
     result.warnings = list(state.settings.warnings)
     try:
@@ -77,9 +71,7 @@ async def gateway_status(ctx: Context) -> StatusResult:
             session = await client.session()
     except UnreachableError as exc:
         result.problem = str(exc)
-        result.next_step = (
-            "Start the gateway (`tfy-gateway serve`) or fix TFY_BASE_URL, then restart this server."
-        )
+        result.next_step = "Start the gateway (`tfy-gateway serve`) or fix TFY_BASE_URL, then restart this server."
         return result
     except AuthenticationError as exc:
         result.reachable = True
@@ -88,9 +80,7 @@ async def gateway_status(ctx: Context) -> StatusResult:
         return result
     except ControlPlaneError as exc:
         result.problem = str(exc)
-        result.next_step = (
-            "Check that TFY_BASE_URL is the bare origin of a TrueFoundry-compatible control plane."
-        )
+        result.next_step = "Check that TFY_BASE_URL is the bare origin of a TrueFoundry-compatible control plane."
         return result
     result.reachable = result.authenticated = True
     found = session.get("user")
@@ -144,9 +134,7 @@ async def gateway_list_models(
     provider: Annotated[
         str | None, Field(description="Only this provider type (e.g. 'openai') or provider account name.")
     ] = None,
-    model_type: Annotated[
-        str | None, Field(description="Only models of this type, e.g. 'chat', 'embedding'.")
-    ] = None,
+    model_type: Annotated[str | None, Field(description="Only models of this type, e.g. 'chat', 'embedding'.")] = None,
 ) -> ModelPage:
     """List the models the API key can call through the gateway, one page at a time, sorted by id.
 
