@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import openai
@@ -24,7 +25,7 @@ def messages_body(**extra: object) -> dict[str, object]:
     }
 
 
-def parse_events(text: str) -> list[tuple[str, dict[str, object]]]:
+def parse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
     events = []
     for block in text.strip().split("\n\n"):
         lines = dict(line.split(": ", 1) for line in block.split("\n"))
@@ -74,9 +75,9 @@ def test_anthropic_stream_has_the_real_event_sequence(http: httpx.Client) -> Non
     ]
     assert all(data["type"] == name for name, data in events)
     start = events[0][1]["message"]
-    assert start["usage"]["input_tokens"] == 2  # type: ignore[index]
+    assert start["usage"]["input_tokens"] == 2
     assert events[-2][1]["usage"] == {"output_tokens": 3}
-    assert events[-2][1]["delta"]["stop_reason"] == "max_tokens"  # type: ignore[index]
+    assert events[-2][1]["delta"]["stop_reason"] == "max_tokens"
 
 
 def test_anthropic_tool_use_blocks(http: httpx.Client) -> None:
@@ -88,9 +89,9 @@ def test_anthropic_tool_use_blocks(http: httpx.Client) -> None:
     streamed = parse_events(http.post("/v1/messages", json={**body, "stream": True}, headers=ANTHROPIC_HEADERS).text)
     partial = "".join(
         d["delta"]["partial_json"]
-        for n, d in streamed  # type: ignore[index]
+        for n, d in streamed
         if n == "content_block_delta" and d["delta"]["type"] == "input_json_delta"
-    )  # type: ignore[index]
+    )
     assert json.loads(partial) == {"city": "fake-city"}
     after_result = messages_body(
         tools=[WEATHER],
@@ -125,9 +126,11 @@ def test_azure_needs_api_version_and_api_key(http: httpx.Client) -> None:
 
 
 def test_azure_with_the_openai_sdk(fake_url: str) -> None:
-    client = openai.AzureOpenAI(azure_endpoint=fake_url, api_key="azure-key", api_version="2024-10-21", max_retries=0)
+    client: Any = openai.AzureOpenAI(
+        azure_endpoint=fake_url, api_key="azure-key", api_version="2024-10-21", max_retries=0
+    )
     reply = client.chat.completions.create(model="gpt-4o-deployment", messages=[{"role": "user", "content": "hi"}])
-    assert reply.choices[0].message.content.startswith("Fake reply from gpt-4o-deployment:")  # type: ignore[union-attr]
+    assert reply.choices[0].message.content.startswith("Fake reply from gpt-4o-deployment:")
     vectors = client.embeddings.create(model="embed-deployment", input=["a", "b"], dimensions=4)
     assert len(vectors.data) == 2 and len(vectors.data[0].embedding) == 4
 

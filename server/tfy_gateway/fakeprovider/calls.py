@@ -109,7 +109,9 @@ def _record(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
         name.lower(): (_fingerprint(value) if name.lower() in _SECRET_HEADERS else value)
         for name, value in request.headers.items()
     }
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
     return {
+        "client_port": peer[1] if peer else None,
         "method": request.method,
         "path": request.path,
         "query": dict(request.query),

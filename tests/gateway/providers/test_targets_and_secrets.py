@@ -1,0 +1,167 @@
+"""Provider manifests -> upstream targets, and tfy-secret:// resolution (never leaking values)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tfy_gateway.gateway.providers import (
+    ProviderConfigError,
+    SecretError,
+    SecretResolver,
+    UpstreamResponse,
+    call,
+    target_from_manifests,
+)
+from tfy_gateway.gateway.providers.secrets import env_var_name
+
+SECRET_VALUE = "sk-live-very-secret-value-1234"
+REF = "tfy-secret://local:openai-group:API_KEY"
+
+
+def account(kind: str, **fields: Any) -> dict[str, Any]:
+    return {"name": f"{kind}-main", "type": f"provider-account/{kind}", **fields}
+
+
+def model(name: str = "m1", **fields: Any) -> dict[str, Any]:
+    return {"name": name, "type": "integration/model/x", "model_id": "upstream-id", "model_types": ["chat"], **fields}
+
+
+def resolver(**env: str) -> SecretResolver:
+    return SecretResolver({"openai-group": {"API_KEY": SECRET_VALUE}}, environ=env)
+
+
+@pytest.mark.parametrize(
+    ("kind", "base_url", "wire", "header"),
+    [
+        ("openai", "https://api.openai.com/v1", "openai", "authorization"),
+        ("anthropic", "https://api.anthropic.com/v1", "anthropic", "x-api-key"),
+        ("groq", "https://api.groq.com/openai/v1", "openai", "authorization"),
+        ("together-ai", "https://api.together.xyz/v1", "openai", "authorization"),
+        ("mistral-ai", "https://api.mistral.ai/v1", "openai", "authorization"),
+        ("openrouter", "https://openrouter.ai/api/v1", "openai", "authorization"),
+    ],
+)
+def test_defaults_per_provider(kind: str, base_url: str, wire: str, header: str) -> None:
+    target = target_from_manifests(account(kind, auth_data={"type": "api-key", "api_key": REF}), model(), resolver())
+    assert (target.base_url, target.wire_format, target.model_id) == (base_url, wire, "upstream-id")
+    assert target.name == f"{kind}-main/m1" and target.provider == kind
+    expected = f"Bearer {SECRET_VALUE}" if header == "authorization" else SECRET_VALUE
+    assert dict(target.auth_headers) == {header: expected}
+    assert SECRET_VALUE not in repr(target)
+
+
+def test_account_base_url_overrides_the_default() -> None:
+    target = target_from_manifests(account("openai", base_url="http://127.0.0.1:9000/v1/"), model(), resolver())
+    assert target.base_url == "http://127.0.0.1:9000/v1" and dict(target.auth_headers) == {}
+
+
+def test_azure_endpoint_deployment_and_version() -> None:
+    azure = account(
+        "azure-openai", azure_endpoint="https://res.openai.azure.com", auth_data={"type": "api-key", "api_key": REF}
+    )
+    target = target_from_manifests(
+        azure, model("gpt-4o", model_id="gpt-4o-deployment", api_version="2024-10-21"), resolver()
+    )
+    assert (target.base_url, target.model_id, target.api_version) == (
+        "https://res.openai.azure.com",
+        "gpt-4o-deployment",
+        "2024-10-21",
+    )
+    assert dict(target.auth_headers) == {"api-key": SECRET_VALUE}
+    with pytest.raises(ProviderConfigError, match="api_version is required for Azure OpenAI"):
+        target_from_manifests(azure, model("gpt-4o"), resolver())
+    with pytest.raises(ProviderConfigError, match="azure_endpoint is required"):
+        target_from_manifests(account("azure-openai"), model(api_version="v"), resolver())
+
+
+def test_self_hosted_url_model_name_auth_and_headers() -> None:
+    integration = {
+        "name": "nemo",
+        "type": "integration/model/self-hosted-model",
+        "hosted_model_name": "nvidia/nemo",
+        "url": "http://vllm:8000/v1",
+        "model_server": "vllm-openai",
+        "model_types": ["chat"],
+        "auth_data": {"type": "basic-auth", "username": "u", "password": REF},
+        "headers": {"x-tenant": "acme", "x-token": REF},
+    }
+    target = target_from_manifests(account("self-hosted-model"), integration, resolver())
+    assert (target.base_url, target.model_id, target.wire_format) == ("http://vllm:8000/v1", "nvidia/nemo", "openai")
+    expected = "Basic " + base64.b64encode(f"u:{SECRET_VALUE}".encode()).decode()
+    assert dict(target.auth_headers) == {"authorization": expected}
+    assert dict(target.extra_headers) == {"x-tenant": "acme", "x-token": SECRET_VALUE}
+    bearer = {**integration, "auth_data": {"type": "bearer-auth", "bearer_token": "literal-token"}}
+    assert dict(target_from_manifests(account("self-hosted-model"), bearer, resolver()).auth_headers) == {
+        "authorization": "Bearer literal-token"
+    }
+
+
+def test_unsupported_provider_and_auth_types() -> None:
+    with pytest.raises(ProviderConfigError, match=r"'aws-bedrock' cannot be called.*supported: anthropic"):
+        target_from_manifests(account("aws-bedrock", region="us-east-1"), model(), resolver())
+    with pytest.raises(ProviderConfigError, match=r"auth_data\.type 'certificate' is not supported"):
+        target_from_manifests(account("openai", auth_data={"type": "certificate"}), model(), resolver())
+    with pytest.raises(ProviderConfigError, match="integration model_id is required"):
+        target_from_manifests(account("openai"), {"name": "x"}, resolver())
+    with pytest.raises(ProviderConfigError, match="type must be 'provider-account/<provider>'"):
+        target_from_manifests({"name": "a", "type": "openai"}, model(), resolver())
+
+
+def test_env_var_wins_over_the_secrets_file() -> None:
+    assert env_var_name("openai-group", "API_KEY") == "TFY_SECRET_OPENAI_GROUP_API_KEY"
+    from_env = resolver(TFY_SECRET_OPENAI_GROUP_API_KEY="sk-from-env").resolve(REF)
+    assert from_env == "sk-from-env"
+    assert resolver().resolve(REF) == SECRET_VALUE
+    assert resolver().resolve("plain-literal") == "plain-literal"
+
+
+def test_missing_secret_names_the_reference_but_no_value(tmp_path: Path) -> None:
+    (tmp_path / "secrets.json").write_text(json.dumps({"openai-group": {"API_KEY": SECRET_VALUE}}))
+    secrets = SecretResolver.from_data_dir(tmp_path, environ={"TFY_SECRET_OTHER_X": "sk-env-secret-777"})
+    assert secrets.resolve(REF) == SECRET_VALUE
+    missing = "tfy-secret://local:anthropic:API_KEY"
+    with pytest.raises(SecretError) as error:
+        secrets.resolve(missing)
+    message = str(error.value)
+    assert missing in message and "TFY_SECRET_ANTHROPIC_API_KEY" in message
+    assert str(tmp_path / "secrets.json") in message
+    assert SECRET_VALUE not in message and "sk-env-secret-777" not in message
+    with pytest.raises(SecretError, match="expected tfy-secret://<tenant>:<group>:<key>"):
+        secrets.resolve("tfy-secret://only-two:parts")
+
+
+def test_secrets_yaml_and_broken_files(tmp_path: Path) -> None:
+    (tmp_path / "secrets.yaml").write_text(f"anthropic:\n  API_KEY: {SECRET_VALUE}\n")
+    assert (
+        SecretResolver.from_data_dir(tmp_path, environ={}).resolve("tfy-secret://t:anthropic:API_KEY") == SECRET_VALUE
+    )
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "secrets.json").write_text('{"g": {"k": "' + SECRET_VALUE + '"')
+    with pytest.raises(SecretError) as error:
+        SecretResolver.from_data_dir(broken, environ={})
+    assert "not valid JSON" in str(error.value) and SECRET_VALUE not in str(error.value)
+
+
+async def test_resolved_credentials_are_forwarded(session: aiohttp.ClientSession, fake_url: str) -> None:
+    """A manifest with a secret reference, pointed at a fake provider that requires that key."""
+    provider_account = account(
+        "openai", base_url=f"{fake_url}/knobs/api_key={SECRET_VALUE}/v1", auth_data={"type": "api-key", "api_key": REF}
+    )
+    target = target_from_manifests(provider_account, model(), resolver())
+    result = await call(session, target, "chat", {"messages": [{"role": "user", "content": "hi"}]})
+    assert isinstance(result, UpstreamResponse) and result.status == 200
+    anthropic_account = account(
+        "anthropic",
+        base_url=f"{fake_url}/knobs/api_key={SECRET_VALUE}/v1",
+        auth_data={"type": "api-key", "api_key": REF},
+    )
+    claude = target_from_manifests(anthropic_account, model(), resolver())
+    reply = await call(session, claude, "chat", {"messages": [{"role": "user", "content": "hi"}]})
+    assert isinstance(reply, UpstreamResponse) and reply.status == 200
