@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
+import io
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.helpers import EXAMPLES, GatewayProcess
+from tfy_gateway.cli.main import main
 
 
 def load_examples(name: str) -> list[dict[str, Any]]:
@@ -45,15 +46,12 @@ class Api:
         self.http.close()
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`tfy-gateway ARGS` in a subprocess (the offline users/tokens commands)."""
-    return subprocess.run(
-        [sys.executable, "-m", "tfy_gateway", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={**os.environ, **(env or {})},
-    )
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`tfy-gateway ARGS`, in-process (the same entry point as the console script)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(list(args))
+    return subprocess.CompletedProcess(["tfy-gateway", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
 def add_user(gateway: GatewayProcess, email: str, *extra: str) -> str:

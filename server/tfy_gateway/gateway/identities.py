@@ -50,6 +50,7 @@ SYSTEM_SUBJECT = {"subjectId": "system", "subjectType": "user", "subjectSlug": "
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,34}[a-z0-9]$")
+_TEAM = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,8 @@ def issue_virtual_account_token(tx: Transaction, name: str, grace_minutes: float
 
 def add_to_team(tx: Transaction, team: str, email: str, created_by: Mapping[str, Any]) -> None:
     """Add `email` to the `team` manifest, creating the team if needed (a new manifest version)."""
-    check_name(team, "team")
+    if not _TEAM.match(team):
+        raise ApiError(422, f"Invalid team name {team!r}: use lowercase letters, digits and '-' (at most 64).")
     now = utc_now()
     existing = tx.resource(TEAM_TYPE, team)
     if existing is None:

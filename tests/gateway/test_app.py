@@ -1,0 +1,89 @@
+"""The app factory: extensions get routes, the state and config snapshots; clean start and stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.gateway.conftest import load_examples
+from tests.helpers import free_port
+from tfy_gateway.gateway import Extension, GatewaySettings, GatewayState, create_app, get_state
+from tfy_gateway.gateway.snapshot import ConfigSnapshot
+
+TOKEN = "tfy_app_test_admin_token"
+
+
+class Probe:
+    """A stand-in data plane: records snapshots and authenticates like the real one will."""
+
+    def __init__(self) -> None:
+        self.versions: list[int] = []
+        self.started = self.stopped = False
+
+    def on_snapshot(self, snapshot: ConfigSnapshot) -> None:
+        self.versions.append(snapshot.version)
+
+    @asynccontextmanager
+    async def lifespan(self, state: GatewayState) -> AsyncIterator[None]:
+        self.started = True
+        unsubscribe = state.snapshot.subscribe(self.on_snapshot)
+        yield
+        unsubscribe()
+        self.stopped = True
+
+    async def whoami(self, request: Request) -> JSONResponse:
+        state = get_state(request)
+        principal = state.authenticator.require(request.headers.get("authorization"))
+        return JSONResponse({"subjects": list(principal.subjects), "version": state.snapshot.version})
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Probe, uvicorn.Server]]:
+    from tfy_gateway.gateway.control_plane import extension as control_plane
+
+    probe = Probe()
+    extra = Extension("probe", routes=[Route("/probe/whoami", probe.whoami)], lifespan=probe.lifespan)
+    settings = GatewaySettings(data_dir=tmp_path / "data", admin_token=TOKEN, watch_interval=0)
+    port = free_port()
+    app = create_app(settings, extensions=[control_plane(), extra])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    yield f"http://127.0.0.1:{port}", probe, server
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_extensions_get_routes_state_and_snapshots(served: tuple[str, Probe, uvicorn.Server]) -> None:
+    base_url, probe, server = served
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    assert probe.started and probe.versions == [1]
+    whoami = httpx.get(f"{base_url}/probe/whoami", headers=headers).json()
+    assert whoami == {"subjects": ["user:admin@local", "team:everyone"], "version": 1}
+    for manifest in load_examples("provider-accounts.yaml"):
+        response = httpx.put(f"{base_url}/api/svc/v1/apply", json={"manifest": manifest}, headers=headers)
+        assert response.status_code == 200
+    assert probe.versions == [1, 2, 3, 4]
+    dry = {"manifest": load_examples("routing-weighted.yaml")[0], "dryRun": True}
+    assert httpx.put(f"{base_url}/api/svc/v1/apply", json=dry, headers=headers).status_code == 200
+    assert probe.versions == [1, 2, 3, 4]  # a dry run publishes nothing
+    assert httpx.get(f"{base_url}/probe/whoami").status_code == 401
+    server.should_exit = True
+    deadline = time.monotonic() + 10
+    while not probe.stopped and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert probe.stopped

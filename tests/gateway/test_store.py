@@ -1,0 +1,82 @@
+"""The SQLite store: exact manifests, all-or-nothing transactions, hashes only."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tfy_gateway.gateway.identities import create_user, create_user_token
+from tfy_gateway.gateway.store import ResourceRecord, Store, StoreError, utc_now
+
+
+def record(name: str, manifest: dict) -> ResourceRecord:
+    now = utc_now()
+    return ResourceRecord(f"id-{name}", "team", name, "team", manifest, {"subjectId": "u"}, now, now)
+
+
+def test_manifest_round_trips_exactly(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    manifest = {
+        "name": "t",
+        "type": "team",
+        "members": ["ä@example.com"],
+        "tags": {"z": 0.1 + 0.2, "a": [1, None, True], "big": 2**53 + 1, "empty": {}},
+    }
+    with store.transaction() as tx:
+        tx.upsert_resource(record("t", manifest))
+    store.close()
+    reopened = Store(tmp_path / "db.sqlite3")
+    (stored,) = reopened.resources()
+    assert stored.manifest == manifest
+    assert list(stored.manifest["tags"]) == ["z", "a", "big", "empty"]
+    assert stored.manifest["tags"]["z"] == 0.1 + 0.2
+    reopened.close()
+
+
+def test_a_failing_transaction_leaves_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    with store.transaction() as tx:
+        tx.upsert_resource(record("a", {"name": "a", "type": "team", "members": []}))
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.upsert_resource(record("a", {"name": "a", "type": "team", "members": ["x@y.z"]}))
+        tx.upsert_resource(record("b", {"name": "b", "type": "team", "members": []}))
+        raise RuntimeError("crash in the middle")
+    assert [(r.name, r.manifest["members"]) for r in store.resources()] == [("a", [])]
+    store.close()
+
+
+def test_upsert_keeps_identity_and_creation_time(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    first = record("a", {"name": "a", "type": "team", "members": []})
+    with store.transaction() as tx:
+        tx.upsert_resource(first)
+    second = ResourceRecord("other-id", "team", "a", "team", {"name": "a", "type": "team", "members": ["m@x.y"]},
+                            {"subjectId": "v"}, "2099-01-01T00:00:00.000Z", "2099-01-01T00:00:00.000Z")  # fmt: skip
+    with store.transaction() as tx:
+        tx.upsert_resource(second)
+    (stored,) = store.resources()
+    assert (stored.id, stored.created_at, stored.created_by) == (first.id, first.created_at, first.created_by)
+    assert stored.manifest["members"] == ["m@x.y"] and stored.updated_at == second.updated_at
+    store.close()
+
+
+def test_tokens_are_stored_as_hashes_only(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    _, issued = create_user(store, "Alice@Example.com", teams=["backend"])
+    extra = create_user_token(store, "alice@example.com", "laptop")
+    store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    for token in (issued.token, extra.token):
+        assert token.startswith("tfy_") and token.encode() not in raw
+    assert "token=" not in repr(issued)
+
+
+def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA user_version = 99")
+    connection.close()
+    with pytest.raises(StoreError, match="newer tfy-gateway"):
+        Store(path)
