@@ -41,6 +41,9 @@ class Probe:
         unsubscribe()
         self.stopped = True
 
+    async def boom(self, request: Request) -> JSONResponse:
+        raise RuntimeError("secret internals")
+
     async def whoami(self, request: Request) -> JSONResponse:
         state = get_state(request)
         principal = state.authenticator.require(request.headers.get("authorization"))
@@ -52,7 +55,11 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Probe, uvicorn.Server]]:
     from tfy_gateway.gateway.control_plane import extension as control_plane
 
     probe = Probe()
-    extra = Extension("probe", routes=[Route("/probe/whoami", probe.whoami)], lifespan=probe.lifespan)
+    extra = Extension(
+        "probe",
+        routes=[Route("/probe/whoami", probe.whoami), Route("/probe/boom", probe.boom)],
+        lifespan=probe.lifespan,
+    )
     settings = GatewaySettings(data_dir=tmp_path / "data", admin_token=TOKEN, watch_interval=0)
     port = free_port()
     app = create_app(settings, extensions=[control_plane(), extra])
@@ -82,6 +89,9 @@ def test_extensions_get_routes_state_and_snapshots(served: tuple[str, Probe, uvi
     assert httpx.put(f"{base_url}/api/svc/v1/apply", json=dry, headers=headers).status_code == 200
     assert probe.versions == [1, 2, 3, 4]  # a dry run publishes nothing
     assert httpx.get(f"{base_url}/probe/whoami").status_code == 401
+    boom = httpx.get(f"{base_url}/probe/boom")
+    assert boom.status_code == 500 and boom.json()["error"]["code"] == "500"
+    assert "secret internals" not in boom.text
     server.should_exit = True
     deadline = time.monotonic() + 10
     while not probe.stopped and time.monotonic() < deadline:

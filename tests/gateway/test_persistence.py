@@ -136,6 +136,8 @@ def test_admin_token_file_is_private_and_never_logged(tmp_path: Path) -> None:
     finally:
         server.stop()
     log = server.server_log()
+    # SIGTERM drains and runs the lifespan shutdown (uvicorn then re-raises the signal: exit -15).
+    assert log.count("Application shutdown complete") == 2
     assert str(token_file) in log
     assert "GET /api/svc/v1/session" in log  # access log on: the check below is meaningful
     for token in secrets:

@@ -86,4 +86,15 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return response
 
 
-EXCEPTION_HANDLERS = {ApiError: handle_api_error, HTTPException: handle_http_exception}
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """A bug: the envelope with no internals (the traceback goes to the server log, not the client)."""
+    return error_response(
+        ApiError(500, f"Internal error while handling {request.method} {request.url.path}; see the gateway log.")
+    )
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: handle_api_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
