@@ -215,3 +215,20 @@ def test_dependency_tree_and_session_shapes(setup: dict[str, Any]) -> None:
     )
     user = admin.get("/api/svc/v1/session").json()["user"]
     assert user["tenantName"] == "local" and user["subject"]["subjectSlug"] == "admin@local"
+
+
+def test_regenerating_a_virtual_account_token(shared_gateway: GatewayProcess, setup: dict[str, Any]) -> None:
+    admin: Api = setup["admin"]
+    account_id = admin.apply({"name": "rotating-bot", "type": "virtual-account"}).json()["data"]["id"]
+    first = admin.get(f"/api/svc/v1/virtual-accounts/{account_id}").json()["token"]  # revealed once, here
+    assert "token" not in admin.get(f"/api/svc/v1/virtual-accounts/{account_id}").json()
+    regenerate = f"/api/svc/v1/virtual-accounts/{account_id}/regenerate-token"
+    second = admin.http.post(regenerate, json={"gracePeriodInMinutes": 5}).json()["token"]
+    assert Api(shared_gateway.base_url, first).models() == []  # still valid during the grace period
+    third = admin.http.post(regenerate).json()["token"]
+    for old in (first, second):
+        assert_envelope(Api(shared_gateway.base_url, old).get("/api/llm/models"), 401)
+    assert Api(shared_gateway.base_url, third).models() == []
+    assert_envelope(admin.http.post(regenerate, json={"gracePeriodInMinutes": -1}), 422)
+    assert admin.http.delete(f"/api/svc/v1/virtual-accounts/{account_id}").status_code == 200
+    assert_envelope(Api(shared_gateway.base_url, third).get("/api/llm/models"), 401)
