@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 
 from tfy_gateway.fakeprovider.knobs import KnobBook, KnobError, Knobs, split_model
+from tfy_gateway.fakeprovider.synth import EmbeddingCache
 from tfy_gateway.fakeprovider.wire import Flavor, error_response
 
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
@@ -29,6 +30,7 @@ class Call:
     raw: bytes
     model: str
     knobs: Knobs
+    vectors: EmbeddingCache
     files: dict[str, web.FileField] = field(default_factory=dict)
 
     @property
@@ -44,6 +46,7 @@ class FakeProviderState:
         self.api_key = api_key
         self.models = models
         self.book = KnobBook()
+        self.vectors = EmbeddingCache()
         self.requests: deque[dict[str, Any]] = deque(maxlen=record_requests)
         self.record = record_requests > 0
         self.served = 0
@@ -79,7 +82,7 @@ class FakeProviderState:
         if self.book.should_fail(path_spec, model_spec, knobs):
             status = knobs.error_status
             return error_response(flavor, status, f"fake provider: injected error (status {status})", knobs.retry_after)
-        return Call(request, flavor, body, raw, base_model, knobs, files)
+        return Call(request, flavor, body, raw, base_model, knobs, self.vectors, files)
 
 
 async def _read_body(request: web.Request) -> tuple[Any, bytes, dict[str, web.FileField]]:

@@ -281,7 +281,7 @@ async def embeddings(call: Call) -> web.Response:
     as_base64 = call.body.get("encoding_format") == "base64"
     data = []
     for index, text in enumerate(inputs):
-        vector = synth.embedding(text, dimensions)
+        vector = call.vectors.get(text, dimensions)
         data.append(
             {
                 "object": "embedding",
