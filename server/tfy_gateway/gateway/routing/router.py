@@ -1,19 +1,30 @@
-"""`Router`: the routing engine's entry point (plan, execute, explain)."""
+"""`Router`: compile rules once per apply, plan each request, run the retry loop, explain.
+
+Thread model: one event loop; `plan` and the bookkeeping in `execute` are synchronous, so no
+locks are needed. State that outlives a snapshot (latency samples, failure counts, sticky pins,
+health marks) is keyed by target and rule id, so re-applying a config keeps it.
+"""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
 
 from tfy_gateway.gateway.routing.backend import MemoryBackend, RoutingBackend
+from tfy_gateway.gateway.routing.compiled import CompiledRouting, CompiledRule, CompiledTarget, compile_snapshot
+from tfy_gateway.gateway.routing.execute import Sleep, run_plan
+from tfy_gateway.gateway.routing.health import Health
+from tfy_gateway.gateway.routing.matching import metadata_matches
+from tfy_gateway.gateway.routing.settings import RoutingSettings
+from tfy_gateway.gateway.routing.stats import LatencyStats
+from tfy_gateway.gateway.routing.sticky import sticky_key
+from tfy_gateway.gateway.routing.strategies import Ranking, draw, rank
 from tfy_gateway.gateway.routing.types import Attempt, Outcome, PlanResult, RetryPolicy, RoutePlan, RouteRequest
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
-
-Sleep = Callable[[float], Awaitable[Any]]
 
 
 class Router:
@@ -22,16 +33,102 @@ class Router:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         backend: RoutingBackend | None = None,
+        *,
+        settings: RoutingSettings | None = None,
     ) -> None:
-        self._clock = clock
+        self.clock = clock
+        self.settings = settings or RoutingSettings()
+        self.backend: RoutingBackend = backend or MemoryBackend()
+        self.health = Health(self.backend, self.settings)
+        self.latency = LatencyStats(
+            max_calls=self.settings.latency_window_calls, max_age_s=self.settings.latency_window_s
+        )
         self._rng = rng or random.Random()
-        self._backend = backend or MemoryBackend()
+        self._compiled = CompiledRouting(cache_size=self.settings.model_cache_size)
+
+    @property
+    def compiled(self) -> CompiledRouting:
+        return self._compiled
 
     def compile(self, snapshot: ConfigSnapshot) -> None:
-        """Compile the snapshot's routing rules (pass-through for now)."""
+        """Swap in the snapshot's rules and virtual models (a `SnapshotHub` subscriber)."""
+        self._compiled = compile_snapshot(snapshot, cache_size=self.settings.model_cache_size)
+
+    # --- planning ---------------------------------------------------------------------------
+
+    def match(self, request: RouteRequest) -> tuple[CompiledRule, list[CompiledTarget]] | None:
+        """The rule routing `request` and its targets that pass `metadata_match`, or None.
+
+        A virtual model's own routing config comes first; then the first gateway rule whose `when`
+        matches and that has at least one target whose `metadata_match` fits the request.
+        """
+        compiled = self._compiled
+        virtual = compiled.virtual_models.get(request.model)
+        if virtual is not None:
+            return virtual, eligible_targets(virtual, request)
+        for rule in compiled.rules_for(request.model):
+            if rule.when.matches(request):
+                eligible = eligible_targets(rule, request)
+                if eligible:
+                    return rule, eligible
+        return None
+
+    def rank(self, rule: CompiledRule, eligible: Sequence[CompiledTarget], now: float) -> Ranking:
+        unhealthy = frozenset(
+            t.index for t in eligible if self.health.unhealthy_until(t.target, rule.key, now) is not None
+        )
+        return rank(rule.strategy, eligible, unhealthy, lambda target: self.latency.view(target, now), self.settings)
 
     def plan(self, request: RouteRequest) -> RoutePlan:
-        return RoutePlan(request.model, None, None, None, (Attempt(request.model),), False)
+        """Chosen target first, then the fallback candidates in order. Pins sticky sessions."""
+        return self.build_plan(request, self._rng, pin=True)
+
+    def build_plan(self, request: RouteRequest, rng: random.Random, *, pin: bool) -> RoutePlan:
+        found = self.match(request)
+        if found is None or not found[1]:
+            return RoutePlan(request.model, None, None, None, (Attempt(request.model),), False)
+        rule, eligible = found
+        now = self.clock()
+        ranking = self.rank(rule, eligible, now)
+        chosen: CompiledTarget | None = None
+        key: str | None = None
+        if rule.sticky is not None:
+            key = sticky_key(rule.key, rule.sticky, request)
+            if key is not None:
+                chosen = self._pinned(key, ranking, now)
+                if chosen is None:
+                    chosen = draw(ranking, rng)
+                    if pin:
+                        self.backend.sticky_set(key, chosen.target, rule.sticky.ttl_s, now)
+        if chosen is None:
+            chosen = draw(ranking, rng)
+        fallbacks = tuple(t.attempt for t in ranking.order if t is not chosen and t.fallback_candidate)
+        return RoutePlan(
+            requested_model=request.model,
+            rule_id=rule.rule_id,
+            config_name=rule.config_name,
+            strategy=rule.strategy,
+            attempts=(chosen.attempt, *fallbacks),
+            virtual_model=rule.virtual_model,
+            sticky_key=key,
+            sticky_ttl_s=rule.sticky.ttl_s if key is not None and rule.sticky is not None else None,
+        )
+
+    def _pinned(self, key: str, ranking: Ranking, now: float) -> CompiledTarget | None:
+        """The pinned target if it is still a healthy member of the draw, else None (re-pick)."""
+        pinned = self.backend.sticky_get(key, now)
+        if pinned is None:
+            return None
+        return next((t for t in ranking.pool if t.target == pinned and t.index not in ranking.unhealthy), None)
+
+    # --- executing --------------------------------------------------------------------------
+
+    def record(self, attempt: Attempt, outcome: Outcome) -> None:
+        """Feed one upstream outcome into health and latency stats."""
+        now = self.clock()
+        self.health.record(attempt, outcome, now)
+        if outcome.status < 400 and outcome.tpot_ms is not None:
+            self.latency.record(attempt.target, now, outcome.tpot_ms)
 
     async def execute(
         self,
@@ -41,9 +138,36 @@ class Router:
         retry_override: RetryPolicy | None = None,
         sleep: Sleep = anyio.sleep,
     ) -> PlanResult:
-        attempt = plan.attempts[0]
-        outcome = await call(attempt)
-        return PlanResult(outcome, attempt, [(attempt.target, outcome.status)], 0, 0)
+        """Run `plan` through `call` with retries and fallback (see `execute.run_plan`)."""
+        result = await run_plan(
+            plan,
+            call,
+            record=self.record,
+            sleep=sleep,
+            retry_override=retry_override,
+            max_total_attempts=self.settings.max_total_attempts,
+            retry_after_cap_s=self.settings.retry_after_cap_s,
+        )
+        served = result.served_by
+        if (
+            plan.sticky_key is not None
+            and plan.sticky_ttl_s is not None
+            and served is not None
+            and result.outcome.status < 400
+            and served.target != plan.attempts[0].target
+        ):
+            # The pinned target failed over: keep the session where it was served.
+            self.backend.sticky_set(plan.sticky_key, served.target, plan.sticky_ttl_s, self.clock())
+        return result
+
+    # --- explaining -------------------------------------------------------------------------
 
     def explain(self, request: RouteRequest) -> dict[str, Any]:
-        return {"requested_model": request.model, "matched_rule": None, "rules": [], "attempts": [request.model]}
+        """Why this request would route where it would, without calling upstream or pinning."""
+        from tfy_gateway.gateway.routing.explain import explain
+
+        return explain(self, request)
+
+
+def eligible_targets(rule: CompiledRule, request: RouteRequest) -> list[CompiledTarget]:
+    return [t for t in rule.targets if not t.metadata_match or metadata_matches(t.metadata_match, request.metadata)]

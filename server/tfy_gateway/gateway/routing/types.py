@@ -47,6 +47,11 @@ class Attempt:
     override_params: Mapping[str, Any] | None = None
     headers_set: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     headers_remove: tuple[str, ...] = ()
+    # Routing's own bookkeeping (the data plane ignores these): which rule the target belongs to
+    # and its priority-rule SLA cutoffs, so `execute` can judge the outcome.
+    rule_key: str | None = None
+    sla_tpot_ms: float | None = None
+    sla_ttft_ms: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,101 @@
+"""How each strategy ranks a rule's eligible targets.
+
+A `Ranking` says which targets the first attempt is drawn from (with relative shares) and the
+order of every eligible target for fallback. Unhealthy targets are left out of the draw unless no
+healthy target is left (a request is never refused because everything is marked unhealthy), and
+always come last in the fallback order.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tfy_gateway.gateway.routing.compiled import LATENCY, PRIORITY, WEIGHT, CompiledTarget
+from tfy_gateway.gateway.routing.settings import RoutingSettings
+from tfy_gateway.gateway.routing.stats import LatencyView
+
+
+@dataclass(frozen=True)
+class Ranking:
+    pool: tuple[CompiledTarget, ...]
+    shares: tuple[float, ...]
+    order: tuple[CompiledTarget, ...]
+    unhealthy: frozenset[int] = frozenset()
+
+    def probabilities(self) -> dict[int, float]:
+        """Chance of each pool member (by target index) to be drawn first."""
+        total = sum(self.shares)
+        return {t.index: share / total for t, share in zip(self.pool, self.shares, strict=True)}
+
+
+def draw(ranking: Ranking, rng: random.Random) -> CompiledTarget:
+    pool = ranking.pool
+    if len(pool) == 1:
+        return pool[0]
+    point = rng.random() * sum(ranking.shares)
+    for target, share in zip(pool, ranking.shares, strict=True):
+        point -= share
+        if point < 0:
+            return target
+    return pool[-1]
+
+
+def rank(
+    strategy: str,
+    eligible: Sequence[CompiledTarget],
+    unhealthy: frozenset[int],
+    latency: Callable[[str], LatencyView],
+    settings: RoutingSettings,
+) -> Ranking:
+    if strategy == WEIGHT:
+        ranking = _weighted(eligible, unhealthy)
+    elif strategy == LATENCY:
+        ranking = _latency(eligible, unhealthy, latency, settings)
+    elif strategy == PRIORITY:
+        order = tuple(sorted(eligible, key=lambda t: (t.index in unhealthy, t.priority or 0, t.index)))
+        ranking = Ranking((order[0],), (1.0,), order)
+    else:  # complexity-based (virtual models): no prompt classification locally; listed order.
+        order = tuple(sorted(eligible, key=lambda t: (t.index in unhealthy, t.index)))
+        ranking = Ranking((order[0],), (1.0,), order)
+    return Ranking(ranking.pool, ranking.shares, ranking.order, unhealthy)
+
+
+def _weighted(eligible: Sequence[CompiledTarget], unhealthy: frozenset[int]) -> Ranking:
+    weighted = [t for t in eligible if (t.weight or 0) > 0]
+    pool = [t for t in weighted if t.index not in unhealthy] or weighted
+    order = tuple(sorted(eligible, key=lambda t: (t.index in unhealthy, t.index)))
+    if not pool:  # every weight is 0: the first listed target serves
+        return Ranking((order[0],), (1.0,), order)
+    return Ranking(tuple(pool), tuple(float(t.weight or 0) for t in pool), order)
+
+
+def _latency(
+    eligible: Sequence[CompiledTarget],
+    unhealthy: frozenset[int],
+    latency: Callable[[str], LatencyView],
+    settings: RoutingSettings,
+) -> Ranking:
+    healthy = [t for t in eligible if t.index not in unhealthy] or list(eligible)
+    views = {t.index: latency(t.target) for t in eligible}
+    judged = [t for t in healthy if views[t.index].samples >= settings.latency_min_samples]
+    if judged:
+        fastest = min(views[t.index].mean_tpot_ms or 0.0 for t in judged)
+        cutoff = fastest * settings.latency_fast_ratio
+        # Unjudged targets stay in the pool so they collect the samples they need to be judged.
+        pool = [
+            t
+            for t in healthy
+            if views[t.index].samples < settings.latency_min_samples or (views[t.index].mean_tpot_ms or 0.0) <= cutoff
+        ]
+    else:
+        pool = healthy
+    members = {t.index for t in pool}
+
+    def fallback_key(t: CompiledTarget) -> tuple[bool, bool, float, int]:
+        view = views[t.index]
+        slow_mean = (view.mean_tpot_ms or 0.0) if t.index not in members else 0.0
+        return (t.index in unhealthy, t.index not in members, slow_mean, t.index)
+
+    return Ranking(tuple(pool), tuple(1.0 for _ in pool), tuple(sorted(eligible, key=fallback_key)))
