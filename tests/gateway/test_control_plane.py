@@ -169,8 +169,13 @@ def test_provider_account_in_use_cannot_be_deleted(setup: dict[str, Any]) -> Non
     routing = load_examples("routing-weighted.yaml")[0]
     assert admin.apply(routing).status_code == 200
     body = assert_envelope(admin.delete(setup["accounts"][1]), 409)
-    assert "azure-backup/gpt-4o" in body["message"] and "chat-routing" in body["message"]
+    assert (
+        "chat-routing (gateway-load-balancing-config) rule 'weighted-chat' routes to azure-backup/gpt-4o"
+        in (body["message"])
+    )
     assert admin.get("/api/svc/v1/provider-accounts/azure-backup").status_code == 200
+    emptied = {**setup["accounts"][1], "integrations": []}
+    assert "removes models that other configuration routes to" in assert_envelope(admin.apply(emptied), 409)["message"]
     assert admin.delete(routing).status_code == 200
     assert_envelope(admin.delete(routing), 404)
 

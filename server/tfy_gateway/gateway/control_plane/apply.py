@@ -9,6 +9,7 @@ in-memory snapshot never disagree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -105,8 +106,21 @@ def references(snapshot: ConfigSnapshot, models: set[str], *, ignore: ResourceKe
             continue
         for path, target in _targets(resource.manifest, ""):
             if target in models:
-                found.append(f"{describe(resource.manifest)} routes to {target} at {path}")
+                found.append(
+                    f"{describe(resource.manifest)}{_rule(resource.manifest, path)} routes to {target} at {path}"
+                )
     return found
+
+
+def _rule(manifest: Mapping[str, Any], path: str) -> str:
+    """` rule '<id>'` when `path` is inside `rules[i]` of a config whose rules have ids."""
+    match = re.match(r"rules\[(\d+)\]", path)
+    rules = manifest.get("rules")
+    if match and isinstance(rules, list) and int(match.group(1)) < len(rules):
+        rule = rules[int(match.group(1))]
+        if isinstance(rule, Mapping) and rule.get("id"):
+            return f" rule {rule['id']!r}"
+    return ""
 
 
 def _models(manifest: Mapping[str, Any]) -> set[str]:
