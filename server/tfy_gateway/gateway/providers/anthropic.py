@@ -129,9 +129,7 @@ def _tool_choice(body: Mapping[str, Any]) -> dict[str, Any] | None:
     return mapped
 
 
-def to_anthropic_request(
-    body: Mapping[str, Any], model_id: str, provider: str = "anthropic"
-) -> dict[str, Any]:
+def to_anthropic_request(body: Mapping[str, Any], model_id: str, provider: str = "anthropic") -> dict[str, Any]:
     """An OpenAI chat request body as an Anthropic Messages request body."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -232,12 +230,8 @@ def to_openai_response(message: Mapping[str, Any]) -> tuple[dict[str, Any], Usag
     return body, usage
 
 
-def _headers(
-    target: UpstreamTarget, base: Mapping[str, str], override: Mapping[str, Any] | None
-) -> dict[str, str]:
-    return build_headers(
-        {**base, "anthropic-version": target.api_version or DEFAULT_VERSION}, target, override
-    )
+def _headers(target: UpstreamTarget, base: Mapping[str, str], override: Mapping[str, Any] | None) -> dict[str, str]:
+    return build_headers({**base, "anthropic-version": target.api_version or DEFAULT_VERSION}, target, override)
 
 
 async def call(

@@ -157,9 +157,7 @@ class AnthropicStream(UpstreamStream):
             error = payload.get("error") or {}
             error_type = str(error.get("type") or "api_error")
             message = redact(str(error.get("message") or "stream error"), credential_values(self.target))
-            raise UpstreamError(
-                ERROR_STATUS.get(error_type, 500), message, self.target.provider, error_type=error_type
-            )
+            raise UpstreamError(ERROR_STATUS.get(error_type, 500), message, self.target.provider, error_type=error_type)
         # ping and content_block_stop carry nothing for OpenAI clients
 
     def _delta(self, payload: dict[str, Any]) -> None:
@@ -173,11 +171,7 @@ class AnthropicStream(UpstreamStream):
             self._first_token()
             self._emit(
                 self._chunk(
-                    {
-                        "tool_calls": [
-                            {"index": position, "function": {"arguments": delta.get("partial_json", "")}}
-                        ]
-                    }
+                    {"tool_calls": [{"index": position, "function": {"arguments": delta.get("partial_json", "")}}]}
                 )
             )
         elif kind == "thinking_delta":

@@ -17,9 +17,7 @@ from typing import Any, Literal
 import orjson
 
 WireFormat = Literal["openai", "anthropic", "azure-openai"]
-Endpoint = Literal[
-    "chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions"
-]
+Endpoint = Literal["chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions"]
 ENDPOINT_PATHS: dict[str, str] = {
     "chat": "/chat/completions",
     "completions": "/completions",
@@ -84,9 +82,7 @@ class Usage:
         return cls(
             prompt_tokens=_int(usage.get("prompt_tokens", usage.get("input_tokens"))),
             completion_tokens=_int(usage.get("completion_tokens", usage.get("output_tokens"))),
-            cached_tokens=_int(
-                prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else 0
-            ),
+            cached_tokens=_int(prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else 0),
             reasoning_tokens=_int(
                 completion_details.get("reasoning_tokens") if isinstance(completion_details, dict) else 0
             ),
@@ -222,9 +218,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-def error_from_body(
-    target: UpstreamTarget, status: int, headers: Mapping[str, str], raw: bytes
-) -> UpstreamError:
+def error_from_body(target: UpstreamTarget, status: int, headers: Mapping[str, str], raw: bytes) -> UpstreamError:
     """Build an UpstreamError from any provider's error body (OpenAI, Anthropic, Azure or plain text)."""
     message = ""
     error_type = None

@@ -35,9 +35,7 @@ def parse_reference(reference: str) -> tuple[str, str, str]:
     """`tfy-secret://tenant:group:key` -> (tenant, group, key)."""
     parts = reference[len(SCHEME) :].split(":") if reference.startswith(SCHEME) else []
     if len(parts) != 3 or not all(parts):
-        raise SecretError(
-            f"malformed secret reference {reference!r}: expected tfy-secret://<tenant>:<group>:<key>"
-        )
+        raise SecretError(f"malformed secret reference {reference!r}: expected tfy-secret://<tenant>:<group>:<key>")
     return parts[0], parts[1], parts[2]
 
 
@@ -56,9 +54,7 @@ class SecretResolver:
         self._source = source
 
     @classmethod
-    def from_data_dir(
-        cls, data_dir: str | Path, *, environ: Mapping[str, str] | None = None
-    ) -> SecretResolver:
+    def from_data_dir(cls, data_dir: str | Path, *, environ: Mapping[str, str] | None = None) -> SecretResolver:
         """Load the first secrets file found in `data_dir` (none is fine: env vars only)."""
         for name in SECRET_FILE_NAMES:
             path = Path(data_dir) / name

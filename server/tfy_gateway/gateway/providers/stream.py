@@ -190,9 +190,7 @@ def stream_error(target: UpstreamTarget, payload: dict[str, Any]) -> UpstreamErr
         error_type = str(error.get("type") or "") or None
     elif isinstance(error, str):
         message = error
-    return UpstreamError(
-        status, redact(message, credential_values(target)), target.provider, error_type=error_type
-    )
+    return UpstreamError(status, redact(message, credential_values(target)), target.provider, error_type=error_type)
 
 
 StreamFactory = Callable[[aiohttp.ClientResponse, float], UpstreamStream]
@@ -236,6 +234,4 @@ async def start_stream(
         if ttft_timeout is not None and (timeout is None or ttft_timeout <= timeout):
             message = f"{target.provider} sent no first token within {ttft_timeout:g}s"
             raise UpstreamTimeout(408, message, target.provider) from None
-        raise UpstreamTimeout(
-            504, f"{target.provider} did not answer within {timeout:g}s", target.provider
-        ) from None
+        raise UpstreamTimeout(504, f"{target.provider} did not answer within {timeout:g}s", target.provider) from None

@@ -127,15 +127,11 @@ def target_from_manifests(
     else:
         base_url = provider_account.get("base_url")
         if not base_url:
-            base_url = (
-                provider_account.get("azure_endpoint") if provider == "azure-openai" else defaults.base_url
-            )
+            base_url = provider_account.get("azure_endpoint") if provider == "azure-openai" else defaults.base_url
         model_id = integration.get("model_id")
         model_field = "model_id"
     if not isinstance(base_url, str) or not base_url:
-        needed = {"azure-openai": "azure_endpoint", "self-hosted-model": "integration url"}.get(
-            provider, "base_url"
-        )
+        needed = {"azure-openai": "azure_endpoint", "self-hosted-model": "integration url"}.get(provider, "base_url")
         raise ProviderConfigError(f"{where}: {needed} is required for provider type {provider!r}")
     if not isinstance(model_id, str) or not model_id:
         raise ProviderConfigError(f"{where}: integration {model_field} is required")

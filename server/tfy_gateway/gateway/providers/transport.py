@@ -51,9 +51,7 @@ def _where(url: str) -> str:
     return f"{parsed.host}:{parsed.port}" if parsed.port else str(parsed.host)
 
 
-def transport_error(
-    target: UpstreamTarget, url: str, exc: BaseException, timeout: float | None
-) -> UpstreamError:
+def transport_error(target: UpstreamTarget, url: str, exc: BaseException, timeout: float | None) -> UpstreamError:
     """Translate an aiohttp/OS/timeout exception into the adapter error the data plane maps to a status."""
     provider = target.provider
     if isinstance(exc, asyncio.TimeoutError):
@@ -61,13 +59,9 @@ def transport_error(
         return UpstreamTimeout(504, f"{provider} at {_where(url)} did not answer{limit}", provider)
     if isinstance(exc, aiohttp.ClientConnectorError):
         reason = exc.os_error.strerror or type(exc.os_error).__name__
-        return UpstreamConnectionError(
-            502, f"cannot connect to {provider} at {_where(url)}: {reason}", provider
-        )
+        return UpstreamConnectionError(502, f"cannot connect to {provider} at {_where(url)}: {reason}", provider)
     detail = type(exc).__name__
-    return UpstreamConnectionError(
-        502, f"connection to {provider} at {_where(url)} failed: {detail}", provider
-    )
+    return UpstreamConnectionError(502, f"connection to {provider} at {_where(url)} failed: {detail}", provider)
 
 
 def client_timeout(timeout: float | None, *, streaming: bool) -> aiohttp.ClientTimeout | None:
