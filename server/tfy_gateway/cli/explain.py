@@ -1,0 +1,190 @@
+"""`tfy-gateway explain`: how the gateway would route a request, without sending one upstream.
+
+Calls `POST /api/svc/v1/llm-gateway/explain` on TFY_BASE_URL with TFY_API_KEY and prints which
+routing rule matches and why (and why earlier rules did not), the candidate targets with their
+weights/priorities/health, sticky status and the order in which targets would be tried.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import httpx
+
+from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, settings_from_env
+from tfy_gateway.platform import mask_secret
+
+EXPLAIN_PATH = "/api/svc/v1/llm-gateway/explain"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "explain",
+        help="show how the gateway would route a request (rule, candidates, attempt order)",
+        description=(
+            "Ask the control plane (TFY_BASE_URL with TFY_API_KEY) how it would route a request for "
+            "MODEL from SUBJECT: which routing rule matches and why, why earlier rules did not, the "
+            "candidate targets with weights/priorities/health, sticky status and the attempt order. "
+            "Nothing is sent to a provider."
+        ),
+    )
+    parser.add_argument("--model", required=True, help="the model a request would ask for, e.g. openai/gpt-4o")
+    parser.add_argument(
+        "--subject",
+        action="append",
+        default=None,
+        metavar="SUBJECT",
+        help="a caller subject such as user:a@x.com, team:ml or virtualaccount:ci (repeatable; "
+        "default: the subjects of TFY_API_KEY's owner)",
+    )
+    parser.add_argument(
+        "--metadata", action="append", default=[], metavar="KEY=VALUE", help="X-TFY-METADATA entry (repeatable)"
+    )
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a request header, e.g. a sticky-session identifier (repeatable)",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    parser.set_defaults(handler=run)
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str] | None:
+    found: dict[str, str] = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key.strip():
+            print(f"error: {option} takes KEY=VALUE, got {value!r} (e.g. {option} env=dev)", file=sys.stderr)
+            return None
+        found[key.strip()] = rest
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
+    metadata = _pairs(args.metadata, "--metadata")
+    headers = _pairs(args.header, "--header")
+    if metadata is None or headers is None:
+        return EXIT_USAGE
+    settings = settings_from_env()
+    if settings is None:
+        return EXIT_USAGE
+    body: dict[str, Any] = {"model": args.model, "metadata": metadata, "headers": headers}
+    if args.subject:
+        body["subjects"] = args.subject
+    url = settings.base_url + EXPLAIN_PATH
+    try:
+        response = httpx.post(url, json=body, headers={"Authorization": f"Bearer {settings.api_key}"}, timeout=30.0)
+    except httpx.HTTPError as exc:
+        print(
+            f"error: could not reach {settings.base_url}: is the gateway running (`tfy-gateway serve`) "
+            f"and TFY_BASE_URL right? ({type(exc).__name__})",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    if response.status_code != 200:
+        print(f"error: {_failure(response, settings.base_url, settings.api_key)}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        report = response.json()
+    except ValueError:
+        print(f"error: {url} did not answer with JSON", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        print(render(report), end="")
+    return EXIT_OK
+
+
+def _failure(response: httpx.Response, base_url: str, api_key: str) -> str:
+    try:
+        body = response.json()
+        message = body.get("message") or (body.get("error") or {}).get("message")
+    except (ValueError, AttributeError):
+        message = None
+    said = f": {str(message).replace(api_key, mask_secret(api_key))}" if message else ""
+    status = response.status_code
+    if status == 401:
+        return f"{base_url} rejected TFY_API_KEY (401){said}"
+    if status == 404:
+        return f"{base_url} has no explain endpoint ({EXPLAIN_PATH}, 404): is it a `tfy-gateway serve`?{said}"
+    return f"explain failed with {status}{said}"
+
+
+def render(report: dict[str, Any]) -> str:
+    """The explanation as readable text."""
+    lines: list[str] = []
+    subjects = ", ".join(report.get("subjects") or []) or "(none)"
+    metadata = ", ".join(f"{k}={v}" for k, v in (report.get("metadata") or {}).items()) or "(none)"
+    lines.append(f"Request:   model {report.get('requested_model')}; subjects {subjects}; metadata {metadata}")
+    if report.get("virtual_model"):
+        lines.append(f"Routing:   virtual model {report.get('config_name')} ({report.get('strategy')})")
+    elif report.get("matched_rule"):
+        lines.append(
+            f"Routing:   rule '{report['matched_rule']}' of config '{report.get('config_name')}' "
+            f"({report.get('strategy')})"
+        )
+    else:
+        lines.append("Routing:   no rule matches")
+    if report.get("rules"):
+        lines.append("Rules, in order:")
+        for rule in report["rules"]:
+            mark = "MATCH" if rule.get("matched") else "skip "
+            lines.append(f"  {mark} {rule.get('id')}: {rule.get('reason')}")
+    if report.get("candidates"):
+        lines.append("Candidates:")
+        for candidate in report["candidates"]:
+            lines.append("  " + _candidate(candidate))
+    sticky = report.get("sticky")
+    if sticky:
+        pinned = sticky.get("pinned_target")
+        lines.append(
+            f"Sticky:    ttl {sticky.get('ttl_seconds')}s; "
+            + (f"pinned to {pinned}" if pinned else str(sticky.get("note")))
+        )
+    lines.append("Attempts:  " + " -> ".join(report.get("attempts") or []))
+    for detail in report.get("attempt_details") or []:
+        retry = detail.get("retry") or {}
+        codes = ",".join(str(c) for c in retry.get("on_status_codes") or []) or "-"
+        fallback = ",".join(str(c) for c in detail.get("fallback_status_codes") or []) or "-"
+        lines.append(
+            f"  {detail.get('target')}: {retry.get('attempts')} retries on {codes} after {retry.get('delay_ms')} ms; "
+            f"falls back on {fallback}"
+        )
+    known = {
+        "requested_model", "subjects", "metadata", "virtual_model", "source", "config_name", "matched_rule",
+        "strategy", "rules", "candidates", "sticky", "attempts", "attempt_details", "notes",
+    }  # fmt: skip
+    for key, value in report.items():
+        if key not in known and value not in (None, [], {}):
+            lines.append(f"{key.replace('_', ' ').capitalize()}: {json.dumps(value)}")
+    for note in report.get("notes") or []:
+        lines.append(f"Note:      {note}")
+    return "\n".join(lines) + "\n"
+
+
+def _candidate(candidate: dict[str, Any]) -> str:
+    parts = [str(candidate.get("target"))]
+    if "weight" in candidate:
+        parts.append(f"weight {candidate['weight']}")
+    if "priority" in candidate:
+        parts.append(f"priority {candidate['priority']}")
+    latency = candidate.get("latency")
+    if latency:
+        mean = latency.get("mean_tpot_ms")
+        judged = f"{mean} ms/token" if latency.get("judged") else "not judged yet"
+        parts.append(f"{latency.get('samples')} samples, {judged}")
+    if not candidate.get("eligible", True):
+        parts.append(f"excluded ({candidate.get('excluded_because')})")
+    else:
+        parts.append(f"first {round(100 * float(candidate.get('probability') or 0))}%")
+    if not candidate.get("healthy", True):
+        parts.append(f"UNHEALTHY for {candidate.get('unhealthy_for_s')}s")
+    if not candidate.get("fallback_candidate", True):
+        parts.append("not a fallback")
+    return "; ".join(parts)
