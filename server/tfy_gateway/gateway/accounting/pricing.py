@@ -1,0 +1,120 @@
+"""Token prices: an integration's own `cost`, else the bundled public price table.
+
+Prices are USD per 1000 tokens. They are resolved once per config snapshot (per model id), so
+pricing a request is a few multiplications.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+_DATED = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
+
+
+@dataclass(frozen=True)
+class Tier:
+    """From `start` tokens on, every token costs `per_token` (USD)."""
+
+    start: int
+    per_token: float
+
+
+@dataclass(frozen=True)
+class TokenPrice:
+    """USD per 1000 tokens; cache prices default to the input price when not given."""
+
+    input: float
+    output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+    input_tiers: tuple[Tier, ...] = ()
+    output_tiers: tuple[Tier, ...] = ()
+    source: str = "integration"  # "integration" (private cost) or "public" (bundled table)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    return float(value)
+
+
+def _tiers(raw: Any) -> tuple[Tier, ...]:
+    tiers = []
+    for item in raw or ():
+        if not isinstance(item, Mapping):
+            continue
+        start, per_token = item.get("from"), _number(item.get("cost_per_token"))
+        if isinstance(start, int) and per_token is not None:
+            tiers.append(Tier(start, per_token))
+    return tuple(sorted(tiers, key=lambda tier: tier.start))
+
+
+def price_from_cost(cost: Any) -> TokenPrice | None:
+    """The price an integration's `cost` block sets, or None (no cost, or `metric: public_cost`).
+
+    Supported metrics: per_1000_tokens (input/output/cache_read/cache_write and their tiers) and
+    per_1000_embedding_tokens (input only). Audio, character and page metrics are not token-priced
+    and give None here, so such requests log no cost rather than a wrong one.
+    """
+    if not isinstance(cost, Mapping):
+        return None
+    metric = cost.get("metric")
+    value = cost.get("value")
+    if metric == "per_1000_tokens" and isinstance(value, Mapping):
+        input_price, output_price = _number(value.get("input")), _number(value.get("output"))
+        if input_price is None or output_price is None:
+            return None
+        return TokenPrice(
+            input=input_price,
+            output=output_price,
+            cache_read=_number(value.get("cache_read")),
+            cache_write=_number(value.get("cache_write")),
+            input_tiers=_tiers(value.get("input_tiers")),
+            output_tiers=_tiers(value.get("output_tiers")),
+        )
+    if metric == "per_1000_embedding_tokens":
+        price = _number(value)
+        return None if price is None else TokenPrice(input=price, output=0.0)
+    return None
+
+
+class PriceTable:
+    """Public prices of well-known models, keyed by upstream model id."""
+
+    def __init__(self, prices: Mapping[str, TokenPrice]):
+        self._prices = dict(prices)
+
+    @classmethod
+    def bundled(cls) -> PriceTable:
+        """The table shipped as package data (`prices.json`)."""
+        text = resources.files(__package__).joinpath("prices.json").read_text(encoding="utf-8")
+        return cls.from_json(json.loads(text))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PriceTable:
+        prices: dict[str, TokenPrice] = {}
+        for model, value in (data.get("models") or {}).items():
+            price = price_from_cost({"metric": "per_1000_tokens", "value": value})
+            if price is not None:
+                prices[model] = TokenPrice(
+                    price.input, price.output, price.cache_read, price.cache_write, source="public"
+                )
+        return cls(prices)
+
+    def __len__(self) -> int:
+        return len(self._prices)
+
+    def lookup(self, model_id: str) -> TokenPrice | None:
+        """Exact id, then without a vendor prefix (`openai/gpt-4o`), then without a date suffix."""
+        candidates = [model_id, model_id.rsplit("/", 1)[-1]]
+        candidates += [_DATED.sub("", candidate) for candidate in candidates]
+        for candidate in candidates:
+            price = self._prices.get(candidate)
+            if price is not None:
+                return price
+        return None

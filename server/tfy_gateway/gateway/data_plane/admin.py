@@ -1,0 +1,149 @@
+"""Control-plane views of the data plane: routing explain, request logs, usage summary, metrics.
+
+- `POST /api/svc/v1/llm-gateway/explain` (admin PAT): `{subject, model, metadata}` -> the router's
+  explanation for a request from that subject (a known user's teams and `team:everyone` included).
+- `GET /api/svc/v1/llm-gateway/logs?limit=&offset=&model=&subject=&status=&since=&until=`: the list
+  envelope `{data, pagination}`, newest first. Admins see every record, others their own only.
+- `GET /api/svc/v1/llm-gateway/usage/summary?since=&until=&model=&subject=`: requests, tokens and
+  cost in total, per model and per subject (default window: the last 24 hours).
+- `GET /metrics`: Prometheus text format.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.gateway.control_plane.http import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    authenticate,
+    json_response,
+    read_object,
+    require_admin,
+)
+from tfy_gateway.gateway.data_plane.runtime import DataPlane
+from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.identities import team_memberships
+from tfy_gateway.gateway.metrics import CONTENT_TYPE
+from tfy_gateway.gateway.request_logs import LogFilter, QueryError, connect, parse_since, query_logs, usage_summary
+from tfy_gateway.gateway.routing import RouteRequest
+
+SVC = "/api/svc/v1/llm-gateway"
+DEFAULT_SUMMARY_WINDOW = "24h"
+
+
+def _int(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query_params.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ApiError(400, f"Query parameter {name}={raw!r} must be a non-negative integer.")
+    return min(int(raw), maximum)
+
+
+def _filter(request: Request, principal: Principal, *, default_since: str | None = None) -> LogFilter:
+    params = request.query_params
+    subject = params.get("subject") or None
+    if not principal.is_admin:
+        if subject is not None and subject != principal.subject:
+            raise ApiError(
+                403,
+                f"{principal.subject} may only read its own request logs; only tenant admins can read "
+                f"those of {subject}.",
+            )
+        subject = principal.subject
+    try:
+        since_raw = params.get("since") or default_since
+        since = parse_since(since_raw) if since_raw else None
+        until = parse_since(params["until"]) if params.get("until") else None
+        return LogFilter(
+            model=params.get("model") or None,
+            subject=subject,
+            status=params.get("status") or None,
+            since=since,
+            until=until,
+        )
+    except QueryError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()
+
+
+def routes(plane: DataPlane) -> list[BaseRoute]:
+    async def read(function: Any, *args: Any) -> Any:
+        await plane.logs.flush()  # read your own writes
+
+        def run() -> Any:
+            connection = connect(plane.logs_path)
+            try:
+                return function(connection, *args)
+            finally:
+                connection.close()
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def logs(request: Request) -> Response:
+        principal = authenticate(request)
+        where = _filter(request, principal)
+        limit = _int(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        offset = _int(request, "offset", 0, 10**9)
+        data, total = await read(lambda c: query_logs(c, where, limit=limit, offset=offset))
+        return json_response({"data": data, "pagination": {"total": total, "offset": offset, "limit": limit}})
+
+    async def summary(request: Request) -> Response:
+        principal = authenticate(request)
+        where = _filter(request, principal, default_since=DEFAULT_SUMMARY_WINDOW)
+        result = await read(usage_summary, where)
+        window = {"since": _iso(where.since), "until": _iso(where.until) or _iso(time.time())}
+        return json_response({"window": window, **result})
+
+    async def explain(request: Request) -> Response:
+        require_admin(request)
+        body = await read_object(request)
+        subject, model, metadata = body.get("subject"), body.get("model"), body.get("metadata") or {}
+        if not isinstance(subject, str) or ":" not in subject:
+            raise ApiError(
+                400, "'subject' is required: e.g. 'user:alice@example.com', 'team:backend' or 'virtualaccount:ci'."
+            )
+        if not isinstance(model, str) or not model:
+            raise ApiError(400, "'model' is required: the model id a request would name, e.g. 'openai-main/gpt-4o'.")
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise ApiError(400, "'metadata' must be an object of string values, as x-tfy-metadata would carry.")
+        subjects = await _subjects(plane, subject)
+        explanation = plane.router.explain(RouteRequest(model, subjects, metadata, {}))
+        return json_response({"subject": subject, "subjects": list(subjects), **explanation})
+
+    async def metrics(request: Request) -> Response:
+        plane.metrics.logs_dropped.set(plane.logs.dropped)
+        return Response(plane.metrics.render(), media_type=CONTENT_TYPE)
+
+    return [
+        Route(f"{SVC}/logs", logs, methods=["GET"]),
+        Route(f"{SVC}/usage/summary", summary, methods=["GET"]),
+        Route(f"{SVC}/explain", explain, methods=["POST"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+
+
+async def _subjects(plane: DataPlane, subject: str) -> tuple[str, ...]:
+    """The subjects a request from `subject` carries: a known user's teams and team:everyone too."""
+    kind, _, name = subject.partition(":")
+    if kind != "user":
+        return (subject,)
+    state = plane.state
+    users = await state.store.run(state.store.users)
+    email = name.lower()
+    if not any(user.email == email for user in users):
+        return (subject,)
+    teams = [t for t in team_memberships(state.snapshot.current.manifests()).get(email, ()) if t != "everyone"]
+    return (f"user:{email}", *(f"team:{t}" for t in teams), "team:everyone")

@@ -1,0 +1,110 @@
+"""Raw ASGI plumbing for the hot path: read a capped body, send JSON, notice a client going away.
+
+Plain `receive`/`send` calls instead of Starlette's Request/Response objects: fewer allocations per
+request, and control over when the first byte goes out (which decides whether a retry is allowed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from typing import Any, TypeVar
+
+from tfy_gateway.gateway.data_plane.failures import DataPlaneError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+T = TypeVar("T")
+
+JSON_TYPE = (b"content-type", b"application/json")
+SSE_HEADERS: Headers = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class ClientGone(Exception):
+    """The client closed the connection before the response was complete."""
+
+
+def too_large(limit: int) -> DataPlaneError:
+    return DataPlaneError(
+        413,
+        f"The request body is larger than the gateway's limit of {limit // (1024 * 1024)} MB; "
+        "send a smaller request (fewer or shorter messages, or fewer inputs per call).",
+        type="invalid_request_error",
+    )
+
+
+async def read_body(receive: Receive, limit: int, content_length: str | None) -> bytes:
+    """The whole request body, or 413 as soon as it is known to exceed `limit` bytes."""
+    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+        raise too_large(limit)
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise too_large(limit)
+        return body
+    chunks = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def send_bytes(send: Send, status: int, body: bytes, headers: Headers) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def encode_headers(pairs: list[tuple[str, str]]) -> Headers:
+    return [(name.encode("latin-1"), value.encode("latin-1", "replace")) for name, value in pairs]
+
+
+async def _disconnected(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def unless_disconnected(receive: Receive, work: Coroutine[Any, Any, T], completed: Callable[[], bool]) -> T:
+    """Run `work`, cancelling it (and raising ClientGone) if the client disconnects first.
+
+    Cancelling closes the upstream connection, which is how an abandoned request stops the
+    provider's generation. Call only after the request body has been read. `completed()` tells a
+    real disconnect from the server's own end of the response (which `receive` also reports).
+    """
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        if not task.done() and completed():
+            await task
+    except asyncio.CancelledError:
+        task.cancel()
+        watcher.cancel()
+        raise
+    if task.done():
+        watcher.cancel()
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    raise ClientGone

@@ -1,0 +1,85 @@
+"""Upstream targets and prices per model id, rebuilt whenever a config snapshot is published.
+
+Everything a request needs about `<account>/<integration>` is looked up here with one dict access:
+the adapter target (credentials resolved at build time), its pricing, or why it cannot be called
+(e.g. a `tfy-secret://` reference with no value), which becomes a clear 5xx naming the problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from tfy_gateway.gateway.accounting import UNPRICED, ModelPricing, PriceTable, pricing_for
+from tfy_gateway.gateway.providers import (
+    ProviderConfigError,
+    SecretError,
+    SecretResolver,
+    UpstreamTarget,
+    target_from_manifests,
+)
+from tfy_gateway.gateway.snapshot import ConfigSnapshot
+
+logger = logging.getLogger(__name__)
+
+VIRTUAL_ACCOUNT_TYPE = "provider-account/virtual-model"
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One callable model: a target, or the reason it has none (`problem`, safe to show)."""
+
+    model: str
+    provider: str
+    target: UpstreamTarget | None
+    pricing: ModelPricing = UNPRICED
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelCatalog:
+    version: int
+    entries: Mapping[str, CatalogEntry]
+
+    def get(self, model: str) -> CatalogEntry | None:
+        return self.entries.get(model)
+
+
+EMPTY_CATALOG = ModelCatalog(0, MappingProxyType({}))
+
+
+def build_catalog(snapshot: ConfigSnapshot, secrets: SecretResolver, prices: PriceTable) -> ModelCatalog:
+    """Targets for every integration of every (non-virtual) provider account in `snapshot`."""
+    entries: dict[str, CatalogEntry] = {}
+    for resource in snapshot.provider_accounts():
+        account: Mapping[str, Any] = resource.manifest
+        if account.get("type") == VIRTUAL_ACCOUNT_TYPE:
+            continue
+        provider = str(account.get("type", "")).split("/", 1)[-1]
+        for integration in account.get("integrations") or ():
+            if not isinstance(integration, Mapping) or not integration.get("name"):
+                continue
+            model = f"{account.get('name')}/{integration['name']}"
+            pricing = pricing_for(account, integration, prices)
+            try:
+                target = target_from_manifests(account, integration, secrets)
+            except (ProviderConfigError, SecretError) as exc:
+                # The message names the field or the secret reference, never a secret value.
+                logger.warning("model %s cannot be called: %s", model, exc)
+                entries[model] = CatalogEntry(model, provider, None, pricing, str(exc))
+                continue
+            entries[model] = CatalogEntry(model, provider, target, pricing)
+    return ModelCatalog(snapshot.version, MappingProxyType(entries))
+
+
+def load_secrets(data_dir: Path) -> SecretResolver:
+    """The secret resolver for `data_dir`; a broken secrets file leaves env-only resolution."""
+    try:
+        return SecretResolver.from_data_dir(data_dir)
+    except SecretError as exc:
+        logger.error("secrets file ignored: %s", exc)
+        return SecretResolver()

@@ -1,0 +1,66 @@
+"""Prometheus metrics of the data plane, in a registry owned by one app (never the global one), so
+two gateways in one process (tests) never share counters.
+
+Labels are bounded: `model` is a configured model id (requests for unknown or forbidden models are
+counted under "-"), `endpoint` one of the data-plane endpoints, `status` the HTTP status. Subjects
+and metadata are never labels (unbounded cardinality); they are in the request logs.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class GatewayMetrics:
+    """Every data-plane metric, registered in `registry`."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "tfy_gateway_requests", "Data-plane requests by outcome.", ("endpoint", "model", "status"), registry=r
+        )
+        self.errors = Counter(
+            "tfy_gateway_request_errors",
+            "Data-plane requests answered with status >= 400, by where the error came from.",
+            ("endpoint", "model", "origin"),
+            registry=r,
+        )
+        self.latency = Histogram(
+            "tfy_gateway_request_duration_seconds",
+            "Time from request arrival to the last byte of the response.",
+            ("endpoint", "model"),
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "tfy_gateway_time_to_first_token_seconds",
+            "Streaming: time from request arrival to the first chunk sent to the client.",
+            ("model",),
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.overhead = Histogram(
+            "tfy_gateway_overhead_seconds",
+            "Non-streaming: request duration minus time spent waiting for upstreams.",
+            ("endpoint",),
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter("tfy_gateway_tokens", "Tokens reported by upstreams.", ("model", "kind"), registry=r)
+        self.cost = Counter("tfy_gateway_cost_usd", "Cost of served requests in USD.", ("model",), registry=r)
+        self.in_flight = Gauge("tfy_gateway_in_flight_requests", "Data-plane requests being served.", registry=r)
+        self.upstream_tries = Counter(
+            "tfy_gateway_upstream_tries", "Upstream calls by target and status.", ("target", "status"), registry=r
+        )
+        self.logs_dropped = Gauge(
+            "tfy_gateway_request_logs_dropped", "Request logs dropped because the writer queue was full.", registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

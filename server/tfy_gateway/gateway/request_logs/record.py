@@ -1,0 +1,112 @@
+"""`LogRecord`: what one data-plane request leaves behind (never a token, a key or an auth header)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+COLUMNS = (
+    "id",
+    "created_at",
+    "subject",
+    "token_name",
+    "endpoint",
+    "requested_model",
+    "resolved_model",
+    "status",
+    "error",
+    "error_origin",
+    "latency_ms",
+    "ttft_ms",
+    "provider_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost",
+    "stream",
+    "metadata",
+    "rule_ids",
+    "retries",
+    "fallbacks",
+    "tries",
+    "request_body",
+    "response_body",
+)
+_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries"})
+
+
+@dataclass(slots=True)
+class LogRecord:
+    id: str
+    created_at: float  # epoch seconds when the request arrived
+    subject: str | None = None
+    token_name: str | None = None
+    endpoint: str = ""
+    requested_model: str | None = None
+    resolved_model: str | None = None
+    status: int = 0
+    error: str | None = None
+    error_origin: str | None = None
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    provider_ms: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost: float | None = None
+    stream: bool = False
+    metadata: dict[str, str] = field(default_factory=dict)
+    rule_ids: list[str] = field(default_factory=list)
+    retries: int = 0
+    fallbacks: int = 0
+    tries: list[Any] = field(default_factory=list)  # [[target, status], ...]
+    request_body: str | None = None  # only with x-tfy-logging-config {"enabled": true}
+    response_body: str | None = None
+
+    def to_row(self) -> tuple[Any, ...]:
+        return (
+            self.id,
+            self.created_at,
+            self.subject,
+            self.token_name,
+            self.endpoint,
+            self.requested_model,
+            self.resolved_model,
+            self.status,
+            self.error,
+            self.error_origin,
+            round(self.latency_ms, 3),
+            None if self.ttft_ms is None else round(self.ttft_ms, 3),
+            None if self.provider_ms is None else round(self.provider_ms, 3),
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.cached_tokens,
+            self.cost,
+            int(self.stream),
+            orjson.dumps(self.metadata).decode(),
+            orjson.dumps(self.rule_ids).decode(),
+            self.retries,
+            self.fallbacks,
+            orjson.dumps(self.tries).decode(),
+            self.request_body,
+            self.response_body,
+        )
+
+
+def row_to_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A stored row as the query API returns it (JSON columns decoded, ISO time added)."""
+    item = dict(zip(COLUMNS, row, strict=True))
+    for name in _JSON_COLUMNS:
+        raw = item.get(name)
+        item[name] = orjson.loads(raw) if raw else ([] if name != "metadata" else {})
+    item["stream"] = bool(item["stream"])
+    item["time"] = datetime.fromtimestamp(item["created_at"], tz=timezone.utc).isoformat()
+    item["total_tokens"] = (item["prompt_tokens"] or 0) + (item["completion_tokens"] or 0)
+    if item["request_body"] is None:
+        del item["request_body"]
+    if item["response_body"] is None:
+        del item["response_body"]
+    return item

@@ -1,0 +1,53 @@
+"""The request-log database: its own SQLite file in the data dir, WAL, separate from the config store
+so log volume never slows control-plane writes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+LOGS_FILE = "logs.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS request_logs (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    subject TEXT,
+    token_name TEXT,
+    endpoint TEXT NOT NULL,
+    requested_model TEXT,
+    resolved_model TEXT,
+    status INTEGER NOT NULL,
+    error TEXT,
+    error_origin TEXT,
+    latency_ms REAL NOT NULL,
+    ttft_ms REAL,
+    provider_ms REAL,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_tokens INTEGER NOT NULL DEFAULT 0,
+    cost REAL,
+    stream INTEGER NOT NULL DEFAULT 0,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    rule_ids TEXT NOT NULL DEFAULT '[]',
+    retries INTEGER NOT NULL DEFAULT 0,
+    fallbacks INTEGER NOT NULL DEFAULT 0,
+    tries TEXT NOT NULL DEFAULT '[]',
+    request_body TEXT,
+    response_body TEXT
+);
+CREATE INDEX IF NOT EXISTS request_logs_time ON request_logs (created_at);
+CREATE INDEX IF NOT EXISTS request_logs_subject ON request_logs (subject, created_at);
+CREATE INDEX IF NOT EXISTS request_logs_model ON request_logs (requested_model, created_at);
+CREATE INDEX IF NOT EXISTS request_logs_resolved ON request_logs (resolved_model, created_at);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the schema in place; usable from any one thread at a time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(str(path), timeout=5.0, check_same_thread=False, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.executescript(_SCHEMA)
+    return connection
