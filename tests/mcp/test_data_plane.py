@@ -11,6 +11,10 @@ import yaml
 from tests.mcp.conftest import call, call_error, connect
 from tfy_gateway.fakeprovider import running
 
+needs_limits = pytest.mark.skipif(
+    importlib.util.find_spec("tfy_gateway.gateway.limits") is None,
+    reason="the gateway's rate limits (tfy_gateway.gateway.limits) are not built yet",
+)
 needs_data_plane = pytest.mark.skipif(
     importlib.util.find_spec("tfy_gateway.gateway.data_plane") is None,
     reason="the gateway's data plane (tfy_gateway.gateway.data_plane) is not built yet",
@@ -60,19 +64,29 @@ async def apply(client, text: str) -> None:
 
 
 @needs_data_plane
-async def test_smoke_test_chat_stream_embedding_and_a_rate_limit(gateway, fake_provider):
+async def test_smoke_test_chat_embedding_and_unknown_model(gateway, fake_provider):
+    account = fake_account(fake_provider).split("---")[0]
     async with connect(gateway.env) as client:
-        await apply(client, fake_account(fake_provider))
+        await apply(client, account)
         chat = await call(client, "gateway_smoke_test", {"model": "fake/gpt-4o", "prompt": "ping", "max_tokens": 8})
-        limited = await call(client, "gateway_smoke_test", {"model": "fake/gpt-4o", "stream": True})
         embedding = await call(client, "gateway_smoke_test", {"model": "fake/embed", "kind": "embedding"})
         unknown = await call(client, "gateway_smoke_test", {"model": "fake/nope"})
     assert chat["ok"] and chat["status"] == 200 and chat["resolved_model"] == "fake/gpt-4o"
     assert chat["usage"]["completion_tokens"] <= 8 and chat["latency_ms"] > 0
     assert "Fake reply" in chat["output_preview"]
-    assert not limited["ok"] and limited["status"] == 429 and limited["error"]
     assert embedding["ok"] and embedding["output_preview"].startswith("1 embedding(s)")
-    assert not unknown["ok"] and unknown["status"] in (403, 404)
+    assert not unknown["ok"] and unknown["status"] in (403, 404) and unknown["error"]
+
+
+@needs_data_plane
+@needs_limits
+async def test_smoke_test_reports_a_rate_limited_request_as_a_result(gateway, fake_provider):
+    async with connect(gateway.env) as client:
+        await apply(client, fake_account(fake_provider))
+        first = await call(client, "gateway_smoke_test", {"model": "fake/gpt-4o"})
+        limited = await call(client, "gateway_smoke_test", {"model": "fake/gpt-4o", "stream": True})
+    assert first["ok"]
+    assert not limited["ok"] and limited["status"] == 429 and limited["error"]
 
 
 @needs_data_plane
@@ -103,16 +117,31 @@ async def test_explain_and_usage_on_a_control_plane_without_them(fake_provider):
     assert "does not support usage summaries yet" in usage
 
 
-async def test_explain_and_usage_against_the_gateway(gateway):
+@needs_data_plane
+async def test_explain_and_usage_against_the_gateway(gateway, fake_provider):
+    account = fake_account(fake_provider).split("---")[0]
+    routing = {
+        "name": "routing",
+        "type": "gateway-load-balancing-config",
+        "rules": [
+            {
+                "id": "chat",
+                "type": "weight-based-routing",
+                "when": {"models": ["chat"]},
+                "load_balance_targets": [{"target": "fake/gpt-4o", "weight": 100}],
+            }
+        ],
+    }
     async with connect(gateway.env) as client:
-        explain = await client.call_tool(
-            "gateway_explain", {"subject": "user:admin@local", "model": "openai-main/gpt-4o", "metadata": {"a": "b"}}
+        await apply(client, account + "---\n" + yaml.safe_dump(routing))
+        explain = await call(
+            client, "gateway_explain", {"subject": "user:admin@local", "model": "chat", "metadata": {"a": "b"}}
         )
-        usage = await client.call_tool("gateway_usage", {"limit": 3, "model": "openai-main/gpt-4o"})
-    for result in (explain, usage):
-        if result.is_error:
-            assert "does not support" in result.content[0].text, result.content[0].text
-        else:
-            assert result.structured_content
-    if not usage.is_error:
-        assert usage.structured_content["logs_returned"] <= 3
+        await call(client, "gateway_smoke_test", {"model": "chat"})
+        await call(client, "gateway_smoke_test", {"model": "fake/gpt-4o"})
+        usage = await call(client, "gateway_usage", {"limit": 1, "model": "chat"})
+        bad = await call_error(client, "gateway_explain", {"subject": "nobody", "model": "chat"})
+    assert explain["explanation"]["matched_rule"] == "chat"
+    assert usage["logs_returned"] == 1 and usage["logs"][0]["requested_model"] == "chat"
+    assert usage["summary"]["total"]["requests"] == 1, "the summary is filtered by model too"
+    assert "subject" in bad and "400" in bad

@@ -288,13 +288,14 @@ async def gateway_usage(
 ) -> UsageResult:
     """Summarise gateway usage (requests, tokens, cost) and return the most recent request logs.
 
-    Filters logs by model and subject. Returns the summary and up to `limit` logs. It changes
-    nothing and sends no model request.
+    Both are filtered by model and subject when given; the summary covers the last 24 hours.
+    Returns the summary and up to `limit` logs. It changes nothing and sends no model request.
     """
     state = state_of(ctx)
     settings = state.require_settings()
+    filters = {"model": model, "subject": subject}
     summary = await request_json(
-        settings, "GET", f"{SVC}/usage/summary", feature="usage summaries", timeout=state.timeout
+        settings, "GET", f"{SVC}/usage/summary", feature="usage summaries", timeout=state.timeout, params=filters
     )
     logs_body = await request_json(
         settings,
@@ -302,7 +303,7 @@ async def gateway_usage(
         f"{SVC}/logs",
         feature="request logs",
         timeout=state.timeout,
-        params={"limit": limit, "model": model, "subject": subject},
+        params={"limit": limit, **filters},
     )
     logs = logs_body.get("data") if isinstance(logs_body, dict) else logs_body
     entries = [entry for entry in logs or [] if isinstance(entry, dict)][:limit]
