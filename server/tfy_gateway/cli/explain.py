@@ -34,11 +34,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--model", required=True, help="the model a request would ask for, e.g. openai/gpt-4o")
     parser.add_argument(
         "--subject",
-        action="append",
-        default=None,
-        metavar="SUBJECT",
-        help="a caller subject such as user:a@x.com, team:ml or virtualaccount:ci (repeatable; "
-        "default: the subjects of TFY_API_KEY's owner)",
+        required=True,
+        help="the caller, e.g. user:a@x.com, team:ml or virtualaccount:ci (a known user's teams count too)",
     )
     parser.add_argument(
         "--metadata", action="append", default=[], metavar="KEY=VALUE", help="X-TFY-METADATA entry (repeatable)"
@@ -48,7 +45,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a request header, e.g. a sticky-session identifier (repeatable)",
+        help="a request header, e.g. a sticky-session identifier (repeatable; sent as `headers`)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     parser.set_defaults(handler=run)
@@ -73,9 +70,9 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_env()
     if settings is None:
         return EXIT_USAGE
-    body: dict[str, Any] = {"model": args.model, "metadata": metadata, "headers": headers}
-    if args.subject:
-        body["subjects"] = args.subject
+    body: dict[str, Any] = {"subject": args.subject, "model": args.model, "metadata": metadata}
+    if headers:
+        body["headers"] = {name.lower(): value for name, value in headers.items()}
     url = settings.base_url + EXPLAIN_PATH
     try:
         response = httpx.post(url, json=body, headers={"Authorization": f"Bearer {settings.api_key}"}, timeout=30.0)
@@ -157,7 +154,7 @@ def render(report: dict[str, Any]) -> str:
             f"falls back on {fallback}"
         )
     known = {
-        "requested_model", "subjects", "metadata", "virtual_model", "source", "config_name", "matched_rule",
+        "requested_model", "subject", "subjects", "metadata", "virtual_model", "source", "config_name", "matched_rule",
         "strategy", "rules", "candidates", "sticky", "attempts", "attempt_details", "notes",
     }  # fmt: skip
     for key, value in report.items():

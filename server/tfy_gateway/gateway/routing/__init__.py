@@ -5,7 +5,6 @@ Semantics: references/routing.md.
 """
 
 from tfy_gateway.gateway.routing.backend import MemoryBackend, RoutingBackend
-from tfy_gateway.gateway.routing.explain_request import parse_explain_body
 from tfy_gateway.gateway.routing.retry_header import parse_retry_header
 from tfy_gateway.gateway.routing.router import Router
 from tfy_gateway.gateway.routing.types import (
@@ -27,6 +26,5 @@ __all__ = [
     "RouteRequest",
     "Router",
     "RoutingBackend",
-    "parse_explain_body",
     "parse_retry_header",
 ]

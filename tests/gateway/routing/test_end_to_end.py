@@ -1,0 +1,149 @@
+"""Routing through a real gateway process and a real fake provider: fallback on 503 visible in the
+response headers and the request log, no fallback on 400, and `tfy-gateway explain` over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import GatewayProcess
+from tfy_gateway.fakeprovider import running
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[str]:
+    with running() as base_url:
+        yield base_url
+
+
+def account(name: str, base_url: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "provider-account/openai",
+        "base_url": base_url,
+        "integrations": [
+            {"type": "integration/model/openai", "name": "gpt-4o", "model_id": "gpt-4o", "model_types": ["chat"]}
+        ],
+    }
+
+
+def priority_rule(rule_id: str, first: str) -> dict[str, Any]:
+    return {
+        "id": rule_id,
+        "type": "priority-based-routing",
+        "when": {"models": [first]},
+        "load_balance_targets": [
+            {"target": first, "priority": 0, "retry_config": {"attempts": 1, "delay": 0}},
+            {"target": "steady/gpt-4o", "priority": 1},
+        ],
+    }
+
+
+ROUTING = {
+    "name": "e2e-routing",
+    "type": "gateway-load-balancing-config",
+    "rules": [priority_rule("flaky-first", "flaky/gpt-4o"), priority_rule("broken-first", "broken/gpt-4o")],
+}
+
+
+@pytest.fixture
+def routed(gateway: GatewayProcess, fake_provider: str) -> Iterator[httpx.Client]:
+    client = httpx.Client(
+        base_url=gateway.base_url, headers={"Authorization": f"Bearer {gateway.admin_token}"}, timeout=10.0
+    )
+    manifests = [
+        account("flaky", f"{fake_provider}/knobs/status=503/v1"),
+        account("broken", f"{fake_provider}/knobs/status=400/v1"),
+        account("steady", f"{fake_provider}/v1"),
+        ROUTING,
+    ]
+    for manifest in manifests:
+        response = client.put("/api/svc/v1/apply", json={"manifest": manifest, "dryRun": False})
+        assert response.status_code == 200, response.text
+    yield client
+    client.close()
+
+
+def chat(client: httpx.Client, model: str) -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 4}
+    return client.post("/api/llm/chat/completions", json=body)
+
+
+def logged(client: httpx.Client, request_id: str) -> dict[str, Any]:
+    """The request log record of `request_id` (the log writer is batched: poll briefly)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        records = client.get("/api/svc/v1/llm-gateway/logs", params={"limit": 50}).json()["data"]
+        for record in records:
+            if request_id in json.dumps(record):
+                return record
+        time.sleep(0.05)
+    raise AssertionError(f"request {request_id} never reached the request log")
+
+
+def test_503_falls_back_with_the_attempts_in_headers_and_log(routed: httpx.Client) -> None:
+    response = chat(routed, "flaky/gpt-4o")
+    assert response.status_code == 200, response.text
+    assert response.headers["x-tfy-resolved-model"] == "steady/gpt-4o"
+    applied = json.loads(response.headers["x-tfy-applied-configurations"])
+    assert applied["load_balancing"]["rule_id"] == "flaky-first"
+    assert (applied["retries"], applied["fallbacks"]) == (1, 1)
+    record = logged(routed, response.headers["x-tfy-request-id"])
+    assert [tuple(item) for item in record["tries"]] == [
+        ("flaky/gpt-4o", 503),
+        ("flaky/gpt-4o", 503),
+        ("steady/gpt-4o", 200),
+    ]
+    assert (record["retries"], record["fallbacks"]) == (1, 1)
+
+
+def test_400_does_not_fall_back(routed: httpx.Client) -> None:
+    response = chat(routed, "broken/gpt-4o")
+    assert response.status_code == 400, response.text
+    record = logged(routed, response.headers["x-tfy-request-id"])
+    assert [tuple(item) for item in record["tries"]] == [("broken/gpt-4o", 400)]
+
+
+def test_explain_cli_against_the_gateway(routed: httpx.Client, gateway: GatewayProcess) -> None:
+    command = [sys.executable, "-m", "tfy_gateway", "explain", "--subject", "user:someone@example.com"]
+    env = {**os.environ, **gateway.env}
+    text = subprocess.run([*command, "--model", "flaky/gpt-4o"], capture_output=True, text=True, timeout=30, env=env)
+    assert text.returncode == 0, text.stderr
+    assert "rule 'flaky-first' of config 'e2e-routing'" in text.stdout
+    assert "Attempts:  flaky/gpt-4o -> steady/gpt-4o" in text.stdout
+    as_json = subprocess.run(
+        [*command, "--model", "broken/gpt-4o", "--metadata", "env=dev", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+    assert as_json.returncode == 0, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert report["matched_rule"] == "broken-first" and report["metadata"] == {"env": "dev"}
+    assert [rule["matched"] for rule in report["rules"]] == [False, True]
+    bad = subprocess.run([*command, "--model", "m", "--metadata", "oops"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+
+
+def test_explain_cli_names_an_unreachable_gateway() -> None:
+    from tests.helpers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "TFY_BASE_URL": url, "TFY_API_KEY": "tfy_nope"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tfy_gateway", "explain", "--subject", "user:a@x", "--model", "m"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+    assert result.returncode == 1 and url in result.stderr and "tfy_nope" not in result.stderr
