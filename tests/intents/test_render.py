@@ -85,9 +85,7 @@ COMPLETE_INTENTS = [
         unit="tokens_per_minute",
         applies_per=[],
     ),
-    RateLimitIntent(
-        subjects=["*"], limit=100, unit="requests_per_minute", applies_per=["user", "metadata.project"]
-    ),
+    RateLimitIntent(subjects=["*"], limit=100, unit="requests_per_minute", applies_per=["user", "metadata.project"]),
     BudgetIntent(
         subjects=["*"],
         applies_per=["user"],
@@ -224,9 +222,7 @@ def test_provider_account_merge_keeps_other_models(examples_dir):
 
 def test_virtual_account_merge_adds_grants_once():
     live = render(VirtualAccountIntent(name="ci-bot", models=["openai-main/gpt-4o"]))
-    merged = render(
-        VirtualAccountIntent(name="ci-bot", models=["openai-main/gpt-4o", "azure-backup/gpt-4o"]), live
-    )
+    merged = render(VirtualAccountIntent(name="ci-bot", models=["openai-main/gpt-4o", "azure-backup/gpt-4o"]), live)
     assert [p["resource_fqn"] for p in merged["permissions"]] == ["openai-main/gpt-4o", "azure-backup/gpt-4o"]
 
 

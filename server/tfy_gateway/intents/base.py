@@ -22,9 +22,7 @@ class Question(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     field: str = Field(description="Path of the field in the intent, e.g. 'targets[1].weight'.")
-    reason: Reason = Field(
-        description="missing: not given; ambiguous: several readings; invalid: wrong value."
-    )
+    reason: Reason = Field(description="missing: not given; ambiguous: several readings; invalid: wrong value.")
     question: str = Field(description="The question to ask the user, recommended option first.")
     options: list[Any] = Field(description="Allowed values or example answers, recommended first.")
     recommended: Any = Field(default=None, description="The recommended answer (null when none fits).")
@@ -71,13 +69,9 @@ class Findings:
         self.questions: list[Question] = []
         self.defaults: list[AppliedDefault] = []
 
-    def ask(
-        self, field: str, reason: Reason, question: str, options: Sequence[Any], recommended: Any = None
-    ) -> None:
+    def ask(self, field: str, reason: Reason, question: str, options: Sequence[Any], recommended: Any = None) -> None:
         self.questions.append(
-            Question(
-                field=field, reason=reason, question=question, options=list(options), recommended=recommended
-            )
+            Question(field=field, reason=reason, question=question, options=list(options), recommended=recommended)
         )
 
     def default(self, field: str, value: Any, note: str) -> None:
@@ -118,9 +112,7 @@ def check_subjects(findings: Findings, field: str, subjects: list[str] | None, *
         )
         return
     if not subjects:
-        findings.ask(
-            field, "invalid", "Subjects cannot be empty: use '*' for everyone?", SUBJECT_EXAMPLES, ["*"]
-        )
+        findings.ask(field, "invalid", "Subjects cannot be empty: use '*' for everyone?", SUBJECT_EXAMPLES, ["*"])
         return
     for index, subject in enumerate(subjects):
         if not SUBJECT_PATTERN.match(subject):
@@ -217,9 +209,7 @@ def check_applies_per(
         )
         return
     if len(applies_per) > 2:
-        findings.ask(
-            field, "invalid", f"At most 2 values are allowed; which two of {applies_per}?", applies_per
-        )
+        findings.ask(field, "invalid", f"At most 2 values are allowed; which two of {applies_per}?", applies_per)
     for index, value in enumerate(applies_per):
         if value not in allowed and not (value.startswith("metadata.") and len(value) > len("metadata.")):
             findings.ask(

@@ -27,9 +27,7 @@ class BudgetAlerts(BaseModel):
 
     to_emails: list[str] = Field(min_length=1, description="Who receives threshold alerts.")
     notification_channel: str | None = Field(default=None, description="Email notification channel name.")
-    thresholds: list[int] | None = Field(
-        default=None, description="Percent of the budget; default 75/90/100."
-    )
+    thresholds: list[int] | None = Field(default=None, description="Percent of the budget; default 75/90/100.")
 
 
 class BudgetIntent(BaseModel):
@@ -87,9 +85,7 @@ def check_budget(intent: BudgetIntent, findings: Findings, catalog: Sequence[str
                 [],
             )
         if intent.alerts.thresholds is None:
-            findings.default(
-                "alerts.thresholds", DEFAULT_THRESHOLDS, "alert at 75%, 90% and 100% of the budget"
-            )
+            findings.default("alerts.thresholds", DEFAULT_THRESHOLDS, "alert at 75%, 90% and 100% of the budget")
         elif any(not 0 < t <= 100 for t in intent.alerts.thresholds):
             findings.ask(
                 "alerts.thresholds",
@@ -122,9 +118,7 @@ def budget_context(intent: BudgetIntent) -> dict[str, Any]:
         "subjects": intent.subjects,
         "models": [m for m in intent.models or [] if m != "*"],
         "metadata": intent.metadata,
-        "limit": int(intent.limit)
-        if intent.limit is not None and intent.limit.is_integer()
-        else intent.limit,
+        "limit": int(intent.limit) if intent.limit is not None and intent.limit.is_integer() else intent.limit,
         "unit": intent.unit,
         "applies_per": intent.applies_per or [],
         "audit_mode": bool(intent.audit_mode),

@@ -9,9 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tfy_gateway.intents.base import SECRET_PREFIX, Findings
 
-Provider = Literal[
-    "openai", "anthropic", "azure-openai", "groq", "together-ai", "mistral-ai", "self-hosted-model"
-]
+Provider = Literal["openai", "anthropic", "azure-openai", "groq", "together-ai", "mistral-ai", "self-hosted-model"]
 PROVIDERS: list[str] = list(Provider.__args__)  # type: ignore[attr-defined]
 ModelType = Literal["chat", "completion", "embedding", "rerank", "moderation", "image", "responses"]
 MODEL_SERVERS = ["openai-compatible", "vllm-openai", "tei", "infinity", "cohere-rerank-v2", "nemo-retriever"]
@@ -43,9 +41,7 @@ class ProviderAccountIntent(BaseModel):
     provider: Provider | None = None
     name: str | None = Field(default=None, description="Account name, e.g. 'openai-main'.")
     models: list[ProviderModel] | None = None
-    secret: str | None = Field(
-        default=None, description=f"Secret reference {SECRET_EXAMPLE}, never a raw key."
-    )
+    secret: str | None = Field(default=None, description=f"Secret reference {SECRET_EXAMPLE}, never a raw key.")
     azure_endpoint: str | None = Field(default=None, description="Azure OpenAI resource endpoint URL.")
     base_url: str | None = Field(default=None, description="Override the provider's API base URL.")
 
@@ -80,9 +76,7 @@ def check_provider_account(intent: ProviderAccountIntent, findings: Findings) ->
             fixed,
         )
     if not intent.models:
-        findings.ask(
-            "models", "missing", "Which models should the account offer (e.g. 'gpt-4o', 'gpt-4o-mini')?", []
-        )
+        findings.ask("models", "missing", "Which models should the account offer (e.g. 'gpt-4o', 'gpt-4o-mini')?", [])
     _check_secret(intent, findings)
     if provider == "azure-openai" and not intent.azure_endpoint:
         findings.ask(

@@ -35,9 +35,7 @@ class RateLimitIntent(BaseModel):
         default=None,
         description="Count separately per user, virtualaccount, model or metadata.<key>; [] = shared.",
     )
-    metadata: dict[str, str] | None = Field(
-        default=None, description="Only requests with this x-tfy-metadata."
-    )
+    metadata: dict[str, str] | None = Field(default=None, description="Only requests with this x-tfy-metadata.")
     rule_id: str | None = None
     config_name: str | None = None
 

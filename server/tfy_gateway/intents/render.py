@@ -80,9 +80,7 @@ def render(intent: Intent, current_config: dict[str, Any] | None = None) -> dict
     if not isinstance(manifest, dict):  # pragma: no cover - templates always produce a mapping
         raise RuntimeError(f"template {template} did not render a mapping")
     if config_type is not None:
-        merged = merge_rule(
-            current_config, manifest["rules"][0], config_type=config_type, name=manifest["name"]
-        )
+        merged = merge_rule(current_config, manifest["rules"][0], config_type=config_type, name=manifest["name"])
         if config_name:  # an explicit rename wins over the live name
             merged["name"] = manifest["name"]
         return merged

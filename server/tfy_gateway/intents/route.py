@@ -26,9 +26,7 @@ STRATEGY_QUESTION = (
 class RouteTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    target: str = Field(
-        description="Catalog model id '<provider-account>/<model>', e.g. 'azure-backup/gpt-4o'."
-    )
+    target: str = Field(description="Catalog model id '<provider-account>/<model>', e.g. 'azure-backup/gpt-4o'.")
     weight: int | None = Field(default=None, ge=0, le=100, description="Share of traffic (weight routing).")
     priority: int | None = Field(default=None, ge=0, description="0 = tried first (priority routing).")
 
@@ -59,16 +57,10 @@ class RouteIntent(BaseModel):
     strategy: Strategy | None = Field(default=None, description="weight, latency or priority.")
     targets: list[RouteTarget] | None = Field(default=None, description="Where requests go.")
     subjects: list[str] | None = Field(default=None, description="Who the route applies to; default '*'.")
-    metadata: dict[str, str] | None = Field(
-        default=None, description="Only requests with this x-tfy-metadata."
-    )
-    retries: RetryOptions | None = Field(
-        default=None, description="Retry on the same target before fallback."
-    )
+    metadata: dict[str, str] | None = Field(default=None, description="Only requests with this x-tfy-metadata.")
+    retries: RetryOptions | None = Field(default=None, description="Retry on the same target before fallback.")
     fallback: bool | None = Field(default=None, description="Targets may serve as fallbacks (default true).")
-    fallback_status_codes: list[str] | None = Field(
-        default=None, description="Statuses that trigger fallback."
-    )
+    fallback_status_codes: list[str] | None = Field(default=None, description="Statuses that trigger fallback.")
     sticky: StickyOptions | None = Field(default=None, description="Pin a session to a target (weight only).")
     rule_id: str | None = Field(default=None, description="Rule id; derived from the model when omitted.")
     config_name: str | None = Field(default=None, description="Config name; the live config's name is kept.")

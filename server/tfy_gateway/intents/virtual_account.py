@@ -26,13 +26,9 @@ class VirtualAccountIntent(BaseModel):
     models: list[str] | None = Field(default=None, description="Catalog model ids the account may call.")
 
 
-def check_virtual_account(
-    intent: VirtualAccountIntent, findings: Findings, catalog: Sequence[str] | None
-) -> None:
+def check_virtual_account(intent: VirtualAccountIntent, findings: Findings, catalog: Sequence[str] | None) -> None:
     if not intent.name:
-        findings.ask(
-            "name", "missing", "What should the virtual account be called (e.g. 'ci-bot')?", ["ci-bot"]
-        )
+        findings.ask("name", "missing", "What should the virtual account be called (e.g. 'ci-bot')?", ["ci-bot"])
     elif not NAME_PATTERN.match(intent.name):
         fixed = re.sub(r"[^a-z0-9-]+", "-", intent.name.lower()).strip("-")[:36] or "service-bot"
         findings.ask(
