@@ -1,0 +1,109 @@
+"""`tfy-gateway logs`: recent data-plane request logs from a control plane's logs API.
+
+Talks to `GET {TFY_BASE_URL}/api/svc/v1/llm-gateway/logs` with `TFY_API_KEY` (admins see every
+request, other users their own). Prints one line per request, newest first, or JSON with `--json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import httpx
+
+from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, settings_from_env
+
+LOGS_PATH = "/api/svc/v1/llm-gateway/logs"
+_COLUMNS = ("time", "status", "subject", "model", "tokens", "cost", "latency", "error")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "logs",
+        help="show recent data-plane request logs",
+        description=(
+            "Show recent requests served by the gateway's data plane (TFY_BASE_URL with TFY_API_KEY): "
+            "time, status, subject, model, tokens, cost, latency and error, newest first. Prompts and "
+            "completions are only stored when a request asked for it (x-tfy-logging-config)."
+        ),
+    )
+    parser.add_argument("--limit", type=int, default=20, help="how many records (1-1000, default 20)")
+    parser.add_argument("--model", help="only requests for this model (requested or resolved), e.g. openai/gpt-4o")
+    parser.add_argument("--subject", help="only requests by this subject, e.g. user:bob@example.com")
+    parser.add_argument("--status", help="a status code (429), a class (5xx), 'error' or 'success'")
+    parser.add_argument("--since", help="only newer requests: a duration ago (15m, 2h, 7d) or an ISO-8601 time")
+    parser.add_argument("--json", action="store_true", help="print the raw records as JSON")
+    parser.set_defaults(handler=run)
+
+
+def _row(item: dict[str, Any]) -> tuple[str, ...]:
+    model = item.get("requested_model") or "-"
+    resolved = item.get("resolved_model")
+    if resolved and resolved != model:
+        model = f"{model} -> {resolved}"
+    cost = item.get("cost")
+    return (
+        str(item.get("time", ""))[:19].replace("T", " "),
+        str(item.get("status", "")),
+        str(item.get("subject") or "-"),
+        model,
+        f"{item.get('prompt_tokens', 0)}/{item.get('completion_tokens', 0)}",
+        "-" if cost is None else f"${cost:.6f}",
+        f"{item.get('latency_ms', 0):.0f}ms",
+        str(item.get("error") or "")[:80],
+    )
+
+
+def format_table(items: list[dict[str, Any]]) -> str:
+    rows = [_COLUMNS, *(_row(item) for item in items)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= 1000:
+        print(f"error: --limit must be between 1 and 1000, got {args.limit}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = settings_from_env()
+    if settings is None:
+        return EXIT_USAGE
+    params = {"limit": args.limit, "model": args.model, "subject": args.subject}
+    params |= {"status": args.status, "since": args.since}
+    query = {key: value for key, value in params.items() if value is not None}
+    url = settings.base_url.rstrip("/") + LOGS_PATH
+    try:
+        response = httpx.get(url, params=query, headers={"Authorization": f"Bearer {settings.api_key}"}, timeout=30.0)
+    except httpx.HTTPError as exc:
+        print(
+            f"error: cannot reach {settings.base_url} ({type(exc).__name__}); is the gateway running?", file=sys.stderr
+        )
+        return EXIT_FAILURE
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if response.status_code >= 400:
+        message = body.get("message") if isinstance(body, dict) else None
+        hint = {401: " (check TFY_API_KEY)", 404: " (does this control plane have a logs API? check TFY_BASE_URL)"}
+        print(
+            f"error: HTTP {response.status_code}: {message or response.text[:200]}{hint.get(response.status_code, '')}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    items = body.get("data", []) if isinstance(body, dict) else []
+    if args.json:
+        print(json.dumps(body, indent=2))
+    elif not items:
+        print("no request logs match", file=sys.stderr)
+    else:
+        print(format_table(items))
+        total = body.get("pagination", {}).get("total", len(items))
+        if total > len(items):
+            print(f"({len(items)} of {total}; use --limit or filters)", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,179 @@
+"""A gateway subprocess wired to an in-process fake provider, shared by the data-plane tests.
+
+One gateway per test module (starting one costs about a second); tests that need a pristine one
+use the function-scoped `gateway` fixture from tests/conftest.py. The provider account's API key
+is a `tfy-secret://` reference resolved from `<data-dir>/secrets.json`, and the fake provider
+requires that key, so every successful call also proves credentials are forwarded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import GatewayProcess, free_port
+from tfy_gateway.fakeprovider import running
+
+PROVIDER_KEY = "sk-fakeprovider-" + "k3y" * 8
+UPSTREAM_TIMEOUT_S = 1.5
+
+
+def fake_account(base_url: str) -> dict[str, Any]:
+    def model(name: str, model_id: str, types: list[str], **extra: Any) -> dict[str, Any]:
+        return {"type": "integration/model/openai", "name": name, "model_id": model_id, "model_types": types, **extra}
+
+    cost = {"metric": "per_1000_tokens", "value": {"input": 0.0025, "output": 0.01, "cache_read": 0.00125}}
+    return {
+        "name": "fake",
+        "type": "provider-account/openai",
+        "base_url": f"{base_url}/v1",
+        "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
+        "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
+        "integrations": [
+            model("gpt-4o", "gpt-4o", ["chat"], cost=cost),
+            model("cached", "gpt-4o@cached_tokens=4", ["chat"], cost=cost),
+            model("embed", "text-embedding-3-small", ["embedding"]),
+            model("public", "gpt-4o-mini", ["chat"]),
+            model("broken", "gpt-4o@status=500", ["chat"]),
+            model("slow", "gpt-4o@latency_ms=2500", ["chat"]),
+            model("slow-start", "gpt-4o@ttft_ms=1000", ["chat"]),
+            model("dripping", "gpt-4o@tokens=200,tpot_ms=20", ["chat"]),
+        ],
+    }
+
+
+def other_accounts(base_url: str) -> list[dict[str, Any]]:
+    everyone = [{"subject": "team:everyone", "role_id": "provider-account-access"}]
+    integration = {"type": "integration/model/openai", "name": "gpt-4o", "model_id": "gpt-4o", "model_types": ["chat"]}
+    return [
+        {
+            "name": "down",
+            "type": "provider-account/openai",
+            "base_url": f"http://127.0.0.1:{free_port()}/v1",
+            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
+            "collaborators": everyone,
+            "integrations": [integration],
+        },
+        {
+            "name": "nosecret",
+            "type": "provider-account/openai",
+            "base_url": f"{base_url}/v1",
+            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:missing-group:API_KEY"},
+            "collaborators": everyone,
+            "integrations": [integration],
+        },
+        {
+            "name": "discounted",
+            "type": "provider-account/openai",
+            "base_url": f"{base_url}/v1",
+            "discount_percent": 50,
+            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
+            "collaborators": everyone,
+            "integrations": [
+                {**integration, "cost": {"metric": "per_1000_tokens", "value": {"input": 0.0025, "output": 0.01}}}
+            ],
+        },
+        {
+            "name": "private",
+            "type": "provider-account/openai",
+            "base_url": f"{base_url}/v1",
+            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
+            "integrations": [integration],
+        },
+    ]
+
+
+@dataclass
+class DataPlane:
+    """The running gateway, its fake provider and helpers to call it."""
+
+    gateway: GatewayProcess
+    provider: str
+
+    @property
+    def base(self) -> str:
+        return self.gateway.base_url + "/api/llm"
+
+    @property
+    def token(self) -> str:
+        return self.gateway.admin_token
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+    def post(self, path: str, body: Any = None, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = {**self.auth(token), **kwargs.pop("headers", {})}
+        return httpx.post(f"{self.base}/{path}", json=body, headers=headers, timeout=30, **kwargs)
+
+    def chat(self, model: str = "fake/gpt-4o", **kwargs: Any) -> httpx.Response:
+        body = {"model": model, "messages": [{"role": "user", "content": "hello there"}], **kwargs.pop("body", {})}
+        return self.post("chat/completions", body, **kwargs)
+
+    def logs(self, token: str | None = None, **params: Any) -> dict[str, Any]:
+        response = httpx.get(
+            self.gateway.base_url + "/api/svc/v1/llm-gateway/logs", params=params, headers=self.auth(token), timeout=30
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def add_user(self, email: str) -> str:
+        """A new (non-admin) user's PAT, once the running server has picked the user up."""
+        result = subprocess.run(
+            [sys.executable, "-m", "tfy_gateway", "users", "add", email, "--data-dir", str(self.gateway.data_dir)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        token = re.search(r"tfy_[A-Za-z0-9_\-]+", result.stdout + result.stderr)
+        assert token, result.stdout + result.stderr
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if httpx.get(self.base + "/models", headers=self.auth(token.group(0))).status_code == 200:
+                return token.group(0)
+            time.sleep(0.1)
+        raise AssertionError(f"the gateway did not pick up user {email}")
+
+
+def apply(gateway: GatewayProcess, manifest: dict[str, Any]) -> None:
+    response = httpx.put(
+        gateway.base_url + "/api/svc/v1/apply",
+        json={"manifest": manifest, "dryRun": False},
+        headers={"Authorization": f"Bearer {gateway.admin_token}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+
+
+def start_data_plane(data_dir: Path, provider: str) -> GatewayProcess:
+    data_dir.mkdir(parents=True)
+    (data_dir / "secrets.json").write_text(json.dumps({"fake-group": {"API_KEY": PROVIDER_KEY}}))
+    gateway = GatewayProcess(data_dir, env={"TFY_GATEWAY_UPSTREAM_TIMEOUT_S": str(UPSTREAM_TIMEOUT_S)})
+    gateway.start()
+    for manifest in [fake_account(provider), *other_accounts(provider)]:
+        apply(gateway, manifest)
+    return gateway
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[str]:
+    with running(api_key=PROVIDER_KEY) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def dp(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[DataPlane]:
+    gateway = start_data_plane(tmp_path_factory.mktemp("data-plane") / "data", provider)
+    try:
+        yield DataPlane(gateway, provider)
+    finally:
+        gateway.stop()

@@ -1,0 +1,121 @@
+"""The real `openai` SDK (sync and async, streaming and not) against a gateway subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import openai
+import pytest
+
+from tests.gateway.data_plane.conftest import DataPlane
+
+MESSAGES = [{"role": "user", "content": "hello there"}]
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def client(dp: DataPlane, suffix: str = "") -> openai.OpenAI:
+    return openai.OpenAI(base_url=dp.base + suffix, api_key=dp.token, max_retries=0)
+
+
+def test_chat_completion_with_headers(dp: DataPlane) -> None:
+    raw = client(dp).chat.completions.with_raw_response.create(model="fake/gpt-4o", messages=MESSAGES, max_tokens=5)
+    completion = raw.parse()
+    assert completion.choices[0].message.content.startswith("Fake reply from gpt-4o")
+    assert completion.usage.completion_tokens == 5
+    assert raw.headers["x-tfy-resolved-model"] == "fake/gpt-4o"
+    assert isinstance(json.loads(raw.headers["x-tfy-applied-configurations"]), dict)
+    timing = dict(part.strip().split(";dur=") for part in raw.headers["server-timing"].split(","))
+    assert set(timing) == {"gateway", "provider", "total"}
+    assert float(timing["gateway"]) + float(timing["provider"]) == pytest.approx(float(timing["total"]), abs=0.01)
+    assert float(raw.headers["x-tfy-cost"]) > 0
+
+
+@pytest.mark.parametrize("suffix", ["/v1", "/api/inference/openai"])
+def test_aliases_serve_the_same_api(dp: DataPlane, suffix: str) -> None:
+    answer = client(dp, suffix).chat.completions.create(model="fake/gpt-4o", messages=MESSAGES, max_tokens=3)
+    assert answer.usage.completion_tokens == 3
+    assert "fake/gpt-4o" in [model.id for model in client(dp, suffix).models.list()]
+
+
+def test_streaming_with_include_usage(dp: DataPlane) -> None:
+    stream = client(dp).chat.completions.create(
+        model="fake/gpt-4o", messages=MESSAGES, max_tokens=6, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.startswith("Fake reply")
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 6
+
+
+def test_streaming_without_include_usage_has_no_usage_chunk(dp: DataPlane) -> None:
+    chunks = list(client(dp).chat.completions.create(model="fake/gpt-4o", messages=MESSAGES, max_tokens=4, stream=True))
+    assert chunks and all(chunk.choices for chunk in chunks)
+    assert all(chunk.usage is None for chunk in chunks)
+
+
+def test_tool_calls_streamed_and_not(dp: DataPlane) -> None:
+    options = {"model": "fake/gpt-4o", "messages": MESSAGES, "tools": [WEATHER_TOOL], "tool_choice": "required"}
+    answer = client(dp).chat.completions.create(**options)
+    call = answer.choices[0].message.tool_calls[0]
+    assert answer.choices[0].finish_reason == "tool_calls" and call.function.name == "get_weather"
+    arguments = ""
+    names = set()
+    for chunk in client(dp).chat.completions.create(**options, stream=True):
+        for tool_call in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            names.add(tool_call.function.name)
+            arguments += tool_call.function.arguments or ""
+    assert "get_weather" in names and json.loads(arguments) == json.loads(call.function.arguments)
+
+
+def test_embeddings_string_and_list(dp: DataPlane) -> None:
+    single = client(dp).embeddings.create(model="fake/embed", input="one text")
+    many = client(dp).embeddings.create(model="fake/embed", input=["a", "b", "c"])
+    assert len(single.data) == 1 and len(many.data) == 3 and many.usage.prompt_tokens > 0
+
+
+def test_completions_and_models(dp: DataPlane) -> None:
+    answer = client(dp).completions.create(model="fake/gpt-4o", prompt="Say hi", max_tokens=4)
+    assert answer.choices[0].text and answer.usage.completion_tokens == 4
+    ids = [model.id for model in client(dp).models.list()]
+    assert {"fake/gpt-4o", "fake/embed", "down/gpt-4o"} <= set(ids)
+
+
+async def test_async_client_streaming_and_not(dp: DataPlane) -> None:
+    async with openai.AsyncOpenAI(base_url=dp.base, api_key=dp.token, max_retries=0) as aclient:
+        answer = await aclient.chat.completions.create(model="fake/gpt-4o", messages=MESSAGES, max_tokens=3)
+        stream = await aclient.chat.completions.create(
+            model="fake/gpt-4o", messages=MESSAGES, max_tokens=3, stream=True, stream_options={"include_usage": True}
+        )
+        chunks = [chunk async for chunk in stream]
+    assert answer.usage.completion_tokens == 3
+    assert chunks[-1].usage.completion_tokens == 3
+
+
+def test_sdk_raises_the_platform_errors(dp: DataPlane) -> None:
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=dp.base, api_key="tfy_not_a_real_token_123", max_retries=0).models.list()
+    with pytest.raises(openai.PermissionDeniedError, match="not authorized to access model fake/nope"):
+        client(dp).chat.completions.create(model="fake/nope", messages=MESSAGES)
+
+
+def test_curl(dp: DataPlane) -> None:
+    body = json.dumps({"model": "fake/gpt-4o", "messages": MESSAGES, "max_tokens": 2})
+    result = subprocess.run(
+        ["curl", "-sS", "-i", f"{dp.base}/chat/completions", "-H", f"Authorization: Bearer {dp.token}"]
+        + ["-H", "Content-Type: application/json", "-d", body],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    head, _, payload = result.stdout.replace("\r\n", "\n").partition("\n\n")
+    assert head.startswith("HTTP/1.1 200") and "x-tfy-resolved-model: fake/gpt-4o" in head
+    assert json.loads(payload)["usage"]["completion_tokens"] == 2
