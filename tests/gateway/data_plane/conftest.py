@@ -126,10 +126,11 @@ class DataPlane:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def add_user(self, email: str) -> str:
+    def add_user(self, email: str, *extra: str) -> str:
         """A new (non-admin) user's PAT, once the running server has picked the user up."""
+        command = [sys.executable, "-m", "tfy_gateway", "users", "add", email, *extra]
         result = subprocess.run(
-            [sys.executable, "-m", "tfy_gateway", "users", "add", email, "--data-dir", str(self.gateway.data_dir)],
+            [*command, "--data-dir", str(self.gateway.data_dir)],
             capture_output=True,
             text=True,
             check=True,
@@ -154,13 +155,18 @@ def apply(gateway: GatewayProcess, manifest: dict[str, Any]) -> None:
     assert response.status_code == 200, response.text
 
 
-def start_data_plane(data_dir: Path, provider: str) -> GatewayProcess:
-    data_dir.mkdir(parents=True)
-    (data_dir / "secrets.json").write_text(json.dumps({"fake-group": {"API_KEY": PROVIDER_KEY}}))
-    gateway = GatewayProcess(data_dir, env={"TFY_GATEWAY_UPSTREAM_TIMEOUT_S": str(UPSTREAM_TIMEOUT_S)})
-    gateway.start()
+def configure(gateway: GatewayProcess, provider: str) -> None:
+    """Write the secrets file and apply the provider accounts (secrets are read on every apply)."""
+    gateway.data_dir.mkdir(parents=True, exist_ok=True)
+    (gateway.data_dir / "secrets.json").write_text(json.dumps({"fake-group": {"API_KEY": PROVIDER_KEY}}))
     for manifest in [fake_account(provider), *other_accounts(provider)]:
         apply(gateway, manifest)
+
+
+def start_data_plane(data_dir: Path, provider: str) -> GatewayProcess:
+    gateway = GatewayProcess(data_dir, env={"TFY_GATEWAY_UPSTREAM_TIMEOUT_S": str(UPSTREAM_TIMEOUT_S)})
+    gateway.start()
+    configure(gateway, provider)
     return gateway
 
 

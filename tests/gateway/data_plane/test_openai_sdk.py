@@ -108,9 +108,9 @@ def test_sdk_raises_the_platform_errors(dp: DataPlane) -> None:
 
 def test_curl(dp: DataPlane) -> None:
     body = json.dumps({"model": "fake/gpt-4o", "messages": MESSAGES, "max_tokens": 2})
+    headers = ["-H", f"Authorization: Bearer {dp.token}", "-H", "Content-Type: application/json"]
     result = subprocess.run(
-        ["curl", "-sS", "-i", f"{dp.base}/chat/completions", "-H", f"Authorization: Bearer {dp.token}"]
-        + ["-H", "Content-Type: application/json", "-d", body],
+        ["curl", "-sS", "-i", f"{dp.base}/chat/completions", *headers, "-d", body],
         capture_output=True,
         text=True,
         timeout=30,

@@ -1,0 +1,130 @@
+"""Every failure gets the right status and the platform's envelope (with OpenAI's error fields)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from tests.gateway.data_plane.conftest import PROVIDER_KEY, UPSTREAM_TIMEOUT_S, DataPlane
+
+
+def envelope(response: httpx.Response, status: int, origin: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] == "failure"
+    assert body["message"] == body["error"]["message"] and body["message"]
+    assert body["error"]["code"] == str(status)
+    assert body["error_origin_level"] == origin
+    return body
+
+
+def test_unauthenticated(dp: DataPlane) -> None:
+    missing = httpx.post(dp.base + "/chat/completions", json={"model": "fake/gpt-4o", "messages": []})
+    envelope(missing, 401, "authentication")
+    wrong = dp.chat(token="tfy_wrong_" + "x" * 20)
+    assert "invalid, expired or revoked" in envelope(wrong, 401, "authentication")["message"]
+
+
+def test_unknown_model_is_the_platforms_403(dp: DataPlane) -> None:
+    body = envelope(dp.chat("fake/does-not-exist"), 403, "authorization")
+    assert body["message"].startswith(
+        "User admin@local is not authorized to access model fake/does-not-exist or model does not exist"
+    )
+
+
+def test_user_without_access_gets_403_and_sees_only_its_models(dp: DataPlane) -> None:
+    token = dp.add_user("nobody@example.com")
+    body = envelope(dp.chat("private/gpt-4o", token=token), 403, "authorization")
+    assert "User nobody@example.com is not authorized to access model private/gpt-4o" in body["message"]
+    models = httpx.get(dp.base + "/models", headers=dp.auth(token)).json()["data"]
+    ids = {model["id"] for model in models}
+    assert "fake/gpt-4o" in ids and "private/gpt-4o" not in ids
+    assert dp.chat("fake/gpt-4o", token=token).status_code == 200
+
+
+def test_oversized_body_is_413(dp: DataPlane) -> None:
+    huge = "x" * (10 * 1024 * 1024 + 1)
+    response = dp.chat(body={"messages": [{"role": "user", "content": huge}]})
+    assert "larger than" in envelope(response, 413, "request")["message"]
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "needle"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"", 400, "empty"),
+        (b"[1, 2]", 400, "must be a JSON object"),
+        (b'{"model": "fake/gpt-4o"}', 400, "'messages' is required"),
+        (b'{"model": "fake/gpt-4o", "messages": "hi"}', 422, "'messages' is invalid"),
+        (b'{"messages": [{"role": "user", "content": "x"}]}', 400, "'model' is required"),
+        (b'{"model": "fake/gpt-4o", "messages": [{"role": "user"}], "stream": "yes"}', 422, "'stream'"),
+    ],
+)
+def test_invalid_bodies(dp: DataPlane, content: bytes, status: int, needle: str) -> None:
+    response = httpx.post(
+        dp.base + "/chat/completions", content=content, headers={**dp.auth(), "content-type": "application/json"}
+    )
+    body = envelope(response, status, "request")
+    assert needle in body["message"] and body["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "needle"),
+    [
+        ("x-tfy-metadata", "not json", "x-tfy-metadata is not valid JSON"),
+        ("x-tfy-metadata", '{"a": 1}', "must be a string"),
+        ("x-tfy-metadata", '{"a": "' + "v" * 129 + '"}', "longer than 128"),
+        ("x-tfy-request-timeout", "soon", "x-tfy-request-timeout must be a positive number"),
+        ("x-tfy-retry-config", '{"attempts": "many"}', "x-tfy-retry-config"),
+        ("x-tfy-logging-config", "yes", "x-tfy-logging-config"),
+    ],
+)
+def test_invalid_headers(dp: DataPlane, header: str, value: str, needle: str) -> None:
+    assert needle in envelope(dp.chat(headers={header: value}), 400, "request")["message"]
+
+
+def test_unsupported_and_unknown_endpoints_say_what_is_supported(dp: DataPlane) -> None:
+    responses = envelope(dp.post("responses", {"model": "fake/gpt-4o"}), 404, "request")
+    assert "the Responses API" in responses["message"] and "chat/completions" in responses["message"]
+    unknown = envelope(dp.post("nope", {}), 404, "request")
+    assert "No data-plane endpoint /api/llm/nope" in unknown["message"]
+    wrong_method = httpx.get(dp.base + "/chat/completions", headers=dp.auth())
+    envelope(wrong_method, 405, "request")
+
+
+def test_upstream_500_keeps_the_status_with_the_provider(dp: DataPlane) -> None:
+    body = envelope(dp.chat("fake/broken"), 500, "api_error")
+    assert body["provider"] == "openai" and "fake/broken" in body["message"]
+
+
+def test_connection_refused_is_502(dp: DataPlane) -> None:
+    body = envelope(dp.chat("down/gpt-4o"), 502, "gateway")
+    assert body["provider"] == "openai" and "cannot connect" in body["message"]
+
+
+def test_upstream_timeout_is_504(dp: DataPlane) -> None:
+    started = time.monotonic()
+    body = envelope(dp.chat("fake/slow"), 504, "gateway")
+    assert "timed out" in body["message"]
+    assert time.monotonic() - started < UPSTREAM_TIMEOUT_S + 1.0
+
+
+def test_request_timeout_header_gives_408(dp: DataPlane) -> None:
+    started = time.monotonic()
+    response = dp.chat("fake/slow", headers={"x-tfy-request-timeout": "200"})
+    envelope(response, 408, "gateway")
+    assert time.monotonic() - started < 1.0
+
+
+def test_ttft_timeout_header_gives_408_for_streams(dp: DataPlane) -> None:
+    response = dp.chat("fake/slow-start", body={"stream": True}, headers={"x-tfy-ttft-timeout-ms": "150"})
+    assert "first token" in envelope(response, 408, "gateway")["message"]
+
+
+def test_missing_secret_names_the_reference_never_a_value(dp: DataPlane) -> None:
+    body = envelope(dp.chat("nosecret/gpt-4o"), 500, "gateway")
+    assert "tfy-secret://local:missing-group:API_KEY" in body["message"]
+    assert "TFY_SECRET_MISSING_GROUP_API_KEY" in body["message"]
+    assert PROVIDER_KEY not in body["message"]
