@@ -96,3 +96,14 @@ def test_recompiling_swaps_rules(make_router: Callable[..., Router]) -> None:
     assert router.plan(request("m")).rule_id == "one"
     router.compile(snapshot_of([*example("provider-accounts.yaml"), config(rule("two", {}, {"target": B}))]))
     assert router.plan(request("m")).rule_id == "two"
+
+
+def test_rule_order_holds_across_the_subject_index(make_router: Callable[..., Router]) -> None:
+    rules = [rule(f"team-{i}", {"subjects": [f"team:t{i}"], "models": ["m"]}, {"target": B}) for i in range(50)]
+    rules.insert(25, rule("anyone", {"models": ["m"], "metadata": {"k": "v"}}, {"target": C}))
+    router = make_router(config(*rules))
+    assert router.plan(request("m", "team:t3", metadata={"k": "v"})).rule_id == "team-3"
+    assert router.plan(request("m", "team:t30", metadata={"k": "v"})).rule_id == "anyone"
+    assert router.plan(request("m", "team:t30")).rule_id == "team-30"
+    assert router.plan(request("m", "team:t30", "team:t40", "team:t27")).rule_id == "team-27"
+    assert router.plan(request("m", "team:nobody")).rule_id is None

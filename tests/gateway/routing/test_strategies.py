@@ -135,3 +135,14 @@ async def test_two_failures_do_not_bench_a_target(make_router: Callable[..., Rou
 
 async def _no_sleep(seconds: float) -> None:
     return None
+
+
+def test_sla_marks_are_per_rule_failures_per_target(make_router: Callable[..., Router], clock: Clock) -> None:
+    rules = [*example("routing-priority.yaml")[0]["rules"], *example("routing-weighted.yaml")[0]["rules"]]
+    router = make_router({"name": "both", "type": "gateway-load-balancing-config", "rules": rules})
+    router.record(router.plan(request("x", PREMIUM)).attempts[0], Outcome(200, tpot_ms=500))
+    assert router.plan(request("x", PREMIUM)).attempts[0].target == B
+    assert first_targets(router, 400)[A] > 200, "the weighted rule has no SLA cutoff: A stays in it"
+    for _ in range(3):
+        router.record(router.plan(request("x", PREMIUM)).attempts[-1], Outcome(503))
+    assert first_targets(router, 200) == Counter({B: 200}), "failures bench A in every rule"

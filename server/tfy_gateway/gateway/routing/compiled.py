@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from tfy_gateway.gateway.routing.health import sla_key
 from tfy_gateway.gateway.routing.matching import WhenMatcher
-from tfy_gateway.gateway.routing.types import Attempt, RetryPolicy
+from tfy_gateway.gateway.routing.types import Attempt, RetryPolicy, RoutePlan
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class CompiledTarget:
     weight: int | None = None
     priority: int | None = None
     metadata_match: tuple[tuple[str, str], ...] = ()
+    sla_mark: str | None = None  # health key of this target's SLA breaches in this rule
 
     @property
     def fallback_candidate(self) -> bool:
@@ -61,6 +63,37 @@ class CompiledRule:
     virtual_model: bool = False
 
 
+class ModelRules:
+    """The rules that can match one requested model, in rule order, indexed by subject.
+
+    `candidates(subjects)` yields only rules listing one of the subjects or matching any subject,
+    so thousands of per-team rules cost a few dict lookups. Also holds the model's pass-through plan.
+    """
+
+    __slots__ = ("_any_subject", "_by_subject", "passthrough", "rules")
+
+    def __init__(self, model: str, rules: tuple[CompiledRule, ...]) -> None:
+        self.rules = rules
+        any_subject: list[int] = []
+        by_subject: dict[str, list[int]] = {}
+        for position, rule in enumerate(rules):
+            if rule.when.subjects is None:
+                any_subject.append(position)
+            else:
+                for subject in rule.when.subjects:
+                    by_subject.setdefault(subject, []).append(position)
+        self._any_subject = tuple(any_subject)
+        self._by_subject = {subject: tuple(positions) for subject, positions in by_subject.items()}
+        self.passthrough = RoutePlan(model, None, None, None, (Attempt(model),), False)
+
+    def candidates(self, subjects: tuple[str, ...]) -> Iterable[CompiledRule]:
+        by_subject = self._by_subject
+        hits = [by_subject[s] for s in subjects if s in by_subject] if by_subject else None
+        if not hits:
+            return [self.rules[p] for p in self._any_subject]
+        return [self.rules[p] for p in sorted(set(self._any_subject).union(*hits))]
+
+
 @dataclass
 class CompiledRouting:
     rules: tuple[CompiledRule, ...] = ()
@@ -68,7 +101,9 @@ class CompiledRouting:
     cache_size: int = 10_000
     _any_model: tuple[int, ...] = ()
     _by_model: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    _memo: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    _memo: dict[str, ModelRules] = field(default_factory=dict)
+    # Rankings that do not depend on request or health: a rule with every target eligible and healthy.
+    static_rankings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         any_model: list[int] = []
@@ -82,12 +117,12 @@ class CompiledRouting:
         self._any_model = tuple(any_model)
         self._by_model = {model: tuple(positions) for model, positions in by_model.items()}
 
-    def rules_for(self, model: str) -> tuple[CompiledRule, ...]:
-        """The gateway rules whose `models` can match `model`, in rule order."""
+    def rules_for(self, model: str) -> ModelRules:
+        """The gateway rules whose `models` can match `model` (memoised per model)."""
         found = self._memo.get(model)
         if found is None:
             positions = sorted(self._any_model + self._by_model.get(model, ()))
-            found = tuple(self.rules[p] for p in positions)
+            found = ModelRules(model, tuple(self.rules[p] for p in positions))
             if len(self._memo) >= self.cache_size:
                 self._memo.clear()
             self._memo[model] = found
@@ -109,6 +144,7 @@ def _retry(config: Any | None) -> RetryPolicy:
 def _target(index: int, spec: Any, rule_key: str) -> CompiledTarget:
     headers = spec.headers_override
     sla = getattr(spec, "sla_cutoff", None)
+    has_sla = sla is not None and bool(sla.time_per_output_token_ms or sla.time_to_first_token_ms)
     attempt = Attempt(
         target=spec.target,
         retry=_retry(spec.retry_config),
@@ -128,6 +164,7 @@ def _target(index: int, spec: Any, rule_key: str) -> CompiledTarget:
         weight=getattr(spec, "weight", None),
         priority=getattr(spec, "priority", None),
         metadata_match=tuple((str(k), str(v)) for k, v in (spec.metadata_match or {}).items()),
+        sla_mark=sla_key(rule_key, spec.target) if has_sla else None,
     )
 
 

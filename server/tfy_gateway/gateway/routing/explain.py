@@ -128,7 +128,7 @@ def _candidate(
     unhealthy: frozenset[int],
     probabilities: dict[int, float],
 ) -> dict[str, Any]:
-    until = router.health.unhealthy_until(target.target, rule.key, now)
+    until = router.health.unhealthy_until(target.target, target.sla_mark, now)
     entry: dict[str, Any] = {
         "target": target.target,
         "eligible": eligible,

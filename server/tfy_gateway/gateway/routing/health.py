@@ -37,11 +37,14 @@ class Health:
         self._settings = settings
         self._failures: dict[str, deque[float]] = {}
 
-    def unhealthy_until(self, target: str, rule_key: str | None, now: float) -> float | None:
-        """When the later of the target's marks ends, or None if it is healthy now."""
+    def unhealthy_until(self, target: str, sla_mark: str | None, now: float) -> float | None:
+        """When the later of the target's marks ends, or None if it is healthy now.
+
+        `sla_mark` is the target's `sla_key` in its rule, or None when it has no SLA cutoff.
+        """
         until = self._backend.unhealthy_until(target)
-        if rule_key is not None:
-            sla_until = self._backend.unhealthy_until(sla_key(rule_key, target))
+        if sla_mark is not None:
+            sla_until = self._backend.unhealthy_until(sla_mark)
             if sla_until is not None and (until is None or sla_until > until):
                 until = sla_until
         return until if until is not None and until > now else None

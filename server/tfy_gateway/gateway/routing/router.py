@@ -10,17 +10,23 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import anyio
 
 from tfy_gateway.gateway.routing.backend import MemoryBackend, RoutingBackend
-from tfy_gateway.gateway.routing.compiled import CompiledRouting, CompiledRule, CompiledTarget, compile_snapshot
+from tfy_gateway.gateway.routing.compiled import (
+    LATENCY,
+    CompiledRouting,
+    CompiledRule,
+    CompiledTarget,
+    compile_snapshot,
+)
 from tfy_gateway.gateway.routing.execute import Sleep, run_plan
 from tfy_gateway.gateway.routing.health import Health
 from tfy_gateway.gateway.routing.matching import metadata_matches
 from tfy_gateway.gateway.routing.settings import RoutingSettings
-from tfy_gateway.gateway.routing.stats import LatencyStats
+from tfy_gateway.gateway.routing.stats import LatencyStats, LatencyView
 from tfy_gateway.gateway.routing.sticky import sticky_key
 from tfy_gateway.gateway.routing.strategies import Ranking, draw, rank
 from tfy_gateway.gateway.routing.types import Attempt, Outcome, PlanResult, RetryPolicy, RoutePlan, RouteRequest
@@ -66,7 +72,7 @@ class Router:
         virtual = compiled.virtual_models.get(request.model)
         if virtual is not None:
             return virtual, eligible_targets(virtual, request)
-        for rule in compiled.rules_for(request.model):
+        for rule in compiled.rules_for(request.model).candidates(request.subjects):
             if rule.when.matches(request):
                 eligible = eligible_targets(rule, request)
                 if eligible:
@@ -74,10 +80,21 @@ class Router:
         return None
 
     def rank(self, rule: CompiledRule, eligible: Sequence[CompiledTarget], now: float) -> Ranking:
+        health = self.health
         unhealthy = frozenset(
-            t.index for t in eligible if self.health.unhealthy_until(t.target, rule.key, now) is not None
+            t.index for t in eligible if health.unhealthy_until(t.target, t.sla_mark, now) is not None
         )
-        return rank(rule.strategy, eligible, unhealthy, lambda target: self.latency.view(target, now), self.settings)
+        if unhealthy or rule.strategy == LATENCY or len(eligible) != len(rule.targets):
+            return rank(rule.strategy, eligible, unhealthy, self.latency_view(now), self.settings)
+        # Weight/priority with every target eligible and healthy: the same ranking every time.
+        static = self._compiled.static_rankings
+        ranking = static.get(rule.key)
+        if ranking is None:
+            ranking = static[rule.key] = rank(rule.strategy, eligible, unhealthy, self.latency_view(now), self.settings)
+        return cast(Ranking, ranking)
+
+    def latency_view(self, now: float) -> Callable[[str], LatencyView]:
+        return lambda target: self.latency.view(target, now)
 
     def plan(self, request: RouteRequest) -> RoutePlan:
         """Chosen target first, then the fallback candidates in order. Pins sticky sessions."""
@@ -86,7 +103,7 @@ class Router:
     def build_plan(self, request: RouteRequest, rng: random.Random, *, pin: bool) -> RoutePlan:
         found = self.match(request)
         if found is None or not found[1]:
-            return RoutePlan(request.model, None, None, None, (Attempt(request.model),), False)
+            return self._compiled.rules_for(request.model).passthrough
         rule, eligible = found
         now = self.clock()
         ranking = self.rank(rule, eligible, now)
@@ -102,13 +119,12 @@ class Router:
                         self.backend.sticky_set(key, chosen.target, rule.sticky.ttl_s, now)
         if chosen is None:
             chosen = draw(ranking, rng)
-        fallbacks = tuple(t.attempt for t in ranking.order if t is not chosen and t.fallback_candidate)
         return RoutePlan(
             requested_model=request.model,
             rule_id=rule.rule_id,
             config_name=rule.config_name,
             strategy=rule.strategy,
-            attempts=(chosen.attempt, *fallbacks),
+            attempts=ranking.attempts(chosen),
             virtual_model=rule.virtual_model,
             sticky_key=key,
             sticky_ttl_s=rule.sticky.ttl_s if key is not None and rule.sticky is not None else None,

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tfy_gateway.gateway.routing.compiled import LATENCY, PRIORITY, WEIGHT, CompiledTarget
 from tfy_gateway.gateway.routing.settings import RoutingSettings
 from tfy_gateway.gateway.routing.stats import LatencyView
+from tfy_gateway.gateway.routing.types import Attempt
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,15 @@ class Ranking:
     shares: tuple[float, ...]
     order: tuple[CompiledTarget, ...]
     unhealthy: frozenset[int] = frozenset()
+    _attempts: dict[int, tuple[Attempt, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def attempts(self, chosen: CompiledTarget) -> tuple[Attempt, ...]:
+        """`chosen` first, then the other fallback candidates in order (memoised per choice)."""
+        found = self._attempts.get(chosen.index)
+        if found is None:
+            rest = (t.attempt for t in self.order if t is not chosen and t.fallback_candidate)
+            found = self._attempts[chosen.index] = (chosen.attempt, *rest)
+        return found
 
     def probabilities(self) -> dict[int, float]:
         """Chance of each pool member (by target index) to be drawn first."""
