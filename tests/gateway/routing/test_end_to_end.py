@@ -50,7 +50,11 @@ def priority_rule(rule_id: str, first: str) -> dict[str, Any]:
 ROUTING = {
     "name": "e2e-routing",
     "type": "gateway-load-balancing-config",
-    "rules": [priority_rule("flaky-first", "flaky/gpt-4o"), priority_rule("broken-first", "broken/gpt-4o")],
+    "rules": [
+        priority_rule("flaky-first", "flaky/gpt-4o"),
+        priority_rule("broken-first", "broken/gpt-4o"),
+        priority_rule("dropping-first", "dropping/gpt-4o"),
+    ],
 }
 
 
@@ -63,6 +67,7 @@ def routed(gateway: GatewayProcess, fake_provider: str) -> Iterator[httpx.Client
         account("flaky", f"{fake_provider}/knobs/status=503/v1"),
         account("broken", f"{fake_provider}/knobs/status=400/v1"),
         account("steady", f"{fake_provider}/v1"),
+        account("dropping", f"{fake_provider}/knobs/drop_after=2/v1"),
         ROUTING,
     ]
     for manifest in manifests:
@@ -110,6 +115,22 @@ def test_400_does_not_fall_back(routed: httpx.Client) -> None:
     assert response.status_code == 400, response.text
     record = logged(routed, response.headers["x-tfy-request-id"])
     assert [tuple(item) for item in record["tries"]] == [("broken/gpt-4o", 400)]
+
+
+def test_a_stream_that_began_is_never_retried(routed: httpx.Client) -> None:
+    body = {"model": "dropping/gpt-4o", "messages": [{"role": "user", "content": "ping"}], "stream": True}
+    received = b""
+    with routed.stream("POST", "/api/llm/chat/completions", json=body) as response:
+        assert response.status_code == 200
+        request_id = response.headers["x-tfy-request-id"]
+        try:
+            for chunk in response.iter_bytes():
+                received += chunk
+        except httpx.HTTPError:
+            pass  # the upstream dropped mid-stream; the gateway may end the response abruptly
+    assert b"data:" in received
+    record = logged(routed, request_id)
+    assert [item[0] for item in record["tries"]] == ["dropping/gpt-4o"], "no retry, no fallback after bytes"
 
 
 def test_explain_cli_against_the_gateway(routed: httpx.Client, gateway: GatewayProcess) -> None:
