@@ -43,6 +43,7 @@ def fake_account(base_url: str) -> dict[str, Any]:
             model("gpt-4o", "gpt-4o", ["chat"], cost=cost),
             model("cached", "gpt-4o@cached_tokens=4", ["chat"], cost=cost),
             model("embed", "text-embedding-3-small", ["embedding"]),
+            model("media", "fake-media", ["rerank", "moderation", "image", "text_to_speech", "audio_transcription"]),
             model("public", "gpt-4o-mini", ["chat"]),
             model("broken", "gpt-4o@status=500", ["chat"]),
             model("slow", "gpt-4o@latency_ms=2500", ["chat"]),
@@ -81,6 +82,21 @@ def other_accounts(base_url: str) -> list[dict[str, Any]]:
             "collaborators": everyone,
             "integrations": [
                 {**integration, "cost": {"metric": "per_1000_tokens", "value": {"input": 0.0025, "output": 0.01}}}
+            ],
+        },
+        {
+            "name": "claude",
+            "type": "provider-account/anthropic",
+            "base_url": f"{base_url}/v1",
+            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
+            "collaborators": everyone,
+            "integrations": [
+                {
+                    "type": "integration/model/anthropic",
+                    "name": "sonnet",
+                    "model_id": "claude-3-5-sonnet-20241022",
+                    "model_types": ["chat"],
+                }
             ],
         },
         {

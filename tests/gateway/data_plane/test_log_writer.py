@@ -1,0 +1,145 @@
+"""The batched request-log writer and the query functions, on a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tfy_gateway.gateway.request_logs import (
+    LogFilter,
+    LogRecord,
+    LogWriter,
+    QueryError,
+    connect,
+    parse_since,
+    query_logs,
+    usage_summary,
+)
+
+NOW = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def record(n: int, *, at: float = NOW, subject: str = "user:a@x", status: int = 200, cost: float = 0.5) -> LogRecord:
+    return LogRecord(
+        id=f"r{n}",
+        created_at=at,
+        subject=subject,
+        endpoint="chat",
+        requested_model="acct/m",
+        resolved_model="acct/m",
+        status=status,
+        latency_ms=1.0,
+        prompt_tokens=10,
+        completion_tokens=5,
+        cost=cost,
+        metadata={"k": "v"},
+        tries=[["acct/m", status]],
+    )
+
+
+def count(path: Path) -> int:
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT COUNT(*) FROM request_logs").fetchone()[0]
+
+
+async def test_submit_is_queued_and_flushed_in_batches(tmp_path: Path) -> None:
+    path = tmp_path / "logs.sqlite3"
+    writer = LogWriter(path, batch_size=10, flush_interval=60)
+    await writer.start()
+    try:
+        for n in range(25):
+            writer.submit(record(n))
+        assert writer.pending <= 25  # nothing written synchronously by submit
+        await writer.flush()
+        assert writer.pending == 0 and writer.written == 25 and count(path) == 25
+    finally:
+        await writer.stop()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_a_full_queue_drops_instead_of_blocking(tmp_path: Path) -> None:
+    writer = LogWriter(tmp_path / "logs.sqlite3", max_queue=3, flush_interval=60)
+    for n in range(5):
+        writer.submit(record(n))
+    assert writer.pending == 3 and writer.dropped == 2
+
+
+async def test_a_failing_database_never_raises(tmp_path: Path) -> None:
+    path = tmp_path / "logs.sqlite3"
+    writer = LogWriter(path, flush_interval=60)
+    await writer.start()
+    try:
+        with sqlite3.connect(path) as connection:
+            connection.execute("DROP TABLE request_logs")
+        writer.submit(record(1))
+        await writer.flush()
+        assert writer.failed_batches == 1 and writer.pending == 0
+    finally:
+        await writer.stop()
+
+
+async def test_retention_deletes_old_rows(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "logs.sqlite3"
+    writer = LogWriter(path, flush_interval=60, retention_days=7, clock=clock)
+    await writer.start()
+    try:
+        writer.submit(record(1, at=NOW - 8 * 86400))
+        writer.submit(record(2, at=NOW - 6 * 86400))
+        await writer.flush()
+        assert await writer.apply_retention() == 1
+        clock.now += 2 * 86400
+        assert await writer.apply_retention() == 1
+        assert count(path) == 0
+    finally:
+        await writer.stop()
+
+
+def test_queries_filter_and_summarise(tmp_path: Path) -> None:
+    connection = connect(tmp_path / "logs.sqlite3")
+    rows = [
+        record(1, at=NOW - 10),
+        record(2, at=NOW - 5, subject="user:b@x", status=429, cost=0.0),
+        record(3, at=NOW - 1, subject="user:b@x"),
+    ]
+    connection.executemany(
+        "INSERT INTO request_logs VALUES (" + ",".join("?" * 25) + ")", [item.to_row() for item in rows]
+    )
+    page, total = query_logs(connection, LogFilter(subject="user:b@x"), limit=1, offset=0)
+    assert total == 2 and [item["id"] for item in page] == ["r3"]
+    assert page[0]["metadata"] == {"k": "v"} and page[0]["total_tokens"] == 15
+    assert query_logs(connection, LogFilter(status="4xx"), limit=10, offset=0)[1] == 1
+    assert query_logs(connection, LogFilter(status="success", since=NOW - 6), limit=10, offset=0)[1] == 1
+    summary = usage_summary(connection, LogFilter())
+    assert summary["total"] == {
+        "requests": 3,
+        "errors": 1,
+        "prompt_tokens": 30,
+        "completion_tokens": 15,
+        "total_tokens": 45,
+        "cost": 1.0,
+    }
+    assert {row["subject"]: row["requests"] for row in summary["by_subject"]} == {"user:a@x": 1, "user:b@x": 2}
+    assert usage_summary(connection, LogFilter(since=NOW + 1))["total"]["requests"] == 0
+    with pytest.raises(QueryError, match="status='teapot'"):
+        LogFilter(status="teapot").where()
+
+
+def test_parse_since() -> None:
+    assert parse_since("15m", now=NOW) == NOW - 900
+    assert parse_since("2d", now=NOW) == NOW - 2 * 86400
+    assert parse_since("2027-01-15T08:00:00Z") == parse_since("2027-01-15T08:00:00+00:00")
+    assert parse_since(str(NOW)) == NOW
+    with pytest.raises(QueryError, match="duration ago"):
+        parse_since("last tuesday")
