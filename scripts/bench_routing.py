@@ -40,7 +40,12 @@ def example(name: str) -> list[dict[str, Any]]:
 
 
 def example_rules() -> list[dict[str, Any]]:
-    return [rule for name in ROUTING_EXAMPLES for doc in example(name) for rule in doc["rules"]]
+    """Every example rule in one config. The sticky rule goes first, narrowed to requests with
+    metadata bench=sticky, so that it and the weighted rule (same model) are both reachable."""
+    rules = [rule for name in ROUTING_EXAMPLES for doc in example(name) for rule in doc["rules"]]
+    sticky = next(rule for rule in rules if "sticky_routing" in rule)
+    rules.remove(sticky)
+    return [{**sticky, "when": {**sticky["when"], "metadata": {"bench": "sticky"}}}, *rules]
 
 
 def snapshot(manifests: list[dict[str, Any]]) -> ConfigSnapshot:
@@ -90,7 +95,7 @@ def in_process(iterations: int) -> None:
     requests = {
         "weighted rule (70/30)": RouteRequest("openai/gpt-4o", user),
         "priority rule (team)": RouteRequest("openai-main/gpt-4o", premium),
-        "sticky rule (header)": RouteRequest("openai/gpt-4o", user, {}, {"x-user-id": "u-42"}),
+        "sticky rule (header)": RouteRequest("openai/gpt-4o", user, {"bench": "sticky"}, {"x-user-id": "u-42"}),
         "no rule matches": RouteRequest("anthropic-main/claude-sonnet", user),
     }
     routers = {
