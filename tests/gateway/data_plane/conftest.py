@@ -129,7 +129,8 @@ class DataPlane:
 
     def post(self, path: str, body: Any = None, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = {**self.auth(token), **kwargs.pop("headers", {})}
-        return httpx.post(f"{self.base}/{path}", json=body, headers=headers, timeout=30, **kwargs)
+        timeout = kwargs.pop("timeout", 30)
+        return httpx.post(f"{self.base}/{path}", json=body, headers=headers, timeout=timeout, **kwargs)
 
     def chat(self, model: str = "fake/gpt-4o", **kwargs: Any) -> httpx.Response:
         body = {"model": model, "messages": [{"role": "user", "content": "hello there"}], **kwargs.pop("body", {})}

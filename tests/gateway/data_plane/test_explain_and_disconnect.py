@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 
 import httpx
@@ -51,3 +53,16 @@ def test_client_disconnect_cancels_the_upstream_stream(gateway: GatewayProcess) 
         assert stats["disconnects"] == 1, stats
         record = data_plane.logs(model="fake/dripping")["data"][0]
         assert record["status"] == 499 and record["stream"] is True
+
+
+def test_client_disconnect_cancels_a_non_streaming_call(dp: DataPlane) -> None:
+    marker = {"case": "gone-early"}
+    with contextlib.suppress(httpx.ReadTimeout):
+        dp.chat("fake/slow", headers={"x-tfy-metadata": json.dumps(marker)}, timeout=0.3)
+    deadline = time.monotonic() + 3
+    records: list[dict] = []
+    while time.monotonic() < deadline and not records:
+        records = [r for r in dp.logs(model="fake/slow")["data"] if r["metadata"] == marker]
+        time.sleep(0.05)
+    # Cancelled when the client left (499), not after the 1.5 s upstream timeout (504).
+    assert records and records[0]["status"] == 499 and records[0]["latency_ms"] < 1000

@@ -7,8 +7,7 @@ request, and control over when the first byte goes out (which decides whether a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar
 
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError
@@ -77,34 +76,35 @@ def encode_headers(pairs: list[tuple[str, str]]) -> Headers:
     return [(name.encode("latin-1"), value.encode("latin-1", "replace")) for name, value in pairs]
 
 
-async def _disconnected(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
-async def unless_disconnected(receive: Receive, work: Coroutine[Any, Any, T], completed: Callable[[], bool]) -> T:
-    """Run `work`, cancelling it (and raising ClientGone) if the client disconnects first.
+async def unless_disconnected(receive: Receive, work: Awaitable[T], completed: Callable[[], bool]) -> T:
+    """Await `work`, cancelling it (and raising ClientGone) if the client disconnects first.
 
     Cancelling closes the upstream connection, which is how an abandoned request stops the
     provider's generation. Call only after the request body has been read. `completed()` tells a
     real disconnect from the server's own end of the response (which `receive` also reports).
+    `work` runs in the current task; only the watcher is a new task (one per request).
     """
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(receive))
+    current = asyncio.current_task()
+    assert current is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        if not completed():
+            gone = True
+            current.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-        if not task.done() and completed():
-            await task
+        return await work
     except asyncio.CancelledError:
-        task.cancel()
+        if not gone:
+            raise
+        uncancel = getattr(current, "uncancel", None)  # Python >= 3.11
+        if uncancel is not None:
+            uncancel()
+        raise ClientGone from None
+    finally:
         watcher.cancel()
-        raise
-    if task.done():
-        watcher.cancel()
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
-    raise ClientGone
