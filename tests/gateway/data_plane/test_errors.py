@@ -128,3 +128,23 @@ def test_missing_secret_names_the_reference_never_a_value(dp: DataPlane) -> None
     assert "tfy-secret://local:missing-group:API_KEY" in body["message"]
     assert "TFY_SECRET_MISSING_GROUP_API_KEY" in body["message"]
     assert PROVIDER_KEY not in body["message"]
+
+
+def test_virtual_account_reaches_only_granted_models(dp: DataPlane) -> None:
+    manifest = {
+        "type": "virtual-account",
+        "name": "ci-bot",
+        "permissions": [{"resource_fqn": "fake/gpt-4o", "resource_type": "model", "role_id": "model-access"}],
+    }
+    applied = httpx.put(
+        dp.gateway.base_url + "/api/svc/v1/apply", json={"manifest": manifest, "dryRun": False}, headers=dp.auth()
+    )
+    assert applied.status_code == 200, applied.text
+    account_id = applied.json()["data"]["id"]
+    token = httpx.get(f"{dp.gateway.base_url}/api/svc/v1/virtual-accounts/{account_id}/token", headers=dp.auth())
+    vat = token.json()["token"]
+    assert dp.chat("fake/gpt-4o", token=vat).status_code == 200
+    body = envelope(dp.chat("fake/public", token=vat), 403, "authorization")
+    assert body["message"].startswith("Virtual account ci-bot is not authorized to access model fake/public")
+    records = dp.logs(vat)["data"]
+    assert {r["subject"] for r in records} == {"virtualaccount:ci-bot"} and len(records) == 2

@@ -43,7 +43,7 @@ from tfy_gateway.gateway.data_plane.headers import (
 )
 from tfy_gateway.gateway.data_plane.options import MAX_LOGGED_BODY_CHARS
 from tfy_gateway.gateway.data_plane.recording import record
-from tfy_gateway.gateway.data_plane.response_headers import applied_configurations, response_headers
+from tfy_gateway.gateway.data_plane.response_headers import response_headers
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.data_plane.streaming import pump
 from tfy_gateway.gateway.errors import ApiError
@@ -250,9 +250,6 @@ class Exchange:
             tpot_ms=latency_ms / tokens if tokens else None,
             payload=result,
         )
-
-    def applied(self) -> dict[str, Any]:
-        return applied_configurations(self)
 
 
 def _parse_object(raw: bytes) -> dict[str, Any]:

@@ -39,10 +39,9 @@ def _record(exchange: Exchange) -> None:
     served = exchange.served.target if exchange.served is not None else None
     usage = exchange.usage
     cost = None
-    if usage is not None and exchange.entry is not None and status < 400:
+    # A stream that failed midway (committed) still consumed tokens: it is priced too.
+    if usage is not None and exchange.entry is not None and (status < 400 or exchange.committed):
         cost = exchange.entry.pricing.cost(usage)
-    elif usage is not None and exchange.entry is not None and exchange.committed:
-        cost = exchange.entry.pricing.cost(usage)  # a stream that failed midway still cost something
 
     metrics.requests.labels(endpoint, model_label, str(status)).inc()
     metrics.latency.labels(endpoint, model_label).observe(elapsed)
