@@ -15,10 +15,12 @@ import asyncio
 import logging
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
+from tfy_gateway.gateway.access import ModelAccess
 from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.data_plane import multipart
 from tfy_gateway.gateway.data_plane.asgi import (
@@ -156,14 +158,12 @@ class Exchange:
         validate(self.spec, self.body)
         self.model = model = self.body["model"]
         self.options = parse_options(headers)
-        if not plane.state.snapshot.current.access.allows(self.principal, model):
-            raise _forbidden(self.principal, model)
+        request = RouteRequest(model, self.principal.subjects, self.options.metadata, routing_headers(headers))
+        self.plan = plan = _authorized(plane.router.plan(request), plane.state.snapshot.current.access, self.principal)
         self.model_allowed = True
         self.stream = self.spec.streams and self.body.get("stream") is True
         if self.options.log_bodies or plane.options.log_bodies:
             self.body_logged = _clip(self.raw.decode("utf-8", "replace")) if self.raw else None
-        request = RouteRequest(model, self.principal.subjects, self.options.metadata, routing_headers(headers))
-        self.plan = plan = plane.router.plan(request)
         execution = plane.router.execute(plan, self.attempt, retry_override=self.options.retry_override)
         self.result = result = await unless_disconnected(self.receive, execution, self._is_complete)
         outcome = result.outcome
@@ -262,6 +262,23 @@ def _parse_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_request(f"The request body must be a JSON object, not a JSON {type(body).__name__}.")
     return body
+
+
+def _authorized(plan: RoutePlan, access: ModelAccess, principal: Principal) -> RoutePlan:
+    """The plan restricted to what the caller may use, or a 403.
+
+    A model or virtual model is checked as requested. A gateway routing rule may match a name that is
+    no model at all (an alias such as `openai/gpt-4o`): then the caller needs access to the rule's
+    targets, and targets it may not use are dropped, so an alias never widens a token's reach.
+    """
+    if plan.rule_id is None or plan.virtual_model:
+        if not access.allows(principal, plan.requested_model):
+            raise _forbidden(principal, plan.requested_model)
+        return plan
+    usable = tuple(attempt for attempt in plan.attempts if access.allows(principal, attempt.target))
+    if not usable:
+        raise _forbidden(principal, plan.requested_model)
+    return plan if len(usable) == len(plan.attempts) else replace(plan, attempts=usable)
 
 
 def _forbidden(principal: Principal, model: str) -> DataPlaneError:
