@@ -58,9 +58,7 @@ def test_local_errors_stop_before_any_network_call(
     assert captured.out == ""
 
 
-def test_broken_yaml_is_located(
-    unreachable_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_broken_yaml_is_located(unreachable_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: x\ntype: [unclosed\n")
     assert main(["apply", "-f", str(broken)]) == 1
@@ -88,9 +86,7 @@ def test_connection_refused(unreachable_env: str, capsys: pytest.CaptureFixture[
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     assert len(lines) == 1  # the first failure stops the batch
-    assert lines[0].startswith(
-        "\u2718 [Dry Run] Failed to apply manifest openai-main of type provider-account/openai."
-    )
+    assert lines[0].startswith("\u2718 [Dry Run] Failed to apply manifest openai-main of type provider-account/openai.")
     assert f"could not reach the control plane at {unreachable_env}: is the gateway running" in lines[0]
     assert "Failed to apply one or more resource manifests." in captured.err
     assert main(["get", "models"]) == 1
@@ -115,22 +111,15 @@ def test_apply_dry_run_diff_get_delete_against_the_gateway(gateway: GatewayProce
     real = tfy_gateway("apply", "-f", str(ROUTING), "-f", str(ACCOUNTS), env=env)
     assert real.returncode == 0, real.stderr
     lines = real.stdout.splitlines()
-    assert (
-        lines[-1]
-        == "\u2714 Successfully configured manifest chat-routing of type gateway-load-balancing-config."
-    )
+    assert lines[-1] == "\u2714 Successfully configured manifest chat-routing of type gateway-load-balancing-config."
     assert len(lines) == 4
 
     same = tfy_gateway("apply", "-f", str(ROUTING), "--dry-run", "--show-diff", env=env)
     assert same.returncode == 0
-    assert (
-        same.stdout.splitlines()[0] == "No changes detected for chat-routing (gateway-load-balancing-config)"
-    )
+    assert same.stdout.splitlines()[0] == "No changes detected for chat-routing (gateway-load-balancing-config)"
 
     changed = tmp_path / "routing.yaml"
-    changed.write_text(
-        ROUTING.read_text().replace("weight: 70", "weight: 80").replace("weight: 30", "weight: 20")
-    )
+    changed.write_text(ROUTING.read_text().replace("weight: 70", "weight: 80").replace("weight: 30", "weight: 20"))
     diff = tfy_gateway("apply", "-f", str(changed), "--dry-run", "--show-diff", env=env)
     assert diff.returncode == 0, diff.stderr
     out = diff.stdout.splitlines()

@@ -51,9 +51,7 @@ class ScriptedServer:
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
                 path = self.path
-                server.seen.append(
-                    Seen(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
+                server.seen.append(Seen(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body))
                 reply = server.replies.get((self.command, path.split("?")[0]))
                 if reply is None:
                     reply = Reply(404, raw=b"Not Found", content_type="text/plain")

@@ -99,9 +99,7 @@ async def test_401_403_and_5xx_messages(scripted: ScriptedServer) -> None:
         scripted.reply("PUT", "/api/svc/v1/apply", 403, envelope(403, "admins only"))
         with pytest.raises(PermissionDeniedError) as denied:
             await client.apply(EXISTING, dry_run=False)
-        scripted.reply(
-            "POST", "/api/svc/v1/delete", 503, raw=b"<html>upstream down</html>", content_type="text/html"
-        )
+        scripted.reply("POST", "/api/svc/v1/delete", 503, raw=b"<html>upstream down</html>", content_type="text/html")
         with pytest.raises(ControlPlaneError) as failed:
             await client.delete(EXISTING)
     expected = f"the control plane at {scripted.base_url} rejected TFY_API_KEY (401)"

@@ -16,12 +16,15 @@ TFY_VERSION = REPO_ROOT / "scripts" / "tfy-version.sh"
 
 def call(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TFY_")}
-    return subprocess.run(["bash", str(TFY_API), *args], env={**clean, **env}, capture_output=True, text=True,
-                          timeout=30, cwd=cwd)  # fmt: skip
+    return subprocess.run(
+        ["bash", str(TFY_API), *args], env={**clean, **env}, capture_output=True, text=True, timeout=30, cwd=cwd
+    )
 
 
 def test_reads_a_config_and_never_prints_the_key(gateway: GatewayProcess) -> None:
-    result = call({"TFY_BASE_URL": gateway.base_url, "TFY_API_KEY": gateway.admin_token}, "GET", "/api/svc/v1/workspaces")
+    result = call(
+        {"TFY_BASE_URL": gateway.base_url, "TFY_API_KEY": gateway.admin_token}, "GET", "/api/svc/v1/workspaces"
+    )
     assert result.returncode == 0, result.stderr
     assert "data" in json.loads(result.stdout)
     assert gateway.admin_token not in result.stdout + result.stderr
@@ -34,7 +37,9 @@ def test_http_errors_exit_non_zero_with_the_body(gateway: GatewayProcess) -> Non
 
 
 def test_credentials_from_dot_env(gateway: GatewayProcess, tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text(f'export TFY_HOST="{gateway.base_url}"\nTFY_API_KEY={gateway.admin_token}\nOTHER=1\n')
+    (tmp_path / ".env").write_text(
+        f'export TFY_HOST="{gateway.base_url}"\nTFY_API_KEY={gateway.admin_token}\nOTHER=1\n'
+    )
     result = call({}, "GET", "/api/svc/v1/session", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
 

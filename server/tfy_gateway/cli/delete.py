@@ -58,9 +58,7 @@ def _bad_documents(documents: list[Document]) -> list[str]:
     for doc in documents:
         if not isinstance(doc.data, dict) or not isinstance(doc.data.get("type"), str):
             got = type(doc.data).__name__ if not isinstance(doc.data, dict) else "no string `type`"
-            problems.append(
-                f"{doc.file}: document {doc.index + 1}: a manifest must be a mapping with a `type` ({got})"
-            )
+            problems.append(f"{doc.file}: document {doc.index + 1}: a manifest must be a mapping with a `type` ({got})")
     return problems
 
 

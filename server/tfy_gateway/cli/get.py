@@ -37,9 +37,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("kind", metavar="TYPE", help=f"one of: {', '.join(_kinds())}")
-    parser.add_argument(
-        "--format", choices=("yaml", "json"), default="yaml", help="output format (default: yaml)"
-    )
+    parser.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format (default: yaml)")
     parser.set_defaults(handler=run)
 
 

@@ -181,9 +181,7 @@ class ControlPlaneClient:
     async def get_config(self, config_type: str) -> dict[str, Any] | None:
         """The current manifest of a singleton gateway config, or None when none is applied."""
         try:
-            body = await self._request(
-                "GET", f"{SVC}/llm-gateway/config/{config_type}", doing=f"get {config_type}"
-            )
+            body = await self._request("GET", f"{SVC}/llm-gateway/config/{config_type}", doing=f"get {config_type}")
         except ResourceNotFoundError:
             return None
         if not isinstance(body, dict):

@@ -66,9 +66,7 @@ def _rule_id(rule: dict[str, Any]) -> str:
     return rule_id
 
 
-def merge_rule(
-    current: dict[str, Any] | None, rule: dict[str, Any], *, config_type: str, name: str
-) -> dict[str, Any]:
+def merge_rule(current: dict[str, Any] | None, rule: dict[str, Any], *, config_type: str, name: str) -> dict[str, Any]:
     """A new config with `rule` added (see module docstring for where) or replacing the same `id`.
 
     `name` is used only when there is no current config; an existing config keeps its name, so the
@@ -109,11 +107,7 @@ def remove_rule(current: dict[str, Any], rule_id: str) -> dict[str, Any]:
     ids = [r.get("id") for r in rules if isinstance(r, dict)]
     if rule_id not in ids:
         known = ", ".join(repr(i) for i in ids) or "none"
-        raise RuleNotFoundError(
-            f"no rule with id {rule_id!r} in {current.get('type')}; existing ids: {known}"
-        )
+        raise RuleNotFoundError(f"no rule with id {rule_id!r} in {current.get('type')}; existing ids: {known}")
     merged = copy.deepcopy(current)
-    merged["rules"] = [
-        copy.deepcopy(r) for r in rules if not (isinstance(r, dict) and r.get("id") == rule_id)
-    ]
+    merged["rules"] = [copy.deepcopy(r) for r in rules if not (isinstance(r, dict) and r.get("id") == rule_id)]
     return merged
