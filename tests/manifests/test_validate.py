@@ -279,3 +279,14 @@ def test_missing_and_wrong_top_level() -> None:
 def test_duplicate_yaml_key_is_an_error_on_its_line() -> None:
     found = check("name: t\ntype: team\nmembers: []\nname: u\n")
     assert ("error", "duplicate-key", "name", 4) in found
+
+
+def test_integration_names_must_be_unique_within_an_account() -> None:
+    found = check("""
+    name: o
+    type: provider-account/openai
+    integrations:
+      - {type: integration/model/openai, name: gpt-4o, model_id: gpt-4o, model_types: [chat]}
+      - {type: integration/model/openai, name: gpt-4o, model_id: gpt-4o-2024, model_types: [chat]}
+    """)
+    assert found == [("error", "duplicate-integration", "integrations[1].name", 5)]

@@ -46,7 +46,7 @@ def lint(model: BaseModel, catalog: Catalog | None) -> list[Finding]:
     """Semantic findings for a schema-valid manifest."""
     findings: list[Finding] = []
     if isinstance(model, LoadBalancingConfig | RateLimitConfig | BudgetConfig):
-        findings += _unique_rule_ids(model.rules)
+        findings += _unique(model.rules, "id", "rules", "duplicate-rule-id")
         for index, rule in enumerate(model.rules):
             findings += _subjects(rule.when, ("rules", index, "when"))
     if isinstance(model, LoadBalancingConfig):
@@ -98,36 +98,24 @@ def lint(model: BaseModel, catalog: Catalog | None) -> list[Finding]:
         )
     integrations = getattr(model, "integrations", None)
     if isinstance(integrations, list):
-        findings += _unique_names(integrations)
+        findings += _unique(integrations, "name", "integrations", "duplicate-integration")
     return findings
 
 
-def _unique_rule_ids(rules: Sequence[Any]) -> Iterator[Finding]:
+def _unique(items: Sequence[Any], field: str, where: str, code: str) -> Iterator[Finding]:
+    """Each `items[i].<field>` must differ from the ones before it (rule ids, integration names)."""
     seen: dict[str, int] = {}
-    for index, rule in enumerate(rules):
-        if rule.id in seen:
+    for index, item in enumerate(items):
+        value = getattr(item, field)
+        if value in seen:
             yield finding(
                 "error",
-                "duplicate-rule-id",
-                f"duplicate rule id '{rule.id}' (also used by rules[{seen[rule.id]}]); ids must be unique",
-                ("rules", index, "id"),
+                code,
+                f"duplicate {field} '{value}' (also used by {where}[{seen[value]}]); it must be unique",
+                (where, index, field),
             )
         else:
-            seen[rule.id] = index
-
-
-def _unique_names(integrations: Sequence[Any]) -> Iterator[Finding]:
-    seen: dict[str, int] = {}
-    for index, integration in enumerate(integrations):
-        if integration.name in seen:
-            yield finding(
-                "error",
-                "duplicate-integration",
-                f"duplicate integration name '{integration.name}' (also integrations[{seen[integration.name]}])",
-                ("integrations", index, "name"),
-            )
-        else:
-            seen[integration.name] = index
+            seen[value] = index
 
 
 def _subjects(when: When, loc: Loc) -> Iterator[Finding]:
