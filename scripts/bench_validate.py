@@ -41,6 +41,7 @@ def measure(label: str, text: str) -> None:
 
 
 def main() -> None:
+    measure("1,000 rules", routing_config(1_000))
     measure("10,000 rules", routing_config(10_000))
     docs = "\n---\n".join(routing_config(1000) for _ in range(max(1, 5_000_000 // len(routing_config(1000)) + 1)))
     measure("~5 MB, multi-document", docs)
