@@ -62,7 +62,7 @@ class Printer:
         self._said("assistant", text)
 
     def _said(self, who: str, text: str) -> None:
-        rows = textwrap.wrap(text, WIDTH - 13) or [""]
+        rows = textwrap.wrap(text, WIDTH - 13, break_on_hyphens=False) or [""]
         self.line(f"  {self.style(who.ljust(9), 'bold')}  {rows[0]}")
         for row in rows[1:]:
             self.line(" " * 13 + row)

@@ -58,7 +58,8 @@ async def onboard_providers(s: DemoSession) -> None:
         models = ", ".join(i["name"] for i in manifest.get("integrations") or [])
         where = manifest.get("base_url") or manifest.get("azure_endpoint")
         s.out.fact(intent["name"], f"{manifest['type']}: {models}")
-        s.out.fact("", f"at {where} (the fake provider), key {intent['secret']}")
+        s.out.fact("", f"at {where} (the fake provider)")
+        s.out.fact("", f"API key from the secret {intent['secret']}")
         documents.append(rendered["yaml"])
     s.out.assistant("I'll include your team's existing routing config (one rule, written by hand):")
     s.out.block(scenario.EXISTING_ROUTING)
@@ -68,7 +69,7 @@ async def onboard_providers(s: DemoSession) -> None:
         s.out.fact(doc["action"], f"{doc['type']} {doc['name']}")
     s.out.user("Looks right, go ahead.")
     applied = await _apply(s, plan["plan_id"])
-    s.out.fact("applied", f"{len(applied['documents'])} documents ({applied['status']})")
+    s.out.fact("applied", f"{len(applied['documents'])} documents, status {applied['status']}")
 
 
 async def list_models(s: DemoSession) -> None:
