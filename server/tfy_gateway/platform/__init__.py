@@ -1,7 +1,8 @@
 """Client for a TrueFoundry-compatible control plane: the platform itself or `tfy-gateway serve`.
 
 Credentials come from the environment only (`ControlPlaneSettings.from_env`). The pure helpers
-(`compute_diff`, `merge_rule`, `remove_rule`, apply order) need no network.
+(`compute_diff`, `merge_rule`, `remove_rule`, apply order) need no network; `smoke_test` sends one
+real request through a gateway's data plane.
 """
 
 from tfy_gateway.platform.client import ApplyOutcome, ControlPlaneClient
@@ -14,6 +15,7 @@ from tfy_gateway.platform.errors import (
     PermissionDeniedError,
     ResourceNotFoundError,
     UnreachableError,
+    UnsupportedFeatureError,
     ValidationFailed,
 )
 from tfy_gateway.platform.merge import RuleNotFoundError, is_catch_all, merge_rule, remove_rule
@@ -32,6 +34,7 @@ from tfy_gateway.platform.settings import (
     mask_secret,
     normalize_base_url,
 )
+from tfy_gateway.platform.smoke import SmokeOutcome, TokenUsage, smoke_test
 
 __all__ = [
     "API_KEY_VARIABLE",
@@ -47,7 +50,10 @@ __all__ = [
     "PermissionDeniedError",
     "ResourceNotFoundError",
     "RuleNotFoundError",
+    "SmokeOutcome",
+    "TokenUsage",
     "UnreachableError",
+    "UnsupportedFeatureError",
     "ValidationFailed",
     "compute_diff",
     "format_manifest",
@@ -59,6 +65,7 @@ __all__ = [
     "merge_rule",
     "normalize_base_url",
     "remove_rule",
+    "smoke_test",
     "sort_for_apply",
     "sort_for_delete",
     "strip_none_fields",

@@ -23,11 +23,13 @@ from tfy_gateway.platform.errors import (
     PermissionDeniedError,
     ResourceNotFoundError,
     UnreachableError,
+    UnsupportedFeatureError,
     ValidationFailed,
 )
 from tfy_gateway.platform.settings import ControlPlaneSettings, mask_secret, normalize_base_url
 
 SVC = "/api/svc/v1"
+GATEWAY = f"{SVC}/llm-gateway"
 _PAGE_SIZE = 100
 _MAX_PAGES = 100  # 10,000 items: a guard against a server that never ends its pagination
 _VALIDATION_STATUSES = frozenset({400, 409, 413, 422})
@@ -181,7 +183,7 @@ class ControlPlaneClient:
     async def get_config(self, config_type: str) -> dict[str, Any] | None:
         """The current manifest of a singleton gateway config, or None when none is applied."""
         try:
-            body = await self._request("GET", f"{SVC}/llm-gateway/config/{config_type}", doing=f"get {config_type}")
+            body = await self._request("GET", f"{GATEWAY}/config/{config_type}", doing=f"get {config_type}")
         except ResourceNotFoundError:
             return None
         if not isinstance(body, dict):
@@ -202,6 +204,59 @@ class ControlPlaneClient:
         body = await self._json_object("GET", "/api/llm/models", doing="list models")
         data = body.get("data")
         return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+
+    # -- the gateway's own views (optional: a control plane without them answers 404) ------------
+
+    async def explain(
+        self,
+        subject: str,
+        model: str,
+        metadata: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """How a request from `subject` for `model` would be routed, without sending it upstream."""
+        body: dict[str, Any] = {"subject": subject, "model": model, "metadata": dict(metadata or {})}
+        if headers:
+            body["headers"] = {name.lower(): value for name, value in headers.items()}
+        return await self._json_object(
+            "POST", f"{GATEWAY}/explain", json=body, doing="explain routing", unsupported="explain"
+        )
+
+    async def query_logs(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        model: str | None = None,
+        subject: str | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict[str, Any]:
+        """Request logs, newest first: the list envelope `{data, pagination}` (None filters are omitted).
+
+        `status` is a code ("429"), a class ("5xx"), "error" or "success"; `since`/`until` a duration
+        ago ("15m", "7d") or an ISO-8601 time. Admins see every record, other keys their own.
+        """
+        params = {"limit": limit, "offset": offset, "model": model, "subject": subject}
+        params |= {"status": status, "since": since, "until": until}
+        return await self._json_object(
+            "GET", f"{GATEWAY}/logs", params=_present(params), doing="read request logs", unsupported="request logs"
+        )
+
+    async def usage_summary(
+        self,
+        *,
+        model: str | None = None,
+        subject: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict[str, Any]:
+        """Requests, tokens and cost in total, per model and per subject (the server's default window)."""
+        params = _present({"model": model, "subject": subject, "since": since, "until": until})
+        return await self._json_object(
+            "GET", f"{GATEWAY}/usage/summary", params=params, doing="summarise usage", unsupported="usage summaries"
+        )
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -226,8 +281,9 @@ class ControlPlaneClient:
         doing: str,
         json: Any = None,
         params: dict[str, Any] | None = None,
+        unsupported: str | None = None,
     ) -> dict[str, Any]:
-        body = await self._request(method, path, json=json, params=params, doing=doing)
+        body = await self._request(method, path, json=json, params=params, doing=doing, unsupported=unsupported)
         if body is None:
             return {}
         if not isinstance(body, dict):
@@ -245,9 +301,18 @@ class ControlPlaneClient:
         doing: str,
         json: Any = None,
         params: dict[str, Any] | None = None,
+        unsupported: str | None = None,
     ) -> Any:
+        """`unsupported` names the feature of an optional endpoint: its 404 is UnsupportedFeatureError."""
         response = await self._send(method, path, json=json, params=params)
         body = _decode(response)
+        if response.status_code == 404 and unsupported:
+            raise UnsupportedFeatureError(
+                f"the control plane at {self.base_url} does not serve {unsupported} (404 for {method} {path})",
+                feature=unsupported,
+                hint="it is older than this endpoint or not a tfy-gateway: use `tfy-gateway serve` (or a "
+                "version that serves it), and check that TFY_BASE_URL is the bare origin",
+            )
         if response.status_code == 404 and path != f"{SVC}/session":
             # A 404 means a wrong TFY_BASE_URL or a missing resource: if the session endpoint
             # answers, the URL is right (a wrong one raises NotFoundError from there).
@@ -331,6 +396,11 @@ class ControlPlaneClient:
         if self._api_key and self._api_key in text:
             text = text.replace(self._api_key, mask_secret(self._api_key))
         return text[:2000]
+
+
+def _present(params: dict[str, Any]) -> dict[str, Any]:
+    """Query parameters without the filters left unset."""
+    return {key: value for key, value in params.items() if value is not None}
 
 
 class _NotJson:

@@ -49,6 +49,14 @@ class NotFoundError(ControlPlaneError):
     """404: usually a TFY_BASE_URL that is not the bare origin of the control plane."""
 
 
+class UnsupportedFeatureError(ControlPlaneError):
+    """404 for an optional endpoint (explain, logs, usage): this control plane does not serve it."""
+
+    def __init__(self, message: str, feature: str, status: int | None = 404, hint: str | None = None) -> None:
+        super().__init__(message, status, hint)
+        self.feature = feature
+
+
 class ResourceNotFoundError(ControlPlaneError):
     """404 for a resource (e.g. deleting what does not exist) while the control plane's URL is right."""
 
