@@ -1,6 +1,7 @@
 """`tfy-gateway explain`: how the gateway would route a request, without sending one upstream.
 
-Calls `POST /api/svc/v1/llm-gateway/explain` on TFY_BASE_URL with TFY_API_KEY and prints which
+Calls `POST /api/svc/v1/llm-gateway/explain` on TFY_BASE_URL with TFY_API_KEY (through
+`ControlPlaneClient.explain`, so failures read like every other control-plane command) and prints which
 routing rule matches and why (and why earlier rules did not), the candidate targets with their
 weights/priorities/health, sticky status and the order in which targets would be tried.
 """
@@ -12,12 +13,10 @@ import json
 import sys
 from typing import Any
 
-import httpx
+import anyio
 
 from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, settings_from_env
-from tfy_gateway.platform import mask_secret
-
-EXPLAIN_PATH = "/api/svc/v1/llm-gateway/explain"
+from tfy_gateway.platform import ControlPlaneClient, ControlPlaneError, ControlPlaneSettings
 
 
 def register(subparsers: Any) -> None:
@@ -70,26 +69,10 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_env()
     if settings is None:
         return EXIT_USAGE
-    body: dict[str, Any] = {"subject": args.subject, "model": args.model, "metadata": metadata}
-    if headers:
-        body["headers"] = {name.lower(): value for name, value in headers.items()}
-    url = settings.base_url + EXPLAIN_PATH
     try:
-        response = httpx.post(url, json=body, headers={"Authorization": f"Bearer {settings.api_key}"}, timeout=30.0)
-    except httpx.HTTPError as exc:
-        print(
-            f"error: could not reach {settings.base_url}: is the gateway running (`tfy-gateway serve`) "
-            f"and TFY_BASE_URL right? ({type(exc).__name__})",
-            file=sys.stderr,
-        )
-        return EXIT_FAILURE
-    if response.status_code != 200:
-        print(f"error: {_failure(response, settings.base_url, settings.api_key)}", file=sys.stderr)
-        return EXIT_FAILURE
-    try:
-        report = response.json()
-    except ValueError:
-        print(f"error: {url} did not answer with JSON", file=sys.stderr)
+        report = anyio.run(_explain, settings, args.subject, args.model, metadata, headers)
+    except ControlPlaneError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     if args.format == "json":
         print(json.dumps(report, indent=2))
@@ -98,19 +81,11 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _failure(response: httpx.Response, base_url: str, api_key: str) -> str:
-    try:
-        body = response.json()
-        message = body.get("message") or (body.get("error") or {}).get("message")
-    except (ValueError, AttributeError):
-        message = None
-    said = f": {str(message).replace(api_key, mask_secret(api_key))}" if message else ""
-    status = response.status_code
-    if status == 401:
-        return f"{base_url} rejected TFY_API_KEY (401){said}"
-    if status == 404:
-        return f"{base_url} has no explain endpoint ({EXPLAIN_PATH}, 404): is it a `tfy-gateway serve`?{said}"
-    return f"explain failed with {status}{said}"
+async def _explain(
+    settings: ControlPlaneSettings, subject: str, model: str, metadata: dict[str, str], headers: dict[str, str]
+) -> dict[str, Any]:
+    async with ControlPlaneClient.from_settings(settings) as client:
+        return await client.explain(subject, model, metadata, headers)
 
 
 def render(report: dict[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """`tfy-gateway logs`: recent data-plane request logs from a control plane's logs API.
 
-Talks to `GET {TFY_BASE_URL}/api/svc/v1/llm-gateway/logs` with `TFY_API_KEY` (admins see every
-request, other users their own). Prints one line per request, newest first, or JSON with `--json`.
+Talks to `GET {TFY_BASE_URL}/api/svc/v1/llm-gateway/logs` with `TFY_API_KEY` through
+`ControlPlaneClient.query_logs` (admins see every request, other users their own). Prints one line
+per request, newest first, or JSON with `--json`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import json
 import sys
 from typing import Any
 
-import httpx
+import anyio
 
 from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, settings_from_env
+from tfy_gateway.platform import ControlPlaneClient, ControlPlaneError, ControlPlaneSettings
 
-LOGS_PATH = "/api/svc/v1/llm-gateway/logs"
 _COLUMNS = ("time", "status", "subject", "model", "tokens", "cost", "latency", "error")
 
 
@@ -73,30 +74,14 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_env()
     if settings is None:
         return EXIT_USAGE
-    params = {"limit": args.limit, "model": args.model, "subject": args.subject}
-    params |= {"status": args.status, "since": args.since}
-    query = {key: value for key, value in params.items() if value is not None}
-    url = settings.base_url.rstrip("/") + LOGS_PATH
+    filters = {"limit": args.limit, "model": args.model, "subject": args.subject}
+    filters |= {"status": args.status, "since": args.since}
     try:
-        response = httpx.get(url, params=query, headers={"Authorization": f"Bearer {settings.api_key}"}, timeout=30.0)
-    except httpx.HTTPError as exc:
-        print(
-            f"error: cannot reach {settings.base_url} ({type(exc).__name__}); is the gateway running?", file=sys.stderr
-        )
+        body = anyio.run(_query, settings, filters)
+    except ControlPlaneError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = None
-    if response.status_code >= 400:
-        message = body.get("message") if isinstance(body, dict) else None
-        hint = {401: " (check TFY_API_KEY)", 404: " (does this control plane have a logs API? check TFY_BASE_URL)"}
-        print(
-            f"error: HTTP {response.status_code}: {message or response.text[:200]}{hint.get(response.status_code, '')}",
-            file=sys.stderr,
-        )
-        return EXIT_FAILURE
-    items = body.get("data", []) if isinstance(body, dict) else []
+    items = body.get("data") or []
     if args.json:
         print(json.dumps(body, indent=2))
     elif not items:
@@ -107,3 +92,8 @@ def run(args: argparse.Namespace) -> int:
         if total > len(items):
             print(f"({len(items)} of {total}; use --limit or filters)", file=sys.stderr)
     return EXIT_OK
+
+
+async def _query(settings: ControlPlaneSettings, filters: dict[str, Any]) -> dict[str, Any]:
+    async with ControlPlaneClient.from_settings(settings) as client:
+        return await client.query_logs(**filters)
