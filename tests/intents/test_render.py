@@ -230,3 +230,18 @@ def test_to_yaml_keeps_manifest_order():
     text = to_yaml(render(COMPLETE_INTENTS[3]))
     assert text.splitlines()[:2] == ["name: rate-limits", "type: gateway-rate-limiting-config"]
     assert yaml.safe_load(text)["rules"][0]["limit_to"] == 20000
+
+
+def test_small_prices_render_as_numbers_the_platform_reads_back() -> None:
+    intent = ProviderAccountIntent(
+        provider="openai",
+        name="cheap",
+        secret="tfy-secret://local:openai:API_KEY",
+        models=[ProviderModel(name="mini", input_cost_per_1k=0.00002, output_cost_per_1k=1e-7)],
+    )
+    manifest = render(intent, None)
+    text = to_yaml(manifest)
+    (document,) = load_text(text)  # the YAML 1.1 reading the tfy CLI does
+    prices = document.data["integrations"][0]["cost"]["value"]
+    assert prices == {"input": 0.00002, "output": 1e-7}
+    assert not has_errors(validate_documents([document]))

@@ -38,8 +38,20 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters["q"] = lambda value: json.dumps(value, ensure_ascii=False)
+    env.filters["q"] = yaml_scalar
     return env
+
+
+def yaml_scalar(value: Any) -> str:
+    """One value as YAML 1.1 reads it back: JSON text, except floats, which JSON may write as `2e-05`
+    (a string to a YAML 1.1 reader such as the platform's CLI); repr-based `2.0e-05` is a float."""
+    if isinstance(value, float):
+        text = repr(value)
+        if "e" in text and "." not in text.split("e")[0]:
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}.0e{exponent}"
+        return text
+    return json.dumps(value, ensure_ascii=False)
 
 
 def render_text(template: str, context: dict[str, Any]) -> str:
