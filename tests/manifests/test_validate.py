@@ -290,3 +290,20 @@ def test_integration_names_must_be_unique_within_an_account() -> None:
       - {type: integration/model/openai, name: gpt-4o, model_id: gpt-4o-2024, model_types: [chat]}
     """)
     assert found == [("error", "duplicate-integration", "integrations[1].name", 5)]
+
+
+def test_numbers_written_as_text_are_errors_not_silently_converted() -> None:
+    found = check("""
+    name: o
+    type: provider-account/openai
+    integrations:
+      - type: integration/model/openai
+        name: gpt-4o
+        model_id: gpt-4o
+        model_types: [chat]
+        cost: {metric: per_1000_tokens, value: {input: 2e-05, output: "0.01"}}
+    """)
+    assert found == [
+        ("error", "wrong-type", "integrations[0].cost.value.input", 8),
+        ("error", "wrong-type", "integrations[0].cost.value.output", 8),
+    ]

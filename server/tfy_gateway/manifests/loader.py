@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from tfy_gateway.manifests.findings import Finding, ManifestLoadError
+from tfy_gateway.manifests.gc_pause import gc_paused
 
 try:  # libyaml's parser is an order of magnitude faster on large manifests
     from yaml import CSafeLoader as _Loader
@@ -229,7 +230,9 @@ def load_text(text: str, file: str = "<input>") -> list[Document]:
         text = text.expandtabs(2)  # JSON allows tabs as whitespace, YAML does not
     documents: list[Document] = []
     try:
-        for parsed in _documents_from_events(yaml.parse(text, Loader=_Loader), file):
+        with gc_paused():
+            parsed_documents = list(_documents_from_events(yaml.parse(text, Loader=_Loader), file))
+        for parsed in parsed_documents:
             if parsed.data is None:
                 continue
             if isinstance(parsed.data, list):

@@ -177,6 +177,15 @@ def _from_error(root: type[BaseModel], error: ErrorDetails) -> Finding:
             loc,
             hint=f'write "{value}" (quoted): status codes are strings in the platform schema',
         )
+    if kind in ("float_type", "int_type", "bool_type") and isinstance(value, str):
+        wanted = {"float_type": "a number", "int_type": "an integer", "bool_type": "true or false"}[kind]
+        return finding(
+            "error",
+            "wrong-type",
+            f"'{name}' must be {wanted}, got the text {_describe(value)}",
+            loc,
+            hint="remove the quotes; YAML reads 2e-05 (no dot) as text: write 0.00002 or 2.0e-05",
+        )
     if kind == "value_error":
         message = str(error["msg"]).removeprefix("Value error, ")
         return finding("error", "invalid-value", message, loc)

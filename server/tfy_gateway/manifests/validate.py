@@ -7,6 +7,7 @@ from typing import Any
 
 from tfy_gateway.manifests.catalog import Catalog
 from tfy_gateway.manifests.findings import Finding, finding
+from tfy_gateway.manifests.gc_pause import gc_paused
 from tfy_gateway.manifests.lint import lint, plaintext_secrets
 from tfy_gateway.manifests.loader import Document
 from tfy_gateway.manifests.registry import manifest_key
@@ -18,11 +19,13 @@ def validate_manifest(manifest: Any, catalog: Catalog | None = None) -> list[Fin
 
     `catalog` lists the models targets may name; without one, targets are checked for form only.
     """
-    model, findings = check_schema(manifest)
+    with gc_paused():
+        model, findings = check_schema(manifest)
     if isinstance(manifest, dict) and not str(manifest.get("type", "")).startswith("gateway-"):
         findings += plaintext_secrets(manifest)  # gateway configs hold no credentials
     if model is not None:
-        findings += lint(model, catalog)
+        with gc_paused():
+            findings += lint(model, catalog)
     return findings
 
 
