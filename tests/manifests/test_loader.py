@@ -47,3 +47,17 @@ def test_empty_file_and_missing_file(tmp_path: Path) -> None:
         load_text("# nothing\n")
     with pytest.raises(ManifestLoadError, match="file not found"):
         load_file(tmp_path / "nope.yaml")
+
+
+def test_anchors_merge_keys_and_yaml_1_1_scalars_read_as_pyyaml_does() -> None:
+    import yaml
+
+    text = "base: &b {a: 1, b: yes, c: on, d: 0x10, g: ~, h: '1'}\nm:\n  <<: *b\n  a: 2\nl: [*b, 3.5, .inf]\n"
+    (doc,) = load_text(text)
+    assert doc.data == yaml.safe_load(text)
+    assert doc.data["m"]["a"] == 2 and doc.data["m"]["b"] is True
+
+
+def test_complex_keys_are_a_located_error() -> None:
+    with pytest.raises(ManifestLoadError, match="complex mapping keys"):
+        load_text("? [a]\n: 1\n")

@@ -147,7 +147,7 @@ def _documents_from_events(events: Iterator[Any], file: str) -> Iterator[Documen
             attach(finished.container)
             continue
         if kind is scalar_event and stack and isinstance(stack[-1].container, dict) and stack[-1].key is _MISSING:
-            frame = stack[-1]  # the common case, a mapping key, handled without the generic path below
+            frame = stack[-1]  # a mapping key
             if event.value == _MERGE and not event.style:
                 frame.merge_pending = True
                 frame.key = _MERGE
@@ -157,8 +157,7 @@ def _documents_from_events(events: Iterator[Any], file: str) -> Iterator[Documen
             key_path = (*frame.path, key)
             if key in frame.container:
                 doc.duplicate_keys.append(key_path)
-            mark = event.start_mark
-            doc.keys[key_path] = (mark.line + 1, mark.column + 1)
+            doc.keys[key_path] = _position(event)
             frame.key = key
             continue
         if isinstance(event, yaml.DocumentStartEvent):
@@ -171,25 +170,10 @@ def _documents_from_events(events: Iterator[Any], file: str) -> Iterator[Documen
         if not isinstance(event, yaml.NodeEvent):
             continue
         path = child_path()
-        if path is None:  # a mapping key
-            frame = stack[-1]
-            if not isinstance(event, yaml.ScalarEvent):
-                raise yaml.MarkedYAMLError(
-                    problem="complex mapping keys are not supported", problem_mark=getattr(event, "start_mark", None)
-                )
-            if event.value == _MERGE and not event.style:
-                frame.merge_pending = True
-                frame.key = _MERGE
-                continue
-            key = scalars.value(event)
-            key = key if isinstance(key, str | int) else str(key)
-            assert isinstance(frame.container, dict)
-            key_path = (*frame.path, key)
-            if key in frame.container:
-                doc.duplicate_keys.append(key_path)
-            doc.keys[key_path] = _position(event)
-            frame.key = key
-            continue
+        if path is None:  # scalar keys took the fast path above; this key is a mapping or a list
+            raise yaml.MarkedYAMLError(
+                problem="complex mapping keys are not supported", problem_mark=getattr(event, "start_mark", None)
+            )
         if not (stack and stack[-1].merge_pending):
             doc.values[path] = _position(event)
         if isinstance(event, yaml.AliasEvent):
