@@ -50,6 +50,7 @@ class SmokeOutcome:
     resolved_model: str | None = None  # x-tfy-resolved-model: the model that actually answered
     applied_configurations: Any = None  # x-tfy-applied-configurations: the rules that applied
     request_id: str | None = None  # x-tfy-request-id: the request-log record
+    server_timing: str | None = None  # server-timing: the gateway's own time vs the provider's
     ttft_ms: float | None = None  # time to the first streamed token
     usage: TokenUsage | None = None
     cost: float | None = None
@@ -111,10 +112,10 @@ async def smoke_test(
     headers = {"Authorization": f"Bearer {settings.api_key}", "User-Agent": f"tfy-gateway/{__version__}"}
     if metadata:
         headers["x-tfy-metadata"] = json.dumps(metadata)
-    run = _Run(settings, model=model, kind=kind, stream=streaming)
     limits = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT_S, timeout))
     try:
         async with httpx.AsyncClient(timeout=limits, follow_redirects=False) as http:
+            run = _Run(settings, model=model, kind=kind, stream=streaming)  # the clock starts with the request
             if streaming:
                 async with http.stream("POST", settings.base_url + path, json=payload, headers=headers) as response:
                     return await run.streamed(response)
@@ -150,6 +151,7 @@ class _Run:
             resolved_model=response.headers.get("x-tfy-resolved-model"),
             applied_configurations=_header_json(response.headers.get("x-tfy-applied-configurations")),
             request_id=response.headers.get("x-tfy-request-id"),
+            server_timing=response.headers.get("server-timing"),
             **fields,
         )
 
