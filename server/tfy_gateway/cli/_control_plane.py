@@ -5,6 +5,7 @@ Private to the CLI (the leading underscore keeps it out of subcommand discovery)
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
@@ -22,6 +23,14 @@ from tfy_gateway.platform import (
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """argparse `type=` for KEY=VALUE options; a malformed one is a usage error (exit 2)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r} (e.g. env=dev)")
+    return key.strip(), value
 
 
 def settings_from_env(err: TextIO | None = None) -> ControlPlaneSettings | None:

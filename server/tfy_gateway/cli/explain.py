@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, settings_from_env
+from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, key_value, settings_from_env
 from tfy_gateway.platform import ControlPlaneClient, ControlPlaneError, ControlPlaneSettings
 
 
@@ -37,12 +37,18 @@ def register(subparsers: Any) -> None:
         help="the caller, e.g. user:a@x.com, team:ml or virtualaccount:ci (a known user's teams count too)",
     )
     parser.add_argument(
-        "--metadata", action="append", default=[], metavar="KEY=VALUE", help="X-TFY-METADATA entry (repeatable)"
+        "--metadata",
+        action="append",
+        default=[],
+        type=key_value,
+        metavar="KEY=VALUE",
+        help="X-TFY-METADATA entry (repeatable)",
     )
     parser.add_argument(
         "--header",
         action="append",
         default=[],
+        type=key_value,
         metavar="NAME=VALUE",
         help="a request header, e.g. a sticky-session identifier (repeatable; sent as `headers`)",
     )
@@ -50,22 +56,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _pairs(values: list[str], option: str) -> dict[str, str] | None:
-    found: dict[str, str] = {}
-    for value in values:
-        key, sep, rest = value.partition("=")
-        if not sep or not key.strip():
-            print(f"error: {option} takes KEY=VALUE, got {value!r} (e.g. {option} env=dev)", file=sys.stderr)
-            return None
-        found[key.strip()] = rest
-    return found
-
-
 def run(args: argparse.Namespace) -> int:
-    metadata = _pairs(args.metadata, "--metadata")
-    headers = _pairs(args.header, "--header")
-    if metadata is None or headers is None:
-        return EXIT_USAGE
+    metadata, headers = dict(args.metadata), dict(args.header)
     settings = settings_from_env()
     if settings is None:
         return EXIT_USAGE

@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, settings_from_env
+from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, key_value, settings_from_env
 from tfy_gateway.platform import ControlPlaneError, ControlPlaneSettings, SmokeOutcome, smoke_test
 from tfy_gateway.platform.smoke import DEFAULT_MAX_TOKENS, DEFAULT_PROMPT, KINDS, MAX_TOKENS
 
@@ -50,22 +50,12 @@ def register(subparsers: Any) -> None:
         action="extend",
         nargs="+",
         default=[],
+        type=key_value,
         metavar="KEY=VALUE",
         help="x-tfy-metadata entries, to exercise metadata rules (e.g. --metadata env=dev team=ml)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     parser.set_defaults(handler=run)
-
-
-def parse_metadata(values: list[str]) -> dict[str, str]:
-    """KEY=VALUE pairs; ValueError names the bad one."""
-    found: dict[str, str] = {}
-    for value in values:
-        key, sep, rest = value.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--metadata takes KEY=VALUE, got {value!r} (e.g. --metadata env=dev)")
-        found[key.strip()] = rest
-    return found
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,11 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.prompt.strip() or not args.model.strip():
         print("error: --model and --prompt must not be empty", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        metadata = parse_metadata(args.metadata)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    metadata = dict(args.metadata)
     if args.stream and args.kind != "chat":
         print("warning: --stream applies to chat only; the embedding request is not streamed", file=sys.stderr)
     settings = settings_from_env()
