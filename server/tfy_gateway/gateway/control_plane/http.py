@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -11,12 +11,27 @@ from starlette.responses import Response
 
 from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.snapshot import Resource
 from tfy_gateway.gateway.state import get_state
 
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+
+
+def find_resource(
+    resources: Iterable[Resource],
+    ident: str,
+    what: str,
+    fqn: Callable[[Resource], str] | None = None,
+) -> Resource:
+    """The resource a path parameter names (its id, its name, or its fqn when it has one), else 404."""
+    for resource in resources:
+        if ident in (resource.id, resource.name) or (fqn is not None and ident == fqn(resource)):
+            return resource
+    accepted = "id, name or fqn" if fqn is not None else "id or name"
+    raise ApiError(404, f"No {what} {ident!r} on this gateway (give its {accepted}).")
 
 
 def json_response(data: Any, status: int = 200) -> Response:

@@ -9,17 +9,24 @@ from starlette.routing import Route
 from tfy_gateway.gateway.access import account_fqn
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.apply import apply_manifest, delete_resource
-from tfy_gateway.gateway.control_plane.http import json_response, paginated, require_admin, require_user
-from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.control_plane.http import (
+    find_resource,
+    json_response,
+    paginated,
+    require_admin,
+    require_user,
+)
 from tfy_gateway.gateway.snapshot import Resource
 from tfy_gateway.gateway.state import GatewayState, get_state
 
 
 def _find(state: GatewayState, ident: str) -> Resource:
-    for resource in state.snapshot.current.provider_accounts():
-        if ident in (resource.id, resource.name, account_fqn(state.tenant, resource.manifest)):
-            return resource
-    raise ApiError(404, f"No provider account {ident!r} on this gateway (give its id, name or fqn).")
+    return find_resource(
+        state.snapshot.current.provider_accounts(),
+        ident,
+        "provider account",
+        fqn=lambda resource: account_fqn(state.tenant, resource.manifest),
+    )
 
 
 async def list_accounts(request: Request) -> Response:

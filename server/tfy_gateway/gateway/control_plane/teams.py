@@ -8,7 +8,13 @@ from starlette.routing import Route
 
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.apply import delete_resource
-from tfy_gateway.gateway.control_plane.http import json_response, paginated, require_admin, require_user
+from tfy_gateway.gateway.control_plane.http import (
+    find_resource,
+    json_response,
+    paginated,
+    require_admin,
+    require_user,
+)
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.identities import TEAM_TYPE, team_memberships
 from tfy_gateway.gateway.snapshot import Resource
@@ -20,10 +26,7 @@ def _teams(state: GatewayState) -> list[Resource]:
 
 
 def _find_team(state: GatewayState, ident: str) -> Resource:
-    for resource in _teams(state):
-        if ident in (resource.id, resource.name):
-            return resource
-    raise ApiError(404, f"No team {ident!r} on this gateway (give its id or name).")
+    return find_resource(_teams(state), ident, "team")
 
 
 async def list_teams(request: Request) -> Response:

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.apply import apply_manifest, delete_resource
 from tfy_gateway.gateway.control_plane.http import (
+    find_resource,
     json_response,
     paginated,
     read_json,
@@ -34,10 +35,7 @@ def _accounts(state: GatewayState) -> list[Resource]:
 
 
 def _find(state: GatewayState, ident: str) -> Resource:
-    for resource in _accounts(state):
-        if ident in (resource.id, resource.name):
-            return resource
-    raise ApiError(404, f"No virtual account {ident!r} on this gateway (give its id or name).")
+    return find_resource(_accounts(state), ident, "virtual account")
 
 
 async def list_accounts(request: Request) -> Response:
