@@ -24,7 +24,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
@@ -42,7 +44,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 3
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
         try:
             httpx.get(url, timeout=1.0)
             return
@@ -105,28 +107,56 @@ async def load(url: str, headers: dict[str, str], body: dict, concurrency: int, 
     }
 
 
-def apply_account(gateway: str, token: str, fake: str) -> None:
-    account = {
-        "name": "bench",
+def bench_account(name: str, fake: str) -> dict[str, Any]:
+    """A provider account whose one model, `<name>/gpt-4o`, is answered by the fake provider."""
+    return {
+        "name": name,
         "type": "provider-account/openai",
         "base_url": f"{fake}/v1",
         "auth_data": {"type": "api-key", "api_key": "sk-bench-not-a-secret"},
         "integrations": [
-            {
-                "type": "integration/model/openai",
-                "name": "gpt-4o",
-                "model_id": "gpt-4o",
-                "model_types": ["chat"],
-            }
+            {"type": "integration/model/openai", "name": "gpt-4o", "model_id": "gpt-4o", "model_types": ["chat"]}
         ],
     }
+
+
+def apply(gateway: str, token: str, manifest: dict[str, Any]) -> None:
     response = httpx.put(
         f"{gateway}/api/svc/v1/apply",
-        json={"manifest": account, "dryRun": False},
+        json={"manifest": manifest, "dryRun": False},
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
-    response.raise_for_status()
+    if response.status_code != 200:
+        raise RuntimeError(f"apply {manifest['type']} {manifest.get('name')}: {response.status_code} {response.text}")
+
+
+@dataclass(frozen=True)
+class Stack:
+    fake: str
+    gateway: str
+    token: str
+
+
+@contextmanager
+def local_stack() -> Iterator[Stack]:
+    """A fake provider and a gateway (`python -m tfy_gateway serve`) on free ports, stopped on exit."""
+    fake_port, gateway_port = free_port(), free_port()
+    stack = Stack(
+        f"http://127.0.0.1:{fake_port}", f"http://127.0.0.1:{gateway_port}", "tfy_bench_" + secrets.token_hex(16)
+    )
+    python = sys.executable
+    fake_cmd = [python, "-m", "tfy_gateway", "fake-provider", "--port", str(fake_port), "--record-requests", "0"]
+    with tempfile.TemporaryDirectory() as data_dir:
+        gateway_cmd = [python, "-m", "tfy_gateway", "serve", "--port", str(gateway_port)]
+        gateway_cmd += ["--data-dir", str(Path(data_dir) / "data"), "--log-level", "warning"]
+        with (
+            process(fake_cmd, f"{stack.fake}/health"),
+            process(
+                gateway_cmd, f"{stack.gateway}/api/svc/v1/min-cli-version", {"TFY_GATEWAY_ADMIN_TOKEN": stack.token}
+            ),
+        ):
+            yield stack
 
 
 def main() -> int:
@@ -135,32 +165,24 @@ def main() -> int:
     parser.add_argument("--concurrency", default="1,32", help="comma-separated concurrency levels (default 1,32)")
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
-    fake_port, gateway_port = free_port(), free_port()
-    fake = f"http://127.0.0.1:{fake_port}"
-    gateway = f"http://127.0.0.1:{gateway_port}"
-    token = "tfy_bench_" + secrets.token_hex(16)
-    python = sys.executable
-    fake_cmd = [python, "-m", "tfy_gateway", "fake-provider", "--port", str(fake_port), "--record-requests", "0"]
-    with tempfile.TemporaryDirectory() as data_dir:
-        gateway_cmd = [python, "-m", "tfy_gateway", "serve", "--port", str(gateway_port)]
-        gateway_cmd += ["--data-dir", str(Path(data_dir) / "data"), "--log-level", "warning"]
-        with (
-            process(fake_cmd, f"{fake}/health"),
-            process(gateway_cmd, f"{gateway}/api/svc/v1/min-cli-version", {"TFY_GATEWAY_ADMIN_TOKEN": token}),
-        ):
-            apply_account(gateway, token, fake)
-            direct = (f"{fake}/v1/chat/completions", {"Authorization": "Bearer sk-bench"}, "gpt-4o")
-            through = (f"{gateway}/api/llm/chat/completions", {"Authorization": f"Bearer {token}"}, "bench/gpt-4o")
-            rows = []
-            for concurrency in levels:
-                for label, (url, headers, model) in (("direct", direct), ("gateway", through)):
-                    body = {"model": model, "messages": [PROMPT], "max_tokens": 16}
-                    result = asyncio.run(load(url, headers, body, concurrency, args.seconds))
-                    rows.append(("chat", label, concurrency, result))
+    with local_stack() as stack:
+        apply(stack.gateway, stack.token, bench_account("bench", stack.fake))
+        direct = (f"{stack.fake}/v1/chat/completions", {"Authorization": "Bearer sk-bench"}, "gpt-4o")
+        through = (
+            f"{stack.gateway}/api/llm/chat/completions",
+            {"Authorization": f"Bearer {stack.token}"},
+            "bench/gpt-4o",
+        )
+        rows = []
+        for concurrency in levels:
             for label, (url, headers, model) in (("direct", direct), ("gateway", through)):
-                body = {"model": model, "messages": [PROMPT], "max_tokens": 16, "stream": True}
-                result = asyncio.run(load(url, headers, body, levels[-1], args.seconds))
-                rows.append(("chat stream", label, levels[-1], result))
+                body = {"model": model, "messages": [PROMPT], "max_tokens": 16}
+                result = asyncio.run(load(url, headers, body, concurrency, args.seconds))
+                rows.append(("chat", label, concurrency, result))
+        for label, (url, headers, model) in (("direct", direct), ("gateway", through)):
+            body = {"model": model, "messages": [PROMPT], "max_tokens": 16, "stream": True}
+            result = asyncio.run(load(url, headers, body, levels[-1], args.seconds))
+            rows.append(("chat stream", label, levels[-1], result))
     print(f"{'kind':<12} {'path':<8} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
     for kind, label, concurrency, result in rows:
         print(

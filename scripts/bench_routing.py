@@ -15,14 +15,11 @@ import argparse
 import asyncio
 import importlib
 import random
-import secrets
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from tfy_gateway.gateway.routing import Outcome, Router, RouteRequest
@@ -125,73 +122,38 @@ def in_process(iterations: int) -> None:
     print(f"explain() with the example rules: {explain_us:.1f} µs")
 
 
-def apply(gateway: str, token: str, manifest: dict[str, Any]) -> None:
-    response = httpx.put(
-        f"{gateway}/api/svc/v1/apply",
-        json={"manifest": manifest, "dryRun": False},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    )
-    if response.status_code != 200:
-        raise RuntimeError(f"apply {manifest['type']} {manifest.get('name')}: {response.status_code} {response.text}")
-
-
 def through_gateway(seconds: float, concurrency: int) -> None:
     sys.path.insert(0, str(HERE))
     harness = importlib.import_module("bench_gateway")  # the data-plane benchmark's process/load helpers
-    free_port, load, process = harness.free_port, harness.load, harness.process
+    apply, bench_account, load = harness.apply, harness.bench_account, harness.load
 
-    fake_port, gateway_port = free_port(), free_port()
-    fake, gateway = f"http://127.0.0.1:{fake_port}", f"http://127.0.0.1:{gateway_port}"
-    token = "tfy_bench_" + secrets.token_hex(16)
-    python = sys.executable
-    fake_cmd = [python, "-m", "tfy_gateway", "fake-provider", "--port", str(fake_port), "--record-requests", "0"]
-    with tempfile.TemporaryDirectory() as data_dir:
-        gateway_cmd = [python, "-m", "tfy_gateway", "serve", "--port", str(gateway_port)]
-        gateway_cmd += ["--data-dir", str(Path(data_dir) / "data"), "--log-level", "warning"]
-        with (
-            process(fake_cmd, f"{fake}/health"),
-            process(gateway_cmd, f"{gateway}/api/svc/v1/min-cli-version", {"TFY_GATEWAY_ADMIN_TOKEN": token}),
-        ):
-            for manifest in example("provider-accounts.yaml"):
-                apply(gateway, token, manifest)
-            for name in ("bench", "bench2"):
-                apply(gateway, token, bench_account(name, fake))
-            url, headers = f"{gateway}/api/llm/chat/completions", {"Authorization": f"Bearer {token}"}
-            body = {"model": "bench/gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
-            rows = [("no routing config", asyncio.run(load(url, headers, body, concurrency, seconds)))]
-            split = {
-                "id": "bench-split",
-                "type": "weight-based-routing",
-                "when": {"models": ["bench/gpt-4o"]},
-                "load_balance_targets": [
-                    {"target": "bench/gpt-4o", "weight": 50},
-                    {"target": "bench2/gpt-4o", "weight": 50},
-                ],
-            }
-            rules = [*example_rules(), split]
-            apply(gateway, token, {"name": "bench", "type": "gateway-load-balancing-config", "rules": rules})
-            rows.append(
-                (f"{len(rules)} rules, 50/50 split", asyncio.run(load(url, headers, body, concurrency, seconds)))
-            )
+    with harness.local_stack() as stack:
+        gateway, token = stack.gateway, stack.token
+        for manifest in example("provider-accounts.yaml"):
+            apply(gateway, token, manifest)
+        for name in ("bench", "bench2"):
+            apply(gateway, token, bench_account(name, stack.fake))
+        url, headers = f"{gateway}/api/llm/chat/completions", {"Authorization": f"Bearer {token}"}
+        body = {"model": "bench/gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
+        rows = [("no routing config", asyncio.run(load(url, headers, body, concurrency, seconds)))]
+        split = {
+            "id": "bench-split",
+            "type": "weight-based-routing",
+            "when": {"models": ["bench/gpt-4o"]},
+            "load_balance_targets": [
+                {"target": "bench/gpt-4o", "weight": 50},
+                {"target": "bench2/gpt-4o", "weight": 50},
+            ],
+        }
+        rules = [*example_rules(), split]
+        apply(gateway, token, {"name": "bench", "type": "gateway-load-balancing-config", "rules": rules})
+        rows.append((f"{len(rules)} rules, 50/50 split", asyncio.run(load(url, headers, body, concurrency, seconds))))
     print(f"\n{'through the gateway':<28} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
     for label, result in rows:
         print(
             f"{label:<28} {concurrency:>4} {result['rps']:>8.0f} {result['p50']:>8.2f} {result['p99']:>8.2f} "
             f"{result['errors']:>6.0f}"
         )
-
-
-def bench_account(name: str, fake: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "type": "provider-account/openai",
-        "base_url": f"{fake}/v1",
-        "auth_data": {"type": "api-key", "api_key": "sk-bench-not-a-secret"},
-        "integrations": [
-            {"type": "integration/model/openai", "name": "gpt-4o", "model_id": "gpt-4o", "model_types": ["chat"]}
-        ],
-    }
 
 
 def main() -> int:
