@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tfy_gateway.intents.base import Findings, check_applies_per, check_models, check_subjects, slug
+from tfy_gateway.manifests.limits import BudgetUnit
 
-BudgetUnit = Literal[
-    "cost_per_day",
-    "cost_per_week",
-    "cost_per_month",
-    "cost_per_quarter",
-    "tokens_per_day",
-    "tokens_per_month",
-]
-BUDGET_UNITS: list[str] = list(BudgetUnit.__args__)  # type: ignore[attr-defined]
+BUDGET_UNITS: list[str] = list(typing.get_args(BudgetUnit))
 BUDGET_APPLIES_PER = ["user", "team", "virtualaccount", "model"]
 DEFAULT_THRESHOLDS = [75, 90, 100]
 

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tfy_gateway.intents.base import Findings, check_applies_per, check_models, check_subjects, slug
+from tfy_gateway.manifests.limits import RateLimitUnit as RateUnit
 
-RateUnit = Literal[
-    "requests_per_minute",
-    "requests_per_hour",
-    "requests_per_day",
-    "tokens_per_minute",
-    "tokens_per_hour",
-    "tokens_per_day",
-]
-RATE_UNITS: list[str] = list(RateUnit.__args__)  # type: ignore[attr-defined]
+RATE_UNITS: list[str] = list(typing.get_args(RateUnit))
 RATE_APPLIES_PER = ["user", "virtualaccount", "model"]
 
 
