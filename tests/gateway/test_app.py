@@ -1,4 +1,4 @@
-"""The app factory: extensions get routes, the state and config snapshots; clean start and stop."""
+"""The app factory: extensions get routes and the state (with the compiled config); clean start and stop."""
 
 from __future__ import annotations
 
@@ -18,27 +18,22 @@ from starlette.routing import Route
 from tests.gateway.conftest import load_examples
 from tests.helpers import free_port
 from tfy_gateway.gateway import Extension, GatewaySettings, GatewayState, create_app, get_state
-from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
 TOKEN = "tfy_app_test_admin_token"
 
 
 class Probe:
-    """A stand-in data plane: records snapshots and authenticates like the real one will."""
+    """A stand-in data plane: reads the config version and authenticates like the real one."""
 
     def __init__(self) -> None:
-        self.versions: list[int] = []
+        self.version_at_start: int | None = None
         self.started = self.stopped = False
-
-    def on_snapshot(self, snapshot: ConfigSnapshot) -> None:
-        self.versions.append(snapshot.version)
 
     @asynccontextmanager
     async def lifespan(self, state: GatewayState) -> AsyncIterator[None]:
         self.started = True
-        unsubscribe = state.snapshot.subscribe(self.on_snapshot)
+        self.version_at_start = state.config.version
         yield
-        unsubscribe()
         self.stopped = True
 
     async def boom(self, request: Request) -> JSONResponse:
@@ -47,7 +42,7 @@ class Probe:
     async def whoami(self, request: Request) -> JSONResponse:
         state = get_state(request)
         principal = state.authenticator.require(request.headers.get("authorization"))
-        return JSONResponse({"subjects": list(principal.subjects), "version": state.snapshot.version})
+        return JSONResponse({"subjects": list(principal.subjects), "version": state.config.version})
 
 
 @pytest.fixture
@@ -60,7 +55,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Probe, uvicorn.Server]]:
         routes=[Route("/probe/whoami", probe.whoami), Route("/probe/boom", probe.boom)],
         lifespan=probe.lifespan,
     )
-    settings = GatewaySettings(data_dir=tmp_path / "data", admin_token=TOKEN, watch_interval=0)
+    settings = GatewaySettings(data_dir=tmp_path / "data", admin_token=TOKEN, watch_interval_s=0)
     port = free_port()
     app = create_app(settings, extensions=[control_plane(), extra])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -78,16 +73,16 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Probe, uvicorn.Server]]:
 def test_extensions_get_routes_state_and_snapshots(served: tuple[str, Probe, uvicorn.Server]) -> None:
     base_url, probe, server = served
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    assert probe.started and probe.versions == [1]
+    assert probe.started and probe.version_at_start == 1
     whoami = httpx.get(f"{base_url}/probe/whoami", headers=headers).json()
     assert whoami == {"subjects": ["user:admin@local", "team:everyone"], "version": 1}
     for manifest in load_examples("provider-accounts.yaml"):
         response = httpx.put(f"{base_url}/api/svc/v1/apply", json={"manifest": manifest}, headers=headers)
         assert response.status_code == 200
-    assert probe.versions == [1, 2, 3, 4]
+    assert httpx.get(f"{base_url}/probe/whoami", headers=headers).json()["version"] == 4
     dry = {"manifest": load_examples("routing-weighted.yaml")[0], "dryRun": True}
     assert httpx.put(f"{base_url}/api/svc/v1/apply", json=dry, headers=headers).status_code == 200
-    assert probe.versions == [1, 2, 3, 4]  # a dry run publishes nothing
+    assert httpx.get(f"{base_url}/probe/whoami", headers=headers).json()["version"] == 4  # a dry run installs nothing
     assert httpx.get(f"{base_url}/probe/whoami").status_code == 401
     boom = httpx.get(f"{base_url}/probe/boom")
     assert boom.status_code == 500 and boom.json()["error"]["code"] == "500"

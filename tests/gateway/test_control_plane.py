@@ -182,7 +182,7 @@ def test_provider_account_in_use_cannot_be_deleted(setup: dict[str, Any]) -> Non
 
 def test_body_size_cap_gives_413(shared_gateway: GatewayProcess, setup: dict[str, Any]) -> None:
     admin: Api = setup["admin"]
-    huge = {"name": "big", "type": "team", "members": [], "description": "x" * (6 * 1024 * 1024)}
+    huge = {"name": "big", "type": "team", "members": [], "description": "x" * (11 * 1024 * 1024)}
     assert_envelope(admin.apply(huge), 413)
 
 

@@ -1,8 +1,12 @@
-"""The in-memory snapshot: atomic swaps, versions, subscribers."""
+"""The in-memory snapshot and the hub that compiles and installs configuration versions."""
 
 from __future__ import annotations
 
-from tfy_gateway.gateway.snapshot import ConfigSnapshot, SnapshotHub, build_snapshot, parse_resource
+from pathlib import Path
+
+from tfy_gateway.gateway.accounting import PriceTable
+from tfy_gateway.gateway.config import EMPTY_CONFIG, ConfigCompiler, ConfigHub
+from tfy_gateway.gateway.snapshot import build_snapshot, parse_resource
 from tfy_gateway.gateway.store import ResourceRecord
 
 ROUTING = {
@@ -40,21 +44,16 @@ def test_snapshot_parses_models_and_compiles_access() -> None:
     assert broken.model is None
 
 
-def test_subscribers_see_every_new_version_and_failures_are_contained() -> None:
-    hub = SnapshotHub()
-    seen: list[int] = []
-
-    def broken(snapshot: ConfigSnapshot) -> None:
-        raise RuntimeError("subscriber bug")
-
-    hub.subscribe(broken)
-    unsubscribe = hub.subscribe(lambda snapshot: seen.append(snapshot.version))
-    assert seen == [0]  # replayed the current snapshot on subscribe
+async def test_the_hub_compiles_off_the_loop_and_installs_in_one_step(tmp_path: Path) -> None:
+    hub = ConfigHub(ConfigCompiler(data_dir=tmp_path, prices=PriceTable.bundled()), tenant="local")
+    assert hub.version == 0 and hub.current is EMPTY_CONFIG
     account = parse_resource(record("provider-account", "acct", ACCOUNT))
-    first = hub.replace({account.key: account}, tenant="local")
-    assert hub.current is first and first.version == 1 and seen == [0, 1]
-    second = hub.replace({account.key: None}, tenant="local")
-    assert second.version == 2 and second.resources == {} and first.get(account.key) is account
-    unsubscribe()
-    hub.replace({}, tenant="local")
-    assert seen == [0, 1, 2]
+    first = await hub.prepare({account.key: account})
+    assert first.version == 1 and hub.current is EMPTY_CONFIG  # prepared, not installed
+    assert "acct/m" in first.catalog.entries and first.access is first.snapshot.access
+    hub.install(first)
+    assert hub.current is first and hub.snapshot.get(account.key) is account
+    second = await hub.prepare({account.key: None})
+    hub.install(second)
+    assert second.version == 2 and second.snapshot.resources == {} and not second.catalog.entries
+    assert first.snapshot.get(account.key) is account  # an older version stays whole for its readers

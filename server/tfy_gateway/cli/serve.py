@@ -7,44 +7,54 @@ import ipaddress
 import logging
 import os
 import sys
-from pathlib import Path
 
 from tfy_gateway.gateway.settings import (
     ADMIN_TOKEN_ENV,
-    DEFAULT_DATA_DIR,
-    DEFAULT_HOST,
-    DEFAULT_PORT,
     GatewaySettings,
+    SettingsError,
+    env_var,
+    flag,
+    is_env_only,
+    load_settings,
 )
 
 logger = logging.getLogger("tfy_gateway.serve")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="run the local gateway",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Run the local TrueFoundry-compatible gateway: the control plane the `tfy` CLI talks to "
-            "(/api/svc/v1) and the OpenAI-compatible data plane (/api/llm). On first start it creates "
-            "an admin user and writes its token to <data-dir>/admin-token (mode 0600), unless "
-            f"{ADMIN_TOKEN_ENV} is set. Stop it with Ctrl-C or SIGTERM."
+            "Run the local TrueFoundry-compatible gateway: the control plane the `tfy` CLI talks to\n"
+            "(/api/svc/v1) and the OpenAI-compatible data plane (/api/llm). On first start it creates\n"
+            "an admin user and writes its token to <data-dir>/admin-token (mode 0600), unless\n"
+            f"{ADMIN_TOKEN_ENV} is set. Stop it with Ctrl-C or SIGTERM.\n\n"
+            "Every setting below can also be given as TFY_GATEWAY_<NAME> in the environment;\n"
+            "a flag wins over the variable, the variable over the default."
         ),
     )
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}, loopback)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(DEFAULT_DATA_DIR),
-        help=f"where the database and admin-token live (default {DEFAULT_DATA_DIR})",
-    )
-    parser.add_argument("--redis-url", default=None, help="Redis URL for shared rate-limit state (optional)")
+    gateway = parser.add_argument_group("gateway settings (flag > environment variable > default)")
+    for name, field in GatewaySettings.model_fields.items():
+        if is_env_only(name):
+            continue
+        help_text = f"{field.description} (env {env_var(name)}; default {_shown(field.default)})"
+        if field.annotation is bool:
+            gateway.add_argument(
+                flag(name), dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
+            )
+        else:
+            gateway.add_argument(flag(name), dest=name, default=argparse.SUPPRESS, metavar="VALUE", help=help_text)
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log verbosity"
     )
     parser.add_argument("--access-log", action="store_true", help="log every request line")
     parser.set_defaults(handler=run)
+
+
+def _shown(value: object) -> str:
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _is_loopback(host: str) -> bool:
@@ -61,34 +71,23 @@ def run(args: argparse.Namespace) -> int:
 
     from tfy_gateway.gateway import create_app
 
+    given = {name: getattr(args, name) for name in GatewaySettings.model_fields if hasattr(args, name)}
+    try:
+        settings = load_settings(given, os.environ)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=args.log_level.upper(),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    admin_token = os.environ.get(ADMIN_TOKEN_ENV) or None
-    if admin_token is not None and not admin_token.startswith("tfy_"):
-        print(
-            f"error: {ADMIN_TOKEN_ENV} must start with 'tfy_' (the tfy CLI rejects other tokens)",
-            file=sys.stderr,
-        )
-        return 2
-    if not 0 < args.port < 65536:
-        print(f"error: --port must be between 1 and 65535, got {args.port}", file=sys.stderr)
-        return 2
-    settings = GatewaySettings(
-        data_dir=args.data_dir,
-        host=args.host,
-        port=args.port,
-        redis_url=args.redis_url,
-        admin_token=admin_token,
-    )
-    if not _is_loopback(args.host):
-        logger.warning("binding %s: the gateway is reachable from other machines", args.host)
+    if not _is_loopback(settings.host):
+        logger.warning("binding %s: the gateway is reachable from other machines", settings.host)
     config = uvicorn.Config(
         create_app(settings),
-        host=args.host,
-        port=args.port,
+        host=settings.host,
+        port=settings.port,
         log_level=args.log_level,
         access_log=args.access_log,
         lifespan="on",

@@ -46,7 +46,7 @@ def default_extensions() -> list[Extension]:
 
 async def _watch_database(state: GatewayState) -> None:
     """Pick up writes made by other processes (the offline CLI) while the server runs."""
-    interval = state.settings.watch_interval
+    interval = state.settings.watch_interval_s
     while True:
         await anyio.sleep(interval)
         try:
@@ -69,7 +69,7 @@ def create_app(settings: GatewaySettings, extensions: Sequence[Extension] | None
                     if part.lifespan is not None:
                         await stack.enter_async_context(part.lifespan(state))
                 async with anyio.create_task_group() as tasks:
-                    if settings.watch_interval > 0:
+                    if settings.watch_interval_s > 0:
                         tasks.start_soon(_watch_database, state)
                     yield
                     tasks.cancel_scope.cancel()

@@ -1,40 +1,84 @@
-"""Settings of a local gateway process: where it listens and where it keeps its state.
+"""Settings of a local gateway process: one object for the control plane, data plane and routing.
 
-Settings are plain values built once by the `serve` command (or a test) and passed to `create_app`;
-the app never reads the environment itself, so two apps in one process never share configuration.
+Precedence: command-line flags > `TFY_GATEWAY_<NAME>` environment variables > the defaults below.
+`load_settings` applies it once (in `tfy-gateway serve`, or a test); the app itself never reads the
+environment, so two apps in one process never share configuration. Every field is a tunable that
+`serve --help` lists and `references/local-gateway.md` documents (a test keeps them in step).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8787
-DEFAULT_DATA_DIR = ".tfy-gateway"
-DEFAULT_TENANT = "local"
-DEFAULT_ADMIN_EMAIL = "admin@local"
-MAX_BODY_BYTES = 5 * 1024 * 1024
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.config import JsonDict
+
+from tfy_gateway.gateway.routing.settings import RoutingSettings
+
+ENV_PREFIX = "TFY_GATEWAY_"
 ADMIN_TOKEN_ENV = "TFY_GATEWAY_ADMIN_TOKEN"
 ADMIN_TOKEN_FILE = "admin-token"
 DATABASE_FILE = "gateway.sqlite3"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+DEFAULT_DATA_DIR = ".tfy-gateway"
+MB = 1024 * 1024
+
+# Fields with this marker are read from the environment only: a secret is never a command argument.
+ENV_ONLY: JsonDict = {"env_only": True}
 
 
-@dataclass(frozen=True)
-class GatewaySettings:
-    """Everything `create_app` needs; immutable so it can be shared by every component."""
+class GatewaySettings(BaseModel):
+    """Everything `create_app` needs; immutable so every component can share it."""
 
-    data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR))
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    redis_url: str | None = None
-    tenant_name: str = DEFAULT_TENANT
-    admin_email: str = DEFAULT_ADMIN_EMAIL
-    # Given by TFY_GATEWAY_ADMIN_TOKEN: used instead of a generated admin token (never written to disk).
-    admin_token: str | None = None
-    max_body_bytes: int = MAX_BODY_BYTES
-    # How often to look for writes by other processes (the offline `users`/`tokens` CLI); 0 = never.
-    watch_interval: float = 1.0
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    # --- server and control plane ---------------------------------------------------------------
+    host: str = Field(DEFAULT_HOST, description="address to bind (loopback by default)")
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="TCP port")
+    data_dir: Path = Field(Path(DEFAULT_DATA_DIR), description="where the database, request logs and admin-token live")
+    tenant_name: str = Field("local", min_length=1, description="tenant name shown in fqns")
+    admin_email: str = Field("admin@local", min_length=3, description="email of the admin user created on first start")
+    admin_token: str | None = Field(
+        None,
+        repr=False,
+        pattern=r"^tfy_\S+$",
+        description="use this admin token instead of generating one (must start with tfy_; never written to disk)",
+        json_schema_extra=ENV_ONLY,
+    )
+    watch_interval_s: float = Field(
+        1.0, ge=0, description="how often to pick up database writes by other processes (the offline CLI); 0 = never"
+    )
+    max_body_bytes: int = Field(
+        10 * MB, gt=0, description="largest request body, control plane and data plane alike (413 above it)"
+    )
+    # --- data plane -----------------------------------------------------------------------------
+    upstream_timeout_s: float = Field(
+        600.0, gt=0, description="per upstream attempt when a request has no x-tfy-request-timeout (504 on expiry)"
+    )
+    connection_limit: int = Field(0, ge=0, description="upstream connection pool size; 0 = unlimited")
+    log_bodies: bool = Field(
+        False, description="log prompt and completion bodies of every request (else only with x-tfy-logging-config)"
+    )
+    log_retention_days: float = Field(30.0, ge=0, description="request logs older than this are deleted; 0 = keep all")
+    log_batch_size: int = Field(512, ge=1, description="request-log records written per transaction, at most")
+    log_flush_interval_s: float = Field(0.25, gt=0, description="longest wait before queued request logs are written")
+    # --- routing --------------------------------------------------------------------------------
+    latency_window_s: float = Field(1200.0, gt=0, description="latency-based routing: age of the samples it averages")
+    latency_window_calls: int = Field(100, ge=1, description="latency-based routing: last N successful calls averaged")
+    latency_min_samples: int = Field(3, ge=1, description="latency-based routing: samples before a target is ranked")
+    latency_fast_ratio: float = Field(
+        1.2, ge=1, description="latency-based routing: targets within this factor of the fastest share the traffic"
+    )
+    failure_threshold: int = Field(3, ge=1, description="failures (408, 429, 5xx) in the window that bench a target")
+    failure_window_s: float = Field(60.0, gt=0, description="window in which failures are counted")
+    failure_cooldown_s: float = Field(60.0, ge=0, description="how long a failing target stays out of selection")
+    sla_cooldown_s: float = Field(60.0, ge=0, description="how long a target over its SLA cutoff stays out of its rule")
+    max_total_attempts: int = Field(10, ge=1, description="upstream calls per request, retries and fallbacks included")
+    retry_after_cap_s: float = Field(5.0, ge=0, description="longest upstream retry-after waited before a retry")
+    model_cache_size: int = Field(10_000, ge=1, description="requested model names whose matching rules are memoised")
 
     @property
     def database_path(self) -> Path:
@@ -44,11 +88,76 @@ class GatewaySettings:
     def admin_token_path(self) -> Path:
         return self.data_dir / ADMIN_TOKEN_FILE
 
-    def __repr__(self) -> str:
-        # The admin token must never end up in a log line through a repr.
-        token = "<set>" if self.admin_token else None
-        return (
-            f"GatewaySettings(data_dir={str(self.data_dir)!r}, host={self.host!r}, port={self.port}, "
-            f"redis_url={'<set>' if self.redis_url else None}, tenant_name={self.tenant_name!r}, "
-            f"admin_email={self.admin_email!r}, admin_token={token})"
+    def routing(self) -> RoutingSettings:
+        return RoutingSettings(
+            latency_window_s=self.latency_window_s,
+            latency_window_calls=self.latency_window_calls,
+            latency_min_samples=self.latency_min_samples,
+            latency_fast_ratio=self.latency_fast_ratio,
+            failure_threshold=self.failure_threshold,
+            failure_window_s=self.failure_window_s,
+            failure_cooldown_s=self.failure_cooldown_s,
+            sla_cooldown_s=self.sla_cooldown_s,
+            max_total_attempts=self.max_total_attempts,
+            retry_after_cap_s=self.retry_after_cap_s,
+            model_cache_size=self.model_cache_size,
         )
+
+
+class SettingsError(ValueError):
+    """A flag or variable holds a value the gateway cannot use; the message says which and why."""
+
+
+def env_var(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def is_env_only(name: str) -> bool:
+    extra = GatewaySettings.model_fields[name].json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get("env_only"))
+
+
+def load_settings(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> GatewaySettings:
+    """Flags (only those given) over `TFY_GATEWAY_*` variables over defaults; `SettingsError` if invalid."""
+    flags = dict(flags or {})
+    environ = environ or {}
+    values: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    for name in GatewaySettings.model_fields:
+        variable = env_var(name)
+        raw = environ.get(variable)
+        if raw is not None and raw.strip() != "":
+            values[name] = raw.strip()
+            source[name] = variable
+        if name in flags and flags[name] is not None:
+            values[name] = flags[name]
+            source[name] = flag(name)
+    try:
+        return GatewaySettings.model_validate(values)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc, values, source)) from None
+
+
+def _explain(exc: ValidationError, values: Mapping[str, Any], source: Mapping[str, str]) -> str:
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        where = source.get(name, name)
+        shown = "<hidden>" if name == "admin_token" else repr(values.get(name))
+        field = GatewaySettings.model_fields.get(name)
+        allowed = _allowed(field.annotation if field else None, error["type"], error.get("ctx") or {})
+        message = error["msg"]
+        lines.append(f"{where}={shown}: {message[:1].lower()}{message[1:]}{allowed}")
+    return "; ".join(lines)
+
+
+def _allowed(annotation: Any, kind: str, ctx: Mapping[str, Any]) -> str:
+    if annotation is bool:
+        return " (allowed: true/false, 1/0, yes/no, on/off)"
+    if kind == "string_pattern_mismatch":
+        return " (it must start with tfy_ and contain no spaces)"
+    return ""

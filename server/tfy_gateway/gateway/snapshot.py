@@ -1,14 +1,12 @@
-"""The in-memory view of every applied manifest, swapped atomically after each committed write.
+"""The in-memory view of every applied manifest: the input of a `CompiledConfig`.
 
-Hot paths (routing, limits, model access) read `SnapshotHub.current` and never query SQLite. Other
-components subscribe to be told about each new snapshot, e.g. the data plane compiles its routing
-rules once per apply rather than once per request.
+Hot paths (routing, limits, model access) read it through `ConfigHub.current` and never query
+SQLite; a new snapshot is built (off the event loop) for each committed write.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -16,10 +14,7 @@ from typing import Any
 from tfy_gateway.gateway.access import PROVIDER_ACCOUNT_PREFIX, ModelAccess, build_access
 from tfy_gateway.gateway.store import ResourceRecord
 
-logger = logging.getLogger(__name__)
-
 ResourceKey = tuple[str, str]
-Subscriber = Callable[["ConfigSnapshot"], None]
 
 
 def _parse(manifest: Mapping[str, Any]) -> Any | None:
@@ -101,56 +96,3 @@ def build_snapshot(records: Iterable[ResourceRecord | Resource], *, version: int
         resources[resource.key] = resource
     access = build_access((r.manifest for r in resources.values()), tenant)
     return ConfigSnapshot(version=version, resources=MappingProxyType(resources), access=access)
-
-
-class SnapshotHub:
-    """Holds the current snapshot and tells subscribers about each new one."""
-
-    def __init__(self, snapshot: ConfigSnapshot | None = None):
-        self._current = snapshot or ConfigSnapshot()
-        self._subscribers: list[Subscriber] = []
-
-    @property
-    def current(self) -> ConfigSnapshot:
-        return self._current
-
-    @property
-    def version(self) -> int:
-        return self._current.version
-
-    def subscribe(self, callback: Subscriber, *, replay: bool = True) -> Callable[[], None]:
-        """Call `callback(snapshot)` after every swap (and now, if `replay`). Returns an unsubscribe."""
-        self._subscribers.append(callback)
-        if replay:
-            self._notify(callback, self._current)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
-
-    def publish(self, snapshot: ConfigSnapshot) -> None:
-        """Swap in `snapshot`, then notify subscribers; a failing subscriber is logged, not fatal."""
-        self._current = snapshot
-        for callback in list(self._subscribers):
-            self._notify(callback, snapshot)
-
-    def replace(self, changes: Mapping[ResourceKey, Resource | None], *, tenant: str) -> ConfigSnapshot:
-        """Publish the current snapshot with `changes` applied (None deletes) and a new version."""
-        resources = dict(self._current.resources)
-        for key, resource in changes.items():
-            if resource is None:
-                resources.pop(key, None)
-            else:
-                resources[key] = resource
-        snapshot = build_snapshot(resources.values(), version=self._current.version + 1, tenant=tenant)
-        self.publish(snapshot)
-        return snapshot
-
-    @staticmethod
-    def _notify(callback: Subscriber, snapshot: ConfigSnapshot) -> None:
-        try:
-            callback(snapshot)
-        except Exception:
-            logger.exception("snapshot subscriber %r failed on version %d", callback, snapshot.version)

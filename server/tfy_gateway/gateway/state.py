@@ -1,7 +1,7 @@
 """`GatewayState`: the one object every route module reaches through `request.app.state`.
 
-Built in the app's lifespan (never at import time), it bundles the store, the authenticator, the
-config snapshot hub and the lock that serialises control-plane writes.
+Built in the app's lifespan (never at import time), it bundles the settings, the store, the
+authenticator, the compiled configuration (`config`) and the lock that serialises control-plane writes.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 import anyio
 from starlette.requests import HTTPConnection
 
+from tfy_gateway.gateway.accounting import PriceTable
 from tfy_gateway.gateway.auth import Authenticator
+from tfy_gateway.gateway.config import ConfigCompiler, ConfigHub
 from tfy_gateway.gateway.identities import bootstrap_admin, token_entries
 from tfy_gateway.gateway.settings import GatewaySettings
-from tfy_gateway.gateway.snapshot import ConfigSnapshot, SnapshotHub, build_snapshot
+from tfy_gateway.gateway.snapshot import ConfigSnapshot
 from tfy_gateway.gateway.store import Store
 
 logger = logging.getLogger(__name__)
@@ -44,12 +46,19 @@ class TokenReveals:
         return f"TokenReveals(pending={len(self._pending)})"
 
 
+def config_hub(settings: GatewaySettings) -> ConfigHub:
+    compiler = ConfigCompiler(
+        data_dir=settings.data_dir, prices=PriceTable.bundled(), routing_cache_size=settings.model_cache_size
+    )
+    return ConfigHub(compiler, tenant=settings.tenant_name)
+
+
 @dataclass
 class GatewayState:
     settings: GatewaySettings
     store: Store
+    config: ConfigHub
     authenticator: Authenticator = field(default_factory=Authenticator)
-    snapshot: SnapshotHub = field(default_factory=SnapshotHub)
     write_lock: anyio.Lock = field(default_factory=anyio.Lock)
     reveals: TokenReveals = field(default_factory=TokenReveals)
     data_version: int = 0
@@ -62,7 +71,7 @@ class GatewayState:
     async def open(cls, settings: GatewaySettings) -> GatewayState:
         """Open the store, make sure the admin token exists, and load everything into memory."""
         store = await anyio.to_thread.run_sync(Store, settings.database_path)
-        state = cls(settings=settings, store=store)
+        state = cls(settings=settings, store=store, config=config_hub(settings))
         where = await store.run(bootstrap_admin, store, settings)
         logger.info("admin token: %s", where)
         await state.reload()
@@ -71,14 +80,14 @@ class GatewayState:
     async def reload(self) -> None:
         """Rebuild the snapshot and the token map from the database (start, or changes by the CLI)."""
         records = await self.store.run(self.store.resources)
-        snapshot = build_snapshot(records, version=self.snapshot.version + 1, tenant=self.tenant)
-        self.snapshot.publish(snapshot)
-        await self.refresh_identities(snapshot)
+        config = await self.config.prepare_from(records)
+        self.config.install(config)
+        await self.refresh_identities(config.snapshot)
         self.data_version = await self.store.run(self.store.data_version)
 
     async def refresh_identities(self, snapshot: ConfigSnapshot | None = None) -> None:
         """Swap in a new token map; call after any change to users, tokens, teams or accounts."""
-        snapshot = snapshot or self.snapshot.current
+        snapshot = snapshot or self.config.snapshot
         users = await self.store.run(self.store.users)
         tokens = await self.store.run(self.store.tokens)
         ids = {r.name: r.id for r in snapshot.of_type_prefix("virtual-account")}

@@ -8,6 +8,7 @@ exactly as it would reach the platform: this module only provides a base URL and
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import shutil
 import socket
@@ -47,15 +48,17 @@ class LocalGateway:
     def start(self) -> None:
         # Imported here: only --local needs the gateway, and the MCP server otherwise never touches it.
         from tfy_gateway.gateway.app import create_app
-        from tfy_gateway.gateway.settings import GatewaySettings
+        from tfy_gateway.gateway.settings import SettingsError, load_settings
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = int(sock.getsockname()[1])
-        settings = GatewaySettings(
-            data_dir=self.data_dir, host="127.0.0.1", port=self.port, admin_token=self.admin_token
-        )
+        given = {"data_dir": self.data_dir, "host": "127.0.0.1", "port": self.port, "admin_token": self.admin_token}
+        try:
+            settings = load_settings(given, os.environ)  # TFY_GATEWAY_* tunables apply to the bundled gateway too
+        except SettingsError as exc:
+            raise RuntimeError(f"the local gateway cannot start: {exc}") from None
         # log_config=None and no access log: uvicorn's defaults write to stdout, which is the MCP wire.
         config = uvicorn.Config(
             create_app(settings), log_config=None, access_log=False, log_level="warning", lifespan="on"

@@ -11,7 +11,16 @@ import pytest
 import yaml
 
 from tests.helpers import EXAMPLES
-from tfy_gateway.gateway.routing import Attempt, Outcome, Router, RouteRequest
+from tfy_gateway.gateway.routing import (
+    Attempt,
+    CompiledRouting,
+    Outcome,
+    RoutePlan,
+    Router,
+    RouteRequest,
+    compile_snapshot,
+    explain,
+)
 from tfy_gateway.gateway.routing.settings import RoutingSettings
 from tfy_gateway.gateway.snapshot import ConfigSnapshot, build_snapshot
 from tfy_gateway.gateway.store import ResourceRecord
@@ -73,12 +82,34 @@ def clock() -> Clock:
     return Clock()
 
 
+class RouterUnderTest:
+    """A `Router` with the rules it plans against, as the data plane pairs them for one request."""
+
+    def __init__(self, router: Router, routing: CompiledRouting) -> None:
+        self.router = router
+        self.routing = routing
+
+    def compile(self, snapshot: ConfigSnapshot) -> None:
+        """What an apply does: new rules, the same router state (health, latency, pins)."""
+        self.routing = compile_snapshot(snapshot, cache_size=self.router.settings.model_cache_size)
+
+    def plan(self, request: RouteRequest) -> RoutePlan:
+        return self.router.plan(self.routing, request)
+
+    def explain(self, request: RouteRequest) -> dict[str, Any]:
+        return explain(self.router, self.routing, request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.router, name)  # execute, record, health, latency, backend, settings, clock
+
+
 @pytest.fixture
-def make_router(clock: Clock) -> Callable[..., Router]:
-    def make(*manifests: Mapping[str, Any], seed: int = 7, settings: RoutingSettings | None = None) -> Router:
+def make_router(clock: Clock) -> Callable[..., RouterUnderTest]:
+    def make(*manifests: Mapping[str, Any], seed: int = 7, settings: RoutingSettings | None = None) -> RouterUnderTest:
         router = Router(clock=clock, rng=random.Random(seed), settings=settings)
-        router.compile(snapshot_of([*example("provider-accounts.yaml"), *manifests]))
-        return router
+        tested = RouterUnderTest(router, CompiledRouting())
+        tested.compile(snapshot_of([*example("provider-accounts.yaml"), *manifests]))
+        return tested
 
     return make
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.gateway.routing.conftest import Sleeps, Upstream, example, request
-from tfy_gateway.gateway.routing import Outcome, RetryPolicy, Router
+from tests.gateway.routing.conftest import RouterUnderTest, Sleeps, Upstream, example, request
+from tfy_gateway.gateway.routing import Outcome, RetryPolicy
 
 A, B = "openai-main/gpt-4o", "azure-backup/gpt-4o"
 
@@ -26,7 +26,7 @@ def priority_rule(*targets: dict[str, Any], rule_id: str = "p") -> dict[str, Any
     }
 
 
-async def test_503_falls_back_to_the_second_target(make_router: Callable[..., Router]) -> None:
+async def test_503_falls_back_to_the_second_target(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(*example("routing-weighted.yaml"))
     plan = router.plan(request())
     first, second = (a.target for a in plan.attempts)
@@ -39,7 +39,7 @@ async def test_503_falls_back_to_the_second_target(make_router: Callable[..., Ro
     assert sleeps.delays == [0.1]
 
 
-async def test_400_neither_retries_nor_falls_back(make_router: Callable[..., Router]) -> None:
+async def test_400_neither_retries_nor_falls_back(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(*example("routing-weighted.yaml"))
     plan = router.plan(request())
     upstream = Upstream({a.target: [Outcome(400)] for a in plan.attempts})
@@ -49,16 +49,19 @@ async def test_400_neither_retries_nor_falls_back(make_router: Callable[..., Rou
     assert (result.retries, result.fallbacks) == (0, 0)
 
 
-async def test_a_committed_outcome_is_final_whatever_its_status(make_router: Callable[..., Router]) -> None:
+async def test_a_stream_reported_after_it_ended_counts_for_health(make_router: Callable[..., RouterUnderTest]) -> None:
+    """`execute` sees a stream succeed at its first chunk; a later failure is reported with `record`."""
     router = make_router(*example("routing-weighted.yaml"))
     plan = router.plan(request())
-    upstream = Upstream(default=Outcome(502, committed=True))
-    result = await router.execute(plan, upstream, retry_override=RetryPolicy(5, 0, frozenset({502})))
-    assert len(upstream.calls) == 1 and result.tries == [(plan.attempts[0].target, 502)]
-    assert result.outcome.committed
+    first = plan.attempts[0]
+    result = await router.execute(plan, Upstream(default=Outcome(200)))
+    assert result.outcome.status == 200 and len(result.tries) == 1
+    for _ in range(router.settings.failure_threshold):
+        router.record(first, Outcome(502))  # the stream broke after its first chunk, each time
+    assert router.health.unhealthy_until(first.target, None, router.clock()) is not None
 
 
-async def test_retry_after_is_honoured_up_to_the_cap(make_router: Callable[..., Router]) -> None:
+async def test_retry_after_is_honoured_up_to_the_cap(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(priority_rule({"target": A, "retry_config": {"attempts": 3, "delay": 100}}, {"target": B}))
     upstream = Upstream(
         {A: [Outcome(429, retry_after_s=2.5), Outcome(429, retry_after_s=30), Outcome(429), Outcome(200)]}
@@ -69,7 +72,7 @@ async def test_retry_after_is_honoured_up_to_the_cap(make_router: Callable[..., 
     assert sleeps.delays == [2.5, 5.0, 0.1]  # retry-after, retry-after capped at 5 s, the configured delay
 
 
-async def test_408_always_falls_back(make_router: Callable[..., Router]) -> None:
+async def test_408_always_falls_back(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(
         priority_rule({"target": A, "fallback_status_codes": ["500"], "retry_config": {"attempts": 0}}, {"target": B})
     )
@@ -77,7 +80,7 @@ async def test_408_always_falls_back(make_router: Callable[..., Router]) -> None
     assert result.tries == [(A, 408), (B, 200)]
 
 
-async def test_status_outside_fallback_codes_fails_immediately(make_router: Callable[..., Router]) -> None:
+async def test_status_outside_fallback_codes_fails_immediately(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(
         priority_rule({"target": A, "fallback_status_codes": ["500"], "retry_config": {"attempts": 0}}, {"target": B})
     )
@@ -85,7 +88,9 @@ async def test_status_outside_fallback_codes_fails_immediately(make_router: Call
     assert result.tries == [(A, 503)] and result.outcome.status == 503
 
 
-async def test_non_candidates_are_not_fallbacks_and_nothing_runs_twice(make_router: Callable[..., Router]) -> None:
+async def test_non_candidates_are_not_fallbacks_and_nothing_runs_twice(
+    make_router: Callable[..., RouterUnderTest],
+) -> None:
     c = "anthropic-main/claude-sonnet"
     router = make_router(
         priority_rule({"target": A}, {"target": B, "fallback_candidate": False}, {"target": c}),
@@ -98,7 +103,7 @@ async def test_non_candidates_are_not_fallbacks_and_nothing_runs_twice(make_rout
     assert result.outcome.status == 500 and (result.retries, result.fallbacks) == (4, 1)
 
 
-async def test_total_attempts_are_bounded(make_router: Callable[..., Router]) -> None:
+async def test_total_attempts_are_bounded(make_router: Callable[..., RouterUnderTest]) -> None:
     targets = [{"target": t, "retry_config": {"attempts": 10, "delay": 0}} for t in (A, B) * 6]
     router = make_router(priority_rule(*targets))
     upstream = Upstream(default=Outcome(503))
@@ -106,7 +111,7 @@ async def test_total_attempts_are_bounded(make_router: Callable[..., Router]) ->
     assert len(upstream.calls) == len(result.tries) == 10
 
 
-async def test_retry_override_replaces_the_target_policy(make_router: Callable[..., Router]) -> None:
+async def test_retry_override_replaces_the_target_policy(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(priority_rule({"target": A, "fallback_status_codes": ["400"]}, {"target": B}))
     upstream, sleeps = Upstream({A: [Outcome(418)]}), Sleeps()
     override = RetryPolicy(attempts=3, delay_ms=250, on_status_codes=frozenset({418}))
@@ -114,7 +119,7 @@ async def test_retry_override_replaces_the_target_policy(make_router: Callable[.
     assert result.tries == [(A, 418)] * 4 and sleeps.delays == [0.25] * 3
 
 
-async def test_without_a_rule_one_attempt_and_no_retries(make_router: Callable[..., Router]) -> None:
+async def test_without_a_rule_one_attempt_and_no_retries(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(*example("routing-weighted.yaml"))
     plan = router.plan(request(A))
     assert plan.rule_id is None and [a.target for a in plan.attempts] == [A]
@@ -126,7 +131,7 @@ async def test_without_a_rule_one_attempt_and_no_retries(make_router: Callable[.
     assert with_header.tries == [(A, 503), (A, 200)]
 
 
-async def test_headers_and_params_overrides_ride_on_the_attempt(make_router: Callable[..., Router]) -> None:
+async def test_headers_and_params_overrides_ride_on_the_attempt(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(
         priority_rule(
             {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from tests.gateway.routing.conftest import Clock, example, request
-from tfy_gateway.gateway.routing import Outcome, Router
+from tests.gateway.routing.conftest import Clock, RouterUnderTest, example, request
+from tfy_gateway.gateway.routing import Outcome
 
 A, B = "openai-main/gpt-4o", "azure-backup/gpt-4o"
 
@@ -20,7 +20,7 @@ def combined() -> dict:
     return {"name": "all", "type": "gateway-load-balancing-config", "rules": rules}
 
 
-def test_explain_names_the_rule_and_why_earlier_ones_failed(make_router: Callable[..., Router]) -> None:
+def test_explain_names_the_rule_and_why_earlier_ones_failed(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(combined())
     report = router.explain(request("openai/gpt-4o", "user:a@x", headers={"x-user-id": "u1"}))
     json.dumps(report)  # JSON-serialisable as it is
@@ -35,7 +35,7 @@ def test_explain_names_the_rule_and_why_earlier_ones_failed(make_router: Callabl
     assert sorted(report["attempts"]) == sorted([A, B])
 
 
-def test_explain_does_not_pin_or_consume_randomness(make_router: Callable[..., Router]) -> None:
+def test_explain_does_not_pin_or_consume_randomness(make_router: Callable[..., RouterUnderTest]) -> None:
     plain, explained = make_router(*example("routing-sticky.yaml")), make_router(*example("routing-sticky.yaml"))
     sticky = request(headers={"x-user-id": "u1"})
     for _ in range(20):
@@ -50,7 +50,7 @@ def test_explain_does_not_pin_or_consume_randomness(make_router: Callable[..., R
     assert report["sticky"]["pinned_target"] == pinned and report["attempts"][0] == pinned
 
 
-def test_explain_shows_health_and_priority_order(make_router: Callable[..., Router], clock: Clock) -> None:
+def test_explain_shows_health_and_priority_order(make_router: Callable[..., RouterUnderTest], clock: Clock) -> None:
     router = make_router(*example("routing-priority.yaml"))
     premium = request("x", "team:premium")
     router.record(router.plan(premium).attempts[0], Outcome(200, tpot_ms=99))
@@ -66,7 +66,7 @@ def test_explain_shows_health_and_priority_order(make_router: Callable[..., Rout
     }
 
 
-def test_explain_latency_stats_and_no_match(make_router: Callable[..., Router], clock: Clock) -> None:
+def test_explain_latency_stats_and_no_match(make_router: Callable[..., RouterUnderTest], clock: Clock) -> None:
     router = make_router(*example("routing-latency.yaml"))
     for tpot in (10, 20, 30):
         router.latency.record(A, clock.now, tpot)
@@ -78,7 +78,7 @@ def test_explain_latency_stats_and_no_match(make_router: Callable[..., Router], 
     assert "models: 'other/model' is not in ['openai/gpt-4o']" in none["rules"][0]["reason"]
 
 
-def test_explain_metadata_reasons(make_router: Callable[..., Router]) -> None:
+def test_explain_metadata_reasons(make_router: Callable[..., RouterUnderTest]) -> None:
     config = example("routing-weighted.yaml")[0]
     config["rules"][0]["when"]["metadata"] = {"env": "prod"}
     config["rules"][0]["load_balance_targets"][1]["metadata_match"] = {"region": "eu"}

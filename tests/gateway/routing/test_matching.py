@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.routing.conftest import request
+from tests.gateway.routing.conftest import RouterUnderTest, request
 from tfy_gateway.gateway.routing import Router
 
 A, B, C = "openai-main/gpt-4o", "azure-backup/gpt-4o", "anthropic-main/claude-sonnet"
@@ -27,7 +27,7 @@ def config(*rules: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def router(make_router: Callable[..., Router]) -> Router:
+def router(make_router: Callable[..., RouterUnderTest]) -> Router:
     return make_router(
         config(
             rule("team-gold", {"subjects": ["team:ml"], "models": ["m"], "metadata": {"tier": "gold"}}, {"target": C}),
@@ -46,7 +46,7 @@ def test_first_matching_rule_wins(router: Router) -> None:
     assert router.plan(request("m", "user:carol@x", metadata={"tier": "silver"})).rule_id == "catch-all"
 
 
-def test_star_and_no_rules(make_router: Callable[..., Router]) -> None:
+def test_star_and_no_rules(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(config(rule("star", {"subjects": ["*"], "models": ["*"]}, {"target": B})))
     assert router.plan(request("whatever", "virtualaccount:ci")).attempts[0].target == B
     bare = make_router()
@@ -54,7 +54,7 @@ def test_star_and_no_rules(make_router: Callable[..., Router]) -> None:
     assert (plan.rule_id, [a.target for a in plan.attempts], plan.attempts[0].retry.attempts) == (None, ["x/y"], 0)
 
 
-def test_metadata_match_filters_targets(make_router: Callable[..., Router]) -> None:
+def test_metadata_match_filters_targets(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(
         config(
             {
@@ -78,7 +78,7 @@ def test_metadata_match_filters_targets(make_router: Callable[..., Router]) -> N
     assert router.plan(request("m")).attempts[0].target == C
 
 
-def test_a_rule_whose_targets_all_fail_metadata_match_is_skipped(make_router: Callable[..., Router]) -> None:
+def test_a_rule_whose_targets_all_fail_metadata_match_is_skipped(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(
         config(
             rule("prod-only", {"models": ["m"]}, {"target": A, "metadata_match": {"env": "prod"}}),
@@ -89,7 +89,7 @@ def test_a_rule_whose_targets_all_fail_metadata_match_is_skipped(make_router: Ca
     assert router.plan(request("m", metadata={"env": "dev"})).rule_id == "others"
 
 
-def test_recompiling_swaps_rules(make_router: Callable[..., Router]) -> None:
+def test_recompiling_swaps_rules(make_router: Callable[..., RouterUnderTest]) -> None:
     from tests.gateway.routing.conftest import example, snapshot_of
 
     router = make_router(config(rule("one", {"models": ["m"]}, {"target": A})))
@@ -98,7 +98,7 @@ def test_recompiling_swaps_rules(make_router: Callable[..., Router]) -> None:
     assert router.plan(request("m")).rule_id == "two"
 
 
-def test_rule_order_holds_across_the_subject_index(make_router: Callable[..., Router]) -> None:
+def test_rule_order_holds_across_the_subject_index(make_router: Callable[..., RouterUnderTest]) -> None:
     rules = [rule(f"team-{i}", {"subjects": [f"team:t{i}"], "models": ["m"]}, {"target": B}) for i in range(50)]
     rules.insert(25, rule("anyone", {"models": ["m"], "metadata": {"k": "v"}}, {"target": C}))
     router = make_router(config(*rules))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from tests.gateway.routing.conftest import Clock, Sleeps, Upstream, example, request
+from tests.gateway.routing.conftest import Clock, RouterUnderTest, Sleeps, Upstream, example, request
 from tfy_gateway.gateway.routing import Outcome, Router
 
 A, B = "openai-main/gpt-4o", "azure-backup/gpt-4o"
@@ -16,7 +16,7 @@ def target_for(router: Router, user: str | None, **extra: str) -> str:
     return router.plan(request(headers={**headers, **extra})).attempts[0].target
 
 
-def test_same_header_same_target_for_the_ttl(make_router: Callable[..., Router], clock: Clock) -> None:
+def test_same_header_same_target_for_the_ttl(make_router: Callable[..., RouterUnderTest], clock: Clock) -> None:
     router = make_router(*example("routing-sticky.yaml"))
     pins = {user: target_for(router, user) for user in (f"u{i}" for i in range(40))}
     assert set(pins.values()) == {A, B}, "sessions spread by weight"
@@ -25,7 +25,7 @@ def test_same_header_same_target_for_the_ttl(make_router: Callable[..., Router],
         assert {user: target_for(router, user) for user in pins} == pins
 
 
-def test_pins_expire_after_the_ttl_and_are_re_picked(make_router: Callable[..., Router], clock: Clock) -> None:
+def test_pins_expire_after_the_ttl_and_are_re_picked(make_router: Callable[..., RouterUnderTest], clock: Clock) -> None:
     router = make_router(*example("routing-sticky.yaml"))
     pins = {user: target_for(router, user) for user in (f"u{i}" for i in range(40))}
     clock.advance(3601)
@@ -35,7 +35,7 @@ def test_pins_expire_after_the_ttl_and_are_re_picked(make_router: Callable[..., 
     assert {user: target_for(router, user) for user in pins} == again, "and pinned again"
 
 
-def test_requests_without_identifiers_are_not_sticky(make_router: Callable[..., Router]) -> None:
+def test_requests_without_identifiers_are_not_sticky(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(*example("routing-sticky.yaml"))
     plan = router.plan(request())
     assert plan.sticky_key is None
@@ -43,7 +43,7 @@ def test_requests_without_identifiers_are_not_sticky(make_router: Callable[..., 
     assert set(Counter(target_for(router, "") for _ in range(100))) == {A, B}, "an empty value is missing"
 
 
-def test_an_unhealthy_pin_is_re_picked(make_router: Callable[..., Router], clock: Clock) -> None:
+def test_an_unhealthy_pin_is_re_picked(make_router: Callable[..., RouterUnderTest], clock: Clock) -> None:
     router = make_router(*example("routing-sticky.yaml"))
     users = [f"u{i}" for i in range(20)]
     pins = {user: target_for(router, user) for user in users}
@@ -55,7 +55,7 @@ def test_an_unhealthy_pin_is_re_picked(make_router: Callable[..., Router], clock
     assert {target_for(router, user) for user in on_a} == {B}
 
 
-async def test_a_session_follows_its_fallback(make_router: Callable[..., Router], clock: Clock) -> None:
+async def test_a_session_follows_its_fallback(make_router: Callable[..., RouterUnderTest], clock: Clock) -> None:
     router = make_router(*example("routing-sticky.yaml"))
     plan = router.plan(request(headers={"x-user-id": "carol"}))
     first, second = (a.target for a in plan.attempts)
@@ -65,7 +65,7 @@ async def test_a_session_follows_its_fallback(make_router: Callable[..., Router]
     assert target_for(router, "carol") == second
 
 
-def test_identifiers_from_metadata_and_case_insensitive_headers(make_router: Callable[..., Router]) -> None:
+def test_identifiers_from_metadata_and_case_insensitive_headers(make_router: Callable[..., RouterUnderTest]) -> None:
     config = example("routing-sticky.yaml")[0]
     rule = config["rules"][0]
     rule["sticky_routing"]["session_identifiers"] = [

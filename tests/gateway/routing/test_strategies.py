@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from tests.gateway.routing.conftest import Clock, Upstream, example, request
+from tests.gateway.routing.conftest import Clock, RouterUnderTest, Upstream, example, request
 from tfy_gateway.gateway.routing import Outcome, Router
 
 A, B = "openai-main/gpt-4o", "azure-backup/gpt-4o"
@@ -15,7 +15,7 @@ def first_targets(router: Router, count: int, *subjects: str) -> Counter[str]:
     return Counter(router.plan(request("openai/gpt-4o", *subjects)).attempts[0].target for _ in range(count))
 
 
-def test_weighted_70_30_split_over_2000_plans(make_router: Callable[..., Router]) -> None:
+def test_weighted_70_30_split_over_2000_plans(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(*example("routing-weighted.yaml"))
     counts = first_targets(router, 2000)
     assert abs(counts[A] / 2000 - 0.70) <= 0.03, counts
@@ -25,7 +25,9 @@ def test_weighted_70_30_split_over_2000_plans(make_router: Callable[..., Router]
     assert {a.target for a in plan.attempts} == {A, B}
 
 
-def test_weighted_skips_unhealthy_targets_and_zero_weights(make_router: Callable[..., Router], clock: Clock) -> None:
+def test_weighted_skips_unhealthy_targets_and_zero_weights(
+    make_router: Callable[..., RouterUnderTest], clock: Clock
+) -> None:
     config = example("routing-weighted.yaml")[0]
     router = make_router(config)
     router.backend.mark_unhealthy(A, clock.now + 30)
@@ -52,7 +54,7 @@ def speeds(upstream: Upstream, a_ms: float, b_ms: float) -> None:
 
 
 async def test_latency_moves_to_the_faster_target_and_back_when_it_recovers(
-    make_router: Callable[..., Router], clock: Clock
+    make_router: Callable[..., RouterUnderTest], clock: Clock
 ) -> None:
     router = make_router(*example("routing-latency.yaml"))
     upstream = Upstream()
@@ -68,7 +70,7 @@ async def test_latency_moves_to_the_faster_target_and_back_when_it_recovers(
     assert shared[A] > 60 and shared[B] > 60, f"within 1.2x of the fastest: both share traffic: {shared}"
 
 
-async def test_latency_leaves_a_target_that_degrades(make_router: Callable[..., Router], clock: Clock) -> None:
+async def test_latency_leaves_a_target_that_degrades(make_router: Callable[..., RouterUnderTest], clock: Clock) -> None:
     router = make_router(*example("routing-latency.yaml"))
     upstream = Upstream()
     speeds(upstream, 20, 20)
@@ -79,7 +81,7 @@ async def test_latency_leaves_a_target_that_degrades(make_router: Callable[..., 
     assert await drive(router, clock, upstream, 50) == Counter({A: 50})
 
 
-def test_latency_window_counts_at_most_100_calls(make_router: Callable[..., Router], clock: Clock) -> None:
+def test_latency_window_counts_at_most_100_calls(make_router: Callable[..., RouterUnderTest], clock: Clock) -> None:
     router = make_router()
     for _ in range(100):
         router.latency.record(A, clock.now, 1000.0)
@@ -95,7 +97,7 @@ PREMIUM = "team:premium"
 
 
 async def test_priority_fails_over_on_sla_breach_and_returns_after_cooldown(
-    make_router: Callable[..., Router], clock: Clock
+    make_router: Callable[..., RouterUnderTest], clock: Clock
 ) -> None:
     router = make_router(*example("routing-priority.yaml"))
     assert [a.target for a in router.plan(request("any/model", PREMIUM)).attempts] == [A, B]
@@ -113,7 +115,7 @@ async def test_priority_fails_over_on_sla_breach_and_returns_after_cooldown(
 
 
 async def test_failures_mark_a_target_unhealthy_for_the_cooldown(
-    make_router: Callable[..., Router], clock: Clock
+    make_router: Callable[..., RouterUnderTest], clock: Clock
 ) -> None:
     router = make_router(*example("routing-priority.yaml"))
     upstream = Upstream({A: [Outcome(503)]})
@@ -125,7 +127,7 @@ async def test_failures_mark_a_target_unhealthy_for_the_cooldown(
     assert router.plan(request("m", PREMIUM)).attempts[0].target == A
 
 
-async def test_two_failures_do_not_bench_a_target(make_router: Callable[..., Router], clock: Clock) -> None:
+async def test_two_failures_do_not_bench_a_target(make_router: Callable[..., RouterUnderTest], clock: Clock) -> None:
     router = make_router(*example("routing-priority.yaml"))
     for _ in range(2):
         router.record(router.plan(request("m", PREMIUM)).attempts[0], Outcome(500))
@@ -137,7 +139,7 @@ async def _no_sleep(seconds: float) -> None:
     return None
 
 
-def test_sla_marks_are_per_rule_failures_per_target(make_router: Callable[..., Router], clock: Clock) -> None:
+def test_sla_marks_are_per_rule_failures_per_target(make_router: Callable[..., RouterUnderTest], clock: Clock) -> None:
     rules = [*example("routing-priority.yaml")[0]["rules"], *example("routing-weighted.yaml")[0]["rules"]]
     router = make_router({"name": "both", "type": "gateway-load-balancing-config", "rules": rules})
     router.record(router.plan(request("x", PREMIUM)).attempts[0], Outcome(200, tpot_ms=500))

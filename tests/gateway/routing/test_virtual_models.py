@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from tests.gateway.routing.conftest import Sleeps, Upstream, request
-from tfy_gateway.gateway.routing import Outcome, Router
+from tests.gateway.routing.conftest import RouterUnderTest, Sleeps, Upstream, request
+from tfy_gateway.gateway.routing import Outcome
 
 A, B = "openai-main/gpt-4o", "azure-backup/gpt-4o"
 
@@ -45,7 +45,7 @@ GATEWAY_RULE = {
 }
 
 
-def test_virtual_model_uses_its_own_routing_config(make_router: Callable[..., Router]) -> None:
+def test_virtual_model_uses_its_own_routing_config(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(virtual_models(chat=WEIGHTED, fast=PRIORITY), GATEWAY_RULE)
     plan = router.plan(request("smart/fast"))
     assert plan.virtual_model and plan.config_name == "smart/fast" and plan.rule_id is None
@@ -58,14 +58,14 @@ def test_virtual_model_uses_its_own_routing_config(make_router: Callable[..., Ro
     assert router.plan(request("openai-main/gpt-4o")).rule_id == "grab-everything"
 
 
-async def test_virtual_model_falls_back(make_router: Callable[..., Router]) -> None:
+async def test_virtual_model_falls_back(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(virtual_models(fast=PRIORITY))
     upstream = Upstream({A: [Outcome(502)]})
     result = await router.execute(router.plan(request("smart/fast")), upstream, sleep=Sleeps())
     assert result.tries == [(A, 502)] * 3 + [(B, 200)] and result.fallbacks == 1
 
 
-def test_unknown_virtual_model_passes_through(make_router: Callable[..., Router]) -> None:
+def test_unknown_virtual_model_passes_through(make_router: Callable[..., RouterUnderTest]) -> None:
     router = make_router(virtual_models(fast=PRIORITY))
     plan = router.plan(request("smart/nope"))
     assert not plan.virtual_model and [a.target for a in plan.attempts] == ["smart/nope"]

@@ -1,10 +1,12 @@
 """`PUT /apply` and `POST /delete`: the only ways configuration changes.
 
 Apply = validate against the stored provider accounts (plus the incoming manifest), then, unless
-`dryRun`, one transaction and one snapshot swap. The manifest is stored exactly as received, so the
-CLI's client-side diff of `existingManifest` shows only what the admin changed. Writes are
-serialised by `GatewayState.write_lock` and shielded from cancellation, so the database and the
-in-memory snapshot never disagree.
+`dryRun`, compile the next configuration, one transaction, and one swap of the compiled config.
+Validation and compilation run in worker threads, so a 25,000-rule apply never stalls requests. A
+configuration that does not compile is refused before anything is written. The manifest is stored
+exactly as received, so the CLI's client-side diff of `existingManifest` shows only what the admin
+changed. Writes are serialised by `GatewayState.write_lock` and shielded from cancellation, so the
+database and the in-memory configuration never disagree.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.gateway.config import CompiledConfig, CompileError
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.http import json_response, read_object, require_admin
 from tfy_gateway.gateway.errors import ApiError
@@ -138,7 +141,7 @@ def _models(manifest: Mapping[str, Any]) -> set[str]:
 
 def plan_apply(state: GatewayState, manifest: dict[str, Any], principal: Principal) -> Plan:
     """Validate `manifest` against the current snapshot; raise 422/409 with every problem."""
-    snapshot = state.snapshot.current
+    snapshot = state.config.snapshot
     key = manifest_key(manifest)
     existing = snapshot.get(key)
     others = [r.manifest for r in snapshot.provider_accounts() if r.key != key]
@@ -191,15 +194,30 @@ def _check_update(snapshot: ConfigSnapshot, existing: Resource, manifest: Mappin
 
 
 def _snapshot_with(state: GatewayState, resource: Resource) -> ConfigSnapshot:
-    current = state.snapshot.current
+    current = state.config.snapshot
     resources = {**current.resources, resource.key: resource}
     return build_snapshot(resources.values(), version=current.version, tenant=state.tenant)
+
+
+async def compile_next(
+    state: GatewayState, changes: Mapping[ResourceKey, Resource | None], what: str
+) -> CompiledConfig:
+    """The configuration after `changes`, compiled off the event loop; 500 naming the cause if it fails."""
+    try:
+        return await state.config.prepare(changes)
+    except CompileError as exc:
+        raise ApiError(
+            500,
+            f"Cannot apply {what}: {exc}. Nothing was changed; the gateway keeps serving configuration "
+            f"version {state.config.version}. Please report this: the manifest validated but did not compile.",
+        ) from exc
 
 
 async def commit_apply(state: GatewayState, plan: Plan) -> IssuedToken | None:
     """Write the planned resource (and a first token for a new virtual account) in one transaction."""
     resource = plan.resource
     new_account = resource.type == VIRTUAL_ACCOUNT_TYPE and plan.existing is None
+    config = await compile_next(state, {resource.key: resource}, describe(resource.manifest))
 
     def write() -> IssuedToken | None:
         with state.store.transaction() as tx:
@@ -208,7 +226,7 @@ async def commit_apply(state: GatewayState, plan: Plan) -> IssuedToken | None:
 
     with anyio.CancelScope(shield=True):
         issued = await state.store.run(write)
-        state.snapshot.replace({resource.key: resource}, tenant=state.tenant)
+        state.config.install(config)
         if resource.type in IDENTITY_TYPES:
             await state.refresh_identities()
         if issued is not None:
@@ -227,10 +245,10 @@ async def apply_manifest(request: Request, *, type_prefix: str | None = None) ->
     if not isinstance(dry_run, bool):
         raise ApiError(400, f"'dryRun' must be true or false, got {dry_run!r}.")
     async with state.write_lock:
-        plan = plan_apply(state, manifest, principal)
+        plan = await anyio.to_thread.run_sync(plan_apply, state, manifest, principal)
         if not dry_run:
             await commit_apply(state, plan)
-        snapshot = state.snapshot.current if not dry_run else _view_snapshot(state, plan)
+        snapshot = state.config.snapshot if not dry_run else _view_snapshot(state, plan)
     response: dict[str, Any] = {
         "existingManifest": plan.existing.manifest if plan.existing else None,
         "action": plan.action,
@@ -245,7 +263,7 @@ def _view_snapshot(state: GatewayState, plan: Plan) -> ConfigSnapshot:
     """For a dry run, only a virtual account's view depends on the would-be snapshot (its grants)."""
     if plan.resource.type == VIRTUAL_ACCOUNT_TYPE:
         return _snapshot_with(state, plan.resource)
-    return state.snapshot.current
+    return state.config.snapshot
 
 
 async def apply(request: Request) -> Response:
@@ -257,7 +275,7 @@ async def apply(request: Request) -> Response:
 
 async def delete_resource(state: GatewayState, key: ResourceKey) -> Resource:
     """Delete one resource (refusing when others route to its models); returns what was deleted."""
-    snapshot = state.snapshot.current
+    snapshot = state.config.snapshot
     existing = snapshot.get(key)
     if existing is None:
         what = key[0] if key[0] == key[1] else f"{key[0]} named {key[1]!r}"
@@ -271,6 +289,8 @@ async def delete_resource(state: GatewayState, key: ResourceKey) -> Resource:
             + ". Remove or change those rules first.",
         )
 
+    config = await compile_next(state, {key: None}, f"the deletion of {describe(existing.manifest)}")
+
     def write() -> None:
         with state.store.transaction() as tx:
             tx.delete_resource(*key)
@@ -279,7 +299,7 @@ async def delete_resource(state: GatewayState, key: ResourceKey) -> Resource:
 
     with anyio.CancelScope(shield=True):
         await state.store.run(write)
-        state.snapshot.replace({key: None}, tenant=state.tenant)
+        state.config.install(config)
         if existing.type in IDENTITY_TYPES:
             await state.refresh_identities()
             state.reveals.discard(existing.name)

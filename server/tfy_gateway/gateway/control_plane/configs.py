@@ -22,7 +22,7 @@ async def get_config(request: Request) -> Response:
             404,
             f"Unknown gateway config type {config_type!r}; known types: {', '.join(sorted(GATEWAY_CONFIG_TYPES))}.",
         )
-    resource = state.snapshot.current.gateway_config(config_type)
+    resource = state.config.snapshot.gateway_config(config_type)
     if resource is None:
         raise ApiError(
             404,

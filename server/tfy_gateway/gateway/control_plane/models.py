@@ -16,7 +16,7 @@ from tfy_gateway.gateway.state import get_state
 
 async def list_models(request: Request) -> Response:
     principal = authenticate(request)
-    snapshot = get_state(request).snapshot.current
+    snapshot = get_state(request).config.snapshot
     data = [
         {"id": entry.id, "object": "model", "owned_by": entry.account, "created": 0}
         for entry in snapshot.access.visible(principal)

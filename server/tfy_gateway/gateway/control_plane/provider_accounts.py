@@ -22,7 +22,7 @@ from tfy_gateway.gateway.state import GatewayState, get_state
 
 def _find(state: GatewayState, ident: str) -> Resource:
     return find_resource(
-        state.snapshot.current.provider_accounts(),
+        state.config.snapshot.provider_accounts(),
         ident,
         "provider account",
         fqn=lambda resource: account_fqn(state.tenant, resource.manifest),
@@ -32,7 +32,7 @@ def _find(state: GatewayState, ident: str) -> Resource:
 async def list_accounts(request: Request) -> Response:
     require_user(request)
     state = get_state(request)
-    accounts = state.snapshot.current.provider_accounts()
+    accounts = state.config.snapshot.provider_accounts()
     provider = request.query_params.get("provider")
     if provider:
         accounts = [a for a in accounts if a.type == f"provider-account/{provider}"]
@@ -64,7 +64,7 @@ async def list_integrations(request: Request) -> Response:
     state = get_state(request)
     items = [
         integration
-        for account in state.snapshot.current.provider_accounts()
+        for account in state.config.snapshot.provider_accounts()
         for integration in views.provider_account(account, state.tenant)["integrations"]
     ]
     return json_response(paginated(request, items))

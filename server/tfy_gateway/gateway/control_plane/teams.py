@@ -22,7 +22,7 @@ from tfy_gateway.gateway.state import GatewayState, get_state
 
 
 def _teams(state: GatewayState) -> list[Resource]:
-    return state.snapshot.current.of_type_prefix(TEAM_TYPE)
+    return state.config.snapshot.of_type_prefix(TEAM_TYPE)
 
 
 def _find_team(state: GatewayState, ident: str) -> Resource:
@@ -52,7 +52,7 @@ async def delete_team(request: Request) -> Response:
 async def list_users(request: Request) -> Response:
     require_user(request)
     state = get_state(request)
-    memberships = team_memberships(state.snapshot.current.manifests())
+    memberships = team_memberships(state.config.snapshot.manifests())
     users = await state.store.run(state.store.users)
     items = [views.user(u, (*memberships.get(u.email, ()), "everyone"), state.tenant) for u in users]
     return json_response(paginated(request, items))
@@ -62,7 +62,7 @@ async def get_user(request: Request) -> Response:
     require_user(request)
     state = get_state(request)
     ident = request.path_params["id"]
-    memberships = team_memberships(state.snapshot.current.manifests())
+    memberships = team_memberships(state.config.snapshot.manifests())
     for user in await state.store.run(state.store.users):
         if ident in (user.id, user.email):
             teams = (*memberships.get(user.email, ()), "everyone")

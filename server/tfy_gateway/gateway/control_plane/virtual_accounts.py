@@ -31,7 +31,7 @@ from tfy_gateway.gateway.state import GatewayState, get_state
 
 
 def _accounts(state: GatewayState) -> list[Resource]:
-    return state.snapshot.current.of_type_prefix(VIRTUAL_ACCOUNT_TYPE)
+    return state.config.snapshot.of_type_prefix(VIRTUAL_ACCOUNT_TYPE)
 
 
 def _find(state: GatewayState, ident: str) -> Resource:
@@ -41,7 +41,7 @@ def _find(state: GatewayState, ident: str) -> Resource:
 async def list_accounts(request: Request) -> Response:
     require_user(request)
     state = get_state(request)
-    snapshot = state.snapshot.current
+    snapshot = state.config.snapshot
     items = [views.virtual_account(r, state.tenant, snapshot) for r in _accounts(state)]
     query = request.query_params.get("nameSearchQuery")
     if query:
@@ -63,7 +63,7 @@ async def get_account(request: Request) -> Response:
     principal = require_user(request)
     state = get_state(request)
     resource = _find(state, request.path_params["id"])
-    body: dict[str, Any] = {"data": views.virtual_account(resource, state.tenant, state.snapshot.current)}
+    body: dict[str, Any] = {"data": views.virtual_account(resource, state.tenant, state.config.snapshot)}
     if principal.is_admin:
         token = state.reveals.pop(resource.name)
         if token is not None:

@@ -1,9 +1,10 @@
 """The OpenAI-compatible data plane of the local gateway (`/api/llm/...`), plugged in as an Extension.
 
-Hot path: a pure-ASGI endpoint (`app.DataPlaneApp`) runs one `exchange.Exchange` per request: bearer
-token -> principal, capped body -> orjson, model access from the snapshot, routing plan, upstream
-call(s) through the provider adapters over one pooled aiohttp session, then a request-log record
-queued for the batched writer and Prometheus metrics. Nothing on the request path touches SQLite.
+Hot path: a pure-ASGI endpoint (`app.DataPlaneApp`) runs one `pipeline.Pipeline` per request: bearer
+token -> principal, capped body -> orjson, model access and routing plan against the compiled
+config, policy hooks, upstream call(s) through the provider adapters over one pooled aiohttp
+session, then a request-log record queued for the batched writer and Prometheus metrics. Nothing on
+the request path touches SQLite.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from starlette.routing import BaseRoute, Route
 
 from tfy_gateway.gateway.data_plane import admin
 from tfy_gateway.gateway.data_plane.app import DataPlaneApp
-from tfy_gateway.gateway.data_plane.options import DataPlaneOptions
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.extension import Extension
 
@@ -21,10 +21,10 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
     return [Route("/api/llm/{rest:path}", DataPlaneApp(plane)), *admin.routes(plane)]
 
 
-def extension(options: DataPlaneOptions | None = None) -> Extension:
-    """The data plane as an Extension; options default to `DataPlaneOptions.from_env()`."""
-    plane = DataPlane(options or DataPlaneOptions.from_env())
+def extension() -> Extension:
+    """The data plane as an Extension; it takes its settings from the app's `GatewaySettings`."""
+    plane = DataPlane()
     return Extension(name="data-plane", routes=routes(plane), lifespan=plane.lifespan)
 
 
-__all__ = ["DataPlane", "DataPlaneOptions", "extension", "routes"]
+__all__ = ["DataPlane", "extension", "routes"]

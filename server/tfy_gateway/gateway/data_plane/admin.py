@@ -35,6 +35,7 @@ from tfy_gateway.gateway.identities import team_memberships
 from tfy_gateway.gateway.metrics import CONTENT_TYPE
 from tfy_gateway.gateway.request_logs import LogFilter, QueryError, connect, parse_since, query_logs, usage_summary
 from tfy_gateway.gateway.routing import RouteRequest
+from tfy_gateway.gateway.routing import explain as explain_route
 
 SVC = "/api/svc/v1/llm-gateway"
 DEFAULT_SUMMARY_WINDOW = "24h"
@@ -120,7 +121,8 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
         if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
             raise ApiError(400, "'metadata' must be an object of string values, as x-tfy-metadata would carry.")
         subjects = await _subjects(plane, subject)
-        explanation = plane.router.explain(RouteRequest(model, subjects, metadata, {}))
+        routing = plane.config.current.routing
+        explanation = explain_route(plane.router, routing, RouteRequest(model, subjects, metadata, {}))
         return json_response({"subject": subject, "subjects": list(subjects), **explanation})
 
     async def metrics(request: Request) -> Response:
@@ -145,5 +147,5 @@ async def _subjects(plane: DataPlane, subject: str) -> tuple[str, ...]:
     email = name.lower()
     if not any(user.email == email for user in users):
         return (subject,)
-    teams = [t for t in team_memberships(state.snapshot.current.manifests()).get(email, ()) if t != "everyone"]
+    teams = [t for t in team_memberships(state.config.snapshot.manifests()).get(email, ()) if t != "everyone"]
     return (f"user:{email}", *(f"team:{t}" for t in teams), "team:everyone")

@@ -1,6 +1,6 @@
 """The `/api/llm/...` ASGI app: one route for every endpoint and alias, dispatched by a dict lookup.
 
-`GET models` and `GET health` answer from memory; the model-calling endpoints run an `Exchange`.
+`GET models` and `GET health` answer from memory; the model-calling endpoints run a `Pipeline`.
 Unknown paths name what is supported; known-but-unsupported APIs (responses, batches, files...)
 say so explicitly.
 """
@@ -13,8 +13,8 @@ from starlette.requests import Request
 from tfy_gateway.gateway.control_plane.models import list_models
 from tfy_gateway.gateway.data_plane.asgi import JSON_TYPE, Receive, Scope, Send, send_bytes
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS, UNSUPPORTED, route_of
-from tfy_gateway.gateway.data_plane.exchange import Exchange
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, error_json
+from tfy_gateway.gateway.data_plane.pipeline import Pipeline
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.errors import ApiError
 
@@ -35,12 +35,15 @@ class DataPlaneApp:
             if method != "POST":
                 await _error(send, DataPlaneError(405, f"Use POST for /api/llm/{route}, not {method}."))
                 return
-            await Exchange(self.plane, spec, scope, receive, send).run()
+            await Pipeline(self.plane, spec, scope, receive, send).run()
             return
         if route == "models" and method == "GET":
             await self._models(scope, receive, send)
         elif route == "health" and method == "GET":
-            body = orjson.dumps({"status": "ok", "models": len(self.plane.catalog.entries)})
+            config = self.plane.config.current
+            body = orjson.dumps(
+                {"status": "ok", "models": len(config.catalog.entries), "config_version": config.version}
+            )
             await send_bytes(send, 200, body, [JSON_TYPE])
         elif route in ("models", "health"):
             await _error(send, DataPlaneError(405, f"Use GET for /api/llm/{route}, not {method}."))

@@ -10,67 +10,48 @@
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from tfy_gateway.gateway.data_plane.asgi import Headers
-
-if TYPE_CHECKING:
-    from tfy_gateway.gateway.data_plane.exchange import Exchange
+from tfy_gateway.gateway.data_plane.context import RequestContext
 
 
-def retries_and_fallbacks(exchange: Exchange) -> tuple[int, int]:
-    """From the router's result when known, else counted from the targets tried so far."""
-    if exchange.result is not None:
-        return exchange.result.retries, exchange.result.fallbacks
-    retries = fallbacks = 0
-    previous = None
-    for target in exchange.targets_tried:
-        if previous is not None:
-            if target == previous:
-                retries += 1
-            else:
-                fallbacks += 1
-        previous = target
-    return retries, fallbacks
-
-
-def applied_configurations(exchange: Exchange) -> dict[str, Any]:
-    plan = exchange.plan
+def applied_configurations(request: RequestContext) -> dict[str, Any]:
+    plan = request.plan
     applied: dict[str, Any] = {}
     if plan is not None and (plan.rule_id is not None or plan.virtual_model):
         applied["load_balancing"] = {
             "config": plan.config_name,
             "rule_id": plan.rule_id,
             "strategy": plan.strategy,
-            "target": exchange.served.target if exchange.served else None,
+            "target": request.served.target if request.served else None,
             "virtual_model": plan.virtual_model,
         }
-    retries, fallbacks = retries_and_fallbacks(exchange)
+    retries, fallbacks = request.retries_and_fallbacks()
     if retries or fallbacks:
         applied["retries"] = retries
         applied["fallbacks"] = fallbacks
     return applied
 
 
-def response_headers(exchange: Exchange, *, content_type: str | None, timing: bool) -> Headers:
+def response_headers(request: RequestContext, *, content_type: str | None, timing: bool) -> Headers:
     headers: Headers = []
     if content_type is not None:
         headers.append((b"content-type", content_type.encode("latin-1")))
-    if exchange.served is not None:
-        headers.append((b"x-tfy-resolved-model", exchange.served.target.encode("latin-1", "replace")))
-    headers.append((b"x-tfy-applied-configurations", orjson.dumps(applied_configurations(exchange))))
+    if request.served is not None:
+        headers.append((b"x-tfy-resolved-model", request.served.target.encode("latin-1", "replace")))
+    headers.append((b"x-tfy-applied-configurations", orjson.dumps(applied_configurations(request))))
     if timing:
-        total_ms = (time.perf_counter() - exchange.started) * 1000
-        provider_ms = exchange.provider_s * 1000
+        total_ms = request.elapsed_s * 1000
+        provider_ms = request.provider_s * 1000
         gateway_ms = max(total_ms - provider_ms, 0.0)
         value = f"gateway;dur={gateway_ms:.3f}, provider;dur={provider_ms:.3f}, total;dur={total_ms:.3f}"
         headers.append((b"server-timing", value.encode()))
-        if exchange.usage is not None and exchange.entry is not None:
-            cost = exchange.entry.pricing.cost(exchange.usage)
+        if request.usage is not None and request.entry is not None:
+            cost = request.entry.pricing.cost(request.usage)
             if cost is not None:
                 headers.append((b"x-tfy-cost", repr(cost).encode()))
-    headers.append((b"x-tfy-request-id", exchange.id.encode()))
+    headers.append((b"x-tfy-request-id", request.id.encode()))
     return headers

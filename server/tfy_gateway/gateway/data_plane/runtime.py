@@ -1,95 +1,94 @@
-"""`DataPlane`: the per-app objects the hot path reads, built in the extension's lifespan.
+"""`DataPlane`: what every request shares, opened and closed with the app's lifespan.
 
-One pooled aiohttp session for every upstream call, the router and the model catalog (both
-recompiled on each published config snapshot), the request-log writer and the metrics registry.
+One pooled aiohttp session for every upstream call, the router (whose health, latency and sticky
+state outlive configuration changes), the policy hooks (limits, guardrails), the request-log writer
+and the metrics registry. The configuration itself is read per request from `GatewayState.config`.
 Nothing here is module-level: two apps in one process never share any of it.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 
-from tfy_gateway.gateway.accounting import PriceTable
-from tfy_gateway.gateway.data_plane.catalog import EMPTY_CATALOG, ModelCatalog, build_catalog, load_secrets
-from tfy_gateway.gateway.data_plane.options import DataPlaneOptions
+from tfy_gateway.gateway.config import ConfigHub
+from tfy_gateway.gateway.data_plane.hooks import AdmitAll, Guardrails, Limits, NoGuardrails
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.request_logs import LOGS_FILE, LogWriter
 from tfy_gateway.gateway.routing import Router
-from tfy_gateway.gateway.snapshot import ConfigSnapshot
+from tfy_gateway.gateway.settings import GatewaySettings
 from tfy_gateway.gateway.state import GatewayState
 
-logger = logging.getLogger(__name__)
+NOT_STARTED = "the data plane is not started (the app lifespan did not run)"
 
 
 class DataPlane:
     """Holds what requests share; `lifespan(state)` opens and closes it with the app."""
 
-    def __init__(self, options: DataPlaneOptions) -> None:
-        self.options = options
+    def __init__(self, *, limits: Limits | None = None, guardrails: Guardrails | None = None) -> None:
         self.metrics = GatewayMetrics()
-        self.router = Router()
-        self.prices = PriceTable.bundled()
-        self.catalog: ModelCatalog = EMPTY_CATALOG
+        self.limits: Limits = limits or AdmitAll()
+        self.guardrails: Guardrails = guardrails or NoGuardrails()
         self._state: GatewayState | None = None
+        self._router: Router | None = None
         self._session: aiohttp.ClientSession | None = None
         self._logs: LogWriter | None = None
-        self._data_dir = Path(".")
 
     @property
     def state(self) -> GatewayState:
         if self._state is None:
-            raise RuntimeError("the data plane is not started (the app lifespan did not run)")
+            raise RuntimeError(NOT_STARTED)
         return self._state
+
+    @property
+    def settings(self) -> GatewaySettings:
+        return self.state.settings
+
+    @property
+    def config(self) -> ConfigHub:
+        return self.state.config
+
+    @property
+    def router(self) -> Router:
+        if self._router is None:
+            raise RuntimeError(NOT_STARTED)
+        return self._router
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            raise RuntimeError("the data plane is not started (the app lifespan did not run)")
+            raise RuntimeError(NOT_STARTED)
         return self._session
 
     @property
     def logs(self) -> LogWriter:
         if self._logs is None:
-            raise RuntimeError("the data plane is not started (the app lifespan did not run)")
+            raise RuntimeError(NOT_STARTED)
         return self._logs
 
     @property
     def logs_path(self) -> Path:
-        return self._data_dir / LOGS_FILE
+        return self.settings.data_dir / LOGS_FILE
 
     @asynccontextmanager
     async def lifespan(self, state: GatewayState) -> AsyncIterator[None]:
+        settings = state.settings
         self._state = state
-        self._data_dir = Path(state.settings.data_dir)
-        connector = aiohttp.TCPConnector(limit=self.options.connection_limit, ttl_dns_cache=300)
+        self._router = Router(settings=settings.routing())
+        connector = aiohttp.TCPConnector(limit=settings.connection_limit, ttl_dns_cache=300)
         self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
         self._logs = LogWriter(
             self.logs_path,
-            batch_size=self.options.log_batch_size,
-            flush_interval=self.options.log_flush_interval_s,
-            retention_days=self.options.log_retention_days,
+            batch_size=settings.log_batch_size,
+            flush_interval=settings.log_flush_interval_s,
+            retention_days=settings.log_retention_days,
         )
         await self._logs.start()
-        unsubscribe = state.snapshot.subscribe(self.compile)
         try:
             yield
         finally:
-            unsubscribe()
             await self._logs.stop()
             await self._session.close()
-
-    def compile(self, snapshot: ConfigSnapshot) -> None:
-        """Rebuild routing and upstream targets for a new snapshot (on apply, never per request)."""
-        try:
-            self.router.compile(snapshot)
-        except Exception:
-            logger.exception(
-                "compiling routing rules of snapshot %d failed; keeping the previous ones", snapshot.version
-            )
-        # Secrets are re-read on every config change so a newly added secret needs no restart.
-        self.catalog = build_catalog(snapshot, load_secrets(self._data_dir), self.prices)

@@ -1,26 +1,32 @@
-"""Forward an upstream SSE stream to the client: this is where a streamed request commits.
+"""Relay an upstream SSE stream to the client, after the router has picked the stream that answered.
 
-The adapter has already buffered the first chunk (so failures before it were retryable). Here the
-response headers go out, then every event as it arrives. A failure after that cannot change the
-status any more: the client gets an OpenAI-style `data: {"error": ...}` event (the SDKs raise on it)
-and the stream ends without `[DONE]`.
+The adapter already buffered the first chunk (so failures before it were retryable and the router
+counted the stream as a success). Here the response headers go out, then every event as it
+arrives. A failure after that cannot change the status any more: the client gets an OpenAI-style
+`data: {"error": ...}` event (the SDKs raise on it) and the stream ends without `[DONE]`. The relay
+reports what happened and leaves the end of the response to the pipeline, which records the request
+first (so a client that reads its logs right after the stream ended finds it).
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import orjson
 
-from tfy_gateway.gateway.data_plane.asgi import SSE_HEADERS
-from tfy_gateway.gateway.data_plane.failures import from_upstream
-from tfy_gateway.gateway.data_plane.response_headers import response_headers
+from tfy_gateway.gateway.data_plane.asgi import SSE_HEADERS, Headers, Send
+from tfy_gateway.gateway.data_plane.failures import DataPlaneError, from_upstream
 from tfy_gateway.gateway.providers import UpstreamError, UpstreamStream
-from tfy_gateway.gateway.routing import Outcome
 
-if TYPE_CHECKING:
-    from tfy_gateway.gateway.data_plane.exchange import Exchange
+
+@dataclass(frozen=True)
+class StreamReport:
+    status: int
+    error: DataPlaneError | None
+    # perf_counter() when the first event went to the client (None: nothing was sent).
+    first_sent_at: float | None
+    text: str | None
 
 
 def _delta_text(event: bytes) -> str:
@@ -38,47 +44,31 @@ def _delta_text(event: bytes) -> str:
     return "".join(part for part in parts if isinstance(part, str))
 
 
-async def pump(exchange: Exchange, stream: UpstreamStream, started: float) -> Outcome:
-    send = exchange.send
-    keep_text = exchange.options.log_bodies or exchange.plane.options.log_bodies
+def error_event(error: DataPlaneError) -> bytes:
+    failure = {"error": {"message": error.message, "type": error.type, "code": str(error.status)}}
+    return b"data: " + orjson.dumps(failure) + b"\n\n"
+
+
+async def relay(send: Send, stream: UpstreamStream, headers: Headers, *, target: str, keep_text: bool) -> StreamReport:
+    """Send the 200 and every event of `stream` to the client (not the end of the body); close the stream."""
     text: list[str] = []
-    exchange.status = 200
-    exchange.committed = True
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": SSE_HEADERS + response_headers(exchange, content_type=None, timing=False),
-        }
-    )
-    status = 200
-    error = None
+    first_sent_at: float | None = None
+    error: DataPlaneError | None = None
+    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
     try:
         async with stream:
             async for event in stream:
-                if exchange.ttft_s is None:
-                    exchange.ttft_s = time.perf_counter() - exchange.started
+                if first_sent_at is None:
+                    first_sent_at = time.perf_counter()
                 if keep_text:
                     text.append(_delta_text(event))
                 await send({"type": "http.response.body", "body": event, "more_body": True})
     except UpstreamError as exc:
-        error = from_upstream(exc, exchange.served.target if exchange.served else "?", request_timeout=False)
-        status = error.status
-        failure = {"error": {"message": error.message, "type": error.type, "code": str(error.status)}}
-        chunk = b"data: " + orjson.dumps(failure) + b"\n\n"
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    exchange.provider_s += time.perf_counter() - started
-    exchange.usage = stream.usage
-    if keep_text:
-        exchange.response_logged = "".join(text)
-    if error is not None:
-        exchange.status = status
-        exchange.error = error
-    exchange.completed = True
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
-    ttft_ms = stream.ttft * 1000 if stream.ttft is not None else None
-    tpot_ms = None
-    tokens = stream.usage.completion_tokens if stream.usage else 0
-    if stream.duration is not None and stream.ttft is not None and tokens > 1:
-        tpot_ms = (stream.duration - stream.ttft) * 1000 / (tokens - 1)
-    return Outcome(status, committed=True, ttft_ms=ttft_ms, tpot_ms=tpot_ms, payload=error or stream)
+        error = from_upstream(exc, target, request_timeout=False)
+        await send({"type": "http.response.body", "body": error_event(error), "more_body": True})
+    return StreamReport(
+        status=error.status if error is not None else 200,
+        error=error,
+        first_sent_at=first_sent_at,
+        text="".join(text) if keep_text else None,
+    )

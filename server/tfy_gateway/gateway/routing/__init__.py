@@ -5,6 +5,8 @@ Semantics: references/routing.md.
 """
 
 from tfy_gateway.gateway.routing.backend import MemoryBackend, RoutingBackend
+from tfy_gateway.gateway.routing.compiled import CompiledRouting, compile_snapshot
+from tfy_gateway.gateway.routing.explain import explain
 from tfy_gateway.gateway.routing.retry_header import parse_retry_header
 from tfy_gateway.gateway.routing.router import Router
 from tfy_gateway.gateway.routing.types import (
@@ -18,6 +20,7 @@ from tfy_gateway.gateway.routing.types import (
 
 __all__ = [
     "Attempt",
+    "CompiledRouting",
     "MemoryBackend",
     "Outcome",
     "PlanResult",
@@ -26,5 +29,7 @@ __all__ = [
     "RouteRequest",
     "Router",
     "RoutingBackend",
+    "compile_snapshot",
+    "explain",
     "parse_retry_header",
 ]

@@ -1,5 +1,5 @@
-"""The gateway's only retry loop: retries on the same target, then fallback, bounded, never after
-the first byte reached the client.
+"""The gateway's only retry loop: retries on the same target, then fallback, bounded. A stream's
+first chunk is its success, so nothing is retried once the client may have seen a byte.
 
 Per attempt: call; on a retryable status retry the same target (its `RetryPolicy`, or the
 request's `x-tfy-retry-config` which replaces it) after `max(delay, retry-after capped)`; when the
@@ -53,7 +53,7 @@ async def run_plan(
             served_by = attempt
             tries.append((attempt.target, outcome.status))
             record(attempt, outcome)
-            if outcome.status < 400 or outcome.committed or len(tries) >= max_total_attempts:
+            if outcome.status < 400 or len(tries) >= max_total_attempts:
                 return PlanResult(outcome, served_by, tries, retries, fallbacks)
             if retried >= policy.attempts or outcome.status not in policy.on_status_codes:
                 break

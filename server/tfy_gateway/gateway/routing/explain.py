@@ -1,4 +1,4 @@
-"""`Router.explain`: a JSON-serialisable account of how a request would be routed.
+"""`explain`: a JSON-serialisable account of how a request would be routed.
 
 Nothing is sent upstream, no sticky pin is written and the router's random stream is untouched:
 for strategies that draw at random, `attempts` shows the order when the most likely target is
@@ -8,15 +8,21 @@ drawn, and each candidate's `probability` says how likely it is to go first.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tfy_gateway.gateway.routing.compiled import LATENCY, PRIORITY, WEIGHT, CompiledRule, CompiledTarget
+from tfy_gateway.gateway.routing.compiled import (
+    LATENCY,
+    PRIORITY,
+    WEIGHT,
+    CompiledRouting,
+    CompiledRule,
+    CompiledTarget,
+)
 from tfy_gateway.gateway.routing.matching import metadata_mismatch
+from tfy_gateway.gateway.routing.router import Router, eligible_targets
 from tfy_gateway.gateway.routing.sticky import identifier_value, sticky_key
+from tfy_gateway.gateway.routing.strategies import Ranking
 from tfy_gateway.gateway.routing.types import Attempt, RouteRequest
-
-if TYPE_CHECKING:
-    from tfy_gateway.gateway.routing.router import Router
 
 
 class _MostLikely(random.Random):
@@ -30,7 +36,7 @@ class _MostLikely(random.Random):
         return self._point
 
 
-def explain(router: Router, request: RouteRequest) -> dict[str, Any]:
+def explain(router: Router, routing: CompiledRouting, request: RouteRequest) -> dict[str, Any]:
     now = router.clock()
     result: dict[str, Any] = {
         "requested_model": request.model,
@@ -47,8 +53,7 @@ def explain(router: Router, request: RouteRequest) -> dict[str, Any]:
         "attempts": [request.model],
         "notes": [],
     }
-    compiled = router.compiled
-    virtual = compiled.virtual_models.get(request.model)
+    virtual = routing.virtual_models.get(request.model)
     rule: CompiledRule | None = None
     if virtual is not None:
         rule = virtual
@@ -57,7 +62,7 @@ def explain(router: Router, request: RouteRequest) -> dict[str, Any]:
             f"'{request.model}' is a virtual model: its own routing_config applies; gateway rules are not consulted"
         )
     else:
-        rule = _evaluate_rules(router, request, result["rules"])
+        rule = _evaluate_rules(routing, request, result["rules"])
         if rule is None:
             result["notes"].append(
                 "no routing rule matches: the request goes to the requested model itself, without retries"
@@ -65,12 +70,12 @@ def explain(router: Router, request: RouteRequest) -> dict[str, Any]:
             return result
         result.update(source="gateway-load-balancing-config", config_name=rule.config_name, matched_rule=rule.rule_id)
     result["strategy"] = rule.strategy
-    eligible = router.match(request)
+    eligible = router.match(routing, request)
     targets = eligible[1] if eligible is not None and eligible[0] is rule else []
     if not targets:
         result["notes"].append("no target's metadata_match fits the request")
         return result
-    ranking = router.rank(rule, targets, now)
+    ranking = router.rank(routing, rule, targets, now)
     probabilities = ranking.probabilities()
     result["candidates"] = [
         _candidate(router, rule, target, request, now, target in targets, ranking.unhealthy, probabilities)
@@ -79,7 +84,7 @@ def explain(router: Router, request: RouteRequest) -> dict[str, Any]:
     result["sticky"] = _sticky(router, rule, request, now)
     most_likely = max(ranking.pool, key=lambda t: (probabilities.get(t.index, 0.0), -t.index))
     pinned = result["sticky"] and result["sticky"].get("pinned_target")
-    plan = router.build_plan(request, _MostLikely(_point_of(ranking, most_likely)), pin=False)
+    plan = router.build_plan(routing, request, _MostLikely(_point_of(ranking, most_likely)), pin=False)
     result["attempts"] = [a.target for a in plan.attempts]
     result["attempt_details"] = [_attempt(a) for a in plan.attempts]
     if rule.strategy in (WEIGHT, LATENCY) and len(ranking.pool) > 1 and not pinned:
@@ -90,7 +95,7 @@ def explain(router: Router, request: RouteRequest) -> dict[str, Any]:
     return result
 
 
-def _point_of(ranking: Any, target: CompiledTarget) -> float:
+def _point_of(ranking: Ranking, target: CompiledTarget) -> float:
     """The `random()` value that makes `draw` pick `target` (the middle of its share)."""
     total = sum(ranking.shares)
     before = 0.0
@@ -101,11 +106,11 @@ def _point_of(ranking: Any, target: CompiledTarget) -> float:
     return 0.0
 
 
-def _evaluate_rules(router: Router, request: RouteRequest, trace: list[dict[str, Any]]) -> CompiledRule | None:
+def _evaluate_rules(
+    routing: CompiledRouting, request: RouteRequest, trace: list[dict[str, Any]]
+) -> CompiledRule | None:
     """Walk every rule in order (not the model index) so each non-match gets its reason."""
-    from tfy_gateway.gateway.routing.router import eligible_targets
-
-    for rule in router.compiled.rules:
+    for rule in routing.rules:
         entry: dict[str, Any] = {"id": rule.rule_id, "config": rule.config_name, "type": rule.strategy}
         reason = rule.when.mismatch(request)
         if reason is None and not eligible_targets(rule, request):

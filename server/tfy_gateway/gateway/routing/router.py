@@ -1,8 +1,10 @@
-"""`Router`: compile rules once per apply, plan each request, run the retry loop, explain.
+"""`Router`: plan each request against compiled rules, run the retry loop, learn from outcomes.
 
-Thread model: one event loop; `plan` and the bookkeeping in `execute` are synchronous, so no
-locks are needed. State that outlives a snapshot (latency samples, failure counts, sticky pins,
-health marks) is keyed by target and rule id, so re-applying a config keeps it.
+The router owns the state that outlives a configuration (latency samples, failure counts, sticky
+pins, health marks), keyed by target and rule id so that re-applying a config keeps it. The rules
+themselves are a `CompiledRouting` the caller passes in: the one of the configuration version the
+request started with. Thread model: one event loop; `plan` and the bookkeeping in `execute` are
+synchronous, so no locks are needed.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, cast
+from typing import cast
 
 import anyio
 
@@ -20,7 +22,6 @@ from tfy_gateway.gateway.routing.compiled import (
     CompiledRouting,
     CompiledRule,
     CompiledTarget,
-    compile_snapshot,
 )
 from tfy_gateway.gateway.routing.execute import Sleep, run_plan
 from tfy_gateway.gateway.routing.health import Health
@@ -30,7 +31,6 @@ from tfy_gateway.gateway.routing.stats import LatencyStats, LatencyView
 from tfy_gateway.gateway.routing.sticky import sticky_key
 from tfy_gateway.gateway.routing.strategies import Ranking, draw, rank
 from tfy_gateway.gateway.routing.types import Attempt, Outcome, PlanResult, RetryPolicy, RoutePlan, RouteRequest
-from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
 
 class Router:
@@ -50,36 +50,30 @@ class Router:
             max_calls=self.settings.latency_window_calls, max_age_s=self.settings.latency_window_s
         )
         self._rng = rng or random.Random()
-        self._compiled = CompiledRouting(cache_size=self.settings.model_cache_size)
-
-    @property
-    def compiled(self) -> CompiledRouting:
-        return self._compiled
-
-    def compile(self, snapshot: ConfigSnapshot) -> None:
-        """Swap in the snapshot's rules and virtual models (a `SnapshotHub` subscriber)."""
-        self._compiled = compile_snapshot(snapshot, cache_size=self.settings.model_cache_size)
 
     # --- planning ---------------------------------------------------------------------------
 
-    def match(self, request: RouteRequest) -> tuple[CompiledRule, list[CompiledTarget]] | None:
+    def match(
+        self, routing: CompiledRouting, request: RouteRequest
+    ) -> tuple[CompiledRule, list[CompiledTarget]] | None:
         """The rule routing `request` and its targets that pass `metadata_match`, or None.
 
         A virtual model's own routing config comes first; then the first gateway rule whose `when`
         matches and that has at least one target whose `metadata_match` fits the request.
         """
-        compiled = self._compiled
-        virtual = compiled.virtual_models.get(request.model)
+        virtual = routing.virtual_models.get(request.model)
         if virtual is not None:
             return virtual, eligible_targets(virtual, request)
-        for rule in compiled.rules_for(request.model).candidates(request.subjects):
+        for rule in routing.rules_for(request.model).candidates(request.subjects):
             if rule.when.matches(request):
                 eligible = eligible_targets(rule, request)
                 if eligible:
                     return rule, eligible
         return None
 
-    def rank(self, rule: CompiledRule, eligible: Sequence[CompiledTarget], now: float) -> Ranking:
+    def rank(
+        self, routing: CompiledRouting, rule: CompiledRule, eligible: Sequence[CompiledTarget], now: float
+    ) -> Ranking:
         health = self.health
         unhealthy = frozenset(
             t.index for t in eligible if health.unhealthy_until(t.target, t.sla_mark, now) is not None
@@ -87,7 +81,7 @@ class Router:
         if unhealthy or rule.strategy == LATENCY or len(eligible) != len(rule.targets):
             return rank(rule.strategy, eligible, unhealthy, self.latency_view(now), self.settings)
         # Weight/priority with every target eligible and healthy: the same ranking every time.
-        static = self._compiled.static_rankings
+        static = routing.static_rankings
         ranking = static.get(rule.key)
         if ranking is None:
             ranking = static[rule.key] = rank(rule.strategy, eligible, unhealthy, self.latency_view(now), self.settings)
@@ -96,17 +90,19 @@ class Router:
     def latency_view(self, now: float) -> Callable[[str], LatencyView]:
         return lambda target: self.latency.view(target, now)
 
-    def plan(self, request: RouteRequest) -> RoutePlan:
+    def plan(self, routing: CompiledRouting, request: RouteRequest) -> RoutePlan:
         """Chosen target first, then the fallback candidates in order. Pins sticky sessions."""
-        return self.build_plan(request, self._rng, pin=True)
+        return self.build_plan(routing, request, self._rng, pin=True)
 
-    def build_plan(self, request: RouteRequest, rng: random.Random, *, pin: bool) -> RoutePlan:
-        found = self.match(request)
+    def build_plan(
+        self, routing: CompiledRouting, request: RouteRequest, rng: random.Random, *, pin: bool
+    ) -> RoutePlan:
+        found = self.match(routing, request)
         if found is None or not found[1]:
-            return self._compiled.rules_for(request.model).passthrough
+            return routing.rules_for(request.model).passthrough
         rule, eligible = found
         now = self.clock()
-        ranking = self.rank(rule, eligible, now)
+        ranking = self.rank(routing, rule, eligible, now)
         chosen: CompiledTarget | None = None
         key: str | None = None
         if rule.sticky is not None:
@@ -140,7 +136,11 @@ class Router:
     # --- executing --------------------------------------------------------------------------
 
     def record(self, attempt: Attempt, outcome: Outcome) -> None:
-        """Feed one upstream outcome into health and latency stats."""
+        """Feed one upstream outcome into health and latency stats.
+
+        `execute` records every try as it ends. A stream succeeds with its first chunk; the caller
+        reports how the rest went (its final status and timings) with one more `record` once it ended.
+        """
         now = self.clock()
         self.health.record(attempt, outcome, now)
         if outcome.status < 400 and outcome.tpot_ms is not None:
@@ -175,14 +175,6 @@ class Router:
             # The pinned target failed over: keep the session where it was served.
             self.backend.sticky_set(plan.sticky_key, served.target, plan.sticky_ttl_s, self.clock())
         return result
-
-    # --- explaining -------------------------------------------------------------------------
-
-    def explain(self, request: RouteRequest) -> dict[str, Any]:
-        """Why this request would route where it would, without calling upstream or pinning."""
-        from tfy_gateway.gateway.routing.explain import explain
-
-        return explain(self, request)
 
 
 def eligible_targets(rule: CompiledRule, request: RouteRequest) -> list[CompiledTarget]:

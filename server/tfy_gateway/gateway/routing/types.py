@@ -71,14 +71,10 @@ class RoutePlan:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of one upstream call as the data plane saw it.
-
-    `committed` means the first byte already reached the client: the request is then final.
-    """
+    """The result of one upstream call as the data plane saw it (a stream: up to its first chunk)."""
 
     status: int
     retry_after_s: float | None = None
-    committed: bool = False
     ttft_ms: float | None = None
     tpot_ms: float | None = None
     payload: Any = None

@@ -1,4 +1,4 @@
-"""Upstream targets and prices per model id, rebuilt whenever a config snapshot is published.
+"""Upstream targets and prices per model id: the catalog part of a compiled config.
 
 Everything a request needs about `<account>/<integration>` is looked up here with one dict access:
 the adapter target (credentials resolved at build time), its pricing, or why it cannot be called

@@ -1,0 +1,66 @@
+"""`CompiledConfig`: everything a request reads about the applied configuration, as one value.
+
+An applied snapshot compiles into the catalog (upstream targets and prices), model access and the
+routing rules together; the slots that rate limits, budgets and guardrails need go here too, so a
+request that reads `ConfigHub.current` once sees one version of all of them. Compiling is pure and
+runs in a worker thread (`ConfigHub.prepare`): the event loop never waits for a large apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tfy_gateway.gateway.access import ModelAccess
+from tfy_gateway.gateway.accounting import PriceTable
+from tfy_gateway.gateway.config.catalog import EMPTY_CATALOG, ModelCatalog, build_catalog, load_secrets
+from tfy_gateway.gateway.routing.compiled import CompiledRouting, compile_snapshot
+from tfy_gateway.gateway.snapshot import ConfigSnapshot
+
+
+class CompileError(Exception):
+    """The snapshot validated but could not be compiled; nothing was installed."""
+
+    def __init__(self, part: str, version: int, cause: BaseException) -> None:
+        super().__init__(f"compiling the {part} of configuration version {version} failed: {cause}")
+        self.part = part
+
+
+@dataclass(frozen=True)
+class CompiledConfig:
+    snapshot: ConfigSnapshot
+    catalog: ModelCatalog
+    routing: CompiledRouting
+
+    @property
+    def version(self) -> int:
+        return self.snapshot.version
+
+    @property
+    def access(self) -> ModelAccess:
+        return self.snapshot.access
+
+
+EMPTY_CONFIG = CompiledConfig(ConfigSnapshot(), EMPTY_CATALOG, CompiledRouting())
+
+
+@dataclass(frozen=True)
+class ConfigCompiler:
+    """What compiling needs besides the snapshot: where secrets live, prices, cache sizes."""
+
+    data_dir: Path
+    prices: PriceTable
+    routing_cache_size: int = 10_000
+
+    def compile(self, snapshot: ConfigSnapshot) -> CompiledConfig:
+        """Every part or nothing: the first part that fails raises `CompileError`."""
+        try:
+            routing = compile_snapshot(snapshot, cache_size=self.routing_cache_size)
+        except Exception as exc:
+            raise CompileError("routing rules", snapshot.version, exc) from exc
+        try:
+            # Secrets are re-read on every config change so a newly added secret needs no restart.
+            catalog = build_catalog(snapshot, load_secrets(self.data_dir), self.prices)
+        except Exception as exc:
+            raise CompileError("model catalog", snapshot.version, exc) from exc
+        return CompiledConfig(snapshot, catalog, routing)

@@ -1,0 +1,86 @@
+"""`RequestContext`: the plain data of one data-plane request, from arrival to its log record.
+
+Only the pipeline (`pipeline.Pipeline`) writes it; response headers, the stream relay and the
+recorder read it. Everything a later stage needs (limits settle, guardrails, tracing) is here:
+what was asked, by whom, against which configuration version, what was tried, usage and timings.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.gateway.config import CatalogEntry, CompiledConfig
+from tfy_gateway.gateway.data_plane.endpoints import EndpointSpec
+from tfy_gateway.gateway.data_plane.headers import NO_OPTIONS, RequestOptions
+from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.limits import Reservation
+from tfy_gateway.gateway.providers import Usage
+from tfy_gateway.gateway.routing import Attempt, PlanResult, RoutePlan
+
+CLIENT_CLOSED = 499  # nginx's convention for "the client went away"
+
+
+def new_request_id() -> str:
+    return os.urandom(12).hex()
+
+
+@dataclass(slots=True)
+class RequestContext:
+    endpoint: EndpointSpec
+    # The configuration version this request uses throughout, read once when it arrived.
+    config: CompiledConfig
+    id: str = field(default_factory=new_request_id)
+    created_at: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.perf_counter)
+    # Who and what (set by authenticate, read/parse, model access).
+    principal: Principal | None = None
+    options: RequestOptions = NO_OPTIONS
+    body: dict[str, Any] = field(default_factory=dict)
+    raw: bytes = b""
+    model: str | None = None
+    model_allowed: bool = False
+    stream: bool = False
+    # Limits: what was reserved at admission, handed back at settle.
+    reservation: Reservation | None = None
+    # Routing: the plan, every target tried, the router's result and the attempt that answered.
+    plan: RoutePlan | None = None
+    targets_tried: list[str] = field(default_factory=list)
+    result: PlanResult | None = None
+    served: Attempt | None = None
+    entry: CatalogEntry | None = None
+    # Outcome.
+    status: int = 0
+    error: ApiError | None = None
+    usage: Usage | None = None
+    # True once the response status went out: the answer can no longer change (only end early).
+    response_started: bool = False
+    completed: bool = False
+    # Timings (seconds): waiting for providers, and to the first streamed chunk sent.
+    provider_s: float = 0.0
+    ttft_s: float | None = None
+    # Bodies, when logging them is on.
+    body_logged: str | None = None
+    response_logged: str | None = None
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self.started
+
+    def retries_and_fallbacks(self) -> tuple[int, int]:
+        """From the router's result when known, else counted from the targets tried so far."""
+        if self.result is not None:
+            return self.result.retries, self.result.fallbacks
+        retries = fallbacks = 0
+        previous = None
+        for target in self.targets_tried:
+            if previous is not None:
+                if target == previous:
+                    retries += 1
+                else:
+                    fallbacks += 1
+            previous = target
+        return retries, fallbacks

@@ -1,0 +1,52 @@
+"""The pipeline's extension points for policies that admit or inspect every request.
+
+`Limits` (rate limits and budgets) reserve at admission and settle once the request ended;
+`Guardrails` inspect the input before any upstream call and the output before it is returned. Both
+get the request context read-only and refuse by raising an `ApiError` (429, 400, ...). The defaults
+admit everything; the limits and guardrails work plugs real implementations in here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from tfy_gateway.gateway.data_plane.context import RequestContext
+from tfy_gateway.gateway.limits import Reservation
+
+
+class Limits(Protocol):
+    async def reserve(self, request: RequestContext) -> Reservation | None:
+        """Admit the request (holding 1 request, estimated tokens and cost) or raise a 429 ApiError."""
+
+    async def settle(self, reservation: Reservation, request: RequestContext) -> None:
+        """Replace the held amounts by the real usage; with no usage (a failure) release them.
+
+        Called exactly once per reservation, whatever happened to the request, shielded from
+        cancellation.
+        """
+
+
+class Guardrails(Protocol):
+    async def check_input(self, request: RequestContext) -> None:
+        """Raise an ApiError to refuse the request before any upstream call."""
+
+    async def check_output(self, request: RequestContext, output: Any) -> None:
+        """Raise an ApiError to withhold a non-streamed answer (`output` is the OpenAI-format body)."""
+
+
+class AdmitAll:
+    """No rate limits or budgets: nothing is reserved, so there is nothing to settle."""
+
+    async def reserve(self, request: RequestContext) -> Reservation | None:
+        return None
+
+    async def settle(self, reservation: Reservation, request: RequestContext) -> None:
+        return None
+
+
+class NoGuardrails:
+    async def check_input(self, request: RequestContext) -> None:
+        return None
+
+    async def check_output(self, request: RequestContext, output: Any) -> None:
+        return None

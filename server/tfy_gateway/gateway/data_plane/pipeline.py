@@ -1,0 +1,347 @@
+"""`Pipeline`: one data-plane request, stage by stage, and the only writer of its `RequestContext`.
+
+    authenticate (401) -> read and parse the body (413, 400, 422) -> x-tfy-* headers (400)
+    -> model access and routing plan (403) -> guardrails in -> limits reserve (429)
+    -> route and call (the router retries and falls back; a stream's first chunk is its success)
+    -> respond, or relay the stream -> [guardrails out: non-streamed answers, before responding]
+    -> limits settle -> observe (request log, metrics)
+
+The request reads the compiled configuration once, when it arrives, and uses that version for
+access, routing and upstream targets. Settle and observe run exactly once, whatever happened
+(success, upstream error, client gone, cancellation); settle is shielded from cancellation. Observe
+runs just before the last byte of the response goes out, so a client that reads its request logs
+or usage right after an answer always finds that answer in them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from tfy_gateway.gateway.access import ModelAccess
+from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.gateway.config import CatalogEntry
+from tfy_gateway.gateway.data_plane import multipart
+from tfy_gateway.gateway.data_plane.asgi import (
+    JSON_TYPE,
+    ClientGone,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_bytes,
+    unless_disconnected,
+)
+from tfy_gateway.gateway.data_plane.context import CLIENT_CLOSED, RequestContext
+from tfy_gateway.gateway.data_plane.endpoints import EndpointSpec, validate
+from tfy_gateway.gateway.data_plane.failures import DataPlaneError, bad_request, error_json, from_upstream
+from tfy_gateway.gateway.data_plane.headers import parse_options, routing_headers, scope_headers
+from tfy_gateway.gateway.data_plane.recording import record
+from tfy_gateway.gateway.data_plane.response_headers import response_headers
+from tfy_gateway.gateway.data_plane.runtime import DataPlane
+from tfy_gateway.gateway.data_plane.streaming import relay
+from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.providers import UpstreamError, UpstreamResponse, UpstreamStream, call
+from tfy_gateway.gateway.routing import Attempt, Outcome, RoutePlan, RouteRequest
+
+logger = logging.getLogger(__name__)
+
+MAX_LOGGED_BODY_CHARS = 64 * 1024
+
+
+class Pipeline:
+    """Runs one request; lives for that request only."""
+
+    __slots__ = ("_answer", "_observed", "ctx", "plane", "receive", "scope", "send")
+
+    def __init__(self, plane: DataPlane, endpoint: EndpointSpec, scope: Scope, receive: Receive, send: Send) -> None:
+        self.plane = plane
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.ctx = RequestContext(endpoint=endpoint, config=plane.config.current)
+        # The upstream answer the router settled on (kept here: the stream owns live I/O).
+        self._answer: UpstreamResponse | UpstreamStream | None = None
+        self._observed = False
+
+    async def run(self) -> None:
+        ctx = self.ctx
+        metrics = self.plane.metrics
+        metrics.in_flight.inc()
+        try:
+            await self._admit()
+            await unless_disconnected(self.receive, self._route_and_respond(), self._is_complete)
+        except ApiError as exc:
+            await self._fail(exc)
+        except ClientGone:
+            self._client_gone("the client closed the connection")
+        except asyncio.CancelledError:
+            self._client_gone("the request was cancelled")
+            raise
+        except Exception:
+            logger.exception("data-plane request %s failed unexpectedly", ctx.id)
+            await self._fail(DataPlaneError(500, f"Internal gateway error (request id {ctx.id}).", origin="gateway"))
+        finally:
+            metrics.in_flight.dec()
+            self._observe()
+            await self._settle()
+
+    # --- admission: who, what, may they, within limits -------------------------------------------
+
+    async def _admit(self) -> None:
+        ctx, plane = self.ctx, self.plane
+        headers = scope_headers(self.scope["headers"])
+        ctx.principal = principal = plane.state.authenticator.require(headers.get("authorization"))
+        limit = plane.settings.max_body_bytes
+        if ctx.endpoint.multipart:
+            ctx.body = await multipart.read_form(self.scope, self.receive, limit, headers)
+        else:
+            ctx.raw = await read_body(self.receive, limit, headers.get("content-length"))
+            ctx.body = _parse_object(ctx.raw)
+        validate(ctx.endpoint, ctx.body)
+        ctx.model = model = ctx.body["model"]
+        ctx.options = options = parse_options(headers)
+        request = RouteRequest(model, principal.subjects, options.metadata, routing_headers(headers))
+        ctx.plan = _authorized(plane.router.plan(ctx.config.routing, request), ctx.config.access, principal)
+        ctx.model_allowed = True
+        ctx.stream = ctx.endpoint.streams and ctx.body.get("stream") is True
+        if self._log_bodies and ctx.raw:
+            ctx.body_logged = _clip(ctx.raw.decode("utf-8", "replace"))
+        await plane.guardrails.check_input(ctx)
+        ctx.reservation = await plane.limits.reserve(ctx)
+
+    @property
+    def _log_bodies(self) -> bool:
+        return self.ctx.options.log_bodies or self.plane.settings.log_bodies
+
+    # --- route and call, then respond ----------------------------------------------------------
+
+    async def _route_and_respond(self) -> None:
+        ctx, plane = self.ctx, self.plane
+        assert ctx.plan is not None
+        ctx.result = result = await plane.router.execute(ctx.plan, self._try, retry_override=ctx.options.retry_override)
+        if result.outcome.status < 400:
+            ctx.served = result.served_by
+        answer = self._answer
+        if isinstance(answer, UpstreamStream):
+            await self._relay(answer)
+            return
+        if isinstance(result.outcome.payload, ApiError):
+            raise result.outcome.payload
+        if not isinstance(answer, UpstreamResponse):
+            raise DataPlaneError(502, f"Model {ctx.model}: no usable answer from the provider.", origin="gateway")
+        ctx.usage = answer.usage
+        await plane.guardrails.check_output(ctx, answer.body)
+        await self._respond(answer)
+
+    async def _try(self, attempt: Attempt) -> Outcome:
+        """One upstream call (the router's `call`); a failure comes back as an Outcome carrying the error."""
+        ctx, plane = self.ctx, self.plane
+        model = attempt.target
+        ctx.targets_tried.append(model)
+        entry = ctx.config.catalog.get(model)
+        if entry is None or entry.target is None:
+            return Outcome(500, payload=_not_callable(model, entry))
+        body = ctx.body if not attempt.override_params else {**ctx.body, **attempt.override_params}
+        override = None
+        if attempt.headers_set or attempt.headers_remove:
+            override = {"set": dict(attempt.headers_set), "remove": list(attempt.headers_remove)}
+        options = ctx.options
+        started = time.perf_counter()
+        try:
+            answer = await call(
+                plane.session,
+                entry.target,
+                ctx.endpoint.name,
+                body,
+                headers_override=override,
+                timeout=options.timeout_s or plane.settings.upstream_timeout_s,
+                ttft_timeout=options.ttft_timeout_s if ctx.stream else None,
+            )
+        except UpstreamError as exc:
+            ctx.provider_s += time.perf_counter() - started
+            error = from_upstream(exc, model, request_timeout=options.timeout_s is not None)
+            return Outcome(error.status, retry_after_s=exc.retry_after, payload=error)
+        ctx.entry = entry
+        self._answer = answer
+        if isinstance(answer, UpstreamStream):
+            # The first chunk is buffered: the stream has succeeded; its timings are reported when it ends.
+            ctx.provider_s += time.perf_counter() - started
+            return Outcome(200, payload=answer)
+        ctx.provider_s += time.perf_counter() - started
+        latency_ms = answer.latency * 1000
+        tokens = answer.usage.completion_tokens
+        return Outcome(
+            answer.status, ttft_ms=latency_ms, tpot_ms=latency_ms / tokens if tokens else None, payload=answer
+        )
+
+    async def _relay(self, stream: UpstreamStream) -> None:
+        ctx, plane = self.ctx, self.plane
+        assert ctx.served is not None
+        ctx.status = 200
+        ctx.response_started = True
+        headers = response_headers(ctx, content_type=None, timing=False)
+        relayed_from = time.perf_counter()
+        try:
+            report = await relay(self.send, stream, headers, target=ctx.served.target, keep_text=self._log_bodies)
+        finally:
+            ctx.provider_s += time.perf_counter() - relayed_from
+            ctx.usage = stream.usage
+        if report.first_sent_at is not None:
+            ctx.ttft_s = report.first_sent_at - ctx.started
+        ctx.response_logged = report.text
+        if report.error is not None:
+            ctx.status, ctx.error = report.status, report.error
+        ctx.completed = True
+        plane.router.record(ctx.served, _stream_outcome(report.status, stream))
+        self._observe()
+        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _respond(self, response: UpstreamResponse) -> None:
+        ctx = self.ctx
+        if response.body is not None:
+            payload = orjson.dumps(response.body)
+            content_type = "application/json"
+        else:
+            payload = response.content or b""
+            content_type = response.content_type
+        if self._log_bodies and response.body is not None:
+            ctx.response_logged = _clip(payload.decode("utf-8", "replace"))
+        ctx.status = 200
+        headers = response_headers(ctx, content_type=content_type, timing=True)
+        headers.append((b"content-length", str(len(payload)).encode()))
+        ctx.response_started = ctx.completed = True
+        self._observe()
+        await send_bytes(self.send, 200, payload, headers)
+
+    # --- endings --------------------------------------------------------------------------------
+
+    def _is_complete(self) -> bool:
+        return self.ctx.completed
+
+    def _client_gone(self, message: str) -> None:
+        ctx = self.ctx
+        ctx.status = CLIENT_CLOSED
+        ctx.error = DataPlaneError(CLIENT_CLOSED, message, origin="client")
+        if isinstance(self._answer, UpstreamStream) and ctx.usage is None:
+            ctx.usage = self._answer.usage
+
+    async def _fail(self, error: ApiError) -> None:
+        ctx = self.ctx
+        ctx.status = error.status
+        ctx.error = error
+        if ctx.response_started:
+            return
+        headers = [JSON_TYPE]
+        if ctx.plan is not None:
+            headers += response_headers(ctx, content_type=None, timing=False)
+        else:
+            headers.append((b"x-tfy-request-id", ctx.id.encode()))
+        payload = error_json(error)
+        headers.append((b"content-length", str(len(payload)).encode()))
+        ctx.response_started = ctx.completed = True
+        self._observe()
+        await send_bytes(self.send, error.status, payload, headers)
+
+    def _observe(self) -> None:
+        """The request log record and metrics, once per request."""
+        if not self._observed:
+            self._observed = True
+            record(self.ctx, self.plane.metrics, self.plane.logs)
+
+    async def _settle(self) -> None:
+        """Hand the reservation back with what the request really used, even if it is being cancelled."""
+        reservation = self.ctx.reservation
+        if reservation is None:
+            return
+        try:
+            await _to_completion(self.plane.limits.settle(reservation, self.ctx))
+        except Exception:
+            logger.exception("settling the limits of request %s failed", self.ctx.id)
+
+
+async def _to_completion(work: Awaitable[None]) -> None:
+    """Await `work` to its end even if this task is cancelled meanwhile, then re-raise the cancellation."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+def _stream_outcome(status: int, stream: UpstreamStream) -> Outcome:
+    """How the stream went, for health and latency-based routing."""
+    ttft_ms = stream.ttft * 1000 if stream.ttft is not None else None
+    tpot_ms = None
+    tokens = stream.usage.completion_tokens if stream.usage else 0
+    if stream.duration is not None and stream.ttft is not None and tokens > 1:
+        tpot_ms = (stream.duration - stream.ttft) * 1000 / (tokens - 1)
+    return Outcome(status, ttft_ms=ttft_ms, tpot_ms=tpot_ms)
+
+
+def _parse_object(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        raise bad_request("The request body is empty; send a JSON object with at least 'model'.")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"The request body is not valid JSON ({exc}); send a JSON object.") from None
+    if not isinstance(body, dict):
+        raise bad_request(f"The request body must be a JSON object, not a JSON {type(body).__name__}.")
+    return body
+
+
+def _authorized(plan: RoutePlan, access: ModelAccess, principal: Principal) -> RoutePlan:
+    """The plan restricted to what the caller may use, or a 403.
+
+    A model or virtual model is checked as requested. A gateway routing rule may match a name that is
+    no model at all (an alias such as `openai/gpt-4o`): then the caller needs access to the rule's
+    targets, and targets it may not use are dropped, so an alias never widens a token's reach.
+    """
+    if plan.rule_id is None or plan.virtual_model:
+        if not access.allows(principal, plan.requested_model):
+            raise _forbidden(principal, plan.requested_model)
+        return plan
+    usable = tuple(attempt for attempt in plan.attempts if access.allows(principal, attempt.target))
+    if not usable:
+        raise _forbidden(principal, plan.requested_model)
+    return plan if len(usable) == len(plan.attempts) else replace(plan, attempts=usable)
+
+
+def _forbidden(principal: Principal, model: str) -> DataPlaneError:
+    who = "User" if principal.kind == "user" else "Virtual account"
+    return DataPlaneError(
+        403,
+        f"{who} {principal.name} is not authorized to access model {model} or model does not exist. "
+        "GET /api/llm/models lists the models this token may use.",
+        type="AuthorizationError",
+        origin="authorization",
+    )
+
+
+def _not_callable(model: str, entry: CatalogEntry | None) -> DataPlaneError:
+    if entry is None:
+        message = (
+            f"Model {model} has no upstream to call: it is not an integration of a provider account "
+            "(a virtual model needs a routing rule or targets)."
+        )
+    else:
+        message = f"Model {model} cannot be called: {entry.problem}."
+    return DataPlaneError(
+        500, message, type="configuration_error", origin="gateway", provider=entry.provider if entry else None
+    )
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_LOGGED_BODY_CHARS else text[:MAX_LOGGED_BODY_CHARS] + "…[truncated]"
