@@ -1,16 +1,16 @@
-"""Adapters are tested against the fake provider over real HTTP, with a real pooled aiohttp session."""
+"""Adapters against the fake provider over real HTTP (a real pooled AiohttpTransport), and targets for
+the socket-free MemoryTransport tests."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aiohttp
 import httpx
 import pytest
 
 from tfy_gateway.fakeprovider import running
-from tfy_gateway.gateway.providers import UpstreamTarget
+from tfy_gateway.gateway.providers import AiohttpTransport, UpstreamTarget
 
 SECRET_KEY = "sk-test-0123456789abcdef"
 
@@ -22,9 +22,9 @@ def fake_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
+async def transport() -> AsyncIterator[AiohttpTransport]:
+    async with AiohttpTransport() as pooled:
+        yield pooled
 
 
 def recorded(fake_url: str) -> list[dict[str, Any]]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.gateway.providers.conftest import anthropic_target, recorded
 from tfy_gateway.gateway.providers import (
+    AiohttpTransport,
     InvalidRequest,
     UnsupportedEndpoint,
     UpstreamConnectionError,
@@ -18,7 +18,7 @@ from tfy_gateway.gateway.providers import (
     UpstreamStream,
     call,
 )
-from tfy_gateway.gateway.providers.anthropic import to_anthropic_request, to_openai_response
+from tfy_gateway.gateway.providers.openai_anthropic import to_anthropic_request, to_openai_response
 
 TOOL: dict[str, Any] = {
     "type": "function",
@@ -159,8 +159,8 @@ def test_response_mapping_text_tools_usage() -> None:
     )
 
 
-async def test_chat_via_messages_api(session: aiohttp.ClientSession, fake_url: str) -> None:
-    result = await call(session, anthropic_target(fake_url), "chat", CHAT)
+async def test_chat_via_messages_api(transport: AiohttpTransport, fake_url: str) -> None:
+    result = await call(transport, anthropic_target(fake_url), "chat", CHAT)
     assert isinstance(result, UpstreamResponse) and result.body is not None
     assert result.body["object"] == "chat.completion"
     assert result.body["choices"][0]["message"]["content"].startswith("Fake reply from claude-sonnet-4-5: hello")
@@ -172,15 +172,15 @@ async def test_chat_via_messages_api(session: aiohttp.ClientSession, fake_url: s
     assert seen["headers"]["x-api-key"].startswith("sha256:")
 
 
-async def test_cached_tokens_count_into_prompt_tokens(session: aiohttp.ClientSession, fake_url: str) -> None:
-    result = await call(session, anthropic_target(fake_url, "claude@cached_tokens=3"), "chat", CHAT)
+async def test_cached_tokens_count_into_prompt_tokens(transport: AiohttpTransport, fake_url: str) -> None:
+    result = await call(transport, anthropic_target(fake_url, "claude@cached_tokens=3"), "chat", CHAT)
     assert isinstance(result, UpstreamResponse)
     assert (result.usage.prompt_tokens, result.usage.cached_tokens) == (4, 3)
 
 
-async def test_stream_converted_to_openai_chunks(session: aiohttp.ClientSession, fake_url: str) -> None:
-    whole = await call(session, anthropic_target(fake_url), "chat", CHAT)
-    stream = await call(session, anthropic_target(fake_url), "chat", {**CHAT, "stream": True})
+async def test_stream_converted_to_openai_chunks(transport: AiohttpTransport, fake_url: str) -> None:
+    whole = await call(transport, anthropic_target(fake_url), "chat", CHAT)
+    stream = await call(transport, anthropic_target(fake_url), "chat", {**CHAT, "stream": True})
     assert isinstance(whole, UpstreamResponse) and whole.body is not None
     assert isinstance(stream, UpstreamStream)
     async with stream:
@@ -198,9 +198,9 @@ async def test_stream_converted_to_openai_chunks(session: aiohttp.ClientSession,
     assert stream.ttft is not None and stream.completed
 
 
-async def test_stream_usage_chunk_when_asked(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_stream_usage_chunk_when_asked(transport: AiohttpTransport, fake_url: str) -> None:
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}, "max_tokens": 2}
-    stream = await call(session, anthropic_target(fake_url), "chat", body)
+    stream = await call(transport, anthropic_target(fake_url), "chat", body)
     assert isinstance(stream, UpstreamStream)
     async with stream:
         chunks = [chunk async for chunk in stream]
@@ -210,16 +210,16 @@ async def test_stream_usage_chunk_when_asked(session: aiohttp.ClientSession, fak
     assert stream.finish_reason == "length"
 
 
-async def test_tool_calls_both_directions(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_tool_calls_both_directions(transport: AiohttpTransport, fake_url: str) -> None:
     ask: dict[str, Any] = {"messages": [{"role": "user", "content": "use get_weather for Paris"}], "tools": [TOOL]}
-    result = await call(session, anthropic_target(fake_url), "chat", ask)
+    result = await call(transport, anthropic_target(fake_url), "chat", ask)
     assert isinstance(result, UpstreamResponse) and result.body is not None
     message = result.body["choices"][0]["message"]
     assert result.body["choices"][0]["finish_reason"] == "tool_calls"
     assert message["tool_calls"][0]["function"]["name"] == "get_weather"
     assert json.loads(message["tool_calls"][0]["function"]["arguments"]) == {"city": "fake-city"}
 
-    stream = await call(session, anthropic_target(fake_url), "chat", {**ask, "stream": True})
+    stream = await call(transport, anthropic_target(fake_url), "chat", {**ask, "stream": True})
     assert isinstance(stream, UpstreamStream)
     async with stream:
         events = [json.loads(c[6:]) for c in [chunk async for chunk in stream][:-1]]
@@ -237,22 +237,22 @@ async def test_tool_calls_both_directions(session: aiohttp.ClientSession, fake_u
             {"role": "tool", "tool_call_id": message["tool_calls"][0]["id"], "content": "sunny"},
         ],
     }
-    final = await call(session, anthropic_target(fake_url), "chat", follow_up)
+    final = await call(transport, anthropic_target(fake_url), "chat", follow_up)
     assert isinstance(final, UpstreamResponse) and final.body is not None
     assert final.body["choices"][0]["finish_reason"] == "stop"
     sent = recorded(fake_url)[-1]["body"]["messages"]
     assert sent[1]["content"][1]["type"] == "tool_use" and sent[2]["content"][0]["type"] == "tool_result"
 
 
-async def test_errors_and_unsupported_endpoint(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_errors_and_unsupported_endpoint(transport: AiohttpTransport, fake_url: str) -> None:
     with pytest.raises(UpstreamError) as limited:
-        await call(session, anthropic_target(fake_url, "claude@retry_after=1.5"), "chat", CHAT)
+        await call(transport, anthropic_target(fake_url, "claude@retry_after=1.5"), "chat", CHAT)
     assert limited.value.status == 429 and limited.value.retry_after == 1.5
     assert limited.value.error_type == "rate_limit_error" and limited.value.provider == "anthropic"
     with pytest.raises(UnsupportedEndpoint) as unsupported:
-        await call(session, anthropic_target(fake_url), "embeddings", {"input": "x"})
+        await call(transport, anthropic_target(fake_url), "embeddings", {"input": "x"})
     assert unsupported.value.status == 400
-    stream = await call(session, anthropic_target(fake_url, "claude@drop_after=3"), "chat", {**CHAT, "stream": True})
+    stream = await call(transport, anthropic_target(fake_url, "claude@drop_after=3"), "chat", {**CHAT, "stream": True})
     assert isinstance(stream, UpstreamStream)
     with pytest.raises(UpstreamConnectionError):
         async for _ in stream:

@@ -49,7 +49,7 @@ from tfy_gateway.gateway.data_plane.response_headers import response_headers
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.data_plane.streaming import pump
 from tfy_gateway.gateway.errors import ApiError
-from tfy_gateway.gateway.providers import UpstreamError, UpstreamResponse, UpstreamStream, Usage, call
+from tfy_gateway.gateway.providers import CallOptions, UpstreamError, UpstreamResponse, UpstreamStream, Usage, call
 from tfy_gateway.gateway.routing import Attempt, Outcome, PlanResult, RoutePlan, RouteRequest
 
 logger = logging.getLogger(__name__)
@@ -225,13 +225,15 @@ class Exchange:
         started = time.perf_counter()
         try:
             result = await call(
-                self.plane.session,
+                self.plane.transport,
                 entry.target,
                 self.spec.name,
                 body,
-                headers_override=override,
-                timeout=options.timeout_s or self.plane.options.upstream_timeout_s,
-                ttft_timeout=options.ttft_timeout_s if self.stream else None,
+                CallOptions(
+                    headers_override=override,
+                    timeout=options.timeout_s or self.plane.options.upstream_timeout_s,
+                    ttft_timeout=options.ttft_timeout_s if self.stream else None,
+                ),
             )
         except UpstreamError as exc:
             self.provider_s += time.perf_counter() - started

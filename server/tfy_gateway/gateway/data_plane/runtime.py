@@ -12,12 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import aiohttp
-
 from tfy_gateway.gateway.accounting import PriceTable
 from tfy_gateway.gateway.data_plane.catalog import EMPTY_CATALOG, ModelCatalog, build_catalog, load_secrets
 from tfy_gateway.gateway.data_plane.options import DataPlaneOptions
 from tfy_gateway.gateway.metrics import GatewayMetrics
+from tfy_gateway.gateway.providers import AiohttpTransport
 from tfy_gateway.gateway.request_logs import LOGS_FILE, LogWriter
 from tfy_gateway.gateway.routing import Router
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
@@ -36,7 +35,7 @@ class DataPlane:
         self.prices = PriceTable.bundled()
         self.catalog: ModelCatalog = EMPTY_CATALOG
         self._state: GatewayState | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._transport: AiohttpTransport | None = None
         self._logs: LogWriter | None = None
         self._data_dir = Path(".")
 
@@ -47,10 +46,10 @@ class DataPlane:
         return self._state
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def transport(self) -> AiohttpTransport:
+        if self._transport is None:
             raise RuntimeError("the data plane is not started (the app lifespan did not run)")
-        return self._session
+        return self._transport
 
     @property
     def logs(self) -> LogWriter:
@@ -66,8 +65,7 @@ class DataPlane:
     async def lifespan(self, state: GatewayState) -> AsyncIterator[None]:
         self._state = state
         self._data_dir = Path(state.settings.data_dir)
-        connector = aiohttp.TCPConnector(limit=self.options.connection_limit, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
+        self._transport = AiohttpTransport(self.options.connection_limit)
         self._logs = LogWriter(
             self.logs_path,
             batch_size=self.options.log_batch_size,
@@ -81,7 +79,7 @@ class DataPlane:
         finally:
             unsubscribe()
             await self._logs.stop()
-            await self._session.close()
+            await self._transport.aclose()
 
     def compile(self, snapshot: ConfigSnapshot) -> None:
         """Rebuild routing and upstream targets for a new snapshot (on apply, never per request)."""
