@@ -1,4 +1,4 @@
-"""The Azure OpenAI adapter: deployment URL, api-version, api-key header."""
+"""The Azure OpenAI adapter: deployment URL, api-version, api-key header (fake provider and MemoryTransport)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.providers.conftest import SECRET_KEY, azure_target, recorded
+from tests.gateway.providers.conftest import SECRET_KEY, azure_target, json_reply, recorded
 from tfy_gateway.gateway.providers import (
     AiohttpTransport,
+    MemoryTransport,
     UnsupportedEndpoint,
     UpstreamError,
     UpstreamResponse,
     UpstreamStream,
     call,
 )
+from tfy_gateway.gateway.providers.azure_openai import url_for
 
 CHAT: dict[str, Any] = {"model": "azure-backup/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -58,3 +60,28 @@ async def test_errors_in_azure_format_and_unsupported(transport: AiohttpTranspor
     with pytest.raises(UpstreamError) as no_key:
         await call(transport, azure_target(fake_url, auth_headers={}), "chat", CHAT)
     assert no_key.value.status == 401
+
+
+def test_url_building_is_pure_and_quotes() -> None:
+    target = azure_target("https://res.openai.azure.com/", "my deployment", api_version="2024-10-21&x=1")
+    assert url_for(target, "transcriptions") == (
+        "https://res.openai.azure.com/openai/deployments/my%20deployment/audio/transcriptions"
+        "?api-version=2024-10-21%26x%3D1"
+    )
+    with pytest.raises(UnsupportedEndpoint, match="no 'moderations' endpoint"):
+        url_for(target, "moderations")
+    with pytest.raises(UnsupportedEndpoint, match="needs an api_version"):
+        url_for(azure_target("https://res", api_version=None), "chat")
+
+
+async def test_memory_request_uses_deployment_url_and_api_key() -> None:
+    reply = {"object": "chat.completion", "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2}}
+    transport = MemoryTransport(lambda request: json_reply(200, reply))
+    result = await call(transport, azure_target("https://res.openai.azure.com"), "chat", CHAT)
+    assert isinstance(result, UpstreamResponse) and result.usage.total_tokens == 3
+    (sent,) = transport.requests
+    assert sent.url == (
+        "https://res.openai.azure.com/openai/deployments/gpt-4o-deployment/chat/completions?api-version=2024-10-21"
+    )
+    assert sent.headers["api-key"] == SECRET_KEY and "authorization" not in sent.headers
+    assert json.loads(sent.body)["model"] == "gpt-4o-deployment"

@@ -1,4 +1,5 @@
-"""OpenAI chat <-> Anthropic Messages: pure conversions, then the adapter against the fake provider."""
+"""OpenAI chat <-> Anthropic Messages: pure conversions, the adapter against the fake provider, and the
+same through MemoryTransport."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.providers.conftest import anthropic_target, recorded
+from tests.gateway.providers.conftest import SECRET_KEY, anthropic_target, json_reply, recorded, sse_reply
 from tfy_gateway.gateway.providers import (
     AiohttpTransport,
+    CallOptions,
     InvalidRequest,
+    MemoryTransport,
     UnsupportedEndpoint,
     UpstreamConnectionError,
     UpstreamError,
@@ -257,3 +260,74 @@ async def test_errors_and_unsupported_endpoint(transport: AiohttpTransport, fake
     with pytest.raises(UpstreamConnectionError):
         async for _ in stream:
             pass
+
+
+# --- the same translation through MemoryTransport: no sockets -------------------------------------------
+
+ANTHROPIC_MESSAGE: dict[str, Any] = {
+    "id": "msg_mem",
+    "type": "message",
+    "model": "claude-x",
+    "content": [{"type": "text", "text": "hi back"}],
+    "stop_reason": "end_turn",
+    "usage": {"input_tokens": 5, "output_tokens": 2},
+}
+
+
+async def test_memory_chat_request_and_response() -> None:
+    transport = MemoryTransport(lambda request: json_reply(200, ANTHROPIC_MESSAGE))
+    target = anthropic_target("http://anthropic.test", "claude-x", api_version="2024-01-01")
+    result = await call(transport, target, "chat", CHAT, CallOptions(timeout=7))
+    assert isinstance(result, UpstreamResponse) and result.body is not None
+    assert result.body["choices"][0]["message"] == {"role": "assistant", "content": "hi back"}
+    assert result.body["id"] == "msg_mem" and result.usage.total_tokens == 7
+    (sent,) = transport.requests
+    assert sent.url == "http://anthropic.test/v1/messages" and sent.timeout == 7
+    assert sent.headers["anthropic-version"] == "2024-01-01" and sent.headers["x-api-key"] == SECRET_KEY
+    assert sent.headers["accept"] == "application/json"
+    assert json.loads(sent.body) == {
+        "model": "claude-x",
+        "messages": [{"role": "user", "content": "hello"}],
+        "max_tokens": 4096,
+        "system": "be brief",
+    }
+
+
+async def test_memory_stream_translated_across_read_boundaries() -> None:
+    events: list[tuple[str, Any]] = [
+        ("message_start", {"type": "message_start", "message": {"id": "msg_s", "usage": {"input_tokens": 3}}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}}),
+        ("ping", {"type": "ping"}),
+        ("content_block_delta", {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Hel"}}),
+        ("content_block_delta", {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "lo"}}),
+        (
+            "message_delta",
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    transport = MemoryTransport(lambda request: sse_reply(events), chunk_size=5)
+    body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+    stream = await call(transport, anthropic_target("http://anthropic.test"), "chat", body)
+    assert isinstance(stream, UpstreamStream)
+    async with stream:
+        chunks = [chunk async for chunk in stream]
+    assert chunks[-1] == b"data: [DONE]\n\n"
+    parsed = [json.loads(c[6:]) for c in chunks[:-1]]
+    assert "".join(p["choices"][0]["delta"].get("content") or "" for p in parsed if p["choices"]) == "Hello"
+    assert parsed[-1]["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    assert stream.completed and stream.finish_reason == "stop" and stream.ttft is not None
+    assert transport.requests[0].headers["accept"] == "text/event-stream"
+    assert transport.streams[0].closed and transport.streams[0].drained  # ended properly: kept for reuse
+
+
+async def test_memory_stream_cut_before_message_stop() -> None:
+    start = ("message_start", {"type": "message_start", "message": {"id": "m"}})
+    delta = ("content_block_delta", {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "x"}})
+    transport = MemoryTransport(lambda request: sse_reply([start, delta]))
+    stream = await call(transport, anthropic_target("http://anthropic.test"), "chat", {**CHAT, "stream": True})
+    assert isinstance(stream, UpstreamStream)
+    with pytest.raises(UpstreamConnectionError, match="closed the stream before message_stop"):
+        async for _ in stream:
+            pass
+    assert not stream.completed and transport.streams[0].closed and transport.streams[0].drained is False
