@@ -1,16 +1,17 @@
-"""Adapters are tested against the fake provider over real HTTP, with a real pooled aiohttp session."""
+"""Adapters against the fake provider over real HTTP (a real pooled AiohttpTransport), and targets for
+the socket-free MemoryTransport tests."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aiohttp
 import httpx
 import pytest
 
 from tfy_gateway.fakeprovider import running
-from tfy_gateway.gateway.providers import UpstreamTarget
+from tfy_gateway.gateway.providers import AiohttpTransport, HttpResponse, UpstreamTarget
 
 SECRET_KEY = "sk-test-0123456789abcdef"
 
@@ -22,9 +23,9 @@ def fake_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
+async def transport() -> AsyncIterator[AiohttpTransport]:
+    async with AiohttpTransport() as pooled:
+        yield pooled
 
 
 def recorded(fake_url: str) -> list[dict[str, Any]]:
@@ -78,3 +79,19 @@ def azure_target(fake_url: str, deployment: str = "gpt-4o-deployment", **changes
     }
     options.update(changes)
     return UpstreamTarget(**options)
+
+
+def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> HttpResponse:
+    """A JSON answer for MemoryTransport handlers."""
+    return HttpResponse(status, {"content-type": "application/json", **(headers or {})}, json.dumps(payload).encode())
+
+
+def sse_reply(events: list[tuple[str, Any]], *, done: bool = False) -> HttpResponse:
+    """An SSE answer: (event name or "", payload) pairs, optionally ending with `data: [DONE]`."""
+    frames = []
+    for name, payload in events:
+        prefix = f"event: {name}\n" if name else ""
+        frames.append(f"{prefix}data: {json.dumps(payload)}\n\n")
+    if done:
+        frames.append("data: [DONE]\n\n")
+    return HttpResponse(200, {"content-type": "text/event-stream"}, "".join(frames).encode())

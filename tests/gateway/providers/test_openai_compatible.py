@@ -7,12 +7,13 @@ import hashlib
 import json
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.gateway.providers.conftest import SECRET_KEY, openai_target, recorded, stats
 from tests.helpers import free_port
 from tfy_gateway.gateway.providers import (
+    AiohttpTransport,
+    CallOptions,
     UpstreamConnectionError,
     UpstreamError,
     UpstreamResponse,
@@ -42,9 +43,9 @@ async def collect(stream: UpstreamStream) -> list[Any]:
         return events([chunk async for chunk in stream])
 
 
-async def test_chat_non_stream_maps_model_and_keeps_body(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_chat_non_stream_maps_model_and_keeps_body(transport: AiohttpTransport, fake_url: str) -> None:
     body = dict(CHAT)
-    result = await call(session, openai_target(fake_url, "gpt-4o-mini"), "chat", body)
+    result = await call(transport, openai_target(fake_url, "gpt-4o-mini"), "chat", body)
     assert isinstance(result, UpstreamResponse)
     assert result.status == 200
     assert result.body is not None and result.body["model"] == "gpt-4o-mini"
@@ -58,8 +59,8 @@ async def test_chat_non_stream_maps_model_and_keeps_body(session: aiohttp.Client
     )
 
 
-async def test_stream_strips_the_injected_usage_chunk(session: aiohttp.ClientSession, fake_url: str) -> None:
-    stream = await call(session, openai_target(fake_url), "chat", {**CHAT, "stream": True})
+async def test_stream_strips_the_injected_usage_chunk(transport: AiohttpTransport, fake_url: str) -> None:
+    stream = await call(transport, openai_target(fake_url), "chat", {**CHAT, "stream": True})
     assert isinstance(stream, UpstreamStream)
     received = await collect(stream)
     assert received[-1] == "[DONE]"
@@ -72,22 +73,22 @@ async def test_stream_strips_the_injected_usage_chunk(session: aiohttp.ClientSes
     assert recorded(fake_url)[-1]["body"]["stream_options"] == {"include_usage": True}
 
 
-async def test_stream_keeps_usage_when_the_client_asked(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_stream_keeps_usage_when_the_client_asked(transport: AiohttpTransport, fake_url: str) -> None:
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
-    stream = await call(session, openai_target(fake_url, knobs="tokens=3"), "chat", body)
+    stream = await call(transport, openai_target(fake_url, knobs="tokens=3"), "chat", body)
     assert isinstance(stream, UpstreamStream)
     received = await collect(stream)
     assert received[-2]["choices"] == [] and received[-2]["usage"]["completion_tokens"] == 3
     assert stream.usage is not None and stream.usage.total_tokens == 6
 
 
-async def test_tool_calls_non_stream_and_stream(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_tool_calls_non_stream_and_stream(transport: AiohttpTransport, fake_url: str) -> None:
     body = {**CHAT, "tools": [TOOL], "tool_choice": "required"}
-    result = await call(session, openai_target(fake_url), "chat", body)
+    result = await call(transport, openai_target(fake_url), "chat", body)
     assert isinstance(result, UpstreamResponse) and result.body is not None
     tool_call = result.body["choices"][0]["message"]["tool_calls"][0]
     assert tool_call["function"]["name"] == "lookup"
-    stream = await call(session, openai_target(fake_url), "chat", {**body, "stream": True})
+    stream = await call(transport, openai_target(fake_url), "chat", {**body, "stream": True})
     assert isinstance(stream, UpstreamStream)
     received = await collect(stream)
     arguments = "".join(
@@ -99,10 +100,10 @@ async def test_tool_calls_non_stream_and_stream(session: aiohttp.ClientSession, 
     assert stream.finish_reason == "tool_calls"
 
 
-async def test_embeddings_string_and_list(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_embeddings_string_and_list(transport: AiohttpTransport, fake_url: str) -> None:
     target = openai_target(fake_url, "text-embedding-3-small")
-    single = await call(session, target, "embeddings", {"model": "x", "input": "hello", "dimensions": 4})
-    batch = await call(session, target, "embeddings", {"model": "x", "input": ["hello", "world"], "dimensions": 4})
+    single = await call(transport, target, "embeddings", {"model": "x", "input": "hello", "dimensions": 4})
+    batch = await call(transport, target, "embeddings", {"model": "x", "input": ["hello", "world"], "dimensions": 4})
     assert isinstance(single, UpstreamResponse) and isinstance(batch, UpstreamResponse)
     assert single.body is not None and batch.body is not None
     assert len(single.body["data"]) == 1 and len(batch.body["data"]) == 2
@@ -110,82 +111,87 @@ async def test_embeddings_string_and_list(session: aiohttp.ClientSession, fake_u
     assert batch.usage.prompt_tokens == 3 and batch.usage.completion_tokens == 0
 
 
-async def test_completions_stream_and_binary_speech(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_completions_stream_and_binary_speech(transport: AiohttpTransport, fake_url: str) -> None:
     stream = await call(
-        session, openai_target(fake_url), "completions", {"model": "x", "prompt": "hi", "max_tokens": 2, "stream": True}
+        transport,
+        openai_target(fake_url),
+        "completions",
+        {"model": "x", "prompt": "hi", "max_tokens": 2, "stream": True},
     )
     assert isinstance(stream, UpstreamStream)
     received = await collect(stream)
     assert "".join(e["choices"][0]["text"] for e in received[:-1] if e["choices"]) == "Fake reply"
     assert stream.usage is not None and stream.usage.completion_tokens == 2
-    speech = await call(session, openai_target(fake_url), "speech", {"model": "tts", "input": "hi", "voice": "a"})
+    speech = await call(transport, openai_target(fake_url), "speech", {"model": "tts", "input": "hi", "voice": "a"})
     assert isinstance(speech, UpstreamResponse)
     assert speech.body is None and speech.content is not None and speech.content.startswith(b"RIFF")
     text = await call(
-        session, openai_target(fake_url), "transcriptions", {"model": "whisper", "file": ("a.wav", b"abc", "audio/wav")}
+        transport,
+        openai_target(fake_url),
+        "transcriptions",
+        {"model": "whisper", "file": ("a.wav", b"abc", "audio/wav")},
     )
     assert isinstance(text, UpstreamResponse) and text.body is not None
     assert text.body["text"] == "Fake transcription of a.wav (3 bytes)."
 
 
-async def test_headers_extra_and_override(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_headers_extra_and_override(transport: AiohttpTransport, fake_url: str) -> None:
     target = openai_target(fake_url, extra_headers={"x-team": "backend", "x-internal-debug": "1"})
     override = {"set": {"x-region": "us-east-1"}, "remove": ["X-Internal-Debug"]}
-    await call(session, target, "chat", CHAT, headers_override=override)
+    await call(transport, target, "chat", CHAT, CallOptions(headers_override=override))
     headers = recorded(fake_url)[-1]["headers"]
     assert headers["x-team"] == "backend" and headers["x-region"] == "us-east-1"
     assert "x-internal-debug" not in headers
 
 
-async def test_upstream_500_and_429_with_retry_after(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_upstream_500_and_429_with_retry_after(transport: AiohttpTransport, fake_url: str) -> None:
     with pytest.raises(UpstreamError) as failed:
-        await call(session, openai_target(fake_url, "m@status=500"), "chat", CHAT)
+        await call(transport, openai_target(fake_url, "m@status=500"), "chat", CHAT)
     assert failed.value.status == 500 and failed.value.provider == "openai"
     assert "injected error" in failed.value.message
     with pytest.raises(UpstreamError) as limited:
-        await call(session, openai_target(fake_url, "m@retry_after=2"), "chat", {**CHAT, "stream": True})
+        await call(transport, openai_target(fake_url, "m@retry_after=2"), "chat", {**CHAT, "stream": True})
     assert limited.value.status == 429 and limited.value.retry_after == 2.0
     assert limited.value.error_type == "rate_limit_exceeded"
 
 
-async def test_wrong_key_error_never_contains_the_key(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_wrong_key_error_never_contains_the_key(transport: AiohttpTransport, fake_url: str) -> None:
     target = openai_target(fake_url, knobs="api_key=sk-the-right-one-42")
     with pytest.raises(UpstreamError) as denied:
-        await call(session, target, "chat", CHAT)
+        await call(transport, target, "chat", CHAT)
     assert denied.value.status == 401
     assert SECRET_KEY not in str(denied.value) and "sk-the-right" not in repr(denied.value)
     good = openai_target(
         fake_url, knobs="api_key=sk-the-right-one-42", auth_headers={"authorization": "Bearer sk-the-right-one-42"}
     )
-    assert isinstance(await call(session, good, "chat", CHAT), UpstreamResponse)
+    assert isinstance(await call(transport, good, "chat", CHAT), UpstreamResponse)
 
 
-async def test_connection_refused_is_a_502_class_error(session: aiohttp.ClientSession) -> None:
+async def test_connection_refused_is_a_502_class_error(transport: AiohttpTransport) -> None:
     target = openai_target(f"http://127.0.0.1:{free_port()}")
     for body in (CHAT, {**CHAT, "stream": True}):
         with pytest.raises(UpstreamConnectionError) as refused:
-            await call(session, target, "chat", body)
+            await call(transport, target, "chat", body)
         assert refused.value.status == 502 and "cannot connect to openai at 127.0.0.1" in refused.value.message
 
 
-async def test_timeouts(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_timeouts(transport: AiohttpTransport, fake_url: str) -> None:
     with pytest.raises(UpstreamTimeout) as slow:
-        await call(session, openai_target(fake_url, "m@latency_ms=400"), "chat", CHAT, timeout=0.1)
+        await call(transport, openai_target(fake_url, "m@latency_ms=400"), "chat", CHAT, CallOptions(timeout=0.1))
     assert slow.value.status == 504
     with pytest.raises(UpstreamTimeout) as no_first_token:
         await call(
-            session,
+            transport,
             openai_target(fake_url, "m@ttft_ms=400"),
             "chat",
             {**CHAT, "stream": True},
-            timeout=5,
-            ttft_timeout=0.1,
+            CallOptions(timeout=5, ttft_timeout=0.1),
         )
     assert no_first_token.value.status == 408
 
 
-async def test_closing_the_stream_cancels_upstream(session: aiohttp.ClientSession, fake_url: str) -> None:
-    stream = await call(session, openai_target(fake_url, "m@tokens=200,tpot_ms=10"), "chat", {**CHAT, "stream": True})
+async def test_closing_the_stream_cancels_upstream(transport: AiohttpTransport, fake_url: str) -> None:
+    stream = await call(transport, openai_target(fake_url, "m@tokens=200,tpot_ms=10"), "chat", {**CHAT, "stream": True})
     assert isinstance(stream, UpstreamStream)
     for _ in range(3):
         await stream.__anext__()
@@ -198,8 +204,10 @@ async def test_closing_the_stream_cancels_upstream(session: aiohttp.ClientSessio
     assert not stream.completed
 
 
-async def test_mid_stream_drop_raises_connection_error(session: aiohttp.ClientSession, fake_url: str) -> None:
-    stream = await call(session, openai_target(fake_url, "m@tokens=10,drop_after=3"), "chat", {**CHAT, "stream": True})
+async def test_mid_stream_drop_raises_connection_error(transport: AiohttpTransport, fake_url: str) -> None:
+    stream = await call(
+        transport, openai_target(fake_url, "m@tokens=10,drop_after=3"), "chat", {**CHAT, "stream": True}
+    )
     assert isinstance(stream, UpstreamStream)
     received = []
     with pytest.raises(UpstreamConnectionError):
@@ -208,9 +216,9 @@ async def test_mid_stream_drop_raises_connection_error(session: aiohttp.ClientSe
     assert len(received) >= 1 and not stream.completed
 
 
-async def test_pooled_connection_is_reused_after_a_full_stream(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_pooled_connection_is_reused_after_a_full_stream(transport: AiohttpTransport, fake_url: str) -> None:
     for _ in range(3):
-        stream = await call(session, openai_target(fake_url), "chat", {**CHAT, "stream": True})
+        stream = await call(transport, openai_target(fake_url), "chat", {**CHAT, "stream": True})
         assert isinstance(stream, UpstreamStream)
         await collect(stream)
     ports = {r["client_port"] for r in recorded(fake_url)}

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tfy_gateway.gateway.providers import (
+    AiohttpTransport,
     ProviderConfigError,
     SecretError,
     SecretResolver,
@@ -149,13 +149,13 @@ def test_secrets_yaml_and_broken_files(tmp_path: Path) -> None:
     assert "not valid JSON" in str(error.value) and SECRET_VALUE not in str(error.value)
 
 
-async def test_resolved_credentials_are_forwarded(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_resolved_credentials_are_forwarded(transport: AiohttpTransport, fake_url: str) -> None:
     """A manifest with a secret reference, pointed at a fake provider that requires that key."""
     provider_account = account(
         "openai", base_url=f"{fake_url}/knobs/api_key={SECRET_VALUE}/v1", auth_data={"type": "api-key", "api_key": REF}
     )
     target = target_from_manifests(provider_account, model(), resolver())
-    result = await call(session, target, "chat", {"messages": [{"role": "user", "content": "hi"}]})
+    result = await call(transport, target, "chat", {"messages": [{"role": "user", "content": "hi"}]})
     assert isinstance(result, UpstreamResponse) and result.status == 200
     anthropic_account = account(
         "anthropic",
@@ -163,5 +163,5 @@ async def test_resolved_credentials_are_forwarded(session: aiohttp.ClientSession
         auth_data={"type": "api-key", "api_key": REF},
     )
     claude = target_from_manifests(anthropic_account, model(), resolver())
-    reply = await call(session, claude, "chat", {"messages": [{"role": "user", "content": "hi"}]})
+    reply = await call(transport, claude, "chat", {"messages": [{"role": "user", "content": "hi"}]})
     assert isinstance(reply, UpstreamResponse) and reply.status == 200

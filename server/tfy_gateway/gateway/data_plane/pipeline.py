@@ -47,7 +47,7 @@ from tfy_gateway.gateway.data_plane.response_headers import response_headers
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.data_plane.streaming import relay
 from tfy_gateway.gateway.errors import ApiError
-from tfy_gateway.gateway.providers import UpstreamError, UpstreamResponse, UpstreamStream, call
+from tfy_gateway.gateway.providers import CallOptions, UpstreamError, UpstreamResponse, UpstreamStream, call
 from tfy_gateway.gateway.routing import Attempt, Outcome, RoutePlan, RouteRequest
 
 logger = logging.getLogger(__name__)
@@ -156,13 +156,15 @@ class Pipeline:
         started = time.perf_counter()
         try:
             answer = await call(
-                plane.session,
+                plane.transport,
                 entry.target,
                 ctx.endpoint.name,
                 body,
-                headers_override=override,
-                timeout=options.timeout_s or plane.settings.upstream_timeout_s,
-                ttft_timeout=options.ttft_timeout_s if ctx.stream else None,
+                CallOptions(
+                    headers_override=override,
+                    timeout=options.timeout_s or plane.settings.upstream_timeout_s,
+                    ttft_timeout=options.ttft_timeout_s if ctx.stream else None,
+                ),
             )
         except UpstreamError as exc:
             ctx.provider_s += time.perf_counter() - started

@@ -1,6 +1,6 @@
 """`DataPlane`: what every request shares, opened and closed with the app's lifespan.
 
-One pooled aiohttp session for every upstream call, the router (whose health, latency and sticky
+One pooled upstream transport (aiohttp) for every provider call, the router (whose health, latency and sticky
 state outlive configuration changes), the policy hooks (limits, guardrails), the request-log writer
 and the metrics registry. The configuration itself is read per request from `GatewayState.config`.
 Nothing here is module-level: two apps in one process never share any of it.
@@ -12,11 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import aiohttp
-
 from tfy_gateway.gateway.config import ConfigHub
 from tfy_gateway.gateway.data_plane.hooks import AdmitAll, Guardrails, Limits, NoGuardrails
 from tfy_gateway.gateway.metrics import GatewayMetrics
+from tfy_gateway.gateway.providers import AiohttpTransport, Transport
 from tfy_gateway.gateway.request_logs import LOGS_FILE, LogWriter
 from tfy_gateway.gateway.routing import Router
 from tfy_gateway.gateway.settings import GatewaySettings
@@ -34,7 +33,7 @@ class DataPlane:
         self.guardrails: Guardrails = guardrails or NoGuardrails()
         self._state: GatewayState | None = None
         self._router: Router | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._transport: AiohttpTransport | None = None
         self._logs: LogWriter | None = None
 
     @property
@@ -58,10 +57,10 @@ class DataPlane:
         return self._router
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def transport(self) -> Transport:
+        if self._transport is None:
             raise RuntimeError(NOT_STARTED)
-        return self._session
+        return self._transport
 
     @property
     def logs(self) -> LogWriter:
@@ -78,8 +77,7 @@ class DataPlane:
         settings = state.settings
         self._state = state
         self._router = Router(settings=settings.routing())
-        connector = aiohttp.TCPConnector(limit=settings.connection_limit, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
+        self._transport = AiohttpTransport(settings.connection_limit)
         self._logs = LogWriter(
             self.logs_path,
             batch_size=settings.log_batch_size,
@@ -91,4 +89,4 @@ class DataPlane:
             yield
         finally:
             await self._logs.stop()
-            await self._session.close()
+            await self._transport.aclose()

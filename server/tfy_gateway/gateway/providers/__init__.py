@@ -1,32 +1,35 @@
-"""Upstream provider adapters: one module per wire format, one `call()` for the data plane.
+"""Upstream provider adapters: pure translators per wire pair, one `Transport` for I/O, one `call()`.
 
-Usage (the data plane owns the pooled session and builds targets when config is applied):
+Usage (the data plane owns the transport and builds targets when config is applied):
 
-    target = target_from_manifests(account_manifest, integration_manifest, secrets)
-    result = await call(session, target, "chat", openai_body, timeout=30)
-    if isinstance(result, UpstreamStream):          # body had "stream": true
-        async with result:
-            async for event in result:              # OpenAI SSE events, bytes, ending with [DONE]
-                await send(event)
-        usage, ttft = result.usage, result.ttft
-    else:
-        body, usage = result.body, result.usage      # OpenAI JSON body (dict)
+    async with AiohttpTransport(connection_limit=100) as transport:   # tests: MemoryTransport(handler)
+        target = target_from_manifests(account_manifest, integration_manifest, secrets)
+        result = await call(transport, target, "chat", openai_body, CallOptions(timeout=30))
+        if isinstance(result, UpstreamStream):          # body had "stream": true
+            async with result:
+                async for event in result:              # OpenAI SSE events, bytes, ending with [DONE]
+                    await send(event)
+            usage, ttft = result.usage, result.ttft
+        else:
+            body, usage = result.body, result.usage      # OpenAI JSON body (dict)
 
 Failures raise UpstreamError (status = what to answer / match against fallback_status_codes;
 retry_after from the upstream's headers); UpstreamConnectionError is 502, UpstreamTimeout 504 (408 for a
 streaming time-to-first-token timeout), UnsupportedEndpoint/InvalidRequest 400. For streams, `call()`
 returns only after the first chunk arrived, so every failure before the first byte is retryable.
+Redirects are never followed.
+
+Modules: transport (the protocol and its values), aiohttp_transport, memory_transport; the pure
+translators openai_compatible, azure_openai, openai_anthropic(_stream) with their shared wire
+pieces in wire; stream (reading an SSE answer); dispatch (`call`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
-
-import aiohttp
-
-from tfy_gateway.gateway.providers import anthropic, azure_openai, openai_compatible
+from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
 from tfy_gateway.gateway.providers.base import (
+    NO_CALL_OPTIONS,
+    CallOptions,
     Endpoint,
     InvalidRequest,
     UnsupportedEndpoint,
@@ -38,56 +41,42 @@ from tfy_gateway.gateway.providers.base import (
     Usage,
     WireFormat,
 )
+from tfy_gateway.gateway.providers.dispatch import ADAPTERS, call
+from tfy_gateway.gateway.providers.memory_transport import MemoryTransport
 from tfy_gateway.gateway.providers.secrets import SecretError, SecretResolver
 from tfy_gateway.gateway.providers.stream import UpstreamStream
 from tfy_gateway.gateway.providers.targets import PROVIDERS, ProviderConfigError, target_from_manifests
-
-Adapter = Callable[..., Awaitable["UpstreamResponse | UpstreamStream"]]
-
-ADAPTERS: Mapping[str, Adapter] = {
-    "openai": openai_compatible.call,
-    "anthropic": anthropic.call,
-    "azure-openai": azure_openai.call,
-}
-
-
-async def call(
-    session: aiohttp.ClientSession,
-    target: UpstreamTarget,
-    endpoint: Endpoint,
-    body: Mapping[str, Any],
-    *,
-    headers_override: Mapping[str, Any] | None = None,
-    timeout: float | None = None,
-    ttft_timeout: float | None = None,
-) -> UpstreamResponse | UpstreamStream:
-    """Send one OpenAI-format request to `target`; never mutates `body` (safe to reuse for fallbacks).
-
-    endpoint: chat, completions, embeddings, moderations, rerank, images, speech, transcriptions
-      (transcriptions: body["file"] = (filename, bytes, content_type)).
-    headers_override: a load-balancing target's `{"set": {...}, "remove": [...]}`.
-    timeout: seconds for the attempt (non-streaming: whole answer; streaming: until the first chunk,
-      then the longest silence between chunks). ttft_timeout: streaming first-chunk limit (-> 408).
-    """
-    return await ADAPTERS[target.wire_format](
-        session,
-        target,
-        endpoint,
-        body,
-        headers_override=headers_override,
-        timeout=timeout,
-        ttft_timeout=ttft_timeout,
-    )
-
+from tfy_gateway.gateway.providers.transport import (
+    FormFile,
+    HttpRequest,
+    HttpResponse,
+    HttpStream,
+    Transport,
+    TransportConnectError,
+    TransportError,
+    TransportTimeout,
+)
 
 __all__ = [
     "ADAPTERS",
+    "NO_CALL_OPTIONS",
     "PROVIDERS",
+    "AiohttpTransport",
+    "CallOptions",
     "Endpoint",
+    "FormFile",
+    "HttpRequest",
+    "HttpResponse",
+    "HttpStream",
     "InvalidRequest",
+    "MemoryTransport",
     "ProviderConfigError",
     "SecretError",
     "SecretResolver",
+    "Transport",
+    "TransportConnectError",
+    "TransportError",
+    "TransportTimeout",
     "UnsupportedEndpoint",
     "UpstreamConnectionError",
     "UpstreamError",

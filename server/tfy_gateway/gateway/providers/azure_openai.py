@@ -1,7 +1,8 @@
-"""Adapter for Azure OpenAI: OpenAI bodies, deployment URLs, `api-version` query, `api-key` header.
+"""OpenAI -> Azure OpenAI wire: OpenAI bodies, deployment URLs, `api-version` query, `api-key` header.
 
 URL: `{azure_endpoint}/openai/deployments/{deployment}/{path}?api-version={api_version}`; the target's
-`model_id` is the deployment name. Everything else (streams, usage) is the OpenAI-compatible adapter.
+`model_id` is the deployment name. Everything else (bodies, streams, usage) is the OpenAI-compatible
+translation. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -10,21 +11,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-
 from tfy_gateway.gateway.providers import openai_compatible
-from tfy_gateway.gateway.providers.base import (
-    ENDPOINT_PATHS,
-    UnsupportedEndpoint,
-    UpstreamResponse,
-    UpstreamTarget,
-)
-from tfy_gateway.gateway.providers.stream import UpstreamStream
+from tfy_gateway.gateway.providers.base import ENDPOINT_PATHS, CallOptions, UnsupportedEndpoint, UpstreamTarget
+from tfy_gateway.gateway.providers.wire import WirePlan
 
 AZURE_ENDPOINTS = frozenset({"chat", "completions", "embeddings", "images", "speech", "transcriptions"})
 
 
 def url_for(target: UpstreamTarget, endpoint: str) -> str:
+    """The deployment URL; 400 for endpoints Azure does not have or a target without api_version."""
     if endpoint not in AZURE_ENDPOINTS:
         raise UnsupportedEndpoint(
             400,
@@ -40,23 +35,6 @@ def url_for(target: UpstreamTarget, endpoint: str) -> str:
     )
 
 
-async def call(
-    session: aiohttp.ClientSession,
-    target: UpstreamTarget,
-    endpoint: str,
-    body: Mapping[str, Any],
-    *,
-    headers_override: Mapping[str, Any] | None = None,
-    timeout: float | None = None,
-    ttft_timeout: float | None = None,
-) -> UpstreamResponse | UpstreamStream:
-    return await openai_compatible.exchange(
-        session,
-        target,
-        endpoint,
-        body,
-        url=url_for(target, endpoint),
-        headers_override=headers_override,
-        timeout=timeout,
-        ttft_timeout=ttft_timeout,
-    )
+def plan(target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options: CallOptions) -> WirePlan:
+    """The OpenAI-compatible plan, sent to the deployment URL."""
+    return openai_compatible.plan(target, endpoint, body, options, url=url_for(target, endpoint))

@@ -55,6 +55,23 @@ class UpstreamTarget:
         return f"{self.account}/{self.integration}"
 
 
+@dataclass(frozen=True)
+class CallOptions:
+    """How one call is made, beyond what is sent: per-route headers and time limits.
+
+    headers_override: a load-balancing target's `{"set": {...}, "remove": [...]}`.
+    timeout: seconds for the attempt (non-streaming: the whole answer; streaming: until the first chunk,
+      then the longest silence between chunks). ttft_timeout: streaming first-chunk limit (-> 408).
+    """
+
+    headers_override: Mapping[str, Any] | None = None
+    timeout: float | None = None
+    ttft_timeout: float | None = None
+
+
+NO_CALL_OPTIONS = CallOptions()
+
+
 @dataclass
 class Usage:
     """Token usage in OpenAI terms.

@@ -1,5 +1,5 @@
-"""Adapter for OpenAI-compatible upstreams: OpenAI, Groq, Together, Mistral, OpenRouter, Ollama, vLLM and
-other self-hosted OpenAI servers (Azure reuses `exchange` with its own URL).
+"""OpenAI -> OpenAI-compatible wire (OpenAI, Groq, Together, Mistral, OpenRouter, Ollama, vLLM and other
+self-hosted OpenAI servers; Azure reuses `plan` with its own URL). Pure: builds requests, reads answers.
 
 Bodies pass through untouched except `model` (set to the target's upstream id) and, for streams,
 `stream_options.include_usage`, which is always requested so usage is never lost; the injected usage
@@ -11,127 +11,94 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import orjson
 
 from tfy_gateway.gateway.providers.base import (
     ENDPOINT_PATHS,
     STREAMING_ENDPOINTS,
+    CallOptions,
     UnsupportedEndpoint,
-    UpstreamError,
     UpstreamResponse,
     UpstreamTarget,
     Usage,
 )
-from tfy_gateway.gateway.providers.stream import DONE, UpstreamStream, start_stream, stream_error
-from tfy_gateway.gateway.providers.transport import JSON_HEADERS, SSE_HEADERS, build_headers, post
+from tfy_gateway.gateway.providers.transport import FormFile, FormValue, HttpRequest, HttpResponse
+from tfy_gateway.gateway.providers.wire import (
+    DONE,
+    JSON_HEADERS,
+    SSE_HEADERS,
+    Translated,
+    WirePlan,
+    build_headers,
+    json_object,
+    stream_error,
+)
 
 _NO_USAGE = (b'"usage":null', b'"usage": null')
 _NO_FINISH = (b'"finish_reason":null', b'"finish_reason": null')
 
 
 def url_for(target: UpstreamTarget, endpoint: str) -> str:
+    """`{base_url}{path}`, e.g. …/v1/chat/completions."""
     path = ENDPOINT_PATHS.get(endpoint)
     if path is None:
         raise UnsupportedEndpoint(400, f"unknown endpoint {endpoint!r}", target.provider)
     return target.base_url.rstrip("/") + path
 
 
-async def call(
-    session: aiohttp.ClientSession,
-    target: UpstreamTarget,
-    endpoint: str,
-    body: Mapping[str, Any],
-    *,
-    headers_override: Mapping[str, Any] | None = None,
-    timeout: float | None = None,
-    ttft_timeout: float | None = None,
-) -> UpstreamResponse | UpstreamStream:
-    return await exchange(
-        session,
-        target,
-        endpoint,
-        body,
-        url=url_for(target, endpoint),
-        headers_override=headers_override,
-        timeout=timeout,
-        ttft_timeout=ttft_timeout,
-    )
-
-
-def _form(payload: Mapping[str, Any]) -> aiohttp.FormData:
-    """Multipart body for audio uploads; `file` is (filename, bytes, content type)."""
-    form = aiohttp.FormData()
+def form_fields(payload: Mapping[str, Any]) -> dict[str, FormValue]:
+    """Multipart fields for audio uploads; `file` is (filename, bytes, content type), None is left out,
+    other non-strings are sent as JSON."""
+    fields: dict[str, FormValue] = {}
     for name, value in payload.items():
         if name == "file" and isinstance(value, tuple):
             filename, content, content_type = value
-            form.add_field("file", content, filename=filename, content_type=content_type)
+            fields["file"] = FormFile(filename, content, content_type)
         elif value is not None:
-            form.add_field(name, value if isinstance(value, str) else orjson.dumps(value).decode())
-    return form
+            fields[name] = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return fields
 
 
-async def exchange(
-    session: aiohttp.ClientSession,
-    target: UpstreamTarget,
-    endpoint: str,
-    body: Mapping[str, Any],
-    *,
-    url: str,
-    headers_override: Mapping[str, Any] | None,
-    timeout: float | None,
-    ttft_timeout: float | None,
-) -> UpstreamResponse | UpstreamStream:
+def plan(
+    target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options: CallOptions, *, url: str | None = None
+) -> WirePlan:
+    """The request for one call (never mutates `body`), and how to read its answer."""
+    url = url if url is not None else url_for(target, endpoint)
+    override = options.headers_override
     payload = {**body, "model": target.model_id}
     if endpoint in STREAMING_ENDPOINTS and payload.get("stream") is True:
-        options = payload.get("stream_options")
-        client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        stream_options = payload.get("stream_options")
+        client_wants_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
         if not client_wants_usage:
             payload["stream_options"] = {
-                **(options if isinstance(options, dict) else {}),
+                **(stream_options if isinstance(stream_options, dict) else {}),
                 "include_usage": True,
             }
-
-        def factory(response: aiohttp.ClientResponse, started: float) -> UpstreamStream:
-            return OpenAIStream(
-                response,
-                target,
-                started=started,
-                timeout=timeout,
-                url=url,
-                strip_usage=not client_wants_usage,
-            )
-
-        headers = build_headers(SSE_HEADERS, target, headers_override)
-        return await start_stream(
-            session,
-            target,
-            url,
-            headers=headers,
-            data=orjson.dumps(payload),
-            factory=factory,
-            timeout=timeout,
-            ttft_timeout=ttft_timeout,
-        )
-    data: Any
+        headers = build_headers(SSE_HEADERS, target, override)
+        request = HttpRequest(url, headers, orjson.dumps(payload), timeout=options.timeout)
+        return WirePlan(request, stream=OpenAIChunks(target, strip_usage=not client_wants_usage))
     if endpoint == "transcriptions":
-        data = _form(payload)
-        headers = build_headers({}, target, headers_override)
+        request = HttpRequest(
+            url, build_headers({}, target, override), form=form_fields(payload), timeout=options.timeout
+        )
     else:
-        data = orjson.dumps(payload)
-        headers = build_headers(JSON_HEADERS, target, headers_override)
-    status, response_headers, raw, content_type, latency = await post(
-        session, target, url, headers=headers, data=data, timeout=timeout
-    )
+        request = HttpRequest(
+            url, build_headers(JSON_HEADERS, target, override), orjson.dumps(payload), timeout=options.timeout
+        )
+
+    def read(response: HttpResponse, latency: float) -> UpstreamResponse:
+        return to_response(target, response, latency)
+
+    return WirePlan(request, read=read)
+
+
+def to_response(target: UpstreamTarget, response: HttpResponse, latency: float) -> UpstreamResponse:
+    """A 2xx answer: JSON bodies parsed (usage read from them), anything else (speech) kept as bytes."""
+    content_type = response.content_type
     if not content_type.endswith("json"):
-        return UpstreamResponse(status, None, Usage(), response_headers, latency, raw, content_type)
-    try:
-        parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise UpstreamError(502, f"{target.provider} returned invalid JSON", target.provider) from None
-    if not isinstance(parsed, dict):
-        raise UpstreamError(502, f"{target.provider} returned JSON that is not an object", target.provider)
-    return UpstreamResponse(status, parsed, Usage.from_openai(parsed.get("usage")), response_headers, latency)
+        return UpstreamResponse(response.status, None, Usage(), response.headers, latency, response.body, content_type)
+    parsed = json_object(target, response.body)
+    return UpstreamResponse(response.status, parsed, Usage.from_openai(parsed.get("usage")), response.headers, latency)
 
 
 def _has_output(choices: Any) -> bool:
@@ -150,52 +117,44 @@ def _has_output(choices: Any) -> bool:
     return bool(choice.get("text"))
 
 
-class OpenAIStream(UpstreamStream):
+def _frame(data: bytes) -> Translated:
+    return Translated((b"data: " + data + b"\n\n",))
+
+
+class OpenAIChunks:
     """Pass-through of OpenAI chunks. Only chunks that may carry usage, a finish reason, an error or the
     first token are parsed; the others are re-framed as they came."""
 
-    def __init__(
-        self,
-        response: aiohttp.ClientResponse,
-        target: UpstreamTarget,
-        *,
-        started: float,
-        timeout: float | None,
-        url: str,
-        strip_usage: bool,
-    ) -> None:
-        super().__init__(response, target, started=started, timeout=timeout, url=url)
+    def __init__(self, target: UpstreamTarget, *, strip_usage: bool) -> None:
+        self.target = target
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
         self._strip_usage = strip_usage
+        self._seen_output = False
 
-    def _handle(self, event: str, data: bytes) -> None:
+    def feed(self, event: str, data: bytes) -> Translated:
         if data == b"[DONE]":
-            self._emit(DONE)
-            self.completed = True
-            self._finish()
-            return
+            return Translated((DONE,), done=True)
         interesting = (
-            self.ttft is None
+            not self._seen_output
             or (b'"usage"' in data and not any(marker in data for marker in _NO_USAGE))
             or (b'"finish_reason"' in data and not any(marker in data for marker in _NO_FINISH))
             or b'"error"' in data
             or event == "error"
         )
         if not interesting:
-            self._emit(b"data: " + data + b"\n\n")
-            return
+            return _frame(data)
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
-            self._emit(b"data: " + data + b"\n\n")
-            return
+            return _frame(data)
         if not isinstance(chunk, dict):
-            self._emit(b"data: " + data + b"\n\n")
-            return
+            return _frame(data)
         choices = chunk.get("choices")
         if "error" in chunk and not choices:
             raise stream_error(self.target, chunk)
-        if self.ttft is None and _has_output(choices):
-            self._first_token()
+        first = not self._seen_output and _has_output(choices)
+        self._seen_output = self._seen_output or first
         for choice in choices or ():
             if isinstance(choice, dict) and choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
@@ -206,13 +165,11 @@ class OpenAIStream(UpstreamStream):
             self.usage = Usage.from_openai(usage)
             if self._strip_usage and chunk.get("usage"):
                 if not choices:
-                    return  # the usage chunk we asked for on the client's behalf
+                    return Translated(first_token=first)  # the usage chunk we asked for on the client's behalf
                 del chunk["usage"]
-                self._emit(b"data: " + orjson.dumps(chunk) + b"\n\n")
-                return
-        self._emit(b"data: " + data + b"\n\n")
+                return Translated((b"data: " + orjson.dumps(chunk) + b"\n\n",), first_token=first)
+        return Translated((b"data: " + data + b"\n\n",), first_token=first)
 
-    def _end(self) -> None:
+    def end(self) -> Translated:
         # Some servers close the body without `[DONE]`; the client still gets a well-formed end.
-        self._emit(DONE)
-        self.completed = self.finish_reason is not None
+        return Translated((DONE,), done=self.finish_reason is not None)

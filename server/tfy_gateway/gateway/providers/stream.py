@@ -4,44 +4,33 @@
 (`b"data: {...}\\n\\n"`, the last one `b"data: [DONE]\\n\\n"`), ready to write to the client. After the
 iteration `usage`, `finish_reason`, `ttft` and `duration` are known. Closing the stream early (client
 went away) closes the upstream connection, which cancels the generation upstream.
+
+The stream does the reading, timing and closing; what each event means is its `ChunkTranslator`'s
+business (pure, see wire.py), so both halves are testable on their own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from typing import Any
 
-import aiohttp
-
-from tfy_gateway.gateway.providers.base import (
-    UpstreamError,
-    UpstreamTarget,
-    UpstreamTimeout,
-    Usage,
-    credential_values,
-    redact,
-)
-from tfy_gateway.gateway.providers.transport import open_stream, transport_error
-
-DONE = b"data: [DONE]\n\n"
-_DRAIN_SECONDS = 1.0
+from tfy_gateway.gateway.providers.base import UpstreamError, UpstreamTarget, UpstreamTimeout, Usage, error_from_body
+from tfy_gateway.gateway.providers.transport import HttpRequest, HttpStream, Transport, TransportError
+from tfy_gateway.gateway.providers.wire import ChunkTranslator, Translated, transport_error
 
 
 class SSEDecoder:
-    """Incremental `text/event-stream` parser over an aiohttp body: yields (event name, data)."""
+    """Incremental `text/event-stream` parser over a streamed body: yields (event name, data)."""
 
-    def __init__(self, content: aiohttp.StreamReader) -> None:
-        self._content = content
+    def __init__(self, body: HttpStream) -> None:
+        self._body = body
         self._lines: deque[bytes] = deque()
         self._partial = b""
 
     async def _line(self) -> bytes | None:
         while not self._lines:
-            chunk = await self._content.readany()
+            chunk = await self._body.read()
             if not chunk:
                 if self._partial:
                     line, self._partial = self._partial, b""
@@ -77,33 +66,41 @@ class SSEDecoder:
 
 
 class UpstreamStream:
-    """Base of every adapter's stream; subclasses implement `_handle(event, data)` and `_end()`."""
+    """An open upstream stream, iterated as OpenAI chunk events (see the module docstring)."""
 
     def __init__(
         self,
-        response: aiohttp.ClientResponse,
+        http: HttpStream,
         target: UpstreamTarget,
+        translator: ChunkTranslator,
         *,
         started: float,
         timeout: float | None,
         url: str,
     ) -> None:
-        self.status = response.status
-        self.headers = response.headers
+        self.status = http.status
+        self.headers = http.headers
         self.target = target
-        self.usage: Usage | None = None
-        self.finish_reason: str | None = None
         self.ttft: float | None = None  # seconds from sending the request to the first output token
         self.duration: float | None = None  # seconds from sending the request to the end of the stream
         self.completed = False  # the upstream ended the stream properly
-        self._response = response
-        self._decoder = SSEDecoder(response.content)
+        self._http = http
+        self._translator = translator
+        self._decoder = SSEDecoder(http)
         self._started = started
         self._timeout = timeout
         self._url = url
         self._pending: deque[bytes] = deque()
         self._eof = False
         self._closed = False
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._translator.usage
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self._translator.finish_reason
 
     def __aiter__(self) -> UpstreamStream:
         return self
@@ -128,96 +125,76 @@ class UpstreamStream:
             await self._pull()
 
     async def aclose(self) -> None:
-        """Release the upstream connection: back to the pool if the body was read to the end,
-        otherwise closed (which is how a client disconnect cancels the upstream generation)."""
+        """Release the upstream connection: kept for reuse if the stream ended properly, otherwise
+        closed (which is how a client disconnect cancels the upstream generation)."""
         if self._closed:
             return
         self._closed = True
-        if self.completed and not self._response.content.is_eof():
-            with contextlib.suppress(asyncio.TimeoutError, aiohttp.ClientError, OSError):
-                await asyncio.wait_for(self._response.content.read(), _DRAIN_SECONDS)
-        if self._response.content.is_eof():
-            self._response.release()
-        else:
-            self._response.close()
+        await self._http.aclose(drain=self.completed)
 
     async def _pull(self) -> None:
         try:
             event = await self._decoder.next_event()
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except TransportError as exc:
             await self.aclose()
             raise transport_error(self.target, self._url, exc, self._timeout) from None
         try:
             if event is None:
-                self._end()
-                self._finish()
+                self._take(self._translator.end(), at_end=True)
             else:
-                self._handle(event[0], event[1])
+                self._take(self._translator.feed(event[0], event[1]), at_end=False)
         except UpstreamError:
             await self.aclose()
             raise
 
-    def _emit(self, chunk: bytes) -> None:
-        self._pending.append(chunk)
-
-    def _first_token(self) -> None:
-        if self.ttft is None:
+    def _take(self, translated: Translated, *, at_end: bool) -> None:
+        if translated.first_token and self.ttft is None:
             self.ttft = time.perf_counter() - self._started
-
-    def _finish(self) -> None:
-        self._eof = True
-        self.duration = time.perf_counter() - self._started
-
-    def _handle(self, event: str, data: bytes) -> None:
-        raise NotImplementedError
-
-    def _end(self) -> None:
-        """The upstream body ended without an explicit end-of-stream event."""
-        raise NotImplementedError
+        self._pending.extend(translated.chunks)
+        if at_end or translated.done:
+            self.completed = translated.done
+            self._eof = True
+            self.duration = time.perf_counter() - self._started
 
 
-def stream_error(target: UpstreamTarget, payload: dict[str, Any]) -> UpstreamError:
-    """An error event inside a stream (`{"error": {...}}`)."""
-    error = payload.get("error")
-    message = "upstream reported an error mid-stream"
-    status = 502
-    error_type = None
-    if isinstance(error, dict):
-        message = str(error.get("message") or message)
-        code = error.get("code")
-        if isinstance(code, int) and 400 <= code <= 599:
-            status = code
-        error_type = str(error.get("type") or "") or None
-    elif isinstance(error, str):
-        message = error
-    return UpstreamError(status, redact(message, credential_values(target)), target.provider, error_type=error_type)
-
-
-StreamFactory = Callable[[aiohttp.ClientResponse, float], UpstreamStream]
+async def _read_all(http: HttpStream) -> bytes:
+    parts = []
+    while chunk := await http.read():
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 async def start_stream(
-    session: aiohttp.ClientSession,
+    transport: Transport,
     target: UpstreamTarget,
-    url: str,
+    request: HttpRequest,
+    translator: ChunkTranslator,
     *,
-    headers: Mapping[str, str],
-    data: Any,
-    factory: StreamFactory,
-    timeout: float | None,
     ttft_timeout: float | None,
 ) -> UpstreamStream:
     """Open the stream and buffer its first chunk before returning.
 
     Everything up to the first chunk happens before any byte reaches the client, so the data plane can
     still retry or fall back on errors here. The first chunk must arrive within `ttft_timeout`
-    (UpstreamTimeout 408) and within `timeout` (UpstreamTimeout 504), whichever is shorter.
+    (UpstreamTimeout 408) and within `request.timeout` (UpstreamTimeout 504), whichever is shorter.
     """
     started = time.perf_counter()
+    timeout = request.timeout
 
     async def opening() -> UpstreamStream:
-        response = await open_stream(session, target, url, headers=headers, data=data, timeout=timeout)
-        stream = factory(response, started)
+        try:
+            http = await transport.open_stream(request)
+        except TransportError as exc:
+            raise transport_error(target, request.url, exc, timeout) from None
+        if http.status >= 400:
+            try:
+                raw = await _read_all(http)
+            except TransportError:
+                raw = b""
+            finally:
+                await http.aclose()
+            raise error_from_body(target, http.status, http.headers, raw)
+        stream = UpstreamStream(http, target, translator, started=started, timeout=timeout, url=request.url)
         try:
             await stream.prefetch()
         except BaseException:

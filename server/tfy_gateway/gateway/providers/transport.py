@@ -1,129 +1,111 @@
-"""HTTP exchange with an upstream over the caller's pooled aiohttp session.
+"""The one seam for upstream I/O: `Transport` and the plain values that cross it.
 
-Maps transport failures onto the adapter errors: connection problems -> UpstreamConnectionError (502),
-timeouts -> UpstreamTimeout (504), non-2xx -> UpstreamError with the provider's own message. Messages
-name the provider and host only, never the full URL (a base URL may embed anything).
+Adapters describe a POST as an `HttpRequest` and get back an `HttpResponse` (whole body) or an
+`HttpStream` (body read as it arrives); they never see aiohttp, so translation is testable without
+sockets. Implementations: `AiohttpTransport` (production, aiohttp_transport.py) and `MemoryTransport`
+(tests, memory_transport.py). Failures below HTTP raise `TransportError`; turning them into provider
+errors needs the target, so that happens above this layer (`wire.transport_error`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Protocol
 
-import aiohttp
-from yarl import URL
-
-from tfy_gateway.gateway.providers.base import (
-    UpstreamConnectionError,
-    UpstreamError,
-    UpstreamTarget,
-    UpstreamTimeout,
-    error_from_body,
-)
-
-JSON_HEADERS: Mapping[str, str] = {"content-type": "application/json", "accept": "application/json"}
-SSE_HEADERS: Mapping[str, str] = {"content-type": "application/json", "accept": "text/event-stream"}
+OCTET_STREAM = "application/octet-stream"
 
 
-def build_headers(
-    base: Mapping[str, str], target: UpstreamTarget, headers_override: Mapping[str, Any] | None
-) -> dict[str, str]:
-    """Protocol headers, then the target's auth and extra headers, then the route's `headers_override`
-    (`{"set": {name: value}, "remove": [name]}`, as in a load-balancing target)."""
-    headers = {**base, **target.auth_headers, **target.extra_headers}
-    if not headers_override:
-        return headers
-    to_set = headers_override.get("set") or {}
-    to_remove = {str(name).lower() for name in headers_override.get("remove") or ()}
-    if to_remove:
-        headers = {k: v for k, v in headers.items() if k.lower() not in to_remove}
-    for name, value in to_set.items():
-        lowered = str(name).lower()
-        headers = {k: v for k, v in headers.items() if k.lower() != lowered}
-        headers[str(name)] = str(value)
-    return headers
+@dataclass(frozen=True)
+class FormFile:
+    """A file field of a multipart form (audio uploads)."""
+
+    filename: str
+    content: bytes
+    content_type: str
 
 
-def _where(url: str) -> str:
-    parsed = URL(url)
-    return f"{parsed.host}:{parsed.port}" if parsed.port else str(parsed.host)
+FormValue = str | FormFile
 
 
-def transport_error(target: UpstreamTarget, url: str, exc: BaseException, timeout: float | None) -> UpstreamError:
-    """Translate an aiohttp/OS/timeout exception into the adapter error the data plane maps to a status."""
-    provider = target.provider
-    if isinstance(exc, asyncio.TimeoutError):
-        limit = f" within {timeout:g}s" if timeout is not None else ""
-        return UpstreamTimeout(504, f"{provider} at {_where(url)} did not answer{limit}", provider)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = exc.os_error.strerror or type(exc.os_error).__name__
-        return UpstreamConnectionError(502, f"cannot connect to {provider} at {_where(url)}: {reason}", provider)
-    detail = type(exc).__name__
-    return UpstreamConnectionError(502, f"connection to {provider} at {_where(url)} failed: {detail}", provider)
+@dataclass(frozen=True)
+class HttpRequest:
+    """One upstream POST. `form`, when set, is sent as multipart/form-data instead of `body`.
+
+    `timeout` (seconds, None = unlimited): for a whole-body exchange it bounds the exchange; for a
+    stream it bounds connecting and each wait for data (the first-chunk deadline is the caller's).
+    """
+
+    url: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+    form: Mapping[str, FormValue] | None = None
+    timeout: float | None = None
 
 
-def client_timeout(timeout: float | None, *, streaming: bool) -> aiohttp.ClientTimeout | None:
-    """Non-streaming: `timeout` bounds the whole exchange. Streaming: it bounds connecting and each
-    wait for data (the first-chunk deadline is enforced by the caller)."""
-    if timeout is None:
-        return None
-    if streaming:
-        return aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
-    return aiohttp.ClientTimeout(total=timeout)
+@dataclass(frozen=True)
+class HttpResponse:
+    """A complete upstream answer, any status (redirects are returned, never followed)."""
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lowercased (aiohttp's convention, octet-stream if absent)."""
+        return media_type(self.headers)
 
 
-async def post(
-    session: aiohttp.ClientSession,
-    target: UpstreamTarget,
-    url: str,
-    *,
-    headers: Mapping[str, str],
-    data: Any,
-    timeout: float | None,
-) -> tuple[int, Mapping[str, str], bytes, str, float]:
-    """POST and read the whole answer: (status, headers, body, content type, seconds)."""
-    started = time.perf_counter()
-    options: dict[str, Any] = {}
-    limit = client_timeout(timeout, streaming=False)
-    if limit is not None:
-        options["timeout"] = limit
-    try:
-        async with session.post(url, data=data, headers=headers, **options) as response:
-            raw = await response.read()
-            status, response_headers, content_type = response.status, response.headers, response.content_type
-    except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise transport_error(target, url, exc, timeout) from None
-    if status >= 400:
-        raise error_from_body(target, status, response_headers, raw)
-    return status, response_headers, raw, content_type, time.perf_counter() - started
+def media_type(headers: Mapping[str, str]) -> str:
+    """`Content-Type` without parameters, lowercased; octet-stream when missing."""
+    value = headers.get("content-type") or ""
+    return value.split(";", 1)[0].strip().lower() or OCTET_STREAM
 
 
-async def open_stream(
-    session: aiohttp.ClientSession,
-    target: UpstreamTarget,
-    url: str,
-    *,
-    headers: Mapping[str, str],
-    data: Any,
-    timeout: float | None,
-) -> aiohttp.ClientResponse:
-    """POST and return the response once its headers arrived (2xx only; the body is still unread)."""
-    options: dict[str, Any] = {}
-    limit = client_timeout(timeout, streaming=True)
-    if limit is not None:
-        options["timeout"] = limit
-    try:
-        response = await session.post(url, data=data, headers=headers, **options)
-    except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise transport_error(target, url, exc, timeout) from None
-    if response.status >= 400:
-        try:
-            raw = await response.read()
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
-            raw = b""
-        finally:
-            response.release()
-        raise error_from_body(target, response.status, response.headers, raw)
-    return response
+class HttpStream(Protocol):
+    """An answer whose headers arrived and whose body is read piece by piece."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    async def read(self) -> bytes:
+        """The next bytes of the body as they arrive; b"" at its end. Raises TransportError."""
+        ...
+
+    async def aclose(self, *, drain: bool = False) -> None:
+        """Let go of the connection. `drain`: the exchange ended properly, so briefly read what is left
+        to keep the connection for reuse. An unread body closes the connection, which is how a client
+        going away cancels the upstream generation. Idempotent."""
+        ...
+
+
+class Transport(Protocol):
+    """The operations the adapters need from the network, and nothing else."""
+
+    async def post(self, request: HttpRequest) -> HttpResponse:
+        """POST and read the whole answer. Raises TransportError below HTTP."""
+        ...
+
+    async def open_stream(self, request: HttpRequest) -> HttpStream:
+        """POST and return once the answer's headers arrived (any status; the body is still unread)."""
+        ...
+
+
+class TransportError(Exception):
+    """The exchange failed below HTTP: the connection broke. `detail` never includes the URL."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class TransportConnectError(TransportError):
+    """No connection could be made (refused, DNS, TLS...); `detail` says why."""
+
+
+class TransportTimeout(TransportError):
+    """The request's `timeout` ran out."""

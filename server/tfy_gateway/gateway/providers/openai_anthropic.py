@@ -1,4 +1,6 @@
-"""Adapter for Anthropic's Messages API: OpenAI chat requests in, OpenAI chat responses out.
+"""OpenAI chat <-> Anthropic Messages: requests out, responses back (streams: openai_anthropic_stream).
+
+Pure: `plan` builds the `HttpRequest` and says how to read the answer; no I/O here.
 
 Mapping (OpenAI -> Anthropic):
 - system/developer messages -> `system`; tool messages -> `tool_result` blocks in a user turn;
@@ -16,20 +18,19 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import orjson
 
-from tfy_gateway.gateway.providers.anthropic_stream import FINISH_REASONS, AnthropicStream, usage_from
 from tfy_gateway.gateway.providers.base import (
+    CallOptions,
     InvalidRequest,
     UnsupportedEndpoint,
-    UpstreamError,
     UpstreamResponse,
     UpstreamTarget,
     Usage,
 )
-from tfy_gateway.gateway.providers.stream import UpstreamStream, start_stream
-from tfy_gateway.gateway.providers.transport import JSON_HEADERS, SSE_HEADERS, build_headers, post
+from tfy_gateway.gateway.providers.openai_anthropic_stream import FINISH_REASONS, AnthropicChunks, usage_from
+from tfy_gateway.gateway.providers.transport import HttpRequest, HttpResponse
+from tfy_gateway.gateway.providers.wire import JSON_HEADERS, SSE_HEADERS, WirePlan, build_headers, json_object
 
 DEFAULT_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -230,20 +231,17 @@ def to_openai_response(message: Mapping[str, Any]) -> tuple[dict[str, Any], Usag
     return body, usage
 
 
+def messages_url(target: UpstreamTarget) -> str:
+    """`{base_url}/messages` (the base URL includes the version path)."""
+    return target.base_url.rstrip("/") + "/messages"
+
+
 def _headers(target: UpstreamTarget, base: Mapping[str, str], override: Mapping[str, Any] | None) -> dict[str, str]:
     return build_headers({**base, "anthropic-version": target.api_version or DEFAULT_VERSION}, target, override)
 
 
-async def call(
-    session: aiohttp.ClientSession,
-    target: UpstreamTarget,
-    endpoint: str,
-    body: Mapping[str, Any],
-    *,
-    headers_override: Mapping[str, Any] | None = None,
-    timeout: float | None = None,
-    ttft_timeout: float | None = None,
-) -> UpstreamResponse | UpstreamStream:
+def plan(target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options: CallOptions) -> WirePlan:
+    """Chat only: the Messages request for an OpenAI chat body, and how to read the answer back."""
     if endpoint != "chat":
         raise UnsupportedEndpoint(
             400,
@@ -251,39 +249,17 @@ async def call(
             target.provider,
         )
     request = to_anthropic_request(body, target.model_id, target.provider)
-    url = target.base_url.rstrip("/") + "/messages"
+    url = messages_url(target)
+    override = options.headers_override
     if request.get("stream"):
-        options = body.get("stream_options")
-        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        stream_options = body.get("stream_options")
+        include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
+        http = HttpRequest(url, _headers(target, SSE_HEADERS, override), orjson.dumps(request), timeout=options.timeout)
+        return WirePlan(http, stream=AnthropicChunks(target, include_usage=include_usage))
 
-        def factory(response: aiohttp.ClientResponse, started: float) -> UpstreamStream:
-            return AnthropicStream(
-                response, target, started=started, timeout=timeout, url=url, include_usage=include_usage
-            )
+    def read(response: HttpResponse, latency: float) -> UpstreamResponse:
+        converted, usage = to_openai_response(json_object(target, response.body))
+        return UpstreamResponse(response.status, converted, usage, response.headers, latency)
 
-        return await start_stream(
-            session,
-            target,
-            url,
-            headers=_headers(target, SSE_HEADERS, headers_override),
-            data=orjson.dumps(request),
-            factory=factory,
-            timeout=timeout,
-            ttft_timeout=ttft_timeout,
-        )
-    status, headers, raw, _, latency = await post(
-        session,
-        target,
-        url,
-        headers=_headers(target, JSON_HEADERS, headers_override),
-        data=orjson.dumps(request),
-        timeout=timeout,
-    )
-    try:
-        message = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise UpstreamError(502, f"{target.provider} returned invalid JSON", target.provider) from None
-    if not isinstance(message, dict):
-        raise UpstreamError(502, f"{target.provider} returned JSON that is not an object", target.provider)
-    converted, usage = to_openai_response(message)
-    return UpstreamResponse(status, converted, usage, headers, latency)
+    http = HttpRequest(url, _headers(target, JSON_HEADERS, override), orjson.dumps(request), timeout=options.timeout)
+    return WirePlan(http, read=read)

@@ -1,16 +1,19 @@
-"""OpenAI chat <-> Anthropic Messages: pure conversions, then the adapter against the fake provider."""
+"""OpenAI chat <-> Anthropic Messages: pure conversions, the adapter against the fake provider, and the
+same through MemoryTransport."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.gateway.providers.conftest import anthropic_target, recorded
+from tests.gateway.providers.conftest import SECRET_KEY, anthropic_target, json_reply, recorded, sse_reply
 from tfy_gateway.gateway.providers import (
+    AiohttpTransport,
+    CallOptions,
     InvalidRequest,
+    MemoryTransport,
     UnsupportedEndpoint,
     UpstreamConnectionError,
     UpstreamError,
@@ -18,7 +21,7 @@ from tfy_gateway.gateway.providers import (
     UpstreamStream,
     call,
 )
-from tfy_gateway.gateway.providers.anthropic import to_anthropic_request, to_openai_response
+from tfy_gateway.gateway.providers.openai_anthropic import to_anthropic_request, to_openai_response
 
 TOOL: dict[str, Any] = {
     "type": "function",
@@ -159,8 +162,8 @@ def test_response_mapping_text_tools_usage() -> None:
     )
 
 
-async def test_chat_via_messages_api(session: aiohttp.ClientSession, fake_url: str) -> None:
-    result = await call(session, anthropic_target(fake_url), "chat", CHAT)
+async def test_chat_via_messages_api(transport: AiohttpTransport, fake_url: str) -> None:
+    result = await call(transport, anthropic_target(fake_url), "chat", CHAT)
     assert isinstance(result, UpstreamResponse) and result.body is not None
     assert result.body["object"] == "chat.completion"
     assert result.body["choices"][0]["message"]["content"].startswith("Fake reply from claude-sonnet-4-5: hello")
@@ -172,15 +175,15 @@ async def test_chat_via_messages_api(session: aiohttp.ClientSession, fake_url: s
     assert seen["headers"]["x-api-key"].startswith("sha256:")
 
 
-async def test_cached_tokens_count_into_prompt_tokens(session: aiohttp.ClientSession, fake_url: str) -> None:
-    result = await call(session, anthropic_target(fake_url, "claude@cached_tokens=3"), "chat", CHAT)
+async def test_cached_tokens_count_into_prompt_tokens(transport: AiohttpTransport, fake_url: str) -> None:
+    result = await call(transport, anthropic_target(fake_url, "claude@cached_tokens=3"), "chat", CHAT)
     assert isinstance(result, UpstreamResponse)
     assert (result.usage.prompt_tokens, result.usage.cached_tokens) == (4, 3)
 
 
-async def test_stream_converted_to_openai_chunks(session: aiohttp.ClientSession, fake_url: str) -> None:
-    whole = await call(session, anthropic_target(fake_url), "chat", CHAT)
-    stream = await call(session, anthropic_target(fake_url), "chat", {**CHAT, "stream": True})
+async def test_stream_converted_to_openai_chunks(transport: AiohttpTransport, fake_url: str) -> None:
+    whole = await call(transport, anthropic_target(fake_url), "chat", CHAT)
+    stream = await call(transport, anthropic_target(fake_url), "chat", {**CHAT, "stream": True})
     assert isinstance(whole, UpstreamResponse) and whole.body is not None
     assert isinstance(stream, UpstreamStream)
     async with stream:
@@ -198,9 +201,9 @@ async def test_stream_converted_to_openai_chunks(session: aiohttp.ClientSession,
     assert stream.ttft is not None and stream.completed
 
 
-async def test_stream_usage_chunk_when_asked(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_stream_usage_chunk_when_asked(transport: AiohttpTransport, fake_url: str) -> None:
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}, "max_tokens": 2}
-    stream = await call(session, anthropic_target(fake_url), "chat", body)
+    stream = await call(transport, anthropic_target(fake_url), "chat", body)
     assert isinstance(stream, UpstreamStream)
     async with stream:
         chunks = [chunk async for chunk in stream]
@@ -210,16 +213,16 @@ async def test_stream_usage_chunk_when_asked(session: aiohttp.ClientSession, fak
     assert stream.finish_reason == "length"
 
 
-async def test_tool_calls_both_directions(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_tool_calls_both_directions(transport: AiohttpTransport, fake_url: str) -> None:
     ask: dict[str, Any] = {"messages": [{"role": "user", "content": "use get_weather for Paris"}], "tools": [TOOL]}
-    result = await call(session, anthropic_target(fake_url), "chat", ask)
+    result = await call(transport, anthropic_target(fake_url), "chat", ask)
     assert isinstance(result, UpstreamResponse) and result.body is not None
     message = result.body["choices"][0]["message"]
     assert result.body["choices"][0]["finish_reason"] == "tool_calls"
     assert message["tool_calls"][0]["function"]["name"] == "get_weather"
     assert json.loads(message["tool_calls"][0]["function"]["arguments"]) == {"city": "fake-city"}
 
-    stream = await call(session, anthropic_target(fake_url), "chat", {**ask, "stream": True})
+    stream = await call(transport, anthropic_target(fake_url), "chat", {**ask, "stream": True})
     assert isinstance(stream, UpstreamStream)
     async with stream:
         events = [json.loads(c[6:]) for c in [chunk async for chunk in stream][:-1]]
@@ -237,23 +240,94 @@ async def test_tool_calls_both_directions(session: aiohttp.ClientSession, fake_u
             {"role": "tool", "tool_call_id": message["tool_calls"][0]["id"], "content": "sunny"},
         ],
     }
-    final = await call(session, anthropic_target(fake_url), "chat", follow_up)
+    final = await call(transport, anthropic_target(fake_url), "chat", follow_up)
     assert isinstance(final, UpstreamResponse) and final.body is not None
     assert final.body["choices"][0]["finish_reason"] == "stop"
     sent = recorded(fake_url)[-1]["body"]["messages"]
     assert sent[1]["content"][1]["type"] == "tool_use" and sent[2]["content"][0]["type"] == "tool_result"
 
 
-async def test_errors_and_unsupported_endpoint(session: aiohttp.ClientSession, fake_url: str) -> None:
+async def test_errors_and_unsupported_endpoint(transport: AiohttpTransport, fake_url: str) -> None:
     with pytest.raises(UpstreamError) as limited:
-        await call(session, anthropic_target(fake_url, "claude@retry_after=1.5"), "chat", CHAT)
+        await call(transport, anthropic_target(fake_url, "claude@retry_after=1.5"), "chat", CHAT)
     assert limited.value.status == 429 and limited.value.retry_after == 1.5
     assert limited.value.error_type == "rate_limit_error" and limited.value.provider == "anthropic"
     with pytest.raises(UnsupportedEndpoint) as unsupported:
-        await call(session, anthropic_target(fake_url), "embeddings", {"input": "x"})
+        await call(transport, anthropic_target(fake_url), "embeddings", {"input": "x"})
     assert unsupported.value.status == 400
-    stream = await call(session, anthropic_target(fake_url, "claude@drop_after=3"), "chat", {**CHAT, "stream": True})
+    stream = await call(transport, anthropic_target(fake_url, "claude@drop_after=3"), "chat", {**CHAT, "stream": True})
     assert isinstance(stream, UpstreamStream)
     with pytest.raises(UpstreamConnectionError):
         async for _ in stream:
             pass
+
+
+# --- the same translation through MemoryTransport: no sockets -------------------------------------------
+
+ANTHROPIC_MESSAGE: dict[str, Any] = {
+    "id": "msg_mem",
+    "type": "message",
+    "model": "claude-x",
+    "content": [{"type": "text", "text": "hi back"}],
+    "stop_reason": "end_turn",
+    "usage": {"input_tokens": 5, "output_tokens": 2},
+}
+
+
+async def test_memory_chat_request_and_response() -> None:
+    transport = MemoryTransport(lambda request: json_reply(200, ANTHROPIC_MESSAGE))
+    target = anthropic_target("http://anthropic.test", "claude-x", api_version="2024-01-01")
+    result = await call(transport, target, "chat", CHAT, CallOptions(timeout=7))
+    assert isinstance(result, UpstreamResponse) and result.body is not None
+    assert result.body["choices"][0]["message"] == {"role": "assistant", "content": "hi back"}
+    assert result.body["id"] == "msg_mem" and result.usage.total_tokens == 7
+    (sent,) = transport.requests
+    assert sent.url == "http://anthropic.test/v1/messages" and sent.timeout == 7
+    assert sent.headers["anthropic-version"] == "2024-01-01" and sent.headers["x-api-key"] == SECRET_KEY
+    assert sent.headers["accept"] == "application/json"
+    assert json.loads(sent.body) == {
+        "model": "claude-x",
+        "messages": [{"role": "user", "content": "hello"}],
+        "max_tokens": 4096,
+        "system": "be brief",
+    }
+
+
+async def test_memory_stream_translated_across_read_boundaries() -> None:
+    events: list[tuple[str, Any]] = [
+        ("message_start", {"type": "message_start", "message": {"id": "msg_s", "usage": {"input_tokens": 3}}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}}),
+        ("ping", {"type": "ping"}),
+        ("content_block_delta", {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Hel"}}),
+        ("content_block_delta", {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "lo"}}),
+        (
+            "message_delta",
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    transport = MemoryTransport(lambda request: sse_reply(events), chunk_size=5)
+    body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+    stream = await call(transport, anthropic_target("http://anthropic.test"), "chat", body)
+    assert isinstance(stream, UpstreamStream)
+    async with stream:
+        chunks = [chunk async for chunk in stream]
+    assert chunks[-1] == b"data: [DONE]\n\n"
+    parsed = [json.loads(c[6:]) for c in chunks[:-1]]
+    assert "".join(p["choices"][0]["delta"].get("content") or "" for p in parsed if p["choices"]) == "Hello"
+    assert parsed[-1]["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    assert stream.completed and stream.finish_reason == "stop" and stream.ttft is not None
+    assert transport.requests[0].headers["accept"] == "text/event-stream"
+    assert transport.streams[0].closed and transport.streams[0].drained  # ended properly: kept for reuse
+
+
+async def test_memory_stream_cut_before_message_stop() -> None:
+    start = ("message_start", {"type": "message_start", "message": {"id": "m"}})
+    delta = ("content_block_delta", {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "x"}})
+    transport = MemoryTransport(lambda request: sse_reply([start, delta]))
+    stream = await call(transport, anthropic_target("http://anthropic.test"), "chat", {**CHAT, "stream": True})
+    assert isinstance(stream, UpstreamStream)
+    with pytest.raises(UpstreamConnectionError, match="closed the stream before message_stop"):
+        async for _ in stream:
+            pass
+    assert not stream.completed and transport.streams[0].closed and transport.streams[0].drained is False

@@ -1,4 +1,5 @@
-"""Anthropic Messages stream events -> OpenAI `chat.completion.chunk` events.
+"""Anthropic Messages stream events -> OpenAI `chat.completion.chunk` events (pure: `AnthropicChunks`
+is a state machine fed one event at a time; `UpstreamStream` does the reading).
 
 message_start gives the id, model and input-side usage (first chunk: role); content_block_start of a
 tool_use opens a tool call (its own `index` in tool_calls, counted from 0 over tool blocks only);
@@ -12,7 +13,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import aiohttp
 import orjson
 
 from tfy_gateway.gateway.providers.base import (
@@ -23,7 +23,7 @@ from tfy_gateway.gateway.providers.base import (
     credential_values,
     redact,
 )
-from tfy_gateway.gateway.providers.stream import DONE, UpstreamStream
+from tfy_gateway.gateway.providers.wire import DONE, Translated
 
 ERROR_STATUS = {
     "invalid_request_error": 400,
@@ -59,18 +59,13 @@ def usage_from(usage: Any) -> Usage:
     )
 
 
-class AnthropicStream(UpstreamStream):
-    def __init__(
-        self,
-        response: aiohttp.ClientResponse,
-        target: UpstreamTarget,
-        *,
-        started: float,
-        timeout: float | None,
-        url: str,
-        include_usage: bool,
-    ) -> None:
-        super().__init__(response, target, started=started, timeout=timeout, url=url)
+class AnthropicChunks:
+    """The translation state of one Anthropic stream (a `ChunkTranslator`; no I/O)."""
+
+    def __init__(self, target: UpstreamTarget, *, include_usage: bool) -> None:
+        self.target = target
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
         self._include_usage = include_usage
         self._id = ""
         self._model = target.model_id
@@ -101,7 +96,7 @@ class AnthropicStream(UpstreamStream):
                     self._raw_usage[key] = value
             self.usage = usage_from(self._raw_usage)
 
-    def _handle(self, event: str, data: bytes) -> None:
+    def feed(self, event: str, data: bytes) -> Translated:
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -110,36 +105,24 @@ class AnthropicStream(UpstreamStream):
             ) from None
         kind = payload.get("type") or event
         if kind == "content_block_delta":
-            self._delta(payload)
-        elif kind == "message_start":
+            return self._delta(payload)
+        if kind == "message_start":
             message = payload.get("message") or {}
             self._id = message.get("id") or self._id
             self._model = message.get("model") or self._model
             self._merge_usage(message.get("usage"))
-            self._emit(self._chunk({"role": "assistant", "content": ""}))
-        elif kind == "content_block_start":
-            block = payload.get("content_block") or {}
-            if block.get("type") == "tool_use":
-                position = len(self._tool_index)
-                self._tool_index[payload.get("index", 0)] = position
-                opening = {
-                    "index": position,
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {"name": block.get("name"), "arguments": ""},
-                }
-                self._first_token()
-                self._emit(self._chunk({"tool_calls": [opening]}))
-            elif block.get("type") == "text" and block.get("text"):
-                self._first_token()
-                self._emit(self._chunk({"content": block["text"]}))
-        elif kind == "message_delta":
+            return Translated((self._chunk({"role": "assistant", "content": ""}),))
+        if kind == "content_block_start":
+            return self._block_start(payload)
+        if kind == "message_delta":
             self._merge_usage(payload.get("usage"))
             reason = (payload.get("delta") or {}).get("stop_reason")
             if reason:
                 self.finish_reason = FINISH_REASONS.get(reason, "stop")
-                self._emit(self._chunk({}, self.finish_reason))
-        elif kind == "message_stop":
+                return Translated((self._chunk({}, self.finish_reason),))
+            return Translated()
+        if kind == "message_stop":
+            chunks = []
             if self._include_usage and self.usage is not None:
                 tail = {
                     "id": self._id,
@@ -149,36 +132,46 @@ class AnthropicStream(UpstreamStream):
                     "choices": [],
                     "usage": self.usage.to_openai(),
                 }
-                self._emit(b"data: " + orjson.dumps(tail) + b"\n\n")
-            self._emit(DONE)
-            self.completed = True
-            self._finish()
-        elif kind == "error":
+                chunks.append(b"data: " + orjson.dumps(tail) + b"\n\n")
+            chunks.append(DONE)
+            return Translated(tuple(chunks), done=True)
+        if kind == "error":
             error = payload.get("error") or {}
             error_type = str(error.get("type") or "api_error")
             message = redact(str(error.get("message") or "stream error"), credential_values(self.target))
             raise UpstreamError(ERROR_STATUS.get(error_type, 500), message, self.target.provider, error_type=error_type)
-        # ping and content_block_stop carry nothing for OpenAI clients
+        return Translated()  # ping and content_block_stop carry nothing for OpenAI clients
 
-    def _delta(self, payload: dict[str, Any]) -> None:
+    def _block_start(self, payload: dict[str, Any]) -> Translated:
+        block = payload.get("content_block") or {}
+        if block.get("type") == "tool_use":
+            position = len(self._tool_index)
+            self._tool_index[payload.get("index", 0)] = position
+            opening = {
+                "index": position,
+                "id": block.get("id"),
+                "type": "function",
+                "function": {"name": block.get("name"), "arguments": ""},
+            }
+            return Translated((self._chunk({"tool_calls": [opening]}),), first_token=True)
+        if block.get("type") == "text" and block.get("text"):
+            return Translated((self._chunk({"content": block["text"]}),), first_token=True)
+        return Translated()
+
+    def _delta(self, payload: dict[str, Any]) -> Translated:
         delta = payload.get("delta") or {}
         kind = delta.get("type")
         if kind == "text_delta":
-            self._first_token()
-            self._emit(self._chunk({"content": delta.get("text", "")}))
-        elif kind == "input_json_delta":
+            return Translated((self._chunk({"content": delta.get("text", "")}),), first_token=True)
+        if kind == "input_json_delta":
             position = self._tool_index.get(payload.get("index", 0), 0)
-            self._first_token()
-            self._emit(
-                self._chunk(
-                    {"tool_calls": [{"index": position, "function": {"arguments": delta.get("partial_json", "")}}]}
-                )
-            )
-        elif kind == "thinking_delta":
-            self._first_token()
-            self._emit(self._chunk({"reasoning_content": delta.get("thinking", "")}))
+            arguments = {"index": position, "function": {"arguments": delta.get("partial_json", "")}}
+            return Translated((self._chunk({"tool_calls": [arguments]}),), first_token=True)
+        if kind == "thinking_delta":
+            return Translated((self._chunk({"reasoning_content": delta.get("thinking", "")}),), first_token=True)
+        return Translated()
 
-    def _end(self) -> None:
+    def end(self) -> Translated:
         raise UpstreamConnectionError(
             502, f"{self.target.provider} closed the stream before message_stop", self.target.provider
         )

@@ -1,0 +1,145 @@
+"""`AiohttpTransport`: the production `Transport`, one pooled aiohttp session for every upstream call.
+
+The session is built on first use (inside the running loop) from a connection limit, with a 300 s DNS
+cache and no session-wide timeout: each request carries its own (`HttpRequest.timeout`). Redirects are
+never followed: a provider's 3xx goes back to the caller, and credentials never travel to another host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from tfy_gateway.gateway.providers.transport import (
+    FormFile,
+    HttpRequest,
+    HttpResponse,
+    TransportConnectError,
+    TransportError,
+    TransportTimeout,
+)
+
+_DRAIN_SECONDS = 1.0
+_NETWORK_ERRORS = (asyncio.TimeoutError, aiohttp.ClientError, OSError)
+
+
+def client_timeout(timeout: float | None, *, streaming: bool) -> aiohttp.ClientTimeout | None:
+    """Non-streaming: `timeout` bounds the whole exchange. Streaming: it bounds connecting and each
+    wait for data (the first-chunk deadline is enforced by the caller)."""
+    if timeout is None:
+        return None
+    if streaming:
+        return aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+    return aiohttp.ClientTimeout(total=timeout)
+
+
+def _error(exc: BaseException) -> TransportError:
+    if isinstance(exc, asyncio.TimeoutError):
+        return TransportTimeout("timed out")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return TransportConnectError(exc.os_error.strerror or type(exc.os_error).__name__)
+    return TransportError(type(exc).__name__)
+
+
+def _data(request: HttpRequest) -> bytes | aiohttp.FormData:
+    if request.form is None:
+        return request.body
+    form = aiohttp.FormData()
+    for name, value in request.form.items():
+        if isinstance(value, FormFile):
+            form.add_field(name, value.content, filename=value.filename, content_type=value.content_type)
+        else:
+            form.add_field(name, value)
+    return form
+
+
+class _AiohttpStream:
+    """An open aiohttp response read with `readany` (whatever arrived, no line buffering here)."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    @property
+    def status(self) -> int:
+        return self._response.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
+
+    async def read(self) -> bytes:
+        try:
+            return await self._response.content.readany()
+        except _NETWORK_ERRORS as exc:
+            raise _error(exc) from None
+
+    async def aclose(self, *, drain: bool = False) -> None:
+        content = self._response.content
+        if drain and not content.is_eof():
+            with contextlib.suppress(*_NETWORK_ERRORS):
+                await asyncio.wait_for(content.read(), _DRAIN_SECONDS)
+        if content.is_eof():
+            self._response.release()  # back to the pool
+        else:
+            self._response.close()
+
+
+class AiohttpTransport:
+    """Owns the pooled session; close it with `aclose()` or use the transport as an async context manager.
+
+    connection_limit: the pool size (0 = unlimited, aiohttp's meaning).
+    """
+
+    def __init__(self, connection_limit: int = 0) -> None:
+        self._connection_limit = connection_limit
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("the upstream transport is closed")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
+        return self._session
+
+    def _options(self, request: HttpRequest, *, streaming: bool) -> dict[str, Any]:
+        options: dict[str, Any] = {"data": _data(request), "headers": dict(request.headers), "allow_redirects": False}
+        limit = client_timeout(request.timeout, streaming=streaming)
+        if limit is not None:
+            options["timeout"] = limit
+        return options
+
+    async def post(self, request: HttpRequest) -> HttpResponse:
+        options = self._options(request, streaming=False)
+        try:
+            async with self._client().post(request.url, **options) as response:
+                body = await response.read()
+                return HttpResponse(response.status, response.headers, body)
+        except _NETWORK_ERRORS as exc:
+            raise _error(exc) from None
+
+    async def open_stream(self, request: HttpRequest) -> _AiohttpStream:
+        options = self._options(request, streaming=True)
+        try:
+            response = await self._client().post(request.url, **options)
+        except _NETWORK_ERRORS as exc:
+            raise _error(exc) from None
+        return _AiohttpStream(response)
+
+    async def aclose(self) -> None:
+        """Close the pool (open streams are cut). Idempotent; the transport is unusable afterwards."""
+        self._closed = True
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def __aenter__(self) -> AiohttpTransport:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,71 @@
+"""`call()`: the one way to send an OpenAI-format request upstream, whatever the target's wire format.
+
+The wire format's adapter (a pure planner) says what to send and how to read the answer; this module
+is the only place that performs the exchange over the caller's `Transport` and maps failures below
+HTTP and error statuses onto UpstreamError.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from tfy_gateway.gateway.providers import azure_openai, openai_anthropic, openai_compatible
+from tfy_gateway.gateway.providers.base import (
+    NO_CALL_OPTIONS,
+    CallOptions,
+    Endpoint,
+    UpstreamResponse,
+    UpstreamTarget,
+    error_from_body,
+)
+from tfy_gateway.gateway.providers.stream import UpstreamStream, start_stream
+from tfy_gateway.gateway.providers.transport import HttpRequest, HttpResponse, Transport, TransportError
+from tfy_gateway.gateway.providers.wire import WirePlan, transport_error
+
+Adapter = Callable[[UpstreamTarget, str, Mapping[str, Any], CallOptions], WirePlan]
+
+ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
+    {
+        "openai": openai_compatible.plan,
+        "anthropic": openai_anthropic.plan,
+        "azure-openai": azure_openai.plan,
+    }
+)
+
+
+async def send(transport: Transport, target: UpstreamTarget, request: HttpRequest) -> tuple[HttpResponse, float]:
+    """POST and read the whole answer: the 2xx/3xx response and the seconds it took; 4xx/5xx raise."""
+    started = time.perf_counter()
+    try:
+        response = await transport.post(request)
+    except TransportError as exc:
+        raise transport_error(target, request.url, exc, request.timeout) from None
+    if response.status >= 400:
+        raise error_from_body(target, response.status, response.headers, response.body)
+    return response, time.perf_counter() - started
+
+
+async def call(
+    transport: Transport,
+    target: UpstreamTarget,
+    endpoint: Endpoint,
+    body: Mapping[str, Any],
+    options: CallOptions = NO_CALL_OPTIONS,
+) -> UpstreamResponse | UpstreamStream:
+    """Send one OpenAI-format request to `target`; never mutates `body` (safe to reuse for fallbacks).
+
+    endpoint: chat, completions, embeddings, moderations, rerank, images, speech, transcriptions
+      (transcriptions: body["file"] = (filename, bytes, content_type)).
+    A body with `"stream": true` (chat, completions) gives an UpstreamStream, returned only once its
+    first chunk arrived, so every failure before the first byte is still retryable.
+    """
+    wire = ADAPTERS[target.wire_format](target, endpoint, body, options)
+    if wire.stream is not None:
+        return await start_stream(transport, target, wire.request, wire.stream, ttft_timeout=options.ttft_timeout)
+    if wire.read is None:  # WirePlan guarantees one of the two
+        raise TypeError("a WirePlan without a reader")
+    response, latency = await send(transport, target, wire.request)
+    return wire.read(response, latency)

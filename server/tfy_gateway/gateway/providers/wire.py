@@ -1,0 +1,151 @@
+"""Pure pieces every wire format shares: headers, the call plan, the chunk-translator interface, and
+the mapping of transport failures and error payloads onto adapter errors. No I/O here.
+
+A translator module (openai_compatible, azure_openai, openai_anthropic) turns one OpenAI-format call
+into a `WirePlan`: the `HttpRequest` to send, plus either how to read a whole answer (`read`) or a
+`ChunkTranslator` that turns the upstream's SSE events into OpenAI chunk events (`stream`).
+Messages name the provider and host only, never the full URL (a base URL may embed anything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import orjson
+from yarl import URL
+
+from tfy_gateway.gateway.providers.base import (
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamResponse,
+    UpstreamTarget,
+    UpstreamTimeout,
+    Usage,
+    credential_values,
+    redact,
+)
+from tfy_gateway.gateway.providers.transport import (
+    HttpRequest,
+    HttpResponse,
+    TransportConnectError,
+    TransportError,
+    TransportTimeout,
+)
+
+JSON_HEADERS: Mapping[str, str] = MappingProxyType({"content-type": "application/json", "accept": "application/json"})
+SSE_HEADERS: Mapping[str, str] = MappingProxyType({"content-type": "application/json", "accept": "text/event-stream"})
+DONE = b"data: [DONE]\n\n"
+
+
+def build_headers(
+    base: Mapping[str, str], target: UpstreamTarget, headers_override: Mapping[str, Any] | None
+) -> dict[str, str]:
+    """Protocol headers, then the target's auth and extra headers, then the route's `headers_override`
+    (`{"set": {name: value}, "remove": [name]}`, as in a load-balancing target)."""
+    headers = {**base, **target.auth_headers, **target.extra_headers}
+    if not headers_override:
+        return headers
+    to_set = headers_override.get("set") or {}
+    to_remove = {str(name).lower() for name in headers_override.get("remove") or ()}
+    if to_remove:
+        headers = {k: v for k, v in headers.items() if k.lower() not in to_remove}
+    for name, value in to_set.items():
+        lowered = str(name).lower()
+        headers = {k: v for k, v in headers.items() if k.lower() != lowered}
+        headers[str(name)] = str(value)
+    return headers
+
+
+@dataclass(frozen=True)
+class Translated:
+    """What one upstream event (or the end of the body) becomes for the client."""
+
+    chunks: tuple[bytes, ...] = ()  # complete OpenAI SSE events, ready to forward
+    first_token: bool = False  # these chunks carry the first output token (ttft is taken now)
+    done: bool = False  # the upstream ended the stream properly
+
+
+class ChunkTranslator(Protocol):
+    """Upstream SSE events -> OpenAI chunk events; a state machine without I/O.
+
+    `feed`/`end` raise UpstreamError for an error the upstream reported inside the stream.
+    """
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def finish_reason(self) -> str | None: ...
+
+    def feed(self, event: str, data: bytes) -> Translated:
+        """One SSE event (its `event:` name, "" if none, and its joined `data:` lines)."""
+        ...
+
+    def end(self) -> Translated:
+        """The body ended without an end-of-stream event; `done` says whether that still counts as proper."""
+        ...
+
+
+ResponseReader = Callable[[HttpResponse, float], UpstreamResponse]
+
+
+@dataclass(frozen=True)
+class WirePlan:
+    """One call on the wire: the request, and exactly one of `read` (a whole answer; gets the response
+    and the seconds it took) or `stream` (an SSE answer, translated chunk by chunk)."""
+
+    request: HttpRequest
+    read: ResponseReader | None = None
+    stream: ChunkTranslator | None = None
+
+    def __post_init__(self) -> None:
+        if (self.read is None) == (self.stream is None):
+            raise ValueError("a WirePlan reads either a whole answer or a stream")
+
+
+def where(url: str) -> str:
+    """host[:port] of `url`, the only part of it a message may show."""
+    parsed = URL(url)
+    return f"{parsed.host}:{parsed.port}" if parsed.port else str(parsed.host)
+
+
+def transport_error(target: UpstreamTarget, url: str, exc: TransportError, timeout: float | None) -> UpstreamError:
+    """A transport failure as the adapter error the data plane maps to a status (504 or 502)."""
+    provider = target.provider
+    if isinstance(exc, TransportTimeout):
+        limit = f" within {timeout:g}s" if timeout is not None else ""
+        return UpstreamTimeout(504, f"{provider} at {where(url)} did not answer{limit}", provider)
+    if isinstance(exc, TransportConnectError):
+        return UpstreamConnectionError(502, f"cannot connect to {provider} at {where(url)}: {exc.detail}", provider)
+    return UpstreamConnectionError(502, f"connection to {provider} at {where(url)} failed: {exc.detail}", provider)
+
+
+def json_object(target: UpstreamTarget, raw: bytes) -> dict[str, Any]:
+    """A 2xx JSON body that must be an object; anything else is the upstream's fault (502)."""
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(502, f"{target.provider} returned invalid JSON", target.provider) from None
+    if not isinstance(parsed, dict):
+        raise UpstreamError(502, f"{target.provider} returned JSON that is not an object", target.provider)
+    return parsed
+
+
+def stream_error(target: UpstreamTarget, payload: dict[str, Any]) -> UpstreamError:
+    """An error event inside an OpenAI-style stream (`{"error": {...}}`)."""
+    error = payload.get("error")
+    message = "upstream reported an error mid-stream"
+    status = 502
+    error_type = None
+    if isinstance(error, dict):
+        message = str(error.get("message") or message)
+        code = error.get("code")
+        if isinstance(code, int) and 400 <= code <= 599:
+            status = code
+        error_type = str(error.get("type") or "") or None
+    elif isinstance(error, str):
+        message = error
+    return UpstreamError(status, redact(message, credential_values(target)), target.provider, error_type=error_type)

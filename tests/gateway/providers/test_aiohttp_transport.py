@@ -1,0 +1,73 @@
+"""AiohttpTransport against real local aiohttp servers: redirects are not followed, and its lifecycle."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.gateway.providers.conftest import openai_target
+from tfy_gateway.gateway.providers import AiohttpTransport, HttpRequest, UpstreamError, UpstreamStream, call
+
+CHAT: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+@contextlib.asynccontextmanager
+async def serving(handler: Any) -> AsyncIterator[TestServer]:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+async def test_redirects_are_not_followed() -> None:
+    elsewhere: list[str] = []
+    redirected: list[str] = []
+
+    async def other_host(request: web.Request) -> web.Response:
+        elsewhere.append(request.path)
+        return web.json_response({"object": "chat.completion", "choices": []})
+
+    async with serving(other_host) as other:
+
+        async def upstream(request: web.Request) -> web.Response:
+            redirected.append(request.path)
+            location = f"http://127.0.0.1:{other.port}/v1/chat/completions"
+            return web.Response(status=307, headers={"Location": location})
+
+        async with serving(upstream) as first, AiohttpTransport() as transport:
+            target = openai_target(f"http://127.0.0.1:{first.port}")
+            answer = await transport.post(HttpRequest(target.base_url + "/chat/completions", {}, b"{}"))
+            assert answer.status == 307  # handed back as is
+            for body in (CHAT, {**CHAT, "stream": True}):
+                with contextlib.suppress(UpstreamError):  # what the caller makes of a 3xx is not tested here
+                    result = await call(transport, target, "chat", body)
+                    if isinstance(result, UpstreamStream):
+                        async with result:
+                            async for _ in result:
+                                pass
+    assert len(redirected) == 3
+    assert elsewhere == []  # nothing, credentials included, reached the other host
+
+
+async def test_close_is_idempotent_and_final() -> None:
+    async def ok(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async with serving(ok) as server:
+        transport = AiohttpTransport(connection_limit=2)
+        request = HttpRequest(f"http://127.0.0.1:{server.port}/x", {"accept": "application/json"}, b"{}", timeout=5)
+        answer = await transport.post(request)
+        assert answer.status == 200 and answer.content_type == "application/json" and answer.body == b'{"ok": true}'
+        await transport.aclose()
+        await transport.aclose()
+        with pytest.raises(RuntimeError, match="closed"):
+            await transport.post(request)
