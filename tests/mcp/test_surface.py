@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from mcp import Client
+from tests.helpers import REPO_ROOT
 from tests.mcp.conftest import connect
 from tfy_gateway.manifests import MANIFEST_TYPES
 from tfy_gateway.mcp.resources import reference_files
 
 SNAPSHOT = Path(__file__).with_name("tool_surface.json")
+REFERENCES = REPO_ROOT / "references"
 EXPECTED_TOOLS = {
     "gateway_status",
     "gateway_list_models",
@@ -98,9 +100,14 @@ async def test_resources_serve_reference_docs_and_schemas():
         schema = await client.read_resource("gateway://schemas/gateway-rate-limiting-config")
         document = json.loads(schema.contents[0].text)
         assert "rules" in json.dumps(document)
-        for name, path in reference_files().items():
+        files = reference_files()
+        assert files, "no reference docs found: the resource loop below would pass on nothing"
+        assert set(files) == {path.stem for path in REFERENCES.glob("*.md")}
+        assert {uri for uri in uris if uri.startswith("gateway://references/")} == {
+            f"gateway://references/{name}" for name in files
+        }
+        for name, path in files.items():
             uri = f"gateway://references/{name}"
-            assert uri in uris
             content = await client.read_resource(uri)
             assert content.contents[0].text == path.read_text(encoding="utf-8")
 
