@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import anyio
 
+from tfy_gateway.gateway.config.collector import CollectorPause
 from tfy_gateway.gateway.config.compiled import EMPTY_CONFIG, CompiledConfig, ConfigCompiler
 from tfy_gateway.gateway.snapshot import ConfigSnapshot, Resource, ResourceKey, build_snapshot
 from tfy_gateway.gateway.store import ResourceRecord
@@ -22,6 +23,8 @@ class ConfigHub:
         self._compiler = compiler
         self._tenant = tenant
         self._current = EMPTY_CONFIG
+        # Writers hold `collector.paused()` from reading a manifest to installing its configuration.
+        self.collector = CollectorPause()
 
     @property
     def current(self) -> CompiledConfig:
@@ -51,8 +54,9 @@ class ConfigHub:
         items = list(records)
 
         def build() -> CompiledConfig:
-            snapshot = build_snapshot(items, version=version, tenant=self._tenant)
-            return self._compiler.compile(snapshot)
+            with self.collector.paused():
+                snapshot = build_snapshot(items, version=version, tenant=self._tenant)
+                return self._compiler.compile(snapshot)
 
         return await anyio.to_thread.run_sync(build)
 

@@ -237,26 +237,28 @@ async def commit_apply(state: GatewayState, plan: Plan) -> IssuedToken | None:
 async def apply_manifest(request: Request, *, type_prefix: str | None = None) -> Response:
     principal = require_admin(request)
     state = get_state(request)
-    body = await read_object(request)
-    manifest = manifest_of(body)
-    if type_prefix is not None and not str(manifest["type"]).startswith(type_prefix):
-        raise ApiError(422, f"This endpoint takes {type_prefix} manifests, got type {manifest['type']!r}.")
-    dry_run = body.get("dryRun", False)
-    if not isinstance(dry_run, bool):
-        raise ApiError(400, f"'dryRun' must be true or false, got {dry_run!r}.")
-    async with state.write_lock:
-        plan = await anyio.to_thread.run_sync(plan_apply, state, manifest, principal)
-        if not dry_run:
-            await commit_apply(state, plan)
-        snapshot = state.config.snapshot if not dry_run else _view_snapshot(state, plan)
-    response: dict[str, Any] = {
-        "existingManifest": plan.existing.manifest if plan.existing else None,
-        "action": plan.action,
-        "data": views.resource(plan.resource, state.tenant, snapshot),
-    }
-    if plan.warnings:
-        response["warnings"] = [f.to_dict() for f in plan.warnings]
-    return json_response(response)
+    # A large manifest allocates millions of objects: see config/collector.py.
+    with state.config.collector.paused():
+        body = await read_object(request)
+        manifest = manifest_of(body)
+        if type_prefix is not None and not str(manifest["type"]).startswith(type_prefix):
+            raise ApiError(422, f"This endpoint takes {type_prefix} manifests, got type {manifest['type']!r}.")
+        dry_run = body.get("dryRun", False)
+        if not isinstance(dry_run, bool):
+            raise ApiError(400, f"'dryRun' must be true or false, got {dry_run!r}.")
+        async with state.write_lock:
+            plan = await anyio.to_thread.run_sync(plan_apply, state, manifest, principal)
+            if not dry_run:
+                await commit_apply(state, plan)
+            snapshot = state.config.snapshot if not dry_run else _view_snapshot(state, plan)
+        response: dict[str, Any] = {
+            "existingManifest": plan.existing.manifest if plan.existing else None,
+            "action": plan.action,
+            "data": views.resource(plan.resource, state.tenant, snapshot),
+        }
+        if plan.warnings:
+            response["warnings"] = [f.to_dict() for f in plan.warnings]
+        return json_response(response)
 
 
 def _view_snapshot(state: GatewayState, plan: Plan) -> ConfigSnapshot:

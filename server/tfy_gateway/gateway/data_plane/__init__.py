@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from tfy_gateway.gateway.data_plane import admin
 from tfy_gateway.gateway.data_plane.app import DataPlaneApp
+from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.extension import Extension
 
@@ -21,9 +22,12 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
     return [Route("/api/llm/{rest:path}", DataPlaneApp(plane)), *admin.routes(plane)]
 
 
-def extension() -> Extension:
-    """The data plane as an Extension; it takes its settings from the app's `GatewaySettings`."""
-    plane = DataPlane()
+def extension(*, limits: Limits | None = None, guardrails: Guardrails | None = None) -> Extension:
+    """The data plane as an Extension (settings come from the app's `GatewaySettings`).
+
+    `limits` and `guardrails` replace the admit-everything defaults of the pipeline's policy hooks.
+    """
+    plane = DataPlane(limits=limits, guardrails=guardrails)
     return Extension(name="data-plane", routes=routes(plane), lifespan=plane.lifespan)
 
 
