@@ -48,12 +48,16 @@ async def test_redirects_are_not_followed() -> None:
             answer = await transport.post(HttpRequest(target.base_url + "/chat/completions", {}, b"{}"))
             assert answer.status == 307  # handed back as is
             for body in (CHAT, {**CHAT, "stream": True}):
-                with contextlib.suppress(UpstreamError):  # what the caller makes of a 3xx is not tested here
+                with pytest.raises(UpstreamError) as refused:
                     result = await call(transport, target, "chat", body)
                     if isinstance(result, UpstreamStream):
                         async with result:
                             async for _ in result:
                                 pass
+                # A 502 that names the status and why; the redirect's host, never its path or a key.
+                assert refused.value.status == 502
+                assert "HTTP 307" in str(refused.value) and "does not follow redirects" in str(refused.value)
+                assert f"127.0.0.1:{other.port}" in str(refused.value) and "/v1/chat" not in str(refused.value)
     assert len(redirected) == 3
     assert elsewhere == []  # nothing, credentials included, reached the other host
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -233,6 +234,20 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def redirect_refused(target: UpstreamTarget, status: int, headers: Mapping[str, str]) -> UpstreamError:
+    """A 3xx from a provider: never followed, since that would hand its credentials and the prompt
+    to whatever host the answer names. Only the target host of the redirect is shown, never its path."""
+    location = next((value for key, value in headers.items() if key.lower() == "location"), "")
+    where = urlsplit(location).netloc if location else ""
+    to = f" to {where}" if where else ""
+    message = (
+        f"{target.provider} answered HTTP {status} (a redirect{to}); the gateway does not follow redirects "
+        "from providers, so credentials and prompts never leave for another host. Point the account's "
+        "base_url at the final address."
+    )
+    return UpstreamError(502, message, target.provider, None, error_type="upstream_redirect")
 
 
 def error_from_body(target: UpstreamTarget, status: int, headers: Mapping[str, str], raw: bytes) -> UpstreamError:

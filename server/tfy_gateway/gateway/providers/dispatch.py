@@ -20,6 +20,7 @@ from tfy_gateway.gateway.providers.base import (
     UpstreamResponse,
     UpstreamTarget,
     error_from_body,
+    redirect_refused,
 )
 from tfy_gateway.gateway.providers.stream import UpstreamStream, start_stream
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpResponse, Transport, TransportError
@@ -37,7 +38,7 @@ ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
 
 
 async def send(transport: Transport, target: UpstreamTarget, request: HttpRequest) -> tuple[HttpResponse, float]:
-    """POST and read the whole answer: the 2xx/3xx response and the seconds it took; 4xx/5xx raise."""
+    """POST and read the whole answer: the 2xx response and the seconds it took; 3xx, 4xx, 5xx raise."""
     started = time.perf_counter()
     try:
         response = await transport.post(request)
@@ -45,6 +46,8 @@ async def send(transport: Transport, target: UpstreamTarget, request: HttpReques
         raise transport_error(target, request.url, exc, request.timeout) from None
     if response.status >= 400:
         raise error_from_body(target, response.status, response.headers, response.body)
+    if response.status >= 300:
+        raise redirect_refused(target, response.status, response.headers)
     return response, time.perf_counter() - started
 
 

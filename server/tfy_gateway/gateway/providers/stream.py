@@ -15,7 +15,14 @@ import asyncio
 import time
 from collections import deque
 
-from tfy_gateway.gateway.providers.base import UpstreamError, UpstreamTarget, UpstreamTimeout, Usage, error_from_body
+from tfy_gateway.gateway.providers.base import (
+    UpstreamError,
+    UpstreamTarget,
+    UpstreamTimeout,
+    Usage,
+    error_from_body,
+    redirect_refused,
+)
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpStream, Transport, TransportError
 from tfy_gateway.gateway.providers.wire import ChunkTranslator, Translated, transport_error
 
@@ -194,6 +201,9 @@ async def start_stream(
             finally:
                 await http.aclose()
             raise error_from_body(target, http.status, http.headers, raw)
+        if http.status >= 300:
+            await http.aclose()
+            raise redirect_refused(target, http.status, http.headers)
         stream = UpstreamStream(http, target, translator, started=started, timeout=timeout, url=request.url)
         try:
             await stream.prefetch()
