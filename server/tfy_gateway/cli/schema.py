@@ -11,7 +11,7 @@ from tfy_gateway.manifests import MANIFEST_TYPES, json_schema
 from tfy_gateway.manifests.schema import markdown_reference
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "schema",
         help="print the JSON Schema of a manifest type, or the Markdown reference",

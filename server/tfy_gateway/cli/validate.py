@@ -14,7 +14,7 @@ from tfy_gateway.manifests.loader import Document
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate",
         help="validate manifest files (schema, routing weights, rule order, credentials...)",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
@@ -69,7 +69,7 @@ def bearer_token(authorization: str | None) -> str | None:
 class Authenticator:
     """Resolves tokens to principals from an in-memory map swapped atomically on identity changes."""
 
-    def __init__(self, entries: Mapping[str, TokenEntry] | None = None, *, clock=time.time):
+    def __init__(self, entries: Mapping[str, TokenEntry] | None = None, *, clock: Callable[[], float] = time.time):
         self._entries: Mapping[str, TokenEntry] = MappingProxyType(dict(entries or {}))
         self._clock = clock
 

@@ -31,7 +31,6 @@ from tfy_gateway.manifests.registry import (
     MANIFEST_TYPES,
     manifest_key,
     model_for_type,
-    parse_manifest,
 )
 from tfy_gateway.manifests.routing import (
     LatencyBasedRule,
@@ -41,7 +40,7 @@ from tfy_gateway.manifests.routing import (
     WeightBasedRule,
 )
 from tfy_gateway.manifests.schema import json_schema
-from tfy_gateway.manifests.validate import validate_documents, validate_manifest
+from tfy_gateway.manifests.validate import parse_manifest, validate_documents, validate_manifest
 
 __all__ = [
     "DEFAULT_FALLBACK_STATUS_CODES",

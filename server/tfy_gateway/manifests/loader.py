@@ -7,7 +7,7 @@ path always maps to the line the user wrote.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,8 @@ class _Scalars:
 
     def __init__(self) -> None:
         self._resolver = yaml.resolver.Resolver()
+        # PyYAML's stubs leave resolve() unannotated; this is its signature (node kind, text, implicit) -> tag.
+        self._resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = self._resolver.resolve
         self._constructor = yaml.constructor.SafeConstructor()
         self._plain: dict[str, Any] = {}
         self._implicit_first_chars = frozenset(self._resolver.yaml_implicit_resolvers)
@@ -90,7 +92,7 @@ class _Scalars:
             cached = self._plain.get(text, _MISSING)
             if cached is not _MISSING:
                 return cached
-        tag = event.tag if explicit_tag else self._resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+        tag = event.tag if explicit_tag else self._resolve(yaml.ScalarNode, event.value, event.implicit)
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         result = self._constructor.construct_object(node, deep=True)
         if not explicit_tag and (result is None or isinstance(result, str | int | float | bool)):

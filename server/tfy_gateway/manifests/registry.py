@@ -81,15 +81,3 @@ def manifest_key(manifest: dict[str, Any]) -> tuple[str, str]:
     if manifest_type in GATEWAY_CONFIG_TYPES:
         return manifest_type, manifest_type
     return manifest_type.split("/", 1)[0], str(manifest.get("name", ""))
-
-
-def parse_manifest(manifest: dict[str, Any]) -> BaseModel:
-    """The typed model of a valid manifest; raises ManifestError listing every error otherwise."""
-    from tfy_gateway.manifests.findings import ManifestError, errors_only
-    from tfy_gateway.manifests.schema_check import check_schema
-
-    model, findings = check_schema(manifest)
-    errors = errors_only(findings)
-    if model is None or errors:
-        raise ManifestError(errors)
-    return model

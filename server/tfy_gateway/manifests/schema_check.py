@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from tfy_gateway.manifests.findings import Finding, finding
-from tfy_gateway.manifests.registry import KNOWN_TYPES, LOOSE_ACCOUNT_TYPES, TYPE_ALIASES, model_for_type
+from tfy_gateway.manifests.providers import LOOSE_ACCOUNT_TYPES
+from tfy_gateway.manifests.registry import KNOWN_TYPES, TYPE_ALIASES, model_for_type
 
 Loc = tuple[str | int, ...]
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 from tfy_gateway.manifests.catalog import Catalog
-from tfy_gateway.manifests.findings import Finding, finding
+from tfy_gateway.manifests.findings import Finding, ManifestError, errors_only, finding
 from tfy_gateway.manifests.gc_pause import gc_paused
 from tfy_gateway.manifests.lint import lint, plaintext_secrets
 from tfy_gateway.manifests.loader import Document
@@ -27,6 +29,15 @@ def validate_manifest(manifest: Any, catalog: Catalog | None = None) -> list[Fin
         with gc_paused():
             findings += lint(model, catalog)
     return findings
+
+
+def parse_manifest(manifest: dict[str, Any]) -> BaseModel:
+    """The typed model of a valid manifest; raises ManifestError listing every error otherwise."""
+    model, findings = check_schema(manifest)
+    errors = errors_only(findings)
+    if model is None or errors:
+        raise ManifestError(errors)
+    return model
 
 
 def validate_documents(documents: Sequence[Document], catalog: Catalog | None = None) -> list[Finding]:

@@ -33,7 +33,7 @@ def _is_wildcard_condition(value: Any) -> bool:
         return all(item == "*" for item in value)
     if isinstance(value, dict):
         return not value
-    return value == "*"
+    return isinstance(value, str) and value == "*"
 
 
 def is_catch_all(rule: dict[str, Any]) -> bool:
