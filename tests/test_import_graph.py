@@ -132,11 +132,6 @@ def describe(graph: dict[str, dict[str, str]], component: list[str]) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two cycles are being removed on other branches: gateway.routing.explain <-> gateway.routing.router, "
-    "and gateway.data_plane.exchange/recording/response_headers/streaming; remove this marker once both are gone",
-)
 def test_the_package_has_no_import_cycles() -> None:
     graph = import_graph(PACKAGE)
     assert len(graph) > 100, "the checker should see every module of the package"
