@@ -32,9 +32,9 @@ def context_writes(source: str, filename: str) -> list[str]:
                 targets = [inner.target]
             for target in targets:
                 for part in ast.walk(target):
-                    if isinstance(part, ast.Attribute) and isinstance(part.value, ast.Name):
-                        if part.value.id in contexts:
-                            found.append(f"{filename}:{inner.lineno} {ast.unparse(part)}")
+                    name = part.value if isinstance(part, ast.Attribute) else None
+                    if isinstance(name, ast.Name) and name.id in contexts:
+                        found.append(f"{filename}:{inner.lineno} {ast.unparse(part)}")
     return found
 
 
