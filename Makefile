@@ -20,8 +20,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check server tests scripts
-	$(BIN)/ruff format --check server tests scripts
+	$(BIN)/ruff check server tests scripts setup.py
+	$(BIN)/ruff format --check server tests scripts setup.py
 	$(BIN)/mypy
 
 fmt: $(STAMP)

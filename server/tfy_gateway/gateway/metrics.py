@@ -1,8 +1,10 @@
 """Prometheus metrics of the data plane, in a registry owned by one app (never the global one), so
 two gateways in one process (tests) never share counters.
 
-Labels are bounded: `model` is a configured model id (requests for unknown or forbidden models are
-counted under "-"), `endpoint` one of the data-plane endpoints, `status` the HTTP status. Subjects
+Labels are bounded: `model` and `target` take only names the applied configuration knows (a model
+of a provider account, a virtual model, a name a routing rule lists); any other name a request
+carries (a `*` rule lets anything through) is counted as "other", and requests that never reached a
+model they may use as "-". `endpoint` is one of the data-plane endpoints, `status` the HTTP status. Subjects
 and metadata are never labels (unbounded cardinality); they are in the request logs.
 """
 

@@ -113,8 +113,18 @@ def route_of(rest: str) -> str:
     return rest
 
 
+MAX_MODEL_NAME = 256  # the longest model id a request may name (an account and an integration name)
+
+
 def validate(spec: EndpointSpec, body: Mapping[str, Any]) -> None:
     """Raise 400 for a missing required field, 422 for one of the wrong shape."""
+    model = body.get("model")
+    if isinstance(model, str) and len(model) > MAX_MODEL_NAME:
+        raise bad_request(
+            f"'model' is {len(model)} characters long; model ids are at most {MAX_MODEL_NAME} "
+            "(GET /api/llm/models lists yours).",
+            "model",
+        )
     for field in spec.required:
         value = body.get(field.name)
         if value is None:

@@ -15,7 +15,21 @@ from tfy_gateway.gateway.request_logs import LogRecord, LogWriter
 
 logger = logging.getLogger(__name__)
 
-UNKNOWN_MODEL = "-"
+UNKNOWN_MODEL = "-"  # the request never got as far as a model it may use
+OTHER = "other"  # a name the applied configuration does not know (e.g. let through by a `*` rule)
+
+
+def _model_label(request: RequestContext) -> str:
+    """Metric labels take only names from the applied config, so requests cannot grow /metrics."""
+    model = request.model
+    if model is None or not request.model_allowed:
+        return UNKNOWN_MODEL
+    config = request.config
+    return model if model in config.catalog.entries or config.routing.names(model) else OTHER
+
+
+def _target_label(request: RequestContext, target: str) -> str:
+    return target if target in request.config.catalog.entries else OTHER
 
 
 def record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -> None:
@@ -29,7 +43,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     elapsed = request.elapsed_s
     endpoint = request.endpoint.name
     status = request.status or 500
-    model_label = request.model if request.model_allowed and request.model else UNKNOWN_MODEL
+    model_label = _model_label(request)
     served = request.served.target if request.served is not None else None
     usage = request.usage
     cost = None
@@ -53,7 +67,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             metrics.cost.labels(served).inc(cost)
     tries = request.result.tries if request.result is not None else [(t, status) for t in request.targets_tried[-1:]]
     for target, try_status in tries:
-        metrics.upstream_tries.labels(target, str(try_status)).inc()
+        metrics.upstream_tries.labels(_target_label(request, target), str(try_status)).inc()
 
     principal = request.principal
     plan = request.plan

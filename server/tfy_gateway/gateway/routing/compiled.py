@@ -117,6 +117,10 @@ class CompiledRouting:
         self._any_model = tuple(any_model)
         self._by_model = {model: tuple(positions) for model, positions in by_model.items()}
 
+    def names(self, model: str) -> bool:
+        """True when a rule's `when.models` or a virtual model names `model` (not just `*`)."""
+        return model in self._by_model or model in self.virtual_models
+
     def rules_for(self, model: str) -> ModelRules:
         """The gateway rules whose `models` can match `model` (memoised per model)."""
         found = self._memo.get(model)
