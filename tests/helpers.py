@@ -26,8 +26,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_up(url: str, *, timeout: float = 20.0, process: subprocess.Popen[bytes] | None = None) -> None:
-    """Poll `url` until it answers, failing early when the process died."""
+def wait_until_up(url: str, *, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll `url` until it answers, failing early when the process died.
+
+    `timeout` is a hang guard, not a speed assertion: a server answers within a second or two on an idle
+    machine, and this returns as soon as it does.
+    """
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -69,14 +73,18 @@ class GatewayProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        wait_until_up(f"{self.base_url}/api/svc/v1/min-cli-version", process=self.process)
+        try:
+            wait_until_up(f"{self.base_url}/api/svc/v1/min-cli-version", process=self.process)
+        except BaseException:
+            self.kill()  # do not leave a half-started server behind
+            raise
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=30)  # a graceful drain takes well under a second when idle
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

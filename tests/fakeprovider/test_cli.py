@@ -34,12 +34,18 @@ def test_serves_until_terminated() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", process=process)
-        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        assert httpx.post(url, json=body).status_code == 401
-        assert httpx.post(url, json=body, headers={"authorization": "Bearer sk-cli-key"}).status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with process:  # closes the pipes and reaps the process
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/health", process=process)
+            body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+            url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            assert httpx.post(url, json=body).status_code == 401
+            assert httpx.post(url, json=body, headers={"authorization": "Bearer sk-cli-key"}).status_code == 200
+        finally:
+            process.terminate()
+            try:
+                process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+                raise  # it ignored SIGTERM

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,20 @@ def load_examples(name: str) -> list[dict[str, Any]]:
 
 
 class Api:
-    """A thin client for one gateway and one token, returning raw httpx responses."""
+    """A thin client for one gateway and one token, returning raw httpx responses.
+
+    It holds a connection pool: use it as a context manager, or get it from the `connect` fixture.
+    """
 
     def __init__(self, base_url: str, token: str | None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=10.0)
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=30.0)
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def apply(self, manifest: dict[str, Any], *, dry_run: bool = False) -> httpx.Response:
         return self.http.put("/api/svc/v1/apply", json={"manifest": manifest, "dryRun": dry_run})
@@ -61,10 +71,9 @@ def add_user(gateway: GatewayProcess, email: str, *extra: str) -> str:
     return result.stdout.strip()
 
 
-def wait_for_token(gateway: GatewayProcess, token: str, timeout: float = 5.0) -> None:
-    """The server picks up offline changes within its watch interval; wait for that."""
-    import time
-
+def wait_for_token(gateway: GatewayProcess, token: str, timeout: float = 60.0) -> None:
+    """The server picks up offline changes within its watch interval; wait for that (a hang guard, not a speed
+    assertion: it returns as soon as the token works)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         response = httpx.get(f"{gateway.base_url}/api/svc/v1/session", headers={"Authorization": f"Bearer {token}"})
@@ -87,9 +96,15 @@ def shared_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
 
 @pytest.fixture
 def admin(gateway: GatewayProcess) -> Iterator[Api]:
-    api = Api(gateway.base_url, gateway.admin_token)
-    yield api
-    api.close()
+    with Api(gateway.base_url, gateway.admin_token) as api:
+        yield api
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[[str, str | None], Api]]:
+    """`connect(base_url, token)`: an Api for any gateway and token, closed at teardown whatever happens."""
+    with contextlib.ExitStack() as stack:
+        yield lambda base_url, token: stack.enter_context(Api(base_url, token))
 
 
 @pytest.fixture

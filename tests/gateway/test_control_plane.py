@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -13,6 +13,7 @@ from tests.gateway.conftest import Api, add_user, load_examples, wait_for_token
 from tests.helpers import GatewayProcess
 
 CONFIG = "/api/svc/v1/llm-gateway/config/gateway-load-balancing-config"
+Connect = Callable[[str, str | None], Api]
 
 
 def assert_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -28,39 +29,37 @@ def assert_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def setup(shared_gateway: GatewayProcess) -> Iterator[dict[str, Any]]:
     """Provider accounts (backend may use openai-main), a user bob in team backend, a VA."""
-    admin = Api(shared_gateway.base_url, shared_gateway.admin_token)
-    accounts = load_examples("provider-accounts.yaml")
-    accounts[0]["collaborators"] = [{"subject": "team:backend", "role_id": "provider-account-access"}]
-    accounts[2]["integrations"][0]["authorized_subjects"] = ["user:carol@example.com"]
-    for manifest in accounts:
-        assert admin.apply(manifest).status_code == 200
-    bob = add_user(shared_gateway, "bob@example.com", "--team", "backend")
-    carol = add_user(shared_gateway, "carol@example.com")
-    wait_for_token(shared_gateway, bob)
-    wait_for_token(shared_gateway, carol)
-    account = {
-        "name": "ci-bot",
-        "type": "virtual-account",
-        "permissions": [
-            {"resource_fqn": "anthropic-main/claude-sonnet", "resource_type": "model", "role_id": "model-access"},
-            {"resource_fqn": "azure-backup", "resource_type": "provider-account", "role_id": "access"},
-        ],
-    }
-    created = admin.apply(account)
-    assert created.status_code == 200, created.text
-    account_id = created.json()["data"]["id"]
-    token = admin.get(f"/api/svc/v1/virtual-accounts/{account_id}/token").json()["token"]
-    yield {"admin": admin, "bob": bob, "carol": carol, "vat": token, "va_id": account_id, "accounts": accounts}
-    admin.close()
+    with Api(shared_gateway.base_url, shared_gateway.admin_token) as admin:
+        accounts = load_examples("provider-accounts.yaml")
+        accounts[0]["collaborators"] = [{"subject": "team:backend", "role_id": "provider-account-access"}]
+        accounts[2]["integrations"][0]["authorized_subjects"] = ["user:carol@example.com"]
+        for manifest in accounts:
+            assert admin.apply(manifest).status_code == 200
+        bob = add_user(shared_gateway, "bob@example.com", "--team", "backend")
+        carol = add_user(shared_gateway, "carol@example.com")
+        wait_for_token(shared_gateway, bob)
+        wait_for_token(shared_gateway, carol)
+        account = {
+            "name": "ci-bot",
+            "type": "virtual-account",
+            "permissions": [
+                {"resource_fqn": "anthropic-main/claude-sonnet", "resource_type": "model", "role_id": "model-access"},
+                {"resource_fqn": "azure-backup", "resource_type": "provider-account", "role_id": "access"},
+            ],
+        }
+        created = admin.apply(account)
+        assert created.status_code == 200, created.text
+        account_id = created.json()["data"]["id"]
+        token = admin.get(f"/api/svc/v1/virtual-accounts/{account_id}/token").json()["token"]
+        yield {"admin": admin, "bob": bob, "carol": carol, "vat": token, "va_id": account_id, "accounts": accounts}
 
 
-def test_missing_malformed_and_unknown_tokens_get_401(shared_gateway: GatewayProcess) -> None:
+def test_missing_malformed_and_unknown_tokens_get_401(shared_gateway: GatewayProcess, connect: Connect) -> None:
     for token in (None, "not-a-tfy-token", "tfy_" + "0" * 40):
-        api = Api(shared_gateway.base_url, token)
+        api = connect(shared_gateway.base_url, token)
         for response in (api.get("/api/svc/v1/session"), api.apply({"type": "team", "name": "x", "members": []})):
             body = assert_envelope(response, 401)
             assert body["error_origin_level"] == "authentication"
-        api.close()
     # min-cli-version and tenant-id are the only endpoints without a token (the CLI calls them so).
     assert httpx.get(f"{shared_gateway.base_url}/api/svc/v1/min-cli-version").status_code == 200
     tenant = httpx.get(f"{shared_gateway.base_url}/api/svc/v1/tenant-id", params={"hostName": "x"}).json()
@@ -68,10 +67,10 @@ def test_missing_malformed_and_unknown_tokens_get_401(shared_gateway: GatewayPro
 
 
 def test_virtual_account_token_is_refused_by_the_control_plane(
-    shared_gateway: GatewayProcess, setup: dict[str, Any]
+    shared_gateway: GatewayProcess, setup: dict[str, Any], connect: Connect
 ) -> None:
     assert setup["vat"].startswith("tfy_va_ci-bot_")
-    vat = Api(shared_gateway.base_url, setup["vat"])
+    vat = connect(shared_gateway.base_url, setup["vat"])
     for response in (
         vat.get("/api/svc/v1/session"),
         vat.get("/api/svc/v1/provider-accounts"),
@@ -81,7 +80,6 @@ def test_virtual_account_token_is_refused_by_the_control_plane(
         assert "Virtual account ci-bot cannot call the control plane" in body["message"]
     # ...but it reaches the data plane's model list, with exactly its grants.
     assert sorted(vat.models()) == ["anthropic-main/claude-sonnet", "azure-backup/gpt-4o"]
-    vat.close()
 
 
 def test_token_is_revealed_once(shared_gateway: GatewayProcess, setup: dict[str, Any]) -> None:
@@ -89,8 +87,10 @@ def test_token_is_revealed_once(shared_gateway: GatewayProcess, setup: dict[str,
     assert "already shown once" in assert_envelope(again, 409)["message"]
 
 
-def test_non_admin_reads_but_cannot_change_config(shared_gateway: GatewayProcess, setup: dict[str, Any]) -> None:
-    bob = Api(shared_gateway.base_url, setup["bob"])
+def test_non_admin_reads_but_cannot_change_config(
+    shared_gateway: GatewayProcess, setup: dict[str, Any], connect: Connect
+) -> None:
+    bob = connect(shared_gateway.base_url, setup["bob"])
     session = bob.get("/api/svc/v1/session").json()["user"]
     assert session["email"] == "bob@example.com" and session["teams"] == ["backend", "everyone"]
     routing = load_examples("routing-weighted.yaml")[0]
@@ -103,16 +103,16 @@ def test_non_admin_reads_but_cannot_change_config(shared_gateway: GatewayProcess
     assert listed["data"][0]["manifest"]["auth_data"]["api_key"].startswith("tfy-secret://")
     # Models: bob through team:backend on openai-main; carol through authorized_subjects.
     assert bob.models() == ["openai-main/gpt-4o", "openai-main/gpt-4o-mini", "openai-main/text-embedding-3-small"]
-    carol = Api(shared_gateway.base_url, setup["carol"])
+    carol = connect(shared_gateway.base_url, setup["carol"])
     assert carol.models() == ["anthropic-main/claude-sonnet"]
     assert len(setup["admin"].models()) == 5
-    bob.close()
-    carol.close()
 
 
-def test_users_manage_only_their_own_tokens(shared_gateway: GatewayProcess, setup: dict[str, Any]) -> None:
-    bob = Api(shared_gateway.base_url, setup["bob"])
-    carol = Api(shared_gateway.base_url, setup["carol"])
+def test_users_manage_only_their_own_tokens(
+    shared_gateway: GatewayProcess, setup: dict[str, Any], connect: Connect
+) -> None:
+    bob = connect(shared_gateway.base_url, setup["bob"])
+    carol = connect(shared_gateway.base_url, setup["carol"])
     created = bob.http.post("/api/svc/v1/personal-access-tokens", json={"name": "laptop"})
     assert created.status_code == 200, created.text
     new_token, token_id = created.json()["token"], created.json()["id"]
@@ -120,13 +120,11 @@ def test_users_manage_only_their_own_tokens(shared_gateway: GatewayProcess, setu
     listed = bob.get("/api/svc/v1/personal-access-tokens").json()["data"]
     assert {item["name"] for item in listed} == {"default", "laptop"}
     assert all("token" not in item for item in listed)
-    assert Api(shared_gateway.base_url, new_token).get("/api/svc/v1/session").status_code == 200
+    assert connect(shared_gateway.base_url, new_token).get("/api/svc/v1/session").status_code == 200
     body = assert_envelope(carol.http.delete(f"/api/svc/v1/personal-access-tokens/{token_id}"), 403)
     assert "belongs to another user" in body["message"]
     assert bob.http.delete(f"/api/svc/v1/personal-access-tokens/{token_id}").status_code == 200
-    assert_envelope(Api(shared_gateway.base_url, new_token).get("/api/svc/v1/session"), 401)
-    bob.close()
-    carol.close()
+    assert_envelope(connect(shared_gateway.base_url, new_token).get("/api/svc/v1/session"), 401)
 
 
 def test_invalid_manifest_lists_every_error_and_changes_nothing(setup: dict[str, Any]) -> None:
@@ -222,18 +220,20 @@ def test_dependency_tree_and_session_shapes(setup: dict[str, Any]) -> None:
     assert user["tenantName"] == "local" and user["subject"]["subjectSlug"] == "admin@local"
 
 
-def test_regenerating_a_virtual_account_token(shared_gateway: GatewayProcess, setup: dict[str, Any]) -> None:
+def test_regenerating_a_virtual_account_token(
+    shared_gateway: GatewayProcess, setup: dict[str, Any], connect: Connect
+) -> None:
     admin: Api = setup["admin"]
     account_id = admin.apply({"name": "rotating-bot", "type": "virtual-account"}).json()["data"]["id"]
     first = admin.get(f"/api/svc/v1/virtual-accounts/{account_id}").json()["token"]  # revealed once, here
     assert "token" not in admin.get(f"/api/svc/v1/virtual-accounts/{account_id}").json()
     regenerate = f"/api/svc/v1/virtual-accounts/{account_id}/regenerate-token"
     second = admin.http.post(regenerate, json={"gracePeriodInMinutes": 5}).json()["token"]
-    assert Api(shared_gateway.base_url, first).models() == []  # still valid during the grace period
+    assert connect(shared_gateway.base_url, first).models() == []  # still valid during the grace period
     third = admin.http.post(regenerate).json()["token"]
     for old in (first, second):
-        assert_envelope(Api(shared_gateway.base_url, old).get("/api/llm/models"), 401)
-    assert Api(shared_gateway.base_url, third).models() == []
+        assert_envelope(connect(shared_gateway.base_url, old).get("/api/llm/models"), 401)
+    assert connect(shared_gateway.base_url, third).models() == []
     assert_envelope(admin.http.post(regenerate, json={"gracePeriodInMinutes": -1}), 422)
     assert admin.http.delete(f"/api/svc/v1/virtual-accounts/{account_id}").status_code == 200
-    assert_envelope(Api(shared_gateway.base_url, third).get("/api/llm/models"), 401)
+    assert_envelope(connect(shared_gateway.base_url, third).get("/api/llm/models"), 401)

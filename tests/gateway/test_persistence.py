@@ -6,6 +6,7 @@ import random
 import stat
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.helpers import GatewayProcess
 from tfy_gateway.gateway.store import Store
 
 CONFIG = "/api/svc/v1/llm-gateway/config/gateway-load-balancing-config"
+Connect = Callable[[str, str | None], Api]
 
 
 def routing_with(weight: int) -> dict[str, Any]:
@@ -25,8 +27,8 @@ def routing_with(weight: int) -> dict[str, Any]:
     return routing
 
 
-def test_restart_keeps_config_users_and_tokens(gateway: GatewayProcess) -> None:
-    admin = Api(gateway.base_url, gateway.admin_token)
+def test_restart_keeps_config_users_and_tokens(gateway: GatewayProcess, connect: Connect) -> None:
+    admin = connect(gateway.base_url, gateway.admin_token)
     for manifest in load_examples("provider-accounts.yaml"):
         assert admin.apply(manifest).status_code == 200
     assert admin.apply(routing_with(55)).status_code == 200
@@ -40,73 +42,77 @@ def test_restart_keeps_config_users_and_tokens(gateway: GatewayProcess) -> None:
     bob = add_user(gateway, "bob@example.com", "--team", "backend")
     wait_for_token(gateway, bob)
     before = {path: admin.get(path).json() for path in (CONFIG, "/api/svc/v1/provider-accounts", "/api/svc/v1/teams")}
-    admin.close()
 
     gateway.restart()
 
-    admin = Api(gateway.base_url, gateway.admin_token)
+    admin = connect(gateway.base_url, gateway.admin_token)  # a new pool: the old one's connections died
     after = {path: admin.get(path).json() for path in before}
     assert after == before
     assert after[CONFIG]["manifest"] == routing_with(55)
-    assert Api(gateway.base_url, vat).models() == ["openai-main/gpt-4o"]
-    session = Api(gateway.base_url, bob).get("/api/svc/v1/session").json()
+    assert connect(gateway.base_url, vat).models() == ["openai-main/gpt-4o"]
+    session = connect(gateway.base_url, bob).get("/api/svc/v1/session").json()
     assert session["user"]["teams"] == ["backend", "everyone"]
-    admin.close()
 
 
-def test_kill_9_during_a_burst_of_applies_never_tears_a_manifest(gateway: GatewayProcess) -> None:
-    admin = Api(gateway.base_url, gateway.admin_token)
+def test_kill_9_during_a_burst_of_applies_never_tears_a_manifest(gateway: GatewayProcess, connect: Connect) -> None:
+    admin = connect(gateway.base_url, gateway.admin_token)
     for manifest in load_examples("provider-accounts.yaml"):
         assert admin.apply(manifest).status_code == 200
     sent: list[dict[str, Any]] = [routing_with(50)]
     assert admin.apply(sent[0]).status_code == 200
     teams_sent: dict[str, list[dict[str, Any]]] = {}
+    answered: list[int] = []  # statuses of the burst's applies (list.append is atomic across threads)
     stop = threading.Event()
 
     def burst(worker: int) -> None:
-        client = Api(gateway.base_url, gateway.admin_token)
         rng = random.Random(worker)
-        while not stop.is_set():
-            if worker % 2:
-                manifest = routing_with(rng.randint(1, 99))
-                sent.append(manifest)
-            else:
-                name = f"team-{worker}-{rng.randint(0, 3)}"
-                members = [f"u{n}@example.com" for n in range(rng.randint(0, 50))]
-                manifest = {"name": name, "type": "team", "members": members, "description": "d" * 2000}
-                teams_sent.setdefault(name, []).append(manifest)
-            try:
-                client.apply(manifest)
-            except httpx.HTTPError:
-                break
-        client.close()
+        with Api(gateway.base_url, gateway.admin_token) as client:
+            while not stop.is_set():
+                if worker % 2:
+                    manifest = routing_with(rng.randint(1, 99))
+                    sent.append(manifest)
+                else:
+                    name = f"team-{worker}-{rng.randint(0, 3)}"
+                    members = [f"u{n}@example.com" for n in range(rng.randint(0, 50))]
+                    manifest = {"name": name, "type": "team", "members": members, "description": "d" * 2000}
+                    teams_sent.setdefault(name, []).append(manifest)
+                try:
+                    answered.append(client.apply(manifest).status_code)
+                except httpx.HTTPError:
+                    break
 
     workers = [threading.Thread(target=burst, args=(n,)) for n in range(4)]
     for worker in workers:
         worker.start()
-    time.sleep(0.4)
+    # Kill once the burst is under way (however long that takes on a loaded machine), with the
+    # workers still sending: some applies are in flight when the process dies.
+    deadline = time.monotonic() + 120
+    while len(answered) < 20 and time.monotonic() < deadline and all(w.is_alive() for w in workers):
+        time.sleep(0.01)
     gateway.kill()
     stop.set()
     for worker in workers:
-        worker.join(timeout=10)
-    assert len(sent) > 10, f"the burst did not get going before the kill ({len(sent)} applies)"
+        worker.join(timeout=60)
+    assert not any(worker.is_alive() for worker in workers), "a burst worker hung after the kill"
+    assert len(answered) >= 20, f"the burst did not get going before the kill ({len(answered)} applies answered)"
+    assert set(answered) == {200}, sorted(set(answered))
 
     store = Store(gateway.data_dir / "gateway.sqlite3")
-    assert store.integrity_check() == "ok"
-    for record in store.resources():
-        if record.type == "gateway-load-balancing-config":
-            assert record.manifest in sent
-        elif record.type == "team":
-            assert record.manifest in teams_sent[record.name]
-    store.close()
+    try:
+        assert store.integrity_check() == "ok"
+        for record in store.resources():
+            if record.type == "gateway-load-balancing-config":
+                assert record.manifest in sent
+            elif record.type == "team":
+                assert record.manifest in teams_sent[record.name]
+    finally:
+        store.close()
 
     gateway.start()
-    admin = Api(gateway.base_url, gateway.admin_token)
-    assert admin.get(CONFIG).json()["manifest"] in sent
-    admin.close()
+    assert connect(gateway.base_url, gateway.admin_token).get(CONFIG).json()["manifest"] in sent
 
 
-def test_admin_token_file_is_private_and_never_logged(tmp_path: Path) -> None:
+def test_admin_token_file_is_private_and_never_logged(tmp_path: Path, connect: Connect) -> None:
     server = GatewayProcess(
         tmp_path / "data", env={"TFY_GATEWAY_ADMIN_TOKEN": ""}, extra_args=("--log-level", "debug", "--access-log")
     )
@@ -116,7 +122,7 @@ def test_admin_token_file_is_private_and_never_logged(tmp_path: Path) -> None:
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         admin_token = token_file.read_text().strip()
         assert admin_token.startswith("tfy_")
-        admin = Api(server.base_url, admin_token)
+        admin = connect(server.base_url, admin_token)
         assert admin.get("/api/svc/v1/session").status_code == 200
         secrets = [admin_token]
         created = admin.http.post("/api/svc/v1/personal-access-tokens", json={"name": "laptop"}).json()
@@ -128,11 +134,10 @@ def test_admin_token_file_is_private_and_never_logged(tmp_path: Path) -> None:
         secrets.append(user_token)
         wait_for_token(server, user_token)
         for token in secrets:  # failed authentications are logged too, if at all, without the token
-            Api(server.base_url, token + "x").get("/api/svc/v1/session")
-        admin.close()
+            connect(server.base_url, token + "x").get("/api/svc/v1/session")
         server.restart()  # the file's token still works after a restart, and is not replaced
         assert token_file.read_text().strip() == admin_token
-        assert Api(server.base_url, admin_token).get("/api/svc/v1/session").status_code == 200
+        assert connect(server.base_url, admin_token).get("/api/svc/v1/session").status_code == 200
     finally:
         server.stop()
     log = server.server_log()

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,22 @@ import yaml
 
 from tests.gateway.conftest import Api, load_examples
 from tests.helpers import EXAMPLES, GatewayProcess
+
+# A hang guard, not a speed assertion: `tfy` needs ~4 s to start on an idle machine, several times
+# that on a loaded one with two invocations side by side.
+TFY_TIMEOUT_S = 300
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _reap_tfy_processes() -> Iterator[None]:
+    """A failed assertion leaves the other of two side-by-side `tfy` runs unfinished: kill and reap it."""
+    yield
+    while _started:
+        process = _started.pop()
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
 
 
 def tfy_executable() -> str:
@@ -31,13 +48,20 @@ def tfy_executable() -> str:
 def tfy(home: Path, *args: str, creds: dict[str, str] | None = None) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TFY_")}
     env.update(HOME=str(home), COLUMNS="400", NO_COLOR="1", **(creds or {}))
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [tfy_executable(), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    _started.append(process)
+    return process
 
 
 def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
-    output, _ = process.communicate(timeout=60)
+    try:
+        output, _ = process.communicate(timeout=TFY_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        pytest.fail(f"`{' '.join(map(str, process.args))}` did not finish within {TFY_TIMEOUT_S} s:\n{output}")
     return process.returncode, output
 
 
@@ -47,7 +71,9 @@ def diff_lines(output: str) -> list[str]:
     return [line for line in contents if re.match(r"^[-+] ", line)]
 
 
-def test_tfy_login_apply_dry_run_diff_invalid_and_delete(gateway: GatewayProcess, tmp_path: Path) -> None:
+def test_tfy_login_apply_dry_run_diff_invalid_and_delete(
+    gateway: GatewayProcess, tmp_path: Path, connect: Callable[[str, str | None], Api]
+) -> None:
     creds = {"TFY_HOST": gateway.base_url, "TFY_API_KEY": gateway.admin_token}
     login_home, apply_home = tmp_path / "login-home", tmp_path / "apply-home"
     login_home.mkdir()
@@ -89,7 +115,7 @@ def test_tfy_login_apply_dry_run_diff_invalid_and_delete(gateway: GatewayProcess
     assert "rules[0].load_balance_targets" in output
     assert "Failed to apply one or more resource manifests." in output
 
-    admin = Api(gateway.base_url, gateway.admin_token)
+    admin = connect(gateway.base_url, gateway.admin_token)
     assert admin.get("/api/svc/v1/llm-gateway/config/gateway-load-balancing-config").status_code == 404
     assert admin.apply(load_examples("routing-weighted.yaml")[0]).status_code == 200
 
@@ -110,4 +136,3 @@ def test_tfy_login_apply_dry_run_diff_invalid_and_delete(gateway: GatewayProcess
     code, output = finish(tfy(apply_home, "delete", "-f", str(routing), creds=creds))
     assert code == 0, output
     assert admin.get("/api/svc/v1/llm-gateway/config/gateway-load-balancing-config").status_code == 404
-    admin.close()
