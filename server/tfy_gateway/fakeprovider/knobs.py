@@ -32,6 +32,7 @@ class Knobs:
     retry_after: float | None = None
     api_key: str | None = None
     drop_after: int | None = None
+    cut_after: int | None = None
     cached_tokens: int = 0
 
     @property
@@ -106,6 +107,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "retry_after": _non_negative_float,
     "api_key": _text,
     "drop_after": _non_negative_int,
+    "cut_after": _non_negative_int,
     "cached_tokens": _non_negative_int,
 }
 assert set(_PARSERS) == {f.name for f in fields(Knobs)}

@@ -182,12 +182,15 @@ async def _stream_text(
     response = await start_sse(call.request)
     pacer = Pacer(call.knobs.ttft_ms, call.knobs.tpot_ms)
     per_chunk = call.knobs.chunk_tokens
-    drop_after = call.knobs.drop_after
+    drop_after, cut_after = call.knobs.drop_after, call.knobs.cut_after
     await pacer.before_token(0)
     await response.write(writer.chunk({"role": "assistant", "content": "", "refusal": None}))
     for i, piece in enumerate(synth.stream_pieces(words, per_chunk)):
         if drop_after is not None and i * per_chunk >= drop_after:
             abort(call.request)
+            return response
+        if cut_after is not None and i * per_chunk >= cut_after:
+            await response.write_eof()  # a well-formed end of the body, but the answer is unfinished
             return response
         await pacer.before_token(i * per_chunk)
         await response.write(writer.chunk({"content": piece}))

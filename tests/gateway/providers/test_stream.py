@@ -15,6 +15,7 @@ from tfy_gateway.gateway.providers import (
     UpstreamConnectionError,
     UpstreamError,
     UpstreamStream,
+    UpstreamStreamCut,
     call,
 )
 from tfy_gateway.gateway.providers.memory_transport import MemoryStream
@@ -46,7 +47,11 @@ def test_openai_chunks_pass_through_and_usage() -> None:
     assert chunks.feed("", usage).chunks == (b"data: " + usage + b"\n\n",)  # the client asked: kept
     assert chunks.usage is not None and chunks.usage.total_tokens == 3
     assert chunks.feed("", b"[DONE]").done
-    assert chunks.end().chunks == (DONE,) and not chunks.end().done  # no finish_reason seen
+    with pytest.raises(UpstreamStreamCut):  # a body that ends with no finish_reason was cut short
+        chunks.end()
+    finished = OpenAIChunks(TARGET, strip_usage=False)
+    finished.feed("", b'{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}')
+    assert finished.end().chunks == (DONE,) and finished.end().done  # finish_reason, no [DONE]: a proper end
     with pytest.raises(UpstreamError) as failed:
         chunks.feed("", b'{"error":{"message":"boom","code":503}}')
     assert failed.value.status == 503

@@ -56,6 +56,8 @@ class RequestContext:
     status: int = 0
     error: ApiError | None = None
     usage: Usage | None = None
+    # True when the provider never reported usage (a stream cut short) and `usage` is an estimate.
+    usage_estimated: bool = False
     # True once the response status went out: the answer can no longer change (only end early).
     response_started: bool = False
     completed: bool = False

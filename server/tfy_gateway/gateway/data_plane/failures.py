@@ -19,6 +19,7 @@ from tfy_gateway.gateway.providers import (
     UnsupportedEndpoint,
     UpstreamConnectionError,
     UpstreamError,
+    UpstreamStreamCut,
     UpstreamTimeout,
 )
 
@@ -91,6 +92,14 @@ def from_upstream(exc: UpstreamError, model: str, *, request_timeout: bool) -> D
             f"Request to model {model} timed out: {exc.message}",
             type="timeout_error",
             origin="gateway",
+            provider=provider,
+        )
+    if isinstance(exc, UpstreamStreamCut):
+        return DataPlaneError(
+            exc.status,
+            f"The answer of model {model} was cut short: {exc.message}",
+            type="APIError",
+            origin="api_error",
             provider=provider,
         )
     if isinstance(exc, UpstreamConnectionError):

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from tfy_gateway.gateway.access import ModelAccess
+from tfy_gateway.gateway.accounting.estimate import usage_of_cut_stream
 from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.config import CatalogEntry
 from tfy_gateway.gateway.data_plane import multipart
@@ -47,7 +48,14 @@ from tfy_gateway.gateway.data_plane.response_headers import response_headers
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.data_plane.streaming import relay
 from tfy_gateway.gateway.errors import ApiError
-from tfy_gateway.gateway.providers import CallOptions, UpstreamError, UpstreamResponse, UpstreamStream, call
+from tfy_gateway.gateway.providers import (
+    CallOptions,
+    UpstreamError,
+    UpstreamResponse,
+    UpstreamStream,
+    Usage,
+    call,
+)
 from tfy_gateway.gateway.routing import Attempt, Outcome, RoutePlan, RouteRequest
 
 logger = logging.getLogger(__name__)
@@ -136,7 +144,7 @@ class Pipeline:
             raise result.outcome.payload
         if not isinstance(answer, UpstreamResponse):
             raise DataPlaneError(502, f"Model {ctx.model}: no usable answer from the provider.", origin="gateway")
-        ctx.usage = answer.usage
+        self._account(answer.usage, complete=True, content_chunks=0)
         await plane.guardrails.check_output(ctx, answer.body)
         await self._respond(answer)
 
@@ -194,7 +202,7 @@ class Pipeline:
             report = await relay(self.send, stream, headers, target=ctx.served.target, keep_text=self._log_bodies)
         finally:
             ctx.provider_s += time.perf_counter() - relayed_from
-            ctx.usage = stream.usage
+            self._account(stream.usage, complete=stream.completed, content_chunks=stream.content_chunks)
         if report.first_sent_at is not None:
             ctx.ttft_s = report.first_sent_at - ctx.started
         ctx.response_logged = report.text
@@ -231,8 +239,9 @@ class Pipeline:
         ctx = self.ctx
         ctx.status = CLIENT_CLOSED
         ctx.error = DataPlaneError(CLIENT_CLOSED, message, origin="client")
-        if isinstance(self._answer, UpstreamStream) and ctx.usage is None:
-            ctx.usage = self._answer.usage
+        stream = self._answer
+        if isinstance(stream, UpstreamStream) and ctx.usage is None:
+            self._account(stream.usage, complete=stream.completed, content_chunks=stream.content_chunks)
 
     async def _fail(self, error: ApiError) -> None:
         ctx = self.ctx
@@ -250,6 +259,15 @@ class Pipeline:
         ctx.response_started = ctx.completed = True
         self._observe()
         await send_bytes(self.send, error.status, payload, headers)
+
+    def _account(self, reported: Usage | None, *, complete: bool, content_chunks: int) -> None:
+        """What the request consumed, for every kind of answer: the provider's usage when it gave it
+        for a complete answer, else an estimate of what was sent (marked as one)."""
+        ctx = self.ctx
+        if complete and reported is not None:
+            ctx.usage, ctx.usage_estimated = reported, False
+        else:
+            ctx.usage, ctx.usage_estimated = usage_of_cut_stream(ctx.body, reported, content_chunks), True
 
     def _observe(self) -> None:
         """The request log record and metrics, once per request."""

@@ -99,5 +99,6 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             tries=[list(item) for item in tries],
             request_body=request.body_logged,
             response_body=request.response_logged,
+            usage_estimated=request.usage_estimated,
         )
     )

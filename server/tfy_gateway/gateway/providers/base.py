@@ -175,6 +175,12 @@ class UpstreamConnectionError(UpstreamError):
     kind = "connection_error"
 
 
+class UpstreamStreamCut(UpstreamConnectionError):
+    """A stream that began and then ended before the provider finished it (502, the provider's fault)."""
+
+    kind = "stream_cut"
+
+
 class UpstreamTimeout(UpstreamError):
     """No answer in time: 504 for the request timeout, 408 for a streaming time-to-first-token timeout."""
 

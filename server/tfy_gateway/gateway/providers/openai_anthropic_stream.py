@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from tfy_gateway.gateway.providers.base import (
-    UpstreamConnectionError,
     UpstreamError,
+    UpstreamStreamCut,
     UpstreamTarget,
     Usage,
     credential_values,
@@ -172,6 +172,6 @@ class AnthropicChunks:
         return Translated()
 
     def end(self) -> Translated:
-        raise UpstreamConnectionError(
+        raise UpstreamStreamCut(
             502, f"{self.target.provider} closed the stream before message_stop", self.target.provider
         )

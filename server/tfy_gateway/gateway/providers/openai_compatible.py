@@ -19,6 +19,7 @@ from tfy_gateway.gateway.providers.base import (
     CallOptions,
     UnsupportedEndpoint,
     UpstreamResponse,
+    UpstreamStreamCut,
     UpstreamTarget,
     Usage,
 )
@@ -171,5 +172,13 @@ class OpenAIChunks:
         return Translated((b"data: " + data + b"\n\n",), first_token=first)
 
     def end(self) -> Translated:
-        # Some servers close the body without `[DONE]`; the client still gets a well-formed end.
-        return Translated((DONE,), done=self.finish_reason is not None)
+        """Some servers close the body after the finish reason without `[DONE]`: that is a proper end.
+        Without a finish reason the answer was cut short; reporting it complete would hand the
+        client a truncated answer as whole, so it is a provider failure."""
+        if self.finish_reason is None:
+            raise UpstreamStreamCut(
+                502,
+                f"{self.target.provider} closed the stream before it finished (no finish_reason, no [DONE])",
+                self.target.provider,
+            )
+        return Translated((DONE,), done=True)

@@ -17,6 +17,7 @@ from collections import deque
 
 from tfy_gateway.gateway.providers.base import (
     UpstreamError,
+    UpstreamStreamCut,
     UpstreamTarget,
     UpstreamTimeout,
     Usage,
@@ -24,7 +25,7 @@ from tfy_gateway.gateway.providers.base import (
     redirect_refused,
 )
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpStream, Transport, TransportError
-from tfy_gateway.gateway.providers.wire import ChunkTranslator, Translated, transport_error
+from tfy_gateway.gateway.providers.wire import DONE, ChunkTranslator, Translated, transport_error
 
 
 class SSEDecoder:
@@ -91,6 +92,8 @@ class UpstreamStream:
         self.ttft: float | None = None  # seconds from sending the request to the first output token
         self.duration: float | None = None  # seconds from sending the request to the end of the stream
         self.completed = False  # the upstream ended the stream properly
+        # Chunks with output handed to the caller: the basis of a usage estimate if the stream is cut.
+        self.content_chunks = 0
         self._http = http
         self._translator = translator
         self._decoder = SSEDecoder(http)
@@ -98,6 +101,7 @@ class UpstreamStream:
         self._timeout = timeout
         self._url = url
         self._pending: deque[bytes] = deque()
+        self._pending_delivered = False  # a chunk was handed to the caller
         self._eof = False
         self._closed = False
 
@@ -118,7 +122,11 @@ class UpstreamStream:
                 await self.aclose()
                 raise StopAsyncIteration
             await self._pull()
-        return self._pending.popleft()
+        chunk = self._pending.popleft()
+        self._pending_delivered = True
+        if self.ttft is not None and chunk != DONE:
+            self.content_chunks += 1
+        return chunk
 
     async def __aenter__(self) -> UpstreamStream:
         return self
@@ -144,7 +152,11 @@ class UpstreamStream:
             event = await self._decoder.next_event()
         except TransportError as exc:
             await self.aclose()
-            raise transport_error(self.target, self._url, exc, self._timeout) from None
+            error = transport_error(self.target, self._url, exc, self._timeout)
+            if self._pending_delivered:  # the answer had begun: the provider broke it off
+                provider = self.target.provider
+                raise UpstreamStreamCut(502, f"{provider} broke off the stream: {error.message}", provider) from None
+            raise error from None
         try:
             if event is None:
                 self._take(self._translator.end(), at_end=True)

@@ -34,6 +34,7 @@ COLUMNS = (
     "tries",
     "request_body",
     "response_body",
+    "usage_estimated",
 )
 _JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries"})
 
@@ -65,6 +66,8 @@ class LogRecord:
     tries: list[Any] = field(default_factory=list)  # [[target, status], ...]
     request_body: str | None = None  # only with x-tfy-logging-config {"enabled": true}
     response_body: str | None = None
+    # The provider never reported usage (a stream cut short): the tokens are the gateway's estimate.
+    usage_estimated: bool = False
 
     def to_row(self) -> tuple[Any, ...]:
         return (
@@ -93,6 +96,7 @@ class LogRecord:
             orjson.dumps(self.tries).decode(),
             self.request_body,
             self.response_body,
+            int(self.usage_estimated),
         )
 
 
@@ -103,6 +107,7 @@ def row_to_dict(row: tuple[Any, ...]) -> dict[str, Any]:
         raw = item.get(name)
         item[name] = orjson.loads(raw) if raw else ([] if name != "metadata" else {})
     item["stream"] = bool(item["stream"])
+    item["usage_estimated"] = bool(item["usage_estimated"])
     item["time"] = datetime.fromtimestamp(item["created_at"], tz=timezone.utc).isoformat()
     item["total_tokens"] = (item["prompt_tokens"] or 0) + (item["completion_tokens"] or 0)
     if item["request_body"] is None:

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS request_logs (
     fallbacks INTEGER NOT NULL DEFAULT 0,
     tries TEXT NOT NULL DEFAULT '[]',
     request_body TEXT,
-    response_body TEXT
+    response_body TEXT,
+    usage_estimated INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS request_logs_time ON request_logs (created_at);
 CREATE INDEX IF NOT EXISTS request_logs_subject ON request_logs (subject, created_at);
@@ -50,4 +51,12 @@ def connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.executescript(_SCHEMA)
+    _add_missing_columns(connection)
     return connection
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Logs written by an older gateway keep their rows; new columns get their default."""
+    present = {row[1] for row in connection.execute("PRAGMA table_info(request_logs)")}
+    if "usage_estimated" not in present:
+        connection.execute("ALTER TABLE request_logs ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")

@@ -1,0 +1,107 @@
+"""Streams that end early: charged for what was sent, never reported complete when they were not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.gateway.data_plane.conftest import PROVIDER_KEY, DataPlane, apply, configure
+from tests.helpers import GatewayProcess
+from tfy_gateway.fakeprovider import running
+
+COST = {"metric": "per_1000_tokens", "value": {"input": 0.0025, "output": 0.01}}
+
+
+def model(name: str, model_id: str) -> dict[str, Any]:
+    return {
+        "type": "integration/model/openai",
+        "name": name,
+        "model_id": model_id,
+        "model_types": ["chat"],
+        "cost": COST,
+    }
+
+
+@pytest.fixture
+def dp(gateway: GatewayProcess) -> Iterator[DataPlane]:
+    with running(api_key=PROVIDER_KEY) as provider:
+        configure(gateway, provider)
+        apply(
+            gateway,
+            {
+                "name": "edge",
+                "type": "provider-account/openai",
+                "base_url": f"{provider}/v1",
+                "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
+                "integrations": [
+                    model("long", "gpt-4o@tokens=2000,tpot_ms=5"),
+                    model("cut", "gpt-4o@tokens=50,cut_after=2"),
+                    model("dropped", "gpt-4o@tokens=50,drop_after=10"),
+                ],
+            },
+        )
+        yield DataPlane(gateway, provider)
+
+
+def stream_lines(dp: DataPlane, model_id: str, *, read: int | None = None) -> tuple[httpx.Response, list[str]]:
+    body = {"model": model_id, "messages": [{"role": "user", "content": "tell me a long story " * 10}], "stream": True}
+    lines: list[str] = []
+    with httpx.stream("POST", dp.base + "/chat/completions", json=body, headers=dp.auth(), timeout=30) as response:
+        for line in response.iter_lines():
+            if line:
+                lines.append(line)
+            if read is not None and len(lines) >= read:
+                break
+    return response, lines
+
+
+def record_of(dp: DataPlane, request_id: str) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for record in dp.logs(model=None)["data"]:
+            if record["id"] == request_id:
+                return record
+        time.sleep(0.05)
+    raise AssertionError(f"no log record {request_id}")
+
+
+def test_a_stream_the_client_leaves_is_charged_for_what_was_sent(dp: DataPlane) -> None:
+    response, lines = stream_lines(dp, "edge/long", read=300)
+    assert response.status_code == 200 and len(lines) == 300
+    record = record_of(dp, response.headers["x-tfy-request-id"])
+    assert record["status"] == 499 and record["usage_estimated"] is True
+    # About 300 chunks were sent (buffers may hold a few more): charged, not zero.
+    assert 250 <= record["completion_tokens"] <= 2000 and record["prompt_tokens"] > 0
+    assert record["cost"] and record["cost"] > 0
+
+
+def test_a_stream_the_provider_drops_is_charged_and_reported_failed(dp: DataPlane) -> None:
+    response, lines = stream_lines(dp, "edge/dropped")
+    assert response.status_code == 200
+    assert lines[-1] != "data: [DONE]" and '"error"' in lines[-1]
+    record = record_of(dp, response.headers["x-tfy-request-id"])
+    assert record["status"] == 502 and record["error_origin"] == "api_error"
+    assert record["usage_estimated"] is True and record["completion_tokens"] >= 5 and record["cost"] > 0
+
+
+def test_a_stream_that_ends_unfinished_is_not_reported_complete(dp: DataPlane) -> None:
+    response, lines = stream_lines(dp, "edge/cut")
+    assert response.status_code == 200
+    assert "data: [DONE]" not in lines  # the gateway never invents the end of an answer
+    error = lines[-1]
+    assert error.startswith("data: {") and '"error"' in error and "before it finished" in error
+    record = record_of(dp, response.headers["x-tfy-request-id"])
+    assert record["status"] == 502 and record["error_origin"] == "api_error"
+    assert record["usage_estimated"] is True and record["cost"] > 0
+
+
+def test_a_complete_stream_uses_the_providers_usage(dp: DataPlane) -> None:
+    response, lines = stream_lines(dp, "fake/gpt-4o")
+    assert lines[-1] == "data: [DONE]"
+    record = record_of(dp, response.headers["x-tfy-request-id"])
+    assert record["status"] == 200 and record["usage_estimated"] is False and record["completion_tokens"] > 0
