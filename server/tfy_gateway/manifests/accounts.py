@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from tfy_gateway.manifests.common import NotificationTarget, StrictModel
+from tfy_gateway.manifests.names import AccountName
 
 
 class TeamOwnedBy(StrictModel):
@@ -14,7 +15,7 @@ class TeamOwnedBy(StrictModel):
 
 
 class Team(StrictModel):
-    name: str = Field(min_length=1)
+    name: AccountName
     type: Literal["team"]
     displayName: str | None = None
     description: str | None = None

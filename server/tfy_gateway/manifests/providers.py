@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field
 
 from tfy_gateway.manifests.common import Collaborator, OwnedBy, StrictModel
 from tfy_gateway.manifests.costs import ModelCost
+from tfy_gateway.manifests.names import AccountName, ModelName
 from tfy_gateway.manifests.routing import RoutingStrategy
 
 ModelType = Literal[
@@ -105,7 +106,7 @@ SelfHostedAuth = Annotated[BearerAuth | BasicAuth, Field(discriminator="type")]
 
 
 class _Integration(StrictModel):
-    name: str = Field(min_length=1, description="Second half of the model id: <account>/<name>.")
+    name: ModelName = Field(description="Second half of the model id: <account>/<name>.")
     model_id: str = Field(description="The provider's own model id.")
     model_types: list[ModelType] = Field(min_length=1)
     cost: ModelCost | None = None
@@ -165,7 +166,7 @@ class TlsSettings(StrictModel):
 
 class SelfHostedModel(StrictModel):
     type: Literal["integration/model/self-hosted-model"]
-    name: str = Field(min_length=1)
+    name: ModelName
     hosted_model_name: str = Field(description="Model name sent to the server.")
     url: str = Field(description="Base URL of the OpenAI-compatible server, e.g. https://host/v1.")
     model_server: Literal["openai-compatible", "cohere-rerank-v2", "nemo-retriever", "infinity", "tei", "vllm-openai"]
@@ -196,7 +197,7 @@ class VirtualModel(StrictModel):
     """A model name that routes to real models: called as `<group>/<name>`."""
 
     type: Literal["integration/model/virtual"]
-    name: str = Field(min_length=1)
+    name: ModelName
     model_types: list[VirtualModelType] = Field(min_length=1)
     slug: str | None = None
     alias: list[str] | None = None
@@ -207,7 +208,7 @@ class VirtualModel(StrictModel):
 
 
 class _Account(StrictModel):
-    name: str = Field(min_length=1, description="First half of the model id: <name>/<integration>.")
+    name: AccountName = Field(description="First half of the model id: <name>/<integration>.")
     collaborators: list[Collaborator] | None = None
     ownedBy: OwnedBy | None = None
     discount_percent: float | None = Field(default=None, ge=0, le=100)
@@ -288,7 +289,7 @@ class SelfHostedAccount(_Account):
 
 class VirtualModelAccount(StrictModel):
     type: Literal["provider-account/virtual-model"]
-    name: str = Field(min_length=1)
+    name: AccountName
     integrations: list[VirtualModel]
     collaborators: list[Collaborator] | None = None
     ownedBy: OwnedBy | None = None
@@ -299,7 +300,7 @@ class LooseIntegration(StrictModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     type: str
-    name: str = Field(min_length=1)
+    name: ModelName
     model_types: list[ModelType] | None = None
     cost: ModelCost | None = None
     authorized_subjects: list[str] | None = None
