@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.json_depth import depth_message, too_deep
 from tfy_gateway.gateway.snapshot import Resource
 from tfy_gateway.gateway.state import get_state
 
@@ -55,9 +56,12 @@ async def read_json(request: Request) -> Any:
     if not body.strip():
         raise ApiError(400, "The request body is empty; send a JSON object.")
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, f"The request body is not valid JSON: {exc}.") from exc
+    if too_deep(body, value):
+        raise ApiError(400, depth_message())
+    return value
 
 
 async def read_object(request: Request) -> dict[str, Any]:

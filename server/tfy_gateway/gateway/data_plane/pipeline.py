@@ -48,6 +48,7 @@ from tfy_gateway.gateway.data_plane.response_headers import response_headers
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.data_plane.streaming import relay
 from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.json_depth import depth_message, too_deep
 from tfy_gateway.gateway.providers import (
     CallOptions,
     UpstreamError,
@@ -319,6 +320,8 @@ def _parse_object(raw: bytes) -> dict[str, Any]:
         raise bad_request(f"The request body is not valid JSON ({exc}); send a JSON object.") from None
     if not isinstance(body, dict):
         raise bad_request(f"The request body must be a JSON object, not a JSON {type(body).__name__}.")
+    if too_deep(raw, body):
+        raise bad_request(depth_message())
     return body
 
 
