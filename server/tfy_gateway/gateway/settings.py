@@ -59,6 +59,9 @@ class GatewaySettings(BaseModel):
         600.0, gt=0, description="per upstream attempt when a request has no x-tfy-request-timeout (504 on expiry)"
     )
     connection_limit: int = Field(0, ge=0, description="upstream connection pool size; 0 = unlimited")
+    max_response_bytes: int = Field(
+        64 * MB, gt=0, description="largest non-streamed upstream answer read into memory (502 above it)"
+    )
     log_bodies: bool = Field(
         False, description="log prompt and completion bodies of every request (else only with x-tfy-logging-config)"
     )

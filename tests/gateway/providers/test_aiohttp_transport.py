@@ -75,3 +75,26 @@ async def test_close_is_idempotent_and_final() -> None:
         await transport.aclose()
         with pytest.raises(RuntimeError, match="closed"):
             await transport.post(request)
+
+
+async def test_an_oversized_answer_is_a_502_without_reading_it_all() -> None:
+    big = b"x" * (3 * 1024 * 1024)
+
+    async def declared(request: web.Request) -> web.Response:
+        return web.Response(body=big, content_type="application/json")
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for _ in range(48):  # 3 MB in 64 KB pieces, no content-length
+            await response.write(b"x" * 65536)
+        await response.write_eof()
+        return response
+
+    for handler in (declared, chunked):
+        async with serving(handler) as server, AiohttpTransport(max_response_bytes=1024 * 1024) as transport:
+            target = openai_target(f"http://127.0.0.1:{server.port}")
+            with pytest.raises(UpstreamError) as refused:
+                await call(transport, target, "chat", CHAT)
+            assert refused.value.status == 502 and "cap of" in str(refused.value), handler.__name__

@@ -77,7 +77,7 @@ class DataPlane:
         settings = state.settings
         self._state = state
         self._router = Router(settings=settings.routing())
-        self._transport = AiohttpTransport(settings.connection_limit)
+        self._transport = AiohttpTransport(settings.connection_limit, max_response_bytes=settings.max_response_bytes)
         self._logs = LogWriter(
             self.logs_path,
             batch_size=settings.log_batch_size,

@@ -18,12 +18,14 @@ from tfy_gateway.gateway.providers.transport import (
     FormFile,
     HttpRequest,
     HttpResponse,
+    ResponseTooLarge,
     TransportConnectError,
     TransportError,
     TransportTimeout,
 )
 
 _DRAIN_SECONDS = 1.0
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a non-streamed answer read into memory, at most
 _NETWORK_ERRORS = (asyncio.TimeoutError, aiohttp.ClientError, OSError)
 
 
@@ -92,10 +94,13 @@ class AiohttpTransport:
     """Owns the pooled session; close it with `aclose()` or use the transport as an async context manager.
 
     connection_limit: the pool size (0 = unlimited, aiohttp's meaning).
+    max_response_bytes: the largest non-streamed answer read into memory (ResponseTooLarge above it),
+      so that a runaway upstream cannot take the gateway's memory.
     """
 
-    def __init__(self, connection_limit: int = 0) -> None:
+    def __init__(self, connection_limit: int = 0, *, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self._connection_limit = connection_limit
+        self._max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -118,10 +123,23 @@ class AiohttpTransport:
         options = self._options(request, streaming=False)
         try:
             async with self._client().post(request.url, **options) as response:
-                body = await response.read()
+                body = await self._read_capped(response)
                 return HttpResponse(response.status, response.headers, body)
         except _NETWORK_ERRORS as exc:
             raise _error(exc) from None
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        cap = self._max_response_bytes
+        if response.content_length is not None and response.content_length > cap:
+            raise ResponseTooLarge(f"{response.content_length} bytes, more than the gateway's cap of {cap}")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(256 * 1024):
+            size += len(chunk)
+            if size > cap:
+                raise ResponseTooLarge(f"more than the gateway's cap of {cap} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def open_stream(self, request: HttpRequest) -> _AiohttpStream:
         options = self._options(request, streaming=True)

@@ -107,5 +107,9 @@ class TransportConnectError(TransportError):
     """No connection could be made (refused, DNS, TLS...); `detail` says why."""
 
 
+class ResponseTooLarge(TransportError):
+    """The upstream's answer exceeded the transport's size cap; it was not read further."""
+
+
 class TransportTimeout(TransportError):
     """The request's `timeout` ran out."""

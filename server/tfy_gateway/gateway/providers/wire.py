@@ -30,6 +30,7 @@ from tfy_gateway.gateway.providers.base import (
 from tfy_gateway.gateway.providers.transport import (
     HttpRequest,
     HttpResponse,
+    ResponseTooLarge,
     TransportConnectError,
     TransportError,
     TransportTimeout,
@@ -118,6 +119,8 @@ def transport_error(target: UpstreamTarget, url: str, exc: TransportError, timeo
     if isinstance(exc, TransportTimeout):
         limit = f" within {timeout:g}s" if timeout is not None else ""
         return UpstreamTimeout(504, f"{provider} at {where(url)} did not answer{limit}", provider)
+    if isinstance(exc, ResponseTooLarge):
+        return UpstreamError(502, f"{provider} at {where(url)} answered with {exc.detail}", provider)
     if isinstance(exc, TransportConnectError):
         return UpstreamConnectionError(502, f"cannot connect to {provider} at {where(url)}: {exc.detail}", provider)
     return UpstreamConnectionError(502, f"connection to {provider} at {where(url)} failed: {exc.detail}", provider)
