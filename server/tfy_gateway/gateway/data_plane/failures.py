@@ -38,10 +38,13 @@ class DataPlaneError(ApiError):
         origin: str | None = None,
         param: str | None = None,
         provider: str | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(status, message, type=type, origin=origin or _origin(status))
         self.param = param
         self.provider = provider
+        # The provider's Retry-After, passed on when this error is the final answer.
+        self.retry_after_s = retry_after_s
 
 
 def _origin(status: int) -> str:
@@ -120,4 +123,5 @@ def from_upstream(exc: UpstreamError, model: str, *, request_timeout: bool) -> D
         type=exc.error_type or "APIError",
         origin="api_error",
         provider=provider,
+        retry_after_s=exc.retry_after,
     )

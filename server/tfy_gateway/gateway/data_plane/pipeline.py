@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable
 from dataclasses import replace
@@ -255,6 +256,8 @@ class Pipeline:
             headers += response_headers(ctx, content_type=None, timing=False)
         else:
             headers.append((b"x-tfy-request-id", ctx.id.encode()))
+        if isinstance(error, DataPlaneError) and error.retry_after_s is not None:
+            headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after_s))).encode()))
         payload = error_json(error)
         headers.append((b"content-length", str(len(payload)).encode()))
         ctx.response_started = ctx.completed = True
