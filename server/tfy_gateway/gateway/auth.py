@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
@@ -56,8 +56,20 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def single_authorization(values: Sequence[str]) -> str | None:
+    """The one Authorization header of a request; two or more are a 400 on both planes, since
+    proxies disagree on which of them counts."""
+    if len(values) > 1:
+        raise ApiError(
+            400,
+            f"The request carries {len(values)} Authorization headers; send exactly one "
+            "('Authorization: Bearer tfy_...').",
+        )
+    return values[0] if values else None
+
+
 def bearer_token(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, or None."""
+    """The token of an `Authorization: Bearer <token>` header (any whitespace between), or None."""
     if not authorization:
         return None
     scheme, _, token = authorization.strip().partition(" ")

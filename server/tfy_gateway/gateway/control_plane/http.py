@@ -9,7 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.gateway.auth import Principal, single_authorization
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.json_depth import depth_message, too_deep
 from tfy_gateway.gateway.snapshot import Resource
@@ -77,7 +77,8 @@ def _too_large(limit: int) -> ApiError:
 
 def authenticate(request: Request) -> Principal:
     """The caller, or 401."""
-    return get_state(request).authenticator.require(request.headers.get("authorization"))
+    authorization = single_authorization(request.headers.getlist("authorization"))
+    return get_state(request).authenticator.require(authorization)
 
 
 def require_user(request: Request) -> Principal:

@@ -27,7 +27,7 @@ import orjson
 
 from tfy_gateway.gateway.access import ModelAccess
 from tfy_gateway.gateway.accounting.estimate import usage_of_cut_stream
-from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.gateway.auth import Principal, single_authorization
 from tfy_gateway.gateway.config import CatalogEntry
 from tfy_gateway.gateway.data_plane import multipart
 from tfy_gateway.gateway.data_plane.asgi import (
@@ -107,7 +107,10 @@ class Pipeline:
     async def _admit(self) -> None:
         ctx, plane = self.ctx, self.plane
         headers = scope_headers(self.scope["headers"])
-        ctx.principal = principal = plane.state.authenticator.require(headers.get("authorization"))
+        authorization = single_authorization(
+            [value.decode("latin-1") for name, value in self.scope["headers"] if name.lower() == b"authorization"]
+        )
+        ctx.principal = principal = plane.state.authenticator.require(authorization)
         limit = plane.settings.max_body_bytes
         if ctx.endpoint.multipart:
             ctx.body = await multipart.read_form(self.scope, self.receive, limit, headers)
