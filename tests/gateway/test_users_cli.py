@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.gateway.conftest import run_cli
 from tfy_gateway.gateway.identities import bootstrap_admin
 from tfy_gateway.gateway.settings import GatewaySettings
@@ -50,3 +52,18 @@ def test_users_add_list_and_tokens_create(tmp_path: Path) -> None:
         "tokens": ["default", "ci-token"],
     }
     assert token not in listed.stdout
+
+
+@pytest.mark.parametrize(("expires", "why"), [("2001-01-01T00:00:00Z", "in the past"), ("tomorrow", "not an ISO-8601")])
+def test_a_token_expiry_in_the_past_or_unreadable_is_refused(tmp_path: Path, expires: str, why: str) -> None:
+    data_dir = tmp_path / "data"
+    settings = GatewaySettings(data_dir=data_dir)
+    store = Store(settings.database_path)
+    bootstrap_admin(store, settings)
+    store.close()
+    added = run_cli("users", "add", "carol@example.com", "--data-dir", str(data_dir))
+    assert added.returncode == 0, added.stderr
+    result = run_cli(
+        "tokens", "create", "--user", "carol@example.com", "--expires", expires, "--data-dir", str(data_dir)
+    )
+    assert result.returncode != 0 and why in result.stderr and "tfy_" not in result.stdout

@@ -121,7 +121,19 @@ def issue_user_token(tx: Transaction, email: str, name: str, expires_at: str | N
         raise ApiError(404, f"No user {email!r}. Add it first with 'tfy-gateway users add {email}'.")
     if any(token.name == name for token in tx.tokens_of("user", email)):
         raise ApiError(409, f"User {email} already has a token named {name!r}; choose another name.")
+    if expires_at is not None:
+        _check_expiry(expires_at)
     return _issue(tx, owner_kind="user", owner=email, name=name, token=new_user_token(), expires_at=expires_at)
+
+
+def _check_expiry(expires_at: str) -> None:
+    """A token's expiry must be a moment in the future: a past one would make a dead token, an
+    unreadable one a token that never expires."""
+    moment = _epoch(expires_at)
+    if moment is None:
+        raise ApiError(422, f"Expiry {expires_at!r} is not an ISO-8601 time; use e.g. 2030-01-01T00:00:00Z.")
+    if moment <= datetime.now(timezone.utc).timestamp():
+        raise ApiError(422, f"Expiry {expires_at!r} is in the past; give a time in the future, or no expiry.")
 
 
 def issue_virtual_account_token(tx: Transaction, name: str, grace_minutes: float = 0) -> IssuedToken:

@@ -26,6 +26,8 @@ import anyio
 import anyio.to_thread
 import orjson
 
+from tfy_gateway.gateway.private_files import private_file
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -218,8 +220,8 @@ class Store:
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            private_file(path)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")

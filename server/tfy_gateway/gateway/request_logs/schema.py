@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from tfy_gateway.gateway.private_files import private_file
+
 LOGS_FILE = "logs.sqlite3"
 
 _SCHEMA = """
@@ -46,7 +48,7 @@ CREATE INDEX IF NOT EXISTS request_logs_resolved ON request_logs (resolved_model
 
 def connect(path: Path) -> sqlite3.Connection:
     """A connection with the schema in place; usable from any one thread at a time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)
     connection = sqlite3.connect(str(path), timeout=5.0, check_same_thread=False, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
