@@ -80,3 +80,17 @@ def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     connection.close()
     with pytest.raises(StoreError, match="newer tfy-gateway"):
         Store(path)
+
+
+def test_a_full_disk_is_a_507_naming_the_directory_and_saves_nothing(tmp_path: Path) -> None:
+    from tfy_gateway.gateway.errors import ApiError
+
+    store = Store(tmp_path / "gateway.sqlite3")
+    used = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {used + 2}")  # SQLite's own "database or disk is full"
+    big = {"type": "team", "name": "big", "description": "x" * 200_000}
+    with pytest.raises(ApiError) as full, store.transaction() as tx:
+        tx.upsert_resource(record("big", big))
+    assert full.value.status == 507 and f"No space left on {tmp_path}" in full.value.message
+    assert store.resources() == []
+    store.close()

@@ -12,6 +12,7 @@ Hot paths never read SQLite: they read the in-memory snapshot and the authentica
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ import anyio
 import anyio.to_thread
 import orjson
 
+from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.private_files import private_file
 
 SCHEMA_VERSION = 1
@@ -101,6 +103,12 @@ class TokenRecord:
     owner: str  # email or virtual-account name
     created_at: str
     expires_at: str | None = None
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)  # SQLITE_FULL: "database or disk is full"
 
 
 class StoreError(Exception):
@@ -255,15 +263,25 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """All writes inside the block commit together, or roll back on any exception."""
+        """All writes inside the block commit together, or roll back on any exception.
+
+        A full disk is a 507 that names the directory: nothing of the change was saved.
+        """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield Transaction(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if _is_disk_full(exc):
+                    raise ApiError(
+                        507,
+                        f"No space left on {self.path.parent}: the change was not saved. "
+                        "Free some space there and apply again.",
+                    ) from exc
                 raise
-            self._db.execute("COMMIT")
 
     def data_version(self) -> int:
         """Changes when another connection (e.g. `tfy-gateway users add`) committed a write."""
