@@ -33,6 +33,7 @@ class Knobs:
     api_key: str | None = None
     drop_after: int | None = None
     cut_after: int | None = None
+    linger_ms: float = 0.0
     cached_tokens: int = 0
 
     @property
@@ -108,6 +109,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "api_key": _text,
     "drop_after": _non_negative_int,
     "cut_after": _non_negative_int,
+    "linger_ms": _non_negative_float,
     "cached_tokens": _non_negative_int,
 }
 assert set(_PARSERS) == {f.name for f in fields(Knobs)}

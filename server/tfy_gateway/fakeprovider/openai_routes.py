@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import hashlib
 import time
 from collections.abc import Iterator
@@ -195,6 +197,8 @@ async def _stream_text(
         await pacer.before_token(i * per_chunk)
         await response.write(writer.chunk({"content": piece}))
     await response.write(writer.chunk({}, finish) + writer.tail())
+    if call.knobs.linger_ms:
+        await asyncio.sleep(call.knobs.linger_ms / 1000)
     await response.write_eof()
     return response
 

@@ -1,4 +1,5 @@
-"""Streams that end early: charged for what was sent, never reported complete when they were not."""
+"""How streams end: charged for what was sent, never reported complete when they were not, and
+recorded before the client sees `[DONE]`."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def dp(gateway: GatewayProcess) -> Iterator[DataPlane]:
                     model("long", "gpt-4o@tokens=2000,tpot_ms=5"),
                     model("cut", "gpt-4o@tokens=50,cut_after=2"),
                     model("dropped", "gpt-4o@tokens=50,drop_after=10"),
+                    model("lingering", "gpt-4o@tokens=5,linger_ms=1500"),
                 ],
             },
         )
@@ -105,3 +107,17 @@ def test_a_complete_stream_uses_the_providers_usage(dp: DataPlane) -> None:
     assert lines[-1] == "data: [DONE]"
     record = record_of(dp, response.headers["x-tfy-request-id"])
     assert record["status"] == 200 and record["usage_estimated"] is False and record["completion_tokens"] > 0
+
+
+def test_a_client_that_hangs_up_at_done_finds_its_request_logged_as_served(dp: DataPlane) -> None:
+    """The upstream keeps its connection open 1.5 s after [DONE]; the client leaves at [DONE] and
+    asks for its logs at once. The record must be there already, with status 200 (not 499)."""
+    body = {"model": "edge/lingering", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with httpx.stream("POST", dp.base + "/chat/completions", json=body, headers=dp.auth(), timeout=30) as response:
+        request_id = response.headers["x-tfy-request-id"]
+        for line in response.iter_lines():
+            if line == "data: [DONE]":
+                break
+    logged = {r["id"]: r for r in dp.logs()["data"]}  # no waiting: read-your-writes
+    assert request_id in logged, "the stream was not recorded before the client saw [DONE]"
+    assert logged[request_id]["status"] == 200 and logged[request_id]["usage_estimated"] is False

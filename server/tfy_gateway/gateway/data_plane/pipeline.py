@@ -216,7 +216,7 @@ class Pipeline:
         ctx.completed = True
         plane.router.record(ctx.served, _stream_outcome(report.status, stream))
         self._observe()
-        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+        await self.send({"type": "http.response.body", "body": report.tail, "more_body": False})
 
     async def _respond(self, response: UpstreamResponse) -> None:
         ctx = self.ctx

@@ -4,8 +4,10 @@ The adapter already buffered the first chunk (so failures before it were retryab
 counted the stream as a success). Here the response headers go out, then every event as it
 arrives. A failure after that cannot change the status any more: the client gets an OpenAI-style
 `data: {"error": ...}` event (the SDKs raise on it) and the stream ends without `[DONE]`. The relay
-reports what happened and leaves the end of the response to the pipeline, which records the request
-first (so a client that reads its logs right after the stream ended finds it).
+holds back the final `[DONE]` and reports what happened; the pipeline records the request and then
+sends `[DONE]` with the end of the body. Clients stop at `[DONE]` (and may hang up right away), so
+nothing may be left to do once they have seen it: no late 499 for a served stream, and a client that
+reads its logs or usage next finds the request there.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ import orjson
 
 from tfy_gateway.gateway.data_plane.asgi import SSE_HEADERS, Headers, Send
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, from_upstream
-from tfy_gateway.gateway.providers import UpstreamError, UpstreamStream
+from tfy_gateway.gateway.providers import DONE, UpstreamError, UpstreamStream
 
 
 @dataclass(frozen=True)
 class StreamReport:
     status: int
     error: DataPlaneError | None
+    # What the pipeline sends with the end of the body: `[DONE]` for a complete stream, else nothing.
+    tail: bytes
     # perf_counter() when the first event went to the client (None: nothing was sent).
     first_sent_at: float | None
     text: str | None
@@ -50,14 +54,18 @@ def error_event(error: DataPlaneError) -> bytes:
 
 
 async def relay(send: Send, stream: UpstreamStream, headers: Headers, *, target: str, keep_text: bool) -> StreamReport:
-    """Send the 200 and every event of `stream` to the client (not the end of the body); close the stream."""
+    """Send the 200 and every event of `stream` but the final `[DONE]` to the client; close the stream."""
     text: list[str] = []
     first_sent_at: float | None = None
     error: DataPlaneError | None = None
+    tail = b""
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
     try:
         async with stream:
             async for event in stream:
+                if event == DONE:
+                    tail = DONE
+                    continue
                 if first_sent_at is None:
                     first_sent_at = time.perf_counter()
                 if keep_text:
@@ -69,6 +77,7 @@ async def relay(send: Send, stream: UpstreamStream, headers: Headers, *, target:
     return StreamReport(
         status=error.status if error is not None else 200,
         error=error,
+        tail=tail if error is None else b"",
         first_sent_at=first_sent_at,
         text="".join(text) if keep_text else None,
     )

@@ -57,9 +57,11 @@ from tfy_gateway.gateway.providers.transport import (
     TransportError,
     TransportTimeout,
 )
+from tfy_gateway.gateway.providers.wire import DONE
 
 __all__ = [
     "ADAPTERS",
+    "DONE",
     "NO_CALL_OPTIONS",
     "PROVIDERS",
     "AiohttpTransport",
