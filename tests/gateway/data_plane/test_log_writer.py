@@ -17,6 +17,7 @@ from tfy_gateway.gateway.request_logs import (
     query_logs,
     usage_summary,
 )
+from tfy_gateway.gateway.request_logs.record import COLUMNS
 
 NOW = 1_800_000_000.0
 
@@ -113,8 +114,10 @@ def test_queries_filter_and_summarise(tmp_path: Path) -> None:
         record(2, at=NOW - 5, subject="user:b@x", status=429, cost=0.0),
         record(3, at=NOW - 1, subject="user:b@x"),
     ]
+    columns = ", ".join(COLUMNS)
     connection.executemany(
-        "INSERT INTO request_logs VALUES (" + ",".join("?" * 25) + ")", [item.to_row() for item in rows]
+        f"INSERT INTO request_logs ({columns}) VALUES (" + ",".join("?" * len(COLUMNS)) + ")",
+        [item.to_row() for item in rows],
     )
     page, total = query_logs(connection, LogFilter(subject="user:b@x"), limit=1, offset=0)
     assert total == 2 and [item["id"] for item in page] == ["r3"]
@@ -143,3 +146,23 @@ def test_parse_since() -> None:
     assert parse_since(str(NOW)) == NOW
     with pytest.raises(QueryError, match="duration ago"):
         parse_since("last tuesday")
+
+
+def test_logs_written_before_usage_estimates_existed_are_kept(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "logs.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE request_logs ("
+        + ", ".join(f"{c} {'REAL' if c == 'created_at' else 'TEXT'}" for c in COLUMNS[:-1])
+        + ")"
+    )
+    old.execute(
+        "INSERT INTO request_logs (id, created_at, endpoint, status, latency_ms) VALUES ('old', 1.0, 'chat', 200, 1.0)"
+    )
+    old.commit()
+    old.close()
+    connection = connect(path)
+    page, total = query_logs(connection, LogFilter(), limit=10, offset=0)
+    assert total == 1 and page[0]["id"] == "old" and page[0]["usage_estimated"] is False
