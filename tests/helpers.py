@@ -9,9 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples"
@@ -42,6 +46,23 @@ def wait_until_up(url: str, *, timeout: float = 60.0, process: subprocess.Popen[
             last_error = exc
             time.sleep(0.05)
     raise RuntimeError(f"server did not answer {url} within {timeout}s: {last_error}")
+
+
+def wait_for(condition: Callable[[], T], what: str, *, timeout: float = 60.0, interval: float = 0.05) -> T:
+    """Poll `condition` until it returns something truthy, and return that.
+
+    For "it happens eventually" checks on real servers. `timeout` is a hang guard, not a speed
+    assertion: on an idle machine the condition holds within a fraction of a second and this returns
+    at once; the deadline only bounds how long a broken build takes to fail.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: still not the case after {timeout} s (last: {result!r})")
+        time.sleep(interval)
 
 
 class GatewayProcess:
