@@ -20,6 +20,19 @@ T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples"
 
+# For `subprocess.run(..., timeout=SUBPROCESS_TIMEOUT_S)`: a hang guard, not a speed assertion. A CLI
+# run takes a second or two on an idle machine; a loaded 2-core one can take many times that.
+SUBPROCESS_TIMEOUT_S = 180
+
+
+def code_under_test_env() -> dict[str, str]:
+    """PYTHONPATH for a Python subprocess whose environment is built from scratch (e.g. an MCP stdio
+    server, which inherits only PATH/HOME-like variables), so it imports the same `tfy_gateway` as
+    these tests rather than whichever copy the virtualenv has installed."""
+    import tfy_gateway
+
+    return {"PYTHONPATH": str(Path(tfy_gateway.__file__).resolve().parent.parent)}
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import GatewayProcess, wait_for
+from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, wait_for
 from tfy_gateway.fakeprovider import running
 
 
@@ -131,7 +131,9 @@ def test_a_stream_that_began_is_never_retried(routed: httpx.Client) -> None:
 def test_explain_cli_against_the_gateway(routed: httpx.Client, gateway: GatewayProcess) -> None:
     command = [sys.executable, "-m", "tfy_gateway", "explain", "--subject", "user:someone@example.com"]
     env = {**os.environ, **gateway.env}
-    text = subprocess.run([*command, "--model", "flaky/gpt-4o"], capture_output=True, text=True, timeout=30, env=env)
+    text = subprocess.run(
+        [*command, "--model", "flaky/gpt-4o"], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, env=env
+    )
     assert text.returncode == 0, text.stderr
     assert "rule 'flaky-first' of config 'e2e-routing'" in text.stdout
     assert "Attempts:  flaky/gpt-4o -> steady/gpt-4o" in text.stdout
@@ -139,7 +141,7 @@ def test_explain_cli_against_the_gateway(routed: httpx.Client, gateway: GatewayP
         [*command, "--model", "broken/gpt-4o", "--metadata", "env=dev", "--format", "json"],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=SUBPROCESS_TIMEOUT_S,
         env=env,
     )
     assert as_json.returncode == 0, as_json.stderr
@@ -159,7 +161,7 @@ def test_explain_cli_names_an_unreachable_gateway() -> None:
         [sys.executable, "-m", "tfy_gateway", "explain", "--subject", "user:a@x", "--model", "m"],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=SUBPROCESS_TIMEOUT_S,
         env=env,
     )
     assert result.returncode == 1 and url in result.stderr and "tfy_nope" not in result.stderr
