@@ -10,13 +10,29 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
+T = TypeVar("T")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples"
+
+# For `subprocess.run(..., timeout=SUBPROCESS_TIMEOUT_S)`: a hang guard, not a speed assertion. A CLI
+# run takes a second or two on an idle machine; a loaded 2-core one can take many times that.
+SUBPROCESS_TIMEOUT_S = 180
+
+
+def code_under_test_env() -> dict[str, str]:
+    """PYTHONPATH for a Python subprocess whose environment is built from scratch (e.g. an MCP stdio
+    server, which inherits only PATH/HOME-like variables), so it imports the same `tfy_gateway` as
+    these tests rather than whichever copy the virtualenv has installed."""
+    import tfy_gateway
+
+    return {"PYTHONPATH": str(Path(tfy_gateway.__file__).resolve().parent.parent)}
 
 
 def free_port() -> int:
@@ -44,6 +60,23 @@ def wait_until_up(url: str, *, timeout: float = 60.0, process: subprocess.Popen[
             last_error = exc
             time.sleep(0.05)
     raise RuntimeError(f"server did not answer {url} within {timeout}s: {last_error}")
+
+
+def wait_for(condition: Callable[[], T], what: str, *, timeout: float = 60.0, interval: float = 0.05) -> T:
+    """Poll `condition` until it returns something truthy, and return that.
+
+    For "it happens eventually" checks on real servers. `timeout` is a hang guard, not a speed
+    assertion: on an idle machine the condition holds within a fraction of a second and this returns
+    at once; the deadline only bounds how long a broken build takes to fail.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: still not the case after {timeout} s (last: {result!r})")
+        time.sleep(interval)
 
 
 class GatewayProcess:

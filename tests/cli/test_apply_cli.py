@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import EXAMPLES, GatewayProcess, free_port
+from tests.helpers import EXAMPLES, SUBPROCESS_TIMEOUT_S, GatewayProcess, free_port
 from tfy_gateway.cli.main import main
 
 ROUTING = EXAMPLES / "routing-weighted.yaml"
@@ -24,7 +24,7 @@ def tfy_gateway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
         env={**clean, **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=SUBPROCESS_TIMEOUT_S,
     )
 
 

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, SUBPROCESS_TIMEOUT_S
 from tfy_gateway.cli.bench import NOT_A_CHECKOUT, locate_bench_script, run_script
 from tfy_gateway.cli.main import main
 
 
 def test_help_says_what_it_does() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tfy_gateway", "bench", "--help"], capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "tfy_gateway", "bench", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
     )
     assert result.returncode == 0 and "scripts/bench.py" in result.stdout and "make bench" in result.stdout
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import signal
@@ -41,7 +42,12 @@ def demo_env() -> dict[str, str]:
     return {**env, "NO_COLOR": "1", "TFY_API_KEY": "tfy_callers_own_key_must_not_leak"}
 
 
-def run_demo(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+# Hang guards, not speed assertions: the demo takes a few seconds on an idle machine.
+DEMO_TIMEOUT_S = 300
+STOP_TIMEOUT_S = 60
+
+
+def run_demo(*args: str, timeout: float = DEMO_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "tfy_gateway", "demo", *args]
     return subprocess.run(command, env=demo_env(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
 
@@ -56,8 +62,8 @@ def services(output: str) -> dict[str, tuple[int, int]]:
 
 
 def answers(port: int) -> bool:
-    try:
-        httpx.get(f"http://127.0.0.1:{port}/", timeout=1.0)
+    try:  # a stopped server refuses at once; a live one on a loaded machine may take a while to answer
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=10.0)
     except httpx.HTTPError:
         return False
     return True
@@ -96,9 +102,7 @@ def assert_all_stopped(found: dict[str, tuple[int, int]]) -> None:
 
 def test_demo_runs_every_step_prints_it_readably_and_cleans_up(tmp_path: Path):
     data_dir = tmp_path / "demo-data"
-    started = time.monotonic()
     result = run_demo("--data-dir", str(data_dir))
-    elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     for heading in HEADINGS:
@@ -126,7 +130,6 @@ def test_demo_runs_every_step_prints_it_readably_and_cleans_up(tmp_path: Path):
     assert token.startswith("tfy_") and token not in output
     assert "tfy_callers_own_key_must_not_leak" not in output
     assert_all_stopped(services(result.stdout))
-    assert elapsed < 45, f"the demo took {elapsed:.1f} s"
 
 
 @pytest.fixture
@@ -171,32 +174,51 @@ def test_keep_leaves_a_usable_gateway_and_says_how_to_stop_it(kept):
     assert pids == {pid for _, pid in found.values()}
     for pid in pids:
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline and (answers(gateway_port) or answers(fake_port)):
         time.sleep(0.05)
     assert not answers(gateway_port) and not answers(fake_port)
 
 
+def read_line(fd: int) -> bytes:
+    """One line from a pipe, read a byte at a time so that nothing beyond it leaves the pipe."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return line
+
+
 def test_ctrl_c_stops_everything_it_started(tmp_path: Path):
     command = [sys.executable, "-m", "tfy_gateway", "demo", "--data-dir", str(tmp_path / "interrupted")]
-    process = subprocess.Popen(
-        command, env=demo_env(), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    process = subprocess.Popen(command, env=demo_env(), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
-    seen = []
+    fd = process.stdout.fileno()
+    # The interrupt must land while the session runs, however late this process gets to send it: with
+    # a one-page pipe that is read no further than the [3/11] heading, the demo blocks writing its
+    # transcript (about 12 KB follows) long before it could finish. (Linux only; elsewhere the pipe is
+    # larger and a badly delayed interrupt can come too late.)
+    if hasattr(fcntl, "F_SETPIPE_SZ"):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 4096)
+    seen = b""
     try:
-        for line in process.stdout:
-            seen.append(line)
-            if line.startswith("[3/11]"):  # the MCP session is running
+        while line := read_line(fd):
+            seen += line
+            if line.startswith(b"[3/11]"):  # the MCP session is running
                 process.send_signal(signal.SIGINT)
                 break
-        rest, _ = process.communicate(timeout=30)
+        rest, _ = process.communicate(timeout=DEMO_TIMEOUT_S)
     finally:
         if process.poll() is None:
             process.kill()
-    output = "".join(seen) + rest
+            process.communicate()  # reap it and close the pipe
+    output = (seen + rest).decode()
+    assert b"[3/11]" in seen, output
     assert process.returncode == 130, output
     assert "interrupted" in output and "Stopped the fake provider and the gateway." in output
+    assert "Summary" not in output
     assert_all_stopped(services(output))
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import GatewayProcess, free_port
+from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, free_port
 from tests.platform.test_smoke import start_smoke_gateway
 from tfy_gateway.fakeprovider import running
 
@@ -25,7 +25,7 @@ def smoke(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         env={**clean, **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=SUBPROCESS_TIMEOUT_S,
     )
 
 

@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, SUBPROCESS_TIMEOUT_S
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tfy_gateway", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "tfy_gateway", *args], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S
+    )
 
 
 def test_examples_validate_with_exit_0() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tests.gateway.conftest import load_examples
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_for
 from tfy_gateway.gateway import Extension, GatewaySettings, GatewayState, create_app, get_state
 
 TOKEN = "tfy_app_test_admin_token"
@@ -61,13 +60,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Probe, uvicorn.Server]]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
+    wait_for(lambda: server.started, "the in-thread server starting")
     yield f"http://127.0.0.1:{port}", probe, server
     server.should_exit = True
-    thread.join(timeout=10)
+    thread.join(timeout=60)
 
 
 def test_extensions_get_routes_state_and_snapshots(served: tuple[str, Probe, uvicorn.Server]) -> None:
@@ -88,7 +84,4 @@ def test_extensions_get_routes_state_and_snapshots(served: tuple[str, Probe, uvi
     assert boom.status_code == 500 and boom.json()["error"]["code"] == "500"
     assert "secret internals" not in boom.text
     server.should_exit = True
-    deadline = time.monotonic() + 10
-    while not probe.stopped and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert probe.stopped
+    wait_for(lambda: probe.stopped, "the extension's lifespan shutting down")

@@ -1,14 +1,19 @@
 """The tool surface is a contract: names, schemas and annotations change only on purpose.
 
-Regenerate the snapshot after an intended change with `UPDATE_SNAPSHOTS=1 pytest tests/mcp`.
+Regenerate the snapshot after an intended change with `UPDATE_SNAPSHOTS=1 pytest tests/mcp`. On CI
+(`CI=true`) the snapshot is never written: a missing one fails the run instead of being recreated
+from whatever the code does today.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from mcp import Client
 from tests.helpers import REPO_ROOT
@@ -50,16 +55,49 @@ async def surface(client: Client) -> list[dict[str, Any]]:
     ]
 
 
+def check_snapshot(text: str, snapshot: Path, environ: Mapping[str, str]) -> None:
+    """Compare `text` with the committed snapshot; locally, write a missing one (or any, on request)."""
+    on_ci = environ.get("CI", "").lower() in ("true", "1")
+    update = environ.get("UPDATE_SNAPSHOTS") == "1"
+    if on_ci and (update or not snapshot.exists()):
+        reason = "UPDATE_SNAPSHOTS is for local runs" if update else f"{snapshot} is missing"
+        pytest.fail(
+            f"{reason}: on CI the snapshot is compared, never written. Run `UPDATE_SNAPSHOTS=1 pytest "
+            f"tests/mcp` locally and commit {snapshot.name}."
+        )
+    if update or not snapshot.exists():
+        snapshot.write_text(text)
+        pytest.skip(f"wrote {snapshot}: review it and commit it (nothing was compared)")
+    assert text == snapshot.read_text(), (
+        "The MCP tool surface changed. If intended, run `UPDATE_SNAPSHOTS=1 pytest tests/mcp` and commit "
+        f"{snapshot.name}."
+    )
+
+
 async def test_tool_surface_matches_snapshot():
     async with connect() as client:
         current = await surface(client)
-    text = json.dumps(current, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
-        SNAPSHOT.write_text(text)
-    assert text == SNAPSHOT.read_text(), (
-        "The MCP tool surface changed. If intended, run `UPDATE_SNAPSHOTS=1 pytest tests/mcp` and commit "
-        f"{SNAPSHOT.name}."
-    )
+    check_snapshot(json.dumps(current, indent=2, sort_keys=True) + "\n", SNAPSHOT, os.environ)
+
+
+def test_a_missing_snapshot_fails_on_ci_and_is_written_locally(tmp_path: Path) -> None:
+    snapshot = tmp_path / "tool_surface.json"
+    for ci in ("true", "True", "1"):
+        with pytest.raises(pytest.fail.Exception, match="is missing: on CI the snapshot is compared, never written"):
+            check_snapshot("[]\n", snapshot, {"CI": ci})
+        assert not snapshot.exists()
+    with pytest.raises(pytest.fail.Exception, match="UPDATE_SNAPSHOTS is for local runs"):
+        check_snapshot("[]\n", snapshot, {"CI": "true", "UPDATE_SNAPSHOTS": "1"})
+    assert not snapshot.exists()
+    with pytest.raises(pytest.skip.Exception, match="review it and commit it"):
+        check_snapshot("[]\n", snapshot, {"CI": "false"})
+    assert snapshot.read_text() == "[]\n"
+    check_snapshot("[]\n", snapshot, {"CI": "true"})  # present and equal: passes, on CI too
+    with pytest.raises(AssertionError, match="The MCP tool surface changed"):
+        check_snapshot("[1]\n", snapshot, {"CI": "true"})
+    with pytest.raises(pytest.skip.Exception):
+        check_snapshot("[1]\n", snapshot, {"UPDATE_SNAPSHOTS": "1"})
+    assert snapshot.read_text() == "[1]\n"
 
 
 async def test_every_tool_is_titled_described_and_fully_annotated():

@@ -13,15 +13,17 @@ from pathlib import Path
 import httpx
 
 from mcp import Client, StdioServerParameters
-from tests.helpers import GatewayProcess, free_port, wait_until_up
+from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, code_under_test_env, free_port, wait_until_up
 from tests.mcp.conftest import call, call_error, connect, live_config
 
 LIMITS = "name: limits\ntype: gateway-rate-limiting-config\nrules:\n  - {id: all, when: {}, limit_to: 7, unit: requests_per_day}\n"
 
 
-def stdio_server(env: dict[str, str]) -> StdioServerParameters:
-    # Only the given variables reach the server (plus the SDK's safe defaults such as PATH/HOME).
-    return StdioServerParameters(command=sys.executable, args=["-m", "tfy_gateway", "mcp"], env=env)
+def stdio_server(env: dict[str, str], *args: str) -> StdioServerParameters:
+    # Only the given variables reach the server (plus the SDK's safe defaults such as PATH/HOME, and
+    # PYTHONPATH so that it runs the code under test).
+    command = ["-m", "tfy_gateway", "mcp", *args]
+    return StdioServerParameters(command=sys.executable, args=command, env={**code_under_test_env(), **env})
 
 
 async def test_stdio_subprocess_talks_to_the_gateway_named_by_tfy_base_url(gateway, tmp_path: Path):
@@ -64,7 +66,7 @@ def http_server(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=60)  # a hang guard: it stops at once on an idle machine
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -93,7 +95,7 @@ def test_http_transport_refuses_non_loopback_hosts():
         [sys.executable, "-m", "tfy_gateway", "mcp", "--transport", "http", "--host", "0.0.0.0"],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=SUBPROCESS_TIMEOUT_S,
     )
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
@@ -110,7 +112,7 @@ async def test_local_flag_runs_the_bundled_gateway_in_process():
     # The gateway lived only as long as the server.
     with httpx.Client() as http:
         try:
-            http.get(status["base_url"] + "/api/svc/v1/min-cli-version", timeout=1)
+            http.get(status["base_url"] + "/api/svc/v1/min-cli-version", timeout=10)
             raise AssertionError("the local gateway is still running")
         except httpx.TransportError:
             pass
@@ -124,8 +126,7 @@ async def test_local_flag_defers_to_an_explicit_base_url(gateway):
 
 async def test_stdio_local_keeps_stdout_for_the_protocol_only():
     """--local starts a gateway inside the stdio server: any stray print would corrupt the wire."""
-    params = StdioServerParameters(command=sys.executable, args=["-m", "tfy_gateway", "mcp", "--local"], env={})
-    async with Client(params) as client:
+    async with Client(stdio_server({}, "--local")) as client:
         status = await call(client, "gateway_status")
         plan = await call(client, "gateway_plan", {"yaml_text": LIMITS})
         applied = await call(client, "gateway_apply_plan", {"plan_id": plan["plan_id"]})

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import REPO_ROOT, GatewayProcess
+from tests.helpers import REPO_ROOT, SUBPROCESS_TIMEOUT_S, GatewayProcess
 
 TFY_API = REPO_ROOT / "scripts" / "tfy-api.sh"
 TFY_VERSION = REPO_ROOT / "scripts" / "tfy-version.sh"
@@ -17,7 +17,12 @@ TFY_VERSION = REPO_ROOT / "scripts" / "tfy-version.sh"
 def call(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TFY_")}
     return subprocess.run(
-        ["bash", str(TFY_API), *args], env={**clean, **env}, capture_output=True, text=True, timeout=30, cwd=cwd
+        ["bash", str(TFY_API), *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+        cwd=cwd,
     )
 
 

@@ -45,7 +45,8 @@ Deterministic content (see `synth`): prompt tokens = ceil(prompt characters / 4)
 and `tool_choice` forces one, or the last message is the user's and names a tool or says "tool".
 
 Introspection: `GET /_fake/requests` lists recent requests (credential headers replaced by a
-sha256 fingerprint), `GET /_fake/stats` counts requests and client disconnects mid-response,
+sha256 fingerprint), `GET /_fake/stats` counts requests and clients that went away before the
+response was complete (mid-stream, or while a `latency_ms` was still being waited out),
 `POST /_fake/reset` clears all of them and the fault counters, `GET /health`.
 
 Run it: `tfy-gateway fake-provider --port 9000`, or in-process `with running() as base_url: ...`.

@@ -8,6 +8,7 @@ a gateway benchmark.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -45,14 +46,17 @@ def _endpoint(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         deployment = request.match_info.get("deployment") if flavor == "azure" else None
-        call = await state.prepare(request, flavor, deployment)
-        if isinstance(call, web.StreamResponse):
-            return call
         try:
+            call = await state.prepare(request, flavor, deployment)
+            if isinstance(call, web.StreamResponse):
+                return call
             return await handler(call)
-        except ConnectionResetError:  # the client closed the connection mid-stream
+        except ConnectionResetError:  # the client closed the connection mid-stream (noticed on a write)
             state.disconnects += 1
             return web.Response(status=499)
+        except asyncio.CancelledError:  # the client went away while we waited (the runners cancel handlers)
+            state.disconnects += 1
+            raise
 
     return endpoint
 

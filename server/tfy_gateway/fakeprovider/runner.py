@@ -38,7 +38,9 @@ def running(host: str = "127.0.0.1", port: int = 0, **app_options: Any) -> Itera
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # handler_cancellation: a client that goes away cancels its handler, even one still waiting out
+    # `latency_ms`, so `GET /_fake/stats` counts the disconnect and nothing keeps running for nobody.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
     started = threading.Event()
     failure: list[BaseException] = []
 
@@ -73,4 +75,4 @@ def running(host: str = "127.0.0.1", port: int = 0, **app_options: Any) -> Itera
 def serve(host: str = "127.0.0.1", port: int = 9000, **app_options: Any) -> None:
     """Serve in the foreground until interrupted (the `tfy-gateway fake-provider` command)."""
     app = create_fake_provider_app(**app_options)
-    web.run_app(app, host=host, port=port, access_log=None, print=None)
+    web.run_app(app, host=host, port=port, access_log=None, print=None, handler_cancellation=True)

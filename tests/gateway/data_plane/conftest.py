@@ -12,7 +12,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import GatewayProcess, free_port
+from tests.helpers import GatewayProcess, free_port, wait_for
 from tfy_gateway.fakeprovider import running
 
 PROVIDER_KEY = "sk-fakeprovider-" + "k3y" * 8
@@ -49,6 +48,9 @@ def fake_account(base_url: str) -> dict[str, Any]:
             model("slow", "gpt-4o@latency_ms=2500", ["chat"]),
             model("slow-start", "gpt-4o@ttft_ms=1000", ["chat"]),
             model("dripping", "gpt-4o@tokens=200,tpot_ms=20", ["chat"]),
+            # Calls that never end on their own (10 minutes): only a cancellation stops them.
+            model("stalled", "gpt-4o@latency_ms=600000", ["chat"]),
+            model("endless", "gpt-4o@tokens=30000,tpot_ms=20", ["chat"]),
         ],
     }
 
@@ -143,6 +145,15 @@ class DataPlane:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def log_record(self, response: httpx.Response, **params: Any) -> dict[str, Any]:
+        """The request log record of `response`, once written (records are written after the reply)."""
+        request_id = response.headers["x-tfy-request-id"]
+
+        def find() -> dict[str, Any] | None:
+            return next((r for r in self.logs(limit=500, **params)["data"] if r["id"] == request_id), None)
+
+        return wait_for(find, f"the request log record of {request_id}")
+
     def add_user(self, email: str, *extra: str) -> str:
         """A new (non-admin) user's PAT, once the running server has picked the user up."""
         command = [sys.executable, "-m", "tfy_gateway", "users", "add", email, *extra]
@@ -154,12 +165,12 @@ class DataPlane:
         )
         token = re.search(r"tfy_[A-Za-z0-9_\-]+", result.stdout + result.stderr)
         assert token, result.stdout + result.stderr
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if httpx.get(self.base + "/models", headers=self.auth(token.group(0))).status_code == 200:
-                return token.group(0)
-            time.sleep(0.1)
-        raise AssertionError(f"the gateway did not pick up user {email}")
+        headers = self.auth(token.group(0))
+        wait_for(
+            lambda: httpx.get(self.base + "/models", headers=headers).status_code == 200,
+            f"the gateway picking up user {email}",
+        )
+        return token.group(0)
 
 
 def apply(gateway: GatewayProcess, manifest: dict[str, Any]) -> None:

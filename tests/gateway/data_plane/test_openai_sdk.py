@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from tests.gateway.data_plane.conftest import DataPlane
+from tests.helpers import SUBPROCESS_TIMEOUT_S
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
 WEATHER_TOOL = {
@@ -113,7 +114,7 @@ def test_curl(dp: DataPlane) -> None:
         ["curl", "-sS", "-i", f"{dp.base}/chat/completions", *headers, "-d", body],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=SUBPROCESS_TIMEOUT_S,
         check=True,
     )
     head, _, payload = result.stdout.replace("\r\n", "\n").partition("\n\n")

@@ -11,6 +11,7 @@ import sys
 import httpx
 
 from tests.gateway.data_plane.conftest import PROVIDER_KEY, DataPlane
+from tests.helpers import SUBPROCESS_TIMEOUT_S
 
 
 def test_one_record_per_request_with_metadata_and_routing(dp: DataPlane) -> None:
@@ -91,7 +92,7 @@ def test_logs_cli(dp: DataPlane) -> None:
         capture_output=True,
         text=True,
         env=env,
-        timeout=30,
+        timeout=SUBPROCESS_TIMEOUT_S,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -102,7 +103,7 @@ def test_logs_cli(dp: DataPlane) -> None:
         capture_output=True,
         text=True,
         env={**env, "TFY_API_KEY": "tfy_wrong_key_1234567890"},
-        timeout=30,
+        timeout=SUBPROCESS_TIMEOUT_S,
     )
     assert bad.returncode == 1 and "401" in bad.stderr and "TFY_API_KEY" in bad.stderr
 

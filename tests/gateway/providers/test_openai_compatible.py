@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from typing import Any
 
 import pytest
@@ -191,15 +192,16 @@ async def test_timeouts(transport: AiohttpTransport, fake_url: str) -> None:
 
 
 async def test_closing_the_stream_cancels_upstream(transport: AiohttpTransport, fake_url: str) -> None:
-    stream = await call(transport, openai_target(fake_url, "m@tokens=200,tpot_ms=10"), "chat", {**CHAT, "stream": True})
+    # 30000 tokens at 10 ms: five minutes, so the stream cannot end on its own before the check.
+    model = "m@tokens=30000,tpot_ms=10"
+    stream = await call(transport, openai_target(fake_url, model), "chat", {**CHAT, "stream": True})
     assert isinstance(stream, UpstreamStream)
     for _ in range(3):
         await stream.__anext__()
     await stream.aclose()
-    for _ in range(40):  # the fake notices on its next write (10 ms later)
-        if stats(fake_url)["disconnects"] == 1:
-            break
-        await asyncio.sleep(0.025)
+    deadline = time.monotonic() + 60  # a hang guard: the fake notices on its next write, 10 ms later
+    while stats(fake_url)["disconnects"] == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.025)  # not time.sleep: the loop must run for the socket to close
     assert stats(fake_url)["disconnects"] == 1
     assert not stream.completed
 

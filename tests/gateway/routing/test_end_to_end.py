@@ -7,14 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.helpers import GatewayProcess
+from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, wait_for
 from tfy_gateway.fakeprovider import running
 
 
@@ -60,9 +59,6 @@ ROUTING = {
 
 @pytest.fixture
 def routed(gateway: GatewayProcess, fake_provider: str) -> Iterator[httpx.Client]:
-    client = httpx.Client(
-        base_url=gateway.base_url, headers={"Authorization": f"Bearer {gateway.admin_token}"}, timeout=10.0
-    )
     manifests = [
         account("flaky", f"{fake_provider}/knobs/status=503/v1"),
         account("broken", f"{fake_provider}/knobs/status=400/v1"),
@@ -70,11 +66,12 @@ def routed(gateway: GatewayProcess, fake_provider: str) -> Iterator[httpx.Client
         account("dropping", f"{fake_provider}/knobs/drop_after=2/v1"),
         ROUTING,
     ]
-    for manifest in manifests:
-        response = client.put("/api/svc/v1/apply", json={"manifest": manifest, "dryRun": False})
-        assert response.status_code == 200, response.text
-    yield client
-    client.close()
+    headers = {"Authorization": f"Bearer {gateway.admin_token}"}
+    with httpx.Client(base_url=gateway.base_url, headers=headers, timeout=30.0) as client:
+        for manifest in manifests:
+            response = client.put("/api/svc/v1/apply", json={"manifest": manifest, "dryRun": False})
+            assert response.status_code == 200, response.text
+        yield client
 
 
 def chat(client: httpx.Client, model: str) -> httpx.Response:
@@ -83,15 +80,13 @@ def chat(client: httpx.Client, model: str) -> httpx.Response:
 
 
 def logged(client: httpx.Client, request_id: str) -> dict[str, Any]:
-    """The request log record of `request_id` (the log writer is batched: poll briefly)."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+    """The request log record of `request_id` (written after the reply: poll until it is there)."""
+
+    def find() -> dict[str, Any] | None:
         records = client.get("/api/svc/v1/llm-gateway/logs", params={"limit": 50}).json()["data"]
-        for record in records:
-            if request_id in json.dumps(record):
-                return record
-        time.sleep(0.05)
-    raise AssertionError(f"request {request_id} never reached the request log")
+        return next((record for record in records if request_id in json.dumps(record)), None)
+
+    return wait_for(find, f"request {request_id} in the request log")
 
 
 def test_503_falls_back_with_the_attempts_in_headers_and_log(routed: httpx.Client) -> None:
@@ -136,7 +131,9 @@ def test_a_stream_that_began_is_never_retried(routed: httpx.Client) -> None:
 def test_explain_cli_against_the_gateway(routed: httpx.Client, gateway: GatewayProcess) -> None:
     command = [sys.executable, "-m", "tfy_gateway", "explain", "--subject", "user:someone@example.com"]
     env = {**os.environ, **gateway.env}
-    text = subprocess.run([*command, "--model", "flaky/gpt-4o"], capture_output=True, text=True, timeout=30, env=env)
+    text = subprocess.run(
+        [*command, "--model", "flaky/gpt-4o"], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, env=env
+    )
     assert text.returncode == 0, text.stderr
     assert "rule 'flaky-first' of config 'e2e-routing'" in text.stdout
     assert "Attempts:  flaky/gpt-4o -> steady/gpt-4o" in text.stdout
@@ -144,7 +141,7 @@ def test_explain_cli_against_the_gateway(routed: httpx.Client, gateway: GatewayP
         [*command, "--model", "broken/gpt-4o", "--metadata", "env=dev", "--format", "json"],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=SUBPROCESS_TIMEOUT_S,
         env=env,
     )
     assert as_json.returncode == 0, as_json.stderr
@@ -164,7 +161,7 @@ def test_explain_cli_names_an_unreachable_gateway() -> None:
         [sys.executable, "-m", "tfy_gateway", "explain", "--subject", "user:a@x", "--model", "m"],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=SUBPROCESS_TIMEOUT_S,
         env=env,
     )
     assert result.returncode == 1 and url in result.stderr and "tfy_nope" not in result.stderr
