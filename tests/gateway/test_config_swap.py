@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import threading
@@ -112,9 +113,11 @@ def many_rules(count: int) -> dict[str, Any]:
 def test_a_huge_apply_does_not_stall_requests(tmp_path: Path) -> None:
     """25,000 rules applied while /api/llm/health is polled: the loop keeps answering.
 
-    The bound is generous on purpose (a loaded 2-core CI machine); `make bench`-style figures for
-    the unloaded case go in the notes. What this catches is validation or compilation moving back
-    onto the event loop, which stalls every poll for seconds.
+    Measured on an idle 2-core machine: the worst poll waits 35-40 ms (it was 5-6 s when validation
+    and compilation ran on the event loop). The bound here is far above that on purpose: under
+    `stress --cpu 2` plus other suites a poll was seen to wait 579 ms, and a speed assertion must not
+    fail on a loaded machine. What it still catches is the work moving back onto the loop (seconds);
+    `test_apply_work_runs_off_the_loop_with_the_collector_paused` checks the mechanism itself.
     """
     gateway = GatewayProcess(tmp_path / "data")
     gateway.start()
@@ -158,8 +161,37 @@ def test_a_huge_apply_does_not_stall_requests(tmp_path: Path) -> None:
         assert version >= 2 and len(waits) >= 10
         worst_ms = max(waits) * 1000
         print(f"\n25,000-rule apply: {len(waits)} health polls, worst {worst_ms:.1f} ms")
-        # Measured idle: 35-40 ms. With the apply's work on the loop, or the collector running during
-        # it, polls wait 400 ms to seconds.
-        assert worst_ms < 300, f"a health poll waited {worst_ms:.0f} ms during the apply"
+        assert worst_ms < 2500, f"a health poll waited {worst_ms:.0f} ms during the apply"
     finally:
         gateway.stop()
+
+
+def test_apply_work_runs_off_the_loop_with_the_collector_paused(
+    in_process: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation and compilation of an apply run in worker threads while the cyclic GC is paused."""
+    from tfy_gateway.gateway.control_plane import apply as apply_module
+
+    seen: list[tuple[str, bool, bool]] = []
+    real_plan, real_compile = apply_module.plan_apply, compiled.ConfigCompiler.compile
+
+    def on_event_loop() -> bool:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
+
+    def plan(*args: Any) -> Any:
+        seen.append(("validate", on_event_loop(), gc.isenabled()))
+        return real_plan(*args)
+
+    def compile_(self: compiled.ConfigCompiler, snapshot: ConfigSnapshot) -> compiled.CompiledConfig:
+        seen.append(("compile", on_event_loop(), gc.isenabled()))
+        return real_compile(self, snapshot)
+
+    monkeypatch.setattr(apply_module, "plan_apply", plan)
+    monkeypatch.setattr(compiled.ConfigCompiler, "compile", compile_)
+    assert apply(in_process, routing(alias_rule("to-gpt-4o", "fake/gpt-4o"))).status_code == 200
+    assert seen == [("validate", False, False), ("compile", False, False)]  # worker threads, collector paused
+    assert gc.isenabled()  # and back on once the configuration is installed
