@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import signal
@@ -177,17 +178,33 @@ def test_keep_leaves_a_usable_gateway_and_says_how_to_stop_it(kept):
     assert not answers(gateway_port) and not answers(fake_port)
 
 
+def read_line(fd: int) -> bytes:
+    """One line from a pipe, read a byte at a time so that nothing beyond it leaves the pipe."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return line
+
+
 def test_ctrl_c_stops_everything_it_started(tmp_path: Path):
     command = [sys.executable, "-m", "tfy_gateway", "demo", "--data-dir", str(tmp_path / "interrupted")]
-    process = subprocess.Popen(
-        command, env=demo_env(), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    process = subprocess.Popen(command, env=demo_env(), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
-    seen = []
+    fd = process.stdout.fileno()
+    # The interrupt must land while the session runs, however late this process gets to send it: with
+    # a one-page pipe that is read no further than the [3/11] heading, the demo blocks writing its
+    # transcript (about 12 KB follows) long before it could finish. (Linux only; elsewhere the pipe is
+    # larger and a badly delayed interrupt can come too late.)
+    if hasattr(fcntl, "F_SETPIPE_SZ"):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 4096)
+    seen = b""
     try:
-        for line in process.stdout:
-            seen.append(line)
-            if line.startswith("[3/11]"):  # the MCP session is running
+        while line := read_line(fd):
+            seen += line
+            if line.startswith(b"[3/11]"):  # the MCP session is running
                 process.send_signal(signal.SIGINT)
                 break
         rest, _ = process.communicate(timeout=DEMO_TIMEOUT_S)
@@ -195,9 +212,11 @@ def test_ctrl_c_stops_everything_it_started(tmp_path: Path):
         if process.poll() is None:
             process.kill()
             process.communicate()  # reap it and close the pipe
-    output = "".join(seen) + rest
+    output = (seen + rest).decode()
+    assert b"[3/11]" in seen, output
     assert process.returncode == 130, output
     assert "interrupted" in output and "Stopped the fake provider and the gateway." in output
+    assert "Summary" not in output
     assert_all_stopped(services(output))
 
 
