@@ -193,7 +193,16 @@ def read_line(fd: int) -> bytes:
 
 def test_ctrl_c_stops_everything_it_started(tmp_path: Path):
     command = [sys.executable, "-m", "tfy_gateway", "demo", "--data-dir", str(tmp_path / "interrupted")]
-    process = subprocess.Popen(command, env=demo_env(), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command,
+        env=demo_env(),
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        # As from an interactive terminal: a test run started in the background (`pytest &` from a
+        # script) has SIGINT ignored, and the demo would inherit that and never see the Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert process.stdout is not None
     fd = process.stdout.fileno()
     # The interrupt must land while the session runs, however late this process gets to send it: with
