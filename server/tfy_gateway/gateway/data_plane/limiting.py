@@ -27,6 +27,7 @@ class RateLimitExceeded(DataPlaneError):
 
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(429, refusal.message, origin=ORIGIN, retry_after_s=refusal.retry_after_s)
+        self.refusal = refusal
         self.rule_id = refusal.rule.id
         self.config_name = refusal.rule.config_name
 
