@@ -43,3 +43,19 @@ def test_first_match_follows_subjects_models_and_metadata() -> None:
     assert match(caller(teams=("t",), model="m2")).id == "star"  # type: ignore[union-attr]
     assert match(caller(model="m2", metadata={"env": "prod"})).id == "meta"  # type: ignore[union-attr]
     assert match(caller(model="m1", metadata={"env": "dev"})).id == "star"  # type: ignore[union-attr]
+
+
+def test_rule_order_wins_over_the_subject_index() -> None:
+    compiled = rules(
+        rule("team-a", 1, when={"subjects": ["team:a"], "models": ["m1"]}),
+        rule("anyone-on-m1", 1, when={"models": ["m1"]}),
+        rule("team-b", 1, when={"subjects": ["team:b", "user:z@x"]}),
+        *(rule(f"team-{i}", 1, when={"subjects": [f"team:t{i}"]}) for i in range(200)),
+    )
+    match = compiled.first_match
+    assert match(caller(teams=("b",), model="m1")).id == "anyone-on-m1"  # type: ignore[union-attr]
+    assert match(caller(teams=("b", "a"), model="m1")).id == "team-a"  # type: ignore[union-attr]
+    assert match(caller(teams=("b",), model="m2")).id == "team-b"  # type: ignore[union-attr]
+    assert match(caller("z@x", model="m2")).id == "team-b"  # type: ignore[union-attr]
+    assert match(caller(teams=("t150",), model="m2")).id == "team-150"  # type: ignore[union-attr]
+    assert match(caller(teams=("nope",), model="m2")) is None

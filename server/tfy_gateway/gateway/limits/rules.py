@@ -56,27 +56,55 @@ class LimitRule:
         return all(key in metadata for key in self.required_metadata) and self.when.matches(request)
 
 
+class _ModelRules:
+    """The rules that can match one requested model, in rule order, indexed by subject: thousands of
+    per-team rules cost a few dict lookups per request, not a scan."""
+
+    __slots__ = ("_any_subject", "_by_subject", "rules")
+
+    def __init__(self, rules: tuple[LimitRule, ...]) -> None:
+        self.rules = rules
+        any_subject: list[int] = []
+        by_subject: dict[str, list[int]] = {}
+        for position, rule in enumerate(rules):
+            if rule.when.subjects is None:
+                any_subject.append(position)
+            else:
+                for subject in rule.when.subjects:
+                    by_subject.setdefault(subject, []).append(position)
+        self._any_subject = tuple(any_subject)
+        self._by_subject = {subject: tuple(positions) for subject, positions in by_subject.items()}
+
+    def candidates(self, subjects: tuple[str, ...]) -> list[LimitRule]:
+        by_subject = self._by_subject
+        hits = [by_subject[s] for s in subjects if s in by_subject] if by_subject else None
+        if not hits:
+            return [self.rules[p] for p in self._any_subject]
+        return [self.rules[p] for p in sorted(set(self._any_subject).union(*hits))]
+
+
 @dataclass
 class CompiledLimits:
-    """The rules in order; `first_match` narrows them by requested model once per model (memoised)."""
+    """The rules in order; `first_match` narrows them by requested model (memoised per model) and by
+    the caller's subjects before matching."""
 
     rules: tuple[LimitRule, ...] = ()
     cache_size: int = 10_000
-    _memo: dict[str, tuple[LimitRule, ...]] = field(default_factory=dict)
+    _memo: dict[str, _ModelRules] = field(default_factory=dict)
 
     def first_match(self, request: LimitRequest) -> LimitRule | None:
         if not self.rules:
             return None
-        candidates = self._for_model(request.model)
+        candidates = self._for_model(request.model).candidates(request.subjects)
         if not candidates:
             return None
         route = RouteRequest(request.model, request.subjects, request.metadata)
         return next((rule for rule in candidates if rule.matches(route)), None)
 
-    def _for_model(self, model: str) -> tuple[LimitRule, ...]:
+    def _for_model(self, model: str) -> _ModelRules:
         found = self._memo.get(model)
         if found is None:
-            found = tuple(r for r in self.rules if r.when.models is None or model in r.when.models)
+            found = _ModelRules(tuple(r for r in self.rules if r.when.models is None or model in r.when.models))
             if len(self._memo) >= self.cache_size:
                 self._memo.clear()
             self._memo[model] = found

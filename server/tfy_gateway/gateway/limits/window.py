@@ -20,7 +20,7 @@ BUCKETS = 6
 """Sub-buckets per window: the window slides in steps of a sixth of its period."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: periods are the three singletons below, and dict keys
 class Period:
     name: str
     seconds: int
