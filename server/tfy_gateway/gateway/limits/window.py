@@ -1,14 +1,15 @@
 """What "per minute", "per hour" and "per day" mean: sliding windows of six sub-buckets.
 
-The platform does not document its window algorithm, so this gateway decides (and
-references/rate-limiting.md says the same): time is cut into sub-buckets of a sixth of the period,
-aligned to the Unix epoch (UTC): 10 s for a minute, 10 min for an hour, 4 h for a day. A request is
-counted in the bucket in which it was admitted, and a bucket counts for the six buckets starting with
-its own: a bucket that started at `t` stops counting at `t + period` (a minute-bucket that started at
-12:00:10 counts until 12:01:10). A request is admitted when the sum of the current bucket and the
-five before it, plus what the request holds, stays within the limit. So no span of five buckets
-(50 s for a minute) ever admits more than the limit, and capacity comes back one bucket at a time,
-never all at once at a boundary, as a fixed window would.
+The platform's docs do not describe the window; a TrueFoundry blog post (2026-09, cited in
+references/rate-limiting.md) describes minutes as "60 seconds wide, 10-second buckets, summing the
+last 6", and this gateway uses that shape for every period. Time is cut into sub-buckets of a sixth
+of the period, aligned to the Unix epoch (UTC): 10 s for a minute, 10 min for an hour, 4 h for a day.
+A request is counted in the bucket in which it was admitted, and a bucket counts for the six buckets
+starting with its own: a bucket that started at `t` stops counting at `t + period` (a minute-bucket
+that started at 12:00:10 counts until 12:01:10). A request is admitted when the sum of the current
+bucket and the five before it, plus what the request holds, stays within the limit. So no span of
+five buckets (50 s for a minute) ever admits more than the limit, and capacity comes back one bucket
+at a time, never all at once at a boundary, as a fixed window would.
 """
 
 from __future__ import annotations
