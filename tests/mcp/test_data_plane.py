@@ -11,8 +11,6 @@ import yaml
 from tests.mcp.conftest import call, call_error, connect
 from tfy_gateway.fakeprovider import running
 
-# Remove when the limits work lands: the pipeline has its reserve/settle hooks, nothing enforces yet.
-needs_limits = pytest.mark.skip(reason="the gateway does not enforce rate limits yet (tfy_gateway.gateway.limits)")
 needs_data_plane = pytest.mark.skipif(
     importlib.util.find_spec("tfy_gateway.gateway.data_plane") is None,
     reason="the gateway's data plane (tfy_gateway.gateway.data_plane) is not built yet",
@@ -77,7 +75,6 @@ async def test_smoke_test_chat_embedding_and_unknown_model(gateway, fake_provide
 
 
 @needs_data_plane
-@needs_limits
 async def test_smoke_test_reports_a_rate_limited_request_as_a_result(gateway, fake_provider):
     async with connect(gateway.env) as client:
         await apply(client, fake_account(fake_provider))

@@ -1,8 +1,8 @@
 """`CompiledConfig`: everything a request reads about the applied configuration, as one value.
 
-An applied snapshot compiles into the catalog (upstream targets and prices), model access and the
-routing rules together; the slots that rate limits, budgets and guardrails need go here too, so a
-request that reads `ConfigHub.current` once sees one version of all of them. Compiling is pure and
+An applied snapshot compiles into the catalog (upstream targets and prices), model access, the
+routing rules and the rate-limit rules together (budgets and guardrails go here too when they come),
+so a request that reads `ConfigHub.current` once sees one version of all of them. Compiling is pure and
 runs in a worker thread (`ConfigHub.prepare`): the event loop never waits for a large apply.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from tfy_gateway.gateway.access import ModelAccess
 from tfy_gateway.gateway.accounting import PriceTable
 from tfy_gateway.gateway.config.catalog import EMPTY_CATALOG, ModelCatalog, build_catalog, load_secrets
+from tfy_gateway.gateway.limits.rules import CompiledLimits, compile_limits
 from tfy_gateway.gateway.routing.compiled import CompiledRouting, compile_snapshot
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
@@ -31,6 +32,7 @@ class CompiledConfig:
     snapshot: ConfigSnapshot
     catalog: ModelCatalog
     routing: CompiledRouting
+    limits: CompiledLimits
 
     @property
     def version(self) -> int:
@@ -41,7 +43,7 @@ class CompiledConfig:
         return self.snapshot.access
 
 
-EMPTY_CONFIG = CompiledConfig(ConfigSnapshot(), EMPTY_CATALOG, CompiledRouting())
+EMPTY_CONFIG = CompiledConfig(ConfigSnapshot(), EMPTY_CATALOG, CompiledRouting(), CompiledLimits())
 
 
 @dataclass(frozen=True)
@@ -63,4 +65,8 @@ class ConfigCompiler:
             catalog = build_catalog(snapshot, load_secrets(self.data_dir), self.prices)
         except Exception as exc:
             raise CompileError("model catalog", snapshot.version, exc) from exc
-        return CompiledConfig(snapshot, catalog, routing)
+        try:
+            limits = compile_limits(snapshot, cache_size=self.routing_cache_size)
+        except Exception as exc:
+            raise CompileError("rate-limit rules", snapshot.version, exc) from exc
+        return CompiledConfig(snapshot, catalog, routing, limits)

@@ -25,7 +25,8 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
 def extension(*, limits: Limits | None = None, guardrails: Guardrails | None = None) -> Extension:
     """The data plane as an Extension (settings come from the app's `GatewaySettings`).
 
-    `limits` and `guardrails` replace the admit-everything defaults of the pipeline's policy hooks.
+    `limits` replaces the default rate limiter (`limiting.RateLimits`), `guardrails` the
+    admit-everything default of the pipeline's guardrail hook.
     """
     plane = DataPlane(limits=limits, guardrails=guardrails)
     return Extension(name="data-plane", routes=routes(plane), lifespan=plane.lifespan)

@@ -2,7 +2,8 @@
 
 - `x-tfy-resolved-model`: the model id that served the request (after load balancing / fallback).
 - `x-tfy-applied-configurations`: JSON, e.g. `{"load_balancing": {"config": ..., "rule_id": ...,
-  "strategy": ..., "target": ...}, "retries": 1, "fallbacks": 0}`.
+  "strategy": ..., "target": ...}, "rate_limit": {"config": ..., "rule_id": ...}, "retries": 1,
+  "fallbacks": 0}`; `rate_limit` names the rule that admitted (or refused) the request, if one matched.
 - `server-timing` (non-streaming only): `gateway;dur=<ms>, provider;dur=<ms>, total;dur=<ms>`, i.e.
   the gateway's own overhead vs the time spent waiting for providers.
 - `x-tfy-cost` (non-streaming, when the model is priced) and `x-tfy-request-id` (the log record id).
@@ -16,6 +17,7 @@ import orjson
 
 from tfy_gateway.gateway.data_plane.asgi import Headers
 from tfy_gateway.gateway.data_plane.context import RequestContext
+from tfy_gateway.gateway.data_plane.limiting import RateLimitExceeded
 
 
 def applied_configurations(request: RequestContext) -> dict[str, Any]:
@@ -29,6 +31,11 @@ def applied_configurations(request: RequestContext) -> dict[str, Any]:
             "target": request.served.target if request.served else None,
             "virtual_model": plan.virtual_model,
         }
+    reservation, error = request.reservation, request.error
+    if reservation is not None and reservation.rule_id is not None:
+        applied["rate_limit"] = {"config": reservation.config_name, "rule_id": reservation.rule_id}
+    elif isinstance(error, RateLimitExceeded):
+        applied["rate_limit"] = {"config": error.config_name, "rule_id": error.rule_id}
     retries, fallbacks = request.retries_and_fallbacks()
     if retries or fallbacks:
         applied["retries"] = retries

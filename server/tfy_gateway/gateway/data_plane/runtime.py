@@ -3,7 +3,9 @@
 One pooled upstream transport (aiohttp) for every provider call, the router (whose health, latency and sticky
 state outlive configuration changes), the policy hooks (limits, guardrails), the request-log writer
 and the metrics registry. The configuration itself is read per request from `GatewayState.config`.
-Nothing here is module-level: two apps in one process never share any of it.
+The rate-limit counters are built with the lifespan too: they outlive configuration changes (a rule
+keeps its counters while its id and unit stay) but not the app. Nothing here is module-level: two
+apps in one process never share any of it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tfy_gateway.gateway.config import ConfigHub
-from tfy_gateway.gateway.data_plane.hooks import AdmitAll, Guardrails, Limits, NoGuardrails
+from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits, NoGuardrails
+from tfy_gateway.gateway.data_plane.limiting import RateLimits
+from tfy_gateway.gateway.limits import RateLimiter, WindowCounters
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.providers import AiohttpTransport, Transport
 from tfy_gateway.gateway.request_logs import LOGS_FILE, LogWriter
@@ -29,7 +33,9 @@ class DataPlane:
 
     def __init__(self, *, limits: Limits | None = None, guardrails: Guardrails | None = None) -> None:
         self.metrics = GatewayMetrics()
-        self.limits: Limits = limits or AdmitAll()
+        # A replacement for the rate limiter (tests, embedders); None: `RateLimits`, built by the lifespan.
+        self._limits_override = limits
+        self._limits: Limits | None = limits
         self.guardrails: Guardrails = guardrails or NoGuardrails()
         self._state: GatewayState | None = None
         self._router: Router | None = None
@@ -49,6 +55,12 @@ class DataPlane:
     @property
     def config(self) -> ConfigHub:
         return self.state.config
+
+    @property
+    def limits(self) -> Limits:
+        if self._limits is None:
+            raise RuntimeError(NOT_STARTED)
+        return self._limits
 
     @property
     def router(self) -> Router:
@@ -77,6 +89,7 @@ class DataPlane:
         settings = state.settings
         self._state = state
         self._router = Router(settings=settings.routing())
+        self._limits = self._limits_override or RateLimits(RateLimiter(WindowCounters()))
         self._transport = AiohttpTransport(settings.connection_limit, max_response_bytes=settings.max_response_bytes)
         self._logs = LogWriter(
             self.logs_path,

@@ -1,0 +1,135 @@
+"""The applied `gateway-rate-limiting-config` (V1), compiled once per configuration version.
+
+Rules are tried in order and only the first matching one limits a request (the platform's
+documented V1 semantics); later rules are ignored for it, even if the first one has room. A rule
+whose `rate_limit_applies_per` names `metadata.<key>` only matches requests carrying that key (there
+is no counter to charge otherwise), so requests without it fall through to later rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tfy_gateway.gateway.limits.request import LimitRequest
+from tfy_gateway.gateway.limits.scope import METADATA_PREFIX
+from tfy_gateway.gateway.limits.window import PERIODS, Period
+from tfy_gateway.gateway.routing.matching import WhenMatcher
+from tfy_gateway.gateway.routing.types import RouteRequest
+from tfy_gateway.gateway.snapshot import ConfigSnapshot
+
+logger = logging.getLogger(__name__)
+
+RATE_LIMITING_CONFIG = "gateway-rate-limiting-config"
+
+UnitKind = Literal["requests", "tokens"]
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str  # e.g. "tokens_per_minute", as written in the manifest
+    kind: UnitKind
+    period: Period
+
+    @classmethod
+    def parse(cls, name: str) -> Unit:
+        kind, _, period = name.partition("_per_")
+        if kind not in ("requests", "tokens") or period not in PERIODS:
+            raise ValueError(f"unknown rate-limit unit '{name}'")
+        return cls(name, "requests" if kind == "requests" else "tokens", PERIODS[period])
+
+
+@dataclass(frozen=True)
+class LimitRule:
+    id: str
+    config_name: str
+    when: WhenMatcher
+    limit: int
+    unit: Unit
+    applies_per: tuple[str, ...] = ()
+    # Metadata keys named by `metadata.<key>` in applies_per: a request must carry them to match.
+    required_metadata: tuple[str, ...] = ()
+
+    def matches(self, request: RouteRequest) -> bool:
+        metadata = request.metadata
+        return all(key in metadata for key in self.required_metadata) and self.when.matches(request)
+
+
+class _ModelRules:
+    """The rules that can match one requested model, in rule order, indexed by subject: thousands of
+    per-team rules cost a few dict lookups per request, not a scan."""
+
+    __slots__ = ("_any_subject", "_by_subject", "rules")
+
+    def __init__(self, rules: tuple[LimitRule, ...]) -> None:
+        self.rules = rules
+        any_subject: list[int] = []
+        by_subject: dict[str, list[int]] = {}
+        for position, rule in enumerate(rules):
+            if rule.when.subjects is None:
+                any_subject.append(position)
+            else:
+                for subject in rule.when.subjects:
+                    by_subject.setdefault(subject, []).append(position)
+        self._any_subject = tuple(any_subject)
+        self._by_subject = {subject: tuple(positions) for subject, positions in by_subject.items()}
+
+    def candidates(self, subjects: tuple[str, ...]) -> list[LimitRule]:
+        by_subject = self._by_subject
+        hits = [by_subject[s] for s in subjects if s in by_subject] if by_subject else None
+        if not hits:
+            return [self.rules[p] for p in self._any_subject]
+        return [self.rules[p] for p in sorted(set(self._any_subject).union(*hits))]
+
+
+@dataclass
+class CompiledLimits:
+    """The rules in order; `first_match` narrows them by requested model (memoised per model) and by
+    the caller's subjects before matching."""
+
+    rules: tuple[LimitRule, ...] = ()
+    cache_size: int = 10_000
+    _memo: dict[str, _ModelRules] = field(default_factory=dict)
+
+    def first_match(self, request: LimitRequest) -> LimitRule | None:
+        if not self.rules:
+            return None
+        candidates = self._for_model(request.model).candidates(request.subjects)
+        if not candidates:
+            return None
+        route = RouteRequest(request.model, request.subjects, request.metadata)
+        return next((rule for rule in candidates if rule.matches(route)), None)
+
+    def _for_model(self, model: str) -> _ModelRules:
+        found = self._memo.get(model)
+        if found is None:
+            found = _ModelRules(tuple(r for r in self.rules if r.when.models is None or model in r.when.models))
+            if len(self._memo) >= self.cache_size:
+                self._memo.clear()
+            self._memo[model] = found
+        return found
+
+
+def compile_rule(rule: Any, config_name: str) -> LimitRule:
+    applies_per = tuple(rule.rate_limit_applies_per or ())
+    return LimitRule(
+        id=rule.id,
+        config_name=config_name,
+        when=WhenMatcher.from_when(rule.when),
+        limit=rule.limit_to,
+        unit=Unit.parse(rule.unit),
+        applies_per=applies_per,
+        required_metadata=tuple(p.removeprefix(METADATA_PREFIX) for p in applies_per if p.startswith(METADATA_PREFIX)),
+    )
+
+
+def compile_limits(snapshot: ConfigSnapshot, *, cache_size: int = 10_000) -> CompiledLimits:
+    resource = snapshot.gateway_config(RATE_LIMITING_CONFIG)
+    if resource is None:
+        return CompiledLimits(cache_size=cache_size)
+    if resource.model is None:
+        logger.warning("the stored %s no longer parses; rate limiting ignores it", RATE_LIMITING_CONFIG)
+        return CompiledLimits(cache_size=cache_size)
+    config = resource.model
+    return CompiledLimits(tuple(compile_rule(rule, config.name) for rule in config.rules), cache_size)

@@ -1,0 +1,100 @@
+"""`RateLimits`, the data plane's Limits hook: request context in, 429 out, and what a request is charged."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tests.gateway.limits.conftest import T0, Clock, rule, rules
+from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.gateway.config import EMPTY_CONFIG
+from tfy_gateway.gateway.data_plane.context import CLIENT_CLOSED, RequestContext
+from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
+from tfy_gateway.gateway.data_plane.failures import DataPlaneError
+from tfy_gateway.gateway.data_plane.limiting import RateLimitExceeded, RateLimits
+from tfy_gateway.gateway.data_plane.response_headers import applied_configurations
+from tfy_gateway.gateway.limits import CompiledLimits, RateLimiter, WindowCounters
+from tfy_gateway.gateway.providers import Usage
+
+ALICE = Principal("user", "a@x", "a@x", ("t",), False, ("user:a@x", "team:t", "team:everyone"), "tok", "tok-id")
+
+
+def context(compiled: CompiledLimits, max_tokens: int = 90) -> RequestContext:
+    ctx = RequestContext(endpoint=ENDPOINTS["chat/completions"], config=replace(EMPTY_CONFIG, limits=compiled))
+    ctx.principal, ctx.model = ALICE, "fake/gpt-4o"
+    ctx.body = {"model": "fake/gpt-4o", "messages": [{"role": "user", "content": "x" * 40}], "max_tokens": max_tokens}
+    return ctx
+
+
+@pytest.fixture
+def hook() -> RateLimits:
+    return RateLimits(RateLimiter(WindowCounters(Clock(T0))))
+
+
+async def used(hook: RateLimits, compiled: CompiledLimits) -> int:
+    """What the counter holds, read from the refusal of a request asking for the whole limit."""
+    probe = context(compiled, max_tokens=10**9)
+    with pytest.raises(RateLimitExceeded) as refused:
+        await hook.reserve(probe)
+    return refused.value.refusal.used
+
+
+async def test_a_refusal_is_a_429_from_rate_limiting_with_retry_after_and_the_rule(hook: RateLimits) -> None:
+    compiled = rules(rule("one", 1))
+    ctx = context(compiled)
+    ctx.reservation = await hook.reserve(ctx)
+    assert applied_configurations(ctx)["rate_limit"] == {"config": "limits", "rule_id": "one"}
+    refused_ctx = context(compiled)
+    with pytest.raises(RateLimitExceeded) as refused:
+        await hook.reserve(refused_ctx)
+    error = refused.value
+    assert (error.status, error.origin, error.retry_after_s) == (429, "rate_limiting", 60.0)
+    refused_ctx.error = error
+    assert applied_configurations(refused_ctx)["rate_limit"] == {"config": "limits", "rule_id": "one"}
+
+
+@pytest.mark.parametrize(
+    ("usage", "status", "error", "charged"),
+    [
+        (Usage(prompt_tokens=10, completion_tokens=5), 200, None, 15),  # the real usage
+        (None, 500, DataPlaneError(500, "boom", origin="api_error"), 0),  # the provider answered an error
+        (None, 502, DataPlaneError(502, "refused", origin="gateway"), 0),  # the gateway failed: released
+        (None, CLIENT_CLOSED, DataPlaneError(CLIENT_CLOSED, "gone", origin="client"), 100),  # unknown: estimate
+    ],
+)
+async def test_what_a_request_is_charged_for_tokens(
+    hook: RateLimits, usage: Usage | None, status: int, error: DataPlaneError | None, charged: int
+) -> None:
+    compiled = rules(rule("tpm", 1_000, "tokens_per_minute"))
+    ctx = context(compiled)
+    reservation = await hook.reserve(ctx)
+    assert reservation is not None
+    ctx.usage, ctx.status, ctx.error = usage, status, error
+    await hook.settle(reservation, ctx)
+    if charged:
+        assert await used(hook, compiled) == charged
+    else:
+        assert await hook.reserve(context(compiled, max_tokens=10**9)) is not None  # the window is empty
+
+
+@pytest.mark.parametrize(
+    ("status", "origin", "counts"),
+    [(200, None, True), (500, "api_error", True), (CLIENT_CLOSED, "client", True), (502, "gateway", False)],
+)
+async def test_which_requests_count_under_a_requests_unit(
+    hook: RateLimits, status: int, origin: str | None, counts: bool
+) -> None:
+    compiled = rules(rule("rpm", 1))
+    ctx = context(compiled)
+    reservation = await hook.reserve(ctx)
+    assert reservation is not None
+    ctx.status = status
+    ctx.usage = Usage(prompt_tokens=1) if status == 200 else None
+    ctx.error = DataPlaneError(status, "x", origin=origin) if origin else None
+    await hook.settle(reservation, ctx)
+    if counts:
+        with pytest.raises(RateLimitExceeded):
+            await hook.reserve(context(compiled))
+    else:
+        assert await hook.reserve(context(compiled)) is not None

@@ -1,0 +1,257 @@
+"""`RateLimiter`: the first matching rule, one counter per entity, token holds settled to real usage."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import pytest
+
+from tests.gateway.limits.conftest import T0, caller, limiter, rule, rules
+from tfy_gateway.gateway.limits import CompiledLimits, LimitRequest, RateLimited, RateLimiter, Reservation
+from tfy_gateway.gateway.limits.tokens import DEFAULT_COMPLETION_TOKENS
+from tfy_gateway.gateway.limits.window import Period
+
+
+def admitted(limits: RateLimiter, compiled: CompiledLimits, request: LimitRequest, attempts: int) -> int:
+    count = 0
+    for _ in range(attempts):
+        try:
+            limits.reserve(compiled, request)
+            count += 1
+        except RateLimited:
+            pass
+    return count
+
+
+def test_no_rule_or_no_matching_rule_admits_without_holding() -> None:
+    limits, _ = limiter()
+    assert limits.reserve(rules(), caller()) is None
+    compiled = rules(rule("other-model", 0, when={"models": ["fake/other"]}))
+    assert limits.reserve(compiled, caller()) is None
+    assert len(limits.counters) == 0
+
+
+def test_the_reservation_names_the_rule() -> None:
+    limits, _ = limiter()
+    reservation = limits.reserve(rules(rule("r", 5)), caller())
+    assert reservation is not None and (reservation.rule_id, reservation.config_name) == ("r", "limits")
+
+
+def test_only_the_first_matching_rule_applies() -> None:
+    limits, _ = limiter()
+    compiled = rules(
+        rule("alice-generous", 100, when={"subjects": ["user:alice@x"]}),
+        rule("everyone-strict", 2),
+    )
+    # Alice matches the first rule only: the strict catch-all below it never counts her requests.
+    assert admitted(limits, compiled, caller("alice@x"), 10) == 10
+    assert admitted(limits, compiled, caller("bob@x"), 10) == 2
+    reservation = limits.reserve(compiled, caller("alice@x"))
+    assert reservation is not None and reservation.rule_id == "alice-generous"
+
+
+def test_a_full_first_rule_refuses_even_if_a_later_rule_has_room() -> None:
+    limits, _ = limiter()
+    compiled = rules(rule("gpt4o", 1, when={"models": ["fake/gpt-4o"]}), rule("all", 100))
+    limits.reserve(compiled, caller())
+    with pytest.raises(RateLimited) as refused:
+        limits.reserve(compiled, caller())
+    assert refused.value.refusal.rule.id == "gpt4o"
+
+
+def test_without_applies_per_matching_callers_share_one_counter() -> None:
+    limits, _ = limiter()
+    compiled = rules(rule("shared", 3))
+    assert admitted(limits, compiled, caller("a@x"), 2) + admitted(limits, compiled, caller("b@x"), 5) == 3
+
+
+@pytest.mark.parametrize(
+    ("applies_per", "first", "second", "separate"),
+    [
+        (["user"], caller("a@x"), caller("b@x"), True),
+        (["user"], caller("a@x", model="m1"), caller("a@x", model="m2"), False),
+        (["model"], caller("a@x", model="m1"), caller("a@x", model="m2"), True),
+        (["model"], caller("a@x", model="m1"), caller("b@x", model="m1"), False),
+        (["virtualaccount"], caller("virtualaccount:va1"), caller("virtualaccount:va2"), True),
+        (["metadata.project"], caller(metadata={"project": "p1"}), caller(metadata={"project": "p2"}), True),
+        (
+            ["metadata.project"],
+            caller("a@x", metadata={"project": "p"}),
+            caller("b@x", metadata={"project": "p"}),
+            False,
+        ),
+        (["user", "model"], caller("a@x", model="m1"), caller("a@x", model="m2"), True),
+        (["user", "model"], caller("a@x", model="m1"), caller("a@x", model="m1"), False),
+        (["team"], caller("a@x", teams=("t1",)), caller("b@x", teams=("t2",)), True),
+        (["team"], caller("a@x", teams=("t1",)), caller("b@x", teams=("t1",)), False),
+    ],
+)
+def test_applies_per_gives_one_counter_per_entity_combination(
+    applies_per: list[str], first: LimitRequest, second: LimitRequest, separate: bool
+) -> None:
+    limits, _ = limiter()
+    compiled = rules(rule("r", 2, when={"models": ["*"]}, rate_limit_applies_per=applies_per))
+    assert admitted(limits, compiled, first, 5) == 2
+    assert admitted(limits, compiled, second, 5) == (2 if separate else 0)
+
+
+def test_a_user_is_not_lumped_with_other_callers_under_virtualaccount() -> None:
+    limits, _ = limiter()
+    compiled = rules(rule("per-va", 1, rate_limit_applies_per=["virtualaccount"]))
+    assert admitted(limits, compiled, caller("a@x"), 3) == 1
+    assert admitted(limits, compiled, caller("b@x"), 3) == 1
+
+
+def test_a_caller_in_two_teams_must_fit_in_both_team_counters() -> None:
+    limits, _ = limiter()
+    compiled = rules(rule("per-team", 2, rate_limit_applies_per=["team"]))
+    assert admitted(limits, compiled, caller("a@x", teams=("t1", "t2")), 1) == 1
+    assert admitted(limits, compiled, caller("b@x", teams=("t2",)), 5) == 1  # t2 already holds a's request
+    assert admitted(limits, compiled, caller("c@x", teams=("t1",)), 5) == 1
+    assert admitted(limits, compiled, caller("d@x"), 5) == 2, "no team: a counter of its own"
+    # A refusal holds nothing: t1 and t3 are untouched by the refused attempt of a (t1, t3) member.
+    assert admitted(limits, compiled, caller("e@x", teams=("t3", "t1")), 1) == 0
+    assert admitted(limits, compiled, caller("f@x", teams=("t3",)), 5) == 2
+
+
+def test_a_metadata_rule_only_matches_requests_carrying_the_key() -> None:
+    limits, _ = limiter()
+    compiled = rules(
+        rule("per-project", 1, rate_limit_applies_per=["metadata.project"]),
+        rule("fallback", 3),
+    )
+    assert admitted(limits, compiled, caller(metadata={"project": "p"}), 5) == 1
+    reservation = limits.reserve(compiled, caller())
+    assert reservation is not None and reservation.rule_id == "fallback"
+
+
+def test_a_zero_limit_refuses_everything_without_a_retry_time() -> None:
+    limits, _ = limiter()
+    with pytest.raises(RateLimited) as refused:
+        limits.reserve(rules(rule("blocked", 0)), caller())
+    assert refused.value.refusal.retry_after_s is None
+    assert "'blocked'" in str(refused.value) and "every request it matches is refused" in str(refused.value)
+
+
+def test_the_refusal_names_rule_limit_unit_scope_and_when_to_retry() -> None:
+    limits, clock = limiter()
+    compiled = rules(rule("per-user", 3, rate_limit_applies_per=["user"]))
+    for _ in range(3):
+        limits.reserve(compiled, caller())
+    clock.now = T0 + 17.5
+    with pytest.raises(RateLimited) as refused:
+        limits.reserve(compiled, caller())
+    message = str(refused.value)
+    assert "Rate limit 'per-user' exceeded" in message
+    assert "3 requests per minute for user user:a@x" in message
+    assert "Capacity frees up in 43 s" in message
+    assert refused.value.refusal.retry_after_s == pytest.approx(42.5)
+
+
+# --- token units ---------------------------------------------------------------------------------
+
+
+def chat(max_tokens: int | None = None, content: str = "x" * 40) -> dict[str, object]:
+    body: dict[str, object] = {"model": "fake/gpt-4o", "messages": [{"role": "user", "content": content}]}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    return body
+
+
+def held(reservation: Reservation | None) -> int:
+    assert reservation is not None
+    return sum(hold.amount for hold in reservation.holds)
+
+
+def test_tokens_hold_the_prompt_estimate_plus_the_output_cap() -> None:
+    limits, _ = limiter()
+    compiled = rules(rule("tpm", 10_000, "tokens_per_minute"))
+    assert held(limits.reserve(compiled, caller(body=chat(100)))) == 10 + 100
+    assert held(limits.reserve(compiled, caller(body=chat()))) == 10 + DEFAULT_COMPLETION_TOKENS
+    assert held(limits.reserve(compiled, caller(body={"model": "e", "input": "y" * 8}, generates=False))) == 2
+
+
+def test_token_holds_settle_to_the_real_usage() -> None:
+    limits, _ = limiter()
+    compiled = rules(rule("tpm", 1_000, "tokens_per_minute"))
+    first = limits.reserve(compiled, caller(body=chat(490)))  # holds 500
+    assert first is not None
+    with pytest.raises(RateLimited):  # 500 + 600 > 1000
+        limits.reserve(compiled, caller(body=chat(590)))
+    limits.settle(first, release=False, tokens=30)  # it used 30
+    assert limits.reserve(compiled, caller(body=chat(590))) is not None  # 30 + 600
+    assert limits.counters.used(*_counter(first)) == 630
+
+
+def test_usage_above_the_estimate_is_charged_and_blocks_later_requests() -> None:
+    limits, clock = limiter()
+    compiled = rules(rule("tpm", 1_000, "tokens_per_minute"))
+    reservation = limits.reserve(compiled, caller(body=chat(10)))
+    assert reservation is not None
+    limits.settle(reservation, release=False, tokens=1_500)
+    with pytest.raises(RateLimited) as refused:
+        limits.reserve(compiled, caller(body=chat(10)))
+    assert refused.value.refusal.used == 1_500
+    clock.now = T0 + 60
+    assert limits.reserve(compiled, caller(body=chat(10))) is not None
+
+
+def test_release_gives_back_everything_held() -> None:
+    limits, _ = limiter()
+    requests, tokens = rules(rule("rpm", 1)), rules(rule("tpm", 100, "tokens_per_minute"))
+    for compiled, body in ((requests, chat()), (tokens, chat(80))):
+        reservation = limits.reserve(compiled, caller(body=body))
+        assert reservation is not None
+        with pytest.raises(RateLimited):
+            limits.reserve(compiled, caller(body=body))
+        limits.settle(reservation, release=True, tokens=None)
+        assert limits.reserve(compiled, caller(body=body)) is not None
+
+
+def test_settling_keeps_request_holds_and_unknown_usage_keeps_the_estimate() -> None:
+    limits, _ = limiter()
+    compiled = rules(rule("rpm", 1))
+    reservation = limits.reserve(compiled, caller())
+    assert reservation is not None
+    limits.settle(reservation, release=False, tokens=0)
+    with pytest.raises(RateLimited):
+        limits.reserve(compiled, caller())
+    tpm = rules(rule("tpm", 1_000, "tokens_per_minute"))
+    reservation = limits.reserve(tpm, caller(body=chat(90)))
+    assert reservation is not None
+    limits.settle(reservation, release=False, tokens=None)
+    assert limits.counters.used(*_counter(reservation)) == 100
+
+
+def test_an_estimate_above_the_limit_holds_the_whole_limit_and_needs_an_empty_window() -> None:
+    limits, clock = limiter()
+    compiled = rules(rule("tpm", 1_000, "tokens_per_minute"))
+    reservation = limits.reserve(compiled, caller(body=chat(5_000)))
+    assert reservation is not None and held(reservation) == 1_000
+    with pytest.raises(RateLimited) as refused:
+        limits.reserve(compiled, caller(body=chat(5_000)))
+    assert refused.value.refusal.need == 1_000
+    assert "estimated 1000 tokens" in str(refused.value)
+    limits.settle(reservation, release=False, tokens=200)
+    with pytest.raises(RateLimited):
+        limits.reserve(compiled, caller(body=chat(5_000)))
+    clock.now = T0 + 60
+    assert limits.reserve(compiled, caller(body=chat(5_000))) is not None
+
+
+def test_a_settle_after_the_window_moved_on_changes_nothing() -> None:
+    limits, clock = limiter()
+    compiled = rules(rule("tpm", 1_000, "tokens_per_minute"))
+    long_stream = limits.reserve(compiled, caller(body=chat(90)))
+    clock.now = T0 + 120
+    fresh = limits.reserve(compiled, caller(body=chat(90)))
+    assert long_stream is not None and fresh is not None
+    limits.settle(long_stream, release=False, tokens=900)
+    assert limits.counters.used(*_counter(fresh)) == 100
+
+
+def _counter(reservation: Reservation | None) -> tuple[Period, Hashable, int]:
+    """(period, key, bucket) of the reservation's counter, for `WindowCounters.used`."""
+    assert reservation is not None
+    hold = reservation.holds[0]
+    return hold.period, hold.key, hold.bucket
