@@ -237,3 +237,20 @@ def test_regenerating_a_virtual_account_token(
     assert_envelope(admin.http.post(regenerate, json={"gracePeriodInMinutes": -1}), 422)
     assert admin.http.delete(f"/api/svc/v1/virtual-accounts/{account_id}").status_code == 200
     assert_envelope(connect(shared_gateway.base_url, third).get("/api/llm/models"), 401)
+
+
+def test_applying_a_budget_config_warns_that_the_local_gateway_does_not_enforce_it(gateway: GatewayProcess) -> None:
+    budget = {
+        "name": "budgets",
+        "type": "gateway-budget-config",
+        "rules": [{"id": "daily", "when": {}, "limit_to": 1, "unit": "cost_per_day"}],
+    }
+    response = httpx.put(
+        gateway.base_url + "/api/svc/v1/apply",
+        json={"manifest": budget},
+        headers={"Authorization": f"Bearer {gateway.admin_token}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    codes = [w["code"] for w in response.json().get("warnings", [])]
+    assert "not-enforced-locally" in codes

@@ -147,7 +147,7 @@ def plan_apply(state: GatewayState, manifest: dict[str, Any], principal: Princip
     others = [r.manifest for r in snapshot.provider_accounts() if r.key != key]
     findings = validate_manifest(manifest, Catalog.from_manifests([*others, manifest]))
     errors = [f for f in findings if f.severity == "error"]
-    warnings = [f for f in findings if f.severity != "error"]
+    warnings = [f for f in findings if f.severity != "error"] + _not_enforced(manifest)
     if has_errors(findings):
         raise _invalid(manifest, errors, warnings)
     if existing is not None:
@@ -164,6 +164,28 @@ def plan_apply(state: GatewayState, manifest: dict[str, Any], principal: Princip
         updated_at=now,
     )
     return Plan("UPDATE" if existing else "CREATE", existing, parse_resource(record), warnings)
+
+
+# Configuration the local gateway stores (so the platform's tools round-trip it) but does not act on.
+# Saying so on every apply keeps it from vouching for a policy that does not happen locally.
+NOT_ENFORCED_LOCALLY = {
+    "gateway-budget-config": "budgets",
+    "gateway-guardrails-config": "guardrails",
+}
+
+
+def _not_enforced(manifest: Mapping[str, Any]) -> list[Finding]:
+    what = NOT_ENFORCED_LOCALLY.get(str(manifest.get("type")))
+    if what is None:
+        return []
+    return [
+        Finding(
+            "warning",
+            "not-enforced-locally",
+            f"The local gateway stores {what} but does not enforce them yet: requests are not checked "
+            f"against this {manifest.get('type')}. The platform enforces it once applied there.",
+        )
+    ]
 
 
 def _id_prefix(manifest: Mapping[str, Any]) -> str:
