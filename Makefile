@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fmt schema clean
+.PHONY: demo test lint bench fmt schema skill clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/tfy-gateway schema --markdown > references/manifest-schema.md
+	$(PYTHON) scripts/build_skill.py
+
+# skill/tfy-gateway/ holds copies of references/*.md and the skill's scripts (one source each, at the top).
+skill:
+	$(PYTHON) scripts/build_skill.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,11 @@
 """Build hook only; the project is configured in pyproject.toml.
 
-The skill (`skill/`) and its reference docs (`references/*.md`) live at the top of the repository and
-are shipped as package data `tfy_gateway/skill/` and `tfy_gateway/references/` (the skill's relative
-links `../references/*.md` still resolve there). They are added to build_py's data files, so wheels
-copy them, sdists include them and strict editable installs link them; a lenient editable install
-(`pip install -e .`) copies nothing and the code reads them from the checkout.
+The skill lives at the top of the repository as one self-contained directory, `skill/tfy-gateway/`
+(SKILL.md plus copies of `references/*.md` and its scripts, assembled by `make skill`), and is shipped
+as package data `tfy_gateway/skill/tfy-gateway/`; the MCP server serves its reference docs from there.
+It is added to build_py's data files, so wheels copy it, sdists include it and strict editable installs
+link it; a lenient editable install (`pip install -e .`) copies nothing and the code reads the
+checkout's `references/`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from setuptools.command.build_py import build_py
 
 # package-data directory -> (directory in the repository, glob of the files shipped)
 BUNDLED = {
-    "tfy_gateway.references": ("references", "*.md"),
     "tfy_gateway.skill": ("skill", "**/*"),
 }
 

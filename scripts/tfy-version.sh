@@ -15,7 +15,7 @@ sdk=""; cli=""; gateway=""; py=""
 python_bin="$(command -v python3 || command -v python || true)"
 if [[ -n "$python_bin" ]]; then
     py="$("$python_bin" -c 'import platform; print(platform.python_version())')"
-    sdk="$("$python_bin" -m pip show truefoundry 2>/dev/null | sed -n 's/^Version: //p')"
+    sdk="$("$python_bin" -m pip show truefoundry 2>/dev/null | sed -n 's/^Version: //p' || true)"
 fi
 command -v tfy >/dev/null && cli="$(version_of tfy --version)"
 command -v tfy-gateway >/dev/null && gateway="$(version_of tfy-gateway --version)"

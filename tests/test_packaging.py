@@ -1,4 +1,5 @@
-"""The built wheel carries the skill and its reference docs, and the MCP server it installs serves them.
+"""The built wheel carries the skill directory (with its reference docs), and the MCP server it installs
+serves those docs.
 
 The wheel is built from a clean copy of the repository (stale `build/` directories leak into wheels) with
 `pip wheel --no-build-isolation` when this environment's packages satisfy `[build-system] requires`, so no
@@ -36,7 +37,7 @@ IGNORED = shutil.ignore_patterns(
 
 # Runs in the scratch venv with -I (no PYTHONPATH, no cwd on sys.path): what the installed wheel serves.
 PROBE = """
-import asyncio, json
+import asyncio, json, os
 from pathlib import Path
 
 import tfy_gateway
@@ -52,8 +53,10 @@ async def main():
             if uri.startswith("gateway://references/"):
                 references[uri] = (await client.read_resource(uri)).contents[0].text
     skill_dir = Path(tfy_gateway.__file__).parent / "skill"
-    skill = {p.relative_to(skill_dir).as_posix(): p.read_text(encoding="utf-8") for p in skill_dir.rglob("*") if p.is_file()}
-    print(json.dumps({"file": tfy_gateway.__file__, "references": references, "skill": skill}))
+    files = [p for p in skill_dir.rglob("*") if p.is_file()]
+    skill = {p.relative_to(skill_dir).as_posix(): p.read_text(encoding="utf-8") for p in files}
+    executable = sorted(p.relative_to(skill_dir).as_posix() for p in files if os.access(p, os.X_OK))
+    print(json.dumps({"file": tfy_gateway.__file__, "references": references, "skill": skill, "executable": executable}))
 
 
 asyncio.run(main())
@@ -116,5 +119,7 @@ def test_installed_wheel_ships_the_skill_and_serves_every_reference(tmp_path: Pa
     assert sorted(served["references"]) == sorted(expected)
     assert served["references"] == expected
     skill = {p.relative_to(SKILL).as_posix(): p.read_text(encoding="utf-8") for p in SKILL.rglob("*") if p.is_file()}
-    assert "SKILL.md" in skill
+    assert "tfy-gateway/SKILL.md" in skill and "tfy-gateway/references/workflow.md" in skill
     assert served["skill"] == skill
+    scripts = sorted(p.relative_to(SKILL).as_posix() for p in SKILL.rglob("*.sh"))
+    assert scripts and served["executable"] == scripts, "the skill's scripts must stay executable"

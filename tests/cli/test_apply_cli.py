@@ -97,10 +97,19 @@ def test_apply_dry_run_diff_get_delete_against_the_gateway(gateway: GatewayProce
     env = gateway.env
     first = tfy_gateway("apply", "-f", str(ACCOUNTS), "-f", str(ROUTING), "--dry-run", "--show-diff", env=env)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines()[0] == (
+    assert (
         "\u2714 [Dry Run] Successfully configured manifest openai-main of type provider-account/openai. "
         "(No changes were applied)"
-    )
+    ) in first.stdout.splitlines()
+    # a create shows the whole manifest as added lines (the tfy CLI would show nothing)
+    out = first.stdout.splitlines()
+    assert out[:4] == [
+        "Diff for openai-main (provider-account/openai) (new resource)",
+        "--- /dev/null",
+        "+++ new/openai-main (provider-account/openai)",
+        out[3],
+    ]
+    assert out[3].startswith("@@ -0,0 +1,") and "+name: openai-main" in out and "+type: provider-account/openai" in out
     # the routing config uses models this same apply creates: skipped, as the tfy CLI does
     assert (
         "\u26a0 [Dry Run] Skipped manifest chat-routing of type gateway-load-balancing-config "

@@ -45,6 +45,19 @@ async def test_plan_apply_and_apply_again_is_already_applied(gateway, examples_d
         assert replan["changes"] == 0 and {d["action"] for d in replan["documents"]} == {"NO_CHANGE"}
 
 
+async def test_plan_shows_a_create_as_the_whole_manifest_added(gateway):
+    text = limits_yaml(10)
+    async with connect(gateway.env) as client:
+        plan = await call(client, "gateway_plan", {"yaml_text": text})
+    (document,) = plan["documents"]
+    assert document["action"] == "CREATE" and plan["changes"] == 1
+    lines = document["diff"].splitlines()
+    assert lines[:2] == ["--- /dev/null", f"+++ new/rate-limits ({RATE_LIMITS})"]
+    assert lines[2].startswith("@@ -0,0 +1,") and all(line.startswith("+") for line in lines[3:])
+    assert [line[1:] for line in lines[3:]] == yaml.dump(yaml.safe_load(text), sort_keys=True, indent=2).splitlines()
+    assert await live_config(gateway, RATE_LIMITS) is None, "a plan must not apply"
+
+
 async def test_plan_shows_the_diff_of_an_update(gateway, examples_dir):
     await seed(gateway, "provider-accounts.yaml", "routing-weighted.yaml")
     text = (examples_dir / "routing-weighted.yaml").read_text().replace("weight: 70", "weight: 80")

@@ -17,6 +17,7 @@ from tfy_gateway.platform import (
     ResourceNotFoundError,
     ValidationFailed,
     compute_diff,
+    creation_diff,
     merge_rule,
     remove_rule,
 )
@@ -41,7 +42,7 @@ async def test_dry_run_apply_diff_get_delete(gateway: GatewayProcess) -> None:
             await client.apply(account, dry_run=False)
 
         planned = await client.apply(routing, dry_run=True)
-        assert (planned.action, planned.existing, planned.diff) == ("CREATE", None, "")
+        assert (planned.action, planned.existing, planned.diff) == ("CREATE", None, creation_diff(routing))
         assert await client.get_config(LB) is None  # a dry run stores nothing
 
         applied = await client.apply(routing, dry_run=False)

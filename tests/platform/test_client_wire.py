@@ -17,6 +17,7 @@ from tfy_gateway.platform import (
     ResourceNotFoundError,
     UnreachableError,
     ValidationFailed,
+    creation_diff,
 )
 
 KEY = "tfy_wire_test_key_0123456789"
@@ -59,7 +60,7 @@ async def test_apply_create_and_unchanged(scripted: ScriptedServer) -> None:
         created = await client.apply(EXISTING, dry_run=False)
         scripted.reply("PUT", "/api/svc/v1/apply", body={"existingManifest": EXISTING, "data": {"id": "1"}})
         same = await client.apply(EXISTING, dry_run=True)
-    assert created.action == "CREATE" and created.created and created.diff == ""
+    assert created.action == "CREATE" and created.created and created.diff == creation_diff(EXISTING)
     assert scripted.seen[0].body["dryRun"] is False
     assert same.action == "UPDATE" and not same.changed and same.data == {"id": "1"}
 

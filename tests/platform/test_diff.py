@@ -1,4 +1,5 @@
-"""compute_diff must print what `tfy apply --dry-run --show-diff` prints, line for line.
+"""compute_diff must print what `tfy apply --dry-run --show-diff` prints, line for line; a create (where
+the CLI prints nothing) shows the whole manifest as added lines.
 
 The peer is the installed truefoundry CLI itself: its diff function and its manifest parsing.
 """
@@ -9,10 +10,11 @@ import copy
 from typing import Any
 
 import pytest
+import yaml
 from truefoundry.deploy.lib.diff_utils import generate_manifest_diff
 from truefoundry.deploy.lib.model.entity import ManifestLike
 
-from tfy_gateway.platform import compute_diff, manifest_label, strip_none_fields
+from tfy_gateway.platform import compute_diff, creation_diff, manifest_label, plan_diff, strip_none_fields
 
 ROUTING: dict[str, Any] = {
     "name": "chat-routing",
@@ -112,6 +114,32 @@ def test_no_change_and_create_give_empty_diff() -> None:
     assert compute_diff(None, ROUTING) == ""
     assert compute_diff({}, ROUTING) == ""  # the CLI treats an empty existingManifest as none
     assert compute_diff(ACCOUNT, _reordered_integrations(ACCOUNT)) == ""
+
+
+def test_a_create_shows_the_whole_manifest_as_added_lines() -> None:
+    new = {**ACCOUNT, "description": None}
+    diff = creation_diff(new)
+    lines = diff.splitlines()
+    assert lines[:3] == [
+        "--- /dev/null",
+        "+++ new/openai-main (provider-account/openai)",
+        f"@@ -0,0 +1,{len(lines) - 3} @@",
+    ]
+    body = [line[1:] for line in lines[3:]]
+    assert all(line.startswith("+") for line in lines[3:])
+    # rendered as the update diff renders its new side: applying it and diffing again shows nothing
+    assert "\n".join(body) + "\n" == yaml.dump(
+        {**ACCOUNT, "integrations": sorted(ACCOUNT["integrations"], key=lambda i: i["name"])}, sort_keys=True, indent=2
+    )
+    assert "description" not in diff
+    assert compute_diff(ACCOUNT, new) == ""
+
+
+def test_plan_diff_is_the_cli_diff_for_updates_and_the_creation_diff_for_creates() -> None:
+    for existing, new in [case[1:] for case in CASES]:
+        assert plan_diff(existing, new) == cli_diff(existing, new)
+    assert plan_diff(None, ROUTING) == plan_diff({}, ROUTING) == creation_diff(ROUTING)
+    assert "+    weight: 70\n" in plan_diff(None, ROUTING)
 
 
 def test_strip_none_fields_matches_the_cli_payload() -> None:

@@ -61,3 +61,15 @@ def test_version_script_reports_json() -> None:
     report = json.loads(subprocess.run(["bash", str(TFY_VERSION)], env=env, capture_output=True, text=True).stdout)
     assert report["tfy_gateway"]["installed"] is True
     assert report["python"]["compatible"] is True
+
+
+def test_version_script_reports_json_without_the_sdk_or_the_clis(tmp_path: Path) -> None:
+    """A machine whose python3 has neither the SDK nor pip, and no tfy or tfy-gateway, still gets a report."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=SUBPROCESS_TIMEOUT_S)
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
+    done = subprocess.run(["bash", str(TFY_VERSION)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["sdk"] == {"installed": False}
+    assert report["python"]["version"] == ".".join(map(str, sys.version_info[:3]))

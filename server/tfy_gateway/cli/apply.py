@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--show-diff",
         action="store_true",
-        help="with --dry-run: print the unified diff against what is applied now",
+        help="with --dry-run: print the unified diff against what is applied now (a new resource: all of it)",
     )
     parser.set_defaults(handler=run)
 
@@ -155,10 +155,11 @@ async def _apply_all(
                 print(f"{SKIP} {outcome.name}: warning: {warning.get('message')}{where}", file=sys.stderr)
             if type_.startswith("provider-account/") and manifest.get("name") in accounts.declared:
                 accounts.existing[str(manifest["name"])] = integration_names(outcome.existing)
-            if dry_run and show_diff and outcome.existing is not None:
+            if dry_run and show_diff:
+                # The tfy CLI prints nothing for a create; here a create shows the whole manifest as added lines.
                 label = manifest_label(manifest)
                 if outcome.diff:
-                    print(f"Diff for {label}")
+                    print(f"Diff for {label}{' (new resource)' if outcome.existing is None else ''}")
                     print(outcome.diff, end="" if outcome.diff.endswith("\n") else "\n")
                 else:
                     print(f"No changes detected for {label}")

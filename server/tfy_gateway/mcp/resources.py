@@ -16,10 +16,14 @@ REFERENCE_URI = "gateway://references/{name}"
 SCHEMA_URI = "gateway://schemas/{type}"
 
 
+SKILL_NAME = "tfy-gateway"
+
+
 def reference_dirs() -> list[Path]:
-    """Package data first (installed wheels), then the repository's references/ (a checkout)."""
+    """The skill shipped as package data first (installed wheels), then the repository's references/
+    (a checkout, where the skill directory only holds copies of it)."""
     package = Path(tfy_gateway.__file__).resolve().parent
-    return [package / "references", package.parent.parent / "references"]
+    return [package / "skill" / SKILL_NAME / "references", package.parent.parent / "references"]
 
 
 def reference_files() -> dict[str, Path]:

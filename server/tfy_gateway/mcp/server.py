@@ -91,7 +91,8 @@ def _state(
         error = exc
         logger.warning("control plane not configured: %s", exc)
     else:
-        logger.info("control plane: %s", settings.base_url)
+        # Which URL and (masked) key the server got: the first thing to check when settings seem ignored.
+        logger.info("control plane: %s (key %s)", settings.base_url, settings.masked_key)
         for warning in settings.warnings:
             logger.warning(warning)
     return ServerState(

@@ -1,12 +1,19 @@
 """Client for a TrueFoundry-compatible control plane: the platform itself or `tfy-gateway serve`.
 
 Credentials come from the environment only (`ControlPlaneSettings.from_env`). The pure helpers
-(`compute_diff`, `merge_rule`, `remove_rule`, apply order) need no network; `smoke_test` sends one
+(`compute_diff`, `plan_diff`, `merge_rule`, `remove_rule`, apply order) need no network; `smoke_test` sends one
 real request through a gateway's data plane.
 """
 
 from tfy_gateway.platform.client import ApplyOutcome, ControlPlaneClient
-from tfy_gateway.platform.diff import compute_diff, format_manifest, manifest_label, strip_none_fields
+from tfy_gateway.platform.diff import (
+    compute_diff,
+    creation_diff,
+    format_manifest,
+    manifest_label,
+    plan_diff,
+    strip_none_fields,
+)
 from tfy_gateway.platform.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -56,6 +63,7 @@ __all__ = [
     "UnsupportedFeatureError",
     "ValidationFailed",
     "compute_diff",
+    "creation_diff",
     "format_manifest",
     "integration_names",
     "integration_references",
@@ -64,6 +72,7 @@ __all__ = [
     "mask_secret",
     "merge_rule",
     "normalize_base_url",
+    "plan_diff",
     "remove_rule",
     "smoke_test",
     "sort_for_apply",

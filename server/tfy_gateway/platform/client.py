@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from tfy_gateway import __version__
-from tfy_gateway.platform.diff import compute_diff, strip_none_fields
+from tfy_gateway.platform.diff import plan_diff, strip_none_fields
 from tfy_gateway.platform.errors import (
     AuthenticationError,
     ControlPlaneError,
@@ -37,7 +37,11 @@ _VALIDATION_STATUSES = frozenset({400, 409, 413, 422})
 
 @dataclass(frozen=True)
 class ApplyOutcome:
-    """What an apply (or dry run) did: `diff` is "" when nothing changes or the resource is new."""
+    """What an apply (or dry run) did.
+
+    `diff` is the tfy CLI's diff for an update ("" when nothing changes) and, for a resource that does
+    not exist yet, the whole manifest as added lines (`plan_diff`).
+    """
 
     name: str
     type: str
@@ -168,7 +172,7 @@ class ControlPlaneClient:
             type=type_,
             action=str(action),
             existing=existing,
-            diff=compute_diff(existing, sent),
+            diff=plan_diff(existing, sent),
             data=data if isinstance(data, dict) else {},
             dry_run=dry_run,
             warnings=_findings(body, "warnings"),

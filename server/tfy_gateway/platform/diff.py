@@ -5,6 +5,10 @@ with `yaml.dump(sort_keys=True, indent=2)` (provider-account integrations sorted
 runs `difflib.unified_diff` over the lines. Matching it line for line means what a user sees here is
 what `tfy apply --dry-run --show-diff` will show against the platform.
 (truefoundry 0.17.5: deploy/lib/diff_utils.py and deploy/lib/dao/apply.py.)
+
+The CLI prints nothing for a resource that does not exist yet, so the most common first change would go
+unreviewed; `plan_diff` shows a create as the whole manifest in added lines instead (`creation_diff`),
+rendered the same way, and keeps the CLI's text for everything else.
 """
 
 from __future__ import annotations
@@ -67,3 +71,24 @@ def compute_diff(existing: dict[str, Any] | None, new: dict[str, Any]) -> str:
         tofile=f"new/{label}",
     )
     return "".join(lines)
+
+
+def creation_diff(new: dict[str, Any]) -> str:
+    """The whole manifest as added lines, from `/dev/null`: what creating the resource adds.
+
+    Rendered like `compute_diff`'s new side (top-level None fields removed, YAML with sorted keys), so
+    applying the manifest later and diffing again shows no change.
+    """
+    sent = strip_none_fields(new)
+    lines = difflib.unified_diff(
+        [],
+        format_manifest(sent).splitlines(keepends=True),
+        fromfile="/dev/null",
+        tofile=f"new/{manifest_label(sent)}",
+    )
+    return "".join(lines)
+
+
+def plan_diff(existing: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    """What a dry run shows: the CLI's diff for an update ("" when unchanged), `creation_diff` for a create."""
+    return compute_diff(existing, new) if existing else creation_diff(new)

@@ -29,7 +29,12 @@ class DocumentPlan(BaseModel):
     name: str
     type: str
     action: Literal["CREATE", "UPDATE", "NO_CHANGE"]
-    diff: str = Field(description="Unified diff of the live manifest -> this one ('' for CREATE or NO_CHANGE).")
+    diff: str = Field(
+        description=(
+            "Unified diff of the live manifest -> this one; for CREATE the whole manifest as added lines "
+            "(from /dev/null); '' for NO_CHANGE."
+        )
+    )
 
 
 class PlanResult(BaseModel):
@@ -54,8 +59,9 @@ async def gateway_plan(
     """Dry-run manifests against the control plane and return the per-document diff and a plan_id.
 
     Validates first (errors fail the call with their lines), then asks the control plane what each
-    document would create or change. The plan records the live state it was compared with and
-    expires after 15 minutes. Nothing is applied: gateway_apply_plan applies the plan by plan_id.
+    document would create or change (a new resource's diff is all of it, as added lines). The plan
+    records the live state it was compared with and expires after 15 minutes. Nothing is applied:
+    gateway_apply_plan applies the plan by plan_id.
     """
     state = state_of(ctx)
     try:
