@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a non-streamed answer read into
 _NETWORK_ERRORS = (asyncio.TimeoutError, aiohttp.ClientError, OSError)
 
 
+@functools.lru_cache(maxsize=256)
 def client_timeout(timeout: float | None, *, streaming: bool) -> aiohttp.ClientTimeout | None:
     """Non-streaming: `timeout` bounds the whole exchange. Streaming: it bounds connecting and each
     wait for data (the first-chunk deadline is enforced by the caller)."""
@@ -130,8 +132,11 @@ class AiohttpTransport:
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
         cap = self._max_response_bytes
-        if response.content_length is not None and response.content_length > cap:
-            raise ResponseTooLarge(f"{response.content_length} bytes, more than the gateway's cap of {cap}")
+        declared = response.content_length
+        if declared is not None:
+            if declared > cap:
+                raise ResponseTooLarge(f"{declared} bytes, more than the gateway's cap of {cap}")
+            return await response.read()  # the usual case: one read, the length is known and allowed
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(256 * 1024):
