@@ -116,7 +116,7 @@ async def test_transport_failures_map_to_502_and_504() -> None:
 
 async def test_timeouts_504_and_ttft_408() -> None:
     async def slow(request: HttpRequest) -> HttpResponse:
-        await asyncio.sleep(1)
+        await asyncio.Event().wait()  # never answers: the timeout under test always comes first
         return json_reply(200, COMPLETION)
 
     with pytest.raises(UpstreamTimeout) as slow_answer:
