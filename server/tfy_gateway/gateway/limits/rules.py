@@ -16,6 +16,7 @@ from tfy_gateway.gateway.limits.request import LimitRequest
 from tfy_gateway.gateway.limits.scope import METADATA_PREFIX
 from tfy_gateway.gateway.limits.window import PERIODS, Period
 from tfy_gateway.gateway.routing.matching import WhenMatcher
+from tfy_gateway.gateway.routing.rule_index import ModelIndex, SubjectIndex
 from tfy_gateway.gateway.routing.types import RouteRequest
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
@@ -56,59 +57,30 @@ class LimitRule:
         return all(key in metadata for key in self.required_metadata) and self.when.matches(request)
 
 
-class _ModelRules:
-    """The rules that can match one requested model, in rule order, indexed by subject: thousands of
-    per-team rules cost a few dict lookups per request, not a scan."""
-
-    __slots__ = ("_any_subject", "_by_subject", "rules")
-
-    def __init__(self, rules: tuple[LimitRule, ...]) -> None:
-        self.rules = rules
-        any_subject: list[int] = []
-        by_subject: dict[str, list[int]] = {}
-        for position, rule in enumerate(rules):
-            if rule.when.subjects is None:
-                any_subject.append(position)
-            else:
-                for subject in rule.when.subjects:
-                    by_subject.setdefault(subject, []).append(position)
-        self._any_subject = tuple(any_subject)
-        self._by_subject = {subject: tuple(positions) for subject, positions in by_subject.items()}
-
-    def candidates(self, subjects: tuple[str, ...]) -> list[LimitRule]:
-        by_subject = self._by_subject
-        hits = [by_subject[s] for s in subjects if s in by_subject] if by_subject else None
-        if not hits:
-            return [self.rules[p] for p in self._any_subject]
-        return [self.rules[p] for p in sorted(set(self._any_subject).union(*hits))]
+def _subject_index(model: str, rules: tuple[LimitRule, ...]) -> SubjectIndex[LimitRule]:
+    return SubjectIndex(rules)
 
 
 @dataclass
 class CompiledLimits:
     """The rules in order; `first_match` narrows them by requested model (memoised per model) and by
-    the caller's subjects before matching."""
+    the caller's subjects before matching, so thousands of per-team rules cost a few dict lookups."""
 
     rules: tuple[LimitRule, ...] = ()
     cache_size: int = 10_000
-    _memo: dict[str, _ModelRules] = field(default_factory=dict)
+    _index: ModelIndex[LimitRule, SubjectIndex[LimitRule]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index = ModelIndex(self.rules, _subject_index, self.cache_size)
 
     def first_match(self, request: LimitRequest) -> LimitRule | None:
         if not self.rules:
             return None
-        candidates = self._for_model(request.model).candidates(request.subjects)
+        candidates = self._index.for_model(request.model).candidates(request.subjects)
         if not candidates:
             return None
         route = RouteRequest(request.model, request.subjects, request.metadata)
         return next((rule for rule in candidates if rule.matches(route)), None)
-
-    def _for_model(self, model: str) -> _ModelRules:
-        found = self._memo.get(model)
-        if found is None:
-            found = _ModelRules(tuple(r for r in self.rules if r.when.models is None or model in r.when.models))
-            if len(self._memo) >= self.cache_size:
-                self._memo.clear()
-            self._memo[model] = found
-        return found
 
 
 def compile_rule(rule: Any, config_name: str) -> LimitRule:

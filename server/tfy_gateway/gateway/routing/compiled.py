@@ -15,6 +15,7 @@ from typing import Any
 
 from tfy_gateway.gateway.routing.health import sla_key
 from tfy_gateway.gateway.routing.matching import WhenMatcher
+from tfy_gateway.gateway.routing.rule_index import ModelIndex, SubjectIndex
 from tfy_gateway.gateway.routing.types import Attempt, RetryPolicy, RoutePlan
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
@@ -63,35 +64,14 @@ class CompiledRule:
     virtual_model: bool = False
 
 
-class ModelRules:
-    """The rules that can match one requested model, in rule order, indexed by subject.
+class ModelRules(SubjectIndex["CompiledRule"]):
+    """The rules that can match one requested model, by subject, and the model's pass-through plan."""
 
-    `candidates(subjects)` yields only rules listing one of the subjects or matching any subject,
-    so thousands of per-team rules cost a few dict lookups. Also holds the model's pass-through plan.
-    """
-
-    __slots__ = ("_any_subject", "_by_subject", "passthrough", "rules")
+    __slots__ = ("passthrough",)
 
     def __init__(self, model: str, rules: tuple[CompiledRule, ...]) -> None:
-        self.rules = rules
-        any_subject: list[int] = []
-        by_subject: dict[str, list[int]] = {}
-        for position, rule in enumerate(rules):
-            if rule.when.subjects is None:
-                any_subject.append(position)
-            else:
-                for subject in rule.when.subjects:
-                    by_subject.setdefault(subject, []).append(position)
-        self._any_subject = tuple(any_subject)
-        self._by_subject = {subject: tuple(positions) for subject, positions in by_subject.items()}
+        super().__init__(rules)
         self.passthrough = RoutePlan(model, None, None, None, (Attempt(model),), False)
-
-    def candidates(self, subjects: tuple[str, ...]) -> Iterable[CompiledRule]:
-        by_subject = self._by_subject
-        hits = [by_subject[s] for s in subjects if s in by_subject] if by_subject else None
-        if not hits:
-            return [self.rules[p] for p in self._any_subject]
-        return [self.rules[p] for p in sorted(set(self._any_subject).union(*hits))]
 
 
 @dataclass
@@ -99,38 +79,20 @@ class CompiledRouting:
     rules: tuple[CompiledRule, ...] = ()
     virtual_models: MappingProxyType[str, CompiledRule] = field(default_factory=lambda: MappingProxyType({}))
     cache_size: int = 10_000
-    _any_model: tuple[int, ...] = ()
-    _by_model: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    _memo: dict[str, ModelRules] = field(default_factory=dict)
     # Rankings that do not depend on request or health: a rule with every target eligible and healthy.
     static_rankings: dict[str, Any] = field(default_factory=dict)
+    _index: ModelIndex[CompiledRule, ModelRules] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        any_model: list[int] = []
-        by_model: dict[str, list[int]] = {}
-        for position, rule in enumerate(self.rules):
-            if rule.when.models is None:
-                any_model.append(position)
-            else:
-                for model in rule.when.models:
-                    by_model.setdefault(model, []).append(position)
-        self._any_model = tuple(any_model)
-        self._by_model = {model: tuple(positions) for model, positions in by_model.items()}
+        self._index = ModelIndex(self.rules, ModelRules, self.cache_size)
 
     def names(self, model: str) -> bool:
         """True when a rule's `when.models` or a virtual model names `model` (not just `*`)."""
-        return model in self._by_model or model in self.virtual_models
+        return self._index.names(model) or model in self.virtual_models
 
     def rules_for(self, model: str) -> ModelRules:
         """The gateway rules whose `models` can match `model` (memoised per model)."""
-        found = self._memo.get(model)
-        if found is None:
-            positions = sorted(self._any_model + self._by_model.get(model, ()))
-            found = ModelRules(model, tuple(self.rules[p] for p in positions))
-            if len(self._memo) >= self.cache_size:
-                self._memo.clear()
-            self._memo[model] = found
-        return found
+        return self._index.for_model(model)
 
 
 def _codes(values: Iterable[str] | None) -> frozenset[int]:
