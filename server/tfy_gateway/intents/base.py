@@ -7,6 +7,7 @@ open is either a `Question` (the meaning depends on it: ask, recommended option 
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
@@ -51,6 +52,10 @@ class IntentCheck(BaseModel):
     catalog_checked: bool = Field(
         default=False, description="Whether model names were checked against a catalog of known models."
     )
+    routing_checked: bool = Field(
+        default=False,
+        description="Whether the live routing config was read (rule placement, recommendations, model aliases).",
+    )
 
 
 class IntentIncompleteError(ValueError):
@@ -77,7 +82,7 @@ class Findings:
     def default(self, field: str, value: Any, note: str) -> None:
         self.defaults.append(AppliedDefault(field=field, value=value, note=note))
 
-    def result(self, kind: str, *, catalog_checked: bool) -> IntentCheck:
+    def result(self, kind: str, *, catalog_checked: bool, routing_checked: bool = False) -> IntentCheck:
         return IntentCheck(
             kind=kind,
             complete=not self.questions,
@@ -85,6 +90,7 @@ class Findings:
             defaults=self.defaults,
             next_question=self.questions[0].question if self.questions else None,
             catalog_checked=catalog_checked,
+            routing_checked=routing_checked,
         )
 
 
@@ -132,14 +138,17 @@ def check_models(
     catalog: Sequence[str] | None,
     *,
     allow_star: bool,
+    aliases: Sequence[str] = (),
 ) -> None:
-    """Model names must be catalog ids ('<account>/<integration>'); resolve bare names or ask."""
+    """Model names must be names clients can send: catalog ids ('<account>/<integration>', virtual
+    models included) or, where `aliases` are given, names a routing rule matches ('openai/gpt-4o').
+    Bare or unknown names become questions whose recommendation comes from those names, never a guess."""
     for index, model in enumerate(models):
         path = f"{field}[{index}]"
         if allow_star and model == "*":
             continue
         if catalog is None:
-            if "/" not in model:
+            if "/" not in model and model not in aliases:
                 findings.ask(
                     path,
                     "invalid",
@@ -148,14 +157,17 @@ def check_models(
                     [f"<account>/{model}"],
                 )
             continue
-        if model in catalog:
+        known = [*aliases, *(m for m in catalog if m not in aliases)]
+        if model in known:
             continue
-        candidates = [known for known in catalog if known.split("/", 1)[-1] == model]
+        # Aliases first: limits and budgets match the name clients send, which is the alias when one routes.
+        candidates = [name for name in known if name.split("/", 1)[-1] == model]
+        described = [f"'{c}'" + (" (routed alias clients send)" if c in aliases else "") for c in candidates]
         if len(candidates) == 1:
             findings.ask(
                 path,
                 "ambiguous",
-                f"Do you mean '{candidates[0]}' (the only model named '{model}')?",
+                f"Do you mean {described[0]} (the only model named '{model}')?",
                 candidates,
                 candidates[0],
             )
@@ -163,19 +175,22 @@ def check_models(
             findings.ask(
                 path,
                 "ambiguous",
-                f"Which '{model}' do you mean: " + ", ".join(f"'{c}'" for c in candidates) + "?",
+                f"Which '{model}' do you mean: {', '.join(described)}? The first is recommended.",
                 candidates,
                 candidates[0],
             )
         else:
-            known = sorted(catalog)[:10]
-            more = "" if len(catalog) <= 10 else f" (and {len(catalog) - 10} more)"
+            close = difflib.get_close_matches(model, known, n=5, cutoff=0.6)
+            listed = (close + [m for m in sorted(known) if m not in close])[:10]
+            more = "" if len(known) <= 10 else f" (and {len(known) - 10} more)"
+            hint = f" Did you mean '{close[0]}'?" if close else ""
             findings.ask(
                 path,
                 "invalid",
-                f"'{model}' is not a known model. Known: {', '.join(known) or 'none'}{more}. Which one?",
-                known,
-                known[0] if known else None,
+                f"'{model}' is not a model clients can send.{hint} Known: {', '.join(listed) or 'none'}{more}. "
+                "Which one?",
+                listed,
+                close[0] if close else None,
             )
 
 

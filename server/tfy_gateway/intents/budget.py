@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tfy_gateway.intents.base import Findings, check_applies_per, check_models, check_subjects, slug
+from tfy_gateway.intents.placement import routed_models
 from tfy_gateway.manifests.limits import BudgetUnit
 
 BUDGET_UNITS: list[str] = list(typing.get_args(BudgetUnit))
@@ -44,12 +45,18 @@ class BudgetIntent(BaseModel):
     config_name: str | None = None
 
 
-def check_budget(intent: BudgetIntent, findings: Findings, catalog: Sequence[str] | None) -> None:
+def check_budget(
+    intent: BudgetIntent,
+    findings: Findings,
+    catalog: Sequence[str] | None,
+    routing: Mapping[str, Any] | None = None,
+) -> None:
+    """Model names may be catalog ids or the aliases live routing rules match (what clients send)."""
     check_subjects(findings, "subjects", intent.subjects, who="the budget")
     if intent.models is None:
         findings.default("models", ["*"], "the budget covers every model")
     else:
-        check_models(findings, "models", intent.models, catalog, allow_star=True)
+        check_models(findings, "models", intent.models, catalog, allow_star=True, aliases=routed_models(routing))
     if intent.limit is None:
         findings.ask("limit", "missing", "How much may be spent per period (USD)?", [])
     if intent.unit is None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tfy_gateway.intents.base import Findings, check_applies_per, check_models, check_subjects, slug
+from tfy_gateway.intents.placement import routed_models
 from tfy_gateway.manifests.limits import RateLimitUnit as RateUnit
 
 RATE_UNITS: list[str] = list(typing.get_args(RateUnit))
@@ -34,12 +35,18 @@ class RateLimitIntent(BaseModel):
     config_name: str | None = None
 
 
-def check_rate_limit(intent: RateLimitIntent, findings: Findings, catalog: Sequence[str] | None) -> None:
+def check_rate_limit(
+    intent: RateLimitIntent,
+    findings: Findings,
+    catalog: Sequence[str] | None,
+    routing: Mapping[str, Any] | None = None,
+) -> None:
+    """Model names may be catalog ids or the aliases live routing rules match (what clients send)."""
     check_subjects(findings, "subjects", intent.subjects, who="the rate limit")
     if intent.models is None:
         findings.default("models", ["*"], "the limit covers every model")
     else:
-        check_models(findings, "models", intent.models, catalog, allow_star=True)
+        check_models(findings, "models", intent.models, catalog, allow_star=True, aliases=routed_models(routing))
     if intent.limit is None:
         findings.ask("limit", "missing", "How many requests or tokens should be allowed per window?", [])
     if intent.unit is None:

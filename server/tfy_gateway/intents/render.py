@@ -21,7 +21,7 @@ from tfy_gateway.intents.check import check_intent
 from tfy_gateway.intents.models import CONFIG_TYPES, Intent
 from tfy_gateway.intents.provider_account import ProviderAccountIntent, provider_account_context
 from tfy_gateway.intents.rate_limit import RateLimitIntent, rate_limit_context
-from tfy_gateway.intents.route import RouteIntent, route_context
+from tfy_gateway.intents.route import RouteIntent, route_context, route_placement
 from tfy_gateway.intents.virtual_account import VirtualAccountIntent, virtual_account_context
 from tfy_gateway.platform.merge import merge_rule
 
@@ -75,13 +75,20 @@ def render(intent: Intent, current_config: dict[str, Any] | None = None) -> dict
     """The manifest for a complete intent, merged into `current_config` (the live resource) if given.
 
     Raises `IntentIncompleteError` (carrying the check) when the intent still has open questions.
-    For gateway configs the rule is added or replaced by id and other rules are kept; for provider
+    For gateway configs the rule is added or replaced by id and other rules are kept (a route for a
+    model a live rule already routes changes that rule, or goes before it: see intents.placement); for provider
     accounts, models not named by the intent are kept; for virtual accounts, grants are added.
     """
     check = check_intent(intent)
     if not check.complete:
         raise IntentIncompleteError(check)
     template, context = _context(intent)
+    before: str | None = None
+    if isinstance(intent, RouteIntent):
+        live = current_config if current_config and current_config.get("type") == CONFIG_TYPES["route"] else None
+        placement = route_placement(intent, live)
+        context = route_context(intent, placement)
+        before = placement.before
     config_type = CONFIG_TYPES.get(intent.kind)
     config_name: str | None = None
     if isinstance(intent, (RouteIntent, RateLimitIntent, BudgetIntent)):
@@ -92,7 +99,9 @@ def render(intent: Intent, current_config: dict[str, Any] | None = None) -> dict
     if not isinstance(manifest, dict):  # pragma: no cover - templates always produce a mapping
         raise RuntimeError(f"template {template} did not render a mapping")
     if config_type is not None:
-        merged = merge_rule(current_config, manifest["rules"][0], config_type=config_type, name=manifest["name"])
+        merged = merge_rule(
+            current_config, manifest["rules"][0], config_type=config_type, name=manifest["name"], before=before
+        )
         if config_name:  # an explicit rename wins over the live name
             merged["name"] = manifest["name"]
         return merged

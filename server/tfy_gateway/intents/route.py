@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tfy_gateway.intents.base import Findings, check_models, slug
+from tfy_gateway.intents.placement import Placement, place_route, rule_targets
 
 Strategy = Literal["weight", "latency", "priority"]
 ROUTING_TYPES: dict[str, str] = {
@@ -66,7 +67,13 @@ class RouteIntent(BaseModel):
     config_name: str | None = Field(default=None, description="Config name; the live config's name is kept.")
 
 
-def check_route(intent: RouteIntent, findings: Findings, catalog: Sequence[str] | None) -> None:
+def check_route(
+    intent: RouteIntent,
+    findings: Findings,
+    catalog: Sequence[str] | None,
+    routing: Mapping[str, Any] | None = None,
+) -> None:
+    """`routing` is the live load-balancing config: it decides where the rule goes and what to recommend."""
     if not intent.model:
         findings.ask(
             "model",
@@ -85,7 +92,7 @@ def check_route(intent: RouteIntent, findings: Findings, catalog: Sequence[str] 
     check_models(findings, "targets", [t.target for t in targets], catalog, allow_star=False)
     strategy = _strategy(intent, findings)
     if strategy == "weight":
-        _check_weights(targets, findings)
+        _check_weights(intent, findings, catalog, routing)
     elif strategy is not None:
         for index, target in enumerate(targets):
             if target.weight is not None:
@@ -123,8 +130,10 @@ def check_route(intent: RouteIntent, findings: Findings, catalog: Sequence[str] 
         findings.default("fallback", True, "every target may serve as a fallback for the others")
     if intent.fallback_status_codes is None:
         findings.default("fallback_status_codes", DEFAULT_FALLBACK_CODES, "gateway default fallback statuses")
-    if intent.rule_id is None and intent.model:
-        findings.default("rule_id", route_rule_id(intent), "derived from the model name")
+    if intent.model:
+        placement = route_placement(intent, routing)
+        if placement.existing is not None or intent.rule_id is None:
+            findings.default("rule_id", placement.rule_id, placement.note(intent.model))
 
 
 def _strategy(intent: RouteIntent, findings: Findings) -> Strategy | None:
@@ -146,7 +155,13 @@ def _strategy(intent: RouteIntent, findings: Findings) -> Strategy | None:
     return None
 
 
-def _check_weights(targets: list[RouteTarget], findings: Findings) -> None:
+def _check_weights(
+    intent: RouteIntent,
+    findings: Findings,
+    catalog: Sequence[str] | None,
+    routing: Mapping[str, Any] | None,
+) -> None:
+    targets = intent.targets or []
     if not targets:
         return
     if len(targets) == 1 and targets[0].weight is None:
@@ -169,16 +184,77 @@ def _check_weights(targets: list[RouteTarget], findings: Findings) -> None:
         )
         return
     total = sum(given)
-    if total != 100:
+    if total < 100:
+        _ask_for_the_rest(intent, findings, catalog, routing, 100 - total)
+    elif total > 100:
         proposal = _normalise(given)
         findings.ask(
             "targets[].weight",
             "invalid",
             f"Weights must add up to 100 (they add up to {total}). Use "
-            f"{'/'.join(map(str, proposal))} (recommended) or another split?",
+            f"{'/'.join(map(str, proposal))} (the same proportions, recommended) or another split?",
             [proposal],
             proposal,
         )
+
+
+def _ask_for_the_rest(
+    intent: RouteIntent,
+    findings: Findings,
+    catalog: Sequence[str] | None,
+    routing: Mapping[str, Any] | None,
+    rest: int,
+) -> None:
+    """ "30% to Azure" says nothing about the other 70%: ask, never scale 30 up to 100.
+
+    The recommendation keeps today's behaviour for the rest: the targets of the live rule that
+    routes this model now (in their current proportions), or the model itself when clients call a
+    catalog model directly. Without either, nothing is recommended.
+    """
+    given = [t.model_dump(exclude_none=True) for t in intent.targets or []]
+    named = {t["target"] for t in given}
+    model = intent.model or ""
+    placement = route_placement(intent, routing) if model else None
+    current: list[dict[str, Any]] = []
+    if placement is not None and placement.existing is not None:
+        current = [t for t in rule_targets(placement.existing) if t["target"] not in named]
+    elif model and catalog is not None and model in catalog and model not in named:
+        current = [{"target": model, "weight": 100}]
+    options: list[Any] = []
+    recommended: list[dict[str, Any]] | None = None
+    where = ""
+    if current:
+        recommended = given + _spread(current, rest)
+        options.append(recommended)
+        where = " and ".join(t["target"] for t in current)
+        where = f" {where} (where it goes now, recommended)"
+    extra = [
+        m
+        for m in catalog or []
+        if m.rsplit("/", 1)[-1] == model.rsplit("/", 1)[-1]
+        and m not in named
+        and all(m != t["target"] for t in current)
+    ]
+    options += [[*given, {"target": m, "weight": rest}] for m in extra[:5]]
+    alternatives = (" or " if where else " ") + ", ".join(f"'{m}'" for m in extra[:5]) if extra else ""
+    findings.ask(
+        "targets",
+        "missing",
+        f"The weights add up to {100 - rest}: where should the other {rest}% of '{model}' go:"
+        f"{where}{alternatives}{'' if where or extra else ' which target'}?",
+        options,
+        recommended,
+    )
+
+
+def _spread(targets: list[dict[str, Any]], total: int) -> list[dict[str, Any]]:
+    """`total` percent over `targets` in proportion to their current weights (equal when unweighted)."""
+    weights: list[int] = [w if isinstance(w := t.get("weight"), int) and w > 0 else 0 for t in targets]
+    if not sum(weights):
+        weights = [1] * len(targets)
+    shares = [total * w // sum(weights) for w in weights]
+    shares[0] += total - sum(shares)
+    return [{"target": t["target"], "weight": share} for t, share in zip(targets, shares, strict=True)]
 
 
 def _normalise(weights: list[int]) -> list[int]:
@@ -192,7 +268,19 @@ def route_rule_id(intent: RouteIntent) -> str:
     return intent.rule_id or slug("route", intent.model or "")
 
 
-def route_context(intent: RouteIntent) -> dict[str, Any]:
+def route_placement(intent: RouteIntent, routing: Mapping[str, Any] | None) -> Placement:
+    """Change the live rule that routes this model already, or go before a broader one."""
+    return place_route(
+        routing,
+        intent.model or "",
+        intent.subjects,
+        intent.metadata,
+        derived_id=slug("route", intent.model or ""),
+        explicit_id=intent.rule_id,
+    )
+
+
+def route_context(intent: RouteIntent, placement: Placement | None = None) -> dict[str, Any]:
     """Template variables for a complete route intent (defaults applied as reported by the check)."""
     targets = intent.targets or []
     priorities = any(t.priority is not None for t in targets)
@@ -210,7 +298,7 @@ def route_context(intent: RouteIntent) -> dict[str, Any]:
         rendered_targets.append(entry)
     return {
         "routing_type": ROUTING_TYPES[strategy],
-        "rule_id": route_rule_id(intent),
+        "rule_id": placement.rule_id if placement else route_rule_id(intent),
         "subjects": intent.subjects if intent.subjects is not None else ["*"],
         "model": intent.model,
         "metadata": intent.metadata,

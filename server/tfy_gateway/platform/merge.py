@@ -66,11 +66,19 @@ def _rule_id(rule: dict[str, Any]) -> str:
     return rule_id
 
 
-def merge_rule(current: dict[str, Any] | None, rule: dict[str, Any], *, config_type: str, name: str) -> dict[str, Any]:
+def merge_rule(
+    current: dict[str, Any] | None,
+    rule: dict[str, Any],
+    *,
+    config_type: str,
+    name: str,
+    before: str | None = None,
+) -> dict[str, Any]:
     """A new config with `rule` added (see module docstring for where) or replacing the same `id`.
 
     `name` is used only when there is no current config; an existing config keeps its name, so the
-    diff shows the rule change and nothing else.
+    diff shows the rule change and nothing else. `before` names a live rule a new rule must precede
+    (one that would otherwise take its requests first); an unknown id raises RuleNotFoundError.
     """
     if not isinstance(rule, dict):
         raise ValueError(f"a rule must be a mapping, got {type(rule).__name__}")
@@ -91,7 +99,15 @@ def merge_rule(current: dict[str, Any] | None, rule: dict[str, Any], *, config_t
             break
     else:
         position = len(rules)
-        if not is_catch_all(new_rule):
+        if before is not None:
+            found = [i for i, r in enumerate(rules) if isinstance(r, dict) and r.get("id") == before]
+            if not found:
+                known = ", ".join(repr(r.get("id")) for r in rules if isinstance(r, dict)) or "none"
+                raise RuleNotFoundError(
+                    f"no rule with id {before!r} to place the new rule before; existing ids: {known}"
+                )
+            position = found[0]
+        elif not is_catch_all(new_rule):
             for index, existing in enumerate(rules):
                 if isinstance(existing, dict) and is_catch_all(existing):
                     position = index

@@ -11,7 +11,16 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from tfy_gateway.intents import AppliedDefault, Intent, IntentCheck, check_intent, render, to_yaml
+from tfy_gateway.intents import (
+    CONFIG_TYPES,
+    AppliedDefault,
+    Intent,
+    IntentCheck,
+    RouteIntent,
+    check_intent,
+    render,
+    to_yaml,
+)
 from tfy_gateway.manifests import Catalog, ManifestLoadError, has_errors, load_text, validate_documents
 from tfy_gateway.manifests import validate_manifest as validate_one
 from tfy_gateway.mcp.findings import FindingOut
@@ -23,21 +32,29 @@ logger = logging.getLogger(__name__)
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 MAX_YAML_CHARS = 200_000
+ROUTING_TYPE = CONFIG_TYPES["route"]
 IntentArg = Annotated[Intent, Field(description="The structured request; `kind` selects the intent type.")]
 
 
 async def _optional_catalog(ctx: Context) -> Catalog | None:
     """The live catalog when the control plane answers; None (offline checks) otherwise."""
+    catalog, _ = await _optional_live(ctx, routing=False)
+    return catalog
+
+
+async def _optional_live(ctx: Context, *, routing: bool = True) -> tuple[Catalog | None, dict[str, Any] | None]:
+    """The live catalog and routing config when the control plane answers; (None, None) otherwise."""
     state = state_of(ctx)
     if state.settings is None:
-        return None
+        return None, None
     try:
         async with state.control_plane() as client:
             catalog, _ = await live_catalog(client)
+            live_routing = await client.get_config(ROUTING_TYPE) if routing else None
     except ToolError as exc:
         logger.info("checking without the live catalog: %s", exc)
-        return None
-    return catalog
+        return None, None
+    return catalog, live_routing
 
 
 async def gateway_check_intent(ctx: Context, intent: IntentArg) -> IntentCheck:
@@ -46,11 +63,14 @@ async def gateway_check_intent(ctx: Context, intent: IntentArg) -> IntentCheck:
     Returns complete=true when gateway_render_manifest can render it; otherwise one question per
     missing, ambiguous or invalid field (allowed values and the recommended answer first) and
     next_question, the single question to ask the user now. Also lists the defaults rendering
-    will use. Model names are checked against the live catalog when the control plane answers.
-    It renders and changes nothing.
+    will use. Model names are checked against the live catalog and routing config when the control
+    plane answers: limits and budgets accept the names clients send (routed aliases such as
+    'openai/gpt-4o', virtual models, '<account>/<model>'); a route for a model a live rule already
+    routes changes that rule or goes before it (the rule_id default says which); recommendations keep
+    the user's numbers (30% stays 30%: the question asks where the rest goes). It changes nothing.
     """
-    catalog = await _optional_catalog(ctx)
-    return check_intent(intent, list(catalog.entries) if catalog is not None else None)
+    catalog, routing = await _optional_live(ctx)
+    return check_intent(intent, list(catalog.entries) if catalog is not None else None, routing=routing)
 
 
 class RenderResult(BaseModel):
@@ -59,6 +79,9 @@ class RenderResult(BaseModel):
     merged_with_live: bool = Field(description="The live resource existed and its other rules/models were kept.")
     rule_ids: list[str] = Field(default_factory=list, description="Rules of the merged config, in order.")
     defaults: list[AppliedDefault] = Field(default_factory=list, description="Defaults the rendering used.")
+    placement: str | None = Field(
+        default=None, description="For routes: which live rule was changed, or which one the new rule precedes."
+    )
     valid: bool
     findings: list[FindingOut]
 
@@ -74,7 +97,8 @@ async def gateway_render_manifest(ctx: Context, intent: IntentArg) -> RenderResu
     state = state_of(ctx)
     async with state.control_plane() as client:
         catalog, _ = await live_catalog(client)
-        check = check_intent(intent, list(catalog.entries))
+        routing = await client.get_config(ROUTING_TYPE)
+        check = check_intent(intent, list(catalog.entries), routing=routing)
         if not check.complete:
             raise ToolError(
                 f"The {check.kind} intent is not complete: {check.next_question} "
@@ -87,12 +111,14 @@ async def gateway_render_manifest(ctx: Context, intent: IntentArg) -> RenderResu
     findings = validate_one(manifest, catalog)
     found = manifest.get("rules")
     rules: list[Any] = found if isinstance(found, list) else []
+    placement = next((d.note for d in check.defaults if d.field == "rule_id"), None)
     return RenderResult(
         yaml=to_yaml(manifest),
         manifest=manifest,
         merged_with_live=current is not None,
         rule_ids=[str(r.get("id")) for r in rules if isinstance(r, dict)],
         defaults=check.defaults,
+        placement=placement if isinstance(intent, RouteIntent) else None,
         valid=not has_errors(findings),
         findings=[FindingOut.of(f) for f in findings],
     )

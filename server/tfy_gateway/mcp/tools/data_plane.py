@@ -12,9 +12,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from tfy_gateway.intents import CONFIG_TYPES, BudgetIntent, Intent, RouteIntent
 from tfy_gateway.mcp.errors import RESTART_HINT
 from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.base import add_tool
+from tfy_gateway.mcp.verify import MAX_REQUESTS, Sender, Verification
+from tfy_gateway.mcp.verify import verify as verify_intent
 from tfy_gateway.platform import UnreachableError, UnsupportedFeatureError, ValidationFailed, smoke_test
 
 SMOKE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
@@ -41,6 +44,9 @@ class SmokeResult(BaseModel):
     cost: float | None = Field(default=None, description="Cost reported by the gateway, when it reports one.")
     output_preview: str | None = Field(default=None, description="Start of the reply (untrusted model output).")
     error: str | None = Field(default=None, description="The gateway's error message on a non-2xx answer.")
+    verification: Verification | None = Field(
+        default=None, description="With `verify`: whether the applied intent holds, measured over several requests."
+    )
 
 
 async def gateway_smoke_test(
@@ -55,6 +61,24 @@ async def gateway_smoke_test(
     metadata: Annotated[
         dict[str, str] | None, Field(description="Sent as x-tfy-metadata, to exercise metadata rules.")
     ] = None,
+    verify: Annotated[
+        Intent | None,
+        Field(
+            description=(
+                "The intent that was applied (as given to gateway_render_manifest): send requests and report "
+                "whether it holds. route: the split over `requests`; rate_limit: a 429 from its rule past the "
+                "limit; budget: its rule in x-tfy-applied-configurations."
+            )
+        ),
+    ] = None,
+    requests: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=MAX_REQUESTS,
+            description="With verify: requests to send (route: default 100; rate_limit: the most to send).",
+        ),
+    ] = None,
 ) -> SmokeResult:
     """Send one real request through the gateway's data plane ({base}/api/llm) as the API key's user.
 
@@ -63,12 +87,35 @@ async def gateway_smoke_test(
     if reported, and a preview of the reply. A non-2xx answer (e.g. 429 from a rate limit) is a
     result with ok=false, not a failure. This may cost money with a real provider and counts
     against rate limits and budgets; it does not change configuration.
+
+    With `verify` (the applied intent) it sends several requests and adds `verification`: verdict
+    holds / does_not_hold / unverified, a one-line summary, expected vs observed and the tolerance.
+    A rate-limit check sends until refused, so the caller stays limited until the window slides.
     """
-    settings = state_of(ctx).require_settings()
+    state = state_of(ctx)
+    settings = state.require_settings()
+    if verify is not None and isinstance(verify, RouteIntent) and verify.model and verify.model != model:
+        raise ToolError(f"To verify the route for '{verify.model}', pass model='{verify.model}' (got '{model}').")
+    verification: Verification | None = None
     try:
-        outcome = await smoke_test(
-            settings, model=model, kind=kind, prompt=prompt, stream=stream, max_tokens=max_tokens, metadata=metadata
-        )
+        if verify is None:
+            outcome = await smoke_test(
+                settings, model=model, kind=kind, prompt=prompt, stream=stream, max_tokens=max_tokens, metadata=metadata
+            )
+        else:
+            live_budgets = None
+            if isinstance(verify, BudgetIntent):
+                async with state.control_plane() as client:
+                    live_budgets = await client.get_config(CONFIG_TYPES["budget"])
+            sender = Sender(
+                settings, model, prompt, max_tokens, {**(verify_metadata(verify)), **(metadata or {})} or None
+            )
+            try:
+                verification, outcome = await verify_intent(
+                    sender, verify, requests=requests, live_budgets=live_budgets
+                )
+            except ValueError as exc:
+                raise ToolError(f"{exc}.") from None
     except UnreachableError as exc:
         raise ToolError(
             f"{exc.message[:1].upper()}{exc.message[1:]}. Start it or fix TFY_BASE_URL, then call gateway_status."
@@ -76,7 +123,13 @@ async def gateway_smoke_test(
     if outcome.status == 401:
         # A wrong key is not a smoke result: every next call would fail the same way.
         raise ToolError(f"The gateway rejected TFY_API_KEY (401): {outcome.error}. Fix TFY_API_KEY. {RESTART_HINT}")
-    return SmokeResult.model_validate(outcome.to_dict())
+    return SmokeResult.model_validate({**outcome.to_dict(), "verification": verification})
+
+
+def verify_metadata(intent: Intent) -> dict[str, str]:
+    """Metadata the intent's rule requires, so the verification requests match it."""
+    metadata = getattr(intent, "metadata", None)
+    return dict(metadata) if isinstance(metadata, dict) else {}
 
 
 @contextmanager

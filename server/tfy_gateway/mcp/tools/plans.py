@@ -13,15 +13,17 @@ from pydantic import BaseModel, Field
 
 from tfy_gateway.manifests import ManifestLoadError, has_errors, load_text, validate_documents
 from tfy_gateway.mcp.errors import tool_error
-from tfy_gateway.mcp.findings import summarise
+from tfy_gateway.mcp.findings import FindingOut, summarise
 from tfy_gateway.mcp.live import live_catalog
 from tfy_gateway.mcp.plans import PLAN_ID_PATTERN, PlannedDocument, UnknownPlanError, fingerprint
+from tfy_gateway.mcp.reachability import new_unreachable
 from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.authoring import MAX_YAML_CHARS
 from tfy_gateway.mcp.tools.base import add_tool
 from tfy_gateway.platform import ControlPlaneError, sort_for_apply
 
 PLAN = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+FIRST_MATCH_CONFIGS = frozenset({"gateway-load-balancing-config", "gateway-rate-limiting-config"})
 APPLY = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
@@ -43,6 +45,9 @@ class PlanResult(BaseModel):
     expires_in_seconds: int
     changes: int = Field(description="Documents that would create or change something.")
     documents: list[DocumentPlan] = Field(description="In the order they would be applied.")
+    warnings: list[FindingOut] = Field(
+        default_factory=list, description="Validation warnings, including unreachable rules planned with force."
+    )
 
 
 def _iso(timestamp: float) -> str:
@@ -55,13 +60,18 @@ async def gateway_plan(
         str,
         Field(min_length=1, max_length=MAX_YAML_CHARS, description="The manifest(s) to apply, YAML or JSON."),
     ],
+    force: Annotated[
+        bool,
+        Field(description="Plan even if the change adds a rule that can never apply (unreachable-rule). Rarely right."),
+    ] = False,
 ) -> PlanResult:
     """Dry-run manifests against the control plane and return the per-document diff and a plan_id.
 
-    Validates first (errors fail the call with their lines), then asks the control plane what each
-    document would create or change (a new resource's diff is all of it, as added lines). The plan
-    records the live state it was compared with and expires after 15 minutes. Nothing is applied:
-    gateway_apply_plan applies the plan by plan_id.
+    Validates first (errors fail the call with their lines; a new or changed rule that an earlier
+    catch-all or identical rule shadows is an unreachable-rule error unless force=true), then asks
+    the control plane what each document would create or change (a new resource's diff is all of
+    it, as added lines). The plan records the live state it was compared with and expires after
+    15 minutes. Nothing is applied: gateway_apply_plan applies the plan by plan_id.
     """
     state = state_of(ctx)
     try:
@@ -72,7 +82,12 @@ async def gateway_plan(
         raise ToolError("The YAML contains no documents. Pass at least one manifest.")
     async with state.control_plane() as client:
         catalog, _ = await live_catalog(client)
-        findings = validate_documents(documents, catalog)
+        live_configs = {
+            kind: await client.get_config(kind)
+            for kind in {str(d.data.get("type")) for d in documents if isinstance(d.data, dict)}
+            if kind in FIRST_MATCH_CONFIGS
+        }
+        findings = new_unreachable(validate_documents(documents, catalog), documents, live_configs, force=force)
         if has_errors(findings):
             raise ToolError(
                 "The manifest has errors; nothing was planned:\n"
@@ -100,6 +115,7 @@ async def gateway_plan(
         expires_in_seconds=int(plan.expires_at - state.plans.now()),
         changes=sum(1 for d in planned if d.changes),
         documents=[DocumentPlan(name=d.name, type=d.type, action=d.action, diff=d.diff) for d in planned],
+        warnings=[FindingOut.of(f) for f in findings if f.severity == "warning"],
     )
 
 
