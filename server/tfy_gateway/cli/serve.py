@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import logging
 import os
 import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tfy_gateway.gateway.settings import (
     ADMIN_TOKEN_ENV,
@@ -18,7 +23,11 @@ from tfy_gateway.gateway.settings import (
     load_settings,
 )
 
+if TYPE_CHECKING:
+    from tfy_gateway.fakeprovider.offline import OfflineProviders
+
 logger = logging.getLogger("tfy_gateway.serve")
+SEED_TIMEOUT_S = 120.0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,6 +59,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log verbosity"
     )
     parser.add_argument("--access-log", action="store_true", help="log every request line")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help=(
+            "also run the bundled fake provider and point the example provider accounts (openai-main, "
+            "azure-backup, anthropic-main) at it, with placeholder secrets: every example applies and answers "
+            "offline. Accounts you pointed elsewhere are left alone."
+        ),
+    )
     parser.set_defaults(handler=run)
 
 
@@ -94,5 +112,35 @@ def run(args: argparse.Namespace) -> int:
         server_header=False,
     )
     server = uvicorn.Server(config)
-    server.run()  # handles SIGINT and SIGTERM: stops accepting, drains, runs the lifespan shutdown
+    with contextlib.ExitStack() as stack:
+        if args.offline:
+            from tfy_gateway.fakeprovider.offline import OfflineProviders
+
+            logging.getLogger("httpx").setLevel(logging.WARNING)  # the seeding's requests are not news
+            offline = stack.enter_context(OfflineProviders(Path(settings.data_dir)))
+            threading.Thread(target=_seed_when_up, args=(server, settings, offline), daemon=True).start()
+        server.run()  # handles SIGINT and SIGTERM: stops accepting, drains, runs the lifespan shutdown
     return 0 if server.started else 1
+
+
+def _seed_when_up(server: Any, settings: GatewaySettings, offline: OfflineProviders) -> None:
+    """Once the gateway answers, apply the starter accounts through its own control plane."""
+    deadline = time.monotonic() + SEED_TIMEOUT_S
+    while not server.started:
+        if server.should_exit or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+    host = settings.host if _is_loopback(settings.host) else "127.0.0.1"
+    base_url = f"http://{'[' + host + ']' if ':' in host else host}:{settings.port}"
+    try:
+        token = settings.admin_token or settings.admin_token_path.read_text().strip()
+        report = offline.seed(base_url, token)
+    except Exception as exc:  # the gateway still serves; say why the catalog is missing
+        logger.error("offline: could not apply the starter provider accounts: %s", exc)
+        return
+    logger.info(
+        "offline: fake provider at %s; provider accounts %s point at it%s",
+        offline.url,
+        ", ".join(report.applied) or "(already)",
+        f"; left alone (they point elsewhere): {', '.join(report.kept)}" if report.kept else "",
+    )

@@ -89,7 +89,22 @@ def add_user(args: argparse.Namespace) -> int:
     teams = ", ".join(args.team) or "none"
     print(f"Added {role} {user.email} (teams: {teams}). Its token, shown only this once:", file=sys.stderr)
     print(issued.token)
+    print(access_note(user.email, args.team, admin=user.is_admin), file=sys.stderr)
     return EXIT_OK
+
+
+def access_note(email: str, teams: list[str], *, admin: bool) -> str:
+    """How the new user gets to call models: the step everyone misses after `users add`."""
+    if admin:
+        return "As a tenant admin it may call every model and change every config."
+    subjects = ", ".join([f"user:{email}", *(f"team:{t}" for t in teams), "team:everyone"])
+    return (
+        f"Model access: it may call the models of a provider account that lists one of its subjects ({subjects}) "
+        "under `collaborators` (e.g. `collaborators: [{subject: team:everyone, role_id: provider-account-access}]`), "
+        "or an integration whose `authorized_subjects` lists one; re-apply the account after adding it. "
+        "The accounts of `serve --offline` already grant team:everyone. Rate limits and budgets match these "
+        "subjects too."
+    )
 
 
 def list_users(args: argparse.Namespace) -> int:

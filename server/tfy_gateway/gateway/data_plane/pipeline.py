@@ -160,7 +160,7 @@ class Pipeline:
         ctx.targets_tried.append(model)
         entry = ctx.config.catalog.get(model)
         if entry is None or entry.target is None:
-            return Outcome(500, payload=_not_callable(model, entry))
+            return Outcome(500, payload=_not_callable(model, entry), local=True)
         body = ctx.body if not attempt.override_params else {**ctx.body, **attempt.override_params}
         override = None
         if attempt.headers_set or attempt.headers_remove:

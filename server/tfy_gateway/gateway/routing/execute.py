@@ -55,7 +55,7 @@ async def run_plan(
             record(attempt, outcome)
             if outcome.status < 400 or len(tries) >= max_total_attempts:
                 return PlanResult(outcome, served_by, tries, retries, fallbacks)
-            if retried >= policy.attempts or outcome.status not in policy.on_status_codes:
+            if outcome.local or retried >= policy.attempts or outcome.status not in policy.on_status_codes:
                 break
             await sleep(retry_delay_s(policy, outcome, retry_after_cap_s))
             retried += 1

@@ -50,6 +50,8 @@ class Health:
         return until if until is not None and until > now else None
 
     def record(self, attempt: Attempt, outcome: Outcome, now: float) -> None:
+        if outcome.local:  # a configuration problem of this gateway, not a failing target
+            return
         if is_failure(outcome.status):
             self._failure(attempt.target, now)
         elif outcome.status < 400 and attempt.rule_key is not None and sla_breach(attempt, outcome):

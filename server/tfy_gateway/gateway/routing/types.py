@@ -78,6 +78,9 @@ class Outcome:
     ttft_ms: float | None = None
     tpot_ms: float | None = None
     payload: Any = None
+    # The gateway failed before calling the provider (e.g. a secret with no value): says nothing about
+    # the target's health, and retrying the same target cannot help.
+    local: bool = False
 
 
 @dataclass
