@@ -100,8 +100,8 @@ def test_http_transport_refuses_non_loopback_hosts():
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 
-async def test_local_flag_runs_the_bundled_gateway_in_process():
-    async with connect({}, local=True) as client:
+async def test_local_flag_runs_the_bundled_gateway_in_process(tmp_path: Path):
+    async with connect({"TFY_GATEWAY_LOCAL_DATA_DIR": str(tmp_path / "local")}, local=True) as client:
         status = await call(client, "gateway_status")
         assert status["local_gateway"] and status["authenticated"]
         assert status["base_url"].startswith("http://127.0.0.1:")
@@ -124,9 +124,9 @@ async def test_local_flag_defers_to_an_explicit_base_url(gateway):
     assert not status["local_gateway"] and status["base_url"] == gateway.base_url
 
 
-async def test_stdio_local_keeps_stdout_for_the_protocol_only():
+async def test_stdio_local_keeps_stdout_for_the_protocol_only(tmp_path: Path):
     """--local starts a gateway inside the stdio server: any stray print would corrupt the wire."""
-    async with Client(stdio_server({}, "--local")) as client:
+    async with Client(stdio_server({}, "--local", "--data-dir", str(tmp_path / "local"))) as client:
         status = await call(client, "gateway_status")
         plan = await call(client, "gateway_plan", {"yaml_text": LIMITS})
         applied = await call(client, "gateway_apply_plan", {"plan_id": plan["plan_id"]})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 DEFAULT_HTTP_PORT = 8765
 
@@ -40,7 +41,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--local",
         action="store_true",
-        help="when no TFY_BASE_URL is set, start the bundled gateway in-process (temporary data) and use it",
+        help=(
+            "when no TFY_BASE_URL is set, start the bundled gateway in-process and use it, with the bundled "
+            "fake provider and the example provider accounts pointed at it (models work offline at once)"
+        ),
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=(
+            "data dir of the --local gateway; its config persists there between sessions (default "
+            "$TFY_GATEWAY_LOCAL_DATA_DIR, else $XDG_DATA_HOME/tfy-gateway/local, else "
+            "~/.local/share/tfy-gateway/local). One session per data dir at a time."
+        ),
     )
     parser.add_argument(
         "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="stderr log level"
@@ -53,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
     from tfy_gateway.mcp import create_server
     from tfy_gateway.mcp.http import run_http
 
-    server = create_server(local=args.local, log_level=args.log_level)
+    server = create_server(local=args.local, log_level=args.log_level, local_data_dir=args.data_dir)
+    # SIGTERM keeps its default (end the process now): the --local gateway and fake provider are threads
+    # of this process with a persistent data dir (SQLite, crash-safe), so there is nothing to clean up,
+    # and a handler would wait on the thread blocked reading stdin. A closed stdin ends the server too.
     if args.transport == "http":
         if not 0 < args.port < 65536:
             print(f"tfy-gateway mcp: --port {args.port} is not a TCP port (1-65535)", file=sys.stderr)

@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Literal
 
 import anyio
@@ -14,7 +15,7 @@ from mcp.server import MCPServer
 
 from tfy_gateway import __version__
 from tfy_gateway.mcp import prompts, resources
-from tfy_gateway.mcp.local import LocalGateway
+from tfy_gateway.mcp.local import LocalGateway, default_data_dir
 from tfy_gateway.mcp.plans import DEFAULT_TTL_SECONDS, PlanStore
 from tfy_gateway.mcp.state import ServerState
 from tfy_gateway.mcp.tools import register_all
@@ -45,11 +46,13 @@ def create_server(
     plan_ttl_seconds: float = DEFAULT_TTL_SECONDS,
     timeout: float = 30.0,
     log_level: LogLevel = "INFO",
+    local_data_dir: Path | None = None,
 ) -> MCPServer[ServerState]:
     """A new server. `environ` defaults to os.environ, read when the server starts.
 
-    With `local=True` and no base URL in the environment, the bundled gateway is started in-process
-    for the server's lifetime and used as the control plane.
+    With `local=True` and no base URL in the environment, the bundled gateway (with the fake provider
+    and the starter catalog) is started in-process for the server's lifetime and used as the control
+    plane; its data dir is `local_data_dir`, else `default_data_dir(environ)` (persistent).
     """
 
     @asynccontextmanager
@@ -57,7 +60,7 @@ def create_server(
         env = dict(os.environ if environ is None else environ)
         gateway: LocalGateway | None = None
         if local and not any(env.get(name, "").strip() for name in BASE_URL_VARIABLES):
-            gateway = LocalGateway()
+            gateway = LocalGateway(local_data_dir or default_data_dir(env))
             await anyio.to_thread.run_sync(gateway.start)
             env.update(gateway.env)
         try:
