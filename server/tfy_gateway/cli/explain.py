@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 
 from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, key_value, settings_from_env
+from tfy_gateway.cli._output import add_format
 from tfy_gateway.platform import ControlPlaneClient, ControlPlaneError, ControlPlaneSettings
 
 
@@ -52,7 +53,7 @@ def register(subparsers: Any) -> None:
         metavar="NAME=VALUE",
         help="a request header, e.g. a sticky-session identifier (repeatable; sent as `headers`)",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    add_format(parser)
     parser.set_defaults(handler=run)
 
 

@@ -16,6 +16,7 @@ import anyio
 import yaml
 
 from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, settings_from_env
+from tfy_gateway.cli._output import add_format
 from tfy_gateway.manifests import GATEWAY_CONFIG_TYPES
 from tfy_gateway.platform import ControlPlaneClient, ControlPlaneError, ControlPlaneSettings
 
@@ -37,7 +38,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("kind", metavar="TYPE", help=f"one of: {', '.join(_kinds())}")
-    parser.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format (default: yaml)")
+    add_format(parser, ("yaml", "json"), "yaml")
     parser.set_defaults(handler=run)
 
 

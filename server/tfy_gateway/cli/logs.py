@@ -2,7 +2,7 @@
 
 Talks to `GET {TFY_BASE_URL}/api/svc/v1/llm-gateway/logs` with `TFY_API_KEY` through
 `ControlPlaneClient.query_logs` (admins see every request, other users their own). Prints one line
-per request, newest first, or JSON with `--json`.
+per request, newest first, or JSON with `--format json`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 
 from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, settings_from_env
+from tfy_gateway.cli._output import add_format
 from tfy_gateway.platform import ControlPlaneClient, ControlPlaneError, ControlPlaneSettings
 
 _COLUMNS = ("time", "status", "subject", "model", "tokens", "cost", "latency", "error")
@@ -35,7 +36,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--subject", help="only requests by this subject, e.g. user:bob@example.com")
     parser.add_argument("--status", help="a status code (429), a class (5xx), 'error' or 'success'")
     parser.add_argument("--since", help="only newer requests: a duration ago (15m, 2h, 7d) or an ISO-8601 time")
-    parser.add_argument("--json", action="store_true", help="print the raw records as JSON")
+    add_format(parser)
     parser.set_defaults(handler=run)
 
 
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     items = body.get("data") or []
-    if args.json:
+    if args.format == "json":
         print(json.dumps(body, indent=2))
     elif not items:
         print("no request logs match", file=sys.stderr)

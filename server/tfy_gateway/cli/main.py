@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tfy-gateway",
         description="Configure, validate and test a TrueFoundry-style AI gateway.",
     )
-    parser.add_argument("--version", action="version", version=f"tfy-gateway {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"tfy-gateway {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_info in sorted(pkgutil.iter_modules(cli_package.__path__), key=lambda m: m.name):
         if module_info.name.startswith("_") or module_info.name == "main":
@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given in (["--version"], ["-V"]):
+        # Answered before the subcommands are discovered: their modules import the gateway, the MCP
+        # SDK and pydantic (about half a second), none of which a version check needs.
+        print(f"tfy-gateway {__version__}")
+        return EXIT_OK
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 
 from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, key_value, settings_from_env
+from tfy_gateway.cli._output import add_format
 from tfy_gateway.platform import ControlPlaneError, ControlPlaneSettings, SmokeOutcome, smoke_test
 from tfy_gateway.platform.smoke import DEFAULT_MAX_TOKENS, DEFAULT_PROMPT, KINDS, MAX_TOKENS
 
@@ -54,7 +55,7 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="x-tfy-metadata entries, to exercise metadata rules (e.g. --metadata env=dev team=ml)",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    add_format(parser)
     parser.set_defaults(handler=run)
 
 

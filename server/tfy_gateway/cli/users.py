@@ -1,4 +1,4 @@
-"""`tfy-gateway users ...` and `tokens ...`: manage the local gateway's users offline.
+"""`tfy-gateway users ...`: manage the local gateway's users offline (tokens: see `cli/tokens.py`).
 
 These commands open the gateway's database directly, so pass the same `--data-dir` as `serve`. They
 are safe while the server runs: SQLite serialises the writes and the server reloads within a second.
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tfy_gateway.cli._output import add_format
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.settings import DATABASE_FILE, DEFAULT_DATA_DIR
 from tfy_gateway.gateway.store import Store
@@ -19,7 +20,7 @@ from tfy_gateway.gateway.store import Store
 EXIT_OK, EXIT_FAILURE = 0, 1
 
 
-def _data_dir(parser: argparse.ArgumentParser) -> None:
+def data_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -41,28 +42,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("email", help="the user's email, e.g. alice@example.com")
     add.add_argument("--team", action="append", default=[], help="add the user to this team (repeatable)")
     add.add_argument("--admin", action="store_true", help="make the user a tenant admin")
-    _data_dir(add)
+    data_dir_option(add)
     add.set_defaults(handler=add_user)
     listing = commands.add_parser("list", help="list users, their teams and token names")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    _data_dir(listing)
+    add_format(listing)
+    data_dir_option(listing)
     listing.set_defaults(handler=list_users)
 
-    tokens = subparsers.add_parser(
-        "tokens",
-        help="create personal access tokens",
-        description="Create tokens for local gateway users (same --data-dir as serve).",
-    )
-    token_commands = tokens.add_subparsers(dest="tokens_command", metavar="COMMAND", required=True)
-    create = token_commands.add_parser("create", help="create a personal access token (printed once)")
-    create.add_argument("--user", required=True, help="the user's email")
-    create.add_argument("--name", default=None, help="token name (default: cli-<n>)")
-    create.add_argument("--expires", default=None, help="expiry, ISO-8601 (e.g. 2030-01-01T00:00:00Z)")
-    _data_dir(create)
-    create.set_defaults(handler=create_token)
 
-
-def _open(data_dir: Path) -> Store:
+def open_store(data_dir: Path) -> Store:
 
     if not (data_dir / DATABASE_FILE).exists():
         raise ApiError(
@@ -77,7 +65,7 @@ def add_user(args: argparse.Namespace) -> int:
     from tfy_gateway.gateway.identities import create_user
 
     try:
-        store = _open(args.data_dir)
+        store = open_store(args.data_dir)
         try:
             user, issued = create_user(store, args.email, teams=args.team, is_admin=args.admin)
         finally:
@@ -111,7 +99,7 @@ def list_users(args: argparse.Namespace) -> int:
     from tfy_gateway.gateway.identities import team_memberships
 
     try:
-        store = _open(args.data_dir)
+        store = open_store(args.data_dir)
     except ApiError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_FAILURE
@@ -129,29 +117,11 @@ def list_users(args: argparse.Namespace) -> int:
         ]
     finally:
         store.close()
-    if args.json:
+    if args.format == "json":
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     for row in rows:
         flag = " (admin)" if row["admin"] else ""
         teams, names = ", ".join(row["teams"]), ", ".join(row["tokens"]) or "-"
         print(f"{row['email']}{flag}  teams: {teams}  tokens: {names}")
-    return EXIT_OK
-
-
-def create_token(args: argparse.Namespace) -> int:
-    from tfy_gateway.gateway.identities import create_user_token
-
-    try:
-        store = _open(args.data_dir)
-        try:
-            name = args.name or f"cli-{len(store.tokens()) + 1}"
-            issued = create_user_token(store, args.user, name, args.expires)
-        finally:
-            store.close()
-    except ApiError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_FAILURE
-    print(f"Created token {issued.record.name!r} for {args.user}, shown only this once:", file=sys.stderr)
-    print(issued.token)
     return EXIT_OK

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 
+from tfy_gateway.cli._output import add_format
 from tfy_gateway.manifests import Finding, ManifestLoadError, has_errors, load_file, validate_documents
 from tfy_gateway.manifests.loader import Document
 
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "allowed); 1: errors found; 2: usage error (e.g. a file that does not exist).",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="YAML or JSON manifest files")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    add_format(parser)
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
     parser.set_defaults(handler=run)
 

@@ -26,7 +26,7 @@ from tfy_gateway.gateway.state import GatewayState
 
 logger = logging.getLogger(__name__)
 
-OPTIONAL_EXTENSION_MODULES = ("tfy_gateway.gateway.data_plane",)
+OPTIONAL_EXTENSION_MODULES = ("tfy_gateway.gateway.data_plane", "tfy_gateway.gateway.root")
 """Modules that, when present, contribute an `extension()`; keeps this factory free of edits."""
 
 

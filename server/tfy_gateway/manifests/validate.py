@@ -12,6 +12,7 @@ from tfy_gateway.manifests.findings import Finding, ManifestError, errors_only, 
 from tfy_gateway.manifests.gc_pause import gc_paused
 from tfy_gateway.manifests.lint import lint, plaintext_secrets
 from tfy_gateway.manifests.loader import Document
+from tfy_gateway.manifests.partial import partial_lint
 from tfy_gateway.manifests.registry import manifest_key
 from tfy_gateway.manifests.schema_check import check_schema
 
@@ -25,9 +26,11 @@ def validate_manifest(manifest: Any, catalog: Catalog | None = None) -> list[Fin
         model, findings = check_schema(manifest)
     if isinstance(manifest, dict) and not str(manifest.get("type", "")).startswith("gateway-"):
         findings += plaintext_secrets(manifest)  # gateway configs hold no credentials
-    if model is not None:
-        with gc_paused():
+    with gc_paused():
+        if model is not None:
             findings += lint(model, catalog)
+        elif findings:  # schema errors: still report the semantic findings of the parts that are valid
+            findings += partial_lint(manifest, findings, lambda partial: lint(partial, catalog))
     return findings
 
 

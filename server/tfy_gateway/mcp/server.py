@@ -8,13 +8,18 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.types import CallToolResult, InputRequiredResult
+from pydantic import ValidationError
 
 from tfy_gateway import __version__
 from tfy_gateway.mcp import prompts, resources
+from tfy_gateway.mcp.arguments import argument_errors
 from tfy_gateway.mcp.local import LocalGateway, default_data_dir
 from tfy_gateway.mcp.plans import DEFAULT_TTL_SECONDS, PlanStore
 from tfy_gateway.mcp.state import ServerState
@@ -69,7 +74,7 @@ def create_server(
             if gateway is not None:
                 await anyio.to_thread.run_sync(gateway.stop)
 
-    server: MCPServer[ServerState] = MCPServer(
+    server: MCPServer[ServerState] = GatewayServer(
         "tfy-gateway",
         title="tfy-gateway",
         instructions=INSTRUCTIONS,
@@ -81,6 +86,20 @@ def create_server(
     resources.register(server)
     prompts.register(server)
     return server
+
+
+class GatewayServer(MCPServer[ServerState]):
+    """The SDK's server, except that arguments failing validation come back as findings, not pydantic text."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[ServerState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
+                raise
+            raise ToolError(argument_errors(name, exc.__cause__)) from exc.__cause__
 
 
 def _state(
