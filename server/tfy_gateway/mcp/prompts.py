@@ -11,7 +11,8 @@ WORKFLOW = (
     "Steps: 1) gateway_status; 2) gateway_check_intent with what you know and ask the user each "
     "next_question (one at a time, recommended option first) until complete; 3) gateway_render_manifest "
     "(it keeps the other live rules) and show the YAML; 4) gateway_plan and show the diff; 5) only after "
-    "the user approves the diff, gateway_apply_plan with the plan_id; 6) gateway_smoke_test to verify."
+    "the user approves the diff, gateway_apply_plan with the plan_id; 6) gateway_smoke_test with "
+    "verify=<the intent> to check that it holds."
 )
 
 

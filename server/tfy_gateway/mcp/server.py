@@ -37,8 +37,9 @@ Credentials come from the server's environment (TFY_BASE_URL, TFY_API_KEY), neve
 Typical workflow: gateway_status; gateway_check_intent until complete, asking the user each
 next_question; gateway_render_manifest (merges with the live config); gateway_validate_manifest for
 hand-written YAML; gateway_plan to show the diff; gateway_apply_plan with the plan_id once the user
-approved that diff; gateway_smoke_test to verify. Gateway configs are singletons: render, or merge
-into gateway_get_config's manifest, rather than writing a config with only the new rule.
+approved that diff; gateway_smoke_test with verify=<the intent> to check that it holds. Gateway
+configs are singletons: render, or merge into gateway_get_config's manifest, rather than writing a
+config with only the new rule.
 Resources: gateway://references/<name> (docs) and gateway://schemas/<type> (JSON Schemas).
 """
 
