@@ -83,7 +83,7 @@ async def test_missing_secret_names_the_variable_and_does_not_bench_the_target(g
     direct = chat(gateway, "primary/gpt-4o")
     assert direct.status_code == 500
     message = direct.json()["message"]
-    assert "TFY_SECRET_PRIMARY_API_KEY" in message and "secrets.json" in message
+    assert "TFY_SECRET_PRIMARY_API_KEY" in message and "secrets.json" in message and "re-apply" in message
     for _ in range(5):  # more failures than the health threshold (3)
         routed = chat(gateway, "openai/gpt-4o")
         assert routed.status_code == 200 and routed.headers["x-tfy-resolved-model"] == "backup/gpt-4o"

@@ -75,7 +75,10 @@ class SecretResolver:
         if found:
             return found
         where = f' or add {{"{group}": {{"{key}": "..."}}}} to {self._source}' if self._source else ""
-        raise SecretError(f"secret {value} is not defined: set the environment variable {variable}{where}")
+        raise SecretError(
+            f"secret {value} is not defined: set the environment variable {variable} (read when the gateway "
+            f"starts){where}, then re-apply the provider account"
+        )
 
 
 def _load(path: Path) -> dict[str, dict[str, str]]:
