@@ -25,7 +25,7 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
 def extension(*, limits: Limits | None = None, guardrails: Guardrails | None = None) -> Extension:
     """The data plane as an Extension (settings come from the app's `GatewaySettings`).
 
-    `limits` replaces the default rate limiter (`limiting.RateLimits`), `guardrails` the
+    `limits` replaces the default rate limiter and budgets (`limiting.PolicyLimits`), `guardrails` the
     admit-everything default of the pipeline's guardrail hook.
     """
     plane = DataPlane(limits=limits, guardrails=guardrails)
