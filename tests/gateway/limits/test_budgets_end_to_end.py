@@ -163,3 +163,92 @@ def test_spend_and_windows_survive_a_restart(dp: DataPlane) -> None:
     assert [dp.chat(headers=headers).status_code for _ in range(2)] == [200, 200]
     dp.gateway.restart()
     assert [dp.chat(headers=headers).status_code for _ in range(2)] == [200, 429]
+
+
+def explain(dp: DataPlane, subject: str, model: str, metadata: dict[str, str]) -> dict[str, Any]:
+    response = httpx.post(
+        dp.gateway.base_url + "/api/svc/v1/llm-gateway/explain",
+        json={"subject": subject, "model": model, "metadata": metadata},
+        headers=dp.auth(),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    limits: dict[str, Any] = response.json()["limits"]
+    return limits
+
+
+def test_explain_lists_the_rules_a_request_meets_why_others_do_not_and_their_headroom(dp: DataPlane) -> None:
+    marker = unique("explain")
+    limit(
+        dp,
+        rule(f"{marker}-project", 10, rate_limit_applies_per=["metadata.project"]),
+        rule(f"{marker}-run", 3, when={"metadata": {"run": marker}}),
+        rule(f"{marker}-later", 1, when={"metadata": {"run": marker}}),
+    )
+    budget(dp, {"id": marker, "when": {"metadata": {"run": marker}}, "limit_to": 5, "unit": "cost_per_month"})
+    metadata = {"run": marker}
+    assert dp.chat(headers={"x-tfy-metadata": json.dumps(metadata)}).status_code == 200
+    limits = explain(dp, "user:admin", "fake/gpt-4o", metadata)
+    first, second, third = limits["rate_limits"][:3]
+    assert not first["matched"] and "does not carry 'project'" in first["reason"]
+    assert second["matched"] and second["deciding"] and not second["would_refuse"]
+    period = second["entities"][0]["periods"]["requests_per_minute"]
+    assert (period["limit"], period["used"], period["remaining"]) == (3, 1, 2)
+    assert 0 < period["resets_in_s"] <= 60
+    assert not third["matched"] and "an earlier rule matched first" in third["reason"]
+    spent = limits["budgets"][0]["entities"][0]["periods"]["cost_per_month"]
+    assert limits["budgets"][0]["name"] == marker and 0 < spent["used"] < 0.01 and spent["limit"] == 5
+    assert limits["admitted"] and limits["refused_by"] is None
+    for _ in range(2):
+        dp.chat(headers={"x-tfy-metadata": json.dumps(metadata)})
+    limits = explain(dp, "user:admin", "fake/gpt-4o", metadata)
+    assert not limits["admitted"] and limits["refused_by"] == f"{marker}-run"
+    assert limits["rate_limits"][1]["entities"][0]["retry_after_s"] > 0
+
+
+def test_usage_endpoints_list_every_entity_of_a_rule(dp: DataPlane) -> None:
+    marker = unique("usage")
+    limit(dp, rule(marker, 10, when={"metadata": {"run": marker}}, rate_limit_applies_per=["user"]))
+    budget(
+        dp,
+        {
+            "id": marker,
+            "when": {"metadata": {"run": marker}},
+            "limit_to": 1,
+            "unit": "cost_per_day",
+            "budget_applies_per": ["user"],
+        },
+    )
+    alice, bob = dp.add_user(f"alice-{marker}@example.com"), dp.add_user(f"bob-{marker}@example.com")
+    headers = {"x-tfy-metadata": json.dumps({"run": marker})}
+    for token, times in ((alice, 3), (bob, 1)):
+        for _ in range(times):
+            assert dp.chat("fake/public", token=token, headers=headers).status_code == 200
+
+    def matched(kind: str) -> dict[str, Any]:
+        response = httpx.get(
+            f"{dp.gateway.base_url}/api/svc/v1/llm-gateway/config/{kind}/usage",
+            params={"rule": marker},
+            headers=dp.auth(),
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        (entry,) = response.json()["matched"]
+        return dict(entry)
+
+    rate = matched("rate-limit")
+    assert rate["applies_to"] == "user" and rate["mode"] == "enforce"
+    used = {e["entity"]: e["periods"]["requests_per_minute"]["used"] for e in rate["entities"]}
+    assert used == {f"user:alice-{marker}@example.com": 3, f"user:bob-{marker}@example.com": 1}
+    spend = matched("budget")
+    assert spend["type"] == "gateway-budget-config"
+    assert [e["entity"] for e in spend["entities"]] == [
+        f"user:alice-{marker}@example.com",
+        f"user:bob-{marker}@example.com",
+    ]
+    day = spend["entities"][0]["periods"]["cost_per_day"]
+    assert day["end"] - day["start"] == 86_400 and day["window"].startswith("day ")
+    forbidden = httpx.get(
+        f"{dp.gateway.base_url}/api/svc/v1/llm-gateway/config/budget/usage", headers=dp.auth(alice), timeout=30
+    )
+    assert forbidden.status_code == 403

@@ -18,9 +18,11 @@ dearer target never overspends a budget that admitted the request at a cheaper t
 from __future__ import annotations
 
 from tfy_gateway.gateway.accounting.cost import UNPRICED, ModelPricing
+from tfy_gateway.gateway.config import ModelCatalog
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError
 from tfy_gateway.gateway.limits import Limiter, LimitRequest, Refusal, Refused, Reservation
+from tfy_gateway.gateway.routing import RoutePlan
 
 ORIGINS = {"rate_limit": "rate_limiting", "budget": "budget"}
 GENERATING_ENDPOINTS = frozenset({"chat", "completions"})
@@ -55,7 +57,7 @@ class PolicyLimits:
             metadata=request.options.metadata,
             body=request.body,
             generates=request.endpoint.name in GENERATING_ENDPOINTS,
-            pricing=_costliest(request) if policies.budgets.rules else UNPRICED,
+            pricing=costliest(request.plan, request.config.catalog) if policies.budgets.rules else UNPRICED,
         )
         try:
             return await self.limiter.reserve(policies, limit_request)
@@ -76,9 +78,8 @@ class PolicyLimits:
             await limiter.settle(reservation, release=False, tokens=None, cost=None)
 
 
-def _costliest(request: RequestContext) -> ModelPricing:
+def costliest(plan: RoutePlan | None, catalog: ModelCatalog) -> ModelPricing:
     """The pricing of the plan's target with the highest output price (then input price)."""
-    plan, catalog = request.plan, request.config.catalog
     if plan is None:
         return UNPRICED
     best = UNPRICED

@@ -37,6 +37,7 @@ class DataPlane:
         # A replacement for the rate limiter (tests, embedders); None: `PolicyLimits`, built by the lifespan.
         self._limits_override = limits
         self._limits: Limits | None = limits
+        self._limiter: Limiter | None = None
         self.guardrails: Guardrails = guardrails or NoGuardrails()
         self._state: GatewayState | None = None
         self._router: Router | None = None
@@ -62,6 +63,13 @@ class DataPlane:
         if self._limits is None:
             raise RuntimeError(NOT_STARTED)
         return self._limits
+
+    @property
+    def limiter(self) -> Limiter:
+        """The built-in limiter (for usage and explain answers); absent when `limits` was replaced."""
+        if self._limiter is None:
+            raise RuntimeError("the built-in rate limiter is not in use (the app was given its own limits)")
+        return self._limiter
 
     @property
     def router(self) -> Router:
@@ -97,7 +105,8 @@ class DataPlane:
             counters = MemoryLimitState()
             journal = LimitJournal(settings.data_dir / LIMITS_FILE, counters)
             await journal.start()
-            self._limits = PolicyLimits(Limiter(counters))
+            self._limiter = Limiter(counters)
+            self._limits = PolicyLimits(self._limiter)
         self._transport = AiohttpTransport(settings.connection_limit, max_response_bytes=settings.max_response_bytes)
         self._logs = LogWriter(
             self.logs_path,

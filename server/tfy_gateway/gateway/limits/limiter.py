@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 
@@ -38,6 +38,21 @@ from tfy_gateway.gateway.limits.state import NANO_USD, Adjustment, Admission, Ch
 from tfy_gateway.gateway.limits.thresholds import Notify, ThresholdWatch
 from tfy_gateway.gateway.limits.tokens import estimated_usage
 from tfy_gateway.gateway.providers import Usage
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One counter's answer to a simulated request: what it holds, and whether it would refuse."""
+
+    owner: LimitRule | BudgetRule
+    entity: Entity
+    window: str
+    deciding: bool  # checked (the rate-limit rule, the first budget rule); else only charged
+    used: int  # in the counter's integer unit
+    need: int
+    refused: bool
+    retry_after_s: float | None
+    resets_in_s: float | None  # when what the window holds next frees up / the period ends
 
 
 class Refused(Exception):
@@ -81,6 +96,50 @@ class Limiter:
     async def reserve(self, policies: LimitPolicies, request: LimitRequest) -> Reservation | None:
         """Hold what the request may use in every counter that applies; None when no rule applies.
         Raises `Refused` (holding nothing) when an enforced counter has no room."""
+        draft = self._draft(policies, request)
+        if not draft.charges:
+            return None
+        admission = await self.state.reserve(draft.charges)
+        if not admission.admitted:
+            raise Refused(self._refusal(draft, admission))
+        return self._reservation(draft, admission)
+
+    async def simulate(self, policies: LimitPolicies, request: LimitRequest) -> list[Verdict]:
+        """What `reserve` would decide for `request` now, per counter, holding nothing."""
+        draft = self._draft(policies, request)
+        if not draft.charges:
+            return []
+        dry = [replace(charge, amount=0, enforce=False) for charge in draft.charges]
+        admission = await self.state.reserve(dry)
+        refused = dict(zip(admission.refused, admission.frees, strict=True))
+        verdicts = []
+        for position, charge in enumerate(draft.charges):
+            owner, hold = draft.owners[position], draft.holds[position]
+            window = owner.unit.period
+            oldest = admission.oldest[position]
+            if isinstance(owner, LimitRule):
+                resets = window.expires_at(oldest) - draft.now if oldest is not None else None
+                wait = _wait(owner, refused[position], draft.now) if position in refused else None
+            else:
+                ends = window.expires_at(charge.bucket)
+                resets = None if math.isinf(ends) else ends - draft.now
+                wait = resets if position in refused else None
+            verdicts.append(
+                Verdict(
+                    owner=owner,
+                    entity=hold.entity,
+                    window=window.label(charge.bucket),
+                    deciding=charge.limit is not None,
+                    used=admission.used[position],
+                    need=charge.need if isinstance(owner, LimitRule) else hold.amount,
+                    refused=position in refused,
+                    retry_after_s=wait,
+                    resets_in_s=resets,
+                )
+            )
+        return verdicts
+
+    def _draft(self, policies: LimitPolicies, request: LimitRequest) -> _Draft:
         draft = _Draft(self.clock())
         rate_rule = policies.rate_limits.first_match(request)
         if rate_rule is not None:
@@ -88,12 +147,7 @@ class Limiter:
         budget_rules = policies.budgets.matching(request)
         if budget_rules:
             self._budgets(draft, budget_rules, request)
-        if not draft.charges:
-            return None
-        admission = await self.state.reserve(draft.charges)
-        if not admission.admitted:
-            raise Refused(self._refusal(draft, admission))
-        return self._reservation(draft, admission)
+        return draft
 
     async def settle(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> None:
         """`release`: give back everything held. Else token and cost holds become the real `tokens`
@@ -119,13 +173,10 @@ class Limiter:
 
     def _rate_limit(self, draft: _Draft, rule: LimitRule, request: LimitRequest) -> None:
         unit = rule.unit
-        applies = entities(rule.applies_per, request)
-        if rule.limit <= 0:
-            raise Refused(Refusal.rate_limit(rule, applies[0], used=0, need=1, retry_after_s=None))
-        need = 1 if unit.kind == "requests" else min(_tokens(request), rule.limit)
+        need = 1 if unit.kind == "requests" else min(_tokens(request), max(rule.limit, 1))
         period = unit.period
         bucket = period.index(draft.now)
-        for entity in applies:
+        for entity in entities(rule.applies_per, request):
             key = counter_key("rl", rule.id, unit.name, entity)
             charge = Charge(key, bucket, period.span, need, need, rule.limit, True, period.expires_at(bucket))
             draft.add(charge, Hold(key, bucket, period.span, need, unit.kind, entity=entity), rule)
@@ -172,10 +223,9 @@ class Limiter:
                 break
             used = admission.used[position]
             if isinstance(owner, LimitRule):
-                period = owner.unit.period
-                wait = period.expires_at(frees) - draft.now if frees is not None else float(period.seconds)
-                wait = max(0.0, wait)
-                refusal = Refusal.rate_limit(owner, hold.entity, used=used, need=charge.need, retry_after_s=wait)
+                refusal = Refusal.rate_limit(
+                    owner, hold.entity, used=used, need=charge.need, retry_after_s=_wait(owner, frees, draft.now)
+                )
             else:
                 refusal = Refusal.budget(owner, hold.entity, used=used, bucket=charge.bucket, now=draft.now)
             if chosen is None or (refusal.retry_after_s or 0.0) > (chosen.retry_after_s or 0.0):
@@ -223,6 +273,14 @@ def _headroom(draft: _Draft, admission: Admission) -> tuple[Headroom, ...]:
         if known is None or headroom.remaining < known.remaining:
             tightest[name] = headroom
     return tuple(tightest.values())
+
+
+def _wait(rule: LimitRule, frees: int | None, now: float) -> float | None:
+    """Seconds until `rule`'s window has room again (None: a 0 limit never has any)."""
+    if rule.limit <= 0:
+        return None
+    period = rule.unit.period
+    return max(0.0, period.expires_at(frees) - now) if frees is not None else float(period.seconds)
 
 
 def _tokens(request: LimitRequest) -> int:

@@ -65,6 +65,12 @@ class MemoryLimitState:
     async def read(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         return self.read_now(probes)
 
+    async def scan(self, prefix: str, bucket: int, span: int) -> list[tuple[str, int]]:
+        self._drop_expired()
+        return [
+            (key, counter.window(bucket, span)) for key, counter in self._counters.items() if key.startswith(prefix)
+        ]
+
     def reserve_now(self, charges: Sequence[Charge]) -> Admission:
         self._drop_expired()
         counters = self._counters

@@ -86,3 +86,7 @@ class LimitState(Protocol):
 
     async def read(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         """The window totals, for usage and headroom answers."""
+
+    async def scan(self, prefix: str, bucket: int, span: int) -> list[tuple[str, int]]:
+        """(key, window total) of every live counter whose key starts with `prefix`: the entities
+        of one rule, for usage listings (a control-plane read, never on the request path)."""
