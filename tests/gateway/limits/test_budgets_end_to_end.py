@@ -188,7 +188,7 @@ def test_explain_lists_the_rules_a_request_meets_why_others_do_not_and_their_hea
     budget(dp, {"id": marker, "when": {"metadata": {"run": marker}}, "limit_to": 5, "unit": "cost_per_month"})
     metadata = {"run": marker}
     assert dp.chat(headers={"x-tfy-metadata": json.dumps(metadata)}).status_code == 200
-    limits = explain(dp, "user:admin", "fake/gpt-4o", metadata)
+    limits = explain(dp, "user:admin@local", "fake/gpt-4o", metadata)
     first, second, third = limits["rate_limits"][:3]
     assert not first["matched"] and "does not carry 'project'" in first["reason"]
     assert second["matched"] and second["deciding"] and not second["would_refuse"]
@@ -201,7 +201,7 @@ def test_explain_lists_the_rules_a_request_meets_why_others_do_not_and_their_hea
     assert limits["admitted"] and limits["refused_by"] is None
     for _ in range(2):
         dp.chat(headers={"x-tfy-metadata": json.dumps(metadata)})
-    limits = explain(dp, "user:admin", "fake/gpt-4o", metadata)
+    limits = explain(dp, "user:admin@local", "fake/gpt-4o", metadata)
     assert not limits["admitted"] and limits["refused_by"] == f"{marker}-run"
     assert limits["rate_limits"][1]["entities"][0]["retry_after_s"] > 0
 
