@@ -57,7 +57,10 @@ def test_usage_limits_and_explain_show_each_rule_entity_and_headroom(dp: DataPla
     usage = cli(dp, "usage", "--limits")
     assert usage.returncode == 0, usage.stderr
     assert "per-user (limits; per user; enforce)" in usage.stdout
-    assert "user:admin@local  2 / 5" in usage.stdout and "2 / 5 requests_per_minute (40%), 3 left, sliding minute" in usage.stdout
+    assert (
+        "user:admin@local  2 / 5" in usage.stdout
+        and "2 / 5 requests_per_minute (40%), 3 left, sliding minute" in usage.stdout
+    )
     assert "daily (budgets; per aggregate; enforce)" in usage.stdout and "/ $2.0000 cost_per_day" in usage.stdout
 
     as_json = json.loads(cli(dp, "usage", "--limits", "--rule", "per-user", "--format", "json").stdout)
