@@ -252,3 +252,16 @@ def test_usage_endpoints_list_every_entity_of_a_rule(dp: DataPlane) -> None:
         f"{dp.gateway.base_url}/api/svc/v1/llm-gateway/config/budget/usage", headers=dp.auth(alice), timeout=30
     )
     assert forbidden.status_code == 403
+
+
+def test_an_audit_mode_budget_answers_200_and_logs_that_it_would_have_blocked(dp: DataPlane) -> None:
+    marker = unique("audit")
+    model = pricey_account(dp, unique("audited"))
+    rules = [{"id": marker, "when": {"models": [model]}, "limit_to": 0.01, "unit": "cost_per_day", "audit_mode": True}]
+    budget(dp, *rules)
+    answers = [dp.chat(model) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert applied(answers[2])["would_block"] == [{"kind": "budget", "config": "budgets", "rule_id": marker}]
+    first, last = dp.log_record(answers[0]), dp.log_record(answers[2])
+    assert first["limits"] == {"budgets": [marker]}
+    assert last["limits"]["would_have_blocked"] == [{"kind": "budget", "config": "budgets", "rule_id": marker}]
