@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -41,3 +41,13 @@ def test_a_lifetime_is_one_period_that_never_ends() -> None:
     assert LIFETIME.index(0) == LIFETIME.index(at("2099-01-01T00:00:00")) == 0
     assert math.isinf(LIFETIME.expires_at(0))
     assert LIFETIME.label(0) == "lifetime"
+
+
+def test_months_are_computed_like_the_standard_calendar_for_every_day_of_two_centuries() -> None:
+    day = datetime(1999, 12, 1, tzinfo=timezone.utc)
+    while day.year < 2200:
+        now = day.timestamp() + 43_200
+        index = MONTH.index(now)
+        assert MONTH.starts_at(index) == day.replace(day=1).timestamp()
+        assert QUARTER.index(now) == (day.year * 12 + day.month - 1) // 3
+        day += timedelta(days=1)

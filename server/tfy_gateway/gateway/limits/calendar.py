@@ -30,8 +30,8 @@ class CalendarPeriod:
             return day
         if self.name == "week":
             return (day + _MONDAY_SHIFT) // 7
-        moment = datetime.fromtimestamp(now, timezone.utc)
-        months = moment.year * 12 + moment.month - 1
+        year, month = _civil(day)
+        months = year * 12 + month - 1
         return months if self.name == "month" else months // 3
 
     def starts_at(self, index: int) -> float:
@@ -42,7 +42,7 @@ class CalendarPeriod:
         if self.name == "week":
             return float((index * 7 - _MONDAY_SHIFT) * DAY_S)
         months = index if self.name == "month" else index * 3
-        return datetime(months // 12, months % 12 + 1, 1, tzinfo=timezone.utc).timestamp()
+        return float(_days_from_civil(months // 12, months % 12 + 1) * DAY_S)
 
     def expires_at(self, index: int) -> float:
         """When the period `index` ends and its spend stops counting (never, for a lifetime)."""
@@ -58,6 +58,29 @@ class CalendarPeriod:
         if self.name == "quarter":
             return f"quarter {start.year}-Q{(start.month - 1) // 3 + 1}"
         return f"{self.name} {start:%Y-%m-%d}"
+
+
+def _civil(day: int) -> tuple[int, int]:
+    """(year, month) of a day number since 1970-01-01 (proleptic Gregorian; per request, so no
+    datetime objects: H. Hinnant's civil_from_days)."""
+    z = day + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1_460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month
+
+
+def _days_from_civil(year: int, month: int) -> int:
+    """The day number of the 1st of `month` in `year` (days_from_civil)."""
+    year -= month <= 2
+    era = year // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146_097 + doe - 719_468
 
 
 DAY = CalendarPeriod("day")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -63,6 +63,8 @@ class Refused(Exception):
 
 RateLimited = Refused  # the name earlier callers used
 
+MAX_REMEMBERED_KEYS = 100_000
+
 
 def counter_key(kind: str, rule_id: str, unit: str, entity: Entity) -> str:
     """One counter per (rule, unit, entity): a rule keeps its counts while its id and unit stay."""
@@ -74,15 +76,26 @@ class _Draft:
     """The charges of one admission and, beside each, how to describe and settle it."""
 
     now: float
+    request: LimitRequest
     charges: list[Charge] = field(default_factory=list)
     holds: list[Hold] = field(default_factory=list)
     owners: list[LimitRule | BudgetRule] = field(default_factory=list)
     applied: list[AppliedRule] = field(default_factory=list)
 
+    _estimate: tuple[int, int] | None = None
+
     def add(self, charge: Charge, hold: Hold, owner: LimitRule | BudgetRule) -> None:
         self.charges.append(charge)
         self.holds.append(hold)
         self.owners.append(owner)
+
+    @property
+    def estimate(self) -> tuple[int, int]:
+        """(input, output) tokens the request may use, estimated once."""
+        if self._estimate is None:
+            request = self.request
+            self._estimate = estimated_usage(request.body, generates=request.generates)
+        return self._estimate
 
 
 class Limiter:
@@ -92,6 +105,7 @@ class Limiter:
         self.state = state
         self.clock = clock
         self._watch = ThresholdWatch(notify) if notify is not None else None
+        self._keys: dict[tuple[str, str, str, Entity], str] = {}
 
     async def reserve(self, policies: LimitPolicies, request: LimitRequest) -> Reservation | None:
         """Hold what the request may use in every counter that applies; None when no rule applies.
@@ -109,7 +123,7 @@ class Limiter:
         draft = self._draft(policies, request)
         if not draft.charges:
             return []
-        dry = [replace(charge, amount=0, enforce=False) for charge in draft.charges]
+        dry = [charge._replace(amount=0, enforce=False) for charge in draft.charges]
         admission = await self.state.reserve(dry)
         refused = dict(zip(admission.refused, admission.frees, strict=True))
         verdicts = []
@@ -140,7 +154,7 @@ class Limiter:
         return verdicts
 
     def _draft(self, policies: LimitPolicies, request: LimitRequest) -> _Draft:
-        draft = _Draft(self.clock())
+        draft = _Draft(self.clock(), request)
         rate_rule = policies.rate_limits.first_match(request)
         if rate_rule is not None:
             self._rate_limit(draft, rate_rule, request)
@@ -171,19 +185,29 @@ class Limiter:
 
     # --- building charges ----------------------------------------------------------------------
 
+    def _key(self, kind: str, rule_id: str, unit: str, entity: Entity) -> str:
+        """`counter_key`, remembered: most requests come from callers seen before."""
+        memo = (kind, rule_id, unit, entity)
+        key = self._keys.get(memo)
+        if key is None:
+            if len(self._keys) >= MAX_REMEMBERED_KEYS:
+                self._keys.clear()
+            key = self._keys[memo] = counter_key(kind, rule_id, unit, entity)
+        return key
+
     def _rate_limit(self, draft: _Draft, rule: LimitRule, request: LimitRequest) -> None:
         unit = rule.unit
-        need = 1 if unit.kind == "requests" else min(_tokens(request), max(rule.limit, 1))
+        need = 1 if unit.kind == "requests" else min(max(sum(draft.estimate), 1), max(rule.limit, 1))
         period = unit.period
         bucket = period.index(draft.now)
         for entity in entities(rule.applies_per, request):
-            key = counter_key("rl", rule.id, unit.name, entity)
+            key = self._key("rl", rule.id, unit.name, entity)
             charge = Charge(key, bucket, period.span, need, need, rule.limit, True, period.expires_at(bucket))
             draft.add(charge, Hold(key, bucket, period.span, need, unit.kind, entity=entity), rule)
         draft.applied.append(AppliedRule("rate_limit", rule.config_name, rule.id))
 
     def _budgets(self, draft: _Draft, rules: Sequence[BudgetRule], request: LimitRequest) -> None:
-        prompt, completion = estimated_usage(request.body, generates=request.generates)
+        prompt, completion = draft.estimate
         cost = request.pricing.cost(Usage(prompt_tokens=prompt, completion_tokens=completion))
         estimates: dict[HoldKind, int] = {
             "cost": round((cost or 0.0) * NANO_USD),
@@ -196,7 +220,7 @@ class Limiter:
             deciding = position == 0
             bucket = unit.period.index(draft.now)
             for entity in entities(rule.applies_per, request):
-                key = counter_key("budget", rule.id, unit.name, entity)
+                key = self._key("budget", rule.id, unit.name, entity)
                 charge = Charge(
                     key,
                     bucket,
@@ -251,28 +275,29 @@ class Limiter:
 
 def _headroom(draft: _Draft, admission: Admission) -> tuple[Headroom, ...]:
     """Per kind, what is left under the tightest deciding counter once this request is held."""
-    tightest: dict[str, Headroom] = {}
+    tightest: dict[str, tuple[int, int]] = {}  # kind -> (left, position)
     for position, charge in enumerate(draft.charges):
         if charge.limit is None:
             continue
-        owner, oldest = draft.owners[position], admission.oldest[position]
         left = charge.limit - admission.used[position] - charge.amount
-        name: str
+        kind = draft.holds[position].kind
+        room = kind if isinstance(draft.owners[position], LimitRule) or kind == "cost" else "budget-tokens"
+        known = tightest.get(room)
+        if known is None or left < known[0]:
+            tightest[room] = (left, position)
+    rooms = []
+    for name, (left, position) in tightest.items():
+        owner, bucket = draft.owners[position], draft.charges[position].bucket
         if isinstance(owner, LimitRule):
-            name = owner.unit.kind
-            period = owner.unit.period
-            reset = period.expires_at(oldest) - draft.now if oldest is not None else 0.0
-            headroom = Headroom(name, owner.limit, max(left, 0), max(reset, 0.0))
+            oldest = admission.oldest[position]
+            reset = owner.unit.period.expires_at(oldest) - draft.now if oldest is not None else 0.0
+            rooms.append(Headroom(name, owner.limit, max(left, 0), max(reset, 0.0)))
         else:
             unit = owner.unit
-            name = "cost" if unit.kind == "cost" else "budget-tokens"
-            ends = unit.period.expires_at(charge.bucket)
+            ends = unit.period.expires_at(bucket)
             reset_s = None if math.isinf(ends) else max(ends - draft.now, 0.0)
-            headroom = Headroom(name, unit.show(charge.limit), unit.show(max(left, 0)), reset_s)
-        known = tightest.get(name)
-        if known is None or headroom.remaining < known.remaining:
-            tightest[name] = headroom
-    return tuple(tightest.values())
+            rooms.append(Headroom(name, unit.show(owner.limit), unit.show(max(left, 0)), reset_s))
+    return tuple(rooms)
 
 
 def _wait(rule: LimitRule, frees: int | None, now: float) -> float | None:
@@ -281,11 +306,6 @@ def _wait(rule: LimitRule, frees: int | None, now: float) -> float | None:
         return None
     period = rule.unit.period
     return max(0.0, period.expires_at(frees) - now) if frees is not None else float(period.seconds)
-
-
-def _tokens(request: LimitRequest) -> int:
-    prompt, completion = estimated_usage(request.body, generates=request.generates)
-    return max(prompt + completion, 1)
 
 
 def _correction(hold: Hold, tokens: int | None, cost: float | None) -> int:

@@ -30,7 +30,11 @@ class Counter:
 
     def window(self, bucket: int, span: int) -> int:
         floor = bucket - span
-        return sum(amount for index, amount in self.buckets.items() if index > floor)
+        total = 0
+        for index, amount in self.buckets.items():
+            if index > floor:
+                total += amount
+        return total
 
     def frees(self, bucket: int, span: int, excess: int) -> int | None:
         """The oldest bucket of the window whose expiry (with all older ones) frees `excess`."""
@@ -43,8 +47,12 @@ class Counter:
         return None
 
     def oldest(self, bucket: int, span: int) -> int | None:
-        held = [index for index, amount in self.buckets.items() if amount and index > bucket - span]
-        return min(held) if held else None
+        floor = bucket - span
+        found: int | None = None
+        for index, amount in self.buckets.items():
+            if amount and index > floor and (found is None or index < found):
+                found = index
+        return found
 
 
 class MemoryLimitState:
@@ -149,10 +157,13 @@ class MemoryLimitState:
         if counter is None:
             counter = self._counters[charge.key] = Counter()
         buckets = counter.buckets
-        floor = charge.bucket - charge.span
-        for index in [index for index in buckets if index <= floor]:
-            del buckets[index]
-        buckets[charge.bucket] = buckets.get(charge.bucket, 0) + charge.amount
+        if charge.bucket in buckets:
+            buckets[charge.bucket] += charge.amount
+        else:
+            floor = charge.bucket - charge.span
+            for index in [index for index in buckets if index <= floor]:
+                del buckets[index]
+            buckets[charge.bucket] = charge.amount
         if charge.expires_at > counter.expires_at:
             counter.expires_at = charge.expires_at
             if not math.isinf(charge.expires_at):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from tfy_gateway.gateway.limits.budgets import BudgetRule
 from tfy_gateway.gateway.limits.scope import Entity
@@ -12,8 +12,7 @@ HoldKind = Literal["requests", "tokens", "cost"]
 PolicyKind = Literal["rate_limit", "budget"]
 
 
-@dataclass(frozen=True, slots=True)
-class Hold:
+class Hold(NamedTuple):
     """`amount` added to bucket `bucket` of counter `key`; a budget hold keeps its rule for alerts."""
 
     key: str
@@ -25,15 +24,13 @@ class Hold:
     entity: Entity = ()
 
 
-@dataclass(frozen=True, slots=True)
-class AppliedRule:
+class AppliedRule(NamedTuple):
     kind: PolicyKind
     config_name: str
     rule_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Headroom:
+class Headroom(NamedTuple):
     """What is left under the tightest rule of one kind, for `x-ratelimit-*-<name>` headers."""
 
     name: str  # requests | tokens | cost | budget-tokens

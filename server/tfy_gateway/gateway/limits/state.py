@@ -13,15 +13,14 @@ expiry times, so an implementation is nothing but arithmetic on counters.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 NANO_USD = 1_000_000_000
+# The values crossing the interface are named tuples: a request makes several, and they are cheap.
 """Cost amounts are integers in 1e-9 USD: exact sums, and a $9M budget still fits a double's integers."""
 
 
-@dataclass(frozen=True, slots=True)
-class Charge:
+class Charge(NamedTuple):
     """Add `amount` to bucket `bucket` of counter `key`, if `need` more still fits in `limit`.
 
     The window of `bucket` is the buckets (bucket - span, ...]: newer buckets (a replica whose clock
@@ -40,8 +39,7 @@ class Charge:
     expires_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
+class Admission(NamedTuple):
     """The answer to `reserve`, with one entry per charge in the order given.
 
     `used`: what the window held before this request. `refused`: indexes of the charges whose check
@@ -58,8 +56,7 @@ class Admission:
     oldest: tuple[int | None, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Adjustment:
+class Adjustment(NamedTuple):
     """Add `delta` (negative to give back) to a bucket a request was charged in; never below 0."""
 
     key: str
@@ -68,8 +65,7 @@ class Adjustment:
     delta: int
 
 
-@dataclass(frozen=True, slots=True)
-class Probe:
+class Probe(NamedTuple):
     """Read the window of `bucket` (span buckets) of counter `key`."""
 
     key: str
