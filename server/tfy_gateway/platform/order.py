@@ -52,6 +52,11 @@ BASE_TYPE_ORDER: tuple[str, ...] = (
     "gateway-installation",
     "settings",
     "alert-config",
+    # V2 limit configs: absent from truefoundry 0.17.5's list, where unknown types sort last; listed
+    # here after everything so identities (teams, virtual accounts) they name exist first either way.
+    "tenant-rate-limit-config",
+    "tenant-budget-config",
+    "team-budget-config",
 )
 
 

@@ -171,6 +171,7 @@ def plan_apply(state: GatewayState, manifest: dict[str, Any], principal: Princip
 NOT_ENFORCED_LOCALLY = {
     "gateway-budget-config": "budgets",
     "gateway-guardrails-config": "guardrails",
+    "tenant-rate-limit-config/mcp": "MCP rate limits",
 }
 
 
