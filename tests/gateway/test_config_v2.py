@@ -39,8 +39,13 @@ def test_named_configs_are_listed_by_type_even_with_a_slash(
         assert admin.get(f"{CONFIG}/tenant-rate-limit-config/mcp").json() == {"data": []}
         missing = admin.get(f"{CONFIG}/team-budget-config", name="nope")
         assert missing.status_code == 404 and "named 'nope'" in missing.json()["message"]
+        encoded = admin.get(f"{CONFIG}/tenant-rate-limit-config%2Fmodel").json()["data"]
+        assert encoded == limits
         unknown = admin.get(f"{CONFIG}/tenant-rate-limit-config/modle")
         assert unknown.status_code == 404 and "tenant-rate-limit-config/model" in unknown.json()["message"]
+        # Only the slash families are routed: the platform's config/budget/usage stays free for its own route.
+        other = admin.get(f"{CONFIG}/budget/usage")
+        assert other.status_code == 404 and "Unknown gateway config type" not in other.json()["message"]
 
 
 def test_reapply_updates_and_a_bad_manifest_is_refused_with_its_findings(
