@@ -155,6 +155,17 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, str, str]]] = 
         {"when": {"subjects": {"users": {"in": ["a@example.com"]}}}, "applies_to": {"type": "per-virtual-account"}},
         ("warning", "applies-to-unreachable", "applies_to.type"),
     ),
+    (
+        "override for a bare model name",
+        RATE,
+        {
+            "applies_to": {
+                "type": "per-model",
+                "overrides": [{"models": ["gpt-4o"], "limits": {"requests_per_minute": 5, "tokens_per_minute": 9}}],
+            }
+        },
+        ("warning", "model-format", "applies_to.overrides[0].models[0]"),
+    ),
     ("audit", RATE, {"mode": "audit"}, ("warning", "audit-mode", "mode")),
     (
         "threshold over 100",
@@ -185,6 +196,14 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, str, str]]] = 
 @pytest.mark.parametrize(("base", "change", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_each_finding(base: dict[str, Any], change: dict[str, Any], expected: tuple[str, str, str]) -> None:
     assert _findings(base, **change) == [expected]
+
+
+def test_a_duplicate_in_in_does_not_hide_that_the_filter_matches_nothing() -> None:
+    found = _findings(RATE, when={"provider_accounts": {"in": ["a", "a"], "not_in": ["a"]}})
+    assert found == [
+        ("warning", "duplicate-value", "when.provider_accounts.in[1]"),
+        ("error", "filter-matches-nothing", "when.provider_accounts.not_in"),
+    ]
 
 
 def test_messages_say_what_to_do() -> None:

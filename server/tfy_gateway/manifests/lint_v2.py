@@ -123,7 +123,8 @@ def _when(when: Any, loc: Loc) -> Iterator[Finding]:
         if found is not None:
             yield from _filter(found, (*loc, field))
             if field == "models":
-                yield from _model_ids(found, (*loc, field))
+                for part, items in (("in", found.in_), ("not_in", found.not_in)):
+                    yield from _model_ids(items or [], (*loc, field, part))
     for key, found in (getattr(when, "metadata", None) or {}).items():
         yield from _filter(found, (*loc, "metadata", key))
 
@@ -154,7 +155,7 @@ def _filter(value: InNotInFilter, loc: Loc, subject_field: str | None = None) ->
             elif subject_field is not None:
                 yield from _subject_value(item, subject_field, (*loc, part, index))
     if value.in_ and value.not_in:
-        excluded = [item for item in value.in_ if item in value.not_in]
+        excluded = sorted(set(value.in_) & set(value.not_in), key=value.in_.index)
         if len(excluded) == len(set(value.in_)):
             yield finding(
                 "error",
@@ -206,18 +207,18 @@ def _subject_value(item: str, subject_field: str, loc: Loc) -> Iterator[Finding]
         )
 
 
-def _model_ids(value: InNotInFilter, loc: Loc) -> Iterator[Finding]:
-    for part, items in (("in", value.in_), ("not_in", value.not_in)):
-        for index, item in enumerate(items or []):
-            account, sep, model = item.partition("/")
-            if item != "*" and not (sep and account and model):
-                yield finding(
-                    "warning",
-                    "model-format",
-                    f"'{item}' is not a model id '<provider-account>/<model>', so it matches no request",
-                    (*loc, part, index),
-                    hint="e.g. openai-main/gpt-4o",
-                )
+def _model_ids(items: Sequence[str], loc: Loc) -> Iterator[Finding]:
+    """Model ids are `<provider-account>/<model>`; a bare `gpt-4o` never equals a requested model id."""
+    for index, item in enumerate(items):
+        account, sep, model = item.partition("/")
+        if item != "*" and not (sep and account and model):
+            yield finding(
+                "warning",
+                "model-format",
+                f"'{item}' is not a model id '<provider-account>/<model>', so it matches no request",
+                (*loc, index),
+                hint="e.g. openai-main/gpt-4o",
+            )
 
 
 def _duplicates(items: Sequence[str], loc: Loc) -> Iterator[Finding]:
@@ -245,6 +246,8 @@ def _applies_to(
         entities: list[str] = getattr(override, field)
         values = override.limits.model_dump(exclude_none=True)
         yield from _limits(values, chains, (*where, "limits"), model.mode, is_budget)
+        if field == "models":
+            yield from _model_ids(entities, (*where, field))
         dropped = [name for name in base if name not in values]
         if values and dropped:
             yield finding(

@@ -52,12 +52,10 @@ BASE_TYPE_ORDER: tuple[str, ...] = (
     "gateway-installation",
     "settings",
     "alert-config",
-    # V2 limit configs: absent from truefoundry 0.17.5's list, where unknown types sort last; listed
-    # here after everything so identities (teams, virtual accounts) they name exist first either way.
-    "tenant-rate-limit-config",
-    "tenant-budget-config",
-    "team-budget-config",
 )
+"""Exactly truefoundry 0.17.5's list. The V2 limit configs (`tenant-rate-limit-config/*`,
+`tenant-budget-config`, `team-budget-config`) are not in it: like `tfy apply`, they rank as unknown
+types, after every listed one, so the teams and virtual accounts they name are applied first."""
 
 
 def type_priority(type_: Any) -> int:
