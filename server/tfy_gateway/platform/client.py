@@ -262,6 +262,17 @@ class ControlPlaneClient:
             "GET", f"{GATEWAY}/logs", params=_present(params), doing="read request logs", unsupported="request logs"
         )
 
+    async def limit_usage(self, kind: str, *, rule: str | None = None) -> dict[str, Any]:
+        """Every entity of each rate-limit (`kind` "rate-limit") or budget ("budget") rule, with what
+        its current window holds: `{"matched": [...]}`."""
+        return await self._json_object(
+            "GET",
+            f"{GATEWAY}/config/{kind}/usage",
+            params=_present({"rule": rule}),
+            doing=f"read {kind} usage",
+            unsupported=f"{kind} usage",
+        )
+
     async def usage_summary(
         self,
         *,

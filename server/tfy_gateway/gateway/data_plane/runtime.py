@@ -3,9 +3,9 @@
 One pooled upstream transport (aiohttp) for every provider call, the router (whose health, latency and sticky
 state outlive configuration changes), the policy hooks (limits, guardrails), the request-log writer
 and the metrics registry. The configuration itself is read per request from `GatewayState.config`.
-The rate-limit counters are built with the lifespan too: they outlive configuration changes (a rule
-keeps its counters while its id and unit stay) but not the app. Nothing here is module-level: two
-apps in one process never share any of it.
+The rate-limit and budget counters are built with the lifespan too: they outlive configuration
+changes (a rule keeps its counters while its id and unit stay), and their journal keeps them across
+restarts. Nothing here is module-level: two apps in one process never share any of it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from pathlib import Path
 
 from tfy_gateway.gateway.config import ConfigHub
 from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits, NoGuardrails
-from tfy_gateway.gateway.data_plane.limiting import RateLimits
-from tfy_gateway.gateway.limits import RateLimiter, WindowCounters
+from tfy_gateway.gateway.data_plane.limiting import PolicyLimits
+from tfy_gateway.gateway.limits import Limiter, LimitJournal, MemoryLimitState
+from tfy_gateway.gateway.limits.journal import LIMITS_FILE
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.providers import AiohttpTransport, Transport
 from tfy_gateway.gateway.request_logs import LOGS_FILE, LogWriter
@@ -33,9 +34,10 @@ class DataPlane:
 
     def __init__(self, *, limits: Limits | None = None, guardrails: Guardrails | None = None) -> None:
         self.metrics = GatewayMetrics()
-        # A replacement for the rate limiter (tests, embedders); None: `RateLimits`, built by the lifespan.
+        # A replacement for the rate limiter (tests, embedders); None: `PolicyLimits`, built by the lifespan.
         self._limits_override = limits
         self._limits: Limits | None = limits
+        self._limiter: Limiter | None = None
         self.guardrails: Guardrails = guardrails or NoGuardrails()
         self._state: GatewayState | None = None
         self._router: Router | None = None
@@ -61,6 +63,13 @@ class DataPlane:
         if self._limits is None:
             raise RuntimeError(NOT_STARTED)
         return self._limits
+
+    @property
+    def limiter(self) -> Limiter:
+        """The built-in limiter (for usage and explain answers); absent when `limits` was replaced."""
+        if self._limiter is None:
+            raise RuntimeError("the built-in rate limiter is not in use (the app was given its own limits)")
+        return self._limiter
 
     @property
     def router(self) -> Router:
@@ -89,7 +98,15 @@ class DataPlane:
         settings = state.settings
         self._state = state
         self._router = Router(settings=settings.routing())
-        self._limits = self._limits_override or RateLimits(RateLimiter(WindowCounters()))
+        journal: LimitJournal | None = None
+        if self._limits_override is not None:
+            self._limits = self._limits_override
+        else:
+            counters = MemoryLimitState()
+            journal = LimitJournal(settings.data_dir / LIMITS_FILE, counters)
+            await journal.start()
+            self._limiter = Limiter(counters)
+            self._limits = PolicyLimits(self._limiter)
         self._transport = AiohttpTransport(settings.connection_limit, max_response_bytes=settings.max_response_bytes)
         self._logs = LogWriter(
             self.logs_path,
@@ -103,3 +120,5 @@ class DataPlane:
         finally:
             await self._logs.stop()
             await self._transport.aclose()
+            if journal is not None:
+                await journal.stop()

@@ -1,0 +1,156 @@
+"""Rate-limit and budget usage as JSON: per request (explain, simulate) and per rule (usage listings).
+
+Shapes follow the platform's budget usage types (truefoundry-sdk `BudgetUsageEntry`: name, type,
+applies_to, mode, entities[{entity, periods{<unit>: {limit, used, percentage, start, end}}}]), with
+`remaining` and `resets_in_s` added, and the same shape for rate limits, so one reader serves both.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+from tfy_gateway.gateway.limits.budgets import BUDGET_CONFIG, BudgetRule
+from tfy_gateway.gateway.limits.limiter import Limiter, Verdict, counter_key
+from tfy_gateway.gateway.limits.policies import LimitPolicies
+from tfy_gateway.gateway.limits.request import LimitRequest
+from tfy_gateway.gateway.limits.rules import RATE_LIMITING_CONFIG, LimitRule
+from tfy_gateway.gateway.limits.scope import Entity
+from tfy_gateway.gateway.routing.types import RouteRequest
+
+Rule = LimitRule | BudgetRule
+
+
+def entity_label(entity: Entity) -> str | None:
+    """ "user:a@x" for one dimension, "user=user:a@x, model=m" for two, None for a shared counter."""
+    if not entity:
+        return None
+    if len(entity) == 1:
+        return entity[0][1]
+    return ", ".join(f"{dimension}={value}" for dimension, value in entity)
+
+
+def _rule_head(rule: Rule) -> dict[str, Any]:
+    budget = isinstance(rule, BudgetRule)
+    return {
+        "name": rule.id,
+        "config": rule.config_name,
+        "type": BUDGET_CONFIG if budget else RATE_LIMITING_CONFIG,
+        "applies_to": ",".join(rule.applies_per) or "aggregate",
+        "mode": "audit" if isinstance(rule, BudgetRule) and rule.audit else "enforce",
+    }
+
+
+def _period(rule: Rule, used: int, now: float, bucket: int, resets_in_s: float | None) -> dict[str, Any]:
+    unit = rule.unit
+    if isinstance(rule, BudgetRule):
+        limit, shown = rule.unit.show(rule.limit), rule.unit.show(used)
+        start, ends = rule.unit.period.starts_at(bucket), rule.unit.period.expires_at(bucket)
+        end: float | None = None if math.isinf(ends) else ends
+    else:
+        limit, shown = float(rule.limit), float(used)
+        start, end = now - rule.unit.period.seconds, now
+    percentage = min(100.0, shown * 100 / limit) if limit > 0 else 100.0
+    return {
+        "unit": unit.name,
+        "limit": limit,
+        "used": shown,
+        "remaining": max(limit - shown, 0.0),
+        "percentage": round(percentage, 4),
+        "start": start,
+        "end": end,
+        "window": unit.period.label(bucket),
+        "resets_in_s": None if resets_in_s is None else round(max(resets_in_s, 0.0), 3),
+    }
+
+
+async def explain_limits(limiter: Limiter, policies: LimitPolicies, request: LimitRequest) -> dict[str, Any]:
+    """Which rate-limit and budget rules apply to `request`, why the others do not, and the headroom
+    of every counter it would be charged in, without holding anything."""
+    route = RouteRequest(request.model, request.subjects, request.metadata)
+    verdicts = await limiter.simulate(policies, request)
+    now = limiter.clock()
+    by_rule: dict[int, list[Verdict]] = {}
+    for verdict in verdicts:
+        by_rule.setdefault(id(verdict.owner), []).append(verdict)
+
+    def trace(rules: tuple[Rule, ...], first_only: bool) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        matched_before = False
+        for rule in rules:
+            entry = _rule_head(rule)
+            reason = _mismatch(rule, route)
+            if reason is None and first_only and matched_before:
+                reason = "an earlier rule matched first: only the first matching rate-limit rule applies"
+            entry["matched"] = reason is None
+            if reason is not None:
+                entry["reason"] = reason
+            else:
+                matched_before = True
+                entry["reason"] = "matches: " + rule.when.describe()
+                entry["entities"] = [_verdict(v, now) for v in by_rule.get(id(rule), [])]
+                entry["deciding"] = any(v.deciding for v in by_rule.get(id(rule), []))
+                entry["would_refuse"] = any(v.refused for v in by_rule.get(id(rule), []))
+            out.append(entry)
+        return out
+
+    refusing = [v for v in verdicts if v.refused and v.deciding and _enforced(v.owner)]
+    return {
+        "admitted": not refusing,
+        "refused_by": refusing[0].owner.id if refusing else None,
+        "rate_limits": trace(policies.rate_limits.rules, first_only=True),
+        "budgets": trace(policies.budgets.rules, first_only=False),
+    }
+
+
+async def usage(
+    limiter: Limiter, policies: LimitPolicies, *, kind: str, rule_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Every rule of `kind` ("rate_limit" or "budget"), each with every entity counted in its current
+    window (busiest first)."""
+    rules: tuple[Rule, ...] = policies.rate_limits.rules if kind == "rate_limit" else policies.budgets.rules
+    now = limiter.clock()
+    out = []
+    for rule in rules:
+        if rule_id is not None and rule.id != rule_id:
+            continue
+        period = rule.unit.period
+        bucket = period.index(now)
+        prefix = counter_key("rl" if isinstance(rule, LimitRule) else "budget", rule.id, rule.unit.name, ())[:-1]
+        rows = await limiter.state.scan(prefix, bucket, period.span)
+        entities = []
+        for key, used in sorted(rows, key=lambda row: -row[1]):
+            parts = orjson.loads(key)[3:]
+            entity = tuple(zip(parts[::2], parts[1::2], strict=True))
+            if used or isinstance(rule, BudgetRule):
+                periods = {rule.unit.name: _period(rule, used, now, bucket, None)}
+                entities.append({"entity": entity_label(entity), "periods": periods})
+        out.append({**_rule_head(rule), "entities": entities})
+    return out
+
+
+def _verdict(verdict: Verdict, now: float) -> dict[str, Any]:
+    rule = verdict.owner
+    bucket = rule.unit.period.index(now)
+    entry: dict[str, Any] = {"entity": entity_label(verdict.entity)}
+    entry["periods"] = {rule.unit.name: _period(rule, verdict.used, now, bucket, verdict.resets_in_s)}
+    if verdict.deciding:
+        entry["would_refuse"] = verdict.refused
+        if verdict.refused:
+            entry["retry_after_s"] = None if verdict.retry_after_s is None else round(verdict.retry_after_s, 3)
+    else:
+        entry["note"] = "charged, not checked: an earlier matching budget rule decides"
+    return entry
+
+
+def _mismatch(rule: Rule, route: RouteRequest) -> str | None:
+    missing = [key for key in rule.required_metadata if key not in route.metadata]
+    if missing:
+        return f"applies per metadata.{missing[0]}, and the request does not carry '{missing[0]}'"
+    return rule.when.mismatch(route)
+
+
+def _enforced(rule: Rule) -> bool:
+    return not (isinstance(rule, BudgetRule) and rule.audit)
