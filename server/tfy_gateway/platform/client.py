@@ -198,6 +198,20 @@ class ControlPlaneClient:
         manifest = payload.get("manifest")
         return manifest if isinstance(manifest, dict) and manifest else None
 
+    async def list_configs(self, config_type: str) -> list[dict[str, Any]]:
+        """Manifests of a named V2 config type (tenant-budget-config, tenant-rate-limit-config/model...)."""
+        try:
+            body = await self._request("GET", f"{GATEWAY}/config/{config_type}", doing=f"list {config_type}")
+        except ResourceNotFoundError:
+            return []
+        items = body.get("data") if isinstance(body, dict) else body
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list):
+            return []
+        manifests = [item.get("manifest") for item in items if isinstance(item, dict)]
+        return [m for m in manifests if isinstance(m, dict) and m]
+
     async def list_provider_accounts(self) -> list[dict[str, Any]]:
         """Manifests of every provider account (following pagination)."""
         items = await self._list(f"{SVC}/provider-accounts", doing="list provider accounts")

@@ -170,6 +170,7 @@ def plan_apply(state: GatewayState, manifest: dict[str, Any], principal: Princip
 # Saying so on every apply keeps it from vouching for a policy that does not happen locally.
 NOT_ENFORCED_LOCALLY = {
     "gateway-guardrails-config": "guardrails",
+    "tenant-rate-limit-config/mcp": "MCP rate limits",
 }
 
 
