@@ -57,7 +57,7 @@ class PolicyLimits:
             metadata=request.options.metadata,
             body=request.body,
             generates=request.endpoint.name in GENERATING_ENDPOINTS,
-            pricing=costliest(request.plan, request.config.catalog) if policies.budgets.rules else UNPRICED,
+            pricing=costliest(request.plan, request.config.catalog) if policies.prices_matter else UNPRICED,
         )
         try:
             return await self.limiter.reserve(policies, limit_request)

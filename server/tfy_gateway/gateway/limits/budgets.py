@@ -68,6 +68,8 @@ class BudgetRule:
     audit: bool = False
     alerting: Alerting | None = None
     required_metadata: tuple[str, ...] = ()
+    rule_type: str = BUDGET_CONFIG  # the manifest type it came from (V2 periods are rules too)
+    soft: bool = False  # V2 `mode: soft_enforce`: refuses only when no other matching budget has room
 
     def matches(self, request: RouteRequest) -> bool:
         metadata = request.metadata

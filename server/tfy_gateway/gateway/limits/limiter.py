@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from tfy_gateway.gateway.limits.budgets import BudgetRule
+from tfy_gateway.gateway.limits.budgets import BUDGET_CONFIG, BudgetRule
+from tfy_gateway.gateway.limits.calendar import CalendarPeriod
 from tfy_gateway.gateway.limits.memory import Clock
 from tfy_gateway.gateway.limits.policies import LimitPolicies
 from tfy_gateway.gateway.limits.refusal import Refusal
@@ -37,6 +38,8 @@ from tfy_gateway.gateway.limits.scope import Entity, entities
 from tfy_gateway.gateway.limits.state import NANO_USD, Adjustment, Admission, Charge, LimitState
 from tfy_gateway.gateway.limits.thresholds import Notify, ThresholdWatch
 from tfy_gateway.gateway.limits.tokens import estimated_usage
+from tfy_gateway.gateway.limits.v2 import V2Rule
+from tfy_gateway.gateway.limits.window import Period
 from tfy_gateway.gateway.providers import Usage
 
 
@@ -116,6 +119,10 @@ class Limiter:
         admission = await self.state.reserve(draft.charges)
         if not admission.admitted:
             raise Refused(self._refusal(draft, admission))
+        if admission.refused and (soft := _soft_refusal(draft, admission)) is not None:
+            # Admitted only because soft budgets are checked as unenforced: take the holds back.
+            await self.state.adjust([Adjustment(c.key, c.bucket, c.span, -c.amount) for c in draft.charges if c.amount])
+            raise Refused(self._refusal(draft, admission, only=soft))
         return self._reservation(draft, admission)
 
     async def simulate(self, policies: LimitPolicies, request: LimitRequest) -> list[Verdict]:
@@ -161,6 +168,13 @@ class Limiter:
         budget_rules = policies.budgets.matching(request)
         if budget_rules:
             self._budgets(draft, budget_rules, request)
+        v2 = policies.v2
+        if v2.rate_limits:
+            for rule in v2.matching(v2.rate_limits, request):
+                self._v2(draft, rule, request)
+        if v2.budgets:
+            for rule in v2.matching(v2.budgets, request):
+                self._v2(draft, rule, request)
         return draft
 
     async def settle(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> None:
@@ -207,11 +221,9 @@ class Limiter:
         draft.applied.append(AppliedRule("rate_limit", rule.config_name, rule.id))
 
     def _budgets(self, draft: _Draft, rules: Sequence[BudgetRule], request: LimitRequest) -> None:
-        prompt, completion = draft.estimate
-        cost = request.pricing.cost(Usage(prompt_tokens=prompt, completion_tokens=completion))
         estimates: dict[HoldKind, int] = {
-            "cost": round((cost or 0.0) * NANO_USD),
-            "tokens": max(prompt + completion, 1),
+            "cost": self._cost_estimate(draft),
+            "tokens": max(sum(draft.estimate), 1),
         }
         for position, rule in enumerate(rules):
             unit = rule.unit
@@ -234,14 +246,45 @@ class Limiter:
                 draft.add(charge, Hold(key, bucket, 1, amount, kind, budget=rule, entity=entity), rule)
             draft.applied.append(AppliedRule("budget", rule.config_name, rule.id))
 
+    def _v2(self, draft: _Draft, rule: V2Rule, request: LimitRequest) -> None:
+        """Every window of a matching V2 rule is checked (every matching V2 rule must allow)."""
+        charged = rule.charged(request)
+        if not charged:
+            return
+        for meter, entity in charged:
+            period: Period | CalendarPeriod
+            if isinstance(meter, LimitRule):
+                period, limit = meter.unit.period, meter.limit
+                kind: HoldKind = meter.unit.kind
+                need = 1 if kind == "requests" else min(max(sum(draft.estimate), 1), max(limit, 1))
+                amount, enforce, span = need, not meter.audit, period.span
+                key = self._key("rl2", rule.name, meter.unit.name, entity)
+            else:
+                period, limit = meter.unit.period, meter.limit
+                kind = "cost"
+                need, amount, span = 1, self._cost_estimate(draft), 1
+                enforce = not (meter.audit or meter.soft)
+                key = self._key("budget2", rule.name, meter.unit.name, entity)
+            bucket = period.index(draft.now)
+            charge = Charge(key, bucket, span, amount, need, limit, enforce, period.expires_at(bucket))
+            budget = meter if isinstance(meter, BudgetRule) else None
+            draft.add(charge, Hold(key, bucket, span, amount, kind, budget=budget, entity=entity), meter)
+        draft.applied.append(AppliedRule(rule.kind, rule.name, rule.name))
+
+    def _cost_estimate(self, draft: _Draft) -> int:
+        prompt, completion = draft.estimate
+        cost = draft.request.pricing.cost(Usage(prompt_tokens=prompt, completion_tokens=completion))
+        return round((cost or 0.0) * NANO_USD)
+
     # --- answers --------------------------------------------------------------------------------
 
-    def _refusal(self, draft: _Draft, admission: Admission) -> Refusal:
-        """The first enforced refusal in charge order; among one rule's counters, the longest wait."""
+    def _refusal(self, draft: _Draft, admission: Admission, *, only: int | None = None) -> Refusal:
+        """The first enforced refusal in charge order (or the charge `only`); among one rule's
+        counters, the longest wait."""
         chosen: Refusal | None = None
         for position, frees in zip(admission.refused, admission.frees, strict=True):
             charge, owner, hold = draft.charges[position], draft.owners[position], draft.holds[position]
-            if not charge.enforce:
+            if (not charge.enforce) if only is None else position != only:
                 continue
             if chosen is not None and chosen.rule_id != owner.id:
                 break
@@ -298,6 +341,24 @@ def _headroom(draft: _Draft, admission: Admission) -> tuple[Headroom, ...]:
             reset_s = None if math.isinf(ends) else max(ends - draft.now, 0.0)
             rooms.append(Headroom(name, unit.show(owner.limit), unit.show(max(left, 0)), reset_s))
     return tuple(rooms)
+
+
+def _soft_refusal(draft: _Draft, admission: Admission) -> int | None:
+    """The position of a refused `soft_enforce` budget charge when no other matching budget rule
+    allows the request (has room in every window), else None: soft budgets yield to one that does."""
+    refused = set(admission.refused)
+    soft = [p for p in admission.refused if isinstance(o := draft.owners[p], BudgetRule) and o.soft]
+    if not soft:
+        return None
+    room: dict[str, bool] = {}
+    for position, owner in enumerate(draft.owners):
+        if isinstance(owner, BudgetRule) and owner.rule_type != BUDGET_CONFIG and not owner.audit:
+            room[owner.id] = room.get(owner.id, True) and position not in refused
+    for position in soft:
+        others = [fits for name, fits in room.items() if name != draft.owners[position].id]
+        if not any(others):
+            return position
+    return None
 
 
 def _wait(rule: LimitRule, frees: int | None, now: float) -> float | None:

@@ -18,6 +18,7 @@ from tfy_gateway.gateway.limits.policies import LimitPolicies
 from tfy_gateway.gateway.limits.request import LimitRequest
 from tfy_gateway.gateway.limits.rules import RATE_LIMITING_CONFIG, LimitRule
 from tfy_gateway.gateway.limits.scope import Entity
+from tfy_gateway.gateway.limits.v2 import V2Rule
 from tfy_gateway.gateway.routing.types import RouteRequest
 
 Rule = LimitRule | BudgetRule
@@ -39,7 +40,7 @@ def _rule_head(rule: Rule) -> dict[str, Any]:
         "config": rule.config_name,
         "type": BUDGET_CONFIG if budget else RATE_LIMITING_CONFIG,
         "applies_to": ",".join(rule.applies_per) or "aggregate",
-        "mode": "audit" if isinstance(rule, BudgetRule) and rule.audit else "enforce",
+        "mode": "audit" if rule.audit else "enforce",
     }
 
 
@@ -96,12 +97,33 @@ async def explain_limits(limiter: Limiter, policies: LimitPolicies, request: Lim
             out.append(entry)
         return out
 
+    def trace_v2(rules: tuple[V2Rule, ...]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for rule in rules:
+            entry = _v2_head(rule)
+            reason = rule.match.mismatch(request)
+            if reason is None and not rule.charged(request):
+                reason = f"applies {rule.applies_to}, and the request has no such entity: not counted"
+            entry["matched"] = reason is None
+            if reason is not None:
+                entry["reason"] = reason
+            else:
+                meters = {id(meter) for meter in rule.meters_all()}
+                found = [v for v in verdicts if id(v.owner) in meters]
+                entry["reason"] = "every filter matches"
+                entry["entities"] = _merged(found, now)
+                entry["would_refuse"] = any(v.refused for v in found)
+            out.append(entry)
+        return out
+
     refusing = [v for v in verdicts if v.refused and v.deciding and _enforced(v.owner)]
     return {
         "admitted": not refusing,
         "refused_by": refusing[0].owner.id if refusing else None,
         "rate_limits": trace(policies.rate_limits.rules, first_only=True),
         "budgets": trace(policies.budgets.rules, first_only=False),
+        "rate_limits_v2": trace_v2(policies.v2.rate_limits),
+        "budgets_v2": trace_v2(policies.v2.budgets),
     }
 
 
@@ -112,6 +134,15 @@ async def usage(
     window (busiest first)."""
     rules: tuple[Rule, ...] = policies.rate_limits.rules if kind == "rate_limit" else policies.budgets.rules
     now = limiter.clock()
+    out = await _v1_usage(limiter, rules, now, rule_id)
+    v2 = policies.v2.rate_limits if kind == "rate_limit" else policies.v2.budgets
+    for rule in v2:
+        if rule_id is None or rule.name == rule_id:
+            out.append(await _v2_usage(limiter, rule, now))
+    return out
+
+
+async def _v1_usage(limiter: Limiter, rules: tuple[Rule, ...], now: float, rule_id: str | None) -> list[dict[str, Any]]:
     out = []
     for rule in rules:
         if rule_id is not None and rule.id != rule_id:
@@ -129,6 +160,49 @@ async def usage(
                 entities.append({"entity": entity_label(entity), "periods": periods})
         out.append({**_rule_head(rule), "entities": entities})
     return out
+
+
+async def _v2_usage(limiter: Limiter, rule: V2Rule, now: float) -> dict[str, Any]:
+    """Every entity of a V2 rule with each of its windows (an override's limits where one applies)."""
+    prefix_kind = "rl2" if rule.kind == "rate_limit" else "budget2"
+    by_entity: dict[Entity, dict[str, int]] = {}
+    for unit in dict.fromkeys(meter.unit.name for meter in rule.meters_all()):
+        period = next(meter.unit.period for meter in rule.meters_all() if meter.unit.name == unit)
+        prefix = counter_key(prefix_kind, rule.name, unit, ())[:-1]
+        for key, total in await limiter.state.scan(prefix, period.index(now), period.span):
+            parts = orjson.loads(key)[3:]
+            by_entity.setdefault(tuple(zip(parts[::2], parts[1::2], strict=True)), {})[unit] = total
+    entities = []
+    for entity, totals in sorted(by_entity.items(), key=lambda item: -max(item[1].values())):
+        periods = {}
+        for meter in rule.meters_for(entity):
+            bucket = meter.unit.period.index(now)
+            periods[meter.unit.name] = _period(meter, totals.get(meter.unit.name, 0), now, bucket, None)
+        entities.append({"entity": entity_label(entity), "periods": periods})
+    return {**_v2_head(rule), "entities": entities}
+
+
+def _v2_head(rule: V2Rule) -> dict[str, Any]:
+    head: dict[str, Any] = {"name": rule.name, "config": rule.name, "type": rule.type}
+    head["applies_to"] = f"metadata:{rule.metadata_key}" if rule.applies_to == "metadata" else rule.applies_to
+    head["mode"] = rule.mode
+    return head
+
+
+def _merged(verdicts: list[Verdict], now: float) -> list[dict[str, Any]]:
+    """Verdicts of one V2 rule's windows, one entry per entity with every window under `periods`."""
+    entries: dict[Entity, dict[str, Any]] = {}
+    for verdict in verdicts:
+        entry = _verdict(verdict, now)
+        known = entries.get(verdict.entity)
+        if known is None:
+            entries[verdict.entity] = entry
+        else:
+            known["periods"].update(entry["periods"])
+            known["would_refuse"] = known.get("would_refuse", False) or entry.get("would_refuse", False)
+            if "retry_after_s" in entry:
+                known["retry_after_s"] = max(known.get("retry_after_s") or 0.0, entry["retry_after_s"] or 0.0)
+    return list(entries.values())
 
 
 def _verdict(verdict: Verdict, now: float) -> dict[str, Any]:
@@ -153,4 +227,4 @@ def _mismatch(rule: Rule, route: RouteRequest) -> str | None:
 
 
 def _enforced(rule: Rule) -> bool:
-    return not (isinstance(rule, BudgetRule) and rule.audit)
+    return not rule.audit and not (isinstance(rule, BudgetRule) and rule.soft)
