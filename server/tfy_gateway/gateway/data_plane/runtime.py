@@ -1,11 +1,12 @@
 """`DataPlane`: what every request shares, opened and closed with the app's lifespan.
 
 One pooled upstream transport (aiohttp) for every provider call, the router (whose health, latency and sticky
-state outlive configuration changes), the policy hooks (limits, guardrails), the request-log writer
-and the metrics registry. The configuration itself is read per request from `GatewayState.config`.
-The rate-limit and budget counters are built with the lifespan too: they outlive configuration
-changes (a rule keeps its counters while its id and unit stay), and their journal keeps them across
-restarts. Nothing here is module-level: two apps in one process never share any of it.
+state outlive configuration changes), the policy hooks (limits, guardrails), the request-log writer,
+the metrics registry and the budget-alert outbox (`alerts`). The configuration itself is read per
+request from `GatewayState.config`. The rate-limit and budget counters are built with the lifespan
+too: they outlive configuration changes (a rule keeps its counters while its id and unit stay), and
+their journal keeps them across restarts. Nothing here is module-level: two apps in one process never
+share any of it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from tfy_gateway.gateway.alerts import AlertOutbox
 from tfy_gateway.gateway.config import ConfigHub
 from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits, NoGuardrails
 from tfy_gateway.gateway.data_plane.limiting import PolicyLimits
@@ -43,6 +45,7 @@ class DataPlane:
         self._router: Router | None = None
         self._transport: AiohttpTransport | None = None
         self._logs: LogWriter | None = None
+        self._alerts: AlertOutbox | None = None
 
     @property
     def state(self) -> GatewayState:
@@ -90,6 +93,13 @@ class DataPlane:
         return self._logs
 
     @property
+    def alerts(self) -> AlertOutbox:
+        """Budget enforcement calls `plane.alerts.submit(alert)` when a threshold is crossed."""
+        if self._alerts is None:
+            raise RuntimeError(NOT_STARTED)
+        return self._alerts
+
+    @property
     def logs_path(self) -> Path:
         return self.settings.data_dir / LOGS_FILE
 
@@ -98,6 +108,7 @@ class DataPlane:
         settings = state.settings
         self._state = state
         self._router = Router(settings=settings.routing())
+        self._alerts = AlertOutbox.from_settings(settings)  # before the limits, which may submit to it
         journal: LimitJournal | None = None
         if self._limits_override is not None:
             self._limits = self._limits_override
@@ -115,9 +126,11 @@ class DataPlane:
             retention_days=settings.log_retention_days,
         )
         await self._logs.start()
+        await self._alerts.start()
         try:
             yield
         finally:
+            await self._alerts.stop()
             await self._logs.stop()
             await self._transport.aclose()
             if journal is not None:
