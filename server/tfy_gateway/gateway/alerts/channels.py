@@ -11,6 +11,7 @@ where to set it, never a value.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 from tfy_gateway.gateway.providers.secrets import SECRET_FILE_NAMES, SecretError, SecretResolver, env_var_name
 
 GROUP_PREFIX = "notify-"
+ENV_PREFIX = "TFY_SECRET_NOTIFY_"
 
 # target type -> (required keys, optional keys)
 KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -60,20 +62,34 @@ class ChannelSettings:
 class ChannelResolver:
     """Looks channel settings up in one snapshot of the environment and the secrets file."""
 
-    def __init__(self, secrets: SecretResolver | None, source: Path, problem: str | None = None) -> None:
+    def __init__(
+        self,
+        secrets: SecretResolver | None,
+        source: Path,
+        problem: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self._secrets = secrets
         self._source = source
         self._problem = problem
+        suffixes = tuple("_" + key.upper() for key in SECRET_KEYS | URL_KEYS)
+        self._known = {v for k, v in (environ or {}).items() if k.startswith(ENV_PREFIX) and k.endswith(suffixes) and v}
 
     @classmethod
     def load(cls, data_dir: Path, environ: Mapping[str, str] | None = None) -> ChannelResolver:
         """Read the secrets file now (call from a worker thread); a broken file fails every lookup."""
         source = next((data_dir / n for n in SECRET_FILE_NAMES if (data_dir / n).is_file()), None)
         source = source or data_dir / SECRET_FILE_NAMES[0]
+        environ = os.environ if environ is None else environ
         try:
-            return cls(SecretResolver.from_data_dir(data_dir, environ=environ), source)
+            return cls(SecretResolver.from_data_dir(data_dir, environ=environ), source, environ=environ)
         except SecretError as exc:
-            return cls(None, source, str(exc))
+            return cls(None, source, str(exc), environ=environ)
+
+    def secrets(self) -> list[str]:
+        """Every channel secret known (`TFY_SECRET_NOTIFY_*` URLs, tokens, keys and passwords, and all
+        resolved so far): scrubbed from every error of a round, whichever receiver echoed which."""
+        return sorted(self._known)
 
     def settings(self, target_type: str, channel: str) -> ChannelSettings:
         required, optional = KEYS[target_type]
@@ -102,7 +118,9 @@ class ChannelResolver:
                     f"{target_type} channel {channel!r}: {key} is not an http(s) URL; fix {variable} "
                     f"or the {key} of {GROUP_PREFIX}{channel} in {self._source}"
                 )
-        return ChannelSettings(channel, values)
+        settings = ChannelSettings(channel, values)
+        self._known.update(settings.secrets())
+        return settings
 
     def _missing(self, target_type: str, channel: str, keys: list[str]) -> str:
         group = GROUP_PREFIX + channel

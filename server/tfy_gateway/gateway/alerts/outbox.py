@@ -31,7 +31,7 @@ from tfy_gateway.gateway.alerts.alert import Alert
 from tfy_gateway.gateway.alerts.channels import ChannelError, ChannelResolver
 from tfy_gateway.gateway.alerts.clock import Clock, SystemClock
 from tfy_gateway.gateway.alerts.journal import Delivery, Journal, Outcome
-from tfy_gateway.gateway.alerts.notifiers import DeliveryError, Endpoints, Notifier
+from tfy_gateway.gateway.alerts.notifiers import DeliveryError, Endpoints, Notifier, scrub
 from tfy_gateway.gateway.alerts.retry import RetryPolicy
 from tfy_gateway.gateway.alerts.schema import ALERTS_FILE, connect
 from tfy_gateway.gateway.settings import GatewaySettings
@@ -198,27 +198,34 @@ class AlertOutbox:
             if not due:
                 break
             channels = await anyio.to_thread.run_sync(ChannelResolver.load, self.data_dir, self._environ)
-            outcomes = await asyncio.gather(*(self._attempt(d, channels) for d in due))
+            errors = await asyncio.gather(*(self._attempt(d, channels) for d in due))
+            secrets = channels.secrets()
+            outcomes = [
+                self._outcome(d, None if e is None else scrub(e, secrets)) for d, e in zip(due, errors, strict=True)
+            ]
             await anyio.to_thread.run_sync(journal.record, outcomes)
             if self._queue:
                 await self._persist()
         return await anyio.to_thread.run_sync(journal.next_due)
 
-    async def _attempt(self, delivery: Delivery, channels: ChannelResolver) -> Outcome:
+    async def _attempt(self, delivery: Delivery, channels: ChannelResolver) -> str | None:
+        """One attempt: None when delivered, else what went wrong (scrubbed again by the caller)."""
         target = delivery.target
-        now = self.clock.now()
         try:
             settings = channels.settings(target["type"], target["notification_channel"])
             await self._notifier.send(delivery, settings)
         except (ChannelError, DeliveryError) as exc:
-            return self._failed(delivery, str(exc), now)
+            return str(exc)
         except Exception as exc:  # a bug must not stop the worker; its text may hold a secret: type only
-            logger.exception("delivering alert %s to %s crashed", delivery.alert.id, delivery.describe())
-            return self._failed(delivery, f"internal error ({type(exc).__name__}); see the gateway log", now)
-        logger.info("alert %s delivered to %s", delivery.alert.id, delivery.describe())
-        return Outcome(delivery.ident, "delivered", now)
+            logger.error("delivering alert %s to %s crashed: %s", delivery.alert.id, delivery.describe(), type(exc))
+            return f"internal error ({type(exc).__name__}); please report it"
+        return None
 
-    def _failed(self, delivery: Delivery, error: str, now: float) -> Outcome:
+    def _outcome(self, delivery: Delivery, error: str | None) -> Outcome:
+        now = self.clock.now()
+        if error is None:
+            logger.info("alert %s delivered to %s", delivery.alert.id, delivery.describe())
+            return Outcome(delivery.ident, "delivered", now)
         attempts = delivery.attempts + 1
         delay = self.retry.delay(attempts)
         if delay is None:
