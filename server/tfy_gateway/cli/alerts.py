@@ -76,7 +76,7 @@ def _row(item: dict[str, Any]) -> tuple[str, ...]:
         f"{item.get('threshold', 0):g}%",
         f"{_amount(item.get('used'), unit)}/{_amount(item.get('limit'), unit)}",
         _targets(item),
-        _last_error(item)[:120],
+        _last_error(item),
     )
 
 
