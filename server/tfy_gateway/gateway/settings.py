@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
 from tfy_gateway.gateway.routing.settings import RoutingSettings
@@ -101,6 +101,14 @@ class GatewaySettings(BaseModel):
         pattern=r"^https?://\S+$",
         description="budget alerts: Slack chat.postMessage URL for slack-bot targets (a channel's api_url wins)",
     )
+
+    @field_validator("alert_retry_max_s")
+    @classmethod
+    def _max_at_least_base(cls, value: float, info: ValidationInfo) -> float:
+        base = info.data.get("alert_retry_base_s")
+        if base is not None and value < base:
+            raise ValueError(f"must be at least alert_retry_base_s ({base:g})")
+        return value
 
     @property
     def database_path(self) -> Path:
