@@ -279,3 +279,18 @@ async def test_alerts_db_is_private(make_outbox: OutboxFactory, tmp_path: Path) 
     assert stat.S_IMODE(os.stat(tmp_path / "data" / ALERTS_FILE).st_mode) == 0o600
     [item] = listed(tmp_path / "data")
     assert (item["status"], item["targets"]) == ("recorded", [])
+
+
+async def test_a_recipient_the_email_package_refuses_fails_that_delivery_only(
+    make_outbox: OutboxFactory, smtp: SmtpSink, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    outbox = make_outbox()
+    await outbox.start()
+    recipients = ["ok@example.com", "evil@example.com\nBcc: all@example.com"]
+    outbox.submit(budget_alert([{"type": "email", "notification_channel": "ops-mail", "to_emails": recipients}]))
+    await outbox.settled()
+    bad, good = listed(tmp_path / "data")[0]["targets"]  # ordered by destination
+    assert good["status"] == "delivered" and [to for _, to, _ in smtp.messages] == [["ok@example.com"]]
+    assert bad["status"] == "pending"
+    assert bad["last_error"].startswith("email channel 'ops-mail': cannot build the message: ")
+    assert "(evil@example.com\\nBcc" in caplog.text  # one log line per event, even with a line break in a name

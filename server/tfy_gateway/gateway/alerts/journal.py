@@ -38,7 +38,8 @@ class Delivery:
         """Where this delivery goes, for logs and errors (names only, never a URL or key)."""
         target = self.target
         where = f"{target['type']} channel {target['notification_channel']!r}"
-        return f"{where} ({self.destination})" if self.destination else where
+        shown = repr(self.destination)[1:-1]  # escapes line breaks: one log line per event
+        return f"{where} ({shown})" if self.destination else where
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,10 @@ def when(alert: Alert) -> str:
 
 
 def title(alert: Alert) -> str:
+    """One line (it is an email subject too): control characters become spaces."""
     who = f" for {alert.entity}" if alert.entity else ""
-    return f"Budget alert: {alert.config}/{alert.rule_id} reached {percent(alert.threshold)}{who}"
+    line = f"Budget alert: {alert.config}/{alert.rule_id} reached {percent(alert.threshold)}{who}"
+    return "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in line)
 
 
 def text(alert: Alert) -> str:

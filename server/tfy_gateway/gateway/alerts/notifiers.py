@@ -123,7 +123,10 @@ class Notifier:
             raise DeliveryError(
                 f"email channel {channel.channel!r}: tls must be true/false (1/0, yes/no, on/off), got {tls_text!r}"
             )
-        message = messages.email(delivery.alert, channel["from_email"], delivery.destination)
+        try:
+            message = messages.email(delivery.alert, channel["from_email"], delivery.destination)
+        except ValueError as exc:  # e.g. a line break in an address: refused by the email package
+            raise DeliveryError(f"email channel {channel.channel!r}: cannot build the message: {exc}") from None
         smtp = _Smtp(
             host=channel["host"],
             port=int(port_text),

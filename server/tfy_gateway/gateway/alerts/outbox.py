@@ -184,7 +184,7 @@ class AlertOutbox:
             self._queue.popleft()
         for alert in added:
             logger.info(
-                "budget alert %s: %s/%s reached %g%% (%s, %s), %d target(s)",
+                "budget alert %s: %r/%r reached %g%% (%r, %r), %d target(s)",
                 alert.id, alert.config, alert.rule_id, alert.threshold, alert.entity or "shared", alert.period,
                 len(alert.targets),
             )  # fmt: skip
