@@ -11,15 +11,16 @@ share any of it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from tfy_gateway.gateway.alerts import AlertOutbox
+from tfy_gateway.gateway.alerts import Alert, AlertError, AlertOutbox
 from tfy_gateway.gateway.config import ConfigHub
 from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits, NoGuardrails
 from tfy_gateway.gateway.data_plane.limiting import PolicyLimits
-from tfy_gateway.gateway.limits import Limiter, LimitJournal, MemoryLimitState
+from tfy_gateway.gateway.limits import Limiter, LimitJournal, MemoryLimitState, ThresholdCrossed
 from tfy_gateway.gateway.limits.journal import LIMITS_FILE
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.providers import AiohttpTransport, Transport
@@ -27,6 +28,8 @@ from tfy_gateway.gateway.request_logs import LOGS_FILE, LogWriter
 from tfy_gateway.gateway.routing import Router
 from tfy_gateway.gateway.settings import GatewaySettings
 from tfy_gateway.gateway.state import GatewayState
+
+logger = logging.getLogger(__name__)
 
 NOT_STARTED = "the data plane is not started (the app lifespan did not run)"
 
@@ -103,6 +106,26 @@ class DataPlane:
     def logs_path(self) -> Path:
         return self.settings.data_dir / LOGS_FILE
 
+    def _threshold_crossed(self, event: ThresholdCrossed) -> None:
+        """A budget counter reached an alert threshold: hand it to the outbox (O(1), never raises)."""
+        try:
+            alert = Alert(
+                config=event.config_name,
+                rule_id=event.rule_id,
+                entity=event.entity,
+                period=event.period,
+                threshold=event.threshold,
+                used=event.used,
+                limit=event.limit,
+                unit=event.unit,
+                occurred_at=event.occurred_at,
+                targets=event.targets,
+            )
+        except AlertError as exc:
+            logger.error("budget %s/%s: cannot alert: %s", event.config_name, event.rule_id, exc)
+            return
+        self.alerts.submit(alert)
+
     @asynccontextmanager
     async def lifespan(self, state: GatewayState) -> AsyncIterator[None]:
         settings = state.settings
@@ -116,7 +139,7 @@ class DataPlane:
             counters = MemoryLimitState()
             journal = LimitJournal(settings.data_dir / LIMITS_FILE, counters)
             await journal.start()
-            self._limiter = Limiter(counters)
+            self._limiter = Limiter(counters, notify=self._threshold_crossed)
             self._limits = PolicyLimits(self._limiter)
         self._transport = AiohttpTransport(settings.connection_limit, max_response_bytes=settings.max_response_bytes)
         self._logs = LogWriter(
