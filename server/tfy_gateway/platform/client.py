@@ -287,6 +287,21 @@ class ControlPlaneClient:
             "GET", f"{GATEWAY}/usage/summary", params=params, doing="summarise usage", unsupported="usage summaries"
         )
 
+    async def list_alerts(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        status: str | None = None,
+        config: str | None = None,
+        rule_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Budget alerts with per-target delivery status, newest first: the list envelope `{data, pagination}`."""
+        params = _present({"limit": limit, "offset": offset, "status": status, "config": config, "rule_id": rule_id})
+        return await self._json_object(
+            "GET", f"{GATEWAY}/alerts", params=params, doing="list budget alerts", unsupported="budget alerts"
+        )
+
     # -- plumbing --------------------------------------------------------------------------------
 
     async def _list(self, path: str, *, doing: str) -> list[dict[str, Any]]:
