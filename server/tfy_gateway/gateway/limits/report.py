@@ -18,6 +18,7 @@ from tfy_gateway.gateway.limits.policies import LimitPolicies
 from tfy_gateway.gateway.limits.request import LimitRequest
 from tfy_gateway.gateway.limits.rules import RATE_LIMITING_CONFIG, LimitRule
 from tfy_gateway.gateway.limits.scope import Entity
+from tfy_gateway.gateway.limits.state import Probe
 from tfy_gateway.gateway.limits.v2 import V2Rule
 from tfy_gateway.gateway.routing.types import RouteRequest
 
@@ -228,3 +229,51 @@ def _mismatch(rule: Rule, route: RouteRequest) -> str | None:
 
 def _enforced(rule: Rule) -> bool:
     return not rule.audit and not (isinstance(rule, BudgetRule) and rule.soft)
+
+
+async def budget_entries(
+    limiter: Limiter,
+    policies: LimitPolicies,
+    request: LimitRequest | None,
+    *,
+    subjects_only: bool = False,
+    name: str | None = None,
+) -> list[dict[str, Any]]:
+    """V2 budgets as the platform's `BudgetUsageEntry` list: with `request`, every budget it matches
+    and its own counter (`subjects_only`: matched on who is asking alone, for my-usage); without,
+    the budget `name` with every entity counted (its leaderboard). Entities are bare names."""
+    now = limiter.clock()
+    out: list[dict[str, Any]] = []
+    for rule in policies.v2.budgets:
+        if request is None:
+            if rule.name == name:
+                out.append(_sdk_entry(rule, (await _v2_usage(limiter, rule, now))["entities"]))
+            continue
+        if subjects_only and rule.applies_to in ("per-model", "metadata"):
+            continue
+        reason = rule.match.mismatch(request, subjects_only=subjects_only)
+        charged = rule.charged(request) if reason is None else []
+        if not charged:
+            continue
+        probes = [
+            Probe(counter_key("budget2", rule.name, meter.unit.name, entity), meter.unit.period.index(now), 1)
+            for meter, entity in charged
+        ]
+        totals = await limiter.state.read(probes)
+        entities: dict[Entity, dict[str, Any]] = {}
+        for (meter, entity), total in zip(charged, totals, strict=True):
+            bucket = meter.unit.period.index(now)
+            periods = entities.setdefault(entity, {"entity": entity_label(entity), "periods": {}})["periods"]
+            periods[meter.unit.name] = _period(meter, total, now, bucket, None)
+        out.append(_sdk_entry(rule, list(entities.values())))
+    return out
+
+
+def _sdk_entry(rule: V2Rule, entities: list[dict[str, Any]]) -> dict[str, Any]:
+    for entity in entities:
+        label = entity["entity"]
+        if isinstance(label, str) and label.partition(":")[0] in ("user", "virtualaccount", "team"):
+            entity["entity"] = label.partition(":")[2]
+    head = _v2_head(rule)
+    head.pop("config")
+    return {**head, "team_name": rule.match.team_name, "entities": entities}

@@ -72,8 +72,9 @@ class V2Match:
     metadata: tuple[tuple[str, Filter], ...] = ()
     team_name: str | None = None  # a team budget counts its team's requests only
 
-    def mismatch(self, request: LimitRequest) -> str | None:
-        """Why `request` is not matched (the first failing filter), or None when it is."""
+    def mismatch(self, request: LimitRequest, *, subjects_only: bool = False) -> str | None:
+        """Why `request` is not matched (the first failing filter), or None when it is;
+        `subjects_only`: judge who is asking alone (a budget's "my usage")."""
         if self.team_name is not None and f"team:{self.team_name}" not in request.subjects:
             return f"team budget of '{self.team_name}': the caller is not a member"
         user, account, teams = _identity(request)
@@ -84,10 +85,13 @@ class V2Match:
             ("models", self.models, (request.model,)),
             ("provider_accounts", self.provider_accounts, (request.model.partition("/")[0],)),
         ]
-        checks += [
-            (f"metadata.{key}", spec, (request.metadata[key],) if key in request.metadata else ())
-            for key, spec in self.metadata
-        ]
+        if subjects_only:
+            checks = checks[:3]
+        else:
+            checks += [
+                (f"metadata.{key}", spec, (request.metadata[key],) if key in request.metadata else ())
+                for key, spec in self.metadata
+            ]
         for what, spec, values in checks:
             if spec is not None and (reason := spec.mismatch(what, values)) is not None:
                 return reason
