@@ -239,18 +239,29 @@ def test_regenerating_a_virtual_account_token(
     assert_envelope(connect(shared_gateway.base_url, third).get("/api/llm/models"), 401)
 
 
-def test_applying_a_budget_config_warns_that_the_local_gateway_does_not_enforce_it(gateway: GatewayProcess) -> None:
-    budget = {
-        "name": "budgets",
-        "type": "gateway-budget-config",
-        "rules": [{"id": "daily", "when": {}, "limit_to": 1, "unit": "cost_per_day"}],
-    }
+@pytest.mark.parametrize(
+    ("manifest", "warned"),
+    [
+        (
+            {
+                "name": "budgets",
+                "type": "gateway-budget-config",
+                "rules": [{"id": "daily", "when": {}, "limit_to": 1, "unit": "cost_per_day"}],
+            },
+            False,  # enforced by the local gateway
+        ),
+        ({"name": "guardrails", "type": "gateway-guardrails-config", "rules": []}, True),
+    ],
+)
+def test_applying_a_config_the_local_gateway_does_not_enforce_warns(
+    gateway: GatewayProcess, manifest: dict[str, object], warned: bool
+) -> None:
     response = httpx.put(
         gateway.base_url + "/api/svc/v1/apply",
-        json={"manifest": budget},
+        json={"manifest": manifest},
         headers={"Authorization": f"Bearer {gateway.admin_token}"},
         timeout=30,
     )
     assert response.status_code == 200, response.text
     codes = [w["code"] for w in response.json().get("warnings", [])]
-    assert "not-enforced-locally" in codes
+    assert ("not-enforced-locally" in codes) is warned

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from tfy_gateway.manifests import accounts, common, costs, limits, providers, routing
+from tfy_gateway.manifests import accounts, budgets_v2, common, costs, filters_v2, limits, providers, routing
 
 sdk_types = pytest.importorskip("truefoundry_sdk.types")
 
@@ -27,6 +27,25 @@ PAIRS: list[tuple[type[BaseModel], str, set[str]]] = [
     (limits.BudgetConfig, "BudgetConfig", {"name"}),
     (limits.BudgetRule, "BudgetRule", set()),
     (limits.BudgetAlerts, "BudgetAlert", set()),
+    (budgets_v2.TenantBudgetConfig, "TenantBudgetConfig", set()),
+    (budgets_v2.TeamBudgetConfig, "TeamBudgetConfig", set()),
+    (budgets_v2.BudgetV2WhenTenantScoped, "BudgetV2WhenTenantScoped", set()),
+    (budgets_v2.BudgetV2WhenTeamScoped, "BudgetV2WhenTeamScoped", set()),
+    (filters_v2.TenantSubjects, "BudgetV2SubjectsTenantScoped", set()),
+    (filters_v2.TeamSubjects, "BudgetV2SubjectsTeamScoped", set()),
+    (filters_v2.InNotInFilter, "BudgetV2InNotInFilter", set()),
+    (budgets_v2.BudgetV2Limits, "BudgetV2Limits", set()),
+    (budgets_v2.BudgetV2OverrideLimits, "BudgetV2OverrideLimits", set()),
+    (budgets_v2.BudgetV2AppliesToAggregate, "BudgetV2AppliesToAggregate", set()),
+    (budgets_v2.BudgetV2AppliesToPerUser, "BudgetV2AppliesToPerUser", set()),
+    (budgets_v2.BudgetV2AppliesToPerModel, "BudgetV2AppliesToPerModel", set()),
+    (budgets_v2.BudgetV2AppliesToPerVirtualAccount, "BudgetV2AppliesToPerVirtualAccount", set()),
+    (budgets_v2.BudgetV2AppliesToMetadata, "BudgetV2AppliesToMetadata", set()),
+    (budgets_v2.BudgetV2PerUserOverride, "BudgetV2PerUserOverride", set()),
+    (budgets_v2.BudgetV2PerModelOverride, "BudgetV2PerModelOverride", set()),
+    (budgets_v2.BudgetV2PerVirtualAccountOverride, "BudgetV2PerVirtualAccountOverride", set()),
+    (budgets_v2.BudgetV2PerMetadataOverride, "BudgetV2PerMetadataOverride", set()),
+    (budgets_v2.BudgetV2Alert, "BudgetV2Alert", set()),
     (common.Email, "Email", set()),
     (common.SlackBot, "SlackBot", set()),
     (accounts.VirtualAccount, "VirtualAccountManifest", set()),

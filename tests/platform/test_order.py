@@ -30,6 +30,18 @@ def test_sort_is_by_base_type_and_stable() -> None:
     assert type_priority(None) == len(BASE_TYPE_ORDER)
 
 
+def test_v2_limit_configs_come_after_the_identities_they_name() -> None:
+    docs = [
+        {"type": "tenant-rate-limit-config/model", "name": "rl"},
+        {"type": "team-budget-config", "name": "tb"},
+        {"type": "team", "name": "backend"},
+        {"type": "tenant-budget-config", "name": "b"},
+        {"type": "virtual-account", "name": "va"},
+        {"type": "gateway-budget-config", "name": "v1"},
+    ]
+    assert [d["name"] for d in sort_for_apply(docs, lambda d: d)] == ["backend", "va", "v1", "rl", "tb", "b"]
+
+
 def test_integration_references_finds_models_of_accounts_in_the_batch() -> None:
     manifest = {
         "name": "routing",

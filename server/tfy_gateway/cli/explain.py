@@ -17,6 +17,7 @@ import anyio
 
 from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, key_value, settings_from_env
 from tfy_gateway.cli._output import add_format
+from tfy_gateway.cli.usage import limit_line
 from tfy_gateway.platform import ControlPlaneClient, ControlPlaneError, ControlPlaneSettings
 
 
@@ -123,14 +124,40 @@ def render(report: dict[str, Any]) -> str:
         )
     known = {
         "requested_model", "subject", "subjects", "metadata", "virtual_model", "source", "config_name", "matched_rule",
-        "strategy", "rules", "candidates", "sticky", "attempts", "attempt_details", "notes",
+        "strategy", "rules", "candidates", "sticky", "attempts", "attempt_details", "notes", "limits",
     }  # fmt: skip
     for key, value in report.items():
         if key not in known and value not in (None, [], {}):
             lines.append(f"{key.replace('_', ' ').capitalize()}: {json.dumps(value)}")
     for note in report.get("notes") or []:
         lines.append(f"Note:      {note}")
+    limits = report.get("limits")
+    if isinstance(limits, dict):
+        lines += _limits(limits)
     return "\n".join(lines) + "\n"
+
+
+def _limits(limits: dict[str, Any]) -> list[str]:
+    """The rate-limit and budget rules the request would meet, with the headroom of each counter."""
+    verdict = "admitted" if limits.get("admitted") else f"refused by '{limits.get('refused_by')}'"
+    lines = [f"Limits:    the request would be {verdict}"]
+    for title, key in (("Rate-limit rules", "rate_limits"), ("Budget rules", "budgets")):
+        rules = limits.get(key) or []
+        if not rules:
+            continue
+        lines.append(f"{title}, in order:")
+        for rule in rules:
+            mark = "MATCH" if rule.get("matched") else "skip "
+            lines.append(f"  {mark} {rule.get('name')}: {rule.get('reason')}")
+            for entity in rule.get("entities") or []:
+                for unit, period in (entity.get("periods") or {}).items():
+                    line = limit_line(entity.get("entity"), unit, period)
+                    if entity.get("would_refuse"):
+                        line += " -> WOULD REFUSE"
+                    elif "note" in entity:
+                        line += f" ({entity['note']})"
+                    lines.append("          " + line)
+    return lines
 
 
 def _candidate(candidate: dict[str, Any]) -> str:

@@ -1,7 +1,9 @@
 """`tfy-gateway get`: print what the control plane holds now.
 
 `get <gateway-config-type>` prints the applied manifest of that singleton config, ready to edit and
-re-apply; `get provider-accounts` and `get models` list what requests can be routed to.
+re-apply; for a V2 limit type (tenant-budget-config, tenant-rate-limit-config/model...) every
+applied manifest of that type, one YAML document each; `get provider-accounts` and `get models` list
+what requests can be routed to.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ import yaml
 
 from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, settings_from_env
 from tfy_gateway.cli._output import add_format
-from tfy_gateway.manifests import GATEWAY_CONFIG_TYPES
+from tfy_gateway.manifests import GATEWAY_CONFIG_TYPES, NAMED_CONFIG_TYPES
 from tfy_gateway.platform import ControlPlaneClient, ControlPlaneError, ControlPlaneSettings
 
 LISTINGS = ("provider-accounts", "models")
 
 
 def _kinds() -> list[str]:
-    return [*sorted(GATEWAY_CONFIG_TYPES), *LISTINGS]
+    return [*sorted(GATEWAY_CONFIG_TYPES), *sorted(NAMED_CONFIG_TYPES), *LISTINGS]
 
 
 def register(subparsers: Any) -> None:
@@ -57,11 +59,13 @@ def run(args: argparse.Namespace) -> int:
     except ControlPlaneError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    if found is None:
+    if found is None or (args.kind in NAMED_CONFIG_TYPES and not found):
         print(f"no {args.kind} is applied on {settings.base_url}", file=sys.stderr)
         return EXIT_FAILURE
     if args.format == "json":
         print(json.dumps(found, indent=2))
+    elif args.kind in NAMED_CONFIG_TYPES:
+        print(yaml.safe_dump_all(found, sort_keys=False, allow_unicode=True), end="")
     else:
         print(yaml.safe_dump(found, sort_keys=False, allow_unicode=True), end="")
     return EXIT_OK
@@ -73,4 +77,6 @@ async def _fetch(settings: ControlPlaneSettings, kind: str) -> Any:
             return await client.list_provider_accounts()
         if kind == "models":
             return await client.list_models()
+        if kind in NAMED_CONFIG_TYPES:
+            return await client.list_configs(kind)
         return await client.get_config(kind)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
 from tfy_gateway.gateway.routing.settings import RoutingSettings
@@ -82,6 +82,33 @@ class GatewaySettings(BaseModel):
     max_total_attempts: int = Field(10, ge=1, description="upstream calls per request, retries and fallbacks included")
     retry_after_cap_s: float = Field(5.0, ge=0, description="longest upstream retry-after waited before a retry")
     model_cache_size: int = Field(10_000, ge=1, description="requested model names whose matching rules are memoised")
+    # --- budget alerts --------------------------------------------------------------------------
+    alert_retry_base_s: float = Field(
+        5.0, gt=0, description="budget alerts: wait before the first retry of a failed delivery (doubles each time)"
+    )
+    alert_retry_max_s: float = Field(600.0, gt=0, description="budget alerts: longest wait between delivery attempts")
+    alert_max_attempts: int = Field(
+        10, ge=1, description="budget alerts: attempts per notification target before it is marked failed"
+    )
+    alert_timeout_s: float = Field(10.0, gt=0, description="budget alerts: time limit of one delivery (HTTP or SMTP)")
+    alert_pagerduty_url: str = Field(
+        "https://events.pagerduty.com/v2/enqueue",
+        pattern=r"^https?://\S+$",
+        description="budget alerts: PagerDuty Events API v2 URL (a channel's integration_url wins)",
+    )
+    alert_slack_api_url: str = Field(
+        "https://slack.com/api/chat.postMessage",
+        pattern=r"^https?://\S+$",
+        description="budget alerts: Slack chat.postMessage URL for slack-bot targets (a channel's api_url wins)",
+    )
+
+    @field_validator("alert_retry_max_s")
+    @classmethod
+    def _max_at_least_base(cls, value: float, info: ValidationInfo) -> float:
+        base = info.data.get("alert_retry_base_s")
+        if base is not None and value < base:
+            raise ValueError(f"must be at least alert_retry_base_s ({base:g})")
+        return value
 
     @property
     def database_path(self) -> Path:
@@ -162,5 +189,7 @@ def _allowed(annotation: Any, kind: str, ctx: Mapping[str, Any]) -> str:
     if annotation is bool:
         return " (allowed: true/false, 1/0, yes/no, on/off)"
     if kind == "string_pattern_mismatch":
+        if "http" in str(ctx.get("pattern", "")):
+            return " (it must be an http:// or https:// URL)"
         return " (it must start with tfy_ and contain no spaces)"
     return ""

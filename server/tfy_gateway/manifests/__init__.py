@@ -5,8 +5,10 @@ gateway's apply endpoint, so a manifest is judged the same way everywhere.
 """
 
 from tfy_gateway.manifests.accounts import Team, VirtualAccount
+from tfy_gateway.manifests.budgets_v2 import TeamBudgetConfig, TenantBudgetConfig
 from tfy_gateway.manifests.catalog import Catalog, CatalogEntry
 from tfy_gateway.manifests.common import DEFAULT_FALLBACK_STATUS_CODES, DEFAULT_RETRY_STATUS_CODES, When
+from tfy_gateway.manifests.filters_v2 import InNotInFilter
 from tfy_gateway.manifests.findings import (
     Finding,
     ManifestError,
@@ -26,9 +28,12 @@ from tfy_gateway.manifests.providers import (
     SelfHostedAccount,
     VirtualModelAccount,
 )
+from tfy_gateway.manifests.rate_limits_mcp import McpRateLimitConfig
+from tfy_gateway.manifests.rate_limits_v2 import ModelRateLimitConfig
 from tfy_gateway.manifests.registry import (
     GATEWAY_CONFIG_TYPES,
     MANIFEST_TYPES,
+    NAMED_CONFIG_TYPES,
     manifest_key,
     model_for_type,
 )
@@ -48,6 +53,7 @@ __all__ = [
     "GATEWAY_CONFIG_TYPES",
     "MANIFEST_TYPES",
     "MODELLED_ACCOUNTS",
+    "NAMED_CONFIG_TYPES",
     "AnthropicAccount",
     "AzureOpenAIAccount",
     "BudgetConfig",
@@ -57,10 +63,13 @@ __all__ = [
     "Document",
     "Finding",
     "GuardrailsConfig",
+    "InNotInFilter",
     "LatencyBasedRule",
     "LoadBalancingConfig",
     "ManifestError",
     "ManifestLoadError",
+    "McpRateLimitConfig",
+    "ModelRateLimitConfig",
     "OpenAIAccount",
     "PriorityBasedRule",
     "RateLimitConfig",
@@ -68,6 +77,8 @@ __all__ = [
     "RetryConfig",
     "SelfHostedAccount",
     "Team",
+    "TeamBudgetConfig",
+    "TenantBudgetConfig",
     "VirtualAccount",
     "VirtualModelAccount",
     "WeightBasedRule",

@@ -7,9 +7,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from tfy_gateway.manifests.accounts import Team, VirtualAccount
+from tfy_gateway.manifests.budgets_v2 import TeamBudgetConfig, TenantBudgetConfig
 from tfy_gateway.manifests.guardrails import GuardrailsConfig
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
 from tfy_gateway.manifests.providers import LOOSE_ACCOUNT_TYPES, MODELLED_ACCOUNTS, LooseAccount
+from tfy_gateway.manifests.rate_limits_mcp import McpRateLimitConfig
+from tfy_gateway.manifests.rate_limits_v2 import ModelRateLimitConfig
 from tfy_gateway.manifests.routing import LoadBalancingConfig
 
 GATEWAY_CONFIG_MODELS: dict[str, type[BaseModel]] = {
@@ -19,9 +22,18 @@ GATEWAY_CONFIG_MODELS: dict[str, type[BaseModel]] = {
     "gateway-guardrails-config": GuardrailsConfig,
 }
 
+NAMED_CONFIG_MODELS: dict[str, type[BaseModel]] = {
+    "tenant-rate-limit-config/model": ModelRateLimitConfig,
+    "tenant-rate-limit-config/mcp": McpRateLimitConfig,
+    "tenant-budget-config": TenantBudgetConfig,
+    "team-budget-config": TeamBudgetConfig,
+}
+"""V2 limit configs: many per tenant, one named rule each (not singletons)."""
+
 MANIFEST_MODELS: dict[str, type[BaseModel]] = {
     **MODELLED_ACCOUNTS,
     **GATEWAY_CONFIG_MODELS,
+    **NAMED_CONFIG_MODELS,
     "virtual-account": VirtualAccount,
     "team": Team,
 }
@@ -43,6 +55,12 @@ GATEWAY_CONFIG_TYPES: frozenset[str] = frozenset(
 )
 """Tenant singletons: one manifest per type, whatever its name."""
 
+NAMED_CONFIG_TYPES: frozenset[str] = frozenset(NAMED_CONFIG_MODELS)
+
+BUDGET_V2_TYPES: frozenset[str] = frozenset({"tenant-budget-config", "team-budget-config"})
+BUDGET_V2_KIND = "budget"
+"""Tenant and team budgets share one namespace: the platform upserts budgets by name."""
+
 KNOWN_TYPES: frozenset[str] = frozenset({*MANIFEST_MODELS, *LOOSE_ACCOUNT_TYPES})
 
 TYPE_ALIASES: dict[str, str] = {
@@ -57,6 +75,10 @@ TYPE_ALIASES: dict[str, str] = {
     "provider-account/together": "provider-account/together-ai",
     "provider-account/mistral": "provider-account/mistral-ai",
     "gateway-rate-limit-config": "gateway-rate-limiting-config",
+    "tenant-rate-limit-config": "tenant-rate-limit-config/model",
+    "tenant-rate-limiting-config/model": "tenant-rate-limit-config/model",
+    "tenant-budget": "tenant-budget-config",
+    "team-budget": "team-budget-config",
     "gateway-routing-config": "gateway-load-balancing-config",
     "virtualaccount": "virtual-account",
 }
@@ -74,10 +96,16 @@ def model_for_type(manifest_type: str) -> type[BaseModel] | None:
 def manifest_key(manifest: dict[str, Any]) -> tuple[str, str]:
     """Identity of a stored resource, as the platform keys it.
 
-    Gateway configs are tenant singletons keyed by type; everything else by (type prefix, name), so
-    re-applying `provider-account/openai` named `x` as `provider-account/groq` replaces it.
+    Gateway configs are tenant singletons keyed by type; V2 budgets by name (tenant and team
+    budgets share the namespace); V2 rate limits by their full type and name (a model and an MCP
+    limit may share a name); everything else by (type prefix, name), so re-applying
+    `provider-account/openai` named `x` as `provider-account/groq` replaces it.
     """
     manifest_type = str(manifest.get("type", ""))
     if manifest_type in GATEWAY_CONFIG_TYPES:
         return manifest_type, manifest_type
+    if manifest_type in BUDGET_V2_TYPES:
+        return BUDGET_V2_KIND, str(manifest.get("name", ""))
+    if manifest_type in NAMED_CONFIG_TYPES:
+        return manifest_type, str(manifest.get("name", ""))
     return manifest_type.split("/", 1)[0], str(manifest.get("name", ""))

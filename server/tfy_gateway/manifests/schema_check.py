@@ -15,8 +15,12 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from tfy_gateway.manifests.budgets_v2 import BUDGET_OVERRIDE_ENTITIES
+from tfy_gateway.manifests.common import StrictModel
 from tfy_gateway.manifests.findings import Finding, finding
 from tfy_gateway.manifests.providers import LOOSE_ACCOUNT_TYPES
+from tfy_gateway.manifests.rate_limits_mcp import MCP_RATE_OVERRIDE_ENTITIES
+from tfy_gateway.manifests.rate_limits_v2 import MODEL_RATE_OVERRIDE_ENTITIES
 from tfy_gateway.manifests.registry import KNOWN_TYPES, TYPE_ALIASES, model_for_type
 
 Loc = tuple[str | int, ...]
@@ -29,7 +33,17 @@ MISPLACED_FIELDS: dict[str, str] = {
     "tier": "tier is only allowed on targets of complexity-based-routing (virtual models)",
     "id": "id and when belong to rules of gateway configs, not to a virtual model's routing_config",
     "when": "id and when belong to rules of gateway configs, not to a virtual model's routing_config",
+    "overrides": "overrides belong inside applies_to, e.g. applies_to: {type: per-user, overrides: "
+    "[{users: [alice@example.com], limits: {...}}]}; an aggregate applies_to has none",
 }
+
+OVERRIDE_ENTITIES: dict[type[StrictModel], tuple[str, str]] = {
+    **BUDGET_OVERRIDE_ENTITIES,
+    **MODEL_RATE_OVERRIDE_ENTITIES,
+    **MCP_RATE_OVERRIDE_ENTITIES,
+}
+"""V2 override classes -> (their applies_to type, the field naming their entities)."""
+ENTITY_FIELDS: dict[str, str] = {field: kind for kind, field in OVERRIDE_ENTITIES.values()}
 
 
 def did_you_mean(word: str, candidates: typing.Iterable[str]) -> str | None:
@@ -142,6 +156,16 @@ def _from_error(root: type[BaseModel], error: ErrorDetails) -> Finding:
     if kind == "extra_forbidden":
         if name in MISPLACED_FIELDS:
             return finding("error", "misplaced-field", MISPLACED_FIELDS[name], loc)
+        if where.owner in OVERRIDE_ENTITIES and name in ENTITY_FIELDS:
+            kind, field = OVERRIDE_ENTITIES[where.owner]
+            return finding(
+                "error",
+                "misplaced-field",
+                f"overrides of applies_to type {kind} list '{field}', not '{name}' "
+                f"('{name}' is for applies_to type {ENTITY_FIELDS[name]})",
+                loc,
+                hint=f"write {field}: [...] here, or change applies_to.type",
+            )
         allowed = _allowed_fields(where.owner)
         guess = did_you_mean(name, allowed)
         message = f"unknown field '{name}'" + (f"; did you mean '{guess}'?" if guess else "")
@@ -251,4 +275,14 @@ def check_schema(manifest: Any) -> tuple[BaseModel | None, list[Finding]]:
     try:
         return model_class.model_validate(manifest), []
     except ValidationError as exc:
-        return None, [_from_error(model_class, error) for error in exc.errors(include_url=False)]
+        return None, _without_echoes([_from_error(model_class, error) for error in exc.errors(include_url=False)])
+
+
+def _without_echoes(findings: list[Finding]) -> list[Finding]:
+    """An override listing the wrong entities is one mistake: drop the echoing 'missing models'."""
+    misplaced = {f.loc[:-1] for f in findings if f.code == "misplaced-field" and f.loc and f.loc[-1] in ENTITY_FIELDS}
+    return [
+        f
+        for f in findings
+        if not (f.code == "missing-field" and f.loc and f.loc[-1] in ENTITY_FIELDS and f.loc[:-1] in misplaced)
+    ]

@@ -13,7 +13,7 @@ from tfy_gateway.manifests.gc_pause import gc_paused
 from tfy_gateway.manifests.lint import lint, plaintext_secrets
 from tfy_gateway.manifests.loader import Document
 from tfy_gateway.manifests.partial import partial_lint
-from tfy_gateway.manifests.registry import manifest_key
+from tfy_gateway.manifests.registry import BUDGET_V2_KIND, manifest_key
 from tfy_gateway.manifests.schema_check import check_schema
 
 
@@ -63,20 +63,29 @@ def validate_documents(documents: Sequence[Document], catalog: Catalog | None = 
         if isinstance(doc.data, dict) and isinstance(doc.data.get("type"), str):
             key = manifest_key(doc.data)
             if key in seen:
-                earlier = seen[key]
-                found.append(
-                    finding(
-                        "warning",
-                        "duplicate-resource",
-                        f"this document replaces document {earlier.index + 1} of {earlier.file}: "
-                        f"same resource {key[0]}/{key[1]}",
-                        ("name",),
-                    )
-                )
+                found.append(_duplicate(seen[key], doc, key))
             seen[key] = doc
         located = [_locate(f, doc) for f in found]
         findings += sorted(located, key=lambda f: (f.line or 0, f.column or 0))
     return findings
+
+
+def _duplicate(earlier: Document, doc: Document, key: tuple[str, str]) -> Finding:
+    """Two documents for one resource: the later replaces the earlier when applied in order."""
+    where = f"document {earlier.index + 1} of {earlier.file}"
+    before, after = earlier.data.get("type"), doc.data.get("type")
+    if key[0] == BUDGET_V2_KIND and before != after:
+        message = (
+            f"this {after} has the name of the {before} in {where}: budget names are unique per tenant "
+            "across tenant and team budgets, so applying both keeps only the later one"
+        )
+        return finding("error", "duplicate-budget-name", message, ("name",), hint="rename one of the budgets")
+    return finding(
+        "warning",
+        "duplicate-resource",
+        f"this document replaces {where}: same resource {key[0]}/{key[1]}",
+        ("name",),
+    )
 
 
 def _locate(found: Finding, doc: Document) -> Finding:

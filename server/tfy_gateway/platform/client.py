@@ -198,6 +198,20 @@ class ControlPlaneClient:
         manifest = payload.get("manifest")
         return manifest if isinstance(manifest, dict) and manifest else None
 
+    async def list_configs(self, config_type: str) -> list[dict[str, Any]]:
+        """Manifests of a named V2 config type (tenant-budget-config, tenant-rate-limit-config/model...)."""
+        try:
+            body = await self._request("GET", f"{GATEWAY}/config/{config_type}", doing=f"list {config_type}")
+        except ResourceNotFoundError:
+            return []
+        items = body.get("data") if isinstance(body, dict) else body
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list):
+            return []
+        manifests = [item.get("manifest") for item in items if isinstance(item, dict)]
+        return [m for m in manifests if isinstance(m, dict) and m]
+
     async def list_provider_accounts(self) -> list[dict[str, Any]]:
         """Manifests of every provider account (following pagination)."""
         items = await self._list(f"{SVC}/provider-accounts", doing="list provider accounts")
@@ -248,6 +262,17 @@ class ControlPlaneClient:
             "GET", f"{GATEWAY}/logs", params=_present(params), doing="read request logs", unsupported="request logs"
         )
 
+    async def limit_usage(self, kind: str, *, rule: str | None = None) -> dict[str, Any]:
+        """Every entity of each rate-limit (`kind` "rate-limit") or budget ("budget") rule, with what
+        its current window holds: `{"matched": [...]}`."""
+        return await self._json_object(
+            "GET",
+            f"{GATEWAY}/config/{kind}/usage",
+            params=_present({"rule": rule}),
+            doing=f"read {kind} usage",
+            unsupported=f"{kind} usage",
+        )
+
     async def usage_summary(
         self,
         *,
@@ -260,6 +285,21 @@ class ControlPlaneClient:
         params = _present({"model": model, "subject": subject, "since": since, "until": until})
         return await self._json_object(
             "GET", f"{GATEWAY}/usage/summary", params=params, doing="summarise usage", unsupported="usage summaries"
+        )
+
+    async def list_alerts(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        status: str | None = None,
+        config: str | None = None,
+        rule_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Budget alerts with per-target delivery status, newest first: the list envelope `{data, pagination}`."""
+        params = _present({"limit": limit, "offset": offset, "status": status, "config": config, "rule_id": rule_id})
+        return await self._json_object(
+            "GET", f"{GATEWAY}/alerts", params=params, doing="list budget alerts", unsupported="budget alerts"
         )
 
     # -- plumbing --------------------------------------------------------------------------------

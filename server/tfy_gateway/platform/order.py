@@ -53,6 +53,9 @@ BASE_TYPE_ORDER: tuple[str, ...] = (
     "settings",
     "alert-config",
 )
+"""Exactly truefoundry 0.17.5's list. The V2 limit configs (`tenant-rate-limit-config/*`,
+`tenant-budget-config`, `team-budget-config`) are not in it: like `tfy apply`, they rank as unknown
+types, after every listed one, so the teams and virtual accounts they name are applied first."""
 
 
 def type_priority(type_: Any) -> int:

@@ -2,13 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from tests.gateway.data_plane.conftest import dp, provider
 from tests.gateway.routing.conftest import Clock, snapshot_of
-from tfy_gateway.gateway.limits import CompiledLimits, LimitRequest, RateLimiter, WindowCounters, compile_limits
+from tfy_gateway.gateway.limits import (
+    CompiledLimits,
+    Limiter,
+    LimitPolicies,
+    LimitRequest,
+    MemoryLimitState,
+    Reservation,
+    ThresholdCrossed,
+    compile_limits,
+)
+from tfy_gateway.gateway.limits.state import Probe
 
 __all__ = ["Clock", "caller", "dp", "limiter", "provider", "rules"]
+
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Drive a coroutine that never suspends (the in-memory store's) to its result, without a loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise AssertionError("the in-memory limit store suspended")
+
+
+class SyncLimits:
+    """A `Limiter` over a `MemoryLimitState`, called synchronously; alerts are collected in `alerts`."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.state = MemoryLimitState(clock)
+        self.alerts: list[ThresholdCrossed] = []
+        self.limiter = Limiter(self.state, clock=clock, notify=self.alerts.append)
+
+    def reserve(self, policies: CompiledLimits | LimitPolicies, request: LimitRequest) -> Reservation | None:
+        if isinstance(policies, CompiledLimits):
+            policies = LimitPolicies(rate_limits=policies)
+        return run(self.limiter.reserve(policies, request))
+
+    def settle(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None = None) -> None:
+        run(self.limiter.settle(reservation, release=release, tokens=tokens, cost=cost))
+
+    def used(self, reservation: Reservation | None, hold: int = 0) -> int:
+        """What the window of the reservation's `hold`-th counter holds now."""
+        assert reservation is not None
+        held = reservation.holds[hold]
+        return self.state.read_now([Probe(held.key, held.bucket, held.span)])[0]
+
+
 """`dp` and `provider`: the data-plane tests' gateway subprocess and fake provider, for end-to-end tests."""
 
 # 2023-11-14 22:13:20 UTC: a multiple of 14,400 s (4 h), so every sub-bucket of every period starts here.
@@ -24,9 +72,9 @@ def rule(rule_id: str, limit: int, unit: str = "requests_per_minute", **extra: A
     return {"id": rule_id, "when": extra.pop("when", {}), "limit_to": limit, "unit": unit, **extra}
 
 
-def limiter(start: float = T0) -> tuple[RateLimiter, Clock]:
+def limiter(start: float = T0) -> tuple[SyncLimits, Clock]:
     clock = Clock(start)
-    return RateLimiter(WindowCounters(clock)), clock
+    return SyncLimits(clock), clock
 
 
 def caller(

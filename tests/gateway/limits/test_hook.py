@@ -1,4 +1,4 @@
-"""`RateLimits`, the data plane's Limits hook: request context in, 429 out, and what a request is charged."""
+"""`PolicyLimits`, the data plane's Limits hook: request context in, 429 out, and what a request is charged."""
 
 from __future__ import annotations
 
@@ -12,27 +12,30 @@ from tfy_gateway.gateway.config import EMPTY_CONFIG
 from tfy_gateway.gateway.data_plane.context import CLIENT_CLOSED, RequestContext
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError
-from tfy_gateway.gateway.data_plane.limiting import RateLimitExceeded, RateLimits
+from tfy_gateway.gateway.data_plane.limiting import PolicyLimits, RateLimitExceeded
 from tfy_gateway.gateway.data_plane.response_headers import applied_configurations
-from tfy_gateway.gateway.limits import CompiledLimits, RateLimiter, WindowCounters
+from tfy_gateway.gateway.limits import CompiledLimits, Limiter, LimitPolicies, MemoryLimitState
 from tfy_gateway.gateway.providers import Usage
 
 ALICE = Principal("user", "a@x", "a@x", ("t",), False, ("user:a@x", "team:t", "team:everyone"), "tok", "tok-id")
 
 
 def context(compiled: CompiledLimits, max_tokens: int = 90) -> RequestContext:
-    ctx = RequestContext(endpoint=ENDPOINTS["chat/completions"], config=replace(EMPTY_CONFIG, limits=compiled))
+    ctx = RequestContext(
+        endpoint=ENDPOINTS["chat/completions"], config=replace(EMPTY_CONFIG, limits=LimitPolicies(rate_limits=compiled))
+    )
     ctx.principal, ctx.model = ALICE, "fake/gpt-4o"
     ctx.body = {"model": "fake/gpt-4o", "messages": [{"role": "user", "content": "x" * 40}], "max_tokens": max_tokens}
     return ctx
 
 
 @pytest.fixture
-def hook() -> RateLimits:
-    return RateLimits(RateLimiter(WindowCounters(Clock(T0))))
+def hook() -> PolicyLimits:
+    clock = Clock(T0)
+    return PolicyLimits(Limiter(MemoryLimitState(clock), clock=clock))
 
 
-async def used(hook: RateLimits, compiled: CompiledLimits) -> int:
+async def used(hook: PolicyLimits, compiled: CompiledLimits) -> int:
     """What the counter holds, read from the refusal of a request asking for the whole limit."""
     probe = context(compiled, max_tokens=10**9)
     with pytest.raises(RateLimitExceeded) as refused:
@@ -40,7 +43,7 @@ async def used(hook: RateLimits, compiled: CompiledLimits) -> int:
     return refused.value.refusal.used
 
 
-async def test_a_refusal_is_a_429_from_rate_limiting_with_retry_after_and_the_rule(hook: RateLimits) -> None:
+async def test_a_refusal_is_a_429_from_rate_limiting_with_retry_after_and_the_rule(hook: PolicyLimits) -> None:
     compiled = rules(rule("one", 1))
     ctx = context(compiled)
     ctx.reservation = await hook.reserve(ctx)
@@ -64,7 +67,7 @@ async def test_a_refusal_is_a_429_from_rate_limiting_with_retry_after_and_the_ru
     ],
 )
 async def test_what_a_request_is_charged_for_tokens(
-    hook: RateLimits, usage: Usage | None, status: int, error: DataPlaneError | None, charged: int
+    hook: PolicyLimits, usage: Usage | None, status: int, error: DataPlaneError | None, charged: int
 ) -> None:
     compiled = rules(rule("tpm", 1_000, "tokens_per_minute"))
     ctx = context(compiled)
@@ -83,7 +86,7 @@ async def test_what_a_request_is_charged_for_tokens(
     [(200, None, True), (500, "api_error", True), (CLIENT_CLOSED, "client", True), (502, "gateway", False)],
 )
 async def test_which_requests_count_under_a_requests_unit(
-    hook: RateLimits, status: int, origin: str | None, counts: bool
+    hook: PolicyLimits, status: int, origin: str | None, counts: bool
 ) -> None:
     compiled = rules(rule("rpm", 1))
     ctx = context(compiled)

@@ -1,18 +1,15 @@
-"""`RateLimiter`: the first matching rule, one counter per entity, token holds settled to real usage."""
+"""`Limiter` (rate limits): the first matching rule, one counter per entity, token holds settled to real usage."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-
 import pytest
 
-from tests.gateway.limits.conftest import T0, caller, limiter, rule, rules
-from tfy_gateway.gateway.limits import CompiledLimits, LimitRequest, RateLimited, RateLimiter, Reservation
+from tests.gateway.limits.conftest import T0, SyncLimits, caller, limiter, rule, rules
+from tfy_gateway.gateway.limits import CompiledLimits, LimitRequest, RateLimited, Reservation
 from tfy_gateway.gateway.limits.tokens import DEFAULT_COMPLETION_TOKENS
-from tfy_gateway.gateway.limits.window import Period
 
 
-def admitted(limits: RateLimiter, compiled: CompiledLimits, request: LimitRequest, attempts: int) -> int:
+def admitted(limits: SyncLimits, compiled: CompiledLimits, request: LimitRequest, attempts: int) -> int:
     count = 0
     for _ in range(attempts):
         try:
@@ -28,13 +25,14 @@ def test_no_rule_or_no_matching_rule_admits_without_holding() -> None:
     assert limits.reserve(rules(), caller()) is None
     compiled = rules(rule("other-model", 0, when={"models": ["fake/other"]}))
     assert limits.reserve(compiled, caller()) is None
-    assert len(limits.counters) == 0
+    assert len(limits.state) == 0
 
 
 def test_the_reservation_names_the_rule() -> None:
     limits, _ = limiter()
     reservation = limits.reserve(rules(rule("r", 5)), caller())
-    assert reservation is not None and (reservation.rule_id, reservation.config_name) == ("r", "limits")
+    assert reservation is not None and reservation.rate_limit is not None
+    assert (reservation.rate_limit.rule_id, reservation.rate_limit.config_name) == ("r", "limits")
 
 
 def test_only_the_first_matching_rule_applies() -> None:
@@ -47,7 +45,11 @@ def test_only_the_first_matching_rule_applies() -> None:
     assert admitted(limits, compiled, caller("alice@x"), 10) == 10
     assert admitted(limits, compiled, caller("bob@x"), 10) == 2
     reservation = limits.reserve(compiled, caller("alice@x"))
-    assert reservation is not None and reservation.rule_id == "alice-generous"
+    assert (
+        reservation is not None
+        and reservation.rate_limit is not None
+        and reservation.rate_limit.rule_id == "alice-generous"
+    )
 
 
 def test_a_full_first_rule_refuses_even_if_a_later_rule_has_room() -> None:
@@ -56,7 +58,7 @@ def test_a_full_first_rule_refuses_even_if_a_later_rule_has_room() -> None:
     limits.reserve(compiled, caller())
     with pytest.raises(RateLimited) as refused:
         limits.reserve(compiled, caller())
-    assert refused.value.refusal.rule.id == "gpt4o"
+    assert refused.value.refusal.rule_id == "gpt4o"
 
 
 def test_without_applies_per_matching_callers_share_one_counter() -> None:
@@ -122,7 +124,9 @@ def test_a_metadata_rule_only_matches_requests_carrying_the_key() -> None:
     )
     assert admitted(limits, compiled, caller(metadata={"project": "p"}), 5) == 1
     reservation = limits.reserve(compiled, caller())
-    assert reservation is not None and reservation.rule_id == "fallback"
+    assert (
+        reservation is not None and reservation.rate_limit is not None and reservation.rate_limit.rule_id == "fallback"
+    )
 
 
 def test_a_zero_limit_refuses_everything_without_a_retry_time() -> None:
@@ -180,7 +184,7 @@ def test_token_holds_settle_to_the_real_usage() -> None:
         limits.reserve(compiled, caller(body=chat(590)))
     limits.settle(first, release=False, tokens=30)  # it used 30
     assert limits.reserve(compiled, caller(body=chat(590))) is not None  # 30 + 600
-    assert limits.counters.used(*_counter(first)) == 630
+    assert limits.used(first) == 630
 
 
 def test_usage_above_the_estimate_is_charged_and_blocks_later_requests() -> None:
@@ -220,7 +224,7 @@ def test_settling_keeps_request_holds_and_unknown_usage_keeps_the_estimate() -> 
     reservation = limits.reserve(tpm, caller(body=chat(90)))
     assert reservation is not None
     limits.settle(reservation, release=False, tokens=None)
-    assert limits.counters.used(*_counter(reservation)) == 100
+    assert limits.used(reservation) == 100
 
 
 def test_an_estimate_above_the_limit_holds_the_whole_limit_and_needs_an_empty_window() -> None:
@@ -247,11 +251,4 @@ def test_a_settle_after_the_window_moved_on_changes_nothing() -> None:
     fresh = limits.reserve(compiled, caller(body=chat(90)))
     assert long_stream is not None and fresh is not None
     limits.settle(long_stream, release=False, tokens=900)
-    assert limits.counters.used(*_counter(fresh)) == 100
-
-
-def _counter(reservation: Reservation | None) -> tuple[Period, Hashable, int]:
-    """(period, key, bucket) of the reservation's counter, for `WindowCounters.used`."""
-    assert reservation is not None
-    hold = reservation.holds[0]
-    return hold.period, hold.key, hold.bucket
+    assert limits.used(fresh) == 100

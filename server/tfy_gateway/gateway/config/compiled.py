@@ -1,7 +1,7 @@
 """`CompiledConfig`: everything a request reads about the applied configuration, as one value.
 
 An applied snapshot compiles into the catalog (upstream targets and prices), model access, the
-routing rules and the rate-limit rules together (budgets and guardrails go here too when they come),
+routing rules and the rate-limit and budget rules together (guardrails go here too when they come),
 so a request that reads `ConfigHub.current` once sees one version of all of them. Compiling is pure and
 runs in a worker thread (`ConfigHub.prepare`): the event loop never waits for a large apply.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from tfy_gateway.gateway.access import ModelAccess
 from tfy_gateway.gateway.accounting import PriceTable
 from tfy_gateway.gateway.config.catalog import EMPTY_CATALOG, ModelCatalog, build_catalog, load_secrets
-from tfy_gateway.gateway.limits.rules import CompiledLimits, compile_limits
+from tfy_gateway.gateway.limits.policies import LimitPolicies, compile_policies
 from tfy_gateway.gateway.routing.compiled import CompiledRouting, compile_snapshot
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
@@ -32,7 +32,7 @@ class CompiledConfig:
     snapshot: ConfigSnapshot
     catalog: ModelCatalog
     routing: CompiledRouting
-    limits: CompiledLimits
+    limits: LimitPolicies
 
     @property
     def version(self) -> int:
@@ -43,7 +43,7 @@ class CompiledConfig:
         return self.snapshot.access
 
 
-EMPTY_CONFIG = CompiledConfig(ConfigSnapshot(), EMPTY_CATALOG, CompiledRouting(), CompiledLimits())
+EMPTY_CONFIG = CompiledConfig(ConfigSnapshot(), EMPTY_CATALOG, CompiledRouting(), LimitPolicies())
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class ConfigCompiler:
         except Exception as exc:
             raise CompileError("model catalog", snapshot.version, exc) from exc
         try:
-            limits = compile_limits(snapshot, cache_size=self.routing_cache_size)
+            limits = compile_policies(snapshot, cache_size=self.routing_cache_size)
         except Exception as exc:
-            raise CompileError("rate-limit rules", snapshot.version, exc) from exc
+            raise CompileError("rate-limit and budget rules", snapshot.version, exc) from exc
         return CompiledConfig(snapshot, catalog, routing, limits)

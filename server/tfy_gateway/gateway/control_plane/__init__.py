@@ -8,6 +8,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from tfy_gateway.gateway.control_plane import (
+    alerts,
     apply,
     configs,
     models,
@@ -20,7 +21,7 @@ from tfy_gateway.gateway.control_plane import (
 )
 from tfy_gateway.gateway.extension import Extension
 
-_MODULES = (session, apply, configs, provider_accounts, virtual_accounts, tokens, teams, workspaces, models)
+_MODULES = (session, apply, configs, provider_accounts, virtual_accounts, tokens, teams, workspaces, models, alerts)
 
 
 def routes() -> list[BaseRoute]:

@@ -169,8 +169,8 @@ def plan_apply(state: GatewayState, manifest: dict[str, Any], principal: Princip
 # Configuration the local gateway stores (so the platform's tools round-trip it) but does not act on.
 # Saying so on every apply keeps it from vouching for a policy that does not happen locally.
 NOT_ENFORCED_LOCALLY = {
-    "gateway-budget-config": "budgets",
     "gateway-guardrails-config": "guardrails",
+    "tenant-rate-limit-config/mcp": "MCP rate limits",
 }
 
 

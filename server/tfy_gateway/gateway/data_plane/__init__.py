@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from tfy_gateway.gateway.data_plane import admin
+from tfy_gateway.gateway.data_plane import admin, budget_api, limit_views
 from tfy_gateway.gateway.data_plane.app import DataPlaneApp
 from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
@@ -19,13 +19,18 @@ from tfy_gateway.gateway.extension import Extension
 
 
 def routes(plane: DataPlane) -> list[BaseRoute]:
-    return [Route("/api/llm/{rest:path}", DataPlaneApp(plane)), *admin.routes(plane)]
+    return [
+        Route("/api/llm/{rest:path}", DataPlaneApp(plane)),
+        *admin.routes(plane),
+        *limit_views.routes(plane),
+        *budget_api.routes(plane),
+    ]
 
 
 def extension(*, limits: Limits | None = None, guardrails: Guardrails | None = None) -> Extension:
     """The data plane as an Extension (settings come from the app's `GatewaySettings`).
 
-    `limits` replaces the default rate limiter (`limiting.RateLimits`), `guardrails` the
+    `limits` replaces the default rate limiter and budgets (`limiting.PolicyLimits`), `guardrails` the
     admit-everything default of the pipeline's guardrail hook.
     """
     plane = DataPlane(limits=limits, guardrails=guardrails)

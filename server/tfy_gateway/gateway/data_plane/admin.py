@@ -1,7 +1,9 @@
 """Control-plane views of the data plane: routing explain, request logs, usage summary, metrics.
 
-- `POST /api/svc/v1/llm-gateway/explain` (admin PAT): `{subject, model, metadata}` -> the router's
-  explanation for a request from that subject (a known user's teams and `team:everyone` included).
+- `POST /api/svc/v1/llm-gateway/explain` (admin PAT): `{subject, model, metadata, body?}` -> the
+  router's explanation for a request from that subject (a known user's teams and `team:everyone`
+  included), and under `limits` the rate-limit and budget rules it would meet, with headroom
+  (`body`: the request body to estimate its tokens and cost from).
 - `GET /api/svc/v1/llm-gateway/logs?limit=&offset=&model=&subject=&status=&since=&until=`: the list
   envelope `{data, pagination}`, newest first. Admins see every record, others their own only.
 - `GET /api/svc/v1/llm-gateway/usage/summary?since=&until=&model=&subject=`: requests, tokens and
@@ -29,6 +31,7 @@ from tfy_gateway.gateway.control_plane.http import (
     read_object,
     require_admin,
 )
+from tfy_gateway.gateway.data_plane.limit_views import limits_for
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.identities import team_memberships
@@ -123,7 +126,8 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
         subjects = await _subjects(plane, subject)
         routing = plane.config.current.routing
         explanation = explain_route(plane.router, routing, RouteRequest(model, subjects, metadata, {}))
-        return json_response({"subject": subject, "subjects": list(subjects), **explanation})
+        limits = await limits_for(plane, _caller(subject, subjects), subjects, model, metadata, body.get("body"))
+        return json_response({"subject": subject, "subjects": list(subjects), **explanation, "limits": limits})
 
     async def metrics(request: Request) -> Response:
         plane.metrics.logs_dropped.set(plane.logs.dropped)
@@ -135,6 +139,11 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
         Route(f"{SVC}/explain", explain, methods=["POST"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
+
+
+def _caller(subject: str, subjects: tuple[str, ...]) -> str:
+    """The caller's own subject (a team named as the subject stands for an anonymous member)."""
+    return subjects[0] if subjects else subject
 
 
 async def _subjects(plane: DataPlane, subject: str) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 `Limits` (rate limits and budgets) reserve at admission and settle once the request ended;
 `Guardrails` inspect the input before any upstream call and the output before it is returned. Both
 get the request context read-only and refuse by raising an `ApiError` (429, 400, ...). The data
-plane's limits default to `limiting.RateLimits` (V1 rate limits); `AdmitAll` and `NoGuardrails`
+plane's limits default to `limiting.PolicyLimits` (rate limits and budgets); `AdmitAll` and `NoGuardrails`
 admit everything.
 """
 

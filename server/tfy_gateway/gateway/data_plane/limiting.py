@@ -1,44 +1,54 @@
-"""`RateLimits`: the pipeline's `Limits` hook, enforcing the applied V1 rate limits.
+"""`PolicyLimits`: the pipeline's `Limits` hook, enforcing the applied rate limits and budgets.
 
 It turns the request context into the plain `LimitRequest` the limiter reads, a refusal into the
 429 the client gets, and what the request ended with into the amounts it is charged:
-- usage known (the provider's, or the pipeline's estimate for a cut stream): 1 request and the
-  real input + output tokens;
-- no usage, and the provider answered with an error (`api_error`): 1 request, 0 tokens;
+- usage known (the provider's, or the pipeline's estimate for a cut stream): 1 request, the real
+  input + output tokens, and their cost at the price of the model that answered;
+- no usage, and the provider answered with an error (`api_error`): 1 request, 0 tokens, no cost;
 - no usage, and the gateway itself failed the request (status >= 400, any other origin but the
   client's: connection failure, timeout, configuration problem, internal error): everything
   held is released, the request does not count;
-- otherwise (the client left before any answer): the request counts and keeps its token estimate,
+- otherwise (the client left before any answer): the request counts and keeps its estimates,
   since the provider may have done the work.
+
+A budget hold is priced at the costliest model the request may be routed to, so a fallback to a
+dearer target never overspends a budget that admitted the request at a cheaper target's price.
 """
 
 from __future__ import annotations
 
+from tfy_gateway.gateway.accounting.cost import UNPRICED, ModelPricing
+from tfy_gateway.gateway.config import ModelCatalog
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError
-from tfy_gateway.gateway.limits import LimitRequest, RateLimited, RateLimiter, Refusal, Reservation
+from tfy_gateway.gateway.limits import Limiter, LimitRequest, Refusal, Refused, Reservation
+from tfy_gateway.gateway.routing import RoutePlan
 
-ORIGIN = "rate_limiting"
+ORIGINS = {"rate_limit": "rate_limiting", "budget": "budget"}
 GENERATING_ENDPOINTS = frozenset({"chat", "completions"})
 
 
-class RateLimitExceeded(DataPlaneError):
+class LimitExceeded(DataPlaneError):
     """The 429 of a refused request; names the rule for `x-tfy-applied-configurations`."""
 
     def __init__(self, refusal: Refusal) -> None:
-        super().__init__(429, refusal.message, origin=ORIGIN, retry_after_s=refusal.retry_after_s)
+        super().__init__(429, refusal.message, origin=ORIGINS[refusal.kind], retry_after_s=refusal.retry_after_s)
         self.refusal = refusal
-        self.rule_id = refusal.rule.id
-        self.config_name = refusal.rule.config_name
+        self.rule_id = refusal.rule_id
+        self.config_name = refusal.config_name
 
 
-class RateLimits:
-    def __init__(self, limiter: RateLimiter) -> None:
+RateLimitExceeded = LimitExceeded  # the name earlier callers used
+
+
+class PolicyLimits:
+    def __init__(self, limiter: Limiter) -> None:
         self.limiter = limiter
 
     async def reserve(self, request: RequestContext) -> Reservation | None:
         principal = request.principal
-        if principal is None or request.model is None:
+        policies = request.config.limits
+        if principal is None or request.model is None or policies.empty:
             return None
         limit_request = LimitRequest(
             model=request.model,
@@ -47,19 +57,41 @@ class RateLimits:
             metadata=request.options.metadata,
             body=request.body,
             generates=request.endpoint.name in GENERATING_ENDPOINTS,
+            pricing=costliest(request.plan, request.config.catalog) if policies.prices_matter else UNPRICED,
         )
         try:
-            return self.limiter.reserve(request.config.limits, limit_request)
-        except RateLimited as exc:
-            raise RateLimitExceeded(exc.refusal) from None
+            return await self.limiter.reserve(policies, limit_request)
+        except Refused as exc:
+            raise LimitExceeded(exc.refusal) from None
 
     async def settle(self, reservation: Reservation, request: RequestContext) -> None:
-        usage, error = request.usage, request.error
+        usage, error, limiter = request.usage, request.error, self.limiter
         if usage is not None:
-            self.limiter.settle(reservation, release=False, tokens=usage.total_tokens)
+            entry = request.entry
+            cost = entry.pricing.cost(usage) if entry is not None else None
+            await limiter.settle(reservation, release=False, tokens=usage.total_tokens, cost=cost)
         elif error is not None and error.origin == "api_error":
-            self.limiter.settle(reservation, release=False, tokens=0)
+            await limiter.settle(reservation, release=False, tokens=0, cost=0.0)
         elif request.status >= 400 and error is not None and error.origin != "client":
-            self.limiter.settle(reservation, release=True, tokens=None)
+            await limiter.settle(reservation, release=True, tokens=None, cost=None)
         else:
-            self.limiter.settle(reservation, release=False, tokens=None)
+            await limiter.settle(reservation, release=False, tokens=None, cost=None)
+
+
+def costliest(plan: RoutePlan | None, catalog: ModelCatalog) -> ModelPricing:
+    """The pricing of the plan's target with the highest output price (then input price)."""
+    if plan is None:
+        return UNPRICED
+    best = UNPRICED
+    best_rank = (-1.0, -1.0)
+    for attempt in plan.attempts:
+        entry = catalog.get(attempt.target)
+        pricing = entry.pricing if entry is not None else UNPRICED
+        price = pricing.price
+        if price is None:
+            continue
+        factor = 1.0 - pricing.discount_percent / 100
+        rank = (price.output * factor, price.input * factor)
+        if rank > best_rank:
+            best, best_rank = pricing, rank
+    return best

@@ -8,8 +8,10 @@ both forms of the same request account identically.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from tfy_gateway.gateway.data_plane.context import RequestContext
+from tfy_gateway.gateway.data_plane.limiting import LimitExceeded
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.request_logs import LogRecord, LogWriter
 
@@ -30,6 +32,26 @@ def _model_label(request: RequestContext) -> str:
 
 def _target_label(request: RequestContext, target: str) -> str:
     return target if target in request.config.catalog.entries else OTHER
+
+
+def _limits(request: RequestContext) -> dict[str, Any]:
+    reservation, error = request.reservation, request.error
+    if reservation is not None:
+        applied: dict[str, Any] = {}
+        if (rate_limit := reservation.rate_limit) is not None:
+            applied["rate_limit"] = rate_limit.rule_id
+        if budgets := reservation.budgets:
+            applied["budgets"] = [rule.rule_id for rule in budgets]
+        if reservation.would_block:
+            applied["would_have_blocked"] = [
+                {"kind": rule.kind, "config": rule.config_name, "rule_id": rule.rule_id}
+                for rule in reservation.would_block
+            ]
+        return applied
+    if isinstance(error, LimitExceeded):
+        kind = error.refusal.kind
+        return {"rate_limit": error.rule_id} if kind == "rate_limit" else {"budgets": [error.rule_id]}
+    return {}
 
 
 def record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -> None:
@@ -100,5 +122,6 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             request_body=request.body_logged,
             response_body=request.response_logged,
             usage_estimated=request.usage_estimated,
+            limits=_limits(request),
         )
     )

@@ -2,8 +2,13 @@
 
 - `x-tfy-resolved-model`: the model id that served the request (after load balancing / fallback).
 - `x-tfy-applied-configurations`: JSON, e.g. `{"load_balancing": {"config": ..., "rule_id": ...,
-  "strategy": ..., "target": ...}, "rate_limit": {"config": ..., "rule_id": ...}, "retries": 1,
-  "fallbacks": 0}`; `rate_limit` names the rule that admitted (or refused) the request, if one matched.
+  "strategy": ..., "target": ...}, "rate_limit": {"config": ..., "rule_id": ...}, "budgets": [{"config":
+  ..., "rule_id": ...}], "retries": 1, "fallbacks": 0}`; `rate_limit` names the rule that admitted (or
+  refused) the request, `budgets` every budget rule charged (the first decides), `would_block` the
+  audit-mode rules that would have refused it.
+- `x-ratelimit-limit-<name>`, `x-ratelimit-remaining-<name>`, `x-ratelimit-reset-<name>` (seconds
+  until capacity frees up, or the budget period ends) for each kind of limit that applied: `requests`,
+  `tokens` (rate limits), `cost` (USD) and `budget-tokens` (budgets), under the tightest rule.
 - `server-timing` (non-streaming only): `gateway;dur=<ms>, provider;dur=<ms>, total;dur=<ms>`, i.e.
   the gateway's own overhead vs the time spent waiting for providers.
 - `x-tfy-cost` (non-streaming, when the model is priced) and `x-tfy-request-id` (the log record id).
@@ -11,13 +16,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
 
 from tfy_gateway.gateway.data_plane.asgi import Headers
 from tfy_gateway.gateway.data_plane.context import RequestContext
-from tfy_gateway.gateway.data_plane.limiting import RateLimitExceeded
+from tfy_gateway.gateway.data_plane.limiting import LimitExceeded
+from tfy_gateway.gateway.limits import AppliedRule, Headroom
 
 
 def applied_configurations(request: RequestContext) -> dict[str, Any]:
@@ -32,15 +39,53 @@ def applied_configurations(request: RequestContext) -> dict[str, Any]:
             "virtual_model": plan.virtual_model,
         }
     reservation, error = request.reservation, request.error
-    if reservation is not None and reservation.rule_id is not None:
-        applied["rate_limit"] = {"config": reservation.config_name, "rule_id": reservation.rule_id}
-    elif isinstance(error, RateLimitExceeded):
-        applied["rate_limit"] = {"config": error.config_name, "rule_id": error.rule_id}
+    if reservation is not None:
+        if (rate_limit := reservation.rate_limit) is not None:
+            applied["rate_limit"] = _rule(rate_limit)
+        if budgets := reservation.budgets:
+            applied["budgets"] = [_rule(budget) for budget in budgets]
+        if reservation.would_block:
+            applied["would_block"] = [{"kind": rule.kind, **_rule(rule)} for rule in reservation.would_block]
+    elif isinstance(error, LimitExceeded):
+        refused = {"config": error.config_name, "rule_id": error.rule_id}
+        if error.refusal.kind == "rate_limit":
+            applied["rate_limit"] = refused
+        else:
+            applied["budgets"] = [refused]
     retries, fallbacks = request.retries_and_fallbacks()
     if retries or fallbacks:
         applied["retries"] = retries
         applied["fallbacks"] = fallbacks
     return applied
+
+
+def _rule(rule: AppliedRule) -> dict[str, str]:
+    return {"config": rule.config_name, "rule_id": rule.rule_id}
+
+
+def _number(value: float) -> bytes:
+    return (str(int(value)) if value == int(value) else f"{value:.6f}".rstrip("0")).encode()
+
+
+def limit_headers(request: RequestContext) -> Headers:
+    """`x-ratelimit-*` for each kind of limit that applied (remaining 0 when it refused)."""
+    headroom: tuple[Headroom, ...] = ()
+    if request.reservation is not None:
+        headroom = request.reservation.headroom
+    elif isinstance(request.error, LimitExceeded):
+        refusal = request.error.refusal
+        name = refusal.unit.partition("_per_")[0]
+        if refusal.kind == "budget" and name == "tokens":
+            name = "budget-tokens"
+        headroom = (Headroom(name, refusal.limit, 0, refusal.retry_after_s),)
+    headers: Headers = []
+    for room in headroom:
+        suffix = room.name.encode()
+        headers.append((b"x-ratelimit-limit-" + suffix, _number(room.limit)))
+        headers.append((b"x-ratelimit-remaining-" + suffix, _number(room.remaining)))
+        if room.reset_s is not None:
+            headers.append((b"x-ratelimit-reset-" + suffix, str(math.ceil(room.reset_s)).encode()))
+    return headers
 
 
 def response_headers(request: RequestContext, *, content_type: str | None, timing: bool) -> Headers:
@@ -50,6 +95,8 @@ def response_headers(request: RequestContext, *, content_type: str | None, timin
     if request.served is not None:
         headers.append((b"x-tfy-resolved-model", request.served.target.encode("latin-1", "replace")))
     headers.append((b"x-tfy-applied-configurations", orjson.dumps(applied_configurations(request))))
+    if request.reservation is not None or isinstance(request.error, LimitExceeded):
+        headers += limit_headers(request)
     if timing:
         total_ms = request.elapsed_s * 1000
         provider_ms = request.provider_s * 1000

@@ -1,110 +1,377 @@
-"""`RateLimiter`: admits a request against the first matching rule, or refuses it with when to retry.
+"""`Limiter`: admits a request against every rate-limit and budget rule that applies, or refuses it.
 
-Check-and-reserve is one synchronous step (no `await` between reading the counters and adding to
-them), so on the event loop it is atomic: a requests-unit limit never admits more than its limit,
-whatever the concurrency. A request charged in several counters (one per team) is admitted only if
-it fits in every one of them, and then held in all of them.
+Admission turns the request into charges (one per counter: a rate-limit rule's entities, every
+matching budget rule's entities) and hands them to the state store in one atomic call, so a
+requests-unit limit never admits more than its limit and a budget never lets more requests in than
+it has room for, whatever the concurrency or the number of replicas sharing the store.
 
-Token units hold an estimate at admission (`tokens.reserved_tokens`), capped at the limit: a request
-whose estimate alone exceeds the limit is admitted only into an empty window, rather than never.
-Settling replaces the estimate with the real usage; a request the gateway failed before a provider
-answered releases everything it held.
+- Rate limits (V1): the first matching rule only; it holds 1 request, or the estimated tokens
+  (`tokens.reserved_tokens`, capped at the limit: a request whose estimate alone exceeds the limit is
+  admitted into an empty window rather than never). A request is admitted when what it holds fits.
+- Budgets (V1): every matching rule is charged the estimated cost (or tokens); the first one decides,
+  and admits while its spend, in-flight holds included, is below its limit. So a budget is overspent
+  by at most the requests admitted while the last of its room was being used, i.e. one request's cost
+  when estimates are accurate. `audit_mode` rules never refuse; the reservation names them.
+
+Settling replaces the estimates with the real usage; a request the gateway failed before a provider
+answered releases everything it held. Budget counters report their thresholds once settled.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from tfy_gateway.gateway.limits.counters import WindowCounters
+import orjson
+
+from tfy_gateway.gateway.limits.budgets import BUDGET_CONFIG, BudgetRule
+from tfy_gateway.gateway.limits.calendar import CalendarPeriod
+from tfy_gateway.gateway.limits.memory import Clock
+from tfy_gateway.gateway.limits.policies import LimitPolicies
+from tfy_gateway.gateway.limits.refusal import Refusal
 from tfy_gateway.gateway.limits.request import LimitRequest
-from tfy_gateway.gateway.limits.reservation import Hold, Reservation
-from tfy_gateway.gateway.limits.rules import CompiledLimits, LimitRule
-from tfy_gateway.gateway.limits.scope import Entity, describe, entities
-from tfy_gateway.gateway.limits.tokens import reserved_tokens
+from tfy_gateway.gateway.limits.reservation import AppliedRule, Headroom, Hold, HoldKind, PolicyKind, Reservation
+from tfy_gateway.gateway.limits.rules import LimitRule
+from tfy_gateway.gateway.limits.scope import Entity, entities
+from tfy_gateway.gateway.limits.state import NANO_USD, Adjustment, Admission, Charge, LimitState
+from tfy_gateway.gateway.limits.thresholds import Notify, ThresholdWatch
+from tfy_gateway.gateway.limits.tokens import estimated_usage
+from tfy_gateway.gateway.limits.v2 import V2Rule
+from tfy_gateway.gateway.limits.window import Period
+from tfy_gateway.gateway.providers import Usage
 
 
 @dataclass(frozen=True)
-class Refusal:
-    """Why a request was refused: the rule, the counter that is full, and when it has room again."""
+class Verdict:
+    """One counter's answer to a simulated request: what it holds, and whether it would refuse."""
 
-    rule: LimitRule
+    owner: LimitRule | BudgetRule
     entity: Entity
-    used: int
+    window: str
+    deciding: bool  # checked (the rate-limit rule, the first budget rule); else only charged
+    used: int  # in the counter's integer unit
     need: int
-    retry_after_s: float | None  # None: the limit is 0, retrying never helps
-
-    @property
-    def message(self) -> str:
-        rule, unit = self.rule, self.rule.unit
-        what = f"{rule.limit} {unit.kind} per {unit.period.name}"
-        scope = describe(self.entity)
-        head = f"Rate limit '{rule.id}' exceeded: it allows {what}" + (f" for {scope}" if scope else "")
-        if self.retry_after_s is None:
-            return f"{head}, so every request it matches is refused. Raise limit_to or change the rule."
-        held = "this request" if unit.kind == "requests" else f"this request's estimated {self.need} tokens"
-        return (
-            f"{head}; {self.used} already counted in the sliding {unit.period.name} window, "
-            f"no room for {held}. Capacity frees up in {math.ceil(self.retry_after_s)} s."
-        )
+    refused: bool
+    retry_after_s: float | None
+    resets_in_s: float | None  # when what the window holds next frees up / the period ends
 
 
-class RateLimited(Exception):
+class Refused(Exception):
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.message)
         self.refusal = refusal
 
 
-class RateLimiter:
-    """Rate-limit admission and settlement over one `WindowCounters` store."""
+RateLimited = Refused  # the name earlier callers used
 
-    def __init__(self, counters: WindowCounters) -> None:
-        self.counters = counters
+MAX_REMEMBERED_KEYS = 100_000
 
-    def reserve(self, rules: CompiledLimits, request: LimitRequest) -> Reservation | None:
-        """Hold 1 request or the estimated tokens in the first matching rule's counters; None when no
-        rule matches. Raises `RateLimited` (holding nothing) when a counter has no room."""
-        rule = rules.first_match(request)
-        if rule is None:
+
+def counter_key(kind: str, rule_id: str, unit: str, entity: Entity) -> str:
+    """One counter per (rule, unit, entity): a rule keeps its counts while its id and unit stay."""
+    return orjson.dumps([kind, rule_id, unit, *(part for pair in entity for part in pair)]).decode()
+
+
+@dataclass
+class _Draft:
+    """The charges of one admission and, beside each, how to describe and settle it."""
+
+    now: float
+    request: LimitRequest
+    charges: list[Charge] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
+    owners: list[LimitRule | BudgetRule] = field(default_factory=list)
+    applied: list[AppliedRule] = field(default_factory=list)
+
+    _estimate: tuple[int, int] | None = None
+
+    def add(self, charge: Charge, hold: Hold, owner: LimitRule | BudgetRule) -> None:
+        self.charges.append(charge)
+        self.holds.append(hold)
+        self.owners.append(owner)
+
+    @property
+    def estimate(self) -> tuple[int, int]:
+        """(input, output) tokens the request may use, estimated once."""
+        if self._estimate is None:
+            request = self.request
+            self._estimate = estimated_usage(request.body, generates=request.generates)
+        return self._estimate
+
+
+class Limiter:
+    """Rate-limit and budget admission and settlement over one `LimitState`."""
+
+    def __init__(self, state: LimitState, *, clock: Clock = time.time, notify: Notify | None = None) -> None:
+        self.state = state
+        self.clock = clock
+        self._watch = ThresholdWatch(notify) if notify is not None else None
+        self._keys: dict[tuple[str, str, str, Entity], str] = {}
+
+    async def reserve(self, policies: LimitPolicies, request: LimitRequest) -> Reservation | None:
+        """Hold what the request may use in every counter that applies; None when no rule applies.
+        Raises `Refused` (holding nothing) when an enforced counter has no room."""
+        draft = self._draft(policies, request)
+        if not draft.charges:
             return None
-        unit, counters = rule.unit, self.counters
-        period = unit.period
-        keys = [((rule.id, unit.name, entity), entity) for entity in entities(rule.applies_per, request)]
-        if rule.limit <= 0:
-            raise RateLimited(Refusal(rule, keys[0][1], 0, 1, None))
-        need = (
-            1
-            if unit.kind == "requests"
-            else min(reserved_tokens(request.body, generates=request.generates), rule.limit)
-        )
-        now = counters.clock()
-        current = counters.current(period, now)
-        refusal: Refusal | None = None
-        for key, entity in keys:
-            used = counters.used(period, key, current)
-            if used + need > rule.limit:
-                frees_at = counters.frees_at(period, key, current, used + need - rule.limit)
-                wait = max(0.0, frees_at - now) if frees_at is not None else float(period.seconds)
-                if refusal is None or (refusal.retry_after_s or 0.0) < wait:
-                    refusal = Refusal(rule, entity, used, need, wait)
-        if refusal is not None:
-            raise RateLimited(refusal)
-        for key, _ in keys:
-            counters.add(period, key, current, need)
-        holds = tuple(Hold(period, key, current, need, unit.kind == "tokens") for key, _ in keys)
-        return Reservation(holds, rule_id=rule.id, config_name=rule.config_name)
+        admission = await self.state.reserve(draft.charges)
+        if not admission.admitted:
+            raise Refused(self._refusal(draft, admission))
+        if admission.refused and (soft := _soft_refusal(draft, admission)) is not None:
+            # Admitted only because soft budgets are checked as unenforced: take the holds back.
+            await self.state.adjust([Adjustment(c.key, c.bucket, c.span, -c.amount) for c in draft.charges if c.amount])
+            raise Refused(self._refusal(draft, admission, only=soft))
+        return self._reservation(draft, admission)
 
-    def settle(self, reservation: Reservation, *, release: bool, tokens: int | None) -> None:
-        """`release`: give back everything held. Else token holds become `tokens` (None keeps the
-        estimate, when the real usage is unknown) and request holds stay counted."""
-        for hold in reservation.holds:
-            if not isinstance(hold, Hold):
-                continue
-            if release:
-                delta = -hold.amount
-            elif hold.tokens and tokens is not None:
-                delta = tokens - hold.amount
+    async def simulate(self, policies: LimitPolicies, request: LimitRequest) -> list[Verdict]:
+        """What `reserve` would decide for `request` now, per counter, holding nothing."""
+        draft = self._draft(policies, request)
+        if not draft.charges:
+            return []
+        dry = [charge._replace(amount=0, enforce=False) for charge in draft.charges]
+        admission = await self.state.reserve(dry)
+        refused = dict(zip(admission.refused, admission.frees, strict=True))
+        verdicts = []
+        for position, charge in enumerate(draft.charges):
+            owner, hold = draft.owners[position], draft.holds[position]
+            window = owner.unit.period
+            oldest = admission.oldest[position]
+            if isinstance(owner, LimitRule):
+                resets = window.expires_at(oldest) - draft.now if oldest is not None else None
+                wait = _wait(owner, refused[position], draft.now) if position in refused else None
             else:
+                ends = window.expires_at(charge.bucket)
+                resets = None if math.isinf(ends) else ends - draft.now
+                wait = resets if position in refused else None
+            verdicts.append(
+                Verdict(
+                    owner=owner,
+                    entity=hold.entity,
+                    window=window.label(charge.bucket),
+                    deciding=charge.limit is not None,
+                    used=admission.used[position],
+                    need=charge.need if isinstance(owner, LimitRule) else hold.amount,
+                    refused=position in refused,
+                    retry_after_s=wait,
+                    resets_in_s=resets,
+                )
+            )
+        return verdicts
+
+    def _draft(self, policies: LimitPolicies, request: LimitRequest) -> _Draft:
+        draft = _Draft(self.clock(), request)
+        rate_rule = policies.rate_limits.first_match(request)
+        if rate_rule is not None:
+            self._rate_limit(draft, rate_rule, request)
+        budget_rules = policies.budgets.matching(request)
+        if budget_rules:
+            self._budgets(draft, budget_rules, request)
+        v2 = policies.v2
+        if v2.rate_limits:
+            for rule in v2.matching(v2.rate_limits, request):
+                self._v2(draft, rule, request)
+        if v2.budgets:
+            for rule in v2.matching(v2.budgets, request):
+                self._v2(draft, rule, request)
+        return draft
+
+    async def settle(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> None:
+        """`release`: give back everything held. Else token and cost holds become the real `tokens`
+        and `cost` (None keeps the estimate, when the real figure is unknown); requests stay counted."""
+        adjustments: list[Adjustment] = []
+        watched: list[Hold] = []
+        for hold in reservation.holds:
+            delta = -hold.amount if release else _correction(hold, tokens, cost)
+            alerting = self._watch is not None and hold.budget is not None and hold.budget.alerting is not None
+            if delta or alerting:
+                adjustments.append(Adjustment(hold.key, hold.bucket, hold.span, delta))
+                watched.append(hold)
+        if not adjustments:
+            return
+        totals = await self.state.adjust(adjustments)
+        if self._watch is not None:
+            now = self.clock()
+            for hold, total in zip(watched, totals, strict=True):
+                if hold.budget is not None:
+                    self._watch.observe(hold.budget, hold.entity, hold.bucket, total, now)
+
+    # --- building charges ----------------------------------------------------------------------
+
+    def _key(self, kind: str, rule_id: str, unit: str, entity: Entity) -> str:
+        """`counter_key`, remembered: most requests come from callers seen before."""
+        memo = (kind, rule_id, unit, entity)
+        key = self._keys.get(memo)
+        if key is None:
+            if len(self._keys) >= MAX_REMEMBERED_KEYS:
+                self._keys.clear()
+            key = self._keys[memo] = counter_key(kind, rule_id, unit, entity)
+        return key
+
+    def _rate_limit(self, draft: _Draft, rule: LimitRule, request: LimitRequest) -> None:
+        unit = rule.unit
+        need = 1 if unit.kind == "requests" else min(max(sum(draft.estimate), 1), max(rule.limit, 1))
+        period = unit.period
+        bucket = period.index(draft.now)
+        for entity in entities(rule.applies_per, request):
+            key = self._key("rl", rule.id, unit.name, entity)
+            charge = Charge(key, bucket, period.span, need, need, rule.limit, True, period.expires_at(bucket))
+            draft.add(charge, Hold(key, bucket, period.span, need, unit.kind, entity=entity), rule)
+        draft.applied.append(AppliedRule("rate_limit", rule.config_name, rule.id))
+
+    def _budgets(self, draft: _Draft, rules: Sequence[BudgetRule], request: LimitRequest) -> None:
+        estimates: dict[HoldKind, int] = {
+            "cost": self._cost_estimate(draft),
+            "tokens": max(sum(draft.estimate), 1),
+        }
+        for position, rule in enumerate(rules):
+            unit = rule.unit
+            kind: HoldKind = "cost" if unit.kind == "cost" else "tokens"
+            amount = estimates[kind]
+            deciding = position == 0
+            bucket = unit.period.index(draft.now)
+            for entity in entities(rule.applies_per, request):
+                key = self._key("budget", rule.id, unit.name, entity)
+                charge = Charge(
+                    key,
+                    bucket,
+                    1,
+                    amount,
+                    1,
+                    rule.limit if deciding else None,
+                    not rule.audit,
+                    unit.period.expires_at(bucket),
+                )
+                draft.add(charge, Hold(key, bucket, 1, amount, kind, budget=rule, entity=entity), rule)
+            draft.applied.append(AppliedRule("budget", rule.config_name, rule.id))
+
+    def _v2(self, draft: _Draft, rule: V2Rule, request: LimitRequest) -> None:
+        """Every window of a matching V2 rule is checked (every matching V2 rule must allow)."""
+        charged = rule.charged(request)
+        if not charged:
+            return
+        for meter, entity in charged:
+            period: Period | CalendarPeriod
+            if isinstance(meter, LimitRule):
+                period, limit = meter.unit.period, meter.limit
+                kind: HoldKind = meter.unit.kind
+                need = 1 if kind == "requests" else min(max(sum(draft.estimate), 1), max(limit, 1))
+                amount, enforce, span = need, not meter.audit, period.span
+                key = self._key("rl2", rule.name, meter.unit.name, entity)
+            else:
+                period, limit = meter.unit.period, meter.limit
+                kind = "cost"
+                need, amount, span = 1, self._cost_estimate(draft), 1
+                enforce = not (meter.audit or meter.soft)
+                key = self._key("budget2", rule.name, meter.unit.name, entity)
+            bucket = period.index(draft.now)
+            charge = Charge(key, bucket, span, amount, need, limit, enforce, period.expires_at(bucket))
+            budget = meter if isinstance(meter, BudgetRule) else None
+            draft.add(charge, Hold(key, bucket, span, amount, kind, budget=budget, entity=entity), meter)
+        draft.applied.append(AppliedRule(rule.kind, rule.name, rule.name))
+
+    def _cost_estimate(self, draft: _Draft) -> int:
+        prompt, completion = draft.estimate
+        cost = draft.request.pricing.cost(Usage(prompt_tokens=prompt, completion_tokens=completion))
+        return round((cost or 0.0) * NANO_USD)
+
+    # --- answers --------------------------------------------------------------------------------
+
+    def _refusal(self, draft: _Draft, admission: Admission, *, only: int | None = None) -> Refusal:
+        """The first enforced refusal in charge order (or the charge `only`); among one rule's
+        counters, the longest wait."""
+        chosen: Refusal | None = None
+        for position, frees in zip(admission.refused, admission.frees, strict=True):
+            charge, owner, hold = draft.charges[position], draft.owners[position], draft.holds[position]
+            if (not charge.enforce) if only is None else position != only:
                 continue
-            if delta:
-                self.counters.adjust(hold.period, hold.key, hold.bucket, delta)
+            if chosen is not None and chosen.rule_id != owner.id:
+                break
+            used = admission.used[position]
+            if isinstance(owner, LimitRule):
+                refusal = Refusal.rate_limit(
+                    owner, hold.entity, used=used, need=charge.need, retry_after_s=_wait(owner, frees, draft.now)
+                )
+            else:
+                refusal = Refusal.budget(owner, hold.entity, used=used, bucket=charge.bucket, now=draft.now)
+            if chosen is None or (refusal.retry_after_s or 0.0) > (chosen.retry_after_s or 0.0):
+                chosen = refusal
+        assert chosen is not None, "an admission that was refused names an enforced charge"
+        return chosen
+
+    def _reservation(self, draft: _Draft, admission: Admission) -> Reservation:
+        would_block = []
+        for position in admission.refused:
+            owner = draft.owners[position]
+            kind: PolicyKind = "rate_limit" if isinstance(owner, LimitRule) else "budget"
+            rule = AppliedRule(kind, owner.config_name, owner.id)
+            if rule not in would_block:
+                would_block.append(rule)
+        return Reservation(
+            holds=tuple(draft.holds),
+            applied=tuple(draft.applied),
+            headroom=_headroom(draft, admission),
+            would_block=tuple(would_block),
+        )
+
+
+def _headroom(draft: _Draft, admission: Admission) -> tuple[Headroom, ...]:
+    """Per kind, what is left under the tightest deciding counter once this request is held."""
+    tightest: dict[str, tuple[int, int]] = {}  # kind -> (left, position)
+    for position, charge in enumerate(draft.charges):
+        if charge.limit is None:
+            continue
+        left = charge.limit - admission.used[position] - charge.amount
+        kind = draft.holds[position].kind
+        room = kind if isinstance(draft.owners[position], LimitRule) or kind == "cost" else "budget-tokens"
+        known = tightest.get(room)
+        if known is None or left < known[0]:
+            tightest[room] = (left, position)
+    rooms = []
+    for name, (left, position) in tightest.items():
+        owner, bucket = draft.owners[position], draft.charges[position].bucket
+        if isinstance(owner, LimitRule):
+            oldest = admission.oldest[position]
+            reset = owner.unit.period.expires_at(oldest) - draft.now if oldest is not None else 0.0
+            rooms.append(Headroom(name, owner.limit, max(left, 0), max(reset, 0.0)))
+        else:
+            unit = owner.unit
+            ends = unit.period.expires_at(bucket)
+            reset_s = None if math.isinf(ends) else max(ends - draft.now, 0.0)
+            rooms.append(Headroom(name, unit.show(owner.limit), unit.show(max(left, 0)), reset_s))
+    return tuple(rooms)
+
+
+def _soft_refusal(draft: _Draft, admission: Admission) -> int | None:
+    """The position of a refused `soft_enforce` budget charge when no other matching budget rule
+    allows the request (has room in every window), else None: soft budgets yield to one that does."""
+    refused = set(admission.refused)
+    soft = [p for p in admission.refused if isinstance(o := draft.owners[p], BudgetRule) and o.soft]
+    if not soft:
+        return None
+    room: dict[str, bool] = {}
+    for position, owner in enumerate(draft.owners):
+        if isinstance(owner, BudgetRule) and owner.rule_type != BUDGET_CONFIG and not owner.audit:
+            room[owner.id] = room.get(owner.id, True) and position not in refused
+    for position in soft:
+        others = [fits for name, fits in room.items() if name != draft.owners[position].id]
+        if not any(others):
+            return position
+    return None
+
+
+def _wait(rule: LimitRule, frees: int | None, now: float) -> float | None:
+    """Seconds until `rule`'s window has room again (None: a 0 limit never has any)."""
+    if rule.limit <= 0:
+        return None
+    period = rule.unit.period
+    return max(0.0, period.expires_at(frees) - now) if frees is not None else float(period.seconds)
+
+
+def _correction(hold: Hold, tokens: int | None, cost: float | None) -> int:
+    if hold.kind == "tokens" and tokens is not None:
+        return tokens - hold.amount
+    if hold.kind == "cost" and cost is not None:
+        return round(cost * NANO_USD) - hold.amount
+    return 0

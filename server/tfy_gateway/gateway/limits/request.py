@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from tfy_gateway.gateway.accounting.cost import UNPRICED, ModelPricing
+
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -21,3 +23,5 @@ class LimitRequest:
     metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     body: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)  # for the token estimate
     generates: bool = True  # the endpoint produces completion tokens (chat, completions)
+    # How the costliest target the request may be routed to is priced, for the budget hold.
+    pricing: ModelPricing = UNPRICED

@@ -2,29 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, NamedTuple
 
-from tfy_gateway.gateway.limits.window import Period
+from tfy_gateway.gateway.limits.budgets import BudgetRule
+from tfy_gateway.gateway.limits.scope import Entity
+
+HoldKind = Literal["requests", "tokens", "cost"]
+PolicyKind = Literal["rate_limit", "budget"]
 
 
-@dataclass(frozen=True)
-class Hold:
-    """`amount` added to bucket `bucket` of counter (`period`, `key`); `tokens` for token units."""
+class Hold(NamedTuple):
+    """`amount` added to bucket `bucket` of counter `key`; a budget hold keeps its rule for alerts."""
 
-    period: Period
-    key: Hashable
+    key: str
     bucket: int
+    span: int
     amount: int
-    tokens: bool
+    kind: HoldKind
+    budget: BudgetRule | None = None
+    entity: Entity = ()
 
 
-@dataclass(frozen=True)
+class AppliedRule(NamedTuple):
+    kind: PolicyKind
+    config_name: str
+    rule_id: str
+
+
+class Headroom(NamedTuple):
+    """What is left under the tightest rule of one kind, for `x-ratelimit-*-<name>` headers."""
+
+    name: str  # requests | tokens | cost | budget-tokens
+    limit: float
+    remaining: float
+    reset_s: float | None  # seconds until capacity next frees up; None: never (lifetime)
+
+
+@dataclass(frozen=True, slots=True)
 class Reservation:
-    """The counters a request was admitted against and the amounts held on each (request, tokens, cost),
-    with the rule that admitted it (for the `x-tfy-applied-configurations` header)."""
+    """The counters a request was admitted against, the amounts held on each, and the rules that
+    applied (for `x-tfy-applied-configurations` and the request log)."""
 
-    holds: tuple[Any, ...] = ()
-    rule_id: str | None = None
-    config_name: str | None = None
+    holds: tuple[Hold, ...] = ()
+    applied: tuple[AppliedRule, ...] = ()
+    headroom: tuple[Headroom, ...] = ()
+    # Rules in audit mode that would have refused the request.
+    would_block: tuple[AppliedRule, ...] = ()
+
+    @property
+    def rate_limit(self) -> AppliedRule | None:
+        return next((rule for rule in self.applied if rule.kind == "rate_limit"), None)
+
+    @property
+    def budgets(self) -> tuple[AppliedRule, ...]:
+        return tuple(rule for rule in self.applied if rule.kind == "budget")

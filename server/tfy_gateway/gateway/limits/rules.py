@@ -51,6 +51,8 @@ class LimitRule:
     applies_per: tuple[str, ...] = ()
     # Metadata keys named by `metadata.<key>` in applies_per: a request must carry them to match.
     required_metadata: tuple[str, ...] = ()
+    rule_type: str = RATE_LIMITING_CONFIG  # the manifest type it came from (V2 windows are rules too)
+    audit: bool = False  # V2 `mode: audit`: counted and reported, never refused
 
     def matches(self, request: RouteRequest) -> bool:
         metadata = request.metadata

@@ -18,13 +18,18 @@ DEFAULT_COMPLETION_TOKENS = 256
 """Held for the answer of a request that sets no output cap: a typical chat reply, not a worst case."""
 
 
+def estimated_usage(body: Mapping[str, Any], *, generates: bool) -> tuple[int, int]:
+    """Estimated (input, output) tokens of `body`."""
+    if not generates:
+        return prompt_tokens(body), 0
+    cap = _positive_int(body.get("max_completion_tokens")) or _positive_int(body.get("max_tokens"))
+    return prompt_tokens(body), (cap or DEFAULT_COMPLETION_TOKENS) * (_positive_int(body.get("n")) or 1)
+
+
 def reserved_tokens(body: Mapping[str, Any], *, generates: bool) -> int:
     """Estimated input + output tokens of `body`; at least 1."""
-    estimate = prompt_tokens(body)
-    if generates:
-        cap = _positive_int(body.get("max_completion_tokens")) or _positive_int(body.get("max_tokens"))
-        estimate += (cap or DEFAULT_COMPLETION_TOKENS) * (_positive_int(body.get("n")) or 1)
-    return max(estimate, 1)
+    prompt, completion = estimated_usage(body, generates=generates)
+    return max(prompt + completion, 1)
 
 
 def _positive_int(value: Any) -> int | None:

@@ -25,6 +25,7 @@ BUCKETS = 6
 class Period:
     name: str
     seconds: int
+    span: int = BUCKETS  # buckets that make one window
 
     @property
     def bucket_s(self) -> int:
@@ -41,6 +42,9 @@ class Period:
     def expires_at(self, bucket: int) -> float:
         """When `bucket` stops counting: one period after it started."""
         return float((bucket + BUCKETS) * self.bucket_s)
+
+    def label(self, bucket: int) -> str:
+        return f"sliding {self.name}"
 
 
 MINUTE = Period("minute", 60)

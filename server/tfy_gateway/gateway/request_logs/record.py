@@ -35,8 +35,9 @@ COLUMNS = (
     "request_body",
     "response_body",
     "usage_estimated",
+    "limits",
 )
-_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries"})
+_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits"})
 
 
 @dataclass(slots=True)
@@ -68,6 +69,9 @@ class LogRecord:
     response_body: str | None = None
     # The provider never reported usage (a stream cut short): the tokens are the gateway's estimate.
     usage_estimated: bool = False
+    # Rate-limit and budget rules applied: {"rate_limit": id, "budgets": [ids], "would_have_blocked":
+    # [{"kind", "config", "rule_id"}]} (audit-mode rules that would have refused the request).
+    limits: dict[str, Any] = field(default_factory=dict)
 
     def to_row(self) -> tuple[Any, ...]:
         return (
@@ -97,6 +101,7 @@ class LogRecord:
             self.request_body,
             self.response_body,
             int(self.usage_estimated),
+            orjson.dumps(self.limits).decode(),
         )
 
 
@@ -105,7 +110,7 @@ def row_to_dict(row: tuple[Any, ...]) -> dict[str, Any]:
     item = dict(zip(COLUMNS, row, strict=True))
     for name in _JSON_COLUMNS:
         raw = item.get(name)
-        item[name] = orjson.loads(raw) if raw else ([] if name != "metadata" else {})
+        item[name] = orjson.loads(raw) if raw else ({} if name in ("metadata", "limits") else [])
     item["stream"] = bool(item["stream"])
     item["usage_estimated"] = bool(item["usage_estimated"])
     item["time"] = datetime.fromtimestamp(item["created_at"], tz=timezone.utc).isoformat()

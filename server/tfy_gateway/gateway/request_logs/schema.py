@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS request_logs (
     tries TEXT NOT NULL DEFAULT '[]',
     request_body TEXT,
     response_body TEXT,
-    usage_estimated INTEGER NOT NULL DEFAULT 0
+    usage_estimated INTEGER NOT NULL DEFAULT 0,
+    limits TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS request_logs_time ON request_logs (created_at);
 CREATE INDEX IF NOT EXISTS request_logs_subject ON request_logs (subject, created_at);
@@ -62,3 +63,5 @@ def _add_missing_columns(connection: sqlite3.Connection) -> None:
     present = {row[1] for row in connection.execute("PRAGMA table_info(request_logs)")}
     if "usage_estimated" not in present:
         connection.execute("ALTER TABLE request_logs ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")
+    if "limits" not in present:
+        connection.execute("ALTER TABLE request_logs ADD COLUMN limits TEXT NOT NULL DEFAULT '{}'")

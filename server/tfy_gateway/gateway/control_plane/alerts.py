@@ -1,0 +1,51 @@
+"""`GET /api/svc/v1/llm-gateway/alerts`: budget alerts with their per-target delivery status.
+
+Tenant admins only (an alert names users and their spend). Reads `<data-dir>/alerts.db` in a worker
+thread, newest first, in the list envelope `{data, pagination}`; filters `status` (pending,
+delivered, failed, recorded), `config` and `rule_id`. What the outbox accepted appears as soon as
+its worker stored it (milliseconds after the submit).
+"""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tfy_gateway.gateway.alerts import ALERTS_FILE, AlertFilter, AlertQueryError, read_alerts
+from tfy_gateway.gateway.control_plane.http import DEFAULT_LIMIT, MAX_LIMIT, json_response, require_admin
+from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.state import get_state
+
+PATH = "/api/svc/v1/llm-gateway/alerts"
+
+
+def _count(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query_params.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ApiError(400, f"Query parameter {name}={raw!r} must be a non-negative integer.")
+    return min(int(raw), maximum)
+
+
+async def list_alerts(request: Request) -> Response:
+    require_admin(request)
+    params = request.query_params
+    limit = _count(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    offset = _count(request, "offset", 0, 10**9)
+    try:
+        where = AlertFilter(
+            status=params.get("status") or None,
+            config=params.get("config") or None,
+            rule_id=params.get("rule_id") or None,
+        )
+    except AlertQueryError as exc:
+        raise ApiError(400, f"{exc}.") from None
+    path = get_state(request).settings.data_dir / ALERTS_FILE
+    data, total = await anyio.to_thread.run_sync(lambda: read_alerts(path, where, limit=limit, offset=offset))
+    return json_response({"data": data, "pagination": {"total": total, "offset": offset, "limit": limit}})
+
+
+routes = [Route(PATH, list_alerts, methods=["GET"])]

@@ -1,0 +1,70 @@
+"""Control-plane views of rate limits and budgets: who is charged what, and what a request would meet.
+
+- `GET /api/svc/v1/llm-gateway/config/budget/usage` and `.../config/rate-limit/usage` (admin PAT;
+  `?rule=<id>` narrows to one rule): `{"matched": [...]}`, each applied rule with every entity counted
+  in its current window, in the shape of the platform's budget usage (`BudgetUsageEntry`).
+- `limits_for(...)`: the `limits` section of `POST .../explain`: which rules would apply to a request,
+  why the others do not, and each counter's headroom, holding nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from tfy_gateway.gateway.control_plane.http import json_response, require_admin
+from tfy_gateway.gateway.data_plane.limiting import costliest
+from tfy_gateway.gateway.data_plane.runtime import DataPlane
+from tfy_gateway.gateway.limits import LimitRequest
+from tfy_gateway.gateway.limits.report import explain_limits, usage
+from tfy_gateway.gateway.routing import RouteRequest
+
+SVC = "/api/svc/v1/llm-gateway"
+
+
+async def limits_for(
+    plane: DataPlane, subject: str, subjects: tuple[str, ...], model: str, metadata: Mapping[str, str], body: Any
+) -> dict[str, Any]:
+    """What the rate-limit and budget rules would do with a chat request from `subject` for `model`
+    (`body`: the request body to estimate tokens from; a short chat without max_tokens by default)."""
+    config = plane.config.current
+    # A stream of its own (the router's is never touched) and no sticky pin: only the targets matter.
+    if not isinstance(body, dict):
+        body = {"model": model, "messages": [{"role": "user", "content": "hello"}]}
+    plan = plane.router.build_plan(
+        config.routing, RouteRequest(model, subjects, metadata, {}), random.Random(0), pin=False
+    )
+    request = LimitRequest(
+        model=model,
+        caller=subject,
+        subjects=subjects,
+        metadata=dict(metadata),
+        body=body,
+        generates="input" not in body or "messages" in body,
+        pricing=costliest(plan, config.catalog),
+    )
+    return await explain_limits(plane.limiter, config.limits, request)
+
+
+def routes(plane: DataPlane) -> list[BaseRoute]:
+    async def budget_usage(request: Request) -> Response:
+        require_admin(request)
+        rule = request.query_params.get("rule") or None
+        matched = await usage(plane.limiter, plane.config.current.limits, kind="budget", rule_id=rule)
+        return json_response({"matched": matched})
+
+    async def rate_limit_usage(request: Request) -> Response:
+        require_admin(request)
+        rule = request.query_params.get("rule") or None
+        matched = await usage(plane.limiter, plane.config.current.limits, kind="rate_limit", rule_id=rule)
+        return json_response({"matched": matched})
+
+    return [
+        Route(f"{SVC}/config/budget/usage", budget_usage, methods=["GET"]),
+        Route(f"{SVC}/config/rate-limit/usage", rate_limit_usage, methods=["GET"]),
+    ]

@@ -1,0 +1,134 @@
+"""The applied `gateway-budget-config` (V1), compiled once per configuration version.
+
+Spend counts against every matching rule, and the first matching rule alone decides allow or block
+(the platform's documented V1 semantics); `audit_mode` on that rule tracks spend without blocking.
+Units are cost (USD, counted in nano-USD) or tokens (input + output) per calendar period in UTC. As
+for rate limits, a rule whose `budget_applies_per` names `metadata.<key>` matches only requests
+carrying that key.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tfy_gateway.gateway.limits.calendar import CALENDAR, CalendarPeriod
+from tfy_gateway.gateway.limits.request import LimitRequest
+from tfy_gateway.gateway.limits.scope import METADATA_PREFIX
+from tfy_gateway.gateway.limits.state import NANO_USD
+from tfy_gateway.gateway.routing.matching import WhenMatcher
+from tfy_gateway.gateway.routing.rule_index import ModelIndex, SubjectIndex
+from tfy_gateway.gateway.routing.types import RouteRequest
+from tfy_gateway.gateway.snapshot import ConfigSnapshot
+
+logger = logging.getLogger(__name__)
+
+BUDGET_CONFIG = "gateway-budget-config"
+
+BudgetKind = Literal["cost", "tokens"]
+
+
+@dataclass(frozen=True)
+class BudgetUnit:
+    name: str  # e.g. "cost_per_month", as written in the manifest
+    kind: BudgetKind
+    period: CalendarPeriod
+
+    @classmethod
+    def parse(cls, name: str) -> BudgetUnit:
+        kind, _, period = name.partition("_per_")
+        if kind not in ("cost", "tokens") or period not in CALENDAR:
+            raise ValueError(f"unknown budget unit '{name}'")
+        return cls(name, "cost" if kind == "cost" else "tokens", CALENDAR[period])
+
+    def amount(self, value: float) -> int:
+        """A manifest value (USD or tokens) in the counter's integer unit."""
+        return round(value * NANO_USD) if self.kind == "cost" else round(value)
+
+    def show(self, amount: int) -> float:
+        """A counter amount back in the manifest's unit."""
+        return amount / NANO_USD if self.kind == "cost" else float(amount)
+
+
+@dataclass(frozen=True)
+class Alerting:
+    thresholds: tuple[float, ...]  # percent of the limit
+    targets: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class BudgetRule:
+    id: str
+    config_name: str
+    when: WhenMatcher
+    limit: int  # in the unit's integer amount
+    unit: BudgetUnit
+    applies_per: tuple[str, ...] = ()
+    audit: bool = False
+    alerting: Alerting | None = None
+    required_metadata: tuple[str, ...] = ()
+    rule_type: str = BUDGET_CONFIG  # the manifest type it came from (V2 periods are rules too)
+    soft: bool = False  # V2 `mode: soft_enforce`: refuses only when no other matching budget has room
+
+    def matches(self, request: RouteRequest) -> bool:
+        metadata = request.metadata
+        return all(key in metadata for key in self.required_metadata) and self.when.matches(request)
+
+
+def _subject_index(model: str, rules: tuple[BudgetRule, ...]) -> SubjectIndex[BudgetRule]:
+    return SubjectIndex(rules)
+
+
+@dataclass
+class CompiledBudgets:
+    rules: tuple[BudgetRule, ...] = ()
+    cache_size: int = 10_000
+    _index: ModelIndex[BudgetRule, SubjectIndex[BudgetRule]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index = ModelIndex(self.rules, _subject_index, self.cache_size)
+
+    def matching(self, request: LimitRequest) -> list[BudgetRule]:
+        """Every matching rule in order; the first one decides."""
+        if not self.rules:
+            return []
+        candidates = self._index.for_model(request.model).candidates(request.subjects)
+        if not candidates:
+            return []
+        route = RouteRequest(request.model, request.subjects, request.metadata)
+        return [rule for rule in candidates if rule.matches(route)]
+
+
+def compile_budget_rule(rule: Any, config_name: str) -> BudgetRule:
+    unit = BudgetUnit.parse(rule.unit)
+    applies_per = tuple(rule.budget_applies_per or ())
+    alerts = rule.alerts
+    alerting = None
+    if alerts is not None and alerts.thresholds and alerts.notification_target:
+        alerting = Alerting(
+            tuple(sorted(float(t) for t in alerts.thresholds)),
+            tuple(target.model_dump(mode="json", exclude_none=True) for target in alerts.notification_target),
+        )
+    return BudgetRule(
+        id=rule.id,
+        config_name=config_name,
+        when=WhenMatcher.from_when(rule.when),
+        limit=unit.amount(rule.limit_to),
+        unit=unit,
+        applies_per=applies_per,
+        audit=bool(rule.audit_mode),
+        alerting=alerting,
+        required_metadata=tuple(p.removeprefix(METADATA_PREFIX) for p in applies_per if p.startswith(METADATA_PREFIX)),
+    )
+
+
+def compile_budgets(snapshot: ConfigSnapshot, *, cache_size: int = 10_000) -> CompiledBudgets:
+    resource = snapshot.gateway_config(BUDGET_CONFIG)
+    if resource is None:
+        return CompiledBudgets(cache_size=cache_size)
+    if resource.model is None:
+        logger.warning("the stored %s no longer parses; budgets ignore it", BUDGET_CONFIG)
+        return CompiledBudgets(cache_size=cache_size)
+    config = resource.model
+    return CompiledBudgets(tuple(compile_budget_rule(rule, config.name) for rule in config.rules), cache_size)

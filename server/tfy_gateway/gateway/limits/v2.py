@@ -1,0 +1,277 @@
+"""V2 limits: `tenant-rate-limit-config/model`, `tenant-budget-config` and `team-budget-config`.
+
+Each manifest is one named rule with `in`/`not_in` filters, several windows (or budget periods),
+an `applies_to` that picks the counter (aggregate, per user, team, virtual account, model, or one
+metadata key's value), per-entity `overrides` that replace all of the rule's limits, and a mode.
+Unlike V1, **every matching V2 rule must allow a request** and usage counts against each of them;
+V1 rules are checked first (the limiter puts V1 charges before V2 ones, and a refusal names the
+first enforced one). Each window compiles into a V1-shaped `LimitRule` or `BudgetRule` (one counter
+family), so admission, settling, alerts and usage answers treat both versions alike.
+
+Filters compare exact strings (the platform documents no wildcards for V2): `users` the caller's
+email, `teams` its teams, `virtual_accounts` its account name, `models` the requested model,
+`provider_accounts` the requested model's account (the part before `/`), `metadata` the request's
+value for each key. A caller that has no value for a per-entity `applies_to` (a virtual account
+under `per-user`, a request without the metadata key) is not counted by that rule.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any, Literal
+
+from tfy_gateway.gateway.limits.budgets import Alerting, BudgetRule, BudgetUnit
+from tfy_gateway.gateway.limits.request import LimitRequest
+from tfy_gateway.gateway.limits.rules import LimitRule, Unit
+from tfy_gateway.gateway.limits.scope import EVERYONE, Entity
+from tfy_gateway.gateway.routing.matching import WhenMatcher
+from tfy_gateway.gateway.snapshot import ConfigSnapshot
+
+logger = logging.getLogger(__name__)
+
+MODEL_RATE_LIMIT_CONFIG = "tenant-rate-limit-config/model"
+TENANT_BUDGET_CONFIG = "tenant-budget-config"
+TEAM_BUDGET_CONFIG = "team-budget-config"
+
+Meter = LimitRule | BudgetRule
+V2Kind = Literal["rate_limit", "budget"]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """`{in, not_in}`: one of the request's values is in `allowed` (None: any) and none is excluded."""
+
+    allowed: frozenset[str] | None
+    excluded: frozenset[str]
+
+    @classmethod
+    def of(cls, spec: Any) -> Filter | None:
+        if spec is None:
+            return None
+        return cls(None if spec.in_ is None else frozenset(spec.in_), frozenset(spec.not_in or ()))
+
+    def mismatch(self, what: str, values: tuple[str, ...]) -> str | None:
+        if self.excluded.intersection(values):
+            return f"{what}: {sorted(self.excluded.intersection(values))} is excluded (not_in)"
+        if self.allowed is not None and self.allowed.isdisjoint(values):
+            shown = list(values) or "none"
+            return f"{what}: {shown} is not in {sorted(self.allowed)}"
+        return None
+
+
+@dataclass(frozen=True)
+class V2Match:
+    users: Filter | None = None
+    teams: Filter | None = None
+    virtual_accounts: Filter | None = None
+    models: Filter | None = None
+    provider_accounts: Filter | None = None
+    metadata: tuple[tuple[str, Filter], ...] = ()
+    team_name: str | None = None  # a team budget counts its team's requests only
+
+    def mismatch(self, request: LimitRequest, *, subjects_only: bool = False) -> str | None:
+        """Why `request` is not matched (the first failing filter), or None when it is;
+        `subjects_only`: judge who is asking alone (a budget's "my usage")."""
+        if self.team_name is not None and f"team:{self.team_name}" not in request.subjects:
+            return f"team budget of '{self.team_name}': the caller is not a member"
+        user, account, teams = _identity(request)
+        checks: list[tuple[str, Filter | None, tuple[str, ...]]] = [
+            ("subjects.users", self.users, user),
+            ("subjects.teams", self.teams, teams),
+            ("subjects.virtual_accounts", self.virtual_accounts, account),
+            ("models", self.models, (request.model,)),
+            ("provider_accounts", self.provider_accounts, (request.model.partition("/")[0],)),
+        ]
+        if subjects_only:
+            checks = checks[:3]
+        else:
+            checks += [
+                (f"metadata.{key}", spec, (request.metadata[key],) if key in request.metadata else ())
+                for key, spec in self.metadata
+            ]
+        for what, spec, values in checks:
+            if spec is not None and (reason := spec.mismatch(what, values)) is not None:
+                return reason
+        return None
+
+
+@dataclass(frozen=True)
+class V2Rule:
+    kind: V2Kind
+    name: str
+    type: str
+    match: V2Match
+    applies_to: str  # aggregate | per-user | per-team | per-virtual-account | per-model | metadata
+    metadata_key: str | None
+    meters: tuple[Meter, ...]  # one per window / period
+    overrides: Mapping[str, tuple[Meter, ...]] = field(default_factory=dict)  # entity value -> meters
+    mode: str = "enforce"
+
+    def charged(self, request: LimitRequest) -> list[tuple[Meter, Entity]]:
+        """Every (window, counter) the request is charged in; empty when it has no counter here."""
+        out: list[tuple[Meter, Entity]] = []
+        for dimension, value, bare in self._entities(request):
+            meters = self.overrides.get(bare, self.meters) if bare is not None else self.meters
+            entity: Entity = ((dimension, value),) if dimension else ()
+            out += [(meter, entity) for meter in meters]
+        return out
+
+    def meters_for(self, entity: Entity) -> tuple[Meter, ...]:
+        """The windows that count for the counter `entity` (an override's, or the rule's own)."""
+        if not entity or not self.overrides:
+            return self.meters
+        dimension, value = entity[0]
+        bare = value.partition(":")[2] if dimension in ("user", "virtualaccount", "team") else value
+        return self.overrides.get(bare, self.meters)
+
+    def meters_all(self) -> tuple[Meter, ...]:
+        """Every window of the rule, its own and its overrides' (for usage listings)."""
+        out = list(self.meters)
+        for meters in self.overrides.values():
+            out += [meter for meter in meters if meter not in out]
+        return tuple(out)
+
+    def _entities(self, request: LimitRequest) -> list[tuple[str, str, str | None]]:
+        """(dimension, counter value, bare name for overrides) per counter of `request`."""
+        user, account, teams = _identity(request)
+        kind = self.applies_to
+        if kind == "aggregate":
+            return [("", "", None)]
+        if kind == "per-user":
+            return [("user", request.caller, user[0])] if user else []
+        if kind == "per-virtual-account":
+            return [("virtualaccount", request.caller, account[0])] if account else []
+        if kind == "per-team":
+            return [("team", f"team:{team}", team) for team in teams]
+        if kind == "per-model":
+            return [("model", request.model, request.model)]
+        key = self.metadata_key or ""
+        if key in request.metadata:
+            return [(f"metadata.{key}", request.metadata[key], request.metadata[key])]
+        return []
+
+
+@dataclass(frozen=True)
+class CompiledV2:
+    rate_limits: tuple[V2Rule, ...] = ()
+    budgets: tuple[V2Rule, ...] = ()
+
+    def matching(self, rules: tuple[V2Rule, ...], request: LimitRequest) -> list[V2Rule]:
+        return [rule for rule in rules if rule.match.mismatch(request) is None]
+
+
+def _identity(request: LimitRequest) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(user email,), (virtual-account name,), (teams...) of the caller, bare, as V2 filters name them."""
+    kind, _, name = request.caller.partition(":")
+    teams = tuple(s.removeprefix("team:") for s in request.subjects if s.startswith("team:") and s != EVERYONE)
+    return ((name,) if kind == "user" else (), (name,) if kind == "virtualaccount" else (), teams)
+
+
+def _match(when: Any, team_name: str | None = None) -> V2Match:
+    if when is None:
+        return V2Match(team_name=team_name)
+    subjects = when.subjects
+    return V2Match(
+        users=Filter.of(getattr(subjects, "users", None)),
+        teams=Filter.of(getattr(subjects, "teams", None)),
+        virtual_accounts=Filter.of(getattr(subjects, "virtual_accounts", None)),
+        models=Filter.of(when.models),
+        provider_accounts=Filter.of(when.provider_accounts),
+        metadata=tuple((key, spec) for key, value in (when.metadata or {}).items() if (spec := Filter.of(value))),
+        team_name=team_name,
+    )
+
+
+def _overrides(applies_to: Any, build: Any) -> dict[str, tuple[Meter, ...]]:
+    out: dict[str, tuple[Meter, ...]] = {}
+    for override in getattr(applies_to, "overrides", None) or ():
+        names = next(
+            getattr(override, attribute)
+            for attribute in ("users", "teams", "virtual_accounts", "models", "metadata_values")
+            if hasattr(override, attribute)
+        )
+        meters = build(override.limits)
+        for name in names:
+            out.setdefault(name, meters)
+    return out
+
+
+def compile_rate_limit(config: Any) -> V2Rule:
+    name, audit = config.name, config.mode == "audit"
+
+    def build(limits: Any) -> tuple[Meter, ...]:
+        return tuple(
+            LimitRule(
+                id=name,
+                config_name=name,
+                when=WhenMatcher(),
+                limit=value,
+                unit=Unit.parse(unit),
+                rule_type=MODEL_RATE_LIMIT_CONFIG,
+                audit=audit,
+            )
+            for unit, value in limits.windows().items()
+        )
+
+    applies_to = config.applies_to
+    return V2Rule(
+        "rate_limit", name, config.type, _match(config.when), applies_to.type,
+        getattr(applies_to, "metadata", None), build(config.limits), _overrides(applies_to, build), config.mode,
+    )  # fmt: skip
+
+
+def compile_budget(config: Any) -> V2Rule:
+    name, mode = config.name, config.mode
+    alerts = config.alerts
+    alerting = None
+    if alerts is not None and alerts.thresholds and alerts.notification_target:
+        alerting = Alerting(
+            tuple(sorted(float(t) for t in alerts.thresholds)),
+            tuple(target.model_dump(mode="json", exclude_none=True) for target in alerts.notification_target),
+        )
+
+    def build(limits: Any) -> tuple[Meter, ...]:
+        meters = []
+        for period, value in limits.periods().items():
+            unit = BudgetUnit.parse(period)
+            meters.append(
+                BudgetRule(
+                    id=name,
+                    config_name=name,
+                    when=WhenMatcher(),
+                    limit=unit.amount(value),
+                    unit=unit,
+                    audit=mode == "audit",
+                    soft=mode == "soft_enforce",
+                    alerting=alerting,
+                    rule_type=config.type,
+                )
+            )
+        return tuple(meters)
+
+    applies_to = config.applies_to
+    team = getattr(config, "team_name", None)
+    return V2Rule(
+        "budget", name, config.type, _match(config.when, team), applies_to.type,
+        getattr(applies_to, "metadata", None), build(config.limits), _overrides(applies_to, build), mode,
+    )  # fmt: skip
+
+
+def compile_v2(snapshot: ConfigSnapshot) -> CompiledV2:
+    rate_limits: list[V2Rule] = []
+    budgets: list[V2Rule] = []
+    for resource in snapshot.resources.values():
+        if resource.type not in (MODEL_RATE_LIMIT_CONFIG, TENANT_BUDGET_CONFIG, TEAM_BUDGET_CONFIG):
+            continue
+        if resource.model is None:
+            logger.warning("the stored %s '%s' no longer parses; limits ignore it", resource.type, resource.name)
+            continue
+        if resource.type == MODEL_RATE_LIMIT_CONFIG:
+            rate_limits.append(compile_rate_limit(resource.model))
+        else:
+            budgets.append(compile_budget(resource.model))
+    by_name = attrgetter("name")  # a stable order: by name, as the platform lists them
+    return CompiledV2(tuple(sorted(rate_limits, key=by_name)), tuple(sorted(budgets, key=by_name)))

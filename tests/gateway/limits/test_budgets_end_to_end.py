@@ -1,0 +1,269 @@
+"""Budgets and exact admission through a real gateway subprocess and the in-process fake provider."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+
+from tests.gateway.data_plane.conftest import DataPlane, apply
+from tests.gateway.limits.test_end_to_end import applied, limit, rule, unique
+
+PRICE = {"metric": "per_1000_tokens", "value": {"input": 1.0, "output": 1.0}}  # $0.001 a token
+ANSWER_TOKENS = 20
+
+
+def pricey_account(dp: DataPlane, name: str) -> str:
+    """A provider account whose one model costs $0.001 a token and answers 20 tokens after a pause."""
+    apply(
+        dp.gateway,
+        {
+            "name": name,
+            "type": "provider-account/openai",
+            "base_url": f"{dp.provider}/v1",
+            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
+            "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
+            "integrations": [
+                {
+                    "type": "integration/model/openai",
+                    "name": "gpt",
+                    "model_id": f"gpt-4o@tokens={ANSWER_TOKENS},ttft_ms=200,tpot_ms=5",
+                    "model_types": ["chat"],
+                    "cost": PRICE,
+                }
+            ],
+        },
+    )
+    return f"{name}/gpt"
+
+
+def budget(dp: DataPlane, *rules: dict[str, Any]) -> None:
+    apply(dp.gateway, {"name": "budgets", "type": "gateway-budget-config", "rules": list(rules)})
+
+
+def cost_of(usage: dict[str, Any]) -> float:
+    return (usage["prompt_tokens"] + usage["completion_tokens"]) * 0.001
+
+
+async def one(client: httpx.AsyncClient, base: str, model: str, marker: str, stream: bool) -> tuple[int, float]:
+    """(status, cost) of one request, streamed or not; the cost from the usage the provider reported."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": f"spend {marker}"}],
+        "max_tokens": ANSWER_TOKENS,
+    }
+    if not stream:
+        response = await client.post(base + "/chat/completions", json=body)
+        return response.status_code, cost_of(response.json()["usage"]) if response.status_code == 200 else 0.0
+    body |= {"stream": True, "stream_options": {"include_usage": True}}
+    async with client.stream("POST", base + "/chat/completions", json=body) as response:
+        text = (await response.aread()).decode()
+    if response.status_code != 200:
+        return response.status_code, 0.0
+    chunks = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+    return 200, cost_of(next(c["usage"] for c in reversed(chunks) if c.get("usage")))
+
+
+def test_five_hundred_concurrent_requests_against_a_limit_of_one_hundred_admit_exactly_one_hundred(
+    dp: DataPlane,
+) -> None:
+    rule_id, marker = unique("hundred"), unique("h")
+    limit(dp, rule(rule_id, 100, when={"metadata": {"run": marker}}))
+    headers = {**dp.auth(), "x-tfy-metadata": json.dumps({"run": marker})}
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=500)
+        async with httpx.AsyncClient(headers=headers, timeout=120, limits=limits) as client:
+            # An immediate answer: the upstream timeout of this gateway (1.5 s) never expires on a busy
+            # machine, and counting happens at admission, so the requests need not overlap upstream.
+            body = {"model": "fake/gpt-4o", "messages": [{"role": "user", "content": f"hi {marker}"}]}
+            answers = await asyncio.gather(*(client.post(dp.base + "/chat/completions", json=body) for _ in range(500)))
+        return [answer.status_code for answer in answers]
+
+    statuses = asyncio.run(burst())
+    assert statuses.count(200) == 100 and statuses.count(429) == 400, sorted(set(statuses))
+
+
+def test_a_one_dollar_budget_under_fifty_concurrent_requests_overspends_by_at_most_one_request(dp: DataPlane) -> None:
+    marker = unique("dollar")
+    model = pricey_account(dp, unique("pricey"))
+    budget(dp, {"id": marker, "when": {"models": [model]}, "limit_to": 1.0, "unit": "cost_per_day"})
+
+    async def burst() -> list[tuple[int, float]]:
+        limits = httpx.Limits(max_connections=50)
+        async with httpx.AsyncClient(headers=dp.auth(), timeout=60, limits=limits) as client:
+            calls = [one(client, dp.base, model, marker, stream=n % 2 == 0) for n in range(50)]
+            return await asyncio.gather(*calls)
+
+    results = asyncio.run(burst())
+    served = [cost for status, cost in results if status == 200]
+    assert {status for status, _ in results} <= {200, 429}
+    assert served and len(served) < 50, "the budget let some requests through and refused the rest"
+    most = max(served)
+    assert sum(served) <= 1.0 + most, f"spent {sum(served)} against $1 (one request costs up to {most})"
+    assert sum(served) > 1.0 - 2 * most, "the budget admitted what fitted, not far fewer"
+    # The next request finds the budget spent, says so, and is labelled with the rule.
+    refused = dp.chat(model)
+    assert refused.status_code == 429, refused.text
+    body = refused.json()
+    assert body["error_origin_level"] == "budget" and f"Budget '{marker}' exhausted" in body["message"]
+    assert applied(refused)["budgets"] == [{"config": "budgets", "rule_id": marker}]
+    assert refused.headers["x-ratelimit-remaining-cost"] == "0"
+    assert 0 < int(refused.headers["retry-after"]) <= 86_400
+
+
+def test_a_client_that_leaves_mid_stream_is_charged_for_what_it_received(dp: DataPlane) -> None:
+    marker = unique("left")
+    budget(
+        dp,
+        {
+            "id": marker,
+            "when": {"models": ["fake/dripping"], "metadata": {"run": marker}},
+            "limit_to": 100_000,
+            "unit": "tokens_per_day",
+        },
+    )
+    headers = {**dp.auth(), "x-tfy-metadata": json.dumps({"run": marker})}
+    body = {"model": "fake/dripping", "messages": [{"role": "user", "content": "x" * 40}], "stream": True}
+    received = 0
+    with httpx.stream("POST", dp.base + "/chat/completions", json=body, headers=headers, timeout=30) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: {") and json.loads(line[6:])["choices"][0]["delta"].get("content"):
+                received += 1
+                if received == 5:
+                    break
+    # Settled before its log record is written: once the record is there, so is the charge.
+    record = dp.log_record(response)
+    assert record["status"] == 499 and record["usage_estimated"]
+    probe = {**body, "stream": False, "max_tokens": 1}  # holds 10 + 1 tokens
+    answer = httpx.post(dp.base + "/chat/completions", json=probe, headers=headers, timeout=30)
+    charged = 100_000 - 11 - int(answer.headers["x-ratelimit-remaining-budget-tokens"])
+    # 10 prompt tokens + at least the 5 chunks received (a few more may have been relayed before the
+    # gateway noticed), not the 200 the whole answer would have had.
+    assert 10 + 5 <= charged < 10 + 200, charged
+
+
+def test_rate_limit_headers_report_the_rule_and_what_is_left(dp: DataPlane) -> None:
+    rule_id, marker = unique("headers"), unique("r")
+    limit(dp, rule(rule_id, 5, when={"metadata": {"run": marker}}))
+    headers = {"x-tfy-metadata": json.dumps({"run": marker})}
+    answers = [dp.chat(headers=headers) for _ in range(6)]
+    assert [a.headers.get("x-ratelimit-remaining-requests") for a in answers] == ["4", "3", "2", "1", "0", "0"]
+    assert all(a.headers["x-ratelimit-limit-requests"] == "5" for a in answers)
+    assert 0 < int(answers[0].headers["x-ratelimit-reset-requests"]) <= 60
+    assert answers[-1].status_code == 429
+    assert "x-ratelimit-limit-requests" not in dp.chat().headers, "no rule applied: no headers"
+
+
+def test_spend_and_windows_survive_a_restart(dp: DataPlane) -> None:
+    rule_id, marker = unique("restart"), unique("k")
+    limit(dp, rule(rule_id, 3, "requests_per_day", when={"metadata": {"run": marker}}))
+    headers = {"x-tfy-metadata": json.dumps({"run": marker})}
+    assert [dp.chat(headers=headers).status_code for _ in range(2)] == [200, 200]
+    dp.gateway.restart()
+    assert [dp.chat(headers=headers).status_code for _ in range(2)] == [200, 429]
+
+
+def explain(dp: DataPlane, subject: str, model: str, metadata: dict[str, str]) -> dict[str, Any]:
+    response = httpx.post(
+        dp.gateway.base_url + "/api/svc/v1/llm-gateway/explain",
+        json={"subject": subject, "model": model, "metadata": metadata},
+        headers=dp.auth(),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    limits: dict[str, Any] = response.json()["limits"]
+    return limits
+
+
+def test_explain_lists_the_rules_a_request_meets_why_others_do_not_and_their_headroom(dp: DataPlane) -> None:
+    marker = unique("explain")
+    limit(
+        dp,
+        rule(f"{marker}-project", 10, rate_limit_applies_per=["metadata.project"]),
+        rule(f"{marker}-run", 3, when={"metadata": {"run": marker}}),
+        rule(f"{marker}-later", 1, when={"metadata": {"run": marker}}),
+    )
+    budget(dp, {"id": marker, "when": {"metadata": {"run": marker}}, "limit_to": 5, "unit": "cost_per_month"})
+    metadata = {"run": marker}
+    assert dp.chat(headers={"x-tfy-metadata": json.dumps(metadata)}).status_code == 200
+    limits = explain(dp, "user:admin@local", "fake/gpt-4o", metadata)
+    first, second, third = limits["rate_limits"][:3]
+    assert not first["matched"] and "does not carry 'project'" in first["reason"]
+    assert second["matched"] and second["deciding"] and not second["would_refuse"]
+    period = second["entities"][0]["periods"]["requests_per_minute"]
+    assert (period["limit"], period["used"], period["remaining"]) == (3, 1, 2)
+    assert 0 < period["resets_in_s"] <= 60
+    assert not third["matched"] and "an earlier rule matched first" in third["reason"]
+    spent = limits["budgets"][0]["entities"][0]["periods"]["cost_per_month"]
+    assert limits["budgets"][0]["name"] == marker and 0 < spent["used"] < 0.01 and spent["limit"] == 5
+    assert limits["admitted"] and limits["refused_by"] is None
+    for _ in range(2):
+        dp.chat(headers={"x-tfy-metadata": json.dumps(metadata)})
+    limits = explain(dp, "user:admin@local", "fake/gpt-4o", metadata)
+    assert not limits["admitted"] and limits["refused_by"] == f"{marker}-run"
+    assert limits["rate_limits"][1]["entities"][0]["retry_after_s"] > 0
+
+
+def test_usage_endpoints_list_every_entity_of_a_rule(dp: DataPlane) -> None:
+    marker = unique("usage")
+    limit(dp, rule(marker, 10, when={"metadata": {"run": marker}}, rate_limit_applies_per=["user"]))
+    budget(
+        dp,
+        {
+            "id": marker,
+            "when": {"metadata": {"run": marker}},
+            "limit_to": 1,
+            "unit": "cost_per_day",
+            "budget_applies_per": ["user"],
+        },
+    )
+    alice, bob = dp.add_user(f"alice-{marker}@example.com"), dp.add_user(f"bob-{marker}@example.com")
+    headers = {"x-tfy-metadata": json.dumps({"run": marker})}
+    for token, times in ((alice, 3), (bob, 1)):
+        for _ in range(times):
+            assert dp.chat("fake/public", token=token, headers=headers).status_code == 200
+
+    def matched(kind: str) -> dict[str, Any]:
+        response = httpx.get(
+            f"{dp.gateway.base_url}/api/svc/v1/llm-gateway/config/{kind}/usage",
+            params={"rule": marker},
+            headers=dp.auth(),
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        (entry,) = response.json()["matched"]
+        return dict(entry)
+
+    rate = matched("rate-limit")
+    assert rate["applies_to"] == "user" and rate["mode"] == "enforce"
+    used = {e["entity"]: e["periods"]["requests_per_minute"]["used"] for e in rate["entities"]}
+    assert used == {f"user:alice-{marker}@example.com": 3, f"user:bob-{marker}@example.com": 1}
+    spend = matched("budget")
+    assert spend["type"] == "gateway-budget-config"
+    assert [e["entity"] for e in spend["entities"]] == [
+        f"user:alice-{marker}@example.com",
+        f"user:bob-{marker}@example.com",
+    ]
+    day = spend["entities"][0]["periods"]["cost_per_day"]
+    assert day["end"] - day["start"] == 86_400 and day["window"].startswith("day ")
+    forbidden = httpx.get(
+        f"{dp.gateway.base_url}/api/svc/v1/llm-gateway/config/budget/usage", headers=dp.auth(alice), timeout=30
+    )
+    assert forbidden.status_code == 403
+
+
+def test_an_audit_mode_budget_answers_200_and_logs_that_it_would_have_blocked(dp: DataPlane) -> None:
+    marker = unique("audit")
+    model = pricey_account(dp, unique("audited"))
+    rules = [{"id": marker, "when": {"models": [model]}, "limit_to": 0.01, "unit": "cost_per_day", "audit_mode": True}]
+    budget(dp, *rules)
+    answers = [dp.chat(model) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert applied(answers[2])["would_block"] == [{"kind": "budget", "config": "budgets", "rule_id": marker}]
+    first, last = dp.log_record(answers[0]), dp.log_record(answers[2])
+    assert first["limits"] == {"budgets": [marker]}
+    assert last["limits"]["would_have_blocked"] == [{"kind": "budget", "config": "budgets", "rule_id": marker}]
