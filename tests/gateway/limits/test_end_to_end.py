@@ -70,7 +70,8 @@ def test_fifty_concurrent_requests_against_a_limit_of_ten_admit_exactly_ten(dp: 
 
     async def burst() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=50)
-        async with httpx.AsyncClient(headers=dp.auth(), timeout=30, limits=limits) as client:
+        headers = {**dp.auth(), "x-tfy-request-timeout": "60000"}  # the fixture's 1.5 s is tight under load
+        async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as client:
             body = {"model": "fake/slow-start", "messages": [{"role": "user", "content": f"hi {marker}"}]}
             return await asyncio.gather(*(client.post(dp.base + "/chat/completions", json=body) for _ in range(50)))
 
