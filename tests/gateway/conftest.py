@@ -110,3 +110,7 @@ def connect() -> Iterator[Callable[[str, str | None], Api]]:
 @pytest.fixture
 def examples() -> dict[str, list[dict[str, Any]]]:
     return {path.name: load_examples(path.name) for path in Path(EXAMPLES).glob("*.yaml")}
+
+
+# A real PostgreSQL server (session) and a database per module, for the store and scale-out tests.
+from tests.postgres import postgres_server, postgres_url  # noqa: E402, F401

@@ -14,7 +14,7 @@ import httpx
 
 from tests.gateway.conftest import Api, add_user, load_examples, wait_for_token
 from tests.helpers import GatewayProcess
-from tfy_gateway.gateway.store import Store
+from tfy_gateway.gateway.store import SqliteStore as Store
 
 CONFIG = "/api/svc/v1/llm-gateway/config/gateway-load-balancing-config"
 Connect = Callable[[str, str | None], Api]

@@ -10,7 +10,7 @@ import pytest
 from tests.gateway.conftest import run_cli
 from tfy_gateway.gateway.identities import bootstrap_admin
 from tfy_gateway.gateway.settings import GatewaySettings
-from tfy_gateway.gateway.store import Store
+from tfy_gateway.gateway.store import SqliteStore as Store
 
 
 def test_users_add_list_and_tokens_create(tmp_path: Path) -> None:

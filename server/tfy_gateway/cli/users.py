@@ -2,20 +2,23 @@
 
 These commands open the gateway's database directly, so pass the same `--data-dir` as `serve`. They
 are safe while the server runs: SQLite serialises the writes and the server reloads within a second.
+With `TFY_GATEWAY_DATABASE_URL` set they use that PostgreSQL database instead, as `serve` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from tfy_gateway.cli._output import add_format
 from tfy_gateway.gateway.errors import ApiError
-from tfy_gateway.gateway.settings import DATABASE_FILE, DEFAULT_DATA_DIR
-from tfy_gateway.gateway.store import Store
+from tfy_gateway.gateway.settings import DATABASE_FILE, DEFAULT_DATA_DIR, env_var
+from tfy_gateway.gateway.store import Store, StoreError
+from tfy_gateway.gateway.store import open_store as open_engine
 
 EXIT_OK, EXIT_FAILURE = 0, 1
 
@@ -51,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def open_store(data_dir: Path) -> Store:
+    database_url = os.environ.get(env_var("database_url"), "").strip()
+    if database_url:
+        try:
+            return open_engine(data_dir / DATABASE_FILE, database_url)
+        except StoreError as exc:
+            raise ApiError(503, str(exc)) from None
 
     if not (data_dir / DATABASE_FILE).exists():
         raise ApiError(
@@ -58,7 +67,7 @@ def open_store(data_dir: Path) -> Store:
             f"No gateway database in {data_dir}: start `tfy-gateway serve --data-dir {data_dir}` once, "
             "or pass the --data-dir the server uses.",
         )
-    return Store(data_dir / DATABASE_FILE)
+    return open_engine(data_dir / DATABASE_FILE)
 
 
 def add_user(args: argparse.Namespace) -> int:

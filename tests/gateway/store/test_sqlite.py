@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tfy_gateway.gateway.identities import create_user, create_user_token
-from tfy_gateway.gateway.store import ResourceRecord, Store, StoreError, utc_now
+from tfy_gateway.gateway.store import ResourceRecord, StoreError, utc_now
+from tfy_gateway.gateway.store import SqliteStore as Store
 
 
 def record(name: str, manifest: dict) -> ResourceRecord:

@@ -1,0 +1,314 @@
+"""The store interface: records, the typed `Transaction`, and what every engine provides.
+
+Two engines implement `Store`: SQLite (`sqlite.py`, the default for one process) and PostgreSQL
+(`postgres.py`, shared by several replicas). They run the same SQL (written with `?` placeholders;
+the PostgreSQL engine translates them), so a behaviour proven on one holds on the other.
+
+Every write is one transaction that starts by bumping the one-row `control_version` counter. That
+row lock serialises writers across processes and replicas (SQLite's `BEGIN IMMEDIATE` does the same
+on one file), and the counter is how a running server notices writes made elsewhere: another
+replica, or the offline CLI (`GatewayState.reload_if_changed_elsewhere`).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+import anyio
+import anyio.to_thread
+import orjson
+
+T = TypeVar("T")
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC with milliseconds and a `Z`, the platform's timestamp format."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class ResourceRecord:
+    """One applied manifest. `kind`/`name` is its identity (see `manifests.manifest_key`)."""
+
+    id: str
+    kind: str
+    name: str
+    type: str
+    manifest: dict[str, Any]
+    created_by: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: str
+    email: str
+    is_admin: bool
+    created_at: str
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A token as stored: only the sha256 of the secret, never the secret."""
+
+    id: str
+    token_hash: str
+    name: str
+    owner_kind: str  # "user" | "virtualaccount"
+    owner: str  # email or virtual-account name
+    created_at: str
+    expires_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Contents:
+    """Everything a server loads, read in one consistent snapshot together with its version."""
+
+    version: int
+    resources: list[ResourceRecord]
+    users: list[UserRecord]
+    tokens: list[TokenRecord]
+
+
+class StoreError(Exception):
+    """The database cannot be opened or has an unexpected schema."""
+
+
+class StoreConflict(Exception):
+    """Another process committed since the version the caller planned against; reload and retry."""
+
+    def __init__(self, expected: int, found: int) -> None:
+        super().__init__(f"the store is at version {found}, the change was planned against version {expected}")
+        self.expected = expected
+        self.found = found
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+Execute = Callable[[str, tuple[Any, ...]], Cursor]
+CommitObserver = Callable[[int, int], None]
+"""Called after each commit with (version before, version after) that transaction."""
+
+RESOURCE_COLUMNS = "id, kind, name, type, manifest, created_by, created_at, updated_at"
+TOKEN_COLUMNS = "id, token_hash, name, owner_kind, owner, created_at, expires_at"
+USER_COLUMNS = "id, email, is_admin, created_at"
+BUMP_VERSION = "UPDATE control_version SET version = version + 1 WHERE id = 1 RETURNING version"
+READ_VERSION = "SELECT version FROM control_version WHERE id = 1"
+
+
+def resource_from_row(row: tuple[Any, ...]) -> ResourceRecord:
+    return ResourceRecord(
+        id=row[0],
+        kind=row[1],
+        name=row[2],
+        type=row[3],
+        manifest=orjson.loads(row[4]),
+        created_by=orjson.loads(row[5]),
+        created_at=row[6],
+        updated_at=row[7],
+    )
+
+
+def user_from_row(row: tuple[Any, ...]) -> UserRecord:
+    return UserRecord(row[0], row[1], bool(row[2]), row[3])
+
+
+def token_from_row(row: tuple[Any, ...]) -> TokenRecord:
+    return TokenRecord(*row)
+
+
+class Transaction:
+    """Typed writes inside one open transaction; committed together or not at all.
+
+    `previous_version`/`version`: the store's change counter before and after this transaction.
+    """
+
+    def __init__(self, execute: Execute, *, previous_version: int) -> None:
+        self._execute = execute
+        self.previous_version = previous_version
+        self.version = previous_version + 1
+
+    def upsert_resource(self, record: ResourceRecord) -> None:
+        self._execute(
+            "INSERT INTO resources (id, kind, name, type, manifest, created_by, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (kind, name) DO UPDATE SET type = excluded.type,"
+            " manifest = excluded.manifest, updated_at = excluded.updated_at",
+            (
+                record.id,
+                record.kind,
+                record.name,
+                record.type,
+                orjson.dumps(record.manifest).decode(),
+                orjson.dumps(record.created_by).decode(),
+                record.created_at,
+                record.updated_at,
+            ),
+        )
+
+    def delete_resource(self, kind: str, name: str) -> bool:
+        return self._execute("DELETE FROM resources WHERE kind = ? AND name = ?", (kind, name)).rowcount > 0
+
+    def resource(self, kind: str, name: str) -> ResourceRecord | None:
+        row = self._execute(
+            f"SELECT {RESOURCE_COLUMNS} FROM resources WHERE kind = ? AND name = ?", (kind, name)
+        ).fetchone()
+        return resource_from_row(row) if row else None
+
+    def insert_user(self, user: UserRecord) -> None:
+        self._execute(
+            "INSERT INTO users (email, id, is_admin, created_at) VALUES (?, ?, ?, ?)",
+            (user.email, user.id, int(user.is_admin), user.created_at),
+        )
+
+    def user(self, email: str) -> UserRecord | None:
+        row = self._execute(f"SELECT {USER_COLUMNS} FROM users WHERE email = ?", (email,)).fetchone()
+        return user_from_row(row) if row else None
+
+    def insert_token(self, token: TokenRecord) -> None:
+        self._execute(
+            "INSERT INTO tokens (id, token_hash, name, owner_kind, owner, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                token.id,
+                token.token_hash,
+                token.name,
+                token.owner_kind,
+                token.owner,
+                token.created_at,
+                token.expires_at,
+            ),
+        )
+
+    def expire_token(self, token_id: str, expires_at: str) -> None:
+        self._execute("UPDATE tokens SET expires_at = ? WHERE id = ?", (expires_at, token_id))
+
+    def delete_token(self, token_id: str) -> bool:
+        return self._execute("DELETE FROM tokens WHERE id = ?", (token_id,)).rowcount > 0
+
+    def delete_tokens(self, owner_kind: str, owner: str, name: str | None = None) -> int:
+        if name is None:
+            cursor = self._execute("DELETE FROM tokens WHERE owner_kind = ? AND owner = ?", (owner_kind, owner))
+        else:
+            cursor = self._execute(
+                "DELETE FROM tokens WHERE owner_kind = ? AND owner = ? AND name = ?", (owner_kind, owner, name)
+            )
+        return int(cursor.rowcount)
+
+    def tokens_of(self, owner_kind: str, owner: str) -> list[TokenRecord]:
+        rows = self._execute(
+            f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE owner_kind = ? AND owner = ? ORDER BY created_at, id",
+            (owner_kind, owner),
+        ).fetchall()
+        return [token_from_row(row) for row in rows]
+
+    def token(self, token_id: str) -> TokenRecord | None:
+        row = self._execute(f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        return token_from_row(row) if row else None
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        row = self._execute(f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?", (token_hash,)).fetchone()
+        return token_from_row(row) if row else None
+
+
+class Store(abc.ABC):
+    """The gateway's control-plane database. Synchronous methods; use `run` from async code."""
+
+    def __init__(self) -> None:
+        self._limiter = anyio.CapacityLimiter(1)
+        self._observers: list[CommitObserver] = []
+
+    @property
+    @abc.abstractmethod
+    def location(self) -> str:
+        """Where the data is, for messages (a path, or a URL without its password)."""
+
+    @abc.abstractmethod
+    def transaction(self, *, expect_version: int | None = None) -> AbstractContextManager[Transaction]:
+        """All writes inside the block commit together, or roll back on any exception.
+
+        With `expect_version`, raise `StoreConflict` (nothing written) when another process committed
+        since that version: the caller planned against a stale view.
+        """
+
+    @abc.abstractmethod
+    def reading(self) -> AbstractContextManager[Execute]:
+        """Statements run through the yielded function see one consistent snapshot of the data."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    resource_order = "rowid"
+    """ORDER BY for resources: the order they were first applied in."""
+
+    def observe(self, observer: CommitObserver) -> None:
+        """Call `observer(before, after)` after each transaction this object commits."""
+        self._observers.append(observer)
+
+    def _committed(self, transaction: Transaction) -> None:
+        for observer in self._observers:
+            observer(transaction.previous_version, transaction.version)
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """Call a synchronous store function in a worker thread."""
+        return await anyio.to_thread.run_sync(partial(function, *args), limiter=self._limiter)
+
+    def data_version(self) -> int:
+        """The change counter: it moves on every committed transaction, whoever made it."""
+        with self.reading() as execute:
+            return int(execute(READ_VERSION, ()).fetchone()[0])
+
+    def contents(self) -> Contents:
+        """Resources, users, tokens and the version they are at, from one consistent snapshot."""
+        with self.reading() as execute:
+            return Contents(
+                int(execute(READ_VERSION, ()).fetchone()[0]),
+                self._resources(execute),
+                self._users(execute),
+                self._tokens(execute),
+            )
+
+    def resources(self) -> list[ResourceRecord]:
+        with self.reading() as execute:
+            return self._resources(execute)
+
+    def users(self) -> list[UserRecord]:
+        with self.reading() as execute:
+            return self._users(execute)
+
+    def tokens(self) -> list[TokenRecord]:
+        with self.reading() as execute:
+            return self._tokens(execute)
+
+    def _resources(self, execute: Execute) -> list[ResourceRecord]:
+        rows = execute(f"SELECT {RESOURCE_COLUMNS} FROM resources ORDER BY {self.resource_order}", ()).fetchall()
+        return [resource_from_row(row) for row in rows]
+
+    @staticmethod
+    def _users(execute: Execute) -> list[UserRecord]:
+        rows = execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY created_at, email", ()).fetchall()
+        return [user_from_row(row) for row in rows]
+
+    @staticmethod
+    def _tokens(execute: Execute) -> list[TokenRecord]:
+        rows = execute(f"SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id", ()).fetchall()
+        return [token_from_row(row) for row in rows]
+
+
+def check_expected(transaction: Transaction, expect_version: int | None) -> None:
+    if expect_version is not None and transaction.previous_version != expect_version:
+        raise StoreConflict(expect_version, transaction.previous_version)

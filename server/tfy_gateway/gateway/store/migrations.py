@@ -1,0 +1,158 @@
+"""Versioned schema migrations, one list for both engines, recorded in `schema_migrations`.
+
+Each migration has the SQL for SQLite and for PostgreSQL; they are the same text wherever the two
+dialects agree (most of it). A store applies the missing ones in order, inside one transaction, when it
+opens: so a replica that starts against an older database upgrades it, and two replicas starting at
+once apply each migration exactly once (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: an advisory lock).
+A database migrated by a newer tfy-gateway is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tfy_gateway.gateway.store.base import Cursor, StoreError, utc_now
+
+Dialect = Literal["sqlite", "postgres"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sqlite: str
+    postgres: str
+
+    def statements(self, dialect: Dialect) -> list[str]:
+        text = self.sqlite if dialect == "sqlite" else self.postgres
+        return [part.strip() for part in text.split(";") if part.strip()]
+
+
+_CONTROL_TABLES = """
+CREATE TABLE IF NOT EXISTS resources (
+    {seq}id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    manifest    TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    UNIQUE (kind, name)
+);
+CREATE TABLE IF NOT EXISTS users (
+    email       TEXT PRIMARY KEY,
+    id          TEXT NOT NULL UNIQUE,
+    is_admin    INTEGER NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    id          TEXT PRIMARY KEY,
+    token_hash  TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL,
+    owner_kind  TEXT NOT NULL CHECK (owner_kind IN ('user', 'virtualaccount')),
+    owner       TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT
+);
+CREATE INDEX IF NOT EXISTS tokens_owner ON tokens (owner_kind, owner)
+"""
+
+_CONTROL_VERSION = """
+CREATE TABLE IF NOT EXISTS control_version (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version BIGINT NOT NULL
+);
+INSERT INTO control_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING
+"""
+
+# SQLite keeps request logs in their own file (request_logs/schema.py) so that their volume never
+# slows control-plane writes; with PostgreSQL they share the database every replica writes to.
+_REQUEST_LOGS_POSTGRES = """
+CREATE TABLE IF NOT EXISTS request_logs (
+    id TEXT PRIMARY KEY,
+    created_at DOUBLE PRECISION NOT NULL,
+    subject TEXT,
+    token_name TEXT,
+    endpoint TEXT NOT NULL,
+    requested_model TEXT,
+    resolved_model TEXT,
+    status INTEGER NOT NULL,
+    error TEXT,
+    error_origin TEXT,
+    latency_ms DOUBLE PRECISION NOT NULL,
+    ttft_ms DOUBLE PRECISION,
+    provider_ms DOUBLE PRECISION,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_tokens INTEGER NOT NULL DEFAULT 0,
+    cost DOUBLE PRECISION,
+    stream INTEGER NOT NULL DEFAULT 0,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    rule_ids TEXT NOT NULL DEFAULT '[]',
+    retries INTEGER NOT NULL DEFAULT 0,
+    fallbacks INTEGER NOT NULL DEFAULT 0,
+    tries TEXT NOT NULL DEFAULT '[]',
+    request_body TEXT,
+    response_body TEXT,
+    usage_estimated INTEGER NOT NULL DEFAULT 0,
+    limits TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS request_logs_time ON request_logs (created_at);
+CREATE INDEX IF NOT EXISTS request_logs_subject ON request_logs (subject, created_at);
+CREATE INDEX IF NOT EXISTS request_logs_model ON request_logs (requested_model, created_at);
+CREATE INDEX IF NOT EXISTS request_logs_resolved ON request_logs (resolved_model, created_at)
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "resources, users and tokens",
+        # SQLite orders resources by rowid; PostgreSQL has none, so an identity column keeps the order.
+        _CONTROL_TABLES.format(seq=""),
+        _CONTROL_TABLES.format(seq="seq BIGINT GENERATED ALWAYS AS IDENTITY,\n    "),
+    ),
+    Migration(2, "change counter read by every replica", _CONTROL_VERSION, _CONTROL_VERSION),
+    Migration(3, "request logs (PostgreSQL only)", "", _REQUEST_LOGS_POSTGRES),
+)
+LATEST = MIGRATIONS[-1].version
+
+_BOOKKEEPING = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+)
+
+
+def migrate(
+    execute: Callable[[str, tuple[Any, ...]], Cursor],
+    dialect: Dialect,
+    *,
+    where: str,
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> list[int]:
+    """Apply the missing migrations through `execute` (inside the caller's transaction and lock).
+
+    Returns the versions applied. `where` names the database in the error for a newer schema.
+    """
+    execute(_BOOKKEEPING, ())
+    applied = {int(row[0]) for row in execute("SELECT version FROM schema_migrations", ()).fetchall()}
+    newest_known = migrations[-1].version if migrations else 0
+    if applied and max(applied) > newest_known:
+        raise StoreError(
+            f"{where} was written by a newer tfy-gateway (schema {max(applied)} > {newest_known}); "
+            "upgrade tfy-gateway or point it at another database"
+        )
+    done = []
+    for migration in migrations:
+        if migration.version in applied:
+            continue
+        for statement in migration.statements(dialect):
+            execute(statement, ())
+        execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            (migration.version, migration.name, utc_now()),
+        )
+        done.append(migration.version)
+    return done
