@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 
 from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
 from tfy_gateway.gateway.extension import Extension
+from tfy_gateway.gateway.propagation import propagate
 from tfy_gateway.gateway.settings import GatewaySettings
 from tfy_gateway.gateway.state import GatewayState
 
@@ -44,17 +45,6 @@ def default_extensions() -> list[Extension]:
     return extensions
 
 
-async def _watch_database(state: GatewayState) -> None:
-    """Pick up writes made by other processes (the offline CLI) while the server runs."""
-    interval = state.settings.watch_interval_s
-    while True:
-        await anyio.sleep(interval)
-        try:
-            await state.reload_if_changed_elsewhere()
-        except Exception:
-            logger.exception("reloading after an external database change failed")
-
-
 def create_app(settings: GatewaySettings, extensions: Sequence[Extension] | None = None) -> Starlette:
     """A new gateway app; nothing is opened until the ASGI lifespan starts."""
     parts = list(default_extensions() if extensions is None else extensions)
@@ -69,8 +59,8 @@ def create_app(settings: GatewaySettings, extensions: Sequence[Extension] | None
                     if part.lifespan is not None:
                         await stack.enter_async_context(part.lifespan(state))
                 async with anyio.create_task_group() as tasks:
-                    if settings.watch_interval_s > 0:
-                        tasks.start_soon(_watch_database, state)
+                    # Writes by other processes (replicas, the offline CLI) go live here too.
+                    tasks.start_soon(propagate, state)
                     yield
                     tasks.cancel_scope.cancel()
         finally:

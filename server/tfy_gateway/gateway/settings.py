@@ -49,7 +49,18 @@ class GatewaySettings(BaseModel):
         json_schema_extra=ENV_ONLY,
     )
     watch_interval_s: float = Field(
-        1.0, ge=0, description="how often to pick up database writes by other processes (the offline CLI); 0 = never"
+        1.0,
+        ge=0,
+        description="how often to poll for database writes by other processes (the offline CLI, other replicas); "
+        "0 = never",
+    )
+    database_url: str | None = Field(
+        None,
+        repr=False,
+        pattern=r"^postgres(ql)?://\S*$",
+        description="PostgreSQL for manifests, users, tokens and request logs, shared by several replicas "
+        "(postgresql://user@host:5432/db; put the password in PGPASSWORD or ~/.pgpass, not here); "
+        "none = SQLite files in the data dir",
     )
     max_body_bytes: int = Field(
         10 * MB, gt=0, description="largest request body, control plane and data plane alike (413 above it)"
@@ -177,7 +188,7 @@ def _explain(exc: ValidationError, values: Mapping[str, Any], source: Mapping[st
     for error in exc.errors():
         name = str(error["loc"][0]) if error["loc"] else "?"
         where = source.get(name, name)
-        shown = "<hidden>" if name == "admin_token" else repr(values.get(name))
+        shown = "<hidden>" if name in _HIDDEN else repr(values.get(name))
         field = GatewaySettings.model_fields.get(name)
         allowed = _allowed(field.annotation if field else None, error["type"], error.get("ctx") or {})
         message = error["msg"]
@@ -185,10 +196,15 @@ def _explain(exc: ValidationError, values: Mapping[str, Any], source: Mapping[st
     return "; ".join(lines)
 
 
+_HIDDEN = frozenset({"admin_token", "database_url"})  # may carry a password: never echoed back
+
+
 def _allowed(annotation: Any, kind: str, ctx: Mapping[str, Any]) -> str:
     if annotation is bool:
         return " (allowed: true/false, 1/0, yes/no, on/off)"
     if kind == "string_pattern_mismatch":
+        if "postgres" in str(ctx.get("pattern", "")):
+            return " (it must be a postgresql:// URL, e.g. postgresql://gateway@db.internal:5432/gateway)"
         if "http" in str(ctx.get("pattern", "")):
             return " (it must be an http:// or https:// URL)"
         return " (it must start with tfy_ and contain no spaces)"

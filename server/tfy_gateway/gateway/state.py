@@ -18,7 +18,7 @@ from tfy_gateway.gateway.config import ConfigCompiler, ConfigHub
 from tfy_gateway.gateway.identities import bootstrap_admin, token_entries
 from tfy_gateway.gateway.settings import GatewaySettings
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
-from tfy_gateway.gateway.store import Store
+from tfy_gateway.gateway.store import Store, TokenRecord, UserRecord, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -69,39 +69,54 @@ class GatewayState:
 
     @classmethod
     async def open(cls, settings: GatewaySettings) -> GatewayState:
-        """Open the store, make sure the admin token exists, and load everything into memory."""
-        store = await anyio.to_thread.run_sync(Store, settings.database_path)
+        """Open (and migrate) the store, make sure the admin token exists, and load everything into memory."""
+        store = await anyio.to_thread.run_sync(open_store, settings.database_path, settings.database_url)
+        logger.info("control-plane store: %s", store.location)
         state = cls(settings=settings, store=store, config=config_hub(settings))
+        store.observe(state._committed)
         where = await store.run(bootstrap_admin, store, settings)
         logger.info("admin token: %s", where)
         await state.reload()
         return state
 
+    def _committed(self, before: int, after: int) -> None:
+        """Our own commit: when nobody else wrote since what we loaded, memory already has it (the
+        writer installs its config or refreshes identities under the write lock), so no reload."""
+        if before == self.data_version:
+            self.data_version = after
+
     async def reload(self) -> None:
-        """Rebuild the snapshot and the token map from the database (start, or changes by the CLI)."""
-        records = await self.store.run(self.store.resources)
-        config = await self.config.prepare_from(records)
+        """Rebuild the configuration and the token map from one consistent read of the database
+        (start, a reconnect, or a change by another replica or the offline CLI)."""
+        contents = await self.store.run(self.store.contents)
+        config = await self.config.prepare_from(contents.resources)
         self.config.install(config)
-        await self.refresh_identities(config.snapshot)
-        self.data_version = await self.store.run(self.store.data_version)
+        self._replace_identities(config.snapshot, contents.users, contents.tokens)
+        self.data_version = contents.version
 
     async def refresh_identities(self, snapshot: ConfigSnapshot | None = None) -> None:
         """Swap in a new token map; call after any change to users, tokens, teams or accounts."""
-        snapshot = snapshot or self.config.snapshot
         users = await self.store.run(self.store.users)
         tokens = await self.store.run(self.store.tokens)
+        self._replace_identities(snapshot or self.config.snapshot, users, tokens)
+
+    def _replace_identities(self, snapshot: ConfigSnapshot, users: list[UserRecord], tokens: list[TokenRecord]) -> None:
         ids = {r.name: r.id for r in snapshot.of_type_prefix("virtual-account")}
         self.authenticator.replace(token_entries(users, tokens, snapshot.manifests(), ids))
 
     async def reload_if_changed_elsewhere(self) -> bool:
-        """Reload when another process (e.g. `tfy-gateway users add`) committed to the database."""
+        """Reload when another process (a replica, `tfy-gateway users add`) committed to the database."""
         async with self.write_lock:
-            version = await self.store.run(self.store.data_version)
-            if version == self.data_version:
-                return False
-            logger.info("the database was changed by another process; reloading")
-            await self.reload()
-            return True
+            return await self.catch_up()
+
+    async def catch_up(self) -> bool:
+        """`reload_if_changed_elsewhere` for a caller that already holds the write lock."""
+        version = await self.store.run(self.store.data_version)
+        if version == self.data_version:
+            return False
+        logger.info("the store is at version %d (loaded: %d): changed elsewhere; reloading", version, self.data_version)
+        await self.reload()
+        return True
 
     async def close(self) -> None:
         await self.store.run(self.store.close)

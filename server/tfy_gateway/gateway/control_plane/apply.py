@@ -6,15 +6,17 @@ Validation and compilation run in worker threads, so a 25,000-rule apply never s
 configuration that does not compile is refused before anything is written. The manifest is stored
 exactly as received, so the CLI's client-side diff of `existingManifest` shows only what the admin
 changed. Writes are serialised by `GatewayState.write_lock` and shielded from cancellation, so the
-database and the in-memory configuration never disagree.
+database and the in-memory configuration never disagree. With replicas sharing one database, a plan is
+made against the latest committed version (`catch_up`), and its transaction is refused if another
+replica committed meanwhile (`StoreConflict`): it is then planned again on the newer version.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 from starlette.requests import Request
@@ -36,10 +38,25 @@ from tfy_gateway.gateway.identities import (
 )
 from tfy_gateway.gateway.snapshot import ConfigSnapshot, Resource, ResourceKey, build_snapshot, parse_resource
 from tfy_gateway.gateway.state import GatewayState, get_state
-from tfy_gateway.gateway.store import ResourceRecord, utc_now
+from tfy_gateway.gateway.store import ResourceRecord, StoreConflict, utc_now
 from tfy_gateway.manifests import Catalog, Finding, has_errors, manifest_key, validate_manifest
 
 Action = Literal["CREATE", "UPDATE"]
+T = TypeVar("T")
+CONFLICT_ATTEMPTS = 5
+
+
+class ChangedElsewhere(ApiError):
+    """Another replica committed after this change was planned: nothing was written; plan it again."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            409,
+            f"Cannot change {what}: another replica changed the configuration while this change was being "
+            "planned. Nothing was changed; this gateway has loaded the newer configuration, apply again.",
+        )
+
+
 IDENTITY_TYPES = frozenset({TEAM_TYPE, VIRTUAL_ACCOUNT_TYPE})
 
 
@@ -241,13 +258,19 @@ async def commit_apply(state: GatewayState, plan: Plan) -> IssuedToken | None:
     new_account = resource.type == VIRTUAL_ACCOUNT_TYPE and plan.existing is None
     config = await compile_next(state, {resource.key: resource}, describe(resource.manifest))
 
+    expected = state.data_version
+
     def write() -> IssuedToken | None:
-        with state.store.transaction() as tx:
+        with state.store.transaction(expect_version=expected) as tx:
             tx.upsert_resource(resource.record)
             return issue_virtual_account_token(tx, resource.name) if new_account else None
 
     with anyio.CancelScope(shield=True):
-        issued = await state.store.run(write)
+        try:
+            issued = await state.store.run(write)
+        except StoreConflict:
+            await state.catch_up()
+            raise ChangedElsewhere(describe(resource.manifest)) from None
         state.config.install(config)
         if resource.type in IDENTITY_TYPES:
             await state.refresh_identities()
@@ -269,9 +292,14 @@ async def apply_manifest(request: Request, *, type_prefix: str | None = None) ->
         if not isinstance(dry_run, bool):
             raise ApiError(400, f"'dryRun' must be true or false, got {dry_run!r}.")
         async with state.write_lock:
-            plan = await anyio.to_thread.run_sync(plan_apply, state, manifest, principal)
-            if not dry_run:
-                await commit_apply(state, plan)
+
+            async def attempt() -> Plan:
+                plan = await anyio.to_thread.run_sync(plan_apply, state, manifest, principal)
+                if not dry_run:
+                    await commit_apply(state, plan)
+                return plan
+
+            plan = await on_latest_version(state, attempt, describe(manifest))
             snapshot = state.config.snapshot if not dry_run else _view_snapshot(state, plan)
         response: dict[str, Any] = {
             "existingManifest": plan.existing.manifest if plan.existing else None,
@@ -292,6 +320,18 @@ def _view_snapshot(state: GatewayState, plan: Plan) -> ConfigSnapshot:
 
 async def apply(request: Request) -> Response:
     return await apply_manifest(request)
+
+
+async def on_latest_version(state: GatewayState, attempt: Callable[[], Awaitable[T]], what: str) -> T:
+    """Run `attempt` (caller holds the write lock) on the latest committed configuration; when another
+    replica commits between our plan and our transaction, reload and plan again."""
+    for _ in range(CONFLICT_ATTEMPTS - 1):
+        await state.catch_up()
+        try:
+            return await attempt()
+        except ChangedElsewhere:
+            continue
+    return await attempt()  # a last ChangedElsewhere reaches the client as a 409
 
 
 # --- delete -----------------------------------------------------------------------------------
@@ -315,14 +355,20 @@ async def delete_resource(state: GatewayState, key: ResourceKey) -> Resource:
 
     config = await compile_next(state, {key: None}, f"the deletion of {describe(existing.manifest)}")
 
+    expected = state.data_version
+
     def write() -> None:
-        with state.store.transaction() as tx:
+        with state.store.transaction(expect_version=expected) as tx:
             tx.delete_resource(*key)
             if existing.type == VIRTUAL_ACCOUNT_TYPE:
                 tx.delete_tokens("virtualaccount", existing.name)
 
     with anyio.CancelScope(shield=True):
-        await state.store.run(write)
+        try:
+            await state.store.run(write)
+        except StoreConflict:
+            await state.catch_up()
+            raise ChangedElsewhere(describe(existing.manifest)) from None
         state.config.install(config)
         if existing.type in IDENTITY_TYPES:
             await state.refresh_identities()
@@ -338,7 +384,7 @@ async def delete(request: Request) -> Response:
     if not key[1]:
         raise ApiError(422, f"Invalid manifest: 'name' is required to delete a {manifest['type']} (path: name).")
     async with state.write_lock:
-        await delete_resource(state, key)
+        await on_latest_version(state, lambda: delete_resource(state, key), describe(manifest))
     return json_response({})
 
 
