@@ -36,7 +36,7 @@ from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.identities import team_memberships
 from tfy_gateway.gateway.metrics import CONTENT_TYPE
-from tfy_gateway.gateway.request_logs import LogFilter, QueryError, connect, parse_since, query_logs, usage_summary
+from tfy_gateway.gateway.request_logs import LogFilter, QueryError, parse_since
 from tfy_gateway.gateway.routing import RouteRequest
 from tfy_gateway.gateway.routing import explain as explain_route
 
@@ -86,28 +86,20 @@ def _iso(epoch: float | None) -> str | None:
 def routes(plane: DataPlane) -> list[BaseRoute]:
     async def read(function: Any, *args: Any) -> Any:
         await plane.logs.flush()  # read your own writes
-
-        def run() -> Any:
-            connection = connect(plane.logs_path)
-            try:
-                return function(connection, *args)
-            finally:
-                connection.close()
-
-        return await anyio.to_thread.run_sync(run)
+        return await anyio.to_thread.run_sync(function, *args)
 
     async def logs(request: Request) -> Response:
         principal = authenticate(request)
         where = _filter(request, principal)
         limit = _int(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
         offset = _int(request, "offset", 0, 10**9)
-        data, total = await read(lambda c: query_logs(c, where, limit=limit, offset=offset))
+        data, total = await read(lambda: plane.logs.backend.query(where, limit=limit, offset=offset))
         return json_response({"data": data, "pagination": {"total": total, "offset": offset, "limit": limit}})
 
     async def summary(request: Request) -> Response:
         principal = authenticate(request)
         where = _filter(request, principal, default_since=DEFAULT_SUMMARY_WINDOW)
-        result = await read(usage_summary, where)
+        result = await read(plane.logs.backend.summary, where)
         window = {"since": _iso(where.since), "until": _iso(where.until) or _iso(time.time())}
         return json_response({"window": window, **result})
 

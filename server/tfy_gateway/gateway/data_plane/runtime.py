@@ -24,7 +24,7 @@ from tfy_gateway.gateway.limits import Limiter, LimitJournal, MemoryLimitState, 
 from tfy_gateway.gateway.limits.journal import LIMITS_FILE
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.providers import AiohttpTransport, Transport
-from tfy_gateway.gateway.request_logs import LOGS_FILE, LogWriter
+from tfy_gateway.gateway.request_logs import LOGS_FILE, LogWriter, log_backend
 from tfy_gateway.gateway.routing import Router
 from tfy_gateway.gateway.settings import GatewaySettings
 from tfy_gateway.gateway.state import GatewayState
@@ -143,7 +143,7 @@ class DataPlane:
             self._limits = PolicyLimits(self._limiter)
         self._transport = AiohttpTransport(settings.connection_limit, max_response_bytes=settings.max_response_bytes)
         self._logs = LogWriter(
-            self.logs_path,
+            log_backend(self.logs_path, settings.database_url),
             batch_size=settings.log_batch_size,
             flush_interval=settings.log_flush_interval_s,
             retention_days=settings.log_retention_days,

@@ -1,19 +1,33 @@
-"""Reading request logs: filtered pages and usage summaries (control-plane paths, not the hot path)."""
+"""Reading request logs: filtered pages and usage summaries (control-plane paths, not the hot path).
+
+The SQL is the same for SQLite and PostgreSQL: `connection` is anything whose `execute(sql, params)`
+takes `?` placeholders (a `sqlite3.Connection`, or the PostgreSQL backend's adapter).
+"""
 
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from tfy_gateway.gateway.request_logs.record import COLUMNS, row_to_dict
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
+
+
+class Rows(Protocol):
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Executes(Protocol):
+    def execute(self, sql: str, parameters: Sequence[Any], /) -> Rows: ...
 
 
 class QueryError(ValueError):
@@ -90,9 +104,7 @@ def _status_clause(status: str) -> tuple[str, list[Any]]:
     raise QueryError(f"status={status!r} is not understood: use a code (429), a class (5xx), 'error' or 'success'")
 
 
-def query_logs(
-    connection: sqlite3.Connection, where: LogFilter, *, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+def query_logs(connection: Executes, where: LogFilter, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     """Newest first: (one page of records, total matching)."""
     clause, params = where.where()
     total = connection.execute(f"SELECT COUNT(*) FROM request_logs{clause}", params).fetchone()[0]
@@ -103,10 +115,12 @@ def query_logs(
     return [row_to_dict(row) for row in rows], int(total)
 
 
-def _grouped(connection: sqlite3.Connection, key: str, clause: str, params: list[Any]) -> list[dict[str, Any]]:
+def _grouped(connection: Executes, key: str, clause: str, params: list[Any]) -> list[dict[str, Any]]:
+    """Sums per value of the SQL expression `key` (one row over everything when empty)."""
+    group = f" GROUP BY {key}" if key else ""
     rows = connection.execute(
-        f"SELECT {key} AS k, COUNT(*), SUM(status >= 400), SUM(prompt_tokens), SUM(completion_tokens), "
-        f"SUM(COALESCE(cost, 0)) FROM request_logs{clause} GROUP BY k ORDER BY COUNT(*) DESC",
+        f"SELECT {key or 'NULL'}, COUNT(*), SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(prompt_tokens), "
+        f"SUM(completion_tokens), SUM(COALESCE(cost, 0)) FROM request_logs{clause}{group} ORDER BY COUNT(*) DESC",
         params,
     ).fetchall()
     return [
@@ -123,11 +137,11 @@ def _grouped(connection: sqlite3.Connection, key: str, clause: str, params: list
     ]
 
 
-def usage_summary(connection: sqlite3.Connection, where: LogFilter) -> dict[str, Any]:
+def usage_summary(connection: Executes, where: LogFilter) -> dict[str, Any]:
     """Requests, errors, tokens and cost in total, per model (the one that answered, else the one
     requested) and per subject."""
     clause, params = where.where()
-    totals = _grouped(connection, "'all'", clause, params)
+    totals = [row for row in _grouped(connection, "", clause, params) if row["requests"]]
     by_model = _grouped(connection, "COALESCE(resolved_model, requested_model)", clause, params)
     by_subject = _grouped(connection, "subject", clause, params)
     empty = {"requests": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost": 0.0}

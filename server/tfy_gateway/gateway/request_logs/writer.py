@@ -1,4 +1,4 @@
-"""`LogWriter`: request logs go to SQLite in batches from a background task.
+"""`LogWriter`: request logs go to their backend (SQLite file or PostgreSQL) in batches from a background task.
 
 `submit()` is what the request path calls: it appends to an in-memory queue and returns; it never
 blocks, never touches the disk and never raises. A background task writes the queue in batches
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -20,21 +19,29 @@ from pathlib import Path
 
 import anyio
 
-from tfy_gateway.gateway.request_logs.record import COLUMNS, LogRecord
-from tfy_gateway.gateway.request_logs.schema import connect
+from tfy_gateway.gateway.request_logs.backend import LogBackend, SqliteLogs
+from tfy_gateway.gateway.request_logs.record import LogRecord
 
 logger = logging.getLogger(__name__)
 
-_INSERT = f"INSERT OR REPLACE INTO request_logs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 RETENTION_CHECK_SECONDS = 3600.0
 
 
+def log_backend(path: Path, database_url: str | None = None) -> LogBackend:
+    """PostgreSQL at `database_url` when given (shared by every replica), else the SQLite file `path`."""
+    if database_url:
+        from tfy_gateway.gateway.request_logs.postgres import PostgresLogs
+
+        return PostgresLogs(database_url)
+    return SqliteLogs(path)
+
+
 class LogWriter:
-    """Batched, best-effort writer of `LogRecord`s to `path`."""
+    """Batched, best-effort writer of `LogRecord`s to `backend` (a path: that SQLite file)."""
 
     def __init__(
         self,
-        path: Path,
+        backend: LogBackend | Path,
         *,
         batch_size: int = 512,
         flush_interval: float = 0.25,
@@ -42,7 +49,7 @@ class LogWriter:
         retention_days: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.path = path
+        self.backend: LogBackend = SqliteLogs(backend) if isinstance(backend, Path) else backend
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.max_queue = max_queue
@@ -54,7 +61,7 @@ class LogWriter:
         self._queue: deque[LogRecord] = deque()
         self._wakeup = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._connection: sqlite3.Connection | None = None
+        self._open = False
         self._task: asyncio.Task[None] | None = None
         self._last_retention = 0.0
 
@@ -63,7 +70,8 @@ class LogWriter:
         return len(self._queue)
 
     async def start(self) -> None:
-        self._connection = await anyio.to_thread.run_sync(connect, self.path)
+        await anyio.to_thread.run_sync(self.backend.open)
+        self._open = True
         self._task = asyncio.create_task(self._run(), name="request-log-writer")
 
     async def stop(self) -> None:
@@ -74,9 +82,9 @@ class LogWriter:
                 await self._task
             self._task = None
         await self.flush()
-        if self._connection is not None:
-            connection, self._connection = self._connection, None
-            await anyio.to_thread.run_sync(connection.close)
+        if self._open:
+            self._open = False
+            await anyio.to_thread.run_sync(self.backend.close)
 
     def submit(self, record: LogRecord) -> None:
         """Queue one record; O(1), never blocks or raises."""
@@ -90,14 +98,19 @@ class LogWriter:
     async def flush(self) -> None:
         """Write everything queued so far (the query API calls this to read its own writes)."""
         async with self._lock:
-            while self._queue and self._connection is not None:
+            while self._queue and self._open:
                 batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
                 try:
-                    await anyio.to_thread.run_sync(self._insert, [record.to_row() for record in batch])
+                    await anyio.to_thread.run_sync(self.backend.insert, [record.to_row() for record in batch])
                     self.written += len(batch)
-                except Exception:
+                except Exception as exc:
                     self.failed_batches += 1
-                    logger.exception("writing %d request logs to %s failed; they are dropped", len(batch), self.path)
+                    logger.error(
+                        "writing %d request logs to %s failed; they are dropped: %s",
+                        len(batch),
+                        self.backend.location,
+                        getattr(exc, "message", exc),
+                    )
 
     async def _run(self) -> None:
         while True:
@@ -111,23 +124,16 @@ class LogWriter:
     async def apply_retention(self) -> int:
         """Delete rows older than the retention period; returns how many went."""
         self._last_retention = self._clock()
-        if self.retention_days <= 0 or self._connection is None:
+        if self.retention_days <= 0 or not self._open:
             return 0
         cutoff = self._clock() - self.retention_days * 86400
         async with self._lock:
             try:
-                return await anyio.to_thread.run_sync(self._delete_before, cutoff)
-            except Exception:
-                logger.exception("deleting request logs older than %s days failed", self.retention_days)
+                return await anyio.to_thread.run_sync(self.backend.delete_before, cutoff)
+            except Exception as exc:
+                logger.warning(
+                    "deleting request logs older than %s days failed (retried in an hour): %s",
+                    self.retention_days,
+                    getattr(exc, "message", exc),
+                )
                 return 0
-
-    def _insert(self, rows: list[tuple[object, ...]]) -> None:
-        assert self._connection is not None
-        with self._connection:
-            self._connection.execute("BEGIN")
-            self._connection.executemany(_INSERT, rows)
-
-    def _delete_before(self, cutoff: float) -> int:
-        assert self._connection is not None
-        cursor = self._connection.execute("DELETE FROM request_logs WHERE created_at < ?", (cutoff,))
-        return cursor.rowcount

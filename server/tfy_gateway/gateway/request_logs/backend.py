@@ -1,0 +1,95 @@
+"""Where request logs live: `LogBackend`, and its SQLite engine (`<data-dir>/logs.sqlite3`).
+
+The writer (`writer.py`) and the logs/usage endpoints talk to a backend only, so the same code writes
+to the local SQLite file of one process or to the PostgreSQL database several replicas share
+(`postgres.py`), and every replica then answers `tfy-gateway logs` and usage with the same rows.
+Methods are synchronous and called from worker threads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+from tfy_gateway.gateway.request_logs.query import LogFilter, query_logs, usage_summary
+from tfy_gateway.gateway.request_logs.record import COLUMNS
+from tfy_gateway.gateway.request_logs.schema import connect
+
+# The same statement for both engines: a record written twice (a retried batch) is replaced, not doubled.
+INSERT = (
+    f"INSERT INTO request_logs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+    " ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
+)
+DELETE_BEFORE = "DELETE FROM request_logs WHERE created_at < ?"
+
+
+class LogBackend(Protocol):
+    @property
+    def location(self) -> str:
+        """Where the logs are, for messages (never a password)."""
+
+    def open(self) -> None:
+        """Connect and make sure the schema exists."""
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        """Write `rows` (`LogRecord.to_row()`) in one transaction."""
+
+    def delete_before(self, cutoff: float) -> int: ...
+
+    def query(self, where: LogFilter, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]: ...
+
+    def summary(self, where: LogFilter) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+class SqliteLogs:
+    """Request logs in their own SQLite file (WAL): one writer connection, a fresh one per query."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def open(self) -> None:
+        self._writer = connect(self.path)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._writer is None:
+            raise RuntimeError(f"the request-log file {self.path} is not open")
+        return self._writer
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        with self._lock, self._connection() as connection:
+            connection.execute("BEGIN")
+            connection.executemany(INSERT, rows)
+
+    def delete_before(self, cutoff: float) -> int:
+        with self._lock:
+            return self._connection().execute(DELETE_BEFORE, (cutoff,)).rowcount
+
+    def query(self, where: LogFilter, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        connection = connect(self.path)
+        try:
+            return query_logs(connection, where, limit=limit, offset=offset)
+        finally:
+            connection.close()
+
+    def summary(self, where: LogFilter) -> dict[str, Any]:
+        connection = connect(self.path)
+        try:
+            return usage_summary(connection, where)
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None

@@ -1,0 +1,108 @@
+"""Request logs in the PostgreSQL database the replicas share (table created by the store's migrations).
+
+Two connections: one the writer inserts batches through, one the logs/usage endpoints read through,
+so a long summary never delays a batch. A connection found broken (PostgreSQL restarted) is replaced
+on its next use; the failed batch stays with the writer, which retries it (`writer.py`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+
+from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.request_logs.backend import DELETE_BEFORE, INSERT
+from tfy_gateway.gateway.request_logs.query import LogFilter, Rows, query_logs, usage_summary
+from tfy_gateway.gateway.store import StoreError
+from tfy_gateway.gateway.store.postgres import connect, redact_url, sql
+
+T = TypeVar("T")
+
+
+class _Adapter:
+    """`execute(sql, params)` with `?` placeholders on a psycopg connection, as query.py expects."""
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self._connection = connection
+
+    def execute(self, statement: str, parameters: Sequence[Any], /) -> Rows:
+        return self._connection.execute(sql(statement), list(parameters) or None)
+
+
+class _Connection:
+    """One lazily (re)opened autocommit-off connection, used by one thread at a time."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._connection: psycopg.Connection[Any] | None = None
+        self.lock = threading.Lock()
+
+    def get(self) -> psycopg.Connection[Any]:
+        if self._connection is None or self._connection.closed or self._connection.broken:
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = connect(self._url)
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class PostgresLogs:
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._writer = _Connection(url)
+        self._reader = _Connection(url)
+
+    @property
+    def location(self) -> str:
+        return redact_url(self._url)
+
+    def open(self) -> None:
+        """Check the database answers; the schema comes from the store's migrations (which ran first)."""
+        with self._writer.lock:
+            self._writer.get().execute("SELECT 1 FROM request_logs LIMIT 1").fetchall()
+            self._writer.get().rollback()
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        def write(connection: psycopg.Connection[Any]) -> None:
+            with connection.cursor() as cursor:
+                cursor.executemany(sql(INSERT), rows)
+
+        self._run(self._writer, write)
+
+    def delete_before(self, cutoff: float) -> int:
+        return self._run(self._writer, lambda c: c.execute(sql(DELETE_BEFORE), (cutoff,)).rowcount)
+
+    def query(self, where: LogFilter, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        return self._run(self._reader, lambda c: query_logs(_Adapter(c), where, limit=limit, offset=offset))
+
+    def summary(self, where: LogFilter) -> dict[str, Any]:
+        return self._run(self._reader, lambda c: usage_summary(_Adapter(c), where))
+
+    def _run(self, holder: _Connection, function: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """`function` in one transaction. A connection that died since its last use (PostgreSQL restarted)
+        is replaced and the whole transaction retried once: it was rolled back, and inserts are upserts."""
+        with holder.lock:
+            for attempt in (1, 2):
+                try:
+                    connection = holder.get()
+                    with connection.transaction():
+                        return function(connection)
+                except (psycopg.OperationalError, StoreError) as exc:
+                    holder.close()
+                    if attempt == 2:
+                        raise ApiError(
+                            503, f"The request-log database {self.location} is unreachable ({exc}); retry later."
+                        ) from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        for connection in (self._writer, self._reader):
+            with connection.lock:
+                connection.close()

@@ -1,0 +1,108 @@
+"""Request-log backends: the SQLite file and PostgreSQL answer the same queries with the same rows."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.postgres import PostgresServer
+from tfy_gateway.gateway.request_logs import LogBackend, LogFilter, LogRecord, LogWriter, log_backend
+from tfy_gateway.gateway.store import open_store
+
+NOW = 1_800_000_000.0
+_databases = itertools.count()
+
+
+def record(n: int, *, at: float = NOW, subject: str = "user:a@x", status: int = 200, **extra: object) -> LogRecord:
+    return LogRecord(
+        id=f"r{n}",
+        created_at=at,
+        subject=subject,
+        endpoint="chat",
+        requested_model="acct/m",
+        resolved_model="acct/m",
+        status=status,
+        latency_ms=1.25,
+        prompt_tokens=10,
+        completion_tokens=5,
+        cost=0.5,
+        metadata={"k": "v"},
+        tries=[["acct/m", status]],
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LogBackend]:
+    url = None
+    if request.param == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database(f"logs_{next(_databases)}")
+        open_store(tmp_path / "unused.sqlite3", url).close()  # the store's migrations create the table
+    opened = log_backend(tmp_path / "logs.sqlite3", url)
+    opened.open()
+    yield opened
+    opened.close()
+
+
+def test_both_backends_store_and_answer_alike(backend: LogBackend) -> None:
+    limits = {"rate_limit": "rpm", "budgets": ["daily"], "would_have_blocked": []}
+    backend.insert([
+        record(1, at=NOW - 10).to_row(),
+        record(2, at=NOW - 5, subject="user:b@x", status=429).to_row(),
+        record(3, at=NOW - 1, subject="user:b@x", usage_estimated=True, limits=limits).to_row(),
+    ])  # fmt: skip
+    backend.insert([record(3, at=NOW - 1, subject="user:b@x", usage_estimated=True, limits=limits).to_row()])
+    page, total = backend.query(LogFilter(subject="user:b@x"), limit=1, offset=0)
+    assert total == 2 and [item["id"] for item in page] == ["r3"]  # written twice, stored once
+    assert page[0]["usage_estimated"] is True and page[0]["limits"] == limits
+    assert page[0]["created_at"] == NOW - 1 and page[0]["latency_ms"] == 1.25 and page[0]["stream"] is False
+    assert backend.query(LogFilter(status="4xx"), limit=10, offset=0)[1] == 1
+    assert backend.query(LogFilter(model="acct/m", since=NOW - 6), limit=10, offset=0)[1] == 2
+    summary = backend.summary(LogFilter())
+    assert summary["total"] == {
+        "requests": 3,
+        "errors": 1,
+        "prompt_tokens": 30,
+        "completion_tokens": 15,
+        "total_tokens": 45,
+        "cost": 1.5,
+    }
+    assert summary["by_model"] == [{"model": "acct/m", **summary["total"]}]
+    assert {row["subject"]: row["requests"] for row in summary["by_subject"]} == {"user:a@x": 1, "user:b@x": 2}
+    assert backend.summary(LogFilter(since=NOW + 1))["total"]["requests"] == 0
+    assert backend.delete_before(NOW - 2) == 2
+    assert backend.query(LogFilter(), limit=10, offset=0)[1] == 1
+
+
+async def test_the_writer_batches_into_either_backend(backend: LogBackend) -> None:
+    writer = LogWriter(backend, batch_size=7, flush_interval=60)
+    await writer.start()
+    try:
+        for n in range(50):
+            writer.submit(record(n, at=NOW + n))
+        await writer.flush()
+        assert writer.written == 50 and writer.failed_batches == 0
+        page, total = backend.query(LogFilter(), limit=3, offset=0)
+        assert total == 50 and [item["id"] for item in page] == ["r49", "r48", "r47"]
+    finally:
+        await writer.stop()
+
+
+def test_postgres_logs_survive_a_server_restart(postgres_server: PostgresServer, tmp_path: Path) -> None:
+    url = postgres_server.create_database("logs_restart")
+    open_store(tmp_path / "unused.sqlite3", url).close()
+    backend = log_backend(tmp_path / "unused-logs.sqlite3", url)
+    backend.open()
+    try:
+        backend.insert([record(1).to_row()])
+        assert backend.query(LogFilter(), limit=10, offset=0)[1] == 1
+        postgres_server.stop()
+        postgres_server.start()
+        backend.insert([record(2).to_row()])  # the dead connection is replaced, the batch retried
+        assert backend.query(LogFilter(), limit=10, offset=0)[1] == 2
+    finally:
+        backend.close()
