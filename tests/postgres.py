@@ -8,6 +8,7 @@ Without the binaries the tests that need them are skipped, saying what to instal
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -52,7 +53,15 @@ class PostgresServer:
 
     def init(self) -> None:
         self._run(
-            str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
         )
 
     def start(self) -> None:
@@ -88,10 +97,8 @@ def postgres_server() -> Iterator[PostgresServer]:
         server.start()
         yield server
     finally:
-        try:
+        with contextlib.suppress(RuntimeError):  # already stopped, or never started (init said why)
             server.stop()
-        except RuntimeError:
-            pass  # already stopped (or never started: init failed and said why)
         server.remove()
 
 
