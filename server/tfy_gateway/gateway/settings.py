@@ -113,6 +113,18 @@ class GatewaySettings(BaseModel):
         description="budget alerts: Slack chat.postMessage URL for slack-bot targets (a channel's api_url wins)",
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _shared_admin_token(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A generated admin token lives in one replica's data dir, and the next replica to start would
+        # replace it with its own: replicas sharing a database share one admin token instead.
+        if value and info.data.get("admin_token") is None:
+            raise ValueError(
+                "replicas sharing a database need one admin token: set TFY_GATEWAY_ADMIN_TOKEN=tfy_... to the same "
+                "value on every replica (a generated one would be replaced by each replica that starts)"
+            )
+        return value
+
     @field_validator("alert_retry_max_s")
     @classmethod
     def _max_at_least_base(cls, value: float, info: ValidationInfo) -> float:

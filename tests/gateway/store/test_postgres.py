@@ -54,10 +54,21 @@ def test_redact_url() -> None:
 
 
 def test_database_url_setting_is_validated_and_never_echoed() -> None:
-    assert load_settings({"database_url": "postgresql://u@db/x"}).database_url == "postgresql://u@db/x"
-    assert "postgresql" not in repr(load_settings({"database_url": "postgresql://u:secret@db/x"}))
+    admin = {"TFY_GATEWAY_ADMIN_TOKEN": "tfy_shared_admin_token"}
+    url = "postgresql://u:secret@db/x"
+    assert load_settings({"database_url": url}, admin).database_url == url
+    assert "secret" not in repr(load_settings({"database_url": url}, admin))
     with pytest.raises(SettingsError) as bad:
-        load_settings(environ={"TFY_GATEWAY_DATABASE_URL": "mysql://u:secret@db/x"})
+        load_settings(environ={**admin, "TFY_GATEWAY_DATABASE_URL": "mysql://u:secret@db/x"})
     message = str(bad.value)
     assert message.startswith("TFY_GATEWAY_DATABASE_URL=<hidden>:") and "postgresql:// URL" in message
+    assert "secret" not in message
+
+
+def test_replicas_sharing_a_database_must_share_the_admin_token() -> None:
+    """A generated admin token would be replaced by every replica that starts: refused up front."""
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"database_url": "postgresql://u:secret@db/x"})
+    message = str(refused.value)
+    assert message.startswith("--database-url=<hidden>:") and "TFY_GATEWAY_ADMIN_TOKEN" in message
     assert "secret" not in message

@@ -95,3 +95,23 @@ def test_a_full_disk_is_a_507_naming_the_directory_and_saves_nothing(tmp_path: P
     assert full.value.status == 507 and f"No space left on {tmp_path}" in full.value.message
     assert store.resources() == []
     store.close()
+
+
+def test_a_database_from_before_versioned_migrations_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE resources (id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,"
+        " manifest TEXT NOT NULL, created_by TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+        " UNIQUE (kind, name));"
+        "INSERT INTO resources VALUES ('id-t', 'team', 't', 'team', '{\"name\":\"t\"}', '{}', 'x', 'x');"
+        "PRAGMA user_version = 1;"
+    )
+    old.close()
+    store = Store(path)
+    assert [(r.name, r.manifest) for r in store.resources()] == [("t", {"name": "t"})]
+    assert store.data_version() == 0
+    with store.transaction() as tx:
+        tx.upsert_resource(record("u", {"name": "u", "type": "team"}))
+    assert store.data_version() == 1
+    store.close()
