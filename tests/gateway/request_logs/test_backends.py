@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.postgres import PostgresServer
-from tfy_gateway.gateway.request_logs import LogBackend, LogFilter, LogRecord, LogWriter, log_backend
+from tfy_gateway.gateway.request_logs import LogBackend, LogFilter, LogRecord, LogsUnavailable, LogWriter, log_backend
 from tfy_gateway.gateway.store import open_store
 
 NOW = 1_800_000_000.0
@@ -106,3 +106,33 @@ def test_postgres_logs_survive_a_server_restart(postgres_server: PostgresServer,
         assert backend.query(LogFilter(), limit=10, offset=0)[1] == 2
     finally:
         backend.close()
+
+
+async def test_the_writer_keeps_its_batches_while_postgresql_is_down(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres_server.create_database("logs_outage")
+    open_store(tmp_path / "unused.sqlite3", url).close()
+    backend = log_backend(tmp_path / "unused-logs.sqlite3", url)
+    writer = LogWriter(backend, batch_size=4, flush_interval=60)
+    await writer.start()
+    try:
+        writer.submit(record(0))
+        await writer.flush()
+        postgres_server.stop()
+        try:
+            for n in range(1, 11):
+                writer.submit(record(n, at=NOW + n))
+            await writer.flush()
+            assert writer.pending == 10 and writer.failed_batches == 1  # kept, in order; no retry storm
+            with pytest.raises(LogsUnavailable) as down:
+                backend.query(LogFilter(), limit=1, offset=0)
+            assert down.value.status == 503 and "postgres@127.0.0.1" in down.value.message
+        finally:
+            postgres_server.start()
+        await writer.flush()
+        assert writer.pending == 0 and writer.written == 11
+        page, total = backend.query(LogFilter(), limit=2, offset=0)
+        assert total == 11 and [item["id"] for item in page] == ["r10", "r9"]
+    finally:
+        await writer.stop()

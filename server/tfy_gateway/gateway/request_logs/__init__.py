@@ -5,7 +5,7 @@ or to the shared PostgreSQL database when the gateway has a `--database-url` (`l
 for `GET /api/svc/v1/llm-gateway/logs` and `.../usage/summary` (see `routes`).
 """
 
-from tfy_gateway.gateway.request_logs.backend import LogBackend, SqliteLogs
+from tfy_gateway.gateway.request_logs.backend import LogBackend, LogsUnavailable, SqliteLogs
 from tfy_gateway.gateway.request_logs.query import LogFilter, QueryError, parse_since, query_logs, usage_summary
 from tfy_gateway.gateway.request_logs.record import LogRecord, row_to_dict
 from tfy_gateway.gateway.request_logs.schema import LOGS_FILE, connect
@@ -17,6 +17,7 @@ __all__ = [
     "LogFilter",
     "LogRecord",
     "LogWriter",
+    "LogsUnavailable",
     "QueryError",
     "SqliteLogs",
     "connect",

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.request_logs.query import LogFilter, query_logs, usage_summary
 from tfy_gateway.gateway.request_logs.record import COLUMNS
 from tfy_gateway.gateway.request_logs.schema import connect
@@ -23,6 +24,13 @@ INSERT = (
     " ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
 )
 DELETE_BEFORE = "DELETE FROM request_logs WHERE created_at < ?"
+
+
+class LogsUnavailable(ApiError):
+    """The log database cannot be reached right now (a 503 to readers); the writer keeps its batches."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        super().__init__(503, f"The request-log database {location} is unreachable ({reason}); retry later.")
 
 
 class LogBackend(Protocol):

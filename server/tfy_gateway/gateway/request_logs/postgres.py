@@ -13,13 +13,17 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from tfy_gateway.gateway.errors import ApiError
-from tfy_gateway.gateway.request_logs.backend import DELETE_BEFORE, INSERT
+from tfy_gateway.gateway.request_logs.backend import DELETE_BEFORE, INSERT, LogsUnavailable
 from tfy_gateway.gateway.request_logs.query import LogFilter, Rows, query_logs, usage_summary
 from tfy_gateway.gateway.store import StoreError
 from tfy_gateway.gateway.store.postgres import connect, redact_url, sql
 
 T = TypeVar("T")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 class _Adapter:
@@ -97,9 +101,7 @@ class PostgresLogs:
                 except (psycopg.OperationalError, StoreError) as exc:
                     holder.close()
                     if attempt == 2:
-                        raise ApiError(
-                            503, f"The request-log database {self.location} is unreachable ({exc}); retry later."
-                        ) from None
+                        raise LogsUnavailable(self.location, _first_line(exc)) from None
         raise AssertionError("unreachable")
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import anyio
 
-from tfy_gateway.gateway.request_logs.backend import LogBackend, SqliteLogs
+from tfy_gateway.gateway.request_logs.backend import LogBackend, LogsUnavailable, SqliteLogs
 from tfy_gateway.gateway.request_logs.record import LogRecord
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,8 @@ class LogWriter:
                 await self._task
             self._task = None
         await self.flush()
+        if self._queue:
+            logger.error("%d request logs were not written (their database is unreachable)", len(self._queue))
         if self._open:
             self._open = False
             await anyio.to_thread.run_sync(self.backend.close)
@@ -96,13 +98,23 @@ class LogWriter:
             self._wakeup.set()
 
     async def flush(self) -> None:
-        """Write everything queued so far (the query API calls this to read its own writes)."""
+        """Write everything queued so far (the query API calls this to read its own writes).
+
+        While the database is unreachable (`LogsUnavailable`) batches stay queued, in order, and are
+        written once it is back (the queue's bound still applies: past it, new records are dropped);
+        any other failure drops that batch, so one bad batch never blocks the ones after it.
+        """
         async with self._lock:
             while self._queue and self._open:
                 batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
                 try:
                     await anyio.to_thread.run_sync(self.backend.insert, [record.to_row() for record in batch])
                     self.written += len(batch)
+                except LogsUnavailable as exc:
+                    self.failed_batches += 1
+                    self._queue.extendleft(reversed(batch))
+                    logger.warning("%d request logs wait for their database: %s", len(self._queue), exc.message)
+                    return
                 except Exception as exc:
                     self.failed_batches += 1
                     logger.error(
