@@ -266,14 +266,30 @@ def test_kill_9_during_applies_leaves_the_other_replica_serving_a_whole_config(r
 
 def test_replicas_reconnect_after_postgresql_restarts(replicas: Replicas, postgres_server: PostgresServer) -> None:
     a, b = replicas.a, replicas.b
+    assert apply(a, account("logged", replicas.provider, ["gpt-4o"])).status_code == 200
+    wait_for(lambda: models(b, "logged/") == ["logged/gpt-4o"], "replica B serving the account", timeout=DEADLINE_S)
     postgres_server.stop()
     try:
         refused = apply(a, account("after-restart", replicas.provider, ["m"]))
         assert refused.status_code == 503, refused.text
         assert "unreachable" in refused.json()["message"] and "postgres@127.0.0.1" in refused.json()["message"]
-        assert models(b, "live/")  # the data plane keeps serving from memory meanwhile
+        assert models(b, "logged/") == ["logged/gpt-4o"]  # the data plane keeps serving from memory meanwhile
+        with replicas.client(b) as client:
+            reply = client.post(
+                "/api/llm/chat/completions",
+                json={"model": "logged/gpt-4o", "messages": [{"role": "user", "content": "during the outage"}]},
+            )
+        assert reply.status_code == 200, reply.text
     finally:
         postgres_server.start()
+    request_id = reply.headers["x-tfy-request-id"]
+
+    def logged_through_a() -> bool:
+        with replicas.client(a) as client:
+            page = client.get("/api/svc/v1/llm-gateway/logs", params={"model": "logged/gpt-4o", "limit": 200})
+        return page.status_code == 200 and any(r["id"] == request_id for r in page.json()["data"])
+
+    wait_for(logged_through_a, "the request log B kept through the outage, read through A", timeout=DEADLINE_S)
 
     def applied() -> bool:
         return apply(a, account("after-restart", replicas.provider, ["m"])).status_code == 200
