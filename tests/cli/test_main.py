@@ -55,8 +55,7 @@ def test_output_format_is_spelt_format_everywhere_and_json_is_a_hidden_alias():
     options = subcommand_options()
     with_output = {name for name, opts in options.items() if "--json" in opts or "--format" in opts}
     assert {"validate", "get", "smoke", "explain", "logs", "users list", "tokens list"} <= with_output
-    # cli/alerts.py belongs to the alerts work and still spells it --json only (left to its owner).
-    assert all("--format" in options[name] for name in with_output - {"alerts"})
+    assert all("--format" in options[name] for name in with_output)
     for name in with_output:
         assert not any(o in options[name] for o in ("-o", "--output")), name
     assert "--json" not in build_parser()._subparsers._group_actions[0].choices["logs"].format_help()

@@ -114,7 +114,8 @@ async def test_explain_and_usage_on_a_control_plane_without_them(fake_provider):
 
 @needs_data_plane
 async def test_explain_and_usage_against_the_gateway(gateway, fake_provider):
-    account = fake_account(fake_provider).split("---")[0]
+    account, limits = fake_account(fake_provider).split("---")
+    limits = limits.replace("limit_to: 1", "limit_to: 50")
     routing = {
         "name": "routing",
         "type": "gateway-load-balancing-config",
@@ -128,7 +129,7 @@ async def test_explain_and_usage_against_the_gateway(gateway, fake_provider):
         ],
     }
     async with connect(gateway.env) as client:
-        await apply(client, account + "---\n" + yaml.safe_dump(routing))
+        await apply(client, account + "---\n" + limits + "---\n" + yaml.safe_dump(routing))
         explain = await call(
             client, "gateway_explain", {"subject": "user:admin@local", "model": "chat", "metadata": {"a": "b"}}
         )
@@ -140,3 +141,8 @@ async def test_explain_and_usage_against_the_gateway(gateway, fake_provider):
     assert usage["logs_returned"] == 1 and usage["logs"][0]["requested_model"] == "chat"
     assert usage["summary"]["total"]["requests"] == 1, "the summary is filtered by model too"
     assert "subject" in bad and "400" in bad
+    assert explain["explanation"]["limits"]["admitted"], "explain covers rate limits and budgets too"
+    (rule,) = usage["rate_limits"]
+    counted = rule["entities"][0]["periods"]["requests_per_minute"]
+    assert rule["name"] == "one-a-minute" and (counted["used"], counted["limit"]) == (1, 50)
+    assert usage["budgets"] == [] and usage["limits_note"] is None

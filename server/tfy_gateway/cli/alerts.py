@@ -2,7 +2,7 @@
 
 Talks to `GET {TFY_BASE_URL}/api/svc/v1/llm-gateway/alerts` with `TFY_API_KEY` (a tenant admin's)
 through `ControlPlaneClient.list_alerts`. Prints one line per alert, newest first, with each
-target's delivery status, or the raw answer with `--json` (as `tfy-gateway logs` does).
+target's delivery status, or the raw answer with `--format json` (as `tfy-gateway logs` does).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 
 from tfy_gateway.cli._control_plane import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, settings_from_env
+from tfy_gateway.cli._output import add_format
 from tfy_gateway.platform import ControlPlaneClient, ControlPlaneError, ControlPlaneSettings
 
 STATUSES = ("pending", "delivered", "failed", "recorded")
@@ -35,7 +36,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--status", choices=STATUSES, help="only alerts in this state")
     parser.add_argument("--config", help="only alerts of this budget config (its name)")
     parser.add_argument("--rule", dest="rule_id", help="only alerts of this rule id")
-    parser.add_argument("--json", action="store_true", help="print the raw answer as JSON")
+    add_format(parser)
     parser.set_defaults(handler=run)
 
 
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     items = body.get("data") or []
-    if args.json:
+    if args.format == "json":
         print(json.dumps(body, indent=2))
     elif not items:
         print("no budget alerts match", file=sys.stderr)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
 from tfy_gateway.gateway.extension import Extension
@@ -45,6 +47,29 @@ def default_extensions() -> list[Extension]:
     return extensions
 
 
+class GatewayApp(Starlette):
+    """Starlette, with the extensions' `mounts` dispatched first by a prefix test.
+
+    The data plane's requests skip Starlette's middleware stack and regex routing (a measurable share
+    of a request's CPU): its ASGI app answers every error itself, in the platform's envelope.
+    """
+
+    def __init__(self, *, mounts: Mapping[str, ASGIApp], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._mounts = tuple(mounts.items())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            for prefix, app in self._mounts:
+                if path.startswith(prefix):
+                    scope["app"] = self
+                    scope["path_params"] = {"rest": path[len(prefix) :]}
+                    await app(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: GatewaySettings, extensions: Sequence[Extension] | None = None) -> Starlette:
     """A new gateway app; nothing is opened until the ASGI lifespan starts."""
     parts = list(default_extensions() if extensions is None else extensions)
@@ -67,4 +92,5 @@ def create_app(settings: GatewaySettings, extensions: Sequence[Extension] | None
             await state.close()
 
     routes: list[BaseRoute] = [route for part in parts for route in part.routes]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=dict(EXCEPTION_HANDLERS))
+    mounts = {prefix: app for part in parts for prefix, app in part.mounts.items()}
+    return GatewayApp(mounts=mounts, routes=routes, lifespan=lifespan, exception_handlers=dict(EXCEPTION_HANDLERS))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 if TYPE_CHECKING:
     from tfy_gateway.gateway.state import GatewayState
@@ -31,3 +32,6 @@ class Extension:
     name: str
     routes: Sequence[BaseRoute] = ()
     lifespan: ExtensionLifespan | None = None
+    # Hot paths served before any routing or middleware: path prefix -> pure ASGI app, which gets
+    # the rest of the path as `path_params["rest"]` and handles its own errors (see app.GatewayApp).
+    mounts: Mapping[str, ASGIApp] = field(default_factory=dict)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tfy_gateway.intents.base import Findings, check_applies_per, check_models, check_subjects, slug
 from tfy_gateway.intents.placement import routed_models
+from tfy_gateway.intents.v2 import Version, check_v2, v2_manifest
 from tfy_gateway.manifests.limits import BudgetUnit
 
 BUDGET_UNITS: list[str] = list(typing.get_args(BudgetUnit))
@@ -43,6 +44,9 @@ class BudgetIntent(BaseModel):
     metadata: dict[str, str] | None = None
     rule_id: str | None = None
     config_name: str | None = None
+    version: Version | None = Field(
+        default=None, description="v1 (gateway-budget-config, the default) or v2 (a tenant-budget-config of its own)."
+    )
 
 
 def check_budget(
@@ -99,6 +103,7 @@ def check_budget(
         findings.default("audit_mode", False, "requests over budget are blocked")
     if intent.rule_id is None:
         findings.default("rule_id", budget_rule_id(intent), "derived from the subjects and period")
+    check_v2(findings, "budget", intent.version, intent.applies_per, intent.unit)
 
 
 def budget_rule_id(intent: BudgetIntent) -> str:
@@ -125,3 +130,26 @@ def budget_context(intent: BudgetIntent) -> dict[str, Any]:
         "audit_mode": bool(intent.audit_mode),
         "alerts": alerts,
     }
+
+
+def budget_v2(intent: BudgetIntent) -> dict[str, Any]:
+    """The intent as one `tenant-budget-config` (see intents.v2)."""
+    context = budget_context(intent)
+    alerts = None
+    if context["alerts"] is not None:
+        target = {"type": "email", "notification_channel": context["alerts"]["notification_channel"]}
+        alerts = {"thresholds": context["alerts"]["thresholds"], "notification_target": [target]}
+        target["to_emails"] = context["alerts"]["to_emails"]
+    assert intent.limit is not None and intent.unit is not None  # checked complete before rendering
+    return v2_manifest(
+        "budget",
+        name=intent.config_name or context["rule_id"],
+        subjects=intent.subjects,
+        models=intent.models,
+        metadata=intent.metadata,
+        limit=intent.limit,
+        unit=intent.unit,
+        applies_per=intent.applies_per,
+        audit=bool(intent.audit_mode),
+        alerts=alerts,
+    )

@@ -10,10 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tfy_gateway.intents.base import Findings, check_applies_per, check_models, check_subjects, slug
 from tfy_gateway.intents.placement import routed_models
+from tfy_gateway.intents.v2 import Version, check_v2, v2_manifest
 from tfy_gateway.manifests.limits import RateLimitUnit as RateUnit
 
 RATE_UNITS: list[str] = list(typing.get_args(RateUnit))
 RATE_APPLIES_PER = ["user", "virtualaccount", "model"]
+RATE_APPLIES_PER_V2 = ["user", "team", "virtualaccount", "model"]  # V2 also counts per team
 
 
 class RateLimitIntent(BaseModel):
@@ -33,6 +35,10 @@ class RateLimitIntent(BaseModel):
     metadata: dict[str, str] | None = Field(default=None, description="Only requests with this x-tfy-metadata.")
     rule_id: str | None = None
     config_name: str | None = None
+    version: Version | None = Field(
+        default=None,
+        description="v1 (gateway-rate-limiting-config, the default) or v2 (a tenant-rate-limit-config/model).",
+    )
 
 
 def check_rate_limit(
@@ -58,10 +64,16 @@ def check_rate_limit(
             "requests_per_minute",
         )
     check_applies_per(
-        findings, "applies_per", intent.applies_per, intent.subjects, what="limit", allowed=RATE_APPLIES_PER
+        findings,
+        "applies_per",
+        intent.applies_per,
+        intent.subjects,
+        what="limit",
+        allowed=RATE_APPLIES_PER_V2 if intent.version == "v2" else RATE_APPLIES_PER,
     )
     if intent.rule_id is None:
         findings.default("rule_id", rate_limit_rule_id(intent), "derived from the subjects and models")
+    check_v2(findings, "rate_limit", intent.version, intent.applies_per, intent.unit)
 
 
 def rate_limit_rule_id(intent: RateLimitIntent) -> str:
@@ -83,3 +95,18 @@ def rate_limit_context(intent: RateLimitIntent) -> dict[str, Any]:
         "unit": intent.unit,
         "applies_per": intent.applies_per or [],
     }
+
+
+def rate_limit_v2(intent: RateLimitIntent) -> dict[str, Any]:
+    """The intent as one `tenant-rate-limit-config/model` (see intents.v2)."""
+    assert intent.limit is not None and intent.unit is not None  # checked complete before rendering
+    return v2_manifest(
+        "rate_limit",
+        name=intent.config_name or rate_limit_rule_id(intent),
+        subjects=intent.subjects,
+        models=intent.models,
+        metadata=intent.metadata,
+        limit=intent.limit,
+        unit=intent.unit,
+        applies_per=intent.applies_per,
+    )

@@ -17,9 +17,12 @@ from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.extension import Extension
 
+PREFIX = "/api/llm/"
+
 
 def routes(plane: DataPlane) -> list[BaseRoute]:
     return [
+        # `mounts` serves /api/llm/... first; the route keeps the path documented in the route table.
         Route("/api/llm/{rest:path}", DataPlaneApp(plane)),
         *admin.routes(plane),
         *limit_views.routes(plane),
@@ -34,7 +37,9 @@ def extension(*, limits: Limits | None = None, guardrails: Guardrails | None = N
     admit-everything default of the pipeline's guardrail hook.
     """
     plane = DataPlane(limits=limits, guardrails=guardrails)
-    return Extension(name="data-plane", routes=routes(plane), lifespan=plane.lifespan)
+    return Extension(
+        name="data-plane", routes=routes(plane), lifespan=plane.lifespan, mounts={PREFIX: DataPlaneApp(plane)}
+    )
 
 
 __all__ = ["DataPlane", "extension", "routes"]

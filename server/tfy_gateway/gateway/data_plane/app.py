@@ -7,6 +7,8 @@ say so explicitly.
 
 from __future__ import annotations
 
+import logging
+
 import orjson
 from starlette.requests import Request
 
@@ -18,11 +20,13 @@ from tfy_gateway.gateway.data_plane.pipeline import Pipeline
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.errors import ApiError
 
+logger = logging.getLogger(__name__)
+
 SUPPORTED = ", ".join(["models", "health", *ENDPOINTS])
 
 
 class DataPlaneApp:
-    """Pure ASGI endpoint mounted at `/api/llm/{rest:path}`."""
+    """Pure ASGI endpoint for `/api/llm/...`, served before routing and middleware (`GatewayApp`)."""
 
     def __init__(self, plane: DataPlane) -> None:
         self.plane = plane
@@ -63,6 +67,11 @@ class DataPlaneApp:
             response = await list_models(Request(scope, receive))
         except ApiError as exc:
             await _error(send, exc)
+            return
+        except Exception:
+            # Served before Starlette's error middleware (app.GatewayApp): answer the 500 here.
+            logger.exception("listing models failed")
+            await _error(send, DataPlaneError(500, "Internal gateway error while listing models.", origin="gateway"))
             return
         await response(scope, receive, send)
 

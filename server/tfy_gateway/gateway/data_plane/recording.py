@@ -73,23 +73,23 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     if usage is not None and request.entry is not None and (status < 400 or request.response_started):
         cost = request.entry.pricing.cost(usage)
 
-    metrics.requests.labels(endpoint, model_label, str(status)).inc()
-    metrics.latency.labels(endpoint, model_label).observe(elapsed)
+    metrics.child(metrics.requests, endpoint, model_label, str(status)).inc()
+    metrics.child(metrics.latency, endpoint, model_label).observe(elapsed)
     error = request.error
     if status >= 400:
-        metrics.errors.labels(endpoint, model_label, error.origin if error else "gateway").inc()
+        metrics.child(metrics.errors, endpoint, model_label, error.origin if error else "gateway").inc()
     if request.ttft_s is not None and served:
-        metrics.ttft.labels(served).observe(request.ttft_s)
+        metrics.child(metrics.ttft, served).observe(request.ttft_s)
     if not request.stream and status < 400 and request.result is not None:
-        metrics.overhead.labels(endpoint).observe(max(elapsed - request.provider_s, 0.0))
+        metrics.child(metrics.overhead, endpoint).observe(max(elapsed - request.provider_s, 0.0))
     if usage is not None and served:
-        metrics.tokens.labels(served, "prompt").inc(usage.prompt_tokens)
-        metrics.tokens.labels(served, "completion").inc(usage.completion_tokens)
+        metrics.child(metrics.tokens, served, "prompt").inc(usage.prompt_tokens)
+        metrics.child(metrics.tokens, served, "completion").inc(usage.completion_tokens)
         if cost:
-            metrics.cost.labels(served).inc(cost)
+            metrics.child(metrics.cost, served).inc(cost)
     tries = request.result.tries if request.result is not None else [(t, status) for t in request.targets_tried[-1:]]
     for target, try_status in tries:
-        metrics.upstream_tries.labels(_target_label(request, target), str(try_status)).inc()
+        metrics.child(metrics.upstream_tries, _target_label(request, target), str(try_status)).inc()
 
     principal = request.principal
     plan = request.plan

@@ -18,7 +18,13 @@ from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.base import add_tool
 from tfy_gateway.mcp.verify import MAX_REQUESTS, Sender, Verification
 from tfy_gateway.mcp.verify import verify as verify_intent
-from tfy_gateway.platform import UnreachableError, UnsupportedFeatureError, ValidationFailed, smoke_test
+from tfy_gateway.platform import (
+    ControlPlaneError,
+    UnreachableError,
+    UnsupportedFeatureError,
+    ValidationFailed,
+    smoke_test,
+)
 
 SMOKE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -180,6 +186,18 @@ class UsageResult(BaseModel):
     summary: dict[str, Any] = Field(description="Usage summary: requests, tokens and cost by model and subject.")
     logs: list[dict[str, Any]] = Field(description="Most recent request logs, newest first.")
     logs_returned: int
+    rate_limits: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Each rate-limit rule (V1 and V2) with every entity counted in its current window: "
+        "used, limit, remaining, percentage per unit.",
+    )
+    budgets: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Each budget rule (V1 and V2) with every entity's spend in its current period.",
+    )
+    limits_note: str | None = Field(
+        default=None, description="Why rate_limits/budgets are empty when they could not be read (e.g. not an admin)."
+    )
 
 
 async def gateway_usage(
@@ -190,20 +208,42 @@ async def gateway_usage(
         str | None, Field(description="Only logs for this subject, e.g. 'user:bob@example.com'.")
     ] = None,
 ) -> UsageResult:
-    """Summarise gateway usage (requests, tokens, cost) and return the most recent request logs.
+    """Summarise gateway usage (requests, tokens, cost), the most recent request logs, and what every
+    rate-limit and budget rule has counted per entity (used, limit, remaining).
 
-    Both are filtered by model and subject when given; the summary covers the last 24 hours.
-    Returns the summary and up to `limit` logs. It changes nothing and sends no model request.
+    Logs and summary are filtered by model and subject when given; the summary covers the last 24
+    hours. Limit usage needs an admin key (limits_note says why it is missing otherwise). It changes
+    nothing and sends no model request.
     """
     state = state_of(ctx)
+    rate_limits: list[dict[str, Any]] = []
+    budgets: list[dict[str, Any]] = []
+    note: str | None = None
     async with state.control_plane() as client:
         with _optional_feature(client.base_url, "usage summaries"):
             summary = await client.usage_summary(model=model, subject=subject)
         with _optional_feature(client.base_url, "request logs"):
             page = await client.query_logs(limit=limit, model=model, subject=subject)
+        try:
+            rate_limits = _entries(await client.limit_usage("rate-limit"))
+            budgets = _entries(await client.limit_usage("budget"))
+        except ControlPlaneError as exc:
+            note = f"rate-limit and budget usage unavailable: {exc}"
     logs = page.get("data")
     entries = [entry for entry in logs if isinstance(entry, dict)][:limit] if isinstance(logs, list) else []
-    return UsageResult(summary=summary, logs=entries, logs_returned=len(entries))
+    return UsageResult(
+        summary=summary,
+        logs=entries,
+        logs_returned=len(entries),
+        rate_limits=rate_limits,
+        budgets=budgets,
+        limits_note=note,
+    )
+
+
+def _entries(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    matched = answer.get("matched")
+    return [entry for entry in matched if isinstance(entry, dict)] if isinstance(matched, list) else []
 
 
 def register(server: MCPServer) -> None:

@@ -1,0 +1,78 @@
+"""Rate-limit and budget intents rendered as V2 manifests when asked (`version: "v2"`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.intents.test_render import CATALOG
+from tfy_gateway.intents import BudgetAlerts, BudgetIntent, IntentIncompleteError, RateLimitIntent, render
+from tfy_gateway.intents.check import check_intent
+from tfy_gateway.manifests import validate_manifest
+
+
+def test_a_v2_rate_limit_is_a_named_model_limit_with_in_filters() -> None:
+    intent = RateLimitIntent(
+        subjects=["team:backend", "user:bob@example.com"],
+        models=["openai-main/gpt-4o"],
+        limit=20_000,
+        unit="tokens_per_minute",
+        applies_per=["team"],
+        version="v2",
+    )
+    manifest = render(intent, current_config={"name": "live", "type": "gateway-rate-limiting-config", "rules": []})
+    assert manifest == {
+        "name": manifest["name"],
+        "type": "tenant-rate-limit-config/model",
+        "when": {
+            "subjects": {"teams": {"in": ["backend"]}, "users": {"in": ["bob@example.com"]}},
+            "models": {"in": ["openai-main/gpt-4o"]},
+        },
+        "limits": {"tokens_per_minute": 20_000},
+        "applies_to": {"type": "per-team"},
+        "mode": "enforce",
+    }
+    assert [f for f in validate_manifest(manifest, CATALOG) if f.severity == "error"] == []
+
+
+def test_a_v2_budget_per_user_with_alerts_validates() -> None:
+    intent = BudgetIntent(
+        subjects=["*"],
+        limit=100,
+        unit="cost_per_day",
+        applies_per=["user"],
+        alerts=BudgetAlerts(to_emails=["lead@example.com"], notification_channel="budget-alerts"),
+        audit_mode=True,
+        version="v2",
+    )
+    manifest = render(intent)
+    assert manifest["type"] == "tenant-budget-config" and "when" not in manifest
+    assert manifest["limits"] == {"cost_per_day": 100} and manifest["applies_to"] == {"type": "per-user"}
+    assert manifest["mode"] == "audit"
+    assert manifest["alerts"]["notification_target"][0]["to_emails"] == ["lead@example.com"]
+    assert [f for f in validate_manifest(manifest, CATALOG) if f.severity == "error"] == []
+
+
+@pytest.mark.parametrize(
+    ("intent", "field"),
+    [
+        (BudgetIntent(subjects=["*"], limit=5, unit="tokens_per_day", applies_per=[], version="v2"), "unit"),
+        (BudgetIntent(subjects=["*"], limit=5, unit="cost_per_day", applies_per=["team"], version="v2"), "applies_per"),
+        (
+            RateLimitIntent(
+                subjects=["*"], limit=5, unit="requests_per_minute", applies_per=["user", "model"], version="v2"
+            ),
+            "applies_per",
+        ),
+    ],
+)
+def test_what_v2_cannot_express_is_asked_not_guessed(intent: BudgetIntent | RateLimitIntent, field: str) -> None:
+    check = check_intent(intent)
+    assert not check.complete and [q.field for q in check.questions] == [field]
+    with pytest.raises(IntentIncompleteError):
+        render(intent)
+
+
+def test_v1_stays_the_default_and_says_v2_exists() -> None:
+    check = check_intent(RateLimitIntent(subjects=["*"], limit=5, unit="requests_per_minute", applies_per=[]))
+    (version,) = [d for d in check.defaults if d.field == "version"]
+    assert version.value == "v1" and "version=v2" in version.note
