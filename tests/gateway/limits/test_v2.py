@@ -96,6 +96,9 @@ def test_in_and_not_in_filters(when: dict[str, Any], request_: LimitRequest, mat
     limits, _ = limiter()
     compiled = policies(rate("filtered", {"requests_per_minute": 0}, when=when))
     assert admitted(limits, compiled, request_, 1) == (0 if matches else 1)
+    (rule,) = compiled.v2.rate_limits
+    assert rule.match.matches(request_) is matches
+    assert (rule.match.mismatch(request_) is None) is matches, "explain's reason agrees with admission"
 
 
 def test_applies_to_per_user_with_an_override_and_virtual_accounts_not_counted() -> None:

@@ -86,6 +86,7 @@ class _Draft:
     applied: list[AppliedRule] = field(default_factory=list)
 
     _estimate: tuple[int, int] | None = None
+    cost: int | None = None  # the estimated cost, once priced
 
     def add(self, charge: Charge, hold: Hold, owner: LimitRule | BudgetRule) -> None:
         self.charges.append(charge)
@@ -272,9 +273,12 @@ class Limiter:
         draft.applied.append(AppliedRule(rule.kind, rule.name, rule.name))
 
     def _cost_estimate(self, draft: _Draft) -> int:
-        prompt, completion = draft.estimate
-        cost = draft.request.pricing.cost(Usage(prompt_tokens=prompt, completion_tokens=completion))
-        return round((cost or 0.0) * NANO_USD)
+        """The request's estimated cost in nano-USD, priced once per request."""
+        if draft.cost is None:
+            prompt, completion = draft.estimate
+            cost = draft.request.pricing.cost(Usage(prompt_tokens=prompt, completion_tokens=completion))
+            draft.cost = round((cost or 0.0) * NANO_USD)
+        return draft.cost
 
     # --- answers --------------------------------------------------------------------------------
 

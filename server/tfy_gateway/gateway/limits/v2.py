@@ -26,7 +26,7 @@ from typing import Any, Literal
 from tfy_gateway.gateway.limits.budgets import Alerting, BudgetRule, BudgetUnit
 from tfy_gateway.gateway.limits.request import LimitRequest
 from tfy_gateway.gateway.limits.rules import LimitRule, Unit
-from tfy_gateway.gateway.limits.scope import EVERYONE, Entity
+from tfy_gateway.gateway.limits.scope import Entity
 from tfy_gateway.gateway.routing.matching import WhenMatcher
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
@@ -53,6 +53,11 @@ class Filter:
             return None
         return cls(None if spec.in_ is None else frozenset(spec.in_), frozenset(spec.not_in or ()))
 
+    def allows(self, values: tuple[str, ...]) -> bool:
+        if self.excluded and not self.excluded.isdisjoint(values):
+            return False
+        return self.allowed is None or not self.allowed.isdisjoint(values)
+
     def mismatch(self, what: str, values: tuple[str, ...]) -> str | None:
         if self.excluded.intersection(values):
             return f"{what}: {sorted(self.excluded.intersection(values))} is excluded (not_in)"
@@ -71,6 +76,24 @@ class V2Match:
     provider_accounts: Filter | None = None
     metadata: tuple[tuple[str, Filter], ...] = ()
     team_name: str | None = None  # a team budget counts its team's requests only
+
+    def matches(self, request: LimitRequest) -> bool:
+        """`mismatch(request) is None`, without building the reason (the per-request path)."""
+        if self.team_name is not None and f"team:{self.team_name}" not in request.subjects:
+            return False
+        user, account, teams = request.identity
+        model = request.model
+        metadata = request.metadata
+        for spec, values in (
+            (self.users, user),
+            (self.teams, teams),
+            (self.virtual_accounts, account),
+            (self.models, (model,)),
+            (self.provider_accounts, (model.partition("/")[0],)),
+        ):
+            if spec is not None and not spec.allows(values):
+                return False
+        return all(spec.allows((metadata[key],) if key in metadata else ()) for key, spec in self.metadata)
 
     def mismatch(self, request: LimitRequest, *, subjects_only: bool = False) -> str | None:
         """Why `request` is not matched (the first failing filter), or None when it is;
@@ -160,14 +183,12 @@ class CompiledV2:
     budgets: tuple[V2Rule, ...] = ()
 
     def matching(self, rules: tuple[V2Rule, ...], request: LimitRequest) -> list[V2Rule]:
-        return [rule for rule in rules if rule.match.mismatch(request) is None]
+        return [rule for rule in rules if rule.match.matches(request)]
 
 
 def _identity(request: LimitRequest) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """(user email,), (virtual-account name,), (teams...) of the caller, bare, as V2 filters name them."""
-    kind, _, name = request.caller.partition(":")
-    teams = tuple(s.removeprefix("team:") for s in request.subjects if s.startswith("team:") and s != EVERYONE)
-    return ((name,) if kind == "user" else (), (name,) if kind == "virtualaccount" else (), teams)
+    return request.identity
 
 
 def _match(when: Any, team_name: str | None = None) -> V2Match:
