@@ -18,6 +18,7 @@ import argparse
 import datetime
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -140,7 +141,9 @@ def soak(server: systems.Running, rate: float, seconds: float) -> dict[str, Any]
     with procstat.RssSampler(server.pid, interval=1.0) as sampler:
         outcome = loadgen.run_fixed_rate(server.target, rate, seconds)
     values = [mb for _, mb in sampler.samples]
+    edge = max(1, len(values) // 10)  # a tenth of the soak at each end, so one sample's noise does not decide
     return {
+        "drift_mb": statistics.median(values[-edge:]) - statistics.median(values[:edge]) if values else 0.0,
         "rate": rate,
         **outcome,
         "samples": [[round(t, 1), round(mb, 2)] for t, mb in sampler.samples],

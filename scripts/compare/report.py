@@ -117,36 +117,40 @@ def print_report(result: dict[str, Any]) -> None:
         f"load generator {meta['load_generator']}; {meta['rounds']} interleaved rounds of {meta['seconds']} s"
     )
     print("figures: median [min-max] over rounds; CPU = server process tree utime+stime per 200 response\n")
-    print(
-        f"{'chat':<16} {'conc':>4} {'req/s':>22} {'p50 ms':>20} {'p90 ms':>8} {'p99 ms':>8} "
-        f"{'CPU µs/req':>22} {'RSS MB':>7}  errors"
-    )
+    widths = (24, 22, 22, 24, 20, 12)
+    names = ("req/s", "p50 ms", "p90 ms", "p99 ms", "CPU µs/req", "RSS MB")
+    print(f"{'chat':<16} {'conc':>4}" + "".join(f" {n:>{w}}" for n, w in zip(names, widths, strict=True)) + "  errors")
     for system in result["order"]:
         for level, entry in result["chat"].get(system, {}).items():
-            print(
-                f"{system:<16} {level:>4} {_fmt(entry['rps']):>22} {_fmt(entry['p50_ms'], 2):>20} "
-                f"{_fmt(entry['p90_ms'], 2):>8} {_fmt(entry['p99_ms'], 2):>8} {_fmt(entry['cpu_us_per_request']):>22} "
-                f"{_fmt(entry['rss_peak_mb']):>7}  {_errors(entry)}{_support(entry)}"
+            cells = (
+                _fmt(entry["rps"]),
+                _fmt(entry["p50_ms"], 2),
+                _fmt(entry["p90_ms"], 2),
+                _fmt(entry["p99_ms"], 2),
+                _fmt(entry["cpu_us_per_request"]),
+                _fmt(entry["rss_peak_mb"]),
             )
+            row = "".join(f" {cell:>{w}}" for cell, w in zip(cells, widths, strict=True))
+            print(f"{system:<16} {level:>4}{row}  {_errors(entry)}{_support(entry)}")
     if result["stream"]:
-        print(f"\n{'stream':<16} {'conc':>4} {'streams/s':>14} {'TTFT p50 ms':>20} {'total p50 ms':>20}  errors")
+        print(f"\n{'stream':<16} {'conc':>4} {'streams/s':>18} {'TTFT p50 ms':>24} {'total p50 ms':>24}  errors")
         for system in result["order"]:
             for level, entry in result["stream"].get(system, {}).items():
                 print(
-                    f"{system:<16} {level:>4} {_fmt(entry['rps']):>14} {_fmt(entry['ttft_p50_ms'], 2):>20} "
-                    f"{_fmt(entry['p50_ms'], 2):>20}  {_errors(entry)}"
+                    f"{system:<16} {level:>4} {_fmt(entry['rps']):>18} {_fmt(entry['ttft_p50_ms'], 2):>24} "
+                    f"{_fmt(entry['p50_ms'], 2):>24}  {_errors(entry)}"
                 )
     levels = sorted({int(level) for table in result["ratios"].values() for row in table.values() for level in row})
     print(
         f"\n{'ratio within each round (median [min-max])':<44} {'system':<16}"
-        + "".join(f"{'c=' + str(c):>20}" for c in levels)
+        + "".join(f" {'c=' + str(c):>26}" for c in levels)
     )
     for name, reference, _, unit in RATIOS + STREAM_RATIOS:
         table = result["ratios"].get(name, {})
         for system in result["order"]:
             if system in REFERENCES_ONLY or system not in table:
                 continue
-            cells = "".join(f"{_fmt(table[system].get(str(c)), 2):>20}" for c in levels)
+            cells = "".join(f" {_fmt(table[system].get(str(c)), 2):>26}" for c in levels)
             print(f"{name + ' (' + unit + ', vs ' + reference + ')':<44} {system:<16}{cells}")
     if result["peak_rss_mb_c256"]:
         peaks = ", ".join(f"{k} {v:.0f}" for k, v in result["peak_rss_mb_c256"].items())
@@ -154,7 +158,8 @@ def print_report(result: dict[str, Any]) -> None:
     for system, soak in result["soak"].items():
         print(
             f"soak {system}: {soak['rate']}/s for {soak['seconds']:.0f} s: RSS {soak['start_mb']:.1f} -> "
-            f"{soak['end_mb']:.1f} MB (min {soak['min_mb']:.1f}, max {soak['max_mb']:.1f}); "
+            f"{soak['end_mb']:.1f} MB (min {soak['min_mb']:.1f}, max {soak['max_mb']:.1f}, "
+            f"drift {soak['drift_mb']:+.1f}); "
             f"{soak['ok']} ok, errors {soak['errors'] or 0}, skipped {soak['skipped']}"
         )
     prof = result.get("profile")

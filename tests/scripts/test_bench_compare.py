@@ -76,7 +76,7 @@ def test_tiny_run_writes_every_field(tmp_path: Path) -> None:
 
     soak = data["soak"]["gateway-all"]
     assert soak["ok"] > 0 and soak["errors"] == {} and soak["samples"]
-    assert soak["max_mb"] >= soak["min_mb"] > 0
+    assert soak["max_mb"] >= soak["min_mb"] > 0 and "drift_mb" in soak
     assert "gateway-all" in result.stdout and "cpu_vs_floor" in result.stdout  # the printed table
 
 
