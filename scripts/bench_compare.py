@@ -178,14 +178,56 @@ def serve_help(python: str, source: Path) -> str:
     return result.stdout
 
 
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def start_systems(
+    args: argparse.Namespace, ctx: systems.Context, stack: ExitStack, upstream: systems.Running
+) -> tuple[dict[str, systems.Running], dict[str, dict[str, Any]]]:
+    """Every system asked for, up and warmed; the status of each (ok, skipped or failed, and why)."""
+    servers: dict[str, systems.Running] = {}
+    status: dict[str, dict[str, Any]] = {}
+    starters = systems.starters(args.workers)
+    for name in args.names:
+        log(f"starting {name} ...")
+        try:
+            server = upstream if name == "upstream" else stack.enter_context(starters[name](ctx))
+        except systems.Skip as exc:
+            status[name] = {"status": "skipped", "reason": str(exc)}
+            continue
+        except (StartError, RuntimeError, OSError) as exc:
+            status[name] = {"status": "failed to start", "reason": str(exc)[:800]}
+            continue
+        servers[name] = server
+        status[name] = {"status": "ok", "reason": "", "version": server.version, "notes": server.notes}
+        measure(name, server, min(8, max(args.level_list)), 1.0, args.load_generator)  # warm-up, discarded
+    return servers, status
+
+
+def interleaved_rounds(
+    args: argparse.Namespace, servers: dict[str, systems.Running]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Chat rows and stream rows: for each round, each level, every system in turn (A B C A B C ...)."""
+    chat_rows: list[dict[str, Any]] = []
+    stream_rows: list[dict[str, Any]] = []
+    for round_ in range(args.rounds):
+        for level in args.level_list:
+            for name, server in servers.items():
+                log(f"round {round_ + 1}/{args.rounds} chat c={level} {name}")
+                chat_rows.append({"round": round_, **measure(name, server, level, args.seconds, args.load_generator)})
+        for level in args.stream_level_list:
+            for name, server in servers.items():
+                log(f"round {round_ + 1}/{args.rounds} stream c={level} {name}")
+                row = measure(name, server, level, args.stream_seconds, "python", stream=True)
+                stream_rows.append({"round": round_, **row})
+    return chat_rows, stream_rows
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started_at = datetime.datetime.now(datetime.timezone.utc)
     json_path = args.json or DEFAULT_RESULTS / f"compare-{started_at:%Y%m%dT%H%M%SZ}.json"
     load_before = [round(x, 2) for x in os.getloadavg()]
-    status: dict[str, dict[str, Any]] = {}
-    servers: dict[str, systems.Running] = {}
-    chat_rows: list[dict[str, Any]] = []
-    stream_rows: list[dict[str, Any]] = []
     soaks: dict[str, dict[str, Any]] = {}
     profile_result: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="tfy-bench-") as work, ExitStack() as stack:
@@ -202,54 +244,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         upstream_port = free_port()
         upstream = stack.enter_context(systems.upstream(ctx, upstream_port, args.chunks, args.interval_ms))
         ctx.upstream = f"http://127.0.0.1:{upstream_port}"
-        starters = systems.starters(args.workers)
-        for name in args.names:
-            print(f"starting {name} ...", file=sys.stderr, flush=True)
-            try:
-                server = upstream if name == "upstream" else stack.enter_context(starters[name](ctx))
-            except systems.Skip as exc:
-                status[name] = {"status": "skipped", "reason": str(exc)}
-                continue
-            except (StartError, RuntimeError, OSError) as exc:
-                status[name] = {"status": "failed to start", "reason": str(exc)[:800]}
-                continue
-            servers[name] = server
-            status[name] = {"status": "ok", "reason": "", "version": server.version, "notes": server.notes}
-            measure(name, server, min(8, max(args.level_list)), 1.0, args.load_generator)  # warm-up, discarded
-        for round_ in range(args.rounds):
-            for level in args.level_list:
-                for name, server in servers.items():
-                    print(f"round {round_ + 1}/{args.rounds} chat c={level} {name}", file=sys.stderr, flush=True)
-                    chat_rows.append(
-                        {"round": round_, **measure(name, server, level, args.seconds, args.load_generator)}
-                    )
-            for level in args.stream_level_list:
-                for name, server in servers.items():
-                    print(f"round {round_ + 1}/{args.rounds} stream c={level} {name}", file=sys.stderr, flush=True)
-                    row = measure(name, server, level, args.stream_seconds, "python", stream=True)
-                    stream_rows.append({"round": round_, **row})
+        servers, status = start_systems(args, ctx, stack, upstream)
+        chat_rows, stream_rows = interleaved_rounds(args, servers)
         if args.profile in servers:
-            print(f"profiling {args.profile} at c=32 for {args.profile_seconds} s", file=sys.stderr, flush=True)
+            log(f"profiling {args.profile} at c=32 for {args.profile_seconds} s")
             raw = json_path.with_suffix(".pyspy.txt")
+            server = servers[args.profile]
             profile_result = {
                 "system": args.profile,
-                **profiled(servers[args.profile], args.profile_seconds, args.load_generator, raw),
+                **profiled(server, args.profile_seconds, args.load_generator, raw),
             }
         if not args.no_soak:
-            for name in args.soak_systems.split(","):
-                if name in servers:
-                    print(f"soak {name}: {args.soak_rate}/s for {args.soak_seconds} s", file=sys.stderr, flush=True)
-                    soaks[name] = soak(servers[name], args.soak_rate, args.soak_seconds)
+            for name in (name for name in args.soak_systems.split(",") if name in servers):
+                log(f"soak {name}: {args.soak_rate}/s for {args.soak_seconds} s")
+                soaks[name] = soak(servers[name], args.soak_rate, args.soak_seconds)
     peaks: dict[str, float] = {}
     for row in chat_rows:
         if row["concurrency"] == 256 and row.get("failure") is None:
             peaks[row["system"]] = max(peaks.get(row["system"], 0.0), row["rss_peak_mb"])
-    machine = procstat.machine()
     result: dict[str, Any] = {
         "meta": {
             "started_at": started_at.isoformat(),
             "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "machine": machine,
+            "machine": procstat.machine(),
             "load_before": load_before,
             "load_after": [round(x, 2) for x in os.getloadavg()],
             "load_generator": args.load_generator,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -98,7 +98,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def run_wrk(target: Target, concurrency: int, seconds: float, threads: int = 1) -> Run:
-    """A closed loop of `concurrency` connections for `seconds` with wrk; its CPU from wait4()."""
+    """A closed loop of `concurrency` connections for `seconds` with wrk; its CPU from getrusage()."""
     headers = "\n".join(f'wrk.headers["{k}"] = [==[{v}]==]' for k, v in target.headers.items())
     headers += '\nwrk.headers["Content-Type"] = "application/json"'
     script = LUA % {"body": json.dumps(target.body), "headers": headers}
@@ -107,10 +107,10 @@ def run_wrk(target: Target, concurrency: int, seconds: float, threads: int = 1) 
     try:
         command = ["wrk", "-t", str(min(threads, concurrency)), "-c", str(concurrency)]
         command += ["-d", f"{max(1, round(seconds))}s", "--timeout", WRK_TIMEOUT, "-s", handle.name, target.url]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out = (process.stdout.read() if process.stdout else "") + (process.stderr.read() if process.stderr else "")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child reaped meanwhile
+        process = subprocess.run(command, capture_output=True, text=True, check=False)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = process.stdout + process.stderr
     finally:
         Path(handle.name).unlink()
     line = next((x for x in out.splitlines() if x.startswith("WRKJSON ")), None)
@@ -128,7 +128,7 @@ def run_wrk(target: Target, concurrency: int, seconds: float, threads: int = 1) 
         p90_ms=data["p90_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,
         errors=errors,
-        loadgen_cpu_s=usage.ru_utime + usage.ru_stime,
+        loadgen_cpu_s=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
     )
 
 

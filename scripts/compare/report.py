@@ -109,14 +109,7 @@ def _support(entry: dict[str, Any]) -> str:
     return f"  (+ redis-server {cpu['median']:.0f} µs/req)" if cpu and cpu["median"] is not None else ""
 
 
-def print_report(result: dict[str, Any]) -> None:
-    meta = result["meta"]
-    m = meta["machine"]
-    print(
-        f"\nmachine: {m['nproc']} CPUs ({m['cpu_model']}), load {meta['load_before']} -> {meta['load_after']}; "
-        f"load generator {meta['load_generator']}; {meta['rounds']} interleaved rounds of {meta['seconds']} s"
-    )
-    print("figures: median [min-max] over rounds; CPU = server process tree utime+stime per 200 response\n")
+def _print_chat(result: dict[str, Any]) -> None:
     widths = (24, 22, 22, 24, 20, 12)
     names = ("req/s", "p50 ms", "p90 ms", "p99 ms", "CPU µs/req", "RSS MB")
     print(f"{'chat':<16} {'conc':>4}" + "".join(f" {n:>{w}}" for n, w in zip(names, widths, strict=True)) + "  errors")
@@ -132,19 +125,22 @@ def print_report(result: dict[str, Any]) -> None:
             )
             row = "".join(f" {cell:>{w}}" for cell, w in zip(cells, widths, strict=True))
             print(f"{system:<16} {level:>4}{row}  {_errors(entry)}{_support(entry)}")
-    if result["stream"]:
-        print(f"\n{'stream':<16} {'conc':>4} {'streams/s':>18} {'TTFT p50 ms':>24} {'total p50 ms':>24}  errors")
-        for system in result["order"]:
-            for level, entry in result["stream"].get(system, {}).items():
-                print(
-                    f"{system:<16} {level:>4} {_fmt(entry['rps']):>18} {_fmt(entry['ttft_p50_ms'], 2):>24} "
-                    f"{_fmt(entry['p50_ms'], 2):>24}  {_errors(entry)}"
-                )
+
+
+def _print_streams(result: dict[str, Any]) -> None:
+    print(f"\n{'stream':<16} {'conc':>4} {'streams/s':>18} {'TTFT p50 ms':>24} {'total p50 ms':>24}  errors")
+    for system in result["order"]:
+        for level, entry in result["stream"].get(system, {}).items():
+            print(
+                f"{system:<16} {level:>4} {_fmt(entry['rps']):>18} {_fmt(entry['ttft_p50_ms'], 2):>24} "
+                f"{_fmt(entry['p50_ms'], 2):>24}  {_errors(entry)}"
+            )
+
+
+def _print_ratios(result: dict[str, Any]) -> None:
     levels = sorted({int(level) for table in result["ratios"].values() for row in table.values() for level in row})
-    print(
-        f"\n{'ratio within each round (median [min-max])':<44} {'system':<16}"
-        + "".join(f" {'c=' + str(c):>26}" for c in levels)
-    )
+    title = "ratio within each round (median [min-max])"
+    print(f"\n{title:<44} {'system':<16}" + "".join(f" {'c=' + str(c):>26}" for c in levels))
     for name, reference, _, unit in RATIOS + STREAM_RATIOS:
         table = result["ratios"].get(name, {})
         for system in result["order"]:
@@ -152,6 +148,9 @@ def print_report(result: dict[str, Any]) -> None:
                 continue
             cells = "".join(f" {_fmt(table[system].get(str(c)), 2):>26}" for c in levels)
             print(f"{name + ' (' + unit + ', vs ' + reference + ')':<44} {system:<16}{cells}")
+
+
+def _print_memory_and_profile(result: dict[str, Any]) -> None:
     if result["peak_rss_mb_c256"]:
         peaks = ", ".join(f"{k} {v:.0f}" for k, v in result["peak_rss_mb_c256"].items())
         print(f"\npeak RSS at c=256 (MB, summed over the process tree): {peaks}")
@@ -159,8 +158,7 @@ def print_report(result: dict[str, Any]) -> None:
         print(
             f"soak {system}: {soak['rate']}/s for {soak['seconds']:.0f} s: RSS {soak['start_mb']:.1f} -> "
             f"{soak['end_mb']:.1f} MB (min {soak['min_mb']:.1f}, max {soak['max_mb']:.1f}, "
-            f"drift {soak['drift_mb']:+.1f}); "
-            f"{soak['ok']} ok, errors {soak['errors'] or 0}, skipped {soak['skipped']}"
+            f"drift {soak['drift_mb']:+.1f}); {soak['ok']} ok, errors {soak['errors'] or 0}, skipped {soak['skipped']}"
         )
     prof = result.get("profile")
     if prof and prof.get("top_self"):
@@ -171,6 +169,21 @@ def print_report(result: dict[str, Any]) -> None:
             print(f"  {entry['self_pct']:5.1f}% self {entry['total_pct']:5.1f}% total  {entry['function']}")
     elif prof:
         print(f"\npy-spy {prof['system']}: {prof.get('failure')}")
+
+
+def print_report(result: dict[str, Any]) -> None:
+    meta = result["meta"]
+    m = meta["machine"]
+    print(
+        f"\nmachine: {m['nproc']} CPUs ({m['cpu_model']}), load {meta['load_before']} -> {meta['load_after']}; "
+        f"load generator {meta['load_generator']}; {meta['rounds']} interleaved rounds of {meta['seconds']} s"
+    )
+    print("figures: median [min-max] over rounds; CPU = server process tree utime+stime per 200 response\n")
+    _print_chat(result)
+    if result["stream"]:
+        _print_streams(result)
+    _print_ratios(result)
+    _print_memory_and_profile(result)
     for system, info in result["systems"].items():
         if info["status"] != "ok":
             print(f"{system}: {info['status']}: {info['reason']}")
