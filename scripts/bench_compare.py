@@ -40,7 +40,9 @@ QUICK_SYSTEMS = ["upstream", "floor", "gateway-all", "litellm"]
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="c=32,1, 2 rounds of 3 s, floor/gateway-all/LiteLLM")
+    parser.add_argument(
+        "--quick", action="store_true", help="c=32,1, 2 rounds of 3 s, no soak: upstream, floor, gateway-all, LiteLLM"
+    )
     parser.add_argument(
         "--systems", help=f"comma-separated, from {','.join(systems.ALL)} (default: all but fake-provider)"
     )
