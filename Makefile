@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fmt schema skill clean
+.PHONY: demo test lint bench bench-quick fmt schema skill clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,14 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix server tests scripts
 	$(BIN)/ruff format server tests scripts
 
+# bench: every scripts/bench_*.py, bench_compare.py's full side-by-side run included (about 10 minutes;
+# LiteLLM is installed on first use into ~/.cache/tfy-gateway/bench/litellm-venv). Figures, not thresholds.
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+
+# bench-quick: c=32 and c=1, floor vs gateway with every example policy vs LiteLLM, under 2 minutes.
+bench-quick: $(STAMP)
+	$(BIN)/python scripts/bench_compare.py --quick
 
 schema: $(STAMP)
 	$(BIN)/tfy-gateway schema --markdown > references/manifest-schema.md

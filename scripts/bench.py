@@ -1,5 +1,8 @@
 """`make bench`: run every benchmark script (scripts/bench_*.py) in turn; each prints its figures.
 
+bench_compare.py is the side-by-side one (the gateway vs a raw upstream, a minimal proxy and LiteLLM,
+about 10 minutes; `make bench-quick` runs its short form): see references/performance.md.
+
 Benchmarks are measurements, never assertions: run them on an otherwise idle machine and compare
 numbers between commits, not against a threshold.
 """
