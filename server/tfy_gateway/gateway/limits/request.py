@@ -34,5 +34,5 @@ class LimitRequest:
         """(user email,), (virtual-account name,), (team names...) of the caller, bare (no prefix);
         `everyone` is not a team here."""
         kind, _, name = self.caller.partition(":")
-        teams = tuple(s[5:] for s in self.subjects if s.startswith("team:") and s != "team:everyone")
+        teams = tuple([s[5:] for s in self.subjects if s.startswith("team:") and s != "team:everyone"])
         return ((name,) if kind == "user" else (), (name,) if kind == "virtualaccount" else (), teams)

@@ -63,7 +63,11 @@ class WhenMatcher:
 
 
 def metadata_matches(pairs: tuple[tuple[str, str], ...], metadata: Mapping[str, str]) -> bool:
-    return all(metadata.get(key) == value for key, value in pairs)
+    # A plain loop, not all(<generator>): called for every candidate rule of every request.
+    for key, value in pairs:  # noqa: SIM110
+        if metadata.get(key) != value:
+            return False
+    return True
 
 
 def metadata_mismatch(pairs: tuple[tuple[str, str], ...], metadata: Mapping[str, str]) -> str | None:
