@@ -165,20 +165,20 @@ class RedisRoutingBackend:
                 self._adopt(write[1], reply, now)
 
     async def _write(self, batch: list[tuple[str, ...]]) -> list[Any]:
-        pipe = self.link.client.pipeline(transaction=False)
         now = repr(self.clock())
-        for write in batch:
-            if write[0] == "sticky":
-                _, key, target, seen, until_ms = write
-                message = orjson.dumps({"sticky": key, "target": target, "until_ms": int(until_ms)})
-                sticky: list[str | bytes] = [target, seen, until_ms, self.channel, message]
-                await self._sticky_script(keys=[self._sticky_prefix + key], args=sticky, client=pipe)
-            else:
-                _, target, until = write
-                message = orjson.dumps({"health": target, "until": float(until)})
-                health: list[str | bytes] = [target, until, now, self.channel, message]
-                await self._health_script(keys=[self._health_key], args=health, client=pipe)
-        return list(await pipe.execute())
+        async with self.link.client.pipeline(transaction=False) as pipe:
+            for write in batch:
+                if write[0] == "sticky":
+                    _, key, target, seen, until_ms = write
+                    message = orjson.dumps({"sticky": key, "target": target, "until_ms": int(until_ms)})
+                    sticky: list[str | bytes] = [target, seen, until_ms, self.channel, message]
+                    await self._sticky_script(keys=[self._sticky_prefix + key], args=sticky, client=pipe)
+                else:
+                    _, target, until = write
+                    message = orjson.dumps({"health": target, "until": float(until)})
+                    health: list[str | bytes] = [target, until, now, self.channel, message]
+                    await self._health_script(keys=[self._health_key], args=health, client=pipe)
+            return list(await pipe.execute())
 
     def _adopt(self, key: str, reply: list[Any], now: float) -> None:
         """The pin Redis holds for `key` (ours, or another replica's that won)."""
@@ -214,12 +214,12 @@ class RedisRoutingBackend:
                 break
 
     async def _load_pins(self, keys: list[bytes | str]) -> None:
-        pipe = self.link.client.pipeline(transaction=False)
         names = [key.decode() if isinstance(key, bytes) else key for key in keys]
-        for name in names:
-            pipe.get(name)
-            pipe.pexpiretime(name)
-        values = await pipe.execute()
+        async with self.link.client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.get(name)
+                pipe.pexpiretime(name)
+            values = await pipe.execute()
         now = self.clock()
         skip = len(self._sticky_prefix)
         for position, name in enumerate(names):
