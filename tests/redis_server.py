@@ -21,19 +21,23 @@ from tests.helpers import free_port
 
 
 class RedisServer:
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run installs it)")
         self.binary = binary
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = password
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         self.dir = Path(tempfile.mkdtemp(prefix="tfy-redis-"))
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         command += ["--dir", str(self.dir), "--loglevel", "warning"]
+        if self.password:
+            command += ["--requirepass", self.password]
         log = (self.dir / "redis.log").open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -71,7 +75,7 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def running_redis() -> RedisServer:
-    server = RedisServer()
+def running_redis(password: str | None = None) -> RedisServer:
+    server = RedisServer(password)
     server.start()
     return server
