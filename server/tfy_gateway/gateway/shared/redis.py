@@ -1,7 +1,7 @@
 """`RedisLink`: the gateway's one Redis client, every call bounded by a timeout and a circuit breaker.
 
 A request must never wait on a dead Redis longer than `timeout_s`: each call runs under
-`anyio.fail_after` (and the sockets under the same timeout), the client never retries on its own,
+`asyncio.timeout` (and the sockets under the same timeout), the client never retries on its own,
 and once the breaker is open calls fail at once with `StateStoreDown` until a probe succeeds. The
 callers (the limit store, the routing backend) decide what a failure means for them.
 
@@ -11,11 +11,12 @@ URL is only ever shown without its password (`safe_url`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-import anyio
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -98,8 +99,7 @@ class RedisLink:
         if not breaker.allow():
             raise StateStoreDown(f"the shared state store ({self.shown}) is unreachable")
         try:
-            with anyio.fail_after(self.timeout_s):
-                result = await work()
+            result = await _within(self.timeout_s, work)
         except FAILURES as exc:
             self._failed(operation, exc)
             raise StateStoreDown(f"the shared state store ({self.shown}) is unreachable: {_reason(exc)}") from None
@@ -127,6 +127,17 @@ class RedisLink:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+async def _within(seconds: float, work: Callable[[], Awaitable[T]]) -> T:
+    """`await work()`, cancelled after `seconds` (TimeoutError): no new task on 3.11+."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await work()
+    try:
+        return await asyncio.wait_for(work(), seconds)
+    except asyncio.TimeoutError:
+        raise TimeoutError from None
 
 
 def _reason(exc: BaseException) -> str:
