@@ -25,6 +25,7 @@ from tests.redis_server import RedisServer, running_redis
 from tfy_gateway.fakeprovider import running
 
 LIMITED = "counted/gpt-4o"
+PRICEY = "pricey/gpt"
 
 
 def account(name: str, base_url: str) -> dict[str, Any]:
@@ -37,6 +38,18 @@ def account(name: str, base_url: str) -> dict[str, Any]:
             {"type": "integration/model/openai", "name": "gpt-4o", "model_id": "gpt-4o", "model_types": ["chat"]}
         ],
     }
+
+
+def pricey(base_url: str) -> dict[str, Any]:
+    """One model at $0.001 a token that answers 20 tokens after a pause (so requests overlap)."""
+    model = {
+        "type": "integration/model/openai",
+        "name": "gpt",
+        "model_id": "gpt-4o@tokens=20,ttft_ms=200,tpot_ms=5",
+        "model_types": ["chat"],
+        "cost": {"metric": "per_1000_tokens", "value": {"input": 1.0, "output": 1.0}},
+    }
+    return {**account("pricey", f"{base_url}/v1"), "integrations": [model]}
 
 
 def routing() -> dict[str, Any]:
@@ -153,6 +166,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, pr
         account("counted", f"{provider}/v1"),
         account("steady", f"{provider}/v1"),
         account("flaky", f"{provider}/knobs/status=503/v1"),
+        pricey(provider),
         routing(),
     ]
     # A generous timeout: this module checks sharing, not the failure policy; a loaded test machine can
@@ -173,7 +187,7 @@ def limit_counters(server: RedisServer) -> int:
 
 
 async def burst(replicas: list[Replica], model: str, total: int) -> list[httpx.Response]:
-    body = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 4}
+    body = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 20}
     clients = [
         httpx.AsyncClient(headers=r.headers, timeout=120, limits=httpx.Limits(max_connections=100)) for r in replicas
     ]
@@ -204,6 +218,25 @@ def test_500_concurrent_requests_over_two_replicas_admit_exactly_the_limit_of_10
     keys = [key for key in client.scan_iter(match="tfy-gateway:{limits}:*") if rule_id.encode() in key]
     assert len(keys) == 1 and sum(int(v) for v in client.hvals(keys[0])) == 100
     assert all(replica.metric("tfy_gateway_state_store_errors_total") is None for replica in pair)
+
+
+def test_a_one_dollar_budget_over_two_replicas_overspends_by_at_most_one_request(pair: list[Replica]) -> None:
+    """50 concurrent requests at $0.001 a token, split between the replicas, against $1 a day."""
+    rule_id = "dollar-" + uuid.uuid4().hex[:8]
+    budget = {"id": rule_id, "when": {"models": [PRICEY]}, "limit_to": 1.0, "unit": "cost_per_day"}
+    for replica in pair:
+        apply(replica.gateway, {"name": "budgets", "type": "gateway-budget-config", "rules": [budget]})
+    answers = asyncio.run(burst(pair, PRICEY, 50))
+    assert {answer.status_code for answer in answers} <= {200, 429}
+    served = [
+        (usage["prompt_tokens"] + usage["completion_tokens"]) * 0.001
+        for answer in answers
+        if answer.status_code == 200 and (usage := answer.json()["usage"])
+    ]
+    assert served and len(served) < 50, "the budget let some requests through and refused the rest"
+    most = max(served)
+    assert sum(served) <= 1.0 + most, f"spent {sum(served)} against $1 (one request costs up to {most})"
+    assert all(replica.chat(PRICEY).status_code == 429 for replica in pair), "both replicas see it spent"
 
 
 def test_a_sticky_session_lands_on_the_same_target_through_either_replica(pair: list[Replica]) -> None:
