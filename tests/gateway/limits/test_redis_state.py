@@ -309,3 +309,16 @@ async def test_a_frozen_redis_costs_a_call_its_timeout_then_nothing(lone_redis: 
     finally:
         lone_redis.resume()
         await store.shared.link.aclose()
+
+
+async def test_many_counters_kept_locally_are_handed_over_in_batches(lone_redis: RedisServer) -> None:
+    store = failover(lone_redis, "fail-open")
+    try:
+        for user in range(450):  # as if admitted locally during an outage
+            store.local.reserve_now([charge(f"u{user}", user + 1, None)])
+        await store.reserve([charge("trigger", 1, None)])  # Redis answers: the hand-over starts
+        await store.stop()
+        totals = await store.shared.read([Probe(f"u{user}", 100, 6) for user in range(450)])
+        assert totals == tuple(range(1, 451)) and len(store.local) == 0
+    finally:
+        await store.shared.link.aclose()

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 Policy = Literal["fail-open", "fail-closed"]
 POLICIES: tuple[Policy, ...] = ("fail-open", "fail-closed")
 KEEP_EVERY_BUCKET = 2**62  # a span under which re-adding counts drops no bucket
+MERGE_BATCH = 200
 
 
 class StateUnavailable(ApiError):
@@ -120,16 +121,18 @@ class FailoverLimitState:
     async def _merge(self) -> None:
         rows, _ = self.local.take_dirty()
         self.local = MemoryLimitState()
-        if not rows:
-            return
-        try:
-            merged = await self.shared.merge(rows)
-        except StateStoreDown:
-            # Redis went away again: the counts go back into the (new) local store, added to what it holds.
-            for key, buckets, expires_at in rows:
-                for index, amount in buckets.items():
-                    if amount:
-                        charge = Charge(key, index, KEEP_EVERY_BUCKET, amount, 0, None, False, expires_at)
-                        self.local.reserve_now([charge])
-            return
-        logger.warning("added the counts of %d limit counters kept locally while Redis was away into Redis", merged)
+        merged = 0
+        for start in range(0, len(rows), MERGE_BATCH):  # each batch one script, well within the timeout
+            batch = rows[start : start + MERGE_BATCH]
+            try:
+                merged += await self.shared.merge(batch)
+            except StateStoreDown:
+                # Redis went away again: what is not merged yet goes back into the (new) local store.
+                for key, buckets, expires_at in rows[start:]:
+                    for index, amount in buckets.items():
+                        if amount:
+                            charge = Charge(key, index, KEEP_EVERY_BUCKET, amount, 0, None, False, expires_at)
+                            self.local.reserve_now([charge])
+                return
+        if merged:
+            logger.warning("added the counts of %d limit counters kept while Redis was away into Redis", merged)
