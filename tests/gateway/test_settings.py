@@ -82,4 +82,15 @@ def test_serve_help_and_the_reference_list_every_setting() -> None:
         assert env_var(name) in help_text.replace("\n", " ").replace(" ", "") or is_env_only(name)
         if not is_env_only(name):
             assert f"`{flag(name)}`" in row and flag(name) in help_text
-    assert "--redis-url" not in help_text  # no flag that does nothing
+
+
+def test_a_redis_url_must_name_redis_and_its_password_is_never_shown() -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(environ={"TFY_GATEWAY_REDIS_URL": "http://:s3cret@cache:6379"})
+    message = str(error.value)
+    assert "TFY_GATEWAY_REDIS_URL" in message and "redis://" in message and "s3cret" not in message
+    with pytest.raises(SettingsError, match="fail-open"):
+        load_settings({"on_state_error": "fail-sometimes"})
+    settings = load_settings({"redis_url": "redis://:s3cret@127.0.0.1:6379/0", "on_state_error": "fail-closed"})
+    assert settings.redis_url == "redis://:s3cret@127.0.0.1:6379/0" and "s3cret" not in repr(settings)
+    assert load_settings().redis_url is None and load_settings().on_state_error == "fail-open"

@@ -65,10 +65,38 @@ class GatewayMetrics:
         self.logs_dropped = Gauge(
             "tfy_gateway_request_logs_dropped", "Request logs dropped because the writer queue was full.", registry=r
         )
-
+        self.state_store_up = Gauge(
+            "tfy_gateway_state_store_up",
+            "1 while the shared state store answers, 0 while its circuit breaker is open (only with Redis).",
+            ("store",),
+            registry=r,
+        )
+        self.state_store_errors = Counter(
+            "tfy_gateway_state_store_errors",
+            "Calls to the shared state store that failed or timed out, by operation.",
+            ("store", "operation"),
+            registry=r,
+        )
+        self.state_store_fallbacks = Counter(
+            "tfy_gateway_state_store_fallbacks",
+            "Limit-store calls answered by the failure policy (local counters, or a 503) instead of Redis.",
+            ("store", "operation"),
+            registry=r,
+        )
         # Label children by (metric, values): `labels()` validates and locks on every call (about 1 µs
         # each, 7 per request); the values are bounded (see above), and so is this map.
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    # --- the shared state store's observer (shared.redis.LinkObserver) ---------------------------
+
+    def state_changed(self, up: bool) -> None:
+        self.state_store_up.labels("redis").set(1 if up else 0)
+
+    def call_failed(self, operation: str) -> None:
+        self.state_store_errors.labels("redis", operation).inc()
+
+    def state_fallback(self, operation: str) -> None:
+        self.state_store_fallbacks.labels("redis", operation).inc()
 
     def child(self, metric: Counter | Histogram, *values: str) -> Any:
         """`metric.labels(*values)`, remembered."""

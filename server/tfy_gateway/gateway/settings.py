@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
 from tfy_gateway.gateway.routing.settings import RoutingSettings
+from tfy_gateway.gateway.shared.url import safe_url
 
 ENV_PREFIX = "TFY_GATEWAY_"
 ADMIN_TOKEN_ENV = "TFY_GATEWAY_ADMIN_TOKEN"
@@ -113,6 +114,40 @@ class GatewaySettings(BaseModel):
         description="budget alerts: Slack chat.postMessage URL for slack-bot targets (a channel's api_url wins)",
     )
 
+    # --- shared state (several replicas) ---------------------------------------------------------
+    redis_url: str | None = Field(
+        None,
+        repr=False,
+        description=(
+            "Redis shared by replicas for rate limits, budgets, sticky pins and health marks "
+            "(redis://[user:password@]host:port/db, rediss://, unix://); unset = this process only"
+        ),
+    )
+    redis_key_prefix: str = Field(
+        "tfy-gateway",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="prefix of every Redis key, so that several deployments can share one Redis",
+    )
+    state_timeout_ms: int = Field(
+        50, ge=1, le=10_000, description="longest wait for one Redis call before on_state_error applies"
+    )
+    on_state_error: Literal["fail-open", "fail-closed"] = Field(
+        "fail-open",
+        description=(
+            "Redis unreachable: fail-open admits and counts locally per replica until it is back; "
+            "fail-closed refuses requests with limits with a 503"
+        ),
+    )
+    state_breaker_failures: int = Field(
+        3, ge=1, description="consecutive failed Redis calls that open the circuit breaker (calls then fail fast)"
+    )
+    state_breaker_cooldown_s: float = Field(
+        1.0, gt=0, description="how long the open breaker waits before one probe call to Redis"
+    )
+    routing_refresh_ms: int = Field(
+        250, ge=10, description="with Redis: how often health marks are re-read (pub/sub brings them sooner)"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _shared_admin_token(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -131,6 +166,16 @@ class GatewaySettings(BaseModel):
         base = info.data.get("alert_retry_base_s")
         if base is not None and value < base:
             raise ValueError(f"must be at least alert_retry_base_s ({base:g})")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("it must start with redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0)")
         return value
 
     @property
@@ -201,6 +246,8 @@ def _explain(exc: ValidationError, values: Mapping[str, Any], source: Mapping[st
         name = str(error["loc"][0]) if error["loc"] else "?"
         where = source.get(name, name)
         shown = "<hidden>" if name in _HIDDEN else repr(values.get(name))
+        if name == "redis_url" and isinstance(values.get(name), str):
+            shown = repr(safe_url(values[name]))
         field = GatewaySettings.model_fields.get(name)
         allowed = _allowed(field.annotation if field else None, error["type"], error.get("ctx") or {})
         message = error["msg"]

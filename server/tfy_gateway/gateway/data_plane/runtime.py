@@ -5,13 +5,16 @@ state outlive configuration changes), the policy hooks (limits, guardrails), the
 the metrics registry and the budget-alert outbox (`alerts`). The configuration itself is read per
 request from `GatewayState.config`. The rate-limit and budget counters are built with the lifespan
 too: they outlive configuration changes (a rule keeps its counters while its id and unit stay), and
-their journal keeps them across restarts. Nothing here is module-level: two apps in one process never
-share any of it.
+their journal keeps them across restarts. With `redis_url`, the counters, sticky pins and health
+marks live in Redis instead, shared by every replica (`references/scale-out.md`), under the
+`on_state_error` policy; there is no journal then. Nothing here is module-level: two apps in one
+process never share any of it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,12 +24,17 @@ from tfy_gateway.gateway.config import ConfigHub
 from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits, NoGuardrails
 from tfy_gateway.gateway.data_plane.limiting import PolicyLimits
 from tfy_gateway.gateway.limits import Limiter, LimitJournal, MemoryLimitState, ThresholdCrossed
+from tfy_gateway.gateway.limits.failover import FailoverLimitState
 from tfy_gateway.gateway.limits.journal import LIMITS_FILE
+from tfy_gateway.gateway.limits.redis_state import RedisLimitState
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.providers import AiohttpTransport, Transport
 from tfy_gateway.gateway.request_logs import LOGS_FILE, LogWriter, log_backend
 from tfy_gateway.gateway.routing import Router
+from tfy_gateway.gateway.routing.redis_backend import RedisRoutingBackend
 from tfy_gateway.gateway.settings import GatewaySettings
+from tfy_gateway.gateway.shared.breaker import CircuitBreaker
+from tfy_gateway.gateway.shared.redis import RedisLink
 from tfy_gateway.gateway.state import GatewayState
 
 logger = logging.getLogger(__name__)
@@ -130,11 +138,27 @@ class DataPlane:
     async def lifespan(self, state: GatewayState) -> AsyncIterator[None]:
         settings = state.settings
         self._state = state
-        self._router = Router(settings=settings.routing())
+        link = self._redis_link(settings)
+        shared_routing: RedisRoutingBackend | None = None
+        shared_limits: FailoverLimitState | None = None
+        if link is not None:
+            prefix = settings.redis_key_prefix
+            shared_routing = RedisRoutingBackend(link, prefix=prefix, refresh_s=settings.routing_refresh_ms / 1000)
+            await shared_routing.start()
+            # Pins and marks are compared across processes: wall-clock times.
+            self._router = Router(clock=time.time, settings=settings.routing(), backend=shared_routing)
+        else:
+            self._router = Router(settings=settings.routing())
         self._alerts = AlertOutbox.from_settings(settings)  # before the limits, which may submit to it
         journal: LimitJournal | None = None
         if self._limits_override is not None:
             self._limits = self._limits_override
+        elif link is not None:
+            shared = RedisLimitState(link, prefix=settings.redis_key_prefix)
+            fallback = self.metrics.state_fallback
+            shared_limits = FailoverLimitState(shared, settings.on_state_error, on_fallback=fallback)
+            self._limiter = Limiter(shared_limits, notify=self._threshold_crossed)
+            self._limits = PolicyLimits(self._limiter)
         else:
             counters = MemoryLimitState()
             journal = LimitJournal(settings.data_dir / LIMITS_FILE, counters)
@@ -158,3 +182,24 @@ class DataPlane:
             await self._transport.aclose()
             if journal is not None:
                 await journal.stop()
+            if shared_limits is not None:
+                await shared_limits.stop()
+            if shared_routing is not None:
+                await shared_routing.stop()
+            if link is not None:
+                await link.aclose()
+
+    def _redis_link(self, settings: GatewaySettings) -> RedisLink | None:
+        """The Redis connection shared state goes through, or None to keep state in this process."""
+        if settings.redis_url is None:
+            return None
+        breaker = CircuitBreaker(settings.state_breaker_failures, settings.state_breaker_cooldown_s)
+        link = RedisLink(
+            settings.redis_url, timeout_s=settings.state_timeout_ms / 1000, breaker=breaker, observer=self.metrics
+        )
+        logger.info(
+            "shared state in Redis at %s (rate limits, budgets, sticky pins, health marks; on_state_error=%s)",
+            link.shown,
+            settings.on_state_error,
+        )
+        return link

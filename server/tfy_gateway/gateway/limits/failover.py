@@ -1,0 +1,138 @@
+"""`FailoverLimitState`: the failure policy of the shared limit store (`on_state_error`).
+
+Every call goes to Redis first (bounded by `RedisLink`'s timeout and breaker). When Redis cannot
+answer:
+- `fail-open` (the default): the request is decided by a local `MemoryLimitState`, so every limit
+  still holds per replica (N replicas admit at most N times a limit while Redis is away) and LLM
+  traffic keeps flowing. When Redis answers again, the local counts are added into Redis (one
+  script, in the background) and the local store starts empty, so windows and budgets include what
+  was admitted during the outage. Settlements that cross the recovery may keep their estimate.
+- `fail-closed`: admission answers 503 (`StateUnavailable`): nothing is admitted that the shared
+  limits did not check. For deployments where a budget must never be exceeded.
+
+Settlements never fail a request: when Redis is away they go to the local store (a no-op for
+reservations that were made in Redis), and the breaker logs the outage once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.limits.memory import MemoryLimitState
+from tfy_gateway.gateway.limits.redis_state import RedisLimitState
+from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, Probe
+from tfy_gateway.gateway.shared.redis import StateStoreDown
+
+logger = logging.getLogger(__name__)
+
+Policy = Literal["fail-open", "fail-closed"]
+POLICIES: tuple[Policy, ...] = ("fail-open", "fail-closed")
+KEEP_EVERY_BUCKET = 2**62  # a span under which re-adding counts drops no bucket
+MERGE_BATCH = 200
+
+
+class StateUnavailable(ApiError):
+    """fail-closed and Redis away: the 503 the client gets."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "The gateway cannot check rate limits and budgets: the shared limit store (Redis) is unreachable, "
+            "and the gateway is set to refuse requests then (on_state_error=fail-closed). Retry shortly.",
+            type="ServiceUnavailableError",
+            origin="gateway",
+        )
+
+
+class FailoverLimitState:
+    """`LimitState` over `RedisLimitState` with the fallback `policy`; see the module docstring."""
+
+    def __init__(
+        self,
+        shared: RedisLimitState,
+        policy: Policy = "fail-open",
+        *,
+        on_fallback: Callable[[str], None] | None = None,
+    ) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"on_state_error must be one of {', '.join(POLICIES)}, not {policy!r}")
+        self.shared = shared
+        self.policy = policy
+        self.local = MemoryLimitState()
+        self._on_fallback = on_fallback
+        self._merging: asyncio.Task[None] | None = None
+
+    async def reserve(self, charges: Sequence[Charge]) -> Admission:
+        try:
+            admission = await self.shared.reserve(charges)
+        except StateStoreDown:
+            self._fell_back("reserve")
+            if self.policy == "fail-closed":
+                raise StateUnavailable() from None
+            return self.local.reserve_now(charges)
+        self._recovered()
+        return admission
+
+    async def adjust(self, adjustments: Sequence[Adjustment]) -> tuple[int, ...]:
+        try:
+            totals = await self.shared.adjust(adjustments)
+        except StateStoreDown:
+            self._fell_back("adjust")
+            return self.local.adjust_now(adjustments)
+        self._recovered()
+        return totals
+
+    async def read(self, probes: Sequence[Probe]) -> tuple[int, ...]:
+        try:
+            return await self.shared.read(probes)
+        except StateStoreDown:
+            self._fell_back("read")
+            if self.policy == "fail-closed":
+                raise StateUnavailable() from None
+            return self.local.read_now(probes)
+
+    async def scan(self, prefix: str, bucket: int, span: int) -> list[tuple[str, int]]:
+        try:
+            return await self.shared.scan(prefix, bucket, span)
+        except StateStoreDown:
+            self._fell_back("scan")
+            if self.policy == "fail-closed":
+                raise StateUnavailable() from None
+            return await self.local.scan(prefix, bucket, span)
+
+    async def stop(self) -> None:
+        """Finish a merge under way (bounded by Redis's timeout per call)."""
+        if self._merging is not None:
+            await asyncio.gather(self._merging, return_exceptions=True)
+
+    def _fell_back(self, operation: str) -> None:
+        if self._on_fallback is not None:
+            self._on_fallback(operation)
+
+    def _recovered(self) -> None:
+        """Redis answered: hand what was counted locally meanwhile to it, in the background."""
+        if len(self.local) and (self._merging is None or self._merging.done()):
+            self._merging = asyncio.create_task(self._merge(), name="limit-state-merge")
+
+    async def _merge(self) -> None:
+        rows, _ = self.local.take_dirty()
+        self.local = MemoryLimitState()
+        merged = 0
+        for start in range(0, len(rows), MERGE_BATCH):  # each batch one script, well within the timeout
+            batch = rows[start : start + MERGE_BATCH]
+            try:
+                merged += await self.shared.merge(batch)
+            except StateStoreDown:
+                # Redis went away again: what is not merged yet goes back into the (new) local store.
+                for key, buckets, expires_at in rows[start:]:
+                    for index, amount in buckets.items():
+                        if amount:
+                            charge = Charge(key, index, KEEP_EVERY_BUCKET, amount, 0, None, False, expires_at)
+                            self.local.reserve_now([charge])
+                return
+        if merged:
+            logger.warning("added the counts of %d limit counters kept while Redis was away into Redis", merged)

@@ -1,0 +1,183 @@
+"""The Lua scripts of `RedisLimitState`: each runs atomically inside Redis, one round trip per call.
+
+A counter is a hash `bucket index -> amount` (the same buckets as `MemoryLimitState`), its key's
+expiry the latest `expires_at` charged (PEXPIREAT; none for an unbounded period). Amounts and bucket
+names are passed to Redis as the caller's strings, never through a Lua number: Lua formats numbers
+with 14 significant digits, and nano-USD spend has more. Sums are Lua doubles, exact below 2**53
+(a $9M budget in nano-USD).
+"""
+
+from __future__ import annotations
+
+# Shared helpers: read a counter once per call into a Lua table (index -> amount, index -> field).
+_LOAD = """
+local cache = {}
+local function load(key)
+  local c = cache[key]
+  if c == nil then
+    c = {amounts = {}, names = {}}
+    local flat = redis.call('HGETALL', key)
+    for i = 1, #flat, 2 do
+      local index = tonumber(flat[i])
+      c.amounts[index] = tonumber(flat[i + 1])
+      c.names[index] = flat[i]
+    end
+    cache[key] = c
+  end
+  return c
+end
+local function window(c, floor)
+  local total = 0
+  for index, amount in pairs(c.amounts) do
+    if index > floor then total = total + amount end
+  end
+  return total
+end
+"""
+
+RESERVE = (
+    _LOAD
+    + """
+-- KEYS: one counter per charge. ARGV, 7 per charge: bucket, span, amount, need, limit ('' = none),
+-- enforce ('1'/'0'), expires_at in ms ('inf' = never).
+-- Returns {admitted, used[], refused[] (0-based), frees[] (false = none), oldest[] (false = empty)}.
+local used, refused, frees, oldest = {}, {}, {}, {}
+local admitted = 1
+for i = 1, #KEYS do
+  local a = (i - 1) * 7
+  local bucket, span, need = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])
+  local c = load(KEYS[i])
+  local floor = bucket - span
+  local held = window(c, floor)
+  used[i] = held
+  if ARGV[a + 5] ~= '' then
+    local limit = tonumber(ARGV[a + 5])
+    if held + need > limit then
+      refused[#refused + 1] = i - 1
+      local free = false
+      if need <= limit then
+        local excess = held + need - limit
+        local indexes = {}
+        for index in pairs(c.amounts) do
+          if index > floor then indexes[#indexes + 1] = index end
+        end
+        table.sort(indexes)
+        local freed = 0
+        for _, index in ipairs(indexes) do
+          freed = freed + c.amounts[index]
+          if freed >= excess then
+            free = index
+            break
+          end
+        end
+      end
+      frees[#frees + 1] = free
+      if ARGV[a + 6] == '1' then admitted = 0 end
+    end
+  end
+end
+for i = 1, #KEYS do
+  local a = (i - 1) * 7
+  local key = KEYS[i]
+  local bucket, span, amount = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local floor = bucket - span
+  local c = load(key)
+  if admitted == 1 and amount ~= 0 then
+    local existed = redis.call('EXISTS', key) == 1
+    if c.amounts[bucket] ~= nil then
+      c.amounts[bucket] = c.amounts[bucket] + amount
+      redis.call('HINCRBY', key, c.names[bucket], ARGV[a + 3])
+    else
+      c.amounts[bucket] = amount
+      c.names[bucket] = ARGV[a + 1]
+      redis.call('HSET', key, ARGV[a + 1], ARGV[a + 3])
+      local stale = {}
+      for index, name in pairs(c.names) do
+        if index <= floor then stale[#stale + 1] = index end
+      end
+      for _, index in ipairs(stale) do
+        redis.call('HDEL', key, c.names[index])
+        c.amounts[index] = nil
+        c.names[index] = nil
+      end
+    end
+    local expires = ARGV[a + 7]
+    if expires == 'inf' then
+      redis.call('PERSIST', key)
+    elseif existed then
+      redis.call('PEXPIREAT', key, expires, 'GT')  -- a key without expiry counts as later
+    else
+      redis.call('PEXPIREAT', key, expires)
+    end
+  end
+  local found = false
+  for index, held in pairs(c.amounts) do
+    if held ~= 0 and index > floor and (found == false or index < found) then found = index end
+  end
+  oldest[i] = found
+end
+return {admitted, used, refused, frees, oldest}
+"""
+)
+
+ADJUST = (
+    _LOAD
+    + """
+-- KEYS: one counter per adjustment. ARGV, 3 per adjustment: bucket, span, delta.
+-- A bucket no longer held is left alone; a bucket never goes below 0. Returns the window totals.
+local totals = {}
+for i = 1, #KEYS do
+  local a = (i - 1) * 3
+  local key, field = KEYS[i], ARGV[a + 1]
+  local delta = tonumber(ARGV[a + 3])
+  if delta ~= 0 then
+    local current = redis.call('HGET', key, field)
+    if current then
+      if tonumber(current) + delta < 0 then
+        redis.call('HSET', key, field, 0)
+      else
+        redis.call('HINCRBY', key, field, ARGV[a + 3])
+      end
+      cache[key] = nil
+    end
+  end
+  totals[i] = window(load(key), tonumber(field) - tonumber(ARGV[a + 2]))
+end
+return totals
+"""
+)
+
+READ = (
+    _LOAD
+    + """
+-- KEYS: one counter per probe. ARGV, 2 per probe: bucket, span. Returns the window totals.
+local totals = {}
+for i = 1, #KEYS do
+  totals[i] = window(load(KEYS[i]), tonumber(ARGV[(i - 1) * 2 + 1]) - tonumber(ARGV[(i - 1) * 2 + 2]))
+end
+return totals
+"""
+)
+
+MERGE = """
+-- KEYS: counters counted locally while Redis was away. ARGV per key: expires_at ms ('inf'), the
+-- number of buckets n, then n pairs bucket, amount. Adds the amounts; the later expiry wins.
+local a = 1
+for i = 1, #KEYS do
+  local key, expires, n = KEYS[i], ARGV[a], tonumber(ARGV[a + 1])
+  local existed = redis.call('EXISTS', key) == 1
+  a = a + 2
+  for _ = 1, n do
+    redis.call('HINCRBY', key, ARGV[a], ARGV[a + 1])
+    a = a + 2
+  end
+  if expires == 'inf' then
+    redis.call('PERSIST', key)
+  elseif existed then
+    redis.call('PEXPIREAT', key, expires, 'GT')
+  else
+    redis.call('PEXPIREAT', key, expires)
+  end
+end
+return #KEYS
+"""

@@ -1,0 +1,1 @@
+"""State shared by gateway replicas: the Redis connection with its timeout and circuit breaker."""

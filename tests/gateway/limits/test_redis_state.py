@@ -1,0 +1,324 @@
+"""`RedisLimitState` against a real redis-server, and the same semantic cases against
+`MemoryLimitState`: the shared store must decide exactly what the in-process one decides."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from typing import TypeVar
+
+import pytest
+
+from tests.redis_server import RedisServer, running_redis
+from tfy_gateway.gateway.limits import MemoryLimitState
+from tfy_gateway.gateway.limits.failover import FailoverLimitState, Policy, StateUnavailable
+from tfy_gateway.gateway.limits.redis_state import RedisLimitState
+from tfy_gateway.gateway.limits.state import Adjustment, Charge, LimitState, Probe
+from tfy_gateway.gateway.shared.breaker import CircuitBreaker
+from tfy_gateway.gateway.shared.redis import RedisLink
+
+HOUR = 3600.0
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    server = running_redis()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def state(request: pytest.FixtureRequest, redis_server: RedisServer) -> AsyncIterator[LimitState]:
+    if request.param == "memory":
+        yield MemoryLimitState()
+        return
+    link = RedisLink(redis_server.url, timeout_s=5.0, breaker=CircuitBreaker(1000, 0.01))
+    try:
+        yield RedisLimitState(link, prefix="test-" + uuid.uuid4().hex)  # every test its own keys
+    finally:
+        await link.aclose()
+
+
+def charge(key: str, amount: int, limit: int | None, *, bucket: int = 100, span: int = 6, **extra: object) -> Charge:
+    fields: dict[str, object] = {"need": amount, "enforce": True, "expires_at": time.time() + HOUR, **extra}
+    return Charge(key, bucket, span, amount, limit=limit, **fields)  # type: ignore[arg-type]
+
+
+async def window(state: LimitState, key: str, bucket: int = 100, span: int = 6) -> int:
+    return (await state.read([Probe(key, bucket, span)]))[0]
+
+
+async def test_every_amount_is_added_only_when_every_enforced_check_passes(state: LimitState) -> None:
+    first = await state.reserve([charge("a", 3, 5), charge("b", 3, 3)])
+    assert first.admitted and first.used == (0, 0) and first.refused == ()
+    refused = await state.reserve([charge("a", 1, 5), charge("b", 1, 3), charge("c", 7, None)])
+    assert not refused.admitted and refused.refused == (1,) and refused.used == (3, 3, 0)
+    assert (await window(state, "a"), await window(state, "b"), await window(state, "c")) == (3, 3, 0)
+
+
+async def test_an_unenforced_check_is_reported_and_still_admitted(state: LimitState) -> None:
+    audit = await state.reserve([charge("a", 10, 5, enforce=False)])
+    assert audit.admitted and audit.refused == (0,) and audit.frees == (None,)
+    assert await window(state, "a") == 10
+
+
+async def test_the_window_sums_its_span_and_counts_newer_buckets(state: LimitState) -> None:
+    await state.reserve([charge("a", 2, None, bucket=100)])
+    await state.reserve([charge("a", 5, None, bucket=103)])
+    assert await window(state, "a", 103) == 7
+    assert await window(state, "a", 105) == 7 and await window(state, "a", 106) == 5
+    assert await window(state, "a", 99) == 7, "a replica whose clock lags still sees newer buckets"
+
+
+async def test_buckets_that_left_the_window_are_dropped_when_a_new_bucket_is_added(state: LimitState) -> None:
+    await state.reserve([charge("a", 2, None, bucket=100)])
+    await state.reserve([charge("a", 3, None, bucket=107)])  # 100 <= 107 - 6: dropped
+    assert await window(state, "a", 107, span=100) == 3
+
+
+async def test_frees_names_the_oldest_bucket_whose_expiry_makes_room(state: LimitState) -> None:
+    await state.reserve([charge("a", 2, None, bucket=100)])
+    await state.reserve([charge("a", 3, None, bucket=102)])
+    one = await state.reserve([charge("a", 1, 5, bucket=103)])
+    assert one.refused == (0,) and one.frees == (100,) and one.used == (5,)
+    four = await state.reserve([charge("a", 4, 5, bucket=103)])
+    assert four.frees == (102,)
+    never = await state.reserve([charge("a", 9, 5, bucket=103)])
+    assert never.frees == (None,), "a need larger than the limit never fits"
+    empty = await state.reserve([charge("nothing", 9, 5)])
+    assert empty.refused == (0,) and empty.frees == (None,)
+
+
+async def test_oldest_reports_the_oldest_bucket_still_holding_something(state: LimitState) -> None:
+    await state.reserve([charge("a", 2, None, bucket=100)])
+    admission = await state.reserve([charge("a", 1, 10, bucket=104), charge("b", 1, 10, bucket=104)])
+    assert admission.oldest == (100, 104)
+    refused = await state.reserve([charge("c", 1, 0)])
+    assert refused.oldest == (None,), "a refused request adds nothing, so an empty counter stays empty"
+
+
+async def test_an_amount_of_zero_checks_and_adds_nothing(state: LimitState) -> None:
+    dry = await state.reserve([charge("a", 0, 5, need=1)])
+    assert dry.admitted and dry.oldest == (None,)
+    assert await window(state, "a") == 0
+    assert await state.scan('["a', 100, 6) == [], "a zero amount creates no counter"
+
+
+async def test_a_refusal_reports_every_failing_check_unenforced_ones_too(state: LimitState) -> None:
+    await state.reserve([charge("a", 5, None), charge("b", 5, None)])
+    admission = await state.reserve([charge("a", 1, 5, enforce=False), charge("b", 1, 5), charge("c", 1, 5)])
+    assert not admission.admitted and admission.refused == (0, 1) and admission.frees == (100, 100)
+    assert admission.used == (5, 5, 0)
+
+
+async def test_large_cost_amounts_stay_exact(state: LimitState) -> None:
+    nine_million_usd = 9_000_000 * 1_000_000_000 + 123_456_789
+    admission = await state.reserve([charge("spend", nine_million_usd, nine_million_usd + 1, span=1, need=1)])
+    assert admission.admitted
+    assert await window(state, "spend", span=1) == nine_million_usd
+    assert await state.adjust([Adjustment("spend", 100, 1, -123_456_788)]) == (nine_million_usd - 123_456_788,)
+
+
+async def test_adjust_corrects_a_bucket_never_below_zero_and_returns_the_totals(state: LimitState) -> None:
+    await state.reserve([charge("a", 10, None)])
+    assert await state.adjust([Adjustment("a", 100, 6, -4)]) == (6,)
+    assert await state.adjust([Adjustment("a", 100, 6, -100)]) == (0,)
+    assert await state.adjust([Adjustment("gone", 100, 6, 5), Adjustment("a", 90, 6, 5)]) == (0, 0)
+    assert await state.adjust([Adjustment("a", 100, 6, 7), Adjustment("a", 100, 6, 0)]) == (7, 7)
+
+
+async def test_scan_lists_the_live_counters_under_a_prefix_literally(state: LimitState) -> None:
+    await state.reserve([charge('["rl","r1","u"]', 2, None), charge('["rl","r1","v"]', 3, None, bucket=99)])
+    await state.reserve([charge('["rl","r2","u"]', 4, None), charge('["rl","r*","u"]', 5, None)])
+    assert sorted(await state.scan('["rl","r1"', 100, 6)) == [('["rl","r1","u"]', 2), ('["rl","r1","v"]', 3)]
+    assert await state.scan('["rl","r*"', 100, 6) == [('["rl","r*","u"]', 5)], "glob characters match literally"
+
+
+async def test_counters_are_dropped_once_they_expire(state: LimitState) -> None:
+    soon = time.time() + 0.3
+    await state.reserve([charge("short", 1, None, expires_at=soon)])
+    await state.reserve([charge("kept", 1, None, expires_at=soon)])
+    await state.reserve([charge("kept", 1, None, expires_at=soon + HOUR)])  # charged again later: lives longer
+    await state.reserve([charge("forever", 1, None, span=1, expires_at=math.inf)])
+    await state.reserve([charge("forever", 1, None, span=1, expires_at=soon)])  # never shortens "never"
+    deadline = time.monotonic() + 30
+    while await window(state, "short") and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert await window(state, "short") == 0
+    assert await window(state, "kept") == 2 and await window(state, "forever", span=1) == 2
+    assert sorted(key for key, _ in await state.scan("", 100, 6)) == ["forever", "kept"]
+
+
+async def test_concurrent_reservations_never_admit_more_than_the_limit(state: LimitState) -> None:
+    answers = await asyncio.gather(
+        *(state.reserve([charge("burst", 1, 100), charge("other", 1, None)]) for _ in range(300))
+    )
+    assert sum(answer.admitted for answer in answers) == 100
+    assert await window(state, "burst") == 100 and await window(state, "other") == 100
+
+
+# --- Redis specifics ---------------------------------------------------------------------------
+
+
+async def test_counters_carry_the_charge_expiry_and_one_hash_tag(redis_server: RedisServer) -> None:
+    link = RedisLink(redis_server.url, timeout_s=5.0)
+    prefix = "expiry-" + uuid.uuid4().hex
+    store = RedisLimitState(link, prefix=prefix)
+    try:
+        expires = time.time() + 120
+        await store.reserve([charge("a", 1, None, expires_at=expires), charge("b", 1, None, expires_at=math.inf)])
+        client = redis_server.client()
+        keys = sorted(key.decode() for key in client.scan_iter(match=prefix + "*"))
+        assert keys == [f"{prefix}:{{limits}}:a", f"{prefix}:{{limits}}:b"]
+        assert abs(client.pexpiretime(keys[0]) / 1000 - expires) < 1.0
+        assert client.pexpiretime(keys[1]) == -1, "an unbounded period never expires"
+        assert client.hgetall(keys[0]) == {b"100": b"1"}
+    finally:
+        await link.aclose()
+
+
+async def test_a_script_flushed_from_redis_is_loaded_again(redis_server: RedisServer) -> None:
+    link = RedisLink(redis_server.url, timeout_s=5.0)
+    store = RedisLimitState(link, prefix="flush-" + uuid.uuid4().hex)
+    try:
+        await store.reserve([charge("a", 1, 5)])
+        redis_server.client().script_flush()
+        assert (await store.reserve([charge("a", 1, 5)])).used == (1,)
+    finally:
+        await link.aclose()
+
+
+async def test_merge_adds_counts_kept_elsewhere(redis_server: RedisServer) -> None:
+    link = RedisLink(redis_server.url, timeout_s=5.0)
+    store = RedisLimitState(link, prefix="merge-" + uuid.uuid4().hex)
+    try:
+        await store.reserve([charge("a", 2, None)])
+        assert await store.merge([("a", {100: 3, 101: 1}, time.time() + HOUR), ("b", {100: 4}, math.inf)]) == 2
+        assert await store.read([Probe("a", 101, 6), Probe("b", 100, 6)]) == (6, 4)
+    finally:
+        await link.aclose()
+
+
+# --- failure policy: a Redis that goes away ------------------------------------------------------
+
+
+@pytest.fixture
+def lone_redis() -> Iterator[RedisServer]:
+    """A Redis of this test's own, which it stops, freezes and restarts."""
+    server = running_redis()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+class Seen:
+    """The link's observer: what /metrics would show."""
+
+    def __init__(self) -> None:
+        self.states: list[bool] = []
+        self.failures: list[str] = []
+
+    def state_changed(self, up: bool) -> None:
+        self.states.append(up)
+
+    def call_failed(self, operation: str) -> None:
+        self.failures.append(operation)
+
+
+def failover(server: RedisServer, policy: Policy, seen: Seen | None = None) -> FailoverLimitState:
+    link = RedisLink(server.url, timeout_s=0.05, breaker=CircuitBreaker(2, 0.2), observer=seen)
+    return FailoverLimitState(RedisLimitState(link, prefix="fo-" + uuid.uuid4().hex), policy)
+
+
+async def timed(work: Awaitable[T]) -> tuple[T, float]:
+    started = time.monotonic()
+    result = await work
+    return result, time.monotonic() - started
+
+
+async def test_fail_open_counts_locally_while_redis_is_away_and_hands_the_counts_over(lone_redis: RedisServer) -> None:
+    seen = Seen()
+    store = failover(lone_redis, "fail-open", seen)
+    try:
+        assert (await store.reserve([charge("a", 1, 5)])).admitted
+        lone_redis.stop()
+        for _ in range(3):
+            admission, took = await timed(store.reserve([charge("a", 1, 5)]))
+            assert admission.admitted and took < 2.0
+        assert seen.states == [True, False] and len(seen.failures) == 2, "the breaker opened after 2 failures"
+        assert await store.read([Probe("a", 100, 6)]) == (3,), "counted locally, from 0: Redis's 1 is out of reach"
+        assert len(store.local) == 1
+        lone_redis.start()
+        deadline = time.monotonic() + 30
+        # A restarted Redis without persistence starts empty: it holds what was counted meanwhile.
+        while store.local.read_now([Probe("a", 100, 6)]) != (0,) or (await window(store, "a")) != 3:
+            assert time.monotonic() < deadline, "the local counts never reached Redis"
+            await store.reserve([charge("probe", 1, None)])  # the first call after the cool-down probes
+            await asyncio.sleep(0.05)
+        assert seen.states == [True, False, True], "down and back up, each once"
+    finally:
+        if lone_redis.process is None:
+            lone_redis.start()
+        await store.stop()
+        await store.shared.link.aclose()
+
+
+async def test_fail_closed_refuses_with_a_503_while_redis_is_away(lone_redis: RedisServer) -> None:
+    store = failover(lone_redis, "fail-closed")
+    try:
+        lone_redis.stop()
+        for _ in range(3):
+            with pytest.raises(StateUnavailable) as refused:
+                await timed(store.reserve([charge("a", 1, 5)]))
+            assert refused.value.status == 503 and refused.value.origin == "gateway"
+            assert "shared limit store (Redis) is unreachable" in refused.value.message
+        assert await store.adjust([Adjustment("a", 100, 6, -1)]) == (0,), "a settlement never fails the request"
+        lone_redis.start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert (await store.reserve([charge("a", 1, 5)])).admitted
+                break
+            except StateUnavailable:
+                assert time.monotonic() < deadline, "Redis came back but the store did not"
+                await asyncio.sleep(0.05)
+    finally:
+        await store.shared.link.aclose()
+
+
+async def test_a_frozen_redis_costs_a_call_its_timeout_then_nothing(lone_redis: RedisServer) -> None:
+    seen = Seen()
+    store = failover(lone_redis, "fail-open", seen)
+    try:
+        await store.reserve([charge("a", 1, 5)])  # connected
+        lone_redis.pause()
+        waits = []
+        for _ in range(5):
+            admission, took = await timed(store.reserve([charge("a", 1, 5)]))
+            assert admission.admitted
+            waits.append(took)
+        assert max(waits) < 2.0, waits
+        assert seen.failures == ["reserve", "reserve"], "once open, the breaker answers without calling Redis"
+    finally:
+        lone_redis.resume()
+        await store.shared.link.aclose()
+
+
+async def test_many_counters_kept_locally_are_handed_over_in_batches(lone_redis: RedisServer) -> None:
+    store = failover(lone_redis, "fail-open")
+    try:
+        for user in range(450):  # as if admitted locally during an outage
+            store.local.reserve_now([charge(f"u{user}", user + 1, None)])
+        await store.reserve([charge("trigger", 1, None)])  # Redis answers: the hand-over starts
+        await store.stop()
+        totals = await store.shared.read([Probe(f"u{user}", 100, 6) for user in range(450)])
+        assert totals == tuple(range(1, 451)) and len(store.local) == 0
+    finally:
+        await store.shared.link.aclose()

@@ -1,0 +1,112 @@
+"""`RedisRoutingBackend`: two backends (two replicas) on one real redis-server share sticky pins and
+health marks; the synchronous interface never waits on Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+
+from tests.redis_server import RedisServer, running_redis
+from tfy_gateway.gateway.routing.redis_backend import RedisRoutingBackend
+from tfy_gateway.gateway.shared.breaker import CircuitBreaker
+from tfy_gateway.gateway.shared.redis import RedisLink
+
+DEADLINE_S = 30.0
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = running_redis()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+async def replicas(redis_server: RedisServer) -> AsyncIterator[tuple[RedisRoutingBackend, RedisRoutingBackend]]:
+    prefix = "rt-" + uuid.uuid4().hex
+    backends = []
+    for _ in range(2):
+        link = RedisLink(redis_server.url, timeout_s=0.5, breaker=CircuitBreaker(2, 0.1))
+        backends.append(RedisRoutingBackend(link, prefix=prefix, refresh_s=0.05))
+    for backend in backends:
+        await backend.start()
+        await asyncio.wait_for(backend.subscribed.wait(), DEADLINE_S)
+    try:
+        yield backends[0], backends[1]
+    finally:
+        for backend in backends:
+            await backend.stop()
+            await backend.link.aclose()
+
+
+async def eventually(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_pin_set_on_one_replica_is_seen_by_the_other(
+    replicas: tuple[RedisRoutingBackend, RedisRoutingBackend],
+) -> None:
+    a, b = replicas
+    now = time.time()
+    a.sticky_set("session-1", "fake/gpt-4o", 60.0, now)
+    assert a.sticky_get("session-1", now) == "fake/gpt-4o", "the writer's own view has it at once"
+    await eventually(lambda: b.sticky_get("session-1", time.time()) == "fake/gpt-4o", "the pin on the other replica")
+    a.sticky_set("session-1", "fake/backup", 60.0, time.time())  # a failover re-pin replaces it
+    await eventually(lambda: b.sticky_get("session-1", time.time()) == "fake/backup", "the re-pin on the other replica")
+
+
+async def test_two_replicas_pinning_one_session_agree_on_the_first_pin(
+    replicas: tuple[RedisRoutingBackend, RedisRoutingBackend], redis_server: RedisServer
+) -> None:
+    a, b = replicas
+    await b.stop()  # b neither hears nor writes on its own now: it is a replica that has not seen a's pin yet
+    a.sticky_set("race", "first", 60.0, time.time())
+    await eventually(lambda: redis_server.client().get(a._sticky_prefix + "race") == b"first", "a's pin in Redis")
+    b.sticky_set("race", "second", 60.0, time.time())
+    await b._flush()
+    assert b.sticky_get("race", time.time()) == "first", "b adopts the pin it found instead of replacing it"
+    assert redis_server.client().get(a._sticky_prefix + "race") == b"first"
+
+
+async def test_pins_expire(replicas: tuple[RedisRoutingBackend, RedisRoutingBackend]) -> None:
+    a, b = replicas
+    a.sticky_set("short", "fake/gpt-4o", 0.5, time.time())
+    await eventually(lambda: b.sticky_get("short", time.time()) == "fake/gpt-4o", "the pin on the other replica")
+    await eventually(lambda: b.sticky_get("short", time.time()) is None, "the pin's end")
+
+
+async def test_a_health_mark_is_shared_and_only_ever_extended(
+    replicas: tuple[RedisRoutingBackend, RedisRoutingBackend],
+) -> None:
+    a, b = replicas
+    until = time.time() + 60
+    a.mark_unhealthy("fake/broken", until)
+    await eventually(lambda: b.unhealthy_until("fake/broken") == until, "the mark on the other replica")
+    b.mark_unhealthy("fake/broken", until - 30)
+    b.mark_unhealthy("fake/broken", until + 30)
+    await eventually(lambda: a.unhealthy_until("fake/broken") == until + 30, "the extension on the first replica")
+
+
+async def test_writes_made_while_redis_is_away_arrive_once_it_is_back(
+    replicas: tuple[RedisRoutingBackend, RedisRoutingBackend], redis_server: RedisServer
+) -> None:
+    a, b = replicas
+    redis_server.stop()
+    started = time.monotonic()
+    until = time.time() + 60
+    a.mark_unhealthy("fake/down-meanwhile", until)
+    a.sticky_set("meanwhile", "fake/gpt-4o", 60.0, time.time())
+    assert time.monotonic() - started < 1.0, "the synchronous interface never waits on Redis"
+    assert a.unhealthy_until("fake/down-meanwhile") == until
+    redis_server.start()  # empty: no persistence
+    await eventually(lambda: b.unhealthy_until("fake/down-meanwhile") == until, "the mark after the restart")
+    await eventually(lambda: b.sticky_get("meanwhile", time.time()) == "fake/gpt-4o", "the pin after the restart")
