@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 WRITE_BATCH = 200
 SCAN_COUNT = 1000
+STOP_TIMEOUT_S = 5.0
 
 _STICKY = """
 -- KEYS[1]: the pin. ARGV: target, expected target ('' = none seen), end in ms, channel, message.
@@ -124,9 +125,9 @@ class RedisRoutingBackend:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # Bounded: a task whose cancellation a client library swallowed must not hang shutdown.
+            await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
         self._tasks = []
         with contextlib.suppress(StateStoreDown):
             await self._flush()
@@ -246,6 +247,9 @@ class RedisRoutingBackend:
                     if message is not None and message.get("type") == "message":
                         self._apply(message["data"])
             except (*FAILURES, StateStoreDown) as exc:
+                if _cancelling():
+                    # redis-py may turn a cancellation inside get_message into a TimeoutError.
+                    raise asyncio.CancelledError from exc
                 if not down:
                     logger.info("routing state: lost the subscription to %s (%s)", self.channel, type(exc).__name__)
                 down = True
@@ -271,3 +275,10 @@ class RedisRoutingBackend:
                 self.view.sticky_set(message["sticky"], message["target"], until / 1000 - now, now)
         elif isinstance(message.get("health"), str) and isinstance(message.get("until"), int | float):
             self.view.mark_unhealthy(message["health"], float(message["until"]))
+
+
+def _cancelling() -> bool:
+    """Whether this task has been asked to stop (a library may have swallowed the CancelledError)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return bool(cancelling()) if cancelling is not None else False
