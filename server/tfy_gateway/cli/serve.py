@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
+import json
 import logging
 import os
 import sys
@@ -102,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if not _is_loopback(settings.host):
         logger.warning("binding %s: the gateway is reachable from other machines", settings.host)
+    if settings.workers > 1:
+        return _run_workers(settings, args)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -121,6 +124,41 @@ def run(args: argparse.Namespace) -> int:
             threading.Thread(target=_seed_when_up, args=(server, settings, offline), daemon=True).start()
         server.run()  # handles SIGINT and SIGTERM: stops accepting, drains, runs the lifespan shutdown
     return 0 if server.started else 1
+
+
+def _run_workers(settings: GatewaySettings, args: argparse.Namespace) -> int:
+    """`--workers N`: uvicorn's process supervisor, each worker building the app from the settings
+    handed over in the environment. The data dir (schema, admin user and token) is prepared once here
+    first, so that workers starting together do not race to create it."""
+    import anyio
+    import uvicorn
+
+    from tfy_gateway.gateway.app import WORKER_SETTINGS_ENV
+    from tfy_gateway.gateway.state import GatewayState
+
+    if args.offline:
+        print("error: --offline runs its fake provider in one process: use it with --workers 1", file=sys.stderr)
+        return 2
+
+    async def prepare() -> None:
+        state = await GatewayState.open(settings)
+        await state.close()
+
+    anyio.run(prepare)
+    payload = {"settings": settings.model_dump(mode="json"), "log_level": args.log_level}
+    os.environ[WORKER_SETTINGS_ENV] = json.dumps(payload)
+    uvicorn.run(
+        "tfy_gateway.gateway.app:app_from_environment",
+        factory=True,
+        workers=settings.workers,
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        lifespan="on",
+        server_header=False,
+    )
+    return 0
 
 
 def _seed_when_up(server: Any, settings: GatewaySettings, offline: OfflineProviders) -> None:

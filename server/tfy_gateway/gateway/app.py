@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -68,6 +70,17 @@ class GatewayApp(Starlette):
                     await app(scope, receive, send)
                     return
         await super().__call__(scope, receive, send)
+
+
+WORKER_SETTINGS_ENV = "TFY_GATEWAY_WORKER_SETTINGS"
+"""`serve --workers N` hands its settings to each worker process as JSON in this variable."""
+
+
+def app_from_environment() -> Starlette:
+    """The app of one `serve --workers N` worker (an import-string factory for uvicorn)."""
+    payload = json.loads(os.environ[WORKER_SETTINGS_ENV])
+    logging.basicConfig(level=payload["log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app(GatewaySettings.model_validate(payload["settings"]))
 
 
 def create_app(settings: GatewaySettings, extensions: Sequence[Extension] | None = None) -> Starlette:

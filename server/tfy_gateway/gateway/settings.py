@@ -129,7 +129,7 @@ class GatewaySettings(BaseModel):
         description="prefix of every Redis key, so that several deployments can share one Redis",
     )
     state_timeout_ms: int = Field(
-        50, ge=1, le=10_000, description="longest wait for one Redis call before on_state_error applies"
+        250, ge=1, le=10_000, description="longest wait for one Redis call before on_state_error applies"
     )
     on_state_error: Literal["fail-open", "fail-closed"] = Field(
         "fail-open",
@@ -147,6 +147,28 @@ class GatewaySettings(BaseModel):
     routing_refresh_ms: int = Field(
         250, ge=10, description="with Redis: how often health marks are re-read (pub/sub brings them sooner)"
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "worker processes serving one port; more than 1 needs --redis-url (limits, budgets, sticky pins "
+            "and health marks are shared through it)"
+        ),
+    )
+
+    @field_validator("workers")
+    @classmethod
+    def _workers_share_state(cls, value: int, info: ValidationInfo) -> int:
+        # Each worker is a process of its own: without a shared store every one of them would admit a
+        # full limit, N times what the manifests say. Refusing beats vouching for limits not kept.
+        if value > 1 and not info.data.get("redis_url"):
+            raise ValueError(
+                f"{value} workers need --redis-url (TFY_GATEWAY_REDIS_URL): without it each worker would count "
+                "rate limits and budgets on its own and admit that many times the limit; start a redis-server "
+                "or run one worker"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod

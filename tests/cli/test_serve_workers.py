@@ -1,0 +1,99 @@
+"""`serve --workers N`: several processes on one port sharing limits through Redis, or a refusal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.gateway.data_plane.conftest import apply
+from tests.gateway.test_scale_out_redis import account, limits
+from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, wait_for
+from tests.redis_server import RedisServer, running_redis
+from tfy_gateway.fakeprovider import running
+
+
+def test_more_than_one_worker_without_redis_is_refused_with_the_reason(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TFY_GATEWAY_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "tfy_gateway", "serve", "--workers", "2", "--data-dir", str(tmp_path / "d")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+    )
+    assert result.returncode == 2
+    assert "2 workers need --redis-url" in result.stderr and "admit that many times the limit" in result.stderr
+    assert not (tmp_path / "d").exists(), "nothing was started or created"
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = running_redis()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def worker_pids(parent: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                children.append(int(entry.name))
+    return children
+
+
+def test_two_workers_on_one_port_share_a_limit_exactly(tmp_path: Path, redis_server: RedisServer) -> None:
+    with running() as provider:
+        # A Redis timeout takes the fail-open path (local counting): a loaded CI box must not get there.
+        env = {"TFY_GATEWAY_UPSTREAM_TIMEOUT_S": "60", "TFY_GATEWAY_STATE_TIMEOUT_MS": "5000"}
+        gateway = GatewayProcess(
+            tmp_path / "data", extra_args=("--workers", "2", "--redis-url", redis_server.url), env=env
+        )
+        gateway.start()
+        try:
+            assert gateway.process is not None
+            wait_for(lambda: len(worker_pids(gateway.process.pid)) >= 2, "two worker processes")  # type: ignore[union-attr]
+            apply(gateway, account("counted", f"{provider}/v1"))
+            apply(gateway, limits("workers-20", 20))
+            headers = {"Authorization": f"Bearer {gateway.admin_token}", "x-tfy-request-timeout": "60000"}
+
+            def every_worker_has_the_rule() -> bool:
+                # New connections land on either worker: each must see the rule before the burst.
+                for _ in range(12):
+                    explained = httpx.post(
+                        gateway.base_url + "/api/svc/v1/llm-gateway/explain",
+                        json={"subject": "user:admin@local", "model": "counted/gpt-4o", "metadata": {}},
+                        headers=headers,
+                        timeout=30,
+                    ).json()
+                    if not any(rule["matched"] for rule in explained["limits"]["rate_limits"]):
+                        return False
+                return True
+
+            wait_for(every_worker_has_the_rule, "both workers loading the rate limit")
+
+            async def burst() -> list[int]:
+                body = {"model": "counted/gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+                async with httpx.AsyncClient(headers=headers, timeout=60, limits=httpx.Limits(max_connections=60)) as c:
+                    answers = await asyncio.gather(
+                        *(c.post(gateway.base_url + "/api/llm/chat/completions", json=body) for _ in range(60))
+                    )
+                return [answer.status_code for answer in answers]
+
+            statuses = asyncio.run(burst())
+            assert statuses.count(200) == 20 and statuses.count(429) == 40, sorted(set(statuses))
+        finally:
+            gateway.stop()
