@@ -194,6 +194,23 @@ async def test_a_script_flushed_from_redis_is_loaded_again(redis_server: RedisSe
         await link.aclose()
 
 
+async def test_concurrent_calls_share_a_pipeline_and_survive_a_script_flush(redis_server: RedisServer) -> None:
+    link = RedisLink(redis_server.url, timeout_s=5.0)
+    store = RedisLimitState(link, prefix="batch-" + uuid.uuid4().hex)
+    client = redis_server.client()
+    try:
+        await store.reserve([charge("warm", 1, None)])
+        client.script_flush()  # a restarted Redis: the next batch meets NOSCRIPT
+        answers = await asyncio.gather(*(store.reserve([charge("many", 1, 30)]) for _ in range(60)))
+        assert sum(answer.admitted for answer in answers) == 30
+        totals = await asyncio.gather(*(store.adjust([Adjustment("many", 100, 6, -1)]) for _ in range(10)))
+        assert sorted(total[0] for total in totals) == list(range(20, 30))
+        # 1 + 70 calls in far fewer round trips: batches of EVALSHA.
+        assert store._batcher.round_trips < 30, store._batcher.round_trips
+    finally:
+        await link.aclose()
+
+
 async def test_merge_adds_counts_kept_elsewhere(redis_server: RedisServer) -> None:
     link = RedisLink(redis_server.url, timeout_s=5.0)
     store = RedisLimitState(link, prefix="merge-" + uuid.uuid4().hex)

@@ -27,6 +27,7 @@ from typing import Any, cast
 from redis.commands.core import AsyncScript
 
 from tfy_gateway.gateway.limits import redis_scripts
+from tfy_gateway.gateway.limits.redis_batch import ScriptBatcher
 from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, Probe
 from tfy_gateway.gateway.shared.redis import RedisLink, escape_glob
 
@@ -53,6 +54,7 @@ class RedisLimitState:
         self._adjust = client.register_script(redis_scripts.ADJUST)
         self._read = client.register_script(redis_scripts.READ)
         self._merge = client.register_script(redis_scripts.MERGE)
+        self._batcher = ScriptBatcher(link)
 
     async def reserve(self, charges: Sequence[Charge]) -> Admission:
         if not charges:
@@ -121,4 +123,6 @@ class RedisLimitState:
         return cast(int, await self._run("merge", self._merge, keys, args))
 
     async def _run(self, operation: str, script: AsyncScript, keys: list[str], args: list[str | int]) -> Any:
+        if operation in ("reserve", "adjust"):  # the per-request calls: pipelined with concurrent ones
+            return await self._batcher.call(operation, script, keys, args)
         return await self.link.call(operation, lambda: script(keys=keys, args=args))
