@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -195,3 +197,16 @@ def test_apply_work_runs_off_the_loop_with_the_collector_paused(
     assert apply(in_process, routing(alias_rule("to-gpt-4o", "fake/gpt-4o"))).status_code == 200
     assert seen == [("validate", False, False), ("compile", False, False)]  # worker threads, collector paused
     assert gc.isenabled()  # and back on once the configuration is installed
+
+
+def test_serving_tunes_the_collector_in_its_own_process() -> None:
+    """`serve` freezes what start-up built and collects the young generation less often (measured:
+    gateway-all CPU per request 4.3-4.4x -> 3.4-3.9x the floor's, p99 at c=32 84 ms -> 15-20 ms)."""
+    code = (
+        "import gc; from tfy_gateway.gateway.config.collector import tune_for_serving, SERVING_GEN0_THRESHOLD;"
+        "before = gc.get_threshold(); tune_for_serving();"
+        "assert gc.get_threshold() == (SERVING_GEN0_THRESHOLD, *before[1:]), gc.get_threshold();"
+        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count(); print('ok')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

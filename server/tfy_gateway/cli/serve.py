@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if settings.workers > 1:
         return _run_workers(settings, args)
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, tune_gc=True),
         host=settings.host,
         port=settings.port,
         log_level=args.log_level,

@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tfy_gateway.gateway.config.collector import tune_for_serving
 from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
 from tfy_gateway.gateway.extension import Extension
 from tfy_gateway.gateway.propagation import propagate
@@ -80,11 +81,14 @@ def app_from_environment() -> Starlette:
     """The app of one `serve --workers N` worker (an import-string factory for uvicorn)."""
     payload = json.loads(os.environ[WORKER_SETTINGS_ENV])
     logging.basicConfig(level=payload["log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return create_app(GatewaySettings.model_validate(payload["settings"]))
+    return create_app(GatewaySettings.model_validate(payload["settings"]), tune_gc=True)
 
 
-def create_app(settings: GatewaySettings, extensions: Sequence[Extension] | None = None) -> Starlette:
-    """A new gateway app; nothing is opened until the ASGI lifespan starts."""
+def create_app(
+    settings: GatewaySettings, extensions: Sequence[Extension] | None = None, *, tune_gc: bool = False
+) -> Starlette:
+    """A new gateway app; nothing is opened until the ASGI lifespan starts. `tune_gc`: the process
+    serves this app alone (`serve`), so the app may tune the garbage collector once started."""
     parts = list(default_extensions() if extensions is None else extensions)
 
     @asynccontextmanager
@@ -99,6 +103,8 @@ def create_app(settings: GatewaySettings, extensions: Sequence[Extension] | None
                 async with anyio.create_task_group() as tasks:
                     # Writes by other processes (replicas, the offline CLI) go live here too.
                     tasks.start_soon(propagate, state)
+                    if tune_gc:
+                        tune_for_serving()
                     yield
                     tasks.cancel_scope.cancel()
         finally:

@@ -47,3 +47,20 @@ class CollectorPause:
                     if gc.get_count()[0] > FREEZE_AFTER:
                         gc.freeze()
                     gc.enable()
+
+
+SERVING_GEN0_THRESHOLD = 10_000
+"""Allocations between young-generation collections while serving (CPython's default: 700).
+
+A data-plane request allocates on the order of a thousand container objects, nearly all freed by
+reference counting when it ends; at the default threshold the collector would walk the young
+generation about once per request. Tenfold fewer, larger passes cost less in total."""
+
+
+def tune_for_serving() -> None:
+    """Once the app has started: freeze what start-up built (modules, settings, the compiled config),
+    so collections never walk it again, and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(SERVING_GEN0_THRESHOLD, older, oldest)
