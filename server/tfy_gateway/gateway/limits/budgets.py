@@ -56,6 +56,16 @@ class Alerting:
     thresholds: tuple[float, ...]  # percent of the limit
     targets: tuple[dict[str, Any], ...]
 
+    @classmethod
+    def of(cls, alerts: Any) -> Alerting | None:
+        """A manifest's `alerts` (V1 or V2), or None when it has no threshold or no target."""
+        if alerts is None or not alerts.thresholds or not alerts.notification_target:
+            return None
+        return cls(
+            tuple(sorted(float(t) for t in alerts.thresholds)),
+            tuple(target.model_dump(mode="json", exclude_none=True) for target in alerts.notification_target),
+        )
+
 
 @dataclass(frozen=True)
 class BudgetRule:
@@ -103,13 +113,7 @@ class CompiledBudgets:
 def compile_budget_rule(rule: Any, config_name: str) -> BudgetRule:
     unit = BudgetUnit.parse(rule.unit)
     applies_per = tuple(rule.budget_applies_per or ())
-    alerts = rule.alerts
-    alerting = None
-    if alerts is not None and alerts.thresholds and alerts.notification_target:
-        alerting = Alerting(
-            tuple(sorted(float(t) for t in alerts.thresholds)),
-            tuple(target.model_dump(mode="json", exclude_none=True) for target in alerts.notification_target),
-        )
+    alerting = Alerting.of(rule.alerts)
     return BudgetRule(
         id=rule.id,
         config_name=config_name,

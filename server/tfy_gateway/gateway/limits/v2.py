@@ -246,13 +246,7 @@ def compile_rate_limit(config: Any) -> V2Rule:
 
 def compile_budget(config: Any) -> V2Rule:
     name, mode = config.name, config.mode
-    alerts = config.alerts
-    alerting = None
-    if alerts is not None and alerts.thresholds and alerts.notification_target:
-        alerting = Alerting(
-            tuple(sorted(float(t) for t in alerts.thresholds)),
-            tuple(target.model_dump(mode="json", exclude_none=True) for target in alerts.notification_target),
-        )
+    alerting = Alerting.of(config.alerts)
 
     def build(limits: Any) -> tuple[Meter, ...]:
         meters = []
