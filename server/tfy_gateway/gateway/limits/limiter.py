@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
 
 import orjson
 
@@ -102,6 +103,34 @@ class _Draft:
         return self._estimate
 
 
+Measure = Literal["request", "tokens", "cost", "budget-tokens"]
+"""What a counter holds for a request: 1, its token estimate (capped at the limit), its cost estimate,
+or its token estimate under a token budget (checked for room: spend below the limit)."""
+
+MAX_REMEMBERED_PLANS = 10_000
+
+
+class _Slot(NamedTuple):
+    """One counter of a plan: everything about a charge but the amounts and the bucket of now."""
+
+    key: str
+    period: Period | CalendarPeriod
+    span: int
+    limit: int | None
+    enforce: bool
+    kind: HoldKind
+    measure: Measure
+    owner: LimitRule | BudgetRule
+    entity: Entity
+    budget: BudgetRule | None = None
+
+
+@dataclass
+class _Plan:
+    slots: list[_Slot] = field(default_factory=list)
+    applied: list[AppliedRule] = field(default_factory=list)
+
+
 class Limiter:
     """Rate-limit and budget admission and settlement over one `LimitState`."""
 
@@ -162,21 +191,58 @@ class Limiter:
         return verdicts
 
     def _draft(self, policies: LimitPolicies, request: LimitRequest) -> _Draft:
+        """The request's charges: its counters from the (memoised) plan, amounts and buckets of now."""
         draft = _Draft(self.clock(), request)
-        rate_rule = policies.rate_limits.first_match(request)
-        if rate_rule is not None:
-            self._rate_limit(draft, rate_rule, request)
-        budget_rules = policies.budgets.matching(request)
-        if budget_rules:
-            self._budgets(draft, budget_rules, request)
-        v2 = policies.v2
-        if v2.rate_limits:
-            for rule in v2.matching(v2.rate_limits, request):
-                self._v2(draft, rule, request)
-        if v2.budgets:
-            for rule in v2.matching(v2.budgets, request):
-                self._v2(draft, rule, request)
+        plan = self._plan(policies, request)
+        now = draft.now
+        windows: dict[Period | CalendarPeriod, tuple[int, float]] = {}
+        for slot in plan.slots:
+            period = slot.period
+            window = windows.get(period)
+            if window is None:
+                bucket = period.index(now)
+                window = windows[period] = (bucket, period.expires_at(bucket))
+            measure = slot.measure
+            if measure == "request":
+                need = amount = 1
+            elif measure == "tokens":
+                need = amount = min(max(sum(draft.estimate), 1), max(slot.limit or 0, 1))
+            elif measure == "cost":
+                need, amount = 1, self._cost_estimate(draft)
+            else:  # a token budget
+                need, amount = 1, max(sum(draft.estimate), 1)
+            bucket, expires_at = window
+            charge = Charge(slot.key, bucket, slot.span, amount, need, slot.limit, slot.enforce, expires_at)
+            hold = Hold(slot.key, bucket, slot.span, amount, slot.kind, budget=slot.budget, entity=slot.entity)
+            draft.add(charge, hold, slot.owner)
+        draft.applied = list(plan.applied)
         return draft
+
+    def _plan(self, policies: LimitPolicies, request: LimitRequest) -> _Plan:
+        """Which counters a request of this shape is charged in. Requests of one caller, model and
+        metadata meet the same rules and counters, so the plan is remembered per compiled config."""
+        shape = (request.model, request.caller, request.subjects, frozenset(request.metadata.items()))
+        memo = policies.plans
+        plan = memo.get(shape)
+        if plan is None:
+            plan = _Plan()
+            rate_rule = policies.rate_limits.first_match(request)
+            if rate_rule is not None:
+                self._rate_limit(plan, rate_rule, request)
+            budget_rules = policies.budgets.matching(request)
+            if budget_rules:
+                self._budgets(plan, budget_rules, request)
+            v2 = policies.v2
+            if v2.rate_limits:
+                for rule in v2.matching(v2.rate_limits, request):
+                    self._v2(plan, rule, request)
+            if v2.budgets:
+                for rule in v2.matching(v2.budgets, request):
+                    self._v2(plan, rule, request)
+            if len(memo) >= MAX_REMEMBERED_PLANS:
+                memo.clear()
+            memo[shape] = plan
+        return plan
 
     async def settle(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> None:
         """`release`: give back everything held. Else token and cost holds become the real `tokens`
@@ -210,67 +276,48 @@ class Limiter:
             key = self._keys[memo] = counter_key(kind, rule_id, unit, entity)
         return key
 
-    def _rate_limit(self, draft: _Draft, rule: LimitRule, request: LimitRequest) -> None:
+    def _rate_limit(self, plan: _Plan, rule: LimitRule, request: LimitRequest) -> None:
         unit = rule.unit
-        need = 1 if unit.kind == "requests" else min(max(sum(draft.estimate), 1), max(rule.limit, 1))
-        period = unit.period
-        bucket = period.index(draft.now)
+        measure: Measure = "request" if unit.kind == "requests" else "tokens"
         for entity in entities(rule.applies_per, request):
             key = self._key("rl", rule.id, unit.name, entity)
-            charge = Charge(key, bucket, period.span, need, need, rule.limit, True, period.expires_at(bucket))
-            draft.add(charge, Hold(key, bucket, period.span, need, unit.kind, entity=entity), rule)
-        draft.applied.append(AppliedRule("rate_limit", rule.config_name, rule.id))
+            plan.slots.append(
+                _Slot(key, unit.period, unit.period.span, rule.limit, True, unit.kind, measure, rule, entity)
+            )
+        plan.applied.append(AppliedRule("rate_limit", rule.config_name, rule.id))
 
-    def _budgets(self, draft: _Draft, rules: Sequence[BudgetRule], request: LimitRequest) -> None:
-        estimates: dict[HoldKind, int] = {
-            "cost": self._cost_estimate(draft),
-            "tokens": max(sum(draft.estimate), 1),
-        }
+    def _budgets(self, plan: _Plan, rules: Sequence[BudgetRule], request: LimitRequest) -> None:
         for position, rule in enumerate(rules):
             unit = rule.unit
             kind: HoldKind = "cost" if unit.kind == "cost" else "tokens"
-            amount = estimates[kind]
-            deciding = position == 0
-            bucket = unit.period.index(draft.now)
+            measure: Measure = "cost" if unit.kind == "cost" else "budget-tokens"
+            limit = rule.limit if position == 0 else None  # the first matching rule decides
             for entity in entities(rule.applies_per, request):
                 key = self._key("budget", rule.id, unit.name, entity)
-                charge = Charge(
-                    key,
-                    bucket,
-                    1,
-                    amount,
-                    1,
-                    rule.limit if deciding else None,
-                    not rule.audit,
-                    unit.period.expires_at(bucket),
-                )
-                draft.add(charge, Hold(key, bucket, 1, amount, kind, budget=rule, entity=entity), rule)
-            draft.applied.append(AppliedRule("budget", rule.config_name, rule.id))
+                slot = _Slot(key, unit.period, 1, limit, not rule.audit, kind, measure, rule, entity, budget=rule)
+                plan.slots.append(slot)
+            plan.applied.append(AppliedRule("budget", rule.config_name, rule.id))
 
-    def _v2(self, draft: _Draft, rule: V2Rule, request: LimitRequest) -> None:
+    def _v2(self, plan: _Plan, rule: V2Rule, request: LimitRequest) -> None:
         """Every window of a matching V2 rule is checked (every matching V2 rule must allow)."""
         charged = rule.charged(request)
         if not charged:
             return
         for meter, entity in charged:
-            period: Period | CalendarPeriod
+            unit = meter.unit
             if isinstance(meter, LimitRule):
-                period, limit = meter.unit.period, meter.limit
-                kind: HoldKind = meter.unit.kind
-                need = 1 if kind == "requests" else min(max(sum(draft.estimate), 1), max(limit, 1))
-                amount, enforce, span = need, not meter.audit, period.span
-                key = self._key("rl2", rule.name, meter.unit.name, entity)
+                key = self._key("rl2", rule.name, unit.name, entity)
+                measure: Measure = "request" if meter.unit.kind == "requests" else "tokens"
+                slot = _Slot(key, meter.unit.period, meter.unit.period.span, meter.limit, not meter.audit,
+                             meter.unit.kind, measure, meter, entity)  # fmt: skip
             else:
-                period, limit = meter.unit.period, meter.limit
-                kind = "cost"
-                need, amount, span = 1, self._cost_estimate(draft), 1
+                key = self._key("budget2", rule.name, unit.name, entity)
                 enforce = not (meter.audit or meter.soft)
-                key = self._key("budget2", rule.name, meter.unit.name, entity)
-            bucket = period.index(draft.now)
-            charge = Charge(key, bucket, span, amount, need, limit, enforce, period.expires_at(bucket))
-            budget = meter if isinstance(meter, BudgetRule) else None
-            draft.add(charge, Hold(key, bucket, span, amount, kind, budget=budget, entity=entity), meter)
-        draft.applied.append(AppliedRule(rule.kind, rule.name, rule.name))
+                slot = _Slot(
+                    key, meter.unit.period, 1, meter.limit, enforce, "cost", "cost", meter, entity, budget=meter
+                )
+            plan.slots.append(slot)
+        plan.applied.append(AppliedRule(rule.kind, rule.name, rule.name))
 
     def _cost_estimate(self, draft: _Draft) -> int:
         """The request's estimated cost in nano-USD, priced once per request."""

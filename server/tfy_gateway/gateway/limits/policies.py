@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tfy_gateway.gateway.limits.budgets import CompiledBudgets, compile_budgets
 from tfy_gateway.gateway.limits.rules import CompiledLimits, compile_limits
@@ -15,6 +16,8 @@ class LimitPolicies:
     rate_limits: CompiledLimits = field(default_factory=CompiledLimits)
     budgets: CompiledBudgets = field(default_factory=CompiledBudgets)
     v2: CompiledV2 = field(default_factory=CompiledV2)
+    # The limiter's plans per request shape (caller, model, metadata), valid for this version only.
+    plans: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
