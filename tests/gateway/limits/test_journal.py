@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
 from tests.gateway.limits.conftest import T0, Clock
 from tfy_gateway.gateway.limits import LimitJournal, MemoryLimitState
@@ -48,3 +51,31 @@ async def test_expired_counters_are_deleted_from_the_file(tmp_path: Path) -> Non
     await journal.stop()
     rows = sqlite3.connect(tmp_path / "limits.sqlite3").execute("SELECT count(*) FROM limit_counters").fetchone()
     assert rows == (0,)
+
+
+async def test_stopping_while_a_write_is_in_flight_loses_nothing(tmp_path: Path) -> None:
+    clock = Clock(T0)
+    state = MemoryLimitState(clock)
+    journal = LimitJournal(tmp_path / "limits.sqlite3", state, interval_s=0.01)
+    await journal.start()
+    started, release = threading.Event(), threading.Event()
+    write = journal._write
+
+    def slow_write(*args: Any) -> None:
+        started.set()
+        assert release.wait(30), "the test never released the write"
+        write(*args)
+
+    journal._write = slow_write  # type: ignore[method-assign]
+    await state.reserve([charge("late", 4, T0 + 86_400)])
+    assert await asyncio.to_thread(started.wait, 30), "the periodic flush began writing"
+    stopping = asyncio.ensure_future(journal.stop())  # the shutdown arrives mid-write
+    await asyncio.sleep(0.05)
+    release.set()
+    await stopping
+
+    restarted = MemoryLimitState(clock)
+    journal = LimitJournal(tmp_path / "limits.sqlite3", restarted)
+    await journal.start()
+    assert await restarted.read([Probe("late", 7, 1)]) == (4,)
+    await journal.stop()

@@ -42,6 +42,7 @@ class LimitJournal:
         self.interval_s = interval_s
         self._connection: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         """Open the file and load what is still counting into the store."""
@@ -51,24 +52,32 @@ class LimitJournal:
         self._task = asyncio.create_task(self._run(), name="limit-journal")
 
     async def stop(self) -> None:
+        # The writer is asked to finish, never cancelled: a cancelled flush would have taken its
+        # counters from the store and dropped them with the thread still writing (found under load:
+        # a restart right after two requests lost them).
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         await self.flush()
         if self._connection is not None:
             self._connection.close()
             self._connection = None
 
     async def flush(self) -> None:
-        """Write the counters changed since the last flush (taken on the loop, written in a thread)."""
+        """Write the counters changed since the last flush (taken on the loop, written in a thread);
+        if the write fails they are marked changed again, for the next flush."""
         changed, gone = self.state.take_dirty()
         if (changed or gone) and self._connection is not None:
-            await asyncio.to_thread(self._write, changed, gone)
+            try:
+                await asyncio.shield(asyncio.to_thread(self._write, changed, gone))
+            except BaseException:
+                self.state.mark_dirty([key for key, _, _ in changed] + gone)
+                raise
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
+        while not self._stopping.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
             try:
                 await self.flush()
             except Exception:

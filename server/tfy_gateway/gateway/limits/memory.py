@@ -143,6 +143,10 @@ class MemoryLimitState:
         self._dirty.clear()
         return changed, gone
 
+    def mark_dirty(self, keys: Iterable[str]) -> None:
+        """Counters whose last write failed: the next `take_dirty` returns them again."""
+        self._dirty.update(keys)
+
     def load(self, rows: Iterable[tuple[str, dict[int, int], float]]) -> None:
         now = self.clock()
         for key, buckets, expires_at in rows:
