@@ -10,10 +10,10 @@ from tfy_gateway.gateway.private_files import private_file
 
 LOGS_FILE = "logs.sqlite3"
 
-_SCHEMA = """
+_TABLE = """
 CREATE TABLE IF NOT EXISTS request_logs (
     id TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
+    created_at {real} NOT NULL,
     subject TEXT,
     token_name TEXT,
     endpoint TEXT NOT NULL,
@@ -22,13 +22,13 @@ CREATE TABLE IF NOT EXISTS request_logs (
     status INTEGER NOT NULL,
     error TEXT,
     error_origin TEXT,
-    latency_ms REAL NOT NULL,
-    ttft_ms REAL,
-    provider_ms REAL,
+    latency_ms {real} NOT NULL,
+    ttft_ms {real},
+    provider_ms {real},
     prompt_tokens INTEGER NOT NULL DEFAULT 0,
     completion_tokens INTEGER NOT NULL DEFAULT 0,
     cached_tokens INTEGER NOT NULL DEFAULT 0,
-    cost REAL,
+    cost {real},
     stream INTEGER NOT NULL DEFAULT 0,
     metadata TEXT NOT NULL DEFAULT '{}',
     rule_ids TEXT NOT NULL DEFAULT '[]',
@@ -43,8 +43,17 @@ CREATE TABLE IF NOT EXISTS request_logs (
 CREATE INDEX IF NOT EXISTS request_logs_time ON request_logs (created_at);
 CREATE INDEX IF NOT EXISTS request_logs_subject ON request_logs (subject, created_at);
 CREATE INDEX IF NOT EXISTS request_logs_model ON request_logs (requested_model, created_at);
-CREATE INDEX IF NOT EXISTS request_logs_resolved ON request_logs (resolved_model, created_at);
+CREATE INDEX IF NOT EXISTS request_logs_resolved ON request_logs (resolved_model, created_at)
 """
+
+
+def table_sql(real: str) -> str:
+    """The request-log table and its indexes, `;`-separated; `real` is the engine's float type (SQLite
+    `REAL`, PostgreSQL `DOUBLE PRECISION`): one definition for both engines' logs."""
+    return _TABLE.replace("{real}", real).strip()
+
+
+_SCHEMA = table_sql("REAL")
 
 
 def connect(path: Path) -> sqlite3.Connection:

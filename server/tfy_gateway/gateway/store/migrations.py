@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tfy_gateway.gateway.request_logs.schema import table_sql
 from tfy_gateway.gateway.store.base import Cursor, StoreError, utc_now
 
 Dialect = Literal["sqlite", "postgres"]
@@ -70,41 +71,7 @@ INSERT INTO control_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTH
 
 # SQLite keeps request logs in their own file (request_logs/schema.py) so that their volume never
 # slows control-plane writes; with PostgreSQL they share the database every replica writes to.
-_REQUEST_LOGS_POSTGRES = """
-CREATE TABLE IF NOT EXISTS request_logs (
-    id TEXT PRIMARY KEY,
-    created_at DOUBLE PRECISION NOT NULL,
-    subject TEXT,
-    token_name TEXT,
-    endpoint TEXT NOT NULL,
-    requested_model TEXT,
-    resolved_model TEXT,
-    status INTEGER NOT NULL,
-    error TEXT,
-    error_origin TEXT,
-    latency_ms DOUBLE PRECISION NOT NULL,
-    ttft_ms DOUBLE PRECISION,
-    provider_ms DOUBLE PRECISION,
-    prompt_tokens INTEGER NOT NULL DEFAULT 0,
-    completion_tokens INTEGER NOT NULL DEFAULT 0,
-    cached_tokens INTEGER NOT NULL DEFAULT 0,
-    cost DOUBLE PRECISION,
-    stream INTEGER NOT NULL DEFAULT 0,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    rule_ids TEXT NOT NULL DEFAULT '[]',
-    retries INTEGER NOT NULL DEFAULT 0,
-    fallbacks INTEGER NOT NULL DEFAULT 0,
-    tries TEXT NOT NULL DEFAULT '[]',
-    request_body TEXT,
-    response_body TEXT,
-    usage_estimated INTEGER NOT NULL DEFAULT 0,
-    limits TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS request_logs_time ON request_logs (created_at);
-CREATE INDEX IF NOT EXISTS request_logs_subject ON request_logs (subject, created_at);
-CREATE INDEX IF NOT EXISTS request_logs_model ON request_logs (requested_model, created_at);
-CREATE INDEX IF NOT EXISTS request_logs_resolved ON request_logs (resolved_model, created_at)
-"""
+_REQUEST_LOGS_POSTGRES = table_sql("DOUBLE PRECISION")
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
