@@ -12,7 +12,7 @@ from tfy_gateway.gateway.config import EMPTY_CONFIG
 from tfy_gateway.gateway.data_plane.context import CLIENT_CLOSED, RequestContext
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError
-from tfy_gateway.gateway.data_plane.limiting import PolicyLimits, RateLimitExceeded
+from tfy_gateway.gateway.data_plane.limiting import LimitExceeded, PolicyLimits
 from tfy_gateway.gateway.data_plane.response_headers import applied_configurations
 from tfy_gateway.gateway.limits import CompiledLimits, Limiter, LimitPolicies, MemoryLimitState
 from tfy_gateway.gateway.providers import Usage
@@ -38,7 +38,7 @@ def hook() -> PolicyLimits:
 async def used(hook: PolicyLimits, compiled: CompiledLimits) -> int:
     """What the counter holds, read from the refusal of a request asking for the whole limit."""
     probe = context(compiled, max_tokens=10**9)
-    with pytest.raises(RateLimitExceeded) as refused:
+    with pytest.raises(LimitExceeded) as refused:
         await hook.reserve(probe)
     return refused.value.refusal.used
 
@@ -49,7 +49,7 @@ async def test_a_refusal_is_a_429_from_rate_limiting_with_retry_after_and_the_ru
     ctx.reservation = await hook.reserve(ctx)
     assert applied_configurations(ctx)["rate_limit"] == {"config": "limits", "rule_id": "one"}
     refused_ctx = context(compiled)
-    with pytest.raises(RateLimitExceeded) as refused:
+    with pytest.raises(LimitExceeded) as refused:
         await hook.reserve(refused_ctx)
     error = refused.value
     assert (error.status, error.origin, error.retry_after_s) == (429, "rate_limiting", 60.0)
@@ -97,7 +97,7 @@ async def test_which_requests_count_under_a_requests_unit(
     ctx.error = DataPlaneError(status, "x", origin=origin) if origin else None
     await hook.settle(reservation, ctx)
     if counts:
-        with pytest.raises(RateLimitExceeded):
+        with pytest.raises(LimitExceeded):
             await hook.reserve(context(compiled))
     else:
         assert await hook.reserve(context(compiled)) is not None

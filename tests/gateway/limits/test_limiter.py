@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.gateway.limits.conftest import T0, SyncLimits, caller, limiter, rule, rules
-from tfy_gateway.gateway.limits import CompiledLimits, LimitRequest, RateLimited, Reservation
+from tfy_gateway.gateway.limits import CompiledLimits, LimitRequest, Refused, Reservation
 from tfy_gateway.gateway.limits.tokens import DEFAULT_COMPLETION_TOKENS
 
 
@@ -15,7 +15,7 @@ def admitted(limits: SyncLimits, compiled: CompiledLimits, request: LimitRequest
         try:
             limits.reserve(compiled, request)
             count += 1
-        except RateLimited:
+        except Refused:
             pass
     return count
 
@@ -56,7 +56,7 @@ def test_a_full_first_rule_refuses_even_if_a_later_rule_has_room() -> None:
     limits, _ = limiter()
     compiled = rules(rule("gpt4o", 1, when={"models": ["fake/gpt-4o"]}), rule("all", 100))
     limits.reserve(compiled, caller())
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Refused) as refused:
         limits.reserve(compiled, caller())
     assert refused.value.refusal.rule_id == "gpt4o"
 
@@ -131,7 +131,7 @@ def test_a_metadata_rule_only_matches_requests_carrying_the_key() -> None:
 
 def test_a_zero_limit_refuses_everything_without_a_retry_time() -> None:
     limits, _ = limiter()
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Refused) as refused:
         limits.reserve(rules(rule("blocked", 0)), caller())
     assert refused.value.refusal.retry_after_s is None
     assert "'blocked'" in str(refused.value) and "every request it matches is refused" in str(refused.value)
@@ -143,7 +143,7 @@ def test_the_refusal_names_rule_limit_unit_scope_and_when_to_retry() -> None:
     for _ in range(3):
         limits.reserve(compiled, caller())
     clock.now = T0 + 17.5
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Refused) as refused:
         limits.reserve(compiled, caller())
     message = str(refused.value)
     assert "Rate limit 'per-user' exceeded" in message
@@ -180,7 +180,7 @@ def test_token_holds_settle_to_the_real_usage() -> None:
     compiled = rules(rule("tpm", 1_000, "tokens_per_minute"))
     first = limits.reserve(compiled, caller(body=chat(490)))  # holds 500
     assert first is not None
-    with pytest.raises(RateLimited):  # 500 + 600 > 1000
+    with pytest.raises(Refused):  # 500 + 600 > 1000
         limits.reserve(compiled, caller(body=chat(590)))
     limits.settle(first, release=False, tokens=30)  # it used 30
     assert limits.reserve(compiled, caller(body=chat(590))) is not None  # 30 + 600
@@ -193,7 +193,7 @@ def test_usage_above_the_estimate_is_charged_and_blocks_later_requests() -> None
     reservation = limits.reserve(compiled, caller(body=chat(10)))
     assert reservation is not None
     limits.settle(reservation, release=False, tokens=1_500)
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Refused) as refused:
         limits.reserve(compiled, caller(body=chat(10)))
     assert refused.value.refusal.used == 1_500
     clock.now = T0 + 60
@@ -206,7 +206,7 @@ def test_release_gives_back_everything_held() -> None:
     for compiled, body in ((requests, chat()), (tokens, chat(80))):
         reservation = limits.reserve(compiled, caller(body=body))
         assert reservation is not None
-        with pytest.raises(RateLimited):
+        with pytest.raises(Refused):
             limits.reserve(compiled, caller(body=body))
         limits.settle(reservation, release=True, tokens=None)
         assert limits.reserve(compiled, caller(body=body)) is not None
@@ -218,7 +218,7 @@ def test_settling_keeps_request_holds_and_unknown_usage_keeps_the_estimate() -> 
     reservation = limits.reserve(compiled, caller())
     assert reservation is not None
     limits.settle(reservation, release=False, tokens=0)
-    with pytest.raises(RateLimited):
+    with pytest.raises(Refused):
         limits.reserve(compiled, caller())
     tpm = rules(rule("tpm", 1_000, "tokens_per_minute"))
     reservation = limits.reserve(tpm, caller(body=chat(90)))
@@ -232,12 +232,12 @@ def test_an_estimate_above_the_limit_holds_the_whole_limit_and_needs_an_empty_wi
     compiled = rules(rule("tpm", 1_000, "tokens_per_minute"))
     reservation = limits.reserve(compiled, caller(body=chat(5_000)))
     assert reservation is not None and held(reservation) == 1_000
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Refused) as refused:
         limits.reserve(compiled, caller(body=chat(5_000)))
     assert refused.value.refusal.need == 1_000
     assert "estimated 1000 tokens" in str(refused.value)
     limits.settle(reservation, release=False, tokens=200)
-    with pytest.raises(RateLimited):
+    with pytest.raises(Refused):
         limits.reserve(compiled, caller(body=chat(5_000)))
     clock.now = T0 + 60
     assert limits.reserve(compiled, caller(body=chat(5_000))) is not None

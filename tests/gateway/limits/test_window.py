@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.gateway.limits.conftest import T0, caller, limiter, rule, rules
-from tfy_gateway.gateway.limits import RateLimited
+from tfy_gateway.gateway.limits import Refused
 from tfy_gateway.gateway.limits.window import DAY, HOUR, MINUTE
 
 
@@ -22,7 +22,7 @@ def test_a_request_counts_for_one_minute_from_the_start_of_its_bucket() -> None:
     compiled = rules(rule("one", 1))
     limits.reserve(compiled, caller())
     clock.now = T0 + 59.9
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Refused) as refused:
         limits.reserve(compiled, caller())
     assert refused.value.refusal.retry_after_s == pytest.approx(0.1)
     clock.now = T0 + 60  # the bucket of T0 stopped counting: 55 s after the request
@@ -36,12 +36,12 @@ def test_capacity_comes_back_one_bucket_at_a_time() -> None:
         clock.now = T0 + offset
         limits.reserve(compiled, caller())
     clock.now = T0 + 30
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Refused) as refused:
         limits.reserve(compiled, caller())
     assert refused.value.refusal.retry_after_s == pytest.approx(30)  # the T0 bucket expires at T0 + 60
     clock.now = T0 + 60
     limits.reserve(compiled, caller())
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Refused) as refused:
         limits.reserve(compiled, caller())
     assert refused.value.refusal.retry_after_s == pytest.approx(10)  # then the T0 + 10 bucket, and so on
 
@@ -55,7 +55,7 @@ def test_never_more_than_the_limit_within_any_five_buckets() -> None:
         try:
             limits.reserve(compiled, caller())
             admitted.append(clock.now)
-        except RateLimited:
+        except Refused:
             pass
     assert len(admitted) == 50  # 5 per minute, steadily
     assert max(sum(1 for u in admitted if t <= u < t + 50) for t in admitted) == 5
@@ -67,13 +67,13 @@ def test_hour_and_day_windows_slide_by_ten_minutes_and_four_hours() -> None:
     limits.reserve(hourly, caller())
     limits.reserve(daily, caller())
     clock.now = T0 + 3_599
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Refused) as refused:
         limits.reserve(hourly, caller())
     assert refused.value.refusal.retry_after_s == pytest.approx(1)
     clock.now = T0 + 3_600
     limits.reserve(hourly, caller())
     clock.now = T0 + 86_399
-    with pytest.raises(RateLimited):
+    with pytest.raises(Refused):
         limits.reserve(daily, caller())
     clock.now = T0 + 86_400
     limits.reserve(daily, caller())
@@ -85,5 +85,5 @@ def test_a_clock_stepping_back_never_moves_the_window_backwards() -> None:
     clock.now = T0 + 60
     limits.reserve(compiled, caller())
     clock.now = T0  # e.g. NTP stepped the wall clock back
-    with pytest.raises(RateLimited):
+    with pytest.raises(Refused):
         limits.reserve(compiled, caller())

@@ -12,7 +12,6 @@ since the SDK's `PeriodUsage.end` is a required number.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,13 +23,12 @@ from starlette.routing import BaseRoute, Route
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.apply import commit_apply, delete_resource, manifest_of, plan_apply
 from tfy_gateway.gateway.control_plane.http import json_response, read_object, require_admin, require_user
-from tfy_gateway.gateway.data_plane.limiting import costliest
+from tfy_gateway.gateway.data_plane.limit_views import simulated_pricing
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.limits import LimitRequest
 from tfy_gateway.gateway.limits.report import budget_entries
 from tfy_gateway.gateway.limits.v2 import TEAM_BUDGET_CONFIG, TENANT_BUDGET_CONFIG
-from tfy_gateway.gateway.routing import RouteRequest
 from tfy_gateway.gateway.snapshot import Resource
 
 BUDGETS = "/api/svc/v1/llm-gateway/budgets"
@@ -158,11 +156,4 @@ def _simulated(plane: DataPlane, body: Mapping[str, Any]) -> LimitRequest:
         raise ApiError(400, "'model' must be a model id such as 'openai-main/gpt-4o'.")
     caller = f"virtualaccount:{account}" if isinstance(account, str) else f"user:{user or 'anonymous'}"
     subjects = (caller, *(f"team:{t}" for t in teams), "team:everyone")
-    config = plane.config.current
-    plan = plane.router.build_plan(config.routing, RouteRequest(model, subjects, metadata, {}), _rng(), pin=False)
-    return LimitRequest(model, caller, subjects, metadata, pricing=costliest(plan, config.catalog))
-
-
-def _rng() -> random.Random:
-    """Its own stream: simulating never moves the router's, and pins nothing."""
-    return random.Random(0)
+    return LimitRequest(model, caller, subjects, metadata, pricing=simulated_pricing(plane, model, subjects, metadata))

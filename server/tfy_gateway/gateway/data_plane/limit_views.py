@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from tfy_gateway.gateway.accounting.cost import ModelPricing
 from tfy_gateway.gateway.control_plane.http import json_response, require_admin
 from tfy_gateway.gateway.data_plane.limiting import costliest
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
@@ -27,18 +28,25 @@ from tfy_gateway.gateway.routing import RouteRequest
 SVC = "/api/svc/v1/llm-gateway"
 
 
+def simulated_pricing(
+    plane: DataPlane, model: str, subjects: tuple[str, ...], metadata: Mapping[str, str]
+) -> ModelPricing:
+    """How a request from `subjects` for `model` would be priced (its costliest routing target), found
+    with a random stream of its own and no sticky pin: simulating never moves the router's state."""
+    config = plane.config.current
+    route = RouteRequest(model, subjects, metadata, {})
+    plan = plane.router.build_plan(config.routing, route, random.Random(0), pin=False)
+    return costliest(plan, config.catalog)
+
+
 async def limits_for(
     plane: DataPlane, subject: str, subjects: tuple[str, ...], model: str, metadata: Mapping[str, str], body: Any
 ) -> dict[str, Any]:
     """What the rate-limit and budget rules would do with a chat request from `subject` for `model`
     (`body`: the request body to estimate tokens from; a short chat without max_tokens by default)."""
     config = plane.config.current
-    # A stream of its own (the router's is never touched) and no sticky pin: only the targets matter.
     if not isinstance(body, dict):
         body = {"model": model, "messages": [{"role": "user", "content": "hello"}]}
-    plan = plane.router.build_plan(
-        config.routing, RouteRequest(model, subjects, metadata, {}), random.Random(0), pin=False
-    )
     request = LimitRequest(
         model=model,
         caller=subject,
@@ -46,7 +54,7 @@ async def limits_for(
         metadata=dict(metadata),
         body=body,
         generates="input" not in body or "messages" in body,
-        pricing=costliest(plan, config.catalog),
+        pricing=simulated_pricing(plane, model, subjects, metadata),
     )
     return await explain_limits(plane.limiter, config.limits, request)
 

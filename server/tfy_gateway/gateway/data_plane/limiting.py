@@ -38,9 +38,6 @@ class LimitExceeded(DataPlaneError):
         self.config_name = refusal.config_name
 
 
-RateLimitExceeded = LimitExceeded  # the name earlier callers used
-
-
 class PolicyLimits:
     def __init__(self, limiter: Limiter) -> None:
         self.limiter = limiter

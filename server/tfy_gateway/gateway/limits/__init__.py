@@ -7,7 +7,7 @@ references/budgets.md.
 
 from tfy_gateway.gateway.limits.budgets import BudgetRule, CompiledBudgets, compile_budgets
 from tfy_gateway.gateway.limits.journal import LimitJournal
-from tfy_gateway.gateway.limits.limiter import Limiter, RateLimited, Refused
+from tfy_gateway.gateway.limits.limiter import Limiter, Refused
 from tfy_gateway.gateway.limits.memory import Clock, MemoryLimitState
 from tfy_gateway.gateway.limits.policies import LimitPolicies, compile_policies
 from tfy_gateway.gateway.limits.refusal import Refusal
@@ -32,7 +32,6 @@ __all__ = [
     "LimitState",
     "Limiter",
     "MemoryLimitState",
-    "RateLimited",
     "Refusal",
     "Refused",
     "Reservation",

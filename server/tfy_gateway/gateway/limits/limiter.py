@@ -65,8 +65,6 @@ class Refused(Exception):
         self.refusal = refusal
 
 
-RateLimited = Refused  # the name earlier callers used
-
 MAX_REMEMBERED_KEYS = 100_000
 
 

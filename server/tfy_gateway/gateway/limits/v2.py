@@ -100,7 +100,7 @@ class V2Match:
         `subjects_only`: judge who is asking alone (a budget's "my usage")."""
         if self.team_name is not None and f"team:{self.team_name}" not in request.subjects:
             return f"team budget of '{self.team_name}': the caller is not a member"
-        user, account, teams = _identity(request)
+        user, account, teams = request.identity
         checks: list[tuple[str, Filter | None, tuple[str, ...]]] = [
             ("subjects.users", self.users, user),
             ("subjects.teams", self.teams, teams),
@@ -159,7 +159,7 @@ class V2Rule:
 
     def _entities(self, request: LimitRequest) -> list[tuple[str, str, str | None]]:
         """(dimension, counter value, bare name for overrides) per counter of `request`."""
-        user, account, teams = _identity(request)
+        user, account, teams = request.identity
         kind = self.applies_to
         if kind == "aggregate":
             return [("", "", None)]
@@ -184,11 +184,6 @@ class CompiledV2:
 
     def matching(self, rules: tuple[V2Rule, ...], request: LimitRequest) -> list[V2Rule]:
         return [rule for rule in rules if rule.match.matches(request)]
-
-
-def _identity(request: LimitRequest) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """(user email,), (virtual-account name,), (teams...) of the caller, bare, as V2 filters name them."""
-    return request.identity
 
 
 def _match(when: Any, team_name: str | None = None) -> V2Match:
