@@ -136,3 +136,16 @@ async def test_the_writer_keeps_its_batches_while_postgresql_is_down(
         assert total == 11 and [item["id"] for item in page] == ["r10", "r9"]
     finally:
         await writer.stop()
+
+
+def test_a_large_batch_is_written_whole_across_statements(backend: LogBackend) -> None:
+    """SQLite writes a batch in statements of many rows: rows at and around each statement's edge,
+    and a record repeated within the batch, come out as written (the last copy wins)."""
+    rows = [record(n, at=NOW - 1000 + n, cached_tokens=n).to_row() for n in range(300)]
+    rows.append(record(7, at=NOW - 1000 + 7, cached_tokens=7_000).to_row())
+    backend.insert(rows)
+    page, total = backend.query(LogFilter(), limit=500, offset=0)
+    assert total == 300
+    tokens = {item["id"]: item["cached_tokens"] for item in page}
+    assert tokens == {f"r{n}": (7_000 if n == 7 else n) for n in range(300)}
+    assert {item["metadata"]["k"] for item in page} == {"v"}
