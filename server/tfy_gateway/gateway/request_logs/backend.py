@@ -30,6 +30,8 @@ ROWS_PER_STATEMENT = 128
 def insert_rows(count: int) -> str:
     """`INSERT` for `count` rows in one statement (SQLite; upserts row by row, as `INSERT` does)."""
     return f"INSERT INTO request_logs ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW] * count)}{_UPSERT}"
+
+
 DELETE_BEFORE = "DELETE FROM request_logs WHERE created_at < ?"
 
 
