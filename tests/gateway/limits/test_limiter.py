@@ -252,3 +252,21 @@ def test_a_settle_after_the_window_moved_on_changes_nothing() -> None:
     assert long_stream is not None and fresh is not None
     limits.settle(long_stream, release=False, tokens=900)
     assert limits.used(fresh) == 100
+
+
+def test_remembered_windows_follow_the_clock_both_ways() -> None:
+    """The bucket of each period is remembered while the clock stays in it; a clock that crosses a
+    boundary (forwards, or back as a test clock may) gets the period's own answer every time."""
+    from tfy_gateway.gateway.limits.calendar import CALENDAR
+    from tfy_gateway.gateway.limits.limiter import Limiter
+    from tfy_gateway.gateway.limits.memory import MemoryLimitState
+    from tfy_gateway.gateway.limits.window import PERIODS
+
+    limiter_ = Limiter(MemoryLimitState())
+    periods = [*PERIODS.values(), *CALENDAR.values()]
+    quarter_end = 1_790_812_800.0  # 2026-10-01 00:00 UTC: a day, month and quarter boundary
+    moments = [quarter_end - 1, quarter_end - 0.001, quarter_end, quarter_end + 0.5, quarter_end - 7200, T0, T0 + 601]
+    for now in moments * 2:
+        for period in periods:
+            bucket = period.index(now)
+            assert limiter_._window(period, now) == (bucket, period.expires_at(bucket)), (period.name, now)

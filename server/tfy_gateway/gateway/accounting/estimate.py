@@ -18,19 +18,28 @@ from tfy_gateway.gateway.providers import Usage
 CHARS_PER_TOKEN = 4
 
 
+TEXT_KEYS = frozenset({"content", "text", "prompt", "input"})
+
+
 def _text_chars(value: Any) -> int:
+    """Characters of text in `value`: strings, and under TEXT_KEYS of mappings, in lists at any depth.
+    (Plain loops: this runs per request under token limits and budgets.)"""
     if isinstance(value, str):
         return len(value)
-    if isinstance(value, Mapping):
-        return sum(_text_chars(item) for key, item in value.items() if key in ("content", "text", "prompt", "input"))
+    total = 0
     if isinstance(value, list):
-        return sum(_text_chars(item) for item in value)
-    return 0
+        for item in value:
+            total += _text_chars(item)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in TEXT_KEYS:
+                total += _text_chars(item)
+    return total
 
 
 def prompt_tokens(body: Mapping[str, Any]) -> int:
     """Estimated input tokens of an OpenAI-format request body (messages, prompt or input)."""
-    chars = _text_chars({key: body.get(key) for key in ("prompt", "input")}) + _text_chars(body.get("messages"))
+    chars = _text_chars(body.get("prompt")) + _text_chars(body.get("input")) + _text_chars(body.get("messages"))
     return -(-chars // CHARS_PER_TOKEN)
 
 

@@ -82,15 +82,10 @@ class _Draft:
     charges: list[Charge] = field(default_factory=list)
     holds: list[Hold] = field(default_factory=list)
     owners: list[LimitRule | BudgetRule] = field(default_factory=list)
-    applied: list[AppliedRule] = field(default_factory=list)
+    applied: Sequence[AppliedRule] = ()
 
     _estimate: tuple[int, int] | None = None
     cost: int | None = None  # the estimated cost, once priced
-
-    def add(self, charge: Charge, hold: Hold, owner: LimitRule | BudgetRule) -> None:
-        self.charges.append(charge)
-        self.holds.append(hold)
-        self.owners.append(owner)
 
     @property
     def estimate(self) -> tuple[int, int]:
@@ -137,6 +132,7 @@ class Limiter:
         self.clock = clock
         self._watch = ThresholdWatch(notify) if notify is not None else None
         self._keys: dict[tuple[str, str, str, Entity], str] = {}
+        self._windows: dict[Period | CalendarPeriod, tuple[float, float, int, float]] = {}
 
     async def reserve(self, policies: LimitPolicies, request: LimitRequest) -> Reservation | None:
         """Hold what the request may use in every counter that applies; None when no rule applies.
@@ -193,13 +189,9 @@ class Limiter:
         draft = _Draft(self.clock(), request)
         plan = self._plan(policies, request)
         now = draft.now
-        windows: dict[Period | CalendarPeriod, tuple[int, float]] = {}
+        charges, holds, owners = draft.charges, draft.holds, draft.owners
         for slot in plan.slots:
-            period = slot.period
-            window = windows.get(period)
-            if window is None:
-                bucket = period.index(now)
-                window = windows[period] = (bucket, period.expires_at(bucket))
+            bucket, expires_at = self._window(slot.period, now)
             measure = slot.measure
             if measure == "request":
                 need = amount = 1
@@ -209,12 +201,27 @@ class Limiter:
                 need, amount = 1, self._cost_estimate(draft)
             else:  # a token budget
                 need, amount = 1, max(sum(draft.estimate), 1)
-            bucket, expires_at = window
-            charge = Charge(slot.key, bucket, slot.span, amount, need, slot.limit, slot.enforce, expires_at)
-            hold = Hold(slot.key, bucket, slot.span, amount, slot.kind, budget=slot.budget, entity=slot.entity)
-            draft.add(charge, hold, slot.owner)
-        draft.applied = list(plan.applied)
+            charges.append(Charge(slot.key, bucket, slot.span, amount, need, slot.limit, slot.enforce, expires_at))
+            holds.append(Hold(slot.key, bucket, slot.span, amount, slot.kind, slot.budget, slot.entity))
+            owners.append(slot.owner)
+        draft.applied = plan.applied
         return draft
+
+    def _window(self, period: Period | CalendarPeriod, now: float) -> tuple[int, float]:
+        """(bucket of `now`, when it stops counting) of `period`, remembered while `now` stays in that
+        bucket: a month's or a quarter's bucket is calendar arithmetic, the same for every request."""
+        known = self._windows.get(period)
+        if known is not None and known[0] <= now < known[1]:
+            return known[2], known[3]
+        bucket = period.index(now)
+        expires_at = period.expires_at(bucket)
+        if isinstance(period, Period):
+            start = float(bucket * period.bucket_s)
+            end = start + period.bucket_s
+        else:
+            start, end = period.starts_at(bucket), (math.inf if period.name == "lifetime" else expires_at)
+        self._windows[period] = (start, end, bucket, expires_at)
+        return bucket, expires_at
 
     def _plan(self, policies: LimitPolicies, request: LimitRequest) -> _Plan:
         """Which counters a request of this shape is charged in. Requests of one caller, model and
