@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +21,7 @@ from tfy_gateway.gateway.request_logs import (
     query_logs,
     usage_summary,
 )
+from tfy_gateway.gateway.request_logs.backend import SqliteLogs
 from tfy_gateway.gateway.request_logs.record import COLUMNS
 
 NOW = 1_800_000_000.0
@@ -67,6 +72,66 @@ async def test_submit_is_queued_and_flushed_in_batches(tmp_path: Path) -> None:
         await writer.stop()
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+class SlowSqlite(SqliteLogs):
+    """The real SQLite backend, whose inserts wait until the test lets them go."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.entered = threading.Event()
+        self.proceed = threading.Event()
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        self.entered.set()
+        assert self.proceed.wait(60), "the test never let the insert go"
+        super().insert(rows)
+
+
+async def wait_for_thread(event: threading.Event) -> None:
+    deadline = time.monotonic() + 60
+    while not event.is_set():
+        assert time.monotonic() < deadline, "the insert never started"
+        await asyncio.sleep(0.01)
+
+
+async def test_shutdown_during_a_write_keeps_and_counts_the_batch(tmp_path: Path) -> None:
+    """Stopping while the background writer's batch is in its thread: the batch is written and
+    counted, and what was queued behind it too (the writer is asked to finish, not cancelled)."""
+    backend = SlowSqlite(tmp_path / "logs.sqlite3")
+    writer = LogWriter(backend, batch_size=10, flush_interval=60)
+    await writer.start()
+    for n in range(10):
+        writer.submit(record(n))  # a full batch wakes the background writer
+    await wait_for_thread(backend.entered)
+    for n in range(10, 15):
+        writer.submit(record(n))
+    stopping = asyncio.ensure_future(writer.stop())
+    await asyncio.sleep(0.05)
+    backend.proceed.set()
+    await stopping
+    assert writer.written == 15 and writer.pending == 0
+    assert count(tmp_path / "logs.sqlite3") == 15
+
+
+async def test_a_reader_gone_mid_flush_does_not_lose_the_batch(tmp_path: Path) -> None:
+    backend = SlowSqlite(tmp_path / "logs.sqlite3")
+    writer = LogWriter(backend, batch_size=100, flush_interval=60)
+    await writer.start()
+    try:
+        for n in range(5):
+            writer.submit(record(n))
+        reader = asyncio.ensure_future(writer.flush())  # what the logs API does before it queries
+        await wait_for_thread(backend.entered)
+        reader.cancel()
+        backend.proceed.set()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        await writer.flush()
+        assert writer.written == 5 and writer.pending == 0
+    finally:
+        await writer.stop()
+    assert count(tmp_path / "logs.sqlite3") == 5
 
 
 async def test_a_full_queue_drops_instead_of_blocking(tmp_path: Path) -> None:

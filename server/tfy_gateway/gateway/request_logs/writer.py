@@ -60,6 +60,8 @@ class LogWriter:
         self._clock = clock
         self._queue: deque[LogRecord] = deque()
         self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._writing: asyncio.Future[bool] | None = None
         self._lock = asyncio.Lock()
         self._open = False
         self._task: asyncio.Task[None] | None = None
@@ -75,11 +77,14 @@ class LogWriter:
         self._task = asyncio.create_task(self._run(), name="request-log-writer")
 
     async def stop(self) -> None:
-        """Write what is queued, then close (called at shutdown)."""
+        """Write what is queued, then close (called at shutdown).
+
+        The background writer is asked to finish, never cancelled: a batch it has taken from the
+        queue is always written (and counted) or queued again."""
+        self._stopping.set()
+        self._wakeup.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         await self.flush()
         if self._queue:
@@ -102,30 +107,40 @@ class LogWriter:
 
         While the database is unreachable (`LogsUnavailable`) batches stay queued, in order, and are
         written once it is back (the queue's bound still applies: past it, new records are dropped);
-        any other failure drops that batch, so one bad batch never blocks the ones after it.
+        any other failure drops that batch, so one bad batch never blocks the ones after it. A caller
+        cancelled meanwhile (a log reader gone) does not cancel the write of the batch it took.
         """
         async with self._lock:
+            if self._writing is not None:  # the batch of a flush whose caller was cancelled
+                await asyncio.shield(self._writing)
             while self._queue and self._open:
                 batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
-                try:
-                    await anyio.to_thread.run_sync(self.backend.insert, [record.to_row() for record in batch])
-                    self.written += len(batch)
-                except LogsUnavailable as exc:
-                    self.failed_batches += 1
-                    self._queue.extendleft(reversed(batch))
-                    logger.warning("%d request logs wait for their database: %s", len(self._queue), exc.message)
+                self._writing = asyncio.ensure_future(self._write(batch))
+                if not await asyncio.shield(self._writing):
                     return
-                except Exception as exc:
-                    self.failed_batches += 1
-                    logger.error(
-                        "writing %d request logs to %s failed; they are dropped: %s",
-                        len(batch),
-                        self.backend.location,
-                        getattr(exc, "message", exc),
-                    )
+
+    async def _write(self, batch: list[LogRecord]) -> bool:
+        """Write one batch; False when the database is unreachable (the batch is queued again)."""
+        try:
+            await anyio.to_thread.run_sync(self.backend.insert, [record.to_row() for record in batch])
+            self.written += len(batch)
+        except LogsUnavailable as exc:
+            self.failed_batches += 1
+            self._queue.extendleft(reversed(batch))
+            logger.warning("%d request logs wait for their database: %s", len(self._queue), exc.message)
+            return False
+        except Exception as exc:
+            self.failed_batches += 1
+            logger.error(
+                "writing %d request logs to %s failed; they are dropped: %s",
+                len(batch),
+                self.backend.location,
+                getattr(exc, "message", exc),
+            )
+        return True
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self.flush_interval)
             self._wakeup.clear()

@@ -1,0 +1,251 @@
+"""The gateway's own CPU per request, without an HTTP server in front of it.
+
+Each system's ASGI app is called directly, in one process, by `--concurrency` loops of requests; its
+upstream is scripts/raw_upstream.py over real aiohttp, as in the side-by-side bench
+(scripts/bench_compare.py). With uvicorn's share and the load generator out of the figure, a change
+to the data plane's hot path shows at a fraction of the side-by-side bench's noise. Systems:
+
+- floor: scripts/minimal_proxy.py's Starlette app (forwarding only);
+- gateway-bare: one provider account on the upstream;
+- gateway-all: every examples/*.yaml applied, limits raised so nothing is refused (as bench_compare).
+
+Rounds are interleaved and each run is a fresh process (the figure is the process's CPU time over the
+run / requests, after a warm-up). Each gateway run also reports its request-log writer: records
+still queued when the last request was answered (a writer that falls behind shows here first) and
+written in all once the app has shut down (warm-up included).
+`--profile SYSTEM` adds a cProfile table of one more run of that system. Figures, not assertions.
+
+    python scripts/bench_inprocess.py [--systems floor,gateway-bare,gateway-all] [--requests 15000]
+        [--concurrency 32] [--rounds 3] [--profile gateway-all] [--gateway-source ../wt-x/server]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import resource
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from compare import manifests  # noqa: E402
+from compare.processes import free_port, running  # noqa: E402
+
+SYSTEMS = ("floor", "gateway-bare", "gateway-all")
+PROMPT = [{"role": "user", "content": "benchmark"}]
+App = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]
+]
+
+
+def prepare(system: str, workdir: Path, upstream: str, source: Path) -> dict[str, Any]:
+    """A data dir with the system's manifests applied (by a `serve` process, stopped afterwards)."""
+    if system == "floor":
+        return {"system": system, "upstream": upstream}
+    policies = system == "gateway-all"
+    examples = manifests.load_examples(HERE.parent / "examples")
+    applied = (
+        [manifests.benchmarkable(m, upstream) for m in examples] if policies else [manifests.bench_account(upstream)]
+    )
+    token = "tfy_bench_" + secrets.token_hex(16)
+    env: dict[str, str | None] = {
+        "PYTHONPATH": str(source),
+        **manifests.secret_environment(applied),
+        "TFY_GATEWAY_ADMIN_TOKEN": token,
+    }
+    data_dir = workdir / system
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "tfy_gateway", "serve", "--data-dir", str(data_dir), "--port", str(port)]
+    with running(
+        [*command, "--log-level", "warning"], f"{base}/api/svc/v1/min-cli-version", workdir / f"{system}.log", env=env
+    ):
+        manifests.apply_all(base, token, applied)
+    return {"system": system, "upstream": upstream, "data_dir": str(data_dir), "token": token, "env": env}
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def drive(
+    app: App, path: str, headers: list[tuple[bytes, bytes]], body: bytes, requests: int, concurrency: int
+) -> None:
+    """`requests` calls of `app`, `concurrency` at a time; any status but 200 stops the run."""
+    left = requests
+
+    async def one() -> None:
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+        done = asyncio.Event()
+        status: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            if pending:
+                return pending.pop()
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            elif not message.get("more_body"):
+                done.set()
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+        }  # fmt: skip
+        await app(scope, receive, send)
+        if status != [200]:
+            raise SystemExit(f"{path} answered {status}")
+
+    async def loop() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await one()
+
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+
+
+async def measure(spec: dict[str, Any], requests: int, concurrency: int, profile: bool) -> dict[str, Any]:
+    """One run of one system in this process: warm up, then CPU per request (and a profile)."""
+    system = spec["system"]
+    headers = [(b"content-type", b"application/json")]
+    if system == "floor":
+        import minimal_proxy
+
+        app: Any = minimal_proxy.create_app(spec["upstream"])
+        path, model = "/v1/chat/completions", "gpt-4o"
+        headers.append((b"authorization", b"Bearer tfy_bench_floor"))
+    else:
+        os.environ.update(spec["env"])
+        from tfy_gateway.gateway.app import create_app
+        from tfy_gateway.gateway.settings import GatewaySettings
+
+        app = create_app(GatewaySettings(data_dir=Path(spec["data_dir"]), admin_token=spec["token"]), tune_gc=True)
+        path = "/api/llm/chat/completions"
+        headers.append((b"authorization", f"Bearer {spec['token']}".encode()))
+        if system == "gateway-all":
+            headers.append((b"x-tfy-metadata", manifests.METADATA.encode()))
+        model = manifests.ROUTED_MODEL if system == "gateway-all" else "bench/gpt-4o"
+    body = json.dumps({"model": model, "messages": PROMPT}).encode()
+    result: dict[str, Any] = {"system": system}
+    async with app.router.lifespan_context(app):
+        await drive(app, path, headers, body, min(2_000, requests), concurrency)
+        profiler = cProfile.Profile() if profile else None
+        started_cpu, started = cpu_seconds(), time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        await drive(app, path, headers, body, requests, concurrency)
+        if profiler is not None:
+            profiler.disable()
+        result["cpu_us_per_request"] = (cpu_seconds() - started_cpu) / requests * 1e6
+        result["requests_per_s"] = requests / (time.perf_counter() - started)
+        logs = None
+        if system != "floor":
+            logs = next(mount for prefix, mount in app._mounts if prefix.startswith("/api/llm")).plane.logs
+            result["logs_queued"] = logs.pending  # the backlog when the last request was answered
+    if logs is not None:  # shutdown has written the rest
+        result["logs_written"], result["logs_dropped"] = logs.written, logs.dropped
+    if profiler is not None:
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(40)
+    return result
+
+
+def child(args: argparse.Namespace) -> int:
+    sys.path.insert(0, args.gateway_source)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    spec = json.loads(args.child)
+    print(json.dumps(asyncio.run(measure(spec, args.requests, args.concurrency, args.profile_child))))
+    return 0
+
+
+def run_child(spec: dict[str, Any], args: argparse.Namespace, *, profile: bool = False) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", json.dumps(spec), "--requests", str(args.requests),
+               "--concurrency", str(args.concurrency), "--gateway-source", args.gateway_source]  # fmt: skip
+    if profile:
+        command.append("--profile-child")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"{spec['system']} failed:\n{done.stderr[-3000:]}")
+    if profile:
+        print(done.stderr)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated, from {', '.join(SYSTEMS)}")
+    parser.add_argument("--requests", type=int, default=15_000, help="requests per run (default 15000)")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", metavar="SYSTEM", help="print a cProfile table of one more run of SYSTEM")
+    parser.add_argument("--gateway-source", default=str(HERE.parent / "server"), help="the server/ dir to run")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--profile-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+    systems = [name for name in args.systems.split(",") if name]
+    unknown = sorted(set(systems) - set(SYSTEMS))
+    if unknown:
+        parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
+    with tempfile.TemporaryDirectory(prefix="tfy-inprocess-") as scratch:
+        workdir = Path(scratch)
+        port = free_port()
+        upstream = subprocess.Popen([sys.executable, str(HERE / "raw_upstream.py"), "--port", str(port)])
+        try:
+            url = f"http://127.0.0.1:{port}"
+            specs = {name: prepare(name, workdir, url, Path(args.gateway_source)) for name in systems}
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in systems}
+            for round_ in range(args.rounds):
+                for name in systems:
+                    runs[name].append(run_child(specs[name], args))
+                    last = runs[name][-1]
+                    logs = ""
+                    if "logs_written" in last:
+                        logs = f"  logs queued at the end {last['logs_queued']}, written {last['logs_written']}"
+                    print(
+                        f"round {round_ + 1} {name:13} {last['cpu_us_per_request']:7.1f} µs CPU/req{logs}", flush=True
+                    )
+            print(
+                f"\nconcurrency {args.concurrency}, {args.requests} requests per run, median [min-max] of {args.rounds}"
+            )
+            floor = statistics.median(r["cpu_us_per_request"] for r in runs["floor"]) if "floor" in runs else None
+            for name in systems:
+                figures = [r["cpu_us_per_request"] for r in runs[name]]
+                ratio = f"  {statistics.median(figures) / floor:.2f}x the floor" if floor and name != "floor" else ""
+                spread = f"[{min(figures):.1f}-{max(figures):.1f}]"
+                print(f"{name:13} {statistics.median(figures):7.1f} {spread} µs CPU/req{ratio}")
+            if args.profile:
+                run_child(specs[args.profile], args, profile=True)
+        finally:
+            upstream.terminate()
+            upstream.wait(timeout=15)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

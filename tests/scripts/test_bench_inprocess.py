@@ -1,0 +1,28 @@
+"""scripts/bench_inprocess.py in a tiny mode, so that it cannot rot: it runs every system and reports
+their figures and the request-log writer's counts. No timing assertions."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.helpers import REPO_ROOT, SUBPROCESS_TIMEOUT_S
+
+SCRIPT = REPO_ROOT / "scripts" / "bench_inprocess.py"
+
+
+def test_tiny_run_reports_every_system() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--requests", "300", "--concurrency", "4", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for system in ("floor", "gateway-bare", "gateway-all"):
+        assert re.search(rf"^{system}\s+\d+\.\d \[", out, re.MULTILINE), out
+    written = [int(n) for n in re.findall(r"logs queued at the end \d+, written (\d+)", out)]
+    assert written == [600, 600], out  # 300 warm-up requests and 300 measured, each logged once
+    assert re.search(r"gateway-all .* \d+\.\d\dx the floor", out), out
