@@ -76,17 +76,29 @@ def encode_headers(pairs: list[tuple[str, str]]) -> Headers:
     return [(name.encode("latin-1"), value.encode("latin-1", "replace")) for name, value in pairs]
 
 
-async def unless_disconnected(receive: Receive, work: Awaitable[T], completed: Callable[[], bool]) -> T:
+WATCH_AFTER_S = 0.05
+"""How long a request runs before a task starts watching for its client going away. Most answers
+through the gateway take less (a cached or small completion, the local fake providers), and then a
+timer is all a request costs: no task, no extra turns of the event loop. A client that leaves earlier
+is noticed when the watcher starts, so an abandoned upstream call runs at most this much longer."""
+
+
+async def unless_disconnected(
+    receive: Receive, work: Awaitable[T], completed: Callable[[], bool], *, after_s: float = WATCH_AFTER_S
+) -> T:
     """Await `work`, cancelling it (and raising ClientGone) if the client disconnects first.
 
     Cancelling closes the upstream connection, which is how an abandoned request stops the
     provider's generation. Call only after the request body has been read. `completed()` tells a
     real disconnect from the server's own end of the response (which `receive` also reports).
-    `work` runs in the current task; only the watcher is a new task (one per request).
+    `work` runs in the current task; the watcher is a task of its own, started once `work` has run
+    for `after_s` seconds.
     """
     current = asyncio.current_task()
     assert current is not None
+    loop = asyncio.get_running_loop()
     gone = False
+    watcher: asyncio.Task[None] | None = None
 
     async def watch() -> None:
         nonlocal gone
@@ -96,7 +108,11 @@ async def unless_disconnected(receive: Receive, work: Awaitable[T], completed: C
             gone = True
             current.cancel()
 
-    watcher = asyncio.get_running_loop().create_task(watch())
+    def start_watching() -> None:
+        nonlocal watcher
+        watcher = loop.create_task(watch())
+
+    timer = loop.call_later(after_s, start_watching)
     try:
         return await work
     except asyncio.CancelledError:
@@ -107,4 +123,6 @@ async def unless_disconnected(receive: Receive, work: Awaitable[T], completed: C
             uncancel()
         raise ClientGone from None
     finally:
-        watcher.cancel()
+        timer.cancel()
+        if watcher is not None:
+            watcher.cancel()

@@ -1,0 +1,73 @@
+"""`unless_disconnected`: a client that goes away cancels the work; a quick request starts no watcher."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tfy_gateway.gateway.data_plane.asgi import ClientGone, unless_disconnected
+
+
+class Connection:
+    """The ASGI `receive` of a request whose body was read: it answers only when the client leaves."""
+
+    def __init__(self) -> None:
+        self.left = asyncio.Event()
+        self.receives = 0
+
+    async def receive(self) -> dict[str, Any]:
+        self.receives += 1
+        await self.left.wait()
+        return {"type": "http.disconnect"}
+
+
+async def test_a_quick_request_never_starts_a_watcher() -> None:
+    connection = Connection()
+    tasks_before = len(asyncio.all_tasks())
+
+    async def work() -> str:
+        assert len(asyncio.all_tasks()) == tasks_before  # no watcher task beside this one
+        return "answer"
+
+    assert await unless_disconnected(connection.receive, work(), lambda: False, after_s=30) == "answer"
+    await asyncio.sleep(0)
+    assert connection.receives == 0 and len(asyncio.all_tasks()) == tasks_before
+
+
+async def test_a_client_gone_during_long_work_cancels_it() -> None:
+    connection = Connection()
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def work() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def leave() -> None:
+        await started.wait()
+        connection.left.set()  # before the watcher starts: noticed when it does
+
+    leaving = asyncio.ensure_future(leave())
+    with pytest.raises(ClientGone):
+        await asyncio.wait_for(unless_disconnected(connection.receive, work(), lambda: False, after_s=0.01), 60)
+    await leaving
+    assert cancelled.is_set() and connection.receives == 1
+
+
+async def test_the_end_of_the_response_is_not_a_client_gone() -> None:
+    connection = Connection()
+
+    async def work() -> str:
+        await asyncio.sleep(0.05)  # the watcher (after 0.01 s) waits on receive meanwhile
+        connection.left.set()  # what receive reports once the response is complete
+        await asyncio.sleep(0.05)
+        return "done"
+
+    assert await unless_disconnected(connection.receive, work(), lambda: True, after_s=0.01) == "done"
+    assert connection.receives == 1
