@@ -23,6 +23,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
+from tfy_gateway.gateway.shared.redis_channel import Channel
 from tfy_gateway.gateway.shared.redis_packing import packing
 from tfy_gateway.gateway.shared.url import safe_url
 
@@ -89,6 +90,7 @@ class RedisLink:
         self.breaker = breaker or CircuitBreaker()
         self.observer = observer
         self.client = connect(url, timeout_s)
+        self.channel = Channel(self.client.connection_pool)  # the limit scripts' pipelines
         if observer is not None:
             observer.state_changed(True)
 
@@ -129,6 +131,7 @@ class RedisLink:
                 self.observer.state_changed(False)
 
     async def aclose(self) -> None:
+        await self.channel.aclose()
         await self.client.aclose()
 
 
