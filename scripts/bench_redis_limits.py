@@ -1,9 +1,14 @@
 """Shared-limit overhead: µs per admission (reserve + settle) with the counters in Redis on loopback,
-beside the in-memory store, for the example rules (examples/rate-limits.yaml and budgets.yaml).
+beside the in-memory store, for two requests: the example rules (examples/rate-limits.yaml and
+budgets.yaml; one rate limit and one budget) and every example limit manifest with the request
+scripts/bench_compare.py sends (six counters: V1 rate limit, V1 and V2 budgets).
 
 One request at a time (the latency a request pays: two round trips, reserve and settle) and 32 at a
-time (what one gateway process can push through one Redis). Starts its own `redis-server` on a free
-loopback port (no persistence) unless `--redis-url` is given. Figures, not assertions.
+time (what one gateway process can push through one Redis). Besides wall time, the Redis rows show
+CPU per admission in this process (the gateway's side: limiter, client, sockets) and in redis-server
+(INFO cpu), and Redis commands per admission (INFO commandstats: the EVALSHA calls and the commands
+the scripts run). Starts its own `redis-server` on a free loopback port (no persistence) unless
+`--redis-url` is given (then other clients of that server count too). Figures, not assertions.
 
     python scripts/bench_redis_limits.py [--iterations 20000] [--redis-url redis://127.0.0.1:6379/0]
 """
@@ -23,6 +28,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
+
 from tfy_gateway.gateway.accounting.cost import ModelPricing
 from tfy_gateway.gateway.accounting.pricing import TokenPrice
 from tfy_gateway.gateway.limits import (
@@ -38,6 +45,7 @@ from tfy_gateway.gateway.limits.redis_state import RedisLimitState
 from tfy_gateway.gateway.shared.redis import RedisLink
 
 HERE = Path(__file__).resolve().parent
+CONCURRENCY = (1, 32)
 
 
 @contextmanager
@@ -67,52 +75,101 @@ def redis_server() -> Iterator[str]:
             process.wait()
 
 
-async def per_request_us(
-    state: LimitState, policy: LimitPolicies, request: LimitRequest, iterations: int, concurrency: int
-) -> float:
-    limiter = Limiter(state)
+class ServerUsage:
+    """redis-server's CPU seconds and commands run, read before and after a measurement."""
 
-    async def one() -> None:
-        held = await limiter.reserve(policy, request)
-        if held is not None:
-            await limiter.settle(held, release=False, tokens=40, cost=0.0004)
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(url)
+
+    def sample(self) -> tuple[float, int]:
+        cpu = self.client.info("cpu")
+        commands = self.client.info("commandstats")
+        calls = sum(int(stats["calls"]) for name, stats in commands.items() if "info" not in name)
+        return float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"]), calls
+
+
+async def per_admission(
+    state: LimitState,
+    policy: LimitPolicies,
+    request: LimitRequest,
+    iterations: int,
+    concurrency: int,
+    usage: ServerUsage,
+) -> tuple[float, float, float, float]:
+    """Per admission: wall µs, CPU µs in this process and in redis-server, Redis commands."""
+    limiter = Limiter(state)
 
     async def worker(count: int) -> None:
         for _ in range(count):
-            await one()
+            held = await limiter.reserve(policy, request)
+            if held is not None:
+                await limiter.settle(held, release=False, tokens=40, cost=0.0004)
 
     await worker(500)  # warm up: connections, scripts loaded
-    started = time.perf_counter()
+    total = iterations // concurrency * concurrency
+    server = usage.sample()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker(iterations // concurrency) for _ in range(concurrency)))
-    return (time.perf_counter() - started) / (iterations // concurrency * concurrency) * 1e6
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server_cpu, commands = (after - before for after, before in zip(usage.sample(), server, strict=True))
+    return wall / total * 1e6, cpu / total * 1e6, server_cpu / total * 1e6, commands / total
+
+
+def requests() -> dict[str, tuple[LimitPolicies, LimitRequest]]:
+    bench = importlib.import_module("bench_limits")
+    manifests = importlib.import_module("compare.manifests")
+    body = {"model": "openai-main/gpt-4o", "messages": [{"role": "user", "content": "benchmark"}], "max_tokens": 64}
+    pricing = ModelPricing(TokenPrice(input=0.0025, output=0.01))
+    examples = [bench.generous(bench.example("rate-limits.yaml")), bench.generous(bench.example("budgets.yaml"))]
+    every = [
+        manifests.benchmarkable(manifest, "http://upstream")
+        for manifest in manifests.load_examples(HERE.parent / "examples")
+        if "rate-limit" in str(manifest.get("type")) or "budget" in str(manifest.get("type"))
+    ]
+    admin = "user:admin@local"  # the bench's caller: the admin token
+    return {
+        "example rules (2 counters)": (
+            compile_policies(bench.snapshot(examples)),
+            LimitRequest(
+                "openai-main/gpt-4o", "user:dev@example.com", ("user:dev@example.com", "team:everyone"), body=body,
+                pricing=pricing,
+            ),
+        ),
+        "every example limit (6 counters)": (
+            compile_policies(bench.snapshot(every)),
+            LimitRequest(
+                manifests.ROUTED_MODEL, admin, (admin, "team:everyone"), body=body, pricing=pricing,
+                metadata={"project_id": "pilot-42", "environment": "production"},
+            ),
+        ),
+    }  # fmt: skip
 
 
 async def measure(url: str, iterations: int) -> None:
-    bench = importlib.import_module("bench_limits")
-    rate_limits, budgets = (
-        bench.generous(bench.example("rate-limits.yaml")),
-        bench.generous(bench.example("budgets.yaml")),
-    )
-    policy = compile_policies(bench.snapshot([rate_limits, budgets]))
-    body = {"model": "openai-main/gpt-4o", "messages": [{"role": "user", "content": "benchmark"}], "max_tokens": 64}
-    pricing = ModelPricing(TokenPrice(input=0.0025, output=0.01))
-    request = LimitRequest(
-        "openai-main/gpt-4o", "user:dev@example.com", ("user:dev@example.com", "team:everyone"), body=body,
-        pricing=pricing,
-    )  # fmt: skip
+    usage = ServerUsage(url)
     link = RedisLink(url, timeout_s=1.0)
     try:
-        stores: dict[str, LimitState] = {
-            "memory": MemoryLimitState(),
-            "redis (loopback)": FailoverLimitState(RedisLimitState(link, prefix="bench")),
-        }
-        print(f"{'reserve + settle, example rules':<34}{'1 at a time':>16}{'32 at a time':>16}")
-        for name, state in stores.items():
-            alone = await per_request_us(state, policy, request, iterations, 1)
-            crowd = await per_request_us(state, policy, request, iterations, 32)
-            print(f"{name:<34}{alone:>13.1f} µs{crowd:>13.1f} µs   ({1e6 / crowd:,.0f} admissions/s)")
+        print(f"{'reserve + settle, µs per admission':<42}" + "".join(f"{f'{c} at a time':>28}" for c in CONCURRENCY))
+        for label, (policy, request) in requests().items():
+            print(label)
+            stores: dict[str, LimitState] = {
+                "memory": MemoryLimitState(),
+                "redis (loopback)": FailoverLimitState(RedisLimitState(link, prefix="bench")),
+            }
+            for name, state in stores.items():
+                cells = []
+                details: list[str] = []
+                for concurrency in CONCURRENCY:
+                    measured = await per_admission(state, policy, request, iterations, concurrency, usage)
+                    wall, cpu, redis_cpu, commands = measured
+                    cells.append(f"{wall:.1f} ({1e6 / wall:,.0f}/s)")
+                    details.append(f"{cpu:.1f} + {redis_cpu:.1f}, {commands:.0f} cmds")
+                print(f"  {name:<40}" + "".join(f"{cell:>28}" for cell in cells))
+                if name.startswith("redis"):
+                    print(f"  {'  CPU here + redis-server, commands':<40}" + "".join(f"{d:>28}" for d in details))
     finally:
         await link.aclose()
+        usage.client.close()
 
 
 def main() -> None:

@@ -339,3 +339,20 @@ async def test_many_counters_kept_locally_are_handed_over_in_batches(lone_redis:
         assert totals == tuple(range(1, 451)) and len(store.local) == 0
     finally:
         await store.shared.link.aclose()
+
+
+async def test_a_redis_restarted_between_calls_answers_the_next_call(lone_redis: RedisServer) -> None:
+    seen = Seen()
+    link = RedisLink(lone_redis.url, timeout_s=5.0, observer=seen)
+    store = RedisLimitState(link, prefix="restart-" + uuid.uuid4().hex)
+    try:
+        await store.reserve([charge("a", 1, 5)])
+        await store.adjust([Adjustment("a", 100, 6, 1)])
+        lone_redis.stop()
+        lone_redis.start()  # the connection the calls used is closed: the next call connects again
+        for _ in range(10):  # a few turns of the event loop, as between requests: it sees the close
+            await asyncio.sleep(0)
+        assert (await store.reserve([charge("a", 1, 5)])).used == (0,), "a restart without persistence forgets"
+        assert seen.failures == []
+    finally:
+        await link.aclose()

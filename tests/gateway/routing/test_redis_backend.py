@@ -96,6 +96,21 @@ async def test_a_health_mark_is_shared_and_only_ever_extended(
     await eventually(lambda: a.unhealthy_until("fake/broken") == until + 30, "the extension on the first replica")
 
 
+async def test_writes_take_one_round_trip_and_survive_a_script_flush(
+    replicas: tuple[RedisRoutingBackend, RedisRoutingBackend], redis_server: RedisServer
+) -> None:
+    a, b = replicas
+    client = redis_server.client()
+    client.config_resetstat()
+    client.script_flush()  # as after a restart: the next write meets NOSCRIPT
+    a.sticky_set("flushed", "fake/gpt-4o", 60.0, time.time())
+    await eventually(lambda: b.sticky_get("flushed", time.time()) == "fake/gpt-4o", "the pin after the flush")
+    until = time.time() + 60
+    a.mark_unhealthy("fake/slow", until)
+    await eventually(lambda: b.unhealthy_until("fake/slow") == until, "the mark after the flush")
+    assert "cmdstat_script|exists" not in client.info("commandstats"), "EVALSHA at once, no SCRIPT EXISTS first"
+
+
 async def test_writes_made_while_redis_is_away_arrive_once_it_is_back(
     replicas: tuple[RedisRoutingBackend, RedisRoutingBackend], redis_server: RedisServer
 ) -> None:

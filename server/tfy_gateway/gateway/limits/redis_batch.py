@@ -4,14 +4,16 @@ Every request makes one reserve and one settle call; at concurrency, paying a ro
 client's per-call overhead for each is what limits throughput. Calls submitted while a pipeline is in
 flight wait for the next one, which carries all of them (EVALSHA per call, no MULTI: each script is
 still atomic on its own, as it is when sent alone). One pipeline is in flight at a time; a lone
-request waits for nothing but its own round trip. A pipeline that fails or times out fails every
-call in it with `StateStoreDown`, through the same `RedisLink` (timeout, breaker) as single calls.
+request waits for nothing but its own round trip. Pipelines go over the link's `Channel` (one
+connection, no pool and pipeline objects per call), through the same `RedisLink.call` (timeout,
+breaker) as single calls: a pipeline that fails or times out fails every call in it with
+`StateStoreDown`. A Redis that lost the scripts (restarted, SCRIPT FLUSH) answers NOSCRIPT: the
+next pipeline loads the scripts named and carries those calls again.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import Any
 
 from redis.commands.core import AsyncScript
@@ -22,13 +24,16 @@ from tfy_gateway.gateway.shared.redis import RedisLink
 MAX_BATCH = 256
 
 
-@dataclass
 class _Call:
-    operation: str
-    script: AsyncScript
-    keys: list[str]
-    args: list[str | int]
-    done: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    __slots__ = ("command", "done", "operation", "script")
+
+    def __init__(
+        self, operation: str, script: AsyncScript, command: tuple[Any, ...], done: asyncio.Future[Any]
+    ) -> None:
+        self.operation = operation
+        self.script = script
+        self.command = command  # EVALSHA sha numkeys keys... args...
+        self.done = done
 
 
 class ScriptBatcher:
@@ -36,13 +41,14 @@ class ScriptBatcher:
         self.link = link
         self._pending: list[_Call] = []
         self._flushing: asyncio.Task[None] | None = None
-        self.round_trips = 0  # calls sent to Redis, for tests and debugging
+        self.round_trips = 0  # pipelines sent to Redis, for tests and debugging
 
     async def call(self, operation: str, script: AsyncScript, keys: list[str], args: list[str | int]) -> Any:
-        call = _Call(operation, script, keys, args)
+        loop = asyncio.get_running_loop()
+        call = _Call(operation, script, ("EVALSHA", script.sha, len(keys), *keys, *args), loop.create_future())
         self._pending.append(call)
         if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.get_running_loop().create_task(self._flush())
+            self._flushing = loop.create_task(self._flush())
         return await call.done
 
     async def _flush(self) -> None:
@@ -72,22 +78,16 @@ class ScriptBatcher:
 
     async def _send(self, batch: list[_Call]) -> list[Any]:
         self.round_trips += 1
-        if len(batch) == 1:  # alone: EVALSHA, loading the script on NOSCRIPT (redis-py's Script)
-            call = batch[0]
-            return [await call.script(keys=call.keys, args=call.args)]
-        # EVALSHA in a plain pipeline (a Script in a pipeline would check SCRIPT EXISTS first: a
-        # second round trip each time); a Redis that lost the scripts (restarted) gets them once.
-        replies = await self._pipeline(batch)
+        channel = self.link.channel
+        replies = await channel.exchange([call.command for call in batch])
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-        if missing:
-            for script in {id(batch[i].script): batch[i].script for i in missing}.values():
-                await self.link.client.script_load(script.script)
-            for i, reply in zip(missing, await self._pipeline([batch[i] for i in missing]), strict=True):
+        if missing:  # load the scripts named, then send those calls again: one more round trip
+            sources = {batch[i].script.sha: batch[i].script.script for i in missing}
+            loads = [("SCRIPT", "LOAD", source) for source in sources.values()]
+            again = await channel.exchange([*loads, *(batch[i].command for i in missing)])
+            for reply in again[: len(loads)]:
+                if isinstance(reply, Exception):
+                    raise reply
+            for i, reply in zip(missing, again[len(loads) :], strict=True):
                 replies[i] = reply
         return replies
-
-    async def _pipeline(self, batch: list[_Call]) -> list[Any]:
-        async with self.link.client.pipeline(transaction=False) as pipe:
-            for call in batch:
-                pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
-            return list(await pipe.execute(raise_on_error=False))

@@ -2,7 +2,9 @@
 
 Each call is one Lua script (`redis_scripts`), so a check-and-add over all of a request's charges is
 atomic across replicas and costs one round trip; nothing is read into Python and written back.
-Scripts run by EVALSHA, loaded again on NOSCRIPT (redis-py's `Script`).
+Scripts run by EVALSHA, loaded again on NOSCRIPT: reserve and settle, the per-request calls, by
+`redis_batch.ScriptBatcher` (pipelined with concurrent requests' calls on the link's own connection),
+the others by redis-py's `Script`.
 
 Key layout: `<prefix>:{limits}:<counter key>`, the counter key being the limiter's JSON
 (`limiter.counter_key`). Every counter carries the one hash tag `{limits}`, so on Redis Cluster all

@@ -31,6 +31,7 @@ from functools import partial
 from typing import Any
 
 import orjson
+from redis.exceptions import NoScriptError
 
 from tfy_gateway.gateway.routing.backend import MemoryBackend
 from tfy_gateway.gateway.shared.redis import FAILURES, RedisLink, StateStoreDown, connect, escape_glob
@@ -166,20 +167,38 @@ class RedisRoutingBackend:
                 self._adopt(write[1], reply, now)
 
     async def _write(self, batch: list[tuple[str, ...]]) -> list[Any]:
+        """The batch's scripts in one pipeline of EVALSHA (redis-py's `Script` in a pipeline would ask
+        SCRIPT EXISTS first: a second round trip each time); a Redis that lost them gets them once."""
         now = repr(self.clock())
+        commands: list[tuple[Any, ...]] = []
+        for write in batch:
+            if write[0] == "sticky":
+                _, key, target, seen, until_ms = write
+                message = orjson.dumps({"sticky": key, "target": target, "until_ms": int(until_ms)})
+                sticky = self._sticky_script.sha, 1, self._sticky_prefix + key, target, seen, until_ms
+                commands.append((*sticky, self.channel, message))
+            else:
+                _, target, until = write
+                message = orjson.dumps({"health": target, "until": float(until)})
+                health = self._health_script.sha, 1, self._health_key, target, until, now
+                commands.append((*health, self.channel, message))
+        replies = await self._pipeline(commands)
+        if any(isinstance(reply, NoScriptError) for reply in replies):
+            for script in (self._sticky_script, self._health_script):
+                await self.link.client.script_load(script.script)
+            missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            for i, reply in zip(missing, await self._pipeline([commands[i] for i in missing]), strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         async with self.link.client.pipeline(transaction=False) as pipe:
-            for write in batch:
-                if write[0] == "sticky":
-                    _, key, target, seen, until_ms = write
-                    message = orjson.dumps({"sticky": key, "target": target, "until_ms": int(until_ms)})
-                    sticky: list[str | bytes] = [target, seen, until_ms, self.channel, message]
-                    await self._sticky_script(keys=[self._sticky_prefix + key], args=sticky, client=pipe)
-                else:
-                    _, target, until = write
-                    message = orjson.dumps({"health": target, "until": float(until)})
-                    health: list[str | bytes] = [target, until, now, self.channel, message]
-                    await self._health_script(keys=[self._health_key], args=health, client=pipe)
-            return list(await pipe.execute())
+            for command in commands:
+                pipe.evalsha(*command)
+            return list(await pipe.execute(raise_on_error=False))
 
     def _adopt(self, key: str, reply: list[Any], now: float) -> None:
         """The pin Redis holds for `key` (ours, or another replica's that won)."""

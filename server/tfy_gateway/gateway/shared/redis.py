@@ -23,6 +23,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
+from tfy_gateway.gateway.shared.redis_channel import Channel
+from tfy_gateway.gateway.shared.redis_packing import packing
 from tfy_gateway.gateway.shared.url import safe_url
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ def connect(url: str, timeout_s: float | None) -> aioredis.Redis:
 
     At most `MAX_CONNECTIONS` connections; a call beyond waits for one (within its timeout): a
     script takes tens of microseconds in Redis, so a few dozen connections carry any burst.
+    Commands are packed by hiredis when it is installed (`redis_packing`).
     """
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
@@ -66,6 +69,7 @@ def connect(url: str, timeout_s: float | None) -> aioredis.Redis:
         retry_on_timeout=False,
         decode_responses=False,
     )
+    pool.connection_class = packing(pool.connection_class)
     return aioredis.Redis.from_pool(pool)  # closing the client closes the pool
 
 
@@ -86,6 +90,7 @@ class RedisLink:
         self.breaker = breaker or CircuitBreaker()
         self.observer = observer
         self.client = connect(url, timeout_s)
+        self.channel = Channel(self.client.connection_pool)  # the limit scripts' pipelines
         if observer is not None:
             observer.state_changed(True)
 
@@ -126,6 +131,7 @@ class RedisLink:
                 self.observer.state_changed(False)
 
     async def aclose(self) -> None:
+        await self.channel.aclose()
         await self.client.aclose()
 
 
