@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -14,7 +16,8 @@ from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError
 from tfy_gateway.gateway.data_plane.limiting import LimitExceeded, PolicyLimits
 from tfy_gateway.gateway.data_plane.response_headers import applied_configurations
-from tfy_gateway.gateway.limits import CompiledLimits, Limiter, LimitPolicies, MemoryLimitState
+from tfy_gateway.gateway.limits import CompiledLimits, Limiter, LimitPolicies, MemoryLimitState, Reservation
+from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, Probe
 from tfy_gateway.gateway.providers import Usage
 
 ALICE = Principal("user", "a@x", "a@x", ("t",), False, ("user:a@x", "team:t", "team:everyone"), "tok", "tok-id")
@@ -29,10 +32,41 @@ def context(compiled: CompiledLimits, max_tokens: int = 90) -> RequestContext:
     return ctx
 
 
-@pytest.fixture
-def hook() -> PolicyLimits:
+class AwaitedState:
+    """The in-memory store behind an interface that must be awaited (as Redis's): no `adjust_now`."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.memory = MemoryLimitState(clock)
+
+    async def reserve(self, charges: Sequence[Charge]) -> Admission:
+        await asyncio.sleep(0)
+        return self.memory.reserve_now(charges)
+
+    async def adjust(self, adjustments: Sequence[Adjustment]) -> tuple[int, ...]:
+        await asyncio.sleep(0)
+        return self.memory.adjust_now(adjustments)
+
+    async def read(self, probes: Sequence[Probe]) -> tuple[int, ...]:
+        return self.memory.read_now(probes)
+
+    async def scan(self, prefix: str, bucket: int, span: int) -> list[tuple[str, int]]:
+        return await self.memory.scan(prefix, bucket, span)
+
+
+@pytest.fixture(params=["in-memory", "awaited"])
+def hook(request: pytest.FixtureRequest) -> PolicyLimits:
+    """The hook over the in-memory store (settled at once) and over one that must be awaited."""
     clock = Clock(T0)
-    return PolicyLimits(Limiter(MemoryLimitState(clock), clock=clock))
+    state = MemoryLimitState(clock) if request.param == "in-memory" else AwaitedState(clock)
+    return PolicyLimits(Limiter(state, clock=clock))
+
+
+async def settle(hook: PolicyLimits, reservation: Reservation, ctx: RequestContext) -> None:
+    """As the pipeline does: done at once with the in-memory store, else awaited."""
+    pending = hook.settle(reservation, ctx)
+    assert (pending is None) == isinstance(hook.limiter.state, MemoryLimitState)
+    if pending is not None:
+        await pending
 
 
 async def used(hook: PolicyLimits, compiled: CompiledLimits) -> int:
@@ -74,7 +108,7 @@ async def test_what_a_request_is_charged_for_tokens(
     reservation = await hook.reserve(ctx)
     assert reservation is not None
     ctx.usage, ctx.status, ctx.error = usage, status, error
-    await hook.settle(reservation, ctx)
+    await settle(hook, reservation, ctx)
     if charged:
         assert await used(hook, compiled) == charged
     else:
@@ -95,7 +129,7 @@ async def test_which_requests_count_under_a_requests_unit(
     ctx.status = status
     ctx.usage = Usage(prompt_tokens=1) if status == 200 else None
     ctx.error = DataPlaneError(status, "x", origin=origin) if origin else None
-    await hook.settle(reservation, ctx)
+    await settle(hook, reservation, ctx)
     if counts:
         with pytest.raises(LimitExceeded):
             await hook.reserve(context(compiled))

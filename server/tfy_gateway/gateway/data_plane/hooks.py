@@ -9,6 +9,7 @@ admit everything.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from tfy_gateway.gateway.data_plane.context import RequestContext
@@ -19,11 +20,12 @@ class Limits(Protocol):
     async def reserve(self, request: RequestContext) -> Reservation | None:
         """Admit the request (holding 1 request, estimated tokens and cost) or raise a 429 ApiError."""
 
-    async def settle(self, reservation: Reservation, request: RequestContext) -> None:
+    def settle(self, reservation: Reservation, request: RequestContext) -> Awaitable[None] | None:
         """Replace the held amounts by the real usage; with no usage (a failure) release them.
 
-        Called exactly once per reservation, whatever happened to the request, shielded from
-        cancellation.
+        Called exactly once per reservation, whatever happened to the request. Returns None when the
+        work is done, or an awaitable (an `async def settle` returns one) that the pipeline awaits to
+        its end, shielded from cancellation (which costs a task: the in-memory store needs none).
         """
 
 
@@ -41,7 +43,7 @@ class AdmitAll:
     async def reserve(self, request: RequestContext) -> Reservation | None:
         return None
 
-    async def settle(self, reservation: Reservation, request: RequestContext) -> None:
+    def settle(self, reservation: Reservation, request: RequestContext) -> Awaitable[None] | None:
         return None
 
 

@@ -17,6 +17,8 @@ dearer target never overspends a budget that admitted the request at a cheaper t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from tfy_gateway.gateway.accounting.cost import UNPRICED, ModelPricing
 from tfy_gateway.gateway.config import ModelCatalog
 from tfy_gateway.gateway.data_plane.context import RequestContext
@@ -61,18 +63,25 @@ class PolicyLimits:
         except Refused as exc:
             raise LimitExceeded(exc.refusal) from None
 
-    async def settle(self, reservation: Reservation, request: RequestContext) -> None:
-        usage, error, limiter = request.usage, request.error, self.limiter
-        if usage is not None:
-            entry = request.entry
-            cost = entry.pricing.cost(usage) if entry is not None else None
-            await limiter.settle(reservation, release=False, tokens=usage.total_tokens, cost=cost)
-        elif error is not None and error.origin == "api_error":
-            await limiter.settle(reservation, release=False, tokens=0, cost=0.0)
-        elif request.status >= 400 and error is not None and error.origin != "client":
-            await limiter.settle(reservation, release=True, tokens=None, cost=None)
-        else:
-            await limiter.settle(reservation, release=False, tokens=None, cost=None)
+    def settle(self, reservation: Reservation, request: RequestContext) -> Awaitable[None] | None:
+        """Settled at once with the in-memory store; an awaitable for one that must be awaited (Redis)."""
+        release, tokens, cost = _charged(request)
+        if self.limiter.settle_now(reservation, release=release, tokens=tokens, cost=cost):
+            return None
+        return self.limiter.settle(reservation, release=release, tokens=tokens, cost=cost)
+
+
+def _charged(request: RequestContext) -> tuple[bool, int | None, float | None]:
+    """(release everything, real tokens, real cost) of a request that ended (see the module docstring)."""
+    usage, error = request.usage, request.error
+    if usage is not None:
+        entry = request.entry
+        return False, usage.total_tokens, entry.pricing.cost(usage) if entry is not None else None
+    if error is not None and error.origin == "api_error":
+        return False, 0, 0.0
+    if request.status >= 400 and error is not None and error.origin != "client":
+        return True, None, None
+    return False, None, None
 
 
 def costliest(plan: RoutePlan | None, catalog: ModelCatalog) -> ModelPricing:

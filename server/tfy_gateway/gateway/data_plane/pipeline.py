@@ -288,7 +288,9 @@ class Pipeline:
         if reservation is None:
             return
         try:
-            await _to_completion(self.plane.limits.settle(reservation, self.ctx))
+            pending = self.plane.limits.settle(reservation, self.ctx)
+            if pending is not None:
+                await _to_completion(pending)
         except Exception:
             logger.exception("settling the limits of request %s failed", self.ctx.id)
 

@@ -252,6 +252,25 @@ class Limiter:
     async def settle(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> None:
         """`release`: give back everything held. Else token and cost holds become the real `tokens`
         and `cost` (None keeps the estimate, when the real figure is unknown); requests stay counted."""
+        adjustments, watched = self._settlement(reservation, release, tokens, cost)
+        if adjustments:
+            self._observe(watched, await self.state.adjust(adjustments))
+
+    def settle_now(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> bool:
+        """`settle` at once when the state store answers synchronously (the in-memory one): no await,
+        so nothing can interrupt it. False, with nothing done, for a store that must be awaited."""
+        adjust_now = getattr(self.state, "adjust_now", None)
+        if adjust_now is None:
+            return False
+        adjustments, watched = self._settlement(reservation, release, tokens, cost)
+        if adjustments:
+            self._observe(watched, adjust_now(adjustments))
+        return True
+
+    def _settlement(
+        self, reservation: Reservation, release: bool, tokens: int | None, cost: float | None
+    ) -> tuple[list[Adjustment], list[Hold]]:
+        """The corrections to make, and the holds whose totals budget alerts watch (one each)."""
         adjustments: list[Adjustment] = []
         watched: list[Hold] = []
         for hold in reservation.holds:
@@ -260,9 +279,9 @@ class Limiter:
             if delta or alerting:
                 adjustments.append(Adjustment(hold.key, hold.bucket, hold.span, delta))
                 watched.append(hold)
-        if not adjustments:
-            return
-        totals = await self.state.adjust(adjustments)
+        return adjustments, watched
+
+    def _observe(self, watched: list[Hold], totals: Sequence[int]) -> None:
         if self._watch is not None:
             now = self.clock()
             for hold, total in zip(watched, totals, strict=True):

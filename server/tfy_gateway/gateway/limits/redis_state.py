@@ -2,9 +2,8 @@
 
 Each call is one Lua script (`redis_scripts`), so a check-and-add over all of a request's charges is
 atomic across replicas and costs one round trip; nothing is read into Python and written back.
-Scripts run by EVALSHA, loaded again on NOSCRIPT: reserve and settle, the per-request calls, by
-`redis_batch.ScriptBatcher` (pipelined with concurrent requests' calls on the link's own connection),
-the others by redis-py's `Script`.
+Scripts run by EVALSHA, loaded again on NOSCRIPT, all by `redis_batch.ScriptBatcher` (pipelined with
+concurrent requests' calls on the link's own connection).
 
 Key layout: `<prefix>:{limits}:<counter key>`, the counter key being the limiter's JSON
 (`limiter.counter_key`). Every counter carries the one hash tag `{limits}`, so on Redis Cluster all
@@ -125,6 +124,7 @@ class RedisLimitState:
         return cast(int, await self._run("merge", self._merge, keys, args))
 
     async def _run(self, operation: str, script: AsyncScript, keys: list[str], args: list[str | int]) -> Any:
-        if operation in ("reserve", "adjust"):  # the per-request calls: pipelined with concurrent ones
-            return await self._batcher.call(operation, script, keys, args)
-        return await self.link.call(operation, lambda: script(keys=keys, args=args))
+        # Every script over the batcher's connection, not only the per-request ones: it reconnects
+        # after a Redis restart, where a pooled connection can fail once more (the merge of what was
+        # counted during an outage is exactly the call made right after one).
+        return await self._batcher.call(operation, script, keys, args)
