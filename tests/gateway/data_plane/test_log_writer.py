@@ -134,6 +134,27 @@ async def test_a_reader_gone_mid_flush_does_not_lose_the_batch(tmp_path: Path) -
     assert count(tmp_path / "logs.sqlite3") == 5
 
 
+async def test_a_flush_writes_what_was_queued_when_it_began(tmp_path: Path) -> None:
+    """Records that arrive while a batch is being written wait for the next flush: under steady
+    traffic batches fill up instead of going out a few records at a time."""
+    backend = SlowSqlite(tmp_path / "logs.sqlite3")
+    writer = LogWriter(backend, batch_size=100, flush_interval=60)
+    await writer.start()
+    try:
+        for n in range(3):
+            writer.submit(record(n))
+        flushing = asyncio.ensure_future(writer.flush())
+        await wait_for_thread(backend.entered)
+        for n in range(3, 5):
+            writer.submit(record(n))
+        backend.proceed.set()
+        await flushing
+        assert (writer.written, writer.pending) == (3, 2)
+    finally:
+        await writer.stop()
+    assert count(tmp_path / "logs.sqlite3") == 5
+
+
 async def test_a_full_queue_drops_instead_of_blocking(tmp_path: Path) -> None:
     writer = LogWriter(tmp_path / "logs.sqlite3", max_queue=3, flush_interval=60)
     for n in range(5):

@@ -103,7 +103,7 @@ class LogWriter:
             self._wakeup.set()
 
     async def flush(self) -> None:
-        """Write everything queued so far (the query API calls this to read its own writes).
+        """Write everything queued when called (the query API calls this to read its own writes).
 
         While the database is unreachable (`LogsUnavailable`) batches stay queued, in order, and are
         written once it is back (the queue's bound still applies: past it, new records are dropped);
@@ -113,8 +113,13 @@ class LogWriter:
         async with self._lock:
             if self._writing is not None:  # the batch of a flush whose caller was cancelled
                 await asyncio.shield(self._writing)
-            while self._queue and self._open:
-                batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+            # Only what is queued now: records arriving during the writes wait for the next flush, so
+            # that under steady traffic batches fill up instead of being written a few at a time.
+            left = len(self._queue)
+            while left > 0 and self._queue and self._open:
+                size = min(self.batch_size, left, len(self._queue))
+                left -= size
+                batch = [self._queue.popleft() for _ in range(size)]
                 self._writing = asyncio.ensure_future(self._write(batch))
                 if not await asyncio.shield(self._writing):
                     return
