@@ -84,7 +84,12 @@ is noticed when the watcher starts, so an abandoned upstream call runs at most t
 
 
 async def unless_disconnected(
-    receive: Receive, work: Awaitable[T], completed: Callable[[], bool], *, after_s: float = WATCH_AFTER_S
+    receive: Receive,
+    work: Awaitable[T],
+    completed: Callable[[], bool],
+    *,
+    after_s: float = WATCH_AFTER_S,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> T:
     """Await `work`, cancelling it (and raising ClientGone) if the client disconnects first.
 
@@ -92,11 +97,13 @@ async def unless_disconnected(
     provider's generation. Call only after the request body has been read. `completed()` tells a
     real disconnect from the server's own end of the response (which `receive` also reports).
     `work` runs in the current task; the watcher is a task of its own, started once `work` has run
-    for `after_s` seconds.
+    for `after_s` seconds. `loop`: the running loop, when the caller has it (on Python 3.11, asking
+    asyncio for it is a system call).
     """
-    current = asyncio.current_task()
+    if loop is None:
+        loop = asyncio.get_running_loop()
+    current = asyncio.current_task(loop)
     assert current is not None
-    loop = asyncio.get_running_loop()
     gone = False
     watcher: asyncio.Task[None] | None = None
 

@@ -86,7 +86,7 @@ class Pipeline:
         metrics.in_flight.inc()
         try:
             await self._admit()
-            await unless_disconnected(self.receive, self._route_and_respond(), self._is_complete)
+            await unless_disconnected(self.receive, self._route_and_respond(), self._is_complete, loop=self.plane.loop)
         except ApiError as exc:
             await self._fail(exc)
         except ClientGone:

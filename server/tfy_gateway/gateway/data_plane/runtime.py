@@ -13,6 +13,7 @@ process never share any of it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -57,12 +58,20 @@ class DataPlane:
         self._transport: AiohttpTransport | None = None
         self._logs: LogWriter | None = None
         self._alerts: AlertOutbox | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def state(self) -> GatewayState:
         if self._state is None:
             raise RuntimeError(NOT_STARTED)
         return self._state
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the data plane serves on (taken once at start-up)."""
+        if self._loop is None:
+            raise RuntimeError(NOT_STARTED)
+        return self._loop
 
     @property
     def settings(self) -> GatewaySettings:
@@ -138,6 +147,7 @@ class DataPlane:
     async def lifespan(self, state: GatewayState) -> AsyncIterator[None]:
         settings = state.settings
         self._state = state
+        self._loop = asyncio.get_running_loop()
         link = self._redis_link(settings)
         shared_routing: RedisRoutingBackend | None = None
         shared_limits: FailoverLimitState | None = None
