@@ -65,6 +65,8 @@ class RequestContext:
     usage: Usage | None = None
     # True when the provider never reported usage (a stream cut short) and `usage` is an estimate.
     usage_estimated: bool = False
+    # USD of `usage` at the price of the model that answered (None: unpriced, or no usage), priced once.
+    cost: float | None = None
     # True once the response status went out: the answer can no longer change (only end early).
     response_started: bool = False
     completed: bool = False

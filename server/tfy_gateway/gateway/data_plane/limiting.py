@@ -75,8 +75,7 @@ def _charged(request: RequestContext) -> tuple[bool, int | None, float | None]:
     """(release everything, real tokens, real cost) of a request that ended (see the module docstring)."""
     usage, error = request.usage, request.error
     if usage is not None:
-        entry = request.entry
-        return False, usage.total_tokens, entry.pricing.cost(usage) if entry is not None else None
+        return False, usage.total_tokens, request.cost
     if error is not None and error.origin == "api_error":
         return False, 0, 0.0
     if request.status >= 400 and error is not None and error.origin != "client":

@@ -275,6 +275,7 @@ class Pipeline:
             ctx.usage, ctx.usage_estimated = reported, False
         else:
             ctx.usage, ctx.usage_estimated = usage_of_cut_stream(ctx.body, reported, content_chunks), True
+        ctx.cost = ctx.entry.pricing.cost(ctx.usage) if ctx.entry is not None else None
 
     def _observe(self) -> None:
         """The request log record and metrics, once per request."""

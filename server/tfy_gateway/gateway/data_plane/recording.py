@@ -68,10 +68,8 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     model_label = _model_label(request)
     served = request.served.target if request.served is not None else None
     usage = request.usage
-    cost = None
     # A stream that failed midway still consumed tokens: it is priced too.
-    if usage is not None and request.entry is not None and (status < 400 or request.response_started):
-        cost = request.entry.pricing.cost(usage)
+    cost = request.cost if status < 400 or request.response_started else None
 
     metrics.child(metrics.requests, endpoint, model_label, str(status)).inc()
     metrics.child(metrics.latency, endpoint, model_label).observe(elapsed)

@@ -103,9 +103,7 @@ def response_headers(request: RequestContext, *, content_type: str | None, timin
         gateway_ms = max(total_ms - provider_ms, 0.0)
         value = f"gateway;dur={gateway_ms:.3f}, provider;dur={provider_ms:.3f}, total;dur={total_ms:.3f}"
         headers.append((b"server-timing", value.encode()))
-        if request.usage is not None and request.entry is not None:
-            cost = request.entry.pricing.cost(request.usage)
-            if cost is not None:
-                headers.append((b"x-tfy-cost", repr(cost).encode()))
+        if request.cost is not None:
+            headers.append((b"x-tfy-cost", repr(request.cost).encode()))
     headers.append((b"x-tfy-request-id", request.id.encode()))
     return headers
