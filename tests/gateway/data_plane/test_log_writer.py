@@ -95,17 +95,26 @@ async def wait_for_thread(event: threading.Event) -> None:
         await asyncio.sleep(0.01)
 
 
+async def slow_writer(tmp_path: Path, batch_size: int) -> tuple[SlowSqlite, LogWriter]:
+    """A started writer over `SlowSqlite`, flushing on a full batch or when asked (never on its timer)."""
+    backend = SlowSqlite(tmp_path / "logs.sqlite3")
+    writer = LogWriter(backend, batch_size=batch_size, flush_interval=60)
+    await writer.start()
+    return backend, writer
+
+
+def submit(writer: LogWriter, numbers: range) -> None:
+    for n in numbers:
+        writer.submit(record(n))
+
+
 async def test_shutdown_during_a_write_keeps_and_counts_the_batch(tmp_path: Path) -> None:
     """Stopping while the background writer's batch is in its thread: the batch is written and
     counted, and what was queued behind it too (the writer is asked to finish, not cancelled)."""
-    backend = SlowSqlite(tmp_path / "logs.sqlite3")
-    writer = LogWriter(backend, batch_size=10, flush_interval=60)
-    await writer.start()
-    for n in range(10):
-        writer.submit(record(n))  # a full batch wakes the background writer
+    backend, writer = await slow_writer(tmp_path, batch_size=10)
+    submit(writer, range(10))  # a full batch wakes the background writer
     await wait_for_thread(backend.entered)
-    for n in range(10, 15):
-        writer.submit(record(n))
+    submit(writer, range(10, 15))
     stopping = asyncio.ensure_future(writer.stop())
     await asyncio.sleep(0.05)
     backend.proceed.set()
@@ -115,12 +124,9 @@ async def test_shutdown_during_a_write_keeps_and_counts_the_batch(tmp_path: Path
 
 
 async def test_a_reader_gone_mid_flush_does_not_lose_the_batch(tmp_path: Path) -> None:
-    backend = SlowSqlite(tmp_path / "logs.sqlite3")
-    writer = LogWriter(backend, batch_size=100, flush_interval=60)
-    await writer.start()
+    backend, writer = await slow_writer(tmp_path, batch_size=100)
     try:
-        for n in range(5):
-            writer.submit(record(n))
+        submit(writer, range(5))
         reader = asyncio.ensure_future(writer.flush())  # what the logs API does before it queries
         await wait_for_thread(backend.entered)
         reader.cancel()
@@ -137,16 +143,12 @@ async def test_a_reader_gone_mid_flush_does_not_lose_the_batch(tmp_path: Path) -
 async def test_a_flush_writes_what_was_queued_when_it_began(tmp_path: Path) -> None:
     """Records that arrive while a batch is being written wait for the next flush: under steady
     traffic batches fill up instead of going out a few records at a time."""
-    backend = SlowSqlite(tmp_path / "logs.sqlite3")
-    writer = LogWriter(backend, batch_size=100, flush_interval=60)
-    await writer.start()
+    backend, writer = await slow_writer(tmp_path, batch_size=100)
     try:
-        for n in range(3):
-            writer.submit(record(n))
+        submit(writer, range(3))
         flushing = asyncio.ensure_future(writer.flush())
         await wait_for_thread(backend.entered)
-        for n in range(3, 5):
-            writer.submit(record(n))
+        submit(writer, range(3, 5))
         backend.proceed.set()
         await flushing
         assert (writer.written, writer.pending) == (3, 2)
