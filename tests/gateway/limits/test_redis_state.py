@@ -18,7 +18,7 @@ from tfy_gateway.gateway.limits.failover import FailoverLimitState, Policy, Stat
 from tfy_gateway.gateway.limits.redis_state import RedisLimitState
 from tfy_gateway.gateway.limits.state import Adjustment, Charge, LimitState, Probe
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
-from tfy_gateway.gateway.shared.redis import RedisLink
+from tfy_gateway.gateway.shared.redis import RedisLink, StateStoreDown
 
 HOUR = 3600.0
 T = TypeVar("T")
@@ -285,6 +285,35 @@ async def test_fail_open_counts_locally_while_redis_is_away_and_hands_the_counts
             lone_redis.start()
         await store.stop()
         await store.shared.link.aclose()
+
+
+async def test_the_outage_counts_reach_redis_without_more_limit_traffic(lone_redis: RedisServer) -> None:
+    """Redis answering any call of the link again (here a ping, as routing's health poll would)
+    starts the merge: a replica that sees no more requests does not keep its outage counts."""
+    store = failover(lone_redis, "fail-open")
+    link = store.shared.link
+    try:
+        lone_redis.stop()
+        for _ in range(3):
+            assert (await store.reserve([charge("a", 1, 5)])).admitted  # counted locally
+        lone_redis.start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                await link.call("ping", link.client.ping)
+                break
+            except StateStoreDown:
+                assert time.monotonic() < deadline, "Redis never answered again"
+                await asyncio.sleep(0.05)
+        while (await window(store, "a")) != 3:
+            assert time.monotonic() < deadline, "the local counts never reached Redis"
+            await asyncio.sleep(0.05)
+        assert len(store.local) == 0
+    finally:
+        if lone_redis.process is None:
+            lone_redis.start()
+        await store.stop()
+        await link.aclose()
 
 
 async def test_fail_closed_refuses_with_a_503_while_redis_is_away(lone_redis: RedisServer) -> None:

@@ -4,8 +4,9 @@ Every call goes to Redis first (bounded by `RedisLink`'s timeout and breaker). W
 answer:
 - `fail-open` (the default): the request is decided by a local `MemoryLimitState`, so every limit
   still holds per replica (N replicas admit at most N times a limit while Redis is away) and LLM
-  traffic keeps flowing. When Redis answers again, the local counts are added into Redis (one
-  script, in the background) and the local store starts empty, so windows and budgets include what
+  traffic keeps flowing. When Redis answers again (to any call of this link, or to a limit call
+  after a merge that failed), the local counts are added into Redis (one script, in the
+  background) and the local store starts empty, so windows and budgets include what
   was admitted during the outage. Settlements that cross the recovery may keep their estimate.
 - `fail-closed`: admission answers 503 (`StateUnavailable`): nothing is admitted that the shared
   limits did not check. For deployments where a budget must never be exceeded.
@@ -65,6 +66,9 @@ class FailoverLimitState:
         self.local = MemoryLimitState()
         self._on_fallback = on_fallback
         self._merging: asyncio.Task[None] | None = None
+        # Redis back: merge at once, whichever call noticed (routing's health poll included), not
+        # only when a request's own limit call does.
+        shared.link.on_recovery(self._recovered)
 
     async def reserve(self, charges: Sequence[Charge]) -> Admission:
         try:

@@ -91,12 +91,18 @@ class RedisLink:
         self.observer = observer
         self.client = connect(url, timeout_s)
         self.channel = Channel(self.client.connection_pool)  # the limit scripts' pipelines
+        self._on_recovery: list[Callable[[], None]] = []
         if observer is not None:
             observer.state_changed(True)
 
     @property
     def up(self) -> bool:
         return self.breaker.closed
+
+    def on_recovery(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on the event loop) each time Redis answers again after an outage,
+        whichever call noticed it: limits, routing's health poll, a usage read."""
+        self._on_recovery.append(callback)
 
     async def call(self, operation: str, work: Callable[[], Awaitable[T]]) -> T:
         """`await work()` within the timeout; `StateStoreDown` if it fails or the breaker is open."""
@@ -115,6 +121,8 @@ class RedisLink:
             logger.warning("shared state store %s is reachable again", self.shown)
             if self.observer is not None:
                 self.observer.state_changed(True)
+            for callback in self._on_recovery:
+                callback()
         return result
 
     def _failed(self, operation: str, exc: BaseException) -> None:
