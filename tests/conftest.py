@@ -6,6 +6,21 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import EXAMPLES, GatewayProcess
+from tests.redis_server import RedisServer, running_redis
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server shared by a test module's tests (each keeps to keys of its own)."""
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture
+def lone_redis() -> Iterator[RedisServer]:
+    """A redis-server of one test's own, which it may stop, freeze and restart."""
+    with running_redis() as server:
+        yield server
 
 
 @pytest.fixture

@@ -74,6 +74,12 @@ class RedisServer:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def __enter__(self) -> RedisServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def running_redis(password: str | None = None) -> RedisServer:
     server = RedisServer(password)

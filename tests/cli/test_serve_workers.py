@@ -6,16 +6,14 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.gateway.data_plane.conftest import apply
 from tests.gateway.test_scale_out_redis import account, limits
 from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, wait_for
-from tests.redis_server import RedisServer, running_redis
+from tests.redis_server import RedisServer
 from tfy_gateway.fakeprovider import running
 
 
@@ -31,15 +29,6 @@ def test_more_than_one_worker_without_redis_is_refused_with_the_reason(tmp_path:
     assert result.returncode == 2
     assert "2 workers need --redis-url" in result.stderr and "admit that many times the limit" in result.stderr
     assert not (tmp_path / "d").exists(), "nothing was started or created"
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = running_redis()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def worker_pids(parent: int) -> list[int]:

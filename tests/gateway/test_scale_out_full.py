@@ -8,27 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.gateway.test_scale_out_postgres import PROVIDER_KEY, account, apply, models
 from tests.helpers import GatewayProcess, wait_for
-from tests.redis_server import RedisServer, running_redis
+from tests.redis_server import RedisServer
 from tfy_gateway.fakeprovider import running
 
 DEADLINE_S = 60.0
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = running_redis()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def replica(data_dir: Path, database: str, redis_url: str, admin_token: str | None = None) -> GatewayProcess:

@@ -152,11 +152,8 @@ def provider() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    server = running_redis(password="s3cret")  # the replicas' logs must never show it
-    try:
+    with running_redis(password="s3cret") as server:  # the replicas' logs must never show it
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture(scope="module")

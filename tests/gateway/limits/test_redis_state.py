@@ -7,12 +7,12 @@ import asyncio
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
 import pytest
 
-from tests.redis_server import RedisServer, running_redis
+from tests.redis_server import RedisServer
 from tfy_gateway.gateway.limits import MemoryLimitState
 from tfy_gateway.gateway.limits.failover import FailoverLimitState, Policy, StateUnavailable
 from tfy_gateway.gateway.limits.redis_state import RedisLimitState
@@ -22,15 +22,6 @@ from tfy_gateway.gateway.shared.redis import RedisLink, StateStoreDown
 
 HOUR = 3600.0
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = running_redis()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -223,16 +214,6 @@ async def test_merge_adds_counts_kept_elsewhere(redis_server: RedisServer) -> No
 
 
 # --- failure policy: a Redis that goes away ------------------------------------------------------
-
-
-@pytest.fixture
-def lone_redis() -> Iterator[RedisServer]:
-    """A Redis of this test's own, which it stops, freezes and restarts."""
-    server = running_redis()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 class Seen:

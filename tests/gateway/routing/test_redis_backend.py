@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from tests.redis_server import RedisServer, running_redis
+from tests.redis_server import RedisServer
 from tfy_gateway.gateway.routing.redis_backend import RedisRoutingBackend
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
 from tfy_gateway.gateway.shared.redis import RedisLink
@@ -19,20 +19,11 @@ DEADLINE_S = 30.0
 
 
 @pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = running_redis()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
-async def replicas(redis_server: RedisServer) -> AsyncIterator[tuple[RedisRoutingBackend, RedisRoutingBackend]]:
+async def replicas(lone_redis: RedisServer) -> AsyncIterator[tuple[RedisRoutingBackend, RedisRoutingBackend]]:
     prefix = "rt-" + uuid.uuid4().hex
     backends = []
     for _ in range(2):
-        link = RedisLink(redis_server.url, timeout_s=0.5, breaker=CircuitBreaker(2, 0.1))
+        link = RedisLink(lone_redis.url, timeout_s=0.5, breaker=CircuitBreaker(2, 0.1))
         backends.append(RedisRoutingBackend(link, prefix=prefix, refresh_s=0.05))
     for backend in backends:
         await backend.start()
@@ -65,16 +56,16 @@ async def test_a_pin_set_on_one_replica_is_seen_by_the_other(
 
 
 async def test_two_replicas_pinning_one_session_agree_on_the_first_pin(
-    replicas: tuple[RedisRoutingBackend, RedisRoutingBackend], redis_server: RedisServer
+    replicas: tuple[RedisRoutingBackend, RedisRoutingBackend], lone_redis: RedisServer
 ) -> None:
     a, b = replicas
     await b.stop()  # b neither hears nor writes on its own now: it is a replica that has not seen a's pin yet
     a.sticky_set("race", "first", 60.0, time.time())
-    await eventually(lambda: redis_server.client().get(a._sticky_prefix + "race") == b"first", "a's pin in Redis")
+    await eventually(lambda: lone_redis.client().get(a._sticky_prefix + "race") == b"first", "a's pin in Redis")
     b.sticky_set("race", "second", 60.0, time.time())
     await b._flush()
     assert b.sticky_get("race", time.time()) == "first", "b adopts the pin it found instead of replacing it"
-    assert redis_server.client().get(a._sticky_prefix + "race") == b"first"
+    assert lone_redis.client().get(a._sticky_prefix + "race") == b"first"
 
 
 async def test_pins_expire(replicas: tuple[RedisRoutingBackend, RedisRoutingBackend]) -> None:
@@ -97,10 +88,10 @@ async def test_a_health_mark_is_shared_and_only_ever_extended(
 
 
 async def test_writes_take_one_round_trip_and_survive_a_script_flush(
-    replicas: tuple[RedisRoutingBackend, RedisRoutingBackend], redis_server: RedisServer
+    replicas: tuple[RedisRoutingBackend, RedisRoutingBackend], lone_redis: RedisServer
 ) -> None:
     a, b = replicas
-    client = redis_server.client()
+    client = lone_redis.client()
     client.config_resetstat()
     client.script_flush()  # as after a restart: the next write meets NOSCRIPT
     a.sticky_set("flushed", "fake/gpt-4o", 60.0, time.time())
@@ -112,16 +103,16 @@ async def test_writes_take_one_round_trip_and_survive_a_script_flush(
 
 
 async def test_writes_made_while_redis_is_away_arrive_once_it_is_back(
-    replicas: tuple[RedisRoutingBackend, RedisRoutingBackend], redis_server: RedisServer
+    replicas: tuple[RedisRoutingBackend, RedisRoutingBackend], lone_redis: RedisServer
 ) -> None:
     a, b = replicas
-    redis_server.stop()
+    lone_redis.stop()
     started = time.monotonic()
     until = time.time() + 60
     a.mark_unhealthy("fake/down-meanwhile", until)
     a.sticky_set("meanwhile", "fake/gpt-4o", 60.0, time.time())
     assert time.monotonic() - started < 1.0, "the synchronous interface never waits on Redis"
     assert a.unhealthy_until("fake/down-meanwhile") == until
-    redis_server.start()  # empty: no persistence
+    lone_redis.start()  # empty: no persistence
     await eventually(lambda: b.unhealthy_until("fake/down-meanwhile") == until, "the mark after the restart")
     await eventually(lambda: b.sticky_get("meanwhile", time.time()) == "fake/gpt-4o", "the pin after the restart")
