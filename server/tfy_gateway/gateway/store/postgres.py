@@ -145,32 +145,31 @@ class PostgresStore(Store):
     def transaction(self, *, expect_version: int | None = None) -> Iterator[Transaction]:
         with self._lock:
             connection, version = self._begin(BUMP_VERSION)
-            try:
+            with self._ending(connection):
                 transaction = Transaction(self._executor(connection), previous_version=version - 1)
                 check_expected(transaction, expect_version)
                 yield transaction
                 connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(transaction.version)))
-                connection.commit()
-            except psycopg.OperationalError as exc:
-                connection.close()
-                raise self._unreachable(exc) from None
-            except BaseException:
-                if not connection.closed:
-                    connection.rollback()
-                raise
         self._committed(transaction)
 
     @contextmanager
     def reading(self) -> Iterator[Execute]:
         with self._lock:
             connection, _ = self._begin("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            try:
+            with self._ending(connection):
                 yield self._executor(connection)
-                connection.commit()
-            except psycopg.OperationalError as exc:
-                connection.close()
-                raise self._unreachable(exc) from None
-            except BaseException:
-                if not connection.closed:
-                    connection.rollback()
-                raise
+
+    @contextmanager
+    def _ending(self, connection: psycopg.Connection[Any]) -> Iterator[None]:
+        """Commit what the block did. A lost server closes the connection (a 503 for the caller);
+        any other failure rolls the transaction back."""
+        try:
+            yield
+            connection.commit()
+        except psycopg.OperationalError as exc:
+            connection.close()
+            raise self._unreachable(exc) from None
+        except BaseException:
+            if not connection.closed:
+                connection.rollback()
+            raise
