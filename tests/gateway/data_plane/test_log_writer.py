@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from tests.gateway.request_logs.records import NOW, record
 from tfy_gateway.gateway.request_logs import (
     LogFilter,
-    LogRecord,
     LogWriter,
     QueryError,
     connect,
@@ -24,8 +24,6 @@ from tfy_gateway.gateway.request_logs import (
 from tfy_gateway.gateway.request_logs.backend import SqliteLogs
 from tfy_gateway.gateway.request_logs.record import COLUMNS
 
-NOW = 1_800_000_000.0
-
 
 class Clock:
     def __init__(self) -> None:
@@ -33,24 +31,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def record(n: int, *, at: float = NOW, subject: str = "user:a@x", status: int = 200, cost: float = 0.5) -> LogRecord:
-    return LogRecord(
-        id=f"r{n}",
-        created_at=at,
-        subject=subject,
-        endpoint="chat",
-        requested_model="acct/m",
-        resolved_model="acct/m",
-        status=status,
-        latency_ms=1.0,
-        prompt_tokens=10,
-        completion_tokens=5,
-        cost=cost,
-        metadata={"k": "v"},
-        tries=[["acct/m", status]],
-    )
 
 
 def count(path: Path) -> int:

@@ -8,31 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.gateway.request_logs.records import NOW, record
 from tests.postgres import PostgresServer
-from tfy_gateway.gateway.request_logs import LogBackend, LogFilter, LogRecord, LogsUnavailable, LogWriter, log_backend
+from tfy_gateway.gateway.request_logs import LogBackend, LogFilter, LogsUnavailable, LogWriter, log_backend
 from tfy_gateway.gateway.store import open_store
 
-NOW = 1_800_000_000.0
 _databases = itertools.count()
-
-
-def record(n: int, *, at: float = NOW, subject: str = "user:a@x", status: int = 200, **extra: object) -> LogRecord:
-    return LogRecord(
-        id=f"r{n}",
-        created_at=at,
-        subject=subject,
-        endpoint="chat",
-        requested_model="acct/m",
-        resolved_model="acct/m",
-        status=status,
-        latency_ms=1.25,
-        prompt_tokens=10,
-        completion_tokens=5,
-        cost=0.5,
-        metadata={"k": "v"},
-        tries=[["acct/m", status]],
-        **extra,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
