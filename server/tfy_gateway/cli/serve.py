@@ -105,15 +105,7 @@ def run(args: argparse.Namespace) -> int:
         logger.warning("binding %s: the gateway is reachable from other machines", settings.host)
     if settings.workers > 1:
         return _run_workers(settings, args)
-    config = uvicorn.Config(
-        create_app(settings, tune_gc=True),
-        host=settings.host,
-        port=settings.port,
-        log_level=args.log_level,
-        access_log=args.access_log,
-        lifespan="on",
-        server_header=False,
-    )
+    config = uvicorn.Config(create_app(settings, tune_gc=True), **_uvicorn_options(settings, args))
     server = uvicorn.Server(config)
     with contextlib.ExitStack() as stack:
         if args.offline:
@@ -151,14 +143,21 @@ def _run_workers(settings: GatewaySettings, args: argparse.Namespace) -> int:
         "tfy_gateway.gateway.app:app_from_environment",
         factory=True,
         workers=settings.workers,
-        host=settings.host,
-        port=settings.port,
-        log_level=args.log_level,
-        access_log=args.access_log,
-        lifespan="on",
-        server_header=False,
+        **_uvicorn_options(settings, args),
     )
     return 0
+
+
+def _uvicorn_options(settings: GatewaySettings, args: argparse.Namespace) -> dict[str, Any]:
+    """What one process and N workers are served with alike."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": args.log_level,
+        "access_log": args.access_log,
+        "lifespan": "on",
+        "server_header": False,
+    }
 
 
 def _seed_when_up(server: Any, settings: GatewaySettings, offline: OfflineProviders) -> None:
