@@ -275,7 +275,7 @@ class RedisRoutingBackend:
                 self.subscribed.clear()
             finally:
                 with contextlib.suppress(*FAILURES):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
                 with contextlib.suppress(*FAILURES):
                     await client.aclose()
             await asyncio.sleep(self.link.breaker.cooldown_s / 2)
