@@ -1,4 +1,5 @@
-"""Fixtures for the local gateway's control-plane tests: real server processes, real HTTP."""
+"""Fixtures for the local gateway's tests: real server processes over real HTTP, or a gateway in the
+test's own event loop (`inprocess_gateway`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import contextlib
 import io
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.gateway.inprocess import InProcessGateway, running_gateway
 from tests.helpers import EXAMPLES, GatewayProcess
 from tfy_gateway.cli.main import main
 
@@ -81,6 +83,14 @@ def wait_for_token(gateway: GatewayProcess, token: str, timeout: float = 60.0) -
             return
         time.sleep(0.1)
     raise AssertionError("the server did not pick up the new user's token")
+
+
+@pytest.fixture
+async def inprocess_gateway(tmp_path: Path) -> AsyncIterator[InProcessGateway]:
+    """A gateway in this event loop with the example provider accounts on the fake provider, as
+    `serve --offline` starts; no sockets (see tests/gateway/inprocess.py)."""
+    async with running_gateway(tmp_path / "gateway-data") as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from tfy_gateway.fakeprovider.runner import running
 from tfy_gateway.fakeprovider.starter import (
@@ -23,6 +24,9 @@ from tfy_gateway.fakeprovider.starter import (
     write_placeholder_secrets,
 )
 
+if TYPE_CHECKING:
+    from tfy_gateway.platform import ControlPlaneClient
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,6 +34,18 @@ logger = logging.getLogger(__name__)
 class SeedReport:
     applied: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # starter names whose live account points elsewhere
+
+
+async def seed_starter_accounts(client: ControlPlaneClient, fake_url: str, previous_url: str | None) -> SeedReport:
+    """Apply, through `client`, the starter accounts its control plane lacks (or that point at
+    `previous_url`, an earlier fake provider); their secrets must have values already."""
+    report = SeedReport()
+    live = await client.list_provider_accounts()
+    to_apply, report.kept = accounts_to_apply(live, fake_url, previous_url)
+    for account in to_apply:
+        await client.apply(account, dry_run=False)
+        report.applied.append(str(account["name"]))
+    return report
 
 
 class OfflineProviders:
@@ -61,13 +77,8 @@ class OfflineProviders:
     async def _seed(self, base_url: str, api_key: str) -> SeedReport:
         from tfy_gateway.platform import ControlPlaneClient
 
-        report = SeedReport()
         async with ControlPlaneClient(base_url, api_key) as client:
-            live = await client.list_provider_accounts()
-            to_apply, report.kept = accounts_to_apply(live, self.url, self._previous)
-            for account in to_apply:
-                await client.apply(account, dry_run=False)
-                report.applied.append(str(account["name"]))
+            report = await seed_starter_accounts(client, self.url, self._previous)
         remember_fake_url(self.data_dir, self.url)
         if report.applied:
             logger.info("starter accounts pointed at the fake provider: %s", ", ".join(report.applied))

@@ -19,7 +19,9 @@ streaming time-to-first-token timeout), UnsupportedEndpoint/InvalidRequest 400. 
 returns only after the first chunk arrived, so every failure before the first byte is retryable.
 Redirects are never followed.
 
-Modules: transport (the protocol and its values), aiohttp_transport, memory_transport; the pure
+Modules: transport (the protocol and its values), aiohttp_transport, memory_transport,
+inprocess_transport (an aiohttp app such as the fake provider, served without sockets; imported
+from its module, so that the gateway itself never loads aiohttp's server); the pure
 translators openai_compatible, azure_openai, openai_anthropic(_stream) with their shared wire
 pieces in wire; stream (reading an SSE answer); dispatch (`call`).
 """

@@ -17,6 +17,7 @@ import aiohttp
 
 from tfy_gateway.gateway.providers.transport import (
     FormFile,
+    FormValue,
     HttpRequest,
     HttpResponse,
     ResponseTooLarge,
@@ -49,16 +50,19 @@ def _error(exc: BaseException) -> TransportError:
     return TransportError(type(exc).__name__)
 
 
-def _data(request: HttpRequest) -> bytes | aiohttp.FormData:
-    if request.form is None:
-        return request.body
+def form_data(fields: Mapping[str, FormValue]) -> aiohttp.FormData:
+    """A multipart form as aiohttp encodes it (also what `InProcessTransport` sends)."""
     form = aiohttp.FormData()
-    for name, value in request.form.items():
+    for name, value in fields.items():
         if isinstance(value, FormFile):
             form.add_field(name, value.content, filename=value.filename, content_type=value.content_type)
         else:
             form.add_field(name, value)
     return form
+
+
+def _data(request: HttpRequest) -> bytes | aiohttp.FormData:
+    return request.body if request.form is None else form_data(request.form)
 
 
 class _AiohttpStream:

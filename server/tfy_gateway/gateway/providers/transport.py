@@ -2,8 +2,9 @@
 
 Adapters describe a POST as an `HttpRequest` and get back an `HttpResponse` (whole body) or an
 `HttpStream` (body read as it arrives); they never see aiohttp, so translation is testable without
-sockets. Implementations: `AiohttpTransport` (production, aiohttp_transport.py) and `MemoryTransport`
-(tests, memory_transport.py). Failures below HTTP raise `TransportError`; turning them into provider
+sockets. Implementations: `AiohttpTransport` (production, aiohttp_transport.py), `MemoryTransport`
+(tests, memory_transport.py) and `InProcessTransport` (an aiohttp app, e.g. the fake provider, served
+in process: inprocess_transport.py). Failures below HTTP raise `TransportError`; turning them into provider
 errors needs the target, so that happens above this layer (`wire.transport_error`).
 """
 

@@ -1,0 +1,179 @@
+"""A gateway in the test's own event loop, its upstream the real fake provider, no sockets anywhere.
+
+    async with running_gateway(tmp_path / "data") as gateway:      # or the `inprocess_gateway` fixture
+        answer = await gateway.http.post("/api/llm/chat/completions", json=body, headers=gateway.auth())
+
+The app is `create_app(settings, transport=InProcessTransport(fake provider app))` with its lifespan
+run, called through `StreamingAsgiTransport` (streams, and clients that leave, behave as over HTTP).
+The fake provider answers every URL under `FAKE_ORIGIN`; another origin is a refused connection.
+With `offline=True` the example provider accounts are applied the way `serve --offline` applies
+them (placeholder secrets, addresses of the fake provider). Starting one takes a few milliseconds,
+so each test can have its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import io
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import httpx
+from aiohttp import web
+
+from tests.asgi_client import Lifespan, StreamingAsgiTransport
+from tfy_gateway.cli.main import main as cli_main
+from tfy_gateway.fakeprovider import create_fake_provider_app
+from tfy_gateway.fakeprovider.app import STATE_KEY
+from tfy_gateway.fakeprovider.offline import seed_starter_accounts
+from tfy_gateway.fakeprovider.starter import starter_accounts, write_placeholder_secrets
+from tfy_gateway.gateway import GatewaySettings, create_app
+from tfy_gateway.gateway.providers.inprocess_transport import InProcessTransport
+from tfy_gateway.platform import ControlPlaneClient
+
+T = TypeVar("T")
+
+FAKE_ORIGIN = "http://fake-provider.test"
+GATEWAY_URL = "http://gateway.test"
+WATCH_INTERVAL_S = 0.05  # offline writes (`users add`) show within this, as within a second for `serve`
+
+
+async def eventually(condition: Callable[[], T | Awaitable[T]], what: str, *, timeout: float = 60.0) -> T:
+    """Poll `condition` (a function, or a coroutine function) until it returns something truthy, and
+    return that. `timeout` is a hang guard, not a speed assertion: the loop runs between polls, and on
+    an idle machine the condition holds within milliseconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return cast(T, result)
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: still not the case after {timeout} s (last: {result!r})")
+        await asyncio.sleep(0.01)
+
+
+class InProcessGateway:
+    """One gateway app on its data dir, its fake provider, and an HTTP client to it (`http`)."""
+
+    http: httpx.AsyncClient  # set by start()
+
+    def __init__(self, settings: GatewaySettings, upstream: InProcessTransport, provider: web.Application) -> None:
+        self.settings = settings
+        self.upstream = upstream
+        self.provider = provider
+        self._lifespan: Lifespan | None = None
+        self._asgi: StreamingAsgiTransport | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+    @property
+    def token(self) -> str:
+        assert self.settings.admin_token is not None
+        return self.settings.admin_token
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+    async def start(self) -> None:
+        app = create_app(self.settings, transport=self.upstream)
+        self._lifespan = Lifespan(app)
+        await self._lifespan.__aenter__()
+        self._asgi = StreamingAsgiTransport(app)
+        self.http = httpx.AsyncClient(transport=self._asgi, base_url=GATEWAY_URL, timeout=30)
+
+    async def stop(self) -> None:
+        """Shut the app down as `serve` does on SIGTERM; raises what the app raised unseen by a client."""
+        try:
+            await self.http.aclose()  # waits for the requests the app still serves (StreamingAsgiTransport)
+        finally:
+            if self._lifespan is not None:
+                lifespan, self._lifespan = self._lifespan, None
+                await lifespan.__aexit__(None, None, None)
+
+    async def restart(self) -> None:
+        """A new app on the same data dir (and the same fake provider), as after a process restart."""
+        await self.stop()
+        await self.start()
+
+    def control_plane(self, token: str | None = None) -> ControlPlaneClient:
+        """The platform client (what the CLI and the MCP server use) against this gateway."""
+        return ControlPlaneClient(GATEWAY_URL, token or self.token, transport=self._asgi)
+
+    async def apply(self, manifest: dict[str, Any]) -> None:
+        response = await self.http.put(
+            "/api/svc/v1/apply", json={"manifest": manifest, "dryRun": False}, headers=self.auth()
+        )
+        assert response.status_code == 200, response.text
+
+    async def add_user(self, email: str, *extra: str) -> str:
+        """A new (non-admin) user's PAT from `tfy-gateway users add` (offline, on the data dir), once the
+        running gateway has picked the user up."""
+        output = io.StringIO()
+
+        def add() -> int:
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                return cli_main(["users", "add", email, *extra, "--data-dir", str(self.data_dir)])
+
+        code = await asyncio.to_thread(add)
+        assert code == 0, output.getvalue()
+        found = re.search(r"tfy_[A-Za-z0-9_\-]+", output.getvalue())
+        assert found, output.getvalue()
+        token = found.group(0)
+
+        async def known() -> bool:
+            return (await self.http.get("/api/llm/models", headers=self.auth(token))).status_code == 200
+
+        await eventually(known, f"the gateway picking up user {email}")
+        return token
+
+    def provider_requests(self) -> list[dict[str, Any]]:
+        """What the fake provider's `GET /_fake/requests` lists: its recent requests, oldest first."""
+        return list(self.provider[STATE_KEY].requests)
+
+    def provider_stats(self) -> dict[str, int]:
+        """What the fake provider's `GET /_fake/stats` says: requests, and clients that left early."""
+        state = self.provider[STATE_KEY]
+        return {"requests": state.served, "disconnects": state.disconnects}
+
+
+async def seed_offline_accounts(gateway: InProcessGateway) -> list[str]:
+    """The example provider accounts on the fake provider, as `serve --offline` applies them."""
+    write_placeholder_secrets(gateway.data_dir, starter_accounts(FAKE_ORIGIN))
+    async with gateway.control_plane() as client:
+        report = await seed_starter_accounts(client, FAKE_ORIGIN, None)
+    return report.applied
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    data_dir: Path, *, offline: bool = True, provider_key: str | None = None, **settings: Any
+) -> AsyncIterator[InProcessGateway]:
+    """A started in-process gateway on `data_dir`; `settings` override `GatewaySettings` fields.
+
+    provider_key: the API key the fake provider requires (none: any key, as `serve --offline`).
+    """
+    provider = create_fake_provider_app(api_key=provider_key)
+    options: dict[str, Any] = {
+        "admin_token": "tfy_inprocess_" + secrets.token_hex(16),
+        "watch_interval_s": WATCH_INTERVAL_S,
+    }
+    gateway_settings = GatewaySettings(data_dir=data_dir, **(options | settings))
+    async with InProcessTransport(provider, origin=FAKE_ORIGIN) as upstream:
+        gateway = InProcessGateway(gateway_settings, upstream, provider)
+        await gateway.start()
+        try:
+            if offline:
+                await seed_offline_accounts(gateway)
+            yield gateway
+        finally:
+            await gateway.stop()
