@@ -7,12 +7,21 @@ import os
 import subprocess
 import sys
 
-from tests.gateway.data_plane.conftest import DataPlane, apply, dp, provider
+import pytest
+
+from tests.gateway.data_plane.conftest import DataPlaneProcess as DataPlane
+from tests.gateway.data_plane.conftest import apply, dp_process, provider
 from tests.helpers import SUBPROCESS_TIMEOUT_S
 
-__all__ = ["dp", "provider"]
+__all__ = ["dp_process", "provider"]
 
 ENV_NAMES = ("TFY_BASE_URL", "TFY_HOST", "TFY_API_HOST", "TFY_API_KEY")
+
+
+@pytest.fixture(scope="module")
+def dp(dp_process: DataPlane) -> DataPlane:
+    """A real gateway process: the CLI talks to it over HTTP."""
+    return dp_process
 
 
 def cli(dp: DataPlane, *args: str) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ import io
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -34,10 +34,13 @@ from tfy_gateway.fakeprovider.app import STATE_KEY
 from tfy_gateway.fakeprovider.offline import seed_starter_accounts
 from tfy_gateway.fakeprovider.starter import starter_accounts, write_placeholder_secrets
 from tfy_gateway.gateway import GatewaySettings, create_app
+from tfy_gateway.gateway.extension import Extension
+from tfy_gateway.gateway.providers import Transport
 from tfy_gateway.gateway.providers.inprocess_transport import InProcessTransport
 from tfy_gateway.platform import ControlPlaneClient
 
 T = TypeVar("T")
+Parts = Callable[[Transport], Sequence[Extension]]  # the app's extensions, given the upstream transport
 
 FAKE_ORIGIN = "http://fake-provider.test"
 GATEWAY_URL = "http://gateway.test"
@@ -65,10 +68,17 @@ class InProcessGateway:
 
     http: httpx.AsyncClient  # set by start()
 
-    def __init__(self, settings: GatewaySettings, upstream: InProcessTransport, provider: web.Application) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        upstream: InProcessTransport,
+        provider: web.Application,
+        parts: Parts | None = None,
+    ) -> None:
         self.settings = settings
         self.upstream = upstream
         self.provider = provider
+        self._parts = parts
         self._lifespan: Lifespan | None = None
         self._asgi: StreamingAsgiTransport | None = None
 
@@ -85,7 +95,10 @@ class InProcessGateway:
         return {"Authorization": f"Bearer {token or self.token}"}
 
     async def start(self) -> None:
-        app = create_app(self.settings, transport=self.upstream)
+        if self._parts is None:
+            app = create_app(self.settings, transport=self.upstream)
+        else:
+            app = create_app(self.settings, self._parts(self.upstream))
         self._lifespan = Lifespan(app)
         await self._lifespan.__aenter__()
         self._asgi = StreamingAsgiTransport(app)
@@ -156,11 +169,17 @@ async def seed_offline_accounts(gateway: InProcessGateway) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    data_dir: Path, *, offline: bool = True, provider_key: str | None = None, **settings: Any
+    data_dir: Path,
+    *,
+    offline: bool = True,
+    provider_key: str | None = None,
+    parts: Parts | None = None,
+    **settings: Any,
 ) -> AsyncIterator[InProcessGateway]:
     """A started in-process gateway on `data_dir`; `settings` override `GatewaySettings` fields.
 
     provider_key: the API key the fake provider requires (none: any key, as `serve --offline`).
+    parts: the app's extensions instead of the default ones (the data plane's must take the transport).
     """
     provider = create_fake_provider_app(api_key=provider_key)
     options: dict[str, Any] = {
@@ -169,7 +188,7 @@ async def running_gateway(
     }
     gateway_settings = GatewaySettings(data_dir=data_dir, **(options | settings))
     async with InProcessTransport(provider, origin=FAKE_ORIGIN) as upstream:
-        gateway = InProcessGateway(gateway_settings, upstream, provider)
+        gateway = InProcessGateway(gateway_settings, upstream, provider, parts)
         await gateway.start()
         try:
             if offline:

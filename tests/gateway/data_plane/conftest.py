@@ -1,9 +1,11 @@
-"""A gateway subprocess wired to an in-process fake provider, shared by the data-plane tests.
+"""The data-plane tests' gateway: in this event loop with the fake provider in process (`dp`), or a
+real gateway subprocess over HTTP (`dp_process`, for the tests of real clients: the CLI, curl, the
+openai SDK over a socket).
 
-One gateway per test module (starting one costs about a second); tests that need a pristine one
-use the function-scoped `gateway` fixture from tests/conftest.py. The provider account's API key
-is a `tfy-secret://` reference resolved from `<data-dir>/secrets.json`, and the fake provider
-requires that key, so every successful call also proves credentials are forwarded.
+Both carry the same provider accounts. Their API key is a `tfy-secret://` reference resolved from
+`<data-dir>/secrets.json`, and the fake provider requires that key, so every successful call also
+proves credentials are forwarded. `dp` is a fresh gateway per test (starting one takes milliseconds);
+`dp_process` is one per module (a process takes about a second), so its tests keep to data of their own.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.gateway.inprocess import FAKE_ORIGIN, GATEWAY_URL, InProcessGateway, eventually, running_gateway
 from tests.helpers import GatewayProcess, free_port, wait_for
 from tfy_gateway.fakeprovider import running
 
@@ -111,9 +115,86 @@ def other_accounts(base_url: str) -> list[dict[str, Any]]:
     ]
 
 
+def accounts(provider: str) -> list[dict[str, Any]]:
+    """Every provider account of the data-plane tests, on the fake provider at `provider`."""
+    return [fake_account(provider), *other_accounts(provider)]
+
+
+def write_secrets(data_dir: Path) -> None:
+    """The value of the accounts' secret (secrets are read on every apply)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "secrets.json").write_text(json.dumps({"fake-group": {"API_KEY": PROVIDER_KEY}}))
+
+
 @dataclass
 class DataPlane:
-    """The running gateway, its fake provider and helpers to call it."""
+    """A gateway in this event loop with the accounts applied, its fake provider, and helpers to call it."""
+
+    gateway: InProcessGateway
+    base: str = GATEWAY_URL + "/api/llm"
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self.gateway.http
+
+    @property
+    def token(self) -> str:
+        return self.gateway.token
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        return self.gateway.auth(token)
+
+    async def post(self, path: str, body: Any = None, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = {**self.auth(token), **kwargs.pop("headers", {})}
+        return await self.http.post(f"{self.base}/{path}", json=body, headers=headers, **kwargs)
+
+    async def chat(self, model: str = "fake/gpt-4o", **kwargs: Any) -> httpx.Response:
+        body = {"model": model, "messages": [{"role": "user", "content": "hello there"}], **kwargs.pop("body", {})}
+        return await self.post("chat/completions", body, **kwargs)
+
+    async def logs(self, token: str | None = None, **params: Any) -> dict[str, Any]:
+        response = await self.http.get("/api/svc/v1/llm-gateway/logs", params=params, headers=self.auth(token))
+        assert response.status_code == 200, response.text
+        logs: dict[str, Any] = response.json()
+        return logs
+
+    async def log_record(self, response: httpx.Response, **params: Any) -> dict[str, Any]:
+        """The request log record of `response`, once written (records are written after the reply)."""
+        request_id = response.headers["x-tfy-request-id"]
+
+        async def find() -> dict[str, Any] | None:
+            return next((r for r in (await self.logs(limit=500, **params))["data"] if r["id"] == request_id), None)
+
+        return await eventually(find, f"the request log record of {request_id}")
+
+    async def apply(self, manifest: dict[str, Any]) -> None:
+        await self.gateway.apply(manifest)
+
+    async def add_user(self, email: str, *extra: str) -> str:
+        """A new (non-admin) user's PAT, once the running gateway has picked the user up."""
+        return await self.gateway.add_user(email, *extra)
+
+
+@asynccontextmanager
+async def data_plane(data_dir: Path, **settings: Any) -> AsyncIterator[DataPlane]:
+    """A gateway in this event loop with every account applied; `settings` override the defaults."""
+    write_secrets(data_dir)
+    options = {"upstream_timeout_s": UPSTREAM_TIMEOUT_S, **settings}
+    async with running_gateway(data_dir, offline=False, provider_key=PROVIDER_KEY, **options) as gateway:
+        for manifest in accounts(FAKE_ORIGIN):
+            await gateway.apply(manifest)
+        yield DataPlane(gateway)
+
+
+@pytest.fixture
+async def dp(tmp_path: Path) -> AsyncIterator[DataPlane]:
+    async with data_plane(tmp_path / "data") as plane:
+        yield plane
+
+
+@dataclass
+class DataPlaneProcess:
+    """A gateway subprocess, its fake provider (a thread of this process) and helpers to call it."""
 
     gateway: GatewayProcess
     provider: str
@@ -185,9 +266,8 @@ def apply(gateway: GatewayProcess, manifest: dict[str, Any]) -> None:
 
 def configure(gateway: GatewayProcess, provider: str) -> None:
     """Write the secrets file and apply the provider accounts (secrets are read on every apply)."""
-    gateway.data_dir.mkdir(parents=True, exist_ok=True)
-    (gateway.data_dir / "secrets.json").write_text(json.dumps({"fake-group": {"API_KEY": PROVIDER_KEY}}))
-    for manifest in [fake_account(provider), *other_accounts(provider)]:
+    write_secrets(gateway.data_dir)
+    for manifest in accounts(provider):
         apply(gateway, manifest)
 
 
@@ -205,9 +285,9 @@ def provider() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def dp(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[DataPlane]:
+def dp_process(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[DataPlaneProcess]:
     gateway = start_data_plane(tmp_path_factory.mktemp("data-plane") / "data", provider)
     try:
-        yield DataPlane(gateway, provider)
+        yield DataPlaneProcess(gateway, provider)
     finally:
         gateway.stop()

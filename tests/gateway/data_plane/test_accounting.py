@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from tests.gateway.data_plane.conftest import DataPlane
@@ -12,7 +11,7 @@ from tfy_gateway.gateway.accounting import ModelPricing, PriceTable, TokenPrice,
 from tfy_gateway.gateway.providers import Usage
 
 
-def stream_chat(dp: DataPlane, model: str, metadata: dict[str, str], include_usage: bool) -> None:
+async def stream_chat(dp: DataPlane, model: str, metadata: dict[str, str], include_usage: bool) -> None:
     body = {
         "model": model,
         "messages": [{"role": "user", "content": "count the tokens of this prompt please"}],
@@ -22,25 +21,25 @@ def stream_chat(dp: DataPlane, model: str, metadata: dict[str, str], include_usa
     if include_usage:
         body["stream_options"] = {"include_usage": True}
     headers = {**dp.auth(), "x-tfy-metadata": json.dumps(metadata)}
-    with httpx.stream("POST", dp.base + "/chat/completions", json=body, headers=headers, timeout=30) as response:
+    async with dp.http.stream("POST", dp.base + "/chat/completions", json=body, headers=headers) as response:
         assert response.status_code == 200
-        events = [line for line in response.iter_lines() if line.startswith("data: ")]
+        events = [line async for line in response.aiter_lines() if line.startswith("data: ")]
     assert events[-1] == "data: [DONE]"
     assert any('"usage":{' in event.replace(" ", "") for event in events) == include_usage
 
 
 @pytest.mark.parametrize("model", ["fake/gpt-4o", "fake/cached", "discounted/gpt-4o"])
-def test_streamed_and_non_streamed_account_the_same(dp: DataPlane, model: str) -> None:
+async def test_streamed_and_non_streamed_account_the_same(dp: DataPlane, model: str) -> None:
     run = {"run": f"same-{model}"}
-    plain = dp.chat(
+    plain = await dp.chat(
         model,
         body={"messages": [{"role": "user", "content": "count the tokens of this prompt please"}], "max_tokens": 9},
         headers={"x-tfy-metadata": json.dumps(run)},
     )
     assert plain.status_code == 200
-    stream_chat(dp, model, run, include_usage=True)
-    stream_chat(dp, model, run, include_usage=False)
-    records = [r for r in dp.logs(model=model, limit=50)["data"] if r["metadata"] == run]
+    await stream_chat(dp, model, run, include_usage=True)
+    await stream_chat(dp, model, run, include_usage=False)
+    records = [r for r in (await dp.logs(model=model, limit=50))["data"] if r["metadata"] == run]
     assert len(records) == 3 and sorted(r["stream"] for r in records) == [False, True, True]
     accounted = {(r["prompt_tokens"], r["completion_tokens"], r["cached_tokens"], r["cost"]) for r in records}
     assert len(accounted) == 1, accounted
@@ -56,8 +55,8 @@ def test_streamed_and_non_streamed_account_the_same(dp: DataPlane, model: str) -
     assert cost == pytest.approx(expected)
 
 
-def test_public_price_table_prices_models_without_cost(dp: DataPlane) -> None:
-    response = dp.chat("fake/public", body={"max_tokens": 4})
+async def test_public_price_table_prices_models_without_cost(dp: DataPlane) -> None:
+    response = await dp.chat("fake/public", body={"max_tokens": 4})
     usage = response.json()["usage"]
     expected = (usage["prompt_tokens"] * 0.00015 + usage["completion_tokens"] * 0.0006) / 1000
     assert float(response.headers["x-tfy-cost"]) == pytest.approx(expected)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.gateway.data_plane.conftest import DataPlane, apply
+from tests.gateway.data_plane.conftest import DataPlane
 
 ROUTING = {
     "name": "aliases",
@@ -27,22 +27,22 @@ ROUTING = {
 }
 
 
-def test_alias_routes_and_never_widens_a_tokens_reach(dp: DataPlane) -> None:
-    apply(dp.gateway, ROUTING)
+async def test_alias_routes_and_never_widens_a_tokens_reach(dp: DataPlane) -> None:
+    await dp.apply(ROUTING)
     try:
-        admin = dp.chat("team-chat")
+        admin = await dp.chat("team-chat")
         assert admin.status_code == 200, admin.text
         assert admin.headers["x-tfy-resolved-model"] == "private/gpt-4o"
 
-        user = dp.add_user("alias-user@example.com")
-        routed = dp.chat("team-chat", token=user)
+        user = await dp.add_user("alias-user@example.com")
+        routed = await dp.chat("team-chat", token=user)
         assert routed.status_code == 200, routed.text
         assert routed.headers["x-tfy-resolved-model"] == "fake/gpt-4o"  # private/gpt-4o is not theirs
 
-        denied = dp.chat("secret-chat", token=user)
+        denied = await dp.chat("secret-chat", token=user)
         assert denied.status_code == 403
         assert "secret-chat" in denied.json()["message"]
 
-        assert dp.chat("no-rule-alias").status_code == 403
+        assert (await dp.chat("no-rule-alias")).status_code == 403
     finally:
-        apply(dp.gateway, {**ROUTING, "rules": []})
+        await dp.apply({**ROUTING, "rules": []})

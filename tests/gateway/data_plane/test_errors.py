@@ -18,33 +18,33 @@ def envelope(response: httpx.Response, status: int, origin: str) -> dict:
     return body
 
 
-def test_unauthenticated(dp: DataPlane) -> None:
-    missing = httpx.post(dp.base + "/chat/completions", json={"model": "fake/gpt-4o", "messages": []})
+async def test_unauthenticated(dp: DataPlane) -> None:
+    missing = await dp.http.post(dp.base + "/chat/completions", json={"model": "fake/gpt-4o", "messages": []})
     envelope(missing, 401, "authentication")
-    wrong = dp.chat(token="tfy_wrong_" + "x" * 20)
+    wrong = await dp.chat(token="tfy_wrong_" + "x" * 20)
     assert "invalid, expired or revoked" in envelope(wrong, 401, "authentication")["message"]
 
 
-def test_unknown_model_is_the_platforms_403(dp: DataPlane) -> None:
-    body = envelope(dp.chat("fake/does-not-exist"), 403, "authorization")
+async def test_unknown_model_is_the_platforms_403(dp: DataPlane) -> None:
+    body = envelope(await dp.chat("fake/does-not-exist"), 403, "authorization")
     assert body["message"].startswith(
         "User admin@local is not authorized to access model fake/does-not-exist or model does not exist"
     )
 
 
-def test_user_without_access_gets_403_and_sees_only_its_models(dp: DataPlane) -> None:
-    token = dp.add_user("nobody@example.com")
-    body = envelope(dp.chat("private/gpt-4o", token=token), 403, "authorization")
+async def test_user_without_access_gets_403_and_sees_only_its_models(dp: DataPlane) -> None:
+    token = await dp.add_user("nobody@example.com")
+    body = envelope(await dp.chat("private/gpt-4o", token=token), 403, "authorization")
     assert "User nobody@example.com is not authorized to access model private/gpt-4o" in body["message"]
-    models = httpx.get(dp.base + "/models", headers=dp.auth(token)).json()["data"]
+    models = (await dp.http.get(dp.base + "/models", headers=dp.auth(token))).json()["data"]
     ids = {model["id"] for model in models}
     assert "fake/gpt-4o" in ids and "private/gpt-4o" not in ids
-    assert dp.chat("fake/gpt-4o", token=token).status_code == 200
+    assert (await dp.chat("fake/gpt-4o", token=token)).status_code == 200
 
 
-def test_oversized_body_is_413(dp: DataPlane) -> None:
+async def test_oversized_body_is_413(dp: DataPlane) -> None:
     huge = "x" * (10 * 1024 * 1024 + 1)
-    response = dp.chat(body={"messages": [{"role": "user", "content": huge}]})
+    response = await dp.chat(body={"messages": [{"role": "user", "content": huge}]})
     assert "larger than" in envelope(response, 413, "request")["message"]
 
 
@@ -60,8 +60,8 @@ def test_oversized_body_is_413(dp: DataPlane) -> None:
         (b'{"model": "fake/gpt-4o", "messages": [{"role": "user"}], "stream": "yes"}', 422, "'stream'"),
     ],
 )
-def test_invalid_bodies(dp: DataPlane, content: bytes, status: int, needle: str) -> None:
-    response = httpx.post(
+async def test_invalid_bodies(dp: DataPlane, content: bytes, status: int, needle: str) -> None:
+    response = await dp.http.post(
         dp.base + "/chat/completions", content=content, headers={**dp.auth(), "content-type": "application/json"}
     )
     body = envelope(response, status, "request")
@@ -79,26 +79,26 @@ def test_invalid_bodies(dp: DataPlane, content: bytes, status: int, needle: str)
         ("x-tfy-logging-config", "yes", "x-tfy-logging-config"),
     ],
 )
-def test_invalid_headers(dp: DataPlane, header: str, value: str, needle: str) -> None:
-    assert needle in envelope(dp.chat(headers={header: value}), 400, "request")["message"]
+async def test_invalid_headers(dp: DataPlane, header: str, value: str, needle: str) -> None:
+    assert needle in envelope(await dp.chat(headers={header: value}), 400, "request")["message"]
 
 
-def test_unsupported_and_unknown_endpoints_say_what_is_supported(dp: DataPlane) -> None:
-    responses = envelope(dp.post("responses", {"model": "fake/gpt-4o"}), 404, "request")
+async def test_unsupported_and_unknown_endpoints_say_what_is_supported(dp: DataPlane) -> None:
+    responses = envelope(await dp.post("responses", {"model": "fake/gpt-4o"}), 404, "request")
     assert "the Responses API" in responses["message"] and "chat/completions" in responses["message"]
-    unknown = envelope(dp.post("nope", {}), 404, "request")
+    unknown = envelope(await dp.post("nope", {}), 404, "request")
     assert "No data-plane endpoint /api/llm/nope" in unknown["message"]
-    wrong_method = httpx.get(dp.base + "/chat/completions", headers=dp.auth())
+    wrong_method = await dp.http.get(dp.base + "/chat/completions", headers=dp.auth())
     envelope(wrong_method, 405, "request")
 
 
-def test_upstream_500_keeps_the_status_with_the_provider(dp: DataPlane) -> None:
-    body = envelope(dp.chat("fake/broken"), 500, "api_error")
+async def test_upstream_500_keeps_the_status_with_the_provider(dp: DataPlane) -> None:
+    body = envelope(await dp.chat("fake/broken"), 500, "api_error")
     assert body["provider"] == "openai" and "fake/broken" in body["message"]
 
 
-def test_connection_refused_is_502(dp: DataPlane) -> None:
-    body = envelope(dp.chat("down/gpt-4o"), 502, "gateway")
+async def test_connection_refused_is_502(dp: DataPlane) -> None:
+    body = envelope(await dp.chat("down/gpt-4o"), 502, "gateway")
     assert body["provider"] == "openai" and "cannot connect" in body["message"]
 
 
@@ -109,50 +109,48 @@ def test_connection_refused_is_502(dp: DataPlane) -> None:
 CLOCK_SLACK_MS = 50
 
 
-def test_upstream_timeout_is_504(dp: DataPlane) -> None:
-    response = dp.chat("fake/slow")
+async def test_upstream_timeout_is_504(dp: DataPlane) -> None:
+    response = await dp.chat("fake/slow")
     body = envelope(response, 504, "gateway")
     assert "timed out" in body["message"]
-    record = dp.log_record(response, model="fake/slow")
+    record = await dp.log_record(response, model="fake/slow")
     assert record["status"] == 504 and "timed out" in record["error"]
     assert record["latency_ms"] >= UPSTREAM_TIMEOUT_S * 1000 - CLOCK_SLACK_MS
 
 
-def test_request_timeout_header_gives_408(dp: DataPlane) -> None:
-    response = dp.chat("fake/slow", headers={"x-tfy-request-timeout": "200"})
+async def test_request_timeout_header_gives_408(dp: DataPlane) -> None:
+    response = await dp.chat("fake/slow", headers={"x-tfy-request-timeout": "200"})
     envelope(response, 408, "gateway")
-    record = dp.log_record(response, model="fake/slow")
+    record = await dp.log_record(response, model="fake/slow")
     assert record["status"] == 408
     assert record["latency_ms"] >= 200 - CLOCK_SLACK_MS
 
 
-def test_ttft_timeout_header_gives_408_for_streams(dp: DataPlane) -> None:
-    response = dp.chat("fake/slow-start", body={"stream": True}, headers={"x-tfy-ttft-timeout-ms": "150"})
+async def test_ttft_timeout_header_gives_408_for_streams(dp: DataPlane) -> None:
+    response = await dp.chat("fake/slow-start", body={"stream": True}, headers={"x-tfy-ttft-timeout-ms": "150"})
     assert "first token" in envelope(response, 408, "gateway")["message"]
 
 
-def test_missing_secret_names_the_reference_never_a_value(dp: DataPlane) -> None:
-    body = envelope(dp.chat("nosecret/gpt-4o"), 500, "gateway")
+async def test_missing_secret_names_the_reference_never_a_value(dp: DataPlane) -> None:
+    body = envelope(await dp.chat("nosecret/gpt-4o"), 500, "gateway")
     assert "tfy-secret://local:missing-group:API_KEY" in body["message"]
     assert "TFY_SECRET_MISSING_GROUP_API_KEY" in body["message"]
     assert PROVIDER_KEY not in body["message"]
 
 
-def test_virtual_account_reaches_only_granted_models(dp: DataPlane) -> None:
+async def test_virtual_account_reaches_only_granted_models(dp: DataPlane) -> None:
     manifest = {
         "type": "virtual-account",
         "name": "ci-bot",
         "permissions": [{"resource_fqn": "fake/gpt-4o", "resource_type": "model", "role_id": "model-access"}],
     }
-    applied = httpx.put(
-        dp.gateway.base_url + "/api/svc/v1/apply", json={"manifest": manifest, "dryRun": False}, headers=dp.auth()
-    )
+    applied = await dp.http.put("/api/svc/v1/apply", json={"manifest": manifest, "dryRun": False}, headers=dp.auth())
     assert applied.status_code == 200, applied.text
     account_id = applied.json()["data"]["id"]
-    token = httpx.get(f"{dp.gateway.base_url}/api/svc/v1/virtual-accounts/{account_id}/token", headers=dp.auth())
+    token = await dp.http.get(f"/api/svc/v1/virtual-accounts/{account_id}/token", headers=dp.auth())
     vat = token.json()["token"]
-    assert dp.chat("fake/gpt-4o", token=vat).status_code == 200
-    body = envelope(dp.chat("fake/public", token=vat), 403, "authorization")
+    assert (await dp.chat("fake/gpt-4o", token=vat)).status_code == 200
+    body = envelope(await dp.chat("fake/public", token=vat), 403, "authorization")
     assert body["message"].startswith("Virtual account ci-bot is not authorized to access model fake/public")
-    records = dp.logs(vat)["data"]
+    records = (await dp.logs(vat))["data"]
     assert {r["subject"] for r in records} == {"virtualaccount:ci-bot"} and len(records) == 2

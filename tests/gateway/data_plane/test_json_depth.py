@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from tests.gateway.data_plane.conftest import DataPlane
 from tfy_gateway.gateway.json_depth import MAX_JSON_DEPTH, too_deep
 
@@ -27,16 +25,14 @@ def test_the_depth_check() -> None:
     assert too_deep(b"[" * (MAX_JSON_DEPTH + 1), nested(MAX_JSON_DEPTH + 1))
 
 
-def test_a_300_level_chat_body_is_a_400_and_a_shallow_one_is_served(dp: DataPlane) -> None:
-    deep = dp.post("chat/completions", chat_body(300))
+async def test_a_300_level_chat_body_is_a_400_and_a_shallow_one_is_served(dp: DataPlane) -> None:
+    deep = await dp.post("chat/completions", chat_body(300))
     assert deep.status_code == 400, deep.text
     assert f"more than {MAX_JSON_DEPTH} levels" in deep.json()["message"]
-    assert dp.post("chat/completions", chat_body(20)).status_code == 200
+    assert (await dp.post("chat/completions", chat_body(20))).status_code == 200
 
 
-def test_a_deep_manifest_is_a_400(dp: DataPlane) -> None:
+async def test_a_deep_manifest_is_a_400(dp: DataPlane) -> None:
     manifest = {"name": "deep", "type": "team", "members": [], "description": nested(300)}
-    response = httpx.put(
-        dp.gateway.base_url + "/api/svc/v1/apply", json={"manifest": manifest}, headers=dp.auth(), timeout=30
-    )
+    response = await dp.http.put("/api/svc/v1/apply", json={"manifest": manifest}, headers=dp.auth())
     assert response.status_code == 400 and "levels" in response.json()["message"]

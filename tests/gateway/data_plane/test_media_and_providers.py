@@ -8,54 +8,54 @@ import openai
 from tests.gateway.data_plane.conftest import DataPlane
 
 
-def client(dp: DataPlane) -> openai.OpenAI:
-    return openai.OpenAI(base_url=dp.base, api_key=dp.token, max_retries=0)
+def client(dp: DataPlane) -> openai.AsyncOpenAI:
+    """The openai SDK over the gateway's in-process HTTP client (test_openai_sdk.py uses it over a socket)."""
+    return openai.AsyncOpenAI(base_url=dp.base, api_key=dp.token, max_retries=0, http_client=dp.http)
 
 
-def test_moderations_images_speech_and_transcriptions(dp: DataPlane) -> None:
+async def test_moderations_images_speech_and_transcriptions(dp: DataPlane) -> None:
     sdk = client(dp)
-    moderation = sdk.moderations.create(model="fake/media", input="hello")
+    moderation = await sdk.moderations.create(model="fake/media", input="hello")
     assert moderation.results and moderation.results[0].flagged in (True, False)
-    image = sdk.images.generate(model="fake/media", prompt="a cat")
+    image = await sdk.images.generate(model="fake/media", prompt="a cat")
     assert image.data
-    speech = sdk.audio.speech.create(model="fake/media", input="hello", voice="alloy")
+    speech = await sdk.audio.speech.create(model="fake/media", input="hello", voice="alloy")
     assert len(speech.content) > 0
-    transcript = sdk.audio.transcriptions.create(
+    transcript = await sdk.audio.transcriptions.create(
         model="fake/media", file=("hello.wav", b"RIFF....WAVEfmt ", "audio/wav")
     )
     assert isinstance(transcript.text, str)
 
 
-def test_rerank(dp: DataPlane) -> None:
-    response = dp.post("rerank", {"model": "fake/media", "query": "cats", "documents": ["dogs", "cats", "birds"]})
+async def test_rerank(dp: DataPlane) -> None:
+    response = await dp.post("rerank", {"model": "fake/media", "query": "cats", "documents": ["dogs", "cats", "birds"]})
     assert response.status_code == 200, response.text
     assert response.headers["x-tfy-resolved-model"] == "fake/media"
-    missing = dp.post("rerank", {"model": "fake/media", "query": "cats"})
+    missing = await dp.post("rerank", {"model": "fake/media", "query": "cats"})
     assert missing.status_code == 400 and "'documents' is required" in missing.json()["message"]
 
 
-def test_transcriptions_need_multipart(dp: DataPlane) -> None:
-    response = dp.post("audio/transcriptions", {"model": "fake/media"})
+async def test_transcriptions_need_multipart(dp: DataPlane) -> None:
+    response = await dp.post("audio/transcriptions", {"model": "fake/media"})
     assert response.status_code == 400 and "multipart/form-data" in response.json()["message"]
 
 
-def test_anthropic_account_through_the_openai_surface(dp: DataPlane) -> None:
+async def test_anthropic_account_through_the_openai_surface(dp: DataPlane) -> None:
     sdk = client(dp)
-    answer = sdk.chat.completions.create(
+    answer = await sdk.chat.completions.create(
         model="claude/sonnet", messages=[{"role": "user", "content": "hi"}], max_tokens=5
     )
     assert answer.choices[0].message.content and answer.usage.completion_tokens == 5
-    chunks = list(
-        sdk.chat.completions.create(
-            model="claude/sonnet",
-            messages=[{"role": "user", "content": "hi"}],
-            max_tokens=5,
-            stream=True,
-            stream_options={"include_usage": True},
-        )
+    stream = await sdk.chat.completions.create(
+        model="claude/sonnet",
+        messages=[{"role": "user", "content": "hi"}],
+        max_tokens=5,
+        stream=True,
+        stream_options={"include_usage": True},
     )
+    chunks = [chunk async for chunk in stream]
     assert chunks[-1].usage.completion_tokens == 5
-    records = dp.logs(model="claude/sonnet")["data"][:2]
+    records = (await dp.logs(model="claude/sonnet"))["data"][:2]
     assert {(r["prompt_tokens"], r["completion_tokens"], r["cost"]) for r in records} == {
         (records[0]["prompt_tokens"], 5, records[0]["cost"])
     }

@@ -1,4 +1,6 @@
-"""The real `openai` SDK (sync and async, streaming and not) against a gateway subprocess."""
+"""The real `openai` SDK (sync and async, streaming and not) against a gateway subprocess, over HTTP.
+
+(The other data-plane tests run the gateway in process; this module keeps the whole stack real.)"""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import subprocess
 import openai
 import pytest
 
-from tests.gateway.data_plane.conftest import DataPlane
+from tests.gateway.data_plane.conftest import DataPlaneProcess as DataPlane
 from tests.helpers import SUBPROCESS_TIMEOUT_S
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
@@ -20,6 +22,12 @@ WEATHER_TOOL = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
+
+
+@pytest.fixture(scope="module")
+def dp(dp_process: DataPlane) -> DataPlane:
+    """A real gateway process (one for the module)."""
+    return dp_process
 
 
 def client(dp: DataPlane, suffix: str = "") -> openai.OpenAI:

@@ -1,4 +1,7 @@
-"""Request logs over HTTP and the CLI: filters, scoping, bodies only on request, no secrets anywhere."""
+"""Request logs over HTTP and the CLI: filters, scoping, bodies only on request, no secrets anywhere.
+
+The CLI and the server-log checks run against a real gateway process (`dp_process`): the CLI
+talks HTTP, and a server log is what a process writes."""
 
 from __future__ import annotations
 
@@ -8,17 +11,15 @@ import sqlite3
 import subprocess
 import sys
 
-import httpx
-
-from tests.gateway.data_plane.conftest import PROVIDER_KEY, DataPlane
+from tests.gateway.data_plane.conftest import PROVIDER_KEY, DataPlane, DataPlaneProcess
 from tests.helpers import SUBPROCESS_TIMEOUT_S
 
 
-def test_one_record_per_request_with_metadata_and_routing(dp: DataPlane) -> None:
+async def test_one_record_per_request_with_metadata_and_routing(dp: DataPlane) -> None:
     metadata = {"team": "search", "ticket": "T-1"}
-    assert dp.chat(headers={"x-tfy-metadata": json.dumps(metadata)}).status_code == 200
-    assert dp.chat("fake/broken", headers={"x-tfy-metadata": json.dumps(metadata)}).status_code == 500
-    records = [r for r in dp.logs(limit=100)["data"] if r["metadata"] == metadata]
+    assert (await dp.chat(headers={"x-tfy-metadata": json.dumps(metadata)})).status_code == 200
+    assert (await dp.chat("fake/broken", headers={"x-tfy-metadata": json.dumps(metadata)})).status_code == 500
+    records = [r for r in (await dp.logs(limit=100))["data"] if r["metadata"] == metadata]
     assert [r["status"] for r in records] == [500, 200]  # newest first
     failed, served = records
     assert served["subject"] == "user:admin@local" and served["token_name"]
@@ -28,47 +29,46 @@ def test_one_record_per_request_with_metadata_and_routing(dp: DataPlane) -> None
     assert "request_body" not in served
 
 
-def test_filters_and_pagination(dp: DataPlane) -> None:
+async def test_filters_and_pagination(dp: DataPlane) -> None:
     for _ in range(3):
-        dp.chat("fake/public", body={"max_tokens": 2})
-    page = dp.logs(model="fake/public", limit=2)
+        await dp.chat("fake/public", body={"max_tokens": 2})
+    assert (await dp.chat("fake/broken")).status_code == 500  # for the status filter (a gateway of its own)
+    page = await dp.logs(model="fake/public", limit=2)
     assert len(page["data"]) == 2 and page["pagination"]["total"] >= 3 and page["pagination"]["limit"] == 2
     assert all(r["requested_model"] == "fake/public" for r in page["data"])
-    second = dp.logs(model="fake/public", limit=2, offset=2)["data"]
+    second = (await dp.logs(model="fake/public", limit=2, offset=2))["data"]
     assert second and {r["id"] for r in second}.isdisjoint({r["id"] for r in page["data"]})
-    errors = dp.logs(status="5xx")["data"]
+    errors = (await dp.logs(status="5xx"))["data"]
     assert errors and all(500 <= r["status"] < 600 for r in errors)
-    assert dp.logs(since="1h", model="fake/public")["pagination"]["total"] >= 3
-    assert dp.logs(since="2999-01-01T00:00:00Z")["data"] == []
-    bad = httpx.get(
-        dp.gateway.base_url + "/api/svc/v1/llm-gateway/logs", params={"since": "yesterday"}, headers=dp.auth()
-    )
+    assert (await dp.logs(since="1h", model="fake/public"))["pagination"]["total"] >= 3
+    assert (await dp.logs(since="2999-01-01T00:00:00Z"))["data"] == []
+    bad = await dp.http.get("/api/svc/v1/llm-gateway/logs", params={"since": "yesterday"}, headers=dp.auth())
     assert bad.status_code == 400 and "since='yesterday'" in bad.json()["message"]
 
 
-def test_users_see_only_their_own_logs(dp: DataPlane) -> None:
-    token = dp.add_user("carol@example.com")
-    assert dp.chat(token=token).status_code == 200
-    own = dp.logs(token)["data"]
+async def test_users_see_only_their_own_logs(dp: DataPlane) -> None:
+    token = await dp.add_user("carol@example.com")
+    assert (await dp.chat(token=token)).status_code == 200
+    own = (await dp.logs(token))["data"]
     assert own and {r["subject"] for r in own} == {"user:carol@example.com"}
-    others = httpx.get(
-        dp.gateway.base_url + "/api/svc/v1/llm-gateway/logs",
+    others = await dp.http.get(
+        "/api/svc/v1/llm-gateway/logs",
         params={"subject": "user:admin@local"},
         headers=dp.auth(token),
     )
     assert others.status_code == 403
-    summary = httpx.get(dp.gateway.base_url + "/api/svc/v1/llm-gateway/usage/summary", headers=dp.auth(token)).json()
+    summary = (await dp.http.get("/api/svc/v1/llm-gateway/usage/summary", headers=dp.auth(token))).json()
     assert [row["subject"] for row in summary["by_subject"]] == ["user:carol@example.com"]
 
 
-def test_bodies_are_logged_only_when_asked(dp: DataPlane) -> None:
+async def test_bodies_are_logged_only_when_asked(dp: DataPlane) -> None:
     secret_prompt = "remember the word pineapple-42"
     body = {"messages": [{"role": "user", "content": secret_prompt}], "max_tokens": 3}
     logging_on = {"x-tfy-logging-config": '{"enabled": true}', "x-tfy-metadata": '{"case": "bodies"}'}
-    assert dp.chat(body=body, headers=logging_on).status_code == 200
-    assert dp.chat(body={**body, "stream": True}, headers=logging_on).status_code == 200
-    assert dp.chat(body=body, headers={"x-tfy-metadata": '{"case": "no-bodies"}'}).status_code == 200
-    records = dp.logs(limit=100)["data"]
+    assert (await dp.chat(body=body, headers=logging_on)).status_code == 200
+    assert (await dp.chat(body={**body, "stream": True}, headers=logging_on)).status_code == 200
+    assert (await dp.chat(body=body, headers={"x-tfy-metadata": '{"case": "no-bodies"}'})).status_code == 200
+    records = (await dp.logs(limit=100))["data"]
     logged = [r for r in records if r["metadata"] == {"case": "bodies"}]
     assert len(logged) == 2 and all(secret_prompt in r["request_body"] for r in logged)
     assert all(r["response_body"].startswith(("Fake reply", '{"id"')) for r in logged)
@@ -76,15 +76,16 @@ def test_bodies_are_logged_only_when_asked(dp: DataPlane) -> None:
     assert plain and "request_body" not in plain[0] and "response_body" not in plain[0]
 
 
-def test_usage_summary(dp: DataPlane) -> None:
-    dp.chat(body={"max_tokens": 2})
-    summary = httpx.get(dp.gateway.base_url + "/api/svc/v1/llm-gateway/usage/summary", headers=dp.auth()).json()
+async def test_usage_summary(dp: DataPlane) -> None:
+    await dp.chat(body={"max_tokens": 2})
+    summary = (await dp.http.get("/api/svc/v1/llm-gateway/usage/summary", headers=dp.auth())).json()
     assert summary["total"]["requests"] >= 1 and summary["window"]["since"]
     by_model = {row["model"]: row for row in summary["by_model"]}
     assert by_model["fake/gpt-4o"]["cost"] > 0 and by_model["fake/gpt-4o"]["total_tokens"] > 0
 
 
-def test_logs_cli(dp: DataPlane) -> None:
+def test_logs_cli(dp_process: DataPlaneProcess) -> None:
+    dp = dp_process
     dp.chat(body={"max_tokens": 2})
     env = {**os.environ, **dp.gateway.env}
     result = subprocess.run(
@@ -108,9 +109,9 @@ def test_logs_cli(dp: DataPlane) -> None:
     assert bad.returncode == 1 and "401" in bad.stderr and "TFY_API_KEY" in bad.stderr
 
 
-def test_metrics(dp: DataPlane) -> None:
-    dp.chat(body={"max_tokens": 2})
-    text = httpx.get(dp.gateway.base_url + "/metrics").text
+async def test_metrics(dp: DataPlane) -> None:
+    await dp.chat(body={"max_tokens": 2})
+    text = (await dp.http.get("/metrics")).text
     assert 'tfy_gateway_requests_total{endpoint="chat",model="fake/gpt-4o",status="200"}' in text
     for name in (
         "tfy_gateway_request_duration_seconds_bucket",
@@ -124,7 +125,8 @@ def test_metrics(dp: DataPlane) -> None:
     assert 'model="fake/does-not-exist"' not in text  # unknown models never become label values
 
 
-def test_no_token_or_provider_key_in_logs_db_or_server_log(dp: DataPlane) -> None:
+def test_no_token_or_provider_key_in_logs_db_or_server_log(dp_process: DataPlaneProcess) -> None:
+    dp = dp_process
     # Requests that carry the secrets in every place they could leak from.
     dp.chat(headers={"x-tfy-logging-config": '{"enabled": true}'})
     dp.chat("fake/broken")
