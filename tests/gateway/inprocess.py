@@ -118,6 +118,11 @@ class InProcessGateway:
         await self.stop()
         await self.start()
 
+    def client(self, **options: Any) -> httpx.AsyncClient:
+        """Another HTTP client to this gateway (its own headers, timeout...); closing it waits for the
+        requests the app still serves."""
+        return httpx.AsyncClient(transport=self._asgi, base_url=GATEWAY_URL, **{"timeout": 30, **options})
+
     def control_plane(self, token: str | None = None) -> ControlPlaneClient:
         """The platform client (what the CLI and the MCP server use) against this gateway."""
         return ControlPlaneClient(GATEWAY_URL, token or self.token, transport=self._asgi)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from tests.gateway.data_plane.conftest import dp, provider
+from tests.gateway.data_plane.conftest import dp
 from tests.gateway.routing.conftest import Clock, snapshot_of
 from tfy_gateway.gateway.limits import (
     CompiledLimits,
@@ -19,7 +19,7 @@ from tfy_gateway.gateway.limits import (
 )
 from tfy_gateway.gateway.limits.state import Probe
 
-__all__ = ["Clock", "caller", "dp", "limiter", "provider", "rules"]
+__all__ = ["Clock", "caller", "dp", "limiter", "rules"]
 
 T = TypeVar("T")
 
@@ -57,7 +57,7 @@ class SyncLimits:
         return self.state.read_now([Probe(held.key, held.bucket, held.span)])[0]
 
 
-"""`dp` and `provider`: the data-plane tests' gateway subprocess and fake provider, for end-to-end tests."""
+"""`dp`: the data-plane tests' gateway (in this event loop, with the fake provider), for end-to-end tests."""
 
 # 2023-11-14 22:13:20 UTC: a multiple of 14,400 s (4 h), so every sub-bucket of every period starts here.
 T0 = 1_700_000_000.0 - 1_700_000_000.0 % 14_400

@@ -1,4 +1,4 @@
-"""Budgets and exact admission through a real gateway subprocess and the in-process fake provider."""
+"""Budgets and exact admission through a gateway and the fake provider, both in the test's event loop."""
 
 from __future__ import annotations
 
@@ -8,21 +8,21 @@ from typing import Any
 
 import httpx
 
-from tests.gateway.data_plane.conftest import DataPlane, apply
+from tests.gateway.data_plane.conftest import DataPlane
+from tests.gateway.inprocess import FAKE_ORIGIN
 from tests.gateway.limits.test_end_to_end import applied, limit, rule, unique
 
 PRICE = {"metric": "per_1000_tokens", "value": {"input": 1.0, "output": 1.0}}  # $0.001 a token
 ANSWER_TOKENS = 20
 
 
-def pricey_account(dp: DataPlane, name: str) -> str:
+async def pricey_account(dp: DataPlane, name: str) -> str:
     """A provider account whose one model costs $0.001 a token and answers 20 tokens after a pause."""
-    apply(
-        dp.gateway,
+    await dp.apply(
         {
             "name": name,
             "type": "provider-account/openai",
-            "base_url": f"{dp.provider}/v1",
+            "base_url": f"{FAKE_ORIGIN}/v1",
             "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
             "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
             "integrations": [
@@ -39,8 +39,8 @@ def pricey_account(dp: DataPlane, name: str) -> str:
     return f"{name}/gpt"
 
 
-def budget(dp: DataPlane, *rules: dict[str, Any]) -> None:
-    apply(dp.gateway, {"name": "budgets", "type": "gateway-budget-config", "rules": list(rules)})
+async def budget(dp: DataPlane, *rules: dict[str, Any]) -> None:
+    await dp.apply({"name": "budgets", "type": "gateway-budget-config", "rules": list(rules)})
 
 
 def cost_of(usage: dict[str, Any]) -> float:
@@ -66,39 +66,33 @@ async def one(client: httpx.AsyncClient, base: str, model: str, marker: str, str
     return 200, cost_of(next(c["usage"] for c in reversed(chunks) if c.get("usage")))
 
 
-def test_five_hundred_concurrent_requests_against_a_limit_of_one_hundred_admit_exactly_one_hundred(
+async def test_five_hundred_concurrent_requests_against_a_limit_of_one_hundred_admit_exactly_one_hundred(
     dp: DataPlane,
 ) -> None:
     rule_id, marker = unique("hundred"), unique("h")
-    limit(dp, rule(rule_id, 100, when={"metadata": {"run": marker}}))
+    await limit(dp, rule(rule_id, 100, when={"metadata": {"run": marker}}))
     # The shared gateway's upstream timeout (1.5 s) is short for its timeout tests: a loaded machine
     # can take longer than that to answer 500 requests, so these ask for a minute.
     headers = {**dp.auth(), "x-tfy-metadata": json.dumps({"run": marker}), "x-tfy-request-timeout": "60000"}
 
-    async def burst() -> list[int]:
-        limits = httpx.Limits(max_connections=500)
-        async with httpx.AsyncClient(headers=headers, timeout=120, limits=limits) as client:
-            body = {"model": "fake/gpt-4o", "messages": [{"role": "user", "content": f"hi {marker}"}]}
-            answers = await asyncio.gather(*(client.post(dp.base + "/chat/completions", json=body) for _ in range(500)))
-        return [answer.status_code for answer in answers]
-
-    statuses = asyncio.run(burst())
+    body = {"model": "fake/gpt-4o", "messages": [{"role": "user", "content": f"hi {marker}"}]}
+    answers = await asyncio.gather(
+        *(dp.http.post(dp.base + "/chat/completions", json=body, headers=headers, timeout=120) for _ in range(500))
+    )
+    statuses = [answer.status_code for answer in answers]
     assert statuses.count(200) == 100 and statuses.count(429) == 400, sorted(set(statuses))
 
 
-def test_a_one_dollar_budget_under_fifty_concurrent_requests_overspends_by_at_most_one_request(dp: DataPlane) -> None:
+async def test_a_one_dollar_budget_under_fifty_concurrent_requests_overspends_by_at_most_one_request(
+    dp: DataPlane,
+) -> None:
     marker = unique("dollar")
-    model = pricey_account(dp, unique("pricey"))
-    budget(dp, {"id": marker, "when": {"models": [model]}, "limit_to": 1.0, "unit": "cost_per_day"})
+    model = await pricey_account(dp, unique("pricey"))
+    await budget(dp, {"id": marker, "when": {"models": [model]}, "limit_to": 1.0, "unit": "cost_per_day"})
 
-    async def burst() -> list[tuple[int, float]]:
-        limits = httpx.Limits(max_connections=50)
-        headers = {**dp.auth(), "x-tfy-request-timeout": "60000"}
-        async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as client:
-            calls = [one(client, dp.base, model, marker, stream=n % 2 == 0) for n in range(50)]
-            return await asyncio.gather(*calls)
-
-    results = asyncio.run(burst())
+    headers = {**dp.auth(), "x-tfy-request-timeout": "60000"}
+    async with dp.gateway.client(headers=headers, timeout=60) as client:
+        results = await asyncio.gather(*(one(client, dp.base, model, marker, stream=n % 2 == 0) for n in range(50)))
     served = [cost for status, cost in results if status == 200]
     assert {status for status, _ in results} <= {200, 429}
     assert served and len(served) < 50, "the budget let some requests through and refused the rest"
@@ -106,7 +100,7 @@ def test_a_one_dollar_budget_under_fifty_concurrent_requests_overspends_by_at_mo
     assert sum(served) <= 1.0 + most, f"spent {sum(served)} against $1 (one request costs up to {most})"
     assert sum(served) > 1.0 - 2 * most, "the budget admitted what fitted, not far fewer"
     # The next request finds the budget spent, says so, and is labelled with the rule.
-    refused = dp.chat(model)
+    refused = await dp.chat(model)
     assert refused.status_code == 429, refused.text
     body = refused.json()
     assert body["error_origin_level"] == "budget" and f"Budget '{marker}' exhausted" in body["message"]
@@ -115,9 +109,9 @@ def test_a_one_dollar_budget_under_fifty_concurrent_requests_overspends_by_at_mo
     assert 0 < int(refused.headers["retry-after"]) <= 86_400
 
 
-def test_a_client_that_leaves_mid_stream_is_charged_for_what_it_received(dp: DataPlane) -> None:
+async def test_a_client_that_leaves_mid_stream_is_charged_for_what_it_received(dp: DataPlane) -> None:
     marker = unique("left")
-    budget(
+    await budget(
         dp,
         {
             "id": marker,
@@ -129,69 +123,68 @@ def test_a_client_that_leaves_mid_stream_is_charged_for_what_it_received(dp: Dat
     headers = {**dp.auth(), "x-tfy-metadata": json.dumps({"run": marker})}
     body = {"model": "fake/dripping", "messages": [{"role": "user", "content": "x" * 40}], "stream": True}
     received = 0
-    with httpx.stream("POST", dp.base + "/chat/completions", json=body, headers=headers, timeout=30) as response:
+    async with dp.http.stream("POST", dp.base + "/chat/completions", json=body, headers=headers) as response:
         assert response.status_code == 200
-        for line in response.iter_lines():
+        async for line in response.aiter_lines():
             if line.startswith("data: {") and json.loads(line[6:])["choices"][0]["delta"].get("content"):
                 received += 1
                 if received == 5:
                     break
     # Settled before its log record is written: once the record is there, so is the charge.
-    record = dp.log_record(response)
+    record = await dp.log_record(response)
     assert record["status"] == 499 and record["usage_estimated"]
     probe = {**body, "stream": False, "max_tokens": 1}  # holds 10 + 1 tokens
-    answer = httpx.post(dp.base + "/chat/completions", json=probe, headers=headers, timeout=30)
+    answer = await dp.http.post(dp.base + "/chat/completions", json=probe, headers=headers)
     charged = 100_000 - 11 - int(answer.headers["x-ratelimit-remaining-budget-tokens"])
     # 10 prompt tokens + at least the 5 chunks received (a few more may have been relayed before the
     # gateway noticed), not the 200 the whole answer would have had.
     assert 10 + 5 <= charged < 10 + 200, charged
 
 
-def test_rate_limit_headers_report_the_rule_and_what_is_left(dp: DataPlane) -> None:
+async def test_rate_limit_headers_report_the_rule_and_what_is_left(dp: DataPlane) -> None:
     rule_id, marker = unique("headers"), unique("r")
-    limit(dp, rule(rule_id, 5, when={"metadata": {"run": marker}}))
+    await limit(dp, rule(rule_id, 5, when={"metadata": {"run": marker}}))
     headers = {"x-tfy-metadata": json.dumps({"run": marker})}
-    answers = [dp.chat(headers=headers) for _ in range(6)]
+    answers = [await dp.chat(headers=headers) for _ in range(6)]
     assert [a.headers.get("x-ratelimit-remaining-requests") for a in answers] == ["4", "3", "2", "1", "0", "0"]
     assert all(a.headers["x-ratelimit-limit-requests"] == "5" for a in answers)
     assert 0 < int(answers[0].headers["x-ratelimit-reset-requests"]) <= 60
     assert answers[-1].status_code == 429
-    assert "x-ratelimit-limit-requests" not in dp.chat().headers, "no rule applied: no headers"
+    assert "x-ratelimit-limit-requests" not in (await dp.chat()).headers, "no rule applied: no headers"
 
 
-def test_spend_and_windows_survive_a_restart(dp: DataPlane) -> None:
+async def test_spend_and_windows_survive_a_restart(dp: DataPlane) -> None:
     rule_id, marker = unique("restart"), unique("k")
-    limit(dp, rule(rule_id, 3, "requests_per_day", when={"metadata": {"run": marker}}))
+    await limit(dp, rule(rule_id, 3, "requests_per_day", when={"metadata": {"run": marker}}))
     headers = {"x-tfy-metadata": json.dumps({"run": marker})}
-    assert [dp.chat(headers=headers).status_code for _ in range(2)] == [200, 200]
-    dp.gateway.restart()
-    assert [dp.chat(headers=headers).status_code for _ in range(2)] == [200, 429]
+    assert [(await dp.chat(headers=headers)).status_code for _ in range(2)] == [200, 200]
+    await dp.gateway.restart()
+    assert [(await dp.chat(headers=headers)).status_code for _ in range(2)] == [200, 429]
 
 
-def explain(dp: DataPlane, subject: str, model: str, metadata: dict[str, str]) -> dict[str, Any]:
-    response = httpx.post(
-        dp.gateway.base_url + "/api/svc/v1/llm-gateway/explain",
+async def explain(dp: DataPlane, subject: str, model: str, metadata: dict[str, str]) -> dict[str, Any]:
+    response = await dp.http.post(
+        "/api/svc/v1/llm-gateway/explain",
         json={"subject": subject, "model": model, "metadata": metadata},
         headers=dp.auth(),
-        timeout=30,
     )
     assert response.status_code == 200, response.text
     limits: dict[str, Any] = response.json()["limits"]
     return limits
 
 
-def test_explain_lists_the_rules_a_request_meets_why_others_do_not_and_their_headroom(dp: DataPlane) -> None:
+async def test_explain_lists_the_rules_a_request_meets_why_others_do_not_and_their_headroom(dp: DataPlane) -> None:
     marker = unique("explain")
-    limit(
+    await limit(
         dp,
         rule(f"{marker}-project", 10, rate_limit_applies_per=["metadata.project"]),
         rule(f"{marker}-run", 3, when={"metadata": {"run": marker}}),
         rule(f"{marker}-later", 1, when={"metadata": {"run": marker}}),
     )
-    budget(dp, {"id": marker, "when": {"metadata": {"run": marker}}, "limit_to": 5, "unit": "cost_per_month"})
+    await budget(dp, {"id": marker, "when": {"metadata": {"run": marker}}, "limit_to": 5, "unit": "cost_per_month"})
     metadata = {"run": marker}
-    assert dp.chat(headers={"x-tfy-metadata": json.dumps(metadata)}).status_code == 200
-    limits = explain(dp, "user:admin@local", "fake/gpt-4o", metadata)
+    assert (await dp.chat(headers={"x-tfy-metadata": json.dumps(metadata)})).status_code == 200
+    limits = await explain(dp, "user:admin@local", "fake/gpt-4o", metadata)
     first, second, third = limits["rate_limits"][:3]
     assert not first["matched"] and "does not carry 'project'" in first["reason"]
     assert second["matched"] and second["deciding"] and not second["would_refuse"]
@@ -203,16 +196,16 @@ def test_explain_lists_the_rules_a_request_meets_why_others_do_not_and_their_hea
     assert limits["budgets"][0]["name"] == marker and 0 < spent["used"] < 0.01 and spent["limit"] == 5
     assert limits["admitted"] and limits["refused_by"] is None
     for _ in range(2):
-        dp.chat(headers={"x-tfy-metadata": json.dumps(metadata)})
-    limits = explain(dp, "user:admin@local", "fake/gpt-4o", metadata)
+        await dp.chat(headers={"x-tfy-metadata": json.dumps(metadata)})
+    limits = await explain(dp, "user:admin@local", "fake/gpt-4o", metadata)
     assert not limits["admitted"] and limits["refused_by"] == f"{marker}-run"
     assert limits["rate_limits"][1]["entities"][0]["retry_after_s"] > 0
 
 
-def test_usage_endpoints_list_every_entity_of_a_rule(dp: DataPlane) -> None:
+async def test_usage_endpoints_list_every_entity_of_a_rule(dp: DataPlane) -> None:
     marker = unique("usage")
-    limit(dp, rule(marker, 10, when={"metadata": {"run": marker}}, rate_limit_applies_per=["user"]))
-    budget(
+    await limit(dp, rule(marker, 10, when={"metadata": {"run": marker}}, rate_limit_applies_per=["user"]))
+    await budget(
         dp,
         {
             "id": marker,
@@ -222,28 +215,25 @@ def test_usage_endpoints_list_every_entity_of_a_rule(dp: DataPlane) -> None:
             "budget_applies_per": ["user"],
         },
     )
-    alice, bob = dp.add_user(f"alice-{marker}@example.com"), dp.add_user(f"bob-{marker}@example.com")
+    alice, bob = await dp.add_user(f"alice-{marker}@example.com"), await dp.add_user(f"bob-{marker}@example.com")
     headers = {"x-tfy-metadata": json.dumps({"run": marker})}
     for token, times in ((alice, 3), (bob, 1)):
         for _ in range(times):
-            assert dp.chat("fake/public", token=token, headers=headers).status_code == 200
+            assert (await dp.chat("fake/public", token=token, headers=headers)).status_code == 200
 
-    def matched(kind: str) -> dict[str, Any]:
-        response = httpx.get(
-            f"{dp.gateway.base_url}/api/svc/v1/llm-gateway/config/{kind}/usage",
-            params={"rule": marker},
-            headers=dp.auth(),
-            timeout=30,
+    async def matched(kind: str) -> dict[str, Any]:
+        response = await dp.http.get(
+            f"/api/svc/v1/llm-gateway/config/{kind}/usage", params={"rule": marker}, headers=dp.auth()
         )
         assert response.status_code == 200, response.text
         (entry,) = response.json()["matched"]
         return dict(entry)
 
-    rate = matched("rate-limit")
+    rate = await matched("rate-limit")
     assert rate["applies_to"] == "user" and rate["mode"] == "enforce"
     used = {e["entity"]: e["periods"]["requests_per_minute"]["used"] for e in rate["entities"]}
     assert used == {f"user:alice-{marker}@example.com": 3, f"user:bob-{marker}@example.com": 1}
-    spend = matched("budget")
+    spend = await matched("budget")
     assert spend["type"] == "gateway-budget-config"
     assert [e["entity"] for e in spend["entities"]] == [
         f"user:alice-{marker}@example.com",
@@ -251,20 +241,18 @@ def test_usage_endpoints_list_every_entity_of_a_rule(dp: DataPlane) -> None:
     ]
     day = spend["entities"][0]["periods"]["cost_per_day"]
     assert day["end"] - day["start"] == 86_400 and day["window"].startswith("day ")
-    forbidden = httpx.get(
-        f"{dp.gateway.base_url}/api/svc/v1/llm-gateway/config/budget/usage", headers=dp.auth(alice), timeout=30
-    )
+    forbidden = await dp.http.get("/api/svc/v1/llm-gateway/config/budget/usage", headers=dp.auth(alice))
     assert forbidden.status_code == 403
 
 
-def test_an_audit_mode_budget_answers_200_and_logs_that_it_would_have_blocked(dp: DataPlane) -> None:
+async def test_an_audit_mode_budget_answers_200_and_logs_that_it_would_have_blocked(dp: DataPlane) -> None:
     marker = unique("audit")
-    model = pricey_account(dp, unique("audited"))
+    model = await pricey_account(dp, unique("audited"))
     rules = [{"id": marker, "when": {"models": [model]}, "limit_to": 0.01, "unit": "cost_per_day", "audit_mode": True}]
-    budget(dp, *rules)
-    answers = [dp.chat(model) for _ in range(3)]
+    await budget(dp, *rules)
+    answers = [await dp.chat(model) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert applied(answers[2])["would_block"] == [{"kind": "budget", "config": "budgets", "rule_id": marker}]
-    first, last = dp.log_record(answers[0]), dp.log_record(answers[2])
+    first, last = await dp.log_record(answers[0]), await dp.log_record(answers[2])
     assert first["limits"] == {"budgets": [marker]}
     assert last["limits"]["would_have_blocked"] == [{"kind": "budget", "config": "budgets", "rule_id": marker}]

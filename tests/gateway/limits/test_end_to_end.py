@@ -1,4 +1,4 @@
-"""Rate limits through a real gateway subprocess and the in-process fake provider."""
+"""Rate limits through a gateway and the fake provider, both in the test's event loop."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 
-from tests.gateway.data_plane.conftest import DataPlane, apply
+from tests.gateway.data_plane.conftest import DataPlane
 from tfy_gateway.gateway.accounting.estimate import prompt_tokens
 
 
-def limit(dp: DataPlane, *rules: dict[str, Any]) -> None:
-    apply(dp.gateway, {"name": "limits", "type": "gateway-rate-limiting-config", "rules": list(rules)})
+async def limit(dp: DataPlane, *rules: dict[str, Any]) -> None:
+    await dp.apply({"name": "limits", "type": "gateway-rate-limiting-config", "rules": list(rules)})
 
 
 def rule(rule_id: str, limit_to: int, unit: str = "requests_per_minute", **extra: Any) -> dict[str, Any]:
@@ -27,13 +27,13 @@ def unique(prefix: str) -> str:
 
 
 def provider_saw(dp: DataPlane, marker: str) -> int:
-    recorded = httpx.get(dp.provider + "/_fake/requests").json()["data"]
+    recorded = dp.gateway.provider_requests()
     return sum(1 for r in recorded if marker in json.dumps(r["body"]))
 
 
-def ask(dp: DataPlane, marker: str, model: str = "fake/gpt-4o", **kwargs: Any) -> httpx.Response:
+async def ask(dp: DataPlane, marker: str, model: str = "fake/gpt-4o", **kwargs: Any) -> httpx.Response:
     body = {"messages": [{"role": "user", "content": f"hello {marker}"}], **kwargs.pop("body", {})}
-    return dp.chat(model, body=body, **kwargs)
+    return await dp.chat(model, body=body, **kwargs)
 
 
 def applied(response: httpx.Response) -> dict[str, Any]:
@@ -41,11 +41,11 @@ def applied(response: httpx.Response) -> dict[str, Any]:
     return value
 
 
-def test_the_fourth_request_of_three_a_minute_is_a_429_that_never_reaches_the_provider(dp: DataPlane) -> None:
+async def test_the_fourth_request_of_three_a_minute_is_a_429_that_never_reaches_the_provider(dp: DataPlane) -> None:
     rule_id, marker = unique("three-a-minute"), unique("m")
-    token = dp.add_user(f"{marker}@example.com")
-    limit(dp, rule(rule_id, 3, when={"subjects": [f"user:{marker}@example.com"]}))
-    answers = [ask(dp, marker, token=token) for _ in range(4)]
+    token = await dp.add_user(f"{marker}@example.com")
+    await limit(dp, rule(rule_id, 3, when={"subjects": [f"user:{marker}@example.com"]}))
+    answers = [await ask(dp, marker, token=token) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     refused = answers[3]
     body = refused.json()
@@ -57,40 +57,37 @@ def test_the_fourth_request_of_three_a_minute_is_a_429_that_never_reaches_the_pr
     assert applied(answers[0])["rate_limit"] == {"config": "limits", "rule_id": rule_id}
     assert applied(refused)["rate_limit"] == {"config": "limits", "rule_id": rule_id}
     assert provider_saw(dp, marker) == 3
-    record = dp.log_record(refused)
+    record = await dp.log_record(refused)
     assert record["status"] == 429 and record["error_origin"] == "rate_limiting"
     # Another caller is not matched by the rule: it is neither limited nor labelled.
-    other = ask(dp, marker)
+    other = await ask(dp, marker)
     assert other.status_code == 200 and "rate_limit" not in applied(other)
 
 
-def test_fifty_concurrent_requests_against_a_limit_of_ten_admit_exactly_ten(dp: DataPlane) -> None:
+async def test_fifty_concurrent_requests_against_a_limit_of_ten_admit_exactly_ten(dp: DataPlane) -> None:
     rule_id, marker = unique("ten"), unique("c")
-    limit(dp, rule(rule_id, 10, when={"models": ["fake/slow-start"]}))
+    await limit(dp, rule(rule_id, 10, when={"models": ["fake/slow-start"]}))
 
-    async def burst() -> list[httpx.Response]:
-        limits = httpx.Limits(max_connections=50)
-        headers = {**dp.auth(), "x-tfy-request-timeout": "60000"}  # the fixture's 1.5 s is tight under load
-        async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as client:
-            body = {"model": "fake/slow-start", "messages": [{"role": "user", "content": f"hi {marker}"}]}
-            return await asyncio.gather(*(client.post(dp.base + "/chat/completions", json=body) for _ in range(50)))
-
-    answers = asyncio.run(burst())
+    headers = {**dp.auth(), "x-tfy-request-timeout": "60000"}  # the fixture's 1.5 s is tight under load
+    body = {"model": "fake/slow-start", "messages": [{"role": "user", "content": f"hi {marker}"}]}
+    answers = await asyncio.gather(
+        *(dp.http.post(dp.base + "/chat/completions", json=body, headers=headers, timeout=60) for _ in range(50))
+    )
     statuses = sorted(a.status_code for a in answers)
     assert statuses.count(200) == 10 and statuses.count(429) == 40, statuses
     assert provider_saw(dp, marker) == 10
 
 
-def test_a_tokens_per_minute_limit_charges_real_usage(dp: DataPlane) -> None:
+async def test_a_tokens_per_minute_limit_charges_real_usage(dp: DataPlane) -> None:
     rule_id, marker = unique("tpm"), unique("t")
     cap = 20
     content = f"hello {marker}"
     estimate = prompt_tokens({"messages": [{"role": "user", "content": content}]}) + cap
-    limit(dp, rule(rule_id, 10 * estimate, "tokens_per_minute", when={"metadata": {"run": marker}}))
+    await limit(dp, rule(rule_id, 10 * estimate, "tokens_per_minute", when={"metadata": {"run": marker}}))
     headers = {"x-tfy-metadata": json.dumps({"run": marker})}
     answers = []
     while len(answers) < 40:
-        answers.append(ask(dp, marker, body={"max_tokens": cap}, headers=headers))
+        answers.append(await ask(dp, marker, body={"max_tokens": cap}, headers=headers))
         if answers[-1].status_code != 200:
             break
     refused = answers[-1]
@@ -104,38 +101,38 @@ def test_a_tokens_per_minute_limit_charges_real_usage(dp: DataPlane) -> None:
     assert provider_saw(dp, marker) == admitted
 
 
-def test_counters_per_user(dp: DataPlane) -> None:
+async def test_counters_per_user(dp: DataPlane) -> None:
     rule_id, marker = unique("per-user"), unique("u")
-    limit(dp, rule(rule_id, 2, when={"models": ["fake/public"]}, rate_limit_applies_per=["user"]))
-    alice, bob = dp.add_user(f"alice-{marker}@example.com"), dp.add_user(f"bob-{marker}@example.com")
+    await limit(dp, rule(rule_id, 2, when={"models": ["fake/public"]}, rate_limit_applies_per=["user"]))
+    alice, bob = await dp.add_user(f"alice-{marker}@example.com"), await dp.add_user(f"bob-{marker}@example.com")
     statuses = {
-        name: [ask(dp, marker, "fake/public", token=token).status_code for _ in range(3)]
+        name: [(await ask(dp, marker, "fake/public", token=token)).status_code for _ in range(3)]
         for name, token in (("alice", alice), ("bob", bob))
     }
     assert statuses == {"alice": [200, 200, 429], "bob": [200, 200, 429]}
-    refused = ask(dp, marker, "fake/public", token=alice).json()["message"]
+    refused = (await ask(dp, marker, "fake/public", token=alice)).json()["message"]
     assert f"for user user:alice-{marker}@example.com" in refused
 
 
-def test_a_request_the_gateway_failed_before_the_provider_releases_its_hold(dp: DataPlane) -> None:
+async def test_a_request_the_gateway_failed_before_the_provider_releases_its_hold(dp: DataPlane) -> None:
     rule_id = unique("one")
-    limit(dp, rule(rule_id, 1, when={"models": ["down/gpt-4o", "fake/broken"]}))
+    await limit(dp, rule(rule_id, 1, when={"models": ["down/gpt-4o", "fake/broken"]}))
     # `down` refuses connections: a gateway-side failure (502), so it does not count.
-    assert [dp.chat("down/gpt-4o").status_code for _ in range(3)] == [502, 502, 502]
+    assert [(await dp.chat("down/gpt-4o")).status_code for _ in range(3)] == [502, 502, 502]
     # `fake/broken` answers 500 itself: the provider was reached, so the request counts.
-    assert [dp.chat("fake/broken").status_code for _ in range(2)] == [500, 429]
+    assert [(await dp.chat("fake/broken")).status_code for _ in range(2)] == [500, 429]
 
 
-def test_a_streamed_answer_is_charged_its_reported_usage(dp: DataPlane) -> None:
+async def test_a_streamed_answer_is_charged_its_reported_usage(dp: DataPlane) -> None:
     rule_id, marker = unique("tpm-stream"), unique("s")
-    limit(dp, rule(rule_id, 10_000, "tokens_per_minute", when={"metadata": {"run": marker}}))
+    await limit(dp, rule(rule_id, 10_000, "tokens_per_minute", when={"metadata": {"run": marker}}))
     headers = {"x-tfy-metadata": json.dumps({"run": marker})}
     body = {"stream": True, "stream_options": {"include_usage": True}, "max_tokens": 12}
-    streamed = ask(dp, marker, body=body, headers=headers)
+    streamed = await ask(dp, marker, body=body, headers=headers)
     assert streamed.status_code == 200
     chunks = [json.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: {")]
     usage = next(c["usage"] for c in reversed(chunks) if c.get("usage"))["total_tokens"]
     # A request asking for the whole limit as output cannot fit next to what the stream used.
-    refused = ask(dp, marker, body={"max_tokens": 10_000}, headers=headers)
+    refused = await ask(dp, marker, body={"max_tokens": 10_000}, headers=headers)
     assert refused.status_code == 429
     assert f"{usage} already counted" in refused.json()["message"]

@@ -1,5 +1,6 @@
-"""Routing through a real gateway process and a real fake provider: fallback on 503 visible in the
-response headers and the request log, no fallback on 400, and `tfy-gateway explain` over HTTP."""
+"""Routing through a gateway and the real fake provider: fallback on 503 visible in the response headers
+and the request log, no fallback on 400 (a gateway in process), and `tfy-gateway explain` over HTTP (a
+gateway process)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, wait_for
+from tests.gateway.inprocess import FAKE_ORIGIN, eventually, running_gateway
+from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess
 from tfy_gateway.fakeprovider import running
 
 
@@ -57,46 +60,48 @@ ROUTING = {
 }
 
 
-@pytest.fixture
-def routed(gateway: GatewayProcess, fake_provider: str) -> Iterator[httpx.Client]:
-    manifests = [
+def manifests(fake_provider: str) -> list[dict[str, Any]]:
+    return [
         account("flaky", f"{fake_provider}/knobs/status=503/v1"),
         account("broken", f"{fake_provider}/knobs/status=400/v1"),
         account("steady", f"{fake_provider}/v1"),
         account("dropping", f"{fake_provider}/knobs/drop_after=2/v1"),
         ROUTING,
     ]
-    headers = {"Authorization": f"Bearer {gateway.admin_token}"}
-    with httpx.Client(base_url=gateway.base_url, headers=headers, timeout=30.0) as client:
-        for manifest in manifests:
-            response = client.put("/api/svc/v1/apply", json={"manifest": manifest, "dryRun": False})
-            assert response.status_code == 200, response.text
-        yield client
 
 
-def chat(client: httpx.Client, model: str) -> httpx.Response:
+@pytest.fixture
+async def routed(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_gateway(tmp_path / "data", offline=False) as gateway:
+        for manifest in manifests(FAKE_ORIGIN):
+            await gateway.apply(manifest)
+        gateway.http.headers.update(gateway.auth())  # every request as the admin
+        yield gateway.http
+
+
+async def chat(client: httpx.AsyncClient, model: str) -> httpx.Response:
     body = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 4}
-    return client.post("/api/llm/chat/completions", json=body)
+    return await client.post("/api/llm/chat/completions", json=body)
 
 
-def logged(client: httpx.Client, request_id: str) -> dict[str, Any]:
+async def logged(client: httpx.AsyncClient, request_id: str) -> dict[str, Any]:
     """The request log record of `request_id` (written after the reply: poll until it is there)."""
 
-    def find() -> dict[str, Any] | None:
-        records = client.get("/api/svc/v1/llm-gateway/logs", params={"limit": 50}).json()["data"]
+    async def find() -> dict[str, Any] | None:
+        records = (await client.get("/api/svc/v1/llm-gateway/logs", params={"limit": 50})).json()["data"]
         return next((record for record in records if request_id in json.dumps(record)), None)
 
-    return wait_for(find, f"request {request_id} in the request log")
+    return await eventually(find, f"request {request_id} in the request log")
 
 
-def test_503_falls_back_with_the_attempts_in_headers_and_log(routed: httpx.Client) -> None:
-    response = chat(routed, "flaky/gpt-4o")
+async def test_503_falls_back_with_the_attempts_in_headers_and_log(routed: httpx.AsyncClient) -> None:
+    response = await chat(routed, "flaky/gpt-4o")
     assert response.status_code == 200, response.text
     assert response.headers["x-tfy-resolved-model"] == "steady/gpt-4o"
     applied = json.loads(response.headers["x-tfy-applied-configurations"])
     assert applied["load_balancing"]["rule_id"] == "flaky-first"
     assert (applied["retries"], applied["fallbacks"]) == (1, 1)
-    record = logged(routed, response.headers["x-tfy-request-id"])
+    record = await logged(routed, response.headers["x-tfy-request-id"])
     assert [tuple(item) for item in record["tries"]] == [
         ("flaky/gpt-4o", 503),
         ("flaky/gpt-4o", 503),
@@ -105,30 +110,35 @@ def test_503_falls_back_with_the_attempts_in_headers_and_log(routed: httpx.Clien
     assert (record["retries"], record["fallbacks"]) == (1, 1)
 
 
-def test_400_does_not_fall_back(routed: httpx.Client) -> None:
-    response = chat(routed, "broken/gpt-4o")
+async def test_400_does_not_fall_back(routed: httpx.AsyncClient) -> None:
+    response = await chat(routed, "broken/gpt-4o")
     assert response.status_code == 400, response.text
-    record = logged(routed, response.headers["x-tfy-request-id"])
+    record = await logged(routed, response.headers["x-tfy-request-id"])
     assert [tuple(item) for item in record["tries"]] == [("broken/gpt-4o", 400)]
 
 
-def test_a_stream_that_began_is_never_retried(routed: httpx.Client) -> None:
+async def test_a_stream_that_began_is_never_retried(routed: httpx.AsyncClient) -> None:
     body = {"model": "dropping/gpt-4o", "messages": [{"role": "user", "content": "ping"}], "stream": True}
     received = b""
-    with routed.stream("POST", "/api/llm/chat/completions", json=body) as response:
+    async with routed.stream("POST", "/api/llm/chat/completions", json=body) as response:
         assert response.status_code == 200
         request_id = response.headers["x-tfy-request-id"]
         try:
-            for chunk in response.iter_bytes():
+            async for chunk in response.aiter_bytes():
                 received += chunk
         except httpx.HTTPError:
             pass  # the upstream dropped mid-stream; the gateway may end the response abruptly
     assert b"data:" in received
-    record = logged(routed, request_id)
+    record = await logged(routed, request_id)
     assert [item[0] for item in record["tries"]] == ["dropping/gpt-4o"], "no retry, no fallback after bytes"
 
 
-def test_explain_cli_against_the_gateway(routed: httpx.Client, gateway: GatewayProcess) -> None:
+def test_explain_cli_against_the_gateway(gateway: GatewayProcess, fake_provider: str) -> None:
+    headers = {"Authorization": f"Bearer {gateway.admin_token}"}
+    with httpx.Client(base_url=gateway.base_url, headers=headers, timeout=30.0) as client:
+        for manifest in manifests(fake_provider):
+            response = client.put("/api/svc/v1/apply", json={"manifest": manifest, "dryRun": False})
+            assert response.status_code == 200, response.text
     command = [sys.executable, "-m", "tfy_gateway", "explain", "--subject", "user:someone@example.com"]
     env = {**os.environ, **gateway.env}
     text = subprocess.run(
