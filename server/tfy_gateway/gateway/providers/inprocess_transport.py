@@ -44,8 +44,7 @@ from tfy_gateway.gateway.providers.transport import (
 )
 
 _DRAIN_SECONDS = 1.0  # as AiohttpTransport: how long a stream that ended properly may take to finish
-_HIGH_WATER = 64 * 1024  # unread bytes at which the app's writes wait, as on a socket
-_LOW_WATER = 16 * 1024
+_HIGH_WATER = 64 * 1024  # unread bytes at which the app's writes wait (until they are read), as on a socket
 
 
 async def _encoded(request: HttpRequest) -> tuple[bytes, str]:
@@ -277,32 +276,34 @@ class InProcessTransport:
         self._ports = itertools.count(40000)
         self._closed = False
 
-    async def _connect(self, request: HttpRequest) -> _Connection:
+    async def _app_server(self) -> web.Server:
+        """The app's server (a protocol factory), set up on first use."""
         if self._closed:
             raise RuntimeError("the upstream transport is closed")
-        parts = urlsplit(request.url)
-        if f"{parts.scheme}://{parts.netloc}" != self.origin:
-            raise TransportConnectError("Connection refused")
         async with self._started:
             if self._server is None:
                 await self._runner.setup()
                 self._server = self._runner.server
         assert self._server is not None
+        return self._server
+
+    async def _connect(self, request: HttpRequest) -> _Connection:
+        """A new connection that has sent `request` (headers as aiohttp would add them where missing)."""
+        parts = urlsplit(request.url)
+        if f"{parts.scheme}://{parts.netloc}" != self.origin:
+            raise TransportConnectError("Connection refused")
+        server = await self._app_server()
         body, content_type = await _encoded(request)
-        given = {name.lower() for name in request.headers}
-        headers = [("host", self._host)]
-        headers += [(name, value) for name, value in request.headers.items() if name.lower() != "content-length"]
-        if "content-type" not in given or request.form is not None:
-            headers = [(n, v) for n, v in headers if n.lower() != "content-type"] + [("content-type", content_type)]
-        if "accept" not in given:
-            headers.append(("accept", "*/*"))
-        headers.append(("content-length", str(len(body))))
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
-        connection = _Connection(self._server, ("127.0.0.1", next(self._ports)), self._open.discard)
+        headers = {"host": self._host, "accept": "*/*", "content-type": content_type}
+        for name, value in request.headers.items():
+            name = name.lower()
+            if name not in ("host", "content-length") and not (name == "content-type" and request.form is not None):
+                headers[name] = value
+        headers["content-length"] = str(len(body))
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection = _Connection(server, ("127.0.0.1", next(self._ports)), self._open.discard)
         self._open.add(connection)
-        connection.send(h11.Request(method="POST", target=target, headers=headers), body)
+        connection.send(h11.Request(method="POST", target=target, headers=list(headers.items())), body)
         return connection
 
     async def post(self, request: HttpRequest) -> HttpResponse:
