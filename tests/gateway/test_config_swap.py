@@ -188,9 +188,11 @@ def test_apply_work_runs_off_the_loop_with_the_collector_paused(
         seen.append(("validate", on_event_loop(), gc.isenabled()))
         return real_plan(*args)
 
-    def compile_(self: compiled.ConfigCompiler, snapshot: ConfigSnapshot) -> compiled.CompiledConfig:
+    def compile_(
+        self: compiled.ConfigCompiler, snapshot: ConfigSnapshot, previous: compiled.CompiledConfig | None = None
+    ) -> compiled.CompiledConfig:
         seen.append(("compile", on_event_loop(), gc.isenabled()))
-        return real_compile(self, snapshot)
+        return real_compile(self, snapshot, previous)
 
     monkeypatch.setattr(apply_module, "plan_apply", plan)
     monkeypatch.setattr(compiled.ConfigCompiler, "compile", compile_)
