@@ -297,7 +297,9 @@ def test_admins_create_users_and_their_tokens_through_the_api(
     assert_envelope(dana.http.post("/api/svc/v1/users", json={"email": "eve@example.com"}), 403)
     assert_envelope(admin.http.post("/api/svc/v1/users", json={"email": "not-an-email"}), 422)
     # An admin makes a token for dana; dana cannot make one for somebody else.
-    issued = admin.http.post("/api/svc/v1/personal-access-tokens", json={"name": "ci-token", "userEmail": "dana@example.com"})
+    issued = admin.http.post(
+        "/api/svc/v1/personal-access-tokens", json={"name": "ci-token", "userEmail": "dana@example.com"}
+    )
     assert issued.status_code == 200, issued.text
     listed = admin.get("/api/svc/v1/tokens", user="dana@example.com").json()["data"]
     assert sorted(t["name"] for t in listed) == ["ci-token", "default"]

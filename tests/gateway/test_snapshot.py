@@ -42,7 +42,9 @@ def test_snapshot_parses_models_and_compiles_access() -> None:
 
 def test_a_change_makes_the_next_snapshot_and_leaves_the_old_one_whole() -> None:
     account = parse_resource(record("provider-account", "acct", ACCOUNT))
-    first = build_snapshot([], version=1, tenant="local").with_change(Change(resources={account.key: account}), version=2)
+    first = build_snapshot([], version=1, tenant="local").with_change(
+        Change(resources={account.key: account}), version=2
+    )
     assert first.version == 2 and first.get(account.key) is account and list(first.access.models) == ["acct/m"]
     user = UserRecord("user-1", "a@x.io", False, "t")
     token = TokenRecord("pat-1", "hash", "default", "user", "a@x.io", "t")

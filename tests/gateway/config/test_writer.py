@@ -92,9 +92,7 @@ async def test_a_refused_or_dry_run_change_writes_and_installs_nothing(store: St
     assert applied.action == "CREATE" and "acct/m" in hub.current.catalog.entries
 
 
-async def test_planning_and_compiling_run_off_the_loop_with_the_collector_paused(
-    store: Store, tmp_path: Path
-) -> None:
+async def test_planning_and_compiling_run_off_the_loop_with_the_collector_paused(store: Store, tmp_path: Path) -> None:
     _, writer = replica(store, tmp_path)
     await writer.load()
     seen: list[tuple[bool, bool]] = []
