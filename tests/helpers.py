@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import signal
@@ -77,6 +78,20 @@ def wait_for(condition: Callable[[], T], what: str, *, timeout: float = 60.0, in
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what}: still not the case after {timeout} s (last: {result!r})")
         time.sleep(interval)
+
+
+async def eventually(condition: Callable[[], object], what: str, *, timeout: float = 60.0) -> None:
+    """`wait_for` for code on an event loop: poll `condition` between turns of the loop (so that the
+    tasks it waits on can run) until it holds.
+
+    For "the other side has reached state X" where X is a predicate the code exposes, instead of a
+    fixed sleep that guesses how long X takes. `timeout` is a hang guard, not a speed assertion.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: still not the case after {timeout} s")
+        await asyncio.sleep(0.005)
 
 
 class GatewayProcess:
