@@ -3,14 +3,12 @@
 `create_app(settings)` returns a Starlette app whose state (store, authenticator, snapshot) is built
 in the lifespan and reachable through `get_state(request)`. Parts of the gateway plug in as
 `Extension`s: routes plus an optional lifespan hook that receives the `GatewayState` (e.g. the data
-plane subscribes to config snapshots there). The control plane is always present; an importable
-`tfy_gateway.gateway.data_plane` module exposing `extension() -> Extension` is added automatically.
+plane subscribes to config snapshots there). By default the app is the control plane, the data plane
+and the root page, listed in `default_extensions`.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import logging
 import os
@@ -27,27 +25,19 @@ from tfy_gateway.gateway.config.collector import tune_for_serving
 from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
 from tfy_gateway.gateway.extension import Extension
 from tfy_gateway.gateway.propagation import propagate
+from tfy_gateway.gateway.providers import Transport
 from tfy_gateway.gateway.settings import GatewaySettings
 from tfy_gateway.gateway.state import GatewayState
 
 logger = logging.getLogger(__name__)
 
-OPTIONAL_EXTENSION_MODULES = ("tfy_gateway.gateway.data_plane", "tfy_gateway.gateway.root")
-"""Modules that, when present, contribute an `extension()`; keeps this factory free of edits."""
 
-
-def default_extensions() -> list[Extension]:
+def default_extensions(*, transport: Transport | None = None) -> list[Extension]:
     from tfy_gateway.gateway.control_plane import extension as control_plane
+    from tfy_gateway.gateway.data_plane import extension as data_plane
+    from tfy_gateway.gateway.root import extension as root
 
-    extensions = [control_plane()]
-    for module_name in OPTIONAL_EXTENSION_MODULES:
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        module = importlib.import_module(module_name)
-        factory = getattr(module, "extension", None)
-        if factory is not None:
-            extensions.append(factory())
-    return extensions
+    return [control_plane(), data_plane(transport=transport), root()]
 
 
 class GatewayApp(Starlette):
@@ -85,11 +75,18 @@ def app_from_environment() -> Starlette:
 
 
 def create_app(
-    settings: GatewaySettings, extensions: Sequence[Extension] | None = None, *, tune_gc: bool = False
+    settings: GatewaySettings,
+    extensions: Sequence[Extension] | None = None,
+    *,
+    tune_gc: bool = False,
+    transport: Transport | None = None,
 ) -> Starlette:
     """A new gateway app; nothing is opened until the ASGI lifespan starts. `tune_gc`: the process
-    serves this app alone (`serve`), so the app may tune the garbage collector once started."""
-    parts = list(default_extensions() if extensions is None else extensions)
+    serves this app alone (`serve`), so the app may tune the garbage collector once started.
+    `transport`: where upstream calls go instead of the network (any `Transport`; the caller closes it)."""
+    if extensions is not None and transport is not None:
+        raise ValueError("give the data plane's transport to its extension when passing extensions")
+    parts = list(default_extensions(transport=transport) if extensions is None else extensions)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

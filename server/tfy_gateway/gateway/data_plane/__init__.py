@@ -16,6 +16,7 @@ from tfy_gateway.gateway.data_plane.app import DataPlaneApp
 from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.extension import Extension
+from tfy_gateway.gateway.providers import Transport
 
 PREFIX = "/api/llm/"
 
@@ -30,13 +31,16 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
     ]
 
 
-def extension(*, limits: Limits | None = None, guardrails: Guardrails | None = None) -> Extension:
+def extension(
+    *, limits: Limits | None = None, guardrails: Guardrails | None = None, transport: Transport | None = None
+) -> Extension:
     """The data plane as an Extension (settings come from the app's `GatewaySettings`).
 
     `limits` replaces the default rate limiter and budgets (`limiting.PolicyLimits`), `guardrails` the
-    admit-everything default of the pipeline's guardrail hook.
+    admit-everything default of the pipeline's guardrail hook, `transport` the pooled aiohttp client
+    (tests answer upstream calls in process with it; the caller closes it).
     """
-    plane = DataPlane(limits=limits, guardrails=guardrails)
+    plane = DataPlane(limits=limits, guardrails=guardrails, transport=transport)
     return Extension(
         name="data-plane", routes=routes(plane), lifespan=plane.lifespan, mounts={PREFIX: DataPlaneApp(plane)}
     )
