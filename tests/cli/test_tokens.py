@@ -10,9 +10,8 @@ import json
 
 import httpx
 
-from tests.gateway.conftest import add_user, run_cli
+from tests.gateway.conftest import Api, add_user, run_cli
 from tests.helpers import GatewayProcess
-from tfy_gateway.platform import ControlPlaneClient
 
 
 def status(gateway: GatewayProcess, path: str, token: str) -> int:
@@ -25,7 +24,9 @@ def test_a_created_token_works_on_the_data_plane_at_once_every_time(gateway: Gat
     statuses = []
     with httpx.Client(base_url=gateway.base_url, timeout=30) as http:
         for n in range(20):
-            created = run_cli("tokens", "create", "--user", "alice@example.com", "--name", f"burst-{n}", env=gateway.env)
+            created = run_cli(
+                "tokens", "create", "--user", "alice@example.com", "--name", f"burst-{n}", env=gateway.env
+            )
             assert created.returncode == 0, created.stderr
             token = created.stdout.strip()
             statuses.append(http.get("/api/llm/models", headers={"Authorization": f"Bearer {token}"}).status_code)
@@ -61,12 +62,12 @@ def test_unnamed_tokens_take_the_first_free_cli_name(gateway: GatewayProcess) ->
     assert names == ["cli-1", "cli-2"]
 
 
-async def test_a_virtual_account_token_is_issued_once_and_replaces_the_old(gateway: GatewayProcess) -> None:
+def test_a_virtual_account_token_is_issued_once_and_replaces_the_old(gateway: GatewayProcess) -> None:
     env = gateway.env
     missing = run_cli("tokens", "virtual-account", "ci-bot", env=env)
     assert missing.returncode == 1 and "apply its `virtual-account` manifest first" in missing.stderr
-    async with ControlPlaneClient(gateway.base_url, gateway.admin_token) as client:
-        await client.apply({"name": "ci-bot", "type": "virtual-account", "permissions": []}, dry_run=False)
+    with Api(gateway.base_url, gateway.admin_token) as admin:
+        assert admin.apply({"name": "ci-bot", "type": "virtual-account", "permissions": []}).status_code == 200
     first = run_cli("tokens", "virtual-account", "ci-bot", env=env).stdout.strip()
     second = run_cli("tokens", "virtual-account", "ci-bot", env=env)
     assert first.startswith("tfy_va_ci-bot_") and "the old one is revoked" in second.stderr

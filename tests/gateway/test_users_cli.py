@@ -58,7 +58,7 @@ def test_a_token_expiry_in_the_past_or_unreadable_is_refused(
     assert result.returncode != 0 and why in result.stderr and "tfy_" not in result.stdout
 
 
-def test_offline_on_a_stopped_gateways_data_dir_then_refused_while_it_serves(tmp_path: Path) -> None:
+def test_offline_on_a_stopped_gateways_data_dir(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     missing = run_cli("users", "list", "--data-dir", str(data_dir))
     assert missing.returncode == 1 and "No gateway database" in missing.stderr
@@ -70,20 +70,28 @@ def test_offline_on_a_stopped_gateways_data_dir_then_refused_while_it_serves(tmp
     assert added.returncode == 0, added.stderr
     created = run_cli("tokens", "create", "--user", "alice@example.com", "--data-dir", str(data_dir))
     assert created.returncode == 0 and "'cli-1'" in created.stderr
+    revoked = run_cli("tokens", "revoke", "--user", "alice@example.com", "--name", "cli-1", "--data-dir", str(data_dir))
+    assert revoked.returncode == 0, revoked.stderr
     listed = run_cli("users", "list", "--json", "--data-dir", str(data_dir))
     rows = {row["email"]: row for row in json.loads(listed.stdout)}
-    assert rows["alice@example.com"]["tokens"] == ["default", "cli-1"]
+    assert rows["alice@example.com"]["tokens"] == ["default"] and rows["alice@example.com"]["teams"][0] == "backend"
 
     server.start()
     try:
-        assert session(server, added.stdout.strip()).status_code == 200  # read when the server started
-        refused = run_cli("users", "add", "bob@example.com", "--data-dir", str(data_dir))
-        assert refused.returncode == 1, refused.stderr
-        assert f"a gateway is serving {data_dir} (pid " in refused.stderr and "or stop it first" in refused.stderr
-        through_api = run_cli("users", "add", "bob@example.com", env=server.env)
-        assert through_api.returncode == 0, through_api.stderr
+        reply = session(server, added.stdout.strip())  # read when the server started
+        assert reply.status_code == 200 and reply.json()["user"]["teams"] == ["backend", "everyone"]
+        assert session(server, created.stdout.strip()).status_code == 401
     finally:
         server.stop()
+
+
+@pytest.mark.xfail(strict=True, reason="serve does not hold DataDirLock yet: the lead wires it into the lifespan")
+def test_a_running_server_refuses_the_offline_commands(gateway: GatewayProcess) -> None:
+    refused = run_cli("users", "add", "bob@example.com", "--data-dir", str(gateway.data_dir))
+    assert refused.returncode == 1, refused.stderr
+    assert f"a gateway is serving {gateway.data_dir} (pid " in refused.stderr and "or stop it first" in refused.stderr
+    through_api = run_cli("users", "add", "bob@example.com", env=gateway.env)
+    assert through_api.returncode == 0, through_api.stderr
 
 
 def test_the_refusal_says_how_to_reach_the_server_instead(tmp_path: Path) -> None:

@@ -19,10 +19,12 @@ from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.identities import (
     create_user,
     create_user_token,
-    issue_virtual_account_token,
+    regenerate_virtual_account_token,
     team_memberships,
+    write_to_store,
 )
 from tfy_gateway.gateway.settings import DATABASE_FILE
+from tfy_gateway.gateway.snapshot import Change
 from tfy_gateway.gateway.store import Store, StoreError
 from tfy_gateway.gateway.store import open_store as open_engine
 from tfy_gateway.platform import CreatedToken, NewUser, TokenView, UserView
@@ -112,11 +114,12 @@ class StoreIdentities:
         ]
 
     async def revoke(self, token: TokenView) -> None:
-        with self._store.transaction() as tx:
-            tx.delete_token(token.id)
+        write_to_store(self._store, lambda snapshot: (Change(tokens={token.id: None}), None))
 
     async def regenerate(self, account: str, grace_minutes: float) -> str:
-        with self._store.transaction() as tx:
-            if tx.resource("virtual-account", account) is None:
-                raise NoSuchVirtualAccount(account)
-            return issue_virtual_account_token(tx, account, grace_minutes).token
+        try:
+            return regenerate_virtual_account_token(self._store, account, grace_minutes).token
+        except ApiError as exc:
+            if exc.status == 404:
+                raise NoSuchVirtualAccount(account) from None
+            raise
