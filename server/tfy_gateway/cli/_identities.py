@@ -97,8 +97,8 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database-url",
         default=None,
-        help=f"work offline on this PostgreSQL database (as `serve --database-url`; ${DATABASE_URL_VARIABLE} "
-        "is read when neither this, --data-dir nor TFY_HOST is given, and with --data-dir). No dir lock: "
+        help="work offline on this PostgreSQL database (as `serve --database-url`; default "
+        f"${DATABASE_URL_VARIABLE}, which also selects offline mode when TFY_HOST is unset). No dir lock: "
         "each write is one transaction, and running replicas pick it up through LISTEN/NOTIFY",
     )
 

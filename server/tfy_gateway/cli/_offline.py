@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tfy_gateway.gateway.dir_lock import DataDirBusy, DataDirServed, try_exclusive
+from tfy_gateway.gateway.dir_lock import LOCK_FILE, DataDirBusy, DataDirServed, try_exclusive
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.identities import (
     create_user,
@@ -23,7 +23,7 @@ from tfy_gateway.gateway.identities import (
     team_memberships,
     write_to_store,
 )
-from tfy_gateway.gateway.settings import DATABASE_FILE
+from tfy_gateway.gateway.settings import ADMIN_TOKEN_FILE, DATABASE_FILE
 from tfy_gateway.gateway.snapshot import Change
 from tfy_gateway.gateway.store import Store, StoreError
 from tfy_gateway.gateway.store import open_store as open_engine
@@ -49,7 +49,7 @@ class OfflineTarget:
 def served_message(busy: DataDirServed) -> str:
     """What to do instead: the server's API, or stop it."""
     host = busy.address or "http://HOST:PORT"
-    key = busy.data_dir / "admin-token"
+    key = busy.data_dir / ADMIN_TOKEN_FILE
     return (
         f"{busy}: run the command against it with TFY_HOST={host} TFY_API_KEY=$(cat {key}) (or another admin "
         "token) and without --data-dir, or stop it first"
@@ -74,13 +74,17 @@ def open_offline(target: OfflineTarget) -> Iterator[StoreIdentities]:
             f"No gateway database in {data_dir}: start `tfy-gateway serve --data-dir {data_dir}` once, "
             "or pass the --data-dir the server uses.",
         )
-    try:
-        with try_exclusive(data_dir), contextlib.closing(open_engine(data_dir / DATABASE_FILE)) as store:
-            yield StoreIdentities(store)
-    except DataDirServed as served:
-        raise ApiError(409, served_message(served)) from None
-    except DataDirBusy as busy:
-        raise ApiError(409, str(busy)) from None
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(try_exclusive(data_dir))
+        except DataDirServed as served:
+            raise ApiError(409, served_message(served)) from None
+        except DataDirBusy as busy:
+            raise ApiError(409, str(busy)) from None
+        except OSError as exc:
+            raise ApiError(503, f"cannot lock {data_dir / LOCK_FILE}: {exc.strerror or exc}") from None
+        store = held.enter_context(contextlib.closing(open_engine(data_dir / DATABASE_FILE)))
+        yield StoreIdentities(store)
 
 
 class StoreIdentities:

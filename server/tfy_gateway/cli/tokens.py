@@ -28,21 +28,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=f"Manage a gateway's tokens. {TARGET_HELP}",
     )
     commands = tokens.add_subparsers(dest="tokens_command", metavar="COMMAND", required=True)
-    create = commands.add_parser("create", help="create a personal access token (printed once)")
+    create = commands.add_parser(
+        "create",
+        help="create a personal access token (printed once)",
+        description=f"Create a personal access token (printed once). {TARGET_HELP}",
+    )
     create.add_argument("--user", required=True, help="the user's email")
     create.add_argument("--name", default=None, help="token name (default: cli-<n>, the first one free)")
     create.add_argument("--expires", default=None, help="expiry, ISO-8601 (e.g. 2030-01-01T00:00:00Z)")
     add_target_options(create)
     create.set_defaults(handler=functools.partial(run, command=create_token))
 
-    listing = commands.add_parser("list", help="list tokens: owner, name, created, expires (never the secret)")
+    listing = commands.add_parser(
+        "list",
+        help="list tokens: owner, name, created, expires (never the secret)",
+        description=f"List tokens: owner, name, created, expires (never the secret). {TARGET_HELP}",
+    )
     listing.add_argument("--user", default=None, help="only this user's tokens")
     listing.add_argument("--virtual-account", default=None, help="only this virtual account's tokens")
     add_format(listing)
     add_target_options(listing)
     listing.set_defaults(handler=functools.partial(run, command=list_tokens))
 
-    revoke = commands.add_parser("revoke", help="revoke a user's token by name (it stops working at once)")
+    revoke = commands.add_parser(
+        "revoke",
+        help="revoke a user's token by name (it stops working at once)",
+        description=f"Revoke a user's token by name (it stops working at once). {TARGET_HELP}",
+    )
     revoke.add_argument("--user", required=True, help="the user's email")
     revoke.add_argument("--name", required=True, help="the token's name (see `tokens list`)")
     add_target_options(revoke)

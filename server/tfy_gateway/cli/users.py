@@ -18,9 +18,9 @@ from tfy_gateway.cli._identities import Identities, add_target_options, run
 from tfy_gateway.cli._output import add_format
 
 TARGET_HELP = (
-    "They go through the control plane at TFY_HOST (or TFY_BASE_URL, TFY_API_HOST) with TFY_API_KEY, an "
-    "admin token, like `apply`. With --data-dir DIR (or --database-url URL) they work on a stopped "
-    "gateway's store directly instead."
+    "By default this goes through the control plane at TFY_HOST (or TFY_BASE_URL, TFY_API_HOST) with "
+    "TFY_API_KEY, an admin token, like `apply`; with --data-dir DIR (or --database-url URL) it works on a "
+    "stopped gateway's store directly instead."
 )
 
 
@@ -29,13 +29,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "users", help="add and list gateway users", description=f"Manage a gateway's users. {TARGET_HELP}"
     )
     commands = users.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
-    add = commands.add_parser("add", help="add a user and print its first token (shown once)")
+    add = commands.add_parser(
+        "add",
+        help="add a user and print its first token (shown once)",
+        description=f"Add a user and print its first token (shown once). {TARGET_HELP}",
+    )
     add.add_argument("email", help="the user's email, e.g. alice@example.com")
     add.add_argument("--team", action="append", default=[], help="add the user to this team (repeatable)")
     add.add_argument("--admin", action="store_true", help="make the user a tenant admin")
     add_target_options(add)
     add.set_defaults(handler=functools.partial(run, command=add_user))
-    listing = commands.add_parser("list", help="list users, their teams and token names")
+    listing = commands.add_parser(
+        "list",
+        help="list users, their teams and token names",
+        description=f"List users, their teams and token names. {TARGET_HELP}",
+    )
     add_format(listing)
     add_target_options(listing)
     listing.set_defaults(handler=functools.partial(run, command=list_users))
