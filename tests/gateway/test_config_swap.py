@@ -209,3 +209,31 @@ def test_serving_tunes_the_collector_in_its_own_process() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_a_stalled_upload_keeps_the_collector_on_and_its_abort_is_one_log_line(
+    in_process: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The collector is paused around an apply's CPU work only: never while its body trickles in."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(in_process)
+    body = orjson.dumps({"manifest": routing(alias_rule("stalled", "fake/gpt-4o"))})
+    caplog.set_level("INFO")
+    with socket.create_connection((where.hostname, where.port), timeout=30) as upload:
+        upload.sendall(
+            b"PUT /api/svc/v1/apply HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
+        # The server has read the first half (a request on another connection is served meanwhile).
+        assert httpx.get(f"{in_process}/api/llm/health", timeout=30).status_code == 200
+        assert gc.isenabled()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("went away" in r.getMessage() for r in caplog.records):
+        time.sleep(0.05)
+    gone = [r for r in caplog.records if "went away" in r.getMessage()]
+    assert len(gone) == 1 and gone[0].exc_info is None
+    assert not [r for r in caplog.records if r.exc_info is not None]  # no traceback anywhere
+    assert gc.isenabled()

@@ -24,9 +24,9 @@ from tfy_gateway.gateway.identities import (
     plan_virtual_account_token,
     subject_of,
 )
-from tfy_gateway.gateway.snapshot import Change, ConfigSnapshot, Resource, ResourceKey, parse_resource
+from tfy_gateway.gateway.snapshot import Change, ConfigSnapshot, Resource, ResourceKey
 from tfy_gateway.gateway.store import ResourceRecord, utc_now
-from tfy_gateway.manifests import Catalog, Finding, has_errors, manifest_key, validate_manifest
+from tfy_gateway.manifests import Catalog, Finding, check_manifest, has_errors, manifest_key
 
 Action = Literal["CREATE", "UPDATE"]
 IDENTITY_TYPES = frozenset({TEAM_TYPE, VIRTUAL_ACCOUNT_TYPE})
@@ -68,7 +68,7 @@ def plan_apply(snapshot: ConfigSnapshot, manifest: dict[str, Any], principal: Pr
     key = manifest_key(manifest)
     existing = snapshot.get(key)
     others = [r.manifest for r in snapshot.provider_accounts() if r.key != key]
-    findings = validate_manifest(manifest, Catalog.from_manifests([*others, manifest]))
+    model, findings = check_manifest(manifest, Catalog.from_manifests([*others, manifest]))
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity != "error"] + _not_enforced(manifest)
     if has_errors(findings):
@@ -86,7 +86,7 @@ def plan_apply(snapshot: ConfigSnapshot, manifest: dict[str, Any], principal: Pr
         created_at=existing.record.created_at if existing else now,
         updated_at=now,
     )
-    resource = parse_resource(record)
+    resource = Resource(record, model)  # the model validation just made: a large manifest is parsed once
     change = Change(resources={key: resource})
     issued = None
     if resource.type == VIRTUAL_ACCOUNT_TYPE and existing is None:

@@ -119,7 +119,8 @@ def require_admin(request: Request) -> Principal:
     return principal
 
 
-def _int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
+def int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
+    """A non-negative integer query parameter (`default` when absent), capped at `maximum`; else 400."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -134,8 +135,8 @@ def _int_param(request: Request, name: str, default: int, maximum: int | None = 
 
 def paginated(request: Request, items: Sequence[T]) -> dict[str, Any]:
     """The platform's list envelope `{data, pagination: {total, offset, limit}}`."""
-    limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-    offset = _int_param(request, "offset", 0)
+    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    offset = int_param(request, "offset", 0)
     return {
         "data": list(items[offset : offset + limit]),
         "pagination": {"total": len(items), "offset": offset, "limit": limit},

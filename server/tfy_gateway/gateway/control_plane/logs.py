@@ -26,6 +26,7 @@ from tfy_gateway.gateway.control_plane.http import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     authenticate,
+    int_param,
     json_response,
     read_object,
     require_admin,
@@ -40,15 +41,6 @@ from tfy_gateway.gateway.routing import explain as explain_route
 
 SVC = "/api/svc/v1/llm-gateway"
 DEFAULT_SUMMARY_WINDOW = "24h"
-
-
-def _int(request: Request, name: str, default: int, maximum: int) -> int:
-    raw = request.query_params.get(name)
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise ApiError(400, f"Query parameter {name}={raw!r} must be a non-negative integer.")
-    return min(int(raw), maximum)
 
 
 def _filter(request: Request, principal: Principal, *, default_since: str | None = None) -> LogFilter:
@@ -89,8 +81,8 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
     async def logs(request: Request) -> Response:
         principal = authenticate(request)
         where = _filter(request, principal)
-        limit = _int(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-        offset = _int(request, "offset", 0, 10**9)
+        limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        offset = int_param(request, "offset", 0, 10**9)
         data, total = await read(lambda: plane.logs.backend.query(where, limit=limit, offset=offset))
         return json_response({"data": data, "pagination": {"total": total, "offset": offset, "limit": limit}})
 
