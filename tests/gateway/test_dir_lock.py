@@ -53,13 +53,13 @@ def test_a_server_starting_during_an_offline_write_waits_for_it(
 ) -> None:
     offline = contextlib.ExitStack()
     offline.enter_context(try_exclusive(tmp_path))
-    waits: list[float] = []
+    waits: list[None] = []
 
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
+    def pause() -> None:
+        waits.append(None)
         offline.close()  # the offline command finishes while the server waits
 
-    monkeypatch.setattr(dir_lock.time, "sleep", sleep)
+    monkeypatch.setattr(dir_lock, "_pause", pause)
     with DataDirLock(tmp_path, timeout=SUBPROCESS_TIMEOUT_S) as lock:
         assert lock.held and len(waits) == 1
         with pytest.raises(DataDirServed), try_exclusive(tmp_path):

@@ -91,6 +91,11 @@ def _write_server_record(data_dir: Path, address: str | None) -> None:
     os.replace(temporary, data_dir / PID_FILE)
 
 
+def _pause() -> None:
+    """One poll interval of a server waiting for an offline command (a seam for tests)."""
+    time.sleep(_POLL_S)
+
+
 def _holders_are_shared(descriptor: int) -> bool:
     """With the exclusive lock refused: True when the holders are servers (a shared lock is granted)."""
     if _try_flock(descriptor, fcntl.LOCK_SH):
@@ -171,7 +176,7 @@ class DataDirLock:
                     f"an offline `tfy-gateway users`/`tokens` command (pid {pid or 'unknown'}) has held "
                     f"{self.data_dir / LOCK_FILE} for {self.timeout:g} s: let it finish or stop it, then start again",
                 )
-            time.sleep(_POLL_S)
+            _pause()
         self._descriptor = descriptor
 
     def release(self) -> None:
