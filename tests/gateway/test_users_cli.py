@@ -85,7 +85,6 @@ def test_offline_on_a_stopped_gateways_data_dir(tmp_path: Path) -> None:
         server.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="serve does not hold DataDirLock yet: the lead wires it into the lifespan")
 def test_a_running_server_refuses_the_offline_commands(gateway: GatewayProcess) -> None:
     refused = run_cli("users", "add", "bob@example.com", "--data-dir", str(gateway.data_dir))
     assert refused.returncode == 1, refused.stderr

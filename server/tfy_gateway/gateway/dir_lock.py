@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+from tfy_gateway.gateway.private_files import private_dir
+
 LOCK_FILE = "server.lock"
 PID_FILE = "server.pid"
 DEFAULT_TIMEOUT_S = 30.0
@@ -161,7 +163,7 @@ class DataDirLock:
         """
         if self._descriptor is not None:
             return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         # Written before locking: whenever the lock is shared-held, a server's pid is on disk.
         _write_server_record(self.data_dir, self.address)
         descriptor = _open_lock_file(self.data_dir)
