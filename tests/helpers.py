@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import secrets
 import signal
@@ -10,9 +12,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -24,6 +26,13 @@ EXAMPLES = REPO_ROOT / "examples"
 # For `subprocess.run(..., timeout=SUBPROCESS_TIMEOUT_S)`: a hang guard, not a speed assertion. A CLI
 # run takes a second or two on an idle machine; a loaded 2-core one can take many times that.
 SUBPROCESS_TIMEOUT_S = 180
+
+# For "this does not block for seconds" (a poll answered during a big apply, a call to a frozen Redis
+# bounded by its timeout): the only kind of upper bound on time the suite asserts. It tells "bounded"
+# from "waits for the other side" (seconds, or forever); it is no speed figure, and far enough above
+# the real ones (tens of milliseconds, the benchmarks in scripts/bench_*.py print them) that a loaded
+# machine does not trip it.
+NOT_BLOCKED_S = 5.0
 
 
 def code_under_test_env() -> dict[str, str]:
@@ -77,6 +86,26 @@ def wait_for(condition: Callable[[], T], what: str, *, timeout: float = 60.0, in
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what}: still not the case after {timeout} s (last: {result!r})")
         time.sleep(interval)
+
+
+async def eventually(condition: Callable[[], T | Awaitable[T]], what: str, *, timeout: float = 60.0) -> T:
+    """`wait_for` for code on an event loop: poll `condition` (a function, or a coroutine function such
+    as an HTTP call to an in-process app) between turns of the loop (so that the tasks it waits on can
+    run) until it returns something truthy, and return that.
+
+    For "the other side has reached state X" where X is a predicate the code exposes, instead of a
+    fixed sleep that guesses how long X takes. `timeout` is a hang guard, not a speed assertion.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return cast(T, result)
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: still not the case after {timeout} s (last: {result!r})")
+        await asyncio.sleep(0.005)
 
 
 class GatewayProcess:

@@ -13,54 +13,31 @@ so each test can have its own.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import inspect
-import io
-import re
 import secrets
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import httpx
 from aiohttp import web
 
 from tests.asgi_client import Lifespan, StreamingAsgiTransport
-from tfy_gateway.cli.main import main as cli_main
 from tfy_gateway.fakeprovider import create_fake_provider_app
 from tfy_gateway.fakeprovider.app import STATE_KEY
 from tfy_gateway.fakeprovider.offline import seed_starter_accounts
 from tfy_gateway.fakeprovider.starter import starter_accounts, write_placeholder_secrets
 from tfy_gateway.gateway import GatewaySettings, create_app
-from tfy_gateway.gateway.extension import Extension
+from tfy_gateway.gateway.data_plane import DataPlane
 from tfy_gateway.gateway.providers import Transport
 from tfy_gateway.gateway.providers.inprocess_transport import InProcessTransport
 from tfy_gateway.platform import ControlPlaneClient
 
-T = TypeVar("T")
-Parts = Callable[[Transport], Sequence[Extension]]  # the app's extensions, given the upstream transport
+PlaneFactory = Callable[[Transport], DataPlane]  # the app's data plane, given the upstream transport
 
 FAKE_ORIGIN = "http://fake-provider.test"
 GATEWAY_URL = "http://gateway.test"
-WATCH_INTERVAL_S = 0.05  # offline writes (`users add`) show within this, as within a second for `serve`
-
-
-async def eventually(condition: Callable[[], T | Awaitable[T]], what: str, *, timeout: float = 60.0) -> T:
-    """Poll `condition` (a function, or a coroutine function) until it returns something truthy, and
-    return that. `timeout` is a hang guard, not a speed assertion: the loop runs between polls, and on
-    an idle machine the condition holds within milliseconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return cast(T, result)
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what}: still not the case after {timeout} s (last: {result!r})")
-        await asyncio.sleep(0.01)
+WATCH_INTERVAL_S = 0.05  # writes by other processes show within this, as within a second for `serve`
 
 
 class InProcessGateway:
@@ -73,12 +50,12 @@ class InProcessGateway:
         settings: GatewaySettings,
         upstream: InProcessTransport,
         provider: web.Application,
-        parts: Parts | None = None,
+        data_plane: PlaneFactory | None = None,
     ) -> None:
         self.settings = settings
         self.upstream = upstream
         self.provider = provider
-        self._parts = parts
+        self._data_plane = data_plane
         self._lifespan: Lifespan | None = None
         self._asgi: StreamingAsgiTransport | None = None
 
@@ -95,10 +72,10 @@ class InProcessGateway:
         return {"Authorization": f"Bearer {token or self.token}"}
 
     async def start(self) -> None:
-        if self._parts is None:
+        if self._data_plane is None:
             app = create_app(self.settings, transport=self.upstream)
         else:
-            app = create_app(self.settings, self._parts(self.upstream))
+            app = create_app(self.settings, data_plane=self._data_plane(self.upstream))
         self._lifespan = Lifespan(app)
         await self._lifespan.__aenter__()
         self._asgi = StreamingAsgiTransport(app)
@@ -133,26 +110,12 @@ class InProcessGateway:
         )
         assert response.status_code == 200, response.text
 
-    async def add_user(self, email: str, *extra: str) -> str:
-        """A new (non-admin) user's PAT from `tfy-gateway users add` (offline, on the data dir), once the
-        running gateway has picked the user up."""
-        output = io.StringIO()
-
-        def add() -> int:
-            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-                return cli_main(["users", "add", email, *extra, "--data-dir", str(self.data_dir)])
-
-        code = await asyncio.to_thread(add)
-        assert code == 0, output.getvalue()
-        found = re.search(r"tfy_[A-Za-z0-9_\-]+", output.getvalue())
-        assert found, output.getvalue()
-        token = found.group(0)
-
-        async def known() -> bool:
-            return (await self.http.get("/api/llm/models", headers=self.auth(token))).status_code == 200
-
-        await eventually(known, f"the gateway picking up user {email}")
-        return token
+    async def add_user(self, email: str, *, teams: Sequence[str] = ()) -> str:
+        """A new (non-admin) user's PAT, added through the control plane as `tfy-gateway users add` adds
+        it (ControlPlaneClient.create_user); it works at once."""
+        async with self.control_plane() as client:
+            added = await client.create_user(email, teams=teams)
+        return added.token
 
     def provider_requests(self) -> list[dict[str, Any]]:
         """What the fake provider's `GET /_fake/requests` lists: its recent requests, oldest first."""
@@ -178,13 +141,13 @@ async def running_gateway(
     *,
     offline: bool = True,
     provider_key: str | None = None,
-    parts: Parts | None = None,
+    data_plane: PlaneFactory | None = None,
     **settings: Any,
 ) -> AsyncIterator[InProcessGateway]:
     """A started in-process gateway on `data_dir`; `settings` override `GatewaySettings` fields.
 
     provider_key: the API key the fake provider requires (none: any key, as `serve --offline`).
-    parts: the app's extensions instead of the default ones (the data plane's must take the transport).
+    data_plane: builds the app's `DataPlane` (own limits or guardrails) on the transport it is given.
     """
     provider = create_fake_provider_app(api_key=provider_key)
     options: dict[str, Any] = {
@@ -193,7 +156,7 @@ async def running_gateway(
     }
     gateway_settings = GatewaySettings(data_dir=data_dir, **(options | settings))
     async with InProcessTransport(provider, origin=FAKE_ORIGIN) as upstream:
-        gateway = InProcessGateway(gateway_settings, upstream, provider, parts)
+        gateway = InProcessGateway(gateway_settings, upstream, provider, data_plane)
         await gateway.start()
         try:
             if offline:

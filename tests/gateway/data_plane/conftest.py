@@ -11,10 +11,11 @@ proves credentials are forwarded. `dp` is a fresh gateway per test (starting one
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway.inprocess import FAKE_ORIGIN, GATEWAY_URL, InProcessGateway, eventually, running_gateway
-from tests.helpers import GatewayProcess, free_port, wait_for
+from tests.gateway.inprocess import FAKE_ORIGIN, GATEWAY_URL, InProcessGateway, running_gateway
+from tests.helpers import GatewayProcess, eventually, free_port, wait_for
 from tfy_gateway.fakeprovider import running
 
 PROVIDER_KEY = "sk-fakeprovider-" + "k3y" * 8
@@ -170,9 +171,9 @@ class DataPlane:
     async def apply(self, manifest: dict[str, Any]) -> None:
         await self.gateway.apply(manifest)
 
-    async def add_user(self, email: str, *extra: str) -> str:
-        """A new (non-admin) user's PAT, once the running gateway has picked the user up."""
-        return await self.gateway.add_user(email, *extra)
+    async def add_user(self, email: str, *, teams: Sequence[str] = ()) -> str:
+        """A new (non-admin) user's PAT, added through the control plane (it works at once)."""
+        return await self.gateway.add_user(email, teams=teams)
 
 
 @asynccontextmanager
@@ -236,21 +237,12 @@ class DataPlaneProcess:
         return wait_for(find, f"the request log record of {request_id}")
 
     def add_user(self, email: str, *extra: str) -> str:
-        """A new (non-admin) user's PAT, once the running server has picked the user up."""
+        """A new (non-admin) user's PAT, added through the running server's API (it works at once)."""
         command = [sys.executable, "-m", "tfy_gateway", "users", "add", email, *extra]
-        result = subprocess.run(
-            [*command, "--data-dir", str(self.gateway.data_dir)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        token = re.search(r"tfy_[A-Za-z0-9_\-]+", result.stdout + result.stderr)
-        assert token, result.stdout + result.stderr
-        headers = self.auth(token.group(0))
-        wait_for(
-            lambda: httpx.get(self.base + "/models", headers=headers).status_code == 200,
-            f"the gateway picking up user {email}",
-        )
+        env = {**os.environ, **self.gateway.env}
+        result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+        token = re.search(r"tfy_[A-Za-z0-9_\-]+", result.stdout)
+        assert token, result.stderr
         return token.group(0)
 
 

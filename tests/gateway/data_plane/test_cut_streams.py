@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.gateway.data_plane.conftest import DataPlane, data_plane
-from tests.gateway.inprocess import FAKE_ORIGIN, eventually
+from tests.gateway.inprocess import FAKE_ORIGIN
+from tests.helpers import eventually
 
 COST = {"metric": "per_1000_tokens", "value": {"input": 0.0025, "output": 0.01}}
 

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from tests.gateway.data_plane.conftest import DataPlane, data_plane
-from tests.gateway.inprocess import eventually
+from tests.helpers import eventually
 
 EXPLAIN = "/api/svc/v1/llm-gateway/explain"
 
 
 async def test_explain_expands_a_known_users_teams(dp: DataPlane) -> None:
-    token = await dp.add_user("dave@example.com", "--team", "backend")
+    token = await dp.add_user("dave@example.com", teams=["backend"])
     body = {"subject": "user:dave@example.com", "model": "fake/gpt-4o", "metadata": {"env": "dev"}}
     answer = await dp.http.post(EXPLAIN, json=body, headers=dp.auth())
     assert answer.status_code == 200, answer.text

@@ -7,7 +7,7 @@ every reserve and settle, and a `Guardrails` hook that refuses marked inputs.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,11 @@ import httpx
 import pytest
 
 from tests.gateway.data_plane.conftest import PROVIDER_KEY, fake_account
-from tests.gateway.inprocess import FAKE_ORIGIN, InProcessGateway, eventually, running_gateway
-from tfy_gateway.gateway.control_plane import extension as control_plane
-from tfy_gateway.gateway.data_plane import extension as data_plane
+from tests.gateway.inprocess import FAKE_ORIGIN, InProcessGateway, running_gateway
+from tests.helpers import eventually
+from tfy_gateway.gateway.data_plane import DataPlane
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.errors import ApiError
-from tfy_gateway.gateway.extension import Extension
 from tfy_gateway.gateway.limits import Reservation
 from tfy_gateway.gateway.providers import Transport
 
@@ -61,13 +60,13 @@ async def stack(tmp_path: Path) -> AsyncIterator[tuple[InProcessGateway, Recordi
     data_dir.mkdir()
     (data_dir / "secrets.json").write_text(json.dumps({"fake-group": {"API_KEY": PROVIDER_KEY}}))
 
-    def parts(transport: Transport) -> Sequence[Extension]:
-        return [control_plane(), data_plane(limits=limits, guardrails=BlockingGuardrails(), transport=transport)]
+    def plane(transport: Transport) -> DataPlane:
+        return DataPlane(limits=limits, guardrails=BlockingGuardrails(), transport=transport)
 
     options: dict[str, Any] = {"admin_token": TOKEN, "watch_interval_s": 0}
-    async with running_gateway(data_dir, offline=False, provider_key=PROVIDER_KEY, parts=parts, **options) as gateway:
-        await gateway.apply(fake_account(FAKE_ORIGIN))
-        yield gateway, limits
+    async with running_gateway(data_dir, offline=False, provider_key=PROVIDER_KEY, data_plane=plane, **options) as gw:
+        await gw.apply(fake_account(FAKE_ORIGIN))
+        yield gw, limits
 
 
 async def chat(gateway: InProcessGateway, model: str = "fake/gpt-4o", **extra: Any) -> httpx.Response:

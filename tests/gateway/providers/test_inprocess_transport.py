@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.gateway.inprocess import eventually
 from tests.gateway.providers.conftest import anthropic_target, azure_target, openai_target
+from tests.helpers import eventually
 from tfy_gateway.fakeprovider import create_fake_provider_app
 from tfy_gateway.fakeprovider.app import STATE_KEY
 from tfy_gateway.gateway.providers import (

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway.inprocess import FAKE_ORIGIN, eventually, running_gateway
-from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess
+from tests.gateway.inprocess import FAKE_ORIGIN, running_gateway
+from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, eventually
 from tfy_gateway.fakeprovider import running
 
 
