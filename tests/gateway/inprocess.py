@@ -7,8 +7,8 @@ The app is `create_app(settings, transport=InProcessTransport(fake provider app)
 run, called through `StreamingAsgiTransport` (streams, and clients that leave, behave as over HTTP).
 The fake provider answers every URL under `FAKE_ORIGIN`; another origin is a refused connection.
 With `offline=True` the example provider accounts are applied the way `serve --offline` applies
-them (placeholder secrets, addresses of the fake provider). Starting one takes a few milliseconds,
-so each test can have its own.
+them (placeholder secrets, addresses of the fake provider). Starting one takes a tenth of a second
+or so (a gateway process: a second or more), so each test can have its own.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 from aiohttp import web
+from starlette.applications import Starlette
 
 from tests.asgi_client import Lifespan, StreamingAsgiTransport
 from tfy_gateway.fakeprovider import create_fake_provider_app
@@ -37,7 +38,6 @@ PlaneFactory = Callable[[Transport], DataPlane]  # the app's data plane, given t
 
 FAKE_ORIGIN = "http://fake-provider.test"
 GATEWAY_URL = "http://gateway.test"
-WATCH_INTERVAL_S = 0.05  # writes by other processes show within this, as within a second for `serve`
 
 
 class InProcessGateway:
@@ -56,8 +56,8 @@ class InProcessGateway:
         self.upstream = upstream
         self.provider = provider
         self._data_plane = data_plane
+        self._app: Starlette | None = None
         self._lifespan: Lifespan | None = None
-        self._asgi: StreamingAsgiTransport | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -78,13 +78,13 @@ class InProcessGateway:
             app = create_app(self.settings, data_plane=self._data_plane(self.upstream))
         self._lifespan = Lifespan(app)
         await self._lifespan.__aenter__()
-        self._asgi = StreamingAsgiTransport(app)
-        self.http = httpx.AsyncClient(transport=self._asgi, base_url=GATEWAY_URL, timeout=30)
+        self._app = app
+        self.http = self.client()
 
     async def stop(self) -> None:
         """Shut the app down as `serve` does on SIGTERM; raises what the app raised unseen by a client."""
         try:
-            await self.http.aclose()  # waits for the requests the app still serves (StreamingAsgiTransport)
+            await self.http.aclose()  # waits for the requests it started that the app still serves
         finally:
             if self._lifespan is not None:
                 lifespan, self._lifespan = self._lifespan, None
@@ -95,14 +95,18 @@ class InProcessGateway:
         await self.stop()
         await self.start()
 
+    def _transport(self) -> StreamingAsgiTransport:
+        """A client's way into the running app; closing it waits for the requests it started."""
+        assert self._app is not None, "the gateway is not started"
+        return StreamingAsgiTransport(self._app)
+
     def client(self, **options: Any) -> httpx.AsyncClient:
-        """Another HTTP client to this gateway (its own headers, timeout...); closing it waits for the
-        requests the app still serves."""
-        return httpx.AsyncClient(transport=self._asgi, base_url=GATEWAY_URL, **{"timeout": 30, **options})
+        """An HTTP client to this gateway (`http` is one); `options` for httpx (headers, timeout...)."""
+        return httpx.AsyncClient(transport=self._transport(), base_url=GATEWAY_URL, **{"timeout": 30, **options})
 
     def control_plane(self, token: str | None = None) -> ControlPlaneClient:
         """The platform client (what the CLI and the MCP server use) against this gateway."""
-        return ControlPlaneClient(GATEWAY_URL, token or self.token, transport=self._asgi)
+        return ControlPlaneClient(GATEWAY_URL, token or self.token, transport=self._transport())
 
     async def apply(self, manifest: dict[str, Any]) -> None:
         response = await self.http.put(
@@ -150,11 +154,8 @@ async def running_gateway(
     data_plane: builds the app's `DataPlane` (own limits or guardrails) on the transport it is given.
     """
     provider = create_fake_provider_app(api_key=provider_key)
-    options: dict[str, Any] = {
-        "admin_token": "tfy_inprocess_" + secrets.token_hex(16),
-        "watch_interval_s": WATCH_INTERVAL_S,
-    }
-    gateway_settings = GatewaySettings(data_dir=data_dir, **(options | settings))
+    options: dict[str, Any] = {"admin_token": "tfy_inprocess_" + secrets.token_hex(16), **settings}
+    gateway_settings = GatewaySettings(data_dir=data_dir, **options)
     async with InProcessTransport(provider, origin=FAKE_ORIGIN) as upstream:
         gateway = InProcessGateway(gateway_settings, upstream, provider, data_plane)
         await gateway.start()

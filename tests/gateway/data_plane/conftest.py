@@ -4,7 +4,7 @@ openai SDK over a socket).
 
 Both carry the same provider accounts. Their API key is a `tfy-secret://` reference resolved from
 `<data-dir>/secrets.json`, and the fake provider requires that key, so every successful call also
-proves credentials are forwarded. `dp` is a fresh gateway per test (starting one takes milliseconds);
+proves credentials are forwarded. `dp` is a fresh gateway per test (starting one takes a tenth of a second);
 `dp_process` is one per module (a process takes about a second), so its tests keep to data of their own.
 """
 
