@@ -144,5 +144,5 @@ def build_snapshot(records: Iterable[ResourceRecord | Resource], *, version: int
     for item in records:
         resource = item if isinstance(item, Resource) else parse_resource(item)
         resources[resource.key] = resource
-    access = build_access((r.manifest for r in resources.values()), tenant)
+    access = build_access((r.model for r in resources.values() if r.model is not None), tenant)
     return ConfigSnapshot(version=version, resources=MappingProxyType(resources), access=access)
