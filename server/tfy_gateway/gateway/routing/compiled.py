@@ -112,8 +112,6 @@ def _codes(values: Iterable[str] | None) -> frozenset[int]:
 
 def _retry(config: RetryConfig | None) -> RetryPolicy:
     if config is None:
-        from tfy_gateway.manifests.routing import RetryConfig
-
         config = RetryConfig()
     return RetryPolicy(config.attempts, config.delay, _codes(config.on_status_codes))
 
