@@ -46,8 +46,12 @@ NOT_STARTED = "the data plane is not started (the app lifespan did not run)"
 class DataPlane:
     """Holds what requests share; `lifespan(state)` opens and closes it with the app."""
 
-    def __init__(self, *, limits: Limits | None = None, guardrails: Guardrails | None = None) -> None:
+    def __init__(
+        self, *, limits: Limits | None = None, guardrails: Guardrails | None = None, transport: Transport | None = None
+    ) -> None:
         self.metrics = GatewayMetrics()
+        # An injected transport (tests: MemoryTransport or an in-process fake provider) is the caller's to close.
+        self._transport_override = transport
         # A replacement for the rate limiter (tests, embedders); None: `PolicyLimits`, built by the lifespan.
         self._limits_override = limits
         self._limits: Limits | None = limits
@@ -55,7 +59,7 @@ class DataPlane:
         self.guardrails: Guardrails = guardrails or NoGuardrails()
         self._state: GatewayState | None = None
         self._router: Router | None = None
-        self._transport: AiohttpTransport | None = None
+        self._transport: Transport | None = None
         self._logs: LogWriter | None = None
         self._alerts: AlertOutbox | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -179,7 +183,12 @@ class DataPlane:
                 counters, notify=self._threshold_crossed, model_cache_size=settings.model_cache_size
             )
             self._limits = PolicyLimits(self._limiter)
-        self._transport = AiohttpTransport(settings.connection_limit, max_response_bytes=settings.max_response_bytes)
+        owned: AiohttpTransport | None = None
+        if self._transport_override is not None:
+            self._transport = self._transport_override
+        else:
+            owned = AiohttpTransport(settings.connection_limit, max_response_bytes=settings.max_response_bytes)
+            self._transport = owned
         self._logs = LogWriter(
             log_backend(self.logs_path, settings.database_url),
             batch_size=settings.log_batch_size,
@@ -193,7 +202,8 @@ class DataPlane:
         finally:
             await self._alerts.stop()
             await self._logs.stop()
-            await self._transport.aclose()
+            if owned is not None:
+                await owned.aclose()
             if journal is not None:
                 await journal.stop()
             if shared_limits is not None:
