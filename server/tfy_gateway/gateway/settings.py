@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
+from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.routing.settings import RoutingSettings
 from tfy_gateway.gateway.shared.url import safe_url
 
@@ -224,7 +225,7 @@ class GatewaySettings(BaseModel):
         )
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError, ValueError):
     """A flag or variable holds a value the gateway cannot use; the message says which and why."""
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 from tfy_gateway.gateway.access import ModelAccess
 from tfy_gateway.gateway.accounting import PriceTable
 from tfy_gateway.gateway.config.catalog import EMPTY_CATALOG, ModelCatalog, build_catalog, load_secrets
+from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.limits.policies import LimitPolicies, compile_policies
 from tfy_gateway.gateway.routing.compiled import CompiledRouting, compile_snapshot
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
 
-class CompileError(Exception):
+class CompileError(ConfigError):
     """The snapshot validated but could not be compiled; nothing was installed."""
 
     def __init__(self, part: str, version: int, cause: BaseException) -> None:

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from tfy_gateway.gateway.errors import RemoteError
+
 WireFormat = Literal["openai", "anthropic", "azure-openai"]
 Endpoint = Literal["chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions"]
 ENDPOINT_PATHS: dict[str, str] = {
@@ -142,7 +144,7 @@ class UpstreamResponse:
     content_type: str = "application/json"
 
 
-class UpstreamError(Exception):
+class UpstreamError(RemoteError):
     """The upstream call failed. `status` is what the data plane should answer with (and match
     against fallback_status_codes); `message` is safe to show (credentials are redacted)."""
 

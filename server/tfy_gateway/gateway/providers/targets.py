@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.providers.base import UpstreamTarget, WireFormat
 from tfy_gateway.gateway.providers.secrets import SecretResolver
 
 
-class ProviderConfigError(ValueError):
+class ProviderConfigError(ConfigError, ValueError):
     """A provider account / integration cannot be turned into an upstream target (says what to fix)."""
 
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from tfy_gateway.gateway.errors import RemoteError
+
 OCTET_STREAM = "application/octet-stream"
 
 
@@ -95,7 +97,7 @@ class Transport(Protocol):
         ...
 
 
-class TransportError(Exception):
+class TransportError(RemoteError):
     """The exchange failed below HTTP: the connection broke. `detail` never includes the URL."""
 
     def __init__(self, detail: str) -> None:
