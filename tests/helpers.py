@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import signal
@@ -24,6 +25,13 @@ EXAMPLES = REPO_ROOT / "examples"
 # For `subprocess.run(..., timeout=SUBPROCESS_TIMEOUT_S)`: a hang guard, not a speed assertion. A CLI
 # run takes a second or two on an idle machine; a loaded 2-core one can take many times that.
 SUBPROCESS_TIMEOUT_S = 180
+
+# For "this does not block for seconds" (a poll answered during a big apply, a call to a frozen Redis
+# bounded by its timeout): the only kind of upper bound on time the suite asserts. It tells "bounded"
+# from "waits for the other side" (seconds, or forever); it is no speed figure, and far enough above
+# the real ones (tens of milliseconds, the benchmarks in scripts/bench_*.py print them) that a loaded
+# machine does not trip it.
+NOT_BLOCKED_S = 5.0
 
 
 def code_under_test_env() -> dict[str, str]:
@@ -77,6 +85,20 @@ def wait_for(condition: Callable[[], T], what: str, *, timeout: float = 60.0, in
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what}: still not the case after {timeout} s (last: {result!r})")
         time.sleep(interval)
+
+
+async def eventually(condition: Callable[[], object], what: str, *, timeout: float = 60.0) -> None:
+    """`wait_for` for code on an event loop: poll `condition` between turns of the loop (so that the
+    tasks it waits on can run) until it holds.
+
+    For "the other side has reached state X" where X is a predicate the code exposes, instead of a
+    fixed sleep that guesses how long X takes. `timeout` is a hang guard, not a speed assertion.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: still not the case after {timeout} s")
+        await asyncio.sleep(0.005)
 
 
 class GatewayProcess:

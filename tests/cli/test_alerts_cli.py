@@ -15,7 +15,6 @@ from tests.helpers import ServerThread, free_port
 from tfy_gateway.cli.main import main
 from tfy_gateway.gateway import GatewaySettings, create_app
 from tfy_gateway.gateway.alerts import AlertOutbox, ManualClock, RetryPolicy
-from tfy_gateway.gateway.control_plane import extension as control_plane
 
 TOKEN = "tfy_alerts_cli_admin_" + "b" * 24
 ENV_NAMES = ("TFY_BASE_URL", "TFY_HOST", "TFY_API_HOST", "TFY_API_KEY")
@@ -53,7 +52,7 @@ def control_plane_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     data_dir = tmp_path / "data"
     asyncio.run(record_alerts(data_dir))
     settings = GatewaySettings(data_dir=data_dir, admin_token=TOKEN, watch_interval_s=0)
-    with ServerThread(create_app(settings, [control_plane()])) as server:
+    with ServerThread(create_app(settings)) as server:
         for name in ENV_NAMES:
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("TFY_BASE_URL", server.base_url)

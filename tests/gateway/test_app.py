@@ -46,8 +46,6 @@ class Probe:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Probe, uvicorn.Server]]:
-    from tfy_gateway.gateway.control_plane import extension as control_plane
-
     probe = Probe()
     extra = Extension(
         "probe",
@@ -56,7 +54,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Probe, uvicorn.Server]]:
     )
     settings = GatewaySettings(data_dir=tmp_path / "data", admin_token=TOKEN, watch_interval_s=0)
     port = free_port()
-    app = create_app(settings, extensions=[control_plane(), extra])
+    app = create_app(settings, extra=[extra])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

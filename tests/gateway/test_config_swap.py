@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from tests.gateway.data_plane.conftest import PROVIDER_KEY, fake_account
-from tests.helpers import GatewayProcess, ServerThread
+from tests.helpers import NOT_BLOCKED_S, GatewayProcess, ServerThread
 from tfy_gateway.fakeprovider import running
 from tfy_gateway.gateway import GatewaySettings, create_app
 from tfy_gateway.gateway.config import compiled
@@ -115,11 +115,10 @@ def many_rules(count: int) -> dict[str, Any]:
 def test_a_huge_apply_does_not_stall_requests(tmp_path: Path) -> None:
     """25,000 rules applied while /api/llm/health is polled: the loop keeps answering.
 
-    Measured on an idle 2-core machine: the worst poll waits 35-40 ms (it was 5-6 s when validation
-    and compilation ran on the event loop). The bound here is far above that on purpose: under
-    `stress --cpu 2` plus other suites a poll was seen to wait 579 ms, and a speed assertion must not
-    fail on a loaded machine. What it still catches is the work moving back onto the loop (seconds);
-    `test_apply_work_runs_off_the_loop_with_the_collector_paused` checks the mechanism itself.
+    Only "nothing blocks for seconds" is checked (it was 5-6 s when validation and compilation ran on
+    the event loop): no speed assertion, which would fail on a loaded machine.
+    `test_apply_work_runs_off_the_loop_with_the_collector_paused` checks the mechanism itself;
+    scripts/bench_apply_health.py measures the /health latency during such an apply.
     """
     gateway = GatewayProcess(tmp_path / "data")
     gateway.start()
@@ -161,9 +160,7 @@ def test_a_huge_apply_does_not_stall_requests(tmp_path: Path) -> None:
             gc.enable()
         assert result["response"].status_code == 200, result["response"].text[:500]
         assert version >= 2 and len(waits) >= 10
-        worst_ms = max(waits) * 1000
-        print(f"\n25,000-rule apply: {len(waits)} health polls, worst {worst_ms:.1f} ms")
-        assert worst_ms < 2500, f"a health poll waited {worst_ms:.0f} ms during the apply"
+        assert max(waits) < NOT_BLOCKED_S, f"a health poll waited {max(waits):.1f} s during the apply"
     finally:
         gateway.stop()
 
@@ -188,9 +185,11 @@ def test_apply_work_runs_off_the_loop_with_the_collector_paused(
         seen.append(("validate", on_event_loop(), gc.isenabled()))
         return real_plan(*args)
 
-    def compile_(self: compiled.ConfigCompiler, snapshot: ConfigSnapshot) -> compiled.CompiledConfig:
+    def compile_(
+        self: compiled.ConfigCompiler, snapshot: ConfigSnapshot, previous: compiled.CompiledConfig | None = None
+    ) -> compiled.CompiledConfig:
         seen.append(("compile", on_event_loop(), gc.isenabled()))
-        return real_compile(self, snapshot)
+        return real_compile(self, snapshot, previous)
 
     monkeypatch.setattr(apply_module, "plan_apply", plan)
     monkeypatch.setattr(compiled.ConfigCompiler, "compile", compile_)
@@ -210,3 +209,31 @@ def test_serving_tunes_the_collector_in_its_own_process() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_a_stalled_upload_keeps_the_collector_on_and_its_abort_is_one_log_line(
+    in_process: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The collector is paused around an apply's CPU work only: never while its body trickles in."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(in_process)
+    body = orjson.dumps({"manifest": routing(alias_rule("stalled", "fake/gpt-4o"))})
+    caplog.set_level("INFO")
+    with socket.create_connection((where.hostname, where.port), timeout=30) as upload:
+        upload.sendall(
+            b"PUT /api/svc/v1/apply HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
+        # The server has read the first half (a request on another connection is served meanwhile).
+        assert httpx.get(f"{in_process}/api/llm/health", timeout=30).status_code == 200
+        assert gc.isenabled()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("went away" in r.getMessage() for r in caplog.records):
+        time.sleep(0.05)
+    gone = [r for r in caplog.records if "went away" in r.getMessage()]
+    assert len(gone) == 1 and gone[0].exc_info is None
+    assert not [r for r in caplog.records if r.exc_info is not None]  # no traceback anywhere
+    assert gc.isenabled()

@@ -265,3 +265,48 @@ def test_applying_a_config_the_local_gateway_does_not_enforce_warns(
     assert response.status_code == 200, response.text
     codes = [w["code"] for w in response.json().get("warnings", [])]
     assert ("not-enforced-locally" in codes) is warned
+
+
+def test_a_token_works_on_the_very_next_request_and_stops_with_its_revocation(
+    shared_gateway: GatewayProcess, setup: dict[str, Any]
+) -> None:
+    """A token write installs the new identities before it answers: no wait, no retry, 20 of 20."""
+    admin: Api = setup["admin"]
+    statuses: list[tuple[int, int]] = []
+    for i in range(20):
+        created = admin.http.post("/api/svc/v1/personal-access-tokens", json={"name": f"at-once-{i}"})
+        assert created.status_code == 200, created.text
+        headers = {"Authorization": f"Bearer {created.json()['token']}"}
+        used = httpx.get(shared_gateway.base_url + "/api/llm/models", headers=headers, timeout=30)
+        admin.http.delete(f"/api/svc/v1/personal-access-tokens/{created.json()['id']}")
+        revoked = httpx.get(shared_gateway.base_url + "/api/llm/models", headers=headers, timeout=30)
+        statuses.append((used.status_code, revoked.status_code))
+    assert statuses == [(200, 401)] * 20
+
+
+def test_admins_create_users_and_their_tokens_through_the_api(
+    shared_gateway: GatewayProcess, setup: dict[str, Any], connect: Connect
+) -> None:
+    admin: Api = setup["admin"]
+    created = admin.http.post("/api/svc/v1/users", json={"email": "Dana@Example.com", "teams": ["backend"]})
+    assert created.status_code == 200, created.text
+    assert created.json()["data"]["email"] == "dana@example.com" and "backend" in created.json()["data"]["teams"]
+    dana = connect(shared_gateway.base_url, created.json()["token"])
+    assert dana.get("/api/svc/v1/session").status_code == 200  # at once
+    assert_envelope(admin.http.post("/api/svc/v1/users", json={"email": "dana@example.com"}), 409)
+    assert_envelope(dana.http.post("/api/svc/v1/users", json={"email": "eve@example.com"}), 403)
+    assert_envelope(admin.http.post("/api/svc/v1/users", json={"email": "not-an-email"}), 422)
+    # An admin makes a token for dana; dana cannot make one for somebody else.
+    issued = admin.http.post(
+        "/api/svc/v1/personal-access-tokens", json={"name": "ci-token", "userEmail": "dana@example.com"}
+    )
+    assert issued.status_code == 200, issued.text
+    listed = admin.get("/api/svc/v1/tokens", user="dana@example.com").json()["data"]
+    assert sorted(t["name"] for t in listed) == ["ci-token", "default"]
+    assert all(set(t) == {"id", "name", "ownerKind", "owner", "createdAt", "expiresAt"} for t in listed)
+    assert issued.json()["token"] not in str(listed)
+    refused = dana.http.post(
+        "/api/svc/v1/personal-access-tokens", json={"name": "x-for-bob", "userEmail": "bob@example.com"}
+    )
+    assert_envelope(refused, 403)
+    assert_envelope(dana.get("/api/svc/v1/tokens"), 403)

@@ -157,6 +157,46 @@ def test_concurrent_applies_on_both_replicas_lose_nothing(replicas: Replicas) ->
         wait_for(lambda r=r: view(r) == (expected, stored["members"]), "both replicas converging", timeout=DEADLINE_S)
 
 
+def test_budget_puts_and_applies_racing_on_two_replicas_all_succeed(replicas: Replicas) -> None:
+    """The budgets API writes through the same writer as apply: a concurrent commit on the other
+    replica makes it plan again, never a 409 the user did not cause."""
+    failures: list[str] = []
+
+    def put_budgets(replica: GatewayProcess) -> None:
+        with replicas.client(replica) as client:
+            for i in range(8):
+                budget = {"name": f"race-budget-{i}", "type": "tenant-budget-config", "limits": {"cost_per_day": 10 + i},
+                          "applies_to": {"type": "aggregate"}, "mode": "enforce"}  # fmt: skip
+                response = client.put("/api/svc/v1/llm-gateway/budgets", json={"manifest": budget, "dryRun": False})
+                if response.status_code != 200:
+                    failures.append(f"budget PUT: {response.status_code} {response.text}")
+
+    def apply_teams(replica: GatewayProcess) -> None:
+        for i in range(8):
+            response = apply(replica, {"type": "team", "name": f"budget-race-{i}", "members": [f"t{i}@example.com"]})
+            if response.status_code != 200:
+                failures.append(f"apply: {response.status_code} {response.text}")
+
+    threads = [
+        threading.Thread(target=put_budgets, args=(replicas.a,)),
+        threading.Thread(target=apply_teams, args=(replicas.b,)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with replicas.client(replicas.b) as client:
+        wait_for(
+            lambda: (
+                {b["name"] for b in client.get("/api/svc/v1/llm-gateway/budgets").json()["data"]}
+                >= {f"race-budget-{i}" for i in range(8)}
+            ),
+            "replica B listing every budget put through A",
+            timeout=DEADLINE_S,
+        )
+
+
 def test_tokens_and_users_made_on_one_replica_authenticate_on_the_other(
     replicas: Replicas, monkeypatch: pytest.MonkeyPatch
 ) -> None:

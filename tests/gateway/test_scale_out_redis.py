@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.gateway.data_plane.conftest import apply
-from tests.helpers import GatewayProcess, wait_for
+from tests.helpers import NOT_BLOCKED_S, GatewayProcess, wait_for
 from tests.redis_server import RedisServer, running_redis
 from tfy_gateway.fakeprovider import running
 
@@ -330,7 +330,10 @@ def test_redis_stopped_mid_load_then_restarted(tmp_path: Path, provider: str) ->
             return before
 
         before_stop = asyncio.run(outage())
-        assert max(answer.seconds for answer in answers) < 2.0, "a request waited on the dead Redis"
+        # Each Redis call has 250 ms (state_timeout_ms) and the breaker then stops calling: a request
+        # that waits seconds waited on the dead Redis. The bound is generous on purpose (a loaded
+        # machine must not trip it); it is no speed figure.
+        assert max(answer.seconds for answer in answers) < NOT_BLOCKED_S, "a request waited on the dead Redis"
         assert all(a.status == 200 for a in answers if a.replica == 0), "fail-open admits throughout"
         during = [a for a in answers[before_stop:] if a.replica == 1]
         refused = [a for a in during if a.status == 503]

@@ -1,13 +1,9 @@
-"""The in-memory snapshot and the hub that compiles and installs configuration versions."""
+"""The in-memory snapshot and the changes that make the next one."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tfy_gateway.gateway.accounting import PriceTable
-from tfy_gateway.gateway.config import EMPTY_CONFIG, ConfigCompiler, ConfigHub
-from tfy_gateway.gateway.snapshot import build_snapshot, parse_resource
-from tfy_gateway.gateway.store import ResourceRecord
+from tfy_gateway.gateway.snapshot import Change, build_snapshot, parse_resource
+from tfy_gateway.gateway.store import ResourceRecord, TokenRecord, UserRecord
 
 ROUTING = {
     "name": "r",
@@ -44,16 +40,18 @@ def test_snapshot_parses_models_and_compiles_access() -> None:
     assert broken.model is None
 
 
-async def test_the_hub_compiles_off_the_loop_and_installs_in_one_step(tmp_path: Path) -> None:
-    hub = ConfigHub(ConfigCompiler(data_dir=tmp_path, prices=PriceTable.bundled()), tenant="local")
-    assert hub.version == 0 and hub.current is EMPTY_CONFIG
+def test_a_change_makes_the_next_snapshot_and_leaves_the_old_one_whole() -> None:
     account = parse_resource(record("provider-account", "acct", ACCOUNT))
-    first = await hub.prepare({account.key: account})
-    assert first.version == 1 and hub.current is EMPTY_CONFIG  # prepared, not installed
-    assert "acct/m" in first.catalog.entries and first.access is first.snapshot.access
-    hub.install(first)
-    assert hub.current is first and hub.snapshot.get(account.key) is account
-    second = await hub.prepare({account.key: None})
-    hub.install(second)
-    assert second.version == 2 and second.snapshot.resources == {} and not second.catalog.entries
-    assert first.snapshot.get(account.key) is account  # an older version stays whole for its readers
+    first = build_snapshot([], version=1, tenant="local").with_change(
+        Change(resources={account.key: account}), version=2
+    )
+    assert first.version == 2 and first.get(account.key) is account and list(first.access.models) == ["acct/m"]
+    user = UserRecord("user-1", "a@x.io", False, "t")
+    token = TokenRecord("pat-1", "hash", "default", "user", "a@x.io", "t")
+    second = first.with_change(Change(users={user.email: user}, tokens={token.id: token}), version=3)
+    # Identities only: the resources and the access built from them are shared, not rebuilt.
+    assert second.resources is first.resources and second.access is first.access
+    assert second.tokens_of("user", "a@x.io") == [token] and first.tokens == {}
+    third = second.with_change(Change(resources={account.key: None}, tokens={token.id: None}), version=4)
+    assert third.resources == {} and third.tokens == {} and list(third.access.models) == []
+    assert second.get(account.key) is account  # an older version stays whole for its readers

@@ -130,7 +130,7 @@ def revoke_token(args: argparse.Namespace) -> int:
 
 
 def virtual_account_token(args: argparse.Namespace) -> int:
-    from tfy_gateway.gateway.identities import issue_virtual_account_token
+    from tfy_gateway.gateway.identities import regenerate_virtual_account_token
 
     if args.grace_minutes < 0:
         print(f"error: --grace-minutes must be >= 0, got {args.grace_minutes:g}", file=sys.stderr)
@@ -138,15 +138,7 @@ def virtual_account_token(args: argparse.Namespace) -> int:
     try:
         store = open_store(args.data_dir)
         try:
-            with store.transaction() as tx:
-                if tx.resource("virtual-account", args.name) is None:
-                    print(
-                        f"error: no virtual account {args.name!r} in {args.data_dir}: apply its `virtual-account` "
-                        "manifest first (tfy-gateway apply -f ...)",
-                        file=sys.stderr,
-                    )
-                    return EXIT_FAILURE
-                issued = issue_virtual_account_token(tx, args.name, args.grace_minutes)
+            issued = regenerate_virtual_account_token(store, args.name, args.grace_minutes)
         finally:
             store.close()
     except ApiError as exc:

@@ -1,10 +1,10 @@
 """The gateway's ASGI app factory.
 
-`create_app(settings)` returns a Starlette app whose state (store, authenticator, snapshot) is built
-in the lifespan and reachable through `get_state(request)`. Parts of the gateway plug in as
-`Extension`s: routes plus an optional lifespan hook that receives the `GatewayState` (e.g. the data
-plane subscribes to config snapshots there). By default the app is the control plane, the data plane
-and the root page, listed in `default_extensions`.
+`create_app(settings)` returns a Starlette app that is, listed explicitly: the control plane
+(`/api/svc/v1`, with its views of the data plane), the data plane (`/api/llm`, a pure ASGI app mounted
+before routing, and `/metrics`) and the root page. The lifespan opens the `GatewayState` (store,
+compiled config, writer), then the data plane's runtime, then config propagation; it closes them in
+reverse order. `extra` extensions (embedders, tests) add routes and a lifespan hook given the state.
 """
 
 from __future__ import annotations
@@ -22,22 +22,19 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tfy_gateway.gateway.config.collector import tune_for_serving
+from tfy_gateway.gateway.control_plane import routes as control_plane_routes
+from tfy_gateway.gateway.data_plane import PREFIX as DATA_PLANE_PREFIX
+from tfy_gateway.gateway.data_plane import DataPlane, DataPlaneApp
+from tfy_gateway.gateway.data_plane import routes as data_plane_routes
 from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
 from tfy_gateway.gateway.extension import Extension
 from tfy_gateway.gateway.propagation import propagate
 from tfy_gateway.gateway.providers import Transport
+from tfy_gateway.gateway.root import routes as root_routes
 from tfy_gateway.gateway.settings import GatewaySettings
 from tfy_gateway.gateway.state import GatewayState
 
 logger = logging.getLogger(__name__)
-
-
-def default_extensions(*, transport: Transport | None = None) -> list[Extension]:
-    from tfy_gateway.gateway.control_plane import extension as control_plane
-    from tfy_gateway.gateway.data_plane import extension as data_plane
-    from tfy_gateway.gateway.root import extension as root
-
-    return [control_plane(), data_plane(transport=transport), root()]
 
 
 class GatewayApp(Starlette):
@@ -76,17 +73,22 @@ def app_from_environment() -> Starlette:
 
 def create_app(
     settings: GatewaySettings,
-    extensions: Sequence[Extension] | None = None,
     *,
-    tune_gc: bool = False,
+    data_plane: DataPlane | None = None,
     transport: Transport | None = None,
+    extra: Sequence[Extension] = (),
+    tune_gc: bool = False,
 ) -> Starlette:
-    """A new gateway app; nothing is opened until the ASGI lifespan starts. `tune_gc`: the process
-    serves this app alone (`serve`), so the app may tune the garbage collector once started.
-    `transport`: where upstream calls go instead of the network (any `Transport`; the caller closes it)."""
-    if extensions is not None and transport is not None:
-        raise ValueError("give the data plane's transport to its extension when passing extensions")
-    parts = list(default_extensions(transport=transport) if extensions is None else extensions)
+    """A new gateway app; nothing is opened until the ASGI lifespan starts.
+
+    `data_plane`: a `DataPlane` built by the caller (to replace its limits or guardrails, or to look
+    inside it in tests); `transport`: where the default data plane sends upstream calls instead of the
+    network (any `Transport`; the caller closes it). `tune_gc`: the process serves this app alone
+    (`serve`), so the app may tune the garbage collector once started.
+    """
+    if data_plane is not None and transport is not None:
+        raise ValueError("give the transport to the DataPlane you pass")
+    plane = data_plane or DataPlane(transport=transport)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -94,7 +96,8 @@ def create_app(
         app.state.gateway = state
         try:
             async with AsyncExitStack() as stack:
-                for part in parts:
+                await stack.enter_async_context(plane.lifespan(state))
+                for part in extra:
                     if part.lifespan is not None:
                         await stack.enter_async_context(part.lifespan(state))
                 async with anyio.create_task_group() as tasks:
@@ -107,6 +110,13 @@ def create_app(
         finally:
             await state.close()
 
-    routes: list[BaseRoute] = [route for part in parts for route in part.routes]
-    mounts = {prefix: app for part in parts for prefix, app in part.mounts.items()}
+    routes: list[BaseRoute] = [
+        *control_plane_routes(plane),
+        *data_plane_routes(plane),
+        *root_routes,
+        *(route for part in extra for route in part.routes),
+    ]
+    mounts: dict[str, ASGIApp] = {DATA_PLANE_PREFIX: DataPlaneApp(plane)}
+    for part in extra:
+        mounts.update(part.mounts)
     return GatewayApp(mounts=mounts, routes=routes, lifespan=lifespan, exception_handlers=dict(EXCEPTION_HANDLERS))

@@ -1,7 +1,8 @@
 """Bearer token -> `Principal`, without touching the database.
 
-The `Authenticator` holds an immutable map sha256(token) -> principal, rebuilt by the identity
-directory whenever users, teams, tokens or virtual accounts change and swapped in one assignment.
+The `Authenticator` holds an immutable map sha256(token) -> principal. It is part of the compiled
+configuration (`CompiledConfig.identities`), rebuilt whenever users, teams, tokens or virtual accounts
+change and installed with the rest of the configuration in one assignment.
 Authenticating a data-plane request therefore costs one sha256, one dict lookup and one
 constant-time comparison.
 """
@@ -79,15 +80,11 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 class Authenticator:
-    """Resolves tokens to principals from an in-memory map swapped atomically on identity changes."""
+    """Resolves tokens to principals from an immutable in-memory map."""
 
     def __init__(self, entries: Mapping[str, TokenEntry] | None = None, *, clock: Callable[[], float] = time.time):
         self._entries: Mapping[str, TokenEntry] = MappingProxyType(dict(entries or {}))
         self._clock = clock
-
-    def replace(self, entries: Mapping[str, TokenEntry]) -> None:
-        """Swap the whole map (one reference assignment: readers see old or new, never a mix)."""
-        self._entries = MappingProxyType(dict(entries))
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -50,14 +50,17 @@ to do about it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from tfy_gateway.gateway.applied import AppliedRule, Headroom
+
+logger = logging.getLogger(__name__)
 
 _DEFAULT_TYPES = {
     400: "BadRequestError",
@@ -170,8 +173,20 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+async def handle_client_gone(request: Request, exc: Exception) -> Response:
+    """The client left while its body was arriving: one log line, no traceback (nothing was changed;
+    the answer reaches nobody)."""
+    logger.info(
+        "%s %s: the client went away before its request body arrived; nothing was done",
+        request.method,
+        request.url.path,
+    )
+    return error_response(ApiError(400, "The client disconnected before the request body arrived."))
+
+
 EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
+    ClientDisconnect: handle_client_gone,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

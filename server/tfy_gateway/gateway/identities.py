@@ -4,8 +4,9 @@ Tokens are random, shown once, and stored only as sha256 hashes. A PAT is `tfy_<
 virtual-account token is `tfy_va_<name>_<secret>`. Team membership comes from `team` manifests
 (`members: [emails]`); every user is also in `team:everyone`, virtual accounts are not.
 
-Functions here are synchronous and take a `Store`, so the offline CLI (`tfy-gateway users ...`) and
-the server (through `Store.run`) share them.
+Writes are planned (`plan_*`) against a `ConfigSnapshot` and return the `Change` that makes them so:
+the server's `ConfigWriter` commits and installs it, the offline CLI writes it to a store directly
+(`write_to_store`). Both share every check.
 """
 
 from __future__ import annotations
@@ -15,29 +16,34 @@ import os
 import re
 import secrets
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tfy_gateway.gateway.auth import (
     TOKEN_PREFIX,
     VIRTUAL_ACCOUNT_TOKEN_PREFIX,
+    Authenticator,
     Principal,
     TokenEntry,
     hash_token,
 )
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.settings import GatewaySettings
+from tfy_gateway.gateway.snapshot import Change, ConfigSnapshot, build_snapshot, parse_resource
 from tfy_gateway.gateway.store import (
     ResourceRecord,
     Store,
+    StoreConflict,
     TokenRecord,
     Transaction,
     UserRecord,
     utc_now,
 )
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -99,31 +105,44 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
-def _issue(
-    tx: Transaction, *, owner_kind: str, owner: str, name: str, token: str, expires_at: str | None = None
-) -> IssuedToken:
+def _new_token(owner_kind: str, owner: str, name: str, secret: str, expires_at: str | None = None) -> IssuedToken:
     record = TokenRecord(
         id=new_id("pat" if owner_kind == "user" else "vat"),
-        token_hash=hash_token(token),
+        token_hash=hash_token(secret),
         name=name,
         owner_kind=owner_kind,
         owner=owner,
         created_at=utc_now(),
         expires_at=expires_at,
     )
-    tx.insert_token(record)
-    return IssuedToken(record, token)
+    return IssuedToken(record, secret)
 
 
-def issue_user_token(tx: Transaction, email: str, name: str, expires_at: str | None = None) -> IssuedToken:
-    """Create a PAT named `name` for `email` inside `tx`; names are unique per user."""
-    if tx.user(email) is None:
+def _issue(
+    tx: Transaction, *, owner_kind: str, owner: str, name: str, token: str, expires_at: str | None = None
+) -> IssuedToken:
+    issued = _new_token(owner_kind, owner, name, token, expires_at)
+    tx.insert_token(issued.record)
+    return issued
+
+
+# --- planned writes: each reads a snapshot and returns the `Change` that makes it so -------------
+
+
+def plan_user_token(
+    snapshot: ConfigSnapshot, email: str, name: str, expires_at: str | None = None
+) -> tuple[Change, IssuedToken]:
+    """A new PAT named `name` for `email`; names are unique per user."""
+    email = check_email(email)
+    check_name(name, "token")
+    if email not in snapshot.users:
         raise ApiError(404, f"No user {email!r}. Add it first with 'tfy-gateway users add {email}'.")
-    if any(token.name == name for token in tx.tokens_of("user", email)):
+    if any(token.name == name for token in snapshot.tokens_of("user", email)):
         raise ApiError(409, f"User {email} already has a token named {name!r}; choose another name.")
     if expires_at is not None:
         _check_expiry(expires_at)
-    return _issue(tx, owner_kind="user", owner=email, name=name, token=new_user_token(), expires_at=expires_at)
+    issued = _new_token("user", email, name, new_user_token(), expires_at)
+    return Change(tokens={issued.record.id: issued.record}), issued
 
 
 def _check_expiry(expires_at: str) -> None:
@@ -136,29 +155,45 @@ def _check_expiry(expires_at: str) -> None:
         raise ApiError(422, f"Expiry {expires_at!r} is in the past; give a time in the future, or no expiry.")
 
 
-def issue_virtual_account_token(tx: Transaction, name: str, grace_minutes: float = 0) -> IssuedToken:
-    """Replace the token of virtual account `name`.
+def plan_virtual_account_token(
+    snapshot: ConfigSnapshot, name: str, grace_minutes: float = 0
+) -> tuple[Change, IssuedToken]:
+    """Replace the token of virtual account `name` (the caller checks that the account exists or is
+    being created in the same change).
 
     The old token stops working at commit, or `grace_minutes` later (the platform's regenerate
     semantics); tokens whose grace period is over are removed.
     """
     now = datetime.now(timezone.utc)
-    for old in tx.tokens_of("virtualaccount", name):
+    tokens: dict[str, TokenRecord | None] = {}
+    for old in snapshot.tokens_of("virtualaccount", name):
         ended = old.expires_at is not None and (_epoch(old.expires_at) or 0) <= now.timestamp()
         if grace_minutes <= 0 or ended:
-            tx.delete_token(old.id)
+            tokens[old.id] = None
         elif old.expires_at is None:
             until = now + timedelta(minutes=grace_minutes)
-            tx.expire_token(old.id, until.isoformat(timespec="seconds").replace("+00:00", "Z"))
-    return _issue(tx, owner_kind="virtualaccount", owner=name, name=name, token=new_virtual_account_token(name))
+            tokens[old.id] = replace(old, expires_at=until.isoformat(timespec="seconds").replace("+00:00", "Z"))
+    issued = _new_token("virtualaccount", name, name, new_virtual_account_token(name))
+    tokens[issued.record.id] = issued.record
+    return Change(tokens=tokens), issued
 
 
-def add_to_team(tx: Transaction, team: str, email: str, created_by: Mapping[str, Any]) -> None:
+def plan_revoke(snapshot: ConfigSnapshot, token_id: str, principal: Principal) -> tuple[Change, TokenRecord]:
+    """Delete one PAT: users delete their own, admins anyone's."""
+    record = snapshot.tokens.get(token_id)
+    if record is None or record.owner_kind != "user":
+        raise ApiError(404, f"No personal access token with id {token_id!r}.")
+    if record.owner != principal.name and not principal.is_admin:
+        raise ApiError(403, f"Token {token_id} belongs to another user; you can delete only your own.")
+    return Change(tokens={token_id: None}), record
+
+
+def plan_team_member(snapshot: ConfigSnapshot, team: str, email: str, created_by: Mapping[str, Any]) -> Change:
     """Add `email` to the `team` manifest, creating the team if needed (a new manifest version)."""
     if not _TEAM.match(team):
         raise ApiError(422, f"Invalid team name {team!r}: use lowercase letters, digits and '-' (at most 64).")
     now = utc_now()
-    existing = tx.resource(TEAM_TYPE, team)
+    existing = snapshot.get((TEAM_TYPE, team))
     if existing is None:
         manifest: dict[str, Any] = {"name": team, "type": TEAM_TYPE, "members": [email]}
         record = ResourceRecord(new_id("team"), TEAM_TYPE, team, TEAM_TYPE, manifest, dict(created_by), now, now)
@@ -166,41 +201,91 @@ def add_to_team(tx: Transaction, team: str, email: str, created_by: Mapping[str,
         manifest = dict(existing.manifest)
         members = list(manifest.get("members") or [])
         if email in members:
-            return
+            return Change()
         manifest["members"] = [*members, email]
-        record = ResourceRecord(
-            existing.id, TEAM_TYPE, team, TEAM_TYPE, manifest, existing.created_by, existing.created_at, now
-        )
-    tx.upsert_resource(record)
+        record = replace(existing.record, manifest=manifest, updated_at=now)
+    return Change(resources={(TEAM_TYPE, team): parse_resource(record)})
 
 
-def create_user(
-    store: Store,
+@dataclass(frozen=True)
+class NewUser:
+    """A user added by `plan_user`, with its first token (the secret, shown once)."""
+
+    user: UserRecord
+    issued: IssuedToken = field(repr=False)
+
+
+def plan_user(
+    snapshot: ConfigSnapshot,
     email: str,
     *,
     teams: Iterable[str] = (),
     is_admin: bool = False,
     token_name: str = "default",
     created_by: Mapping[str, Any] = SYSTEM_SUBJECT,
+) -> tuple[Change, NewUser]:
+    """Add a user with a first PAT, and add it to `teams`."""
+    email = check_email(email)
+    check_name(token_name, "token")
+    if email in snapshot.users:
+        raise ApiError(409, f"User {email} already exists; create another token with 'tokens create'.")
+    user = UserRecord(new_id("user"), email, is_admin, utc_now())
+    issued = _new_token("user", email, token_name, new_user_token())
+    change = Change(users={email: user}, tokens={issued.record.id: issued.record})
+    for team in dict.fromkeys(teams):
+        change = change | plan_team_member(snapshot, team, email, created_by)
+    return change, NewUser(user, issued)
+
+
+# --- the same plans, written to a store directly (the offline CLI) -------------------------------
+
+CONFLICT_ATTEMPTS = 5
+
+
+def write_to_store(store: Store, plan: Callable[[ConfigSnapshot], tuple[Change, T]]) -> T:
+    """Plan against everything the store holds and commit in one transaction, planning again when
+    another process committed in between (a running server, a replica)."""
+    for attempt in range(CONFLICT_ATTEMPTS):
+        contents = store.contents()
+        snapshot = build_snapshot(
+            contents.resources, version=contents.version, tenant="", users=contents.users, tokens=contents.tokens
+        )
+        change, result = plan(snapshot)
+        try:
+            with store.transaction(expect_version=contents.version) as tx:
+                change.write(tx)
+        except StoreConflict:
+            if attempt == CONFLICT_ATTEMPTS - 1:
+                raise
+            continue
+        return result
+    raise AssertionError("unreachable")
+
+
+def create_user(
+    store: Store, email: str, *, teams: Iterable[str] = (), is_admin: bool = False, token_name: str = "default"
 ) -> tuple[UserRecord, IssuedToken]:
     """Add a user with a first PAT, and add it to `teams`; one transaction."""
-    email = check_email(email)
-    with store.transaction() as tx:
-        if tx.user(email) is not None:
-            raise ApiError(409, f"User {email} already exists; create another token with 'tokens create'.")
-        user = UserRecord(new_id("user"), email, is_admin, utc_now())
-        tx.insert_user(user)
-        issued = issue_user_token(tx, email, token_name)
-        for team in teams:
-            add_to_team(tx, team, email, created_by)
-    return user, issued
+    added = write_to_store(store, lambda s: plan_user(s, email, teams=teams, is_admin=is_admin, token_name=token_name))
+    return added.user, added.issued
 
 
 def create_user_token(store: Store, email: str, name: str, expires_at: str | None = None) -> IssuedToken:
-    email = check_email(email)
-    check_name(name, "token")
-    with store.transaction() as tx:
-        return issue_user_token(tx, email, name, expires_at)
+    return write_to_store(store, lambda s: plan_user_token(s, email, name, expires_at))
+
+
+def regenerate_virtual_account_token(store: Store, name: str, grace_minutes: float = 0) -> IssuedToken:
+    """A new token for the applied virtual account `name` (404 when it is not applied)."""
+
+    def plan(snapshot: ConfigSnapshot) -> tuple[Change, IssuedToken]:
+        if snapshot.get((VIRTUAL_ACCOUNT_TYPE, name)) is None:
+            raise ApiError(
+                404,
+                f"No virtual account {name!r}: apply its `virtual-account` manifest first (tfy-gateway apply -f ...).",
+            )
+        return plan_virtual_account_token(snapshot, name, grace_minutes)
+
+    return write_to_store(store, plan)
 
 
 # --- the admin token --------------------------------------------------------------------------
@@ -332,3 +417,10 @@ def token_entries(
             expires = min((e for e in ends if e is not None), default=None)
         entries[token.token_hash] = TokenEntry(principal, token.token_hash, expires)
     return entries
+
+
+def authenticator_for(snapshot: ConfigSnapshot) -> Authenticator:
+    """The token map of `snapshot`: part of its compiled configuration, so identities and the
+    configuration they are checked against always come from the same version."""
+    ids = {r.name: r.id for r in snapshot.of_type_prefix(VIRTUAL_ACCOUNT_TYPE)}
+    return Authenticator(token_entries(snapshot.users.values(), snapshot.tokens.values(), snapshot.manifests(), ids))

@@ -1,6 +1,6 @@
 """Config propagation: writes committed by another process go live here within about a second.
 
-Two paths lead to the same reload (`GatewayState.reload_if_changed_elsewhere`: compare the store's
+Two paths lead to the same reload (`ConfigWriter.catch_up`: compare the store's
 change counter with the version loaded; if it moved, read everything in one snapshot, compile it off
 the event loop and install it with one assignment, so no request ever sees a mix of versions):
 
@@ -61,7 +61,7 @@ async def _reload_when_changed(state: GatewayState, wakeup: Wakeup, interval: fl
     while True:
         await wakeup.wait(interval)
         try:
-            await state.reload_if_changed_elsewhere()
+            await state.writer.catch_up()
         except Exception as exc:
             # An unreachable database is expected while PostgreSQL restarts: say it, no traceback.
             logger.warning("checking the store for changes made elsewhere failed: %s", getattr(exc, "message", exc))

@@ -16,7 +16,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tfy_gateway import __version__
-from tfy_gateway.gateway.extension import Extension
 
 
 def pointers(base: str) -> dict[str, Any]:
@@ -41,5 +40,4 @@ async def root(request: Request) -> Response:
     return Response(orjson.dumps(pointers(base)), media_type="application/json")
 
 
-def extension() -> Extension:
-    return Extension("root", routes=[Route("/", root, methods=["GET"]), Route("/health", root, methods=["GET"])])
+routes = [Route("/", root, methods=["GET"]), Route("/health", root, methods=["GET"])]

@@ -1,7 +1,10 @@
-"""The in-memory view of every applied manifest: the input of a `CompiledConfig`.
+"""The in-memory view of the control-plane store: the input of a `CompiledConfig`, and `Change`, a delta.
 
-Hot paths (routing, limits, model access) read it through `ConfigHub.current` and never query
-SQLite; a new snapshot is built (off the event loop) for each committed write.
+A snapshot holds every applied manifest, every user and every token record (hashes only), so that
+configuration and identities are one value: a request authenticates and routes against the same
+version. Hot paths read it through `ConfigHub.current` and never query the database. Every write is
+planned as a `Change` against the latest snapshot, written to the store in one transaction
+(`Change.write`) and turned into the next snapshot (`ConfigSnapshot.with_change`).
 """
 
 from __future__ import annotations
@@ -9,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from tfy_gateway.gateway.access import PROVIDER_ACCOUNT_PREFIX, ModelAccess, build_access
-from tfy_gateway.gateway.store import ResourceRecord
+from tfy_gateway.gateway.store import ResourceRecord, TokenRecord, Transaction, UserRecord
 
 ResourceKey = tuple[str, str]
 
@@ -66,6 +69,9 @@ class ConfigSnapshot:
     version: int = 0
     resources: Mapping[ResourceKey, Resource] = field(default_factory=lambda: MappingProxyType({}))
     access: ModelAccess = field(default_factory=ModelAccess)
+    users: Mapping[str, UserRecord] = field(default_factory=lambda: MappingProxyType({}))  # by email
+    tokens: Mapping[str, TokenRecord] = field(default_factory=lambda: MappingProxyType({}))  # by id
+    tenant: str = ""
 
     def get(self, key: ResourceKey) -> Resource | None:
         return self.resources.get(key)
@@ -87,12 +93,101 @@ class ConfigSnapshot:
     def manifests(self) -> list[dict[str, Any]]:
         return [resource.manifest for resource in self.resources.values()]
 
+    def tokens_of(self, owner_kind: str, owner: str) -> list[TokenRecord]:
+        """The tokens of one user (`"user"`, email) or virtual account (`"virtualaccount"`, name), oldest first."""
+        found = [t for t in self.tokens.values() if t.owner_kind == owner_kind and t.owner == owner]
+        return sorted(found, key=lambda t: (t.created_at, t.id))
 
-def build_snapshot(records: Iterable[ResourceRecord | Resource], *, version: int, tenant: str) -> ConfigSnapshot:
+    def with_change(self, change: Change, *, version: int) -> ConfigSnapshot:
+        """The snapshot after `change`; resources (and the access built from them) are reused when
+        the change touches none, so a token write costs no re-parse of the configuration."""
+        resources: Mapping[ResourceKey, Resource] = self.resources
+        access = self.access
+        if change.resources:
+            updated = dict(self.resources)
+            for key, resource in change.resources.items():
+                if resource is None:
+                    updated.pop(key, None)
+                else:
+                    updated[key] = resource
+            resources = MappingProxyType(updated)
+            access = build_access((r.manifest for r in updated.values()), self.tenant)
+        users = _merged(self.users, change.users)
+        tokens = _merged(self.tokens, change.tokens)
+        return ConfigSnapshot(version, resources, access, users, tokens, self.tenant)
+
+
+Item = TypeVar("Item")
+
+
+def _merged(current: Mapping[str, Item], changes: Mapping[str, Item | None]) -> Mapping[str, Item]:
+    if not changes:
+        return current
+    updated = dict(current)
+    for key, item in changes.items():
+        if item is None:
+            updated.pop(key, None)
+        else:
+            updated[key] = item
+    return MappingProxyType(updated)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One planned write: resources by key, users by email, tokens by id (None deletes).
+
+    Planned against a snapshot, so every check (names taken, tokens owned, models routed to) reads
+    memory; the transaction that writes it expects the store to be at the version that snapshot was
+    loaded from, so a change planned on stale data never lands.
+    """
+
+    resources: Mapping[ResourceKey, Resource | None] = field(default_factory=dict)
+    users: Mapping[str, UserRecord | None] = field(default_factory=dict)
+    tokens: Mapping[str, TokenRecord | None] = field(default_factory=dict)
+
+    def __or__(self, other: Change) -> Change:
+        return Change(
+            {**self.resources, **other.resources}, {**self.users, **other.users}, {**self.tokens, **other.tokens}
+        )
+
+    def write(self, tx: Transaction) -> None:
+        """Apply the change inside `tx` (the caller's transaction commits it or nothing)."""
+        for key, resource in self.resources.items():
+            if resource is None:
+                tx.delete_resource(*key)
+            else:
+                tx.upsert_resource(resource.record)
+        for email, user in self.users.items():
+            if user is None:
+                tx.delete_user(email)
+            else:
+                tx.upsert_user(user)
+        for token_id, token in self.tokens.items():
+            if token is None:
+                tx.delete_token(token_id)
+            else:
+                tx.upsert_token(token)
+
+
+def build_snapshot(
+    records: Iterable[ResourceRecord | Resource],
+    *,
+    version: int,
+    tenant: str,
+    users: Iterable[UserRecord] = (),
+    tokens: Iterable[TokenRecord] = (),
+) -> ConfigSnapshot:
     """Build a snapshot; `Resource`s are reused as they are (their models are already parsed)."""
     resources: dict[ResourceKey, Resource] = {}
     for item in records:
         resource = item if isinstance(item, Resource) else parse_resource(item)
         resources[resource.key] = resource
     access = build_access((r.manifest for r in resources.values()), tenant)
-    return ConfigSnapshot(version=version, resources=MappingProxyType(resources), access=access)
+    return ConfigSnapshot(
+        version=version,
+        resources=MappingProxyType(resources),
+        access=access,
+        users=MappingProxyType({user.email: user for user in users}),
+        tokens=MappingProxyType({token.id: token for token in tokens}),
+        tenant=tenant,
+    )

@@ -45,7 +45,7 @@ from tfy_gateway.manifests.routing import (
     WeightBasedRule,
 )
 from tfy_gateway.manifests.schema import json_schema
-from tfy_gateway.manifests.validate import parse_manifest, validate_documents, validate_manifest
+from tfy_gateway.manifests.validate import check_manifest, parse_manifest, validate_documents, validate_manifest
 
 __all__ = [
     "DEFAULT_FALLBACK_STATUS_CODES",
@@ -83,6 +83,7 @@ __all__ = [
     "VirtualModelAccount",
     "WeightBasedRule",
     "When",
+    "check_manifest",
     "covers",
     "errors_only",
     "has_errors",

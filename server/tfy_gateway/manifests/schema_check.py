@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from tfy_gateway.manifests.budgets_v2 import BUDGET_OVERRIDE_ENTITIES
+from tfy_gateway.manifests.chunked import validate_in_chunks
 from tfy_gateway.manifests.common import StrictModel
 from tfy_gateway.manifests.findings import Finding, finding
 from tfy_gateway.manifests.providers import LOOSE_ACCOUNT_TYPES
@@ -273,7 +274,7 @@ def check_schema(manifest: Any) -> tuple[BaseModel | None, list[Finding]]:
     if model_class is None:
         return None, [_unknown_type(manifest_type)]
     try:
-        return model_class.model_validate(manifest), []
+        return validate_in_chunks(model_class, manifest), []
     except ValidationError as exc:
         return None, _without_echoes([_from_error(model_class, error) for error in exc.errors(include_url=False)])
 

@@ -22,6 +22,12 @@ def validate_manifest(manifest: Any, catalog: Catalog | None = None) -> list[Fin
 
     `catalog` lists the models targets may name; without one, targets are checked for form only.
     """
+    return check_manifest(manifest, catalog)[1]
+
+
+def check_manifest(manifest: Any, catalog: Catalog | None = None) -> tuple[BaseModel | None, list[Finding]]:
+    """`validate_manifest`, also returning the typed model when the schema holds (None otherwise), so a
+    caller that keeps the model (the gateway's apply) does not validate a large manifest twice."""
     with gc_paused():
         model, findings = check_schema(manifest)
     if isinstance(manifest, dict) and not str(manifest.get("type", "")).startswith("gateway-"):
@@ -31,7 +37,7 @@ def validate_manifest(manifest: Any, catalog: Catalog | None = None) -> list[Fin
             findings += lint(model, catalog)
         elif findings:  # schema errors: still report the semantic findings of the parts that are valid
             findings += partial_lint(manifest, findings, lambda partial: lint(partial, catalog))
-    return findings
+    return model, findings
 
 
 def parse_manifest(manifest: dict[str, Any]) -> BaseModel:

@@ -13,9 +13,7 @@ import httpx
 from tests.gateway.alerts.receivers import Receiver
 from tfy_gateway.fakeprovider import running
 from tfy_gateway.gateway import GatewaySettings, create_app
-from tfy_gateway.gateway.control_plane import extension as control_plane
-from tfy_gateway.gateway.data_plane import DataPlane, routes
-from tfy_gateway.gateway.extension import Extension
+from tfy_gateway.gateway.data_plane import DataPlane
 
 TOKEN = "tfy_budget_alerts_admin_" + "c" * 24
 PROVIDER_KEY = "sk-fakeprovider-alerts-0000"
@@ -67,7 +65,7 @@ async def test_requests_crossing_a_threshold_alert_once_per_threshold(tmp_path: 
     (data_dir / "secrets.json").write_text(json.dumps(secrets))
     settings = GatewaySettings(data_dir=data_dir, admin_token=TOKEN, watch_interval_s=0)
     plane = DataPlane()
-    app = create_app(settings, [control_plane(), Extension("data-plane", routes(plane), plane.lifespan)])
+    app = create_app(settings, data_plane=plane)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     days = {f"day {time.strftime('%Y-%m-%d', time.gmtime())}"}
     with running(api_key=PROVIDER_KEY) as provider:

@@ -15,9 +15,7 @@ import httpx
 from tests.gateway.alerts.conftest import WEBHOOK_TOKEN, budget_alert
 from tests.gateway.alerts.receivers import Receiver
 from tfy_gateway.gateway import GatewaySettings, create_app
-from tfy_gateway.gateway.control_plane import extension as control_plane
-from tfy_gateway.gateway.data_plane import DataPlane, routes
-from tfy_gateway.gateway.extension import Extension
+from tfy_gateway.gateway.data_plane import DataPlane
 
 TOKEN = "tfy_alerts_admin_" + "a" * 24
 PATH = "/api/svc/v1/llm-gateway/alerts"
@@ -33,7 +31,7 @@ async def running(tmp_path: Path, receiver: Receiver) -> AsyncIterator[tuple[Dat
     (data_dir / "secrets.json").write_text(json.dumps(secrets))
     settings = GatewaySettings(data_dir=data_dir, admin_token=TOKEN, watch_interval_s=0, alert_max_attempts=1)
     plane = DataPlane()
-    app = create_app(settings, [control_plane(), Extension("data-plane", routes(plane), plane.lifespan)])
+    app = create_app(settings, data_plane=plane)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {TOKEN}"}

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import eventually
 from tfy_gateway.gateway.data_plane.asgi import ClientGone, unless_disconnected
 
 
@@ -62,12 +63,18 @@ async def test_a_client_gone_during_long_work_cancels_it() -> None:
 
 async def test_the_end_of_the_response_is_not_a_client_gone() -> None:
     connection = Connection()
+    asked = asyncio.Event()
+
+    def completed() -> bool:
+        asked.set()
+        return True  # the response is complete: the disconnect is its end, not the client leaving
 
     async def work() -> str:
-        await asyncio.sleep(0.05)  # the watcher (after 0.01 s) waits on receive meanwhile
+        await eventually(lambda: connection.receives == 1, "the watcher waiting on receive")
         connection.left.set()  # what receive reports once the response is complete
-        await asyncio.sleep(0.05)
+        await asked.wait()  # the watcher saw it and asked whether the response was complete
         return "done"
 
-    assert await unless_disconnected(connection.receive, work(), lambda: True, after_s=0.01) == "done"
+    answer = unless_disconnected(connection.receive, work(), completed, after_s=0.01)
+    assert await asyncio.wait_for(answer, 60) == "done"
     assert connection.receives == 1

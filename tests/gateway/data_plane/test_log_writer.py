@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.gateway.request_logs.records import NOW, record
+from tests.helpers import eventually
 from tfy_gateway.gateway.request_logs import (
     LogFilter,
     LogWriter,
@@ -68,13 +68,6 @@ class SlowSqlite(SqliteLogs):
         super().insert(rows)
 
 
-async def wait_for_thread(event: threading.Event) -> None:
-    deadline = time.monotonic() + 60
-    while not event.is_set():
-        assert time.monotonic() < deadline, "the insert never started"
-        await asyncio.sleep(0.01)
-
-
 async def slow_writer(tmp_path: Path, batch_size: int) -> tuple[SlowSqlite, LogWriter]:
     """A started writer over `SlowSqlite`, flushing on a full batch or when asked (never on its timer)."""
     backend = SlowSqlite(tmp_path / "logs.sqlite3")
@@ -93,10 +86,10 @@ async def test_shutdown_during_a_write_keeps_and_counts_the_batch(tmp_path: Path
     counted, and what was queued behind it too (the writer is asked to finish, not cancelled)."""
     backend, writer = await slow_writer(tmp_path, batch_size=10)
     submit(writer, range(10))  # a full batch wakes the background writer
-    await wait_for_thread(backend.entered)
+    await eventually(backend.entered.is_set, "the insert under way")
     submit(writer, range(10, 15))
     stopping = asyncio.ensure_future(writer.stop())
-    await asyncio.sleep(0.05)
+    await eventually(lambda: writer.stopping, "the shutdown under way")
     backend.proceed.set()
     await stopping
     assert writer.written == 15 and writer.pending == 0
@@ -108,7 +101,7 @@ async def test_a_reader_gone_mid_flush_does_not_lose_the_batch(tmp_path: Path) -
     try:
         submit(writer, range(5))
         reader = asyncio.ensure_future(writer.flush())  # what the logs API does before it queries
-        await wait_for_thread(backend.entered)
+        await eventually(backend.entered.is_set, "the insert under way")
         reader.cancel()
         backend.proceed.set()
         with pytest.raises(asyncio.CancelledError):
@@ -127,7 +120,7 @@ async def test_a_flush_writes_what_was_queued_when_it_began(tmp_path: Path) -> N
     try:
         submit(writer, range(3))
         flushing = asyncio.ensure_future(writer.flush())
-        await wait_for_thread(backend.entered)
+        await eventually(backend.entered.is_set, "the insert under way")
         submit(writer, range(3, 5))
         backend.proceed.set()
         await flushing

@@ -19,8 +19,7 @@ from tests.gateway.data_plane.conftest import PROVIDER_KEY, fake_account
 from tests.helpers import ServerThread
 from tfy_gateway.fakeprovider import running
 from tfy_gateway.gateway import GatewaySettings, create_app
-from tfy_gateway.gateway.control_plane import extension as control_plane
-from tfy_gateway.gateway.data_plane import extension as data_plane
+from tfy_gateway.gateway.data_plane import DataPlane
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.limits import Reservation
@@ -62,7 +61,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[str, RecordingLimits]]:
     data_dir.mkdir()
     (data_dir / "secrets.json").write_text(json.dumps({"fake-group": {"API_KEY": PROVIDER_KEY}}))
     settings = GatewaySettings(data_dir=data_dir, admin_token=TOKEN, watch_interval_s=0)
-    app = create_app(settings, [control_plane(), data_plane(limits=limits, guardrails=BlockingGuardrails())])
+    app = create_app(settings, data_plane=DataPlane(limits=limits, guardrails=BlockingGuardrails()))
     with running(api_key=PROVIDER_KEY) as provider, ServerThread(app) as server:
         applied = httpx.put(
             f"{server.base_url}/api/svc/v1/apply",

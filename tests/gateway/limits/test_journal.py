@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.gateway.limits.conftest import T0, Clock
+from tests.helpers import eventually
 from tfy_gateway.gateway.limits import LimitJournal, MemoryLimitState
 from tfy_gateway.gateway.limits.state import Charge, Probe
 
@@ -70,7 +71,7 @@ async def test_stopping_while_a_write_is_in_flight_loses_nothing(tmp_path: Path)
     await state.reserve([charge("late", 4, T0 + 86_400)])
     assert await asyncio.to_thread(started.wait, 30), "the periodic flush began writing"
     stopping = asyncio.ensure_future(journal.stop())  # the shutdown arrives mid-write
-    await asyncio.sleep(0.05)
+    await eventually(lambda: journal.stopping, "the shutdown under way")
     release.set()
     await stopping
 

@@ -7,11 +7,11 @@ import asyncio
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
-from typing import TypeVar
+from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.helpers import NOT_BLOCKED_S
 from tests.redis_server import RedisServer
 from tfy_gateway.gateway.limits import MemoryLimitState
 from tfy_gateway.gateway.limits.failover import FailoverLimitState, Policy, StateUnavailable
@@ -21,7 +21,6 @@ from tfy_gateway.gateway.shared.breaker import CircuitBreaker
 from tfy_gateway.gateway.shared.redis import RedisLink, StateStoreDown
 
 HOUR = 3600.0
-T = TypeVar("T")
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -235,12 +234,6 @@ def failover(server: RedisServer, policy: Policy, seen: Seen | None = None) -> F
     return FailoverLimitState(RedisLimitState(link, prefix="fo-" + uuid.uuid4().hex), policy)
 
 
-async def timed(work: Awaitable[T]) -> tuple[T, float]:
-    started = time.monotonic()
-    result = await work
-    return result, time.monotonic() - started
-
-
 async def test_fail_open_counts_locally_while_redis_is_away_and_hands_the_counts_over(lone_redis: RedisServer) -> None:
     seen = Seen()
     store = failover(lone_redis, "fail-open", seen)
@@ -248,8 +241,7 @@ async def test_fail_open_counts_locally_while_redis_is_away_and_hands_the_counts
         assert (await store.reserve([charge("a", 1, 5)])).admitted
         lone_redis.stop()
         for _ in range(3):
-            admission, took = await timed(store.reserve([charge("a", 1, 5)]))
-            assert admission.admitted and took < 2.0
+            assert (await store.reserve([charge("a", 1, 5)])).admitted
         assert seen.states == [True, False] and len(seen.failures) == 2, "the breaker opened after 2 failures"
         assert await store.read([Probe("a", 100, 6)]) == (3,), "counted locally, from 0: Redis's 1 is out of reach"
         assert len(store.local) == 1
@@ -303,7 +295,7 @@ async def test_fail_closed_refuses_with_a_503_while_redis_is_away(lone_redis: Re
         lone_redis.stop()
         for _ in range(3):
             with pytest.raises(StateUnavailable) as refused:
-                await timed(store.reserve([charge("a", 1, 5)]))
+                await store.reserve([charge("a", 1, 5)])
             assert refused.value.status == 503 and refused.value.origin == "gateway"
             assert "shared limit store (Redis) is unreachable" in refused.value.message
         assert await store.adjust([Adjustment("a", 100, 6, -1)]) == (0,), "a settlement never fails the request"
@@ -326,12 +318,8 @@ async def test_a_frozen_redis_costs_a_call_its_timeout_then_nothing(lone_redis: 
     try:
         await store.reserve([charge("a", 1, 5)])  # connected
         lone_redis.pause()
-        waits = []
         for _ in range(5):
-            admission, took = await timed(store.reserve([charge("a", 1, 5)]))
-            assert admission.admitted
-            waits.append(took)
-        assert max(waits) < 2.0, waits
+            assert (await asyncio.wait_for(store.reserve([charge("a", 1, 5)]), NOT_BLOCKED_S)).admitted
         assert seen.failures == ["reserve", "reserve"], "once open, the breaker answers without calling Redis"
     finally:
         lone_redis.resume()

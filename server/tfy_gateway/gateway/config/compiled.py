@@ -1,20 +1,24 @@
 """`CompiledConfig`: everything a request reads about the applied configuration, as one value.
 
 An applied snapshot compiles into the catalog (upstream targets and prices), model access, the
-routing rules and the rate-limit and budget rules together (guardrails go here too when they come),
-so a request that reads `ConfigHub.current` once sees one version of all of them. Compiling is pure and
-runs in a worker thread (`ConfigHub.prepare`): the event loop never waits for a large apply.
+routing rules, the rate-limit and budget rules and the token map (identities) together, so a request
+that reads `ConfigHub.current` once authenticates, routes and is limited against one version of all of
+them. Compiling is pure and runs in a worker thread (`ConfigWriter`): the event loop never waits for a
+large apply. A change that touches no manifest (a token created or revoked) recompiles the identities
+only and shares every other part with the previous version.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tfy_gateway.gateway.access import ModelAccess
 from tfy_gateway.gateway.accounting import PriceTable
+from tfy_gateway.gateway.auth import Authenticator
 from tfy_gateway.gateway.config.catalog import EMPTY_CATALOG, ModelCatalog, build_catalog, load_secrets
 from tfy_gateway.gateway.errors import ConfigError
+from tfy_gateway.gateway.identities import authenticator_for
 from tfy_gateway.gateway.limits.policies import LimitPolicies, compile_policies
 from tfy_gateway.gateway.routing.compiled import CompiledRouting, compile_snapshot
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
@@ -34,6 +38,7 @@ class CompiledConfig:
     catalog: ModelCatalog
     routing: CompiledRouting
     limits: LimitPolicies
+    identities: Authenticator = field(default_factory=Authenticator)
 
     @property
     def version(self) -> int:
@@ -55,8 +60,12 @@ class ConfigCompiler:
     prices: PriceTable
     routing_cache_size: int = 10_000
 
-    def compile(self, snapshot: ConfigSnapshot) -> CompiledConfig:
-        """Every part or nothing: the first part that fails raises `CompileError`."""
+    def compile(self, snapshot: ConfigSnapshot, previous: CompiledConfig | None = None) -> CompiledConfig:
+        """Every part or nothing: the first part that fails raises `CompileError`. With `previous`
+        holding the same resources (a change to users or tokens only), its parts are reused."""
+        identities = authenticator_for(snapshot)
+        if previous is not None and previous.snapshot.resources is snapshot.resources:
+            return replace(previous, snapshot=snapshot, identities=identities)
         try:
             routing = compile_snapshot(snapshot, cache_size=self.routing_cache_size)
         except Exception as exc:
@@ -70,4 +79,4 @@ class ConfigCompiler:
             limits = compile_policies(snapshot, cache_size=self.routing_cache_size)
         except Exception as exc:
             raise CompileError("rate-limit and budget rules", snapshot.version, exc) from exc
-        return CompiledConfig(snapshot, catalog, routing, limits)
+        return CompiledConfig(snapshot, catalog, routing, limits, identities)

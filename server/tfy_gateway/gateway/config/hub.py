@@ -1,30 +1,19 @@
-"""`ConfigHub`: holds the current `CompiledConfig` and swaps in the next one with one assignment.
+"""`ConfigHub`: holds the current `CompiledConfig`; the `ConfigWriter` swaps in the next one with one assignment.
 
-Writers (apply, delete, a reload after another process wrote the database) call `prepare`, which
-builds and compiles the next snapshot in a worker thread, then `install` once the store committed.
 Readers take `current` once and keep that value for as long as they need a consistent view: a
-request plans, authorizes and calls upstream against one version even if an apply lands meanwhile.
+request authenticates, plans, authorizes and calls upstream against one version even if an apply or a
+token change lands meanwhile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
-import anyio
-
-from tfy_gateway.gateway.config.collector import CollectorPause
-from tfy_gateway.gateway.config.compiled import EMPTY_CONFIG, CompiledConfig, ConfigCompiler
-from tfy_gateway.gateway.snapshot import ConfigSnapshot, Resource, ResourceKey, build_snapshot
-from tfy_gateway.gateway.store import ResourceRecord
+from tfy_gateway.gateway.config.compiled import EMPTY_CONFIG, CompiledConfig
+from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
 
 class ConfigHub:
-    def __init__(self, compiler: ConfigCompiler, *, tenant: str) -> None:
-        self._compiler = compiler
-        self._tenant = tenant
+    def __init__(self) -> None:
         self._current = EMPTY_CONFIG
-        # Writers hold `collector.paused()` from reading a manifest to installing its configuration.
-        self.collector = CollectorPause()
 
     @property
     def current(self) -> CompiledConfig:
@@ -38,28 +27,6 @@ class ConfigHub:
     def version(self) -> int:
         return self._current.version
 
-    async def prepare(self, changes: Mapping[ResourceKey, Resource | None]) -> CompiledConfig:
-        """The current resources with `changes` applied (None deletes), compiled as the next version."""
-        resources = dict(self._current.snapshot.resources)
-        for key, resource in changes.items():
-            if resource is None:
-                resources.pop(key, None)
-            else:
-                resources[key] = resource
-        return await self.prepare_from(resources.values())
-
-    async def prepare_from(self, records: Iterable[ResourceRecord | Resource]) -> CompiledConfig:
-        """A whole new configuration (start-up, or a reload from the database), compiled off the loop."""
-        version = self._current.version + 1
-        items = list(records)
-
-        def build() -> CompiledConfig:
-            with self.collector.paused():
-                snapshot = build_snapshot(items, version=version, tenant=self._tenant)
-                return self._compiler.compile(snapshot)
-
-        return await anyio.to_thread.run_sync(build)
-
     def install(self, config: CompiledConfig) -> None:
-        """Make `config` current; every request that starts afterwards uses it."""
+        """Make `config` current; every request that starts afterwards uses it. Only the writer calls this."""
         self._current = config

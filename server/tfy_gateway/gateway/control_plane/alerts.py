@@ -14,27 +14,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tfy_gateway.gateway.alerts import ALERTS_FILE, AlertFilter, AlertQueryError, read_alerts
-from tfy_gateway.gateway.control_plane.http import DEFAULT_LIMIT, MAX_LIMIT, json_response, require_admin
+from tfy_gateway.gateway.control_plane.http import DEFAULT_LIMIT, MAX_LIMIT, int_param, json_response, require_admin
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.state import get_state
 
 PATH = "/api/svc/v1/llm-gateway/alerts"
 
 
-def _count(request: Request, name: str, default: int, maximum: int) -> int:
-    raw = request.query_params.get(name)
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise ApiError(400, f"Query parameter {name}={raw!r} must be a non-negative integer.")
-    return min(int(raw), maximum)
-
-
 async def list_alerts(request: Request) -> Response:
     require_admin(request)
     params = request.query_params
-    limit = _count(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-    offset = _count(request, "offset", 0, 10**9)
+    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    offset = int_param(request, "offset", 0, 10**9)
     try:
         where = AlertFilter(
             status=params.get("status") or None,

@@ -39,8 +39,9 @@ def json_response(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-async def read_json(request: Request) -> Any:
-    """The request body as JSON, refusing bodies over the configured cap with 413."""
+async def read_body(request: Request) -> bytes:
+    """The raw request body, refusing bodies over the configured cap with 413 (no parsing: a large
+    manifest is decoded off the event loop by the writer)."""
     limit = get_state(request).settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -52,7 +53,11 @@ async def read_json(request: Request) -> Any:
         if size > limit:
             raise _too_large(limit)
         chunks.append(chunk)
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def decode_json(body: bytes) -> Any:
+    """`body` as JSON, with the control plane's messages for an empty, malformed or too deep one."""
     if not body.strip():
         raise ApiError(400, "The request body is empty; send a JSON object.")
     try:
@@ -64,11 +69,20 @@ async def read_json(request: Request) -> Any:
     return value
 
 
+def decode_object(body: bytes) -> dict[str, Any]:
+    value = decode_json(body)
+    if not isinstance(value, dict):
+        raise ApiError(400, f"The request body must be a JSON object, not {type(value).__name__}.")
+    return value
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON, refusing bodies over the configured cap with 413."""
+    return decode_json(await read_body(request))
+
+
 async def read_object(request: Request) -> dict[str, Any]:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise ApiError(400, f"The request body must be a JSON object, not {type(body).__name__}.")
-    return body
+    return decode_object(await read_body(request))
 
 
 def _too_large(limit: int) -> ApiError:
@@ -105,7 +119,8 @@ def require_admin(request: Request) -> Principal:
     return principal
 
 
-def _int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
+def int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
+    """A non-negative integer query parameter (`default` when absent), capped at `maximum`; else 400."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -120,8 +135,8 @@ def _int_param(request: Request, name: str, default: int, maximum: int | None = 
 
 def paginated(request: Request, items: Sequence[T]) -> dict[str, Any]:
     """The platform's list envelope `{data, pagination: {total, offset, limit}}`."""
-    limit = _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-    offset = _int_param(request, "offset", 0)
+    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    offset = int_param(request, "offset", 0)
     return {
         "data": list(items[offset : offset + limit]),
         "pagination": {"total": len(items), "offset": offset, "limit": limit},

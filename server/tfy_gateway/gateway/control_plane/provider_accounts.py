@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tfy_gateway.gateway.access import account_fqn
+from tfy_gateway.gateway.config.plans import describe
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.apply import apply_manifest, delete_resource
 from tfy_gateway.gateway.control_plane.http import (
@@ -47,15 +48,14 @@ async def get_account(request: Request) -> Response:
 
 async def create_account(request: Request) -> Response:
     """`POST /provider-accounts` with `{manifest}`: the skill's way; same as apply."""
-    return await apply_manifest(request, type_prefix="provider-account/")
+    return await apply_manifest(request, allowed=("provider-account/",))
 
 
 async def delete_account(request: Request) -> Response:
     require_admin(request)
     state = get_state(request)
-    async with state.write_lock:
-        resource = _find(state, request.path_params["id"])
-        await delete_resource(state, resource.key)
+    resource = _find(state, request.path_params["id"])
+    await delete_resource(state, resource.key, describe(resource.manifest))
     return json_response({})
 
 

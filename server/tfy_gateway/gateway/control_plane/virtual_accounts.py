@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tfy_gateway.gateway.config.plans import describe
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.apply import apply_manifest, delete_resource
 from tfy_gateway.gateway.control_plane.http import (
@@ -25,8 +25,8 @@ from tfy_gateway.gateway.control_plane.http import (
     require_user,
 )
 from tfy_gateway.gateway.errors import ApiError
-from tfy_gateway.gateway.identities import VIRTUAL_ACCOUNT_TYPE, issue_virtual_account_token
-from tfy_gateway.gateway.snapshot import Resource
+from tfy_gateway.gateway.identities import VIRTUAL_ACCOUNT_TYPE, IssuedToken, plan_virtual_account_token
+from tfy_gateway.gateway.snapshot import Change, ConfigSnapshot, Resource
 from tfy_gateway.gateway.state import GatewayState, get_state
 
 
@@ -56,7 +56,7 @@ async def exists(request: Request) -> Response:
 
 
 async def put_account(request: Request) -> Response:
-    return await apply_manifest(request, type_prefix=VIRTUAL_ACCOUNT_TYPE)
+    return await apply_manifest(request, allowed=(VIRTUAL_ACCOUNT_TYPE,))
 
 
 async def get_account(request: Request) -> Response:
@@ -65,7 +65,7 @@ async def get_account(request: Request) -> Response:
     resource = _find(state, request.path_params["id"])
     body: dict[str, Any] = {"data": views.virtual_account(resource, state.tenant, state.config.snapshot)}
     if principal.is_admin:
-        token = state.reveals.pop(resource.name)
+        token = state.writer.reveals.pop(resource.name)
         if token is not None:
             body["token"] = token
     return json_response(body)
@@ -75,7 +75,7 @@ async def get_token(request: Request) -> Response:
     require_admin(request)
     state = get_state(request)
     resource = _find(state, request.path_params["id"])
-    token = state.reveals.pop(resource.name)
+    token = state.writer.reveals.pop(resource.name)
     if token is None:
         raise ApiError(
             409,
@@ -96,25 +96,23 @@ async def regenerate_token(request: Request) -> Response:
         grace = body.get("gracePeriodInMinutes", 0) if isinstance(body, dict) else 0
     if not isinstance(grace, (int, float)) or isinstance(grace, bool) or grace < 0:
         raise ApiError(422, f"gracePeriodInMinutes must be a number >= 0, got {grace!r}.")
-    async with state.write_lock:
-        resource = _find(state, request.path_params["id"])
+    name = _find(state, request.path_params["id"]).name
 
-        def write() -> str:
-            with state.store.transaction() as tx:
-                return issue_virtual_account_token(tx, resource.name, float(grace)).token
+    def regenerate(snapshot: ConfigSnapshot) -> tuple[Change, IssuedToken]:
+        if snapshot.get((VIRTUAL_ACCOUNT_TYPE, name)) is None:
+            raise ApiError(404, f"Virtual account {name} was deleted meanwhile; nothing was changed.")
+        return plan_virtual_account_token(snapshot, name, float(grace))
 
-        with anyio.CancelScope(shield=True):
-            token = await state.store.run(write)
-            state.reveals.discard(resource.name)
-            await state.refresh_identities()
-    return json_response({"token": token})
+    issued = await state.writer.write(regenerate, what=f"the token of virtual account {name}")
+    state.writer.reveals.discard(name)
+    return json_response({"token": issued.token})
 
 
 async def delete_account(request: Request) -> Response:
     require_admin(request)
     state = get_state(request)
-    async with state.write_lock:
-        await delete_resource(state, _find(state, request.path_params["id"]).key)
+    account = _find(state, request.path_params["id"])
+    await delete_resource(state, account.key, describe(account.manifest))
     return json_response({})
 
 

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible data plane of the local gateway (`/api/llm/...`), plugged in as an Extension.
+"""The OpenAI-compatible data plane of the local gateway (`/api/llm/...`); `app.create_app` mounts it.
 
 Hot path: a pure-ASGI endpoint (`app.DataPlaneApp`) runs one `pipeline.Pipeline` per request: bearer
 token -> principal, capped body -> orjson, model access and routing plan against the compiled
@@ -11,12 +11,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from tfy_gateway.gateway.data_plane import admin, budget_api, limit_views
-from tfy_gateway.gateway.data_plane.app import DataPlaneApp
+from tfy_gateway.gateway.data_plane.app import DataPlaneApp, metrics_endpoint
 from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
-from tfy_gateway.gateway.extension import Extension
-from tfy_gateway.gateway.providers import Transport
 
 PREFIX = "/api/llm/"
 
@@ -25,25 +22,8 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
     return [
         # `mounts` serves /api/llm/... first; the route keeps the path documented in the route table.
         Route("/api/llm/{rest:path}", DataPlaneApp(plane)),
-        *admin.routes(plane),
-        *limit_views.routes(plane),
-        *budget_api.routes(plane),
+        Route("/metrics", metrics_endpoint(plane), methods=["GET"]),
     ]
 
 
-def extension(
-    *, limits: Limits | None = None, guardrails: Guardrails | None = None, transport: Transport | None = None
-) -> Extension:
-    """The data plane as an Extension (settings come from the app's `GatewaySettings`).
-
-    `limits` replaces the default rate limiter and budgets (`limiting.PolicyLimits`), `guardrails` the
-    admit-everything default of the pipeline's guardrail hook, `transport` the pooled aiohttp client
-    (tests answer upstream calls in process with it; the caller closes it).
-    """
-    plane = DataPlane(limits=limits, guardrails=guardrails, transport=transport)
-    return Extension(
-        name="data-plane", routes=routes(plane), lifespan=plane.lifespan, mounts={PREFIX: DataPlaneApp(plane)}
-    )
-
-
-__all__ = ["DataPlane", "extension", "routes"]
+__all__ = ["PREFIX", "DataPlane", "DataPlaneApp", "Guardrails", "Limits", "routes"]

@@ -7,20 +7,20 @@ say so explicitly.
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Awaitable, Callable
 
 import orjson
 from starlette.requests import Request
+from starlette.responses import Response
 
-from tfy_gateway.gateway.control_plane.models import list_models
 from tfy_gateway.gateway.data_plane.asgi import JSON_TYPE, Receive, Scope, Send, send_bytes
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS, UNSUPPORTED, route_of
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, error_json
+from tfy_gateway.gateway.data_plane.headers import authorization_of
 from tfy_gateway.gateway.data_plane.pipeline import Pipeline
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.errors import ApiError
-
-logger = logging.getLogger(__name__)
+from tfy_gateway.gateway.metrics import CONTENT_TYPE
 
 SUPPORTED = ", ".join(["models", "health", *ENDPOINTS])
 
@@ -42,7 +42,7 @@ class DataPlaneApp:
             await Pipeline(self.plane, spec, scope, receive, send).run()
             return
         if route == "models" and method == "GET":
-            await self._models(scope, receive, send)
+            await self._models(scope, send)
         elif route == "health" and method == "GET":
             config = self.plane.config.current
             body = orjson.dumps(
@@ -61,20 +61,31 @@ class DataPlaneApp:
             message = f"No data-plane endpoint /api/llm/{route}; supported endpoints: {SUPPORTED}."
             await _error(send, DataPlaneError(404, message, type="not_found_error"))
 
-    async def _models(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The control plane's model list (one implementation), served under the aliases too."""
+    async def _models(self, scope: Scope, send: Send) -> None:
+        """The models the caller's token may use, in OpenAI's list format: admins see every model,
+        others what `gateway.access` grants them. Any token works (PAT or VAT)."""
+        config = self.plane.config.current
         try:
-            response = await list_models(Request(scope, receive))
+            principal = config.identities.require(authorization_of(scope["headers"]))
         except ApiError as exc:
             await _error(send, exc)
             return
-        except Exception:
-            # Served before Starlette's error middleware (app.GatewayApp): answer the 500 here.
-            logger.exception("listing models failed")
-            await _error(send, DataPlaneError(500, "Internal gateway error while listing models.", origin="gateway"))
-            return
-        await response(scope, receive, send)
+        data = [
+            {"id": entry.id, "object": "model", "owned_by": entry.account, "created": 0}
+            for entry in config.snapshot.access.visible(principal)
+        ]
+        await send_bytes(send, 200, orjson.dumps({"object": "list", "data": data}), [JSON_TYPE])
 
 
 async def _error(send: Send, error: ApiError) -> None:
     await send_bytes(send, error.status, error_json(error), [JSON_TYPE])
+
+
+def metrics_endpoint(plane: DataPlane) -> Callable[[Request], Awaitable[Response]]:
+    """`GET /metrics`: the data plane's Prometheus metrics, in the text format."""
+
+    async def metrics(request: Request) -> Response:
+        plane.metrics.logs_dropped.set(plane.logs.dropped)
+        return Response(plane.metrics.render(), media_type=CONTENT_TYPE)
+
+    return metrics

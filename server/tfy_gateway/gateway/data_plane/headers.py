@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from tfy_gateway.gateway.auth import single_authorization
 from tfy_gateway.gateway.data_plane.failures import bad_request
 from tfy_gateway.gateway.routing import RetryPolicy, parse_retry_header
 
@@ -29,6 +30,11 @@ PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "
 def scope_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """ASGI headers as a dict of lowercased names (the last value of a repeated header wins)."""
     return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+
+
+def authorization_of(raw: list[tuple[bytes, bytes]]) -> str | None:
+    """The one Authorization header of ASGI `raw` headers (two or more: 400, see `single_authorization`)."""
+    return single_authorization([value.decode("latin-1") for name, value in raw if name.lower() == b"authorization"])
 
 
 def routing_headers(headers: Mapping[str, str]) -> dict[str, str]:

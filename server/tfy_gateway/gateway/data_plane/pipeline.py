@@ -27,7 +27,7 @@ import orjson
 
 from tfy_gateway.gateway.access import ModelAccess
 from tfy_gateway.gateway.accounting.estimate import usage_of_cut_stream
-from tfy_gateway.gateway.auth import Principal, single_authorization
+from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.config import CatalogEntry
 from tfy_gateway.gateway.data_plane import multipart
 from tfy_gateway.gateway.data_plane.asgi import (
@@ -44,7 +44,7 @@ from tfy_gateway.gateway.data_plane.context import CLIENT_CLOSED, RequestContext
 from tfy_gateway.gateway.data_plane.deadlines import deadlines, gateway_deadlines
 from tfy_gateway.gateway.data_plane.endpoints import EndpointSpec, validate
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, bad_request, error_json, from_upstream
-from tfy_gateway.gateway.data_plane.headers import parse_options, routing_headers, scope_headers
+from tfy_gateway.gateway.data_plane.headers import authorization_of, parse_options, routing_headers, scope_headers
 from tfy_gateway.gateway.data_plane.recording import record
 from tfy_gateway.gateway.data_plane.response_headers import response_headers
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
@@ -108,10 +108,7 @@ class Pipeline:
     async def _admit(self) -> None:
         ctx, plane = self.ctx, self.plane
         headers = scope_headers(self.scope["headers"])
-        authorization = single_authorization(
-            [value.decode("latin-1") for name, value in self.scope["headers"] if name.lower() == b"authorization"]
-        )
-        ctx.principal = principal = plane.state.authenticator.require(authorization)
+        ctx.principal = principal = ctx.config.identities.require(authorization_of(self.scope["headers"]))
         limit = plane.settings.max_body_bytes
         if ctx.endpoint.multipart:
             ctx.body = await multipart.read_form(self.scope, self.receive, limit, headers)

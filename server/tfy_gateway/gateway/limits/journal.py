@@ -44,6 +44,13 @@ class LimitJournal:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
+    @property
+    def stopping(self) -> bool:
+        """True once `stop()` has begun: the background writer finishes the write under way (if
+        any) and exits, and `stop()` then writes what changed since. Lets a caller (a test) act at
+        the moment a shutdown is in progress without guessing how long that takes."""
+        return self._stopping.is_set()
+
     async def start(self) -> None:
         """Open the file and load what is still counting into the store."""
         self._connection = await asyncio.to_thread(self._open)

@@ -71,6 +71,13 @@ class LogWriter:
     def pending(self) -> int:
         return len(self._queue)
 
+    @property
+    def stopping(self) -> bool:
+        """True once `stop()` has begun: the background writer finishes the batch under way (if any)
+        and exits, and `stop()` then writes what is queued. Lets a caller (a test) act at the moment
+        a shutdown is in progress without guessing how long that takes."""
+        return self._stopping.is_set()
+
     async def start(self) -> None:
         await anyio.to_thread.run_sync(self.backend.open)
         self._open = True

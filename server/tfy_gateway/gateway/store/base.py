@@ -133,6 +133,11 @@ def token_from_row(row: tuple[Any, ...]) -> TokenRecord:
     return TokenRecord(*row)
 
 
+def _token_values(token: TokenRecord) -> tuple[Any, ...]:
+    """The row of `token`, in `TOKEN_COLUMNS` order."""
+    return (token.id, token.token_hash, token.name, token.owner_kind, token.owner, token.created_at, token.expires_at)
+
+
 class Transaction:
     """Typed writes inside one open transaction; committed together or not at all.
 
@@ -177,23 +182,29 @@ class Transaction:
             (user.email, user.id, int(user.is_admin), user.created_at),
         )
 
+    def upsert_user(self, user: UserRecord) -> None:
+        self._execute(
+            "INSERT INTO users (email, id, is_admin, created_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (email) DO UPDATE SET is_admin = excluded.is_admin",
+            (user.email, user.id, int(user.is_admin), user.created_at),
+        )
+
+    def delete_user(self, email: str) -> bool:
+        return self._execute("DELETE FROM users WHERE email = ?", (email,)).rowcount > 0
+
     def user(self, email: str) -> UserRecord | None:
         row = self._execute(f"SELECT {USER_COLUMNS} FROM users WHERE email = ?", (email,)).fetchone()
         return user_from_row(row) if row else None
 
     def insert_token(self, token: TokenRecord) -> None:
+        self._execute(f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", _token_values(token))
+
+    def upsert_token(self, token: TokenRecord) -> None:
+        """Insert a token, or change the expiry of one that exists (the only mutable field)."""
         self._execute(
-            "INSERT INTO tokens (id, token_hash, name, owner_kind, owner, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                token.id,
-                token.token_hash,
-                token.name,
-                token.owner_kind,
-                token.owner,
-                token.created_at,
-                token.expires_at,
-            ),
+            f"INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at",
+            _token_values(token),
         )
 
     def expire_token(self, token_id: str, expires_at: str) -> None:

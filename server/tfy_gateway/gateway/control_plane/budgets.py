@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from tfy_gateway.gateway.config.plans import describe, manifest_of
 from tfy_gateway.gateway.control_plane import views
-from tfy_gateway.gateway.control_plane.apply import commit_apply, delete_resource, manifest_of, plan_apply
+from tfy_gateway.gateway.control_plane.apply import apply_body, delete_resource
 from tfy_gateway.gateway.control_plane.http import json_response, read_object, require_admin, require_user
-from tfy_gateway.gateway.data_plane.limit_views import simulated_pricing
+from tfy_gateway.gateway.control_plane.limit_usage import simulated_pricing
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.limits import LimitRequest
@@ -76,19 +76,15 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
         return json_response({"data": found})
 
     async def put_budget(request: Request) -> Response:
+        """Create or update a budget: the same write as `tfy apply` (re-planned on a concurrent change)."""
         principal = require_admin(request)
         state = plane.state
         body = await read_object(request)
-        manifest = manifest_of(body)
-        if manifest["type"] not in BUDGET_TYPES:
-            raise ApiError(400, f"This endpoint takes {' or '.join(BUDGET_TYPES)} manifests, got {manifest['type']!r}.")
-        dry_run = body.get("dryRun", False)
-        if not isinstance(dry_run, bool):
-            raise ApiError(400, f"'dryRun' must be true or false, got {dry_run!r}.")
-        async with state.write_lock:
-            plan = await anyio.to_thread.run_sync(plan_apply, state, manifest, principal)
-            if not dry_run:
-                await commit_apply(state, plan)
+        if manifest_of(body)["type"] not in BUDGET_TYPES:
+            raise ApiError(
+                400, f"This endpoint takes {' or '.join(BUDGET_TYPES)} manifests, got {body['manifest']['type']!r}."
+            )
+        plan, _ = await apply_body(state, body, principal)
         return json_response(_gateway_budget(plan.resource, state.tenant))
 
     async def get_budget(request: Request) -> Response:
@@ -98,9 +94,8 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
     async def delete_budget(request: Request) -> Response:
         require_admin(request)
         state = plane.state
-        async with state.write_lock:
-            resource = _find(plane, request.path_params["id"])
-            await delete_resource(state, resource.key)
+        resource = _find(plane, request.path_params["id"])
+        await delete_resource(state, resource.key, describe(resource.manifest))
         return json_response({})
 
     async def my_usage(request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""Control-plane views of the data plane: routing explain, request logs, usage summary, metrics.
+"""Control-plane views of the data plane: routing explain, request logs, usage summary.
 
 - `POST /api/svc/v1/llm-gateway/explain` (admin PAT): `{subject, model, metadata, body?}` -> the
   router's explanation for a request from that subject (a known user's teams and `team:everyone`
@@ -8,7 +8,6 @@
   envelope `{data, pagination}`, newest first. Admins see every record, others their own only.
 - `GET /api/svc/v1/llm-gateway/usage/summary?since=&until=&model=&subject=`: requests, tokens and
   cost in total, per model and per subject (default window: the last 24 hours).
-- `GET /metrics`: Prometheus text format.
 """
 
 from __future__ import annotations
@@ -27,30 +26,21 @@ from tfy_gateway.gateway.control_plane.http import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     authenticate,
+    int_param,
     json_response,
     read_object,
     require_admin,
 )
-from tfy_gateway.gateway.data_plane.limit_views import limits_for
+from tfy_gateway.gateway.control_plane.limit_usage import limits_for
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.identities import team_memberships
-from tfy_gateway.gateway.metrics import CONTENT_TYPE
 from tfy_gateway.gateway.request_logs import LogFilter, QueryError, parse_since
 from tfy_gateway.gateway.routing import RouteRequest
 from tfy_gateway.gateway.routing import explain as explain_route
 
 SVC = "/api/svc/v1/llm-gateway"
 DEFAULT_SUMMARY_WINDOW = "24h"
-
-
-def _int(request: Request, name: str, default: int, maximum: int) -> int:
-    raw = request.query_params.get(name)
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise ApiError(400, f"Query parameter {name}={raw!r} must be a non-negative integer.")
-    return min(int(raw), maximum)
 
 
 def _filter(request: Request, principal: Principal, *, default_since: str | None = None) -> LogFilter:
@@ -91,8 +81,8 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
     async def logs(request: Request) -> Response:
         principal = authenticate(request)
         where = _filter(request, principal)
-        limit = _int(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-        offset = _int(request, "offset", 0, 10**9)
+        limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        offset = int_param(request, "offset", 0, 10**9)
         data, total = await read(lambda: plane.logs.backend.query(where, limit=limit, offset=offset))
         return json_response({"data": data, "pagination": {"total": total, "offset": offset, "limit": limit}})
 
@@ -121,15 +111,10 @@ def routes(plane: DataPlane) -> list[BaseRoute]:
         limits = await limits_for(plane, _caller(subject, subjects), subjects, model, metadata, body.get("body"))
         return json_response({"subject": subject, "subjects": list(subjects), **explanation, "limits": limits})
 
-    async def metrics(request: Request) -> Response:
-        plane.metrics.logs_dropped.set(plane.logs.dropped)
-        return Response(plane.metrics.render(), media_type=CONTENT_TYPE)
-
     return [
         Route(f"{SVC}/logs", logs, methods=["GET"]),
         Route(f"{SVC}/usage/summary", summary, methods=["GET"]),
         Route(f"{SVC}/explain", explain, methods=["POST"]),
-        Route("/metrics", metrics, methods=["GET"]),
     ]
 
 
@@ -144,9 +129,8 @@ async def _subjects(plane: DataPlane, subject: str) -> tuple[str, ...]:
     if kind != "user":
         return (subject,)
     state = plane.state
-    users = await state.store.run(state.store.users)
     email = name.lower()
-    if not any(user.email == email for user in users):
+    if email not in state.config.snapshot.users:
         return (subject,)
     teams = [t for t in team_memberships(state.config.snapshot.manifests()).get(email, ()) if t != "everyone"]
     return (f"user:{email}", *(f"team:{t}" for t in teams), "team:everyone")
