@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import subprocess
-import time
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
 import yaml
 
-from tests.helpers import EXAMPLES, GatewayProcess
+from tests.helpers import EXAMPLES, SUBPROCESS_TIMEOUT_S, GatewayProcess, code_under_test_env
 from tfy_gateway.cli.main import main
 
 
@@ -56,31 +58,59 @@ class Api:
         self.http.close()
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`tfy-gateway ARGS`, in-process (the same entry point as the console script)."""
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`tfy-gateway ARGS`, in-process (the same entry point as the console script), with `env` added to
+    the environment for the call (e.g. `gateway.env`: TFY_HOST and TFY_API_KEY)."""
     stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    with (
+        mock.patch.dict(os.environ, env or {}),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
         code = main(list(args))
     return subprocess.CompletedProcess(["tfy-gateway", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
-def add_user(gateway: GatewayProcess, email: str, *extra: str) -> str:
-    """Add a user offline while the server runs; returns its token."""
-    result = run_cli("users", "add", email, "--data-dir", str(gateway.data_dir), *extra)
+def add_user(gateway: GatewayProcess, email: str, *extra: str, admin_token: str | None = None) -> str:
+    """Add a user through the running server's API (`users add` with TFY_HOST); returns its token, which
+    works at once. `admin_token` when the server's is not `gateway.admin_token` (e.g. its admin-token file)."""
+    env = {**gateway.env, "TFY_API_KEY": admin_token or gateway.admin_token}
+    result = run_cli("users", "add", email, *extra, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
-def wait_for_token(gateway: GatewayProcess, token: str, timeout: float = 60.0) -> None:
-    """The server picks up offline changes within its watch interval; wait for that (a hang guard, not a speed
-    assertion: it returns as soon as the token works)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = httpx.get(f"{gateway.base_url}/api/svc/v1/session", headers={"Authorization": f"Bearer {token}"})
-        if response.status_code == 200:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the server did not pick up the new user's token")
+_HOLD = """
+import sys
+from pathlib import Path
+from tfy_gateway.gateway.dir_lock import DataDirLock
+lock = DataDirLock(Path(sys.argv[1]), address=sys.argv[2])
+lock.acquire()
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def holding_data_dir(data_dir: Path, address: str = "http://127.0.0.1:9999") -> Iterator[subprocess.Popen[str]]:
+    """A process holding the dir as a server does, until the block ends (or it is killed)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(data_dir), address],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**code_under_test_env(), "PATH": ""},
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "held\n"
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=SUBPROCESS_TIMEOUT_S)
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()
 
 
 @pytest.fixture(scope="module")

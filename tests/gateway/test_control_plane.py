@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway.conftest import Api, add_user, load_examples, wait_for_token
+from tests.gateway.conftest import Api, add_user, load_examples
 from tests.helpers import GatewayProcess
 
 CONFIG = "/api/svc/v1/llm-gateway/config/gateway-load-balancing-config"
@@ -37,8 +37,6 @@ def setup(shared_gateway: GatewayProcess) -> Iterator[dict[str, Any]]:
             assert admin.apply(manifest).status_code == 200
         bob = add_user(shared_gateway, "bob@example.com", "--team", "backend")
         carol = add_user(shared_gateway, "carol@example.com")
-        wait_for_token(shared_gateway, bob)
-        wait_for_token(shared_gateway, carol)
         account = {
             "name": "ci-bot",
             "type": "virtual-account",

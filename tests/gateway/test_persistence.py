@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.gateway.conftest import Api, add_user, load_examples, wait_for_token
+from tests.gateway.conftest import Api, add_user, load_examples
 from tests.helpers import GatewayProcess
 from tfy_gateway.gateway.store import SqliteStore as Store
 
@@ -40,7 +40,6 @@ def test_restart_keeps_config_users_and_tokens(gateway: GatewayProcess, connect:
     account_id = admin.apply(account).json()["data"]["id"]
     vat = admin.get(f"/api/svc/v1/virtual-accounts/{account_id}/token").json()["token"]
     bob = add_user(gateway, "bob@example.com", "--team", "backend")
-    wait_for_token(gateway, bob)
     before = {path: admin.get(path).json() for path in (CONFIG, "/api/svc/v1/provider-accounts", "/api/svc/v1/teams")}
 
     gateway.restart()
@@ -130,9 +129,7 @@ def test_admin_token_file_is_private_and_never_logged(tmp_path: Path, connect: C
         account_id = admin.apply({"name": "ci-bot", "type": "virtual-account"}).json()["data"]["id"]
         secrets.append(admin.get(f"/api/svc/v1/virtual-accounts/{account_id}/token").json()["token"])
         secrets.append(admin.http.post(f"/api/svc/v1/virtual-accounts/{account_id}/regenerate-token").json()["token"])
-        user_token = add_user(server, "bob@example.com")
-        secrets.append(user_token)
-        wait_for_token(server, user_token)
+        secrets.append(add_user(server, "bob@example.com", admin_token=admin_token))
         for token in secrets:  # failed authentications are logged too, if at all, without the token
             connect(server.base_url, token + "x").get("/api/svc/v1/session")
         server.restart()  # the file's token still works after a restart, and is not replaced

@@ -218,15 +218,20 @@ def test_tokens_and_users_made_on_one_replica_authenticate_on_the_other(
     assert deleted.status_code == 200, deleted.text
     wait_for(lambda: session_status(a, token) == 401, "the token deleted on B refused on A", timeout=DEADLINE_S)
 
-    # The offline CLI writes to the same database when given the URL, like `serve`.
+    # The offline CLI writes to the same database given its URL, like `serve` (no dir lock: replicas hear
+    # of the write through LISTEN/NOTIFY); without TFY_HOST it also reads TFY_GATEWAY_DATABASE_URL.
+    flagged = run_cli("users", "add", "carol@example.com", "--database-url", replicas.url)
     monkeypatch.setenv("TFY_GATEWAY_DATABASE_URL", replicas.url)
-    result = run_cli("users", "add", "carol@example.com", "--data-dir", str(a.data_dir.parent / "elsewhere"))
-    assert result.returncode == 0, result.stderr
-    carol = result.stdout.strip()
-    for r in (a, b):
-        wait_for(
-            lambda r=r: session_status(r, carol) == 200, "a user added offline working on both", timeout=DEADLINE_S
-        )
+    from_env = run_cli("users", "add", "dave@example.com")
+    for result in (flagged, from_env):
+        assert result.returncode == 0, result.stderr
+        token = result.stdout.strip()
+        for r in (a, b):
+            wait_for(
+                lambda r=r, token=token: session_status(r, token) == 200,
+                "a user added offline working on both",
+                timeout=DEADLINE_S,
+            )
 
 
 def test_request_logs_written_through_one_replica_are_read_through_the_other(replicas: Replicas) -> None:

@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from tfy_gateway.gateway.accounting import PriceTable
 from tfy_gateway.gateway.auth import Authenticator
 from tfy_gateway.gateway.config import ConfigCompiler, ConfigHub, ConfigWriter
+from tfy_gateway.gateway.dir_lock import DataDirLock
 from tfy_gateway.gateway.identities import bootstrap_admin
 from tfy_gateway.gateway.settings import GatewaySettings
 from tfy_gateway.gateway.store import Store, open_store
@@ -29,6 +30,7 @@ class GatewayState:
     store: Store
     config: ConfigHub
     writer: ConfigWriter
+    dir_lock: DataDirLock
 
     @property
     def tenant(self) -> str:
@@ -41,21 +43,36 @@ class GatewayState:
 
     @classmethod
     async def open(cls, settings: GatewaySettings) -> GatewayState:
-        """Open (and migrate) the store, make sure the admin token exists, and load everything into memory."""
-        store = await anyio.to_thread.run_sync(open_store, settings.database_path, settings.database_url)
+        """Hold the data dir (the offline CLI refuses while a server does), open (and migrate) the store, make
+        sure the admin token exists, and load everything into memory."""
+        dir_lock = DataDirLock(settings.data_dir)
+        await anyio.to_thread.run_sync(dir_lock.acquire)
+        try:
+            store = await anyio.to_thread.run_sync(open_store, settings.database_path, settings.database_url)
+        except BaseException:
+            dir_lock.release()
+            raise
         logger.info("control-plane store: %s", store.location)
         hub = ConfigHub()
         compiler = ConfigCompiler(
             data_dir=settings.data_dir, prices=PriceTable.bundled(), routing_cache_size=settings.model_cache_size
         )
-        state = cls(settings, store, hub, ConfigWriter(store, hub, compiler, tenant=settings.tenant_name))
-        where = await store.run(bootstrap_admin, store, settings)
-        logger.info("admin token: %s", where)
-        await state.writer.load()
+        state = cls(settings, store, hub, ConfigWriter(store, hub, compiler, tenant=settings.tenant_name), dir_lock)
+        try:
+            where = await store.run(bootstrap_admin, store, settings)
+            logger.info("admin token: %s", where)
+            await state.writer.load()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await state.close()
+            raise
         return state
 
     async def close(self) -> None:
-        await self.store.run(self.store.close)
+        try:
+            await self.store.run(self.store.close)
+        finally:
+            self.dir_lock.release()
 
 
 def get_state(connection: HTTPConnection) -> GatewayState:

@@ -25,6 +25,7 @@ from tfy_gateway.platform.errors import (
     UnsupportedFeatureError,
     ValidationFailed,
 )
+from tfy_gateway.platform.identities import CreatedToken, NewUser, TokenView, UserView
 from tfy_gateway.platform.merge import RuleNotFoundError, is_catch_all, merge_rule, remove_rule
 from tfy_gateway.platform.order import (
     BASE_TYPE_ORDER,
@@ -53,14 +54,18 @@ __all__ = [
     "ControlPlaneClient",
     "ControlPlaneError",
     "ControlPlaneSettings",
+    "CreatedToken",
+    "NewUser",
     "NotFoundError",
     "PermissionDeniedError",
     "ResourceNotFoundError",
     "RuleNotFoundError",
     "SmokeOutcome",
     "TokenUsage",
+    "TokenView",
     "UnreachableError",
     "UnsupportedFeatureError",
+    "UserView",
     "ValidationFailed",
     "compute_diff",
     "creation_diff",

@@ -8,9 +8,11 @@ failure into a `ControlPlaneError` whose message says what to do.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -26,6 +28,7 @@ from tfy_gateway.platform.errors import (
     UnsupportedFeatureError,
     ValidationFailed,
 )
+from tfy_gateway.platform.identities import CreatedToken, NewUser, TokenView, UserView, token_of
 from tfy_gateway.platform.settings import ControlPlaneSettings, mask_secret, normalize_base_url
 
 SVC = "/api/svc/v1"
@@ -223,6 +226,56 @@ class ControlPlaneClient:
         data = body.get("data")
         return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
 
+    # -- users and tokens ------------------------------------------------------------------------
+
+    async def create_user(
+        self, email: str, *, teams: Sequence[str] = (), is_admin: bool = False, token_name: str | None = None
+    ) -> NewUser:
+        """Add a user (admin key) with a first token, returned this once; 409 if it exists."""
+        body: dict[str, Any] = {"email": email, "teams": list(teams), "isAdmin": is_admin}
+        if token_name is not None:
+            body["tokenName"] = token_name
+        doing = f"add user {email}"
+        answer = await self._json_object("POST", f"{SVC}/users", json=body, doing=doing, unsupported="adding users")
+        data = answer.get("data")
+        user = UserView.from_wire(data if isinstance(data, dict) else {}, doing=doing)
+        return NewUser(user=user, token=token_of(answer, doing=doing))
+
+    async def list_users(self) -> list[UserView]:
+        """Every user of the tenant (following pagination)."""
+        return [UserView.from_wire(item) for item in await self._list(f"{SVC}/users", doing="list users")]
+
+    async def create_personal_access_token(
+        self, name: str, *, expiration_date: str | None = None, user_email: str | None = None
+    ) -> CreatedToken:
+        """A new PAT for the caller, or for `user_email` (admin key); the secret is returned this once."""
+        body = _present({"name": name, "expirationDate": expiration_date, "userEmail": user_email})
+        doing = f"create token {name}" + (f" for {user_email}" if user_email else "")
+        answer = await self._json_object("POST", f"{SVC}/personal-access-tokens", json=body, doing=doing)
+        return CreatedToken.from_wire(answer, doing=doing)
+
+    async def list_tokens(self, *, user: str | None = None, virtual_account: str | None = None) -> list[TokenView]:
+        """Every token's metadata (admin key), optionally only a user's or a virtual account's."""
+        params = _present({"user": user, "virtualAccount": virtual_account})
+        items = await self._list(f"{SVC}/tokens", doing="list tokens", params=params, unsupported="token listing")
+        return [TokenView.from_wire(item) for item in items]
+
+    async def delete_personal_access_token(self, token_id: str) -> None:
+        """Revoke a PAT by id: one's own, or anyone's with an admin key."""
+        path = f"{SVC}/personal-access-tokens/{quote(token_id, safe='')}"
+        await self._request("DELETE", path, doing=f"delete token {token_id}")
+
+    async def regenerate_virtual_account_token(self, account: str, *, grace_minutes: float = 0) -> str:
+        """A new token for a virtual account (id or name), returned this once; the old one keeps working
+        `grace_minutes` longer. ResourceNotFoundError when no such account is applied."""
+        answer = await self._json_object(
+            "POST",
+            f"{SVC}/virtual-accounts/{quote(account, safe='')}/regenerate-token",
+            json={"gracePeriodInMinutes": grace_minutes},
+            doing=f"regenerate the token of virtual account {account}",
+        )
+        return token_of(answer, doing="regenerate a token")
+
     # -- the gateway's own views (optional: a control plane without them answers 404) ------------
 
     async def explain(
@@ -304,11 +357,18 @@ class ControlPlaneClient:
 
     # -- plumbing --------------------------------------------------------------------------------
 
-    async def _list(self, path: str, *, doing: str) -> list[dict[str, Any]]:
+    async def _list(
+        self,
+        path: str,
+        *,
+        doing: str,
+        params: dict[str, Any] | None = None,
+        unsupported: str | None = None,
+    ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         for page in range(_MAX_PAGES):
-            params = {"limit": _PAGE_SIZE, "offset": page * _PAGE_SIZE}
-            body = await self._json_object("GET", path, params=params, doing=doing)
+            paging = {**(params or {}), "limit": _PAGE_SIZE, "offset": page * _PAGE_SIZE}
+            body = await self._json_object("GET", path, params=paging, doing=doing, unsupported=unsupported)
             data = body.get("data")
             batch = [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
             items.extend(batch)
@@ -350,9 +410,10 @@ class ControlPlaneClient:
         """`unsupported` names the feature of an optional endpoint: its 404 is UnsupportedFeatureError."""
         response = await self._send(method, path, json=json, params=params)
         body = _decode(response)
-        if response.status_code == 404 and unsupported:
+        if response.status_code in (404, 405) and unsupported:
             raise UnsupportedFeatureError(
-                f"the control plane at {self.base_url} does not serve {unsupported} (404 for {method} {path})",
+                f"the control plane at {self.base_url} does not serve {unsupported} "
+                f"({response.status_code} for {method} {path})",
                 feature=unsupported,
                 hint="it is older than this endpoint or not a tfy-gateway: use `tfy-gateway serve` (or a "
                 "version that serves it), and check that TFY_BASE_URL is the bare origin",
