@@ -70,6 +70,7 @@ def test_the_check_sees_an_exception_outside_the_tree() -> None:
         ("tfy_gateway.gateway.shared.redis.StateStoreDown", StateError, Exception),
         ("tfy_gateway.gateway.store.base.StoreError", StateError, Exception),
         ("tfy_gateway.gateway.store.base.StoreConflict", StateError, Exception),
+        ("tfy_gateway.gateway.dir_lock.DataDirServed", StateError, RuntimeError),
         ("tfy_gateway.gateway.providers.base.UpstreamError", RemoteError, Exception),
         ("tfy_gateway.gateway.providers.base.UpstreamStreamCut", RemoteError, Exception),
         ("tfy_gateway.gateway.providers.transport.TransportTimeout", RemoteError, Exception),

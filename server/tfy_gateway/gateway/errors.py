@@ -9,7 +9,7 @@ fault and where the error is answered:
     │   │   └── LimitExceeded                 data_plane/limiting.py: 429 of a refused request
     │   ├── StateUnavailable                  limits/failover.py: 503, Redis away and fail-closed
     │   ├── LogsUnavailable                   request_logs/backend.py: 503, the log database away
-    │   └── ChangedElsewhere                  control_plane/apply.py: 409, another replica committed first
+    │   └── ChangedElsewhere                  config/writer.py: 409, other replicas kept committing first
     ├── RequestError                          the request or its caller; answered as a 4xx ApiError
     │   ├── QueryError (ValueError)           request_logs/query.py: a log filter value
     │   ├── AlertQueryError (ValueError)      alerts/query.py: an alert filter value
@@ -24,9 +24,10 @@ fault and where the error is answered:
     │   ├── TransportError                    providers/transport.py: below HTTP (-> UpstreamError)
     │   │   └── TransportConnectError, TransportTimeout, ResponseTooLarge
     │   └── DeliveryError                     alerts/notifiers.py: one alert delivery attempt
-    ├── StateError                            shared state or a store: unreachable, conflicting, unreadable
+    ├── StateError                            shared state or a store: unreachable, conflicting, held, unreadable
     │   ├── StateStoreDown                    shared/redis.py: Redis (-> the fail-open/closed policy)
     │   ├── StoreError, StoreConflict         store/base.py: the config store
+    │   ├── DataDirBusy (RuntimeError)        dir_lock.py: another process holds the data dir (DataDirServed)
     │   └── SchemaError (RuntimeError)        alerts/schema.py: an outbox written by a newer gateway
     └── ConfigError                           configuration the gateway cannot use; the message says what to fix
         ├── SettingsError (ValueError)        settings.py
@@ -102,8 +103,9 @@ class RemoteError(GatewayError):
 
 
 class StateError(GatewayError):
-    """Shared state or a store (Redis, the configuration store, the alert outbox) is unreachable,
-    holds a conflicting change, or cannot be read by this version."""
+    """Shared state or a store (Redis, the configuration store, the data dir, the alert outbox) is
+    unreachable, holds a conflicting change, is held by another process, or cannot be read by this
+    version."""
 
 
 class ConfigError(GatewayError):
