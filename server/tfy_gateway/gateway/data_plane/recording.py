@@ -36,12 +36,13 @@ def _target_label(request: RequestContext, target: str) -> str:
 
 def _limits(request: RequestContext) -> dict[str, Any]:
     """The limit rules that admitted the request or refused it, for the log record."""
-    reservation, rules = request.reservation, request.limits_applied
     applied: dict[str, Any] = {}
-    if (rate_limit := rate_limit_of(rules)) is not None:
-        applied["rate_limit"] = rate_limit.rule_id
-    if budgets := budgets_of(rules):
-        applied["budgets"] = [rule.rule_id for rule in budgets]
+    if rules := request.limits_applied:
+        if (rate_limit := rate_limit_of(rules)) is not None:
+            applied["rate_limit"] = rate_limit.rule_id
+        if budgets := budgets_of(rules):
+            applied["budgets"] = [rule.rule_id for rule in budgets]
+    reservation = request.reservation
     if reservation is not None and reservation.would_block:
         applied["would_have_blocked"] = [
             {"kind": rule.kind, "config": rule.config_name, "rule_id": rule.rule_id} for rule in reservation.would_block

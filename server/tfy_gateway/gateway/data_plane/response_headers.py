@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from tfy_gateway.gateway.applied import AppliedRule, budgets_of, rate_limit_of
+from tfy_gateway.gateway.applied import AppliedRule, Headroom, budgets_of, rate_limit_of
 from tfy_gateway.gateway.data_plane.asgi import Headers
 from tfy_gateway.gateway.data_plane.context import RequestContext
 
@@ -37,11 +37,12 @@ def applied_configurations(request: RequestContext) -> dict[str, Any]:
             "target": request.served.target if request.served else None,
             "virtual_model": plan.virtual_model,
         }
-    reservation, rules = request.reservation, request.limits_applied
-    if (rate_limit := rate_limit_of(rules)) is not None:
-        applied["rate_limit"] = _rule(rate_limit)
-    if budgets := budgets_of(rules):
-        applied["budgets"] = [_rule(budget) for budget in budgets]
+    if rules := request.limits_applied:
+        if (rate_limit := rate_limit_of(rules)) is not None:
+            applied["rate_limit"] = _rule(rate_limit)
+        if budgets := budgets_of(rules):
+            applied["budgets"] = [_rule(budget) for budget in budgets]
+    reservation = request.reservation
     if reservation is not None and reservation.would_block:
         applied["would_block"] = [{"kind": rule.kind, **_rule(rule)} for rule in reservation.would_block]
     retries, fallbacks = request.retries_and_fallbacks()
@@ -59,10 +60,10 @@ def _number(value: float) -> bytes:
     return (str(int(value)) if value == int(value) else f"{value:.6f}".rstrip("0")).encode()
 
 
-def limit_headers(request: RequestContext) -> Headers:
+def limit_headers(headroom: tuple[Headroom, ...]) -> Headers:
     """`x-ratelimit-*` for each kind of limit that applied (remaining 0 when it refused)."""
     headers: Headers = []
-    for room in request.headroom:
+    for room in headroom:
         suffix = room.name.encode()
         headers.append((b"x-ratelimit-limit-" + suffix, _number(room.limit)))
         headers.append((b"x-ratelimit-remaining-" + suffix, _number(room.remaining)))
@@ -78,7 +79,8 @@ def response_headers(request: RequestContext, *, content_type: str | None, timin
     if request.served is not None:
         headers.append((b"x-tfy-resolved-model", request.served.target.encode("latin-1", "replace")))
     headers.append((b"x-tfy-applied-configurations", orjson.dumps(applied_configurations(request))))
-    headers += limit_headers(request)
+    if headroom := request.headroom:
+        headers += limit_headers(headroom)
     if timing:
         total_ms = request.elapsed_s * 1000
         provider_ms = request.provider_s * 1000
