@@ -57,7 +57,6 @@ class ConfigCompiler:
 
     data_dir: Path
     prices: PriceTable
-    routing_cache_size: int = 10_000  # unused: the Router and the Limiter size their own memos
 
     def compile(self, snapshot: ConfigSnapshot, previous: CompiledConfig | None = None) -> CompiledConfig:
         """Every part or nothing: the first part that fails raises `CompileError`. With `previous`
