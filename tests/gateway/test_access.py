@@ -4,27 +4,39 @@ from __future__ import annotations
 
 from tfy_gateway.gateway.access import build_access
 from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.manifests import parse_manifest
 
-MANIFESTS = [
+RAW = [
     {
         "name": "openai-main",
         "type": "provider-account/openai",
         "collaborators": [{"subject": "team:backend", "role_id": "provider-account-access"}],
         "integrations": [
-            {"name": "gpt-4o", "type": "integration/model/openai", "model_types": ["chat"]},
-            {"name": "mini", "type": "integration/model/openai", "authorized_subjects": ["user:c@x.y"]},
+            {"name": "gpt-4o", "type": "integration/model/openai", "model_id": "gpt-4o", "model_types": ["chat"]},
+            {
+                "name": "mini",
+                "type": "integration/model/openai",
+                "model_id": "gpt-4o-mini",
+                "model_types": ["chat"],
+                "authorized_subjects": ["user:c@x.y"],
+            },
         ],
     },
     {
         "name": "anthropic-main",
         "type": "provider-account/anthropic",
-        "integrations": [{"name": "sonnet", "type": "integration/model/anthropic"}],
+        "integrations": [
+            {"name": "sonnet", "type": "integration/model/anthropic", "model_id": "claude", "model_types": ["chat"]}
+        ],
     },
     {
         "name": "everyone-models",
         "type": "provider-account/groq",
+        "auth_data": {"type": "api-key", "api_key": "tfy-secret://t:groq:KEY"},
         "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
-        "integrations": [{"name": "llama", "type": "integration/model/groq"}],
+        "integrations": [
+            {"name": "llama", "type": "integration/model/groq", "model_id": "llama", "model_types": ["chat"]}
+        ],
     },
     {
         "name": "bot",
@@ -37,6 +49,7 @@ MANIFESTS = [
     },
     {"name": "empty-bot", "type": "virtual-account"},
 ]
+MANIFESTS = [parse_manifest(manifest) for manifest in RAW]  # access is compiled from the typed models
 
 
 def user(email: str, *teams: str, admin: bool = False) -> Principal:

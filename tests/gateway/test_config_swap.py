@@ -48,8 +48,8 @@ def in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     """A gateway whose routing compiler fails on any rule id starting with 'explode'."""
     real = compiled.compile_snapshot
 
-    def fragile(snapshot: ConfigSnapshot, *, cache_size: int = 10_000) -> CompiledRouting:
-        result = real(snapshot, cache_size=cache_size)
+    def fragile(snapshot: ConfigSnapshot) -> CompiledRouting:
+        result = real(snapshot)
         if any((rule.rule_id or "").startswith("explode") for rule in result.rules):
             raise RuntimeError("injected compiler fault")
         return result

@@ -17,15 +17,17 @@ A model id is `<provider-account name>/<integration name>`, for virtual models t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.manifests.accounts import VirtualAccount
+from tfy_gateway.manifests.providers import Integration, ProviderAccount, VirtualModel
+from tfy_gateway.manifests.registry import AnyManifest
 
 PROVIDER_ACCOUNT_PREFIX = "provider-account/"
-VIRTUAL_ACCOUNT_TYPE = "virtual-account"
 
 
 def provider_of(account_type: str) -> str:
@@ -72,61 +74,51 @@ class ModelAccess:
         return [entry for model, entry in self.models.items() if self.allows(principal, model)]
 
 
-def _subjects(items: Iterable[Any] | None, key: str | None = None) -> set[str]:
-    found: set[str] = set()
-    for item in items or ():
-        value = item.get(key) if key and isinstance(item, Mapping) else item
-        if isinstance(value, str) and value:
-            found.add(value)
-    return found
+def _authorized(integration: Integration) -> list[str]:
+    """The integration's `authorized_subjects` (a virtual model has none of its own)."""
+    return [] if isinstance(integration, VirtualModel) else integration.authorized_subjects or []
 
 
-def build_access(manifests: Iterable[Mapping[str, Any]], tenant: str) -> ModelAccess:
-    """Compile model entries and virtual-account grants from raw manifests."""
-    manifests = list(manifests)
-    models: dict[str, ModelEntry] = {}
+def build_access(models: Iterable[AnyManifest], tenant: str) -> ModelAccess:
+    """Compile model entries and virtual-account grants from the typed manifests."""
+    models = list(models)
+    entries: dict[str, ModelEntry] = {}
     by_account: dict[str, list[str]] = {}
     aliases: dict[str, str] = {}  # any accepted model name form -> model id
     account_aliases: dict[str, str] = {}
-    for manifest in manifests:
-        account_type = str(manifest.get("type", ""))
-        if not account_type.startswith(PROVIDER_ACCOUNT_PREFIX):
+    for account in models:
+        if not isinstance(account, ProviderAccount):
             continue
-        account = str(manifest.get("name", ""))
-        fqn = account_fqn(tenant, manifest)
-        account_aliases[account] = account_aliases[fqn] = account
-        account_subjects = _subjects(manifest.get("collaborators"), "subject")
-        for integration in manifest.get("integrations") or ():
-            if not isinstance(integration, Mapping) or not integration.get("name"):
-                continue
-            name = str(integration["name"])
-            model_id = f"{account}/{name}"
-            subjects = account_subjects | _subjects(integration.get("authorized_subjects"))
-            models[model_id] = ModelEntry(
+        fqn = f"{tenant}:{provider_of(account.type)}:{account.name}"
+        account_aliases[account.name] = account_aliases[fqn] = account.name
+        account_subjects = {c.subject for c in account.collaborators or () if c.subject}
+        integrations: Sequence[Integration] = account.integrations or ()
+        for integration in integrations:
+            name = integration.name
+            model_id = f"{account.name}/{name}"
+            subjects = account_subjects | {s for s in _authorized(integration) if s}
+            entries[model_id] = ModelEntry(
                 id=model_id,
-                account=account,
+                account=account.name,
                 integration=name,
-                provider=provider_of(account_type),
+                provider=provider_of(account.type),
                 fqn=f"{fqn}:{name}",
-                model_types=tuple(str(t) for t in integration.get("model_types") or ()),
+                model_types=tuple(integration.model_types or ()),
                 subjects=frozenset(subjects),
             )
-            by_account.setdefault(account, []).append(model_id)
+            by_account.setdefault(account.name, []).append(model_id)
             aliases[model_id] = aliases[f"{fqn}:{name}"] = model_id
 
     grants: dict[str, frozenset[str]] = {}
-    for manifest in manifests:
-        if manifest.get("type") != VIRTUAL_ACCOUNT_TYPE:
+    for virtual_account in models:
+        if not isinstance(virtual_account, VirtualAccount):
             continue
         granted: set[str] = set()
-        for permission in manifest.get("permissions") or ():
-            if not isinstance(permission, Mapping):
-                continue
-            resource_type = permission.get("resource_type")
-            resource_fqn = str(permission.get("resource_fqn", ""))
-            if resource_type == "model" and resource_fqn in aliases:
+        for permission in virtual_account.permissions or ():
+            resource_fqn = permission.resource_fqn
+            if permission.resource_type == "model" and resource_fqn in aliases:
                 granted.add(aliases[resource_fqn])
-            elif resource_type == "provider-account" and resource_fqn in account_aliases:
+            elif permission.resource_type == "provider-account" and resource_fqn in account_aliases:
                 granted.update(by_account.get(account_aliases[resource_fqn], ()))
-        grants[str(manifest.get("name", ""))] = frozenset(granted)
-    return ModelAccess(MappingProxyType(models), MappingProxyType(grants))
+        grants[virtual_account.name] = frozenset(granted)
+    return ModelAccess(MappingProxyType(entries), MappingProxyType(grants))

@@ -9,6 +9,7 @@ planned as a `Change` against the latest snapshot, written to the store in one t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -16,11 +17,19 @@ from typing import Any, TypeVar
 
 from tfy_gateway.gateway.access import PROVIDER_ACCOUNT_PREFIX, ModelAccess, build_access
 from tfy_gateway.gateway.store import ResourceRecord, TokenRecord, Transaction, UserRecord
+from tfy_gateway.manifests.budgets_v2 import TeamBudgetConfig, TenantBudgetConfig
+from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
+from tfy_gateway.manifests.providers import ProviderAccount
+from tfy_gateway.manifests.rate_limits_v2 import ModelRateLimitConfig
+from tfy_gateway.manifests.registry import AnyManifest
+from tfy_gateway.manifests.routing import LoadBalancingConfig
+
+logger = logging.getLogger(__name__)
 
 ResourceKey = tuple[str, str]
 
 
-def _parse(manifest: Mapping[str, Any]) -> Any | None:
+def _parse(manifest: Mapping[str, Any]) -> AnyManifest | None:
     """The typed model of a stored manifest, or None if it no longer parses (kept, not fatal)."""
     from tfy_gateway.manifests import ManifestError, parse_manifest
 
@@ -35,7 +44,7 @@ class Resource:
     """A stored manifest with its metadata and typed model. Treat `manifest` as read-only."""
 
     record: ResourceRecord
-    model: Any | None = None
+    model: AnyManifest | None = None
 
     @property
     def key(self) -> ResourceKey:
@@ -98,6 +107,47 @@ class ConfigSnapshot:
         found = [t for t in self.tokens.values() if t.owner_kind == owner_kind and t.owner == owner]
         return sorted(found, key=lambda t: (t.created_at, t.id))
 
+    # --- typed models: what compilers read (a field renamed in a model is a type error there) -----
+
+    def load_balancing(self) -> LoadBalancingConfig | None:
+        found = self._parsed(self.gateway_config("gateway-load-balancing-config"))
+        return next((m for m in found if isinstance(m, LoadBalancingConfig)), None)
+
+    def rate_limiting(self) -> RateLimitConfig | None:
+        found = self._parsed(self.gateway_config("gateway-rate-limiting-config"))
+        return next((m for m in found if isinstance(m, RateLimitConfig)), None)
+
+    def budgeting(self) -> BudgetConfig | None:
+        found = self._parsed(self.gateway_config("gateway-budget-config"))
+        return next((m for m in found if isinstance(m, BudgetConfig)), None)
+
+    def model_rate_limits(self) -> list[ModelRateLimitConfig]:
+        """The V2 `tenant-rate-limit-config/model` limits, in apply order."""
+        found = self._parsed(*self.of_type_prefix("tenant-rate-limit-config/model"))
+        return [m for m in found if isinstance(m, ModelRateLimitConfig)]
+
+    def budgets_v2(self) -> list[TenantBudgetConfig | TeamBudgetConfig]:
+        """The V2 tenant and team budgets, in apply order."""
+        found = self._parsed(*self.of_type_prefix("tenant-budget-config"), *self.of_type_prefix("team-budget-config"))
+        return [m for m in found if isinstance(m, (TenantBudgetConfig, TeamBudgetConfig))]
+
+    def provider_account_models(self) -> list[ProviderAccount]:
+        """Every provider account (virtual-model groups included), in apply order."""
+        return [m for m in self._parsed(*self.provider_accounts()) if isinstance(m, ProviderAccount)]
+
+    @staticmethod
+    def _parsed(*resources: Resource | None) -> list[AnyManifest]:
+        """The models of `resources`; one that no longer parses is logged and left out."""
+        models: list[AnyManifest] = []
+        for resource in resources:
+            if resource is None:
+                continue
+            if resource.model is None:
+                logger.warning("the stored %s '%s' no longer parses; it is ignored", resource.type, resource.name)
+            else:
+                models.append(resource.model)
+        return models
+
     def with_change(self, change: Change, *, version: int) -> ConfigSnapshot:
         """The snapshot after `change`; resources (and the access built from them) are reused when
         the change touches none, so a token write costs no re-parse of the configuration."""
@@ -111,7 +161,7 @@ class ConfigSnapshot:
                 else:
                     updated[key] = resource
             resources = MappingProxyType(updated)
-            access = build_access((r.manifest for r in updated.values()), self.tenant)
+            access = _access(updated.values(), self.tenant)
         users = _merged(self.users, change.users)
         tokens = _merged(self.tokens, change.tokens)
         return ConfigSnapshot(version, resources, access, users, tokens, self.tenant)
@@ -182,7 +232,7 @@ def build_snapshot(
     for item in records:
         resource = item if isinstance(item, Resource) else parse_resource(item)
         resources[resource.key] = resource
-    access = build_access((r.manifest for r in resources.values()), tenant)
+    access = _access(resources.values(), tenant)
     return ConfigSnapshot(
         version=version,
         resources=MappingProxyType(resources),
@@ -191,3 +241,8 @@ def build_snapshot(
         tokens=MappingProxyType({token.id: token for token in tokens}),
         tenant=tenant,
     )
+
+
+def _access(resources: Iterable[Resource], tenant: str) -> ModelAccess:
+    """Model access from the parsed models (a resource that no longer parses grants nothing)."""
+    return build_access((r.model for r in resources if r.model is not None), tenant)

@@ -314,7 +314,41 @@ class LooseAccount(_Account):
     integrations: list[LooseIntegration] | None = None
 
 
-MODELLED_ACCOUNTS: dict[str, type[StrictModel]] = {
+ProviderAccount = (
+    OpenAIAccount
+    | AnthropicAccount
+    | AzureOpenAIAccount
+    | AwsBedrockAccount
+    | GoogleVertexAccount
+    | GoogleGeminiAccount
+    | GroqAccount
+    | TogetherAIAccount
+    | MistralAIAccount
+    | CohereAccount
+    | SelfHostedAccount
+    | VirtualModelAccount
+    | LooseAccount
+)
+"""Every `provider-account/*` model: what a stored provider account parses into."""
+
+Integration = (
+    OpenAIModel
+    | AnthropicModel
+    | AzureOpenAIModel
+    | BedrockModel
+    | VertexModel
+    | GeminiModel
+    | GroqModel
+    | TogetherAIModel
+    | MistralAIModel
+    | CohereModel
+    | SelfHostedModel
+    | VirtualModel
+    | LooseIntegration
+)
+"""Every integration model: one entry of a provider account's `integrations`."""
+
+MODELLED_ACCOUNTS: dict[str, type[ProviderAccount]] = {
     "provider-account/openai": OpenAIAccount,
     "provider-account/anthropic": AnthropicAccount,
     "provider-account/azure-openai": AzureOpenAIAccount,

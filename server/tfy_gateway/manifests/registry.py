@@ -4,25 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from tfy_gateway.manifests.accounts import Team, VirtualAccount
 from tfy_gateway.manifests.budgets_v2 import TeamBudgetConfig, TenantBudgetConfig
 from tfy_gateway.manifests.guardrails import GuardrailsConfig
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
-from tfy_gateway.manifests.providers import LOOSE_ACCOUNT_TYPES, MODELLED_ACCOUNTS, LooseAccount
+from tfy_gateway.manifests.providers import LOOSE_ACCOUNT_TYPES, MODELLED_ACCOUNTS, LooseAccount, ProviderAccount
 from tfy_gateway.manifests.rate_limits_mcp import McpRateLimitConfig
 from tfy_gateway.manifests.rate_limits_v2 import ModelRateLimitConfig
 from tfy_gateway.manifests.routing import LoadBalancingConfig
 
-GATEWAY_CONFIG_MODELS: dict[str, type[BaseModel]] = {
+GatewayConfig = LoadBalancingConfig | RateLimitConfig | BudgetConfig | GuardrailsConfig
+"""The tenant singletons modelled field by field."""
+
+NamedConfig = ModelRateLimitConfig | McpRateLimitConfig | TenantBudgetConfig | TeamBudgetConfig
+
+AnyManifest = ProviderAccount | GatewayConfig | NamedConfig | VirtualAccount | Team
+"""Every model a valid manifest parses into: what the gateway compiles from (see `parse_manifest`)."""
+
+GATEWAY_CONFIG_MODELS: dict[str, type[GatewayConfig]] = {
     "gateway-load-balancing-config": LoadBalancingConfig,
     "gateway-rate-limiting-config": RateLimitConfig,
     "gateway-budget-config": BudgetConfig,
     "gateway-guardrails-config": GuardrailsConfig,
 }
 
-NAMED_CONFIG_MODELS: dict[str, type[BaseModel]] = {
+NAMED_CONFIG_MODELS: dict[str, type[NamedConfig]] = {
     "tenant-rate-limit-config/model": ModelRateLimitConfig,
     "tenant-rate-limit-config/mcp": McpRateLimitConfig,
     "tenant-budget-config": TenantBudgetConfig,
@@ -30,7 +36,7 @@ NAMED_CONFIG_MODELS: dict[str, type[BaseModel]] = {
 }
 """V2 limit configs: many per tenant, one named rule each (not singletons)."""
 
-MANIFEST_MODELS: dict[str, type[BaseModel]] = {
+MANIFEST_MODELS: dict[str, type[AnyManifest]] = {
     **MODELLED_ACCOUNTS,
     **GATEWAY_CONFIG_MODELS,
     **NAMED_CONFIG_MODELS,
@@ -85,7 +91,7 @@ TYPE_ALIASES: dict[str, str] = {
 """Names people write that the platform does not know, and what they meant."""
 
 
-def model_for_type(manifest_type: str) -> type[BaseModel] | None:
+def model_for_type(manifest_type: str) -> type[AnyManifest] | None:
     if manifest_type in MANIFEST_MODELS:
         return MANIFEST_MODELS[manifest_type]
     if manifest_type in LOOSE_ACCOUNT_TYPES:

@@ -88,7 +88,7 @@ def markdown_reference() -> str:
     seen: set[type[BaseModel]] = set()
     for manifest_type, model in MANIFEST_MODELS.items():
         lines += [f"## `{manifest_type}`", ""]
-        queue = [model]
+        queue: list[type[BaseModel]] = [model]
         while queue:
             current = queue.pop(0)
             if current in seen:

@@ -22,7 +22,7 @@ from tfy_gateway.manifests.findings import Finding, finding
 from tfy_gateway.manifests.providers import LOOSE_ACCOUNT_TYPES
 from tfy_gateway.manifests.rate_limits_mcp import MCP_RATE_OVERRIDE_ENTITIES
 from tfy_gateway.manifests.rate_limits_v2 import MODEL_RATE_OVERRIDE_ENTITIES
-from tfy_gateway.manifests.registry import KNOWN_TYPES, TYPE_ALIASES, model_for_type
+from tfy_gateway.manifests.registry import KNOWN_TYPES, TYPE_ALIASES, AnyManifest, model_for_type
 
 Loc = tuple[str | int, ...]
 
@@ -245,7 +245,7 @@ def _unknown_type(manifest_type: str) -> Finding:
     return finding("error", "unknown-type", message, ("type",), hint=hint)
 
 
-def check_schema(manifest: Any) -> tuple[BaseModel | None, list[Finding]]:
+def check_schema(manifest: Any) -> tuple[AnyManifest | None, list[Finding]]:
     """Validate one raw manifest against its type's model; the model is None when invalid."""
     if not isinstance(manifest, dict):
         return None, [

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel
-
 from tfy_gateway.manifests.catalog import Catalog
 from tfy_gateway.manifests.findings import Finding, ManifestError, errors_only, finding
 from tfy_gateway.manifests.gc_pause import gc_paused
 from tfy_gateway.manifests.lint import lint, plaintext_secrets
 from tfy_gateway.manifests.loader import Document
 from tfy_gateway.manifests.partial import partial_lint
-from tfy_gateway.manifests.registry import BUDGET_V2_KIND, manifest_key
+from tfy_gateway.manifests.registry import BUDGET_V2_KIND, AnyManifest, manifest_key
 from tfy_gateway.manifests.schema_check import check_schema
 
 
@@ -25,7 +23,7 @@ def validate_manifest(manifest: Any, catalog: Catalog | None = None) -> list[Fin
     return check_manifest(manifest, catalog)[1]
 
 
-def check_manifest(manifest: Any, catalog: Catalog | None = None) -> tuple[BaseModel | None, list[Finding]]:
+def check_manifest(manifest: Any, catalog: Catalog | None = None) -> tuple[AnyManifest | None, list[Finding]]:
     """`validate_manifest`, also returning the typed model when the schema holds (None otherwise), so a
     caller that keeps the model (the gateway's apply) does not validate a large manifest twice."""
     with gc_paused():
@@ -40,7 +38,7 @@ def check_manifest(manifest: Any, catalog: Catalog | None = None) -> tuple[BaseM
     return model, findings
 
 
-def parse_manifest(manifest: dict[str, Any]) -> BaseModel:
+def parse_manifest(manifest: dict[str, Any]) -> AnyManifest:
     """The typed model of a valid manifest; raises ManifestError listing every error otherwise."""
     model, findings = check_schema(manifest)
     errors = errors_only(findings)

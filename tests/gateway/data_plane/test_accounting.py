@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
 from tests.gateway.data_plane.conftest import DataPlane
 from tfy_gateway.gateway.accounting import ModelPricing, PriceTable, TokenPrice, price_from_cost, pricing_for
 from tfy_gateway.gateway.providers import Usage
+from tfy_gateway.manifests import OpenAIAccount, parse_manifest
+from tfy_gateway.manifests.costs import ModelCost
 
 
 def stream_chat(dp: DataPlane, model: str, metadata: dict[str, str], include_usage: bool) -> None:
@@ -65,16 +69,18 @@ def test_public_price_table_prices_models_without_cost(dp: DataPlane) -> None:
 
 def test_cost_formula_with_cache_tiers_and_discount() -> None:
     price = price_from_cost(
-        {
-            "metric": "per_1000_tokens",
-            "value": {
-                "input": 1.0,
-                "output": 2.0,
-                "cache_read": 0.1,
-                "cache_write": 1.5,
-                "output_tiers": [{"from": 1000, "cost_per_token": 0.001}],
-            },
-        }
+        cost(
+            {
+                "metric": "per_1000_tokens",
+                "value": {
+                    "input": 1.0,
+                    "output": 2.0,
+                    "cache_read": 0.1,
+                    "cache_write": 1.5,
+                    "output_tiers": [{"from": 1000, "cost_per_token": 0.001}],
+                },
+            }
+        )
     )
     assert price is not None
     usage = Usage(prompt_tokens=1000, completion_tokens=500, cached_tokens=200, cache_write_tokens=100)
@@ -92,10 +98,30 @@ def test_pricing_sources() -> None:
     assert table.lookup("gpt-4o-2024-08-06") == table.lookup("gpt-4o") == table.lookup("openai/gpt-4o")
     assert table.lookup("claude-3-5-sonnet-20241022") is not None
     assert table.lookup("my-own-finetune") is None
-    embedding = price_from_cost({"metric": "per_1000_embedding_tokens", "value": 0.02})
+    embedding = price_from_cost(cost({"metric": "per_1000_embedding_tokens", "value": 0.02}))
     assert embedding == TokenPrice(input=0.02, output=0.0)
-    public = pricing_for(
-        {"discount_percent": 10}, {"model_id": "gpt-4o-mini", "cost": {"metric": "public_cost"}}, table
+    account = parse_manifest(
+        {
+            "name": "openai-main",
+            "type": "provider-account/openai",
+            "discount_percent": 10,
+            "integrations": [
+                {
+                    "name": "mini",
+                    "type": "integration/model/openai",
+                    "model_id": "gpt-4o-mini",
+                    "model_types": ["chat"],
+                    "cost": {"metric": "public_cost"},
+                }
+            ],
+        }
     )
+    assert isinstance(account, OpenAIAccount)
+    public = pricing_for(account, account.integrations[0], table)
     assert public.price is not None and public.price.source == "public" and public.discount_percent == 10
-    assert price_from_cost({"metric": "per_minute_of_audio", "value": {"input": 0.006}}) is None
+    assert price_from_cost(cost({"metric": "per_minute_of_audio", "value": {"input": 0.006}})) is None
+
+
+def cost(value: dict[str, Any]) -> ModelCost:
+    """An integration's `cost` block as the gateway reads it: validated into its typed model."""
+    return TypeAdapter(ModelCost).validate_python(value)

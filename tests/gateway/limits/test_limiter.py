@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.gateway.limits.conftest import T0, SyncLimits, caller, limiter, rule, rules
-from tfy_gateway.gateway.limits import CompiledLimits, LimitRequest, Refused, Reservation
+from tfy_gateway.gateway.limits import CompiledLimits, LimitPolicies, LimitRequest, Refused, Reservation
 from tfy_gateway.gateway.limits.tokens import DEFAULT_COMPLETION_TOKENS
 
 
@@ -270,3 +270,16 @@ def test_remembered_windows_follow_the_clock_both_ways() -> None:
         for period in periods:
             bucket = period.index(now)
             assert limiter_._window(period, now) == (bucket, period.expires_at(bucket)), (period.name, now)
+
+
+def test_each_policies_version_keeps_its_own_plans() -> None:
+    """The limiter remembers plans per compiled `LimitPolicies`: alternating versions never mix."""
+    limits, _ = limiter()
+    strict, loose = LimitPolicies(rules(rule("r", 1))), LimitPolicies(rules(rule("r", 3)))
+    assert limits.reserve(strict, caller()) is not None
+    assert limits.reserve(loose, caller()) is not None  # the same counter (rule id and unit): 2 of 3
+    with pytest.raises(Refused):
+        limits.reserve(strict, caller())  # 2 held, strict allows 1: the strict version's plan decided
+    assert limits.reserve(loose, caller()) is not None
+    with pytest.raises(Refused):
+        limits.reserve(loose, caller())

@@ -1,4 +1,5 @@
-"""Provider manifests -> upstream targets, and tfy-secret:// resolution (never leaking values)."""
+"""Provider manifests (parsed into their typed models) -> upstream targets, and tfy-secret://
+resolution (never leaking values)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,19 @@ from tfy_gateway.gateway.providers import (
     SecretError,
     SecretResolver,
     UpstreamResponse,
+    UpstreamTarget,
     call,
-    target_from_manifests,
+    target_for,
 )
 from tfy_gateway.gateway.providers.secrets import env_var_name
+from tfy_gateway.manifests import parse_manifest
+from tfy_gateway.manifests.providers import ProviderAccount
 
 SECRET_VALUE = "sk-live-very-secret-value-1234"
 REF = "tfy-secret://local:openai-group:API_KEY"
+
+
+INTEGRATION_TYPES = {"aws-bedrock": "bedrock", "google-gemini": "gemini"}
 
 
 def account(kind: str, **fields: Any) -> dict[str, Any]:
@@ -29,11 +36,20 @@ def account(kind: str, **fields: Any) -> dict[str, Any]:
 
 
 def model(name: str = "m1", **fields: Any) -> dict[str, Any]:
-    return {"name": name, "type": "integration/model/x", "model_id": "upstream-id", "model_types": ["chat"], **fields}
+    return {"name": name, "model_id": "upstream-id", "model_types": ["chat"], **fields}
 
 
 def resolver(**env: str) -> SecretResolver:
     return SecretResolver({"openai-group": {"API_KEY": SECRET_VALUE}}, environ=env)
+
+
+def target(provider_account: dict[str, Any], integration: dict[str, Any]) -> UpstreamTarget:
+    """`integration` as the account's only one, both parsed as the gateway parses stored manifests."""
+    kind = provider_account["type"].removeprefix("provider-account/")
+    integration = {"type": f"integration/model/{INTEGRATION_TYPES.get(kind, kind)}", **integration}
+    parsed = parse_manifest({**provider_account, "integrations": [integration]})
+    assert isinstance(parsed, ProviderAccount) and parsed.integrations
+    return target_for(parsed, parsed.integrations[0], resolver())
 
 
 @pytest.mark.parametrize(
@@ -48,42 +64,39 @@ def resolver(**env: str) -> SecretResolver:
     ],
 )
 def test_defaults_per_provider(kind: str, base_url: str, wire: str, header: str) -> None:
-    target = target_from_manifests(account(kind, auth_data={"type": "api-key", "api_key": REF}), model(), resolver())
-    assert (target.base_url, target.wire_format, target.model_id) == (base_url, wire, "upstream-id")
-    assert target.name == f"{kind}-main/m1" and target.provider == kind
+    built = target(account(kind, auth_data={"type": "api-key", "api_key": REF}), model())
+    assert (built.base_url, built.wire_format, built.model_id) == (base_url, wire, "upstream-id")
+    assert built.name == f"{kind}-main/m1" and built.provider == kind
     expected = f"Bearer {SECRET_VALUE}" if header == "authorization" else SECRET_VALUE
-    assert dict(target.auth_headers) == {header: expected}
-    assert SECRET_VALUE not in repr(target)
+    assert dict(built.auth_headers) == {header: expected}
+    assert SECRET_VALUE not in repr(built)
 
 
 def test_account_base_url_overrides_the_default() -> None:
-    target = target_from_manifests(account("openai", base_url="http://127.0.0.1:9000/v1/"), model(), resolver())
-    assert target.base_url == "http://127.0.0.1:9000/v1" and dict(target.auth_headers) == {}
+    built = target(account("openai", base_url="http://127.0.0.1:9000/v1/"), model())
+    assert built.base_url == "http://127.0.0.1:9000/v1" and dict(built.auth_headers) == {}
 
 
 def test_azure_endpoint_deployment_and_version() -> None:
     azure = account(
         "azure-openai", azure_endpoint="https://res.openai.azure.com", auth_data={"type": "api-key", "api_key": REF}
     )
-    target = target_from_manifests(
-        azure, model("gpt-4o", model_id="gpt-4o-deployment", api_version="2024-10-21"), resolver()
-    )
-    assert (target.base_url, target.model_id, target.api_version) == (
+    built = target(azure, model("gpt-4o", model_id="gpt-4o-deployment", api_version="2024-10-21"))
+    assert (built.base_url, built.model_id, built.api_version) == (
         "https://res.openai.azure.com",
         "gpt-4o-deployment",
         "2024-10-21",
     )
-    assert dict(target.auth_headers) == {"api-key": SECRET_VALUE}
+    assert dict(built.auth_headers) == {"api-key": SECRET_VALUE}
     with pytest.raises(ProviderConfigError, match="api_version is required for Azure OpenAI"):
-        target_from_manifests(azure, model("gpt-4o"), resolver())
+        target(azure, model("gpt-4o", api_version=""))
     with pytest.raises(ProviderConfigError, match="azure_endpoint is required"):
-        target_from_manifests(account("azure-openai"), model(api_version="v"), resolver())
+        target({**azure, "azure_endpoint": ""}, model(api_version="v"))
 
 
 def test_self_hosted_url_model_name_auth_and_headers() -> None:
     integration = {
         "name": "nemo",
-        "type": "integration/model/self-hosted-model",
         "hosted_model_name": "nvidia/nemo",
         "url": "http://vllm:8000/v1",
         "model_server": "vllm-openai",
@@ -91,26 +104,44 @@ def test_self_hosted_url_model_name_auth_and_headers() -> None:
         "auth_data": {"type": "basic-auth", "username": "u", "password": REF},
         "headers": {"x-tenant": "acme", "x-token": REF},
     }
-    target = target_from_manifests(account("self-hosted-model"), integration, resolver())
-    assert (target.base_url, target.model_id, target.wire_format) == ("http://vllm:8000/v1", "nvidia/nemo", "openai")
+    built = target(account("self-hosted-model"), integration)
+    assert (built.base_url, built.model_id, built.wire_format) == ("http://vllm:8000/v1", "nvidia/nemo", "openai")
     expected = "Basic " + base64.b64encode(f"u:{SECRET_VALUE}".encode()).decode()
-    assert dict(target.auth_headers) == {"authorization": expected}
-    assert dict(target.extra_headers) == {"x-tenant": "acme", "x-token": SECRET_VALUE}
+    assert dict(built.auth_headers) == {"authorization": expected}
+    assert dict(built.extra_headers) == {"x-tenant": "acme", "x-token": SECRET_VALUE}
     bearer = {**integration, "auth_data": {"type": "bearer-auth", "bearer_token": "literal-token"}}
-    assert dict(target_from_manifests(account("self-hosted-model"), bearer, resolver()).auth_headers) == {
-        "authorization": "Bearer literal-token"
-    }
+    assert dict(target(account("self-hosted-model"), bearer).auth_headers) == {"authorization": "Bearer literal-token"}
 
 
 def test_unsupported_provider_and_auth_types() -> None:
     with pytest.raises(ProviderConfigError, match=r"'aws-bedrock' cannot be called.*supported: anthropic"):
-        target_from_manifests(account("aws-bedrock", region="us-east-1"), model(), resolver())
+        target(account("aws-bedrock", region="us-east-1"), model())
+    certificate = {
+        "type": "certificate",
+        "tenant_id": "t",
+        "client_id": "c",
+        "certificate": "x",
+        "certificate_thumbprint": "y",
+    }
+    azure = account("azure-openai", azure_endpoint="https://res.openai.azure.com", auth_data=certificate)
     with pytest.raises(ProviderConfigError, match=r"auth_data\.type 'certificate' is not supported"):
-        target_from_manifests(account("openai", auth_data={"type": "certificate"}), model(), resolver())
+        target(azure, model(api_version="v"))
+    with pytest.raises(ProviderConfigError, match="apiKey' form is not supported"):
+        target(account("google-gemini", auth_data={"type": "api-key", "apiKey": REF}), model())
     with pytest.raises(ProviderConfigError, match="integration model_id is required"):
-        target_from_manifests(account("openai"), {"name": "x"}, resolver())
-    with pytest.raises(ProviderConfigError, match="type must be 'provider-account/<provider>'"):
-        target_from_manifests({"name": "a", "type": "openai"}, model(), resolver())
+        target(account("openai"), model(model_id=""))
+
+
+def test_loosely_modelled_types_are_checked_when_the_target_is_built() -> None:
+    """openrouter & co. keep their fields as unchecked extras: a wrong value is a clear error here."""
+    with pytest.raises(ProviderConfigError, match="openrouter-main/m1: auth_data must be a mapping"):
+        target(account("openrouter", auth_data="sk-plain"), model())
+    with pytest.raises(ProviderConfigError, match="integration model_id is required"):
+        target(account("openrouter"), {"name": "m1", "model_types": ["chat"]})
+    with pytest.raises(ProviderConfigError, match="base_url is required"):
+        target(account("openrouter", base_url=42), model())
+    headers = target(account("openrouter", headers={"x-org": REF}), model()).extra_headers
+    assert dict(headers) == {"x-org": SECRET_VALUE}
 
 
 def test_env_var_wins_over_the_secrets_file() -> None:
@@ -154,14 +185,14 @@ async def test_resolved_credentials_are_forwarded(transport: AiohttpTransport, f
     provider_account = account(
         "openai", base_url=f"{fake_url}/knobs/api_key={SECRET_VALUE}/v1", auth_data={"type": "api-key", "api_key": REF}
     )
-    target = target_from_manifests(provider_account, model(), resolver())
-    result = await call(transport, target, "chat", {"messages": [{"role": "user", "content": "hi"}]})
+    built = target(provider_account, model())
+    result = await call(transport, built, "chat", {"messages": [{"role": "user", "content": "hi"}]})
     assert isinstance(result, UpstreamResponse) and result.status == 200
     anthropic_account = account(
         "anthropic",
         base_url=f"{fake_url}/knobs/api_key={SECRET_VALUE}/v1",
         auth_data={"type": "api-key", "api_key": REF},
     )
-    claude = target_from_manifests(anthropic_account, model(), resolver())
+    claude = target(anthropic_account, model())
     reply = await call(transport, claude, "chat", {"messages": [{"role": "user", "content": "hi"}]})
     assert isinstance(reply, UpstreamResponse) and reply.status == 200

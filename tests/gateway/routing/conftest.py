@@ -91,7 +91,7 @@ class RouterUnderTest:
 
     def compile(self, snapshot: ConfigSnapshot) -> None:
         """What an apply does: new rules, the same router state (health, latency, pins)."""
-        self.routing = compile_snapshot(snapshot, cache_size=self.router.settings.model_cache_size)
+        self.routing = compile_snapshot(snapshot)
 
     def plan(self, request: RouteRequest) -> RoutePlan:
         return self.router.plan(self.routing, request)

@@ -13,6 +13,16 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from pydantic import ValidationError
+
+from tfy_gateway.manifests.costs import (
+    ModelCost,
+    PerThousandEmbeddingTokens,
+    PerThousandTokens,
+    PricingTier,
+    TokenPrices,
+)
+
 _DATED = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
 
 
@@ -37,49 +47,33 @@ class TokenPrice:
     source: str = "integration"  # "integration" (private cost) or "public" (bundled table)
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        return None
-    return float(value)
+def _tiers(tiers: list[PricingTier] | None) -> tuple[Tier, ...]:
+    return tuple(sorted((Tier(tier.from_, tier.cost_per_token) for tier in tiers or ()), key=lambda t: t.start))
 
 
-def _tiers(raw: Any) -> tuple[Tier, ...]:
-    tiers = []
-    for item in raw or ():
-        if not isinstance(item, Mapping):
-            continue
-        start, per_token = item.get("from"), _number(item.get("cost_per_token"))
-        if isinstance(start, int) and per_token is not None:
-            tiers.append(Tier(start, per_token))
-    return tuple(sorted(tiers, key=lambda tier: tier.start))
+def _token_price(value: TokenPrices, source: str = "integration") -> TokenPrice:
+    return TokenPrice(
+        input=value.input,
+        output=value.output,
+        cache_read=value.cache_read,
+        cache_write=value.cache_write,
+        input_tiers=_tiers(value.input_tiers),
+        output_tiers=_tiers(value.output_tiers),
+        source=source,
+    )
 
 
-def price_from_cost(cost: Any) -> TokenPrice | None:
+def price_from_cost(cost: ModelCost | None) -> TokenPrice | None:
     """The price an integration's `cost` block sets, or None (no cost, or `metric: public_cost`).
 
     Supported metrics: per_1000_tokens (input/output/cache_read/cache_write and their tiers) and
     per_1000_embedding_tokens (input only). Audio, character and page metrics are not token-priced
     and give None here, so such requests log no cost rather than a wrong one.
     """
-    if not isinstance(cost, Mapping):
-        return None
-    metric = cost.get("metric")
-    value = cost.get("value")
-    if metric == "per_1000_tokens" and isinstance(value, Mapping):
-        input_price, output_price = _number(value.get("input")), _number(value.get("output"))
-        if input_price is None or output_price is None:
-            return None
-        return TokenPrice(
-            input=input_price,
-            output=output_price,
-            cache_read=_number(value.get("cache_read")),
-            cache_write=_number(value.get("cache_write")),
-            input_tiers=_tiers(value.get("input_tiers")),
-            output_tiers=_tiers(value.get("output_tiers")),
-        )
-    if metric == "per_1000_embedding_tokens":
-        price = _number(value)
-        return None if price is None else TokenPrice(input=price, output=0.0)
+    if isinstance(cost, PerThousandTokens):
+        return _token_price(cost.value)
+    if isinstance(cost, PerThousandEmbeddingTokens):
+        return TokenPrice(input=cost.value, output=0.0)
     return None
 
 
@@ -99,11 +93,11 @@ class PriceTable:
     def from_json(cls, data: Mapping[str, Any]) -> PriceTable:
         prices: dict[str, TokenPrice] = {}
         for model, value in (data.get("models") or {}).items():
-            price = price_from_cost({"metric": "per_1000_tokens", "value": value})
-            if price is not None:
-                prices[model] = TokenPrice(
-                    price.input, price.output, price.cache_read, price.cache_write, source="public"
-                )
+            try:
+                price = TokenPrices.model_validate(value)
+            except ValidationError:
+                continue  # an entry this version cannot read: the model stays unpriced
+            prices[model] = TokenPrice(price.input, price.output, price.cache_read, price.cache_write, source="public")
         return cls(prices)
 
     def __len__(self) -> int:

@@ -45,7 +45,7 @@ class Alert:
     limit: float
     unit: str
     occurred_at: float
-    targets: tuple[dict[str, Any], ...] = field(default=())
+    targets: tuple[Mapping[str, Any], ...] = field(default=())
     kind: str = "budget"
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ delivery becomes `delivered`, `failed` (no attempts left) or stays `pending` wit
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ class Delivery:
     attempts: int
 
     @property
-    def target(self) -> dict[str, Any]:
+    def target(self) -> Mapping[str, Any]:
         return self.alert.targets[self.target_index]
 
     @property

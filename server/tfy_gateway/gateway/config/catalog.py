@@ -8,11 +8,10 @@ the adapter target (credentials resolved at build time), its pricing, or why it 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from tfy_gateway.gateway.accounting import UNPRICED, ModelPricing, PriceTable, pricing_for
 from tfy_gateway.gateway.providers import (
@@ -20,13 +19,12 @@ from tfy_gateway.gateway.providers import (
     SecretError,
     SecretResolver,
     UpstreamTarget,
-    target_from_manifests,
+    target_for,
 )
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
+from tfy_gateway.manifests.providers import Integration, VirtualModelAccount
 
 logger = logging.getLogger(__name__)
-
-VIRTUAL_ACCOUNT_TYPE = "provider-account/virtual-model"
 
 
 @dataclass(frozen=True)
@@ -55,18 +53,16 @@ EMPTY_CATALOG = ModelCatalog(0, MappingProxyType({}))
 def build_catalog(snapshot: ConfigSnapshot, secrets: SecretResolver, prices: PriceTable) -> ModelCatalog:
     """Targets for every integration of every (non-virtual) provider account in `snapshot`."""
     entries: dict[str, CatalogEntry] = {}
-    for resource in snapshot.provider_accounts():
-        account: Mapping[str, Any] = resource.manifest
-        if account.get("type") == VIRTUAL_ACCOUNT_TYPE:
+    for account in snapshot.provider_account_models():
+        if isinstance(account, VirtualModelAccount):
             continue
-        provider = str(account.get("type", "")).split("/", 1)[-1]
-        for integration in account.get("integrations") or ():
-            if not isinstance(integration, Mapping) or not integration.get("name"):
-                continue
-            model = f"{account.get('name')}/{integration['name']}"
+        provider = account.type.split("/", 1)[-1]
+        integrations: Sequence[Integration] = account.integrations or ()
+        for integration in integrations:
+            model = f"{account.name}/{integration.name}"
             pricing = pricing_for(account, integration, prices)
             try:
-                target = target_from_manifests(account, integration, secrets)
+                target = target_for(account, integration, secrets)
             except (ProviderConfigError, SecretError) as exc:
                 # The message names the field or the secret reference, never a secret value.
                 logger.warning("model %s cannot be called: %s", model, exc)

@@ -54,11 +54,10 @@ EMPTY_CONFIG = CompiledConfig(ConfigSnapshot(), EMPTY_CATALOG, CompiledRouting()
 
 @dataclass(frozen=True)
 class ConfigCompiler:
-    """What compiling needs besides the snapshot: where secrets live, prices, cache sizes."""
+    """What compiling needs besides the snapshot: where secrets live, prices."""
 
     data_dir: Path
     prices: PriceTable
-    routing_cache_size: int = 10_000
 
     def compile(self, snapshot: ConfigSnapshot, previous: CompiledConfig | None = None) -> CompiledConfig:
         """Every part or nothing: the first part that fails raises `CompileError`. With `previous`
@@ -67,7 +66,7 @@ class ConfigCompiler:
         if previous is not None and previous.snapshot.resources is snapshot.resources:
             return replace(previous, snapshot=snapshot, identities=identities)
         try:
-            routing = compile_snapshot(snapshot, cache_size=self.routing_cache_size)
+            routing = compile_snapshot(snapshot)
         except Exception as exc:
             raise CompileError("routing rules", snapshot.version, exc) from exc
         try:
@@ -76,7 +75,7 @@ class ConfigCompiler:
         except Exception as exc:
             raise CompileError("model catalog", snapshot.version, exc) from exc
         try:
-            limits = compile_policies(snapshot, cache_size=self.routing_cache_size)
+            limits = compile_policies(snapshot)
         except Exception as exc:
             raise CompileError("rate-limit and budget rules", snapshot.version, exc) from exc
         return CompiledConfig(snapshot, catalog, routing, limits, identities)

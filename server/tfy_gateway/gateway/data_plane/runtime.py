@@ -171,13 +171,17 @@ class DataPlane:
             shared = RedisLimitState(link, prefix=settings.redis_key_prefix)
             fallback = self.metrics.state_fallback
             shared_limits = FailoverLimitState(shared, settings.on_state_error, on_fallback=fallback)
-            self._limiter = Limiter(shared_limits, notify=self._threshold_crossed)
+            self._limiter = Limiter(
+                shared_limits, notify=self._threshold_crossed, model_cache_size=settings.model_cache_size
+            )
             self._limits = PolicyLimits(self._limiter)
         else:
             counters = MemoryLimitState()
             journal = LimitJournal(settings.data_dir / LIMITS_FILE, counters)
             await journal.start()
-            self._limiter = Limiter(counters, notify=self._threshold_crossed)
+            self._limiter = Limiter(
+                counters, notify=self._threshold_crossed, model_cache_size=settings.model_cache_size
+            )
             self._limits = PolicyLimits(self._limiter)
         owned: AiohttpTransport | None = None
         if self._transport_override is not None:

@@ -9,8 +9,9 @@ carrying that key.
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from tfy_gateway.gateway.limits.calendar import CALENDAR, CalendarPeriod
@@ -21,8 +22,9 @@ from tfy_gateway.gateway.routing.matching import WhenMatcher
 from tfy_gateway.gateway.routing.rule_index import ModelIndex, SubjectIndex
 from tfy_gateway.gateway.routing.types import RouteRequest
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
-
-logger = logging.getLogger(__name__)
+from tfy_gateway.manifests.budgets_v2 import BudgetV2Alert
+from tfy_gateway.manifests.limits import BudgetAlerts
+from tfy_gateway.manifests.limits import BudgetRule as BudgetRuleSpec
 
 BUDGET_CONFIG = "gateway-budget-config"
 
@@ -54,16 +56,19 @@ class BudgetUnit:
 @dataclass(frozen=True)
 class Alerting:
     thresholds: tuple[float, ...]  # percent of the limit
-    targets: tuple[dict[str, Any], ...]
+    targets: tuple[Mapping[str, Any], ...]
 
     @classmethod
-    def of(cls, alerts: Any) -> Alerting | None:
+    def of(cls, alerts: BudgetAlerts | BudgetV2Alert | None) -> Alerting | None:
         """A manifest's `alerts` (V1 or V2), or None when it has no threshold or no target."""
         if alerts is None or not alerts.thresholds or not alerts.notification_target:
             return None
         return cls(
             tuple(sorted(float(t) for t in alerts.thresholds)),
-            tuple(target.model_dump(mode="json", exclude_none=True) for target in alerts.notification_target),
+            tuple(
+                MappingProxyType(target.model_dump(mode="json", exclude_none=True))
+                for target in alerts.notification_target
+            ),
         )
 
 
@@ -86,31 +91,30 @@ class BudgetRule:
         return all(key in metadata for key in self.required_metadata) and self.when.matches(request)
 
 
-def _subject_index(model: str, rules: tuple[BudgetRule, ...]) -> SubjectIndex[BudgetRule]:
-    return SubjectIndex(rules)
-
-
-@dataclass
+@dataclass(frozen=True, eq=False)
 class CompiledBudgets:
+    """The rules in order, narrowed per request as `CompiledLimits` narrows rate limits."""
+
     rules: tuple[BudgetRule, ...] = ()
-    cache_size: int = 10_000
-    _index: ModelIndex[BudgetRule, SubjectIndex[BudgetRule]] = field(init=False, repr=False)
+    index: ModelIndex[BudgetRule] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._index = ModelIndex(self.rules, _subject_index, self.cache_size)
+        object.__setattr__(self, "index", ModelIndex.of(self.rules))
 
-    def matching(self, request: LimitRequest) -> list[BudgetRule]:
-        """Every matching rule in order; the first one decides."""
+    def matching(self, request: LimitRequest, by_model: SubjectIndex[BudgetRule] | None = None) -> list[BudgetRule]:
+        """Every matching rule in order; the first one decides. `by_model` as in `first_match`."""
         if not self.rules:
             return []
-        candidates = self._index.for_model(request.model).candidates(request.subjects)
+        if by_model is None:
+            by_model = SubjectIndex(self.index.select(request.model))
+        candidates = by_model.candidates(request.subjects)
         if not candidates:
             return []
         route = RouteRequest(request.model, request.subjects, request.metadata)
         return [rule for rule in candidates if rule.matches(route)]
 
 
-def compile_budget_rule(rule: Any, config_name: str) -> BudgetRule:
+def compile_budget_rule(rule: BudgetRuleSpec, config_name: str) -> BudgetRule:
     unit = BudgetUnit.parse(rule.unit)
     applies_per = tuple(rule.budget_applies_per or ())
     alerting = Alerting.of(rule.alerts)
@@ -121,18 +125,14 @@ def compile_budget_rule(rule: Any, config_name: str) -> BudgetRule:
         limit=unit.amount(rule.limit_to),
         unit=unit,
         applies_per=applies_per,
-        audit=bool(rule.audit_mode),
+        audit=rule.audit_mode,
         alerting=alerting,
         required_metadata=tuple(p.removeprefix(METADATA_PREFIX) for p in applies_per if p.startswith(METADATA_PREFIX)),
     )
 
 
-def compile_budgets(snapshot: ConfigSnapshot, *, cache_size: int = 10_000) -> CompiledBudgets:
-    resource = snapshot.gateway_config(BUDGET_CONFIG)
-    if resource is None:
-        return CompiledBudgets(cache_size=cache_size)
-    if resource.model is None:
-        logger.warning("the stored %s no longer parses; budgets ignore it", BUDGET_CONFIG)
-        return CompiledBudgets(cache_size=cache_size)
-    config = resource.model
-    return CompiledBudgets(tuple(compile_budget_rule(rule, config.name) for rule in config.rules), cache_size)
+def compile_budgets(snapshot: ConfigSnapshot) -> CompiledBudgets:
+    config = snapshot.budgeting()
+    if config is None:
+        return CompiledBudgets()
+    return CompiledBudgets(tuple(compile_budget_rule(rule, config.name) for rule in config.rules))

@@ -44,6 +44,8 @@ from tfy_gateway.gateway.limits.tokens import estimated_usage
 from tfy_gateway.gateway.limits.v2 import V2Rule
 from tfy_gateway.gateway.limits.window import Period
 from tfy_gateway.gateway.providers import Usage
+from tfy_gateway.gateway.routing.memo import ConfigMemo, ModelMemo
+from tfy_gateway.gateway.routing.rule_index import R, SubjectIndex
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ Measure = Literal["request", "tokens", "cost", "budget-tokens"]
 or its token estimate under a token budget (checked for room: spend below the limit)."""
 
 MAX_REMEMBERED_PLANS = 10_000
+MAX_REMEMBERED_MODELS = 10_000
 
 
 class _Slot(NamedTuple):
@@ -128,12 +131,36 @@ class _Plan:
     applied: list[AppliedRule] = field(default_factory=list)
 
 
+class _Memo:
+    """What the limiter remembers about one `LimitPolicies` (see `routing.memo`): plans per request
+    shape, and the V1 rules per requested model."""
+
+    __slots__ = ("budgets", "plans", "rate_limits")
+
+    def __init__(self, policies: LimitPolicies, model_cache_size: int) -> None:
+        self.plans: dict[tuple[str, str, tuple[str, ...], frozenset[tuple[str, str]]], _Plan] = {}
+        self.rate_limits = ModelMemo(policies.rate_limits.index, _by_subject, model_cache_size)
+        self.budgets = ModelMemo(policies.budgets.index, _by_subject, model_cache_size)
+
+
+def _by_subject(model: str, rules: tuple[R, ...]) -> SubjectIndex[R]:
+    return SubjectIndex(rules)
+
+
 class Limiter:
     """Rate-limit and budget admission and settlement over one `LimitState`."""
 
-    def __init__(self, state: LimitState, *, clock: Clock = time.time, notify: Notify | None = None) -> None:
+    def __init__(
+        self,
+        state: LimitState,
+        *,
+        clock: Clock = time.time,
+        notify: Notify | None = None,
+        model_cache_size: int = MAX_REMEMBERED_MODELS,
+    ) -> None:
         self.state = state
         self.clock = clock
+        self._memos: ConfigMemo[LimitPolicies, _Memo] = ConfigMemo(lambda policies: _Memo(policies, model_cache_size))
         self._watch = ThresholdWatch(notify) if notify is not None else None
         self._keys: dict[tuple[str, str, str, Entity], str] = {}
         self._windows: dict[Period | CalendarPeriod, tuple[float, float, int, float]] = {}
@@ -229,16 +256,21 @@ class Limiter:
 
     def _plan(self, policies: LimitPolicies, request: LimitRequest) -> _Plan:
         """Which counters a request of this shape is charged in. Requests of one caller, model and
-        metadata meet the same rules and counters, so the plan is remembered per compiled config."""
+        metadata meet the same rules and counters, so the plan is remembered per compiled config
+        (in the limiter's memo of it: the compiled config itself never changes)."""
         shape = (request.model, request.caller, request.subjects, frozenset(request.metadata.items()))
-        memo = policies.plans
-        plan = memo.get(shape)
+        memo = self._memos.of(policies)
+        plans = memo.plans
+        plan = plans.get(shape)
         if plan is None:
             plan = _Plan()
-            rate_rule = policies.rate_limits.first_match(request)
+            rate_limits, budgets = policies.rate_limits, policies.budgets
+            rate_rule = (
+                rate_limits.first_match(request, memo.rate_limits.get(request.model)) if rate_limits.rules else None
+            )
             if rate_rule is not None:
                 self._rate_limit(plan, rate_rule, request)
-            budget_rules = policies.budgets.matching(request)
+            budget_rules = budgets.matching(request, memo.budgets.get(request.model)) if budgets.rules else None
             if budget_rules:
                 self._budgets(plan, budget_rules, request)
             v2 = policies.v2
@@ -248,9 +280,9 @@ class Limiter:
             if v2.budgets:
                 for rule in v2.matching(v2.budgets, request):
                     self._v2(plan, rule, request)
-            if len(memo) >= MAX_REMEMBERED_PLANS:
-                memo.clear()
-            memo[shape] = plan
+            if len(plans) >= MAX_REMEMBERED_PLANS:
+                plans.clear()
+            plans[shape] = plan
         return plan
 
     async def settle(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from tfy_gateway.gateway.limits.budgets import CompiledBudgets, compile_budgets
 from tfy_gateway.gateway.limits.rules import CompiledLimits, compile_limits
@@ -11,13 +10,14 @@ from tfy_gateway.gateway.limits.v2 import CompiledV2, compile_v2
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LimitPolicies:
+    """Immutable and shared by every request of a configuration version (hashed by identity: the
+    limiter keeps its plans per request shape for it in its own memo)."""
+
     rate_limits: CompiledLimits = field(default_factory=CompiledLimits)
     budgets: CompiledBudgets = field(default_factory=CompiledBudgets)
     v2: CompiledV2 = field(default_factory=CompiledV2)
-    # The limiter's plans per request shape (caller, model, metadata), valid for this version only.
-    plans: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -30,9 +30,7 @@ class LimitPolicies:
         return bool(self.budgets.rules or self.v2.budgets)
 
 
-def compile_policies(snapshot: ConfigSnapshot, *, cache_size: int = 10_000) -> LimitPolicies:
+def compile_policies(snapshot: ConfigSnapshot) -> LimitPolicies:
     return LimitPolicies(
-        rate_limits=compile_limits(snapshot, cache_size=cache_size),
-        budgets=compile_budgets(snapshot, cache_size=cache_size),
-        v2=compile_v2(snapshot),
+        rate_limits=compile_limits(snapshot), budgets=compile_budgets(snapshot), v2=compile_v2(snapshot)
     )

@@ -8,9 +8,8 @@ is no counter to charge otherwise), so requests without it fall through to later
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from tfy_gateway.gateway.limits.request import LimitRequest
 from tfy_gateway.gateway.limits.scope import METADATA_PREFIX
@@ -19,8 +18,7 @@ from tfy_gateway.gateway.routing.matching import WhenMatcher
 from tfy_gateway.gateway.routing.rule_index import ModelIndex, SubjectIndex
 from tfy_gateway.gateway.routing.types import RouteRequest
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
-
-logger = logging.getLogger(__name__)
+from tfy_gateway.manifests.limits import RateLimitRule
 
 RATE_LIMITING_CONFIG = "gateway-rate-limiting-config"
 
@@ -59,33 +57,32 @@ class LimitRule:
         return all(key in metadata for key in self.required_metadata) and self.when.matches(request)
 
 
-def _subject_index(model: str, rules: tuple[LimitRule, ...]) -> SubjectIndex[LimitRule]:
-    return SubjectIndex(rules)
-
-
-@dataclass
+@dataclass(frozen=True, eq=False)
 class CompiledLimits:
-    """The rules in order; `first_match` narrows them by requested model (memoised per model) and by
-    the caller's subjects before matching, so thousands of per-team rules cost a few dict lookups."""
+    """The rules in order; `first_match` narrows them by requested model and by the caller's subjects
+    before matching, so thousands of per-team rules cost a few dict lookups. The limiter remembers
+    the per-model narrowing (`by_model`); without it, it is built afresh."""
 
     rules: tuple[LimitRule, ...] = ()
-    cache_size: int = 10_000
-    _index: ModelIndex[LimitRule, SubjectIndex[LimitRule]] = field(init=False, repr=False)
+    index: ModelIndex[LimitRule] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._index = ModelIndex(self.rules, _subject_index, self.cache_size)
+        object.__setattr__(self, "index", ModelIndex.of(self.rules))
 
-    def first_match(self, request: LimitRequest) -> LimitRule | None:
+    def first_match(self, request: LimitRequest, by_model: SubjectIndex[LimitRule] | None = None) -> LimitRule | None:
+        """`by_model`: the subject index of `request.model`'s rules, when the caller remembers it."""
         if not self.rules:
             return None
-        candidates = self._index.for_model(request.model).candidates(request.subjects)
+        if by_model is None:
+            by_model = SubjectIndex(self.index.select(request.model))
+        candidates = by_model.candidates(request.subjects)
         if not candidates:
             return None
         route = RouteRequest(request.model, request.subjects, request.metadata)
         return next((rule for rule in candidates if rule.matches(route)), None)
 
 
-def compile_rule(rule: Any, config_name: str) -> LimitRule:
+def compile_rule(rule: RateLimitRule, config_name: str) -> LimitRule:
     applies_per = tuple(rule.rate_limit_applies_per or ())
     return LimitRule(
         id=rule.id,
@@ -98,12 +95,8 @@ def compile_rule(rule: Any, config_name: str) -> LimitRule:
     )
 
 
-def compile_limits(snapshot: ConfigSnapshot, *, cache_size: int = 10_000) -> CompiledLimits:
-    resource = snapshot.gateway_config(RATE_LIMITING_CONFIG)
-    if resource is None:
-        return CompiledLimits(cache_size=cache_size)
-    if resource.model is None:
-        logger.warning("the stored %s no longer parses; rate limiting ignores it", RATE_LIMITING_CONFIG)
-        return CompiledLimits(cache_size=cache_size)
-    config = resource.model
-    return CompiledLimits(tuple(compile_rule(rule, config.name) for rule in config.rules), cache_size)
+def compile_limits(snapshot: ConfigSnapshot) -> CompiledLimits:
+    config = snapshot.rate_limiting()
+    if config is None:
+        return CompiledLimits()
+    return CompiledLimits(tuple(compile_rule(rule, config.name) for rule in config.rules))

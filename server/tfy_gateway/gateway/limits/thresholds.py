@@ -7,7 +7,7 @@ on every request.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ class ThresholdCrossed:
     limit: float
     unit: str
     occurred_at: float
-    targets: tuple[dict[str, Any], ...]
+    targets: tuple[Mapping[str, Any], ...]
 
 
 Notify = Callable[[ThresholdCrossed], None]

@@ -17,11 +17,11 @@ under `per-user`, a request without the metadata key) is not counted by that rul
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Literal, TypeVar
 
 from tfy_gateway.gateway.limits.budgets import Alerting, BudgetRule, BudgetUnit
 from tfy_gateway.gateway.limits.request import LimitRequest
@@ -29,8 +29,34 @@ from tfy_gateway.gateway.limits.rules import LimitRule, Unit
 from tfy_gateway.gateway.limits.scope import Entity
 from tfy_gateway.gateway.routing.matching import WhenMatcher
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
-
-logger = logging.getLogger(__name__)
+from tfy_gateway.manifests.budgets_v2 import (
+    BudgetV2AppliesTo,
+    BudgetV2AppliesToAggregate,
+    BudgetV2AppliesToMetadata,
+    BudgetV2Limits,
+    BudgetV2PerMetadataOverride,
+    BudgetV2PerModelOverride,
+    BudgetV2PerUserOverride,
+    BudgetV2PerVirtualAccountOverride,
+    BudgetV2WhenTeamScoped,
+    BudgetV2WhenTenantScoped,
+    TeamBudgetConfig,
+    TenantBudgetConfig,
+)
+from tfy_gateway.manifests.filters_v2 import InNotInFilter, TenantSubjects
+from tfy_gateway.manifests.rate_limits_v2 import (
+    ModelRateLimitAppliesTo,
+    ModelRateLimitConfig,
+    ModelRateLimits,
+    ModelRateLimitWhen,
+    RateLimitAppliesToAggregate,
+    RateLimitAppliesToMetadata,
+    RateLimitPerMetadataOverride,
+    RateLimitPerModelOverride,
+    RateLimitPerTeamOverride,
+    RateLimitPerUserOverride,
+    RateLimitPerVirtualAccountOverride,
+)
 
 MODEL_RATE_LIMIT_CONFIG = "tenant-rate-limit-config/model"
 TENANT_BUDGET_CONFIG = "tenant-budget-config"
@@ -38,6 +64,19 @@ TEAM_BUDGET_CONFIG = "team-budget-config"
 
 Meter = LimitRule | BudgetRule
 V2Kind = Literal["rate_limit", "budget"]
+
+V2When = ModelRateLimitWhen | BudgetV2WhenTenantScoped | BudgetV2WhenTeamScoped
+RateLimitOverride = (
+    RateLimitPerUserOverride
+    | RateLimitPerTeamOverride
+    | RateLimitPerVirtualAccountOverride
+    | RateLimitPerModelOverride
+    | RateLimitPerMetadataOverride
+)
+BudgetOverride = (
+    BudgetV2PerUserOverride | BudgetV2PerModelOverride | BudgetV2PerVirtualAccountOverride | BudgetV2PerMetadataOverride
+)
+Override = TypeVar("Override", RateLimitOverride, BudgetOverride)
 
 
 @dataclass(frozen=True)
@@ -48,7 +87,7 @@ class Filter:
     excluded: frozenset[str]
 
     @classmethod
-    def of(cls, spec: Any) -> Filter | None:
+    def of(cls, spec: InNotInFilter | None) -> Filter | None:
         if spec is None:
             return None
         return cls(None if spec.in_ is None else frozenset(spec.in_), frozenset(spec.not_in or ()))
@@ -130,7 +169,7 @@ class V2Rule:
     applies_to: str  # aggregate | per-user | per-team | per-virtual-account | per-model | metadata
     metadata_key: str | None
     meters: tuple[Meter, ...]  # one per window / period
-    overrides: Mapping[str, tuple[Meter, ...]] = field(default_factory=dict)  # entity value -> meters
+    overrides: Mapping[str, tuple[Meter, ...]] = field(default_factory=lambda: MappingProxyType({}))  # entity -> meters
     mode: str = "enforce"
 
     def charged(self, request: LimitRequest) -> list[tuple[Meter, Entity]]:
@@ -186,14 +225,14 @@ class CompiledV2:
         return [rule for rule in rules if rule.match.matches(request)]
 
 
-def _match(when: Any, team_name: str | None = None) -> V2Match:
+def _match(when: V2When | None, team_name: str | None = None) -> V2Match:
     if when is None:
         return V2Match(team_name=team_name)
     subjects = when.subjects
     return V2Match(
-        users=Filter.of(getattr(subjects, "users", None)),
-        teams=Filter.of(getattr(subjects, "teams", None)),
-        virtual_accounts=Filter.of(getattr(subjects, "virtual_accounts", None)),
+        users=Filter.of(subjects.users) if subjects is not None else None,
+        teams=Filter.of(subjects.teams) if isinstance(subjects, TenantSubjects) else None,
+        virtual_accounts=Filter.of(subjects.virtual_accounts) if subjects is not None else None,
         models=Filter.of(when.models),
         provider_accounts=Filter.of(when.provider_accounts),
         metadata=tuple((key, spec) for key, value in (when.metadata or {}).items() if (spec := Filter.of(value))),
@@ -201,24 +240,41 @@ def _match(when: Any, team_name: str | None = None) -> V2Match:
     )
 
 
-def _overrides(applies_to: Any, build: Any) -> dict[str, tuple[Meter, ...]]:
+def _entities(override: RateLimitOverride | BudgetOverride) -> list[str]:
+    """The users, teams, virtual accounts, models or metadata values an override names."""
+    if isinstance(override, (RateLimitPerUserOverride, BudgetV2PerUserOverride)):
+        return override.users
+    if isinstance(override, RateLimitPerTeamOverride):
+        return override.teams
+    if isinstance(override, (RateLimitPerVirtualAccountOverride, BudgetV2PerVirtualAccountOverride)):
+        return override.virtual_accounts
+    if isinstance(override, (RateLimitPerModelOverride, BudgetV2PerModelOverride)):
+        return override.models
+    return override.metadata_values
+
+
+def _overrides(
+    overrides: Sequence[Override] | None, build: Callable[[Override], tuple[Meter, ...]]
+) -> Mapping[str, tuple[Meter, ...]]:
+    """Entity name -> its override's meters; the first override naming an entity wins."""
     out: dict[str, tuple[Meter, ...]] = {}
-    for override in getattr(applies_to, "overrides", None) or ():
-        names = next(
-            getattr(override, attribute)
-            for attribute in ("users", "teams", "virtual_accounts", "models", "metadata_values")
-            if hasattr(override, attribute)
-        )
-        meters = build(override.limits)
-        for name in names:
+    for override in overrides or ():
+        meters = build(override)
+        for name in _entities(override):
             out.setdefault(name, meters)
-    return out
+    return MappingProxyType(out)
 
 
-def compile_rate_limit(config: Any) -> V2Rule:
+def _metadata_key(applies_to: ModelRateLimitAppliesTo | BudgetV2AppliesTo) -> str | None:
+    if isinstance(applies_to, (RateLimitAppliesToMetadata, BudgetV2AppliesToMetadata)):
+        return applies_to.metadata
+    return None
+
+
+def compile_rate_limit(config: ModelRateLimitConfig) -> V2Rule:
     name, audit = config.name, config.mode == "audit"
 
-    def build(limits: Any) -> tuple[Meter, ...]:
+    def build(limits: ModelRateLimits) -> tuple[Meter, ...]:
         return tuple(
             LimitRule(
                 id=name,
@@ -233,17 +289,21 @@ def compile_rate_limit(config: Any) -> V2Rule:
         )
 
     applies_to = config.applies_to
+    overrides: Sequence[RateLimitOverride] | None = (
+        None if isinstance(applies_to, RateLimitAppliesToAggregate) else applies_to.overrides
+    )
+    by_entity = _overrides(overrides, lambda override: build(override.limits))
     return V2Rule(
         "rate_limit", name, config.type, _match(config.when), applies_to.type,
-        getattr(applies_to, "metadata", None), build(config.limits), _overrides(applies_to, build), config.mode,
+        _metadata_key(applies_to), build(config.limits), by_entity, config.mode,
     )  # fmt: skip
 
 
-def compile_budget(config: Any) -> V2Rule:
+def compile_budget(config: TenantBudgetConfig | TeamBudgetConfig) -> V2Rule:
     name, mode = config.name, config.mode
     alerting = Alerting.of(config.alerts)
 
-    def build(limits: Any) -> tuple[Meter, ...]:
+    def build(limits: BudgetV2Limits) -> tuple[Meter, ...]:
         meters = []
         for period, value in limits.periods().items():
             unit = BudgetUnit.parse(period)
@@ -263,25 +323,19 @@ def compile_budget(config: Any) -> V2Rule:
         return tuple(meters)
 
     applies_to = config.applies_to
-    team = getattr(config, "team_name", None)
+    overrides: Sequence[BudgetOverride] | None = (
+        None if isinstance(applies_to, BudgetV2AppliesToAggregate) else applies_to.overrides
+    )
+    by_entity = _overrides(overrides, lambda override: build(override.limits))
+    team = config.team_name if isinstance(config, TeamBudgetConfig) else None
     return V2Rule(
         "budget", name, config.type, _match(config.when, team), applies_to.type,
-        getattr(applies_to, "metadata", None), build(config.limits), _overrides(applies_to, build), mode,
+        _metadata_key(applies_to), build(config.limits), by_entity, mode,
     )  # fmt: skip
 
 
 def compile_v2(snapshot: ConfigSnapshot) -> CompiledV2:
-    rate_limits: list[V2Rule] = []
-    budgets: list[V2Rule] = []
-    for resource in snapshot.resources.values():
-        if resource.type not in (MODEL_RATE_LIMIT_CONFIG, TENANT_BUDGET_CONFIG, TEAM_BUDGET_CONFIG):
-            continue
-        if resource.model is None:
-            logger.warning("the stored %s '%s' no longer parses; limits ignore it", resource.type, resource.name)
-            continue
-        if resource.type == MODEL_RATE_LIMIT_CONFIG:
-            rate_limits.append(compile_rate_limit(resource.model))
-        else:
-            budgets.append(compile_budget(resource.model))
+    rate_limits = [compile_rate_limit(config) for config in snapshot.model_rate_limits()]
+    budgets = [compile_budget(config) for config in snapshot.budgets_v2()]
     by_name = attrgetter("name")  # a stable order: by name, as the platform lists them
     return CompiledV2(tuple(sorted(rate_limits, key=by_name)), tuple(sorted(budgets, key=by_name)))

@@ -3,7 +3,7 @@
 Usage (the data plane owns the transport and builds targets when config is applied):
 
     async with AiohttpTransport(connection_limit=100) as transport:   # tests: MemoryTransport(handler)
-        target = target_from_manifests(account_manifest, integration_manifest, secrets)
+        target = target_for(account_model, integration_model, secrets)   # typed manifest models
         result = await call(transport, target, "chat", openai_body, CallOptions(timeouts=Timeouts.within(30)))
         if isinstance(result, UpstreamStream):          # body had "stream": true
             async with result:
@@ -47,7 +47,7 @@ from tfy_gateway.gateway.providers.dispatch import ADAPTERS, call
 from tfy_gateway.gateway.providers.memory_transport import MemoryTransport, Trickle
 from tfy_gateway.gateway.providers.secrets import SecretError, SecretResolver
 from tfy_gateway.gateway.providers.stream import UpstreamStream
-from tfy_gateway.gateway.providers.targets import PROVIDERS, ProviderConfigError, target_from_manifests
+from tfy_gateway.gateway.providers.targets import PROVIDERS, ProviderConfigError, target_for
 from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import (
     FormFile,
@@ -97,5 +97,5 @@ __all__ = [
     "Usage",
     "WireFormat",
     "call",
-    "target_from_manifests",
+    "target_for",
 ]

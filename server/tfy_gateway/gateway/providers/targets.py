@@ -1,9 +1,11 @@
-"""Build an `UpstreamTarget` from a provider-account manifest and one of its integrations.
+"""Build an `UpstreamTarget` from a provider-account model and one of its integrations.
 
 This runs when configuration is applied (secrets are resolved then), never per request. Each provider
 type knows its wire format and default base URL; a provider account's `base_url` overrides the default
 (that is how tests point an account at the fake provider). Self-hosted models use the integration's
 `url` (which includes the version path, e.g. `http://vllm:8000/v1`) and `hosted_model_name`.
+Fields are read from the typed models; only the loosely modelled provider types (`LooseAccount`,
+e.g. openrouter, ollama) carry theirs as unchecked extras.
 """
 
 from __future__ import annotations
@@ -13,9 +15,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.providers.base import UpstreamTarget, WireFormat
 from tfy_gateway.gateway.providers.secrets import SecretResolver
+from tfy_gateway.manifests.providers import (
+    AnthropicAccount,
+    ApiKeyAuth,
+    AwsBedrockAccount,
+    AzureAuth,
+    AzureOpenAIAccount,
+    AzureOpenAIModel,
+    BasicAuth,
+    BearerAuth,
+    BedrockAuth,
+    GcpApiKeyAuth,
+    GoogleVertexAccount,
+    Integration,
+    LooseAccount,
+    LooseIntegration,
+    OpenAIAccount,
+    ProviderAccount,
+    SelfHostedAccount,
+    SelfHostedModel,
+    VertexKeyFileAuth,
+    VirtualModel,
+    VirtualModelAccount,
+)
 
 
 class ProviderConfigError(ConfigError, ValueError):
@@ -46,6 +73,8 @@ PROVIDERS: Mapping[str, ProviderDefaults] = {
     "ollama": ProviderDefaults("openai", "http://localhost:11434/v1"),
     "self-hosted-model": ProviderDefaults("openai", None),
 }
+PROVIDER_PREFIX = "provider-account/"
+SUPPORTED = "api-key, bearer-auth, basic-auth"
 _API_KEY_HEADER: Mapping[str, str] = {
     "openai": "authorization",
     "anthropic": "x-api-key",
@@ -53,42 +82,161 @@ _API_KEY_HEADER: Mapping[str, str] = {
 }
 
 
-def provider_type(provider_account: Mapping[str, Any]) -> str:
-    kind = provider_account.get("type")
-    prefix = "provider-account/"
-    if not isinstance(kind, str) or not kind.startswith(prefix):
-        raise ProviderConfigError(
-            f"provider account {provider_account.get('name')!r}: type must be "
-            f"'provider-account/<provider>', got {kind!r}"
+AuthSpec = ApiKeyAuth | GcpApiKeyAuth | BearerAuth | BasicAuth | AzureAuth | BedrockAuth | VertexKeyFileAuth
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """What a provider account and one of its integrations say about reaching the model (a loosely
+    modelled type's values are whatever its manifest holds: checked in `target_for`)."""
+
+    base_url: str | None
+    model_id: str | None
+    model_field: str  # where `model_id` comes from, for the error when it is missing
+    api_version: str | None = None
+    auth: AuthSpec | None = None
+    loose_auth: Any = None  # a loosely modelled type's `auth_data`, unchecked
+    account_headers: Any = None
+    headers: Any = None
+
+
+def _extra(model: BaseModel, key: str) -> Any:
+    """A field of a loosely modelled provider type (kept by pydantic as an extra, unchecked)."""
+    return (model.model_extra or {}).get(key)
+
+
+def _typed_fields(account: ProviderAccount, integration: Integration) -> _Fields:
+    base_url: str | None = None
+    if isinstance(account, (OpenAIAccount, AnthropicAccount, AwsBedrockAccount, GoogleVertexAccount)):
+        base_url = account.base_url
+    elif isinstance(account, AzureOpenAIAccount):
+        base_url = account.azure_endpoint
+    auth = None if isinstance(account, (SelfHostedAccount, VirtualModelAccount, LooseAccount)) else account.auth_data
+    if isinstance(integration, SelfHostedModel):
+        return _Fields(
+            integration.url,
+            integration.hosted_model_name,
+            "hosted_model_name",
+            auth=integration.auth_data or auth,
+            headers=integration.headers,
         )
-    return kind[len(prefix) :]
+    if isinstance(integration, (VirtualModel, LooseIntegration)):
+        return _Fields(base_url, None, "model_id", auth=auth)
+    api_version = integration.api_version if isinstance(integration, AzureOpenAIModel) else None
+    return _Fields(base_url, integration.model_id, "model_id", api_version, auth)
 
 
-def _auth_headers(auth: Any, wire_format: WireFormat, where: str, secrets: SecretResolver) -> dict[str, str]:
-    if auth is None:
-        return {}
-    if not isinstance(auth, Mapping):
-        raise ProviderConfigError(f"{where}: auth_data must be a mapping with a 'type'")
-    kind = auth.get("type")
-    if kind == "api-key":
-        key = secrets.resolve(_required(auth, "api_key", where + ".auth_data"))
-        header = _API_KEY_HEADER[wire_format]
-        return {header: f"Bearer {key}" if header == "authorization" else key}
-    if kind == "bearer-auth":
-        token = secrets.resolve(_required(auth, "bearer_token", where + ".auth_data"))
-        return {"authorization": f"Bearer {token}"}
-    if kind == "basic-auth":
-        user = secrets.resolve(_required(auth, "username", where + ".auth_data"))
-        password = secrets.resolve(_required(auth, "password", where + ".auth_data"))
-        return {"authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-    raise ProviderConfigError(
-        f"{where}.auth_data.type {kind!r} is not supported by the local gateway "
-        "(supported: api-key, bearer-auth, basic-auth)"
+def _loose_fields(account: LooseAccount, integration: Integration) -> _Fields:
+    return _Fields(
+        _extra(account, "base_url"),
+        _extra(integration, "model_id"),
+        "model_id",
+        api_version=_extra(integration, "api_version"),
+        loose_auth=_extra(integration, "auth_data") or _extra(account, "auth_data"),
+        account_headers=_extra(account, "headers"),
+        headers=_extra(integration, "headers"),
     )
 
 
-def _required(mapping: Mapping[str, Any], key: str, where: str) -> str:
-    value = mapping.get(key)
+def target_for(account: ProviderAccount, integration: Integration, secrets: SecretResolver) -> UpstreamTarget:
+    """The upstream target for `<account>/<integration>`.
+
+    Raises ProviderConfigError for an unsupported provider or missing field, and SecretError when a
+    referenced secret has no value.
+    """
+    where = f"{account.name}/{integration.name}"
+    provider = account.type.removeprefix(PROVIDER_PREFIX)
+    defaults = PROVIDERS.get(provider)
+    if defaults is None:
+        raise ProviderConfigError(
+            f"{where}: provider type {provider!r} cannot be called by the local gateway; supported: "
+            f"{', '.join(sorted(PROVIDERS))}"
+        )
+    wire_format = defaults.wire_format
+    if isinstance(account, LooseAccount):
+        fields = _loose_fields(account, integration)
+    else:
+        fields = _typed_fields(account, integration)
+    base_url = fields.base_url or defaults.base_url
+    if not isinstance(base_url, str) or not base_url:  # a loose type's fields are unchecked
+        needed = {"azure-openai": "azure_endpoint", "self-hosted-model": "integration url"}.get(provider, "base_url")
+        raise ProviderConfigError(f"{where}: {needed} is required for provider type {provider!r}")
+    if not isinstance(fields.model_id, str) or not fields.model_id:
+        raise ProviderConfigError(f"{where}: integration {fields.model_field} is required")
+    if wire_format == "azure-openai" and not fields.api_version:
+        raise ProviderConfigError(f"{where}: api_version is required for Azure OpenAI (e.g. '2024-10-21')")
+    extra = {
+        **_headers(fields.account_headers, account.name, secrets),
+        **_headers(fields.headers, where, secrets),
+    }
+    if fields.loose_auth is not None:
+        auth = _loose_auth_headers(fields.loose_auth, wire_format, where, secrets)
+    else:
+        auth = _auth_headers(fields.auth, wire_format, where + ".auth_data", secrets)
+    return UpstreamTarget(
+        wire_format=wire_format,
+        provider=provider,
+        base_url=base_url.rstrip("/"),
+        model_id=fields.model_id,
+        auth_headers=auth,
+        extra_headers=extra,
+        api_version=str(fields.api_version) if fields.api_version else None,
+        account=account.name,
+        integration=integration.name,
+    )
+
+
+def _auth_headers(
+    auth: AuthSpec | None, wire_format: WireFormat, where: str, secrets: SecretResolver
+) -> dict[str, str]:
+    if auth is None:
+        return {}
+    if isinstance(auth, ApiKeyAuth):
+        return _api_key(secrets.resolve(_required(auth.api_key, "api_key", where)), wire_format)
+    if isinstance(auth, BearerAuth):
+        return {"authorization": f"Bearer {secrets.resolve(_required(auth.bearer_token, 'bearer_token', where))}"}
+    if isinstance(auth, BasicAuth):
+        return _basic(
+            secrets.resolve(_required(auth.username, "username", where)),
+            secrets.resolve(_required(auth.password, "password", where)),
+        )
+    if isinstance(auth, GcpApiKeyAuth):  # type "api-key" too, but its key is `apiKey`
+        raise ProviderConfigError(f"{where}: the google-gemini 'apiKey' form is not supported by the local gateway")
+    raise ProviderConfigError(
+        f"{where}.type {auth.type!r} is not supported by the local gateway (supported: {SUPPORTED})"
+    )
+
+
+def _loose_auth_headers(auth: Any, wire_format: WireFormat, where: str, secrets: SecretResolver) -> dict[str, str]:
+    """`auth_data` of a loosely modelled provider type: a value nobody checked."""
+    if not isinstance(auth, Mapping):
+        raise ProviderConfigError(f"{where}: auth_data must be a mapping with a 'type'")
+    where += ".auth_data"
+    kind = auth.get("type")
+    if kind == "api-key":
+        return _api_key(secrets.resolve(_required(auth.get("api_key"), "api_key", where)), wire_format)
+    if kind == "bearer-auth":
+        return {
+            "authorization": f"Bearer {secrets.resolve(_required(auth.get('bearer_token'), 'bearer_token', where))}"
+        }
+    if kind == "basic-auth":
+        return _basic(
+            secrets.resolve(_required(auth.get("username"), "username", where)),
+            secrets.resolve(_required(auth.get("password"), "password", where)),
+        )
+    raise ProviderConfigError(f"{where}.type {kind!r} is not supported by the local gateway (supported: {SUPPORTED})")
+
+
+def _api_key(key: str, wire_format: WireFormat) -> dict[str, str]:
+    header = _API_KEY_HEADER[wire_format]
+    return {header: f"Bearer {key}" if header == "authorization" else key}
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    return {"authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def _required(value: Any, key: str, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise ProviderConfigError(f"{where}.{key} is required (a string)")
     return value
@@ -100,58 +248,3 @@ def _headers(source: Any, where: str, secrets: SecretResolver) -> dict[str, str]
     if not isinstance(source, Mapping):
         raise ProviderConfigError(f"{where}.headers must be a mapping of header name to value")
     return {str(name): secrets.resolve(str(value)) for name, value in source.items()}
-
-
-def target_from_manifests(
-    provider_account: Mapping[str, Any], integration: Mapping[str, Any], secrets: SecretResolver
-) -> UpstreamTarget:
-    """The upstream target for `<account>/<integration>`.
-
-    Raises ProviderConfigError for an unsupported provider or missing field, and SecretError when a
-    referenced secret has no value.
-    """
-    account_name = str(provider_account.get("name", ""))
-    integration_name = str(integration.get("name", ""))
-    where = f"{account_name}/{integration_name}"
-    provider = provider_type(provider_account)
-    defaults = PROVIDERS.get(provider)
-    if defaults is None:
-        raise ProviderConfigError(
-            f"{where}: provider type {provider!r} cannot be called by the local gateway; supported: "
-            f"{', '.join(sorted(PROVIDERS))}"
-        )
-    wire_format = defaults.wire_format
-    if provider == "self-hosted-model":
-        base_url = integration.get("url") or provider_account.get("base_url")
-        model_id = integration.get("hosted_model_name") or integration.get("model_id")
-        model_field = "hosted_model_name"
-    else:
-        base_url = provider_account.get("base_url")
-        if not base_url:
-            base_url = provider_account.get("azure_endpoint") if provider == "azure-openai" else defaults.base_url
-        model_id = integration.get("model_id")
-        model_field = "model_id"
-    if not isinstance(base_url, str) or not base_url:
-        needed = {"azure-openai": "azure_endpoint", "self-hosted-model": "integration url"}.get(provider, "base_url")
-        raise ProviderConfigError(f"{where}: {needed} is required for provider type {provider!r}")
-    if not isinstance(model_id, str) or not model_id:
-        raise ProviderConfigError(f"{where}: integration {model_field} is required")
-    api_version = integration.get("api_version")
-    if wire_format == "azure-openai" and not api_version:
-        raise ProviderConfigError(f"{where}: api_version is required for Azure OpenAI (e.g. '2024-10-21')")
-    auth = integration.get("auth_data") or provider_account.get("auth_data")
-    extra = {
-        **_headers(provider_account.get("headers"), account_name, secrets),
-        **_headers(integration.get("headers"), where, secrets),
-    }
-    return UpstreamTarget(
-        wire_format=wire_format,
-        provider=provider,
-        base_url=base_url.rstrip("/"),
-        model_id=model_id,
-        auth_headers=_auth_headers(auth, wire_format, where, secrets),
-        extra_headers=extra,
-        api_version=str(api_version) if api_version else None,
-        account=account_name,
-        integration=integration_name,
-    )

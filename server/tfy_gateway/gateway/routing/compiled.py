@@ -1,28 +1,39 @@
 """Routing rules and virtual models compiled once per applied snapshot.
 
 `CompiledRouting.rules_for(model)` narrows the rules to those whose `models` can match, in rule
-order, and memoises that per requested model: per request, matching only checks subjects and
-metadata of those few rules.
+order (the router remembers that per requested model): per request, matching only checks subjects
+and metadata of those few rules. Compiling reads the typed manifest models (`ConfigSnapshot`'s
+accessors), so a field renamed in a model is a type error here, not a policy silently dropped.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
 from tfy_gateway.gateway.routing.health import sla_key
 from tfy_gateway.gateway.routing.matching import WhenMatcher
 from tfy_gateway.gateway.routing.rule_index import ModelIndex, SubjectIndex
 from tfy_gateway.gateway.routing.types import Attempt, RetryPolicy, RoutePlan
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
+from tfy_gateway.manifests.common import When
+from tfy_gateway.manifests.providers import VirtualModelAccount
+from tfy_gateway.manifests.routing import (
+    ComplexityBasedRouting,
+    ComplexityTarget,
+    LatencyBasedRouting,
+    LatencyTarget,
+    PriorityBasedRouting,
+    PriorityTarget,
+    RetryConfig,
+    WeightBasedRouting,
+    WeightedTarget,
+)
 
-logger = logging.getLogger(__name__)
-
-LOAD_BALANCING_CONFIG = "gateway-load-balancing-config"
-VIRTUAL_MODEL_ACCOUNT = "provider-account/virtual-model"
+RoutingSpec = WeightBasedRouting | LatencyBasedRouting | PriorityBasedRouting | ComplexityBasedRouting
+"""A routing rule (the `*Rule` models are subclasses) or a virtual model's `routing_config`."""
+TargetSpec = WeightedTarget | LatencyTarget | PriorityTarget | ComplexityTarget
 WEIGHT, LATENCY, PRIORITY, COMPLEXITY = (
     "weight-based-routing",
     "latency-based-routing",
@@ -74,42 +85,40 @@ class ModelRules(SubjectIndex["CompiledRule"]):
         self.passthrough = RoutePlan(model, None, None, None, (Attempt(model),), False)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class CompiledRouting:
+    """Immutable and shared by every request of a configuration version (hashed by identity: the
+    router keeps what it remembers about it, rules per model and static rankings, in its own memo)."""
+
     rules: tuple[CompiledRule, ...] = ()
-    virtual_models: MappingProxyType[str, CompiledRule] = field(default_factory=lambda: MappingProxyType({}))
-    cache_size: int = 10_000
-    # Rankings that do not depend on request or health: a rule with every target eligible and healthy.
-    static_rankings: dict[str, Any] = field(default_factory=dict)
-    _index: ModelIndex[CompiledRule, ModelRules] = field(init=False, repr=False)
+    virtual_models: Mapping[str, CompiledRule] = field(default_factory=lambda: MappingProxyType({}))
+    index: ModelIndex[CompiledRule] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._index = ModelIndex(self.rules, ModelRules, self.cache_size)
+        object.__setattr__(self, "index", ModelIndex.of(self.rules))
 
     def names(self, model: str) -> bool:
         """True when a rule's `when.models` or a virtual model names `model` (not just `*`)."""
-        return self._index.names(model) or model in self.virtual_models
+        return self.index.names(model) or model in self.virtual_models
 
     def rules_for(self, model: str) -> ModelRules:
-        """The gateway rules whose `models` can match `model` (memoised per model)."""
-        return self._index.for_model(model)
+        """The gateway rules whose `models` can match `model`, built afresh (the router memoises them)."""
+        return ModelRules(model, self.index.select(model))
 
 
 def _codes(values: Iterable[str] | None) -> frozenset[int]:
     return frozenset(int(v) for v in values or ())
 
 
-def _retry(config: Any | None) -> RetryPolicy:
+def _retry(config: RetryConfig | None) -> RetryPolicy:
     if config is None:
-        from tfy_gateway.manifests.routing import RetryConfig
-
         config = RetryConfig()
     return RetryPolicy(config.attempts, config.delay, _codes(config.on_status_codes))
 
 
-def _target(index: int, spec: Any, rule_key: str) -> CompiledTarget:
+def _target(index: int, spec: TargetSpec, rule_key: str) -> CompiledTarget:
     headers = spec.headers_override
-    sla = getattr(spec, "sla_cutoff", None)
+    sla = spec.sla_cutoff if isinstance(spec, PriorityTarget) else None
     has_sla = sla is not None and bool(sla.time_per_output_token_ms or sla.time_to_first_token_ms)
     attempt = Attempt(
         target=spec.target,
@@ -127,15 +136,15 @@ def _target(index: int, spec: Any, rule_key: str) -> CompiledTarget:
         index=index,
         target=spec.target,
         attempt=attempt,
-        weight=getattr(spec, "weight", None),
-        priority=getattr(spec, "priority", None),
+        weight=spec.weight if isinstance(spec, WeightedTarget) else None,
+        priority=spec.priority if isinstance(spec, PriorityTarget) else None,
         metadata_match=tuple((str(k), str(v)) for k, v in (spec.metadata_match or {}).items()),
         sla_mark=sla_key(rule_key, spec.target) if has_sla else None,
     )
 
 
-def _sticky(config: Any) -> StickySpec | None:
-    sticky = getattr(config, "sticky_routing", None)
+def _sticky(config: RoutingSpec) -> StickySpec | None:
+    sticky = config.sticky_routing if isinstance(config, WeightBasedRouting) else None
     if sticky is None:
         return None
     identifiers = tuple(
@@ -145,46 +154,50 @@ def _sticky(config: Any) -> StickySpec | None:
 
 
 def compile_rule(
-    config: Any, *, key: str, rule_id: str | None, config_name: str | None, virtual_model: bool = False
+    config: RoutingSpec,
+    *,
+    key: str,
+    when: When | None,
+    rule_id: str | None,
+    config_name: str | None,
+    virtual_model: bool = False,
 ) -> CompiledRule:
-    """One rule (or a virtual model's routing_config) with its targets' attempts built once."""
-    targets = tuple(_target(i, spec, key) for i, spec in enumerate(config.load_balance_targets))
+    """One rule (or a virtual model's routing_config, which has no `when`) with its targets' attempts
+    built once."""
+    specs: Sequence[TargetSpec] = config.load_balance_targets
+    targets = tuple(_target(i, spec, key) for i, spec in enumerate(specs))
     return CompiledRule(
         key=key,
         rule_id=rule_id,
         config_name=config_name,
         strategy=config.type,
-        when=WhenMatcher.from_when(getattr(config, "when", None)),
+        when=WhenMatcher.from_when(when),
         targets=targets,
         sticky=_sticky(config),
         virtual_model=virtual_model,
     )
 
 
-def compile_snapshot(snapshot: ConfigSnapshot, *, cache_size: int = 10_000) -> CompiledRouting:
+def compile_snapshot(snapshot: ConfigSnapshot) -> CompiledRouting:
     rules: list[CompiledRule] = []
-    resource = snapshot.gateway_config(LOAD_BALANCING_CONFIG)
-    if resource is not None:
-        if resource.model is None:
-            logger.warning("the stored %s no longer parses; routing ignores it", LOAD_BALANCING_CONFIG)
-        else:
-            config = resource.model
-            for rule in config.rules:
-                rules.append(compile_rule(rule, key=f"rule:{rule.id}", rule_id=rule.id, config_name=config.name))
+    config = snapshot.load_balancing()
+    if config is not None:
+        for rule in config.rules:
+            rules.append(
+                compile_rule(rule, key=f"rule:{rule.id}", when=rule.when, rule_id=rule.id, config_name=config.name)
+            )
     virtual: dict[str, CompiledRule] = {}
-    for account in snapshot.provider_accounts():
-        if account.type != VIRTUAL_MODEL_ACCOUNT:
+    for account in snapshot.provider_account_models():
+        if not isinstance(account, VirtualModelAccount):
             continue
-        if account.model is None:
-            logger.warning("virtual-model account '%s' no longer parses; routing ignores it", account.name)
-            continue
-        for integration in account.model.integrations:
-            model_id = f"{account.model.name}/{integration.name}"
+        for integration in account.integrations:
+            model_id = f"{account.name}/{integration.name}"
             virtual[model_id] = compile_rule(
                 integration.routing_config,
                 key=f"virtual-model:{model_id}",
+                when=None,
                 rule_id=None,
                 config_name=model_id,
                 virtual_model=True,
             )
-    return CompiledRouting(tuple(rules), MappingProxyType(virtual), cache_size)
+    return CompiledRouting(tuple(rules), MappingProxyType(virtual))

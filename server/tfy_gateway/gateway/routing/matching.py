@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tfy_gateway.gateway.routing.types import RouteRequest
+
+if TYPE_CHECKING:
+    from tfy_gateway.manifests.common import When
 
 
 def _values(values: list[str] | None) -> frozenset[str] | None:
@@ -27,7 +30,7 @@ class WhenMatcher:
     metadata: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_when(cls, when: Any | None) -> WhenMatcher:
+    def from_when(cls, when: When | None) -> WhenMatcher:
         if when is None:
             return cls()
         return cls(

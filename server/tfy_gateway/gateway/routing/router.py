@@ -3,8 +3,9 @@
 The router owns the state that outlives a configuration (latency samples, failure counts, sticky
 pins, health marks), keyed by target and rule id so that re-applying a config keeps it. The rules
 themselves are a `CompiledRouting` the caller passes in: the one of the configuration version the
-request started with. Thread model: one event loop; `plan` and the bookkeeping in `execute` are
-synchronous, so no locks are needed.
+request started with; what the router remembers about it (rules per model, static rankings) is
+kept beside it, per compiled value, never written into it. Thread model: one event loop; `plan`
+and the bookkeeping in `execute` are synchronous, so no locks are needed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import cast
 
 import anyio
 
@@ -22,15 +22,28 @@ from tfy_gateway.gateway.routing.compiled import (
     CompiledRouting,
     CompiledRule,
     CompiledTarget,
+    ModelRules,
 )
 from tfy_gateway.gateway.routing.execute import Sleep, run_plan
 from tfy_gateway.gateway.routing.health import Health
 from tfy_gateway.gateway.routing.matching import metadata_matches
+from tfy_gateway.gateway.routing.memo import ConfigMemo, ModelMemo
 from tfy_gateway.gateway.routing.settings import RoutingSettings
 from tfy_gateway.gateway.routing.stats import LatencyStats, LatencyView
 from tfy_gateway.gateway.routing.sticky import sticky_key
 from tfy_gateway.gateway.routing.strategies import Ranking, draw, rank
 from tfy_gateway.gateway.routing.types import Attempt, Outcome, PlanResult, RetryPolicy, RoutePlan, RouteRequest
+
+
+class _Memo:
+    """What the router remembers about one `CompiledRouting` (see `routing.memo`)."""
+
+    __slots__ = ("rankings", "rules")
+
+    def __init__(self, routing: CompiledRouting, model_cache_size: int) -> None:
+        self.rules: ModelMemo[CompiledRule, ModelRules] = ModelMemo(routing.index, ModelRules, model_cache_size)
+        # Rankings that depend on neither request nor health: a rule with every target eligible and healthy.
+        self.rankings: dict[str, Ranking] = {}
 
 
 class Router:
@@ -50,6 +63,8 @@ class Router:
             max_calls=self.settings.latency_window_calls, max_age_s=self.settings.latency_window_s
         )
         self._rng = rng or random.Random()
+        size = self.settings.model_cache_size
+        self._memos: ConfigMemo[CompiledRouting, _Memo] = ConfigMemo(lambda routing: _Memo(routing, size))
 
     # --- planning ---------------------------------------------------------------------------
 
@@ -61,10 +76,15 @@ class Router:
         A virtual model's own routing config comes first; then the first gateway rule whose `when`
         matches and that has at least one target whose `metadata_match` fits the request.
         """
+        return self._match(routing, self._memos.of(routing), request)
+
+    def _match(
+        self, routing: CompiledRouting, memo: _Memo, request: RouteRequest
+    ) -> tuple[CompiledRule, list[CompiledTarget]] | None:
         virtual = routing.virtual_models.get(request.model)
         if virtual is not None:
             return virtual, eligible_targets(virtual, request)
-        for rule in routing.rules_for(request.model).candidates(request.subjects):
+        for rule in memo.rules.get(request.model).candidates(request.subjects):
             if rule.when.matches(request):
                 eligible = eligible_targets(rule, request)
                 if eligible:
@@ -74,6 +94,9 @@ class Router:
     def rank(
         self, routing: CompiledRouting, rule: CompiledRule, eligible: Sequence[CompiledTarget], now: float
     ) -> Ranking:
+        return self._rank(self._memos.of(routing), rule, eligible, now)
+
+    def _rank(self, memo: _Memo, rule: CompiledRule, eligible: Sequence[CompiledTarget], now: float) -> Ranking:
         health = self.health
         unhealthy = frozenset(
             t.index for t in eligible if health.unhealthy_until(t.target, t.sla_mark, now) is not None
@@ -81,11 +104,11 @@ class Router:
         if unhealthy or rule.strategy == LATENCY or len(eligible) != len(rule.targets):
             return rank(rule.strategy, eligible, unhealthy, self.latency_view(now), self.settings)
         # Weight/priority with every target eligible and healthy: the same ranking every time.
-        static = routing.static_rankings
+        static = memo.rankings
         ranking = static.get(rule.key)
         if ranking is None:
             ranking = static[rule.key] = rank(rule.strategy, eligible, unhealthy, self.latency_view(now), self.settings)
-        return cast(Ranking, ranking)
+        return ranking
 
     def latency_view(self, now: float) -> Callable[[str], LatencyView]:
         return lambda target: self.latency.view(target, now)
@@ -97,12 +120,13 @@ class Router:
     def build_plan(
         self, routing: CompiledRouting, request: RouteRequest, rng: random.Random, *, pin: bool
     ) -> RoutePlan:
-        found = self.match(routing, request)
+        memo = self._memos.of(routing)
+        found = self._match(routing, memo, request)
         if found is None or not found[1]:
-            return routing.rules_for(request.model).passthrough
+            return memo.rules.get(request.model).passthrough
         rule, eligible = found
         now = self.clock()
-        ranking = self.rank(routing, rule, eligible, now)
+        ranking = self._rank(memo, rule, eligible, now)
         chosen: CompiledTarget | None = None
         key: str | None = None
         if rule.sticky is not None:

@@ -1,15 +1,18 @@
 """Which rules can match a request, found by dict lookups instead of a scan over every rule.
 
 Shared by routing and rate limiting, whose rules both carry a `WhenMatcher`: first by requested
-model (rules naming it plus rules for any model, memoised per model), then by the caller's subjects
+model (rules naming it plus rules for any model), then by the caller's subjects
 (rules naming one of them plus rules for any subject). Rule order is kept throughout, so "first
-matching rule" means the same as a scan would. Built at apply time; the memo fills on demand.
+matching rule" means the same as a scan would. The model index is built at apply time and never
+changes; the per-model subject indexes are built on demand and remembered by their users.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Generic, Protocol, TypeVar
 
 from tfy_gateway.gateway.routing.matching import WhenMatcher
 
@@ -49,42 +52,34 @@ class SubjectIndex(Generic[R]):
         return [self.rules[p] for p in sorted(set(self._any_subject).union(*hits))]
 
 
-S = TypeVar("S", bound="SubjectIndex[Any]")
+@dataclass(frozen=True, eq=False)
+class ModelIndex(Generic[R]):
+    """Per requested model, the positions of the rules that can match it (rules naming it, rules for
+    any model). Immutable, part of a compiled config; `select` builds the model's rules afresh, so the
+    runtime objects that ask often remember the answer (`routing.memo.ModelMemo`)."""
 
+    rules: tuple[R, ...]
+    any_model: tuple[int, ...]
+    by_model: Mapping[str, tuple[int, ...]]
 
-class ModelIndex(Generic[R, S]):
-    """Per requested model, the `SubjectIndex` of the rules that can match it (memoised, bounded).
-
-    `build(model, rules)` makes that index, so a caller can keep more per model (routing keeps the
-    model's pass-through plan beside its rules).
-    """
-
-    def __init__(self, rules: Sequence[R], build: Callable[[str, tuple[R, ...]], S], cache_size: int) -> None:
-        self._rules = tuple(rules)
-        self._build = build
-        self._cache_size = cache_size
-        self._memo: dict[str, S] = {}
+    @classmethod
+    def of(cls, rules: Sequence[R]) -> ModelIndex[R]:
         any_model: list[int] = []
         by_model: dict[str, list[int]] = {}
-        for position, rule in enumerate(self._rules):
+        for position, rule in enumerate(rules):
             if rule.when.models is None:
                 any_model.append(position)
             else:
                 for model in rule.when.models:
                     by_model.setdefault(model, []).append(position)
-        self._any_model = tuple(any_model)
-        self._by_model = {model: tuple(positions) for model, positions in by_model.items()}
+        positions = MappingProxyType({model: tuple(found) for model, found in by_model.items()})
+        return cls(tuple(rules), tuple(any_model), positions)
 
     def names(self, model: str) -> bool:
         """True when a rule's `when.models` lists `model` (not just `*`)."""
-        return model in self._by_model
+        return model in self.by_model
 
-    def for_model(self, model: str) -> S:
-        found = self._memo.get(model)
-        if found is None:
-            positions = sorted(self._any_model + self._by_model.get(model, ()))
-            found = self._build(model, tuple(self._rules[p] for p in positions))
-            if len(self._memo) >= self._cache_size:
-                self._memo.clear()
-            self._memo[model] = found
-        return found
+    def select(self, model: str) -> tuple[R, ...]:
+        """The rules that can match `model`, in rule order."""
+        positions = sorted(self.any_model + self.by_model.get(model, ()))
+        return tuple(self.rules[p] for p in positions)
