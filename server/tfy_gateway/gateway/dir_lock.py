@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+from tfy_gateway.gateway.errors import StateError
 from tfy_gateway.gateway.private_files import private_dir
 
 LOCK_FILE = "server.lock"
@@ -39,7 +40,7 @@ DEFAULT_TIMEOUT_S = 30.0
 _POLL_S = 0.05
 
 
-class DataDirBusy(RuntimeError):
+class DataDirBusy(StateError, RuntimeError):
     """Someone else holds the data dir's lock in a way that excludes the caller."""
 
     def __init__(self, data_dir: Path, pid: int | None, message: str) -> None:

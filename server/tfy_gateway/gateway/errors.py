@@ -1,4 +1,47 @@
-"""The platform's error envelope, shared by the control plane and the data plane.
+"""The gateway's errors: one root, five branches, and the platform's error envelope.
+
+Every error the gateway raises on purpose derives from `GatewayError`; each branch says who is at
+fault and where the error is answered:
+
+    GatewayError                              root (errors.py)
+    ├── ApiError                              answered to a client as the platform's envelope, with `status`
+    │   ├── DataPlaneError                    data_plane/failures.py: + OpenAI's `param`, the provider, Retry-After
+    │   │   └── LimitExceeded                 data_plane/limiting.py: 429 of a refused request
+    │   ├── StateUnavailable                  limits/failover.py: 503, Redis away and fail-closed
+    │   ├── LogsUnavailable                   request_logs/backend.py: 503, the log database away
+    │   └── ChangedElsewhere                  config/writer.py: 409, other replicas kept committing first
+    ├── RequestError                          the request or its caller; answered as a 4xx ApiError
+    │   ├── QueryError (ValueError)           request_logs/query.py: a log filter value
+    │   ├── AlertQueryError (ValueError)      alerts/query.py: an alert filter value
+    │   ├── Refused                           limits/limiter.py: a limit refused it (-> LimitExceeded)
+    │   └── ClientGone                        data_plane/asgi.py: the client left (499 in the logs)
+    ├── RemoteError                           a service the gateway calls failed or did not answer in time
+    │   ├── UpstreamError                     providers/base.py: a provider call (-> failures.from_upstream)
+    │   │   ├── UpstreamConnectionError       502; UpstreamStreamCut (502) below it
+    │   │   ├── UpstreamTimeout               504, or 408 when the client's own deadline expired
+    │   │   ├── InvalidRequest                400
+    │   │   └── UnsupportedEndpoint           400
+    │   ├── TransportError                    providers/transport.py: below HTTP (-> UpstreamError)
+    │   │   └── TransportConnectError, TransportTimeout, ResponseTooLarge
+    │   └── DeliveryError                     alerts/notifiers.py: one alert delivery attempt
+    ├── StateError                            shared state or a store: unreachable, conflicting, held, unreadable
+    │   ├── StateStoreDown                    shared/redis.py: Redis (-> the fail-open/closed policy)
+    │   ├── StoreError, StoreConflict         store/base.py: the config store
+    │   ├── DataDirBusy (RuntimeError)        dir_lock.py: another process holds the data dir (DataDirServed)
+    │   └── SchemaError (RuntimeError)        alerts/schema.py: an outbox written by a newer gateway
+    └── ConfigError                           configuration the gateway cannot use; the message says what to fix
+        ├── SettingsError (ValueError)        settings.py
+        ├── CompileError                      config/compiled.py: a snapshot that does not compile
+        ├── ProviderConfigError (ValueError)  providers/targets.py
+        ├── SecretError (ValueError)          providers/secrets.py
+        ├── ChannelError                      alerts/channels.py
+        └── AlertError (ValueError)           alerts/alert.py
+
+Errors that were `ValueError`s (or a `RuntimeError`) still are, so callers catching those keep
+working. Only an `ApiError` reaches a client as such: the others are turned into one (or logged)
+where the request is answered. Observers (request log, metrics, response headers) read what they
+report from the root's attributes (`applied`, `headroom`), never from a concrete class, so a new
+kind of error needs no change in them. references/api-endpoints.md describes the branches for users.
 
 Every 4xx/5xx body looks like the real gateway's:
 `{"status": "failure", "message": m, "error": {"message": m, "type": T, "code": "<status>"},
@@ -15,6 +58,8 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+
+from tfy_gateway.gateway.applied import AppliedRule, Headroom
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +79,41 @@ _DEFAULT_TYPES = {
 _DEFAULT_LEVELS = {401: "authentication", 403: "authorization"}
 
 
-class ApiError(Exception):
+class GatewayError(Exception):
+    """The root of every error the gateway raises on purpose (the tree is in the module docstring).
+
+    What observers report comes from here, for every kind of error alike (empty unless a subclass
+    sets it): `applied`, the configured rules whose decision the error is (e.g. the rate-limit rule
+    that refused the request), named in `x-tfy-applied-configurations` and the request log as a
+    reservation's rules are; `headroom`, what those rules leave (`x-ratelimit-*` headers).
+    """
+
+    applied: tuple[AppliedRule, ...] = ()
+    headroom: tuple[Headroom, ...] = ()
+
+
+class RequestError(GatewayError):
+    """The request or its caller is at fault: a value that cannot be used, a limit that refuses it,
+    a client that went away. Answered as a 4xx `ApiError` where the request is handled."""
+
+
+class RemoteError(GatewayError):
+    """A service the gateway calls (a model provider, an alert channel) failed, answered with an
+    error, or did not answer in time."""
+
+
+class StateError(GatewayError):
+    """Shared state or a store (Redis, the configuration store, the data dir, the alert outbox) is
+    unreachable, holds a conflicting change, is held by another process, or cannot be read by this
+    version."""
+
+
+class ConfigError(GatewayError):
+    """Configuration the gateway cannot use: a setting, a manifest that does not compile, a secret
+    without a value, a notification channel. The message says what to fix, never a secret."""
+
+
+class ApiError(GatewayError):
     """Raised anywhere in a request; rendered as the platform's envelope with `status`."""
 
     def __init__(

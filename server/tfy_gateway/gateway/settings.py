@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
+from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.routing.settings import RoutingSettings
 from tfy_gateway.gateway.shared.url import safe_url
 
@@ -68,7 +69,10 @@ class GatewaySettings(BaseModel):
     )
     # --- data plane -----------------------------------------------------------------------------
     upstream_timeout_s: float = Field(
-        600.0, gt=0, description="per upstream attempt when a request has no x-tfy-request-timeout (504 on expiry)"
+        600.0,
+        gt=0,
+        description="each upstream attempt must connect, give its first token (a plain answer: all of it) and "
+        "never fall silent for longer; a request's x-tfy-request-timeout replaces it (504 on expiry)",
     )
     connection_limit: int = Field(0, ge=0, description="upstream connection pool size; 0 = unlimited")
     max_response_bytes: int = Field(
@@ -224,7 +228,7 @@ class GatewaySettings(BaseModel):
         )
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError, ValueError):
     """A flag or variable holds a value the gateway cannot use; the message says which and why."""
 
 

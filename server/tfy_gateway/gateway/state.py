@@ -54,9 +54,7 @@ class GatewayState:
             raise
         logger.info("control-plane store: %s", store.location)
         hub = ConfigHub()
-        compiler = ConfigCompiler(
-            data_dir=settings.data_dir, prices=PriceTable.bundled(), routing_cache_size=settings.model_cache_size
-        )
+        compiler = ConfigCompiler(data_dir=settings.data_dir, prices=PriceTable.bundled())
         state = cls(settings, store, hub, ConfigWriter(store, hub, compiler, tenant=settings.tenant_name), dir_lock)
         try:
             where = await store.run(bootstrap_admin, store, settings)

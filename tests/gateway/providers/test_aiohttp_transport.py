@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.gateway.providers.conftest import openai_target
-from tfy_gateway.gateway.providers import AiohttpTransport, HttpRequest, UpstreamError, UpstreamStream, call
+from tfy_gateway.gateway.providers import AiohttpTransport, HttpRequest, Timeouts, UpstreamError, UpstreamStream, call
 
 CHAT: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
 
@@ -68,7 +68,9 @@ async def test_close_is_idempotent_and_final() -> None:
 
     async with serving(ok) as server:
         transport = AiohttpTransport(connection_limit=2)
-        request = HttpRequest(f"http://127.0.0.1:{server.port}/x", {"accept": "application/json"}, b"{}", timeout=5)
+        request = HttpRequest(
+            f"http://127.0.0.1:{server.port}/x", {"accept": "application/json"}, b"{}", timeouts=Timeouts.within(5)
+        )
         answer = await transport.post(request)
         assert answer.status == 200 and answer.content_type == "application/json" and answer.body == b'{"ok": true}'
         await transport.aclose()

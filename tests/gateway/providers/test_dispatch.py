@@ -15,6 +15,7 @@ from tfy_gateway.gateway.providers import (
     HttpRequest,
     HttpResponse,
     MemoryTransport,
+    Timeouts,
     TransportConnectError,
     TransportError,
     UpstreamConnectionError,
@@ -47,11 +48,17 @@ async def test_request_body_headers_and_override() -> None:
     )
     body = dict(CHAT)
     override = {"set": {"X-Team": "b"}, "remove": ["x-debug"]}
-    result = await call(transport, target, "chat", body, CallOptions(headers_override=override, timeout=3))
+    result = await call(
+        transport, target, "chat", body, CallOptions(headers_override=override, timeouts=Timeouts.within(3))
+    )
     assert isinstance(result, UpstreamResponse) and result.usage.total_tokens == 5
     assert body == CHAT  # untouched, reusable for a fallback
     (sent,) = transport.requests
-    assert sent.url == "http://openai.test/v1/chat/completions" and sent.timeout == 3 and sent.form is None
+    assert (
+        sent.url == "http://openai.test/v1/chat/completions"
+        and sent.timeouts == Timeouts.within(3)
+        and sent.form is None
+    )
     assert json.loads(sent.body) == {**CHAT, "model": "gpt-4o-mini"}
     assert sent.headers == {
         "content-type": "application/json",
@@ -114,21 +121,23 @@ async def test_transport_failures_map_to_502_and_504() -> None:
             await call(failing(TransportError("ServerDisconnectedError")), TARGET, "chat", body)
 
 
-async def test_timeouts_504_and_ttft_408() -> None:
+async def test_timeouts_are_504s_that_name_their_phase() -> None:
     async def slow(request: HttpRequest) -> HttpResponse:
         await asyncio.Event().wait()  # never answers: the timeout under test always comes first
         return json_reply(200, COMPLETION)
 
     with pytest.raises(UpstreamTimeout) as slow_answer:
-        await call(MemoryTransport(slow), TARGET, "chat", CHAT, CallOptions(timeout=0.05))
+        await call(MemoryTransport(slow), TARGET, "chat", CHAT, CallOptions(timeouts=Timeouts.within(0.05)))
     assert slow_answer.value.status == 504 and "did not answer within 0.05s" in slow_answer.value.message
+    assert slow_answer.value.phase == "first_token"  # a plain answer's first token is its whole body
     stream_body = {**CHAT, "stream": True}
     with pytest.raises(UpstreamTimeout) as no_token:
-        await call(MemoryTransport(slow), TARGET, "chat", stream_body, CallOptions(timeout=5, ttft_timeout=0.05))
-    assert no_token.value.status == 408
-    with pytest.raises(UpstreamTimeout) as no_answer:
-        await call(MemoryTransport(slow), TARGET, "chat", stream_body, CallOptions(timeout=0.05, ttft_timeout=1))
-    assert no_answer.value.status == 504
+        await call(MemoryTransport(slow), TARGET, "chat", stream_body, CallOptions(timeouts=Timeouts(first_token=0.05)))
+    assert no_token.value.phase == "first_token" and "no first token within 0.05s" in no_token.value.message
+    with pytest.raises(UpstreamTimeout) as silent:
+        limits = Timeouts(first_token=60, read=0.05)
+        await call(MemoryTransport(slow), TARGET, "chat", stream_body, CallOptions(timeouts=limits))
+    assert silent.value.status == 504 and silent.value.phase == "read"
 
 
 async def test_stream_returns_after_the_first_chunk_and_strips_injected_usage() -> None:

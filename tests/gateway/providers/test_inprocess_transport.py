@@ -29,6 +29,7 @@ from tfy_gateway.gateway.providers import (
     call,
 )
 from tfy_gateway.gateway.providers.inprocess_transport import _HIGH_WATER, InProcessTransport
+from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Timeouts
 from tfy_gateway.gateway.providers.transport import ResponseTooLarge
 
 ORIGIN = "http://fake-provider.test"
@@ -52,9 +53,9 @@ def stats(fake: web.Application) -> dict[str, int]:
     return {"requests": state.served, "disconnects": state.disconnects}
 
 
-def chat_request(path: str = "/v1/chat/completions", timeout: float | None = None, **body: Any) -> HttpRequest:
+def chat_request(path: str = "/v1/chat/completions", timeouts: Timeouts = NO_TIMEOUTS, **body: Any) -> HttpRequest:
     payload = {"model": "gpt-4o", **CHAT, **body}
-    return HttpRequest(ORIGIN + path, JSON, json.dumps(payload).encode(), timeout=timeout)
+    return HttpRequest(ORIGIN + path, JSON, json.dumps(payload).encode(), timeouts=timeouts)
 
 
 def comparable(answer: HttpResponse) -> tuple[int, str, str | None, Any]:
@@ -207,19 +208,33 @@ async def test_a_dropped_connection_cuts_the_stream_and_a_clean_early_end_does_n
     assert body.count(b"data: {") == 4 and b"[DONE]" not in body  # the role chunk and 3 tokens, then the end
 
 
-async def test_timeouts_are_those_of_the_request(inprocess: InProcessTransport, fake: web.Application) -> None:
-    with pytest.raises(TransportTimeout):
-        await inprocess.post(chat_request(model="m@latency_ms=600000", timeout=0.05))
-    with pytest.raises(TransportTimeout):  # the headers of a stream
-        await inprocess.open_stream(chat_request(model="m@latency_ms=600000", stream=True, timeout=0.05))
-    stream = await inprocess.open_stream(chat_request(model="m@tokens=3,tpot_ms=600000", stream=True, timeout=0.05))
-    assert await stream.read()  # the first token comes at once
-    with pytest.raises(TransportTimeout):  # the second in ten minutes
-        await stream.read()
-    await stream.aclose()
-    await eventually(lambda: stats(fake)["disconnects"] == 3, "the fake provider noticing")
+async def test_timeouts_are_those_of_the_request_each_named_by_its_phase(
+    inprocess: InProcessTransport, fake: web.Application
+) -> None:
+    stalled, dripping = "m@latency_ms=600000", "m@tokens=3,tpot_ms=600000"  # answers, tokens in ten minutes
+    cases: list[tuple[str, bool, Timeouts, str]] = [
+        (stalled, False, Timeouts(read=0.05), "read"),  # no headers
+        (stalled, False, Timeouts(first_token=0.05, read=60), "first_token"),  # a plain call's body is its first
+        (stalled, False, Timeouts(total=0.05), "total"),
+        (stalled, True, Timeouts(read=0.05), "read"),  # a stream's headers
+        (stalled, True, Timeouts(total=0.05, read=60), "total"),
+    ]
+    for model, stream, timeouts, phase in cases:
+        with pytest.raises(TransportTimeout) as expired:
+            request = chat_request(model=model, stream=stream, timeouts=timeouts)
+            await (inprocess.open_stream(request) if stream else inprocess.post(request))
+        assert expired.value.phase == phase, (timeouts, stream)
+    for timeouts, phase in ((Timeouts(read=0.05), "read"), (Timeouts(total=0.3, read=60), "total")):
+        opened = await inprocess.open_stream(chat_request(model=dripping, stream=True, timeouts=timeouts))
+        assert await opened.read()  # the first token comes at once
+        with pytest.raises(TransportTimeout) as expired:  # the second in ten minutes
+            await opened.read()
+        assert expired.value.phase == phase
+        await opened.aclose()
+    await eventually(lambda: stats(fake)["disconnects"] == len(cases) + 2, "the fake provider noticing")
     with pytest.raises(UpstreamTimeout) as slow:
-        await call(inprocess, openai_target(ORIGIN, "m@latency_ms=400"), "chat", CHAT, CallOptions(timeout=0.05))
+        target = openai_target(ORIGIN, "m@latency_ms=400")
+        await call(inprocess, target, "chat", CHAT, CallOptions(timeouts=Timeouts.within(0.05)))
     assert slow.value.status == 504
 
 

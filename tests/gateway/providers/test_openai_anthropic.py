@@ -14,6 +14,7 @@ from tfy_gateway.gateway.providers import (
     CallOptions,
     InvalidRequest,
     MemoryTransport,
+    Timeouts,
     UnsupportedEndpoint,
     UpstreamConnectionError,
     UpstreamError,
@@ -277,12 +278,12 @@ ANTHROPIC_MESSAGE: dict[str, Any] = {
 async def test_memory_chat_request_and_response() -> None:
     transport = MemoryTransport(lambda request: json_reply(200, ANTHROPIC_MESSAGE))
     target = anthropic_target("http://anthropic.test", "claude-x", api_version="2024-01-01")
-    result = await call(transport, target, "chat", CHAT, CallOptions(timeout=7))
+    result = await call(transport, target, "chat", CHAT, CallOptions(timeouts=Timeouts.within(7)))
     assert isinstance(result, UpstreamResponse) and result.body is not None
     assert result.body["choices"][0]["message"] == {"role": "assistant", "content": "hi back"}
     assert result.body["id"] == "msg_mem" and result.usage.total_tokens == 7
     (sent,) = transport.requests
-    assert sent.url == "http://anthropic.test/v1/messages" and sent.timeout == 7
+    assert sent.url == "http://anthropic.test/v1/messages" and sent.timeouts == Timeouts.within(7)
     assert sent.headers["anthropic-version"] == "2024-01-01" and sent.headers["x-api-key"] == SECRET_KEY
     assert sent.headers["accept"] == "application/json"
     assert json.loads(sent.body) == {

@@ -15,6 +15,7 @@ from tests.helpers import free_port
 from tfy_gateway.gateway.providers import (
     AiohttpTransport,
     CallOptions,
+    Timeouts,
     UpstreamConnectionError,
     UpstreamError,
     UpstreamResponse,
@@ -178,7 +179,13 @@ async def test_connection_refused_is_a_502_class_error(transport: AiohttpTranspo
 
 async def test_timeouts(transport: AiohttpTransport, fake_url: str) -> None:
     with pytest.raises(UpstreamTimeout) as slow:
-        await call(transport, openai_target(fake_url, "m@latency_ms=400"), "chat", CHAT, CallOptions(timeout=0.1))
+        await call(
+            transport,
+            openai_target(fake_url, "m@latency_ms=400"),
+            "chat",
+            CHAT,
+            CallOptions(timeouts=Timeouts.within(0.1)),
+        )
     assert slow.value.status == 504
     with pytest.raises(UpstreamTimeout) as no_first_token:
         await call(
@@ -186,9 +193,9 @@ async def test_timeouts(transport: AiohttpTransport, fake_url: str) -> None:
             openai_target(fake_url, "m@ttft_ms=400"),
             "chat",
             {**CHAT, "stream": True},
-            CallOptions(timeout=5, ttft_timeout=0.1),
+            CallOptions(timeouts=Timeouts(connect=5, first_token=0.1, read=5)),
         )
-    assert no_first_token.value.status == 408
+    assert no_first_token.value.status == 504 and no_first_token.value.phase == "first_token"
 
 
 async def test_closing_the_stream_cancels_upstream(transport: AiohttpTransport, fake_url: str) -> None:

@@ -15,13 +15,15 @@ from typing import Any
 
 import orjson
 
+from tfy_gateway.gateway.errors import ConfigError
+
 TARGET_TYPES = ("email", "slack-webhook", "slack-bot", "pagerduty", "ms-teams-webhook")
 KINDS = ("budget",)
 
 AlertKey = tuple[str, str, str, str, float]
 
 
-class AlertError(ValueError):
+class AlertError(ConfigError, ValueError):
     """An `Alert` was built from values the outbox cannot deliver; the message says which and why."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.providers.secrets import SECRET_FILE_NAMES, SecretError, SecretResolver, env_var_name
 
 GROUP_PREFIX = "notify-"
@@ -34,7 +35,7 @@ SECRET_KEYS = frozenset({"webhook_url", "bot_token", "integration_key", "passwor
 URL_KEYS = frozenset({"webhook_url", "api_url", "integration_url"})
 
 
-class ChannelError(Exception):
+class ChannelError(ConfigError):
     """A channel's settings are missing or unusable; the message says what to set, never a value."""
 
 

@@ -22,6 +22,7 @@ import orjson
 from tfy_gateway.gateway.alerts import messages
 from tfy_gateway.gateway.alerts.channels import ChannelSettings
 from tfy_gateway.gateway.alerts.journal import Delivery
+from tfy_gateway.gateway.errors import RemoteError
 
 DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/chat.postMessage"
@@ -30,7 +31,7 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
 
-class DeliveryError(Exception):
+class DeliveryError(RemoteError):
     """One attempt failed; the message is safe to log and show (no secret in it)."""
 
 

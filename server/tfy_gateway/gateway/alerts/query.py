@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from tfy_gateway.gateway.alerts.schema import connect
+from tfy_gateway.gateway.errors import RequestError
 
 ALERT_STATUSES = ("pending", "delivered", "failed", "recorded")
 
@@ -31,7 +32,7 @@ GROUP BY a.id
 """
 
 
-class AlertQueryError(ValueError):
+class AlertQueryError(RequestError, ValueError):
     """A filter value the listing cannot use; the message names the allowed values."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from tfy_gateway.gateway.errors import StateError
 from tfy_gateway.gateway.private_files import private_file
 
 ALERTS_FILE = "alerts.db"
@@ -56,7 +57,7 @@ _MIGRATIONS = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-class SchemaError(RuntimeError):
+class SchemaError(StateError, RuntimeError):
     """The database was written by a newer gateway; the message says what to do."""
 
 

@@ -17,13 +17,14 @@ from tfy_gateway.gateway.access import ModelAccess
 from tfy_gateway.gateway.accounting import PriceTable
 from tfy_gateway.gateway.auth import Authenticator
 from tfy_gateway.gateway.config.catalog import EMPTY_CATALOG, ModelCatalog, build_catalog, load_secrets
+from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.identities import authenticator_for
 from tfy_gateway.gateway.limits.policies import LimitPolicies, compile_policies
 from tfy_gateway.gateway.routing.compiled import CompiledRouting, compile_snapshot
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
 
-class CompileError(Exception):
+class CompileError(ConfigError):
     """The snapshot validated but could not be compiled; nothing was installed."""
 
     def __init__(self, part: str, version: int, cause: BaseException) -> None:
@@ -57,7 +58,6 @@ class ConfigCompiler:
 
     data_dir: Path
     prices: PriceTable
-    routing_cache_size: int = 10_000  # unused: the Router and the Limiter size their own memos
 
     def compile(self, snapshot: ConfigSnapshot, previous: CompiledConfig | None = None) -> CompiledConfig:
         """Every part or nothing: the first part that fails raises `CompileError`. With `previous`

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar
 
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError
+from tfy_gateway.gateway.errors import RequestError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -27,7 +28,7 @@ SSE_HEADERS: Headers = [
 ]
 
 
-class ClientGone(Exception):
+class ClientGone(RequestError):
     """The client closed the connection before the response was complete."""
 
 

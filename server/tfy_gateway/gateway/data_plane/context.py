@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tfy_gateway.gateway.applied import AppliedRule, Headroom
 from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.config import CatalogEntry, CompiledConfig
 from tfy_gateway.gateway.data_plane.endpoints import EndpointSpec
@@ -80,6 +81,20 @@ class RequestContext:
     @property
     def elapsed_s(self) -> float:
         return time.perf_counter() - self.started
+
+    @property
+    def limits_applied(self) -> tuple[AppliedRule, ...]:
+        """The limit rules that admitted the request (its reservation) or refused it (its error's)."""
+        if self.reservation is not None:
+            return self.reservation.applied
+        return self.error.applied if self.error is not None else ()
+
+    @property
+    def headroom(self) -> tuple[Headroom, ...]:
+        """What those rules leave: the reservation's, or the refusing error's."""
+        if self.reservation is not None:
+            return self.reservation.headroom
+        return self.error.headroom if self.error is not None else ()
 
     def retries_and_fallbacks(self) -> tuple[int, int]:
         """From the router's result when known, else counted from the targets tried so far."""

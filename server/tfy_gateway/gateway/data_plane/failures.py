@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from tfy_gateway.gateway.data_plane.deadlines import GATEWAY_ONLY, Deadlines
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.providers import (
     InvalidRequest,
@@ -80,18 +81,18 @@ def error_json(error: ApiError) -> bytes:
     return orjson.dumps(error_payload(error))
 
 
-def from_upstream(exc: UpstreamError, model: str, *, request_timeout: bool) -> DataPlaneError:
+def from_upstream(exc: UpstreamError, model: str, deadlines: Deadlines = GATEWAY_ONLY) -> DataPlaneError:
     """Map an adapter failure to what the client gets.
 
     The provider's own HTTP errors keep their status (as the platform does) with origin `api_error`;
-    connection failures are 502 and timeouts 504, or 408 when the request's own
-    `x-tfy-request-timeout` / `x-tfy-ttft-timeout-ms` expired; both with origin `gateway`.
+    connection failures are 502 and timeouts 504, or 408 when the limit that expired was the
+    request's own (`x-tfy-request-timeout` / `x-tfy-ttft-timeout-ms`, see `deadlines`); both with
+    origin `gateway`.
     """
     provider = exc.provider
     if isinstance(exc, UpstreamTimeout):
-        status = 408 if request_timeout or exc.status == 408 else 504
         return DataPlaneError(
-            status,
+            deadlines.status(exc.phase),
             f"Request to model {model} timed out: {exc.message}",
             type="timeout_error",
             origin="gateway",

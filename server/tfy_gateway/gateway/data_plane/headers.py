@@ -44,7 +44,7 @@ def routing_headers(headers: Mapping[str, str]) -> dict[str, str]:
 @dataclass(frozen=True)
 class RequestOptions:
     metadata: Mapping[str, str] = field(default_factory=dict)
-    timeout_s: float | None = None  # x-tfy-request-timeout, per attempt
+    timeout_s: float | None = None  # x-tfy-request-timeout (what it limits: deadlines.py)
     ttft_timeout_s: float | None = None  # x-tfy-ttft-timeout-ms, streams only
     retry_override: RetryPolicy | None = None
     log_bodies: bool = False

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 from tfy_gateway.gateway.accounting.cost import UNPRICED, ModelPricing
+from tfy_gateway.gateway.applied import AppliedRule, Headroom
 from tfy_gateway.gateway.config import ModelCatalog
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError
@@ -31,13 +32,22 @@ GENERATING_ENDPOINTS = frozenset({"chat", "completions"})
 
 
 class LimitExceeded(DataPlaneError):
-    """The 429 of a refused request; names the rule for `x-tfy-applied-configurations`."""
+    """The 429 of a refused request: names the refusing rule (`applied`, for
+    `x-tfy-applied-configurations` and the request log) and leaves nothing under it (`headroom`)."""
 
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(429, refusal.message, origin=ORIGINS[refusal.kind], retry_after_s=refusal.retry_after_s)
         self.refusal = refusal
         self.rule_id = refusal.rule_id
         self.config_name = refusal.config_name
+        self.applied = (AppliedRule(refusal.kind, refusal.config_name, refusal.rule_id),)
+        self.headroom = (Headroom(_headroom_name(refusal), refusal.limit, 0, refusal.retry_after_s),)
+
+
+def _headroom_name(refusal: Refusal) -> str:
+    """The `x-ratelimit-*-<name>` of the refusing rule's unit (budget tokens apart from rate-limit tokens)."""
+    name = refusal.unit.partition("_per_")[0]
+    return "budget-tokens" if refusal.kind == "budget" and name == "tokens" else name
 
 
 class PolicyLimits:

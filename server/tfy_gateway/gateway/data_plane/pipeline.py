@@ -41,6 +41,7 @@ from tfy_gateway.gateway.data_plane.asgi import (
     unless_disconnected,
 )
 from tfy_gateway.gateway.data_plane.context import CLIENT_CLOSED, RequestContext
+from tfy_gateway.gateway.data_plane.deadlines import deadlines, gateway_deadlines
 from tfy_gateway.gateway.data_plane.endpoints import EndpointSpec, validate
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, bad_request, error_json, from_upstream
 from tfy_gateway.gateway.data_plane.headers import authorization_of, parse_options, routing_headers, scope_headers
@@ -163,6 +164,11 @@ class Pipeline:
         if attempt.headers_set or attempt.headers_remove:
             override = {"set": dict(attempt.headers_set), "remove": list(attempt.headers_remove)}
         options = ctx.options
+        limits = deadlines(
+            options.timeout_s,
+            options.ttft_timeout_s if ctx.stream else None,
+            gateway_deadlines(plane.settings.upstream_timeout_s),
+        )
         started = time.perf_counter()
         try:
             answer = await call(
@@ -170,15 +176,11 @@ class Pipeline:
                 entry.target,
                 ctx.endpoint.name,
                 body,
-                CallOptions(
-                    headers_override=override,
-                    timeout=options.timeout_s or plane.settings.upstream_timeout_s,
-                    ttft_timeout=options.ttft_timeout_s if ctx.stream else None,
-                ),
+                CallOptions(headers_override=override, timeouts=limits.timeouts),
             )
         except UpstreamError as exc:
             ctx.provider_s += time.perf_counter() - started
-            error = from_upstream(exc, model, request_timeout=options.timeout_s is not None)
+            error = from_upstream(exc, model, limits)
             return Outcome(error.status, retry_after_s=exc.retry_after, payload=error)
         ctx.entry = entry
         self._answer = answer

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from tfy_gateway.gateway.applied import budgets_of, rate_limit_of
 from tfy_gateway.gateway.data_plane.context import RequestContext
-from tfy_gateway.gateway.data_plane.limiting import LimitExceeded
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.request_logs import LogRecord, LogWriter
 
@@ -35,23 +35,19 @@ def _target_label(request: RequestContext, target: str) -> str:
 
 
 def _limits(request: RequestContext) -> dict[str, Any]:
-    reservation, error = request.reservation, request.error
-    if reservation is not None:
-        applied: dict[str, Any] = {}
-        if (rate_limit := reservation.rate_limit) is not None:
+    """The limit rules that admitted the request or refused it, for the log record."""
+    applied: dict[str, Any] = {}
+    if rules := request.limits_applied:
+        if (rate_limit := rate_limit_of(rules)) is not None:
             applied["rate_limit"] = rate_limit.rule_id
-        if budgets := reservation.budgets:
+        if budgets := budgets_of(rules):
             applied["budgets"] = [rule.rule_id for rule in budgets]
-        if reservation.would_block:
-            applied["would_have_blocked"] = [
-                {"kind": rule.kind, "config": rule.config_name, "rule_id": rule.rule_id}
-                for rule in reservation.would_block
-            ]
-        return applied
-    if isinstance(error, LimitExceeded):
-        kind = error.refusal.kind
-        return {"rate_limit": error.rule_id} if kind == "rate_limit" else {"budgets": [error.rule_id]}
-    return {}
+    reservation = request.reservation
+    if reservation is not None and reservation.would_block:
+        applied["would_have_blocked"] = [
+            {"kind": rule.kind, "config": rule.config_name, "rule_id": rule.rule_id} for rule in reservation.would_block
+        ]
+    return applied
 
 
 def record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -> None:

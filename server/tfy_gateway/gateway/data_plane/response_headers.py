@@ -21,10 +21,9 @@ from typing import Any
 
 import orjson
 
+from tfy_gateway.gateway.applied import AppliedRule, Headroom, budgets_of, rate_limit_of
 from tfy_gateway.gateway.data_plane.asgi import Headers
 from tfy_gateway.gateway.data_plane.context import RequestContext
-from tfy_gateway.gateway.data_plane.limiting import LimitExceeded
-from tfy_gateway.gateway.limits import AppliedRule, Headroom
 
 
 def applied_configurations(request: RequestContext) -> dict[str, Any]:
@@ -38,20 +37,14 @@ def applied_configurations(request: RequestContext) -> dict[str, Any]:
             "target": request.served.target if request.served else None,
             "virtual_model": plan.virtual_model,
         }
-    reservation, error = request.reservation, request.error
-    if reservation is not None:
-        if (rate_limit := reservation.rate_limit) is not None:
+    if rules := request.limits_applied:
+        if (rate_limit := rate_limit_of(rules)) is not None:
             applied["rate_limit"] = _rule(rate_limit)
-        if budgets := reservation.budgets:
+        if budgets := budgets_of(rules):
             applied["budgets"] = [_rule(budget) for budget in budgets]
-        if reservation.would_block:
-            applied["would_block"] = [{"kind": rule.kind, **_rule(rule)} for rule in reservation.would_block]
-    elif isinstance(error, LimitExceeded):
-        refused = {"config": error.config_name, "rule_id": error.rule_id}
-        if error.refusal.kind == "rate_limit":
-            applied["rate_limit"] = refused
-        else:
-            applied["budgets"] = [refused]
+    reservation = request.reservation
+    if reservation is not None and reservation.would_block:
+        applied["would_block"] = [{"kind": rule.kind, **_rule(rule)} for rule in reservation.would_block]
     retries, fallbacks = request.retries_and_fallbacks()
     if retries or fallbacks:
         applied["retries"] = retries
@@ -67,17 +60,8 @@ def _number(value: float) -> bytes:
     return (str(int(value)) if value == int(value) else f"{value:.6f}".rstrip("0")).encode()
 
 
-def limit_headers(request: RequestContext) -> Headers:
+def limit_headers(headroom: tuple[Headroom, ...]) -> Headers:
     """`x-ratelimit-*` for each kind of limit that applied (remaining 0 when it refused)."""
-    headroom: tuple[Headroom, ...] = ()
-    if request.reservation is not None:
-        headroom = request.reservation.headroom
-    elif isinstance(request.error, LimitExceeded):
-        refusal = request.error.refusal
-        name = refusal.unit.partition("_per_")[0]
-        if refusal.kind == "budget" and name == "tokens":
-            name = "budget-tokens"
-        headroom = (Headroom(name, refusal.limit, 0, refusal.retry_after_s),)
     headers: Headers = []
     for room in headroom:
         suffix = room.name.encode()
@@ -95,8 +79,8 @@ def response_headers(request: RequestContext, *, content_type: str | None, timin
     if request.served is not None:
         headers.append((b"x-tfy-resolved-model", request.served.target.encode("latin-1", "replace")))
     headers.append((b"x-tfy-applied-configurations", orjson.dumps(applied_configurations(request))))
-    if request.reservation is not None or isinstance(request.error, LimitExceeded):
-        headers += limit_headers(request)
+    if headroom := request.headroom:
+        headers += limit_headers(headroom)
     if timing:
         total_ms = request.elapsed_s * 1000
         provider_ms = request.provider_s * 1000

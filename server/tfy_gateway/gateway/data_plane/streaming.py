@@ -72,7 +72,7 @@ async def relay(send: Send, stream: UpstreamStream, headers: Headers, *, target:
                     text.append(_delta_text(event))
                 await send({"type": "http.response.body", "body": event, "more_body": True})
     except UpstreamError as exc:
-        error = from_upstream(exc, target, request_timeout=False)
+        error = from_upstream(exc, target)
         await send({"type": "http.response.body", "body": error_event(error), "more_body": True})
     return StreamReport(
         status=error.status if error is not None else 200,

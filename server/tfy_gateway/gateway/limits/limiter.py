@@ -27,13 +27,15 @@ from typing import Literal, NamedTuple
 
 import orjson
 
+from tfy_gateway.gateway.applied import AppliedRule, Headroom, PolicyKind
+from tfy_gateway.gateway.errors import RequestError
 from tfy_gateway.gateway.limits.budgets import BUDGET_CONFIG, BudgetRule
 from tfy_gateway.gateway.limits.calendar import CalendarPeriod
 from tfy_gateway.gateway.limits.memory import Clock
 from tfy_gateway.gateway.limits.policies import LimitPolicies
 from tfy_gateway.gateway.limits.refusal import Refusal
 from tfy_gateway.gateway.limits.request import LimitRequest
-from tfy_gateway.gateway.limits.reservation import AppliedRule, Headroom, Hold, HoldKind, PolicyKind, Reservation
+from tfy_gateway.gateway.limits.reservation import Hold, HoldKind, Reservation
 from tfy_gateway.gateway.limits.rules import LimitRule
 from tfy_gateway.gateway.limits.scope import Entity, entities
 from tfy_gateway.gateway.limits.state import NANO_USD, Adjustment, Admission, Charge, LimitState
@@ -61,7 +63,9 @@ class Verdict:
     resets_in_s: float | None  # when what the window holds next frees up / the period ends
 
 
-class Refused(Exception):
+class Refused(RequestError):
+    """A limit refused the request (`refusal` says which and why); the data plane answers LimitExceeded."""
+
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.message)
         self.refusal = refusal

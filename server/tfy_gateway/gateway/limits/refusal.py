@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from tfy_gateway.gateway.applied import PolicyKind
 from tfy_gateway.gateway.limits.budgets import BudgetRule
-from tfy_gateway.gateway.limits.reservation import PolicyKind
 from tfy_gateway.gateway.limits.rules import LimitRule
 from tfy_gateway.gateway.limits.scope import Entity, describe
 

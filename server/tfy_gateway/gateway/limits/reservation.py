@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+from tfy_gateway.gateway.applied import AppliedRule, Headroom, budgets_of, rate_limit_of
 from tfy_gateway.gateway.limits.budgets import BudgetRule
 from tfy_gateway.gateway.limits.scope import Entity
 
 HoldKind = Literal["requests", "tokens", "cost"]
-PolicyKind = Literal["rate_limit", "budget"]
 
 
 class Hold(NamedTuple):
@@ -22,21 +22,6 @@ class Hold(NamedTuple):
     kind: HoldKind
     budget: BudgetRule | None = None
     entity: Entity = ()
-
-
-class AppliedRule(NamedTuple):
-    kind: PolicyKind
-    config_name: str
-    rule_id: str
-
-
-class Headroom(NamedTuple):
-    """What is left under the tightest rule of one kind, for `x-ratelimit-*-<name>` headers."""
-
-    name: str  # requests | tokens | cost | budget-tokens
-    limit: float
-    remaining: float
-    reset_s: float | None  # seconds until capacity next frees up; None: never (lifetime)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +37,8 @@ class Reservation:
 
     @property
     def rate_limit(self) -> AppliedRule | None:
-        return next((rule for rule in self.applied if rule.kind == "rate_limit"), None)
+        return rate_limit_of(self.applied)
 
     @property
     def budgets(self) -> tuple[AppliedRule, ...]:
-        return tuple(rule for rule in self.applied if rule.kind == "budget")
+        return budgets_of(self.applied)

@@ -4,7 +4,7 @@ Usage (the data plane owns the transport and builds targets when config is appli
 
     async with AiohttpTransport(connection_limit=100) as transport:   # tests: MemoryTransport(handler)
         target = target_for(account_model, integration_model, secrets)   # typed manifest models
-        result = await call(transport, target, "chat", openai_body, CallOptions(timeout=30))
+        result = await call(transport, target, "chat", openai_body, CallOptions(timeouts=Timeouts.within(30)))
         if isinstance(result, UpstreamStream):          # body had "stream": true
             async with result:
                 async for event in result:              # OpenAI SSE events, bytes, ending with [DONE]
@@ -14,14 +14,15 @@ Usage (the data plane owns the transport and builds targets when config is appli
             body, usage = result.body, result.usage      # OpenAI JSON body (dict)
 
 Failures raise UpstreamError (status = what to answer / match against fallback_status_codes;
-retry_after from the upstream's headers); UpstreamConnectionError is 502, UpstreamTimeout 504 (408 for a
-streaming time-to-first-token timeout), UnsupportedEndpoint/InvalidRequest 400. For streams, `call()`
-returns only after the first chunk arrived, so every failure before the first byte is retryable.
-Redirects are never followed.
+retry_after from the upstream's headers); UpstreamConnectionError is 502, UpstreamTimeout 504 with the
+phase that ran out of time (connect, first_token, read, total: see timeouts.py),
+UnsupportedEndpoint/InvalidRequest 400. For streams, `call()` returns only after the first chunk
+arrived, so every failure before the first byte is retryable. Redirects are never followed.
 
-Modules: transport (the protocol and its values), aiohttp_transport, memory_transport,
-inprocess_transport (an aiohttp app such as the fake provider, served without sockets; imported
-from its module, so that the gateway itself never loads aiohttp's server); the pure
+Modules: timeouts (the limits of an attempt, by phase), deadlines (enforcing them on the loop's
+clock, for the in-memory transports), transport (the protocol and its values), aiohttp_transport,
+memory_transport, inprocess_transport (an aiohttp app such as the fake provider, served without
+sockets; imported from its module, so that the gateway itself never loads aiohttp's server); the pure
 translators openai_compatible, azure_openai, openai_anthropic(_stream) with their shared wire
 pieces in wire; stream (reading an SSE answer); dispatch (`call`).
 """
@@ -45,10 +46,11 @@ from tfy_gateway.gateway.providers.base import (
     WireFormat,
 )
 from tfy_gateway.gateway.providers.dispatch import ADAPTERS, call
-from tfy_gateway.gateway.providers.memory_transport import MemoryTransport
+from tfy_gateway.gateway.providers.memory_transport import MemoryTransport, Trickle
 from tfy_gateway.gateway.providers.secrets import SecretError, SecretResolver
 from tfy_gateway.gateway.providers.stream import UpstreamStream
 from tfy_gateway.gateway.providers.targets import PROVIDERS, ProviderConfigError, target_for
+from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import (
     FormFile,
     HttpRequest,
@@ -65,6 +67,7 @@ __all__ = [
     "ADAPTERS",
     "DONE",
     "NO_CALL_OPTIONS",
+    "NO_TIMEOUTS",
     "PROVIDERS",
     "AiohttpTransport",
     "CallOptions",
@@ -75,13 +78,16 @@ __all__ = [
     "HttpStream",
     "InvalidRequest",
     "MemoryTransport",
+    "Phase",
     "ProviderConfigError",
     "SecretError",
     "SecretResolver",
+    "Timeouts",
     "Transport",
     "TransportConnectError",
     "TransportError",
     "TransportTimeout",
+    "Trickle",
     "UnsupportedEndpoint",
     "UpstreamConnectionError",
     "UpstreamError",

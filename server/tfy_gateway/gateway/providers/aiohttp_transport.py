@@ -1,8 +1,10 @@
 """`AiohttpTransport`: the production `Transport`, one pooled aiohttp session for every upstream call.
 
 The session is built on first use (inside the running loop) from a connection limit, with a 300 s DNS
-cache and no session-wide timeout: each request carries its own (`HttpRequest.timeout`). Redirects are
-never followed: a provider's 3xx goes back to the caller, and credentials never travel to another host.
+cache and no session-wide timeout: each request carries its own (`HttpRequest.timeouts`), as aiohttp's
+`sock_connect` (connect), `sock_read` (read) and `total` (total; for a plain call, the tighter of
+first_token and total). Redirects are never followed: a provider's 3xx goes back to the caller, and
+credentials never travel to another host.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from tfy_gateway.gateway.providers.timeouts import Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import (
     FormFile,
     FormValue,
@@ -32,19 +35,31 @@ _NETWORK_ERRORS = (asyncio.TimeoutError, aiohttp.ClientError, OSError)
 
 
 @functools.lru_cache(maxsize=256)
-def client_timeout(timeout: float | None, *, streaming: bool) -> aiohttp.ClientTimeout | None:
-    """Non-streaming: `timeout` bounds the whole exchange. Streaming: it bounds connecting and each
-    wait for data (the first-chunk deadline is enforced by the caller)."""
-    if timeout is None:
-        return None
-    if streaming:
-        return aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
-    return aiohttp.ClientTimeout(total=timeout)
+def client_timeout(timeouts: Timeouts, *, streaming: bool) -> tuple[aiohttp.ClientTimeout | None, Phase]:
+    """aiohttp's timeout for `timeouts`, and the phase its `total` stands for.
+
+    A plain call ends with its first token, so its `total` is the tighter of first_token and total;
+    a stream's first_token is its reader's. `sock_connect`/`sock_read` are set only when tighter than
+    that `total`, so that an expiry is reported as the phase whose limit it was."""
+    bound, phase = timeouts.overall(streaming=streaming)
+    connect, read = timeouts.connect, timeouts.read
+    if connect is not None and bound is not None and connect >= bound:
+        connect = None
+    if read is not None and bound is not None and read >= bound:
+        read = None
+    if bound is None and connect is None and read is None:
+        return None, phase
+    return aiohttp.ClientTimeout(total=bound, sock_connect=connect, sock_read=read), phase
 
 
-def _error(exc: BaseException) -> TransportError:
-    if isinstance(exc, asyncio.TimeoutError):
-        return TransportTimeout("timed out")
+def _error(exc: BaseException, overall: Phase) -> TransportError:
+    """`overall`: the phase aiohttp's `total` stands for (see client_timeout)."""
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        return TransportTimeout("read")
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return TransportTimeout("connect")
+    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's `total`, whichever step it interrupted
+        return TransportTimeout(overall)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return TransportConnectError(exc.os_error.strerror or type(exc.os_error).__name__)
     return TransportError(type(exc).__name__)
@@ -83,7 +98,7 @@ class _AiohttpStream:
         try:
             return await self._response.content.readany()
         except _NETWORK_ERRORS as exc:
-            raise _error(exc) from None
+            raise _error(exc, "total") from None
 
     async def aclose(self, *, drain: bool = False) -> None:
         content = self._response.content
@@ -118,21 +133,21 @@ class AiohttpTransport:
             self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
         return self._session
 
-    def _options(self, request: HttpRequest, *, streaming: bool) -> dict[str, Any]:
+    def _options(self, request: HttpRequest, *, streaming: bool) -> tuple[dict[str, Any], Phase]:
         options: dict[str, Any] = {"data": _data(request), "headers": dict(request.headers), "allow_redirects": False}
-        limit = client_timeout(request.timeout, streaming=streaming)
+        limit, overall = client_timeout(request.timeouts, streaming=streaming)
         if limit is not None:
             options["timeout"] = limit
-        return options
+        return options, overall
 
     async def post(self, request: HttpRequest) -> HttpResponse:
-        options = self._options(request, streaming=False)
+        options, overall = self._options(request, streaming=False)
         try:
             async with self._client().post(request.url, **options) as response:
                 body = await self._read_capped(response)
                 return HttpResponse(response.status, response.headers, body)
         except _NETWORK_ERRORS as exc:
-            raise _error(exc) from None
+            raise _error(exc, overall) from None
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
         cap = self._max_response_bytes
@@ -151,11 +166,11 @@ class AiohttpTransport:
         return b"".join(chunks)
 
     async def open_stream(self, request: HttpRequest) -> _AiohttpStream:
-        options = self._options(request, streaming=True)
+        options, overall = self._options(request, streaming=True)
         try:
             response = await self._client().post(request.url, **options)
         except _NETWORK_ERRORS as exc:
-            raise _error(exc) from None
+            raise _error(exc, overall) from None
         return _AiohttpStream(response)
 
     async def aclose(self) -> None:

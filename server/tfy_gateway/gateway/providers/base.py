@@ -17,6 +17,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from tfy_gateway.gateway.errors import RemoteError
+from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
+
 WireFormat = Literal["openai", "anthropic", "azure-openai"]
 Endpoint = Literal["chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions"]
 ENDPOINT_PATHS: dict[str, str] = {
@@ -61,13 +64,11 @@ class CallOptions:
     """How one call is made, beyond what is sent: per-route headers and time limits.
 
     headers_override: a load-balancing target's `{"set": {...}, "remove": [...]}`.
-    timeout: seconds for the attempt (non-streaming: the whole answer; streaming: until the first chunk,
-      then the longest silence between chunks). ttft_timeout: streaming first-chunk limit (-> 408).
+    timeouts: the attempt's limit per phase (connect, first token, read, total; see timeouts.py).
     """
 
     headers_override: Mapping[str, Any] | None = None
-    timeout: float | None = None
-    ttft_timeout: float | None = None
+    timeouts: Timeouts = NO_TIMEOUTS
 
 
 NO_CALL_OPTIONS = CallOptions()
@@ -142,7 +143,7 @@ class UpstreamResponse:
     content_type: str = "application/json"
 
 
-class UpstreamError(Exception):
+class UpstreamError(RemoteError):
     """The upstream call failed. `status` is what the data plane should answer with (and match
     against fallback_status_codes); `message` is safe to show (credentials are redacted)."""
 
@@ -182,9 +183,14 @@ class UpstreamStreamCut(UpstreamConnectionError):
 
 
 class UpstreamTimeout(UpstreamError):
-    """No answer in time: 504 for the request timeout, 408 for a streaming time-to-first-token timeout."""
+    """A phase of the attempt ran out of time (`phase`, see timeouts.py): 504 here; the data plane
+    answers 408 instead when the limit was the client's own (its request headers)."""
 
     kind = "timeout"
+
+    def __init__(self, message: str, provider: str, *, phase: Phase) -> None:
+        super().__init__(504, message, provider)
+        self.phase: Phase = phase
 
 
 class InvalidRequest(UpstreamError):

@@ -43,7 +43,7 @@ async def send(transport: Transport, target: UpstreamTarget, request: HttpReques
     try:
         response = await transport.post(request)
     except TransportError as exc:
-        raise transport_error(target, request.url, exc, request.timeout) from None
+        raise transport_error(target, request.url, exc, request.timeouts) from None
     if response.status >= 400:
         raise error_from_body(target, response.status, response.headers, response.body)
     if response.status >= 300:
@@ -67,7 +67,7 @@ async def call(
     """
     wire = ADAPTERS[target.wire_format](target, endpoint, body, options)
     if wire.stream is not None:
-        return await start_stream(transport, target, wire.request, wire.stream, ttft_timeout=options.ttft_timeout)
+        return await start_stream(transport, target, wire.request, wire.stream)
     if wire.read is None:  # WirePlan guarantees one of the two
         raise TypeError("a WirePlan without a reader")
     response, latency = await send(transport, target, wire.request)

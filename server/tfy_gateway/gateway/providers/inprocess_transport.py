@@ -13,9 +13,10 @@ written (h11). So the app behaves as it does on a socket, which is the point ove
 a stream's body arrives piece by piece as the app writes it, an app that aborts its connection cuts
 the stream short (TransportError), and closing a stream before its end closes the connection, which
 cancels the app's handler (the fake provider counts a disconnect). Writes are paused while more than
-`_HIGH_WATER` bytes wait unread, as a socket's buffers would. Request timeouts hold as in
-`AiohttpTransport`: a `post`'s bounds the whole exchange, a stream's each wait for its headers or data.
-A URL of another origin fails as a refused connection does. Nothing is pooled.
+`_HIGH_WATER` bytes wait unread, as a socket's buffers would. `HttpRequest.timeouts` hold as in
+`AiohttpTransport` (read: the wait for the headers and each wait for data; total, and first_token for
+a plain call: the whole exchange; a connection opens at once), each expiry a `TransportTimeout` naming
+its phase. A URL of another origin fails as a refused connection does. Nothing is pooled.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from tfy_gateway.gateway.providers.aiohttp_transport import DEFAULT_MAX_RESPONSE_BYTES, form_data
+from tfy_gateway.gateway.providers.deadlines import Deadlines
 from tfy_gateway.gateway.providers.transport import (
     OCTET_STREAM,
     HttpRequest,
@@ -40,7 +42,6 @@ from tfy_gateway.gateway.providers.transport import (
     ResponseTooLarge,
     TransportConnectError,
     TransportError,
-    TransportTimeout,
 )
 
 _DRAIN_SECONDS = 1.0  # as AiohttpTransport: how long a stream that ended properly may take to finish
@@ -189,24 +190,18 @@ class _Connection:
     def close(self) -> None:
         self.lost(by_server=False)
 
-    async def head(self, timeout: float | None) -> h11.Response:
-        try:
-            return await asyncio.wait_for(asyncio.shield(self._head), timeout)
-        except asyncio.TimeoutError:
-            raise TransportTimeout("timed out") from None
+    async def head(self) -> h11.Response:
+        return await asyncio.shield(self._head)
 
-    async def read(self, timeout: float | None) -> bytes:
-        """What arrived since the last read (waiting up to `timeout` for something); b"" at the end."""
+    async def read(self) -> bytes:
+        """What arrived since the last read (waiting for something); b"" at the end."""
         while not self._chunks:
             if self._ended:
                 return b""
             if self._failure is not None:
                 raise self._failure
             self._arrived.clear()
-            try:
-                await asyncio.wait_for(self._arrived.wait(), timeout)
-            except asyncio.TimeoutError:
-                raise TransportTimeout("timed out") from None
+            await self._arrived.wait()
         data = b"".join(self._chunks)
         self._chunks.clear()
         self._unread = 0
@@ -225,11 +220,11 @@ def _headers(head: h11.Response) -> CIMultiDictProxy[str]:
 class _InProcessStream:
     """An answer whose headers arrived; the body is read from the connection as the app writes it."""
 
-    def __init__(self, connection: _Connection, head: h11.Response, timeout: float | None) -> None:
+    def __init__(self, connection: _Connection, head: h11.Response, limits: Deadlines) -> None:
         self._connection = connection
         self._status = head.status_code
         self._headers = _headers(head)
-        self._timeout = timeout
+        self._limits = limits
 
     @property
     def status(self) -> int:
@@ -240,7 +235,7 @@ class _InProcessStream:
         return self._headers
 
     async def read(self) -> bytes:
-        return await self._connection.read(self._timeout)
+        return await self._limits.wait(self._connection.read(), "read")
 
     async def aclose(self, *, drain: bool = False) -> None:
         if drain and not self._connection.ended:
@@ -249,7 +244,7 @@ class _InProcessStream:
         self._connection.close()
 
     async def _drain(self) -> None:
-        while await self._connection.read(None):
+        while await self._connection.read():
             pass
 
 
@@ -307,16 +302,15 @@ class InProcessTransport:
         return connection
 
     async def post(self, request: HttpRequest) -> HttpResponse:
+        limits = Deadlines(request.timeouts, streaming=False)
         connection = await self._connect(request)
         try:
-            return await asyncio.wait_for(self._whole(connection), request.timeout)
-        except asyncio.TimeoutError:
-            raise TransportTimeout("timed out") from None
+            return await self._whole(connection, limits)
         finally:
-            connection.close()
+            connection.close()  # a call given up (a timeout, a cancelled caller) cancels the app's handler
 
-    async def _whole(self, connection: _Connection) -> HttpResponse:
-        head = await connection.head(None)
+    async def _whole(self, connection: _Connection, limits: Deadlines) -> HttpResponse:
+        head = await limits.wait(connection.head(), "read")
         headers = _headers(head)
         cap = self._max_response_bytes
         declared = headers.get("content-length")
@@ -324,7 +318,7 @@ class InProcessTransport:
             raise ResponseTooLarge(f"{declared} bytes, more than the gateway's cap of {cap}")
         chunks: list[bytes] = []
         size = 0
-        while chunk := await connection.read(None):
+        while chunk := await limits.wait(connection.read(), "read"):
             size += len(chunk)
             if size > cap:
                 raise ResponseTooLarge(f"more than the gateway's cap of {cap} bytes")
@@ -332,13 +326,14 @@ class InProcessTransport:
         return HttpResponse(head.status_code, headers, b"".join(chunks))
 
     async def open_stream(self, request: HttpRequest) -> _InProcessStream:
+        limits = Deadlines(request.timeouts, streaming=True)
         connection = await self._connect(request)
         try:
-            head = await connection.head(request.timeout)
+            head = await limits.wait(connection.head(), "read")
         except BaseException:
             connection.close()
             raise
-        return _InProcessStream(connection, head, request.timeout)
+        return _InProcessStream(connection, head, limits)
 
     async def aclose(self) -> None:
         """Close open connections (their handlers are cancelled) and the app. Idempotent; final."""

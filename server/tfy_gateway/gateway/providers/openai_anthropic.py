@@ -254,12 +254,13 @@ def plan(target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options
     if request.get("stream"):
         stream_options = body.get("stream_options")
         include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
-        http = HttpRequest(url, _headers(target, SSE_HEADERS, override), orjson.dumps(request), timeout=options.timeout)
+        headers = _headers(target, SSE_HEADERS, override)
+        http = HttpRequest(url, headers, orjson.dumps(request), timeouts=options.timeouts)
         return WirePlan(http, stream=AnthropicChunks(target, include_usage=include_usage))
 
     def read(response: HttpResponse, latency: float) -> UpstreamResponse:
         converted, usage = to_openai_response(json_object(target, response.body))
         return UpstreamResponse(response.status, converted, usage, response.headers, latency)
 
-    http = HttpRequest(url, _headers(target, JSON_HEADERS, override), orjson.dumps(request), timeout=options.timeout)
+    http = HttpRequest(url, _headers(target, JSON_HEADERS, override), orjson.dumps(request), timeouts=options.timeouts)
     return WirePlan(http, read=read)

@@ -76,15 +76,15 @@ def plan(
                 "include_usage": True,
             }
         headers = build_headers(SSE_HEADERS, target, override)
-        request = HttpRequest(url, headers, orjson.dumps(payload), timeout=options.timeout)
+        request = HttpRequest(url, headers, orjson.dumps(payload), timeouts=options.timeouts)
         return WirePlan(request, stream=OpenAIChunks(target, strip_usage=not client_wants_usage))
     if endpoint == "transcriptions":
         request = HttpRequest(
-            url, build_headers({}, target, override), form=form_fields(payload), timeout=options.timeout
+            url, build_headers({}, target, override), form=form_fields(payload), timeouts=options.timeouts
         )
     else:
         request = HttpRequest(
-            url, build_headers(JSON_HEADERS, target, override), orjson.dumps(payload), timeout=options.timeout
+            url, build_headers(JSON_HEADERS, target, override), orjson.dumps(payload), timeouts=options.timeouts
         )
 
     def read(response: HttpResponse, latency: float) -> UpstreamResponse:

@@ -18,12 +18,14 @@ from typing import Any
 
 import yaml
 
+from tfy_gateway.gateway.errors import ConfigError
+
 SCHEME = "tfy-secret://"
 SECRET_FILE_NAMES = ("secrets.json", "secrets.yaml", "secrets.yml")
 _NON_ALNUM = re.compile(r"[^A-Z0-9]")
 
 
-class SecretError(ValueError):
+class SecretError(ConfigError, ValueError):
     """A secret reference is malformed or has no value; the message never contains a secret."""
 
 

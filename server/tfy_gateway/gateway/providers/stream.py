@@ -24,6 +24,7 @@ from tfy_gateway.gateway.providers.base import (
     error_from_body,
     redirect_refused,
 )
+from tfy_gateway.gateway.providers.timeouts import Timeouts
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpStream, Transport, TransportError
 from tfy_gateway.gateway.providers.wire import DONE, ChunkTranslator, Translated, transport_error
 
@@ -83,7 +84,7 @@ class UpstreamStream:
         translator: ChunkTranslator,
         *,
         started: float,
-        timeout: float | None,
+        timeouts: Timeouts,
         url: str,
     ) -> None:
         self.status = http.status
@@ -98,7 +99,7 @@ class UpstreamStream:
         self._translator = translator
         self._decoder = SSEDecoder(http)
         self._started = started
-        self._timeout = timeout
+        self._timeouts = timeouts
         self._url = url
         self._pending: deque[bytes] = deque()
         self._pending_delivered = False  # a chunk was handed to the caller
@@ -152,7 +153,7 @@ class UpstreamStream:
             event = await self._decoder.next_event()
         except TransportError as exc:
             await self.aclose()
-            error = transport_error(self.target, self._url, exc, self._timeout)
+            error = transport_error(self.target, self._url, exc, self._timeouts)
             if self._pending_delivered:  # the answer had begun: the provider broke it off
                 provider = self.target.provider
                 raise UpstreamStreamCut(502, f"{provider} broke off the stream: {error.message}", provider) from None
@@ -184,27 +185,23 @@ async def _read_all(http: HttpStream) -> bytes:
 
 
 async def start_stream(
-    transport: Transport,
-    target: UpstreamTarget,
-    request: HttpRequest,
-    translator: ChunkTranslator,
-    *,
-    ttft_timeout: float | None,
+    transport: Transport, target: UpstreamTarget, request: HttpRequest, translator: ChunkTranslator
 ) -> UpstreamStream:
     """Open the stream and buffer its first chunk before returning.
 
     Everything up to the first chunk happens before any byte reaches the client, so the data plane can
-    still retry or fall back on errors here. The first chunk must arrive within `ttft_timeout`
-    (UpstreamTimeout 408) and within `request.timeout` (UpstreamTimeout 504), whichever is shorter.
+    still retry or fall back on errors here. The first chunk must arrive within
+    `request.timeouts.first_token` (UpstreamTimeout, phase first_token); the transport bounds the
+    other phases (connect, read, total).
     """
     started = time.perf_counter()
-    timeout = request.timeout
+    timeouts = request.timeouts
 
     async def opening() -> UpstreamStream:
         try:
             http = await transport.open_stream(request)
         except TransportError as exc:
-            raise transport_error(target, request.url, exc, timeout) from None
+            raise transport_error(target, request.url, exc, timeouts) from None
         if http.status >= 400:
             try:
                 raw = await _read_all(http)
@@ -216,7 +213,7 @@ async def start_stream(
         if http.status >= 300:
             await http.aclose()
             raise redirect_refused(target, http.status, http.headers)
-        stream = UpstreamStream(http, target, translator, started=started, timeout=timeout, url=request.url)
+        stream = UpstreamStream(http, target, translator, started=started, timeouts=timeouts, url=request.url)
         try:
             await stream.prefetch()
         except BaseException:
@@ -224,13 +221,11 @@ async def start_stream(
             raise
         return stream
 
-    limits = [t for t in (timeout, ttft_timeout) if t is not None]
-    if not limits:
+    limit = timeouts.first_token
+    if limit is None:
         return await opening()
     try:
-        return await asyncio.wait_for(opening(), min(limits))
+        return await asyncio.wait_for(opening(), limit)
     except asyncio.TimeoutError:
-        if ttft_timeout is not None and (timeout is None or ttft_timeout <= timeout):
-            message = f"{target.provider} sent no first token within {ttft_timeout:g}s"
-            raise UpstreamTimeout(408, message, target.provider) from None
-        raise UpstreamTimeout(504, f"{target.provider} did not answer within {timeout:g}s", target.provider) from None
+        message = f"{target.provider} sent no first token within {limit:g}s"
+        raise UpstreamTimeout(message, target.provider, phase="first_token") from None

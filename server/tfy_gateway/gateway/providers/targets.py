@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.providers.base import UpstreamTarget, WireFormat
 from tfy_gateway.gateway.providers.secrets import SecretResolver
 from tfy_gateway.manifests.providers import (
@@ -44,7 +45,7 @@ from tfy_gateway.manifests.providers import (
 )
 
 
-class ProviderConfigError(ValueError):
+class ProviderConfigError(ConfigError, ValueError):
     """A provider account / integration cannot be turned into an upstream target (says what to fix)."""
 
 

@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from tfy_gateway.gateway.errors import RemoteError
+from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
+
 OCTET_STREAM = "application/octet-stream"
 
 
@@ -33,15 +36,16 @@ FormValue = str | FormFile
 class HttpRequest:
     """One upstream POST. `form`, when set, is sent as multipart/form-data instead of `body`.
 
-    `timeout` (seconds, None = unlimited): for a whole-body exchange it bounds the exchange; for a
-    stream it bounds connecting and each wait for data (the first-chunk deadline is the caller's).
+    `timeouts`: the attempt's limit per phase (timeouts.py defines each, for plain calls and streams
+    alike). The transport enforces connect, read and total, and for `post` first_token too (a plain
+    answer's first token is its whole body); a stream's first_token is its reader's.
     """
 
     url: str
     headers: Mapping[str, str]
     body: bytes = b""
     form: Mapping[str, FormValue] | None = None
-    timeout: float | None = None
+    timeouts: Timeouts = NO_TIMEOUTS
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ class Transport(Protocol):
         ...
 
 
-class TransportError(Exception):
+class TransportError(RemoteError):
     """The exchange failed below HTTP: the connection broke. `detail` never includes the URL."""
 
     def __init__(self, detail: str) -> None:
@@ -113,4 +117,8 @@ class ResponseTooLarge(TransportError):
 
 
 class TransportTimeout(TransportError):
-    """The request's `timeout` ran out."""
+    """The limit of one phase of the request's `timeouts` ran out; `phase` says which."""
+
+    def __init__(self, phase: Phase) -> None:
+        super().__init__(f"the {phase} time limit ran out")
+        self.phase: Phase = phase

@@ -27,6 +27,7 @@ from tfy_gateway.gateway.providers.base import (
     credential_values,
     redact,
 )
+from tfy_gateway.gateway.providers.timeouts import Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import (
     HttpRequest,
     HttpResponse,
@@ -113,17 +114,29 @@ def where(url: str) -> str:
     return f"{parsed.host}:{parsed.port}" if parsed.port else str(parsed.host)
 
 
-def transport_error(target: UpstreamTarget, url: str, exc: TransportError, timeout: float | None) -> UpstreamError:
+def transport_error(target: UpstreamTarget, url: str, exc: TransportError, timeouts: Timeouts) -> UpstreamError:
     """A transport failure as the adapter error the data plane maps to a status (504 or 502)."""
     provider = target.provider
     if isinstance(exc, TransportTimeout):
-        limit = f" within {timeout:g}s" if timeout is not None else ""
-        return UpstreamTimeout(504, f"{provider} at {where(url)} did not answer{limit}", provider)
+        return UpstreamTimeout(expired(f"{provider} at {where(url)}", exc.phase, timeouts), provider, phase=exc.phase)
     if isinstance(exc, ResponseTooLarge):
         return UpstreamError(502, f"{provider} at {where(url)} answered with {exc.detail}", provider)
     if isinstance(exc, TransportConnectError):
         return UpstreamConnectionError(502, f"cannot connect to {provider} at {where(url)}: {exc.detail}", provider)
     return UpstreamConnectionError(502, f"connection to {provider} at {where(url)} failed: {exc.detail}", provider)
+
+
+def expired(who: str, phase: Phase, timeouts: Timeouts) -> str:
+    """What a timeout in `phase` means, in words: who did not do what, within how long."""
+    seconds = timeouts.limit(phase)
+    within = f" within {seconds:g}s" if seconds is not None else ""
+    if phase == "connect":
+        return f"{who}: no connection{within}"
+    if phase == "read":
+        return f"{who} sent nothing for {seconds:g}s" if seconds is not None else f"{who} fell silent"
+    if phase == "total":
+        return f"{who} did not finish answering{within}"
+    return f"{who} did not answer{within}"
 
 
 def json_object(target: UpstreamTarget, raw: bytes) -> dict[str, Any]:

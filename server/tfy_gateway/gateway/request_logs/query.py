@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from tfy_gateway.gateway.errors import RequestError
 from tfy_gateway.gateway.request_logs.record import COLUMNS, row_to_dict
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
@@ -30,7 +31,7 @@ class Executes(Protocol):
     def execute(self, sql: str, parameters: Sequence[Any], /) -> Rows: ...
 
 
-class QueryError(ValueError):
+class QueryError(RequestError, ValueError):
     """A filter value that cannot be understood; the message says what is accepted."""
 
 

@@ -4,8 +4,9 @@ first chunk is its success, so nothing is retried once the client may have seen 
 Per attempt: call; on a retryable status retry the same target (its `RetryPolicy`, or the
 request's `x-tfy-retry-config` which replaces it) after `max(delay, retry-after capped)`; when the
 target is done, move to the next planned candidate only if the final status is in the failing
-target's `fallback_status_codes` (408 always: the gateway's own TTFT timeout). The total number of
-upstream calls per request is capped.
+target's `fallback_status_codes` (408 always: the request's own time limit expired on that target,
+and the next gets its own, see data_plane/deadlines.py). The total number of upstream calls per
+request is capped.
 """
 
 from __future__ import annotations

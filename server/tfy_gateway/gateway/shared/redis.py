@@ -22,6 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from tfy_gateway.gateway.errors import StateError
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
 from tfy_gateway.gateway.shared.redis_channel import Channel
 from tfy_gateway.gateway.shared.redis_packing import packing
@@ -37,7 +38,7 @@ GLOB_CHARACTERS = "\\*?[]"
 MAX_CONNECTIONS = 64
 
 
-class StateStoreDown(Exception):
+class StateStoreDown(StateError):
     """Redis did not answer in time, failed, or the breaker is open: take the fallback."""
 
 

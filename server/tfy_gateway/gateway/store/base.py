@@ -24,6 +24,8 @@ import anyio
 import anyio.to_thread
 import orjson
 
+from tfy_gateway.gateway.errors import StateError
+
 T = TypeVar("T")
 
 
@@ -77,11 +79,11 @@ class Contents:
     tokens: list[TokenRecord]
 
 
-class StoreError(Exception):
+class StoreError(StateError):
     """The database cannot be opened or has an unexpected schema."""
 
 
-class StoreConflict(Exception):
+class StoreConflict(StateError):
     """Another process committed since the version the caller planned against; reload and retry."""
 
     def __init__(self, expected: int, found: int) -> None:
