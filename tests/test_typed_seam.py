@@ -15,10 +15,12 @@ the changed module.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +90,16 @@ class Copy:
         return [line for line in done.stdout.splitlines() if ": error:" in line]
 
 
+def write_fresh(path: Path, text: str) -> None:
+    """Write `path` and move its mtime past any it had: mypy's cache trusts a file whose size and whole-second
+    mtime are unchanged, and two renames in one file within a second have the same size (a stale cache hit
+    reported the previous rename's error instead of this one's)."""
+    before = path.stat().st_mtime
+    path.write_text(text, encoding="utf-8")
+    stamp = max(time.time(), before + 2)
+    os.utime(path, (stamp, stamp))
+
+
 @pytest.fixture(scope="module")
 def package_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Copy]:
     root = tmp_path_factory.mktemp("typed-seam")
@@ -108,11 +120,11 @@ def test_renaming_a_model_field_is_a_type_error_in_its_compiler(package_copy: Co
     found = [i for i, line in enumerate(lines) if line.startswith(rename.declaration)]
     assert len(found) == 1, f"{len(found)} lines of {rename.model_file} start with {rename.declaration!r}"
     lines[found[0]] = lines[found[0]].replace(rename.field, rename.field + "_renamed", 1)
-    model_file.write_text("".join(lines), encoding="utf-8")
+    write_fresh(model_file, "".join(lines))
     try:
         errors = package_copy.mypy()
     finally:
-        model_file.write_text(original, encoding="utf-8")
+        write_fresh(model_file, original)
     in_reader = [line for line in errors if line.startswith(f"tfy_gateway/{rename.reader}:")]
     attribute = re.compile(rf"\b{re.escape(rename.field)}\b")
     assert any(attribute.search(line) for line in in_reader), (
