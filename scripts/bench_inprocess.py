@@ -159,7 +159,7 @@ async def measure(spec: dict[str, Any], requests: int, concurrency: int, profile
         result["requests_per_s"] = requests / (time.perf_counter() - started)
         logs = None
         if system != "floor":
-            logs = next(mount for prefix, mount in app._mounts if prefix.startswith("/api/llm")).plane.logs
+            logs = app.state.data_plane.logs
             result["logs_queued"] = logs.pending  # the backlog when the last request was answered
     if logs is not None:  # shutdown has written the rest
         result["logs_written"], result["logs_dropped"] = logs.written, logs.dropped

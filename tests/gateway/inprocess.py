@@ -29,12 +29,12 @@ from tfy_gateway.fakeprovider.app import STATE_KEY
 from tfy_gateway.fakeprovider.offline import seed_starter_accounts
 from tfy_gateway.fakeprovider.starter import starter_accounts, write_placeholder_secrets
 from tfy_gateway.gateway import GatewaySettings, create_app
-from tfy_gateway.gateway.data_plane import DataPlane
+from tfy_gateway.gateway.data_plane import DataPlaneOptions
 from tfy_gateway.gateway.providers import Transport
 from tfy_gateway.gateway.providers.inprocess_transport import InProcessTransport
 from tfy_gateway.platform import ControlPlaneClient
 
-PlaneFactory = Callable[[Transport], DataPlane]  # the app's data plane, given the upstream transport
+PlaneFactory = Callable[[Transport], DataPlaneOptions]  # the app's data-plane parts, given the upstream transport
 
 FAKE_ORIGIN = "http://fake-provider.test"
 GATEWAY_URL = "http://gateway.test"
@@ -151,7 +151,7 @@ async def running_gateway(
     """A started in-process gateway on `data_dir`; `settings` override `GatewaySettings` fields.
 
     provider_key: the API key the fake provider requires (none: any key, as `serve --offline`).
-    data_plane: builds the app's `DataPlane` (own limits or guardrails) on the transport it is given.
+    data_plane: the app's `DataPlaneOptions` (own limits or guardrails) on the transport it is given.
     """
     provider = create_fake_provider_app(api_key=provider_key)
     options: dict[str, Any] = {"admin_token": "tfy_inprocess_" + secrets.token_hex(16), **settings}

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tfy_gateway.gateway.config.collector import tune_for_serving
 from tfy_gateway.gateway.control_plane import routes as control_plane_routes
 from tfy_gateway.gateway.data_plane import PREFIX as DATA_PLANE_PREFIX
-from tfy_gateway.gateway.data_plane import DataPlane, DataPlaneApp
+from tfy_gateway.gateway.data_plane import DataPlane, DataPlaneApp, DataPlaneOptions
 from tfy_gateway.gateway.data_plane import routes as data_plane_routes
 from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
 from tfy_gateway.gateway.extension import Extension
@@ -74,21 +74,22 @@ def app_from_environment() -> Starlette:
 def create_app(
     settings: GatewaySettings,
     *,
-    data_plane: DataPlane | None = None,
+    data_plane: DataPlaneOptions | None = None,
     transport: Transport | None = None,
     extra: Sequence[Extension] = (),
     tune_gc: bool = False,
 ) -> Starlette:
     """A new gateway app; nothing is opened until the ASGI lifespan starts.
 
-    `data_plane`: a `DataPlane` built by the caller (to replace its limits or guardrails, or to look
-    inside it in tests); `transport`: where the default data plane sends upstream calls instead of the
-    network (any `Transport`; the caller closes it). `tune_gc`: the process serves this app alone
+    `data_plane`: what to replace in the data plane (its limits, guardrails or transport); `transport`:
+    the shortcut for the last (where upstream calls go instead of the network: any `Transport`, which the
+    caller closes). After start-up, `app.state.gateway` is the `GatewayState` and `app.state.data_plane`
+    the complete `DataPlane`. `tune_gc`: the process serves this app alone
     (`serve`), so the app may tune the garbage collector once started.
     """
     if data_plane is not None and transport is not None:
-        raise ValueError("give the transport to the DataPlane you pass")
-    plane = data_plane or DataPlane(transport=transport)
+        raise ValueError("give the transport in the DataPlaneOptions you pass")
+    options = data_plane or DataPlaneOptions(transport=transport)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -96,7 +97,7 @@ def create_app(
         app.state.gateway = state
         try:
             async with AsyncExitStack() as stack:
-                await stack.enter_async_context(plane.lifespan(state))
+                app.state.data_plane = await stack.enter_async_context(DataPlane.open(state, options))
                 for part in extra:
                     if part.lifespan is not None:
                         await stack.enter_async_context(part.lifespan(state))
@@ -111,12 +112,12 @@ def create_app(
             await state.close()
 
     routes: list[BaseRoute] = [
-        *control_plane_routes(plane),
-        *data_plane_routes(plane),
+        *control_plane_routes(),
+        *data_plane_routes,
         *root_routes,
         *(route for part in extra for route in part.routes),
     ]
-    mounts: dict[str, ASGIApp] = {DATA_PLANE_PREFIX: DataPlaneApp(plane)}
+    mounts: dict[str, ASGIApp] = {DATA_PLANE_PREFIX: DataPlaneApp()}
     for part in extra:
         mounts.update(part.mounts)
     return GatewayApp(mounts=mounts, routes=routes, lifespan=lifespan, exception_handlers=dict(EXCEPTION_HANDLERS))

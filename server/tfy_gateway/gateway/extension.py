@@ -1,4 +1,4 @@
-"""`Extension`: how a part of the gateway (control plane, data plane, ...) plugs into the app."""
+"""`Extension`: routes and a lifespan hook an embedder adds to the gateway app."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ ExtensionLifespan = Callable[["GatewayState"], AbstractAsyncContextManager[None]
 
 @dataclass(frozen=True)
 class Extension:
-    """Routes (matched after those of earlier extensions) and a lifespan hook given the state.
+    """What an embedder (or a test) adds to the app with `create_app(..., extra=[...])`: routes (matched
+    after the gateway's own) and a lifespan hook given the state.
 
-    The hook runs after the state is loaded and exits before the store closes, e.g.::
+    The hook runs after the state and the data plane are open and exits before they close, e.g.::
 
         @asynccontextmanager
         async def lifespan(state):
-            unsubscribe = state.snapshot.subscribe(compile_rules)
+            print("serving configuration version", state.config.version)
             yield
-            unsubscribe()
     """
 
     name: str

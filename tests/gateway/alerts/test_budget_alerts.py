@@ -13,7 +13,6 @@ import httpx
 from tests.gateway.alerts.receivers import Receiver
 from tfy_gateway.fakeprovider import running
 from tfy_gateway.gateway import GatewaySettings, create_app
-from tfy_gateway.gateway.data_plane import DataPlane
 
 TOKEN = "tfy_budget_alerts_admin_" + "c" * 24
 PROVIDER_KEY = "sk-fakeprovider-alerts-0000"
@@ -64,8 +63,7 @@ async def test_requests_crossing_a_threshold_alert_once_per_threshold(tmp_path: 
     secrets = {"fake-group": {"API_KEY": PROVIDER_KEY}, "notify-ops": {"webhook_url": receiver.url("/slack/hook/x")}}
     (data_dir / "secrets.json").write_text(json.dumps(secrets))
     settings = GatewaySettings(data_dir=data_dir, admin_token=TOKEN, watch_interval_s=0)
-    plane = DataPlane()
-    app = create_app(settings, data_plane=plane)
+    app = create_app(settings)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     days = {f"day {time.strftime('%Y-%m-%d', time.gmtime())}"}
     with running(api_key=PROVIDER_KEY) as provider:

@@ -30,9 +30,9 @@ async def running(tmp_path: Path, receiver: Receiver) -> AsyncIterator[tuple[Dat
     secrets = {"notify-ops": {"webhook_url": receiver.url(f"/slack/hook/{WEBHOOK_TOKEN}")}}
     (data_dir / "secrets.json").write_text(json.dumps(secrets))
     settings = GatewaySettings(data_dir=data_dir, admin_token=TOKEN, watch_interval_s=0, alert_max_attempts=1)
-    plane = DataPlane()
-    app = create_app(settings, data_plane=plane)
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
+        plane: DataPlane = app.state.data_plane
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=headers) as client:

@@ -17,7 +17,7 @@ import pytest
 from tests.gateway.data_plane.conftest import PROVIDER_KEY, fake_account
 from tests.gateway.inprocess import FAKE_ORIGIN, InProcessGateway, running_gateway
 from tests.helpers import eventually
-from tfy_gateway.gateway.data_plane import DataPlane
+from tfy_gateway.gateway.data_plane import DataPlaneOptions
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.limits import Reservation
@@ -60,8 +60,8 @@ async def stack(tmp_path: Path) -> AsyncIterator[tuple[InProcessGateway, Recordi
     data_dir.mkdir()
     (data_dir / "secrets.json").write_text(json.dumps({"fake-group": {"API_KEY": PROVIDER_KEY}}))
 
-    def plane(transport: Transport) -> DataPlane:
-        return DataPlane(limits=limits, guardrails=BlockingGuardrails(), transport=transport)
+    def plane(transport: Transport) -> DataPlaneOptions:
+        return DataPlaneOptions(limits=limits, guardrails=BlockingGuardrails(), transport=transport)
 
     options: dict[str, Any] = {"admin_token": TOKEN, "watch_interval_s": 0}
     async with running_gateway(data_dir, offline=False, provider_key=PROVIDER_KEY, data_plane=plane, **options) as gw:

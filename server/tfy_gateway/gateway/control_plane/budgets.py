@@ -17,14 +17,14 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
 from tfy_gateway.gateway.config.plans import describe, manifest_of
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.apply import apply_body, delete_resource
 from tfy_gateway.gateway.control_plane.http import json_response, read_object, require_admin, require_user
 from tfy_gateway.gateway.control_plane.limit_usage import simulated_pricing
-from tfy_gateway.gateway.data_plane.runtime import DataPlane
+from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.limits import LimitRequest
 from tfy_gateway.gateway.limits.report import budget_entries
@@ -62,79 +62,94 @@ def _sdk_shape(entries: list[dict[str, Any]]) -> dict[str, Any]:
     return {"matched": entries}
 
 
-def routes(plane: DataPlane) -> list[BaseRoute]:
-    async def list_budgets(request: Request) -> Response:
-        require_user(request)
-        wanted, team = request.query_params.get("type"), request.query_params.get("team_name")
-        if wanted is not None and wanted not in BUDGET_TYPES:
-            raise ApiError(400, f"'type' must be one of {', '.join(BUDGET_TYPES)}, got {wanted!r}.")
-        found = [
-            _gateway_budget(r, plane.state.tenant)
-            for r in _budgets(plane)
-            if (wanted is None or r.type == wanted) and (team is None or r.manifest.get("team_name") == team)
-        ]
-        return json_response({"data": found})
-
-    async def put_budget(request: Request) -> Response:
-        """Create or update a budget: the same write as `tfy apply` (re-planned on a concurrent change)."""
-        principal = require_admin(request)
-        state = plane.state
-        body = await read_object(request)
-        if manifest_of(body)["type"] not in BUDGET_TYPES:
-            raise ApiError(
-                400, f"This endpoint takes {' or '.join(BUDGET_TYPES)} manifests, got {body['manifest']['type']!r}."
-            )
-        plan, _ = await apply_body(state, body, principal)
-        return json_response(_gateway_budget(plan.resource, state.tenant))
-
-    async def get_budget(request: Request) -> Response:
-        require_user(request)
-        return json_response(_gateway_budget(_find(plane, request.path_params["id"]), plane.state.tenant))
-
-    async def delete_budget(request: Request) -> Response:
-        require_admin(request)
-        state = plane.state
-        resource = _find(plane, request.path_params["id"])
-        await delete_resource(state, resource.key, describe(resource.manifest))
-        return json_response({})
-
-    async def my_usage(request: Request) -> Response:
-        principal = require_user(request)
-        limit_request = LimitRequest(model="", caller=principal.subject, subjects=principal.subjects)
-        entries = await budget_entries(plane.limiter, plane.config.current.limits, limit_request, subjects_only=True)
-        return json_response(_sdk_shape(entries))
-
-    async def simulate(request: Request) -> Response:
-        require_user(request)
-        body = await read_object(request)
-        limit_request = _simulated(plane, body)
-        entries = await budget_entries(plane.limiter, plane.config.current.limits, limit_request)
-        return json_response(_sdk_shape(entries))
-
-    async def leaderboard(request: Request) -> Response:
-        require_admin(request)
-        resource = _find(plane, request.path_params["id"])
-        raw = request.query_params.get("limit", "500")
-        try:
-            count = int(float(raw))  # the SDK sends a number, e.g. "20.0"
-        except ValueError:
-            count = 0
-        if count < 1:
-            raise ApiError(400, f"'limit' must be a positive number, got {raw!r}.")
-        entries = await budget_entries(plane.limiter, plane.config.current.limits, None, name=resource.name)
-        for entry in entries:
-            entry["entities"] = entry["entities"][: min(count, 500)]
-        return json_response(_sdk_shape(entries))
-
-    return [
-        Route(BUDGETS, list_budgets, methods=["GET"]),
-        Route(BUDGETS, put_budget, methods=["PUT"]),
-        Route(f"{BUDGETS}/my-usage", my_usage, methods=["GET"]),
-        Route(f"{BUDGETS}/simulate", simulate, methods=["POST"]),
-        Route(f"{BUDGETS}/{{id}}/leaderboard", leaderboard, methods=["GET"]),
-        Route(f"{BUDGETS}/{{id}}", get_budget, methods=["GET"]),
-        Route(f"{BUDGETS}/{{id}}", delete_budget, methods=["DELETE"]),
+async def list_budgets(request: Request) -> Response:
+    plane = data_plane_of(request)
+    require_user(request)
+    wanted, team = request.query_params.get("type"), request.query_params.get("team_name")
+    if wanted is not None and wanted not in BUDGET_TYPES:
+        raise ApiError(400, f"'type' must be one of {', '.join(BUDGET_TYPES)}, got {wanted!r}.")
+    found = [
+        _gateway_budget(r, plane.state.tenant)
+        for r in _budgets(plane)
+        if (wanted is None or r.type == wanted) and (team is None or r.manifest.get("team_name") == team)
     ]
+    return json_response({"data": found})
+
+
+async def put_budget(request: Request) -> Response:
+    plane = data_plane_of(request)
+    """Create or update a budget: the same write as `tfy apply` (re-planned on a concurrent change)."""
+    principal = require_admin(request)
+    state = plane.state
+    body = await read_object(request)
+    if manifest_of(body)["type"] not in BUDGET_TYPES:
+        raise ApiError(
+            400, f"This endpoint takes {' or '.join(BUDGET_TYPES)} manifests, got {body['manifest']['type']!r}."
+        )
+    plan, _ = await apply_body(state, body, principal)
+    return json_response(_gateway_budget(plan.resource, state.tenant))
+
+
+async def get_budget(request: Request) -> Response:
+    plane = data_plane_of(request)
+    require_user(request)
+    return json_response(_gateway_budget(_find(plane, request.path_params["id"]), plane.state.tenant))
+
+
+async def delete_budget(request: Request) -> Response:
+    plane = data_plane_of(request)
+    require_admin(request)
+    state = plane.state
+    resource = _find(plane, request.path_params["id"])
+    await delete_resource(state, resource.key, describe(resource.manifest))
+    return json_response({})
+
+
+async def my_usage(request: Request) -> Response:
+    plane = data_plane_of(request)
+    principal = require_user(request)
+    limit_request = LimitRequest(model="", caller=principal.subject, subjects=principal.subjects)
+    entries = await budget_entries(
+        plane.require_limiter(), plane.config.current.limits, limit_request, subjects_only=True
+    )
+    return json_response(_sdk_shape(entries))
+
+
+async def simulate(request: Request) -> Response:
+    plane = data_plane_of(request)
+    require_user(request)
+    body = await read_object(request)
+    limit_request = _simulated(plane, body)
+    entries = await budget_entries(plane.require_limiter(), plane.config.current.limits, limit_request)
+    return json_response(_sdk_shape(entries))
+
+
+async def leaderboard(request: Request) -> Response:
+    plane = data_plane_of(request)
+    require_admin(request)
+    resource = _find(plane, request.path_params["id"])
+    raw = request.query_params.get("limit", "500")
+    try:
+        count = int(float(raw))  # the SDK sends a number, e.g. "20.0"
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ApiError(400, f"'limit' must be a positive number, got {raw!r}.")
+    entries = await budget_entries(plane.require_limiter(), plane.config.current.limits, None, name=resource.name)
+    for entry in entries:
+        entry["entities"] = entry["entities"][: min(count, 500)]
+    return json_response(_sdk_shape(entries))
+
+
+routes = [
+    Route(BUDGETS, list_budgets, methods=["GET"]),
+    Route(BUDGETS, put_budget, methods=["PUT"]),
+    Route(f"{BUDGETS}/my-usage", my_usage, methods=["GET"]),
+    Route(f"{BUDGETS}/simulate", simulate, methods=["POST"]),
+    Route(f"{BUDGETS}/{{id}}/leaderboard", leaderboard, methods=["GET"]),
+    Route(f"{BUDGETS}/{{id}}", get_budget, methods=["GET"]),
+    Route(f"{BUDGETS}/{{id}}", delete_budget, methods=["DELETE"]),
+]
 
 
 def _simulated(plane: DataPlane, body: Mapping[str, Any]) -> LimitRequest:

@@ -15,12 +15,12 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
 from tfy_gateway.gateway.accounting.cost import ModelPricing
 from tfy_gateway.gateway.control_plane.http import json_response, require_admin
 from tfy_gateway.gateway.data_plane.limiting import costliest
-from tfy_gateway.gateway.data_plane.runtime import DataPlane
+from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
 from tfy_gateway.gateway.limits import LimitRequest
 from tfy_gateway.gateway.limits.report import explain_limits, usage
 from tfy_gateway.gateway.routing import RouteRequest
@@ -56,23 +56,26 @@ async def limits_for(
         generates="input" not in body or "messages" in body,
         pricing=simulated_pricing(plane, model, subjects, metadata),
     )
-    return await explain_limits(plane.limiter, config.limits, request)
+    return await explain_limits(plane.require_limiter(), config.limits, request)
 
 
-def routes(plane: DataPlane) -> list[BaseRoute]:
-    async def budget_usage(request: Request) -> Response:
-        require_admin(request)
-        rule = request.query_params.get("rule") or None
-        matched = await usage(plane.limiter, plane.config.current.limits, kind="budget", rule_id=rule)
-        return json_response({"matched": matched})
+async def budget_usage(request: Request) -> Response:
+    plane = data_plane_of(request)
+    require_admin(request)
+    rule = request.query_params.get("rule") or None
+    matched = await usage(plane.require_limiter(), plane.config.current.limits, kind="budget", rule_id=rule)
+    return json_response({"matched": matched})
 
-    async def rate_limit_usage(request: Request) -> Response:
-        require_admin(request)
-        rule = request.query_params.get("rule") or None
-        matched = await usage(plane.limiter, plane.config.current.limits, kind="rate_limit", rule_id=rule)
-        return json_response({"matched": matched})
 
-    return [
-        Route(f"{SVC}/config/budget/usage", budget_usage, methods=["GET"]),
-        Route(f"{SVC}/config/rate-limit/usage", rate_limit_usage, methods=["GET"]),
-    ]
+async def rate_limit_usage(request: Request) -> Response:
+    plane = data_plane_of(request)
+    require_admin(request)
+    rule = request.query_params.get("rule") or None
+    matched = await usage(plane.require_limiter(), plane.config.current.limits, kind="rate_limit", rule_id=rule)
+    return json_response({"matched": matched})
+
+
+routes = [
+    Route(f"{SVC}/config/budget/usage", budget_usage, methods=["GET"]),
+    Route(f"{SVC}/config/rate-limit/usage", rate_limit_usage, methods=["GET"]),
+]

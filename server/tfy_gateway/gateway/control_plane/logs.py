@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
 from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.control_plane.http import (
@@ -32,7 +32,7 @@ from tfy_gateway.gateway.control_plane.http import (
     require_admin,
 )
 from tfy_gateway.gateway.control_plane.limit_usage import limits_for
-from tfy_gateway.gateway.data_plane.runtime import DataPlane
+from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.identities import team_memberships
 from tfy_gateway.gateway.request_logs import LogFilter, QueryError, parse_since
@@ -73,49 +73,55 @@ def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()
 
 
-def routes(plane: DataPlane) -> list[BaseRoute]:
-    async def read(function: Any, *args: Any) -> Any:
-        await plane.logs.flush()  # read your own writes
-        return await anyio.to_thread.run_sync(function, *args)
+async def _read(plane: DataPlane, function: Any, *args: Any) -> Any:
+    await plane.logs.flush()  # read your own writes
+    return await anyio.to_thread.run_sync(function, *args)
 
-    async def logs(request: Request) -> Response:
-        principal = authenticate(request)
-        where = _filter(request, principal)
-        limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-        offset = int_param(request, "offset", 0, 10**9)
-        data, total = await read(lambda: plane.logs.backend.query(where, limit=limit, offset=offset))
-        return json_response({"data": data, "pagination": {"total": total, "offset": offset, "limit": limit}})
 
-    async def summary(request: Request) -> Response:
-        principal = authenticate(request)
-        where = _filter(request, principal, default_since=DEFAULT_SUMMARY_WINDOW)
-        result = await read(plane.logs.backend.summary, where)
-        window = {"since": _iso(where.since), "until": _iso(where.until) or _iso(time.time())}
-        return json_response({"window": window, **result})
+async def logs(request: Request) -> Response:
+    plane = data_plane_of(request)
+    principal = authenticate(request)
+    where = _filter(request, principal)
+    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    offset = int_param(request, "offset", 0, 10**9)
+    data, total = await _read(plane, lambda: plane.logs.backend.query(where, limit=limit, offset=offset))
+    return json_response({"data": data, "pagination": {"total": total, "offset": offset, "limit": limit}})
 
-    async def explain(request: Request) -> Response:
-        require_admin(request)
-        body = await read_object(request)
-        subject, model, metadata = body.get("subject"), body.get("model"), body.get("metadata") or {}
-        if not isinstance(subject, str) or ":" not in subject:
-            raise ApiError(
-                400, "'subject' is required: e.g. 'user:alice@example.com', 'team:backend' or 'virtualaccount:ci'."
-            )
-        if not isinstance(model, str) or not model:
-            raise ApiError(400, "'model' is required: the model id a request would name, e.g. 'openai-main/gpt-4o'.")
-        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-            raise ApiError(400, "'metadata' must be an object of string values, as x-tfy-metadata would carry.")
-        subjects = await _subjects(plane, subject)
-        routing = plane.config.current.routing
-        explanation = explain_route(plane.router, routing, RouteRequest(model, subjects, metadata, {}))
-        limits = await limits_for(plane, _caller(subject, subjects), subjects, model, metadata, body.get("body"))
-        return json_response({"subject": subject, "subjects": list(subjects), **explanation, "limits": limits})
 
-    return [
-        Route(f"{SVC}/logs", logs, methods=["GET"]),
-        Route(f"{SVC}/usage/summary", summary, methods=["GET"]),
-        Route(f"{SVC}/explain", explain, methods=["POST"]),
-    ]
+async def summary(request: Request) -> Response:
+    plane = data_plane_of(request)
+    principal = authenticate(request)
+    where = _filter(request, principal, default_since=DEFAULT_SUMMARY_WINDOW)
+    result = await _read(plane, plane.logs.backend.summary, where)
+    window = {"since": _iso(where.since), "until": _iso(where.until) or _iso(time.time())}
+    return json_response({"window": window, **result})
+
+
+async def explain(request: Request) -> Response:
+    plane = data_plane_of(request)
+    require_admin(request)
+    body = await read_object(request)
+    subject, model, metadata = body.get("subject"), body.get("model"), body.get("metadata") or {}
+    if not isinstance(subject, str) or ":" not in subject:
+        raise ApiError(
+            400, "'subject' is required: e.g. 'user:alice@example.com', 'team:backend' or 'virtualaccount:ci'."
+        )
+    if not isinstance(model, str) or not model:
+        raise ApiError(400, "'model' is required: the model id a request would name, e.g. 'openai-main/gpt-4o'.")
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ApiError(400, "'metadata' must be an object of string values, as x-tfy-metadata would carry.")
+    subjects = await _subjects(plane, subject)
+    routing = plane.config.current.routing
+    explanation = explain_route(plane.router, routing, RouteRequest(model, subjects, metadata, {}))
+    limits = await limits_for(plane, _caller(subject, subjects), subjects, model, metadata, body.get("body"))
+    return json_response({"subject": subject, "subjects": list(subjects), **explanation, "limits": limits})
+
+
+routes = [
+    Route(f"{SVC}/logs", logs, methods=["GET"]),
+    Route(f"{SVC}/usage/summary", summary, methods=["GET"]),
+    Route(f"{SVC}/explain", explain, methods=["POST"]),
+]
 
 
 def _caller(subject: str, subjects: tuple[str, ...]) -> str:

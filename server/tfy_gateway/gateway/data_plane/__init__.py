@@ -11,19 +11,28 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from tfy_gateway.gateway.data_plane.app import DataPlaneApp, metrics_endpoint
+from tfy_gateway.gateway.data_plane.app import DataPlaneApp, metrics
 from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits
-from tfy_gateway.gateway.data_plane.runtime import DataPlane
+from tfy_gateway.gateway.data_plane.runtime import DataPlane, DataPlaneOptions, data_plane_of
 
 PREFIX = "/api/llm/"
 
 
-def routes(plane: DataPlane) -> list[BaseRoute]:
-    return [
-        # `mounts` serves /api/llm/... first; the route keeps the path documented in the route table.
-        Route("/api/llm/{rest:path}", DataPlaneApp(plane)),
-        Route("/metrics", metrics_endpoint(plane), methods=["GET"]),
-    ]
+routes: list[BaseRoute] = [
+    # `create_app` mounts DataPlaneApp at PREFIX, served before routing; the route keeps the path
+    # documented in the route table.
+    Route("/api/llm/{rest:path}", DataPlaneApp()),
+    Route("/metrics", metrics, methods=["GET"]),
+]
 
 
-__all__ = ["PREFIX", "DataPlane", "DataPlaneApp", "Guardrails", "Limits", "routes"]
+__all__ = [
+    "PREFIX",
+    "DataPlane",
+    "DataPlaneApp",
+    "DataPlaneOptions",
+    "Guardrails",
+    "Limits",
+    "data_plane_of",
+    "routes",
+]

@@ -7,18 +7,17 @@ say so explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tfy_gateway.gateway.config import CompiledConfig
 from tfy_gateway.gateway.data_plane.asgi import JSON_TYPE, Receive, Scope, Send, send_bytes
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS, UNSUPPORTED, route_of
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, error_json
 from tfy_gateway.gateway.data_plane.headers import authorization_of
 from tfy_gateway.gateway.data_plane.pipeline import Pipeline
-from tfy_gateway.gateway.data_plane.runtime import DataPlane
+from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.metrics import CONTENT_TYPE
 
@@ -26,12 +25,11 @@ SUPPORTED = ", ".join(["models", "health", *ENDPOINTS])
 
 
 class DataPlaneApp:
-    """Pure ASGI endpoint for `/api/llm/...`, served before routing and middleware (`GatewayApp`)."""
-
-    def __init__(self, plane: DataPlane) -> None:
-        self.plane = plane
+    """Pure ASGI endpoint for `/api/llm/...`, served before routing and middleware (`GatewayApp`); the
+    `DataPlane` the lifespan opened is in the app's state."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        plane: DataPlane = scope["app"].state.data_plane
         route = route_of(scope["path_params"].get("rest", ""))
         method = scope["method"]
         spec = ENDPOINTS.get(route)
@@ -39,12 +37,12 @@ class DataPlaneApp:
             if method != "POST":
                 await _error(send, DataPlaneError(405, f"Use POST for /api/llm/{route}, not {method}."))
                 return
-            await Pipeline(self.plane, spec, scope, receive, send).run()
+            await Pipeline(plane, spec, scope, receive, send).run()
             return
         if route == "models" and method == "GET":
-            await self._models(scope, send)
+            await _models(plane.config.current, scope, send)
         elif route == "health" and method == "GET":
-            config = self.plane.config.current
+            config = plane.config.current
             body = orjson.dumps(
                 {"status": "ok", "models": len(config.catalog.entries), "config_version": config.version}
             )
@@ -61,31 +59,28 @@ class DataPlaneApp:
             message = f"No data-plane endpoint /api/llm/{route}; supported endpoints: {SUPPORTED}."
             await _error(send, DataPlaneError(404, message, type="not_found_error"))
 
-    async def _models(self, scope: Scope, send: Send) -> None:
-        """The models the caller's token may use, in OpenAI's list format: admins see every model,
-        others what `gateway.access` grants them. Any token works (PAT or VAT)."""
-        config = self.plane.config.current
-        try:
-            principal = config.identities.require(authorization_of(scope["headers"]))
-        except ApiError as exc:
-            await _error(send, exc)
-            return
-        data = [
-            {"id": entry.id, "object": "model", "owned_by": entry.account, "created": 0}
-            for entry in config.snapshot.access.visible(principal)
-        ]
-        await send_bytes(send, 200, orjson.dumps({"object": "list", "data": data}), [JSON_TYPE])
+
+async def _models(config: CompiledConfig, scope: Scope, send: Send) -> None:
+    """The models the caller's token may use, in OpenAI's list format: admins see every model, others
+    what `gateway.access` grants them. Any token works (PAT or VAT)."""
+    try:
+        principal = config.identities.require(authorization_of(scope["headers"]))
+    except ApiError as exc:
+        await _error(send, exc)
+        return
+    data = [
+        {"id": entry.id, "object": "model", "owned_by": entry.account, "created": 0}
+        for entry in config.snapshot.access.visible(principal)
+    ]
+    await send_bytes(send, 200, orjson.dumps({"object": "list", "data": data}), [JSON_TYPE])
 
 
 async def _error(send: Send, error: ApiError) -> None:
     await send_bytes(send, error.status, error_json(error), [JSON_TYPE])
 
 
-def metrics_endpoint(plane: DataPlane) -> Callable[[Request], Awaitable[Response]]:
+async def metrics(request: Request) -> Response:
     """`GET /metrics`: the data plane's Prometheus metrics, in the text format."""
-
-    async def metrics(request: Request) -> Response:
-        plane.metrics.logs_dropped.set(plane.logs.dropped)
-        return Response(plane.metrics.render(), media_type=CONTENT_TYPE)
-
-    return metrics
+    plane = data_plane_of(request)
+    plane.metrics.logs_dropped.set(plane.logs.dropped)
+    return Response(plane.metrics.render(), media_type=CONTENT_TYPE)
