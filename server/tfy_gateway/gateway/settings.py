@@ -17,7 +17,7 @@ from pydantic.config import JsonDict
 
 from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.routing.settings import RoutingSettings
-from tfy_gateway.gateway.shared.url import safe_url
+from tfy_gateway.gateway.secrets_masking import mask_url
 
 ENV_PREFIX = "TFY_GATEWAY_"
 ADMIN_TOKEN_ENV = "TFY_GATEWAY_ADMIN_TOKEN"
@@ -273,7 +273,7 @@ def _explain(exc: ValidationError, values: Mapping[str, Any], source: Mapping[st
         where = source.get(name, name)
         shown = "<hidden>" if name in _HIDDEN else repr(values.get(name))
         if name == "redis_url" and isinstance(values.get(name), str):
-            shown = repr(safe_url(values[name]))
+            shown = repr(mask_url(values[name]))
         field = GatewaySettings.model_fields.get(name)
         allowed = _allowed(field.annotation if field else None, error["type"], error.get("ctx") or {})
         message = error["msg"]

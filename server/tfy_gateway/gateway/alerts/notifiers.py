@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import anyio.to_thread
@@ -23,6 +21,7 @@ from tfy_gateway.gateway.alerts import messages
 from tfy_gateway.gateway.alerts.channels import ChannelSettings
 from tfy_gateway.gateway.alerts.journal import Delivery
 from tfy_gateway.gateway.errors import RemoteError
+from tfy_gateway.gateway.secrets_masking import host_of, scrub
 
 DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/chat.postMessage"
@@ -42,16 +41,6 @@ class Endpoints:
     pagerduty_url: str = DEFAULT_PAGERDUTY_URL
     slack_api_url: str = DEFAULT_SLACK_API_URL
     timeout_s: float = 10.0
-
-
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    """`text` with every secret (and a URL's path and query, which carry webhook tokens) masked."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-        parts = urlsplit(secret)
-        if parts.scheme in ("http", "https") and len(parts.path) > 1:
-            text = text.replace(parts.path, "/***")
-    return text
 
 
 class Notifier:
@@ -94,7 +83,7 @@ class Notifier:
     async def _post(self, url: str, body: Any, headers: dict[str, str], channel: ChannelSettings) -> bytes:
         if self._session is None:
             raise DeliveryError("the notifier is not open (the outbox was not started)")
-        host = urlsplit(url).netloc
+        host = host_of(url)
         secrets = channel.secrets()
         headers = {"Content-Type": "application/json; charset=utf-8", **headers}
         try:

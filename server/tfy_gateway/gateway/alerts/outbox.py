@@ -31,9 +31,10 @@ from tfy_gateway.gateway.alerts.alert import Alert
 from tfy_gateway.gateway.alerts.channels import ChannelError, ChannelResolver
 from tfy_gateway.gateway.alerts.clock import Clock, SystemClock
 from tfy_gateway.gateway.alerts.journal import Delivery, Journal, Outcome
-from tfy_gateway.gateway.alerts.notifiers import DeliveryError, Endpoints, Notifier, scrub
+from tfy_gateway.gateway.alerts.notifiers import DeliveryError, Endpoints, Notifier
 from tfy_gateway.gateway.alerts.retry import RetryPolicy
 from tfy_gateway.gateway.alerts.schema import ALERTS_FILE, connect
+from tfy_gateway.gateway.secrets_masking import scrub
 from tfy_gateway.gateway.settings import GatewaySettings
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,8 @@
 
 `GatewayConfiguration`, `ProviderAccount`, `VirtualAccount`, `Team`, `User` and the PAT listing use
 the SDK's camelCase field names. List/get views redact secret values (API keys, passwords, bearer
-tokens) that are not `tfy-secret://` references; the apply response's `existingManifest` does not,
+tokens) that are not `tfy-secret://` references, and show URLs (`base_url`, ...) through `mask_url`
+(no userinfo password, no query value); the apply response's `existingManifest` does not,
 because the `tfy` CLI diffs it against the file the admin is applying.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tfy_gateway.gateway.access import account_fqn, provider_of
+from tfy_gateway.gateway.secrets_masking import mask_url
 from tfy_gateway.gateway.snapshot import ConfigSnapshot, Resource
 from tfy_gateway.gateway.store import TokenRecord, UserRecord
 
@@ -43,6 +45,8 @@ def redact(value: Any) -> Any:
         for key, item in value.items():
             if key in SECRET_KEYS and _is_plain_secret(item):
                 redacted[key] = REDACTED
+            elif isinstance(key, str) and key.endswith("url") and isinstance(item, str):
+                redacted[key] = mask_url(item) if "@" in item or "?" in item or "#" in item else item
             elif key == "headers" and isinstance(item, Mapping):
                 redacted[key] = {
                     name: REDACTED if str(name).lower() in SECRET_HEADERS and _is_plain_secret(v) else v
