@@ -26,6 +26,7 @@ from tfy_gateway.gateway.secrets_masking import host_of, scrub
 DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/chat.postMessage"
 EXCERPT_CHARS = 200
+IDEMPOTENCY_HEADER = "Idempotency-Key"  # the IETF httpapi draft's name; the same on every attempt
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -60,40 +61,43 @@ class Notifier:
             session, self._session = self._session, None
             await session.close()
 
-    async def send(self, delivery: Delivery, channel: ChannelSettings) -> None:
-        """Deliver once; raise `DeliveryError` on any failure."""
+    async def send(self, delivery: Delivery, channel: ChannelSettings, wait_s: float | None = None) -> None:
+        """Deliver once, waiting at most `wait_s` (default: the endpoints' timeout) for the answer;
+        raise `DeliveryError` on any failure. Every HTTP delivery carries `Idempotency-Key`."""
         alert, kind = delivery.alert, delivery.target["type"]
+        post = _Post(delivery.idempotency_key, wait_s or self.endpoints.timeout_s, channel)
         if kind == "slack-webhook":
-            await self._post(channel["webhook_url"], messages.slack_webhook(alert), {}, channel)
+            await self._post(channel["webhook_url"], messages.slack_webhook(alert), post)
         elif kind == "ms-teams-webhook":
-            await self._post(channel["webhook_url"], messages.ms_teams(alert), {}, channel)
+            await self._post(channel["webhook_url"], messages.ms_teams(alert), post)
         elif kind == "pagerduty":
             url = channel.get("integration_url") or self.endpoints.pagerduty_url
-            await self._post(url, messages.pagerduty(alert, channel["integration_key"]), {}, channel)
+            await self._post(url, messages.pagerduty(alert, channel["integration_key"]), post)
         elif kind == "slack-bot":
             url = channel.get("api_url") or self.endpoints.slack_api_url
-            headers = {"Authorization": f"Bearer {channel['bot_token']}"}
-            answer = await self._post(url, messages.slack_bot(alert, delivery.destination), headers, channel)
+            post = post.with_header("Authorization", f"Bearer {channel['bot_token']}")
+            answer = await self._post(url, messages.slack_bot(alert, delivery.destination), post)
             _check_slack_answer(answer, channel)
         elif kind == "email":
             await self._email(delivery, channel)
         else:  # Alert validates target types; this guards a database edited by hand
             raise DeliveryError(f"unknown notification target type {kind!r}")
 
-    async def _post(self, url: str, body: Any, headers: dict[str, str], channel: ChannelSettings) -> bytes:
+    async def _post(self, url: str, body: Any, post: _Post) -> bytes:
         if self._session is None:
             raise DeliveryError("the notifier is not open (the outbox was not started)")
         host = host_of(url)
-        secrets = channel.secrets()
-        headers = {"Content-Type": "application/json; charset=utf-8", **headers}
+        secrets = post.channel.secrets()
+        headers = {"Content-Type": "application/json; charset=utf-8", **post.headers}
+        timeout = aiohttp.ClientTimeout(total=post.wait_s)
         try:
             async with self._session.post(
-                url, data=orjson.dumps(body), headers=headers, allow_redirects=False
+                url, data=orjson.dumps(body), headers=headers, allow_redirects=False, timeout=timeout
             ) as response:
                 answer = await response.content.read(64 * 1024)
                 status = response.status
         except asyncio.TimeoutError:
-            raise DeliveryError(f"{host} did not answer within {self.endpoints.timeout_s:g}s") from None
+            raise DeliveryError(f"{host} did not answer within {post.wait_s:g}s") from None
         except aiohttp.ClientConnectorError as exc:
             raise DeliveryError(f"could not connect to {host}: {scrub(str(exc.os_error), secrets)}") from None
         except (aiohttp.ClientError, OSError) as exc:
@@ -117,6 +121,7 @@ class Notifier:
             message = messages.email(delivery.alert, channel["from_email"], delivery.destination)
         except ValueError as exc:  # e.g. a line break in an address: refused by the email package
             raise DeliveryError(f"email channel {channel.channel!r}: cannot build the message: {exc}") from None
+        message["Message-ID"] = f"<{delivery.idempotency_key}@tfy-gateway>"  # the same for every attempt
         smtp = _Smtp(
             host=channel["host"],
             port=int(port_text),
@@ -130,6 +135,23 @@ class Notifier:
         except (smtplib.SMTPException, OSError) as exc:
             detail = scrub(str(exc), channel.secrets())[:EXCERPT_CHARS]
             raise DeliveryError(f"SMTP {smtp.host}:{smtp.port}: {type(exc).__name__}: {detail}") from None
+
+
+@dataclass(frozen=True)
+class _Post:
+    """What every HTTP delivery of one attempt shares: its key, how long it waits, its channel."""
+
+    idempotency_key: str
+    wait_s: float
+    channel: ChannelSettings
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {IDEMPOTENCY_HEADER: self.idempotency_key, **dict(self.extra)}
+
+    def with_header(self, name: str, value: str) -> _Post:
+        return _Post(self.idempotency_key, self.wait_s, self.channel, (*self.extra, (name, value)))
 
 
 @dataclass(frozen=True)

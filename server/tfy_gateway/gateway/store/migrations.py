@@ -73,6 +73,46 @@ INSERT INTO control_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTH
 # slows control-plane writes; with PostgreSQL they share the database every replica writes to.
 _REQUEST_LOGS_POSTGRES = table_sql("DOUBLE PRECISION")
 
+# SQLite keeps budget alerts in alerts.db (alerts/schema.py, the same tables); replicas sharing PostgreSQL
+# share them here, so that an alert is stored and delivered once whichever replica raised it.
+_ALERTS_POSTGRES = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id          TEXT PRIMARY KEY,
+    dedupe_key  TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL,
+    config      TEXT NOT NULL,
+    rule_id     TEXT NOT NULL,
+    entity      TEXT NOT NULL,
+    period      TEXT NOT NULL,
+    threshold   DOUBLE PRECISION NOT NULL,
+    used        DOUBLE PRECISION NOT NULL,
+    limit_value DOUBLE PRECISION NOT NULL,
+    unit        TEXT NOT NULL,
+    occurred_at DOUBLE PRECISION NOT NULL,
+    created_at  DOUBLE PRECISION NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts (occurred_at);
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    alert_id        TEXT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    target_index    INTEGER NOT NULL,
+    destination     TEXT NOT NULL,
+    type            TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at DOUBLE PRECISION,
+    last_attempt_at DOUBLE PRECISION,
+    delivered_at    DOUBLE PRECISION,
+    last_error      TEXT,
+    claimed_by      TEXT,
+    claimed_until   DOUBLE PRECISION,
+    PRIMARY KEY (alert_id, target_index, destination)
+);
+CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (status, next_attempt_at)
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -83,6 +123,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "change counter read by every replica", _CONTROL_VERSION, _CONTROL_VERSION),
     Migration(3, "request logs (PostgreSQL only)", "", _REQUEST_LOGS_POSTGRES),
+    Migration(4, "budget alerts and their deliveries (PostgreSQL only)", "", _ALERTS_POSTGRES),
 )
 LATEST = MIGRATIONS[-1].version
 
