@@ -118,20 +118,22 @@ def _unusable(path: Path, reason: str) -> str:
 
 
 def migrate(connection: sqlite3.Connection, path: Path) -> None:
-    """Apply the migrations this file has not seen yet, each in one transaction."""
-    version = int(connection.execute("PRAGMA user_version").fetchone()[0])
-    if version > SCHEMA_VERSION:
-        raise SchemaError(
-            f"{path} has alert schema version {version}, newer than this gateway's {SCHEMA_VERSION}: "
-            "upgrade tfy-gateway, or move the file away to start with an empty alert history"
-        )
-    for number in range(version + 1, SCHEMA_VERSION + 1):
+    """Apply the migrations this file has not seen yet, each in one transaction. The version is read
+    again inside each transaction: workers starting together must not apply one twice."""
+    for number in range(1, SCHEMA_VERSION + 1):
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _MIGRATIONS[number - 1].split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-            connection.execute(f"PRAGMA user_version = {number}")
+            version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise SchemaError(
+                    f"{path} has alert schema version {version}, newer than this gateway's {SCHEMA_VERSION}: "
+                    "upgrade tfy-gateway, or move the file away to start with an empty alert history"
+                )
+            if version < number:
+                for statement in _MIGRATIONS[number - 1].split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {number}")
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
