@@ -19,14 +19,14 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tfy_gateway.gateway.config.collector import tune_for_serving
 from tfy_gateway.gateway.control_plane import routes as control_plane_routes
 from tfy_gateway.gateway.data_plane import PREFIX as DATA_PLANE_PREFIX
 from tfy_gateway.gateway.data_plane import DataPlane, DataPlaneApp, DataPlaneOptions
 from tfy_gateway.gateway.data_plane import routes as data_plane_routes
-from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
+from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS, ConfigError, StateError
 from tfy_gateway.gateway.extension import Extension
 from tfy_gateway.gateway.propagation import propagate
 from tfy_gateway.gateway.providers import Transport
@@ -49,6 +49,9 @@ class GatewayApp(Starlette):
         self._mounts = tuple(mounts.items())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await super().__call__(scope, receive, self._plain_startup_failure(send))
+            return
         if scope["type"] == "http":
             path = scope["path"]
             for prefix, app in self._mounts:
@@ -59,6 +62,23 @@ class GatewayApp(Starlette):
                     return
         await super().__call__(scope, receive, send)
 
+    def _plain_startup_failure(self, send: Send) -> Send:
+        """A start-up that failed on a state file, a store or the configuration is reported as the
+        error's one line (which file, what is wrong, what to do), not as the traceback Starlette
+        hands to the server: the operator has something to fix, not a bug to report."""
+
+        async def reporting(message: Message) -> None:
+            problem = getattr(self.state, "startup_problem", None)
+            if message["type"] == "lifespan.startup.failed" and problem is not None:
+                message = {**message, "message": f"cannot start: {problem}"}
+            await send(message)
+
+        return reporting
+
+
+STARTUP_PROBLEMS = (StateError, ConfigError)
+"""What a start-up can fail on that the operator fixes (a corrupt or unreadable file, an unreachable
+store, a setting): reported in one line."""
 
 WORKER_SETTINGS_ENV = "TFY_GATEWAY_WORKER_SETTINGS"
 """`serve --workers N` hands its settings to each worker process as JSON in this variable."""
@@ -93,11 +113,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state = await GatewayState.open(settings)
+        try:
+            state = await GatewayState.open(settings)
+        except STARTUP_PROBLEMS as exc:
+            app.state.startup_problem = exc
+            raise
         app.state.gateway = state
         try:
             async with AsyncExitStack() as stack:
-                app.state.data_plane = await stack.enter_async_context(DataPlane.open(state, options))
+                try:
+                    app.state.data_plane = await stack.enter_async_context(DataPlane.open(state, options))
+                except STARTUP_PROBLEMS as exc:
+                    app.state.startup_problem = exc
+                    raise
                 for part in extra:
                     if part.lifespan is not None:
                         await stack.enter_async_context(part.lifespan(state))

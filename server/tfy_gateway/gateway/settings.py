@@ -106,7 +106,14 @@ class GatewaySettings(BaseModel):
     alert_max_attempts: int = Field(
         10, ge=1, description="budget alerts: attempts per notification target before it is marked failed"
     )
-    alert_timeout_s: float = Field(10.0, gt=0, description="budget alerts: time limit of one delivery (HTTP or SMTP)")
+    alert_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "budget alerts: how long a delivery waits for its answer before it counts as unanswered "
+            "(a late answer before the retry still counts)"
+        ),
+    )
     alert_pagerduty_url: str = Field(
         "https://events.pagerduty.com/v2/enqueue",
         pattern=r"^https?://\S+$",

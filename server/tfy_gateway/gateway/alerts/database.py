@@ -50,7 +50,7 @@ class SqliteAlerts:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._connection = connect(path)
+        self._connection = connect(path, check=True)
         self._lock = threading.Lock()
 
     @property

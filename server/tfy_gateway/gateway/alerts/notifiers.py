@@ -1,9 +1,11 @@
 """`Notifier`: sends one delivery to its receiver, over aiohttp (webhooks, Slack, PagerDuty) or SMTP.
 
-Every failure is a `DeliveryError` whose message says what happened in terms safe to show: the
-receiver's status and a short scrubbed excerpt of its answer, or the kind of network error. Secret
-values (webhook URLs, tokens, routing keys, passwords) are removed from anything a receiver or an
-exception says before it reaches a log line or the alert's status. Redirects are not followed.
+Every HTTP delivery carries the delivery's `Idempotency-Key` (the same on every attempt), an email
+its Message-ID. Every failure is a `DeliveryError` whose message says what happened in terms safe to
+show: the receiver's host (never its URL), its status and a short scrubbed excerpt of its answer, or
+the kind of network error. Secret values (webhook URLs, tokens, routing keys, passwords) and their
+identifying pieces are removed from anything a receiver or an exception says before it reaches a log
+line or the alert's status (`secrets_masking.scrub`). Redirects are not followed.
 """
 
 from __future__ import annotations
