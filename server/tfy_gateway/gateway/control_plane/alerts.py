@@ -14,7 +14,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tfy_gateway.gateway.alerts import AlertFilter, AlertQueryError
-from tfy_gateway.gateway.control_plane.http import DEFAULT_LIMIT, MAX_LIMIT, int_param, json_response, require_admin
+from tfy_gateway.gateway.control_plane.http import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    int_param,
+    json_response,
+    require_admin,
+    text_param,
+)
 from tfy_gateway.gateway.data_plane.runtime import data_plane_of
 from tfy_gateway.gateway.errors import ApiError
 
@@ -23,14 +30,13 @@ PATH = "/api/svc/v1/llm-gateway/alerts"
 
 async def list_alerts(request: Request) -> Response:
     require_admin(request)
-    params = request.query_params
-    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-    offset = int_param(request, "offset", 0, 10**9)
+    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT, cap=True)
+    offset = int_param(request, "offset", 0)
     try:
         where = AlertFilter(
-            status=params.get("status") or None,
-            config=params.get("config") or None,
-            rule_id=params.get("rule_id") or None,
+            status=text_param(request, "status"),
+            config=text_param(request, "config"),
+            rule_id=text_param(request, "rule_id"),
         )
     except AlertQueryError as exc:
         raise ApiError(400, f"{exc}.") from None

@@ -12,6 +12,7 @@ since the SDK's `PeriodUsage.end` is a required number.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +23,7 @@ from starlette.routing import Route
 from tfy_gateway.gateway.config.plans import describe, manifest_of
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.apply import apply_body, delete_resource
-from tfy_gateway.gateway.control_plane.http import json_response, read_object, require_admin, require_user
+from tfy_gateway.gateway.control_plane.http import json_response, read_object, require_admin, require_user, text_param
 from tfy_gateway.gateway.control_plane.limit_usage import simulated_pricing
 from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
 from tfy_gateway.gateway.errors import ApiError
@@ -34,6 +35,7 @@ from tfy_gateway.gateway.snapshot import Resource
 BUDGETS = "/api/svc/v1/llm-gateway/budgets"
 BUDGET_TYPES = (TENANT_BUDGET_CONFIG, TEAM_BUDGET_CONFIG)
 NEVER = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+LEADERBOARD_MAX = 500
 
 
 def _budgets(plane: DataPlane) -> list[Resource]:
@@ -65,7 +67,7 @@ def _sdk_shape(entries: list[dict[str, Any]]) -> dict[str, Any]:
 async def list_budgets(request: Request) -> Response:
     plane = data_plane_of(request)
     require_user(request)
-    wanted, team = request.query_params.get("type"), request.query_params.get("team_name")
+    wanted, team = text_param(request, "type"), text_param(request, "team_name")
     if wanted is not None and wanted not in BUDGET_TYPES:
         raise ApiError(400, f"'type' must be one of {', '.join(BUDGET_TYPES)}, got {wanted!r}.")
     found = [
@@ -128,16 +130,10 @@ async def leaderboard(request: Request) -> Response:
     plane = data_plane_of(request)
     require_admin(request)
     resource = _find(plane, request.path_params["id"])
-    raw = request.query_params.get("limit", "500")
-    try:
-        count = int(float(raw))  # the SDK sends a number, e.g. "20.0"
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise ApiError(400, f"'limit' must be a positive number, got {raw!r}.")
+    count = _leaderboard_size(request)
     entries = await budget_entries(plane.require_limiter(), plane.config.current.limits, None, name=resource.name)
     for entry in entries:
-        entry["entities"] = entry["entities"][: min(count, 500)]
+        entry["entities"] = entry["entities"][:count]
     return json_response(_sdk_shape(entries))
 
 
@@ -150,6 +146,26 @@ routes = [
     Route(f"{BUDGETS}/{{id}}", get_budget, methods=["GET"]),
     Route(f"{BUDGETS}/{{id}}", delete_budget, methods=["DELETE"]),
 ]
+
+
+def _leaderboard_size(request: Request) -> int:
+    """`?limit=` of the leaderboard: the SDK sends a number (e.g. "20.0"); 1..500, default 500 (more
+    is served as 500); anything else (inf, nan, ², 0, -1) is a 400 naming it."""
+    raw = text_param(request, "limit", max_chars=32) or str(LEADERBOARD_MAX)
+    number = _finite(raw)
+    if number is None or number < 1:
+        raise ApiError(400, f"Query parameter limit={raw!r} must be a number from 1 to {LEADERBOARD_MAX}.")
+    return int(min(number, LEADERBOARD_MAX))
+
+
+def _finite(raw: str) -> float | None:
+    if not raw.isascii():
+        return None
+    try:
+        number = float(raw)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _simulated(plane: DataPlane, body: Mapping[str, Any]) -> LimitRequest:

@@ -30,6 +30,7 @@ from tfy_gateway.gateway.control_plane.http import (
     json_response,
     read_object,
     require_admin,
+    text_param,
 )
 from tfy_gateway.gateway.control_plane.limit_usage import limits_for
 from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
@@ -44,8 +45,7 @@ DEFAULT_SUMMARY_WINDOW = "24h"
 
 
 def _filter(request: Request, principal: Principal, *, default_since: str | None = None) -> LogFilter:
-    params = request.query_params
-    subject = params.get("subject") or None
+    subject = text_param(request, "subject")
     if not principal.is_admin:
         if subject is not None and subject != principal.subject:
             raise ApiError(
@@ -55,13 +55,14 @@ def _filter(request: Request, principal: Principal, *, default_since: str | None
             )
         subject = principal.subject
     try:
-        since_raw = params.get("since") or default_since
+        since_raw = text_param(request, "since") or default_since
         since = parse_since(since_raw) if since_raw else None
-        until = parse_since(params["until"]) if params.get("until") else None
+        until_raw = text_param(request, "until")
+        until = parse_since(until_raw, name="until") if until_raw else None
         return LogFilter(
-            model=params.get("model") or None,
+            model=text_param(request, "model"),
             subject=subject,
-            status=params.get("status") or None,
+            status=text_param(request, "status"),
             since=since,
             until=until,
         )
@@ -82,8 +83,8 @@ async def logs(request: Request) -> Response:
     plane = data_plane_of(request)
     principal = authenticate(request)
     where = _filter(request, principal)
-    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-    offset = int_param(request, "offset", 0, 10**9)
+    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT, cap=True)
+    offset = int_param(request, "offset", 0)
     data, total = await _read(plane, lambda: plane.logs.backend.query(where, limit=limit, offset=offset))
     return json_response({"data": data, "pagination": {"total": total, "offset": offset, "limit": limit}})
 
