@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from tfy_gateway.manifests.common import NotificationTarget, StrictModel
-from tfy_gateway.manifests.names import AccountName
+from tfy_gateway.manifests.names import AccountName, EmailAddress
 
 
 class TeamOwnedBy(StrictModel):
@@ -19,8 +19,8 @@ class Team(StrictModel):
     type: Literal["team"]
     displayName: str | None = None
     description: str | None = None
-    managers: list[str] | None = None
-    members: list[str] = Field(description="Emails of the team's users; [] for none yet.")
+    managers: list[EmailAddress] | None = None
+    members: list[EmailAddress] = Field(description="Emails of the team's users; [] for none yet.")
     ownedBy: TeamOwnedBy | None = None
     tags: dict[str, Any] | None = None
     identity_provider_mapping: list[dict[str, Any]] | None = None

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from tfy_gateway.manifests.common import NotificationTarget, StrictModel
 from tfy_gateway.manifests.filters_v2 import InNotInFilter, TeamSubjects, TenantSubjects
+from tfy_gateway.manifests.names import Label, MetadataKey
 
 BUDGET_PERIODS: tuple[str, ...] = (
     "cost_per_day",
@@ -106,7 +107,7 @@ class BudgetV2AppliesToMetadata(StrictModel):
     """A separate budget for each value of one X-TFY-METADATA key."""
 
     type: Literal["metadata"]
-    metadata: str = Field(min_length=1, description="The metadata key whose values each get a budget.")
+    metadata: MetadataKey = Field(description="The metadata key whose values each get a budget.")
     overrides: list[BudgetV2PerMetadataOverride] | None = None
 
 
@@ -150,7 +151,7 @@ class BudgetV2WhenTenantScoped(StrictModel):
     subjects: TenantSubjects | None = None
     models: InNotInFilter | None = Field(default=None, description=_MODELS)
     provider_accounts: InNotInFilter | None = Field(default=None, description="Provider-account names.")
-    metadata: dict[str, InNotInFilter] | None = Field(default=None, description=_METADATA)
+    metadata: dict[MetadataKey, InNotInFilter] | None = Field(default=None, description=_METADATA)
 
 
 class BudgetV2WhenTeamScoped(StrictModel):
@@ -159,13 +160,13 @@ class BudgetV2WhenTeamScoped(StrictModel):
     subjects: TeamSubjects | None = None
     models: InNotInFilter | None = Field(default=None, description=_MODELS)
     provider_accounts: InNotInFilter | None = Field(default=None, description="Provider-account names.")
-    metadata: dict[str, InNotInFilter] | None = Field(default=None, description=_METADATA)
+    metadata: dict[MetadataKey, InNotInFilter] | None = Field(default=None, description=_METADATA)
 
 
 class TenantBudgetConfig(StrictModel):
     """A tenant-wide budget rule (tenant admins); every matching V2 budget must allow a request."""
 
-    name: str = Field(min_length=1, description=_NAME)
+    name: Label = Field(description=_NAME)
     type: Literal["tenant-budget-config"]
     when: BudgetV2WhenTenantScoped | None = None
     limits: BudgetV2Limits
@@ -177,9 +178,9 @@ class TenantBudgetConfig(StrictModel):
 class TeamBudgetConfig(StrictModel):
     """A budget rule over one team's traffic (tenant admins and the team's managers)."""
 
-    name: str = Field(min_length=1, description=_NAME)
+    name: Label = Field(description=_NAME)
     type: Literal["team-budget-config"]
-    team_name: str = Field(min_length=1, description="The team that owns this budget (RBAC is checked on it).")
+    team_name: Label = Field(description="The team that owns this budget (RBAC is checked on it).")
     when: BudgetV2WhenTeamScoped | None = None
     limits: BudgetV2Limits
     applies_to: BudgetV2AppliesTo

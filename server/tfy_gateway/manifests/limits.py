@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from tfy_gateway.manifests.common import NotificationTarget, StrictModel, When
+from tfy_gateway.manifests.names import AppliesPer, Label, RuleId
 
 RateLimitUnit = Literal[
     "requests_per_minute",
@@ -27,11 +28,11 @@ BudgetUnit = Literal[
 
 
 class RateLimitRule(StrictModel):
-    id: str = Field(min_length=1)
+    id: RuleId
     when: When
     limit_to: int = Field(ge=0, description="Requests or tokens (input + output) per unit.")
     unit: RateLimitUnit
-    rate_limit_applies_per: list[str] | None = Field(
+    rate_limit_applies_per: list[AppliesPer] | None = Field(
         default=None,
         description="Separate counters per user | virtualaccount | model | team | metadata.<key>.",
     )
@@ -40,7 +41,7 @@ class RateLimitRule(StrictModel):
 class RateLimitConfig(StrictModel):
     """Only the first matching rule limits a request."""
 
-    name: str = Field(min_length=1)
+    name: Label
     type: Literal["gateway-rate-limiting-config"]
     rules: list[RateLimitRule]
 
@@ -51,11 +52,11 @@ class BudgetAlerts(StrictModel):
 
 
 class BudgetRule(StrictModel):
-    id: str = Field(min_length=1)
+    id: RuleId
     when: When
     limit_to: float = Field(ge=0, description="USD for cost_* units, tokens for tokens_* units.")
     unit: BudgetUnit
-    budget_applies_per: list[str] | None = None
+    budget_applies_per: list[AppliesPer] | None = None
     audit_mode: bool = Field(default=False, description="Track spend but never block.")
     alerts: BudgetAlerts | None = None
 
@@ -63,6 +64,6 @@ class BudgetRule(StrictModel):
 class BudgetConfig(StrictModel):
     """Spend counts against every matching rule; the first matching rule decides allow or block."""
 
-    name: str = Field(min_length=1)
+    name: Label
     type: Literal["gateway-budget-config"]
     rules: list[BudgetRule]

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from tfy_gateway.manifests.common import StrictModel
 from tfy_gateway.manifests.filters_v2 import InNotInFilter, TenantSubjects
+from tfy_gateway.manifests.names import Label, MetadataKey
 from tfy_gateway.manifests.rate_limits_v2 import RateLimitAppliesToAggregate, RateLimitMode
 
 MCP_RATE_WINDOWS: tuple[tuple[str, ...], ...] = (
@@ -85,7 +86,7 @@ class McpRateLimitAppliesToMetadata(StrictModel):
     """Separate counters per value of one X-TFY-METADATA key."""
 
     type: Literal["metadata"]
-    metadata: str = Field(min_length=1, description="The metadata key whose values each get counters.")
+    metadata: MetadataKey = Field(description="The metadata key whose values each get counters.")
     overrides: list[McpRateLimitPerMetadataOverride] | None = None
 
 
@@ -113,7 +114,7 @@ class McpRateLimitWhen(StrictModel):
     mcp_servers: InNotInFilter | None = Field(
         default=None, description='MCP server names, or "<server>:<tool>" for one tool.'
     )
-    metadata: dict[str, InNotInFilter] | None = Field(
+    metadata: dict[MetadataKey, InNotInFilter] | None = Field(
         default=None, description="Per X-TFY-METADATA key, the values that match."
     )
 
@@ -121,7 +122,7 @@ class McpRateLimitWhen(StrictModel):
 class McpRateLimitConfig(StrictModel):
     """One named rate limit on MCP tool calls; every matching V2 limit must allow a call."""
 
-    name: str = Field(min_length=1, description="Unique among MCP rate limits (a model rate limit may share it).")
+    name: Label = Field(description="Unique among MCP rate limits (a model rate limit may share it).")
     type: Literal["tenant-rate-limit-config/mcp"]
     when: McpRateLimitWhen | None = None
     limits: McpRateLimits

@@ -13,6 +13,7 @@ from tfy_gateway.manifests.common import (
     StrictModel,
     When,
 )
+from tfy_gateway.manifests.names import Label, RuleId
 
 
 class RetryConfig(StrictModel):
@@ -108,7 +109,7 @@ class ComplexityBasedRouting(StrictModel):
 
 
 class _Rule(StrictModel):
-    id: str = Field(min_length=1, description="Unique within the config; shown in response headers.")
+    id: RuleId = Field(description="Unique within the config; shown in response headers.")
     when: When
 
 
@@ -134,6 +135,6 @@ RoutingStrategy = Annotated[
 class LoadBalancingConfig(StrictModel):
     """Tenant-wide routing: the first rule whose `when` matches a request routes it."""
 
-    name: str = Field(min_length=1)
+    name: Label
     type: Literal["gateway-load-balancing-config"]
     rules: list[RoutingRule]
