@@ -8,6 +8,7 @@ from pydantic import Field
 
 from tfy_gateway.manifests.common import NotificationTarget, StrictModel
 from tfy_gateway.manifests.names import AccountName, EmailAddress
+from tfy_gateway.manifests.numbers import MAX_DAYS
 
 
 class TeamOwnedBy(StrictModel):
@@ -35,8 +36,8 @@ class Permission(StrictModel):
 
 
 class AutoRotate(StrictModel):
-    auto_rotate_interval: int = Field(default=360, ge=30, description="Days.")
-    grace_period: int = Field(default=30, ge=1, description="Days.")
+    auto_rotate_interval: int = Field(default=360, ge=30, le=MAX_DAYS, description="Days.")
+    grace_period: int = Field(default=30, ge=1, le=MAX_DAYS, description="Days.")
 
 
 class VirtualAccountOwnedBy(StrictModel):

@@ -14,6 +14,7 @@ from pydantic import Field
 from tfy_gateway.manifests.common import NotificationTarget, StrictModel
 from tfy_gateway.manifests.filters_v2 import InNotInFilter, TeamSubjects, TenantSubjects
 from tfy_gateway.manifests.names import Label, MetadataKey
+from tfy_gateway.manifests.numbers import Percent, Usd
 
 BUDGET_PERIODS: tuple[str, ...] = (
     "cost_per_day",
@@ -31,12 +32,12 @@ BudgetMode = Literal["enforce", "audit", "soft_enforce"]
 class BudgetV2Limits(StrictModel):
     """USD caps per period; set one or more. A lifetime cap excludes the periodic ones."""
 
-    cost_per_day: float | None = Field(default=None, ge=0, description="USD per UTC day.")
-    cost_per_week: float | None = Field(default=None, ge=0, description="USD per week (Monday 00:00 UTC).")
-    cost_per_month: float | None = Field(default=None, ge=0, description="USD per calendar month (UTC).")
-    cost_per_quarter: float | None = Field(default=None, ge=0, description="USD per calendar quarter (UTC).")
-    cost_per_lifetime: float | None = Field(
-        default=None, ge=0, description="USD for ever (never resets); excludes day/week/month/quarter."
+    cost_per_day: Usd | None = Field(default=None, description="USD per UTC day.")
+    cost_per_week: Usd | None = Field(default=None, description="USD per week (Monday 00:00 UTC).")
+    cost_per_month: Usd | None = Field(default=None, description="USD per calendar month (UTC).")
+    cost_per_quarter: Usd | None = Field(default=None, description="USD per calendar quarter (UTC).")
+    cost_per_lifetime: Usd | None = Field(
+        default=None, description="USD for ever (never resets); excludes day/week/month/quarter."
     )
 
     def periods(self) -> dict[str, float]:
@@ -132,7 +133,7 @@ BUDGET_OVERRIDE_ENTITIES: dict[type[StrictModel], tuple[str, str]] = {
 class BudgetV2Alert(StrictModel):
     """Notify when usage crosses a percentage of a limit (each period, each entity)."""
 
-    thresholds: list[float] = Field(description="Percentages of the limit, 0..100, e.g. [75, 90, 95, 100].")
+    thresholds: list[Percent] = Field(description="Percentages of the limit, 0..100, e.g. [75, 90, 95, 100].")
     notification_target: list[NotificationTarget] | None = None
 
 

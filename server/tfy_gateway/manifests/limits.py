@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tfy_gateway.manifests.common import NotificationTarget, StrictModel, When
 from tfy_gateway.manifests.names import AppliesPer, Label, RuleId
+from tfy_gateway.manifests.numbers import MAX_COUNT, MAX_USD, Count, Percent
 
 RateLimitUnit = Literal[
     "requests_per_minute",
@@ -30,7 +31,7 @@ BudgetUnit = Literal[
 class RateLimitRule(StrictModel):
     id: RuleId
     when: When
-    limit_to: int = Field(ge=0, description="Requests or tokens (input + output) per unit.")
+    limit_to: Count = Field(description="Requests or tokens (input + output) per unit.")
     unit: RateLimitUnit
     rate_limit_applies_per: list[AppliesPer] | None = Field(
         default=None,
@@ -47,18 +48,26 @@ class RateLimitConfig(StrictModel):
 
 
 class BudgetAlerts(StrictModel):
-    thresholds: list[float] = Field(description="Percentages of the limit, 0..100.")
+    thresholds: list[Percent] = Field(description="Percentages of the limit, 0..100.")
     notification_target: list[NotificationTarget]
 
 
 class BudgetRule(StrictModel):
     id: RuleId
     when: When
-    limit_to: float = Field(ge=0, description="USD for cost_* units, tokens for tokens_* units.")
+    limit_to: float = Field(
+        ge=0, le=MAX_COUNT, description="USD for cost_* units (at most 1e9), tokens for tokens_* units (at most 1e12)."
+    )
     unit: BudgetUnit
     budget_applies_per: list[AppliesPer] | None = None
     audit_mode: bool = Field(default=False, description="Track spend but never block.")
     alerts: BudgetAlerts | None = None
+
+    @model_validator(mode="after")
+    def _cost_in_range(self) -> BudgetRule:
+        if self.unit.startswith("cost_") and self.limit_to > MAX_USD:
+            raise ValueError(f"limit_to: a cost limit is at most {MAX_USD:g} USD, got {self.limit_to:g}")
+        return self
 
 
 class BudgetConfig(StrictModel):

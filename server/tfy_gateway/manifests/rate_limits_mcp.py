@@ -15,6 +15,7 @@ from pydantic import Field
 from tfy_gateway.manifests.common import StrictModel
 from tfy_gateway.manifests.filters_v2 import InNotInFilter, TenantSubjects
 from tfy_gateway.manifests.names import Label, MetadataKey
+from tfy_gateway.manifests.numbers import Count
 from tfy_gateway.manifests.rate_limits_v2 import RateLimitAppliesToAggregate, RateLimitMode
 
 MCP_RATE_WINDOWS: tuple[tuple[str, ...], ...] = (
@@ -25,9 +26,9 @@ MCP_RATE_WINDOWS: tuple[tuple[str, ...], ...] = (
 class McpRateLimits(StrictModel):
     """Tool-call windows of one limit; set one or more."""
 
-    tool_calls_per_minute: int | None = Field(default=None, ge=0)
-    tool_calls_per_hour: int | None = Field(default=None, ge=0)
-    tool_calls_per_day: int | None = Field(default=None, ge=0, description="Inferred (minute and hour are seen).")
+    tool_calls_per_minute: Count | None = Field(default=None)
+    tool_calls_per_hour: Count | None = Field(default=None)
+    tool_calls_per_day: Count | None = Field(default=None, description="Inferred (minute and hour are seen).")
 
     def windows(self) -> dict[str, int]:
         return {name: value for name in MCP_RATE_WINDOWS[0] if (value := getattr(self, name)) is not None}

@@ -18,6 +18,7 @@ from pydantic import Field
 from tfy_gateway.manifests.common import StrictModel
 from tfy_gateway.manifests.filters_v2 import InNotInFilter, TenantSubjects
 from tfy_gateway.manifests.names import Label, MetadataKey
+from tfy_gateway.manifests.numbers import Count
 
 MODEL_RATE_WINDOWS: tuple[tuple[str, ...], ...] = (
     ("requests_per_minute", "requests_per_hour", "requests_per_day"),
@@ -34,12 +35,12 @@ _NAME = "Unique among model rate limits (an MCP rate limit may share it)."
 class ModelRateLimits(StrictModel):
     """Windows of one limit; set one or more. Tokens are input + output tokens."""
 
-    requests_per_minute: int | None = Field(default=None, ge=0)
-    requests_per_hour: int | None = Field(default=None, ge=0)
-    requests_per_day: int | None = Field(default=None, ge=0)
-    tokens_per_minute: int | None = Field(default=None, ge=0)
-    tokens_per_hour: int | None = Field(default=None, ge=0)
-    tokens_per_day: int | None = Field(default=None, ge=0)
+    requests_per_minute: Count | None = Field(default=None)
+    requests_per_hour: Count | None = Field(default=None)
+    requests_per_day: Count | None = Field(default=None)
+    tokens_per_minute: Count | None = Field(default=None)
+    tokens_per_hour: Count | None = Field(default=None)
+    tokens_per_day: Count | None = Field(default=None)
 
     def windows(self) -> dict[str, int]:
         """The windows set: `{"requests_per_minute": 60, ...}` (requests first, shortest first)."""

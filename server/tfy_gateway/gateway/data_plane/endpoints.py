@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tfy_gateway.gateway.data_plane.body_checks import check_body
 from tfy_gateway.gateway.data_plane.failures import bad_request
 from tfy_gateway.gateway.providers import Endpoint
 
@@ -144,3 +145,4 @@ def validate(spec: EndpointSpec, body: Mapping[str, Any]) -> None:
     tools = body.get("tools")
     if tools is not None and not (isinstance(tools, list) and all(isinstance(t, dict) for t in tools)):
         raise bad_request("'tools' must be a list of tool objects.", "tools", status=422)
+    check_body(spec.name, body)
