@@ -5,7 +5,8 @@ endpoints"): list (`?type=`, `?team_name=`), create or update (`PUT`, `{manifest
 delete by id, `my-usage` (the caller's own counters in every V2 budget that matches its identity),
 `simulate` (the budgets a request from a given user/virtual account/teams/model/metadata would meet,
 with current usage) and `{id}/leaderboard` (every entity of one budget, biggest spender first).
-Reads need a user token; writes and the leaderboard need an admin. Usage answers are the platform's
+Reads need a user token; writes and the leaderboard need an admin, and a non-admin simulates only its
+own requests (its own counters: another user's spend is the leaderboard's). Usage answers are the platform's
 `BudgetUsageResponse`; a lifetime period (which never ends) reports `end` as 9999-12-31T23:59:59Z,
 since the SDK's `PeriodUsage.end` is a required number.
 """
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.config.plans import describe, manifest_of
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.apply import apply_body, delete_resource
@@ -119,8 +121,10 @@ async def my_usage(request: Request) -> Response:
 
 async def simulate(request: Request) -> Response:
     plane = data_plane_of(request)
-    require_user(request)
+    principal = require_user(request)
     body = await read_object(request)
+    if not principal.is_admin:
+        body = _as_caller(principal, body)
     limit_request = _simulated(plane, body)
     entries = await budget_entries(plane.require_limiter(), plane.config.current.limits, limit_request)
     return json_response(_sdk_shape(entries))
@@ -146,6 +150,24 @@ routes = [
     Route(f"{BUDGETS}/{{id}}", get_budget, methods=["GET"]),
     Route(f"{BUDGETS}/{{id}}", delete_budget, methods=["DELETE"]),
 ]
+
+
+def _as_caller(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """A non-admin simulates its own requests only: the answer carries each matched budget's counter
+    for the simulated caller, and another user's spend is the leaderboard's, which is admin-only."""
+    user, account = body.get("user"), body.get("virtual_account")
+    if account is not None or (user is not None and str(user).lower() != principal.name):
+        raise ApiError(
+            403,
+            f"User {principal.name} may simulate only its own requests; only tenant admins can simulate "
+            "another user's or a virtual account's (their usage is theirs to see).",
+        )
+    own = [t for t in principal.teams if t != "everyone"]
+    teams = [body["team"]] if isinstance(body.get("team"), str) else []
+    teams += [t for t in body.get("teams") or [] if isinstance(t, str)]
+    if strangers := sorted(set(teams) - set(own)):
+        raise ApiError(403, f"User {principal.name} is not a member of team(s) {', '.join(strangers)}.")
+    return {**body, "user": principal.name, "teams": teams or own, "team": None}
 
 
 def _leaderboard_size(request: Request) -> int:

@@ -25,11 +25,11 @@ from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.control_plane.http import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    authenticate,
     int_param,
     json_response,
     read_object,
     require_admin,
+    require_user,
     text_param,
 )
 from tfy_gateway.gateway.control_plane.limit_usage import limits_for
@@ -81,7 +81,7 @@ async def _read(plane: DataPlane, function: Any, *args: Any) -> Any:
 
 async def logs(request: Request) -> Response:
     plane = data_plane_of(request)
-    principal = authenticate(request)
+    principal = require_user(request)
     where = _filter(request, principal)
     limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT, cap=True)
     offset = int_param(request, "offset", 0)
@@ -91,7 +91,7 @@ async def logs(request: Request) -> Response:
 
 async def summary(request: Request) -> Response:
     plane = data_plane_of(request)
-    principal = authenticate(request)
+    principal = require_user(request)
     where = _filter(request, principal, default_since=DEFAULT_SUMMARY_WINDOW)
     result = await _read(plane, plane.logs.backend.summary, where)
     window = {"since": _iso(where.since), "until": _iso(where.until) or _iso(time.time())}
