@@ -73,6 +73,27 @@ INSERT INTO control_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTH
 # slows control-plane writes; with PostgreSQL they share the database every replica writes to.
 _REQUEST_LOGS_POSTGRES = table_sql("DOUBLE PRECISION")
 
+# Every version of every resource, appended by `Change.write` in the writer's transaction (a delete is a
+# NULL manifest). `version` is the store's change counter of that transaction, so versions of different
+# resources interleave in commit order. Resources that exist when this migration runs get one row at
+# the current counter (who changed them before is unknown). Retention: `base.HISTORY_KEEP` per resource.
+_RESOURCE_HISTORY = """
+CREATE TABLE IF NOT EXISTS resource_history (
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    version     BIGINT NOT NULL,
+    type        TEXT NOT NULL,
+    manifest    TEXT,
+    digest      TEXT,
+    changed_by  TEXT,
+    changed_at  TEXT NOT NULL,
+    PRIMARY KEY (kind, name, version)
+);
+INSERT INTO resource_history (kind, name, version, type, manifest, digest, changed_by, changed_at)
+SELECT kind, name, (SELECT version FROM control_version WHERE id = 1), type, manifest, NULL, NULL, updated_at
+FROM resources
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -83,6 +104,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "change counter read by every replica", _CONTROL_VERSION, _CONTROL_VERSION),
     Migration(3, "request logs (PostgreSQL only)", "", _REQUEST_LOGS_POSTGRES),
+    Migration(4, "resource version history", _RESOURCE_HISTORY, _RESOURCE_HISTORY),
 )
 LATEST = MIGRATIONS[-1].version
 
