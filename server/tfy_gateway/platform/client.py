@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from tfy_gateway import __version__
-from tfy_gateway.platform.diff import plan_diff, strip_none_fields
+from tfy_gateway.manifests.diff import plan_diff, strip_none_fields
 from tfy_gateway.platform.errors import (
     AuthenticationError,
     ControlPlaneError,
