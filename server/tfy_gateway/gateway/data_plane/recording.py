@@ -12,6 +12,7 @@ from typing import Any
 
 from tfy_gateway.gateway.applied import budgets_of, rate_limit_of
 from tfy_gateway.gateway.data_plane.context import RequestContext
+from tfy_gateway.gateway.identities import EVERYONE_TEAM
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.request_logs import LogRecord, LogWriter
 
@@ -117,5 +118,6 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             response_body=request.response_logged,
             usage_estimated=request.usage_estimated,
             limits=_limits(request),
+            teams=[team for team in principal.teams if team != EVERYONE_TEAM] if principal else [],
         )
     )

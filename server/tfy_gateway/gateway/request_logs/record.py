@@ -36,8 +36,9 @@ COLUMNS = (
     "response_body",
     "usage_estimated",
     "limits",
+    "teams",
 )
-_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits"})
+_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits", "teams"})
 
 
 @dataclass(slots=True)
@@ -72,6 +73,9 @@ class LogRecord:
     # Rate-limit and budget rules applied: {"rate_limit": id, "budgets": [ids], "would_have_blocked":
     # [{"kind", "config", "rule_id"}]} (audit-mode rules that would have refused the request).
     limits: dict[str, Any] = field(default_factory=dict)
+    # The caller's teams when the request was made (team:everyone left out): per-team usage counts a
+    # request for the teams its user was in then, whatever the membership is now.
+    teams: list[str] = field(default_factory=list)
 
     def to_row(self) -> tuple[Any, ...]:
         return (
@@ -102,6 +106,7 @@ class LogRecord:
             self.response_body,
             int(self.usage_estimated),
             orjson.dumps(self.limits).decode(),
+            orjson.dumps(self.teams).decode(),
         )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tfy_gateway.gateway.request_logs.schema import table_sql
+from tfy_gateway.gateway.request_logs.schema import TEAMS_COLUMN, table_sql
 from tfy_gateway.gateway.store.base import Cursor, StoreError, utc_now
 
 Dialect = Literal["sqlite", "postgres"]
@@ -72,6 +72,7 @@ INSERT INTO control_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTH
 # SQLite keeps request logs in their own file (request_logs/schema.py) so that their volume never
 # slows control-plane writes; with PostgreSQL they share the database every replica writes to.
 _REQUEST_LOGS_POSTGRES = table_sql("DOUBLE PRECISION")
+_REQUEST_LOG_TEAMS_POSTGRES = f"ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS {TEAMS_COLUMN}"
 
 # Every version of every resource, appended by `Change.write` in the writer's transaction (a delete is a
 # NULL manifest). `version` is the store's change counter of that transaction, so versions of different
@@ -105,6 +106,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "change counter read by every replica", _CONTROL_VERSION, _CONTROL_VERSION),
     Migration(3, "request logs (PostgreSQL only)", "", _REQUEST_LOGS_POSTGRES),
     Migration(4, "resource version history", _RESOURCE_HISTORY, _RESOURCE_HISTORY),
+    # Databases whose request_logs table came from migration 3 before it had the column.
+    Migration(
+        5, "request logs: the caller's teams", "", f"ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS {TEAMS_COLUMN}"
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
