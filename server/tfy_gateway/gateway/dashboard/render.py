@@ -79,6 +79,7 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters.update(utc=utc, money=money, number=number)
+        self.env.globals.update(money=money, number=number)
 
     def render(self, page: Page, **common: Any) -> Response:
         html = self.env.get_template(page.template).render(**common, **page.context)
