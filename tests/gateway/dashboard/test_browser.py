@@ -68,12 +68,14 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[scenario.Gateway]:
-    with tempfile.TemporaryDirectory(prefix="tfy-dashboard-test-") as scratch:
-        with scenario.serving(Path(scratch) / "data") as running:
-            statuses = scenario.prepare(running)
-            assert 429 in statuses[scenario.RATE_LIMITED], statuses  # the rate limit was hit
-            assert statuses[scenario.BUDGETED][0] == 200, statuses
-            yield running
+    with (
+        tempfile.TemporaryDirectory(prefix="tfy-dashboard-test-") as scratch,
+        scenario.serving(Path(scratch) / "data") as running,
+    ):
+        statuses = scenario.prepare(running)
+        assert 429 in statuses[scenario.RATE_LIMITED], statuses  # the rate limit was hit
+        assert statuses[scenario.BUDGETED][0] == 200, statuses
+        yield running
 
 
 @pytest.fixture(scope="module")
