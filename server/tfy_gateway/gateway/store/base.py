@@ -143,9 +143,8 @@ USER_COLUMNS = "id, email, is_admin, created_at"
 HISTORY_KEEP = 50
 """Versions of each resource `resource_history` keeps: older ones are pruned by the write that adds one."""
 HISTORY_COLUMNS = "kind, name, version, type, manifest, changed_by, changed_at"
-_LATEST_DIGEST = (
-    "SELECT digest, manifest FROM resource_history WHERE kind = ? AND name = ? ORDER BY version DESC LIMIT 1"
-)
+_LATEST = "SELECT version, digest FROM resource_history WHERE kind = ? AND name = ? ORDER BY version DESC LIMIT 1"
+_MANIFEST_AT = "SELECT manifest FROM resource_history WHERE kind = ? AND name = ? AND version = ?"
 _APPEND_HISTORY = (
     "INSERT INTO resource_history (kind, name, version, type, manifest, digest, changed_by, changed_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -232,9 +231,12 @@ class Transaction:
         newest recorded version is the same (a re-apply of an unchanged manifest); keep the newest
         `HISTORY_KEEP`. Returns whether a version was added."""
         digest = None if manifest_json is None else hashlib.sha256(manifest_json.encode()).hexdigest()
-        latest = self._execute(_LATEST_DIGEST, (kind, name)).fetchone()
+        latest = self._execute(_LATEST, (kind, name)).fetchone()
         if latest is not None:
-            same = latest[0] == digest if latest[0] is not None else latest[1] == manifest_json
+            if latest[1] is None:  # recorded by the migration, without a digest: compare the text
+                same = self._execute(_MANIFEST_AT, (kind, name, latest[0])).fetchone()[0] == manifest_json
+            else:
+                same = latest[1] == digest
             if same:
                 return False
         elif manifest_json is None:
