@@ -66,6 +66,8 @@ class Dialect:
     name: str
     object_rows: str
     array_rows: str
+    metadata_equals: str  # a record's metadata has key ? with value ? (two parameters, in that order)
+    metadata_value: str | None  # the value of metadata key ? (one parameter); None: group through object_rows
     budget_rows: str  # the budget rule ids of a record's `limits`
     rate_limit: str  # the rate-limit rule id of a record's `limits`
     floor: str
@@ -78,6 +80,8 @@ SQLITE = Dialect(
     "sqlite",
     object_rows="json_each({column}) AS {alias}",
     array_rows="json_each({column}) AS {alias}",
+    metadata_equals="EXISTS (SELECT 1 FROM json_each(metadata) AS fm WHERE fm.key = ? AND fm.value = ?)",
+    metadata_value=None,  # json_extract takes a path, and a key may hold any character
     budget_rows="json_each(limits, '$.budgets') AS {alias}",
     rate_limit="json_extract(limits, '$.rate_limit')",
     floor="CAST({value} AS INTEGER)",  # truncation: the floor of the non-negative values it is given
@@ -86,6 +90,8 @@ POSTGRES = Dialect(
     "postgres",
     object_rows="jsonb_each_text(CAST({column} AS jsonb)) AS {alias}(key, value)",
     array_rows="jsonb_array_elements_text(CAST({column} AS jsonb)) AS {alias}(value)",
+    metadata_equals="(CAST(metadata AS jsonb) ->> ?) = ?",  # one lookup, no set-returning function per row
+    metadata_value="(CAST(metadata AS jsonb) ->> ?)",
     budget_rows="jsonb_array_elements_text(COALESCE(CAST(limits AS jsonb) -> 'budgets', '[]')) AS {alias}(value)",
     rate_limit="(CAST(limits AS jsonb) ->> 'rate_limit')",
     floor="FLOOR({value})",
@@ -134,8 +140,7 @@ class LogFilter:
             )
             params.append(self.team)
         for key, value in self.metadata:
-            rows = dialect.each(dialect.object_rows, "metadata", "fm")
-            clauses.append(f"EXISTS (SELECT 1 FROM {rows} WHERE fm.key = ? AND fm.value = ?)")
+            clauses.append(dialect.metadata_equals)
             params += [key, value]
         if self.rule:
             routing = dialect.each(dialect.array_rows, "rule_ids", "fr")
@@ -198,13 +203,15 @@ def _sums(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def _grouped(connection: Executes, key: str, clause: str, params: list[Any], join: str = "") -> list[dict[str, Any]]:
+def _grouped(
+    connection: Executes, key: str, clause: str, params: list[Any], join: str = "", key_params: tuple[Any, ...] = ()
+) -> list[dict[str, Any]]:
     """Sums per value of the SQL expression `key` (one row over everything when empty); `join`: more
-    FROM items (a JSON column's rows) the key and the clause may use."""
-    group = f" GROUP BY {key}" if key else ""
+    FROM items (a JSON column's rows) the key and the clause may use; `key_params`: the key's own."""
+    group = " GROUP BY 1" if key else ""  # by position: a key with a parameter is the same expression
     rows = connection.execute(
         f"SELECT {key or 'NULL'}, {_SUMS} FROM request_logs{join}{clause}{group} ORDER BY COUNT(*) DESC",
-        params,
+        [*key_params, *params],
     ).fetchall()
     return [{"key": row[0], **_sums(row[1:])} for row in rows]
 
@@ -213,11 +220,11 @@ def usage_summary(connection: Executes, where: LogFilter, dialect: Dialect = SQL
     """Requests, errors, tokens and cost in total, per model (the one that answered, else the one
     requested) and per subject."""
     clause, params = where.where(dialect)
-    totals = [row for row in _grouped(connection, "", clause, params) if row["requests"]]
     by_model = _grouped(connection, "COALESCE(resolved_model, requested_model)", clause, params)
     by_subject = _grouped(connection, "subject", clause, params)
-    empty = {"requests": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cost": 0.0}
-    total = {k: v for k, v in (totals[0] if totals else {"key": None, **empty}).items() if k != "key"}
+    # The total is the sum of the per-model rows (every record is in exactly one): one scan fewer.
+    total: dict[str, Any] = {name: sum(row[name] for row in by_model) for name in _FIGURES}
+    total["cost"] = round(float(total["cost"]), 10)
     return {
         "total": total,
         "by_model": [{"model": item.pop("key"), **item} for item in by_model],
@@ -226,6 +233,7 @@ def usage_summary(connection: Executes, where: LogFilter, dialect: Dialect = SQL
 
 
 GROUPINGS = ("model", "subject", "team", "metadata")
+_FIGURES = ("requests", "errors", "prompt_tokens", "completion_tokens", "total_tokens", "cost")
 
 
 def usage_by(connection: Executes, where: LogFilter, by: str, dialect: Dialect = SQLITE) -> list[dict[str, Any]]:
@@ -241,6 +249,10 @@ def usage_by(connection: Executes, where: LogFilter, by: str, dialect: Dialect =
     if kind == "team":
         join = ", " + dialect.each(dialect.array_rows, "request_logs.teams", "g")
         return _grouped(connection, "g.value", _joined(clauses), params, join)
+    if kind == "metadata" and metadata_key and dialect.metadata_value:
+        value = dialect.metadata_value
+        where_value = _joined([*clauses, f"{value} IS NOT NULL"])
+        return _grouped(connection, value, where_value, [*params, metadata_key], key_params=(metadata_key,))
     if kind == "metadata" and metadata_key:
         join = ", " + dialect.each(dialect.object_rows, "request_logs.metadata", "g")
         return _grouped(connection, "g.value", _joined([*clauses, "g.key = ?"]), [*params, metadata_key], join)
