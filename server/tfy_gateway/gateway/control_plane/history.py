@@ -54,6 +54,7 @@ def compare(history: list[HistoryRecord], from_version: str | None, to_version: 
 
 
 def _version(history: list[HistoryRecord], raw: str | None, default: int) -> HistoryRecord:
+    raw = raw or None  # an empty form field: the default
     wanted = int(raw) if raw is not None and raw.isdigit() else default
     if raw is not None and not raw.isdigit():
         raise ApiError(400, f"Version {raw!r} is not a number; the versions are listed without 'from' and 'to'.")

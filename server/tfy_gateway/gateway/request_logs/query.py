@@ -232,7 +232,6 @@ def usage_summary(connection: Executes, where: LogFilter, dialect: Dialect = SQL
     }
 
 
-GROUPINGS = ("model", "subject", "team", "metadata")
 _FIGURES = ("requests", "errors", "prompt_tokens", "completion_tokens", "total_tokens", "cost")
 
 
