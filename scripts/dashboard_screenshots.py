@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +33,12 @@ from typing import Any
 import httpx
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from compare.processes import free_port, running  # noqa: E402
+
+ROOT = HERE.parent
 EXAMPLES = ROOT / "examples"
 CHROMIUM = "/usr/bin/chromium"
 # No first-run UI, no background traffic of the browser's own (updates, sync, field trials, QUIC probes).
@@ -87,12 +89,6 @@ PAGES = {  # file name -> path (after the scenario; `{log}` is a served request'
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Gateway:
     """A running `serve --offline` process and who may call it."""
@@ -113,24 +109,15 @@ class Gateway:
 def serving(data_dir: Path) -> Iterator[Gateway]:
     """`python -m tfy_gateway serve --offline` on a free port until the block ends (SIGTERM)."""
     port, token = free_port(), "tfy_dashboard_" + secrets.token_hex(16)
-    env = {**os.environ, "TFY_GATEWAY_ADMIN_TOKEN": token}
-    for name in ("TFY_HOST", "TFY_BASE_URL", "TFY_API_HOST", "TFY_API_KEY"):
-        env.pop(name, None)
-    log = (data_dir.parent / "server.log").open("ab")
+    env: dict[str, str | None] = {"TFY_GATEWAY_ADMIN_TOKEN": token}
+    env.update(dict.fromkeys(("TFY_HOST", "TFY_BASE_URL", "TFY_API_HOST", "TFY_API_KEY")))
     command = [sys.executable, "-m", "tfy_gateway", "serve", "--offline", "--port", str(port)]
-    process = subprocess.Popen([*command, "--data-dir", str(data_dir)], env=env, stdout=log, stderr=log)
-    gateway = Gateway(f"http://127.0.0.1:{port}", token, data_dir, process)
-    try:
+    base_url = f"http://127.0.0.1:{port}"
+    log = data_dir.parent / "server.log"
+    with running([*command, "--data-dir", str(data_dir)], f"{base_url}/health", log, env=env) as process:
+        gateway = Gateway(base_url, token, data_dir, process)
         _wait_for_models(gateway)
         yield gateway
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def _wait_for_models(gateway: Gateway, timeout: float = 90.0) -> None:
