@@ -35,6 +35,7 @@ EXPECTED_TOOLS = {
     "gateway_smoke_test",
     "gateway_explain",
     "gateway_usage",
+    "gateway_migrate_limits",
 }
 
 

@@ -1,0 +1,189 @@
+"""Policy tools: the V1 -> V2 limits migrator (with its equivalence report), run before anything is applied.
+
+They simulate in this process (the gateway's own limiter on a simulated clock, `tfy_gateway.policy`)
+and read the live control plane only for its current V1 configs and request logs; they never apply.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from tfy_gateway.manifests import ManifestLoadError, load_text
+from tfy_gateway.mcp.findings import FindingOut
+from tfy_gateway.mcp.state import state_of
+from tfy_gateway.mcp.tools.base import add_tool
+from tfy_gateway.policy.equivalence import grouped
+from tfy_gateway.policy.migration import BUDGETS_V1, RATE_LIMITS_V1, MigrationResult, NothingToMigrate, run_migration
+from tfy_gateway.policy.migration_text import describe_request
+from tfy_gateway.policy.recorded import recorded_traffic
+from tfy_gateway.policy.traffic import SimRequest
+
+logger = logging.getLogger(__name__)
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+MAX_YAML_CHARS = 200_000
+LOG_RECORDS = 1_000  # the most the logs API returns in one page
+EXAMPLES = 2
+
+
+class RuleOut(BaseModel):
+    kind: Literal["rate_limit", "budget"]
+    v1_rule: str
+    v2_names: list[str]
+    exact: bool = Field(description="No note says V2 behaves differently for this rule.")
+    notes: list[str] = Field(description="code: what V2 cannot express and the choice made.")
+
+
+class DifferenceGroup(BaseModel):
+    code: str = Field(description="first-match, excluded, widened, counter, knock-on or audit.")
+    v1: str
+    v2: str
+    requests: int
+    examples: list[str] = Field(description="'request N (caller -> model {metadata}): reason'.")
+
+
+class FamilyOut(BaseModel):
+    family: Literal["rate limits", "budgets"]
+    traffic: Literal["generated", "recorded"]
+    requests: int
+    differing: int = Field(description="Requests admitted on one side and refused on the other.")
+    v1_refused: int
+    v2_refused: int
+    groups: list[DifferenceGroup]
+
+
+class MigrateResult(BaseModel):
+    rate_limits_yaml: str = Field(description="tenant-rate-limit-config/model manifests ('' when none).")
+    budgets_yaml: str = Field(description="tenant-budget-config / team-budget-config manifests ('' when none).")
+    valid: bool
+    findings: list[FindingOut]
+    rules: list[RuleOut]
+    equivalence: list[FamilyOut]
+    next_step: str
+
+
+async def gateway_migrate_limits(
+    ctx: Context,
+    yaml_text: Annotated[
+        str | None,
+        Field(
+            default=None,
+            max_length=MAX_YAML_CHARS,
+            description="V1 gateway-rate-limiting-config / gateway-budget-config YAML (team manifests may "
+            "follow). Omit to migrate the live control plane's V1 configs.",
+        ),
+    ] = None,
+    strategy: Annotated[
+        Literal["exclusive", "overlap"],
+        Field(
+            description="exclusive: V2 leaves out what earlier V1 rules decide, where it can; overlap: keep V1 whens."
+        ),
+    ] = "exclusive",
+    audit: Annotated[bool, Field(description="Write every V2 limit in audit mode (a staged rollout).")] = False,
+    use_request_logs: Annotated[
+        bool, Field(description="Replay the live gateway's recent request logs instead of generated traffic.")
+    ] = False,
+) -> MigrateResult:
+    """Migrate V1 rate limits and budgets to V2 manifests, and show where V2 would decide differently.
+
+    V1 (gateway-rate-limiting-config, gateway-budget-config) lets the first matching rule decide;
+    V2 (tenant-rate-limit-config/model, tenant-budget-config, team-budget-config) makes every
+    matching limit decide. Returns the V2 YAML (validated), per V1 rule what V2 cannot express and
+    the closest choice made, and an equivalence report: traffic (the live request logs, or traffic
+    generated to meet every rule with every kind of caller, model and metadata) replayed against V1
+    and V2 in process, with the requests whose outcome differs grouped by reason. Applies nothing:
+    show the YAML and the differences, then use gateway_plan on the YAML. V1 rate limits are removed
+    from the platform on 2026-12-15.
+    """
+    state = state_of(ctx)
+    manifests: list[dict[str, Any]] = []
+    if yaml_text:
+        try:
+            manifests = [d.data for d in load_text(yaml_text, file="<yaml_text>") if isinstance(d.data, dict)]
+        except ManifestLoadError as exc:
+            raise ToolError(exc.finding.format()) from None
+    recorded: list[SimRequest] | None = None
+    if not manifests or use_request_logs:
+        async with state.control_plane() as client:
+            if not manifests:
+                for kind in (RATE_LIMITS_V1, BUDGETS_V1):
+                    if (live := await client.get_config(kind)) is not None:
+                        manifests.append(live)
+            if use_request_logs:
+                page = await client.query_logs(limit=LOG_RECORDS)
+                recorded = recorded_traffic(page.get("data") or [])
+    try:
+        # Simulating is CPU work: a worker thread keeps this server answering meanwhile.
+        migrating = partial(run_migration, manifests, strategy=strategy, recorded=recorded or None, audit=audit)
+        result = await anyio.to_thread.run_sync(anyio.run, migrating)
+    except NothingToMigrate as exc:
+        raise ToolError(f"{exc}. Nothing to migrate: V2 limits are already the current form.") from None
+    return _result(result)
+
+
+def _result(result: MigrationResult) -> MigrateResult:
+    families = []
+    for family in result.families:
+        report = family.report
+        groups = [
+            DifferenceGroup(
+                code=group.code,
+                v1=group.v1,
+                v2=group.v2,
+                requests=len(group.members),
+                examples=[
+                    f"request {m.index} ({describe_request(m.request)}): {m.reason}" for m in group.members[:EXAMPLES]
+                ],
+            )
+            for group in grouped(report)
+        ]
+        families.append(
+            FamilyOut(
+                family="rate limits" if family.family == "rate limits" else "budgets",
+                traffic="recorded" if report.source == "recorded" else "generated",
+                requests=report.requests,
+                differing=len(report.differences),
+                v1_refused=report.refused.get("v1", (0, 0))[0],
+                v2_refused=report.refused.get("v2", (0, 0))[0],
+                groups=groups,
+            )
+        )
+    rules = [
+        RuleOut(
+            kind=t.kind,
+            v1_rule=t.rule_id,
+            v2_names=t.names,
+            exact=t.exact,
+            notes=[f"{n.code}: {n.message}" for n in t.notes],
+        )
+        for t in result.migration.translations
+    ]
+    step = (
+        "Show the user each rule's notes and the differing groups; if they accept them, run gateway_plan on "
+        "rate_limits_yaml and budgets_yaml (consider audit=true first), and delete the V1 configs only after "
+        "the V2 limits are applied."
+        if result.valid
+        else "The V2 manifests have errors (findings): report them; do not plan them."
+    )
+    return MigrateResult(
+        rate_limits_yaml=result.rate_limits_yaml,
+        budgets_yaml=result.budgets_yaml,
+        valid=result.valid,
+        findings=[FindingOut.of(f) for f in result.findings],
+        rules=rules,
+        equivalence=families,
+        next_step=step,
+    )
+
+
+def register(server: MCPServer) -> None:
+    add_tool(server, gateway_migrate_limits, title="Migrate V1 limits to V2, with proof", annotations=READ_ONLY)

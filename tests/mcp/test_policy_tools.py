@@ -1,0 +1,38 @@
+"""gateway_migrate_limits: V2 YAML, per-rule notes and the grouped equivalence report, applying nothing."""
+
+from __future__ import annotations
+
+import yaml
+
+from tests.helpers import EXAMPLES
+from tests.mcp.conftest import call, call_error, connect
+
+
+async def test_migrating_v1_yaml_returns_v2_yaml_notes_and_differences() -> None:
+    text = (EXAMPLES / "rate-limits.yaml").read_text() + "\n---\n" + (EXAMPLES / "budgets.yaml").read_text()
+    async with connect() as client:  # no control plane: the YAML is all it needs
+        result = await call(client, "gateway_migrate_limits", {"yaml_text": text})
+    assert result["valid"] is True
+    names = [m["name"] for m in yaml.safe_load_all(result["rate_limits_yaml"]) if m]
+    assert "user-daily-limit" in names
+    assert {"team-monthly-budget-engineering", "user-daily-budget"} <= {
+        m["name"] for m in yaml.safe_load_all(result["budgets_yaml"]) if m
+    }
+    rules = {rule["v1_rule"]: rule for rule in result["rules"]}
+    assert rules["team-rpm-limit"]["exact"] is True
+    assert any(note.startswith("overlap:") for note in rules["global-fallback"]["notes"])
+    rate_limits, budgets = result["equivalence"]
+    assert rate_limits["traffic"] == "generated" and rate_limits["differing"] == sum(
+        group["requests"] for group in rate_limits["groups"]
+    )
+    assert rate_limits["groups"][0]["examples"][0].startswith("request ")
+    assert budgets["differing"] == 0 and budgets["groups"] == []
+    assert "gateway_plan" in result["next_step"]
+
+
+async def test_nothing_to_migrate_is_a_tool_error() -> None:
+    async with connect() as client:
+        message = await call_error(
+            client, "gateway_migrate_limits", {"yaml_text": (EXAMPLES / "budgets-v2.yaml").read_text()}
+        )
+    assert "Nothing to migrate" in message
