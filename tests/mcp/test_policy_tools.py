@@ -36,3 +36,35 @@ async def test_nothing_to_migrate_is_a_tool_error() -> None:
             client, "gateway_migrate_limits", {"yaml_text": (EXAMPLES / "budgets-v2.yaml").read_text()}
         )
     assert "Nothing to migrate" in message
+
+
+SUITE = """
+name: limits
+collaborators: ["team:everyone"]
+callers:
+  dev: {user: dev@example.com, teams: [backend]}
+cases:
+  - name: team backend shares 20,000 gpt-4o tokens a minute
+    request: {caller: dev, model: openai-main/gpt-4o, prompt_tokens: 1990, max_tokens: 10}
+    count: 11
+    expect:
+      limited: {after: LIMIT, by: team-rpm-limit}
+"""
+
+
+async def test_a_suite_runs_against_proposed_manifests_and_reports_failures() -> None:
+    manifests = "\n---\n".join((EXAMPLES / name).read_text() for name in ("provider-accounts.yaml", "rate-limits.yaml"))
+    async with connect() as client:  # no control plane: the proposed manifests are the whole config
+        passing = await call(
+            client, "gateway_test_policies", {"suite_yaml": SUITE.replace("LIMIT", "10"), "manifests_yaml": manifests}
+        )
+        failing = await call(
+            client, "gateway_test_policies", {"suite_yaml": SUITE.replace("LIMIT", "9"), "manifests_yaml": manifests}
+        )
+    assert (passing["passed"], passing["failed"], passing["config_from"]) == (1, 0, ["proposed"])
+    assert failing["failed"] == 1
+    (failure,) = failing["cases"][0]["failures"]
+    assert failure.startswith(
+        "step 1: expected 9 requests admitted, then 429 by 'team-rpm-limit'; actual request 10: 200"
+    )
+    assert "FAIL: team backend shares" in failing["text"]

@@ -36,6 +36,7 @@ EXPECTED_TOOLS = {
     "gateway_explain",
     "gateway_usage",
     "gateway_migrate_limits",
+    "gateway_test_policies",
 }
 
 

@@ -94,7 +94,17 @@ def load_config(paths: Iterable[str | Path], *, collaborators: Sequence[str] = (
             documents += load_file(path)
         except ManifestLoadError as exc:
             findings.append(exc.finding)
-    findings += validate_documents(documents)
+    return _compiled(documents, findings, collaborators)
+
+
+def validated(manifests: Iterable[Mapping[str, Any]], *, collaborators: Sequence[str] = ()) -> PolicyConfig:
+    """`load_config` for manifests already in memory (live ones, proposed ones)."""
+    documents = [Document(dict(m), index, "<manifests>") for index, m in enumerate(manifests)]
+    return _compiled(documents, [], collaborators)
+
+
+def _compiled(documents: list[Document], findings: list[Finding], collaborators: Sequence[str]) -> PolicyConfig:
+    findings = [*findings, *validate_documents(documents)]
     if has_errors(findings):
         raise PolicyConfigError(findings)
     config = compile_manifests([d.data for d in documents if isinstance(d.data, dict)], collaborators=collaborators)

@@ -73,9 +73,7 @@ class Simulator:
         try:
             ctx.reservation = await self.limits.reserve(ctx)
         except LimitExceeded as refused:
-            return SimOutcome(
-                429, route_rule=plan.rule_id, refusal=refused.refusal, applied=refused.applied, message=refused.message
-            )
+            return SimOutcome.refused(refused.refusal, plan.rule_id, refused.applied)
         result = await self.router.execute(plan, self._answer, sleep=self.clock.sleep)
         served = result.served_by if result.outcome.status < 400 else None
         if served is not None:

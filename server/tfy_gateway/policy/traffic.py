@@ -71,7 +71,8 @@ class SimOutcome:
     status: int
     served_by: str | None = None  # the target that answered
     route_rule: str | None = None  # the routing rule (or virtual model) that chose the targets
-    refusal: Refusal | None = None  # the limit that refused a 429
+    refused_by: str | None = None  # the limit rule that refused a 429
+    refused_kind: str | None = None  # "rate_limit" | "budget"
     applied: tuple[AppliedRule, ...] = ()  # limit rules that admitted (or refused) it
     would_block: tuple[AppliedRule, ...] = ()  # audit-mode rules that would have refused it
     tokens: int = 0
@@ -79,18 +80,26 @@ class SimOutcome:
     tries: tuple[tuple[str, int], ...] = ()
     message: str = ""
 
+    @classmethod
+    def refused(cls, refusal: Refusal, route_rule: str | None, applied: tuple[AppliedRule, ...]) -> SimOutcome:
+        return cls(
+            429,
+            route_rule=route_rule,
+            refused_by=refusal.rule_id,
+            refused_kind=refusal.kind,
+            applied=applied,
+            message=refusal.message,
+        )
+
     @property
     def admitted(self) -> bool:
         return self.status not in (403, 429)
 
-    @property
-    def refused_by(self) -> str | None:
-        return self.refusal.rule_id if self.refusal is not None else None
-
     def describe(self) -> str:
-        """One line: `200 via openai-main/gpt-4o (rule weighted-chat)`, `429 by user-daily-limit`."""
-        if self.refusal is not None:
-            return f"{self.status} by {self.refusal.kind.replace('_', '-')} '{self.refusal.rule_id}'"
+        """One line: `200 via openai-main/gpt-4o (routing rule weighted-chat)`, `429 by rate-limit 'x'`."""
+        if self.refused_by is not None:
+            kind = (self.refused_kind or "limit").replace("_", "-")
+            return f"{self.status} by {kind} '{self.refused_by}'"
         if self.status == 403:
             return "403 access denied"
         text = f"{self.status}"
@@ -99,3 +108,8 @@ class SimOutcome:
         if self.route_rule:
             text += f" (routing rule {self.route_rule})"
         return text
+
+    def rules(self) -> str:
+        """The limit rules that applied, for messages: `rate-limit user-daily-limit, budget user-daily-budget`."""
+        found = [f"{rule.kind.replace('_', '-')} {rule.rule_id}" for rule in self.applied]
+        return ", ".join(found) or "no limit rule"

@@ -1,4 +1,4 @@
-"""Policy tools: the V1 -> V2 limits migrator (with its equivalence report), run before anything is applied.
+"""Policy tools: policy tests and the V1 -> V2 limits migrator (with its equivalence report), before applying.
 
 They simulate in this process (the gateway's own limiter on a simulated clock, `tfy_gateway.policy`)
 and read the live control plane only for its current V1 configs and request logs; they never apply.
@@ -11,20 +11,25 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 import anyio
+import yaml
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from tfy_gateway.manifests import ManifestLoadError, load_text
 from tfy_gateway.mcp.findings import FindingOut
 from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.base import add_tool
+from tfy_gateway.policy.config import PolicyConfigError, validated
 from tfy_gateway.policy.equivalence import grouped
 from tfy_gateway.policy.migration import BUDGETS_V1, RATE_LIMITS_V1, MigrationResult, NothingToMigrate, run_migration
 from tfy_gateway.policy.migration_text import describe_request
 from tfy_gateway.policy.recorded import recorded_traffic
+from tfy_gateway.policy.runner import run_suite, simulated
+from tfy_gateway.policy.suite import Suite
+from tfy_gateway.policy.suite_report import format_text
 from tfy_gateway.policy.traffic import SimRequest
 
 logger = logging.getLogger(__name__)
@@ -185,5 +190,105 @@ def _result(result: MigrationResult) -> MigrateResult:
     )
 
 
+class CaseOut(BaseModel):
+    name: str
+    result: Literal["pass", "fail", "skip"]
+    requests: int
+    failures: list[str] = Field(description="'step N: expected ...; actual ...; rule ...' per failed check.")
+
+
+class PolicyTestResult(BaseModel):
+    passed: int
+    failed: int
+    skipped: int
+    cases: list[CaseOut]
+    config_from: list[str] = Field(description="Where the manifests tested came from: live, proposed.")
+    text: str = Field(description="The opa-test style report, as `tfy-gateway test` prints it.")
+
+
+LIVE_CONFIG_TYPES = (
+    "gateway-load-balancing-config",
+    "gateway-rate-limiting-config",
+    "gateway-budget-config",
+)
+LIVE_NAMED_TYPES = ("tenant-rate-limit-config/model", "tenant-budget-config", "team-budget-config")
+
+
+async def gateway_test_policies(
+    ctx: Context,
+    suite_yaml: Annotated[
+        str,
+        Field(min_length=1, max_length=MAX_YAML_CHARS, description="A policy test suite (references/policy-tests.md)."),
+    ],
+    manifests_yaml: Annotated[
+        str | None,
+        Field(
+            default=None,
+            max_length=MAX_YAML_CHARS,
+            description="Proposed manifests, tested on top of the live config (they replace live resources "
+            "of the same identity).",
+        ),
+    ] = None,
+    use_live_config: Annotated[
+        bool, Field(description="Start from the live control plane's provider accounts, routing and limits.")
+    ] = True,
+) -> PolicyTestResult:
+    """Run a policy test suite in process, on a simulated clock, against the live config plus proposed manifests.
+
+    Each case sends a request shape N times (optionally over simulated days) and checks outcomes:
+    served by a target or rule, traffic shares within a tolerance, a 429 from a named rule after N
+    requests, a budget block after $X, access denied. Nothing is sent to any provider and nothing is
+    applied: the gateway's own routing, access check and limiter decide. Use it before gateway_plan:
+    write a suite for the intent next to the manifest you propose, and report each FAIL (case,
+    expected, actual, rule). The suite's own `config` file list is ignored here.
+    """
+    try:
+        suite = Suite.model_validate(yaml.safe_load(suite_yaml))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ToolError(f"the suite is not valid: {exc}") from None
+    manifests: list[dict[str, Any]] = []
+    sources = []
+    if use_live_config and state_of(ctx).settings is not None:
+        async with state_of(ctx).control_plane() as client:
+            manifests += await client.list_provider_accounts()
+            for kind in LIVE_CONFIG_TYPES:
+                if (live := await client.get_config(kind)) is not None:
+                    manifests.append(live)
+            for kind in LIVE_NAMED_TYPES:
+                manifests += await client.list_configs(kind)
+        sources.append("live")
+    if manifests_yaml:
+        try:
+            manifests += [
+                d.data for d in load_text(manifests_yaml, file="<manifests_yaml>") if isinstance(d.data, dict)
+            ]
+        except ManifestLoadError as exc:
+            raise ToolError(exc.finding.format()) from None
+        sources.append("proposed")
+    try:
+        config = validated(manifests, collaborators=suite.collaborators)
+    except PolicyConfigError as exc:
+        raise ToolError(str(exc)) from None
+    result = await run_suite(suite, simulated(config))
+    cases = [
+        CaseOut(
+            name=case.name,
+            result="skip" if case.skipped else "pass" if case.passed else "fail",
+            requests=case.requests,
+            failures=[f"step {n}: expected {f.expected}; actual {f.actual}; rule {f.rule}" for n, f in case.failures],
+        )
+        for case in result.cases
+    ]
+    return PolicyTestResult(
+        passed=result.passed,
+        failed=result.failed,
+        skipped=result.skipped,
+        cases=cases,
+        config_from=sources,
+        text=format_text(result, "suite"),
+    )
+
+
 def register(server: MCPServer) -> None:
     add_tool(server, gateway_migrate_limits, title="Migrate V1 limits to V2, with proof", annotations=READ_ONLY)
+    add_tool(server, gateway_test_policies, title="Run policy tests on a simulated clock", annotations=READ_ONLY)
