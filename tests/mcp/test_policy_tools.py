@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
 import yaml
 
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, GatewayProcess
 from tests.mcp.conftest import call, call_error, connect
+from tfy_gateway.platform import ControlPlaneClient
 
 
 async def test_migrating_v1_yaml_returns_v2_yaml_notes_and_differences() -> None:
@@ -68,3 +72,27 @@ async def test_a_suite_runs_against_proposed_manifests_and_reports_failures() ->
         "step 1: expected 9 requests admitted, then 429 by 'team-rpm-limit'; actual request 10: 200"
     )
     assert "FAIL: team backend shares" in failing["text"]
+
+
+async def test_a_plan_shows_what_it_would_have_done_to_recent_traffic(tmp_path: Path) -> None:
+    server = GatewayProcess(tmp_path / "data", extra_args=("--offline",))
+    server.start()
+    try:
+        async with ControlPlaneClient(server.base_url, server.admin_token) as client:
+            await client.apply(yaml.safe_load((EXAMPLES / "rate-limits.yaml").read_text()), dry_run=False)
+        body = {"model": "openai-main/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            for _ in range(8):
+                answer = await http.post(
+                    "/api/llm/chat/completions", json=body, headers={"Authorization": f"Bearer {server.admin_token}"}
+                )
+                assert answer.status_code == 200, answer.text
+        lowered = yaml.safe_load((EXAMPLES / "rate-limits.yaml").read_text())
+        lowered["rules"][-1]["limit_to"] = 5  # global-fallback: 500 -> 5 requests a minute per user
+        async with connect(server.env) as client:
+            plan = await call(client, "gateway_plan", {"yaml_text": yaml.safe_dump(lowered)})
+    finally:
+        server.stop()
+    impact = plan["impact"]
+    assert impact["requests"] == 8 and impact["newly_refused"] == 3
+    assert impact["by_rule"] == {"global-fallback": 3} and "3 newly refused" in impact["summary"]

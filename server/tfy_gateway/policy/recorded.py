@@ -71,6 +71,7 @@ def recorded_traffic(records: Iterable[Mapping[str, Any]]) -> list[SimRequest]:
                 cost=float(cost) if isinstance(cost, (int, float)) else None,
                 endpoint=str(record.get("endpoint") or "chat"),
                 label=str(record.get("id", "")),
+                recorded=int(record["status"]) if isinstance(record.get("status"), int) else None,
             )
         )
     return out

@@ -45,7 +45,8 @@ class SimRequest:
     cost: float | None = None  # USD of the answer; None: priced by the config's catalog
     endpoint: str = "chat"  # the endpoint's name, as request logs record it: chat, completions, embeddings...
     admin: bool = False
-    label: str = ""  # how reports name it: a log record id, "case#3"
+    label: str = ""  # how reports name it: a log record id, a caller name
+    recorded: int | None = None  # the status the gateway answered when it was recorded
 
     def answered_usage(self) -> Usage:
         """What the answer consumes: the given usage, else the estimate's input and output tokens."""

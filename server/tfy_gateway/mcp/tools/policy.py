@@ -7,6 +7,7 @@ and read the live control plane only for its current V1 configs and request logs
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -20,13 +21,16 @@ from pydantic import BaseModel, Field, ValidationError
 
 from tfy_gateway.manifests import ManifestLoadError, load_text
 from tfy_gateway.mcp.findings import FindingOut
+from tfy_gateway.mcp.live import live_manifests
 from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.base import add_tool
+from tfy_gateway.platform import ControlPlaneClient, ControlPlaneError
 from tfy_gateway.policy.config import PolicyConfigError, validated
 from tfy_gateway.policy.equivalence import grouped
 from tfy_gateway.policy.migration import BUDGETS_V1, RATE_LIMITS_V1, MigrationResult, NothingToMigrate, run_migration
 from tfy_gateway.policy.migration_text import describe_request
 from tfy_gateway.policy.recorded import recorded_traffic
+from tfy_gateway.policy.replay import replay
 from tfy_gateway.policy.runner import run_suite, simulated
 from tfy_gateway.policy.suite import Suite
 from tfy_gateway.policy.suite_report import format_text
@@ -206,14 +210,6 @@ class PolicyTestResult(BaseModel):
     text: str = Field(description="The opa-test style report, as `tfy-gateway test` prints it.")
 
 
-LIVE_CONFIG_TYPES = (
-    "gateway-load-balancing-config",
-    "gateway-rate-limiting-config",
-    "gateway-budget-config",
-)
-LIVE_NAMED_TYPES = ("tenant-rate-limit-config/model", "tenant-budget-config", "team-budget-config")
-
-
 async def gateway_test_policies(
     ctx: Context,
     suite_yaml: Annotated[
@@ -250,12 +246,7 @@ async def gateway_test_policies(
     sources = []
     if use_live_config and state_of(ctx).settings is not None:
         async with state_of(ctx).control_plane() as client:
-            manifests += await client.list_provider_accounts()
-            for kind in LIVE_CONFIG_TYPES:
-                if (live := await client.get_config(kind)) is not None:
-                    manifests.append(live)
-            for kind in LIVE_NAMED_TYPES:
-                manifests += await client.list_configs(kind)
+            manifests += await live_manifests(client)
         sources.append("live")
     if manifests_yaml:
         try:
@@ -286,6 +277,53 @@ async def gateway_test_policies(
         cases=cases,
         config_from=sources,
         text=format_text(result, "suite"),
+    )
+
+
+class Impact(BaseModel):
+    """What the plan would have done to the gateway's recent traffic (replayed in process)."""
+
+    requests: int = Field(description="Recent requests replayed (request logs of the last 24 hours).")
+    newly_refused: int
+    newly_admitted: int
+    newly_denied: int
+    rerouted: int
+    by_rule: dict[str, int] = Field(description="Newly refused requests per refusing rule.")
+    summary: str
+
+
+IMPACT_TYPES = ("gateway-", "tenant-", "team-budget-config", "provider-account/")
+IMPACT_REQUESTS = 5_000
+
+
+async def plan_impact(client: ControlPlaneClient, planned: list[dict[str, Any]]) -> Impact | None:
+    """Replay the recent request logs against the live config and the live config plus `planned`;
+    None when nothing planned touches routing, access or limits, no logs exist, or it cannot run."""
+    if not any(str(m.get("type", "")).startswith(IMPACT_TYPES) for m in planned):
+        return None
+    try:
+        page = await client.query_logs(limit=LOG_RECORDS, since="24h")
+        records = [r for r in page.get("data") or () if isinstance(r, dict)]
+        if not records:
+            return None
+        live = await live_manifests(client)
+        traffic = recorded_traffic(records)[:IMPACT_REQUESTS]
+        current, proposed = validated(live), validated([*live, *planned])
+    except (ControlPlaneError, PolicyConfigError) as exc:
+        logger.info("no impact summary for this plan: %s", exc)
+        return None
+    report = await anyio.to_thread.run_sync(anyio.run, partial(replay, traffic, current, proposed))
+    by_rule = Counter(c.proposed.refused_by or "?" for c in report.of("newly-refused"))
+    counts = {kind: len(report.of(kind)) for kind in ("newly-refused", "newly-admitted", "newly-denied", "rerouted")}
+    changed = ", ".join(f"{n} {kind.replace('-', ' ')}" for kind, n in counts.items() if n) or "no request changes"
+    return Impact(
+        requests=report.requests,
+        newly_refused=counts["newly-refused"],
+        newly_admitted=counts["newly-admitted"],
+        newly_denied=counts["newly-denied"],
+        rerouted=counts["rerouted"],
+        by_rule=dict(by_rule),
+        summary=f"replaying the last {report.requests} requests: {changed}",
     )
 
 
