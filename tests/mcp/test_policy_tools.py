@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import httpx
 import yaml
 
@@ -80,6 +81,11 @@ async def test_a_plan_shows_what_it_would_have_done_to_recent_traffic(tmp_path: 
     try:
         async with ControlPlaneClient(server.base_url, server.admin_token) as client:
             await client.apply(yaml.safe_load((EXAMPLES / "rate-limits.yaml").read_text()), dry_run=False)
+            # `serve --offline` applies its starter accounts once it is up: wait until the model exists.
+            deadline = anyio.current_time() + 60
+            while "openai-main/gpt-4o-mini" not in {m.get("id") for m in await client.list_models()}:
+                assert anyio.current_time() < deadline, "the offline starter accounts never appeared"
+                await anyio.sleep(0.05)
         body = {"model": "openai-main/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             for _ in range(8):
