@@ -36,6 +36,7 @@ COLUMNS = (
     "response_body",
     "usage_estimated",
     "limits",
+    "trace_id",
 )
 _JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits"})
 
@@ -72,6 +73,9 @@ class LogRecord:
     # Rate-limit and budget rules applied: {"rate_limit": id, "budgets": [ids], "would_have_blocked":
     # [{"kind", "config", "rule_id"}]} (audit-mode rules that would have refused the request).
     limits: dict[str, Any] = field(default_factory=dict)
+    # The W3C trace id of the request's trace (32 hex digits): the gateway's own when it exports traces,
+    # else the one of the client's traceparent; None when neither.
+    trace_id: str | None = None
 
     def to_row(self) -> tuple[Any, ...]:
         return (
@@ -102,6 +106,7 @@ class LogRecord:
             self.response_body,
             int(self.usage_estimated),
             orjson.dumps(self.limits).decode(),
+            self.trace_id,
         )
 
 
@@ -119,4 +124,6 @@ def row_to_dict(row: tuple[Any, ...]) -> dict[str, Any]:
         del item["request_body"]
     if item["response_body"] is None:
         del item["response_body"]
+    if item["trace_id"] is None:
+        del item["trace_id"]
     return item
