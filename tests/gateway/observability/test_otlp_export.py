@@ -132,9 +132,11 @@ async def test_a_streamed_failover_is_one_server_span_and_two_attempts_under_the
         ]
         assert calls[1]["headers"]["tracestate"] == "app=1"
 
-        records = (await gateway.http.get("/api/svc/v1/llm-gateway/logs", headers=gateway.auth())).json()["data"]
-        (record,) = [record for record in records if record["id"] == request_id]
-        assert record["trace_id"] == trace_id
+        logs = await gateway.http.get(
+            "/api/svc/v1/llm-gateway/logs", params={"trace_id": trace_id}, headers=gateway.auth()
+        )
+        (record,) = logs.json()["data"]
+        assert (record["id"], record["trace_id"]) == (request_id, trace_id)
 
 
 async def test_without_a_traceparent_the_gateway_starts_the_trace(tmp_path: Path, receiver: OtlpReceiver) -> None:

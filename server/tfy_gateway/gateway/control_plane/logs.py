@@ -64,6 +64,7 @@ def _filter(request: Request, principal: Principal, *, default_since: str | None
             status=params.get("status") or None,
             since=since,
             until=until,
+            trace_id=params.get("trace_id") or None,
         )
     except QueryError as exc:
         raise ApiError(400, str(exc)) from None

@@ -95,10 +95,12 @@ def _server(base_url: str) -> dict[str, Any]:
     return found
 
 
-def _usage(span: otel.Span, usage: Usage | None, *, tfy: bool = True) -> None:
+def _usage(attributes: dict[str, Any], usage: Usage | None, *, tfy: bool = True) -> None:
+    """Add the usage attributes (the conventions', and the platform's unless `tfy` is false)."""
     if usage is None:
         return
-    attributes: dict[str, Any] = {g.INPUT_TOKENS: usage.prompt_tokens, g.OUTPUT_TOKENS: usage.completion_tokens}
+    attributes[g.INPUT_TOKENS] = usage.prompt_tokens
+    attributes[g.OUTPUT_TOKENS] = usage.completion_tokens
     if usage.cached_tokens:
         attributes[g.CACHE_READ_TOKENS] = usage.cached_tokens
     if usage.cache_write_tokens:
@@ -112,18 +114,20 @@ def _usage(span: otel.Span, usage: Usage | None, *, tfy: bool = True) -> None:
             attributes[g.TFY_CACHE_READ_TOKENS] = usage.cached_tokens
         if usage.cache_write_tokens:
             attributes[g.TFY_CACHE_CREATION_TOKENS] = usage.cache_write_tokens
-    span.set_attributes(attributes)
 
 
-def _error(span: otel.Span, status: int, error: ApiError | None, *, is_error: bool) -> None:
-    span.set_attribute(g.ERROR_TYPE, g.error_type(status, error))
+def _error(span: otel.Span, attributes: dict[str, Any], status: int, error: ApiError | None, *, is_error: bool) -> None:
+    attributes[g.ERROR_TYPE] = g.error_type(status, error)
     message = error.message if error is not None else f"HTTP {status}"
-    span.set_attribute(g.TFY_ERROR_MESSAGE, message)
+    attributes[g.TFY_ERROR_MESSAGE] = message
     if is_error:
         span.set_status(Status(StatusCode.ERROR, message))
 
 
 class AttemptSpan(AttemptTrace):
+    """One upstream call's span: every attribute known at its end is set at once (the SDK checks and
+    locks per call), and the span ends with the call (a stream: when the request ends)."""
+
     __slots__ = ("_answer", "_span", "_started", "_trace")
 
     def __init__(self, trace: SpanTrace, span: otel.Span) -> None:
@@ -137,24 +141,23 @@ class AttemptSpan(AttemptTrace):
         span = self._span
         if span is None:
             return
-        span.set_attribute("http.response.status_code", status)
-        _error(span, status, error, is_error=True)
-        self._end()
+        attributes: dict[str, Any] = {"http.response.status_code": status}
+        _error(span, attributes, status, error, is_error=True)
+        self._end(attributes)
 
     def answered(self, answer: Answer) -> None:
         span = self._span
         if span is None:
             return
-        span.set_attribute("http.response.status_code", answer.status)
         if isinstance(answer, UpstreamStream):
             self._answer = answer  # ended with the stream, from `finish`
             return
-        span.set_attributes(g.response_attributes(answer.body))
+        attributes = g.response_attributes(answer.body)
+        attributes["http.response.status_code"] = answer.status
         if self._trace.records_request_data:
             self._trace.output = answer.body
-        _usage(span, answer.usage)
-        span.set_attribute(g.TFY_LATENCY_MS, answer.latency * 1000)
-        self._end()
+        _usage(attributes, answer.usage)
+        self._end(attributes)
 
     def finish(self, request: RequestFacts) -> None:
         """End a span still open when the request ends: a stream (done or cut), or a call cancelled."""
@@ -162,26 +165,30 @@ class AttemptSpan(AttemptTrace):
         if span is None:
             return
         stream = self._answer
+        attributes: dict[str, Any] = {}
         if stream is None:
-            span.set_attribute(g.ERROR_TYPE, "cancelled")
+            attributes[g.ERROR_TYPE] = "cancelled"
             span.set_status(Status(StatusCode.ERROR, "the request ended before the provider answered"))
         else:
+            attributes["http.response.status_code"] = stream.status
             if stream.ttft is not None:
-                span.set_attribute(g.TIME_TO_FIRST_CHUNK, stream.ttft)
-                span.set_attribute(g.TFY_TTFT_MS, stream.ttft * 1000)
+                attributes[g.TIME_TO_FIRST_CHUNK] = stream.ttft
+                attributes[g.TFY_TTFT_MS] = stream.ttft * 1000
             if stream.finish_reason:
-                span.set_attribute(g.FINISH_REASONS, (stream.finish_reason,))
-            _usage(span, request.usage)
+                attributes[g.FINISH_REASONS] = (stream.finish_reason,)
+            _usage(attributes, request.usage)
             if request.cost is not None:
-                span.set_attribute(g.TFY_COST, request.cost)
+                attributes[g.TFY_COST] = request.cost
             if not stream.completed or request.status >= 400:
-                _error(span, request.status if request.status >= 400 else 502, request.error, is_error=True)
-        self._end()
+                status = request.status if request.status >= 400 else 502
+                _error(span, attributes, status, request.error, is_error=True)
+        self._end(attributes)
 
-    def _end(self) -> None:
+    def _end(self, attributes: dict[str, Any]) -> None:
         span, self._span = self._span, None
         if span is not None:
-            span.set_attribute(g.TFY_LATENCY_MS, (time.perf_counter() - self._started) * 1000)
+            attributes[g.TFY_LATENCY_MS] = (time.perf_counter() - self._started) * 1000
+            span.set_attributes(attributes)
             span.end()
 
 
@@ -350,21 +357,20 @@ class SpanTrace(Trace):
             attributes[g.TFY_TTFT_MS] = request.ttft_s * 1000
         if request.cost is not None and status < 400:
             attributes[g.TFY_COST] = request.cost
-        span.set_attributes(attributes)
         if status < 400:
-            _usage(span, request.usage, tfy=False)
+            _usage(attributes, request.usage, tfy=False)
         else:
-            _error(span, status, request.error, is_error=status >= 500)
+            _error(span, attributes, status, request.error, is_error=status >= 500)
         if self.records_request_data:
-            self._request_data(request)
+            self._request_data(request, attributes)
+        span.set_attributes(attributes)
         span.end()
         pipeline = self._pipeline
         pipeline.active -= 1
         if pipeline.retired and pipeline.active == 0 and pipeline.on_idle is not None:
             pipeline.on_idle(pipeline)
 
-    def _request_data(self, request: RequestFacts) -> None:
-        attributes: dict[str, Any] = {}
+    def _request_data(self, request: RequestFacts, attributes: dict[str, Any]) -> None:
         if request.raw:
             attributes[g.TFY_INPUT] = g.clip(request.raw.decode("utf-8", "replace"))
         short = g.short_input(request.body)
@@ -373,7 +379,6 @@ class SpanTrace(Trace):
         output = self._output(request)
         if output is not None:
             attributes[g.TFY_OUTPUT] = output
-        self._server.set_attributes(attributes)
 
     def _output(self, request: RequestFacts) -> str | None:
         """The answer: as logged when bodies are logged (streams), else the JSON answer kept on the way."""

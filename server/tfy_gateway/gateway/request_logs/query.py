@@ -67,6 +67,7 @@ class LogFilter:
     status: str | None = None  # "200", "4xx", "error" (>= 400) or "success" (< 400)
     since: float | None = None
     until: float | None = None
+    trace_id: str | None = None  # the W3C trace id (32 hex digits)
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -87,6 +88,9 @@ class LogFilter:
         if self.until is not None:
             clauses.append("created_at < ?")
             params.append(self.until)
+        if self.trace_id:
+            clauses.append("trace_id = ?")
+            params.append(self.trace_id.strip().lower())
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
