@@ -146,6 +146,9 @@ async def test_request_data_reaches_spans_only_when_the_config_asks(
         assert SENTINEL in server.attributes["tfy.input"]
         assert server.attributes["tfy.input_short_hand"] == f"tell me about {SENTINEL}"
         assert '"choices"' in server.attributes["tfy.output"]
+        (streamed_span,) = [s for s in receiver.spans if s.attributes.get("tfy_gateway.request.id") == streamed]
+        assert streamed_span.attributes["tfy.input_short_hand"] == f"stream about {SENTINEL}"
+        assert streamed_span.attributes["tfy.output"]
 
 
 async def test_the_serve_default_never_exports_request_data(tmp_path: Path) -> None:
@@ -154,3 +157,22 @@ async def test_the_serve_default_never_exports_request_data(tmp_path: Path) -> N
             request_id = await chat(gateway, f"tell me about {SENTINEL}")
             await eventually(lambda: request_id in request_ids(receiver), "the request's spans")
     assert SENTINEL.encode() not in b"".join(receiver.bodies)
+
+
+@pytest.mark.parametrize("encoding", ["proto", "json"])
+async def test_genai_metrics_are_exported_over_otlp_when_configured(tmp_path: Path, encoding: str) -> None:
+    wanted = {"gen_ai.server.request.duration", "gen_ai.client.operation.duration", "gen_ai.client.token.usage"}
+    with OtlpReceiver() as receiver:
+        async with running_gateway(tmp_path / "data", otel_metrics_interval_s=0.1) as gateway:
+            manifest = {
+                "type": "gateway-otel-config",
+                "otel_metrics_exporter_config": {
+                    "type": "http",
+                    "endpoint": receiver.metrics_url,
+                    "encoding": encoding,
+                },
+            }
+            await gateway.apply(manifest)
+            await chat(gateway, stream=True)
+            await eventually(lambda: wanted | {"gen_ai.server.time_to_first_token"} <= receiver.metric_names, "metrics")
+    assert not receiver.spans, "a metrics-only config exports no spans"

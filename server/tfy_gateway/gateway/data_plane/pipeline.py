@@ -211,7 +211,9 @@ class Pipeline:
         headers = response_headers(ctx, content_type=None, timing=False)
         relayed_from = time.perf_counter()
         try:
-            report = await relay(self.send, stream, headers, target=ctx.served.target, keep_text=self._log_bodies)
+            traced_text = ctx.trace is not None and ctx.trace.records_request_data
+            keep_text = self._log_bodies or traced_text
+            report = await relay(self.send, stream, headers, target=ctx.served.target, keep_text=keep_text)
         finally:
             spent = time.perf_counter() - relayed_from
             ctx.provider_s += spent
@@ -219,7 +221,9 @@ class Pipeline:
             self._account(stream.usage, complete=stream.completed, content_chunks=stream.content_chunks)
         if report.first_sent_at is not None:
             ctx.ttft_s = report.first_sent_at - ctx.started
-        ctx.response_logged = report.text
+        ctx.response_logged = report.text if self._log_bodies else None
+        if traced_text and ctx.trace is not None:
+            ctx.trace.streamed_output(report.text)
         if report.error is not None:
             ctx.status, ctx.error = report.status, report.error
         ctx.completed = True

@@ -73,8 +73,6 @@ class RequestFacts(Protocol):
     @property
     def ttft_s(self) -> float | None: ...
     @property
-    def response_logged(self) -> str | None: ...
-    @property
     def limits_applied(self) -> tuple[AppliedRule, ...]: ...
 
 
@@ -109,6 +107,15 @@ class Trace:
     def trace_id(self) -> str | None:
         """The id of the trace the request belongs to (32 hex digits), for the request log."""
         return self.parent.trace_id if self.parent is not None else None
+
+    @property
+    def records_request_data(self) -> bool:
+        """Prompts and completions go into the trace (the config's `exclude_request_data: false`)."""
+        return False
+
+    def streamed_output(self, text: str | None) -> None:
+        """The text a stream sent, kept when `records_request_data`."""
+        return None
 
     async def reserve(self, reserve: Callable[[R], Awaitable[Reservation | None]], request: R) -> Reservation | None:
         return await reserve(request)

@@ -193,7 +193,7 @@ class AttemptSpan(AttemptTrace):
 
 
 class SpanTrace(Trace):
-    __slots__ = ("_attempts", "_context", "_last_target", "_pipeline", "_server", "_tracer", "output")
+    __slots__ = ("_attempts", "_context", "_last_target", "_pipeline", "_server", "_tracer", "output", "output_text")
 
     def __init__(
         self, pipeline: TracePipeline, parent: TraceParent | None, endpoint: str, path: str, started_ns: int
@@ -222,6 +222,7 @@ class SpanTrace(Trace):
         self._attempts: list[AttemptSpan] = []
         self._last_target: str | None = None
         self.output: dict[str, Any] | None = None  # the non-streamed answer, kept only for request data
+        self.output_text: str | None = None  # the streamed answer's text, likewise
 
     @property
     def trace_id(self) -> str | None:
@@ -230,6 +231,9 @@ class SpanTrace(Trace):
     @property
     def records_request_data(self) -> bool:
         return self._pipeline.spec.request_data
+
+    def streamed_output(self, text: str | None) -> None:
+        self.output_text = text
 
     async def reserve(self, reserve: Callable[[R], Awaitable[Reservation | None]], request: R) -> Reservation | None:
         try:
@@ -381,7 +385,7 @@ class SpanTrace(Trace):
             attributes[g.TFY_OUTPUT] = output
 
     def _output(self, request: RequestFacts) -> str | None:
-        """The answer: as logged when bodies are logged (streams), else the JSON answer kept on the way."""
-        if request.response_logged is not None:
-            return request.response_logged
+        """The answer: a stream's text, or the JSON answer, as kept on the way."""
+        if self.output_text is not None:
+            return g.clip(self.output_text)
         return g.clip(orjson.dumps(self.output).decode()) if self.output is not None else None
