@@ -176,3 +176,38 @@ async def test_genai_metrics_beside_the_prometheus_metrics(tmp_path: Path) -> No
     assert 'gen_ai_client_operation_duration_seconds_count{error_type="",gen_ai_operation_name="chat"' in metrics
     assert "gen_ai_server_time_to_first_token_seconds_count" in metrics
     assert "gen_ai_server_request_duration_seconds_count" in metrics
+
+
+async def test_traces_over_otlp_grpc(tmp_path: Path) -> None:
+    """`type: grpc` (the otel-grpc extra): spans reach a real gRPC TraceService."""
+    grpc = pytest.importorskip("grpc")
+    from concurrent import futures
+
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    received: list[str] = []
+
+    class Collector(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+        def Export(self, request: Any, context: Any) -> Any:
+            received.extend(s.name for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans)
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Collector(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        async with running_gateway(tmp_path / "data") as gateway:
+            manifest = {
+                "type": "gateway-otel-config",
+                "otel_traces_exporter_config": {
+                    "type": "grpc",
+                    "endpoint": f"http://127.0.0.1:{port}",
+                    "exclude_request_data": True,
+                },
+            }
+            await gateway.apply(manifest)
+            await streamed_chat(gateway, "openai-main/gpt-4o", {})
+            await eventually(lambda: sorted(received) == ["POST /api/llm/chat/completions", "chat gpt-4o"], "spans")
+    finally:
+        server.stop(None)
