@@ -21,6 +21,7 @@ from tfy_gateway.gateway.access import PROVIDER_ACCOUNT_PREFIX, ModelAccess, bui
 from tfy_gateway.gateway.store import ResourceRecord, TokenRecord, Transaction, UserRecord, utc_now
 from tfy_gateway.manifests.budgets_v2 import TeamBudgetConfig, TenantBudgetConfig
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
+from tfy_gateway.manifests.otel import OtelConfig
 from tfy_gateway.manifests.providers import ProviderAccount
 from tfy_gateway.manifests.rate_limits_v2 import ModelRateLimitConfig
 from tfy_gateway.manifests.registry import AnyManifest
@@ -122,6 +123,10 @@ class ConfigSnapshot:
     def budgeting(self) -> BudgetConfig | None:
         found = self._parsed(self.gateway_config("gateway-budget-config"))
         return next((m for m in found if isinstance(m, BudgetConfig)), None)
+
+    def otel(self) -> OtelConfig | None:
+        found = self._parsed(self.gateway_config("gateway-otel-config"))
+        return next((m for m in found if isinstance(m, OtelConfig)), None)
 
     def model_rate_limits(self) -> list[ModelRateLimitConfig]:
         """The V2 `tenant-rate-limit-config/model` limits, in apply order."""

@@ -82,6 +82,7 @@ def log_filter(
             team=params.get("team") or None,
             metadata=_metadata_pairs(params.getlist("metadata")),
             rule=params.get("rule") or None,
+            trace_id=params.get("trace_id") or None,
         )
     except QueryError as exc:
         raise ApiError(400, str(exc)) from None

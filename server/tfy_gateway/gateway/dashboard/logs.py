@@ -18,7 +18,7 @@ from tfy_gateway.gateway.data_plane.runtime import data_plane_of
 from tfy_gateway.gateway.errors import ApiError
 
 PAGE_SIZE = 50
-FILTERS = ("status", "model", "subject", "team", "metadata", "rule", "since", "until")
+FILTERS = ("status", "model", "subject", "team", "metadata", "rule", "trace_id", "since", "until")
 
 
 async def logs_page(request: Request, viewer: Principal) -> Page:

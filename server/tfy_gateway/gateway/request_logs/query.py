@@ -107,6 +107,7 @@ class LogFilter:
     status: str | None = None  # "200", "4xx", "error" (>= 400) or "success" (< 400)
     since: float | None = None
     until: float | None = None
+    trace_id: str | None = None  # the W3C trace id (32 hex digits)
     id: str | None = None  # one record
     team: str | None = None  # the caller was in this team when the request was made
     metadata: tuple[tuple[str, str], ...] = ()  # (key, value) pairs the request's metadata carries
@@ -134,6 +135,9 @@ class LogFilter:
         if self.until is not None:
             clauses.append("created_at < ?")
             params.append(self.until)
+        if self.trace_id:
+            clauses.append("trace_id = ?")
+            params.append(self.trace_id.strip().lower())
         if self.team:
             clauses.append(
                 f"EXISTS (SELECT 1 FROM {dialect.each(dialect.array_rows, 'teams', 'ft')} WHERE ft.value = ?)"

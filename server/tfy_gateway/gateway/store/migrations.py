@@ -105,10 +105,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "change counter read by every replica", _CONTROL_VERSION, _CONTROL_VERSION),
     Migration(3, "request logs (PostgreSQL only)", "", _REQUEST_LOGS_POSTGRES),
-    Migration(4, "resource version history", _RESOURCE_HISTORY, _RESOURCE_HISTORY),
+    # A table created by migration 3 from a newer table_sql already has the column.
+    Migration(4, "request logs: trace_id", "", "ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS trace_id TEXT"),
+    Migration(5, "resource version history", _RESOURCE_HISTORY, _RESOURCE_HISTORY),
     # Databases whose request_logs table came from migration 3 before it had the column.
     Migration(
-        5, "request logs: the caller's teams", "", f"ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS {TEAMS_COLUMN}"
+        6, "request logs: the caller's teams", "", f"ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS {TEAMS_COLUMN}"
     ),
 )
 LATEST = MIGRATIONS[-1].version
