@@ -141,3 +141,18 @@ async def test_a_logged_body_and_hostile_metadata_are_escaped(gateway: InProcess
     assert "k=&lt;i&gt;x&lt;/i&gt;" in page.text and "<i>x</i>" not in page.text
     listing = await gateway.http.get("/ui/logs", params={"metadata": "k:<i>x</i>"}, headers=gateway.auth())
     assert request_id in listing.text and 'value="k:&lt;i&gt;x&lt;/i&gt;"' in listing.text
+
+
+async def test_a_requests_trace_id_is_shown_and_filters_the_logs(gateway: InProcessGateway) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {**gateway.auth(), "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    served = await gateway.http.post("/api/llm/chat/completions", json=body, headers=headers)
+    untraced = await chat(gateway)
+    detail = await gateway.http.get(f"/ui/logs/{served.headers['x-tfy-request-id']}", headers=gateway.auth())
+    assert f'<dd data-figure="trace_id"><code>{trace_id}</code></dd>' in detail.text
+    plain = await gateway.http.get(f"/ui/logs/{untraced.headers['x-tfy-request-id']}", headers=gateway.auth())
+    assert "Trace id" not in plain.text
+    listing = await gateway.http.get("/ui/logs", params={"trace_id": trace_id}, headers=gateway.auth())
+    assert served.headers["x-tfy-request-id"] in listing.text
+    assert untraced.headers["x-tfy-request-id"] not in listing.text
