@@ -18,6 +18,7 @@ from tfy_gateway.gateway.auth import Authenticator
 from tfy_gateway.gateway.config import ConfigCompiler, ConfigHub, ConfigWriter
 from tfy_gateway.gateway.dir_lock import DataDirLock
 from tfy_gateway.gateway.identities import bootstrap_admin
+from tfy_gateway.gateway.observability.spec import defaults_from
 from tfy_gateway.gateway.providers.secrets import exposed_secret_files
 from tfy_gateway.gateway.settings import GatewaySettings
 from tfy_gateway.gateway.store import Store, open_store
@@ -57,7 +58,7 @@ class GatewayState:
         for warning in exposed_secret_files(settings.data_dir):
             logger.warning("%s", warning)
         hub = ConfigHub()
-        compiler = ConfigCompiler(data_dir=settings.data_dir, prices=PriceTable.bundled())
+        compiler = ConfigCompiler(settings.data_dir, PriceTable.bundled(), defaults_from(settings))
         state = cls(settings, store, hub, ConfigWriter(store, hub, compiler, tenant=settings.tenant_name), dir_lock)
         try:
             where = await store.run(bootstrap_admin, store, settings)

@@ -41,8 +41,10 @@ READS: dict[str, tuple[str, ...]] = {
     f"{SVC}/config/tenant-rate-limit-config/{{kind}}": USERS,
     f"{SVC}/config/budget/usage": ADMIN,
     f"{SVC}/config/rate-limit/usage": ADMIN,
-    f"{SVC}/logs": USERS,
-    f"{SVC}/usage/summary": USERS,
+    f"{SVC}/logs": ALL,  # a virtual account reads its own
+    f"{SVC}/usage/summary": ALL,
+    f"{SVC}/usage/series": ALL,
+    f"{SVC}/config-history": ADMIN,
     f"{SVC}/alerts": ADMIN,
     f"{SVC}/budgets": USERS,
     f"{SVC}/budgets/my-usage": USERS,
@@ -134,6 +136,8 @@ async def test_a_non_admin_sees_only_its_own_logs_usage_tokens_and_counters(
     alice, bob = callers["user"], callers["member"]
     logs = await get(gateway, f"{SVC}/logs", alice)
     assert {r["subject"] for r in logs["data"]} == {"user:alice@example.com"}
+    own = await get(gateway, f"{SVC}/logs", callers["vat"])
+    assert {r["subject"] for r in own["data"]} == {"virtualaccount:ci-bot"}
     refused = await gateway.http.get(f"{SVC}/logs", params={"subject": "user:bob@example.com"}, headers=alice)
     assert refused.status_code == 403
     summary = await get(gateway, f"{SVC}/usage/summary", alice)

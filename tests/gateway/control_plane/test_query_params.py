@@ -21,6 +21,7 @@ BUDGET = {
 }
 SVC = "/api/svc/v1/llm-gateway"
 PAGE = ("limit", "offset")
+LOG_TEXTS = ("model", "subject", "status", "id", "team", "metadata", "rule", "trace_id")
 # GET path -> (whole-number parameters, time parameters, text parameters)
 PARAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "/api/svc/v1/users": (PAGE, (), ()),
@@ -44,8 +45,10 @@ PARAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     f"{SVC}/config/tenant-rate-limit-config/{{kind}}": ((), (), ("name",)),
     f"{SVC}/config/budget/usage": ((), (), ("rule",)),
     f"{SVC}/config/rate-limit/usage": ((), (), ("rule",)),
-    f"{SVC}/logs": (PAGE, ("since", "until"), ("model", "subject", "status")),
-    f"{SVC}/usage/summary": ((), ("since", "until"), ("model", "subject", "status")),
+    f"{SVC}/logs": (PAGE, ("since", "until"), LOG_TEXTS),
+    f"{SVC}/usage/summary": ((), ("since", "until"), (*LOG_TEXTS, "group_by")),
+    f"{SVC}/usage/series": (("bucket",), ("since", "until"), LOG_TEXTS),
+    f"{SVC}/config-history": ((), (), ("kind", "name", "from", "to")),
     f"{SVC}/alerts": (PAGE, (), ("status", "config", "rule_id")),
     f"{SVC}/budgets": ((), (), ("type", "team_name")),
     f"{SVC}/budgets/my-usage": ((), (), ()),

@@ -1,5 +1,5 @@
 """The alert outbox's tables: in `<data-dir>/alerts.db` (its own SQLite file, WAL, mode 0600), or in
-the PostgreSQL database the replicas share (the same tables, created by the store's migration 4).
+the PostgreSQL database the replicas share (the same tables, created by the store's migration 7).
 
 `alerts` holds one row per dedupe key (so a second submit of the same key is a no-op, also after a
 restart and from another replica); `alert_deliveries` one row per destination of each notification

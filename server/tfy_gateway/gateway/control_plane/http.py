@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import orjson
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -142,7 +143,12 @@ def int_param(request: Request, name: str, default: int, maximum: int = MAX_OFFS
 def text_param(request: Request, name: str, *, max_chars: int = MAX_TEXT) -> str | None:
     """A text query parameter (None when absent or empty): at most `max_chars` printable characters,
     else 400 naming it (a filter value that long or with a control character matches nothing)."""
-    raw = request.query_params.get(name)
+    return query_text(request.query_params, name, max_chars=max_chars)
+
+
+def query_text(params: QueryParams, name: str, *, max_chars: int = MAX_TEXT, value: str | None = None) -> str | None:
+    """`text_param` on parsed query parameters (`value`: one of a repeated parameter's values)."""
+    raw = params.get(name) if value is None else value
     if raw is None or raw == "":
         return None
     if len(raw) > max_chars:
