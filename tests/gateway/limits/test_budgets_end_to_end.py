@@ -191,7 +191,9 @@ async def test_explain_lists_the_rules_a_request_meets_why_others_do_not_and_the
     period = second["entities"][0]["periods"]["requests_per_minute"]
     assert (period["limit"], period["used"], period["remaining"]) == (3, 1, 2)
     assert 0 < period["resets_in_s"] <= 60
-    assert not third["matched"] and "an earlier rule matched first" in third["reason"]
+    # V1: a later matching rule counts the request without deciding it.
+    assert third["matched"] and not third["deciding"] and "counted only" in third["reason"]
+    assert third["entities"][0]["periods"]["requests_per_minute"]["used"] == 1
     spent = limits["budgets"][0]["entities"][0]["periods"]["cost_per_month"]
     assert limits["budgets"][0]["name"] == marker and 0 < spent["used"] < 0.01 and spent["limit"] == 5
     assert limits["admitted"] and limits["refused_by"] is None

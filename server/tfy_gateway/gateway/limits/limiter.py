@@ -5,9 +5,10 @@ matching budget rule's entities) and hands them to the state store in one atomic
 requests-unit limit never admits more than its limit and a budget never lets more requests in than
 it has room for, whatever the concurrency or the number of replicas sharing the store.
 
-- Rate limits (V1): the first matching rule only; it holds 1 request, or the estimated tokens
-  (`tokens.reserved_tokens`, capped at the limit: a request whose estimate alone exceeds the limit is
-  admitted into an empty window rather than never). A request is admitted when what it holds fits.
+- Rate limits (V1): every matching rule counts the request, the first one alone decides (the
+  platform's V1 semantics). Each holds 1 request, or the estimated tokens (capped at the rule's
+  limit: a request whose estimate alone exceeds the limit is admitted into an empty window rather
+  than never). A request is admitted when what it holds fits under the deciding rule.
 - Budgets (V1): every matching rule is charged the estimated cost (or tokens); the first one decides,
   and admits while its spend, in-flight holds included, is below its limit. So a budget is overspent
   by at most the requests admitted while the last of its room was being used, i.e. one request's cost
@@ -122,6 +123,7 @@ class _Slot(NamedTuple):
     measure: Measure
     owner: LimitRule | BudgetRule
     entity: Entity
+    cap: int = 1  # a token rate limit's own limit: the most one request holds in it (at least 1)
     budget: BudgetRule | None = None
 
 
@@ -227,7 +229,7 @@ class Limiter:
             if measure == "request":
                 need = amount = 1
             elif measure == "tokens":
-                need = amount = min(max(sum(draft.estimate), 1), max(slot.limit or 0, 1))
+                need = amount = min(max(sum(draft.estimate), 1), max(slot.cap, 1))
             elif measure == "cost":
                 need, amount = 1, self._cost_estimate(draft)
             else:  # a token budget
@@ -265,11 +267,9 @@ class Limiter:
         if plan is None:
             plan = _Plan()
             rate_limits, budgets = policies.rate_limits, policies.budgets
-            rate_rule = (
-                rate_limits.first_match(request, memo.rate_limits.get(request.model)) if rate_limits.rules else None
-            )
-            if rate_rule is not None:
-                self._rate_limit(plan, rate_rule, request)
+            rate_rules = rate_limits.matching(request, memo.rate_limits.get(request.model)) if rate_limits.rules else None
+            if rate_rules:
+                self._rate_limits(plan, rate_rules, request)
             budget_rules = budgets.matching(request, memo.budgets.get(request.model)) if budgets.rules else None
             if budget_rules:
                 self._budgets(plan, budget_rules, request)
@@ -336,15 +336,19 @@ class Limiter:
             key = self._keys[memo] = counter_key(kind, rule_id, unit, entity)
         return key
 
-    def _rate_limit(self, plan: _Plan, rule: LimitRule, request: LimitRequest) -> None:
-        unit = rule.unit
-        measure: Measure = "request" if unit.kind == "requests" else "tokens"
-        for entity in entities(rule.applies_per, request):
-            key = self._key("rl", rule.id, unit.name, entity)
-            plan.slots.append(
-                _Slot(key, unit.period, unit.period.span, rule.limit, True, unit.kind, measure, rule, entity)
-            )
-        plan.applied.append(AppliedRule("rate_limit", rule.config_name, rule.id))
+    def _rate_limits(self, plan: _Plan, rules: Sequence[LimitRule], request: LimitRequest) -> None:
+        """The first rule decides (its limit is checked); the others only count the request."""
+        for position, rule in enumerate(rules):
+            unit = rule.unit
+            measure: Measure = "request" if unit.kind == "requests" else "tokens"
+            limit = rule.limit if position == 0 else None
+            for entity in entities(rule.applies_per, request):
+                key = self._key("rl", rule.id, unit.name, entity)
+                plan.slots.append(
+                    _Slot(key, unit.period, unit.period.span, limit, True, unit.kind, measure, rule, entity, rule.limit)
+                )
+        first = rules[0]
+        plan.applied.append(AppliedRule("rate_limit", first.config_name, first.id))
 
     def _budgets(self, plan: _Plan, rules: Sequence[BudgetRule], request: LimitRequest) -> None:
         for position, rule in enumerate(rules):
@@ -369,7 +373,7 @@ class Limiter:
                 key = self._key("rl2", rule.name, unit.name, entity)
                 measure: Measure = "request" if meter.unit.kind == "requests" else "tokens"
                 slot = _Slot(key, meter.unit.period, meter.unit.period.span, meter.limit, not meter.audit,
-                             meter.unit.kind, measure, meter, entity)  # fmt: skip
+                             meter.unit.kind, measure, meter, entity, meter.limit)  # fmt: skip
             else:
                 key = self._key("budget2", rule.name, unit.name, entity)
                 enforce = not (meter.audit or meter.soft)
