@@ -267,7 +267,7 @@ class Limiter:
         if plan is None:
             plan = _Plan()
             rate_limits, budgets = policies.rate_limits, policies.budgets
-            rate_rules = rate_limits.matching(request, memo.rate_limits.get(request.model)) if rate_limits.rules else None
+            rate_rules = rate_limits.matching(request, memo.rate_limits.get(request.model)) if rate_limits.rules else ()
             if rate_rules:
                 self._rate_limits(plan, rate_rules, request)
             budget_rules = budgets.matching(request, memo.budgets.get(request.model)) if budgets.rules else None
