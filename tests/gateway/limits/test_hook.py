@@ -19,6 +19,7 @@ from tfy_gateway.gateway.data_plane.response_headers import applied_configuratio
 from tfy_gateway.gateway.limits import CompiledLimits, Limiter, LimitPolicies, MemoryLimitState, Reservation
 from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, Probe
 from tfy_gateway.gateway.providers import Usage
+from tfy_gateway.gateway.providers.output_tokens import MAX_OUTPUT_TOKENS
 
 ALICE = Principal("user", "a@x", "a@x", ("t",), False, ("user:a@x", "team:t", "team:everyone"), "tok", "tok-id")
 
@@ -71,7 +72,7 @@ async def settle(hook: PolicyLimits, reservation: Reservation, ctx: RequestConte
 
 async def used(hook: PolicyLimits, compiled: CompiledLimits) -> int:
     """What the counter holds, read from the refusal of a request asking for the whole limit."""
-    probe = context(compiled, max_tokens=10**9)
+    probe = context(compiled, max_tokens=MAX_OUTPUT_TOKENS)
     with pytest.raises(LimitExceeded) as refused:
         await hook.reserve(probe)
     return refused.value.refusal.used
@@ -112,7 +113,7 @@ async def test_what_a_request_is_charged_for_tokens(
     if charged:
         assert await used(hook, compiled) == charged
     else:
-        assert await hook.reserve(context(compiled, max_tokens=10**9)) is not None  # the window is empty
+        assert await hook.reserve(context(compiled, max_tokens=MAX_OUTPUT_TOKENS)) is not None  # the window is empty
 
 
 @pytest.mark.parametrize(

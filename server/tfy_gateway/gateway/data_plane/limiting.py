@@ -12,19 +12,26 @@ It turns the request context into the plain `LimitRequest` the limiter reads, a 
   since the provider may have done the work.
 
 A budget hold is priced at the costliest model the request may be routed to, so a fallback to a
-dearer target never overspends a budget that admitted the request at a cheaper target's price.
+dearer target never overspends a budget that admitted the request at a cheaper target's price; its
+output tokens are the most any of those targets' adapters will ask for (`sent_as`). A request whose
+worst case no counter can hold (`max_tokens: 1e18`) is a 400 naming the field, holding nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
+from typing import Any
 
 from tfy_gateway.gateway.accounting.cost import UNPRICED, ModelPricing
 from tfy_gateway.gateway.applied import AppliedRule, Headroom
 from tfy_gateway.gateway.config import ModelCatalog
 from tfy_gateway.gateway.data_plane.context import RequestContext
-from tfy_gateway.gateway.data_plane.failures import DataPlaneError
+from tfy_gateway.gateway.data_plane.failures import DataPlaneError, bad_request
 from tfy_gateway.gateway.limits import Limiter, LimitRequest, Refusal, Refused, Reservation
+from tfy_gateway.gateway.limits.bounds import AmountTooLarge
+from tfy_gateway.gateway.limits.tokens import AS_OPENAI, Send
+from tfy_gateway.gateway.providers import WireFormat
+from tfy_gateway.gateway.providers.output_tokens import OutputTokensInvalid
 from tfy_gateway.gateway.routing import RoutePlan
 
 ORIGINS = {"rate_limit": "rate_limiting", "budget": "budget"}
@@ -59,19 +66,25 @@ class PolicyLimits:
         policies = request.config.limits
         if principal is None or request.model is None or policies.empty:
             return None
+        generates = request.endpoint.name in GENERATING_ENDPOINTS
+        catalog = request.config.catalog
         limit_request = LimitRequest(
             model=request.model,
             caller=principal.subject,
             subjects=principal.subjects,
             metadata=request.options.metadata,
             body=request.body,
-            generates=request.endpoint.name in GENERATING_ENDPOINTS,
-            pricing=costliest(request.plan, request.config.catalog) if policies.prices_matter else UNPRICED,
+            generates=generates,
+            sends=sent_as(request.body, request.plan, catalog) if generates and policies.counts_tokens else AS_OPENAI,
+            pricing=costliest(request.plan, catalog) if policies.prices_matter else UNPRICED,
         )
         try:
             return await self.limiter.reserve(policies, limit_request)
         except Refused as exc:
             raise LimitExceeded(exc.refusal) from None
+        except (OutputTokensInvalid, AmountTooLarge) as exc:
+            # The request's worst case cannot be held: refused before anything is counted.
+            raise bad_request(exc.message, exc.param) from None
 
     def settle(self, reservation: Reservation, request: RequestContext) -> Awaitable[None] | None:
         """Settled at once with the in-memory store; an awaitable for one that must be awaited (Redis)."""
@@ -91,6 +104,26 @@ def _charged(request: RequestContext) -> tuple[bool, int | None, float | None]:
     if request.status >= 400 and error is not None and error.origin != "client":
         return True, None, None
     return False, None, None
+
+
+def sent_as(body: Mapping[str, Any], plan: RoutePlan | None, catalog: ModelCatalog) -> tuple[Send, ...]:
+    """How the request may go out: the wire format of each kind of target the plan may call, with the
+    body sent there (a target's `override_params` merged in), so token holds use what the adapters
+    send (Anthropic's default `max_tokens`, an overridden cap)."""
+    if plan is None:
+        return AS_OPENAI
+    formats: list[WireFormat] = []
+    overridden: list[Send] = []
+    for attempt in plan.attempts:
+        entry = catalog.get(attempt.target)
+        if entry is None or entry.target is None:
+            continue
+        wire_format = entry.target.wire_format
+        if attempt.override_params:
+            overridden.append((wire_format, {**body, **attempt.override_params}))
+        elif wire_format not in formats:
+            formats.append(wire_format)
+    return (*((wire_format, body) for wire_format in formats), *overridden)
 
 
 def costliest(plan: RoutePlan | None, catalog: ModelCatalog) -> ModelPricing:

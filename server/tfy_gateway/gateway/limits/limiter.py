@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
 from tfy_gateway.gateway.applied import AppliedRule, Headroom, PolicyKind
 from tfy_gateway.gateway.errors import RequestError
+from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT, NANO_USD, bounded, nano_usd
 from tfy_gateway.gateway.limits.budgets import BUDGET_CONFIG, BudgetRule
 from tfy_gateway.gateway.limits.calendar import CalendarPeriod
 from tfy_gateway.gateway.limits.memory import Clock
@@ -39,12 +40,13 @@ from tfy_gateway.gateway.limits.request import LimitRequest
 from tfy_gateway.gateway.limits.reservation import Hold, HoldKind, Reservation
 from tfy_gateway.gateway.limits.rules import LimitRule
 from tfy_gateway.gateway.limits.scope import Entity, entities
-from tfy_gateway.gateway.limits.state import NANO_USD, Adjustment, Admission, Charge, LimitState
+from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, LimitState
 from tfy_gateway.gateway.limits.thresholds import Notify, ThresholdWatch
 from tfy_gateway.gateway.limits.tokens import estimated_usage
 from tfy_gateway.gateway.limits.v2 import V2Rule
 from tfy_gateway.gateway.limits.window import Period
 from tfy_gateway.gateway.providers import Usage
+from tfy_gateway.gateway.providers.output_tokens import CAP_FIELDS
 from tfy_gateway.gateway.routing.memo import ConfigMemo, ModelMemo
 from tfy_gateway.gateway.routing.rule_index import R, SubjectIndex
 
@@ -99,7 +101,7 @@ class _Draft:
         """(input, output) tokens the request may use, estimated once."""
         if self._estimate is None:
             request = self.request
-            self._estimate = estimated_usage(request.body, generates=request.generates)
+            self._estimate = estimated_usage(request.body, generates=request.generates, sends=request.sends)
         return self._estimate
 
 
@@ -229,11 +231,11 @@ class Limiter:
             if measure == "request":
                 need = amount = 1
             elif measure == "tokens":
-                need = amount = min(max(sum(draft.estimate), 1), max(slot.cap, 1))
+                need = amount = bounded(min(max(sum(draft.estimate), 1), max(slot.cap, 1)))
             elif measure == "cost":
                 need, amount = 1, self._cost_estimate(draft)
             else:  # a token budget
-                need, amount = 1, max(sum(draft.estimate), 1)
+                need, amount = 1, bounded(max(sum(draft.estimate), 1))
             charges.append(Charge(slot.key, bucket, slot.span, amount, need, slot.limit, slot.enforce, expires_at))
             holds.append(Hold(slot.key, bucket, slot.span, amount, slot.kind, slot.budget, slot.entity))
             owners.append(slot.owner)
@@ -388,7 +390,7 @@ class Limiter:
         if draft.cost is None:
             prompt, completion = draft.estimate
             cost = draft.request.pricing.cost(Usage(prompt_tokens=prompt, completion_tokens=completion))
-            draft.cost = round((cost or 0.0) * NANO_USD)
+            draft.cost = nano_usd(cost or 0.0, _cap_field(draft.request.body))
         return draft.cost
 
     # --- answers --------------------------------------------------------------------------------
@@ -484,9 +486,14 @@ def _wait(rule: LimitRule, frees: int | None, now: float) -> float | None:
     return max(0.0, period.expires_at(frees) - now) if frees is not None else float(period.seconds)
 
 
+def _cap_field(body: Mapping[str, Any]) -> str:
+    """The field to lower when a request's worst case is too large: its output cap, as it named it."""
+    return next((name for name in CAP_FIELDS if body.get(name) is not None), "max_tokens")
+
+
 def _correction(hold: Hold, tokens: int | None, cost: float | None) -> int:
     if hold.kind == "tokens" and tokens is not None:
         return tokens - hold.amount
-    if hold.kind == "cost" and cost is not None:
-        return round(cost * NANO_USD) - hold.amount
+    if hold.kind == "cost" and cost is not None and cost == cost:  # not NaN
+        return bounded(round(min(cost * NANO_USD, MAX_AMOUNT))) - hold.amount
     return 0

@@ -1,0 +1,112 @@
+"""What a request holds at admission, through a gateway and the fake provider in the test's event
+loop: bounded amounts (a worst case no counter can hold is a 400), and holds sized by what the
+adapter really sends (Anthropic's default max_tokens)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.gateway.data_plane.conftest import DataPlane, data_plane
+from tests.gateway.inprocess import FAKE_ORIGIN
+from tests.gateway.limits.test_end_to_end import ask, unique
+from tests.redis_server import RedisServer
+
+PER_1000 = {"input": 0.003, "output": 0.015}  # Claude 3.5 Sonnet's public price, per 1000 tokens
+ANSWER_TOKENS = 2000  # what the fake Anthropic model answers (when max_tokens allows)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def plane(request: pytest.FixtureRequest, tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[DataPlane]:
+    """A data plane whose counters are in process, or in a real Redis."""
+    settings: dict[str, Any] = {} if request.param == "memory" else {"redis_url": redis_server.url}
+    async with data_plane(tmp_path / "data", **settings) as dp:
+        yield dp
+
+
+async def budget(dp: DataPlane, *rules: dict[str, Any]) -> None:
+    await dp.apply({"name": "budgets", "type": "gateway-budget-config", "rules": list(rules)})
+
+
+async def spent(dp: DataPlane, rule_id: str) -> float:
+    """What the budget usage view says rule `rule_id` has spent, in USD."""
+    response = await dp.http.get("/api/svc/v1/llm-gateway/config/budget/usage", headers=dp.auth())
+    assert response.status_code == 200, response.text
+    entry = next(entry for entry in response.json()["matched"] if entry["name"] == rule_id)
+    used: float = sum(period["used"] for e in entry["entities"] for period in e["periods"].values())
+    return used
+
+
+async def test_a_request_whose_worst_case_no_counter_can_hold_is_a_400_naming_the_field(plane: DataPlane) -> None:
+    """`max_tokens: 1e18` once wrapped a shared budget counter to -$9.2e9 (Redis) and showed $9.2e13
+    spent while the request lasted (in memory)."""
+    marker = unique("poison")
+    await budget(plane, {"id": marker, "when": {"metadata": {"run": marker}}, "limit_to": 1, "unit": "cost_per_day"})
+    headers = {"x-tfy-metadata": json.dumps({"run": marker})}
+    for field, value in (("max_tokens", 1e18), ("max_completion_tokens", 2**63), ("n", 10**6)):
+        poison = await ask(plane, marker, body={field: value}, headers=headers)
+        assert poison.status_code == 400, poison.text
+        error = poison.json()
+        assert error["error"]["param"] == field and error["error_origin_level"] == "request"
+        assert f"'{field}'" in error["message"] and "above the gateway's limit of" in error["message"]
+    assert await spent(plane, marker) == 0.0, "a refused request holds nothing"
+    answered = await ask(plane, marker, headers=headers)
+    assert answered.status_code == 200, answered.text
+    assert 0 < await spent(plane, marker) < 0.01, "the budget still counts, from a sane spend"
+
+
+async def dear_claude(dp: DataPlane, name: str) -> str:
+    """An Anthropic account whose model answers 2000 tokens, at Claude 3.5 Sonnet's price."""
+    await dp.apply(
+        {
+            "name": name,
+            "type": "provider-account/anthropic",
+            "base_url": f"{FAKE_ORIGIN}/v1",
+            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
+            "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
+            "integrations": [
+                {
+                    "type": "integration/model/anthropic",
+                    "name": "sonnet",
+                    "model_id": f"claude-3-5-sonnet-20241022@tokens={ANSWER_TOKENS},ttft_ms=300",
+                    "model_types": ["chat"],
+                    "cost": {"metric": "per_1000_tokens", "value": PER_1000},
+                }
+            ],
+        }
+    )
+    return f"{name}/sonnet"
+
+
+async def test_concurrent_anthropic_requests_without_max_tokens_do_not_overspend_a_budget(dp: DataPlane) -> None:
+    """The Anthropic adapter sends `max_tokens: 4096` when the request has none, so the hold is for
+    4096 output tokens ($0.061), not the 256 of an OpenAI-format request: a $0.05 budget admitted
+    $0.84 under concurrency when holds assumed 256."""
+    marker = unique("claude-budget")
+    model = await dear_claude(dp, marker)
+    await budget(dp, {"id": marker, "when": {"models": [model]}, "limit_to": 0.05, "unit": "cost_per_day"})
+    body = {"model": model, "messages": [{"role": "user", "content": f"write at length {marker}"}]}
+
+    async def one(client: httpx.AsyncClient) -> tuple[int, float]:
+        response = await client.post(dp.base + "/chat/completions", json=body, headers=dp.auth())
+        if response.status_code != 200:
+            return response.status_code, 0.0
+        usage = response.json()["usage"]
+        return 200, (
+            usage["prompt_tokens"] * PER_1000["input"] + usage["completion_tokens"] * PER_1000["output"]
+        ) / 1000
+
+    answers = await asyncio.gather(*(one(dp.http) for _ in range(12)))
+    served = [cost for status, cost in answers if status == 200]
+    assert served and all(status in (200, 429) for status, _ in answers), answers
+    one_request = max(served)
+    assert one_request > 0.025, "each answer costs about $0.03: the test needs dear answers"
+    # At most one request's overspend, the budget's documented bound (holds that match what is sent).
+    assert sum(served) <= 0.05 + one_request, (len(served), sum(served))
+    assert await spent(dp, marker) == pytest.approx(sum(served))
