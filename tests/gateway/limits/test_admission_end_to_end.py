@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from tests.gateway.data_plane.conftest import DataPlane, data_plane
 from tests.gateway.inprocess import FAKE_ORIGIN
 from tests.gateway.limits.test_end_to_end import ask, unique
 from tests.redis_server import RedisServer
+from tfy_gateway.fakeprovider.app import STATE_KEY
 
 PER_1000 = {"input": 0.003, "output": 0.015}  # Claude 3.5 Sonnet's public price, per 1000 tokens
 ANSWER_TOKENS = 2000  # what the fake Anthropic model answers (when max_tokens allows)
@@ -110,3 +112,98 @@ async def test_concurrent_anthropic_requests_without_max_tokens_do_not_overspend
     # At most one request's overspend, the budget's documented bound (holds that match what is sent).
     assert sum(served) <= 0.05 + one_request, (len(served), sum(served))
     assert await spent(dp, marker) == pytest.approx(sum(served))
+
+
+PRICE = {"metric": "per_1000_tokens", "value": {"input": 1.0, "output": 1.0}}  # $0.001 a token
+
+
+async def slow_account(dp: DataPlane, name: str, latency_ms: int) -> str:
+    """An account whose one model costs $0.001 a token and answers after `latency_ms`."""
+    await dp.apply(
+        {
+            "name": name,
+            "type": "provider-account/openai",
+            "base_url": f"{FAKE_ORIGIN}/v1",
+            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
+            "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
+            "integrations": [
+                {
+                    "type": "integration/model/openai",
+                    "name": "gpt",
+                    "model_id": f"gpt-4o@latency_ms={latency_ms}",
+                    "model_types": ["chat"],
+                    "cost": PRICE,
+                }
+            ],
+        }
+    )
+    return f"{name}/gpt"
+
+
+async def rate_limit(dp: DataPlane, *rules: dict[str, Any]) -> None:
+    await dp.apply({"name": "limits", "type": "gateway-rate-limiting-config", "rules": list(rules)})
+
+
+async def counted(dp: DataPlane, rule_id: str) -> int:
+    """What the rate-limit usage view says rule `rule_id` counted in its window."""
+    response = await dp.http.get("/api/svc/v1/llm-gateway/config/rate-limit/usage", headers=dp.auth())
+    assert response.status_code == 200, response.text
+    entry = next((entry for entry in response.json()["matched"] if entry["name"] == rule_id), None)
+    if entry is None:
+        return 0
+    return int(sum(period["used"] for e in entry["entities"] for period in e["periods"].values()))
+
+
+def provider_received(dp: DataPlane, marker: str) -> int:
+    return sum(1 for r in dp.gateway.provider_requests() if marker in json.dumps(r["body"]))
+
+
+async def test_requests_that_time_out_count_against_the_rate_limit_and_the_budget(dp: DataPlane) -> None:
+    """A 408 (the request's own timeout) once released every hold although the provider had the whole
+    request: 20 such requests counted 0 against the rate limit and $0 against the budget."""
+    marker = unique("timeouts")
+    model = await slow_account(dp, marker, latency_ms=10_000)
+    await rate_limit(dp, {"id": marker, "when": {"models": [model]}, "limit_to": 100, "unit": "requests_per_minute"})
+    await budget(dp, {"id": marker, "when": {"models": [model]}, "limit_to": 100, "unit": "cost_per_day"})
+    content = f"hello {marker}"
+    body = {"model": model, "messages": [{"role": "user", "content": content}], "max_tokens": 100}
+    headers = {**dp.auth(), "x-tfy-request-timeout": "300"}
+    answers = await asyncio.gather(
+        *(dp.http.post(dp.base + "/chat/completions", json=body, headers=headers) for _ in range(20))
+    )
+    assert [answer.status_code for answer in answers] == [408] * 20, answers[0].text
+    assert provider_received(dp, marker) == 20, "the provider had every request"
+    assert await counted(dp, marker) == 20
+    estimate = -(-len(content) // 4) + 100  # prompt tokens (characters / 4) + max_tokens
+    assert await spent(dp, marker) == pytest.approx(20 * estimate * 0.001)
+    record = await dp.log_record(answers[0])
+    assert record["status"] == 408 and record["usage_estimated"] is True
+    assert (record["prompt_tokens"], record["completion_tokens"]) == (estimate - 100, 100)
+
+
+async def test_a_request_no_provider_received_holds_nothing(dp: DataPlane) -> None:
+    """Refused connections (`down`) never reached a provider: released, as before."""
+    marker = unique("refused")
+    await rate_limit(
+        dp, {"id": marker, "when": {"models": ["down/gpt-4o"]}, "limit_to": 1, "unit": "requests_per_minute"}
+    )
+    assert [(await dp.chat("down/gpt-4o")).status_code for _ in range(3)] == [502] * 3
+    assert await counted(dp, marker) == 0
+
+
+async def test_many_requests_timing_out_at_once_leave_the_counter_equal_to_what_the_provider_received(
+    dp: DataPlane,
+) -> None:
+    """The issue's acceptance case: 500 requests with a 10 ms timeout against a slow provider."""
+    marker = unique("many-timeouts")
+    model = await slow_account(dp, marker, latency_ms=10_000)
+    await rate_limit(dp, {"id": marker, "when": {"models": [model]}, "limit_to": 10_000, "unit": "requests_per_minute"})
+    body = {"model": model, "messages": [{"role": "user", "content": f"hello {marker}"}], "max_tokens": 10}
+    headers = {**dp.auth(), "x-tfy-request-timeout": "10"}
+    dp.gateway.provider[STATE_KEY].requests = deque(maxlen=1000)  # keep every request's record
+    answers = await asyncio.gather(
+        *(dp.http.post(dp.base + "/chat/completions", json=body, headers=headers) for _ in range(500))
+    )
+    assert {answer.status_code for answer in answers} <= {408}, {a.status_code for a in answers}
+    received = provider_received(dp, marker)
+    assert received > 0 and await counted(dp, marker) == received

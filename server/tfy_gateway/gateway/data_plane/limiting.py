@@ -1,15 +1,17 @@
 """`PolicyLimits`: the pipeline's `Limits` hook, enforcing the applied rate limits and budgets.
 
 It turns the request context into the plain `LimitRequest` the limiter reads, a refusal into the
-429 the client gets, and what the request ended with into the amounts it is charged:
+429 the client gets, and what the request ended with into the amounts it is charged. Once any byte
+of the request may have reached a provider, it counts:
+- usage unknown (an attempt timed out, 408 or 504; its connection broke after sending; the client
+  left while the provider worked): 1 request and the reservation's estimates, unchanged (the
+  request log says `usage_estimated`); the provider may have done all the work;
 - usage known (the provider's, or the pipeline's estimate for a cut stream): 1 request, the real
   input + output tokens, and their cost at the price of the model that answered;
-- no usage, and the provider answered with an error (`api_error`): 1 request, 0 tokens, no cost;
-- no usage, and the gateway itself failed the request (status >= 400, any other origin but the
-  client's: connection failure, timeout, configuration problem, internal error): everything
-  held is released, the request does not count;
-- otherwise (the client left before any answer): the request counts and keeps its estimates,
-  since the provider may have done the work.
+- no usage, and the provider answered with an error (`api_error`): 1 request, 0 tokens, no cost.
+Only when the gateway is certain no provider was called (no connection could be made, the request
+could not be built for the target, a configuration problem, a refusal before routing, a client that
+left before the call) is everything held released: the request does not count.
 
 A budget hold is priced at the costliest model the request may be routed to, so a fallback to a
 dearer target never overspends a budget that admitted the request at a cheaper target's price; its
@@ -96,14 +98,14 @@ class PolicyLimits:
 
 def _charged(request: RequestContext) -> tuple[bool, int | None, float | None]:
     """(release everything, real tokens, real cost) of a request that ended (see the module docstring)."""
-    usage, error = request.usage, request.error
+    if request.held_estimate:
+        return False, None, None
+    usage = request.usage
     if usage is not None:
         return False, usage.total_tokens, request.cost
-    if error is not None and error.origin == "api_error":
+    if request.reached_provider:
         return False, 0, 0.0
-    if request.status >= 400 and error is not None and error.origin != "client":
-        return True, None, None
-    return False, None, None
+    return True, None, None
 
 
 def sent_as(body: Mapping[str, Any], plan: RoutePlan | None, catalog: ModelCatalog) -> tuple[Send, ...]:

@@ -180,8 +180,15 @@ class Pipeline:
             )
         except UpstreamError as exc:
             ctx.provider_s += time.perf_counter() - started
+            if exc.reached:
+                ctx.reached_provider = True
+                ctx.unanswered = ctx.unanswered or not exc.answered
             error = from_upstream(exc, model, limits)
             return Outcome(error.status, retry_after_s=exc.retry_after, payload=error)
+        except BaseException:  # cancelled mid-call (the client left): the provider may be at work
+            ctx.reached_provider = ctx.unanswered = True
+            raise
+        ctx.reached_provider = True
         ctx.entry = entry
         self._answer = answer
         if isinstance(answer, UpstreamStream):
@@ -280,7 +287,20 @@ class Pipeline:
         """The request log record and metrics, once per request."""
         if not self._observed:
             self._observed = True
+            self._unknown_usage()
             record(self.ctx, self.plane.metrics, self.plane.logs)
+
+    def _unknown_usage(self) -> None:
+        """A request that may have reached a provider and got no answer telling its usage (a timeout,
+        a broken connection, a client that left) is charged its reservation's estimate: logged as
+        estimated usage, settled without a correction. Releasing it instead let clients that time out
+        bypass rate limits and budgets while the provider did the work."""
+        ctx = self.ctx
+        if ctx.usage is None and ctx.unanswered:
+            ctx.held_estimate = ctx.usage_estimated = True
+            estimate = ctx.reservation.estimate if ctx.reservation is not None else None
+            if estimate is not None:
+                ctx.usage = Usage(prompt_tokens=estimate[0], completion_tokens=estimate[1])
 
     async def _settle(self) -> None:
         """Hand the reservation back with what the request really used, even if it is being cancelled."""

@@ -14,8 +14,9 @@ it has room for, whatever the concurrency or the number of replicas sharing the 
   by at most the requests admitted while the last of its room was being used, i.e. one request's cost
   when estimates are accurate. `audit_mode` rules never refuse; the reservation names them.
 
-Settling replaces the estimates with the real usage; a request the gateway failed before a provider
-answered releases everything it held. Budget counters report their thresholds once settled.
+Settling replaces the estimates with the real usage; a request whose usage is unknown keeps its
+estimates; only a request the gateway is certain never reached a provider releases everything it
+held (see `data_plane.limiting`). Budget counters report their thresholds once settled.
 """
 
 from __future__ import annotations
@@ -430,6 +431,7 @@ class Limiter:
             applied=tuple(draft.applied),
             headroom=_headroom(draft, admission),
             would_block=tuple(would_block),
+            estimate=draft._estimate,
         )
 
 

@@ -34,6 +34,8 @@ class Reservation:
     headroom: tuple[Headroom, ...] = ()
     # Rules in audit mode that would have refused the request.
     would_block: tuple[AppliedRule, ...] = ()
+    # The (input, output) tokens held as its estimate, when a token or cost hold needed one.
+    estimate: tuple[int, int] | None = None
 
     @property
     def rate_limit(self) -> AppliedRule | None:
