@@ -42,7 +42,7 @@ class AwaitedState:
         await asyncio.sleep(0)
         return self.memory.reserve_now(charges)
 
-    async def adjust(self, adjustments: Sequence[Adjustment]) -> tuple[int, ...]:
+    async def adjust(self, adjustments: Sequence[Adjustment], ticket: str | None = None) -> tuple[int, ...]:
         await asyncio.sleep(0)
         return self.memory.adjust_now(adjustments)
 

@@ -181,13 +181,20 @@ async def test_counters_carry_the_charge_expiry_and_one_hash_tag(redis_server: R
     store = RedisLimitState(link, prefix=prefix)
     try:
         expires = time.time() + 120
-        await store.reserve([charge("a", 1, None, expires_at=expires), charge("b", 1, None, expires_at=math.inf)])
+        admission = await store.reserve(
+            [charge("a", 1, None, expires_at=expires), charge("b", 1, None, expires_at=math.inf)]
+        )
         client = redis_server.client()
         keys = sorted(key.decode() for key in client.scan_iter(match=prefix + "*"))
-        assert keys == [f"{prefix}:{{limits}}:a", f"{prefix}:{{limits}}:b"]
-        assert abs(client.pexpiretime(keys[0]) / 1000 - expires) < 1.0
-        assert client.pexpiretime(keys[1]) == -1, "an unbounded period never expires"
-        assert client.hgetall(keys[0]) == {b"100": b"1"}
+        marker = f"{prefix}:{{limits}}#hold:{admission.ticket}"
+        assert keys == [marker, f"{prefix}:{{limits}}:a", f"{prefix}:{{limits}}:b"]
+        assert abs(client.pexpiretime(keys[1]) / 1000 - expires) < 1.0
+        assert client.pexpiretime(keys[2]) == -1, "an unbounded period never expires"
+        assert client.hgetall(keys[1]) == {b"100": b"1"}
+        # The reservation's hold marker: same slot, a bounded life, gone once the reservation settles.
+        assert client.get(marker) == b"held" and 0 < client.pttl(marker) <= 24 * 3600 * 1000
+        assert await store.adjust([], ticket=admission.ticket) == ()
+        assert client.exists(marker) == 0
     finally:
         await link.aclose()
 

@@ -181,7 +181,8 @@ class Limiter:
             raise Refused(self._refusal(draft, admission))
         if admission.refused and (soft := _soft_refusal(draft, admission)) is not None:
             # Admitted only because soft budgets are checked as unenforced: take the holds back.
-            await self.state.adjust([Adjustment(c.key, c.bucket, c.span, -c.amount) for c in draft.charges if c.amount])
+            undo = [Adjustment(c.key, c.bucket, c.span, -c.amount) for c in draft.charges if c.amount]
+            await self.state.adjust(undo, ticket=admission.ticket)
             raise Refused(self._refusal(draft, admission, only=soft))
         return self._reservation(draft, admission)
 
@@ -292,8 +293,8 @@ class Limiter:
         """`release`: give back everything held. Else token and cost holds become the real `tokens`
         and `cost` (None keeps the estimate, when the real figure is unknown); requests stay counted."""
         adjustments, watched = self._settlement(reservation, release, tokens, cost)
-        if adjustments:
-            self._observe(watched, await self.state.adjust(adjustments))
+        if adjustments or reservation.ticket is not None:  # a ticket is settled even with nothing to correct
+            self._observe(watched, await self.state.adjust(adjustments, ticket=reservation.ticket))
 
     def settle_now(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> bool:
         """`settle` at once when the state store answers synchronously (the in-memory one): no await,
@@ -432,6 +433,7 @@ class Limiter:
             headroom=_headroom(draft, admission),
             would_block=tuple(would_block),
             estimate=draft._estimate,
+            ticket=admission.ticket,
         )
 
 

@@ -68,7 +68,7 @@ class MemoryLimitState:
     async def reserve(self, charges: Sequence[Charge]) -> Admission:
         return self.reserve_now(charges)
 
-    async def adjust(self, adjustments: Sequence[Adjustment]) -> tuple[int, ...]:
+    async def adjust(self, adjustments: Sequence[Adjustment], ticket: str | None = None) -> tuple[int, ...]:
         return self.adjust_now(adjustments)
 
     async def read(self, probes: Sequence[Probe]) -> tuple[int, ...]:

@@ -9,23 +9,31 @@ connection, no pool and pipeline objects per call), through the same `RedisLink.
 breaker) as single calls: a pipeline that fails or times out fails every call in it with
 `StateStoreDown`. A Redis that lost the scripts (restarted, SCRIPT FLUSH) answers NOSCRIPT: the
 next pipeline loads the scripts named and carries those calls again.
+
+Each caller waits at most the link's timeout from the moment it called, whether its call is still
+queued behind a pipeline in flight or in one (a frozen Redis once made a queued call wait for the
+pipeline ahead of it and then its own: twice the timeout). A call given up before it was sent is
+never sent. One given up after it was sent (its caller timed out or was cancelled, or the pipeline
+failed) may still run in Redis later: its `on_lost` callback is told, so the caller can undo what
+the script may have done once Redis answers again.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from tfy_gateway.gateway.shared.redis import RedisLink
+from tfy_gateway.gateway.shared.redis import RedisLink, StateStoreDown, within
 
 MAX_BATCH = 256
 
 
 class _Call:
-    __slots__ = ("command", "done", "operation", "script")
+    __slots__ = ("command", "done", "operation", "script", "sent")
 
     def __init__(
         self, operation: str, script: AsyncScript, command: tuple[Any, ...], done: asyncio.Future[Any]
@@ -34,6 +42,7 @@ class _Call:
         self.script = script
         self.command = command  # EVALSHA sha numkeys keys... args...
         self.done = done
+        self.sent = False  # its command went out: the script may have run, whatever the caller saw
 
 
 class ScriptBatcher:
@@ -43,13 +52,38 @@ class ScriptBatcher:
         self._flushing: asyncio.Task[None] | None = None
         self.round_trips = 0  # pipelines sent to Redis, for tests and debugging
 
-    async def call(self, operation: str, script: AsyncScript, keys: list[str], args: list[str | int]) -> Any:
+    async def call(
+        self,
+        operation: str,
+        script: AsyncScript,
+        keys: list[str],
+        args: list[str | int],
+        *,
+        on_lost: Callable[[], None] | None = None,
+    ) -> Any:
+        """The script's reply, within the link's timeout; `StateStoreDown` otherwise. `on_lost`: called
+        when the call ends without its reply after its command was sent."""
         loop = asyncio.get_running_loop()
         call = _Call(operation, script, ("EVALSHA", script.sha, len(keys), *keys, *args), loop.create_future())
         self._pending.append(call)
         if self._flushing is None or self._flushing.done():
             self._flushing = loop.create_task(self._flush())
-        return await call.done
+        try:
+            return await within(self.link.timeout_s, lambda: call.done)
+        except TimeoutError:
+            self._lost(call, on_lost)
+            shown = self.link.shown
+            raise StateStoreDown(f"the shared state store ({shown}) did not answer within its timeout") from None
+        except BaseException:  # failed, or the caller was cancelled
+            self._lost(call, on_lost)
+            raise
+
+    @staticmethod
+    def _lost(call: _Call, on_lost: Callable[[], None] | None) -> None:
+        if not call.done.done():
+            call.done.cancel()  # not sent yet: it never will be
+        if call.sent and on_lost is not None:
+            on_lost()
 
     async def _flush(self) -> None:
         while self._pending:
@@ -79,6 +113,8 @@ class ScriptBatcher:
     async def _send(self, batch: list[_Call]) -> list[Any]:
         self.round_trips += 1
         channel = self.link.channel
+        for call in batch:
+            call.sent = True
         replies = await channel.exchange([call.command for call in batch])
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:  # load the scripts named, then send those calls again: one more round trip

@@ -10,7 +10,9 @@ a reply never overflows Redis's int64 conversion.
 
 Per counter, a reserve runs three commands (HGETALL, HINCRBY or HSET, PEXPIREAT or PERSIST; HDELs
 when a new bucket pushes old ones out) and a settlement two (HGETALL, and HINCRBY unless its delta
-is 0).
+is 0). A reservation adds one marker key, `#hold:<ticket>` (EXISTS and SET at reserve, GET and DEL at
+settle): it tells a script that ran after its caller gave up from one that never ran (`CANCEL`), and
+makes a settlement sent twice count once.
 """
 
 from __future__ import annotations
@@ -59,16 +61,44 @@ end
 """
 )
 
+# Add a delta (the caller's string) to a bucket still held, within [0, MAX]: HINCRBY with the caller's
+# digits when the result stays in range, else the clamped value written whole.
+_DELTA = """
+local function add(key, c, bucket, raw)
+  local delta = tonumber(raw) or 0
+  local current = c.amounts[bucket]
+  if delta == 0 or current == nil then return end
+  local wanted = current + delta
+  if wanted < 0 or wanted > MAX or c.stray[bucket] then
+    c.amounts[bucket] = clamp(wanted)
+    c.stray[bucket] = nil
+    redis.call('HSET', key, c.names[bucket], digits(c.amounts[bucket]))
+  else
+    c.amounts[bucket] = redis.call('HINCRBY', key, c.names[bucket], raw)
+  end
+end
+"""
+
 RESERVE = (
     _LOAD
     + """
--- KEYS: one counter per charge. ARGV, 7 per charge: bucket, span, amount, need, limit ('' = none),
--- enforce ('1'/'0'), expires_at in ms ('inf' = never).
--- Returns {admitted, used[], refused[] (0-based), frees[] (false = none), oldest[] (false = empty)}.
+-- KEYS: one counter per charge, then the reservation's hold marker when ARGV[1] is not ''.
+-- ARGV[1]: the marker's time to live in ms ('' = no marker: a dry run). Then 7 per charge: bucket,
+-- span, amount, need, limit ('' = none), enforce ('1'/'0'), expires_at in ms ('inf' = never).
+-- Returns {admitted, used[], refused[] (0-based), frees[] (false = none), oldest[] (false = empty)};
+-- admitted -1, holding nothing, when the marker is already there: its caller gave up and cancelled
+-- it before this script got to run.
+local n = #KEYS
+local marker = nil
+if ARGV[1] ~= '' then
+  marker = KEYS[n]
+  n = n - 1
+  if redis.call('EXISTS', marker) == 1 then return {-1, {}, {}, {}, {}} end
+end
 local used, refused, frees, oldest = {}, {}, {}, {}
 local admitted = 1
-for i = 1, #KEYS do
-  local a = (i - 1) * 7
+for i = 1, n do
+  local a = 1 + (i - 1) * 7
   local bucket, span, need = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])
   local c = load(KEYS[i])
   local floor = bucket - span
@@ -100,8 +130,8 @@ for i = 1, #KEYS do
     end
   end
 end
-for i = 1, #KEYS do
-  local a = (i - 1) * 7
+for i = 1, n do
+  local a = 1 + (i - 1) * 7
   local key = KEYS[i]
   local bucket, span, given = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local amount = clamp(given)
@@ -149,36 +179,61 @@ for i = 1, #KEYS do
   end
   oldest[i] = found
 end
+if marker and admitted == 1 then redis.call('SET', marker, 'held', 'PX', ARGV[1]) end
 return {admitted, used, refused, frees, oldest}
 """
 )
 
 ADJUST = (
     _LOAD
+    + _DELTA
     + """
--- KEYS: one counter per adjustment. ARGV, 3 per adjustment: bucket, span, delta.
+-- KEYS: one counter per adjustment, then the reservation's hold marker when ARGV[1] is '1'.
+-- ARGV[1]: '1' with a marker, '' without. Then 3 per adjustment: bucket, span, delta.
+-- With a marker, the deltas apply only while it says 'held', and it is deleted: a settlement sent
+-- again (its first reply was lost) or one for a cancelled reservation changes nothing.
 -- A bucket no longer held is left alone; a bucket stays within [0, MAX]. Returns the window totals.
+local n = #KEYS
+local apply = true
+if ARGV[1] ~= '' then
+  apply = redis.call('GET', KEYS[n]) == 'held'
+  if apply then redis.call('DEL', KEYS[n]) end
+  n = n - 1
+end
 local totals = {}
-for i = 1, #KEYS do
-  local a = (i - 1) * 3
-  local key, bucket, delta = KEYS[i], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 3]) or 0
+for i = 1, n do
+  local a = 1 + (i - 1) * 3
+  local key, bucket = KEYS[i], tonumber(ARGV[a + 1])
   local c = load(key)
-  if delta ~= 0 then
-    local current = c.amounts[bucket]
-    if current ~= nil then
-      local wanted = current + delta
-      if wanted < 0 or wanted > MAX or c.stray[bucket] then
-        c.amounts[bucket] = clamp(wanted)
-        c.stray[bucket] = nil
-        redis.call('HSET', key, c.names[bucket], digits(c.amounts[bucket]))
-      else
-        c.amounts[bucket] = redis.call('HINCRBY', key, c.names[bucket], ARGV[a + 3])
-      end
-    end
-  end
+  if apply then add(key, c, bucket, ARGV[a + 3]) end
   totals[i] = window(c, bucket - tonumber(ARGV[a + 2]))
 end
 return totals
+"""
+)
+
+CANCEL = (
+    _LOAD
+    + _DELTA
+    + """
+-- A reservation whose caller gave up after sending it (Redis did not answer in time). KEYS: its
+-- counters, then its hold marker. ARGV[1]: a tombstone's time to live in ms; then 3 per counter:
+-- bucket, span, delta (minus what was held). If the reservation ran ('held'), its holds are given
+-- back and the marker deleted (returns 1); if it has not run yet, a tombstone makes it hold nothing
+-- when it does (returns 0).
+local n = #KEYS
+local marker = KEYS[n]
+local state = redis.call('GET', marker)
+if state == 'held' then
+  for i = 1, n - 1 do
+    local a = 1 + (i - 1) * 3
+    add(KEYS[i], load(KEYS[i]), tonumber(ARGV[a + 1]), ARGV[a + 3])
+  end
+  redis.call('DEL', marker)
+  return 1
+end
+if not state then redis.call('SET', marker, 'cancelled', 'PX', ARGV[1]) end
+return 0
 """
 )
 

@@ -36,6 +36,8 @@ class Reservation:
     would_block: tuple[AppliedRule, ...] = ()
     # The (input, output) tokens held as its estimate, when a token or cost hold needed one.
     estimate: tuple[int, int] | None = None
+    # The state store's name for the holds (a shared store's settlement names it), or None.
+    ticket: str | None = None
 
     @property
     def rate_limit(self) -> AppliedRule | None:

@@ -57,6 +57,8 @@ class Admission(NamedTuple):
     refused: tuple[int, ...] = ()
     frees: tuple[int | None, ...] = ()
     oldest: tuple[int | None, ...] = ()
+    # A shared store's name for what was held (its settlement names it), or None.
+    ticket: str | None = None
 
 
 class Adjustment(NamedTuple):
@@ -80,8 +82,9 @@ class LimitState(Protocol):
     async def reserve(self, charges: Sequence[Charge]) -> Admission:
         """Check every charge and, unless an enforced one fails, add every amount; atomically."""
 
-    async def adjust(self, adjustments: Sequence[Adjustment]) -> tuple[int, ...]:
-        """Apply settlements; returns each window's total afterwards (for alert thresholds)."""
+    async def adjust(self, adjustments: Sequence[Adjustment], ticket: str | None = None) -> tuple[int, ...]:
+        """Apply settlements; returns each window's total afterwards (for alert thresholds). `ticket`:
+        the admission's, when the settlement is of a reservation (a shared store applies it once)."""
 
     async def read(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         """The window totals, for usage and headroom answers."""

@@ -111,7 +111,7 @@ class RedisLink:
         if not breaker.allow():
             raise StateStoreDown(f"the shared state store ({self.shown}) is unreachable")
         try:
-            result = await _within(self.timeout_s, work)
+            result = await within(self.timeout_s, work)
         except FAILURES as exc:
             self._failed(operation, exc)
             raise StateStoreDown(f"the shared state store ({self.shown}) is unreachable: {_reason(exc)}") from None
@@ -144,7 +144,7 @@ class RedisLink:
         await self.client.aclose()
 
 
-async def _within(seconds: float, work: Callable[[], Awaitable[T]]) -> T:
+async def within(seconds: float, work: Callable[[], Awaitable[T]]) -> T:
     """`await work()`, cancelled after `seconds` (TimeoutError): no new task on 3.11+."""
     if sys.version_info >= (3, 11):
         async with asyncio.timeout(seconds):
