@@ -43,42 +43,36 @@ async def store(lone_redis: RedisServer) -> AsyncIterator[RedisLimitState]:
         await link.aclose()
 
 
-class Exchanges:
-    """Counts the pipelines the store sends and those that ended (answered, failed or timed out)."""
-
-    def __init__(self, store: RedisLimitState) -> None:
-        self.started = self.ended = 0
-        channel = store.link.channel
-        exchange = channel.exchange
-
-        async def counted(commands: Any) -> list[Any]:
-            self.started += 1
-            try:
-                return await exchange(commands)
-            finally:
-                self.ended += 1
-
-        channel.exchange = counted  # type: ignore[method-assign]
-
-
-async def test_a_call_queued_behind_a_frozen_pipeline_gives_up_at_its_own_deadline(
+async def test_a_call_queued_behind_a_frozen_pipeline_waits_no_longer_than_its_own_timeout(
     store: RedisLimitState, lone_redis: RedisServer
 ) -> None:
     """A frozen Redis made a call queued behind the pipeline in flight wait for that pipeline's
-    timeout and then its own (about 510 ms for a 250 ms bound): now each call's wait ends at its own
-    deadline, while the pipeline carrying it is still waiting."""
+    timeout and then a whole timeout of its own (about 510 ms for a 250 ms bound). Now the pipeline
+    carrying it must end by the queued caller's own deadline (its call time + the timeout): asserted
+    on the loop's clock as computed deadlines, not as measured durations."""
     await store.reserve([charge("warm")])  # connected, scripts loaded
-    exchanges = Exchanges(store)
+    loop = asyncio.get_running_loop()
+    ends: list[float] = []  # when each pipeline sent from here on must end, on the loop's clock
+    call = store.link.call
+
+    async def bounded(operation: str, work: Any, *, timeout_s: float | None = None) -> Any:
+        ends.append(loop.time() + (store.link.timeout_s if timeout_s is None else timeout_s))
+        return await call(operation, work, timeout_s=timeout_s)
+
+    store.link.call = bounded  # type: ignore[method-assign]
     lone_redis.pause()
     first = asyncio.create_task(store.reserve([charge("a")]))
-    await eventually(lambda: exchanges.started == 1, "the first call's pipeline went out")
+    await eventually(lambda: len(ends) == 1, "the first call's pipeline went out")
     queued = asyncio.create_task(store.reserve([charge("a")]))
+    await eventually(lambda: store._batcher._pending, "the second call queued behind the first pipeline")
+    its_deadline = store._batcher._pending[-1].deadline
     with pytest.raises(StateStoreDown):
         await first
-    await eventually(lambda: exchanges.started == 2, "the queued call's pipeline went out")
     with pytest.raises(StateStoreDown):
         await queued
-    assert exchanges.ended == 1, "the queued call gave up while the pipeline carrying it still waited"
+    assert len(ends) == 2, "the queued call went out in a pipeline of its own"
+    assert ends[1] == pytest.approx(its_deadline), "its pipeline ends by the queued caller's own deadline"
+    assert ends[1] < ends[0] + store.link.timeout_s, "not a whole timeout after the pipeline ahead of it"
 
 
 async def test_a_reservation_that_ran_after_its_caller_gave_up_is_undone(

@@ -11,7 +11,11 @@ manifest says can take a counter out of it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from tfy_gateway.gateway.errors import RequestError
+from tfy_gateway.gateway.providers.output_tokens import CAP_FIELDS
 
 MAX_AMOUNT = 2**53 - 1
 NANO_USD = 1_000_000_000
@@ -32,12 +36,15 @@ def bounded(amount: int) -> int:
     return 0 if amount < 0 else MAX_AMOUNT if amount > MAX_AMOUNT else amount
 
 
-def nano_usd(cost: float, param: str) -> int:
-    """An estimated cost in nano-USD; `AmountTooLarge` (naming `param`) if no counter can hold it."""
-    if not cost == cost or cost * NANO_USD > MAX_AMOUNT:  # NaN, or too large
-        raise AmountTooLarge(
-            f"The request's worst case costs ${cost:,.2f}, more than one budget counter can hold "
-            f"(${MAX_AMOUNT / NANO_USD:,.0f}): lower '{param}'.",
-            param,
-        )
-    return max(round(cost * NANO_USD), 0)
+def nano_usd(cost: float, body: Mapping[str, Any]) -> int:
+    """A request's estimated cost in nano-USD; `AmountTooLarge` if no counter can hold it, naming
+    the request's output cap as `body` spells it (the field that makes a worst case large)."""
+    amount = cost * NANO_USD
+    if amount <= MAX_AMOUNT:  # False for NaN too
+        return round(amount) if amount > 0 else 0
+    param = next((name for name in CAP_FIELDS if body.get(name) is not None), "max_tokens")
+    raise AmountTooLarge(
+        f"The request's worst case costs ${cost:,.2f}, more than one budget counter can hold "
+        f"(${MAX_AMOUNT / NANO_USD:,.0f}): lower '{param}'.",
+        param,
+    )

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import orjson
 
@@ -47,7 +47,6 @@ from tfy_gateway.gateway.limits.tokens import estimated_usage
 from tfy_gateway.gateway.limits.v2 import V2Rule
 from tfy_gateway.gateway.limits.window import Period
 from tfy_gateway.gateway.providers import Usage
-from tfy_gateway.gateway.providers.output_tokens import CAP_FIELDS
 from tfy_gateway.gateway.routing.memo import ConfigMemo, ModelMemo
 from tfy_gateway.gateway.routing.rule_index import R, SubjectIndex
 
@@ -392,7 +391,7 @@ class Limiter:
         if draft.cost is None:
             prompt, completion = draft.estimate
             cost = draft.request.pricing.cost(Usage(prompt_tokens=prompt, completion_tokens=completion))
-            draft.cost = nano_usd(cost or 0.0, _cap_field(draft.request.body))
+            draft.cost = nano_usd(cost or 0.0, draft.request.body)
         return draft.cost
 
     # --- answers --------------------------------------------------------------------------------
@@ -488,11 +487,6 @@ def _wait(rule: LimitRule, frees: int | None, now: float) -> float | None:
         return None
     period = rule.unit.period
     return max(0.0, period.expires_at(frees) - now) if frees is not None else float(period.seconds)
-
-
-def _cap_field(body: Mapping[str, Any]) -> str:
-    """The field to lower when a request's worst case is too large: its output cap, as it named it."""
-    return next((name for name in CAP_FIELDS if body.get(name) is not None), "max_tokens")
 
 
 def _correction(hold: Hold, tokens: int | None, cost: float | None) -> int:

@@ -10,7 +10,7 @@ a reply never overflows Redis's int64 conversion.
 
 Per counter, a reserve runs three commands (HGETALL, HINCRBY or HSET, PEXPIREAT or PERSIST; HDELs
 when a new bucket pushes old ones out) and a settlement two (HGETALL, and HINCRBY unless its delta
-is 0). A reservation adds one marker key, `#hold:<ticket>` (EXISTS and SET at reserve, GET and DEL at
+is 0). A reservation adds one marker key, `#hold:<ticket>` (one SET NX at reserve, one DEL at
 settle): it tells a script that ran after its caller gave up from one that never ran (`CANCEL`), and
 makes a settlement sent twice count once.
 """
@@ -93,7 +93,7 @@ local marker = nil
 if ARGV[1] ~= '' then
   marker = KEYS[n]
   n = n - 1
-  if redis.call('EXISTS', marker) == 1 then return {-1, {}, {}, {}, {}} end
+  if not redis.call('SET', marker, 'held', 'NX', 'PX', ARGV[1]) then return {-1, {}, {}, {}, {}} end
 end
 local used, refused, frees, oldest = {}, {}, {}, {}
 local admitted = 1
@@ -179,7 +179,7 @@ for i = 1, n do
   end
   oldest[i] = found
 end
-if marker and admitted == 1 then redis.call('SET', marker, 'held', 'PX', ARGV[1]) end
+if marker and admitted == 0 then redis.call('DEL', marker) end  -- refused: nothing held
 return {admitted, used, refused, frees, oldest}
 """
 )
@@ -190,14 +190,14 @@ ADJUST = (
     + """
 -- KEYS: one counter per adjustment, then the reservation's hold marker when ARGV[1] is '1'.
 -- ARGV[1]: '1' with a marker, '' without. Then 3 per adjustment: bucket, span, delta.
--- With a marker, the deltas apply only while it says 'held', and it is deleted: a settlement sent
--- again (its first reply was lost) or one for a cancelled reservation changes nothing.
+-- With a marker, the deltas apply only if it was there, and it is deleted: a settlement sent again
+-- (its first reply was lost) changes nothing. (A settled reservation was admitted, so its marker is
+-- never a cancelled one's tombstone.)
 -- A bucket no longer held is left alone; a bucket stays within [0, MAX]. Returns the window totals.
 local n = #KEYS
 local apply = true
 if ARGV[1] ~= '' then
-  apply = redis.call('GET', KEYS[n]) == 'held'
-  if apply then redis.call('DEL', KEYS[n]) end
+  apply = redis.call('DEL', KEYS[n]) == 1
   n = n - 1
 end
 local totals = {}

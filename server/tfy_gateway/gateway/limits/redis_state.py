@@ -81,17 +81,19 @@ class RedisLimitState:
             return Admission(True, ())
         prefix = self.prefix
         keys = [prefix + charge.key for charge in charges]
-        # A reservation that holds anything gets a ticket, its hold marker the last key.
-        ticket = f"{self._run_id}.{next(self._tickets)}" if any(c.amount for c in charges) else None
-        args: list[str | int] = [MARKER_TTL_MS if ticket is not None else ""]
+        args: list[str | int] = [""]
+        holds = False
         for charge in charges:
             limit = "" if charge.limit is None else charge.limit
             args += (charge.bucket, charge.span, charge.amount, charge.need, limit, int(charge.enforce))
             args.append(_expiry(charge.expires_at))
-        on_lost = None
-        if ticket is not None:
-            keys.append(self._marker(ticket))
-            on_lost = partial(self.reconciler.cancel, ticket, _undo(charges))
+            holds = holds or charge.amount != 0
+        ticket = on_lost = None
+        if holds:  # a reservation that holds anything gets a ticket, its hold marker the last key
+            ticket = f"{self._run_id}.{next(self._tickets)}"
+            args[0] = MARKER_TTL_MS
+            keys.append(self._markers + ticket)
+            on_lost = partial(self._given_up, ticket, charges)
         reply = await self._run("reserve", self._reserve, keys, args, on_lost=on_lost)
         admitted, used, refused, frees, oldest = reply
         if admitted == -1:  # only seen by a caller that gave up meanwhile
@@ -113,6 +115,11 @@ class RedisLimitState:
     async def stop(self) -> None:
         """Finish a reconciliation under way (bounded by Redis's timeout per call)."""
         await self.reconciler.stop()
+
+    def _given_up(self, ticket: str, charges: Sequence[Charge]) -> None:
+        """A reservation went out and its caller gave up: give it back once Redis answers."""
+        undo = tuple(Adjustment(c.key, c.bucket, c.span, -bounded(c.amount)) for c in charges if c.amount)
+        self.reconciler.cancel(ticket, undo)
 
     def _marker(self, ticket: str) -> str:
         """The hold marker's key: the counters' hash tag (same slot), outside their prefix (no scan
@@ -197,8 +204,3 @@ class RedisLimitState:
         if self.reconciler.pending:  # Redis answers: what was given up on can be made right now
             self.reconciler.kick()
         return reply
-
-
-def _undo(charges: Sequence[Charge]) -> tuple[Adjustment, ...]:
-    """What gives a reservation's holds back."""
-    return tuple(Adjustment(c.key, c.bucket, c.span, -bounded(c.amount)) for c in charges if c.amount)

@@ -66,6 +66,8 @@ def max_output_tokens(body: Mapping[str, Any], wire_format: WireFormat) -> int |
 
 def _whole(name: str, value: Any, most: int, what: str) -> int:
     """`value` as an int from 1 to `most` (a float with a whole value too: JSON has one number type)."""
+    if type(value) is int and 0 < value <= most:  # the usual case, first
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise OutputTokensInvalid(name, f"'{name}' must be a whole number from 1 to {most}, not {value!r}.")
     if isinstance(value, float) and not value.is_integer():
