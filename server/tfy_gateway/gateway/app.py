@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, MutableMapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -28,6 +28,7 @@ from tfy_gateway.gateway.data_plane import DataPlane, DataPlaneApp, DataPlaneOpt
 from tfy_gateway.gateway.data_plane import routes as data_plane_routes
 from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
 from tfy_gateway.gateway.extension import Extension
+from tfy_gateway.gateway.limits.state_file import StateFileError
 from tfy_gateway.gateway.propagation import propagate
 from tfy_gateway.gateway.providers import Transport
 from tfy_gateway.gateway.root import routes as root_routes
@@ -49,6 +50,9 @@ class GatewayApp(Starlette):
         self._mounts = tuple(mounts.items())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await super().__call__(scope, receive, self._startup_failure_in_one_line(send))
+            return
         if scope["type"] == "http":
             path = scope["path"]
             for prefix, app in self._mounts:
@@ -58,6 +62,18 @@ class GatewayApp(Starlette):
                     await app(scope, receive, send)
                     return
         await super().__call__(scope, receive, send)
+
+    def _startup_failure_in_one_line(self, send: Send) -> Send:
+        """A start-up that failed on a state file the gateway cannot use is reported as that error's
+        one line (which file, what is wrong, what to do), not as the traceback Starlette formats."""
+
+        async def relay(message: MutableMapping[str, Any]) -> None:
+            error = getattr(self.state, "startup_error", None)
+            if message["type"] == "lifespan.startup.failed" and isinstance(error, StateFileError):
+                message = {**message, "message": str(error)}
+            await send(message)
+
+        return relay
 
 
 WORKER_SETTINGS_ENV = "TFY_GATEWAY_WORKER_SETTINGS"
@@ -97,7 +113,11 @@ def create_app(
         app.state.gateway = state
         try:
             async with AsyncExitStack() as stack:
-                app.state.data_plane = await stack.enter_async_context(DataPlane.open(state, options))
+                try:
+                    app.state.data_plane = await stack.enter_async_context(DataPlane.open(state, options))
+                except StateFileError as exc:
+                    app.state.startup_error = exc  # reported as its one line (GatewayApp)
+                    raise
                 for part in extra:
                     if part.lifespan is not None:
                         await stack.enter_async_context(part.lifespan(state))

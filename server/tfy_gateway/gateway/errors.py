@@ -29,6 +29,7 @@ fault and where the error is answered:
     │   ├── StateStoreDown                    shared/redis.py: Redis (-> the fail-open/closed policy)
     │   ├── StoreError, StoreConflict         store/base.py: the config store
     │   ├── DataDirBusy (RuntimeError)        dir_lock.py: another process holds the data dir (DataDirServed)
+    │   ├── StateFileError                    limits/state_file.py: limits.sqlite3 cannot be used (one line: what to do)
     │   └── SchemaError (RuntimeError)        alerts/schema.py: an outbox written by a newer gateway
     └── ConfigError                           configuration the gateway cannot use; the message says what to fix
         ├── SettingsError (ValueError)        settings.py

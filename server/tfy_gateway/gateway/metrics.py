@@ -83,6 +83,17 @@ class GatewayMetrics:
             ("store", "operation"),
             registry=r,
         )
+        self.limit_counters_unreadable = Gauge(
+            "tfy_gateway_limit_counters_unreadable",
+            "Rate-limit and budget counters in limits.sqlite3 that could not be read at start-up: they "
+            "started from zero (0 without the file, and with Redis).",
+            registry=r,
+        )
+        self.limit_state_emptied = Gauge(
+            "tfy_gateway_limit_state_emptied",
+            "1 when limits.sqlite3 was found empty (0 bytes) at start-up: every counter it held started from zero.",
+            registry=r,
+        )
         # Label children by (metric, values): `labels()` validates and locks on every call (about 1 µs
         # each, 7 per request); the values are bounded (see above), and so is this map.
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
