@@ -5,6 +5,7 @@ adapter really sends (Anthropic's default max_tokens)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ import pytest
 from tests.gateway.data_plane.conftest import DataPlane, data_plane
 from tests.gateway.inprocess import FAKE_ORIGIN
 from tests.gateway.limits.test_end_to_end import ask, unique
+from tests.helpers import eventually
 from tests.redis_server import RedisServer
 from tfy_gateway.fakeprovider.app import STATE_KEY
 
@@ -207,3 +209,25 @@ async def test_many_requests_timing_out_at_once_leave_the_counter_equal_to_what_
     assert {answer.status_code for answer in answers} <= {408}, {a.status_code for a in answers}
     received = provider_received(dp, marker)
     assert received > 0 and await counted(dp, marker) == received
+
+
+async def test_a_client_that_leaves_while_the_provider_works_is_charged_its_estimate(tmp_path: Path) -> None:
+    """The provider had the request: it counts, with the estimate it held, logged as estimated."""
+    async with data_plane(tmp_path / "data", upstream_timeout_s=600.0) as dp:
+        marker = unique("left")
+        model = await slow_account(dp, marker, latency_ms=600_000)  # answers only if nobody leaves
+        await rate_limit(dp, {"id": marker, "when": {"models": [model]}, "limit_to": 10, "unit": "requests_per_minute"})
+        body = {"model": model, "messages": [{"role": "user", "content": f"hello {marker}"}], "max_tokens": 50}
+        waiting = asyncio.ensure_future(dp.http.post(dp.base + "/chat/completions", json=body, headers=dp.auth()))
+        await eventually(lambda: provider_received(dp, marker) == 1, "the call reaching the provider")
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+
+        async def logged() -> list[dict[str, Any]]:
+            return list((await dp.logs(model=model))["data"])
+
+        (record,) = await eventually(logged, "the request log record of the call")
+        assert record["status"] == 499 and record["usage_estimated"] is True
+        assert record["completion_tokens"] == 50, "the estimate held: its max_tokens"
+        assert await counted(dp, marker) == 1

@@ -31,8 +31,8 @@ from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, bad_request
 from tfy_gateway.gateway.limits import Limiter, LimitRequest, Refusal, Refused, Reservation
 from tfy_gateway.gateway.limits.bounds import AmountTooLarge
-from tfy_gateway.gateway.limits.tokens import AS_OPENAI, Send
-from tfy_gateway.gateway.providers import WireFormat
+from tfy_gateway.gateway.limits.tokens import AS_OPENAI, Send, estimated_usage
+from tfy_gateway.gateway.providers import Usage, WireFormat
 from tfy_gateway.gateway.providers.output_tokens import OutputTokensInvalid
 from tfy_gateway.gateway.routing import RoutePlan
 
@@ -106,6 +106,21 @@ def _charged(request: RequestContext) -> tuple[bool, int | None, float | None]:
     if request.reached_provider:
         return False, 0, 0.0
     return True, None, None
+
+
+def estimated_usage_of(request: RequestContext) -> Usage | None:
+    """What a request that got no answer telling its usage is charged, for its log record: the
+    estimate its reservation held, else the same estimate made now (None if the body has none)."""
+    reservation = request.reservation
+    estimate = reservation.estimate if reservation is not None else None
+    if estimate is None:
+        try:
+            generates = request.endpoint.name in GENERATING_ENDPOINTS
+            sends = sent_as(request.body, request.plan, request.config.catalog) if generates else AS_OPENAI
+            estimate = estimated_usage(request.body, generates=generates, sends=sends)
+        except OutputTokensInvalid:
+            return None
+    return Usage(prompt_tokens=estimate[0], completion_tokens=estimate[1])
 
 
 def sent_as(body: Mapping[str, Any], plan: RoutePlan | None, catalog: ModelCatalog) -> tuple[Send, ...]:

@@ -45,6 +45,7 @@ from tfy_gateway.gateway.data_plane.deadlines import deadlines, gateway_deadline
 from tfy_gateway.gateway.data_plane.endpoints import EndpointSpec, validate
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, bad_request, error_json, from_upstream
 from tfy_gateway.gateway.data_plane.headers import authorization_of, parse_options, routing_headers, scope_headers
+from tfy_gateway.gateway.data_plane.limiting import estimated_usage_of
 from tfy_gateway.gateway.data_plane.recording import record
 from tfy_gateway.gateway.data_plane.response_headers import response_headers
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
@@ -298,9 +299,7 @@ class Pipeline:
         ctx = self.ctx
         if ctx.usage is None and ctx.unanswered:
             ctx.held_estimate = ctx.usage_estimated = True
-            estimate = ctx.reservation.estimate if ctx.reservation is not None else None
-            if estimate is not None:
-                ctx.usage = Usage(prompt_tokens=estimate[0], completion_tokens=estimate[1])
+            ctx.usage = estimated_usage_of(ctx)
 
     async def _settle(self) -> None:
         """Hand the reservation back with what the request really used, even if it is being cancelled."""
