@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.gateway.data_plane.conftest import DataPlane, data_plane
-from tests.gateway.inprocess import FAKE_ORIGIN
+from tests.gateway.limits.test_budgets_end_to_end import priced_account
 from tests.gateway.limits.test_end_to_end import ask, unique
 from tests.helpers import eventually
 from tests.redis_server import RedisServer
@@ -67,25 +67,8 @@ async def test_a_request_whose_worst_case_no_counter_can_hold_is_a_400_naming_th
 
 async def dear_claude(dp: DataPlane, name: str) -> str:
     """An Anthropic account whose model answers 2000 tokens, at Claude 3.5 Sonnet's price."""
-    await dp.apply(
-        {
-            "name": name,
-            "type": "provider-account/anthropic",
-            "base_url": f"{FAKE_ORIGIN}/v1",
-            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
-            "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
-            "integrations": [
-                {
-                    "type": "integration/model/anthropic",
-                    "name": "sonnet",
-                    "model_id": f"claude-3-5-sonnet-20241022@tokens={ANSWER_TOKENS},ttft_ms=300",
-                    "model_types": ["chat"],
-                    "cost": {"metric": "per_1000_tokens", "value": PER_1000},
-                }
-            ],
-        }
-    )
-    return f"{name}/sonnet"
+    model_id = f"claude-3-5-sonnet-20241022@tokens={ANSWER_TOKENS},ttft_ms=300"
+    return await priced_account(dp, name, model_id, PER_1000, provider="anthropic")
 
 
 async def test_concurrent_anthropic_requests_without_max_tokens_do_not_overspend_a_budget(dp: DataPlane) -> None:
@@ -116,30 +99,9 @@ async def test_concurrent_anthropic_requests_without_max_tokens_do_not_overspend
     assert await spent(dp, marker) == pytest.approx(sum(served))
 
 
-PRICE = {"metric": "per_1000_tokens", "value": {"input": 1.0, "output": 1.0}}  # $0.001 a token
-
-
 async def slow_account(dp: DataPlane, name: str, latency_ms: int) -> str:
     """An account whose one model costs $0.001 a token and answers after `latency_ms`."""
-    await dp.apply(
-        {
-            "name": name,
-            "type": "provider-account/openai",
-            "base_url": f"{FAKE_ORIGIN}/v1",
-            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
-            "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
-            "integrations": [
-                {
-                    "type": "integration/model/openai",
-                    "name": "gpt",
-                    "model_id": f"gpt-4o@latency_ms={latency_ms}",
-                    "model_types": ["chat"],
-                    "cost": PRICE,
-                }
-            ],
-        }
-    )
-    return f"{name}/gpt"
+    return await priced_account(dp, name, f"gpt-4o@latency_ms={latency_ms}", {"input": 1.0, "output": 1.0})
 
 
 async def rate_limit(dp: DataPlane, *rules: dict[str, Any]) -> None:
