@@ -114,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from tfy_gateway.gateway.observability.exporter_logs import quiet_exporter_logs
+
+    quiet_exporter_logs()  # a collector that is down is reported once per interval, not per batch
     stop = prepare_state_files(settings, args.reset_state)
     if stop is not None:
         return stop

@@ -20,6 +20,7 @@ from tfy_gateway.mcp.reachability import new_unreachable
 from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.authoring import MAX_YAML_CHARS
 from tfy_gateway.mcp.tools.base import add_tool
+from tfy_gateway.mcp.tools.policy import Impact, plan_impact
 from tfy_gateway.platform import ControlPlaneError, sort_for_apply
 
 PLAN = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -47,6 +48,11 @@ class PlanResult(BaseModel):
     documents: list[DocumentPlan] = Field(description="In the order they would be applied.")
     warnings: list[FindingOut] = Field(
         default_factory=list, description="Validation warnings, including unreachable rules planned with force."
+    )
+    impact: Impact | None = Field(
+        default=None,
+        description="When request logs exist and the plan touches routing, access or limits: the last 24 hours "
+        "of requests replayed against the live config and the planned one (newly refused, rerouted...).",
     )
 
 
@@ -108,6 +114,7 @@ async def gateway_plan(
                     live_fingerprint=fingerprint(outcome.existing),
                 )
             )
+        impact = await plan_impact(client, [d.manifest for d in planned if d.changes])
     plan = state.plans.add(planned)
     return PlanResult(
         plan_id=plan.plan_id,
@@ -116,6 +123,7 @@ async def gateway_plan(
         changes=sum(1 for d in planned if d.changes),
         documents=[DocumentPlan(name=d.name, type=d.type, action=d.action, diff=d.diff) for d in planned],
         warnings=[FindingOut.of(f) for f in findings if f.severity == "warning"],
+        impact=impact,
     )
 
 
