@@ -43,7 +43,7 @@ def test_a_read_only_gateway_database_stops_serve_with_one_line(tmp_path: Path) 
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "Traceback" not in output and "PermissionError" not in output, output
-    [line] = [line for line in output.splitlines() if "cannot start" in line]
+    [line] = [line for line in output.splitlines() if "cannot open the gateway database" in line]
     assert f"cannot open the gateway database {database}: permission denied" in line
     assert f"chmod u+rw {database}" in line
 

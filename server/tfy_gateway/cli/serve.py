@@ -61,6 +61,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--access-log", action="store_true", help="log every request line")
     parser.add_argument(
+        "--reset-state",
+        action="append",
+        default=[],
+        choices=("limits",),
+        metavar="limits",
+        help=(
+            "before starting, move a state file aside so that it starts empty: 'limits' moves "
+            "<data-dir>/limits.sqlite3 (rate-limit windows and budget spend) to limits.sqlite3.reset-<time>; "
+            "for a file the gateway cannot read, as its start-up error says"
+        ),
+    )
+    parser.add_argument(
         "--offline",
         action="store_true",
         help=(
@@ -88,6 +100,7 @@ def _is_loopback(host: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from tfy_gateway.cli._state_files import prepare_state_files
     from tfy_gateway.gateway import create_app
 
     given = {name: getattr(args, name) for name in GatewaySettings.model_fields if hasattr(args, name)}
@@ -104,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
     from tfy_gateway.gateway.observability.exporter_logs import quiet_exporter_logs
 
     quiet_exporter_logs()  # a collector that is down is reported once per interval, not per batch
+    stop = prepare_state_files(settings, args.reset_state)
+    if stop is not None:
+        return stop
     if not _is_loopback(settings.host):
         logger.warning("binding %s: the gateway is reachable from other machines", settings.host)
     if settings.workers > 1:

@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, MutableMapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tfy_gateway.gateway.config.collector import tune_for_serving
 from tfy_gateway.gateway.control_plane import routes as control_plane_routes
@@ -53,7 +53,7 @@ class GatewayApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await super().__call__(scope, receive, self._plain_startup_failure(send))
+            await super().__call__(scope, receive, self._startup_failure_in_one_line(send))
             return
         if scope["type"] == "http":
             path = scope["path"]
@@ -65,23 +65,23 @@ class GatewayApp(Starlette):
                     return
         await super().__call__(scope, receive, send)
 
-    def _plain_startup_failure(self, send: Send) -> Send:
-        """A start-up that failed on a state file, a store or the configuration is reported as the
+    def _startup_failure_in_one_line(self, send: Send) -> Send:
+        """A start-up that failed on a state file, a store or the configuration is reported as that
         error's one line (which file, what is wrong, what to do), not as the traceback Starlette
-        hands to the server: the operator has something to fix, not a bug to report."""
+        formats: the operator has something to fix, not a bug to report."""
 
-        async def reporting(message: Message) -> None:
-            problem = getattr(self.state, "startup_problem", None)
-            if message["type"] == "lifespan.startup.failed" and problem is not None:
-                message = {**message, "message": f"cannot start: {problem}"}
+        async def relay(message: MutableMapping[str, Any]) -> None:
+            error = getattr(self.state, "startup_error", None)
+            if message["type"] == "lifespan.startup.failed" and isinstance(error, STARTUP_PROBLEMS):
+                message = {**message, "message": str(error)}
             await send(message)
 
-        return reporting
+        return relay
 
 
 STARTUP_PROBLEMS = (StateError, ConfigError)
-"""What a start-up can fail on that the operator fixes (a corrupt or unreadable file, an unreachable
-store, a setting): reported in one line."""
+"""What a start-up can fail on that the operator fixes (a corrupt or unreadable state file, an
+unreachable store, a setting): reported in one line. StateFileError (limits.sqlite3) is one."""
 
 WORKER_SETTINGS_ENV = "TFY_GATEWAY_WORKER_SETTINGS"
 """`serve --workers N` hands its settings to each worker process as JSON in this variable."""
@@ -120,7 +120,7 @@ def create_app(
         try:
             state = await GatewayState.open(settings)
         except STARTUP_PROBLEMS as exc:
-            app.state.startup_problem = exc
+            app.state.startup_error = exc
             raise
         app.state.gateway = state
         try:
@@ -128,7 +128,7 @@ def create_app(
                 try:
                     app.state.data_plane = await stack.enter_async_context(DataPlane.open(state, options))
                 except STARTUP_PROBLEMS as exc:
-                    app.state.startup_problem = exc
+                    app.state.startup_error = exc  # reported as its one line (GatewayApp)
                     raise
                 for part in extra:
                     if part.lifespan is not None:

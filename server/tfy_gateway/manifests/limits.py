@@ -40,7 +40,7 @@ class RateLimitRule(StrictModel):
 
 
 class RateLimitConfig(StrictModel):
-    """Only the first matching rule limits a request."""
+    """The first matching rule decides; usage counts against every matching rule."""
 
     name: Label
     type: Literal["gateway-rate-limiting-config"]

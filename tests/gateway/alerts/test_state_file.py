@@ -50,6 +50,6 @@ async def test_a_damaged_alerts_db_stops_the_server_with_one_clear_line(
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
-    [line] = [line for line in output.splitlines() if "cannot start" in line]
+    [line] = [line for line in output.splitlines() if "the alert outbox" in line]
     assert f"the alert outbox {path} cannot be used: " in line
     assert f"mv {path} {path}.broken" in line and "empty alert history" in line

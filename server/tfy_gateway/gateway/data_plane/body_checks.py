@@ -6,10 +6,11 @@ fields; a value of the wrong type (`temperature: "hot"`, `stop: 5`, a tool witho
 any of them runs and before any provider is called, whatever the provider. Only types and ranges are
 checked, as OpenAI documents them; what a provider does not support is its translator's to say.
 
-Ranges (OpenAI's where it states them): `max_tokens`/`max_completion_tokens` an integer 1..1,000,000
-(no provider generates more; a float such as 1e30 is never forwarded), `n` 1..128, `temperature` 0..2,
-`top_p` 0..1, `presence_penalty`/`frequency_penalty` -2..2, `top_logprobs` 0..20, `seed` a 64-bit
-integer, `stop` a string or up to 64 strings.
+Ranges (OpenAI's where it states them): `max_tokens`/`max_completion_tokens` a whole number from 1
+to 1,000,000 and `n` from 1 to 128, checked by the same function as the limits' holds
+(providers/output_tokens.py), and sent on as an integer (`16.0` goes out as `16`; `1e30` is a
+400, never forwarded); `temperature` 0..2, `top_p` 0..1, `presence_penalty`/`frequency_penalty`
+-2..2, `top_logprobs` 0..20, `seed` a 64-bit integer, `stop` a string or up to 64 strings.
 """
 
 from __future__ import annotations
@@ -19,9 +20,15 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from tfy_gateway.gateway.data_plane.failures import bad_request
+from tfy_gateway.gateway.providers.output_tokens import (
+    MAX_CHOICES,
+    MAX_OUTPUT_TOKENS,
+    OutputTokensInvalid,
+    whole_number,
+)
 
-MAX_OUTPUT_TOKENS = 1_000_000
 MAX_STOP = 64
+WHOLE = ("max_tokens", "max_completion_tokens", "n")
 INT64 = 2**63
 
 Check = Callable[[Any, str], None]
@@ -54,6 +61,16 @@ def number(low: float, high: float) -> Check:
     def check(value: Any, path: str) -> None:
         if not _is_number(value) or not low <= value <= high:
             _fail(path, f"a number from {low:g} to {high:g}", value)
+
+    return check
+
+
+def whole(most: int, what: str) -> Check:
+    def check(value: Any, path: str) -> None:
+        try:
+            whole_number(path, value, most, what)
+        except OutputTokensInvalid as exc:
+            raise bad_request(exc.message, exc.param) from None
 
     return check
 
@@ -176,9 +193,9 @@ def _tool_calls(value: Any, path: str) -> None:
 
 
 COMMON: Mapping[str, Check] = {
-    "max_tokens": integer(1, MAX_OUTPUT_TOKENS),
-    "max_completion_tokens": integer(1, MAX_OUTPUT_TOKENS),
-    "n": integer(1, 128),
+    "max_tokens": whole(MAX_OUTPUT_TOKENS, "output tokens per choice"),
+    "max_completion_tokens": whole(MAX_OUTPUT_TOKENS, "output tokens per choice"),
+    "n": whole(MAX_CHOICES, "choices"),
     "temperature": number(0, 2),
     "top_p": number(0, 1),
     "top_k": integer(0, MAX_OUTPUT_TOKENS),
@@ -213,8 +230,13 @@ def _optional(body: Mapping[str, Any], path: str, checks: Mapping[str, Check]) -
             check(value, f"{path}.{name}" if path else name)
 
 
-def check_body(endpoint: str, body: Mapping[str, Any]) -> None:
-    """400 naming the first field of `body` whose type or range is wrong (chat and completions)."""
+def check_body(endpoint: str, body: dict[str, Any]) -> None:
+    """400 naming the first field of `body` whose type or range is wrong (chat and completions); a
+    whole-number count written as a float (`16.0`) is sent on as the integer it is."""
     checks = CHAT if endpoint == "chat" else COMPLETIONS if endpoint == "completions" else None
-    if checks is not None:
-        _optional(body, "", checks)
+    if checks is None:
+        return
+    _optional(body, "", checks)
+    for name in WHOLE:
+        if isinstance(body.get(name), float):
+            body[name] = int(body[name])

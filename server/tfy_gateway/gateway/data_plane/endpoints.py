@@ -117,7 +117,7 @@ def route_of(rest: str) -> str:
 MAX_MODEL_NAME = 256  # the longest model id a request may name (an account and an integration name)
 
 
-def validate(spec: EndpointSpec, body: Mapping[str, Any]) -> None:
+def validate(spec: EndpointSpec, body: dict[str, Any]) -> None:
     """Raise 400 for a missing required field, 422 for one of the wrong shape."""
     model = body.get("model")
     if isinstance(model, str) and len(model) > MAX_MODEL_NAME:

@@ -79,20 +79,21 @@ async def explain_limits(limiter: Limiter, policies: LimitPolicies, request: Lim
     for verdict in verdicts:
         by_rule.setdefault(id(verdict.owner), []).append(verdict)
 
-    def trace(rules: tuple[Rule, ...], first_only: bool) -> list[dict[str, Any]]:
+    def trace(rules: tuple[Rule, ...]) -> list[dict[str, Any]]:
+        """V1: every matching rule counts the request; the first matching one decides."""
         out: list[dict[str, Any]] = []
         matched_before = False
         for rule in rules:
             entry = _rule_head(rule)
             reason = _mismatch(rule, route)
-            if reason is None and first_only and matched_before:
-                reason = "an earlier rule matched first: only the first matching rate-limit rule applies"
             entry["matched"] = reason is None
             if reason is not None:
                 entry["reason"] = reason
             else:
-                matched_before = True
                 entry["reason"] = "matches: " + rule.when.describe()
+                if matched_before:
+                    entry["reason"] += " (counted only: an earlier matching rule decides)"
+                matched_before = True
                 entry["entities"] = [_verdict(v, now) for v in by_rule.get(id(rule), [])]
                 entry["deciding"] = any(v.deciding for v in by_rule.get(id(rule), []))
                 entry["would_refuse"] = any(v.refused for v in by_rule.get(id(rule), []))
@@ -122,8 +123,8 @@ async def explain_limits(limiter: Limiter, policies: LimitPolicies, request: Lim
     return {
         "admitted": not refusing,
         "refused_by": refusing[0].owner.id if refusing else None,
-        "rate_limits": trace(policies.rate_limits.rules, first_only=True),
-        "budgets": trace(policies.budgets.rules, first_only=False),
+        "rate_limits": trace(policies.rate_limits.rules),
+        "budgets": trace(policies.budgets.rules),
         "rate_limits_v2": trace_v2(policies.v2.rate_limits),
         "budgets_v2": trace_v2(policies.v2.budgets),
     }
