@@ -20,6 +20,7 @@ from tfy_gateway.gateway.config.catalog import EMPTY_CATALOG, ModelCatalog, buil
 from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.identities import authenticator_for
 from tfy_gateway.gateway.limits.policies import LimitPolicies, compile_policies
+from tfy_gateway.gateway.providers.offline import OFFLINE_SECRET
 from tfy_gateway.gateway.routing.compiled import CompiledRouting, compile_snapshot
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
@@ -54,10 +55,12 @@ EMPTY_CONFIG = CompiledConfig(ConfigSnapshot(), EMPTY_CATALOG, CompiledRouting()
 
 @dataclass(frozen=True)
 class ConfigCompiler:
-    """What compiling needs besides the snapshot: where secrets live, prices."""
+    """What compiling needs besides the snapshot: where secrets live, prices, and the fake provider that
+    answers every model offline (`offline_upstream`, see providers/offline.py)."""
 
     data_dir: Path
     prices: PriceTable
+    offline_upstream: str | None = None
 
     def compile(self, snapshot: ConfigSnapshot, previous: CompiledConfig | None = None) -> CompiledConfig:
         """Every part or nothing: the first part that fails raises `CompileError`. With `previous`
@@ -71,7 +74,9 @@ class ConfigCompiler:
             raise CompileError("routing rules", snapshot.version, exc) from exc
         try:
             # Secrets are re-read on every config change so a newly added secret needs no restart.
-            catalog = build_catalog(snapshot, load_secrets(self.data_dir), self.prices)
+            placeholder = OFFLINE_SECRET if self.offline_upstream else None
+            secrets = load_secrets(self.data_dir, placeholder)
+            catalog = build_catalog(snapshot, secrets, self.prices, self.offline_upstream)
         except Exception as exc:
             raise CompileError("model catalog", snapshot.version, exc) from exc
         try:
