@@ -251,8 +251,21 @@ class ControlPlaneClient:
         """A new PAT for the caller, or for `user_email` (admin key); the secret is returned this once."""
         body = _present({"name": name, "expirationDate": expiration_date, "userEmail": user_email})
         doing = f"create token {name}" + (f" for {user_email}" if user_email else "")
-        answer = await self._json_object("POST", f"{SVC}/personal-access-tokens", json=body, doing=doing)
+        unsupported = "tokens for other users" if user_email else None
+        answer = await self._json_object(
+            "POST", f"{SVC}/personal-access-tokens", json=body, doing=doing, unsupported=unsupported
+        )
         return CreatedToken.from_wire(answer, doing=doing)
+
+    async def get_team(self, name: str) -> dict[str, Any] | None:
+        """The `team` manifest named `name`, or None when there is none."""
+        try:
+            body = await self._json_object("GET", f"{SVC}/teams/{quote(name, safe='')}", doing=f"get team {name}")
+        except ResourceNotFoundError:
+            return None
+        data = body.get("data")
+        manifest = data.get("manifest") if isinstance(data, dict) else None
+        return manifest if isinstance(manifest, dict) and manifest else None
 
     async def list_tokens(self, *, user: str | None = None, virtual_account: str | None = None) -> list[TokenView]:
         """Every token's metadata (admin key), optionally only a user's or a virtual account's."""

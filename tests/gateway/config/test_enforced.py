@@ -11,7 +11,9 @@ def test_no_type_is_accepted_unenforced_and_unlisted() -> None:
     """A type no part enforces must be named in NOT_ENFORCED_LOCALLY (or be a provider account the gateway
     cannot call): adding a manifest type, or removing one from the list, without enforcing it fails here."""
     silent = sorted(
-        t for t in KNOWN_TYPES if t not in ENFORCED_TYPES and t not in NOT_ENFORCED_LOCALLY and not uncallable_provider(t)
+        t
+        for t in KNOWN_TYPES
+        if t not in ENFORCED_TYPES and t not in NOT_ENFORCED_LOCALLY and not uncallable_provider(t)
     )
     assert silent == [], f"accepted, not enforced and not listed in NOT_ENFORCED_LOCALLY: {silent}"
 

@@ -129,14 +129,14 @@ async def gateway_plan(
 
 def _with_server_warnings(local: list[FindingOut], documents: list[PlannedDocument]) -> list[FindingOut]:
     """Local findings, then what the control plane said about each document that local validation did
-    not already say (the same message is not repeated)."""
+    not already say (a message that a local finding holds, e.g. in an unreachable-rule, is not repeated)."""
     said_locally = {finding.message for finding in local}
     said: set[tuple[str, str]] = set()
     merged = list(local)
     for doc in documents:
         for warning in doc.warnings:
             raw = str(warning.get("message"))
-            if raw in said_locally or (doc.name, raw) in said:
+            if any(raw in local_message for local_message in said_locally) or (doc.name, raw) in said:
                 continue
             said.add((doc.name, raw))
             merged.append(server_finding(warning, doc.type, doc.name))
