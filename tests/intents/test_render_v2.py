@@ -1,4 +1,4 @@
-"""Rate-limit and budget intents rendered as V2 manifests when asked (`version: "v2"`)."""
+"""Rate-limit and budget intents rendered as V2 manifests: the default, and when asked (`version: "v2"`)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,27 @@ def test_what_v2_cannot_express_is_asked_not_guessed(intent: BudgetIntent | Rate
         render(intent)
 
 
-def test_v1_stays_the_default_and_says_v2_exists() -> None:
-    check = check_intent(RateLimitIntent(subjects=["*"], limit=5, unit="requests_per_minute", applies_per=[]))
-    (version,) = [d for d in check.defaults if d.field == "version"]
-    assert version.value == "v1" and "version=v2" in version.note
+def test_v2_is_the_default_and_v1_is_there_on_request() -> None:
+    intent = RateLimitIntent(subjects=["*"], limit=5, unit="requests_per_minute", applies_per=[])
+    (version,) = [d for d in check_intent(intent).defaults if d.field == "version"]
+    assert version.value == "v2" and "version=v1" in version.note
+    assert "2026-12-15" in version.note and "tfy-gateway migrate limits" in version.note
+    assert render(intent)["type"] == "tenant-rate-limit-config/model"
+    v1 = intent.model_copy(update={"version": "v1"})
+    assert render(v1)["type"] == "gateway-rate-limiting-config"
+    assert render(BudgetIntent(subjects=["*"], limit=5, unit="cost_per_day", applies_per=[]))["type"] == (
+        "tenant-budget-config"
+    )
+
+
+def test_a_token_budget_stays_v1_which_alone_can_express_it() -> None:
+    intent = BudgetIntent(subjects=["*"], limit=5000, unit="tokens_per_day", applies_per=[])
+    check = check_intent(intent)
+    assert check.complete and [d.value for d in check.defaults if d.field == "version"] == ["v1"]
+    assert render(intent)["type"] == "gateway-budget-config"
+
+
+def test_what_v2_cannot_express_by_default_is_asked_with_v1_offered() -> None:
+    intent = RateLimitIntent(subjects=["*"], limit=5, unit="requests_per_minute", applies_per=["user", "model"])
+    check = check_intent(intent)
+    assert [q.field for q in check.questions] == ["applies_per"] and "version=v1" in check.questions[0].question

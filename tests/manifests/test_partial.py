@@ -49,7 +49,11 @@ def test_a_rule_missing_a_required_field_is_set_aside_and_the_others_keep_their_
         ],
     }
     found = codes(validate_manifest(manifest, CATALOG))
-    assert found == [("missing-field", "rules[0].limit_to"), ("zero-limit", "rules[1].limit_to")]
+    assert found == [
+        ("missing-field", "rules[0].limit_to"),
+        ("zero-limit", "rules[1].limit_to"),
+        ("v1-rate-limits-deprecated", "type"),
+    ]
 
 
 def test_a_valid_manifest_is_linted_once():

@@ -185,7 +185,10 @@ async def test_every_stored_but_not_enforced_type_is_said_so_by_plan_and_apply(g
 
 
 async def test_an_enforced_type_carries_no_such_warning(gateway):
+    """A V1 rate limit is enforced: its only warning is the platform's retirement of V1, once."""
     async with connect(gateway.env) as client:
         plan = await call(client, "gateway_plan", {"yaml_text": limits_yaml(10)})
         applied = await call(client, "gateway_apply_plan", {"plan_id": plan["plan_id"]})
-    assert plan["warnings"] == [] and applied["warnings"] == [] and applied["not_enforced"] == []
+    assert [w["code"] for w in plan["warnings"]] == ["v1-rate-limits-deprecated"]
+    assert "2026-12-15" in plan["warnings"][0]["message"] and "migrate limits" in plan["warnings"][0]["hint"]
+    assert [w["code"] for w in applied["warnings"]] == ["v1-rate-limits-deprecated"] and applied["not_enforced"] == []

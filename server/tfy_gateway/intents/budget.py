@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tfy_gateway.intents.base import Findings, check_applies_per, check_models, check_subjects, slug
 from tfy_gateway.intents.placement import routed_models
-from tfy_gateway.intents.v2 import Version, check_v2, v2_manifest
+from tfy_gateway.intents.v2 import Version, check_v2, resolved_version, v2_manifest
 from tfy_gateway.manifests.limits import BudgetUnit
 
 BUDGET_UNITS: list[str] = list(typing.get_args(BudgetUnit))
@@ -45,7 +45,9 @@ class BudgetIntent(BaseModel):
     rule_id: str | None = None
     config_name: str | None = None
     version: Version | None = Field(
-        default=None, description="v1 (gateway-budget-config, the default) or v2 (a tenant-budget-config of its own)."
+        default=None,
+        description="v2 (a tenant-budget-config of its own, the default for cost budgets) or v1 (a rule of the "
+        "gateway-budget-config; the default for token budgets, which V2 cannot express).",
     )
 
 
@@ -104,6 +106,10 @@ def check_budget(
     if intent.rule_id is None:
         findings.default("rule_id", budget_rule_id(intent), "derived from the subjects and period")
     check_v2(findings, "budget", intent.version, intent.applies_per, intent.unit)
+
+
+def budget_version(intent: BudgetIntent) -> Version:
+    return resolved_version("budget", intent.version, intent.unit)
 
 
 def budget_rule_id(intent: BudgetIntent) -> str:

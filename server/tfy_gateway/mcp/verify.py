@@ -22,8 +22,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tfy_gateway.intents import BudgetIntent, Intent, RateLimitIntent, RouteIntent
-from tfy_gateway.intents.budget import budget_rule_id
-from tfy_gateway.intents.rate_limit import rate_limit_rule_id
+from tfy_gateway.intents.budget import budget_rule_id, budget_version
+from tfy_gateway.intents.rate_limit import rate_limit_rule_id, rate_limit_version
 from tfy_gateway.mcp.verify_spend import SpendPlan
 from tfy_gateway.platform import ControlPlaneSettings, SmokeOutcome, smoke_test
 
@@ -87,8 +87,11 @@ def _rule_ids(entry: Any) -> list[str]:
 
 def limit_rule_id(intent: RateLimitIntent | BudgetIntent) -> str:
     """The rule id the gateway reports for the intent: V1 its rule's id, V2 the config's name."""
-    rule_id = rate_limit_rule_id(intent) if isinstance(intent, RateLimitIntent) else budget_rule_id(intent)
-    return (intent.config_name or rule_id) if intent.version == "v2" else rule_id
+    if isinstance(intent, RateLimitIntent):
+        rule_id, version = rate_limit_rule_id(intent), rate_limit_version(intent)
+    else:
+        rule_id, version = budget_rule_id(intent), budget_version(intent)
+    return (intent.config_name or rule_id) if version == "v2" else rule_id
 
 
 def intended_weights(intent: RouteIntent) -> dict[str, float] | None:

@@ -139,7 +139,15 @@ async def acting_as(
     except (UnsupportedFeatureError, PermissionDeniedError) as exc:
         raise CallerUnavailable(_unavailable(plan, exc)) from None
     try:
-        yield replace(settings, api_key=token)
+        as_caller = replace(settings, api_key=token)
+        async with ControlPlaneClient.from_settings(as_caller) as check:
+            who, _ = _me(await check.session())
+        if who != plan.email:  # e.g. a control plane that ignores userEmail and made a token for the key's user
+            raise CallerUnavailable(
+                f"the temporary token this control plane made belongs to {who or 'someone else'}, not {plan.email}: "
+                f"verify with the key of a caller that {plan.subject} covers"
+            )
+        yield as_caller
     finally:
         if plan.kind == "temporary_member":
             await _remove_temporary_member(client, plan, before is None)

@@ -251,10 +251,7 @@ class ControlPlaneClient:
         """A new PAT for the caller, or for `user_email` (admin key); the secret is returned this once."""
         body = _present({"name": name, "expirationDate": expiration_date, "userEmail": user_email})
         doing = f"create token {name}" + (f" for {user_email}" if user_email else "")
-        unsupported = "tokens for other users" if user_email else None
-        answer = await self._json_object(
-            "POST", f"{SVC}/personal-access-tokens", json=body, doing=doing, unsupported=unsupported
-        )
+        answer = await self._json_object("POST", f"{SVC}/personal-access-tokens", json=body, doing=doing)
         return CreatedToken.from_wire(answer, doing=doing)
 
     async def get_team(self, name: str) -> dict[str, Any] | None:
