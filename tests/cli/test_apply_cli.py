@@ -209,3 +209,29 @@ def test_a_mixed_apply_validates_against_the_live_catalog_merged_with_the_files(
     refused = tfy_gateway("apply", "-f", str(shrunk), "-f", str(ROUTING), "--dry-run", env=gateway.env)
     assert refused.returncode == 1
     assert "target 'azure-backup/gpt-4o' is not a known model" in refused.stderr
+
+
+def test_get_lists_every_stored_type_as_manifests_to_reapply(gateway: GatewayProcess, tmp_path: Path) -> None:
+    """Before: "unknown TYPE 'virtual-account'"."""
+    stored = tmp_path / "stored.yaml"
+    stored.write_text(
+        yaml.safe_dump_all(
+            [{"name": "ci-bot", "type": "virtual-account"}, {"name": "ml", "type": "team", "members": []}]
+        )
+    )
+    assert tfy_gateway("apply", "-f", str(ACCOUNTS), str(stored), env=gateway.env).returncode == 0
+    for kind, names in (
+        ("virtual-account", ["ci-bot"]),
+        ("virtual-accounts", ["ci-bot"]),
+        ("team", ["ml"]),
+        ("provider-account", ["openai-main", "azure-backup", "anthropic-main"]),
+        ("provider-account/openai", ["openai-main"]),
+    ):
+        got = tfy_gateway("get", kind, env=gateway.env)
+        assert got.returncode == 0, got.stderr
+        documents = [doc for doc in yaml.safe_load_all(got.stdout) if doc]
+        assert [doc["name"] for doc in documents] == names and all("type" in doc for doc in documents)
+    again = tfy_gateway("apply", "-f", str(ACCOUNTS), "--dry-run", env=gateway.env)
+    assert again.returncode == 0
+    none = tfy_gateway("get", "provider-account/groq", env=gateway.env)
+    assert none.returncode == 1 and "no provider-account/groq is applied" in none.stderr

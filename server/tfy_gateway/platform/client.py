@@ -220,6 +220,16 @@ class ControlPlaneClient:
         items = await self._list(f"{SVC}/provider-accounts", doing="list provider accounts")
         return [item["manifest"] if isinstance(item.get("manifest"), dict) else item for item in items]
 
+    async def list_virtual_accounts(self) -> list[dict[str, Any]]:
+        """Manifests of every virtual account (following pagination)."""
+        items = await self._list(f"{SVC}/virtual-accounts", doing="list virtual accounts")
+        return [item["manifest"] for item in items if isinstance(item.get("manifest"), dict)]
+
+    async def list_teams(self) -> list[dict[str, Any]]:
+        """Manifests of every team (following pagination)."""
+        items = await self._list(f"{SVC}/teams", doing="list teams")
+        return [item["manifest"] for item in items if isinstance(item.get("manifest"), dict)]
+
     async def list_models(self) -> list[dict[str, Any]]:
         """The data plane's OpenAI-style model list (`data` of GET /api/llm/models)."""
         body = await self._json_object("GET", "/api/llm/models", doing="list models")
