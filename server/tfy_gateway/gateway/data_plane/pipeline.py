@@ -119,7 +119,7 @@ class Pipeline:
         ctx.model = model = ctx.body["model"]
         ctx.options = options = parse_options(headers)
         request = RouteRequest(model, principal.subjects, options.metadata, routing_headers(headers))
-        ctx.plan = _authorized(plane.router.plan(ctx.config.routing, request), ctx.config.access, principal)
+        ctx.plan = authorized_plan(plane.router.plan(ctx.config.routing, request), ctx.config.access, principal)
         ctx.model_allowed = True
         ctx.stream = ctx.endpoint.streams and ctx.body.get("stream") is True
         if self._log_bodies and ctx.raw:
@@ -333,7 +333,7 @@ def _parse_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _authorized(plan: RoutePlan, access: ModelAccess, principal: Principal) -> RoutePlan:
+def authorized_plan(plan: RoutePlan, access: ModelAccess, principal: Principal) -> RoutePlan:
     """The plan restricted to what the caller may use, or a 403.
 
     A model or virtual model is checked as requested. A gateway routing rule may match a name that is
