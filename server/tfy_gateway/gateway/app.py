@@ -1,7 +1,8 @@
 """The gateway's ASGI app factory.
 
 `create_app(settings)` returns a Starlette app that is, listed explicitly: the control plane
-(`/api/svc/v1`, with its views of the data plane), the data plane (`/api/llm`, a pure ASGI app mounted
+(`/api/svc/v1`, with its views of the data plane), the dashboard (`/ui`, pages over the same
+queries), the data plane (`/api/llm`, a pure ASGI app mounted
 before routing, and `/metrics`) and the root page. The lifespan opens the `GatewayState` (store,
 compiled config, writer), then the data plane's runtime, then config propagation; it closes them in
 reverse order. `extra` extensions (embedders, tests) add routes and a lifespan hook given the state.
@@ -23,11 +24,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tfy_gateway.gateway.config.collector import tune_for_serving
 from tfy_gateway.gateway.control_plane import routes as control_plane_routes
+from tfy_gateway.gateway.dashboard import routes as dashboard_routes
 from tfy_gateway.gateway.data_plane import PREFIX as DATA_PLANE_PREFIX
 from tfy_gateway.gateway.data_plane import DataPlane, DataPlaneApp, DataPlaneOptions
 from tfy_gateway.gateway.data_plane import routes as data_plane_routes
 from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
 from tfy_gateway.gateway.extension import Extension
+from tfy_gateway.gateway.observability.exporter_logs import quiet_exporter_logs
 from tfy_gateway.gateway.propagation import propagate
 from tfy_gateway.gateway.providers import Transport
 from tfy_gateway.gateway.root import routes as root_routes
@@ -68,6 +71,7 @@ def app_from_environment() -> Starlette:
     """The app of one `serve --workers N` worker (an import-string factory for uvicorn)."""
     payload = json.loads(os.environ[WORKER_SETTINGS_ENV])
     logging.basicConfig(level=payload["log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_exporter_logs()
     return create_app(GatewaySettings.model_validate(payload["settings"]), tune_gc=True)
 
 
@@ -113,6 +117,7 @@ def create_app(
 
     routes: list[BaseRoute] = [
         *control_plane_routes(),
+        *dashboard_routes(),
         *data_plane_routes,
         *root_routes,
         *(route for part in extra for route in part.routes),

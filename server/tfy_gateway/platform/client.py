@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from tfy_gateway import __version__
-from tfy_gateway.platform.diff import plan_diff, strip_none_fields
+from tfy_gateway.manifests.diff import plan_diff, strip_none_fields
 from tfy_gateway.platform.errors import (
     AuthenticationError,
     ControlPlaneError,
@@ -323,14 +323,16 @@ class ControlPlaneClient:
         status: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        trace_id: str | None = None,
     ) -> dict[str, Any]:
         """Request logs, newest first: the list envelope `{data, pagination}` (None filters are omitted).
 
         `status` is a code ("429"), a class ("5xx"), "error" or "success"; `since`/`until` a duration
-        ago ("15m", "7d") or an ISO-8601 time. Admins see every record, other keys their own.
+        ago ("15m", "7d") or an ISO-8601 time; `trace_id` the request's W3C trace id. Admins see every
+        record, other keys their own.
         """
         params = {"limit": limit, "offset": offset, "model": model, "subject": subject}
-        params |= {"status": status, "since": since, "until": until}
+        params |= {"status": status, "since": since, "until": until, "trace_id": trace_id}
         return await self._json_object(
             "GET", f"{GATEWAY}/logs", params=_present(params), doing="read request logs", unsupported="request logs"
         )

@@ -20,6 +20,7 @@ from tfy_gateway.gateway.config.catalog import EMPTY_CATALOG, ModelCatalog, buil
 from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.identities import authenticator_for
 from tfy_gateway.gateway.limits.policies import LimitPolicies, compile_policies
+from tfy_gateway.gateway.observability.spec import TELEMETRY_OFF, TelemetryDefaults, TelemetrySpec, compile_telemetry
 from tfy_gateway.gateway.providers.offline import OFFLINE_SECRET
 from tfy_gateway.gateway.routing.compiled import CompiledRouting, compile_snapshot
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
@@ -40,6 +41,8 @@ class CompiledConfig:
     routing: CompiledRouting
     limits: LimitPolicies
     identities: Authenticator = field(default_factory=Authenticator)
+    # Where traces and metrics are exported (the applied gateway-otel-config, else the process default).
+    telemetry: TelemetrySpec = TELEMETRY_OFF
 
     @property
     def version(self) -> int:
@@ -55,11 +58,12 @@ EMPTY_CONFIG = CompiledConfig(ConfigSnapshot(), EMPTY_CATALOG, CompiledRouting()
 
 @dataclass(frozen=True)
 class ConfigCompiler:
-    """What compiling needs besides the snapshot: where secrets live, prices, and the fake provider that
-    answers every model offline (`offline_upstream`, see providers/offline.py)."""
+    """What compiling needs besides the snapshot: where secrets live, prices, the default telemetry, and the
+    fake provider that answers every model offline (`offline_upstream`, see providers/offline.py)."""
 
     data_dir: Path
     prices: PriceTable
+    telemetry: TelemetryDefaults = field(default_factory=TelemetryDefaults)
     offline_upstream: str | None = None
 
     def compile(self, snapshot: ConfigSnapshot, previous: CompiledConfig | None = None) -> CompiledConfig:
@@ -72,15 +76,23 @@ class ConfigCompiler:
             routing = compile_snapshot(snapshot)
         except Exception as exc:
             raise CompileError("routing rules", snapshot.version, exc) from exc
+        # Secrets are re-read on every config change so a newly added secret needs no restart. Offline, a
+        # provider's secret without a value is a placeholder (the fake provider takes any key); telemetry's
+        # are not (its collector is real).
+        secrets = load_secrets(self.data_dir)
+        provider_secrets = load_secrets(self.data_dir, OFFLINE_SECRET) if self.offline_upstream else secrets
         try:
-            # Secrets are re-read on every config change so a newly added secret needs no restart.
-            placeholder = OFFLINE_SECRET if self.offline_upstream else None
-            secrets = load_secrets(self.data_dir, placeholder)
-            catalog = build_catalog(snapshot, secrets, self.prices, self.offline_upstream)
+            catalog = build_catalog(snapshot, provider_secrets, self.prices, self.offline_upstream)
         except Exception as exc:
             raise CompileError("model catalog", snapshot.version, exc) from exc
         try:
             limits = compile_policies(snapshot)
         except Exception as exc:
             raise CompileError("rate-limit and budget rules", snapshot.version, exc) from exc
-        return CompiledConfig(snapshot, catalog, routing, limits, identities)
+        try:
+            telemetry = compile_telemetry(snapshot.otel(), self.telemetry, secrets)
+        except Exception as exc:
+            raise CompileError("OpenTelemetry export", snapshot.version, exc) from exc
+        if previous is not None and previous.telemetry == telemetry:
+            telemetry = previous.telemetry  # the same value: the data plane keeps its exporters
+        return CompiledConfig(snapshot, catalog, routing, limits, identities, telemetry)

@@ -19,6 +19,7 @@ from tfy_gateway.gateway.limits.v2 import MODEL_RATE_LIMIT_CONFIG, TEAM_BUDGET_C
 from tfy_gateway.gateway.providers.targets import PROVIDER_PREFIX, PROVIDERS
 
 LOAD_BALANCING_CONFIG = "gateway-load-balancing-config"
+OTEL_CONFIG = "gateway-otel-config"
 VIRTUAL_MODEL_ACCOUNT = "provider-account/virtual-model"
 
 ENFORCED_BY_PART: Mapping[str, frozenset[str]] = {
@@ -32,6 +33,8 @@ ENFORCED_BY_PART: Mapping[str, frozenset[str]] = {
     ),
     # identities.py and access.py: virtual accounts' tokens and grants, team membership.
     "identities": frozenset({VIRTUAL_ACCOUNT_TYPE, TEAM_TYPE}),
+    # observability/spec.py: where traces and metrics are exported.
+    "telemetry": frozenset({OTEL_CONFIG}),
 }
 
 ENFORCED_TYPES: frozenset[str] = frozenset().union(*ENFORCED_BY_PART.values())

@@ -89,7 +89,7 @@ def plan_apply(snapshot: ConfigSnapshot, manifest: dict[str, Any], principal: Pr
         updated_at=now,
     )
     resource = Resource(record, model)  # the model validation just made: a large manifest is parsed once
-    change = Change(resources={key: resource})
+    change = Change(resources={key: resource}, author=principal.subject)
     issued = None
     if resource.type == VIRTUAL_ACCOUNT_TYPE and existing is None:
         token_change, issued = plan_virtual_account_token(snapshot, resource.name)
@@ -97,8 +97,9 @@ def plan_apply(snapshot: ConfigSnapshot, manifest: dict[str, Any], principal: Pr
     return change, ApplyPlan("UPDATE" if existing else "CREATE", existing, resource, warnings, issued)
 
 
-def plan_delete(snapshot: ConfigSnapshot, key: ResourceKey) -> tuple[Change, Resource]:
-    """Delete one resource (and a virtual account's tokens), refusing while others route to its models."""
+def plan_delete(snapshot: ConfigSnapshot, key: ResourceKey, author: str | None = None) -> tuple[Change, Resource]:
+    """Delete one resource (and a virtual account's tokens), refusing while others route to its models;
+    `author`: who asks (a subject, for the version history)."""
     existing = snapshot.get(key)
     if existing is None:
         what = key[0] if key[0] == key[1] else f"{key[0]} named {key[1]!r}"
@@ -114,7 +115,7 @@ def plan_delete(snapshot: ConfigSnapshot, key: ResourceKey) -> tuple[Change, Res
     tokens: dict[str, None] = {}
     if existing.type == VIRTUAL_ACCOUNT_TYPE:
         tokens = {token.id: None for token in snapshot.tokens_of("virtualaccount", existing.name)}
-    return Change(resources={key: None}, tokens=tokens), existing
+    return Change(resources={key: None}, tokens=tokens, author=author), existing
 
 
 def _invalid(manifest: Mapping[str, Any], errors: list[Finding], warnings: list[Finding]) -> ApiError:

@@ -105,10 +105,10 @@ async def get_budget(request: Request) -> Response:
 
 async def delete_budget(request: Request) -> Response:
     plane = data_plane_of(request)
-    require_admin(request)
+    principal = require_admin(request)
     state = plane.state
     resource = _find(plane, request.path_params["id"])
-    await delete_resource(state, resource.key, describe(resource.manifest))
+    await delete_resource(state, resource.key, describe(resource.manifest), principal)
     return json_response({})
 
 

@@ -8,6 +8,7 @@ applies_to, mode, entities[{entity, periods{<unit>: {limit, used, percentage, st
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -128,22 +129,32 @@ async def explain_limits(limiter: Limiter, policies: LimitPolicies, request: Lim
     }
 
 
+Visible = Callable[[Entity], bool]
+
+
 async def usage(
-    limiter: Limiter, policies: LimitPolicies, *, kind: str, rule_id: str | None = None
+    limiter: Limiter,
+    policies: LimitPolicies,
+    *,
+    kind: str,
+    rule_id: str | None = None,
+    visible: Visible | None = None,
 ) -> list[dict[str, Any]]:
     """Every rule of `kind` ("rate_limit" or "budget"), each with every entity counted in its current
-    window (busiest first)."""
+    window (busiest first); `visible`: only the entities it accepts (a caller's own counters)."""
     rules: tuple[Rule, ...] = policies.rate_limits.rules if kind == "rate_limit" else policies.budgets.rules
     now = limiter.clock()
-    out = await _v1_usage(limiter, rules, now, rule_id)
+    out = await _v1_usage(limiter, rules, now, rule_id, visible)
     v2 = policies.v2.rate_limits if kind == "rate_limit" else policies.v2.budgets
     for rule in v2:
         if rule_id is None or rule.name == rule_id:
-            out.append(await _v2_usage(limiter, rule, now))
+            out.append(await _v2_usage(limiter, rule, now, visible))
     return out
 
 
-async def _v1_usage(limiter: Limiter, rules: tuple[Rule, ...], now: float, rule_id: str | None) -> list[dict[str, Any]]:
+async def _v1_usage(
+    limiter: Limiter, rules: tuple[Rule, ...], now: float, rule_id: str | None, visible: Visible | None
+) -> list[dict[str, Any]]:
     out = []
     for rule in rules:
         if rule_id is not None and rule.id != rule_id:
@@ -156,6 +167,8 @@ async def _v1_usage(limiter: Limiter, rules: tuple[Rule, ...], now: float, rule_
         for key, used in sorted(rows, key=lambda row: -row[1]):
             parts = orjson.loads(key)[3:]
             entity = tuple(zip(parts[::2], parts[1::2], strict=True))
+            if visible is not None and not visible(entity):
+                continue
             if used or isinstance(rule, BudgetRule):
                 periods = {rule.unit.name: _period(rule, used, now, bucket, None)}
                 entities.append({"entity": entity_label(entity), "periods": periods})
@@ -163,7 +176,7 @@ async def _v1_usage(limiter: Limiter, rules: tuple[Rule, ...], now: float, rule_
     return out
 
 
-async def _v2_usage(limiter: Limiter, rule: V2Rule, now: float) -> dict[str, Any]:
+async def _v2_usage(limiter: Limiter, rule: V2Rule, now: float, visible: Visible | None = None) -> dict[str, Any]:
     """Every entity of a V2 rule with each of its windows (an override's limits where one applies)."""
     prefix_kind = "rl2" if rule.kind == "rate_limit" else "budget2"
     by_entity: dict[Entity, dict[str, int]] = {}
@@ -175,6 +188,8 @@ async def _v2_usage(limiter: Limiter, rule: V2Rule, now: float) -> dict[str, Any
             by_entity.setdefault(tuple(zip(parts[::2], parts[1::2], strict=True)), {})[unit] = total
     entities = []
     for entity, totals in sorted(by_entity.items(), key=lambda item: -max(item[1].values())):
+        if visible is not None and not visible(entity):
+            continue
         periods = {}
         for meter in rule.meters_for(entity):
             bucket = meter.unit.period.index(now)

@@ -36,8 +36,10 @@ COLUMNS = (
     "response_body",
     "usage_estimated",
     "limits",
+    "trace_id",
+    "teams",
 )
-_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits"})
+_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits", "teams"})
 
 
 @dataclass(slots=True)
@@ -72,6 +74,12 @@ class LogRecord:
     # Rate-limit and budget rules applied: {"rate_limit": id, "budgets": [ids], "would_have_blocked":
     # [{"kind", "config", "rule_id"}]} (audit-mode rules that would have refused the request).
     limits: dict[str, Any] = field(default_factory=dict)
+    # The W3C trace id of the request's trace (32 hex digits): the gateway's own when it exports traces,
+    # else the one of the client's traceparent; None when neither.
+    trace_id: str | None = None
+    # The caller's teams when the request was made (team:everyone left out): per-team usage counts a
+    # request for the teams its user was in then, whatever the membership is now.
+    teams: list[str] = field(default_factory=list)
 
     def to_row(self) -> tuple[Any, ...]:
         return (
@@ -102,6 +110,8 @@ class LogRecord:
             self.response_body,
             int(self.usage_estimated),
             orjson.dumps(self.limits).decode(),
+            self.trace_id,
+            orjson.dumps(self.teams).decode(),
         )
 
 
@@ -119,4 +129,6 @@ def row_to_dict(row: tuple[Any, ...]) -> dict[str, Any]:
         del item["request_body"]
     if item["response_body"] is None:
         del item["response_body"]
+    if item["trace_id"] is None:
+        del item["trace_id"]
     return item

@@ -9,6 +9,8 @@ from pathlib import Path
 from tfy_gateway.gateway.private_files import private_file
 
 LOGS_FILE = "logs.sqlite3"
+TEAMS_COLUMN = "teams TEXT NOT NULL DEFAULT '[]'"
+"""Added after the first release: both engines add it to an older table (PostgreSQL in a migration)."""
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS request_logs (
@@ -38,7 +40,9 @@ CREATE TABLE IF NOT EXISTS request_logs (
     request_body TEXT,
     response_body TEXT,
     usage_estimated INTEGER NOT NULL DEFAULT 0,
-    limits TEXT NOT NULL DEFAULT '{}'
+    limits TEXT NOT NULL DEFAULT '{}',
+    trace_id TEXT,
+    teams TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS request_logs_time ON request_logs (created_at);
 CREATE INDEX IF NOT EXISTS request_logs_subject ON request_logs (subject, created_at);
@@ -74,3 +78,7 @@ def _add_missing_columns(connection: sqlite3.Connection) -> None:
         connection.execute("ALTER TABLE request_logs ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")
     if "limits" not in present:
         connection.execute("ALTER TABLE request_logs ADD COLUMN limits TEXT NOT NULL DEFAULT '{}'")
+    if "trace_id" not in present:
+        connection.execute("ALTER TABLE request_logs ADD COLUMN trace_id TEXT")
+    if "teams" not in present:
+        connection.execute(f"ALTER TABLE request_logs ADD COLUMN {TEAMS_COLUMN}")
