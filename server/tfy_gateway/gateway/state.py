@@ -58,7 +58,9 @@ class GatewayState:
         for warning in exposed_secret_files(settings.data_dir):
             logger.warning("%s", warning)
         hub = ConfigHub()
-        compiler = ConfigCompiler(settings.data_dir, PriceTable.bundled(), defaults_from(settings))
+        compiler = ConfigCompiler(
+            settings.data_dir, PriceTable.bundled(), defaults_from(settings), offline_upstream=settings.offline_upstream
+        )
         state = cls(settings, store, hub, ConfigWriter(store, hub, compiler, tenant=settings.tenant_name), dir_lock)
         try:
             where = await store.run(bootstrap_admin, store, settings)

@@ -22,9 +22,10 @@ class CatalogEntry:
 
 @dataclass
 class Catalog:
-    """Model ids (`<account>/<integration>`) known to exist."""
+    """Model ids (`<account>/<integration>`) known to exist, and the provider accounts that define them."""
 
     entries: dict[str, CatalogEntry] = field(default_factory=dict)
+    accounts: set[str] = field(default_factory=set)
 
     @classmethod
     def from_manifests(cls, manifests: Iterable[Any]) -> Catalog:
@@ -43,6 +44,7 @@ class Catalog:
             return
         if not isinstance(account, str):
             return
+        self.accounts.add(account)
         for integration in manifest.get("integrations") or []:
             if not isinstance(integration, dict) or not isinstance(integration.get("name"), str):
                 continue
@@ -57,9 +59,12 @@ class Catalog:
             self.entries[entry.id] = entry
 
     def merged(self, other: Catalog | None) -> Catalog:
+        """This catalog over `other` (the live one): an account defined here replaces its namesake there
+        whole, as applying it would, and every other account there is kept."""
         if other is None:
             return self
-        return Catalog({**self.entries, **other.entries})
+        kept = {key: entry for key, entry in other.entries.items() if entry.account not in self.accounts}
+        return Catalog({**kept, **self.entries}, self.accounts | other.accounts)
 
     def __contains__(self, model_id: object) -> bool:
         return model_id in self.entries

@@ -12,7 +12,9 @@ from tfy_gateway.manifests.names import Label, MetadataKey
 class StrictModel(BaseModel):
     """Unknown keys are errors: the platform would silently ignore a misspelt field."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, frozen=True, strict=True, defer_build=True, allow_inf_nan=False
+    )
 
 
 def _http_status(value: str) -> str:

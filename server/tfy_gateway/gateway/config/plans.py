@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.gateway.config.enforced import is_enforced, uncallable_provider
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.identities import (
     TEAM_TYPE,
@@ -31,8 +32,9 @@ from tfy_gateway.manifests import Catalog, Finding, check_manifest, has_errors, 
 Action = Literal["CREATE", "UPDATE"]
 IDENTITY_TYPES = frozenset({TEAM_TYPE, VIRTUAL_ACCOUNT_TYPE})
 
-# Configuration the local gateway stores (so the platform's tools round-trip it) but does not act on.
-# Saying so on every apply keeps it from vouching for a policy that does not happen locally.
+# Configuration the local gateway stores (so the platform's tools round-trip it) but does not act on,
+# in words. Saying so on every apply keeps it from vouching for a policy that does not happen locally.
+# Whether a type is warned about follows from `enforced.ENFORCED_BY_PART`; this only names it.
 NOT_ENFORCED_LOCALLY = {
     "gateway-guardrails-config": "guardrails",
     "tenant-rate-limit-config/mcp": "MCP rate limits",
@@ -133,17 +135,21 @@ def _invalid(manifest: Mapping[str, Any], errors: list[Finding], warnings: list[
 
 
 def _not_enforced(manifest: Mapping[str, Any]) -> list[Finding]:
-    what = NOT_ENFORCED_LOCALLY.get(str(manifest.get("type")))
-    if what is None:
+    manifest_type = str(manifest.get("type"))
+    if is_enforced(manifest_type):
         return []
-    return [
-        Finding(
-            "warning",
-            "not-enforced-locally",
-            f"The local gateway stores {what} but does not enforce them yet: requests are not checked "
-            f"against this {manifest.get('type')}. The platform enforces it once applied there.",
+    if uncallable_provider(manifest_type):
+        message = (
+            f"The local gateway stores this {manifest_type} but cannot call its models: requests for them "
+            "answer 5xx here. The platform calls them once applied there."
         )
-    ]
+    else:
+        what = NOT_ENFORCED_LOCALLY.get(manifest_type, f"{manifest_type} configuration")
+        message = (
+            f"The local gateway stores {what} but does not enforce them yet: requests are not checked "
+            f"against this {manifest_type}. The platform enforces it once applied there."
+        )
+    return [Finding("warning", "not-enforced-locally", message)]
 
 
 def _id_prefix(manifest: Mapping[str, Any]) -> str:

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.gateway.control_plane.explain_access import access_report, caller_for, subject_of
 from tfy_gateway.gateway.control_plane.http import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -165,9 +166,12 @@ async def explain(request: Request) -> Response:
     require_admin(request)
     body = await read_object(request)
     subject, model, metadata = body.get("subject"), body.get("model"), body.get("metadata") or {}
+    subject = subject_of(subject) if isinstance(subject, str) else subject
     if not isinstance(subject, str) or ":" not in subject:
         raise ApiError(
-            400, "'subject' is required: e.g. 'user:alice@example.com', 'team:backend' or 'virtualaccount:ci'."
+            400,
+            "'subject' is required: e.g. 'user:alice@example.com' (or just the email), 'team:backend' or "
+            "'virtualaccount:ci'.",
         )
     if not isinstance(model, str) or not model:
         raise ApiError(400, "'model' is required: the model id a request would name, e.g. 'openai-main/gpt-4o'.")
@@ -176,8 +180,12 @@ async def explain(request: Request) -> Response:
     subjects = await _subjects(plane, subject)
     routing = plane.config.current.routing
     explanation = explain_route(plane.router, routing, RouteRequest(model, subjects, metadata, {}))
+    caller = caller_for(subject, subjects, plane.state.config.snapshot.users)
+    access = access_report(plane.config.current.access, caller, explanation)
     limits = await limits_for(plane, _caller(subject, subjects), subjects, model, metadata, body.get("body"))
-    return json_response({"subject": subject, "subjects": list(subjects), **explanation, "limits": limits})
+    return json_response(
+        {"subject": subject, "subjects": list(subjects), **explanation, "access": access, "limits": limits}
+    )
 
 
 routes = [

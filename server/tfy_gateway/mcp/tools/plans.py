@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from tfy_gateway.manifests import ManifestLoadError, has_errors, load_text, validate_documents
 from tfy_gateway.mcp.errors import tool_error
-from tfy_gateway.mcp.findings import FindingOut, summarise
+from tfy_gateway.mcp.findings import NOT_ENFORCED, FindingOut, server_finding, summarise
 from tfy_gateway.mcp.live import live_catalog
 from tfy_gateway.mcp.plans import PLAN_ID_PATTERN, PlannedDocument, UnknownPlanError, fingerprint
 from tfy_gateway.mcp.reachability import new_unreachable
@@ -47,7 +47,11 @@ class PlanResult(BaseModel):
     changes: int = Field(description="Documents that would create or change something.")
     documents: list[DocumentPlan] = Field(description="In the order they would be applied.")
     warnings: list[FindingOut] = Field(
-        default_factory=list, description="Validation warnings, including unreachable rules planned with force."
+        default_factory=list,
+        description=(
+            "Every warning, local validation's and the control plane's (e.g. not-enforced-locally: stored but not "
+            "acted on), including unreachable rules planned with force. Tell the user each one."
+        ),
     )
     impact: Impact | None = Field(
         default=None,
@@ -76,8 +80,10 @@ async def gateway_plan(
     Validates first (errors fail the call with their lines; a new or changed rule that an earlier
     catch-all or identical rule shadows is an unreachable-rule error unless force=true), then asks
     the control plane what each document would create or change (a new resource's diff is all of
-    it, as added lines). The plan records the live state it was compared with and expires after
-    15 minutes. Nothing is applied: gateway_apply_plan applies the plan by plan_id.
+    it, as added lines). `warnings` holds every warning, local and the control plane's: tell the user
+    each, above all not-enforced-locally (stored, but this gateway does not act on it). The plan
+    records the live state it was compared with and expires after 15 minutes. Nothing is applied:
+    gateway_apply_plan applies the plan by plan_id.
     """
     state = state_of(ctx)
     try:
@@ -112,19 +118,37 @@ async def gateway_plan(
                     action=action,
                     diff=outcome.diff,
                     live_fingerprint=fingerprint(outcome.existing),
+                    warnings=outcome.warnings,
                 )
             )
         impact = await plan_impact(client, [d.manifest for d in planned if d.changes])
     plan = state.plans.add(planned)
+    local = [FindingOut.of(f) for f in findings if f.severity == "warning"]
     return PlanResult(
         plan_id=plan.plan_id,
         expires_at=_iso(plan.expires_at),
         expires_in_seconds=int(plan.expires_at - state.plans.now()),
         changes=sum(1 for d in planned if d.changes),
         documents=[DocumentPlan(name=d.name, type=d.type, action=d.action, diff=d.diff) for d in planned],
-        warnings=[FindingOut.of(f) for f in findings if f.severity == "warning"],
+        warnings=_with_server_warnings(local, planned),
         impact=impact,
     )
+
+
+def _with_server_warnings(local: list[FindingOut], documents: list[PlannedDocument]) -> list[FindingOut]:
+    """Local findings, then what the control plane said about each document that local validation did
+    not already say (a message that a local finding holds, e.g. in an unreachable-rule, is not repeated)."""
+    said_locally = {finding.message for finding in local}
+    said: set[tuple[str, str]] = set()
+    merged = list(local)
+    for doc in documents:
+        for warning in doc.warnings:
+            raw = str(warning.get("message"))
+            if any(raw in local_message for local_message in said_locally) or (doc.name, raw) in said:
+                continue
+            said.add((doc.name, raw))
+            merged.append(server_finding(warning, doc.type, doc.name))
+    return merged
 
 
 class AppliedDocument(BaseModel):
@@ -140,6 +164,17 @@ class ApplyResult(BaseModel):
     )
     applied_at: str
     documents: list[AppliedDocument]
+    warnings: list[FindingOut] = Field(
+        default_factory=list,
+        description=(
+            "What the control plane warned about (on applying, or when the plan was made for documents it did not "
+            "need to send). not-enforced-locally: stored but not acted on here, so the policy is not live on this "
+            "gateway: say so rather than that it applies."
+        ),
+    )
+    not_enforced: list[str] = Field(
+        default_factory=list, description="'<type>/<name>' of the applied documents this gateway does not act on."
+    )
 
 
 async def gateway_apply_plan(
@@ -150,7 +185,9 @@ async def gateway_apply_plan(
 
     Refuses an unknown or expired plan, and a plan whose live resources changed since it was made
     (plan again to see the new diff). Applying the same plan twice reports already_applied and
-    sends nothing. Returns what was created or updated. It does not validate or diff new text.
+    sends nothing. Returns what was created or updated and every warning the control plane gave;
+    a document in `not_enforced` is stored but not acted on by this gateway, so do not tell the user
+    its policy is live. It does not validate or diff new text.
     """
     state = state_of(ctx)
     try:
@@ -180,7 +217,7 @@ async def gateway_apply_plan(
             if not doc.changes:
                 continue
             try:
-                await client.apply(doc.manifest, dry_run=False)
+                outcome = await client.apply(doc.manifest, dry_run=False)
             except ControlPlaneError as exc:
                 # The plan stays unapplied; its fingerprints no longer match, so it cannot be retried.
                 done = ", ".join(plan.applied) or "nothing"
@@ -189,16 +226,21 @@ async def gateway_apply_plan(
                     "Call gateway_plan again to see what is left."
                 ) from None
             plan.applied.append(f"{doc.type}/{doc.name}")
+            doc.warnings = outcome.warnings  # what applying said, which may differ from the dry run
     plan.applied_at = state.plans.now()
     return _result(plan_id, "applied", plan.applied_at, plan.documents)
 
 
 def _result(plan_id: str, status: str, applied_at: float, documents: list[PlannedDocument]) -> ApplyResult:
+    warnings = _with_server_warnings([], documents)
+    not_enforced = [f"{d.type}/{d.name}" for d in documents if any(w.get("code") == NOT_ENFORCED for w in d.warnings)]
     return ApplyResult(
         plan_id=plan_id,
         status=status,
         applied_at=_iso(applied_at),
         documents=[AppliedDocument(name=d.name, type=d.type, action=d.action) for d in documents],
+        warnings=warnings,
+        not_enforced=not_enforced,
     )
 
 
