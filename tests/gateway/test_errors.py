@@ -67,6 +67,8 @@ def test_the_check_sees_an_exception_outside_the_tree() -> None:
         ("tfy_gateway.gateway.limits.limiter.Refused", RequestError, Exception),
         ("tfy_gateway.gateway.data_plane.asgi.ClientGone", RequestError, Exception),
         ("tfy_gateway.gateway.alerts.schema.SchemaError", StateError, RuntimeError),
+        ("tfy_gateway.gateway.alerts.schema.AlertsFileError", StateError, RuntimeError),
+        ("tfy_gateway.gateway.alerts.database.AlertsUnavailable", StateError, Exception),
         ("tfy_gateway.gateway.shared.redis.StateStoreDown", StateError, Exception),
         ("tfy_gateway.gateway.store.base.StoreError", StateError, Exception),
         ("tfy_gateway.gateway.store.base.StoreConflict", StateError, Exception),

@@ -68,3 +68,88 @@ def test_apply_refuses_a_bad_name_and_stores_nothing(gateway: GatewayProcess) ->
         assert "name" in response.json()["message"]
     listed = httpx.get(gateway.base_url + "/api/svc/v1/provider-accounts", headers=headers, timeout=30)
     assert listed.status_code == 200 and listed.json()["data"] == []
+
+
+# Labels: rule ids, config and budget names, channel names, metadata keys. They reach the
+# x-tfy-applied-configurations header, log lines, metric labels and Redis keys as written.
+BAD_LABELS = ["r\x7fx", "tab\there", "two\nlines", "nul\x00", "zero\u200bwidth", " padded", "x" * 129]
+GOOD_LABELS = ["daily-cost", "Route to GPT-4 (EU)", "Résumé budget ✓", "team:backend/limit #2"]
+TARGET = [{"type": "slack-webhook", "notification_channel": "ops"}]
+
+
+def label_manifests(label: str) -> list[tuple[dict[str, object], str]]:
+    """(manifest, the path of `label` in it) for every kind of label a manifest carries."""
+    rule = {"id": "r", "when": {}, "limit_to": 10, "unit": "cost_per_day"}
+    budget = {"name": "b", "type": "gateway-budget-config", "rules": [rule]}
+    v2 = {"name": "n", "type": "tenant-budget-config", "limits": {"cost_per_day": 1}, "mode": "enforce"}
+    return [
+        ({**budget, "rules": [{**rule, "id": label}]}, "rules[0].id"),
+        ({**budget, "name": label}, "name"),
+        ({**budget, "rules": [{**rule, "when": {"metadata": {label: "v"}}}]}, "rules[0].when.metadata"),
+        (
+            {**budget, "rules": [{**rule, "budget_applies_per": [f"metadata.{label}"]}]},
+            "rules[0].budget_applies_per[0]",
+        ),
+        (
+            {
+                **budget,
+                "rules": [
+                    {
+                        **rule,
+                        "alerts": {
+                            "thresholds": [50],
+                            "notification_target": [{"type": "slack-webhook", "notification_channel": label}],
+                        },
+                    }
+                ],
+            },
+            "rules[0].alerts.notification_target[0].notification_channel",
+        ),
+        ({**v2, "name": label, "applies_to": {"type": "aggregate"}}, "name"),
+        ({**v2, "applies_to": {"type": "metadata", "metadata": label}}, "applies_to.metadata"),
+        (
+            {
+                "name": label,
+                "type": "gateway-rate-limiting-config",
+                "rules": [{"id": "r", "when": {}, "limit_to": 1, "unit": "requests_per_minute"}],
+            },
+            "name",
+        ),
+        (
+            {
+                "name": "lb",
+                "type": "gateway-load-balancing-config",
+                "rules": [
+                    {
+                        "id": label,
+                        "type": "weight-based-routing",
+                        "when": {},
+                        "load_balance_targets": [{"target": "openai-main/gpt-4o", "weight": 100}],
+                    }
+                ],
+            },
+            "rules[0].id",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("label", BAD_LABELS, ids=repr)
+def test_a_label_with_a_control_character_or_unbounded_is_an_error_at_its_path(label: str) -> None:
+    for manifest, path in label_manifests(label):
+        errors = [f for f in findings(manifest) if f[0] == "error"]
+        assert errors and all(p.startswith(path) for p, *_ in [(e[1],) for e in errors]), (path, errors)
+        message = errors[0][2]
+        assert "\x7f" not in message and "\n" not in message and "\t" not in message and len(message) < 500
+
+
+@pytest.mark.parametrize("label", GOOD_LABELS)
+def test_ordinary_labels_in_any_script_stay_valid(label: str) -> None:
+    for manifest, path in label_manifests(label):
+        assert [f for f in findings(manifest) if f[0] == "error" and f[1].startswith(path)] == [], path
+
+
+def test_a_del_in_a_rule_id_names_the_character_and_its_position() -> None:
+    manifest, _ = label_manifests("r\x7fx")[0]
+    [(_, path, message)] = [f for f in findings(manifest) if f[0] == "error"]
+    assert path == "rules[0].id"
+    assert "U+007F" in message and "position 2" in message and "printable" in message

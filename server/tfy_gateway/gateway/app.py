@@ -28,9 +28,8 @@ from tfy_gateway.gateway.dashboard import routes as dashboard_routes
 from tfy_gateway.gateway.data_plane import PREFIX as DATA_PLANE_PREFIX
 from tfy_gateway.gateway.data_plane import DataPlane, DataPlaneApp, DataPlaneOptions
 from tfy_gateway.gateway.data_plane import routes as data_plane_routes
-from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
+from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS, ConfigError, StateError
 from tfy_gateway.gateway.extension import Extension
-from tfy_gateway.gateway.limits.state_file import StateFileError
 from tfy_gateway.gateway.observability.exporter_logs import quiet_exporter_logs
 from tfy_gateway.gateway.propagation import propagate
 from tfy_gateway.gateway.providers import Transport
@@ -67,17 +66,22 @@ class GatewayApp(Starlette):
         await super().__call__(scope, receive, send)
 
     def _startup_failure_in_one_line(self, send: Send) -> Send:
-        """A start-up that failed on a state file the gateway cannot use is reported as that error's
-        one line (which file, what is wrong, what to do), not as the traceback Starlette formats."""
+        """A start-up that failed on a state file, a store or the configuration is reported as that
+        error's one line (which file, what is wrong, what to do), not as the traceback Starlette
+        formats: the operator has something to fix, not a bug to report."""
 
         async def relay(message: MutableMapping[str, Any]) -> None:
             error = getattr(self.state, "startup_error", None)
-            if message["type"] == "lifespan.startup.failed" and isinstance(error, StateFileError):
+            if message["type"] == "lifespan.startup.failed" and isinstance(error, STARTUP_PROBLEMS):
                 message = {**message, "message": str(error)}
             await send(message)
 
         return relay
 
+
+STARTUP_PROBLEMS = (StateError, ConfigError)
+"""What a start-up can fail on that the operator fixes (a corrupt or unreadable state file, an
+unreachable store, a setting): reported in one line. StateFileError (limits.sqlite3) is one."""
 
 WORKER_SETTINGS_ENV = "TFY_GATEWAY_WORKER_SETTINGS"
 """`serve --workers N` hands its settings to each worker process as JSON in this variable."""
@@ -113,13 +117,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state = await GatewayState.open(settings)
+        try:
+            state = await GatewayState.open(settings)
+        except STARTUP_PROBLEMS as exc:
+            app.state.startup_error = exc
+            raise
         app.state.gateway = state
         try:
             async with AsyncExitStack() as stack:
                 try:
                     app.state.data_plane = await stack.enter_async_context(DataPlane.open(state, options))
-                except StateFileError as exc:
+                except STARTUP_PROBLEMS as exc:
                     app.state.startup_error = exc  # reported as its one line (GatewayApp)
                     raise
                 for part in extra:

@@ -30,7 +30,9 @@ fault and where the error is answered:
     │   ├── StoreError, StoreConflict         store/base.py: the config store
     │   ├── DataDirBusy (RuntimeError)        dir_lock.py: another process holds the data dir (DataDirServed)
     │   ├── StateFileError                    limits/state_file.py: limits.sqlite3 cannot be used (one line: what to do)
-    │   └── SchemaError (RuntimeError)        alerts/schema.py: an outbox written by a newer gateway
+    │   ├── SchemaError (RuntimeError)        alerts/schema.py: an outbox written by a newer gateway
+    │   ├── AlertsFileError (RuntimeError)    alerts/schema.py: alerts.db is not a readable alert database
+    │   └── AlertsUnavailable                 alerts/database.py: the shared alert database is away
     └── ConfigError                           configuration the gateway cannot use; the message says what to fix
         ├── SettingsError (ValueError)        settings.py
         ├── CompileError                      config/compiled.py: a snapshot that does not compile

@@ -55,6 +55,7 @@ ADMIN_ENV_TOKEN_NAME = "admin-env-token"
 SYSTEM_SUBJECT = {"subjectId": "system", "subjectType": "user", "subjectSlug": "tfy-gateway"}
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+MAX_EMAIL = 254  # RFC 5321's limit on a forward path
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,34}[a-z0-9]$")
 _TEAM = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
 
@@ -90,8 +91,14 @@ def subject_of(principal: Principal) -> dict[str, Any]:
 
 
 def check_email(email: str) -> str:
-    if not _EMAIL.match(email):
-        raise ApiError(422, f"Invalid email {email!r}: expected something like alice@example.com.")
+    """A user's email as its subject (`user:<email>`, in logs, metrics and Redis keys): printable,
+    at most 254 characters, one `@`; else 422."""
+    if len(email) > MAX_EMAIL or not email.isprintable() or not _EMAIL.match(email):
+        raise ApiError(
+            422,
+            f"Invalid email {email[:60]!r}: expected something like alice@example.com (printable, at most "
+            f"{MAX_EMAIL} characters).",
+        )
     return email.lower()
 
 

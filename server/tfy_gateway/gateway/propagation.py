@@ -69,11 +69,12 @@ async def _reload_when_changed(state: GatewayState, wakeup: Wakeup, interval: fl
 
 async def _listen(state: GatewayState, wakeup: Wakeup) -> None:
     """Keep a LISTEN connection open; wake the reloader on every notification and after reconnecting."""
-    from tfy_gateway.gateway.store.postgres import CHANNEL, redact_url
+    from tfy_gateway.gateway.secrets_masking import mask_url
+    from tfy_gateway.gateway.store.postgres import CHANNEL
 
     url = state.settings.database_url
     assert url is not None
-    where = redact_url(url)
+    where = mask_url(url)
     delay = RECONNECT_FIRST_S
     lost = False
     while True:

@@ -19,7 +19,7 @@ from pydantic.config import JsonDict
 from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.observability.environment import standard_values
 from tfy_gateway.gateway.routing.settings import RoutingSettings
-from tfy_gateway.gateway.shared.url import safe_url
+from tfy_gateway.gateway.secrets_masking import mask_url
 
 ENV_PREFIX = "TFY_GATEWAY_"
 ADMIN_TOKEN_ENV = "TFY_GATEWAY_ADMIN_TOKEN"
@@ -115,7 +115,14 @@ class GatewaySettings(BaseModel):
     alert_max_attempts: int = Field(
         10, ge=1, description="budget alerts: attempts per notification target before it is marked failed"
     )
-    alert_timeout_s: float = Field(10.0, gt=0, description="budget alerts: time limit of one delivery (HTTP or SMTP)")
+    alert_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "budget alerts: how long a delivery waits for its answer before it counts as unanswered "
+            "(a late answer before the retry still counts)"
+        ),
+    )
     alert_pagerduty_url: str = Field(
         "https://events.pagerduty.com/v2/enqueue",
         pattern=r"^https?://\S+$",
@@ -325,7 +332,7 @@ def _explain(exc: ValidationError, values: Mapping[str, Any], source: Mapping[st
         where = source.get(name, name)
         shown = "<hidden>" if name in _HIDDEN else repr(values.get(name))
         if name == "redis_url" and isinstance(values.get(name), str):
-            shown = repr(safe_url(values[name]))
+            shown = repr(mask_url(values[name]))
         field = GatewaySettings.model_fields.get(name)
         allowed = _allowed(field.annotation if field else None, error["type"], error.get("ctx") or {})
         message = error["msg"]

@@ -19,6 +19,7 @@ from tfy_gateway.gateway.config import ConfigCompiler, ConfigHub, ConfigWriter
 from tfy_gateway.gateway.dir_lock import DataDirLock
 from tfy_gateway.gateway.identities import bootstrap_admin
 from tfy_gateway.gateway.observability.spec import defaults_from
+from tfy_gateway.gateway.providers.secrets import exposed_secret_files
 from tfy_gateway.gateway.settings import GatewaySettings
 from tfy_gateway.gateway.store import Store, open_store
 
@@ -54,6 +55,8 @@ class GatewayState:
             dir_lock.release()
             raise
         logger.info("control-plane store: %s", store.location)
+        for warning in exposed_secret_files(settings.data_dir):
+            logger.warning("%s", warning)
         hub = ConfigHub()
         compiler = ConfigCompiler(
             settings.data_dir, PriceTable.bundled(), defaults_from(settings), offline_upstream=settings.offline_upstream

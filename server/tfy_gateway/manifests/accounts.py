@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from tfy_gateway.manifests.common import NotificationTarget, StrictModel
-from tfy_gateway.manifests.names import AccountName
+from tfy_gateway.manifests.names import AccountName, EmailAddress
+from tfy_gateway.manifests.numbers import MAX_DAYS
 
 
 class TeamOwnedBy(StrictModel):
@@ -19,8 +20,8 @@ class Team(StrictModel):
     type: Literal["team"]
     displayName: str | None = None
     description: str | None = None
-    managers: list[str] | None = None
-    members: list[str] = Field(description="Emails of the team's users; [] for none yet.")
+    managers: list[EmailAddress] | None = None
+    members: list[EmailAddress] = Field(description="Emails of the team's users; [] for none yet.")
     ownedBy: TeamOwnedBy | None = None
     tags: dict[str, Any] | None = None
     identity_provider_mapping: list[dict[str, Any]] | None = None
@@ -35,8 +36,8 @@ class Permission(StrictModel):
 
 
 class AutoRotate(StrictModel):
-    auto_rotate_interval: int = Field(default=360, ge=30, description="Days.")
-    grace_period: int = Field(default=30, ge=1, description="Days.")
+    auto_rotate_interval: int = Field(default=360, ge=30, le=MAX_DAYS, description="Days.")
+    grace_period: int = Field(default=30, ge=1, le=MAX_DAYS, description="Days.")
 
 
 class VirtualAccountOwnedBy(StrictModel):

@@ -13,6 +13,8 @@ from pydantic import Field
 
 from tfy_gateway.manifests.common import NotificationTarget, StrictModel
 from tfy_gateway.manifests.filters_v2 import InNotInFilter, TeamSubjects, TenantSubjects
+from tfy_gateway.manifests.names import Label, MetadataKey
+from tfy_gateway.manifests.numbers import Percent, Usd
 
 BUDGET_PERIODS: tuple[str, ...] = (
     "cost_per_day",
@@ -30,12 +32,12 @@ BudgetMode = Literal["enforce", "audit", "soft_enforce"]
 class BudgetV2Limits(StrictModel):
     """USD caps per period; set one or more. A lifetime cap excludes the periodic ones."""
 
-    cost_per_day: float | None = Field(default=None, ge=0, description="USD per UTC day.")
-    cost_per_week: float | None = Field(default=None, ge=0, description="USD per week (Monday 00:00 UTC).")
-    cost_per_month: float | None = Field(default=None, ge=0, description="USD per calendar month (UTC).")
-    cost_per_quarter: float | None = Field(default=None, ge=0, description="USD per calendar quarter (UTC).")
-    cost_per_lifetime: float | None = Field(
-        default=None, ge=0, description="USD for ever (never resets); excludes day/week/month/quarter."
+    cost_per_day: Usd | None = Field(default=None, description="USD per UTC day.")
+    cost_per_week: Usd | None = Field(default=None, description="USD per week (Monday 00:00 UTC).")
+    cost_per_month: Usd | None = Field(default=None, description="USD per calendar month (UTC).")
+    cost_per_quarter: Usd | None = Field(default=None, description="USD per calendar quarter (UTC).")
+    cost_per_lifetime: Usd | None = Field(
+        default=None, description="USD for ever (never resets); excludes day/week/month/quarter."
     )
 
     def periods(self) -> dict[str, float]:
@@ -106,7 +108,7 @@ class BudgetV2AppliesToMetadata(StrictModel):
     """A separate budget for each value of one X-TFY-METADATA key."""
 
     type: Literal["metadata"]
-    metadata: str = Field(min_length=1, description="The metadata key whose values each get a budget.")
+    metadata: MetadataKey = Field(description="The metadata key whose values each get a budget.")
     overrides: list[BudgetV2PerMetadataOverride] | None = None
 
 
@@ -131,7 +133,7 @@ BUDGET_OVERRIDE_ENTITIES: dict[type[StrictModel], tuple[str, str]] = {
 class BudgetV2Alert(StrictModel):
     """Notify when usage crosses a percentage of a limit (each period, each entity)."""
 
-    thresholds: list[float] = Field(description="Percentages of the limit, 0..100, e.g. [75, 90, 95, 100].")
+    thresholds: list[Percent] = Field(description="Percentages of the limit, 0..100, e.g. [75, 90, 95, 100].")
     notification_target: list[NotificationTarget] | None = None
 
 
@@ -150,7 +152,7 @@ class BudgetV2WhenTenantScoped(StrictModel):
     subjects: TenantSubjects | None = None
     models: InNotInFilter | None = Field(default=None, description=_MODELS)
     provider_accounts: InNotInFilter | None = Field(default=None, description="Provider-account names.")
-    metadata: dict[str, InNotInFilter] | None = Field(default=None, description=_METADATA)
+    metadata: dict[MetadataKey, InNotInFilter] | None = Field(default=None, description=_METADATA)
 
 
 class BudgetV2WhenTeamScoped(StrictModel):
@@ -159,13 +161,13 @@ class BudgetV2WhenTeamScoped(StrictModel):
     subjects: TeamSubjects | None = None
     models: InNotInFilter | None = Field(default=None, description=_MODELS)
     provider_accounts: InNotInFilter | None = Field(default=None, description="Provider-account names.")
-    metadata: dict[str, InNotInFilter] | None = Field(default=None, description=_METADATA)
+    metadata: dict[MetadataKey, InNotInFilter] | None = Field(default=None, description=_METADATA)
 
 
 class TenantBudgetConfig(StrictModel):
     """A tenant-wide budget rule (tenant admins); every matching V2 budget must allow a request."""
 
-    name: str = Field(min_length=1, description=_NAME)
+    name: Label = Field(description=_NAME)
     type: Literal["tenant-budget-config"]
     when: BudgetV2WhenTenantScoped | None = None
     limits: BudgetV2Limits
@@ -177,9 +179,9 @@ class TenantBudgetConfig(StrictModel):
 class TeamBudgetConfig(StrictModel):
     """A budget rule over one team's traffic (tenant admins and the team's managers)."""
 
-    name: str = Field(min_length=1, description=_NAME)
+    name: Label = Field(description=_NAME)
     type: Literal["team-budget-config"]
-    team_name: str = Field(min_length=1, description="The team that owns this budget (RBAC is checked on it).")
+    team_name: Label = Field(description="The team that owns this budget (RBAC is checked on it).")
     when: BudgetV2WhenTeamScoped | None = None
     limits: BudgetV2Limits
     applies_to: BudgetV2AppliesTo

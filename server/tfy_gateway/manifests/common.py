@@ -6,11 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from tfy_gateway.manifests.names import Label, MetadataKey
+
 
 class StrictModel(BaseModel):
     """Unknown keys are errors: the platform would silently ignore a misspelt field."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True, defer_build=True)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, frozen=True, strict=True, defer_build=True, allow_inf_nan=False
+    )
 
 
 def _http_status(value: str) -> str:
@@ -33,36 +37,36 @@ class When(StrictModel):
         default=None, description='Callers: "user:<email>", "team:<name>", "virtualaccount:<name>" or "*".'
     )
     models: list[str] | None = Field(default=None, description="Requested model names, or `*`.")
-    metadata: dict[str, str] | None = Field(
+    metadata: dict[MetadataKey, str] | None = Field(
         default=None, description="Key/values that must all be present in the request's X-TFY-METADATA."
     )
 
 
 class Email(StrictModel):
     type: Literal["email"]
-    notification_channel: str
+    notification_channel: Label
     to_emails: list[str]
 
 
 class SlackWebhook(StrictModel):
     type: Literal["slack-webhook"]
-    notification_channel: str
+    notification_channel: Label
 
 
 class SlackBot(StrictModel):
     type: Literal["slack-bot"]
-    notification_channel: str
+    notification_channel: Label
     channels: list[str]
 
 
 class PagerDuty(StrictModel):
     type: Literal["pagerduty"]
-    notification_channel: str
+    notification_channel: Label
 
 
 class MsTeamsWebhook(StrictModel):
     type: Literal["ms-teams-webhook"]
-    notification_channel: str
+    notification_channel: Label
 
 
 NotificationTarget = Annotated[

@@ -7,20 +7,21 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from tfy_gateway.manifests.common import StrictModel
+from tfy_gateway.manifests.numbers import Count, Price
 
 
 class PricingTier(StrictModel):
-    from_: int = Field(alias="from", ge=0)
-    cost_per_token: float = Field(ge=0)
+    from_: Count = Field(alias="from")
+    cost_per_token: Price
 
 
 class TokenPrices(StrictModel):
     """USD per 1000 tokens."""
 
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
-    cache_read: float | None = Field(default=None, ge=0)
-    cache_write: float | None = Field(default=None, ge=0)
+    input: Price
+    output: Price
+    cache_read: Price | None = None
+    cache_write: Price | None = None
     input_tiers: list[PricingTier] | None = None
     output_tiers: list[PricingTier] | None = None
     cache_read_tiers: list[PricingTier] | None = None
@@ -34,11 +35,11 @@ class PerThousandTokens(StrictModel):
 
 class PerThousandEmbeddingTokens(StrictModel):
     metric: Literal["per_1000_embedding_tokens"]
-    value: float = Field(ge=0)
+    value: Price
 
 
 class InputPrice(StrictModel):
-    input: float = Field(ge=0)
+    input: Price
 
 
 class PerMillionCharacters(StrictModel):
@@ -52,8 +53,8 @@ class PerMinuteOfAudio(StrictModel):
 
 
 class PagePrices(StrictModel):
-    pages: float = Field(ge=0)
-    annotated_pages: float | None = Field(default=None, ge=0)
+    pages: Price
+    annotated_pages: Price | None = None
 
 
 class PerThousandPages(StrictModel):

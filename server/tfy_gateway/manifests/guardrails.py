@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from tfy_gateway.manifests.common import StrictModel
+from tfy_gateway.manifests.names import Label, MetadataKey, RuleId
 
 
 class ValuesCondition(StrictModel):
@@ -38,11 +39,11 @@ class SubjectConditionGroup(StrictModel):
 class GuardrailsWhen(StrictModel):
     target: TargetConditionGroup | None = None
     subjects: SubjectConditionGroup | None = None
-    metadata: dict[str, str] | None = None
+    metadata: dict[MetadataKey, str] | None = None
 
 
 class GuardrailsRule(StrictModel):
-    id: str = Field(min_length=1)
+    id: RuleId
     when: GuardrailsWhen
     llm_input_guardrails: list[str]
     llm_output_guardrails: list[str]
@@ -52,6 +53,6 @@ class GuardrailsRule(StrictModel):
 
 
 class GuardrailsConfig(StrictModel):
-    name: str = Field(min_length=1)
+    name: Label
     type: Literal["gateway-guardrails-config"]
     rules: list[GuardrailsRule]

@@ -40,6 +40,8 @@ SECRET_FIELDS = frozenset(
         "client_secret",
         "key_file_content",
         "certificate",
+        "session_token",
+        "private_key",
     }
 )
 SECRET_PREFIX = "tfy-secret://"
@@ -346,9 +348,11 @@ def plaintext_secrets(data: Any, loc: Loc = ()) -> Iterator[Finding]:
                 yield finding(
                     "warning",
                     "plaintext-secret",
-                    f"'{key}' holds a plaintext credential; it will be stored and shown in diffs",
+                    f"'{key}' holds a plaintext credential: it is stored as written, and reads, dry runs and "
+                    "diffs show it as <redacted>",
                     child,
-                    hint="store it as a secret and write tfy-secret://<tenant>:<group>:<key>",
+                    hint="store it as a secret and write tfy-secret://<tenant>:<group>:<key> (locally: "
+                    "TFY_SECRET_<GROUP>_<KEY> or <data-dir>/secrets.json)",
                 )
             else:
                 yield from plaintext_secrets(value, child)

@@ -14,6 +14,8 @@ from pydantic import Field
 
 from tfy_gateway.manifests.common import StrictModel
 from tfy_gateway.manifests.filters_v2 import InNotInFilter, TenantSubjects
+from tfy_gateway.manifests.names import Label, MetadataKey
+from tfy_gateway.manifests.numbers import Count
 from tfy_gateway.manifests.rate_limits_v2 import RateLimitAppliesToAggregate, RateLimitMode
 
 MCP_RATE_WINDOWS: tuple[tuple[str, ...], ...] = (
@@ -24,9 +26,9 @@ MCP_RATE_WINDOWS: tuple[tuple[str, ...], ...] = (
 class McpRateLimits(StrictModel):
     """Tool-call windows of one limit; set one or more."""
 
-    tool_calls_per_minute: int | None = Field(default=None, ge=0)
-    tool_calls_per_hour: int | None = Field(default=None, ge=0)
-    tool_calls_per_day: int | None = Field(default=None, ge=0, description="Inferred (minute and hour are seen).")
+    tool_calls_per_minute: Count | None = Field(default=None)
+    tool_calls_per_hour: Count | None = Field(default=None)
+    tool_calls_per_day: Count | None = Field(default=None, description="Inferred (minute and hour are seen).")
 
     def windows(self) -> dict[str, int]:
         return {name: value for name in MCP_RATE_WINDOWS[0] if (value := getattr(self, name)) is not None}
@@ -85,7 +87,7 @@ class McpRateLimitAppliesToMetadata(StrictModel):
     """Separate counters per value of one X-TFY-METADATA key."""
 
     type: Literal["metadata"]
-    metadata: str = Field(min_length=1, description="The metadata key whose values each get counters.")
+    metadata: MetadataKey = Field(description="The metadata key whose values each get counters.")
     overrides: list[McpRateLimitPerMetadataOverride] | None = None
 
 
@@ -113,7 +115,7 @@ class McpRateLimitWhen(StrictModel):
     mcp_servers: InNotInFilter | None = Field(
         default=None, description='MCP server names, or "<server>:<tool>" for one tool.'
     )
-    metadata: dict[str, InNotInFilter] | None = Field(
+    metadata: dict[MetadataKey, InNotInFilter] | None = Field(
         default=None, description="Per X-TFY-METADATA key, the values that match."
     )
 
@@ -121,7 +123,7 @@ class McpRateLimitWhen(StrictModel):
 class McpRateLimitConfig(StrictModel):
     """One named rate limit on MCP tool calls; every matching V2 limit must allow a call."""
 
-    name: str = Field(min_length=1, description="Unique among MCP rate limits (a model rate limit may share it).")
+    name: Label = Field(description="Unique among MCP rate limits (a model rate limit may share it).")
     type: Literal["tenant-rate-limit-config/mcp"]
     when: McpRateLimitWhen | None = None
     limits: McpRateLimits

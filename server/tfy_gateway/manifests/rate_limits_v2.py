@@ -17,6 +17,8 @@ from pydantic import Field
 
 from tfy_gateway.manifests.common import StrictModel
 from tfy_gateway.manifests.filters_v2 import InNotInFilter, TenantSubjects
+from tfy_gateway.manifests.names import Label, MetadataKey
+from tfy_gateway.manifests.numbers import Count
 
 MODEL_RATE_WINDOWS: tuple[tuple[str, ...], ...] = (
     ("requests_per_minute", "requests_per_hour", "requests_per_day"),
@@ -33,12 +35,12 @@ _NAME = "Unique among model rate limits (an MCP rate limit may share it)."
 class ModelRateLimits(StrictModel):
     """Windows of one limit; set one or more. Tokens are input + output tokens."""
 
-    requests_per_minute: int | None = Field(default=None, ge=0)
-    requests_per_hour: int | None = Field(default=None, ge=0)
-    requests_per_day: int | None = Field(default=None, ge=0)
-    tokens_per_minute: int | None = Field(default=None, ge=0)
-    tokens_per_hour: int | None = Field(default=None, ge=0)
-    tokens_per_day: int | None = Field(default=None, ge=0)
+    requests_per_minute: Count | None = Field(default=None)
+    requests_per_hour: Count | None = Field(default=None)
+    requests_per_day: Count | None = Field(default=None)
+    tokens_per_minute: Count | None = Field(default=None)
+    tokens_per_hour: Count | None = Field(default=None)
+    tokens_per_day: Count | None = Field(default=None)
 
     def windows(self) -> dict[str, int]:
         """The windows set: `{"requests_per_minute": 60, ...}` (requests first, shortest first)."""
@@ -119,7 +121,7 @@ class RateLimitAppliesToMetadata(StrictModel):
     """Separate counters per value of one X-TFY-METADATA key."""
 
     type: Literal["metadata"]
-    metadata: str = Field(min_length=1, description="The metadata key whose values each get counters.")
+    metadata: MetadataKey = Field(description="The metadata key whose values each get counters.")
     overrides: list[RateLimitPerMetadataOverride] | None = None
 
 
@@ -149,7 +151,7 @@ class ModelRateLimitWhen(StrictModel):
     subjects: TenantSubjects | None = None
     models: InNotInFilter | None = Field(default=None, description='Model ids "<provider-account>/<model>".')
     provider_accounts: InNotInFilter | None = Field(default=None, description="Provider-account names.")
-    metadata: dict[str, InNotInFilter] | None = Field(
+    metadata: dict[MetadataKey, InNotInFilter] | None = Field(
         default=None, description="Per X-TFY-METADATA key, the values that match."
     )
 
@@ -157,7 +159,7 @@ class ModelRateLimitWhen(StrictModel):
 class ModelRateLimitConfig(StrictModel):
     """One named rate limit on LLM traffic; every matching V2 limit must allow a request."""
 
-    name: str = Field(min_length=1, description=_NAME)
+    name: Label = Field(description=_NAME)
     type: Literal["tenant-rate-limit-config/model"]
     when: ModelRateLimitWhen | None = None
     limits: ModelRateLimits

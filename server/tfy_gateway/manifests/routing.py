@@ -13,6 +13,8 @@ from tfy_gateway.manifests.common import (
     StrictModel,
     When,
 )
+from tfy_gateway.manifests.names import Label, RuleId
+from tfy_gateway.manifests.numbers import MAX_MS, MAX_SECONDS
 
 
 class RetryConfig(StrictModel):
@@ -26,8 +28,8 @@ class RetryConfig(StrictModel):
 class SlaCutoff(StrictModel):
     """Above these, a priority target is marked unhealthy until its cooldown ends."""
 
-    time_per_output_token_ms: int | None = Field(default=None, gt=0)
-    time_to_first_token_ms: int | None = Field(default=None, gt=0)
+    time_per_output_token_ms: int | None = Field(default=None, gt=0, le=MAX_MS)
+    time_to_first_token_ms: int | None = Field(default=None, gt=0, le=MAX_MS)
 
 
 class HeadersOverride(StrictModel):
@@ -41,7 +43,7 @@ class StickySessionIdentifier(StrictModel):
 
 
 class StickyRouting(StrictModel):
-    ttl_seconds: int = Field(gt=0)
+    ttl_seconds: int = Field(gt=0, le=MAX_SECONDS)
     session_identifiers: list[StickySessionIdentifier] = Field(min_length=1)
 
 
@@ -64,7 +66,7 @@ class LatencyTarget(_Target):
 
 
 class PriorityTarget(_Target):
-    priority: int = Field(default=0, ge=0, description="0 is tried first.")
+    priority: int = Field(default=0, ge=0, le=10**6, description="0 is tried first.")
     sla_cutoff: SlaCutoff | None = None
 
 
@@ -95,7 +97,7 @@ class HeuristicClassification(StrictModel):
 class LlmClassification(StrictModel):
     type: Literal["llm-classifier"]
     model: str
-    timeout_ms: int = 2000
+    timeout_ms: int = Field(default=2000, gt=0, le=MAX_MS)
     fallback_strategy: dict[str, Any]
 
 
@@ -108,7 +110,7 @@ class ComplexityBasedRouting(StrictModel):
 
 
 class _Rule(StrictModel):
-    id: str = Field(min_length=1, description="Unique within the config; shown in response headers.")
+    id: RuleId = Field(description="Unique within the config; shown in response headers.")
     when: When
 
 
@@ -134,6 +136,6 @@ RoutingStrategy = Annotated[
 class LoadBalancingConfig(StrictModel):
     """Tenant-wide routing: the first rule whose `when` matches a request routes it."""
 
-    name: str = Field(min_length=1)
+    name: Label
     type: Literal["gateway-load-balancing-config"]
     rules: list[RoutingRule]

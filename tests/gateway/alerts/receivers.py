@@ -1,13 +1,15 @@
 """Real receivers for alert deliveries, on loopback free ports, started and stopped by the tests.
 
 `Receiver`: a tiny aiohttp server that records every POST (path, headers, JSON body) and answers as
-told per path prefix (Slack-Web-API-like paths answer `{"ok": true}`). It can be stopped and started
+told per path prefix (Slack-Web-API-like paths answer `{"ok": true}`), after `delay_s` when told (a
+slow receiver: it has the request, the sender has no answer yet). It can be stopped and started
 again on the same port, to play a webhook that is down at first. `SmtpSink`: an aiosmtpd server that
 keeps every message it accepts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ class Answer:
     status: int = 200
     body: bytes = b"ok"
     content_type: str = "text/plain"
+    delay_s: float = 0.0
 
 
 class Receiver:
@@ -70,6 +73,8 @@ class Receiver:
         raw = await request.read()
         self.requests.append(Received(request.path, dict(request.headers), orjson.loads(raw) if raw else None))
         answer = next((a for prefix, a in self.answers.items() if request.path.startswith(prefix)), Answer())
+        if answer.delay_s:
+            await asyncio.sleep(answer.delay_s)  # the receiver's own slowness, not a wait for a state
         return web.Response(status=answer.status, body=answer.body, content_type=answer.content_type)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from tests.gateway.alerts.conftest import WEBHOOK_TOKEN, budget_alert
-from tests.gateway.alerts.receivers import Receiver
+from tests.gateway.alerts.receivers import Answer, Receiver
 from tfy_gateway.gateway import GatewaySettings, create_app
 from tfy_gateway.gateway.data_plane import DataPlane
 
@@ -105,3 +105,18 @@ async def test_an_empty_history_lists_nothing(tmp_path: Path, receiver: Receiver
     async with running(tmp_path, receiver) as (_, client):
         empty = (await client.get(PATH)).json()
     assert empty == {"data": [], "pagination": {"total": 0, "offset": 0, "limit": 100}}
+
+
+async def test_the_listing_shows_no_part_of_a_failing_webhook_url(tmp_path: Path, receiver: Receiver) -> None:
+    password, segment, query = "apiP4ssw0rd", "ApiPathSecret77", "ApiQuerySecret88"
+    receiver.answers["/slack/hook/"] = Answer(502, f"upstream {segment} {query} {password} down".encode())
+    async with running(tmp_path, receiver) as (plane, client):
+        url = f"http://hook:{password}@127.0.0.1:{receiver.port}/slack/hook/{segment}?sig={query}"
+        secrets_file = tmp_path / "data" / "secrets.json"
+        secrets_file.write_text(json.dumps({"notify-ops": {"webhook_url": url}}))
+        plane.alerts.submit(budget_alert([{"type": "slack-webhook", "notification_channel": "ops"}]))
+        body = await until(client, lambda b: [i["status"] for i in b["data"]] == ["failed"])
+    [target] = body["data"][0]["targets"]
+    assert target["last_error"].startswith(f"127.0.0.1:{receiver.port} answered 502: upstream ***")
+    for secret in (password, segment, query, "hook:"):
+        assert secret not in json.dumps(body), secret

@@ -6,7 +6,6 @@ import pytest
 
 from tests.gateway.routing.conftest import Clock
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
-from tfy_gateway.gateway.shared.url import safe_url
 
 
 def test_consecutive_failures_open_it_and_a_success_in_between_resets_the_count() -> None:
@@ -47,16 +46,3 @@ def test_an_abandoned_probe_gives_its_turn_to_the_next_call() -> None:
 def test_failures_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         CircuitBreaker(0)
-
-
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        ("redis://:s3cret@host:6380/0", "redis://:***@host:6380/0"),
-        ("rediss://user:s3cret@host/1", "rediss://user:***@host/1"),
-        ("redis://host:6379/0", "redis://host:6379/0"),
-        ("redis://:s3cret@host:notaport/0", "<unparseable url>"),
-    ],
-)
-def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
-    assert safe_url(url) == shown

@@ -2,9 +2,10 @@
 
 Budget enforcement builds an `Alert` when a rule's spend crosses a threshold and calls
 `AlertOutbox.submit(alert)` (the data plane's `plane.alerts`). The outbox stores it in
-`<data-dir>/alerts.db`, deduplicated by (config, rule, entity, period, threshold), and a background
-task delivers it to each notification target (Slack webhook or bot, Microsoft Teams, PagerDuty,
-email), retrying with exponential backoff and resuming after a restart. `read_alerts` serves
+`<data-dir>/alerts.db` (or the PostgreSQL database replicas share), deduplicated by (config, rule,
+entity, period, threshold) across workers and replicas, and a background task delivers it to each
+notification target (Slack webhook or bot, Microsoft Teams, PagerDuty, email) under one idempotency
+key, retrying with exponential backoff and resuming after a restart. `AlertOutbox.list` serves
 `GET /api/svc/v1/llm-gateway/alerts`.
 """
 
@@ -15,7 +16,7 @@ from tfy_gateway.gateway.alerts.notifiers import DEFAULT_PAGERDUTY_URL, DEFAULT_
 from tfy_gateway.gateway.alerts.outbox import AlertOutbox
 from tfy_gateway.gateway.alerts.query import ALERT_STATUSES, AlertFilter, AlertQueryError, read_alerts
 from tfy_gateway.gateway.alerts.retry import RetryPolicy
-from tfy_gateway.gateway.alerts.schema import ALERTS_FILE
+from tfy_gateway.gateway.alerts.schema import ALERTS_FILE, AlertsFileError
 
 __all__ = [
     "ALERTS_FILE",
@@ -28,6 +29,7 @@ __all__ = [
     "AlertFilter",
     "AlertOutbox",
     "AlertQueryError",
+    "AlertsFileError",
     "ChannelError",
     "ChannelResolver",
     "Clock",

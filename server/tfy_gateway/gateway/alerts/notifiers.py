@@ -1,19 +1,19 @@
 """`Notifier`: sends one delivery to its receiver, over aiohttp (webhooks, Slack, PagerDuty) or SMTP.
 
-Every failure is a `DeliveryError` whose message says what happened in terms safe to show: the
-receiver's status and a short scrubbed excerpt of its answer, or the kind of network error. Secret
-values (webhook URLs, tokens, routing keys, passwords) are removed from anything a receiver or an
-exception says before it reaches a log line or the alert's status. Redirects are not followed.
+Every HTTP delivery carries the delivery's `Idempotency-Key` (the same on every attempt), an email
+its Message-ID. Every failure is a `DeliveryError` whose message says what happened in terms safe to
+show: the receiver's host (never its URL), its status and a short scrubbed excerpt of its answer, or
+the kind of network error. Secret values (webhook URLs, tokens, routing keys, passwords) and their
+identifying pieces are removed from anything a receiver or an exception says before it reaches a log
+line or the alert's status (`secrets_masking.scrub`). Redirects are not followed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import smtplib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import anyio.to_thread
@@ -23,10 +23,12 @@ from tfy_gateway.gateway.alerts import messages
 from tfy_gateway.gateway.alerts.channels import ChannelSettings
 from tfy_gateway.gateway.alerts.journal import Delivery
 from tfy_gateway.gateway.errors import RemoteError
+from tfy_gateway.gateway.secrets_masking import host_of, scrub
 
 DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/chat.postMessage"
 EXCERPT_CHARS = 200
+IDEMPOTENCY_HEADER = "Idempotency-Key"  # the IETF httpapi draft's name; the same on every attempt
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -42,16 +44,6 @@ class Endpoints:
     pagerduty_url: str = DEFAULT_PAGERDUTY_URL
     slack_api_url: str = DEFAULT_SLACK_API_URL
     timeout_s: float = 10.0
-
-
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    """`text` with every secret (and a URL's path and query, which carry webhook tokens) masked."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-        parts = urlsplit(secret)
-        if parts.scheme in ("http", "https") and len(parts.path) > 1:
-            text = text.replace(parts.path, "/***")
-    return text
 
 
 class Notifier:
@@ -71,40 +63,43 @@ class Notifier:
             session, self._session = self._session, None
             await session.close()
 
-    async def send(self, delivery: Delivery, channel: ChannelSettings) -> None:
-        """Deliver once; raise `DeliveryError` on any failure."""
+    async def send(self, delivery: Delivery, channel: ChannelSettings, wait_s: float | None = None) -> None:
+        """Deliver once, waiting at most `wait_s` (default: the endpoints' timeout) for the answer;
+        raise `DeliveryError` on any failure. Every HTTP delivery carries `Idempotency-Key`."""
         alert, kind = delivery.alert, delivery.target["type"]
+        post = _Post(delivery.idempotency_key, wait_s or self.endpoints.timeout_s, channel)
         if kind == "slack-webhook":
-            await self._post(channel["webhook_url"], messages.slack_webhook(alert), {}, channel)
+            await self._post(channel["webhook_url"], messages.slack_webhook(alert), post)
         elif kind == "ms-teams-webhook":
-            await self._post(channel["webhook_url"], messages.ms_teams(alert), {}, channel)
+            await self._post(channel["webhook_url"], messages.ms_teams(alert), post)
         elif kind == "pagerduty":
             url = channel.get("integration_url") or self.endpoints.pagerduty_url
-            await self._post(url, messages.pagerduty(alert, channel["integration_key"]), {}, channel)
+            await self._post(url, messages.pagerduty(alert, channel["integration_key"]), post)
         elif kind == "slack-bot":
             url = channel.get("api_url") or self.endpoints.slack_api_url
-            headers = {"Authorization": f"Bearer {channel['bot_token']}"}
-            answer = await self._post(url, messages.slack_bot(alert, delivery.destination), headers, channel)
+            post = post.with_header("Authorization", f"Bearer {channel['bot_token']}")
+            answer = await self._post(url, messages.slack_bot(alert, delivery.destination), post)
             _check_slack_answer(answer, channel)
         elif kind == "email":
             await self._email(delivery, channel)
         else:  # Alert validates target types; this guards a database edited by hand
             raise DeliveryError(f"unknown notification target type {kind!r}")
 
-    async def _post(self, url: str, body: Any, headers: dict[str, str], channel: ChannelSettings) -> bytes:
+    async def _post(self, url: str, body: Any, post: _Post) -> bytes:
         if self._session is None:
             raise DeliveryError("the notifier is not open (the outbox was not started)")
-        host = urlsplit(url).netloc
-        secrets = channel.secrets()
-        headers = {"Content-Type": "application/json; charset=utf-8", **headers}
+        host = host_of(url)
+        secrets = post.channel.secrets()
+        headers = {"Content-Type": "application/json; charset=utf-8", **post.headers}
+        timeout = aiohttp.ClientTimeout(total=post.wait_s)
         try:
             async with self._session.post(
-                url, data=orjson.dumps(body), headers=headers, allow_redirects=False
+                url, data=orjson.dumps(body), headers=headers, allow_redirects=False, timeout=timeout
             ) as response:
                 answer = await response.content.read(64 * 1024)
                 status = response.status
         except asyncio.TimeoutError:
-            raise DeliveryError(f"{host} did not answer within {self.endpoints.timeout_s:g}s") from None
+            raise DeliveryError(f"{host} did not answer within {post.wait_s:g}s") from None
         except aiohttp.ClientConnectorError as exc:
             raise DeliveryError(f"could not connect to {host}: {scrub(str(exc.os_error), secrets)}") from None
         except (aiohttp.ClientError, OSError) as exc:
@@ -128,6 +123,7 @@ class Notifier:
             message = messages.email(delivery.alert, channel["from_email"], delivery.destination)
         except ValueError as exc:  # e.g. a line break in an address: refused by the email package
             raise DeliveryError(f"email channel {channel.channel!r}: cannot build the message: {exc}") from None
+        message["Message-ID"] = f"<{delivery.idempotency_key}@tfy-gateway>"  # the same for every attempt
         smtp = _Smtp(
             host=channel["host"],
             port=int(port_text),
@@ -141,6 +137,23 @@ class Notifier:
         except (smtplib.SMTPException, OSError) as exc:
             detail = scrub(str(exc), channel.secrets())[:EXCERPT_CHARS]
             raise DeliveryError(f"SMTP {smtp.host}:{smtp.port}: {type(exc).__name__}: {detail}") from None
+
+
+@dataclass(frozen=True)
+class _Post:
+    """What every HTTP delivery of one attempt shares: its key, how long it waits, its channel."""
+
+    idempotency_key: str
+    wait_s: float
+    channel: ChannelSettings
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {IDEMPOTENCY_HEADER: self.idempotency_key, **dict(self.extra)}
+
+    def with_header(self, name: str, value: str) -> _Post:
+        return _Post(self.idempotency_key, self.wait_s, self.channel, (*self.extra, (name, value)))
 
 
 @dataclass(frozen=True)

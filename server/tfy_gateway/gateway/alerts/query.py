@@ -7,7 +7,6 @@ as the manifest names them (type, channel, recipients), never with a resolved UR
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,18 +16,19 @@ import orjson
 
 from tfy_gateway.gateway.alerts.schema import connect
 from tfy_gateway.gateway.errors import RequestError
+from tfy_gateway.gateway.store.base import Execute
 
 ALERT_STATUSES = ("pending", "delivered", "failed", "recorded")
 
 _SUMMARY = """
 SELECT a.id, a.body, a.created_at,
-       CASE WHEN SUM(d.status = 'pending') > 0 THEN 'pending'
-            WHEN SUM(d.status = 'failed') > 0 THEN 'failed'
+       CASE WHEN SUM(CASE WHEN d.status = 'pending' THEN 1 ELSE 0 END) > 0 THEN 'pending'
+            WHEN SUM(CASE WHEN d.status = 'failed' THEN 1 ELSE 0 END) > 0 THEN 'failed'
             WHEN COUNT(d.alert_id) = 0 THEN 'recorded'
             ELSE 'delivered' END AS status,
        a.occurred_at, a.config, a.rule_id
-FROM alerts a LEFT JOIN deliveries d ON d.alert_id = a.id
-GROUP BY a.id
+FROM alerts a LEFT JOIN alert_deliveries d ON d.alert_id = a.id
+GROUP BY a.id, a.body, a.created_at, a.occurred_at, a.config, a.rule_id
 """
 
 
@@ -55,46 +55,47 @@ def iso(epoch: float | None) -> str | None:
 
 
 def read_alerts(path: Path, where: AlertFilter, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """Newest first; an absent database is an empty history (nothing is created for a read)."""
+    """`alerts.db` at `path`, newest first; an absent file is an empty history (nothing is created)."""
     if not path.exists():
         return [], 0
     connection = connect(path)
     try:
-        return list_alerts(connection, where, limit=limit, offset=offset)
+        return list_alerts(connection.execute, where, limit=limit, offset=offset)
     finally:
         connection.close()
 
 
-def list_alerts(
-    connection: sqlite3.Connection, where: AlertFilter, *, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
-    clauses, params = [], []
+def list_alerts(execute: Execute, where: AlertFilter, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """One page of alerts, newest first, and how many match (in one read transaction of `execute`)."""
+    clauses: list[str] = []
+    params: list[Any] = []
     for column, value in (("status", where.status), ("config", where.config), ("rule_id", where.rule_id)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
     condition = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    total = connection.execute(f"SELECT COUNT(*) FROM ({_SUMMARY}) {condition}", params).fetchone()[0]
-    rows = connection.execute(
-        f"SELECT id, body, created_at, status FROM ({_SUMMARY}) {condition} "
+    total = execute(f"SELECT COUNT(*) FROM ({_SUMMARY}) summary {condition}", tuple(params)).fetchone()[0]
+    rows = execute(
+        f"SELECT id, body, created_at, status FROM ({_SUMMARY}) summary {condition} "
         "ORDER BY occurred_at DESC, id LIMIT ? OFFSET ?",
         (*params, limit, offset),
     ).fetchall()
-    deliveries = _deliveries(connection, [row[0] for row in rows])
+    deliveries = _deliveries(execute, [row[0] for row in rows])
     items = [_item(ident, body, created, status, deliveries.get(ident, [])) for ident, body, created, status in rows]
     return items, int(total)
 
 
-def _deliveries(connection: sqlite3.Connection, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+def _deliveries(execute: Execute, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
     if not ids:
         return {}
     marks = ",".join("?" for _ in ids)
     found: dict[str, list[tuple[Any, ...]]] = {}
-    for row in connection.execute(
+    for row in execute(
         "SELECT alert_id, target_index, destination, status, attempts, next_attempt_at, last_attempt_at, "
-        f"delivered_at, last_error FROM deliveries WHERE alert_id IN ({marks}) ORDER BY target_index, destination",
-        ids,
-    ):
+        f"delivered_at, last_error FROM alert_deliveries WHERE alert_id IN ({marks}) "
+        "ORDER BY target_index, destination",
+        tuple(ids),
+    ).fetchall():
         found.setdefault(row[0], []).append(row[1:])
     return found
 

@@ -23,6 +23,7 @@ from tfy_gateway.gateway.config.plans import (
 )
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.http import decode_object, json_response, read_body, require_admin
+from tfy_gateway.gateway.control_plane.redaction import redact
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.identities import VIRTUAL_ACCOUNT_TYPE
 from tfy_gateway.gateway.snapshot import Change, ConfigSnapshot, Resource, ResourceKey
@@ -69,7 +70,8 @@ async def apply_manifest(request: Request, *, allowed: tuple[str, ...] = ()) -> 
         # Only a virtual account's view depends on the would-be snapshot (its grants).
         snapshot = snapshot.with_change(Change(resources={plan.resource.key: plan.resource}), version=snapshot.version)
     response: dict[str, Any] = {
-        "existingManifest": plan.existing.manifest if plan.existing else None,
+        # Redacted against what the caller sent: the tfy CLI's diff still matches unchanged secrets.
+        "existingManifest": redact(plan.existing.manifest, manifest_of(body)) if plan.existing else None,
         "action": plan.action,
         "data": views.resource(plan.resource, state.tenant, snapshot),
     }

@@ -5,13 +5,15 @@ endpoints"): list (`?type=`, `?team_name=`), create or update (`PUT`, `{manifest
 delete by id, `my-usage` (the caller's own counters in every V2 budget that matches its identity),
 `simulate` (the budgets a request from a given user/virtual account/teams/model/metadata would meet,
 with current usage) and `{id}/leaderboard` (every entity of one budget, biggest spender first).
-Reads need a user token; writes and the leaderboard need an admin. Usage answers are the platform's
+Reads need a user token; writes and the leaderboard need an admin, and a non-admin simulates only its
+own requests (its own counters: another user's spend is the leaderboard's). Usage answers are the platform's
 `BudgetUsageResponse`; a lifetime period (which never ends) reports `end` as 9999-12-31T23:59:59Z,
 since the SDK's `PeriodUsage.end` is a required number.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,10 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.config.plans import describe, manifest_of
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.apply import apply_body, delete_resource
-from tfy_gateway.gateway.control_plane.http import json_response, read_object, require_admin, require_user
+from tfy_gateway.gateway.control_plane.http import json_response, read_object, require_admin, require_user, text_param
 from tfy_gateway.gateway.control_plane.limit_usage import simulated_pricing
 from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
 from tfy_gateway.gateway.errors import ApiError
@@ -34,6 +37,7 @@ from tfy_gateway.gateway.snapshot import Resource
 BUDGETS = "/api/svc/v1/llm-gateway/budgets"
 BUDGET_TYPES = (TENANT_BUDGET_CONFIG, TEAM_BUDGET_CONFIG)
 NEVER = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+LEADERBOARD_MAX = 500
 
 
 def _budgets(plane: DataPlane) -> list[Resource]:
@@ -65,7 +69,7 @@ def _sdk_shape(entries: list[dict[str, Any]]) -> dict[str, Any]:
 async def list_budgets(request: Request) -> Response:
     plane = data_plane_of(request)
     require_user(request)
-    wanted, team = request.query_params.get("type"), request.query_params.get("team_name")
+    wanted, team = text_param(request, "type"), text_param(request, "team_name")
     if wanted is not None and wanted not in BUDGET_TYPES:
         raise ApiError(400, f"'type' must be one of {', '.join(BUDGET_TYPES)}, got {wanted!r}.")
     found = [
@@ -124,8 +128,10 @@ async def my_usage(request: Request) -> Response:
 
 async def simulate(request: Request) -> Response:
     plane = data_plane_of(request)
-    require_user(request)
+    principal = require_user(request)
     body = await read_object(request)
+    if not principal.is_admin:
+        body = _as_caller(principal, body)
     limit_request = _simulated(plane, body)
     entries = await budget_entries(plane.require_limiter(), plane.config.current.limits, limit_request)
     return json_response(_sdk_shape(entries))
@@ -135,16 +141,10 @@ async def leaderboard(request: Request) -> Response:
     plane = data_plane_of(request)
     require_admin(request)
     resource = _find(plane, request.path_params["id"])
-    raw = request.query_params.get("limit", "500")
-    try:
-        count = int(float(raw))  # the SDK sends a number, e.g. "20.0"
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise ApiError(400, f"'limit' must be a positive number, got {raw!r}.")
+    count = _leaderboard_size(request)
     entries = await budget_entries(plane.require_limiter(), plane.config.current.limits, None, name=resource.name)
     for entry in entries:
-        entry["entities"] = entry["entities"][: min(count, 500)]
+        entry["entities"] = entry["entities"][:count]
     return json_response(_sdk_shape(entries))
 
 
@@ -157,6 +157,44 @@ routes = [
     Route(f"{BUDGETS}/{{id}}", get_budget, methods=["GET"]),
     Route(f"{BUDGETS}/{{id}}", delete_budget, methods=["DELETE"]),
 ]
+
+
+def _as_caller(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """A non-admin simulates its own requests only: the answer carries each matched budget's counter
+    for the simulated caller, and another user's spend is the leaderboard's, which is admin-only."""
+    user, account = body.get("user"), body.get("virtual_account")
+    if account is not None or (user is not None and str(user).lower() != principal.name):
+        raise ApiError(
+            403,
+            f"User {principal.name} may simulate only its own requests; only tenant admins can simulate "
+            "another user's or a virtual account's (their usage is theirs to see).",
+        )
+    own = [t for t in principal.teams if t != "everyone"]
+    teams = [body["team"]] if isinstance(body.get("team"), str) else []
+    teams += [t for t in body.get("teams") or [] if isinstance(t, str)]
+    if strangers := sorted(set(teams) - set(own)):
+        raise ApiError(403, f"User {principal.name} is not a member of team(s) {', '.join(strangers)}.")
+    return {**body, "user": principal.name, "teams": teams or own, "team": None}
+
+
+def _leaderboard_size(request: Request) -> int:
+    """`?limit=` of the leaderboard: the SDK sends a number (e.g. "20.0"); 1..500, default 500 (more
+    is served as 500); anything else (inf, nan, ², 0, -1) is a 400 naming it."""
+    raw = text_param(request, "limit", max_chars=32) or str(LEADERBOARD_MAX)
+    number = _finite(raw)
+    if number is None or number < 1:
+        raise ApiError(400, f"Query parameter limit={raw!r} must be a number from 1 to {LEADERBOARD_MAX}.")
+    return int(min(number, LEADERBOARD_MAX))
+
+
+def _finite(raw: str) -> float | None:
+    if not raw.isascii():
+        return None
+    try:
+        number = float(raw)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _simulated(plane: DataPlane, body: Mapping[str, Any]) -> LimitRequest:

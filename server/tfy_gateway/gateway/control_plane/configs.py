@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tfy_gateway.gateway.control_plane import views
-from tfy_gateway.gateway.control_plane.http import json_response, require_user
+from tfy_gateway.gateway.control_plane.http import json_response, require_user, text_param
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.state import GatewayState, get_state
 from tfy_gateway.manifests import GATEWAY_CONFIG_TYPES, NAMED_CONFIG_TYPES
@@ -40,7 +40,7 @@ def _get(request: Request, config_type: str) -> Response:
     require_user(request)
     state = get_state(request)
     if config_type in NAMED_CONFIG_TYPES:
-        return _named(state, config_type, request.query_params.get("name"))
+        return _named(state, config_type, text_param(request, "name"))
     if config_type not in GATEWAY_CONFIG_TYPES:
         known = sorted(GATEWAY_CONFIG_TYPES | NAMED_CONFIG_TYPES)
         raise ApiError(404, f"Unknown gateway config type {config_type!r}; known types: {', '.join(known)}.")

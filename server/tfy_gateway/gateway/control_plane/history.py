@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tfy_gateway.gateway.control_plane.http import json_response, require_admin
-from tfy_gateway.gateway.control_plane.views import redact
+from tfy_gateway.gateway.control_plane.http import json_response, require_admin, text_param
+from tfy_gateway.gateway.control_plane.redaction import redact
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.state import get_state
 from tfy_gateway.gateway.store import HISTORY_KEEP, HistoryRecord
@@ -55,8 +55,8 @@ def compare(history: list[HistoryRecord], from_version: str | None, to_version: 
 
 def _version(history: list[HistoryRecord], raw: str | None, default: int) -> HistoryRecord:
     raw = raw or None  # an empty form field: the default
-    wanted = int(raw) if raw is not None and raw.isdigit() else default
-    if raw is not None and not raw.isdigit():
+    wanted = int(raw) if raw is not None and raw.isascii() and raw.isdigit() and len(raw) < 19 else default
+    if raw is not None and not (raw.isascii() and raw.isdigit()):
         raise ApiError(400, f"Version {raw!r} is not a number; the versions are listed without 'from' and 'to'.")
     for item in history:
         if item.version == wanted:
@@ -78,8 +78,8 @@ def _entry(item: HistoryRecord) -> dict[str, Any]:
 async def config_history(request: Request) -> Response:
     require_admin(request)
     store = get_state(request).store
-    params = request.query_params
-    kind, name = params.get("kind"), params.get("name")
+    kind, name = text_param(request, "kind"), text_param(request, "name")
+    from_version, to_version = text_param(request, "from", max_chars=32), text_param(request, "to", max_chars=32)
     if kind is None or name is None:
         index = await store.run(store.history_index)
         return json_response({"data": [item.__dict__ for item in index], "keep": HISTORY_KEEP})
@@ -87,8 +87,8 @@ async def config_history(request: Request) -> Response:
     if not history:
         raise ApiError(404, f"No recorded versions of {kind} {name!r}; GET {PATH} lists the resources that have some.")
     body: dict[str, Any] = {"kind": kind, "name": name, "data": [_entry(item) for item in history]}
-    if "from" in params or "to" in params:
-        comparison = compare(history, params.get("from"), params.get("to"))
+    if "from" in request.query_params or "to" in request.query_params:
+        comparison = compare(history, from_version, to_version)
         body["diff"] = {"from": comparison.before.version, "to": comparison.after.version, "text": comparison.diff}
     return json_response(body)
 

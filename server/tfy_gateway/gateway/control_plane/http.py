@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import orjson
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,7 +19,10 @@ from tfy_gateway.gateway.state import get_state
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
+MAX_LIMIT = 1000  # a larger page size is served as this many
+MAX_OFFSET = 10**9
+MAX_DIGITS = 12
+MAX_TEXT = 256
 
 
 def find_resource(
@@ -44,7 +48,7 @@ async def read_body(request: Request) -> bytes:
     manifest is decoded off the event loop by the writer)."""
     limit = get_state(request).settings.max_body_bytes
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
@@ -119,23 +123,48 @@ def require_admin(request: Request) -> Principal:
     return principal
 
 
-def int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
-    """A non-negative integer query parameter (`default` when absent), capped at `maximum`; else 400."""
+def int_param(request: Request, name: str, default: int, maximum: int = MAX_OFFSET, *, cap: bool = False) -> int:
+    """A whole-number query parameter in 0..`maximum` (`default` when absent or empty): ASCII digits
+    only (not `²`, `inf`, `-1`, `1e3`), else 400 naming it. Above `maximum`: `maximum` when `cap`
+    (a page size larger than allowed), else 400."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"Query parameter {name}={raw!r} is not an integer.") from None
-    if value < 0:
-        raise ApiError(400, f"Query parameter {name} must be >= 0, got {value}.")
-    return min(value, maximum) if maximum is not None else value
+    if not (raw.isascii() and raw.isdigit()):
+        raise ApiError(400, f"Query parameter {name}={_shown(raw)} must be a whole number from 0 to {maximum}.")
+    value = int(raw) if len(raw) <= MAX_DIGITS else maximum + 1
+    if value > maximum:
+        if cap:
+            return maximum
+        raise ApiError(400, f"Query parameter {name} must be at most {maximum}, got {_shown(raw)}.")
+    return value
+
+
+def text_param(request: Request, name: str, *, max_chars: int = MAX_TEXT) -> str | None:
+    """A text query parameter (None when absent or empty): at most `max_chars` printable characters,
+    else 400 naming it (a filter value that long or with a control character matches nothing)."""
+    return query_text(request.query_params, name, max_chars=max_chars)
+
+
+def query_text(params: QueryParams, name: str, *, max_chars: int = MAX_TEXT, value: str | None = None) -> str | None:
+    """`text_param` on parsed query parameters (`value`: one of a repeated parameter's values)."""
+    raw = params.get(name) if value is None else value
+    if raw is None or raw == "":
+        return None
+    if len(raw) > max_chars:
+        raise ApiError(400, f"Query parameter {name} is {len(raw)} characters long; at most {max_chars} are allowed.")
+    if not raw.isprintable():
+        raise ApiError(400, f"Query parameter {name}={_shown(raw)} contains a control character.")
+    return raw
+
+
+def _shown(raw: str) -> str:
+    return repr(raw if len(raw) <= 40 else raw[:40] + "…")
 
 
 def paginated(request: Request, items: Sequence[T]) -> dict[str, Any]:
     """The platform's list envelope `{data, pagination: {total, offset, limit}}`."""
-    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT, cap=True)
     offset = int_param(request, "offset", 0)
     return {
         "data": list(items[offset : offset + limit]),

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tfy_gateway.gateway.accounting.cost import ModelPricing
-from tfy_gateway.gateway.control_plane.http import json_response, require_admin
+from tfy_gateway.gateway.control_plane.http import json_response, require_admin, text_param
 from tfy_gateway.gateway.data_plane.limiting import costliest
 from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
 from tfy_gateway.gateway.limits import LimitRequest
@@ -62,7 +62,7 @@ async def limits_for(
 async def budget_usage(request: Request) -> Response:
     plane = data_plane_of(request)
     require_admin(request)
-    rule = request.query_params.get("rule") or None
+    rule = text_param(request, "rule")
     matched = await usage(plane.require_limiter(), plane.config.current.limits, kind="budget", rule_id=rule)
     return json_response({"matched": matched})
 
@@ -70,7 +70,7 @@ async def budget_usage(request: Request) -> Response:
 async def rate_limit_usage(request: Request) -> Response:
     plane = data_plane_of(request)
     require_admin(request)
-    rule = request.query_params.get("rule") or None
+    rule = text_param(request, "rule")
     matched = await usage(plane.require_limiter(), plane.config.current.limits, kind="rate_limit", rule_id=rule)
     return json_response({"matched": matched})
 

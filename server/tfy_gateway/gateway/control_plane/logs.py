@@ -35,8 +35,10 @@ from tfy_gateway.gateway.control_plane.http import (
     authenticate,
     int_param,
     json_response,
+    query_text,
     read_object,
     require_admin,
+    text_param,
 )
 from tfy_gateway.gateway.control_plane.limit_usage import limits_for
 from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
@@ -53,6 +55,7 @@ DEFAULT_SUMMARY_WINDOW = "24h"
 
 
 MAX_BUCKETS = 2000
+MAX_BUCKET_S = 366 * 86_400
 
 
 def log_filter(
@@ -60,7 +63,7 @@ def log_filter(
 ) -> LogFilter:
     """The filter a request's query parameters describe, narrowed to the caller's own records unless
     it is an admin (403 when a non-admin names another subject); 400 for a value not understood."""
-    subject = params.get("subject") or None
+    subject = query_text(params, "subject")
     if not principal.is_admin:
         if subject is not None and subject != principal.subject:
             raise ApiError(
@@ -70,20 +73,23 @@ def log_filter(
             )
         subject = principal.subject
     try:
-        since_raw = params.get("since") or default_since
+        since_raw = query_text(params, "since") or default_since
         since = parse_since(since_raw, now=now) if since_raw else None
-        until = parse_since(params["until"], now=now) if params.get("until") else None
+        until_raw = query_text(params, "until")
+        until = parse_since(until_raw, now=now, name="until") if until_raw else None
         return LogFilter(
-            model=params.get("model") or None,
+            model=query_text(params, "model"),
             subject=subject,
-            status=params.get("status") or None,
+            status=query_text(params, "status"),
             since=since,
             until=until,
-            id=params.get("id") or None,
-            team=params.get("team") or None,
-            metadata=_metadata_pairs(params.getlist("metadata")),
-            rule=params.get("rule") or None,
-            trace_id=params.get("trace_id") or None,
+            id=query_text(params, "id"),
+            team=query_text(params, "team"),
+            metadata=_metadata_pairs(
+                [query_text(params, "metadata", value=v) or "" for v in params.getlist("metadata")]
+            ),
+            rule=query_text(params, "rule"),
+            trace_id=query_text(params, "trace_id"),
         )
     except QueryError as exc:
         raise ApiError(400, str(exc)) from None
@@ -119,8 +125,8 @@ async def logs(request: Request) -> Response:
     plane = data_plane_of(request)
     principal = authenticate(request)
     where = log_filter(request.query_params, principal)
-    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-    offset = int_param(request, "offset", 0, 10**9)
+    limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT, cap=True)
+    offset = int_param(request, "offset", 0)
     data, total = await read_logs(plane, lambda: plane.logs.backend.query(where, limit=limit, offset=offset))
     return json_response({"data": data, "pagination": {"total": total, "offset": offset, "limit": limit}})
 
@@ -131,7 +137,7 @@ async def summary(request: Request) -> Response:
     where = log_filter(request.query_params, principal, default_since=DEFAULT_SUMMARY_WINDOW)
     backend = plane.logs.backend
     result = await read_logs(plane, lambda: backend.summary(where))
-    group_by = request.query_params.get("group_by")
+    group_by = text_param(request, "group_by")
     if group_by == "team":
         result["by_team"] = await read_logs(plane, lambda: backend.breakdown(where, "team"))
     elif group_by:
@@ -146,7 +152,7 @@ async def series(request: Request) -> Response:
     principal = authenticate(request)
     now = time.time()
     where = log_filter(request.query_params, principal, default_since="1h", now=now)
-    bucket = int_param(request, "bucket", 60)
+    bucket = int_param(request, "bucket", 60, MAX_BUCKET_S)
     end = where.until if where.until is not None else now
     start = where.since if where.since is not None else end - 3600
     if bucket < 1 or (end - start) / bucket > MAX_BUCKETS:

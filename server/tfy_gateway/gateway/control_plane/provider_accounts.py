@@ -16,6 +16,7 @@ from tfy_gateway.gateway.control_plane.http import (
     paginated,
     require_admin,
     require_user,
+    text_param,
 )
 from tfy_gateway.gateway.snapshot import Resource
 from tfy_gateway.gateway.state import GatewayState, get_state
@@ -34,7 +35,7 @@ async def list_accounts(request: Request) -> Response:
     require_user(request)
     state = get_state(request)
     accounts = state.config.snapshot.provider_accounts()
-    provider = request.query_params.get("provider")
+    provider = text_param(request, "provider")
     if provider:
         accounts = [a for a in accounts if a.type == f"provider-account/{provider}"]
     return json_response(paginated(request, [views.provider_account(a, state.tenant) for a in accounts]))

@@ -13,7 +13,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tfy_gateway.gateway.control_plane import views
-from tfy_gateway.gateway.control_plane.http import json_response, paginated, read_object, require_admin, require_user
+from tfy_gateway.gateway.control_plane.http import (
+    json_response,
+    paginated,
+    read_object,
+    require_admin,
+    require_user,
+    text_param,
+)
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.identities import plan_revoke, plan_user_token
 from tfy_gateway.gateway.state import get_state
@@ -29,7 +36,7 @@ async def list_tokens(request: Request) -> Response:
     state = get_state(request)
     snapshot = state.config.snapshot
     tokens = snapshot.tokens_of("user", principal.name)
-    query = request.query_params.get("nameSearchQuery")
+    query = text_param(request, "nameSearchQuery")
     if query:
         tokens = [t for t in tokens if query in t.name]
     items = [views.personal_access_token(t, snapshot.users.get(t.owner), state.tenant) for t in tokens]
@@ -83,7 +90,7 @@ def token_view(token: TokenRecord) -> dict[str, Any]:
 async def list_all_tokens(request: Request) -> Response:
     """`GET /tokens?user=EMAIL&virtualAccount=NAME` (admin): every token's metadata, oldest first."""
     require_admin(request)
-    user, account = request.query_params.get("user"), request.query_params.get("virtualAccount")
+    user, account = text_param(request, "user"), text_param(request, "virtualAccount")
     tokens = _by_age(get_state(request).config.snapshot.tokens.values())
     if user:
         tokens = [t for t in tokens if t.owner_kind == "user" and t.owner == user.lower()]

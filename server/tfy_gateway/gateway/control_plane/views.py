@@ -1,9 +1,9 @@
 """Wire shapes of control-plane resources, after the platform SDK's types.
 
 `GatewayConfiguration`, `ProviderAccount`, `VirtualAccount`, `Team`, `User` and the PAT listing use
-the SDK's camelCase field names. List/get views redact secret values (API keys, passwords, bearer
-tokens) that are not `tfy-secret://` references; the apply response's `existingManifest` does not,
-because the `tfy` CLI diffs it against the file the admin is applying.
+the SDK's camelCase field names. Every manifest a view shows is redacted (`redaction.py`: plaintext
+API keys, passwords and bearer tokens become `<redacted>`, URLs are masked); the apply response's
+`existingManifest` is redacted against the manifest being applied (see `redaction.py`).
 """
 
 from __future__ import annotations
@@ -12,48 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from tfy_gateway.gateway.access import account_fqn, provider_of
+from tfy_gateway.gateway.control_plane.redaction import redact
 from tfy_gateway.gateway.snapshot import ConfigSnapshot, Resource
 from tfy_gateway.gateway.store import TokenRecord, UserRecord
-
-REDACTED = "<redacted>"
-SECRET_KEYS = frozenset(
-    {
-        "api_key",
-        "secret_access_key",
-        "session_token",
-        "bearer_token",
-        "password",
-        "key_file_content",
-        "client_secret",
-        "certificate",
-        "private_key",
-    }
-)
-SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
-
-
-def _is_plain_secret(value: Any) -> bool:
-    return isinstance(value, str) and bool(value) and not value.startswith("tfy-secret://")
-
-
-def redact(value: Any) -> Any:
-    """A copy of `value` with secret values replaced; `tfy-secret://` references are kept."""
-    if isinstance(value, Mapping):
-        redacted: dict[Any, Any] = {}
-        for key, item in value.items():
-            if key in SECRET_KEYS and _is_plain_secret(item):
-                redacted[key] = REDACTED
-            elif key == "headers" and isinstance(item, Mapping):
-                redacted[key] = {
-                    name: REDACTED if str(name).lower() in SECRET_HEADERS and _is_plain_secret(v) else v
-                    for name, v in item.items()
-                }
-            else:
-                redacted[key] = redact(item)
-        return redacted
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    return value
 
 
 def subject(created_by: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,7 +33,7 @@ def _meta(resource: Resource, tenant: str) -> dict[str, Any]:
 
 def gateway_config(resource: Resource, tenant: str) -> dict[str, Any]:
     """`GatewayConfiguration`: `{id, tenantName, type, manifest, createdBySubject, createdAt, updatedAt}`."""
-    return {**_meta(resource, tenant), "type": resource.type, "manifest": resource.manifest}
+    return {**_meta(resource, tenant), "type": resource.type, "manifest": redact(resource.manifest)}
 
 
 def integration(account: Resource, item: Mapping[str, Any], tenant: str, *, secrets: bool) -> dict[str, Any]:
@@ -116,7 +77,7 @@ def virtual_account(resource: Resource, tenant: str, snapshot: ConfigSnapshot) -
         "name": resource.name,
         "type": "virtual-account",
         "accountId": tenant,
-        "manifest": resource.manifest,
+        "manifest": redact(resource.manifest),
         "isExpired": False,
         "models": sorted(snapshot.access.grants.get(resource.name, frozenset())),
     }
@@ -131,7 +92,7 @@ def team(resource: Resource, tenant: str) -> dict[str, Any]:
         "description": manifest.get("description") or "",
         "accountId": tenant,
         "members": list(manifest.get("members") or []),
-        "manifest": manifest,
+        "manifest": redact(manifest),
         "isEditable": True,
     }
 
@@ -189,5 +150,5 @@ def resource(resource: Resource, tenant: str, snapshot: ConfigSnapshot) -> dict[
         **_meta(resource, tenant),
         "name": resource.name,
         "type": resource.type,
-        "manifest": resource.manifest,
+        "manifest": redact(resource.manifest),
     }

@@ -17,17 +17,21 @@ from tfy_gateway.gateway.config.plans import describe
 from tfy_gateway.gateway.control_plane import views
 from tfy_gateway.gateway.control_plane.apply import apply_manifest, delete_resource
 from tfy_gateway.gateway.control_plane.http import (
+    decode_json,
     find_resource,
     json_response,
     paginated,
-    read_json,
+    read_body,
     require_admin,
     require_user,
+    text_param,
 )
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.identities import VIRTUAL_ACCOUNT_TYPE, IssuedToken, plan_virtual_account_token
 from tfy_gateway.gateway.snapshot import Change, ConfigSnapshot, Resource
 from tfy_gateway.gateway.state import GatewayState, get_state
+
+MAX_GRACE_MINUTES = 525_600
 
 
 def _accounts(state: GatewayState) -> list[Resource]:
@@ -43,7 +47,7 @@ async def list_accounts(request: Request) -> Response:
     state = get_state(request)
     snapshot = state.config.snapshot
     items = [views.virtual_account(r, state.tenant, snapshot) for r in _accounts(state)]
-    query = request.query_params.get("nameSearchQuery")
+    query = text_param(request, "nameSearchQuery")
     if query:
         items = [item for item in items if query in item["name"]]
     return json_response(paginated(request, items))
@@ -51,7 +55,7 @@ async def list_accounts(request: Request) -> Response:
 
 async def exists(request: Request) -> Response:
     require_user(request)
-    name = request.query_params.get("name", "")
+    name = text_param(request, "name") or ""
     return json_response({"exists": any(r.name == name for r in _accounts(get_state(request)))})
 
 
@@ -91,11 +95,14 @@ async def regenerate_token(request: Request) -> Response:
     require_admin(request)
     state = get_state(request)
     grace: Any = 0
-    if int(request.headers.get("content-length") or 0) > 0:
-        body = await read_json(request)
+    raw = await read_body(request)
+    if raw.strip():
+        body = decode_json(raw)
         grace = body.get("gracePeriodInMinutes", 0) if isinstance(body, dict) else 0
-    if not isinstance(grace, (int, float)) or isinstance(grace, bool) or grace < 0:
-        raise ApiError(422, f"gracePeriodInMinutes must be a number >= 0, got {grace!r}.")
+    if not isinstance(grace, (int, float)) or isinstance(grace, bool) or not 0 <= grace <= MAX_GRACE_MINUTES:
+        raise ApiError(
+            422, f"gracePeriodInMinutes must be a number from 0 to {MAX_GRACE_MINUTES} (a year), got {grace!r}."
+        )
     name = _find(state, request.path_params["id"]).name
 
     def regenerate(snapshot: ConfigSnapshot) -> tuple[Change, IssuedToken]:

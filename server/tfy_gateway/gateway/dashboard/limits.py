@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio.to_thread
 from starlette.requests import Request
 
-from tfy_gateway.gateway.alerts import ALERTS_FILE, AlertFilter, read_alerts
+from tfy_gateway.gateway.alerts import AlertFilter
 from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.dashboard.render import Page
 from tfy_gateway.gateway.data_plane.runtime import data_plane_of
@@ -50,11 +49,8 @@ async def limits_page(request: Request, viewer: Principal) -> Page:
     rows.sort(key=lambda row: (-row["percentage"], row["rule"], row["entity"] or ""))
     alerts: list[dict[str, Any]] = []
     alert_total = 0
-    if viewer.is_admin:
-        path = plane.settings.data_dir / ALERTS_FILE
-        alerts, alert_total = await anyio.to_thread.run_sync(
-            lambda: read_alerts(path, AlertFilter(), limit=ALERTS_SHOWN, offset=0)
-        )
+    if viewer.is_admin:  # through the outbox: alerts.db, or the database replicas share
+        alerts, alert_total = await plane.alerts.list(AlertFilter(), limit=ALERTS_SHOWN, offset=0)
     return Page(
         "limits.html.j2",
         {"rows": rows, "available": available, "alerts": alerts, "alert_total": alert_total},

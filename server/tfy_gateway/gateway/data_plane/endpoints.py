@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tfy_gateway.gateway.data_plane.body_checks import check_body
 from tfy_gateway.gateway.data_plane.failures import bad_request
 from tfy_gateway.gateway.providers import Endpoint
 
@@ -116,7 +117,7 @@ def route_of(rest: str) -> str:
 MAX_MODEL_NAME = 256  # the longest model id a request may name (an account and an integration name)
 
 
-def validate(spec: EndpointSpec, body: Mapping[str, Any]) -> None:
+def validate(spec: EndpointSpec, body: dict[str, Any]) -> None:
     """Raise 400 for a missing required field, 422 for one of the wrong shape."""
     model = body.get("model")
     if isinstance(model, str) and len(model) > MAX_MODEL_NAME:
@@ -144,3 +145,4 @@ def validate(spec: EndpointSpec, body: Mapping[str, Any]) -> None:
     tools = body.get("tools")
     if tools is not None and not (isinstance(tools, list) and all(isinstance(t, dict) for t in tools)):
         raise bad_request("'tools' must be a list of tool objects.", "tools", status=422)
+    check_body(spec.name, body)

@@ -12,10 +12,15 @@
 - `server-timing` (non-streaming only): `gateway;dur=<ms>, provider;dur=<ms>, total;dur=<ms>`, i.e.
   the gateway's own overhead vs the time spent waiting for providers.
 - `x-tfy-cost` (non-streaming, when the model is priced) and `x-tfy-request-id` (the log record id).
+
+Values are ASCII whatever the names in them: JSON escapes everything outside printable ASCII
+(`\u007f`, `\u00e9`), so a name stored before names were validated, or written in any script, can
+never make a header the server refuses to send after the provider was already called.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -52,6 +57,19 @@ def applied_configurations(request: RequestContext) -> dict[str, Any]:
     return applied
 
 
+def header_json(value: Any) -> bytes:
+    """`value` as JSON in printable ASCII: fit for an HTTP header value whatever its strings hold."""
+    encoded = orjson.dumps(value)
+    if encoded.isascii() and b"\x7f" not in encoded:
+        return encoded  # the common case: orjson already escaped every control character
+    return json.dumps(value, ensure_ascii=True, separators=(",", ":")).replace("\x7f", "\\u007f").encode()
+
+
+def header_text(text: str) -> bytes:
+    """`text` as a header value: anything outside printable ASCII becomes `?`."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text).encode("ascii")
+
+
 def _rule(rule: AppliedRule) -> dict[str, str]:
     return {"config": rule.config_name, "rule_id": rule.rule_id}
 
@@ -77,8 +95,8 @@ def response_headers(request: RequestContext, *, content_type: str | None, timin
     if content_type is not None:
         headers.append((b"content-type", content_type.encode("latin-1")))
     if request.served is not None:
-        headers.append((b"x-tfy-resolved-model", request.served.target.encode("latin-1", "replace")))
-    headers.append((b"x-tfy-applied-configurations", orjson.dumps(applied_configurations(request))))
+        headers.append((b"x-tfy-resolved-model", header_text(request.served.target)))
+    headers.append((b"x-tfy-applied-configurations", header_json(applied_configurations(request))))
     if headroom := request.headroom:
         headers += limit_headers(headroom)
     if timing:

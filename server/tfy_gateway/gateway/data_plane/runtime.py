@@ -25,6 +25,7 @@ from pathlib import Path
 from starlette.requests import HTTPConnection
 
 from tfy_gateway.gateway.alerts import Alert, AlertError, AlertOutbox
+from tfy_gateway.gateway.alerts.claims import RedisAlertClaims
 from tfy_gateway.gateway.config import ConfigHub
 from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits, NoGuardrails
 from tfy_gateway.gateway.data_plane.limiting import PolicyLimits
@@ -114,7 +115,8 @@ class DataPlane:
                 router = Router(clock=time.time, settings=settings.routing(), backend=shared_routing)
             else:
                 router = Router(settings=settings.routing())
-            alerts = AlertOutbox.from_settings(settings)  # before the limits, which may submit to it
+            claims = None if link is None else RedisAlertClaims(link, prefix=settings.redis_key_prefix)
+            alerts = AlertOutbox.from_settings(settings, claims=claims)  # before the limits, which may submit to it
             notify = _alerting(alerts)
             limiter: Limiter | None = None
             if options.limits is not None:

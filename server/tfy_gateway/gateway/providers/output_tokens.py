@@ -45,14 +45,14 @@ def requested_cap(body: Mapping[str, Any]) -> int | None:
     for name in CAP_FIELDS:
         value = body.get(name)
         if value is not None:
-            return _whole(name, value, MAX_OUTPUT_TOKENS, "output tokens per choice")
+            return whole_number(name, value, MAX_OUTPUT_TOKENS, "output tokens per choice")
     return None
 
 
 def requested_choices(body: Mapping[str, Any]) -> int:
     """`n`, the number of choices asked for (1 when absent)."""
     value = body.get("n")
-    return 1 if value is None else _whole("n", value, MAX_CHOICES, "choices")
+    return 1 if value is None else whole_number("n", value, MAX_CHOICES, "choices")
 
 
 def max_output_tokens(body: Mapping[str, Any], wire_format: WireFormat) -> int | None:
@@ -64,8 +64,9 @@ def max_output_tokens(body: Mapping[str, Any], wire_format: WireFormat) -> int |
     return None if cap is None else cap * requested_choices(body)
 
 
-def _whole(name: str, value: Any, most: int, what: str) -> int:
-    """`value` as an int from 1 to `most` (a float with a whole value too: JSON has one number type)."""
+def whole_number(name: str, value: Any, most: int, what: str) -> int:
+    """`value` as an int from 1 to `most` (a float with a whole value too: JSON has one number type);
+    the request-body checks (data_plane/body_checks.py) use it too, so both say the same."""
     if type(value) is int and 0 < value <= most:  # the usual case, first
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -4,7 +4,9 @@ Values come from, in order: the environment variable `TFY_SECRET_<GROUP>_<KEY>` 
 character other than A-Z/0-9 replaced by `_`; e.g. `tfy-secret://local:openai-group:API_KEY` ->
 `TFY_SECRET_OPENAI_GROUP_API_KEY`), then the secrets file `{"<group>": {"<key>": "value"}}`
 (`<data-dir>/secrets.json`, `secrets.yaml` or `secrets.yml`). The tenant part is not used locally.
-Errors name the reference and where to define it, never a value.
+Errors name the reference and where to define it, never a value. A secrets file that its group or
+others may read is used, but the gateway warns at every start (`exposed_secret_files`): refusing
+would take every model offline on the next restart for a mode bit, so the fix is named instead.
 """
 
 from __future__ import annotations
@@ -31,6 +33,23 @@ class SecretError(ConfigError, ValueError):
 
 def env_var_name(group: str, key: str) -> str:
     return "TFY_SECRET_" + _NON_ALNUM.sub("_", group.upper()) + "_" + _NON_ALNUM.sub("_", key.upper())
+
+
+def exposed_secret_files(data_dir: str | Path) -> list[str]:
+    """A warning for each secrets file in `data_dir` that its group or others may read or write."""
+    warnings = []
+    for name in SECRET_FILE_NAMES:
+        path = Path(data_dir) / name
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o077:
+            warnings.append(
+                f"secrets file {path} is readable or writable by its group or others (mode {mode:04o}): anyone "
+                f"with an account on this machine may read the provider keys in it; run chmod 600 {path}"
+            )
+    return warnings
 
 
 def parse_reference(reference: str) -> tuple[str, str, str]:

@@ -23,8 +23,9 @@ from tfy_gateway.gateway.request_logs.query import (
     usage_series,
     usage_summary,
 )
+from tfy_gateway.gateway.secrets_masking import mask_url
 from tfy_gateway.gateway.store import StoreError
-from tfy_gateway.gateway.store.postgres import connect, redact_url, sql
+from tfy_gateway.gateway.store.postgres import connect, sql
 
 T = TypeVar("T")
 
@@ -73,7 +74,7 @@ class PostgresLogs:
 
     @property
     def location(self) -> str:
-        return redact_url(self._url)
+        return mask_url(self._url)
 
     def open(self) -> None:
         """Check the database answers; the schema comes from the store's migrations (which ran first)."""

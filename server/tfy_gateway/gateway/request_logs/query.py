@@ -16,9 +16,12 @@ from typing import Any, Protocol
 from tfy_gateway.gateway.errors import RequestError
 from tfy_gateway.gateway.request_logs.record import COLUMNS, row_to_dict
 
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
+_RELATIVE = re.compile(r"^(\d{1,9}(?:\.\d{1,6})?)\s*(s|m|h|d|w)$", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_STATUS_CLASS = re.compile(r"^([1-5])xx$")
+_STATUS_CLASS = re.compile(r"^([1-5])xx$", re.ASCII)
+_STATUS_CODE = re.compile(r"^[1-5][0-9][0-9]$", re.ASCII)
+_EPOCH = re.compile(r"^\d{1,12}(?:\.\d{1,9})?$", re.ASCII)
+LATEST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last moment a date can show
 
 
 class Rows(Protocol):
@@ -35,27 +38,30 @@ class QueryError(RequestError, ValueError):
     """A filter value that cannot be understood; the message says what is accepted."""
 
 
-def parse_since(value: str, *, now: float | None = None) -> float:
-    """Epoch seconds from `15m`/`2h`/`7d`/`1w` (ago), an ISO-8601 time, or epoch seconds."""
+def parse_since(value: str, *, now: float | None = None, name: str = "since") -> float:
+    """Epoch seconds from `15m`/`2h`/`7d`/`1w` (ago), an ISO-8601 time, or epoch seconds; a moment
+    before 1970 or after 9999 (or not a number: inf, nan) is a `QueryError` naming the parameter."""
     text = value.strip()
     now = time.time() if now is None else now
     relative = _RELATIVE.match(text)
     if relative:
-        return now - float(relative.group(1)) * _UNIT_SECONDS[relative.group(2)]
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise QueryError(
-            f"since={value!r} is not understood: use a duration ago (30s, 15m, 2h, 7d, 1w), an ISO-8601 "
-            "time (2025-01-31T12:00:00Z) or epoch seconds"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+        moment = now - float(relative.group(1)) * _UNIT_SECONDS[relative.group(2)]
+    elif _EPOCH.match(text):
+        moment = float(text)
+    else:
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise QueryError(
+                f"{name}={value[:40]!r} is not understood: use a duration ago (30s, 15m, 2h, 7d, 1w), an "
+                "ISO-8601 time (2025-01-31T12:00:00Z) or epoch seconds"
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        moment = parsed.timestamp()
+    if not 0 <= moment <= LATEST_TIME:
+        raise QueryError(f"{name}={value[:40]!r} is out of range: it must fall between 1970 and 9999 (UTC)")
+    return moment
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,10 @@ class LogFilter:
     metadata: tuple[tuple[str, str], ...] = ()  # (key, value) pairs the request's metadata carries
     rule: str | None = None  # the routing, rate-limit or budget rule that applied
 
+    def __post_init__(self) -> None:
+        if self.status:
+            _status_clause(self.status)  # a status the query cannot use is refused before it runs
+
     def conditions(self, dialect: Dialect = SQLITE) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
@@ -163,7 +173,7 @@ class LogFilter:
 
 def _status_clause(status: str) -> tuple[str, list[Any]]:
     text = status.strip().lower()
-    if text.isdigit():
+    if _STATUS_CODE.match(text):
         return "status = ?", [int(text)]
     match = _STATUS_CLASS.match(text)
     if match:
@@ -173,7 +183,9 @@ def _status_clause(status: str) -> tuple[str, list[Any]]:
         return "status >= ?", [400]
     if text in ("success", "ok"):
         return "status < ?", [400]
-    raise QueryError(f"status={status!r} is not understood: use a code (429), a class (5xx), 'error' or 'success'")
+    raise QueryError(
+        f"status={status[:40]!r} is not understood: use a code (100-599, e.g. 429), a class (5xx), 'error' or 'success'"
+    )
 
 
 def query_logs(

@@ -6,7 +6,7 @@ and once the breaker is open calls fail at once with `StateStoreDown` until a pr
 callers (the limit store, the routing backend) decide what a failure means for them.
 
 Transitions are logged once each (down, back up) and reported to an observer (the metrics); the
-URL is only ever shown without its password (`safe_url`).
+URL is only ever shown without its password (`mask_url`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from tfy_gateway.gateway.errors import StateError
+from tfy_gateway.gateway.secrets_masking import mask_url
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
 from tfy_gateway.gateway.shared.redis_channel import Channel
 from tfy_gateway.gateway.shared.redis_packing import packing
-from tfy_gateway.gateway.shared.url import safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class RedisLink:
         observer: LinkObserver | None = None,
     ) -> None:
         self.url = url
-        self.shown = safe_url(url)
+        self.shown = mask_url(url)
         self.timeout_s = timeout_s
         self.breaker = breaker or CircuitBreaker()
         self.observer = observer

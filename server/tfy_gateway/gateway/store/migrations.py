@@ -95,6 +95,46 @@ SELECT kind, name, (SELECT version FROM control_version WHERE id = 1), type, man
 FROM resources
 """
 
+# SQLite keeps budget alerts in alerts.db (alerts/schema.py, the same tables); replicas sharing PostgreSQL
+# share them here, so that an alert is stored and delivered once whichever replica raised it.
+_ALERTS_POSTGRES = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id          TEXT PRIMARY KEY,
+    dedupe_key  TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL,
+    config      TEXT NOT NULL,
+    rule_id     TEXT NOT NULL,
+    entity      TEXT NOT NULL,
+    period      TEXT NOT NULL,
+    threshold   DOUBLE PRECISION NOT NULL,
+    used        DOUBLE PRECISION NOT NULL,
+    limit_value DOUBLE PRECISION NOT NULL,
+    unit        TEXT NOT NULL,
+    occurred_at DOUBLE PRECISION NOT NULL,
+    created_at  DOUBLE PRECISION NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts (occurred_at);
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    alert_id        TEXT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    target_index    INTEGER NOT NULL,
+    destination     TEXT NOT NULL,
+    type            TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at DOUBLE PRECISION,
+    last_attempt_at DOUBLE PRECISION,
+    delivered_at    DOUBLE PRECISION,
+    last_error      TEXT,
+    claimed_by      TEXT,
+    claimed_until   DOUBLE PRECISION,
+    PRIMARY KEY (alert_id, target_index, destination)
+);
+CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (status, next_attempt_at)
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -112,6 +152,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         6, "request logs: the caller's teams", "", f"ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS {TEAMS_COLUMN}"
     ),
+    Migration(7, "budget alerts and their deliveries (PostgreSQL only)", "", _ALERTS_POSTGRES),
 )
 LATEST = MIGRATIONS[-1].version
 

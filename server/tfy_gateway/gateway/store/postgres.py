@@ -18,11 +18,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.secrets_masking import mask_url
 from tfy_gateway.gateway.store.base import (
     BUMP_VERSION,
     Cursor,
@@ -39,21 +39,6 @@ MIGRATION_LOCK = 7_415_201_911  # pg_advisory_xact_lock key held while migrating
 CONNECT_TIMEOUT_S = 5
 
 
-def redact_url(url: str) -> str:
-    """`url` with its password replaced by `***`, for logs and error messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable database URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
     """A new connection, or `StoreError` that says where and why (without the password)."""
     try:
@@ -61,7 +46,7 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
             url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S, application_name="tfy-gateway"
         )
     except psycopg.Error as exc:
-        raise StoreError(f"cannot connect to the database {redact_url(url)}: {_reason(exc)}") from None
+        raise StoreError(f"cannot connect to the database {mask_url(url)}: {_reason(exc)}") from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -97,7 +82,7 @@ class PostgresStore(Store):
 
     @property
     def location(self) -> str:
-        return redact_url(self.url)
+        return mask_url(self.url)
 
     @staticmethod
     def _executor(connection: psycopg.Connection[Any]) -> Execute:

@@ -56,8 +56,18 @@ class SqliteStore(Store):
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA busy_timeout = 10000")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the gateway database {path}: {exc}") from exc
+        except PermissionError:
+            raise StoreError(
+                f"cannot open the gateway database {path}: permission denied (it must be readable and "
+                f"writable by this user, as must its directory); fix it with chmod u+rw {path}, or use "
+                "another --data-dir"
+            ) from None
+        except (OSError, sqlite3.DatabaseError) as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            hint = "make it writable (chmod u+rw)" if "readonly" in detail else "move it aside or restore it"
+            raise StoreError(
+                f"cannot open the gateway database {path}: {detail}; {hint}, or use another --data-dir"
+            ) from None
 
     @property
     def location(self) -> str:
