@@ -12,15 +12,16 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import orjson
 
 from tfy_gateway.gateway.errors import RemoteError
 from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
+from tfy_gateway.gateway.providers.transport import Transport
 
-WireFormat = Literal["openai", "anthropic", "azure-openai"]
+WireFormat = Literal["openai", "anthropic", "azure-openai", "gemini", "vertex-anthropic"]
 Endpoint = Literal["chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions"]
 ENDPOINT_PATHS: dict[str, str] = {
     "chat": "/chat/completions",
@@ -33,6 +34,13 @@ ENDPOINT_PATHS: dict[str, str] = {
     "transcriptions": "/audio/transcriptions",
 }
 STREAMING_ENDPOINTS = frozenset({"chat", "completions"})
+
+
+class TokenSource(Protocol):
+    """Credentials that expire (Vertex's OAuth tokens): the `authorization` header value for the next
+    call, refreshed over `transport` when needed. Raises UpstreamError when no token can be had."""
+
+    async def authorization(self, transport: Transport) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,8 @@ class UpstreamTarget:
     api_version: str | None = None  # Azure api-version / anthropic-version
     account: str = ""
     integration: str = ""
+    # Short-lived credentials fetched per call (Vertex): `dispatch.call` sets `authorization` from it.
+    credentials: TokenSource | None = field(default=None, repr=False, compare=False, hash=False)
 
     @property
     def name(self) -> str:
@@ -169,6 +179,8 @@ class UpstreamError(RemoteError):
         retry_after: float | None = None,
         *,
         error_type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -176,6 +188,8 @@ class UpstreamError(RemoteError):
         self.provider = provider
         self.retry_after = retry_after
         self.error_type = error_type
+        self.code = code  # the provider's own error code (e.g. Google's ErrorInfo reason), kept for the client
+        self.param = param
 
     def __repr__(self) -> str:
         name = type(self).__name__

@@ -26,7 +26,7 @@ from tfy_gateway.gateway.providers.base import (
 )
 from tfy_gateway.gateway.providers.timeouts import Timeouts
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpStream, Transport, TransportError
-from tfy_gateway.gateway.providers.wire import DONE, ChunkTranslator, Translated, transport_error
+from tfy_gateway.gateway.providers.wire import DONE, ChunkTranslator, ErrorReader, Translated, transport_error
 
 
 class SSEDecoder:
@@ -185,7 +185,11 @@ async def _read_all(http: HttpStream) -> bytes:
 
 
 async def start_stream(
-    transport: Transport, target: UpstreamTarget, request: HttpRequest, translator: ChunkTranslator
+    transport: Transport,
+    target: UpstreamTarget,
+    request: HttpRequest,
+    translator: ChunkTranslator,
+    errors: ErrorReader | None = None,
 ) -> UpstreamStream:
     """Open the stream and buffer its first chunk before returning.
 
@@ -209,7 +213,7 @@ async def start_stream(
                 raw = b""
             finally:
                 await http.aclose()
-            raise error_from_body(target, http.status, http.headers, raw)
+            raise (errors or error_from_body)(target, http.status, http.headers, raw)
         if http.status >= 300:
             await http.aclose()
             raise redirect_refused(target, http.status, http.headers)

@@ -98,6 +98,8 @@ class ChunkTranslator(Protocol):
 
 
 ResponseReader = Callable[[HttpResponse, float], UpstreamResponse]
+ErrorReader = Callable[[UpstreamTarget, int, Mapping[str, str], bytes], UpstreamError]
+"""A provider's error answer (status, headers, body) as an UpstreamError: a wire pair's own format."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class WirePlan:
     request: HttpRequest
     read: ResponseReader | None = None
     stream: ChunkTranslator | None = None
+    errors: ErrorReader | None = None  # None: `base.error_from_body`, which reads OpenAI-like bodies
 
     def __post_init__(self) -> None:
         if (self.read is None) == (self.stream is None):
