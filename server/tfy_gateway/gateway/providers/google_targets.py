@@ -86,4 +86,4 @@ def vertex_credentials(auth: Any, where: str, secrets: SecretResolver) -> tuple[
             return {"authorization": f"Bearer {placeholder}"}, None
     else:
         content = {key: secrets.resolve(value) if isinstance(value, str) else value for key, value in content.items()}
-    return {}, VertexTokenSource(key_info(content, f"{where}.auth_data"), where)
+    return {}, VertexTokenSource(key_info(content, f"{where}.auth_data"), where, kind=auth.type)

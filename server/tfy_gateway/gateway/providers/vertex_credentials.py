@@ -91,32 +91,55 @@ class _TransportRequest:
         return _Answer(answer.status, answer.headers, answer.body)
 
 
+def _load(info: Mapping[str, Any], where: str, kind: str) -> Any:
+    """google-auth credentials of exactly the type the auth_data names (never a type the file picks:
+    google-auth's generic loader is deprecated for that reason)."""
+    try:
+        from google.auth import exceptions, identity_pool
+        from google.oauth2 import service_account
+    except ImportError:
+        raise VertexCredentialsError(f"{where}: a Vertex key file needs google-auth: {EXTRA_HINT}") from None
+    expected = "service_account" if kind == "key-file" else "external_account"
+    if info.get("type") != expected:
+        raise VertexCredentialsError(
+            f"{where}: auth_data type {kind} takes a credential file of type {expected!r}, "
+            f"not {str(info.get('type'))!r}"
+        )
+    source = info.get("credential_source")
+    if expected == "external_account" and not (isinstance(source, dict) and "file" in source):
+        # A URL source is read with a GET; the gateway's transport posts only.
+        raise VertexCredentialsError(
+            f"{where}: only file-sourced workload identity federation is supported by the local gateway"
+        )
+    try:
+        if expected == "service_account":
+            return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                dict(info), scopes=[SCOPE]
+            )
+        return identity_pool.Credentials.from_info(dict(info), scopes=[SCOPE])  # type: ignore[no-untyped-call]
+    except (exceptions.GoogleAuthError, ValueError, KeyError) as exc:
+        # google-auth's message names the missing field or the bad value's kind, never the key itself.
+        raise VertexCredentialsError(f"{where}: not a usable Google credential: {exc}") from None
+
+
 class VertexTokenSource:
     """A `TokenSource`: `Bearer <token>` for Vertex calls, from google-auth credentials."""
 
-    def __init__(self, info: Mapping[str, Any], where: str, *, token_origin: str | None = None) -> None:
-        try:
-            import google.auth
-            from google.auth import exceptions
-        except ImportError:
-            raise VertexCredentialsError(f"{where}: a Vertex key file needs google-auth: {EXTRA_HINT}") from None
-        try:
-            credentials, _ = google.auth.load_credentials_from_dict(  # type: ignore[no-untyped-call]
-                dict(info), scopes=[SCOPE]
-            )
-        except (exceptions.GoogleAuthError, ValueError) as exc:
-            # google-auth's message names the missing field or the credential type, not the key.
-            raise VertexCredentialsError(f"{where}: not a usable Google credential: {exc}") from None
+    def __init__(
+        self, info: Mapping[str, Any], where: str, *, kind: str = "key-file", token_origin: str | None = None
+    ) -> None:
+        """`kind`: the auth_data type, `key-file` (a service account) or `workload-identity-federation-file`."""
+        self._credentials = _load(info, where, kind)
         self._info = dict(info)
         self._where = where
-        self._credentials = credentials
+        self._kind = kind
         self._origin = token_origin
         self._lock: asyncio.Lock | None = None
         self.refreshes = 0  # token requests made: what tests and the log can show
 
     def offline(self, origin: str) -> VertexTokenSource:
         """The same key, its token requests answered at `origin` (the fake provider) instead of Google."""
-        return VertexTokenSource(self._info, self._where, token_origin=origin)
+        return VertexTokenSource(self._info, self._where, kind=self._kind, token_origin=origin)
 
     async def authorization(self, transport: Transport) -> str:
         credentials = self._credentials
