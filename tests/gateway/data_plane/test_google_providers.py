@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.gateway.inprocess import FAKE_ORIGIN, GATEWAY_URL, InProcessGateway, running_gateway
+from tests.helpers import eventually
 
 EVERYONE = [{"subject": "team:everyone", "role_id": "provider-account-access"}]
 WEATHER_TOOL = {
@@ -305,3 +306,40 @@ async def test_offline_vertex_answers_at_googles_addresses_from_the_fake(offline
         "/token",
         "/v1/projects/proj-1/locations/global/publishers/google/models/gemini-2.5-pro:generateContent",
     ]
+
+
+async def logged(gateway: InProcessGateway, request_id: str) -> dict[str, Any]:
+    async def find() -> dict[str, Any] | None:
+        answer = await gateway.http.get("/api/svc/v1/llm-gateway/logs", params={"limit": 100}, headers=gateway.auth())
+        return next((r for r in answer.json()["data"] if r["id"] == request_id), None)
+
+    return await eventually(find, f"the log record {request_id}", timeout=20)
+
+
+async def stream_lines(gateway: InProcessGateway, model: str) -> tuple[str, list[str]]:
+    body = {"model": model, "messages": MESSAGES, "stream": True}
+    async with gateway.http.stream("POST", "/api/llm/chat/completions", json=body, headers=gateway.auth()) as answer:
+        lines = [line async for line in answer.aiter_lines() if line]
+    return answer.headers["x-tfy-request-id"], lines
+
+
+async def test_streamed_cost_is_exact_and_a_cut_stream_is_charged_what_it_said(gateway: InProcessGateway) -> None:
+    key, _ = service_account_key()
+    await gateway.apply(vertex_account(key))
+    cut = vertex_account(key, name="vertex-cut", base_url=f"{FAKE_ORIGIN}/knobs/tokens=50,cut_after=3")
+    await gateway.apply(cut)
+    request_id, lines = await stream_lines(gateway, "vertex-main/pro")
+    assert lines[-1] == "data: [DONE]"
+    record = await logged(gateway, request_id)
+    assert record["usage_estimated"] is False and record["completion_tokens"] == 16
+    # gemini-2.5-pro's public price (the bundled table): $1.25 in, $10 out per million tokens
+    expected = (record["prompt_tokens"] * 0.00125 + 16 * 0.01) / 1000
+    assert record["cost"] == pytest.approx(expected, rel=1e-9)
+
+    request_id, lines = await stream_lines(gateway, "vertex-cut/pro")
+    assert "data: [DONE]" not in lines and '"error"' in lines[-1]
+    cut_record = await logged(gateway, request_id)
+    assert cut_record["status"] == 502 and cut_record["usage_estimated"] is True
+    # the prompt as Gemini counted it (its usageMetadata), the output it had sent
+    assert cut_record["prompt_tokens"] == record["prompt_tokens"] and cut_record["completion_tokens"] == 3
+    assert cut_record["cost"] == pytest.approx((record["prompt_tokens"] * 0.00125 + 3 * 0.01) / 1000, rel=1e-9)

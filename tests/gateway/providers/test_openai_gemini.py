@@ -218,10 +218,7 @@ def test_stream_text_finish_and_latest_usage() -> None:
     chunks = GeminiChunks(GEMINI, include_usage=True)
     first = chunks.feed("", chunk("Hel", usage={"promptTokenCount": 10, "candidatesTokenCount": 1}))
     assert first.first_token
-    assert [e["choices"][0]["delta"] for e in events(first.chunks)] == [
-        {"role": "assistant", "content": ""},
-        {"content": "Hel"},
-    ]
+    assert [e["choices"][0]["delta"] for e in events(first.chunks)] == [{"role": "assistant", "content": "Hel"}]
     last = chunks.feed(
         "", chunk("lo", "STOP", {"promptTokenCount": 10, "candidatesTokenCount": 2, "thoughtsTokenCount": 5})
     )
@@ -252,8 +249,9 @@ def test_stream_tool_calls_come_whole_and_an_error_event_keeps_its_status() -> N
         ]
     }
     out = events(chunks.feed("", sse(call)).chunks)
-    assert out[1]["choices"][0]["delta"]["tool_calls"][0]["function"] == {"name": "f", "arguments": '{"x":1}'}
-    assert out[2]["choices"][0]["finish_reason"] == "tool_calls"
+    assert out[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert out[0]["choices"][0]["delta"]["tool_calls"][0]["function"] == {"name": "f", "arguments": '{"x":1}'}
+    assert out[1]["choices"][0]["finish_reason"] == "tool_calls"
     failing = GeminiChunks(GEMINI, include_usage=False)
     error = {
         "error": {"code": 429, "message": "Quota exceeded for gm-secret-key-123456", "status": "RESOURCE_EXHAUSTED"}

@@ -117,11 +117,13 @@ class GeminiChunks:
                 continue
             given = candidate.get("index")
             index = given if isinstance(given, int) else position
-            if index not in self._started:
+            opening = index not in self._started
+            if opening:
                 self._started.add(index)
                 self._open.add(index)
+            produced = self._parts(index, candidate, chunks, {"role": "assistant"} if opening else {})
+            if opening and not produced:
                 chunks.append(self._chunk(index, {"role": "assistant", "content": ""}))
-            produced = self._parts(index, candidate, chunks)
             first_token = first_token or produced
             reason = candidate.get("finishReason")
             if reason and index not in self._finished:
@@ -134,8 +136,10 @@ class GeminiChunks:
                 chunks.append(self._chunk(index, {}, finish))
         return Translated(tuple(chunks), first_token=first_token)
 
-    def _parts(self, index: int, candidate: dict[str, Any], chunks: list[bytes]) -> bool:
-        """Append the deltas of one candidate's parts; True when they carry output."""
+    def _parts(self, index: int, candidate: dict[str, Any], chunks: list[bytes], lead: dict[str, Any]) -> bool:
+        """Append the deltas of one candidate's parts; True when they carry output. `lead` goes into the
+        first delta (the role, on a candidate's first output: one chunk, as OpenAI sends it, so a cut
+        stream's chunk count is its output)."""
         produced = False
         for part in (candidate.get("content") or {}).get("parts") or ():
             if not isinstance(part, dict):
@@ -151,12 +155,12 @@ class GeminiChunks:
                     "type": "function",
                     "function": {"name": name, "arguments": orjson.dumps(call.get("args") or {}).decode()},
                 }
-                chunks.append(self._chunk(index, {"tool_calls": [opening]}))
-                produced = True
+                chunks.append(self._chunk(index, {**lead, "tool_calls": [opening]}))
+                lead, produced = {}, True
             elif part.get("text"):
                 key = "reasoning_content" if part.get("thought") else "content"
-                chunks.append(self._chunk(index, {key: str(part["text"])}))
-                produced = True
+                chunks.append(self._chunk(index, {**lead, key: str(part["text"])}))
+                lead, produced = {}, True
         return produced
 
     def end(self) -> Translated:
