@@ -68,7 +68,8 @@ class GeminiChunks:
 
     def __init__(self, target: UpstreamTarget, *, include_usage: bool) -> None:
         self.target = target
-        self.usage: Usage | None = None
+        self._metadata: Any = None  # the latest usageMetadata, read into a Usage only when asked
+        self._usage: Usage | None = None
         self.finish_reason: str | None = None
         self._include_usage = include_usage
         self._id = ""
@@ -78,6 +79,12 @@ class GeminiChunks:
         self._tool_calls: dict[int, int] = {}  # candidate -> tool calls sent so far
         self._open: set[int] = set()  # candidates not finished yet
         self._finished: set[int] = set()
+
+    @property
+    def usage(self) -> Usage | None:
+        if self._usage is None and self._metadata is not None:
+            self._usage = usage_from(self._metadata)
+        return self._usage
 
     def _chunk(self, index: int, delta: dict[str, Any], finish: str | None = None) -> bytes:
         event = {
@@ -96,17 +103,17 @@ class GeminiChunks:
             raise UpstreamError(
                 502, f"{self.target.provider} sent an unreadable stream event", self.target.provider
             ) from None
-        error = google_error_object(payload)
-        if error is not None:
-            raise from_google_error(self.target, error, None, {})
-        if not isinstance(payload, dict):
+        if not isinstance(payload, dict) or "error" in payload:
+            error = google_error_object(payload)
+            if error is not None:
+                raise from_google_error(self.target, error, None, {})
             return Translated()
         if not self._id:
             response_id = payload.get("responseId")
             self._id = "chatcmpl-" + str(response_id) if response_id else "chatcmpl-gemini"
             self._model = str(payload.get("modelVersion") or self._model)
         if "usageMetadata" in payload:
-            self.usage = usage_from(payload["usageMetadata"])
+            self._metadata, self._usage = payload["usageMetadata"], None
         chunks: list[bytes] = []
         first_token = False
         candidates = payload.get("candidates")
