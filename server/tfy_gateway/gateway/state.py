@@ -54,7 +54,9 @@ class GatewayState:
             raise
         logger.info("control-plane store: %s", store.location)
         hub = ConfigHub()
-        compiler = ConfigCompiler(data_dir=settings.data_dir, prices=PriceTable.bundled())
+        compiler = ConfigCompiler(
+            data_dir=settings.data_dir, prices=PriceTable.bundled(), guardrail_timeout_ms=settings.guardrail_timeout_ms
+        )
         state = cls(settings, store, hub, ConfigWriter(store, hub, compiler, tenant=settings.tenant_name), dir_lock)
         try:
             where = await store.run(bootstrap_admin, store, settings)

@@ -1,4 +1,5 @@
-"""The models a manifest may route to: from manifests in the same run, or a live control plane."""
+"""What a manifest may reference: models to route to, guardrails to run; from manifests in the same
+run, or a live control plane."""
 
 from __future__ import annotations
 
@@ -20,16 +21,39 @@ class CatalogEntry:
         return f"{self.account}/{self.integration}"
 
 
+GUARDRAIL_GROUP_TYPE = "provider-account/guardrail-config-group"
+
+
+@dataclass(frozen=True)
+class GuardrailEntry:
+    """One integration of a guardrail group, as far as rules that reference it care."""
+
+    group: str
+    name: str
+    type: str  # the part after integration/guardrail-config/, e.g. tfy-pii
+    target: str | None = None  # custom guardrails: request or response
+
+    @property
+    def id(self) -> str:
+        return f"{self.group}/{self.name}"
+
+
 @dataclass
 class Catalog:
-    """Model ids (`<account>/<integration>`) known to exist."""
+    """Model ids (`<account>/<integration>`) and guardrail ids (`<group>/<integration>`) known to exist.
+
+    `complete`: this is everything there is (the gateway's own store), so a reference to anything
+    else is an error even when nothing of its kind exists yet.
+    """
 
     entries: dict[str, CatalogEntry] = field(default_factory=dict)
+    guardrails: dict[str, GuardrailEntry] = field(default_factory=dict)
+    complete: bool = False
 
     @classmethod
-    def from_manifests(cls, manifests: Iterable[Any]) -> Catalog:
+    def from_manifests(cls, manifests: Iterable[Any], *, complete: bool = False) -> Catalog:
         """Lenient on purpose: a half-valid provider account still tells us which models it names."""
-        catalog = cls()
+        catalog = cls(complete=complete)
         for manifest in manifests:
             catalog.add_manifest(manifest)
         return catalog
@@ -42,6 +66,9 @@ class Catalog:
         if not isinstance(account_type, str) or not account_type.startswith("provider-account/"):
             return
         if not isinstance(account, str):
+            return
+        if account_type == GUARDRAIL_GROUP_TYPE:
+            self._add_guardrails(account, manifest.get("integrations"))
             return
         for integration in manifest.get("integrations") or []:
             if not isinstance(integration, dict) or not isinstance(integration.get("name"), str):
@@ -56,10 +83,27 @@ class Catalog:
             )
             self.entries[entry.id] = entry
 
+    def _add_guardrails(self, group: str, integrations: Any) -> None:
+        for integration in integrations if isinstance(integrations, list) else ():
+            if not isinstance(integration, dict) or not isinstance(integration.get("name"), str):
+                continue
+            kind = str(integration.get("type", "")).rpartition("/")[2]
+            target = integration.get("target")
+            entry = GuardrailEntry(group, integration["name"], kind, target if isinstance(target, str) else None)
+            self.guardrails[entry.id] = entry
+
+    def knows_guardrails(self) -> bool:
+        """Whether guardrail references can be checked against this catalog."""
+        return self.complete or bool(self.guardrails)
+
     def merged(self, other: Catalog | None) -> Catalog:
         if other is None:
             return self
-        return Catalog({**self.entries, **other.entries})
+        return Catalog(
+            {**self.entries, **other.entries},
+            {**self.guardrails, **other.guardrails},
+            complete=self.complete or other.complete,
+        )
 
     def __contains__(self, model_id: object) -> bool:
         return model_id in self.entries

@@ -12,6 +12,7 @@ from tfy_gateway.manifests.catalog import Catalog
 from tfy_gateway.manifests.common import When
 from tfy_gateway.manifests.findings import Finding, finding
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
+from tfy_gateway.manifests.lint_guardrails import lint_guardrails
 from tfy_gateway.manifests.lint_v2 import lint_v2
 from tfy_gateway.manifests.providers import LooseAccount, VirtualModelAccount
 from tfy_gateway.manifests.routing import LoadBalancingConfig, WeightBasedRouting, WeightBasedRule
@@ -101,6 +102,7 @@ def lint(model: BaseModel, catalog: Catalog | None) -> list[Finding]:
     if isinstance(integrations, list):
         findings += _unique(integrations, "name", "integrations", "duplicate-integration")
     findings += lint_v2(model)
+    findings += lint_guardrails(model, catalog)
     return findings
 
 

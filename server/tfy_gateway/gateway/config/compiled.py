@@ -1,7 +1,8 @@
 """`CompiledConfig`: everything a request reads about the applied configuration, as one value.
 
 An applied snapshot compiles into the catalog (upstream targets and prices), model access, the
-routing rules, the rate-limit and budget rules and the token map (identities) together, so a request
+routing rules, the rate-limit and budget rules, the guardrails (rules, integrations with their
+patterns compiled and secrets resolved) and the token map (identities) together, so a request
 that reads `ConfigHub.current` once authenticates, routes and is limited against one version of all of
 them. Compiling is pure and runs in a worker thread (`ConfigWriter`): the event loop never waits for a
 large apply. A change that touches no manifest (a token created or revoked) recompiles the identities
@@ -18,6 +19,7 @@ from tfy_gateway.gateway.accounting import PriceTable
 from tfy_gateway.gateway.auth import Authenticator
 from tfy_gateway.gateway.config.catalog import EMPTY_CATALOG, ModelCatalog, build_catalog, load_secrets
 from tfy_gateway.gateway.errors import ConfigError
+from tfy_gateway.gateway.guardrails import CompiledGuardrails, compile_guardrails
 from tfy_gateway.gateway.identities import authenticator_for
 from tfy_gateway.gateway.limits.policies import LimitPolicies, compile_policies
 from tfy_gateway.gateway.routing.compiled import CompiledRouting, compile_snapshot
@@ -39,6 +41,7 @@ class CompiledConfig:
     routing: CompiledRouting
     limits: LimitPolicies
     identities: Authenticator = field(default_factory=Authenticator)
+    guardrails: CompiledGuardrails = field(default_factory=CompiledGuardrails)
 
     @property
     def version(self) -> int:
@@ -54,10 +57,12 @@ EMPTY_CONFIG = CompiledConfig(ConfigSnapshot(), EMPTY_CATALOG, CompiledRouting()
 
 @dataclass(frozen=True)
 class ConfigCompiler:
-    """What compiling needs besides the snapshot: where secrets live, prices."""
+    """What compiling needs besides the snapshot: where secrets live, prices, the guardrail timeout
+    used when `gateway-global-settings` sets none."""
 
     data_dir: Path
     prices: PriceTable
+    guardrail_timeout_ms: int = 5000
 
     def compile(self, snapshot: ConfigSnapshot, previous: CompiledConfig | None = None) -> CompiledConfig:
         """Every part or nothing: the first part that fails raises `CompileError`. With `previous`
@@ -69,13 +74,24 @@ class ConfigCompiler:
             routing = compile_snapshot(snapshot)
         except Exception as exc:
             raise CompileError("routing rules", snapshot.version, exc) from exc
+        # Secrets are re-read on every config change so a newly added secret needs no restart.
+        secrets = load_secrets(self.data_dir)
         try:
-            # Secrets are re-read on every config change so a newly added secret needs no restart.
-            catalog = build_catalog(snapshot, load_secrets(self.data_dir), self.prices)
+            catalog = build_catalog(snapshot, secrets, self.prices)
         except Exception as exc:
             raise CompileError("model catalog", snapshot.version, exc) from exc
         try:
             limits = compile_policies(snapshot)
         except Exception as exc:
             raise CompileError("rate-limit and budget rules", snapshot.version, exc) from exc
-        return CompiledConfig(snapshot, catalog, routing, limits, identities)
+        try:
+            guardrails = compile_guardrails(
+                snapshot.guardrail_rules(),
+                snapshot.guardrail_groups(),
+                snapshot.global_settings(),
+                secrets.resolve,
+                default_timeout_ms=self.guardrail_timeout_ms,
+            )
+        except Exception as exc:
+            raise CompileError("guardrails", snapshot.version, exc) from exc
+        return CompiledConfig(snapshot, catalog, routing, limits, identities, guardrails)

@@ -64,8 +64,8 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     model_label = _model_label(request)
     served = request.served.target if request.served is not None else None
     usage = request.usage
-    # A stream that failed midway still consumed tokens: it is priced too.
-    cost = request.cost if status < 400 or request.response_started else None
+    # A stream that failed midway, or an answer a guardrail withheld, still consumed tokens: priced too.
+    cost = request.cost if status < 400 or request.response_started or request.answer_discarded else None
 
     metrics.child(metrics.requests, endpoint, model_label, str(status)).inc()
     metrics.child(metrics.latency, endpoint, model_label).observe(elapsed)
@@ -81,6 +81,14 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
         metrics.child(metrics.tokens, served, "completion").inc(usage.completion_tokens)
         if cost:
             metrics.child(metrics.cost, served).inc(cost)
+    report = request.guardrails
+    if report is not None:
+        for check in report.checks:
+            metrics.child(metrics.guardrail_checks, check.guardrail, check.stage, check.result).inc()
+            if check.blocks:
+                metrics.child(metrics.guardrail_blocks, check.guardrail, check.stage).inc()
+            if check.result != "skipped":
+                metrics.child(metrics.guardrail_latency, check.guardrail).observe(check.latency_ms / 1000)
     tries = request.result.tries if request.result is not None else [(t, status) for t in request.targets_tried[-1:]]
     for target, try_status in tries:
         metrics.child(metrics.upstream_tries, _target_label(request, target), str(try_status)).inc()
@@ -117,5 +125,6 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             response_body=request.response_logged,
             usage_estimated=request.usage_estimated,
             limits=_limits(request),
+            guardrails=[check.to_dict() for check in report.checks] if report is not None else [],
         )
     )

@@ -36,8 +36,9 @@ COLUMNS = (
     "response_body",
     "usage_estimated",
     "limits",
+    "guardrails",
 )
-_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits"})
+_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits", "guardrails"})
 
 
 @dataclass(slots=True)
@@ -72,6 +73,9 @@ class LogRecord:
     # Rate-limit and budget rules applied: {"rate_limit": id, "budgets": [ids], "would_have_blocked":
     # [{"kind", "config", "rule_id"}]} (audit-mode rules that would have refused the request).
     limits: dict[str, Any] = field(default_factory=dict)
+    # Each guardrail that ran: {"guardrail", "stage", "operation", "mode", "result", "latency_ms",
+    # "message"?, "blocked"?} (the message says what was found, never the text that matched).
+    guardrails: list[dict[str, Any]] = field(default_factory=list)
 
     def to_row(self) -> tuple[Any, ...]:
         return (
@@ -102,6 +106,7 @@ class LogRecord:
             self.response_body,
             int(self.usage_estimated),
             orjson.dumps(self.limits).decode(),
+            orjson.dumps(self.guardrails).decode(),
         )
 
 

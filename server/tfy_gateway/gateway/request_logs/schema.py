@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS request_logs (
     request_body TEXT,
     response_body TEXT,
     usage_estimated INTEGER NOT NULL DEFAULT 0,
-    limits TEXT NOT NULL DEFAULT '{}'
+    limits TEXT NOT NULL DEFAULT '{}',
+    guardrails TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS request_logs_time ON request_logs (created_at);
 CREATE INDEX IF NOT EXISTS request_logs_subject ON request_logs (subject, created_at);
@@ -74,3 +75,5 @@ def _add_missing_columns(connection: sqlite3.Connection) -> None:
         connection.execute("ALTER TABLE request_logs ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")
     if "limits" not in present:
         connection.execute("ALTER TABLE request_logs ADD COLUMN limits TEXT NOT NULL DEFAULT '{}'")
+    if "guardrails" not in present:
+        connection.execute("ALTER TABLE request_logs ADD COLUMN guardrails TEXT NOT NULL DEFAULT '[]'")

@@ -83,6 +83,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "change counter read by every replica", _CONTROL_VERSION, _CONTROL_VERSION),
     Migration(3, "request logs (PostgreSQL only)", "", _REQUEST_LOGS_POSTGRES),
+    Migration(
+        4,
+        "guardrail checks in request logs (PostgreSQL only)",
+        "",
+        "ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS guardrails TEXT NOT NULL DEFAULT '[]'",
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
