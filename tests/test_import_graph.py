@@ -206,3 +206,25 @@ def test_the_checker_finds_every_cycle_of_a_longer_loop_and_a_package_face_loop(
         },
     )
     assert cycles(import_graph(package)) == [["pkg", "pkg.face"], ["pkg.x", "pkg.y", "pkg.z"]]
+
+
+# Layers that must not import each other (DESIGN.md): (importer prefix, forbidden prefix, allowed, why).
+FORBIDDEN = [
+    ("tfy_gateway.gateway.data_plane", "tfy_gateway.gateway.control_plane", (), "the data plane serves requests; the control plane's routes are adapters over it"),
+    # mcp.local starts a whole local gateway (create_app and its settings) when no TFY_HOST is set.
+    ("tfy_gateway.mcp", "tfy_gateway.gateway", ("tfy_gateway.gateway.app", "tfy_gateway.gateway.settings"), "the MCP server talks HTTP to a control plane, never to the gateway's internals"),
+    ("tfy_gateway.manifests", "tfy_gateway.gateway", (), "manifests are the bottom layer; the gateway compiles them"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("importer", "forbidden", "allowed", "why"), FORBIDDEN, ids=[f[0] for f in FORBIDDEN])
+def test_layers_import_downwards_only(importer: str, forbidden: str, allowed: tuple[str, ...], why: str) -> None:
+    graph = import_graph(PACKAGE)
+    crossing = [
+        f"{module} -> {target}  ({where})"
+        for module, targets in sorted(graph.items())
+        if module == importer or module.startswith(importer + ".")
+        for target, where in sorted(targets.items())
+        if (target == forbidden or target.startswith(forbidden + ".")) and target not in allowed
+    ]
+    assert not crossing, f"{importer} must not import {forbidden} ({why}):\n" + "\n".join(crossing)
