@@ -7,6 +7,7 @@
   gateway puts it in x-tfy-applied-configurations) and no more than the limit was admitted;
 - budget: one request; holds when x-tfy-applied-configurations names the intent's budget rule.
   A gateway that does not report budget rules gives "unverified", with whether the rule is live.
+- guardrail: one crafted request (verify_guardrail.py).
 Every request costs like any other (money with a real provider) and counts against limits and
 budgets; a rate-limit check leaves the caller limited until the window slides.
 """
@@ -36,7 +37,7 @@ SIGMAS = 4.0
 
 
 class Verification(BaseModel):
-    kind: Literal["route", "rate_limit", "budget"]
+    kind: Literal["route", "rate_limit", "budget", "guardrail"]
     verdict: Verdict = Field(description="holds, does_not_hold, or unverified (the answer could not be observed).")
     summary: str = Field(description="One sentence for the user.")
     requests_sent: int

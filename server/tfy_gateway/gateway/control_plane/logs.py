@@ -2,12 +2,15 @@
 
 - `POST /api/svc/v1/llm-gateway/explain` (admin PAT): `{subject, model, metadata, body?}` -> the
   router's explanation for a request from that subject (a known user's teams and `team:everyone`
-  included), and under `limits` the rate-limit and budget rules it would meet, with headroom
-  (`body`: the request body to estimate its tokens and cost from).
-- `GET /api/svc/v1/llm-gateway/logs?limit=&offset=&model=&subject=&status=&since=&until=`: the list
-  envelope `{data, pagination}`, newest first. Admins see every record, others their own only.
-- `GET /api/svc/v1/llm-gateway/usage/summary?since=&until=&model=&subject=`: requests, tokens and
-  cost in total, per model and per subject (default window: the last 24 hours).
+  included), under `limits` the rate-limit and budget rules it would meet, with headroom
+  (`body`: the request body to estimate its tokens and cost from), and under `guardrails` the
+  guardrail rules that match and the guardrails that would run on its input and output.
+- `GET /api/svc/v1/llm-gateway/logs?limit=&offset=&model=&subject=&status=&since=&until=&blocked=
+  &guardrail=`: the list envelope `{data, pagination}`, newest first (`blocked=true`: only requests a
+  guardrail blocked; `guardrail=<group>/<integration>`: only requests it checked). Admins see every
+  record, others their own only.
+- `GET /api/svc/v1/llm-gateway/usage/summary?since=&until=&model=&subject=&blocked=`: requests, tokens
+  and cost in total, per model and per subject (default window: the last 24 hours).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from tfy_gateway.gateway.control_plane.http import (
 from tfy_gateway.gateway.control_plane.limit_usage import limits_for
 from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
 from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.guardrails.explain import explain as explain_guardrails
 from tfy_gateway.gateway.identities import team_memberships
 from tfy_gateway.gateway.request_logs import LogFilter, QueryError, parse_since
 from tfy_gateway.gateway.routing import RouteRequest
@@ -64,9 +68,19 @@ def _filter(request: Request, principal: Principal, *, default_since: str | None
             status=params.get("status") or None,
             since=since,
             until=until,
+            blocked=_flag(params.get("blocked")),
+            guardrail=params.get("guardrail") or None,
         )
     except QueryError as exc:
         raise ApiError(400, str(exc)) from None
+
+
+def _flag(value: str | None) -> bool:
+    if value is None or value.lower() in ("", "false", "0", "no"):
+        return False
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    raise QueryError(f"blocked={value!r} is not understood: use true or false")
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -114,7 +128,10 @@ async def explain(request: Request) -> Response:
     routing = plane.config.current.routing
     explanation = explain_route(plane.router, routing, RouteRequest(model, subjects, metadata, {}))
     limits = await limits_for(plane, _caller(subject, subjects), subjects, model, metadata, body.get("body"))
-    return json_response({"subject": subject, "subjects": list(subjects), **explanation, "limits": limits})
+    guardrails = explain_guardrails(plane.config.current.guardrails, model, subjects, metadata)
+    return json_response(
+        {"subject": subject, "subjects": list(subjects), **explanation, "limits": limits, "guardrails": guardrails}
+    )
 
 
 routes = [

@@ -68,7 +68,8 @@ class GuardrailReport:
     checks: list[Check]
 
     def applied(self) -> dict[str, object]:
-        """For x-tfy-applied-configurations: rules, the guardrails run per stage, and the flagged ones."""
+        """For x-tfy-applied-configurations: rules, the guardrails run per stage, the flagged ones
+        (failed or errored without blocking) and the ones that rewrote the content."""
         data: dict[str, object] = {"rules": list(self.rules)}
         for stage in ("input", "output"):
             names = [check.guardrail for check in self.checks if check.stage == stage]
@@ -77,4 +78,7 @@ class GuardrailReport:
         flagged = [check.guardrail for check in self.checks if check.result in ("fail", "error") and not check.blocks]
         if flagged:
             data["flagged"] = flagged
+        mutated = [check.guardrail for check in self.checks if check.result == "mutate" and check.strategy != "audit"]
+        if mutated:
+            data["mutated"] = mutated
         return data

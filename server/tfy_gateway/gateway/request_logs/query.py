@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+import orjson
+
 from tfy_gateway.gateway.errors import RequestError
 from tfy_gateway.gateway.request_logs.record import COLUMNS, row_to_dict
 
@@ -67,6 +69,8 @@ class LogFilter:
     status: str | None = None  # "200", "4xx", "error" (>= 400) or "success" (< 400)
     since: float | None = None
     until: float | None = None
+    blocked: bool = False  # only requests a guardrail blocked
+    guardrail: str | None = None  # only requests this guardrail (`<group>/<integration>`) checked
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -87,6 +91,12 @@ class LogFilter:
         if self.until is not None:
             clauses.append("created_at < ?")
             params.append(self.until)
+        if self.blocked:
+            clauses.append("error_origin IN (?, ?)")
+            params += ["guardrails_input", "guardrails_output"]
+        if self.guardrail:
+            clauses.append("guardrails LIKE ?")
+            params.append('%"guardrail":' + orjson.dumps(self.guardrail).decode().replace("%", "\\%") + "%")
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 

@@ -12,12 +12,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from tfy_gateway.intents import CONFIG_TYPES, BudgetIntent, Intent, RouteIntent
+from tfy_gateway.intents import CONFIG_TYPES, BudgetIntent, GuardrailIntent, Intent, RouteIntent
 from tfy_gateway.mcp.errors import RESTART_HINT
 from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.base import add_tool
 from tfy_gateway.mcp.verify import MAX_REQUESTS, Sender, Verification
 from tfy_gateway.mcp.verify import verify as verify_intent
+from tfy_gateway.mcp.verify_guardrail import verify_guardrail
 from tfy_gateway.platform import (
     ControlPlaneError,
     UnreachableError,
@@ -73,7 +74,8 @@ async def gateway_smoke_test(
             description=(
                 "The intent that was applied (as given to gateway_render_manifest): send requests and report "
                 "whether it holds. route: the split over `requests`; rate_limit: a 429 from its rule past the "
-                "limit; budget: its rule in x-tfy-applied-configurations."
+                "limit; budget: its rule in x-tfy-applied-configurations; guardrail: a crafted prompt (or "
+                "answer) it must block, redact or flag."
             )
         ),
     ] = None,
@@ -117,9 +119,12 @@ async def gateway_smoke_test(
                 settings, model, prompt, max_tokens, {**(verify_metadata(verify)), **(metadata or {})} or None
             )
             try:
-                verification, outcome = await verify_intent(
-                    sender, verify, requests=requests, live_budgets=live_budgets
-                )
+                if isinstance(verify, GuardrailIntent):
+                    verification, outcome = await verify_guardrail(sender, verify)
+                else:
+                    verification, outcome = await verify_intent(
+                        sender, verify, requests=requests, live_budgets=live_budgets
+                    )
             except ValueError as exc:
                 raise ToolError(f"{exc}.") from None
     except UnreachableError as exc:
