@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 
 from tfy_gateway.gateway.guardrails import checksums
+from tfy_gateway.gateway.guardrails.finders import digit_runs, emails
 from tfy_gateway.gateway.guardrails.scanning import Finding, Scanner
 
 DETECTORS: tuple[str, ...] = (
@@ -57,10 +58,7 @@ _LETTERED = (
     (3, "nino", re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] [0-9]{2} [0-9]{2} [0-9]{2} [A-D](?![A-Za-z0-9])")),
     (5, "pan", re.compile(r"[A-Z]{3}[ABCFGHLJPT][A-Z][0-9]{4}[A-Z](?![A-Za-z0-9])")),
 )
-_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9._%+-]{1,64}$")
-_EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'()]+")
-_DIGIT_MARK = str.maketrans("0123456789", "\x00" * 10)
 _SEPARATORS = str.maketrans("", "", " -.()+")
 _TRAILING = ".,;:!?"
 
@@ -69,22 +67,9 @@ def _word_char(text: str, index: int) -> bool:
     return 0 <= index < len(text) and text[index].isalnum()
 
 
-def _digit_runs(text: str) -> Iterator[int]:
-    """Where each run of ASCII digits starts (C-speed search over a marked copy of the text)."""
-    marked = text.translate(_DIGIT_MARK)
-    length = len(marked)
-    position = marked.find("\x00")
-    while position != -1:
-        yield position
-        end = position + 1
-        while end < length and marked[end] == "\x00":
-            end += 1
-        position = marked.find("\x00", end)
-
-
 def _numbers(text: str) -> Iterator[Finding]:
     covered = 0
-    for run in _digit_runs(text):
+    for run in digit_runs(text):
         if run < covered:
             continue
         found, end = _at_run(text, run)
@@ -183,13 +168,7 @@ _CLASSIFY: dict[str, Callable[[re.Match[str]], str | None]] = {
 
 
 def _emails(text: str) -> Iterator[Finding]:
-    at = text.find("@")
-    while at != -1:
-        local = _EMAIL_LOCAL.search(text, max(0, at - 64), at)
-        domain = _EMAIL_DOMAIN.match(text, at + 1)
-        if local and domain:
-            yield Finding("Email", local.start(), domain.end())
-        at = text.find("@", at + 1)
+    return (Finding("Email", start, end) for start, end in emails(text))
 
 
 def _urls(text: str) -> Iterator[Finding]:

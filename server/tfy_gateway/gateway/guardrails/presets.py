@@ -30,7 +30,9 @@ PRESETS: dict[str, str] = {
     "india_aadhaar": r"\b[2-9][0-9]{3} ?[0-9]{4} ?[0-9]{4}\b",
     "india_pan": r"\b[A-Z]{3}[ABCFGHLJPT][A-Z][0-9]{4}[A-Z]\b",
     **_CARD_NETWORKS,
-    "credit_card": "|".join(_CARD_NETWORKS.values()),
+    "credit_card": r"\b(?:"
+    + "|".join(pattern.removeprefix(r"\b").removesuffix(r"\b") for pattern in _CARD_NETWORKS.values())
+    + r")\b",
     "aws_access_key": r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b",
     "aws_secret_key": r"(?i)\baws.{0,20}?(?:secret|key).{0,20}?[\"'=:\s][A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
     "github_token": r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
@@ -43,7 +45,7 @@ PRESETS: dict[str, str] = {
     r"|(?<![:\w])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![:\w])",
     "url": r"\b(?:https?://|www\.)[^\s<>\"'()]+",
     "passport_us": r"\b[A-Z][0-9]{8}\b",
-    "passport_uk": r"\b[0-9]{9}GBR\b|\b[0-9]{9}\b(?=.{0,40}\bpassport\b)",
+    "passport_uk": r"\b[0-9]{9}(?:GBR\b|\b(?=.{0,40}\bpassport\b))",
     "passport_germany": r"\b[CFGHJK][CFGHJKLMNPRTVWXYZ0-9]{8}\b",
     "passport_france": r"\b[0-9]{2}[A-Z]{2}[0-9]{5}\b",
     "passport_netherlands": r"\b[A-NP-Z]{2}[A-NP-Z0-9]{6}[0-9]\b",
@@ -78,3 +80,18 @@ PRESETS: dict[str, str] = {
     "harassment_hate": _words(r"hate you", r"idiot", r"stupid", r"worthless", r"slur\w*", r"loser"),
 }
 """Preset name -> pattern. A test checks every name of the platform's enum is here."""
+
+DIGIT_FIRST = frozenset(
+    {
+        "us_ssn",
+        "us_ssn_no_dash",
+        "india_aadhaar",
+        *_CARD_NETWORKS,
+        "credit_card",
+        "ipv4",
+        "passport_uk",
+        "passport_france",
+    }
+)
+"""Presets whose every match starts with a digit right after a word boundary (finders.py tries them
+only where a run of digits starts)."""
