@@ -12,6 +12,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from tfy_gateway.manifests import ManifestLoadError, has_errors, load_text, validate_documents
+from tfy_gateway.mcp.batch import Batch
 from tfy_gateway.mcp.errors import tool_error
 from tfy_gateway.mcp.findings import FindingOut, summarise
 from tfy_gateway.mcp.live import live_catalog
@@ -20,7 +21,7 @@ from tfy_gateway.mcp.reachability import new_unreachable
 from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.authoring import MAX_YAML_CHARS
 from tfy_gateway.mcp.tools.base import add_tool
-from tfy_gateway.platform import ControlPlaneError, sort_for_apply
+from tfy_gateway.platform import ApplyOutcome, ControlPlaneError, sort_for_apply
 
 PLAN = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 FIRST_MATCH_CONFIGS = frozenset({"gateway-load-balancing-config", "gateway-rate-limiting-config"})
@@ -46,7 +47,9 @@ class PlanResult(BaseModel):
     changes: int = Field(description="Documents that would create or change something.")
     documents: list[DocumentPlan] = Field(description="In the order they would be applied.")
     warnings: list[FindingOut] = Field(
-        default_factory=list, description="Validation warnings, including unreachable rules planned with force."
+        default_factory=list,
+        description="Validation warnings (unreachable rules planned with force included), then the control "
+        "plane's (not-enforced-locally: stored but not acted on by this gateway; tell the user).",
     )
 
 
@@ -95,8 +98,12 @@ async def gateway_plan(
                 + "\nFix them (gateway_validate_manifest shows hints) and call gateway_plan again."
             )
         planned: list[PlannedDocument] = []
-        for doc in sort_for_apply(documents, lambda d: d.data):
-            outcome = await client.apply(doc.data, dry_run=True)
+        warnings = [FindingOut.of(f) for f in findings if f.severity == "warning"]
+        ordered = sort_for_apply(documents, lambda d: d.data)
+        batch = Batch([doc.data for doc in ordered])
+        for doc in ordered:
+            outcome = await batch.dry_run(client, doc.data)
+            warnings += _server_warnings(outcome, {w.message for w in warnings})
             action = outcome.action if outcome.changed else "NO_CHANGE"
             planned.append(
                 PlannedDocument(
@@ -115,8 +122,27 @@ async def gateway_plan(
         expires_in_seconds=int(plan.expires_at - state.plans.now()),
         changes=sum(1 for d in planned if d.changes),
         documents=[DocumentPlan(name=d.name, type=d.type, action=d.action, diff=d.diff) for d in planned],
-        warnings=[FindingOut.of(f) for f in findings if f.severity == "warning"],
+        warnings=warnings,
     )
+
+
+def _server_warnings(outcome: ApplyOutcome, said: set[str]) -> list[FindingOut]:
+    """What the control plane's dry run warned about that local validation did not already say."""
+    found = []
+    for warning in outcome.warnings:
+        message = str(warning.get("message") or "")
+        if not message or message in said:
+            continue
+        found.append(
+            FindingOut(
+                severity="warning",
+                code=str(warning.get("code") or "control-plane-warning"),
+                message=f"{outcome.type} '{outcome.name}': {message}",
+                path=str(warning.get("path") or ""),
+                hint=warning.get("hint") if isinstance(warning.get("hint"), str) else None,
+            )
+        )
+    return found
 
 
 class AppliedDocument(BaseModel):
@@ -160,8 +186,9 @@ async def gateway_apply_plan(
             f"{int(state.plans.ttl_seconds // 60)} minutes). Call gateway_plan again and review the new diff."
         )
     async with state.control_plane() as client:
+        batch = Batch([doc.manifest for doc in plan.documents])
         for doc in plan.documents:
-            outcome = await client.apply(doc.manifest, dry_run=True)
+            outcome = await batch.dry_run(client, doc.manifest)
             if fingerprint(outcome.existing) != doc.live_fingerprint:
                 raise ToolError(
                     f"The live {doc.type} '{doc.name}' changed since plan {plan_id} was made, so the "
