@@ -160,9 +160,10 @@ async def measure(spec: dict[str, Any], requests: int, concurrency: int, profile
         logs = None
         if system != "floor":
             # The app keeps its DataPlane in its state; sources from before that kept it on the mount.
-            plane = getattr(app.state, "data_plane", None) or next(
-                mount for prefix, mount in app._mounts if prefix.startswith("/api/llm")
-            ).plane
+            plane = (
+                getattr(app.state, "data_plane", None)
+                or next(mount for prefix, mount in app._mounts if prefix.startswith("/api/llm")).plane
+            )
             logs = plane.logs
             result["logs_queued"] = logs.pending  # the backlog when the last request was answered
     if logs is not None:  # shutdown has written the rest

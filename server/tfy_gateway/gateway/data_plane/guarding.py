@@ -22,11 +22,13 @@ class PolicyGuardrails:
         self.transport = transport
 
     def start(self, request: RequestContext) -> GuardrailSession | None:
+        compiled = request.config.guardrails
+        requested = request.options.guardrails
+        if requested is None and not compiled.rules:
+            return None  # the common case: one attribute read and one test per request
         principal, model = request.principal, request.model
         if principal is None or model is None or request.endpoint.multipart:
             return None
-        compiled = request.config.guardrails
-        requested = request.options.guardrails
         if requested is not None:
             unknown = compiled.unknown((*requested.input, *requested.output))
             if unknown:
