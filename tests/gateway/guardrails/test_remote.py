@@ -90,7 +90,7 @@ async def test_transformed_applies_only_to_mutate_guardrails(
 async def test_an_error_status_is_an_error_not_a_verdict(service: tuple[InProcessTransport, GuardrailServer]) -> None:
     transport, _ = service
     failing = CustomGuardrail(spec(), f"{ORIGIN}/custom/status/503", {}, None)
-    with pytest.raises(GuardrailUnavailable, match="guardrails.test answered HTTP 503"):
+    with pytest.raises(GuardrailUnavailable, match=r"guardrails\.test answered HTTP 503"):
         await failing.check(call(transport, "x"))
     with pytest.raises(GuardrailUnavailable, match="could not be reached"):
         await CustomGuardrail(spec(), "http://elsewhere.test/x", {}, None).check(call(transport, "x"))

@@ -127,11 +127,12 @@ async def gateway_plan(
 
 
 def _server_warnings(outcome: ApplyOutcome, said: set[str]) -> list[FindingOut]:
-    """What the control plane's dry run warned about that local validation did not already say."""
+    """What the control plane's dry run warned about that local validation did not already say (a local
+    finding may quote it, as an unreachable-rule quotes the shadowed-rule it comes from)."""
     found = []
     for warning in outcome.warnings:
         message = str(warning.get("message") or "")
-        if not message or message in said:
+        if not message or any(message in local for local in said):
             continue
         found.append(
             FindingOut(
