@@ -138,11 +138,16 @@ async def measure(spec: dict[str, Any], requests: int, concurrency: int, profile
         from tfy_gateway.gateway.app import create_app
         from tfy_gateway.gateway.settings import GatewaySettings
 
-        app = create_app(GatewaySettings(data_dir=Path(spec["data_dir"]), admin_token=spec["token"]), tune_gc=True)
+        # `settings`: more GatewaySettings fields (bench_tracing.py turns trace export on with them).
+        settings = GatewaySettings(
+            data_dir=Path(spec["data_dir"]), admin_token=spec["token"], **spec.get("settings", {})
+        )
+        app = create_app(settings, tune_gc=True)
         path = "/api/llm/chat/completions"
         headers.append((b"authorization", f"Bearer {spec['token']}".encode()))
         if system == "gateway-all":
             headers.append((b"x-tfy-metadata", manifests.METADATA.encode()))
+        headers += [(name.encode(), value.encode()) for name, value in spec.get("headers", {}).items()]
         model = manifests.ROUTED_MODEL if system == "gateway-all" else "bench/gpt-4o"
     body = json.dumps({"model": model, "messages": PROMPT}).encode()
     result: dict[str, Any] = {"system": system}
@@ -168,6 +173,9 @@ async def measure(spec: dict[str, Any], requests: int, concurrency: int, profile
             result["logs_queued"] = logs.pending  # the backlog when the last request was answered
     if logs is not None:  # shutdown has written the rest
         result["logs_written"], result["logs_dropped"] = logs.written, logs.dropped
+        counts = getattr(getattr(plane, "telemetry", None), "counts", None)
+        if counts is not None:  # spans made by the whole run, warm-up included, once shutdown flushed them
+            result["spans_exported"], result["spans_dropped"] = counts.get("exported"), counts.dropped
     if profiler is not None:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(40)
     return result

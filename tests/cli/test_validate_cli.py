@@ -57,3 +57,11 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 
 def test_strict_turns_warnings_into_failure() -> None:
     assert run("validate", "--strict", str(EXAMPLES / "budgets.yaml")).returncode == 1
+
+
+def test_a_v1_rate_limit_config_points_to_the_migrator() -> None:
+    result = run("validate", str(EXAMPLES / "rate-limits.yaml"))
+    assert result.returncode == 0
+    assert "removed from the platform on 2026-12-15" in result.stderr
+    assert f"tfy-gateway migrate limits {EXAMPLES / 'rate-limits.yaml'}" in result.stderr
+    assert "migrate" not in run("validate", str(EXAMPLES / "budgets-v2.yaml")).stderr

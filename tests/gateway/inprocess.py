@@ -29,7 +29,7 @@ from tfy_gateway.fakeprovider.app import STATE_KEY
 from tfy_gateway.fakeprovider.offline import seed_starter_accounts
 from tfy_gateway.fakeprovider.starter import starter_accounts, write_placeholder_secrets
 from tfy_gateway.gateway import GatewaySettings, create_app
-from tfy_gateway.gateway.data_plane import DataPlaneOptions
+from tfy_gateway.gateway.data_plane import DataPlane, DataPlaneOptions
 from tfy_gateway.gateway.providers import Transport
 from tfy_gateway.gateway.providers.inprocess_transport import InProcessTransport
 from tfy_gateway.platform import ControlPlaneClient
@@ -67,6 +67,13 @@ class InProcessGateway:
     def token(self) -> str:
         assert self.settings.admin_token is not None
         return self.settings.admin_token
+
+    @property
+    def data_plane(self) -> DataPlane:
+        """The running app's data plane (its metrics, log writer, telemetry...)."""
+        assert self._app is not None, "the gateway is not started"
+        plane: DataPlane = self._app.state.data_plane
+        return plane
 
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.token}"}

@@ -1,4 +1,5 @@
-"""The manifests shown in the budget and rate-limit references validate, and the budgets API list is the SDK's."""
+"""The manifests shown in the budget, rate-limit and observability references validate, and the budgets API
+list is the SDK's."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def _blocks(name: str) -> list[tuple[str, str]]:
 BLOCKS = _blocks("budgets.md") + [
     (where, block) for where, block in _blocks("rate-limiting.md") if "tenant-rate-limit-config/" in block
 ]
+OTEL_BLOCKS = _blocks("observability.md")
 
 
 def test_the_references_show_every_v2_type() -> None:
@@ -37,6 +39,12 @@ def test_each_manifest_in_the_references_validates(where: str, block: str) -> No
     findings = validate_documents(load_text(block, where))
     assert not has_errors(findings), [f.format() for f in findings]
     assert {f.code for f in findings} <= {"audit-mode"}, [f.format() for f in findings]
+
+
+@pytest.mark.parametrize(("where", "block"), OTEL_BLOCKS, ids=[where for where, _ in OTEL_BLOCKS])
+def test_the_otel_config_in_the_reference_validates_cleanly(where: str, block: str) -> None:
+    findings = validate_documents(load_text(block, where))
+    assert findings == [], [f.format() for f in findings]
 
 
 def test_budgets_reference_lists_exactly_the_sdk_budget_endpoints() -> None:

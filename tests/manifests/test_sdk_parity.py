@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from tfy_gateway.manifests import accounts, budgets_v2, common, costs, filters_v2, limits, providers, routing
+from tfy_gateway.manifests import accounts, budgets_v2, common, costs, filters_v2, limits, otel, providers, routing
 
 sdk_types = pytest.importorskip("truefoundry_sdk.types")
 
@@ -69,6 +69,12 @@ PAIRS: list[tuple[type[BaseModel], str, set[str]]] = [
     (providers.SelfHostedModel, "SelfHostedModel", set()),
     (providers.VirtualModelAccount, "VirtualModelProviderAccount", set()),
     (providers.VirtualModel, "VirtualModel", set()),
+    (otel.OtelConfig, "GatewayOtelConfig", {"name"}),
+    (otel.TracesHttpExporter, "OtelTracesExporterHttpConfig", set()),
+    (otel.TracesGrpcExporter, "OtelTracesExporterGrpcConfig", set()),
+    (otel.MetricsHttpExporter, "OtelMetricsExporterHttpConfig", set()),
+    (otel.MetricsGrpcExporter, "OtelMetricsExporterGrpcConfig", set()),
+    (otel.SpanAttributeFilter, "OtelTracesExporterSpanAttributeFilter", set()),
 ]
 
 

@@ -35,6 +35,8 @@ EXPECTED_TOOLS = {
     "gateway_smoke_test",
     "gateway_explain",
     "gateway_usage",
+    "gateway_migrate_limits",
+    "gateway_test_policies",
 }
 
 

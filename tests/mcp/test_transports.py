@@ -15,6 +15,7 @@ import httpx
 from mcp import Client, StdioServerParameters
 from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, code_under_test_env, free_port, wait_until_up
 from tests.mcp.conftest import call, call_error, connect, live_config
+from tests.mcp.test_surface import EXPECTED_TOOLS
 
 LIMITS = "name: limits\ntype: gateway-rate-limiting-config\nrules:\n  - {id: all, when: {}, limit_to: 7, unit: requests_per_day}\n"
 
@@ -86,7 +87,7 @@ async def test_http_transport_serves_loopback_and_rejects_foreign_origins(gatewa
             status = await call(client, "gateway_status")
             tools = (await client.list_tools()).tools
     assert status["base_url"] == gateway.base_url and status["authenticated"]
-    assert len(tools) == 11
+    assert {tool.name for tool in tools} == EXPECTED_TOOLS
     assert gateway.admin_token not in (tmp_path / "mcp-http.log").read_text()
 
 

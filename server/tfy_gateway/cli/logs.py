@@ -27,8 +27,9 @@ def register(subparsers: Any) -> None:
         help="show recent data-plane request logs",
         description=(
             "Show recent requests served by the gateway's data plane (TFY_BASE_URL with TFY_API_KEY): "
-            "time, status, subject, model, tokens, cost, latency and error, newest first. Prompts and "
-            "completions are only stored when a request asked for it (x-tfy-logging-config)."
+            "time, status, subject, model, tokens, cost, latency, the request's trace id when it has one, and "
+            "error, newest first. Prompts and completions are only stored when a request asked for it "
+            "(x-tfy-logging-config)."
         ),
     )
     parser.add_argument("--limit", type=int, default=20, help="how many records (1-1000, default 20)")
@@ -36,13 +37,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--subject", help="only requests by this subject, e.g. user:bob@example.com")
     parser.add_argument("--status", help="a status code (429), a class (5xx), 'error' or 'success'")
     parser.add_argument("--since", help="only newer requests: a duration ago (15m, 2h, 7d) or an ISO-8601 time")
+    parser.add_argument("--trace-id", help="only the request of this W3C trace id (32 hex digits)")
     parser.add_argument("--blocked", action="store_true", help="only requests a guardrail blocked")
     parser.add_argument("--guardrail", help="only requests this guardrail checked, e.g. pii-guards/block-pii")
     add_format(parser)
     parser.set_defaults(handler=run)
 
 
-def _row(item: dict[str, Any]) -> tuple[str, ...]:
+def _row(item: dict[str, Any], traced: bool) -> tuple[str, ...]:
     model = item.get("requested_model") or "-"
     resolved = item.get("resolved_model")
     if resolved and resolved != model:
@@ -56,13 +58,17 @@ def _row(item: dict[str, Any]) -> tuple[str, ...]:
         f"{item.get('prompt_tokens', 0)}/{item.get('completion_tokens', 0)}",
         "-" if cost is None else f"${cost:.6f}",
         f"{item.get('latency_ms', 0):.0f}ms",
+        *((str(item.get("trace_id") or "-"),) if traced else ()),
         str(item.get("error") or "")[:80],
     )
 
 
 def format_table(items: list[dict[str, Any]]) -> str:
-    rows = [_COLUMNS, *(_row(item) for item in items)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS) - 1)]
+    """One line per record; a `trace` column when any record belongs to a trace."""
+    traced = any(item.get("trace_id") for item in items)
+    columns = (*_COLUMNS[:-1], "trace", _COLUMNS[-1]) if traced else _COLUMNS
+    rows = [columns, *(_row(item, traced) for item in items)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns) - 1)]
     lines = []
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
@@ -78,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         return EXIT_USAGE
     filters = {"limit": args.limit, "model": args.model, "subject": args.subject}
-    filters |= {"status": args.status, "since": args.since, "blocked": args.blocked, "guardrail": args.guardrail}
+    filters |= {"status": args.status, "since": args.since, "trace_id": args.trace_id}
+    filters |= {"blocked": args.blocked, "guardrail": args.guardrail}
     try:
         body = anyio.run(_query, settings, filters)
     except ControlPlaneError as exc:

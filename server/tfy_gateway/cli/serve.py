@@ -101,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from tfy_gateway.gateway.observability.exporter_logs import quiet_exporter_logs
+
+    quiet_exporter_logs()  # a collector that is down is reported once per interval, not per batch
     if not _is_loopback(settings.host):
         logger.warning("binding %s: the gateway is reachable from other machines", settings.host)
     if settings.workers > 1:

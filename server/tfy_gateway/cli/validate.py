@@ -13,6 +13,11 @@ from tfy_gateway.manifests import Finding, ManifestLoadError, has_errors, load_f
 from tfy_gateway.manifests.loader import Document
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+V1_RATE_LIMITS = "gateway-rate-limiting-config"
+MIGRATE_NOTE = (
+    "{files}: gateway-rate-limiting-config (V1) is removed from the platform on 2026-12-15; "
+    "`tfy-gateway migrate limits {files}` writes the V2 manifests and lists what would decide differently"
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,15 +47,26 @@ def run(args: argparse.Namespace) -> int:
             findings.append(exc.finding)
     findings += validate_documents(documents)
     failed = has_errors(findings) or (args.strict and bool(findings))
+    notes = _notes(documents)
     if args.format == "json":
         report = {"ok": not failed, "documents": len(documents), "findings": [f.to_dict() for f in findings]}
+        if notes:
+            report["notes"] = notes
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         for found in findings:
             print(found.format())
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
         errors = sum(1 for f in findings if f.severity == "error")
         warnings = len(findings) - errors
         verdict = "invalid" if failed else "valid"
         print(f"{len(documents)} document(s) in {len(args.files)} file(s): {verdict}, "
               f"{errors} error(s), {warnings} warning(s)", file=sys.stderr)  # fmt: skip
     return EXIT_ERRORS if failed else EXIT_OK
+
+
+def _notes(documents: list[Document]) -> list[str]:
+    """Not findings (nothing is wrong yet): what the user should do next about deprecated types."""
+    v1 = sorted({d.file for d in documents if isinstance(d.data, dict) and d.data.get("type") == V1_RATE_LIMITS})
+    return [MIGRATE_NOTE.format(files=" ".join(v1))] if v1 else []

@@ -28,6 +28,7 @@ from tfy_gateway.gateway.data_plane import DataPlane, DataPlaneApp, DataPlaneOpt
 from tfy_gateway.gateway.data_plane import routes as data_plane_routes
 from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
 from tfy_gateway.gateway.extension import Extension
+from tfy_gateway.gateway.observability.exporter_logs import quiet_exporter_logs
 from tfy_gateway.gateway.propagation import propagate
 from tfy_gateway.gateway.providers import Transport
 from tfy_gateway.gateway.root import routes as root_routes
@@ -68,6 +69,7 @@ def app_from_environment() -> Starlette:
     """The app of one `serve --workers N` worker (an import-string factory for uvicorn)."""
     payload = json.loads(os.environ[WORKER_SETTINGS_ENV])
     logging.basicConfig(level=payload["log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_exporter_logs()
     return create_app(GatewaySettings.model_validate(payload["settings"]), tune_gc=True)
 
 

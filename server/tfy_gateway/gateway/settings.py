@@ -1,6 +1,7 @@
 """Settings of a local gateway process: one object for the control plane, data plane and routing.
 
-Precedence: command-line flags > `TFY_GATEWAY_<NAME>` environment variables > the defaults below.
+Precedence: command-line flags > `TFY_GATEWAY_<NAME>` environment variables > the standard `OTEL_*`
+variables for the `otel_*` fields > the defaults below.
 `load_settings` applies it once (in `tfy-gateway serve`, or a test); the app itself never reads the
 environment, so two apps in one process never share configuration. Every field is a tunable that
 `serve --help` lists and `references/local-gateway.md` documents (a test keeps them in step).
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic.config import JsonDict
 
 from tfy_gateway.gateway.errors import ConfigError
+from tfy_gateway.gateway.observability.environment import standard_values
 from tfy_gateway.gateway.routing.settings import RoutingSettings
 from tfy_gateway.gateway.shared.url import safe_url
 
@@ -123,6 +125,45 @@ class GatewaySettings(BaseModel):
         pattern=r"^https?://\S+$",
         description="budget alerts: Slack chat.postMessage URL for slack-bot targets (a channel's api_url wins)",
     )
+
+    # --- OpenTelemetry export (an applied gateway-otel-config replaces all of it) ----------------
+    otel_endpoint: str | None = Field(
+        None,
+        pattern=r"^\S+$",
+        description="OTLP collector for traces and metrics: http://host:4318 (OTLP/HTTP appends /v1/traces, "
+        "/v1/metrics) or http://host:4317 with otel_protocol grpc; also OTEL_EXPORTER_OTLP_ENDPOINT; unset = none",
+    )
+    otel_traces_endpoint: str | None = Field(
+        None, pattern=r"^\S+$", description="full URL for traces only (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)"
+    )
+    otel_metrics_endpoint: str | None = Field(
+        None, pattern=r"^\S+$", description="full URL for metrics only (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)"
+    )
+    otel_protocol: Literal["http/protobuf", "http/json", "grpc"] = Field(
+        "http/protobuf", description="OTLP protocol (OTEL_EXPORTER_OTLP_PROTOCOL); grpc needs tfy-gateway[otel-grpc]"
+    )
+    otel_headers: str | None = Field(
+        None,
+        repr=False,
+        description="headers sent with every export, key=value,key2=value2 (OTEL_EXPORTER_OTLP_HEADERS)",
+        json_schema_extra=ENV_ONLY,
+    )
+    otel_service_name: str = Field(
+        "tfy-llm-gateway", min_length=1, description="service.name of exported spans and metrics (OTEL_SERVICE_NAME)"
+    )
+    otel_resource_attributes: str | None = Field(
+        None, description="more resource attributes, key=value,key2=value2 (OTEL_RESOURCE_ATTRIBUTES)"
+    )
+    otel_sample_ratio: float = Field(
+        1.0, ge=0, le=1, description="share of new traces recorded (a client's traceparent decides for its own)"
+    )
+    otel_queue_size: int = Field(
+        2048,
+        ge=1,
+        description="spans waiting for export, at most; more are dropped and counted (OTEL_BSP_MAX_QUEUE_SIZE)",
+    )
+    otel_export_timeout_s: float = Field(10.0, gt=0, description="longest wait for the collector to take one export")
+    otel_metrics_interval_s: float = Field(60.0, gt=0, description="how often metrics are exported over OTLP")
 
     # --- shared state (several replicas) ---------------------------------------------------------
     redis_url: str | None = Field(
@@ -252,12 +293,16 @@ def is_env_only(name: str) -> bool:
 
 
 def load_settings(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> GatewaySettings:
-    """Flags (only those given) over `TFY_GATEWAY_*` variables over defaults; `SettingsError` if invalid."""
+    """Flags (only those given) over `TFY_GATEWAY_*` variables over the standard `OTEL_*` ones
+    (`observability/environment.py`) over defaults; `SettingsError` if invalid."""
     flags = dict(flags or {})
     environ = environ or {}
     values: dict[str, Any] = {}
     source: dict[str, str] = {}
+    standard = standard_values(environ)
     for name in GatewaySettings.model_fields:
+        if name in standard:
+            source[name], values[name] = standard[name]
         variable = env_var(name)
         raw = environ.get(variable)
         if raw is not None and raw.strip() != "":
@@ -287,7 +332,7 @@ def _explain(exc: ValidationError, values: Mapping[str, Any], source: Mapping[st
     return "; ".join(lines)
 
 
-_HIDDEN = frozenset({"admin_token", "database_url"})  # may carry a password: never echoed back
+_HIDDEN = frozenset({"admin_token", "database_url", "otel_headers"})  # may carry a password: never echoed back
 
 
 def _allowed(annotation: Any, kind: str, ctx: Mapping[str, Any]) -> str:

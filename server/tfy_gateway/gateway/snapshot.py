@@ -22,6 +22,7 @@ from tfy_gateway.manifests.global_settings import GlobalSettings
 from tfy_gateway.manifests.guardrail_groups import GUARDRAIL_GROUP_TYPE, GuardrailConfigGroup
 from tfy_gateway.manifests.guardrails import GuardrailsConfig
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
+from tfy_gateway.manifests.otel import OtelConfig
 from tfy_gateway.manifests.providers import ProviderAccount
 from tfy_gateway.manifests.rate_limits_v2 import ModelRateLimitConfig
 from tfy_gateway.manifests.registry import AnyManifest
@@ -123,6 +124,10 @@ class ConfigSnapshot:
     def budgeting(self) -> BudgetConfig | None:
         found = self._parsed(self.gateway_config("gateway-budget-config"))
         return next((m for m in found if isinstance(m, BudgetConfig)), None)
+
+    def otel(self) -> OtelConfig | None:
+        found = self._parsed(self.gateway_config("gateway-otel-config"))
+        return next((m for m in found if isinstance(m, OtelConfig)), None)
 
     def model_rate_limits(self) -> list[ModelRateLimitConfig]:
         """The V2 `tenant-rate-limit-config/model` limits, in apply order."""

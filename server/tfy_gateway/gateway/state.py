@@ -18,6 +18,7 @@ from tfy_gateway.gateway.auth import Authenticator
 from tfy_gateway.gateway.config import ConfigCompiler, ConfigHub, ConfigWriter
 from tfy_gateway.gateway.dir_lock import DataDirLock
 from tfy_gateway.gateway.identities import bootstrap_admin
+from tfy_gateway.gateway.observability.spec import defaults_from
 from tfy_gateway.gateway.settings import GatewaySettings
 from tfy_gateway.gateway.store import Store, open_store
 
@@ -55,7 +56,10 @@ class GatewayState:
         logger.info("control-plane store: %s", store.location)
         hub = ConfigHub()
         compiler = ConfigCompiler(
-            data_dir=settings.data_dir, prices=PriceTable.bundled(), guardrail_timeout_ms=settings.guardrail_timeout_ms
+            settings.data_dir,
+            PriceTable.bundled(),
+            defaults_from(settings),
+            guardrail_timeout_ms=settings.guardrail_timeout_ms,
         )
         state = cls(settings, store, hub, ConfigWriter(store, hub, compiler, tenant=settings.tenant_name), dir_lock)
         try:

@@ -13,7 +13,9 @@ from tfy_gateway.manifests.common import When
 from tfy_gateway.manifests.findings import Finding, finding
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
 from tfy_gateway.manifests.lint_guardrails import lint_guardrails
+from tfy_gateway.manifests.lint_otel import lint_otel
 from tfy_gateway.manifests.lint_v2 import lint_v2
+from tfy_gateway.manifests.otel import OtelConfig
 from tfy_gateway.manifests.providers import LooseAccount, VirtualModelAccount
 from tfy_gateway.manifests.routing import LoadBalancingConfig, WeightBasedRouting, WeightBasedRule
 from tfy_gateway.manifests.schema_check import did_you_mean
@@ -103,6 +105,8 @@ def lint(model: BaseModel, catalog: Catalog | None) -> list[Finding]:
         findings += _unique(integrations, "name", "integrations", "duplicate-integration")
     findings += lint_v2(model)
     findings += lint_guardrails(model, catalog)
+    if isinstance(model, OtelConfig):
+        findings += lint_otel(model)
     return findings
 
 

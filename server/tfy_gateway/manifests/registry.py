@@ -10,12 +10,13 @@ from tfy_gateway.manifests.global_settings import GlobalSettings
 from tfy_gateway.manifests.guardrail_groups import GUARDRAIL_GROUP_TYPE, GuardrailConfigGroup
 from tfy_gateway.manifests.guardrails import GuardrailsConfig
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
+from tfy_gateway.manifests.otel import OtelConfig
 from tfy_gateway.manifests.providers import LOOSE_ACCOUNT_TYPES, MODELLED_ACCOUNTS, LooseAccount, ProviderAccount
 from tfy_gateway.manifests.rate_limits_mcp import McpRateLimitConfig
 from tfy_gateway.manifests.rate_limits_v2 import ModelRateLimitConfig
 from tfy_gateway.manifests.routing import LoadBalancingConfig
 
-GatewayConfig = LoadBalancingConfig | RateLimitConfig | BudgetConfig | GuardrailsConfig | GlobalSettings
+GatewayConfig = LoadBalancingConfig | RateLimitConfig | BudgetConfig | GuardrailsConfig | OtelConfig | GlobalSettings
 """The tenant singletons modelled field by field."""
 
 NamedConfig = ModelRateLimitConfig | McpRateLimitConfig | TenantBudgetConfig | TeamBudgetConfig
@@ -28,6 +29,7 @@ GATEWAY_CONFIG_MODELS: dict[str, type[GatewayConfig]] = {
     "gateway-rate-limiting-config": RateLimitConfig,
     "gateway-budget-config": BudgetConfig,
     "gateway-guardrails-config": GuardrailsConfig,
+    "gateway-otel-config": OtelConfig,
     "gateway-global-settings": GlobalSettings,
 }
 
@@ -55,7 +57,6 @@ GATEWAY_CONFIG_TYPES: frozenset[str] = frozenset(
     {
         *GATEWAY_CONFIG_MODELS,
         "gateway-fallback-config",
-        "gateway-otel-config",
         "gateway-data-access-config",
         "gateway-data-routing-config",
         "gateway-logging-config",

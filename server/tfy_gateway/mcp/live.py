@@ -36,3 +36,19 @@ async def live_resource(client: ControlPlaneClient, manifest: dict[str, Any]) ->
     # Other resources (virtual accounts, teams): the dry run reports what exists.
     outcome = await client.apply(manifest, dry_run=True)
     return outcome.existing
+
+
+LIMIT_AND_ROUTING_CONFIGS = ("gateway-load-balancing-config", "gateway-rate-limiting-config", "gateway-budget-config")
+NAMED_LIMIT_TYPES = ("tenant-rate-limit-config/model", "tenant-budget-config", "team-budget-config")
+
+
+async def live_manifests(client: ControlPlaneClient) -> list[dict[str, Any]]:
+    """What a request's routing, access and limits depend on: provider accounts, the routing, rate-limit
+    and budget configs, and the V2 limits (for simulating the live config in process)."""
+    manifests = await client.list_provider_accounts()
+    for kind in LIMIT_AND_ROUTING_CONFIGS:
+        if (live := await client.get_config(kind)) is not None:
+            manifests.append(live)
+    for kind in NAMED_LIMIT_TYPES:
+        manifests += await client.list_configs(kind)
+    return manifests

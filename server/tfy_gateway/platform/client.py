@@ -303,17 +303,19 @@ class ControlPlaneClient:
         status: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        trace_id: str | None = None,
         blocked: bool = False,
         guardrail: str | None = None,
     ) -> dict[str, Any]:
         """Request logs, newest first: the list envelope `{data, pagination}` (None filters are omitted).
 
         `status` is a code ("429"), a class ("5xx"), "error" or "success"; `since`/`until` a duration
-        ago ("15m", "7d") or an ISO-8601 time; `blocked`: only requests a guardrail blocked;
-        `guardrail`: only requests that guardrail checked. Admins see every record, other keys their own.
+        ago ("15m", "7d") or an ISO-8601 time; `trace_id` the request's W3C trace id; `blocked`: only
+        requests a guardrail blocked; `guardrail`: only requests that guardrail checked. Admins see every
+        record, other keys their own.
         """
         params = {"limit": limit, "offset": offset, "model": model, "subject": subject}
-        params |= {"status": status, "since": since, "until": until, "guardrail": guardrail}
+        params |= {"status": status, "since": since, "until": until, "trace_id": trace_id, "guardrail": guardrail}
         if blocked:
             params["blocked"] = "true"
         return await self._json_object(

@@ -43,6 +43,12 @@ def test_both_backends_store_and_answer_alike(backend: LogBackend) -> None:
     assert page[0]["created_at"] == NOW - 1 and page[0]["latency_ms"] == 1.25 and page[0]["stream"] is False
     assert backend.query(LogFilter(status="4xx"), limit=10, offset=0)[1] == 1
     assert backend.query(LogFilter(model="acct/m", since=NOW - 6), limit=10, offset=0)[1] == 2
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    backend.insert([record(4, at=NOW - 20, trace_id=trace_id).to_row()])
+    traced, found = backend.query(LogFilter(trace_id=trace_id.upper()), limit=10, offset=0)
+    assert found == 1 and traced[0]["id"] == "r4" and traced[0]["trace_id"] == trace_id
+    assert "trace_id" not in page[0]  # no trace: no field
+    backend.delete_before(NOW - 15)
     summary = backend.summary(LogFilter())
     assert summary["total"] == {
         "requests": 3,

@@ -72,3 +72,23 @@ def test_replicas_sharing_a_database_must_share_the_admin_token() -> None:
     message = str(refused.value)
     assert message.startswith("--database-url=<hidden>:") and "TFY_GATEWAY_ADMIN_TOKEN" in message
     assert "secret" not in message
+
+
+def test_request_logs_from_before_trace_ids_get_the_column(postgres_server: PostgresServer) -> None:
+    """A database whose request_logs table migration 3 made without trace_id is upgraded in place."""
+    import psycopg
+
+    url = postgres_server.create_database("logs_upgrade")
+    PostgresStore(url).close()
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE request_logs DROP COLUMN trace_id")
+        connection.execute("DELETE FROM schema_migrations WHERE version = 4")
+    PostgresStore(url).close()
+    with psycopg.connect(url) as connection:
+        columns = {
+            row[0]
+            for row in connection.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'request_logs'"
+            )
+        }
+    assert "trace_id" in columns

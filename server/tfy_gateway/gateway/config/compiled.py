@@ -22,6 +22,7 @@ from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.guardrails import CompiledGuardrails, compile_guardrails
 from tfy_gateway.gateway.identities import authenticator_for
 from tfy_gateway.gateway.limits.policies import LimitPolicies, compile_policies
+from tfy_gateway.gateway.observability.spec import TELEMETRY_OFF, TelemetryDefaults, TelemetrySpec, compile_telemetry
 from tfy_gateway.gateway.routing.compiled import CompiledRouting, compile_snapshot
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
@@ -41,6 +42,8 @@ class CompiledConfig:
     routing: CompiledRouting
     limits: LimitPolicies
     identities: Authenticator = field(default_factory=Authenticator)
+    # Where traces and metrics are exported (the applied gateway-otel-config, else the process default).
+    telemetry: TelemetrySpec = TELEMETRY_OFF
     guardrails: CompiledGuardrails = field(default_factory=CompiledGuardrails)
 
     @property
@@ -57,11 +60,12 @@ EMPTY_CONFIG = CompiledConfig(ConfigSnapshot(), EMPTY_CATALOG, CompiledRouting()
 
 @dataclass(frozen=True)
 class ConfigCompiler:
-    """What compiling needs besides the snapshot: where secrets live, prices, the guardrail timeout
-    used when `gateway-global-settings` sets none."""
+    """What compiling needs besides the snapshot: where secrets live, prices, the default telemetry,
+    the guardrail timeout used when `gateway-global-settings` sets none."""
 
     data_dir: Path
     prices: PriceTable
+    telemetry: TelemetryDefaults = field(default_factory=TelemetryDefaults)
     guardrail_timeout_ms: int = 5000
 
     def compile(self, snapshot: ConfigSnapshot, previous: CompiledConfig | None = None) -> CompiledConfig:
@@ -85,6 +89,12 @@ class ConfigCompiler:
         except Exception as exc:
             raise CompileError("rate-limit and budget rules", snapshot.version, exc) from exc
         try:
+            telemetry = compile_telemetry(snapshot.otel(), self.telemetry, secrets)
+        except Exception as exc:
+            raise CompileError("OpenTelemetry export", snapshot.version, exc) from exc
+        if previous is not None and previous.telemetry == telemetry:
+            telemetry = previous.telemetry  # the same value: the data plane keeps its exporters
+        try:
             guardrails = compile_guardrails(
                 snapshot.guardrail_rules(),
                 snapshot.guardrail_groups(),
@@ -94,4 +104,4 @@ class ConfigCompiler:
             )
         except Exception as exc:
             raise CompileError("guardrails", snapshot.version, exc) from exc
-        return CompiledConfig(snapshot, catalog, routing, limits, identities, guardrails)
+        return CompiledConfig(snapshot, catalog, routing, limits, identities, telemetry, guardrails)

@@ -70,6 +70,7 @@ def _filter(request: Request, principal: Principal, *, default_since: str | None
             until=until,
             blocked=_flag(params.get("blocked")),
             guardrail=params.get("guardrail") or None,
+            trace_id=params.get("trace_id") or None,
         )
     except QueryError as exc:
         raise ApiError(400, str(exc)) from None

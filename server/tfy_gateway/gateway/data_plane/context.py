@@ -20,6 +20,7 @@ from tfy_gateway.gateway.data_plane.headers import NO_OPTIONS, RequestOptions
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.guardrails.checks import GuardrailReport
 from tfy_gateway.gateway.limits import Reservation
+from tfy_gateway.gateway.observability.trace import Trace
 from tfy_gateway.gateway.providers import Usage
 from tfy_gateway.gateway.routing import Attempt, PlanResult, RoutePlan
 
@@ -45,6 +46,8 @@ class RequestContext:
     id: str = field(default_factory=new_request_id)
     created_at: float = field(default_factory=time.time)
     started: float = field(default_factory=time.perf_counter)
+    # The trace the request belongs to (None: tracing off and no traceparent came with it).
+    trace: Trace | None = None
     # Who and what (set by authenticate, read/parse, model access).
     principal: Principal | None = None
     options: RequestOptions = NO_OPTIONS
@@ -60,6 +63,9 @@ class RequestContext:
     # Routing: the plan, every target tried, the router's result and the attempt that answered.
     plan: RoutePlan | None = None
     targets_tried: list[str] = field(default_factory=list)
+    # Seconds each upstream call took, in the order of `targets_tried` (a stream: until it ended;
+    # None: the target could not be called at all).
+    attempt_s: list[float | None] = field(default_factory=list)
     result: PlanResult | None = None
     served: Attempt | None = None
     entry: CatalogEntry | None = None

@@ -5,7 +5,7 @@
     -> route and call (the router retries and falls back; a stream's first chunk is its success),
        alongside the input validation still running (a block discards the answer)
     -> guardrails out (400; a stream is held until they pass) -> respond, or relay the stream
-    -> limits settle -> observe (request log, metrics)
+    -> limits settle -> observe (request log, metrics, trace)
 
 The request reads the compiled configuration once, when it arrives, and uses that version for
 access, routing and upstream targets. Settle and observe run exactly once, whatever happened
@@ -114,6 +114,9 @@ class Pipeline:
     async def _admit(self) -> None:
         ctx, plane = self.ctx, self.plane
         headers = scope_headers(self.scope["headers"])
+        ctx.trace = plane.telemetry.begin(
+            ctx.config.telemetry, headers, ctx.endpoint.name, self.scope["path"], ctx.created_at
+        )
         ctx.principal = principal = ctx.config.identities.require(authorization_of(self.scope["headers"]))
         limit = plane.settings.max_body_bytes
         if ctx.endpoint.multipart:
@@ -125,7 +128,7 @@ class Pipeline:
         ctx.model = model = ctx.body["model"]
         ctx.options = options = parse_options(headers)
         request = RouteRequest(model, principal.subjects, options.metadata, routing_headers(headers))
-        ctx.plan = _authorized(plane.router.plan(ctx.config.routing, request), ctx.config.access, principal)
+        ctx.plan = authorized_plan(plane.router.plan(ctx.config.routing, request), ctx.config.access, principal)
         ctx.model_allowed = True
         ctx.stream = ctx.endpoint.streams and ctx.body.get("stream") is True
         if self._log_bodies and ctx.raw:
@@ -138,7 +141,10 @@ class Pipeline:
                 ctx.body = rewritten  # what the provider receives (and the log shows)
                 if ctx.body_logged is not None:
                     ctx.body_logged = _clip(orjson.dumps(rewritten).decode())
-        ctx.reservation = await plane.limits.reserve(ctx)
+        trace = ctx.trace
+        ctx.reservation = await (
+            plane.limits.reserve(ctx) if trace is None else trace.reserve(plane.limits.reserve, ctx)
+        )
 
     @property
     def _log_bodies(self) -> bool:
@@ -209,6 +215,7 @@ class Pipeline:
         ctx.targets_tried.append(model)
         entry = ctx.config.catalog.get(model)
         if entry is None or entry.target is None:
+            ctx.attempt_s.append(None)
             return Outcome(500, payload=_not_callable(model, entry), local=True)
         body = ctx.body if not attempt.override_params else {**ctx.body, **attempt.override_params}
         override = None
@@ -220,26 +227,27 @@ class Pipeline:
             options.ttft_timeout_s if ctx.stream else None,
             gateway_deadlines(plane.settings.upstream_timeout_s),
         )
+        traced = ctx.trace.attempt(attempt, entry, ctx) if ctx.trace is not None else None
+        call_options = CallOptions(
+            headers_override=override, timeouts=limits.timeouts, trace_headers=traced.headers if traced else None
+        )
         started = time.perf_counter()
         try:
-            answer = await call(
-                plane.transport,
-                entry.target,
-                ctx.endpoint.name,
-                body,
-                CallOptions(headers_override=override, timeouts=limits.timeouts),
-            )
+            answer = await call(plane.transport, entry.target, ctx.endpoint.name, body, call_options)
         except UpstreamError as exc:
-            ctx.provider_s += time.perf_counter() - started
+            self._spent(started)
             error = from_upstream(exc, model, limits)
+            if traced is not None:
+                traced.failed(error.status, error)
             return Outcome(error.status, retry_after_s=exc.retry_after, payload=error)
+        self._spent(started)
+        if traced is not None:
+            traced.answered(answer)
         ctx.entry = entry
         self._answer = answer
         if isinstance(answer, UpstreamStream):
             # The first chunk is buffered: the stream has succeeded; its timings are reported when it ends.
-            ctx.provider_s += time.perf_counter() - started
             return Outcome(200, payload=answer)
-        ctx.provider_s += time.perf_counter() - started
         latency_ms = answer.latency * 1000
         tokens = answer.usage.completion_tokens
         return Outcome(
@@ -254,13 +262,19 @@ class Pipeline:
         headers = response_headers(ctx, content_type=None, timing=False)
         relayed_from = time.perf_counter()
         try:
-            report = await relay(self.send, stream, headers, target=ctx.served.target, keep_text=self._log_bodies)
+            traced_text = ctx.trace is not None and ctx.trace.records_request_data
+            keep_text = self._log_bodies or traced_text
+            report = await relay(self.send, stream, headers, target=ctx.served.target, keep_text=keep_text)
         finally:
-            ctx.provider_s += time.perf_counter() - relayed_from
+            spent = time.perf_counter() - relayed_from
+            ctx.provider_s += spent
+            ctx.attempt_s[-1] = (ctx.attempt_s[-1] or 0.0) + spent  # the stream's call lasted until it ended
             self._account(stream.usage, complete=stream.completed, content_chunks=stream.content_chunks)
         if report.first_sent_at is not None:
             ctx.ttft_s = report.first_sent_at - ctx.started
-        ctx.response_logged = report.text
+        ctx.response_logged = report.text if self._log_bodies else None
+        if traced_text and ctx.trace is not None:
+            ctx.trace.streamed_output(report.text)
         if report.error is not None:
             ctx.status, ctx.error = report.status, report.error
         ctx.completed = True
@@ -327,11 +341,17 @@ class Pipeline:
             ctx.usage, ctx.usage_estimated = usage_of_cut_stream(ctx.body, reported, content_chunks), True
         ctx.cost = ctx.entry.pricing.cost(ctx.usage) if ctx.entry is not None else None
 
+    def _spent(self, started: float) -> None:
+        """One upstream call ended (a stream: its first chunk came): its time, for metrics and the log."""
+        spent = time.perf_counter() - started
+        self.ctx.provider_s += spent
+        self.ctx.attempt_s.append(spent)
+
     def _observe(self) -> None:
-        """The request log record and metrics, once per request."""
+        """The request log record, metrics and the trace, once per request."""
         if not self._observed:
             self._observed = True
-            record(self.ctx, self.plane.metrics, self.plane.logs)
+            record(self.ctx, self.plane.metrics, self.plane.logs, self.plane.telemetry)
 
     async def _settle(self) -> None:
         """Hand the reservation back with what the request really used, even if it is being cancelled."""
@@ -384,7 +404,7 @@ def _parse_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _authorized(plan: RoutePlan, access: ModelAccess, principal: Principal) -> RoutePlan:
+def authorized_plan(plan: RoutePlan, access: ModelAccess, principal: Principal) -> RoutePlan:
     """The plan restricted to what the caller may use, or a 403.
 
     A model or virtual model is checked as requested. A gateway routing rule may match a name that is

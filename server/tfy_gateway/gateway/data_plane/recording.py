@@ -1,4 +1,5 @@
-"""The observe stage: one request-log record (queued, never awaited) and the metrics per request.
+"""The observe stage: one request-log record (queued, never awaited), the metrics per request (the
+gateway's own and the GenAI conventions'), and the end of its trace.
 
 Never raises: a failure to account for a request is logged, it must not turn a served request into
 an error. Tokens and cost come from the provider's usage whether the answer was streamed or not, so
@@ -13,6 +14,9 @@ from typing import Any
 from tfy_gateway.gateway.applied import budgets_of, rate_limit_of
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.metrics import GatewayMetrics
+from tfy_gateway.gateway.observability.genai import error_type, operation, provider_name
+from tfy_gateway.gateway.observability.genai_metrics import GenAISink
+from tfy_gateway.gateway.observability.telemetry import Telemetry
 from tfy_gateway.gateway.request_logs import LogRecord, LogWriter
 
 logger = logging.getLogger(__name__)
@@ -50,14 +54,59 @@ def _limits(request: RequestContext) -> dict[str, Any]:
     return applied
 
 
-def record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -> None:
+def record(
+    request: RequestContext, metrics: GatewayMetrics, logs: LogWriter, telemetry: Telemetry | None = None
+) -> None:
     try:
-        _record(request, metrics, logs)
+        elapsed = _record(request, metrics, logs)
     except Exception:
         logger.exception("accounting for request %s failed", request.id)
+        return
+    if telemetry is None:
+        return
+    try:
+        if request.trace is not None:
+            request.trace.finish(request)
+        sink = telemetry.metrics_sink(request.config.telemetry)
+        if sink is not None:
+            _genai(request, sink, elapsed)
+    except Exception:
+        logger.exception("tracing request %s failed", request.id)
 
 
-def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -> None:
+def _genai(request: RequestContext, sink: GenAISink, elapsed: float) -> None:
+    """The GenAI conventions' measurements of one request, into `sink`."""
+    operation_name = operation(request.endpoint.name)
+    model = _model_label(request)
+    status = request.status or 500
+    sink.server_duration(elapsed, operation_name, model, error_type(status, request.error) if status >= 400 else None)
+    if request.ttft_s is not None:
+        sink.time_to_first_token(request.ttft_s, operation_name, model)
+    catalog = request.config.catalog.entries
+    for target, seconds, outcome in zip(request.targets_tried, request.attempt_s, _statuses(request), strict=False):
+        entry = catalog.get(target)
+        if seconds is None or entry is None:
+            continue
+        failed = str(outcome) if outcome >= 400 else None
+        sink.client_duration(seconds, operation_name, provider_name(entry.provider), target, failed)
+    usage, served = request.usage, request.served
+    entry = catalog.get(served.target) if served is not None else None
+    if usage is not None and entry is not None and served is not None:
+        provider = provider_name(entry.provider)
+        sink.token_usage(usage.prompt_tokens, operation_name, provider, served.target, "input")
+        sink.token_usage(usage.completion_tokens, operation_name, provider, served.target, "output")
+
+
+def _statuses(request: RequestContext) -> list[int]:
+    """The status of each upstream call, in order (the last one's is the request's own when the router
+    never returned, e.g. the client left mid-call)."""
+    if request.result is not None:
+        return [status for _, status in request.result.tries]
+    return [request.status or 500] * len(request.targets_tried)
+
+
+def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -> float:
+    """Metrics and the log record; returns the request's duration."""
     elapsed = request.elapsed_s
     endpoint = request.endpoint.name
     status = request.status or 500
@@ -125,6 +174,9 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             response_body=request.response_logged,
             usage_estimated=request.usage_estimated,
             limits=_limits(request),
+            trace_id=request.trace.trace_id if request.trace is not None else None,
             guardrails=[check.to_dict() for check in report.checks] if report is not None else [],
         )
     )
+    _genai(request, metrics, elapsed)
+    return elapsed

@@ -1,15 +1,15 @@
 """`DataPlane`: what every request shares, built complete by the app's lifespan (`DataPlane.open`).
 
-One pooled upstream transport (aiohttp) for every provider call, the router (whose health, latency and sticky
-state outlive configuration changes), the policy hooks (limits, guardrails), the request-log writer,
-the metrics registry and the budget-alert outbox (`alerts`). The configuration itself is read per
-request from `GatewayState.config`. The rate-limit and budget counters are built with the lifespan
-too: they outlive configuration changes (a rule keeps its counters while its id and unit stay), and
-their journal keeps them across restarts. With `redis_url`, the counters, sticky pins and health
-marks live in Redis instead, shared by every replica (`references/scale-out.md`), under the
-`on_state_error` policy; there is no journal then. A `DataPlane` exists only once all of it is open
-(nothing is None until start-up), and is reached through the app's state (`data_plane_of`). Nothing
-here is module-level: two apps in one process never share any of it.
+One pooled upstream transport (aiohttp) for every provider call, the router (whose health, latency and
+sticky state outlive configuration changes), the policy hooks (limits, guardrails), the request-log
+writer, the metrics registry, the budget-alert outbox (`alerts`) and OpenTelemetry export (`telemetry`).
+The configuration itself is read per request from `GatewayState.config`. The rate-limit and budget
+counters are built with the lifespan too: they outlive configuration changes (a rule keeps its counters
+while its id and unit stay), and their journal keeps them across restarts. With `redis_url`, the
+counters, sticky pins and health marks live in Redis instead, shared by every replica
+(`references/scale-out.md`), under the `on_state_error` policy; there is no journal then. A `DataPlane`
+exists only once all of it is open (nothing is None until start-up), and is reached through the app's
+state (`data_plane_of`). Nothing here is module-level: two apps in one process never share any of it.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from tfy_gateway.gateway.limits.failover import FailoverLimitState
 from tfy_gateway.gateway.limits.journal import LIMITS_FILE
 from tfy_gateway.gateway.limits.redis_state import RedisLimitState
 from tfy_gateway.gateway.metrics import GatewayMetrics
+from tfy_gateway.gateway.observability.telemetry import Telemetry
 from tfy_gateway.gateway.providers import AiohttpTransport, Transport
 from tfy_gateway.gateway.request_logs import LOGS_FILE, LogWriter, log_backend
 from tfy_gateway.gateway.routing import Router
@@ -73,6 +74,7 @@ class DataPlane:
     transport: Transport
     logs: LogWriter
     alerts: AlertOutbox  # budget enforcement submits threshold alerts here
+    telemetry: Telemetry  # trace and OTLP metrics export, as the configuration in force asks
 
     @property
     def settings(self) -> GatewaySettings:
@@ -147,6 +149,8 @@ class DataPlane:
             stack.push_async_callback(logs.stop)
             await alerts.start()
             stack.push_async_callback(alerts.stop)
+            telemetry = Telemetry(metrics)
+            stack.push_async_callback(telemetry.aclose)
             yield cls(
                 state=state,
                 loop=asyncio.get_running_loop(),
@@ -158,6 +162,7 @@ class DataPlane:
                 transport=transport,
                 logs=logs,
                 alerts=alerts,
+                telemetry=telemetry,
             )
 
 

@@ -65,10 +65,13 @@ class CallOptions:
 
     headers_override: a load-balancing target's `{"set": {...}, "remove": [...]}`.
     timeouts: the attempt's limit per phase (connect, first token, read, total; see timeouts.py).
+    trace_headers: the attempt's trace context (`traceparent`, `tracestate`), sent before the
+      route's `headers_override`, which may replace or remove them.
     """
 
     headers_override: Mapping[str, Any] | None = None
     timeouts: Timeouts = NO_TIMEOUTS
+    trace_headers: Mapping[str, str] | None = None
 
 
 NO_CALL_OPTIONS = CallOptions()

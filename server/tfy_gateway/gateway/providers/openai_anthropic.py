@@ -236,8 +236,9 @@ def messages_url(target: UpstreamTarget) -> str:
     return target.base_url.rstrip("/") + "/messages"
 
 
-def _headers(target: UpstreamTarget, base: Mapping[str, str], override: Mapping[str, Any] | None) -> dict[str, str]:
-    return build_headers({**base, "anthropic-version": target.api_version or DEFAULT_VERSION}, target, override)
+def _headers(target: UpstreamTarget, base: Mapping[str, str], options: CallOptions) -> dict[str, str]:
+    versioned = {**base, "anthropic-version": target.api_version or DEFAULT_VERSION}
+    return build_headers(versioned, target, options.headers_override, options.trace_headers)
 
 
 def plan(target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options: CallOptions) -> WirePlan:
@@ -250,11 +251,10 @@ def plan(target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options
         )
     request = to_anthropic_request(body, target.model_id, target.provider)
     url = messages_url(target)
-    override = options.headers_override
     if request.get("stream"):
         stream_options = body.get("stream_options")
         include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
-        headers = _headers(target, SSE_HEADERS, override)
+        headers = _headers(target, SSE_HEADERS, options)
         http = HttpRequest(url, headers, orjson.dumps(request), timeouts=options.timeouts)
         return WirePlan(http, stream=AnthropicChunks(target, include_usage=include_usage))
 
@@ -262,5 +262,5 @@ def plan(target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options
         converted, usage = to_openai_response(json_object(target, response.body))
         return UpstreamResponse(response.status, converted, usage, response.headers, latency)
 
-    http = HttpRequest(url, _headers(target, JSON_HEADERS, override), orjson.dumps(request), timeouts=options.timeouts)
+    http = HttpRequest(url, _headers(target, JSON_HEADERS, options), orjson.dumps(request), timeouts=options.timeouts)
     return WirePlan(http, read=read)

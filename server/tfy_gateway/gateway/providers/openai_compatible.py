@@ -75,16 +75,22 @@ def plan(
                 **(stream_options if isinstance(stream_options, dict) else {}),
                 "include_usage": True,
             }
-        headers = build_headers(SSE_HEADERS, target, override)
+        headers = build_headers(SSE_HEADERS, target, override, options.trace_headers)
         request = HttpRequest(url, headers, orjson.dumps(payload), timeouts=options.timeouts)
         return WirePlan(request, stream=OpenAIChunks(target, strip_usage=not client_wants_usage))
     if endpoint == "transcriptions":
         request = HttpRequest(
-            url, build_headers({}, target, override), form=form_fields(payload), timeouts=options.timeouts
+            url,
+            build_headers({}, target, override, options.trace_headers),
+            form=form_fields(payload),
+            timeouts=options.timeouts,
         )
     else:
         request = HttpRequest(
-            url, build_headers(JSON_HEADERS, target, override), orjson.dumps(payload), timeouts=options.timeouts
+            url,
+            build_headers(JSON_HEADERS, target, override, options.trace_headers),
+            orjson.dumps(payload),
+            timeouts=options.timeouts,
         )
 
     def read(response: HttpResponse, latency: float) -> UpstreamResponse:

@@ -43,11 +43,17 @@ DONE = b"data: [DONE]\n\n"
 
 
 def build_headers(
-    base: Mapping[str, str], target: UpstreamTarget, headers_override: Mapping[str, Any] | None
+    base: Mapping[str, str],
+    target: UpstreamTarget,
+    headers_override: Mapping[str, Any] | None,
+    trace: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Protocol headers, then the target's auth and extra headers, then the route's `headers_override`
-    (`{"set": {name: value}, "remove": [name]}`, as in a load-balancing target)."""
+    """Protocol headers, then the target's auth and extra headers, then the attempt's trace context,
+    then the route's `headers_override` (`{"set": {name: value}, "remove": [name]}`, as in a
+    load-balancing target)."""
     headers = {**base, **target.auth_headers, **target.extra_headers}
+    if trace:
+        headers.update(trace)
     if not headers_override:
         return headers
     to_set = headers_override.get("set") or {}

@@ -71,6 +71,7 @@ class LogFilter:
     until: float | None = None
     blocked: bool = False  # only requests a guardrail blocked
     guardrail: str | None = None  # only requests this guardrail (`<group>/<integration>`) checked
+    trace_id: str | None = None  # the W3C trace id (32 hex digits)
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -97,6 +98,9 @@ class LogFilter:
         if self.guardrail:
             clauses.append("guardrails LIKE ?")
             params.append('%"guardrail":' + orjson.dumps(self.guardrail).decode().replace("%", "\\%") + "%")
+        if self.trace_id:
+            clauses.append("trace_id = ?")
+            params.append(self.trace_id.strip().lower())
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 

@@ -36,6 +36,7 @@ COLUMNS = (
     "response_body",
     "usage_estimated",
     "limits",
+    "trace_id",
     "guardrails",
 )
 _JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits", "guardrails"})
@@ -73,6 +74,9 @@ class LogRecord:
     # Rate-limit and budget rules applied: {"rate_limit": id, "budgets": [ids], "would_have_blocked":
     # [{"kind", "config", "rule_id"}]} (audit-mode rules that would have refused the request).
     limits: dict[str, Any] = field(default_factory=dict)
+    # The W3C trace id of the request's trace (32 hex digits): the gateway's own when it exports traces,
+    # else the one of the client's traceparent; None when neither.
+    trace_id: str | None = None
     # Each guardrail that ran: {"guardrail", "stage", "operation", "mode", "result", "latency_ms",
     # "message"?, "blocked"?} (the message says what was found, never the text that matched).
     guardrails: list[dict[str, Any]] = field(default_factory=list)
@@ -106,6 +110,7 @@ class LogRecord:
             self.response_body,
             int(self.usage_estimated),
             orjson.dumps(self.limits).decode(),
+            self.trace_id,
             orjson.dumps(self.guardrails).decode(),
         )
 
@@ -124,4 +129,6 @@ def row_to_dict(row: tuple[Any, ...]) -> dict[str, Any]:
         del item["request_body"]
     if item["response_body"] is None:
         del item["response_body"]
+    if item["trace_id"] is None:
+        del item["trace_id"]
     return item

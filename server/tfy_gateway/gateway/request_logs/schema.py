@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS request_logs (
     response_body TEXT,
     usage_estimated INTEGER NOT NULL DEFAULT 0,
     limits TEXT NOT NULL DEFAULT '{}',
+    trace_id TEXT,
     guardrails TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS request_logs_time ON request_logs (created_at);
@@ -75,5 +76,7 @@ def _add_missing_columns(connection: sqlite3.Connection) -> None:
         connection.execute("ALTER TABLE request_logs ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")
     if "limits" not in present:
         connection.execute("ALTER TABLE request_logs ADD COLUMN limits TEXT NOT NULL DEFAULT '{}'")
+    if "trace_id" not in present:
+        connection.execute("ALTER TABLE request_logs ADD COLUMN trace_id TEXT")
     if "guardrails" not in present:
         connection.execute("ALTER TABLE request_logs ADD COLUMN guardrails TEXT NOT NULL DEFAULT '[]'")

@@ -83,9 +83,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "change counter read by every replica", _CONTROL_VERSION, _CONTROL_VERSION),
     Migration(3, "request logs (PostgreSQL only)", "", _REQUEST_LOGS_POSTGRES),
+    # A table created by migration 3 from a newer table_sql already has the column.
+    Migration(4, "request logs: trace_id", "", "ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS trace_id TEXT"),
     Migration(
-        4,
-        "guardrail checks in request logs (PostgreSQL only)",
+        5,
+        "request logs: guardrail checks",
         "",
         "ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS guardrails TEXT NOT NULL DEFAULT '[]'",
     ),

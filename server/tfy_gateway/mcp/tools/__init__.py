@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mcp.server import MCPServer
 
-from tfy_gateway.mcp.tools import authoring, data_plane, plans, status
+from tfy_gateway.mcp.tools import authoring, data_plane, plans, policy, status
 
 
 def register_all(server: MCPServer) -> None:
@@ -12,3 +12,4 @@ def register_all(server: MCPServer) -> None:
     authoring.register(server)
     plans.register(server)
     data_plane.register(server)
+    policy.register(server)

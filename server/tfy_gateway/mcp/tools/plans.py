@@ -21,6 +21,7 @@ from tfy_gateway.mcp.reachability import new_unreachable
 from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.authoring import MAX_YAML_CHARS
 from tfy_gateway.mcp.tools.base import add_tool
+from tfy_gateway.mcp.tools.policy import Impact, plan_impact
 from tfy_gateway.platform import ApplyOutcome, ControlPlaneError, sort_for_apply
 
 PLAN = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -50,6 +51,11 @@ class PlanResult(BaseModel):
         default_factory=list,
         description="Validation warnings (unreachable rules planned with force included), then the control "
         "plane's (not-enforced-locally: stored but not acted on by this gateway; tell the user).",
+    )
+    impact: Impact | None = Field(
+        default=None,
+        description="When request logs exist and the plan touches routing, access or limits: the last 24 hours "
+        "of requests replayed against the live config and the planned one (newly refused, rerouted...).",
     )
 
 
@@ -115,6 +121,7 @@ async def gateway_plan(
                     live_fingerprint=fingerprint(outcome.existing),
                 )
             )
+        impact = await plan_impact(client, [d.manifest for d in planned if d.changes])
     plan = state.plans.add(planned)
     return PlanResult(
         plan_id=plan.plan_id,
@@ -123,6 +130,7 @@ async def gateway_plan(
         changes=sum(1 for d in planned if d.changes),
         documents=[DocumentPlan(name=d.name, type=d.type, action=d.action, diff=d.diff) for d in planned],
         warnings=warnings,
+        impact=impact,
     )
 
 

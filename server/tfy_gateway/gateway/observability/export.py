@@ -1,0 +1,263 @@
+"""Spans leave the process here, off the event loop: `SpanQueue` (a bounded queue drained by one
+worker thread) in front of the OpenTelemetry SDK's OTLP exporters.
+
+The SDK's own BatchSpanProcessor logs a warning for every span it drops and counts nothing the
+gateway can report; this processor drops the newest span when the queue is full (one comparison on
+the event loop), and counts every span that will never reach the collector: dropped because the
+queue was full, because the collector failed or refused the batch, or because the exporter was shut
+down with spans still queued (`ExportCounts`, the `tfy_gateway_trace_spans_*` metrics). Only imported
+once a configuration asks for traces (it loads the SDK). Export errors
+are logged once per `LOG_EVERY_S`, with what was lost meanwhile. `when` filters of the configuration
+are applied in the worker too: a span they leave out is counted as filtered, not lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+import orjson
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from tfy_gateway.gateway.observability.spec import Batching, Target
+
+logger = logging.getLogger(__name__)
+
+LOG_EVERY_S = 30.0
+Filters = tuple[tuple[str, frozenset[str]], ...]
+
+
+class ExportCounts:
+    """What became of ended spans; incremented from the event loop (drops) and the worker thread."""
+
+    def __init__(self, on_change: Callable[[str, int], None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[str, int] = collections.defaultdict(int)
+        self._on_change = on_change
+
+    def add(self, outcome: str, count: int) -> None:
+        """`outcome`: exported, filtered, or dropped_<reason> (queue_full, export_failed, shutdown)."""
+        if count <= 0:
+            return
+        with self._lock:
+            self.counts[outcome] += count
+        if self._on_change is not None:
+            self._on_change(outcome, count)
+
+    @property
+    def dropped(self) -> int:
+        with self._lock:
+            return sum(n for outcome, n in self.counts.items() if outcome.startswith("dropped"))
+
+    def get(self, outcome: str) -> int:
+        with self._lock:
+            return self.counts.get(outcome, 0)
+
+
+class SpanQueue(SpanProcessor):
+    """A `SpanProcessor`: ended spans are queued (bounded) and exported in batches by a worker thread."""
+
+    def __init__(
+        self, exporter: SpanExporter, batching: Batching, counts: ExportCounts, *, filters: Filters, where: str
+    ) -> None:
+        self._exporter = exporter
+        self._batching = batching
+        self._counts = counts
+        self._filters = filters
+        self._where = where
+        self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._wake = threading.Event()
+        self._idle = threading.Condition()
+        self._exporting = False
+        self._closed = False
+        self._failures = 0  # spans lost since the last logged export error
+        self._last_log = 0.0
+        self._thread = threading.Thread(target=self._run, name="tfy-gateway-span-export", daemon=True)
+        self._thread.start()
+
+    # --- SpanProcessor ---------------------------------------------------------------------------
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def _on_ending(self, span: Span) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self._closed:
+            self._counts.add("dropped_shutdown", 1)
+            return
+        queue = self._queue
+        if len(queue) >= self._batching.queue_size:
+            self._counts.add("dropped_queue_full", 1)
+            return
+        queue.append(span)
+        if len(queue) >= self._batching.batch_size:
+            self._wake.set()
+
+    def shutdown(self) -> None:
+        """Export what is queued (bounded by the export timeout), then stop; what is left is counted lost."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        self._thread.join(self._batching.export_timeout_s * 2 + 1)
+        left = len(self._queue)
+        self._queue.clear()
+        self._counts.add("dropped_shutdown", left)
+        try:
+            self._exporter.shutdown()
+        except Exception:
+            logger.exception("closing the span exporter to %s failed", self._where)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Wait until every span queued so far went out (or was counted lost); False on timeout."""
+        deadline = time.monotonic() + timeout_millis / 1000
+        self._wake.set()
+        with self._idle:
+            while self._queue or self._exporting:
+                left = deadline - time.monotonic()
+                if left <= 0 or (self._closed and not self._thread.is_alive()):
+                    return not self._queue and not self._exporting
+                self._wake.set()
+                self._idle.wait(min(left, 0.05))
+        return True
+
+    # --- the worker ------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = self._batching.schedule_delay_s
+        while True:
+            self._wake.wait(delay)
+            self._wake.clear()
+            while self._queue:
+                batch = []
+                with self._idle:
+                    self._exporting = True
+                for _ in range(min(self._batching.batch_size, len(self._queue))):
+                    batch.append(self._queue.popleft())
+                try:
+                    self._export(batch)
+                finally:
+                    with self._idle:
+                        self._exporting = False
+                        self._idle.notify_all()
+            if self._closed:
+                return
+
+    def _export(self, batch: list[ReadableSpan]) -> None:
+        kept = [span for span in batch if _matches(span, self._filters)] if self._filters else batch
+        self._counts.add("filtered", len(batch) - len(kept))
+        if not kept:
+            return
+        try:
+            result = self._exporter.export(kept)
+            error = None if result is SpanExportResult.SUCCESS else "the collector refused them or did not answer"
+        except Exception as exc:  # an exporter must never take the worker down
+            error = f"{type(exc).__name__}: {exc}"
+        if error is None:
+            self._counts.add("exported", len(kept))
+            return
+        self._counts.add("dropped_export_failed", len(kept))
+        self._failures += len(kept)
+        now = time.monotonic()
+        if now - self._last_log >= LOG_EVERY_S:
+            logger.error(
+                "exporting spans to %s failed (%s): %d span(s) lost since the last report; requests are not "
+                "affected (tfy_gateway_trace_spans_dropped_total counts every lost span)",
+                self._where,
+                error,
+                self._failures,
+            )
+            self._last_log, self._failures = now, 0
+
+
+def _matches(span: ReadableSpan, filters: Filters) -> bool:
+    attributes = span.attributes or {}
+    for key, values in filters:
+        value = attributes.get(key)
+        if not isinstance(value, str) or value not in values:
+            return False
+    return True
+
+
+# --- exporters ------------------------------------------------------------------------------------
+
+
+def span_exporter(target: Target, timeout_s: float) -> SpanExporter:
+    """The SDK's OTLP exporter for `target` (JSON: `JsonSpanExporter`, the SDK has none yet)."""
+    headers = dict(target.headers)
+    if target.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        insecure = target.endpoint.startswith("http://")
+        return GrpcExporter(endpoint=target.endpoint, headers=headers, timeout=timeout_s, insecure=insecure)
+    if target.protocol == "http/json":
+        return JsonSpanExporter(target.endpoint, headers, timeout_s)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+    return HttpExporter(endpoint=target.endpoint, headers=headers, timeout=timeout_s)
+
+
+class JsonPoster:
+    """POSTs OTLP/JSON bodies (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding): the
+    protobuf JSON mapping, except that trace and span ids are hex strings, not base64."""
+
+    def __init__(self, endpoint: str, headers: dict[str, str], timeout_s: float) -> None:
+        self._endpoint = endpoint
+        self._client = httpx.Client(timeout=timeout_s, headers={**headers, "content-type": "application/json"})
+
+    def post(self, message: Any) -> bool:
+        body = MessageToDict(message, use_integers_for_enums=True)
+        _hex_ids(body)
+        try:
+            response = self._client.post(self._endpoint, content=orjson.dumps(body))
+        except httpx.HTTPError as exc:
+            logger.debug("OTLP/JSON export to %s failed: %s", self._endpoint, exc)
+            return False
+        return 200 <= response.status_code < 300
+
+    def close(self) -> None:
+        self._client.close()
+
+
+_ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId"})
+
+
+def _hex_ids(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _ID_FIELDS and isinstance(value, str):
+                node[key] = base64.b64decode(value).hex()
+            else:
+                _hex_ids(value)
+    elif isinstance(node, list):
+        for item in node:
+            _hex_ids(item)
+
+
+class JsonSpanExporter(SpanExporter):
+    """A `SpanExporter` for OTLP/HTTP with JSON bodies (`encoding: json`)."""
+
+    def __init__(self, endpoint: str, headers: dict[str, str], timeout_s: float) -> None:
+        self._poster = JsonPoster(endpoint, headers, timeout_s)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        ok = self._poster.post(encode_spans(spans))
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        self._poster.close()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

@@ -1,0 +1,31 @@
+"""The GenAI metrics of the semantic conventions (gen-ai-metrics.md), as one interface with two
+homes: the Prometheus registry every gateway has (`metrics.GatewayMetrics`), and OTLP export when a
+configuration asks for it (`otlp_metrics.OtlpMetrics`). The observe stage measures a request once and
+hands the same figures to both. Label values are bounded by the caller: models and targets are names
+of the applied configuration (else "other"), providers their account types, errors a type or status.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+"""The bucket boundaries the conventions advise for each instrument."""
+
+
+class GenAISink(Protocol):
+    def server_duration(self, seconds: float, operation: str, model: str, error_type: str | None) -> None:
+        """gen_ai.server.request.duration: one data-plane request, arrival to last byte."""
+
+    def time_to_first_token(self, seconds: float, operation: str, model: str) -> None:
+        """gen_ai.server.time_to_first_token: a streamed request, arrival to its first chunk sent."""
+
+    def token_usage(self, tokens: int, operation: str, provider: str, model: str, token_type: str) -> None:
+        """gen_ai.client.token.usage: tokens of the answering upstream call (`token_type` input|output)."""
+
+    def client_duration(
+        self, seconds: float, operation: str, provider: str, model: str, error_type: str | None
+    ) -> None:
+        """gen_ai.client.operation.duration: one upstream call (a stream: until it ended)."""

@@ -1,0 +1,391 @@
+"""Spans of one data-plane request with the OpenTelemetry SDK (imported only when traces are exported).
+
+One SERVER span per request (`POST /api/llm/chat/completions`, the platform's `ChatCompletion` span)
+under the client's `traceparent` when it sent one; one CLIENT span per upstream call, named
+`{gen_ai.operation.name} {gen_ai.request.model}` (`chat gpt-4o`) with the GenAI attributes, siblings
+under the server span, so retries and fallbacks read as attempts 1, 2, ... with their routing rule and
+target; the limit check is an event on the server span; each guardrail an `apply_guardrail` span.
+A streamed attempt's span stays open until the stream ended (its usage and finish reason are known
+then). Prompts and completions (`tfy.input`, `tfy.output`, `tfy.input_short_hand`) are written only
+when the spec asks for them (`exclude_request_data: false`); credentials never are.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import orjson
+from opentelemetry import trace as otel
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+
+from tfy_gateway.gateway.applied import AppliedRule, Headroom, budgets_of, rate_limit_of
+from tfy_gateway.gateway.config import CatalogEntry
+from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.limits import Reservation
+from tfy_gateway.gateway.observability import genai as g
+from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue, span_exporter
+from tfy_gateway.gateway.observability.spec import TracesSpec
+from tfy_gateway.gateway.observability.trace import Answer, AttemptTrace, R, RequestFacts, Trace
+from tfy_gateway.gateway.observability.trace_context import TraceParent, format_traceparent
+from tfy_gateway.gateway.providers import UpstreamStream, Usage
+from tfy_gateway.gateway.routing import Attempt
+
+INSTRUMENTATION = "tfy_gateway"
+
+
+class TracePipeline:
+    """The provider, tracer and export queue of one `TracesSpec`. Replaced when the configuration's
+    spec changes; the old one is closed once the requests that started under it have finished."""
+
+    def __init__(self, spec: TracesSpec, counts: ExportCounts) -> None:
+        self.spec = spec
+        ratio = spec.sample_ratio
+        sampler = ParentBased(ALWAYS_ON if ratio >= 1 else TraceIdRatioBased(ratio))
+        self.provider = TracerProvider(resource=Resource(dict(spec.resource)), sampler=sampler, shutdown_on_exit=False)
+        exporter = span_exporter(spec.target, spec.batching.export_timeout_s)
+        self.queue = SpanQueue(exporter, spec.batching, counts, filters=spec.filters, where=spec.target.shown)
+        self.provider.add_span_processor(self.queue)
+        self.tracer = self.provider.get_tracer(INSTRUMENTATION)
+        self.active = 0  # requests whose trace is not finished yet
+        self.retired = False  # a newer spec took over: close when `active` reaches 0
+        self.on_idle: Callable[[TracePipeline], None] | None = None  # called once retired and idle
+
+    def begin(self, parent: TraceParent | None, endpoint: str, path: str, started_ns: int) -> SpanTrace:
+        self.active += 1
+        return SpanTrace(self, parent, endpoint, path, started_ns)
+
+    def close(self) -> None:
+        """Flush what is queued (bounded by the export timeout) and stop; blocking: run it in a thread."""
+        self.provider.shutdown()
+
+
+def _parent_context(parent: TraceParent | None) -> Context | None:
+    if parent is None:
+        return None
+    state = TraceState.from_header([parent.tracestate]) if parent.tracestate else None
+    remote = SpanContext(int(parent.trace_id, 16), int(parent.span_id, 16), True, TraceFlags(parent.flags & 1), state)
+    return otel.set_span_in_context(NonRecordingSpan(remote))
+
+
+def _headers(span: otel.Span) -> dict[str, str]:
+    context = span.get_span_context()
+    headers = {
+        "traceparent": format_traceparent(f"{context.trace_id:032x}", f"{context.span_id:016x}", context.trace_flags)
+    }
+    if context.trace_state:
+        headers["tracestate"] = context.trace_state.to_header()
+    return headers
+
+
+@functools.lru_cache(maxsize=256)
+def _server(base_url: str) -> dict[str, Any]:
+    parts = urlsplit(base_url)
+    found: dict[str, Any] = {}
+    if parts.hostname:
+        found[g.SERVER_ADDRESS] = parts.hostname
+        found[g.SERVER_PORT] = parts.port or (443 if parts.scheme == "https" else 80)
+    return found
+
+
+def _usage(attributes: dict[str, Any], usage: Usage | None, *, tfy: bool = True) -> None:
+    """Add the usage attributes (the conventions', and the platform's unless `tfy` is false)."""
+    if usage is None:
+        return
+    attributes[g.INPUT_TOKENS] = usage.prompt_tokens
+    attributes[g.OUTPUT_TOKENS] = usage.completion_tokens
+    if usage.cached_tokens:
+        attributes[g.CACHE_READ_TOKENS] = usage.cached_tokens
+    if usage.cache_write_tokens:
+        attributes[g.CACHE_CREATION_TOKENS] = usage.cache_write_tokens
+    if usage.reasoning_tokens:
+        attributes[g.REASONING_TOKENS] = usage.reasoning_tokens
+    if tfy:
+        attributes[g.TFY_INPUT_TOKENS] = usage.prompt_tokens
+        attributes[g.TFY_OUTPUT_TOKENS] = usage.completion_tokens
+        if usage.cached_tokens:
+            attributes[g.TFY_CACHE_READ_TOKENS] = usage.cached_tokens
+        if usage.cache_write_tokens:
+            attributes[g.TFY_CACHE_CREATION_TOKENS] = usage.cache_write_tokens
+
+
+def _error(span: otel.Span, attributes: dict[str, Any], status: int, error: ApiError | None, *, is_error: bool) -> None:
+    attributes[g.ERROR_TYPE] = g.error_type(status, error)
+    message = error.message if error is not None else f"HTTP {status}"
+    attributes[g.TFY_ERROR_MESSAGE] = message
+    if is_error:
+        span.set_status(Status(StatusCode.ERROR, message))
+
+
+class AttemptSpan(AttemptTrace):
+    """One upstream call's span: every attribute known at its end is set at once (the SDK checks and
+    locks per call), and the span ends with the call (a stream: when the request ends)."""
+
+    __slots__ = ("_answer", "_span", "_started", "_trace")
+
+    def __init__(self, trace: SpanTrace, span: otel.Span) -> None:
+        super().__init__(_headers(span))
+        self._trace = trace
+        self._span: otel.Span | None = span
+        self._started = time.perf_counter()
+        self._answer: UpstreamStream | None = None
+
+    def failed(self, status: int, error: ApiError) -> None:
+        span = self._span
+        if span is None:
+            return
+        attributes: dict[str, Any] = {"http.response.status_code": status}
+        _error(span, attributes, status, error, is_error=True)
+        self._end(attributes)
+
+    def answered(self, answer: Answer) -> None:
+        span = self._span
+        if span is None:
+            return
+        if isinstance(answer, UpstreamStream):
+            self._answer = answer  # ended with the stream, from `finish`
+            return
+        attributes = g.response_attributes(answer.body)
+        attributes["http.response.status_code"] = answer.status
+        if self._trace.records_request_data:
+            self._trace.output = answer.body
+        _usage(attributes, answer.usage)
+        self._end(attributes)
+
+    def finish(self, request: RequestFacts) -> None:
+        """End a span still open when the request ends: a stream (done or cut), or a call cancelled."""
+        span = self._span
+        if span is None:
+            return
+        stream = self._answer
+        attributes: dict[str, Any] = {}
+        if stream is None:
+            attributes[g.ERROR_TYPE] = "cancelled"
+            span.set_status(Status(StatusCode.ERROR, "the request ended before the provider answered"))
+        else:
+            attributes["http.response.status_code"] = stream.status
+            if stream.ttft is not None:
+                attributes[g.TIME_TO_FIRST_CHUNK] = stream.ttft
+                attributes[g.TFY_TTFT_MS] = stream.ttft * 1000
+            if stream.finish_reason:
+                attributes[g.FINISH_REASONS] = (stream.finish_reason,)
+            _usage(attributes, request.usage)
+            if request.cost is not None:
+                attributes[g.TFY_COST] = request.cost
+            if not stream.completed or request.status >= 400:
+                status = request.status if request.status >= 400 else 502
+                _error(span, attributes, status, request.error, is_error=True)
+        self._end(attributes)
+
+    def _end(self, attributes: dict[str, Any]) -> None:
+        span, self._span = self._span, None
+        if span is not None:
+            attributes[g.TFY_LATENCY_MS] = (time.perf_counter() - self._started) * 1000
+            span.set_attributes(attributes)
+            span.end()
+
+
+class SpanTrace(Trace):
+    __slots__ = ("_attempts", "_context", "_last_target", "_pipeline", "_server", "_tracer", "output", "output_text")
+
+    def __init__(
+        self, pipeline: TracePipeline, parent: TraceParent | None, endpoint: str, path: str, started_ns: int
+    ) -> None:
+        super().__init__(parent)
+        self._pipeline = pipeline
+        self._tracer = pipeline.tracer
+        operation = g.operation(endpoint)
+        attributes: dict[str, Any] = {
+            "http.request.method": "POST",
+            "url.path": path,
+            "http.route": path,
+            g.OPERATION: operation,
+        }
+        span_type = g.SPAN_TYPES.get(endpoint)
+        if span_type is not None:
+            attributes[g.SPAN_TYPE] = span_type
+        self._server = self._tracer.start_span(
+            f"POST {path}",
+            context=_parent_context(parent),
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            start_time=started_ns,
+        )
+        self._context = otel.set_span_in_context(self._server)
+        self._attempts: list[AttemptSpan] = []
+        self._last_target: str | None = None
+        self.output: dict[str, Any] | None = None  # the non-streamed answer, kept only for request data
+        self.output_text: str | None = None  # the streamed answer's text, likewise
+
+    @property
+    def trace_id(self) -> str | None:
+        return f"{self._server.get_span_context().trace_id:032x}"
+
+    @property
+    def records_request_data(self) -> bool:
+        return self._pipeline.spec.request_data
+
+    def streamed_output(self, text: str | None) -> None:
+        self.output_text = text
+
+    async def reserve(self, reserve: Callable[[R], Awaitable[Reservation | None]], request: R) -> Reservation | None:
+        try:
+            reservation = await reserve(request)
+        except ApiError as exc:
+            self._limits(exc.applied, exc.headroom, "refused")
+            raise
+        if reservation is not None and reservation.applied:
+            self._limits(reservation.applied, reservation.headroom, "admitted")
+        return reservation
+
+    def _limits(self, applied: tuple[AppliedRule, ...], headroom: tuple[Headroom, ...], outcome: str) -> None:
+        if not applied:
+            return
+        attributes: dict[str, Any] = {
+            "tfy_gateway.limits.outcome": outcome,
+            "tfy_gateway.limits.rules": tuple(f"{r.kind}:{r.config_name}/{r.rule_id}" for r in applied),
+        }
+        for room in headroom:
+            attributes[f"tfy_gateway.limits.remaining.{room.name}"] = room.remaining
+            attributes[f"tfy_gateway.limits.limit.{room.name}"] = room.limit
+        self._server.add_event(g.LIMIT_EVENT, attributes)
+
+    def attempt(self, attempt: Attempt, entry: CatalogEntry, request: RequestFacts) -> AttemptTrace:
+        target = entry.target
+        if target is None:
+            return super().attempt(attempt, entry, request)
+        number = len(self._attempts) + 1
+        kind = "first" if number == 1 else "retry" if attempt.target == self._last_target else "fallback"
+        self._last_target = attempt.target
+        endpoint = request.endpoint.name
+        operation = g.operation(endpoint)
+        attributes: dict[str, Any] = {
+            g.OPERATION: operation,
+            g.PROVIDER: g.provider_name(entry.provider),
+            g.REQUEST_MODEL: target.model_id,
+            g.REQUEST_STREAM: request.stream,
+            g.ATTEMPT: number,
+            g.ATTEMPT_KIND: kind,
+            g.ROUTING_TARGET: attempt.target,
+            g.SPAN_TYPE: "Model",
+            g.TFY_MODEL_NAME: attempt.target,
+            g.TFY_MODEL_STREAMING: request.stream,
+            g.TFY_MODEL_REQUEST_TYPE: g.SPAN_TYPES.get(endpoint, endpoint),
+            **_server(target.base_url),
+            **g.request_parameters(request.body),
+        }
+        plan = request.plan
+        if plan is not None and plan.rule_id:
+            attributes[g.ROUTING_RULE] = plan.rule_id
+        span = self._tracer.start_span(
+            f"{operation} {target.model_id}", context=self._context, kind=SpanKind.CLIENT, attributes=attributes
+        )
+        traced = AttemptSpan(self, span)
+        self._attempts.append(traced)
+        return traced
+
+    def guardrail(
+        self,
+        name: str,
+        *,
+        stage: Literal["input", "output"],
+        result: str,
+        started: float,
+        latency_ms: float,
+        operation: str | None = None,
+        strategy: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        start_ns = time.time_ns() - int((time.perf_counter() - started) * 1e9)
+        attributes: dict[str, Any] = {
+            g.OPERATION: g.APPLY_GUARDRAIL,
+            g.GUARDRAIL_NAME: name,
+            g.SPAN_TYPE: "Guardrail",
+            "tfy.guardrail.fqn": name,
+            "tfy.guardrail.result": result,
+            "tfy.guardrail.metric.latency_in_ms": latency_ms,
+            "tfy_gateway.guardrail.stage": stage,
+        }
+        if operation:
+            attributes["tfy_gateway.guardrail.operation"] = operation
+        if strategy:
+            attributes["tfy_gateway.guardrail.enforcing_strategy"] = strategy
+        span = self._tracer.start_span(
+            f"{g.APPLY_GUARDRAIL} {name}",
+            context=self._context,
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=start_ns,
+        )
+        span.add_event(
+            "gen_ai.guardrail.result", {"tfy.guardrail.result": result, **({"message": message} if message else {})}
+        )
+        span.end(start_ns + int(latency_ms * 1e6))
+
+    def finish(self, request: RequestFacts) -> None:
+        for attempt in self._attempts:
+            attempt.finish(request)
+        span = self._server
+        status = request.status or 500
+        attributes: dict[str, Any] = {"http.response.status_code": status, g.REQUEST_ID: request.id}
+        if request.model is not None:
+            attributes[g.REQUEST_MODEL] = request.model
+            attributes[g.TFY_REQUESTED_MODEL] = request.model
+        principal = request.principal
+        if principal is not None:
+            attributes[g.TFY_SUBJECT] = principal.subject
+        metadata = request.options.metadata
+        if metadata:
+            attributes[g.TFY_METADATA] = orjson.dumps(dict(metadata)).decode()
+        plan = request.plan
+        if plan is not None and plan.rule_id:
+            attributes[g.APPLIED_ROUTING] = (plan.rule_id,)
+        rules = request.limits_applied
+        if rules:
+            rate_limit = rate_limit_of(rules)
+            if rate_limit is not None:
+                attributes[g.APPLIED_RATE_LIMITS] = (rate_limit.rule_id,)
+            budgets = budgets_of(rules)
+            if budgets:
+                attributes[g.APPLIED_BUDGETS] = tuple(rule.rule_id for rule in budgets)
+        if request.stream:
+            attributes[g.REQUEST_STREAM] = True
+        if request.ttft_s is not None:
+            attributes[g.TFY_TTFT_MS] = request.ttft_s * 1000
+        if request.cost is not None and status < 400:
+            attributes[g.TFY_COST] = request.cost
+        if status < 400:
+            _usage(attributes, request.usage, tfy=False)
+        else:
+            _error(span, attributes, status, request.error, is_error=status >= 500)
+        if self.records_request_data:
+            self._request_data(request, attributes)
+        span.set_attributes(attributes)
+        span.end()
+        pipeline = self._pipeline
+        pipeline.active -= 1
+        if pipeline.retired and pipeline.active == 0 and pipeline.on_idle is not None:
+            pipeline.on_idle(pipeline)
+
+    def _request_data(self, request: RequestFacts, attributes: dict[str, Any]) -> None:
+        if request.raw:
+            attributes[g.TFY_INPUT] = g.clip(request.raw.decode("utf-8", "replace"))
+        short = g.short_input(request.body)
+        if short is not None:
+            attributes[g.TFY_INPUT_SHORT] = short
+        output = self._output(request)
+        if output is not None:
+            attributes[g.TFY_OUTPUT] = output
+
+    def _output(self, request: RequestFacts) -> str | None:
+        """The answer: a stream's text, or the JSON answer, as kept on the way."""
+        if self.output_text is not None:
+            return g.clip(self.output_text)
+        return g.clip(orjson.dumps(self.output).decode()) if self.output is not None else None

@@ -1,0 +1,213 @@
+"""Traces over OTLP/HTTP to a real collector (tests/.../otlp_receiver.py), end to end: a streamed chat
+request that fails over once, under the client's traceparent, as the collector and the provider see it."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.gateway.inprocess import FAKE_ORIGIN, InProcessGateway, running_gateway
+from tests.gateway.observability.otlp_receiver import OtlpReceiver, ReceivedSpan
+from tests.helpers import eventually
+
+
+def account(name: str, base_url: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "provider-account/openai",
+        "base_url": base_url,
+        "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
+        "integrations": [
+            {"type": "integration/model/openai", "name": "gpt-4o", "model_id": "gpt-4o", "model_types": ["chat"]}
+        ],
+    }
+
+
+FAILOVER = {
+    "name": "failover",
+    "type": "gateway-load-balancing-config",
+    "rules": [
+        {
+            "id": "flaky-then-steady",
+            "type": "priority-based-routing",
+            "when": {"models": ["flaky/gpt-4o"]},
+            "load_balance_targets": [
+                {"target": "flaky/gpt-4o", "priority": 0, "retry_config": {"attempts": 0}},
+                {"target": "steady/gpt-4o", "priority": 1},
+            ],
+        }
+    ],
+}
+
+
+async def set_up_failover(gateway: InProcessGateway) -> None:
+    for manifest in (account("flaky", f"{FAKE_ORIGIN}/knobs/status=503/v1"), account("steady", f"{FAKE_ORIGIN}/v1")):
+        await gateway.apply(manifest)
+    await gateway.apply(FAILOVER)
+
+
+@pytest.fixture
+def receiver() -> Iterator[OtlpReceiver]:
+    with OtlpReceiver() as running:
+        yield running
+
+
+def new_traceparent() -> tuple[str, str, str]:
+    trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
+    return trace_id, span_id, f"00-{trace_id}-{span_id}-01"
+
+
+async def streamed_chat(gateway: InProcessGateway, model: str, headers: dict[str, str], prompt: str = "ping") -> str:
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}], "stream": True, "max_tokens": 8}
+    async with gateway.http.stream(
+        "POST", "/api/llm/chat/completions", json=body, headers={**gateway.auth(), **headers}
+    ) as response:
+        assert response.status_code == 200, await response.aread()
+        text = (await response.aread()).decode()
+        assert text.rstrip().endswith("data: [DONE]")
+        return response.headers["x-tfy-request-id"]
+
+
+def by_kind(spans: list[ReceivedSpan], kind: str) -> list[ReceivedSpan]:
+    return [span for span in spans if span.kind == kind]
+
+
+async def test_a_streamed_failover_is_one_server_span_and_two_attempts_under_the_clients_trace(
+    tmp_path: Path, receiver: OtlpReceiver
+) -> None:
+    async with running_gateway(tmp_path / "data", offline=False, otel_traces_endpoint=receiver.traces_url) as gateway:
+        await set_up_failover(gateway)
+        trace_id, client_span, traceparent = new_traceparent()
+        request_id = await streamed_chat(gateway, "flaky/gpt-4o", {"traceparent": traceparent, "tracestate": "app=1"})
+        spans = await eventually(
+            lambda: len(receiver.spans_of(trace_id)) >= 3 and receiver.spans_of(trace_id), "3 spans"
+        )
+
+        assert len(spans) == 3
+        (server,) = by_kind(spans, "SERVER")
+        assert server.parent_span_id == client_span
+        assert server.name == "POST /api/llm/chat/completions"
+        assert server.attributes["gen_ai.operation.name"] == "chat"
+        assert server.attributes["gen_ai.request.model"] == "flaky/gpt-4o"
+        assert server.attributes["tfy.span_type"] == "ChatCompletion"
+        assert server.attributes["http.response.status_code"] == 200
+        assert server.attributes["applied_loadbalance_rule_ids"] == ["flaky-then-steady"]
+        assert server.attributes["tfy_gateway.request.id"] == request_id
+        assert server.resource["service.name"] == "tfy-llm-gateway"
+
+        attempts = sorted(by_kind(spans, "CLIENT"), key=lambda span: span.attributes["tfy_gateway.attempt"])
+        assert [span.parent_span_id for span in attempts] == [server.span_id, server.span_id], "siblings"
+        assert [span.name for span in attempts] == ["chat gpt-4o", "chat gpt-4o"]
+        for span in attempts:
+            assert span.attributes["gen_ai.operation.name"] == "chat"
+            assert span.attributes["gen_ai.provider.name"] == "openai"
+            assert span.attributes["gen_ai.request.model"] == "gpt-4o"
+            assert span.attributes["gen_ai.request.stream"] is True
+            assert span.attributes["gen_ai.request.max_tokens"] == 8
+            assert span.attributes["tfy_gateway.routing.rule_id"] == "flaky-then-steady"
+            assert span.attributes["server.address"] == "fake-provider.test"
+        failed, served = attempts
+        assert failed.attributes["tfy_gateway.routing.target"] == "flaky/gpt-4o"
+        assert failed.attributes["tfy_gateway.attempt.kind"] == "first"
+        assert failed.attributes["http.response.status_code"] == 503
+        assert failed.attributes["error.type"]
+        assert failed.status_code == 2  # ERROR
+        assert served.attributes["tfy_gateway.routing.target"] == "steady/gpt-4o"
+        assert served.attributes["tfy_gateway.attempt.kind"] == "fallback"
+        assert "error.type" not in served.attributes
+        assert served.attributes["gen_ai.usage.input_tokens"] > 0
+        assert served.attributes["gen_ai.usage.output_tokens"] > 0
+        assert served.attributes["gen_ai.response.finish_reasons"] == ["length"]
+        assert served.attributes["gen_ai.response.time_to_first_chunk"] > 0
+
+        calls = [request for request in gateway.provider_requests() if request["path"].endswith("/chat/completions")]
+        assert [call["path"].startswith("/knobs/status=503") for call in calls] == [True, False]
+        assert [call["headers"]["traceparent"] for call in calls] == [
+            f"00-{trace_id}-{failed.span_id}-01",
+            f"00-{trace_id}-{served.span_id}-01",
+        ]
+        assert calls[1]["headers"]["tracestate"] == "app=1"
+
+        logs = await gateway.http.get(
+            "/api/svc/v1/llm-gateway/logs", params={"trace_id": trace_id}, headers=gateway.auth()
+        )
+        (record,) = logs.json()["data"]
+        assert (record["id"], record["trace_id"]) == (request_id, trace_id)
+
+
+async def test_without_a_traceparent_the_gateway_starts_the_trace(tmp_path: Path, receiver: OtlpReceiver) -> None:
+    async with running_gateway(tmp_path / "data", otel_traces_endpoint=receiver.traces_url) as gateway:
+        request_id = await streamed_chat(gateway, "openai-main/gpt-4o", {})
+        records = (await gateway.http.get("/api/svc/v1/llm-gateway/logs", headers=gateway.auth())).json()["data"]
+        (record,) = [record for record in records if record["id"] == request_id]
+        await eventually(lambda: len(receiver.spans_of(record["trace_id"])) == 2, "server span and attempt")
+        (server,) = by_kind(receiver.spans_of(record["trace_id"]), "SERVER")
+        (attempt,) = by_kind(receiver.spans_of(record["trace_id"]), "CLIENT")
+        assert server.parent_span_id == ""
+        assert attempt.parent_span_id == server.span_id
+        assert server.attributes["tfy_gateway.request.id"] == request_id
+
+
+async def test_tracing_off_passes_the_clients_traceparent_on_and_logs_its_trace_id(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path / "data") as gateway:
+        trace_id, _, traceparent = new_traceparent()
+        request_id = await streamed_chat(gateway, "openai-main/gpt-4o", {"traceparent": traceparent})
+        (call,) = [r for r in gateway.provider_requests() if r["path"].endswith("/chat/completions")]
+        assert call["headers"]["traceparent"] == traceparent
+        records = (await gateway.http.get("/api/svc/v1/llm-gateway/logs", headers=gateway.auth())).json()["data"]
+        (record,) = [record for record in records if record["id"] == request_id]
+        assert record["trace_id"] == trace_id
+        plain = await streamed_chat(gateway, "openai-main/gpt-4o", {"traceparent": "00-zz-bad"})
+        records = (await gateway.http.get("/api/svc/v1/llm-gateway/logs", headers=gateway.auth())).json()["data"]
+        (record,) = [record for record in records if record["id"] == plain]
+        assert "trace_id" not in record
+        assert gateway.data_plane.telemetry.counts is None, "no span was ever made"
+
+
+async def test_genai_metrics_beside_the_prometheus_metrics(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path / "data") as gateway:
+        await streamed_chat(gateway, "openai-main/gpt-4o", {})
+        metrics = (await gateway.http.get("/metrics", headers=gateway.auth())).text
+    assert 'gen_ai_client_token_usage_count{gen_ai_operation_name="chat",gen_ai_provider_name="openai",' in metrics
+    assert 'gen_ai_client_operation_duration_seconds_count{error_type="",gen_ai_operation_name="chat"' in metrics
+    assert "gen_ai_server_time_to_first_token_seconds_count" in metrics
+    assert "gen_ai_server_request_duration_seconds_count" in metrics
+
+
+async def test_traces_over_otlp_grpc(tmp_path: Path) -> None:
+    """`type: grpc` (the otel-grpc extra): spans reach a real gRPC TraceService."""
+    grpc = pytest.importorskip("grpc")
+    from concurrent import futures
+
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    received: list[str] = []
+
+    class Collector(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+        def Export(self, request: Any, context: Any) -> Any:
+            received.extend(s.name for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans)
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Collector(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        async with running_gateway(tmp_path / "data") as gateway:
+            manifest = {
+                "type": "gateway-otel-config",
+                "otel_traces_exporter_config": {
+                    "type": "grpc",
+                    "endpoint": f"http://127.0.0.1:{port}",
+                    "exclude_request_data": True,
+                },
+            }
+            await gateway.apply(manifest)
+            await streamed_chat(gateway, "openai-main/gpt-4o", {})
+            await eventually(lambda: sorted(received) == ["POST /api/llm/chat/completions", "chat gpt-4o"], "spans")
+    finally:
+        server.stop(None)
