@@ -19,17 +19,10 @@ from tfy_gateway.manifests.otel import OtelConfig
 from tfy_gateway.manifests.providers import LooseAccount, VirtualModelAccount
 from tfy_gateway.manifests.routing import LoadBalancingConfig, WeightBasedRouting, WeightBasedRule
 from tfy_gateway.manifests.schema_check import did_you_mean
+from tfy_gateway.manifests.subjects import subject_finding
 
 Loc = tuple[str | int, ...]
 
-SUBJECT_KINDS = ("user", "team", "virtualaccount")
-SUBJECT_TYPOS = {
-    "virtual-account": "virtualaccount",
-    "serviceaccount": "virtualaccount",
-    "users": "user",
-    "teams": "team",
-    "group": "team",
-}
 APPLIES_PER = ("user", "virtualaccount", "model", "team")
 SECRET_FIELDS = frozenset(
     {
@@ -128,20 +121,9 @@ def _unique(items: Sequence[Any], field: str, where: str, code: str) -> Iterator
 
 def _subjects(when: When, loc: Loc) -> Iterator[Finding]:
     for index, subject in enumerate(when.subjects or []):
-        if subject == "*":
-            continue
-        kind, sep, name = subject.partition(":")
-        if sep and kind in SUBJECT_KINDS and name:
-            continue
-        fix = SUBJECT_TYPOS.get(kind) or did_you_mean(kind, SUBJECT_KINDS)
-        suggestion = f"; did you mean '{fix}:{name}'?" if sep and fix and name else ""
-        yield finding(
-            "error",
-            "invalid-subject",
-            f"invalid subject '{subject}'{suggestion}",
-            (*loc, "subjects", index),
-            hint='write "user:<email>", "team:<name>", "virtualaccount:<name>" or "*"',
-        )
+        found = subject_finding(subject, (*loc, "subjects", index))
+        if found is not None:
+            yield found
 
 
 def _weights(rule: WeightBasedRouting, loc: Loc) -> Iterator[Finding]:

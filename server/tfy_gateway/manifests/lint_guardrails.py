@@ -23,9 +23,9 @@ from tfy_gateway.manifests.guardrail_integrations import (
 )
 from tfy_gateway.manifests.guardrails import GuardrailsConfig, GuardrailsWhen
 from tfy_gateway.manifests.schema_check import did_you_mean
+from tfy_gateway.manifests.subjects import subject_finding
 
 Loc = tuple[str | int, ...]
-SUBJECT_KINDS = ("user", "team", "virtualaccount")
 LLM_LISTS = ("llm_input_guardrails", "llm_output_guardrails")
 MCP_LISTS = ("mcp_tool_pre_invoke_guardrails", "mcp_tool_post_invoke_guardrails")
 INPUT_ONLY_TYPES = {"tfy-metadata": "it checks the request's X-TFY-METADATA"}
@@ -73,7 +73,9 @@ def _when(when: GuardrailsWhen, loc: Loc) -> Iterator[Finding]:
         conditions = when.subjects.conditions
         for field, values in (("in", conditions.in_), ("not_in", conditions.not_in)):
             for index, subject in enumerate(values or ()):
-                yield from _subject(subject, (*loc, "subjects", "conditions", field, index))
+                found = subject_finding(subject, (*loc, "subjects", "conditions", field, index))
+                if found is not None:
+                    yield found
     if when.target is not None:
         model = when.target.conditions.model
         for index, value in enumerate(model.values if model is not None else ()):
@@ -85,23 +87,6 @@ def _when(when: GuardrailsWhen, loc: Loc) -> Iterator[Finding]:
                     (*loc, "target", "conditions", "model", "values", index),
                     hint="e.g. openai-main/gpt-4o, or openai-main/* for every model of an account",
                 )
-
-
-def _subject(subject: str, loc: Loc) -> Iterator[Finding]:
-    if subject == "*":
-        return
-    kind, sep, name = subject.partition(":")
-    if sep and kind in SUBJECT_KINDS and name:
-        return
-    guess = did_you_mean(kind, SUBJECT_KINDS)
-    suggestion = f"; did you mean '{guess}:{name}'?" if sep and guess and name else ""
-    yield finding(
-        "error",
-        "invalid-subject",
-        f"invalid subject '{subject}'{suggestion}",
-        loc,
-        hint='write "user:<email>", "team:<name>", "virtualaccount:<name>" or "*"',
-    )
 
 
 def _references(values: Sequence[str], field: str, loc: Loc, catalog: Catalog | None) -> Iterator[Finding]:

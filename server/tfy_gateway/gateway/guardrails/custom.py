@@ -24,6 +24,7 @@ from tfy_gateway.gateway.guardrails.integration import (
     RemoteGuardrail,
     Spec,
     Verdict,
+    context_of,
 )
 from tfy_gateway.gateway.guardrails.remote import host_of, post_json
 from tfy_gateway.manifests.guardrail_integrations import CustomBasicAuth, CustomBearerAuth
@@ -39,17 +40,7 @@ class CustomGuardrail(RemoteGuardrail):
         self.config = config
 
     async def check(self, call: GuardrailCall) -> Verdict:
-        payload: dict[str, Any] = {
-            "requestBody": call.body,
-            "context": {
-                "user": {
-                    "subjectId": call.caller.id or call.caller.name,
-                    "subjectType": call.caller.kind,
-                    "subjectSlug": call.caller.name,
-                },
-                "metadata": dict(call.metadata),
-            },
-        }
+        payload: dict[str, Any] = {"requestBody": call.body, "context": context_of(call)}
         if self.config is not None:
             payload["config"] = self.config
         if call.stage == "output":

@@ -61,6 +61,15 @@ class GuardrailCall:
     response: Mapping[str, Any] | None = None
 
 
+def context_of(call: GuardrailCall) -> dict[str, Any]:
+    """The `context` of the custom-guardrail contract (also what OPA policies get): who and metadata."""
+    caller = call.caller
+    return {
+        "user": {"subjectId": caller.id or caller.name, "subjectType": caller.kind, "subjectSlug": caller.name},
+        "metadata": dict(call.metadata),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """`violation`: why the content fails (None: it passes). `rewritten`: the new request body (input)

@@ -18,6 +18,7 @@ from tfy_gateway.gateway.guardrails.integration import (
     RemoteGuardrail,
     Spec,
     Verdict,
+    context_of,
 )
 from tfy_gateway.gateway.guardrails.remote import post_json
 
@@ -39,14 +40,7 @@ class OpaGuardrail(RemoteGuardrail):
             "stage": call.stage,
             "model": call.model,
             "requestBody": call.body,
-            "context": {
-                "user": {
-                    "subjectId": call.caller.id or call.caller.name,
-                    "subjectType": call.caller.kind,
-                    "subjectSlug": call.caller.name,
-                },
-                "metadata": dict(call.metadata),
-            },
+            "context": context_of(call),
         }
         if call.response is not None:
             document["responseBody"] = call.response

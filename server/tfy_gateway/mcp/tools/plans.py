@@ -12,7 +12,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from tfy_gateway.manifests import ManifestLoadError, has_errors, load_text, validate_documents
-from tfy_gateway.mcp.batch import Batch
+from tfy_gateway.mcp.batch import dry_run
 from tfy_gateway.mcp.errors import tool_error
 from tfy_gateway.mcp.findings import FindingOut, summarise
 from tfy_gateway.mcp.live import live_catalog
@@ -22,7 +22,7 @@ from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.authoring import MAX_YAML_CHARS
 from tfy_gateway.mcp.tools.base import add_tool
 from tfy_gateway.mcp.tools.policy import Impact, plan_impact
-from tfy_gateway.platform import ApplyOutcome, ControlPlaneError, sort_for_apply
+from tfy_gateway.platform import ApplyOutcome, BatchAccounts, ControlPlaneError, sort_for_apply
 
 PLAN = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 FIRST_MATCH_CONFIGS = frozenset({"gateway-load-balancing-config", "gateway-rate-limiting-config"})
@@ -106,9 +106,9 @@ async def gateway_plan(
         planned: list[PlannedDocument] = []
         warnings = [FindingOut.of(f) for f in findings if f.severity == "warning"]
         ordered = sort_for_apply(documents, lambda d: d.data)
-        batch = Batch([doc.data for doc in ordered])
+        accounts = BatchAccounts([doc.data for doc in ordered])
         for doc in ordered:
-            outcome = await batch.dry_run(client, doc.data)
+            outcome = await dry_run(client, accounts, doc.data)
             warnings += _server_warnings(outcome, {w.message for w in warnings})
             action = outcome.action if outcome.changed else "NO_CHANGE"
             planned.append(
@@ -195,9 +195,9 @@ async def gateway_apply_plan(
             f"{int(state.plans.ttl_seconds // 60)} minutes). Call gateway_plan again and review the new diff."
         )
     async with state.control_plane() as client:
-        batch = Batch([doc.manifest for doc in plan.documents])
+        accounts = BatchAccounts([doc.manifest for doc in plan.documents])
         for doc in plan.documents:
-            outcome = await batch.dry_run(client, doc.manifest)
+            outcome = await dry_run(client, accounts, doc.manifest)
             if fingerprint(outcome.existing) != doc.live_fingerprint:
                 raise ToolError(
                     f"The live {doc.type} '{doc.name}' changed since plan {plan_id} was made, so the "
