@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.gateway.conftest import run_cli
 from tests.gateway.guardrails.guardrail_server import GuardrailServer, serving
 from tests.helpers import GatewayProcess
 from tfy_gateway.fakeprovider import running
@@ -69,6 +70,7 @@ def gateway(tmp_path: Path, services: tuple[str, str, GuardrailServer]) -> Itera
 class Gateway:
     def __init__(self, process: GatewayProcess, fake: str, guards: str) -> None:
         self.fake, self.guards = fake, guards
+        self.env = process.env  # TFY_HOST and TFY_API_KEY, for the CLI
         self.integrations: dict[str, dict[str, Any]] = {}  # the group keeps every integration ever added
         self.http = httpx.Client(
             base_url=process.base_url, headers={"Authorization": f"Bearer {process.admin_token}"}, timeout=60
@@ -297,3 +299,41 @@ def test_an_output_guardrail_holds_a_streamed_answer_and_redacts_it(gateway: tup
     )
     assert EMAIL not in text and "repeat [REDACTED:Email]" in text
     assert gw.provider_received()[-1] == f"repeat {EMAIL}"  # input untouched: only the answer is checked
+
+
+def test_the_cli_warns_about_what_is_not_run_and_shows_blocks_and_explanations(
+    gateway: tuple[Gateway, GuardrailServer], tmp_path: Path
+) -> None:
+    gw, _ = gateway
+    manifests = tmp_path / "guards.yaml"
+    group = {
+        "name": "vendors",
+        "type": "provider-account/guardrail-config-group",
+        "integrations": [
+            pii("block-pii"),
+            {
+                "name": "shield",
+                "type": "integration/guardrail-config/tfy-prompt-injection",
+                "operation": "validate",
+                "enforcing_strategy": "enforce",
+            },
+        ],
+    }
+    rules = {
+        "name": "guardrails",
+        "type": "gateway-guardrails-config",
+        "rules": [rule("all", ["vendors/block-pii", "vendors/shield"])],
+    }
+    manifests.write_text(json.dumps(group) + "\n---\n" + json.dumps(rules))
+    applied = run_cli("apply", "-f", str(manifests), env=gw.env)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "vendors/shield: the local gateway does not run tfy-prompt-injection guardrails" in applied.stderr
+    assert "rule 'all' lists vendors/shield" in applied.stderr
+    assert gw.chat(f"card {VALID_CARD}").status_code == 400
+    blocked = run_cli("logs", "--blocked", "--format", "json", env=gw.env)
+    (record,) = json.loads(blocked.stdout)["data"]
+    assert [c["result"] for c in record["guardrails"]] == ["fail", "skipped"]
+    explained = run_cli("explain", "--subject", "user:admin@local", "--model", MODEL, env=gw.env)
+    assert "Guardrails: every matching rule applies" in explained.stdout
+    assert "input  vendors/block-pii (tfy-pii, validate, enforce; rules all): before the model call" in explained.stdout
+    assert "vendors/shield (tfy-prompt-injection" in explained.stdout and "skipped" in explained.stdout
