@@ -214,6 +214,8 @@ FORBIDDEN = [
     # mcp.local starts a whole local gateway (create_app and its settings) when no TFY_HOST is set.
     ("tfy_gateway.mcp", "tfy_gateway.gateway", ("tfy_gateway.gateway.app", "tfy_gateway.gateway.settings"), "the MCP server talks HTTP to a control plane, never to the gateway's internals"),
     ("tfy_gateway.manifests", "tfy_gateway.gateway", (), "manifests are the bottom layer; the gateway compiles them"),
+    ("tfy_gateway.gateway", "tfy_gateway.platform", (), "the gateway depends on manifests only (the dashboard's diff is manifests/diff.py)"),
+    ("tfy_gateway.gateway.data_plane", "tfy_gateway.gateway.dashboard", (), "the dashboard reads the data plane, never the reverse"),
 ]  # fmt: skip
 
 

@@ -1,5 +1,5 @@
-"""The built wheel carries the skill directory (with its reference docs), and the MCP server it installs
-serves those docs.
+"""The built wheel carries the skill directory (with its reference docs) and the dashboard's templates and
+static files, and the MCP server it installs serves those docs.
 
 The wheel is built from a clean copy of the repository (stale `build/` directories leak into wheels) with
 `pip wheel --no-build-isolation` when this environment's packages satisfy `[build-system] requires`, so no
@@ -56,7 +56,14 @@ async def main():
     files = [p for p in skill_dir.rglob("*") if p.is_file()]
     skill = {p.relative_to(skill_dir).as_posix(): p.read_text(encoding="utf-8") for p in files}
     executable = sorted(p.relative_to(skill_dir).as_posix() for p in files if os.access(p, os.X_OK))
-    print(json.dumps({"file": tfy_gateway.__file__, "references": references, "skill": skill, "executable": executable}))
+    from tfy_gateway.gateway.dashboard.render import Page, Renderer, static_file
+
+    login = Renderer().render(Page("login.html.j2", {"next": "/ui", "error": None}), viewer=None, section="login",
+                              navigation=(), prefix="/ui").body.decode()
+    dashboard = {"login": 'name="token"' in login, "css": static_file("dashboard.css") is not None,
+                 "icon": static_file("favicon.svg") is not None}
+    print(json.dumps({"file": tfy_gateway.__file__, "references": references, "skill": skill, "executable": executable,
+                      "dashboard": dashboard}))
 
 
 asyncio.run(main())
@@ -123,3 +130,4 @@ def test_installed_wheel_ships_the_skill_and_serves_every_reference(tmp_path: Pa
     assert served["skill"] == skill
     scripts = sorted(p.relative_to(SKILL).as_posix() for p in SKILL.rglob("*.sh"))
     assert scripts and served["executable"] == scripts, "the skill's scripts must stay executable"
+    assert served["dashboard"] == {"login": True, "css": True, "icon": True}, "the dashboard's assets are package data"

@@ -4,7 +4,8 @@ The shell blocks marked `<!-- readme-test: NAME -->` are extracted and run with 
 directory holding a copy of `examples/` and a `.venv/bin/` whose `tfy-gateway` runs the code under
 test (and `tfy`, the platform's CLI, when installed). Only the port changes (8787 -> a free one, so
 tests can run side by side). terminal-1 runs in the background, as in its own terminal, until the
-gateway says the offline catalog is in place; terminal-2 and tfy then run as written under `set -e`.
+gateway says the offline catalog is in place; terminal-2, tfy and examples then run as written under `set -e`, and one request per example model,
+as the admin and as the user the README adds, must answer 200.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.helpers import REPO_ROOT, SUBPROCESS_TIMEOUT_S, code_under_test_env, free_port, wait_for
@@ -24,6 +26,32 @@ from tests.helpers import REPO_ROOT, SUBPROCESS_TIMEOUT_S, code_under_test_env, 
 README = REPO_ROOT / "README.md"
 MARKED_BLOCK = re.compile(r"<!-- readme-test: (?P<name>[\w-]+) -->\s*```bash\n(?P<body>.*?)```", re.S)
 TFY = Path(sys.executable).parent / "tfy"
+
+
+# Every model the examples define or route, and what a request for it is (after `apply -f examples/*.yaml`).
+EXAMPLE_MODELS = {
+    "openai/gpt-4o": "chat",  # the routing examples' alias
+    "openai-main/gpt-4o": "chat",
+    "openai-main/gpt-4o-mini": "chat",
+    "openai-main/text-embedding-3-small": "embeddings",
+    "azure-backup/gpt-4o": "chat",
+    "anthropic-main/claude-sonnet": "chat",
+    "nvidia-external/nemotron-nano": "chat",
+}
+
+
+def every_example_model(base_url: str, token: str) -> dict[str, int]:
+    """The status of one request per example model with `token`."""
+    statuses = {}
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+        for model, kind in EXAMPLE_MODELS.items():
+            if kind == "embeddings":
+                response = http.post("/api/llm/embeddings", json={"model": model, "input": "hi"})
+            else:
+                body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+                response = http.post("/api/llm/chat/completions", json=body)
+            statuses[model] = response.status_code
+    return statuses
 
 
 def blocks() -> dict[str, str]:
@@ -51,7 +79,8 @@ def environment(home: Path) -> dict[str, str]:
 
 
 def test_the_readme_marks_its_everyday_blocks():
-    assert {"terminal-1", "terminal-2", "tfy"} <= set(blocks())
+    assert {"terminal-1", "terminal-2", "tfy", "examples"} <= set(blocks())
+    assert "apply -f examples/*.yaml" in blocks()["examples"]
     assert "--offline" in blocks()["terminal-1"] and "TFY_HOST=" in blocks()["terminal-2"]
 
 
@@ -75,8 +104,8 @@ def test_the_everyday_commands_run_as_written(workdir: Path):
             timeout=SUBPROCESS_TIMEOUT_S,
         )
         assert server.poll() is None, log.read_text()
-        assert "openai-main, azure-backup, anthropic-main point at it" in log.read_text()
-        scripts = ["terminal-2", *(["tfy"] if TFY.exists() else [])]
+        assert "example provider accounts applied: openai-main, azure-backup, anthropic-main" in log.read_text()
+        scripts = ["terminal-2", *(["tfy"] if TFY.exists() else []), "examples"]
         script = "set -euo pipefail\n" + "\n".join(found[name] for name in scripts)
         done = subprocess.run(
             ["bash", "-c", script],
@@ -87,6 +116,11 @@ def test_the_everyday_commands_run_as_written(workdir: Path):
             timeout=SUBPROCESS_TIMEOUT_S,
         )
         assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n--- gateway:\n{log.read_text()}"
+        bob = re.findall(r"^tfy_\S+$", done.stdout, re.M)[0]
+        base_url = f"http://127.0.0.1:{port}"
+        admin = (workdir / ".tfy-gateway" / "admin-token").read_text().strip()
+        answered = {who: every_example_model(base_url, token) for who, token in (("admin", admin), ("bob", bob))}
+        assert answered == {who: dict.fromkeys(EXAMPLE_MODELS, 200) for who in answered}, log.read_text()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.helpers import EXAMPLES, SUBPROCESS_TIMEOUT_S, GatewayProcess, free_port
 from tfy_gateway.cli.main import main
@@ -170,13 +171,67 @@ def test_gateway_errors_through_the_cli(gateway: GatewayProcess, tmp_path: Path)
     assert "has a path ('/tfy')" in wrong.stderr
     assert "is TFY_BASE_URL the bare origin of the control plane (no path)?" in wrong.stderr
 
-    # valid locally (the models are unknown offline) but refused by the gateway, which knows its catalog
+    # an unknown target is found before anything is sent: the live catalog is read for validation
     assert tfy_gateway("apply", "-f", str(ACCOUNTS), env=gateway.env).returncode == 0
     unknown = tmp_path / "unknown-target.yaml"
     unknown.write_text(ROUTING.read_text().replace("azure-backup/gpt-4o", "nowhere/gpt-4o"))
     refused = tfy_gateway("apply", "-f", str(unknown), "--dry-run", env=gateway.env)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert f"{unknown}:" in refused.stderr and "target 'nowhere/gpt-4o' is not a known model" in refused.stderr
+    assert "nothing was sent to the control plane" in refused.stderr
+
+
+def test_several_files_after_one_flag_as_a_shell_glob_gives_them(gateway: GatewayProcess) -> None:
+    files = sorted(str(path) for path in EXAMPLES.glob("*.yaml"))
+    dry = tfy_gateway("apply", "-f", *files, "--dry-run", env=gateway.env)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    mixed = tfy_gateway(
+        "apply", "-f", str(ACCOUNTS), str(EXAMPLES / "self-hosted.yaml"), "-f", str(ROUTING), env=gateway.env
+    )
+    assert mixed.returncode == 0, mixed.stdout + mixed.stderr
+    assert "Successfully configured manifest nvidia-external" in mixed.stdout
+    assert "Successfully configured manifest chat-routing" in mixed.stdout
+
+
+def test_a_mixed_apply_validates_against_the_live_catalog_merged_with_the_files(
+    gateway: GatewayProcess, tmp_path: Path
+) -> None:
+    """A file with a provider account does not hide the live ones (before: "target 'openai-main/gpt-4o'
+    is not a known model"), and a file's account replaces its live namesake whole, as applying it would."""
+    assert tfy_gateway("apply", "-f", str(ACCOUNTS), env=gateway.env).returncode == 0
+    mixed = tfy_gateway("apply", "-f", str(EXAMPLES / "self-hosted.yaml"), "-f", str(ROUTING), env=gateway.env)
+    assert mixed.returncode == 0, mixed.stdout + mixed.stderr
+    assert "Successfully configured manifest chat-routing" in mixed.stdout
+    shrunk = tmp_path / "azure-without-gpt-4o.yaml"
+    azure = next(doc for doc in yaml.safe_load_all(ACCOUNTS.read_text()) if doc["name"] == "azure-backup")
+    azure["integrations"][0]["name"] = "gpt-4o-renamed"
+    shrunk.write_text(yaml.safe_dump(azure))
+    refused = tfy_gateway("apply", "-f", str(shrunk), "-f", str(ROUTING), "--dry-run", env=gateway.env)
     assert refused.returncode == 1
-    failed = "\u2718 [Dry Run] Failed to apply manifest chat-routing of type gateway-load-balancing-config."
-    assert refused.stdout.startswith(f"{failed} Error: ")
-    assert "target 'nowhere/gpt-4o' is not a known model" in refused.stdout
-    assert "Failed to apply one or more resource manifests." in refused.stderr
+    assert "target 'azure-backup/gpt-4o' is not a known model" in refused.stderr
+
+
+def test_get_lists_every_stored_type_as_manifests_to_reapply(gateway: GatewayProcess, tmp_path: Path) -> None:
+    """Before: "unknown TYPE 'virtual-account'"."""
+    stored = tmp_path / "stored.yaml"
+    stored.write_text(
+        yaml.safe_dump_all(
+            [{"name": "ci-bot", "type": "virtual-account"}, {"name": "ml", "type": "team", "members": []}]
+        )
+    )
+    assert tfy_gateway("apply", "-f", str(ACCOUNTS), str(stored), env=gateway.env).returncode == 0
+    for kind, names in (
+        ("virtual-account", ["ci-bot"]),
+        ("virtual-accounts", ["ci-bot"]),
+        ("team", ["ml"]),
+        ("provider-account", ["openai-main", "azure-backup", "anthropic-main"]),
+        ("provider-account/openai", ["openai-main"]),
+    ):
+        got = tfy_gateway("get", kind, env=gateway.env)
+        assert got.returncode == 0, got.stderr
+        documents = [doc for doc in yaml.safe_load_all(got.stdout) if doc]
+        assert [doc["name"] for doc in documents] == names and all("type" in doc for doc in documents)
+    again = tfy_gateway("apply", "-f", str(ACCOUNTS), "--dry-run", env=gateway.env)
+    assert again.returncode == 0
+    none = tfy_gateway("get", "provider-account/groq", env=gateway.env)
+    assert none.returncode == 1 and "no provider-account/groq is applied" in none.stderr

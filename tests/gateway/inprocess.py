@@ -6,8 +6,9 @@
 The app is `create_app(settings, transport=InProcessTransport(fake provider app))` with its lifespan
 run, called through `StreamingAsgiTransport` (streams, and clients that leave, behave as over HTTP).
 The fake provider answers every URL under `FAKE_ORIGIN`; another origin is a refused connection.
-With `offline=True` the example provider accounts are applied the way `serve --offline` applies
-them (placeholder secrets, addresses of the fake provider). Starting one takes a tenth of a second
+With `offline=True` the gateway is offline as `serve --offline` makes it (every upstream call goes to
+the fake provider, secrets without a value get a placeholder) and the example provider accounts are
+applied as `serve --offline` applies them. Starting one takes a tenth of a second
 or so (a gateway process: a second or more), so each test can have its own.
 """
 
@@ -27,7 +28,6 @@ from tests.asgi_client import Lifespan, StreamingAsgiTransport
 from tfy_gateway.fakeprovider import create_fake_provider_app
 from tfy_gateway.fakeprovider.app import STATE_KEY
 from tfy_gateway.fakeprovider.offline import seed_starter_accounts
-from tfy_gateway.fakeprovider.starter import starter_accounts, write_placeholder_secrets
 from tfy_gateway.gateway import GatewaySettings, create_app
 from tfy_gateway.gateway.data_plane import DataPlane, DataPlaneOptions
 from tfy_gateway.gateway.providers import Transport
@@ -139,10 +139,9 @@ class InProcessGateway:
 
 
 async def seed_offline_accounts(gateway: InProcessGateway) -> list[str]:
-    """The example provider accounts on the fake provider, as `serve --offline` applies them."""
-    write_placeholder_secrets(gateway.data_dir, starter_accounts(FAKE_ORIGIN))
+    """The example provider accounts, as `serve --offline` applies them."""
     async with gateway.control_plane() as client:
-        report = await seed_starter_accounts(client, FAKE_ORIGIN, None)
+        report = await seed_starter_accounts(client)
     return report.applied
 
 
@@ -162,6 +161,8 @@ async def running_gateway(
     """
     provider = create_fake_provider_app(api_key=provider_key)
     options: dict[str, Any] = {"admin_token": "tfy_inprocess_" + secrets.token_hex(16), **settings}
+    if offline:
+        options.setdefault("offline_upstream", FAKE_ORIGIN)
     gateway_settings = GatewaySettings(data_dir=data_dir, **options)
     async with InProcessTransport(provider, origin=FAKE_ORIGIN) as upstream:
         gateway = InProcessGateway(gateway_settings, upstream, provider, data_plane)

@@ -31,6 +31,8 @@ def setup(shared_gateway: GatewayProcess) -> Iterator[dict[str, Any]]:
     """Provider accounts (backend may use openai-main), a user bob in team backend, a VA."""
     with Api(shared_gateway.base_url, shared_gateway.admin_token) as admin:
         accounts = load_examples("provider-accounts.yaml")
+        for account in accounts:  # the examples grant every user; this test grants one team, and carol
+            account.pop("collaborators", None)
         accounts[0]["collaborators"] = [{"subject": "team:backend", "role_id": "provider-account-access"}]
         accounts[2]["integrations"][0]["authorized_subjects"] = ["user:carol@example.com"]
         for manifest in accounts:

@@ -136,3 +136,26 @@ def test_tfy_login_apply_dry_run_diff_invalid_and_delete(
     code, output = finish(tfy(apply_home, "delete", "-f", str(routing), creds=creds))
     assert code == 0, output
     assert admin.get("/api/svc/v1/llm-gateway/config/gateway-load-balancing-config").status_code == 404
+
+
+def test_every_example_applies_with_the_tfy_cli_unmodified(tmp_path: Path) -> None:
+    """Each file of `examples/`, as it is, through one `tfy apply -f ... -f ...` (the CLI orders them), on
+    an offline gateway; then every example model answers."""
+    server = GatewayProcess(tmp_path / "data", extra_args=("--offline",))
+    server.start()
+    try:
+        files = sorted(EXAMPLES.glob("*.yaml"))
+        creds = {"TFY_HOST": server.base_url, "TFY_API_KEY": server.admin_token}
+        args = [arg for path in files for arg in ("-f", str(path))]
+        code, output = finish(tfy(tmp_path / "home", "apply", *args, creds=creds))
+        assert code == 0, output
+        expected = [doc["name"] for path in files for doc in yaml.safe_load_all(path.read_text()) if doc]
+        configured = re.findall(r"Successfully configured manifest (\S+) of type", output)
+        assert sorted(configured) == sorted(expected), output
+        with Api(server.base_url, server.admin_token) as admin:
+            for model in ("openai/gpt-4o", "nvidia-external/nemotron-nano", "anthropic-main/claude-sonnet"):
+                body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+                response = admin.http.post("/api/llm/chat/completions", json=body)
+                assert response.status_code == 200, (model, response.text)
+    finally:
+        server.stop()

@@ -137,7 +137,9 @@ def test_rate_limit_missing_subjects_and_unit():
 
 
 def test_bad_subject_and_applies_per_are_invalid():
-    intent = RateLimitIntent(subjects=["backend"], limit=1, unit="requests_per_day", applies_per=["team", "x", "y"])
+    intent = RateLimitIntent(
+        subjects=["backend"], limit=1, unit="requests_per_day", applies_per=["team", "x", "y"], version="v1"
+    )
     check = check_intent(intent)
     assert set(fields(check)) == {
         "subjects[0]",

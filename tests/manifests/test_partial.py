@@ -49,9 +49,38 @@ def test_a_rule_missing_a_required_field_is_set_aside_and_the_others_keep_their_
         ],
     }
     found = codes(validate_manifest(manifest, CATALOG))
-    assert found == [("missing-field", "rules[0].limit_to"), ("zero-limit", "rules[1].limit_to")]
+    assert found == [
+        ("missing-field", "rules[0].limit_to"),
+        ("zero-limit", "rules[1].limit_to"),
+        ("v1-rate-limits-deprecated", "type"),
+    ]
 
 
 def test_a_valid_manifest_is_linted_once():
     manifest = {"name": "r", "type": "gateway-load-balancing-config", "rules": [rule("a", ["x/y"], [])]}
     assert validate_manifest(manifest, CATALOG) == validate_manifest(manifest, CATALOG)
+
+
+def test_every_finding_of_a_rule_with_a_misspelt_key_comes_in_one_pass():
+    """Before: only the misspelt key, then each next class of error after each fix."""
+    bad = rule("a", ["x/y"], [{"target": "openai-main/gpt-4o", "weight": 60, "fallback_candiate": True}])
+    bad["load_balance_targets"].append({"target": "nope/m", "weight": 30})
+    bad["when"]["subjects"] = ["bogus"]
+    found = codes(validate_manifest({"name": "r", "type": "gateway-load-balancing-config", "rules": [bad]}, CATALOG))
+    assert sorted(found) == [
+        ("invalid-subject", "rules[0].when.subjects[0]"),
+        ("unknown-field", "rules[0].load_balance_targets[0].fallback_candiate"),
+        ("unknown-target", "rules[0].load_balance_targets[1].target"),
+        ("weights-sum", "rules[0].load_balance_targets"),
+    ]
+
+
+def test_a_misspelt_limit_is_not_also_reported_as_no_limits():
+    manifest = {
+        "name": "l",
+        "type": "tenant-rate-limit-config/model",
+        "limits": {"request_per_minute": 5},
+        "applies_to": {"type": "per-user"},
+        "mode": "enforce",
+    }
+    assert [code for code, _ in codes(validate_manifest(manifest, CATALOG))] == ["unknown-field"]

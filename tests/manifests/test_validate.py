@@ -237,7 +237,10 @@ def test_metadata_applies_per_narrows_a_rule_so_fallback_is_not_shadowed() -> No
       - {id: fallback, when: {}, limit_to: 5, unit: requests_per_minute}
       - {id: dead, when: {metadata: {project: a}}, limit_to: 5, unit: requests_per_minute}
     """)
-    assert found == [("warning", "shadowed-rule", "rules[2].when", 6)]
+    assert found == [
+        ("warning", "v1-rate-limits-deprecated", "type", 2),
+        ("warning", "shadowed-rule", "rules[2].when", 6),
+    ]
 
 
 def test_plaintext_credentials_warn_without_echoing_the_value() -> None:
@@ -266,8 +269,9 @@ def test_invalid_subject_suggests_the_right_prefix() -> None:
         "type": "gateway-rate-limiting-config",
         "rules": [{"id": "a", "when": {"subjects": ["virtual-account:ci"]}, "limit_to": 1, "unit": "requests_per_day"}],
     }
-    (found,) = validate_manifest(manifest)
+    found, retiring = validate_manifest(manifest)
     assert found.path == "rules[0].when.subjects[0]" and "virtualaccount:ci" in found.message
+    assert retiring.code == "v1-rate-limits-deprecated"
 
 
 def test_missing_and_wrong_top_level() -> None:

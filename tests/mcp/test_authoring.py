@@ -39,10 +39,13 @@ async def test_check_intent_works_offline_without_a_catalog():
 
 async def test_render_merges_the_rule_into_the_live_config(gateway):
     await seed(gateway, "provider-accounts.yaml", "rate-limits.yaml")
-    intent = {**TEAM_LIMIT, "models": ["openai-main/gpt-4o-mini"], "applies_per": []}
+    intent = {**TEAM_LIMIT, "models": ["openai-main/gpt-4o-mini"], "applies_per": [], "version": "v1"}
     async with connect(gateway.env) as client:
         rendered = await call(client, "gateway_render_manifest", {"intent": intent})
-    assert rendered["merged_with_live"] and rendered["valid"] and rendered["findings"] == []
+        by_default = await call(client, "gateway_render_manifest", {"intent": {**intent, "version": None}})
+    assert by_default["manifest"]["type"] == "tenant-rate-limit-config/model" and not by_default["merged_with_live"]
+    assert rendered["merged_with_live"] and rendered["valid"]
+    assert [f["code"] for f in rendered["findings"]] == ["v1-rate-limits-deprecated"]  # asked for V1: told it retires
     new_id = "limit-team-backend-gpt-4o-mini-tokens-minute"
     assert rendered["rule_ids"] == [
         "team-rpm-limit",

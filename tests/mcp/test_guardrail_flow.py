@@ -79,7 +79,11 @@ async def test_block_pii_in_prompts_ends_with_a_verified_block(gateway: GatewayP
         assert kinds == ["provider-account/guardrail-config-group", "gateway-guardrails-config"]
         plan = await plan_and_apply(client, rendered["yaml"])
         assert plan["changes"] == 2
-        smoke = await call(client, "gateway_smoke_test", {"model": MODEL, "verify": intent})
+        stated = await call(client, "gateway_smoke_test", {"model": MODEL, "verify": intent})
+        spend = stated["verification"]["spend"]
+        assert stated["verification"]["requests_sent"] == 0 and spend["requests"] == 1
+        assert "4111 1111 1111 1111" in spend["prompt"]  # the crafted prompt, shown before anything is sent
+        smoke = await call(client, "gateway_smoke_test", {"model": MODEL, "verify": intent, "confirm": True})
         verification = smoke["verification"]
         assert verification["verdict"] == "holds", verification
         assert smoke["status"] == 400 and "guardrails/block-pii" in smoke["error"]

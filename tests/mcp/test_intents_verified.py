@@ -16,6 +16,7 @@ import yaml
 from tests.helpers import GatewayProcess
 from tests.mcp.conftest import call, call_error, connect
 from tfy_gateway.fakeprovider import running
+from tfy_gateway.platform import ControlPlaneClient
 
 ALIAS = "openai/gpt-4o"
 PRIMARY = "openai-main/gpt-4o"
@@ -115,6 +116,18 @@ async def answer(client, intent: dict) -> dict:
     raise AssertionError(f"the intent never became complete: {intent}")
 
 
+async def verified(client, arguments: dict) -> dict:
+    """gateway_smoke_test with verify: first the statement (nothing sent), then confirmed."""
+    stated = await call(client, "gateway_smoke_test", arguments)
+    verification = stated["verification"]
+    assert stated["status"] is None and verification["requests_sent"] == 0, stated
+    assert verification["verdict"] == "unverified" and "confirm=true" in verification["summary"]
+    assert verification["spend"]["requests"] >= 1 and verification["spend"]["tokens"] >= 1
+    done = await call(client, "gateway_smoke_test", {**arguments, "confirm": True})
+    assert done["verification"]["requests_sent"] <= verification["spend"]["requests"]
+    return done
+
+
 async def render_plan_apply(client, intent: dict) -> dict:
     rendered = await call(client, "gateway_render_manifest", {"intent": intent})
     assert rendered["valid"], rendered["findings"]
@@ -141,7 +154,7 @@ async def test_three_intents_from_words_to_a_verified_smoke_result(gateway, fake
         assert rule_id["value"] == "gpt4o" and "changes the live rule 'gpt4o'" in rule_id["note"]
         rendered = await render_plan_apply(client, route)
         assert rendered["rule_ids"] == ["gpt4o"] and "changes the live rule" in rendered["placement"]
-        smoke = await call(client, "gateway_smoke_test", {"model": ALIAS, "verify": route, "requests": 200})
+        smoke = await verified(client, {"model": ALIAS, "verify": route, "requests": 200})
         verification = smoke["verification"]
         assert verification["verdict"] == "holds", verification
         assert set(verification["observed"]["shares"]) == {PRIMARY, AZURE}
@@ -153,7 +166,7 @@ async def test_three_intents_from_words_to_a_verified_smoke_result(gateway, fake
             client, {"kind": "budget", "subjects": ["*"], "limit": 100, "unit": "cost_per_day", "applies_per": ["user"]}
         )
         await render_plan_apply(client, budget)
-        smoke = await call(client, "gateway_smoke_test", {"model": MINI, "verify": budget})
+        smoke = await verified(client, {"model": MINI, "verify": budget})
         verification = smoke["verification"]
         assert smoke["ok"] and verification["expected"]["rule_id"] == "budget-all-per-user-cost-day"
         assert verification["observed"]["rule_is_live"] is True
@@ -170,7 +183,7 @@ async def test_three_intents_from_words_to_a_verified_smoke_result(gateway, fake
         limit = await answer(client, said)
         assert limit["models"] == [ALIAS] and limit["applies_per"] == []
         await render_plan_apply(client, limit)
-        smoke = await call(client, "gateway_smoke_test", {"model": ALIAS, "verify": limit})
+        smoke = await verified(client, {"model": ALIAS, "verify": limit})
         verification = smoke["verification"]
         assert verification["verdict"] == "holds", verification
         assert (
@@ -217,8 +230,58 @@ async def test_route_verification_reports_a_split_that_does_not_hold(gateway, fa
             "model": ALIAS,
             "targets": [{"target": PRIMARY, "weight": 50}, {"target": AZURE, "weight": 50}],
         }
-        smoke = await call(client, "gateway_smoke_test", {"model": ALIAS, "verify": intended, "requests": 40})
+        smoke = await verified(client, {"model": ALIAS, "verify": intended, "requests": 40})
     verification = smoke["verification"]
     assert verification["verdict"] == "does_not_hold"
     assert verification["observed"]["shares"] == {PRIMARY: 100.0}
     assert f"{AZURE} 0.0%" in verification["summary"]
+
+
+async def test_a_team_limit_is_verified_as_a_temporary_member_and_nothing_is_left_behind(gateway, fake):
+    """The admin key is not in team backend: the check acts as a temporary member, says so and what it
+    spends first, stops at the 429 (before: 200 requests and 203,200 tokens as the admin, "does_not_hold"),
+    then revokes the member's token and takes it out of the team."""
+    team = {"name": "backend", "type": "team", "members": ["carol@example.com"]}
+    grant = [{"subject": "team:backend", "role_id": "provider-account-access"}]
+    async with connect(gateway.env) as client:
+        await apply(client, yaml.safe_dump_all([*({**a, "collaborators": grant} for a in accounts(fake)[:2]), team]))
+        said = {"kind": "rate_limit", "subjects": ["team:backend"], "models": [PRIMARY], "limit": 3}
+        limit = await answer(client, {**said, "unit": "requests_per_minute", "applies_per": ["user"]})
+        await render_plan_apply(client, limit)
+        stated = await call(client, "gateway_smoke_test", {"model": PRIMARY, "verify": limit})
+        spend = stated["verification"]["spend"]
+        assert spend["requests"] == 4 and spend["prompt"] == "Say hello." and spend["max_tokens"] <= 64
+        assert "temporary user of team backend" in spend["caller"]
+        smoke = await verified(client, {"model": PRIMARY, "verify": limit})
+    verification = smoke["verification"]
+    assert verification["verdict"] == "holds", verification
+    assert smoke["status"] == 429 and verification["requests_sent"] == 4
+    assert verification["observed"]["refused_on_request"] == 4 and verification["observed"]["admitted"] == 3
+    async with ControlPlaneClient(gateway.base_url, gateway.admin_token) as admin:
+        temporary = [u.email for u in await admin.list_users() if u.email.startswith("tfy-verify-")]
+        assert len(temporary) == 1  # made for the confirmed call only: a statement makes nothing
+        for email in temporary:
+            assert await admin.list_tokens(user=email) == []
+        assert (await admin.get_team("backend"))["members"] == ["carol@example.com"]
+
+
+async def test_no_caller_no_requests(gateway, fake):
+    """A rule for a virtual account cannot be acted as; a key that may not make a temporary member is told
+    so: unverified with the reason, nothing sent, never does_not_hold."""
+    async with connect(gateway.env) as client:
+        await apply(client, yaml.safe_dump_all(accounts(fake)[:2]))
+        for_account = {"kind": "rate_limit", "subjects": ["virtualaccount:ci"], "models": [PRIMARY], "limit": 3}
+        for_account["unit"] = "requests_per_minute"
+        smoke = await call(client, "gateway_smoke_test", {"model": PRIMARY, "verify": for_account, "confirm": True})
+        assert smoke["status"] is None and smoke["verification"]["verdict"] == "unverified"
+        assert "virtualaccount:ci cannot be acted as" in smoke["verification"]["summary"]
+    async with ControlPlaneClient(gateway.base_url, gateway.admin_token) as admin:
+        dave = await admin.create_user("dave@example.com")
+    as_dave = {**gateway.env, "TFY_BASE_URL": gateway.base_url, "TFY_API_KEY": dave.token}
+    for_team = {"kind": "rate_limit", "subjects": ["team:backend"], "models": [PRIMARY], "limit": 3}
+    for_team["unit"] = "requests_per_minute"
+    async with connect(as_dave) as client:
+        smoke = await call(client, "gateway_smoke_test", {"model": PRIMARY, "verify": for_team, "confirm": True})
+    verification = smoke["verification"]
+    assert verification["verdict"] == "unverified" and verification["requests_sent"] == 0
+    assert "may not create a temporary member of team backend" in verification["summary"]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 import yaml
 
 from tests.mcp.conftest import call, call_error, connect, live_config, seed
+from tfy_gateway.gateway.config.enforced import uncallable_provider
+from tfy_gateway.gateway.config.plans import NOT_ENFORCED_LOCALLY
 
 RATE_LIMITS = "gateway-rate-limiting-config"
 
@@ -120,3 +125,70 @@ async def test_apply_reports_a_gateway_that_went_away(gateway, clock):
         gateway.stop()
         error = await call_error(client, "gateway_apply_plan", {"plan_id": plan["plan_id"]})
     assert "could not reach" in error and "gateway_status" in error
+
+
+# A valid manifest of each type the local gateway stores without acting on it (NOT_ENFORCED_LOCALLY), and
+# of a provider account it cannot call. A type added to that list needs a sample here.
+STORED_ONLY_SAMPLES: dict[str, dict[str, Any]] = {
+    "gateway-guardrails-config": {"name": "guardrails", "type": "gateway-guardrails-config", "rules": []},
+    "tenant-rate-limit-config/mcp": {
+        "name": "per-project",
+        "type": "tenant-rate-limit-config/mcp",
+        "limits": {"tool_calls_per_minute": 10},
+        "applies_to": {"type": "per-user"},
+        "mode": "enforce",
+    },
+    "provider-account/aws-bedrock": {
+        "name": "bedrock",
+        "type": "provider-account/aws-bedrock",
+        "region": "us-east-1",
+        "auth_data": {
+            "type": "access-key-based",
+            "access_key_id": "tfy-secret://local:aws:ID",
+            "secret_access_key": "tfy-secret://local:aws:KEY",
+        },
+        "integrations": [
+            {
+                "type": "integration/model/bedrock",
+                "name": "claude",
+                "model_id": "anthropic.claude-3",
+                "model_types": ["chat"],
+            }
+        ],
+    },
+}
+
+
+def stored_only_types() -> list[str]:
+    uncallable = sorted(t for t in STORED_ONLY_SAMPLES if uncallable_provider(t))
+    return [*NOT_ENFORCED_LOCALLY, *uncallable]
+
+
+@pytest.mark.parametrize("manifest_type", stored_only_types())
+async def test_every_stored_but_not_enforced_type_is_said_so_by_plan_and_apply(gateway, manifest_type: str):
+    """The control plane's not-enforced-locally warning reaches the assistant: in the plan, in the apply
+    result, and again for a plan that finds nothing to change. (Before: `"warnings": []`, "applied".)"""
+    assert manifest_type in STORED_ONLY_SAMPLES, f"add a sample manifest of {manifest_type} to STORED_ONLY_SAMPLES"
+    sample = STORED_ONLY_SAMPLES[manifest_type]
+    label = f"{manifest_type}/{sample['name']}"
+    async with connect(gateway.env) as client:
+        plan = await call(client, "gateway_plan", {"yaml_text": yaml.safe_dump(sample)})
+        assert [w["code"] for w in plan["warnings"]] == ["not-enforced-locally"], plan["warnings"]
+        assert manifest_type in plan["warnings"][0]["message"]
+        applied = await call(client, "gateway_apply_plan", {"plan_id": plan["plan_id"]})
+        assert applied["status"] == "applied" and applied["not_enforced"] == [label]
+        assert [w["code"] for w in applied["warnings"]] == ["not-enforced-locally"]
+        again = await call(client, "gateway_plan", {"yaml_text": yaml.safe_dump(sample)})
+        assert again["changes"] == 0 and [w["code"] for w in again["warnings"]] == ["not-enforced-locally"]
+        unchanged = await call(client, "gateway_apply_plan", {"plan_id": again["plan_id"]})
+        assert unchanged["not_enforced"] == [label]
+
+
+async def test_an_enforced_type_carries_no_such_warning(gateway):
+    """A V1 rate limit is enforced: its only warning is the platform's retirement of V1, once."""
+    async with connect(gateway.env) as client:
+        plan = await call(client, "gateway_plan", {"yaml_text": limits_yaml(10)})
+        applied = await call(client, "gateway_apply_plan", {"plan_id": plan["plan_id"]})
+    assert [w["code"] for w in plan["warnings"]] == ["v1-rate-limits-deprecated"]
+    assert "2026-12-15" in plan["warnings"][0]["message"] and "migrate limits" in plan["warnings"][0]["hint"]
+    assert [w["code"] for w in applied["warnings"]] == ["v1-rate-limits-deprecated"] and applied["not_enforced"] == []

@@ -23,12 +23,13 @@ from tfy_gateway.cli._control_plane import (
     settings_from_env,
     stops_the_batch,
 )
-from tfy_gateway.manifests import Document, has_errors, validate_documents
+from tfy_gateway.manifests import Catalog, Document, has_errors, validate_documents
 from tfy_gateway.platform import (
     BatchAccounts,
     ControlPlaneClient,
     ControlPlaneError,
     ControlPlaneSettings,
+    ValidationFailed,
     manifest_label,
     sort_for_apply,
 )
@@ -41,19 +42,22 @@ def register(subparsers: Any) -> None:
         "apply",
         help="validate manifests, then apply them to the control plane (TFY_BASE_URL, TFY_API_KEY)",
         description=(
-            "Validate the manifests locally (errors stop before any network call), then apply each "
-            "document in the tfy CLI's order to the control plane named by TFY_BASE_URL (or TFY_HOST, "
-            "TFY_API_HOST) with TFY_API_KEY. Use --dry-run --show-diff to preview the change."
+            "Validate the manifests first (against the models of the files and of the live provider accounts, as "
+            "the platform does; errors stop before anything is applied), then apply each document in the tfy "
+            "CLI's order to the control plane named by TFY_BASE_URL (or TFY_HOST, TFY_API_HOST) with TFY_API_KEY. "
+            "Use --dry-run --show-diff to preview the change."
         ),
     )
     parser.add_argument(
         "-f",
         "--file",
         dest="files",
-        action="append",
+        action="extend",
+        nargs="+",
         required=True,
         metavar="FILE",
-        help="a YAML or JSON manifest file (repeatable; multi-document files are fine)",
+        help="YAML or JSON manifest files: several after one -f (as a shell glob gives them: -f examples/*.yaml), "
+        "or -f repeated; multi-document files are fine",
     )
     parser.add_argument("--dry-run", action="store_true", help="validate on the server; change nothing")
     parser.add_argument(
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     documents = load_documents(args.files)
     if documents is None:
         return EXIT_FAILURE
-    findings = validate_documents(documents)
+    findings = validate_documents(documents, _live_catalog())
     print_findings(findings)
     if has_errors(findings):
         count = sum(1 for f in findings if f.severity == "error")
@@ -86,6 +90,24 @@ def run(args: argparse.Namespace) -> int:
         print("Failed to apply one or more resource manifests.", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def _live_catalog() -> Catalog | None:
+    """The models of the live provider accounts, which the files' accounts replace by name (None when no
+    control plane is configured or it does not answer: applying then says why)."""
+    try:
+        settings = ControlPlaneSettings.from_env()
+    except ControlPlaneError:
+        return None
+
+    async def read() -> Catalog:
+        async with ControlPlaneClient.from_settings(settings) as client:
+            return Catalog.from_manifests(await client.list_provider_accounts())
+
+    try:
+        return anyio.run(read)
+    except ControlPlaneError:
+        return None
 
 
 async def _apply_all(
@@ -117,16 +139,14 @@ async def _apply_all(
                 all_ok = False
                 failure = f"{CROSS} {prefix}Failed to apply manifest{name} of type {type_}. "
                 print(f"{failure}Error: {sentence(exc)}.{suffix}")
+                if isinstance(exc, ValidationFailed):
+                    _print_server_findings(name.strip() or type_, exc.findings, shown | {exc.message})
                 if stops_the_batch(exc):
                     # The next documents would fail the same way: stop here.
                     print("Stopped: the remaining documents were not sent.", file=sys.stderr)
                     break
                 continue
-            for warning in outcome.warnings:
-                if warning.get("message") in shown:
-                    continue
-                where = f" ({warning['path']})" if warning.get("path") else ""
-                print(f"{SKIP} {outcome.name}: warning: {warning.get('message')}{where}", file=sys.stderr)
+            _print_server_findings(outcome.name, outcome.warnings, shown)
             accounts.record(manifest, outcome.existing)
             if dry_run and show_diff:
                 # The tfy CLI prints nothing for a create; here a create shows the whole manifest as added lines.
@@ -138,3 +158,14 @@ async def _apply_all(
                     print(f"No changes detected for {label}")
             print(f"{CHECK} {prefix}Successfully configured manifest{name} of type {type_}.{suffix}")
     return all_ok
+
+
+def _print_server_findings(name: str, findings: list[dict[str, Any]], shown: set[str]) -> None:
+    """Every finding the control plane sent, of any severity, unless its message was printed already."""
+    for found in findings:
+        message = str(found.get("message"))
+        if message in shown or any(message in earlier for earlier in shown):
+            continue
+        where = f" ({found['path']})" if found.get("path") else ""
+        severity = "error" if found.get("severity") == "error" else "warning"
+        print(f"{SKIP} {name}: {severity}: {message}{where}", file=sys.stderr)

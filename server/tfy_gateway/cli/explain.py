@@ -37,7 +37,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--subject",
         required=True,
-        help="the caller, e.g. user:a@x.com, team:ml or virtualaccount:ci (a known user's teams count too)",
+        type=_subject,
+        help="the caller, e.g. user:a@x.com (or just a@x.com), team:ml or virtualaccount:ci (a known user's teams "
+        "count too)",
     )
     parser.add_argument(
         "--metadata",
@@ -57,6 +59,11 @@ def register(subparsers: Any) -> None:
     )
     add_format(parser)
     parser.set_defaults(handler=run)
+
+
+def _subject(text: str) -> str:
+    """A bare email names a user."""
+    return f"user:{text.strip()}" if ":" not in text and "@" in text else text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,16 +132,22 @@ def render(report: dict[str, Any]) -> str:
         )
     known = {
         "requested_model", "subject", "subjects", "metadata", "virtual_model", "source", "config_name", "matched_rule",
-        "strategy", "rules", "candidates", "sticky", "attempts", "attempt_details", "notes", "limits", "guardrails",
+        "strategy", "rules", "candidates", "sticky", "attempts", "attempt_details", "notes", "limits", "access",
+        "guardrails",
     }  # fmt: skip
     for key, value in report.items():
         if key not in known and value not in (None, [], {}):
             lines.append(f"{key.replace('_', ' ').capitalize()}: {json.dumps(value)}")
     for note in report.get("notes") or []:
         lines.append(f"Note:      {note}")
+    access = report.get("access")
+    denied = isinstance(access, dict) and not access.get("allowed", True)
+    if isinstance(access, dict):
+        verdict = "allowed" if not denied else f"REFUSED with {access.get('status') or 403}"
+        lines.append(f"Access:    {verdict}: {access.get('reason')}")
     limits = report.get("limits")
     if isinstance(limits, dict):
-        lines += _limits(limits)
+        lines += _limits(limits, denied)
     guardrails = report.get("guardrails")
     if isinstance(guardrails, dict):
         lines += _guardrails(guardrails)
@@ -162,10 +175,13 @@ def _guardrails(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _limits(limits: dict[str, Any]) -> list[str]:
+def _limits(limits: dict[str, Any], denied: bool = False) -> list[str]:
     """The rate-limit and budget rules the request would meet, with the headroom of each counter."""
     verdict = "admitted" if limits.get("admitted") else f"refused by '{limits.get('refused_by')}'"
-    lines = [f"Limits:    the request would be {verdict}"]
+    if denied:
+        lines = [f"Limits:    not reached: model access refuses the request first (the limits alone: {verdict})"]
+    else:
+        lines = [f"Limits:    the request would be {verdict}"]
     for title, key in (("Rate-limit rules", "rate_limits"), ("Budget rules", "budgets")):
         rules = limits.get(key) or []
         if not rules:

@@ -21,21 +21,37 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_modules() -> list[str]:
+    """Module names of the subcommands (`fake_provider` is the command `fake-provider`), not imported."""
+    names = (m.name for m in pkgutil.iter_modules(cli_package.__path__))
+    return sorted(name for name in names if not name.startswith("_") and name != "main")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or with only the module `only` (the command being run): each
+    subcommand module imports what it runs (the gateway, the MCP SDK...), which `validate` never needs."""
     parser = argparse.ArgumentParser(
         prog="tfy-gateway",
         description="Configure, validate and test a TrueFoundry-style AI gateway.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"tfy-gateway {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_info in sorted(pkgutil.iter_modules(cli_package.__path__), key=lambda m: m.name):
-        if module_info.name.startswith("_") or module_info.name == "main":
+    for name in _command_modules():
+        if only is not None and name != only:
             continue
-        module = importlib.import_module(f"{cli_package.__name__}.{module_info.name}")
+        module = importlib.import_module(f"{cli_package.__name__}.{name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(subparsers)
     return parser
+
+
+def _command_module(given: Sequence[str]) -> str | None:
+    """The module of the command in `given` when it names one (else None: every command is loaded, for
+    the top-level help or the error that lists them)."""
+    first = next((arg for arg in given if not arg.startswith("-")), None)
+    name = first.replace("-", "_") if first else None
+    return name if name in _command_modules() and first == name.replace("_", "-") else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,8 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # SDK and pydantic (about half a second), none of which a version check needs.
         print(f"tfy-gateway {__version__}")
         return EXIT_OK
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser = build_parser(only=_command_module(given))
+    args = parser.parse_args(given)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)

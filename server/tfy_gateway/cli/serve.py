@@ -11,7 +11,6 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tfy_gateway.gateway.settings import (
@@ -61,12 +60,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--access-log", action="store_true", help="log every request line")
     parser.add_argument(
+        "--reset-state",
+        action="append",
+        default=[],
+        choices=("limits",),
+        metavar="limits",
+        help=(
+            "before starting, move a state file aside so that it starts empty: 'limits' moves "
+            "<data-dir>/limits.sqlite3 (rate-limit windows and budget spend) to limits.sqlite3.reset-<time>; "
+            "for a file the gateway cannot read, as its start-up error says"
+        ),
+    )
+    parser.add_argument(
         "--offline",
         action="store_true",
         help=(
-            "also run the bundled fake provider and point the example provider accounts (openai-main, "
-            "azure-backup, anthropic-main) at it, with placeholder secrets: every example applies and answers "
-            "offline. Accounts you pointed elsewhere are left alone."
+            "also run the bundled fake provider and send every upstream call to it, whatever address a provider "
+            "account names (a secret without a value gets a placeholder), and apply the example provider accounts "
+            "(openai-main, azure-backup, anthropic-main) where missing: every example applies and answers offline. "
+            "Stored manifests keep their addresses: without --offline the same data dir calls the real providers."
         ),
     )
     parser.set_defaults(handler=run)
@@ -88,6 +100,7 @@ def _is_loopback(host: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from tfy_gateway.cli._state_files import prepare_state_files
     from tfy_gateway.gateway import create_app
 
     given = {name: getattr(args, name) for name in GatewaySettings.model_fields if hasattr(args, name)}
@@ -104,18 +117,24 @@ def run(args: argparse.Namespace) -> int:
     from tfy_gateway.gateway.observability.exporter_logs import quiet_exporter_logs
 
     quiet_exporter_logs()  # a collector that is down is reported once per interval, not per batch
+    stop = prepare_state_files(settings, args.reset_state)
+    if stop is not None:
+        return stop
     if not _is_loopback(settings.host):
         logger.warning("binding %s: the gateway is reachable from other machines", settings.host)
     if settings.workers > 1:
         return _run_workers(settings, args)
-    config = uvicorn.Config(create_app(settings, tune_gc=True), **_uvicorn_options(settings, args))
-    server = uvicorn.Server(config)
     with contextlib.ExitStack() as stack:
+        offline: OfflineProviders | None = None
         if args.offline:
             from tfy_gateway.fakeprovider.offline import OfflineProviders
 
             logging.getLogger("httpx").setLevel(logging.WARNING)  # the seeding's requests are not news
-            offline = stack.enter_context(OfflineProviders(Path(settings.data_dir)))
+            offline = stack.enter_context(OfflineProviders())
+            settings = settings.model_copy(update={"offline_upstream": offline.url})
+        config = uvicorn.Config(create_app(settings, tune_gc=True), **_uvicorn_options(settings, args))
+        server = uvicorn.Server(config)
+        if offline is not None:
             threading.Thread(target=_seed_when_up, args=(server, settings, offline), daemon=True).start()
         server.run()  # handles SIGINT and SIGTERM: stops accepting, drains, runs the lifespan shutdown
     return 0 if server.started else 1
@@ -179,8 +198,7 @@ def _seed_when_up(server: Any, settings: GatewaySettings, offline: OfflineProvid
         logger.error("offline: could not apply the starter provider accounts: %s", exc)
         return
     logger.info(
-        "offline: fake provider at %s; provider accounts %s point at it%s",
+        "offline: every provider call goes to the fake provider at %s; example provider accounts %s",
         offline.url,
-        ", ".join(report.applied) or "(already)",
-        f"; left alone (they point elsewhere): {', '.join(report.kept)}" if report.kept else "",
+        f"applied: {', '.join(report.applied)}" if report.applied else "already there",
     )

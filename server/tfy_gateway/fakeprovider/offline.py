@@ -1,8 +1,10 @@
 """Offline mode: the fake provider in a thread of this process, and the starter catalog applied to a gateway.
 
 Shared by `tfy-gateway serve --offline` and `tfy-gateway mcp --local`. The fake provider runs as a
-daemon thread of the same process (no child process to leave behind), on the port it had last time
-for this data dir when that port is free, so the accounts seldom need re-pointing.
+daemon thread of the same process (no child process to leave behind); the gateway is started with
+`offline_upstream` set to it, so every upstream call goes there whatever address an account names
+(see `gateway/providers/offline.py`). The starter accounts (the examples, see `starter.py`) are
+applied where missing; accounts already there are never changed.
 """
 
 from __future__ import annotations
@@ -11,18 +13,11 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from tfy_gateway.fakeprovider.runner import running
-from tfy_gateway.fakeprovider.starter import (
-    accounts_to_apply,
-    previous_fake_url,
-    remember_fake_url,
-    starter_accounts,
-    write_placeholder_secrets,
-)
+from tfy_gateway.fakeprovider.starter import accounts_to_apply
 
 if TYPE_CHECKING:
     from tfy_gateway.platform import ControlPlaneClient
@@ -33,15 +28,13 @@ logger = logging.getLogger(__name__)
 @dataclass
 class SeedReport:
     applied: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)  # starter names whose live account points elsewhere
+    kept: list[str] = field(default_factory=list)  # starter names the control plane already has
 
 
-async def seed_starter_accounts(client: ControlPlaneClient, fake_url: str, previous_url: str | None) -> SeedReport:
-    """Apply, through `client`, the starter accounts its control plane lacks (or that point at
-    `previous_url`, an earlier fake provider); their secrets must have values already."""
+async def seed_starter_accounts(client: ControlPlaneClient) -> SeedReport:
+    """Apply, through `client`, the starter accounts its control plane lacks."""
     report = SeedReport()
-    live = await client.list_provider_accounts()
-    to_apply, report.kept = accounts_to_apply(live, fake_url, previous_url)
+    to_apply, report.kept = accounts_to_apply(await client.list_provider_accounts())
     for account in to_apply:
         await client.apply(account, dry_run=False)
         report.applied.append(str(account["name"]))
@@ -49,41 +42,28 @@ async def seed_starter_accounts(client: ControlPlaneClient, fake_url: str, previ
 
 
 class OfflineProviders:
-    """`with OfflineProviders(data_dir) as offline: offline.url; offline.seed(base_url, token)`."""
+    """`with OfflineProviders() as offline: offline.url; offline.seed(base_url, token)`."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
+    def __init__(self) -> None:
         self.url = ""
         self._stack = contextlib.ExitStack()
-        self._previous: str | None = None
 
     def start(self) -> str:
-        self._previous = previous_fake_url(self.data_dir)
-        port = int(self._previous.rsplit(":", 1)[-1]) if self._previous else 0
-        try:
-            self.url = self._stack.enter_context(running(port=port))
-        except (OSError, RuntimeError):  # last time's port is taken now: any free one
-            self.url = self._stack.enter_context(running(port=0))
-        added = write_placeholder_secrets(self.data_dir, starter_accounts(self.url))
-        if added:
-            logger.info("placeholder secrets for the fake provider in %s: %s", self.data_dir, ", ".join(added))
+        self.url = self._stack.enter_context(running(port=0))
         logger.info("fake provider at %s", self.url)
         return self.url
 
     def seed(self, base_url: str, api_key: str) -> SeedReport:
-        """Apply the starter accounts the control plane lacks (or that point at the old fake provider)."""
+        """Apply the starter accounts the control plane lacks."""
         return asyncio.run(self._seed(base_url, api_key))
 
     async def _seed(self, base_url: str, api_key: str) -> SeedReport:
         from tfy_gateway.platform import ControlPlaneClient
 
         async with ControlPlaneClient(base_url, api_key) as client:
-            report = await seed_starter_accounts(client, self.url, self._previous)
-        remember_fake_url(self.data_dir, self.url)
+            report = await seed_starter_accounts(client)
         if report.applied:
-            logger.info("starter accounts pointed at the fake provider: %s", ", ".join(report.applied))
-        for name in report.kept:
-            logger.info("provider account %s points elsewhere; left as it is", name)
+            logger.info("starter provider accounts applied: %s", ", ".join(report.applied))
         return report
 
     def stop(self) -> None:

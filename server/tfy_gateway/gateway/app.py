@@ -1,7 +1,8 @@
 """The gateway's ASGI app factory.
 
 `create_app(settings)` returns a Starlette app that is, listed explicitly: the control plane
-(`/api/svc/v1`, with its views of the data plane), the data plane (`/api/llm`, a pure ASGI app mounted
+(`/api/svc/v1`, with its views of the data plane), the dashboard (`/ui`, pages over the same
+queries), the data plane (`/api/llm`, a pure ASGI app mounted
 before routing, and `/metrics`) and the root page. The lifespan opens the `GatewayState` (store,
 compiled config, writer), then the data plane's runtime, then config propagation; it closes them in
 reverse order. `extra` extensions (embedders, tests) add routes and a lifespan hook given the state.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, MutableMapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -23,11 +24,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tfy_gateway.gateway.config.collector import tune_for_serving
 from tfy_gateway.gateway.control_plane import routes as control_plane_routes
+from tfy_gateway.gateway.dashboard import routes as dashboard_routes
 from tfy_gateway.gateway.data_plane import PREFIX as DATA_PLANE_PREFIX
 from tfy_gateway.gateway.data_plane import DataPlane, DataPlaneApp, DataPlaneOptions
 from tfy_gateway.gateway.data_plane import routes as data_plane_routes
 from tfy_gateway.gateway.errors import EXCEPTION_HANDLERS
 from tfy_gateway.gateway.extension import Extension
+from tfy_gateway.gateway.limits.state_file import StateFileError
 from tfy_gateway.gateway.observability.exporter_logs import quiet_exporter_logs
 from tfy_gateway.gateway.propagation import propagate
 from tfy_gateway.gateway.providers import Transport
@@ -50,6 +53,9 @@ class GatewayApp(Starlette):
         self._mounts = tuple(mounts.items())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await super().__call__(scope, receive, self._startup_failure_in_one_line(send))
+            return
         if scope["type"] == "http":
             path = scope["path"]
             for prefix, app in self._mounts:
@@ -59,6 +65,18 @@ class GatewayApp(Starlette):
                     await app(scope, receive, send)
                     return
         await super().__call__(scope, receive, send)
+
+    def _startup_failure_in_one_line(self, send: Send) -> Send:
+        """A start-up that failed on a state file the gateway cannot use is reported as that error's
+        one line (which file, what is wrong, what to do), not as the traceback Starlette formats."""
+
+        async def relay(message: MutableMapping[str, Any]) -> None:
+            error = getattr(self.state, "startup_error", None)
+            if message["type"] == "lifespan.startup.failed" and isinstance(error, StateFileError):
+                message = {**message, "message": str(error)}
+            await send(message)
+
+        return relay
 
 
 WORKER_SETTINGS_ENV = "TFY_GATEWAY_WORKER_SETTINGS"
@@ -99,7 +117,11 @@ def create_app(
         app.state.gateway = state
         try:
             async with AsyncExitStack() as stack:
-                app.state.data_plane = await stack.enter_async_context(DataPlane.open(state, options))
+                try:
+                    app.state.data_plane = await stack.enter_async_context(DataPlane.open(state, options))
+                except StateFileError as exc:
+                    app.state.startup_error = exc  # reported as its one line (GatewayApp)
+                    raise
                 for part in extra:
                     if part.lifespan is not None:
                         await stack.enter_async_context(part.lifespan(state))
@@ -115,6 +137,7 @@ def create_app(
 
     routes: list[BaseRoute] = [
         *control_plane_routes(),
+        *dashboard_routes(),
         *data_plane_routes,
         *root_routes,
         *(route for part in extra for route in part.routes),

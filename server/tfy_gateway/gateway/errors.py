@@ -15,12 +15,13 @@ fault and where the error is answered:
     │   ├── QueryError (ValueError)           request_logs/query.py: a log filter value
     │   ├── AlertQueryError (ValueError)      alerts/query.py: an alert filter value
     │   ├── Refused                           limits/limiter.py: a limit refused it (-> LimitExceeded)
+    │   ├── AmountTooLarge                    limits/bounds.py: a worst case no counter can hold (-> 400)
     │   └── ClientGone                        data_plane/asgi.py: the client left (499 in the logs)
     ├── RemoteError                           a service the gateway calls failed or did not answer in time
     │   ├── UpstreamError                     providers/base.py: a provider call (-> failures.from_upstream)
     │   │   ├── UpstreamConnectionError       502; UpstreamStreamCut (502) below it
     │   │   ├── UpstreamTimeout               504, or 408 when the client's own deadline expired
-    │   │   ├── InvalidRequest                400
+    │   │   ├── InvalidRequest                400; OutputTokensInvalid (providers/output_tokens.py) below it
     │   │   └── UnsupportedEndpoint           400
     │   ├── TransportError                    providers/transport.py: below HTTP (-> UpstreamError)
     │   │   └── TransportConnectError, TransportTimeout, ResponseTooLarge
@@ -30,6 +31,7 @@ fault and where the error is answered:
     │   ├── StateStoreDown                    shared/redis.py: Redis (-> the fail-open/closed policy)
     │   ├── StoreError, StoreConflict         store/base.py: the config store
     │   ├── DataDirBusy (RuntimeError)        dir_lock.py: another process holds the data dir (DataDirServed)
+    │   ├── StateFileError                    limits/state_file.py: limits.sqlite3 cannot be used (one line: what to do)
     │   └── SchemaError (RuntimeError)        alerts/schema.py: an outbox written by a newer gateway
     └── ConfigError                           configuration the gateway cannot use; the message says what to fix
         ├── SettingsError (ValueError)        settings.py

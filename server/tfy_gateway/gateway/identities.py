@@ -204,7 +204,9 @@ def plan_team_member(snapshot: ConfigSnapshot, team: str, email: str, created_by
             return Change()
         manifest["members"] = [*members, email]
         record = replace(existing.record, manifest=manifest, updated_at=now)
-    return Change(resources={(TEAM_TYPE, team): parse_resource(record)})
+    slug = created_by.get("subjectSlug")
+    author = f"{created_by.get('subjectType')}:{slug}" if slug else None
+    return Change(resources={(TEAM_TYPE, team): parse_resource(record)}, author=author)
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,17 @@ class GatewayMetrics:
             ("store", "operation"),
             registry=r,
         )
+        self.limit_counters_unreadable = Gauge(
+            "tfy_gateway_limit_counters_unreadable",
+            "Rate-limit and budget counters in limits.sqlite3 that could not be read at start-up: they "
+            "started from zero (0 without the file, and with Redis).",
+            registry=r,
+        )
+        self.limit_state_emptied = Gauge(
+            "tfy_gateway_limit_state_emptied",
+            "1 when limits.sqlite3 was found empty (0 bytes) at start-up: every counter it held started from zero.",
+            registry=r,
+        )
         # --- the GenAI conventions' metrics (observability/genai_metrics.py), and span export ---
         self.genai_server_duration = Histogram(
             "gen_ai_server_request_duration_seconds",

@@ -66,6 +66,13 @@ class GatewaySettings(BaseModel):
         "(postgresql://user@host:5432/db; put the password in PGPASSWORD or ~/.pgpass, not here); "
         "none = SQLite files in the data dir",
     )
+    offline_upstream: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="every provider call goes to this fake provider instead of the account's own address, and a "
+        "secret without a value gets a placeholder (`serve --offline` sets it to its bundled fake provider); "
+        "none = each account's own address",
+    )
     max_body_bytes: int = Field(
         10 * MB, gt=0, description="largest request body, control plane and data plane alike (413 above it)"
     )

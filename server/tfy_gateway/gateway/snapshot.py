@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+import orjson
+
 from tfy_gateway.gateway.access import PROVIDER_ACCOUNT_PREFIX, ModelAccess, build_access
-from tfy_gateway.gateway.store import ResourceRecord, TokenRecord, Transaction, UserRecord
+from tfy_gateway.gateway.store import ResourceRecord, TokenRecord, Transaction, UserRecord, utc_now
 from tfy_gateway.manifests.budgets_v2 import TeamBudgetConfig, TenantBudgetConfig
 from tfy_gateway.manifests.global_settings import GlobalSettings
 from tfy_gateway.manifests.guardrail_groups import GUARDRAIL_GROUP_TYPE, GuardrailConfigGroup
@@ -209,25 +211,36 @@ class Change:
 
     Planned against a snapshot, so every check (names taken, tokens owned, models routed to) reads
     memory; the transaction that writes it expects the store to be at the version that snapshot was
-    loaded from, so a change planned on stale data never lands.
+    loaded from, so a change planned on stale data never lands. `author`: who asked for it (a subject,
+    kept in the resources' version history; None when unknown).
     """
 
     resources: Mapping[ResourceKey, Resource | None] = field(default_factory=dict)
     users: Mapping[str, UserRecord | None] = field(default_factory=dict)
     tokens: Mapping[str, TokenRecord | None] = field(default_factory=dict)
+    author: str | None = None
 
     def __or__(self, other: Change) -> Change:
         return Change(
-            {**self.resources, **other.resources}, {**self.users, **other.users}, {**self.tokens, **other.tokens}
+            {**self.resources, **other.resources},
+            {**self.users, **other.users},
+            {**self.tokens, **other.tokens},
+            self.author or other.author,
         )
 
     def write(self, tx: Transaction) -> None:
-        """Apply the change inside `tx` (the caller's transaction commits it or nothing)."""
+        """Apply the change inside `tx` (the caller's transaction commits it or nothing), and append
+        each resource's new version to its history in the same transaction."""
+        now = utc_now()
         for key, resource in self.resources.items():
             if resource is None:
-                tx.delete_resource(*key)
+                deleted_type = tx.remove_resource(*key)
+                if deleted_type is not None:
+                    tx.append_history(*key, deleted_type, None, self.author, now)
             else:
-                tx.upsert_resource(resource.record)
+                text = orjson.dumps(resource.record.manifest).decode()  # serialized once for both rows
+                tx.upsert_resource(resource.record, manifest_json=text)
+                tx.append_history(*key, resource.type, text, self.author, now)
         for email, user in self.users.items():
             if user is None:
                 tx.delete_user(email)

@@ -59,6 +59,7 @@ class GatewayState:
             settings.data_dir,
             PriceTable.bundled(),
             defaults_from(settings),
+            offline_upstream=settings.offline_upstream,
             guardrail_timeout_ms=settings.guardrail_timeout_ms,
         )
         state = cls(settings, store, hub, ConfigWriter(store, hub, compiler, tenant=settings.tenant_name), dir_lock)

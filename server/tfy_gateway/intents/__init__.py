@@ -6,7 +6,7 @@ live config so other rules survive.
 """
 
 from tfy_gateway.intents.base import AppliedDefault, IntentCheck, IntentIncompleteError, Question
-from tfy_gateway.intents.budget import BudgetAlerts, BudgetIntent
+from tfy_gateway.intents.budget import AlertTarget, BudgetAlerts, BudgetIntent
 from tfy_gateway.intents.check import check_intent
 from tfy_gateway.intents.guardrail import GuardrailIntent
 from tfy_gateway.intents.models import CONFIG_TYPES, INTENT_ADAPTER, Intent, parse_intent
@@ -19,6 +19,7 @@ from tfy_gateway.intents.virtual_account import VirtualAccountIntent
 __all__ = [
     "CONFIG_TYPES",
     "INTENT_ADAPTER",
+    "AlertTarget",
     "AppliedDefault",
     "BudgetAlerts",
     "BudgetIntent",

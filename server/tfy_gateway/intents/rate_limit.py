@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tfy_gateway.intents.base import Findings, check_applies_per, check_models, check_subjects, slug
 from tfy_gateway.intents.placement import routed_models
-from tfy_gateway.intents.v2 import Version, check_v2, v2_manifest
+from tfy_gateway.intents.v2 import Version, check_v2, resolved_version, v2_manifest
 from tfy_gateway.manifests.limits import RateLimitUnit as RateUnit
 
 RATE_UNITS: list[str] = list(typing.get_args(RateUnit))
@@ -37,7 +37,8 @@ class RateLimitIntent(BaseModel):
     config_name: str | None = None
     version: Version | None = Field(
         default=None,
-        description="v1 (gateway-rate-limiting-config, the default) or v2 (a tenant-rate-limit-config/model).",
+        description="v2 (a tenant-rate-limit-config/model of its own, the default) or v1 (a rule of the "
+        "gateway-rate-limiting-config, which the platform retires on 2026-12-15).",
     )
 
 
@@ -69,11 +70,15 @@ def check_rate_limit(
         intent.applies_per,
         intent.subjects,
         what="limit",
-        allowed=RATE_APPLIES_PER_V2 if intent.version == "v2" else RATE_APPLIES_PER,
+        allowed=RATE_APPLIES_PER_V2 if rate_limit_version(intent) == "v2" else RATE_APPLIES_PER,
     )
     if intent.rule_id is None:
         findings.default("rule_id", rate_limit_rule_id(intent), "derived from the subjects and models")
     check_v2(findings, "rate_limit", intent.version, intent.applies_per, intent.unit)
+
+
+def rate_limit_version(intent: RateLimitIntent) -> Version:
+    return resolved_version("rate_limit", intent.version, intent.unit)
 
 
 def rate_limit_rule_id(intent: RateLimitIntent) -> str:

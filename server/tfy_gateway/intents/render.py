@@ -16,12 +16,12 @@ import jinja2
 import yaml
 
 from tfy_gateway.intents.base import IntentIncompleteError
-from tfy_gateway.intents.budget import BudgetIntent, budget_context, budget_v2
+from tfy_gateway.intents.budget import BudgetIntent, budget_context, budget_v2, budget_version
 from tfy_gateway.intents.check import check_intent
 from tfy_gateway.intents.guardrail import GuardrailIntent, guardrail_context, render_group
 from tfy_gateway.intents.models import CONFIG_TYPES, Intent
 from tfy_gateway.intents.provider_account import ProviderAccountIntent, provider_account_context
-from tfy_gateway.intents.rate_limit import RateLimitIntent, rate_limit_context, rate_limit_v2
+from tfy_gateway.intents.rate_limit import RateLimitIntent, rate_limit_context, rate_limit_v2, rate_limit_version
 from tfy_gateway.intents.route import RouteIntent, route_context, route_placement
 from tfy_gateway.intents.virtual_account import VirtualAccountIntent, virtual_account_context
 from tfy_gateway.platform.merge import merge_rule
@@ -84,9 +84,9 @@ def render(intent: Intent, current_config: dict[str, Any] | None = None) -> dict
     check = check_intent(intent)
     if not check.complete:
         raise IntentIncompleteError(check)
-    if isinstance(intent, RateLimitIntent) and intent.version == "v2":
+    if isinstance(intent, RateLimitIntent) and rate_limit_version(intent) == "v2":
         return rate_limit_v2(intent)  # a named rule of its own: nothing to merge into
-    if isinstance(intent, BudgetIntent) and intent.version == "v2":
+    if isinstance(intent, BudgetIntent) and budget_version(intent) == "v2":
         return budget_v2(intent)
     template, context = _context(intent)
     before: str | None = None

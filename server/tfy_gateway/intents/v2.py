@@ -1,12 +1,12 @@
-"""Rate-limit and budget intents rendered as V2 manifests (`version: v2`).
+"""Rate-limit and budget intents rendered as V2 manifests, the default (`version: v1` on request).
 
-V1 (`gateway-rate-limiting-config`, `gateway-budget-config`) is the default, since it is what most
-tenants run today; the platform retires V1 rate limiting on 2026-12-15, so the checkers mention V2.
-A V2 manifest is one named rule of its own (`tenant-rate-limit-config/model`,
-`tenant-budget-config`), so it is rendered whole, never merged into a live config. The intent's
-fields map one to one: subjects `user:`/`team:`/`virtualaccount:` become the `users`/`teams`/
-`virtual_accounts` `in` filters (bare names), models and metadata become `in` filters, `applies_per`
-becomes `applies_to` (one entry at most), audit becomes `mode: audit`.
+The platform retires V1 rate limiting (`gateway-rate-limiting-config`) on 2026-12-15, and V2 is the
+model it documents for new limits, so an intent renders as V2 unless it asks for V1 or only V1 can
+express it (a token budget: V2 budgets cap cost). A V2 manifest is one named rule of its own
+(`tenant-rate-limit-config/model`, `tenant-budget-config`), so it is rendered whole, never merged into
+a live config. The intent's fields map one to one: subjects `user:`/`team:`/`virtualaccount:` become
+the `users`/`teams`/`virtual_accounts` `in` filters (bare names), models and metadata become `in`
+filters, `applies_per` becomes `applies_to` (one entry at most), audit becomes `mode: audit`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,22 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from tfy_gateway.intents.base import Findings
+from tfy_gateway.manifests.lint import MIGRATE_COMMAND, V1_RATE_LIMIT_RETIREMENT
 
 Version = Literal["v1", "v2"]
 
 _SUBJECT_KINDS = {"user": "users", "team": "teams", "virtualaccount": "virtual_accounts"}
 _RATE_APPLIES = {"user": "per-user", "team": "per-team", "virtualaccount": "per-virtual-account", "model": "per-model"}
 _BUDGET_APPLIES = {"user": "per-user", "virtualaccount": "per-virtual-account", "model": "per-model"}
+
+
+def resolved_version(kind: Literal["rate_limit", "budget"], version: Version | None, unit: str | None) -> Version:
+    """The version an intent renders as: the one asked for, else V2 unless only V1 can express it."""
+    if version is not None:
+        return version
+    if kind == "budget" and unit is not None and not unit.startswith("cost_"):
+        return "v1"  # V2 budgets cap cost only; a token budget stays a V1 rule
+    return "v2"
 
 
 def check_v2(
@@ -30,21 +40,34 @@ def check_v2(
     applies_per: Sequence[str] | None,
     unit: str | None,
 ) -> None:
-    """Questions a V2 rendering needs answered; the default version is V1, said as a default."""
+    """Questions a V2 rendering needs answered, and which version was chosen when none was asked for."""
+    resolved = resolved_version(kind, version, unit)
+    config = "tenant-rate-limit-config/model" if kind == "rate_limit" else "tenant-budget-config"
+    v1_note = (
+        f" (V1 rate limits retire on {V1_RATE_LIMIT_RETIREMENT}; `{MIGRATE_COMMAND}` moves live ones to V2)"
+        if kind == "rate_limit"
+        else ""
+    )
+    if version is None and resolved == "v1":
+        findings.default("version", "v1", "V2 budgets cap cost only: a token budget is a V1 gateway-budget-config rule")
+        return
     if version is None:
         findings.default(
-            "version", "v1", "rendered as V1; V2 (one named rule, several windows, in/not_in filters) with version=v2"
-        )
+            "version", "v2", f"rendered as V2: one named {config} (several windows, in/not_in filters); "
+            f"version=v1 for a rule of the V1 config{v1_note}",
+        )  # fmt: skip
+    if resolved != "v2":
         return
-    if version != "v2":
-        return
+    or_v1 = "" if version == "v2" else " (or version=v1)"
     allowed = _RATE_APPLIES if kind == "rate_limit" else _BUDGET_APPLIES
     per = list(applies_per or [])
     if len(per) > 1:
-        findings.ask("applies_per", "invalid", "A V2 rule counts per one dimension only: which one?", per, per[0])
+        findings.ask(
+            "applies_per", "invalid", f"A V2 rule counts per one dimension only: which one{or_v1}?", per, per[0]
+        )
     elif per and per[0] not in allowed and not per[0].startswith("metadata."):
         options = [*allowed, "metadata.<key>", "(shared: none)"]
-        findings.ask("applies_per", "invalid", f"V2 cannot count per {per[0]!r}: per what instead?", options)
+        findings.ask("applies_per", "invalid", f"V2 cannot count per {per[0]!r}: per what instead{or_v1}?", options)
     if kind == "budget" and unit is not None and not unit.startswith("cost_"):
         findings.ask(
             "unit", "invalid", "V2 budgets cap cost (USD) only: per day, week, month, quarter or lifetime?",

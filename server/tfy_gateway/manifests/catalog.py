@@ -40,13 +40,15 @@ class GuardrailEntry:
 
 @dataclass
 class Catalog:
-    """Model ids (`<account>/<integration>`) and guardrail ids (`<group>/<integration>`) known to exist.
+    """Model ids (`<account>/<integration>`) and guardrail ids (`<group>/<integration>`) known to exist,
+    and the provider accounts (guardrail groups included) that define them.
 
     `complete`: this is everything there is (the gateway's own store), so a reference to anything
     else is an error even when nothing of its kind exists yet.
     """
 
     entries: dict[str, CatalogEntry] = field(default_factory=dict)
+    accounts: set[str] = field(default_factory=set)
     guardrails: dict[str, GuardrailEntry] = field(default_factory=dict)
     complete: bool = False
 
@@ -67,6 +69,7 @@ class Catalog:
             return
         if not isinstance(account, str):
             return
+        self.accounts.add(account)
         if account_type == GUARDRAIL_GROUP_TYPE:
             self._add_guardrails(account, manifest.get("integrations"))
             return
@@ -97,11 +100,16 @@ class Catalog:
         return self.complete or bool(self.guardrails)
 
     def merged(self, other: Catalog | None) -> Catalog:
+        """This catalog over `other` (the live one): an account defined here replaces its namesake there
+        whole, as applying it would, and every other account there is kept."""
         if other is None:
             return self
+        kept = {key: entry for key, entry in other.entries.items() if entry.account not in self.accounts}
+        guards = {key: entry for key, entry in other.guardrails.items() if entry.group not in self.accounts}
         return Catalog(
-            {**self.entries, **other.entries},
-            {**self.guardrails, **other.guardrails},
+            {**kept, **self.entries},
+            self.accounts | other.accounts,
+            {**guards, **self.guardrails},
             complete=self.complete or other.complete,
         )
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 class StrictModel(BaseModel):
     """Unknown keys are errors: the platform would silently ignore a misspelt field."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, strict=True, defer_build=True)
 
 
 def _http_status(value: str) -> str:

@@ -38,7 +38,7 @@ class RateLimitRule(StrictModel):
 
 
 class RateLimitConfig(StrictModel):
-    """Only the first matching rule limits a request."""
+    """The first matching rule decides; usage counts against every matching rule."""
 
     name: str = Field(min_length=1)
     type: Literal["gateway-rate-limiting-config"]

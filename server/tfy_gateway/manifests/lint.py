@@ -37,6 +37,16 @@ SECRET_FIELDS = frozenset(
     }
 )
 SECRET_PREFIX = "tfy-secret://"
+V1_RATE_LIMIT_RETIREMENT = "2026-12-15"
+MIGRATE_COMMAND = "tfy-gateway migrate limits"
+V1_RATE_LIMITS_RETIRE = finding(
+    "warning",
+    "v1-rate-limits-deprecated",
+    f"the platform retires V1 rate limits (gateway-rate-limiting-config) on {V1_RATE_LIMIT_RETIREMENT}: "
+    "new limits belong in V2 (tenant-rate-limit-config/model, one named limit per document)",
+    ("type",),
+    hint=f"`{MIGRATE_COMMAND}` writes the V2 manifests for these rules (references/rate-limiting.md)",
+)
 
 
 def lint(model: BaseModel, catalog: Catalog | None) -> list[Finding]:
@@ -62,6 +72,7 @@ def lint(model: BaseModel, catalog: Catalog | None) -> list[Finding]:
                     finding("warning", "zero-limit", "limit_to 0 blocks every matching request", (*loc, "limit_to"))
                 )
         findings += _shadowed(model.rules, "rate-limit")
+        findings.append(V1_RATE_LIMITS_RETIRE)
     if isinstance(model, BudgetConfig):
         for index, budget_rule in enumerate(model.rules):
             loc = ("rules", index)

@@ -8,7 +8,11 @@ rest is linted, and findings that could depend on what was set aside are dropped
 2. if errors remain, set aside each whole list item holding one (e.g. `rules[1]`), re-check, lint,
    and report findings with the item's original index; findings about other items of that list as a
    whole (shadowing compares rules with each other) are dropped, since the set-aside item is missing.
-Findings inside an item that had a schema error are dropped too: that item was not linted as written.
+Findings inside an item whose schema error changed what it says (a missing or mistyped value) are
+dropped too: that item was not linted as written. An unknown field is different: dropping it leaves
+the item as the platform would read the rest, so the item's other findings are reported in the same
+pass (a misspelt key, weights that do not add up and an unknown target of one rule, all at once),
+except findings about the very mapping that lost the key (a misspelt limit leaves `limits` empty).
 """
 
 from __future__ import annotations
@@ -27,8 +31,16 @@ MAX_ROUNDS = 4
 CROSS_ITEM_CODES = frozenset({"shadowed-rule", "duplicate-rule-id", "duplicate-integration"})
 
 
+UNKNOWN_FIELD = "unknown-field"
+
+
 def _errors(findings: list[Finding]) -> list[Loc]:
     return [f.loc for f in findings if f.severity == "error" and f.loc]
+
+
+def _changing(findings: list[Finding]) -> list[Loc]:
+    """Error locations whose removal changes what the item says (all but unknown fields)."""
+    return [f.loc for f in findings if f.severity == "error" and f.loc and f.code != UNKNOWN_FIELD]
 
 
 def _drop_keys(data: Any, locs: list[Loc]) -> bool:
@@ -60,8 +72,8 @@ def partial_lint(
     if not isinstance(manifest, dict):
         return []
     data = copy.deepcopy(manifest)
-    tainted = {item for loc in _errors(schema_findings) if (item := _item(loc)) is not None}
-    tainted_top = {loc[0] for loc in _errors(schema_findings) if _item(loc) is None}
+    tainted = {item for loc in _changing(schema_findings) if (item := _item(loc)) is not None}
+    tainted_top = {loc[0] for loc in _changing(schema_findings) if _item(loc) is None}
     findings = schema_findings
     model: BaseModel | None = None
     for _ in range(MAX_ROUNDS):
@@ -88,6 +100,7 @@ def partial_lint(
         model, findings = check_schema(data)
         if model is None:
             return []
+    lost_a_key = {f.loc[:-1] for f in schema_findings if f.code == UNKNOWN_FIELD and f.loc}
     result = []
     for found in lint(model):
         loc = found.loc
@@ -98,7 +111,7 @@ def partial_lint(
             original = index_map[item[0]][item[1]]
             loc = (item[0], original, *loc[2:])
             item = (item[0], original)
-        if (item is not None and item in tainted) or (loc and loc[0] in tainted_top):
+        if (item is not None and item in tainted) or (loc and loc[0] in tainted_top) or loc in lost_a_key:
             continue
         result.append(Finding(found.severity, found.code, found.message, format_path(loc), hint=found.hint, loc=loc))
     return result

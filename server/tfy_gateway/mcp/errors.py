@@ -36,7 +36,8 @@ def tool_error(exc: ControlPlaneError) -> ToolError:
         return ToolError(f"{exc}. Call gateway_status to check the control plane.")
     if isinstance(exc, ValidationFailed):
         details = "; ".join(
-            str(f.get("message")) + (f" ({f.get('path')})" if f.get("path") else "") for f in exc.findings[:10]
+            f"{f.get('severity') or 'error'}: {f.get('message')}" + (f" ({f.get('path')})" if f.get("path") else "")
+            for f in exc.findings[:10]
         )
         suffix = f": {details}" if details else ""
         return ToolError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,22 @@ class FindingOut(BaseModel):
             column=finding.column,
             hint=finding.hint,
         )
+
+
+NOT_ENFORCED = "not-enforced-locally"
+
+
+def server_finding(found: dict[str, Any], manifest_type: str, name: str) -> FindingOut:
+    """A finding the control plane sent (a JSON object), for a document identified by type and name."""
+    severity = "error" if found.get("severity") == "error" else "warning"
+    message = str(found.get("message") or found.get("code") or "the control plane sent a warning without a message")
+    return FindingOut(
+        severity=severity,
+        code=str(found.get("code") or "control-plane"),
+        message=f"{manifest_type} '{name}': {message}",
+        path=str(found.get("path") or ""),
+        hint=str(found["hint"]) if found.get("hint") else None,
+    )
 
 
 def summarise(findings: list[Finding], limit: int = 10) -> str:

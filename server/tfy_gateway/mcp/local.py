@@ -2,12 +2,13 @@
 
 It runs under uvicorn in a background thread with its own event loop, on a free loopback port, with a
 generated admin token and a persistent data dir (`default_data_dir`: applied config survives the
-session). Beside it, in the same process, the bundled fake provider, with the starter catalog (the
-example provider accounts pointed at it; see `tfy_gateway.fakeprovider.starter`), so models exist and
-smoke tests pass offline at once. Nothing runs as a child process and nothing is written outside the
-data dir, so a client that kills the server (SIGTERM, SIGKILL, or closing its stdin) leaves nothing
-behind. The MCP server still reaches the gateway over HTTP, exactly as it would reach the platform:
-this module only provides a base URL and a key.
+session). Beside it, in the same process, the bundled fake provider, which answers every upstream call
+of that gateway (`offline_upstream`), and the starter catalog (the example provider accounts; see
+`tfy_gateway.fakeprovider.starter`), so models exist and smoke tests pass offline at once. Nothing runs
+as a child process and nothing is written outside the data dir, so a client that kills the server
+(SIGTERM, SIGKILL, or closing its stdin) leaves nothing behind. The MCP server still reaches the
+gateway over HTTP, exactly as it would reach the platform: this module only provides a base URL and
+a key.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class LocalGateway:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
-        self._offline = OfflineProviders(data_dir)
+        self._offline = OfflineProviders()
 
     @property
     def base_url(self) -> str:
@@ -76,7 +77,13 @@ class LocalGateway:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = int(sock.getsockname()[1])
-        given = {"data_dir": self.data_dir, "host": "127.0.0.1", "port": self.port, "admin_token": self.admin_token}
+        given = {
+            "data_dir": self.data_dir,
+            "host": "127.0.0.1",
+            "port": self.port,
+            "admin_token": self.admin_token,
+            "offline_upstream": self._offline.url,
+        }
         try:
             settings = load_settings(given, os.environ)  # TFY_GATEWAY_* tunables apply to the bundled gateway too
         except SettingsError as exc:
@@ -102,8 +109,8 @@ class LocalGateway:
         except Exception as exc:  # the gateway works without it; say why there are no models
             logger.error("the starter provider accounts could not be applied: %s", exc)
         else:
-            if report.kept:
-                logger.info("provider accounts left as they are (they point elsewhere): %s", ", ".join(report.kept))
+            if report.applied:
+                logger.info("starter provider accounts applied: %s", ", ".join(report.applied))
         logger.info(
             "local gateway at %s (data dir %s, fake provider %s)", self.base_url, self.data_dir, self._offline.url
         )

@@ -35,6 +35,7 @@ class PlannedDocument:
     action: str
     diff: str
     live_fingerprint: str
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # the control plane's, as it sent them
 
     @property
     def changes(self) -> bool:

@@ -14,7 +14,17 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.types import CallToolResult, InputRequiredResult
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    CallToolResult,
+    DiscoverResult,
+    GetPromptResult,
+    InputRequiredResult,
+    PaginatedRequestParams,
+    RequestParams,
+)
+from mcp_types import INVALID_PARAMS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from tfy_gateway import __version__
@@ -90,7 +100,41 @@ def create_server(
 
 
 class GatewayServer(MCPServer[ServerState]):
-    """The SDK's server, except that arguments failing validation come back as findings, not pydantic text."""
+    """The SDK's server, with the protocol's answers where its defaults differ from the spec:
+    tool arguments failing validation come back as findings, not pydantic text; an unknown prompt or
+    a missing prompt argument is invalid params (-32602), not an internal error with a traceback; a
+    list request with a cursor this server never issued is -32602 (every list fits one page, so
+    no cursor is valid); and `server/discover` advertises what `initialize` does (no list-changed
+    notifications, no resource subscriptions: every list is fixed while the server runs)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        lowlevel = self._lowlevel_server
+        for method in LISTS:
+            entry = lowlevel.get_request_handler(method)
+            if entry is not None:
+                lowlevel.add_request_handler(method, PaginatedRequestParams, _first_page_only(entry.handler))
+        lowlevel.add_request_handler("server/discover", RequestParams, self._discover)
+
+    async def _discover(self, ctx: Any, params: RequestParams | None) -> DiscoverResult:
+        lowlevel = self._lowlevel_server
+        return DiscoverResult(
+            supported_versions=list(MODERN_PROTOCOL_VERSIONS),
+            capabilities=lowlevel.get_capabilities(),  # the handshake era's derivation: what initialize says
+            instructions=lowlevel.instructions,
+        )
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[ServerState, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        prompt = self._prompt_manager.get_prompt(name)
+        if prompt is None:
+            known = ", ".join(p.name for p in self._prompt_manager.list_prompts())
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name!r}; the prompts are: {known}")
+        missing = [a.name for a in prompt.arguments or [] if a.required and a.name not in (arguments or {})]
+        if missing:
+            raise MCPError(INVALID_PARAMS, f"Prompt {name!r} needs the argument(s) {', '.join(missing)}")
+        return await super().get_prompt(name, arguments, context)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[ServerState, Any] | None = None
@@ -101,6 +145,20 @@ class GatewayServer(MCPServer[ServerState]):
             if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
                 raise
             raise ToolError(argument_errors(name, exc.__cause__)) from exc.__cause__
+
+
+LISTS = ("tools/list", "prompts/list", "resources/list", "resources/templates/list")
+
+
+def _first_page_only(handler: Any) -> Any:
+    """`handler` for a list request, refusing a cursor (this server never issues one)."""
+
+    async def listing(ctx: Any, params: PaginatedRequestParams | None) -> Any:
+        if params is not None and params.cursor is not None:
+            raise MCPError(INVALID_PARAMS, f"Invalid cursor {params.cursor[:40]!r}: this server's lists have one page")
+        return await handler(ctx, params)
+
+    return listing
 
 
 def _state(

@@ -5,8 +5,7 @@ Credentials come from the environment only (`ControlPlaneSettings.from_env`). Th
 real request through a gateway's data plane.
 """
 
-from tfy_gateway.platform.client import ApplyOutcome, ControlPlaneClient
-from tfy_gateway.platform.diff import (
+from tfy_gateway.manifests.diff import (
     compute_diff,
     creation_diff,
     format_manifest,
@@ -14,6 +13,7 @@ from tfy_gateway.platform.diff import (
     plan_diff,
     strip_none_fields,
 )
+from tfy_gateway.platform.client import ApplyOutcome, ControlPlaneClient
 from tfy_gateway.platform.errors import (
     AuthenticationError,
     ConfigurationError,

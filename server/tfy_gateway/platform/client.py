@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from tfy_gateway import __version__
-from tfy_gateway.platform.diff import plan_diff, strip_none_fields
+from tfy_gateway.manifests.diff import plan_diff, strip_none_fields
 from tfy_gateway.platform.errors import (
     AuthenticationError,
     ControlPlaneError,
@@ -220,6 +220,16 @@ class ControlPlaneClient:
         items = await self._list(f"{SVC}/provider-accounts", doing="list provider accounts")
         return [item["manifest"] if isinstance(item.get("manifest"), dict) else item for item in items]
 
+    async def list_virtual_accounts(self) -> list[dict[str, Any]]:
+        """Manifests of every virtual account (following pagination)."""
+        items = await self._list(f"{SVC}/virtual-accounts", doing="list virtual accounts")
+        return [item["manifest"] for item in items if isinstance(item.get("manifest"), dict)]
+
+    async def list_teams(self) -> list[dict[str, Any]]:
+        """Manifests of every team (following pagination)."""
+        items = await self._list(f"{SVC}/teams", doing="list teams")
+        return [item["manifest"] for item in items if isinstance(item.get("manifest"), dict)]
+
     async def list_models(self) -> list[dict[str, Any]]:
         """The data plane's OpenAI-style model list (`data` of GET /api/llm/models)."""
         body = await self._json_object("GET", "/api/llm/models", doing="list models")
@@ -253,6 +263,16 @@ class ControlPlaneClient:
         doing = f"create token {name}" + (f" for {user_email}" if user_email else "")
         answer = await self._json_object("POST", f"{SVC}/personal-access-tokens", json=body, doing=doing)
         return CreatedToken.from_wire(answer, doing=doing)
+
+    async def get_team(self, name: str) -> dict[str, Any] | None:
+        """The `team` manifest named `name`, or None when there is none."""
+        try:
+            body = await self._json_object("GET", f"{SVC}/teams/{quote(name, safe='')}", doing=f"get team {name}")
+        except ResourceNotFoundError:
+            return None
+        data = body.get("data")
+        manifest = data.get("manifest") if isinstance(data, dict) else None
+        return manifest if isinstance(manifest, dict) and manifest else None
 
     async def list_tokens(self, *, user: str | None = None, virtual_account: str | None = None) -> list[TokenView]:
         """Every token's metadata (admin key), optionally only a user's or a virtual account's."""

@@ -10,6 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from typing import Any
 
 from tests.gateway.data_plane.conftest import PROVIDER_KEY, DataPlane, DataPlaneProcess
 from tests.helpers import SUBPROCESS_TIMEOUT_S
@@ -82,6 +83,40 @@ async def test_usage_summary(dp: DataPlane) -> None:
     assert summary["total"]["requests"] >= 1 and summary["window"]["since"]
     by_model = {row["model"]: row for row in summary["by_model"]}
     assert by_model["fake/gpt-4o"]["cost"] > 0 and by_model["fake/gpt-4o"]["total_tokens"] > 0
+
+
+async def test_teams_metadata_rule_filters_groupings_and_series(dp: DataPlane) -> None:
+    token = await dp.add_user("dana@example.com", teams=["search", "ml"])
+    tagged = {"x-tfy-metadata": json.dumps({"project": "p-7"})}
+    assert (await dp.chat(token=token, headers=tagged)).status_code == 200
+    assert (await dp.chat(headers=tagged)).status_code == 200
+    dana = (await dp.logs(team="search"))["data"]
+    assert [r["subject"] for r in dana] == ["user:dana@example.com"] and dana[0]["teams"] == ["ml", "search"]
+    assert (await dp.logs(metadata="project:p-7"))["pagination"]["total"] == 2
+    assert (await dp.logs(id=dana[0]["id"]))["data"] == dana
+    assert (await dp.logs(token, metadata="project:p-7"))["pagination"]["total"] == 1  # still only her own
+    bad = await dp.http.get("/api/svc/v1/llm-gateway/logs", params={"metadata": "p-7"}, headers=dp.auth())
+    assert bad.status_code == 400 and "KEY:VALUE" in bad.json()["message"]
+
+    async def get(path: str, **params: str) -> dict[str, Any]:
+        response = await dp.http.get(f"/api/svc/v1/llm-gateway/usage/{path}", params=params, headers=dp.auth())
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    teams = {row["key"]: row["requests"] for row in (await get("summary", group_by="team"))["by_team"]}
+    assert teams == {"ml": 1, "search": 1}
+    projects = (await get("summary", group_by="metadata:project"))["by_metadata"]
+    assert projects["key"] == "project" and [(r["key"], r["requests"]) for r in projects["data"]] == [("p-7", 2)]
+    series = await get("series", since="10m", bucket="60")
+    assert series["bucket_s"] == 60 and len(series["data"]) == 10
+    assert (
+        sum(point["requests"] for point in series["data"]) == (await get("summary", since="10m"))["total"]["requests"]
+    )
+    too_many = await dp.http.get(
+        "/api/svc/v1/llm-gateway/usage/series", params={"since": "30d", "bucket": "1"}, headers=dp.auth()
+    )
+    assert too_many.status_code == 400
 
 
 def test_logs_cli(dp_process: DataPlaneProcess) -> None:

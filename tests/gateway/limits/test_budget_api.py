@@ -10,6 +10,7 @@ import httpx
 import pytest
 from truefoundry_sdk import AsyncTrueFoundry
 from truefoundry_sdk.core.api_error import ApiError
+from truefoundry_sdk.errors import BadRequestError
 
 from tests.gateway.data_plane.conftest import DataPlane
 from tests.gateway.inprocess import GATEWAY_URL
@@ -38,6 +39,9 @@ async def test_the_platform_sdk_lists_creates_reads_simulates_ranks_and_deletes_
         "applies_to": {"type": "per-user"},
         "mode": "enforce",
     }
+    with pytest.raises(BadRequestError) as invalid:  # the platform's status for an invalid budget, as documented
+        await budgets.create_or_update(manifest={**manifest, "limits": {"cost_per_day": -1}})
+    assert invalid.value.status_code == 400 and "cost_per_day" in json.dumps(invalid.value.body)
     dry = await budgets.create_or_update(manifest=manifest, dry_run=True)
     assert dry.name == marker and all(b.name != marker for b in (await budgets.list()).data)
     created = await budgets.create_or_update(manifest=manifest)

@@ -11,6 +11,7 @@ from tests.gateway.routing.conftest import snapshot_of
 from tfy_gateway.gateway.accounting.cost import ModelPricing
 from tfy_gateway.gateway.accounting.pricing import TokenPrice
 from tfy_gateway.gateway.limits import LimitPolicies, LimitRequest, Refused, compile_budgets
+from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT, AmountTooLarge
 from tfy_gateway.gateway.limits.calendar import DAY, MONTH
 
 # $1 per 1000 input or output tokens: a request of 10 prompt tokens and max_tokens 90 holds $0.10.
@@ -183,3 +184,27 @@ def test_the_limiter_uses_its_clock() -> None:
     assert admitted(limits, policies, priced(), 2) == 1
     clock.advance(86_400)
     assert admitted(limits, policies, priced(), 2) == 1
+
+
+def test_a_request_whose_worst_case_cost_no_counter_can_hold_is_refused_naming_its_cap() -> None:
+    limits, _ = limiter()
+    policies = budgets(budget("daily", 1.0))
+    dear = ModelPricing(TokenPrice(input=1.0, output=1e12))  # a manifest's price: $1e9 per output token
+    request = LimitRequest(**{**priced(max_tokens=1000).__dict__, "pricing": dear})
+    with pytest.raises(AmountTooLarge) as refused:
+        limits.reserve(policies, request)
+    assert refused.value.param == "max_tokens"
+    assert "more than one budget counter can hold ($9,007,199): lower 'max_tokens'" in refused.value.message
+    assert len(limits.state) == 0, "nothing was held"
+    assert limits.reserve(policies, priced()) is not None, "the budget still admits"
+
+
+def test_a_settlement_reporting_an_absurd_cost_keeps_spend_within_range() -> None:
+    limits, _ = limiter()
+    policies = budgets(budget("daily", 1.0))
+    reservation = limits.reserve(policies, priced())
+    assert reservation is not None
+    limits.settle(reservation, release=False, tokens=20, cost=1e300)
+    assert limits.used(reservation) == MAX_AMOUNT
+    with pytest.raises(Refused):  # spent, not wrapped around to a negative spend that admits everybody
+        limits.reserve(policies, priced())

@@ -16,27 +16,34 @@ PRICE = {"metric": "per_1000_tokens", "value": {"input": 1.0, "output": 1.0}}  #
 ANSWER_TOKENS = 20
 
 
-async def pricey_account(dp: DataPlane, name: str) -> str:
-    """A provider account whose one model costs $0.001 a token and answers 20 tokens after a pause."""
+async def priced_account(
+    dp: DataPlane, name: str, model_id: str, per_1000: dict[str, float], *, provider: str = "openai"
+) -> str:
+    """A provider account on the fake provider with one chat model `<name>/model`, priced per 1000 tokens."""
     await dp.apply(
         {
             "name": name,
-            "type": "provider-account/openai",
+            "type": f"provider-account/{provider}",
             "base_url": f"{FAKE_ORIGIN}/v1",
             "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
             "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
             "integrations": [
                 {
-                    "type": "integration/model/openai",
-                    "name": "gpt",
-                    "model_id": f"gpt-4o@tokens={ANSWER_TOKENS},ttft_ms=200,tpot_ms=5",
+                    "type": f"integration/model/{provider}",
+                    "name": "model",
+                    "model_id": model_id,
                     "model_types": ["chat"],
-                    "cost": PRICE,
+                    "cost": {"metric": "per_1000_tokens", "value": per_1000},
                 }
             ],
         },
     )
-    return f"{name}/gpt"
+    return f"{name}/model"
+
+
+async def pricey_account(dp: DataPlane, name: str) -> str:
+    """A provider account whose one model costs $0.001 a token and answers 20 tokens after a pause."""
+    return await priced_account(dp, name, f"gpt-4o@tokens={ANSWER_TOKENS},ttft_ms=200,tpot_ms=5", PRICE["value"])
 
 
 async def budget(dp: DataPlane, *rules: dict[str, Any]) -> None:
@@ -191,7 +198,9 @@ async def test_explain_lists_the_rules_a_request_meets_why_others_do_not_and_the
     period = second["entities"][0]["periods"]["requests_per_minute"]
     assert (period["limit"], period["used"], period["remaining"]) == (3, 1, 2)
     assert 0 < period["resets_in_s"] <= 60
-    assert not third["matched"] and "an earlier rule matched first" in third["reason"]
+    # V1: a later matching rule counts the request without deciding it.
+    assert third["matched"] and not third["deciding"] and "counted only" in third["reason"]
+    assert third["entities"][0]["periods"]["requests_per_minute"]["used"] == 1
     spent = limits["budgets"][0]["entities"][0]["periods"]["cost_per_month"]
     assert limits["budgets"][0]["name"] == marker and 0 < spent["used"] < 0.01 and spent["limit"] == 5
     assert limits["admitted"] and limits["refused_by"] is None

@@ -136,3 +136,26 @@ async def test_a_streamed_answer_is_charged_its_reported_usage(dp: DataPlane) ->
     refused = await ask(dp, marker, body={"max_tokens": 10_000}, headers=headers)
     assert refused.status_code == 429
     assert f"{usage} already counted" in refused.json()["message"]
+
+
+async def test_v1_counts_a_request_against_every_matching_rule_while_the_first_decides(dp: DataPlane) -> None:
+    """The platform's V1 deprecation notice: "V1 enforced only the first matching rule ... and usage was
+    still counted against every rule the request matched"."""
+    marker = unique("v1-count")
+    alice = await dp.add_user(f"alice-{marker}@example.com")
+    bob = await dp.add_user(f"bob-{marker}@example.com")
+    await limit(
+        dp,
+        rule(f"{marker}-alice", 100, when={"subjects": [f"user:alice-{marker}@example.com"]}),
+        rule(f"{marker}-all", 3, when={"metadata": {"run": marker}}),
+    )
+    headers = {"x-tfy-metadata": json.dumps({"run": marker})}
+    # Alice is decided by her own rule: the catch-all never refuses her, but counts her requests.
+    assert [(await ask(dp, marker, token=alice, headers=headers)).status_code for _ in range(4)] == [200] * 4
+    refused = await ask(dp, marker, token=bob, headers=headers)
+    assert refused.status_code == 429, refused.text
+    assert f"Rate limit '{marker}-all' exceeded" in refused.json()["message"]
+    usage = await dp.http.get("/api/svc/v1/llm-gateway/config/rate-limit/usage", headers=dp.auth())
+    assert usage.status_code == 200, usage.text
+    counted = {entry["name"]: entry for entry in usage.json()["matched"] if entry["name"].startswith(marker)}
+    assert counted[f"{marker}-all"]["entities"][0]["periods"]["requests_per_minute"]["used"] == 4

@@ -11,14 +11,14 @@ import pytest
 from tests.gateway.limits.conftest import T0, Clock, rule, rules
 from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.config import EMPTY_CONFIG
-from tfy_gateway.gateway.data_plane.context import CLIENT_CLOSED, RequestContext
+from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
-from tfy_gateway.gateway.data_plane.failures import DataPlaneError
 from tfy_gateway.gateway.data_plane.limiting import LimitExceeded, PolicyLimits
 from tfy_gateway.gateway.data_plane.response_headers import applied_configurations
 from tfy_gateway.gateway.limits import CompiledLimits, Limiter, LimitPolicies, MemoryLimitState, Reservation
 from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, Probe
 from tfy_gateway.gateway.providers import Usage
+from tfy_gateway.gateway.providers.output_tokens import MAX_OUTPUT_TOKENS
 
 ALICE = Principal("user", "a@x", "a@x", ("t",), False, ("user:a@x", "team:t", "team:everyone"), "tok", "tok-id")
 
@@ -42,7 +42,7 @@ class AwaitedState:
         await asyncio.sleep(0)
         return self.memory.reserve_now(charges)
 
-    async def adjust(self, adjustments: Sequence[Adjustment]) -> tuple[int, ...]:
+    async def adjust(self, adjustments: Sequence[Adjustment], ticket: str | None = None) -> tuple[int, ...]:
         await asyncio.sleep(0)
         return self.memory.adjust_now(adjustments)
 
@@ -71,7 +71,7 @@ async def settle(hook: PolicyLimits, reservation: Reservation, ctx: RequestConte
 
 async def used(hook: PolicyLimits, compiled: CompiledLimits) -> int:
     """What the counter holds, read from the refusal of a request asking for the whole limit."""
-    probe = context(compiled, max_tokens=10**9)
+    probe = context(compiled, max_tokens=MAX_OUTPUT_TOKENS)
     with pytest.raises(LimitExceeded) as refused:
         await hook.reserve(probe)
     return refused.value.refusal.used
@@ -92,43 +92,47 @@ async def test_a_refusal_is_a_429_from_rate_limiting_with_retry_after_and_the_ru
 
 
 @pytest.mark.parametrize(
-    ("usage", "status", "error", "charged"),
+    ("usage", "reached", "held_estimate", "charged"),
     [
-        (Usage(prompt_tokens=10, completion_tokens=5), 200, None, 15),  # the real usage
-        (None, 500, DataPlaneError(500, "boom", origin="api_error"), 0),  # the provider answered an error
-        (None, 502, DataPlaneError(502, "refused", origin="gateway"), 0),  # the gateway failed: released
-        (None, CLIENT_CLOSED, DataPlaneError(CLIENT_CLOSED, "gone", origin="client"), 100),  # unknown: estimate
+        (Usage(prompt_tokens=10, completion_tokens=5), True, False, 15),  # the real usage
+        (None, True, False, 0),  # the provider answered an error: no tokens
+        (None, False, False, 0),  # certain that no provider was called: released
+        (None, True, True, 100),  # reached, usage unknown (a timeout, a client that left): the estimate
     ],
 )
 async def test_what_a_request_is_charged_for_tokens(
-    hook: PolicyLimits, usage: Usage | None, status: int, error: DataPlaneError | None, charged: int
+    hook: PolicyLimits, usage: Usage | None, reached: bool, held_estimate: bool, charged: int
 ) -> None:
     compiled = rules(rule("tpm", 1_000, "tokens_per_minute"))
     ctx = context(compiled)
     reservation = await hook.reserve(ctx)
-    assert reservation is not None
-    ctx.usage, ctx.status, ctx.error = usage, status, error
+    assert reservation is not None and reservation.estimate == (10, 90)
+    ctx.usage, ctx.reached_provider, ctx.held_estimate = usage, reached, held_estimate
     await settle(hook, reservation, ctx)
     if charged:
         assert await used(hook, compiled) == charged
     else:
-        assert await hook.reserve(context(compiled, max_tokens=10**9)) is not None  # the window is empty
+        assert await hook.reserve(context(compiled, max_tokens=MAX_OUTPUT_TOKENS)) is not None  # the window is empty
 
 
 @pytest.mark.parametrize(
-    ("status", "origin", "counts"),
-    [(200, None, True), (500, "api_error", True), (CLIENT_CLOSED, "client", True), (502, "gateway", False)],
+    ("case", "reached", "held_estimate", "counts"),
+    [
+        ("answered", True, False, True),
+        ("the provider answered an error", True, False, True),
+        ("timed out (408/504), or the client left during the call", True, True, True),
+        ("no connection could be made, or the client left before the call", False, False, False),
+    ],
 )
 async def test_which_requests_count_under_a_requests_unit(
-    hook: PolicyLimits, status: int, origin: str | None, counts: bool
+    hook: PolicyLimits, case: str, reached: bool, held_estimate: bool, counts: bool
 ) -> None:
     compiled = rules(rule("rpm", 1))
     ctx = context(compiled)
     reservation = await hook.reserve(ctx)
     assert reservation is not None
-    ctx.status = status
-    ctx.usage = Usage(prompt_tokens=1) if status == 200 else None
-    ctx.error = DataPlaneError(status, "x", origin=origin) if origin else None
+    ctx.usage = Usage(prompt_tokens=1) if case == "answered" else None
+    ctx.reached_provider, ctx.held_estimate = reached, held_estimate
     await settle(hook, reservation, ctx)
     if counts:
         with pytest.raises(LimitExceeded):

@@ -35,21 +35,39 @@ def test_the_reservation_names_the_rule() -> None:
     assert (reservation.rate_limit.rule_id, reservation.rate_limit.config_name) == ("r", "limits")
 
 
-def test_only_the_first_matching_rule_applies() -> None:
+def test_the_first_matching_rule_decides_and_every_matching_rule_counts() -> None:
     limits, _ = limiter()
     compiled = rules(
         rule("alice-generous", 100, when={"subjects": ["user:alice@x"]}),
-        rule("everyone-strict", 2),
+        rule("everyone-strict", 12),
     )
-    # Alice matches the first rule only: the strict catch-all below it never counts her requests.
-    assert admitted(limits, compiled, caller("alice@x"), 10) == 10
-    assert admitted(limits, compiled, caller("bob@x"), 10) == 2
+    # Alice is decided by the first rule only (the strict catch-all never refuses her), but the
+    # catch-all counts her requests too (the platform's V1 deprecation notice): bob finds it fuller.
+    assert admitted(limits, compiled, caller("alice@x"), 20) == 20
+    assert admitted(limits, compiled, caller("bob@x"), 10) == 0
     reservation = limits.reserve(compiled, caller("alice@x"))
     assert (
         reservation is not None
         and reservation.rate_limit is not None
         and reservation.rate_limit.rule_id == "alice-generous"
     )
+
+
+def test_a_later_token_rule_counts_the_estimate_capped_at_its_own_limit_then_the_real_usage() -> None:
+    limits, _ = limiter()
+    compiled = rules(
+        rule("first", 10, when={"subjects": ["user:alice@x"]}),
+        rule("tokens", 50, "tokens_per_minute"),
+    )
+    body = {"model": "fake/gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 500}
+    reservation = limits.reserve(compiled, caller("alice@x", body=body))
+    assert reservation is not None and [h.amount for h in reservation.holds] == [1, 50]
+    limits.settle(reservation, release=False, tokens=7)
+    assert limits.used(reservation, 1) == 7
+    # Counted only: the full token rule never refuses alice, whom the first rule decides.
+    for _ in range(5):
+        limits.reserve(compiled, caller("alice@x", body=body))
+    assert limits.used(reservation, 1) == 7 + 5 * 50
 
 
 def test_a_full_first_rule_refuses_even_if_a_later_rule_has_room() -> None:

@@ -16,7 +16,7 @@ from tests.redis_server import RedisServer
 from tfy_gateway.gateway.limits import MemoryLimitState
 from tfy_gateway.gateway.limits.failover import FailoverLimitState, Policy, StateUnavailable
 from tfy_gateway.gateway.limits.redis_state import RedisLimitState
-from tfy_gateway.gateway.limits.state import Adjustment, Charge, LimitState, Probe
+from tfy_gateway.gateway.limits.state import MAX_AMOUNT, Adjustment, Charge, LimitState, Probe
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
 from tfy_gateway.gateway.shared.redis import RedisLink, StateStoreDown
 
@@ -115,6 +115,25 @@ async def test_large_cost_amounts_stay_exact(state: LimitState) -> None:
     assert await state.adjust([Adjustment("spend", 100, 1, -123_456_788)]) == (nine_million_usd - 123_456_788,)
 
 
+async def test_no_amount_takes_a_counter_out_of_its_range(state: LimitState) -> None:
+    """A `max_tokens: 1e18` once wrapped a Redis budget counter past int64 (-$9.2e9 spent): whatever
+    amounts a store is handed, every bucket and window stays within [0, MAX_AMOUNT]."""
+    beyond_int64 = 10**19
+    assert (await state.reserve([charge("huge", beyond_int64, None, span=1)])).admitted
+    assert await window(state, "huge", span=1) == MAX_AMOUNT
+    again = await state.reserve([charge("huge", beyond_int64, None, span=1)])
+    assert again.used == (MAX_AMOUNT,) and await window(state, "huge", span=1) == MAX_AMOUNT
+    assert await state.adjust([Adjustment("huge", 100, 1, beyond_int64)]) == (MAX_AMOUNT,)
+    assert await state.adjust([Adjustment("huge", 100, 1, -3 * beyond_int64)]) == (0,)
+    for bucket in range(100, 104):  # a window of full buckets sums to no more than the range either
+        await state.reserve([charge("full", MAX_AMOUNT, None, bucket=bucket)])
+    assert await window(state, "full", 103) == MAX_AMOUNT
+    refused = await state.reserve([charge("full", 1, MAX_AMOUNT, bucket=103)])
+    assert not refused.admitted and refused.used == (MAX_AMOUNT,)
+    assert (await state.reserve([charge("negative", -5, None)])).admitted
+    assert await window(state, "negative") == 0
+
+
 async def test_adjust_corrects_a_bucket_never_below_zero_and_returns_the_totals(state: LimitState) -> None:
     await state.reserve([charge("a", 10, None)])
     assert await state.adjust([Adjustment("a", 100, 6, -4)]) == (6,)
@@ -162,13 +181,20 @@ async def test_counters_carry_the_charge_expiry_and_one_hash_tag(redis_server: R
     store = RedisLimitState(link, prefix=prefix)
     try:
         expires = time.time() + 120
-        await store.reserve([charge("a", 1, None, expires_at=expires), charge("b", 1, None, expires_at=math.inf)])
+        admission = await store.reserve(
+            [charge("a", 1, None, expires_at=expires), charge("b", 1, None, expires_at=math.inf)]
+        )
         client = redis_server.client()
         keys = sorted(key.decode() for key in client.scan_iter(match=prefix + "*"))
-        assert keys == [f"{prefix}:{{limits}}:a", f"{prefix}:{{limits}}:b"]
-        assert abs(client.pexpiretime(keys[0]) / 1000 - expires) < 1.0
-        assert client.pexpiretime(keys[1]) == -1, "an unbounded period never expires"
-        assert client.hgetall(keys[0]) == {b"100": b"1"}
+        marker = f"{prefix}:{{limits}}#hold:{admission.ticket}"
+        assert keys == [marker, f"{prefix}:{{limits}}:a", f"{prefix}:{{limits}}:b"]
+        assert abs(client.pexpiretime(keys[1]) / 1000 - expires) < 1.0
+        assert client.pexpiretime(keys[2]) == -1, "an unbounded period never expires"
+        assert client.hgetall(keys[1]) == {b"100": b"1"}
+        # The reservation's hold marker: same slot, a bounded life, gone once the reservation settles.
+        assert client.get(marker) == b"held" and 0 < client.pttl(marker) <= 24 * 3600 * 1000
+        assert await store.adjust([], ticket=admission.ticket) == ()
+        assert client.exists(marker) == 0
     finally:
         await link.aclose()
 
@@ -208,6 +234,24 @@ async def test_merge_adds_counts_kept_elsewhere(redis_server: RedisServer) -> No
         await store.reserve([charge("a", 2, None)])
         assert await store.merge([("a", {100: 3, 101: 1}, time.time() + HOUR), ("b", {100: 4}, math.inf)]) == 2
         assert await store.read([Probe("a", 101, 6), Probe("b", 100, 6)]) == (6, 4)
+    finally:
+        await link.aclose()
+
+
+async def test_a_counter_poisoned_before_the_bounds_reads_within_range_and_heals(redis_server: RedisServer) -> None:
+    link = RedisLink(redis_server.url, timeout_s=5.0)
+    prefix = "poisoned-" + uuid.uuid4().hex
+    store = RedisLimitState(link, prefix=prefix)
+    client = redis_server.client()
+    try:
+        wrapped = f"{prefix}:{{limits}}:wrapped"
+        client.hset(wrapped, mapping={"100": str(-(2**63)), "99": "5"})  # what an overflow left behind
+        assert await store.read([Probe("wrapped", 100, 6)]) == (5,)
+        assert (await store.reserve([charge("wrapped", 3, 10)])).used == (5,)
+        assert client.hget(wrapped, "100") == b"3", "the bucket is written back within range"
+        assert await store.merge([("wrapped", {100: 2**62, 101: 2**62}, time.time() + HOUR)]) == 1
+        assert await store.read([Probe("wrapped", 101, 6)]) == (MAX_AMOUNT,)
+        assert all(0 <= int(value) <= MAX_AMOUNT for value in client.hvals(wrapped))
     finally:
         await link.aclose()
 

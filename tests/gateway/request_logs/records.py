@@ -12,7 +12,8 @@ NOW = 1_800_000_000.0
 def record(
     n: int, *, at: float = NOW, subject: str = "user:a@x", status: int = 200, cost: float = 0.5, **extra: Any
 ) -> LogRecord:
-    """Record `r<n>`: 10 prompt and 5 completion tokens on `acct/m`, metadata {"k": "v"}."""
+    """Record `r<n>`: 10 prompt and 5 completion tokens on `acct/m`, metadata {"k": "v"} (unless given)."""
+    extra.setdefault("metadata", {"k": "v"})
     return LogRecord(
         id=f"r{n}",
         created_at=at,
@@ -25,7 +26,6 @@ def record(
         prompt_tokens=10,
         completion_tokens=5,
         cost=cost,
-        metadata={"k": "v"},
         tries=[["acct/m", status]],
         **extra,
     )

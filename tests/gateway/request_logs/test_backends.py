@@ -136,3 +136,47 @@ def test_a_large_batch_is_written_whole_across_statements(backend: LogBackend) -
     tokens = {item["id"]: item["cached_tokens"] for item in page}
     assert tokens == {f"r{n}": (7_000 if n == 7 else n) for n in range(300)}
     assert {item["metadata"]["k"] for item in page} == {"v"}
+
+
+def test_both_backends_filter_group_and_bucket_alike(backend: LogBackend) -> None:
+    backend.insert([
+        record(1, at=NOW - 125, teams=["backend", "ml"], metadata={"project": "p1", "env": "prod"}, rule_ids=["route-a"]).to_row(),
+        record(2, at=NOW - 65, teams=["backend"], metadata={"project": "p2"}, limits={"rate_limit": "rpm"}).to_row(),
+        record(3, at=NOW - 61, subject="user:b@x", status=429, metadata={"project": "p1"}, limits={"budgets": ["daily"]}).to_row(),
+        record(4, at=NOW - 5, subject="virtualaccount:ci", cost=2.0, metadata={"env": "p1"}).to_row(),
+    ])  # fmt: skip
+
+    def ids(where: LogFilter) -> list[str]:
+        return sorted(item["id"] for item in backend.query(where, limit=10, offset=0)[0])
+
+    assert ids(LogFilter(team="backend")) == ["r1", "r2"] and ids(LogFilter(team="ml")) == ["r1"]
+    assert ids(LogFilter(metadata=(("project", "p1"),))) == ["r1", "r3"]  # r4 has p1 under another key
+    assert ids(LogFilter(metadata=(("project", "p1"), ("env", "prod")))) == ["r1"]
+    assert ids(LogFilter(rule="route-a")) == ["r1"] and ids(LogFilter(rule="rpm")) == ["r2"]
+    assert ids(LogFilter(rule="daily")) == ["r3"] and ids(LogFilter(rule="nope")) == []
+    assert (
+        ids(LogFilter(id="r3")) == ["r3"] and backend.query(LogFilter(id="r3"), limit=1, offset=0)[0][0]["teams"] == []
+    )
+
+    by_team = {row["key"]: row["requests"] for row in backend.breakdown(LogFilter(), "team")}
+    assert by_team == {"backend": 2, "ml": 1}  # a request counts for each team its caller was in
+    by_project = {
+        row["key"]: (row["requests"], row["errors"]) for row in backend.breakdown(LogFilter(), "metadata:project")
+    }
+    assert by_project == {"p1": (2, 1), "p2": (1, 0)}
+    by_model = backend.breakdown(LogFilter(since=NOW - 100), "model")
+    assert by_model == [{"key": "acct/m", **backend.summary(LogFilter(since=NOW - 100))["total"]}]
+    assert {row["key"] for row in backend.breakdown(LogFilter(), "subject")} == {
+        "user:a@x",
+        "user:b@x",
+        "virtualaccount:ci",
+    }
+    with pytest.raises(ValueError, match="group_by"):
+        backend.breakdown(LogFilter(), "colour")
+
+    series = backend.series(LogFilter(), start=NOW - 180, end=NOW, bucket_s=60)
+    assert [point["start"] for point in series] == [NOW - 180, NOW - 120, NOW - 60]
+    assert [point["requests"] for point in series] == [1, 2, 1]  # 125 s ago falls in [-180, -120)
+    assert series[1]["errors"] == 1 and series[2]["cost"] == 2.0
+    narrowed = backend.series(LogFilter(subject="user:a@x", since=NOW - 100), start=NOW - 180, end=NOW, bucket_s=60)
+    assert [point["requests"] for point in narrowed] == [0, 1, 0]

@@ -139,7 +139,7 @@ def test_explain_cli_against_the_gateway(gateway: GatewayProcess, fake_provider:
         for manifest in manifests(fake_provider):
             response = client.put("/api/svc/v1/apply", json={"manifest": manifest, "dryRun": False})
             assert response.status_code == 200, response.text
-    command = [sys.executable, "-m", "tfy_gateway", "explain", "--subject", "user:someone@example.com"]
+    command = [sys.executable, "-m", "tfy_gateway", "explain", "--subject", "someone@example.com"]  # a bare email
     env = {**os.environ, **gateway.env}
     text = subprocess.run(
         [*command, "--model", "flaky/gpt-4o"], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, env=env
@@ -147,6 +147,9 @@ def test_explain_cli_against_the_gateway(gateway: GatewayProcess, fake_provider:
     assert text.returncode == 0, text.stderr
     assert "rule 'flaky-first' of config 'e2e-routing'" in text.stdout
     assert "Attempts:  flaky/gpt-4o -> steady/gpt-4o" in text.stdout
+    assert "Request:   model flaky/gpt-4o; subjects user:someone@example.com" in text.stdout
+    assert "Access:    REFUSED with 403: user:someone@example.com may use none of the rule's targets" in text.stdout
+    assert "Limits:    not reached: model access refuses the request first" in text.stdout
     as_json = subprocess.run(
         [*command, "--model", "broken/gpt-4o", "--metadata", "env=dev", "--format", "json"],
         capture_output=True,

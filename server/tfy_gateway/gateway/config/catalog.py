@@ -21,6 +21,7 @@ from tfy_gateway.gateway.providers import (
     UpstreamTarget,
     target_for,
 )
+from tfy_gateway.gateway.providers.offline import offline_target
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 from tfy_gateway.manifests.providers import Integration, VirtualModelAccount
 
@@ -50,8 +51,11 @@ class ModelCatalog:
 EMPTY_CATALOG = ModelCatalog(0, MappingProxyType({}))
 
 
-def build_catalog(snapshot: ConfigSnapshot, secrets: SecretResolver, prices: PriceTable) -> ModelCatalog:
-    """Targets for every integration of every (non-virtual) provider account in `snapshot`."""
+def build_catalog(
+    snapshot: ConfigSnapshot, secrets: SecretResolver, prices: PriceTable, offline_upstream: str | None = None
+) -> ModelCatalog:
+    """Targets for every integration of every (non-virtual) provider account in `snapshot`; with
+    `offline_upstream`, every target is that fake provider (see providers/offline.py)."""
     entries: dict[str, CatalogEntry] = {}
     for account in snapshot.provider_account_models():
         if isinstance(account, VirtualModelAccount):
@@ -68,14 +72,17 @@ def build_catalog(snapshot: ConfigSnapshot, secrets: SecretResolver, prices: Pri
                 logger.warning("model %s cannot be called: %s", model, exc)
                 entries[model] = CatalogEntry(model, provider, None, pricing, str(exc))
                 continue
+            if offline_upstream:
+                target = offline_target(target, offline_upstream)
             entries[model] = CatalogEntry(model, provider, target, pricing)
     return ModelCatalog(snapshot.version, MappingProxyType(entries))
 
 
-def load_secrets(data_dir: Path) -> SecretResolver:
-    """The secret resolver for `data_dir`; a broken secrets file leaves env-only resolution."""
+def load_secrets(data_dir: Path, placeholder: str | None = None) -> SecretResolver:
+    """The secret resolver for `data_dir`; a broken secrets file leaves env-only resolution.
+    `placeholder`: the value of a secret that has none (offline)."""
     try:
-        return SecretResolver.from_data_dir(data_dir)
+        return SecretResolver.from_data_dir(data_dir, placeholder=placeholder)
     except SecretError as exc:
         logger.error("secrets file ignored: %s", exc)
-        return SecretResolver()
+        return SecretResolver(placeholder=placeholder)

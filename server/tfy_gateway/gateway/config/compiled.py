@@ -23,6 +23,7 @@ from tfy_gateway.gateway.guardrails import CompiledGuardrails, compile_guardrail
 from tfy_gateway.gateway.identities import authenticator_for
 from tfy_gateway.gateway.limits.policies import LimitPolicies, compile_policies
 from tfy_gateway.gateway.observability.spec import TELEMETRY_OFF, TelemetryDefaults, TelemetrySpec, compile_telemetry
+from tfy_gateway.gateway.providers.offline import OFFLINE_SECRET
 from tfy_gateway.gateway.routing.compiled import CompiledRouting, compile_snapshot
 from tfy_gateway.gateway.snapshot import ConfigSnapshot
 
@@ -60,12 +61,14 @@ EMPTY_CONFIG = CompiledConfig(ConfigSnapshot(), EMPTY_CATALOG, CompiledRouting()
 
 @dataclass(frozen=True)
 class ConfigCompiler:
-    """What compiling needs besides the snapshot: where secrets live, prices, the default telemetry,
-    the guardrail timeout used when `gateway-global-settings` sets none."""
+    """What compiling needs besides the snapshot: where secrets live, prices, the default telemetry, the
+    fake provider that answers every model offline (`offline_upstream`, see providers/offline.py), and the
+    guardrail timeout used when `gateway-global-settings` sets none."""
 
     data_dir: Path
     prices: PriceTable
     telemetry: TelemetryDefaults = field(default_factory=TelemetryDefaults)
+    offline_upstream: str | None = None
     guardrail_timeout_ms: int = 5000
 
     def compile(self, snapshot: ConfigSnapshot, previous: CompiledConfig | None = None) -> CompiledConfig:
@@ -78,10 +81,13 @@ class ConfigCompiler:
             routing = compile_snapshot(snapshot)
         except Exception as exc:
             raise CompileError("routing rules", snapshot.version, exc) from exc
-        # Secrets are re-read on every config change so a newly added secret needs no restart.
+        # Secrets are re-read on every config change so a newly added secret needs no restart. Offline, a
+        # provider's secret without a value is a placeholder (the fake provider takes any key); telemetry's
+        # are not (its collector is real).
         secrets = load_secrets(self.data_dir)
+        provider_secrets = load_secrets(self.data_dir, OFFLINE_SECRET) if self.offline_upstream else secrets
         try:
-            catalog = build_catalog(snapshot, secrets, self.prices)
+            catalog = build_catalog(snapshot, provider_secrets, self.prices, self.offline_upstream)
         except Exception as exc:
             raise CompileError("model catalog", snapshot.version, exc) from exc
         try:

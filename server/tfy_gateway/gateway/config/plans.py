@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.gateway.config.enforced import is_enforced, uncallable_provider
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.guardrails.support import group_findings, rules_findings
 from tfy_gateway.gateway.identities import (
@@ -36,10 +37,11 @@ from tfy_gateway.manifests.registry import AnyManifest
 Action = Literal["CREATE", "UPDATE"]
 IDENTITY_TYPES = frozenset({TEAM_TYPE, VIRTUAL_ACCOUNT_TYPE})
 
-# Configuration the local gateway stores (so the platform's tools round-trip it) but does not act on.
-# Saying so on every apply keeps it from vouching for a policy that does not happen locally. Parts of
-# configs it otherwise enforces are reported by `_local_findings` (guardrail types it does not run,
-# MCP tool guardrails, global settings other than guardrail_settings).
+# Configuration the local gateway stores (so the platform's tools round-trip it) but does not act on,
+# in words. Saying so on every apply keeps it from vouching for a policy that does not happen locally.
+# Whether a type is warned about follows from `enforced.ENFORCED_BY_PART`; this only names it. Parts
+# of types it enforces are reported by `_local_findings` (guardrail types it does not run, MCP tool
+# guardrails, global settings other than guardrail_settings).
 NOT_ENFORCED_LOCALLY = {
     "tenant-rate-limit-config/mcp": "MCP rate limits",
 }
@@ -101,7 +103,7 @@ def plan_apply(snapshot: ConfigSnapshot, manifest: dict[str, Any], principal: Pr
         updated_at=now,
     )
     resource = Resource(record, model)  # the model validation just made: a large manifest is parsed once
-    change = Change(resources={key: resource})
+    change = Change(resources={key: resource}, author=principal.subject)
     issued = None
     if resource.type == VIRTUAL_ACCOUNT_TYPE and existing is None:
         token_change, issued = plan_virtual_account_token(snapshot, resource.name)
@@ -109,8 +111,9 @@ def plan_apply(snapshot: ConfigSnapshot, manifest: dict[str, Any], principal: Pr
     return change, ApplyPlan("UPDATE" if existing else "CREATE", existing, resource, warnings, issued)
 
 
-def plan_delete(snapshot: ConfigSnapshot, key: ResourceKey) -> tuple[Change, Resource]:
-    """Delete one resource (and a virtual account's tokens), refusing while others route to its models."""
+def plan_delete(snapshot: ConfigSnapshot, key: ResourceKey, author: str | None = None) -> tuple[Change, Resource]:
+    """Delete one resource (and a virtual account's tokens), refusing while others route to its models;
+    `author`: who asks (a subject, for the version history)."""
     existing = snapshot.get(key)
     if existing is None:
         what = key[0] if key[0] == key[1] else f"{key[0]} named {key[1]!r}"
@@ -126,7 +129,7 @@ def plan_delete(snapshot: ConfigSnapshot, key: ResourceKey) -> tuple[Change, Res
     tokens: dict[str, None] = {}
     if existing.type == VIRTUAL_ACCOUNT_TYPE:
         tokens = {token.id: None for token in snapshot.tokens_of("virtualaccount", existing.name)}
-    return Change(resources={key: None}, tokens=tokens), existing
+    return Change(resources={key: None}, tokens=tokens, author=author), existing
 
 
 def _invalid(manifest: Mapping[str, Any], errors: list[Finding], warnings: list[Finding]) -> ApiError:
@@ -146,17 +149,21 @@ def _invalid(manifest: Mapping[str, Any], errors: list[Finding], warnings: list[
 
 
 def _not_enforced(manifest: Mapping[str, Any]) -> list[Finding]:
-    what = NOT_ENFORCED_LOCALLY.get(str(manifest.get("type")))
-    if what is None:
+    manifest_type = str(manifest.get("type"))
+    if is_enforced(manifest_type):
         return []
-    return [
-        Finding(
-            "warning",
-            "not-enforced-locally",
-            f"The local gateway stores {what} but does not enforce them yet: requests are not checked "
-            f"against this {manifest.get('type')}. The platform enforces it once applied there.",
+    if uncallable_provider(manifest_type):
+        message = (
+            f"The local gateway stores this {manifest_type} but cannot call its models: requests for them "
+            "answer 5xx here. The platform calls them once applied there."
         )
-    ]
+    else:
+        what = NOT_ENFORCED_LOCALLY.get(manifest_type, f"{manifest_type} configuration")
+        message = (
+            f"The local gateway stores {what} but does not enforce them yet: requests are not checked "
+            f"against this {manifest_type}. The platform enforces it once applied there."
+        )
+    return [Finding("warning", "not-enforced-locally", message)]
 
 
 def _local_findings(snapshot: ConfigSnapshot, model: AnyManifest) -> list[Finding]:

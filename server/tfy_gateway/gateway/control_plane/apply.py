@@ -82,23 +82,23 @@ async def apply(request: Request) -> Response:
     return await apply_manifest(request)
 
 
-async def delete_resource(state: GatewayState, key: ResourceKey, what: str) -> Resource:
-    """Delete one resource through the writer; returns what was deleted."""
-    deleted = await state.writer.write(lambda snapshot: plan_delete(snapshot, key), what=what)
+async def delete_resource(state: GatewayState, key: ResourceKey, what: str, principal: Principal) -> Resource:
+    """Delete one resource through the writer (on behalf of `principal`); returns what was deleted."""
+    deleted = await state.writer.write(lambda snapshot: plan_delete(snapshot, key, principal.subject), what=what)
     if deleted.type == VIRTUAL_ACCOUNT_TYPE:
         state.writer.reveals.discard(deleted.name)
     return deleted
 
 
 async def delete(request: Request) -> Response:
-    require_admin(request)
+    principal = require_admin(request)
     state = get_state(request)
     raw = await read_body(request)
     manifest = manifest_of(await state.writer.decode(lambda: decode_object(raw)))
     key = manifest_key(manifest)
     if not key[1]:
         raise ApiError(422, f"Invalid manifest: 'name' is required to delete a {manifest['type']} (path: name).")
-    await delete_resource(state, key, describe(manifest))
+    await delete_resource(state, key, describe(manifest), principal)
     return json_response({})
 
 

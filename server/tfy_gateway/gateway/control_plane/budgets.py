@@ -86,7 +86,14 @@ async def put_budget(request: Request) -> Response:
         raise ApiError(
             400, f"This endpoint takes {' or '.join(BUDGET_TYPES)} manifests, got {body['manifest']['type']!r}."
         )
-    plan, _ = await apply_body(state, body, principal)
+    try:
+        plan, _ = await apply_body(state, body, principal)
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        # The platform's budgets API answers an invalid manifest with 400 (truefoundry-sdk maps only that to
+        # BadRequestError); `PUT /apply` keeps 422, as the tfy CLI expects.
+        raise ApiError(400, exc.message, extra=exc.extra) from None
     return json_response(_gateway_budget(plan.resource, state.tenant))
 
 
@@ -98,10 +105,10 @@ async def get_budget(request: Request) -> Response:
 
 async def delete_budget(request: Request) -> Response:
     plane = data_plane_of(request)
-    require_admin(request)
+    principal = require_admin(request)
     state = plane.state
     resource = _find(plane, request.path_params["id"])
-    await delete_resource(state, resource.key, describe(resource.manifest))
+    await delete_resource(state, resource.key, describe(resource.manifest), principal)
     return json_response({})
 
 

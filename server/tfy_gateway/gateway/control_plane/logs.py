@@ -5,26 +5,32 @@
   included), under `limits` the rate-limit and budget rules it would meet, with headroom
   (`body`: the request body to estimate its tokens and cost from), and under `guardrails` the
   guardrail rules that match and the guardrails that would run on its input and output.
-- `GET /api/svc/v1/llm-gateway/logs?limit=&offset=&model=&subject=&status=&since=&until=&blocked=
-  &guardrail=`: the list envelope `{data, pagination}`, newest first (`blocked=true`: only requests a
-  guardrail blocked; `guardrail=<group>/<integration>`: only requests it checked). Admins see every
-  record, others their own only.
-- `GET /api/svc/v1/llm-gateway/usage/summary?since=&until=&model=&subject=&blocked=`: requests, tokens
-  and cost in total, per model and per subject (default window: the last 24 hours).
+- `GET /api/svc/v1/llm-gateway/logs?limit=&offset=&model=&subject=&status=&since=&until=&team=&rule=
+  &metadata=KEY:VALUE&id=&blocked=&guardrail=`: the list envelope `{data, pagination}`, newest first
+  (`blocked=true`: only requests a guardrail blocked; `guardrail=<group>/<integration>`: only requests
+  it checked). Admins see every record, others their own only (a virtual account's token: the account's).
+- `GET /api/svc/v1/llm-gateway/usage/summary?since=&until=&model=&subject=&group_by=&blocked=`: requests,
+  tokens and cost in total, per model and per subject (default window: the last 24 hours); `group_by=team`
+  or `metadata:KEY` adds `by_team` / `by_metadata` (`{key, data}`).
+- `GET /api/svc/v1/llm-gateway/usage/series?since=&until=&bucket=SECONDS` (same filters): the same
+  figures per time bucket, every bucket of the window listed (default: the last hour by minute).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TypeVar
 
 import anyio
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.gateway.control_plane.explain_access import access_report, caller_for, subject_of
 from tfy_gateway.gateway.control_plane.http import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -43,12 +49,20 @@ from tfy_gateway.gateway.request_logs import LogFilter, QueryError, parse_since
 from tfy_gateway.gateway.routing import RouteRequest
 from tfy_gateway.gateway.routing import explain as explain_route
 
+T = TypeVar("T")
+
 SVC = "/api/svc/v1/llm-gateway"
 DEFAULT_SUMMARY_WINDOW = "24h"
 
 
-def _filter(request: Request, principal: Principal, *, default_since: str | None = None) -> LogFilter:
-    params = request.query_params
+MAX_BUCKETS = 2000
+
+
+def log_filter(
+    params: QueryParams, principal: Principal, *, default_since: str | None = None, now: float | None = None
+) -> LogFilter:
+    """The filter a request's query parameters describe, narrowed to the caller's own records unless
+    it is an admin (403 when a non-admin names another subject); 400 for a value not understood."""
     subject = params.get("subject") or None
     if not principal.is_admin:
         if subject is not None and subject != principal.subject:
@@ -60,8 +74,8 @@ def _filter(request: Request, principal: Principal, *, default_since: str | None
         subject = principal.subject
     try:
         since_raw = params.get("since") or default_since
-        since = parse_since(since_raw) if since_raw else None
-        until = parse_since(params["until"]) if params.get("until") else None
+        since = parse_since(since_raw, now=now) if since_raw else None
+        until = parse_since(params["until"], now=now) if params.get("until") else None
         return LogFilter(
             model=params.get("model") or None,
             subject=subject,
@@ -70,6 +84,10 @@ def _filter(request: Request, principal: Principal, *, default_since: str | None
             until=until,
             blocked=_flag(params.get("blocked")),
             guardrail=params.get("guardrail") or None,
+            id=params.get("id") or None,
+            team=params.get("team") or None,
+            metadata=_metadata_pairs(params.getlist("metadata")),
+            rule=params.get("rule") or None,
             trace_id=params.get("trace_id") or None,
         )
     except QueryError as exc:
@@ -84,32 +102,70 @@ def _flag(value: str | None) -> bool:
     raise QueryError(f"blocked={value!r} is not understood: use true or false")
 
 
+def _metadata_pairs(values: list[str]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        if not value:
+            continue
+        key, separator, wanted = value.partition(":")
+        if not separator or not key:
+            raise QueryError(f"metadata={value!r} is not understood: use KEY:VALUE, e.g. metadata=project_id:p1")
+        pairs.append((key, wanted))
+    return tuple(pairs)
+
+
 def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()
 
 
-async def _read(plane: DataPlane, function: Any, *args: Any) -> Any:
-    await plane.logs.flush()  # read your own writes
-    return await anyio.to_thread.run_sync(function, *args)
+async def read_logs(plane: DataPlane, function: Callable[[], T]) -> T:
+    """`function` (a read of the log backend) in a worker thread, after writing what is queued (a
+    reader sees its own requests); a filter value the query cannot use is a 400."""
+    await plane.logs.flush()
+    try:
+        return await anyio.to_thread.run_sync(function)
+    except QueryError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 async def logs(request: Request) -> Response:
     plane = data_plane_of(request)
     principal = authenticate(request)
-    where = _filter(request, principal)
+    where = log_filter(request.query_params, principal)
     limit = int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
     offset = int_param(request, "offset", 0, 10**9)
-    data, total = await _read(plane, lambda: plane.logs.backend.query(where, limit=limit, offset=offset))
+    data, total = await read_logs(plane, lambda: plane.logs.backend.query(where, limit=limit, offset=offset))
     return json_response({"data": data, "pagination": {"total": total, "offset": offset, "limit": limit}})
 
 
 async def summary(request: Request) -> Response:
     plane = data_plane_of(request)
     principal = authenticate(request)
-    where = _filter(request, principal, default_since=DEFAULT_SUMMARY_WINDOW)
-    result = await _read(plane, plane.logs.backend.summary, where)
+    where = log_filter(request.query_params, principal, default_since=DEFAULT_SUMMARY_WINDOW)
+    backend = plane.logs.backend
+    result = await read_logs(plane, lambda: backend.summary(where))
+    group_by = request.query_params.get("group_by")
+    if group_by == "team":
+        result["by_team"] = await read_logs(plane, lambda: backend.breakdown(where, "team"))
+    elif group_by:
+        data = await read_logs(plane, lambda: backend.breakdown(where, group_by))
+        result["by_metadata"] = {"key": group_by.partition(":")[2], "data": data}
     window = {"since": _iso(where.since), "until": _iso(where.until) or _iso(time.time())}
     return json_response({"window": window, **result})
+
+
+async def series(request: Request) -> Response:
+    plane = data_plane_of(request)
+    principal = authenticate(request)
+    now = time.time()
+    where = log_filter(request.query_params, principal, default_since="1h", now=now)
+    bucket = int_param(request, "bucket", 60)
+    end = where.until if where.until is not None else now
+    start = where.since if where.since is not None else end - 3600
+    if bucket < 1 or (end - start) / bucket > MAX_BUCKETS:
+        raise ApiError(400, f"bucket={bucket} gives more than {MAX_BUCKETS} buckets (or none); use a larger one.")
+    points = await read_logs(plane, lambda: plane.logs.backend.series(where, start=start, end=end, bucket_s=bucket))
+    return json_response({"window": {"since": _iso(start), "until": _iso(end)}, "bucket_s": bucket, "data": points})
 
 
 async def explain(request: Request) -> Response:
@@ -117,9 +173,12 @@ async def explain(request: Request) -> Response:
     require_admin(request)
     body = await read_object(request)
     subject, model, metadata = body.get("subject"), body.get("model"), body.get("metadata") or {}
+    subject = subject_of(subject) if isinstance(subject, str) else subject
     if not isinstance(subject, str) or ":" not in subject:
         raise ApiError(
-            400, "'subject' is required: e.g. 'user:alice@example.com', 'team:backend' or 'virtualaccount:ci'."
+            400,
+            "'subject' is required: e.g. 'user:alice@example.com' (or just the email), 'team:backend' or "
+            "'virtualaccount:ci'.",
         )
     if not isinstance(model, str) or not model:
         raise ApiError(400, "'model' is required: the model id a request would name, e.g. 'openai-main/gpt-4o'.")
@@ -128,16 +187,26 @@ async def explain(request: Request) -> Response:
     subjects = await _subjects(plane, subject)
     routing = plane.config.current.routing
     explanation = explain_route(plane.router, routing, RouteRequest(model, subjects, metadata, {}))
+    caller = caller_for(subject, subjects, plane.state.config.snapshot.users)
+    access = access_report(plane.config.current.access, caller, explanation)
     limits = await limits_for(plane, _caller(subject, subjects), subjects, model, metadata, body.get("body"))
     guardrails = explain_guardrails(plane.config.current.guardrails, model, subjects, metadata)
     return json_response(
-        {"subject": subject, "subjects": list(subjects), **explanation, "limits": limits, "guardrails": guardrails}
+        {
+            "subject": subject,
+            "subjects": list(subjects),
+            **explanation,
+            "access": access,
+            "limits": limits,
+            "guardrails": guardrails,
+        }
     )
 
 
 routes = [
     Route(f"{SVC}/logs", logs, methods=["GET"]),
     Route(f"{SVC}/usage/summary", summary, methods=["GET"]),
+    Route(f"{SVC}/usage/series", series, methods=["GET"]),
     Route(f"{SVC}/explain", explain, methods=["POST"]),
 ]
 

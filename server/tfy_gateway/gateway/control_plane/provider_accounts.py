@@ -52,10 +52,10 @@ async def create_account(request: Request) -> Response:
 
 
 async def delete_account(request: Request) -> Response:
-    require_admin(request)
+    principal = require_admin(request)
     state = get_state(request)
     resource = _find(state, request.path_params["id"])
-    await delete_resource(state, resource.key, describe(resource.manifest))
+    await delete_resource(state, resource.key, describe(resource.manifest), principal)
     return json_response({})
 
 

@@ -42,10 +42,10 @@ async def get_team(request: Request) -> Response:
 
 
 async def delete_team(request: Request) -> Response:
-    require_admin(request)
+    principal = require_admin(request)
     state = get_state(request)
     team = _find_team(state, request.path_params["id"])
-    await delete_resource(state, team.key, describe(team.manifest))
+    await delete_resource(state, team.key, describe(team.manifest), principal)
     return json_response({})
 
 

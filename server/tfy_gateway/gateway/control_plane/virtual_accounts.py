@@ -109,10 +109,10 @@ async def regenerate_token(request: Request) -> Response:
 
 
 async def delete_account(request: Request) -> Response:
-    require_admin(request)
+    principal = require_admin(request)
     state = get_state(request)
     account = _find(state, request.path_params["id"])
-    await delete_resource(state, account.key, describe(account.manifest))
+    await delete_resource(state, account.key, describe(account.manifest), principal)
     return json_response({})
 
 

@@ -69,12 +69,20 @@ class RequestContext:
     result: PlanResult | None = None
     served: Attempt | None = None
     entry: CatalogEntry | None = None
+    # What may have reached a provider, which limits settle by: `reached_provider` once any byte of
+    # an attempt may have gone out; `unanswered` once such an attempt ended with nothing that tells
+    # what it used (a timeout, a broken connection, a cancellation).
+    reached_provider: bool = False
+    unanswered: bool = False
     # Outcome.
     status: int = 0
     error: ApiError | None = None
     usage: Usage | None = None
-    # True when the provider never reported usage (a stream cut short) and `usage` is an estimate.
+    # True when the provider never reported usage (a stream cut short, a request that timed out) and
+    # `usage` is an estimate (or None: nothing was estimated).
     usage_estimated: bool = False
+    # True when the usage is unknown and the reservation's estimate is what the request is charged.
+    held_estimate: bool = False
     # USD of `usage` at the price of the model that answered (None: unpriced, or no usage), priced once.
     cost: float | None = None
     # The provider answered but a guardrail withheld the answer: its usage is still what was used.

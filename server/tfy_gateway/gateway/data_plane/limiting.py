@@ -1,30 +1,39 @@
 """`PolicyLimits`: the pipeline's `Limits` hook, enforcing the applied rate limits and budgets.
 
 It turns the request context into the plain `LimitRequest` the limiter reads, a refusal into the
-429 the client gets, and what the request ended with into the amounts it is charged:
+429 the client gets, and what the request ended with into the amounts it is charged. Once any byte
+of the request may have reached a provider, it counts:
+- usage unknown (an attempt timed out, 408 or 504; its connection broke after sending; the client
+  left while the provider worked): 1 request and the reservation's estimates, unchanged (the
+  request log says `usage_estimated`); the provider may have done all the work;
 - usage known (the provider's, or the pipeline's estimate for a cut stream): 1 request, the real
   input + output tokens, and their cost at the price of the model that answered;
-- no usage, and the provider answered with an error (`api_error`): 1 request, 0 tokens, no cost;
-- no usage, and the gateway itself failed the request (status >= 400, any other origin but the
-  client's: connection failure, timeout, configuration problem, internal error): everything
-  held is released, the request does not count;
-- otherwise (the client left before any answer): the request counts and keeps its estimates,
-  since the provider may have done the work.
+- no usage, and the provider answered with an error (`api_error`): 1 request, 0 tokens, no cost.
+Only when the gateway is certain no provider was called (no connection could be made, the request
+could not be built for the target, a configuration problem, a refusal before routing, a client that
+left before the call) is everything held released: the request does not count.
 
 A budget hold is priced at the costliest model the request may be routed to, so a fallback to a
-dearer target never overspends a budget that admitted the request at a cheaper target's price.
+dearer target never overspends a budget that admitted the request at a cheaper target's price; its
+output tokens are the most any of those targets' adapters will ask for (`sent_as`). A request whose
+worst case no counter can hold (`max_tokens: 1e18`) is a 400 naming the field, holding nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
+from typing import Any
 
 from tfy_gateway.gateway.accounting.cost import UNPRICED, ModelPricing
 from tfy_gateway.gateway.applied import AppliedRule, Headroom
 from tfy_gateway.gateway.config import ModelCatalog
 from tfy_gateway.gateway.data_plane.context import RequestContext
-from tfy_gateway.gateway.data_plane.failures import DataPlaneError
+from tfy_gateway.gateway.data_plane.failures import DataPlaneError, bad_request
 from tfy_gateway.gateway.limits import Limiter, LimitRequest, Refusal, Refused, Reservation
+from tfy_gateway.gateway.limits.bounds import AmountTooLarge
+from tfy_gateway.gateway.limits.tokens import AS_OPENAI, Send, estimated_usage
+from tfy_gateway.gateway.providers import Usage, WireFormat
+from tfy_gateway.gateway.providers.output_tokens import OutputTokensInvalid
 from tfy_gateway.gateway.routing import RoutePlan
 
 ORIGINS = {"rate_limit": "rate_limiting", "budget": "budget"}
@@ -59,19 +68,25 @@ class PolicyLimits:
         policies = request.config.limits
         if principal is None or request.model is None or policies.empty:
             return None
+        generates = request.endpoint.name in GENERATING_ENDPOINTS
+        catalog = request.config.catalog
         limit_request = LimitRequest(
             model=request.model,
             caller=principal.subject,
             subjects=principal.subjects,
             metadata=request.options.metadata,
             body=request.body,
-            generates=request.endpoint.name in GENERATING_ENDPOINTS,
-            pricing=costliest(request.plan, request.config.catalog) if policies.prices_matter else UNPRICED,
+            generates=generates,
+            sends=sent_as(request.body, request.plan, catalog) if generates and policies.counts_tokens else AS_OPENAI,
+            pricing=costliest(request.plan, catalog) if policies.prices_matter else UNPRICED,
         )
         try:
             return await self.limiter.reserve(policies, limit_request)
         except Refused as exc:
             raise LimitExceeded(exc.refusal) from None
+        except (OutputTokensInvalid, AmountTooLarge) as exc:
+            # The request's worst case cannot be held: refused before anything is counted.
+            raise bad_request(exc.message, exc.param) from None
 
     def settle(self, reservation: Reservation, request: RequestContext) -> Awaitable[None] | None:
         """Settled at once with the in-memory store; an awaitable for one that must be awaited (Redis)."""
@@ -83,14 +98,49 @@ class PolicyLimits:
 
 def _charged(request: RequestContext) -> tuple[bool, int | None, float | None]:
     """(release everything, real tokens, real cost) of a request that ended (see the module docstring)."""
-    usage, error = request.usage, request.error
+    if request.held_estimate:
+        return False, None, None
+    usage = request.usage
     if usage is not None:
         return False, usage.total_tokens, request.cost
-    if error is not None and error.origin == "api_error":
+    if request.reached_provider:
         return False, 0, 0.0
-    if request.status >= 400 and error is not None and error.origin != "client":
-        return True, None, None
-    return False, None, None
+    return True, None, None
+
+
+def estimated_usage_of(request: RequestContext) -> Usage | None:
+    """What a request that got no answer telling its usage is charged, for its log record: the
+    estimate its reservation held, else the same estimate made now (None if the body has none)."""
+    reservation = request.reservation
+    estimate = reservation.estimate if reservation is not None else None
+    if estimate is None:
+        try:
+            generates = request.endpoint.name in GENERATING_ENDPOINTS
+            sends = sent_as(request.body, request.plan, request.config.catalog) if generates else AS_OPENAI
+            estimate = estimated_usage(request.body, generates=generates, sends=sends)
+        except OutputTokensInvalid:
+            return None
+    return Usage(prompt_tokens=estimate[0], completion_tokens=estimate[1])
+
+
+def sent_as(body: Mapping[str, Any], plan: RoutePlan | None, catalog: ModelCatalog) -> tuple[Send, ...]:
+    """How the request may go out: the wire format of each kind of target the plan may call, with the
+    body sent there (a target's `override_params` merged in), so token holds use what the adapters
+    send (Anthropic's default `max_tokens`, an overridden cap)."""
+    if plan is None:
+        return AS_OPENAI
+    formats: list[WireFormat] = []
+    overridden: list[Send] = []
+    for attempt in plan.attempts:
+        entry = catalog.get(attempt.target)
+        if entry is None or entry.target is None:
+            continue
+        wire_format = entry.target.wire_format
+        if attempt.override_params:
+            overridden.append((wire_format, {**body, **attempt.override_params}))
+        elif wire_format not in formats:
+            formats.append(wire_format)
+    return (*((wire_format, body) for wire_format in formats), *overridden)
 
 
 def costliest(plan: RoutePlan | None, catalog: ModelCatalog) -> ModelPricing:

@@ -48,6 +48,7 @@ from tfy_gateway.gateway.data_plane.failures import DataPlaneError, bad_request,
 from tfy_gateway.gateway.data_plane.headers import authorization_of, parse_options, routing_headers, scope_headers
 from tfy_gateway.gateway.data_plane.held_stream import HeldStream, hold
 from tfy_gateway.gateway.data_plane.hooks import GuardrailSession
+from tfy_gateway.gateway.data_plane.limiting import estimated_usage_of
 from tfy_gateway.gateway.data_plane.recording import record
 from tfy_gateway.gateway.data_plane.response_headers import response_headers
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
@@ -236,10 +237,17 @@ class Pipeline:
             answer = await call(plane.transport, entry.target, ctx.endpoint.name, body, call_options)
         except UpstreamError as exc:
             self._spent(started)
+            if exc.reached:
+                ctx.reached_provider = True
+                ctx.unanswered = ctx.unanswered or not exc.answered
             error = from_upstream(exc, model, limits)
             if traced is not None:
                 traced.failed(error.status, error)
             return Outcome(error.status, retry_after_s=exc.retry_after, payload=error)
+        except BaseException:  # cancelled mid-call (the client left): the provider may be at work
+            ctx.reached_provider = ctx.unanswered = True
+            raise
+        ctx.reached_provider = True
         self._spent(started)
         if traced is not None:
             traced.answered(answer)
@@ -351,7 +359,18 @@ class Pipeline:
         """The request log record, metrics and the trace, once per request."""
         if not self._observed:
             self._observed = True
+            self._unknown_usage()
             record(self.ctx, self.plane.metrics, self.plane.logs, self.plane.telemetry)
+
+    def _unknown_usage(self) -> None:
+        """A request that may have reached a provider and got no answer telling its usage (a timeout,
+        a broken connection, a client that left) is charged its reservation's estimate: logged as
+        estimated usage, settled without a correction. Releasing it instead let clients that time out
+        bypass rate limits and budgets while the provider did the work."""
+        ctx = self.ctx
+        if ctx.usage is None and ctx.unanswered:
+            ctx.held_estimate = ctx.usage_estimated = True
+            ctx.usage = estimated_usage_of(ctx)
 
     async def _settle(self) -> None:
         """Hand the reservation back with what the request really used, even if it is being cancelled."""

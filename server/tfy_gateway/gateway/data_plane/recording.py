@@ -13,6 +13,7 @@ from typing import Any
 
 from tfy_gateway.gateway.applied import budgets_of, rate_limit_of
 from tfy_gateway.gateway.data_plane.context import RequestContext
+from tfy_gateway.gateway.identities import EVERYONE_TEAM
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.observability.genai import error_type, operation, provider_name
 from tfy_gateway.gateway.observability.genai_metrics import GenAISink
@@ -66,6 +67,17 @@ def record(
         return
     try:
         if request.trace is not None:
+            for check in request.guardrails.checks if request.guardrails is not None else ():
+                request.trace.guardrail(
+                    check.guardrail,
+                    stage=check.stage,
+                    result=check.result,
+                    started=check.started,
+                    latency_ms=check.latency_ms,
+                    operation=check.operation,
+                    strategy=check.strategy,
+                    message=check.message,
+                )
             request.trace.finish(request)
         sink = telemetry.metrics_sink(request.config.telemetry)
         if sink is not None:
@@ -175,6 +187,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             usage_estimated=request.usage_estimated,
             limits=_limits(request),
             trace_id=request.trace.trace_id if request.trace is not None else None,
+            teams=[team for team in principal.teams if team != EVERYONE_TEAM] if principal else [],
             guardrails=[check.to_dict() for check in report.checks] if report is not None else [],
         )
     )

@@ -132,6 +132,8 @@ class DataPlane:
                 journal = LimitJournal(settings.data_dir / LIMITS_FILE, local)
                 await journal.start()
                 stack.push_async_callback(journal.stop)
+                metrics.limit_counters_unreadable.set(journal.unreadable)
+                metrics.limit_state_emptied.set(int(journal.emptied))
                 limiter = Limiter(local, notify=notify, model_cache_size=settings.model_cache_size)
                 limits = PolicyLimits(limiter)
             transport = options.transport

@@ -34,6 +34,7 @@ class Check:
     result: Result
     latency_ms: float
     message: str | None = None
+    started: float = 0.0  # time.perf_counter() when the check began (for its trace span)
 
     @property
     def blocks(self) -> bool:

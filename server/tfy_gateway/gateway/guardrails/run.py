@@ -201,7 +201,7 @@ def _check(
     else:
         result, message = "pass", None
     latency_ms = (time.perf_counter() - started) * 1000
-    return Check(spec.ref, call.stage, spec.operation, spec.strategy, result, latency_ms, message)
+    return Check(spec.ref, call.stage, spec.operation, spec.strategy, result, latency_ms, message, started)
 
 
 def _run_local(guardrail: LocalGuardrail, call: GuardrailCall) -> Outcome:
@@ -209,7 +209,7 @@ def _run_local(guardrail: LocalGuardrail, call: GuardrailCall) -> Outcome:
     spec = guardrail.spec
     if isinstance(guardrail, NotRun):
         message = f"{spec.kind} guardrails are not run by the local gateway"
-        return Check(spec.ref, call.stage, spec.operation, spec.strategy, "skipped", 0.0, message), None
+        return Check(spec.ref, call.stage, spec.operation, spec.strategy, "skipped", 0.0, message, started), None
     try:
         verdict = guardrail.check_now(call)
     except Exception as exc:

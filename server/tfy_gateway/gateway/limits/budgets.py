@@ -102,7 +102,7 @@ class CompiledBudgets:
         object.__setattr__(self, "index", ModelIndex.of(self.rules))
 
     def matching(self, request: LimitRequest, by_model: SubjectIndex[BudgetRule] | None = None) -> list[BudgetRule]:
-        """Every matching rule in order; the first one decides. `by_model` as in `first_match`."""
+        """Every matching rule in order; the first one decides. `by_model` as in `CompiledLimits.matching`."""
         if not self.rules:
             return []
         if by_model is None:

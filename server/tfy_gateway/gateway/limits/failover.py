@@ -11,8 +11,10 @@ answer:
 - `fail-closed`: admission answers 503 (`StateUnavailable`): nothing is admitted that the shared
   limits did not check. For deployments where a budget must never be exceeded.
 
-Settlements never fail a request: when Redis is away they go to the local store (a no-op for
-reservations that were made in Redis), and the breaker logs the outage once.
+Settlements never fail a request: a reservation made in Redis is settled there, once, as soon as
+Redis answers again (`reconcile`); one made locally is settled locally. The breaker logs the outage
+once. No call makes a request wait longer than Redis's timeout, and a reservation whose caller gave
+up on Redis holds nothing once Redis answers again, whether it ran late or never (`reconcile`).
 """
 
 from __future__ import annotations
@@ -81,37 +83,44 @@ class FailoverLimitState:
         self._recovered()
         return admission
 
-    async def adjust(self, adjustments: Sequence[Adjustment]) -> tuple[int, ...]:
+    async def adjust(self, adjustments: Sequence[Adjustment], ticket: str | None = None) -> tuple[int, ...]:
         try:
-            totals = await self.shared.adjust(adjustments)
+            totals = await self.shared.adjust(adjustments, ticket)
         except StateStoreDown:
             self._fell_back("adjust")
+            if ticket is not None:  # held in Redis: settled there once it answers (its reconciler)
+                return tuple(0 for _ in adjustments)
             return self.local.adjust_now(adjustments)
         self._recovered()
         return totals
 
     async def read(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         try:
-            return await self.shared.read(probes)
+            totals = await self.shared.read(probes)
         except StateStoreDown:
             self._fell_back("read")
             if self.policy == "fail-closed":
                 raise StateUnavailable() from None
             return self.local.read_now(probes)
+        self._recovered()
+        return totals
 
     async def scan(self, prefix: str, bucket: int, span: int) -> list[tuple[str, int]]:
         try:
-            return await self.shared.scan(prefix, bucket, span)
+            found = await self.shared.scan(prefix, bucket, span)
         except StateStoreDown:
             self._fell_back("scan")
             if self.policy == "fail-closed":
                 raise StateUnavailable() from None
             return await self.local.scan(prefix, bucket, span)
+        self._recovered()
+        return found
 
     async def stop(self) -> None:
-        """Finish a merge under way (bounded by Redis's timeout per call)."""
+        """Finish a merge and a reconciliation under way (bounded by Redis's timeout per call)."""
         if self._merging is not None:
             await asyncio.gather(self._merging, return_exceptions=True)
+        await self.shared.stop()
 
     def _fell_back(self, operation: str) -> None:
         if self._on_fallback is not None:

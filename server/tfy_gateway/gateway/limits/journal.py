@@ -4,7 +4,9 @@ The in-memory store stays the source of truth while the gateway runs; the journa
 counters that changed behind the requests (every `interval_s`, in a worker thread, never on the event
 loop) and once more on shutdown, into `limits.sqlite3` in the data dir. On start the store loads the
 counters that have not expired. So a restart never resets a monthly budget or a daily limit; at worst
-(a crash, not a shutdown) the last interval's charges are lost.
+(a crash, not a shutdown) the last interval's charges are lost. A file that cannot be used stops the
+start with one line saying what to do (`state_file`); counters that cannot be read are reported
+(`unreadable`, `emptied`), never zeroed silently.
 """
 
 from __future__ import annotations
@@ -18,21 +20,11 @@ from pathlib import Path
 import orjson
 
 from tfy_gateway.gateway.limits.memory import MemoryLimitState
-from tfy_gateway.gateway.private_files import private_file
+from tfy_gateway.gateway.limits.state_file import LIMITS_FILE, Row, load_counters, open_counters
 
 logger = logging.getLogger(__name__)
 
-LIMITS_FILE = "limits.sqlite3"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS limit_counters (
-    key TEXT PRIMARY KEY,
-    buckets TEXT NOT NULL,
-    expires_at REAL NOT NULL
-);
-"""
-
-Row = tuple[str, dict[int, int], float]
+__all__ = ["LIMITS_FILE", "LimitJournal"]
 
 
 class LimitJournal:
@@ -43,6 +35,8 @@ class LimitJournal:
         self._connection: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self.unreadable = 0  # counters in the file that could not be read at start (they start from zero)
+        self.emptied = False  # the file was found empty (0 bytes): every counter it held was lost
 
     @property
     def stopping(self) -> bool:
@@ -52,10 +46,19 @@ class LimitJournal:
         return self._stopping.is_set()
 
     async def start(self) -> None:
-        """Open the file and load what is still counting into the store."""
-        self._connection = await asyncio.to_thread(self._open)
-        rows = await asyncio.to_thread(self._load)
-        self.state.load(rows)
+        """Open the file and load what is still counting into the store; `StateFileError` (one line:
+        which file, what is wrong, what to do) when the file cannot be used."""
+        path = self.path
+        emptied = path.is_file() and path.stat().st_size == 0
+        self._connection = connection = await asyncio.to_thread(open_counters, path)
+        try:
+            loaded = await asyncio.to_thread(load_counters, connection, path, emptied=emptied)
+        except BaseException:
+            self._connection = None
+            connection.close()
+            raise
+        self.unreadable, self.emptied = loaded.unreadable, loaded.emptied
+        self.state.load(loaded.rows)
         self._task = asyncio.create_task(self._run(), name="limit-journal")
 
     async def stop(self) -> None:
@@ -89,24 +92,6 @@ class LimitJournal:
                 await self.flush()
             except Exception:
                 logger.exception("writing rate-limit and budget counters to %s failed; retrying", self.path)
-
-    def _open(self) -> sqlite3.Connection:
-        private_file(self.path)
-        connection = sqlite3.connect(str(self.path), timeout=5.0, check_same_thread=False, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.executescript(_SCHEMA)
-        return connection
-
-    def _load(self) -> list[Row]:
-        assert self._connection is not None
-        rows = self._connection.execute("SELECT key, buckets, expires_at FROM limit_counters").fetchall()
-        loaded: list[Row] = []
-        for key, buckets, expires_at in rows:
-            try:
-                loaded.append((key, {int(index): int(amount) for index, amount in orjson.loads(buckets)}, expires_at))
-            except (orjson.JSONDecodeError, TypeError, ValueError):
-                logger.warning("ignoring an unreadable limit counter in %s", self.path)
-        return loaded
 
     def _write(self, changed: list[Row], gone: list[str]) -> None:
         assert self._connection is not None

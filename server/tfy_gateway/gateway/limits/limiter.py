@@ -5,16 +5,18 @@ matching budget rule's entities) and hands them to the state store in one atomic
 requests-unit limit never admits more than its limit and a budget never lets more requests in than
 it has room for, whatever the concurrency or the number of replicas sharing the store.
 
-- Rate limits (V1): the first matching rule only; it holds 1 request, or the estimated tokens
-  (`tokens.reserved_tokens`, capped at the limit: a request whose estimate alone exceeds the limit is
-  admitted into an empty window rather than never). A request is admitted when what it holds fits.
+- Rate limits (V1): every matching rule counts the request, the first one alone decides (the
+  platform's V1 semantics). Each holds 1 request, or the estimated tokens (capped at the rule's
+  limit: a request whose estimate alone exceeds the limit is admitted into an empty window rather
+  than never). A request is admitted when what it holds fits under the deciding rule.
 - Budgets (V1): every matching rule is charged the estimated cost (or tokens); the first one decides,
   and admits while its spend, in-flight holds included, is below its limit. So a budget is overspent
   by at most the requests admitted while the last of its room was being used, i.e. one request's cost
   when estimates are accurate. `audit_mode` rules never refuse; the reservation names them.
 
-Settling replaces the estimates with the real usage; a request the gateway failed before a provider
-answered releases everything it held. Budget counters report their thresholds once settled.
+Settling replaces the estimates with the real usage; a request whose usage is unknown keeps its
+estimates; only a request the gateway is certain never reached a provider releases everything it
+held (see `data_plane.limiting`). Budget counters report their thresholds once settled.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import orjson
 
 from tfy_gateway.gateway.applied import AppliedRule, Headroom, PolicyKind
 from tfy_gateway.gateway.errors import RequestError
+from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT, NANO_USD, bounded, nano_usd
 from tfy_gateway.gateway.limits.budgets import BUDGET_CONFIG, BudgetRule
 from tfy_gateway.gateway.limits.calendar import CalendarPeriod
 from tfy_gateway.gateway.limits.memory import Clock
@@ -38,7 +41,7 @@ from tfy_gateway.gateway.limits.request import LimitRequest
 from tfy_gateway.gateway.limits.reservation import Hold, HoldKind, Reservation
 from tfy_gateway.gateway.limits.rules import LimitRule
 from tfy_gateway.gateway.limits.scope import Entity, entities
-from tfy_gateway.gateway.limits.state import NANO_USD, Adjustment, Admission, Charge, LimitState
+from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, LimitState
 from tfy_gateway.gateway.limits.thresholds import Notify, ThresholdWatch
 from tfy_gateway.gateway.limits.tokens import estimated_usage
 from tfy_gateway.gateway.limits.v2 import V2Rule
@@ -98,7 +101,7 @@ class _Draft:
         """(input, output) tokens the request may use, estimated once."""
         if self._estimate is None:
             request = self.request
-            self._estimate = estimated_usage(request.body, generates=request.generates)
+            self._estimate = estimated_usage(request.body, generates=request.generates, sends=request.sends)
         return self._estimate
 
 
@@ -122,6 +125,7 @@ class _Slot(NamedTuple):
     measure: Measure
     owner: LimitRule | BudgetRule
     entity: Entity
+    cap: int = 1  # a token rate limit's own limit: the most one request holds in it (at least 1)
     budget: BudgetRule | None = None
 
 
@@ -176,7 +180,8 @@ class Limiter:
             raise Refused(self._refusal(draft, admission))
         if admission.refused and (soft := _soft_refusal(draft, admission)) is not None:
             # Admitted only because soft budgets are checked as unenforced: take the holds back.
-            await self.state.adjust([Adjustment(c.key, c.bucket, c.span, -c.amount) for c in draft.charges if c.amount])
+            undo = [Adjustment(c.key, c.bucket, c.span, -c.amount) for c in draft.charges if c.amount]
+            await self.state.adjust(undo, ticket=admission.ticket)
             raise Refused(self._refusal(draft, admission, only=soft))
         return self._reservation(draft, admission)
 
@@ -227,11 +232,11 @@ class Limiter:
             if measure == "request":
                 need = amount = 1
             elif measure == "tokens":
-                need = amount = min(max(sum(draft.estimate), 1), max(slot.limit or 0, 1))
+                need = amount = bounded(min(max(sum(draft.estimate), 1), max(slot.cap, 1)))
             elif measure == "cost":
                 need, amount = 1, self._cost_estimate(draft)
             else:  # a token budget
-                need, amount = 1, max(sum(draft.estimate), 1)
+                need, amount = 1, bounded(max(sum(draft.estimate), 1))
             charges.append(Charge(slot.key, bucket, slot.span, amount, need, slot.limit, slot.enforce, expires_at))
             holds.append(Hold(slot.key, bucket, slot.span, amount, slot.kind, slot.budget, slot.entity))
             owners.append(slot.owner)
@@ -265,11 +270,9 @@ class Limiter:
         if plan is None:
             plan = _Plan()
             rate_limits, budgets = policies.rate_limits, policies.budgets
-            rate_rule = (
-                rate_limits.first_match(request, memo.rate_limits.get(request.model)) if rate_limits.rules else None
-            )
-            if rate_rule is not None:
-                self._rate_limit(plan, rate_rule, request)
+            rate_rules = rate_limits.matching(request, memo.rate_limits.get(request.model)) if rate_limits.rules else ()
+            if rate_rules:
+                self._rate_limits(plan, rate_rules, request)
             budget_rules = budgets.matching(request, memo.budgets.get(request.model)) if budgets.rules else None
             if budget_rules:
                 self._budgets(plan, budget_rules, request)
@@ -289,8 +292,8 @@ class Limiter:
         """`release`: give back everything held. Else token and cost holds become the real `tokens`
         and `cost` (None keeps the estimate, when the real figure is unknown); requests stay counted."""
         adjustments, watched = self._settlement(reservation, release, tokens, cost)
-        if adjustments:
-            self._observe(watched, await self.state.adjust(adjustments))
+        if adjustments or reservation.ticket is not None:  # a ticket is settled even with nothing to correct
+            self._observe(watched, await self.state.adjust(adjustments, ticket=reservation.ticket))
 
     def settle_now(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> bool:
         """`settle` at once when the state store answers synchronously (the in-memory one): no await,
@@ -336,15 +339,19 @@ class Limiter:
             key = self._keys[memo] = counter_key(kind, rule_id, unit, entity)
         return key
 
-    def _rate_limit(self, plan: _Plan, rule: LimitRule, request: LimitRequest) -> None:
-        unit = rule.unit
-        measure: Measure = "request" if unit.kind == "requests" else "tokens"
-        for entity in entities(rule.applies_per, request):
-            key = self._key("rl", rule.id, unit.name, entity)
-            plan.slots.append(
-                _Slot(key, unit.period, unit.period.span, rule.limit, True, unit.kind, measure, rule, entity)
-            )
-        plan.applied.append(AppliedRule("rate_limit", rule.config_name, rule.id))
+    def _rate_limits(self, plan: _Plan, rules: Sequence[LimitRule], request: LimitRequest) -> None:
+        """The first rule decides (its limit is checked); the others only count the request."""
+        for position, rule in enumerate(rules):
+            unit = rule.unit
+            measure: Measure = "request" if unit.kind == "requests" else "tokens"
+            limit = rule.limit if position == 0 else None
+            for entity in entities(rule.applies_per, request):
+                key = self._key("rl", rule.id, unit.name, entity)
+                plan.slots.append(
+                    _Slot(key, unit.period, unit.period.span, limit, True, unit.kind, measure, rule, entity, rule.limit)
+                )
+        first = rules[0]
+        plan.applied.append(AppliedRule("rate_limit", first.config_name, first.id))
 
     def _budgets(self, plan: _Plan, rules: Sequence[BudgetRule], request: LimitRequest) -> None:
         for position, rule in enumerate(rules):
@@ -369,7 +376,7 @@ class Limiter:
                 key = self._key("rl2", rule.name, unit.name, entity)
                 measure: Measure = "request" if meter.unit.kind == "requests" else "tokens"
                 slot = _Slot(key, meter.unit.period, meter.unit.period.span, meter.limit, not meter.audit,
-                             meter.unit.kind, measure, meter, entity)  # fmt: skip
+                             meter.unit.kind, measure, meter, entity, meter.limit)  # fmt: skip
             else:
                 key = self._key("budget2", rule.name, unit.name, entity)
                 enforce = not (meter.audit or meter.soft)
@@ -384,7 +391,7 @@ class Limiter:
         if draft.cost is None:
             prompt, completion = draft.estimate
             cost = draft.request.pricing.cost(Usage(prompt_tokens=prompt, completion_tokens=completion))
-            draft.cost = round((cost or 0.0) * NANO_USD)
+            draft.cost = nano_usd(cost or 0.0, draft.request.body)
         return draft.cost
 
     # --- answers --------------------------------------------------------------------------------
@@ -424,6 +431,8 @@ class Limiter:
             applied=tuple(draft.applied),
             headroom=_headroom(draft, admission),
             would_block=tuple(would_block),
+            estimate=draft._estimate,
+            ticket=admission.ticket,
         )
 
 
@@ -483,6 +492,6 @@ def _wait(rule: LimitRule, frees: int | None, now: float) -> float | None:
 def _correction(hold: Hold, tokens: int | None, cost: float | None) -> int:
     if hold.kind == "tokens" and tokens is not None:
         return tokens - hold.amount
-    if hold.kind == "cost" and cost is not None:
-        return round(cost * NANO_USD) - hold.amount
+    if hold.kind == "cost" and cost is not None and cost == cost:  # not NaN
+        return bounded(round(min(cost * NANO_USD, MAX_AMOUNT))) - hold.amount
     return 0

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT, bounded
 from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, Probe
 
 Clock = Callable[[], float]
@@ -34,7 +35,7 @@ class Counter:
         for index, amount in self.buckets.items():
             if index > floor:
                 total += amount
-        return total
+        return total if total <= MAX_AMOUNT else MAX_AMOUNT
 
     def frees(self, bucket: int, span: int, excess: int) -> int | None:
         """The oldest bucket of the window whose expiry (with all older ones) frees `excess`."""
@@ -67,7 +68,7 @@ class MemoryLimitState:
     async def reserve(self, charges: Sequence[Charge]) -> Admission:
         return self.reserve_now(charges)
 
-    async def adjust(self, adjustments: Sequence[Adjustment]) -> tuple[int, ...]:
+    async def adjust(self, adjustments: Sequence[Adjustment], ticket: str | None = None) -> tuple[int, ...]:
         return self.adjust_now(adjustments)
 
     async def read(self, probes: Sequence[Probe]) -> tuple[int, ...]:
@@ -112,7 +113,7 @@ class MemoryLimitState:
                 totals.append(0)
                 continue
             if adjustment.delta and adjustment.bucket in counter.buckets:
-                counter.buckets[adjustment.bucket] = max(0, counter.buckets[adjustment.bucket] + adjustment.delta)
+                counter.buckets[adjustment.bucket] = bounded(counter.buckets[adjustment.bucket] + adjustment.delta)
                 self._dirty.add(adjustment.key)
             totals.append(counter.window(adjustment.bucket, adjustment.span))
         return tuple(totals)
@@ -151,7 +152,7 @@ class MemoryLimitState:
         now = self.clock()
         for key, buckets, expires_at in rows:
             if expires_at > now:
-                self._counters[key] = Counter(dict(buckets), expires_at)
+                self._counters[key] = Counter({index: bounded(amount) for index, amount in buckets.items()}, expires_at)
                 heapq.heappush(self._expiry, (expires_at, key))
 
     # --- internals ------------------------------------------------------------------------------
@@ -162,12 +163,12 @@ class MemoryLimitState:
             counter = self._counters[charge.key] = Counter()
         buckets = counter.buckets
         if charge.bucket in buckets:
-            buckets[charge.bucket] += charge.amount
+            buckets[charge.bucket] = bounded(buckets[charge.bucket] + charge.amount)
         else:
             floor = charge.bucket - charge.span
             for index in [index for index in buckets if index <= floor]:
                 del buckets[index]
-            buckets[charge.bucket] = charge.amount
+            buckets[charge.bucket] = bounded(charge.amount)
         if charge.expires_at > counter.expires_at:
             counter.expires_at = charge.expires_at
             if not math.isinf(charge.expires_at):

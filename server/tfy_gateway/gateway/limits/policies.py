@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from tfy_gateway.gateway.limits.budgets import CompiledBudgets, compile_budgets
 from tfy_gateway.gateway.limits.rules import CompiledLimits, compile_limits
@@ -28,6 +29,14 @@ class LimitPolicies:
     def prices_matter(self) -> bool:
         """Whether a budget may hold a cost (the data plane then finds the request's price)."""
         return bool(self.budgets.rules or self.v2.budgets)
+
+    @cached_property
+    def counts_tokens(self) -> bool:
+        """Whether a rule may hold a token estimate (a budget, or a tokens rate limit): the data plane
+        then finds how the request's targets will send it."""
+        v1 = any(rule.unit.kind == "tokens" for rule in self.rate_limits.rules)
+        v2 = any(meter.unit.kind == "tokens" for rule in self.v2.rate_limits for meter in rule.meters_all())
+        return self.prices_matter or v1 or v2
 
 
 def compile_policies(snapshot: ConfigSnapshot) -> LimitPolicies:

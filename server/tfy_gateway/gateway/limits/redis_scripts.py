@@ -3,31 +3,49 @@
 A counter is a hash `bucket index -> amount` (the same buckets as `MemoryLimitState`), its key's
 expiry the latest `expires_at` charged (PEXPIREAT; none for an unbounded period). Amounts and bucket
 names are passed to Redis as the caller's strings, never through a Lua number: Lua formats numbers
-with 14 significant digits, and nano-USD spend has more. Sums are Lua doubles, exact below 2**53
-(a $9M budget in nano-USD).
+with 14 significant digits, and nano-USD spend has more; a value the script computes itself (a clamp,
+a merge) is written with '%.0f', exact up to 2**53. Sums are Lua doubles, exact below 2**53 (a $9M
+budget in nano-USD), and every bucket and window total is kept within [0, MAX_AMOUNT] (`bounds`), so
+a reply never overflows Redis's int64 conversion.
 
 Per counter, a reserve runs three commands (HGETALL, HINCRBY or HSET, PEXPIREAT or PERSIST; HDELs
 when a new bucket pushes old ones out) and a settlement two (HGETALL, and HINCRBY unless its delta
-is 0).
+is 0). A reservation adds one marker key, `#hold:<ticket>` (one SET NX at reserve, one DEL at
+settle): it tells a script that ran after its caller gave up from one that never ran (`CANCEL`), and
+makes a settlement sent twice count once.
 """
 
 from __future__ import annotations
+
+from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT
 
 # Shared helpers: read a counter once per call into a Lua table (index -> amount, index -> field, and
 # whether the key exists: a hash with no field does not). The scripts keep that table in step with
 # what they write, so a counter is read once per call and never read back (each redis.call costs
 # Redis about half a microsecond more than the command itself).
-_LOAD = """
+_LOAD = (
+    f"local MAX = {MAX_AMOUNT}\n"
+    + """
+-- Every bucket and window total stays within [0, MAX] (`bounds`): amounts are clamped on the way in,
+-- and a value computed here is written with all its digits ('%.0f': exact up to MAX).
+local function clamp(x)
+  if x == nil or x ~= x or x < 0 then return 0 end
+  if x > MAX then return MAX end
+  return x
+end
+local function digits(x) return string.format('%.0f', x) end
 local cache = {}
 local function load(key)
   local c = cache[key]
   if c == nil then
     local flat = redis.call('HGETALL', key)
-    c = {amounts = {}, names = {}, exists = #flat > 0}
+    c = {amounts = {}, names = {}, exists = #flat > 0, stray = {}}
     for i = 1, #flat, 2 do
-      local index = tonumber(flat[i])
-      c.amounts[index] = tonumber(flat[i + 1])
+      local index, stored = tonumber(flat[i]), tonumber(flat[i + 1])
+      c.amounts[index] = clamp(stored)
       c.names[index] = flat[i]
+      -- out of range (written before the bounds): the next write replaces it, never adds to it
+      if c.amounts[index] ~= stored then c.stray[index] = true end
     end
     cache[key] = c
   end
@@ -38,20 +56,49 @@ local function window(c, floor)
   for index, amount in pairs(c.amounts) do
     if index > floor then total = total + amount end
   end
-  return total
+  return clamp(total)
+end
+"""
+)
+
+# Add a delta (the caller's string) to a bucket still held, within [0, MAX]: HINCRBY with the caller's
+# digits when the result stays in range, else the clamped value written whole.
+_DELTA = """
+local function add(key, c, bucket, raw)
+  local delta = tonumber(raw) or 0
+  local current = c.amounts[bucket]
+  if delta == 0 or current == nil then return end
+  local wanted = current + delta
+  if wanted < 0 or wanted > MAX or c.stray[bucket] then
+    c.amounts[bucket] = clamp(wanted)
+    c.stray[bucket] = nil
+    redis.call('HSET', key, c.names[bucket], digits(c.amounts[bucket]))
+  else
+    c.amounts[bucket] = redis.call('HINCRBY', key, c.names[bucket], raw)
+  end
 end
 """
 
 RESERVE = (
     _LOAD
     + """
--- KEYS: one counter per charge. ARGV, 7 per charge: bucket, span, amount, need, limit ('' = none),
--- enforce ('1'/'0'), expires_at in ms ('inf' = never).
--- Returns {admitted, used[], refused[] (0-based), frees[] (false = none), oldest[] (false = empty)}.
+-- KEYS: one counter per charge, then the reservation's hold marker when ARGV[1] is not ''.
+-- ARGV[1]: the marker's time to live in ms ('' = no marker: a dry run). Then 7 per charge: bucket,
+-- span, amount, need, limit ('' = none), enforce ('1'/'0'), expires_at in ms ('inf' = never).
+-- Returns {admitted, used[], refused[] (0-based), frees[] (false = none), oldest[] (false = empty)};
+-- admitted -1, holding nothing, when the marker is already there: its caller gave up and cancelled
+-- it before this script got to run.
+local n = #KEYS
+local marker = nil
+if ARGV[1] ~= '' then
+  marker = KEYS[n]
+  n = n - 1
+  if not redis.call('SET', marker, 'held', 'NX', 'PX', ARGV[1]) then return {-1, {}, {}, {}, {}} end
+end
 local used, refused, frees, oldest = {}, {}, {}, {}
 local admitted = 1
-for i = 1, #KEYS do
-  local a = (i - 1) * 7
+for i = 1, n do
+  local a = 1 + (i - 1) * 7
   local bucket, span, need = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])
   local c = load(KEYS[i])
   local floor = bucket - span
@@ -83,21 +130,29 @@ for i = 1, #KEYS do
     end
   end
 end
-for i = 1, #KEYS do
-  local a = (i - 1) * 7
+for i = 1, n do
+  local a = 1 + (i - 1) * 7
   local key = KEYS[i]
-  local bucket, span, amount = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local bucket, span, given = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local amount = clamp(given)
   local floor = bucket - span
   local c = load(key)
   if admitted == 1 and amount ~= 0 then
     local existed = c.exists
-    if c.amounts[bucket] ~= nil then
-      c.amounts[bucket] = c.amounts[bucket] + amount
-      redis.call('HINCRBY', key, c.names[bucket], ARGV[a + 3])
+    local current = c.amounts[bucket]
+    if current ~= nil then
+      if amount == given and current + amount <= MAX and not c.stray[bucket] then
+        c.amounts[bucket] = current + amount
+        redis.call('HINCRBY', key, c.names[bucket], ARGV[a + 3])
+      else
+        c.amounts[bucket] = clamp(current + amount)
+        c.stray[bucket] = nil
+        redis.call('HSET', key, c.names[bucket], digits(c.amounts[bucket]))
+      end
     else
       c.amounts[bucket] = amount
       c.names[bucket] = ARGV[a + 1]
-      redis.call('HSET', key, ARGV[a + 1], ARGV[a + 3])
+      redis.call('HSET', key, ARGV[a + 1], amount == given and ARGV[a + 3] or digits(amount))
       local stale = {}
       for index, name in pairs(c.names) do
         if index <= floor then stale[#stale + 1] = index end
@@ -124,34 +179,61 @@ for i = 1, #KEYS do
   end
   oldest[i] = found
 end
+if marker and admitted == 0 then redis.call('DEL', marker) end  -- refused: nothing held
 return {admitted, used, refused, frees, oldest}
 """
 )
 
 ADJUST = (
     _LOAD
+    + _DELTA
     + """
--- KEYS: one counter per adjustment. ARGV, 3 per adjustment: bucket, span, delta.
--- A bucket no longer held is left alone; a bucket never goes below 0. Returns the window totals.
+-- KEYS: one counter per adjustment, then the reservation's hold marker when ARGV[1] is '1'.
+-- ARGV[1]: '1' with a marker, '' without. Then 3 per adjustment: bucket, span, delta.
+-- With a marker, the deltas apply only if it was there, and it is deleted: a settlement sent again
+-- (its first reply was lost) changes nothing. (A settled reservation was admitted, so its marker is
+-- never a cancelled one's tombstone.)
+-- A bucket no longer held is left alone; a bucket stays within [0, MAX]. Returns the window totals.
+local n = #KEYS
+local apply = true
+if ARGV[1] ~= '' then
+  apply = redis.call('DEL', KEYS[n]) == 1
+  n = n - 1
+end
 local totals = {}
-for i = 1, #KEYS do
-  local a = (i - 1) * 3
-  local key, bucket, delta = KEYS[i], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 3])
+for i = 1, n do
+  local a = 1 + (i - 1) * 3
+  local key, bucket = KEYS[i], tonumber(ARGV[a + 1])
   local c = load(key)
-  if delta ~= 0 then
-    local current = c.amounts[bucket]
-    if current ~= nil then
-      if current + delta < 0 then
-        redis.call('HSET', key, c.names[bucket], 0)
-        c.amounts[bucket] = 0
-      else
-        c.amounts[bucket] = redis.call('HINCRBY', key, c.names[bucket], ARGV[a + 3])
-      end
-    end
-  end
+  if apply then add(key, c, bucket, ARGV[a + 3]) end
   totals[i] = window(c, bucket - tonumber(ARGV[a + 2]))
 end
 return totals
+"""
+)
+
+CANCEL = (
+    _LOAD
+    + _DELTA
+    + """
+-- A reservation whose caller gave up after sending it (Redis did not answer in time). KEYS: its
+-- counters, then its hold marker. ARGV[1]: a tombstone's time to live in ms; then 3 per counter:
+-- bucket, span, delta (minus what was held). If the reservation ran ('held'), its holds are given
+-- back and the marker deleted (returns 1); if it has not run yet, a tombstone makes it hold nothing
+-- when it does (returns 0).
+local n = #KEYS
+local marker = KEYS[n]
+local state = redis.call('GET', marker)
+if state == 'held' then
+  for i = 1, n - 1 do
+    local a = 1 + (i - 1) * 3
+    add(KEYS[i], load(KEYS[i]), tonumber(ARGV[a + 1]), ARGV[a + 3])
+  end
+  redis.call('DEL', marker)
+  return 1
+end
+if not state then redis.call('SET', marker, 'cancelled', 'PX', ARGV[1]) end
+return 0
 """
 )
 
@@ -167,16 +249,25 @@ return totals
 """
 )
 
-MERGE = """
+MERGE = (
+    _LOAD
+    + """
 -- KEYS: counters counted locally while Redis was away. ARGV per key: expires_at ms ('inf'), the
--- number of buckets n, then n pairs bucket, amount. Adds the amounts; the later expiry wins.
+-- number of buckets n, then n pairs bucket, amount. Adds the amounts (within [0, MAX]); the later
+-- expiry wins.
 local a = 1
 for i = 1, #KEYS do
   local key, expires, n = KEYS[i], ARGV[a], tonumber(ARGV[a + 1])
-  local existed = redis.call('EXISTS', key) == 1
+  local c = load(key)
+  local existed = c.exists
   a = a + 2
   for _ = 1, n do
-    redis.call('HINCRBY', key, ARGV[a], ARGV[a + 1])
+    local index = tonumber(ARGV[a])
+    local total = clamp((c.amounts[index] or 0) + clamp(tonumber(ARGV[a + 1])))
+    redis.call('HSET', key, c.names[index] or ARGV[a], digits(total))
+    c.amounts[index] = total
+    c.names[index] = c.names[index] or ARGV[a]
+    c.exists = true
     a = a + 2
   end
   if expires == 'inf' then
@@ -189,3 +280,4 @@ for i = 1, #KEYS do
 end
 return #KEYS
 """
+)

@@ -14,25 +14,37 @@ several scripts, and a request could then be counted by one rule and refused by 
 exactness. `scan` walks the keyspace with SCAN MATCH (the prefix's glob characters escaped): a
 control-plane read, never on the request path.
 
+Each reservation that holds something carries a ticket, `<prefix>:{limits}#hold:<ticket>` (same slot),
+set by its reserve script and deleted by its settlement. When a caller gives up on Redis (its
+timeout, from the moment it called), what it sent may still run later: the `Reconciler` undoes such
+a reservation, or applies such a settlement exactly once, as soon as Redis answers again.
+
 Errors surface as `StateStoreDown` (from `RedisLink`); `failover.FailoverLimitState` applies the
 failure policy on top.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, cast
 
 from redis.commands.core import AsyncScript
 
 from tfy_gateway.gateway.limits import redis_scripts
+from tfy_gateway.gateway.limits.bounds import bounded
+from tfy_gateway.gateway.limits.reconcile import Reconciler, Unsettled
 from tfy_gateway.gateway.limits.redis_batch import ScriptBatcher
 from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, Probe
-from tfy_gateway.gateway.shared.redis import RedisLink, escape_glob
+from tfy_gateway.gateway.shared.redis import RedisLink, StateStoreDown, escape_glob
 
 SCAN_BATCH = 500
+MARKER_TTL_MS = 24 * 3600 * 1000
+"""How long a reservation's hold marker (or a cancelled one's tombstone) lives: longer than any request
+and any outage it must outlast; a settlement after it counts nothing more (the hold keeps its estimate)."""
 
 
 def limits_prefix(prefix: str) -> str:
@@ -50,35 +62,88 @@ class RedisLimitState:
     def __init__(self, link: RedisLink, *, prefix: str = "tfy-gateway") -> None:
         self.link = link
         self.prefix = limits_prefix(prefix)
+        self._markers = f"{prefix}:{{limits}}#hold:"
         client = link.client
         self._reserve = client.register_script(redis_scripts.RESERVE)
         self._adjust = client.register_script(redis_scripts.ADJUST)
+        self._cancel = client.register_script(redis_scripts.CANCEL)
         self._read = client.register_script(redis_scripts.READ)
         self._merge = client.register_script(redis_scripts.MERGE)
         self._batcher = ScriptBatcher(link)
+        # Tickets: unique across replicas and restarts (a random run id), cheap per request (a count).
+        self._run_id = os.urandom(6).hex()
+        self._tickets = itertools.count()
+        self.reconciler = Reconciler(self._reconcile)
+        link.on_recovery(self.reconciler.kick)
 
     async def reserve(self, charges: Sequence[Charge]) -> Admission:
         if not charges:
             return Admission(True, ())
         prefix = self.prefix
         keys = [prefix + charge.key for charge in charges]
-        args: list[str | int] = []
+        args: list[str | int] = [""]
+        holds = False
         for charge in charges:
             limit = "" if charge.limit is None else charge.limit
             args += (charge.bucket, charge.span, charge.amount, charge.need, limit, int(charge.enforce))
             args.append(_expiry(charge.expires_at))
-        reply = await self._run("reserve", self._reserve, keys, args)
+            holds = holds or charge.amount != 0
+        ticket = on_lost = None
+        if holds:  # a reservation that holds anything gets a ticket, its hold marker the last key
+            ticket = f"{self._run_id}.{next(self._tickets)}"
+            args[0] = MARKER_TTL_MS
+            keys.append(self._markers + ticket)
+            on_lost = partial(self._given_up, ticket, charges)
+        reply = await self._run("reserve", self._reserve, keys, args, on_lost=on_lost)
         admitted, used, refused, frees, oldest = reply
-        return Admission(bool(admitted), tuple(used), tuple(refused), tuple(frees), tuple(oldest))
+        if admitted == -1:  # only seen by a caller that gave up meanwhile
+            raise StateStoreDown("the reservation was cancelled before it ran")
+        held = ticket if admitted else None
+        return Admission(bool(admitted), tuple(used), tuple(refused), tuple(frees), tuple(oldest), held)
 
-    async def adjust(self, adjustments: Sequence[Adjustment]) -> tuple[int, ...]:
-        if not adjustments:
+    async def adjust(self, adjustments: Sequence[Adjustment], ticket: str | None = None) -> tuple[int, ...]:
+        """With a ticket, also when there is nothing to correct: the settlement deletes the marker."""
+        if not adjustments and ticket is None:
             return ()
+        try:
+            return await self._settle(tuple(adjustments), ticket)
+        except BaseException:
+            if ticket is not None:  # perhaps not applied: again once Redis answers (it counts once)
+                self.reconciler.settle(ticket, tuple(adjustments))
+            raise
+
+    async def stop(self) -> None:
+        """Finish a reconciliation under way (bounded by Redis's timeout per call)."""
+        await self.reconciler.stop()
+
+    def _given_up(self, ticket: str, charges: Sequence[Charge]) -> None:
+        """A reservation went out and its caller gave up: give it back once Redis answers."""
+        undo = tuple(Adjustment(c.key, c.bucket, c.span, -bounded(c.amount)) for c in charges if c.amount)
+        self.reconciler.cancel(ticket, undo)
+
+    def _marker(self, ticket: str) -> str:
+        """The hold marker's key: the counters' hash tag (same slot), outside their prefix (no scan
+        of counters ever meets one)."""
+        return f"{self._markers}{ticket}"
+
+    async def _settle(self, adjustments: tuple[Adjustment, ...], ticket: str | None) -> tuple[int, ...]:
         keys = [self.prefix + adjustment.key for adjustment in adjustments]
-        args: list[str | int] = []
+        args: list[str | int] = ["1" if ticket is not None else ""]
         for adjustment in adjustments:
             args += (adjustment.bucket, adjustment.span, adjustment.delta)
+        if ticket is not None:
+            keys.append(self._marker(ticket))
         return tuple(await self._run("adjust", self._adjust, keys, args))
+
+    async def _reconcile(self, unsettled: Unsettled) -> object:
+        if unsettled.kind == "settle":
+            return await self._settle(unsettled.adjustments, unsettled.ticket)
+        keys = [self.prefix + adjustment.key for adjustment in unsettled.adjustments]
+        keys.append(self._marker(unsettled.ticket))
+        args: list[str | int] = [MARKER_TTL_MS]
+        for adjustment in unsettled.adjustments:
+            args += (adjustment.bucket, adjustment.span, adjustment.delta)
+        return await self._run("cancel", self._cancel, keys, args)
 
     async def read(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         if not probes:
@@ -123,8 +188,19 @@ class RedisLimitState:
             return 0
         return cast(int, await self._run("merge", self._merge, keys, args))
 
-    async def _run(self, operation: str, script: AsyncScript, keys: list[str], args: list[str | int]) -> Any:
+    async def _run(
+        self,
+        operation: str,
+        script: AsyncScript,
+        keys: list[str],
+        args: list[str | int],
+        *,
+        on_lost: Callable[[], None] | None = None,
+    ) -> Any:
         # Every script over the batcher's connection, not only the per-request ones: it reconnects
         # after a Redis restart, where a pooled connection can fail once more (the merge of what was
         # counted during an outage is exactly the call made right after one).
-        return await self._batcher.call(operation, script, keys, args)
+        reply = await self._batcher.call(operation, script, keys, args, on_lost=on_lost)
+        if self.reconciler.pending:  # Redis answers: what was given up on can be made right now
+            self.reconciler.kick()
+        return reply

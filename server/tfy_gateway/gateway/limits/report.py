@@ -8,6 +8,7 @@ applies_to, mode, entities[{entity, periods{<unit>: {limit, used, percentage, st
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -78,20 +79,21 @@ async def explain_limits(limiter: Limiter, policies: LimitPolicies, request: Lim
     for verdict in verdicts:
         by_rule.setdefault(id(verdict.owner), []).append(verdict)
 
-    def trace(rules: tuple[Rule, ...], first_only: bool) -> list[dict[str, Any]]:
+    def trace(rules: tuple[Rule, ...]) -> list[dict[str, Any]]:
+        """V1: every matching rule counts the request; the first matching one decides."""
         out: list[dict[str, Any]] = []
         matched_before = False
         for rule in rules:
             entry = _rule_head(rule)
             reason = _mismatch(rule, route)
-            if reason is None and first_only and matched_before:
-                reason = "an earlier rule matched first: only the first matching rate-limit rule applies"
             entry["matched"] = reason is None
             if reason is not None:
                 entry["reason"] = reason
             else:
-                matched_before = True
                 entry["reason"] = "matches: " + rule.when.describe()
+                if matched_before:
+                    entry["reason"] += " (counted only: an earlier matching rule decides)"
+                matched_before = True
                 entry["entities"] = [_verdict(v, now) for v in by_rule.get(id(rule), [])]
                 entry["deciding"] = any(v.deciding for v in by_rule.get(id(rule), []))
                 entry["would_refuse"] = any(v.refused for v in by_rule.get(id(rule), []))
@@ -121,29 +123,39 @@ async def explain_limits(limiter: Limiter, policies: LimitPolicies, request: Lim
     return {
         "admitted": not refusing,
         "refused_by": refusing[0].owner.id if refusing else None,
-        "rate_limits": trace(policies.rate_limits.rules, first_only=True),
-        "budgets": trace(policies.budgets.rules, first_only=False),
+        "rate_limits": trace(policies.rate_limits.rules),
+        "budgets": trace(policies.budgets.rules),
         "rate_limits_v2": trace_v2(policies.v2.rate_limits),
         "budgets_v2": trace_v2(policies.v2.budgets),
     }
 
 
+Visible = Callable[[Entity], bool]
+
+
 async def usage(
-    limiter: Limiter, policies: LimitPolicies, *, kind: str, rule_id: str | None = None
+    limiter: Limiter,
+    policies: LimitPolicies,
+    *,
+    kind: str,
+    rule_id: str | None = None,
+    visible: Visible | None = None,
 ) -> list[dict[str, Any]]:
     """Every rule of `kind` ("rate_limit" or "budget"), each with every entity counted in its current
-    window (busiest first)."""
+    window (busiest first); `visible`: only the entities it accepts (a caller's own counters)."""
     rules: tuple[Rule, ...] = policies.rate_limits.rules if kind == "rate_limit" else policies.budgets.rules
     now = limiter.clock()
-    out = await _v1_usage(limiter, rules, now, rule_id)
+    out = await _v1_usage(limiter, rules, now, rule_id, visible)
     v2 = policies.v2.rate_limits if kind == "rate_limit" else policies.v2.budgets
     for rule in v2:
         if rule_id is None or rule.name == rule_id:
-            out.append(await _v2_usage(limiter, rule, now))
+            out.append(await _v2_usage(limiter, rule, now, visible))
     return out
 
 
-async def _v1_usage(limiter: Limiter, rules: tuple[Rule, ...], now: float, rule_id: str | None) -> list[dict[str, Any]]:
+async def _v1_usage(
+    limiter: Limiter, rules: tuple[Rule, ...], now: float, rule_id: str | None, visible: Visible | None
+) -> list[dict[str, Any]]:
     out = []
     for rule in rules:
         if rule_id is not None and rule.id != rule_id:
@@ -156,6 +168,8 @@ async def _v1_usage(limiter: Limiter, rules: tuple[Rule, ...], now: float, rule_
         for key, used in sorted(rows, key=lambda row: -row[1]):
             parts = orjson.loads(key)[3:]
             entity = tuple(zip(parts[::2], parts[1::2], strict=True))
+            if visible is not None and not visible(entity):
+                continue
             if used or isinstance(rule, BudgetRule):
                 periods = {rule.unit.name: _period(rule, used, now, bucket, None)}
                 entities.append({"entity": entity_label(entity), "periods": periods})
@@ -163,7 +177,7 @@ async def _v1_usage(limiter: Limiter, rules: tuple[Rule, ...], now: float, rule_
     return out
 
 
-async def _v2_usage(limiter: Limiter, rule: V2Rule, now: float) -> dict[str, Any]:
+async def _v2_usage(limiter: Limiter, rule: V2Rule, now: float, visible: Visible | None = None) -> dict[str, Any]:
     """Every entity of a V2 rule with each of its windows (an override's limits where one applies)."""
     prefix_kind = "rl2" if rule.kind == "rate_limit" else "budget2"
     by_entity: dict[Entity, dict[str, int]] = {}
@@ -175,6 +189,8 @@ async def _v2_usage(limiter: Limiter, rule: V2Rule, now: float) -> dict[str, Any
             by_entity.setdefault(tuple(zip(parts[::2], parts[1::2], strict=True)), {})[unit] = total
     entities = []
     for entity, totals in sorted(by_entity.items(), key=lambda item: -max(item[1].values())):
+        if visible is not None and not visible(entity):
+            continue
         periods = {}
         for meter in rule.meters_for(entity):
             bucket = meter.unit.period.index(now)

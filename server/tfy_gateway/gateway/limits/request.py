@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from tfy_gateway.gateway.accounting.cost import UNPRICED, ModelPricing
+from tfy_gateway.gateway.limits.tokens import AS_OPENAI, Send
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -26,6 +27,9 @@ class LimitRequest:
     metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     body: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)  # for the token estimate
     generates: bool = True  # the endpoint produces completion tokens (chat, completions)
+    # How the request may go out (wire format and body per kind of target it may be routed to), for
+    # the output tokens its adapters will ask for; empty: `body` as it came, in OpenAI's format.
+    sends: tuple[Send, ...] = AS_OPENAI
     # How the costliest target the request may be routed to is priced, for the budget hold.
     pricing: ModelPricing = UNPRICED
 

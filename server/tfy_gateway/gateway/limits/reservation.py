@@ -34,6 +34,10 @@ class Reservation:
     headroom: tuple[Headroom, ...] = ()
     # Rules in audit mode that would have refused the request.
     would_block: tuple[AppliedRule, ...] = ()
+    # The (input, output) tokens held as its estimate, when a token or cost hold needed one.
+    estimate: tuple[int, int] | None = None
+    # The state store's name for the holds (a shared store's settlement names it), or None.
+    ticket: str | None = None
 
     @property
     def rate_limit(self) -> AppliedRule | None:

@@ -1,7 +1,8 @@
 """The applied `gateway-rate-limiting-config` (V1), compiled once per configuration version.
 
-Rules are tried in order and only the first matching one limits a request (the platform's
-documented V1 semantics); later rules are ignored for it, even if the first one has room. A rule
+Rules are tried in order and only the first matching one decides whether a request is admitted;
+every matching rule counts it (the platform's V1 deprecation notice: "V1 enforced only the first
+matching rule ... and usage was still counted against every rule the request matched"). A rule
 whose `rate_limit_applies_per` names `metadata.<key>` only matches requests carrying that key (there
 is no counter to charge otherwise), so requests without it fall through to later rules.
 """
@@ -59,7 +60,7 @@ class LimitRule:
 
 @dataclass(frozen=True, eq=False)
 class CompiledLimits:
-    """The rules in order; `first_match` narrows them by requested model and by the caller's subjects
+    """The rules in order; `matching` narrows them by requested model and by the caller's subjects
     before matching, so thousands of per-team rules cost a few dict lookups. The limiter remembers
     the per-model narrowing (`by_model`); without it, it is built afresh."""
 
@@ -69,17 +70,23 @@ class CompiledLimits:
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", ModelIndex.of(self.rules))
 
-    def first_match(self, request: LimitRequest, by_model: SubjectIndex[LimitRule] | None = None) -> LimitRule | None:
-        """`by_model`: the subject index of `request.model`'s rules, when the caller remembers it."""
+    def matching(self, request: LimitRequest, by_model: SubjectIndex[LimitRule] | None = None) -> list[LimitRule]:
+        """Every matching rule in order: the first decides, all of them count the request.
+        `by_model`: the subject index of `request.model`'s rules, when the caller remembers it."""
         if not self.rules:
-            return None
+            return []
         if by_model is None:
             by_model = SubjectIndex(self.index.select(request.model))
         candidates = by_model.candidates(request.subjects)
         if not candidates:
-            return None
+            return []
         route = RouteRequest(request.model, request.subjects, request.metadata)
-        return next((rule for rule in candidates if rule.matches(route)), None)
+        return [rule for rule in candidates if rule.matches(route)]
+
+    def first_match(self, request: LimitRequest, by_model: SubjectIndex[LimitRule] | None = None) -> LimitRule | None:
+        """The rule that decides `request` (the first matching one), or None."""
+        found = self.matching(request, by_model)
+        return found[0] if found else None
 
 
 def compile_rule(rule: RateLimitRule, config_name: str) -> LimitRule:

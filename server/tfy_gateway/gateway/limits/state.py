@@ -7,7 +7,8 @@ atomically, so a store shared by many gateway replicas (Redis, one Lua script) d
 single process would. The in-memory store (`memory.MemoryLimitState`) is the default.
 
 A store never reads a clock and never interprets a rule: callers pass the bucket indexes and the
-expiry times, so an implementation is nothing but arithmetic on counters.
+expiry times, so an implementation is nothing but arithmetic on counters, kept within
+[0, MAX_AMOUNT] per bucket and per window total (`bounds`), whatever amounts it is given.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-NANO_USD = 1_000_000_000
+from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT, NANO_USD
+
+__all__ = ["MAX_AMOUNT", "NANO_USD", "Adjustment", "Admission", "Charge", "LimitState", "Probe"]
+
 # The values crossing the interface are named tuples: a request makes several, and they are cheap.
-"""Cost amounts are integers in 1e-9 USD: exact sums, and a $9M budget still fits a double's integers."""
 
 
 class Charge(NamedTuple):
@@ -54,6 +57,8 @@ class Admission(NamedTuple):
     refused: tuple[int, ...] = ()
     frees: tuple[int | None, ...] = ()
     oldest: tuple[int | None, ...] = ()
+    # A shared store's name for what was held (its settlement names it), or None.
+    ticket: str | None = None
 
 
 class Adjustment(NamedTuple):
@@ -77,8 +82,9 @@ class LimitState(Protocol):
     async def reserve(self, charges: Sequence[Charge]) -> Admission:
         """Check every charge and, unless an enforced one fails, add every amount; atomically."""
 
-    async def adjust(self, adjustments: Sequence[Adjustment]) -> tuple[int, ...]:
-        """Apply settlements; returns each window's total afterwards (for alert thresholds)."""
+    async def adjust(self, adjustments: Sequence[Adjustment], ticket: str | None = None) -> tuple[int, ...]:
+        """Apply settlements; returns each window's total afterwards (for alert thresholds). `ticket`:
+        the admission's, when the settlement is of a reservation (a shared store applies it once)."""
 
     async def read(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         """The window totals, for usage and headroom answers."""

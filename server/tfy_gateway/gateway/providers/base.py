@@ -148,9 +148,18 @@ class UpstreamResponse:
 
 class UpstreamError(RemoteError):
     """The upstream call failed. `status` is what the data plane should answer with (and match
-    against fallback_status_codes); `message` is safe to show (credentials are redacted)."""
+    against fallback_status_codes); `message` is safe to show (credentials are redacted).
+
+    What it says about the provider's work, for limits and budgets: `reached` False only when the
+    gateway is certain no byte of the request reached the provider (no connection could be made,
+    or the request could not be built); `answered` False when it may have reached it and nothing
+    tells what it did (a timeout, a broken connection, an answer too large to read), so its usage
+    is unknown. The base case is an error the provider answered with: reached, answered.
+    """
 
     kind = "api_error"
+    reached = True
+    answered = True
 
     def __init__(
         self,
@@ -177,6 +186,7 @@ class UpstreamConnectionError(UpstreamError):
     """Could not connect, or the connection broke (maps to 502)."""
 
     kind = "connection_error"
+    answered = False
 
 
 class UpstreamStreamCut(UpstreamConnectionError):
@@ -190,22 +200,26 @@ class UpstreamTimeout(UpstreamError):
     answers 408 instead when the limit was the client's own (its request headers)."""
 
     kind = "timeout"
+    answered = False
 
     def __init__(self, message: str, provider: str, *, phase: Phase) -> None:
         super().__init__(504, message, provider)
         self.phase: Phase = phase
+        self.reached = phase != "connect"  # no connection: nothing was sent
 
 
 class InvalidRequest(UpstreamError):
     """The request cannot be expressed in the target's wire format (e.g. a malformed tool call): 400."""
 
     kind = "invalid_request"
+    reached = False
 
 
 class UnsupportedEndpoint(UpstreamError):
     """The target's wire format has no such endpoint (e.g. embeddings on Anthropic): 400."""
 
     kind = "unsupported"
+    reached = False
 
 
 _KEY_PATTERN = re.compile(r"\b(sk|tfy|key|pk)[-_][A-Za-z0-9_\-*.]{8,}")

@@ -5,7 +5,8 @@ Pure: `plan` builds the `HttpRequest` and says how to read the answer; no I/O he
 Mapping (OpenAI -> Anthropic):
 - system/developer messages -> `system`; tool messages -> `tool_result` blocks in a user turn;
   assistant `tool_calls` -> `tool_use` blocks; consecutive turns of one role are merged.
-- max_completion_tokens/max_tokens -> max_tokens (default 4096, Anthropic requires it); stop ->
+- max_completion_tokens/max_tokens -> max_tokens (default 4096, Anthropic requires it: see
+  `output_tokens`, which the limits' holds read too); stop ->
   stop_sequences; temperature clamped to [0, 1]; user -> metadata.user_id; tools/tool_choice and
   parallel_tool_calls=false -> disable_parallel_tool_use.
 Back: text blocks -> content, tool_use -> tool_calls, thinking -> reasoning_content; stop reasons
@@ -29,11 +30,11 @@ from tfy_gateway.gateway.providers.base import (
     Usage,
 )
 from tfy_gateway.gateway.providers.openai_anthropic_stream import FINISH_REASONS, AnthropicChunks, usage_from
+from tfy_gateway.gateway.providers.output_tokens import max_output_tokens
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpResponse
 from tfy_gateway.gateway.providers.wire import JSON_HEADERS, SSE_HEADERS, WirePlan, build_headers, json_object
 
 DEFAULT_VERSION = "2023-06-01"
-DEFAULT_MAX_TOKENS = 4096
 
 
 def _image_block(part: dict[str, Any], provider: str) -> dict[str, Any]:
@@ -159,8 +160,7 @@ def to_anthropic_request(body: Mapping[str, Any], model_id: str, provider: str =
         content = turn["content"]
         if len(content) == 1 and content[0]["type"] == "text" and "cache_control" not in content[0]:
             turn["content"] = content[0]["text"]
-    limit = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
-    request: dict[str, Any] = {"model": model_id, "messages": turns, "max_tokens": limit}
+    request: dict[str, Any] = {"model": model_id, "messages": turns, "max_tokens": max_output_tokens(body, "anthropic")}
     if system:
         plain = all(b["type"] == "text" and "cache_control" not in b for b in system)
         request["system"] = "\n\n".join(b["text"] for b in system) if plain else system

@@ -50,19 +50,25 @@ class SecretResolver:
         *,
         environ: Mapping[str, str] | None = None,
         source: str | None = None,
+        placeholder: str | None = None,
     ) -> None:
+        """`placeholder`: the value of a reference that has none (offline, where no real provider is
+        called); without one such a reference is a `SecretError`."""
         self._values = {group: dict(keys) for group, keys in (values or {}).items()}
         self._environ = os.environ if environ is None else environ
         self._source = source
+        self._placeholder = placeholder
 
     @classmethod
-    def from_data_dir(cls, data_dir: str | Path, *, environ: Mapping[str, str] | None = None) -> SecretResolver:
+    def from_data_dir(
+        cls, data_dir: str | Path, *, environ: Mapping[str, str] | None = None, placeholder: str | None = None
+    ) -> SecretResolver:
         """Load the first secrets file found in `data_dir` (none is fine: env vars only)."""
         for name in SECRET_FILE_NAMES:
             path = Path(data_dir) / name
             if path.is_file():
-                return cls(_load(path), environ=environ, source=str(path))
-        return cls(environ=environ, source=str(Path(data_dir) / SECRET_FILE_NAMES[0]))
+                return cls(_load(path), environ=environ, source=str(path), placeholder=placeholder)
+        return cls(environ=environ, source=str(Path(data_dir) / SECRET_FILE_NAMES[0]), placeholder=placeholder)
 
     def resolve(self, value: str) -> str:
         """A `tfy-secret://` reference's value; any other string is returned unchanged (a literal)."""
@@ -76,6 +82,8 @@ class SecretResolver:
         found = self._values.get(group, {}).get(key)
         if found:
             return found
+        if self._placeholder is not None:
+            return self._placeholder
         where = f' or add {{"{group}": {{"{key}": "..."}}}} to {self._source}' if self._source else ""
         raise SecretError(
             f"secret {value} is not defined: set the environment variable {variable} (read when the gateway "

@@ -126,9 +126,13 @@ def transport_error(target: UpstreamTarget, url: str, exc: TransportError, timeo
     if isinstance(exc, TransportTimeout):
         return UpstreamTimeout(expired(f"{provider} at {where(url)}", exc.phase, timeouts), provider, phase=exc.phase)
     if isinstance(exc, ResponseTooLarge):
-        return UpstreamError(502, f"{provider} at {where(url)} answered with {exc.detail}", provider)
+        too_large = UpstreamError(502, f"{provider} at {where(url)} answered with {exc.detail}", provider)
+        too_large.answered = False  # it generated an answer nobody read: its usage is unknown
+        return too_large
     if isinstance(exc, TransportConnectError):
-        return UpstreamConnectionError(502, f"cannot connect to {provider} at {where(url)}: {exc.detail}", provider)
+        refused = UpstreamConnectionError(502, f"cannot connect to {provider} at {where(url)}: {exc.detail}", provider)
+        refused.reached = False  # no connection, so not one byte went out
+        return refused
     return UpstreamConnectionError(502, f"connection to {provider} at {where(url)} failed: {exc.detail}", provider)
 
 

@@ -11,11 +11,20 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from tfy_gateway.gateway.errors import ApiError
-from tfy_gateway.gateway.request_logs.query import LogFilter, query_logs, usage_summary
+from tfy_gateway.gateway.request_logs.query import (
+    SQLITE,
+    Executes,
+    LogFilter,
+    query_logs,
+    usage_by,
+    usage_series,
+    usage_summary,
+)
 from tfy_gateway.gateway.request_logs.record import COLUMNS
 from tfy_gateway.gateway.request_logs.schema import connect
 
@@ -31,6 +40,8 @@ def insert_rows(count: int) -> str:
     """`INSERT` for `count` rows in one statement (SQLite; upserts row by row, as `INSERT` does)."""
     return f"INSERT INTO request_logs ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW] * count)}{_UPSERT}"
 
+
+T = TypeVar("T")
 
 DELETE_BEFORE = "DELETE FROM request_logs WHERE created_at < ?"
 
@@ -58,6 +69,12 @@ class LogBackend(Protocol):
     def query(self, where: LogFilter, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]: ...
 
     def summary(self, where: LogFilter) -> dict[str, Any]: ...
+
+    def breakdown(self, where: LogFilter, by: str) -> list[dict[str, Any]]:
+        """Sums per model, subject, team or metadata value (`query.usage_by`)."""
+
+    def series(self, where: LogFilter, *, start: float, end: float, bucket_s: float) -> list[dict[str, Any]]:
+        """Sums per time bucket (`query.usage_series`)."""
 
     def close(self) -> None: ...
 
@@ -100,16 +117,22 @@ class SqliteLogs:
             return self._connection().execute(DELETE_BEFORE, (cutoff,)).rowcount
 
     def query(self, where: LogFilter, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        connection = connect(self.path)
-        try:
-            return query_logs(connection, where, limit=limit, offset=offset)
-        finally:
-            connection.close()
+        return self._read(lambda c: query_logs(c, where, limit=limit, offset=offset, dialect=SQLITE))
 
     def summary(self, where: LogFilter) -> dict[str, Any]:
+        return self._read(lambda c: usage_summary(c, where, SQLITE))
+
+    def breakdown(self, where: LogFilter, by: str) -> list[dict[str, Any]]:
+        return self._read(lambda c: usage_by(c, where, by, SQLITE))
+
+    def series(self, where: LogFilter, *, start: float, end: float, bucket_s: float) -> list[dict[str, Any]]:
+        return self._read(lambda c: usage_series(c, where, start=start, end=end, bucket_s=bucket_s, dialect=SQLITE))
+
+    def _read(self, function: Callable[[Executes], T]) -> T:
+        """`function` over a fresh connection (readers never wait for the writer's)."""
         connection = connect(self.path)
         try:
-            return usage_summary(connection, where)
+            return function(connection)
         finally:
             connection.close()
 

@@ -14,7 +14,15 @@ from typing import Any, TypeVar
 import psycopg
 
 from tfy_gateway.gateway.request_logs.backend import DELETE_BEFORE, INSERT, LogsUnavailable
-from tfy_gateway.gateway.request_logs.query import LogFilter, Rows, query_logs, usage_summary
+from tfy_gateway.gateway.request_logs.query import (
+    POSTGRES,
+    LogFilter,
+    Rows,
+    query_logs,
+    usage_by,
+    usage_series,
+    usage_summary,
+)
 from tfy_gateway.gateway.store import StoreError
 from tfy_gateway.gateway.store.postgres import connect, redact_url, sql
 
@@ -84,10 +92,21 @@ class PostgresLogs:
         return self._run(self._writer, lambda c: c.execute(sql(DELETE_BEFORE), (cutoff,)).rowcount)
 
     def query(self, where: LogFilter, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        return self._run(self._reader, lambda c: query_logs(_Adapter(c), where, limit=limit, offset=offset))
+        return self._run(
+            self._reader, lambda c: query_logs(_Adapter(c), where, limit=limit, offset=offset, dialect=POSTGRES)
+        )
 
     def summary(self, where: LogFilter) -> dict[str, Any]:
-        return self._run(self._reader, lambda c: usage_summary(_Adapter(c), where))
+        return self._run(self._reader, lambda c: usage_summary(_Adapter(c), where, POSTGRES))
+
+    def breakdown(self, where: LogFilter, by: str) -> list[dict[str, Any]]:
+        return self._run(self._reader, lambda c: usage_by(_Adapter(c), where, by, POSTGRES))
+
+    def series(self, where: LogFilter, *, start: float, end: float, bucket_s: float) -> list[dict[str, Any]]:
+        return self._run(
+            self._reader,
+            lambda c: usage_series(_Adapter(c), where, start=start, end=end, bucket_s=bucket_s, dialect=POSTGRES),
+        )
 
     def _run(self, holder: _Connection, function: Callable[[psycopg.Connection[Any]], T]) -> T:
         """`function` in one transaction. A connection that died since its last use (PostgreSQL restarted)

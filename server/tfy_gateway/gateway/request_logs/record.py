@@ -37,9 +37,10 @@ COLUMNS = (
     "usage_estimated",
     "limits",
     "trace_id",
+    "teams",
     "guardrails",
 )
-_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits", "guardrails"})
+_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits", "teams", "guardrails"})
 
 
 @dataclass(slots=True)
@@ -77,6 +78,9 @@ class LogRecord:
     # The W3C trace id of the request's trace (32 hex digits): the gateway's own when it exports traces,
     # else the one of the client's traceparent; None when neither.
     trace_id: str | None = None
+    # The caller's teams when the request was made (team:everyone left out): per-team usage counts a
+    # request for the teams its user was in then, whatever the membership is now.
+    teams: list[str] = field(default_factory=list)
     # Each guardrail that ran: {"guardrail", "stage", "operation", "mode", "result", "latency_ms",
     # "message"?, "blocked"?} (the message says what was found, never the text that matched).
     guardrails: list[dict[str, Any]] = field(default_factory=list)
@@ -111,6 +115,7 @@ class LogRecord:
             int(self.usage_estimated),
             orjson.dumps(self.limits).decode(),
             self.trace_id,
+            orjson.dumps(self.teams).decode(),
             orjson.dumps(self.guardrails).decode(),
         )
 

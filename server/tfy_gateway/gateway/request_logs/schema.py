@@ -9,6 +9,8 @@ from pathlib import Path
 from tfy_gateway.gateway.private_files import private_file
 
 LOGS_FILE = "logs.sqlite3"
+TEAMS_COLUMN = "teams TEXT NOT NULL DEFAULT '[]'"
+"""Added after the first release: both engines add it to an older table (PostgreSQL in a migration)."""
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS request_logs (
@@ -40,6 +42,7 @@ CREATE TABLE IF NOT EXISTS request_logs (
     usage_estimated INTEGER NOT NULL DEFAULT 0,
     limits TEXT NOT NULL DEFAULT '{}',
     trace_id TEXT,
+    teams TEXT NOT NULL DEFAULT '[]',
     guardrails TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS request_logs_time ON request_logs (created_at);
@@ -78,5 +81,7 @@ def _add_missing_columns(connection: sqlite3.Connection) -> None:
         connection.execute("ALTER TABLE request_logs ADD COLUMN limits TEXT NOT NULL DEFAULT '{}'")
     if "trace_id" not in present:
         connection.execute("ALTER TABLE request_logs ADD COLUMN trace_id TEXT")
+    if "teams" not in present:
+        connection.execute(f"ALTER TABLE request_logs ADD COLUMN {TEAMS_COLUMN}")
     if "guardrails" not in present:
         connection.execute("ALTER TABLE request_logs ADD COLUMN guardrails TEXT NOT NULL DEFAULT '[]'")

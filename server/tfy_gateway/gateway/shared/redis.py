@@ -105,13 +105,14 @@ class RedisLink:
         whichever call noticed it: limits, routing's health poll, a usage read."""
         self._on_recovery.append(callback)
 
-    async def call(self, operation: str, work: Callable[[], Awaitable[T]]) -> T:
-        """`await work()` within the timeout; `StateStoreDown` if it fails or the breaker is open."""
+    async def call(self, operation: str, work: Callable[[], Awaitable[T]], *, timeout_s: float | None = None) -> T:
+        """`await work()` within the timeout (or `timeout_s`, what a caller has left of it);
+        `StateStoreDown` if it fails or the breaker is open."""
         breaker = self.breaker
         if not breaker.allow():
             raise StateStoreDown(f"the shared state store ({self.shown}) is unreachable")
         try:
-            result = await _within(self.timeout_s, work)
+            result = await _within(self.timeout_s if timeout_s is None else timeout_s, work)
         except FAILURES as exc:
             self._failed(operation, exc)
             raise StateStoreDown(f"the shared state store ({self.shown}) is unreachable: {_reason(exc)}") from None

@@ -10,7 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfy_gateway.gateway.store.base import (
+    HISTORY_KEEP,
     Contents,
+    HistoryRecord,
+    HistorySummary,
     ResourceRecord,
     Store,
     StoreConflict,
@@ -23,7 +26,10 @@ from tfy_gateway.gateway.store.base import (
 from tfy_gateway.gateway.store.sqlite import SqliteStore
 
 __all__ = [
+    "HISTORY_KEEP",
     "Contents",
+    "HistoryRecord",
+    "HistorySummary",
     "ResourceRecord",
     "SqliteStore",
     "Store",

@@ -13,6 +13,7 @@ replica, or the offline CLI (`GatewayState.reload_if_changed_elsewhere`).
 from __future__ import annotations
 
 import abc
+import hashlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -70,6 +71,37 @@ class TokenRecord:
 
 
 @dataclass(frozen=True)
+class HistoryRecord:
+    """One version of a resource: its manifest then (None: deleted at that version), who and when.
+
+    `version` is the store's change counter of the transaction that wrote it; `changed_by` a subject
+    (`user:<email>`), None when unknown (written offline, or before history existed).
+    """
+
+    kind: str
+    name: str
+    version: int
+    type: str
+    manifest: dict[str, Any] | None
+    changed_by: str | None
+    changed_at: str
+
+
+@dataclass(frozen=True)
+class HistorySummary:
+    """A resource's newest version and how many are kept (`deleted`: its newest version is a delete)."""
+
+    kind: str
+    name: str
+    type: str
+    version: int
+    deleted: bool
+    changed_by: str | None
+    changed_at: str
+    versions: int
+
+
+@dataclass(frozen=True)
 class Contents:
     """Everything a server loads, read in one consistent snapshot together with its version."""
 
@@ -108,6 +140,25 @@ CommitObserver = Callable[[int, int], None]
 RESOURCE_COLUMNS = "id, kind, name, type, manifest, created_by, created_at, updated_at"
 TOKEN_COLUMNS = "id, token_hash, name, owner_kind, owner, created_at, expires_at"
 USER_COLUMNS = "id, email, is_admin, created_at"
+HISTORY_KEEP = 50
+"""Versions of each resource `resource_history` keeps: older ones are pruned by the write that adds one."""
+HISTORY_COLUMNS = "kind, name, version, type, manifest, changed_by, changed_at"
+_LATEST = "SELECT version, digest FROM resource_history WHERE kind = ? AND name = ? ORDER BY version DESC LIMIT 1"
+_MANIFEST_AT = "SELECT manifest FROM resource_history WHERE kind = ? AND name = ? AND version = ?"
+_APPEND_HISTORY = (
+    "INSERT INTO resource_history (kind, name, version, type, manifest, digest, changed_by, changed_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_PRUNE_HISTORY = (
+    "DELETE FROM resource_history WHERE kind = ? AND name = ? AND version <= ("
+    "SELECT version FROM resource_history WHERE kind = ? AND name = ? ORDER BY version DESC LIMIT 1 OFFSET ?)"
+)
+_HISTORY_INDEX = (
+    "SELECT h.kind, h.name, h.type, h.version, h.manifest IS NULL, h.changed_by, h.changed_at, c.versions"
+    " FROM resource_history h JOIN (SELECT kind, name, MAX(version) AS newest, COUNT(*) AS versions"
+    " FROM resource_history GROUP BY kind, name) c"
+    " ON h.kind = c.kind AND h.name = c.name AND h.version = c.newest ORDER BY h.type, h.name"
+)
 BUMP_VERSION = "UPDATE control_version SET version = version + 1 WHERE id = 1 RETURNING version"
 READ_VERSION = "SELECT version FROM control_version WHERE id = 1"
 
@@ -123,6 +174,11 @@ def resource_from_row(row: tuple[Any, ...]) -> ResourceRecord:
         created_at=row[6],
         updated_at=row[7],
     )
+
+
+def history_from_row(row: tuple[Any, ...]) -> HistoryRecord:
+    manifest = orjson.loads(row[4]) if row[4] is not None else None
+    return HistoryRecord(row[0], row[1], int(row[2]), row[3], manifest, row[5], row[6])
 
 
 def user_from_row(row: tuple[Any, ...]) -> UserRecord:
@@ -149,7 +205,8 @@ class Transaction:
         self.previous_version = previous_version
         self.version = previous_version + 1
 
-    def upsert_resource(self, record: ResourceRecord) -> None:
+    def upsert_resource(self, record: ResourceRecord, *, manifest_json: str | None = None) -> None:
+        """Insert or update a resource (`manifest_json`: its manifest already serialized, to reuse)."""
         self._execute(
             "INSERT INTO resources (id, kind, name, type, manifest, created_by, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -160,15 +217,41 @@ class Transaction:
                 record.kind,
                 record.name,
                 record.type,
-                orjson.dumps(record.manifest).decode(),
+                orjson.dumps(record.manifest).decode() if manifest_json is None else manifest_json,
                 orjson.dumps(record.created_by).decode(),
                 record.created_at,
                 record.updated_at,
             ),
         )
 
+    def append_history(
+        self, kind: str, name: str, type_: str, manifest_json: str | None, changed_by: str | None, at: str
+    ) -> bool:
+        """Record this transaction's version of a resource (`manifest_json` None: deleted), unless its
+        newest recorded version is the same (a re-apply of an unchanged manifest); keep the newest
+        `HISTORY_KEEP`. Returns whether a version was added."""
+        digest = None if manifest_json is None else hashlib.sha256(manifest_json.encode()).hexdigest()
+        latest = self._execute(_LATEST, (kind, name)).fetchone()
+        if latest is not None:
+            if latest[1] is None:  # recorded by the migration, without a digest: compare the text
+                same = self._execute(_MANIFEST_AT, (kind, name, latest[0])).fetchone()[0] == manifest_json
+            else:
+                same = latest[1] == digest
+            if same:
+                return False
+        elif manifest_json is None:
+            return False  # deleting what was never recorded (nothing to show a version of)
+        self._execute(_APPEND_HISTORY, (kind, name, self.version, type_, manifest_json, digest, changed_by, at))
+        self._execute(_PRUNE_HISTORY, (kind, name, kind, name, HISTORY_KEEP))
+        return True
+
     def delete_resource(self, kind: str, name: str) -> bool:
-        return self._execute("DELETE FROM resources WHERE kind = ? AND name = ?", (kind, name)).rowcount > 0
+        return self.remove_resource(kind, name) is not None
+
+    def remove_resource(self, kind: str, name: str) -> str | None:
+        """Delete a resource; its type, or None when there was none."""
+        row = self._execute("DELETE FROM resources WHERE kind = ? AND name = ? RETURNING type", (kind, name)).fetchone()
+        return None if row is None else str(row[0])
 
     def resource(self, kind: str, name: str) -> ResourceRecord | None:
         row = self._execute(
@@ -306,6 +389,21 @@ class Store(abc.ABC):
     def tokens(self) -> list[TokenRecord]:
         with self.reading() as execute:
             return self._tokens(execute)
+
+    def resource_history(self, kind: str, name: str) -> list[HistoryRecord]:
+        """The kept versions of one resource, newest first (empty for one never recorded)."""
+        with self.reading() as execute:
+            rows = execute(
+                f"SELECT {HISTORY_COLUMNS} FROM resource_history WHERE kind = ? AND name = ? ORDER BY version DESC",
+                (kind, name),
+            ).fetchall()
+        return [history_from_row(row) for row in rows]
+
+    def history_index(self) -> list[HistorySummary]:
+        """Every resource with recorded versions (deleted ones too), by type and name."""
+        with self.reading() as execute:
+            rows = execute(_HISTORY_INDEX, ()).fetchall()
+        return [HistorySummary(r[0], r[1], r[2], int(r[3]), bool(r[4]), r[5], r[6], int(r[7])) for r in rows]
 
     def _resources(self, execute: Execute) -> list[ResourceRecord]:
         rows = execute(f"SELECT {RESOURCE_COLUMNS} FROM resources ORDER BY {self.resource_order}", ()).fetchall()

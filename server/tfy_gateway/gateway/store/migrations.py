@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tfy_gateway.gateway.request_logs.schema import table_sql
+from tfy_gateway.gateway.request_logs.schema import TEAMS_COLUMN, table_sql
 from tfy_gateway.gateway.store.base import Cursor, StoreError, utc_now
 
 Dialect = Literal["sqlite", "postgres"]
@@ -72,6 +72,28 @@ INSERT INTO control_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTH
 # SQLite keeps request logs in their own file (request_logs/schema.py) so that their volume never
 # slows control-plane writes; with PostgreSQL they share the database every replica writes to.
 _REQUEST_LOGS_POSTGRES = table_sql("DOUBLE PRECISION")
+_REQUEST_LOG_TEAMS_POSTGRES = f"ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS {TEAMS_COLUMN}"
+
+# Every version of every resource, appended by `Change.write` in the writer's transaction (a delete is a
+# NULL manifest). `version` is the store's change counter of that transaction, so versions of different
+# resources interleave in commit order. Resources that exist when this migration runs get one row at
+# the current counter (who changed them before is unknown). Retention: `base.HISTORY_KEEP` per resource.
+_RESOURCE_HISTORY = """
+CREATE TABLE IF NOT EXISTS resource_history (
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    version     BIGINT NOT NULL,
+    type        TEXT NOT NULL,
+    manifest    TEXT,
+    digest      TEXT,
+    changed_by  TEXT,
+    changed_at  TEXT NOT NULL,
+    PRIMARY KEY (kind, name, version)
+);
+INSERT INTO resource_history (kind, name, version, type, manifest, digest, changed_by, changed_at)
+SELECT kind, name, (SELECT version FROM control_version WHERE id = 1), type, manifest, NULL, NULL, updated_at
+FROM resources
+"""
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -85,8 +107,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "request logs (PostgreSQL only)", "", _REQUEST_LOGS_POSTGRES),
     # A table created by migration 3 from a newer table_sql already has the column.
     Migration(4, "request logs: trace_id", "", "ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS trace_id TEXT"),
+    Migration(5, "resource version history", _RESOURCE_HISTORY, _RESOURCE_HISTORY),
+    # Databases whose request_logs table came from migration 3 before it had the column.
     Migration(
-        5,
+        6, "request logs: the caller's teams", "", f"ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS {TEAMS_COLUMN}"
+    ),
+    Migration(
+        7,
         "request logs: guardrail checks",
         "",
         "ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS guardrails TEXT NOT NULL DEFAULT '[]'",

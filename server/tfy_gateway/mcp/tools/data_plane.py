@@ -12,20 +12,27 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from tfy_gateway.intents import CONFIG_TYPES, BudgetIntent, GuardrailIntent, Intent, RouteIntent
+from tfy_gateway.intents import CONFIG_TYPES, BudgetIntent, GuardrailIntent, Intent, RateLimitIntent, RouteIntent
+from tfy_gateway.intents.guardrail import reference
 from tfy_gateway.mcp.errors import RESTART_HINT
 from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.base import add_tool
-from tfy_gateway.mcp.verify import MAX_REQUESTS, Sender, Verification
+from tfy_gateway.mcp.verify import Kind, Sender, Verification, limit_rule_id, unverified
 from tfy_gateway.mcp.verify import verify as verify_intent
+from tfy_gateway.mcp.verify_caller import CallerUnavailable, NoCaller, acting_as, plan_caller
 from tfy_gateway.mcp.verify_guardrail import verify_guardrail
+from tfy_gateway.mcp.verify_spend import MAX_REQUESTS, CannotReach, spend_for, statement
 from tfy_gateway.platform import (
+    ControlPlaneClient,
     ControlPlaneError,
+    SmokeOutcome,
     UnreachableError,
     UnsupportedFeatureError,
     ValidationFailed,
     smoke_test,
 )
+
+V2_BUDGET_TYPES = ("tenant-budget-config", "team-budget-config")
 
 SMOKE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -39,20 +46,23 @@ class TokenUsage(BaseModel):
 
 class SmokeResult(BaseModel):
     ok: bool = Field(description="The gateway answered 2xx.")
-    status: int
+    status: int | None = Field(description="HTTP status; null when nothing was sent (see verification).")
     requested_model: str
-    resolved_model: str | None = Field(description="x-tfy-resolved-model: the model that actually answered.")
+    resolved_model: str | None = Field(
+        default=None, description="x-tfy-resolved-model: the model that actually answered."
+    )
     applied_configurations: Any = Field(
         default=None, description="x-tfy-applied-configurations: routing/limit rules that applied."
     )
-    latency_ms: float
+    latency_ms: float | None = None
     ttft_ms: float | None = Field(default=None, description="Time to the first streamed token.")
     usage: TokenUsage | None = None
     cost: float | None = Field(default=None, description="Cost reported by the gateway, when it reports one.")
     output_preview: str | None = Field(default=None, description="Start of the reply (untrusted model output).")
     error: str | None = Field(default=None, description="The gateway's error message on a non-2xx answer.")
     verification: Verification | None = Field(
-        default=None, description="With `verify`: whether the applied intent holds, measured over several requests."
+        default=None,
+        description="With `verify`: what it would send (before confirm=true), or whether the applied intent holds.",
     )
 
 
@@ -72,10 +82,11 @@ async def gateway_smoke_test(
         Intent | None,
         Field(
             description=(
-                "The intent that was applied (as given to gateway_render_manifest): send requests and report "
-                "whether it holds. route: the split over `requests`; rate_limit: a 429 from its rule past the "
-                "limit; budget: its rule in x-tfy-applied-configurations; guardrail: a crafted prompt (or "
-                "answer) it must block, redact or flag."
+                "The intent that was applied (as given to gateway_render_manifest): state what checking it costs, "
+                "then (confirm=true) send requests as a caller the rule applies to and report whether it holds. "
+                "route: the split over `requests`; rate_limit: a 429 from its rule past the limit; budget: its rule "
+                "in x-tfy-applied-configurations; guardrail: a crafted prompt (or answer) it must block, redact or "
+                "flag."
             )
         ),
     ] = None,
@@ -87,6 +98,10 @@ async def gateway_smoke_test(
             description="With verify: requests to send (route: default 100; rate_limit: the most to send).",
         ),
     ] = None,
+    confirm: Annotated[
+        bool,
+        Field(description="With verify: send the requests the call without confirm stated (after the user agreed)."),
+    ] = False,
 ) -> SmokeResult:
     """Send one real request through the gateway's data plane ({base}/api/llm) as the API key's user.
 
@@ -96,45 +111,87 @@ async def gateway_smoke_test(
     result with ok=false, not a failure. This may cost money with a real provider and counts
     against rate limits and budgets; it does not change configuration.
 
-    With `verify` (the applied intent) it sends several requests and adds `verification`: verdict
-    holds / does_not_hold / unverified, a one-line summary, expected vs observed and the tolerance.
-    A rate-limit check sends until refused, so the caller stays limited until the window slides.
+    With `verify` (the applied intent) it first sends nothing and answers with
+    verification.spend: how many requests and tokens checking the intent takes, and as whom (the
+    key's own user when the rule covers it, else a temporary member of the rule's team or a
+    temporary token of its user, made and revoked by this tool). Show it to the user; call again
+    with confirm=true to send. Requests stop at the first refusal. The verdict is holds,
+    does_not_hold (the rule was exercised and did not do what the intent says), or unverified with
+    the reason (e.g. no caller the rule applies to can be made, as on the platform).
     """
     state = state_of(ctx)
     settings = state.require_settings()
-    if verify is not None and isinstance(verify, RouteIntent) and verify.model and verify.model != model:
-        raise ToolError(f"To verify the route for '{verify.model}', pass model='{verify.model}' (got '{model}').")
-    verification: Verification | None = None
-    try:
-        if verify is None:
+    if verify is None:
+        try:
             outcome = await smoke_test(
                 settings, model=model, kind=kind, prompt=prompt, stream=stream, max_tokens=max_tokens, metadata=metadata
             )
-        else:
-            live_budgets = None
-            if isinstance(verify, BudgetIntent):
-                async with state.control_plane() as client:
-                    live_budgets = await client.get_config(CONFIG_TYPES["budget"])
-            sender = Sender(
-                settings, model, prompt, max_tokens, {**(verify_metadata(verify)), **(metadata or {})} or None
-            )
-            try:
-                if isinstance(verify, GuardrailIntent):
-                    verification, outcome = await verify_guardrail(sender, verify)
-                else:
-                    verification, outcome = await verify_intent(
-                        sender, verify, requests=requests, live_budgets=live_budgets
-                    )
-            except ValueError as exc:
-                raise ToolError(f"{exc}.") from None
-    except UnreachableError as exc:
-        raise ToolError(
-            f"{exc.message[:1].upper()}{exc.message[1:]}. Start it or fix TFY_BASE_URL, then call gateway_status."
-        ) from None
-    if outcome.status == 401:
-        # A wrong key is not a smoke result: every next call would fail the same way.
-        raise ToolError(f"The gateway rejected TFY_API_KEY (401): {outcome.error}. Fix TFY_API_KEY. {RESTART_HINT}")
-    return SmokeResult.model_validate({**outcome.to_dict(), "verification": verification})
+        except UnreachableError as exc:
+            raise ToolError(
+                f"{exc.message[:1].upper()}{exc.message[1:]}. Start it or fix TFY_BASE_URL, then call gateway_status."
+            ) from None
+        if outcome.status == 401:
+            # A wrong key is not a smoke result: every next call would fail the same way.
+            raise ToolError(f"The gateway rejected TFY_API_KEY (401): {outcome.error}. Fix TFY_API_KEY. {RESTART_HINT}")
+        return SmokeResult.model_validate(outcome.to_dict())
+    verification, last = await _verify(ctx, model, verify, requests, max_tokens, metadata, confirm)
+    if last is None:
+        return SmokeResult(ok=False, status=None, requested_model=model, verification=verification)
+    return SmokeResult.model_validate({**last.to_dict(), "verification": verification})
+
+
+async def _verify(
+    ctx: Context,
+    model: str,
+    intent: Intent,
+    requests: int | None,
+    max_tokens: int,
+    metadata: dict[str, str] | None,
+    confirm: bool,
+) -> tuple[Verification, SmokeOutcome | None]:
+    """The statement (nothing sent), or the verification as a caller the rule applies to."""
+    if isinstance(intent, RouteIntent) and intent.model and intent.model != model:
+        raise ToolError(f"To verify the route for '{intent.model}', pass model='{intent.model}' (got '{model}').")
+    if not isinstance(intent, (RouteIntent, RateLimitIntent, BudgetIntent, GuardrailIntent)):
+        raise ToolError(f"{intent.kind} intents cannot be verified with requests; use gateway_status/list_models.")
+    kind: Kind = intent.kind
+    expected: dict[str, Any]
+    if isinstance(intent, RouteIntent):
+        expected = {"model": intent.model}
+    elif isinstance(intent, GuardrailIntent):
+        expected = {"guardrail": reference(intent)}
+    else:
+        expected = {"rule_id": limit_rule_id(intent)}
+    state = state_of(ctx)
+    settings = state.require_settings()
+    async with state.control_plane() as client:
+        caller = await plan_caller(client, intent.subjects)
+        if isinstance(caller, NoCaller):
+            return unverified(kind, f"nothing was sent: {caller.reason}", expected), None
+        try:
+            spend = spend_for(intent, requests=requests, max_tokens=max_tokens, caller=caller.description)
+        except CannotReach as exc:
+            return unverified(kind, f"nothing was sent: {exc}", expected), None
+        if not confirm:
+            return unverified(kind, statement(spend, model), expected, spend), None
+        live_budgets = await _live_budget_rules(client) if isinstance(intent, BudgetIntent) else None
+        try:
+            async with acting_as(client, settings, caller) as as_caller:
+                sender = Sender(as_caller, model, spend, {**verify_metadata(intent), **(metadata or {})} or None)
+                if isinstance(intent, GuardrailIntent):
+                    return await verify_guardrail(sender, intent)
+                return await verify_intent(sender, intent, live_budgets=live_budgets)
+        except CallerUnavailable as exc:
+            return unverified(kind, f"nothing was sent: {exc}", expected, spend), None
+
+
+async def _live_budget_rules(client: ControlPlaneClient) -> set[str]:
+    """Ids of the live budget rules: V1 rule ids and V2 budget names."""
+    v1 = await client.get_config(CONFIG_TYPES["budget"])
+    rules = {str(r.get("id")) for r in (v1 or {}).get("rules") or [] if isinstance(r, dict)}
+    for config_type in V2_BUDGET_TYPES:
+        rules |= {str(m.get("name")) for m in await client.list_configs(config_type)}
+    return rules
 
 
 def verify_metadata(intent: Intent) -> dict[str, str]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from tfy_gateway.manifests import ManifestLoadError, has_errors, load_text, validate_documents
 from tfy_gateway.mcp.batch import dry_run
 from tfy_gateway.mcp.errors import tool_error
-from tfy_gateway.mcp.findings import FindingOut, summarise
+from tfy_gateway.mcp.findings import NOT_ENFORCED, FindingOut, server_finding, summarise
 from tfy_gateway.mcp.live import live_catalog
 from tfy_gateway.mcp.plans import PLAN_ID_PATTERN, PlannedDocument, UnknownPlanError, fingerprint
 from tfy_gateway.mcp.reachability import new_unreachable
@@ -22,7 +22,7 @@ from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.authoring import MAX_YAML_CHARS
 from tfy_gateway.mcp.tools.base import add_tool
 from tfy_gateway.mcp.tools.policy import Impact, plan_impact
-from tfy_gateway.platform import ApplyOutcome, BatchAccounts, ControlPlaneError, sort_for_apply
+from tfy_gateway.platform import BatchAccounts, ControlPlaneError, sort_for_apply
 
 PLAN = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 FIRST_MATCH_CONFIGS = frozenset({"gateway-load-balancing-config", "gateway-rate-limiting-config"})
@@ -49,8 +49,10 @@ class PlanResult(BaseModel):
     documents: list[DocumentPlan] = Field(description="In the order they would be applied.")
     warnings: list[FindingOut] = Field(
         default_factory=list,
-        description="Validation warnings (unreachable rules planned with force included), then the control "
-        "plane's (not-enforced-locally: stored but not acted on by this gateway; tell the user).",
+        description=(
+            "Every warning, local validation's and the control plane's (e.g. not-enforced-locally: stored but not "
+            "acted on), including unreachable rules planned with force. Tell the user each one."
+        ),
     )
     impact: Impact | None = Field(
         default=None,
@@ -79,8 +81,10 @@ async def gateway_plan(
     Validates first (errors fail the call with their lines; a new or changed rule that an earlier
     catch-all or identical rule shadows is an unreachable-rule error unless force=true), then asks
     the control plane what each document would create or change (a new resource's diff is all of
-    it, as added lines). The plan records the live state it was compared with and expires after
-    15 minutes. Nothing is applied: gateway_apply_plan applies the plan by plan_id.
+    it, as added lines). `warnings` holds every warning, local and the control plane's: tell the user
+    each, above all not-enforced-locally (stored, but this gateway does not act on it). The plan
+    records the live state it was compared with and expires after 15 minutes. Nothing is applied:
+    gateway_apply_plan applies the plan by plan_id.
     """
     state = state_of(ctx)
     try:
@@ -104,12 +108,10 @@ async def gateway_plan(
                 + "\nFix them (gateway_validate_manifest shows hints) and call gateway_plan again."
             )
         planned: list[PlannedDocument] = []
-        warnings = [FindingOut.of(f) for f in findings if f.severity == "warning"]
         ordered = sort_for_apply(documents, lambda d: d.data)
         accounts = BatchAccounts([doc.data for doc in ordered])
         for doc in ordered:
             outcome = await dry_run(client, accounts, doc.data)
-            warnings += _server_warnings(outcome, {w.message for w in warnings})
             action = outcome.action if outcome.changed else "NO_CHANGE"
             planned.append(
                 PlannedDocument(
@@ -119,39 +121,37 @@ async def gateway_plan(
                     action=action,
                     diff=outcome.diff,
                     live_fingerprint=fingerprint(outcome.existing),
+                    warnings=outcome.warnings,
                 )
             )
         impact = await plan_impact(client, [d.manifest for d in planned if d.changes])
     plan = state.plans.add(planned)
+    local = [FindingOut.of(f) for f in findings if f.severity == "warning"]
     return PlanResult(
         plan_id=plan.plan_id,
         expires_at=_iso(plan.expires_at),
         expires_in_seconds=int(plan.expires_at - state.plans.now()),
         changes=sum(1 for d in planned if d.changes),
         documents=[DocumentPlan(name=d.name, type=d.type, action=d.action, diff=d.diff) for d in planned],
-        warnings=warnings,
+        warnings=_with_server_warnings(local, planned),
         impact=impact,
     )
 
 
-def _server_warnings(outcome: ApplyOutcome, said: set[str]) -> list[FindingOut]:
-    """What the control plane's dry run warned about that local validation did not already say (a local
-    finding may quote it, as an unreachable-rule quotes the shadowed-rule it comes from)."""
-    found = []
-    for warning in outcome.warnings:
-        message = str(warning.get("message") or "")
-        if not message or any(message in local for local in said):
-            continue
-        found.append(
-            FindingOut(
-                severity="warning",
-                code=str(warning.get("code") or "control-plane-warning"),
-                message=f"{outcome.type} '{outcome.name}': {message}",
-                path=str(warning.get("path") or ""),
-                hint=warning.get("hint") if isinstance(warning.get("hint"), str) else None,
-            )
-        )
-    return found
+def _with_server_warnings(local: list[FindingOut], documents: list[PlannedDocument]) -> list[FindingOut]:
+    """Local findings, then what the control plane said about each document that local validation did
+    not already say (a message that a local finding holds, e.g. in an unreachable-rule, is not repeated)."""
+    said_locally = {finding.message for finding in local}
+    said: set[tuple[str, str]] = set()
+    merged = list(local)
+    for doc in documents:
+        for warning in doc.warnings:
+            raw = str(warning.get("message"))
+            if any(raw in local_message for local_message in said_locally) or (doc.name, raw) in said:
+                continue
+            said.add((doc.name, raw))
+            merged.append(server_finding(warning, doc.type, doc.name))
+    return merged
 
 
 class AppliedDocument(BaseModel):
@@ -167,6 +167,17 @@ class ApplyResult(BaseModel):
     )
     applied_at: str
     documents: list[AppliedDocument]
+    warnings: list[FindingOut] = Field(
+        default_factory=list,
+        description=(
+            "What the control plane warned about (on applying, or when the plan was made for documents it did not "
+            "need to send). not-enforced-locally: stored but not acted on here, so the policy is not live on this "
+            "gateway: say so rather than that it applies."
+        ),
+    )
+    not_enforced: list[str] = Field(
+        default_factory=list, description="'<type>/<name>' of the applied documents this gateway does not act on."
+    )
 
 
 async def gateway_apply_plan(
@@ -177,7 +188,9 @@ async def gateway_apply_plan(
 
     Refuses an unknown or expired plan, and a plan whose live resources changed since it was made
     (plan again to see the new diff). Applying the same plan twice reports already_applied and
-    sends nothing. Returns what was created or updated. It does not validate or diff new text.
+    sends nothing. Returns what was created or updated and every warning the control plane gave;
+    a document in `not_enforced` is stored but not acted on by this gateway, so do not tell the user
+    its policy is live. It does not validate or diff new text.
     """
     state = state_of(ctx)
     try:
@@ -208,7 +221,7 @@ async def gateway_apply_plan(
             if not doc.changes:
                 continue
             try:
-                await client.apply(doc.manifest, dry_run=False)
+                outcome = await client.apply(doc.manifest, dry_run=False)
             except ControlPlaneError as exc:
                 # The plan stays unapplied; its fingerprints no longer match, so it cannot be retried.
                 done = ", ".join(plan.applied) or "nothing"
@@ -217,16 +230,21 @@ async def gateway_apply_plan(
                     "Call gateway_plan again to see what is left."
                 ) from None
             plan.applied.append(f"{doc.type}/{doc.name}")
+            doc.warnings = outcome.warnings  # what applying said, which may differ from the dry run
     plan.applied_at = state.plans.now()
     return _result(plan_id, "applied", plan.applied_at, plan.documents)
 
 
 def _result(plan_id: str, status: str, applied_at: float, documents: list[PlannedDocument]) -> ApplyResult:
+    warnings = _with_server_warnings([], documents)
+    not_enforced = [f"{d.type}/{d.name}" for d in documents if any(w.get("code") == NOT_ENFORCED for w in d.warnings)]
     return ApplyResult(
         plan_id=plan_id,
         status=status,
         applied_at=_iso(applied_at),
         documents=[AppliedDocument(name=d.name, type=d.type, action=d.action) for d in documents],
+        warnings=warnings,
+        not_enforced=not_enforced,
     )
 
 

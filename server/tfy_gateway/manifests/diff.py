@@ -1,4 +1,5 @@
-"""The dry-run diff, computed client-side exactly as the `tfy` CLI does.
+"""The dry-run diff, computed client-side exactly as the `tfy` CLI does (and the dashboard's diff of two
+versions of a resource, `change_diff`, the same way).
 
 The platform answers a dry run with the stored `existingManifest`; the CLI renders both manifests
 with `yaml.dump(sort_keys=True, indent=2)` (provider-account integrations sorted by name first) and
@@ -92,3 +93,23 @@ def creation_diff(new: dict[str, Any]) -> str:
 def plan_diff(existing: dict[str, Any] | None, new: dict[str, Any]) -> str:
     """What a dry run shows: the CLI's diff for an update ("" when unchanged), `creation_diff` for a create."""
     return compute_diff(existing, new) if existing else creation_diff(new)
+
+
+def deletion_diff(old: dict[str, Any]) -> str:
+    """The whole manifest as removed lines, to `/dev/null`: what deleting the resource removes."""
+    lines = difflib.unified_diff(
+        format_manifest(old).splitlines(keepends=True),
+        [],
+        fromfile=f"existing/{manifest_label(old)}",
+        tofile="/dev/null",
+    )
+    return "".join(lines)
+
+
+def change_diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """The diff between two versions of a resource (None: it did not exist): the CLI's diff when both
+    exist (what `apply --dry-run --show-diff` prints for `after` over `before`), else a whole creation
+    or deletion."""
+    if after is None:
+        return deletion_diff(before) if before else ""
+    return plan_diff(before, after)

@@ -14,7 +14,7 @@ import yaml
 from truefoundry.deploy.lib.diff_utils import generate_manifest_diff
 from truefoundry.deploy.lib.model.entity import ManifestLike
 
-from tfy_gateway.platform import compute_diff, creation_diff, manifest_label, plan_diff, strip_none_fields
+from tfy_gateway.manifests.diff import compute_diff, creation_diff, manifest_label, plan_diff, strip_none_fields
 
 ROUTING: dict[str, Any] = {
     "name": "chat-routing",
@@ -161,3 +161,16 @@ def test_inputs_are_not_mutated() -> None:
     compute_diff(existing, new)
     assert existing == ACCOUNT
     assert new == before
+
+
+def test_change_diff_between_two_versions_is_the_cli_diff_or_a_whole_creation_or_deletion() -> None:
+    from tfy_gateway.manifests.diff import change_diff
+
+    old = {"name": "t", "type": "team", "members": ["a@x"]}
+    new = {"name": "t", "type": "team", "members": ["a@x", "b@x"]}
+    assert change_diff(old, new) == compute_diff(old, new) and "+- b@x" in change_diff(old, new)
+    assert change_diff(None, new) == creation_diff(new)
+    deleted = change_diff(old, None)
+    assert deleted.startswith("--- existing/t (team)\n+++ /dev/null\n") and "-- a@x" in deleted
+    assert not any(line.startswith("+") for line in deleted.splitlines()[2:])
+    assert change_diff(old, old) == "" and change_diff(None, None) == ""

@@ -1,0 +1,25 @@
+"""Offline targets: every provider account answered by one fake provider, whatever address it names.
+
+`serve --offline` (and `mcp --local`) set `offline_upstream` to their bundled fake provider. Then the
+stored manifests keep the addresses they were applied with (the real APIs of `examples/`, so a later
+non-offline run calls them), while the compiled targets point at the fake provider by wire format:
+`{fake}/v1` for OpenAI-compatible and Anthropic accounts, `{fake}` for Azure OpenAI (whose paths start
+at `/openai/deployments`). An account already on the fake provider keeps its path (the knobs of a test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tfy_gateway.gateway.providers.base import UpstreamTarget
+
+OFFLINE_SECRET = "fake-key-for-the-bundled-fake-provider"
+"""What a secret reference with no value resolves to offline: the fake provider accepts any key."""
+
+
+def offline_target(target: UpstreamTarget, fake_url: str) -> UpstreamTarget:
+    """`target` pointed at the fake provider at `fake_url`."""
+    base = fake_url.rstrip("/")
+    if target.base_url == base or target.base_url.startswith(base + "/"):
+        return target
+    return replace(target, base_url=base if target.wire_format == "azure-openai" else base + "/v1")
