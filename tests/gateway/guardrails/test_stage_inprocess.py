@@ -302,3 +302,28 @@ async def test_a_service_that_blocks_after_the_provider_answered_discards_the_an
     assert response.status_code == 400 and "denied after the gate opened" in response.json()["message"]
     record = (await logs(gateway))[0]
     assert record["prompt_tokens"] > 0 and record["cost"] is not None  # what the provider did is accounted
+
+
+async def test_a_block_during_the_model_call_cancels_it_and_charges_the_estimate(
+    stack: tuple[InProcessGateway, GuardrailServer],
+) -> None:
+    gateway, _ = stack
+    slow = {
+        "name": "slow",
+        "type": "provider-account/openai",
+        "base_url": "http://fake-provider.test/knobs/latency_ms=600000/v1",
+        "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:openai:API_KEY"},
+        "integrations": [
+            {"type": "integration/model/openai", "name": "gpt-4o", "model_id": "gpt-4o", "model_types": ["chat"]}
+        ],
+    }
+    assert (await apply(gateway, slow)).status_code == 200
+    deny = integration("deny", "custom", {"url": f"{GUARDS}/custom/deny"}, target="request")
+    await apply(gateway, group(deny))
+    await apply(gateway, config(rule("svc", ["guards/deny"])))
+    body = {"model": "slow/gpt-4o", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 20}
+    response = await gateway.http.post("/api/llm/chat/completions", json=body, headers=gateway.auth())
+    assert response.status_code == 400 and "denied by the test guardrail" in response.json()["message"]
+    await eventually(lambda: gateway.provider_stats()["disconnects"] >= 1, "the model call was cancelled", timeout=20)
+    record = (await logs(gateway))[0]
+    assert record["usage_estimated"] is True and record["prompt_tokens"] > 0  # the provider may have worked
