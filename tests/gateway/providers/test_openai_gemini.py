@@ -364,3 +364,22 @@ def test_usage_counts_tool_prompt_tokens_and_ignores_garbage() -> None:
     usage = usage_from({"promptTokenCount": 5, "toolUsePromptTokenCount": 2, "candidatesTokenCount": "x"})
     assert (usage.prompt_tokens, usage.completion_tokens) == (7, 0)
     assert usage_from(None).total_tokens == 0
+
+
+def test_a_thought_signature_goes_out_with_the_call_and_comes_back_with_it() -> None:
+    part = {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "c2lnbmF0dXJl"}
+    answer = {"responseId": "r", "candidates": [{"index": 0, "content": {"parts": [part]}, "finishReason": "STOP"}]}
+    call = to_openai_response(answer, "gemini-3-pro-preview")[0]["choices"][0]["message"]["tool_calls"][0]
+    assert call["extra_content"] == {"google": {"thought_signature": "c2lnbmF0dXJl"}}
+    streamed = GeminiChunks(GEMINI, include_usage=False).feed("", sse(answer))
+    assert events(streamed.chunks)[0]["choices"][0]["delta"]["tool_calls"][0]["extra_content"] == call["extra_content"]
+    again = to_gemini_request(
+        {
+            "messages": [
+                {"role": "user", "content": "x"},
+                {"role": "assistant", "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": call["id"], "content": "{}"},
+            ]
+        }
+    )
+    assert again["contents"][1]["parts"] == [part]

@@ -18,8 +18,9 @@ own OpenAI-compatibility figures), tools -> functionDeclarations (parametersJson
 Schema as given), tool_choice -> functionCallingConfig. Refused with a 400 naming the parameter:
 what Gemini cannot do or the answer could not carry back (logprobs, logit_bias,
 parallel_tool_calls=false, audio output, predicted outputs, legacy functions).
-Back: text parts -> content, thought parts -> reasoning_content, functionCall -> tool_calls; usage as
-in `usage_from`.
+Back: text parts -> content, thought parts -> reasoning_content, functionCall -> tool_calls (with its
+thoughtSignature in `extra_content.google.thought_signature`, and back into the call's part when the
+client sends the call again, as Gemini 3 requires); usage as in `usage_from`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from tfy_gateway.gateway.providers.gemini_errors import gemini_error
 from tfy_gateway.gateway.providers.openai_gemini_stream import (
     FINISH_REASONS,
     GeminiChunks,
+    openai_tool_call,
     tool_call_id,
     usage_from,
 )
@@ -141,7 +143,13 @@ def _function_call(call: Any, provider: str) -> tuple[str, dict[str, Any]]:
             400, f"tool call {function['name']!r}: function.arguments is not valid JSON", provider, param="messages"
         ) from None
     call_id = str(call.get("id") or "")
-    return call_id, {"functionCall": {"name": function["name"], "args": parsed if isinstance(parsed, dict) else {}}}
+    part: dict[str, Any] = {
+        "functionCall": {"name": function["name"], "args": parsed if isinstance(parsed, dict) else {}}
+    }
+    google = (call.get("extra_content") or {}).get("google") if isinstance(call.get("extra_content"), dict) else None
+    if isinstance(google, dict) and isinstance(google.get("thought_signature"), str):
+        part["thoughtSignature"] = google["thought_signature"]  # handed out with the call (see openai_tool_call)
+    return call_id, part
 
 
 def _function_response(message: Mapping[str, Any], names: Mapping[str, str], provider: str) -> dict[str, Any]:
@@ -318,15 +326,8 @@ def _choice(candidate: Mapping[str, Any], index: int, response_id: str) -> dict[
         if not isinstance(part, dict):
             continue
         if "functionCall" in part:
-            call = part["functionCall"] or {}
-            name = str(call.get("name") or "")
-            tool_calls.append(
-                {
-                    "id": call.get("id") or tool_call_id(response_id, index, len(tool_calls), name),
-                    "type": "function",
-                    "function": {"name": name, "arguments": orjson.dumps(call.get("args") or {}).decode()},
-                }
-            )
+            name = str((part["functionCall"] or {}).get("name") or "")
+            tool_calls.append(openai_tool_call(part, tool_call_id(response_id, index, len(tool_calls), name)))
         elif "text" in part:
             (reasoning if part.get("thought") else texts).append(str(part["text"]))
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}

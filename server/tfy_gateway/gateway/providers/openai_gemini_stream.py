@@ -63,6 +63,21 @@ def tool_call_id(response_id: str, candidate: int, position: int, name: str) -> 
     return "call_" + hashlib.blake2b(seed, digest_size=12).hexdigest()
 
 
+def openai_tool_call(part: dict[str, Any], call_id: str) -> dict[str, Any]:
+    """A functionCall part as an OpenAI tool call; its `thoughtSignature` (which Gemini 3 wants back with
+    the call in the next turn) rides in `extra_content.google.thought_signature`, where Google's own
+    OpenAI-compatible endpoint puts it."""
+    call = part["functionCall"] or {}
+    tool_call: dict[str, Any] = {
+        "id": call.get("id") or call_id,
+        "type": "function",
+        "function": {"name": str(call.get("name") or ""), "arguments": orjson.dumps(call.get("args") or {}).decode()},
+    }
+    if part.get("thoughtSignature"):
+        tool_call["extra_content"] = {"google": {"thought_signature": part["thoughtSignature"]}}
+    return tool_call
+
+
 class GeminiChunks:
     """The translation state of one Gemini stream (a `ChunkTranslator`; no I/O)."""
 
@@ -156,12 +171,8 @@ class GeminiChunks:
                 name = str(call.get("name") or "")
                 position = self._tool_calls.get(index, 0)
                 self._tool_calls[index] = position + 1
-                opening = {
-                    "index": position,
-                    "id": call.get("id") or tool_call_id(self._id.removeprefix("chatcmpl-"), index, position, name),
-                    "type": "function",
-                    "function": {"name": name, "arguments": orjson.dumps(call.get("args") or {}).decode()},
-                }
+                call_id = tool_call_id(self._id.removeprefix("chatcmpl-"), index, position, name)
+                opening = {"index": position, **openai_tool_call(part, call_id)}
                 chunks.append(self._chunk(index, {**lead, "tool_calls": [opening]}))
                 lead, produced = {}, True
             elif part.get("text"):

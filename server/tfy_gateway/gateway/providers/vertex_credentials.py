@@ -161,4 +161,6 @@ class VertexTokenSource:
         except exceptions.GoogleAuthError as exc:
             # A refused grant names the reason (invalid_grant, ...); the key and the token stay out of it.
             message = redact(f"could not obtain a Vertex access token for {self._where}: {exc}")
-            raise UpstreamError(502, message, "google-vertex", error_type="credentials_error") from None
+            failed = UpstreamError(502, message, "google-vertex", error_type="credentials_error")
+            failed.reached = False  # the model was never called: nothing to charge
+            raise failed from None
