@@ -50,7 +50,14 @@ from tfy_gateway.gateway.providers.openai_gemini_stream import (
     usage_from,
 )
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpResponse
-from tfy_gateway.gateway.providers.wire import JSON_HEADERS, SSE_HEADERS, WirePlan, build_headers, json_object
+from tfy_gateway.gateway.providers.wire import (
+    JSON_HEADERS,
+    SSE_HEADERS,
+    WirePlan,
+    build_headers,
+    json_object,
+    wants_usage,
+)
 
 VERTEX = "google-vertex"
 # reasoning_effort -> thinking budget in tokens, as Google's OpenAI-compatible endpoint maps it.
@@ -393,8 +400,7 @@ def plan(target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options
         )
     payload = orjson.dumps(to_gemini_request(body, target.provider))
     if body.get("stream") is True:
-        stream_options = body.get("stream_options")
-        include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
+        include_usage = wants_usage(body)
         headers = build_headers(SSE_HEADERS, target, options.headers_override, options.trace_headers)
         url = method_url(target, "streamGenerateContent") + "?alt=sse"
         http = HttpRequest(url, headers, payload, timeouts=options.timeouts)

@@ -20,7 +20,7 @@ import orjson
 
 from tfy_gateway.gateway.providers.base import UpstreamError, UpstreamStreamCut, UpstreamTarget, Usage
 from tfy_gateway.gateway.providers.gemini_errors import from_google_error, google_error_object
-from tfy_gateway.gateway.providers.wire import DONE, Translated
+from tfy_gateway.gateway.providers.wire import Translated, stream_end
 
 FINISH_REASONS = {
     "STOP": "stop",
@@ -186,16 +186,4 @@ class GeminiChunks:
             raise UpstreamStreamCut(
                 502, f"{self.target.provider} closed the stream before a finishReason", self.target.provider
             )
-        chunks = []
-        if self._include_usage and self.usage is not None:
-            tail = {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self._model,
-                "choices": [],
-                "usage": self.usage.to_openai(),
-            }
-            chunks.append(b"data: " + orjson.dumps(tail) + b"\n\n")
-        chunks.append(DONE)
-        return Translated(tuple(chunks), done=True)
+        return stream_end(self._id, self._created, self._model, self.usage, self._include_usage)

@@ -20,7 +20,14 @@ from tfy_gateway.gateway.providers.openai_anthropic import to_anthropic_request,
 from tfy_gateway.gateway.providers.openai_anthropic_stream import AnthropicChunks
 from tfy_gateway.gateway.providers.openai_gemini import method_url
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpResponse
-from tfy_gateway.gateway.providers.wire import JSON_HEADERS, SSE_HEADERS, WirePlan, build_headers, json_object
+from tfy_gateway.gateway.providers.wire import (
+    JSON_HEADERS,
+    SSE_HEADERS,
+    WirePlan,
+    build_headers,
+    json_object,
+    wants_usage,
+)
 
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 
@@ -38,8 +45,7 @@ def plan(target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options
     request["anthropic_version"] = target.api_version or VERTEX_ANTHROPIC_VERSION
     payload = orjson.dumps(request)
     if request.get("stream"):
-        stream_options = body.get("stream_options")
-        include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
+        include_usage = wants_usage(body)
         headers = build_headers(SSE_HEADERS, target, options.headers_override, options.trace_headers)
         http = HttpRequest(method_url(target, "streamRawPredict"), headers, payload, timeouts=options.timeouts)
         return WirePlan(http, stream=AnthropicChunks(target, include_usage=include_usage), errors=gemini_error)

@@ -97,6 +97,27 @@ class ChunkTranslator(Protocol):
         ...
 
 
+def wants_usage(body: Mapping[str, Any]) -> bool:
+    """The client asked for a usage chunk at the end of its stream (`stream_options.include_usage`)."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def stream_end(chunk_id: str, created: int, model: str, usage: Usage | None, include_usage: bool) -> Translated:
+    """A translated stream's proper end: the usage chunk when the client asked for it, then [DONE]."""
+    if not include_usage or usage is None:
+        return Translated((DONE,), done=True)
+    tail = {
+        "id": chunk_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [],
+        "usage": usage.to_openai(),
+    }
+    return Translated((b"data: " + orjson.dumps(tail) + b"\n\n", DONE), done=True)
+
+
 ResponseReader = Callable[[HttpResponse, float], UpstreamResponse]
 ErrorReader = Callable[[UpstreamTarget, int, Mapping[str, str], bytes], UpstreamError]
 """A provider's error answer (status, headers, body) as an UpstreamError: a wire pair's own format."""
