@@ -23,7 +23,7 @@ from tfy_gateway.gateway.providers.base import (
     credential_values,
     redact,
 )
-from tfy_gateway.gateway.providers.wire import Translated, stream_end
+from tfy_gateway.gateway.providers.wire import Translated, event_json, stream_end
 
 ERROR_STATUS = {
     "invalid_request_error": 400,
@@ -97,12 +97,7 @@ class AnthropicChunks:
             self.usage = usage_from(self._raw_usage)
 
     def feed(self, event: str, data: bytes) -> Translated:
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise UpstreamError(
-                502, f"{self.target.provider} sent an unreadable stream event", self.target.provider
-            ) from None
+        payload = event_json(self.target, data)
         kind = payload.get("type") or event
         if kind == "content_block_delta":
             return self._delta(payload)

@@ -53,6 +53,8 @@ from tfy_gateway.gateway.providers.transport import HttpRequest, HttpResponse
 from tfy_gateway.gateway.providers.wire import (
     JSON_HEADERS,
     SSE_HEADERS,
+    ChunkTranslator,
+    ResponseReader,
     WirePlan,
     build_headers,
     json_object,
@@ -390,26 +392,43 @@ def method_url(target: UpstreamTarget, method: str) -> str:
     return f"{target.base_url.rstrip('/')}/{model_path(target)}:{method}"
 
 
-def plan(target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options: CallOptions) -> WirePlan:
-    """Chat only: the generateContent request for an OpenAI chat body, and how to read the answer back."""
+def chat_only(target: UpstreamTarget, endpoint: str, speaks: str) -> None:
+    """400 for any endpoint but chat: Google's generate methods are chat only here."""
     if endpoint != "chat":
         raise UnsupportedEndpoint(
             400,
-            f"{target.name or target.provider} speaks Google generateContent and has no {endpoint!r} endpoint here",
+            f"{target.name or target.provider} speaks {speaks} and has no {endpoint!r} endpoint here",
             target.provider,
         )
+
+
+def google_plan(
+    target: UpstreamTarget,
+    options: CallOptions,
+    payload: bytes,
+    method: str,
+    *,
+    stream: ChunkTranslator | None = None,
+    read: ResponseReader | None = None,
+) -> WirePlan:
+    """One call of a method of the target's model (Gemini API or Vertex), its errors read as Google's."""
+    headers = build_headers(
+        JSON_HEADERS if stream is None else SSE_HEADERS, target, options.headers_override, options.trace_headers
+    )
+    http = HttpRequest(method_url(target, method), headers, payload, timeouts=options.timeouts)
+    return WirePlan(http, read=read, stream=stream, errors=gemini_error)
+
+
+def plan(target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options: CallOptions) -> WirePlan:
+    """Chat only: the generateContent request for an OpenAI chat body, and how to read the answer back."""
+    chat_only(target, endpoint, "Google generateContent")
     payload = orjson.dumps(to_gemini_request(body, target.provider))
     if body.get("stream") is True:
-        include_usage = wants_usage(body)
-        headers = build_headers(SSE_HEADERS, target, options.headers_override, options.trace_headers)
-        url = method_url(target, "streamGenerateContent") + "?alt=sse"
-        http = HttpRequest(url, headers, payload, timeouts=options.timeouts)
-        return WirePlan(http, stream=GeminiChunks(target, include_usage=include_usage), errors=gemini_error)
+        chunks = GeminiChunks(target, include_usage=wants_usage(body))
+        return google_plan(target, options, payload, "streamGenerateContent?alt=sse", stream=chunks)
 
     def read(response: HttpResponse, latency: float) -> UpstreamResponse:
         converted, usage = to_openai_response(json_object(target, response.body), target.model_id)
         return UpstreamResponse(response.status, converted, usage, response.headers, latency)
 
-    headers = build_headers(JSON_HEADERS, target, options.headers_override, options.trace_headers)
-    http = HttpRequest(method_url(target, "generateContent"), headers, payload, timeouts=options.timeouts)
-    return WirePlan(http, read=read, errors=gemini_error)
+    return google_plan(target, options, payload, "generateContent", read=read)

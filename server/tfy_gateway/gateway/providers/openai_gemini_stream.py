@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from tfy_gateway.gateway.providers.base import UpstreamError, UpstreamStreamCut, UpstreamTarget, Usage
+from tfy_gateway.gateway.providers.base import UpstreamStreamCut, UpstreamTarget, Usage
 from tfy_gateway.gateway.providers.gemini_errors import from_google_error, google_error_object
-from tfy_gateway.gateway.providers.wire import Translated, stream_end
+from tfy_gateway.gateway.providers.wire import Translated, event_json, stream_end
 
 FINISH_REASONS = {
     "STOP": "stop",
@@ -112,12 +112,7 @@ class GeminiChunks:
         return b"data: " + orjson.dumps(event) + b"\n\n"
 
     def feed(self, event: str, data: bytes) -> Translated:
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise UpstreamError(
-                502, f"{self.target.provider} sent an unreadable stream event", self.target.provider
-            ) from None
+        payload = event_json(self.target, data)
         if not isinstance(payload, dict) or "error" in payload:
             error = google_error_object(payload)
             if error is not None:

@@ -184,6 +184,14 @@ def json_object(target: UpstreamTarget, raw: bytes) -> dict[str, Any]:
     return parsed
 
 
+def event_json(target: UpstreamTarget, data: bytes) -> Any:
+    """One stream event's JSON; an unreadable one is the upstream's fault (502)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(502, f"{target.provider} sent an unreadable stream event", target.provider) from None
+
+
 def stream_error(target: UpstreamTarget, payload: dict[str, Any]) -> UpstreamError:
     """An error event inside an OpenAI-style stream (`{"error": {...}}`)."""
     error = payload.get("error")
