@@ -118,6 +118,7 @@ def _record(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
         "client_port": peer[1] if peer else None,
         "method": request.method,
         "path": request.path,
+        "raw_path": request.raw_path,  # as sent (percent-escapes kept), what a SigV4 signature covers
         "query": dict(request.query),
         "headers": headers,
         "body": body,

@@ -165,3 +165,37 @@ async def test_an_exception_frame_mid_stream_ends_the_stream_with_the_providers_
     assert response.status_code == 200
     assert "injected stream error after 3 tokens" in response.text
     assert "data: [DONE]" not in response.text
+
+
+@pytest.mark.parametrize(("status", "falls_back"), [(429, True), (503, True), (400, False)])
+async def test_fallback_follows_the_bedrock_errors_status(
+    gateway: InProcessGateway, status: int, falls_back: bool
+) -> None:
+    await gateway.apply(bedrock_account("bedrock-down", {"type": "api-key", "api_key": "k"}, f"fake@status={status}"))
+    await gateway.apply(
+        {
+            "name": "bedrock-fallback",
+            "type": "gateway-load-balancing-config",
+            "rules": [
+                {
+                    "id": "bedrock",
+                    "type": "priority-based-routing",
+                    "when": {"models": ["bedrock-down/claude"]},
+                    "load_balance_targets": [
+                        {"target": "bedrock-down/claude", "priority": 0},
+                        {"target": "bedrock-key/claude", "priority": 1},
+                    ],
+                }
+            ],
+        }
+    )
+    response = await gateway.http.post(
+        "/api/llm/chat/completions",
+        json={"model": "bedrock-down/claude", "messages": [{"role": "user", "content": "hi"}]},
+        headers=gateway.auth(),
+    )
+    if falls_back:
+        assert response.status_code == 200 and response.headers["x-tfy-resolved-model"] == "bedrock-key/claude"
+    else:
+        assert response.status_code == 400
+        assert f"injected error (status {status})" in response.json()["error"]["message"]

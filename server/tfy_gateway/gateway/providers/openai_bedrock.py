@@ -106,7 +106,7 @@ def _image_block(part: dict[str, Any], provider: str) -> dict[str, Any]:
     if not isinstance(url, str) or not url.startswith("data:"):
         raise _refuse(
             "messages",
-            "AWS Bedrock Converse takes images as data: URLs (base64) only; it does not fetch URLs",
+            "messages: an image_url must be a data: URL (base64); AWS Bedrock Converse does not fetch URLs",
             provider,
         )
     header, _, data = url.partition(",")
