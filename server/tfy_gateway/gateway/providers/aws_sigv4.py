@@ -14,12 +14,14 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from tfy_gateway.gateway.errors import ConfigError
+
 SERVICE = "bedrock"
 EXTRA_HINT = "pip install 'tfy-gateway[bedrock]'"
 _SIGNATURE_HEADERS = ("Authorization", "X-Amz-Date", "X-Amz-Security-Token")
 
 
-class SigningUnavailable(RuntimeError):
+class SigningUnavailable(ConfigError):
     """botocore is not installed: access-key auth cannot sign (the message says how to fix it)."""
 
 
