@@ -199,3 +199,18 @@ async def test_fallback_follows_the_bedrock_errors_status(
     else:
         assert response.status_code == 400
         assert f"injected error (status {status})" in response.json()["error"]["message"]
+
+
+async def test_assumed_role_accounts_apply_but_their_models_say_why_they_cannot_answer(
+    gateway: InProcessGateway,
+) -> None:
+    role = {"type": "assumed-role-based", "assumed_role_arn": "arn:aws:iam::123456789012:role/bedrock"}
+    await gateway.apply(bedrock_account("bedrock-role", role))
+    response = await gateway.http.post(
+        "/api/llm/chat/completions",
+        json={"model": "bedrock-role/claude", "messages": [{"role": "user", "content": "hi"}]},
+        headers=gateway.auth(),
+    )
+    assert response.status_code >= 500
+    message = response.json()["error"]["message"]
+    assert "assumed-role-based" in message and "STS" in message and "access-key-based" in message
