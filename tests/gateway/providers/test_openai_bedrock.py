@@ -218,3 +218,32 @@ async def test_over_http_signed_streamed_and_errors(fake_url: str, transport: Ai
         await call(transport, failing, "chat", {"messages": [{"role": "user", "content": "hi"}]})
     assert (caught.value.status, caught.value.code) == (503, "ServiceUnavailableException")
     assert "injected error" in caught.value.message
+
+
+async def test_an_exception_before_any_output_is_an_error_of_its_status_so_it_can_be_retried() -> None:
+    from tfy_gateway.fakeprovider.bedrock_routes import exception
+    from tfy_gateway.gateway.providers import HttpRequest, HttpResponse, MemoryTransport
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        body = exception("throttlingException", "Too many tokens, please wait before trying again.")
+        return HttpResponse(200, {"content-type": "application/vnd.amazon.eventstream"}, body)
+
+    transport = MemoryTransport(handler, chunk_size=5)
+    with pytest.raises(UpstreamError) as caught:
+        await call(
+            transport,
+            bedrock_target("http://unused"),
+            "chat",
+            {"messages": [{"role": "user", "content": "hi"}], "stream": True},
+        )
+    assert (caught.value.status, caught.value.code) == (429, "ThrottlingException")
+    assert caught.value.message == "Too many tokens, please wait before trying again."
+    assert transport.requests[-1].headers["accept"] == "application/vnd.amazon.eventstream"
+
+
+async def test_a_refused_stream_reads_bedrocks_error_body(fake_url: str, transport: AiohttpTransport) -> None:
+    target = bedrock_target(fake_url, model_id="fake@status=429,retry_after=2")
+    with pytest.raises(UpstreamError) as caught:
+        await call(transport, target, "chat", {"messages": [{"role": "user", "content": "hi"}], "stream": True})
+    assert (caught.value.status, caught.value.code, caught.value.retry_after) == (429, "ThrottlingException", 2)
+    assert caught.value.message == "fake provider: injected error (status 429)"
