@@ -79,3 +79,11 @@ def test_a_body_that_ends_before_message_stop_was_cut() -> None:
     finished = BedrockChunks(TARGET, include_usage=False)
     finished.feed("messageStop", b'{"stopReason":"end_turn"}')
     assert finished.end().done and finished.usage is None
+
+
+def test_usage_before_message_stop_does_not_end_the_answer() -> None:
+    chunks = BedrockChunks(TARGET, include_usage=True)
+    early = chunks.feed("metadata", b'{"usage":{"inputTokens":1,"outputTokens":2}}')
+    assert early.chunks == () and not early.done
+    with pytest.raises(UpstreamStreamCut):
+        chunks.end()

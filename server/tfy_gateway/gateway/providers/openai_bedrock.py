@@ -71,8 +71,7 @@ _REFUSED = {
 
 
 def _refuse(param: str, message: str, provider: str) -> InvalidRequest:
-    error = InvalidRequest(400, message, provider, code="unsupported_parameter", param=param)
-    return error
+    return InvalidRequest(400, message, provider, code="unsupported_parameter", param=param)
 
 
 def _check_params(body: Mapping[str, Any], provider: str) -> None:

@@ -160,6 +160,8 @@ class BedrockChunks:
             return Translated((self._chunk({}, self.finish_reason),))
         if event == "metadata":
             self.usage = usage_from(payload.get("usage"))
+            if not self._stopped:  # usage before the answer ended: wait for the end (or report the cut)
+                return Translated()
             chunks: list[bytes] = []
             if self._include_usage:
                 usage_chunk = {
@@ -172,7 +174,7 @@ class BedrockChunks:
                 }
                 chunks.append(b"data: " + orjson.dumps(usage_chunk) + b"\n\n")
             chunks.append(DONE)
-            return Translated(tuple(chunks), done=self._stopped)
+            return Translated(tuple(chunks), done=True)
         return Translated()  # contentBlockStop and events added later carry nothing for the client
 
     def _block_start(self, payload: dict[str, Any]) -> Translated:
