@@ -41,6 +41,7 @@ from tfy_gateway.gateway.providers.base import (
     UpstreamTarget,
     Usage,
 )
+from tfy_gateway.gateway.providers.chat_turns import conversation
 from tfy_gateway.gateway.providers.eventstream import EventStreamEvents
 from tfy_gateway.gateway.providers.openai_bedrock_stream import (
     FINISH_REASONS,
@@ -144,65 +145,20 @@ def _blocks(content: Any, provider: str) -> list[dict[str, Any]]:
     return blocks
 
 
-def _tool_use(call: Any, provider: str) -> dict[str, Any]:
-    function = call.get("function") if isinstance(call, dict) else None
-    if not isinstance(function, dict) or not function.get("name"):
-        raise InvalidRequest(400, "assistant tool_calls entries need function.name", provider, param="messages")
-    arguments = function.get("arguments") or "{}"
-    try:
-        parsed = orjson.loads(arguments) if isinstance(arguments, str) else arguments
-    except orjson.JSONDecodeError:
-        raise InvalidRequest(
-            400, f"tool call {function['name']!r}: function.arguments is not valid JSON", provider, param="messages"
-        ) from None
-    return {
-        "toolUse": {
-            "toolUseId": call.get("id") or "",
-            "name": function["name"],
-            "input": parsed if isinstance(parsed, dict) else {},
-        }
-    }
+class _ConverseBlocks:
+    """Converse's content blocks (`chat_turns.TurnBlocks`)."""
+
+    def content(self, content: Any, provider: str) -> list[dict[str, Any]]:
+        return _blocks(content, provider)
+
+    def tool_use(self, call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {"toolUse": {"toolUseId": call_id, "name": name, "input": arguments}}
+
+    def tool_result(self, call_id: str, text: str) -> dict[str, Any]:
+        return {"toolResult": {"toolUseId": call_id, "content": [{"text": text}]}}
 
 
-def _tool_result(message: dict[str, Any]) -> dict[str, Any]:
-    content = message.get("content")
-    if isinstance(content, list):
-        content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return {"toolResult": {"toolUseId": message.get("tool_call_id") or "", "content": [{"text": content or ""}]}}
-
-
-def _append(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
-    if not blocks:
-        return
-    if turns and turns[-1]["role"] == role:
-        turns[-1]["content"].extend(blocks)
-    else:
-        turns.append({"role": role, "content": blocks})
-
-
-def _conversation(messages: list[Any], provider: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    system: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-    for index, message in enumerate(messages):
-        role = message.get("role") if isinstance(message, dict) else None
-        if role in ("system", "developer"):
-            system.extend(b for b in _blocks(message.get("content"), provider) if "text" in b)
-        elif role == "user":
-            _append(turns, "user", _blocks(message.get("content"), provider))
-        elif role == "assistant":
-            blocks = _blocks(message.get("content"), provider)
-            blocks.extend(_tool_use(call, provider) for call in message.get("tool_calls") or ())
-            _append(turns, "assistant", blocks)
-        elif role == "tool":
-            _append(turns, "user", [_tool_result(message)])
-        else:
-            raise InvalidRequest(
-                400,
-                f"messages[{index}].role {role!r} is not one of system, developer, user, assistant, tool",
-                provider,
-                param="messages",
-            )
-    return system, turns
+CONVERSE_BLOCKS = _ConverseBlocks()
 
 
 def _tool_config(body: Mapping[str, Any], turns: list[dict[str, Any]], provider: str) -> dict[str, Any] | None:
@@ -246,8 +202,9 @@ def to_converse_request(body: Mapping[str, Any], provider: str = "aws-bedrock") 
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest(400, "'messages' must be a non-empty array", provider, param="messages")
     _check_params(body, provider)
-    system, turns = _conversation(messages, provider)
+    system, turns = conversation(messages, CONVERSE_BLOCKS, provider)
     request: dict[str, Any] = {"messages": turns}
+    system = [block for block in system if "text" in block]  # Converse's system part takes text only
     if system:
         request["system"] = system
     inference: dict[str, Any] = {}
