@@ -1,173 +1,179 @@
-"""Per-request CPU cost of each wire pair's translator: OpenAI-compatible (the floor: the body is
-passed through), Anthropic Messages, Gemini generateContent.
+"""Per-request cost of each wire format's translation: µs of gateway CPU per chat call, plain and
+streamed, for the OpenAI-compatible wire (pass-through), Anthropic Messages, AWS Bedrock Converse
+(bearer and SigV4-signed) and Gemini generateContent, with the upstream played by an in-memory
+transport (no sockets), so the figures are the adapter's work: building and signing the request,
+reading the answer, decoding the stream's framing
+(SSE, or AWS event-stream frames with their CRCs) and re-emitting OpenAI chunks.
 
-In process, no I/O: one row times `plan()` for a chat request (a system prompt, 4 turns, one tool) plus
-reading a whole answer in the wire's own format; the other feeds a 50-event stream (each wire's own
-events, ending properly) through its chunk translator. Figures in µs per request, best of 5 rounds;
-compare between commits, not against a threshold.
+Every answer has the same 64 output tokens, streamed one token per event. Figures, not assertions.
 
-    python scripts/bench_translators.py [--iterations 20000]
+    python scripts/bench_translators.py [--iterations 2000]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
-from tfy_gateway.gateway.providers import NO_CALL_OPTIONS, UpstreamTarget, dispatch
-from tfy_gateway.gateway.providers.transport import HttpResponse
+import orjson
 
-WORDS = [f"word{i}" for i in range(50)]
-REQUEST: dict[str, Any] = {
+from tfy_gateway.fakeprovider.bedrock_routes import event
+from tfy_gateway.gateway.providers import (
+    HttpRequest,
+    HttpResponse,
+    MemoryTransport,
+    UpstreamStream,
+    UpstreamTarget,
+    call,
+)
+from tfy_gateway.gateway.providers.aws_sigv4 import SigV4Signer
+
+TOKENS = [f" w{i}" for i in range(64)]
+BODY: dict[str, Any] = {
     "model": "m",
-    "messages": [
-        {"role": "system", "content": "You are a helpful assistant. Answer briefly."},
-        {"role": "user", "content": "What is the weather in Paris? " * 4},
-        {"role": "assistant", "content": "Let me check that for you."},
-        {"role": "user", "content": "Please also tell me about Berlin. " * 4},
-    ],
-    "max_tokens": 256,
-    "temperature": 0.3,
-    "tools": [
-        {
-            "type": "function",
-            "function": {
-                "name": "get_weather",
-                "description": "Weather for a city",
-                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-            },
-        }
-    ],
+    "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell me a story " * 20}],
+    "max_tokens": 64,
 }
-TEXT = " ".join(WORDS[:16])
+USAGE = {"prompt_tokens": 90, "completion_tokens": 64, "total_tokens": 154}
 
-TARGETS = {
-    "openai": UpstreamTarget("openai", "openai", "https://api.openai.com/v1", "gpt-4o", {"authorization": "Bearer k"}),
-    "anthropic": UpstreamTarget(
-        "anthropic", "anthropic", "https://api.anthropic.com/v1", "claude-sonnet-4-5", {"x-api-key": "k"}
-    ),
-    "gemini": UpstreamTarget(
-        "gemini",
-        "google-gemini",
-        "https://generativelanguage.googleapis.com/v1beta",
-        "gemini-2.5-flash",
-        {"x-goog-api-key": "k"},
-    ),
-}
 
-ANSWERS: dict[str, dict[str, Any]] = {
-    "openai": {
-        "id": "chatcmpl-1",
+def openai_answers() -> tuple[bytes, bytes]:
+    plain = {
+        "id": "c",
         "object": "chat.completion",
         "created": 1,
-        "model": "gpt-4o",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": TEXT}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 60, "completion_tokens": 16, "total_tokens": 76},
-    },
-    "anthropic": {
-        "id": "msg_1",
+        "model": "m",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "".join(TOKENS)}, "finish_reason": "stop"}
+        ],
+        "usage": USAGE,
+    }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, usage: Any = None) -> bytes:
+        body = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "usage": usage}
+        body["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish}] if usage is None else []
+        return b"data: " + orjson.dumps(body) + b"\n\n"
+
+    events = [chunk({"role": "assistant", "content": ""})] + [chunk({"content": t}) for t in TOKENS]
+    events += [chunk({}, "stop"), chunk({}, usage=USAGE), b"data: [DONE]\n\n"]
+    return orjson.dumps(plain), b"".join(events)
+
+
+def anthropic_answers() -> tuple[bytes, bytes]:
+    usage = {"input_tokens": 90, "output_tokens": 64}
+    plain = {
+        "id": "m",
         "type": "message",
         "role": "assistant",
-        "model": "claude-sonnet-4-5",
-        "content": [{"type": "text", "text": TEXT}],
+        "model": "m",
+        "content": [{"type": "text", "text": "".join(TOKENS)}],
         "stop_reason": "end_turn",
-        "usage": {"input_tokens": 60, "output_tokens": 16},
-    },
-    "gemini": {
-        "candidates": [{"index": 0, "content": {"role": "model", "parts": [{"text": TEXT}]}, "finishReason": "STOP"}],
-        "usageMetadata": {"promptTokenCount": 60, "candidatesTokenCount": 16, "totalTokenCount": 76},
+        "usage": usage,
+    }
+
+    def sse(name: str, body: dict[str, Any]) -> bytes:
+        return b"event: " + name.encode() + b"\ndata: " + orjson.dumps({"type": name, **body}) + b"\n\n"
+
+    events = [sse("message_start", {"message": {**plain, "content": [], "usage": {**usage, "output_tokens": 1}}})]
+    events.append(sse("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
+    events += [sse("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": t}}) for t in TOKENS]
+    events.append(sse("content_block_stop", {"index": 0}))
+    events.append(sse("message_delta", {"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 64}}))
+    events.append(sse("message_stop", {}))
+    return orjson.dumps(plain), b"".join(events)
+
+
+def bedrock_answers() -> tuple[bytes, bytes]:
+    usage = {"inputTokens": 90, "outputTokens": 64, "totalTokens": 154}
+    plain = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "".join(TOKENS)}]}},
+        "stopReason": "end_turn",
+        "usage": usage,
+        "metrics": {"latencyMs": 10},
+    }
+    frames = [event("messageStart", {"role": "assistant"})]
+    frames += [event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": t}}) for t in TOKENS]
+    frames += [event("contentBlockStop", {"contentBlockIndex": 0}), event("messageStop", {"stopReason": "end_turn"})]
+    frames.append(event("metadata", {"usage": usage, "metrics": {"latencyMs": 10}}))
+    return orjson.dumps(plain), b"".join(frames)
+
+
+def gemini_answers() -> tuple[bytes, bytes]:
+    plain = {
+        "candidates": [
+            {"index": 0, "content": {"role": "model", "parts": [{"text": "".join(TOKENS)}]}, "finishReason": "STOP"}
+        ],
+        "usageMetadata": {"promptTokenCount": 90, "candidatesTokenCount": 64, "totalTokenCount": 154},
         "modelVersion": "gemini-2.5-flash",
-        "responseId": "r1",
-    },
-}
-
-
-def stream_events(wire: str) -> list[tuple[str, bytes]]:
-    """50 text deltas in the wire's own stream format, ending properly."""
-    if wire == "openai":
-        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o"}
-        events = [
-            {**chunk, "choices": [{"index": 0, "delta": {"content": f" {w}"}, "finish_reason": None}]} for w in WORDS
-        ]
-        events.append({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-        events.append({**chunk, "choices": [], "usage": {"prompt_tokens": 60, "completion_tokens": 50}})
-        return [("", json.dumps(e).encode()) for e in events] + [("", b"[DONE]")]
-    if wire == "anthropic":
-        out: list[tuple[str, dict[str, Any]]] = [
-            ("message_start", {"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 60}}}),
-            ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}}),
-        ]
-        out += [
-            (
-                "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}},
-            )
-            for w in WORDS
-        ]
-        out += [
-            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            (
-                "message_delta",
-                {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 50}},
-            ),
-            ("message_stop", {"type": "message_stop"}),
-        ]
-        return [(name, json.dumps(payload).encode()) for name, payload in out]
+        "responseId": "r",
+    }
     events = []
-    for i, word in enumerate(WORDS):
-        candidate: dict[str, Any] = {"index": 0, "content": {"role": "model", "parts": [{"text": f" {word}"}]}}
-        if i == len(WORDS) - 1:
+    for i, token in enumerate(TOKENS):  # each event a whole response object, usage so far included
+        candidate: dict[str, Any] = {"index": 0, "content": {"role": "model", "parts": [{"text": token}]}}
+        if i == len(TOKENS) - 1:
             candidate["finishReason"] = "STOP"
-        usage = {"promptTokenCount": 60, "candidatesTokenCount": i + 1, "totalTokenCount": 61 + i}
-        events.append({"candidates": [candidate], "usageMetadata": usage, "responseId": "r1"})
-    return [("", json.dumps(e).encode()) for e in events]
+        usage = {"promptTokenCount": 90, "candidatesTokenCount": i + 1, "totalTokenCount": 91 + i}
+        events.append(b"data: " + orjson.dumps({"candidates": [candidate], "usageMetadata": usage}) + b"\r\n\r\n")
+    return orjson.dumps(plain), b"".join(events)
 
 
-def best_of(rounds: int, iterations: int, work: Callable[[], object]) -> float:
-    """µs per call of `work`, the best of `rounds` timed loops."""
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for _ in range(iterations):
-            work()
-        best = min(best, (time.perf_counter() - started) / iterations)
-    return best * 1e6
+def target(wire: str, **changes: Any) -> UpstreamTarget:
+    auth = {"anthropic": {"x-api-key": "k"}, "gemini": {"x-goog-api-key": "k"}}.get(wire, {"authorization": "Bearer k"})
+    options: dict[str, Any] = {"auth_headers": auth, **changes}
+    return UpstreamTarget(wire, wire, "http://upstream.test/v1", "anthropic.claude-3-5-haiku-20241022-v1:0", **options)  # type: ignore[arg-type]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=20000)
-    args = parser.parse_args()
-    print(f"{'wire':<10} {'plan+read µs':>13} {'stream(50) µs':>14} {'per event µs':>13}")
-    for wire, target in TARGETS.items():
-        adapter = dispatch.ADAPTERS[wire]
-        answer = HttpResponse(200, {"content-type": "application/json"}, json.dumps(ANSWERS[wire]).encode())
-        streamed = {**REQUEST, "stream": True, "stream_options": {"include_usage": True}}
-        events = stream_events(wire)
+async def per_call(target: UpstreamTarget, answer: bytes, stream: bool, iterations: int) -> float:
+    content_type = "application/vnd.amazon.eventstream" if target.wire_format == "bedrock" else "text/event-stream"
+    headers = {"content-type": content_type if stream else "application/json"}
 
-        def whole(adapter: Any = adapter, target: UpstreamTarget = target, answer: HttpResponse = answer) -> object:
-            wire_plan = adapter(target, "chat", REQUEST, NO_CALL_OPTIONS)
-            return wire_plan.read(answer, 0.0)
+    def handler(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(200, headers, answer)
 
-        def stream(
-            adapter: Any = adapter,
-            target: UpstreamTarget = target,
-            events: list[tuple[str, bytes]] = events,
-            streamed: dict[str, Any] = streamed,
-        ) -> object:
-            translator = adapter(target, "chat", streamed, NO_CALL_OPTIONS).stream
-            done = False
-            for name, data in events:
-                done = translator.feed(name, data).done or done
-            return done or translator.end()
+    transport = MemoryTransport(handler, chunk_size=1024)
+    body = {**BODY, "stream": True, "stream_options": {"include_usage": True}} if stream else BODY
+    started = time.perf_counter()
+    for _ in range(iterations):
+        result = await call(transport, target, "chat", body)
+        if isinstance(result, UpstreamStream):
+            async with result:
+                async for _chunk in result:
+                    pass
+            assert result.usage is not None and result.usage.completion_tokens == 64
+        else:
+            assert result.usage.completion_tokens == 64
+    return (time.perf_counter() - started) / iterations * 1e6
 
-        plain_us = best_of(5, args.iterations, whole)
-        stream_us = best_of(5, max(1, args.iterations // 10), stream)
-        print(f"{wire:<10} {plain_us:>13.1f} {stream_us:>14.1f} {stream_us / len(events):>13.2f}", flush=True)
+
+async def main(iterations: int) -> None:
+    rows: list[tuple[str, UpstreamTarget, Callable[[], tuple[bytes, bytes]]]] = [
+        ("openai (pass-through)", target("openai"), openai_answers),
+        ("anthropic", target("anthropic"), anthropic_answers),
+        ("bedrock, api-key (bearer)", target("bedrock"), bedrock_answers),
+        (
+            "bedrock, access-key (SigV4)",
+            target("bedrock", auth_headers={}, signer=SigV4Signer("AKIDEXAMPLE", "secret", "us-east-1")),
+            bedrock_answers,
+        ),
+        ("gemini", target("gemini"), gemini_answers),
+    ]
+    print(f"µs of CPU per chat call through the adapter (in-memory upstream, 64 output tokens, {iterations} calls)")
+    print(f"{'wire format':30} {'plain':>10} {'streamed':>10}")
+    for _name, wire_target, answers in rows:  # warm every path up first, so no row pays for the others
+        plain, streamed = answers()
+        await per_call(wire_target, plain, False, max(1, iterations // 10))
+        await per_call(wire_target, streamed, True, max(1, iterations // 10))
+    for name, wire_target, answers in rows:
+        plain, streamed = answers()
+        plain_us = await per_call(wire_target, plain, False, iterations)
+        stream_us = await per_call(wire_target, streamed, True, iterations)
+        print(f"{name:30} {plain_us:10.1f} {stream_us:10.1f}")
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iterations", type=int, default=2000)
+    asyncio.run(main(parser.parse_args().iterations))

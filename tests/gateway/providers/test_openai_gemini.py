@@ -295,7 +295,7 @@ def test_plan_urls_and_headers() -> None:
         "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     )
     assert streamed.request.headers["x-goog-api-key"] == "gm-secret-key-123456"
-    assert streamed.errors is gemini_error
+    assert streamed.error is gemini_error
     with pytest.raises(UpstreamError, match="no 'embeddings' endpoint"):
         plan(GEMINI, "embeddings", {"input": "x"}, CallOptions())
 

@@ -21,7 +21,7 @@ from tfy_gateway.gateway.errors import RemoteError
 from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import Transport
 
-WireFormat = Literal["openai", "anthropic", "azure-openai", "gemini", "vertex-anthropic"]
+WireFormat = Literal["openai", "anthropic", "azure-openai", "bedrock", "gemini", "vertex-anthropic"]
 Endpoint = Literal["chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions"]
 ENDPOINT_PATHS: dict[str, str] = {
     "chat": "/chat/completions",
@@ -43,6 +43,19 @@ class TokenSource(Protocol):
     async def authorization(self, transport: Transport) -> str: ...
 
 
+class RequestSigner(Protocol):
+    """Signs one request whose URL, headers and body are final (AWS SigV4): the headers to add.
+
+    Signing cannot happen when the config is applied (the signature covers the body and the time),
+    so a target that needs it carries its signer; `secrets` are redacted from provider messages.
+    """
+
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
+
+    def sign(self, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True)
 class UpstreamTarget:
     """Where and how to call one model integration; built once per config apply, not per request.
@@ -62,6 +75,7 @@ class UpstreamTarget:
     integration: str = ""
     # Short-lived credentials fetched per call (Vertex): `dispatch.call` sets `authorization` from it.
     credentials: TokenSource | None = field(default=None, repr=False, compare=False, hash=False)
+    signer: RequestSigner | None = field(default=None, repr=False, compare=False, hash=False)  # Bedrock SigV4
 
     @property
     def name(self) -> str:
@@ -255,6 +269,8 @@ def credential_values(target: UpstreamTarget) -> list[str]:
         scheme, _, rest = value.partition(" ")
         if rest and scheme.lower() in ("bearer", "basic"):
             values.append(rest)
+    if target.signer is not None:
+        values.extend(target.signer.secrets)
     return values
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from tfy_gateway.gateway.providers import (
     azure_openai,
     openai_anthropic,
+    openai_bedrock,
     openai_compatible,
     openai_gemini,
     vertex_anthropic,
@@ -42,22 +43,23 @@ ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
         "azure-openai": azure_openai.plan,
         "gemini": openai_gemini.plan,
         "vertex-anthropic": vertex_anthropic.plan,
+        "bedrock": openai_bedrock.plan,
     }
 )
 
 
 async def send(
-    transport: Transport, target: UpstreamTarget, request: HttpRequest, errors: ErrorReader | None = None
+    transport: Transport, target: UpstreamTarget, request: HttpRequest, error: ErrorReader | None = None
 ) -> tuple[HttpResponse, float]:
     """POST and read the whole answer: the 2xx response and the seconds it took; 3xx, 4xx, 5xx raise
-    (an error body read by `errors`, the wire pair's reader, if it has one)."""
+    (an error body read by `error`, the wire format's reader, else the generic one)."""
     started = time.perf_counter()
     try:
         response = await transport.post(request)
     except TransportError as exc:
         raise transport_error(target, request.url, exc, request.timeouts) from None
     if response.status >= 400:
-        raise (errors or error_from_body)(target, response.status, response.headers, response.body)
+        raise (error or error_from_body)(target, response.status, response.headers, response.body)
     if response.status >= 300:
         raise redirect_refused(target, response.status, response.headers)
     return response, time.perf_counter() - started
@@ -82,8 +84,8 @@ async def call(
         target = replace(target, auth_headers={**target.auth_headers, "authorization": token})
     wire = ADAPTERS[target.wire_format](target, endpoint, body, options)
     if wire.stream is not None:
-        return await start_stream(transport, target, wire.request, wire.stream, wire.errors)
+        return await start_stream(transport, target, wire.request, wire.stream, framing=wire.framing, error=wire.error)
     if wire.read is None:  # WirePlan guarantees one of the two
         raise TypeError("a WirePlan without a reader")
-    response, latency = await send(transport, target, wire.request, wire.errors)
+    response, latency = await send(transport, target, wire.request, wire.error)
     return wire.read(response, latency)

@@ -4,8 +4,9 @@
 stored manifests keep the addresses they were applied with (the real APIs of `examples/`, so a later
 non-offline run calls them), while the compiled targets point at the fake provider by wire format:
 `{fake}/v1` for OpenAI-compatible and Anthropic accounts, `{fake}` for Azure OpenAI (whose paths start
-at `/openai/deployments`), the fake's host with the account's own path for Gemini and Vertex (and
-Vertex's token requests too). An account already on the fake provider keeps its path (the knobs of a test).
+at `/openai/deployments`) and AWS Bedrock (`/model/{id}/converse`), the fake's host with the account's
+own path for Gemini and Vertex (and Vertex's token requests too). An account already on the fake
+provider keeps its path (the knobs of a test).
 """
 
 from __future__ import annotations
@@ -32,4 +33,5 @@ def offline_target(target: UpstreamTarget, fake_url: str) -> UpstreamTarget:
         if isinstance(credentials, VertexTokenSource):
             credentials = credentials.offline(base)
         return replace(target, base_url=base + urlsplit(target.base_url).path, credentials=credentials)
-    return replace(target, base_url=base if target.wire_format == "azure-openai" else base + "/v1")
+    at_root = target.wire_format in ("azure-openai", "bedrock")  # their paths start at /openai, /model
+    return replace(target, base_url=base if at_root else base + "/v1")

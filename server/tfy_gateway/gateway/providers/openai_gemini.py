@@ -416,7 +416,7 @@ def google_plan(
         JSON_HEADERS if stream is None else SSE_HEADERS, target, options.headers_override, options.trace_headers
     )
     http = HttpRequest(method_url(target, method), headers, payload, timeouts=options.timeouts)
-    return WirePlan(http, read=read, stream=stream, errors=gemini_error)
+    return WirePlan(http, read=read, stream=stream, error=gemini_error)
 
 
 def plan(target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options: CallOptions) -> WirePlan:

@@ -18,7 +18,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from tfy_gateway.gateway.errors import ConfigError
-from tfy_gateway.gateway.providers.base import TokenSource, UpstreamTarget, WireFormat
+from tfy_gateway.gateway.providers.aws_sigv4 import SigningUnavailable, SigV4Signer
+from tfy_gateway.gateway.providers.base import RequestSigner, TokenSource, UpstreamTarget, WireFormat
 from tfy_gateway.gateway.providers.google_targets import (
     GEMINI_BASE_URL,
     GoogleTargetError,
@@ -32,6 +33,8 @@ from tfy_gateway.gateway.providers.vertex_credentials import VertexCredentialsEr
 from tfy_gateway.manifests.providers import (
     AnthropicAccount,
     ApiKeyAuth,
+    AwsAccessKeyAuth,
+    AwsAssumedRoleAuth,
     AwsBedrockAccount,
     AzureAuth,
     AzureOpenAIAccount,
@@ -39,6 +42,7 @@ from tfy_gateway.manifests.providers import (
     BasicAuth,
     BearerAuth,
     BedrockAuth,
+    BedrockModel,
     GcpApiKeyAuth,
     GoogleGeminiAccount,
     GoogleVertexAccount,
@@ -84,14 +88,16 @@ PROVIDERS: Mapping[str, ProviderDefaults] = {
     "cohere": ProviderDefaults("openai", "https://api.cohere.ai/compatibility/v1"),
     "ollama": ProviderDefaults("openai", "http://localhost:11434/v1"),
     "self-hosted-model": ProviderDefaults("openai", None),
+    "aws-bedrock": ProviderDefaults("bedrock", None),  # https://bedrock-runtime.{region}.amazonaws.com
 }
 PROVIDER_PREFIX = "provider-account/"
-SUPPORTED = "api-key, bearer-auth, basic-auth"
+SUPPORTED = "api-key, bearer-auth, basic-auth; aws-bedrock: api-key, access-key-based"
 _API_KEY_HEADER: Mapping[str, str] = {
     "openai": "authorization",
     "anthropic": "x-api-key",
     "azure-openai": "api-key",
     "gemini": "x-goog-api-key",
+    "bedrock": "authorization",  # a Bedrock API key is a bearer token
 }
 
 
@@ -184,6 +190,11 @@ def _target_for(account: ProviderAccount, integration: Integration, secrets: Sec
     else:
         fields = _typed_fields(account, integration)
     base_url = fields.base_url or defaults.base_url
+    signer: RequestSigner | None = None
+    if isinstance(account, AwsBedrockAccount):
+        region = _bedrock_region(account, integration)
+        base_url = base_url or f"https://bedrock-runtime.{region}.amazonaws.com"
+        signer = _bedrock_signer(fields.auth, region, where + ".auth_data", secrets)
     if not isinstance(base_url, str) or not base_url:  # a loose type's fields are unchecked
         needed = {"azure-openai": "azure_endpoint", "self-hosted-model": "integration url"}.get(provider, "base_url")
         raise ProviderConfigError(f"{where}: {needed} is required for provider type {provider!r}")
@@ -202,6 +213,8 @@ def _target_for(account: ProviderAccount, integration: Integration, secrets: Sec
         auth, credentials = vertex_credentials(fields.auth, where, secrets)
     elif fields.loose_auth is not None:
         auth = _loose_auth_headers(fields.loose_auth, wire_format, where, secrets)
+    elif signer is not None:
+        auth = {}
     else:
         auth = _auth_headers(fields.auth, wire_format, where + ".auth_data", secrets)
     return UpstreamTarget(
@@ -215,7 +228,39 @@ def _target_for(account: ProviderAccount, integration: Integration, secrets: Sec
         account=account.name,
         integration=integration.name,
         credentials=credentials,
+        signer=signer,
     )
+
+
+def _bedrock_region(account: AwsBedrockAccount, integration: Integration) -> str:
+    """The integration's region (a model offered in another region), else the account's."""
+    region = integration.region if isinstance(integration, BedrockModel) else None
+    return region or account.region
+
+
+def _bedrock_signer(auth: AuthSpec | None, region: str, where: str, secrets: SecretResolver) -> RequestSigner | None:
+    """A SigV4 signer for access-key auth; None for api-key auth (a bearer header) or no auth.
+
+    Assumed-role auth is refused: it needs the gateway's own AWS identity to call STS (AssumeRole) and
+    fresh temporary credentials every hour, which the local gateway neither has nor can get offline.
+    """
+    if isinstance(auth, AwsAssumedRoleAuth):
+        raise ProviderConfigError(
+            f"{where}.type 'assumed-role-based' is not supported by the local gateway: assuming "
+            f"{auth.assumed_role_arn} needs AWS STS and AWS credentials of the gateway's own, which it does not "
+            "have (and cannot reach offline). Use 'access-key-based' (access_key_id, secret_access_key) or "
+            "'api-key' (a Bedrock API key) for this account."
+        )
+    if not isinstance(auth, AwsAccessKeyAuth):
+        return None
+    try:
+        return SigV4Signer(
+            secrets.resolve(_required(auth.access_key_id, "access_key_id", where)),
+            secrets.resolve(_required(auth.secret_access_key, "secret_access_key", where)),
+            region,
+        )
+    except SigningUnavailable as exc:
+        raise ProviderConfigError(f"{where}: {exc}") from None
 
 
 def _auth_headers(
