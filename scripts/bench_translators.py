@@ -1,8 +1,9 @@
 """Per-request cost of each wire format's translation: µs of gateway CPU per chat call, plain and
-streamed, for the OpenAI-compatible wire (pass-through), Anthropic Messages and AWS Bedrock Converse
-(bearer and SigV4-signed), with the upstream played by an in-memory transport (no sockets), so the
-figures are the adapter's work: building and signing the request, reading the answer, decoding the
-stream's framing (SSE, or AWS event-stream frames with their CRCs) and re-emitting OpenAI chunks.
+streamed, for the OpenAI-compatible wire (pass-through), Anthropic Messages, AWS Bedrock Converse
+(bearer and SigV4-signed) and Gemini generateContent, with the upstream played by an in-memory
+transport (no sockets), so the figures are the adapter's work: building and signing the request,
+reading the answer, decoding the stream's framing
+(SSE, or AWS event-stream frames with their CRCs) and re-emitting OpenAI chunks.
 
 Every answer has the same 64 output tokens, streamed one token per event. Figures, not assertions.
 
@@ -100,8 +101,27 @@ def bedrock_answers() -> tuple[bytes, bytes]:
     return orjson.dumps(plain), b"".join(frames)
 
 
+def gemini_answers() -> tuple[bytes, bytes]:
+    plain = {
+        "candidates": [
+            {"index": 0, "content": {"role": "model", "parts": [{"text": "".join(TOKENS)}]}, "finishReason": "STOP"}
+        ],
+        "usageMetadata": {"promptTokenCount": 90, "candidatesTokenCount": 64, "totalTokenCount": 154},
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "r",
+    }
+    events = []
+    for i, token in enumerate(TOKENS):  # each event a whole response object, usage so far included
+        candidate: dict[str, Any] = {"index": 0, "content": {"role": "model", "parts": [{"text": token}]}}
+        if i == len(TOKENS) - 1:
+            candidate["finishReason"] = "STOP"
+        usage = {"promptTokenCount": 90, "candidatesTokenCount": i + 1, "totalTokenCount": 91 + i}
+        events.append(b"data: " + orjson.dumps({"candidates": [candidate], "usageMetadata": usage}) + b"\r\n\r\n")
+    return orjson.dumps(plain), b"".join(events)
+
+
 def target(wire: str, **changes: Any) -> UpstreamTarget:
-    auth = {"anthropic": {"x-api-key": "k"}}.get(wire, {"authorization": "Bearer k"})
+    auth = {"anthropic": {"x-api-key": "k"}, "gemini": {"x-goog-api-key": "k"}}.get(wire, {"authorization": "Bearer k"})
     options: dict[str, Any] = {"auth_headers": auth, **changes}
     return UpstreamTarget(wire, wire, "http://upstream.test/v1", "anthropic.claude-3-5-haiku-20241022-v1:0", **options)  # type: ignore[arg-type]
 
@@ -138,6 +158,7 @@ async def main(iterations: int) -> None:
             target("bedrock", auth_headers={}, signer=SigV4Signer("AKIDEXAMPLE", "secret", "us-east-1")),
             bedrock_answers,
         ),
+        ("gemini", target("gemini"), gemini_answers),
     ]
     print(f"µs of CPU per chat call through the adapter (in-memory upstream, 64 output tokens, {iterations} calls)")
     print(f"{'wire format':30} {'plain':>10} {'streamed':>10}")

@@ -25,5 +25,6 @@ def test_tiny_run_reports_every_wire_format() -> None:
         "anthropic",
         r"bedrock, api-key \(bearer\)",
         r"bedrock, access-key \(SigV4\)",
+        "gemini",
     ):
         assert re.search(rf"^{row}\s+\d+\.\d\s+\d+\.\d$", result.stdout, re.MULTILINE), result.stdout

@@ -1,6 +1,6 @@
 """A fast, deterministic fake LLM provider for tests, demos and benchmarks.
 
-It speaks four wire formats on one port:
+It speaks six wire formats on one port:
 - OpenAI: POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/moderations, /v1/rerank
   (Cohere style, also /v2/rerank), /v1/images/generations, /v1/audio/speech, /v1/audio/transcriptions;
   GET /v1/models. Auth: `Authorization: Bearer <key>`, checked only when a key is required.
@@ -8,6 +8,12 @@ It speaks four wire formats on one port:
   `anthropic-version` answers in Anthropic's list format.
 - Azure OpenAI: POST /openai/deployments/{deployment}/{chat/completions,completions,embeddings}
   (needs `?api-version=` and the `api-key` header; the deployment name is the model).
+- Gemini API: POST /{v1,v1beta}/models/{model}:generateContent and :streamGenerateContent?alt=sse
+  (`x-goog-api-key` or `?key=`). Vertex AI: POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/
+  {pub}/models/{model}:{generateContent,streamGenerateContent,rawPredict,streamRawPredict} (Bearer
+  token; publisher anthropic: Anthropic Messages), and POST /token, Google's OAuth token endpoint for a
+  service account's JWT grant (the tokens it issues are the ones Vertex accepts when a key is
+  required). Google errors: `{"error":{"code","message","status","details"}}`.
 - AWS Bedrock: POST /model/{modelId}/converse and /converse-stream (answered in AWS event-stream
   frames); needs `Authorization: Bearer <key>` or a SigV4 `Authorization` with `X-Amz-Date`.
 Errors use each provider's own body: OpenAI `{"error":{"message","type","param","code"}}`, Anthropic

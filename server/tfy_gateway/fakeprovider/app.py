@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from tfy_gateway.fakeprovider import anthropic_routes, bedrock_routes, media_routes, openai_routes
+from tfy_gateway.fakeprovider import anthropic_routes, bedrock_routes, gemini_routes, media_routes, openai_routes
 from tfy_gateway.fakeprovider.calls import Call, FakeProviderState
 from tfy_gateway.fakeprovider.wire import Flavor, json_response
 
@@ -102,6 +102,11 @@ def create_fake_provider_app(
                 prefix + "/model/{model_id}/" + action, _endpoint(state, "bedrock", bedrock_routes.converse)
             )
         router.add_get(prefix + "/v1/models", _models_endpoint(state))
+        for version in ("v1", "v1beta", "v1beta1"):
+            router.add_post(prefix + f"/{version}/models/{{call}}", gemini_routes.gemini_endpoint(state))
+            vertex = f"/{version}/projects/{{project}}/locations/{{location}}/publishers/{{publisher}}/models/{{call}}"
+            router.add_post(prefix + vertex, gemini_routes.vertex_endpoint(state))
+        router.add_post(prefix + "/token", gemini_routes.token_endpoint(state))
 
     async def recorded(request: web.Request) -> web.Response:
         return json_response({"data": list(state.requests)})

@@ -18,9 +18,9 @@ from aiohttp import web
 
 from tfy_gateway.fakeprovider.knobs import KnobBook, KnobError, Knobs, split_model
 from tfy_gateway.fakeprovider.synth import EmbeddingCache
-from tfy_gateway.fakeprovider.wire import Flavor, error_response
+from tfy_gateway.fakeprovider.wire import Flavor, error_response, google_error_body, json_response
 
-_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
 
 
 @dataclass
@@ -52,6 +52,7 @@ class FakeProviderState:
         self.record = record_requests > 0
         self.served = 0
         self.disconnects = 0  # responses cut short because the client went away
+        self.issued_tokens: set[str] = set()  # OAuth tokens `POST /token` gave out (Vertex takes them)
 
     def reset(self) -> None:
         self.book.reset()
@@ -75,7 +76,7 @@ class FakeProviderState:
             return error_response(flavor, 400, f"fake provider: {exc}")
         if self.record:
             self.requests.append(_record(request, body))
-        denied = _check_auth(request, flavor, knobs.api_key or self.api_key)
+        denied = _check_auth(request, flavor, knobs.api_key or self.api_key, self.issued_tokens)
         if denied is not None:
             return denied
         if knobs.latency_ms:
@@ -125,7 +126,9 @@ def _record(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check_auth(request: web.Request, flavor: Flavor, required: str | None) -> web.Response | None:
+def _check_auth(
+    request: web.Request, flavor: Flavor, required: str | None, issued: set[str] | frozenset[str] = frozenset()
+) -> web.Response | None:
     headers = request.headers
     if flavor == "anthropic":
         key = headers.get("x-api-key")
@@ -147,6 +150,10 @@ def _check_auth(request: web.Request, flavor: Flavor, required: str | None) -> w
         if required is not None and key != required:
             return error_response(flavor, 401, "Access denied due to invalid subscription key or wrong API endpoint.")
         return None
+    if flavor == "gemini":
+        return _check_gemini_key(request, required)
+    if flavor == "vertex":
+        return _check_vertex_token(request, required, issued)
     if flavor == "bedrock":
         return _check_bedrock_auth(headers, required)
     if required is None:
@@ -156,6 +163,38 @@ def _check_auth(request: web.Request, flavor: Flavor, required: str | None) -> w
         return error_response(flavor, 401, "You didn't provide an API key (Authorization: Bearer ...).")
     if token != required:
         return error_response(flavor, 401, "Incorrect API key provided.")
+    return None
+
+
+def _check_gemini_key(request: web.Request, required: str | None) -> web.Response | None:
+    """The Gemini API's own answers: no key is a 403, a wrong one a 400 with reason API_KEY_INVALID."""
+    key = request.headers.get("x-goog-api-key") or request.query.get("key")
+    if not key:
+        return json_response(
+            google_error_body(
+                403,
+                "Method doesn't allow unregistered callers (callers without established identity). "
+                "Please use API Key or other form of API consumer identity to call this API.",
+            ),
+            status=403,
+        )
+    if required is not None and key != required:
+        body = google_error_body(400, "API key not valid. Please pass a valid API key.", "API_KEY_INVALID")
+        return json_response(body, status=400)
+    return None
+
+
+def _check_vertex_token(
+    request: web.Request, required: str | None, issued: set[str] | frozenset[str]
+) -> web.Response | None:
+    """Vertex wants an OAuth bearer token; when a key is `required`, only it or a token this fake issued."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token or (required is not None and token != required and token not in issued):
+        message = (
+            "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
+            "other valid authentication credential."
+        )
+        return json_response(google_error_body(401, message, "ACCESS_TOKEN_TYPE_UNSUPPORTED"), status=401)
     return None
 
 

@@ -126,8 +126,6 @@ def test_unsupported_provider_and_auth_types() -> None:
     azure = account("azure-openai", azure_endpoint="https://res.openai.azure.com", auth_data=certificate)
     with pytest.raises(ProviderConfigError, match=r"auth_data\.type 'certificate' is not supported"):
         target(azure, model(api_version="v"))
-    with pytest.raises(ProviderConfigError, match="apiKey' form is not supported"):
-        target(account("google-gemini", auth_data={"type": "api-key", "apiKey": REF}), model())
     with pytest.raises(ProviderConfigError, match="integration model_id is required"):
         target(account("openai"), model(model_id=""))
 

@@ -23,7 +23,7 @@ from tfy_gateway.manifests.costs import (
     TokenPrices,
 )
 
-_DATED = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
+_DATED = re.compile(r"(?:-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3}|latest)|@\d{8})$")
 _INFERENCE_PROFILE = re.compile(r"^(us|eu|apac|us-gov|ca|jp|au|global)\.(?=[a-z0-9-]+\.)")  # Bedrock cross-region
 
 

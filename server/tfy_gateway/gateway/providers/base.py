@@ -19,8 +19,9 @@ import orjson
 
 from tfy_gateway.gateway.errors import RemoteError
 from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
+from tfy_gateway.gateway.providers.transport import Transport
 
-WireFormat = Literal["openai", "anthropic", "azure-openai", "bedrock"]
+WireFormat = Literal["openai", "anthropic", "azure-openai", "bedrock", "gemini", "vertex-anthropic"]
 Endpoint = Literal["chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions"]
 ENDPOINT_PATHS: dict[str, str] = {
     "chat": "/chat/completions",
@@ -33,6 +34,13 @@ ENDPOINT_PATHS: dict[str, str] = {
     "transcriptions": "/audio/transcriptions",
 }
 STREAMING_ENDPOINTS = frozenset({"chat", "completions"})
+
+
+class TokenSource(Protocol):
+    """Credentials that expire (Vertex's OAuth tokens): the `authorization` header value for the next
+    call, refreshed over `transport` when needed. Raises UpstreamError when no token can be had."""
+
+    async def authorization(self, transport: Transport) -> str: ...
 
 
 class RequestSigner(Protocol):
@@ -65,6 +73,8 @@ class UpstreamTarget:
     api_version: str | None = None  # Azure api-version / anthropic-version
     account: str = ""
     integration: str = ""
+    # Short-lived credentials fetched per call (Vertex): `dispatch.call` sets `authorization` from it.
+    credentials: TokenSource | None = field(default=None, repr=False, compare=False, hash=False)
     signer: RequestSigner | None = field(default=None, repr=False, compare=False, hash=False)  # Bedrock SigV4
 
     @property
@@ -192,7 +202,7 @@ class UpstreamError(RemoteError):
         self.provider = provider
         self.retry_after = retry_after
         self.error_type = error_type
-        self.code = code  # the provider's own error code (OpenAI `code`, a Bedrock exception name...)
+        self.code = code  # the provider's own error code (e.g. Google's ErrorInfo reason), kept for the client
         self.param = param
 
     def __repr__(self) -> str:

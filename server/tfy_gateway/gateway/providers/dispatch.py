@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from tfy_gateway.gateway.providers import azure_openai, openai_anthropic, openai_bedrock, openai_compatible
+from tfy_gateway.gateway.providers import (
+    azure_openai,
+    openai_anthropic,
+    openai_bedrock,
+    openai_compatible,
+    openai_gemini,
+    vertex_anthropic,
+)
 from tfy_gateway.gateway.providers.base import (
     NO_CALL_OPTIONS,
     CallOptions,
@@ -33,6 +41,8 @@ ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
         "openai": openai_compatible.plan,
         "anthropic": openai_anthropic.plan,
         "azure-openai": azure_openai.plan,
+        "gemini": openai_gemini.plan,
+        "vertex-anthropic": vertex_anthropic.plan,
         "bedrock": openai_bedrock.plan,
     }
 )
@@ -69,6 +79,9 @@ async def call(
     A body with `"stream": true` (chat, completions) gives an UpstreamStream, returned only once its
     first chunk arrived, so every failure before the first byte is still retryable.
     """
+    if target.credentials is not None:  # short-lived credentials (Vertex): a current token for this call
+        token = await target.credentials.authorization(transport)
+        target = replace(target, auth_headers={**target.auth_headers, "authorization": token})
     wire = ADAPTERS[target.wire_format](target, endpoint, body, options)
     if wire.stream is not None:
         return await start_stream(transport, target, wire.request, wire.stream, framing=wire.framing, error=wire.error)

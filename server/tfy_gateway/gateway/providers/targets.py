@@ -19,8 +19,17 @@ from pydantic import BaseModel
 
 from tfy_gateway.gateway.errors import ConfigError
 from tfy_gateway.gateway.providers.aws_sigv4 import SigningUnavailable, SigV4Signer
-from tfy_gateway.gateway.providers.base import RequestSigner, UpstreamTarget, WireFormat
+from tfy_gateway.gateway.providers.base import RequestSigner, TokenSource, UpstreamTarget, WireFormat
+from tfy_gateway.gateway.providers.google_targets import (
+    GEMINI_BASE_URL,
+    GoogleTargetError,
+    gemini_headers,
+    vertex_base_url,
+    vertex_credentials,
+    vertex_wire,
+)
 from tfy_gateway.gateway.providers.secrets import SecretResolver
+from tfy_gateway.gateway.providers.vertex_credentials import VertexCredentialsError
 from tfy_gateway.manifests.providers import (
     AnthropicAccount,
     ApiKeyAuth,
@@ -35,6 +44,7 @@ from tfy_gateway.manifests.providers import (
     BedrockAuth,
     BedrockModel,
     GcpApiKeyAuth,
+    GoogleGeminiAccount,
     GoogleVertexAccount,
     Integration,
     LooseAccount,
@@ -44,6 +54,7 @@ from tfy_gateway.manifests.providers import (
     SelfHostedAccount,
     SelfHostedModel,
     VertexKeyFileAuth,
+    VertexModel,
     VirtualModel,
     VirtualModelAccount,
 )
@@ -72,7 +83,8 @@ PROVIDERS: Mapping[str, ProviderDefaults] = {
     "xai": ProviderDefaults("openai", "https://api.x.ai/v1"),
     "cerebras": ProviderDefaults("openai", "https://api.cerebras.ai/v1"),
     "sambanova": ProviderDefaults("openai", "https://api.sambanova.ai/v1"),
-    "google-gemini": ProviderDefaults("openai", "https://generativelanguage.googleapis.com/v1beta/openai"),
+    "google-gemini": ProviderDefaults("gemini", GEMINI_BASE_URL),
+    "google-vertex": ProviderDefaults("gemini", None),
     "cohere": ProviderDefaults("openai", "https://api.cohere.ai/compatibility/v1"),
     "ollama": ProviderDefaults("openai", "http://localhost:11434/v1"),
     "self-hosted-model": ProviderDefaults("openai", None),
@@ -84,6 +96,7 @@ _API_KEY_HEADER: Mapping[str, str] = {
     "openai": "authorization",
     "anthropic": "x-api-key",
     "azure-openai": "api-key",
+    "gemini": "x-goog-api-key",
     "bedrock": "authorization",  # a Bedrock API key is a bearer token
 }
 
@@ -128,6 +141,9 @@ def _typed_fields(account: ProviderAccount, integration: Integration) -> _Fields
         )
     if isinstance(integration, (VirtualModel, LooseIntegration)):
         return _Fields(base_url, None, "model_id", auth=auth)
+    if isinstance(account, GoogleVertexAccount):
+        region = (integration.region if isinstance(integration, VertexModel) else None) or account.region
+        base_url = vertex_base_url(account.project_id, region, account.base_url)
     api_version = integration.api_version if isinstance(integration, AzureOpenAIModel) else None
     return _Fields(base_url, integration.model_id, "model_id", api_version, auth)
 
@@ -145,6 +161,14 @@ def _loose_fields(account: LooseAccount, integration: Integration) -> _Fields:
 
 
 def target_for(account: ProviderAccount, integration: Integration, secrets: SecretResolver) -> UpstreamTarget:
+    """The upstream target for `<account>/<integration>` (see `_target_for`)."""
+    try:
+        return _target_for(account, integration, secrets)
+    except (GoogleTargetError, VertexCredentialsError) as exc:
+        raise ProviderConfigError(str(exc)) from None
+
+
+def _target_for(account: ProviderAccount, integration: Integration, secrets: SecretResolver) -> UpstreamTarget:
     """The upstream target for `<account>/<integration>`.
 
     Raises ProviderConfigError for an unsupported provider or missing field, and SecretError when a
@@ -159,6 +183,8 @@ def target_for(account: ProviderAccount, integration: Integration, secrets: Secr
             f"{', '.join(sorted(PROVIDERS))}"
         )
     wire_format = defaults.wire_format
+    if isinstance(account, GoogleVertexAccount) and isinstance(integration, VertexModel):
+        wire_format = vertex_wire(integration.model_id, where)
     if isinstance(account, LooseAccount):
         fields = _loose_fields(account, integration)
     else:
@@ -180,7 +206,12 @@ def target_for(account: ProviderAccount, integration: Integration, secrets: Secr
         **_headers(fields.account_headers, account.name, secrets),
         **_headers(fields.headers, where, secrets),
     }
-    if fields.loose_auth is not None:
+    credentials: TokenSource | None = None
+    if isinstance(account, GoogleGeminiAccount):
+        auth = gemini_headers(fields.auth, where, secrets)
+    elif isinstance(account, GoogleVertexAccount):
+        auth, credentials = vertex_credentials(fields.auth, where, secrets)
+    elif fields.loose_auth is not None:
         auth = _loose_auth_headers(fields.loose_auth, wire_format, where, secrets)
     elif signer is not None:
         auth = {}
@@ -196,6 +227,7 @@ def target_for(account: ProviderAccount, integration: Integration, secrets: Secr
         api_version=str(fields.api_version) if fields.api_version else None,
         account=account.name,
         integration=integration.name,
+        credentials=credentials,
         signer=signer,
     )
 
@@ -245,8 +277,8 @@ def _auth_headers(
             secrets.resolve(_required(auth.username, "username", where)),
             secrets.resolve(_required(auth.password, "password", where)),
         )
-    if isinstance(auth, GcpApiKeyAuth):  # type "api-key" too, but its key is `apiKey`
-        raise ProviderConfigError(f"{where}: the google-gemini 'apiKey' form is not supported by the local gateway")
+    if isinstance(auth, GcpApiKeyAuth):  # type "api-key" too, but its key is `apiKey`: google-gemini's own
+        raise ProviderConfigError(f"{where}: the 'apiKey' form is google-gemini's; this provider takes 'api_key'")
     raise ProviderConfigError(
         f"{where}.type {auth.type!r} is not supported by the local gateway (supported: {SUPPORTED})"
     )

@@ -98,6 +98,27 @@ class ChunkTranslator(Protocol):
         ...
 
 
+def wants_usage(body: Mapping[str, Any]) -> bool:
+    """The client asked for a usage chunk at the end of its stream (`stream_options.include_usage`)."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def stream_end(chunk_id: str, created: int, model: str, usage: Usage | None, include_usage: bool) -> Translated:
+    """A translated stream's proper end: the usage chunk when the client asked for it, then [DONE]."""
+    if not include_usage or usage is None:
+        return Translated((DONE,), done=True)
+    tail = {
+        "id": chunk_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [],
+        "usage": usage.to_openai(),
+    }
+    return Translated((b"data: " + orjson.dumps(tail) + b"\n\n", DONE), done=True)
+
+
 ResponseReader = Callable[[HttpResponse, float], UpstreamResponse]
 ErrorReader = Callable[[UpstreamTarget, int, Mapping[str, str], bytes], UpstreamError]
 """A 4xx/5xx answer's body as the wire format's error (default: `base.error_from_body`)."""
@@ -175,6 +196,14 @@ def json_object(target: UpstreamTarget, raw: bytes) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise UpstreamError(502, f"{target.provider} returned JSON that is not an object", target.provider)
     return parsed
+
+
+def event_json(target: UpstreamTarget, data: bytes) -> Any:
+    """One stream event's JSON; an unreadable one is the upstream's fault (502)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(502, f"{target.provider} sent an unreadable stream event", target.provider) from None
 
 
 def stream_error(target: UpstreamTarget, payload: dict[str, Any]) -> UpstreamError:
