@@ -115,7 +115,10 @@ class Pipeline:
         ctx.principal = principal = ctx.config.identities.require(authorization_of(self.scope["headers"]))
         limit = plane.settings.max_body_bytes
         if ctx.endpoint.multipart:
-            ctx.body = await multipart.read_form(self.scope, self.receive, limit, headers)
+            spec = ctx.endpoint
+            ctx.body = await multipart.read_form(
+                self.scope, self.receive, limit, headers, path=spec.path, uploads=spec.uploads
+            )
         else:
             ctx.raw = await read_body(self.receive, limit, headers.get("content-length"))
             ctx.body = _parse_object(ctx.raw)

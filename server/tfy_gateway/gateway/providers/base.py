@@ -21,7 +21,18 @@ from tfy_gateway.gateway.errors import RemoteError
 from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
 
 WireFormat = Literal["openai", "anthropic", "azure-openai"]
-Endpoint = Literal["chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions"]
+Endpoint = Literal[
+    "chat",
+    "completions",
+    "embeddings",
+    "moderations",
+    "rerank",
+    "images",
+    "speech",
+    "transcriptions",
+    "image_edits",
+    "translations",
+]
 ENDPOINT_PATHS: dict[str, str] = {
     "chat": "/chat/completions",
     "completions": "/completions",
@@ -31,7 +42,10 @@ ENDPOINT_PATHS: dict[str, str] = {
     "images": "/images/generations",
     "speech": "/audio/speech",
     "transcriptions": "/audio/transcriptions",
+    "image_edits": "/images/edits",
+    "translations": "/audio/translations",
 }
+MULTIPART_ENDPOINTS = frozenset({"transcriptions", "image_edits", "translations"})
 STREAMING_ENDPOINTS = frozenset({"chat", "completions"})
 
 
