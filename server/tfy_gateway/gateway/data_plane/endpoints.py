@@ -104,8 +104,6 @@ ENDPOINTS: Mapping[str, EndpointSpec] = {
 
 UNSUPPORTED = {
     "responses": "the Responses API",
-    "batches": "the Batch API",
-    "files": "the Files API",
     "fine_tuning/jobs": "fine-tuning jobs",
     "images/variations": "image variations",
     "realtime": "the Realtime API",

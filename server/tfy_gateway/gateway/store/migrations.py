@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tfy_gateway.gateway.batches import schema as batch_tables
 from tfy_gateway.gateway.request_logs.schema import TEAMS_COLUMN, table_sql
 from tfy_gateway.gateway.store.base import Cursor, StoreError, utc_now
 
@@ -153,6 +154,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         6, "request logs: the caller's teams", "", f"ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS {TEAMS_COLUMN}"
     ),
     Migration(7, "budget alerts and their deliveries (PostgreSQL only)", "", _ALERTS_POSTGRES),
+    Migration(8, "files, batches and their results (the Batch API)", batch_tables.SQLITE, batch_tables.POSTGRES),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,0 +1,108 @@
+"""OpenAI's batch object and the lines of a batch's output and error files.
+
+Lifecycle (OpenAI's): validating -> in_progress -> finalizing -> completed; validating -> failed (the
+input does not fit the batch); in_progress -> cancelling -> cancelled; unfinished at `expires_at` ->
+expired. Each status sets its `<status>_at` timestamp once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import orjson
+
+from tfy_gateway.gateway.batches.execute import LineAnswer
+from tfy_gateway.gateway.batches.jsonl import RequestLine
+
+WINDOWS = {"24h": 24 * 3600}
+"""completion_window -> seconds; OpenAI offers 24h only."""
+
+ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
+"""Statuses of a batch that still needs the runner."""
+
+TIMESTAMPS = {
+    "in_progress": "in_progress_at",
+    "finalizing": "finalizing_at",
+    "completed": "completed_at",
+    "failed": "failed_at",
+    "expired": "expired_at",
+    "cancelling": "cancelling_at",
+    "cancelled": "cancelled_at",
+}
+
+
+def new_id(prefix: str) -> str:
+    return prefix + secrets.token_hex(12)
+
+
+def new_batch(
+    batch_id: str, input_file_id: str, endpoint: str, window: str, metadata: dict[str, str] | None, now: int
+) -> dict[str, Any]:
+    """A batch as created: validating, nothing counted yet."""
+    return {
+        "id": batch_id,
+        "object": "batch",
+        "endpoint": endpoint,
+        "errors": None,
+        "input_file_id": input_file_id,
+        "completion_window": window,
+        "status": "validating",
+        "output_file_id": None,
+        "error_file_id": None,
+        "created_at": now,
+        "in_progress_at": None,
+        "expires_at": now + WINDOWS[window],
+        "finalizing_at": None,
+        "completed_at": None,
+        "failed_at": None,
+        "expired_at": None,
+        "cancelling_at": None,
+        "cancelled_at": None,
+        "request_counts": {"total": 0, "completed": 0, "failed": 0},
+        "metadata": metadata,
+    }
+
+
+def moved(body: dict[str, Any], status: str, now: int, **changes: Any) -> dict[str, Any]:
+    """The object in `status`, its timestamp set (once), with `changes`."""
+    updated = {**body, **changes, "status": status}
+    stamp = TIMESTAMPS.get(status)
+    if stamp is not None and updated.get(stamp) is None:
+        updated[stamp] = now
+    return updated
+
+
+def answered_line(request: RequestLine, answer: LineAnswer) -> tuple[bool, str]:
+    """(failed, the line for the output or error file): a 2xx answer goes to the output file, any other
+    to the error file, each with the response as the client would have had it."""
+    line = {
+        "id": "batch_req_" + (answer.request_id or secrets.token_hex(12)),
+        "custom_id": request.custom_id,
+        "response": {"status_code": answer.status, "request_id": answer.request_id, "body": answer.json_body()},
+        "error": None,
+    }
+    return answer.status >= 300, orjson.dumps(line).decode()
+
+
+def unrun_line(request: RequestLine, code: str, message: str) -> str:
+    """The error-file line of a request the gateway did not run (the batch expired, its token is gone)."""
+    line = {
+        "id": new_id("batch_req_"),
+        "custom_id": request.custom_id,
+        "response": None,
+        "error": {"code": code, "message": message},
+    }
+    return orjson.dumps(line).decode()
+
+
+def validation_errors(problems: list[str]) -> dict[str, Any]:
+    """The `errors` of a batch that failed validation, one entry per problem (its line, when known)."""
+    data = []
+    for problem in problems:
+        line = None
+        if problem.startswith("line "):
+            number = problem[5:].split(" ", 1)[0].rstrip(":")
+            line = int(number) if number.isdigit() else None
+        data.append({"code": "invalid_request", "message": problem, "param": None, "line": line})
+    return {"object": "list", "data": data}
