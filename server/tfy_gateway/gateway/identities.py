@@ -329,7 +329,12 @@ def bootstrap_admin(store: Store, settings: GatewaySettings) -> str:
             if not token.startswith(TOKEN_PREFIX) or len(token) < 12:
                 raise ApiError(422, "TFY_GATEWAY_ADMIN_TOKEN must start with 'tfy_' and be at least 12 characters.")
             clash = tx.token_by_hash(hash_token(token))
-            if clash is not None and (clash.owner_kind, clash.owner, clash.name) == ("user", email, ADMIN_ENV_TOKEN_NAME):
+            same = clash is not None and (clash.owner_kind, clash.owner, clash.name) == (
+                "user",
+                email,
+                ADMIN_ENV_TOKEN_NAME,
+            )
+            if same:
                 # The same token as at the last start keeps its id: work done as it (batches) goes on.
                 return "the TFY_GATEWAY_ADMIN_TOKEN environment variable"
             tx.delete_tokens("user", email, ADMIN_ENV_TOKEN_NAME)

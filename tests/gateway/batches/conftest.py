@@ -9,6 +9,7 @@ import orjson
 from openai.types import Batch
 
 from tests.gateway.inprocess import GATEWAY_URL, InProcessGateway
+from tests.gateway.store.conftest import engine, open_store, store  # noqa: F401 (both engines, for test_records)
 from tests.helpers import eventually
 
 FINISHED = ("completed", "failed", "expired", "cancelled")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from tests.gateway.store.conftest import OpenStore, engine, open_store, store  # noqa: F401 (fixtures)
+from tests.gateway.store.conftest import OpenStore
 from tfy_gateway.gateway.batches.records import BatchRecords, BatchRow, FileRow, LineResult
 from tfy_gateway.gateway.store import Store
 
