@@ -154,7 +154,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         6, "request logs: the caller's teams", "", f"ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS {TEAMS_COLUMN}"
     ),
     Migration(7, "budget alerts and their deliveries (PostgreSQL only)", "", _ALERTS_POSTGRES),
-    Migration(8, "files, batches and their results (the Batch API)", batch_tables.SQLITE, batch_tables.POSTGRES),
+    Migration(
+        8,
+        "request logs: guardrail checks",
+        "",
+        "ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS guardrails TEXT NOT NULL DEFAULT '[]'",
+    ),
+    Migration(9, "files, batches and their results (the Batch API)", batch_tables.SQLITE, batch_tables.POSTGRES),
 )
 LATEST = MIGRATIONS[-1].version
 
