@@ -7,6 +7,7 @@ from pathlib import Path
 from tests.gateway.batches.conftest import chat_line, finished, jsonl, output_lines, sdk
 from tests.gateway.inprocess import InProcessGateway, running_gateway
 from tests.helpers import eventually
+from tfy_gateway.gateway.batches.records import BatchRecords
 from tfy_gateway.gateway.data_plane import DataPlaneOptions
 from tfy_gateway.gateway.data_plane.limiting import PolicyLimits
 from tfy_gateway.gateway.limits import Limiter, MemoryLimitState
@@ -144,3 +145,65 @@ async def test_a_cancelled_batch_keeps_what_it_finished(tmp_path: Path) -> None:
         assert len(output) == done.request_counts.completed
         again = await client.batches.cancel(batch_id)  # cancelling a cancelled batch changes nothing
         assert again.status == "cancelled"
+
+
+async def test_lines_left_when_the_window_ends_are_reported_expired(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path / "data", batch_concurrency=1, batch_lease_s=0.3) as gateway:
+        await gateway.apply(SLOW_ACCOUNT)
+        batch_id = await batch_of(gateway, gateway.token, 20, "slow/gpt-4o")
+        client = sdk(gateway)
+
+        async def started() -> bool:
+            counts = (await client.batches.retrieve(batch_id)).request_counts
+            return counts is not None and counts.completed >= 1
+
+        await eventually(started, "a line done")
+        records = BatchRecords(gateway.data_plane.state.store)  # the 24 hours pass: the window ends now
+        row = records.batch(batch_id)
+        assert row is not None
+        records.update_batch(batch_id, row.status, {**row.body, "expires_at": row.created_at}, ("in_progress",))
+
+        done = await finished(client, batch_id)
+        assert done.status == "expired" and done.expired_at
+        counts = done.request_counts
+        assert counts is not None and counts.completed >= 1 and counts.completed + counts.failed == 20
+        errors = await output_lines(client, done.error_file_id)
+        assert len(errors) == counts.failed
+        assert {(e["response"], e["error"]["code"]) for e in errors} == {(None, "batch_expired")}
+        assert len(await output_lines(client, done.output_file_id)) == counts.completed
+
+
+async def test_a_revoked_token_stops_its_batch_and_the_owner_still_reads_it(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path / "data", batch_concurrency=1) as gateway:
+        await gateway.apply(SLOW_ACCOUNT)
+        first = await gateway.add_user("bob@example.com")
+        second = await gateway.http.post(
+            "/api/svc/v1/personal-access-tokens", json={"name": "second"}, headers=gateway.auth(first)
+        )
+        assert second.status_code == 200, second.text
+        first_id = next(
+            t["id"]
+            for t in (await gateway.http.get("/api/svc/v1/personal-access-tokens", headers=gateway.auth(first))).json()[
+                "data"
+            ]
+            if t["name"] != "second"
+        )
+        batch_id = await batch_of(gateway, first, 20, "slow/gpt-4o")
+        client = sdk(gateway, first)
+
+        async def started() -> bool:
+            counts = (await client.batches.retrieve(batch_id)).request_counts
+            return counts is not None and counts.completed >= 1
+
+        await eventually(started, "a line done")
+        revoked = await gateway.http.delete(
+            f"/api/svc/v1/personal-access-tokens/{first_id}", headers=gateway.auth(first)
+        )
+        assert revoked.status_code == 200, revoked.text
+
+        client = sdk(gateway, second.json()["token"])  # bob's other token: the batch is bob's
+        done = await finished(client, batch_id)
+        counts = done.request_counts
+        assert done.status == "completed" and counts is not None and counts.failed >= 1
+        errors = await output_lines(client, done.error_file_id)
+        assert {e["error"]["code"] for e in errors} == {"token_revoked"} and len(errors) == counts.failed

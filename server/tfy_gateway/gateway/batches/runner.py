@@ -125,6 +125,7 @@ class _Job:
         self.runner = runner
         self.batch_id = batch_id
         self.reason: str | None = None  # why no more lines start: cancelled, expired, lost
+        self.expires_at = float("inf")  # the batch's, as last read
         self._stopped = asyncio.Event()
 
     def stop(self, reason: str) -> None:
@@ -139,6 +140,7 @@ class _Job:
         row = await self._row()
         if row is None or row.status not in ACTIVE:
             return
+        self.expires_at = float(row.body["expires_at"])
         requests, problems = await self._requests(row)
         if problems:
             if row.status == "validating":
@@ -164,7 +166,7 @@ class _Job:
                 return
         if row.status == "cancelling" or self.reason == "cancelled":
             await self._finish(row, "cancelled", requests)
-        elif self.reason == "expired" or self._expired(row):
+        elif self.reason == "expired":
             await self._expire(row, requests)
         else:
             if row.status != "finalizing":
@@ -188,8 +190,8 @@ class _Job:
     def _now(self) -> int:
         return int(self.runner.clock())
 
-    def _expired(self, row: BatchRow) -> bool:
-        return self.runner.clock() >= float(row.body["expires_at"])
+    def _expired(self) -> bool:
+        return self.runner.clock() >= self.expires_at
 
     async def _execute(self, row: BatchRow, requests: list[RequestLine]) -> None:
         runner = self.runner
@@ -201,7 +203,7 @@ class _Job:
                 if request.number in done:
                     continue
                 await runner.slots.acquire()
-                if self._expired(row):
+                if self._expired():
                     self.stop("expired")
                 if self._stopped.is_set():
                     runner.slots.release()
@@ -228,9 +230,11 @@ class _Job:
                 self.stop("lost")
                 return
             current = await self._row()
+            if current is not None:
+                self.expires_at = float(current.body["expires_at"])
             if current is None or current.status == "cancelling":
                 self.stop("cancelled")
-            elif self._expired(row):
+            elif self._expired():
                 self.stop("expired")
 
     async def _line(self, row: BatchRow, request: RequestLine) -> None:
@@ -246,7 +250,7 @@ class _Job:
                     break
                 answer = await run_line(runner.plane, endpoint, principal, request.body, self.batch_id)
                 wait = answer.retry_after_s if answer.status == 429 else None
-                if wait is not None and runner.clock() + wait < row.body["expires_at"]:
+                if wait is not None and runner.clock() + wait < self.expires_at:
                     pause = min(max(wait, 0.05), settings.batch_retry_max_wait_s)
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(self._stopped.wait(), pause)
