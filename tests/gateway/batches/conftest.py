@@ -49,3 +49,14 @@ async def output_lines(client: openai.AsyncOpenAI, file_id: str | None) -> list[
     assert file_id is not None
     content = await client.files.content(file_id)
     return [orjson.loads(line) for line in content.text.splitlines()]
+
+
+async def lines_done(client: openai.AsyncOpenAI, batch_id: str, at_least: int) -> int:
+    """Poll until the running batch has finished `at_least` lines; how many it has."""
+
+    async def count() -> int:
+        counts = (await client.batches.retrieve(batch_id)).request_counts
+        done = counts.completed if counts is not None else 0
+        return done if done >= at_least else 0
+
+    return await eventually(count, f"{at_least} lines of batch {batch_id} done")

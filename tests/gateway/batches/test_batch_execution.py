@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.gateway.batches.conftest import chat_line, finished, jsonl, output_lines, sdk
+from tests.gateway.batches.conftest import chat_line, finished, jsonl, lines_done, output_lines, sdk
 from tests.gateway.inprocess import InProcessGateway, running_gateway
 from tests.helpers import eventually
 from tfy_gateway.gateway.batches.records import BatchRecords
@@ -106,11 +106,7 @@ async def test_a_restart_in_the_middle_resumes_the_batch(tmp_path: Path) -> None
         batch_id = await batch_of(gateway, gateway.token, 8, "slow/gpt-4o")
         client = sdk(gateway)
 
-        async def some_done() -> bool:
-            counts = (await client.batches.retrieve(batch_id)).request_counts
-            return counts is not None and counts.completed >= 3
-
-        await eventually(some_done, "3 lines done before the restart")
+        await lines_done(client, batch_id, 3)
         await gateway.restart()
         served_before = gateway.provider_stats()["requests"]
         assert served_before < 8
@@ -131,11 +127,7 @@ async def test_a_cancelled_batch_keeps_what_it_finished(tmp_path: Path) -> None:
         batch_id = await batch_of(gateway, gateway.token, 20, "slow/gpt-4o")
         client = sdk(gateway)
 
-        async def started() -> bool:
-            counts = (await client.batches.retrieve(batch_id)).request_counts
-            return counts is not None and counts.completed >= 1
-
-        await eventually(started, "a line done")
+        await lines_done(client, batch_id, 1)
         cancelling = await client.batches.cancel(batch_id)
         assert cancelling.status == "cancelling" and cancelling.cancelling_at
         done = await finished(client, batch_id)
@@ -153,11 +145,7 @@ async def test_lines_left_when_the_window_ends_are_reported_expired(tmp_path: Pa
         batch_id = await batch_of(gateway, gateway.token, 20, "slow/gpt-4o")
         client = sdk(gateway)
 
-        async def started() -> bool:
-            counts = (await client.batches.retrieve(batch_id)).request_counts
-            return counts is not None and counts.completed >= 1
-
-        await eventually(started, "a line done")
+        await lines_done(client, batch_id, 1)
         records = BatchRecords(gateway.data_plane.state.store)  # the 24 hours pass: the window ends now
         row = records.batch(batch_id)
         assert row is not None
@@ -191,11 +179,7 @@ async def test_a_revoked_token_stops_its_batch_and_the_owner_still_reads_it(tmp_
         batch_id = await batch_of(gateway, first, 20, "slow/gpt-4o")
         client = sdk(gateway, first)
 
-        async def started() -> bool:
-            counts = (await client.batches.retrieve(batch_id)).request_counts
-            return counts is not None and counts.completed >= 1
-
-        await eventually(started, "a line done")
+        await lines_done(client, batch_id, 1)
         revoked = await gateway.http.delete(
             f"/api/svc/v1/personal-access-tokens/{first_id}", headers=gateway.auth(first)
         )
