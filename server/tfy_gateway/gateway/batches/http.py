@@ -221,7 +221,7 @@ class _Api:
         )
         await self.runner.store(self.records.add_batch, row)
         self.runner.wake()
-        return row.body
+        return shown(row.body)
 
     async def list_batches(self) -> dict[str, Any]:
         limit = self._limit(20, 100)
@@ -238,10 +238,10 @@ class _Api:
     async def _live(self, row: BatchRow) -> dict[str, Any]:
         """The stored object, with the lines counted so far while the batch runs."""
         if row.status not in ("in_progress", "finalizing", "cancelling"):
-            return row.body
+            return shown(row.body)
         completed, failed = await self.runner.store(self.records.counts, row.id)
         counts = {**row.body["request_counts"], "completed": completed, "failed": failed}
-        return {**row.body, "request_counts": counts}
+        return shown({**row.body, "request_counts": counts})
 
     async def cancel(self, batch_id: str) -> dict[str, Any]:
         row = await self.runner.store(self.records.batch, batch_id, self.owner)
@@ -260,6 +260,12 @@ class _Api:
         raise DataPlaneError(
             409, f"Batch {batch_id} is {row.status}: only a validating or in-progress batch can be cancelled."
         )
+
+
+def shown(batch: dict[str, Any]) -> dict[str, Any]:
+    """The batch object as answered: a timestamp or file not set yet is left out rather than null, as
+    OpenAI's published schema types them (integer, string; only `metadata` may be null)."""
+    return {key: value for key, value in batch.items() if value is not None or key == "metadata"}
 
 
 def _metadata(value: Any) -> dict[str, str] | None:

@@ -39,8 +39,6 @@ class FileRow:
             "filename": self.filename,
             "purpose": self.purpose,
             "status": "processed",
-            "expires_at": None,
-            "status_details": None,
         }
 
 

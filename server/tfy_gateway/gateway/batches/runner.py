@@ -211,6 +211,8 @@ class _Job:
                 task = asyncio.create_task(self._line(row, request))
                 running.add(task)
                 task.add_done_callback(running.discard)
+                # Released when the line ends, however: also if it is cancelled before it starts.
+                task.add_done_callback(lambda _: runner.slots.release())
             while running:
                 await asyncio.gather(*running)
         finally:
@@ -238,31 +240,30 @@ class _Job:
                 self.stop("expired")
 
     async def _line(self, row: BatchRow, request: RequestLine) -> None:
+        result = await self._result(row, request)
+        if result is not None:
+            await self.runner.store(self.runner.records.add_results, self.batch_id, [result])
+
+    async def _result(self, row: BatchRow, request: RequestLine) -> LineResult | None:
+        """The line's answer; None when the batch stopped while the line waited for room in a limit
+        (not run: an expired batch reports it, a cancelled one leaves it out)."""
         runner = self.runner
-        settings = runner.plane.settings
-        try:
-            endpoint = ENDPOINTS[BATCH_URLS[request.url]]
-            while True:
-                principal = runner.plane.config.current.identities.by_token_id(row.token_id)
-                if principal is None:
-                    message = f"The token that created batch {self.batch_id} was revoked or expired: not run."
-                    result = LineResult(request.number, True, unrun_line(request, "token_revoked", message))
-                    break
-                answer = await run_line(runner.plane, endpoint, principal, request.body, self.batch_id)
-                wait = answer.retry_after_s if answer.status == 429 else None
-                if wait is not None and runner.clock() + wait < self.expires_at:
-                    pause = min(max(wait, 0.05), settings.batch_retry_max_wait_s)
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._stopped.wait(), pause)
-                    if self._stopped.is_set():
-                        return  # not run: an expired batch reports it, a cancelled one leaves it out
-                    continue
+        endpoint = ENDPOINTS[BATCH_URLS[request.url]]
+        while True:
+            principal = runner.plane.config.current.identities.by_token_id(row.token_id)
+            if principal is None:
+                message = f"The token that created batch {self.batch_id} was revoked or expired: not run."
+                return LineResult(request.number, True, unrun_line(request, "token_revoked", message))
+            answer = await run_line(runner.plane, endpoint, principal, request.body, self.batch_id)
+            wait = answer.retry_after_s if answer.status == 429 else None
+            if wait is None or runner.clock() + wait >= self.expires_at:
                 failed, text = answered_line(request, answer)
-                result = LineResult(request.number, failed, text)
-                break
-            await runner.store(runner.records.add_results, self.batch_id, [result])
-        finally:
-            runner.slots.release()
+                return LineResult(request.number, failed, text)
+            pause = min(max(wait, 0.05), runner.plane.settings.batch_retry_max_wait_s)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), pause)
+            if self._stopped.is_set():
+                return None
 
     async def _expire(self, row: BatchRow, requests: list[RequestLine]) -> None:
         """Lines the window left unrun go to the error file as `batch_expired`, as OpenAI reports them."""
