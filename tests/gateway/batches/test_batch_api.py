@@ -37,6 +37,8 @@ async def test_a_batch_round_trips_through_the_sdk(tmp_path: Path) -> None:
             response = line["response"]
             assert response["status_code"] == 200 and response["body"]["usage"]["completion_tokens"] == 5
             assert line["id"] == "batch_req_" + response["request_id"] and line["error"] is None
+        assert done.usage is not None and done.usage.output_tokens == 5 * 5
+        assert done.usage.total_tokens == done.usage.input_tokens + 25 and done.usage.input_tokens > 0
         errors = await output_lines(client, done.error_file_id)
         assert [(e["custom_id"], e["response"]["status_code"]) for e in errors] == [("bad-model", 403)]
 

@@ -106,3 +106,28 @@ def validation_errors(problems: list[str]) -> dict[str, Any]:
             line = int(number) if number.isdigit() else None
         data.append({"code": "invalid_request", "message": problem, "param": None, "line": line})
     return {"object": "list", "data": data}
+
+
+def usage_of(output_lines: list[str]) -> dict[str, Any]:
+    """The batch's token usage (OpenAI's `usage` of a batch), summed over its answered lines."""
+    prompt = completion = cached = reasoning = 0
+    for text in output_lines:
+        body = (orjson.loads(text).get("response") or {}).get("body")
+        usage = body.get("usage") if isinstance(body, dict) else None
+        if not isinstance(usage, dict):
+            continue
+        prompt += _count(usage.get("prompt_tokens", usage.get("input_tokens")))
+        completion += _count(usage.get("completion_tokens", usage.get("output_tokens")))
+        cached += _count((usage.get("prompt_tokens_details") or {}).get("cached_tokens"))
+        reasoning += _count((usage.get("completion_tokens_details") or {}).get("reasoning_tokens"))
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {"cached_tokens": cached},
+        "output_tokens": completion,
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+        "total_tokens": prompt + completion,
+    }
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

@@ -30,6 +30,7 @@ from tfy_gateway.gateway.batches.objects import (
     moved,
     new_id,
     unrun_line,
+    usage_of,
     validation_errors,
 )
 from tfy_gateway.gateway.batches.records import BatchRecords, BatchRow, FileRow, LineResult
@@ -295,6 +296,7 @@ class _Job:
         }
         if errors is not None:
             changes["errors"] = errors
+        changes["usage"] = usage_of([r.result for r in results if not r.failed])
         files = []
         for failed, kind, field in ((False, "output", "output_file_id"), (True, "error", "error_file_id")):
             lines = [r.result for r in results if r.failed == failed]
