@@ -17,7 +17,6 @@ batch is answered as missing (404), admins included: batches hold prompts and an
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -154,7 +153,7 @@ class _Api:
         if order not in ("asc", "desc"):
             raise bad_request("'order' must be 'asc' or 'desc'.", "order")
         limit = self._limit(10_000, 10_000)
-        page = partial(
+        rows = await self.runner.store(
             self.records.files,
             self.owner,
             purpose=self._param("purpose"),
@@ -162,7 +161,6 @@ class _Api:
             limit=limit + 1,
             newest_first=order == "desc",
         )
-        rows = await self.runner.store(page)
         return _page([row.to_openai() for row in rows], limit)
 
     async def file(self, file_id: str) -> FileRow:
@@ -225,8 +223,7 @@ class _Api:
 
     async def list_batches(self) -> dict[str, Any]:
         limit = self._limit(20, 100)
-        page = partial(self.records.batches, self.owner, after=self._param("after"), limit=limit + 1)
-        rows = await self.runner.store(page)
+        rows = await self.runner.store(self.records.batches, self.owner, after=self._param("after"), limit=limit + 1)
         return _page([await self._live(row) for row in rows], limit)
 
     async def batch(self, batch_id: str) -> dict[str, Any]:

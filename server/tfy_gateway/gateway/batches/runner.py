@@ -20,7 +20,8 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, ParamSpec, TypeVar
 
 from tfy_gateway.gateway.batches.execute import run_line
 from tfy_gateway.gateway.batches.jsonl import BATCH_URLS, InputFileError, RequestLine, for_endpoint, parse
@@ -39,6 +40,7 @@ from tfy_gateway.gateway.data_plane.runtime import DataPlane
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class BatchRunner:
@@ -70,8 +72,9 @@ class BatchRunner:
             for batch_id in list(runner._jobs):
                 await runner.store(runner.records.release, batch_id, runner.worker)
 
-    async def store(self, function: Callable[..., T], *args: Any) -> T:
-        return await self.records.store.run(function, *args)
+    async def store(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Call a records method in the store's worker thread (type-checked against its signature)."""
+        return await self.records.store.run(partial(function, *args, **kwargs))
 
     def wake(self) -> None:
         """Look for batches now (one was created, or cancelled)."""
