@@ -105,3 +105,42 @@ async def test_one_user_cannot_see_another_users_files_or_batches(tmp_path: Path
         assert (await bob.files.list()).data == [] and (await bob.batches.list()).data == []
         assert (await finished(alice, batch.id)).status == "completed"
         assert (await alice.files.delete(uploaded.id)).deleted
+
+
+async def test_bad_batch_requests_name_the_parameter(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path / "data") as gateway:
+        client = sdk(gateway)
+        uploaded = await client.files.create(file=("in.jsonl", jsonl([chat_line("a")])), purpose="batch")
+        cases = [
+            ({"endpoint": "/v1/images/generations", "completion_window": "24h"}, "endpoint"),
+            ({"endpoint": "/v1/chat/completions", "completion_window": "1h"}, "completion_window"),
+            ({"endpoint": "/v1/chat/completions", "completion_window": "24h", "metadata": {"k": 1}}, "metadata"),
+        ]
+        for fields, param in cases:
+            with pytest.raises(openai.BadRequestError) as refused:
+                await client.batches.create(input_file_id=uploaded.id, **fields)  # type: ignore[arg-type]
+            assert refused.value.param == param or param in str(refused.value)
+        with pytest.raises(openai.BadRequestError, match="purpose"):
+            await client.files.create(file=("in.jsonl", jsonl([chat_line("a")])), purpose="fine-tune")
+        wrong_method = await gateway.http.put("/api/llm/v1/batches", headers=gateway.auth())
+        assert wrong_method.status_code == 405
+        assert (await gateway.http.get("/api/llm/filesystem", headers=gateway.auth())).status_code == 404
+
+        batch = await client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        assert (await finished(client, batch.id)).status == "completed"
+        with pytest.raises(openai.ConflictError, match="only a validating or in-progress batch"):
+            await client.batches.cancel(batch.id)
+
+
+async def test_lists_are_pages_with_a_cursor(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path / "data") as gateway:
+        client = sdk(gateway)
+        ids = []
+        for number in range(3):
+            uploaded = await client.files.create(file=(f"{number}.jsonl", jsonl([chat_line("a")])), purpose="batch")
+            ids.append(uploaded.id)
+        page = await client.files.list(limit=2, order="asc")
+        assert [f.id for f in page.data] == ids[:2] and page.has_more
+        assert [f.id async for f in await client.files.list(limit=2, order="asc")] == ids  # the SDK follows the cursor
