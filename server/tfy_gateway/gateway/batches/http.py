@@ -131,7 +131,9 @@ class _Api:
     async def upload(self) -> dict[str, Any]:
         settings = self.runner.plane.settings
         headers = scope_headers(self.scope["headers"])
-        form = await multipart.read_form(self.scope, self.receive, settings.max_body_bytes, headers, path="files")
+        form = await multipart.read_form(
+            self.scope, self.receive, settings.max_body_bytes, headers, path="files", fields="'purpose'"
+        )
         purpose = form.get("purpose")
         if purpose not in PURPOSES:
             raise bad_request(

@@ -23,14 +23,16 @@ async def read_form(
     *,
     path: str = "audio/transcriptions",
     uploads: Sequence[str] = ("file",),
+    fields: str = "'model'",
 ) -> dict[str, Any]:
-    """The form as a body; 400 unless one of `uploads` is a file upload."""
+    """The form as a body; 400 unless one of `uploads` is a file upload. `fields`: the other fields the
+    endpoint needs, for the message."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     wanted = " or ".join(f"'{name}'" for name in uploads)
     if not headers.get("content-type", "").startswith("multipart/form-data"):
-        raise bad_request(f"Send /{path} as multipart/form-data with the fields {wanted} and 'model'.", uploads[0])
+        raise bad_request(f"Send /{path} as multipart/form-data with the fields {wanted} and {fields}.", uploads[0])
     request = Request(scope, receive)
     try:
         form = await request.form(max_part_size=limit)
