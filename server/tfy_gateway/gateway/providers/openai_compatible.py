@@ -50,11 +50,11 @@ def url_for(target: UpstreamTarget, endpoint: str) -> str:
 
 def form_fields(payload: Mapping[str, Any]) -> dict[str, FormField]:
     """Multipart fields for uploads (audio, images): an upload is (filename, bytes, content type), a
-    list is a field repeated once per item (`timestamp_granularities[]`, `image[]`), None is left out,
-    other non-strings are sent as JSON."""
+    list of strings or uploads is a field repeated once per item (`timestamp_granularities[]`, `image[]`:
+    what the client sent more than once), None is left out, other non-strings are sent as JSON."""
     fields: dict[str, FormField] = {}
     for name, value in payload.items():
-        if isinstance(value, list) and (name.endswith("[]") or any(isinstance(v, tuple) for v in value)):
+        if isinstance(value, list) and value and all(isinstance(item, (str, tuple)) for item in value):
             fields[name] = tuple(_form_value(item) for item in value)
         elif value is not None:
             fields[name] = _form_value(value)
