@@ -191,3 +191,38 @@ async def test_a_revoked_token_stops_its_batch_and_the_owner_still_reads_it(tmp_
         assert done.status == "completed" and counts is not None and counts.failed >= 1
         errors = await output_lines(client, done.error_file_id)
         assert {e["error"]["code"] for e in errors} == {"token_revoked"} and len(errors) == counts.failed
+
+
+async def test_guardrails_check_each_line_as_they_check_a_live_request(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path / "data") as gateway:
+        pii = {
+            "name": "pii",
+            "type": "integration/guardrail-config/tfy-pii",
+            "enforcing_strategy": "enforce",
+            "operation": "validate",
+            "config": {"pii_categories": ["Email"]},
+        }
+        await gateway.apply(
+            {"name": "guards", "type": "provider-account/guardrail-config-group", "integrations": [pii]}
+        )
+        rule = {
+            "id": "block",
+            "when": {},
+            "llm_input_guardrails": ["guards/pii"],
+            "llm_output_guardrails": [],
+            "mcp_tool_pre_invoke_guardrails": [],
+            "mcp_tool_post_invoke_guardrails": [],
+        }
+        await gateway.apply({"name": "guardrails", "type": "gateway-guardrails-config", "rules": [rule]})
+        client = sdk(gateway)
+        leaky = chat_line("leaky")
+        leaky["body"]["messages"][0]["content"] = "mail me at jane@example.com"
+        uploaded = await client.files.create(file=("in.jsonl", jsonl([chat_line("fine"), leaky])), purpose="batch")
+        batch = await client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        done = await finished(client, batch.id)
+        assert [line["custom_id"] for line in await output_lines(client, done.output_file_id)] == ["fine"]
+        [blocked] = await output_lines(client, done.error_file_id)
+        assert blocked["custom_id"] == "leaky" and blocked["response"]["status_code"] == 400
+        assert blocked["response"]["body"]["error"]["type"] == "guardrail_checks_failed"
