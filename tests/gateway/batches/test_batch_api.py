@@ -144,3 +144,25 @@ async def test_lists_are_pages_with_a_cursor(tmp_path: Path) -> None:
         page = await client.files.list(limit=2, order="asc")
         assert [f.id for f in page.data] == ids[:2] and page.has_more
         assert [f.id async for f in await client.files.list(limit=2, order="asc")] == ids  # the SDK follows the cursor
+
+
+async def test_an_embeddings_batch(tmp_path: Path) -> None:
+    async with running_gateway(tmp_path / "data") as gateway:
+        client = sdk(gateway)
+        lines = [
+            {
+                "custom_id": f"e{i}",
+                "method": "POST",
+                "url": "/v1/embeddings",
+                "body": {"model": "openai-main/text-embedding-3-small", "input": f"text {i}"},
+            }
+            for i in range(3)
+        ]
+        uploaded = await client.files.create(file=("in.jsonl", jsonl(lines)), purpose="batch")
+        batch = await client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h"
+        )
+        done = await finished(client, batch.id)
+        assert done.status == "completed" and done.request_counts is not None and done.request_counts.completed == 3
+        output = await output_lines(client, done.output_file_id)
+        assert all(line["response"]["body"]["data"][0]["embedding"] for line in output)
