@@ -33,6 +33,8 @@ _OPENAI_ROUTES: tuple[tuple[str, Handler], ...] = (
     ("/v1/images/generations", media_routes.image_generations),
     ("/v1/audio/speech", media_routes.speech),
     ("/v1/audio/transcriptions", media_routes.transcriptions),
+    ("/v1/audio/translations", media_routes.translations),
+    ("/v1/images/edits", media_routes.image_edits),
 )
 _AZURE_ROUTES: tuple[tuple[str, Handler], ...] = (
     ("/openai/deployments/{deployment}/chat/completions", openai_routes.chat_completions),

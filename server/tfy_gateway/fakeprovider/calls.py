@@ -32,7 +32,7 @@ class Call:
     model: str
     knobs: Knobs
     vectors: EmbeddingCache
-    files: dict[str, web.FileField] = field(default_factory=dict)
+    files: dict[str, list[web.FileField]] = field(default_factory=dict)
 
     @property
     def call_id(self) -> str:
@@ -87,13 +87,21 @@ class FakeProviderState:
         return Call(request, flavor, body, raw, base_model, knobs, self.vectors, files)
 
 
-async def _read_body(request: web.Request) -> tuple[Any, bytes, dict[str, web.FileField]]:
+async def _read_body(request: web.Request) -> tuple[Any, bytes, dict[str, list[web.FileField]]]:
     if request.method == "GET":
         return {}, b"", {}
     if request.content_type.startswith("multipart/"):
         form = await request.post()
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        files = {k: v for k, v in form.items() if isinstance(v, web.FileField)}
+        fields: dict[str, Any] = {}
+        files: dict[str, list[web.FileField]] = {}
+        for name, value in form.items():  # every value of a repeated field, in order
+            if isinstance(value, web.FileField):
+                files.setdefault(name, []).append(value)
+            elif name.endswith("[]") or name in fields:
+                previous = fields.get(name, [])
+                fields[name] = [*(previous if isinstance(previous, list) else [previous]), value]
+            else:
+                fields[name] = value
         return fields, orjson.dumps(fields), files
     raw = await request.read()
     if not raw:

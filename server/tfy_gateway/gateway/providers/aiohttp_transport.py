@@ -20,8 +20,8 @@ from yarl import URL
 
 from tfy_gateway.gateway.providers.timeouts import Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import (
+    FormField,
     FormFile,
-    FormValue,
     HttpRequest,
     HttpResponse,
     ResponseTooLarge,
@@ -66,14 +66,16 @@ def _error(exc: BaseException, overall: Phase) -> TransportError:
     return TransportError(type(exc).__name__)
 
 
-def form_data(fields: Mapping[str, FormValue]) -> aiohttp.FormData:
-    """A multipart form as aiohttp encodes it (also what `InProcessTransport` sends)."""
+def form_data(fields: Mapping[str, FormField]) -> aiohttp.FormData:
+    """A multipart form as aiohttp encodes it (also what `InProcessTransport` sends); a repeated field
+    is sent once per value."""
     form = aiohttp.FormData()
-    for name, value in fields.items():
-        if isinstance(value, FormFile):
-            form.add_field(name, value.content, filename=value.filename, content_type=value.content_type)
-        else:
-            form.add_field(name, value)
+    for name, field in fields.items():
+        for value in field if isinstance(field, tuple) else (field,):
+            if isinstance(value, FormFile):
+                form.add_field(name, value.content, filename=value.filename, content_type=value.content_type)
+            else:
+                form.add_field(name, value)
     return form
 
 

@@ -22,7 +22,18 @@ from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import Transport
 
 WireFormat = Literal["openai", "anthropic", "azure-openai", "bedrock", "gemini", "vertex-anthropic"]
-Endpoint = Literal["chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions"]
+Endpoint = Literal[
+    "chat",
+    "completions",
+    "embeddings",
+    "moderations",
+    "rerank",
+    "images",
+    "speech",
+    "transcriptions",
+    "image_edits",
+    "translations",
+]
 ENDPOINT_PATHS: dict[str, str] = {
     "chat": "/chat/completions",
     "completions": "/completions",
@@ -32,7 +43,10 @@ ENDPOINT_PATHS: dict[str, str] = {
     "images": "/images/generations",
     "speech": "/audio/speech",
     "transcriptions": "/audio/transcriptions",
+    "image_edits": "/images/edits",
+    "translations": "/audio/translations",
 }
+MULTIPART_ENDPOINTS = frozenset({"transcriptions", "image_edits", "translations"})
 STREAMING_ENDPOINTS = frozenset({"chat", "completions"})
 
 
