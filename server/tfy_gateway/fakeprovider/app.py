@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from tfy_gateway.fakeprovider import anthropic_routes, media_routes, openai_routes
+from tfy_gateway.fakeprovider import anthropic_routes, media_routes, openai_routes, responses_routes
 from tfy_gateway.fakeprovider.calls import Call, FakeProviderState
 from tfy_gateway.fakeprovider.wire import Flavor, json_response
 
@@ -33,6 +33,7 @@ _OPENAI_ROUTES: tuple[tuple[str, Handler], ...] = (
     ("/v1/images/generations", media_routes.image_generations),
     ("/v1/audio/speech", media_routes.speech),
     ("/v1/audio/transcriptions", media_routes.transcriptions),
+    ("/v1/responses", responses_routes.responses),
 )
 _AZURE_ROUTES: tuple[tuple[str, Handler], ...] = (
     ("/openai/deployments/{deployment}/chat/completions", openai_routes.chat_completions),

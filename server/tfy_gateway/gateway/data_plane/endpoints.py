@@ -90,11 +90,11 @@ ENDPOINTS: Mapping[str, EndpointSpec] = {
         EndpointSpec("images", "images/generations", (_MODEL, Field("prompt", _is_text, "a non-empty string"))),
         EndpointSpec("speech", "audio/speech", (_MODEL, Field("input", _is_text, "a non-empty string"))),
         EndpointSpec("transcriptions", "audio/transcriptions", (_MODEL,), multipart=True),
+        EndpointSpec("responses", "responses", (_MODEL,), streams=True),
     )
 }
 
 UNSUPPORTED = {
-    "responses": "the Responses API",
     "batches": "the Batch API",
     "files": "the Files API",
     "fine_tuning/jobs": "fine-tuning jobs",
@@ -143,6 +143,10 @@ def validate(spec: EndpointSpec, body: dict[str, Any]) -> None:
     if options is not None and not isinstance(options, dict):
         raise bad_request("'stream_options' must be an object, e.g. {\"include_usage\": true}.", "stream_options", 422)
     tools = body.get("tools")
-    if tools is not None and not (isinstance(tools, list) and all(isinstance(t, dict) for t in tools)):
+    if (
+        tools is not None
+        and spec.name != "responses"
+        and not (isinstance(tools, list) and all(isinstance(t, dict) for t in tools))
+    ):
         raise bad_request("'tools' must be a list of tool objects.", "tools", status=422)
     check_body(spec.name, body)

@@ -21,7 +21,9 @@ from tfy_gateway.gateway.errors import RemoteError
 from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
 
 WireFormat = Literal["openai", "anthropic", "azure-openai"]
-Endpoint = Literal["chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions"]
+Endpoint = Literal[
+    "chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions", "responses"
+]
 ENDPOINT_PATHS: dict[str, str] = {
     "chat": "/chat/completions",
     "completions": "/completions",
@@ -31,8 +33,9 @@ ENDPOINT_PATHS: dict[str, str] = {
     "images": "/images/generations",
     "speech": "/audio/speech",
     "transcriptions": "/audio/transcriptions",
+    "responses": "/responses",
 }
-STREAMING_ENDPOINTS = frozenset({"chat", "completions"})
+STREAMING_ENDPOINTS = frozenset({"chat", "completions", "responses"})
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,13 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from tfy_gateway.gateway.providers import azure_openai, openai_anthropic, openai_compatible
+from tfy_gateway.gateway.providers import (
+    azure_openai,
+    openai_anthropic,
+    openai_compatible,
+    openai_responses,
+    responses_chat,
+)
 from tfy_gateway.gateway.providers.base import (
     NO_CALL_OPTIONS,
     CallOptions,
@@ -35,6 +41,18 @@ ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
         "azure-openai": azure_openai.plan,
     }
 )
+RESPONSES_NATIVE = frozenset({"openai"})
+"""Wire formats whose servers speak the Responses API: requests pass through; the others' go as chat."""
+
+
+def plan_call(target: UpstreamTarget, endpoint: Endpoint, body: Mapping[str, Any], options: CallOptions) -> WirePlan:
+    """The wire plan of one call: the target's adapter, or for `/responses` on a wire format without
+    it, the adapter's chat plan translated both ways (providers/responses_chat.py)."""
+    if endpoint == "responses":
+        if target.wire_format in RESPONSES_NATIVE:
+            return openai_responses.plan(target, body, options)
+        return responses_chat.plan_via_chat(ADAPTERS[target.wire_format], target, body, options)
+    return ADAPTERS[target.wire_format](target, endpoint, body, options)
 
 
 async def send(transport: Transport, target: UpstreamTarget, request: HttpRequest) -> tuple[HttpResponse, float]:
@@ -60,12 +78,12 @@ async def call(
 ) -> UpstreamResponse | UpstreamStream:
     """Send one OpenAI-format request to `target`; never mutates `body` (safe to reuse for fallbacks).
 
-    endpoint: chat, completions, embeddings, moderations, rerank, images, speech, transcriptions
-      (transcriptions: body["file"] = (filename, bytes, content_type)).
-    A body with `"stream": true` (chat, completions) gives an UpstreamStream, returned only once its
+    endpoint: chat, completions, embeddings, moderations, rerank, images, speech, transcriptions,
+      responses (transcriptions: body["file"] = (filename, bytes, content_type)).
+    A body with `"stream": true` (chat, completions, responses) gives an UpstreamStream, returned only once its
     first chunk arrived, so every failure before the first byte is still retryable.
     """
-    wire = ADAPTERS[target.wire_format](target, endpoint, body, options)
+    wire = plan_call(target, endpoint, body, options)
     if wire.stream is not None:
         return await start_stream(transport, target, wire.request, wire.stream)
     if wire.read is None:  # WirePlan guarantees one of the two

@@ -1,0 +1,98 @@
+"""The Responses API's objects as the gateway builds them when it translates from chat: the Response
+(`shell` before any output, `finish` once the answer ended), its output items and its usage. Shapes
+follow OpenAI's published spec (openai/openai-openapi: Response, OutputMessage, FunctionToolCall,
+ResponseUsage), so the openai SDK reads them as it reads OpenAI's own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from tfy_gateway.gateway.providers.base import Usage
+
+FINISHED = {"length": "max_output_tokens", "content_filter": "content_filter"}
+"""Chat finish reasons that leave a Response `incomplete`, and the reason it then gives."""
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one (for reading optional nested fields)."""
+    return value if isinstance(value, dict) else {}
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(16)}"
+
+
+def usage_of(usage: Usage) -> dict[str, Any]:
+    """Usage in the Responses API's terms."""
+    return {
+        "input_tokens": usage.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "output_tokens": usage.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def shell(request: Mapping[str, Any], response_id: str, created_at: int, model: str) -> dict[str, Any]:
+    """A Response object as the request configured it, before any output (status in_progress)."""
+    text = mapping(request.get("text"))
+    reasoning = mapping(request.get("reasoning"))
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": created_at,
+        "status": "in_progress",
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": request.get("instructions"),
+        "max_output_tokens": request.get("max_output_tokens"),
+        "model": model,
+        "output": [],
+        "parallel_tool_calls": request.get("parallel_tool_calls", True),
+        "previous_response_id": None,
+        "reasoning": {"effort": reasoning.get("effort"), "summary": None},
+        "service_tier": request.get("service_tier"),
+        "store": False,
+        "temperature": request.get("temperature"),
+        "text": {"format": text.get("format") or {"type": "text"}},
+        "tool_choice": request.get("tool_choice") or "auto",
+        "tools": request.get("tools") or [],
+        "top_p": request.get("top_p"),
+        "truncation": "disabled",
+        "usage": None,
+        "user": request.get("user"),
+        "metadata": request.get("metadata") or {},
+    }
+
+
+def finish(response: dict[str, Any], finish_reason: str | None, usage: Usage | None) -> dict[str, Any]:
+    """The Response once the answer ended: its status (completed or incomplete, and why) and usage."""
+    reason = FINISHED.get(finish_reason or "")
+    response["status"] = "incomplete" if reason else "completed"
+    response["incomplete_details"] = {"reason": reason} if reason else None
+    response["usage"] = usage_of(usage) if usage is not None else None
+    return response
+
+
+def message_item(item_id: str, text: str | None, refusal: str | None, status: str) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if text:
+        content.append({"type": "output_text", "text": text, "annotations": [], "logprobs": []})
+    if refusal:
+        content.append({"type": "refusal", "refusal": refusal})
+    return {"id": item_id, "type": "message", "status": status, "role": "assistant", "content": content}
+
+
+def call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "type": "function_call",
+        "status": status,
+        "arguments": arguments,
+        "call_id": call_id,
+        "name": name,
+    }
