@@ -15,14 +15,25 @@ reports a failure as an `error` event.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import orjson
 
 from tfy_gateway.gateway.data_plane.asgi import SSE_HEADERS, Headers, Send
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, from_upstream
-from tfy_gateway.gateway.providers import UpstreamError, UpstreamStream, ends_stream
+from tfy_gateway.gateway.providers import UpstreamError, ends_stream
+
+
+class Events(Protocol):
+    """What `relay` sends: an upstream stream, or one held back for its output guardrails."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,7 @@ def response_error_event(error: DataPlaneError, sent: int) -> bytes:
 
 async def relay(
     send: Send,
-    stream: UpstreamStream,
+    stream: Events,
     headers: Headers,
     *,
     target: str,
