@@ -3,8 +3,8 @@ events rewritten when a mutate guardrail changed that answer.
 
 `assemble` joins each choice's content deltas (chat) or text (completions) into the body a
 non-streamed call would have returned (a /responses stream: response_events.py). `rewrite` keeps
-every event (role, tool calls, finish reasons, usage) and moves each changed choice's new text into its first content delta, emptying the
-others, so a client reassembles exactly the rewritten answer.
+every event (role, tool calls, finish reasons, usage) and moves each changed choice's new text into
+its first content delta, emptying the others, so a client reassembles exactly the rewritten answer.
 """
 
 from __future__ import annotations
