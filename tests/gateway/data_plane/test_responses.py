@@ -157,7 +157,9 @@ async def test_a_function_tool_round_trip(dp: DataPlane, model: str, path: str, 
     question = [{"role": "user", "content": "What is the weather? Use get_weather."}]
     if stream:
         async with client.responses.stream(model=model, input=question, tools=TOOLS) as events:
-            arguments = [event.delta async for event in events if event.type == "response.function_call_arguments.delta"]
+            arguments = [
+                event.delta async for event in events if event.type == "response.function_call_arguments.delta"
+            ]
             first = await events.get_final_response()
         calls = [item for item in first.output if item.type == "function_call"]
         assert calls and "".join(arguments) == calls[0].arguments
@@ -249,7 +251,12 @@ async def test_a_responses_stream_cut_short_reaches_the_sdk_as_an_error_and_is_c
             "auth_data": {"type": "api-key", "api_key": SECRET},
             "collaborators": EVERYONE,
             "integrations": [
-                {"type": "integration/model/openai", "name": "m", "model_id": "gpt-4o@cut_after=3", "model_types": ["chat"]}
+                {
+                    "type": "integration/model/openai",
+                    "name": "m",
+                    "model_id": "gpt-4o@cut_after=3",
+                    "model_types": ["chat"],
+                }
             ],
         }
     )
@@ -261,3 +268,13 @@ async def test_a_responses_stream_cut_short_reaches_the_sdk_as_an_error_and_is_c
     record = (await dp.logs(limit=5))["data"][0]
     assert record["endpoint"] == "responses" and record["status"] == 502 and record["usage_estimated"]
     assert record["completion_tokens"] >= 3
+
+
+async def test_stored_responses_are_not_served_and_say_why(dp: DataPlane) -> None:
+    client = sdk(dp)
+    with pytest.raises(openai.NotFoundError, match="stores no responses"):
+        await client.responses.retrieve("resp_123")
+    with pytest.raises(openai.NotFoundError, match="stores no responses"):
+        await client.responses.delete("resp_123")
+    listing = await dp.http.get(dp.base + "/responses", headers=dp.auth())
+    assert listing.status_code == 405

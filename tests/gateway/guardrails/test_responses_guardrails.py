@@ -55,7 +55,9 @@ async def test_an_input_guardrail_blocks_text_in_instructions_and_input_items(
 
 
 @pytest.mark.parametrize("model", MODELS)
-async def test_an_output_guardrail_rewrites_a_response_plain_and_streamed(gateway: InProcessGateway, model: str) -> None:
+async def test_an_output_guardrail_rewrites_a_response_plain_and_streamed(
+    gateway: InProcessGateway, model: str
+) -> None:
     sdk = client(gateway, "output")
     plain = await sdk.responses.create(model=model, input=f"write to {EMAIL} now")
     assert "write to" in plain.output_text and EMAIL not in plain.output_text

@@ -41,14 +41,18 @@ def test_an_anthropic_stream_with_text_and_a_tool_call_becomes_the_responses_eve
     translator = ChatToResponseEvents(inner, {"model": "anthropic-main/claude", "input": "hi", "tools": []})
     seen: list[tuple[str, dict[str, Any]]] = []
     usage = {"input_tokens": 10, "cache_read_input_tokens": 2, "output_tokens": 1}
-    seen += anthropic(translator, {"type": "message_start", "message": {"id": "msg_1", "model": "claude-x", "usage": usage}})
+    seen += anthropic(
+        translator, {"type": "message_start", "message": {"id": "msg_1", "model": "claude-x", "usage": usage}}
+    )
     seen += anthropic(translator, delta(0, type="text_delta", text="Hel"))
     seen += anthropic(translator, delta(0, type="text_delta", text="lo"))
     tool = {"type": "tool_use", "id": "toolu_1", "name": "f"}
     seen += anthropic(translator, {"type": "content_block_start", "index": 1, "content_block": tool})
     seen += anthropic(translator, delta(1, type="input_json_delta", partial_json='{"a":'))
     seen += anthropic(translator, delta(1, type="input_json_delta", partial_json="1}"))
-    seen += anthropic(translator, {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}})
+    seen += anthropic(
+        translator, {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}}
+    )
     end = translator.feed("message_stop", b'{"type": "message_stop"}')
     assert end.done
     seen += events(end)
@@ -90,7 +94,9 @@ def test_a_stream_cut_by_max_tokens_ends_incomplete() -> None:
     translator = ChatToResponseEvents(inner, {"model": "m", "input": "hi", "max_output_tokens": 2})
     anthropic(translator, {"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": 3}}})
     anthropic(translator, delta(0, type="text_delta", text="ab"))
-    anthropic(translator, {"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 2}})
+    anthropic(
+        translator, {"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 2}}
+    )
     kind, payload = events(translator.feed("message_stop", b'{"type": "message_stop"}'))[-1]
     assert kind == "response.incomplete"
     assert payload["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
@@ -116,8 +122,9 @@ def test_a_passed_through_stream_is_reframed_and_read_for_its_usage() -> None:
     completed = {"type": "response.completed", "response": {"status": "completed", "usage": usage}}
     end = translator.feed("", json.dumps(completed).encode())  # no event name: read from the payload
     assert end.done and ends_stream(end.chunks[0])
-    assert translator.usage is not None
-    assert (translator.usage.prompt_tokens, translator.usage.cached_tokens, translator.usage.completion_tokens) == (8, 3, 5)
+    usage_seen = translator.usage
+    assert usage_seen is not None
+    assert (usage_seen.prompt_tokens, usage_seen.cached_tokens, usage_seen.completion_tokens) == (8, 3, 5)
 
 
 def test_a_passed_through_error_event_is_the_providers_error_and_a_silent_end_is_a_cut() -> None:
