@@ -57,7 +57,7 @@ def _pick_tool(body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
 def _usage(prompt: int, completion: int, cached: int) -> dict[str, Any]:
     return {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": min(cached, prompt)},
+        "input_tokens_details": {"cached_tokens": min(cached, prompt), "cache_write_tokens": 0},
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": prompt + completion,
@@ -66,32 +66,35 @@ def _usage(prompt: int, completion: int, cached: int) -> dict[str, Any]:
 
 def _response(call: Call, response_id: str, status: str, output: list[Any], usage: Any) -> dict[str, Any]:
     body = call.body
-    return {
-        "id": response_id,
-        "object": "response",
-        "created_at": int(time.time()),
-        "status": status,
-        "background": False,
-        "error": None,
-        "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
-        "instructions": body.get("instructions"),
-        "max_output_tokens": body.get("max_output_tokens"),
-        "model": call.model,
-        "output": output,
-        "parallel_tool_calls": body.get("parallel_tool_calls", True),
-        "previous_response_id": body.get("previous_response_id"),
-        "reasoning": {"effort": None, "summary": None},
-        "store": body.get("store", True),
-        "temperature": body.get("temperature", 1.0),
-        "text": {"format": {"type": "text"}},
-        "tool_choice": body.get("tool_choice", "auto"),
-        "tools": body.get("tools") or [],
-        "top_p": body.get("top_p", 1.0),
-        "truncation": "disabled",
-        "usage": usage,
-        "user": body.get("user"),
-        "metadata": body.get("metadata") or {},
-    }
+    tools = [tool for tool in body.get("tools") or () if isinstance(tool, dict)]
+    return (
+        {
+            "id": response_id,
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": status,
+            "background": False,
+            "error": None,
+            "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
+            "instructions": body.get("instructions"),
+            "max_output_tokens": body.get("max_output_tokens"),
+            "model": call.model,
+            "output": output,
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "previous_response_id": body.get("previous_response_id"),
+            "reasoning": {"effort": None, "summary": None},
+            "store": body.get("store", True),
+            "temperature": body.get("temperature", 1.0),
+            "text": {"format": {"type": "text"}},
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": [{"strict": True, "parameters": None, **t} if t.get("type") == "function" else t for t in tools],
+            "top_p": body.get("top_p", 1.0),
+            "truncation": "disabled",
+            "metadata": body.get("metadata") or {},
+        }
+        | ({"user": body["user"]} if isinstance(body.get("user"), str) else {})
+        | ({"usage": usage} if usage else {})
+    )
 
 
 async def responses(call: Call) -> web.StreamResponse:

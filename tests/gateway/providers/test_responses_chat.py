@@ -164,7 +164,7 @@ def test_a_chat_answer_becomes_a_response_with_text_tool_calls_and_usage() -> No
     }
     assert response["usage"] == {
         "input_tokens": 12,
-        "input_tokens_details": {"cached_tokens": 4},
+        "input_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 0},
         "output_tokens": 7,
         "output_tokens_details": {"reasoning_tokens": 2},
         "total_tokens": 19,

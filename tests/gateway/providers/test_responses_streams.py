@@ -84,7 +84,7 @@ def test_an_anthropic_stream_with_text_and_a_tool_call_becomes_the_responses_eve
     assert final["output"][0]["content"][0]["text"] == "Hello"
     assert final["output"][1]["arguments"] == '{"a":1}' and final["output"][1]["status"] == "completed"
     assert final["usage"]["input_tokens"] == 12 and final["usage"]["output_tokens"] == 9
-    assert final["usage"]["input_tokens_details"] == {"cached_tokens": 2}
+    assert final["usage"]["input_tokens_details"] == {"cached_tokens": 2, "cache_write_tokens": 0}
     assert translator.usage is not None and translator.usage.completion_tokens == 9
     assert ends_stream(end.chunks[-1]) and not any(ends_stream(chunk) for chunk in end.chunks[:-1])
 

@@ -29,18 +29,26 @@ def usage_of(usage: Usage) -> dict[str, Any]:
     """Usage in the Responses API's terms."""
     return {
         "input_tokens": usage.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "input_tokens_details": {"cached_tokens": usage.cached_tokens, "cache_write_tokens": usage.cache_write_tokens},
         "output_tokens": usage.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.total_tokens,
     }
 
 
+def _echoed_tool(tool: Any) -> Any:
+    """A function tool as a Response lists it: `strict` and `parameters` always present (false and null
+    when the request left them out: a chat translation enforces no strict schema)."""
+    if not isinstance(tool, dict) or tool.get("type") != "function":
+        return tool
+    return {"strict": False, "parameters": None, **tool}
+
+
 def shell(request: Mapping[str, Any], response_id: str, created_at: int, model: str) -> dict[str, Any]:
     """A Response object as the request configured it, before any output (status in_progress)."""
     text = mapping(request.get("text"))
     reasoning = mapping(request.get("reasoning"))
-    return {
+    response: dict[str, Any] = {
         "id": response_id,
         "object": "response",
         "created_at": created_at,
@@ -60,13 +68,14 @@ def shell(request: Mapping[str, Any], response_id: str, created_at: int, model: 
         "temperature": request.get("temperature"),
         "text": {"format": text.get("format") or {"type": "text"}},
         "tool_choice": request.get("tool_choice") or "auto",
-        "tools": request.get("tools") or [],
+        "tools": [_echoed_tool(tool) for tool in request.get("tools") or ()],
         "top_p": request.get("top_p"),
         "truncation": "disabled",
-        "usage": None,
-        "user": request.get("user"),
         "metadata": request.get("metadata") or {},
     }
+    if isinstance(request.get("user"), str):
+        response["user"] = request["user"]  # the spec's `user` is a string: left out when not given
+    return response
 
 
 def finish(response: dict[str, Any], finish_reason: str | None, usage: Usage | None) -> dict[str, Any]:
@@ -74,7 +83,8 @@ def finish(response: dict[str, Any], finish_reason: str | None, usage: Usage | N
     reason = FINISHED.get(finish_reason or "")
     response["status"] = "incomplete" if reason else "completed"
     response["incomplete_details"] = {"reason": reason} if reason else None
-    response["usage"] = usage_of(usage) if usage is not None else None
+    if usage is not None:
+        response["usage"] = usage_of(usage)
     return response
 
 
