@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from tfy_gateway.gateway.providers import Usage
-from tfy_gateway.gateway.providers.responses_chat import NOT_TRANSLATED, NotTranslatable, to_chat_request, to_response
+from tests.gateway.providers.conftest import anthropic_target
+from tfy_gateway.gateway.providers import CallOptions, InvalidRequest, UpstreamTarget, Usage
+from tfy_gateway.gateway.providers.responses_chat import (
+    NOT_TRANSLATED,
+    NotTranslatable,
+    plan_via_chat,
+    to_chat_request,
+    to_response,
+)
+from tfy_gateway.gateway.providers.wire import WirePlan
 
 TOOL = {"type": "function", "name": "get_weather", "description": "d", "parameters": {"type": "object"}}
 
@@ -182,3 +191,27 @@ def test_a_refusal_is_a_refusal_part() -> None:
     answer = {"id": "c", "choices": [{"message": {"content": None, "refusal": "No."}, "finish_reason": "stop"}]}
     response = to_response(answer, Usage(), {"input": "hi"})
     assert response["output"][0]["content"] == [{"type": "refusal", "refusal": "No."}]
+
+
+@pytest.mark.parametrize(
+    ("chat_param", "named"),
+    [
+        ("response_format", "text.format"),
+        ("response_format.json_schema", "text.format.json_schema"),
+        ("reasoning_effort", "reasoning.effort"),
+        ("max_completion_tokens", "max_output_tokens"),
+        ("messages[2].content[0].type", "input"),
+        ("temperature", "temperature"),
+    ],
+)
+def test_a_parameter_the_chat_translator_refuses_is_named_as_the_responses_request_names_it(
+    chat_param: str, named: str
+) -> None:
+    def refusing(target: UpstreamTarget, endpoint: str, body: Mapping[str, Any], options: CallOptions) -> WirePlan:
+        refused = InvalidRequest(400, f"{chat_param} is not supported", target.provider)
+        vars(refused)["param"] = chat_param
+        raise refused
+
+    with pytest.raises(InvalidRequest) as caught:
+        plan_via_chat(refusing, anthropic_target("http://x"), {"model": "m", "input": "hi"}, CallOptions())
+    assert vars(caught.value)["param"] == named

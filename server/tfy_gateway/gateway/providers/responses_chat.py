@@ -56,6 +56,16 @@ NOT_TRANSLATED: Mapping[str, str] = {
 }
 
 
+CHAT_NAMES: Mapping[str, str] = {
+    "max_completion_tokens": "max_output_tokens",
+    "response_format": "text.format",
+    "reasoning_effort": "reasoning.effort",
+    "verbosity": "text.verbosity",
+}
+"""Chat parameters this translation fills, by the Responses parameter they come from (the rest keep
+their names)."""
+
+
 class NotTranslatable(InvalidRequest):
     """A Responses parameter the target's chat API cannot express: a 400 naming it (`param`)."""
 
@@ -203,6 +213,16 @@ def _response_format(text: Any, provider: str) -> dict[str, Any] | None:
     raise NotTranslatable("text.format.type", f"{fmt.get('type')!r} has no chat equivalent", provider)
 
 
+def responses_name(chat_param: str) -> str:
+    """The Responses parameter a chat parameter was translated from (`messages[...]` -> `input`)."""
+    head, dot, rest = chat_param.partition(".")
+    name = head.partition("[")[0]
+    if name == "messages":
+        return "input"
+    renamed = CHAT_NAMES.get(name)
+    return chat_param if renamed is None else renamed + (dot + rest if rest else "")
+
+
 def to_chat_request(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
     """A Responses request body as a chat completions request body (400 `NotTranslatable` otherwise)."""
     _refuse_unsupported(body, provider)
@@ -261,8 +281,15 @@ def to_response(chat: Mapping[str, Any], usage: Usage, request: Mapping[str, Any
 def plan_via_chat(
     chat_plan: ChatPlanner, target: UpstreamTarget, body: Mapping[str, Any], options: CallOptions
 ) -> WirePlan:
-    """The target's own chat plan for the translated request, reading its answer back as a Response."""
-    inner = chat_plan(target, "chat", to_chat_request(body, target.provider), options)
+    """The target's own chat plan for the translated request, reading its answer back as a Response.
+    A parameter the chat translator refuses is named as the Responses request names it."""
+    try:
+        inner = chat_plan(target, "chat", to_chat_request(body, target.provider), options)
+    except InvalidRequest as exc:
+        param = getattr(exc, "param", None)
+        if isinstance(param, str):
+            vars(exc)["param"] = responses_name(param)  # `param`: not on every InvalidRequest
+        raise
     if inner.stream is not None:
         return WirePlan(inner.request, stream=ChatToResponseEvents(inner.stream, body))
     read = inner.read
