@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from tfy_gateway.gateway.providers.base import (
@@ -290,8 +291,8 @@ def plan_via_chat(
         if isinstance(param, str):
             vars(exc)["param"] = responses_name(param)  # `param`: not on every InvalidRequest
         raise
-    if inner.stream is not None:
-        return WirePlan(inner.request, stream=ChatToResponseEvents(inner.stream, body))
+    if inner.stream is not None:  # `replace` keeps what else the plan says (its stream framing, error reader)
+        return replace(inner, stream=ChatToResponseEvents(inner.stream, body))
     read = inner.read
     assert read is not None
 
@@ -300,4 +301,4 @@ def plan_via_chat(
         converted = to_response(answer.body or {}, answer.usage, body)
         return UpstreamResponse(answer.status, converted, answer.usage, answer.headers, latency)
 
-    return WirePlan(inner.request, read=read_response)
+    return replace(inner, read=read_response)
