@@ -278,3 +278,16 @@ async def test_stored_responses_are_not_served_and_say_why(dp: DataPlane) -> Non
         await client.responses.delete("resp_123")
     listing = await dp.http.get(dp.base + "/responses", headers=dp.auth())
     assert listing.status_code == 405
+
+
+@pytest.mark.parametrize("model", ["fake/gpt-4o", "claude/sonnet"], ids=["passed-through", "translated"])
+async def test_a_streamed_responses_text_is_logged_when_bodies_are(dp: DataPlane, model: str) -> None:
+    logging_on = {"x-tfy-logging-config": '{"enabled": true}'}
+    http = dp.gateway.client(headers=logging_on)
+    client = openai.AsyncOpenAI(base_url=dp.base, api_key=dp.token, max_retries=0, http_client=http)
+    async with client.responses.stream(model=model, input="remember pineapple-42") as stream:
+        async for _ in stream:
+            pass
+        final = await stream.get_final_response()
+    record = (await dp.logs(limit=5))["data"][0]
+    assert "pineapple-42" in record["request_body"] and record["response_body"] == final.output_text
