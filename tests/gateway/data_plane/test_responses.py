@@ -291,3 +291,29 @@ async def test_a_streamed_responses_text_is_logged_when_bodies_are(dp: DataPlane
         final = await stream.get_final_response()
     record = (await dp.logs(limit=5))["data"][0]
     assert "pineapple-42" in record["request_body"] and record["response_body"] == final.output_text
+
+
+async def test_a_failing_openai_target_falls_back_to_a_translated_anthropic_one(dp: DataPlane) -> None:
+    """One /responses body, two wire formats: passed through to the first target (a 500), then
+    translated to chat for the fallback, which answers."""
+    await priced_accounts(dp)
+    targets = [
+        {"target": "fake/broken", "priority": 0},
+        {"target": "rclaude/sonnet", "priority": 1},
+    ]
+    rule = {"id": "resp-fallback", "type": "priority-based-routing", "when": {"models": ["writer"]}}
+    await dp.apply(
+        {
+            "name": "routing",
+            "type": "gateway-load-balancing-config",
+            "rules": [{**rule, "load_balance_targets": targets}],
+        }
+    )
+    raw = await sdk(dp).responses.with_raw_response.create(model="writer", input="hello there")
+    assert raw.parse().output_text.startswith("Fake reply from claude")
+    assert raw.headers["x-tfy-resolved-model"] == "rclaude/sonnet"
+    paths = [r["path"] for r in dp.gateway.provider_requests()[-2:]]
+    assert paths == ["/v1/responses", "/v1/messages"]
+    record = await logged(dp, raw.headers["x-tfy-request-id"])
+    tried = [t[0] for t in record["tries"]]  # the broken target is retried (the default retry config), then left
+    assert record["fallbacks"] == 1 and tried[-1] == "rclaude/sonnet" and set(tried[:-1]) == {"fake/broken"}
