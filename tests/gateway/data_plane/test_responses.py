@@ -240,23 +240,23 @@ async def test_bad_bodies_are_refused_with_the_field_named(dp: DataPlane) -> Non
         assert response.json()["error"]["param"] == param
 
 
+@pytest.mark.parametrize(
+    ("provider", "model_id"),
+    [("openai", "gpt-4o@cut_after=3"), ("anthropic", "claude-sonnet-4-5@drop_after=3")],
+    ids=["passed-through", "translated"],
+)
 async def test_a_responses_stream_cut_short_reaches_the_sdk_as_an_error_and_is_charged_an_estimate(
-    dp: DataPlane,
+    dp: DataPlane, provider: str, model_id: str
 ) -> None:
     await dp.apply(
         {
             "name": "cutting",
-            "type": "provider-account/openai",
+            "type": f"provider-account/{provider}",
             "base_url": f"{FAKE_ORIGIN}/v1",
             "auth_data": {"type": "api-key", "api_key": SECRET},
             "collaborators": EVERYONE,
             "integrations": [
-                {
-                    "type": "integration/model/openai",
-                    "name": "m",
-                    "model_id": "gpt-4o@cut_after=3",
-                    "model_types": ["chat"],
-                }
+                {"type": f"integration/model/{provider}", "name": "m", "model_id": model_id, "model_types": ["chat"]}
             ],
         }
     )
@@ -264,10 +264,11 @@ async def test_a_responses_stream_cut_short_reaches_the_sdk_as_an_error_and_is_c
     with pytest.raises(openai.APIError, match="cut short"):
         async for event in await sdk(dp).responses.create(model="cutting/m", input="hi", stream=True):
             kinds.append(event.type)
-    assert kinds[0] == "response.created" and kinds.count("response.output_text.delta") == 3
+    assert kinds[0] == "response.created" and kinds.count("response.output_text.delta") >= 1
+    assert "response.completed" not in kinds
     record = (await dp.logs(limit=5))["data"][0]
     assert record["endpoint"] == "responses" and record["status"] == 502 and record["usage_estimated"]
-    assert record["completion_tokens"] >= 3
+    assert record["completion_tokens"] >= kinds.count("response.output_text.delta")
 
 
 async def test_stored_responses_are_not_served_and_say_why(dp: DataPlane) -> None:
