@@ -215,3 +215,12 @@ def test_a_parameter_the_chat_translator_refuses_is_named_as_the_responses_reque
     with pytest.raises(InvalidRequest) as caught:
         plan_via_chat(refusing, anthropic_target("http://x"), {"model": "m", "input": "hi"}, CallOptions())
     assert vars(caught.value)["param"] == named
+
+
+def test_reasoning_content_becomes_a_reasoning_item() -> None:
+    message = {"content": "42", "reasoning_content": "6 times 7"}
+    response = to_response({"id": "c", "choices": [{"message": message, "finish_reason": "stop"}]}, Usage(), {})
+    reasoning, answer = response["output"]
+    assert reasoning["type"] == "reasoning" and reasoning["summary"] == []
+    assert reasoning["content"] == [{"type": "reasoning_text", "text": "6 times 7"}]
+    assert answer["content"][0]["text"] == "42"

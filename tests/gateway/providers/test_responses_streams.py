@@ -134,3 +134,28 @@ def test_a_passed_through_error_event_is_the_providers_error_and_a_silent_end_is
     assert "boom" in caught.value.message
     with pytest.raises(UpstreamStreamCut):
         ResponseEvents(openai_target("http://x")).end()
+
+
+def test_anthropic_thinking_becomes_a_reasoning_item_before_the_message() -> None:
+    inner = AnthropicChunks(anthropic_target("http://x"), include_usage=False)
+    translator = ChatToResponseEvents(inner, {"model": "m", "input": "hi"})
+    seen = anthropic(translator, {"type": "message_start", "message": {"id": "msg_1"}})
+    seen += anthropic(translator, delta(0, type="thinking_delta", thinking="Let me "))
+    seen += anthropic(translator, delta(0, type="thinking_delta", thinking="think."))
+    seen += anthropic(translator, delta(1, type="text_delta", text="Yes."))
+    seen += anthropic(translator, {"type": "message_delta", "delta": {"stop_reason": "end_turn"}})
+    seen += events(translator.feed("message_stop", b'{"type": "message_stop"}'))
+    assert [kind for kind, _ in seen][2:9] == [
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.reasoning_text.delta",
+        "response.reasoning_text.delta",
+        "response.reasoning_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+    ]
+    assert seen[6][1]["text"] == "Let me think." and seen[8][1]["item"]["type"] == "reasoning"
+    final = seen[-1][1]["response"]
+    assert [item["type"] for item in final["output"]] == ["reasoning", "message"]
+    assert final["output"][0]["content"] == [{"type": "reasoning_text", "text": "Let me think."}]
+    assert final["output"][1]["content"][0]["text"] == "Yes." and seen[9][1]["output_index"] == 1

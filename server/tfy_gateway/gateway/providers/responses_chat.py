@@ -18,7 +18,8 @@ What has no chat equivalent is refused with a 400 naming it (`NOT_TRANSLATED`): 
 `truncation: auto`, `max_tool_calls`, `top_logprobs`, `reasoning.summary`, `item_reference`
 items and input files or images by file id.
 
-Answer (chat -> Responses): the message text -> one `message` item with an `output_text` part (a
+Answer (chat -> Responses): reasoning (`reasoning_content`) -> a `reasoning` item with a
+`reasoning_text` part; the message text -> one `message` item with an `output_text` part (a
 refusal -> a `refusal` part), each tool call -> a `function_call` item (its id is the `call_id`);
 finish `length` -> status `incomplete` (max_output_tokens), `content_filter` -> `incomplete`
 (content_filter); usage -> input/output tokens with cached and reasoning details.
@@ -39,7 +40,15 @@ from tfy_gateway.gateway.providers.base import (
     Usage,
 )
 from tfy_gateway.gateway.providers.responses_chat_stream import ChatToResponseEvents
-from tfy_gateway.gateway.providers.responses_objects import call_item, finish, mapping, message_item, new_id, shell
+from tfy_gateway.gateway.providers.responses_objects import (
+    call_item,
+    finish,
+    mapping,
+    message_item,
+    new_id,
+    reasoning_item,
+    shell,
+)
 from tfy_gateway.gateway.providers.transport import HttpResponse
 from tfy_gateway.gateway.providers.wire import WirePlan
 
@@ -262,6 +271,9 @@ def to_response(chat: Mapping[str, Any], usage: Usage, request: Mapping[str, Any
     response = shell(
         request, f"resp_{chat_id}" if chat_id else new_id("resp"), int(time.time()), str(chat.get("model") or "")
     )
+    thought = message.get("reasoning_content") or message.get("reasoning")
+    if isinstance(thought, str) and thought:
+        response["output"].append(reasoning_item(new_id("rs"), thought, "completed"))
     content, refusal = message.get("content"), message.get("refusal")
     if content or refusal:
         text = content if isinstance(content, str) else None

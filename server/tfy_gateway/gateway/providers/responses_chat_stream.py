@@ -8,8 +8,10 @@ text `response.output_item.added` (a message), `response.content_part.added`,
 `response.function_call_arguments.delta`..., `response.function_call_arguments.done`,
 `response.output_item.done`; a refusal as `response.refusal.delta`/`.done`; and last
 `response.completed` (or `response.incomplete` when the answer was cut by its token cap or a content
-filter) carrying the whole Response with its usage. One output item is open at a time: a new one
-closes the previous. Every event has a `sequence_number` from 0. Reasoning deltas are not carried.
+filter) carrying the whole Response with its usage. Reasoning deltas (`reasoning_content`, as the
+Anthropic translator gives thinking, or `reasoning`) become a `reasoning` item with a
+`reasoning_text` part (`response.reasoning_text.delta`/`.done`). One output item is open at a time:
+a new one closes the previous. Every event has a `sequence_number` from 0.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from typing import Any
 import orjson
 
 from tfy_gateway.gateway.providers.base import Usage
-from tfy_gateway.gateway.providers.responses_objects import call_item, finish, mapping, message_item, new_id, shell
+from tfy_gateway.gateway.providers.responses_objects import (
+    call_item,
+    finish,
+    mapping,
+    message_item,
+    new_id,
+    reasoning_item,
+    shell,
+)
 from tfy_gateway.gateway.providers.wire import DONE, ChunkTranslator, Translated
 
 
@@ -30,15 +40,18 @@ def sse(kind: str, payload: dict[str, Any]) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
+PREFIXES = {"message": "msg", "reasoning": "rs", "function_call": "fc"}
+
+
 class _Item:
-    """The output item being streamed: a message (text and/or refusal) or one function call."""
+    """The output item being streamed: a message (text and/or refusal), reasoning, or one function call."""
 
     __slots__ = ("arguments", "call_id", "chat_index", "id", "index", "kind", "name", "refusal", "text")
 
     def __init__(self, kind: str, index: int, chat_index: int = -1, call_id: str = "", name: str = "") -> None:
         self.kind = kind
         self.index = index
-        self.id = new_id("msg" if kind == "message" else "fc")
+        self.id = new_id(PREFIXES[kind])
         self.chat_index = chat_index
         self.call_id = call_id
         self.name = name
@@ -49,6 +62,8 @@ class _Item:
     def as_item(self, status: str) -> dict[str, Any]:
         if self.kind == "message":
             return message_item(self.id, self.text, self.refusal, status)
+        if self.kind == "reasoning":
+            return reasoning_item(self.id, self.text, status)
         return call_item(self.id, self.call_id, self.name, self.arguments, status)
 
 
@@ -122,6 +137,9 @@ class ChatToResponseEvents:
             return  # a usage-only or content-filter chunk
         choice = choices[0]
         delta = mapping(choice.get("delta"))
+        thought = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(thought, str) and thought:
+            self._reasoning(thought, out)
         text = delta.get("content")
         if isinstance(text, str) and text:
             self._text(text, out)
@@ -134,19 +152,29 @@ class ChatToResponseEvents:
         if choice.get("finish_reason"):
             self._finish = choice["finish_reason"]
 
-    def _message(self, out: list[bytes]) -> _Item:
+    def _current(self, kind: str, out: list[bytes]) -> _Item:
+        """The open item of `kind`, or a new one (closing the one open)."""
         item = self._item
-        if item is not None and item.kind == "message":
+        if item is not None and item.kind == kind:
             return item
         self._close(out)
         assert self._response is not None
-        item = self._item = _Item("message", len(self._response["output"]))
+        item = self._item = _Item(kind, len(self._response["output"]))
         self._response["output"].append(None)
         out.append(self._event("response.output_item.added", output_index=item.index, item=item.as_item("in_progress")))
         return item
 
+    def _reasoning(self, thought: str, out: list[bytes]) -> None:
+        item = self._current("reasoning", out)
+        if item.text is None:
+            item.text = ""
+            part = {"type": "reasoning_text", "text": ""}
+            out.append(self._event("response.content_part.added", **self._where(item, "text"), part=part))
+        item.text += thought
+        out.append(self._event("response.reasoning_text.delta", **self._where(item, "text"), delta=thought))
+
     def _text(self, text: str, out: list[bytes]) -> None:
-        item = self._message(out)
+        item = self._current("message", out)
         if item.text is None:
             item.text = ""
             part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
@@ -155,7 +183,7 @@ class ChatToResponseEvents:
         out.append(self._event("response.output_text.delta", **self._where(item, "text"), delta=text, logprobs=[]))
 
     def _refusal(self, refusal: str, out: list[bytes]) -> None:
-        item = self._message(out)
+        item = self._current("message", out)
         if item.refusal is None:
             item.refusal = ""
             part = {"type": "refusal", "refusal": ""}
@@ -215,6 +243,12 @@ class ChatToResponseEvents:
                         "response.content_part.done", **where, part={"type": "refusal", "refusal": item.refusal}
                     )
                 )
+        elif item.kind == "reasoning":
+            where = self._where(item, "text")
+            text = item.text or ""
+            out.append(self._event("response.reasoning_text.done", **where, text=text))
+            part = {"type": "reasoning_text", "text": text}
+            out.append(self._event("response.content_part.done", **where, part=part))
         else:
             out.append(
                 self._event(

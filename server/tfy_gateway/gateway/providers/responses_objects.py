@@ -97,6 +97,12 @@ def message_item(item_id: str, text: str | None, refusal: str | None, status: st
     return {"id": item_id, "type": "message", "status": status, "role": "assistant", "content": content}
 
 
+def reasoning_item(item_id: str, text: str | None, status: str) -> dict[str, Any]:
+    """What the model thought, as chat gave it (`reasoning_content`): a `reasoning_text` part, no summary."""
+    content = [{"type": "reasoning_text", "text": text}] if text is not None else []
+    return {"id": item_id, "type": "reasoning", "summary": [], "content": content, "status": status}
+
+
 def call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> dict[str, Any]:
     return {
         "id": item_id,
