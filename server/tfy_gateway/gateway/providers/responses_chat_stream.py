@@ -41,6 +41,16 @@ def sse(kind: str, payload: dict[str, Any]) -> bytes:
 
 
 PREFIXES = {"message": "msg", "reasoning": "rs", "function_call": "fc"}
+PARTS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "text": (
+        "message",
+        {"type": "output_text", "text": "", "annotations": [], "logprobs": []},
+        "response.output_text.delta",
+    ),
+    "refusal": ("message", {"type": "refusal", "refusal": ""}, "response.refusal.delta"),
+    "reasoning": ("reasoning", {"type": "reasoning_text", "text": ""}, "response.reasoning_text.delta"),
+}
+"""A streamed part: the item it belongs to, the part as `content_part.added` shows it, its delta event."""
 
 
 class _Item:
@@ -139,13 +149,13 @@ class ChatToResponseEvents:
         delta = mapping(choice.get("delta"))
         thought = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(thought, str) and thought:
-            self._reasoning(thought, out)
+            self._delta("reasoning", thought, out)
         text = delta.get("content")
         if isinstance(text, str) and text:
-            self._text(text, out)
+            self._delta("text", text, out)
         refusal = delta.get("refusal")
         if isinstance(refusal, str) and refusal:
-            self._refusal(refusal, out)
+            self._delta("refusal", refusal, out)
         for call in delta.get("tool_calls") or ():
             if isinstance(call, dict):
                 self._tool_call(call, out)
@@ -164,32 +174,19 @@ class ChatToResponseEvents:
         out.append(self._event("response.output_item.added", output_index=item.index, item=item.as_item("in_progress")))
         return item
 
-    def _reasoning(self, thought: str, out: list[bytes]) -> None:
-        item = self._current("reasoning", out)
-        if item.text is None:
-            item.text = ""
-            part = {"type": "reasoning_text", "text": ""}
-            out.append(self._event("response.content_part.added", **self._where(item, "text"), part=part))
-        item.text += thought
-        out.append(self._event("response.reasoning_text.delta", **self._where(item, "text"), delta=thought))
-
-    def _text(self, text: str, out: list[bytes]) -> None:
-        item = self._current("message", out)
-        if item.text is None:
-            item.text = ""
-            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-            out.append(self._event("response.content_part.added", **self._where(item, "text"), part=part))
-        item.text += text
-        out.append(self._event("response.output_text.delta", **self._where(item, "text"), delta=text, logprobs=[]))
-
-    def _refusal(self, refusal: str, out: list[bytes]) -> None:
-        item = self._current("message", out)
-        if item.refusal is None:
-            item.refusal = ""
-            part = {"type": "refusal", "refusal": ""}
-            out.append(self._event("response.content_part.added", **self._where(item, "refusal"), part=part))
-        item.refusal += refusal
-        out.append(self._event("response.refusal.delta", **self._where(item, "refusal"), delta=refusal))
+    def _delta(self, part: str, piece: str, out: list[bytes]) -> None:
+        """Add `piece` to the open item's `part` (text, refusal or reasoning), opening both as needed."""
+        kind, empty, event = PARTS[part]
+        item = self._current(kind, out)
+        attribute = "refusal" if part == "refusal" else "text"
+        where = self._where(item, attribute)
+        so_far = getattr(item, attribute)
+        if so_far is None:
+            so_far = ""
+            out.append(self._event("response.content_part.added", **where, part=empty))
+        setattr(item, attribute, so_far + piece)
+        extra: dict[str, Any] = {"logprobs": []} if part == "text" else {}
+        out.append(self._event(event, **where, delta=piece, **extra))
 
     def _where(self, item: _Item, part: str) -> dict[str, Any]:
         content_index = 1 if part == "refusal" and item.text is not None else 0
