@@ -96,7 +96,7 @@ def test_formats_effort_images_and_streams_translate() -> None:
 
 @pytest.mark.parametrize("name", sorted(NOT_TRANSLATED))
 def test_each_parameter_without_a_chat_equivalent_is_a_400_naming_it(name: str) -> None:
-    value: Any = ["x"] if name == "include" else 5 if name in ("max_tool_calls", "top_logprobs") else "x"
+    value: Any = 5 if name in ("max_tool_calls", "top_logprobs") else "x"
     if name == "background":
         value = True
     with pytest.raises(NotTranslatable) as caught:
@@ -110,6 +110,7 @@ def test_each_parameter_without_a_chat_equivalent_is_a_400_naming_it(name: str) 
         ({"tools": [TOOL, {"type": "web_search"}]}, "tools[1].type"),
         ({"tools": [TOOL], "tool_choice": {"type": "web_search_preview"}}, "tool_choice"),
         ({"store": True}, "store"),
+        ({"include": ["reasoning.encrypted_content", "message.output_text.logprobs"]}, "include[1]"),
         ({"truncation": "auto"}, "truncation"),
         ({"reasoning": {"effort": "low", "summary": "auto"}}, "reasoning.summary"),
         ({"text": {"format": {"type": "grammar"}}}, "text.format.type"),
@@ -133,6 +134,7 @@ def test_what_does_not_translate_is_named(body: dict[str, Any], param: str) -> N
 
 def test_store_false_and_disabled_truncation_and_empty_include_are_accepted() -> None:
     request = chat(input="hi", store=False, truncation="disabled", include=[], background=False)
+    assert chat(input="hi", include=["reasoning.encrypted_content"])["messages"] == request["messages"]
     assert request["messages"] == [{"role": "user", "content": "hi"}]
 
 

@@ -14,7 +14,8 @@ chat's nested `{type, function}`; `tool_choice`, `parallel_tool_calls`, `tempera
 
 What has no chat equivalent is refused with a 400 naming it (`NOT_TRANSLATED`): built-in tools
 (web_search, file_search, computer use, code interpreter, image generation, MCP, shell, custom),
-`previous_response_id`, `conversation`, `store: true`, `background`, `prompt`, `include`,
+`previous_response_id`, `conversation`, `store: true`, `background`, `prompt`, `include` (but
+`reasoning.encrypted_content`, which there is none of),
 `truncation: auto`, `max_tool_calls`, `top_logprobs`, `reasoning.summary`, `item_reference`
 items and input files or images by file id.
 
@@ -62,9 +63,12 @@ NOT_TRANSLATED: Mapping[str, str] = {
     "prompt": "stored prompt templates live on OpenAI's platform",
     "max_tool_calls": "chat has no cap on built-in tool calls",
     "top_logprobs": "log probabilities are not translated",
-    "include": "extra output data ('include') is not translated",
 }
 
+
+NOTHING_TO_INCLUDE = frozenset({"reasoning.encrypted_content"})
+"""`include` values asking for what a chat translation never produces (encrypted reasoning): accepted,
+since there is nothing to leave out (agent frameworks ask for it on every request)."""
 
 CHAT_NAMES: Mapping[str, str] = {
     "max_completion_tokens": "max_output_tokens",
@@ -89,6 +93,9 @@ def _refuse_unsupported(body: Mapping[str, Any], provider: str) -> None:
         value = body.get(name)
         if value is not None and value != [] and value is not False:
             raise NotTranslatable(name, why, provider)
+    for index, extra in enumerate(body.get("include") or ()):
+        if extra not in NOTHING_TO_INCLUDE:
+            raise NotTranslatable(f"include[{index}]", f"{extra!r} is not translated", provider)
     if body.get("store") is True:
         raise NotTranslatable("store", "the gateway stores no responses for this model: send store: false", provider)
     if body.get("truncation") not in (None, "disabled"):
