@@ -6,13 +6,14 @@ rate limits and budgets counting it, and what does not translate refused with a 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
 from tests.gateway.data_plane.conftest import DataPlane
-from tests.gateway.inprocess import FAKE_ORIGIN
+from tests.gateway.inprocess import FAKE_ORIGIN, GATEWAY_URL, running_gateway
 from tests.helpers import eventually
 
 PRICE = {"input": 0.003, "output": 0.015}
@@ -318,3 +319,39 @@ async def test_a_failing_openai_target_falls_back_to_a_translated_anthropic_one(
     record = await logged(dp, raw.headers["x-tfy-request-id"])
     tried = [t[0] for t in record["tries"]]  # the broken target is retried (the default retry config), then left
     assert record["fallbacks"] == 1 and tried[-1] == "rclaude/sonnet" and set(tried[:-1]) == {"fake/broken"}
+
+
+@pytest.mark.parametrize(
+    ("provider", "path"),
+    [
+        ("groq", "/v1/responses"),
+        ("mistral-ai", "/v1/chat/completions"),
+        ("self-hosted-model", "/v1/chat/completions"),
+    ],
+)
+async def test_only_providers_that_document_responses_get_it_passed_through(
+    tmp_path: Path, provider: str, path: str
+) -> None:
+    """Every OpenAI-compatible provider speaks chat; only some speak /responses (a pass-through to the
+    others would be a 404), so those get it translated to chat. Offline: each provider's own address
+    is answered by the fake provider."""
+    integration: dict[str, Any] = {"type": f"integration/model/{provider}", "name": "m", "model_types": ["chat"]}
+    account: dict[str, Any] = {"name": "compat", "type": f"provider-account/{provider}", "collaborators": EVERYONE}
+    if provider == "self-hosted-model":
+        integration |= {
+            "hosted_model_name": "gpt-4o",
+            "url": "https://vllm.example/v1",
+            "model_server": "openai-compatible",
+        }
+    else:
+        integration["model_id"] = "gpt-4o"
+        account["auth_data"] = {"type": "api-key", "api_key": "tfy-secret://local:compat:API_KEY"}
+    async with running_gateway(tmp_path / "data") as gateway:
+        await gateway.apply({**account, "integrations": [integration]})
+        http = gateway.client()
+        client = openai.AsyncOpenAI(
+            base_url=GATEWAY_URL + "/api/llm", api_key=gateway.token, max_retries=0, http_client=http
+        )
+        response = await client.responses.create(model="compat/m", input="hello there", tools=TOOLS)
+        assert response.status == "completed" and response.output_text.startswith("Fake reply from")
+        assert gateway.provider_requests()[-1]["path"] == path

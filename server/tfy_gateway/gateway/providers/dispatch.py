@@ -41,15 +41,19 @@ ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
         "azure-openai": azure_openai.plan,
     }
 )
-RESPONSES_NATIVE = frozenset({"openai"})
-"""Wire formats whose servers speak the Responses API: requests pass through; the others' go as chat."""
+RESPONSES_NATIVE = frozenset({"openai", "groq", "openrouter", "xai"})
+"""Provider types (on the OpenAI-compatible wire) whose APIs document `/responses`: requests pass
+through. Every other target, OpenAI-compatible ones included (Mistral, Together, Cohere's and
+Gemini's compatibility APIs, self-hosted servers...), gets it translated to chat, which they all
+speak: a chat translation loses only what such providers do not offer (built-in tools, stored
+responses), where a pass-through would be a 404."""
 
 
 def plan_call(target: UpstreamTarget, endpoint: Endpoint, body: Mapping[str, Any], options: CallOptions) -> WirePlan:
-    """The wire plan of one call: the target's adapter, or for `/responses` on a wire format without
-    it, the adapter's chat plan translated both ways (providers/responses_chat.py)."""
+    """The wire plan of one call: the target's adapter, or for `/responses` on a target without it,
+    the adapter's chat plan translated both ways (providers/responses_chat.py)."""
     if endpoint == "responses":
-        if target.wire_format in RESPONSES_NATIVE:
+        if target.wire_format == "openai" and target.provider in RESPONSES_NATIVE:
             return openai_responses.plan(target, body, options)
         return responses_chat.plan_via_chat(ADAPTERS[target.wire_format], target, body, options)
     return ADAPTERS[target.wire_format](target, endpoint, body, options)

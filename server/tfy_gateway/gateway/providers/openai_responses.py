@@ -1,4 +1,5 @@
-"""OpenAI Responses API -> OpenAI-compatible wire: passed through (`{base_url}/responses`). Pure.
+"""OpenAI Responses API -> a provider that speaks it (dispatch.RESPONSES_NATIVE): passed through
+(`{base_url}/responses`). Pure.
 
 The body goes as it came except `model` (the target's upstream id); every parameter, built-in tools
 and `previous_response_id` included, is the provider's to accept or refuse. The answer is read for its

@@ -1,5 +1,5 @@
-"""OpenAI Responses <-> chat completions, for targets whose wire format has no `/responses` (Anthropic,
-Azure OpenAI, and any other adapter that speaks chat): the request becomes a chat request, the chat
+"""OpenAI Responses <-> chat completions, for targets without `/responses` (Anthropic, Azure OpenAI,
+OpenAI-compatible providers that only speak chat, and any other adapter's chat): the request becomes a chat request, the chat
 answer (or stream, responses_chat_stream) becomes a Response. Pure: no I/O.
 
 Request (Responses -> chat): `instructions` -> a system message first; `input` as a string -> one
