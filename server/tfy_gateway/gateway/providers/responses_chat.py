@@ -1,6 +1,6 @@
 """OpenAI Responses <-> chat completions, for targets without `/responses` (Anthropic, Azure OpenAI,
-OpenAI-compatible providers that only speak chat, and any other adapter's chat): the request becomes a chat request, the chat
-answer (or stream, responses_chat_stream) becomes a Response. Pure: no I/O.
+OpenAI-compatible providers that only speak chat, and any other adapter's chat): the request becomes
+a chat request, the chat answer (or stream, responses_chat_stream) becomes a Response. Pure: no I/O.
 
 Request (Responses -> chat): `instructions` -> a system message first; `input` as a string -> one
 user message; input items: messages (`input_text`/`output_text` parts -> text, `input_image` with
