@@ -4,11 +4,13 @@ Deterministic like the chat route (synth.py): a text reply of `tokens` words, cu
 `max_output_tokens` (status `incomplete`), or a function call when the request offers function tools
 and the last user input mentions one (or the word "tool"), or `tool_choice` forces it. Built-in
 tools (web_search, ...) are accepted and ignored, as a provider that runs them would answer text.
-Streams carry OpenAI's event sequence with sequence numbers and end with `response.completed`.
+Streams carry OpenAI's event sequence with sequence numbers and end with `response.completed`
+(`linger_ms`: the connection stays open that long after it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Iterator
@@ -179,5 +181,7 @@ async def _stream(
     final = _response(call, response_id, status, [item], usage)
     tail += event(f"response.{status}", response=final)
     await response.write(tail)
+    if call.knobs.linger_ms:
+        await asyncio.sleep(call.knobs.linger_ms / 1000)
     await response.write_eof()
     return response

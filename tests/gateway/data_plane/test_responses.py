@@ -355,3 +355,30 @@ async def test_only_providers_that_document_responses_get_it_passed_through(
         response = await client.responses.create(model="compat/m", input="hello there", tools=TOOLS)
         assert response.status == "completed" and response.output_text.startswith("Fake reply from")
         assert gateway.provider_requests()[-1]["path"] == path
+
+
+async def test_a_client_that_stops_at_response_completed_finds_its_request_logged(dp: DataPlane) -> None:
+    """The upstream keeps its connection open 1.5 s after `response.completed`; the client stops there
+    and reads its logs at once: the gateway held the event back until the request was recorded."""
+    await dp.apply(
+        {
+            "name": "lingering",
+            "type": "provider-account/openai",
+            "base_url": f"{FAKE_ORIGIN}/v1",
+            "auth_data": {"type": "api-key", "api_key": SECRET},
+            "collaborators": EVERYONE,
+            "integrations": [
+                {"type": "integration/model/openai", "name": "m", "model_id": "gpt-4o@tokens=5,linger_ms=1500"}
+                | {"model_types": ["chat"]}
+            ],
+        }
+    )
+    body = {"model": "lingering/m", "input": "hi", "stream": True}
+    async with dp.http.stream("POST", dp.base + "/responses", json=body, headers=dp.auth()) as response:
+        request_id = response.headers["x-tfy-request-id"]
+        async for line in response.aiter_lines():
+            if line == "event: response.completed":
+                break
+    logged = {r["id"]: r for r in (await dp.logs())["data"]}  # no waiting: read-your-writes
+    assert request_id in logged, "the stream was not recorded before the client saw response.completed"
+    assert logged[request_id]["status"] == 200 and logged[request_id]["completion_tokens"] == 5
