@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from tfy_gateway.fakeprovider import anthropic_routes, media_routes, openai_routes, responses_routes
+from tfy_gateway.fakeprovider import anthropic_routes, bedrock_routes, media_routes, openai_routes, responses_routes
 from tfy_gateway.fakeprovider.calls import Call, FakeProviderState
 from tfy_gateway.fakeprovider.wire import Flavor, json_response
 
@@ -47,6 +47,8 @@ def _endpoint(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         deployment = request.match_info.get("deployment") if flavor == "azure" else None
+        if flavor == "bedrock":
+            deployment = request.match_info["model_id"]  # the model is in the path, percent-decoded
         try:
             call = await state.prepare(request, flavor, deployment)
             if isinstance(call, web.StreamResponse):
@@ -96,6 +98,10 @@ def create_fake_provider_app(
         for path, handler in _AZURE_ROUTES:
             router.add_post(prefix + path, _endpoint(state, "azure", handler))
         router.add_post(prefix + "/v1/messages", _endpoint(state, "anthropic", anthropic_routes.messages))
+        for action in ("converse", "converse-stream"):
+            router.add_post(
+                prefix + "/model/{model_id}/" + action, _endpoint(state, "bedrock", bedrock_routes.converse)
+            )
         router.add_get(prefix + "/v1/models", _models_endpoint(state))
 
     async def recorded(request: web.Request) -> web.Response:

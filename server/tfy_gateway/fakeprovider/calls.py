@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +118,7 @@ def _record(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
         "client_port": peer[1] if peer else None,
         "method": request.method,
         "path": request.path,
+        "raw_path": request.raw_path,  # as sent (percent-escapes kept), what a SigV4 signature covers
         "query": dict(request.query),
         "headers": headers,
         "body": body,
@@ -145,6 +147,8 @@ def _check_auth(request: web.Request, flavor: Flavor, required: str | None) -> w
         if required is not None and key != required:
             return error_response(flavor, 401, "Access denied due to invalid subscription key or wrong API endpoint.")
         return None
+    if flavor == "bedrock":
+        return _check_bedrock_auth(headers, required)
     if required is None:
         return None
     scheme, _, token = headers.get("authorization", "").partition(" ")
@@ -152,4 +156,23 @@ def _check_auth(request: web.Request, flavor: Flavor, required: str | None) -> w
         return error_response(flavor, 401, "You didn't provide an API key (Authorization: Bearer ...).")
     if token != required:
         return error_response(flavor, 401, "Incorrect API key provided.")
+    return None
+
+
+def _check_bedrock_auth(headers: Mapping[str, str], required: str | None) -> web.Response | None:
+    """Bedrock: a bearer API key (checked against `required`) or a SigV4 signature (its shape only:
+    the fake provider does not know the secret key)."""
+    scheme, _, rest = headers.get("authorization", "").partition(" ")
+    if scheme == "AWS4-HMAC-SHA256":
+        if "Credential=" not in rest or "Signature=" not in rest or not headers.get("x-amz-date"):
+            return error_response(
+                "bedrock", 403, "The request signature we calculated does not match the signature you provided."
+            )
+        return None
+    if scheme.lower() != "bearer" or not rest:
+        return error_response(
+            "bedrock", 403, "Authorization header requires a Bearer API key or an AWS SigV4 signature."
+        )
+    if required is not None and rest != required:
+        return error_response("bedrock", 403, "The security token included in the request is invalid.")
     return None

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import orjson
 from aiohttp import web
 
-Flavor = Literal["openai", "anthropic", "azure"]
+Flavor = Literal["openai", "anthropic", "azure", "bedrock"]
 
 _JSON = "application/json"
 DONE = b"data: [DONE]\n\n"
@@ -35,6 +35,23 @@ _ANTHROPIC_TYPES: dict[int, str] = {
     529: "overloaded_error",
 }
 
+# Bedrock exceptions by status (sent as `x-amzn-ErrorType`, the body is `{"message": ...}`).
+BEDROCK_EXCEPTIONS: dict[int, str] = {
+    400: "ValidationException",
+    401: "UnrecognizedClientException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
+
+
+def bedrock_exception(status: int) -> str:
+    return BEDROCK_EXCEPTIONS.get(status, "InternalServerException" if status >= 500 else "ValidationException")
+
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(obj), status=status, content_type=_JSON, headers=headers)
@@ -46,16 +63,22 @@ def error_body(flavor: Flavor, status: int, message: str) -> dict[str, Any]:
         return {"type": "error", "error": {"type": kind, "message": message}}
     if flavor == "azure":
         return {"error": {"code": str(status), "message": message}}
+    if flavor == "bedrock":
+        return {"message": message}
     kind, code = _OPENAI_TYPES.get(status, ("server_error", None))
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
 def error_response(flavor: Flavor, status: int, message: str, retry_after: float | None = None) -> web.Response:
-    headers = None
+    headers: dict[str, str] = {}
     if retry_after is not None:
         seconds = f"{retry_after:g}"
         headers = {"retry-after": seconds, "retry-after-ms": str(int(retry_after * 1000))}
-    return json_response(error_body(flavor, status, message), status=status, headers=headers)
+    if flavor == "bedrock":
+        headers["x-amzn-ErrorType"] = (
+            bedrock_exception(status) + ":http://internal.amazon.com/coral/com.amazon.bedrock/"
+        )
+    return json_response(error_body(flavor, status, message), status=status, headers=headers or None)
 
 
 def sse_data(obj: Any) -> bytes:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import orjson
@@ -20,7 +20,7 @@ import orjson
 from tfy_gateway.gateway.errors import RemoteError
 from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
 
-WireFormat = Literal["openai", "anthropic", "azure-openai"]
+WireFormat = Literal["openai", "anthropic", "azure-openai", "bedrock"]
 Endpoint = Literal[
     "chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions", "responses"
 ]
@@ -36,6 +36,19 @@ ENDPOINT_PATHS: dict[str, str] = {
     "responses": "/responses",
 }
 STREAMING_ENDPOINTS = frozenset({"chat", "completions", "responses"})
+
+
+class RequestSigner(Protocol):
+    """Signs one request whose URL, headers and body are final (AWS SigV4): the headers to add.
+
+    Signing cannot happen when the config is applied (the signature covers the body and the time),
+    so a target that needs it carries its signer; `secrets` are redacted from provider messages.
+    """
+
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
+
+    def sign(self, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,7 @@ class UpstreamTarget:
     api_version: str | None = None  # Azure api-version / anthropic-version
     account: str = ""
     integration: str = ""
+    signer: RequestSigner | None = field(default=None, repr=False, compare=False, hash=False)  # Bedrock SigV4
 
     @property
     def name(self) -> str:
@@ -172,6 +186,8 @@ class UpstreamError(RemoteError):
         retry_after: float | None = None,
         *,
         error_type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -179,6 +195,8 @@ class UpstreamError(RemoteError):
         self.provider = provider
         self.retry_after = retry_after
         self.error_type = error_type
+        self.code = code  # the provider's own error code (OpenAI `code`, a Bedrock exception name...)
+        self.param = param
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -244,6 +262,8 @@ def credential_values(target: UpstreamTarget) -> list[str]:
         scheme, _, rest = value.partition(" ")
         if rest and scheme.lower() in ("bearer", "basic"):
             values.append(rest)
+    if target.signer is not None:
+        values.extend(target.signer.secrets)
     return values
 
 

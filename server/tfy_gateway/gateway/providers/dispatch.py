@@ -15,6 +15,7 @@ from typing import Any
 from tfy_gateway.gateway.providers import (
     azure_openai,
     openai_anthropic,
+    openai_bedrock,
     openai_compatible,
     openai_responses,
     responses_chat,
@@ -30,7 +31,7 @@ from tfy_gateway.gateway.providers.base import (
 )
 from tfy_gateway.gateway.providers.stream import UpstreamStream, start_stream
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpResponse, Transport, TransportError
-from tfy_gateway.gateway.providers.wire import WirePlan, transport_error
+from tfy_gateway.gateway.providers.wire import ErrorReader, WirePlan, transport_error
 
 Adapter = Callable[[UpstreamTarget, str, Mapping[str, Any], CallOptions], WirePlan]
 
@@ -39,6 +40,7 @@ ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
         "openai": openai_compatible.plan,
         "anthropic": openai_anthropic.plan,
         "azure-openai": azure_openai.plan,
+        "bedrock": openai_bedrock.plan,
     }
 )
 RESPONSES_NATIVE = frozenset({"openai", "groq", "openrouter", "xai"})
@@ -59,15 +61,18 @@ def plan_call(target: UpstreamTarget, endpoint: Endpoint, body: Mapping[str, Any
     return ADAPTERS[target.wire_format](target, endpoint, body, options)
 
 
-async def send(transport: Transport, target: UpstreamTarget, request: HttpRequest) -> tuple[HttpResponse, float]:
-    """POST and read the whole answer: the 2xx response and the seconds it took; 3xx, 4xx, 5xx raise."""
+async def send(
+    transport: Transport, target: UpstreamTarget, request: HttpRequest, error: ErrorReader | None = None
+) -> tuple[HttpResponse, float]:
+    """POST and read the whole answer: the 2xx response and the seconds it took; 3xx, 4xx, 5xx raise
+    (an error body read by `error`, the wire format's reader, else the generic one)."""
     started = time.perf_counter()
     try:
         response = await transport.post(request)
     except TransportError as exc:
         raise transport_error(target, request.url, exc, request.timeouts) from None
     if response.status >= 400:
-        raise error_from_body(target, response.status, response.headers, response.body)
+        raise (error or error_from_body)(target, response.status, response.headers, response.body)
     if response.status >= 300:
         raise redirect_refused(target, response.status, response.headers)
     return response, time.perf_counter() - started
@@ -89,8 +94,8 @@ async def call(
     """
     wire = plan_call(target, endpoint, body, options)
     if wire.stream is not None:
-        return await start_stream(transport, target, wire.request, wire.stream)
+        return await start_stream(transport, target, wire.request, wire.stream, framing=wire.framing, error=wire.error)
     if wire.read is None:  # WirePlan guarantees one of the two
         raise TypeError("a WirePlan without a reader")
-    response, latency = await send(transport, target, wire.request)
+    response, latency = await send(transport, target, wire.request, wire.error)
     return wire.read(response, latency)

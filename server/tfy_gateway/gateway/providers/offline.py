@@ -4,7 +4,8 @@
 stored manifests keep the addresses they were applied with (the real APIs of `examples/`, so a later
 non-offline run calls them), while the compiled targets point at the fake provider by wire format:
 `{fake}/v1` for OpenAI-compatible and Anthropic accounts, `{fake}` for Azure OpenAI (whose paths start
-at `/openai/deployments`). An account already on the fake provider keeps its path (the knobs of a test).
+at `/openai/deployments`) and AWS Bedrock (`/model/{id}/converse`). An account already on the fake
+provider keeps its path (the knobs of a test).
 """
 
 from __future__ import annotations
@@ -22,4 +23,5 @@ def offline_target(target: UpstreamTarget, fake_url: str) -> UpstreamTarget:
     base = fake_url.rstrip("/")
     if target.base_url == base or target.base_url.startswith(base + "/"):
         return target
-    return replace(target, base_url=base if target.wire_format == "azure-openai" else base + "/v1")
+    at_root = target.wire_format in ("azure-openai", "bedrock")  # their paths start at /openai, /model
+    return replace(target, base_url=base if at_root else base + "/v1")

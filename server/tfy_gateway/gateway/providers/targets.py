@@ -18,11 +18,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from tfy_gateway.gateway.errors import ConfigError
-from tfy_gateway.gateway.providers.base import UpstreamTarget, WireFormat
+from tfy_gateway.gateway.providers.aws_sigv4 import SigningUnavailable, SigV4Signer
+from tfy_gateway.gateway.providers.base import RequestSigner, UpstreamTarget, WireFormat
 from tfy_gateway.gateway.providers.secrets import SecretResolver
 from tfy_gateway.manifests.providers import (
     AnthropicAccount,
     ApiKeyAuth,
+    AwsAccessKeyAuth,
+    AwsAssumedRoleAuth,
     AwsBedrockAccount,
     AzureAuth,
     AzureOpenAIAccount,
@@ -30,6 +33,7 @@ from tfy_gateway.manifests.providers import (
     BasicAuth,
     BearerAuth,
     BedrockAuth,
+    BedrockModel,
     GcpApiKeyAuth,
     GoogleVertexAccount,
     Integration,
@@ -72,13 +76,15 @@ PROVIDERS: Mapping[str, ProviderDefaults] = {
     "cohere": ProviderDefaults("openai", "https://api.cohere.ai/compatibility/v1"),
     "ollama": ProviderDefaults("openai", "http://localhost:11434/v1"),
     "self-hosted-model": ProviderDefaults("openai", None),
+    "aws-bedrock": ProviderDefaults("bedrock", None),  # https://bedrock-runtime.{region}.amazonaws.com
 }
 PROVIDER_PREFIX = "provider-account/"
-SUPPORTED = "api-key, bearer-auth, basic-auth"
+SUPPORTED = "api-key, bearer-auth, basic-auth; aws-bedrock: api-key, access-key-based"
 _API_KEY_HEADER: Mapping[str, str] = {
     "openai": "authorization",
     "anthropic": "x-api-key",
     "azure-openai": "api-key",
+    "bedrock": "authorization",  # a Bedrock API key is a bearer token
 }
 
 
@@ -158,6 +164,11 @@ def target_for(account: ProviderAccount, integration: Integration, secrets: Secr
     else:
         fields = _typed_fields(account, integration)
     base_url = fields.base_url or defaults.base_url
+    signer: RequestSigner | None = None
+    if isinstance(account, AwsBedrockAccount):
+        region = _bedrock_region(account, integration)
+        base_url = base_url or f"https://bedrock-runtime.{region}.amazonaws.com"
+        signer = _bedrock_signer(fields.auth, region, where + ".auth_data", secrets)
     if not isinstance(base_url, str) or not base_url:  # a loose type's fields are unchecked
         needed = {"azure-openai": "azure_endpoint", "self-hosted-model": "integration url"}.get(provider, "base_url")
         raise ProviderConfigError(f"{where}: {needed} is required for provider type {provider!r}")
@@ -171,6 +182,8 @@ def target_for(account: ProviderAccount, integration: Integration, secrets: Secr
     }
     if fields.loose_auth is not None:
         auth = _loose_auth_headers(fields.loose_auth, wire_format, where, secrets)
+    elif signer is not None:
+        auth = {}
     else:
         auth = _auth_headers(fields.auth, wire_format, where + ".auth_data", secrets)
     return UpstreamTarget(
@@ -183,7 +196,39 @@ def target_for(account: ProviderAccount, integration: Integration, secrets: Secr
         api_version=str(fields.api_version) if fields.api_version else None,
         account=account.name,
         integration=integration.name,
+        signer=signer,
     )
+
+
+def _bedrock_region(account: AwsBedrockAccount, integration: Integration) -> str:
+    """The integration's region (a model offered in another region), else the account's."""
+    region = integration.region if isinstance(integration, BedrockModel) else None
+    return region or account.region
+
+
+def _bedrock_signer(auth: AuthSpec | None, region: str, where: str, secrets: SecretResolver) -> RequestSigner | None:
+    """A SigV4 signer for access-key auth; None for api-key auth (a bearer header) or no auth.
+
+    Assumed-role auth is refused: it needs the gateway's own AWS identity to call STS (AssumeRole) and
+    fresh temporary credentials every hour, which the local gateway neither has nor can get offline.
+    """
+    if isinstance(auth, AwsAssumedRoleAuth):
+        raise ProviderConfigError(
+            f"{where}.type 'assumed-role-based' is not supported by the local gateway: assuming "
+            f"{auth.assumed_role_arn} needs AWS STS and AWS credentials of the gateway's own, which it does not "
+            "have (and cannot reach offline). Use 'access-key-based' (access_key_id, secret_access_key) or "
+            "'api-key' (a Bedrock API key) for this account."
+        )
+    if not isinstance(auth, AwsAccessKeyAuth):
+        return None
+    try:
+        return SigV4Signer(
+            secrets.resolve(_required(auth.access_key_id, "access_key_id", where)),
+            secrets.resolve(_required(auth.secret_access_key, "secret_access_key", where)),
+            region,
+        )
+    except SigningUnavailable as exc:
+        raise ProviderConfigError(f"{where}: {exc}") from None
 
 
 def _auth_headers(

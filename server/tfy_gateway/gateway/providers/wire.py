@@ -31,6 +31,7 @@ from tfy_gateway.gateway.providers.timeouts import Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import (
     HttpRequest,
     HttpResponse,
+    HttpStream,
     ResponseTooLarge,
     TransportConnectError,
     TransportError,
@@ -105,16 +106,32 @@ class ChunkTranslator(Protocol):
 
 
 ResponseReader = Callable[[HttpResponse, float], UpstreamResponse]
+ErrorReader = Callable[[UpstreamTarget, int, Mapping[str, str], bytes], UpstreamError]
+"""A 4xx/5xx answer's body as the wire format's error (default: `base.error_from_body`)."""
+
+
+class EventSource(Protocol):
+    """The events of a streamed body, one at a time: SSE (`stream.SSEDecoder`) or AWS event-stream frames."""
+
+    async def next_event(self) -> tuple[str, bytes] | None:
+        """(event name, data) of the next event; None at the end of the body. Raises TransportError."""
+        ...
+
+
+EventFraming = Callable[[HttpStream], EventSource]
 
 
 @dataclass(frozen=True)
 class WirePlan:
     """One call on the wire: the request, and exactly one of `read` (a whole answer; gets the response
-    and the seconds it took) or `stream` (an SSE answer, translated chunk by chunk)."""
+    and the seconds it took) or `stream` (a streamed answer, translated event by event; `framing`
+    when its events are not SSE); `error` when the wire format's error bodies need their own reader."""
 
     request: HttpRequest
     read: ResponseReader | None = None
     stream: ChunkTranslator | None = None
+    framing: EventFraming | None = None  # how a streamed body splits into events; None: SSE
+    error: ErrorReader | None = None  # how an error body reads; None: the generic reader
 
     def __post_init__(self) -> None:
         if (self.read is None) == (self.stream is None):
