@@ -1,7 +1,7 @@
 """`/responses` against an AWS Bedrock account (the fake provider in Bedrock's Converse wire format),
 translated to chat and back like every wire format without a Responses API: plain, streamed (the
-SDK's accumulation) and a function tool round trip, with the usage in the request log. Runs once
-the Bedrock adapter is on the branch (providers/dispatch.py lists a "bedrock" wire format)."""
+SDK's accumulation) and a function tool round trip, with the usage and its catalog price in the
+request log."""
 
 from __future__ import annotations
 
@@ -15,9 +15,6 @@ import pytest
 
 from tests.gateway.data_plane.test_responses import TOOLS
 from tests.gateway.inprocess import GATEWAY_URL, InProcessGateway, running_gateway
-from tfy_gateway.gateway.providers import ADAPTERS
-
-pytestmark = pytest.mark.skipif("bedrock" not in ADAPTERS, reason="no Bedrock adapter on this branch")
 
 MODEL = "bedrock-key/claude"
 
@@ -64,6 +61,9 @@ async def test_plain_and_streamed_responses_from_bedrock(gateway: InProcessGatew
     assert "/converse" in gateway.provider_requests()[-1]["path"]
     record = await last_log(gateway)
     assert record["endpoint"] == "responses" and record["completion_tokens"] == plain.usage.output_tokens
+    price = {"input": 0.003, "output": 0.015}  # the catalog's, per 1000 tokens of this model on Bedrock
+    cost = (record["prompt_tokens"] * price["input"] + record["completion_tokens"] * price["output"]) / 1000
+    assert record["cost"] == pytest.approx(cost) and cost > 0
     deltas: list[str] = []
     async with client.responses.stream(model=MODEL, input="stream this") as stream:
         async for event in stream:
