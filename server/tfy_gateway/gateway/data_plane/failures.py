@@ -116,7 +116,12 @@ def from_upstream(exc: UpstreamError, model: str, deadlines: Deadlines = GATEWAY
         )
     if isinstance(exc, (InvalidRequest, UnsupportedEndpoint)):
         return DataPlaneError(
-            exc.status, f"Model {model}: {exc.message}", type=INVALID_REQUEST, origin="request", provider=provider
+            exc.status,
+            f"Model {model}: {exc.message}",
+            type=INVALID_REQUEST,
+            origin="request",
+            provider=provider,
+            param=getattr(exc, "param", None),  # the request field a translator could not send
         )
     return DataPlaneError(
         exc.status,
