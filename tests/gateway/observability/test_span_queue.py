@@ -30,7 +30,9 @@ class Recording:
         return None
 
 
-def queue_with(sender: Recording, counts: ExportCounts, filters: tuple[tuple[str, frozenset[str]], ...] = ()) -> SpanQueue:
+def queue_with(
+    sender: Recording, counts: ExportCounts, filters: tuple[tuple[str, frozenset[str]], ...] = ()
+) -> SpanQueue:
     encoder = SpanEncoder({"service.name": "test"}, "test")
     return SpanQueue(sender, encoder, QUIET, counts, filters=filters, where="test")
 

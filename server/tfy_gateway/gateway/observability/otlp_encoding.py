@@ -130,7 +130,9 @@ class SpanEncoder:
                 event = [b"\x09", _FIXED64(time_ns), b"\x12", _string(event_name)]
                 self._attributes(event, b"\x1a", attributes.items())
                 parts += (b"\x5a", _delimited(b"".join(event)))
-        if span.error is not None:
+        if span.error is None:
+            parts.append(b"\x7a\x00")  # an unset status, written as the SDK writes it
+        else:
             parts += (b"\x7a", _delimited(b"\x12" + _string(span.error) + b"\x18" + _BYTES[STATUS_ERROR]))
         flags = HAS_IS_REMOTE | IS_REMOTE if span.remote_parent else HAS_IS_REMOTE
         parts += (b"\x85\x01", _FIXED32(flags))
