@@ -45,11 +45,11 @@ def recorded() -> list[RecordedSpan]:
         SERVER_ID,
         REMOTE_PARENT,
         1_700_000_000_000_000_000,
-        dict(ATTRIBUTES),
+        dict(list(ATTRIBUTES.items())[:4]),  # known at the start; the rest when it ends
         remote_parent=True,
         trace_state=STATE,
     )
-    server.end_ns = 1_700_000_000_500_000_000
+    server.end(1_700_000_000_500_000_000, dict(list(ATTRIBUTES.items())[4:]))
     server.add_event("tfy_gateway.limits", 1_700_000_000_100_000_000, {"tfy_gateway.limits.outcome": "admitted"})
     client = RecordedSpan(
         "chat gpt-4o",
@@ -61,7 +61,7 @@ def recorded() -> list[RecordedSpan]:
         {"gen_ai.operation.name": "chat"},
         trace_state=STATE,  # a child span carries its trace's state, as the SDK's do
     )
-    client.end_ns = 1_700_000_000_400_000_000
+    client.end(1_700_000_000_400_000_000, {})
     client.error = "upstream said no"
     return [server, client]
 
@@ -125,3 +125,27 @@ def test_a_value_no_attribute_can_hold_is_left_out() -> None:
     span = RecordedSpan("s", SERVER, TRACE_ID, SERVER_ID, 0, 1, {"kept": 1, "none": None, "object": object()})
     spans = decoded(SpanEncoder({}, "tfy_gateway").encode([span]))["resourceSpans"][0]["scopeSpans"][0]["spans"]
     assert [a["key"] for a in spans[0]["attributes"]] == ["kept"]
+
+
+def attributes_of(encoder: SpanEncoder, span: RecordedSpan) -> list[dict[str, Any]]:
+    spans = decoded(encoder.encode([span]))["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    attributes: list[dict[str, Any]] = spans[0]["attributes"]
+    return attributes
+
+
+def test_an_attribute_set_again_at_the_end_takes_the_new_value_in_its_place() -> None:
+    span = RecordedSpan("s", SERVER, TRACE_ID, SERVER_ID, 0, 1, {"a": "start", "b": 1})
+    span.end(2, {"a": "end", "c": True})
+    assert attributes_of(SpanEncoder({}, "tfy_gateway"), span) == [
+        {"key": "a", "value": {"stringValue": "end"}},
+        {"key": "b", "value": {"intValue": "1"}},
+        {"key": "c", "value": {"boolValue": True}},
+    ]
+
+
+def test_start_attributes_equal_but_of_another_type_are_not_taken_from_the_cache() -> None:
+    encoder = SpanEncoder({}, "tfy_gateway")
+    as_float = RecordedSpan("s", CLIENT, TRACE_ID, CLIENT_ID, SERVER_ID, 1, {"gen_ai.request.temperature": 1.0})
+    as_int = RecordedSpan("s", CLIENT, TRACE_ID, CLIENT_ID, SERVER_ID, 1, {"gen_ai.request.temperature": 1})
+    assert attributes_of(encoder, as_float) == [{"key": "gen_ai.request.temperature", "value": {"doubleValue": 1.0}}]
+    assert attributes_of(encoder, as_int) == [{"key": "gen_ai.request.temperature", "value": {"intValue": "1"}}]

@@ -181,9 +181,8 @@ class SpanQueue:
 
 
 def _matches(span: RecordedSpan, filters: Filters) -> bool:
-    attributes = span.attributes
     for key, values in filters:
-        value = attributes.get(key)
+        value = span.get(key)
         if not isinstance(value, str) or value not in values:
             return False
     return True

@@ -22,6 +22,9 @@ _FIXED64 = struct.Struct("<Q").pack
 _FIXED32 = struct.Struct("<I").pack
 _INT64 = (1 << 64) - 1
 
+_SEQUENCES = (tuple, list)  # tuples, not `X | Y` unions: those are built anew at every call
+_UNCACHED_TYPES = (float, list)  # measurements (new every time) and unhashable values
+
 HAS_IS_REMOTE = 0x100  # SpanFlags: the SDK always says whether the parent was remote
 IS_REMOTE = 0x200
 STATUS_ERROR = 2
@@ -64,7 +67,7 @@ def any_value(value: Any) -> bytes | None:
         return b"\x18" + varint(value & _INT64)
     if isinstance(value, float):
         return b"\x21" + _DOUBLE(value)
-    if isinstance(value, tuple | list):
+    if isinstance(value, _SEQUENCES):
         items = []
         for item in value:
             encoded = any_value(item)
@@ -92,6 +95,7 @@ class SpanEncoder:
         self._scope = b"\x0a" + _delimited(b"\x0a" + _string(scope))  # ScopeSpans.scope
         self._cache: dict[tuple[str, type, Any], bytes] = {}
         self._names: dict[str, bytes] = {}
+        self._groups: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], bytes] = {}
 
     def encode(self, spans: Sequence[RecordedSpan]) -> bytes:
         """The `ExportTraceServiceRequest` of `spans`."""
@@ -124,7 +128,9 @@ class SpanEncoder:
             b"\x41",
             _FIXED64(span.end_ns),
         )
-        self._attributes(parts, b"\x4a", span.attributes.items())
+        self._group(parts, span.attributes)
+        if span.end_attributes:
+            self._attributes(parts, b"\x4a", span.end_attributes.items())
         if span.events:
             for event_name, time_ns, attributes in span.events:
                 event = [b"\x09", _FIXED64(time_ns), b"\x12", _string(event_name)]
@@ -138,10 +144,27 @@ class SpanEncoder:
         parts += (b"\x85\x01", _FIXED32(flags))
         return b"".join(parts)
 
+    def _group(self, parts: list[bytes], attributes: dict[str, Any]) -> None:
+        """A span's start attributes, from the cache when the same set was encoded before (the value
+        types are part of the key: 1 and 1.0 are equal but encode differently)."""
+        try:
+            token = (tuple(attributes.items()), tuple(map(type, attributes.values())))
+            encoded = self._groups.get(token)
+        except TypeError:  # an unhashable value
+            self._attributes(parts, b"\x4a", attributes.items())
+            return
+        if encoded is None:
+            found: list[bytes] = []
+            self._attributes(found, b"\x4a", attributes.items())
+            if len(self._groups) >= CACHE_LIMIT:
+                self._groups.clear()
+            encoded = self._groups[token] = b"".join(found)
+        parts.append(encoded)
+
     def _attributes(self, parts: list[bytes], tag: bytes, items: Iterable[tuple[str, Any]]) -> None:
         cache = self._cache
         for key, value in items:
-            if isinstance(value, float | list) or key in UNCACHED:
+            if isinstance(value, _UNCACHED_TYPES) or key in UNCACHED:
                 encoded = key_value(key, value)
             else:
                 token = (key, value.__class__, value)

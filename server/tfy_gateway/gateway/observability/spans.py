@@ -43,11 +43,14 @@ def sampled(trace_id: int, ratio: float) -> bool:
 
 
 class RecordedSpan:
-    """One ended span. `attributes` values are str, bool, int, float or tuples of them; `error` is the
-    status message of a span whose status is ERROR (None: unset)."""
+    """One ended span. `attributes` are the ones known at its start (the same from request to request
+    for a route and target: the encoder caches them as a whole), `end_attributes` the ones set when it
+    ended; values are str, bool, int, float or tuples of them. `error` is the status message of a span
+    whose status is ERROR (None: unset)."""
 
     __slots__ = (
         "attributes",
+        "end_attributes",
         "end_ns",
         "error",
         "events",
@@ -84,8 +87,24 @@ class RecordedSpan:
         self.start_ns = start_ns
         self.end_ns = start_ns
         self.attributes = attributes
+        self.end_attributes: dict[str, Any] | None = None
         self.events: list[tuple[str, int, dict[str, Any]]] | None = None
         self.error: str | None = None
+
+    def end(self, time_ns: int, attributes: dict[str, Any]) -> None:
+        """Ended at `time_ns` with `attributes` (one that was set at the start takes the new value)."""
+        self.end_ns = time_ns
+        if attributes.keys().isdisjoint(self.attributes):
+            self.end_attributes = attributes
+        else:
+            self.attributes = {**self.attributes, **attributes}
+
+    def get(self, key: str) -> Any:
+        """An attribute's value (None: not set)."""
+        end = self.end_attributes
+        if end is not None and key in end:
+            return end[key]
+        return self.attributes.get(key)
 
     def add_event(self, name: str, time_ns: int, attributes: dict[str, Any]) -> None:
         if self.events is None:

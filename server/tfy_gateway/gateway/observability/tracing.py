@@ -168,8 +168,7 @@ class AttemptSpan(AttemptTrace):
         span, self._span = self._span, None
         if span is not None:
             attributes[g.TFY_LATENCY_MS] = (time.perf_counter() - self._started) * 1000
-            span.attributes.update(attributes)
-            self._trace.ended(span)
+            self._trace.ended(span, attributes)
 
 
 class SpanTrace(Trace):
@@ -236,9 +235,9 @@ class SpanTrace(Trace):
             headers["tracestate"] = self._state
         return headers
 
-    def ended(self, span: RecordedSpan) -> None:
-        """`span` ended now: export it when the trace is sampled."""
-        span.end_ns = time.time_ns()
+    def ended(self, span: RecordedSpan, attributes: dict[str, Any]) -> None:
+        """`span` ended now with `attributes`: export it when the trace is sampled."""
+        span.end(time.time_ns(), attributes)
         if self._sampled:
             self._pipeline.queue.on_end(span)
 
@@ -398,8 +397,7 @@ class SpanTrace(Trace):
             _error(span, attributes, status, request.error, is_error=status >= 500)
         if self.records_request_data:
             self._request_data(request, attributes)
-        span.attributes.update(attributes)
-        self.ended(span)
+        self.ended(span, attributes)
         pipeline = self._pipeline
         pipeline.active -= 1
         if pipeline.retired and pipeline.active == 0 and pipeline.on_idle is not None:
