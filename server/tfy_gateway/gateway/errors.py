@@ -16,6 +16,7 @@ fault and where the error is answered:
     │   ├── AlertQueryError (ValueError)      alerts/query.py: an alert filter value
     │   ├── Refused                           limits/limiter.py: a limit refused it (-> LimitExceeded)
     │   ├── AmountTooLarge                    limits/bounds.py: a worst case no counter can hold (-> 400)
+    │   ├── InputFileError (ValueError)       batches/jsonl.py: a batch input file's bad lines (-> 400)
     │   └── ClientGone                        data_plane/asgi.py: the client left (499 in the logs)
     ├── RemoteError                           a service the gateway calls failed or did not answer in time
     │   ├── UpstreamError                     providers/base.py: a provider call (-> failures.from_upstream)
