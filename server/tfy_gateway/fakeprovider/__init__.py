@@ -35,6 +35,7 @@ Knobs: one spec syntax `name=value,name=value`, carried in either (or both) of
 | linger_ms | streams only (OpenAI wire): keep the connection open this long after [DONE] before ending the body |
 | cut_after | streams only (OpenAI wire): end the body cleanly after N output tokens, without finish_reason or [DONE] |
 | cached_tokens | report N prompt tokens as cache reads |
+| context_tokens | context window: a longer chat (prompt + max_tokens) is a 400 `context_length_exceeded` |
 
 With `status` (or `retry_after`) and no `fail_first`/`error_every`/`error_rate`, every request fails;
 `fail_first`/`error_every` alone fail with 500. Each distinct (path spec, model spec) pair has its own

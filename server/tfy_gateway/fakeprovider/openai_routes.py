@@ -102,6 +102,16 @@ async def chat_completions(call: Call) -> web.StreamResponse:
     if not isinstance(messages, list) or not messages:
         return error_response(call.flavor, 400, "'messages' must be a non-empty array")
     prompt_tokens = synth.count_tokens(_texts(messages))
+    window = call.knobs.context_tokens
+    if window is not None and prompt_tokens + (_limit(body) or 0) > window:
+        return error_response(
+            call.flavor,
+            400,
+            f"This model's maximum context length is {window} tokens. However, your messages resulted in "
+            f"{prompt_tokens} tokens. Please reduce the length of the messages.",
+            code="context_length_exceeded",
+            param="messages",
+        )
     tool = _pick_tool(body, messages)
     completion_id = "chatcmpl-" + call.call_id
     created = int(time.time())

@@ -40,22 +40,33 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
     return web.Response(body=orjson.dumps(obj), status=status, content_type=_JSON, headers=headers)
 
 
-def error_body(flavor: Flavor, status: int, message: str) -> dict[str, Any]:
+def error_body(
+    flavor: Flavor, status: int, message: str, *, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    """The provider's own error body; `code`/`param` replace OpenAI's defaults for the status."""
     if flavor == "anthropic":
         kind = _ANTHROPIC_TYPES.get(status, "api_error")
         return {"type": "error", "error": {"type": kind, "message": message}}
     if flavor == "azure":
         return {"error": {"code": str(status), "message": message}}
-    kind, code = _OPENAI_TYPES.get(status, ("server_error", None))
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    kind, default_code = _OPENAI_TYPES.get(status, ("server_error", None))
+    return {"error": {"message": message, "type": kind, "param": param, "code": code or default_code}}
 
 
-def error_response(flavor: Flavor, status: int, message: str, retry_after: float | None = None) -> web.Response:
+def error_response(
+    flavor: Flavor,
+    status: int,
+    message: str,
+    retry_after: float | None = None,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+) -> web.Response:
     headers = None
     if retry_after is not None:
         seconds = f"{retry_after:g}"
         headers = {"retry-after": seconds, "retry-after-ms": str(int(retry_after * 1000))}
-    return json_response(error_body(flavor, status, message), status=status, headers=headers)
+    return json_response(error_body(flavor, status, message, code=code, param=param), status=status, headers=headers)
 
 
 def sse_data(obj: Any) -> bytes:

@@ -111,8 +111,13 @@ async def test_async_client_streaming_and_not(dp: DataPlane) -> None:
 def test_sdk_raises_the_platform_errors(dp: DataPlane) -> None:
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=dp.base, api_key="tfy_not_a_real_token_123", max_retries=0).models.list()
-    with pytest.raises(openai.PermissionDeniedError, match="not authorized to access model fake/nope"):
+    with pytest.raises(openai.NotFoundError, match="The model `fake/nope` does not exist") as unknown:
         client(dp).chat.completions.create(model="fake/nope", messages=MESSAGES)
+    assert (unknown.value.code, unknown.value.param) == ("model_not_found", "model")
+    user_token = dp.add_user("sdk-nobody@example.com")
+    with openai.OpenAI(base_url=dp.base, api_key=user_token, max_retries=0) as user:
+        with pytest.raises(openai.PermissionDeniedError, match="not authorized to access model private/gpt-4o"):
+            user.chat.completions.create(model="private/gpt-4o", messages=MESSAGES)
 
 
 def test_curl(dp: DataPlane) -> None:

@@ -129,7 +129,11 @@ def validate(spec: EndpointSpec, body: dict[str, Any]) -> None:
     for field in spec.required:
         value = body.get(field.name)
         if value is None:
-            raise bad_request(f"'{field.name}' is required for /{spec.path}: {field.expected}.", field.name)
+            raise bad_request(
+                f"'{field.name}' is required for /{spec.path}: {field.expected}.",
+                field.name,
+                code="missing_required_parameter",
+            )
         if not field.check(value):
             raise bad_request(
                 f"'{field.name}' is invalid for /{spec.path}: expected {field.expected}.", field.name, status=422

@@ -43,7 +43,13 @@ from tfy_gateway.gateway.data_plane.asgi import (
 from tfy_gateway.gateway.data_plane.context import CLIENT_CLOSED, RequestContext
 from tfy_gateway.gateway.data_plane.deadlines import deadlines, gateway_deadlines
 from tfy_gateway.gateway.data_plane.endpoints import EndpointSpec, validate
-from tfy_gateway.gateway.data_plane.failures import DataPlaneError, bad_request, error_json, from_upstream
+from tfy_gateway.gateway.data_plane.failures import (
+    INVALID_REQUEST,
+    DataPlaneError,
+    bad_request,
+    error_json,
+    from_upstream,
+)
 from tfy_gateway.gateway.data_plane.headers import authorization_of, parse_options, routing_headers, scope_headers
 from tfy_gateway.gateway.data_plane.limiting import estimated_usage_of
 from tfy_gateway.gateway.data_plane.recording import record
@@ -123,7 +129,10 @@ class Pipeline:
         ctx.model = model = ctx.body["model"]
         ctx.options = options = parse_options(headers)
         request = RouteRequest(model, principal.subjects, options.metadata, routing_headers(headers))
-        ctx.plan = authorized_plan(plane.router.plan(ctx.config.routing, request), ctx.config.access, principal)
+        plan = plane.router.plan(ctx.config.routing, request)
+        if plan.rule_id is None and ctx.config.catalog.get(model) is None:
+            raise model_not_found(model)
+        ctx.plan = authorized_plan(plan, ctx.config.access, principal)
         ctx.model_allowed = True
         ctx.stream = ctx.endpoint.streams and ctx.body.get("stream") is True
         if self._log_bodies and ctx.raw:
@@ -282,6 +291,8 @@ class Pipeline:
             headers.append((b"x-tfy-request-id", ctx.id.encode()))
         if isinstance(error, DataPlaneError) and error.retry_after_s is not None:
             headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after_s))).encode()))
+        if isinstance(error, DataPlaneError) and not error.retry:
+            headers.append((b"x-should-retry", b"false"))
         payload = error_json(error)
         headers.append((b"content-length", str(len(payload)).encode()))
         ctx.response_started = ctx.completed = True
@@ -397,6 +408,20 @@ def _forbidden(principal: Principal, model: str) -> DataPlaneError:
         "GET /api/llm/models lists the models this token may use.",
         type="AuthorizationError",
         origin="authorization",
+    )
+
+
+def model_not_found(model: str) -> DataPlaneError:
+    """No model, virtual model or routing rule has this name: OpenAI's 404 `model_not_found`. (A
+    model that exists but the caller may not use stays the platform's 403.)"""
+    return DataPlaneError(
+        404,
+        f"The model `{model}` does not exist: no provider account integration, virtual model or routing "
+        "rule has this name. GET /api/llm/models lists the models this token may use.",
+        type=INVALID_REQUEST,
+        origin="request",
+        param="model",
+        code="model_not_found",
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import orjson
 
 from tfy_gateway.gateway.data_plane.asgi import SSE_HEADERS, Headers, Send
-from tfy_gateway.gateway.data_plane.failures import DataPlaneError, from_upstream
+from tfy_gateway.gateway.data_plane.failures import DataPlaneError, error_fields, from_upstream
 from tfy_gateway.gateway.providers import DONE, UpstreamError, UpstreamStream
 
 
@@ -49,7 +49,7 @@ def _delta_text(event: bytes) -> str:
 
 
 def error_event(error: DataPlaneError) -> bytes:
-    failure = {"error": {"message": error.message, "type": error.type, "code": str(error.status)}}
+    failure = {"error": error_fields(error)}
     return b"data: " + orjson.dumps(failure) + b"\n\n"
 
 

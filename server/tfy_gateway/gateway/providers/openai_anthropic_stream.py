@@ -139,7 +139,9 @@ class AnthropicChunks:
             error = payload.get("error") or {}
             error_type = str(error.get("type") or "api_error")
             message = redact(str(error.get("message") or "stream error"), credential_values(self.target))
-            raise UpstreamError(ERROR_STATUS.get(error_type, 500), message, self.target.provider, error_type=error_type)
+            raise UpstreamError(
+                ERROR_STATUS.get(error_type, 500), message, self.target.provider, error_type=error_type, code=error_type
+            )
         return Translated()  # ping and content_block_stop carry nothing for OpenAI clients
 
     def _block_start(self, payload: dict[str, Any]) -> Translated:
