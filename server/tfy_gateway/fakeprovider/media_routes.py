@@ -22,7 +22,22 @@ from tfy_gateway.fakeprovider.wire import error_response, json_response
 _PNG_1X1 = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
-_MODERATION_CATEGORIES = ("harassment", "hate", "self-harm", "sexual", "violence")
+_MODERATION_CATEGORIES = (
+    "hate",
+    "hate/threatening",
+    "harassment",
+    "harassment/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+"""Every category OpenAI's moderation answer lists (its OpenAPI spec requires each)."""
 _AUDIO_TYPES = {
     "mp3": "audio/mpeg",
     "opus": "audio/opus",
@@ -64,7 +79,14 @@ async def moderations(call: Call) -> web.Response:
         flagged = "unsafe" in text.lower()
         categories = {c: (flagged and c == "harassment") for c in _MODERATION_CATEGORIES}
         scores = {c: (0.99 if categories[c] else 0.001) for c in _MODERATION_CATEGORIES}
-        results.append({"flagged": flagged, "categories": categories, "category_scores": scores})
+        results.append(
+            {
+                "flagged": flagged,
+                "categories": categories,
+                "category_scores": scores,
+                "category_applied_input_types": {c: ["text"] for c in _MODERATION_CATEGORIES},
+            }
+        )
     return json_response(
         {"id": "modr-" + call.call_id, "model": call.model or "omni-moderation-latest", "results": results}
     )
@@ -139,8 +161,21 @@ async def transcriptions(call: Call) -> web.Response:
         return error_response(call.flavor, 400, "multipart field 'file' is required")
     size = len(upload.file.read())
     text = f"Fake transcription of {upload.filename} ({size} bytes)."
-    if call.body.get("response_format") == "text":
+    response_format = call.body.get("response_format")
+    if response_format in ("text", "srt", "vtt"):
         return web.Response(text=text, content_type="text/plain")
+    if response_format == "verbose_json":
+        seconds = round(size / 16000, 3)
+        return json_response(
+            {
+                "task": "transcribe",
+                "language": "english",
+                "duration": seconds,
+                "text": text,
+                "segments": [],
+                "usage": {"type": "duration", "seconds": seconds},
+            }
+        )
     return json_response(
         {
             "text": text,
@@ -148,6 +183,7 @@ async def transcriptions(call: Call) -> web.Response:
                 "type": "tokens",
                 "input_tokens": synth.count_tokens([text]),
                 "output_tokens": synth.count_tokens([text]),
+                "total_tokens": 2 * synth.count_tokens([text]),
             },
         }
     )

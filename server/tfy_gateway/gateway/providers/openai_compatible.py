@@ -2,8 +2,9 @@
 self-hosted OpenAI servers; Azure reuses `plan` with its own URL). Pure: builds requests, reads answers.
 
 Bodies pass through untouched except `model` (set to the target's upstream id) and, for streams,
-`stream_options.include_usage`, which is always requested so usage is never lost; the injected usage
-chunk is removed again when the client did not ask for it.
+`stream_options.include_usage`, which is always requested so usage is never lost; when the client did
+not ask for it, what that adds is removed again (the usage chunk, and the `"usage": null` OpenAI then
+puts in every other chunk), so a client sees usage in a stream only when it asked, as from OpenAI.
 """
 
 from __future__ import annotations
@@ -37,6 +38,17 @@ from tfy_gateway.gateway.providers.wire import (
 
 _NO_USAGE = (b'"usage":null', b'"usage": null')
 _NO_FINISH = (b'"finish_reason":null', b'"finish_reason": null')
+_NULL_USAGE = (b',"usage":null', b', "usage": null', b'"usage":null,', b'"usage": null, ')
+
+
+def _drop_null_usage(data: bytes) -> bytes:
+    """`data` without a `"usage": null` member. A byte replace is exact here: inside a JSON string
+    every quote is escaped, so these markers can only match the member itself."""
+    if b'"usage"' not in data:
+        return data
+    for marker in _NULL_USAGE:
+        data = data.replace(marker, b"")
+    return data
 
 
 def url_for(target: UpstreamTarget, endpoint: str) -> str:
@@ -142,6 +154,8 @@ class OpenAIChunks:
     def feed(self, event: str, data: bytes) -> Translated:
         if data == b"[DONE]":
             return Translated((DONE,), done=True)
+        if self._strip_usage:
+            data = _drop_null_usage(data)
         interesting = (
             not self._seen_output
             or (b'"usage"' in data and not any(marker in data for marker in _NO_USAGE))
