@@ -129,3 +129,17 @@ async def test_models_retrieve(dp: DataPlane, sdk: openai.AsyncOpenAI) -> None:
     async with openai.AsyncOpenAI(base_url=dp.base, api_key=user, http_client=dp.gateway.client()) as client:
         with pytest.raises(openai.NotFoundError):  # exists, but not for this user: as OpenAI answers it
             await client.models.retrieve("private/gpt-4o")
+
+
+async def test_a_parameter_anthropic_cannot_honour_is_refused_before_any_call(
+    dp: DataPlane, sdk: openai.AsyncOpenAI
+) -> None:
+    before = dp.gateway.provider_stats()["requests"]
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(model="claude/sonnet", messages=MESSAGES, temperature=1.5)
+    assert (refused.value.code, refused.value.param) == ("unsupported_value", "temperature")
+    assert "Anthropic's temperature ranges from 0 to 1" in refused.value.message
+    with pytest.raises(openai.BadRequestError) as seeded:
+        await sdk.chat.completions.create(model="claude/sonnet", messages=MESSAGES, seed=1)
+    assert (seeded.value.code, seeded.value.param) == ("unsupported_parameter", "seed")
+    assert dp.gateway.provider_stats()["requests"] == before
