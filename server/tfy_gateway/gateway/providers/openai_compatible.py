@@ -51,12 +51,19 @@ def _drop_null_usage(data: bytes) -> bytes:
     return data
 
 
+COHERE_COMPATIBILITY = "/compatibility/v1"
+"""Cohere's OpenAI-compatible API (chat, embeddings); its rerank lives at /v2/rerank, beside it."""
+
+
 def url_for(target: UpstreamTarget, endpoint: str) -> str:
-    """`{base_url}{path}`, e.g. …/v1/chat/completions."""
+    """`{base_url}{path}`, e.g. …/v1/chat/completions (Cohere's rerank: its native /v2/rerank)."""
     path = ENDPOINT_PATHS.get(endpoint)
     if path is None:
         raise UnsupportedEndpoint(400, f"unknown endpoint {endpoint!r}", target.provider)
-    return target.base_url.rstrip("/") + path
+    base = target.base_url.rstrip("/")
+    if endpoint == "rerank" and target.provider == "cohere" and base.endswith(COHERE_COMPATIBILITY):
+        return base.removesuffix(COHERE_COMPATIBILITY) + "/v2/rerank"
+    return base + path
 
 
 def form_fields(payload: Mapping[str, Any]) -> dict[str, FormValue]:
