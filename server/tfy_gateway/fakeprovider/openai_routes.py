@@ -252,6 +252,8 @@ async def _stream_tool_call(
 
 async def completions(call: Call) -> web.StreamResponse:
     prompt = call.body.get("prompt")
+    if prompt is None:  # OpenAI's default prompt: the end-of-text token
+        prompt = "<|endoftext|>"
     candidates = prompt if isinstance(prompt, list) else [prompt]
     prompts = [p for p in candidates if isinstance(p, str)]
     if len(prompts) != len(candidates):

@@ -115,9 +115,9 @@ def test_sdk_raises_the_platform_errors(dp: DataPlane) -> None:
         client(dp).chat.completions.create(model="fake/nope", messages=MESSAGES)
     assert (unknown.value.code, unknown.value.param) == ("model_not_found", "model")
     user_token = dp.add_user("sdk-nobody@example.com")
-    with openai.OpenAI(base_url=dp.base, api_key=user_token, max_retries=0) as user:
-        with pytest.raises(openai.PermissionDeniedError, match="not authorized to access model private/gpt-4o"):
-            user.chat.completions.create(model="private/gpt-4o", messages=MESSAGES)
+    user = openai.OpenAI(base_url=dp.base, api_key=user_token, max_retries=0)
+    with user, pytest.raises(openai.PermissionDeniedError, match="not authorized to access model private/gpt-4o"):
+        user.chat.completions.create(model="private/gpt-4o", messages=MESSAGES)
 
 
 def test_curl(dp: DataPlane) -> None:

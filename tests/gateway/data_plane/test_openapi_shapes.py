@@ -151,3 +151,13 @@ async def test_a_stream_that_fails_midway_ends_with_an_error_event(dp: DataPlane
     failure = orjson.loads(payloads[-1])
     conform(failure, "ErrorResponse")
     assert failure["error"]["code"] == "upstream_error"
+
+
+async def test_requests_openai_accepts_are_not_refused(dp: DataPlane) -> None:
+    """Moderations without `model` (OpenAI picks its own: here the caller's first moderation model)
+    and completions with `prompt: null` (OpenAI's default, the end-of-text token)."""
+    moderated = await dp.post("moderations", {"input": "hello"})
+    conform(await ok(moderated), "CreateModerationResponse")
+    assert moderated.headers["x-tfy-resolved-model"] == "fake/media"
+    completed = await ok(await dp.post("completions", {"model": "fake/gpt-4o", "prompt": None, "max_tokens": 2}))
+    conform(completed, "CreateCompletionResponse")

@@ -51,6 +51,7 @@ class Field:
     name: str
     check: Check
     expected: str  # for the error message
+    required: bool = True  # False: null or absent is valid (OpenAI's default applies upstream)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,10 @@ ENDPOINTS: Mapping[str, EndpointSpec] = {
             streams=True,
         ),
         EndpointSpec(
-            "completions", "completions", (_MODEL, Field("prompt", _is_prompt, "a string or list")), streams=True
+            "completions",
+            "completions",
+            (_MODEL, Field("prompt", _is_prompt, "a string or list", required=False)),  # null: <|endoftext|>
+            streams=True,
         ),
         EndpointSpec(
             "embeddings",
@@ -128,6 +132,8 @@ def validate(spec: EndpointSpec, body: dict[str, Any]) -> None:
         )
     for field in spec.required:
         value = body.get(field.name)
+        if value is None and not field.required:
+            continue
         if value is None:
             raise bad_request(
                 f"'{field.name}' is required for /{spec.path}: {field.expected}.",

@@ -42,6 +42,7 @@ from tfy_gateway.gateway.data_plane.asgi import (
 )
 from tfy_gateway.gateway.data_plane.context import CLIENT_CLOSED, RequestContext
 from tfy_gateway.gateway.data_plane.deadlines import deadlines, gateway_deadlines
+from tfy_gateway.gateway.data_plane.default_model import default_model
 from tfy_gateway.gateway.data_plane.endpoints import EndpointSpec, validate
 from tfy_gateway.gateway.data_plane.failures import (
     INVALID_REQUEST,
@@ -125,6 +126,8 @@ class Pipeline:
         else:
             ctx.raw = await read_body(self.receive, limit, headers.get("content-length"))
             ctx.body = _parse_object(ctx.raw)
+        if ctx.endpoint.name == "moderations" and ctx.body.get("model") is None:
+            ctx.body["model"] = default_model(ctx.config.access, principal, "moderation", "moderations")
         validate(ctx.endpoint, ctx.body)
         ctx.model = model = ctx.body["model"]
         ctx.options = options = parse_options(headers)
