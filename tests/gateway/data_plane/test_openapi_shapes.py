@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import openai
 import orjson
 import pytest
 
@@ -161,3 +162,29 @@ async def test_requests_openai_accepts_are_not_refused(dp: DataPlane) -> None:
     assert moderated.headers["x-tfy-resolved-model"] == "fake/media"
     completed = await ok(await dp.post("completions", {"model": "fake/gpt-4o", "prompt": None, "max_tokens": 2}))
     conform(completed, "CreateCompletionResponse")
+
+
+async def test_streamed_images_and_transcriptions(dp: DataPlane) -> None:
+    """`stream` on images and transcriptions is OpenAI's (typed events, the last with usage), not refused."""
+    raw = await dp.post(
+        "images/generations", {"model": "fake/media", "prompt": "a cat", "stream": True, "partial_images": 2}
+    )
+    assert raw.status_code == 200, raw.text
+    payloads = [orjson.loads(line[6:]) for line in raw.text.split("\n") if line.startswith("data: ")]
+    assert [p["type"] for p in payloads] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"]
+    for payload in payloads:
+        conform(payload, "ImageGenStreamEvent")
+    sdk = openai.AsyncOpenAI(base_url=dp.base, api_key=dp.token, max_retries=0, http_client=dp.http)
+    stream = await sdk.images.generate(model="fake/media", prompt="a cat", stream=True, partial_images=1)
+    events = [event async for event in stream]
+    assert events[-1].type == "image_generation.completed" and events[-1].usage.input_tokens > 0
+    transcript = await sdk.audio.transcriptions.create(
+        model="fake/media", file=("a.wav", b"RIFF....WAVEfmt ", "audio/wav"), stream=True
+    )
+    parts = [event async for event in transcript]
+    for part in parts:
+        conform(part.model_dump(exclude_none=True), "CreateTranscriptionResponseStreamEvent")
+    assert parts[-1].type == "transcript.text.done"
+    assert "".join(p.delta for p in parts if p.type == "transcript.text.delta") == parts[-1].text
+    record = await dp.log_record(raw)
+    assert record["completion_tokens"] == 272  # the completed event's usage is what is counted

@@ -91,9 +91,11 @@ ENDPOINTS: Mapping[str, EndpointSpec] = {
             "rerank",
             (_MODEL, Field("query", _is_text, "a string"), Field("documents", _is_list, "a non-empty list")),
         ),
-        EndpointSpec("images", "images/generations", (_MODEL, Field("prompt", _is_text, "a non-empty string"))),
+        EndpointSpec(
+            "images", "images/generations", (_MODEL, Field("prompt", _is_text, "a non-empty string")), streams=True
+        ),
         EndpointSpec("speech", "audio/speech", (_MODEL, Field("input", _is_text, "a non-empty string"))),
-        EndpointSpec("transcriptions", "audio/transcriptions", (_MODEL,), multipart=True),
+        EndpointSpec("transcriptions", "audio/transcriptions", (_MODEL,), multipart=True, streams=True),
     )
 }
 

@@ -34,6 +34,8 @@ async def read_form(scope: Scope, receive: Receive, limit: int, headers: Mapping
                 body[name] = value
     finally:
         await form.close()
+    if body.get("stream") in ("true", "false"):  # a form sends booleans as text (the SDK: stream=true)
+        body["stream"] = body["stream"] == "true"
     if not isinstance(body.get("file"), tuple):
         raise bad_request("'file' is required for /audio/transcriptions: the audio file as a form upload.", "file")
     return body

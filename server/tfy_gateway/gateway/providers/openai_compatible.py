@@ -24,6 +24,7 @@ from tfy_gateway.gateway.providers.base import (
     UpstreamTarget,
     Usage,
 )
+from tfy_gateway.gateway.providers.media_stream import FINAL_EVENTS, MediaEvents
 from tfy_gateway.gateway.providers.transport import FormFile, FormValue, HttpRequest, HttpResponse
 from tfy_gateway.gateway.providers.wire import (
     DONE,
@@ -97,20 +98,24 @@ def plan(
         headers = build_headers(SSE_HEADERS, target, override, options.trace_headers)
         request = HttpRequest(url, headers, orjson.dumps(payload), timeouts=options.timeouts)
         return WirePlan(request, stream=OpenAIChunks(target, strip_usage=not client_wants_usage))
+    media_stream = endpoint in FINAL_EVENTS and payload.get("stream") in (True, "true")
+    accept = SSE_HEADERS if media_stream else JSON_HEADERS
     if endpoint == "transcriptions":
         request = HttpRequest(
             url,
-            build_headers({}, target, override, options.trace_headers),
+            build_headers({"accept": accept["accept"]}, target, override, options.trace_headers),
             form=form_fields(payload),
             timeouts=options.timeouts,
         )
     else:
         request = HttpRequest(
             url,
-            build_headers(JSON_HEADERS, target, override, options.trace_headers),
+            build_headers(accept, target, override, options.trace_headers),
             orjson.dumps(payload),
             timeouts=options.timeouts,
         )
+    if media_stream:
+        return WirePlan(request, stream=MediaEvents(target, endpoint))
 
     def read(response: HttpResponse, latency: float) -> UpstreamResponse:
         return to_response(target, response, latency)
