@@ -56,7 +56,9 @@ RENAMES = [
     Rename("manifests/routing.py", "    fallback_candidate: bool = True", "gateway/routing/compiled.py"),
     Rename("manifests/routing.py", "    sla_cutoff: SlaCutoff | None = None", "gateway/routing/compiled.py"),
     Rename("manifests/routing.py", "    sticky_routing: StickyRouting | None = None", "gateway/routing/compiled.py"),
-    Rename("manifests/limits.py", "    rate_limit_applies_per: list[str] | None = Field(", "gateway/limits/rules.py"),
+    Rename(
+        "manifests/limits.py", "    rate_limit_applies_per: list[AppliesPer] | None = Field(", "gateway/limits/rules.py"
+    ),
     Rename("manifests/limits.py", "    audit_mode: bool = Field(", "gateway/limits/budgets.py"),
     Rename("manifests/filters_v2.py", "    teams: InNotInFilter | None = Field(", "gateway/limits/v2.py"),
     Rename("manifests/rate_limits_v2.py", "    metadata_values: list[str] = Field(", "gateway/limits/v2.py"),

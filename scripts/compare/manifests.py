@@ -16,7 +16,10 @@ from typing import Any
 import httpx
 import yaml
 
+from tfy_gateway.manifests.numbers import MAX_USD
+
 GENEROUS = 1_000_000
+CEILING = int(MAX_USD)  # the gateway refuses limits above it; a billion is still never reached in a bench
 PRICE = {"metric": "per_1000_tokens", "value": {"input": 0.0025, "output": 0.01}}
 SECRET = re.compile(r"tfy-secret://([^:\"'\s]+):([^:\"'\s]+):([A-Za-z0-9_]+)")
 BENCH_KEY = "sk-bench-placeholder"
@@ -36,8 +39,13 @@ def load_examples(directory: Path) -> list[dict[str, Any]]:
     return documents
 
 
+def _generous(value: float) -> float:
+    """The value a millionfold, as the same type (integer limits stay integers), at most CEILING."""
+    return min(value * GENEROUS, CEILING)
+
+
 def _raise_limits(limits: dict[str, Any]) -> dict[str, Any]:
-    return {key: value * GENEROUS if isinstance(value, (int, float)) else value for key, value in limits.items()}
+    return {key: _generous(value) if isinstance(value, (int, float)) else value for key, value in limits.items()}
 
 
 def benchmarkable(manifest: dict[str, Any], upstream: str) -> dict[str, Any]:
@@ -57,7 +65,7 @@ def benchmarkable(manifest: dict[str, Any], upstream: str) -> dict[str, Any]:
         out["collaborators"] = [{"subject": "team:everyone", "role_id": "provider-account-access"}]
     for rule in out.get("rules", []):
         if isinstance(rule.get("limit_to"), (int, float)):
-            rule["limit_to"] = rule["limit_to"] * GENEROUS
+            rule["limit_to"] = _generous(rule["limit_to"])
     if isinstance(out.get("limits"), dict):
         out["limits"] = _raise_limits(out["limits"])
     applies_to = out.get("applies_to")

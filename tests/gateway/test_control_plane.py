@@ -250,7 +250,8 @@ def test_regenerating_a_virtual_account_token(
             },
             False,  # enforced by the local gateway
         ),
-        ({"name": "guardrails", "type": "gateway-guardrails-config", "rules": []}, True),
+        ({"name": "guardrails", "type": "gateway-guardrails-config", "rules": []}, False),  # enforced (issue 21)
+        ({"name": "settings", "type": "gateway-global-settings", "retry_settings": {"attempts": 3}}, True),
     ],
 )
 def test_applying_a_config_the_local_gateway_does_not_enforce_warns(

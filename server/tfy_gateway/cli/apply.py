@@ -25,12 +25,11 @@ from tfy_gateway.cli._control_plane import (
 )
 from tfy_gateway.manifests import Catalog, Document, has_errors, validate_documents
 from tfy_gateway.platform import (
+    BatchAccounts,
     ControlPlaneClient,
     ControlPlaneError,
     ControlPlaneSettings,
     ValidationFailed,
-    integration_names,
-    integration_references,
     manifest_label,
     sort_for_apply,
 )
@@ -111,31 +110,6 @@ def _live_catalog() -> Catalog | None:
         return None
 
 
-class _BatchAccounts:
-    """Provider accounts in this apply and, once applied, which integrations they already had.
-
-    Mirrors the tfy CLI's dry-run rule: a document that uses an integration created by this same
-    apply cannot be checked by a dry run (the integration does not exist yet), so it is skipped.
-    """
-
-    def __init__(self, manifests: list[dict[str, Any]]) -> None:
-        self.declared = {
-            str(m["name"]): integration_names(m)
-            for m in manifests
-            if str(m.get("type", "")).startswith("provider-account/") and m.get("name")
-        }
-        self.existing: dict[str, set[str]] = {}
-
-    def created_by_this_apply(self, manifest: dict[str, Any]) -> list[str]:
-        created = []
-        for reference in integration_references(manifest, self.declared):
-            account, _, integration = reference.rpartition("/")
-            already = self.existing.get(account)
-            if integration in self.declared[account] and (already is None or integration not in already):
-                created.append(reference)
-        return created
-
-
 async def _apply_all(
     settings: ControlPlaneSettings,
     documents: list[Document],
@@ -145,7 +119,7 @@ async def _apply_all(
 ) -> bool:
     """Apply in order; print the CLI's lines. Server warnings already shown locally are not repeated."""
     manifests = [doc.data for doc in sort_for_apply(documents, lambda doc: doc.data)]
-    accounts = _BatchAccounts(manifests)
+    accounts = BatchAccounts(manifests)
     prefix = "[Dry Run] " if dry_run else ""
     suffix = " (No changes were applied)" if dry_run else ""
     all_ok = True
@@ -173,8 +147,7 @@ async def _apply_all(
                     break
                 continue
             _print_server_findings(outcome.name, outcome.warnings, shown)
-            if type_.startswith("provider-account/") and manifest.get("name") in accounts.declared:
-                accounts.existing[str(manifest["name"])] = integration_names(outcome.existing)
+            accounts.record(manifest, outcome.existing)
             if dry_run and show_diff:
                 # The tfy CLI prints nothing for a create; here a create shows the whole manifest as added lines.
                 label = manifest_label(manifest)

@@ -3,7 +3,8 @@
 Calls `POST /api/svc/v1/llm-gateway/explain` on TFY_BASE_URL with TFY_API_KEY (through
 `ControlPlaneClient.explain`, so failures read like every other control-plane command) and prints which
 routing rule matches and why (and why earlier rules did not), the candidate targets with their
-weights/priorities/health, sticky status and the order in which targets would be tried.
+weights/priorities/health, sticky status and the order in which targets would be tried, then the
+rate limits and budgets, and the guardrails that would check its input and output.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ def render(report: dict[str, Any]) -> str:
     known = {
         "requested_model", "subject", "subjects", "metadata", "virtual_model", "source", "config_name", "matched_rule",
         "strategy", "rules", "candidates", "sticky", "attempts", "attempt_details", "notes", "limits", "access",
+        "guardrails",
     }  # fmt: skip
     for key, value in report.items():
         if key not in known and value not in (None, [], {}):
@@ -146,7 +148,31 @@ def render(report: dict[str, Any]) -> str:
     limits = report.get("limits")
     if isinstance(limits, dict):
         lines += _limits(limits, denied)
+    guardrails = report.get("guardrails")
+    if isinstance(guardrails, dict):
+        lines += _guardrails(guardrails)
     return "\n".join(lines) + "\n"
+
+
+def _guardrails(report: dict[str, Any]) -> list[str]:
+    """The guardrail rules (all matching ones apply) and the guardrails they would run, in order."""
+    rules = report.get("rules") or []
+    if not rules and not report.get("input") and not report.get("output"):
+        return ["Guardrails: none configured"]
+    lines = [f"Guardrails: every matching rule applies (timeout {report.get('timeout_ms')} ms)"]
+    for rule in rules:
+        mark = "MATCH" if rule.get("matched") else "skip "
+        lines.append(f"  {mark} {rule.get('id')}: {rule.get('reason')}")
+    for stage in ("input", "output"):
+        for entry in report.get(stage) or []:
+            priority = f", priority {entry['priority']}" if "priority" in entry else ""
+            lines.append(
+                f"  {stage:<6} {entry.get('guardrail')} ({entry.get('type')}, {entry.get('operation')}{priority}, "
+                f"{entry.get('mode')}; rules {', '.join(entry.get('rules') or []) or 'header'}): {entry.get('when')}"
+            )
+    if rules and not report.get("input") and not report.get("output"):
+        lines.append("  no guardrail would run on this request")
+    return lines
 
 
 def _limits(limits: dict[str, Any], denied: bool = False) -> list[str]:

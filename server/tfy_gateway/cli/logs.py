@@ -38,6 +38,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--status", help="a status code (429), a class (5xx), 'error' or 'success'")
     parser.add_argument("--since", help="only newer requests: a duration ago (15m, 2h, 7d) or an ISO-8601 time")
     parser.add_argument("--trace-id", help="only the request of this W3C trace id (32 hex digits)")
+    parser.add_argument("--blocked", action="store_true", help="only requests a guardrail blocked")
+    parser.add_argument("--guardrail", help="only requests this guardrail checked, e.g. pii-guards/block-pii")
     add_format(parser)
     parser.set_defaults(handler=run)
 
@@ -83,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     filters = {"limit": args.limit, "model": args.model, "subject": args.subject}
     filters |= {"status": args.status, "since": args.since, "trace_id": args.trace_id}
+    filters |= {"blocked": args.blocked, "guardrail": args.guardrail}
     try:
         body = anyio.run(_query, settings, filters)
     except ControlPlaneError as exc:

@@ -31,6 +31,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--since", help="a duration ago (15m, 2h, 7d) or an ISO-8601 time (default: 24h)")
     parser.add_argument("--model", help="only this model, e.g. openai/gpt-4o")
     parser.add_argument("--subject", help="only this subject, e.g. user:bob@example.com")
+    parser.add_argument("--blocked", action="store_true", help="only requests a guardrail blocked")
     parser.add_argument("--limits", action="store_true", help="also show rate-limit and budget usage per entity")
     parser.add_argument("--rule", help="with --limits: only the rule with this id")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
@@ -59,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
 async def _read(settings: ControlPlaneSettings, args: argparse.Namespace) -> dict[str, Any]:
     async with ControlPlaneClient.from_settings(settings) as client:
         report: dict[str, Any] = {
-            "summary": await client.usage_summary(model=args.model, subject=args.subject, since=args.since)
+            "summary": await client.usage_summary(
+                model=args.model, subject=args.subject, since=args.since, blocked=args.blocked
+            )
         }
         if args.limits:
             report["rate_limits"] = (await client.limit_usage("rate-limit", rule=args.rule)).get("matched", [])

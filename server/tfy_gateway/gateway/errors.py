@@ -7,6 +7,7 @@ fault and where the error is answered:
     ├── ApiError                              answered to a client as the platform's envelope, with `status`
     │   ├── DataPlaneError                    data_plane/failures.py: + OpenAI's `param`, the provider, Retry-After
     │   │   └── LimitExceeded                 data_plane/limiting.py: 429 of a refused request
+    │   ├── GuardrailBlocked                  guardrails/blocked.py: 400 guardrail_checks_failed
     │   ├── StateUnavailable                  limits/failover.py: 503, Redis away and fail-closed
     │   ├── LogsUnavailable                   request_logs/backend.py: 503, the log database away
     │   └── ChangedElsewhere                  config/writer.py: 409, other replicas kept committing first
@@ -24,7 +25,8 @@ fault and where the error is answered:
     │   │   └── UnsupportedEndpoint           400
     │   ├── TransportError                    providers/transport.py: below HTTP (-> UpstreamError)
     │   │   └── TransportConnectError, TransportTimeout, ResponseTooLarge
-    │   └── DeliveryError                     alerts/notifiers.py: one alert delivery attempt
+    │   ├── DeliveryError                     alerts/notifiers.py: one alert delivery attempt
+    │   └── GuardrailUnavailable              guardrails/integration.py: a guardrail service gave no answer
     ├── StateError                            shared state or a store: unreachable, conflicting, held, unreadable
     │   ├── StateStoreDown                    shared/redis.py: Redis (-> the fail-open/closed policy)
     │   ├── StoreError, StoreConflict         store/base.py: the config store

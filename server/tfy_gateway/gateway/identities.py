@@ -36,7 +36,6 @@ from tfy_gateway.gateway.snapshot import Change, ConfigSnapshot, build_snapshot,
 from tfy_gateway.gateway.store import (
     ResourceRecord,
     Store,
-    StoreConflict,
     TokenRecord,
     Transaction,
     UserRecord,
@@ -248,27 +247,19 @@ def plan_user(
 
 # --- the same plans, written to a store directly (the offline CLI) -------------------------------
 
-CONFLICT_ATTEMPTS = 5
-
 
 def write_to_store(store: Store, plan: Callable[[ConfigSnapshot], tuple[Change, T]]) -> T:
-    """Plan against everything the store holds and commit in one transaction, planning again when
-    another process committed in between (a running server, a replica)."""
-    for attempt in range(CONFLICT_ATTEMPTS):
+    """Plan against everything the store holds and commit in one transaction, under the store's write
+    lease: no running server or replica can commit in between (a one-shot command can afford to wait)."""
+    with store.write_lease():
         contents = store.contents()
         snapshot = build_snapshot(
             contents.resources, version=contents.version, tenant="", users=contents.users, tokens=contents.tokens
         )
         change, result = plan(snapshot)
-        try:
-            with store.transaction(expect_version=contents.version) as tx:
-                change.write(tx)
-        except StoreConflict:
-            if attempt == CONFLICT_ATTEMPTS - 1:
-                raise
-            continue
+        with store.transaction(expect_version=contents.version) as tx:
+            change.write(tx)
         return result
-    raise AssertionError("unreachable")
 
 
 def create_user(

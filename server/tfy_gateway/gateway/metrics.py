@@ -64,6 +64,27 @@ class GatewayMetrics:
         self.upstream_tries = Counter(
             "tfy_gateway_upstream_tries", "Upstream calls by target and status.", ("target", "status"), registry=r
         )
+        # Guardrail labels are `<group>/<integration>` names of the applied config (a request can only
+        # name configured ones), the stage (input/output) and one of five results: bounded.
+        self.guardrail_checks = Counter(
+            "tfy_gateway_guardrail_checks",
+            "Guardrail checks by guardrail, stage and result (pass, fail, mutate, error, skipped).",
+            ("guardrail", "stage", "result"),
+            registry=r,
+        )
+        self.guardrail_blocks = Counter(
+            "tfy_gateway_guardrail_blocks",
+            "Requests or answers a guardrail blocked, by guardrail and stage.",
+            ("guardrail", "stage"),
+            registry=r,
+        )
+        self.guardrail_latency = Histogram(
+            "tfy_gateway_guardrail_duration_seconds",
+            "Time one guardrail took to check a request or an answer.",
+            ("guardrail",),
+            buckets=OVERHEAD_BUCKETS + LATENCY_BUCKETS[LATENCY_BUCKETS.index(0.25) :],
+            registry=r,
+        )
         self.logs_dropped = Gauge(
             "tfy_gateway_request_logs_dropped", "Request logs dropped because the writer queue was full.", registry=r
         )

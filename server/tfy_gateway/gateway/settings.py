@@ -87,6 +87,12 @@ class GatewaySettings(BaseModel):
     max_response_bytes: int = Field(
         64 * MB, gt=0, description="largest non-streamed upstream answer read into memory (502 above it)"
     )
+    guardrail_timeout_ms: int = Field(
+        5000,
+        ge=1,
+        description="how long a guardrail service may take before its check counts as an error, unless "
+        "gateway-global-settings sets guardrail_settings.timeout_ms (the platform's GUARDRAIL_TIMEOUT_MS)",
+    )
     log_bodies: bool = Field(
         False, description="log prompt and completion bodies of every request (else only with x-tfy-logging-config)"
     )

@@ -20,6 +20,9 @@ import orjson
 from tfy_gateway.gateway.access import PROVIDER_ACCOUNT_PREFIX, ModelAccess, build_access
 from tfy_gateway.gateway.store import ResourceRecord, TokenRecord, Transaction, UserRecord, utc_now
 from tfy_gateway.manifests.budgets_v2 import TeamBudgetConfig, TenantBudgetConfig
+from tfy_gateway.manifests.global_settings import GlobalSettings
+from tfy_gateway.manifests.guardrail_groups import GUARDRAIL_GROUP_TYPE, GuardrailConfigGroup
+from tfy_gateway.manifests.guardrails import GuardrailsConfig
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
 from tfy_gateway.manifests.otel import OtelConfig
 from tfy_gateway.manifests.providers import ProviderAccount
@@ -137,6 +140,19 @@ class ConfigSnapshot:
         """The V2 tenant and team budgets, in apply order."""
         found = self._parsed(*self.of_type_prefix("tenant-budget-config"), *self.of_type_prefix("team-budget-config"))
         return [m for m in found if isinstance(m, (TenantBudgetConfig, TeamBudgetConfig))]
+
+    def guardrail_rules(self) -> GuardrailsConfig | None:
+        found = self._parsed(self.gateway_config("gateway-guardrails-config"))
+        return next((m for m in found if isinstance(m, GuardrailsConfig)), None)
+
+    def guardrail_groups(self) -> list[GuardrailConfigGroup]:
+        """The `provider-account/guardrail-config-group`s, in apply order."""
+        groups = [r for r in self.provider_accounts() if r.type == GUARDRAIL_GROUP_TYPE]
+        return [m for m in self._parsed(*groups) if isinstance(m, GuardrailConfigGroup)]
+
+    def global_settings(self) -> GlobalSettings | None:
+        found = self._parsed(self.gateway_config("gateway-global-settings"))
+        return next((m for m in found if isinstance(m, GlobalSettings)), None)
 
     def provider_account_models(self) -> list[ProviderAccount]:
         """Every provider account (virtual-model groups included), in apply order."""

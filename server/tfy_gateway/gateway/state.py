@@ -59,7 +59,11 @@ class GatewayState:
             logger.warning("%s", warning)
         hub = ConfigHub()
         compiler = ConfigCompiler(
-            settings.data_dir, PriceTable.bundled(), defaults_from(settings), offline_upstream=settings.offline_upstream
+            settings.data_dir,
+            PriceTable.bundled(),
+            defaults_from(settings),
+            offline_upstream=settings.offline_upstream,
+            guardrail_timeout_ms=settings.guardrail_timeout_ms,
         )
         state = cls(settings, store, hub, ConfigWriter(store, hub, compiler, tenant=settings.tenant_name), dir_lock)
         try:

@@ -8,10 +8,11 @@ live config so other rules survive.
 from tfy_gateway.intents.base import AppliedDefault, IntentCheck, IntentIncompleteError, Question
 from tfy_gateway.intents.budget import AlertTarget, BudgetAlerts, BudgetIntent
 from tfy_gateway.intents.check import check_intent
+from tfy_gateway.intents.guardrail import GuardrailIntent
 from tfy_gateway.intents.models import CONFIG_TYPES, INTENT_ADAPTER, Intent, parse_intent
 from tfy_gateway.intents.provider_account import ProviderAccountIntent, ProviderModel
 from tfy_gateway.intents.rate_limit import RateLimitIntent
-from tfy_gateway.intents.render import render, to_yaml
+from tfy_gateway.intents.render import prerequisite, render, render_documents, to_yaml
 from tfy_gateway.intents.route import RetryOptions, RouteIntent, RouteTarget, StickyOptions
 from tfy_gateway.intents.virtual_account import VirtualAccountIntent
 
@@ -22,6 +23,7 @@ __all__ = [
     "AppliedDefault",
     "BudgetAlerts",
     "BudgetIntent",
+    "GuardrailIntent",
     "Intent",
     "IntentCheck",
     "IntentIncompleteError",
@@ -36,6 +38,8 @@ __all__ = [
     "VirtualAccountIntent",
     "check_intent",
     "parse_intent",
+    "prerequisite",
     "render",
+    "render_documents",
     "to_yaml",
 ]

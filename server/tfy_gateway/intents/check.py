@@ -7,6 +7,7 @@ from typing import Any
 
 from tfy_gateway.intents.base import Findings, IntentCheck
 from tfy_gateway.intents.budget import BudgetIntent, check_budget
+from tfy_gateway.intents.guardrail import GuardrailIntent, check_guardrail
 from tfy_gateway.intents.models import Intent
 from tfy_gateway.intents.provider_account import ProviderAccountIntent, check_provider_account
 from tfy_gateway.intents.rate_limit import RateLimitIntent, check_rate_limit
@@ -37,6 +38,8 @@ def check_intent(
         check_provider_account(intent, findings)
     elif isinstance(intent, VirtualAccountIntent):
         check_virtual_account(intent, findings, known)
+    elif isinstance(intent, GuardrailIntent):
+        check_guardrail(intent, findings, known)
     else:  # pragma: no cover - the union is closed
         raise TypeError(f"not an intent: {type(intent).__name__}")
     return findings.result(intent.kind, catalog_checked=known is not None, routing_checked=routing is not None)

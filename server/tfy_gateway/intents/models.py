@@ -7,13 +7,16 @@ from typing import Annotated, Union
 from pydantic import Field, TypeAdapter
 
 from tfy_gateway.intents.budget import BudgetIntent
+from tfy_gateway.intents.guardrail import GuardrailIntent
 from tfy_gateway.intents.provider_account import ProviderAccountIntent
 from tfy_gateway.intents.rate_limit import RateLimitIntent
 from tfy_gateway.intents.route import RouteIntent
 from tfy_gateway.intents.virtual_account import VirtualAccountIntent
 
 Intent = Annotated[
-    Union[RouteIntent, RateLimitIntent, BudgetIntent, ProviderAccountIntent, VirtualAccountIntent],  # noqa: UP007
+    Union[  # noqa: UP007
+        RouteIntent, RateLimitIntent, BudgetIntent, ProviderAccountIntent, VirtualAccountIntent, GuardrailIntent
+    ],
     Field(discriminator="kind"),
 ]
 INTENT_ADAPTER: TypeAdapter[Intent] = TypeAdapter(Intent)
@@ -23,6 +26,7 @@ CONFIG_TYPES: dict[str, str] = {
     "route": "gateway-load-balancing-config",
     "rate_limit": "gateway-rate-limiting-config",
     "budget": "gateway-budget-config",
+    "guardrail": "gateway-guardrails-config",
 }
 
 

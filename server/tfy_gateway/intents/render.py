@@ -18,6 +18,7 @@ import yaml
 from tfy_gateway.intents.base import IntentIncompleteError
 from tfy_gateway.intents.budget import BudgetIntent, budget_context, budget_v2, budget_version
 from tfy_gateway.intents.check import check_intent
+from tfy_gateway.intents.guardrail import GuardrailIntent, guardrail_context, render_group
 from tfy_gateway.intents.models import CONFIG_TYPES, Intent
 from tfy_gateway.intents.provider_account import ProviderAccountIntent, provider_account_context
 from tfy_gateway.intents.rate_limit import RateLimitIntent, rate_limit_context, rate_limit_v2, rate_limit_version
@@ -25,7 +26,7 @@ from tfy_gateway.intents.route import RouteIntent, route_context, route_placemen
 from tfy_gateway.intents.virtual_account import VirtualAccountIntent, virtual_account_context
 from tfy_gateway.platform.merge import merge_rule
 
-DEFAULT_CONFIG_NAMES = {"route": "routing", "rate_limit": "rate-limits", "budget": "budgets"}
+DEFAULT_CONFIG_NAMES = {"route": "routing", "rate_limit": "rate-limits", "budget": "budgets", "guardrail": "guardrails"}
 
 
 def _environment() -> jinja2.Environment:
@@ -66,6 +67,7 @@ def _context(intent: Intent) -> tuple[str, dict[str, Any]]:
         BudgetIntent: ("budget.yaml.j2", budget_context),
         ProviderAccountIntent: ("provider_account.yaml.j2", provider_account_context),
         VirtualAccountIntent: ("virtual_account.yaml.j2", virtual_account_context),
+        GuardrailIntent: ("guardrail_rule.yaml.j2", guardrail_context),
     }
     template, build = contexts[type(intent)]
     return template, build(intent)
@@ -95,7 +97,7 @@ def render(intent: Intent, current_config: dict[str, Any] | None = None) -> dict
         before = placement.before
     config_type = CONFIG_TYPES.get(intent.kind)
     config_name: str | None = None
-    if isinstance(intent, (RouteIntent, RateLimitIntent, BudgetIntent)):
+    if isinstance(intent, (RouteIntent, RateLimitIntent, BudgetIntent, GuardrailIntent)):
         config_name = intent.config_name
         current_name = current_config.get("name") if current_config else None
         context["name"] = config_name or current_name or DEFAULT_CONFIG_NAMES[intent.kind]
@@ -115,6 +117,25 @@ def render(intent: Intent, current_config: dict[str, Any] | None = None) -> dict
         if isinstance(intent, VirtualAccountIntent):
             return _merge_grants(current_config, manifest)
     return manifest
+
+
+def prerequisite(intent: Intent, current: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """A manifest to apply before `render(intent)`'s (None: none): a guardrail intent's group, merged
+    into the live group `current` (its other integrations kept). `render_documents` shows how."""
+    if isinstance(intent, GuardrailIntent):
+        check = check_intent(intent)
+        if not check.complete:
+            raise IntentIncompleteError(check)
+        return render_group(intent, current)
+    return None
+
+
+def render_documents(
+    intent: Intent, current_config: dict[str, Any] | None = None, current_prerequisite: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every manifest of an intent, in apply order (the prerequisite first, if any)."""
+    first = prerequisite(intent, current_prerequisite)
+    return [*([first] if first is not None else []), render(intent, current_config)]
 
 
 def _merge_account(current: dict[str, Any], rendered: dict[str, Any]) -> dict[str, Any]:

@@ -12,23 +12,17 @@ from tfy_gateway.manifests.catalog import Catalog
 from tfy_gateway.manifests.common import When
 from tfy_gateway.manifests.findings import Finding, finding
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
+from tfy_gateway.manifests.lint_guardrails import lint_guardrails
 from tfy_gateway.manifests.lint_otel import lint_otel
 from tfy_gateway.manifests.lint_v2 import lint_v2
 from tfy_gateway.manifests.otel import OtelConfig
 from tfy_gateway.manifests.providers import LooseAccount, VirtualModelAccount
 from tfy_gateway.manifests.routing import LoadBalancingConfig, WeightBasedRouting, WeightBasedRule
 from tfy_gateway.manifests.schema_check import did_you_mean
+from tfy_gateway.manifests.subjects import subject_finding
 
 Loc = tuple[str | int, ...]
 
-SUBJECT_KINDS = ("user", "team", "virtualaccount")
-SUBJECT_TYPOS = {
-    "virtual-account": "virtualaccount",
-    "serviceaccount": "virtualaccount",
-    "users": "user",
-    "teams": "team",
-    "group": "team",
-}
 APPLIES_PER = ("user", "virtualaccount", "model", "team")
 SECRET_FIELDS = frozenset(
     {
@@ -116,6 +110,7 @@ def lint(model: BaseModel, catalog: Catalog | None) -> list[Finding]:
     if isinstance(integrations, list):
         findings += _unique(integrations, "name", "integrations", "duplicate-integration")
     findings += lint_v2(model)
+    findings += lint_guardrails(model, catalog)
     if isinstance(model, OtelConfig):
         findings += lint_otel(model)
     return findings
@@ -139,20 +134,9 @@ def _unique(items: Sequence[Any], field: str, where: str, code: str) -> Iterator
 
 def _subjects(when: When, loc: Loc) -> Iterator[Finding]:
     for index, subject in enumerate(when.subjects or []):
-        if subject == "*":
-            continue
-        kind, sep, name = subject.partition(":")
-        if sep and kind in SUBJECT_KINDS and name:
-            continue
-        fix = SUBJECT_TYPOS.get(kind) or did_you_mean(kind, SUBJECT_KINDS)
-        suggestion = f"; did you mean '{fix}:{name}'?" if sep and fix and name else ""
-        yield finding(
-            "error",
-            "invalid-subject",
-            f"invalid subject '{subject}'{suggestion}",
-            (*loc, "subjects", index),
-            hint='write "user:<email>", "team:<name>", "virtualaccount:<name>" or "*"',
-        )
+        found = subject_finding(subject, (*loc, "subjects", index))
+        if found is not None:
+            yield found
 
 
 def _weights(rule: WeightBasedRouting, loc: Loc) -> Iterator[Finding]:

@@ -6,6 +6,8 @@ from typing import Any
 
 from tfy_gateway.manifests.accounts import Team, VirtualAccount
 from tfy_gateway.manifests.budgets_v2 import TeamBudgetConfig, TenantBudgetConfig
+from tfy_gateway.manifests.global_settings import GlobalSettings
+from tfy_gateway.manifests.guardrail_groups import GUARDRAIL_GROUP_TYPE, GuardrailConfigGroup
 from tfy_gateway.manifests.guardrails import GuardrailsConfig
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
 from tfy_gateway.manifests.otel import OtelConfig
@@ -14,12 +16,12 @@ from tfy_gateway.manifests.rate_limits_mcp import McpRateLimitConfig
 from tfy_gateway.manifests.rate_limits_v2 import ModelRateLimitConfig
 from tfy_gateway.manifests.routing import LoadBalancingConfig
 
-GatewayConfig = LoadBalancingConfig | RateLimitConfig | BudgetConfig | GuardrailsConfig | OtelConfig
+GatewayConfig = LoadBalancingConfig | RateLimitConfig | BudgetConfig | GuardrailsConfig | OtelConfig | GlobalSettings
 """The tenant singletons modelled field by field."""
 
 NamedConfig = ModelRateLimitConfig | McpRateLimitConfig | TenantBudgetConfig | TeamBudgetConfig
 
-AnyManifest = ProviderAccount | GatewayConfig | NamedConfig | VirtualAccount | Team
+AnyManifest = ProviderAccount | GuardrailConfigGroup | GatewayConfig | NamedConfig | VirtualAccount | Team
 """Every model a valid manifest parses into: what the gateway compiles from (see `parse_manifest`)."""
 
 GATEWAY_CONFIG_MODELS: dict[str, type[GatewayConfig]] = {
@@ -28,6 +30,7 @@ GATEWAY_CONFIG_MODELS: dict[str, type[GatewayConfig]] = {
     "gateway-budget-config": BudgetConfig,
     "gateway-guardrails-config": GuardrailsConfig,
     "gateway-otel-config": OtelConfig,
+    "gateway-global-settings": GlobalSettings,
 }
 
 NAMED_CONFIG_MODELS: dict[str, type[NamedConfig]] = {
@@ -40,6 +43,7 @@ NAMED_CONFIG_MODELS: dict[str, type[NamedConfig]] = {
 
 MANIFEST_MODELS: dict[str, type[AnyManifest]] = {
     **MODELLED_ACCOUNTS,
+    GUARDRAIL_GROUP_TYPE: GuardrailConfigGroup,
     **GATEWAY_CONFIG_MODELS,
     **NAMED_CONFIG_MODELS,
     "virtual-account": VirtualAccount,
@@ -53,7 +57,6 @@ GATEWAY_CONFIG_TYPES: frozenset[str] = frozenset(
     {
         *GATEWAY_CONFIG_MODELS,
         "gateway-fallback-config",
-        "gateway-global-settings",
         "gateway-data-access-config",
         "gateway-data-routing-config",
         "gateway-logging-config",
@@ -88,6 +91,11 @@ TYPE_ALIASES: dict[str, str] = {
     "team-budget": "team-budget-config",
     "gateway-routing-config": "gateway-load-balancing-config",
     "virtualaccount": "virtual-account",
+    "provider-account/guardrail-group": GUARDRAIL_GROUP_TYPE,
+    "provider-account/guardrails": GUARDRAIL_GROUP_TYPE,
+    "guardrail-config-group": GUARDRAIL_GROUP_TYPE,
+    "gateway-guardrail-config": "gateway-guardrails-config",
+    "gateway-guardrails": "gateway-guardrails-config",
 }
 """Names people write that the platform does not know, and what they meant."""
 

@@ -50,7 +50,7 @@ def parse_manifest(manifest: dict[str, Any]) -> AnyManifest:
 def validate_documents(documents: Sequence[Document], catalog: Catalog | None = None) -> list[Finding]:
     """Validate a run of documents together: provider accounts in the run join the catalog."""
     local = Catalog.from_manifests(doc.data for doc in documents)
-    combined = local.merged(catalog) if (len(local) or catalog is not None) else None
+    combined = local.merged(catalog) if (len(local) or local.guardrails or catalog is not None) else None
     findings: list[Finding] = []
     seen: dict[tuple[str, str], Document] = {}
     for doc in documents:

@@ -5,7 +5,8 @@
   a correct split fails this about once in 15,000 runs per target);
 - rate limit: requests until one is refused; holds when the 429 names the intent's rule (the local
   gateway puts it in x-tfy-applied-configurations) and no more than the limit was admitted;
-- budget: one request; holds when x-tfy-applied-configurations names the intent's budget rule.
+- budget: one request; holds when x-tfy-applied-configurations names the intent's budget rule;
+- guardrail: one crafted request it must block, redact or flag (verify_guardrail.py).
 Requests go only as a caller the rule applies to (`verify_caller`), after the spend was stated
 (`verify_spend`), and stop at the first refusal. `does_not_hold` means the rule was exercised and did
 not do what the intent says; a rule no request reached is `unverified`, with the reason.
@@ -34,7 +35,7 @@ REFUSALS = frozenset({401, 403, 404, 429})  # the gateway said no before any rul
 
 
 class Verification(BaseModel):
-    kind: Literal["route", "rate_limit", "budget"]
+    kind: Literal["route", "rate_limit", "budget", "guardrail"]
     verdict: Verdict = Field(
         description="holds; does_not_hold (the rule was exercised and did not do what the intent says); or "
         "unverified (not exercised or not observable: the summary says why, and what would verify it)."
@@ -118,7 +119,7 @@ def tolerance_pp(share: float, requests: int) -> float:
     return round(100 * SIGMAS * math.sqrt(p * (1 - p) / requests), 1)
 
 
-Kind = Literal["route", "rate_limit", "budget"]
+Kind = Literal["route", "rate_limit", "budget", "guardrail"]
 
 
 def _result(kind: Kind, verdict: Verdict, summary: str, sender: Sender, expected: dict[str, Any],

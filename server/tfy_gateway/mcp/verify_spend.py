@@ -14,7 +14,8 @@ import math
 
 from pydantic import BaseModel, Field
 
-from tfy_gateway.intents import BudgetIntent, Intent, RateLimitIntent, RouteIntent
+from tfy_gateway.intents import BudgetIntent, GuardrailIntent, Intent, RateLimitIntent, RouteIntent
+from tfy_gateway.mcp.guardrail_samples import crafted_prompt
 
 DEFAULT_ROUTE_REQUESTS = 100
 MAX_REQUESTS = 1000
@@ -53,6 +54,10 @@ def spend_for(intent: Intent, *, requests: int | None, max_tokens: int, caller: 
         count = requests or DEFAULT_ROUTE_REQUESTS
     elif isinstance(intent, BudgetIntent):
         count = 1
+    elif isinstance(intent, GuardrailIntent):
+        count = 1
+        prompt = crafted_prompt(intent) or SMALL_PROMPT
+        effects = "the request is logged (blocked before the model, it counts against no limit or budget)"
     elif isinstance(intent, RateLimitIntent):
         limit = intent.limit or 0
         window = (intent.unit or "").rsplit("_", 1)[-1]

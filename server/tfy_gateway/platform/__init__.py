@@ -29,6 +29,7 @@ from tfy_gateway.platform.identities import CreatedToken, NewUser, TokenView, Us
 from tfy_gateway.platform.merge import RuleNotFoundError, is_catch_all, merge_rule, remove_rule
 from tfy_gateway.platform.order import (
     BASE_TYPE_ORDER,
+    BatchAccounts,
     integration_names,
     integration_references,
     sort_for_apply,
@@ -50,6 +51,7 @@ __all__ = [
     "BASE_URL_VARIABLES",
     "ApplyOutcome",
     "AuthenticationError",
+    "BatchAccounts",
     "ConfigurationError",
     "ControlPlaneClient",
     "ControlPlaneError",

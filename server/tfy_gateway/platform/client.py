@@ -324,15 +324,20 @@ class ControlPlaneClient:
         since: str | None = None,
         until: str | None = None,
         trace_id: str | None = None,
+        blocked: bool = False,
+        guardrail: str | None = None,
     ) -> dict[str, Any]:
         """Request logs, newest first: the list envelope `{data, pagination}` (None filters are omitted).
 
         `status` is a code ("429"), a class ("5xx"), "error" or "success"; `since`/`until` a duration
-        ago ("15m", "7d") or an ISO-8601 time; `trace_id` the request's W3C trace id. Admins see every
+        ago ("15m", "7d") or an ISO-8601 time; `trace_id` the request's W3C trace id; `blocked`: only
+        requests a guardrail blocked; `guardrail`: only requests that guardrail checked. Admins see every
         record, other keys their own.
         """
         params = {"limit": limit, "offset": offset, "model": model, "subject": subject}
-        params |= {"status": status, "since": since, "until": until, "trace_id": trace_id}
+        params |= {"status": status, "since": since, "until": until, "trace_id": trace_id, "guardrail": guardrail}
+        if blocked:
+            params["blocked"] = "true"
         return await self._json_object(
             "GET", f"{GATEWAY}/logs", params=_present(params), doing="read request logs", unsupported="request logs"
         )
@@ -355,9 +360,13 @@ class ControlPlaneClient:
         subject: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        blocked: bool = False,
     ) -> dict[str, Any]:
-        """Requests, tokens and cost in total, per model and per subject (the server's default window)."""
+        """Requests, tokens and cost in total, per model and per subject (the server's default window);
+        `blocked`: only requests a guardrail blocked."""
         params = _present({"model": model, "subject": subject, "since": since, "until": until})
+        if blocked:
+            params["blocked"] = "true"
         return await self._json_object(
             "GET", f"{GATEWAY}/usage/summary", params=params, doing="summarise usage", unsupported="usage summaries"
         )

@@ -113,3 +113,37 @@ def integration_names(manifest: dict[str, Any] | None) -> set[str]:
         for item in manifest.get("integrations") or []
         if isinstance(item, dict) and isinstance(item.get("name"), str)
     }
+
+
+class BatchAccounts:
+    """Provider accounts in one batch of manifests and, once each is applied (or dry-run), the
+    integrations it already had.
+
+    Mirrors the tfy CLI's dry-run rule: a document that uses an integration created by the same batch
+    cannot be checked by a dry run (the integration does not exist yet). The CLI skips such dry runs;
+    the MCP plan diffs them against the live resource instead.
+    """
+
+    def __init__(self, manifests: Iterable[dict[str, Any]]) -> None:
+        self.declared = {
+            str(m["name"]): integration_names(m)
+            for m in manifests
+            if str(m.get("type", "")).startswith("provider-account/") and m.get("name")
+        }
+        self.existing: dict[str, set[str]] = {}
+
+    def created_by_this_apply(self, manifest: dict[str, Any]) -> list[str]:
+        """The `<account>/<integration>` references of `manifest` that earlier documents create."""
+        created = []
+        for reference in integration_references(manifest, self.declared):
+            account, _, integration = reference.rpartition("/")
+            already = self.existing.get(account)
+            if integration in self.declared[account] and (already is None or integration not in already):
+                created.append(reference)
+        return created
+
+    def record(self, manifest: dict[str, Any], existing: dict[str, Any] | None) -> None:
+        """`manifest` went through: remember which of its account's integrations existed before."""
+        name = manifest.get("name")
+        if str(manifest.get("type", "")).startswith("provider-account/") and name in self.declared:
+            self.existing[str(name)] = integration_names(existing)

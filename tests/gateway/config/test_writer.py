@@ -104,3 +104,29 @@ async def test_planning_and_compiling_run_off_the_loop_with_the_collector_paused
     assert gc.isenabled()
     await writer.write(operation, what="nothing")
     assert seen == [(False, False)] and gc.isenabled()
+
+
+async def test_a_writer_that_keeps_losing_the_race_wins_under_the_write_lease(store: Store, tmp_path: Path) -> None:
+    """Another process commits during every plan: after two lost races the writer plans under the
+    store's write lease, which holds the other process's next commit off, so the write lands."""
+    hub, writer = replica(store, tmp_path)
+    await writer.load()
+    other = open_store(tmp_path / "gateway.db", None)  # another replica's connection
+    other.lease_wait_s = 0.2
+    outcomes: list[str] = []
+
+    def add_carol(snapshot: ConfigSnapshot) -> tuple[Change, object]:
+        try:
+            with other.transaction():
+                pass  # an empty commit still moves the version on
+            outcomes.append("committed")
+        except ApiError as exc:
+            outcomes.append(str(exc.status))
+        return plan_user(snapshot, "carol@x.io")
+
+    try:
+        await writer.write(add_carol, what="carol")
+    finally:
+        other.close()
+    assert outcomes == ["committed", "committed", "503"]
+    assert "carol@x.io" in hub.current.snapshot.users and store.data_version() == writer.loaded_version

@@ -7,9 +7,9 @@ every reserve and settle, and a `Guardrails` hook that refuses marked inputs.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -19,11 +19,14 @@ from tests.gateway.inprocess import FAKE_ORIGIN, InProcessGateway, running_gatew
 from tests.helpers import eventually
 from tfy_gateway.gateway.data_plane import DataPlaneOptions
 from tfy_gateway.gateway.data_plane.context import RequestContext
+from tfy_gateway.gateway.data_plane.hooks import GuardrailSession
 from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.guardrails.checks import GuardrailReport
 from tfy_gateway.gateway.limits import Reservation
 from tfy_gateway.gateway.providers import Transport
 
 TOKEN = "tfy_pipeline_test_admin_token"
+T = TypeVar("T")
 
 
 class RecordingLimits:
@@ -44,13 +47,31 @@ class RecordingLimits:
         self.settled.setdefault(request.id, []).append((request.status, tokens))
 
 
-class BlockingGuardrails:
-    async def check_input(self, request: RequestContext) -> None:
-        if "forbidden-word" in json.dumps(request.body.get("messages")):
-            raise ApiError(400, "Blocked by an input guardrail (test hook).")
+class BlockingSession:
+    """Refuses inputs with a forbidden word before the model call."""
 
-    async def check_output(self, request: RequestContext, output: Any) -> None:
+    def __init__(self) -> None:
+        self.report = GuardrailReport(("test-hook",), [])
+        self.checks_output = False
+
+    async def check_input(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        if "forbidden-word" in json.dumps(body.get("messages")):
+            raise ApiError(400, "Blocked by an input guardrail (test hook).")
         return None
+
+    async def alongside(self, work: Awaitable[T]) -> T:
+        return await work
+
+    async def check_output(self, body: Mapping[str, Any], answer: dict[str, Any]) -> dict[str, Any] | None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class BlockingGuardrails:
+    def start(self, request: RequestContext) -> GuardrailSession | None:
+        return BlockingSession()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.gateway.store.conftest import OpenStore
+from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.identities import create_user, create_user_token, hash_token
 from tfy_gateway.gateway.store import ResourceRecord, Store, StoreConflict, StoreError, TokenRecord, utc_now
 from tfy_gateway.gateway.store.migrations import LATEST, MIGRATIONS
@@ -173,3 +174,41 @@ def test_migrations_run_once_and_a_newer_schema_is_refused(open_store: OpenStore
         tx._execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", (99, "x", "now"))
     with pytest.raises(StoreError, match=r"newer tfy-gateway \(schema 99 > "):
         open_store()
+
+
+def test_a_write_lease_holds_off_every_other_process_commit(open_store: OpenStore) -> None:
+    holder, other = open_store(), open_store()
+    other.lease_wait_s = 0.2
+    with holder.write_lease():
+        with pytest.raises(ApiError) as refused, other.transaction() as tx:
+            tx.upsert_resource(team("theirs"))
+        assert refused.value.status == 503 and "write lease" in refused.value.message
+        with holder.transaction() as tx:  # the holder's own commits go ahead
+            tx.upsert_resource(team("mine"))
+        with pytest.raises(ApiError), other.write_lease():
+            pass  # one holder at a time
+    assert [r.name for r in other.resources()] == ["mine"]
+    with other.transaction() as tx:  # released: the others commit again
+        tx.upsert_resource(team("theirs"))
+    assert [r.name for r in holder.resources()] == ["mine", "theirs"]
+
+
+def test_a_commit_waits_for_the_lease_and_lands_after_the_holders(open_store: OpenStore) -> None:
+    holder, other = open_store(), open_store()
+    started, versions = threading.Event(), []
+    with holder.write_lease():
+        before = holder.data_version()
+
+        def commit() -> None:
+            started.set()
+            with other.transaction() as tx:
+                tx.upsert_resource(team("theirs"))
+            versions.append(tx.previous_version)
+
+        waiting = threading.Thread(target=commit)
+        waiting.start()
+        assert started.wait(10)
+        with holder.transaction() as tx:
+            tx.upsert_resource(team("mine"))
+    waiting.join(30)
+    assert not waiting.is_alive() and versions == [before + 1]  # it waited for the holder's commit

@@ -1,7 +1,8 @@
 """`CompiledConfig`: everything a request reads about the applied configuration, as one value.
 
 An applied snapshot compiles into the catalog (upstream targets and prices), model access, the
-routing rules, the rate-limit and budget rules and the token map (identities) together, so a request
+routing rules, the rate-limit and budget rules, the guardrails (rules, integrations with their
+patterns compiled and secrets resolved) and the token map (identities) together, so a request
 that reads `ConfigHub.current` once authenticates, routes and is limited against one version of all of
 them. Compiling is pure and runs in a worker thread (`ConfigWriter`): the event loop never waits for a
 large apply. A change that touches no manifest (a token created or revoked) recompiles the identities
@@ -18,6 +19,7 @@ from tfy_gateway.gateway.accounting import PriceTable
 from tfy_gateway.gateway.auth import Authenticator
 from tfy_gateway.gateway.config.catalog import EMPTY_CATALOG, ModelCatalog, build_catalog, load_secrets
 from tfy_gateway.gateway.errors import ConfigError
+from tfy_gateway.gateway.guardrails import CompiledGuardrails, compile_guardrails
 from tfy_gateway.gateway.identities import authenticator_for
 from tfy_gateway.gateway.limits.policies import LimitPolicies, compile_policies
 from tfy_gateway.gateway.observability.spec import TELEMETRY_OFF, TelemetryDefaults, TelemetrySpec, compile_telemetry
@@ -43,6 +45,7 @@ class CompiledConfig:
     identities: Authenticator = field(default_factory=Authenticator)
     # Where traces and metrics are exported (the applied gateway-otel-config, else the process default).
     telemetry: TelemetrySpec = TELEMETRY_OFF
+    guardrails: CompiledGuardrails = field(default_factory=CompiledGuardrails)
 
     @property
     def version(self) -> int:
@@ -58,13 +61,15 @@ EMPTY_CONFIG = CompiledConfig(ConfigSnapshot(), EMPTY_CATALOG, CompiledRouting()
 
 @dataclass(frozen=True)
 class ConfigCompiler:
-    """What compiling needs besides the snapshot: where secrets live, prices, the default telemetry, and the
-    fake provider that answers every model offline (`offline_upstream`, see providers/offline.py)."""
+    """What compiling needs besides the snapshot: where secrets live, prices, the default telemetry, the
+    fake provider that answers every model offline (`offline_upstream`, see providers/offline.py), and the
+    guardrail timeout used when `gateway-global-settings` sets none."""
 
     data_dir: Path
     prices: PriceTable
     telemetry: TelemetryDefaults = field(default_factory=TelemetryDefaults)
     offline_upstream: str | None = None
+    guardrail_timeout_ms: int = 5000
 
     def compile(self, snapshot: ConfigSnapshot, previous: CompiledConfig | None = None) -> CompiledConfig:
         """Every part or nothing: the first part that fails raises `CompileError`. With `previous`
@@ -95,4 +100,14 @@ class ConfigCompiler:
             raise CompileError("OpenTelemetry export", snapshot.version, exc) from exc
         if previous is not None and previous.telemetry == telemetry:
             telemetry = previous.telemetry  # the same value: the data plane keeps its exporters
-        return CompiledConfig(snapshot, catalog, routing, limits, identities, telemetry)
+        try:
+            guardrails = compile_guardrails(
+                snapshot.guardrail_rules(),
+                snapshot.guardrail_groups(),
+                snapshot.global_settings(),
+                secrets.resolve,
+                default_timeout_ms=self.guardrail_timeout_ms,
+            )
+        except Exception as exc:
+            raise CompileError("guardrails", snapshot.version, exc) from exc
+        return CompiledConfig(snapshot, catalog, routing, limits, identities, telemetry, guardrails)

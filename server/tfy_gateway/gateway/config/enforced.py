@@ -20,6 +20,9 @@ from tfy_gateway.gateway.providers.targets import PROVIDER_PREFIX, PROVIDERS
 
 LOAD_BALANCING_CONFIG = "gateway-load-balancing-config"
 OTEL_CONFIG = "gateway-otel-config"
+GUARDRAILS_CONFIG = "gateway-guardrails-config"
+GUARDRAIL_GROUP = "provider-account/guardrail-config-group"
+GLOBAL_SETTINGS = "gateway-global-settings"
 VIRTUAL_MODEL_ACCOUNT = "provider-account/virtual-model"
 
 ENFORCED_BY_PART: Mapping[str, frozenset[str]] = {
@@ -35,6 +38,10 @@ ENFORCED_BY_PART: Mapping[str, frozenset[str]] = {
     "identities": frozenset({VIRTUAL_ACCOUNT_TYPE, TEAM_TYPE}),
     # observability/spec.py: where traces and metrics are exported.
     "telemetry": frozenset({OTEL_CONFIG}),
+    # guardrails/compiled.py: guardrail rules, the groups' integrations and guardrail_settings (the types
+    # it does not run, MCP tool guardrails and the other global settings are warned about one by one:
+    # guardrails/support.py, plans.py).
+    "guardrails": frozenset({GUARDRAILS_CONFIG, GUARDRAIL_GROUP, GLOBAL_SETTINGS}),
 }
 
 ENFORCED_TYPES: frozenset[str] = frozenset().union(*ENFORCED_BY_PART.values())

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.config.enforced import is_enforced, uncallable_provider
 from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.guardrails.support import group_findings, rules_findings
 from tfy_gateway.gateway.identities import (
     TEAM_TYPE,
     VIRTUAL_ACCOUNT_TYPE,
@@ -28,17 +29,28 @@ from tfy_gateway.gateway.identities import (
 from tfy_gateway.gateway.snapshot import Change, ConfigSnapshot, Resource, ResourceKey
 from tfy_gateway.gateway.store import ResourceRecord, utc_now
 from tfy_gateway.manifests import Catalog, Finding, check_manifest, has_errors, manifest_key
+from tfy_gateway.manifests.global_settings import GlobalSettings
+from tfy_gateway.manifests.guardrail_groups import GuardrailConfigGroup
+from tfy_gateway.manifests.guardrails import GuardrailsConfig
+from tfy_gateway.manifests.registry import AnyManifest
 
 Action = Literal["CREATE", "UPDATE"]
 IDENTITY_TYPES = frozenset({TEAM_TYPE, VIRTUAL_ACCOUNT_TYPE})
 
 # Configuration the local gateway stores (so the platform's tools round-trip it) but does not act on,
 # in words. Saying so on every apply keeps it from vouching for a policy that does not happen locally.
-# Whether a type is warned about follows from `enforced.ENFORCED_BY_PART`; this only names it.
+# Whether a type is warned about follows from `enforced.ENFORCED_BY_PART`; this only names it. Parts
+# of types it enforces are reported by `_local_findings` (guardrail types it does not run, MCP tool
+# guardrails, global settings other than guardrail_settings).
 NOT_ENFORCED_LOCALLY = {
-    "gateway-guardrails-config": "guardrails",
     "tenant-rate-limit-config/mcp": "MCP rate limits",
 }
+GUARDRAIL_LISTS = (
+    "llm_input_guardrails",
+    "llm_output_guardrails",
+    "mcp_tool_pre_invoke_guardrails",
+    "mcp_tool_post_invoke_guardrails",
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +82,9 @@ def plan_apply(snapshot: ConfigSnapshot, manifest: dict[str, Any], principal: Pr
     key = manifest_key(manifest)
     existing = snapshot.get(key)
     others = [r.manifest for r in snapshot.provider_accounts() if r.key != key]
-    model, findings = check_manifest(manifest, Catalog.from_manifests([*others, manifest]))
+    model, findings = check_manifest(manifest, Catalog.from_manifests([*others, manifest], complete=True))
+    if model is not None:
+        findings += _local_findings(snapshot, model)
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity != "error"] + _not_enforced(manifest)
     if has_errors(findings):
@@ -108,7 +122,7 @@ def plan_delete(snapshot: ConfigSnapshot, key: ResourceKey, author: str | None =
     if used:
         raise ApiError(
             409,
-            f"Cannot delete {describe(existing.manifest)}: other configuration routes to its models: "
+            f"Cannot delete {describe(existing.manifest)}: other configuration {_uses(existing.manifest)}: "
             + "; ".join(used)
             + ". Remove or change those rules first.",
         )
@@ -152,6 +166,32 @@ def _not_enforced(manifest: Mapping[str, Any]) -> list[Finding]:
     return [Finding("warning", "not-enforced-locally", message)]
 
 
+def _local_findings(snapshot: ConfigSnapshot, model: AnyManifest) -> list[Finding]:
+    """What this gateway refuses, or warns it does not enforce, in an otherwise valid manifest."""
+    if isinstance(model, GuardrailConfigGroup):
+        return group_findings(model)
+    if isinstance(model, GuardrailsConfig):
+        return rules_findings(model, snapshot.guardrail_groups())
+    if isinstance(model, GlobalSettings):
+        parts = {
+            "retry_settings": model.retry_settings,
+            "logging_settings": model.logging_settings,
+            "semantic_cache_settings": model.semantic_cache_settings,
+        }
+        unused = [name for name, value in parts.items() if value is not None]
+        return [
+            Finding(
+                "warning",
+                "not-enforced-locally",
+                f"The local gateway stores {name} but does not apply it (it applies guardrail_settings only); "
+                "the platform applies it once applied there.",
+                path=name,
+            )
+            for name in unused
+        ]
+    return []
+
+
 def _id_prefix(manifest: Mapping[str, Any]) -> str:
     manifest_type = str(manifest.get("type", ""))
     if manifest_type.startswith("provider-account/"):
@@ -165,7 +205,8 @@ def _check_update(snapshot: ConfigSnapshot, existing: Resource, manifest: Mappin
     if used:
         raise ApiError(
             409,
-            f"Cannot apply {describe(manifest)}: it removes models that other configuration routes to: "
+            f"Cannot apply {describe(manifest)}: it removes {_what(manifest)} that other configuration "
+            f"{'runs' if _is_group(manifest) else 'routes to'}: "
             + "; ".join(used)
             + ". Change those rules first, or keep the integrations.",
         )
@@ -199,7 +240,8 @@ def _targets(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def references(snapshot: ConfigSnapshot, models: set[str], *, ignore: ResourceKey) -> list[str]:
-    """Human-readable places where other resources route to any of `models`."""
+    """Human-readable places where other resources route to any of `models`, or run any of them as
+    a guardrail (a guardrail group's integrations are `<group>/<name>` as models are)."""
     found = []
     for key, resource in snapshot.resources.items():
         if key == ignore:
@@ -209,7 +251,37 @@ def references(snapshot: ConfigSnapshot, models: set[str], *, ignore: ResourceKe
                 found.append(
                     f"{describe(resource.manifest)}{_rule(resource.manifest, path)} routes to {target} at {path}"
                 )
+        for path, guardrail in _guardrails(resource.manifest):
+            if guardrail in models:
+                where = f"{describe(resource.manifest)}{_rule(resource.manifest, path)}"
+                found.append(f"{where} runs guardrail {guardrail} at {path}")
     return found
+
+
+def _is_group(manifest: Mapping[str, Any]) -> bool:
+    return manifest.get("type") == "provider-account/guardrail-config-group"
+
+
+def _what(manifest: Mapping[str, Any]) -> str:
+    return "guardrails" if _is_group(manifest) else "models"
+
+
+def _uses(manifest: Mapping[str, Any]) -> str:
+    return "runs its guardrails" if _is_group(manifest) else "routes to its models"
+
+
+def _guardrails(manifest: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(path, `<group>/<integration>`) for every guardrail a gateway-guardrails-config lists."""
+    if manifest.get("type") != "gateway-guardrails-config" or not isinstance(manifest.get("rules"), list):
+        return
+    for index, rule in enumerate(manifest["rules"]):
+        if not isinstance(rule, Mapping):
+            continue
+        for name in GUARDRAIL_LISTS:
+            values = rule.get(name)
+            for position, value in enumerate(values if isinstance(values, list) else ()):
+                if isinstance(value, str):
+                    yield f"rules[{index}].{name}[{position}]", value
 
 
 def _rule(manifest: Mapping[str, Any], path: str) -> str:

@@ -9,7 +9,8 @@ when it is refused). The writer runs it the same way every time:
    only (never across the request's upload, a lock wait or a database round trip: config/collector.py);
 3. **commit** the change in one transaction that expects the version the plan was made on; when
    another replica committed meanwhile (`StoreConflict`) nothing was written, so it catches up and
-   plans again (up to `CONFLICT_ATTEMPTS` times, then 409);
+   plans again, the last time (after `OPTIMISTIC_ATTEMPTS` lost races) under the store's write lease,
+   which no other process can commit through: a busy neighbour delays a write but never fails it;
 4. **install** the compiled config, identities included, with one assignment: the very next request on
    this replica sees the change, and never a configuration of one version with identities of another.
 
@@ -20,7 +21,8 @@ after planning. Other replicas load the committed version through `propagation.p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import anyio
@@ -39,17 +41,19 @@ Operation = Callable[[ConfigSnapshot], tuple[Change, T]]
 """Reads the latest snapshot, returns the change to commit and what the caller gets back. Runs in a
 worker thread, so it must not touch the event loop; it may run more than once (after a conflict)."""
 
-CONFLICT_ATTEMPTS = 5
+OPTIMISTIC_ATTEMPTS = 2
+"""Plans that may lose the race to another replica's commit before the writer takes the write lease."""
 
 
 class ChangedElsewhere(ApiError):
-    """Other replicas kept committing between our plan and our transaction; nothing was written."""
+    """A commit got through the write lease (a process that does not honour it); nothing was written."""
 
     def __init__(self, what: str) -> None:
         super().__init__(
             409,
-            f"Cannot change {what}: other replicas changed the configuration {CONFLICT_ATTEMPTS} times while "
-            "this change was being planned. Nothing was changed; try again.",
+            f"Cannot change {what}: another process changed the configuration while this change held the "
+            "store's write lease (an older gateway version on the same database?). Nothing was changed; "
+            "try again.",
         )
 
 
@@ -126,18 +130,40 @@ class ConfigWriter:
     async def write(self, operation: Operation[T], *, what: str) -> T:
         """Plan `operation` on the latest configuration, commit its change and install the result."""
         async with self._lock:
-            for _ in range(CONFLICT_ATTEMPTS):
-                await self._catch_up()
-                expected = self._loaded
-                change, result, config = await anyio.to_thread.run_sync(self._plan_and_compile, operation, what)
-                with anyio.CancelScope(shield=True):
-                    try:
-                        self._loaded = await self._store.run(self._commit, change, expected)
-                    except StoreConflict:
-                        continue
-                    self._hub.install(config)
-                return result
-        raise ChangedElsewhere(what)
+            for _ in range(OPTIMISTIC_ATTEMPTS):
+                try:
+                    return await self._attempt(operation, what)
+                except StoreConflict:
+                    continue
+            async with self._write_lease():
+                try:
+                    return await self._attempt(operation, what)
+                except StoreConflict:
+                    raise ChangedElsewhere(what) from None
+
+    async def _attempt(self, operation: Operation[T], what: str) -> T:
+        """Catch up, plan, commit, install; `StoreConflict` (nothing written) when another process won."""
+        await self._catch_up()
+        expected = self._loaded
+        change, result, config = await anyio.to_thread.run_sync(self._plan_and_compile, operation, what)
+        with anyio.CancelScope(shield=True):
+            self._loaded = await self._store.run(self._commit, change, expected)
+            self._hub.install(config)
+        return result
+
+    @asynccontextmanager
+    async def _write_lease(self) -> AsyncIterator[None]:
+        """Hold the store's write lease (taken and released in worker threads: both may block)."""
+        logger.info(
+            "another process committed while this change was planned, twice: planning again under the write lease"
+        )
+        lease = self._store.write_lease()
+        await anyio.to_thread.run_sync(lease.__enter__)
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(lease.__exit__, None, None, None)
 
     def _plan_and_compile(self, operation: Operation[T], what: str) -> tuple[Change, T, CompiledConfig]:
         current = self._hub.current

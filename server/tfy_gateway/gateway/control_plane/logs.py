@@ -2,13 +2,15 @@
 
 - `POST /api/svc/v1/llm-gateway/explain` (admin PAT): `{subject, model, metadata, body?}` -> the
   router's explanation for a request from that subject (a known user's teams and `team:everyone`
-  included), and under `limits` the rate-limit and budget rules it would meet, with headroom
-  (`body`: the request body to estimate its tokens and cost from).
+  included), under `limits` the rate-limit and budget rules it would meet, with headroom
+  (`body`: the request body to estimate its tokens and cost from), and under `guardrails` the
+  guardrail rules that match and the guardrails that would run on its input and output.
 - `GET /api/svc/v1/llm-gateway/logs?limit=&offset=&model=&subject=&status=&since=&until=&team=&rule=
-  &metadata=KEY:VALUE&id=`: the list envelope `{data, pagination}`, newest first. Admins see every
-  record, others their own only (a virtual account's token: the account's).
-- `GET /api/svc/v1/llm-gateway/usage/summary?since=&until=&model=&subject=&group_by=`: requests, tokens
-  and cost in total, per model and per subject (default window: the last 24 hours); `group_by=team`
+  &metadata=KEY:VALUE&id=&blocked=&guardrail=`: the list envelope `{data, pagination}`, newest first
+  (`blocked=true`: only requests a guardrail blocked; `guardrail=<group>/<integration>`: only requests
+  it checked). Admins see every record, others their own only (a virtual account's token: the account's).
+- `GET /api/svc/v1/llm-gateway/usage/summary?since=&until=&model=&subject=&group_by=&blocked=`: requests,
+  tokens and cost in total, per model and per subject (default window: the last 24 hours); `group_by=team`
   or `metadata:KEY` adds `by_team` / `by_metadata` (`{key, data}`).
 - `GET /api/svc/v1/llm-gateway/usage/series?since=&until=&bucket=SECONDS` (same filters): the same
   figures per time bucket, every bucket of the window listed (default: the last hour by minute).
@@ -43,6 +45,7 @@ from tfy_gateway.gateway.control_plane.http import (
 from tfy_gateway.gateway.control_plane.limit_usage import limits_for
 from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
 from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.guardrails.explain import explain as explain_guardrails
 from tfy_gateway.gateway.identities import team_memberships
 from tfy_gateway.gateway.request_logs import LogFilter, QueryError, parse_since
 from tfy_gateway.gateway.routing import RouteRequest
@@ -83,6 +86,8 @@ def log_filter(
             status=query_text(params, "status"),
             since=since,
             until=until,
+            blocked=_flag(query_text(params, "blocked")),
+            guardrail=query_text(params, "guardrail"),
             id=query_text(params, "id"),
             team=query_text(params, "team"),
             metadata=_metadata_pairs(
@@ -93,6 +98,14 @@ def log_filter(
         )
     except QueryError as exc:
         raise ApiError(400, str(exc)) from None
+
+
+def _flag(value: str | None) -> bool:
+    if value is None or value.lower() in ("", "false", "0", "no"):
+        return False
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    raise QueryError(f"blocked={value!r} is not understood: use true or false")
 
 
 def _metadata_pairs(values: list[str]) -> tuple[tuple[str, str], ...]:
@@ -183,8 +196,16 @@ async def explain(request: Request) -> Response:
     caller = caller_for(subject, subjects, plane.state.config.snapshot.users)
     access = access_report(plane.config.current.access, caller, explanation)
     limits = await limits_for(plane, _caller(subject, subjects), subjects, model, metadata, body.get("body"))
+    guardrails = explain_guardrails(plane.config.current.guardrails, model, subjects, metadata)
     return json_response(
-        {"subject": subject, "subjects": list(subjects), **explanation, "access": access, "limits": limits}
+        {
+            "subject": subject,
+            "subjects": list(subjects),
+            **explanation,
+            "access": access,
+            "limits": limits,
+            "guardrails": guardrails,
+        }
     )
 
 

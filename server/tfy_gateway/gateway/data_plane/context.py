@@ -18,6 +18,7 @@ from tfy_gateway.gateway.config import CatalogEntry, CompiledConfig
 from tfy_gateway.gateway.data_plane.endpoints import EndpointSpec
 from tfy_gateway.gateway.data_plane.headers import NO_OPTIONS, RequestOptions
 from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.guardrails.checks import GuardrailReport
 from tfy_gateway.gateway.limits import Reservation
 from tfy_gateway.gateway.observability.trace import Trace
 from tfy_gateway.gateway.providers import Usage
@@ -57,6 +58,8 @@ class RequestContext:
     stream: bool = False
     # Limits: what was reserved at admission, handed back at settle.
     reservation: Reservation | None = None
+    # Guardrails: the rules that applied and each guardrail's check (None: no guardrail applied).
+    guardrails: GuardrailReport | None = None
     # Routing: the plan, every target tried, the router's result and the attempt that answered.
     plan: RoutePlan | None = None
     targets_tried: list[str] = field(default_factory=list)
@@ -82,6 +85,8 @@ class RequestContext:
     held_estimate: bool = False
     # USD of `usage` at the price of the model that answered (None: unpriced, or no usage), priced once.
     cost: float | None = None
+    # The provider answered but a guardrail withheld the answer: its usage is still what was used.
+    answer_discarded: bool = False
     # True once the response status went out: the answer can no longer change (only end early).
     response_started: bool = False
     completed: bool = False

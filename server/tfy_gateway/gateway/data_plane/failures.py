@@ -101,7 +101,7 @@ def bad_request(
 
 def error_fields(error: ApiError) -> dict[str, Any]:
     """OpenAI's `Error` object for `error`: message, type, code and param, all four always present."""
-    code = param = None
+    code, param = getattr(error, "code", None), None  # an ApiError of another layer may name its code
     if isinstance(error, DataPlaneError):
         code, param = error.code, error.param
     return {

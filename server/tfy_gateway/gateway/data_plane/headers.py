@@ -13,6 +13,8 @@ import orjson
 
 from tfy_gateway.gateway.auth import single_authorization
 from tfy_gateway.gateway.data_plane.failures import bad_request
+from tfy_gateway.gateway.guardrails import HEADER as GUARDRAILS
+from tfy_gateway.gateway.guardrails import RequestedGuardrails, parse_guardrails_header
 from tfy_gateway.gateway.routing import RetryPolicy, parse_retry_header
 
 METADATA = "x-tfy-metadata"
@@ -48,6 +50,7 @@ class RequestOptions:
     ttft_timeout_s: float | None = None  # x-tfy-ttft-timeout-ms, streams only
     retry_override: RetryPolicy | None = None
     log_bodies: bool = False
+    guardrails: RequestedGuardrails | None = None  # x-tfy-guardrails: checks added to the rules'
 
 
 NO_OPTIONS = RequestOptions()
@@ -97,24 +100,35 @@ def _logging_enabled(raw: str) -> bool:
 
 
 def parse_options(headers: Mapping[str, str]) -> RequestOptions:
-    """The x-tfy-* options of one request (the common case, none of them, costs five dict lookups)."""
+    """The x-tfy-* options of one request (the common case, none of them, costs six dict lookups)."""
     metadata = headers.get(METADATA)
     timeout = headers.get(REQUEST_TIMEOUT)
     ttft = headers.get(TTFT_TIMEOUT)
     retry = headers.get(RETRY_CONFIG)
     logging_config = headers.get(LOGGING_CONFIG)
-    if metadata is None and timeout is None and ttft is None and retry is None and logging_config is None:
+    guardrails = headers.get(GUARDRAILS)
+    if (
+        metadata is None
+        and timeout is None
+        and ttft is None
+        and retry is None
+        and logging_config is None
+        and guardrails is None
+    ):
         return NO_OPTIONS
-    retry_override = None
-    if retry is not None:
-        try:
+    retry_override = requested = None
+    try:
+        if retry is not None:
             retry_override = parse_retry_header(retry)
-        except ValueError as exc:
-            raise bad_request(str(exc)) from None
+        if guardrails is not None:
+            requested = parse_guardrails_header(guardrails)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
     return RequestOptions(
         metadata=parse_metadata(metadata) if metadata is not None else {},
         timeout_s=_milliseconds(REQUEST_TIMEOUT, timeout) if timeout is not None else None,
         ttft_timeout_s=_milliseconds(TTFT_TIMEOUT, ttft) if ttft is not None else None,
         retry_override=retry_override,
         log_bodies=_logging_enabled(logging_config) if logging_config is not None else False,
+        guardrails=requested,
     )

@@ -1,9 +1,10 @@
 """`Pipeline`: one data-plane request, stage by stage, and the only writer of its `RequestContext`.
 
     authenticate (401) -> read and parse the body (413, 400, 422) -> x-tfy-* headers (400)
-    -> model access and routing plan (403) -> guardrails in -> limits reserve (429)
-    -> route and call (the router retries and falls back; a stream's first chunk is its success)
-    -> respond, or relay the stream -> [guardrails out: non-streamed answers, before responding]
+    -> model access and routing plan (403) -> guardrails in (400) -> limits reserve (429)
+    -> route and call (the router retries and falls back; a stream's first chunk is its success),
+       alongside the input validation still running (a block discards the answer)
+    -> guardrails out (400; a stream is held until they pass) -> respond, or relay the stream
     -> limits settle -> observe (request log, metrics, trace)
 
 The request reads the compiled configuration once, when it arrives, and uses that version for
@@ -52,6 +53,8 @@ from tfy_gateway.gateway.data_plane.failures import (
     from_upstream,
 )
 from tfy_gateway.gateway.data_plane.headers import authorization_of, parse_options, routing_headers, scope_headers
+from tfy_gateway.gateway.data_plane.held_stream import HeldStream, hold
+from tfy_gateway.gateway.data_plane.hooks import GuardrailSession
 from tfy_gateway.gateway.data_plane.limiting import estimated_usage_of
 from tfy_gateway.gateway.data_plane.recording import record
 from tfy_gateway.gateway.data_plane.response_headers import response_headers
@@ -77,7 +80,7 @@ MAX_LOGGED_BODY_CHARS = 64 * 1024
 class Pipeline:
     """Runs one request; lives for that request only."""
 
-    __slots__ = ("_answer", "_observed", "ctx", "plane", "receive", "scope", "send")
+    __slots__ = ("_answer", "_guard", "_observed", "ctx", "plane", "receive", "scope", "send")
 
     def __init__(self, plane: DataPlane, endpoint: EndpointSpec, scope: Scope, receive: Receive, send: Send) -> None:
         self.plane = plane
@@ -87,6 +90,7 @@ class Pipeline:
         self.ctx = RequestContext(endpoint=endpoint, config=plane.config.current)
         # The upstream answer the router settled on (kept here: the stream owns live I/O).
         self._answer: UpstreamResponse | UpstreamStream | None = None
+        self._guard: GuardrailSession | None = None
         self._observed = False
 
     async def run(self) -> None:
@@ -108,6 +112,8 @@ class Pipeline:
             await self._fail(DataPlaneError(500, f"Internal gateway error (request id {ctx.id}).", origin="gateway"))
         finally:
             metrics.in_flight.dec()
+            if self._guard is not None:
+                self._guard.close()
             self._observe()
             await self._settle()
 
@@ -140,7 +146,14 @@ class Pipeline:
         ctx.stream = ctx.endpoint.streams and ctx.body.get("stream") is True
         if self._log_bodies and ctx.raw:
             ctx.body_logged = _clip(ctx.raw.decode("utf-8", "replace"))
-        await plane.guardrails.check_input(ctx)
+        guard = self._guard = plane.guardrails.start(ctx)
+        if guard is not None:
+            ctx.guardrails = guard.report
+            rewritten = await guard.check_input(ctx.body)
+            if rewritten is not None:
+                ctx.body = rewritten  # what the provider receives (and the log shows)
+                if ctx.body_logged is not None:
+                    ctx.body_logged = _clip(orjson.dumps(rewritten).decode())
         trace = ctx.trace
         ctx.reservation = await (
             plane.limits.reserve(ctx) if trace is None else trace.reserve(plane.limits.reserve, ctx)
@@ -153,22 +166,60 @@ class Pipeline:
     # --- route and call, then respond ----------------------------------------------------------
 
     async def _route_and_respond(self) -> None:
-        ctx, plane = self.ctx, self.plane
+        ctx, plane, guard = self.ctx, self.plane, self._guard
         assert ctx.plan is not None
-        ctx.result = result = await plane.router.execute(ctx.plan, self._try, retry_override=ctx.options.retry_override)
+        execute = plane.router.execute(ctx.plan, self._try, retry_override=ctx.options.retry_override)
+        if guard is None:
+            ctx.result = result = await execute
+        else:
+            try:
+                ctx.result = result = await guard.alongside(execute)
+            except ApiError:
+                await self._discard()
+                raise
         if result.outcome.status < 400:
             ctx.served = result.served_by
         answer = self._answer
         if isinstance(answer, UpstreamStream):
-            await self._relay(answer)
+            await self._relay(await self._held(answer, guard) if guard is not None and guard.checks_output else answer)
             return
         if isinstance(result.outcome.payload, ApiError):
             raise result.outcome.payload
         if not isinstance(answer, UpstreamResponse):
             raise DataPlaneError(502, f"Model {ctx.model}: no usable answer from the provider.", origin="gateway")
         self._account(answer.usage, complete=True, content_chunks=0)
-        await plane.guardrails.check_output(ctx, answer.body)
+        if guard is not None and guard.checks_output and answer.body is not None:
+            try:
+                rewritten = await guard.check_output(ctx.body, answer.body)
+            except ApiError:
+                ctx.answer_discarded = True
+                raise
+            if rewritten is not None:
+                answer = replace(answer, body=rewritten)
         await self._respond(answer)
+
+    async def _discard(self) -> None:
+        """Input validation blocked after the provider answered: close the answer, count what it used."""
+        answer = self._answer
+        if isinstance(answer, UpstreamStream):
+            await answer.aclose()
+            self._account(answer.usage, complete=False, content_chunks=answer.content_chunks)
+        elif isinstance(answer, UpstreamResponse):
+            self._account(answer.usage, complete=True, content_chunks=0)
+        else:
+            return
+        self.ctx.answer_discarded = True
+
+    async def _held(self, stream: UpstreamStream, guard: GuardrailSession) -> HeldStream:
+        """The whole stream, once the output guardrails passed it (held_stream.py)."""
+        ctx = self.ctx
+        assert ctx.served is not None
+        try:
+            return await hold(stream, guard, ctx.body, ctx.served.target)
+        except ApiError as exc:
+            self._account(stream.usage, complete=stream.completed, content_chunks=stream.content_chunks)
+            ctx.answer_discarded = exc.origin.startswith("guardrails")
+            raise
 
     async def _try(self, attempt: Attempt) -> Outcome:
         """One upstream call (the router's `call`); a failure comes back as an Outcome carrying the error."""
@@ -223,7 +274,7 @@ class Pipeline:
             answer.status, ttft_ms=latency_ms, tpot_ms=latency_ms / tokens if tokens else None, payload=answer
         )
 
-    async def _relay(self, stream: UpstreamStream) -> None:
+    async def _relay(self, stream: UpstreamStream | HeldStream) -> None:
         ctx, plane = self.ctx, self.plane
         assert ctx.served is not None
         ctx.status = 200
@@ -362,7 +413,7 @@ async def _to_completion(work: Awaitable[None]) -> None:
         raise asyncio.CancelledError
 
 
-def _stream_outcome(status: int, stream: UpstreamStream) -> Outcome:
+def _stream_outcome(status: int, stream: UpstreamStream | HeldStream) -> Outcome:
     """How the stream went, for health and latency-based routing."""
     ttft_ms = stream.ttft * 1000 if stream.ttft is not None else None
     tpot_ms = None

@@ -67,6 +67,17 @@ def record(
         return
     try:
         if request.trace is not None:
+            for check in request.guardrails.checks if request.guardrails is not None else ():
+                request.trace.guardrail(
+                    check.guardrail,
+                    stage=check.stage,
+                    result=check.result,
+                    started=check.started,
+                    latency_ms=check.latency_ms,
+                    operation=check.operation,
+                    strategy=check.strategy,
+                    message=check.message,
+                )
             request.trace.finish(request)
         sink = telemetry.metrics_sink(request.config.telemetry)
         if sink is not None:
@@ -114,8 +125,8 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     model_label = _model_label(request)
     served = request.served.target if request.served is not None else None
     usage = request.usage
-    # A stream that failed midway still consumed tokens: it is priced too.
-    cost = request.cost if status < 400 or request.response_started else None
+    # A stream that failed midway, or an answer a guardrail withheld, still consumed tokens: priced too.
+    cost = request.cost if status < 400 or request.response_started or request.answer_discarded else None
 
     metrics.child(metrics.requests, endpoint, model_label, str(status)).inc()
     metrics.child(metrics.latency, endpoint, model_label).observe(elapsed)
@@ -131,6 +142,14 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
         metrics.child(metrics.tokens, served, "completion").inc(usage.completion_tokens)
         if cost:
             metrics.child(metrics.cost, served).inc(cost)
+    report = request.guardrails
+    if report is not None:
+        for check in report.checks:
+            metrics.child(metrics.guardrail_checks, check.guardrail, check.stage, check.result).inc()
+            if check.blocks:
+                metrics.child(metrics.guardrail_blocks, check.guardrail, check.stage).inc()
+            if check.result != "skipped":
+                metrics.child(metrics.guardrail_latency, check.guardrail).observe(check.latency_ms / 1000)
     tries = request.result.tries if request.result is not None else [(t, status) for t in request.targets_tried[-1:]]
     for target, try_status in tries:
         metrics.child(metrics.upstream_tries, _target_label(request, target), str(try_status)).inc()
@@ -169,6 +188,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             limits=_limits(request),
             trace_id=request.trace.trace_id if request.trace is not None else None,
             teams=[team for team in principal.teams if team != EVERYONE_TEAM] if principal else [],
+            guardrails=[check.to_dict() for check in report.checks] if report is not None else [],
         )
     )
     _genai(request, metrics, elapsed)

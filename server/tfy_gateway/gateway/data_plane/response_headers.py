@@ -5,7 +5,9 @@
   "strategy": ..., "target": ...}, "rate_limit": {"config": ..., "rule_id": ...}, "budgets": [{"config":
   ..., "rule_id": ...}], "retries": 1, "fallbacks": 0}`; `rate_limit` names the rule that admitted (or
   refused) the request, `budgets` every budget rule charged (the first decides), `would_block` the
-  audit-mode rules that would have refused it.
+  audit-mode rules that would have refused it, `guardrails` the guardrail rules that matched and the
+  guardrails run on the input and the output (`{"rules": [...], "input": ["<group>/<name>"], "output":
+  [...], "flagged": [...]}`, `flagged`: failed or errored without blocking, e.g. in audit mode).
 - `x-ratelimit-limit-<name>`, `x-ratelimit-remaining-<name>`, `x-ratelimit-reset-<name>` (seconds
   until capacity frees up, or the budget period ends) for each kind of limit that applied: `requests`,
   `tokens` (rate limits), `cost` (USD) and `budget-tokens` (budgets), under the tightest rule.
@@ -50,6 +52,8 @@ def applied_configurations(request: RequestContext) -> dict[str, Any]:
     reservation = request.reservation
     if reservation is not None and reservation.would_block:
         applied["would_block"] = [{"kind": rule.kind, **_rule(rule)} for rule in reservation.would_block]
+    if request.guardrails is not None:
+        applied["guardrails"] = request.guardrails.applied()
     retries, fallbacks = request.retries_and_fallbacks()
     if retries or fallbacks:
         applied["retries"] = retries

@@ -27,7 +27,8 @@ from starlette.requests import HTTPConnection
 from tfy_gateway.gateway.alerts import Alert, AlertError, AlertOutbox
 from tfy_gateway.gateway.alerts.claims import RedisAlertClaims
 from tfy_gateway.gateway.config import ConfigHub
-from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits, NoGuardrails
+from tfy_gateway.gateway.data_plane.guarding import PolicyGuardrails
+from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits
 from tfy_gateway.gateway.data_plane.limiting import PolicyLimits
 from tfy_gateway.gateway.limits import Limiter, LimitJournal, MemoryLimitState, ThresholdCrossed
 from tfy_gateway.gateway.limits.failover import FailoverLimitState
@@ -52,7 +53,8 @@ class DataPlaneOptions:
     """What an embedder or a test may replace before the app starts.
 
     `limits`: the rate limiter and budgets (default: `PolicyLimits` over the built-in `Limiter`);
-    `guardrails`: the pipeline's guardrail hook (default: admit everything); `transport`: where upstream
+    `guardrails`: the pipeline's guardrail hook (default: `PolicyGuardrails`, the applied guardrail
+    rules, calling guardrail services over the same transport); `transport`: where upstream
     calls go (default: a pooled aiohttp client; an injected one is the caller's to close).
     """
 
@@ -160,7 +162,7 @@ class DataPlane:
                 router=router,
                 limits=limits,
                 limiter=limiter,
-                guardrails=options.guardrails or NoGuardrails(),
+                guardrails=options.guardrails or PolicyGuardrails(transport),
                 transport=transport,
                 logs=logs,
                 alerts=alerts,

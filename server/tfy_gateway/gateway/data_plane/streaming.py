@@ -13,13 +13,25 @@ reads its logs or usage next finds the request there.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import orjson
 
 from tfy_gateway.gateway.data_plane.asgi import SSE_HEADERS, Headers, Send
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, error_fields, from_upstream
-from tfy_gateway.gateway.providers import DONE, UpstreamError, UpstreamStream
+from tfy_gateway.gateway.providers import DONE, UpstreamError
+
+
+class Events(Protocol):
+    """What `relay` sends: an upstream stream, or one held back for its output guardrails."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,7 @@ def error_event(error: DataPlaneError) -> bytes:
     return b"data: " + orjson.dumps(failure) + b"\n\n"
 
 
-async def relay(send: Send, stream: UpstreamStream, headers: Headers, *, target: str, keep_text: bool) -> StreamReport:
+async def relay(send: Send, stream: Events, headers: Headers, *, target: str, keep_text: bool) -> StreamReport:
     """Send the 200 and every event of `stream` but the final `[DONE]` to the client; close the stream."""
     text: list[str] = []
     first_sent_at: float | None = None

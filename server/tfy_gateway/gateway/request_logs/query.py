@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+import orjson
+
 from tfy_gateway.gateway.errors import RequestError
 from tfy_gateway.gateway.request_logs.record import COLUMNS, row_to_dict
 
@@ -113,6 +115,8 @@ class LogFilter:
     status: str | None = None  # "200", "4xx", "error" (>= 400) or "success" (< 400)
     since: float | None = None
     until: float | None = None
+    blocked: bool = False  # only requests a guardrail blocked
+    guardrail: str | None = None  # only requests this guardrail (`<group>/<integration>`) checked
     trace_id: str | None = None  # the W3C trace id (32 hex digits)
     id: str | None = None  # one record
     team: str | None = None  # the caller was in this team when the request was made
@@ -145,6 +149,12 @@ class LogFilter:
         if self.until is not None:
             clauses.append("created_at < ?")
             params.append(self.until)
+        if self.blocked:
+            clauses.append("error_origin IN (?, ?)")
+            params += ["guardrails_input", "guardrails_output"]
+        if self.guardrail:
+            clauses.append("guardrails LIKE ?")
+            params.append('%"guardrail":' + orjson.dumps(self.guardrail).decode().replace("%", "\\%") + "%")
         if self.trace_id:
             clauses.append("trace_id = ?")
             params.append(self.trace_id.strip().lower())

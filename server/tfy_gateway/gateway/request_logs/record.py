@@ -38,8 +38,9 @@ COLUMNS = (
     "limits",
     "trace_id",
     "teams",
+    "guardrails",
 )
-_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits", "teams"})
+_JSON_COLUMNS = frozenset({"metadata", "rule_ids", "tries", "limits", "teams", "guardrails"})
 
 
 @dataclass(slots=True)
@@ -80,6 +81,9 @@ class LogRecord:
     # The caller's teams when the request was made (team:everyone left out): per-team usage counts a
     # request for the teams its user was in then, whatever the membership is now.
     teams: list[str] = field(default_factory=list)
+    # Each guardrail that ran: {"guardrail", "stage", "operation", "mode", "result", "latency_ms",
+    # "message"?, "blocked"?} (the message says what was found, never the text that matched).
+    guardrails: list[dict[str, Any]] = field(default_factory=list)
 
     def to_row(self) -> tuple[Any, ...]:
         return (
@@ -112,6 +116,7 @@ class LogRecord:
             orjson.dumps(self.limits).decode(),
             self.trace_id,
             orjson.dumps(self.teams).decode(),
+            orjson.dumps(self.guardrails).decode(),
         )
 
 

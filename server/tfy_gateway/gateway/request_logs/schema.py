@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS request_logs (
     usage_estimated INTEGER NOT NULL DEFAULT 0,
     limits TEXT NOT NULL DEFAULT '{}',
     trace_id TEXT,
-    teams TEXT NOT NULL DEFAULT '[]'
+    teams TEXT NOT NULL DEFAULT '[]',
+    guardrails TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS request_logs_time ON request_logs (created_at);
 CREATE INDEX IF NOT EXISTS request_logs_subject ON request_logs (subject, created_at);
@@ -82,3 +83,5 @@ def _add_missing_columns(connection: sqlite3.Connection) -> None:
         connection.execute("ALTER TABLE request_logs ADD COLUMN trace_id TEXT")
     if "teams" not in present:
         connection.execute(f"ALTER TABLE request_logs ADD COLUMN {TEAMS_COLUMN}")
+    if "guardrails" not in present:
+        connection.execute("ALTER TABLE request_logs ADD COLUMN guardrails TEXT NOT NULL DEFAULT '[]'")

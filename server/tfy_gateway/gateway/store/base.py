@@ -25,7 +25,7 @@ import anyio
 import anyio.to_thread
 import orjson
 
-from tfy_gateway.gateway.errors import StateError
+from tfy_gateway.gateway.errors import ApiError, StateError
 
 T = TypeVar("T")
 
@@ -113,6 +113,18 @@ class Contents:
 
 class StoreError(StateError):
     """The database cannot be opened or has an unexpected schema."""
+
+
+LEASE_WAIT_S = 30.0
+"""How long a commit or a lease waits for another process's write lease before giving up (503)."""
+
+
+def lease_timeout(location: str, waited_s: float) -> ApiError:
+    return ApiError(
+        503,
+        f"Another gateway process on {location} has held the configuration write lease for more than "
+        f"{waited_s:g} s: nothing was changed. Retry; if it persists, look for a stuck gateway process.",
+    )
 
 
 class StoreConflict(StateError):
@@ -326,6 +338,7 @@ class Store(abc.ABC):
 
     def __init__(self) -> None:
         self._limiter = anyio.CapacityLimiter(1)
+        self.lease_wait_s = LEASE_WAIT_S
         self._observers: list[CommitObserver] = []
 
     @property
@@ -339,6 +352,15 @@ class Store(abc.ABC):
 
         With `expect_version`, raise `StoreConflict` (nothing written) when another process committed
         since that version: the caller planned against a stale view.
+        """
+
+    @abc.abstractmethod
+    def write_lease(self) -> AbstractContextManager[None]:
+        """The exclusive right to commit, across every process on this database, while the block runs.
+
+        Every other process's `transaction` waits until it is released (at most `LEASE_WAIT_S`, then a
+        503 that changes nothing); this object's own transactions go ahead. A writer that lost the
+        optimistic race to other replicas takes it to plan and commit once more, certain to win.
         """
 
     @abc.abstractmethod

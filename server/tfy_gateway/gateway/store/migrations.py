@@ -153,6 +153,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         6, "request logs: the caller's teams", "", f"ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS {TEAMS_COLUMN}"
     ),
     Migration(7, "budget alerts and their deliveries (PostgreSQL only)", "", _ALERTS_POSTGRES),
+    Migration(
+        8,
+        "request logs: guardrail checks",
+        "",
+        "ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS guardrails TEXT NOT NULL DEFAULT '[]'",
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

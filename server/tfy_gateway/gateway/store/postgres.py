@@ -31,11 +31,13 @@ from tfy_gateway.gateway.store.base import (
     StoreError,
     Transaction,
     check_expected,
+    lease_timeout,
 )
 from tfy_gateway.gateway.store.migrations import migrate
 
 CHANNEL = "tfy_gateway_changes"
 MIGRATION_LOCK = 7_415_201_911  # pg_advisory_xact_lock key held while migrating (any constant will do)
+WRITE_LEASE = 7_415_201_912  # advisory lock key of the write lease (shared by every commit, exclusive for a lease)
 CONNECT_TIMEOUT_S = 5
 
 
@@ -68,6 +70,7 @@ class PostgresStore(Store):
         super().__init__()
         self.url = url
         self._lock = threading.Lock()
+        self._leased = False  # this object holds the write lease: its own commits need not wait for it
         self._db = connect(url)
         try:
             with self._db.transaction():
@@ -129,13 +132,48 @@ class PostgresStore(Store):
     @contextmanager
     def transaction(self, *, expect_version: int | None = None) -> Iterator[Transaction]:
         with self._lock:
-            connection, version = self._begin(BUMP_VERSION)
+            connection, _ = self._begin(f"SET LOCAL lock_timeout = '{self._lock_timeout}'")
             with self._ending(connection):
+                if not self._leased:
+                    self._wait_for_lease(connection, "SELECT pg_advisory_xact_lock_shared(%s)")
+                version = int(connection.execute(BUMP_VERSION).fetchone()[0])  # type: ignore[index]
                 transaction = Transaction(self._executor(connection), previous_version=version - 1)
                 check_expected(transaction, expect_version)
                 yield transaction
                 connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(transaction.version)))
         self._committed(transaction)
+
+    @contextmanager
+    def write_lease(self) -> Iterator[None]:
+        """A session-level advisory lock on a connection of its own: a crashed holder's lease ends
+        with its connection."""
+        try:
+            connection = connect(self.url, autocommit=True)
+        except StoreError as exc:
+            raise self._unreachable(exc) from None
+        try:
+            connection.execute(f"SET lock_timeout = '{self._lock_timeout}'")
+            self._wait_for_lease(connection, "SELECT pg_advisory_lock(%s)")
+            with self._lock:
+                self._leased = True
+            yield
+        finally:
+            with self._lock:
+                self._leased = False
+            connection.close()
+
+    @property
+    def _lock_timeout(self) -> str:
+        return f"{max(1, int(self.lease_wait_s * 1000))}ms"
+
+    def _wait_for_lease(self, connection: psycopg.Connection[Any], statement: str) -> None:
+        try:
+            connection.execute(statement, (WRITE_LEASE,))
+        except psycopg.errors.LockNotAvailable:
+            raise lease_timeout(self.location, self.lease_wait_s) from None
+        except psycopg.OperationalError as exc:
+            connection.close()
+            raise self._unreachable(exc) from None
 
     @contextmanager
     def reading(self) -> Iterator[Execute]:

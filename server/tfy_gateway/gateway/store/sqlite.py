@@ -12,9 +12,13 @@ Hot paths never read SQLite: they read the in-memory snapshot and the authentica
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +34,7 @@ from tfy_gateway.gateway.store.base import (
     StoreError,
     Transaction,
     check_expected,
+    lease_timeout,
 )
 from tfy_gateway.gateway.store.migrations import LATEST, migrate
 
@@ -49,6 +54,7 @@ class SqliteStore(Store):
         super().__init__()
         self.path = path
         self._lock = threading.Lock()
+        self._leased = False  # this object holds the write lease: its own commits need not wait for it
         try:
             private_file(path)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
@@ -98,9 +104,42 @@ class SqliteStore(Store):
             self._db.close()
 
     @contextmanager
+    def write_lease(self) -> Iterator[None]:
+        """An exclusive `flock` on a file beside the database: the kernel ends a crashed holder's lease."""
+        with self._lease_file(fcntl.LOCK_EX):
+            with self._lock:
+                self._leased = True
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self._leased = False
+
+    @contextmanager
+    def _lease_file(self, mode: int) -> Iterator[None]:
+        path = self.path.with_name(self.path.name + ".lease")
+        private_file(path)
+        descriptor = os.open(path, os.O_RDWR)
+        try:
+            deadline = time.monotonic() + self.lease_wait_s
+            while True:
+                try:
+                    fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise lease_timeout(self.location, self.lease_wait_s) from None
+                    time.sleep(0.01)  # a worker thread polling a lock the kernel cannot wait on with a timeout
+            yield
+        finally:
+            os.close(descriptor)  # releases the lock
+
+    @contextmanager
     def transaction(self, *, expect_version: int | None = None) -> Iterator[Transaction]:
         """A full disk is a 507 that names the directory: nothing of the change was saved."""
-        with self._lock:
+        with self._lock, contextlib.ExitStack() as stack:
+            if not self._leased:
+                stack.enter_context(self._lease_file(fcntl.LOCK_SH))
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 version = int(self._db.execute(BUMP_VERSION).fetchone()[0])

@@ -18,6 +18,7 @@ from tfy_gateway.intents import (
     IntentCheck,
     RouteIntent,
     check_intent,
+    prerequisite,
     render,
     to_yaml,
 )
@@ -58,7 +59,8 @@ async def _optional_live(ctx: Context, *, routing: bool = True) -> tuple[Catalog
 
 
 async def gateway_check_intent(ctx: Context, intent: IntentArg) -> IntentCheck:
-    """Check a structured change request (route, rate_limit, budget, provider_account, virtual_account).
+    """Check a structured change request (route, rate_limit, budget, provider_account, virtual_account,
+    guardrail).
 
     Returns complete=true when gateway_render_manifest can render it; otherwise one question per
     missing, ambiguous or invalid field (allowed values and the recommended answer first) and
@@ -74,8 +76,13 @@ async def gateway_check_intent(ctx: Context, intent: IntentArg) -> IntentCheck:
 
 
 class RenderResult(BaseModel):
-    yaml: str = Field(description="The manifest to review, then pass to gateway_plan.")
+    yaml: str = Field(description="The manifest(s) to review, then pass to gateway_plan (all documents at once).")
     manifest: dict[str, Any]
+    documents: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Every manifest in apply order when the intent needs more than one (a guardrail's group, "
+        "then its rule); `yaml` holds them all.",
+    )
     merged_with_live: bool = Field(description="The live resource existed and its other rules/models were kept.")
     rule_ids: list[str] = Field(default_factory=list, description="Rules of the merged config, in order.")
     defaults: list[AppliedDefault] = Field(default_factory=list, description="Defaults the rendering used.")
@@ -106,15 +113,21 @@ async def gateway_render_manifest(ctx: Context, intent: IntentArg) -> RenderResu
             )
         manifest = render(intent)
         current = await live_resource(client, manifest)
+        first = prerequisite(intent)
+        if first is not None:
+            first = prerequisite(intent, await live_resource(client, first))
     if current is not None:
         manifest = render(intent, current)
-    findings = validate_one(manifest, catalog)
+    documents = [first, manifest] if first is not None else [manifest]
+    catalog = Catalog.from_manifests(documents).merged(catalog)
+    findings = [finding for document in documents for finding in validate_one(document, catalog)]
     found = manifest.get("rules")
     rules: list[Any] = found if isinstance(found, list) else []
     placement = next((d.note for d in check.defaults if d.field == "rule_id"), None)
     return RenderResult(
-        yaml=to_yaml(manifest),
+        yaml=to_yaml(documents if len(documents) > 1 else manifest),
         manifest=manifest,
+        documents=documents if len(documents) > 1 else [],
         merged_with_live=current is not None,
         rule_ids=[str(r.get("id")) for r in rules if isinstance(r, dict)],
         defaults=check.defaults,

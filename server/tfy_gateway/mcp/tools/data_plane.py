@@ -12,13 +12,15 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from tfy_gateway.intents import CONFIG_TYPES, BudgetIntent, Intent, RateLimitIntent, RouteIntent
+from tfy_gateway.intents import CONFIG_TYPES, BudgetIntent, GuardrailIntent, Intent, RateLimitIntent, RouteIntent
+from tfy_gateway.intents.guardrail import reference
 from tfy_gateway.mcp.errors import RESTART_HINT
 from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.base import add_tool
 from tfy_gateway.mcp.verify import Kind, Sender, Verification, limit_rule_id, unverified
 from tfy_gateway.mcp.verify import verify as verify_intent
 from tfy_gateway.mcp.verify_caller import CallerUnavailable, NoCaller, acting_as, plan_caller
+from tfy_gateway.mcp.verify_guardrail import verify_guardrail
 from tfy_gateway.mcp.verify_spend import MAX_REQUESTS, CannotReach, spend_for, statement
 from tfy_gateway.platform import (
     ControlPlaneClient,
@@ -83,7 +85,8 @@ async def gateway_smoke_test(
                 "The intent that was applied (as given to gateway_render_manifest): state what checking it costs, "
                 "then (confirm=true) send requests as a caller the rule applies to and report whether it holds. "
                 "route: the split over `requests`; rate_limit: a 429 from its rule past the limit; budget: its rule "
-                "in x-tfy-applied-configurations."
+                "in x-tfy-applied-configurations; guardrail: a crafted prompt (or answer) it must block, redact or "
+                "flag."
             )
         ),
     ] = None,
@@ -149,10 +152,16 @@ async def _verify(
     """The statement (nothing sent), or the verification as a caller the rule applies to."""
     if isinstance(intent, RouteIntent) and intent.model and intent.model != model:
         raise ToolError(f"To verify the route for '{intent.model}', pass model='{intent.model}' (got '{model}').")
-    if not isinstance(intent, (RouteIntent, RateLimitIntent, BudgetIntent)):
+    if not isinstance(intent, (RouteIntent, RateLimitIntent, BudgetIntent, GuardrailIntent)):
         raise ToolError(f"{intent.kind} intents cannot be verified with requests; use gateway_status/list_models.")
     kind: Kind = intent.kind
-    expected = {"rule_id": limit_rule_id(intent)} if not isinstance(intent, RouteIntent) else {"model": intent.model}
+    expected: dict[str, Any]
+    if isinstance(intent, RouteIntent):
+        expected = {"model": intent.model}
+    elif isinstance(intent, GuardrailIntent):
+        expected = {"guardrail": reference(intent)}
+    else:
+        expected = {"rule_id": limit_rule_id(intent)}
     state = state_of(ctx)
     settings = state.require_settings()
     async with state.control_plane() as client:
@@ -169,6 +178,8 @@ async def _verify(
         try:
             async with acting_as(client, settings, caller) as as_caller:
                 sender = Sender(as_caller, model, spend, {**verify_metadata(intent), **(metadata or {})} or None)
+                if isinstance(intent, GuardrailIntent):
+                    return await verify_guardrail(sender, intent)
                 return await verify_intent(sender, intent, live_budgets=live_budgets)
         except CallerUnavailable as exc:
             return unverified(kind, f"nothing was sent: {exc}", expected, spend), None

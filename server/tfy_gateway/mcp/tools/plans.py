@@ -12,6 +12,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from tfy_gateway.manifests import ManifestLoadError, has_errors, load_text, validate_documents
+from tfy_gateway.mcp.batch import dry_run
 from tfy_gateway.mcp.errors import tool_error
 from tfy_gateway.mcp.findings import NOT_ENFORCED, FindingOut, server_finding, summarise
 from tfy_gateway.mcp.live import live_catalog
@@ -21,7 +22,7 @@ from tfy_gateway.mcp.state import state_of
 from tfy_gateway.mcp.tools.authoring import MAX_YAML_CHARS
 from tfy_gateway.mcp.tools.base import add_tool
 from tfy_gateway.mcp.tools.policy import Impact, plan_impact
-from tfy_gateway.platform import ControlPlaneError, sort_for_apply
+from tfy_gateway.platform import BatchAccounts, ControlPlaneError, sort_for_apply
 
 PLAN = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 FIRST_MATCH_CONFIGS = frozenset({"gateway-load-balancing-config", "gateway-rate-limiting-config"})
@@ -107,8 +108,10 @@ async def gateway_plan(
                 + "\nFix them (gateway_validate_manifest shows hints) and call gateway_plan again."
             )
         planned: list[PlannedDocument] = []
-        for doc in sort_for_apply(documents, lambda d: d.data):
-            outcome = await client.apply(doc.data, dry_run=True)
+        ordered = sort_for_apply(documents, lambda d: d.data)
+        accounts = BatchAccounts([doc.data for doc in ordered])
+        for doc in ordered:
+            outcome = await dry_run(client, accounts, doc.data)
             action = outcome.action if outcome.changed else "NO_CHANGE"
             planned.append(
                 PlannedDocument(
@@ -205,8 +208,9 @@ async def gateway_apply_plan(
             f"{int(state.plans.ttl_seconds // 60)} minutes). Call gateway_plan again and review the new diff."
         )
     async with state.control_plane() as client:
+        accounts = BatchAccounts([doc.manifest for doc in plan.documents])
         for doc in plan.documents:
-            outcome = await client.apply(doc.manifest, dry_run=True)
+            outcome = await dry_run(client, accounts, doc.manifest)
             if fingerprint(outcome.existing) != doc.live_fingerprint:
                 raise ToolError(
                     f"The live {doc.type} '{doc.name}' changed since plan {plan_id} was made, so the "

@@ -1,0 +1,47 @@
+"""`PolicyGuardrails`: the pipeline's `Guardrails` hook, running the applied guardrail rules.
+
+It reads the request context once to pick the request's guardrails (the compiled config's rules that
+match its model, subjects and metadata, plus those `X-TFY-GUARDRAILS` asks for) and hands back a
+`GuardrailRun` (guardrails/run.py) that the pipeline drives. With no guardrail rule and no header it
+returns None at once. Input guardrails check text-bearing requests (chat, completions, embeddings,
+images, speech, moderations); an audio upload carries no text and is not checked. Output guardrails
+check chat and completions answers.
+"""
+
+from __future__ import annotations
+
+from tfy_gateway.gateway.data_plane.context import RequestContext
+from tfy_gateway.gateway.data_plane.failures import bad_request
+from tfy_gateway.gateway.data_plane.hooks import GuardrailSession
+from tfy_gateway.gateway.guardrails import HEADER, Caller, GuardrailRun, RequestView
+from tfy_gateway.gateway.providers import Transport
+
+
+class PolicyGuardrails:
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    def start(self, request: RequestContext) -> GuardrailSession | None:
+        compiled = request.config.guardrails
+        requested = request.options.guardrails
+        if requested is None and not compiled.rules:
+            return None  # the common case: one attribute read and one test per request
+        principal, model = request.principal, request.model
+        if principal is None or model is None or request.endpoint.multipart:
+            return None
+        if requested is not None:
+            unknown = compiled.unknown((*requested.input, *requested.output))
+            if unknown:
+                raise bad_request(
+                    f"{HEADER} names {', '.join(repr(u) for u in unknown)}, which no guardrail group defines; "
+                    f"known guardrails: {', '.join(sorted(compiled.integrations)) or 'none'}."
+                )
+        selection = compiled.select(model, principal.subjects, request.options.metadata, requested)
+        if selection is None:
+            return None
+        if request.endpoint.name not in ("chat", "completions") and selection.output:
+            selection = selection.without_output()
+            if not selection.input:
+                return None
+        caller = Caller(principal.subject, principal.kind, principal.name, principal.id)
+        return GuardrailRun(selection, RequestView(model, caller, request.options.metadata, self.transport))

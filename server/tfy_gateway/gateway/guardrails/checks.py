@@ -1,0 +1,85 @@
+"""What running one guardrail on one request came to, and whether that blocks the request.
+
+`enforcing_strategy`, as the platform defines it: `enforce` blocks on a violation and on an error;
+`enforce_but_ignore_on_error` blocks on a violation only; `audit` never blocks (the result is
+recorded, and an audit-mode mutate guardrail reports its rewrite without applying it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Stage = Literal["input", "output"]
+Operation = Literal["validate", "mutate"]
+Strategy = Literal["enforce", "enforce_but_ignore_on_error", "audit"]
+Result = Literal["pass", "fail", "mutate", "error", "skipped"]
+"""pass: nothing found; fail: a violation; mutate: the content was rewritten; error: the guardrail
+could not give an answer (timeout, unreachable, bad answer); skipped: not run by this gateway."""
+
+RESULTS: tuple[Result, ...] = ("pass", "fail", "mutate", "error", "skipped")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One guardrail's outcome on one request (what the request log, metrics and headers report).
+
+    `message` explains a violation or an error; it never quotes the content that was found.
+    """
+
+    guardrail: str  # <group>/<integration>
+    stage: Stage
+    operation: Operation
+    strategy: Strategy
+    result: Result
+    latency_ms: float
+    message: str | None = None
+    started: float = 0.0  # time.perf_counter() when the check began (for its trace span)
+
+    @property
+    def blocks(self) -> bool:
+        if self.result == "fail":
+            return self.strategy != "audit"
+        if self.result == "error":
+            return self.strategy == "enforce"
+        return False
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "guardrail": self.guardrail,
+            "stage": self.stage,
+            "operation": self.operation,
+            "mode": self.strategy,
+            "result": self.result,
+            "latency_ms": round(self.latency_ms, 3),
+        }
+        if self.message:
+            data["message"] = self.message
+        if self.blocks:
+            data["blocked"] = True
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailReport:
+    """What the guardrails did to one request: the rules that selected them and every check so far
+    (the list grows while the request runs; observers read it once the request has ended)."""
+
+    rules: tuple[str, ...]
+    checks: list[Check]
+
+    def applied(self) -> dict[str, object]:
+        """For x-tfy-applied-configurations: rules, the guardrails run per stage, the flagged ones
+        (failed or errored without blocking) and the ones that rewrote the content."""
+        data: dict[str, object] = {"rules": list(self.rules)}
+        for stage in ("input", "output"):
+            names = [check.guardrail for check in self.checks if check.stage == stage]
+            if names:
+                data[stage] = names
+        flagged = [check.guardrail for check in self.checks if check.result in ("fail", "error") and not check.blocks]
+        if flagged:
+            data["flagged"] = flagged
+        mutated = [check.guardrail for check in self.checks if check.result == "mutate" and check.strategy != "audit"]
+        if mutated:
+            data["mutated"] = mutated
+        return data

@@ -1,0 +1,119 @@
+"""The text a guardrail inspects in a request or an answer, and the same body with that text rewritten.
+
+Input: every message's text content (a string, or the `text` parts of a content list) for chat;
+`prompt` for completions and images; `input` for embeddings, moderations and speech (strings only:
+token ids carry no text). Output: each choice's `message.content` (chat) or `text` (completions).
+Rewriting builds a new body and shares everything it does not change; the original is never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from tfy_gateway.gateway.guardrails.checks import Stage
+
+Rewrite = Callable[[str], str]
+INPUT_FIELDS = ("prompt", "input")
+
+
+def texts(body: Mapping[str, Any], stage: Stage) -> list[str]:
+    """Every piece of text `stage` inspects in `body`, in order."""
+    return list(_texts(body, stage))
+
+
+def _texts(body: Mapping[str, Any], stage: Stage) -> Iterator[str]:
+    if stage == "output":
+        for choice in _list(body.get("choices")):
+            if not isinstance(choice, dict):
+                continue
+            message = choice.get("message")
+            if isinstance(message, dict):
+                yield from _content_texts(message.get("content"))
+            elif isinstance(choice.get("text"), str):
+                yield choice["text"]
+        return
+    for message in _list(body.get("messages")):
+        if isinstance(message, dict):
+            yield from _content_texts(message.get("content"))
+    for field in INPUT_FIELDS:
+        yield from _strings(body.get(field))
+
+
+def _content_texts(content: Any) -> Iterator[str]:
+    if isinstance(content, str):
+        yield content
+    elif isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+                yield part["text"]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        yield from (item for item in value if isinstance(item, str))
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def rewrite(body: Mapping[str, Any], stage: Stage, change: Rewrite) -> dict[str, Any] | None:
+    """`body` with every inspected text replaced by `change(text)`; None when nothing changed."""
+    changed = False
+
+    def apply(text: str) -> str:
+        nonlocal changed
+        new = change(text)
+        if new != text:
+            changed = True
+        return new
+
+    if stage == "output":
+        result = {**body, "choices": [_rewrite_choice(choice, apply) for choice in _list(body.get("choices"))]}
+    else:
+        result = dict(body)
+        if isinstance(body.get("messages"), list):
+            result["messages"] = [_rewrite_message(message, apply) for message in body["messages"]]
+        for field in INPUT_FIELDS:
+            if field in body:
+                result[field] = _rewrite_strings(body[field], apply)
+    return result if changed else None
+
+
+def _rewrite_choice(choice: Any, apply: Rewrite) -> Any:
+    if not isinstance(choice, dict):
+        return choice
+    message = choice.get("message")
+    if isinstance(message, dict):
+        return {**choice, "message": _rewrite_message(message, apply)}
+    if isinstance(choice.get("text"), str):
+        return {**choice, "text": apply(choice["text"])}
+    return choice
+
+
+def _rewrite_message(message: Any, apply: Rewrite) -> Any:
+    if not isinstance(message, dict):
+        return message
+    content = message.get("content")
+    if isinstance(content, str):
+        return {**message, "content": apply(content)}
+    if isinstance(content, list):
+        parts = [
+            {**part, "text": apply(part["text"])}
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+            else part
+            for part in content
+        ]
+        return {**message, "content": parts}
+    return message
+
+
+def _rewrite_strings(value: Any, apply: Rewrite) -> Any:
+    if isinstance(value, str):
+        return apply(value)
+    if isinstance(value, list):
+        return [apply(item) if isinstance(item, str) else item for item in value]
+    return value
