@@ -24,7 +24,23 @@ WEATHER = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
-CHAT_MODELS = ("fake/gpt-4o", "claude/sonnet")
+CHAT_MODELS = ("fake/gpt-4o", "claude/sonnet", "azure/gpt-4o")
+AZURE = {
+    "name": "azure",
+    "type": "provider-account/azure-openai",
+    "azure_endpoint": "http://fake-provider.test",
+    "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
+    "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
+    "integrations": [
+        {
+            "type": "integration/model/azure-openai",
+            "name": "gpt-4o",
+            "model_id": "gpt-4o-deployment",
+            "api_version": "2024-10-21",
+            "model_types": ["chat"],
+        }
+    ],
+}
 
 
 def events(response: httpx.Response) -> list[dict[str, Any]]:
@@ -44,6 +60,7 @@ async def ok(response: httpx.Response) -> dict[str, Any]:
 @pytest.mark.parametrize("model", CHAT_MODELS)
 @pytest.mark.parametrize("tools", [False, True])
 async def test_chat_answers_and_chunks(dp: DataPlane, model: str, tools: bool) -> None:
+    await dp.apply(AZURE)
     extra: dict[str, Any] = {"tools": [WEATHER], "tool_choice": "required"} if tools else {}
     body = {"model": model, "messages": HI, "max_tokens": 5, **extra}
     answer = await ok(await dp.post("chat/completions", body))
