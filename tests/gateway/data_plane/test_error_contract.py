@@ -143,3 +143,10 @@ async def test_a_parameter_anthropic_cannot_honour_is_refused_before_any_call(
         await sdk.chat.completions.create(model="claude/sonnet", messages=MESSAGES, seed=1)
     assert (seeded.value.code, seeded.value.param) == ("unsupported_parameter", "seed")
     assert dp.gateway.provider_stats()["requests"] == before
+
+
+async def test_a_model_that_cannot_be_called_is_not_retried_by_the_sdk(dp: DataPlane) -> None:
+    response = await dp.chat("nosecret/gpt-4o")
+    assert response.status_code == 500 and response.headers["x-should-retry"] == "false"
+    assert response.json()["error"]["code"] == "configuration_error"
+    assert "TFY_SECRET_MISSING_GROUP_API_KEY" in response.json()["message"]

@@ -487,8 +487,14 @@ def _not_callable(model: str, entry: CatalogEntry | None) -> DataPlaneError:
         )
     else:
         message = f"Model {model} cannot be called: {entry.problem}."
-    return DataPlaneError(
-        500, message, type="configuration_error", origin="gateway", provider=entry.provider if entry else None
+    return DataPlaneError(  # asking again cannot help until the configuration changes
+        500,
+        message,
+        type="configuration_error",
+        origin="gateway",
+        provider=entry.provider if entry else None,
+        code="configuration_error",
+        retry=False,
     )
 
 
