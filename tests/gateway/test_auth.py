@@ -77,6 +77,16 @@ def test_expiry_follows_the_clock() -> None:
     assert authenticator.authenticate("tfy_va_ci-bot_s") is None
 
 
+def test_a_token_is_found_by_its_id_until_it_expires() -> None:
+    clock = Clock(1893456000 - 1)
+    authenticator = make(clock)
+    root = authenticator.by_token_id("id-tfy_root")
+    assert root is not None and root.subject == "user:root@local"
+    assert authenticator.by_token_id("id-tfy_gone") is None and authenticator.by_token_id("id-unknown") is None
+    clock.now += 1
+    assert authenticator.by_token_id("id-tfy_root") is None
+
+
 @pytest.mark.parametrize(
     ("header", "message"),
     [

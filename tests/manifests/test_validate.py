@@ -311,3 +311,15 @@ def test_numbers_written_as_text_are_errors_not_silently_converted() -> None:
         ("error", "wrong-type", "integrations[0].cost.value.input", 8),
         ("error", "wrong-type", "integrations[0].cost.value.output", 8),
     ]
+
+
+def test_bedrock_assumed_role_warns_that_the_local_gateway_cannot_call_it() -> None:
+    found = check("""
+    name: b
+    type: provider-account/aws-bedrock
+    region: us-east-1
+    auth_data: {type: assumed-role-based, assumed_role_arn: "arn:aws:iam::123456789012:role/bedrock"}
+    integrations:
+      - {type: integration/model/bedrock, name: nova, model_id: amazon.nova-pro-v1:0, model_types: [chat]}
+    """)
+    assert found == [("warning", "assumed-role-local", "auth_data.type", 4)]

@@ -1,6 +1,6 @@
 """A fast, deterministic fake LLM provider for tests, demos and benchmarks.
 
-It speaks three wire formats on one port:
+It speaks six wire formats on one port:
 - OpenAI: POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/moderations, /v1/rerank
   (Cohere style, also /v2/rerank), /v1/images/generations, /v1/audio/speech, /v1/audio/transcriptions;
   GET /v1/models. Auth: `Authorization: Bearer <key>`, checked only when a key is required.
@@ -8,8 +8,17 @@ It speaks three wire formats on one port:
   `anthropic-version` answers in Anthropic's list format.
 - Azure OpenAI: POST /openai/deployments/{deployment}/{chat/completions,completions,embeddings}
   (needs `?api-version=` and the `api-key` header; the deployment name is the model).
+- Gemini API: POST /{v1,v1beta}/models/{model}:generateContent and :streamGenerateContent?alt=sse
+  (`x-goog-api-key` or `?key=`). Vertex AI: POST /{v1,v1beta1}/projects/{p}/locations/{l}/publishers/
+  {pub}/models/{model}:{generateContent,streamGenerateContent,rawPredict,streamRawPredict} (Bearer
+  token; publisher anthropic: Anthropic Messages), and POST /token, Google's OAuth token endpoint for a
+  service account's JWT grant (the tokens it issues are the ones Vertex accepts when a key is
+  required). Google errors: `{"error":{"code","message","status","details"}}`.
+- AWS Bedrock: POST /model/{modelId}/converse and /converse-stream (answered in AWS event-stream
+  frames); needs `Authorization: Bearer <key>` or a SigV4 `Authorization` with `X-Amz-Date`.
 Errors use each provider's own body: OpenAI `{"error":{"message","type","param","code"}}`, Anthropic
-`{"type":"error","error":{"type","message"}}`, Azure `{"error":{"code","message"}}`.
+`{"type":"error","error":{"type","message"}}`, Azure `{"error":{"code","message"}}`, Bedrock
+`{"message"}` with the exception in `x-amzn-ErrorType`.
 
 Knobs: one spec syntax `name=value,name=value`, carried in either (or both) of
 - a path prefix: `/knobs/<spec>/v1/chat/completions` (put it in a provider account's base_url, e.g.
@@ -33,9 +42,10 @@ Knobs: one spec syntax `name=value,name=value`, carried in either (or both) of
 | api_key | the API key this request must carry (tests that credentials are forwarded) |
 | drop_after | streams only: abort the connection after N output tokens |
 | linger_ms | streams only (OpenAI wire): keep the connection open this long after [DONE] before ending the body |
-| cut_after | streams only (OpenAI wire): end the body cleanly after N output tokens, without finish_reason or [DONE] |
+| cut_after | streams only (OpenAI, Bedrock wire): end the body cleanly after N output tokens, unfinished |
 | cached_tokens | report N prompt tokens as cache reads |
 | context_tokens | context window: a longer chat (prompt + max_tokens) is a 400 `context_length_exceeded` |
+| error_after | streams only (Bedrock wire): a modelStreamErrorException frame after N output tokens, then the end |
 
 With `status` (or `retry_after`) and no `fail_first`/`error_every`/`error_rate`, every request fails;
 `fail_first`/`error_every` alone fail with 500. Each distinct (path spec, model spec) pair has its own

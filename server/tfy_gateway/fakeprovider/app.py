@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from tfy_gateway.fakeprovider import anthropic_routes, media_routes, openai_routes
+from tfy_gateway.fakeprovider import anthropic_routes, bedrock_routes, gemini_routes, media_routes, openai_routes
 from tfy_gateway.fakeprovider.calls import Call, FakeProviderState
 from tfy_gateway.fakeprovider.wire import Flavor, json_response
 
@@ -33,6 +33,8 @@ _OPENAI_ROUTES: tuple[tuple[str, Handler], ...] = (
     ("/v1/images/generations", media_routes.image_generations),
     ("/v1/audio/speech", media_routes.speech),
     ("/v1/audio/transcriptions", media_routes.transcriptions),
+    ("/v1/audio/translations", media_routes.translations),
+    ("/v1/images/edits", media_routes.image_edits),
 )
 _AZURE_ROUTES: tuple[tuple[str, Handler], ...] = (
     ("/openai/deployments/{deployment}/chat/completions", openai_routes.chat_completions),
@@ -46,6 +48,8 @@ def _endpoint(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         deployment = request.match_info.get("deployment") if flavor == "azure" else None
+        if flavor == "bedrock":
+            deployment = request.match_info["model_id"]  # the model is in the path, percent-decoded
         try:
             call = await state.prepare(request, flavor, deployment)
             if isinstance(call, web.StreamResponse):
@@ -95,7 +99,16 @@ def create_fake_provider_app(
         for path, handler in _AZURE_ROUTES:
             router.add_post(prefix + path, _endpoint(state, "azure", handler))
         router.add_post(prefix + "/v1/messages", _endpoint(state, "anthropic", anthropic_routes.messages))
+        for action in ("converse", "converse-stream"):
+            router.add_post(
+                prefix + "/model/{model_id}/" + action, _endpoint(state, "bedrock", bedrock_routes.converse)
+            )
         router.add_get(prefix + "/v1/models", _models_endpoint(state))
+        for version in ("v1", "v1beta", "v1beta1"):
+            router.add_post(prefix + f"/{version}/models/{{call}}", gemini_routes.gemini_endpoint(state))
+            vertex = f"/{version}/projects/{{project}}/locations/{{location}}/publishers/{{publisher}}/models/{{call}}"
+            router.add_post(prefix + vertex, gemini_routes.vertex_endpoint(state))
+        router.add_post(prefix + "/token", gemini_routes.token_endpoint(state))
 
     async def recorded(request: web.Request) -> web.Response:
         return json_response({"data": list(state.requests)})

@@ -36,6 +36,7 @@ class Knobs:
     linger_ms: float = 0.0
     cached_tokens: int = 0
     context_tokens: int | None = None
+    error_after: int | None = None
 
     @property
     def injects_errors(self) -> bool:
@@ -113,6 +114,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "linger_ms": _non_negative_float,
     "cached_tokens": _non_negative_int,
     "context_tokens": _positive_int,
+    "error_after": _non_negative_int,
 }
 assert set(_PARSERS) == {f.name for f in fields(Knobs)}
 

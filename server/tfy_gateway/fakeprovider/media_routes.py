@@ -205,36 +205,83 @@ async def _stream_transcript(call: Call, text: str) -> web.StreamResponse:
 
 
 async def transcriptions(call: Call) -> web.StreamResponse:
-    upload = call.files.get("file")
-    if upload is None:
+    uploads = call.files.get("file")
+    if call.body.get("stream") == "true" and uploads:
+        size = len(uploads[0].file.read())
+        return await _stream_transcript(call, f"Fake transcription of {uploads[0].filename} ({size} bytes).")
+    return _audio_text(call, "transcription")
+
+
+async def translations(call: Call) -> web.Response:
+    """OpenAI's translation shapes: `{text}`, or verbose_json's task/language/duration/segments."""
+    return _audio_text(call, "translation")
+
+
+def _audio_text(call: Call, task: str) -> web.Response:
+    uploads = call.files.get("file")
+    if not uploads:
         return error_response(call.flavor, 400, "multipart field 'file' is required")
+    upload = uploads[0]
     size = len(upload.file.read())
-    text = f"Fake transcription of {upload.filename} ({size} bytes)."
-    if call.body.get("stream") == "true":
-        return await _stream_transcript(call, text)
+    text = f"Fake {task} of {upload.filename} ({size} bytes)."
     response_format = call.body.get("response_format")
     if response_format in ("text", "srt", "vtt"):
         return web.Response(text=text, content_type="text/plain")
     if response_format == "verbose_json":
-        seconds = round(size / 16000, 3)
-        return json_response(
-            {
-                "task": "transcribe",
-                "language": "english",
-                "duration": seconds,
-                "text": text,
-                "segments": [],
-                "usage": {"type": "duration", "seconds": seconds},
-            }
-        )
-    return json_response(
-        {
-            "text": text,
-            "usage": {
-                "type": "tokens",
-                "input_tokens": synth.count_tokens([text]),
-                "output_tokens": synth.count_tokens([text]),
-                "total_tokens": 2 * synth.count_tokens([text]),
-            },
-        }
-    )
+        return json_response(_verbose(call, task, text))
+    body: dict[str, Any] = {"text": text}
+    if task == "transcription":
+        tokens = synth.count_tokens([text])
+        body["usage"] = {"type": "tokens", "input_tokens": tokens, "output_tokens": tokens, "total_tokens": 2 * tokens}
+    return json_response(body)
+
+
+def _verbose(call: Call, task: str, text: str) -> dict[str, Any]:
+    """verbose_json: segments always for a translation; a transcription has the granularities asked
+    for (`timestamp_granularities[]`, every value sent), segments by default."""
+    words = text.split()
+    duration = round(0.25 * len(words), 2)
+    segment = {
+        "id": 0,
+        "seek": 0,
+        "start": 0.0,
+        "end": duration,
+        "text": text,
+        "tokens": list(range(1, len(words) + 1)),
+        "temperature": 0.0,
+        "avg_logprob": -0.1,
+        "compression_ratio": 1.0,
+        "no_speech_prob": 0.0,
+    }
+    body: dict[str, Any] = {
+        "task": "translate" if task == "translation" else "transcribe",
+        "language": "english",
+        "duration": duration,
+        "text": text,
+    }
+    asked = call.body.get("timestamp_granularities[]", ["segment"])
+    granularities = asked if isinstance(asked, list) else [asked]
+    if task == "translation" or "segment" in granularities:
+        body["segments"] = [segment]
+    if task == "transcription" and "word" in granularities:
+        body["words"] = [{"word": w, "start": 0.25 * i, "end": 0.25 * (i + 1)} for i, w in enumerate(words)]
+    return body
+
+
+async def image_edits(call: Call) -> web.Response:
+    """OpenAI's images response for an edit of every uploaded image (`image` or `image[]`)."""
+    images = call.files.get("image", []) + call.files.get("image[]", [])
+    if not images:
+        return error_response(call.flavor, 400, "multipart field 'image' is required")
+    prompt = call.body.get("prompt")
+    if not isinstance(prompt, str) or not prompt:
+        return error_response(call.flavor, 400, "'prompt' must be a non-empty string")
+    n = int(call.body.get("n", "1")) if str(call.body.get("n", "1")).isdigit() else 0
+    if not 1 <= n <= 10:
+        return error_response(call.flavor, 400, "'n' must be an integer between 1 and 10")
+    revised = f"{prompt} ({len(images)} image{'s' if len(images) > 1 else ''})"
+    if call.body.get("response_format") == "url":
+        item = {"url": f"https://fake-provider.invalid/images/{call.call_id}.png", "revised_prompt": revised}
+    else:
+        item = {"b64_json": base64.b64encode(_PNG_1X1).decode(), "revised_prompt": revised}
+    return json_response({"created": int(time.time()), "data": [dict(item) for _ in range(n)]})

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import orjson
 from aiohttp import web
 
-Flavor = Literal["openai", "anthropic", "azure"]
+Flavor = Literal["openai", "anthropic", "azure", "bedrock", "gemini", "vertex"]
 
 _JSON = "application/json"
 DONE = b"data: [DONE]\n\n"
@@ -35,6 +35,52 @@ _ANTHROPIC_TYPES: dict[int, str] = {
     529: "overloaded_error",
 }
 
+# Bedrock exceptions by status (sent as `x-amzn-ErrorType`, the body is `{"message": ...}`).
+BEDROCK_EXCEPTIONS: dict[int, str] = {
+    400: "ValidationException",
+    401: "UnrecognizedClientException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
+
+
+def bedrock_exception(status: int) -> str:
+    return BEDROCK_EXCEPTIONS.get(status, "InternalServerException" if status >= 500 else "ValidationException")
+
+
+# Google's canonical status per HTTP status, and the ErrorInfo reason the fake adds to some of them.
+_GOOGLE_STATUS: dict[int, str] = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+_GOOGLE_REASON: dict[int, str] = {401: "CREDENTIALS_MISSING", 429: "RATE_LIMIT_EXCEEDED"}
+
+
+def google_error_body(status: int, message: str, reason: str | None = None) -> dict[str, Any]:
+    """Google's error object (Gemini API and Vertex AI), with an ErrorInfo detail when there is a reason."""
+    canonical = _GOOGLE_STATUS.get(status, "FAILED_PRECONDITION" if status < 500 else "INTERNAL")
+    error: dict[str, Any] = {"code": status, "message": message, "status": canonical}
+    reason = reason or _GOOGLE_REASON.get(status)
+    if reason:
+        error["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "googleapis.com"}
+        ]
+    return {"error": error}
+
 
 def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(obj), status=status, content_type=_JSON, headers=headers)
@@ -49,6 +95,10 @@ def error_body(
         return {"type": "error", "error": {"type": kind, "message": message}}
     if flavor == "azure":
         return {"error": {"code": str(status), "message": message}}
+    if flavor in ("gemini", "vertex"):
+        return google_error_body(status, message)
+    if flavor == "bedrock":
+        return {"message": message}
     kind, default_code = _OPENAI_TYPES.get(status, ("server_error", None))
     return {"error": {"message": message, "type": kind, "param": param, "code": code or default_code}}
 
@@ -62,11 +112,16 @@ def error_response(
     code: str | None = None,
     param: str | None = None,
 ) -> web.Response:
-    headers = None
+    headers: dict[str, str] = {}
     if retry_after is not None:
         seconds = f"{retry_after:g}"
         headers = {"retry-after": seconds, "retry-after-ms": str(int(retry_after * 1000))}
-    return json_response(error_body(flavor, status, message, code=code, param=param), status=status, headers=headers)
+    if flavor == "bedrock":
+        headers["x-amzn-ErrorType"] = (
+            bedrock_exception(status) + ":http://internal.amazon.com/coral/com.amazon.bedrock/"
+        )
+    body = error_body(flavor, status, message, code=code, param=param)
+    return json_response(body, status=status, headers=headers or None)
 
 
 def sse_data(obj: Any) -> bytes:

@@ -22,6 +22,8 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tfy_gateway.gateway.batches import http as batch_api
+from tfy_gateway.gateway.batches.runner import BatchRunner
 from tfy_gateway.gateway.config.collector import tune_for_serving
 from tfy_gateway.gateway.control_plane import routes as control_plane_routes
 from tfy_gateway.gateway.dashboard import routes as dashboard_routes
@@ -130,6 +132,8 @@ def create_app(
                 except STARTUP_PROBLEMS as exc:
                     app.state.startup_error = exc  # reported as its one line (GatewayApp)
                     raise
+                # Batches run through the data plane: they stop before it closes.
+                app.state.batches = await stack.enter_async_context(BatchRunner.open(app.state.data_plane))
                 for part in extra:
                     if part.lifespan is not None:
                         await stack.enter_async_context(part.lifespan(state))
@@ -150,7 +154,9 @@ def create_app(
         *root_routes,
         *(route for part in extra for route in part.routes),
     ]
-    mounts: dict[str, ASGIApp] = {DATA_PLANE_PREFIX: DataPlaneApp()}
+    # The Files and Batch APIs live under the data plane's prefix: matched before it.
+    mounts: dict[str, ASGIApp] = {prefix: batch_api.app for prefix in batch_api.prefixes()}
+    mounts[DATA_PLANE_PREFIX] = DataPlaneApp()
     for part in extra:
         mounts.update(part.mounts)
     return GatewayApp(mounts=mounts, routes=routes, lifespan=lifespan, exception_handlers=dict(EXCEPTION_HANDLERS))

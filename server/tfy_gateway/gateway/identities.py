@@ -319,8 +319,16 @@ def bootstrap_admin(store: Store, settings: GatewaySettings) -> str:
             token = settings.admin_token
             if not token.startswith(TOKEN_PREFIX) or len(token) < 12:
                 raise ApiError(422, "TFY_GATEWAY_ADMIN_TOKEN must start with 'tfy_' and be at least 12 characters.")
-            tx.delete_tokens("user", email, ADMIN_ENV_TOKEN_NAME)
             clash = tx.token_by_hash(hash_token(token))
+            same = clash is not None and (clash.owner_kind, clash.owner, clash.name) == (
+                "user",
+                email,
+                ADMIN_ENV_TOKEN_NAME,
+            )
+            if same:
+                # The same token as at the last start keeps its id: work done as it (batches) goes on.
+                return "the TFY_GATEWAY_ADMIN_TOKEN environment variable"
+            tx.delete_tokens("user", email, ADMIN_ENV_TOKEN_NAME)
             if clash is not None:
                 tx.delete_token(clash.id)
             _issue(tx, owner_kind="user", owner=email, name=ADMIN_ENV_TOKEN_NAME, token=token)

@@ -99,6 +99,25 @@ class GatewaySettings(BaseModel):
     log_retention_days: float = Field(30.0, ge=0, description="request logs older than this are deleted; 0 = keep all")
     log_batch_size: int = Field(512, ge=1, description="request-log records written per transaction, at most")
     log_flush_interval_s: float = Field(0.25, gt=0, description="longest wait before queued request logs are written")
+    # --- batches --------------------------------------------------------------------------------
+    batch_concurrency: int = Field(
+        4, ge=1, le=256, description="batch request lines this process runs at once, across every batch"
+    )
+    batch_lease_s: float = Field(
+        30.0,
+        gt=0,
+        description="a batch is held by the process running it for this long, renewed while it runs; another "
+        "replica (or a restarted process) takes over a batch whose holder stopped renewing",
+    )
+    batch_poll_s: float = Field(
+        2.0, gt=0, description="how often the batch runner looks for batches to run (new ones start at once)"
+    )
+    batch_retry_max_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="a batch line refused with a 429 that says when to retry waits that long, at most this "
+        "much between tries, and tries again within the batch's completion window",
+    )
     # --- routing --------------------------------------------------------------------------------
     latency_window_s: float = Field(1200.0, gt=0, description="latency-based routing: age of the samples it averages")
     latency_window_calls: int = Field(100, ge=1, description="latency-based routing: last N successful calls averaged")

@@ -16,7 +16,7 @@ from tfy_gateway.manifests.lint_guardrails import lint_guardrails
 from tfy_gateway.manifests.lint_otel import lint_otel
 from tfy_gateway.manifests.lint_v2 import lint_v2
 from tfy_gateway.manifests.otel import OtelConfig
-from tfy_gateway.manifests.providers import LooseAccount, VirtualModelAccount
+from tfy_gateway.manifests.providers import AwsAssumedRoleAuth, AwsBedrockAccount, LooseAccount, VirtualModelAccount
 from tfy_gateway.manifests.routing import LoadBalancingConfig, WeightBasedRouting, WeightBasedRule
 from tfy_gateway.manifests.schema_check import did_you_mean
 from tfy_gateway.manifests.subjects import subject_finding
@@ -104,6 +104,17 @@ def lint(model: BaseModel, catalog: Catalog | None) -> list[Finding]:
                 f"{model.type} is a platform provider type whose fields this tool does not check "
                 "one by one; only name, integrations, model_types and cost were validated",
                 ("type",),
+            )
+        )
+    if isinstance(model, AwsBedrockAccount) and isinstance(model.auth_data, AwsAssumedRoleAuth):
+        findings.append(
+            finding(
+                "warning",
+                "assumed-role-local",
+                "assumed-role-based auth works on the platform, but the local gateway cannot assume an AWS role "
+                "(that needs AWS STS and an AWS identity of its own), so locally these models answer 5xx",
+                ("auth_data", "type"),
+                hint="to call them from the local gateway use access-key-based or api-key auth",
             )
         )
     integrations = getattr(model, "integrations", None)

@@ -60,3 +60,44 @@ async def test_anthropic_account_through_the_openai_surface(dp: DataPlane) -> No
         (records[0]["prompt_tokens"], 5, records[0]["cost"])
     }
     assert records[0]["cost"] > 0  # priced from the bundled table (claude-3-5-sonnet)
+
+
+async def test_image_edits_and_translations_through_the_sdk(dp: DataPlane) -> None:
+    sdk = client(dp)
+    edited = await sdk.images.edit(
+        model="fake/media",
+        image=[("a.png", b"\x89PNG-a", "image/png"), ("b.png", b"\x89PNG-b", "image/png")],
+        prompt="add a hat",
+        n=2,
+    )
+    assert len(edited.data) == 2 and edited.data[0].b64_json
+    assert edited.data[0].revised_prompt == "add a hat (2 images)"  # both uploads reached the provider
+    translation = await sdk.audio.translations.create(
+        model="fake/media", file=("hallo.wav", b"RIFF-hallo", "audio/wav")
+    )
+    assert translation.text == "Fake translation of hallo.wav (10 bytes)."
+    logged = {record["endpoint"] for record in (await dp.logs(model="fake/media"))["data"]}
+    assert {"image_edits", "translations"} <= logged
+
+
+async def test_every_timestamp_granularity_is_forwarded(dp: DataPlane) -> None:
+    transcript = await client(dp).audio.transcriptions.create(
+        model="fake/media",
+        file=("hello.wav", b"RIFF-hello", "audio/wav"),
+        response_format="verbose_json",
+        timestamp_granularities=["word", "segment"],
+    )
+    assert transcript.words and transcript.segments  # main forwarded only the last value: no words
+
+
+async def test_image_edits_need_an_image_upload(dp: DataPlane) -> None:
+    response = await dp.http.post(
+        dp.base + "/images/edits",
+        data={"model": "fake/media", "prompt": "x"},
+        files={"mask": ("m.png", b"x")},
+        headers=dp.auth(),
+    )
+    assert response.status_code == 400
+    assert (
+        response.json()["message"] == "'image' or 'image[]' is required for /images/edits: the file as a form upload."
+    )

@@ -23,6 +23,8 @@ from tfy_gateway.gateway.providers import (
     UpstreamTimeout,
     call,
 )
+from tfy_gateway.gateway.providers.openai_compatible import form_fields
+from tfy_gateway.gateway.providers.transport import FormFile
 
 CHAT: dict[str, Any] = {"model": "openai-main/gpt-4o", "messages": [{"role": "user", "content": "hello there"}]}
 TOOL = {
@@ -232,3 +234,21 @@ async def test_pooled_connection_is_reused_after_a_full_stream(transport: Aiohtt
         await collect(stream)
     ports = {r["client_port"] for r in recorded(fake_url)}
     assert len(ports) == 1  # one keep-alive connection served all three streams
+
+
+def test_a_repeated_form_field_is_sent_once_per_value() -> None:
+    fields = form_fields(
+        {
+            "model": "m",
+            "timestamp_granularities[]": ["word", "segment"],
+            "image[]": [("a.png", b"a", "image/png"), ("b.png", b"b", "image/png")],
+            "n": 2,
+            "user": None,
+        }
+    )
+    assert fields == {
+        "model": "m",
+        "timestamp_granularities[]": ("word", "segment"),
+        "image[]": (FormFile("a.png", b"a", "image/png"), FormFile("b.png", b"b", "image/png")),
+        "n": "2",
+    }

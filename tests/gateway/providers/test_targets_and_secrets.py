@@ -114,8 +114,10 @@ def test_self_hosted_url_model_name_auth_and_headers() -> None:
 
 
 def test_unsupported_provider_and_auth_types() -> None:
-    with pytest.raises(ProviderConfigError, match=r"'aws-bedrock' cannot be called.*supported: .*anthropic"):
-        target(account("aws-bedrock", region="us-east-1"), model())
+    with pytest.raises(
+        ProviderConfigError, match=r"'aws-sagemaker' cannot be called \(SageMaker.*supported: .*anthropic"
+    ):
+        target(account("aws-sagemaker"), model())
     certificate = {
         "type": "certificate",
         "tenant_id": "t",
@@ -126,8 +128,6 @@ def test_unsupported_provider_and_auth_types() -> None:
     azure = account("azure-openai", azure_endpoint="https://res.openai.azure.com", auth_data=certificate)
     with pytest.raises(ProviderConfigError, match=r"auth_data\.type 'certificate' is not supported"):
         target(azure, model(api_version="v"))
-    with pytest.raises(ProviderConfigError, match="apiKey' form is not supported"):
-        target(account("google-gemini", auth_data={"type": "api-key", "apiKey": REF}), model())
     with pytest.raises(ProviderConfigError, match="integration model_id is required"):
         target(account("openai"), model(model_id=""))
 
@@ -196,3 +196,76 @@ async def test_resolved_credentials_are_forwarded(transport: AiohttpTransport, f
     claude = target(anthropic_account, model())
     reply = await call(transport, claude, "chat", {"messages": [{"role": "user", "content": "hi"}]})
     assert isinstance(reply, UpstreamResponse) and reply.status == 200
+
+
+# --- AWS Bedrock -------------------------------------------------------------------------------
+
+
+def _bedrock(auth: dict[str, object] | None, *, region: str | None = None, base_url: str | None = None) -> object:
+    from tfy_gateway.manifests.providers import AwsBedrockAccount
+
+    integration: dict[str, object] = {
+        "type": "integration/model/bedrock",
+        "name": "nova",
+        "model_id": "amazon.nova-pro-v1:0",
+        "model_types": ["chat"],
+    }
+    if region:
+        integration["region"] = region
+    manifest: dict[str, object] = {
+        "name": "bedrock",
+        "type": "provider-account/aws-bedrock",
+        "region": "us-east-1",
+        "integrations": [integration],
+    }
+    if auth is not None:
+        manifest["auth_data"] = auth
+    if base_url:
+        manifest["base_url"] = base_url
+    return AwsBedrockAccount.model_validate(manifest)
+
+
+def test_bedrock_api_key_is_a_bearer_token_and_the_region_picks_the_host() -> None:
+    from tfy_gateway.gateway.providers import SecretResolver, target_for
+
+    account: Any = _bedrock({"type": "api-key", "api_key": "tfy-secret://t:aws:KEY"}, region="eu-central-1")
+    target = target_for(account, account.integrations[0], SecretResolver({"aws": {"KEY": "bedrock-key-1"}}))
+    assert (target.wire_format, target.base_url, target.model_id) == (
+        "bedrock",
+        "https://bedrock-runtime.eu-central-1.amazonaws.com",
+        "amazon.nova-pro-v1:0",
+    )
+    assert target.auth_headers == {"authorization": "Bearer bedrock-key-1"} and target.signer is None
+    custom: Any = _bedrock(None, base_url="https://vpce.example/")
+    assert target_for(custom, custom.integrations[0], SecretResolver()).base_url == "https://vpce.example"
+
+
+def test_bedrock_access_keys_sign_and_assumed_roles_are_refused() -> None:
+    from tfy_gateway.gateway.providers import ProviderConfigError, SecretResolver, target_for
+
+    keys: Any = _bedrock({"type": "access-key-based", "access_key_id": "AKID", "secret_access_key": "s3cr3t-key"})
+    target = target_for(keys, keys.integrations[0], SecretResolver())
+    assert target.auth_headers == {} and target.signer is not None and "s3cr3t-key" in target.signer.secrets
+    role: Any = _bedrock({"type": "assumed-role-based", "assumed_role_arn": "arn:aws:iam::1:role/x"})
+    with pytest.raises(ProviderConfigError, match=r"assumed-role-based.*STS.*access-key-based"):
+        target_for(role, role.integrations[0], SecretResolver())
+
+
+def test_bedrock_access_keys_without_botocore_say_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from tfy_gateway.gateway.providers import ProviderConfigError, SecretResolver, target_for
+
+    real = importlib.import_module
+
+    def without_botocore(name: str, package: str | None = None) -> Any:
+        if name.startswith("botocore"):
+            raise ImportError(name)
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", without_botocore)
+    keys: Any = _bedrock({"type": "access-key-based", "access_key_id": "AKID", "secret_access_key": "s3cr3t-key"})
+    with pytest.raises(ProviderConfigError, match=r"pip install 'tfy-gateway\[bedrock\]'.*api-key"):
+        target_for(keys, keys.integrations[0], SecretResolver())
+    key: Any = _bedrock({"type": "api-key", "api_key": "k"})
+    assert target_for(key, key.integrations[0], SecretResolver()).auth_headers  # bearer needs no botocore

@@ -23,7 +23,8 @@ from tfy_gateway.manifests.costs import (
     TokenPrices,
 )
 
-_DATED = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
+_DATED = re.compile(r"(?:-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3}|latest)|@\d{8})$")
+_INFERENCE_PROFILE = re.compile(r"^(us|eu|apac|us-gov|ca|jp|au|global)\.(?=[a-z0-9-]+\.)")  # Bedrock cross-region
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,10 @@ class PriceTable:
         return len(self._prices)
 
     def lookup(self, model_id: str) -> TokenPrice | None:
-        """Exact id, then without a vendor prefix (`openai/gpt-4o`), then without a date suffix."""
+        """Exact id, then without a vendor prefix (`openai/gpt-4o`) or a Bedrock inference profile's region
+        (`us.anthropic.claude-…`), then without a date suffix."""
         candidates = [model_id, model_id.rsplit("/", 1)[-1]]
+        candidates.append(_INFERENCE_PROFILE.sub("", model_id))
         candidates += [_DATED.sub("", candidate) for candidate in candidates]
         for candidate in candidates:
             price = self._prices.get(candidate)

@@ -24,7 +24,7 @@ from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.metrics import CONTENT_TYPE
 
-SUPPORTED = ", ".join(["models", "health", *ENDPOINTS])
+SUPPORTED = ", ".join(["models", "health", *ENDPOINTS, "files", "batches"])
 
 
 class DataPlaneApp:

@@ -61,6 +61,7 @@ class EndpointSpec:
     required: tuple[Field, ...] = ()
     streams: bool = False
     multipart: bool = False
+    uploads: tuple[str, ...] = ("file",)  # multipart: one of these fields must be a file upload
 
 
 _MODEL = Field("model", _is_text, "a model id '<provider-account>/<model>' (GET /api/llm/models lists yours)")
@@ -96,17 +97,21 @@ ENDPOINTS: Mapping[str, EndpointSpec] = {
         ),
         EndpointSpec("speech", "audio/speech", (_MODEL, Field("input", _is_text, "a non-empty string"))),
         EndpointSpec("transcriptions", "audio/transcriptions", (_MODEL,), multipart=True, streams=True),
+        EndpointSpec("translations", "audio/translations", (_MODEL,), multipart=True),
+        EndpointSpec(
+            "image_edits",
+            "images/edits",
+            (_MODEL, Field("prompt", _is_text, "a non-empty string")),
+            multipart=True,
+            uploads=("image", "image[]"),
+        ),
     )
 }
 
 UNSUPPORTED = {
     "responses": "the Responses API",
-    "batches": "the Batch API",
-    "files": "the Files API",
     "fine_tuning/jobs": "fine-tuning jobs",
-    "images/edits": "image edits",
     "images/variations": "image variations",
-    "audio/translations": "audio translations",
     "realtime": "the Realtime API",
 }
 

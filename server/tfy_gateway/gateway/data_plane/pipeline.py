@@ -80,10 +80,22 @@ MAX_LOGGED_BODY_CHARS = 64 * 1024
 class Pipeline:
     """Runs one request; lives for that request only."""
 
-    __slots__ = ("_answer", "_guard", "_observed", "ctx", "plane", "receive", "scope", "send")
+    __slots__ = ("_answer", "_caller", "_guard", "_observed", "ctx", "plane", "receive", "scope", "send")
 
-    def __init__(self, plane: DataPlane, endpoint: EndpointSpec, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(
+        self,
+        plane: DataPlane,
+        endpoint: EndpointSpec,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        principal: Principal | None = None,
+    ) -> None:
+        """`principal`: who the request runs as when the gateway makes it itself (a batch's line, as the
+        batch's owner); None authenticates the request's Authorization header."""
         self.plane = plane
+        self._caller = principal
         self.scope = scope
         self.receive = receive
         self.send = send
@@ -125,10 +137,14 @@ class Pipeline:
         ctx.trace = plane.telemetry.begin(
             ctx.config.telemetry, headers, ctx.endpoint.name, self.scope["path"], ctx.created_at
         )
-        ctx.principal = principal = ctx.config.identities.require(authorization_of(self.scope["headers"]))
+        principal = self._caller or ctx.config.identities.require(authorization_of(self.scope["headers"]))
+        ctx.principal = principal
         limit = plane.settings.max_body_bytes
         if ctx.endpoint.multipart:
-            ctx.body = await multipart.read_form(self.scope, self.receive, limit, headers)
+            spec = ctx.endpoint
+            ctx.body = await multipart.read_form(
+                self.scope, self.receive, limit, headers, path=spec.path, uploads=spec.uploads
+            )
         else:
             ctx.raw = await read_body(self.receive, limit, headers.get("content-length"))
             ctx.body = _parse_object(ctx.raw)

@@ -23,8 +23,11 @@ Modules: timeouts (the limits of an attempt, by phase), deadlines (enforcing the
 clock, for the in-memory transports), transport (the protocol and its values), aiohttp_transport,
 memory_transport, inprocess_transport (an aiohttp app such as the fake provider, served without
 sockets; imported from its module, so that the gateway itself never loads aiohttp's server); the pure
-translators openai_compatible, azure_openai, openai_anthropic(_stream) with their shared wire
-pieces in wire; stream (reading an SSE answer); dispatch (`call`).
+translators openai_compatible, azure_openai, openai_anthropic(_stream), openai_bedrock(_stream),
+openai_gemini(_stream) with gemini_errors (Gemini API and Vertex AI) and vertex_anthropic (Claude on
+Vertex), with their shared wire pieces in wire and chat_turns; eventstream (AWS event-stream frames)
+and aws_sigv4 (SigV4 by botocore, the `bedrock` extra); google_targets and vertex_credentials (Vertex's
+OAuth token via google-auth, the `[vertex]` extra); stream (reading a streamed answer); dispatch (`call`).
 """
 
 from __future__ import annotations

@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from tfy_gateway.gateway.providers.timeouts import Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import (
+    FormField,
     FormFile,
-    FormValue,
     HttpRequest,
     HttpResponse,
     ResponseTooLarge,
@@ -65,14 +66,16 @@ def _error(exc: BaseException, overall: Phase) -> TransportError:
     return TransportError(type(exc).__name__)
 
 
-def form_data(fields: Mapping[str, FormValue]) -> aiohttp.FormData:
-    """A multipart form as aiohttp encodes it (also what `InProcessTransport` sends)."""
+def form_data(fields: Mapping[str, FormField]) -> aiohttp.FormData:
+    """A multipart form as aiohttp encodes it (also what `InProcessTransport` sends); a repeated field
+    is sent once per value."""
     form = aiohttp.FormData()
-    for name, value in fields.items():
-        if isinstance(value, FormFile):
-            form.add_field(name, value.content, filename=value.filename, content_type=value.content_type)
-        else:
-            form.add_field(name, value)
+    for name, field in fields.items():
+        for value in field if isinstance(field, tuple) else (field,):
+            if isinstance(value, FormFile):
+                form.add_field(name, value.content, filename=value.filename, content_type=value.content_type)
+            else:
+                form.add_field(name, value)
     return form
 
 
@@ -111,6 +114,12 @@ class _AiohttpStream:
             self._response.close()
 
 
+def _url(url: str) -> str | URL:
+    """Percent-escapes are sent as written: yarl would otherwise decode some (`%3A` in a Bedrock model
+    id), and a request signed with AWS SigV4 must go out exactly as it was signed."""
+    return URL(url, encoded=True) if "%" in url else url
+
+
 class AiohttpTransport:
     """Owns the pooled session; close it with `aclose()` or use the transport as an async context manager.
 
@@ -143,7 +152,7 @@ class AiohttpTransport:
     async def post(self, request: HttpRequest) -> HttpResponse:
         options, overall = self._options(request, streaming=False)
         try:
-            async with self._client().post(request.url, **options) as response:
+            async with self._client().post(_url(request.url), **options) as response:
                 body = await self._read_capped(response)
                 return HttpResponse(response.status, response.headers, body)
         except _NETWORK_ERRORS as exc:
@@ -168,7 +177,7 @@ class AiohttpTransport:
     async def open_stream(self, request: HttpRequest) -> _AiohttpStream:
         options, overall = self._options(request, streaming=True)
         try:
-            response = await self._client().post(request.url, **options)
+            response = await self._client().post(_url(request.url), **options)
         except _NETWORK_ERRORS as exc:
             raise _error(exc, overall) from None
         return _AiohttpStream(response)

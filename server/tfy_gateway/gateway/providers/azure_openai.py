@@ -15,7 +15,9 @@ from tfy_gateway.gateway.providers import openai_compatible
 from tfy_gateway.gateway.providers.base import ENDPOINT_PATHS, CallOptions, UnsupportedEndpoint, UpstreamTarget
 from tfy_gateway.gateway.providers.wire import WirePlan
 
-AZURE_ENDPOINTS = frozenset({"chat", "completions", "embeddings", "images", "speech", "transcriptions"})
+AZURE_ENDPOINTS = frozenset(
+    {"chat", "completions", "embeddings", "images", "speech", "transcriptions", "image_edits", "translations"}
+)
 
 
 def url_for(target: UpstreamTarget, endpoint: str) -> str:

@@ -12,16 +12,28 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import orjson
 
 from tfy_gateway.gateway.errors import RemoteError
 from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
+from tfy_gateway.gateway.providers.transport import Transport
 
-WireFormat = Literal["openai", "anthropic", "azure-openai"]
-Endpoint = Literal["chat", "completions", "embeddings", "moderations", "rerank", "images", "speech", "transcriptions"]
+WireFormat = Literal["openai", "anthropic", "azure-openai", "bedrock", "gemini", "vertex-anthropic"]
+Endpoint = Literal[
+    "chat",
+    "completions",
+    "embeddings",
+    "moderations",
+    "rerank",
+    "images",
+    "speech",
+    "transcriptions",
+    "image_edits",
+    "translations",
+]
 ENDPOINT_PATHS: dict[str, str] = {
     "chat": "/chat/completions",
     "completions": "/completions",
@@ -31,8 +43,31 @@ ENDPOINT_PATHS: dict[str, str] = {
     "images": "/images/generations",
     "speech": "/audio/speech",
     "transcriptions": "/audio/transcriptions",
+    "image_edits": "/images/edits",
+    "translations": "/audio/translations",
 }
+MULTIPART_ENDPOINTS = frozenset({"transcriptions", "image_edits", "translations"})
 STREAMING_ENDPOINTS = frozenset({"chat", "completions"})
+
+
+class TokenSource(Protocol):
+    """Credentials that expire (Vertex's OAuth tokens): the `authorization` header value for the next
+    call, refreshed over `transport` when needed. Raises UpstreamError when no token can be had."""
+
+    async def authorization(self, transport: Transport) -> str: ...
+
+
+class RequestSigner(Protocol):
+    """Signs one request whose URL, headers and body are final (AWS SigV4): the headers to add.
+
+    Signing cannot happen when the config is applied (the signature covers the body and the time),
+    so a target that needs it carries its signer; `secrets` are redacted from provider messages.
+    """
+
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
+
+    def sign(self, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +87,9 @@ class UpstreamTarget:
     api_version: str | None = None  # Azure api-version / anthropic-version
     account: str = ""
     integration: str = ""
+    # Short-lived credentials fetched per call (Vertex): `dispatch.call` sets `authorization` from it.
+    credentials: TokenSource | None = field(default=None, repr=False, compare=False, hash=False)
+    signer: RequestSigner | None = field(default=None, repr=False, compare=False, hash=False)  # Bedrock SigV4
 
     @property
     def name(self) -> str:
@@ -183,7 +221,7 @@ class UpstreamError(RemoteError):
         self.provider = provider
         self.retry_after = retry_after
         self.error_type = error_type
-        self.code = code
+        self.code = code  # the provider's own error code (e.g. Google's ErrorInfo reason), kept for the client
         self.param = param
 
     def __repr__(self) -> str:
@@ -250,6 +288,8 @@ def credential_values(target: UpstreamTarget) -> list[str]:
         scheme, _, rest = value.partition(" ")
         if rest and scheme.lower() in ("bearer", "basic"):
             values.append(rest)
+    if target.signer is not None:
+        values.extend(target.signer.secrets)
     return values
 
 

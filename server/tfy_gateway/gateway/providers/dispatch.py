@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from tfy_gateway.gateway.providers import azure_openai, openai_anthropic, openai_compatible
+from tfy_gateway.gateway.providers import (
+    azure_openai,
+    openai_anthropic,
+    openai_bedrock,
+    openai_compatible,
+    openai_gemini,
+    vertex_anthropic,
+)
 from tfy_gateway.gateway.providers.base import (
     NO_CALL_OPTIONS,
     CallOptions,
@@ -24,7 +32,7 @@ from tfy_gateway.gateway.providers.base import (
 )
 from tfy_gateway.gateway.providers.stream import UpstreamStream, start_stream
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpResponse, Transport, TransportError
-from tfy_gateway.gateway.providers.wire import WirePlan, transport_error
+from tfy_gateway.gateway.providers.wire import ErrorReader, WirePlan, transport_error
 
 Adapter = Callable[[UpstreamTarget, str, Mapping[str, Any], CallOptions], WirePlan]
 
@@ -33,19 +41,25 @@ ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
         "openai": openai_compatible.plan,
         "anthropic": openai_anthropic.plan,
         "azure-openai": azure_openai.plan,
+        "gemini": openai_gemini.plan,
+        "vertex-anthropic": vertex_anthropic.plan,
+        "bedrock": openai_bedrock.plan,
     }
 )
 
 
-async def send(transport: Transport, target: UpstreamTarget, request: HttpRequest) -> tuple[HttpResponse, float]:
-    """POST and read the whole answer: the 2xx response and the seconds it took; 3xx, 4xx, 5xx raise."""
+async def send(
+    transport: Transport, target: UpstreamTarget, request: HttpRequest, error: ErrorReader | None = None
+) -> tuple[HttpResponse, float]:
+    """POST and read the whole answer: the 2xx response and the seconds it took; 3xx, 4xx, 5xx raise
+    (an error body read by `error`, the wire format's reader, else the generic one)."""
     started = time.perf_counter()
     try:
         response = await transport.post(request)
     except TransportError as exc:
         raise transport_error(target, request.url, exc, request.timeouts) from None
     if response.status >= 400:
-        raise error_from_body(target, response.status, response.headers, response.body)
+        raise (error or error_from_body)(target, response.status, response.headers, response.body)
     if response.status >= 300:
         raise redirect_refused(target, response.status, response.headers)
     return response, time.perf_counter() - started
@@ -65,10 +79,13 @@ async def call(
     A body with `"stream": true` (chat, completions) gives an UpstreamStream, returned only once its
     first chunk arrived, so every failure before the first byte is still retryable.
     """
+    if target.credentials is not None:  # short-lived credentials (Vertex): a current token for this call
+        token = await target.credentials.authorization(transport)
+        target = replace(target, auth_headers={**target.auth_headers, "authorization": token})
     wire = ADAPTERS[target.wire_format](target, endpoint, body, options)
     if wire.stream is not None:
-        return await start_stream(transport, target, wire.request, wire.stream)
+        return await start_stream(transport, target, wire.request, wire.stream, framing=wire.framing, error=wire.error)
     if wire.read is None:  # WirePlan guarantees one of the two
         raise TypeError("a WirePlan without a reader")
-    response, latency = await send(transport, target, wire.request)
+    response, latency = await send(transport, target, wire.request, wire.error)
     return wire.read(response, latency)

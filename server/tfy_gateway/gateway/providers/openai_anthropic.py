@@ -33,6 +33,7 @@ from tfy_gateway.gateway.providers.base import (
     UpstreamTarget,
     Usage,
 )
+from tfy_gateway.gateway.providers.chat_turns import conversation
 from tfy_gateway.gateway.providers.openai_anthropic_params import SERVICE_TIERS, unsupported
 from tfy_gateway.gateway.providers.openai_anthropic_stream import FINISH_REASONS, AnthropicChunks, usage_from
 from tfy_gateway.gateway.providers.output_tokens import max_output_tokens
@@ -81,39 +82,20 @@ def _blocks(content: Any, provider: str) -> list[dict[str, Any]]:
     return blocks
 
 
-def _tool_use(call: Any, provider: str) -> dict[str, Any]:
-    function = call.get("function") if isinstance(call, dict) else None
-    if not isinstance(function, dict) or not function.get("name"):
-        raise InvalidRequest(400, "assistant tool_calls entries need function.name", provider)
-    arguments = function.get("arguments") or "{}"
-    try:
-        parsed = orjson.loads(arguments) if isinstance(arguments, str) else arguments
-    except orjson.JSONDecodeError:
-        raise InvalidRequest(
-            400, f"tool call {function['name']!r}: function.arguments is not valid JSON", provider
-        ) from None
-    return {
-        "type": "tool_use",
-        "id": call.get("id") or "",
-        "name": function["name"],
-        "input": parsed if isinstance(parsed, dict) else {},
-    }
+class _MessagesBlocks:
+    """Anthropic's content blocks (`chat_turns.TurnBlocks`)."""
+
+    def content(self, content: Any, provider: str) -> list[dict[str, Any]]:
+        return _blocks(content, provider)
+
+    def tool_use(self, call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
+
+    def tool_result(self, call_id: str, text: str) -> dict[str, Any]:
+        return {"type": "tool_result", "tool_use_id": call_id, "content": text}
 
 
-def _tool_result(message: dict[str, Any], provider: str) -> dict[str, Any]:
-    content = message.get("content")
-    if isinstance(content, list):
-        content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return {"type": "tool_result", "tool_use_id": message.get("tool_call_id") or "", "content": content or ""}
-
-
-def _append(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
-    if not blocks:
-        return
-    if turns and turns[-1]["role"] == role:
-        turns[-1]["content"].extend(blocks)
-    else:
-        turns.append({"role": role, "content": blocks})
+MESSAGES_BLOCKS = _MessagesBlocks()
 
 
 def _tools(body: Mapping[str, Any]) -> list[Any]:
@@ -165,26 +147,7 @@ def to_anthropic_request(body: Mapping[str, Any], model_id: str, provider: str =
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest(400, "'messages' must be a non-empty array", provider)
-    system: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-    for index, message in enumerate(messages):
-        role = message.get("role") if isinstance(message, dict) else None
-        if role in ("system", "developer"):
-            system.extend(_blocks(message.get("content"), provider))
-        elif role == "user":
-            _append(turns, "user", _blocks(message.get("content"), provider))
-        elif role == "assistant":
-            blocks = _blocks(message.get("content"), provider)
-            blocks.extend(_tool_use(call, provider) for call in message.get("tool_calls") or ())
-            _append(turns, "assistant", blocks)
-        elif role == "tool":
-            _append(turns, "user", [_tool_result(message, provider)])
-        else:
-            raise InvalidRequest(
-                400,
-                f"messages[{index}].role {role!r} is not one of system, developer, user, assistant, tool",
-                provider,
-            )
+    system, turns = conversation(messages, MESSAGES_BLOCKS, provider)
     for turn in turns:  # a lone plain text block is sent as a string, the common form
         content = turn["content"]
         if len(content) == 1 and content[0]["type"] == "text" and "cache_control" not in content[0]:

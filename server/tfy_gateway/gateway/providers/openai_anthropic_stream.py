@@ -25,7 +25,7 @@ from tfy_gateway.gateway.providers.base import (
     credential_values,
     redact,
 )
-from tfy_gateway.gateway.providers.wire import DONE, Translated
+from tfy_gateway.gateway.providers.wire import Translated, event_json, stream_end
 
 ERROR_STATUS = {
     "invalid_request_error": 400,
@@ -101,12 +101,7 @@ class AnthropicChunks:
             self.usage = usage_from(self._raw_usage)
 
     def feed(self, event: str, data: bytes) -> Translated:
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise UpstreamError(
-                502, f"{self.target.provider} sent an unreadable stream event", self.target.provider
-            ) from None
+        payload = event_json(self.target, data)
         kind = payload.get("type") or event
         if kind == "content_block_delta":
             return self._delta(payload)
@@ -126,19 +121,7 @@ class AnthropicChunks:
                 return Translated((self._chunk({}, self.finish_reason),))
             return Translated()
         if kind == "message_stop":
-            chunks = []
-            if self._include_usage and self.usage is not None:
-                tail = {
-                    "id": self._id,
-                    "object": "chat.completion.chunk",
-                    "created": self._created,
-                    "model": self._model,
-                    "choices": [],
-                    "usage": self.usage.to_openai(),
-                }
-                chunks.append(b"data: " + orjson.dumps(tail) + b"\n\n")
-            chunks.append(DONE)
-            return Translated(tuple(chunks), done=True)
+            return stream_end(self._id, self._created, self._model, self.usage, self._include_usage)
         if kind == "error":
             error = payload.get("error") or {}
             error_type = str(error.get("type") or "api_error")

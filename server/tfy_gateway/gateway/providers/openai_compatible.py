@@ -16,6 +16,7 @@ import orjson
 
 from tfy_gateway.gateway.providers.base import (
     ENDPOINT_PATHS,
+    MULTIPART_ENDPOINTS,
     STREAMING_ENDPOINTS,
     CallOptions,
     UnsupportedEndpoint,
@@ -25,7 +26,7 @@ from tfy_gateway.gateway.providers.base import (
     Usage,
 )
 from tfy_gateway.gateway.providers.media_stream import FINAL_EVENTS, MediaEvents
-from tfy_gateway.gateway.providers.transport import FormFile, FormValue, HttpRequest, HttpResponse
+from tfy_gateway.gateway.providers.transport import FormField, FormFile, FormValue, HttpRequest, HttpResponse
 from tfy_gateway.gateway.providers.wire import (
     DONE,
     JSON_HEADERS,
@@ -67,17 +68,24 @@ def url_for(target: UpstreamTarget, endpoint: str) -> str:
     return base + path
 
 
-def form_fields(payload: Mapping[str, Any]) -> dict[str, FormValue]:
-    """Multipart fields for audio uploads; `file` is (filename, bytes, content type), None is left out,
-    other non-strings are sent as JSON."""
-    fields: dict[str, FormValue] = {}
+def form_fields(payload: Mapping[str, Any]) -> dict[str, FormField]:
+    """Multipart fields for uploads (audio, images): an upload is (filename, bytes, content type), a
+    list of strings or uploads is a field repeated once per item (`timestamp_granularities[]`, `image[]`:
+    what the client sent more than once), None is left out, other non-strings are sent as JSON."""
+    fields: dict[str, FormField] = {}
     for name, value in payload.items():
-        if name == "file" and isinstance(value, tuple):
-            filename, content, content_type = value
-            fields["file"] = FormFile(filename, content, content_type)
+        if isinstance(value, list) and value and all(isinstance(item, (str, tuple)) for item in value):
+            fields[name] = tuple(_form_value(item) for item in value)
         elif value is not None:
-            fields[name] = value if isinstance(value, str) else orjson.dumps(value).decode()
+            fields[name] = _form_value(value)
     return fields
+
+
+def _form_value(value: Any) -> FormValue:
+    if isinstance(value, tuple):
+        filename, content, content_type = value
+        return FormFile(filename, content, content_type)
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def plan(
@@ -100,7 +108,7 @@ def plan(
         return WirePlan(request, stream=OpenAIChunks(target, strip_usage=not client_wants_usage))
     media_stream = endpoint in FINAL_EVENTS and payload.get("stream") in (True, "true")
     accept = SSE_HEADERS if media_stream else JSON_HEADERS
-    if endpoint == "transcriptions":
+    if endpoint in MULTIPART_ENDPOINTS:
         request = HttpRequest(
             url,
             build_headers({"accept": accept["accept"]}, target, override, options.trace_headers),

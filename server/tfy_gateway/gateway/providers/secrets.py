@@ -89,6 +89,11 @@ class SecretResolver:
                 return cls(_load(path), environ=environ, source=str(path), placeholder=placeholder)
         return cls(environ=environ, source=str(Path(data_dir) / SECRET_FILE_NAMES[0]), placeholder=placeholder)
 
+    @property
+    def placeholder(self) -> str | None:
+        """What a reference without a value resolves to (offline), or None (it is an error)."""
+        return self._placeholder
+
     def resolve(self, value: str) -> str:
         """A `tfy-secret://` reference's value; any other string is returned unchanged (a literal)."""
         if not value.startswith(SCHEME):

@@ -26,7 +26,14 @@ from tfy_gateway.gateway.providers.base import (
 )
 from tfy_gateway.gateway.providers.timeouts import Timeouts
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpStream, Transport, TransportError
-from tfy_gateway.gateway.providers.wire import DONE, ChunkTranslator, Translated, transport_error
+from tfy_gateway.gateway.providers.wire import (
+    DONE,
+    ChunkTranslator,
+    ErrorReader,
+    EventFraming,
+    Translated,
+    transport_error,
+)
 
 
 class SSEDecoder:
@@ -86,6 +93,7 @@ class UpstreamStream:
         started: float,
         timeouts: Timeouts,
         url: str,
+        framing: EventFraming | None = None,
     ) -> None:
         self.status = http.status
         self.headers = http.headers
@@ -97,7 +105,7 @@ class UpstreamStream:
         self.content_chunks = 0
         self._http = http
         self._translator = translator
-        self._decoder = SSEDecoder(http)
+        self._decoder = (framing or SSEDecoder)(http)
         self._started = started
         self._timeouts = timeouts
         self._url = url
@@ -185,7 +193,13 @@ async def _read_all(http: HttpStream) -> bytes:
 
 
 async def start_stream(
-    transport: Transport, target: UpstreamTarget, request: HttpRequest, translator: ChunkTranslator
+    transport: Transport,
+    target: UpstreamTarget,
+    request: HttpRequest,
+    translator: ChunkTranslator,
+    *,
+    framing: EventFraming | None = None,
+    error: ErrorReader | None = None,
 ) -> UpstreamStream:
     """Open the stream and buffer its first chunk before returning.
 
@@ -209,11 +223,13 @@ async def start_stream(
                 raw = b""
             finally:
                 await http.aclose()
-            raise error_from_body(target, http.status, http.headers, raw)
+            raise (error or error_from_body)(target, http.status, http.headers, raw)
         if http.status >= 300:
             await http.aclose()
             raise redirect_refused(target, http.status, http.headers)
-        stream = UpstreamStream(http, target, translator, started=started, timeouts=timeouts, url=request.url)
+        stream = UpstreamStream(
+            http, target, translator, started=started, timeouts=timeouts, url=request.url, framing=framing
+        )
         try:
             await stream.prefetch()
         except BaseException:

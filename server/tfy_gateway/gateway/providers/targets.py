@@ -18,12 +18,24 @@ from typing import Any
 from pydantic import BaseModel
 
 from tfy_gateway.gateway.errors import ConfigError
-from tfy_gateway.gateway.providers.base import UpstreamTarget, WireFormat
+from tfy_gateway.gateway.providers.aws_sigv4 import SigningUnavailable, SigV4Signer
+from tfy_gateway.gateway.providers.base import RequestSigner, TokenSource, UpstreamTarget, WireFormat
+from tfy_gateway.gateway.providers.google_targets import (
+    GEMINI_BASE_URL,
+    GoogleTargetError,
+    gemini_headers,
+    vertex_base_url,
+    vertex_credentials,
+    vertex_wire,
+)
 from tfy_gateway.gateway.providers.provider_types import NOT_CALLABLE, custom_host, with_base_path
 from tfy_gateway.gateway.providers.secrets import SecretResolver
+from tfy_gateway.gateway.providers.vertex_credentials import VertexCredentialsError
 from tfy_gateway.manifests.providers import (
     AnthropicAccount,
     ApiKeyAuth,
+    AwsAccessKeyAuth,
+    AwsAssumedRoleAuth,
     AwsBedrockAccount,
     AzureAuth,
     AzureOpenAIAccount,
@@ -31,7 +43,9 @@ from tfy_gateway.manifests.providers import (
     BasicAuth,
     BearerAuth,
     BedrockAuth,
+    BedrockModel,
     GcpApiKeyAuth,
+    GoogleGeminiAccount,
     GoogleVertexAccount,
     Integration,
     LooseAccount,
@@ -41,6 +55,7 @@ from tfy_gateway.manifests.providers import (
     SelfHostedAccount,
     SelfHostedModel,
     VertexKeyFileAuth,
+    VertexModel,
     VirtualModel,
     VirtualModelAccount,
 )
@@ -69,20 +84,24 @@ PROVIDERS: Mapping[str, ProviderDefaults] = {
     "xai": ProviderDefaults("openai", "https://api.x.ai/v1"),
     "cerebras": ProviderDefaults("openai", "https://api.cerebras.ai/v1"),
     "sambanova": ProviderDefaults("openai", "https://api.sambanova.ai/v1"),
-    "google-gemini": ProviderDefaults("openai", "https://generativelanguage.googleapis.com/v1beta/openai"),
+    "google-gemini": ProviderDefaults("gemini", GEMINI_BASE_URL),
+    "google-vertex": ProviderDefaults("gemini", None),
     "cohere": ProviderDefaults("openai", "https://api.cohere.ai/compatibility/v1"),
     "ollama": ProviderDefaults("openai", "http://localhost:11434/v1"),
     "ai21": ProviderDefaults("openai", "https://api.ai21.com/studio/v1"),
     "baseten": ProviderDefaults("openai", "https://inference.baseten.co/v1"),
     "databricks": ProviderDefaults("openai", None),  # the workspace URL (+ /serving-endpoints, provider_types)
     "self-hosted-model": ProviderDefaults("openai", None),
+    "aws-bedrock": ProviderDefaults("bedrock", None),  # https://bedrock-runtime.{region}.amazonaws.com
 }
 PROVIDER_PREFIX = "provider-account/"
-SUPPORTED = "api-key, bearer-auth, basic-auth"
+SUPPORTED = "api-key, bearer-auth, basic-auth; aws-bedrock: api-key, access-key-based"
 _API_KEY_HEADER: Mapping[str, str] = {
     "openai": "authorization",
     "anthropic": "x-api-key",
     "azure-openai": "api-key",
+    "gemini": "x-goog-api-key",
+    "bedrock": "authorization",  # a Bedrock API key is a bearer token
 }
 
 
@@ -126,6 +145,9 @@ def _typed_fields(account: ProviderAccount, integration: Integration) -> _Fields
         )
     if isinstance(integration, (VirtualModel, LooseIntegration)):
         return _Fields(base_url, None, "model_id", auth=auth)
+    if isinstance(account, GoogleVertexAccount):
+        region = (integration.region if isinstance(integration, VertexModel) else None) or account.region
+        base_url = vertex_base_url(account.project_id, region, account.base_url)
     api_version = integration.api_version if isinstance(integration, AzureOpenAIModel) else None
     return _Fields(base_url, integration.model_id, "model_id", api_version, auth)
 
@@ -145,6 +167,14 @@ def _loose_fields(account: LooseAccount, integration: Integration) -> _Fields:
 
 
 def target_for(account: ProviderAccount, integration: Integration, secrets: SecretResolver) -> UpstreamTarget:
+    """The upstream target for `<account>/<integration>` (see `_target_for`)."""
+    try:
+        return _target_for(account, integration, secrets)
+    except (GoogleTargetError, VertexCredentialsError) as exc:
+        raise ProviderConfigError(str(exc)) from None
+
+
+def _target_for(account: ProviderAccount, integration: Integration, secrets: SecretResolver) -> UpstreamTarget:
     """The upstream target for `<account>/<integration>`.
 
     Raises ProviderConfigError for an unsupported provider or missing field, and SecretError when a
@@ -161,11 +191,18 @@ def target_for(account: ProviderAccount, integration: Integration, secrets: Secr
             + f"; supported: {', '.join(sorted(PROVIDERS))}"
         )
     wire_format = defaults.wire_format
+    if isinstance(account, GoogleVertexAccount) and isinstance(integration, VertexModel):
+        wire_format = vertex_wire(integration.model_id, where)
     if isinstance(account, LooseAccount):
         fields = _loose_fields(account, integration)
     else:
         fields = _typed_fields(account, integration)
     base_url = fields.base_url or defaults.base_url
+    signer: RequestSigner | None = None
+    if isinstance(account, AwsBedrockAccount):
+        region = _bedrock_region(account, integration)
+        base_url = base_url or f"https://bedrock-runtime.{region}.amazonaws.com"
+        signer = _bedrock_signer(fields.auth, region, where + ".auth_data", secrets)
     if not isinstance(base_url, str) or not base_url:  # a loose type's fields are unchecked
         needed = {"azure-openai": "azure_endpoint", "self-hosted-model": "integration url"}.get(provider, "base_url")
         raise ProviderConfigError(f"{where}: {needed} is required for provider type {provider!r}")
@@ -177,8 +214,15 @@ def target_for(account: ProviderAccount, integration: Integration, secrets: Secr
         **_headers(fields.account_headers, account.name, secrets),
         **_headers(fields.headers, where, secrets),
     }
-    if fields.loose_auth is not None:
+    credentials: TokenSource | None = None
+    if isinstance(account, GoogleGeminiAccount):
+        auth = gemini_headers(fields.auth, where, secrets)
+    elif isinstance(account, GoogleVertexAccount):
+        auth, credentials = vertex_credentials(fields.auth, where, secrets)
+    elif fields.loose_auth is not None:
         auth = _loose_auth_headers(fields.loose_auth, wire_format, where, secrets)
+    elif signer is not None:
+        auth = {}
     else:
         auth = _auth_headers(fields.auth, wire_format, where + ".auth_data", secrets)
     return UpstreamTarget(
@@ -191,7 +235,40 @@ def target_for(account: ProviderAccount, integration: Integration, secrets: Secr
         api_version=str(fields.api_version) if fields.api_version else None,
         account=account.name,
         integration=integration.name,
+        credentials=credentials,
+        signer=signer,
     )
+
+
+def _bedrock_region(account: AwsBedrockAccount, integration: Integration) -> str:
+    """The integration's region (a model offered in another region), else the account's."""
+    region = integration.region if isinstance(integration, BedrockModel) else None
+    return region or account.region
+
+
+def _bedrock_signer(auth: AuthSpec | None, region: str, where: str, secrets: SecretResolver) -> RequestSigner | None:
+    """A SigV4 signer for access-key auth; None for api-key auth (a bearer header) or no auth.
+
+    Assumed-role auth is refused: it needs the gateway's own AWS identity to call STS (AssumeRole) and
+    fresh temporary credentials every hour, which the local gateway neither has nor can get offline.
+    """
+    if isinstance(auth, AwsAssumedRoleAuth):
+        raise ProviderConfigError(
+            f"{where}.type 'assumed-role-based' is not supported by the local gateway: assuming "
+            f"{auth.assumed_role_arn} needs AWS STS and AWS credentials of the gateway's own, which it does not "
+            "have (and cannot reach offline). Use 'access-key-based' (access_key_id, secret_access_key) or "
+            "'api-key' (a Bedrock API key) for this account."
+        )
+    if not isinstance(auth, AwsAccessKeyAuth):
+        return None
+    try:
+        return SigV4Signer(
+            secrets.resolve(_required(auth.access_key_id, "access_key_id", where)),
+            secrets.resolve(_required(auth.secret_access_key, "secret_access_key", where)),
+            region,
+        )
+    except SigningUnavailable as exc:
+        raise ProviderConfigError(f"{where}: {exc}") from None
 
 
 def _auth_headers(
@@ -208,8 +285,8 @@ def _auth_headers(
             secrets.resolve(_required(auth.username, "username", where)),
             secrets.resolve(_required(auth.password, "password", where)),
         )
-    if isinstance(auth, GcpApiKeyAuth):  # type "api-key" too, but its key is `apiKey`
-        raise ProviderConfigError(f"{where}: the google-gemini 'apiKey' form is not supported by the local gateway")
+    if isinstance(auth, GcpApiKeyAuth):  # type "api-key" too, but its key is `apiKey`: google-gemini's own
+        raise ProviderConfigError(f"{where}: the 'apiKey' form is google-gemini's; this provider takes 'api_key'")
     raise ProviderConfigError(
         f"{where}.type {auth.type!r} is not supported by the local gateway (supported: {SUPPORTED})"
     )

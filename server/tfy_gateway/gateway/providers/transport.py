@@ -22,7 +22,7 @@ OCTET_STREAM = "application/octet-stream"
 
 @dataclass(frozen=True)
 class FormFile:
-    """A file field of a multipart form (audio uploads)."""
+    """A file field of a multipart form (audio, image uploads)."""
 
     filename: str
     content: bytes
@@ -30,6 +30,8 @@ class FormFile:
 
 
 FormValue = str | FormFile
+FormField = FormValue | tuple[FormValue, ...]
+"""A form field's value; a tuple is a field sent once per value, in order (`timestamp_granularities[]`)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class HttpRequest:
     url: str
     headers: Mapping[str, str]
     body: bytes = b""
-    form: Mapping[str, FormValue] | None = None
+    form: Mapping[str, FormField] | None = None
     timeouts: Timeouts = NO_TIMEOUTS
 
 

@@ -31,6 +31,7 @@ from tfy_gateway.gateway.providers.timeouts import Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import (
     HttpRequest,
     HttpResponse,
+    HttpStream,
     ResponseTooLarge,
     TransportConnectError,
     TransportError,
@@ -97,17 +98,54 @@ class ChunkTranslator(Protocol):
         ...
 
 
+def wants_usage(body: Mapping[str, Any]) -> bool:
+    """The client asked for a usage chunk at the end of its stream (`stream_options.include_usage`)."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def stream_end(chunk_id: str, created: int, model: str, usage: Usage | None, include_usage: bool) -> Translated:
+    """A translated stream's proper end: the usage chunk when the client asked for it, then [DONE]."""
+    if not include_usage or usage is None:
+        return Translated((DONE,), done=True)
+    tail = {
+        "id": chunk_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [],
+        "usage": usage.to_openai(),
+    }
+    return Translated((b"data: " + orjson.dumps(tail) + b"\n\n", DONE), done=True)
+
+
 ResponseReader = Callable[[HttpResponse, float], UpstreamResponse]
+ErrorReader = Callable[[UpstreamTarget, int, Mapping[str, str], bytes], UpstreamError]
+"""A 4xx/5xx answer's body as the wire format's error (default: `base.error_from_body`)."""
+
+
+class EventSource(Protocol):
+    """The events of a streamed body, one at a time: SSE (`stream.SSEDecoder`) or AWS event-stream frames."""
+
+    async def next_event(self) -> tuple[str, bytes] | None:
+        """(event name, data) of the next event; None at the end of the body. Raises TransportError."""
+        ...
+
+
+EventFraming = Callable[[HttpStream], EventSource]
 
 
 @dataclass(frozen=True)
 class WirePlan:
     """One call on the wire: the request, and exactly one of `read` (a whole answer; gets the response
-    and the seconds it took) or `stream` (an SSE answer, translated chunk by chunk)."""
+    and the seconds it took) or `stream` (a streamed answer, translated event by event; `framing`
+    when its events are not SSE); `error` when the wire format's error bodies need their own reader."""
 
     request: HttpRequest
     read: ResponseReader | None = None
     stream: ChunkTranslator | None = None
+    framing: EventFraming | None = None  # how a streamed body splits into events; None: SSE
+    error: ErrorReader | None = None  # how an error body reads; None: the generic reader
 
     def __post_init__(self) -> None:
         if (self.read is None) == (self.stream is None):
@@ -158,6 +196,14 @@ def json_object(target: UpstreamTarget, raw: bytes) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise UpstreamError(502, f"{target.provider} returned JSON that is not an object", target.provider)
     return parsed
+
+
+def event_json(target: UpstreamTarget, data: bytes) -> Any:
+    """One stream event's JSON; an unreadable one is the upstream's fault (502)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(502, f"{target.provider} sent an unreadable stream event", target.provider) from None
 
 
 def stream_error(target: UpstreamTarget, payload: dict[str, Any]) -> UpstreamError:

@@ -368,6 +368,12 @@ class Store(abc.ABC):
         """Statements run through the yielded function see one consistent snapshot of the data."""
 
     @abc.abstractmethod
+    def writing(self) -> AbstractContextManager[Execute]:
+        """A write transaction for data that is not configuration (batches and their files): it commits
+        or rolls back as a whole, and leaves the change counter alone, so no replica reloads its
+        configuration for it."""
+
+    @abc.abstractmethod
     def close(self) -> None: ...
 
     resource_order = "rowid"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tfy_gateway.gateway.batches import schema as batch_tables
 from tfy_gateway.gateway.request_logs.schema import TEAMS_COLUMN, table_sql
 from tfy_gateway.gateway.store.base import Cursor, StoreError, utc_now
 
@@ -159,6 +160,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "",
         "ALTER TABLE request_logs ADD COLUMN IF NOT EXISTS guardrails TEXT NOT NULL DEFAULT '[]'",
     ),
+    Migration(9, "files, batches and their results (the Batch API)", batch_tables.SQLITE, batch_tables.POSTGRES),
 )
 LATEST = MIGRATIONS[-1].version
 

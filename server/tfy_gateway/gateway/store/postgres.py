@@ -183,6 +183,13 @@ class PostgresStore(Store):
                 yield self._executor(connection)
 
     @contextmanager
+    def writing(self) -> Iterator[Execute]:
+        with self._lock:
+            connection, _ = self._begin("SELECT 0")
+            with self._ending(connection):
+                yield self._executor(connection)
+
+    @contextmanager
     def _ending(self, connection: psycopg.Connection[Any]) -> Iterator[None]:
         """Commit what the block did. A lost server closes the connection (a 503 for the caller);
         any other failure rolls the transaction back."""

@@ -168,6 +168,18 @@ class SqliteStore(Store):
             finally:
                 self._db.execute("COMMIT")
 
+    @contextmanager
+    def writing(self) -> Iterator[Execute]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._execute
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
     def integrity_check(self) -> str:
         with self._lock:
             return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
