@@ -5,6 +5,7 @@ transcriptions, models, and error bodies, streamed error events included."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,9 @@ import pytest
 
 from tests.gateway.conformance.openapi import conform
 from tests.gateway.data_plane.conftest import DataPlane
+from tests.gateway.data_plane.test_bedrock_sdk import bedrock_account
+from tests.gateway.data_plane.test_google_providers import gemini_account
+from tests.gateway.inprocess import running_gateway
 
 HI = [{"role": "user", "content": "hello there"}]
 WEATHER = {
@@ -205,3 +209,32 @@ async def test_streamed_images_and_transcriptions(dp: DataPlane) -> None:
     assert "".join(p.delta for p in parts if p.type == "transcript.text.delta") == parts[-1].text
     record = await dp.log_record(raw)
     assert record["completion_tokens"] == 272  # the completed event's usage is what is counted
+
+
+async def test_bedrock_and_gemini_translators_answer_in_the_specs_shapes(tmp_path: Path) -> None:
+    """The Bedrock (Converse) and Gemini (generateContent) translators, offline on the fake provider."""
+    async with running_gateway(tmp_path / "data") as gateway:
+        await gateway.apply(bedrock_account("bedrock-key", {"type": "api-key", "api_key": "bedrock-api-key-0123"}))
+        await gateway.apply(gemini_account())
+        for model in ("bedrock-key/claude", "gemini-main/flash"):
+            for extra in ({}, {"tools": [WEATHER], "tool_choice": "required"}):
+                body = {"model": model, "messages": HI, "max_tokens": 5, **extra}
+                answer = await gateway.http.post("/api/llm/chat/completions", json=body, headers=gateway.auth())
+                conform(await ok(answer), "CreateChatCompletionResponse")
+                for include_usage in (False, True):
+                    streamed = await gateway.http.post(
+                        "/api/llm/chat/completions",
+                        json={**body, "stream": True, "stream_options": {"include_usage": include_usage}},
+                        headers=gateway.auth(),
+                    )
+                    chunks = events(streamed)
+                    for chunk in chunks:
+                        conform(chunk, "CreateChatCompletionStreamResponse")
+                    assert any(chunk.get("usage") for chunk in chunks) is include_usage, model
+        failed = await gateway.http.post(
+            "/api/llm/chat/completions",
+            json={"model": "gemini-main/broken", "messages": HI},
+            headers=gateway.auth(),
+        )
+        assert failed.status_code == 429
+        conform(failed.json(), "ErrorResponse")
