@@ -31,6 +31,8 @@ ROOTS = (
     "CreateTranscriptionResponseJson",
     "CreateTranscriptionResponseVerboseJson",
     "CreateTranscriptionResponseStreamEvent",
+    "Response",
+    "ResponseStreamEvent",
 )
 PREFIX = "#/components/schemas/"
 DROPPED_KEYS = ("x-oaiMeta", "example", "examples")
