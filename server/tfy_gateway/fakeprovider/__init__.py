@@ -41,7 +41,7 @@ Knobs: one spec syntax `name=value,name=value`, carried in either (or both) of
 | retry_after | seconds for the `retry-after` header on injected errors; alone it means status 429 |
 | api_key | the API key this request must carry (tests that credentials are forwarded) |
 | drop_after | streams only: abort the connection after N output tokens |
-| linger_ms | streams only (OpenAI wire): keep the connection open this long after [DONE] before ending the body |
+| linger_ms | streams only (OpenAI wire): keep the connection open this long after [DONE] or response.completed |
 | cut_after | streams only (OpenAI, Bedrock wire): end the body cleanly after N output tokens, unfinished |
 | cached_tokens | report N prompt tokens as cache reads |
 | context_tokens | context window: a longer chat (prompt + max_tokens) is a 400 `context_length_exceeded` |

@@ -13,7 +13,14 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from tfy_gateway.fakeprovider import anthropic_routes, bedrock_routes, gemini_routes, media_routes, openai_routes
+from tfy_gateway.fakeprovider import (
+    anthropic_routes,
+    bedrock_routes,
+    gemini_routes,
+    media_routes,
+    openai_routes,
+    responses_routes,
+)
 from tfy_gateway.fakeprovider.calls import Call, FakeProviderState
 from tfy_gateway.fakeprovider.wire import Flavor, json_response
 
@@ -35,6 +42,7 @@ _OPENAI_ROUTES: tuple[tuple[str, Handler], ...] = (
     ("/v1/audio/transcriptions", media_routes.transcriptions),
     ("/v1/audio/translations", media_routes.translations),
     ("/v1/images/edits", media_routes.image_edits),
+    ("/v1/responses", responses_routes.responses),
 )
 _AZURE_ROUTES: tuple[tuple[str, Handler], ...] = (
     ("/openai/deployments/{deployment}/chat/completions", openai_routes.chat_completions),

@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from tests.gateway.batches.conftest import chat_line, finished, jsonl, output_lines, sdk
-from tests.gateway.inprocess import running_gateway
+from tests.gateway.inprocess import FAKE_ORIGIN, running_gateway
 
 
 async def test_a_batch_round_trips_through_the_sdk(tmp_path: Path) -> None:
@@ -166,3 +166,46 @@ async def test_an_embeddings_batch(tmp_path: Path) -> None:
         assert done.status == "completed" and done.request_counts is not None and done.request_counts.completed == 3
         output = await output_lines(client, done.output_file_id)
         assert all(line["response"]["body"]["data"][0]["embedding"] for line in output)
+
+
+async def test_a_responses_batch(tmp_path: Path) -> None:
+    """A /v1/responses batch: each line a Responses request through the pipeline (here translated to
+    chat for an Anthropic target, passed through for OpenAI)."""
+    async with running_gateway(tmp_path / "data") as gateway:
+        await gateway.apply(
+            {
+                "name": "rclaude",
+                "type": "provider-account/anthropic",
+                "base_url": f"{FAKE_ORIGIN}/v1",
+                "auth_data": {"type": "api-key", "api_key": "sk-ant-test"},
+                "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
+                "integrations": [
+                    {"type": "integration/model/anthropic", "name": "sonnet", "model_id": "claude-sonnet-4-5",
+                     "model_types": ["chat"]}
+                ],
+            }
+        )  # fmt: skip
+        client = sdk(gateway)
+        models = ["openai-main/gpt-4o", "rclaude/sonnet"]
+        lines = [
+            {
+                "custom_id": f"r{i}",
+                "method": "POST",
+                "url": "/v1/responses",
+                "body": {"model": model, "input": f"say {i}", "max_output_tokens": 8},
+            }
+            for i, model in enumerate(models)
+        ]
+        uploaded = await client.files.create(file=("in.jsonl", jsonl(lines)), purpose="batch")
+        batch = await client.batches.create(
+            input_file_id=uploaded.id,
+            endpoint="/v1/responses",
+            completion_window="24h",
+        )
+        done = await finished(client, batch.id)
+        errors = await output_lines(client, done.error_file_id) if done.error_file_id else []
+        assert done.status == "completed" and errors == []
+        output = await output_lines(client, done.output_file_id)
+        assert [line["custom_id"] for line in output] == ["r0", "r1"]
+        assert all(line["response"]["body"]["object"] == "response" for line in output)
+        assert all(line["response"]["body"]["usage"]["output_tokens"] > 0 for line in output)

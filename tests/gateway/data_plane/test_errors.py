@@ -86,8 +86,9 @@ async def test_invalid_headers(dp: DataPlane, header: str, value: str, needle: s
 
 
 async def test_unsupported_and_unknown_endpoints_say_what_is_supported(dp: DataPlane) -> None:
-    responses = envelope(await dp.post("responses", {"model": "fake/gpt-4o"}), 404, "request")
-    assert "the Responses API" in responses["message"] and "chat/completions" in responses["message"]
+    realtime = envelope(await dp.post("realtime", {"model": "fake/gpt-4o"}), 404, "request")
+    assert "the Realtime API" in realtime["message"] and "chat/completions" in realtime["message"]
+    assert "responses" in realtime["message"]  # /responses is served now, and listed as supported
     unknown = envelope(await dp.post("nope", {}), 404, "request")
     assert "No data-plane endpoint /api/llm/nope" in unknown["message"]
     wrong_method = await dp.http.get(dp.base + "/chat/completions", headers=dp.auth())

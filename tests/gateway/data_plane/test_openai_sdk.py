@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -150,3 +151,22 @@ def test_curl(dp: DataPlane) -> None:
     head, _, payload = result.stdout.replace("\r\n", "\n").partition("\n\n")
     assert head.startswith("HTTP/1.1 200") and "x-tfy-resolved-model: fake/gpt-4o" in head
     assert json.loads(payload)["usage"]["completion_tokens"] == 2
+
+
+RESPONSE_TOOL: Any = {"type": "function", **WEATHER_TOOL["function"]}
+
+
+@pytest.mark.parametrize("model", ["fake/gpt-4o", "claude/sonnet"], ids=["passed-through", "translated"])
+def test_responses_plain_streamed_and_with_a_tool_over_http(dp: DataPlane, model: str) -> None:
+    """The Responses API over a real socket: the gateway's aiohttp transport, its SSE relay and uvicorn."""
+    sdk = client(dp)
+    plain = sdk.responses.create(model=model, input="hello there", max_output_tokens=6)
+    assert plain.status == "incomplete" and plain.usage is not None and plain.usage.output_tokens == 6
+    assert plain.incomplete_details is not None and plain.incomplete_details.reason == "max_output_tokens"
+    with sdk.responses.stream(model=model, input="hello there") as stream:
+        deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert final.status == "completed" and final.output_text == "".join(deltas)
+    called = sdk.responses.create(model=model, input="Use get_weather.", tools=[RESPONSE_TOOL])
+    calls = [item for item in called.output if item.type == "function_call"]
+    assert len(calls) == 1 and json.loads(calls[0].arguments) == {"city": "fake-city"}

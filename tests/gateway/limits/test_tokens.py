@@ -12,6 +12,7 @@ from tfy_gateway.gateway.providers.output_tokens import (
     OutputTokensInvalid,
     max_output_tokens,
 )
+from tfy_gateway.gateway.providers.responses_chat import to_chat_request
 
 
 def test_prompt_plus_the_output_cap_times_choices() -> None:
@@ -76,3 +77,16 @@ def test_the_anthropic_adapter_sends_the_cap_the_hold_assumed() -> None:
 def test_endpoints_without_completions_hold_their_input_only() -> None:
     assert reserved_tokens({"input": ["abcdefgh", "ijkl"]}, generates=False) == 3
     assert reserved_tokens({}, generates=False) == 1
+
+
+def test_a_responses_request_holds_its_instructions_input_items_and_max_output_tokens() -> None:
+    items = [
+        {"role": "user", "content": [{"type": "input_text", "text": "a" * 200}]},
+        {"type": "function_call_output", "call_id": "c", "output": "b" * 80},
+    ]
+    body = {"instructions": "c" * 120, "input": items, "max_output_tokens": 300}
+    # (200 + 80 + 120) / 4 input tokens; the cap the chat translation sends as max_completion_tokens.
+    assert reserved_tokens(body, generates=True, sends=[("anthropic", body)]) == 100 + 300
+    assert reserved_tokens(body, generates=True, sends=[("openai", body)]) == 100 + 300
+    translated = to_chat_request(body, "anthropic")
+    assert to_anthropic_request(translated, "claude")["max_tokens"] == 300

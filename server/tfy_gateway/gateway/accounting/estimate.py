@@ -18,7 +18,8 @@ from tfy_gateway.gateway.providers import Usage
 CHARS_PER_TOKEN = 4
 
 
-TEXT_KEYS = frozenset({"content", "text", "prompt", "input"})
+TEXT_KEYS = frozenset({"content", "text", "prompt", "input", "output"})
+"""`output`: a /responses `function_call_output` item's text."""
 
 
 def _text_chars(value: Any) -> int:
@@ -40,6 +41,7 @@ def _text_chars(value: Any) -> int:
 def prompt_tokens(body: Mapping[str, Any]) -> int:
     """Estimated input tokens of an OpenAI-format request body (messages, prompt or input)."""
     chars = _text_chars(body.get("prompt")) + _text_chars(body.get("input")) + _text_chars(body.get("messages"))
+    chars += _text_chars(body.get("instructions"))  # /responses: the system prompt
     return -(-chars // CHARS_PER_TOKEN)
 
 

@@ -21,8 +21,9 @@ BATCH_URLS = {
     "/v1/embeddings": "embeddings",
     "/v1/completions": "completions",
     "/v1/moderations": "moderations",
+    "/v1/responses": "responses",
 }
-"""The endpoints a batch may call (OpenAI's, less /v1/responses), and their data-plane routes."""
+"""The endpoints a batch may call (OpenAI's), and their data-plane routes."""
 
 MAX_LINES = 50_000  # OpenAI's limit of requests per batch
 MAX_REPORTED = 10  # problems listed in one error message

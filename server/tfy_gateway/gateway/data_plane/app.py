@@ -57,6 +57,13 @@ class DataPlaneApp:
             await send_bytes(send, 200, body, [JSON_TYPE])
         elif route in ("models", "health"):
             await _error(send, _wrong_method(route, method, "GET"), [(b"allow", b"GET")])
+        elif route.startswith("responses/"):
+            message = (
+                f"/api/llm/{route}: the local gateway stores no responses, so it cannot retrieve, cancel or "
+                "delete one; POST /api/llm/responses answers without storing (send the whole conversation "
+                "in 'input' instead of 'previous_response_id')."
+            )
+            await _error(send, DataPlaneError(404, message, type="not_found_error", code="unsupported_endpoint"))
         elif route in UNSUPPORTED:
             message = (
                 f"/api/llm/{route} ({UNSUPPORTED[route]}) is not supported by the local gateway; "

@@ -223,6 +223,82 @@ CHAT: Mapping[str, Check] = {
 COMPLETIONS: Mapping[str, Check] = {**COMMON, "logprobs": integer(0, 5), "echo": boolean, "best_of": integer(1, 128)}
 
 
+def response_input(value: Any, path: str) -> None:
+    """`input` of /responses: a string, or a list of items (messages, function calls and their outputs...)."""
+    if isinstance(value, str):
+        return
+    if not isinstance(value, list):
+        _fail(path, "a string or a list of input items", value)
+    for index, item in enumerate(value):
+        where = f"{path}[{index}]"
+        obj(item, where)
+        kind = item.get("type", "message")
+        text(kind, f"{where}.type")
+        if kind == "message":
+            text(item.get("role"), f"{where}.role")
+            content = item.get("content")
+            if not isinstance(content, str):
+                if not isinstance(content, list):
+                    _fail(f"{where}.content", "a string or a list of content parts", content)
+                for number_, part in enumerate(content):
+                    obj(part, f"{where}.content[{number_}]")
+                    text(part.get("type"), f"{where}.content[{number_}].type")
+        elif kind == "function_call":
+            for name in ("call_id", "name", "arguments"):
+                text(item.get(name), f"{where}.{name}")
+        elif kind == "function_call_output":
+            text(item.get("call_id"), f"{where}.call_id")
+            output = item.get("output")
+            if not isinstance(output, (str, list)):
+                _fail(f"{where}.output", "a string or a list of content parts", output)
+
+
+def response_tools(value: Any, path: str) -> None:
+    """Responses tools are flat: `{type: function, name, parameters}`, or a built-in tool's `{type, ...}`."""
+    if not isinstance(value, list):
+        _fail(path, "a list of tool objects", value)
+    for index, tool in enumerate(value):
+        where = f"{path}[{index}]"
+        obj(tool, where)
+        text(tool.get("type"), f"{where}.type")
+        if tool["type"] == "function":
+            name = tool.get("name")
+            if not isinstance(name, str) or not name:
+                _fail(f"{where}.name", "a non-empty string", name)
+            _optional(tool, where, {"description": text, "parameters": obj, "strict": boolean})
+
+
+def response_tool_choice(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        if value not in ("none", "auto", "required"):
+            _fail(path, "'none', 'auto', 'required' or {type: function, name}", value)
+        return
+    obj(value, path)
+    text(value.get("type"), f"{path}.type")
+
+
+RESPONSES: Mapping[str, Check] = {
+    "input": response_input,
+    "instructions": text,
+    "max_output_tokens": whole(MAX_OUTPUT_TOKENS, "output tokens"),
+    "temperature": number(0, 2),
+    "top_p": number(0, 1),
+    "top_logprobs": integer(0, 20),
+    "tools": response_tools,
+    "tool_choice": response_tool_choice,
+    "parallel_tool_calls": boolean,
+    "store": boolean,
+    "background": boolean,
+    "metadata": obj,
+    "user": text,
+    "previous_response_id": text,
+    "text": obj,
+    "reasoning": obj,
+    "stream_options": obj,
+}
+"""/responses (OpenAI's Responses API)."""
+
+
 def _optional(body: Mapping[str, Any], path: str, checks: Mapping[str, Check]) -> None:
     for name, check in checks.items():
         value = body.get(name)
@@ -234,9 +310,17 @@ def check_body(endpoint: str, body: dict[str, Any]) -> None:
     """400 naming the first field of `body` whose type or range is wrong (chat and completions); a
     whole-number count written as a float (`16.0`) is sent on as the integer it is."""
     checks = CHAT if endpoint == "chat" else COMPLETIONS if endpoint == "completions" else None
+    if endpoint == "responses":
+        checks = RESPONSES
+        if body.get("input") is None and not any(
+            body.get(name) for name in ("previous_response_id", "prompt", "conversation")
+        ):
+            raise bad_request("'input' is required for /responses: a string or a list of input items.", "input")
     if checks is None:
         return
     _optional(body, "", checks)
+    if isinstance(body.get("max_output_tokens"), float):
+        body["max_output_tokens"] = int(body["max_output_tokens"])
     for name in WHOLE:
         if isinstance(body.get(name), float):
             body[name] = int(body[name])

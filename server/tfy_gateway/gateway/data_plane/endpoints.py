@@ -105,11 +105,11 @@ ENDPOINTS: Mapping[str, EndpointSpec] = {
             multipart=True,
             uploads=("image", "image[]"),
         ),
+        EndpointSpec("responses", "responses", (_MODEL,), streams=True),
     )
 }
 
 UNSUPPORTED = {
-    "responses": "the Responses API",
     "fine_tuning/jobs": "fine-tuning jobs",
     "images/variations": "image variations",
     "realtime": "the Realtime API",
@@ -160,6 +160,10 @@ def validate(spec: EndpointSpec, body: dict[str, Any]) -> None:
     if options is not None and not isinstance(options, dict):
         raise bad_request("'stream_options' must be an object, e.g. {\"include_usage\": true}.", "stream_options", 422)
     tools = body.get("tools")
-    if tools is not None and not (isinstance(tools, list) and all(isinstance(t, dict) for t in tools)):
+    if (
+        tools is not None
+        and spec.name != "responses"
+        and not (isinstance(tools, list) and all(isinstance(t, dict) for t in tools))
+    ):
         raise bad_request("'tools' must be a list of tool objects.", "tools", status=422)
     check_body(spec.name, body)

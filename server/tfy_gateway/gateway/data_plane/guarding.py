@@ -3,9 +3,9 @@
 It reads the request context once to pick the request's guardrails (the compiled config's rules that
 match its model, subjects and metadata, plus those `X-TFY-GUARDRAILS` asks for) and hands back a
 `GuardrailRun` (guardrails/run.py) that the pipeline drives. With no guardrail rule and no header it
-returns None at once. Input guardrails check text-bearing requests (chat, completions, embeddings,
-images, speech, moderations); an audio upload carries no text and is not checked. Output guardrails
-check chat and completions answers.
+returns None at once. Input guardrails check text-bearing requests (chat, completions, responses,
+embeddings, images, speech, moderations); an audio upload carries no text and is not checked. Output
+guardrails check chat, completions and responses answers.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class PolicyGuardrails:
         selection = compiled.select(model, principal.subjects, request.options.metadata, requested)
         if selection is None:
             return None
-        if request.endpoint.name not in ("chat", "completions") and selection.output:
+        if request.endpoint.name not in ("chat", "completions", "responses") and selection.output:
             selection = selection.without_output()
             if not selection.input:
                 return None

@@ -37,7 +37,7 @@ from tfy_gateway.gateway.providers.output_tokens import OutputTokensInvalid
 from tfy_gateway.gateway.routing import RoutePlan
 
 ORIGINS = {"rate_limit": "rate_limiting", "budget": "budget"}
-GENERATING_ENDPOINTS = frozenset({"chat", "completions"})
+GENERATING_ENDPOINTS = frozenset({"chat", "completions", "responses"})
 
 
 class LimitExceeded(DataPlaneError):

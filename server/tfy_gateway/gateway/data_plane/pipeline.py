@@ -59,7 +59,7 @@ from tfy_gateway.gateway.data_plane.limiting import estimated_usage_of
 from tfy_gateway.gateway.data_plane.recording import record
 from tfy_gateway.gateway.data_plane.response_headers import response_headers
 from tfy_gateway.gateway.data_plane.runtime import DataPlane
-from tfy_gateway.gateway.data_plane.streaming import relay
+from tfy_gateway.gateway.data_plane.streaming import error_event, relay, response_error_event
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.json_depth import depth_message, too_deep
 from tfy_gateway.gateway.providers import (
@@ -300,7 +300,10 @@ class Pipeline:
         try:
             traced_text = ctx.trace is not None and ctx.trace.records_request_data
             keep_text = self._log_bodies or traced_text
-            report = await relay(self.send, stream, headers, target=ctx.served.target, keep_text=keep_text)
+            failure = response_error_event if ctx.endpoint.name == "responses" else error_event
+            report = await relay(
+                self.send, stream, headers, target=ctx.served.target, keep_text=keep_text, failure=failure
+            )
         finally:
             spent = time.perf_counter() - relayed_from
             ctx.provider_s += spent

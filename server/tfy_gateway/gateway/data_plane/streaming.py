@@ -7,13 +7,15 @@ arrives. A failure after that cannot change the status any more: the client gets
 holds back the final `[DONE]` and reports what happened; the pipeline records the request and then
 sends `[DONE]` with the end of the body. Clients stop at `[DONE]` (and may hang up right away), so
 nothing may be left to do once they have seen it: no late 499 for a served stream, and a client that
-reads its logs or usage next finds the request there.
+reads its logs or usage next finds the request there. A Responses stream ends with its
+`response.completed` (or `.incomplete`, `.failed`) event instead, held back the same way, and
+reports a failure as an `error` event.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,7 +23,7 @@ import orjson
 
 from tfy_gateway.gateway.data_plane.asgi import SSE_HEADERS, Headers, Send
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, error_fields, from_upstream
-from tfy_gateway.gateway.providers import DONE, UpstreamError
+from tfy_gateway.gateway.providers import UpstreamError, ends_stream
 
 
 class Events(Protocol):
@@ -45,8 +47,17 @@ class StreamReport:
     text: str | None
 
 
+_TEXT_DELTA = b"event: response.output_text.delta\n"
+
+
 def _delta_text(event: bytes) -> str:
     """The text a chunk event adds (only used when body logging is on)."""
+    if event.startswith(_TEXT_DELTA):
+        try:
+            delta = orjson.loads(event[len(_TEXT_DELTA) + 6 :]).get("delta")
+        except (orjson.JSONDecodeError, AttributeError):
+            return ""
+        return delta if isinstance(delta, str) else ""
     if not event.startswith(b"data: {"):
         return ""
     try:
@@ -60,32 +71,60 @@ def _delta_text(event: bytes) -> str:
     return "".join(part for part in parts if isinstance(part, str))
 
 
-def error_event(error: DataPlaneError) -> bytes:
+ErrorEvent = Callable[[DataPlaneError, int], bytes]
+"""The event that reports a failure mid-stream, given the error and how many events went before it."""
+
+
+def error_event(error: DataPlaneError, sent: int = 0) -> bytes:
     failure = {"error": error_fields(error)}
     return b"data: " + orjson.dumps(failure) + b"\n\n"
 
 
-async def relay(send: Send, stream: Events, headers: Headers, *, target: str, keep_text: bool) -> StreamReport:
+def response_error_event(error: DataPlaneError, sent: int) -> bytes:
+    """A Responses stream's `error` event (its fields as OpenAI's), with the `error` object that makes
+    the openai SDK raise, as it does for chat; its sequence number follows the events sent."""
+    failure = {
+        "type": "error",
+        "code": error.type,
+        "message": error.message,
+        "param": None,
+        "sequence_number": sent,
+        "error": {"message": error.message, "type": error.type, "code": str(error.status)},
+    }
+    return b"event: error\ndata: " + orjson.dumps(failure) + b"\n\n"
+
+
+async def relay(
+    send: Send,
+    stream: Events,
+    headers: Headers,
+    *,
+    target: str,
+    keep_text: bool,
+    failure: ErrorEvent = error_event,
+) -> StreamReport:
     """Send the 200 and every event of `stream` but the final `[DONE]` to the client; close the stream."""
     text: list[str] = []
     first_sent_at: float | None = None
     error: DataPlaneError | None = None
     tail = b""
+    sent = 0
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
     try:
         async with stream:
             async for event in stream:
-                if event == DONE:
-                    tail = DONE
+                if ends_stream(event):
+                    tail = event
                     continue
                 if first_sent_at is None:
                     first_sent_at = time.perf_counter()
                 if keep_text:
                     text.append(_delta_text(event))
                 await send({"type": "http.response.body", "body": event, "more_body": True})
+                sent += 1
     except UpstreamError as exc:
         error = from_upstream(exc, target)
-        await send({"type": "http.response.body", "body": error_event(error), "more_body": True})
+        await send({"type": "http.response.body", "body": failure(error, sent), "more_body": True})
     return StreamReport(
         status=error.status if error is not None else 200,
         error=error,

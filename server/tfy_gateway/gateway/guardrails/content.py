@@ -2,7 +2,9 @@
 
 Input: every message's text content (a string, or the `text` parts of a content list) for chat;
 `prompt` for completions and images; `input` for embeddings, moderations and speech (strings only:
-token ids carry no text). Output: each choice's `message.content` (chat) or `text` (completions).
+token ids carry no text); for /responses `instructions` and the `input` items' text (message
+content, `input_text` parts, function call outputs). Output: each choice's `message.content` (chat)
+or `text` (completions), or for /responses each message item's `output_text` parts.
 Rewriting builds a new body and shares everything it does not change; the original is never touched.
 """
 
@@ -14,7 +16,9 @@ from typing import Any
 from tfy_gateway.gateway.guardrails.checks import Stage
 
 Rewrite = Callable[[str], str]
-INPUT_FIELDS = ("prompt", "input")
+INPUT_FIELDS = ("prompt", "input", "instructions")
+TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
+"""Content part types that carry text: chat's, and the Responses API's."""
 
 
 def texts(body: Mapping[str, Any], stage: Stage) -> list[str]:
@@ -24,6 +28,9 @@ def texts(body: Mapping[str, Any], stage: Stage) -> list[str]:
 
 def _texts(body: Mapping[str, Any], stage: Stage) -> Iterator[str]:
     if stage == "output":
+        for item in _list(body.get("output")):
+            if isinstance(item, dict) and item.get("type") == "message":
+                yield from _content_texts(item.get("content"))
         for choice in _list(body.get("choices")):
             if not isinstance(choice, dict):
                 continue
@@ -38,6 +45,10 @@ def _texts(body: Mapping[str, Any], stage: Stage) -> Iterator[str]:
             yield from _content_texts(message.get("content"))
     for field in INPUT_FIELDS:
         yield from _strings(body.get(field))
+    for item in _list(body.get("input")):
+        if isinstance(item, dict):
+            yield from _content_texts(item.get("content"))
+            yield from _strings(item.get("output"))
 
 
 def _content_texts(content: Any) -> Iterator[str]:
@@ -45,7 +56,7 @@ def _content_texts(content: Any) -> Iterator[str]:
         yield content
     elif isinstance(content, list):
         for part in content:
-            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+            if isinstance(part, dict) and part.get("type") in TEXT_PARTS and isinstance(part.get("text"), str):
                 yield part["text"]
 
 
@@ -71,7 +82,9 @@ def rewrite(body: Mapping[str, Any], stage: Stage, change: Rewrite) -> dict[str,
             changed = True
         return new
 
-    if stage == "output":
+    if stage == "output" and isinstance(body.get("output"), list):
+        result = {**body, "output": [_rewrite_item(item, apply) for item in body["output"]]}
+    elif stage == "output":
         result = {**body, "choices": [_rewrite_choice(choice, apply) for choice in _list(body.get("choices"))]}
     else:
         result = dict(body)
@@ -80,7 +93,18 @@ def rewrite(body: Mapping[str, Any], stage: Stage, change: Rewrite) -> dict[str,
         for field in INPUT_FIELDS:
             if field in body:
                 result[field] = _rewrite_strings(body[field], apply)
+        if isinstance(body.get("input"), list):
+            result["input"] = [_rewrite_item(item, apply) for item in result["input"]]
     return result if changed else None
+
+
+def _rewrite_item(item: Any, apply: Rewrite) -> Any:
+    """A /responses input or output item with its text rewritten (messages and function call outputs)."""
+    if not isinstance(item, dict):
+        return item
+    if isinstance(item.get("output"), str):
+        return {**item, "output": apply(item["output"])}
+    return _rewrite_message(item, apply)
 
 
 def _rewrite_choice(choice: Any, apply: Rewrite) -> Any:
@@ -103,7 +127,7 @@ def _rewrite_message(message: Any, apply: Rewrite) -> Any:
     if isinstance(content, list):
         parts = [
             {**part, "text": apply(part["text"])}
-            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+            if isinstance(part, dict) and part.get("type") in TEXT_PARTS and isinstance(part.get("text"), str)
             else part
             for part in content
         ]

@@ -2,9 +2,9 @@
 events rewritten when a mutate guardrail changed that answer.
 
 `assemble` joins each choice's content deltas (chat) or text (completions) into the body a
-non-streamed call would have returned. `rewrite` keeps every event (role, tool calls, finish
-reasons, usage) and moves each changed choice's new text into its first content delta, emptying the
-others, so a client reassembles exactly the rewritten answer.
+non-streamed call would have returned (a /responses stream: response_events.py). `rewrite` keeps
+every event (role, tool calls, finish reasons, usage) and moves each changed choice's new text into
+its first content delta, emptying the others, so a client reassembles exactly the rewritten answer.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+
+from tfy_gateway.gateway.guardrails import response_events
 
 DATA = b"data: "
 
@@ -37,7 +39,9 @@ def _choice_text(choice: dict[str, Any]) -> tuple[str | None, bool]:
 
 
 def assemble(events: list[bytes]) -> dict[str, Any]:
-    """The answer the events stream, in the non-streamed shape (chat or completions)."""
+    """The answer the events stream, in the non-streamed shape (chat, completions or responses)."""
+    if response_events.is_responses(events):
+        return response_events.assemble(events)
     texts: dict[int, list[str]] = {}
     finish: dict[int, Any] = {}
     chat = True
@@ -93,6 +97,8 @@ def _answer_texts(answer: dict[str, Any]) -> dict[int, str]:
 
 def rewrite(events: list[bytes], before: dict[str, Any], after: dict[str, Any]) -> list[bytes]:
     """`events` carrying `after`'s texts wherever they differ from `before`'s."""
+    if response_events.is_responses(events):
+        return response_events.rewrite(events, before, after)
     old, new = _answer_texts(before), _answer_texts(after)
     changed = {index: text for index, text in new.items() if old.get(index) != text}
     if not changed:

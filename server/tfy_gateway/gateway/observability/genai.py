@@ -75,7 +75,12 @@ ROUTING_RULE = "tfy_gateway.routing.rule_id"
 ROUTING_TARGET = "tfy_gateway.routing.target"
 LIMIT_EVENT = "tfy_gateway.limits"
 
-OPERATIONS: Mapping[str, str] = {"chat": "chat", "completions": "text_completion", "embeddings": "embeddings"}
+OPERATIONS: Mapping[str, str] = {
+    "chat": "chat",
+    "completions": "text_completion",
+    "embeddings": "embeddings",
+    "responses": "chat",  # the Responses API is a chat API (the conventions name no other operation for it)
+}
 """Data-plane endpoint -> gen_ai.operation.name; the others (rerank, moderations, images, speech,
 transcriptions) have no well-known value and use the endpoint's name."""
 

@@ -64,7 +64,7 @@ from tfy_gateway.gateway.providers.transport import (
     TransportError,
     TransportTimeout,
 )
-from tfy_gateway.gateway.providers.wire import DONE
+from tfy_gateway.gateway.providers.wire import DONE, ends_stream
 
 __all__ = [
     "ADAPTERS",
@@ -102,5 +102,6 @@ __all__ = [
     "Usage",
     "WireFormat",
     "call",
+    "ends_stream",
     "target_for",
 ]

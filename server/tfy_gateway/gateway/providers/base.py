@@ -33,6 +33,7 @@ Endpoint = Literal[
     "transcriptions",
     "image_edits",
     "translations",
+    "responses",
 ]
 ENDPOINT_PATHS: dict[str, str] = {
     "chat": "/chat/completions",
@@ -45,9 +46,10 @@ ENDPOINT_PATHS: dict[str, str] = {
     "transcriptions": "/audio/transcriptions",
     "image_edits": "/images/edits",
     "translations": "/audio/translations",
+    "responses": "/responses",
 }
 MULTIPART_ENDPOINTS = frozenset({"transcriptions", "image_edits", "translations"})
-STREAMING_ENDPOINTS = frozenset({"chat", "completions"})
+STREAMING_ENDPOINTS = frozenset({"chat", "completions", "responses"})
 
 
 class TokenSource(Protocol):

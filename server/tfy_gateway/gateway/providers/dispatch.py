@@ -19,6 +19,8 @@ from tfy_gateway.gateway.providers import (
     openai_bedrock,
     openai_compatible,
     openai_gemini,
+    openai_responses,
+    responses_chat,
     vertex_anthropic,
 )
 from tfy_gateway.gateway.providers.base import (
@@ -46,6 +48,22 @@ ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
         "bedrock": openai_bedrock.plan,
     }
 )
+RESPONSES_NATIVE = frozenset({"openai", "groq", "openrouter", "xai"})
+"""Provider types (on the OpenAI-compatible wire) whose APIs document `/responses`: requests pass
+through. Every other target, OpenAI-compatible ones included (Mistral, Together, Cohere's and
+Gemini's compatibility APIs, self-hosted servers...), gets it translated to chat, which they all
+speak: a chat translation loses only what such providers do not offer (built-in tools, stored
+responses), where a pass-through would be a 404."""
+
+
+def plan_call(target: UpstreamTarget, endpoint: Endpoint, body: Mapping[str, Any], options: CallOptions) -> WirePlan:
+    """The wire plan of one call: the target's adapter, or for `/responses` on a target without it,
+    the adapter's chat plan translated both ways (providers/responses_chat.py)."""
+    if endpoint == "responses":
+        if target.wire_format == "openai" and target.provider in RESPONSES_NATIVE:
+            return openai_responses.plan(target, body, options)
+        return responses_chat.plan_via_chat(ADAPTERS[target.wire_format], target, body, options)
+    return ADAPTERS[target.wire_format](target, endpoint, body, options)
 
 
 async def send(
@@ -74,15 +92,15 @@ async def call(
 ) -> UpstreamResponse | UpstreamStream:
     """Send one OpenAI-format request to `target`; never mutates `body` (safe to reuse for fallbacks).
 
-    endpoint: chat, completions, embeddings, moderations, rerank, images, speech, transcriptions
-      (transcriptions: body["file"] = (filename, bytes, content_type)).
-    A body with `"stream": true` (chat, completions) gives an UpstreamStream, returned only once its
+    endpoint: chat, completions, embeddings, moderations, rerank, images, speech, transcriptions,
+      responses (transcriptions: body["file"] = (filename, bytes, content_type)).
+    A body with `"stream": true` (chat, completions, responses) gives an UpstreamStream, returned only once its
     first chunk arrived, so every failure before the first byte is still retryable.
     """
     if target.credentials is not None:  # short-lived credentials (Vertex): a current token for this call
         token = await target.credentials.authorization(transport)
         target = replace(target, auth_headers={**target.auth_headers, "authorization": token})
-    wire = ADAPTERS[target.wire_format](target, endpoint, body, options)
+    wire = plan_call(target, endpoint, body, options)
     if wire.stream is not None:
         return await start_stream(transport, target, wire.request, wire.stream, framing=wire.framing, error=wire.error)
     if wire.read is None:  # WirePlan guarantees one of the two

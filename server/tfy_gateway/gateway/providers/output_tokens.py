@@ -29,7 +29,8 @@ MAX_OUTPUT_TOKENS = 1_000_000
 """The largest output cap accepted per choice: several times the largest any model offers today (128k)."""
 MAX_CHOICES = 128
 """The largest `n` accepted (OpenAI's own bound)."""
-CAP_FIELDS = ("max_completion_tokens", "max_tokens")
+CAP_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+"""Chat's cap fields, then the Responses API's (a /responses body holds what it asks for too)."""
 
 
 class OutputTokensInvalid(InvalidRequest):

@@ -41,6 +41,13 @@ from tfy_gateway.gateway.providers.transport import (
 JSON_HEADERS: Mapping[str, str] = MappingProxyType({"content-type": "application/json", "accept": "application/json"})
 SSE_HEADERS: Mapping[str, str] = MappingProxyType({"content-type": "application/json", "accept": "text/event-stream"})
 DONE = b"data: [DONE]\n\n"
+RESPONSE_ENDINGS = (b"event: response.completed\n", b"event: response.incomplete\n", b"event: response.failed\n")
+"""How the events that end a Responses stream begin, as the gateway frames them."""
+
+
+def ends_stream(event: bytes) -> bool:
+    """The event a client stops reading at: chat's `[DONE]`, or a Responses stream's last event."""
+    return event == DONE or event.startswith(RESPONSE_ENDINGS)
 
 
 def build_headers(
