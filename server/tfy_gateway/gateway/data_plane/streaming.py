@@ -83,13 +83,14 @@ def error_event(error: DataPlaneError, sent: int = 0) -> bytes:
 def response_error_event(error: DataPlaneError, sent: int) -> bytes:
     """A Responses stream's `error` event (its fields as OpenAI's), with the `error` object that makes
     the openai SDK raise, as it does for chat; its sequence number follows the events sent."""
+    fields = error_fields(error)
     failure = {
         "type": "error",
-        "code": error.type,
+        "code": fields["code"],
         "message": error.message,
-        "param": None,
+        "param": fields["param"],
         "sequence_number": sent,
-        "error": {"message": error.message, "type": error.type, "code": str(error.status)},
+        "error": fields,
     }
     return b"event: error\ndata: " + orjson.dumps(failure) + b"\n\n"
 
