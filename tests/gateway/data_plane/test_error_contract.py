@@ -150,3 +150,10 @@ async def test_a_model_that_cannot_be_called_is_not_retried_by_the_sdk(dp: DataP
     assert response.status_code == 500 and response.headers["x-should-retry"] == "false"
     assert response.json()["error"]["code"] == "configuration_error"
     assert "TFY_SECRET_MISSING_GROUP_API_KEY" in response.json()["message"]
+
+
+async def test_an_endpoint_the_providers_wire_lacks_is_named(dp: DataPlane) -> None:
+    response = await dp.post("embeddings", {"model": "claude/sonnet", "input": "x"})
+    assert response.status_code == 400
+    conform(response.json(), "ErrorResponse")
+    assert response.json()["error"]["code"] == "unsupported_endpoint"

@@ -169,7 +169,7 @@ def from_upstream(exc: UpstreamError, model: str, deadlines: Deadlines = GATEWAY
             type=INVALID_REQUEST,
             origin="request",
             provider=provider,
-            code=exc.code,
+            code=exc.code or ("unsupported_endpoint" if isinstance(exc, UnsupportedEndpoint) else None),
             param=exc.param,
         )
     if exc.status in UPSTREAM_CREDENTIALS and type(exc) is UpstreamError:
