@@ -42,7 +42,7 @@ class LeanHistogram:
 
     def family(self) -> HistogramMetricFamily:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labels)
-        edges = [floatToGoString(bound) for bound in self.bounds] + ["+Inf"]
+        edges = [floatToGoString(bound) for bound in self.bounds] + ["+Inf"]  # type: ignore[no-untyped-call]
         for labels, series in self.series.copy().items():
             snapshot = series.copy()
             buckets, total = [], 0

@@ -178,7 +178,7 @@ class GrpcSender:
             self._channel = grpc.insecure_channel(address)
         else:
             self._channel = grpc.secure_channel(address, grpc.ssl_channel_credentials())
-        self._export = TraceServiceStub(self._channel).Export
+        self._export = TraceServiceStub(self._channel).Export  # type: ignore[no-untyped-call]
         self._message = ExportTraceServiceRequest
         self._metadata = tuple((key.lower(), value) for key, value in target.headers)
         self._timeout_s = timeout_s
