@@ -40,6 +40,7 @@ from tfy_gateway.gateway.providers import UpstreamStream, Usage
 from tfy_gateway.gateway.routing import Attempt
 
 INSTRUMENTATION = "tfy_gateway"
+STARTS_LIMIT = 1024
 
 
 class TracePipeline:
@@ -54,6 +55,21 @@ class TracePipeline:
         self.active = 0  # requests whose trace is not finished yet
         self.retired = False  # a newer spec took over: close when `active` reaches 0
         self.on_idle: Callable[[TracePipeline], None] | None = None  # called once retired and idle
+        # Span names and start attributes by what decides them (route; target and attempt): built once,
+        # shared by the spans (never mutated: `RecordedSpan.end` copies on a clash), and the encoder
+        # finds their encoding in its cache. Bounded: emptied when full.
+        self.starts: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+
+    def start(
+        self, key: tuple[Any, ...], build: Callable[[], tuple[str, dict[str, Any]]]
+    ) -> tuple[str, dict[str, Any]]:
+        """The span name and start attributes for `key`, built by `build` the first time."""
+        found = self.starts.get(key)
+        if found is None:
+            if len(self.starts) >= STARTS_LIMIT:
+                self.starts.clear()
+            found = self.starts[key] = build()
+        return found
 
     def begin(self, parent: TraceParent | None, endpoint: str, path: str, started_ns: int) -> SpanTrace:
         self.active += 1
@@ -62,6 +78,20 @@ class TracePipeline:
     def close(self) -> None:
         """Flush what is queued (bounded by the export timeout) and stop; blocking: run it in a thread."""
         self.queue.shutdown()
+
+
+def _server_start(endpoint: str, path: str) -> tuple[str, dict[str, Any]]:
+    """The server span's name and start attributes for a route."""
+    attributes: dict[str, Any] = {
+        "http.request.method": "POST",
+        "url.path": path,
+        "http.route": path,
+        g.OPERATION: g.operation(endpoint),
+    }
+    span_type = g.SPAN_TYPES.get(endpoint)
+    if span_type is not None:
+        attributes[g.SPAN_TYPE] = span_type
+    return f"POST {path}", attributes
 
 
 @functools.lru_cache(maxsize=256)
@@ -198,18 +228,9 @@ class SpanTrace(Trace):
             self._sampled = sampled(trace_id, pipeline.spec.sample_ratio)
         self._trace_hex = f"{trace_id:032x}"
         self._flags = 1 if self._sampled else 0
-        operation = g.operation(endpoint)
-        attributes: dict[str, Any] = {
-            "http.request.method": "POST",
-            "url.path": path,
-            "http.route": path,
-            g.OPERATION: operation,
-        }
-        span_type = g.SPAN_TYPES.get(endpoint)
-        if span_type is not None:
-            attributes[g.SPAN_TYPE] = span_type
+        name, attributes = pipeline.start((endpoint, path), lambda: _server_start(endpoint, path))
         self._server = RecordedSpan(
-            f"POST {path}",
+            name,
             SERVER,
             trace_id,
             new_span_id(),
@@ -278,28 +299,48 @@ class SpanTrace(Trace):
         kind = "first" if number == 1 else "retry" if attempt.target == self._last_target else "fallback"
         self._last_target = attempt.target
         endpoint = request.endpoint.name
-        operation = g.operation(endpoint)
-        attributes: dict[str, Any] = {
-            g.OPERATION: operation,
-            g.PROVIDER: g.provider_name(entry.provider),
-            g.REQUEST_MODEL: target.model_id,
-            g.REQUEST_STREAM: request.stream,
-            g.ATTEMPT: number,
-            g.ATTEMPT_KIND: kind,
-            g.ROUTING_TARGET: attempt.target,
-            g.SPAN_TYPE: "Model",
-            g.TFY_MODEL_NAME: attempt.target,
-            g.TFY_MODEL_STREAMING: request.stream,
-            g.TFY_MODEL_REQUEST_TYPE: g.SPAN_TYPES.get(endpoint, endpoint),
-            **_server(target.base_url),
-            **g.request_parameters(request.body),
-        }
         plan = request.plan
-        if plan is not None and plan.rule_id:
-            attributes[g.ROUTING_RULE] = plan.rule_id
+        rule_id = plan.rule_id if plan is not None else None
+        stream = request.stream
+        key = (
+            endpoint,
+            attempt.target,
+            stream,
+            number,
+            kind,
+            rule_id,
+            entry.provider,
+            target.model_id,
+            target.base_url,
+        )
+
+        def build() -> tuple[str, dict[str, Any]]:
+            operation = g.operation(endpoint)
+            built: dict[str, Any] = {
+                g.OPERATION: operation,
+                g.PROVIDER: g.provider_name(entry.provider),
+                g.REQUEST_MODEL: target.model_id,
+                g.REQUEST_STREAM: stream,
+                g.ATTEMPT: number,
+                g.ATTEMPT_KIND: kind,
+                g.ROUTING_TARGET: attempt.target,
+                g.SPAN_TYPE: "Model",
+                g.TFY_MODEL_NAME: attempt.target,
+                g.TFY_MODEL_STREAMING: stream,
+                g.TFY_MODEL_REQUEST_TYPE: g.SPAN_TYPES.get(endpoint, endpoint),
+                **_server(target.base_url),
+            }
+            if rule_id:
+                built[g.ROUTING_RULE] = rule_id
+            return f"{operation} {target.model_id}", built
+
+        name, attributes = self._pipeline.start(key, build)
+        parameters = g.request_parameters(request.body)
+        if parameters:
+            attributes = {**attributes, **parameters}
         server = self._server
         span = RecordedSpan(
-            f"{operation} {target.model_id}",
+            name,
             CLIENT,
             server.trace_id,
             new_span_id(),
