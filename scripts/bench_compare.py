@@ -44,7 +44,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="c=32,1, 2 rounds of 3 s, no soak: upstream, floor, gateway-all, LiteLLM"
     )
     parser.add_argument(
-        "--systems", help=f"comma-separated, from {','.join(systems.ALL)} (default: all but fake-provider)"
+        "--systems",
+        help=(
+            f"comma-separated, from {','.join(systems.ALL)} (default: all but fake-provider); a gateway served "
+            f"by another server as NAME@SERVER, SERVER from {','.join(systems.SERVERS)} (e.g. gateway-all@granian)"
+        ),
     )
     parser.add_argument("--levels", default="1,32,256", help="closed-loop concurrency levels (default 1,32,256)")
     parser.add_argument("--stream-levels", default="1,32", help="stream concurrency levels; '' for none (default 1,32)")
@@ -76,10 +80,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.systems = args.systems or ",".join(QUICK_SYSTEMS)
         args.levels, args.rounds, args.seconds, args.stream_seconds, args.no_soak = "32,1", 2, 3.0, 2.0, True
     names = args.systems.split(",") if args.systems else list(systems.DEFAULT)
-    unknown = [name for name in names if name not in systems.ALL]
+    unknown = [name for name in names if not systems.known(name)]
     if unknown:
-        parser.error(f"unknown system(s) {', '.join(unknown)}: choose from {', '.join(systems.ALL)}")
-    args.names = [name for name in systems.ALL if name in names]  # a fixed order: the table reads the same
+        parser.error(
+            f"unknown system(s) {', '.join(unknown)}: choose from {', '.join(systems.ALL)}, "
+            f"a gateway one as NAME@SERVER with SERVER one of {', '.join(systems.SERVERS)}"
+        )
+    args.names = systems.ordered(list(dict.fromkeys(names)))
     try:
         args.level_list = [int(x) for x in args.levels.split(",") if x]
         args.stream_level_list = [int(x) for x in args.stream_levels.split(",") if x]
@@ -190,11 +197,10 @@ def start_systems(
     """Every system asked for, up and warmed; the status of each (ok, skipped or failed, and why)."""
     servers: dict[str, systems.Running] = {}
     status: dict[str, dict[str, Any]] = {}
-    starters = systems.starters(args.workers)
     for name in args.names:
         log(f"starting {name} ...")
         try:
-            server = upstream if name == "upstream" else stack.enter_context(starters[name](ctx))
+            server = upstream if name == "upstream" else stack.enter_context(systems.starter(name, args.workers)(ctx))
         except systems.Skip as exc:
             status[name] = {"status": "skipped", "reason": str(exc)}
             continue
@@ -219,7 +225,7 @@ def interleaved_rounds(
                 log(f"round {round_ + 1}/{args.rounds} chat c={level} {name}")
                 chat_rows.append({"round": round_, **measure(name, server, level, args.seconds, args.load_generator)})
         for level in args.stream_level_list:
-            for name, server in servers.items():
+            for name, server in ((n, s) for n, s in servers.items() if s.streams):
                 log(f"round {round_ + 1}/{args.rounds} stream c={level} {name}")
                 row = measure(name, server, level, args.stream_seconds, "python", stream=True)
                 stream_rows.append({"round": round_, **row})
