@@ -208,6 +208,7 @@ def _uvicorn_options(settings: GatewaySettings, args: argparse.Namespace) -> dic
         "access_log": args.access_log,
         "lifespan": "on",
         "server_header": False,
+        "ws": "none",  # the gateway serves no WebSocket: skip importing a WebSocket stack at start-up
     }
 
 
