@@ -27,6 +27,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
@@ -191,6 +193,14 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def received(otlp_url: str) -> dict[str, Any]:
+    """What the system's OTLP receiver took so far (exports and bytes per path), or why not known."""
+    try:
+        return dict(httpx.get(f"{otlp_url}/counts", timeout=10).json())
+    except (httpx.HTTPError, ValueError) as exc:
+        return {"error": str(exc)}
+
+
 def start_systems(
     args: argparse.Namespace, ctx: systems.Context, stack: ExitStack, upstream: systems.Running
 ) -> tuple[dict[str, systems.Running], dict[str, dict[str, Any]]]:
@@ -262,6 +272,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "system": args.profile,
                 **profiled(server, args.profile_seconds, args.load_generator, raw),
             }
+        for name, server in servers.items():
+            if server.otlp_url is not None:
+                status[name]["otlp_received"] = received(server.otlp_url)
         if not args.no_soak:
             for name in (name for name in args.soak_systems.split(",") if name in servers):
                 log(f"soak {name}: {args.soak_rate}/s for {args.soak_seconds} s")

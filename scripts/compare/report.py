@@ -196,4 +196,7 @@ def print_report(result: dict[str, Any]) -> None:
     for system, info in result["systems"].items():
         if info["status"] != "ok":
             print(f"{system}: {info['status']}: {info['reason']}")
+        traces = info.get("otlp_received", {}).get("/v1/traces")
+        if traces:
+            print(f"{system}: its OTLP receiver took {traces['exports']} trace exports ({traces['bytes']} bytes)")
     print(f"\nJSON: {result['meta']['json_path']}")

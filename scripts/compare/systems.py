@@ -68,6 +68,7 @@ class Running:
     support_pids: list[int] = field(default_factory=list)  # e.g. redis-server: reported apart
     notes: list[str] = field(default_factory=list)
     streams: bool = True  # measured in the stream rounds too (the upstream streams chat chunks only)
+    otlp_url: str | None = None  # the OTLP receiver its traces go to (its /counts shows what arrived)
 
 
 SERVERS = ("uvicorn", "granian", "aiohttp")
@@ -220,6 +221,7 @@ def gateway(
             if server is not None:
                 command += ["--server", server]
                 notes.append(f"served by {server}")
+            otlp: str | None = None
             if policies:
                 otlp, _ = stack.enter_context(otlp_receiver(ctx, name))
                 command += ["--otel-endpoint", otlp, "--otel-sample-ratio", "1"]
@@ -250,7 +252,8 @@ def gateway(
             else:
                 target = Target(f"{base}/api/llm/chat/completions", headers, body(model))
             probe(target, times=max(1, workers) * 10)
-            yield Running(process.pid, target, git_version(ctx.gateway_source), support, notes, streams=not responses)
+            version = git_version(ctx.gateway_source)
+            yield Running(process.pid, target, version, support, notes, streams=not responses, otlp_url=otlp)
 
     return start
 
