@@ -8,6 +8,7 @@
 | gateway-bare | `tfy-gateway serve`, one provider account on the upstream, nothing else |
 | gateway-all | every example manifest applied (routing, V1/V2 rate limits and budgets, request logs), |
 |  | a regex + PII input guardrail, traces at 100% to a local OTLP receiver |
+| gateway-examples | gateway-all without its new stages (no guardrail, no tracing): what gateway-all was before them |
 | gateway-all-responses | gateway-all driven through the Responses API (`/api/llm/responses`) instead of chat |
 | gateway-redis | gateway-all with `--redis-url` (a redis-server started for it) |
 | gateway-workers | gateway-all with `--workers N` (and Redis when the gateway has it) |
@@ -193,10 +194,11 @@ def gateway(
     workers: int,
     server: str | None = None,
     responses: bool = False,
+    stages: bool = True,
 ) -> Callable[[Context], AbstractContextManager[Running]]:
     """A gateway variant: bare or every policy and stage on, with Redis (None: when the gateway has
     it), with `workers` processes, on `server` (None: serve's default), driven through chat or the
-    Responses API."""
+    Responses API; `stages`: with policies, the guardrail and tracing stages too."""
 
     @contextmanager
     def start(ctx: Context) -> Iterator[Running]:
@@ -222,7 +224,7 @@ def gateway(
                 command += ["--server", server]
                 notes.append(f"served by {server}")
             otlp: str | None = None
-            if policies:
+            if policies and stages:
                 otlp, _ = stack.enter_context(otlp_receiver(ctx, name))
                 command += ["--otel-endpoint", otlp, "--otel-sample-ratio", "1"]
                 notes.append("traces at 100% to a local OTLP receiver")
@@ -233,8 +235,10 @@ def gateway(
                 applied = [
                     manifests.benchmarkable(m, ctx.upstream) for m in manifests.load_examples(ctx.repo / "examples")
                 ]
-                notes.append(f"{len(applied)} example manifests applied, regex + PII input guardrail")
-                applied += manifests.input_guardrails()
+                notes.append(f"{len(applied)} example manifests applied")
+                if stages:
+                    notes.append("regex + PII input guardrail")
+                    applied += manifests.input_guardrails()
             else:
                 applied = [manifests.bench_account(ctx.upstream)]
             token = "tfy_bench_" + secrets.token_hex(16)
@@ -285,12 +289,15 @@ def starter(name: str, workers: int) -> Callable[[Context], AbstractContextManag
     policies, redis, count = {
         "gateway-bare": (False, False, 1),
         "gateway-all": (True, False, 1),
+        "gateway-examples": (True, False, 1),
         "gateway-all-responses": (True, False, 1),
         "gateway-redis": (True, True, 1),
         "gateway-workers": (True, None, workers),
     }[base]
-    responses = base == "gateway-all-responses"
-    return gateway(name, policies=policies, redis=redis, workers=count, server=server, responses=responses)
+    responses, stages = base == "gateway-all-responses", base != "gateway-examples"
+    return gateway(
+        name, policies=policies, redis=redis, workers=count, server=server, responses=responses, stages=stages
+    )
 
 
 def starters(workers: int) -> dict[str, Callable[[Context], AbstractContextManager[Running]]]:
@@ -300,6 +307,7 @@ def starters(workers: int) -> dict[str, Callable[[Context], AbstractContextManag
         "floor": floor,
         "gateway-bare": gateway("gateway-bare", policies=False, redis=False, workers=1),
         "gateway-all": gateway("gateway-all", policies=True, redis=False, workers=1),
+        "gateway-examples": gateway("gateway-examples", policies=True, redis=False, workers=1, stages=False),
         "gateway-all-responses": gateway(
             "gateway-all-responses", policies=True, redis=False, workers=1, responses=True
         ),
@@ -314,6 +322,7 @@ ALL = [
     "fake-provider",
     "floor",
     "gateway-bare",
+    "gateway-examples",
     "gateway-all",
     "gateway-all-responses",
     "gateway-redis",
