@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--systems",
         help=(
-            f"comma-separated, from {','.join(systems.ALL)} (default: all but fake-provider); a gateway served "
+            f"comma-separated, from {','.join(systems.ALL)} (default: all but {','.join(systems.OPTIONAL)}); a gateway served "
             f"by another server as NAME@SERVER, SERVER from {','.join(systems.SERVERS)} (e.g. gateway-all@granian)"
         ),
     )

@@ -9,6 +9,7 @@
 | gateway-all | every example manifest applied (routing, V1/V2 rate limits and budgets, request logs), |
 |  | a regex + PII input guardrail, traces at 100% to a local OTLP receiver |
 | gateway-examples | gateway-all without its new stages (no guardrail, no tracing): what gateway-all was before them |
+| gateway-all-untraced | gateway-all without tracing (the guardrail on): with gateway-examples, each new stage's cost |
 | gateway-all-responses | gateway-all driven through the Responses API (`/api/llm/responses`) instead of chat |
 | gateway-redis | gateway-all with `--redis-url` (a redis-server started for it) |
 | gateway-workers | gateway-all with `--workers N` (and Redis when the gateway has it) |
@@ -195,10 +196,11 @@ def gateway(
     server: str | None = None,
     responses: bool = False,
     stages: bool = True,
+    tracing: bool = True,
 ) -> Callable[[Context], AbstractContextManager[Running]]:
     """A gateway variant: bare or every policy and stage on, with Redis (None: when the gateway has
     it), with `workers` processes, on `server` (None: serve's default), driven through chat or the
-    Responses API; `stages`: with policies, the guardrail and tracing stages too."""
+    Responses API; `stages`: with policies, the guardrail stage and (`tracing`) traces too."""
 
     @contextmanager
     def start(ctx: Context) -> Iterator[Running]:
@@ -224,7 +226,7 @@ def gateway(
                 command += ["--server", server]
                 notes.append(f"served by {server}")
             otlp: str | None = None
-            if policies and stages:
+            if policies and stages and tracing:
                 otlp, _ = stack.enter_context(otlp_receiver(ctx, name))
                 command += ["--otel-endpoint", otlp, "--otel-sample-ratio", "1"]
                 notes.append("traces at 100% to a local OTLP receiver")
@@ -290,13 +292,22 @@ def starter(name: str, workers: int) -> Callable[[Context], AbstractContextManag
         "gateway-bare": (False, False, 1),
         "gateway-all": (True, False, 1),
         "gateway-examples": (True, False, 1),
+        "gateway-all-untraced": (True, False, 1),
         "gateway-all-responses": (True, False, 1),
         "gateway-redis": (True, True, 1),
         "gateway-workers": (True, None, workers),
     }[base]
     responses, stages = base == "gateway-all-responses", base != "gateway-examples"
+    tracing = base != "gateway-all-untraced"
     return gateway(
-        name, policies=policies, redis=redis, workers=count, server=server, responses=responses, stages=stages
+        name,
+        policies=policies,
+        redis=redis,
+        workers=count,
+        server=server,
+        responses=responses,
+        stages=stages,
+        tracing=tracing,
     )
 
 
@@ -308,6 +319,7 @@ def starters(workers: int) -> dict[str, Callable[[Context], AbstractContextManag
         "gateway-bare": gateway("gateway-bare", policies=False, redis=False, workers=1),
         "gateway-all": gateway("gateway-all", policies=True, redis=False, workers=1),
         "gateway-examples": gateway("gateway-examples", policies=True, redis=False, workers=1, stages=False),
+        "gateway-all-untraced": gateway("gateway-all-untraced", policies=True, redis=False, workers=1, tracing=False),
         "gateway-all-responses": gateway(
             "gateway-all-responses", policies=True, redis=False, workers=1, responses=True
         ),
@@ -324,9 +336,11 @@ ALL = [
     "gateway-bare",
     "gateway-examples",
     "gateway-all",
+    "gateway-all-untraced",
     "gateway-all-responses",
     "gateway-redis",
     "gateway-workers",
     "litellm",
 ]
-DEFAULT = [name for name in ALL if name != "fake-provider"]
+OPTIONAL = ("fake-provider", "gateway-examples", "gateway-all-untraced")  # asked for by name (--systems)
+DEFAULT = [name for name in ALL if name not in OPTIONAL]
