@@ -49,7 +49,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--systems",
         help=(
             f"comma-separated, from {','.join(systems.ALL)} (default: all but {','.join(systems.OPTIONAL)}); "
-            f"a gateway served by another server as NAME@SERVER, SERVER from {','.join(systems.SERVERS)} (e.g. gateway-all@granian)"
+            f"a gateway served by another server as NAME@SERVER, SERVER from {','.join(systems.SERVERS)} "
+            "(e.g. gateway-all@granian)"
         ),
     )
     parser.add_argument("--levels", default="1,32,256", help="closed-loop concurrency levels (default 1,32,256)")
