@@ -12,7 +12,7 @@ bytecode caching on whatever this shell says (`PYTHONDONTWRITEBYTECODE` is remov
 `.pyc` files every start compiles the package's ~400 modules again, about as long as importing them,
 which is not what an installed gateway does. Figures, not assertions.
 
-    python scripts/bench_startup.py [--runs 5] [--imports 12]
+    python scripts/bench_startup.py [--runs 5] [--imports 12] [--gateway-source ../other/server]
 """
 
 from __future__ import annotations
@@ -114,7 +114,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--imports", type=int, default=12, help="how many of the costliest imports to list")
+    parser.add_argument("--gateway-source", type=Path, help="the server/ dir whose tfy_gateway to start")
     args = parser.parse_args()
+    if args.gateway_source is not None:
+        ENV["PYTHONPATH"] = str(args.gateway_source.resolve())
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="tfy-startup-") as scratch:
         root = Path(scratch)
