@@ -6,6 +6,12 @@ and aiohttp's own server (through the aiohttp-asgi adapter) are there to measure
 (scripts/bench_compare.py `gateway-all@granian`); neither is a dependency: each is imported only
 when chosen, and its absence is reported as a start-up error. Both build the app in the serving
 process from the settings in the environment (`app_from_environment`), like uvicorn's workers.
+
+Why uvicorn stays the default (issue 27, references/performance.md): granian 2.8 cost about the
+same server CPU per request (gateway-bare +32% at c=1, -5% at c=32; gateway-all -13% / +3%, in
+interleaved rounds), with a supervisor process beside its worker (+75-85 MB RSS: gateway-all 203 MB,
+over the 150 MB target); aiohttp-asgi 0.7.1 answered no request over wrk's keep-alive connections,
+its streams timed out and SIGTERM did not stop it within 45 s.
 """
 
 from __future__ import annotations
