@@ -183,6 +183,10 @@ async def measure(spec: dict[str, Any], requests: int, concurrency: int, profile
 
 def child(args: argparse.Namespace) -> int:
     sys.path.insert(0, args.gateway_source)
+    # compare.manifests imported tfy_gateway already, from the venv's install: forget it, so that the
+    # gateway measured is the one of --gateway-source, not always the venv's checkout.
+    for name in [name for name in sys.modules if name == "tfy_gateway" or name.startswith("tfy_gateway.")]:
+        del sys.modules[name]
     try:
         import uvloop
 

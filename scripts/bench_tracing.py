@@ -10,8 +10,10 @@ process, CPU time of the whole process over the run, export thread included, aft
   process that accepts and discards (so its CPU is not counted).
 
 Rounds are interleaved. Figures, not assertions: compare them between commits on an idle machine.
+`--baseline-source DIR` adds off and on runs of another checkout's server/ (e.g. main's) to the same
+interleaved rounds, so a change is measured against its baseline under the same load.
 
-    python scripts/bench_tracing.py [--requests 10000] [--concurrency 32] [--rounds 3]
+    python scripts/bench_tracing.py [--requests 10000] [--concurrency 32] [--rounds 3] [--baseline-source DIR]
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gateway-source", default=str(HERE.parent / "server"), help="the server/ dir to run")
+    parser.add_argument("--baseline-source", help="another server/ dir: its off and on runs join the rounds")
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sink:
@@ -65,21 +68,32 @@ def main() -> int:
     args.profile_child = False
     with tempfile.TemporaryDirectory(prefix="tfy-tracing-") as scratch:
         upstream_port, sink_port = free_port(), free_port()
-        upstream = subprocess.Popen([sys.executable, str(HERE / "raw_upstream.py"), "--port", str(upstream_port)])
+        upstream_process = subprocess.Popen(
+            [sys.executable, str(HERE / "raw_upstream.py"), "--port", str(upstream_port)]
+        )
         collector = subprocess.Popen([sys.executable, __file__, "--sink", str(sink_port)])
         try:
-            base = bench_inprocess.prepare(
-                "gateway-bare", Path(scratch), f"http://127.0.0.1:{upstream_port}", Path(args.gateway_source)
-            )
+            upstream = f"http://127.0.0.1:{upstream_port}"
+            base = bench_inprocess.prepare("gateway-bare", Path(scratch), upstream, Path(args.gateway_source))
+            on = {"otel_traces_endpoint": f"http://127.0.0.1:{sink_port}/v1/traces"}
             runs = {
-                "off": base,
-                "off+traceparent": {**base, "headers": {"traceparent": TRACEPARENT}},
-                "on": {**base, "settings": {"otel_traces_endpoint": f"http://127.0.0.1:{sink_port}/v1/traces"}},
+                "off": (base, args.gateway_source),
+                "off+traceparent": ({**base, "headers": {"traceparent": TRACEPARENT}}, args.gateway_source),
+                "on": ({**base, "settings": on}, args.gateway_source),
             }
+            if args.baseline_source:
+                (Path(scratch) / "baseline").mkdir()
+                baseline = bench_inprocess.prepare(
+                    "gateway-bare", Path(scratch) / "baseline", upstream, Path(args.baseline_source)
+                )
+                runs["baseline off"] = (baseline, args.baseline_source)
+                runs["baseline on"] = ({**baseline, "settings": on}, args.baseline_source)
             figures: dict[str, list[float]] = {name: [] for name in runs}
             for round_ in range(args.rounds):
-                for name, spec in runs.items():
-                    result = bench_inprocess.run_child(spec, args)
+                for name, (spec, source) in runs.items():
+                    result = bench_inprocess.run_child(
+                        spec, argparse.Namespace(**{**vars(args), "gateway_source": source})
+                    )
                     figures[name].append(result["cpu_us_per_request"])
                     spans = ""
                     if "spans_exported" in result:
@@ -91,13 +105,16 @@ def main() -> int:
             print(
                 f"\nconcurrency {args.concurrency}, {args.requests} requests per run, median [min-max] of {args.rounds}"
             )
-            off = statistics.median(figures["off"])
             for name, values in figures.items():
+                reference = "baseline off" if name.startswith("baseline") else "off"
+                off = statistics.median(figures[reference])
                 median = statistics.median(values)
-                extra = f"  {median - off:+.1f} µs vs off" if name != "off" else ""
+                extra = (
+                    f"  {median - off:+.1f} µs ({median / off - 1:+.0%}) vs {reference}" if name != reference else ""
+                )
                 print(f"{name:16} {median:7.1f} [{min(values):.1f}-{max(values):.1f}] µs CPU/req{extra}")
         finally:
-            for process in (upstream, collector):
+            for process in (upstream_process, collector):
                 process.terminate()
                 process.wait(timeout=15)
     return 0

@@ -15,7 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from tfy_gateway.gateway.observability.genai_metrics import DURATION_BUCKETS, TOKEN_BUCKETS, TTFT_BUCKETS
+from tfy_gateway.gateway.observability.genai_histograms import GenAIHistograms
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
@@ -117,35 +117,8 @@ class GatewayMetrics:
             "1 when limits.sqlite3 was found empty (0 bytes) at start-up: every counter it held started from zero.",
             registry=r,
         )
-        # --- the GenAI conventions' metrics (observability/genai_metrics.py), and span export ---
-        self.genai_server_duration = Histogram(
-            "gen_ai_server_request_duration_seconds",
-            "GenAI: data-plane request duration (gen_ai.server.request.duration).",
-            ("gen_ai_operation_name", "gen_ai_request_model", "error_type"),
-            buckets=DURATION_BUCKETS,
-            registry=r,
-        )
-        self.genai_ttft = Histogram(
-            "gen_ai_server_time_to_first_token_seconds",
-            "GenAI: streamed requests, arrival to first chunk sent (gen_ai.server.time_to_first_token).",
-            ("gen_ai_operation_name", "gen_ai_request_model"),
-            buckets=TTFT_BUCKETS,
-            registry=r,
-        )
-        self.genai_tokens = Histogram(
-            "gen_ai_client_token_usage",
-            "GenAI: tokens of the answering upstream call, by type (gen_ai.client.token.usage).",
-            ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_token_type"),
-            buckets=TOKEN_BUCKETS,
-            registry=r,
-        )
-        self.genai_client_duration = Histogram(
-            "gen_ai_client_operation_duration_seconds",
-            "GenAI: one upstream call, a stream until it ended (gen_ai.client.operation.duration).",
-            ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "error_type"),
-            buckets=DURATION_BUCKETS,
-            registry=r,
-        )
+        # --- the GenAI conventions' metrics (observability/genai_histograms.py), and span export ---
+        self.genai = GenAIHistograms(r)
         self.spans_exported = Counter(
             "tfy_gateway_trace_spans_exported", "Spans the OTLP collector accepted.", registry=r
         )
@@ -176,18 +149,18 @@ class GatewayMetrics:
     # --- GenAISink (the observe stage) and the span queue's counts --------------------------------
 
     def server_duration(self, seconds: float, operation: str, model: str, error_type: str | None) -> None:
-        self.child(self.genai_server_duration, operation, model, error_type or "").observe(seconds)
+        self.genai.server_duration.observe(seconds, (operation, model, error_type or ""))
 
     def time_to_first_token(self, seconds: float, operation: str, model: str) -> None:
-        self.child(self.genai_ttft, operation, model).observe(seconds)
+        self.genai.ttft.observe(seconds, (operation, model))
 
     def token_usage(self, tokens: int, operation: str, provider: str, model: str, token_type: str) -> None:
-        self.child(self.genai_tokens, operation, provider, model, token_type).observe(tokens)
+        self.genai.tokens.observe(tokens, (operation, provider, model, token_type))
 
     def client_duration(
         self, seconds: float, operation: str, provider: str, model: str, error_type: str | None
     ) -> None:
-        self.child(self.genai_client_duration, operation, provider, model, error_type or "").observe(seconds)
+        self.genai.client_duration.observe(seconds, (operation, provider, model, error_type or ""))
 
     def span_outcome(self, outcome: str, count: int) -> None:
         """`observability.export.ExportCounts`' report (from the export thread, or the loop for drops)."""

@@ -1,83 +1,85 @@
-"""`SpanQueue`: a bounded queue in front of the exporter that counts every span it cannot deliver."""
+"""`SpanQueue`: a bounded queue in front of the sender that counts every span it cannot deliver."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue
+from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
+from tfy_gateway.gateway.observability.spans import SERVER, RecordedSpan, new_span_id, new_trace_id
 from tfy_gateway.gateway.observability.spec import Batching
 
 QUIET = Batching(queue_size=3, batch_size=10, schedule_delay_s=3600, export_timeout_s=1)
 
 
-class Recording(SpanExporter):
+class Recording:
+    """A sender that decodes what it is sent, as a collector would."""
+
     def __init__(self, fail: bool = False) -> None:
         self.names: list[str] = []
         self.fail = fail
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def send(self, body: bytes) -> str | None:
         if self.fail:
             raise ConnectionError("collector down")
-        self.names += [span.name for span in spans]
-        return SpanExportResult.SUCCESS
+        request = ExportTraceServiceRequest.FromString(body)
+        self.names += [s.name for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
+        return None
+
+    def close(self) -> None:
+        return None
 
 
-def provider_with(queue: SpanQueue) -> TracerProvider:
-    provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(queue)
-    return provider
+def queue_with(
+    sender: Recording, counts: ExportCounts, filters: tuple[tuple[str, frozenset[str]], ...] = ()
+) -> SpanQueue:
+    encoder = SpanEncoder({"service.name": "test"}, "test")
+    return SpanQueue(sender, encoder, QUIET, counts, filters=filters, where="test")
 
 
-def end_spans(provider: TracerProvider, *names: str, attributes: dict[str, str] | None = None) -> None:
-    tracer = provider.get_tracer("test")
+def end_spans(queue: SpanQueue, *names: str, attributes: dict[str, str] | None = None) -> None:
     for name in names:
-        tracer.start_span(name, attributes=attributes).end()
+        queue.on_end(RecordedSpan(name, SERVER, new_trace_id(), new_span_id(), 0, 1, dict(attributes or {})))
 
 
 def test_a_full_queue_drops_the_newest_and_counts_them_then_flush_exports_the_rest() -> None:
     reported: list[tuple[str, int]] = []
     counts = ExportCounts(lambda outcome, n: reported.append((outcome, n)))
-    exporter = Recording()
-    queue = SpanQueue(exporter, QUIET, counts, filters=(), where="test")
-    provider = provider_with(queue)
-    end_spans(provider, "a", "b", "c", "d", "e")
+    sender = Recording()
+    queue = queue_with(sender, counts)
+    end_spans(queue, "a", "b", "c", "d", "e")
     assert counts.get("dropped_queue_full") == 2
     assert queue.force_flush(5_000)
-    assert exporter.names == ["a", "b", "c"]
+    assert sender.names == ["a", "b", "c"]
     assert counts.get("exported") == 3
-    provider.shutdown()
-    end_spans(provider, "late")
+    queue.shutdown()
+    end_spans(queue, "late")
     assert counts.get("dropped_shutdown") == 1
     assert reported == [("dropped_queue_full", 1), ("dropped_queue_full", 1), ("exported", 3), ("dropped_shutdown", 1)]
 
 
 def test_when_filters_leave_spans_out_without_counting_them_lost() -> None:
     counts = ExportCounts()
-    exporter = Recording()
-    queue = SpanQueue(exporter, QUIET, counts, filters=(("tfy.span_type", frozenset({"Model"})),), where="test")
-    provider = provider_with(queue)
-    end_spans(provider, "model", attributes={"tfy.span_type": "Model"})
-    end_spans(provider, "server", attributes={"tfy.span_type": "ChatCompletion"})
-    end_spans(provider, "bare")
+    sender = Recording()
+    queue = queue_with(sender, counts, filters=(("tfy.span_type", frozenset({"Model"})),))
+    end_spans(queue, "model", attributes={"tfy.span_type": "Model"})
+    end_spans(queue, "server", attributes={"tfy.span_type": "ChatCompletion"})
+    end_spans(queue, "bare")
     assert queue.force_flush(5_000)
-    assert exporter.names == ["model"]
+    assert sender.names == ["model"]
     assert (counts.get("exported"), counts.get("filtered"), counts.dropped) == (1, 2, 0)
-    provider.shutdown()
+    queue.shutdown()
 
 
-def test_an_exporter_that_raises_loses_the_batch_not_the_worker() -> None:
+def test_a_sender_that_raises_loses_the_batch_not_the_worker() -> None:
     counts = ExportCounts()
-    exporter = Recording(fail=True)
-    queue = SpanQueue(exporter, QUIET, counts, filters=(), where="test")
-    provider = provider_with(queue)
-    end_spans(provider, "a", "b")
+    sender = Recording(fail=True)
+    queue = queue_with(sender, counts)
+    end_spans(queue, "a", "b")
     assert queue.force_flush(5_000)
-    exporter.fail = False
-    end_spans(provider, "c")
+    sender.fail = False
+    end_spans(queue, "c")
     assert queue.force_flush(5_000)
     assert (counts.get("dropped_export_failed"), counts.get("exported")) == (2, 1)
-    assert exporter.names == ["c"]
-    provider.shutdown()
+    assert sender.names == ["c"]
+    queue.shutdown()

@@ -1,35 +1,31 @@
 """Spans leave the process here, off the event loop: `SpanQueue` (a bounded queue drained by one
-worker thread) in front of the OpenTelemetry SDK's OTLP exporters.
+worker thread) encodes them to OTLP protobuf (`otlp_encoding`) and hands each batch to the target's
+`span_senders.SpanSender`.
 
 The SDK's own BatchSpanProcessor logs a warning for every span it drops and counts nothing the
-gateway can report; this processor drops the newest span when the queue is full (one comparison on
-the event loop), and counts every span that will never reach the collector: dropped because the
-queue was full, because the collector failed or refused the batch, or because the exporter was shut
-down with spans still queued (`ExportCounts`, the `tfy_gateway_trace_spans_*` metrics). Only imported
-once a configuration asks for traces (it loads the SDK). Export errors
-are logged once per `LOG_EVERY_S`, with what was lost meanwhile. `when` filters of the configuration
-are applied in the worker too: a span they leave out is counted as filtered, not lost.
+gateway can report; this queue drops the newest span when it is full (one comparison on the event
+loop), and counts every span that will never reach the collector: dropped because the queue was
+full, because the collector failed or refused the batch, or because the exporter was shut down with
+spans still queued (`ExportCounts`, the `tfy_gateway_trace_spans_*` metrics). Export errors are
+logged once per `LOG_EVERY_S`, with what was lost meanwhile. `when` filters of the configuration are
+applied in the worker too: a span they leave out is counted as filtered, not lost.
 """
 
 from __future__ import annotations
 
-import base64
 import collections
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import orjson
-from google.protobuf.json_format import MessageToDict
-from opentelemetry.context import Context
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from tfy_gateway.gateway.observability.spec import Batching, Target
+from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
+from tfy_gateway.gateway.observability.span_senders import SpanSender, json_body
+from tfy_gateway.gateway.observability.spans import RecordedSpan
+from tfy_gateway.gateway.observability.spec import Batching
 
 logger = logging.getLogger(__name__)
 
@@ -64,18 +60,26 @@ class ExportCounts:
             return self.counts.get(outcome, 0)
 
 
-class SpanQueue(SpanProcessor):
-    """A `SpanProcessor`: ended spans are queued (bounded) and exported in batches by a worker thread."""
+class SpanQueue:
+    """Ended spans are queued (bounded) and exported in batches by a worker thread."""
 
     def __init__(
-        self, exporter: SpanExporter, batching: Batching, counts: ExportCounts, *, filters: Filters, where: str
+        self,
+        sender: SpanSender,
+        encoder: SpanEncoder,
+        batching: Batching,
+        counts: ExportCounts,
+        *,
+        filters: Filters,
+        where: str,
     ) -> None:
-        self._exporter = exporter
+        self._sender = sender
+        self._encoder = encoder
         self._batching = batching
         self._counts = counts
         self._filters = filters
         self._where = where
-        self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._queue: collections.deque[RecordedSpan] = collections.deque()
         self._wake = threading.Event()
         self._idle = threading.Condition()
         self._exporting = False
@@ -85,15 +89,10 @@ class SpanQueue(SpanProcessor):
         self._thread = threading.Thread(target=self._run, name="tfy-gateway-span-export", daemon=True)
         self._thread.start()
 
-    # --- SpanProcessor ---------------------------------------------------------------------------
+    # --- the event loop's side ----------------------------------------------------------------------
 
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        return None
-
-    def _on_ending(self, span: Span) -> None:
-        return None
-
-    def on_end(self, span: ReadableSpan) -> None:
+    def on_end(self, span: RecordedSpan) -> None:
+        """Queue an ended span (dropped and counted when the queue is full or closed)."""
         if self._closed:
             self._counts.add("dropped_shutdown", 1)
             return
@@ -116,7 +115,7 @@ class SpanQueue(SpanProcessor):
         self._queue.clear()
         self._counts.add("dropped_shutdown", left)
         try:
-            self._exporter.shutdown()
+            self._sender.close()
         except Exception:
             logger.exception("closing the span exporter to %s failed", self._where)
 
@@ -155,14 +154,13 @@ class SpanQueue(SpanProcessor):
             if self._closed:
                 return
 
-    def _export(self, batch: list[ReadableSpan]) -> None:
+    def _export(self, batch: list[RecordedSpan]) -> None:
         kept = [span for span in batch if _matches(span, self._filters)] if self._filters else batch
         self._counts.add("filtered", len(batch) - len(kept))
         if not kept:
             return
         try:
-            result = self._exporter.export(kept)
-            error = None if result is SpanExportResult.SUCCESS else "the collector refused them or did not answer"
+            error = self._sender.send(self._encoder.encode(kept))
         except Exception as exc:  # an exporter must never take the worker down
             error = f"{type(exc).__name__}: {exc}"
         if error is None:
@@ -182,31 +180,15 @@ class SpanQueue(SpanProcessor):
             self._last_log, self._failures = now, 0
 
 
-def _matches(span: ReadableSpan, filters: Filters) -> bool:
-    attributes = span.attributes or {}
+def _matches(span: RecordedSpan, filters: Filters) -> bool:
     for key, values in filters:
-        value = attributes.get(key)
+        value = span.get(key)
         if not isinstance(value, str) or value not in values:
             return False
     return True
 
 
-# --- exporters ------------------------------------------------------------------------------------
-
-
-def span_exporter(target: Target, timeout_s: float) -> SpanExporter:
-    """The SDK's OTLP exporter for `target` (JSON: `JsonSpanExporter`, the SDK has none yet)."""
-    headers = dict(target.headers)
-    if target.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
-
-        insecure = target.endpoint.startswith("http://")
-        return GrpcExporter(endpoint=target.endpoint, headers=headers, timeout=timeout_s, insecure=insecure)
-    if target.protocol == "http/json":
-        return JsonSpanExporter(target.endpoint, headers, timeout_s)
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-
-    return HttpExporter(endpoint=target.endpoint, headers=headers, timeout=timeout_s)
+# --- OTLP/JSON for the metrics exporter ----------------------------------------------------------
 
 
 class JsonPoster:
@@ -218,10 +200,8 @@ class JsonPoster:
         self._client = httpx.Client(timeout=timeout_s, headers={**headers, "content-type": "application/json"})
 
     def post(self, message: Any) -> bool:
-        body = MessageToDict(message, use_integers_for_enums=True)
-        _hex_ids(body)
         try:
-            response = self._client.post(self._endpoint, content=orjson.dumps(body))
+            response = self._client.post(self._endpoint, content=json_body(message))
         except httpx.HTTPError as exc:
             logger.debug("OTLP/JSON export to %s failed: %s", self._endpoint, exc)
             return False
@@ -229,35 +209,3 @@ class JsonPoster:
 
     def close(self) -> None:
         self._client.close()
-
-
-_ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId"})
-
-
-def _hex_ids(node: Any) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in _ID_FIELDS and isinstance(value, str):
-                node[key] = base64.b64decode(value).hex()
-            else:
-                _hex_ids(value)
-    elif isinstance(node, list):
-        for item in node:
-            _hex_ids(item)
-
-
-class JsonSpanExporter(SpanExporter):
-    """A `SpanExporter` for OTLP/HTTP with JSON bodies (`encoding: json`)."""
-
-    def __init__(self, endpoint: str, headers: dict[str, str], timeout_s: float) -> None:
-        self._poster = JsonPoster(endpoint, headers, timeout_s)
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        ok = self._poster.post(encode_spans(spans))
-        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
-
-    def shutdown(self) -> None:
-        self._poster.close()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True

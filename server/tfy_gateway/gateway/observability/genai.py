@@ -121,12 +121,15 @@ def provider_name(provider: str) -> str:
     return PROVIDERS.get(provider, provider)
 
 
+_NUMBERS = (int, float)  # a tuple: an `int | float` union would be built at every call
+
+
 def request_parameters(body: Mapping[str, Any]) -> dict[str, Any]:
     """The conventions' `gen_ai.request.*` parameters present in an OpenAI request body."""
     found: dict[str, Any] = {}
     for field, attribute in REQUEST_PARAMETERS.items():
         value = body.get(field)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, _NUMBERS) and not isinstance(value, bool):
             found[attribute] = value
     stop = body.get("stop")
     if isinstance(stop, str):

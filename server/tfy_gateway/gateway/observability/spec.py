@@ -34,10 +34,13 @@ PROTOCOLS: tuple[Protocol, ...] = ("http/protobuf", "http/json", "grpc")
 DEFAULT_SERVICE_NAME = "tfy-llm-gateway"  # the platform's gateway service name, so one collector query finds both
 
 _MODULES: dict[tuple[str, Protocol], tuple[str, ...]] = {
-    # The OTLP/HTTP exporters import `requests` only when one is built: on the event loop, 0.2 s.
-    ("traces", "http/protobuf"): ("opentelemetry.exporter.otlp.proto.http.trace_exporter", "requests"),
-    ("traces", "http/json"): ("opentelemetry.exporter.otlp.proto.common.trace_encoder",),
-    ("traces", "grpc"): ("opentelemetry.exporter.otlp.proto.grpc.trace_exporter",),
+    ("traces", "http/protobuf"): (),  # spans are encoded by observability.otlp_encoding, posted with httpx
+    ("traces", "http/json"): (
+        "opentelemetry.proto.collector.trace.v1.trace_service_pb2",
+        "google.protobuf.json_format",
+    ),
+    ("traces", "grpc"): ("grpc", "opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc"),
+    # The SDK's OTLP/HTTP exporters import `requests` only when one is built: on the event loop, 0.2 s.
     ("metrics", "http/protobuf"): ("opentelemetry.exporter.otlp.proto.http.metric_exporter", "requests"),
     ("metrics", "http/json"): ("opentelemetry.exporter.otlp.proto.common.metrics_encoder",),
     ("metrics", "grpc"): ("opentelemetry.exporter.otlp.proto.grpc.metric_exporter",),

@@ -1,4 +1,4 @@
-"""Spans of one data-plane request with the OpenTelemetry SDK (imported only when traces are exported).
+"""Spans of one data-plane request (this module is imported only when traces are exported).
 
 One SERVER span per request (`POST /api/llm/chat/completions`, the platform's `ChatCompletion` span)
 under the client's `traceparent` when it sent one; one CLIENT span per upstream call, named
@@ -8,6 +8,10 @@ target; the limit check is an event on the server span; each guardrail an `apply
 A streamed attempt's span stays open until the stream ended (its usage and finish reason are known
 then). Prompts and completions (`tfy.input`, `tfy.output`, `tfy.input_short_hand`) are written only
 when the spec asks for them (`exclude_request_data: false`); credentials never are.
+
+Spans are recorded as `spans.RecordedSpan` (plain data) and encoded in the export thread, not with
+the OpenTelemetry SDK's span objects: those cost more per request than the rest of the pipeline's
+tracing work together (see references/performance.md#tracing). What a collector receives is the same.
 """
 
 from __future__ import annotations
@@ -19,19 +23,16 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import orjson
-from opentelemetry import trace as otel
-from opentelemetry.context import Context
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from tfy_gateway.gateway.applied import AppliedRule, Headroom, budgets_of, rate_limit_of
 from tfy_gateway.gateway.config import CatalogEntry
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.limits import Reservation
 from tfy_gateway.gateway.observability import genai as g
-from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue, span_exporter
+from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue
+from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
+from tfy_gateway.gateway.observability.span_senders import span_sender
+from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan, new_span_id, new_trace_id, sampled
 from tfy_gateway.gateway.observability.spec import TracesSpec
 from tfy_gateway.gateway.observability.trace import Answer, AttemptTrace, R, RequestFacts, Trace
 from tfy_gateway.gateway.observability.trace_context import TraceParent, format_traceparent
@@ -39,24 +40,36 @@ from tfy_gateway.gateway.providers import UpstreamStream, Usage
 from tfy_gateway.gateway.routing import Attempt
 
 INSTRUMENTATION = "tfy_gateway"
+STARTS_LIMIT = 1024
 
 
 class TracePipeline:
-    """The provider, tracer and export queue of one `TracesSpec`. Replaced when the configuration's
-    spec changes; the old one is closed once the requests that started under it have finished."""
+    """The sampling and export queue of one `TracesSpec`. Replaced when the configuration's spec
+    changes; the old one is closed once the requests that started under it have finished."""
 
     def __init__(self, spec: TracesSpec, counts: ExportCounts) -> None:
         self.spec = spec
-        ratio = spec.sample_ratio
-        sampler = ParentBased(ALWAYS_ON if ratio >= 1 else TraceIdRatioBased(ratio))
-        self.provider = TracerProvider(resource=Resource(dict(spec.resource)), sampler=sampler, shutdown_on_exit=False)
-        exporter = span_exporter(spec.target, spec.batching.export_timeout_s)
-        self.queue = SpanQueue(exporter, spec.batching, counts, filters=spec.filters, where=spec.target.shown)
-        self.provider.add_span_processor(self.queue)
-        self.tracer = self.provider.get_tracer(INSTRUMENTATION)
+        sender = span_sender(spec.target, spec.batching.export_timeout_s)
+        encoder = SpanEncoder(dict(spec.resource), INSTRUMENTATION)
+        self.queue = SpanQueue(sender, encoder, spec.batching, counts, filters=spec.filters, where=spec.target.shown)
         self.active = 0  # requests whose trace is not finished yet
         self.retired = False  # a newer spec took over: close when `active` reaches 0
         self.on_idle: Callable[[TracePipeline], None] | None = None  # called once retired and idle
+        # Span names and start attributes by what decides them (route; target and attempt): built once,
+        # shared by the spans (never mutated: `RecordedSpan.end` copies on a clash), and the encoder
+        # finds their encoding in its cache. Bounded: emptied when full.
+        self.starts: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+
+    def start(
+        self, key: tuple[Any, ...], build: Callable[[], tuple[str, dict[str, Any]]]
+    ) -> tuple[str, dict[str, Any]]:
+        """The span name and start attributes for `key`, built by `build` the first time."""
+        found = self.starts.get(key)
+        if found is None:
+            if len(self.starts) >= STARTS_LIMIT:
+                self.starts.clear()
+            found = self.starts[key] = build()
+        return found
 
     def begin(self, parent: TraceParent | None, endpoint: str, path: str, started_ns: int) -> SpanTrace:
         self.active += 1
@@ -64,25 +77,21 @@ class TracePipeline:
 
     def close(self) -> None:
         """Flush what is queued (bounded by the export timeout) and stop; blocking: run it in a thread."""
-        self.provider.shutdown()
+        self.queue.shutdown()
 
 
-def _parent_context(parent: TraceParent | None) -> Context | None:
-    if parent is None:
-        return None
-    state = TraceState.from_header([parent.tracestate]) if parent.tracestate else None
-    remote = SpanContext(int(parent.trace_id, 16), int(parent.span_id, 16), True, TraceFlags(parent.flags & 1), state)
-    return otel.set_span_in_context(NonRecordingSpan(remote))
-
-
-def _headers(span: otel.Span) -> dict[str, str]:
-    context = span.get_span_context()
-    headers = {
-        "traceparent": format_traceparent(f"{context.trace_id:032x}", f"{context.span_id:016x}", context.trace_flags)
+def _server_start(endpoint: str, path: str) -> tuple[str, dict[str, Any]]:
+    """The server span's name and start attributes for a route."""
+    attributes: dict[str, Any] = {
+        "http.request.method": "POST",
+        "url.path": path,
+        "http.route": path,
+        g.OPERATION: g.operation(endpoint),
     }
-    if context.trace_state:
-        headers["tracestate"] = context.trace_state.to_header()
-    return headers
+    span_type = g.SPAN_TYPES.get(endpoint)
+    if span_type is not None:
+        attributes[g.SPAN_TYPE] = span_type
+    return f"POST {path}", attributes
 
 
 @functools.lru_cache(maxsize=256)
@@ -116,24 +125,25 @@ def _usage(attributes: dict[str, Any], usage: Usage | None, *, tfy: bool = True)
             attributes[g.TFY_CACHE_CREATION_TOKENS] = usage.cache_write_tokens
 
 
-def _error(span: otel.Span, attributes: dict[str, Any], status: int, error: ApiError | None, *, is_error: bool) -> None:
+def _error(
+    span: RecordedSpan, attributes: dict[str, Any], status: int, error: ApiError | None, *, is_error: bool
+) -> None:
     attributes[g.ERROR_TYPE] = g.error_type(status, error)
     message = error.message if error is not None else f"HTTP {status}"
     attributes[g.TFY_ERROR_MESSAGE] = message
     if is_error:
-        span.set_status(Status(StatusCode.ERROR, message))
+        span.error = message
 
 
 class AttemptSpan(AttemptTrace):
-    """One upstream call's span: every attribute known at its end is set at once (the SDK checks and
-    locks per call), and the span ends with the call (a stream: when the request ends)."""
+    """One upstream call's span, ended with the call (a stream: when the request ends)."""
 
     __slots__ = ("_answer", "_span", "_started", "_trace")
 
-    def __init__(self, trace: SpanTrace, span: otel.Span) -> None:
-        super().__init__(_headers(span))
+    def __init__(self, trace: SpanTrace, span: RecordedSpan) -> None:
+        super().__init__(trace.headers_for(span.span_id))
         self._trace = trace
-        self._span: otel.Span | None = span
+        self._span: RecordedSpan | None = span
         self._started = time.perf_counter()
         self._answer: UpstreamStream | None = None
 
@@ -168,7 +178,7 @@ class AttemptSpan(AttemptTrace):
         attributes: dict[str, Any] = {}
         if stream is None:
             attributes[g.ERROR_TYPE] = "cancelled"
-            span.set_status(Status(StatusCode.ERROR, "the request ended before the provider answered"))
+            span.error = "the request ended before the provider answered"
         else:
             attributes["http.response.status_code"] = stream.status
             if stream.ttft is not None:
@@ -188,37 +198,48 @@ class AttemptSpan(AttemptTrace):
         span, self._span = self._span, None
         if span is not None:
             attributes[g.TFY_LATENCY_MS] = (time.perf_counter() - self._started) * 1000
-            span.set_attributes(attributes)
-            span.end()
+            self._trace.ended(span, attributes)
 
 
 class SpanTrace(Trace):
-    __slots__ = ("_attempts", "_context", "_last_target", "_pipeline", "_server", "_tracer", "output", "output_text")
+    __slots__ = (
+        "_attempts",
+        "_flags",
+        "_last_target",
+        "_pipeline",
+        "_sampled",
+        "_server",
+        "_state",
+        "_trace_hex",
+        "output",
+        "output_text",
+    )
 
     def __init__(
         self, pipeline: TracePipeline, parent: TraceParent | None, endpoint: str, path: str, started_ns: int
     ) -> None:
         super().__init__(parent)
         self._pipeline = pipeline
-        self._tracer = pipeline.tracer
-        operation = g.operation(endpoint)
-        attributes: dict[str, Any] = {
-            "http.request.method": "POST",
-            "url.path": path,
-            "http.route": path,
-            g.OPERATION: operation,
-        }
-        span_type = g.SPAN_TYPES.get(endpoint)
-        if span_type is not None:
-            attributes[g.SPAN_TYPE] = span_type
-        self._server = self._tracer.start_span(
-            f"POST {path}",
-            context=_parent_context(parent),
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            start_time=started_ns,
+        if parent is not None:
+            trace_id, parent_id, self._sampled = int(parent.trace_id, 16), int(parent.span_id, 16), parent.sampled
+            self._state = parent.tracestate or ""
+        else:
+            trace_id, parent_id, self._state = new_trace_id(), 0, ""
+            self._sampled = sampled(trace_id, pipeline.spec.sample_ratio)
+        self._trace_hex = f"{trace_id:032x}"
+        self._flags = 1 if self._sampled else 0
+        name, attributes = pipeline.start((endpoint, path), lambda: _server_start(endpoint, path))
+        self._server = RecordedSpan(
+            name,
+            SERVER,
+            trace_id,
+            new_span_id(),
+            parent_id,
+            started_ns,
+            attributes,
+            remote_parent=parent is not None,
+            trace_state=self._state,
         )
-        self._context = otel.set_span_in_context(self._server)
         self._attempts: list[AttemptSpan] = []
         self._last_target: str | None = None
         self.output: dict[str, Any] | None = None  # the non-streamed answer, kept only for request data
@@ -226,7 +247,20 @@ class SpanTrace(Trace):
 
     @property
     def trace_id(self) -> str | None:
-        return f"{self._server.get_span_context().trace_id:032x}"
+        return self._trace_hex
+
+    def headers_for(self, span_id: int) -> dict[str, str]:
+        """The trace context an upstream call under span `span_id` carries."""
+        headers = {"traceparent": format_traceparent(self._trace_hex, f"{span_id:016x}", self._flags)}
+        if self._state:
+            headers["tracestate"] = self._state
+        return headers
+
+    def ended(self, span: RecordedSpan, attributes: dict[str, Any]) -> None:
+        """`span` ended now with `attributes`: export it when the trace is sampled."""
+        span.end(time.time_ns(), attributes)
+        if self._sampled:
+            self._pipeline.queue.on_end(span)
 
     @property
     def records_request_data(self) -> bool:
@@ -255,7 +289,7 @@ class SpanTrace(Trace):
         for room in headroom:
             attributes[f"tfy_gateway.limits.remaining.{room.name}"] = room.remaining
             attributes[f"tfy_gateway.limits.limit.{room.name}"] = room.limit
-        self._server.add_event(g.LIMIT_EVENT, attributes)
+        self._server.add_event(g.LIMIT_EVENT, time.time_ns(), attributes)
 
     def attempt(self, attempt: Attempt, entry: CatalogEntry, request: RequestFacts) -> AttemptTrace:
         target = entry.target
@@ -265,27 +299,55 @@ class SpanTrace(Trace):
         kind = "first" if number == 1 else "retry" if attempt.target == self._last_target else "fallback"
         self._last_target = attempt.target
         endpoint = request.endpoint.name
-        operation = g.operation(endpoint)
-        attributes: dict[str, Any] = {
-            g.OPERATION: operation,
-            g.PROVIDER: g.provider_name(entry.provider),
-            g.REQUEST_MODEL: target.model_id,
-            g.REQUEST_STREAM: request.stream,
-            g.ATTEMPT: number,
-            g.ATTEMPT_KIND: kind,
-            g.ROUTING_TARGET: attempt.target,
-            g.SPAN_TYPE: "Model",
-            g.TFY_MODEL_NAME: attempt.target,
-            g.TFY_MODEL_STREAMING: request.stream,
-            g.TFY_MODEL_REQUEST_TYPE: g.SPAN_TYPES.get(endpoint, endpoint),
-            **_server(target.base_url),
-            **g.request_parameters(request.body),
-        }
         plan = request.plan
-        if plan is not None and plan.rule_id:
-            attributes[g.ROUTING_RULE] = plan.rule_id
-        span = self._tracer.start_span(
-            f"{operation} {target.model_id}", context=self._context, kind=SpanKind.CLIENT, attributes=attributes
+        rule_id = plan.rule_id if plan is not None else None
+        stream = request.stream
+        key = (
+            endpoint,
+            attempt.target,
+            stream,
+            number,
+            kind,
+            rule_id,
+            entry.provider,
+            target.model_id,
+            target.base_url,
+        )
+
+        def build() -> tuple[str, dict[str, Any]]:
+            operation = g.operation(endpoint)
+            built: dict[str, Any] = {
+                g.OPERATION: operation,
+                g.PROVIDER: g.provider_name(entry.provider),
+                g.REQUEST_MODEL: target.model_id,
+                g.REQUEST_STREAM: stream,
+                g.ATTEMPT: number,
+                g.ATTEMPT_KIND: kind,
+                g.ROUTING_TARGET: attempt.target,
+                g.SPAN_TYPE: "Model",
+                g.TFY_MODEL_NAME: attempt.target,
+                g.TFY_MODEL_STREAMING: stream,
+                g.TFY_MODEL_REQUEST_TYPE: g.SPAN_TYPES.get(endpoint, endpoint),
+                **_server(target.base_url),
+            }
+            if rule_id:
+                built[g.ROUTING_RULE] = rule_id
+            return f"{operation} {target.model_id}", built
+
+        name, attributes = self._pipeline.start(key, build)
+        parameters = g.request_parameters(request.body)
+        if parameters:
+            attributes = {**attributes, **parameters}
+        server = self._server
+        span = RecordedSpan(
+            name,
+            CLIENT,
+            server.trace_id,
+            new_span_id(),
+            server.span_id,
+            time.time_ns(),
+            attributes,
+            trace_state=self._state,
         )
         traced = AttemptSpan(self, span)
         self._attempts.append(traced)
@@ -317,17 +379,26 @@ class SpanTrace(Trace):
             attributes["tfy_gateway.guardrail.operation"] = operation
         if strategy:
             attributes["tfy_gateway.guardrail.enforcing_strategy"] = strategy
-        span = self._tracer.start_span(
+        if not self._sampled:
+            return
+        server = self._server
+        span = RecordedSpan(
             f"{g.APPLY_GUARDRAIL} {name}",
-            context=self._context,
-            kind=SpanKind.CLIENT,
-            attributes=attributes,
-            start_time=start_ns,
+            CLIENT,
+            server.trace_id,
+            new_span_id(),
+            server.span_id,
+            start_ns,
+            attributes,
+            trace_state=self._state,
         )
         span.add_event(
-            "gen_ai.guardrail.result", {"tfy.guardrail.result": result, **({"message": message} if message else {})}
+            "gen_ai.guardrail.result",
+            time.time_ns(),
+            {"tfy.guardrail.result": result, **({"message": message} if message else {})},
         )
-        span.end(start_ns + int(latency_ms * 1e6))
+        span.end_ns = start_ns + int(latency_ms * 1e6)
+        self._pipeline.queue.on_end(span)
 
     def finish(self, request: RequestFacts) -> None:
         for attempt in self._attempts:
@@ -367,8 +438,7 @@ class SpanTrace(Trace):
             _error(span, attributes, status, request.error, is_error=status >= 500)
         if self.records_request_data:
             self._request_data(request, attributes)
-        span.set_attributes(attributes)
-        span.end()
+        self.ended(span, attributes)
         pipeline = self._pipeline
         pipeline.active -= 1
         if pipeline.retired and pipeline.active == 0 and pipeline.on_idle is not None:

@@ -1,0 +1,151 @@
+"""`SpanEncoder` writes OTLP protobuf by hand: what it writes must decode (opentelemetry-proto) to the
+very message the OpenTelemetry SDK's encoder builds for the same span."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+
+from tfy_gateway.gateway.observability.otlp_encoding import CACHE_LIMIT, SpanEncoder
+from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan
+
+RESOURCE = {"service.name": "tfy-llm-gateway", "deployment.environment": "dev"}
+TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+SERVER_ID = 0x00F067AA0BA902B7
+CLIENT_ID = 0x1234567890ABCDEF
+REMOTE_PARENT = 0x0AF7651916CD43DD
+STATE = "app=1,vendor=x"
+ATTRIBUTES: dict[str, Any] = {
+    "http.request.method": "POST",
+    "http.response.status_code": 200,
+    "gen_ai.request.stream": True,
+    "gen_ai.request.temperature": 0.25,
+    "gen_ai.response.finish_reasons": ("stop", "length"),
+    "tfy_gateway.request.id": "req-ü-1",
+    "big": 2**40,
+    "negative": -3,
+    "offline": False,
+    "empty": "",
+    "counts": (1, 2, 3),
+}
+
+
+def recorded() -> list[RecordedSpan]:
+    server = RecordedSpan(
+        "POST /api/llm/chat/completions",
+        SERVER,
+        TRACE_ID,
+        SERVER_ID,
+        REMOTE_PARENT,
+        1_700_000_000_000_000_000,
+        dict(list(ATTRIBUTES.items())[:4]),  # known at the start; the rest when it ends
+        remote_parent=True,
+        trace_state=STATE,
+    )
+    server.end(1_700_000_000_500_000_000, dict(list(ATTRIBUTES.items())[4:]))
+    server.add_event("tfy_gateway.limits", 1_700_000_000_100_000_000, {"tfy_gateway.limits.outcome": "admitted"})
+    client = RecordedSpan(
+        "chat gpt-4o",
+        CLIENT,
+        TRACE_ID,
+        CLIENT_ID,
+        SERVER_ID,
+        1_700_000_000_200_000_000,
+        {"gen_ai.operation.name": "chat"},
+        trace_state=STATE,  # a child span carries its trace's state, as the SDK's do
+    )
+    client.end(1_700_000_000_400_000_000, {})
+    client.error = "upstream said no"
+    return [server, client]
+
+
+def sdk_spans() -> list[ReadableSpan]:
+    resource = Resource(RESOURCE)
+    scope = InstrumentationScope("tfy_gateway")
+    state = TraceState.from_header([STATE])
+    flags = TraceFlags(1)
+    server = ReadableSpan(
+        "POST /api/llm/chat/completions",
+        context=SpanContext(TRACE_ID, SERVER_ID, False, flags, state),
+        parent=SpanContext(TRACE_ID, REMOTE_PARENT, True, flags, state),
+        resource=resource,
+        attributes=dict(ATTRIBUTES),
+        events=[Event("tfy_gateway.limits", {"tfy_gateway.limits.outcome": "admitted"}, 1_700_000_000_100_000_000)],
+        kind=SpanKind.SERVER,
+        start_time=1_700_000_000_000_000_000,
+        end_time=1_700_000_000_500_000_000,
+        instrumentation_scope=scope,
+    )
+    client = ReadableSpan(
+        "chat gpt-4o",
+        context=SpanContext(TRACE_ID, CLIENT_ID, False, flags, state),
+        parent=SpanContext(TRACE_ID, SERVER_ID, False, flags, state),
+        resource=resource,
+        attributes={"gen_ai.operation.name": "chat"},
+        kind=SpanKind.CLIENT,
+        status=Status(StatusCode.ERROR, "upstream said no"),
+        start_time=1_700_000_000_200_000_000,
+        end_time=1_700_000_000_400_000_000,
+        instrumentation_scope=scope,
+    )
+    return [server, client]
+
+
+def decoded(body: bytes) -> dict[str, Any]:
+    return MessageToDict(ExportTraceServiceRequest.FromString(body))
+
+
+def test_the_bytes_decode_to_what_the_sdk_encoder_builds() -> None:
+    mine = decoded(SpanEncoder(RESOURCE, "tfy_gateway").encode(recorded()))
+    assert mine == MessageToDict(encode_spans(sdk_spans()))
+
+
+def test_repeated_values_come_from_the_cache_and_stay_right_when_it_overflows() -> None:
+    encoder = SpanEncoder(RESOURCE, "tfy_gateway")
+    first = encoder.encode(recorded())
+    assert encoder.encode(recorded()) == first
+    for n in range(CACHE_LIMIT + 10):  # new values every time: the cache is emptied, not grown past its limit
+        span = RecordedSpan("s", SERVER, TRACE_ID, SERVER_ID, 0, 1, {"model": f"m{n}", "stream": n % 2 == 0})
+        attributes = decoded(encoder.encode([span]))["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+        assert attributes == [
+            {"key": "model", "value": {"stringValue": f"m{n}"}},
+            {"key": "stream", "value": {"boolValue": n % 2 == 0}},
+        ]
+    assert encoder.encode(recorded()) == first
+
+
+def test_a_value_no_attribute_can_hold_is_left_out() -> None:
+    span = RecordedSpan("s", SERVER, TRACE_ID, SERVER_ID, 0, 1, {"kept": 1, "none": None, "object": object()})
+    spans = decoded(SpanEncoder({}, "tfy_gateway").encode([span]))["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert [a["key"] for a in spans[0]["attributes"]] == ["kept"]
+
+
+def attributes_of(encoder: SpanEncoder, span: RecordedSpan) -> list[dict[str, Any]]:
+    spans = decoded(encoder.encode([span]))["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    attributes: list[dict[str, Any]] = spans[0]["attributes"]
+    return attributes
+
+
+def test_an_attribute_set_again_at_the_end_takes_the_new_value_in_its_place() -> None:
+    span = RecordedSpan("s", SERVER, TRACE_ID, SERVER_ID, 0, 1, {"a": "start", "b": 1})
+    span.end(2, {"a": "end", "c": True})
+    assert attributes_of(SpanEncoder({}, "tfy_gateway"), span) == [
+        {"key": "a", "value": {"stringValue": "end"}},
+        {"key": "b", "value": {"intValue": "1"}},
+        {"key": "c", "value": {"boolValue": True}},
+    ]
+
+
+def test_start_attributes_equal_but_of_another_type_are_not_taken_from_the_cache() -> None:
+    encoder = SpanEncoder({}, "tfy_gateway")
+    as_float = RecordedSpan("s", CLIENT, TRACE_ID, CLIENT_ID, SERVER_ID, 1, {"gen_ai.request.temperature": 1.0})
+    as_int = RecordedSpan("s", CLIENT, TRACE_ID, CLIENT_ID, SERVER_ID, 1, {"gen_ai.request.temperature": 1})
+    assert attributes_of(encoder, as_float) == [{"key": "gen_ai.request.temperature", "value": {"doubleValue": 1.0}}]
+    assert attributes_of(encoder, as_int) == [{"key": "gen_ai.request.temperature", "value": {"intValue": "1"}}]
