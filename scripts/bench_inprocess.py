@@ -7,7 +7,10 @@ to the data plane's hot path shows at a fraction of the side-by-side bench's noi
 
 - floor: scripts/minimal_proxy.py's Starlette app (forwarding only);
 - gateway-bare: one provider account on the upstream;
-- gateway-all: every examples/*.yaml applied, limits raised so nothing is refused (as bench_compare).
+- gateway-all: every examples/*.yaml applied, limits raised so nothing is refused (as bench_compare);
+- gateway-nomatch: the same policies, every rate-limit and budget rule scoped to a model the request does
+  not use, and a request (`bench/gpt-4o`, other metadata) that no routing, limit or budget rule matches:
+  the cost of policies being configured. A run whose answer names an applied configuration stops.
 
 Rounds are interleaved and each run is a fresh process (the figure is the process's CPU time over the
 run / requests, after a warm-up). Each gateway run also reports its request-log writer: records
@@ -15,7 +18,7 @@ still queued when the last request was answered (a writer that falls behind show
 written in all once the app has shut down (warm-up included).
 `--profile SYSTEM` adds a cProfile table of one more run of that system. Figures, not assertions.
 
-    python scripts/bench_inprocess.py [--systems floor,gateway-bare,gateway-all] [--requests 15000]
+    python scripts/bench_inprocess.py [--systems floor,gateway-bare,gateway-all,gateway-nomatch] [--requests 15000]
         [--concurrency 32] [--rounds 3] [--profile gateway-all] [--gateway-source ../wt-x/server]
 """
 
@@ -44,7 +47,7 @@ sys.path.insert(0, str(HERE))
 from compare import manifests  # noqa: E402
 from compare.processes import free_port, running  # noqa: E402
 
-SYSTEMS = ("floor", "gateway-bare", "gateway-all")
+SYSTEMS = ("floor", "gateway-bare", "gateway-all", "gateway-nomatch")
 PROMPT = [{"role": "user", "content": "benchmark"}]
 App = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]
@@ -55,11 +58,12 @@ def prepare(system: str, workdir: Path, upstream: str, source: Path) -> dict[str
     """A data dir with the system's manifests applied (by a `serve` process, stopped afterwards)."""
     if system == "floor":
         return {"system": system, "upstream": upstream}
-    policies = system == "gateway-all"
     examples = manifests.load_examples(HERE.parent / "examples")
-    applied = (
-        [manifests.benchmarkable(m, upstream) for m in examples] if policies else [manifests.bench_account(upstream)]
-    )
+    applied = [manifests.bench_account(upstream)]
+    if system == "gateway-all":
+        applied = [manifests.benchmarkable(m, upstream) for m in examples]
+    elif system == "gateway-nomatch":
+        applied += [unmatched(manifests.benchmarkable(m, upstream)) for m in examples]
     token = "tfy_bench_" + secrets.token_hex(16)
     env: dict[str, str | None] = {
         "PYTHONPATH": str(source),
@@ -77,6 +81,22 @@ def prepare(system: str, workdir: Path, upstream: str, source: Path) -> dict[str
     return {"system": system, "upstream": upstream, "data_dir": str(data_dir), "token": token, "env": env}
 
 
+UNUSED_MODEL = "openai-main/gpt-4o"  # a model of the examples that gateway-nomatch's requests never name
+NOMATCH_METADATA = '{"project_id": "other-7", "environment": "staging"}'
+
+
+def unmatched(manifest: dict[str, Any]) -> dict[str, Any]:
+    """`manifest` with every rate-limit and budget rule that would match any model scoped to UNUSED_MODEL."""
+    if isinstance(manifest.get("rules"), list) and "limit_to" in str(manifest["rules"]):  # V1 limits
+        for rule in manifest["rules"]:
+            when = rule.setdefault("when", {}) or {}
+            rule["when"] = {**when, "models": when.get("models") or [UNUSED_MODEL]}
+    elif "limits" in manifest:  # V2 limits and budgets
+        when = manifest.get("when") or {}
+        manifest["when"] = {**when, "models": when.get("models") or {"in": [UNUSED_MODEL]}}
+    return manifest
+
+
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -84,9 +104,11 @@ def cpu_seconds() -> float:
 
 async def drive(
     app: App, path: str, headers: list[tuple[bytes, bytes]], body: bytes, requests: int, concurrency: int
-) -> None:
-    """`requests` calls of `app`, `concurrency` at a time; any status but 200 stops the run."""
+) -> dict[bytes, bytes]:
+    """`requests` calls of `app`, `concurrency` at a time; any status but 200 stops the run. Returns the
+    headers of the last answer."""
     left = requests
+    answered: dict[bytes, bytes] = {}
 
     async def one() -> None:
         pending = [{"type": "http.request", "body": body, "more_body": False}]
@@ -102,6 +124,8 @@ async def drive(
         async def send(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
+                answered.clear()
+                answered.update(message.get("headers", []))
             elif not message.get("more_body"):
                 done.set()
 
@@ -121,6 +145,7 @@ async def drive(
             await one()
 
     await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return answered
 
 
 async def measure(spec: dict[str, Any], requests: int, concurrency: int, profile: bool) -> dict[str, Any]:
@@ -145,14 +170,18 @@ async def measure(spec: dict[str, Any], requests: int, concurrency: int, profile
         app = create_app(settings, tune_gc=True)
         path = "/api/llm/chat/completions"
         headers.append((b"authorization", f"Bearer {spec['token']}".encode()))
-        if system == "gateway-all":
-            headers.append((b"x-tfy-metadata", manifests.METADATA.encode()))
+        if system in ("gateway-all", "gateway-nomatch"):
+            metadata = manifests.METADATA if system == "gateway-all" else NOMATCH_METADATA
+            headers.append((b"x-tfy-metadata", metadata.encode()))
         headers += [(name.encode(), value.encode()) for name, value in spec.get("headers", {}).items()]
         model = manifests.ROUTED_MODEL if system == "gateway-all" else "bench/gpt-4o"
     body = json.dumps({"model": model, "messages": PROMPT}).encode()
     result: dict[str, Any] = {"system": system}
     async with app.router.lifespan_context(app):
-        await drive(app, path, headers, body, min(2_000, requests), concurrency)
+        answered = await drive(app, path, headers, body, min(2_000, requests), concurrency)
+        applied = answered.get(b"x-tfy-applied-configurations", b"{}")
+        if system == "gateway-nomatch" and applied != b"{}":
+            raise SystemExit(f"gateway-nomatch: a configuration applied to the request: {applied.decode()}")
         profiler = cProfile.Profile() if profile else None
         started_cpu, started = cpu_seconds(), time.perf_counter()
         if profiler is not None:
@@ -241,7 +270,7 @@ def main() -> int:
                     if "logs_written" in last:
                         logs = f"  logs queued at the end {last['logs_queued']}, written {last['logs_written']}"
                     print(
-                        f"round {round_ + 1} {name:13} {last['cpu_us_per_request']:7.1f} µs CPU/req{logs}", flush=True
+                        f"round {round_ + 1} {name:15} {last['cpu_us_per_request']:7.1f} µs CPU/req{logs}", flush=True
                     )
             print(
                 f"\nconcurrency {args.concurrency}, {args.requests} requests per run, median [min-max] of {args.rounds}"
@@ -251,7 +280,7 @@ def main() -> int:
                 figures = [r["cpu_us_per_request"] for r in runs[name]]
                 ratio = f"  {statistics.median(figures) / floor:.2f}x the floor" if floor and name != "floor" else ""
                 spread = f"[{min(figures):.1f}-{max(figures):.1f}]"
-                print(f"{name:13} {statistics.median(figures):7.1f} {spread} µs CPU/req{ratio}")
+                print(f"{name:15} {statistics.median(figures):7.1f} {spread} µs CPU/req{ratio}")
             if args.profile:
                 run_child(specs[args.profile], args, profile=True)
         finally:
