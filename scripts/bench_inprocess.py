@@ -13,7 +13,9 @@ to the data plane's hot path shows at a fraction of the side-by-side bench's noi
   the cost of policies being configured. A run whose answer names an applied configuration stops.
 
 Rounds are interleaved and each run is a fresh process (the figure is the process's CPU time over the
-run / requests, after a warm-up). Each gateway run also reports its request-log writer: records
+run / requests, after a warm-up; when other threads than the event loop's worked, each thread's share
+is shown beside it, e.g. the request-log writer's SQLite inserts in an AnyIO worker thread).
+Each gateway run also reports its request-log writer: records
 still queued when the last request was answered (a writer that falls behind shows here first) and
 written in all once the app has shut down (warm-up included).
 `--profile SYSTEM` adds a cProfile table of one more run of that system. Figures, not assertions.
@@ -36,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -95,6 +98,24 @@ def unmatched(manifest: dict[str, Any]) -> dict[str, Any]:
         when = manifest.get("when") or {}
         manifest["when"] = {**when, "models": when.get("models") or {"in": [UNUSED_MODEL]}}
     return manifest
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each thread of this process by name (/proc/self/task/*/stat: utime + stime), so a
+    run shows what its background threads (the request-log writer's SQLite work runs without the GIL,
+    invisible to a GIL profile) cost beside the event loop's."""
+    tick = os.sysconf("SC_CLK_TCK")
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    spent: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = names.get(int(task.name)) or stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        spent[name] = spent.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return spent
 
 
 def cpu_seconds() -> float:
@@ -183,7 +204,7 @@ async def measure(spec: dict[str, Any], requests: int, concurrency: int, profile
         if system == "gateway-nomatch" and applied != b"{}":
             raise SystemExit(f"gateway-nomatch: a configuration applied to the request: {applied.decode()}")
         profiler = cProfile.Profile() if profile else None
-        started_cpu, started = cpu_seconds(), time.perf_counter()
+        started_cpu, started, started_threads = cpu_seconds(), time.perf_counter(), thread_cpu()
         if profiler is not None:
             profiler.enable()
         await drive(app, path, headers, body, requests, concurrency)
@@ -191,6 +212,12 @@ async def measure(spec: dict[str, Any], requests: int, concurrency: int, profile
             profiler.disable()
         result["cpu_us_per_request"] = (cpu_seconds() - started_cpu) / requests * 1e6
         result["requests_per_s"] = requests / (time.perf_counter() - started)
+        ended_threads = thread_cpu()
+        result["thread_cpu_us_per_request"] = {
+            name: round((spent - started_threads.get(name, 0.0)) / requests * 1e6, 1)
+            for name, spent in ended_threads.items()
+            if spent > started_threads.get(name, 0.0)
+        }
         logs = None
         if system != "floor":
             # The app keeps its DataPlane in its state; sources from before that kept it on the mount.
@@ -269,6 +296,10 @@ def main() -> int:
                     logs = ""
                     if "logs_written" in last:
                         logs = f"  logs queued at the end {last['logs_queued']}, written {last['logs_written']}"
+                    threads = last.get("thread_cpu_us_per_request", {})
+                    if len(threads) > 1:
+                        shares = ", ".join(f"{thread} {spent:.1f}" for thread, spent in sorted(threads.items()))
+                        logs += f"  ({shares})"
                     print(
                         f"round {round_ + 1} {name:15} {last['cpu_us_per_request']:7.1f} µs CPU/req{logs}", flush=True
                     )
