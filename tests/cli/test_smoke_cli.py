@@ -74,8 +74,8 @@ def test_embedding(smoke_gateway: GatewayProcess) -> None:
 
 def test_failures_exit_1_and_never_print_the_key(smoke_gateway: GatewayProcess) -> None:
     unknown = smoke("--model", "fake/nope", env=smoke_gateway.env)
-    assert unknown.returncode == 1 and fields(unknown.stdout)["status"] == "403 FAILED"
-    assert "fake/nope" in fields(unknown.stdout)["error"] and "status 403" in unknown.stderr
+    assert unknown.returncode == 1 and fields(unknown.stdout)["status"] == "404 FAILED"
+    assert "fake/nope" in fields(unknown.stdout)["error"] and "status 404" in unknown.stderr
 
     bad_key = smoke("--model", "fake/gpt-4o", env={**smoke_gateway.env, "TFY_API_KEY": BAD_KEY})
     assert bad_key.returncode == 1 and fields(bad_key.stdout)["status"] == "401 FAILED"

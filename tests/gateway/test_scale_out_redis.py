@@ -339,7 +339,7 @@ def test_redis_stopped_mid_load_then_restarted(tmp_path: Path, provider: str) ->
         refused = [a for a in during if a.status == 503]
         assert refused and all(a.status in (200, 503) for a in during)
         body = refused[-1].body
-        assert body["error_origin_level"] == "gateway" and body["error"]["code"] == "503"
+        assert body["error_origin_level"] == "gateway" and body["error"]["code"] == "service_unavailable"
         assert "shared limit store (Redis) is unreachable" in body["message"]
         assert closed.metric("tfy_gateway_state_store_up") == 0.0
         assert (closed.metric("tfy_gateway_state_store_errors_total") or 0) > 0

@@ -121,9 +121,9 @@ async def test_embedding(smoke_gateway: GatewayProcess) -> None:
     assert outcome.to_dict()["usage"]["prompt_tokens"] > 0
 
 
-async def test_unknown_model_is_a_403_result(smoke_gateway: GatewayProcess) -> None:
+async def test_unknown_model_is_a_404_result(smoke_gateway: GatewayProcess) -> None:
     outcome = await smoke_test(settings_for(smoke_gateway), model="fake/nope")
-    assert not outcome.ok and outcome.status == 403
+    assert not outcome.ok and outcome.status == 404  # OpenAI's model_not_found (the platform answers 403)
     assert outcome.error is not None and "fake/nope" in outcome.error and outcome.resolved_model is None
 
 

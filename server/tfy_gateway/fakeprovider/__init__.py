@@ -44,6 +44,7 @@ Knobs: one spec syntax `name=value,name=value`, carried in either (or both) of
 | linger_ms | streams only (OpenAI wire): keep the connection open this long after [DONE] or response.completed |
 | cut_after | streams only (OpenAI, Bedrock wire): end the body cleanly after N output tokens, unfinished |
 | cached_tokens | report N prompt tokens as cache reads |
+| context_tokens | context window: a longer chat (prompt + max_tokens) is a 400 `context_length_exceeded` |
 | error_after | streams only (Bedrock wire): a modelStreamErrorException frame after N output tokens, then the end |
 
 With `status` (or `retry_after`) and no `fail_first`/`error_every`/`error_rate`, every request fails;

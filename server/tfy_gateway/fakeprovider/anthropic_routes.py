@@ -90,6 +90,9 @@ async def messages(call: Call) -> web.StreamResponse:
             *(t for m in msgs if isinstance(m, dict) for t in _block_texts(m.get("content"))),
         ]
     )
+    window = call.knobs.context_tokens
+    if window is not None and prompt + max_tokens > window:
+        return error_response("anthropic", 400, f"prompt is too long: {prompt + max_tokens} tokens > {window} maximum")
     cached = min(call.knobs.cached_tokens, prompt)
     input_usage = {
         "input_tokens": prompt - cached,

@@ -35,6 +35,7 @@ class Knobs:
     cut_after: int | None = None
     linger_ms: float = 0.0
     cached_tokens: int = 0
+    context_tokens: int | None = None
     error_after: int | None = None
 
     @property
@@ -112,6 +113,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "cut_after": _non_negative_int,
     "linger_ms": _non_negative_float,
     "cached_tokens": _non_negative_int,
+    "context_tokens": _positive_int,
     "error_after": _non_negative_int,
 }
 assert set(_PARSERS) == {f.name for f in fields(Knobs)}

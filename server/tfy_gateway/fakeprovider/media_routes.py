@@ -16,13 +16,28 @@ from aiohttp import web
 
 from tfy_gateway.fakeprovider import synth
 from tfy_gateway.fakeprovider.calls import Call
-from tfy_gateway.fakeprovider.wire import error_response, json_response
+from tfy_gateway.fakeprovider.wire import error_response, json_response, sse_data, sse_event, start_sse
 
 # A valid 1x1 transparent PNG.
 _PNG_1X1 = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
-_MODERATION_CATEGORIES = ("harassment", "hate", "self-harm", "sexual", "violence")
+_MODERATION_CATEGORIES = (
+    "hate",
+    "hate/threatening",
+    "harassment",
+    "harassment/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+"""Every category OpenAI's moderation answer lists (its OpenAPI spec requires each)."""
 _AUDIO_TYPES = {
     "mp3": "audio/mpeg",
     "opus": "audio/opus",
@@ -64,7 +79,14 @@ async def moderations(call: Call) -> web.Response:
         flagged = "unsafe" in text.lower()
         categories = {c: (flagged and c == "harassment") for c in _MODERATION_CATEGORIES}
         scores = {c: (0.99 if categories[c] else 0.001) for c in _MODERATION_CATEGORIES}
-        results.append({"flagged": flagged, "categories": categories, "category_scores": scores})
+        results.append(
+            {
+                "flagged": flagged,
+                "categories": categories,
+                "category_scores": scores,
+                "category_applied_input_types": {c: ["text"] for c in _MODERATION_CATEGORIES},
+            }
+        )
     return json_response(
         {"id": "modr-" + call.call_id, "model": call.model or "omni-moderation-latest", "results": results}
     )
@@ -103,13 +125,50 @@ async def rerank(call: Call) -> web.Response:
     )
 
 
-async def image_generations(call: Call) -> web.Response:
+def _image_event(kind: str, call: Call, **fields: Any) -> dict[str, Any]:
+    body = call.body
+    return {
+        "type": f"image_generation.{kind}",
+        "b64_json": base64.b64encode(_PNG_1X1).decode(),
+        "created_at": int(time.time()),
+        "size": body.get("size") if body.get("size") in ("1024x1024", "1024x1536", "1536x1024") else "1024x1024",
+        "quality": body.get("quality") if body.get("quality") in ("low", "medium", "high") else "medium",
+        "background": body.get("background") if body.get("background") in ("transparent", "opaque") else "opaque",
+        "output_format": body.get("output_format") if body.get("output_format") in ("jpeg", "webp") else "png",
+        **fields,
+    }
+
+
+async def _stream_image(call: Call, prompt: str) -> web.StreamResponse:
+    """gpt-image-1's stream: `partial_images` partial events (0 to 3), then the completed one with usage."""
+    partials = call.body.get("partial_images")
+    count = partials if isinstance(partials, int) and 0 <= partials <= 3 else 0
+    response = await start_sse(call.request)
+    for index in range(count):
+        await response.write(
+            sse_event("image_generation.partial_image", _image_event("partial_image", call, partial_image_index=index))
+        )
+    tokens = synth.count_tokens([prompt])
+    usage = {
+        "total_tokens": tokens + 272,
+        "input_tokens": tokens,
+        "output_tokens": 272,
+        "input_tokens_details": {"text_tokens": tokens, "image_tokens": 0},
+    }
+    await response.write(sse_event("image_generation.completed", _image_event("completed", call, usage=usage)))
+    await response.write_eof()
+    return response
+
+
+async def image_generations(call: Call) -> web.StreamResponse:
     prompt = call.body.get("prompt")
     if not isinstance(prompt, str) or not prompt:
         return error_response(call.flavor, 400, "'prompt' must be a non-empty string")
     n = call.body.get("n", 1)
     if not isinstance(n, int) or not 1 <= n <= 10:
         return error_response(call.flavor, 400, "'n' must be an integer between 1 and 10")
+    if call.body.get("stream") is True:
+        return await _stream_image(call, prompt)
     if call.body.get("response_format") == "b64_json":
         item = {"b64_json": base64.b64encode(_PNG_1X1).decode(), "revised_prompt": prompt}
     else:
@@ -133,7 +192,23 @@ async def speech(call: Call) -> web.Response:
     return web.Response(body=_silence_wav(10 * min(len(text), 4096)), content_type=content_type)
 
 
-async def transcriptions(call: Call) -> web.Response:
+async def _stream_transcript(call: Call, text: str) -> web.StreamResponse:
+    """gpt-4o-transcribe's stream: text deltas, then the whole text with its usage."""
+    response = await start_sse(call.request)
+    for piece in synth.stream_pieces(text.split(), 2):
+        await response.write(sse_data({"type": "transcript.text.delta", "delta": piece}))
+    tokens = synth.count_tokens([text])
+    usage = {"type": "tokens", "input_tokens": tokens, "output_tokens": tokens, "total_tokens": 2 * tokens}
+    await response.write(sse_data({"type": "transcript.text.done", "text": text, "usage": usage}))
+    await response.write_eof()
+    return response
+
+
+async def transcriptions(call: Call) -> web.StreamResponse:
+    uploads = call.files.get("file")
+    if call.body.get("stream") == "true" and uploads:
+        size = len(uploads[0].file.read())
+        return await _stream_transcript(call, f"Fake transcription of {uploads[0].filename} ({size} bytes).")
     return _audio_text(call, "transcription")
 
 
@@ -157,7 +232,7 @@ def _audio_text(call: Call, task: str) -> web.Response:
     body: dict[str, Any] = {"text": text}
     if task == "transcription":
         tokens = synth.count_tokens([text])
-        body["usage"] = {"type": "tokens", "input_tokens": tokens, "output_tokens": tokens}
+        body["usage"] = {"type": "tokens", "input_tokens": tokens, "output_tokens": tokens, "total_tokens": 2 * tokens}
     return json_response(body)
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from tfy_gateway.fakeprovider import synth
 from tfy_gateway.fakeprovider.calls import Call
+from tfy_gateway.fakeprovider.reply_options import choice_count, logprobs_for, reply_pieces
 from tfy_gateway.fakeprovider.wire import (
     DONE,
     Pacer,
@@ -102,6 +103,16 @@ async def chat_completions(call: Call) -> web.StreamResponse:
     if not isinstance(messages, list) or not messages:
         return error_response(call.flavor, 400, "'messages' must be a non-empty array")
     prompt_tokens = synth.count_tokens(_texts(messages))
+    window = call.knobs.context_tokens
+    if window is not None and prompt_tokens + (_limit(body) or 0) > window:
+        return error_response(
+            call.flavor,
+            400,
+            f"This model's maximum context length is {window} tokens. However, your messages resulted in "
+            f"{prompt_tokens} tokens. Please reduce the length of the messages.",
+            code="context_length_exceeded",
+            param="messages",
+        )
     tool = _pick_tool(body, messages)
     completion_id = "chatcmpl-" + call.call_id
     created = int(time.time())
@@ -121,28 +132,37 @@ async def chat_completions(call: Call) -> web.StreamResponse:
             "refusal": None,
         }
         await generation_delay(call.knobs.ttft_ms, call.knobs.tpot_ms, completion_tokens)
-        return json_response(_completion(completion_id, created, call.model, message, "tool_calls", usage))
+        choices = [_choice(i, message, "tool_calls", None) for i in range(choice_count(body))]
+        return json_response(_completion(completion_id, created, call.model, choices, usage))
     count, truncated = _reply_length(call)
     last_text = " ".join(_content_texts(messages[-1].get("content") if isinstance(messages[-1], dict) else ""))
     words = synth.reply_words(call.model, last_text, count)
     finish = "length" if truncated else "stop"
-    usage = _usage(prompt_tokens, count, call.knobs.cached_tokens)
+    n = choice_count(body)
+    usage = _usage(prompt_tokens, count * n, call.knobs.cached_tokens)
     if stream:
-        return await _stream_text(call, completion_id, created, words, finish, usage)
-    message = {"role": "assistant", "content": synth.join_words(words), "refusal": None}
+        pieces = reply_pieces(body, words, call.knobs.chunk_tokens)
+        return await _stream_text(call, completion_id, created, pieces, finish, usage)
+    pieces = reply_pieces(body, words, 1)
+    message = {"role": "assistant", "content": "".join(pieces), "refusal": None}
     await generation_delay(call.knobs.ttft_ms, call.knobs.tpot_ms, count)
-    return json_response(_completion(completion_id, created, call.model, message, finish, usage))
+    choices = [_choice(i, message, finish, logprobs_for(body, pieces)) for i in range(n)]
+    return json_response(_completion(completion_id, created, call.model, choices, usage))
+
+
+def _choice(index: int, message: dict[str, Any], finish: str, logprobs: dict[str, Any] | None) -> dict[str, Any]:
+    return {"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish}
 
 
 def _completion(
-    completion_id: str, created: int, model: str, message: dict[str, Any], finish: str, usage: dict[str, Any]
+    completion_id: str, created: int, model: str, choices: list[dict[str, Any]], usage: dict[str, Any]
 ) -> dict[str, Any]:
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "choices": choices,
         "usage": usage,
         "system_fingerprint": "fp_fake",
     }
@@ -163,8 +183,8 @@ class _ChunkWriter:
             "system_fingerprint": "fp_fake",
         }
 
-    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    def chunk(self, delta: dict[str, Any], finish: str | None = None, *, index: int = 0, logprobs: Any = None) -> bytes:
+        choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         event = {**self.base, "choices": [choice]}
         if self.include_usage:
             event["usage"] = None
@@ -177,16 +197,20 @@ class _ChunkWriter:
 
 
 async def _stream_text(
-    call: Call, completion_id: str, created: int, words: list[str], finish: str, usage: dict[str, Any]
+    call: Call, completion_id: str, created: int, pieces: list[str], finish: str, usage: dict[str, Any]
 ) -> web.StreamResponse:
+    """The reply's pieces, each sent for every one of the `n` choices (with its logprobs if asked)."""
     writer = _ChunkWriter(call, completion_id, created, usage)
     response = await start_sse(call.request)
     pacer = Pacer(call.knobs.ttft_ms, call.knobs.tpot_ms)
     per_chunk = call.knobs.chunk_tokens
     drop_after, cut_after = call.knobs.drop_after, call.knobs.cut_after
+    indexes = range(choice_count(call.body))
     await pacer.before_token(0)
-    await response.write(writer.chunk({"role": "assistant", "content": "", "refusal": None}))
-    for i, piece in enumerate(synth.stream_pieces(words, per_chunk)):
+    await response.write(
+        b"".join(writer.chunk({"role": "assistant", "content": "", "refusal": None}, index=i) for i in indexes)
+    )
+    for i, piece in enumerate(pieces):
         if drop_after is not None and i * per_chunk >= drop_after:
             abort(call.request)
             return response
@@ -194,8 +218,9 @@ async def _stream_text(
             await response.write_eof()  # a well-formed end of the body, but the answer is unfinished
             return response
         await pacer.before_token(i * per_chunk)
-        await response.write(writer.chunk({"content": piece}))
-    await response.write(writer.chunk({}, finish) + writer.tail())
+        logprobs = logprobs_for(call.body, [piece])
+        await response.write(b"".join(writer.chunk({"content": piece}, index=j, logprobs=logprobs) for j in indexes))
+    await response.write(b"".join(writer.chunk({}, finish, index=i) for i in indexes) + writer.tail())
     if call.knobs.linger_ms:
         await asyncio.sleep(call.knobs.linger_ms / 1000)
     await response.write_eof()
@@ -227,6 +252,8 @@ async def _stream_tool_call(
 
 async def completions(call: Call) -> web.StreamResponse:
     prompt = call.body.get("prompt")
+    if prompt is None:  # OpenAI's default prompt: the end-of-text token
+        prompt = "<|endoftext|>"
     candidates = prompt if isinstance(prompt, list) else [prompt]
     prompts = [p for p in candidates if isinstance(p, str)]
     if len(prompts) != len(candidates):

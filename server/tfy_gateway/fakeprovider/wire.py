@@ -86,7 +86,10 @@ def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = 
     return web.Response(body=orjson.dumps(obj), status=status, content_type=_JSON, headers=headers)
 
 
-def error_body(flavor: Flavor, status: int, message: str) -> dict[str, Any]:
+def error_body(
+    flavor: Flavor, status: int, message: str, *, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    """The provider's own error body; `code`/`param` replace OpenAI's defaults for the status."""
     if flavor == "anthropic":
         kind = _ANTHROPIC_TYPES.get(status, "api_error")
         return {"type": "error", "error": {"type": kind, "message": message}}
@@ -96,11 +99,19 @@ def error_body(flavor: Flavor, status: int, message: str) -> dict[str, Any]:
         return google_error_body(status, message)
     if flavor == "bedrock":
         return {"message": message}
-    kind, code = _OPENAI_TYPES.get(status, ("server_error", None))
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    kind, default_code = _OPENAI_TYPES.get(status, ("server_error", None))
+    return {"error": {"message": message, "type": kind, "param": param, "code": code or default_code}}
 
 
-def error_response(flavor: Flavor, status: int, message: str, retry_after: float | None = None) -> web.Response:
+def error_response(
+    flavor: Flavor,
+    status: int,
+    message: str,
+    retry_after: float | None = None,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+) -> web.Response:
     headers: dict[str, str] = {}
     if retry_after is not None:
         seconds = f"{retry_after:g}"
@@ -109,7 +120,8 @@ def error_response(flavor: Flavor, status: int, message: str, retry_after: float
         headers["x-amzn-ErrorType"] = (
             bedrock_exception(status) + ":http://internal.amazon.com/coral/com.amazon.bedrock/"
         )
-    return json_response(error_body(flavor, status, message), status=status, headers=headers or None)
+    body = error_body(flavor, status, message, code=code, param=param)
+    return json_response(body, status=status, headers=headers or None)
 
 
 def sse_data(obj: Any) -> bytes:

@@ -16,6 +16,7 @@ fault and where the error is answered:
     │   ├── AlertQueryError (ValueError)      alerts/query.py: an alert filter value
     │   ├── Refused                           limits/limiter.py: a limit refused it (-> LimitExceeded)
     │   ├── AmountTooLarge                    limits/bounds.py: a worst case no counter can hold (-> 400)
+    │   ├── InputFileError (ValueError)       batches/jsonl.py: a batch input file's bad lines (-> 400)
     │   └── ClientGone                        data_plane/asgi.py: the client left (499 in the logs)
     ├── RemoteError                           a service the gateway calls failed or did not answer in time
     │   ├── UpstreamError                     providers/base.py: a provider call (-> failures.from_upstream)
@@ -52,7 +53,9 @@ kind of error needs no change in them. references/api-endpoints.md describes the
 Every 4xx/5xx body looks like the real gateway's:
 `{"status": "failure", "message": m, "error": {"message": m, "type": T, "code": "<status>"},
 "error_origin_level": level}`. The `tfy` CLI prints `message`, so it must say what is wrong and what
-to do about it.
+to do about it. On the data plane `error` is OpenAI's whole Error object instead: `code` names what
+happened (the provider's own code when it gave one) and `param` the field at fault
+(data_plane/failures.py).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ async def test_a_batch_round_trips_through_the_sdk(tmp_path: Path) -> None:
         assert done.usage is not None and done.usage.output_tokens == 5 * 5
         assert done.usage.total_tokens == done.usage.input_tokens + 25 and done.usage.input_tokens > 0
         errors = await output_lines(client, done.error_file_id)
-        assert [(e["custom_id"], e["response"]["status_code"]) for e in errors] == [("bad-model", 403)]
+        assert [(e["custom_id"], e["response"]["status_code"]) for e in errors] == [("bad-model", 404)]  # no such model
 
         # Every line went through the request pipeline: logged as the batch's owner, with its cost.
         logs = await gateway.http.get("/api/svc/v1/llm-gateway/logs", params={"limit": 50}, headers=gateway.auth())

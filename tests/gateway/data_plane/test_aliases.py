@@ -43,6 +43,7 @@ async def test_alias_routes_and_never_widens_a_tokens_reach(dp: DataPlane) -> No
         assert denied.status_code == 403
         assert "secret-chat" in denied.json()["message"]
 
-        assert (await dp.chat("no-rule-alias")).status_code == 403
+        unknown = await dp.chat("no-rule-alias")  # no rule, no model: OpenAI's 404, whoever asks
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_found"
     finally:
         await dp.apply({**ROUTING, "rules": []})

@@ -5,15 +5,18 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.gateway.conformance.openapi import conform
 from tests.gateway.data_plane.conftest import PROVIDER_KEY, UPSTREAM_TIMEOUT_S, DataPlane
 
 
 def envelope(response: httpx.Response, status: int, origin: str) -> dict:
+    """The platform's envelope, whose `error` is OpenAI's Error object (code and param included)."""
     assert response.status_code == status, response.text
     body = response.json()
     assert body["status"] == "failure"
     assert body["message"] == body["error"]["message"] and body["message"]
-    assert body["error"]["code"] == str(status)
+    conform(body, "ErrorResponse")
+    assert body["error"]["code"] and not body["error"]["code"].isdigit()  # a name, not the status again
     assert body["error_origin_level"] == origin
     return body
 
@@ -25,11 +28,10 @@ async def test_unauthenticated(dp: DataPlane) -> None:
     assert "invalid, expired or revoked" in envelope(wrong, 401, "authentication")["message"]
 
 
-async def test_unknown_model_is_the_platforms_403(dp: DataPlane) -> None:
-    body = envelope(await dp.chat("fake/does-not-exist"), 403, "authorization")
-    assert body["message"].startswith(
-        "User admin@local is not authorized to access model fake/does-not-exist or model does not exist"
-    )
+async def test_unknown_model_is_openais_404(dp: DataPlane) -> None:
+    body = envelope(await dp.chat("fake/does-not-exist"), 404, "request")
+    assert body["error"]["code"] == "model_not_found" and body["error"]["param"] == "model"
+    assert body["message"].startswith("The model `fake/does-not-exist` does not exist")
 
 
 async def test_user_without_access_gets_403_and_sees_only_its_models(dp: DataPlane) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -31,8 +32,23 @@ def dp(dp_process: DataPlane) -> DataPlane:
     return dp_process
 
 
+_CLIENTS: dict[str, openai.OpenAI] = {}
+"""One SDK client per base URL, closed with the module (a client left to the garbage collector leaves
+its socket open, a ResourceWarning that fails whichever later test is running when it is collected)."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def close_clients() -> Iterator[None]:
+    yield
+    while _CLIENTS:
+        _CLIENTS.popitem()[1].close()
+
+
 def client(dp: DataPlane, suffix: str = "") -> openai.OpenAI:
-    return openai.OpenAI(base_url=dp.base + suffix, api_key=dp.token, max_retries=0)
+    base = dp.base + suffix
+    if base not in _CLIENTS:
+        _CLIENTS[base] = openai.OpenAI(base_url=base, api_key=dp.token, max_retries=0)
+    return _CLIENTS[base]
 
 
 def test_chat_completion_with_headers(dp: DataPlane) -> None:
@@ -110,10 +126,16 @@ async def test_async_client_streaming_and_not(dp: DataPlane) -> None:
 
 
 def test_sdk_raises_the_platform_errors(dp: DataPlane) -> None:
-    with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(base_url=dp.base, api_key="tfy_not_a_real_token_123", max_retries=0).models.list()
-    with pytest.raises(openai.PermissionDeniedError, match="not authorized to access model fake/nope"):
+    anonymous = openai.OpenAI(base_url=dp.base, api_key="tfy_not_a_real_token_123", max_retries=0)
+    with anonymous, pytest.raises(openai.AuthenticationError):
+        anonymous.models.list()
+    with pytest.raises(openai.NotFoundError, match="The model `fake/nope` does not exist") as unknown:
         client(dp).chat.completions.create(model="fake/nope", messages=MESSAGES)
+    assert (unknown.value.code, unknown.value.param) == ("model_not_found", "model")
+    user_token = dp.add_user("sdk-nobody@example.com")
+    user = openai.OpenAI(base_url=dp.base, api_key=user_token, max_retries=0)
+    with user, pytest.raises(openai.PermissionDeniedError, match="not authorized to access model private/gpt-4o"):
+        user.chat.completions.create(model="private/gpt-4o", messages=MESSAGES)
 
 
 def test_curl(dp: DataPlane) -> None:

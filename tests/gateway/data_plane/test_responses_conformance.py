@@ -58,3 +58,4 @@ def test_the_gateways_own_error_event_follows_the_spec() -> None:
     payload = json.loads(event.partition(b"\ndata: ")[2])
     openapi.conform(payload, "ResponseStreamEvent")
     assert payload["sequence_number"] == 7 and payload["error"]["message"] == "cut short"
+    assert payload["code"] == payload["error"]["code"] == "upstream_error"  # a name, not the status

@@ -163,6 +163,7 @@ def test_pii_enforce_audit_and_mutate(gateway: tuple[Gateway, GuardrailServer]) 
             "message": body["message"],
             "type": "guardrail_checks_failed",
             "code": "400",
+            "param": None,
         }
         and body["error_origin_level"] == "guardrails_input"
     )

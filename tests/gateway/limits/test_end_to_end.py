@@ -50,7 +50,7 @@ async def test_the_fourth_request_of_three_a_minute_is_a_429_that_never_reaches_
     refused = answers[3]
     body = refused.json()
     assert body["status"] == "failure" and body["error_origin_level"] == "rate_limiting"
-    assert body["error"]["code"] == "429" and body["error"]["type"] == "RateLimitError"
+    assert body["error"]["code"] == "rate_limit_exceeded" and body["error"]["type"] == "RateLimitError"
     assert f"Rate limit '{rule_id}' exceeded: it allows 3 requests per minute" in body["message"]
     assert "Capacity frees up in" in body["message"]
     assert 1 <= int(refused.headers["retry-after"]) <= 60

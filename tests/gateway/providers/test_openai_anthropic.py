@@ -66,7 +66,7 @@ def test_request_mapping_system_tools_and_tool_results() -> None:
         ],
         "max_completion_tokens": 50,
         "stop": "END",
-        "temperature": 1.7,
+        "temperature": 0.7,
         "user": "alice",
         "tools": [TOOL],
         "tool_choice": "required",
@@ -75,7 +75,7 @@ def test_request_mapping_system_tools_and_tool_results() -> None:
     request = to_anthropic_request(body, "claude-x")
     assert request["model"] == "claude-x" and request["max_tokens"] == 50
     assert request["system"] == "rule one\n\nrule two"
-    assert request["stop_sequences"] == ["END"] and request["temperature"] == 1.0
+    assert request["stop_sequences"] == ["END"] and request["temperature"] == 0.7
     assert request["metadata"] == {"user_id": "alice"}
     assert request["tools"] == [
         {"name": "get_weather", "description": "weather", "input_schema": TOOL["function"]["parameters"]}
@@ -280,7 +280,7 @@ async def test_memory_chat_request_and_response() -> None:
     target = anthropic_target("http://anthropic.test", "claude-x", api_version="2024-01-01")
     result = await call(transport, target, "chat", CHAT, CallOptions(timeouts=Timeouts.within(7)))
     assert isinstance(result, UpstreamResponse) and result.body is not None
-    assert result.body["choices"][0]["message"] == {"role": "assistant", "content": "hi back"}
+    assert result.body["choices"][0]["message"] == {"role": "assistant", "content": "hi back", "refusal": None}
     assert result.body["id"] == "msg_mem" and result.usage.total_tokens == 7
     (sent,) = transport.requests
     assert sent.url == "http://anthropic.test/v1/messages" and sent.timeouts == Timeouts.within(7)

@@ -114,7 +114,10 @@ def test_self_hosted_url_model_name_auth_and_headers() -> None:
 
 
 def test_unsupported_provider_and_auth_types() -> None:
-    with pytest.raises(ProviderConfigError, match=r"'aws-sagemaker' cannot be called.*supported: anthropic"):
+    with pytest.raises(
+        ProviderConfigError,
+        match=r"'aws-sagemaker' cannot be called by the local gateway \(SageMaker.*supported: .*anthropic",
+    ):
         target(account("aws-sagemaker"), model())
     certificate = {
         "type": "certificate",

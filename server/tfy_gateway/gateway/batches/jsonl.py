@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from tfy_gateway.gateway.errors import RequestError
 from tfy_gateway.gateway.json_depth import too_deep
 
 BATCH_URLS = {
@@ -29,7 +30,7 @@ MAX_LINES = 50_000  # OpenAI's limit of requests per batch
 MAX_REPORTED = 10  # problems listed in one error message
 
 
-class InputFileError(ValueError):
+class InputFileError(RequestError, ValueError):
     """A batch input file that cannot run; the message names the lines at fault."""
 
     def __init__(self, problems: list[str], lines: int) -> None:

@@ -1,11 +1,14 @@
 """The `/api/llm/...` ASGI app: one route for every endpoint and alias, dispatched by a dict lookup.
 
-`GET models` and `GET health` answer from memory; the model-calling endpoints run a `Pipeline`.
-Unknown paths name what is supported; known-but-unsupported APIs (responses, batches, files...)
-say so explicitly.
+`GET models`, `GET models/{model}` and `GET health` answer from memory; the model-calling endpoints
+run a `Pipeline`. Unknown paths name what is supported; known-but-unsupported APIs (responses,
+batches, files...) say so explicitly. A wrong method is a 405 with `Allow`, as HTTP requires.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import unquote
 
 import orjson
 from starlette.requests import Request
@@ -16,7 +19,7 @@ from tfy_gateway.gateway.data_plane.asgi import JSON_TYPE, Receive, Scope, Send,
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS, UNSUPPORTED, route_of
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, error_json
 from tfy_gateway.gateway.data_plane.headers import authorization_of
-from tfy_gateway.gateway.data_plane.pipeline import Pipeline
+from tfy_gateway.gateway.data_plane.pipeline import Pipeline, model_not_found
 from tfy_gateway.gateway.data_plane.runtime import DataPlane, data_plane_of
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.metrics import CONTENT_TYPE
@@ -35,12 +38,17 @@ class DataPlaneApp:
         spec = ENDPOINTS.get(route)
         if spec is not None:
             if method != "POST":
-                await _error(send, DataPlaneError(405, f"Use POST for /api/llm/{route}, not {method}."))
+                await _error(send, _wrong_method(route, method, "POST"), [(b"allow", b"POST")])
                 return
             await Pipeline(plane, spec, scope, receive, send).run()
             return
         if route == "models" and method == "GET":
             await _models(plane.config.current, scope, send)
+        elif route.startswith("models/") and route != "models/":
+            if method != "GET":
+                await _error(send, _wrong_method(route, method, "GET"), [(b"allow", b"GET")])
+            else:
+                await _model(plane.config.current, unquote(route[len("models/") :]), scope, send)
         elif route == "health" and method == "GET":
             config = plane.config.current
             body = orjson.dumps(
@@ -48,23 +56,27 @@ class DataPlaneApp:
             )
             await send_bytes(send, 200, body, [JSON_TYPE])
         elif route in ("models", "health"):
-            await _error(send, DataPlaneError(405, f"Use GET for /api/llm/{route}, not {method}."))
+            await _error(send, _wrong_method(route, method, "GET"), [(b"allow", b"GET")])
         elif route.startswith("responses/"):
             message = (
                 f"/api/llm/{route}: the local gateway stores no responses, so it cannot retrieve, cancel or "
                 "delete one; POST /api/llm/responses answers without storing (send the whole conversation "
                 "in 'input' instead of 'previous_response_id')."
             )
-            await _error(send, DataPlaneError(404, message, type="not_found_error"))
+            await _error(send, DataPlaneError(404, message, type="not_found_error", code="unsupported_endpoint"))
         elif route in UNSUPPORTED:
             message = (
                 f"/api/llm/{route} ({UNSUPPORTED[route]}) is not supported by the local gateway; "
                 f"supported endpoints: {SUPPORTED}."
             )
-            await _error(send, DataPlaneError(404, message, type="not_found_error"))
+            await _error(send, DataPlaneError(404, message, type="not_found_error", code="unsupported_endpoint"))
         else:
             message = f"No data-plane endpoint /api/llm/{route}; supported endpoints: {SUPPORTED}."
-            await _error(send, DataPlaneError(404, message, type="not_found_error"))
+            await _error(send, DataPlaneError(404, message, type="not_found_error", code="unknown_url"))
+
+
+def _wrong_method(route: str, method: str, allowed: str) -> DataPlaneError:
+    return DataPlaneError(405, f"Use {allowed} for /api/llm/{route}, not {method}.", code="method_not_allowed")
 
 
 async def _models(config: CompiledConfig, scope: Scope, send: Send) -> None:
@@ -82,8 +94,25 @@ async def _models(config: CompiledConfig, scope: Scope, send: Send) -> None:
     await send_bytes(send, 200, orjson.dumps({"object": "list", "data": data}), [JSON_TYPE])
 
 
-async def _error(send: Send, error: ApiError) -> None:
-    await send_bytes(send, error.status, error_json(error), [JSON_TYPE])
+async def _model(config: CompiledConfig, model: str, scope: Scope, send: Send) -> None:
+    """`GET models/{model}` (the SDK's `models.retrieve`): OpenAI's model object when the caller's
+    token may use it, else 404 `model_not_found`, as OpenAI answers for a model one cannot see."""
+    try:
+        principal = config.identities.require(authorization_of(scope["headers"]))
+    except ApiError as exc:
+        await _error(send, exc)
+        return
+    access = config.snapshot.access
+    entry = access.models.get(model)
+    if entry is None or not access.allows(principal, model):
+        await _error(send, model_not_found(model))
+        return
+    body = {"id": entry.id, "object": "model", "owned_by": entry.account, "created": 0}
+    await send_bytes(send, 200, orjson.dumps(body), [JSON_TYPE])
+
+
+async def _error(send: Send, error: ApiError, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    await send_bytes(send, error.status, error_json(error), [JSON_TYPE, *headers])
 
 
 async def metrics(request: Request) -> Response:

@@ -51,6 +51,7 @@ class Field:
     name: str
     check: Check
     expected: str  # for the error message
+    required: bool = True  # False: null or absent is valid (OpenAI's default applies upstream)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,10 @@ ENDPOINTS: Mapping[str, EndpointSpec] = {
             streams=True,
         ),
         EndpointSpec(
-            "completions", "completions", (_MODEL, Field("prompt", _is_prompt, "a string or list")), streams=True
+            "completions",
+            "completions",
+            (_MODEL, Field("prompt", _is_prompt, "a string or list", required=False)),  # null: <|endoftext|>
+            streams=True,
         ),
         EndpointSpec(
             "embeddings",
@@ -88,9 +92,11 @@ ENDPOINTS: Mapping[str, EndpointSpec] = {
             "rerank",
             (_MODEL, Field("query", _is_text, "a string"), Field("documents", _is_list, "a non-empty list")),
         ),
-        EndpointSpec("images", "images/generations", (_MODEL, Field("prompt", _is_text, "a non-empty string"))),
+        EndpointSpec(
+            "images", "images/generations", (_MODEL, Field("prompt", _is_text, "a non-empty string")), streams=True
+        ),
         EndpointSpec("speech", "audio/speech", (_MODEL, Field("input", _is_text, "a non-empty string"))),
-        EndpointSpec("transcriptions", "audio/transcriptions", (_MODEL,), multipart=True),
+        EndpointSpec("transcriptions", "audio/transcriptions", (_MODEL,), multipart=True, streams=True),
         EndpointSpec("translations", "audio/translations", (_MODEL,), multipart=True),
         EndpointSpec(
             "image_edits",
@@ -133,8 +139,14 @@ def validate(spec: EndpointSpec, body: dict[str, Any]) -> None:
         )
     for field in spec.required:
         value = body.get(field.name)
+        if value is None and not field.required:
+            continue
         if value is None:
-            raise bad_request(f"'{field.name}' is required for /{spec.path}: {field.expected}.", field.name)
+            raise bad_request(
+                f"'{field.name}' is required for /{spec.path}: {field.expected}.",
+                field.name,
+                code="missing_required_parameter",
+            )
         if not field.check(value):
             raise bad_request(
                 f"'{field.name}' is invalid for /{spec.path}: expected {field.expected}.", field.name, status=422

@@ -48,6 +48,8 @@ async def read_form(
             _add(body, name, value)
     finally:
         await form.close()
+    if body.get("stream") in ("true", "false"):  # a form sends booleans as text (the SDK: stream=true)
+        body["stream"] = body["stream"] == "true"
     if not any(_is_upload(body.get(name)) for name in uploads):
         raise bad_request(f"{wanted} is required for /{path}: the file as a form upload.", uploads[0])
     return body

@@ -43,8 +43,15 @@ from tfy_gateway.gateway.data_plane.asgi import (
 )
 from tfy_gateway.gateway.data_plane.context import CLIENT_CLOSED, RequestContext
 from tfy_gateway.gateway.data_plane.deadlines import deadlines, gateway_deadlines
+from tfy_gateway.gateway.data_plane.default_model import default_model
 from tfy_gateway.gateway.data_plane.endpoints import EndpointSpec, validate
-from tfy_gateway.gateway.data_plane.failures import DataPlaneError, bad_request, error_json, from_upstream
+from tfy_gateway.gateway.data_plane.failures import (
+    INVALID_REQUEST,
+    DataPlaneError,
+    bad_request,
+    error_json,
+    from_upstream,
+)
 from tfy_gateway.gateway.data_plane.headers import authorization_of, parse_options, routing_headers, scope_headers
 from tfy_gateway.gateway.data_plane.held_stream import HeldStream, hold
 from tfy_gateway.gateway.data_plane.hooks import GuardrailSession
@@ -141,11 +148,16 @@ class Pipeline:
         else:
             ctx.raw = await read_body(self.receive, limit, headers.get("content-length"))
             ctx.body = _parse_object(ctx.raw)
+        if ctx.endpoint.name == "moderations" and ctx.body.get("model") is None:
+            ctx.body["model"] = default_model(ctx.config.access, principal, "moderation", "moderations")
         validate(ctx.endpoint, ctx.body)
         ctx.model = model = ctx.body["model"]
         ctx.options = options = parse_options(headers)
         request = RouteRequest(model, principal.subjects, options.metadata, routing_headers(headers))
-        ctx.plan = authorized_plan(plane.router.plan(ctx.config.routing, request), ctx.config.access, principal)
+        plan = plane.router.plan(ctx.config.routing, request)
+        if plan.rule_id is None and ctx.config.catalog.get(model) is None:
+            raise model_not_found(model)
+        ctx.plan = authorized_plan(plan, ctx.config.access, principal)
         ctx.model_allowed = True
         ctx.stream = ctx.endpoint.streams and ctx.body.get("stream") is True
         if self._log_bodies and ctx.raw:
@@ -352,6 +364,8 @@ class Pipeline:
             headers.append((b"x-tfy-request-id", ctx.id.encode()))
         if isinstance(error, DataPlaneError) and error.retry_after_s is not None:
             headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after_s))).encode()))
+        if isinstance(error, DataPlaneError) and not error.retry:
+            headers.append((b"x-should-retry", b"false"))
         payload = error_json(error)
         headers.append((b"content-length", str(len(payload)).encode()))
         ctx.response_started = ctx.completed = True
@@ -470,6 +484,20 @@ def _forbidden(principal: Principal, model: str) -> DataPlaneError:
     )
 
 
+def model_not_found(model: str) -> DataPlaneError:
+    """No model, virtual model or routing rule has this name: OpenAI's 404 `model_not_found`. (A
+    model that exists but the caller may not use stays the platform's 403.)"""
+    return DataPlaneError(
+        404,
+        f"The model `{model}` does not exist: no provider account integration, virtual model or routing "
+        "rule has this name. GET /api/llm/models lists the models this token may use.",
+        type=INVALID_REQUEST,
+        origin="request",
+        param="model",
+        code="model_not_found",
+    )
+
+
 def _not_callable(model: str, entry: CatalogEntry | None) -> DataPlaneError:
     if entry is None:
         message = (
@@ -478,8 +506,14 @@ def _not_callable(model: str, entry: CatalogEntry | None) -> DataPlaneError:
         )
     else:
         message = f"Model {model} cannot be called: {entry.problem}."
-    return DataPlaneError(
-        500, message, type="configuration_error", origin="gateway", provider=entry.provider if entry else None
+    return DataPlaneError(  # asking again cannot help until the configuration changes
+        500,
+        message,
+        type="configuration_error",
+        origin="gateway",
+        provider=entry.provider if entry else None,
+        code="configuration_error",
+        retry=False,
     )
 
 

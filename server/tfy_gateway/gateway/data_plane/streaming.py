@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from tfy_gateway.gateway.data_plane.asgi import SSE_HEADERS, Headers, Send
-from tfy_gateway.gateway.data_plane.failures import DataPlaneError, from_upstream
+from tfy_gateway.gateway.data_plane.failures import DataPlaneError, error_fields, from_upstream
 from tfy_gateway.gateway.providers import UpstreamError, ends_stream
 
 
@@ -76,20 +76,21 @@ ErrorEvent = Callable[[DataPlaneError, int], bytes]
 
 
 def error_event(error: DataPlaneError, sent: int = 0) -> bytes:
-    failure = {"error": {"message": error.message, "type": error.type, "code": str(error.status)}}
+    failure = {"error": error_fields(error)}
     return b"data: " + orjson.dumps(failure) + b"\n\n"
 
 
 def response_error_event(error: DataPlaneError, sent: int) -> bytes:
     """A Responses stream's `error` event (its fields as OpenAI's), with the `error` object that makes
     the openai SDK raise, as it does for chat; its sequence number follows the events sent."""
+    fields = error_fields(error)
     failure = {
         "type": "error",
-        "code": error.type,
+        "code": fields["code"],
         "message": error.message,
-        "param": None,
+        "param": fields["param"],
         "sequence_number": sent,
-        "error": {"message": error.message, "type": error.type, "code": str(error.status)},
+        "error": fields,
     }
     return b"event: error\ndata: " + orjson.dumps(failure) + b"\n\n"
 

@@ -1,7 +1,7 @@
 """`GuardrailBlocked`: the 400 a blocked request gets, in the platform's `guardrail_checks_failed` shape.
 
     {"status": "failure", "message": "Input Guardrail checks failed for integrations: [g/c]: ...",
-     "error": {"message": ..., "type": "guardrail_checks_failed", "code": "400"},
+     "error": {"message": ..., "type": "guardrail_checks_failed", "code": "400", "param": null},
      "error_origin_level": "guardrails_input",
      "guardrail_checks": {"input_guardrails": [{"guardrail_integration": "g/c", "result": "failed",
                                                 "data": {"verdict": false, "explanation": "..."}}]}}
@@ -45,6 +45,7 @@ class GuardrailBlocked(ApiError):
         )
         self.stage = stage
         self.blocking = tuple(blocking)
+        self.code = "400"  # the platform's documented guardrail body keeps the status as its code
 
 
 def _entry(check: Check) -> dict[str, Any]:

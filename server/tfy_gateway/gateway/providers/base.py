@@ -195,6 +195,11 @@ class UpstreamError(RemoteError):
     or the request could not be built); `answered` False when it may have reached it and nothing
     tells what it did (a timeout, a broken connection, an answer too large to read), so its usage
     is unknown. The base case is an error the provider answered with: reached, answered.
+
+    `error_type`, `code` and `param` are the provider's own `error.type`, `error.code` (e.g.
+    `context_length_exceeded`, `invalid_api_key`) and `error.param` when its error body has them (or
+    what the translator sets for a request it refuses), passed on inside the platform's envelope so
+    that an OpenAI SDK's `e.code` / `e.param` say what the provider said.
     """
 
     kind = "api_error"
@@ -325,10 +330,19 @@ def redirect_refused(target: UpstreamTarget, status: int, headers: Mapping[str, 
     return UpstreamError(502, message, target.provider, None, error_type="upstream_redirect")
 
 
+def _text_or_none(value: Any) -> str | None:
+    """An error field as a string: OpenAI sends strings, Azure sometimes numbers; empty is absent."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value)
+    return text or None
+
+
 def error_from_body(target: UpstreamTarget, status: int, headers: Mapping[str, str], raw: bytes) -> UpstreamError:
-    """Build an UpstreamError from any provider's error body (OpenAI, Anthropic, Azure or plain text)."""
+    """Build an UpstreamError from any provider's error body (OpenAI, Anthropic, Azure or plain text),
+    keeping its `type`, `code` and `param` (Anthropic has no code: its `error.type` is both)."""
     message = ""
-    error_type = None
+    error_type = code = param = None
     try:
         parsed = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
@@ -337,8 +351,11 @@ def error_from_body(target: UpstreamTarget, status: int, headers: Mapping[str, s
         error = parsed.get("error")
         if isinstance(error, dict):
             message = str(error.get("message") or "")
-            kind = error.get("type") or error.get("code")
-            error_type = str(kind) if kind is not None else None
+            code = _text_or_none(error.get("code"))
+            error_type = _text_or_none(error.get("type")) or code
+            param = _text_or_none(error.get("param"))
+            if parsed.get("type") == "error" and code is None:  # Anthropic's {"type": "error", "error": {type}}
+                code = error_type
         elif isinstance(error, str):
             message = error
         if not message:
@@ -348,4 +365,12 @@ def error_from_body(target: UpstreamTarget, status: int, headers: Mapping[str, s
     if not message:
         message = f"upstream answered HTTP {status}"
     message = redact(message, credential_values(target))
-    return UpstreamError(status, message, target.provider, parse_retry_after(headers), error_type=error_type)
+    return UpstreamError(
+        status,
+        message,
+        target.provider,
+        parse_retry_after(headers),
+        error_type=error_type,
+        code=redact(code) if code else None,
+        param=param,
+    )

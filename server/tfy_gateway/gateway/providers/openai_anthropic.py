@@ -6,11 +6,15 @@ Mapping (OpenAI -> Anthropic):
 - system/developer messages -> `system`; tool messages -> `tool_result` blocks in a user turn;
   assistant `tool_calls` -> `tool_use` blocks; consecutive turns of one role are merged.
 - max_completion_tokens/max_tokens -> max_tokens (default 4096, Anthropic requires it: see
-  `output_tokens`, which the limits' holds read too); stop ->
-  stop_sequences; temperature clamped to [0, 1]; user -> metadata.user_id; tools/tool_choice and
-  parallel_tool_calls=false -> disable_parallel_tool_use.
+  `output_tokens`, which the limits' holds read too); stop -> stop_sequences; temperature (0..1),
+  top_p, top_k, thinking as they are; user (or safety_identifier) -> metadata.user_id; tools (or the
+  deprecated functions) and tool_choice (or function_call); parallel_tool_calls=false ->
+  disable_parallel_tool_use; service_tier auto/default -> auto/standard_only.
+- Every other parameter is refused with a 400 naming it (openai_anthropic_params), never dropped.
 Back: text blocks -> content, tool_use -> tool_calls, thinking -> reasoning_content; stop reasons
-end_turn/stop_sequence -> stop, max_tokens -> length, tool_use -> tool_calls; usage as in `usage_from`.
+end_turn/stop_sequence -> stop, max_tokens -> length, tool_use -> tool_calls, refusal ->
+content_filter with the text as `message.refusal` (content null, as OpenAI answers a refusal);
+usage as in `usage_from`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from tfy_gateway.gateway.providers.base import (
     Usage,
 )
 from tfy_gateway.gateway.providers.chat_turns import conversation
+from tfy_gateway.gateway.providers.openai_anthropic_params import SERVICE_TIERS, unsupported
 from tfy_gateway.gateway.providers.openai_anthropic_stream import FINISH_REASONS, AnthropicChunks, usage_from
 from tfy_gateway.gateway.providers.output_tokens import max_output_tokens
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpResponse
@@ -93,8 +98,25 @@ class _MessagesBlocks:
 MESSAGES_BLOCKS = _MessagesBlocks()
 
 
+def _tools(body: Mapping[str, Any]) -> list[Any]:
+    """`tools`, or the deprecated `functions` as tools."""
+    tools = body.get("tools")
+    if tools:
+        return list(tools)
+    return [{"type": "function", "function": f} for f in body.get("functions") or ()]
+
+
+def _legacy_choice(choice: Any) -> Any:
+    """The deprecated `function_call` ("none", "auto" or {"name"}) as a `tool_choice`."""
+    if isinstance(choice, dict) and "name" in choice:
+        return {"type": "function", "function": {"name": choice["name"]}}
+    return choice
+
+
 def _tool_choice(body: Mapping[str, Any]) -> dict[str, Any] | None:
     choice = body.get("tool_choice")
+    if choice is None:
+        choice = _legacy_choice(body.get("function_call"))
     mapped: dict[str, Any] | None
     if choice == "none":
         mapped = {"type": "none"}
@@ -106,7 +128,7 @@ def _tool_choice(body: Mapping[str, Any]) -> dict[str, Any] | None:
         mapped = {"type": "auto"}
     else:
         mapped = None
-    if body.get("parallel_tool_calls") is False and body.get("tools"):
+    if body.get("parallel_tool_calls") is False and _tools(body):
         mapped = mapped or {"type": "auto"}
         if mapped["type"] != "none":
             mapped["disable_parallel_tool_use"] = True
@@ -114,7 +136,14 @@ def _tool_choice(body: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def to_anthropic_request(body: Mapping[str, Any], model_id: str, provider: str = "anthropic") -> dict[str, Any]:
-    """An OpenAI chat request body as an Anthropic Messages request body."""
+    """An OpenAI chat request body as an Anthropic Messages request body (a 400 naming the first
+    parameter that cannot be carried over)."""
+    refused = unsupported(body)
+    if refused is not None:
+        name, code, why = refused
+        raise InvalidRequest(
+            400, f"'{name}' is not supported for Anthropic models: {why}", provider, code=code, param=name
+        )
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest(400, "'messages' must be a non-empty array", provider)
@@ -127,19 +156,21 @@ def to_anthropic_request(body: Mapping[str, Any], model_id: str, provider: str =
     if system:
         plain = all(b["type"] == "text" and "cache_control" not in b for b in system)
         request["system"] = "\n\n".join(b["text"] for b in system) if plain else system
-    if body.get("temperature") is not None:
-        request["temperature"] = min(1.0, max(0.0, float(body["temperature"])))
-    for name in ("top_p", "top_k"):
+    for name in ("temperature", "top_p", "top_k", "thinking"):
         if body.get(name) is not None:
             request[name] = body[name]
+    tier = body.get("service_tier")
+    if tier is not None:
+        request["service_tier"] = SERVICE_TIERS[tier]
     stop = body.get("stop")
     if stop:
         request["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
     if body.get("stream") is True:
         request["stream"] = True
-    if body.get("user"):
-        request["metadata"] = {"user_id": str(body["user"])}
-    tools = body.get("tools")
+    user = body.get("safety_identifier") or body.get("user")
+    if user:
+        request["metadata"] = {"user_id": str(user)}
+    tools = _tools(body)
     if tools:
         request["tools"] = [
             {
@@ -176,7 +207,13 @@ def to_openai_response(message: Mapping[str, Any]) -> tuple[dict[str, Any], Usag
                     "function": {"name": block.get("name"), "arguments": arguments},
                 }
             )
-    reply: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+    text = "".join(texts) or None
+    refused = message.get("stop_reason") == "refusal"
+    reply: dict[str, Any] = {
+        "role": "assistant",
+        "content": None if refused else text,
+        "refusal": (text or "The model declined to answer.") if refused else None,
+    }
     if tool_calls:
         reply["tool_calls"] = tool_calls
     if reasoning:

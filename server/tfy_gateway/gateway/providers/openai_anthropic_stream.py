@@ -5,7 +5,9 @@ message_start gives the id, model and input-side usage (first chunk: role); cont
 tool_use opens a tool call (its own `index` in tool_calls, counted from 0 over tool blocks only);
 text/input_json/thinking deltas become content/arguments/reasoning_content deltas; message_delta gives
 the stop reason and the final output_tokens (cumulative, so the last value wins, merged with the
-message_start input side); message_stop ends with the usage chunk (if the client asked) and [DONE].
+message_start input side); message_stop ends with the usage chunk and [DONE]. A client that asked
+for usage (`stream_options.include_usage`) gets `usage: null` in every other chunk, as from OpenAI;
+one that did not sees no `usage` at all.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class AnthropicChunks:
             "model": self._model,
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
+        if self._include_usage:  # as OpenAI: `usage: null` on every chunk, the numbers on the last
+            event["usage"] = None
         return b"data: " + orjson.dumps(event) + b"\n\n"
 
     def _merge_usage(self, usage: Any) -> None:
@@ -122,7 +126,9 @@ class AnthropicChunks:
             error = payload.get("error") or {}
             error_type = str(error.get("type") or "api_error")
             message = redact(str(error.get("message") or "stream error"), credential_values(self.target))
-            raise UpstreamError(ERROR_STATUS.get(error_type, 500), message, self.target.provider, error_type=error_type)
+            raise UpstreamError(
+                ERROR_STATUS.get(error_type, 500), message, self.target.provider, error_type=error_type, code=error_type
+            )
         return Translated()  # ping and content_block_stop carry nothing for OpenAI clients
 
     def _block_start(self, payload: dict[str, Any]) -> Translated:

@@ -2,8 +2,9 @@
 self-hosted OpenAI servers; Azure reuses `plan` with its own URL). Pure: builds requests, reads answers.
 
 Bodies pass through untouched except `model` (set to the target's upstream id) and, for streams,
-`stream_options.include_usage`, which is always requested so usage is never lost; the injected usage
-chunk is removed again when the client did not ask for it.
+`stream_options.include_usage`, which is always requested so usage is never lost; when the client did
+not ask for it, what that adds is removed again (the usage chunk, and the `"usage": null` OpenAI then
+puts in every other chunk), so a client sees usage in a stream only when it asked, as from OpenAI.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tfy_gateway.gateway.providers.base import (
     UpstreamTarget,
     Usage,
 )
+from tfy_gateway.gateway.providers.media_stream import FINAL_EVENTS, MediaEvents
 from tfy_gateway.gateway.providers.transport import FormField, FormFile, FormValue, HttpRequest, HttpResponse
 from tfy_gateway.gateway.providers.wire import (
     DONE,
@@ -38,14 +40,32 @@ from tfy_gateway.gateway.providers.wire import (
 
 _NO_USAGE = (b'"usage":null', b'"usage": null')
 _NO_FINISH = (b'"finish_reason":null', b'"finish_reason": null')
+_NULL_USAGE = (b',"usage":null', b', "usage": null', b'"usage":null,', b'"usage": null, ')
+
+
+def _drop_null_usage(data: bytes) -> bytes:
+    """`data` without a `"usage": null` member. A byte replace is exact here: inside a JSON string
+    every quote is escaped, so these markers can only match the member itself."""
+    if b'"usage"' not in data:
+        return data
+    for marker in _NULL_USAGE:
+        data = data.replace(marker, b"")
+    return data
+
+
+COHERE_COMPATIBILITY = "/compatibility/v1"
+"""Cohere's OpenAI-compatible API (chat, embeddings); its rerank lives at /v2/rerank, beside it."""
 
 
 def url_for(target: UpstreamTarget, endpoint: str) -> str:
-    """`{base_url}{path}`, e.g. …/v1/chat/completions."""
+    """`{base_url}{path}`, e.g. …/v1/chat/completions (Cohere's rerank: its native /v2/rerank)."""
     path = ENDPOINT_PATHS.get(endpoint)
     if path is None:
         raise UnsupportedEndpoint(400, f"unknown endpoint {endpoint!r}", target.provider)
-    return target.base_url.rstrip("/") + path
+    base = target.base_url.rstrip("/")
+    if endpoint == "rerank" and target.provider == "cohere" and base.endswith(COHERE_COMPATIBILITY):
+        return base.removesuffix(COHERE_COMPATIBILITY) + "/v2/rerank"
+    return base + path
 
 
 def form_fields(payload: Mapping[str, Any]) -> dict[str, FormField]:
@@ -86,20 +106,24 @@ def plan(
         headers = build_headers(SSE_HEADERS, target, override, options.trace_headers)
         request = HttpRequest(url, headers, orjson.dumps(payload), timeouts=options.timeouts)
         return WirePlan(request, stream=OpenAIChunks(target, strip_usage=not client_wants_usage))
+    media_stream = endpoint in FINAL_EVENTS and payload.get("stream") in (True, "true")
+    accept = SSE_HEADERS if media_stream else JSON_HEADERS
     if endpoint in MULTIPART_ENDPOINTS:
         request = HttpRequest(
             url,
-            build_headers({}, target, override, options.trace_headers),
+            build_headers({"accept": accept["accept"]}, target, override, options.trace_headers),
             form=form_fields(payload),
             timeouts=options.timeouts,
         )
     else:
         request = HttpRequest(
             url,
-            build_headers(JSON_HEADERS, target, override, options.trace_headers),
+            build_headers(accept, target, override, options.trace_headers),
             orjson.dumps(payload),
             timeouts=options.timeouts,
         )
+    if media_stream:
+        return WirePlan(request, stream=MediaEvents(target, endpoint))
 
     def read(response: HttpResponse, latency: float) -> UpstreamResponse:
         return to_response(target, response, latency)
@@ -150,6 +174,8 @@ class OpenAIChunks:
     def feed(self, event: str, data: bytes) -> Translated:
         if data == b"[DONE]":
             return Translated((DONE,), done=True)
+        if self._strip_usage:
+            data = _drop_null_usage(data)
         interesting = (
             not self._seen_output
             or (b'"usage"' in data and not any(marker in data for marker in _NO_USAGE))

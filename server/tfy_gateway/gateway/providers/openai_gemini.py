@@ -339,7 +339,7 @@ def _choice(candidate: Mapping[str, Any], index: int, response_id: str) -> dict[
             tool_calls.append(openai_tool_call(part, tool_call_id(response_id, index, len(tool_calls), name)))
         elif "text" in part:
             (reasoning if part.get("thought") else texts).append(str(part["text"]))
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None, "refusal": None}
     if tool_calls:
         message["tool_calls"] = tool_calls
     if reasoning:
@@ -358,11 +358,14 @@ def to_openai_response(answer: Mapping[str, Any], model_id: str) -> tuple[dict[s
         _choice(c, c.get("index", i) if isinstance(c.get("index"), int) else i, response_id)
         for i, c in enumerate(candidates)
     ]
-    if not choices:  # the prompt itself was blocked (promptFeedback.blockReason)
+    if not choices:  # the prompt itself was blocked (promptFeedback.blockReason): OpenAI's refusal
+        feedback = answer.get("promptFeedback")
+        reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
+        refusal = f"Gemini blocked the prompt ({reason or 'no reason given'})."
         choices = [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": None},
+                "message": {"role": "assistant", "content": None, "refusal": refusal},
                 "logprobs": None,
                 "finish_reason": "content_filter",
             }

@@ -28,6 +28,7 @@ from tfy_gateway.gateway.providers.google_targets import (
     vertex_credentials,
     vertex_wire,
 )
+from tfy_gateway.gateway.providers.provider_types import NOT_CALLABLE, custom_host, with_base_path
 from tfy_gateway.gateway.providers.secrets import SecretResolver
 from tfy_gateway.gateway.providers.vertex_credentials import VertexCredentialsError
 from tfy_gateway.manifests.providers import (
@@ -87,6 +88,9 @@ PROVIDERS: Mapping[str, ProviderDefaults] = {
     "google-vertex": ProviderDefaults("gemini", None),
     "cohere": ProviderDefaults("openai", "https://api.cohere.ai/compatibility/v1"),
     "ollama": ProviderDefaults("openai", "http://localhost:11434/v1"),
+    "ai21": ProviderDefaults("openai", "https://api.ai21.com/studio/v1"),
+    "baseten": ProviderDefaults("openai", "https://inference.baseten.co/v1"),
+    "databricks": ProviderDefaults("openai", None),  # the workspace URL (+ /serving-endpoints, provider_types)
     "self-hosted-model": ProviderDefaults("openai", None),
     "aws-bedrock": ProviderDefaults("bedrock", None),  # https://bedrock-runtime.{region}.amazonaws.com
 }
@@ -149,12 +153,14 @@ def _typed_fields(account: ProviderAccount, integration: Integration) -> _Fields
 
 
 def _loose_fields(account: LooseAccount, integration: Integration) -> _Fields:
+    auth = _extra(integration, "auth_data") or _extra(account, "auth_data")
+    host = custom_host(auth)  # Ollama: auth_data holds only the server's address
     return _Fields(
-        _extra(account, "base_url"),
+        _extra(account, "base_url") or host,
         _extra(integration, "model_id"),
         "model_id",
         api_version=_extra(integration, "api_version"),
-        loose_auth=_extra(integration, "auth_data") or _extra(account, "auth_data"),
+        loose_auth=None if host else auth,
         account_headers=_extra(account, "headers"),
         headers=_extra(integration, "headers"),
     )
@@ -178,9 +184,11 @@ def _target_for(account: ProviderAccount, integration: Integration, secrets: Sec
     provider = account.type.removeprefix(PROVIDER_PREFIX)
     defaults = PROVIDERS.get(provider)
     if defaults is None:
+        why = NOT_CALLABLE.get(provider)
         raise ProviderConfigError(
-            f"{where}: provider type {provider!r} cannot be called by the local gateway; supported: "
-            f"{', '.join(sorted(PROVIDERS))}"
+            f"{where}: provider type {provider!r} cannot be called by the local gateway"
+            + (f" ({why})" if why else "")
+            + f"; supported: {', '.join(sorted(PROVIDERS))}"
         )
     wire_format = defaults.wire_format
     if isinstance(account, GoogleVertexAccount) and isinstance(integration, VertexModel):
@@ -220,7 +228,7 @@ def _target_for(account: ProviderAccount, integration: Integration, secrets: Sec
     return UpstreamTarget(
         wire_format=wire_format,
         provider=provider,
-        base_url=base_url.rstrip("/"),
+        base_url=with_base_path(provider, base_url),
         model_id=fields.model_id,
         auth_headers=auth,
         extra_headers=extra,

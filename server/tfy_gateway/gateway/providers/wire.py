@@ -218,13 +218,23 @@ def stream_error(target: UpstreamTarget, payload: dict[str, Any]) -> UpstreamErr
     error = payload.get("error")
     message = "upstream reported an error mid-stream"
     status = 502
-    error_type = None
+    error_type = code = param = None
     if isinstance(error, dict):
         message = str(error.get("message") or message)
-        code = error.get("code")
-        if isinstance(code, int) and 400 <= code <= 599:
-            status = code
+        raw_code = error.get("code")
+        if isinstance(raw_code, int) and 400 <= raw_code <= 599:
+            status = raw_code
+        elif isinstance(raw_code, str) and raw_code:
+            code = raw_code
         error_type = str(error.get("type") or "") or None
+        param = error.get("param") if isinstance(error.get("param"), str) else None
     elif isinstance(error, str):
         message = error
-    return UpstreamError(status, redact(message, credential_values(target)), target.provider, error_type=error_type)
+    return UpstreamError(
+        status,
+        redact(message, credential_values(target)),
+        target.provider,
+        error_type=error_type,
+        code=code,
+        param=param,
+    )
