@@ -18,7 +18,10 @@ is shown beside it, e.g. the request-log writer's SQLite inserts in an AnyIO wor
 Each gateway run also reports its request-log writer: records
 still queued when the last request was answered (a writer that falls behind shows here first) and
 written in all once the app has shut down (warm-up included).
-`--profile SYSTEM` adds a cProfile table of one more run of that system. Figures, not assertions.
+`--profile SYSTEM` adds a cProfile table of one more run of that system. `--own` measures the gateways'
+own work instead: the upstream's first answer replayed from memory, one request at a time, the least
+thread CPU per request over 60 batches of `--requests`/60 (steady on a loaded machine; the aiohttp client and the
+upstream's share are out of it). Figures, not assertions.
 
     python scripts/bench_inprocess.py [--systems floor,gateway-bare,gateway-all,gateway-nomatch] [--requests 15000]
         [--concurrency 32] [--rounds 3] [--profile gateway-all] [--gateway-source ../wt-x/server]
@@ -237,6 +240,63 @@ async def measure(spec: dict[str, Any], requests: int, concurrency: int, profile
     return result
 
 
+OWN_BATCHES = 60
+
+
+class Replay:
+    """A transport that makes the first upstream call for real and answers every later one with that
+    answer, from memory: what is left of a request's CPU is the gateway's own work (`--own`)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.answer: Any = None
+
+    async def post(self, request: Any) -> Any:
+        if self.answer is None:
+            self.answer = await self.real.post(request)
+        return self.answer
+
+    async def open_stream(self, request: Any) -> Any:
+        return await self.real.open_stream(request)
+
+    async def aclose(self) -> None:
+        await self.real.aclose()
+
+
+async def own_work(spec: dict[str, Any], batches: int, batch: int) -> dict[str, Any]:
+    """A gateway's own CPU per request (upstream answered from memory, one request at a time): the
+    least thread CPU time per request over `batches` batches of `batch` requests. The least is what
+    the code costs when nothing else on the machine gets in its way, so it moves only with the code."""
+    os.environ.update(spec["env"])
+    from tfy_gateway.gateway.app import create_app
+    from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
+    from tfy_gateway.gateway.settings import GatewaySettings
+
+    system = spec["system"]
+    replay = Replay(AiohttpTransport())
+    app: Any = create_app(
+        GatewaySettings(data_dir=Path(spec["data_dir"]), admin_token=spec["token"]), transport=replay, tune_gc=True
+    )
+    headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {spec['token']}".encode())]
+    if system in ("gateway-all", "gateway-nomatch"):
+        metadata = manifests.METADATA if system == "gateway-all" else NOMATCH_METADATA
+        headers.append((b"x-tfy-metadata", metadata.encode()))
+    model = manifests.ROUTED_MODEL if system == "gateway-all" else "bench/gpt-4o"
+    body = json.dumps({"model": model, "messages": PROMPT}).encode()
+    path = "/api/llm/chat/completions"
+    spent: list[float] = []
+    try:
+        async with app.router.lifespan_context(app):
+            await drive(app, path, headers, body, 500, 1)
+            for _ in range(batches):
+                started = time.thread_time()
+                await drive(app, path, headers, body, batch, 1)
+                spent.append((time.thread_time() - started) / batch * 1e6)
+    finally:
+        await replay.aclose()
+    return {"system": system, "own_us_per_request": min(spent), "median_us_per_request": statistics.median(spent)}
+
+
 def child(args: argparse.Namespace) -> int:
     sys.path.insert(0, args.gateway_source)
     try:
@@ -246,6 +306,9 @@ def child(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     spec = json.loads(args.child)
+    if args.own:
+        print(json.dumps(asyncio.run(own_work(spec, batches=OWN_BATCHES, batch=max(1, args.requests // OWN_BATCHES)))))
+        return 0
     print(json.dumps(asyncio.run(measure(spec, args.requests, args.concurrency, args.profile_child))))
     return 0
 
@@ -255,6 +318,8 @@ def run_child(spec: dict[str, Any], args: argparse.Namespace, *, profile: bool =
                "--concurrency", str(args.concurrency), "--gateway-source", args.gateway_source]  # fmt: skip
     if profile:
         command.append("--profile-child")
+    if args.own:
+        command.append("--own")
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise SystemExit(f"{spec['system']} failed:\n{done.stderr[-3000:]}")
@@ -272,6 +337,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", metavar="SYSTEM", help="print a cProfile table of one more run of SYSTEM")
     parser.add_argument("--gateway-source", default=str(HERE.parent / "server"), help="the server/ dir to run")
+    parser.add_argument(
+        "--own",
+        action="store_true",
+        help="gateways only, the upstream answered from memory: the least CPU per request over 60 batches "
+        "of --requests/60 (the gateway's own work, steady under load from other processes)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--profile-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -281,6 +352,8 @@ def main() -> int:
     unknown = sorted(set(systems) - set(SYSTEMS))
     if unknown:
         parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
+    if args.own:
+        systems = [name for name in systems if name != "floor"]  # the floor has no own work to isolate
     with tempfile.TemporaryDirectory(prefix="tfy-inprocess-") as scratch:
         workdir = Path(scratch)
         port = free_port()
@@ -293,6 +366,10 @@ def main() -> int:
                 for name in systems:
                     runs[name].append(run_child(specs[name], args))
                     last = runs[name][-1]
+                    if args.own:
+                        own, median = last["own_us_per_request"], last["median_us_per_request"]
+                        print(f"round {round_ + 1} {name:15} {own:7.1f} µs own CPU/req (median batch {median:.1f})")
+                        continue
                     logs = ""
                     if "logs_written" in last:
                         logs = f"  logs queued at the end {last['logs_queued']}, written {last['logs_written']}"
@@ -303,6 +380,13 @@ def main() -> int:
                     print(
                         f"round {round_ + 1} {name:15} {last['cpu_us_per_request']:7.1f} µs CPU/req{logs}", flush=True
                     )
+            if args.own:
+                print(f"\nown work, upstream answered from memory, c=1: median [min-max] of {args.rounds} runs")
+                for name in systems:
+                    figures = [r["own_us_per_request"] for r in runs[name]]
+                    spread = f"[{min(figures):.1f}-{max(figures):.1f}]"
+                    print(f"{name:15} {statistics.median(figures):7.1f} {spread} µs own CPU/req")
+                return 0
             print(
                 f"\nconcurrency {args.concurrency}, {args.requests} requests per run, median [min-max] of {args.rounds}"
             )

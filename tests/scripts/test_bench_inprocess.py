@@ -28,3 +28,17 @@ def test_tiny_run_reports_every_system() -> None:
     assert re.search(r"gateway-all .* \d+\.\d\dx the floor", out), out
     # gateway-nomatch stops with an error when any configuration applied to its requests: it ran to the end.
     assert re.search(r"gateway-nomatch .* \d+\.\d\dx the floor", out), out
+
+
+def test_own_work_reports_each_gateway_and_no_floor() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--own", "--requests", "120", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for system in ("gateway-bare", "gateway-all", "gateway-nomatch"):
+        assert re.search(rf"^{system}\s+\d+\.\d \[.*µs own CPU/req$", out, re.MULTILINE), out
+    assert not re.search(r"^floor", out, re.MULTILINE), out
