@@ -49,6 +49,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+if "--gateway-source" in sys.argv[:-1]:
+    # The gateway to measure goes first on the path before anything imports tfy_gateway (compare.manifests
+    # does): inserted later, as it was, every child ran this checkout's installed gateway instead.
+    sys.path.insert(0, sys.argv[sys.argv.index("--gateway-source") + 1])
 
 from compare import manifests  # noqa: E402
 from compare.processes import free_port, running  # noqa: E402
