@@ -27,6 +27,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
@@ -44,7 +46,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="c=32,1, 2 rounds of 3 s, no soak: upstream, floor, gateway-all, LiteLLM"
     )
     parser.add_argument(
-        "--systems", help=f"comma-separated, from {','.join(systems.ALL)} (default: all but fake-provider)"
+        "--systems",
+        help=(
+            f"comma-separated, from {','.join(systems.ALL)} (default: all but {','.join(systems.OPTIONAL)}); "
+            f"a gateway served by another server as NAME@SERVER, SERVER from {','.join(systems.SERVERS)} "
+            "(e.g. gateway-all@granian)"
+        ),
     )
     parser.add_argument("--levels", default="1,32,256", help="closed-loop concurrency levels (default 1,32,256)")
     parser.add_argument("--stream-levels", default="1,32", help="stream concurrency levels; '' for none (default 1,32)")
@@ -76,10 +83,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.systems = args.systems or ",".join(QUICK_SYSTEMS)
         args.levels, args.rounds, args.seconds, args.stream_seconds, args.no_soak = "32,1", 2, 3.0, 2.0, True
     names = args.systems.split(",") if args.systems else list(systems.DEFAULT)
-    unknown = [name for name in names if name not in systems.ALL]
+    unknown = [name for name in names if not systems.known(name)]
     if unknown:
-        parser.error(f"unknown system(s) {', '.join(unknown)}: choose from {', '.join(systems.ALL)}")
-    args.names = [name for name in systems.ALL if name in names]  # a fixed order: the table reads the same
+        parser.error(
+            f"unknown system(s) {', '.join(unknown)}: choose from {', '.join(systems.ALL)}, "
+            f"a gateway one as NAME@SERVER with SERVER one of {', '.join(systems.SERVERS)}"
+        )
+    args.names = systems.ordered(list(dict.fromkeys(names)))
     try:
         args.level_list = [int(x) for x in args.levels.split(",") if x]
         args.stream_level_list = [int(x) for x in args.stream_levels.split(",") if x]
@@ -184,17 +194,24 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def received(otlp_url: str) -> dict[str, Any]:
+    """What the system's OTLP receiver took so far (exports and bytes per path), or why not known."""
+    try:
+        return dict(httpx.get(f"{otlp_url}/counts", timeout=10).json())
+    except (httpx.HTTPError, ValueError) as exc:
+        return {"error": str(exc)}
+
+
 def start_systems(
     args: argparse.Namespace, ctx: systems.Context, stack: ExitStack, upstream: systems.Running
 ) -> tuple[dict[str, systems.Running], dict[str, dict[str, Any]]]:
     """Every system asked for, up and warmed; the status of each (ok, skipped or failed, and why)."""
     servers: dict[str, systems.Running] = {}
     status: dict[str, dict[str, Any]] = {}
-    starters = systems.starters(args.workers)
     for name in args.names:
         log(f"starting {name} ...")
         try:
-            server = upstream if name == "upstream" else stack.enter_context(starters[name](ctx))
+            server = upstream if name == "upstream" else stack.enter_context(systems.starter(name, args.workers)(ctx))
         except systems.Skip as exc:
             status[name] = {"status": "skipped", "reason": str(exc)}
             continue
@@ -219,7 +236,7 @@ def interleaved_rounds(
                 log(f"round {round_ + 1}/{args.rounds} chat c={level} {name}")
                 chat_rows.append({"round": round_, **measure(name, server, level, args.seconds, args.load_generator)})
         for level in args.stream_level_list:
-            for name, server in servers.items():
+            for name, server in ((n, s) for n, s in servers.items() if s.streams):
                 log(f"round {round_ + 1}/{args.rounds} stream c={level} {name}")
                 row = measure(name, server, level, args.stream_seconds, "python", stream=True)
                 stream_rows.append({"round": round_, **row})
@@ -256,6 +273,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "system": args.profile,
                 **profiled(server, args.profile_seconds, args.load_generator, raw),
             }
+        for name, server in servers.items():
+            if server.otlp_url is not None:
+                status[name]["otlp_received"] = received(server.otlp_url)
         if not args.no_soak:
             for name in (name for name in args.soak_systems.split(",") if name in servers):
                 log(f"soak {name}: {args.soak_rate}/s for {args.soak_seconds} s")

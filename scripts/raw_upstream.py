@@ -3,9 +3,10 @@
 Plain asyncio streams (no framework, no parsing beyond what HTTP/1.1 keep-alive needs), so that it
 costs as little as a Python server can and the proxies in front of it are what the benchmark sees.
 Any POST path answers (OpenAI `/v1/chat/completions`, Azure `/openai/deployments/...`, LiteLLM's
-calls alike); a body with `"stream": true` gets an SSE stream of `--chunks` deltas, `--interval-ms`
-apart (so that time to first token and total time differ), then `data: [DONE]`. `GET /health` and
-`GET /v1/models` answer too. One process, one event loop (uvloop when installed).
+calls alike; a path ending in `/responses` gets a fixed Responses API object instead); a body with
+`"stream": true` gets an SSE stream of `--chunks` deltas, `--interval-ms` apart (so that time to
+first token and total time differ), then `data: [DONE]`. `GET /health` and `GET /v1/models` answer
+too. One process, one event loop (uvloop when installed).
 
     python scripts/raw_upstream.py --port 9100 [--chunks 16] [--interval-ms 1]
 """
@@ -32,6 +33,32 @@ COMPLETION = json.dumps(
             }
         ],
         "usage": {"prompt_tokens": 8, "completion_tokens": 16, "total_tokens": 24},
+    },
+    separators=(",", ":"),
+).encode()
+RESPONSE = json.dumps(
+    {
+        "id": "resp_bench",
+        "object": "response",
+        "created_at": 1700000000,
+        "status": "completed",
+        "model": "gpt-4o",
+        "output": [
+            {
+                "type": "message",
+                "id": "msg_bench",
+                "status": "completed",
+                "role": "assistant",
+                "content": [
+                    {
+                        "type": "output_text",
+                        "text": "A fixed benchmark reply of sixteen tokens or so, always.",
+                        "annotations": [],
+                    }
+                ],
+            }
+        ],
+        "usage": {"input_tokens": 8, "output_tokens": 16, "total_tokens": 24},
     },
     separators=(",", ":"),
 ).encode()
@@ -74,6 +101,7 @@ class Upstream:
         self.deltas = [sse_delta(i, False) for i in range(chunks)] + [sse_delta(chunks, True)]
         self.interval_s = interval_s
         self.completion = plain("200 OK", COMPLETION)
+        self.response = plain("200 OK", RESPONSE)
         self.models = plain("200 OK", MODELS)
         self.health = plain("200 OK", b'{"status":"ok"}')
         self.not_found = plain("404 Not Found", b'{"error":{"message":"not found"}}')
@@ -87,6 +115,8 @@ class Upstream:
                 if head.startswith(b"POST "):
                     if STREAM_FLAG.search(body):
                         await self.stream(writer)
+                    elif b"/responses " in head.split(b"\r\n", 1)[0]:
+                        writer.write(self.response)
                     else:
                         writer.write(self.completion)
                 elif head.startswith(b"GET /health"):

@@ -110,3 +110,37 @@ def bench_account(upstream: str) -> dict[str, Any]:
             {"type": "integration/model/openai", "name": "gpt-4o", "model_id": "gpt-4o", "model_types": ["chat"]}
         ],
     }
+
+
+def input_guardrails() -> list[dict[str, Any]]:
+    """gateway-all's guardrail stage: a regex (presets and a custom pattern) and the PII detector on
+    every request's input, in audit mode (checked and recorded, never refused: the bench prompt is
+    clean, so a refusal would be a bug)."""
+    checks = [
+        (
+            "regex",
+            "integration/guardrail-config/regex",
+            {
+                "preset_patterns": {"presets": ["email", "us_ssn", "credit_card", "aws_access_key"]},
+                "custom_patterns": [{"pattern": r"\bproject-[a-z]+\b"}],
+            },
+        ),
+        ("pii", "integration/guardrail-config/tfy-pii", {"pii_categories": ["*"]}),
+    ]
+    group = {
+        "name": "bench-guards",
+        "type": "provider-account/guardrail-config-group",
+        "integrations": [
+            {"name": name, "type": kind, "operation": "validate", "enforcing_strategy": "audit", "config": config}
+            for name, kind, config in checks
+        ],
+    }
+    rule = {
+        "id": "bench-input",
+        "when": {},
+        "llm_input_guardrails": [f"bench-guards/{name}" for name, _, _ in checks],
+        "llm_output_guardrails": [],
+        "mcp_tool_pre_invoke_guardrails": [],
+        "mcp_tool_post_invoke_guardrails": [],
+    }
+    return [group, {"name": "bench-guardrails", "type": "gateway-guardrails-config", "rules": [rule]}]

@@ -109,10 +109,17 @@ def _support(entry: dict[str, Any]) -> str:
     return f"  (+ redis-server {cpu['median']:.0f} µs/req)" if cpu and cpu["median"] is not None else ""
 
 
+def _name_width(result: dict[str, Any]) -> int:
+    """The system column: 16 wide, or as wide as the longest name (gateway-all-responses@granian)."""
+    return max([16, *(len(name) for name in result["order"])])
+
+
 def _print_chat(result: dict[str, Any]) -> None:
+    nw = _name_width(result)
     widths = (24, 22, 22, 24, 20, 12)
     names = ("req/s", "p50 ms", "p90 ms", "p99 ms", "CPU µs/req", "RSS MB")
-    print(f"{'chat':<16} {'conc':>4}" + "".join(f" {n:>{w}}" for n, w in zip(names, widths, strict=True)) + "  errors")
+    heads = "".join(f" {n:>{w}}" for n, w in zip(names, widths, strict=True))
+    print(f"{'chat':<{nw}} {'conc':>4}{heads}  errors")
     for system in result["order"]:
         for level, entry in result["chat"].get(system, {}).items():
             cells = (
@@ -124,15 +131,16 @@ def _print_chat(result: dict[str, Any]) -> None:
                 _fmt(entry["rss_peak_mb"]),
             )
             row = "".join(f" {cell:>{w}}" for cell, w in zip(cells, widths, strict=True))
-            print(f"{system:<16} {level:>4}{row}  {_errors(entry)}{_support(entry)}")
+            print(f"{system:<{nw}} {level:>4}{row}  {_errors(entry)}{_support(entry)}")
 
 
 def _print_streams(result: dict[str, Any]) -> None:
-    print(f"\n{'stream':<16} {'conc':>4} {'streams/s':>18} {'TTFT p50 ms':>24} {'total p50 ms':>24}  errors")
+    nw = _name_width(result)
+    print(f"\n{'stream':<{nw}} {'conc':>4} {'streams/s':>18} {'TTFT p50 ms':>24} {'total p50 ms':>24}  errors")
     for system in result["order"]:
         for level, entry in result["stream"].get(system, {}).items():
             print(
-                f"{system:<16} {level:>4} {_fmt(entry['rps']):>18} {_fmt(entry['ttft_p50_ms'], 2):>24} "
+                f"{system:<{nw}} {level:>4} {_fmt(entry['rps']):>18} {_fmt(entry['ttft_p50_ms'], 2):>24} "
                 f"{_fmt(entry['p50_ms'], 2):>24}  {_errors(entry)}"
             )
 
@@ -140,14 +148,15 @@ def _print_streams(result: dict[str, Any]) -> None:
 def _print_ratios(result: dict[str, Any]) -> None:
     levels = sorted({int(level) for table in result["ratios"].values() for row in table.values() for level in row})
     title = "ratio within each round (median [min-max])"
-    print(f"\n{title:<44} {'system':<16}" + "".join(f" {'c=' + str(c):>26}" for c in levels))
+    nw = _name_width(result)
+    print(f"\n{title:<44} {'system':<{nw}}" + "".join(f" {'c=' + str(c):>26}" for c in levels))
     for name, reference, _, unit in RATIOS + STREAM_RATIOS:
         table = result["ratios"].get(name, {})
         for system in result["order"]:
             if system in REFERENCES_ONLY or system not in table:
                 continue
             cells = "".join(f" {_fmt(table[system].get(str(c)), 2):>26}" for c in levels)
-            print(f"{name + ' (' + unit + ', vs ' + reference + ')':<44} {system:<16}{cells}")
+            print(f"{name + ' (' + unit + ', vs ' + reference + ')':<44} {system:<{nw}}{cells}")
 
 
 def _print_memory_and_profile(result: dict[str, Any]) -> None:
@@ -187,4 +196,7 @@ def print_report(result: dict[str, Any]) -> None:
     for system, info in result["systems"].items():
         if info["status"] != "ok":
             print(f"{system}: {info['status']}: {info['reason']}")
+        traces = info.get("otlp_received", {}).get("/v1/traces")
+        if traces:
+            print(f"{system}: its OTLP receiver took {traces['exports']} trace exports ({traces['bytes']} bytes)")
     print(f"\nJSON: {result['meta']['json_path']}")

@@ -6,10 +6,17 @@
 | fake-provider | the bundled fake provider alone (optional: it does more per request than the raw upstream) |
 | floor | scripts/minimal_proxy.py: Starlette + aiohttp forwarding, the floor for this stack |
 | gateway-bare | `tfy-gateway serve`, one provider account on the upstream, nothing else |
-| gateway-all | every example manifest applied (routing, V1/V2 rate limits and budgets, request logs) |
+| gateway-all | every example manifest applied (routing, V1/V2 rate limits and budgets, request logs), |
+|  | a regex + PII input guardrail, traces at 100% to a local OTLP receiver |
+| gateway-examples | gateway-all without its new stages (no guardrail, no tracing): what gateway-all was before them |
+| gateway-all-untraced | gateway-all without tracing (the guardrail on): with gateway-examples, each new stage's cost |
+| gateway-all-responses | gateway-all driven through the Responses API (`/api/llm/responses`) instead of chat |
 | gateway-redis | gateway-all with `--redis-url` (a redis-server started for it) |
 | gateway-workers | gateway-all with `--workers N` (and Redis when the gateway has it) |
 | litellm | LiteLLM's proxy, 1 worker, no database (see litellm.py) |
+
+A gateway system named `NAME@SERVER` (e.g. `gateway-all@granian`) is the same gateway served by
+`serve --server SERVER` (uvicorn, granian, aiohttp): the server-stack comparison.
 
 A system that cannot run here raises `Skip` with the reason, which the report shows in its row.
 """
@@ -62,10 +69,38 @@ class Running:
     version: str = ""
     support_pids: list[int] = field(default_factory=list)  # e.g. redis-server: reported apart
     notes: list[str] = field(default_factory=list)
+    streams: bool = True  # measured in the stream rounds too (the upstream streams chat chunks only)
+    otlp_url: str | None = None  # the OTLP receiver its traces go to (its /counts shows what arrived)
+
+
+SERVERS = ("uvicorn", "granian", "aiohttp")
 
 
 def body(model: str) -> dict[str, object]:
     return {"model": model, "messages": PROMPT, "max_tokens": 16}
+
+
+def responses_body(model: str) -> dict[str, object]:
+    return {"model": model, "input": "benchmark", "max_output_tokens": 16}
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    """`gateway-all@granian` -> ("gateway-all", "granian"); a plain name has no server."""
+    base, _, server = name.partition("@")
+    return base, server or None
+
+
+def known(name: str) -> bool:
+    base, server = split_name(name)
+    if server is None:
+        return base in ALL
+    return base.startswith("gateway-") and base in ALL and server in SERVERS
+
+
+def ordered(names: list[str]) -> list[str]:
+    """A fixed order (the table reads the same whatever order they were asked in): ALL's, each
+    server variant right after its base."""
+    return sorted(names, key=lambda n: (ALL.index(split_name(n)[0]), SERVERS.index(split_name(n)[1] or "uvicorn")))
 
 
 def probe(target: Target, times: int = 1, timeout: float = 60.0) -> None:
@@ -142,15 +177,36 @@ def redis_server(ctx: Context, name: str) -> Iterator[tuple[str, int]]:
         process.wait(timeout=15)
 
 
+@contextmanager
+def otlp_receiver(ctx: Context, name: str) -> Iterator[tuple[str, int]]:
+    """compare/otlp_receiver.py in its own process: (its base URL, its pid)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [ctx.python, str(ctx.repo / "scripts" / "compare" / "otlp_receiver.py"), "--port", str(port)]
+    with running(command, f"{base}/counts", ctx.workdir / f"{name}-otlp.log") as process:
+        yield base, process.pid
+
+
 def gateway(
-    name: str, *, policies: bool, redis: bool | None, workers: int
+    name: str,
+    *,
+    policies: bool,
+    redis: bool | None,
+    workers: int,
+    server: str | None = None,
+    responses: bool = False,
+    stages: bool = True,
+    tracing: bool = True,
 ) -> Callable[[Context], AbstractContextManager[Running]]:
-    """A gateway variant: bare or every example applied, with Redis (None: when the gateway has it),
-    with `workers` processes."""
+    """A gateway variant: bare or every policy and stage on, with Redis (None: when the gateway has
+    it), with `workers` processes, on `server` (None: serve's default), driven through chat or the
+    Responses API; `stages`: with policies, the guardrail stage and (`tracing`) traces too."""
 
     @contextmanager
     def start(ctx: Context) -> Iterator[Running]:
         use_redis = ("--redis-url" in ctx.serve_help) if redis is None else redis
+        if server is not None and "--server" not in ctx.serve_help:
+            raise Skip("`serve --help` lists no --server in this checkout")
         if use_redis and "--redis-url" not in ctx.serve_help:
             raise Skip("`serve --help` lists no --redis-url in this checkout (the Redis backend has not landed)")
         if workers > 1 and "--workers" not in ctx.serve_help:
@@ -166,6 +222,14 @@ def gateway(
             if workers > 1:
                 command += ["--workers", str(workers)]
                 notes.append(f"{workers} workers, " + ("Redis" if use_redis else "no Redis: state per worker"))
+            if server is not None:
+                command += ["--server", server]
+                notes.append(f"served by {server}")
+            otlp: str | None = None
+            if policies and stages and tracing:
+                otlp, _ = stack.enter_context(otlp_receiver(ctx, name))
+                command += ["--otel-endpoint", otlp, "--otel-sample-ratio", "1"]
+                notes.append("traces at 100% to a local OTLP receiver")
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             command += ["--port", str(port), "--log-level", "warning"]
@@ -174,6 +238,9 @@ def gateway(
                     manifests.benchmarkable(m, ctx.upstream) for m in manifests.load_examples(ctx.repo / "examples")
                 ]
                 notes.append(f"{len(applied)} example manifests applied")
+                if stages:
+                    notes.append("regex + PII input guardrail")
+                    applied += manifests.input_guardrails()
             else:
                 applied = [manifests.bench_account(ctx.upstream)]
             token = "tfy_bench_" + secrets.token_hex(16)
@@ -185,9 +252,14 @@ def gateway(
             if policies:
                 headers["x-tfy-metadata"] = manifests.METADATA
             model = manifests.ROUTED_MODEL if policies else "bench/gpt-4o"
-            target = Target(f"{base}/api/llm/chat/completions", headers, body(model))
+            if responses:
+                target = Target(f"{base}/api/llm/responses", headers, responses_body(model))
+                notes.append("Responses API")
+            else:
+                target = Target(f"{base}/api/llm/chat/completions", headers, body(model))
             probe(target, times=max(1, workers) * 10)
-            yield Running(process.pid, target, git_version(ctx.gateway_source), support, notes)
+            version = git_version(ctx.gateway_source)
+            yield Running(process.pid, target, version, support, notes, streams=not responses, otlp_url=otlp)
 
     return start
 
@@ -211,6 +283,34 @@ def litellm_proxy(ctx: Context) -> Iterator[Running]:
         yield Running(process.pid, target, version, notes=["1 worker, no database"])
 
 
+def starter(name: str, workers: int) -> Callable[[Context], AbstractContextManager[Running]]:
+    """The starter of `name` (a known name, server variants included)."""
+    base, server = split_name(name)
+    if server is None:
+        return starters(workers)[base]
+    policies, redis, count = {
+        "gateway-bare": (False, False, 1),
+        "gateway-all": (True, False, 1),
+        "gateway-examples": (True, False, 1),
+        "gateway-all-untraced": (True, False, 1),
+        "gateway-all-responses": (True, False, 1),
+        "gateway-redis": (True, True, 1),
+        "gateway-workers": (True, None, workers),
+    }[base]
+    responses, stages = base == "gateway-all-responses", base != "gateway-examples"
+    tracing = base != "gateway-all-untraced"
+    return gateway(
+        name,
+        policies=policies,
+        redis=redis,
+        workers=count,
+        server=server,
+        responses=responses,
+        stages=stages,
+        tracing=tracing,
+    )
+
+
 def starters(workers: int) -> dict[str, Callable[[Context], AbstractContextManager[Running]]]:
     """Every system but the upstream (which the harness starts first: the others need its URL)."""
     return {
@@ -218,6 +318,11 @@ def starters(workers: int) -> dict[str, Callable[[Context], AbstractContextManag
         "floor": floor,
         "gateway-bare": gateway("gateway-bare", policies=False, redis=False, workers=1),
         "gateway-all": gateway("gateway-all", policies=True, redis=False, workers=1),
+        "gateway-examples": gateway("gateway-examples", policies=True, redis=False, workers=1, stages=False),
+        "gateway-all-untraced": gateway("gateway-all-untraced", policies=True, redis=False, workers=1, tracing=False),
+        "gateway-all-responses": gateway(
+            "gateway-all-responses", policies=True, redis=False, workers=1, responses=True
+        ),
         "gateway-redis": gateway("gateway-redis", policies=True, redis=True, workers=1),
         "gateway-workers": gateway("gateway-workers", policies=True, redis=None, workers=workers),
         "litellm": litellm_proxy,
@@ -229,9 +334,13 @@ ALL = [
     "fake-provider",
     "floor",
     "gateway-bare",
+    "gateway-examples",
     "gateway-all",
+    "gateway-all-untraced",
+    "gateway-all-responses",
     "gateway-redis",
     "gateway-workers",
     "litellm",
 ]
-DEFAULT = [name for name in ALL if name != "fake-provider"]
+OPTIONAL = ("fake-provider", "gateway-examples", "gateway-all-untraced")  # asked for by name (--systems)
+DEFAULT = [name for name in ALL if name not in OPTIONAL]

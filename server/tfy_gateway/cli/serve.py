@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
-import json
 import logging
 import os
 import sys
@@ -13,6 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from tfy_gateway.cli import servers
 from tfy_gateway.gateway.settings import (
     ADMIN_TOKEN_ENV,
     GatewaySettings,
@@ -59,6 +59,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log verbosity"
     )
     parser.add_argument("--access-log", action="store_true", help="log every request line")
+    parser.add_argument(
+        "--server",
+        default=servers.DEFAULT,
+        choices=servers.NAMES,
+        help=(
+            "the HTTP server (default uvicorn with uvloop and httptools); granian and aiohttp (through "
+            "aiohttp-asgi) are for measuring against it and need their package installed"
+        ),
+    )
     parser.add_argument(
         "--reset-state",
         action="append",
@@ -122,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         return stop
     if not _is_loopback(settings.host):
         logger.warning("binding %s: the gateway is reachable from other machines", settings.host)
+    if args.server != servers.DEFAULT:
+        return _run_other_server(settings, args)
     if settings.workers > 1:
         return _run_workers(settings, args)
     with contextlib.ExitStack() as stack:
@@ -144,23 +155,13 @@ def _run_workers(settings: GatewaySettings, args: argparse.Namespace) -> int:
     """`--workers N`: uvicorn's process supervisor, each worker building the app from the settings
     handed over in the environment. The data dir (schema, admin user and token) is prepared once here
     first, so that workers starting together do not race to create it."""
-    import anyio
     import uvicorn
-
-    from tfy_gateway.gateway.app import WORKER_SETTINGS_ENV
-    from tfy_gateway.gateway.state import GatewayState
 
     if args.offline:
         print("error: --offline runs its fake provider in one process: use it with --workers 1", file=sys.stderr)
         return 2
-
-    async def prepare() -> None:
-        state = await GatewayState.open(settings)
-        await state.close()
-
-    anyio.run(prepare)
-    payload = {"settings": settings.model_dump(mode="json"), "log_level": args.log_level}
-    os.environ[WORKER_SETTINGS_ENV] = json.dumps(payload)
+    _prepare_data_dir(settings)
+    servers.hand_over(settings, args.log_level)
     uvicorn.run(
         "tfy_gateway.gateway.app:app_from_environment",
         factory=True,
@@ -168,6 +169,34 @@ def _run_workers(settings: GatewaySettings, args: argparse.Namespace) -> int:
         **_uvicorn_options(settings, args),
     )
     return 0
+
+
+def _run_other_server(settings: GatewaySettings, args: argparse.Namespace) -> int:
+    """`--server granian|aiohttp`: the data dir prepared here, the app built in the serving process."""
+    if args.offline:
+        print(f"error: --offline runs with the default server, not --server {args.server}", file=sys.stderr)
+        return 2
+    _prepare_data_dir(settings)
+    servers.hand_over(settings, args.log_level)
+    try:
+        servers.runner(args.server)(settings, settings.workers, _uvicorn_options(settings, args))
+    except servers.ServerUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _prepare_data_dir(settings: GatewaySettings) -> None:
+    """Schema, admin user and token created once, before any serving process starts."""
+    import anyio
+
+    from tfy_gateway.gateway.state import GatewayState
+
+    async def prepare() -> None:
+        state = await GatewayState.open(settings)
+        await state.close()
+
+    anyio.run(prepare)
 
 
 def _uvicorn_options(settings: GatewaySettings, args: argparse.Namespace) -> dict[str, Any]:
@@ -179,6 +208,7 @@ def _uvicorn_options(settings: GatewaySettings, args: argparse.Namespace) -> dic
         "access_log": args.access_log,
         "lifespan": "on",
         "server_header": False,
+        "ws": "none",  # the gateway serves no WebSocket: skip importing a WebSocket stack at start-up
     }
 
 

@@ -10,10 +10,13 @@ unique key does this instead, and no claim is needed.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tfy_gateway.gateway.alerts.alert import Alert
-from tfy_gateway.gateway.shared.redis import RedisLink, StateStoreDown
+from tfy_gateway.gateway.shared.state_store import StateStoreDown
+
+if TYPE_CHECKING:
+    from tfy_gateway.gateway.shared.redis import RedisLink
 
 logger = logging.getLogger(__name__)
 

@@ -13,16 +13,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
-
-import psycopg
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from tfy_gateway.gateway.alerts.schema import ALERTS_FILE, connect
 from tfy_gateway.gateway.errors import StateError
 from tfy_gateway.gateway.secrets_masking import mask_url
 from tfy_gateway.gateway.store.base import Cursor, Execute, StoreError
-from tfy_gateway.gateway.store.postgres import connect as connect_postgres
-from tfy_gateway.gateway.store.postgres import sql
+
+if TYPE_CHECKING:  # psycopg is imported only where PostgreSQL is used: it costs start-up time
+    import psycopg
 
 T = TypeVar("T")
 Dialect = Literal["sqlite", "postgres"]
@@ -89,6 +88,10 @@ class PostgresAlerts:
         return mask_url(self._url)
 
     def transaction(self, work: Callable[[Execute], T]) -> T:
+        import psycopg
+
+        from tfy_gateway.gateway.store.postgres import connect as connect_postgres
+
         with self._lock:
             for attempt in (1, 2):
                 try:
@@ -113,6 +116,7 @@ class PostgresAlerts:
 
 def _executor(connection: psycopg.Connection[Any]) -> Execute:
     """`execute(sql, params)` with the journal's `?` placeholders on a psycopg connection."""
+    from tfy_gateway.gateway.store.postgres import sql
 
     def execute(statement: str, params: tuple[Any, ...]) -> Cursor:
         return connection.execute(sql(statement), list(params) or None)

@@ -21,11 +21,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
 from tfy_gateway.gateway.alerts import Alert, AlertError, AlertOutbox
-from tfy_gateway.gateway.alerts.claims import RedisAlertClaims
 from tfy_gateway.gateway.config import ConfigHub
 from tfy_gateway.gateway.data_plane.guarding import PolicyGuardrails
 from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits
@@ -33,17 +33,17 @@ from tfy_gateway.gateway.data_plane.limiting import PolicyLimits
 from tfy_gateway.gateway.limits import Limiter, LimitJournal, MemoryLimitState, ThresholdCrossed
 from tfy_gateway.gateway.limits.failover import FailoverLimitState
 from tfy_gateway.gateway.limits.journal import LIMITS_FILE
-from tfy_gateway.gateway.limits.redis_state import RedisLimitState
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.observability.telemetry import Telemetry
 from tfy_gateway.gateway.providers import AiohttpTransport, Transport
 from tfy_gateway.gateway.request_logs import LOGS_FILE, LogWriter, log_backend
 from tfy_gateway.gateway.routing import Router
-from tfy_gateway.gateway.routing.redis_backend import RedisRoutingBackend
 from tfy_gateway.gateway.settings import GatewaySettings
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
-from tfy_gateway.gateway.shared.redis import RedisLink
 from tfy_gateway.gateway.state import GatewayState
+
+if TYPE_CHECKING:
+    from tfy_gateway.gateway.shared.redis import RedisLink
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,11 @@ class DataPlane:
         async with AsyncExitStack() as stack:
             link = _redis_link(settings, metrics)
             if link is not None:
+                # Redis's modules are imported only here: a gateway without Redis starts without them.
+                from tfy_gateway.gateway.alerts.claims import RedisAlertClaims
+                from tfy_gateway.gateway.limits.redis_state import RedisLimitState
+                from tfy_gateway.gateway.routing.redis_backend import RedisRoutingBackend
+
                 stack.push_async_callback(link.aclose)
                 prefix = settings.redis_key_prefix
                 shared_routing = RedisRoutingBackend(link, prefix=prefix, refresh_s=settings.routing_refresh_ms / 1000)
@@ -206,6 +211,8 @@ def _redis_link(settings: GatewaySettings, metrics: GatewayMetrics) -> RedisLink
     """The Redis connection shared state goes through, or None to keep state in this process."""
     if settings.redis_url is None:
         return None
+    from tfy_gateway.gateway.shared.redis import RedisLink
+
     breaker = CircuitBreaker(settings.state_breaker_failures, settings.state_breaker_cooldown_s)
     link = RedisLink(settings.redis_url, timeout_s=settings.state_timeout_ms / 1000, breaker=breaker, observer=metrics)
     logger.info(

@@ -22,13 +22,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.limits.memory import MemoryLimitState
-from tfy_gateway.gateway.limits.redis_state import RedisLimitState
 from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, Probe
-from tfy_gateway.gateway.shared.redis import StateStoreDown
+from tfy_gateway.gateway.shared.state_store import StateStoreDown
+
+if TYPE_CHECKING:
+    from tfy_gateway.gateway.limits.redis_state import RedisLimitState
 
 logger = logging.getLogger(__name__)
 

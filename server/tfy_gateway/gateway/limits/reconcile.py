@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, NamedTuple
 
 from tfy_gateway.gateway.limits.state import Adjustment
-from tfy_gateway.gateway.shared.redis import StateStoreDown
+from tfy_gateway.gateway.shared.state_store import StateStoreDown
 
 logger = logging.getLogger(__name__)
 

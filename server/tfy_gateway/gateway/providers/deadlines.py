@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TypeVar
 
+import anyio
+
 from tfy_gateway.gateway.providers.timeouts import Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import TransportTimeout
 
@@ -37,6 +39,9 @@ class Deadlines:
         if limit is None:
             return await step
         try:
-            return await asyncio.wait_for(step, max(limit, 0.0))
-        except asyncio.TimeoutError:
+            # A cancel scope, not asyncio.wait_for: up to Python 3.11 wait_for returns the step's result when
+            # a cancellation (a client that left) lands as the step completes, and the cancellation is lost.
+            with anyio.fail_after(max(limit, 0.0)):
+                return await step
+        except TimeoutError:
             raise TransportTimeout(expiring) from None

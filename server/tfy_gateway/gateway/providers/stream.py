@@ -11,9 +11,10 @@ business (pure, see wire.py), so both halves are testable on their own.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import deque
+
+import anyio
 
 from tfy_gateway.gateway.providers.base import (
     UpstreamError,
@@ -241,7 +242,8 @@ async def start_stream(
     if limit is None:
         return await opening()
     try:
-        return await asyncio.wait_for(opening(), limit)
-    except asyncio.TimeoutError:
+        with anyio.fail_after(limit):  # not asyncio.wait_for, which can swallow a cancellation (deadlines.py)
+            return await opening()
+    except TimeoutError:
         message = f"{target.provider} sent no first token within {limit:g}s"
         raise UpstreamTimeout(message, target.provider, phase="first_token") from None

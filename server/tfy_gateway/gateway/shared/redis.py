@@ -22,11 +22,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from tfy_gateway.gateway.errors import StateError
 from tfy_gateway.gateway.secrets_masking import mask_url
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
 from tfy_gateway.gateway.shared.redis_channel import Channel
 from tfy_gateway.gateway.shared.redis_packing import packing
+from tfy_gateway.gateway.shared.state_store import StateStoreDown as StateStoreDown
+from tfy_gateway.gateway.shared.state_store import escape_glob as escape_glob  # re-exported for its callers
 
 logger = logging.getLogger(__name__)
 
@@ -34,23 +35,13 @@ T = TypeVar("T")
 
 FAILURES = (RedisError, OSError, TimeoutError)
 """What a call to an unreachable, slow or broken Redis raises."""
-GLOB_CHARACTERS = "\\*?[]"
 MAX_CONNECTIONS = 64
-
-
-class StateStoreDown(StateError):
-    """Redis did not answer in time, failed, or the breaker is open: take the fallback."""
 
 
 class LinkObserver(Protocol):
     def state_changed(self, up: bool) -> None: ...
 
     def call_failed(self, operation: str) -> None: ...
-
-
-def escape_glob(text: str) -> str:
-    """`text` matched literally by SCAN MATCH (`\\`, `*`, `?`, `[` and `]` escaped)."""
-    return "".join("\\" + char if char in GLOB_CHARACTERS else char for char in text)
 
 
 def connect(url: str, timeout_s: float | None) -> aioredis.Redis:

@@ -1,0 +1,146 @@
+"""Start-up: how long `tfy-gateway serve` takes to answer, and `tfy-gateway validate` of one rule.
+
+- serve: from spawning the process to the first 200 of the control plane (`/api/svc/v1/min-cli-version`),
+  on a new data dir (schema, admin user and token created) and on an existing one; the CPU the process
+  used until then (`/proc/<pid>/stat`), which a busy machine inflates less than wall time.
+- validate: a one-rule file, the whole command (interpreter start and imports included), wall and CPU.
+- the imports that cost most, from `python -X importtime` (cumulative, top level of each package).
+
+Best of `--runs` for each, after one discarded run (start-up has nothing to average away; the best is
+the machine's floor), with the load average, since wall time moves with it. The processes run with
+bytecode caching on whatever this shell says (`PYTHONDONTWRITEBYTECODE` is removed for them): without
+`.pyc` files every start compiles the package's ~400 modules again, about as long as importing them,
+which is not what an installed gateway does. Figures, not assertions.
+
+    python scripts/bench_startup.py [--runs 5] [--imports 12] [--gateway-source ../other/server]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+RULE = """\
+name: limits
+type: tenant-rate-limit-config/model
+limits: {requests_per_minute: 5}
+applies_to: {type: per-user}
+mode: enforce
+"""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+TOKEN = "tfy_startup_" + "0" * 32  # a fixed admin token: no token file to read, nothing secret
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def process_cpu(pid: int) -> float:
+    """utime + stime of `pid` in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def serve_once(data_dir: Path) -> tuple[float, float]:
+    """(seconds to the first 200, CPU seconds used by then) of one `serve` on `data_dir`."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api/svc/v1/min-cli-version"
+    command = [sys.executable, "-m", "tfy_gateway", "serve", "--data-dir", str(data_dir), "--port", str(port)]
+    env = {**ENV, "TFY_GATEWAY_ADMIN_TOKEN": TOKEN}
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [*command, "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"serve exited with {process.returncode} before answering")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.005)
+        ready = time.perf_counter() - start
+        return ready, process_cpu(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def validate_once(path: Path) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    command = [sys.executable, "-m", "tfy_gateway", "validate", str(path)]
+    subprocess.run(command, capture_output=True, check=True, env=ENV)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def best(figures: list[tuple[float, float]]) -> str:
+    walls, cpus = zip(*figures, strict=True)
+    return f"wall {min(walls):.3f} s (median {sorted(walls)[len(walls) // 2]:.3f})  cpu {min(cpus):.3f} s"
+
+
+def top_imports(arguments: list[str], count: int) -> list[tuple[float, str]]:
+    """The `count` costliest imports (cumulative ms) whose parent package is not itself listed."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *arguments], capture_output=True, text=True, check=False, env=ENV
+    )
+    rows: list[tuple[float, int, str]] = []
+    for line in result.stderr.splitlines():
+        parts = line.split("|")
+        if not line.startswith("import time:") or len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        name = parts[2].rstrip()
+        rows.append((int(parts[1]) / 1000, (len(name) - len(name.lstrip())) // 2, name.strip()))
+    shallow = sorted((row for row in rows if row[1] <= 2), reverse=True)
+    return [(ms, f"{'  ' * depth}{name}") for ms, depth, name in shallow[:count]]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--imports", type=int, default=12, help="how many of the costliest imports to list")
+    parser.add_argument("--gateway-source", type=Path, help="the server/ dir whose tfy_gateway to start")
+    args = parser.parse_args()
+    if args.gateway_source is not None:
+        ENV["PYTHONPATH"] = str(args.gateway_source.resolve())
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory(prefix="tfy-startup-") as scratch:
+        root = Path(scratch)
+        rule = root / "one-rule.yaml"
+        rule.write_text(RULE)
+        serve_once(root / "warm-up")  # writes the .pyc files a first start lacks
+        validate_once(rule)
+        fresh = [serve_once(root / f"fresh-{i}") for i in range(args.runs)]
+        existing = [serve_once(root / "fresh-0") for _ in range(args.runs)]
+        validates = [validate_once(rule) for _ in range(args.runs)]
+        print(f"serve, new data dir       best of {args.runs}: {best(fresh)}")
+        print(f"serve, existing data dir  best of {args.runs}: {best(existing)}")
+        print(f"validate, one rule        best of {args.runs}: {best(validates)}")
+        for label, arguments in (
+            ("validate", ["-m", "tfy_gateway", "validate", str(rule)]),
+            ("serve --help", ["-m", "tfy_gateway", "serve", "--help"]),
+        ):
+            print(f"\ncostliest imports of `{label}` (-X importtime, cumulative ms):")
+            for ms, name in top_imports(arguments, args.imports):
+                print(f"  {ms:8.1f}  {name}")
+    print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
