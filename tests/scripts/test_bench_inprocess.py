@@ -21,8 +21,24 @@ def test_tiny_run_reports_every_system() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
-    for system in ("floor", "gateway-bare", "gateway-all"):
+    for system in ("floor", "gateway-bare", "gateway-all", "gateway-nomatch"):
         assert re.search(rf"^{system}\s+\d+\.\d \[", out, re.MULTILINE), out
     written = [int(n) for n in re.findall(r"logs queued at the end \d+, written (\d+)", out)]
-    assert written == [600, 600], out  # 300 warm-up requests and 300 measured, each logged once
+    assert written == [600, 600, 600], out  # 300 warm-up requests and 300 measured, each logged once
     assert re.search(r"gateway-all .* \d+\.\d\dx the floor", out), out
+    # gateway-nomatch stops with an error when any configuration applied to its requests: it ran to the end.
+    assert re.search(r"gateway-nomatch .* \d+\.\d\dx the floor", out), out
+
+
+def test_own_work_reports_each_gateway_and_no_floor() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--own", "--requests", "120", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for system in ("gateway-bare", "gateway-all", "gateway-nomatch"):
+        assert re.search(rf"^{system}\s+\d+\.\d \[.*µs own CPU/req$", out, re.MULTILINE), out
+    assert not re.search(r"^floor", out, re.MULTILINE), out

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from tfy_gateway.gateway.observability.genai_histograms import GenAIHistograms
+from tfy_gateway.gateway.tallies import Level, Spread, Tally
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
@@ -60,7 +61,11 @@ class GatewayMetrics:
         )
         self.tokens = Counter("tfy_gateway_tokens", "Tokens reported by upstreams.", ("model", "kind"), registry=r)
         self.cost = Counter("tfy_gateway_cost_usd", "Cost of served requests in USD.", ("model",), registry=r)
-        self.in_flight = Gauge("tfy_gateway_in_flight_requests", "Data-plane requests being served.", registry=r)
+        # Changed twice per request on the loop: a plain number, read when the gauge renders.
+        self.in_flight = Level()
+        Gauge("tfy_gateway_in_flight_requests", "Data-plane requests being served.", registry=r).set_function(
+            self.in_flight.get
+        )
         self.upstream_tries = Counter(
             "tfy_gateway_upstream_tries", "Upstream calls by target and status.", ("target", "status"), registry=r
         )
@@ -132,8 +137,9 @@ class GatewayMetrics:
             registry=r,
         )
         # Label children by (metric, values): `labels()` validates and locks on every call (about 1 µs
-        # each, 7 per request); the values are bounded (see above), and so is this map.
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        # each, 7 per request); the values are bounded (see above), and so is this map. Each counts
+        # without a lock until a rendering (tallies.py): only the event loop writes them.
+        self._children: dict[tuple[int, tuple[str, ...]], Tally | Spread] = {}
 
     # --- the shared state store's observer (shared.redis.LinkObserver) ---------------------------
 
@@ -172,12 +178,17 @@ class GatewayMetrics:
             self.spans_dropped.labels(outcome.removeprefix("dropped_")).inc(count)
 
     def child(self, metric: Counter | Histogram, *values: str) -> Any:
-        """`metric.labels(*values)`, remembered."""
+        """`metric.labels(*values)` as a lock-free child of its own (`Tally`, `Spread`), remembered.
+        Only the event loop may write it; `render` adds what it counted to the Prometheus child."""
         key = (id(metric), values)
         found = self._children.get(key)
         if found is None:
-            found = self._children[key] = metric.labels(*values)
+            labelled: Any = metric.labels(*values)
+            tally = Spread(labelled, labelled._upper_bounds) if isinstance(metric, Histogram) else Tally(labelled)
+            found = self._children[key] = tally
         return found
 
     def render(self) -> bytes:
+        for tally in self._children.values():
+            tally.flush()
         return generate_latest(self.registry)

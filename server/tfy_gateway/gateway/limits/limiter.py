@@ -75,6 +75,7 @@ class Refused(RequestError):
 
 
 MAX_REMEMBERED_KEYS = 100_000
+_new = tuple.__new__  # builds a named tuple from all its fields, in order, without its Python-level __new__
 
 
 def counter_key(kind: str, rule_id: str, unit: str, entity: Entity) -> str:
@@ -226,8 +227,13 @@ class Limiter:
         plan = self._plan(policies, request)
         now = draft.now
         charges, holds, owners = draft.charges, draft.holds, draft.owners
+        windows = self._windows
         for slot in plan.slots:
-            bucket, expires_at = self._window(slot.period, now)
+            known = windows.get(slot.period)  # `_window`'s remembered answer, looked up in place
+            if known is not None and known[0] <= now < known[1]:
+                bucket, expires_at = known[2], known[3]
+            else:
+                bucket, expires_at = self._window(slot.period, now)
             measure = slot.measure
             if measure == "request":
                 need = amount = 1
@@ -237,8 +243,10 @@ class Limiter:
                 need, amount = 1, self._cost_estimate(draft)
             else:  # a token budget
                 need, amount = 1, bounded(max(sum(draft.estimate), 1))
-            charges.append(Charge(slot.key, bucket, slot.span, amount, need, slot.limit, slot.enforce, expires_at))
-            holds.append(Hold(slot.key, bucket, slot.span, amount, slot.kind, slot.budget, slot.entity))
+            # Every field in order, built as tuples: the named tuples' own __new__ costs twice as much.
+            key, span = slot.key, slot.span
+            charges.append(_new(Charge, (key, bucket, span, amount, need, slot.limit, slot.enforce, expires_at)))
+            holds.append(_new(Hold, (key, bucket, span, amount, slot.kind, slot.budget, slot.entity)))
             owners.append(slot.owner)
         draft.applied = plan.applied
         return draft
@@ -312,11 +320,11 @@ class Limiter:
         """The corrections to make, and the holds whose totals budget alerts watch (one each)."""
         adjustments: list[Adjustment] = []
         watched: list[Hold] = []
+        watching = self._watch is not None
         for hold in reservation.holds:
             delta = -hold.amount if release else _correction(hold, tokens, cost)
-            alerting = self._watch is not None and hold.budget is not None and hold.budget.alerting is not None
-            if delta or alerting:
-                adjustments.append(Adjustment(hold.key, hold.bucket, hold.span, delta))
+            if delta or (watching and hold.budget is not None and hold.budget.alerting is not None):
+                adjustments.append(_new(Adjustment, (hold.key, hold.bucket, hold.span, delta)))
                 watched.append(hold)
         return adjustments, watched
 
