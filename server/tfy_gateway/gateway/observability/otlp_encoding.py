@@ -99,16 +99,7 @@ class SpanEncoder:
 
     def encode(self, spans: Sequence[RecordedSpan]) -> bytes:
         """The `ExportTraceServiceRequest` of `spans`."""
-        return self.request([self.spans(spans)])
-
-    def spans(self, spans: Sequence[RecordedSpan]) -> bytes:
-        """Part of a request: `spans` as `ScopeSpans.spans` fields (an exporter on the event loop encodes
-        a batch in such parts, so that no request waits for a whole batch's encoding)."""
-        return b"".join([b"\x12" + _delimited(self._span(span)) for span in spans])
-
-    def request(self, parts: Iterable[bytes]) -> bytes:
-        """The `ExportTraceServiceRequest` of the spans encoded in `parts` (by `spans`)."""
-        scope_spans = self._scope + b"".join(parts)
+        scope_spans = self._scope + b"".join([b"\x12" + _delimited(self._span(span)) for span in spans])
         resource_spans = self._resource + b"\x12" + _delimited(scope_spans)
         return b"\x0a" + _delimited(resource_spans)
 

@@ -10,16 +10,14 @@ be reached, within the export timeout (retries included), as the SDK's exporters
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import http.client
 import logging
 import ssl
 import time
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 
 from tfy_gateway.gateway.observability.spec import Target
@@ -37,15 +35,6 @@ class SpanSender(Protocol):
     def close(self) -> None: ...
 
 
-@runtime_checkable
-class AsyncSpanSender(SpanSender, Protocol):
-    """A sender that can also deliver from the event loop (OTLP/HTTP; gRPC's stub is blocking)."""
-
-    async def asend(self, body: bytes) -> str | None: ...
-
-    async def aclose(self) -> None: ...
-
-
 def span_sender(target: Target, timeout_s: float) -> SpanSender:
     """The sender for `target`'s protocol."""
     if target.protocol == "grpc":
@@ -61,29 +50,21 @@ def _retrying(attempt: Any, timeout_s: float) -> str | None:
     deadline = time.monotonic() + timeout_s
     pause = FIRST_PAUSE_S
     while True:
-        done, result = _verdict(attempt(max(deadline - time.monotonic(), 0.001)), deadline, pause)
-        if done:
-            return result
+        outcome = attempt(max(deadline - time.monotonic(), 0.001))
+        if outcome is None:
+            return None
+        retryable, reason = outcome
+        if not retryable or time.monotonic() + pause >= deadline:
+            return str(reason)
         time.sleep(pause)
         pause *= 2
-
-
-def _verdict(outcome: tuple[bool, str] | None, deadline: float, pause: float) -> tuple[bool, str | None]:
-    """Whether an attempt's `outcome` ends the retries, and the send's result when it does."""
-    if outcome is None:
-        return True, None
-    retryable, reason = outcome
-    if not retryable or time.monotonic() + pause >= deadline:
-        return True, reason
-    return False, None
 
 
 class ProtobufSender:
     """OTLP/HTTP with protobuf bodies (`encoding: proto`, the default), on one kept-alive connection.
 
-    `asend` posts from the event loop (aiohttp, as the upstream calls do): `export.SpanQueue` exports
-    there, without a thread. `send` is the blocking way, for a queue used without a running loop or
-    after it stopped: http.client, not httpx, whose layers cost about 10 µs per span sent."""
+    http.client, not httpx: a batch is one POST of a few hundred kilobytes, and httpx's layers cost
+    about 10 µs of the export thread's CPU per span sent; a plain connection writes the body at once."""
 
     def __init__(self, target: Target, timeout_s: float, content_type: str = "application/x-protobuf") -> None:
         parts = urlsplit(target.endpoint)
@@ -94,47 +75,9 @@ class ProtobufSender:
         self._headers = {**dict(target.headers), "content-type": content_type}
         self._timeout_s = timeout_s
         self._connection: http.client.HTTPConnection | None = None
-        self._url = target.endpoint
-        self._session: aiohttp.ClientSession | None = None
 
     def send(self, body: bytes) -> str | None:
         return _retrying(lambda left: self._post(body, left), self._timeout_s)
-
-    async def asend(self, body: bytes) -> str | None:
-        """`send` from the event loop: the pauses between retries are the loop's, not a thread's."""
-        deadline = time.monotonic() + self._timeout_s
-        pause = FIRST_PAUSE_S
-        while True:
-            left = max(deadline - time.monotonic(), 0.001)
-            reused = self._session is not None
-            outcome = await self._apost(body, left)
-            if outcome is not None and outcome[0] and reused and outcome[1].startswith("Server"):
-                # the collector may have closed the idle connection: once more on a new one
-                outcome = await self._apost(body, max(deadline - time.monotonic(), 0.001))
-            done, result = _verdict(outcome, deadline, pause)
-            if done:
-                return result
-            await asyncio.sleep(pause)
-            pause *= 2
-
-    async def _apost(self, body: bytes, left: float) -> tuple[bool, str] | None:
-        session = self._session
-        if session is None:
-            session = self._session = aiohttp.ClientSession(headers=self._headers)
-        try:
-            async with session.post(self._url, data=body, timeout=aiohttp.ClientTimeout(total=left)) as response:
-                await response.read()
-                status = response.status
-        except (OSError, asyncio.TimeoutError, aiohttp.ClientError) as exc:
-            return True, f"{type(exc).__name__}: {exc}"
-        if 200 <= status < 300:
-            return None
-        return status in RETRYABLE, f"HTTP {status}"
-
-    async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
 
     def _post(self, body: bytes, left: float) -> tuple[bool, str] | None:
         reused = self._connection is not None
@@ -193,14 +136,8 @@ class JsonSender:
     def send(self, body: bytes) -> str | None:
         return self._http.send(json_body(self._message.FromString(body)))
 
-    async def asend(self, body: bytes) -> str | None:
-        return await self._http.asend(json_body(self._message.FromString(body)))
-
     def close(self) -> None:
         self._http.close()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
 
 def json_body(message: Any) -> bytes:
