@@ -121,11 +121,14 @@ def provider_name(provider: str) -> str:
     return PROVIDERS.get(provider, provider)
 
 
+_PARAMETER_FIELDS = frozenset({*REQUEST_PARAMETERS, "stop"})
 _NUMBERS = (int, float)  # a tuple: an `int | float` union would be built at every call
 
 
 def request_parameters(body: Mapping[str, Any]) -> dict[str, Any]:
     """The conventions' `gen_ai.request.*` parameters present in an OpenAI request body."""
+    if _PARAMETER_FIELDS.isdisjoint(body):  # most requests set none: one pass over the body's few keys
+        return {}
     found: dict[str, Any] = {}
     for field, attribute in REQUEST_PARAMETERS.items():
         value = body.get(field)
