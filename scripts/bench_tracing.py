@@ -66,6 +66,7 @@ def main() -> int:
         sink(args.sink)
         return 0
     args.profile_child = False
+    args.own = False  # bench_inprocess.run_child reads it (perf-hotpath added --own)
     with tempfile.TemporaryDirectory(prefix="tfy-tracing-") as scratch:
         upstream_port, sink_port = free_port(), free_port()
         upstream_process = subprocess.Popen(

@@ -59,6 +59,7 @@ class OtlpReceiver:
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._hanging = False
+        self._statuses: list[int] = []  # answers before the first 200 (see `answer_first`)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -85,6 +86,11 @@ class OtlpReceiver:
     def hang(self) -> None:
         self._hanging = True
 
+    def answer_first(self, *statuses: int) -> None:
+        """Answer the next exports with `statuses` (taking nothing), then as usual."""
+        with self._lock:
+            self._statuses += statuses
+
     def stop(self) -> None:
         self._release.set()
         if self._thread.is_alive():
@@ -106,8 +112,14 @@ class OtlpReceiver:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with receiver._lock:
                     receiver.requests += 1
+                    status = receiver._statuses.pop(0) if receiver._statuses else 200
                 if receiver._hanging:
                     receiver._release.wait()
+                    return
+                if status != 200:
+                    self.send_response(status)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
                     return
                 receiver._take(self.path, self.headers.get("content-type", ""), body)
                 self.send_response(200)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from tests.gateway.observability.otlp_receiver import OtlpReceiver
 from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue
 from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
+from tfy_gateway.gateway.observability.span_senders import ProtobufSender
 from tfy_gateway.gateway.observability.spans import SERVER, RecordedSpan, new_span_id, new_trace_id
-from tfy_gateway.gateway.observability.spec import Batching
+from tfy_gateway.gateway.observability.spec import Batching, Target
 
 QUIET = Batching(queue_size=3, batch_size=10, schedule_delay_s=3600, export_timeout_s=1)
 
@@ -83,3 +85,18 @@ def test_a_sender_that_raises_loses_the_batch_not_the_worker() -> None:
     assert (counts.get("dropped_export_failed"), counts.get("exported")) == (2, 1)
     assert sender.names == ["c"]
     queue.shutdown()
+
+
+def test_the_http_sender_retries_a_retryable_status_and_gives_up_on_another() -> None:
+    with OtlpReceiver() as receiver:
+        sender = ProtobufSender(Target(protocol="http/protobuf", endpoint=receiver.traces_url), timeout_s=5)
+        body = SpanEncoder({"service.name": "test"}, "test").encode(
+            [RecordedSpan("x", SERVER, new_trace_id(), new_span_id(), 0, 1, {})]
+        )
+        receiver.answer_first(503)
+        assert sender.send(body) is None
+        assert (receiver.requests, [span.name for span in receiver.spans]) == (2, ["x"])
+        receiver.answer_first(400)
+        assert sender.send(body) == "HTTP 400"
+        assert receiver.requests == 3
+        sender.close()

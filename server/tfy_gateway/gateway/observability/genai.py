@@ -121,11 +121,14 @@ def provider_name(provider: str) -> str:
     return PROVIDERS.get(provider, provider)
 
 
+_PARAMETER_FIELDS = frozenset({*REQUEST_PARAMETERS, "stop"})
 _NUMBERS = (int, float)  # a tuple: an `int | float` union would be built at every call
 
 
 def request_parameters(body: Mapping[str, Any]) -> dict[str, Any]:
     """The conventions' `gen_ai.request.*` parameters present in an OpenAI request body."""
+    if _PARAMETER_FIELDS.isdisjoint(body):  # most requests set none: one pass over the body's few keys
+        return {}
     found: dict[str, Any] = {}
     for field, attribute in REQUEST_PARAMETERS.items():
         value = body.get(field)
@@ -144,15 +147,15 @@ def response_attributes(body: Mapping[str, Any] | None) -> dict[str, Any]:
     if not body:
         return {}
     found: dict[str, Any] = {}
-    if isinstance(body.get("id"), str):
-        found[RESPONSE_ID] = body["id"]
-    if isinstance(body.get("model"), str):
-        found[RESPONSE_MODEL] = body["model"]
-    choices = body.get("choices")
+    response_id, model, choices = body.get("id"), body.get("model"), body.get("choices")
+    if isinstance(response_id, str):
+        found[RESPONSE_ID] = response_id
+    if isinstance(model, str):
+        found[RESPONSE_MODEL] = model
     if isinstance(choices, list):
-        reasons = [c.get("finish_reason") for c in choices if isinstance(c, dict)]
-        if any(isinstance(reason, str) for reason in reasons):
-            found[FINISH_REASONS] = tuple(r for r in reasons if isinstance(r, str))
+        reasons = [r for c in choices if isinstance(c, dict) and isinstance(r := c.get("finish_reason"), str)]
+        if reasons:
+            found[FINISH_REASONS] = tuple(reasons)
     return found
 
 

@@ -96,6 +96,7 @@ class SpanEncoder:
         self._cache: dict[tuple[str, type, Any], bytes] = {}
         self._names: dict[str, bytes] = {}
         self._groups: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], bytes] = {}
+        self._shared: dict[int, tuple[dict[str, Any], bytes]] = {}
 
     def encode(self, spans: Sequence[RecordedSpan]) -> bytes:
         """The `ExportTraceServiceRequest` of `spans`."""
@@ -146,7 +147,15 @@ class SpanEncoder:
 
     def _group(self, parts: list[bytes], attributes: dict[str, Any]) -> None:
         """A span's start attributes, from the cache when the same set was encoded before (the value
-        types are part of the key: 1 and 1.0 are equal but encode differently)."""
+        types are part of the key: 1 and 1.0 are equal but encode differently).
+
+        Most spans share their start dict (`tracing.TracePipeline.start` builds one per route and
+        target, never mutated), so the same dict object is looked up by identity first: no tuples of
+        its items to build and hash. An entry keeps its dict alive, so the id cannot be reused."""
+        shared = self._shared.get(id(attributes))
+        if shared is not None and shared[0] is attributes:
+            parts.append(shared[1])
+            return
         try:
             token = (tuple(attributes.items()), tuple(map(type, attributes.values())))
             encoded = self._groups.get(token)
@@ -159,6 +168,10 @@ class SpanEncoder:
             if len(self._groups) >= CACHE_LIMIT:
                 self._groups.clear()
             encoded = self._groups[token] = b"".join(found)
+        else:  # seen before: likely a shared dict (a per-span one only takes a slot until the next clear)
+            if len(self._shared) >= CACHE_LIMIT:
+                self._shared.clear()
+            self._shared[id(attributes)] = (attributes, encoded)
         parts.append(encoded)
 
     def _attributes(self, parts: list[bytes], tag: bytes, items: Iterable[tuple[str, Any]]) -> None:

@@ -32,10 +32,10 @@ from tfy_gateway.gateway.observability import genai as g
 from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue
 from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
 from tfy_gateway.gateway.observability.span_senders import span_sender
-from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan, new_span_id, new_trace_id, sampled
+from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan, new_ids, new_span_id, sampled
 from tfy_gateway.gateway.observability.spec import TracesSpec
 from tfy_gateway.gateway.observability.trace import Answer, AttemptTrace, R, RequestFacts, Trace
-from tfy_gateway.gateway.observability.trace_context import TraceParent, format_traceparent
+from tfy_gateway.gateway.observability.trace_context import TraceParent
 from tfy_gateway.gateway.providers import UpstreamStream, Usage
 from tfy_gateway.gateway.routing import Attempt
 
@@ -92,6 +92,38 @@ def _server_start(endpoint: str, path: str) -> tuple[str, dict[str, Any]]:
     if span_type is not None:
         attributes[g.SPAN_TYPE] = span_type
     return f"POST {path}", attributes
+
+
+def _attempt_start(
+    endpoint: str,
+    target_name: str,
+    stream: bool,
+    number: int,
+    kind: str,
+    rule_id: str | None,
+    provider: str,
+    model_id: str,
+    base_url: str,
+) -> tuple[str, dict[str, Any]]:
+    """An upstream call's span name and start attributes (the key of `TracePipeline.start`, in order)."""
+    operation = g.operation(endpoint)
+    built: dict[str, Any] = {
+        g.OPERATION: operation,
+        g.PROVIDER: g.provider_name(provider),
+        g.REQUEST_MODEL: model_id,
+        g.REQUEST_STREAM: stream,
+        g.ATTEMPT: number,
+        g.ATTEMPT_KIND: kind,
+        g.ROUTING_TARGET: target_name,
+        g.SPAN_TYPE: "Model",
+        g.TFY_MODEL_NAME: target_name,
+        g.TFY_MODEL_STREAMING: stream,
+        g.TFY_MODEL_REQUEST_TYPE: g.SPAN_TYPES.get(endpoint, endpoint),
+        **_server(base_url),
+    }
+    if rule_id:
+        built[g.ROUTING_RULE] = rule_id
+    return f"{operation} {model_id}", built
 
 
 @functools.lru_cache(maxsize=256)
@@ -204,13 +236,13 @@ class AttemptSpan(AttemptTrace):
 class SpanTrace(Trace):
     __slots__ = (
         "_attempts",
-        "_flags",
         "_last_target",
         "_pipeline",
         "_sampled",
         "_server",
         "_state",
         "_trace_hex",
+        "_traceparent",
         "output",
         "output_text",
     )
@@ -222,18 +254,22 @@ class SpanTrace(Trace):
         self._pipeline = pipeline
         if parent is not None:
             trace_id, parent_id, self._sampled = int(parent.trace_id, 16), int(parent.span_id, 16), parent.sampled
+            span_id = new_span_id()
             self._state = parent.tracestate or ""
         else:
-            trace_id, parent_id, self._state = new_trace_id(), 0, ""
+            (trace_id, span_id), parent_id, self._state = new_ids(), 0, ""
             self._sampled = sampled(trace_id, pipeline.spec.sample_ratio)
-        self._trace_hex = f"{trace_id:032x}"
-        self._flags = 1 if self._sampled else 0
-        name, attributes = pipeline.start((endpoint, path), lambda: _server_start(endpoint, path))
+        trace_hex = self._trace_hex = f"{trace_id:032x}"
+        # the traceparent sent upstream around each attempt's span id, formatted once per request
+        self._traceparent = (f"00-{trace_hex}-", "-01" if self._sampled else "-00")
+        key = (endpoint, path)
+        found = pipeline.starts.get(key)
+        name, attributes = found if found is not None else pipeline.start(key, lambda: _server_start(endpoint, path))
         self._server = RecordedSpan(
             name,
             SERVER,
             trace_id,
-            new_span_id(),
+            span_id,
             parent_id,
             started_ns,
             attributes,
@@ -251,7 +287,8 @@ class SpanTrace(Trace):
 
     def headers_for(self, span_id: int) -> dict[str, str]:
         """The trace context an upstream call under span `span_id` carries."""
-        headers = {"traceparent": format_traceparent(self._trace_hex, f"{span_id:016x}", self._flags)}
+        head, tail = self._traceparent
+        headers = {"traceparent": f"{head}{span_id:016x}{tail}"}
         if self._state:
             headers["tracestate"] = self._state
         return headers
@@ -314,27 +351,8 @@ class SpanTrace(Trace):
             target.base_url,
         )
 
-        def build() -> tuple[str, dict[str, Any]]:
-            operation = g.operation(endpoint)
-            built: dict[str, Any] = {
-                g.OPERATION: operation,
-                g.PROVIDER: g.provider_name(entry.provider),
-                g.REQUEST_MODEL: target.model_id,
-                g.REQUEST_STREAM: stream,
-                g.ATTEMPT: number,
-                g.ATTEMPT_KIND: kind,
-                g.ROUTING_TARGET: attempt.target,
-                g.SPAN_TYPE: "Model",
-                g.TFY_MODEL_NAME: attempt.target,
-                g.TFY_MODEL_STREAMING: stream,
-                g.TFY_MODEL_REQUEST_TYPE: g.SPAN_TYPES.get(endpoint, endpoint),
-                **_server(target.base_url),
-            }
-            if rule_id:
-                built[g.ROUTING_RULE] = rule_id
-            return f"{operation} {target.model_id}", built
-
-        name, attributes = self._pipeline.start(key, build)
+        found = self._pipeline.starts.get(key)
+        name, attributes = found if found is not None else self._pipeline.start(key, lambda: _attempt_start(*key))
         parameters = g.request_parameters(request.body)
         if parameters:
             attributes = {**attributes, **parameters}
