@@ -19,26 +19,12 @@ from tfy_gateway.manifests.otel import OtelConfig
 from tfy_gateway.manifests.providers import AwsAssumedRoleAuth, AwsBedrockAccount, LooseAccount, VirtualModelAccount
 from tfy_gateway.manifests.routing import LoadBalancingConfig, WeightBasedRouting, WeightBasedRule
 from tfy_gateway.manifests.schema_check import did_you_mean
+from tfy_gateway.manifests.secret_fields import SECRET_FIELDS, SECRET_PREFIX
 from tfy_gateway.manifests.subjects import subject_finding
 
 Loc = tuple[str | int, ...]
 
 APPLIES_PER = ("user", "virtualaccount", "model", "team")
-SECRET_FIELDS = frozenset(
-    {
-        "api_key",
-        "apiKey",
-        "bearer_token",
-        "password",
-        "secret_access_key",
-        "client_secret",
-        "key_file_content",
-        "certificate",
-        "session_token",
-        "private_key",
-    }
-)
-SECRET_PREFIX = "tfy-secret://"
 V1_RATE_LIMIT_RETIREMENT = "2026-12-15"
 MIGRATE_COMMAND = "tfy-gateway migrate limits"
 V1_RATE_LIMITS_RETIRE = finding(
