@@ -9,10 +9,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from tfy_gateway.manifests.catalog import Catalog
-from tfy_gateway.manifests.common import When
+from tfy_gateway.manifests.common import GUARDRAIL_GROUP_TYPE, When
 from tfy_gateway.manifests.findings import Finding, finding
+from tfy_gateway.manifests.guardrails import GuardrailsConfig
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
-from tfy_gateway.manifests.lint_guardrails import lint_guardrails
 from tfy_gateway.manifests.lint_otel import lint_otel
 from tfy_gateway.manifests.lint_v2 import lint_v2
 from tfy_gateway.manifests.otel import OtelConfig
@@ -107,7 +107,11 @@ def lint(model: BaseModel, catalog: Catalog | None) -> list[Finding]:
     if isinstance(integrations, list):
         findings += _unique(integrations, "name", "integrations", "duplicate-integration")
     findings += lint_v2(model)
-    findings += lint_guardrails(model, catalog)
+    if isinstance(model, GuardrailsConfig) or getattr(model, "type", None) == GUARDRAIL_GROUP_TYPE:
+        # The guardrail models (every vendor's) load with the first guardrail manifest.
+        from tfy_gateway.manifests.lint_guardrails import lint_guardrails
+
+        findings += lint_guardrails(model, catalog)
     if isinstance(model, OtelConfig):
         findings += lint_otel(model)
     return findings
