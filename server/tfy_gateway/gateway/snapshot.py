@@ -13,15 +13,15 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
 from tfy_gateway.gateway.access import PROVIDER_ACCOUNT_PREFIX, ModelAccess, build_access
 from tfy_gateway.gateway.store import ResourceRecord, TokenRecord, Transaction, UserRecord, utc_now
 from tfy_gateway.manifests.budgets_v2 import TeamBudgetConfig, TenantBudgetConfig
+from tfy_gateway.manifests.common import GUARDRAIL_GROUP_TYPE
 from tfy_gateway.manifests.global_settings import GlobalSettings
-from tfy_gateway.manifests.guardrail_groups import GUARDRAIL_GROUP_TYPE, GuardrailConfigGroup
 from tfy_gateway.manifests.guardrails import GuardrailsConfig
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
 from tfy_gateway.manifests.otel import OtelConfig
@@ -29,6 +29,9 @@ from tfy_gateway.manifests.providers import ProviderAccount
 from tfy_gateway.manifests.rate_limits_v2 import ModelRateLimitConfig
 from tfy_gateway.manifests.registry import AnyManifest
 from tfy_gateway.manifests.routing import LoadBalancingConfig
+
+if TYPE_CHECKING:
+    from tfy_gateway.manifests.guardrail_groups import GuardrailConfigGroup
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +151,10 @@ class ConfigSnapshot:
     def guardrail_groups(self) -> list[GuardrailConfigGroup]:
         """The `provider-account/guardrail-config-group`s, in apply order."""
         groups = [r for r in self.provider_accounts() if r.type == GUARDRAIL_GROUP_TYPE]
+        if not groups:
+            return []
+        from tfy_gateway.manifests.guardrail_groups import GuardrailConfigGroup  # with the first group
+
         return [m for m in self._parsed(*groups) if isinstance(m, GuardrailConfigGroup)]
 
     def global_settings(self) -> GlobalSettings | None:

@@ -82,3 +82,8 @@ class OwnedBy(StrictModel):
 class Collaborator(StrictModel):
     subject: str = Field(description='"user:<email>", "team:<name>" or "virtualaccount:<name>".')
     role_id: str = Field(description="e.g. provider-account-manager, provider-account-access.")
+
+
+GUARDRAIL_GROUP_TYPE = "provider-account/guardrail-config-group"
+"""The type of a guardrail config group; here, not in guardrail_groups.py, so that code that only
+recognises one does not load the guardrail models."""

@@ -17,8 +17,6 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-import yaml
-
 
 def strip_none_fields(manifest: dict[str, Any]) -> dict[str, Any]:
     """Drop top-level fields whose value is None, as the CLI does before sending (and diffing).
@@ -51,7 +49,9 @@ def _normalize(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def format_manifest(manifest: dict[str, Any]) -> str:
-    """The YAML text both sides of the diff are rendered to."""
+    """The YAML text both sides of the diff are rendered to (PyYAML loads with the first diff)."""
+    import yaml
+
     return yaml.dump(_normalize(manifest), sort_keys=True, indent=2)
 
 

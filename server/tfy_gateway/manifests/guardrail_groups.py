@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from tfy_gateway.manifests.common import GUARDRAIL_GROUP_TYPE as GUARDRAIL_GROUP_TYPE
 from tfy_gateway.manifests.common import Collaborator, OwnedBy, StrictModel
 from tfy_gateway.manifests.guardrail_integrations import (
     CedarGuardrail,
@@ -45,8 +46,6 @@ from tfy_gateway.manifests.guardrail_vendors import (
     TrojAiGuardrail,
 )
 from tfy_gateway.manifests.names import AccountName
-
-GUARDRAIL_GROUP_TYPE = "provider-account/guardrail-config-group"
 
 AnyGuardrail = (
     OpenAIModerationsGuardrail

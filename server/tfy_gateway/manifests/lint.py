@@ -9,36 +9,22 @@ from typing import Any
 from pydantic import BaseModel
 
 from tfy_gateway.manifests.catalog import Catalog
-from tfy_gateway.manifests.common import When
+from tfy_gateway.manifests.common import GUARDRAIL_GROUP_TYPE, When
 from tfy_gateway.manifests.findings import Finding, finding
+from tfy_gateway.manifests.guardrails import GuardrailsConfig
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
-from tfy_gateway.manifests.lint_guardrails import lint_guardrails
 from tfy_gateway.manifests.lint_otel import lint_otel
 from tfy_gateway.manifests.lint_v2 import lint_v2
 from tfy_gateway.manifests.otel import OtelConfig
 from tfy_gateway.manifests.providers import AwsAssumedRoleAuth, AwsBedrockAccount, LooseAccount, VirtualModelAccount
 from tfy_gateway.manifests.routing import LoadBalancingConfig, WeightBasedRouting, WeightBasedRule
 from tfy_gateway.manifests.schema_check import did_you_mean
+from tfy_gateway.manifests.secret_fields import SECRET_FIELDS, SECRET_PREFIX
 from tfy_gateway.manifests.subjects import subject_finding
 
 Loc = tuple[str | int, ...]
 
 APPLIES_PER = ("user", "virtualaccount", "model", "team")
-SECRET_FIELDS = frozenset(
-    {
-        "api_key",
-        "apiKey",
-        "bearer_token",
-        "password",
-        "secret_access_key",
-        "client_secret",
-        "key_file_content",
-        "certificate",
-        "session_token",
-        "private_key",
-    }
-)
-SECRET_PREFIX = "tfy-secret://"
 V1_RATE_LIMIT_RETIREMENT = "2026-12-15"
 MIGRATE_COMMAND = "tfy-gateway migrate limits"
 V1_RATE_LIMITS_RETIRE = finding(
@@ -121,7 +107,11 @@ def lint(model: BaseModel, catalog: Catalog | None) -> list[Finding]:
     if isinstance(integrations, list):
         findings += _unique(integrations, "name", "integrations", "duplicate-integration")
     findings += lint_v2(model)
-    findings += lint_guardrails(model, catalog)
+    if isinstance(model, GuardrailsConfig) or getattr(model, "type", None) == GUARDRAIL_GROUP_TYPE:
+        # The guardrail models (every vendor's) load with the first guardrail manifest.
+        from tfy_gateway.manifests.lint_guardrails import lint_guardrails
+
+        findings += lint_guardrails(model, catalog)
     if isinstance(model, OtelConfig):
         findings += lint_otel(model)
     return findings

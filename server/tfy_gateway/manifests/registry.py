@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from tfy_gateway.manifests.accounts import Team, VirtualAccount
 from tfy_gateway.manifests.budgets_v2 import TeamBudgetConfig, TenantBudgetConfig
+from tfy_gateway.manifests.common import GUARDRAIL_GROUP_TYPE
 from tfy_gateway.manifests.global_settings import GlobalSettings
-from tfy_gateway.manifests.guardrail_groups import GUARDRAIL_GROUP_TYPE, GuardrailConfigGroup
 from tfy_gateway.manifests.guardrails import GuardrailsConfig
 from tfy_gateway.manifests.limits import BudgetConfig, RateLimitConfig
 from tfy_gateway.manifests.otel import OtelConfig
@@ -16,13 +16,18 @@ from tfy_gateway.manifests.rate_limits_mcp import McpRateLimitConfig
 from tfy_gateway.manifests.rate_limits_v2 import ModelRateLimitConfig
 from tfy_gateway.manifests.routing import LoadBalancingConfig
 
+if TYPE_CHECKING:
+    from tfy_gateway.manifests.guardrail_groups import GuardrailConfigGroup
+
 GatewayConfig = LoadBalancingConfig | RateLimitConfig | BudgetConfig | GuardrailsConfig | OtelConfig | GlobalSettings
 """The tenant singletons modelled field by field."""
 
 NamedConfig = ModelRateLimitConfig | McpRateLimitConfig | TenantBudgetConfig | TeamBudgetConfig
 
-AnyManifest = ProviderAccount | GuardrailConfigGroup | GatewayConfig | NamedConfig | VirtualAccount | Team
-"""Every model a valid manifest parses into: what the gateway compiles from (see `parse_manifest`)."""
+AnyManifest = Union[ProviderAccount, "GuardrailConfigGroup", GatewayConfig, NamedConfig, VirtualAccount, Team]
+"""Every model a valid manifest parses into: what the gateway compiles from (see `parse_manifest`).
+The guardrail group model is named, not imported: it (with every vendor's model) loads with the first
+group (`model_for_type`), which most gateways never have."""
 
 GATEWAY_CONFIG_MODELS: dict[str, type[GatewayConfig]] = {
     "gateway-load-balancing-config": LoadBalancingConfig,
@@ -41,16 +46,20 @@ NAMED_CONFIG_MODELS: dict[str, type[NamedConfig]] = {
 }
 """V2 limit configs: many per tenant, one named rule each (not singletons)."""
 
-MANIFEST_MODELS: dict[str, type[AnyManifest]] = {
+_LOADED_MODELS: dict[str, type[AnyManifest]] = {
     **MODELLED_ACCOUNTS,
-    GUARDRAIL_GROUP_TYPE: GuardrailConfigGroup,
     **GATEWAY_CONFIG_MODELS,
     **NAMED_CONFIG_MODELS,
     "virtual-account": VirtualAccount,
     "team": Team,
 }
+"""Every type validated field by field but the guardrail group (see `AnyManifest`)."""
 
-MANIFEST_TYPES: tuple[str, ...] = tuple(MANIFEST_MODELS)
+MANIFEST_TYPES: tuple[str, ...] = (
+    *MODELLED_ACCOUNTS,
+    GUARDRAIL_GROUP_TYPE,
+    *tuple(_LOADED_MODELS)[len(MODELLED_ACCOUNTS) :],
+)
 """Types validated field by field."""
 
 GATEWAY_CONFIG_TYPES: frozenset[str] = frozenset(
@@ -71,7 +80,7 @@ BUDGET_V2_TYPES: frozenset[str] = frozenset({"tenant-budget-config", "team-budge
 BUDGET_V2_KIND = "budget"
 """Tenant and team budgets share one namespace: the platform upserts budgets by name."""
 
-KNOWN_TYPES: frozenset[str] = frozenset({*MANIFEST_MODELS, *LOOSE_ACCOUNT_TYPES})
+KNOWN_TYPES: frozenset[str] = frozenset({*MANIFEST_TYPES, *LOOSE_ACCOUNT_TYPES})
 
 TYPE_ALIASES: dict[str, str] = {
     "provider-account/nvidia-nim": "provider-account/self-hosted-model",
@@ -101,11 +110,20 @@ TYPE_ALIASES: dict[str, str] = {
 
 
 def model_for_type(manifest_type: str) -> type[AnyManifest] | None:
-    if manifest_type in MANIFEST_MODELS:
-        return MANIFEST_MODELS[manifest_type]
+    if manifest_type in _LOADED_MODELS:
+        return _LOADED_MODELS[manifest_type]
+    if manifest_type == GUARDRAIL_GROUP_TYPE:
+        from tfy_gateway.manifests.guardrail_groups import GuardrailConfigGroup
+
+        return GuardrailConfigGroup
     if manifest_type in LOOSE_ACCOUNT_TYPES:
         return LooseAccount
     return None
+
+
+def manifest_models() -> dict[str, type[AnyManifest]]:
+    """Every type validated field by field, with its model (loading them all)."""
+    return {manifest_type: model for manifest_type in MANIFEST_TYPES if (model := model_for_type(manifest_type))}
 
 
 def manifest_key(manifest: dict[str, Any]) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from tfy_gateway.manifests.registry import MANIFEST_MODELS, model_for_type
+from tfy_gateway.manifests.registry import manifest_models, model_for_type
 
 
 def json_schema(manifest_type: str) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def markdown_reference() -> str:
         "",
     ]
     seen: set[type[BaseModel]] = set()
-    for manifest_type, model in MANIFEST_MODELS.items():
+    for manifest_type, model in manifest_models().items():
         lines += [f"## `{manifest_type}`", ""]
         queue: list[type[BaseModel]] = [model]
         while queue:

@@ -16,11 +16,11 @@ from tfy_gateway.gateway.guardrails.integration import (
     GuardrailCall,
     GuardrailUnavailable,
     LocalGuardrail,
+    NotRun,
     RemoteGuardrail,
     Spec,
     Verdict,
 )
-from tfy_gateway.gateway.guardrails.registry import NotRun
 from tfy_gateway.gateway.providers import MemoryTransport
 from tfy_gateway.gateway.providers.transport import HttpResponse
 

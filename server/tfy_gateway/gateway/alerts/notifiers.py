@@ -13,9 +13,8 @@ from __future__ import annotations
 import asyncio
 import smtplib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import anyio.to_thread
 import orjson
 
@@ -24,6 +23,9 @@ from tfy_gateway.gateway.alerts.channels import ChannelSettings
 from tfy_gateway.gateway.alerts.journal import Delivery
 from tfy_gateway.gateway.errors import RemoteError
 from tfy_gateway.gateway.secrets_masking import host_of, scrub
+
+if TYPE_CHECKING:
+    import aiohttp
 
 DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/chat.postMessage"
@@ -47,18 +49,31 @@ class Endpoints:
 
 
 class Notifier:
-    """Owns one aiohttp session for all HTTP deliveries; `open()` before use, `aclose()` after."""
+    """Owns one aiohttp session for all HTTP deliveries; `open()` before use, `aclose()` after.
+
+    The session (and aiohttp itself) is made at the first HTTP delivery: most gateways never send an
+    alert, and importing aiohttp is a sixth of their start-up."""
 
     def __init__(self, endpoints: Endpoints | None = None) -> None:
         self.endpoints = endpoints or Endpoints()
+        self._open = False
         self._session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
+        self._open = True
+
+    def _client(self) -> aiohttp.ClientSession:
+        if not self._open:
+            raise DeliveryError("the notifier is not open (the outbox was not started)")
         if self._session is None:
+            import aiohttp
+
             timeout = aiohttp.ClientTimeout(total=self.endpoints.timeout_s)
             self._session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False)
+        return self._session
 
     async def aclose(self) -> None:
+        self._open = False
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
@@ -86,14 +101,15 @@ class Notifier:
             raise DeliveryError(f"unknown notification target type {kind!r}")
 
     async def _post(self, url: str, body: Any, post: _Post) -> bytes:
-        if self._session is None:
-            raise DeliveryError("the notifier is not open (the outbox was not started)")
+        import aiohttp  # loaded by _client() already: a lookup, on a path that is not per request
+
+        session = self._client()
         host = host_of(url)
         secrets = post.channel.secrets()
         headers = {"Content-Type": "application/json; charset=utf-8", **post.headers}
         timeout = aiohttp.ClientTimeout(total=post.wait_s)
         try:
-            async with self._session.post(
+            async with session.post(
                 url, data=orjson.dumps(body), headers=headers, allow_redirects=False, timeout=timeout
             ) as response:
                 answer = await response.content.read(64 * 1024)

@@ -59,8 +59,13 @@ generation about once per request. Tenfold fewer, larger passes cost less in tot
 
 def tune_for_serving() -> None:
     """Once the app has started: freeze what start-up built (modules, settings, the compiled config),
-    so collections never walk it again, and collect the young generation less often."""
-    gc.collect()
+    so collections never walk it again, and collect the young generation less often.
+
+    Only the two young generations are collected first: a full collection here found nothing to
+    free (0 unreachable objects after a default start) and took 40-130 ms of a 0.5 s start-up, while
+    the young ones take under 1 ms. Whatever cyclic garbage start-up left in the oldest generation is
+    frozen with the rest: bounded, and made once per process."""
+    gc.collect(1)
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(SERVING_GEN0_THRESHOLD, older, oldest)

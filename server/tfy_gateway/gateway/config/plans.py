@@ -17,7 +17,6 @@ from typing import Any, Literal
 from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.config.enforced import is_enforced, uncallable_provider
 from tfy_gateway.gateway.errors import ApiError
-from tfy_gateway.gateway.guardrails.support import group_findings, rules_findings
 from tfy_gateway.gateway.identities import (
     TEAM_TYPE,
     VIRTUAL_ACCOUNT_TYPE,
@@ -28,11 +27,12 @@ from tfy_gateway.gateway.identities import (
 )
 from tfy_gateway.gateway.snapshot import Change, ConfigSnapshot, Resource, ResourceKey
 from tfy_gateway.gateway.store import ResourceRecord, utc_now
-from tfy_gateway.manifests import Catalog, Finding, check_manifest, has_errors, manifest_key
+from tfy_gateway.manifests.catalog import Catalog
+from tfy_gateway.manifests.common import GUARDRAIL_GROUP_TYPE
+from tfy_gateway.manifests.findings import Finding, has_errors
 from tfy_gateway.manifests.global_settings import GlobalSettings
-from tfy_gateway.manifests.guardrail_groups import GuardrailConfigGroup
 from tfy_gateway.manifests.guardrails import GuardrailsConfig
-from tfy_gateway.manifests.registry import AnyManifest
+from tfy_gateway.manifests.registry import AnyManifest, manifest_key
 
 Action = Literal["CREATE", "UPDATE"]
 IDENTITY_TYPES = frozenset({TEAM_TYPE, VIRTUAL_ACCOUNT_TYPE})
@@ -82,6 +82,8 @@ def plan_apply(snapshot: ConfigSnapshot, manifest: dict[str, Any], principal: Pr
     key = manifest_key(manifest)
     existing = snapshot.get(key)
     others = [r.manifest for r in snapshot.provider_accounts() if r.key != key]
+    from tfy_gateway.manifests.validate import check_manifest  # the linter loads with the first apply
+
     model, findings = check_manifest(manifest, Catalog.from_manifests([*others, manifest], complete=True))
     if model is not None:
         findings += _local_findings(snapshot, model)
@@ -168,10 +170,15 @@ def _not_enforced(manifest: Mapping[str, Any]) -> list[Finding]:
 
 def _local_findings(snapshot: ConfigSnapshot, model: AnyManifest) -> list[Finding]:
     """What this gateway refuses, or warns it does not enforce, in an otherwise valid manifest."""
-    if isinstance(model, GuardrailConfigGroup):
-        return group_findings(model)
-    if isinstance(model, GuardrailsConfig):
-        return rules_findings(model, snapshot.guardrail_groups())
+    if model.type == GUARDRAIL_GROUP_TYPE or isinstance(model, GuardrailsConfig):
+        # The guardrail modules load with the first guardrail manifest, not with the gateway.
+        from tfy_gateway.gateway.guardrails.support import group_findings, rules_findings
+        from tfy_gateway.manifests.guardrail_groups import GuardrailConfigGroup
+
+        if isinstance(model, GuardrailConfigGroup):
+            return group_findings(model)
+        if isinstance(model, GuardrailsConfig):
+            return rules_findings(model, snapshot.guardrail_groups())
     if isinstance(model, GlobalSettings):
         parts = {
             "retry_settings": model.retry_settings,

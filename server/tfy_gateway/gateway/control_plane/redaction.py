@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tfy_gateway.gateway.secrets_masking import mask_url
-from tfy_gateway.manifests.lint import SECRET_FIELDS, SECRET_PREFIX
+from tfy_gateway.manifests.secret_fields import SECRET_FIELDS, SECRET_PREFIX
 
 REDACTED = "<redacted>"
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})

@@ -3,123 +3,64 @@
 Overview (`/ui`), logs (`/ui/logs`, `/ui/logs/{id}`), limits and budgets (`/ui/limits`), config
 (`/ui/config`, `/ui/config/resource?kind=&name=&from=&to=`), the login form (`/ui/login`, `/ui/logout`)
 and the stylesheet and icon (`/ui/static/...`). Each page handler returns a `Page` (template and data);
-`routes()` wraps it once: find the viewer (session.py; the login form when there is none), turn an
+`pages.endpoints()` wraps it once: find the viewer (session.py; the login form when there is none), turn an
 `ApiError` into an error page with its status, render with the security headers (render.py).
 The admin token sees everything; a user's token its own logs, usage and counters; a virtual
 account's token its account's. `references/dashboard.md` has the screenshots and the details.
+
+The routes are declared here and their endpoints built on the first request (`pages.py`): jinja2 and
+the page builders are a tenth of the gateway's start-up, and most gateways never serve a page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tfy_gateway.gateway.auth import Principal
-from tfy_gateway.gateway.dashboard.config import config_page, resource_page
-from tfy_gateway.gateway.dashboard.limits import limits_page
-from tfy_gateway.gateway.dashboard.logs import log_detail, logs_page
-from tfy_gateway.gateway.dashboard.overview import overview
-from tfy_gateway.gateway.dashboard.render import Page, Renderer, static_file
-from tfy_gateway.gateway.dashboard.session import (
-    PREFIX,
-    check_same_origin,
-    end_session,
-    form_fields,
-    safe_next,
-    session_principal,
-    start_session,
-)
-from tfy_gateway.gateway.errors import ApiError
-from tfy_gateway.gateway.state import get_state
+from tfy_gateway.gateway.dashboard.session import PREFIX
 
-Handler = Callable[[Request, Principal], Awaitable[Page]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
-NAVIGATION = (
-    ("overview", PREFIX, "Overview"),
-    ("logs", f"{PREFIX}/logs", "Logs"),
-    ("limits", f"{PREFIX}/limits", "Limits & budgets"),
-    ("config", f"{PREFIX}/config", "Config"),
+ROUTES = (
+    (PREFIX, "GET", "overview"),
+    (f"{PREFIX}/", "GET", "overview"),
+    (f"{PREFIX}/logs", "GET", "logs"),
+    (f"{PREFIX}/logs/{{id}}", "GET", "log_detail"),
+    (f"{PREFIX}/limits", "GET", "limits"),
+    (f"{PREFIX}/config", "GET", "config"),
+    (f"{PREFIX}/config/resource", "GET", "resource"),
+    (f"{PREFIX}/login", "GET", "login_form"),
+    (f"{PREFIX}/login", "POST", "login"),
+    (f"{PREFIX}/logout", "POST", "logout"),
+    (f"{PREFIX}/static/{{name}}", "GET", "static"),
 )
+"""(path, method, endpoint name in `pages.endpoints()`)."""
+
+
+class _Endpoints:
+    """One app's dashboard endpoints, built on first use."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, Endpoint] | None = None
+
+    def get(self, name: str) -> Endpoint:
+        if self._built is None:
+            from tfy_gateway.gateway.dashboard.pages import endpoints
+
+            self._built = endpoints()
+        return self._built[name]
 
 
 def routes() -> list[BaseRoute]:
-    """The dashboard's routes, sharing one template environment (made here, not at import)."""
-    renderer = Renderer()
+    endpoints = _Endpoints()
 
-    def page(section: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    def lazy(name: str) -> Endpoint:
         async def endpoint(request: Request) -> Response:
-            try:
-                viewer = session_principal(request)
-            except ApiError as exc:
-                if exc.status != 401 or request.headers.get("authorization"):
-                    return _error(renderer, exc, None)
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse(f"{PREFIX}/login?next={quote(target, safe='')}", status_code=303)
-            try:
-                result = await handler(request, viewer)
-            except ApiError as exc:
-                return _error(renderer, exc, viewer)
-            return renderer.render(result, viewer=viewer, section=section, navigation=NAVIGATION, prefix=PREFIX)
+            return await endpoints.get(name)(request)
 
         return endpoint
 
-    async def login_form(request: Request) -> Response:
-        return _login(renderer, request.query_params.get("next"), None, 200)
-
-    async def login(request: Request) -> Response:
-        try:
-            check_same_origin(request)
-            fields = await form_fields(request)
-        except ApiError as exc:
-            return _error(renderer, exc, None)
-        token = fields.get("token", "").strip()
-        target = safe_next(fields.get("next"))
-        try:
-            get_state(request).authenticator.require(f"Bearer {token}")
-        except ApiError as exc:
-            return _login(renderer, target, exc.message, 401)
-        response = RedirectResponse(target, status_code=303)
-        start_session(response, request, token)
-        return response
-
-    async def logout(request: Request) -> Response:
-        try:
-            check_same_origin(request)
-        except ApiError as exc:
-            return _error(renderer, exc, None)
-        response = RedirectResponse(f"{PREFIX}/login", status_code=303)
-        end_session(response, request)
-        return response
-
-    async def static(request: Request) -> Response:
-        found = static_file(request.path_params["name"])
-        return found if found is not None else Response("not found", status_code=404, media_type="text/plain")
-
-    return [
-        Route(PREFIX, page("overview", overview), methods=["GET"]),
-        Route(f"{PREFIX}/", page("overview", overview), methods=["GET"]),
-        Route(f"{PREFIX}/logs", page("logs", logs_page), methods=["GET"]),
-        Route(f"{PREFIX}/logs/{{id}}", page("logs", log_detail), methods=["GET"]),
-        Route(f"{PREFIX}/limits", page("limits", limits_page), methods=["GET"]),
-        Route(f"{PREFIX}/config", page("config", config_page), methods=["GET"]),
-        Route(f"{PREFIX}/config/resource", page("config", resource_page), methods=["GET"]),
-        Route(f"{PREFIX}/login", login_form, methods=["GET"]),
-        Route(f"{PREFIX}/login", login, methods=["POST"]),
-        Route(f"{PREFIX}/logout", logout, methods=["POST"]),
-        Route(f"{PREFIX}/static/{{name}}", static, methods=["GET"]),
-    ]
-
-
-def _login(renderer: Renderer, target: str | None, error: str | None, status: int) -> Response:
-    page = Page("login.html.j2", {"next": safe_next(target), "error": error}, status=status)
-    return renderer.render(page, viewer=None, section="login", navigation=(), prefix=PREFIX)
-
-
-def _error(renderer: Renderer, exc: ApiError, viewer: Principal | None) -> Response:
-    page = Page("error.html.j2", {"status": exc.status, "message": exc.message}, status=exc.status)
-    navigation = NAVIGATION if viewer is not None else ()
-    return renderer.render(page, viewer=viewer, section="", navigation=navigation, prefix=PREFIX)
+    return [Route(path, lazy(name), methods=[method]) for path, method, name in ROUTES]

@@ -15,6 +15,7 @@ state (`data_plane_of`). Nothing here is module-level: two apps in one process n
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -35,7 +36,8 @@ from tfy_gateway.gateway.limits.failover import FailoverLimitState
 from tfy_gateway.gateway.limits.journal import LIMITS_FILE
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.observability.telemetry import Telemetry
-from tfy_gateway.gateway.providers import AiohttpTransport, Transport
+from tfy_gateway.gateway.providers import DeferredTransport, Transport
+from tfy_gateway.gateway.providers.deferred_transport import ClosableTransport
 from tfy_gateway.gateway.request_logs import LOGS_FILE, LogWriter, log_backend
 from tfy_gateway.gateway.routing import Router
 from tfy_gateway.gateway.settings import GatewaySettings
@@ -145,7 +147,7 @@ class DataPlane:
                 limits = PolicyLimits(limiter)
             transport = options.transport
             if transport is None:
-                owned = AiohttpTransport(settings.connection_limit, max_response_bytes=settings.max_response_bytes)
+                owned = DeferredTransport(functools.partial(_aiohttp_transport, settings))
                 stack.push_async_callback(owned.aclose)
                 transport = owned
             logs = LogWriter(
@@ -221,3 +223,11 @@ def _redis_link(settings: GatewaySettings, metrics: GatewayMetrics) -> RedisLink
         settings.on_state_error,
     )
     return link
+
+
+def _aiohttp_transport(settings: GatewaySettings) -> ClosableTransport:
+    """The production transport; its module (and aiohttp) is imported here, in the deferred transport's
+    worker thread, not while the gateway starts."""
+    from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
+
+    return AiohttpTransport(settings.connection_limit, max_response_bytes=settings.max_response_bytes)

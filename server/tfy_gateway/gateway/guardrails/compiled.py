@@ -13,14 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from tfy_gateway.gateway.guardrails.header import RequestedGuardrails
 from tfy_gateway.gateway.guardrails.integration import Guardrail
 from tfy_gateway.gateway.guardrails.matching import RuleMatcher
-from tfy_gateway.gateway.guardrails.registry import build
 from tfy_gateway.manifests.global_settings import GlobalSettings
-from tfy_gateway.manifests.guardrail_groups import GuardrailConfigGroup
 from tfy_gateway.manifests.guardrails import GuardrailsConfig
+
+if TYPE_CHECKING:
+    from tfy_gateway.manifests.guardrail_groups import GuardrailConfigGroup
 
 DEFAULT_TIMEOUT_MS = 5000
 
@@ -101,6 +103,19 @@ def _union(*lists: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ref for refs in lists for ref in refs))
 
 
+def _integrations(groups: tuple[GuardrailConfigGroup, ...], resolve: Callable[[str], str]) -> dict[str, Guardrail]:
+    """Every group's checks by reference; the vendors' modules load with the first group."""
+    if not groups:
+        return {}
+    from tfy_gateway.gateway.guardrails.registry import build
+
+    return {
+        f"{group.name}/{integration.name}": build(group.name, integration, resolve)
+        for group in groups
+        for integration in group.integrations
+    }
+
+
 def compile_guardrails(
     config: GuardrailsConfig | None,
     groups: Iterable[GuardrailConfigGroup],
@@ -109,11 +124,7 @@ def compile_guardrails(
     *,
     default_timeout_ms: int = DEFAULT_TIMEOUT_MS,
 ) -> CompiledGuardrails:
-    integrations = {
-        f"{group.name}/{integration.name}": build(group.name, integration, resolve)
-        for group in groups
-        for integration in group.integrations
-    }
+    integrations = _integrations(tuple(groups), resolve)
     rules = tuple(
         CompiledRule(
             rule.id,

@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tfy_gateway.gateway.guardrails.compiled import CompiledGuardrails, CompiledRule
-from tfy_gateway.gateway.guardrails.integration import Guardrail, LocalGuardrail
-from tfy_gateway.gateway.guardrails.registry import NotRun
+from tfy_gateway.gateway.guardrails.integration import Guardrail, LocalGuardrail, NotRun
 
 
 def explain(

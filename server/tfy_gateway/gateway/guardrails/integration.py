@@ -112,3 +112,11 @@ class RemoteGuardrail(ABC):
 
 
 Guardrail = LocalGuardrail | RemoteGuardrail
+
+
+class NotRun(LocalGuardrail):
+    """A type this gateway does not run: reported as skipped on every request it would apply to. Here,
+    not in registry.py, so that the stage can recognise one without loading every vendor's checks."""
+
+    def check_now(self, call: GuardrailCall) -> Verdict:
+        raise AssertionError("the stage reports a NotRun guardrail as skipped without checking")

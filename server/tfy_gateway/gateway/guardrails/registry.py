@@ -23,7 +23,7 @@ from tfy_gateway.gateway.guardrails.integration import (
     Guardrail,
     GuardrailCall,
     GuardrailUnavailable,
-    LocalGuardrail,
+    NotRun,
     RemoteGuardrail,
     Spec,
     Verdict,
@@ -72,13 +72,6 @@ def runs_locally(integration: AnyGuardrail) -> bool:
     if kind in KEY_AUTH_ONLY:
         return isinstance(getattr(integration, "auth_data", None), ApiKeyAuth)
     return kind in LOCAL_TYPES or kind in REMOTE_TYPES
-
-
-class NotRun(LocalGuardrail):
-    """A type this gateway does not run: reported as skipped on every request it would apply to."""
-
-    def check_now(self, call: GuardrailCall) -> Verdict:
-        raise AssertionError("the stage reports a NotRun guardrail as skipped without checking")
 
 
 class Misconfigured(RemoteGuardrail):

@@ -35,9 +35,9 @@ from tfy_gateway.gateway.guardrails.integration import (
     GuardrailCall,
     GuardrailUnavailable,
     LocalGuardrail,
+    NotRun,
     Verdict,
 )
-from tfy_gateway.gateway.guardrails.registry import NotRun
 from tfy_gateway.gateway.providers.transport import Transport
 
 logger = logging.getLogger(__name__)

@@ -32,7 +32,8 @@ OAuth token via google-auth, the `[vertex]` extra); stream (reading a streamed a
 
 from __future__ import annotations
 
-from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
+from typing import TYPE_CHECKING
+
 from tfy_gateway.gateway.providers.base import (
     NO_CALL_OPTIONS,
     CallOptions,
@@ -48,6 +49,7 @@ from tfy_gateway.gateway.providers.base import (
     Usage,
     WireFormat,
 )
+from tfy_gateway.gateway.providers.deferred_transport import DeferredTransport
 from tfy_gateway.gateway.providers.dispatch import ADAPTERS, call
 from tfy_gateway.gateway.providers.memory_transport import MemoryTransport, Trickle
 from tfy_gateway.gateway.providers.secrets import SecretError, SecretResolver
@@ -74,6 +76,7 @@ __all__ = [
     "PROVIDERS",
     "AiohttpTransport",
     "CallOptions",
+    "DeferredTransport",
     "Endpoint",
     "FormFile",
     "HttpRequest",
@@ -105,3 +108,16 @@ __all__ = [
     "ends_stream",
     "target_for",
 ]
+
+if TYPE_CHECKING:
+    from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
+
+
+def __getattr__(name: str) -> object:
+    """`AiohttpTransport` is loaded when asked for: importing aiohttp is a sixth of the gateway's start-up,
+    and the data plane builds it only on the first upstream call (see deferred_transport)."""
+    if name == "AiohttpTransport":
+        from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
+
+        return AiohttpTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

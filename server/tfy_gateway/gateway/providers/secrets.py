@@ -14,11 +14,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from tfy_gateway.gateway.errors import ConfigError
 
@@ -117,9 +115,16 @@ class SecretResolver:
 
 def _load(path: Path) -> dict[str, dict[str, str]]:
     text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        parse: Callable[[str], Any] = json.loads
+        errors: tuple[type[Exception], ...] = (json.JSONDecodeError,)
+    else:  # PyYAML loads only for a YAML secrets file: most gateways start without it
+        import yaml
+
+        parse, errors = yaml.safe_load, (yaml.YAMLError,)
     try:
-        data: Any = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        data: Any = parse(text)
+    except errors as exc:
         # The parser's message may quote file content, i.e. a secret: report the position only.
         line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", None)
         raise SecretError(
