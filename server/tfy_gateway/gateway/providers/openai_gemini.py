@@ -41,6 +41,7 @@ from tfy_gateway.gateway.providers.base import (
     UpstreamTarget,
     Usage,
 )
+from tfy_gateway.gateway.providers.chat_turns import tool_call
 from tfy_gateway.gateway.providers.gemini_errors import gemini_error
 from tfy_gateway.gateway.providers.openai_gemini_stream import (
     FINISH_REASONS,
@@ -141,20 +142,8 @@ def _parts(content: Any, provider: str) -> list[dict[str, Any]]:
 
 def _function_call(call: Any, provider: str) -> tuple[str, dict[str, Any]]:
     """An assistant tool call as (its id, a functionCall part)."""
-    function = call.get("function") if isinstance(call, dict) else None
-    if not isinstance(function, dict) or not function.get("name"):
-        raise InvalidRequest(400, "assistant tool_calls entries need function.name", provider, param="messages")
-    arguments = function.get("arguments") or "{}"
-    try:
-        parsed = orjson.loads(arguments) if isinstance(arguments, str) else arguments
-    except orjson.JSONDecodeError:
-        raise InvalidRequest(
-            400, f"tool call {function['name']!r}: function.arguments is not valid JSON", provider, param="messages"
-        ) from None
-    call_id = str(call.get("id") or "")
-    part: dict[str, Any] = {
-        "functionCall": {"name": function["name"], "args": parsed if isinstance(parsed, dict) else {}}
-    }
+    call_id, name, arguments = tool_call(call, provider)
+    part: dict[str, Any] = {"functionCall": {"name": name, "args": arguments}}
     google = (call.get("extra_content") or {}).get("google") if isinstance(call.get("extra_content"), dict) else None
     if isinstance(google, dict) and isinstance(google.get("thought_signature"), str):
         part["thoughtSignature"] = google["thought_signature"]  # handed out with the call (see openai_tool_call)
