@@ -113,7 +113,7 @@ def tools(value: Any, path: str) -> None:
             name = function.get("name")
             if not isinstance(name, str) or not name:
                 _fail(f"{where}.function.name", "a non-empty string", name)
-            _optional(function, where + ".function", {"description": text, "parameters": obj, "strict": boolean})
+            _optional(function, where + ".function", FUNCTION_FIELDS)
 
 
 def tool_choice(value: Any, path: str) -> None:
@@ -146,15 +146,19 @@ def stream_options(value: Any, path: str) -> None:
 
 
 def messages(value: Any, path: str) -> None:
-    """Each message's content, tool calls and ids (the endpoint already checked the list and roles)."""
+    """Each message's content, tool calls and ids (the endpoint already checked the list and roles).
+    A message's path is spelled out only when something of it needs a closer look: most messages are
+    a role and a string."""
     if not isinstance(value, list):
         return  # the endpoint's required-field check names it
     for index, message in enumerate(value):
-        where = f"{path}[{index}]"
         if not isinstance(message, dict):
-            _fail(where, "an object with role and content", message)
-        _content(message.get("content"), f"{where}.content")
-        _optional(message, where, {"name": text, "tool_call_id": text, "tool_calls": _tool_calls})
+            _fail(f"{path}[{index}]", "an object with role and content", message)
+        content = message.get("content")
+        if content is not None and not isinstance(content, str):
+            _content(content, f"{path}[{index}].content")
+        if not MESSAGE_FIELDS.keys().isdisjoint(message):
+            _optional(message, f"{path}[{index}]", MESSAGE_FIELDS)
 
 
 def _content(value: Any, path: str) -> None:
@@ -181,7 +185,7 @@ def _tool_calls(value: Any, path: str) -> None:
     for index, call in enumerate(value):
         where = f"{path}[{index}]"
         obj(call, where)
-        _optional(call, where, {"id": text, "type": text})
+        _optional(call, where, TOOL_CALL_FIELDS)
         function = call.get("function")
         obj(function, f"{where}.function")
         name = function.get("name")
@@ -191,6 +195,10 @@ def _tool_calls(value: Any, path: str) -> None:
         if arguments is not None and not isinstance(arguments, (str, dict)):
             _fail(f"{where}.function.arguments", "a JSON string", arguments)
 
+
+FUNCTION_FIELDS: Mapping[str, Check] = {"description": text, "parameters": obj, "strict": boolean}
+MESSAGE_FIELDS: Mapping[str, Check] = {"name": text, "tool_call_id": text, "tool_calls": _tool_calls}
+TOOL_CALL_FIELDS: Mapping[str, Check] = {"id": text, "type": text}
 
 COMMON: Mapping[str, Check] = {
     "max_tokens": whole(MAX_OUTPUT_TOKENS, "output tokens per choice"),
@@ -265,7 +273,7 @@ def response_tools(value: Any, path: str) -> None:
             name = tool.get("name")
             if not isinstance(name, str) or not name:
                 _fail(f"{where}.name", "a non-empty string", name)
-            _optional(tool, where, {"description": text, "parameters": obj, "strict": boolean})
+            _optional(tool, where, FUNCTION_FIELDS)
 
 
 def response_tool_choice(value: Any, path: str) -> None:
@@ -300,10 +308,16 @@ RESPONSES: Mapping[str, Check] = {
 
 
 def _optional(body: Mapping[str, Any], path: str, checks: Mapping[str, Check]) -> None:
-    for name, check in checks.items():
-        value = body.get(name)
+    """Each field of `body` that `checks` knows, in the checks' order (the first wrong one is named,
+    whatever the body's order). Only the fields the body has are visited: a body sets a few of the
+    dozens a chat request may."""
+    present = checks.keys() & body.keys()
+    if not present:
+        return
+    for name in present if len(present) == 1 else [name for name in checks if name in present]:
+        value = body[name]
         if value is not None:
-            check(value, f"{path}.{name}" if path else name)
+            checks[name](value, f"{path}.{name}" if path else name)
 
 
 def check_body(endpoint: str, body: dict[str, Any]) -> None:
