@@ -22,6 +22,7 @@ never make a header the server refuses to send after the provider was already ca
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Any
@@ -71,6 +72,8 @@ def header_json(value: Any) -> bytes:
 
 def header_text(text: str) -> bytes:
     """`text` as a header value: anything outside printable ASCII becomes `?`."""
+    if text.isascii() and text.isprintable():  # the common case: ' ' to '~' already (no control character)
+        return text.encode("ascii")
     return "".join(c if " " <= c <= "~" else "?" for c in text).encode("ascii")
 
 
@@ -79,18 +82,27 @@ def _rule(rule: AppliedRule) -> dict[str, str]:
 
 
 def _number(value: float) -> bytes:
+    if type(value) is int:  # request and token counts
+        return str(value).encode()
     return (str(int(value)) if value == int(value) else f"{value:.6f}".rstrip("0")).encode()
+
+
+@functools.lru_cache(maxsize=32)
+def _limit_names(name: str) -> tuple[bytes, bytes, bytes]:
+    """The three `x-ratelimit-*-<name>` header names of one kind of limit, built once per kind."""
+    suffix = name.encode()
+    return b"x-ratelimit-limit-" + suffix, b"x-ratelimit-remaining-" + suffix, b"x-ratelimit-reset-" + suffix
 
 
 def limit_headers(headroom: tuple[Headroom, ...]) -> Headers:
     """`x-ratelimit-*` for each kind of limit that applied (remaining 0 when it refused)."""
     headers: Headers = []
     for room in headroom:
-        suffix = room.name.encode()
-        headers.append((b"x-ratelimit-limit-" + suffix, _number(room.limit)))
-        headers.append((b"x-ratelimit-remaining-" + suffix, _number(room.remaining)))
+        limit, remaining, reset = _limit_names(room.name)
+        headers.append((limit, _number(room.limit)))
+        headers.append((remaining, _number(room.remaining)))
         if room.reset_s is not None:
-            headers.append((b"x-ratelimit-reset-" + suffix, str(math.ceil(room.reset_s)).encode()))
+            headers.append((reset, str(math.ceil(room.reset_s)).encode()))
     return headers
 
 
