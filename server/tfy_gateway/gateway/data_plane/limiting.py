@@ -68,13 +68,16 @@ class PolicyLimits:
         policies = request.config.limits
         if principal is None or request.model is None or policies.empty:
             return None
+        metadata = request.options.metadata
+        if self.limiter.charges_none(policies, request.model, principal.subject, principal.subjects, metadata):
+            return None  # rules exist, none applies to requests like this one (known from an earlier one)
         generates = request.endpoint.name in GENERATING_ENDPOINTS
         catalog = request.config.catalog
         limit_request = LimitRequest(
             model=request.model,
             caller=principal.subject,
             subjects=principal.subjects,
-            metadata=request.options.metadata,
+            metadata=metadata,
             body=request.body,
             generates=generates,
             sends=sent_as(request.body, request.plan, catalog) if generates and policies.counts_tokens else AS_OPENAI,

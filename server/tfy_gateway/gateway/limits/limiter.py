@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -111,6 +111,8 @@ Measure = Literal["request", "tokens", "cost", "budget-tokens"]
 or its token estimate under a token budget (checked for room: spend below the limit)."""
 
 MAX_REMEMBERED_PLANS = 10_000
+Shape = tuple[str, str, tuple[str, ...], frozenset[tuple[str, str]]]
+"""(model, caller, the caller's subjects, metadata items): what a request's plan of counters depends on."""
 MAX_REMEMBERED_MODELS = 10_000
 
 
@@ -143,7 +145,7 @@ class _Memo:
     __slots__ = ("budgets", "plans", "rate_limits")
 
     def __init__(self, policies: LimitPolicies, model_cache_size: int) -> None:
-        self.plans: dict[tuple[str, str, tuple[str, ...], frozenset[tuple[str, str]]], _Plan] = {}
+        self.plans: dict[Shape, _Plan] = {}
         self.rate_limits = ModelMemo(policies.rate_limits.index, _by_subject, model_cache_size)
         self.budgets = ModelMemo(policies.budgets.index, _by_subject, model_cache_size)
 
@@ -267,11 +269,20 @@ class Limiter:
         self._windows[period] = (start, end, bucket, expires_at)
         return bucket, expires_at
 
+    def charges_none(
+        self, policies: LimitPolicies, model: str, caller: str, subjects: tuple[str, ...], metadata: Mapping[str, str]
+    ) -> bool:
+        """True when requests of this shape were planned before and no counter applies to them, so
+        `reserve` would return None: the caller may skip building what only charges read (the
+        request's token estimate inputs, its costliest price). False when unknown yet."""
+        plan = self._memos.of(policies).plans.get(_shape(model, caller, subjects, metadata))
+        return plan is not None and not plan.slots
+
     def _plan(self, policies: LimitPolicies, request: LimitRequest) -> _Plan:
         """Which counters a request of this shape is charged in. Requests of one caller, model and
         metadata meet the same rules and counters, so the plan is remembered per compiled config
         (in the limiter's memo of it: the compiled config itself never changes)."""
-        shape = (request.model, request.caller, request.subjects, frozenset(request.metadata.items()))
+        shape = _shape(request.model, request.caller, request.subjects, request.metadata)
         memo = self._memos.of(policies)
         plans = memo.plans
         plan = plans.get(shape)
@@ -442,6 +453,11 @@ class Limiter:
             estimate=draft._estimate,
             ticket=admission.ticket,
         )
+
+
+def _shape(model: str, caller: str, subjects: tuple[str, ...], metadata: Mapping[str, str]) -> Shape:
+    """What decides which counters a request is charged in: its model, caller and metadata."""
+    return (model, caller, subjects, frozenset(metadata.items()))
 
 
 def _headroom(draft: _Draft, admission: Admission) -> tuple[Headroom, ...]:
