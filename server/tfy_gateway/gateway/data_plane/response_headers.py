@@ -34,32 +34,73 @@ from tfy_gateway.gateway.data_plane.asgi import Headers
 from tfy_gateway.gateway.data_plane.context import RequestContext
 
 
+AppliedKey = tuple[
+    tuple[str | None, str | None, str | None, str | None, bool] | None,
+    tuple[AppliedRule, ...],
+    tuple[AppliedRule, ...],
+    tuple[int, int],
+]
+"""What `x-tfy-applied-configurations` says besides guardrails: (load balancing: config, rule,
+strategy, target, virtual model; the limit rules; the audit rules that would have refused; retries
+and fallbacks). Plain hashable values, the same for every request of one shape."""
+
+
 def applied_configurations(request: RequestContext) -> dict[str, Any]:
+    return _applied(_applied_key(request), request)
+
+
+def _applied_key(request: RequestContext) -> AppliedKey:
     plan = request.plan
-    applied: dict[str, Any] = {}
+    balanced = None
     if plan is not None and (plan.rule_id is not None or plan.virtual_model):
+        target = request.served.target if request.served else None
+        balanced = (plan.config_name, plan.rule_id, plan.strategy, target, plan.virtual_model)
+    reservation = request.reservation
+    would_block = reservation.would_block if reservation is not None else ()
+    return balanced, request.limits_applied, would_block, request.retries_and_fallbacks()
+
+
+def _applied(key: AppliedKey, request: RequestContext | None) -> dict[str, Any]:
+    """The header's object; `request`'s guardrail report too (None: no report, as in `_applied_json`)."""
+    balanced, rules, would_block, (retries, fallbacks) = key
+    applied: dict[str, Any] = {}
+    if balanced is not None:
+        config, rule_id, strategy, target, virtual_model = balanced
         applied["load_balancing"] = {
-            "config": plan.config_name,
-            "rule_id": plan.rule_id,
-            "strategy": plan.strategy,
-            "target": request.served.target if request.served else None,
-            "virtual_model": plan.virtual_model,
+            "config": config,
+            "rule_id": rule_id,
+            "strategy": strategy,
+            "target": target,
+            "virtual_model": virtual_model,
         }
-    if rules := request.limits_applied:
+    if rules:
         if (rate_limit := rate_limit_of(rules)) is not None:
             applied["rate_limit"] = _rule(rate_limit)
         if budgets := budgets_of(rules):
             applied["budgets"] = [_rule(budget) for budget in budgets]
-    reservation = request.reservation
-    if reservation is not None and reservation.would_block:
-        applied["would_block"] = [{"kind": rule.kind, **_rule(rule)} for rule in reservation.would_block]
-    if request.guardrails is not None:
+    if would_block:
+        applied["would_block"] = [{"kind": rule.kind, **_rule(rule)} for rule in would_block]
+    if request is not None and request.guardrails is not None:
         applied["guardrails"] = request.guardrails.applied()
-    retries, fallbacks = request.retries_and_fallbacks()
     if retries or fallbacks:
         applied["retries"] = retries
         applied["fallbacks"] = fallbacks
     return applied
+
+
+@functools.lru_cache(maxsize=1024)
+def _applied_json(key: AppliedKey) -> bytes:
+    """The header's value for a request without guardrails, encoded once per shape: requests of one
+    caller and route repeat it, and its dicts and JSON cost more than hashing the key."""
+    return header_json(_applied(key, None))
+
+
+def applied_header(request: RequestContext) -> bytes:
+    """`x-tfy-applied-configurations`' value (a guardrail report is per request: never remembered)."""
+    key = _applied_key(request)
+    if request.guardrails is None:
+        return _applied_json(key)
+    return header_json(_applied(key, request))
 
 
 def header_json(value: Any) -> bytes:
@@ -112,7 +153,7 @@ def response_headers(request: RequestContext, *, content_type: str | None, timin
         headers.append((b"content-type", content_type.encode("latin-1")))
     if request.served is not None:
         headers.append((b"x-tfy-resolved-model", header_text(request.served.target)))
-    headers.append((b"x-tfy-applied-configurations", header_json(applied_configurations(request))))
+    headers.append((b"x-tfy-applied-configurations", applied_header(request)))
     if headroom := request.headroom:
         headers += limit_headers(headroom)
     if timing:
