@@ -463,27 +463,28 @@ def _shape(model: str, caller: str, subjects: tuple[str, ...], metadata: Mapping
 def _headroom(draft: _Draft, admission: Admission) -> tuple[Headroom, ...]:
     """Per kind, what is left under the tightest deciding counter once this request is held."""
     tightest: dict[str, tuple[int, int]] = {}  # kind -> (left, position)
+    holds, owners, used = draft.holds, draft.owners, admission.used
     for position, charge in enumerate(draft.charges):
         if charge.limit is None:
             continue
-        left = charge.limit - admission.used[position] - charge.amount
-        kind = draft.holds[position].kind
-        room = kind if isinstance(draft.owners[position], LimitRule) or kind == "cost" else "budget-tokens"
+        left = charge.limit - used[position] - charge.amount
+        kind = holds[position].kind
+        room = kind if kind == "cost" or isinstance(owners[position], LimitRule) else "budget-tokens"
         known = tightest.get(room)
         if known is None or left < known[0]:
             tightest[room] = (left, position)
     rooms = []
     for name, (left, position) in tightest.items():
-        owner, bucket = draft.owners[position], draft.charges[position].bucket
+        owner, charge = owners[position], draft.charges[position]
         if isinstance(owner, LimitRule):
             oldest = admission.oldest[position]
             reset = owner.unit.period.expires_at(oldest) - draft.now if oldest is not None else 0.0
-            rooms.append(Headroom(name, owner.limit, max(left, 0), max(reset, 0.0)))
+            rooms.append(_new(Headroom, (name, owner.limit, max(left, 0), max(reset, 0.0))))
         else:
             unit = owner.unit
-            ends = unit.period.expires_at(bucket)
+            ends = charge.expires_at  # the budget period's end: `_window` computed it for this bucket
             reset_s = None if math.isinf(ends) else max(ends - draft.now, 0.0)
-            rooms.append(Headroom(name, unit.show(owner.limit), unit.show(max(left, 0)), reset_s))
+            rooms.append(_new(Headroom, (name, unit.show(owner.limit), unit.show(max(left, 0)), reset_s)))
     return tuple(rooms)
 
 
