@@ -332,19 +332,32 @@ class Limiter:
         adjustments: list[Adjustment] = []
         watched: list[Hold] = []
         watching = self._watch is not None
+        spent = None if release else _nano_usd(cost)  # the real cost, converted once for every cost hold
         for hold in reservation.holds:
-            delta = -hold.amount if release else _correction(hold, tokens, cost)
+            if release:
+                delta = -hold.amount
+            elif hold.kind == "tokens":
+                delta = tokens - hold.amount if tokens is not None else 0
+            elif hold.kind == "cost":
+                delta = spent - hold.amount if spent is not None else 0
+            else:  # a request stays counted
+                delta = 0
             if delta or (watching and hold.budget is not None and hold.budget.alerting is not None):
                 adjustments.append(_new(Adjustment, (hold.key, hold.bucket, hold.span, delta)))
                 watched.append(hold)
         return adjustments, watched
 
     def _observe(self, watched: list[Hold], totals: Sequence[int]) -> None:
-        if self._watch is not None:
-            now = self.clock()
+        """Budget alerts: each alerting budget's total after the settlement (others have no threshold)."""
+        watch = self._watch
+        if watch is not None:
+            now = None
             for hold, total in zip(watched, totals, strict=True):
-                if hold.budget is not None:
-                    self._watch.observe(hold.budget, hold.entity, hold.bucket, total, now)
+                budget = hold.budget
+                if budget is not None and budget.alerting is not None:
+                    if now is None:
+                        now = self.clock()
+                    watch.observe(budget, hold.entity, hold.bucket, total, now)
 
     # --- building charges ----------------------------------------------------------------------
 
@@ -514,9 +527,8 @@ def _wait(rule: LimitRule, frees: int | None, now: float) -> float | None:
     return max(0.0, period.expires_at(frees) - now) if frees is not None else float(period.seconds)
 
 
-def _correction(hold: Hold, tokens: int | None, cost: float | None) -> int:
-    if hold.kind == "tokens" and tokens is not None:
-        return tokens - hold.amount
-    if hold.kind == "cost" and cost is not None and cost == cost:  # not NaN
-        return bounded(round(min(cost * NANO_USD, MAX_AMOUNT))) - hold.amount
-    return 0
+def _nano_usd(cost: float | None) -> int | None:
+    """A settled cost in the counters' unit (None, or NaN: unknown, the estimate stays)."""
+    if cost is None or cost != cost:
+        return None
+    return bounded(round(min(cost * NANO_USD, MAX_AMOUNT)))
