@@ -230,6 +230,7 @@ class Limiter:
         now = draft.now
         charges, holds, owners = draft.charges, draft.holds, draft.owners
         windows = self._windows
+        tokens = cost = 0  # the request's estimated tokens (at least 1) and cost, once a counter needs them
         for slot in plan.slots:
             known = windows.get(slot.period)  # `_window`'s remembered answer, looked up in place
             if known is not None and known[0] <= now < known[1]:
@@ -239,12 +240,17 @@ class Limiter:
             measure = slot.measure
             if measure == "request":
                 need = amount = 1
-            elif measure == "tokens":
-                need = amount = bounded(min(max(sum(draft.estimate), 1), max(slot.cap, 1)))
             elif measure == "cost":
-                need, amount = 1, self._cost_estimate(draft)
-            else:  # a token budget
-                need, amount = 1, bounded(max(sum(draft.estimate), 1))
+                if not cost:
+                    cost = self._cost_estimate(draft)
+                need, amount = 1, cost
+            else:
+                if not tokens:
+                    tokens = max(sum(draft.estimate), 1)
+                if measure == "tokens":
+                    need = amount = bounded(min(tokens, max(slot.cap, 1)))
+                else:  # a token budget
+                    need, amount = 1, bounded(tokens)
             # Every field in order, built as tuples: the named tuples' own __new__ costs twice as much.
             key, span = slot.key, slot.span
             charges.append(_new(Charge, (key, bucket, span, amount, need, slot.limit, slot.enforce, expires_at)))
