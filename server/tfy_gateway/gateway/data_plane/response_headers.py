@@ -33,7 +33,6 @@ from tfy_gateway.gateway.applied import AppliedRule, Headroom, budgets_of, rate_
 from tfy_gateway.gateway.data_plane.asgi import Headers
 from tfy_gateway.gateway.data_plane.context import RequestContext
 
-
 AppliedKey = tuple[
     tuple[str | None, str | None, str | None, str | None, bool] | None,
     tuple[AppliedRule, ...],
