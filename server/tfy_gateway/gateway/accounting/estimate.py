@@ -27,14 +27,16 @@ def _text_chars(value: Any) -> int:
     (Plain loops: this runs per request under token limits and budgets.)"""
     if isinstance(value, str):
         return len(value)
+    if value is None:  # a field the body does not set: no ABC check for it
+        return 0
     total = 0
     if isinstance(value, list):
         for item in value:
-            total += _text_chars(item)
-    elif isinstance(value, Mapping):
+            total += len(item) if isinstance(item, str) else _text_chars(item)
+    elif isinstance(value, (dict, Mapping)):  # dict first: a plain dict skips the ABC check
         for key, item in value.items():
             if key in TEXT_KEYS:
-                total += _text_chars(item)
+                total += len(item) if isinstance(item, str) else _text_chars(item)
     return total
 
 
