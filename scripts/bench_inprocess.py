@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import inspect
 import json
 import os
 import pstats
@@ -277,10 +278,19 @@ async def own_work(spec: dict[str, Any], batches: int, batch: int) -> dict[str, 
     from tfy_gateway.gateway.settings import GatewaySettings
 
     system = spec["system"]
-    replay = Replay(AiohttpTransport())
-    app: Any = create_app(
-        GatewaySettings(data_dir=Path(spec["data_dir"]), admin_token=spec["token"]), transport=replay, tune_gc=True
-    )
+    settings = GatewaySettings(data_dir=Path(spec["data_dir"]), admin_token=spec["token"])
+    replay: Replay | None = None
+    if "transport" in inspect.signature(create_app).parameters:
+        replay = Replay(AiohttpTransport())
+        app: Any = create_app(settings, transport=replay, tune_gc=True)
+    else:  # an older source (bisecting): its data plane builds an AiohttpTransport itself, so wrap that one
+        from tfy_gateway.gateway.data_plane import runtime
+
+        def replaying(*args: Any, **kwargs: Any) -> Replay:
+            return Replay(AiohttpTransport(*args, **kwargs))
+
+        runtime.AiohttpTransport = replaying
+        app = create_app(settings, tune_gc=True)
     headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {spec['token']}".encode())]
     if system in ("gateway-all", "gateway-nomatch"):
         metadata = manifests.METADATA if system == "gateway-all" else NOMATCH_METADATA
@@ -297,7 +307,8 @@ async def own_work(spec: dict[str, Any], batches: int, batch: int) -> dict[str, 
                 await drive(app, path, headers, body, batch, 1)
                 spent.append((time.thread_time() - started) / batch * 1e6)
     finally:
-        await replay.aclose()
+        if replay is not None:  # an older source's data plane closed its own
+            await replay.aclose()
     return {"system": system, "own_us_per_request": min(spent), "median_us_per_request": statistics.median(spent)}
 
 
