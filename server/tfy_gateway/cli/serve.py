@@ -230,7 +230,7 @@ def _prepare_data_dir(settings: GatewaySettings) -> None:
 
 def _uvicorn_options(settings: GatewaySettings, args: argparse.Namespace) -> dict[str, Any]:
     """What one process and N workers are served with alike."""
-    return {
+    options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": args.log_level,
@@ -239,6 +239,12 @@ def _uvicorn_options(settings: GatewaySettings, args: argparse.Namespace) -> dic
         "server_header": False,
         "ws": "none",  # the gateway serves no WebSocket: skip importing a WebSocket stack at start-up
     }
+    try:  # httptools (uvicorn[standard]) with a plain answer's head and body in one write
+        from tfy_gateway.cli.uvicorn_http import OneWriteHttpToolsProtocol
+    except ImportError:  # no httptools: uvicorn's own choice (h11)
+        return options
+    options["http"] = OneWriteHttpToolsProtocol
+    return options
 
 
 def _seed_when_up(server: Any, settings: GatewaySettings, offline: OfflineProviders) -> None:
