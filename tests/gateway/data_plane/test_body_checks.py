@@ -18,6 +18,9 @@ MALFORMED: list[tuple[dict[str, Any], str]] = [
     ({"tools": [{"type": "function"}]}, "tools[0].function"),
     ({"tools": [{"type": "function", "function": {"name": "f", "parameters": "x"}}]}, "tools[0].function.parameters"),
     ({"temperature": "hot"}, "temperature"),
+    # Two wrong fields: the first in the checks' order is named, whatever the body's order.
+    ({"top_p": "x", "temperature": "hot"}, "temperature"),
+    ({"messages": [{"role": "assistant", "content": "a", "tool_calls": 5, "name": 7}]}, "messages[0].name"),
     ({"temperature": 7}, "temperature"),
     ({"top_p": "x"}, "top_p"),
     ({"stop": 5}, "stop"),

@@ -28,6 +28,21 @@ def test_no_rule_or_no_matching_rule_admits_without_holding() -> None:
     assert len(limits.state) == 0
 
 
+def test_a_shape_planned_without_a_counter_is_known_to_charge_nothing() -> None:
+    limits, _ = limiter()
+    policies = LimitPolicies(rate_limits=rules(rule("other-model", 0, when={"models": ["fake/other"]})))
+    request = caller(metadata={"project": "p"})
+    shape = (request.model, request.caller, request.subjects, request.metadata)
+    assert not limits.limiter.charges_none(policies, *shape)  # never planned: unknown
+    assert limits.reserve(policies, request) is None
+    assert limits.limiter.charges_none(policies, *shape)
+    assert not limits.limiter.charges_none(policies, "fake/other", *shape[1:])  # another model: not planned
+    matching = LimitPolicies(rate_limits=rules(rule("all", 5)))  # a new config: its own plans
+    assert not limits.limiter.charges_none(matching, *shape)
+    assert limits.reserve(matching, request) is not None
+    assert not limits.limiter.charges_none(matching, *shape)
+
+
 def test_the_reservation_names_the_rule() -> None:
     limits, _ = limiter()
     reservation = limits.reserve(rules(rule("r", 5)), caller())
