@@ -14,7 +14,13 @@ process, CPU time of the whole process over the run, export thread included, aft
 gateway-all (every example manifest and bench_compare's regex + PII input guardrail, as its
 gateway-all: a server span, an upstream call's span and one span per guardrail, with every policy's
 attributes). Rounds are interleaved. Figures, not assertions: compare them between commits on an
-idle machine. `--baseline-source DIR` adds off and on runs of another checkout's server/ (e.g.
+idle machine.
+
+`--own` measures tracing's own work instead, steady under load from other processes (as
+bench_inprocess.py --own): the upstream's first answer replayed from memory, one request at a time;
+the event loop's CPU per request is the least over 60 batches of `--requests`/60, the export thread's
+is its whole CPU over the run (every span it encoded and sent) per request; their sum is the figure
+to compare commits with. `--baseline-source DIR` adds off and on runs of another checkout's server/ (e.g.
 main's) to the same interleaved rounds, so a change is measured against its baseline under the same
 load.
 
@@ -25,12 +31,15 @@ load.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +88,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gateway-source", default=str(HERE.parent / "server"), help="the server/ dir to run")
     parser.add_argument("--baseline-source", help="another server/ dir: its off and on runs join the rounds")
+    parser.add_argument("--own", action="store_true", help="tracing's own work: loop and export thread, c=1")
+    parser.add_argument("--own-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.own_child:
+        print(json.dumps(asyncio.run(own_work(json.loads(args.own_child), max(1, args.requests // OWN_BATCHES)))))
+        return 0
     args.profile_child = False
-    args.own = False  # bench_inprocess.run_child reads it (perf-hotpath added --own)
     with tempfile.TemporaryDirectory(prefix="tfy-tracing-") as scratch:
         upstream_port, sink_port = free_port(), free_port()
         upstream_process = subprocess.Popen(
@@ -96,6 +109,57 @@ def main() -> int:
             upstream_process.terminate()
             upstream_process.wait(timeout=15)
     return 0
+
+
+OWN_BATCHES = 60
+EXPORT_THREAD = "tfy-gateway-span-export"
+
+
+async def own_work(spec: dict[str, Any], batch: int) -> dict[str, Any]:
+    """One `--own` run in this process: the loop's least CPU per request over the batches, and the
+    export thread's CPU over all of them per request (the spans flushed before it is read)."""
+    os.environ.update(spec["env"])
+    from tfy_gateway.gateway.app import create_app
+    from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
+    from tfy_gateway.gateway.settings import GatewaySettings
+
+    replay = bench_inprocess.Replay(AiohttpTransport())
+    settings = GatewaySettings(data_dir=Path(spec["data_dir"]), admin_token=spec["token"], **spec.get("settings", {}))
+    app: Any = create_app(settings, transport=replay, tune_gc=True)
+    headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {spec['token']}".encode())]
+    model = "bench/gpt-4o"
+    if spec["system"] == "gateway-all":
+        headers.append((b"x-tfy-metadata", manifests.METADATA.encode()))
+        model = manifests.ROUTED_MODEL
+    headers += [(name.encode(), value.encode()) for name, value in spec.get("headers", {}).items()]
+    body = json.dumps({"model": model, "messages": bench_inprocess.PROMPT}).encode()
+    path = "/api/llm/chat/completions"
+    spent: list[float] = []
+    try:
+        async with app.router.lifespan_context(app):
+            telemetry = app.state.data_plane.telemetry
+            await bench_inprocess.drive(app, path, headers, body, 500, 1)
+            await asyncio.to_thread(telemetry.flush)
+            before = bench_inprocess.thread_cpu().get(EXPORT_THREAD, 0.0)
+            for _ in range(OWN_BATCHES):
+                started = time.thread_time()
+                await bench_inprocess.drive(app, path, headers, body, batch, 1)
+                spent.append((time.thread_time() - started) / batch * 1e6)
+            await asyncio.to_thread(telemetry.flush)
+            export = (bench_inprocess.thread_cpu().get(EXPORT_THREAD, 0.0) - before) / (OWN_BATCHES * batch) * 1e6
+    finally:
+        await replay.aclose()
+    return {"loop": min(spent), "export": export, "cpu_us_per_request": min(spent) + export}
+
+
+def run_own(spec: dict[str, Any], args: argparse.Namespace, source: str) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--own-child", json.dumps(spec), "--requests", str(args.requests),
+               "--gateway-source", source]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"{spec['system']} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: str) -> None:
@@ -116,6 +180,14 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
     for round_ in range(args.rounds):
         for name, (spec, source) in runs.items():
             before = received(collector)
+            if args.own:
+                result = run_own(spec, args, source)
+                own = f"  (loop {result['loop']:.1f}, export thread {result['export']:.1f})"
+                print(
+                    f"round {round_ + 1} {name:16} {result['cpu_us_per_request']:7.1f} µs own CPU/req{own}", flush=True
+                )
+                figures[name].append(result["cpu_us_per_request"])
+                continue
             result = bench_inprocess.run_child(spec, argparse.Namespace(**{**vars(args), "gateway_source": source}))
             exports, size = (after - first for after, first in zip(received(collector), before, strict=True))
             figures[name].append(result["cpu_us_per_request"])
@@ -130,10 +202,8 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
             if len(threads) > 1:
                 notes += "  (" + ", ".join(f"{thread} {spent:.1f}" for thread, spent in sorted(threads.items())) + ")"
             print(f"round {round_ + 1} {name:16} {result['cpu_us_per_request']:7.1f} µs CPU/req{notes}", flush=True)
-    print(
-        f"\n{args.system}, concurrency {args.concurrency}, {args.requests} requests per run,"
-        f" median [min-max] of {args.rounds}"
-    )
+    shape = "own work, c=1" if args.own else f"concurrency {args.concurrency}"
+    print(f"\n{args.system}, {shape}, {args.requests} requests per run, median [min-max] of {args.rounds}")
     for name, values in figures.items():
         reference = "baseline off" if name.startswith("baseline") else "off"
         off = statistics.median(figures[reference])

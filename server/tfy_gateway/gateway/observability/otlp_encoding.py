@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tfy_gateway.gateway.observability.spans import RecordedSpan
+from tfy_gateway.gateway.observability.spans import RecordedSpan, SharedAttributes
 
 _BYTES = tuple(bytes((n,)) for n in range(128))
 _DOUBLE = struct.Struct("<d").pack
@@ -96,7 +96,7 @@ class SpanEncoder:
         self._cache: dict[tuple[str, type, Any], bytes] = {}
         self._names: dict[str, bytes] = {}
         self._groups: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], bytes] = {}
-        self._shared: dict[int, tuple[dict[str, Any], bytes]] = {}
+        self._shared: dict[tuple[int, bytes], tuple[dict[str, Any], bytes]] = {}
 
     def encode(self, spans: Sequence[RecordedSpan]) -> bytes:
         """The `ExportTraceServiceRequest` of `spans`."""
@@ -135,7 +135,10 @@ class SpanEncoder:
         if span.events:
             for event_name, time_ns, attributes in span.events:
                 event = [b"\x09", _FIXED64(time_ns), b"\x12", _string(event_name)]
-                self._attributes(event, b"\x1a", attributes.items())
+                if attributes.__class__ is SharedAttributes:
+                    event.append(self._shared_encoding(attributes, b"\x1a"))
+                else:
+                    self._attributes(event, b"\x1a", attributes.items())
                 parts += (b"\x5a", _delimited(b"".join(event)))
         if span.error is None:
             parts.append(b"\x7a\x00")  # an unset status, written as the SDK writes it
@@ -146,15 +149,11 @@ class SpanEncoder:
         return b"".join(parts)
 
     def _group(self, parts: list[bytes], attributes: dict[str, Any]) -> None:
-        """A span's start attributes, from the cache when the same set was encoded before (the value
-        types are part of the key: 1 and 1.0 are equal but encode differently).
-
-        Most spans share their start dict (`tracing.TracePipeline.start` builds one per route and
-        target, never mutated), so the same dict object is looked up by identity first: no tuples of
-        its items to build and hash. An entry keeps its dict alive, so the id cannot be reused."""
-        shared = self._shared.get(id(attributes))
-        if shared is not None and shared[0] is attributes:
-            parts.append(shared[1])
+        """A span's start attributes. A `SharedAttributes` dict (a route's, a target's: never mutated)
+        is found by identity; another from the cache when the same set was encoded before (the value
+        types are part of the key: 1 and 1.0 are equal but encode differently)."""
+        if attributes.__class__ is SharedAttributes:
+            parts.append(self._shared_encoding(attributes, b"\x4a"))
             return
         try:
             token = (tuple(attributes.items()), tuple(map(type, attributes.values())))
@@ -168,11 +167,22 @@ class SpanEncoder:
             if len(self._groups) >= CACHE_LIMIT:
                 self._groups.clear()
             encoded = self._groups[token] = b"".join(found)
-        else:  # seen before: likely a shared dict (a per-span one only takes a slot until the next clear)
-            if len(self._shared) >= CACHE_LIMIT:
-                self._shared.clear()
-            self._shared[id(attributes)] = (attributes, encoded)
         parts.append(encoded)
+
+    def _shared_encoding(self, attributes: dict[str, Any], tag: bytes) -> bytes:
+        """The encoding of a shared dict's attributes under `tag`, by identity (an entry keeps its dict
+        alive, so the id cannot be reused meanwhile)."""
+        key = (id(attributes), tag)
+        found = self._shared.get(key)
+        if found is not None and found[0] is attributes:
+            return found[1]
+        encoded: list[bytes] = []
+        self._attributes(encoded, tag, attributes.items())
+        if len(self._shared) >= CACHE_LIMIT:
+            self._shared.clear()
+        joined = b"".join(encoded)
+        self._shared[key] = (attributes, joined)
+        return joined
 
     def _attributes(self, parts: list[bytes], tag: bytes, items: Iterable[tuple[str, Any]]) -> None:
         cache = self._cache

@@ -32,7 +32,15 @@ from tfy_gateway.gateway.observability import genai as g
 from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue
 from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
 from tfy_gateway.gateway.observability.span_senders import span_sender
-from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan, new_ids, new_span_id, sampled
+from tfy_gateway.gateway.observability.spans import (
+    CLIENT,
+    SERVER,
+    RecordedSpan,
+    SharedAttributes,
+    new_ids,
+    new_span_id,
+    sampled,
+)
 from tfy_gateway.gateway.observability.spec import TracesSpec
 from tfy_gateway.gateway.observability.trace import Answer, AttemptTrace, R, RequestFacts, Trace
 from tfy_gateway.gateway.observability.trace_context import TraceParent
@@ -58,17 +66,18 @@ class TracePipeline:
         # Span names and start attributes by what decides them (route; target and attempt): built once,
         # shared by the spans (never mutated: `RecordedSpan.end` copies on a clash), and the encoder
         # finds their encoding in its cache. Bounded: emptied when full.
-        self.starts: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+        self.starts: dict[tuple[Any, ...], tuple[str, SharedAttributes]] = {}
 
     def start(
         self, key: tuple[Any, ...], build: Callable[[], tuple[str, dict[str, Any]]]
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[str, SharedAttributes]:
         """The span name and start attributes for `key`, built by `build` the first time."""
         found = self.starts.get(key)
         if found is None:
             if len(self.starts) >= STARTS_LIMIT:
                 self.starts.clear()
-            found = self.starts[key] = build()
+            name, attributes = build()
+            found = self.starts[key] = (name, SharedAttributes(attributes))
         return found
 
     def begin(self, parent: TraceParent | None, endpoint: str, path: str, started_ns: int) -> SpanTrace:
@@ -124,6 +133,35 @@ def _attempt_start(
     if rule_id:
         built[g.ROUTING_RULE] = rule_id
     return f"{operation} {model_id}", built
+
+
+def _guardrail_start(
+    _kind: str,
+    name: str,
+    stage: str,
+    result: str,
+    operation: str | None,
+    strategy: str | None,
+    _message: str | None,
+) -> tuple[str, dict[str, Any]]:
+    """An `apply_guardrail` span's name and start attributes (the key of `SpanTrace.guardrail`, in order)."""
+    attributes: dict[str, Any] = {
+        g.OPERATION: g.APPLY_GUARDRAIL,
+        g.GUARDRAIL_NAME: name,
+        g.SPAN_TYPE: "Guardrail",
+        "tfy.guardrail.fqn": name,
+        "tfy.guardrail.result": result,
+        "tfy_gateway.guardrail.stage": stage,
+    }
+    if operation:
+        attributes["tfy_gateway.guardrail.operation"] = operation
+    if strategy:
+        attributes["tfy_gateway.guardrail.enforcing_strategy"] = strategy
+    return f"{g.APPLY_GUARDRAIL} {name}", attributes
+
+
+def _guardrail_event(result: str, message: str | None) -> dict[str, Any]:
+    return {"tfy.guardrail.result": result, **({"message": message} if message else {})}
 
 
 @functools.lru_cache(maxsize=256)
@@ -352,10 +390,8 @@ class SpanTrace(Trace):
         )
 
         found = self._pipeline.starts.get(key)
-        name, attributes = found if found is not None else self._pipeline.start(key, lambda: _attempt_start(*key))
+        name, shared = found if found is not None else self._pipeline.start(key, lambda: _attempt_start(*key))
         parameters = g.request_parameters(request.body)
-        if parameters:
-            attributes = {**attributes, **parameters}
         server = self._server
         span = RecordedSpan(
             name,
@@ -364,7 +400,7 @@ class SpanTrace(Trace):
             new_span_id(),
             server.span_id,
             time.time_ns(),
-            attributes,
+            {**shared, **parameters} if parameters else shared,
             trace_state=self._state,
         )
         traced = AttemptSpan(self, span)
@@ -383,25 +419,19 @@ class SpanTrace(Trace):
         strategy: str | None = None,
         message: str | None = None,
     ) -> None:
-        start_ns = time.time_ns() - int((time.perf_counter() - started) * 1e9)
-        attributes: dict[str, Any] = {
-            g.OPERATION: g.APPLY_GUARDRAIL,
-            g.GUARDRAIL_NAME: name,
-            g.SPAN_TYPE: "Guardrail",
-            "tfy.guardrail.fqn": name,
-            "tfy.guardrail.result": result,
-            "tfy.guardrail.metric.latency_in_ms": latency_ms,
-            "tfy_gateway.guardrail.stage": stage,
-        }
-        if operation:
-            attributes["tfy_gateway.guardrail.operation"] = operation
-        if strategy:
-            attributes["tfy_gateway.guardrail.enforcing_strategy"] = strategy
         if not self._sampled:
             return
+        # What decides the span's name, its attributes but the latency, and its event's: shared dicts
+        key = ("guardrail", name, stage, result, operation, strategy, message)
+        pipeline = self._pipeline
+        found = pipeline.starts.get(key)
+        span_name, attributes = found if found is not None else pipeline.start(key, lambda: _guardrail_start(*key))
+        event = pipeline.start(("guardrail event", result, message), lambda: ("", _guardrail_event(result, message)))[1]
+        now_ns = time.time_ns()
+        start_ns = now_ns - int((time.perf_counter() - started) * 1e9)
         server = self._server
         span = RecordedSpan(
-            f"{g.APPLY_GUARDRAIL} {name}",
+            span_name,
             CLIENT,
             server.trace_id,
             new_span_id(),
@@ -410,13 +440,10 @@ class SpanTrace(Trace):
             attributes,
             trace_state=self._state,
         )
-        span.add_event(
-            "gen_ai.guardrail.result",
-            time.time_ns(),
-            {"tfy.guardrail.result": result, **({"message": message} if message else {})},
-        )
+        span.end_attributes = {g.TFY_GUARDRAIL_LATENCY_MS: latency_ms}
+        span.events = [(g.GUARDRAIL_RESULT_EVENT, now_ns, event)]
         span.end_ns = start_ns + int(latency_ms * 1e6)
-        self._pipeline.queue.on_end(span)
+        pipeline.queue.on_end(span)
 
     def finish(self, request: RequestFacts) -> None:
         for attempt in self._attempts:
