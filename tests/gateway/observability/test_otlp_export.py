@@ -3,6 +3,7 @@ request that fails over once, under the client's traceparent, as the collector a
 
 from __future__ import annotations
 
+import gc
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,3 +212,24 @@ async def test_traces_over_otlp_grpc(tmp_path: Path) -> None:
             await eventually(lambda: sorted(received) == ["POST /api/llm/chat/completions", "chat gpt-4o"], "spans")
     finally:
         server.stop(None)
+
+
+async def test_a_traced_requests_objects_are_freed_at_once_not_left_as_a_cycle_for_the_collector(
+    tmp_path: Path, receiver: OtlpReceiver
+) -> None:
+    """A trace that refers to its attempts while they refer to it keeps the whole request (context, bodies,
+    spans' dicts) alive until a collection: under load, collections that cost more than tracing itself."""
+    from tfy_gateway.gateway.observability.tracing import SpanTrace
+
+    async with running_gateway(tmp_path / "data", otel_traces_endpoint=receiver.traces_url) as gateway:
+        await streamed_chat(gateway, "openai-main/gpt-4o", {})
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(3):
+                await streamed_chat(gateway, "openai-main/gpt-4o", {})
+            assert gateway.data_plane.telemetry.counts is not None
+            alive = [thing for thing in gc.get_objects() if isinstance(thing, SpanTrace)]
+        finally:
+            gc.enable()
+        assert alive == []

@@ -448,6 +448,9 @@ class SpanTrace(Trace):
     def finish(self, request: RequestFacts) -> None:
         for attempt in self._attempts:
             attempt.finish(request)
+        # Each attempt refers to this trace: without the list the request's objects are freed by
+        # reference counting, not left as a cycle for the collector (about 10 µs a request).
+        self._attempts = []
         span = self._server
         status = request.status or 500
         attributes: dict[str, Any] = {"http.response.status_code": status, g.REQUEST_ID: request.id}
