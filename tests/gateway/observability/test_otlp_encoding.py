@@ -166,3 +166,33 @@ def test_a_shared_dict_encodes_as_a_plain_one_as_start_attributes_and_as_an_even
     assert decoded(encoder.encode([span(shared), span(shared)]))["resourceSpans"][0]["scopeSpans"][0]["spans"] == (
         plain["resourceSpans"][0]["scopeSpans"][0]["spans"] * 2
     )
+
+
+def test_end_attributes_of_every_kind_decode_right_the_first_time_and_from_the_cache() -> None:
+    encoder = SpanEncoder({}, "tfy_gateway")
+    ends: dict[str, Any] = {
+        "latency": 1.5,
+        "status": 200,
+        "as_true": True,
+        "as_one": 1,
+        "rules": ("a", "b"),
+        "nested": ("x", ["y"]),
+        "tfy_gateway.request.id": "r-1",
+    }
+    for round_ in range(3):
+        span = RecordedSpan("s", SERVER, TRACE_ID, SERVER_ID, 0, 1, {})
+        span.end(2, {**ends, "latency": 1.5 + round_, "as_one": 1 if round_ != 1 else True})
+        assert attributes_of(encoder, span) == [
+            {"key": "latency", "value": {"doubleValue": 1.5 + round_}},
+            {"key": "status", "value": {"intValue": "200"}},
+            {"key": "as_true", "value": {"boolValue": True}},
+            {"key": "as_one", "value": {"boolValue": True} if round_ == 1 else {"intValue": "1"}},
+            {"key": "rules", "value": {"arrayValue": {"values": [{"stringValue": "a"}, {"stringValue": "b"}]}}},
+            {
+                "key": "nested",
+                "value": {
+                    "arrayValue": {"values": [{"stringValue": "x"}, {"arrayValue": {"values": [{"stringValue": "y"}]}}]}
+                },
+            },
+            {"key": "tfy_gateway.request.id", "value": {"stringValue": "r-1"}},
+        ]
