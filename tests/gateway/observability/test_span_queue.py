@@ -151,3 +151,24 @@ def test_a_partial_batch_goes_out_once_the_schedule_delay_has_passed() -> None:
         time.sleep(0.01)
     assert sender.names == ["alone"]
     queue.shutdown()
+
+
+def test_a_requests_spans_queued_at_once_fill_what_room_is_left_and_start_a_full_batch() -> None:
+    reported: list[tuple[str, int]] = []
+    counts = ExportCounts(lambda outcome, n: reported.append((outcome, n)))
+    sender = Recording()
+    batching = Batching(queue_size=5, batch_size=4, schedule_delay_s=3600, export_timeout_s=1)
+    queue = SpanQueue(sender, SpanEncoder({}, "test"), batching, counts, filters=(), where="t")
+
+    def spans(*names: str) -> list[RecordedSpan]:
+        return [RecordedSpan(name, SERVER, new_trace_id(), new_span_id(), 0, 1, {}) for name in names]
+
+    queue.on_end_all(spans("a", "b", "c"))
+    queue.on_end_all(spans("d", "e", "f", "g"))  # room for two: a full batch of four goes without a flush
+    deadline = time.monotonic() + 30
+    while len(sender.names) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sender.names == ["a", "b", "c", "d"]
+    assert reported == [("dropped_queue_full", 2), ("exported", 4)]
+    queue.shutdown()
+    assert sender.names == ["a", "b", "c", "d", "e"]

@@ -23,7 +23,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -100,15 +100,22 @@ class SpanQueue:
 
     def on_end(self, span: RecordedSpan) -> None:
         """Queue an ended span (dropped and counted when the queue is full or closed)."""
+        self.on_end_all((span,))
+
+    def on_end_all(self, spans: Sequence[RecordedSpan]) -> None:
+        """Queue a request's ended spans at once; those the queue has no room for (or all, once it is
+        closed) are dropped and counted."""
         if self._closed:
-            self._counts.add("dropped_shutdown", 1)
+            self._counts.add("dropped_shutdown", len(spans))
             return
         queue = self._queue
-        if len(queue) >= self._batching.queue_size:
-            self._counts.add("dropped_queue_full", 1)
-            return
-        queue.append(span)
-        if len(queue) == self._batching.batch_size:  # a full batch (the worker re-checks after each export)
+        queued = len(queue)
+        room = self._batching.queue_size - queued
+        if room < len(spans):
+            self._counts.add("dropped_queue_full", len(spans) - max(room, 0))
+            spans = spans[: max(room, 0)]
+        queue.extend(spans)
+        if queued < self._batching.batch_size <= len(queue):  # a full batch now (the worker re-checks after each)
             self._wake.set()
 
     def shutdown(self) -> None:

@@ -42,7 +42,7 @@ from tfy_gateway.gateway.observability.spans import (
     sampled,
 )
 from tfy_gateway.gateway.observability.spec import TracesSpec
-from tfy_gateway.gateway.observability.trace import Answer, AttemptTrace, R, RequestFacts, Trace
+from tfy_gateway.gateway.observability.trace import NO_HEADERS, Answer, AttemptTrace, R, RequestFacts, Trace
 from tfy_gateway.gateway.observability.trace_context import TraceParent
 from tfy_gateway.gateway.providers import UpstreamStream, Usage
 from tfy_gateway.gateway.routing import Attempt
@@ -272,8 +272,12 @@ class AttemptSpan(AttemptTrace):
 
 
 class SpanTrace(Trace):
+    """A sampled or unsampled trace whose spans are recorded; a sampled one's spans are queued for
+    export together when the request finishes (one call, not one per span)."""
+
     __slots__ = (
         "_attempts",
+        "_ended",
         "_last_target",
         "_pipeline",
         "_sampled",
@@ -288,8 +292,10 @@ class SpanTrace(Trace):
     def __init__(
         self, pipeline: TracePipeline, parent: TraceParent | None, endpoint: str, path: str, started_ns: int
     ) -> None:
-        super().__init__(parent)
+        # not Trace.__init__: its pass-through attempt is needed only for a call without a target
+        self.parent = parent
         self._pipeline = pipeline
+        self._ended: list[RecordedSpan] = []
         if parent is not None:
             trace_id, parent_id, self._sampled = int(parent.trace_id, 16), int(parent.span_id, 16), parent.sampled
             span_id = new_span_id()
@@ -332,10 +338,10 @@ class SpanTrace(Trace):
         return headers
 
     def ended(self, span: RecordedSpan, attributes: dict[str, Any]) -> None:
-        """`span` ended now with `attributes`: export it when the trace is sampled."""
+        """`span` ended now with `attributes`: exported with the request's other spans when sampled."""
         span.end(time.time_ns(), attributes)
         if self._sampled:
-            self._pipeline.queue.on_end(span)
+            self._ended.append(span)
 
     @property
     def records_request_data(self) -> bool:
@@ -369,7 +375,7 @@ class SpanTrace(Trace):
     def attempt(self, attempt: Attempt, entry: CatalogEntry, request: RequestFacts) -> AttemptTrace:
         target = entry.target
         if target is None:
-            return super().attempt(attempt, entry, request)
+            return AttemptTrace(self.parent.headers() if self.parent is not None else NO_HEADERS)
         number = len(self._attempts) + 1
         kind = "first" if number == 1 else "retry" if attempt.target == self._last_target else "fallback"
         self._last_target = attempt.target
@@ -443,7 +449,7 @@ class SpanTrace(Trace):
         span.end_attributes = {g.TFY_GUARDRAIL_LATENCY_MS: latency_ms}
         span.events = [(g.GUARDRAIL_RESULT_EVENT, now_ns, event)]
         span.end_ns = start_ns + int(latency_ms * 1e6)
-        pipeline.queue.on_end(span)
+        self._ended.append(span)
 
     def finish(self, request: RequestFacts) -> None:
         for attempt in self._attempts:
@@ -488,6 +494,9 @@ class SpanTrace(Trace):
             self._request_data(request, attributes)
         self.ended(span, attributes)
         pipeline = self._pipeline
+        if self._ended:
+            pipeline.queue.on_end_all(self._ended)
+            self._ended = []
         pipeline.active -= 1
         if pipeline.retired and pipeline.active == 0 and pipeline.on_idle is not None:
             pipeline.on_idle(pipeline)
