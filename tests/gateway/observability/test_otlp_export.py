@@ -233,3 +233,38 @@ async def test_a_traced_requests_objects_are_freed_at_once_not_left_as_a_cycle_f
         finally:
             gc.enable()
         assert alive == []
+
+
+async def test_the_limit_check_is_an_event_of_the_server_span_naming_the_rules_and_what_is_left(
+    tmp_path: Path, receiver: OtlpReceiver
+) -> None:
+    limits = {
+        "name": "limits",
+        "type": "gateway-rate-limiting-config",
+        "rules": [{"id": "two-a-minute", "when": {}, "limit_to": 2, "unit": "requests_per_minute"}],
+    }
+    async with running_gateway(tmp_path / "data", otel_traces_endpoint=receiver.traces_url) as gateway:
+        await gateway.apply(limits)
+        body = {"model": "openai-main/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+        statuses = []
+        for _ in range(3):
+            answer = await gateway.http.post("/api/llm/chat/completions", json=body, headers=gateway.auth())
+            statuses.append((answer.status_code, answer.headers["x-tfy-request-id"]))
+        assert [status for status, _ in statuses] == [200, 200, 429]
+        records = (await gateway.http.get("/api/svc/v1/llm-gateway/logs", headers=gateway.auth())).json()["data"]
+        traces = {record["id"]: record["trace_id"] for record in records}
+
+        def limit_events() -> list[dict[str, Any]]:
+            found = []
+            for _, request_id in statuses:
+                servers = by_kind(receiver.spans_of(traces[request_id]), "SERVER")
+                found += [
+                    event for server in servers for event in server.events if event["name"] == "tfy_gateway.limits"
+                ]
+            return found
+
+        events = await eventually(lambda: len(limit_events()) == 3 and limit_events(), "three limit events")
+        assert [event["tfy_gateway.limits.outcome"] for event in events] == ["admitted", "admitted", "refused"]
+        assert {tuple(event["tfy_gateway.limits.rules"]) for event in events} == {("rate_limit:limits/two-a-minute",)}
+        assert [event["tfy_gateway.limits.remaining.requests"] for event in events[:2]] == [1, 0]
+        assert events[0]["tfy_gateway.limits.limit.requests"] == 2

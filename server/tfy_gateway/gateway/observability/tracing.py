@@ -135,6 +135,12 @@ def _attempt_start(
     return f"{operation} {model_id}", built
 
 
+def _limit_rules(_kind: str, outcome: str, applied: tuple[AppliedRule, ...]) -> tuple[str, dict[str, Any]]:
+    """The limit event's outcome and rule labels (the key of `SpanTrace._limits`, in order)."""
+    rules = tuple(f"{rule.kind}:{rule.config_name}/{rule.rule_id}" for rule in applied)
+    return "", {"tfy_gateway.limits.outcome": outcome, "tfy_gateway.limits.rules": rules}
+
+
 def _guardrail_start(
     _kind: str,
     name: str,
@@ -363,10 +369,10 @@ class SpanTrace(Trace):
     def _limits(self, applied: tuple[AppliedRule, ...], headroom: tuple[Headroom, ...], outcome: str) -> None:
         if not applied:
             return
-        attributes: dict[str, Any] = {
-            "tfy_gateway.limits.outcome": outcome,
-            "tfy_gateway.limits.rules": tuple(f"{r.kind}:{r.config_name}/{r.rule_id}" for r in applied),
-        }
+        key = ("limits", outcome, applied)  # the rules' labels, built once per outcome and set of rules
+        found = self._pipeline.starts.get(key)
+        outcome_and_rules = (found if found is not None else self._pipeline.start(key, lambda: _limit_rules(*key)))[1]
+        attributes: dict[str, Any] = {**outcome_and_rules}
         for room in headroom:
             attributes[f"tfy_gateway.limits.remaining.{room.name}"] = room.remaining
             attributes[f"tfy_gateway.limits.limit.{room.name}"] = room.limit
