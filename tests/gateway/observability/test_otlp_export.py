@@ -268,3 +268,33 @@ async def test_the_limit_check_is_an_event_of_the_server_span_naming_the_rules_a
         assert {tuple(event["tfy_gateway.limits.rules"]) for event in events} == {("rate_limit:limits/two-a-minute",)}
         assert [event["tfy_gateway.limits.remaining.requests"] for event in events[:2]] == [1, 0]
         assert events[0]["tfy_gateway.limits.limit.requests"] == 2
+
+
+async def test_server_spans_of_requests_alike_but_for_metadata_or_status_each_carry_their_own(
+    tmp_path: Path, receiver: OtlpReceiver
+) -> None:
+    async with running_gateway(tmp_path / "data", otel_traces_endpoint=receiver.traces_url) as gateway:
+        sent = []
+        for model, env in (("openai-main/gpt-4o", "a"), ("openai-main/gpt-4o", "b"), ("nowhere/x", "a")):
+            headers = {**gateway.auth(), "x-tfy-metadata": f'{{"env": "{env}"}}'}
+            body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+            answer = await gateway.http.post("/api/llm/chat/completions", json=body, headers=headers)
+            sent.append((answer.headers["x-tfy-request-id"], answer.status_code, model, env))
+        sent.append(sent[0])  # the same request id again: its span is looked up twice, found once
+        records = (await gateway.http.get("/api/svc/v1/llm-gateway/logs", headers=gateway.auth())).json()["data"]
+        traces = {record["id"]: record["trace_id"] for record in records}
+
+        def servers() -> list[ReceivedSpan]:
+            return [
+                span for request_id, *_ in sent for span in by_kind(receiver.spans_of(traces[request_id]), "SERVER")
+            ]
+
+        spans = await eventually(lambda: len(servers()) == 4 and servers(), "three server spans")
+        assert [sent_status for _, sent_status, _, _ in sent[:3]] == [200, 200, 404]
+        for span, (request_id, status, model, env) in zip(spans, sent, strict=True):
+            assert span.attributes["tfy_gateway.request.id"] == request_id
+            assert span.attributes["http.response.status_code"] == status
+            assert span.attributes["gen_ai.request.model"] == model
+            assert span.attributes["tfy.request.metadata"] == f'{{"env":"{env}"}}'
+            assert ("error.type" in span.attributes) == (status >= 400)
+            assert span.attributes["http.route"] == "/api/llm/chat/completions"

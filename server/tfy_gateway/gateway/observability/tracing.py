@@ -67,6 +67,9 @@ class TracePipeline:
         # shared by the spans (never mutated: `RecordedSpan.end` copies on a clash), and the encoder
         # finds their encoding in its cache. Bounded: emptied when full.
         self.starts: dict[tuple[Any, ...], tuple[str, SharedAttributes]] = {}
+        # The server span's attributes by request shape (route, status, model, caller, metadata, rules):
+        # see SpanTrace._server_shape. Bounded the same way.
+        self.shapes: dict[tuple[Any, ...], SharedAttributes] = {}
 
     def start(
         self, key: tuple[Any, ...], build: Callable[[], tuple[str, dict[str, Any]]]
@@ -133,6 +136,38 @@ def _attempt_start(
     if rule_id:
         built[g.ROUTING_RULE] = rule_id
     return f"{operation} {model_id}", built
+
+
+def _server_end(
+    status: int,
+    model: str | None,
+    subject: str | None,
+    metadata: tuple[tuple[str, str], ...],
+    rule_id: str | None,
+    rules: tuple[AppliedRule, ...],
+    stream: bool,
+) -> dict[str, Any]:
+    """The server span's end attributes of one request shape (the key of `SpanTrace._server_shape`)."""
+    attributes: dict[str, Any] = {"http.response.status_code": status}
+    if model is not None:
+        attributes[g.REQUEST_MODEL] = model
+        attributes[g.TFY_REQUESTED_MODEL] = model
+    if subject is not None:
+        attributes[g.TFY_SUBJECT] = subject
+    if metadata:
+        attributes[g.TFY_METADATA] = orjson.dumps(dict(metadata)).decode()
+    if rule_id:
+        attributes[g.APPLIED_ROUTING] = (rule_id,)
+    if rules:
+        rate_limit = rate_limit_of(rules)
+        if rate_limit is not None:
+            attributes[g.APPLIED_RATE_LIMITS] = (rate_limit.rule_id,)
+        budgets = budgets_of(rules)
+        if budgets:
+            attributes[g.APPLIED_BUDGETS] = tuple(rule.rule_id for rule in budgets)
+    if stream:
+        attributes[g.REQUEST_STREAM] = True
+    return attributes
 
 
 def _limit_rules(_kind: str, outcome: str, applied: tuple[AppliedRule, ...]) -> tuple[str, dict[str, Any]]:
@@ -286,6 +321,7 @@ class SpanTrace(Trace):
         "_ended",
         "_last_target",
         "_pipeline",
+        "_route",
         "_sampled",
         "_server",
         "_state",
@@ -312,7 +348,7 @@ class SpanTrace(Trace):
         trace_hex = self._trace_hex = f"{trace_id:032x}"
         # the traceparent sent upstream around each attempt's span id, formatted once per request
         self._traceparent = (f"00-{trace_hex}-", "-01" if self._sampled else "-00")
-        key = (endpoint, path)
+        key = self._route = (endpoint, path)
         found = pipeline.starts.get(key)
         name, attributes = found if found is not None else pipeline.start(key, lambda: _server_start(endpoint, path))
         self._server = RecordedSpan(
@@ -463,31 +499,21 @@ class SpanTrace(Trace):
         # Each attempt refers to this trace: without the list the request's objects are freed by
         # reference counting, not left as a cycle for the collector (about 10 µs a request).
         self._attempts = []
+        if self._sampled:
+            self._end_server(request)
+        pipeline = self._pipeline
+        if self._ended:
+            pipeline.queue.on_end_all(self._ended)
+            self._ended = []
+        pipeline.active -= 1
+        if pipeline.retired and pipeline.active == 0 and pipeline.on_idle is not None:
+            pipeline.on_idle(pipeline)
+
+    def _end_server(self, request: RequestFacts) -> None:
         span = self._server
         status = request.status or 500
-        attributes: dict[str, Any] = {"http.response.status_code": status, g.REQUEST_ID: request.id}
-        if request.model is not None:
-            attributes[g.REQUEST_MODEL] = request.model
-            attributes[g.TFY_REQUESTED_MODEL] = request.model
-        principal = request.principal
-        if principal is not None:
-            attributes[g.TFY_SUBJECT] = principal.subject
-        metadata = request.options.metadata
-        if metadata:
-            attributes[g.TFY_METADATA] = orjson.dumps(dict(metadata)).decode()
-        plan = request.plan
-        if plan is not None and plan.rule_id:
-            attributes[g.APPLIED_ROUTING] = (plan.rule_id,)
-        rules = request.limits_applied
-        if rules:
-            rate_limit = rate_limit_of(rules)
-            if rate_limit is not None:
-                attributes[g.APPLIED_RATE_LIMITS] = (rate_limit.rule_id,)
-            budgets = budgets_of(rules)
-            if budgets:
-                attributes[g.APPLIED_BUDGETS] = tuple(rule.rule_id for rule in budgets)
-        if request.stream:
-            attributes[g.REQUEST_STREAM] = True
+        span.attributes = self._server_shape(span.attributes, request, status)
+        attributes: dict[str, Any] = {g.REQUEST_ID: request.id}
         if request.ttft_s is not None:
             attributes[g.TFY_TTFT_MS] = request.ttft_s * 1000
         if request.cost is not None and status < 400:
@@ -499,13 +525,29 @@ class SpanTrace(Trace):
         if self.records_request_data:
             self._request_data(request, attributes)
         self.ended(span, attributes)
-        pipeline = self._pipeline
-        if self._ended:
-            pipeline.queue.on_end_all(self._ended)
-            self._ended = []
-        pipeline.active -= 1
-        if pipeline.retired and pipeline.active == 0 and pipeline.on_idle is not None:
-            pipeline.on_idle(pipeline)
+
+    def _server_shape(self, start: dict[str, Any], request: RequestFacts, status: int) -> SharedAttributes:
+        """The server span's start attributes and those of its end that repeat from request to request
+        (status, model, caller, metadata, the rules that applied), built once for each such shape and
+        shared: the encoder writes them with one lookup. What is new with every request stays apart."""
+        principal, plan, metadata = request.principal, request.plan, request.options.metadata
+        key = (
+            self._route,
+            status,
+            request.model,
+            principal.subject if principal is not None else None,
+            tuple(metadata.items()) if metadata else (),
+            plan.rule_id if plan is not None else None,
+            request.limits_applied,
+            request.stream,
+        )
+        shapes = self._pipeline.shapes
+        found = shapes.get(key)
+        if found is None:
+            if len(shapes) >= STARTS_LIMIT:
+                shapes.clear()
+            found = shapes[key] = SharedAttributes({**start, **_server_end(*key[1:])})
+        return found
 
     def _request_data(self, request: RequestFacts, attributes: dict[str, Any]) -> None:
         if request.raw:
