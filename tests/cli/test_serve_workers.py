@@ -59,18 +59,15 @@ def test_two_workers_on_one_port_share_a_limit_exactly(tmp_path: Path, redis_ser
             apply(gateway, limits("workers-20", 20))
             headers = {"Authorization": f"Bearer {gateway.admin_token}", "x-tfy-request-timeout": "60000"}
 
+            loaded: dict[int, int] = {}
+
             def every_worker_has_the_rule() -> bool:
-                # New connections land on either worker: each must see the rule before the burst.
-                for _ in range(12):
-                    explained = httpx.post(
-                        gateway.base_url + "/api/svc/v1/llm-gateway/explain",
-                        json={"subject": "user:admin@local", "model": "counted/gpt-4o", "metadata": {}},
-                        headers=headers,
-                        timeout=30,
-                    ).json()
-                    if not any(rule["matched"] for rule in explained["limits"]["rate_limits"]):
-                        return False
-                return True
+                # Each probe opens a new connection, which either worker may accept. The worker that answered
+                # the applies had installed them first, so once both workers' latest answers name the same store
+                # version, each holds the rule.
+                health = httpx.get(gateway.base_url + "/api/llm/health", timeout=30).json()
+                loaded[health["worker"]] = health["store_version"]
+                return len(loaded) == 2 and len(set(loaded.values())) == 1
 
             wait_for(every_worker_has_the_rule, "both workers loading the rate limit")
 

@@ -94,7 +94,9 @@ def test_a_config_that_fails_to_compile_installs_nothing(in_process: str) -> Non
     assert "to-gpt-4o" in stored.text and "explode" not in stored.text
     # A later, good apply is installed as the next version.
     assert apply(base, routing(alias_rule("to-public", "fake/public"))).status_code == 200
-    assert httpx.get(f"{base}/api/llm/health").json()["config_version"] == before["config_version"] + 1
+    after = httpx.get(f"{base}/api/llm/health").json()
+    assert after["config_version"] == before["config_version"] + 1
+    assert after["store_version"] > before["store_version"], "health names the store version it loaded"
     assert resolved(base) == "fake/public"
 
 

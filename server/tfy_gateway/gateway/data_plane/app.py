@@ -7,6 +7,7 @@ batches, files...) say so explicitly. A wrong method is a 405 with `Allow`, as H
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from urllib.parse import unquote
 
@@ -51,8 +52,17 @@ class DataPlaneApp:
                 await _model(plane.config.current, unquote(route[len("models/") :]), scope, send)
         elif route == "health" and method == "GET":
             config = plane.config.current
+            # `config_version` counts installs in this process; `store_version` (the store's change counter
+            # at the loaded configuration) and `worker` tell which process of `serve --workers N` or which
+            # replica answered and whether it has loaded a given write.
             body = orjson.dumps(
-                {"status": "ok", "models": len(config.catalog.entries), "config_version": config.version}
+                {
+                    "status": "ok",
+                    "models": len(config.catalog.entries),
+                    "config_version": config.version,
+                    "store_version": plane.state.writer.loaded_version,
+                    "worker": os.getpid(),
+                }
             )
             await send_bytes(send, 200, body, [JSON_TYPE])
         elif route in ("models", "health"):
