@@ -3,9 +3,9 @@ proxy (floor) and LiteLLM's proxy, on loopback, each started and stopped here.
 
 Closed-loop chat at each concurrency (wrk when installed, else an aiohttp loop), streams (time to
 first token and total, aiohttp), server CPU per request from /proc (the figure that survives a
-noisy machine), peak RSS at c=256 and RSS over a fixed-rate soak. Rounds are interleaved (A B C A
-B C ...) and ratios are computed within each round. Prints a table and writes JSON. Figures, not
-assertions: see references/performance.md for what each one means.
+noisy machine), peak RSS at c=256 and RSS over a fixed-rate soak. Rounds are interleaved, every other
+one in reverse order (A B C, C B A, ...), and ratios are computed within each round. Prints a table
+and writes JSON. Figures, not assertions: see references/performance.md for what each one means.
 
     python scripts/bench_compare.py                # the full run (make bench)
     python scripts/bench_compare.py --quick        # c=32 and c=1: floor, gateway-all, LiteLLM (make bench-quick)
@@ -227,16 +227,21 @@ def start_systems(
 def interleaved_rounds(
     args: argparse.Namespace, servers: dict[str, systems.Running]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Chat rows and stream rows: for each round, each level, every system in turn (A B C A B C ...)."""
+    """Chat rows and stream rows: for each round, each level, every system in turn, in the reverse order
+    every other round (A B C, C B A, ...): a system measured right after another one reads a few percent
+    higher or lower than in the opposite order (two gateway-bare builds, 8 rounds each way: +24 µs per
+    request between them in one order, -5 µs in the other), and alternating cancels that out of the
+    medians and ratios over an even number of rounds."""
     chat_rows: list[dict[str, Any]] = []
     stream_rows: list[dict[str, Any]] = []
     for round_ in range(args.rounds):
+        in_turn = list(servers.items()) if round_ % 2 == 0 else list(reversed(servers.items()))
         for level in args.level_list:
-            for name, server in servers.items():
+            for name, server in in_turn:
                 log(f"round {round_ + 1}/{args.rounds} chat c={level} {name}")
                 chat_rows.append({"round": round_, **measure(name, server, level, args.seconds, args.load_generator)})
         for level in args.stream_level_list:
-            for name, server in ((n, s) for n, s in servers.items() if s.streams):
+            for name, server in ((n, s) for n, s in in_turn if s.streams):
                 log(f"round {round_ + 1}/{args.rounds} stream c={level} {name}")
                 row = measure(name, server, level, args.stream_seconds, "python", stream=True)
                 stream_rows.append({"round": round_, **row})

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("tfy_gateway.serve")
 SEED_TIMEOUT_S = 120.0
+WARM_AFTER_S = 0.5
+"""How long after the gateway is ready its upstream client (aiohttp, about a sixth of start-up when
+imported) starts loading in a worker thread: late enough not to compete with the first control-plane
+requests, early enough that the first model call rarely waits for it."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -143,12 +147,37 @@ def run(args: argparse.Namespace) -> int:
             logging.getLogger("httpx").setLevel(logging.WARNING)  # the seeding's requests are not news
             offline = stack.enter_context(OfflineProviders())
             settings = settings.model_copy(update={"offline_upstream": offline.url})
-        config = uvicorn.Config(create_app(settings, tune_gc=True), **_uvicorn_options(settings, args))
-        server = uvicorn.Server(config)
+        app = create_app(settings, tune_gc=True)
+        config = uvicorn.Config(app, **_uvicorn_options(settings, args))
+        server = _warming_server(config, app)
         if offline is not None:
             threading.Thread(target=_seed_when_up, args=(server, settings, offline), daemon=True).start()
         server.run()  # handles SIGINT and SIGTERM: stops accepting, drains, runs the lifespan shutdown
     return 0 if server.started else 1
+
+
+def _warming_server(config: Any, app: Any) -> Any:
+    """A uvicorn server that, once serving, has the data plane build its upstream client in the
+    background (`DeferredTransport.warm`) after WARM_AFTER_S, instead of on the first model call."""
+    import asyncio
+
+    import uvicorn
+
+    class WarmingServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                asyncio.get_running_loop().call_later(WARM_AFTER_S, warm_upstream_client, app)
+
+    return WarmingServer(config)
+
+
+def warm_upstream_client(app: Any) -> None:
+    """Start building the data plane's upstream client if it is built on first use and not yet."""
+    plane = getattr(app.state, "data_plane", None)
+    warm = getattr(getattr(plane, "transport", None), "warm", None)
+    if warm is not None:
+        warm()
 
 
 def _run_workers(settings: GatewaySettings, args: argparse.Namespace) -> int:
@@ -201,7 +230,7 @@ def _prepare_data_dir(settings: GatewaySettings) -> None:
 
 def _uvicorn_options(settings: GatewaySettings, args: argparse.Namespace) -> dict[str, Any]:
     """What one process and N workers are served with alike."""
-    return {
+    options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": args.log_level,
@@ -210,6 +239,12 @@ def _uvicorn_options(settings: GatewaySettings, args: argparse.Namespace) -> dic
         "server_header": False,
         "ws": "none",  # the gateway serves no WebSocket: skip importing a WebSocket stack at start-up
     }
+    try:  # httptools (uvicorn[standard]) with a plain answer's head and body in one write
+        from tfy_gateway.cli.uvicorn_http import OneWriteHttpToolsProtocol
+    except ImportError:  # no httptools: uvicorn's own choice (h11)
+        return options
+    options["http"] = OneWriteHttpToolsProtocol
+    return options
 
 
 def _seed_when_up(server: Any, settings: GatewaySettings, offline: OfflineProviders) -> None:

@@ -3,8 +3,12 @@
 The session is built on first use (inside the running loop) from a connection limit, with a 300 s DNS
 cache and no session-wide timeout: each request carries its own (`HttpRequest.timeouts`), as aiohttp's
 `sock_connect` (connect), `sock_read` (read) and `total` (total; for a plain call, the tighter of
-first_token and total). Redirects are never followed: a provider's 3xx goes back to the caller, and
-credentials never travel to another host.
+first_token and total). A plain call whose only limit is a long overall one (the gateway's default
+`upstream_timeout_s`) is watched by `CoarseDeadlines` instead of an aiohttp timer of its own (the same
+one-second precision, a fraction of the CPU). Redirects are never followed: a provider's 3xx goes back
+to the caller, and credentials never travel to another host. The session keeps no cookies: it is
+shared by every caller of the gateway, and a cookie one provider answer set must not ride along with
+another caller's request.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from tfy_gateway.gateway.providers.coarse_deadlines import COARSE_FROM_S, CoarseDeadlines
 from tfy_gateway.gateway.providers.timeouts import Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import (
     FormField,
@@ -51,6 +56,14 @@ def client_timeout(timeouts: Timeouts, *, streaming: bool) -> tuple[aiohttp.Clie
     if bound is None and connect is None and read is None:
         return None, phase
     return aiohttp.ClientTimeout(total=bound, sock_connect=connect, sock_read=read), phase
+
+
+def coarse_bound(limit: aiohttp.ClientTimeout | None) -> float | None:
+    """The overall limit a `CoarseDeadlines` can watch instead of aiohttp: a long `total` alone."""
+    if limit is None or limit.sock_connect is not None or limit.sock_read is not None:
+        return None
+    total = limit.total
+    return total if total is not None and total >= COARSE_FROM_S else None
 
 
 def _error(exc: BaseException, overall: Phase) -> TransportError:
@@ -114,6 +127,10 @@ class _AiohttpStream:
             self._response.close()
 
 
+def _base_options(request: HttpRequest) -> dict[str, Any]:
+    return {"data": _data(request), "headers": dict(request.headers), "allow_redirects": False}
+
+
 def _url(url: str) -> str | URL:
     """Percent-escapes are sent as written: yarl would otherwise decode some (`%3A` in a Bedrock model
     id), and a request signed with AWS SigV4 must go out exactly as it was signed."""
@@ -132,6 +149,7 @@ class AiohttpTransport:
         self._connection_limit = connection_limit
         self._max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
+        self._deadlines: CoarseDeadlines | None = None
         self._closed = False
 
     def _client(self) -> aiohttp.ClientSession:
@@ -139,20 +157,44 @@ class AiohttpTransport:
             raise RuntimeError("the upstream transport is closed")
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=None), cookie_jar=aiohttp.DummyCookieJar()
+            )
+            self._deadlines = CoarseDeadlines(asyncio.get_running_loop())
         return self._session
 
     def _options(self, request: HttpRequest, *, streaming: bool) -> tuple[dict[str, Any], Phase]:
-        options: dict[str, Any] = {"data": _data(request), "headers": dict(request.headers), "allow_redirects": False}
+        options = _base_options(request)
         limit, overall = client_timeout(request.timeouts, streaming=streaming)
         if limit is not None:
             options["timeout"] = limit
         return options, overall
 
     async def post(self, request: HttpRequest) -> HttpResponse:
-        options, overall = self._options(request, streaming=False)
+        session = self._client()
+        options = _base_options(request)
+        limit, overall = client_timeout(request.timeouts, streaming=False)
+        coarse = coarse_bound(limit)
+        deadlines = self._deadlines
+        if coarse is None or deadlines is None:
+            if limit is not None:
+                options["timeout"] = limit
+            return await self._post(session, request.url, options, overall)
+        deadline = deadlines.start(coarse)
         try:
-            async with self._client().post(_url(request.url), **options) as response:
+            return await self._post(session, request.url, options, overall)
+        except asyncio.CancelledError:
+            if deadlines.timed_out(deadline):
+                raise TransportTimeout(overall) from None
+            raise
+        finally:
+            deadlines.finish(deadline)
+
+    async def _post(
+        self, session: aiohttp.ClientSession, url: str, options: dict[str, Any], overall: Phase
+    ) -> HttpResponse:
+        try:
+            async with session.post(_url(url), **options) as response:
                 body = await self._read_capped(response)
                 return HttpResponse(response.status, response.headers, body)
         except _NETWORK_ERRORS as exc:
@@ -185,6 +227,8 @@ class AiohttpTransport:
     async def aclose(self) -> None:
         """Close the pool (open streams are cut). Idempotent; the transport is unusable afterwards."""
         self._closed = True
+        if self._deadlines is not None:
+            self._deadlines.close()
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()

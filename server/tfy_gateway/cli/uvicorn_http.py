@@ -1,0 +1,80 @@
+"""The HTTP/1.1 protocol `serve` runs uvicorn with: httptools, a plain answer's head and body in one write.
+
+uvicorn writes a response's status line and headers to the socket as soon as the app sends
+`http.response.start`, and the body with `http.response.body`: two `write` system calls, two TCP
+segments and two wake-ups of the client for every plain answer (references/performance.md counted
+these writes among the largest single costs of a request). `OneWriteHttpToolsProtocol` is uvicorn's
+own protocol with its transport wrapped: the head of a response with a Content-Length (a plain answer,
+whose body the app sends right after) is held until the next write on the connection, which it goes
+out with; the end of the response, and closing, flush it too (a HEAD answer writes no body). Any other
+head (a stream's, chunked; `100 Continue`) is written at once, so nothing a client waits for before
+sending or reading more is held. Bytes are delayed, never reordered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+RESPONSE_HEAD = b"HTTP/1.1 "
+LENGTH_HEADER = b"\r\ncontent-length: "  # uvicorn writes header names lowercased
+
+
+class OneWriteTransport:
+    """A socket transport whose plain answers' heads wait for the write that follows them (see the
+    module's docstring). Only the write path is its own; everything else is the wrapped transport's."""
+
+    __slots__ = ("_held", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + data)
+        elif data.startswith(RESPONSE_HEAD) and LENGTH_HEADER in data and data[9:10] != b"1":
+            self._held = data
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():  # a connection already lost takes nothing more
+                self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def __getattr__(self, name: str) -> Any:  # the rest of asyncio.Transport, as is
+        return getattr(self._transport, name)
+
+
+class OneWriteHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol writing through a `OneWriteTransport`."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(OneWriteTransport(transport))  # type: ignore[arg-type]
+
+    def on_response_complete(self) -> None:
+        self.transport.flush()  # type: ignore[attr-defined]  # a HEAD answer's head: no body write follows
+        super().on_response_complete()

@@ -1,0 +1,147 @@
+"""CoarseDeadlines on its own, and AiohttpTransport handing it a plain call's long overall limit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tfy_gateway.gateway.providers import (
+    AiohttpTransport,
+    HttpRequest,
+    Timeouts,
+    TransportTimeout,
+    aiohttp_transport,
+    coarse_deadlines,
+)
+from tfy_gateway.gateway.providers.coarse_deadlines import CoarseDeadlines
+
+TICK = 0.01
+
+
+async def test_a_call_past_its_deadline_is_cancelled_and_reported_as_a_timeout() -> None:
+    deadlines = CoarseDeadlines(asyncio.get_running_loop(), tick_s=TICK)
+    deadline = deadlines.start(0.02)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.Event().wait()  # never set: only the deadline ends this wait
+    assert deadlines.timed_out(deadline)
+    deadlines.finish(deadline)
+    if sys.version_info >= (3, 11):
+        assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]  # absorbed, not leaked
+    deadlines.close()
+
+
+async def test_a_call_that_finishes_in_time_is_left_alone_and_the_ticks_stop() -> None:
+    deadlines = CoarseDeadlines(asyncio.get_running_loop(), tick_s=TICK)
+    deadline = deadlines.start(60.0)
+    ticked = asyncio.Event()
+    asyncio.get_running_loop().call_later(3 * TICK, ticked.set)  # a few ticks run while the call is in flight
+    await ticked.wait()
+    deadlines.finish(deadline)
+    assert not deadline.expired and not deadlines.timed_out(deadline)
+    while deadlines._ticker is not None:  # the next tick finds nothing in flight and schedules no other
+        await asyncio.sleep(TICK)
+    deadlines.close()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.cancelling() arrived in Python 3.11")
+async def test_a_cancellation_of_someone_elses_beside_the_deadline_is_not_swallowed() -> None:
+    deadlines = CoarseDeadlines(asyncio.get_running_loop(), tick_s=60.0)
+    task = asyncio.current_task()
+    assert task is not None
+    deadline = deadlines.start(0.0)
+    deadlines._tick()  # the deadline passed: its tick cancels the task...
+    task.cancel()  # ...and the client goes away in the same turn of the loop
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.sleep(0)
+    assert deadline.expired and not deadlines.timed_out(deadline)  # the caller re-raises: the other one stands
+    assert task.uncancel() == 0
+    deadlines.close()
+
+
+@contextlib.asynccontextmanager
+async def silent_upstream(release: asyncio.Event) -> AsyncIterator[str]:
+    async def hold(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", hold)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield f"http://127.0.0.1:{server.port}/v1/chat/completions"
+    finally:
+        release.set()
+        await server.close()
+
+
+async def test_a_plain_calls_long_limit_is_watched_without_an_aiohttp_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the threshold lowered so a test can wait for it: the limit that would be aiohttp's
+    ClientTimeout(total=...) is CoarseDeadlines' instead, and still ends the call with its phase."""
+    monkeypatch.setattr(aiohttp_transport, "COARSE_FROM_S", 0.05)
+    monkeypatch.setattr(coarse_deadlines, "TICK_S", TICK)
+    sent: list[dict[str, Any]] = []
+    post = aiohttp.ClientSession.post
+
+    def spy(self: aiohttp.ClientSession, url: Any, **options: Any) -> Any:
+        sent.append(options)
+        return post(self, url, **options)
+
+    monkeypatch.setattr(aiohttp.ClientSession, "post", spy)
+    async with silent_upstream(asyncio.Event()) as url, AiohttpTransport() as transport:
+        request = HttpRequest(url, {}, b"{}", timeouts=Timeouts.within(0.1))
+        with pytest.raises(TransportTimeout) as expired:
+            await transport.post(request)
+        assert expired.value.phase == "first_token"
+        assert "timeout" not in sent[0]
+        assert transport._deadlines is not None and not transport._deadlines._pending
+        # A short limit (under the threshold) stays aiohttp's own, exact one.
+        short = HttpRequest(url, {}, b"{}", timeouts=Timeouts.within(0.03))
+        with pytest.raises(TransportTimeout):
+            await transport.post(short)
+        assert sent[1]["timeout"] == aiohttp.ClientTimeout(total=0.03)
+
+
+async def test_a_cancelled_plain_call_stays_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(coarse_deadlines, "TICK_S", TICK)
+    async with silent_upstream(asyncio.Event()) as url, AiohttpTransport() as transport:
+        call = asyncio.ensure_future(transport.post(HttpRequest(url, {}, b"{}", timeouts=Timeouts.within(600))))
+        while transport._deadlines is None or not transport._deadlines._pending:
+            await asyncio.sleep(TICK)  # until the call is in flight
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert not transport._deadlines._pending
+
+
+async def test_the_session_keeps_no_cookies() -> None:
+    """One upstream answer's Set-Cookie is not sent with the next call (of maybe another caller)."""
+    seen: list[str | None] = []
+
+    async def upstream(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie"))
+        response = web.json_response({})
+        response.set_cookie("affinity", "caller-a")
+        return response
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", upstream)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with AiohttpTransport() as transport:
+            # A host name: aiohttp's default jar ignores cookies from an IP address anyway.
+            request = HttpRequest(f"http://localhost:{server.port}/v1/chat/completions", {}, b"{}")
+            for _ in range(2):
+                assert (await transport.post(request)).status == 200
+    finally:
+        await server.close()
+    assert seen == [None, None]
