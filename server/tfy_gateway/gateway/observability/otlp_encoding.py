@@ -105,10 +105,20 @@ class SpanEncoder:
         self._shared: dict[tuple[int, bytes], tuple[dict[str, Any], bytes]] = {}
 
     def encode(self, spans: Sequence[RecordedSpan]) -> bytes:
-        """The `ExportTraceServiceRequest` of `spans`."""
-        scope_spans = self._scope + b"".join([b"\x12" + _delimited(self._span(span)) for span in spans])
-        resource_spans = self._resource + b"\x12" + _delimited(scope_spans)
-        return b"\x0a" + _delimited(resource_spans)
+        """The `ExportTraceServiceRequest` of `spans`, written with one join: the enclosing messages'
+        lengths are added up, not measured on copies (a batch is a few hundred kilobytes, and each
+        concatenation of it was another copy)."""
+        parts = [b"", b"", self._resource, b"", self._scope]
+        size = len(self._scope)
+        for span in spans:
+            body = self._span(span)
+            prefix = b"\x12" + varint(len(body))  # ScopeSpans.spans
+            parts += (prefix, body)
+            size += len(prefix) + len(body)
+        parts[3] = b"\x12" + varint(size)  # ResourceSpans.scope_spans
+        size += len(parts[3]) + len(self._resource)
+        parts[0], parts[1] = b"\x0a", varint(size)  # ExportTraceServiceRequest.resource_spans
+        return b"".join(parts)
 
     def _span(self, span: RecordedSpan) -> bytes:
         parts = [b"\x0a\x10", span.trace_id.to_bytes(16, "big"), b"\x12\x08", span.span_id.to_bytes(8, "big")]
