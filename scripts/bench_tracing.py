@@ -7,118 +7,210 @@ process, CPU time of the whole process over the run, export thread included, aft
 - off: no export configured (the default; the OpenTelemetry SDK is not even imported);
 - off+traceparent: no export, every request carries a client traceparent (passed on upstream, logged);
 - on: traces exported over OTLP/HTTP (protobuf), every request sampled, to a collector in another
-  process that accepts and discards (so its CPU is not counted).
+  process that accepts and discards (scripts/compare/otlp_receiver.py: its CPU is not counted; it
+  counts the exports and their bytes, shown per request beside each "on" run).
 
-Rounds are interleaved. Figures, not assertions: compare them between commits on an idle machine.
-`--baseline-source DIR` adds off and on runs of another checkout's server/ (e.g. main's) to the same
-interleaved rounds, so a change is measured against its baseline under the same load.
+`--system` picks the configuration: gateway-bare (one provider account: two spans a request) or
+gateway-all (every example manifest and bench_compare's regex + PII input guardrail, as its
+gateway-all: a server span, an upstream call's span and one span per guardrail, with every policy's
+attributes). Rounds are interleaved. Figures, not assertions: compare them between commits on an
+idle machine.
 
-    python scripts/bench_tracing.py [--requests 10000] [--concurrency 32] [--rounds 3] [--baseline-source DIR]
+`--own` measures tracing's own work instead, steady under load from other processes (as
+bench_inprocess.py --own): the upstream's first answer replayed from memory, one request at a time;
+the event loop's CPU per request is the least over 60 batches of `--requests`/60, the export thread's
+is its whole CPU over the run (every span it encoded and sent) per request; their sum is the figure
+to compare commits with. `--baseline-source DIR` adds off and on runs of another checkout's server/ (e.g.
+main's) to the same interleaved rounds, so a change is measured against its baseline under the same
+load.
+
+    python scripts/bench_tracing.py [--system gateway-all] [--requests 10000] [--concurrency 32] [--rounds 3]
+        [--baseline-source DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
+import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_inprocess  # noqa: E402
-from compare.processes import free_port  # noqa: E402
+from compare import manifests  # noqa: E402
+from compare.processes import free_port, running  # noqa: E402
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+SYSTEMS = ("gateway-bare", "gateway-all")
 
 
-class Sink(BaseHTTPRequestHandler):
-    """An OTLP/HTTP collector that takes every export and keeps nothing."""
+def prepare(system: str, workdir: Path, upstream: str, source: Path) -> dict[str, Any]:
+    """bench_inprocess's data dir for `system`; gateway-all also gets bench_compare's input guardrail
+    (applied by one more `serve` on the same data dir), as bench_compare's gateway-all has it."""
+    spec = bench_inprocess.prepare(system, workdir, upstream, source)
+    if system != "gateway-all":
+        return spec
+    guardrails = manifests.input_guardrails()
+    token = "tfy_bench_" + secrets.token_hex(16)
+    env = {**spec["env"], "TFY_GATEWAY_ADMIN_TOKEN": token}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "tfy_gateway", "serve", "--data-dir", spec["data_dir"], "--port", str(port)]
+    log = workdir / f"{system}-guardrails.log"
+    with running([*command, "--log-level", "warning"], f"{base}/api/svc/v1/min-cli-version", log, env=env):
+        manifests.apply_all(base, token, guardrails)
+    return spec
 
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.send_response(200)
-        self.send_header("content-length", "0")
-        self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-
-def sink(port: int) -> None:
-    ThreadingHTTPServer(("127.0.0.1", port), Sink).serve_forever()
+def received(collector: str) -> tuple[int, int]:
+    """(exports, bytes) the collector took so far."""
+    counts = httpx.get(f"{collector}/counts", timeout=10).json().get("/v1/traces", {})
+    return int(counts.get("exports", 0)), int(counts.get("bytes", 0))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--system", choices=SYSTEMS, default="gateway-bare")
     parser.add_argument("--requests", type=int, default=10_000, help="requests per run (default 10000)")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gateway-source", default=str(HERE.parent / "server"), help="the server/ dir to run")
     parser.add_argument("--baseline-source", help="another server/ dir: its off and on runs join the rounds")
-    parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--own", action="store_true", help="tracing's own work: loop and export thread, c=1")
+    parser.add_argument("--own-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.sink:
-        sink(args.sink)
+    if args.own_child:
+        print(json.dumps(asyncio.run(own_work(json.loads(args.own_child), max(1, args.requests // OWN_BATCHES)))))
         return 0
     args.profile_child = False
-    args.own = False  # bench_inprocess.run_child reads it (perf-hotpath added --own)
     with tempfile.TemporaryDirectory(prefix="tfy-tracing-") as scratch:
         upstream_port, sink_port = free_port(), free_port()
         upstream_process = subprocess.Popen(
             [sys.executable, str(HERE / "raw_upstream.py"), "--port", str(upstream_port)]
         )
-        collector = subprocess.Popen([sys.executable, __file__, "--sink", str(sink_port)])
+        collector = f"http://127.0.0.1:{sink_port}"
+        receiver = [sys.executable, str(HERE / "compare" / "otlp_receiver.py"), "--port", str(sink_port)]
         try:
-            upstream = f"http://127.0.0.1:{upstream_port}"
-            base = bench_inprocess.prepare("gateway-bare", Path(scratch), upstream, Path(args.gateway_source))
-            on = {"otel_traces_endpoint": f"http://127.0.0.1:{sink_port}/v1/traces"}
-            runs = {
-                "off": (base, args.gateway_source),
-                "off+traceparent": ({**base, "headers": {"traceparent": TRACEPARENT}}, args.gateway_source),
-                "on": ({**base, "settings": on}, args.gateway_source),
-            }
-            if args.baseline_source:
-                (Path(scratch) / "baseline").mkdir()
-                baseline = bench_inprocess.prepare(
-                    "gateway-bare", Path(scratch) / "baseline", upstream, Path(args.baseline_source)
-                )
-                runs["baseline off"] = (baseline, args.baseline_source)
-                runs["baseline on"] = ({**baseline, "settings": on}, args.baseline_source)
-            figures: dict[str, list[float]] = {name: [] for name in runs}
-            for round_ in range(args.rounds):
-                for name, (spec, source) in runs.items():
-                    result = bench_inprocess.run_child(
-                        spec, argparse.Namespace(**{**vars(args), "gateway_source": source})
-                    )
-                    figures[name].append(result["cpu_us_per_request"])
-                    spans = ""
-                    if "spans_exported" in result:
-                        spans = f"  spans exported {result['spans_exported']}, dropped {result['spans_dropped']}"
-                    print(
-                        f"round {round_ + 1} {name:16} {result['cpu_us_per_request']:7.1f} µs CPU/req{spans}",
-                        flush=True,
-                    )
-            print(
-                f"\nconcurrency {args.concurrency}, {args.requests} requests per run, median [min-max] of {args.rounds}"
-            )
-            for name, values in figures.items():
-                reference = "baseline off" if name.startswith("baseline") else "off"
-                off = statistics.median(figures[reference])
-                median = statistics.median(values)
-                extra = (
-                    f"  {median - off:+.1f} µs ({median / off - 1:+.0%}) vs {reference}" if name != reference else ""
-                )
-                print(f"{name:16} {median:7.1f} [{min(values):.1f}-{max(values):.1f}] µs CPU/req{extra}")
+            with running(receiver, f"{collector}/counts", Path(scratch) / "otlp.log"):
+                measure(args, Path(scratch), f"http://127.0.0.1:{upstream_port}", collector)
         finally:
-            for process in (upstream_process, collector):
-                process.terminate()
-                process.wait(timeout=15)
+            upstream_process.terminate()
+            upstream_process.wait(timeout=15)
     return 0
+
+
+OWN_BATCHES = 60
+EXPORT_THREAD = "tfy-gateway-span-export"
+
+
+async def own_work(spec: dict[str, Any], batch: int) -> dict[str, Any]:
+    """One `--own` run in this process: the loop's least CPU per request over the batches, and the
+    export thread's CPU over all of them per request (the spans flushed before it is read)."""
+    os.environ.update(spec["env"])
+    from tfy_gateway.gateway.app import create_app
+    from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
+    from tfy_gateway.gateway.settings import GatewaySettings
+
+    replay = bench_inprocess.Replay(AiohttpTransport())
+    settings = GatewaySettings(data_dir=Path(spec["data_dir"]), admin_token=spec["token"], **spec.get("settings", {}))
+    app: Any = create_app(settings, transport=replay, tune_gc=True)
+    headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {spec['token']}".encode())]
+    model = "bench/gpt-4o"
+    if spec["system"] == "gateway-all":
+        headers.append((b"x-tfy-metadata", manifests.METADATA.encode()))
+        model = manifests.ROUTED_MODEL
+    headers += [(name.encode(), value.encode()) for name, value in spec.get("headers", {}).items()]
+    body = json.dumps({"model": model, "messages": bench_inprocess.PROMPT}).encode()
+    path = "/api/llm/chat/completions"
+    spent: list[float] = []
+    try:
+        async with app.router.lifespan_context(app):
+            telemetry = app.state.data_plane.telemetry
+            await bench_inprocess.drive(app, path, headers, body, 500, 1)
+            await asyncio.to_thread(telemetry.flush)
+            before = bench_inprocess.thread_cpu().get(EXPORT_THREAD, 0.0)
+            for _ in range(OWN_BATCHES):
+                started = time.thread_time()
+                await bench_inprocess.drive(app, path, headers, body, batch, 1)
+                spent.append((time.thread_time() - started) / batch * 1e6)
+            await asyncio.to_thread(telemetry.flush)
+            export = (bench_inprocess.thread_cpu().get(EXPORT_THREAD, 0.0) - before) / (OWN_BATCHES * batch) * 1e6
+    finally:
+        await replay.aclose()
+    return {"loop": min(spent), "export": export, "cpu_us_per_request": min(spent) + export}
+
+
+def run_own(spec: dict[str, Any], args: argparse.Namespace, source: str) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--own-child", json.dumps(spec), "--requests", str(args.requests),
+               "--gateway-source", source]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"{spec['system']} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: str) -> None:
+    """The interleaved rounds of every run, then their medians."""
+    base = prepare(args.system, scratch, upstream, Path(args.gateway_source))
+    on = {"otel_traces_endpoint": f"{collector}/v1/traces"}
+    runs = {
+        "off": (base, args.gateway_source),
+        "off+traceparent": ({**base, "headers": {"traceparent": TRACEPARENT}}, args.gateway_source),
+        "on": ({**base, "settings": on}, args.gateway_source),
+    }
+    if args.baseline_source:
+        (scratch / "baseline").mkdir()
+        baseline = prepare(args.system, scratch / "baseline", upstream, Path(args.baseline_source))
+        runs["baseline off"] = (baseline, args.baseline_source)
+        runs["baseline on"] = ({**baseline, "settings": on}, args.baseline_source)
+    figures: dict[str, list[float]] = {name: [] for name in runs}
+    for round_ in range(args.rounds):
+        for name, (spec, source) in runs.items():
+            before = received(collector)
+            if args.own:
+                result = run_own(spec, args, source)
+                own = f"  (loop {result['loop']:.1f}, export thread {result['export']:.1f})"
+                print(
+                    f"round {round_ + 1} {name:16} {result['cpu_us_per_request']:7.1f} µs own CPU/req{own}", flush=True
+                )
+                figures[name].append(result["cpu_us_per_request"])
+                continue
+            result = bench_inprocess.run_child(spec, argparse.Namespace(**{**vars(args), "gateway_source": source}))
+            exports, size = (after - first for after, first in zip(received(collector), before, strict=True))
+            figures[name].append(result["cpu_us_per_request"])
+            notes = ""
+            if "spans_exported" in result:
+                made = args.requests + min(2_000, args.requests)  # the warm-up's spans are exported too
+                notes = (
+                    f"  spans {result['spans_exported'] / made:.2f}/req (dropped {result['spans_dropped']}),"
+                    f" {size / made:.0f} B/req in {exports} exports"
+                )
+            threads = result.get("thread_cpu_us_per_request", {})
+            if len(threads) > 1:
+                notes += "  (" + ", ".join(f"{thread} {spent:.1f}" for thread, spent in sorted(threads.items())) + ")"
+            print(f"round {round_ + 1} {name:16} {result['cpu_us_per_request']:7.1f} µs CPU/req{notes}", flush=True)
+    shape = "own work, c=1" if args.own else f"concurrency {args.concurrency}"
+    print(f"\n{args.system}, {shape}, {args.requests} requests per run, median [min-max] of {args.rounds}")
+    for name, values in figures.items():
+        reference = "baseline off" if name.startswith("baseline") else "off"
+        off = statistics.median(figures[reference])
+        median = statistics.median(values)
+        extra = f"  {median - off:+.1f} µs ({median / off - 1:+.0%}) vs {reference}" if name != reference else ""
+        print(f"{name:16} {median:7.1f} [{min(values):.1f}-{max(values):.1f}] µs CPU/req{extra}")
+    print(json.dumps({name: values for name, values in figures.items()}))
 
 
 if __name__ == "__main__":

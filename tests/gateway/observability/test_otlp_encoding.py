@@ -14,7 +14,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from tfy_gateway.gateway.observability.otlp_encoding import CACHE_LIMIT, SpanEncoder
-from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan
+from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan, SharedAttributes
 
 RESOURCE = {"service.name": "tfy-llm-gateway", "deployment.environment": "dev"}
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
@@ -149,3 +149,50 @@ def test_start_attributes_equal_but_of_another_type_are_not_taken_from_the_cache
     as_int = RecordedSpan("s", CLIENT, TRACE_ID, CLIENT_ID, SERVER_ID, 1, {"gen_ai.request.temperature": 1})
     assert attributes_of(encoder, as_float) == [{"key": "gen_ai.request.temperature", "value": {"doubleValue": 1.0}}]
     assert attributes_of(encoder, as_int) == [{"key": "gen_ai.request.temperature", "value": {"intValue": "1"}}]
+
+
+def test_a_shared_dict_encodes_as_a_plain_one_as_start_attributes_and_as_an_events() -> None:
+    encoder = SpanEncoder(RESOURCE, "tfy_gateway")
+    shared = SharedAttributes({"tfy.guardrail.result": "pass", "tfy_gateway.guardrail.stage": "input", "n": 2})
+
+    def span(attributes: dict[str, Any]) -> RecordedSpan:
+        made = RecordedSpan("g", CLIENT, TRACE_ID, CLIENT_ID, SERVER_ID, 1, attributes)
+        made.add_event("gen_ai.guardrail.result", 2, attributes)
+        made.end_attributes = {"tfy.guardrail.metric.latency_in_ms": 0.5}
+        return made
+
+    plain = decoded(SpanEncoder(RESOURCE, "tfy_gateway").encode([span(dict(shared))]))
+    assert decoded(encoder.encode([span(shared)])) == plain
+    assert decoded(encoder.encode([span(shared), span(shared)]))["resourceSpans"][0]["scopeSpans"][0]["spans"] == (
+        plain["resourceSpans"][0]["scopeSpans"][0]["spans"] * 2
+    )
+
+
+def test_end_attributes_of_every_kind_decode_right_the_first_time_and_from_the_cache() -> None:
+    encoder = SpanEncoder({}, "tfy_gateway")
+    ends: dict[str, Any] = {
+        "latency": 1.5,
+        "status": 200,
+        "as_true": True,
+        "as_one": 1,
+        "rules": ("a", "b"),
+        "nested": ("x", ["y"]),
+        "tfy_gateway.request.id": "r-1",
+    }
+    for round_ in range(3):
+        span = RecordedSpan("s", SERVER, TRACE_ID, SERVER_ID, 0, 1, {})
+        span.end(2, {**ends, "latency": 1.5 + round_, "as_one": 1 if round_ != 1 else True})
+        assert attributes_of(encoder, span) == [
+            {"key": "latency", "value": {"doubleValue": 1.5 + round_}},
+            {"key": "status", "value": {"intValue": "200"}},
+            {"key": "as_true", "value": {"boolValue": True}},
+            {"key": "as_one", "value": {"boolValue": True} if round_ == 1 else {"intValue": "1"}},
+            {"key": "rules", "value": {"arrayValue": {"values": [{"stringValue": "a"}, {"stringValue": "b"}]}}},
+            {
+                "key": "nested",
+                "value": {
+                    "arrayValue": {"values": [{"stringValue": "x"}, {"arrayValue": {"values": [{"stringValue": "y"}]}}]}
+                },
+            },
+            {"key": "tfy_gateway.request.id", "value": {"stringValue": "r-1"}},
+        ]

@@ -3,6 +3,7 @@ request that fails over once, under the client's traceparent, as the collector a
 
 from __future__ import annotations
 
+import gc
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,3 +212,89 @@ async def test_traces_over_otlp_grpc(tmp_path: Path) -> None:
             await eventually(lambda: sorted(received) == ["POST /api/llm/chat/completions", "chat gpt-4o"], "spans")
     finally:
         server.stop(None)
+
+
+async def test_a_traced_requests_objects_are_freed_at_once_not_left_as_a_cycle_for_the_collector(
+    tmp_path: Path, receiver: OtlpReceiver
+) -> None:
+    """A trace that refers to its attempts while they refer to it keeps the whole request (context, bodies,
+    spans' dicts) alive until a collection: under load, collections that cost more than tracing itself."""
+    from tfy_gateway.gateway.observability.tracing import SpanTrace
+
+    async with running_gateway(tmp_path / "data", otel_traces_endpoint=receiver.traces_url) as gateway:
+        await streamed_chat(gateway, "openai-main/gpt-4o", {})
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(3):
+                await streamed_chat(gateway, "openai-main/gpt-4o", {})
+            assert gateway.data_plane.telemetry.counts is not None
+            alive = [thing for thing in gc.get_objects() if isinstance(thing, SpanTrace)]
+        finally:
+            gc.enable()
+        assert alive == []
+
+
+async def test_the_limit_check_is_an_event_of_the_server_span_naming_the_rules_and_what_is_left(
+    tmp_path: Path, receiver: OtlpReceiver
+) -> None:
+    limits = {
+        "name": "limits",
+        "type": "gateway-rate-limiting-config",
+        "rules": [{"id": "two-a-minute", "when": {}, "limit_to": 2, "unit": "requests_per_minute"}],
+    }
+    async with running_gateway(tmp_path / "data", otel_traces_endpoint=receiver.traces_url) as gateway:
+        await gateway.apply(limits)
+        body = {"model": "openai-main/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+        statuses = []
+        for _ in range(3):
+            answer = await gateway.http.post("/api/llm/chat/completions", json=body, headers=gateway.auth())
+            statuses.append((answer.status_code, answer.headers["x-tfy-request-id"]))
+        assert [status for status, _ in statuses] == [200, 200, 429]
+        records = (await gateway.http.get("/api/svc/v1/llm-gateway/logs", headers=gateway.auth())).json()["data"]
+        traces = {record["id"]: record["trace_id"] for record in records}
+
+        def limit_events() -> list[dict[str, Any]]:
+            found = []
+            for _, request_id in statuses:
+                servers = by_kind(receiver.spans_of(traces[request_id]), "SERVER")
+                found += [
+                    event for server in servers for event in server.events if event["name"] == "tfy_gateway.limits"
+                ]
+            return found
+
+        events = await eventually(lambda: len(limit_events()) == 3 and limit_events(), "three limit events")
+        assert [event["tfy_gateway.limits.outcome"] for event in events] == ["admitted", "admitted", "refused"]
+        assert {tuple(event["tfy_gateway.limits.rules"]) for event in events} == {("rate_limit:limits/two-a-minute",)}
+        assert [event["tfy_gateway.limits.remaining.requests"] for event in events[:2]] == [1, 0]
+        assert events[0]["tfy_gateway.limits.limit.requests"] == 2
+
+
+async def test_server_spans_of_requests_alike_but_for_metadata_or_status_each_carry_their_own(
+    tmp_path: Path, receiver: OtlpReceiver
+) -> None:
+    async with running_gateway(tmp_path / "data", otel_traces_endpoint=receiver.traces_url) as gateway:
+        sent = []
+        for model, env in (("openai-main/gpt-4o", "a"), ("openai-main/gpt-4o", "b"), ("nowhere/x", "a")):
+            headers = {**gateway.auth(), "x-tfy-metadata": f'{{"env": "{env}"}}'}
+            body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+            answer = await gateway.http.post("/api/llm/chat/completions", json=body, headers=headers)
+            sent.append((answer.headers["x-tfy-request-id"], answer.status_code, model, env))
+        sent.append(sent[0])  # the same request id again: its span is looked up twice, found once
+        records = (await gateway.http.get("/api/svc/v1/llm-gateway/logs", headers=gateway.auth())).json()["data"]
+        traces = {record["id"]: record["trace_id"] for record in records}
+
+        def servers() -> list[ReceivedSpan]:
+            return [
+                span for request_id, *_ in sent for span in by_kind(receiver.spans_of(traces[request_id]), "SERVER")
+            ]
+
+        spans = await eventually(lambda: len(servers()) == 4 and servers(), "three server spans")
+        assert [sent_status for _, sent_status, _, _ in sent[:3]] == [200, 200, 404]
+        for span, (request_id, status, model, env) in zip(spans, sent, strict=True):
+            assert span.attributes["tfy_gateway.request.id"] == request_id
+            assert span.attributes["http.response.status_code"] == status
+            assert span.attributes["gen_ai.request.model"] == model
+            assert span.attributes["tfy.request.metadata"] == f'{{"env":"{env}"}}'
+            assert ("error.type" in span.attributes) == (status >= 400)
+            assert span.attributes["http.route"] == "/api/llm/chat/completions"

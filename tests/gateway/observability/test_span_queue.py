@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.gateway.observability.otlp_receiver import OtlpReceiver
@@ -100,3 +102,73 @@ def test_the_http_sender_retries_a_retryable_status_and_gives_up_on_another() ->
         assert sender.send(body) == "HTTP 400"
         assert receiver.requests == 3
         sender.close()
+
+
+class EndingMore(Recording):
+    """A sender during whose first export two more spans end (as they do under load)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue: SpanQueue | None = None
+        self.batches: list[int] = []
+
+    def send(self, body: bytes) -> str | None:
+        before = len(self.names)
+        super().send(body)
+        self.batches.append(len(self.names) - before)
+        if len(self.batches) == 1 and self.queue is not None:
+            end_spans(self.queue, "during-1", "during-2")
+        return None
+
+
+def test_spans_that_end_during_an_export_wait_for_a_full_batch_not_a_partial_export() -> None:
+    sender = EndingMore()
+    counts = ExportCounts()
+    batching = Batching(queue_size=100, batch_size=4, schedule_delay_s=3600, export_timeout_s=1)
+    queue = SpanQueue(sender, SpanEncoder({"service.name": "test"}, "test"), batching, counts, filters=(), where="t")
+    sender.queue = queue
+    end_spans(queue, "a", "b", "c", "d")  # a full batch: exported at once, not after the hour's delay
+    deadline = time.monotonic() + 30
+    while not sender.batches and time.monotonic() < deadline:
+        time.sleep(0.01)
+    end_spans(queue, "e", "f")  # with the two ended during the first export: the next full batch
+    assert queue.force_flush(5_000)
+    assert sender.batches == [4, 4]
+    assert sender.names == ["a", "b", "c", "d", "during-1", "during-2", "e", "f"]
+    end_spans(queue, "last")
+    queue.shutdown()  # a partial batch goes out at shutdown
+    assert sender.batches == [4, 4, 1]
+    assert counts.get("exported") == 9
+
+
+def test_a_partial_batch_goes_out_once_the_schedule_delay_has_passed() -> None:
+    sender = Recording()
+    batching = Batching(queue_size=100, batch_size=512, schedule_delay_s=0.05, export_timeout_s=1)
+    queue = SpanQueue(sender, SpanEncoder({}, "test"), batching, ExportCounts(), filters=(), where="t")
+    end_spans(queue, "alone")
+    deadline = time.monotonic() + 30
+    while not sender.names and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sender.names == ["alone"]
+    queue.shutdown()
+
+
+def test_a_requests_spans_queued_at_once_fill_what_room_is_left_and_start_a_full_batch() -> None:
+    reported: list[tuple[str, int]] = []
+    counts = ExportCounts(lambda outcome, n: reported.append((outcome, n)))
+    sender = Recording()
+    batching = Batching(queue_size=5, batch_size=4, schedule_delay_s=3600, export_timeout_s=1)
+    queue = SpanQueue(sender, SpanEncoder({}, "test"), batching, counts, filters=(), where="t")
+
+    def spans(*names: str) -> list[RecordedSpan]:
+        return [RecordedSpan(name, SERVER, new_trace_id(), new_span_id(), 0, 1, {}) for name in names]
+
+    queue.on_end_all(spans("a", "b", "c"))
+    queue.on_end_all(spans("d", "e", "f", "g"))  # room for two: a full batch of four goes without a flush
+    deadline = time.monotonic() + 30
+    while len(sender.names) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sender.names == ["a", "b", "c", "d"]
+    assert reported == [("dropped_queue_full", 2), ("exported", 4)]
+    queue.shutdown()
+    assert sender.names == ["a", "b", "c", "d", "e"]

@@ -42,3 +42,22 @@ def test_a_malformed_traceparent_starts_a_new_trace(value: str) -> None:
 def test_an_oversized_tracestate_is_not_passed_on() -> None:
     parent = parse_traceparent(f"00-{TRACE}-{SPAN}-01", "k=" + "v" * 600)
     assert parent is not None and parent.tracestate is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"00-{TRACE}-{SPAN}-1",  # one-digit flags
+        f"0-{TRACE}-{SPAN}-01",  # one-digit version
+        f"00-{TRACE}-{SPAN}-01-",  # version 00 with an empty fifth field
+        f"00_{TRACE}-{SPAN}-01",  # not dash-separated
+        f"00-{TRACE}-{SPAN}-0x",  # flags not hex
+    ],
+)
+def test_fields_of_the_wrong_size_or_alphabet_start_a_new_trace(value: str) -> None:
+    assert parse_traceparent(value) is None
+
+
+def test_a_traceparent_with_surrounding_spaces_is_read() -> None:
+    parsed = parse_traceparent(f"  00-{TRACE}-{SPAN}-01 ")
+    assert parsed is not None and (parsed.trace_id, parsed.span_id, parsed.flags) == (TRACE, SPAN, 1)

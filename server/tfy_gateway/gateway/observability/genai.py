@@ -31,6 +31,8 @@ SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
 GUARDRAIL_NAME = "gen_ai.guardrail.component.name"
 APPLY_GUARDRAIL = "apply_guardrail"
+GUARDRAIL_RESULT_EVENT = "gen_ai.guardrail.result"
+TFY_GUARDRAIL_LATENCY_MS = "tfy.guardrail.metric.latency_in_ms"
 
 # The request parameters the conventions name, by the OpenAI body field they come from.
 REQUEST_PARAMETERS: Mapping[str, str] = {

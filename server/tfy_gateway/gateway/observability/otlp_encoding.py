@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tfy_gateway.gateway.observability.spans import RecordedSpan
+from tfy_gateway.gateway.observability.spans import RecordedSpan, SharedAttributes
 
 _BYTES = tuple(bytes((n,)) for n in range(128))
 _DOUBLE = struct.Struct("<d").pack
@@ -22,12 +22,17 @@ _FIXED64 = struct.Struct("<Q").pack
 _FIXED32 = struct.Struct("<I").pack
 _INT64 = (1 << 64) - 1
 
+_TIMES = struct.Struct("<BQBQ").pack  # Span.start_time_unix_nano and end_time_unix_nano, with their tags
+
 _SEQUENCES = (tuple, list)  # tuples, not `X | Y` unions: those are built anew at every call
-_UNCACHED_TYPES = (float, list)  # measurements (new every time) and unhashable values
 
 HAS_IS_REMOTE = 0x100  # SpanFlags: the SDK always says whether the parent was remote
 IS_REMOTE = 0x200
 STATUS_ERROR = 2
+_KINDS = tuple(b"\x30" + _BYTES[kind] for kind in range(6))  # Span.kind with its tag
+_UNSET = b"\x7a\x00"  # an unset status, written as the SDK writes it
+_FLAGS = b"\x85\x01" + _FIXED32(HAS_IS_REMOTE)
+_REMOTE_FLAGS = b"\x85\x01" + _FIXED32(HAS_IS_REMOTE | IS_REMOTE)
 
 CACHE_LIMIT = 4096  # encoded attributes kept; cleared whole when full (repeating values come back fast)
 UNCACHED = frozenset(
@@ -93,24 +98,30 @@ class SpanEncoder:
         attributes = b"".join(b"\x0a" + kv for kv in (key_value(k, v) for k, v in resource.items()) if kv)
         self._resource = b"\x0a" + _delimited(attributes)  # ResourceSpans.resource
         self._scope = b"\x0a" + _delimited(b"\x0a" + _string(scope))  # ScopeSpans.scope
-        self._cache: dict[tuple[str, type, Any], bytes] = {}
+        self._cache: dict[tuple[str, Any], tuple[type, bytes]] = {}  # (key, value) -> (value's type, KeyValue)
+        self._floats: dict[str, bytes] = {}  # a float attribute's KeyValue up to its 8 bytes, by key
         self._names: dict[str, bytes] = {}
         self._groups: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], bytes] = {}
-        self._shared: dict[int, tuple[dict[str, Any], bytes]] = {}
+        self._shared: dict[tuple[int, bytes], tuple[dict[str, Any], bytes]] = {}
 
     def encode(self, spans: Sequence[RecordedSpan]) -> bytes:
-        """The `ExportTraceServiceRequest` of `spans`."""
-        scope_spans = self._scope + b"".join([b"\x12" + _delimited(self._span(span)) for span in spans])
-        resource_spans = self._resource + b"\x12" + _delimited(scope_spans)
-        return b"\x0a" + _delimited(resource_spans)
+        """The `ExportTraceServiceRequest` of `spans`, written with one join: the enclosing messages'
+        lengths are added up, not measured on copies (a batch is a few hundred kilobytes, and each
+        concatenation of it was another copy)."""
+        parts = [b"", b"", self._resource, b"", self._scope]
+        size = len(self._scope)
+        for span in spans:
+            body = self._span(span)
+            prefix = b"\x12" + varint(len(body))  # ScopeSpans.spans
+            parts += (prefix, body)
+            size += len(prefix) + len(body)
+        parts[3] = b"\x12" + varint(size)  # ResourceSpans.scope_spans
+        size += len(parts[3]) + len(self._resource)
+        parts[0], parts[1] = b"\x0a", varint(size)  # ExportTraceServiceRequest.resource_spans
+        return b"".join(parts)
 
     def _span(self, span: RecordedSpan) -> bytes:
-        parts = [
-            b"\x0a\x10",
-            span.trace_id.to_bytes(16, "big"),
-            b"\x12\x08",
-            span.span_id.to_bytes(8, "big"),
-        ]
+        parts = [b"\x0a\x10", span.trace_id.to_bytes(16, "big"), b"\x12\x08", span.span_id.to_bytes(8, "big")]
         if span.trace_state:
             parts += (b"\x1a", _string(span.trace_state))
         if span.parent_id:
@@ -120,41 +131,31 @@ class SpanEncoder:
             if len(self._names) >= CACHE_LIMIT:
                 self._names.clear()
             name = self._names[span.name] = b"\x2a" + _string(span.name)
-        parts += (
-            name,
-            b"\x30",
-            _BYTES[span.kind],
-            b"\x39",
-            _FIXED64(span.start_ns),
-            b"\x41",
-            _FIXED64(span.end_ns),
-        )
+        parts += (name, _KINDS[span.kind], _TIMES(0x39, span.start_ns, 0x41, span.end_ns))
         self._group(parts, span.attributes)
         if span.end_attributes:
             self._attributes(parts, b"\x4a", span.end_attributes.items())
         if span.events:
             for event_name, time_ns, attributes in span.events:
                 event = [b"\x09", _FIXED64(time_ns), b"\x12", _string(event_name)]
-                self._attributes(event, b"\x1a", attributes.items())
+                if attributes.__class__ is SharedAttributes:
+                    event.append(self._shared_encoding(attributes, b"\x1a"))
+                else:
+                    self._attributes(event, b"\x1a", attributes.items())
                 parts += (b"\x5a", _delimited(b"".join(event)))
-        if span.error is None:
-            parts.append(b"\x7a\x00")  # an unset status, written as the SDK writes it
-        else:
+        if span.error is not None:
             parts += (b"\x7a", _delimited(b"\x12" + _string(span.error) + b"\x18" + _BYTES[STATUS_ERROR]))
-        flags = HAS_IS_REMOTE | IS_REMOTE if span.remote_parent else HAS_IS_REMOTE
-        parts += (b"\x85\x01", _FIXED32(flags))
+        else:
+            parts.append(_UNSET)
+        parts.append(_REMOTE_FLAGS if span.remote_parent else _FLAGS)
         return b"".join(parts)
 
     def _group(self, parts: list[bytes], attributes: dict[str, Any]) -> None:
-        """A span's start attributes, from the cache when the same set was encoded before (the value
-        types are part of the key: 1 and 1.0 are equal but encode differently).
-
-        Most spans share their start dict (`tracing.TracePipeline.start` builds one per route and
-        target, never mutated), so the same dict object is looked up by identity first: no tuples of
-        its items to build and hash. An entry keeps its dict alive, so the id cannot be reused."""
-        shared = self._shared.get(id(attributes))
-        if shared is not None and shared[0] is attributes:
-            parts.append(shared[1])
+        """A span's start attributes. A `SharedAttributes` dict (a route's, a target's: never mutated)
+        is found by identity; another from the cache when the same set was encoded before (the value
+        types are part of the key: 1 and 1.0 are equal but encode differently)."""
+        if attributes.__class__ is SharedAttributes:
+            parts.append(self._shared_encoding(attributes, b"\x4a"))
             return
         try:
             token = (tuple(attributes.items()), tuple(map(type, attributes.values())))
@@ -168,26 +169,53 @@ class SpanEncoder:
             if len(self._groups) >= CACHE_LIMIT:
                 self._groups.clear()
             encoded = self._groups[token] = b"".join(found)
-        else:  # seen before: likely a shared dict (a per-span one only takes a slot until the next clear)
-            if len(self._shared) >= CACHE_LIMIT:
-                self._shared.clear()
-            self._shared[id(attributes)] = (attributes, encoded)
         parts.append(encoded)
 
+    def _shared_encoding(self, attributes: dict[str, Any], tag: bytes) -> bytes:
+        """The encoding of a shared dict's attributes under `tag`, by identity (an entry keeps its dict
+        alive, so the id cannot be reused meanwhile)."""
+        key = (id(attributes), tag)
+        found = self._shared.get(key)
+        if found is not None and found[0] is attributes:
+            return found[1]
+        encoded: list[bytes] = []
+        self._attributes(encoded, tag, attributes.items())
+        if len(self._shared) >= CACHE_LIMIT:
+            self._shared.clear()
+        joined = b"".join(encoded)
+        self._shared[key] = (attributes, joined)
+        return joined
+
     def _attributes(self, parts: list[bytes], tag: bytes, items: Iterable[tuple[str, Any]]) -> None:
-        cache = self._cache
-        for key, value in items:
-            if isinstance(value, _UNCACHED_TYPES) or key in UNCACHED:
-                encoded = key_value(key, value)
-            else:
-                token = (key, value.__class__, value)
-                encoded = cache.get(token)
-                if encoded is None:
-                    encoded = key_value(key, value)
-                    if encoded is None:
-                        continue
-                    if len(cache) >= CACHE_LIMIT:
-                        cache.clear()
-                    cache[token] = encoded
-            if encoded is not None:
-                parts += (tag, encoded)
+        """Each attribute under `tag`: a float (a measurement, new every time) from its key's cached
+        prefix; another from the cache when the same key had an equal value of the same type before
+        (1, 1.0 and True are equal but encode differently), else encoded and cached, unless its key's
+        values are new with every request (`UNCACHED`)."""
+        cache, floats = self._cache, self._floats
+        for item in items:
+            key, value = item
+            kind = value.__class__
+            if kind is float:
+                prefix = floats.get(key)
+                if prefix is None:
+                    if len(floats) >= CACHE_LIMIT:
+                        floats.clear()
+                    body = b"\x0a" + _string(key) + b"\x12\x09\x21"
+                    prefix = floats[key] = varint(len(body) + 8) + body
+                parts += (tag, prefix + _DOUBLE(value))
+                continue
+            try:
+                hit = cache.get(item)
+            except TypeError:  # an unhashable value (a list, or a tuple holding one)
+                hit, kind = None, list
+            if hit is not None and hit[0] is kind:
+                parts += (tag, hit[1])
+                continue
+            encoded = key_value(key, value)
+            if encoded is None:
+                continue
+            if kind is not list and key not in UNCACHED:
+                if len(cache) >= CACHE_LIMIT:
+                    cache.clear()
+                cache[item] = (kind, encoded)
+            parts += (tag, encoded)

@@ -1,25 +1,30 @@
-"""The GenAI metrics over OTLP (`otel_metrics_exporter_config`), with the OpenTelemetry metrics SDK:
-the observe stage records into instruments, a reader thread exports every `interval_s`. Imported only
-when a configuration asks for metrics export."""
+"""The GenAI metrics over OTLP (`otel_metrics_exporter_config`): the observe stage records into lean
+histograms (`otlp_histograms`), a thread hands what they hold to the SDK's OTLP exporter every
+`interval_s`. Imported only when a configuration asks for metrics export."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
-from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, UpDownCounter
+from opentelemetry.sdk.metrics import Counter, Histogram, UpDownCounter
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     MetricExporter,
     MetricExportResult,
     MetricsData,
-    PeriodicExportingMetricReader,
+    ResourceMetrics,
+    ScopeMetrics,
 )
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from tfy_gateway.gateway.observability.export import JsonPoster
 from tfy_gateway.gateway.observability.genai_metrics import DURATION_BUCKETS, TOKEN_BUCKETS, TTFT_BUCKETS
+from tfy_gateway.gateway.observability.otlp_histograms import Attributes, OtlpHistogram
 from tfy_gateway.gateway.observability.spec import MetricsSpec, Target
 
 logger = logging.getLogger(__name__)
@@ -70,73 +75,92 @@ def metric_exporter(spec: MetricsSpec, timeout_s: float = 10.0) -> MetricExporte
 
 
 class OtlpMetrics:
-    """A `GenAISink` whose instruments are exported over OTLP."""
+    """A `GenAISink` whose histograms are exported over OTLP."""
 
     def __init__(self, spec: MetricsSpec) -> None:
         self.spec = spec
-        reader = PeriodicExportingMetricReader(metric_exporter(spec), export_interval_millis=spec.interval_s * 1000)
-        self._provider = MeterProvider(
-            metric_readers=[reader], resource=Resource(dict(spec.resource)), shutdown_on_exit=False
+        self._exporter = metric_exporter(spec)
+        self._resource = Resource(dict(spec.resource))
+        self._scope = InstrumentationScope("tfy_gateway")
+        self._server_duration = OtlpHistogram(
+            "gen_ai.server.request.duration", "s", "Generative AI server request duration", DURATION_BUCKETS
         )
-        meter = self._provider.get_meter("tfy_gateway")
-        self._server_duration = meter.create_histogram(
-            "gen_ai.server.request.duration",
-            unit="s",
-            description="Generative AI server request duration",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        )
-        self._ttft = meter.create_histogram(
+        self._ttft = OtlpHistogram(
             "gen_ai.server.time_to_first_token",
-            unit="s",
-            description="Time to generate first token for successful responses",
-            explicit_bucket_boundaries_advisory=TTFT_BUCKETS,
+            "s",
+            "Time to generate first token for successful responses",
+            TTFT_BUCKETS,
         )
-        self._tokens = meter.create_histogram(
-            "gen_ai.client.token.usage",
-            unit="{token}",
-            description="Number of input and output tokens used",
-            explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
+        self._tokens = OtlpHistogram(
+            "gen_ai.client.token.usage", "{token}", "Number of input and output tokens used", TOKEN_BUCKETS
         )
-        self._client_duration = meter.create_histogram(
-            "gen_ai.client.operation.duration",
-            unit="s",
-            description="GenAI operation duration",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        self._client_duration = OtlpHistogram(
+            "gen_ai.client.operation.duration", "s", "GenAI operation duration", DURATION_BUCKETS
         )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tfy-gateway-metrics-export", daemon=True)
+        self._thread.start()
 
     def server_duration(self, seconds: float, operation: str, model: str, error_type: str | None) -> None:
-        attributes = {"gen_ai.operation.name": operation, "gen_ai.request.model": model}
+        attributes: Attributes = (("gen_ai.operation.name", operation), ("gen_ai.request.model", model))
         if error_type:
-            attributes["error.type"] = error_type
+            attributes += (("error.type", error_type),)
         self._server_duration.record(seconds, attributes)
 
     def time_to_first_token(self, seconds: float, operation: str, model: str) -> None:
-        self._ttft.record(seconds, {"gen_ai.operation.name": operation, "gen_ai.request.model": model})
+        self._ttft.record(seconds, (("gen_ai.operation.name", operation), ("gen_ai.request.model", model)))
 
     def token_usage(self, tokens: int, operation: str, provider: str, model: str, token_type: str) -> None:
-        attributes = {
-            "gen_ai.operation.name": operation,
-            "gen_ai.provider.name": provider,
-            "gen_ai.request.model": model,
-            "gen_ai.token.type": token_type,
-        }
+        attributes = (
+            ("gen_ai.operation.name", operation),
+            ("gen_ai.provider.name", provider),
+            ("gen_ai.request.model", model),
+            ("gen_ai.token.type", token_type),
+        )
         self._tokens.record(tokens, attributes)
 
     def client_duration(
         self, seconds: float, operation: str, provider: str, model: str, error_type: str | None
     ) -> None:
-        attributes = {
-            "gen_ai.operation.name": operation,
-            "gen_ai.provider.name": provider,
-            "gen_ai.request.model": model,
-        }
+        attributes: Attributes = (
+            ("gen_ai.operation.name", operation),
+            ("gen_ai.provider.name", provider),
+            ("gen_ai.request.model", model),
+        )
         if error_type:
-            attributes["error.type"] = error_type
+            attributes += (("error.type", error_type),)
         self._client_duration.record(seconds, attributes)
+
+    def collect(self) -> MetricsData | None:
+        """What the histograms hold now, as the SDK's exporters take it (None: nothing recorded)."""
+        now = time.time_ns()
+        histograms = (self._server_duration, self._ttft, self._tokens, self._client_duration)
+        metrics = [metric for h in histograms if (metric := h.collect(now, self.spec.delta)) is not None]
+        if not metrics:
+            return None
+        scope = ScopeMetrics(scope=self._scope, metrics=metrics, schema_url="")
+        return MetricsData(
+            resource_metrics=[ResourceMetrics(resource=self._resource, scope_metrics=[scope], schema_url="")]
+        )
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.spec.interval_s):
+            self._export()
+
+    def _export(self) -> None:
+        try:
+            data = self.collect()
+            if data is not None and self._exporter.export(data) is not MetricExportResult.SUCCESS:
+                logger.warning("exporting metrics to %s failed", self.spec.target.shown)
+        except Exception:  # an exporter must never take the thread down
+            logger.exception("exporting metrics to %s failed", self.spec.target.shown)
 
     def close(self) -> None:
         """Export what was recorded since the last interval and stop (blocking: from a thread)."""
+        self._stop.set()
+        self._thread.join()
+        self._export()
         try:
-            self._provider.shutdown()
+            self._exporter.shutdown()
         except Exception:
             logger.exception("closing the metrics export to %s failed", self.spec.target.shown)

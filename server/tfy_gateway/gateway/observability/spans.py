@@ -52,6 +52,13 @@ def sampled(trace_id: int, ratio: float) -> bool:
     return trace_id & _ID_LIMIT < round(ratio * (_ID_LIMIT + 1))
 
 
+class SharedAttributes(dict[str, Any]):
+    """An attribute dict built once and shared, unchanged, by many spans (a route's, a target's, a
+    guardrail's): the encoder keeps its encoding by identity, so such a dict costs one lookup a span."""
+
+    __slots__ = ()
+
+
 class RecordedSpan:
     """One ended span. `attributes` are the ones known at its start (the same from request to request
     for a route and target: the encoder caches them as a whole), `end_attributes` the ones set when it

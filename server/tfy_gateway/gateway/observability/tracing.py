@@ -32,9 +32,17 @@ from tfy_gateway.gateway.observability import genai as g
 from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue
 from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
 from tfy_gateway.gateway.observability.span_senders import span_sender
-from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan, new_ids, new_span_id, sampled
+from tfy_gateway.gateway.observability.spans import (
+    CLIENT,
+    SERVER,
+    RecordedSpan,
+    SharedAttributes,
+    new_ids,
+    new_span_id,
+    sampled,
+)
 from tfy_gateway.gateway.observability.spec import TracesSpec
-from tfy_gateway.gateway.observability.trace import Answer, AttemptTrace, R, RequestFacts, Trace
+from tfy_gateway.gateway.observability.trace import NO_HEADERS, Answer, AttemptTrace, R, RequestFacts, Trace
 from tfy_gateway.gateway.observability.trace_context import TraceParent
 from tfy_gateway.gateway.providers import UpstreamStream, Usage
 from tfy_gateway.gateway.routing import Attempt
@@ -58,17 +66,21 @@ class TracePipeline:
         # Span names and start attributes by what decides them (route; target and attempt): built once,
         # shared by the spans (never mutated: `RecordedSpan.end` copies on a clash), and the encoder
         # finds their encoding in its cache. Bounded: emptied when full.
-        self.starts: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+        self.starts: dict[tuple[Any, ...], tuple[str, SharedAttributes]] = {}
+        # The server span's attributes by request shape (route, status, model, caller, metadata, rules):
+        # see SpanTrace._server_shape. Bounded the same way.
+        self.shapes: dict[tuple[Any, ...], SharedAttributes] = {}
 
     def start(
         self, key: tuple[Any, ...], build: Callable[[], tuple[str, dict[str, Any]]]
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[str, SharedAttributes]:
         """The span name and start attributes for `key`, built by `build` the first time."""
         found = self.starts.get(key)
         if found is None:
             if len(self.starts) >= STARTS_LIMIT:
                 self.starts.clear()
-            found = self.starts[key] = build()
+            name, attributes = build()
+            found = self.starts[key] = (name, SharedAttributes(attributes))
         return found
 
     def begin(self, parent: TraceParent | None, endpoint: str, path: str, started_ns: int) -> SpanTrace:
@@ -124,6 +136,73 @@ def _attempt_start(
     if rule_id:
         built[g.ROUTING_RULE] = rule_id
     return f"{operation} {model_id}", built
+
+
+def _server_end(
+    status: int,
+    model: str | None,
+    subject: str | None,
+    metadata: tuple[tuple[str, str], ...],
+    rule_id: str | None,
+    rules: tuple[AppliedRule, ...],
+    stream: bool,
+) -> dict[str, Any]:
+    """The server span's end attributes of one request shape (the key of `SpanTrace._server_shape`)."""
+    attributes: dict[str, Any] = {"http.response.status_code": status}
+    if model is not None:
+        attributes[g.REQUEST_MODEL] = model
+        attributes[g.TFY_REQUESTED_MODEL] = model
+    if subject is not None:
+        attributes[g.TFY_SUBJECT] = subject
+    if metadata:
+        attributes[g.TFY_METADATA] = orjson.dumps(dict(metadata)).decode()
+    if rule_id:
+        attributes[g.APPLIED_ROUTING] = (rule_id,)
+    if rules:
+        rate_limit = rate_limit_of(rules)
+        if rate_limit is not None:
+            attributes[g.APPLIED_RATE_LIMITS] = (rate_limit.rule_id,)
+        budgets = budgets_of(rules)
+        if budgets:
+            attributes[g.APPLIED_BUDGETS] = tuple(rule.rule_id for rule in budgets)
+    if stream:
+        attributes[g.REQUEST_STREAM] = True
+    return attributes
+
+
+def _limit_rules(_kind: str, outcome: str, applied: tuple[AppliedRule, ...]) -> tuple[str, dict[str, Any]]:
+    """The limit event's outcome and rule labels (the key of `SpanTrace._limits`, in order)."""
+    rules = tuple(f"{rule.kind}:{rule.config_name}/{rule.rule_id}" for rule in applied)
+    return "", {"tfy_gateway.limits.outcome": outcome, "tfy_gateway.limits.rules": rules}
+
+
+def _guardrail_start(
+    _kind: str,
+    name: str,
+    stage: str,
+    result: str,
+    operation: str | None,
+    strategy: str | None,
+    _message: str | None,
+) -> tuple[str, dict[str, Any]]:
+    """An `apply_guardrail` span's name and start attributes (the key of `SpanTrace.guardrail`, in order)."""
+    attributes: dict[str, Any] = {
+        g.OPERATION: g.APPLY_GUARDRAIL,
+        g.GUARDRAIL_NAME: name,
+        g.SPAN_TYPE: "Guardrail",
+        "tfy.guardrail.fqn": name,
+        "tfy.guardrail.result": result,
+        "tfy_gateway.guardrail.stage": stage,
+    }
+    if operation:
+        attributes["tfy_gateway.guardrail.operation"] = operation
+    if strategy:
+        attributes["tfy_gateway.guardrail.enforcing_strategy"] = strategy
+    return f"{g.APPLY_GUARDRAIL} {name}", attributes
+
+
+def _guardrail_event(result: str, message: str | None) -> dict[str, Any]:
+    return {"tfy.guardrail.result": result, **({"message": message} if message else {})}
 
 
 @functools.lru_cache(maxsize=256)
@@ -234,10 +313,15 @@ class AttemptSpan(AttemptTrace):
 
 
 class SpanTrace(Trace):
+    """A sampled or unsampled trace whose spans are recorded; a sampled one's spans are queued for
+    export together when the request finishes (one call, not one per span)."""
+
     __slots__ = (
         "_attempts",
+        "_ended",
         "_last_target",
         "_pipeline",
+        "_route",
         "_sampled",
         "_server",
         "_state",
@@ -250,8 +334,10 @@ class SpanTrace(Trace):
     def __init__(
         self, pipeline: TracePipeline, parent: TraceParent | None, endpoint: str, path: str, started_ns: int
     ) -> None:
-        super().__init__(parent)
+        # not Trace.__init__: its pass-through attempt is needed only for a call without a target
+        self.parent = parent
         self._pipeline = pipeline
+        self._ended: list[RecordedSpan] = []
         if parent is not None:
             trace_id, parent_id, self._sampled = int(parent.trace_id, 16), int(parent.span_id, 16), parent.sampled
             span_id = new_span_id()
@@ -262,7 +348,7 @@ class SpanTrace(Trace):
         trace_hex = self._trace_hex = f"{trace_id:032x}"
         # the traceparent sent upstream around each attempt's span id, formatted once per request
         self._traceparent = (f"00-{trace_hex}-", "-01" if self._sampled else "-00")
-        key = (endpoint, path)
+        key = self._route = (endpoint, path)
         found = pipeline.starts.get(key)
         name, attributes = found if found is not None else pipeline.start(key, lambda: _server_start(endpoint, path))
         self._server = RecordedSpan(
@@ -294,10 +380,10 @@ class SpanTrace(Trace):
         return headers
 
     def ended(self, span: RecordedSpan, attributes: dict[str, Any]) -> None:
-        """`span` ended now with `attributes`: export it when the trace is sampled."""
+        """`span` ended now with `attributes`: exported with the request's other spans when sampled."""
         span.end(time.time_ns(), attributes)
         if self._sampled:
-            self._pipeline.queue.on_end(span)
+            self._ended.append(span)
 
     @property
     def records_request_data(self) -> bool:
@@ -319,10 +405,10 @@ class SpanTrace(Trace):
     def _limits(self, applied: tuple[AppliedRule, ...], headroom: tuple[Headroom, ...], outcome: str) -> None:
         if not applied:
             return
-        attributes: dict[str, Any] = {
-            "tfy_gateway.limits.outcome": outcome,
-            "tfy_gateway.limits.rules": tuple(f"{r.kind}:{r.config_name}/{r.rule_id}" for r in applied),
-        }
+        key = ("limits", outcome, applied)  # the rules' labels, built once per outcome and set of rules
+        found = self._pipeline.starts.get(key)
+        outcome_and_rules = (found if found is not None else self._pipeline.start(key, lambda: _limit_rules(*key)))[1]
+        attributes: dict[str, Any] = {**outcome_and_rules}
         for room in headroom:
             attributes[f"tfy_gateway.limits.remaining.{room.name}"] = room.remaining
             attributes[f"tfy_gateway.limits.limit.{room.name}"] = room.limit
@@ -331,7 +417,7 @@ class SpanTrace(Trace):
     def attempt(self, attempt: Attempt, entry: CatalogEntry, request: RequestFacts) -> AttemptTrace:
         target = entry.target
         if target is None:
-            return super().attempt(attempt, entry, request)
+            return AttemptTrace(self.parent.headers() if self.parent is not None else NO_HEADERS)
         number = len(self._attempts) + 1
         kind = "first" if number == 1 else "retry" if attempt.target == self._last_target else "fallback"
         self._last_target = attempt.target
@@ -352,10 +438,8 @@ class SpanTrace(Trace):
         )
 
         found = self._pipeline.starts.get(key)
-        name, attributes = found if found is not None else self._pipeline.start(key, lambda: _attempt_start(*key))
+        name, shared = found if found is not None else self._pipeline.start(key, lambda: _attempt_start(*key))
         parameters = g.request_parameters(request.body)
-        if parameters:
-            attributes = {**attributes, **parameters}
         server = self._server
         span = RecordedSpan(
             name,
@@ -364,7 +448,7 @@ class SpanTrace(Trace):
             new_span_id(),
             server.span_id,
             time.time_ns(),
-            attributes,
+            {**shared, **parameters} if parameters else shared,
             trace_state=self._state,
         )
         traced = AttemptSpan(self, span)
@@ -383,25 +467,19 @@ class SpanTrace(Trace):
         strategy: str | None = None,
         message: str | None = None,
     ) -> None:
-        start_ns = time.time_ns() - int((time.perf_counter() - started) * 1e9)
-        attributes: dict[str, Any] = {
-            g.OPERATION: g.APPLY_GUARDRAIL,
-            g.GUARDRAIL_NAME: name,
-            g.SPAN_TYPE: "Guardrail",
-            "tfy.guardrail.fqn": name,
-            "tfy.guardrail.result": result,
-            "tfy.guardrail.metric.latency_in_ms": latency_ms,
-            "tfy_gateway.guardrail.stage": stage,
-        }
-        if operation:
-            attributes["tfy_gateway.guardrail.operation"] = operation
-        if strategy:
-            attributes["tfy_gateway.guardrail.enforcing_strategy"] = strategy
         if not self._sampled:
             return
+        # What decides the span's name, its attributes but the latency, and its event's: shared dicts
+        key = ("guardrail", name, stage, result, operation, strategy, message)
+        pipeline = self._pipeline
+        found = pipeline.starts.get(key)
+        span_name, attributes = found if found is not None else pipeline.start(key, lambda: _guardrail_start(*key))
+        event = pipeline.start(("guardrail event", result, message), lambda: ("", _guardrail_event(result, message)))[1]
+        now_ns = time.time_ns()
+        start_ns = now_ns - int((time.perf_counter() - started) * 1e9)
         server = self._server
         span = RecordedSpan(
-            f"{g.APPLY_GUARDRAIL} {name}",
+            span_name,
             CLIENT,
             server.trace_id,
             new_span_id(),
@@ -410,42 +488,32 @@ class SpanTrace(Trace):
             attributes,
             trace_state=self._state,
         )
-        span.add_event(
-            "gen_ai.guardrail.result",
-            time.time_ns(),
-            {"tfy.guardrail.result": result, **({"message": message} if message else {})},
-        )
+        span.end_attributes = {g.TFY_GUARDRAIL_LATENCY_MS: latency_ms}
+        span.events = [(g.GUARDRAIL_RESULT_EVENT, now_ns, event)]
         span.end_ns = start_ns + int(latency_ms * 1e6)
-        self._pipeline.queue.on_end(span)
+        self._ended.append(span)
 
     def finish(self, request: RequestFacts) -> None:
         for attempt in self._attempts:
             attempt.finish(request)
+        # Each attempt refers to this trace: without the list the request's objects are freed by
+        # reference counting, not left as a cycle for the collector (about 10 µs a request).
+        self._attempts = []
+        if self._sampled:
+            self._end_server(request)
+        pipeline = self._pipeline
+        if self._ended:
+            pipeline.queue.on_end_all(self._ended)
+            self._ended = []
+        pipeline.active -= 1
+        if pipeline.retired and pipeline.active == 0 and pipeline.on_idle is not None:
+            pipeline.on_idle(pipeline)
+
+    def _end_server(self, request: RequestFacts) -> None:
         span = self._server
         status = request.status or 500
-        attributes: dict[str, Any] = {"http.response.status_code": status, g.REQUEST_ID: request.id}
-        if request.model is not None:
-            attributes[g.REQUEST_MODEL] = request.model
-            attributes[g.TFY_REQUESTED_MODEL] = request.model
-        principal = request.principal
-        if principal is not None:
-            attributes[g.TFY_SUBJECT] = principal.subject
-        metadata = request.options.metadata
-        if metadata:
-            attributes[g.TFY_METADATA] = orjson.dumps(dict(metadata)).decode()
-        plan = request.plan
-        if plan is not None and plan.rule_id:
-            attributes[g.APPLIED_ROUTING] = (plan.rule_id,)
-        rules = request.limits_applied
-        if rules:
-            rate_limit = rate_limit_of(rules)
-            if rate_limit is not None:
-                attributes[g.APPLIED_RATE_LIMITS] = (rate_limit.rule_id,)
-            budgets = budgets_of(rules)
-            if budgets:
-                attributes[g.APPLIED_BUDGETS] = tuple(rule.rule_id for rule in budgets)
-        if request.stream:
-            attributes[g.REQUEST_STREAM] = True
+        span.attributes = self._server_shape(span.attributes, request, status)
+        attributes: dict[str, Any] = {g.REQUEST_ID: request.id}
         if request.ttft_s is not None:
             attributes[g.TFY_TTFT_MS] = request.ttft_s * 1000
         if request.cost is not None and status < 400:
@@ -457,10 +525,29 @@ class SpanTrace(Trace):
         if self.records_request_data:
             self._request_data(request, attributes)
         self.ended(span, attributes)
-        pipeline = self._pipeline
-        pipeline.active -= 1
-        if pipeline.retired and pipeline.active == 0 and pipeline.on_idle is not None:
-            pipeline.on_idle(pipeline)
+
+    def _server_shape(self, start: dict[str, Any], request: RequestFacts, status: int) -> SharedAttributes:
+        """The server span's start attributes and those of its end that repeat from request to request
+        (status, model, caller, metadata, the rules that applied), built once for each such shape and
+        shared: the encoder writes them with one lookup. What is new with every request stays apart."""
+        principal, plan, metadata = request.principal, request.plan, request.options.metadata
+        key = (
+            self._route,
+            status,
+            request.model,
+            principal.subject if principal is not None else None,
+            tuple(metadata.items()) if metadata else (),
+            plan.rule_id if plan is not None else None,
+            request.limits_applied,
+            request.stream,
+        )
+        shapes = self._pipeline.shapes
+        found = shapes.get(key)
+        if found is None:
+            if len(shapes) >= STARTS_LIMIT:
+                shapes.clear()
+            found = shapes[key] = SharedAttributes({**start, **_server_end(*key[1:])})
+        return found
 
     def _request_data(self, request: RequestFacts, attributes: dict[str, Any]) -> None:
         if request.raw:
