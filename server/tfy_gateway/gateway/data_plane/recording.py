@@ -58,11 +58,12 @@ def _limits(request: RequestContext) -> dict[str, Any]:
 def record(
     request: RequestContext, metrics: GatewayMetrics, logs: LogWriter, telemetry: Telemetry | None = None
 ) -> None:
+    elapsed: float | None = None
     try:
         elapsed = _record(request, metrics, logs)
     except Exception:
+        # The trace is still finished: its spans go out and its pipeline stops counting it as active.
         logger.exception("accounting for request %s failed", request.id)
-        return
     if telemetry is None:
         return
     try:
@@ -80,7 +81,7 @@ def record(
                 )
             request.trace.finish(request)
         sink = telemetry.metrics_sink(request.config.telemetry)
-        if sink is not None:
+        if sink is not None and elapsed is not None:
             _genai(request, sink, elapsed)
     except Exception:
         logger.exception("tracing request %s failed", request.id)

@@ -494,20 +494,24 @@ class SpanTrace(Trace):
         self._ended.append(span)
 
     def finish(self, request: RequestFacts) -> None:
-        for attempt in self._attempts:
-            attempt.finish(request)
-        # Each attempt refers to this trace: without the list the request's objects are freed by
-        # reference counting, not left as a cycle for the collector (about 10 µs a request).
-        self._attempts = []
-        if self._sampled:
-            self._end_server(request)
-        pipeline = self._pipeline
-        if self._ended:
-            pipeline.queue.on_end_all(self._ended)
-            self._ended = []
-        pipeline.active -= 1
-        if pipeline.retired and pipeline.active == 0 and pipeline.on_idle is not None:
-            pipeline.on_idle(pipeline)
+        try:
+            for attempt in self._attempts:
+                attempt.finish(request)
+            if self._sampled:
+                self._end_server(request)
+        finally:
+            # Whatever failed above, the spans that ended go out and the pipeline stops counting this
+            # request (a retired pipeline closes when none is left). Each attempt refers to this trace:
+            # without the list the request's objects are freed by reference counting, not left as a
+            # cycle for the collector (about 10 µs a request).
+            self._attempts = []
+            pipeline = self._pipeline
+            if self._ended:
+                pipeline.queue.on_end_all(self._ended)
+                self._ended = []
+            pipeline.active -= 1
+            if pipeline.retired and pipeline.active == 0 and pipeline.on_idle is not None:
+                pipeline.on_idle(pipeline)
 
     def _end_server(self, request: RequestFacts) -> None:
         span = self._server
