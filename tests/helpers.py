@@ -88,6 +88,21 @@ def wait_for(condition: Callable[[], T], what: str, *, timeout: float = 60.0, in
         time.sleep(interval)
 
 
+def workers_agree(base_url: str, workers: int) -> Callable[[], bool]:
+    """A condition for `wait_for`: each of the `workers` processes serving `base_url` has answered
+    `/api/llm/health` with the same store version. Each probe opens a new connection, which any worker
+    may accept; the worker that answered the last write had installed it before answering, so once
+    every worker names the same version, each holds that write."""
+    loaded: dict[int, int] = {}
+
+    def check() -> bool:
+        health = httpx.get(base_url + "/api/llm/health", timeout=30).json()
+        loaded[health["worker"]] = health["store_version"]
+        return len(loaded) == workers and len(set(loaded.values())) == 1
+
+    return check
+
+
 async def eventually(condition: Callable[[], T | Awaitable[T]], what: str, *, timeout: float = 60.0) -> T:
     """`wait_for` for code on an event loop: poll `condition` (a function, or a coroutine function such
     as an HTTP call to an in-process app) between turns of the loop (so that the tasks it waits on can

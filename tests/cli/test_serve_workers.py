@@ -12,7 +12,7 @@ import httpx
 
 from tests.gateway.data_plane.conftest import apply
 from tests.gateway.test_scale_out_redis import account, limits
-from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, wait_for
+from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, wait_for, workers_agree
 from tests.redis_server import RedisServer
 from tfy_gateway.fakeprovider import running
 
@@ -59,17 +59,7 @@ def test_two_workers_on_one_port_share_a_limit_exactly(tmp_path: Path, redis_ser
             apply(gateway, limits("workers-20", 20))
             headers = {"Authorization": f"Bearer {gateway.admin_token}", "x-tfy-request-timeout": "60000"}
 
-            loaded: dict[int, int] = {}
-
-            def every_worker_has_the_rule() -> bool:
-                # Each probe opens a new connection, which either worker may accept. The worker that answered
-                # the applies had installed them first, so once both workers' latest answers name the same store
-                # version, each holds the rule.
-                health = httpx.get(gateway.base_url + "/api/llm/health", timeout=30).json()
-                loaded[health["worker"]] = health["store_version"]
-                return len(loaded) == 2 and len(set(loaded.values())) == 1
-
-            wait_for(every_worker_has_the_rule, "both workers loading the rate limit")
+            wait_for(workers_agree(gateway.base_url, 2), "both workers loading the rate limit")
 
             async def burst() -> list[int]:
                 body = {"model": "counted/gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}

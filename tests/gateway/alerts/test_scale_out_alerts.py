@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from tests.gateway.alerts.receivers import Receiver
-from tests.helpers import GatewayProcess, eventually
+from tests.helpers import GatewayProcess, eventually, workers_agree
 from tests.redis_server import RedisServer
 from tfy_gateway.fakeprovider import running
 
@@ -162,23 +162,9 @@ async def test_two_workers_alert_once_per_threshold(
                     await apply(client, gateway, manifest)
 
                 # Each worker polls the database for the other's writes (the default watch interval).
-                async def both_workers_know_the_budget() -> bool:
-                    for _ in range(12):  # a new connection each time: it lands on either worker
-                        async with httpx.AsyncClient(timeout=30) as fresh:
-                            response = await fresh.post(
-                                gateway.base_url + "/api/svc/v1/llm-gateway/explain",
-                                json={
-                                    "subject": "user:admin@local",
-                                    "model": "pricey/gpt",
-                                    "metadata": {"project": "x"},
-                                },
-                                headers={"Authorization": f"Bearer {gateway.admin_token}"},
-                            )
-                        if not any(rule["matched"] for rule in response.json()["limits"]["budgets"]):
-                            return False
-                    return True
-
-                await eventually(both_workers_know_the_budget, "both workers loading the budget", timeout=DEADLINE_S)
+                await eventually(
+                    workers_agree(gateway.base_url, 2), "both workers loading the budget", timeout=DEADLINE_S
+                )
                 statuses = await spend(client, [gateway])
                 assert set(statuses) == {200}, Counter(statuses)
                 await every_alert_delivered_once(client, [gateway], receiver)
