@@ -70,6 +70,8 @@ class TracePipeline:
         # The server span's attributes by request shape (route, status, model, caller, metadata, rules):
         # see SpanTrace._server_shape. Bounded the same way.
         self.shapes: dict[tuple[Any, ...], SharedAttributes] = {}
+        # A guardrail span's name, start attributes and event attributes, by guardrail, stage and result.
+        self.guardrails: dict[tuple[Any, ...], tuple[str, SharedAttributes, SharedAttributes]] = {}
 
     def start(
         self, key: tuple[Any, ...], build: Callable[[], tuple[str, dict[str, Any]]]
@@ -81,6 +83,18 @@ class TracePipeline:
                 self.starts.clear()
             name, attributes = build()
             found = self.starts[key] = (name, SharedAttributes(attributes))
+        return found
+
+    def guardrail_start(
+        self, key: tuple[Any, ...], build: Callable[[], tuple[str, dict[str, Any], dict[str, Any]]]
+    ) -> tuple[str, SharedAttributes, SharedAttributes]:
+        """A guardrail span's name, start attributes and event attributes for `key`, built the first time."""
+        found = self.guardrails.get(key)
+        if found is None:
+            if len(self.guardrails) >= STARTS_LIMIT:
+                self.guardrails.clear()
+            name, attributes, event = build()
+            found = self.guardrails[key] = (name, SharedAttributes(attributes), SharedAttributes(event))
         return found
 
     def begin(self, parent: TraceParent | None, endpoint: str, path: str, started_ns: int) -> SpanTrace:
@@ -183,9 +197,10 @@ def _guardrail_start(
     result: str,
     operation: str | None,
     strategy: str | None,
-    _message: str | None,
-) -> tuple[str, dict[str, Any]]:
-    """An `apply_guardrail` span's name and start attributes (the key of `SpanTrace.guardrail`, in order)."""
+    message: str | None,
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """An `apply_guardrail` span's name, start attributes and event attributes (the key of
+    `SpanTrace.guardrail`, in order)."""
     attributes: dict[str, Any] = {
         g.OPERATION: g.APPLY_GUARDRAIL,
         g.GUARDRAIL_NAME: name,
@@ -198,11 +213,8 @@ def _guardrail_start(
         attributes["tfy_gateway.guardrail.operation"] = operation
     if strategy:
         attributes["tfy_gateway.guardrail.enforcing_strategy"] = strategy
-    return f"{g.APPLY_GUARDRAIL} {name}", attributes
-
-
-def _guardrail_event(result: str, message: str | None) -> dict[str, Any]:
-    return {"tfy.guardrail.result": result, **({"message": message} if message else {})}
+    event = {"tfy.guardrail.result": result, **({"message": message} if message else {})}
+    return f"{g.APPLY_GUARDRAIL} {name}", attributes, event
 
 
 @functools.lru_cache(maxsize=256)
@@ -469,12 +481,14 @@ class SpanTrace(Trace):
     ) -> None:
         if not self._sampled:
             return
-        # What decides the span's name, its attributes but the latency, and its event's: shared dicts
+        # What decides the span's name, its attributes but the latency, and its event's: shared dicts,
+        # found with one lookup (the event's dict is built with the span's, under the same key)
         key = ("guardrail", name, stage, result, operation, strategy, message)
         pipeline = self._pipeline
-        found = pipeline.starts.get(key)
-        span_name, attributes = found if found is not None else pipeline.start(key, lambda: _guardrail_start(*key))
-        event = pipeline.start(("guardrail event", result, message), lambda: ("", _guardrail_event(result, message)))[1]
+        found = pipeline.guardrails.get(key)
+        if found is None:
+            found = pipeline.guardrail_start(key, lambda: _guardrail_start(*key))
+        span_name, attributes, event = found
         now_ns = time.time_ns()
         start_ns = now_ns - int((time.perf_counter() - started) * 1e9)
         server = self._server
