@@ -36,9 +36,18 @@ _REMOTE_FLAGS = b"\x85\x01" + _FIXED32(HAS_IS_REMOTE | IS_REMOTE)
 
 CACHE_LIMIT = 4096  # encoded attributes kept; cleared whole when full (repeating values come back fast)
 UNCACHED = frozenset(
-    {"tfy_gateway.request.id", "gen_ai.response.id", "tfy.input", "tfy.input_short_hand", "tfy.output"}
+    {
+        "tfy_gateway.request.id",
+        "gen_ai.response.id",
+        "tfy.input",
+        "tfy.input_short_hand",
+        "tfy.output",
+        "tfy_gateway.limits.remaining.tokens",
+        "tfy_gateway.limits.remaining.requests",
+    }
 )
-"""Attributes whose values are new with every request: caching them would only churn the cache."""
+"""Attributes whose values are new with every request: caching them would only churn the cache (a
+cache that fills is emptied whole, and everything that repeats is encoded again)."""
 
 
 def varint(n: int) -> bytes:
@@ -100,7 +109,9 @@ class SpanEncoder:
         self._scope = b"\x0a" + _delimited(b"\x0a" + _string(scope))  # ScopeSpans.scope
         self._cache: dict[tuple[str, Any], tuple[type, bytes]] = {}  # (key, value) -> (value's type, KeyValue)
         self._floats: dict[str, bytes] = {}  # a float attribute's KeyValue up to its 8 bytes, by key
-        self._names: dict[str, bytes] = {}
+        self._names: dict[str, bytes] = {}  # a span's name with its tag
+        self._event_names: dict[str, bytes] = {}  # an event's name with its tag
+        self._trace: tuple[int, bytes] = (0, b"")  # the last trace id and its field: a request's spans share it
         self._groups: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], bytes] = {}
         self._shared: dict[tuple[int, bytes], tuple[dict[str, Any], bytes]] = {}
 
@@ -121,7 +132,12 @@ class SpanEncoder:
         return b"".join(parts)
 
     def _span(self, span: RecordedSpan) -> bytes:
-        parts = [b"\x0a\x10", span.trace_id.to_bytes(16, "big"), b"\x12\x08", span.span_id.to_bytes(8, "big")]
+        trace_id, trace_field = self._trace
+        if span.trace_id != trace_id:
+            trace_id = span.trace_id
+            trace_field = b"\x0a\x10" + trace_id.to_bytes(16, "big")
+            self._trace = (trace_id, trace_field)
+        parts = [trace_field, b"\x12\x08", span.span_id.to_bytes(8, "big")]
         if span.trace_state:
             parts += (b"\x1a", _string(span.trace_state))
         if span.parent_id:
@@ -137,7 +153,12 @@ class SpanEncoder:
             self._attributes(parts, b"\x4a", span.end_attributes.items())
         if span.events:
             for event_name, time_ns, attributes in span.events:
-                event = [b"\x09", _FIXED64(time_ns), b"\x12", _string(event_name)]
+                tagged = self._event_names.get(event_name)
+                if tagged is None:
+                    if len(self._event_names) >= CACHE_LIMIT:
+                        self._event_names.clear()
+                    tagged = self._event_names[event_name] = b"\x12" + _string(event_name)
+                event = [b"\x09", _FIXED64(time_ns), tagged]
                 if attributes.__class__ is SharedAttributes:
                     event.append(self._shared_encoding(attributes, b"\x1a"))
                 else:
