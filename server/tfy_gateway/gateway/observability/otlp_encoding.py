@@ -23,6 +23,8 @@ _FIXED32 = struct.Struct("<I").pack
 _INT64 = (1 << 64) - 1
 
 _TIMES = struct.Struct("<BQBQ").pack  # Span.start_time_unix_nano and end_time_unix_nano, with their tags
+_SPAN_ID = struct.Struct(">HQ").pack  # Span.span_id with its tag and length (ids are big-endian bytes)
+_SPAN_AND_PARENT = struct.Struct(">HQHQ").pack  # Span.span_id and parent_span_id, likewise
 
 _SEQUENCES = (tuple, list)  # tuples, not `X | Y` unions: those are built anew at every call
 
@@ -33,6 +35,7 @@ _KINDS = tuple(b"\x30" + _BYTES[kind] for kind in range(6))  # Span.kind with it
 _UNSET = b"\x7a\x00"  # an unset status, written as the SDK writes it
 _FLAGS = b"\x85\x01" + _FIXED32(HAS_IS_REMOTE)
 _REMOTE_FLAGS = b"\x85\x01" + _FIXED32(HAS_IS_REMOTE | IS_REMOTE)
+_UNSET_FLAGS, _UNSET_REMOTE_FLAGS = _UNSET + _FLAGS, _UNSET + _REMOTE_FLAGS  # a span's usual last fields
 
 CACHE_LIMIT = 4096  # encoded attributes kept; cleared whole when full (repeating values come back fast)
 UNCACHED = frozenset(
@@ -53,6 +56,8 @@ cache that fills is emptied whole, and everything that repeats is encoded again)
 def varint(n: int) -> bytes:
     if n < 0x80:
         return _BYTES[n]
+    if n < 0x4000:  # a span's length, most often
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -109,7 +114,7 @@ class SpanEncoder:
         self._scope = b"\x0a" + _delimited(b"\x0a" + _string(scope))  # ScopeSpans.scope
         self._cache: dict[tuple[str, Any], tuple[type, bytes]] = {}  # (key, value) -> (value's type, KeyValue)
         self._floats: dict[str, bytes] = {}  # a float attribute's KeyValue up to its 8 bytes, by key
-        self._names: dict[str, bytes] = {}  # a span's name with its tag
+        self._names: dict[tuple[str, int], bytes] = {}  # a span's name and kind with their tags
         self._event_names: dict[str, bytes] = {}  # an event's name with its tag
         self._trace: tuple[int, bytes] = (0, b"")  # the last trace id and its field: a request's spans share it
         self._groups: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], bytes] = {}
@@ -137,17 +142,21 @@ class SpanEncoder:
             trace_id = span.trace_id
             trace_field = b"\x0a\x10" + trace_id.to_bytes(16, "big")
             self._trace = (trace_id, trace_field)
-        parts = [trace_field, b"\x12\x08", span.span_id.to_bytes(8, "big")]
         if span.trace_state:
-            parts += (b"\x1a", _string(span.trace_state))
-        if span.parent_id:
-            parts += (b"\x22\x08", span.parent_id.to_bytes(8, "big"))
-        name = self._names.get(span.name)
+            parts = [trace_field, _SPAN_ID(0x1208, span.span_id), b"\x1a", _string(span.trace_state)]
+            if span.parent_id:
+                parts.append(_SPAN_ID(0x2208, span.parent_id))
+        elif span.parent_id:
+            parts = [trace_field, _SPAN_AND_PARENT(0x1208, span.span_id, 0x2208, span.parent_id)]
+        else:
+            parts = [trace_field, _SPAN_ID(0x1208, span.span_id)]
+        key = (span.name, span.kind)
+        name = self._names.get(key)
         if name is None:
             if len(self._names) >= CACHE_LIMIT:
                 self._names.clear()
-            name = self._names[span.name] = b"\x2a" + _string(span.name)
-        parts += (name, _KINDS[span.kind], _TIMES(0x39, span.start_ns, 0x41, span.end_ns))
+            name = self._names[key] = b"\x2a" + _string(span.name) + _KINDS[span.kind]
+        parts += (name, _TIMES(0x39, span.start_ns, 0x41, span.end_ns))
         self._group(parts, span.attributes)
         if span.end_attributes:
             self._attributes(parts, b"\x4a", span.end_attributes.items())
@@ -166,9 +175,9 @@ class SpanEncoder:
                 parts += (b"\x5a", _delimited(b"".join(event)))
         if span.error is not None:
             parts += (b"\x7a", _delimited(b"\x12" + _string(span.error) + b"\x18" + _BYTES[STATUS_ERROR]))
+            parts.append(_REMOTE_FLAGS if span.remote_parent else _FLAGS)
         else:
-            parts.append(_UNSET)
-        parts.append(_REMOTE_FLAGS if span.remote_parent else _FLAGS)
+            parts.append(_UNSET_REMOTE_FLAGS if span.remote_parent else _UNSET_FLAGS)
         return b"".join(parts)
 
     def _group(self, parts: list[bytes], attributes: dict[str, Any]) -> None:
