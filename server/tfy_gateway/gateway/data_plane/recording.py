@@ -68,17 +68,8 @@ def record(
         return
     try:
         if request.trace is not None:
-            for check in request.guardrails.checks if request.guardrails is not None else ():
-                request.trace.guardrail(
-                    check.guardrail,
-                    stage=check.stage,
-                    result=check.result,
-                    started=check.started,
-                    latency_ms=check.latency_ms,
-                    operation=check.operation,
-                    strategy=check.strategy,
-                    message=check.message,
-                )
+            if request.guardrails is not None and request.guardrails.checks:
+                request.trace.guardrails(request.guardrails.checks)
             request.trace.finish(request)
         sink = telemetry.metrics_sink(request.config.telemetry)
         if sink is not None and elapsed is not None:

@@ -7,14 +7,14 @@ records the spans. A request with neither has no trace at all (`RequestContext.t
 the pipeline skips every call below.
 
 The stages call: `reserve` around the limit check, `attempt` before each upstream call (its `headers`
-go upstream) with `failed`/`answered` after it, `guardrail` once per guardrail run (the seam for the
-guardrails stage: an `apply_guardrail` span), and `finish` once, from the observe stage.
+go upstream) with `failed`/`answered` after it, `guardrails` with the request's guardrail runs (the
+seam for the guardrails stage: an `apply_guardrail` span each), and `finish` once, from the observe stage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from tfy_gateway.gateway.applied import AppliedRule
 from tfy_gateway.gateway.auth import Principal
@@ -37,6 +37,28 @@ class _Named(Protocol):
 class _Options(Protocol):
     @property
     def metadata(self) -> Mapping[str, str]: ...
+
+
+class GuardrailRun(Protocol):
+    """What tracing reads of one guardrail run (`guardrails.checks.Check` has it all); `started` is
+    its `time.perf_counter()` when it began."""
+
+    @property
+    def guardrail(self) -> str: ...
+    @property
+    def stage(self) -> str: ...
+    @property
+    def result(self) -> str: ...
+    @property
+    def operation(self) -> str | None: ...
+    @property
+    def strategy(self) -> str | None: ...
+    @property
+    def message(self) -> str | None: ...
+    @property
+    def started(self) -> float: ...
+    @property
+    def latency_ms(self) -> float: ...
 
 
 class RequestFacts(Protocol):
@@ -123,19 +145,8 @@ class Trace:
     def attempt(self, attempt: Attempt, entry: CatalogEntry, request: RequestFacts) -> AttemptTrace:
         return self._attempt
 
-    def guardrail(
-        self,
-        name: str,
-        *,
-        stage: Literal["input", "output"],
-        result: str,
-        started: float,
-        latency_ms: float,
-        operation: str | None = None,
-        strategy: str | None = None,
-        message: str | None = None,
-    ) -> None:
-        """One guardrail ran (`started`: its `time.perf_counter()` when it began)."""
+    def guardrails(self, checks: Iterable[GuardrailRun]) -> None:
+        """The guardrails that ran on the request, all at once (one call a request, not one a check)."""
         return None
 
     def finish(self, request: RequestFacts) -> None:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -42,7 +42,15 @@ from tfy_gateway.gateway.observability.spans import (
     sampled,
 )
 from tfy_gateway.gateway.observability.spec import TracesSpec
-from tfy_gateway.gateway.observability.trace import NO_HEADERS, Answer, AttemptTrace, R, RequestFacts, Trace
+from tfy_gateway.gateway.observability.trace import (
+    NO_HEADERS,
+    Answer,
+    AttemptTrace,
+    GuardrailRun,
+    R,
+    RequestFacts,
+    Trace,
+)
 from tfy_gateway.gateway.observability.trace_context import TraceParent
 from tfy_gateway.gateway.providers import UpstreamStream, Usage
 from tfy_gateway.gateway.routing import Attempt
@@ -191,7 +199,6 @@ def _limit_rules(_kind: str, outcome: str, applied: tuple[AppliedRule, ...]) -> 
 
 
 def _guardrail_start(
-    _kind: str,
     name: str,
     stage: str,
     result: str,
@@ -200,7 +207,7 @@ def _guardrail_start(
     message: str | None,
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """An `apply_guardrail` span's name, start attributes and event attributes (the key of
-    `SpanTrace.guardrail`, in order)."""
+    `SpanTrace.guardrails`, in order)."""
     attributes: dict[str, Any] = {
         g.OPERATION: g.APPLY_GUARDRAIL,
         g.GUARDRAIL_NAME: name,
@@ -467,45 +474,36 @@ class SpanTrace(Trace):
         self._attempts.append(traced)
         return traced
 
-    def guardrail(
-        self,
-        name: str,
-        *,
-        stage: Literal["input", "output"],
-        result: str,
-        started: float,
-        latency_ms: float,
-        operation: str | None = None,
-        strategy: str | None = None,
-        message: str | None = None,
-    ) -> None:
+    def guardrails(self, checks: Iterable[GuardrailRun]) -> None:
         if not self._sampled:
             return
-        # What decides the span's name, its attributes but the latency, and its event's: shared dicts,
-        # found with one lookup (the event's dict is built with the span's, under the same key)
-        key = ("guardrail", name, stage, result, operation, strategy, message)
-        pipeline = self._pipeline
-        found = pipeline.guardrails.get(key)
-        if found is None:
-            found = pipeline.guardrail_start(key, lambda: _guardrail_start(*key))
-        span_name, attributes, event = found
-        now_ns = time.time_ns()
-        start_ns = now_ns - int((time.perf_counter() - started) * 1e9)
-        server = self._server
-        span = RecordedSpan(
-            span_name,
-            CLIENT,
-            server.trace_id,
-            new_span_id(),
-            server.span_id,
-            start_ns,
-            attributes,
-            trace_state=self._state,
-        )
-        span.end_attributes = {g.TFY_GUARDRAIL_LATENCY_MS: latency_ms}
-        span.events = [(g.GUARDRAIL_RESULT_EVENT, now_ns, event)]
-        span.end_ns = start_ns + int(latency_ms * 1e6)
-        self._ended.append(span)
+        pipeline, server, state, ended = self._pipeline, self._server, self._state, self._ended
+        found_by = pipeline.guardrails.get
+        now_ns, now = time.time_ns(), time.perf_counter()  # one clock reading for every check
+        for check in checks:
+            # What decides the span's name, its attributes but the latency, and its event's: shared
+            # dicts, found with one lookup (the event's dict is built with the span's, under the same key)
+            key = (check.guardrail, check.stage, check.result, check.operation, check.strategy, check.message)
+            found = found_by(key)
+            if found is None:
+                found = pipeline.guardrail_start(key, functools.partial(_guardrail_start, *key))
+            span_name, attributes, event = found
+            start_ns = now_ns - int((now - check.started) * 1e9)
+            span = RecordedSpan(
+                span_name,
+                CLIENT,
+                server.trace_id,
+                new_span_id(),
+                server.span_id,
+                start_ns,
+                attributes,
+                trace_state=state,
+            )
+            latency_ms = check.latency_ms
+            span.end_attributes = {g.TFY_GUARDRAIL_LATENCY_MS: latency_ms}
+            span.events = [(g.GUARDRAIL_RESULT_EVENT, now_ns, event)]
+            span.end_ns = start_ns + int(latency_ms * 1e6)
+            ended.append(span)
 
     def finish(self, request: RequestFacts) -> None:
         try:
