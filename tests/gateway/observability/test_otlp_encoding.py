@@ -3,6 +3,7 @@ very message the OpenTelemetry SDK's encoder builds for the same span."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
@@ -119,6 +120,22 @@ def test_repeated_values_come_from_the_cache_and_stay_right_when_it_overflows() 
             {"key": "stream", "value": {"boolValue": n % 2 == 0}},
         ]
     assert encoder.encode(recorded()) == first
+
+
+def test_spans_of_several_traces_in_one_batch_keep_their_own_trace_ids_names_and_kinds() -> None:
+    """The encoder reuses the trace id field of consecutive spans of one trace and caches a name with
+    its kind: interleaved traces and one name under two kinds must still come out as they went in."""
+    other = TRACE_ID ^ 0xFF
+    spans = [
+        RecordedSpan("a", SERVER, TRACE_ID, SERVER_ID, 0, 1, {}),
+        RecordedSpan("a", CLIENT, TRACE_ID, CLIENT_ID, SERVER_ID, 1, {}),
+        RecordedSpan("a", SERVER, other, SERVER_ID, 0, 1, {}),
+        RecordedSpan("b", CLIENT, TRACE_ID, CLIENT_ID, SERVER_ID, 1, {}),
+    ]
+    written = decoded(SpanEncoder({}, "tfy_gateway").encode(spans))["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    expected = [(TRACE_ID, "a", "SPAN_KIND_SERVER"), (TRACE_ID, "a", "SPAN_KIND_CLIENT"),
+                (other, "a", "SPAN_KIND_SERVER"), (TRACE_ID, "b", "SPAN_KIND_CLIENT")]  # fmt: skip
+    assert [(int.from_bytes(base64.b64decode(s["traceId"]), "big"), s["name"], s["kind"]) for s in written] == expected
 
 
 def test_a_value_no_attribute_can_hold_is_left_out() -> None:
