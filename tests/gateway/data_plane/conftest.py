@@ -30,6 +30,8 @@ from tfy_gateway.fakeprovider import running
 
 PROVIDER_KEY = "sk-fakeprovider-" + "k3y" * 8
 UPSTREAM_TIMEOUT_S = 1.5
+SECRET = "tfy-secret://local:fake-group:API_KEY"  # PROVIDER_KEY, as `write_secrets` stores it
+EVERYONE = [{"subject": "team:everyone", "role_id": "provider-account-access"}]  # every user may call the account
 
 
 def fake_account(base_url: str) -> dict[str, Any]:
@@ -41,8 +43,8 @@ def fake_account(base_url: str) -> dict[str, Any]:
         "name": "fake",
         "type": "provider-account/openai",
         "base_url": f"{base_url}/v1",
-        "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
-        "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
+        "auth_data": {"type": "api-key", "api_key": SECRET},
+        "collaborators": EVERYONE,
         "integrations": [
             model("gpt-4o", "gpt-4o", ["chat"], cost=cost),
             model("cached", "gpt-4o@cached_tokens=4", ["chat"], cost=cost),
@@ -61,15 +63,14 @@ def fake_account(base_url: str) -> dict[str, Any]:
 
 
 def other_accounts(base_url: str) -> list[dict[str, Any]]:
-    everyone = [{"subject": "team:everyone", "role_id": "provider-account-access"}]
     integration = {"type": "integration/model/openai", "name": "gpt-4o", "model_id": "gpt-4o", "model_types": ["chat"]}
     return [
         {
             "name": "down",
             "type": "provider-account/openai",
             "base_url": f"http://127.0.0.1:{free_port()}/v1",
-            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
-            "collaborators": everyone,
+            "auth_data": {"type": "api-key", "api_key": SECRET},
+            "collaborators": EVERYONE,
             "integrations": [integration],
         },
         {
@@ -77,7 +78,7 @@ def other_accounts(base_url: str) -> list[dict[str, Any]]:
             "type": "provider-account/openai",
             "base_url": f"{base_url}/v1",
             "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:missing-group:API_KEY"},
-            "collaborators": everyone,
+            "collaborators": EVERYONE,
             "integrations": [integration],
         },
         {
@@ -85,8 +86,8 @@ def other_accounts(base_url: str) -> list[dict[str, Any]]:
             "type": "provider-account/openai",
             "base_url": f"{base_url}/v1",
             "discount_percent": 50,
-            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
-            "collaborators": everyone,
+            "auth_data": {"type": "api-key", "api_key": SECRET},
+            "collaborators": EVERYONE,
             "integrations": [
                 {**integration, "cost": {"metric": "per_1000_tokens", "value": {"input": 0.0025, "output": 0.01}}}
             ],
@@ -95,8 +96,8 @@ def other_accounts(base_url: str) -> list[dict[str, Any]]:
             "name": "claude",
             "type": "provider-account/anthropic",
             "base_url": f"{base_url}/v1",
-            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
-            "collaborators": everyone,
+            "auth_data": {"type": "api-key", "api_key": SECRET},
+            "collaborators": EVERYONE,
             "integrations": [
                 {
                     "type": "integration/model/anthropic",
@@ -110,7 +111,7 @@ def other_accounts(base_url: str) -> list[dict[str, Any]]:
             "name": "private",
             "type": "provider-account/openai",
             "base_url": f"{base_url}/v1",
-            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
+            "auth_data": {"type": "api-key", "api_key": SECRET},
             "integrations": [integration],
         },
     ]

@@ -12,11 +12,10 @@ import openai
 import pytest
 
 from tests.gateway.conformance.openapi import conform
-from tests.gateway.data_plane.conftest import DataPlane
+from tests.gateway.data_plane.conftest import EVERYONE, DataPlane
 from tests.gateway.inprocess import FAKE_ORIGIN
 
 MESSAGES = [{"role": "user", "content": "a prompt that is longer than the tiny context window of this model"}]
-EVERYONE = [{"subject": "team:everyone", "role_id": "provider-account-access"}]
 
 
 def account(name: str, provider: str, model_id: str, secret: str = "fake-group") -> dict[str, Any]:

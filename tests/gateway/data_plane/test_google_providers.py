@@ -21,11 +21,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.gateway.data_plane.conftest import EVERYONE
 from tests.gateway.data_plane.test_openai_sdk import WEATHER_TOOL
 from tests.gateway.inprocess import FAKE_ORIGIN, GATEWAY_URL, InProcessGateway, running_gateway
 from tests.helpers import eventually
 
-EVERYONE = [{"subject": "team:everyone", "role_id": "provider-account-access"}]
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello there"}]
 
 

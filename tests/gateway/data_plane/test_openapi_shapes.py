@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from tests.gateway.conformance.openapi import conform
-from tests.gateway.data_plane.conftest import DataPlane
+from tests.gateway.data_plane.conftest import EVERYONE, SECRET, DataPlane
 from tests.gateway.data_plane.test_bedrock_sdk import bedrock_account
 from tests.gateway.data_plane.test_google_providers import gemini_account
 from tests.gateway.inprocess import running_gateway
@@ -33,8 +33,8 @@ AZURE = {
     "name": "azure",
     "type": "provider-account/azure-openai",
     "azure_endpoint": "http://fake-provider.test",
-    "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
-    "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
+    "auth_data": {"type": "api-key", "api_key": SECRET},
+    "collaborators": EVERYONE,
     "integrations": [
         {
             "type": "integration/model/azure-openai",
@@ -155,8 +155,8 @@ async def test_a_stream_that_fails_midway_ends_with_an_error_event(dp: DataPlane
             "name": "cut",
             "type": "provider-account/openai",
             "base_url": "http://fake-provider.test/v1",
-            "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:fake-group:API_KEY"},
-            "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
+            "auth_data": {"type": "api-key", "api_key": SECRET},
+            "collaborators": EVERYONE,
             "integrations": [
                 {
                     "type": "integration/model/openai",

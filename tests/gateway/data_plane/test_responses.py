@@ -12,7 +12,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.gateway.data_plane.conftest import DataPlane
+from tests.gateway.data_plane.conftest import EVERYONE, SECRET, DataPlane
 from tests.gateway.inprocess import FAKE_ORIGIN, GATEWAY_URL, running_gateway
 from tests.helpers import eventually
 
@@ -31,8 +31,6 @@ TARGETS = [
     pytest.param("rclaude/sonnet", "/v1/messages", id="anthropic"),
     pytest.param("razure/gpt-4o", "/openai/deployments/gpt-4o-deployment/chat/completions", id="azure"),
 ]
-SECRET = "tfy-secret://local:fake-group:API_KEY"
-EVERYONE = [{"subject": "team:everyone", "role_id": "provider-account-access"}]
 
 
 async def priced_accounts(dp: DataPlane) -> None:

@@ -14,6 +14,7 @@ import pytest
 from truefoundry_sdk.types.model_provider_account import ModelProviderAccount
 
 from tests.gateway.conformance.openapi import conform
+from tests.gateway.data_plane.conftest import EVERYONE
 from tests.gateway.inprocess import running_gateway
 from tfy_gateway.gateway.providers.base import UpstreamTarget
 from tfy_gateway.gateway.providers.openai_compatible import url_for
@@ -21,7 +22,6 @@ from tfy_gateway.gateway.providers.provider_types import NOT_CALLABLE
 from tfy_gateway.gateway.providers.targets import PROVIDERS
 
 OTHER_BRANCHES = {"aws-bedrock", "google-vertex"}  # native translators land from their own branches
-EVERYONE = [{"subject": "team:everyone", "role_id": "provider-account-access"}]
 KEY = {"type": "api-key", "api_key": "tfy-secret://local:none:API_KEY"}
 COMPATIBLE = {
     "groq": {},
