@@ -38,28 +38,53 @@ from tfy_gateway.gateway.providers.wire import (
 
 
 class SSEDecoder:
-    """Incremental `text/event-stream` parser over a streamed body: yields (event name, data)."""
+    """Incremental `text/event-stream` parser over a streamed body: yields (event name, data).
+
+    The body is kept as one buffer and a read position (no copy per line). The usual event, one
+    `data: ...` line and a blank line already read whole, is cut out of the buffer at once; anything
+    else (comments, named events, several data lines, CRLF endings, an event split across reads)
+    goes line by line."""
 
     def __init__(self, body: HttpStream) -> None:
         self._body = body
-        self._lines: deque[bytes] = deque()
-        self._partial = b""
+        self._buffer = b""
+        self._pos = 0
+        self._eof = False
+
+    async def _more(self) -> bool:
+        """Append the body's next read to what is left of the buffer; False at the end of the body."""
+        if self._eof:
+            return False
+        chunk = await self._body.read()
+        if not chunk:
+            self._eof = True
+            return False
+        self._buffer = self._buffer[self._pos :] + chunk if self._pos < len(self._buffer) else chunk
+        self._pos = 0
+        return True
 
     async def _line(self) -> bytes | None:
-        while not self._lines:
-            chunk = await self._body.read()
-            if not chunk:
-                if self._partial:
-                    line, self._partial = self._partial, b""
-                    return line.rstrip(b"\r")
-                return None
-            parts = (self._partial + chunk).split(b"\n")
-            self._partial = parts.pop()
-            self._lines.extend(parts)
-        return self._lines.popleft().rstrip(b"\r")
+        while True:
+            buffer, pos = self._buffer, self._pos
+            newline = buffer.find(b"\n", pos)
+            if newline >= 0:
+                self._pos = newline + 1
+                return buffer[pos:newline].rstrip(b"\r")
+            if not await self._more():
+                rest = self._buffer[self._pos :]
+                self._buffer, self._pos = b"", 0
+                return rest.rstrip(b"\r") if rest else None
 
     async def next_event(self) -> tuple[str, bytes] | None:
         """The next event with data, or None at the end of the body. Comments are skipped."""
+        if self._pos >= len(self._buffer) and not await self._more():
+            return None
+        buffer, pos = self._buffer, self._pos
+        if buffer.startswith(b"data: ", pos):
+            newline = buffer.find(b"\n", pos)
+            if newline > 0 and buffer[newline + 1 : newline + 2] == b"\n" and buffer[newline - 1] != 13:  # no "\r"
+                self._pos = newline + 2
+                return "", buffer[pos + 6 : newline]
         event = ""
         data: list[bytes] = []
         while True:
