@@ -171,48 +171,82 @@ class Samples:
         return run
 
 
+async def _one(session: aiohttp.ClientSession, target: Target, body: dict[str, Any], samples: Samples) -> None:
+    """One request (a stream when `body` asks for one): its latency, first token and errors into `samples`."""
+    stream = body.get("stream") is True
+    started = time.perf_counter()
+    try:
+        async with session.post(target.url, json=body, headers=target.headers) as response:
+            first: float | None = None
+            if stream and response.status == 200:
+                async for line in response.content:
+                    if first is None and line.startswith(b"data: {"):
+                        first = time.perf_counter() - started
+            else:
+                await response.read()
+            samples.requests += 1
+            if response.status != 200:
+                samples.errors[str(response.status)] += 1
+                return
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        samples.errors[f"socket-{type(exc).__name__}"] += 1
+        return
+    samples.latencies.append(time.perf_counter() - started)
+    if first is not None:
+        samples.ttfts.append(first)
+
+
+def _session() -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60))
+
+
 async def _closed_loop(target: Target, concurrency: int, seconds: float, stream: bool) -> Samples:
     body = {**target.body, "stream": True} if stream else target.body
-    samples = Samples()
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-
-        async def one() -> None:
-            started = time.perf_counter()
-            try:
-                async with session.post(target.url, json=body, headers=target.headers) as response:
-                    first: float | None = None
-                    if stream and response.status == 200:
-                        async for line in response.content:
-                            if first is None and line.startswith(b"data: {"):
-                                first = time.perf_counter() - started
-                    else:
-                        await response.read()
-                    samples.requests += 1
-                    if response.status != 200:
-                        samples.errors[str(response.status)] += 1
-                        return
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                samples.errors[f"socket-{type(exc).__name__}"] += 1
-                return
-            samples.latencies.append(time.perf_counter() - started)
-            if first is not None:
-                samples.ttfts.append(first)
-
+    async with _session() as session:
         for _ in range(min(concurrency, 8)):  # open a few connections before the clock starts
-            await one()
+            await _one(session, target, body, Samples())
         samples = Samples()
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
             while time.perf_counter() < deadline:
-                await one()
+                await _one(session, target, body, samples)
 
         cpu, began = time.process_time(), time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         samples.seconds, samples.loadgen_cpu_s = time.perf_counter() - began, time.process_time() - cpu
     return samples
+
+
+async def _alternating(targets: list[Target], seconds: float) -> list[Samples]:
+    body_of = [{**target.body, "stream": True} for target in targets]
+    samples = [Samples() for _ in targets]
+    sessions = [_session() for _ in targets]
+    try:
+        for index, target in enumerate(targets):  # a kept-alive connection each before the clock starts
+            await _one(sessions[index], target, body_of[index], Samples())
+        deadline = time.perf_counter() + seconds * len(targets)
+        cycle = 0
+        while time.perf_counter() < deadline:
+            order = range(len(targets)) if cycle % 2 == 0 else range(len(targets) - 1, -1, -1)
+            for index in order:
+                cpu, began = time.process_time(), time.perf_counter()
+                await _one(sessions[index], targets[index], body_of[index], samples[index])
+                samples[index].seconds += time.perf_counter() - began
+                samples[index].loadgen_cpu_s += time.process_time() - cpu
+            cycle += 1
+    finally:
+        for session in sessions:
+            await session.close()
+    return samples
+
+
+def alternating_streams(targets: list[Target], seconds: float) -> list[Samples]:
+    """Streams one at a time, to each target in turn (A B C, C B A, ...), for about `seconds` per target:
+    every system's first tokens are timed under the same conditions, ~20 ms apart, whatever the rest
+    of the machine does meanwhile. Each target's `seconds` is the time its own streams took."""
+    return asyncio.run(_alternating(targets, seconds))
 
 
 def run_python(target: Target, concurrency: int, seconds: float, *, stream: bool = False) -> Run:
