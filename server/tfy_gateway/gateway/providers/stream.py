@@ -11,6 +11,7 @@ business (pure, see wire.py), so both halves are testable on their own.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 
@@ -25,6 +26,7 @@ from tfy_gateway.gateway.providers.base import (
     error_from_body,
     redirect_refused,
 )
+from tfy_gateway.gateway.providers.coarse_deadlines import COARSE_FROM_S, coarse_deadlines_of
 from tfy_gateway.gateway.providers.timeouts import Timeouts
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpStream, Transport, TransportError
 from tfy_gateway.gateway.providers.wire import (
@@ -211,6 +213,12 @@ class UpstreamStream:
             self.duration = time.perf_counter() - self._started
 
 
+def _no_first_token(target: UpstreamTarget, limit: float) -> UpstreamTimeout:
+    return UpstreamTimeout(
+        f"{target.provider} sent no first token within {limit:g}s", target.provider, phase="first_token"
+    )
+
+
 async def _read_all(http: HttpStream) -> bytes:
     parts = []
     while chunk := await http.read():
@@ -266,9 +274,19 @@ async def start_stream(
     limit = timeouts.first_token
     if limit is None:
         return await opening()
+    coarse = coarse_deadlines_of(transport) if limit >= COARSE_FROM_S else None
+    if coarse is not None:  # a long limit (the gateway's own): the transport's once-a-second watch
+        deadline = coarse.start(limit)
+        try:
+            return await opening()
+        except asyncio.CancelledError:
+            if coarse.timed_out(deadline):
+                raise _no_first_token(target, limit) from None
+            raise
+        finally:
+            coarse.finish(deadline)
     try:
         with anyio.fail_after(limit):  # not asyncio.wait_for, which can swallow a cancellation (deadlines.py)
             return await opening()
     except TimeoutError:
-        message = f"{target.provider} sent no first token within {limit:g}s"
-        raise UpstreamTimeout(message, target.provider, phase="first_token") from None
+        raise _no_first_token(target, limit) from None
