@@ -14,16 +14,17 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.gateway.providers.conftest import openai_target
 from tfy_gateway.gateway.providers import (
     AiohttpTransport,
     HttpRequest,
     Timeouts,
     TransportTimeout,
+    UpstreamTimeout,
     aiohttp_transport,
     coarse_deadlines,
+    stream,
 )
-from tests.gateway.providers.conftest import openai_target
-from tfy_gateway.gateway.providers import UpstreamTimeout, stream
 from tfy_gateway.gateway.providers.coarse_deadlines import CoarseDeadlines
 from tfy_gateway.gateway.providers.deferred_transport import DeferredTransport
 from tfy_gateway.gateway.providers.openai_compatible import OpenAIChunks
@@ -72,10 +73,17 @@ async def test_a_cancellation_of_someone_elses_beside_the_deadline_is_not_swallo
 
 
 @contextlib.asynccontextmanager
-async def silent_upstream(release: asyncio.Event) -> AsyncIterator[str]:
-    async def hold(request: web.Request) -> web.Response:
+async def silent_upstream(release: asyncio.Event, *, stream: bool = False) -> AsyncIterator[str]:
+    """An upstream that answers nothing until `release`; a `stream`: its headers, then nothing."""
+
+    async def hold(request: web.Request) -> web.StreamResponse:
+        if not stream:
+            await release.wait()
+            return web.json_response({})
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
         await release.wait()
-        return web.json_response({})
+        return response
 
     app = web.Application()
     app.router.add_post("/{tail:.*}", hold)
@@ -152,28 +160,6 @@ async def test_the_session_keeps_no_cookies() -> None:
     assert seen == [None, None]
 
 
-@contextlib.asynccontextmanager
-async def stalled_stream() -> AsyncIterator[str]:
-    """An SSE answer whose headers arrive and then nothing, until the test ends."""
-    release = asyncio.Event()
-
-    async def hold(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await response.prepare(request)
-        await release.wait()
-        return response
-
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", hold)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield f"http://127.0.0.1:{server.port}/v1/chat/completions"
-    finally:
-        release.set()
-        await server.close()
-
-
 async def test_a_streams_long_first_token_limit_is_watched_by_the_transports_deadlines(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -188,7 +174,7 @@ async def test_a_streams_long_first_token_limit_is_watched_by_the_transports_dea
         return fail_after(delay)
 
     monkeypatch.setattr(stream.anyio, "fail_after", spy)
-    async with stalled_stream() as url, AiohttpTransport() as direct:
+    async with silent_upstream(asyncio.Event(), stream=True) as url, AiohttpTransport() as direct:
         target = openai_target(url.removesuffix("/v1/chat/completions"))
         deferred = DeferredTransport(AiohttpTransport)
         for transport in (direct, deferred, direct, deferred):  # a first call builds the session: anyio's timer
