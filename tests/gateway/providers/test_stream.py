@@ -68,7 +68,8 @@ PIECES = [
 
 
 async def test_sse_decoder_reads_what_a_line_by_line_parser_reads() -> None:
-    """The fast path for whole one-line events and the line-by-line path agree on any mix, cut anywhere."""
+    """The fast path for whole one-line events and the line-by-line path agree on any mix, cut anywhere,
+    also when the events a read brought are taken at once (`buffered_event`)."""
     rng = random.Random(27)
     for _ in range(300):
         body = b"".join(rng.choice(PIECES) for _ in range(rng.randint(1, 12)))
@@ -79,6 +80,14 @@ async def test_sse_decoder_reads_what_a_line_by_line_parser_reads() -> None:
             while (event := await decoder.next_event()) is not None:
                 events.append(event)
             assert events == expected, (body, size)
+            # The same, taking what each read brought beyond its first event without waiting.
+            decoder = SSEDecoder(MemoryStream(HttpResponse(200, {}, body), size))
+            events = []
+            while (event := await decoder.next_event()) is not None:
+                events.append(event)
+                while (buffered := decoder.buffered_event()) is not None:
+                    events.append(buffered)
+            assert events == expected, (body, size, "buffered")
 
 
 def test_openai_chunks_pass_through_and_usage() -> None:

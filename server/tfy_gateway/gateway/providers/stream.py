@@ -44,8 +44,9 @@ class SSEDecoder:
 
     The body is kept as one buffer and a read position (no copy per line). The usual event, one
     `data: ...` line and a blank line already read whole, is cut out of the buffer at once; anything
-    else (comments, named events, several data lines, CRLF endings, an event split across reads)
-    goes line by line."""
+    else (comments, named events, several data lines, CRLF endings) goes line by line. An event not
+    yet complete is parsed again from its start once more of the body arrived. `buffered_event`
+    gives the events a read brought beyond the first without waiting for the body."""
 
     def __init__(self, body: HttpStream) -> None:
         self._body = body
@@ -65,22 +66,9 @@ class SSEDecoder:
         self._pos = 0
         return True
 
-    async def _line(self) -> bytes | None:
-        while True:
-            buffer, pos = self._buffer, self._pos
-            newline = buffer.find(b"\n", pos)
-            if newline >= 0:
-                self._pos = newline + 1
-                return buffer[pos:newline].rstrip(b"\r")
-            if not await self._more():
-                rest = self._buffer[self._pos :]
-                self._buffer, self._pos = b"", 0
-                return rest.rstrip(b"\r") if rest else None
-
-    async def next_event(self) -> tuple[str, bytes] | None:
-        """The next event with data, or None at the end of the body. Comments are skipped."""
-        if self._pos >= len(self._buffer) and not await self._more():
-            return None
+    def _parse(self, *, final: bool) -> tuple[str, bytes] | None:
+        """The next complete event in the buffer, consumed; None when none is complete (nothing is
+        consumed then). `final`: the body has ended, so an unterminated last line and event count."""
         buffer, pos = self._buffer, self._pos
         if buffer.startswith(b"data: ", pos):
             newline = buffer.find(b"\n", pos)
@@ -90,23 +78,57 @@ class SSEDecoder:
         event = ""
         data: list[bytes] = []
         while True:
-            line = await self._line()
-            if line is None:
-                return (event, b"\n".join(data)) if data else None
+            newline = buffer.find(b"\n", pos)
+            if newline < 0:
+                if not final:
+                    return None
+                line, last, pos = buffer[pos:].rstrip(b"\r"), True, len(buffer)
+            else:
+                line, last, pos = buffer[pos:newline].rstrip(b"\r"), False, newline + 1
             if not line:
                 if data:
+                    self._pos = pos
                     return event, b"\n".join(data)
                 event = ""
-                continue
-            if line.startswith(b":"):
-                continue
-            name, _, value = line.partition(b":")
-            if value.startswith(b" "):
-                value = value[1:]
-            if name == b"data":
-                data.append(value)
-            elif name == b"event":
-                event = value.decode("utf-8", "replace")
+            elif not line.startswith(b":"):
+                name, _, value = line.partition(b":")
+                if value.startswith(b" "):
+                    value = value[1:]
+                if name == b"data":
+                    data.append(value)
+                elif name == b"event":
+                    event = value.decode("utf-8", "replace")
+            if last:
+                self._pos = pos
+                return (event, b"\n".join(data)) if data else None
+
+    @property
+    def buffered(self) -> bool:
+        """Some of the body is read and not parsed yet."""
+        return self._pos < len(self._buffer)
+
+    def buffered_event(self) -> tuple[str, bytes] | None:
+        """The next event if the body already brought all of it, else None (without reading)."""
+        return None if self._eof or self._pos >= len(self._buffer) else self._parse(final=False)
+
+    async def next_event(self) -> tuple[str, bytes] | None:
+        """The next event with data, or None at the end of the body. Comments are skipped."""
+        while True:
+            if self._eof:
+                return self._parse(final=True)
+            if self._pos < len(self._buffer) and (event := self._parse(final=False)) is not None:
+                return event
+            if not await self._more():
+                return self._parse(final=True)
+            buffer = self._buffer  # the usual read: exactly one whole `data: ...` event, no "\r"
+            if (
+                buffer.startswith(b"data: ")
+                and buffer.endswith(b"\n\n")
+                and buffer.find(b"\n") == len(buffer) - 2
+                and buffer[-3] != 13
+            ):
+                self._pos = len(buffer)
+                return "", buffer[6:-2]
 
 
 class UpstreamStream:
@@ -141,6 +163,7 @@ class UpstreamStream:
         self._pending_delivered = False  # a chunk was handed to the caller
         self._eof = False
         self._closed = False
+        self._failure: UpstreamError | None = None  # met by `ready`, raised after the chunks before it
 
     @property
     def usage(self) -> Usage | None:
@@ -155,15 +178,40 @@ class UpstreamStream:
 
     async def __anext__(self) -> bytes:
         while not self._pending:
+            if self._failure is not None:
+                await self.aclose()
+                raise self._failure
             if self._eof:
                 await self.aclose()
                 raise StopAsyncIteration
             await self._pull()
-        chunk = self._pending.popleft()
+        return self._deliver(self._pending.popleft())
+
+    def _deliver(self, chunk: bytes) -> bytes:
         self._pending_delivered = True
         if self.ttft is not None and chunk != DONE:
             self.content_chunks += 1
         return chunk
+
+    def ready(self) -> list[bytes]:
+        """The chunks that follow without waiting for the upstream (what its last read brought beyond
+        the chunk just handed out), handed out now, in order, so that a caller can forward them in
+        one write. A provider error among them is raised by the next iteration, after them."""
+        decoder = self._decoder
+        if not self._pending and (self._eof or not isinstance(decoder, SSEDecoder) or not decoder.buffered):
+            return []  # the usual case: the last read brought one event
+        chunks = [self._deliver(chunk) for chunk in self._pending]
+        self._pending.clear()
+        if not isinstance(decoder, SSEDecoder):
+            return chunks
+        while not self._eof and self._failure is None and (event := decoder.buffered_event()) is not None:
+            try:
+                self._take(self._translator.feed(event[0], event[1]), at_end=False)
+            except UpstreamError as exc:
+                self._failure = exc
+            chunks += [self._deliver(chunk) for chunk in self._pending]
+            self._pending.clear()
+        return chunks
 
     async def __aenter__(self) -> UpstreamStream:
         return self
