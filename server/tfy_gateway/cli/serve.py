@@ -155,21 +155,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_workers(settings: GatewaySettings, args: argparse.Namespace) -> int:
     """`--workers N`: uvicorn's process supervisor, each worker building the app from the settings
-    handed over in the environment. The data dir (schema, admin user and token) is prepared once here
+    handed over in the environment and accepting on its own socket (`worker_sockets`). The data dir (schema, admin user and token) is prepared once here
     first, so that workers starting together do not race to create it."""
-    import uvicorn
+    from tfy_gateway.cli import worker_sockets
 
     if args.offline:
         print("error: --offline runs its fake provider in one process: use it with --workers 1", file=sys.stderr)
         return 2
     _prepare_data_dir(settings)
     servers.hand_over(settings, args.log_level)
-    uvicorn.run(
-        "tfy_gateway.gateway.app:app_from_environment",
-        factory=True,
-        workers=settings.workers,
-        **_uvicorn_options(settings, args),
-    )
+    worker_sockets.run(servers.APP_FACTORY, settings.workers, _uvicorn_options(settings, args))
     return 0
 
 
