@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
 import os
 import subprocess
 import sys
@@ -73,3 +75,32 @@ def test_two_workers_on_one_port_share_a_limit_exactly(tmp_path: Path, redis_ser
             assert statuses.count(200) == 20 and statuses.count(429) == 40, sorted(set(statuses))
         finally:
             gateway.stop()
+
+
+def test_a_burst_of_connections_is_served_by_both_workers(tmp_path: Path, redis_server: RedisServer) -> None:
+    """Connections opened at once reach both workers, not all the one that woke first (with one
+    socket shared by the workers, 32 connections went 32/0 in six bursts of ten)."""
+    gateway = GatewayProcess(tmp_path / "data", extra_args=("--workers", "2", "--redis-url", redis_server.url))
+    gateway.start()
+    try:
+        wait_for(workers_agree(gateway.base_url, 2), "both workers serving")
+        burst = [http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=30) for _ in range(32)]
+        try:
+            for connection in burst:
+                connection.connect()
+            workers = {_worker(connection) for connection in burst}
+        finally:
+            for connection in burst:
+                connection.close()
+        assert len(workers) == 2, workers  # hashed over two sockets: 2**-31 for all on one
+    finally:
+        gateway.stop()
+
+
+def _worker(connection: http.client.HTTPConnection) -> int:
+    """The worker that answers `/api/llm/health` on `connection`."""
+    connection.request("GET", "/api/llm/health")
+    answer = connection.getresponse()
+    assert answer.status == 200
+    worker: int = json.loads(answer.read())["worker"]
+    return worker

@@ -155,8 +155,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_workers(settings: GatewaySettings, args: argparse.Namespace) -> int:
     """`--workers N`: uvicorn's process supervisor, each worker building the app from the settings
-    handed over in the environment and accepting on its own socket (`worker_sockets`). The data dir (schema, admin user and token) is prepared once here
-    first, so that workers starting together do not race to create it."""
+    handed over in the environment and accepting on a socket of its own (`worker_sockets`). The data
+    dir (schema, admin user and token) is prepared once here first, so that workers starting together
+    do not race to create it."""
     from tfy_gateway.cli import worker_sockets
 
     if args.offline:
