@@ -83,8 +83,9 @@ RESERVE = (
     _LOAD
     + """
 -- KEYS: one counter per charge, then the reservation's hold marker when ARGV[1] is not ''.
--- ARGV[1]: the marker's time to live in ms ('' = no marker: a dry run). Then 7 per charge: bucket,
--- span, amount, need, limit ('' = none), enforce ('1'/'0'), expires_at in ms ('inf' = never).
+-- ARGV[1]: the marker's time to live in ms ('' = no marker). Then 5 per counter: bucket, span, limit
+-- ('' = none), enforce ('1'/'0'), expires_at in ms ('inf' = never): the same for every request of
+-- a plan within one sub-bucket. Then the n amounts, then the n needs: the request's own.
 -- Returns {admitted, used[], refused[] (0-based), frees[] (false = none), oldest[] (false = empty)};
 -- admitted -1, holding nothing, when the marker is already there: its caller gave up and cancelled
 -- it before this script got to run.
@@ -98,14 +99,14 @@ end
 local used, refused, frees, oldest = {}, {}, {}, {}
 local admitted = 1
 for i = 1, n do
-  local a = 1 + (i - 1) * 7
-  local bucket, span, need = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])
+  local a = 1 + (i - 1) * 5
+  local bucket, span, need = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[1 + 6 * n + i])
   local c = load(KEYS[i])
   local floor = bucket - span
   local held = window(c, floor)
   used[i] = held
-  if ARGV[a + 5] ~= '' then
-    local limit = tonumber(ARGV[a + 5])
+  if ARGV[a + 3] ~= '' then
+    local limit = tonumber(ARGV[a + 3])
     if held + need > limit then
       refused[#refused + 1] = i - 1
       local free = false
@@ -126,14 +127,14 @@ for i = 1, n do
         end
       end
       frees[#frees + 1] = free
-      if ARGV[a + 6] == '1' then admitted = 0 end
+      if ARGV[a + 4] == '1' then admitted = 0 end
     end
   end
 end
 for i = 1, n do
-  local a = 1 + (i - 1) * 7
-  local key = KEYS[i]
-  local bucket, span, given = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local a = 1 + (i - 1) * 5
+  local key, raw = KEYS[i], ARGV[1 + 5 * n + i]
+  local bucket, span, given = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(raw)
   local amount = clamp(given)
   local floor = bucket - span
   local c = load(key)
@@ -143,7 +144,7 @@ for i = 1, n do
     if current ~= nil then
       if amount == given and current + amount <= MAX and not c.stray[bucket] then
         c.amounts[bucket] = current + amount
-        redis.call('HINCRBY', key, c.names[bucket], ARGV[a + 3])
+        redis.call('HINCRBY', key, c.names[bucket], raw)
       else
         c.amounts[bucket] = clamp(current + amount)
         c.stray[bucket] = nil
@@ -152,7 +153,7 @@ for i = 1, n do
     else
       c.amounts[bucket] = amount
       c.names[bucket] = ARGV[a + 1]
-      redis.call('HSET', key, ARGV[a + 1], amount == given and ARGV[a + 3] or digits(amount))
+      redis.call('HSET', key, ARGV[a + 1], amount == given and raw or digits(amount))
       local stale = {}
       for index, name in pairs(c.names) do
         if index <= floor then stale[#stale + 1] = index end
@@ -164,7 +165,7 @@ for i = 1, n do
       end
     end
     c.exists = next(c.names) ~= nil
-    local expires = ARGV[a + 7]
+    local expires = ARGV[a + 5]
     if expires == 'inf' then
       redis.call('PERSIST', key)
     elseif existed then
