@@ -139,10 +139,13 @@ class Limiter:
         self._keys: dict[tuple[str, str, str, Entity], str] = {}
         self._windows: dict[Period | CalendarPeriod, tuple[float, float, int, float]] = {}
 
-    async def reserve(self, policies: LimitPolicies, request: LimitRequest) -> Reservation | None:
+    async def reserve(
+        self, policies: LimitPolicies, request: LimitRequest, *, plan: CounterPlan | None = None
+    ) -> Reservation | None:
         """Hold what the request may use in every counter that applies; None when no rule applies.
-        Raises `Refused` (holding nothing) when an enforced counter has no room."""
-        draft = self._draft(policies, request)
+        Raises `Refused` (holding nothing) when an enforced counter has no room. `plan`: the one
+        `planned` answered for this request's shape, if any (saves looking it up again)."""
+        draft = self._draft(policies, request, plan)
         if draft is None:
             return None
         admission = await self.state.reserve(draft.batch())
@@ -196,10 +199,11 @@ class Limiter:
             )
         return verdicts
 
-    def _draft(self, policies: LimitPolicies, request: LimitRequest) -> _Draft | None:
+    def _draft(self, policies: LimitPolicies, request: LimitRequest, plan: CounterPlan | None = None) -> _Draft | None:
         """The request's charges: its plan's counters (memoised), the buckets of now, its amounts."""
         now = self.clock()
-        plan = self._plan(policies, request)
+        if plan is None:
+            plan = self._plan(policies, request)
         if not plan.kinds:
             return None
         _, _, buckets, expiries = plan.window_at(now, self._period_window)
@@ -248,8 +252,15 @@ class Limiter:
         """True when requests of this shape were planned before and no counter applies to them, so
         `reserve` would return None: the caller may skip building what only charges read (the
         request's token estimate inputs, its costliest price). False when unknown yet."""
-        plan = self._memos.of(policies).plans.get(_shape(model, caller, subjects, metadata))
+        plan = self.planned(policies, model, caller, subjects, metadata)
         return plan is not None and not plan.kinds
+
+    def planned(
+        self, policies: LimitPolicies, model: str, caller: str, subjects: tuple[str, ...], metadata: Mapping[str, str]
+    ) -> CounterPlan | None:
+        """The plan of requests of this shape if one was made before (None: not yet); an empty one
+        (`len(plan) == 0`) when no counter applies to them (see `charges_none`)."""
+        return self._memos.of(policies).plans.get(_shape(model, caller, subjects, metadata))
 
     def _plan(self, policies: LimitPolicies, request: LimitRequest) -> CounterPlan:
         """Which counters a request of this shape is charged in. Requests of one caller, model and
