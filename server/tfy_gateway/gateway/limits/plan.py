@@ -56,8 +56,9 @@ class CounterPlan:
                  "whole", "window")  # fmt: skip
 
     def __init__(self, slots: Sequence[Slot], applied: Sequence[AppliedRule]) -> None:
+        # Expiries are the periods' bucket ends (`Limiter._period_window`): fixed per bucket.
         self.counters = Counters([s.key for s in slots], [s.span for s in slots], [s.limit for s in slots],
-                                 [s.enforce for s in slots])  # fmt: skip
+                                 [s.enforce for s in slots], fixed_expiry=True)  # fmt: skip
         self.applied = tuple(applied)
         self.periods = tuple(s.period for s in slots)
         self.kinds = tuple(s.kind for s in slots)

@@ -8,8 +8,9 @@ a merge) is written with '%.0f', exact up to 2**53. Sums are Lua doubles, exact 
 budget in nano-USD), and every bucket and window total is kept within [0, MAX_AMOUNT] (`bounds`), so
 a reply never overflows Redis's int64 conversion.
 
-Per counter, a reserve runs three commands (HGETALL, HINCRBY or HSET, PEXPIREAT or PERSIST; HDELs
-when a new bucket pushes old ones out) and a settlement two (HGETALL, and HINCRBY unless its delta
+Per counter, a reserve runs two commands (HGETALL, HINCRBY) when its bucket is already held and its
+expiry is the bucket's (the limiter's), else three (HGETALL, HINCRBY or HSET, PEXPIREAT or PERSIST;
+HDELs when a new bucket pushes old ones out); a settlement two (HGETALL, and HINCRBY unless its delta
 is 0). A reservation adds one marker key, `#hold:<ticket>` (one SET NX at reserve, one DEL at
 settle): it tells a script that ran after its caller gave up from one that never ran (`CANCEL`), and
 makes a settlement sent twice count once.
@@ -83,9 +84,11 @@ RESERVE = (
     _LOAD
     + """
 -- KEYS: one counter per charge, then the reservation's hold marker when ARGV[1] is not ''.
--- ARGV[1]: the marker's time to live in ms ('' = no marker). Then 5 per counter: bucket, span, limit
--- ('' = none), enforce ('1'/'0'), expires_at in ms ('inf' = never): the same for every request of
--- a plan within one sub-bucket. Then the n amounts, then the n needs: the request's own.
+-- ARGV[1]: the marker's time to live in ms ('' = no marker). ARGV[2]: '1' when each counter's
+-- expiry is a function of its bucket (the limiter's: a bucket stops counting at a fixed time), so
+-- a bucket already held needs no new expiry; '' for any expiries. Then 5 per counter: bucket, span,
+-- limit ('' = none), enforce ('1'/'0'), expires_at in ms ('inf' = never): the same for every
+-- request of a plan within one sub-bucket. Then the n amounts, then the n needs: the request's own.
 -- Returns {admitted, used[], refused[] (0-based), frees[] (false = none), oldest[] (false = empty)};
 -- admitted -1, holding nothing, when the marker is already there: its caller gave up and cancelled
 -- it before this script got to run.
@@ -96,11 +99,12 @@ if ARGV[1] ~= '' then
   n = n - 1
   if not redis.call('SET', marker, 'held', 'NX', 'PX', ARGV[1]) then return {-1, {}, {}, {}, {}} end
 end
+local fixed = ARGV[2] == '1'
 local used, refused, frees, oldest = {}, {}, {}, {}
 local admitted = 1
 for i = 1, n do
-  local a = 1 + (i - 1) * 5
-  local bucket, span, need = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[1 + 6 * n + i])
+  local a = 2 + (i - 1) * 5
+  local bucket, span, need = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[2 + 6 * n + i])
   local c = load(KEYS[i])
   local floor = bucket - span
   local held = window(c, floor)
@@ -132,8 +136,8 @@ for i = 1, n do
   end
 end
 for i = 1, n do
-  local a = 1 + (i - 1) * 5
-  local key, raw = KEYS[i], ARGV[1 + 5 * n + i]
+  local a = 2 + (i - 1) * 5
+  local key, raw = KEYS[i], ARGV[2 + 5 * n + i]
   local bucket, span, given = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(raw)
   local amount = clamp(given)
   local floor = bucket - span
@@ -166,7 +170,9 @@ for i = 1, n do
     end
     c.exists = next(c.names) ~= nil
     local expires = ARGV[a + 5]
-    if expires == 'inf' then
+    if current ~= nil and fixed then
+      -- the bucket was held: its expiry, the same as this one, was set when it was first charged
+    elseif expires == 'inf' then
       redis.call('PERSIST', key)
     elseif existed then
       redis.call('PEXPIREAT', key, expires, 'GT')  -- a key without expiry counts as later

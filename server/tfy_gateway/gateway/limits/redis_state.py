@@ -103,18 +103,19 @@ class RedisLimitState:
         if not counters.keys:
             return Admission(True, ())
         keys, static = self._prepared(batch)
+        fixed = "1" if counters.fixed_expiry else ""
         holds = not batch.dry and any(batch.amounts)
         ticket = on_lost = None
         args: list[str | int]
         if holds:  # a reservation that holds anything gets a ticket, its hold marker the last key
             ticket = f"{self._run_id}.{next(self._tickets)}"
             keys = [*keys, self._markers + ticket]
-            args = [MARKER_TTL_MS, *static, *batch.amounts, *batch.needs]
+            args = [MARKER_TTL_MS, fixed, *static, *batch.amounts, *batch.needs]
             on_lost = partial(self._given_up, ticket, batch)
         elif batch.dry:  # checked only: nothing added, nothing refused
-            args = ["", *_static(counters, batch, dry=True), *(0 for _ in keys), *batch.needs]
+            args = ["", fixed, *_static(counters, batch, dry=True), *(0 for _ in keys), *batch.needs]
         else:
-            args = ["", *static, *batch.amounts, *batch.needs]
+            args = ["", fixed, *static, *batch.amounts, *batch.needs]
         reply = await self._run("reserve", self._reserve, keys, args, on_lost=on_lost)
         admitted, used, refused, frees, oldest = reply
         if admitted == -1:  # only seen by a caller that gave up meanwhile

@@ -44,16 +44,25 @@ class Counters:
     decide); `enforced[i]` False: checked and reported, never refused (audit modes). Compared by
     identity: a store may keep what it derives from one (`prepared`) for as long as it lives."""
 
-    __slots__ = ("distinct", "enforced", "keys", "limits", "prepared", "spans")
+    __slots__ = ("distinct", "enforced", "fixed_expiry", "keys", "limits", "prepared", "spans")
 
     def __init__(
-        self, keys: Sequence[str], spans: Sequence[int], limits: Sequence[int | None], enforced: Sequence[bool]
+        self,
+        keys: Sequence[str],
+        spans: Sequence[int],
+        limits: Sequence[int | None],
+        enforced: Sequence[bool],
+        *,
+        fixed_expiry: bool = False,
     ) -> None:
         self.keys = tuple(keys)
         self.spans = tuple(spans)
         self.limits = tuple(limits)
         self.enforced = tuple(enforced)
         self.distinct = len(set(self.keys)) == len(self.keys)  # no counter twice
+        # Every batch's expiry of a counter is a function of its bucket (a bucket stops counting at a
+        # fixed time), so a store need not extend a counter's life when it adds to a bucket it holds.
+        self.fixed_expiry = fixed_expiry
         self.prepared: object = None  # a store's own form of these counters (Redis: its keys and arguments)
 
     def __len__(self) -> int:
