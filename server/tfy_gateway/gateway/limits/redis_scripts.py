@@ -40,13 +40,21 @@ local function load(key)
   local c = cache[key]
   if c == nil then
     local flat = redis.call('HGETALL', key)
-    c = {amounts = {}, names = {}, exists = #flat > 0, stray = {}}
+    local amounts, names = {}, {}
+    -- stray: the buckets whose stored value is out of range (written before the bounds), or false
+    -- for none: the next write replaces such a value, never adds to it
+    c = {amounts = amounts, names = names, exists = #flat > 0, stray = false}
     for i = 1, #flat, 2 do
-      local index, stored = tonumber(flat[i]), tonumber(flat[i + 1])
-      c.amounts[index] = clamp(stored)
-      c.names[index] = flat[i]
-      -- out of range (written before the bounds): the next write replaces it, never adds to it
-      if c.amounts[index] ~= stored then c.stray[index] = true end
+      local name = flat[i]
+      local index, stored = tonumber(name), tonumber(flat[i + 1])
+      names[index] = name
+      if stored ~= nil and stored >= 0 and stored <= MAX then  -- false for NaN
+        amounts[index] = stored
+      else
+        amounts[index] = clamp(stored)
+        if not c.stray then c.stray = {} end
+        c.stray[index] = true
+      end
     end
     cache[key] = c
   end
@@ -70,9 +78,9 @@ local function add(key, c, bucket, raw)
   local current = c.amounts[bucket]
   if delta == 0 or current == nil then return end
   local wanted = current + delta
-  if wanted < 0 or wanted > MAX or c.stray[bucket] then
+  if wanted < 0 or wanted > MAX or (c.stray and c.stray[bucket]) then
     c.amounts[bucket] = clamp(wanted)
-    c.stray[bucket] = nil
+    if c.stray then c.stray[bucket] = nil end
     redis.call('HSET', key, c.names[bucket], digits(c.amounts[bucket]))
   else
     c.amounts[bucket] = redis.call('HINCRBY', key, c.names[bucket], raw)
@@ -101,16 +109,27 @@ if ARGV[1] ~= '' then
 end
 local fixed = ARGV[2] == '1'
 local used, refused, frees, oldest = {}, {}, {}, {}
+local buckets, floors = {}, {}
 local admitted = 1
 for i = 1, n do
   local a = 2 + (i - 1) * 5
-  local bucket, span, need = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[2 + 6 * n + i])
+  local bucket = tonumber(ARGV[a + 1])
+  local floor = bucket - tonumber(ARGV[a + 2])
+  buckets[i], floors[i] = bucket, floor
   local c = load(KEYS[i])
-  local floor = bucket - span
-  local held = window(c, floor)
+  -- the window's total and its oldest bucket holding something, in one pass
+  local held, found = 0, false
+  for index, amount in pairs(c.amounts) do
+    if index > floor then
+      held = held + amount
+      if amount ~= 0 and (found == false or index < found) then found = index end
+    end
+  end
+  if held > MAX then held = MAX end
   used[i] = held
+  oldest[i] = found
   if ARGV[a + 3] ~= '' then
-    local limit = tonumber(ARGV[a + 3])
+    local limit, need = tonumber(ARGV[a + 3]), tonumber(ARGV[2 + 6 * n + i])
     if held + need > limit then
       refused[#refused + 1] = i - 1
       local free = false
@@ -135,23 +154,33 @@ for i = 1, n do
     end
   end
 end
+local function first(c, floor)
+  local found = false
+  for index, held in pairs(c.amounts) do
+    if held ~= 0 and index > floor and (found == false or index < found) then found = index end
+  end
+  return found
+end
+local seen = {}
 for i = 1, n do
-  local a = 2 + (i - 1) * 5
-  local key, raw = KEYS[i], ARGV[2 + 5 * n + i]
-  local bucket, span, given = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(raw)
+  local key = KEYS[i]
+  local c = cache[key]
+  local raw = ARGV[2 + 5 * n + i]
+  local given = tonumber(raw)
   local amount = clamp(given)
-  local floor = bucket - span
-  local c = load(key)
   if admitted == 1 and amount ~= 0 then
+    local a = 2 + (i - 1) * 5
+    local bucket, floor = buckets[i], floors[i]
     local existed = c.exists
     local current = c.amounts[bucket]
+    local stray = c.stray and c.stray[bucket]
     if current ~= nil then
-      if amount == given and current + amount <= MAX and not c.stray[bucket] then
+      if amount == given and current + amount <= MAX and not stray then
         c.amounts[bucket] = current + amount
         redis.call('HINCRBY', key, c.names[bucket], raw)
       else
         c.amounts[bucket] = clamp(current + amount)
-        c.stray[bucket] = nil
+        if stray then c.stray[bucket] = nil end
         redis.call('HSET', key, c.names[bucket], digits(c.amounts[bucket]))
       end
     else
@@ -179,12 +208,17 @@ for i = 1, n do
     else
       redis.call('PEXPIREAT', key, expires)
     end
+    -- the oldest bucket holding something, now: this one if it is older (stale ones never counted)
+    local total = c.amounts[bucket]
+    if total ~= 0 and (oldest[i] == false or bucket < oldest[i]) then
+      oldest[i] = bucket
+    elseif total == 0 and oldest[i] == bucket then
+      oldest[i] = first(c, floor)
+    end
   end
-  local found = false
-  for index, held in pairs(c.amounts) do
-    if held ~= 0 and index > floor and (found == false or index < found) then found = index end
-  end
-  oldest[i] = found
+  -- a counter under two positions: the later one reads it after the earlier ones' amounts
+  if seen[key] then oldest[i] = first(c, floors[i]) end
+  seen[key] = true
 end
 if marker and admitted == 0 then redis.call('DEL', marker) end  -- refused: nothing held
 return {admitted, used, refused, frees, oldest}
