@@ -47,7 +47,6 @@ from tfy_gateway.gateway.limits.thresholds import Notify, ThresholdWatch
 from tfy_gateway.gateway.limits.tokens import estimated_usage
 from tfy_gateway.gateway.limits.v2 import V2Rule
 from tfy_gateway.gateway.limits.window import Period
-from tfy_gateway.gateway.providers import Usage
 from tfy_gateway.gateway.routing.memo import ConfigMemo, ModelMemo
 from tfy_gateway.gateway.routing.rule_index import R, SubjectIndex
 
@@ -218,8 +217,7 @@ class Limiter:
                 estimate = estimated_usage(request.body, generates=request.generates, sends=request.sends)
                 tokens = max(estimate[0] + estimate[1], 1)
                 if plan.prices:
-                    prompt, completion = estimate
-                    priced = request.pricing.cost(Usage(prompt_tokens=prompt, completion_tokens=completion))
+                    priced = request.pricing.estimate(estimate[0], estimate[1])
                     cost = nano_usd(priced or 0.0, request.body)
             amounts = plan.amounts(tokens, cost)
             needs = plan.needs(amounts)
