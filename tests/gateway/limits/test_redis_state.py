@@ -16,7 +16,16 @@ from tests.redis_server import RedisServer
 from tfy_gateway.gateway.limits import MemoryLimitState
 from tfy_gateway.gateway.limits.failover import FailoverLimitState, Policy, StateUnavailable
 from tfy_gateway.gateway.limits.redis_state import RedisLimitState
-from tfy_gateway.gateway.limits.state import MAX_AMOUNT, Adjustment, Batch, Charge, LimitState, Probe, Settlement
+from tfy_gateway.gateway.limits.state import (
+    MAX_AMOUNT,
+    Adjustment,
+    Batch,
+    Charge,
+    Counters,
+    LimitState,
+    Probe,
+    Settlement,
+)
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
 from tfy_gateway.gateway.shared.redis import RedisLink, StateStoreDown
 
@@ -406,5 +415,26 @@ async def test_a_redis_restarted_between_calls_answers_the_next_call(lone_redis:
             "a restart without persistence forgets"
         )
         assert seen.failures == []
+    finally:
+        await link.aclose()
+
+
+async def test_a_plan_counter_expiry_follows_its_newest_bucket(redis_server: RedisServer) -> None:
+    """The limiter's expiries are their buckets' (`Counters.fixed_expiry`): a bucket already held
+    keeps the expiry set when it started, a new bucket moves it on."""
+    link = RedisLink(redis_server.url, timeout_s=5.0)
+    prefix = "fixed-" + uuid.uuid4().hex
+    store = RedisLimitState(link, prefix=prefix)
+    counters = Counters(["a"], [6], [None], [True], fixed_expiry=True)
+    first, later = time.time() + 120, time.time() + 240
+    try:
+        await store.reserve(Batch(counters, [100], [first], [1], [1]))
+        await store.reserve(Batch(counters, [100], [first], [1], [1]))
+        client = redis_server.client()
+        key = f"{prefix}:{{limits}}:a"
+        assert abs(client.pexpiretime(key) / 1000 - first) < 1.0 and client.hget(key, "100") == b"2"
+        await store.reserve(Batch(counters, [101], [later], [1], [1]))
+        assert abs(client.pexpiretime(key) / 1000 - later) < 1.0, "a new bucket carries the counter on"
+        assert await window(store, "a", 101) == 3
     finally:
         await link.aclose()
