@@ -52,9 +52,6 @@ def limits_prefix(prefix: str) -> str:
     return f"{prefix}:{{limits}}:"
 
 
-_new = tuple.__new__  # a named tuple from all its fields, without its Python-level __new__
-
-
 def _expiry(expires_at: float) -> str:
     return "inf" if math.isinf(expires_at) else str(math.ceil(expires_at * 1000))
 
@@ -142,14 +139,23 @@ class RedisLimitState:
         if not sent and ticket is None:
             return ()
         counters, buckets, deltas = settlement.counters, settlement.buckets, settlement.deltas
-        adjustments = tuple(
-            _new(Adjustment, (counters.keys[i], buckets[i], counters.spans[i], deltas[i])) for i in sent
-        )
+        known = counters.prepared  # the keys its reservation prepared (the same Counters)
+        if isinstance(known, _Prepared) and known.prefix is self.prefix:
+            prefixed = known.keys
+            keys = [prefixed[i] for i in sent]
+        else:
+            keys = [self.prefix + counters.keys[i] for i in sent]
+        spans = counters.spans
+        args: list[str | int] = ["1" if ticket is not None else ""]
+        for i in sent:
+            args += (buckets[i], spans[i], deltas[i])
+        if ticket is not None:
+            keys.append(self._marker(ticket))
         try:
-            totals = await self._settle(adjustments, ticket)
+            totals = await self._run("adjust", self._adjust, keys, args)
         except BaseException:
             if ticket is not None:  # perhaps not applied: again once Redis answers (it counts once)
-                self.reconciler.settle(ticket, tuple(a for a in adjustments if a.delta))
+                self.reconciler.settle(ticket, settlement.adjustments())
             raise
         return tuple(totals[sent.index(position)] for position in watched)
 
