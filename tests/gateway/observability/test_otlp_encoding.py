@@ -15,7 +15,14 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from tfy_gateway.gateway.observability.otlp_encoding import CACHE_LIMIT, SpanEncoder
-from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan, SharedAttributes
+from tfy_gateway.gateway.observability.spans import (
+    CLIENT,
+    SERVER,
+    GuardrailShape,
+    GuardrailSpan,
+    RecordedSpan,
+    SharedAttributes,
+)
 
 RESOURCE = {"service.name": "tfy-llm-gateway", "deployment.environment": "dev"}
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
@@ -213,3 +220,42 @@ def test_end_attributes_of_every_kind_decode_right_the_first_time_and_from_the_c
             },
             {"key": "tfy_gateway.request.id", "value": {"stringValue": "r-1"}},
         ]
+
+
+def test_a_guardrail_span_tuple_encodes_as_the_recorded_span_with_the_same_fields() -> None:
+    """Guardrail spans are tuples filled into their shape's template: what the template writes must be the
+    span a `RecordedSpan` of the same fields writes (with and without a trace state, twice: the template
+    is built once and reused, and between shapes and plain spans of another trace)."""
+    shape = GuardrailShape(
+        "apply_guardrail guards/pii",
+        SharedAttributes({"gen_ai.operation.name": "apply_guardrail", "tfy.guardrail.result": "pass"}),
+        SharedAttributes({"tfy.guardrail.result": "pass", "message": "ok"}),
+    )
+
+    def as_recorded(span: GuardrailSpan) -> RecordedSpan:
+        trace_id, span_id, parent_id, state, start_ns, end_ns, latency_ms, event_ns, shape = span
+        made = RecordedSpan(shape.name, CLIENT, trace_id, span_id, parent_id, start_ns, dict(shape.attributes))
+        made.trace_state = state
+        made.end_ns = end_ns
+        made.end_attributes = {"tfy.guardrail.metric.latency_in_ms": latency_ms}
+        made.add_event("gen_ai.guardrail.result", event_ns, dict(shape.event))
+        return made
+
+    other = TRACE_ID ^ 0xFF
+    spans = [
+        GuardrailSpan((TRACE_ID, CLIENT_ID, SERVER_ID, "", 10, 20, 0.01, 30, shape)),
+        GuardrailSpan((TRACE_ID, CLIENT_ID + 1, SERVER_ID, STATE, 11, 2**62, 12.5, 31, shape)),
+        RecordedSpan("a", SERVER, other, SERVER_ID, 0, 1, {}),
+        GuardrailSpan((other, CLIENT_ID + 2, SERVER_ID, "", 12, 22, 0.0, 2**63, shape)),
+    ]
+    expected = decoded(
+        SpanEncoder(RESOURCE, "tfy_gateway").encode(
+            [as_recorded(s) if isinstance(s, GuardrailSpan) else s for s in spans]
+        )
+    )
+    encoder = SpanEncoder(RESOURCE, "tfy_gateway")
+    assert decoded(encoder.encode(spans)) == expected
+    assert decoded(encoder.encode(spans)) == expected
+    assert spans[1].get("tfy.guardrail.metric.latency_in_ms") == 12.5
+    assert spans[1].get("tfy.guardrail.result") == "pass"
+    assert spans[1].get("absent") is None

@@ -14,7 +14,16 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tfy_gateway.gateway.observability.spans import RecordedSpan, SharedAttributes
+from tfy_gateway.gateway.observability import genai as g
+from tfy_gateway.gateway.observability.spans import (
+    CLIENT,
+    GuardrailShape,
+    GuardrailSpan,
+    GuardrailTemplate,
+    QueuedSpan,
+    RecordedSpan,
+    SharedAttributes,
+)
 
 _BYTES = tuple(bytes((n,)) for n in range(128))
 _DOUBLE = struct.Struct("<d").pack
@@ -120,14 +129,14 @@ class SpanEncoder:
         self._groups: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], bytes] = {}
         self._shared: dict[tuple[int, bytes], tuple[dict[str, Any], bytes]] = {}
 
-    def encode(self, spans: Sequence[RecordedSpan]) -> bytes:
+    def encode(self, spans: Sequence[QueuedSpan]) -> bytes:
         """The `ExportTraceServiceRequest` of `spans`, written with one join: the enclosing messages'
         lengths are added up, not measured on copies (a batch is a few hundred kilobytes, and each
         concatenation of it was another copy)."""
         parts = [b"", b"", self._resource, b"", self._scope]
         size = len(self._scope)
         for span in spans:
-            body = self._span(span)
+            body = self._guardrail(span) if isinstance(span, GuardrailSpan) else self._span(span)
             prefix = b"\x12" + varint(len(body))  # ScopeSpans.spans
             parts += (prefix, body)
             size += len(prefix) + len(body)
@@ -179,6 +188,36 @@ class SpanEncoder:
         else:
             parts.append(_UNSET_REMOTE_FLAGS if span.remote_parent else _UNSET_FLAGS)
         return b"".join(parts)
+
+    def _guardrail(self, span: GuardrailSpan) -> bytes:
+        """An `apply_guardrail` span: its ids, then its shape's template filled with its times, latency
+        and event time (one struct call for everything after the ids)."""
+        trace_id, span_id, parent_id, state, start_ns, end_ns, latency_ms, event_ns, shape = span
+        cached_id, trace_field = self._trace
+        if trace_id != cached_id:
+            trace_field = b"\x0a\x10" + trace_id.to_bytes(16, "big")
+            self._trace = (trace_id, trace_field)
+        if state:
+            head = trace_field + _SPAN_ID(0x1208, span_id) + b"\x1a" + _string(state) + _SPAN_ID(0x2208, parent_id)
+        else:
+            head = trace_field + _SPAN_AND_PARENT(0x1208, span_id, 0x2208, parent_id)
+        template = shape.template
+        if template is None:
+            template = shape.template = self._guardrail_template(shape)
+        pack, name, attributes, event, rest = template
+        return head + pack(name, start_ns, 0x41, end_ns, attributes, latency_ms, event, event_ns, rest)
+
+    def _guardrail_template(self, shape: GuardrailShape) -> GuardrailTemplate:
+        """The struct and constant parts of a guardrail shape's spans: name, kind and the start time's
+        tag; the attributes up to the latency's double; the event up to its time; the event's name and
+        attributes with the span's unset status and flags."""
+        name = b"\x2a" + _string(shape.name) + _KINDS[CLIENT] + b"\x39"
+        latency = b"\x0a" + _string(g.TFY_GUARDRAIL_LATENCY_MS) + b"\x12\x09\x21"
+        attributes = self._shared_encoding(shape.attributes, b"\x4a") + b"\x4a" + varint(len(latency) + 8) + latency
+        event_rest = b"\x12" + _string(g.GUARDRAIL_RESULT_EVENT) + self._shared_encoding(shape.event, b"\x1a")
+        event = b"\x5a" + varint(9 + len(event_rest)) + b"\x09"
+        layout = f"<{len(name)}sQBQ{len(attributes)}sd{len(event)}sQ{len(event_rest) + len(_UNSET_FLAGS)}s"
+        return struct.Struct(layout).pack, name, attributes, event, event_rest + _UNSET_FLAGS
 
     def _group(self, parts: list[bytes], attributes: dict[str, Any]) -> None:
         """A span's start attributes. A `SharedAttributes` dict (a route's, a target's: never mutated)

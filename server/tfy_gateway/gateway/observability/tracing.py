@@ -35,6 +35,9 @@ from tfy_gateway.gateway.observability.span_senders import span_sender
 from tfy_gateway.gateway.observability.spans import (
     CLIENT,
     SERVER,
+    GuardrailShape,
+    GuardrailSpan,
+    QueuedSpan,
     RecordedSpan,
     SharedAttributes,
     new_ids,
@@ -79,7 +82,7 @@ class TracePipeline:
         # see SpanTrace._server_shape. Bounded the same way.
         self.shapes: dict[tuple[Any, ...], SharedAttributes] = {}
         # A guardrail span's name, start attributes and event attributes, by guardrail, stage and result.
-        self.guardrails: dict[tuple[Any, ...], tuple[str, SharedAttributes, SharedAttributes]] = {}
+        self.guardrails: dict[tuple[Any, ...], GuardrailShape] = {}
 
     def start(
         self, key: tuple[Any, ...], build: Callable[[], tuple[str, dict[str, Any]]]
@@ -95,14 +98,14 @@ class TracePipeline:
 
     def guardrail_start(
         self, key: tuple[Any, ...], build: Callable[[], tuple[str, dict[str, Any], dict[str, Any]]]
-    ) -> tuple[str, SharedAttributes, SharedAttributes]:
+    ) -> GuardrailShape:
         """A guardrail span's name, start attributes and event attributes for `key`, built the first time."""
         found = self.guardrails.get(key)
         if found is None:
             if len(self.guardrails) >= STARTS_LIMIT:
                 self.guardrails.clear()
             name, attributes, event = build()
-            found = self.guardrails[key] = (name, SharedAttributes(attributes), SharedAttributes(event))
+            found = self.guardrails[key] = GuardrailShape(name, SharedAttributes(attributes), SharedAttributes(event))
         return found
 
     def begin(self, parent: TraceParent | None, endpoint: str, path: str, started_ns: int) -> SpanTrace:
@@ -356,7 +359,7 @@ class SpanTrace(Trace):
         # not Trace.__init__: its pass-through attempt is needed only for a call without a target
         self.parent = parent
         self._pipeline = pipeline
-        self._ended: list[RecordedSpan] = []
+        self._ended: list[QueuedSpan] = []
         if parent is not None:
             trace_id, parent_id, self._sampled = int(parent.trace_id, 16), int(parent.span_id, 16), parent.sampled
             span_id = new_span_id()
@@ -478,32 +481,21 @@ class SpanTrace(Trace):
         if not self._sampled:
             return
         pipeline, server, state, ended = self._pipeline, self._server, self._state, self._ended
+        trace_id, parent_id = server.trace_id, server.span_id
         found_by = pipeline.guardrails.get
         now_ns, now = time.time_ns(), time.perf_counter()  # one clock reading for every check
         for check in checks:
-            # What decides the span's name, its attributes but the latency, and its event's: shared
-            # dicts, found with one lookup (the event's dict is built with the span's, under the same key)
+            # What decides the span's name, its attributes but the latency, and its event's: one shared
+            # shape, found with one lookup; the span is one tuple of what changes from run to run
             key = (check.guardrail, check.stage, check.result, check.operation, check.strategy, check.message)
-            found = found_by(key)
-            if found is None:
-                found = pipeline.guardrail_start(key, functools.partial(_guardrail_start, *key))
-            span_name, attributes, event = found
+            shape = found_by(key)
+            if shape is None:
+                shape = pipeline.guardrail_start(key, functools.partial(_guardrail_start, *key))
             start_ns = now_ns - int((now - check.started) * 1e9)
-            span = RecordedSpan(
-                span_name,
-                CLIENT,
-                server.trace_id,
-                new_span_id(),
-                server.span_id,
-                start_ns,
-                attributes,
-                trace_state=state,
-            )
             latency_ms = check.latency_ms
-            span.end_attributes = {g.TFY_GUARDRAIL_LATENCY_MS: latency_ms}
-            span.events = [(g.GUARDRAIL_RESULT_EVENT, now_ns, event)]
-            span.end_ns = start_ns + int(latency_ms * 1e6)
-            ended.append(span)
+            end_ns = start_ns + int(latency_ms * 1e6)
+            span = (trace_id, new_span_id(), parent_id, state, start_ns, end_ns, latency_ms, now_ns, shape)
+            ended.append(GuardrailSpan(span))
 
     def finish(self, request: RequestFacts) -> None:
         try:
