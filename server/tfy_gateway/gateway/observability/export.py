@@ -29,8 +29,9 @@ from typing import Any
 import httpx
 
 from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
+from tfy_gateway.gateway.observability.span_records import QueuedSpan
 from tfy_gateway.gateway.observability.span_senders import SpanSender, json_body
-from tfy_gateway.gateway.observability.spans import QueuedSpan, RecordedSpan
+from tfy_gateway.gateway.observability.spans import RecordedSpan
 from tfy_gateway.gateway.observability.spec import Batching
 
 logger = logging.getLogger(__name__)

@@ -11,10 +11,7 @@ around a trace-id ratio (a client's sampled flag decides for its own trace).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from typing import Any
-
-from tfy_gateway.gateway.observability import genai as g
 
 SERVER = 2  # Span.SpanKind in opentelemetry/proto/trace/v1/trace.proto
 CLIENT = 3
@@ -130,40 +127,3 @@ class RecordedSpan:
         if self.events is None:
             self.events = []
         self.events.append((name, time_ns, attributes))
-
-
-GuardrailTemplate = tuple[Callable[..., bytes], bytes, bytes, bytes, bytes]
-"""A guardrail shape's encoding: a struct's pack and the constant parts it is called with."""
-
-
-class GuardrailShape:
-    """What every `apply_guardrail` span of one guardrail, stage, result and message shares: its name,
-    start attributes and result event's attributes. `template` is the encoder's (its export thread's
-    only): the span's encoding around the few fields that change from run to run."""
-
-    __slots__ = ("attributes", "event", "name", "template")
-
-    def __init__(self, name: str, attributes: SharedAttributes, event: SharedAttributes) -> None:
-        self.name = name
-        self.attributes = attributes
-        self.event = event
-        self.template: GuardrailTemplate | None = None
-
-
-class GuardrailSpan(tuple[int, int, int, str, int, int, float, int, GuardrailShape]):
-    """An ended `apply_guardrail` span as one tuple: (trace_id, span_id, parent_id, trace_state,
-    start_ns, end_ns, latency_ms, event_ns, shape). A request's guardrail runs were a `RecordedSpan`,
-    an attribute dict and an event list each; this is one object the encoder fills its shape's
-    template with (read by position there); `get` is the slow path of export filters."""
-
-    __slots__ = ()
-
-    def get(self, key: str) -> Any:
-        """An attribute's value (None: not set)."""
-        if key == g.TFY_GUARDRAIL_LATENCY_MS:
-            return self[6]
-        return self[8].attributes.get(key)
-
-
-QueuedSpan = RecordedSpan | GuardrailSpan
-"""What the export queue holds and the encoder writes."""

@@ -31,13 +31,20 @@ from tfy_gateway.gateway.limits import Reservation
 from tfy_gateway.gateway.observability import genai as g
 from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue
 from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
+from tfy_gateway.gateway.observability.span_records import (
+    AnsweredSpan,
+    GuardrailShape,
+    GuardrailSpan,
+    LimitEvent,
+    QueuedSpan,
+    ServerSpan,
+    limit_attributes,
+    usage_attributes,
+)
 from tfy_gateway.gateway.observability.span_senders import span_sender
 from tfy_gateway.gateway.observability.spans import (
     CLIENT,
     SERVER,
-    GuardrailShape,
-    GuardrailSpan,
-    QueuedSpan,
     RecordedSpan,
     SharedAttributes,
     new_ids,
@@ -55,7 +62,7 @@ from tfy_gateway.gateway.observability.trace import (
     Trace,
 )
 from tfy_gateway.gateway.observability.trace_context import TraceParent
-from tfy_gateway.gateway.providers import UpstreamStream, Usage
+from tfy_gateway.gateway.providers import UpstreamStream
 from tfy_gateway.gateway.routing import Attempt
 
 INSTRUMENTATION = "tfy_gateway"
@@ -237,27 +244,6 @@ def _server(base_url: str) -> dict[str, Any]:
     return found
 
 
-def _usage(attributes: dict[str, Any], usage: Usage | None, *, tfy: bool = True) -> None:
-    """Add the usage attributes (the conventions', and the platform's unless `tfy` is false)."""
-    if usage is None:
-        return
-    attributes[g.INPUT_TOKENS] = usage.prompt_tokens
-    attributes[g.OUTPUT_TOKENS] = usage.completion_tokens
-    if usage.cached_tokens:
-        attributes[g.CACHE_READ_TOKENS] = usage.cached_tokens
-    if usage.cache_write_tokens:
-        attributes[g.CACHE_CREATION_TOKENS] = usage.cache_write_tokens
-    if usage.reasoning_tokens:
-        attributes[g.REASONING_TOKENS] = usage.reasoning_tokens
-    if tfy:
-        attributes[g.TFY_INPUT_TOKENS] = usage.prompt_tokens
-        attributes[g.TFY_OUTPUT_TOKENS] = usage.completion_tokens
-        if usage.cached_tokens:
-            attributes[g.TFY_CACHE_READ_TOKENS] = usage.cached_tokens
-        if usage.cache_write_tokens:
-            attributes[g.TFY_CACHE_CREATION_TOKENS] = usage.cache_write_tokens
-
-
 def _error(
     span: RecordedSpan, attributes: dict[str, Any], status: int, error: ApiError | None, *, is_error: bool
 ) -> None:
@@ -269,44 +255,74 @@ def _error(
 
 
 class AttemptSpan(AttemptTrace):
-    """One upstream call's span, ended with the call (a stream: when the request ends)."""
+    """One upstream call's span, ended with the call (a stream: when the request ends). Until then it
+    is its name, start attributes, id and start time; a plain answer ends it as one `AnsweredSpan`
+    tuple, anything else (a failure, a stream, a cancelled call) as a `RecordedSpan`."""
 
-    __slots__ = ("_answer", "_span", "_started", "_trace")
+    __slots__ = ("_answer", "_attributes", "_name", "_span_id", "_start_ns", "_started", "_trace")
 
-    def __init__(self, trace: SpanTrace, span: RecordedSpan) -> None:
-        super().__init__(trace.headers_for(span.span_id))
+    def __init__(self, trace: SpanTrace, name: str, attributes: dict[str, Any], span_id: int) -> None:
+        self.headers = trace.headers_for(span_id)
         self._trace = trace
-        self._span: RecordedSpan | None = span
+        self._name = name
+        self._attributes = attributes
+        self._span_id = span_id  # 0 once ended
+        self._start_ns = time.time_ns()
         self._started = time.perf_counter()
         self._answer: UpstreamStream | None = None
 
+    def _recorded(self) -> RecordedSpan:
+        trace = self._trace
+        return RecordedSpan(
+            self._name,
+            CLIENT,
+            trace.trace_number,
+            self._span_id,
+            trace.span_id,
+            self._start_ns,
+            self._attributes,
+            trace_state=trace.state,
+        )
+
     def failed(self, status: int, error: ApiError) -> None:
-        span = self._span
-        if span is None:
+        if not self._span_id:
             return
+        span = self._recorded()
         attributes: dict[str, Any] = {"http.response.status_code": status}
         _error(span, attributes, status, error, is_error=True)
-        self._end(attributes)
+        self._end(span, attributes)
 
     def answered(self, answer: Answer) -> None:
-        span = self._span
-        if span is None:
+        span_id = self._span_id
+        if not span_id:
             return
         if isinstance(answer, UpstreamStream):
             self._answer = answer  # ended with the stream, from `finish`
             return
-        attributes = g.response_attributes(answer.body)
-        attributes["http.response.status_code"] = answer.status
-        if self._trace.records_request_data:
-            self._trace.output = answer.body
-        _usage(attributes, answer.usage)
-        self._end(attributes)
+        trace = self._trace
+        if trace.records_request_data:
+            trace.output = answer.body
+        self._span_id = 0
+        if trace.sampled:
+            latency_ms = (time.perf_counter() - self._started) * 1000
+            record = (
+                trace.trace_number,
+                span_id,
+                trace.span_id,
+                trace.state,
+                self._start_ns,
+                time.time_ns(),
+                self._name,
+            )
+            trace.ended_record(
+                AnsweredSpan((*record, self._attributes, answer.body, answer.status, answer.usage, latency_ms))
+            )
 
     def finish(self, request: RequestFacts) -> None:
         """End a span still open when the request ends: a stream (done or cut), or a call cancelled."""
-        span = self._span
-        if span is None:
+        if not self._span_id:
             return
+        span = self._recorded()
         stream = self._answer
         attributes: dict[str, Any] = {}
         if stream is None:
@@ -319,19 +335,18 @@ class AttemptSpan(AttemptTrace):
                 attributes[g.TFY_TTFT_MS] = stream.ttft * 1000
             if stream.finish_reason:
                 attributes[g.FINISH_REASONS] = (stream.finish_reason,)
-            _usage(attributes, request.usage)
+            usage_attributes(attributes, request.usage)
             if request.cost is not None:
                 attributes[g.TFY_COST] = request.cost
             if not stream.completed or request.status >= 400:
                 status = request.status if request.status >= 400 else 502
                 _error(span, attributes, status, request.error, is_error=True)
-        self._end(attributes)
+        self._end(span, attributes)
 
-    def _end(self, attributes: dict[str, Any]) -> None:
-        span, self._span = self._span, None
-        if span is not None:
-            attributes[g.TFY_LATENCY_MS] = (time.perf_counter() - self._started) * 1000
-            self._trace.ended(span, attributes)
+    def _end(self, span: RecordedSpan, attributes: dict[str, Any]) -> None:
+        self._span_id = 0
+        attributes[g.TFY_LATENCY_MS] = (time.perf_counter() - self._started) * 1000
+        self._trace.ended(span, attributes)
 
 
 class SpanTrace(Trace):
@@ -342,15 +357,21 @@ class SpanTrace(Trace):
         "_attempts",
         "_ended",
         "_last_target",
+        "_limit_events",
+        "_name",
+        "_parent_id",
         "_pipeline",
         "_route",
-        "_sampled",
-        "_server",
-        "_state",
+        "_start",
+        "_start_ns",
         "_trace_hex",
         "_traceparent",
         "output",
         "output_text",
+        "sampled",
+        "span_id",
+        "state",
+        "trace_number",
     )
 
     def __init__(
@@ -360,30 +381,24 @@ class SpanTrace(Trace):
         self.parent = parent
         self._pipeline = pipeline
         self._ended: list[QueuedSpan] = []
+        # The request's own span is these fields until it ends (as a `ServerSpan` tuple when it can)
         if parent is not None:
-            trace_id, parent_id, self._sampled = int(parent.trace_id, 16), int(parent.span_id, 16), parent.sampled
+            trace_id, parent_id, self.sampled = int(parent.trace_id, 16), int(parent.span_id, 16), parent.sampled
             span_id = new_span_id()
-            self._state = parent.tracestate or ""
+            self.state = parent.tracestate or ""
         else:
-            (trace_id, span_id), parent_id, self._state = new_ids(), 0, ""
-            self._sampled = sampled(trace_id, pipeline.spec.sample_ratio)
+            (trace_id, span_id), parent_id, self.state = new_ids(), 0, ""
+            self.sampled = sampled(trace_id, pipeline.spec.sample_ratio)
+        self.trace_number, self.span_id, self._parent_id, self._start_ns = trace_id, span_id, parent_id, started_ns
         trace_hex = self._trace_hex = f"{trace_id:032x}"
         # the traceparent sent upstream around each attempt's span id, formatted once per request
-        self._traceparent = (f"00-{trace_hex}-", "-01" if self._sampled else "-00")
+        self._traceparent = (f"00-{trace_hex}-", "-01" if self.sampled else "-00")
         key = self._route = (endpoint, path)
         found = pipeline.starts.get(key)
-        name, attributes = found if found is not None else pipeline.start(key, lambda: _server_start(endpoint, path))
-        self._server = RecordedSpan(
-            name,
-            SERVER,
-            trace_id,
-            span_id,
-            parent_id,
-            started_ns,
-            attributes,
-            remote_parent=parent is not None,
-            trace_state=self._state,
+        self._name, self._start = (
+            found if found is not None else pipeline.start(key, lambda: _server_start(endpoint, path))
         )
+        self._limit_events: list[LimitEvent] | None = None
         self._attempts: list[AttemptSpan] = []
         self._last_target: str | None = None
         self.output: dict[str, Any] | None = None  # the non-streamed answer, kept only for request data
@@ -397,15 +412,19 @@ class SpanTrace(Trace):
         """The trace context an upstream call under span `span_id` carries."""
         head, tail = self._traceparent
         headers = {"traceparent": f"{head}{span_id:016x}{tail}"}
-        if self._state:
-            headers["tracestate"] = self._state
+        if self.state:
+            headers["tracestate"] = self.state
         return headers
 
     def ended(self, span: RecordedSpan, attributes: dict[str, Any]) -> None:
         """`span` ended now with `attributes`: exported with the request's other spans when sampled."""
         span.end(time.time_ns(), attributes)
-        if self._sampled:
+        if self.sampled:
             self._ended.append(span)
+
+    def ended_record(self, span: AnsweredSpan) -> None:
+        """A span that ended as a record (only a sampled trace makes them)."""
+        self._ended.append(span)
 
     @property
     def records_request_data(self) -> bool:
@@ -430,11 +449,11 @@ class SpanTrace(Trace):
         key = ("limits", outcome, applied)  # the rules' labels, built once per outcome and set of rules
         found = self._pipeline.starts.get(key)
         outcome_and_rules = (found if found is not None else self._pipeline.start(key, lambda: _limit_rules(*key)))[1]
-        attributes: dict[str, Any] = {**outcome_and_rules}
-        for room in headroom:
-            attributes[f"tfy_gateway.limits.remaining.{room.name}"] = room.remaining
-            attributes[f"tfy_gateway.limits.limit.{room.name}"] = room.limit
-        self._server.add_event(g.LIMIT_EVENT, time.time_ns(), attributes)
+        event = (time.time_ns(), outcome_and_rules, headroom)  # its attributes are written in the export thread
+        if self._limit_events is None:
+            self._limit_events = [event]
+        else:
+            self._limit_events.append(event)
 
     def attempt(self, attempt: Attempt, entry: CatalogEntry, request: RequestFacts) -> AttemptTrace:
         target = entry.target
@@ -462,26 +481,15 @@ class SpanTrace(Trace):
         found = self._pipeline.starts.get(key)
         name, shared = found if found is not None else self._pipeline.start(key, lambda: _attempt_start(*key))
         parameters = g.request_parameters(request.body)
-        server = self._server
-        span = RecordedSpan(
-            name,
-            CLIENT,
-            server.trace_id,
-            new_span_id(),
-            server.span_id,
-            time.time_ns(),
-            {**shared, **parameters} if parameters else shared,
-            trace_state=self._state,
-        )
-        traced = AttemptSpan(self, span)
+        traced = AttemptSpan(self, name, {**shared, **parameters} if parameters else shared, new_span_id())
         self._attempts.append(traced)
         return traced
 
     def guardrails(self, checks: Iterable[GuardrailRun]) -> None:
-        if not self._sampled:
+        if not self.sampled:
             return
-        pipeline, server, state, ended = self._pipeline, self._server, self._state, self._ended
-        trace_id, parent_id = server.trace_id, server.span_id
+        pipeline, state, ended = self._pipeline, self.state, self._ended
+        trace_id, parent_id = self.trace_number, self.span_id
         found_by = pipeline.guardrails.get
         now_ns, now = time.time_ns(), time.perf_counter()  # one clock reading for every check
         for check in checks:
@@ -501,7 +509,7 @@ class SpanTrace(Trace):
         try:
             for attempt in self._attempts:
                 attempt.finish(request)
-            if self._sampled:
+            if self.sampled:
                 self._end_server(request)
         finally:
             # Whatever failed above, the spans that ended go out and the pipeline stops counting this
@@ -518,16 +526,36 @@ class SpanTrace(Trace):
                 pipeline.on_idle(pipeline)
 
     def _end_server(self, request: RequestFacts) -> None:
-        span = self._server
         status = request.status or 500
-        span.attributes = self._server_shape(span.attributes, request, status)
+        shape = self._server_shape(self._start, request, status)
+        events = self._limit_events
+        if status < 400 and not self.records_request_data and (events is None or len(events) == 1):
+            ttft_s, ends_at = request.ttft_s, time.time_ns()
+            record = (self.trace_number, self.span_id, self._parent_id, self.state, self._start_ns, ends_at, self._name)
+            ttft_ms = ttft_s * 1000 if ttft_s is not None else None
+            limits = events[0] if events is not None else None
+            self._ended.append(ServerSpan((*record, shape, request.id, ttft_ms, request.cost, request.usage, limits)))
+            return
+        span = RecordedSpan(
+            self._name,
+            SERVER,
+            self.trace_number,
+            self.span_id,
+            self._parent_id,
+            self._start_ns,
+            shape,
+            remote_parent=self.parent is not None,
+            trace_state=self.state,
+        )
+        for event in events or ():
+            span.add_event(g.LIMIT_EVENT, event[0], limit_attributes(event))
         attributes: dict[str, Any] = {g.REQUEST_ID: request.id}
         if request.ttft_s is not None:
             attributes[g.TFY_TTFT_MS] = request.ttft_s * 1000
         if request.cost is not None and status < 400:
             attributes[g.TFY_COST] = request.cost
         if status < 400:
-            _usage(attributes, request.usage, tfy=False)
+            usage_attributes(attributes, request.usage, tfy=False)
         else:
             _error(span, attributes, status, request.error, is_error=status >= 500)
         if self.records_request_data:
