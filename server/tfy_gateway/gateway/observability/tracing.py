@@ -305,17 +305,10 @@ class AttemptSpan(AttemptTrace):
         self._span_id = 0
         if trace.sampled:
             latency_ms = (time.perf_counter() - self._started) * 1000
-            record = (
-                trace.trace_number,
-                span_id,
-                trace.span_id,
-                trace.state,
-                self._start_ns,
-                time.time_ns(),
-                self._name,
-            )
+            ends_at, attributes = time.time_ns(), self._attributes
+            record = (trace.trace_number, span_id, trace.span_id, trace.state, self._start_ns, ends_at, self._name)
             trace.ended_record(
-                AnsweredSpan((*record, self._attributes, answer.body, answer.status, answer.usage, latency_ms))
+                AnsweredSpan((*record, attributes, answer.body, answer.status, answer.usage, latency_ms))
             )
 
     def finish(self, request: RequestFacts) -> None:
