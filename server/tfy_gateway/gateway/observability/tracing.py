@@ -20,15 +20,15 @@ import functools
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
-from tfy_gateway.gateway.applied import AppliedRule, Headroom, budgets_of, rate_limit_of
+from tfy_gateway.gateway.applied import AppliedRule, Headroom
 from tfy_gateway.gateway.config import CatalogEntry
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.limits import Reservation
 from tfy_gateway.gateway.observability import genai as g
+from tfy_gateway.gateway.observability import span_shapes
 from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue
 from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
 from tfy_gateway.gateway.observability.span_records import (
@@ -122,126 +122,6 @@ class TracePipeline:
     def close(self) -> None:
         """Flush what is queued (bounded by the export timeout) and stop; blocking: run it in a thread."""
         self.queue.shutdown()
-
-
-def _server_start(endpoint: str, path: str) -> tuple[str, dict[str, Any]]:
-    """The server span's name and start attributes for a route."""
-    attributes: dict[str, Any] = {
-        "http.request.method": "POST",
-        "url.path": path,
-        "http.route": path,
-        g.OPERATION: g.operation(endpoint),
-    }
-    span_type = g.SPAN_TYPES.get(endpoint)
-    if span_type is not None:
-        attributes[g.SPAN_TYPE] = span_type
-    return f"POST {path}", attributes
-
-
-def _attempt_start(
-    endpoint: str,
-    target_name: str,
-    stream: bool,
-    number: int,
-    kind: str,
-    rule_id: str | None,
-    provider: str,
-    model_id: str,
-    base_url: str,
-) -> tuple[str, dict[str, Any]]:
-    """An upstream call's span name and start attributes (the key of `TracePipeline.start`, in order)."""
-    operation = g.operation(endpoint)
-    built: dict[str, Any] = {
-        g.OPERATION: operation,
-        g.PROVIDER: g.provider_name(provider),
-        g.REQUEST_MODEL: model_id,
-        g.REQUEST_STREAM: stream,
-        g.ATTEMPT: number,
-        g.ATTEMPT_KIND: kind,
-        g.ROUTING_TARGET: target_name,
-        g.SPAN_TYPE: "Model",
-        g.TFY_MODEL_NAME: target_name,
-        g.TFY_MODEL_STREAMING: stream,
-        g.TFY_MODEL_REQUEST_TYPE: g.SPAN_TYPES.get(endpoint, endpoint),
-        **_server(base_url),
-    }
-    if rule_id:
-        built[g.ROUTING_RULE] = rule_id
-    return f"{operation} {model_id}", built
-
-
-def _server_end(
-    status: int,
-    model: str | None,
-    subject: str | None,
-    metadata: tuple[tuple[str, str], ...],
-    rule_id: str | None,
-    rules: tuple[AppliedRule, ...],
-    stream: bool,
-) -> dict[str, Any]:
-    """The server span's end attributes of one request shape (the key of `SpanTrace._server_shape`)."""
-    attributes: dict[str, Any] = {"http.response.status_code": status}
-    if model is not None:
-        attributes[g.REQUEST_MODEL] = model
-        attributes[g.TFY_REQUESTED_MODEL] = model
-    if subject is not None:
-        attributes[g.TFY_SUBJECT] = subject
-    if metadata:
-        attributes[g.TFY_METADATA] = orjson.dumps(dict(metadata)).decode()
-    if rule_id:
-        attributes[g.APPLIED_ROUTING] = (rule_id,)
-    if rules:
-        rate_limit = rate_limit_of(rules)
-        if rate_limit is not None:
-            attributes[g.APPLIED_RATE_LIMITS] = (rate_limit.rule_id,)
-        budgets = budgets_of(rules)
-        if budgets:
-            attributes[g.APPLIED_BUDGETS] = tuple(rule.rule_id for rule in budgets)
-    if stream:
-        attributes[g.REQUEST_STREAM] = True
-    return attributes
-
-
-def _limit_rules(_kind: str, outcome: str, applied: tuple[AppliedRule, ...]) -> tuple[str, dict[str, Any]]:
-    """The limit event's outcome and rule labels (the key of `SpanTrace._limits`, in order)."""
-    rules = tuple(f"{rule.kind}:{rule.config_name}/{rule.rule_id}" for rule in applied)
-    return "", {"tfy_gateway.limits.outcome": outcome, "tfy_gateway.limits.rules": rules}
-
-
-def _guardrail_start(
-    name: str,
-    stage: str,
-    result: str,
-    operation: str | None,
-    strategy: str | None,
-    message: str | None,
-) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """An `apply_guardrail` span's name, start attributes and event attributes (the key of
-    `SpanTrace.guardrails`, in order)."""
-    attributes: dict[str, Any] = {
-        g.OPERATION: g.APPLY_GUARDRAIL,
-        g.GUARDRAIL_NAME: name,
-        g.SPAN_TYPE: "Guardrail",
-        "tfy.guardrail.fqn": name,
-        "tfy.guardrail.result": result,
-        "tfy_gateway.guardrail.stage": stage,
-    }
-    if operation:
-        attributes["tfy_gateway.guardrail.operation"] = operation
-    if strategy:
-        attributes["tfy_gateway.guardrail.enforcing_strategy"] = strategy
-    event = {"tfy.guardrail.result": result, **({"message": message} if message else {})}
-    return f"{g.APPLY_GUARDRAIL} {name}", attributes, event
-
-
-@functools.lru_cache(maxsize=256)
-def _server(base_url: str) -> dict[str, Any]:
-    parts = urlsplit(base_url)
-    found: dict[str, Any] = {}
-    if parts.hostname:
-        found[g.SERVER_ADDRESS] = parts.hostname
-        found[g.SERVER_PORT] = parts.port or (443 if parts.scheme == "https" else 80)
-    return found
 
 
 def _error(
@@ -389,7 +269,7 @@ class SpanTrace(Trace):
         key = self._route = (endpoint, path)
         found = pipeline.starts.get(key)
         self._name, self._start = (
-            found if found is not None else pipeline.start(key, lambda: _server_start(endpoint, path))
+            found if found is not None else pipeline.start(key, lambda: span_shapes.server_start(endpoint, path))
         )
         self._limit_events: list[LimitEvent] | None = None
         self._attempts: list[AttemptSpan] = []
@@ -441,7 +321,9 @@ class SpanTrace(Trace):
             return
         key = ("limits", outcome, applied)  # the rules' labels, built once per outcome and set of rules
         found = self._pipeline.starts.get(key)
-        outcome_and_rules = (found if found is not None else self._pipeline.start(key, lambda: _limit_rules(*key)))[1]
+        outcome_and_rules = (
+            found if found is not None else self._pipeline.start(key, lambda: span_shapes.limit_rules(*key))
+        )[1]
         event = (time.time_ns(), outcome_and_rules, headroom)  # its attributes are written in the export thread
         if self._limit_events is None:
             self._limit_events = [event]
@@ -472,7 +354,9 @@ class SpanTrace(Trace):
         )
 
         found = self._pipeline.starts.get(key)
-        name, shared = found if found is not None else self._pipeline.start(key, lambda: _attempt_start(*key))
+        name, shared = (
+            found if found is not None else self._pipeline.start(key, lambda: span_shapes.attempt_start(*key))
+        )
         parameters = g.request_parameters(request.body)
         traced = AttemptSpan(self, name, {**shared, **parameters} if parameters else shared, new_span_id())
         self._attempts.append(traced)
@@ -491,7 +375,7 @@ class SpanTrace(Trace):
             key = (check.guardrail, check.stage, check.result, check.operation, check.strategy, check.message)
             shape = found_by(key)
             if shape is None:
-                shape = pipeline.guardrail_start(key, functools.partial(_guardrail_start, *key))
+                shape = pipeline.guardrail_start(key, functools.partial(span_shapes.guardrail_start, *key))
             start_ns = now_ns - int((now - check.started) * 1e9)
             latency_ms = check.latency_ms
             end_ns = start_ns + int(latency_ms * 1e6)
@@ -575,7 +459,7 @@ class SpanTrace(Trace):
         if found is None:
             if len(shapes) >= STARTS_LIMIT:
                 shapes.clear()
-            found = shapes[key] = SharedAttributes({**start, **_server_end(*key[1:])})
+            found = shapes[key] = SharedAttributes({**start, **span_shapes.server_end(*key[1:])})
         return found
 
     def _request_data(self, request: RequestFacts, attributes: dict[str, Any]) -> None:
