@@ -9,9 +9,11 @@ A streamed attempt's span stays open until the stream ended (its usage and finis
 then). Prompts and completions (`tfy.input`, `tfy.output`, `tfy.input_short_hand`) are written only
 when the spec asks for them (`exclude_request_data: false`); credentials never are.
 
-Spans are recorded as `spans.RecordedSpan` (plain data) and encoded in the export thread, not with
-the OpenTelemetry SDK's span objects: those cost more per request than the rest of the pipeline's
-tracing work together (see references/performance.md#tracing). What a collector receives is the same.
+Spans are recorded as plain data and encoded in the export thread, not with the OpenTelemetry SDK's
+span objects: those cost more per request than the rest of the pipeline's tracing work together (see
+references/performance.md#tracing). A request that went well leaves one `span_records` tuple a span
+(raw values and shared shapes; their attributes are written in the export thread); errors, streams,
+cancelled calls and request data leave `spans.RecordedSpan`s. What a collector receives is the same.
 """
 
 from __future__ import annotations
