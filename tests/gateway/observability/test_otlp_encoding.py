@@ -15,6 +15,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from tfy_gateway.gateway.applied import Headroom
+from tfy_gateway.gateway.observability.genai import response_attributes
 from tfy_gateway.gateway.observability.otlp_encoding import CACHE_LIMIT, SpanEncoder
 from tfy_gateway.gateway.observability.span_records import (
     AnsweredSpan,
@@ -239,6 +240,7 @@ def test_span_records_encode_as_the_recorded_spans_they_stand_for() -> None:
     rooms = (Headroom("tokens", 1000, 993, 1.0), Headroom("cost", 10.0, 9.5, None))
     start = SharedAttributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"})
     body = {"id": "chatcmpl-1", "model": "gpt-4o", "choices": [{"finish_reason": "stop"}, {"finish_reason": "length"}]}
+    response = response_attributes(body)
     details = Usage(prompt_tokens=9, completion_tokens=4, cached_tokens=3, cache_write_tokens=2, reasoning_tokens=1)
     other = TRACE_ID ^ 0xFF
     spans: list[QueuedSpan] = [
@@ -247,12 +249,12 @@ def test_span_records_encode_as_the_recorded_spans_they_stand_for() -> None:
         RecordedSpan("a", SERVER, other, SERVER_ID, 0, 1, {}),
         GuardrailSpan((other, CLIENT_ID + 2, SERVER_ID, "", 12, 22, 0.0, 2**63, shape)),
         AnsweredSpan(
-            (TRACE_ID, CLIENT_ID + 3, SERVER_ID, "", 5, 9, "chat gpt-4o", start, body, 200, Usage(8, 16), 0.5)
+            (TRACE_ID, CLIENT_ID + 3, SERVER_ID, "", 5, 9, "chat gpt-4o", start, response, 200, Usage(8, 16), 0.5)
         ),
         AnsweredSpan(
-            (other, CLIENT_ID + 4, SERVER_ID, STATE, 5, 9, "chat x", {**start, "t": 0.2}, {}, 201, details, 1.0)
+            (other, CLIENT_ID + 4, SERVER_ID, STATE, 5, 9, "chat x", {**start, "t": 0.2}, [], 201, details, 1.0)
         ),
-        AnsweredSpan((other, CLIENT_ID + 5, SERVER_ID, "", 5, 9, "chat x", start, {"id": 7}, 200, None, 2.0)),
+        AnsweredSpan((other, CLIENT_ID + 5, SERVER_ID, "", 5, 9, "chat x", start, [], 200, None, 2.0)),
         ServerSpan(
             (TRACE_ID, SERVER_ID, 0, "", 1, 99, "POST /x", server_shape, "req-1", 0.25, 0.0018, Usage(8, 16), None)
         ),

@@ -145,8 +145,8 @@ def request_parameters(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def response_attributes(body: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
-    """`gen_ai.response.{id,model,finish_reasons}` of an OpenAI-format answer, in that order (pairs: the
-    export thread writes them as they come)."""
+    """`gen_ai.response.{id,model,finish_reasons}` of an OpenAI-format answer, in that order (pairs, as
+    a span record keeps them for the export thread)."""
     found: list[tuple[str, Any]] = []
     if not body:
         return found

@@ -252,15 +252,15 @@ class SpanEncoder:
 
     def _answered(self, span: AnsweredSpan) -> bytes:
         """An answered upstream call's span from its record (as `AnsweredSpan.recorded`)."""
-        trace_id, span_id, parent_id, state, start_ns, end_ns, name, start, body, status, usage, latency_ms = span
+        trace_id, span_id, parent_id, state, start_ns, end_ns, name, start, response, status, usage, latency_ms = span
         parts = [
             self._head(trace_id, span_id, parent_id, state),
             self._name(name, CLIENT),
             _TIMES(0x39, start_ns, 0x41, end_ns),
         ]
         self._group(parts, start)
-        if body:
-            self._attributes(parts, b"\x4a", g.response_attributes(body))
+        if response:
+            self._attributes(parts, b"\x4a", response)
         number = self._number
         parts += (b"\x4a", number("http.response.status_code", status))
         if usage is not None:

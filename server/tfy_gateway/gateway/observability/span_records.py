@@ -99,17 +99,17 @@ class ServerSpan(tuple[Any, ...]):
 
 class AnsweredSpan(tuple[Any, ...]):
     """An upstream call's span when the provider answered a plain (not streamed) call: (trace_id,
-    span_id, parent_id, trace_state, start_ns, end_ns, name, start, body, status, usage, latency_ms).
+    span_id, parent_id, trace_state, start_ns, end_ns, name, start, response, status, usage, latency_ms).
     `start` are its start attributes (a route and target's `SharedAttributes`, or those with the
-    request's parameters), `body` the answer's JSON, read for the response attributes in the export
-    thread (answers are not changed once parsed: a guardrail's rewrite is a new dict)."""
+    request's parameters), `response` the answer's `gen_ai.response.*` pairs (taken on the loop: the
+    answer itself, possibly large, is not kept until the export)."""
 
     __slots__ = ()
 
     def recorded(self) -> RecordedSpan:
-        trace_id, span_id, parent_id, state, start_ns, end_ns, name, start, body, status, usage, latency_ms = self
+        trace_id, span_id, parent_id, state, start_ns, end_ns, name, start, response, status, usage, latency_ms = self
         span = RecordedSpan(name, CLIENT, trace_id, span_id, parent_id, start_ns, start, trace_state=state)
-        attributes = dict(g.response_attributes(body))
+        attributes = dict(response)
         attributes["http.response.status_code"] = status
         usage_attributes(attributes, usage)
         attributes[g.TFY_LATENCY_MS] = latency_ms

@@ -186,12 +186,11 @@ class AttemptSpan(AttemptTrace):
             trace.output = answer.body
         self._span_id = 0
         if trace.sampled:
+            response = g.response_attributes(answer.body)
             latency_ms = (time.perf_counter() - self._started) * 1000
             ends_at, attributes = time.time_ns(), self._attributes
             record = (trace.trace_number, span_id, trace.span_id, trace.state, self._start_ns, ends_at, self._name)
-            trace.ended_record(
-                AnsweredSpan((*record, attributes, answer.body, answer.status, answer.usage, latency_ms))
-            )
+            trace.ended_record(AnsweredSpan((*record, attributes, response, answer.status, answer.usage, latency_ms)))
 
     def finish(self, request: RequestFacts) -> None:
         """End a span still open when the request ends: a stream (done or cut), or a call cancelled."""
