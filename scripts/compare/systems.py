@@ -117,6 +117,22 @@ def probe(target: Target, times: int = 1, timeout: float = 60.0) -> None:
                 time.sleep(0.2)
 
 
+def wait_until_workers_agree(base: str, workers: int, timeout: float = 60.0) -> None:
+    """Wait until each of `workers` processes serving `base` has answered `/api/llm/health` with the same
+    store version, i.e. every worker holds the manifests just applied (the one that answered the apply
+    installed them before answering). Each probe is a new connection, which any worker may accept;
+    probing over one kept-alive connection would ask the same worker every time."""
+    deadline, loaded = time.monotonic() + timeout, dict[int, int]()
+    while len(loaded) < workers or len(set(loaded.values())) > 1:
+        if time.monotonic() > deadline:
+            raise StartError(f"{workers} workers did not load the same configuration within {timeout} s: {loaded}")
+        health = httpx.get(f"{base}/api/llm/health", timeout=30).json()
+        if "worker" not in health:  # a checkout older than the health's worker field: the probe must do
+            return
+        loaded[health["worker"]] = health["store_version"]
+        time.sleep(0.02)  # a worker loading the new configuration: ask again shortly
+
+
 def git_version(repo: Path) -> str:
     result = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return result.stdout.strip()
@@ -257,6 +273,8 @@ def gateway(
                 notes.append("Responses API")
             else:
                 target = Target(f"{base}/api/llm/chat/completions", headers, body(model))
+            if workers > 1:
+                wait_until_workers_agree(base, workers)
             probe(target, times=max(1, workers) * 10)
             version = git_version(ctx.gateway_source)
             yield Running(process.pid, target, version, support, notes, streams=not responses, otlp_url=otlp)

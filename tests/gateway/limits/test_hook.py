@@ -16,7 +16,7 @@ from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
 from tfy_gateway.gateway.data_plane.limiting import LimitExceeded, PolicyLimits
 from tfy_gateway.gateway.data_plane.response_headers import applied_configurations
 from tfy_gateway.gateway.limits import CompiledLimits, Limiter, LimitPolicies, MemoryLimitState, Reservation
-from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, Probe
+from tfy_gateway.gateway.limits.state import Admission, Batch, Probe, Settlement
 from tfy_gateway.gateway.providers import Usage
 from tfy_gateway.gateway.providers.output_tokens import MAX_OUTPUT_TOKENS
 
@@ -38,13 +38,13 @@ class AwaitedState:
     def __init__(self, clock: Clock) -> None:
         self.memory = MemoryLimitState(clock)
 
-    async def reserve(self, charges: Sequence[Charge]) -> Admission:
+    async def reserve(self, batch: Batch) -> Admission:
         await asyncio.sleep(0)
-        return self.memory.reserve_now(charges)
+        return self.memory.reserve_now(batch)
 
-    async def adjust(self, adjustments: Sequence[Adjustment], ticket: str | None = None) -> tuple[int, ...]:
+    async def adjust(self, settlement: Settlement, ticket: str | None = None) -> tuple[int, ...]:
         await asyncio.sleep(0)
-        return self.memory.adjust_now(adjustments)
+        return self.memory.adjust_now(settlement)
 
     async def read(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         return self.memory.read_now(probes)

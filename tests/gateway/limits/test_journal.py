@@ -12,7 +12,7 @@ from typing import Any
 from tests.gateway.limits.conftest import T0, Clock
 from tests.helpers import eventually
 from tfy_gateway.gateway.limits import LimitJournal, MemoryLimitState
-from tfy_gateway.gateway.limits.state import Charge, Probe
+from tfy_gateway.gateway.limits.state import Batch, Charge, Probe
 
 
 def charge(key: str, amount: int, expires_at: float, bucket: int = 7) -> Charge:
@@ -24,10 +24,10 @@ async def test_a_restart_keeps_live_counters_and_drops_expired_ones(tmp_path: Pa
     state = MemoryLimitState(clock)
     journal = LimitJournal(tmp_path / "limits.sqlite3", state, interval_s=3_600)
     await journal.start()
-    await state.reserve([charge("monthly", 5, T0 + 86_400), charge("lifetime", 3, math.inf)])
-    await state.reserve([charge("short", 1, T0 + 10)])
+    await state.reserve(Batch.of([charge("monthly", 5, T0 + 86_400), charge("lifetime", 3, math.inf)]))
+    await state.reserve(Batch.of([charge("short", 1, T0 + 10)]))
     await journal.flush()
-    await state.reserve([charge("monthly", 2, T0 + 86_400)])  # written by stop()
+    await state.reserve(Batch.of([charge("monthly", 2, T0 + 86_400)]))  # written by stop()
     await journal.stop()
     assert (tmp_path / "limits.sqlite3").stat().st_mode & 0o777 == 0o600
 
@@ -45,7 +45,7 @@ async def test_expired_counters_are_deleted_from_the_file(tmp_path: Path) -> Non
     state = MemoryLimitState(clock)
     journal = LimitJournal(tmp_path / "limits.sqlite3", state, interval_s=3_600)
     await journal.start()
-    await state.reserve([charge("short", 1, T0 + 10)])
+    await state.reserve(Batch.of([charge("short", 1, T0 + 10)]))
     await journal.flush()
     clock.now = T0 + 11
     await state.read([Probe("short", 7, 1)])  # drops it
@@ -68,7 +68,7 @@ async def test_stopping_while_a_write_is_in_flight_loses_nothing(tmp_path: Path)
         write(*args)
 
     journal._write = slow_write  # type: ignore[method-assign]
-    await state.reserve([charge("late", 4, T0 + 86_400)])
+    await state.reserve(Batch.of([charge("late", 4, T0 + 86_400)]))
     assert await asyncio.to_thread(started.wait, 30), "the periodic flush began writing"
     stopping = asyncio.ensure_future(journal.stop())  # the shutdown arrives mid-write
     await eventually(lambda: journal.stopping, "the shutdown under way")

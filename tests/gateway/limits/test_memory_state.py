@@ -6,7 +6,7 @@ import math
 
 from tests.gateway.limits.conftest import T0, Clock
 from tfy_gateway.gateway.limits import MemoryLimitState
-from tfy_gateway.gateway.limits.state import Adjustment, Charge, Probe
+from tfy_gateway.gateway.limits.state import Adjustment, Batch, Charge, Probe, Settlement
 
 
 def charge(key: str, amount: int, limit: int | None, *, bucket: int = 100, span: int = 6, **extra: object) -> Charge:
@@ -20,24 +20,24 @@ def window(state: MemoryLimitState, key: str, bucket: int = 100, span: int = 6) 
 
 def test_every_amount_is_added_only_when_every_enforced_check_passes() -> None:
     state = MemoryLimitState(Clock(T0))
-    first = state.reserve_now([charge("a", 3, 5), charge("b", 3, 3)])
+    first = state.reserve_now(Batch.of([charge("a", 3, 5), charge("b", 3, 3)]))
     assert first.admitted and first.used == (0, 0)
-    refused = state.reserve_now([charge("a", 1, 5), charge("b", 1, 3), charge("c", 7, None)])
+    refused = state.reserve_now(Batch.of([charge("a", 1, 5), charge("b", 1, 3), charge("c", 7, None)]))
     assert not refused.admitted and refused.refused == (1,)
     assert (window(state, "a"), window(state, "b"), window(state, "c")) == (3, 3, 0), "a refusal adds nothing"
 
 
 def test_an_unenforced_check_is_reported_and_still_admitted() -> None:
     state = MemoryLimitState(Clock(T0))
-    audit = state.reserve_now([charge("a", 10, 5, enforce=False)])
+    audit = state.reserve_now(Batch.of([charge("a", 10, 5, enforce=False)]))
     assert audit.admitted and audit.refused == (0,)
     assert window(state, "a") == 10
 
 
 def test_the_window_sums_its_span_and_counts_newer_buckets() -> None:
     state = MemoryLimitState(Clock(T0))
-    state.reserve_now([charge("a", 2, None, bucket=100)])
-    state.reserve_now([charge("a", 5, None, bucket=103)])
+    state.reserve_now(Batch.of([charge("a", 2, None, bucket=100)]))
+    state.reserve_now(Batch.of([charge("a", 5, None, bucket=103)]))
     assert window(state, "a", 103) == 7
     assert window(state, "a", 105) == 7 and window(state, "a", 106) == 5
     assert window(state, "a", 99) == 7, "a replica whose clock lags still sees newer buckets"
@@ -45,39 +45,39 @@ def test_the_window_sums_its_span_and_counts_newer_buckets() -> None:
 
 def test_frees_names_the_oldest_bucket_whose_expiry_makes_room() -> None:
     state = MemoryLimitState(Clock(T0))
-    state.reserve_now([charge("a", 2, None, bucket=100)])
-    state.reserve_now([charge("a", 3, None, bucket=102)])
-    one = state.reserve_now([charge("a", 1, 5, bucket=103)])
+    state.reserve_now(Batch.of([charge("a", 2, None, bucket=100)]))
+    state.reserve_now(Batch.of([charge("a", 3, None, bucket=102)]))
+    one = state.reserve_now(Batch.of([charge("a", 1, 5, bucket=103)]))
     assert one.refused == (0,) and one.frees == (100,)
-    four = state.reserve_now([charge("a", 4, 5, bucket=103)])
+    four = state.reserve_now(Batch.of([charge("a", 4, 5, bucket=103)]))
     assert four.frees == (102,)
-    never = state.reserve_now([charge("a", 9, 5, bucket=103)])
+    never = state.reserve_now(Batch.of([charge("a", 9, 5, bucket=103)]))
     assert never.frees == (None,), "a need larger than the limit never fits"
 
 
 def test_oldest_reports_the_oldest_bucket_still_holding_something() -> None:
     state = MemoryLimitState(Clock(T0))
-    state.reserve_now([charge("a", 2, None, bucket=100)])
-    admission = state.reserve_now([charge("a", 1, 10, bucket=104), charge("b", 1, 10, bucket=104)])
+    state.reserve_now(Batch.of([charge("a", 2, None, bucket=100)]))
+    admission = state.reserve_now(Batch.of([charge("a", 1, 10, bucket=104), charge("b", 1, 10, bucket=104)]))
     assert admission.oldest == (100, 104)
 
 
 def test_adjust_corrects_a_bucket_never_below_zero_and_returns_the_totals() -> None:
     state = MemoryLimitState(Clock(T0))
-    state.reserve_now([charge("a", 10, None)])
-    assert state.adjust_now([Adjustment("a", 100, 6, -4)]) == (6,)
-    assert state.adjust_now([Adjustment("a", 100, 6, -100)]) == (0,)
-    assert state.adjust_now([Adjustment("gone", 100, 6, 5), Adjustment("a", 90, 6, 5)]) == (0, 0)
+    state.reserve_now(Batch.of([charge("a", 10, None)]))
+    assert state.adjust_now(Settlement.of([Adjustment("a", 100, 6, -4)])) == (6,)
+    assert state.adjust_now(Settlement.of([Adjustment("a", 100, 6, -100)])) == (0,)
+    assert state.adjust_now(Settlement.of([Adjustment("gone", 100, 6, 5), Adjustment("a", 90, 6, 5)])) == (0, 0)
 
 
 def test_counters_are_dropped_once_they_expire() -> None:
     clock = Clock(T0)
     state = MemoryLimitState(clock)
     for user in range(1000):
-        state.reserve_now([charge(f"u{user}", 1, None, expires_at=T0 + 60)])
-    state.reserve_now([charge("kept", 1, None, expires_at=T0 + 60)])
-    state.reserve_now([charge("kept", 1, None, expires_at=T0 + 120)])  # charged again later: lives longer
-    state.reserve_now([charge("forever", 1, None, span=1, expires_at=math.inf)])
+        state.reserve_now(Batch.of([charge(f"u{user}", 1, None, expires_at=T0 + 60)]))
+    state.reserve_now(Batch.of([charge("kept", 1, None, expires_at=T0 + 60)]))
+    state.reserve_now(Batch.of([charge("kept", 1, None, expires_at=T0 + 120)]))  # charged again later: lives longer
+    state.reserve_now(Batch.of([charge("forever", 1, None, span=1, expires_at=math.inf)]))
     assert len(state) == 1002
     clock.now = T0 + 60
     assert window(state, "u1") == 0

@@ -21,7 +21,7 @@ from tests.helpers import eventually
 from tests.redis_server import RedisServer
 from tfy_gateway.gateway.limits.failover import FailoverLimitState, Policy, StateUnavailable
 from tfy_gateway.gateway.limits.redis_state import RedisLimitState
-from tfy_gateway.gateway.limits.state import Adjustment, Charge, Probe
+from tfy_gateway.gateway.limits.state import Adjustment, Batch, Charge, Probe, Settlement
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
 from tfy_gateway.gateway.shared.redis import RedisLink, StateStoreDown
 
@@ -50,7 +50,7 @@ async def test_a_call_queued_behind_a_frozen_pipeline_waits_no_longer_than_its_o
     timeout and then a whole timeout of its own (about 510 ms for a 250 ms bound). Now the pipeline
     carrying it must end by the queued caller's own deadline (its call time + the timeout): asserted
     on the loop's clock as computed deadlines, not as measured durations."""
-    await store.reserve([charge("warm")])  # connected, scripts loaded
+    await store.reserve(Batch.of([charge("warm")]))  # connected, scripts loaded
     loop = asyncio.get_running_loop()
     ends: list[float] = []  # when each pipeline sent from here on must end, on the loop's clock
     call = store.link.call
@@ -61,9 +61,9 @@ async def test_a_call_queued_behind_a_frozen_pipeline_waits_no_longer_than_its_o
 
     store.link.call = bounded  # type: ignore[method-assign]
     lone_redis.pause()
-    first = asyncio.create_task(store.reserve([charge("a")]))
+    first = asyncio.create_task(store.reserve(Batch.of([charge("a")])))
     await eventually(lambda: len(ends) == 1, "the first call's pipeline went out")
-    queued = asyncio.create_task(store.reserve([charge("a")]))
+    queued = asyncio.create_task(store.reserve(Batch.of([charge("a")])))
     await eventually(lambda: store._batcher._pending, "the second call queued behind the first pipeline")
     its_deadline = store._batcher._pending[-1].deadline
     with pytest.raises(StateStoreDown):
@@ -78,9 +78,11 @@ async def test_a_call_queued_behind_a_frozen_pipeline_waits_no_longer_than_its_o
 async def test_a_reservation_that_ran_after_its_caller_gave_up_is_undone(
     store: RedisLimitState, lone_redis: RedisServer
 ) -> None:
-    await store.reserve([charge("spend", 7)])
+    await store.reserve(Batch.of([charge("spend", 7)]))
     lone_redis.pause()
-    given_up = await asyncio.gather(*(store.reserve([charge("spend", 5)]) for _ in range(8)), return_exceptions=True)
+    given_up = await asyncio.gather(
+        *(store.reserve(Batch.of([charge("spend", 5)])) for _ in range(8)), return_exceptions=True
+    )
     assert all(isinstance(answer, StateStoreDown) for answer in given_up)
     assert store.reconciler.pending == 8
     lone_redis.resume()  # Redis runs what waited in its socket: 8 holds of 5, for callers long gone
@@ -101,9 +103,9 @@ async def test_a_reservation_whose_undo_arrived_first_holds_nothing_when_it_runs
     undo = Unsettled("cancel", "late.7", (Adjustment("order", 100, 6, -4),))
     assert await store._reconcile(undo) == 0, "nothing held yet: a tombstone"
     with pytest.raises(StateStoreDown):  # the late reservation (ticket late.7)
-        await store.reserve([charge("order", 4)])
+        await store.reserve(Batch.of([charge("order", 4)]))
     assert await store.read([Probe("order", 100, 6)]) == (0,)
-    admitted = await store.reserve([charge("order", 4)])  # the next one holds as usual
+    admitted = await store.reserve(Batch.of([charge("order", 4)]))  # the next one holds as usual
     assert admitted.ticket == "late.8" and await store.read([Probe("order", 100, 6)]) == (4,)
 
 
@@ -117,10 +119,10 @@ async def test_after_sigcont_the_shared_counters_hold_exactly_what_was_admitted(
     link = RedisLink(lone_redis.url, timeout_s=TIMEOUT_S, breaker=CircuitBreaker(3, 0.05))
     store = FailoverLimitState(RedisLimitState(link, prefix="sigcont-" + uuid.uuid4().hex), policy)
     try:
-        assert (await store.reserve([charge("rl", 1, 100)])).admitted
+        assert (await store.reserve(Batch.of([charge("rl", 1, 100)]))).admitted
         lone_redis.pause()
         answers = await asyncio.gather(
-            *(store.reserve([charge("rl", 1, 100)]) for _ in range(12)), return_exceptions=True
+            *(store.reserve(Batch.of([charge("rl", 1, 100)])) for _ in range(12)), return_exceptions=True
         )
         if policy == "fail-closed":
             assert all(isinstance(answer, StateUnavailable) for answer in answers), answers
@@ -145,12 +147,12 @@ async def test_after_sigcont_the_shared_counters_hold_exactly_what_was_admitted(
 async def test_a_settlement_redis_did_not_take_is_applied_once_when_it_answers(
     store: RedisLimitState, lone_redis: RedisServer
 ) -> None:
-    admission = await store.reserve([charge("tokens", 500)])
+    admission = await store.reserve(Batch.of([charge("tokens", 500)]))
     assert admission.ticket is not None
     failover = FailoverLimitState(store, "fail-open")
     lone_redis.pause()
     # Settled while Redis is frozen: the real usage was 120 of the 500 held.
-    assert await failover.adjust([Adjustment("tokens", 100, 6, -380)], ticket=admission.ticket) == (0,)
+    assert await failover.adjust(Settlement.of([Adjustment("tokens", 100, 6, -380)]), ticket=admission.ticket) == (0,)
     assert store.reconciler.pending == 1
     lone_redis.resume()
 
@@ -159,7 +161,7 @@ async def test_a_settlement_redis_did_not_take_is_applied_once_when_it_answers(
 
     await eventually(applied, "the settlement applied")
     # Sent again (as after a lost answer), it changes nothing: the ticket was settled.
-    assert await store.adjust([Adjustment("tokens", 100, 6, -380)], ticket=admission.ticket) == (120,)
+    assert await store.adjust(Settlement.of([Adjustment("tokens", 100, 6, -380)]), ticket=admission.ticket) == (120,)
     await failover.stop()
 
 

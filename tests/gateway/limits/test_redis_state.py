@@ -16,7 +16,16 @@ from tests.redis_server import RedisServer
 from tfy_gateway.gateway.limits import MemoryLimitState
 from tfy_gateway.gateway.limits.failover import FailoverLimitState, Policy, StateUnavailable
 from tfy_gateway.gateway.limits.redis_state import RedisLimitState
-from tfy_gateway.gateway.limits.state import MAX_AMOUNT, Adjustment, Charge, LimitState, Probe
+from tfy_gateway.gateway.limits.state import (
+    MAX_AMOUNT,
+    Adjustment,
+    Batch,
+    Charge,
+    Counters,
+    LimitState,
+    Probe,
+    Settlement,
+)
 from tfy_gateway.gateway.shared.breaker import CircuitBreaker
 from tfy_gateway.gateway.shared.redis import RedisLink, StateStoreDown
 
@@ -45,117 +54,121 @@ async def window(state: LimitState, key: str, bucket: int = 100, span: int = 6) 
 
 
 async def test_every_amount_is_added_only_when_every_enforced_check_passes(state: LimitState) -> None:
-    first = await state.reserve([charge("a", 3, 5), charge("b", 3, 3)])
+    first = await state.reserve(Batch.of([charge("a", 3, 5), charge("b", 3, 3)]))
     assert first.admitted and first.used == (0, 0) and first.refused == ()
-    refused = await state.reserve([charge("a", 1, 5), charge("b", 1, 3), charge("c", 7, None)])
+    refused = await state.reserve(Batch.of([charge("a", 1, 5), charge("b", 1, 3), charge("c", 7, None)]))
     assert not refused.admitted and refused.refused == (1,) and refused.used == (3, 3, 0)
     assert (await window(state, "a"), await window(state, "b"), await window(state, "c")) == (3, 3, 0)
 
 
 async def test_an_unenforced_check_is_reported_and_still_admitted(state: LimitState) -> None:
-    audit = await state.reserve([charge("a", 10, 5, enforce=False)])
+    audit = await state.reserve(Batch.of([charge("a", 10, 5, enforce=False)]))
     assert audit.admitted and audit.refused == (0,) and audit.frees == (None,)
     assert await window(state, "a") == 10
 
 
 async def test_the_window_sums_its_span_and_counts_newer_buckets(state: LimitState) -> None:
-    await state.reserve([charge("a", 2, None, bucket=100)])
-    await state.reserve([charge("a", 5, None, bucket=103)])
+    await state.reserve(Batch.of([charge("a", 2, None, bucket=100)]))
+    await state.reserve(Batch.of([charge("a", 5, None, bucket=103)]))
     assert await window(state, "a", 103) == 7
     assert await window(state, "a", 105) == 7 and await window(state, "a", 106) == 5
     assert await window(state, "a", 99) == 7, "a replica whose clock lags still sees newer buckets"
 
 
 async def test_buckets_that_left_the_window_are_dropped_when_a_new_bucket_is_added(state: LimitState) -> None:
-    await state.reserve([charge("a", 2, None, bucket=100)])
-    await state.reserve([charge("a", 3, None, bucket=107)])  # 100 <= 107 - 6: dropped
+    await state.reserve(Batch.of([charge("a", 2, None, bucket=100)]))
+    await state.reserve(Batch.of([charge("a", 3, None, bucket=107)]))  # 100 <= 107 - 6: dropped
     assert await window(state, "a", 107, span=100) == 3
 
 
 async def test_frees_names_the_oldest_bucket_whose_expiry_makes_room(state: LimitState) -> None:
-    await state.reserve([charge("a", 2, None, bucket=100)])
-    await state.reserve([charge("a", 3, None, bucket=102)])
-    one = await state.reserve([charge("a", 1, 5, bucket=103)])
+    await state.reserve(Batch.of([charge("a", 2, None, bucket=100)]))
+    await state.reserve(Batch.of([charge("a", 3, None, bucket=102)]))
+    one = await state.reserve(Batch.of([charge("a", 1, 5, bucket=103)]))
     assert one.refused == (0,) and one.frees == (100,) and one.used == (5,)
-    four = await state.reserve([charge("a", 4, 5, bucket=103)])
+    four = await state.reserve(Batch.of([charge("a", 4, 5, bucket=103)]))
     assert four.frees == (102,)
-    never = await state.reserve([charge("a", 9, 5, bucket=103)])
+    never = await state.reserve(Batch.of([charge("a", 9, 5, bucket=103)]))
     assert never.frees == (None,), "a need larger than the limit never fits"
-    empty = await state.reserve([charge("nothing", 9, 5)])
+    empty = await state.reserve(Batch.of([charge("nothing", 9, 5)]))
     assert empty.refused == (0,) and empty.frees == (None,)
 
 
 async def test_oldest_reports_the_oldest_bucket_still_holding_something(state: LimitState) -> None:
-    await state.reserve([charge("a", 2, None, bucket=100)])
-    admission = await state.reserve([charge("a", 1, 10, bucket=104), charge("b", 1, 10, bucket=104)])
+    await state.reserve(Batch.of([charge("a", 2, None, bucket=100)]))
+    admission = await state.reserve(Batch.of([charge("a", 1, 10, bucket=104), charge("b", 1, 10, bucket=104)]))
     assert admission.oldest == (100, 104)
-    refused = await state.reserve([charge("c", 1, 0)])
+    refused = await state.reserve(Batch.of([charge("c", 1, 0)]))
     assert refused.oldest == (None,), "a refused request adds nothing, so an empty counter stays empty"
 
 
 async def test_an_amount_of_zero_checks_and_adds_nothing(state: LimitState) -> None:
-    dry = await state.reserve([charge("a", 0, 5, need=1)])
+    dry = await state.reserve(Batch.of([charge("a", 0, 5, need=1)]))
     assert dry.admitted and dry.oldest == (None,)
     assert await window(state, "a") == 0
     assert await state.scan('["a', 100, 6) == [], "a zero amount creates no counter"
 
 
 async def test_a_refusal_reports_every_failing_check_unenforced_ones_too(state: LimitState) -> None:
-    await state.reserve([charge("a", 5, None), charge("b", 5, None)])
-    admission = await state.reserve([charge("a", 1, 5, enforce=False), charge("b", 1, 5), charge("c", 1, 5)])
+    await state.reserve(Batch.of([charge("a", 5, None), charge("b", 5, None)]))
+    admission = await state.reserve(Batch.of([charge("a", 1, 5, enforce=False), charge("b", 1, 5), charge("c", 1, 5)]))
     assert not admission.admitted and admission.refused == (0, 1) and admission.frees == (100, 100)
     assert admission.used == (5, 5, 0)
 
 
 async def test_large_cost_amounts_stay_exact(state: LimitState) -> None:
     nine_million_usd = 9_000_000 * 1_000_000_000 + 123_456_789
-    admission = await state.reserve([charge("spend", nine_million_usd, nine_million_usd + 1, span=1, need=1)])
+    admission = await state.reserve(Batch.of([charge("spend", nine_million_usd, nine_million_usd + 1, span=1, need=1)]))
     assert admission.admitted
     assert await window(state, "spend", span=1) == nine_million_usd
-    assert await state.adjust([Adjustment("spend", 100, 1, -123_456_788)]) == (nine_million_usd - 123_456_788,)
+    assert await state.adjust(Settlement.of([Adjustment("spend", 100, 1, -123_456_788)])) == (
+        nine_million_usd - 123_456_788,
+    )
 
 
 async def test_no_amount_takes_a_counter_out_of_its_range(state: LimitState) -> None:
     """A `max_tokens: 1e18` once wrapped a Redis budget counter past int64 (-$9.2e9 spent): whatever
     amounts a store is handed, every bucket and window stays within [0, MAX_AMOUNT]."""
     beyond_int64 = 10**19
-    assert (await state.reserve([charge("huge", beyond_int64, None, span=1)])).admitted
+    assert (await state.reserve(Batch.of([charge("huge", beyond_int64, None, span=1)]))).admitted
     assert await window(state, "huge", span=1) == MAX_AMOUNT
-    again = await state.reserve([charge("huge", beyond_int64, None, span=1)])
+    again = await state.reserve(Batch.of([charge("huge", beyond_int64, None, span=1)]))
     assert again.used == (MAX_AMOUNT,) and await window(state, "huge", span=1) == MAX_AMOUNT
-    assert await state.adjust([Adjustment("huge", 100, 1, beyond_int64)]) == (MAX_AMOUNT,)
-    assert await state.adjust([Adjustment("huge", 100, 1, -3 * beyond_int64)]) == (0,)
+    assert await state.adjust(Settlement.of([Adjustment("huge", 100, 1, beyond_int64)])) == (MAX_AMOUNT,)
+    assert await state.adjust(Settlement.of([Adjustment("huge", 100, 1, -3 * beyond_int64)])) == (0,)
     for bucket in range(100, 104):  # a window of full buckets sums to no more than the range either
-        await state.reserve([charge("full", MAX_AMOUNT, None, bucket=bucket)])
+        await state.reserve(Batch.of([charge("full", MAX_AMOUNT, None, bucket=bucket)]))
     assert await window(state, "full", 103) == MAX_AMOUNT
-    refused = await state.reserve([charge("full", 1, MAX_AMOUNT, bucket=103)])
+    refused = await state.reserve(Batch.of([charge("full", 1, MAX_AMOUNT, bucket=103)]))
     assert not refused.admitted and refused.used == (MAX_AMOUNT,)
-    assert (await state.reserve([charge("negative", -5, None)])).admitted
+    assert (await state.reserve(Batch.of([charge("negative", -5, None)]))).admitted
     assert await window(state, "negative") == 0
 
 
 async def test_adjust_corrects_a_bucket_never_below_zero_and_returns_the_totals(state: LimitState) -> None:
-    await state.reserve([charge("a", 10, None)])
-    assert await state.adjust([Adjustment("a", 100, 6, -4)]) == (6,)
-    assert await state.adjust([Adjustment("a", 100, 6, -100)]) == (0,)
-    assert await state.adjust([Adjustment("gone", 100, 6, 5), Adjustment("a", 90, 6, 5)]) == (0, 0)
-    assert await state.adjust([Adjustment("a", 100, 6, 7), Adjustment("a", 100, 6, 0)]) == (7, 7)
+    await state.reserve(Batch.of([charge("a", 10, None)]))
+    assert await state.adjust(Settlement.of([Adjustment("a", 100, 6, -4)])) == (6,)
+    assert await state.adjust(Settlement.of([Adjustment("a", 100, 6, -100)])) == (0,)
+    assert await state.adjust(Settlement.of([Adjustment("gone", 100, 6, 5), Adjustment("a", 90, 6, 5)])) == (0, 0)
+    assert await state.adjust(Settlement.of([Adjustment("a", 100, 6, 7), Adjustment("a", 100, 6, 0)])) == (7, 7)
 
 
 async def test_scan_lists_the_live_counters_under_a_prefix_literally(state: LimitState) -> None:
-    await state.reserve([charge('["rl","r1","u"]', 2, None), charge('["rl","r1","v"]', 3, None, bucket=99)])
-    await state.reserve([charge('["rl","r2","u"]', 4, None), charge('["rl","r*","u"]', 5, None)])
+    await state.reserve(Batch.of([charge('["rl","r1","u"]', 2, None), charge('["rl","r1","v"]', 3, None, bucket=99)]))
+    await state.reserve(Batch.of([charge('["rl","r2","u"]', 4, None), charge('["rl","r*","u"]', 5, None)]))
     assert sorted(await state.scan('["rl","r1"', 100, 6)) == [('["rl","r1","u"]', 2), ('["rl","r1","v"]', 3)]
     assert await state.scan('["rl","r*"', 100, 6) == [('["rl","r*","u"]', 5)], "glob characters match literally"
 
 
 async def test_counters_are_dropped_once_they_expire(state: LimitState) -> None:
     soon = time.time() + 0.3
-    await state.reserve([charge("short", 1, None, expires_at=soon)])
-    await state.reserve([charge("kept", 1, None, expires_at=soon)])
-    await state.reserve([charge("kept", 1, None, expires_at=soon + HOUR)])  # charged again later: lives longer
-    await state.reserve([charge("forever", 1, None, span=1, expires_at=math.inf)])
-    await state.reserve([charge("forever", 1, None, span=1, expires_at=soon)])  # never shortens "never"
+    await state.reserve(Batch.of([charge("short", 1, None, expires_at=soon)]))
+    await state.reserve(Batch.of([charge("kept", 1, None, expires_at=soon)]))
+    await state.reserve(
+        Batch.of([charge("kept", 1, None, expires_at=soon + HOUR)])
+    )  # charged again later: lives longer
+    await state.reserve(Batch.of([charge("forever", 1, None, span=1, expires_at=math.inf)]))
+    await state.reserve(Batch.of([charge("forever", 1, None, span=1, expires_at=soon)]))  # never shortens "never"
     deadline = time.monotonic() + 30
     while await window(state, "short") and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
@@ -166,7 +179,7 @@ async def test_counters_are_dropped_once_they_expire(state: LimitState) -> None:
 
 async def test_concurrent_reservations_never_admit_more_than_the_limit(state: LimitState) -> None:
     answers = await asyncio.gather(
-        *(state.reserve([charge("burst", 1, 100), charge("other", 1, None)]) for _ in range(300))
+        *(state.reserve(Batch.of([charge("burst", 1, 100), charge("other", 1, None)])) for _ in range(300))
     )
     assert sum(answer.admitted for answer in answers) == 100
     assert await window(state, "burst") == 100 and await window(state, "other") == 100
@@ -182,7 +195,7 @@ async def test_counters_carry_the_charge_expiry_and_one_hash_tag(redis_server: R
     try:
         expires = time.time() + 120
         admission = await store.reserve(
-            [charge("a", 1, None, expires_at=expires), charge("b", 1, None, expires_at=math.inf)]
+            Batch.of([charge("a", 1, None, expires_at=expires), charge("b", 1, None, expires_at=math.inf)])
         )
         client = redis_server.client()
         keys = sorted(key.decode() for key in client.scan_iter(match=prefix + "*"))
@@ -193,7 +206,7 @@ async def test_counters_carry_the_charge_expiry_and_one_hash_tag(redis_server: R
         assert client.hgetall(keys[1]) == {b"100": b"1"}
         # The reservation's hold marker: same slot, a bounded life, gone once the reservation settles.
         assert client.get(marker) == b"held" and 0 < client.pttl(marker) <= 24 * 3600 * 1000
-        assert await store.adjust([], ticket=admission.ticket) == ()
+        assert await store.adjust(Settlement.of([]), ticket=admission.ticket) == ()
         assert client.exists(marker) == 0
     finally:
         await link.aclose()
@@ -203,9 +216,9 @@ async def test_a_script_flushed_from_redis_is_loaded_again(redis_server: RedisSe
     link = RedisLink(redis_server.url, timeout_s=5.0)
     store = RedisLimitState(link, prefix="flush-" + uuid.uuid4().hex)
     try:
-        await store.reserve([charge("a", 1, 5)])
+        await store.reserve(Batch.of([charge("a", 1, 5)]))
         redis_server.client().script_flush()
-        assert (await store.reserve([charge("a", 1, 5)])).used == (1,)
+        assert (await store.reserve(Batch.of([charge("a", 1, 5)]))).used == (1,)
     finally:
         await link.aclose()
 
@@ -215,11 +228,13 @@ async def test_concurrent_calls_share_a_pipeline_and_survive_a_script_flush(redi
     store = RedisLimitState(link, prefix="batch-" + uuid.uuid4().hex)
     client = redis_server.client()
     try:
-        await store.reserve([charge("warm", 1, None)])
+        await store.reserve(Batch.of([charge("warm", 1, None)]))
         client.script_flush()  # a restarted Redis: the next batch meets NOSCRIPT
-        answers = await asyncio.gather(*(store.reserve([charge("many", 1, 30)]) for _ in range(60)))
+        answers = await asyncio.gather(*(store.reserve(Batch.of([charge("many", 1, 30)])) for _ in range(60)))
         assert sum(answer.admitted for answer in answers) == 30
-        totals = await asyncio.gather(*(store.adjust([Adjustment("many", 100, 6, -1)]) for _ in range(10)))
+        totals = await asyncio.gather(
+            *(store.adjust(Settlement.of([Adjustment("many", 100, 6, -1)])) for _ in range(10))
+        )
         assert sorted(total[0] for total in totals) == list(range(20, 30))
         # 1 + 70 calls in far fewer round trips: batches of EVALSHA.
         assert store._batcher.round_trips < 30, store._batcher.round_trips
@@ -231,7 +246,7 @@ async def test_merge_adds_counts_kept_elsewhere(redis_server: RedisServer) -> No
     link = RedisLink(redis_server.url, timeout_s=5.0)
     store = RedisLimitState(link, prefix="merge-" + uuid.uuid4().hex)
     try:
-        await store.reserve([charge("a", 2, None)])
+        await store.reserve(Batch.of([charge("a", 2, None)]))
         assert await store.merge([("a", {100: 3, 101: 1}, time.time() + HOUR), ("b", {100: 4}, math.inf)]) == 2
         assert await store.read([Probe("a", 101, 6), Probe("b", 100, 6)]) == (6, 4)
     finally:
@@ -247,7 +262,7 @@ async def test_a_counter_poisoned_before_the_bounds_reads_within_range_and_heals
         wrapped = f"{prefix}:{{limits}}:wrapped"
         client.hset(wrapped, mapping={"100": str(-(2**63)), "99": "5"})  # what an overflow left behind
         assert await store.read([Probe("wrapped", 100, 6)]) == (5,)
-        assert (await store.reserve([charge("wrapped", 3, 10)])).used == (5,)
+        assert (await store.reserve(Batch.of([charge("wrapped", 3, 10)]))).used == (5,)
         assert client.hget(wrapped, "100") == b"3", "the bucket is written back within range"
         assert await store.merge([("wrapped", {100: 2**62, 101: 2**62}, time.time() + HOUR)]) == 1
         assert await store.read([Probe("wrapped", 101, 6)]) == (MAX_AMOUNT,)
@@ -282,10 +297,10 @@ async def test_fail_open_counts_locally_while_redis_is_away_and_hands_the_counts
     seen = Seen()
     store = failover(lone_redis, "fail-open", seen)
     try:
-        assert (await store.reserve([charge("a", 1, 5)])).admitted
+        assert (await store.reserve(Batch.of([charge("a", 1, 5)]))).admitted
         lone_redis.stop()
         for _ in range(3):
-            assert (await store.reserve([charge("a", 1, 5)])).admitted
+            assert (await store.reserve(Batch.of([charge("a", 1, 5)]))).admitted
         assert seen.states == [True, False] and len(seen.failures) == 2, "the breaker opened after 2 failures"
         assert await store.read([Probe("a", 100, 6)]) == (3,), "counted locally, from 0: Redis's 1 is out of reach"
         assert len(store.local) == 1
@@ -294,7 +309,7 @@ async def test_fail_open_counts_locally_while_redis_is_away_and_hands_the_counts
         # A restarted Redis without persistence starts empty: it holds what was counted meanwhile.
         while store.local.read_now([Probe("a", 100, 6)]) != (0,) or (await window(store, "a")) != 3:
             assert time.monotonic() < deadline, "the local counts never reached Redis"
-            await store.reserve([charge("probe", 1, None)])  # the first call after the cool-down probes
+            await store.reserve(Batch.of([charge("probe", 1, None)]))  # the first call after the cool-down probes
             await asyncio.sleep(0.05)
         assert seen.states == [True, False, True], "down and back up, each once"
     finally:
@@ -312,7 +327,7 @@ async def test_the_outage_counts_reach_redis_without_more_limit_traffic(lone_red
     try:
         lone_redis.stop()
         for _ in range(3):
-            assert (await store.reserve([charge("a", 1, 5)])).admitted  # counted locally
+            assert (await store.reserve(Batch.of([charge("a", 1, 5)]))).admitted  # counted locally
         lone_redis.start()
         deadline = time.monotonic() + 30
         while True:
@@ -339,15 +354,17 @@ async def test_fail_closed_refuses_with_a_503_while_redis_is_away(lone_redis: Re
         lone_redis.stop()
         for _ in range(3):
             with pytest.raises(StateUnavailable) as refused:
-                await store.reserve([charge("a", 1, 5)])
+                await store.reserve(Batch.of([charge("a", 1, 5)]))
             assert refused.value.status == 503 and refused.value.origin == "gateway"
             assert "shared limit store (Redis) is unreachable" in refused.value.message
-        assert await store.adjust([Adjustment("a", 100, 6, -1)]) == (0,), "a settlement never fails the request"
+        assert await store.adjust(Settlement.of([Adjustment("a", 100, 6, -1)])) == (0,), (
+            "a settlement never fails the request"
+        )
         lone_redis.start()
         deadline = time.monotonic() + 30
         while True:
             try:
-                assert (await store.reserve([charge("a", 1, 5)])).admitted
+                assert (await store.reserve(Batch.of([charge("a", 1, 5)]))).admitted
                 break
             except StateUnavailable:
                 assert time.monotonic() < deadline, "Redis came back but the store did not"
@@ -360,10 +377,10 @@ async def test_a_frozen_redis_costs_a_call_its_timeout_then_nothing(lone_redis: 
     seen = Seen()
     store = failover(lone_redis, "fail-open", seen)
     try:
-        await store.reserve([charge("a", 1, 5)])  # connected
+        await store.reserve(Batch.of([charge("a", 1, 5)]))  # connected
         lone_redis.pause()
         for _ in range(5):
-            assert (await asyncio.wait_for(store.reserve([charge("a", 1, 5)]), NOT_BLOCKED_S)).admitted
+            assert (await asyncio.wait_for(store.reserve(Batch.of([charge("a", 1, 5)])), NOT_BLOCKED_S)).admitted
         assert seen.failures == ["reserve", "reserve"], "once open, the breaker answers without calling Redis"
     finally:
         lone_redis.resume()
@@ -374,8 +391,8 @@ async def test_many_counters_kept_locally_are_handed_over_in_batches(lone_redis:
     store = failover(lone_redis, "fail-open")
     try:
         for user in range(450):  # as if admitted locally during an outage
-            store.local.reserve_now([charge(f"u{user}", user + 1, None)])
-        await store.reserve([charge("trigger", 1, None)])  # Redis answers: the hand-over starts
+            store.local.reserve_now(Batch.of([charge(f"u{user}", user + 1, None)]))
+        await store.reserve(Batch.of([charge("trigger", 1, None)]))  # Redis answers: the hand-over starts
         await store.stop()
         totals = await store.shared.read([Probe(f"u{user}", 100, 6) for user in range(450)])
         assert totals == tuple(range(1, 451)) and len(store.local) == 0
@@ -388,13 +405,36 @@ async def test_a_redis_restarted_between_calls_answers_the_next_call(lone_redis:
     link = RedisLink(lone_redis.url, timeout_s=5.0, observer=seen)
     store = RedisLimitState(link, prefix="restart-" + uuid.uuid4().hex)
     try:
-        await store.reserve([charge("a", 1, 5)])
-        await store.adjust([Adjustment("a", 100, 6, 1)])
+        await store.reserve(Batch.of([charge("a", 1, 5)]))
+        await store.adjust(Settlement.of([Adjustment("a", 100, 6, 1)]))
         lone_redis.stop()
         lone_redis.start()  # the connection the calls used is closed: the next call connects again
         for _ in range(10):  # a few turns of the event loop, as between requests: it sees the close
             await asyncio.sleep(0)
-        assert (await store.reserve([charge("a", 1, 5)])).used == (0,), "a restart without persistence forgets"
+        assert (await store.reserve(Batch.of([charge("a", 1, 5)]))).used == (0,), (
+            "a restart without persistence forgets"
+        )
         assert seen.failures == []
+    finally:
+        await link.aclose()
+
+
+async def test_a_plan_counter_expiry_follows_its_newest_bucket(redis_server: RedisServer) -> None:
+    """The limiter's expiries are their buckets' (`Counters.fixed_expiry`): a bucket already held
+    keeps the expiry set when it started, a new bucket moves it on."""
+    link = RedisLink(redis_server.url, timeout_s=5.0)
+    prefix = "fixed-" + uuid.uuid4().hex
+    store = RedisLimitState(link, prefix=prefix)
+    counters = Counters(["a"], [6], [None], [True], fixed_expiry=True)
+    first, later = time.time() + 120, time.time() + 240
+    try:
+        await store.reserve(Batch(counters, [100], [first], [1], [1]))
+        await store.reserve(Batch(counters, [100], [first], [1], [1]))
+        client = redis_server.client()
+        key = f"{prefix}:{{limits}}:a"
+        assert abs(client.pexpiretime(key) / 1000 - first) < 1.0 and client.hget(key, "100") == b"2"
+        await store.reserve(Batch(counters, [101], [later], [1], [1]))
+        assert abs(client.pexpiretime(key) / 1000 - later) < 1.0, "a new bucket carries the counter on"
+        assert await window(store, "a", 101) == 3
     finally:
         await link.aclose()

@@ -16,7 +16,7 @@ import pytest
 from tests.gateway.inprocess import running_gateway
 from tests.gateway.limits.conftest import T0, Clock
 from tfy_gateway.gateway.limits import LimitJournal, MemoryLimitState
-from tfy_gateway.gateway.limits.state import Charge, Probe
+from tfy_gateway.gateway.limits.state import Batch, Charge, Probe
 from tfy_gateway.gateway.limits.state_file import LIMITS_FILE, StateFileError, check_counters, move_aside
 
 
@@ -142,7 +142,7 @@ async def test_moving_the_file_aside_starts_every_counter_from_zero_and_keeps_th
     state = MemoryLimitState(Clock(T0))
     journal = LimitJournal(path, state)
     await journal.start()
-    await state.reserve([Charge("spent", 7, 1, 40, 1, None, True, T0 + 86_400)])
+    await state.reserve(Batch.of([Charge("spent", 7, 1, 40, 1, None, True, T0 + 86_400)]))
     await journal.stop()
     garbled_header(path)
     moved = move_aside(path)

@@ -50,5 +50,18 @@ class ModelPricing:
         factor = 1.0 - min(max(self.discount_percent, 0.0), 100.0) / 100.0
         return round(total * factor, 10)
 
+    def estimate(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """`cost` of a usage without cache reads or writes (an admission's estimate), without
+        building a `Usage`: the same figure, for a fraction of the work."""
+        price = self.price
+        if price is None:
+            return None
+        total = _tiered(prompt_tokens, price.input, price.input_tiers) + _tiered(
+            completion_tokens, price.output, price.output_tiers
+        )
+        discount = self.discount_percent
+        factor = 1.0 if discount == 0.0 else 1.0 - min(max(discount, 0.0), 100.0) / 100.0
+        return round(total * factor, 10)
+
 
 UNPRICED = ModelPricing(None)

@@ -69,7 +69,8 @@ class PolicyLimits:
         if principal is None or request.model is None or policies.empty:
             return None
         metadata = request.options.metadata
-        if self.limiter.charges_none(policies, request.model, principal.subject, principal.subjects, metadata):
+        plan = self.limiter.planned(policies, request.model, principal.subject, principal.subjects, metadata)
+        if plan is not None and not len(plan):
             return None  # rules exist, none applies to requests like this one (known from an earlier one)
         generates = request.endpoint.name in GENERATING_ENDPOINTS
         catalog = request.config.catalog
@@ -84,7 +85,7 @@ class PolicyLimits:
             pricing=costliest(request.plan, catalog) if policies.prices_matter else UNPRICED,
         )
         try:
-            return await self.limiter.reserve(policies, limit_request)
+            return await self.limiter.reserve(policies, limit_request, plan=plan)
         except Refused as exc:
             raise LimitExceeded(exc.refusal) from None
         except (OutputTokensInvalid, AmountTooLarge) as exc:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.limits.memory import MemoryLimitState
-from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, Probe
+from tfy_gateway.gateway.limits.state import Admission, Batch, Charge, Probe, Settlement
 from tfy_gateway.gateway.shared.state_store import StateStoreDown
 
 if TYPE_CHECKING:
@@ -74,25 +74,25 @@ class FailoverLimitState:
         # only when a request's own limit call does.
         shared.link.on_recovery(self._recovered)
 
-    async def reserve(self, charges: Sequence[Charge]) -> Admission:
+    async def reserve(self, batch: Batch) -> Admission:
         try:
-            admission = await self.shared.reserve(charges)
+            admission = await self.shared.reserve(batch)
         except StateStoreDown:
             self._fell_back("reserve")
             if self.policy == "fail-closed":
                 raise StateUnavailable() from None
-            return self.local.reserve_now(charges)
+            return self.local.reserve_now(batch)
         self._recovered()
         return admission
 
-    async def adjust(self, adjustments: Sequence[Adjustment], ticket: str | None = None) -> tuple[int, ...]:
+    async def adjust(self, settlement: Settlement, ticket: str | None = None) -> tuple[int, ...]:
         try:
-            totals = await self.shared.adjust(adjustments, ticket)
+            totals = await self.shared.adjust(settlement, ticket)
         except StateStoreDown:
             self._fell_back("adjust")
             if ticket is not None:  # held in Redis: settled there once it answers (its reconciler)
-                return tuple(0 for _ in adjustments)
-            return self.local.adjust_now(adjustments)
+                return tuple(0 for _ in settlement.watched)
+            return self.local.adjust_now(settlement)
         self._recovered()
         return totals
 
@@ -147,7 +147,7 @@ class FailoverLimitState:
                     for index, amount in buckets.items():
                         if amount:
                             charge = Charge(key, index, KEEP_EVERY_BUCKET, amount, 0, None, False, expires_at)
-                            self.local.reserve_now([charge])
+                            self.local.reserve_now(Batch.of([charge]))
                 return
         if merged:
             logger.warning("added the counts of %d limit counters kept while Redis was away into Redis", merged)

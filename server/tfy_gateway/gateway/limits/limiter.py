@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -35,18 +35,18 @@ from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT, NANO_USD, bounded, nan
 from tfy_gateway.gateway.limits.budgets import BUDGET_CONFIG, BudgetRule
 from tfy_gateway.gateway.limits.calendar import CalendarPeriod
 from tfy_gateway.gateway.limits.memory import Clock
+from tfy_gateway.gateway.limits.plan import CounterPlan, HoldKind, Measure, Slot
 from tfy_gateway.gateway.limits.policies import LimitPolicies
 from tfy_gateway.gateway.limits.refusal import Refusal
 from tfy_gateway.gateway.limits.request import LimitRequest
-from tfy_gateway.gateway.limits.reservation import Hold, HoldKind, Reservation
+from tfy_gateway.gateway.limits.reservation import Reservation
 from tfy_gateway.gateway.limits.rules import LimitRule
 from tfy_gateway.gateway.limits.scope import Entity, entities
-from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, LimitState
+from tfy_gateway.gateway.limits.state import Admission, Batch, LimitState, Settlement
 from tfy_gateway.gateway.limits.thresholds import Notify, ThresholdWatch
 from tfy_gateway.gateway.limits.tokens import estimated_usage
 from tfy_gateway.gateway.limits.v2 import V2Rule
 from tfy_gateway.gateway.limits.window import Period
-from tfy_gateway.gateway.providers import Usage
 from tfy_gateway.gateway.routing.memo import ConfigMemo, ModelMemo
 from tfy_gateway.gateway.routing.rule_index import R, SubjectIndex
 
@@ -83,59 +83,25 @@ def counter_key(kind: str, rule_id: str, unit: str, entity: Entity) -> str:
     return orjson.dumps([kind, rule_id, unit, *(part for pair in entity for part in pair)]).decode()
 
 
-@dataclass
-class _Draft:
-    """The charges of one admission and, beside each, how to describe and settle it."""
+class _Draft(NamedTuple):
+    """One request's charges: its plan's counters with the request's own amounts, at `now`."""
 
     now: float
-    request: LimitRequest
-    charges: list[Charge] = field(default_factory=list)
-    holds: list[Hold] = field(default_factory=list)
-    owners: list[LimitRule | BudgetRule] = field(default_factory=list)
-    applied: Sequence[AppliedRule] = ()
+    plan: CounterPlan
+    buckets: tuple[int, ...]
+    expiries: tuple[float, ...]
+    amounts: Sequence[int]
+    needs: Sequence[int]
+    estimate: tuple[int, int] | None  # (input, output) tokens, when a counter needed them
 
-    _estimate: tuple[int, int] | None = None
-    cost: int | None = None  # the estimated cost, once priced
+    def batch(self, *, dry: bool = False) -> Batch:
+        return Batch(self.plan.counters, self.buckets, self.expiries, self.amounts, self.needs, dry)
 
-    @property
-    def estimate(self) -> tuple[int, int]:
-        """(input, output) tokens the request may use, estimated once."""
-        if self._estimate is None:
-            request = self.request
-            self._estimate = estimated_usage(request.body, generates=request.generates, sends=request.sends)
-        return self._estimate
-
-
-Measure = Literal["request", "tokens", "cost", "budget-tokens"]
-"""What a counter holds for a request: 1, its token estimate (capped at the limit), its cost estimate,
-or its token estimate under a token budget (checked for room: spend below the limit)."""
 
 MAX_REMEMBERED_PLANS = 10_000
 Shape = tuple[str, str, tuple[str, ...], frozenset[tuple[str, str]]]
 """(model, caller, the caller's subjects, metadata items): what a request's plan of counters depends on."""
 MAX_REMEMBERED_MODELS = 10_000
-
-
-class _Slot(NamedTuple):
-    """One counter of a plan: everything about a charge but the amounts and the bucket of now."""
-
-    key: str
-    period: Period | CalendarPeriod
-    span: int
-    limit: int | None
-    enforce: bool
-    kind: HoldKind
-    measure: Measure
-    owner: LimitRule | BudgetRule
-    entity: Entity
-    cap: int = 1  # a token rate limit's own limit: the most one request holds in it (at least 1)
-    budget: BudgetRule | None = None
-
-
-@dataclass
-class _Plan:
-    slots: list[_Slot] = field(default_factory=list)
-    applied: list[AppliedRule] = field(default_factory=list)
 
 
 class _Memo:
@@ -145,7 +111,7 @@ class _Memo:
     __slots__ = ("budgets", "plans", "rate_limits")
 
     def __init__(self, policies: LimitPolicies, model_cache_size: int) -> None:
-        self.plans: dict[Shape, _Plan] = {}
+        self.plans: dict[Shape, CounterPlan] = {}
         self.rate_limits = ModelMemo(policies.rate_limits.index, _by_subject, model_cache_size)
         self.budgets = ModelMemo(policies.budgets.index, _by_subject, model_cache_size)
 
@@ -172,50 +138,59 @@ class Limiter:
         self._keys: dict[tuple[str, str, str, Entity], str] = {}
         self._windows: dict[Period | CalendarPeriod, tuple[float, float, int, float]] = {}
 
-    async def reserve(self, policies: LimitPolicies, request: LimitRequest) -> Reservation | None:
+    async def reserve(
+        self, policies: LimitPolicies, request: LimitRequest, *, plan: CounterPlan | None = None
+    ) -> Reservation | None:
         """Hold what the request may use in every counter that applies; None when no rule applies.
-        Raises `Refused` (holding nothing) when an enforced counter has no room."""
-        draft = self._draft(policies, request)
-        if not draft.charges:
+        Raises `Refused` (holding nothing) when an enforced counter has no room. `plan`: the one
+        `planned` answered for this request's shape, if any (saves looking it up again)."""
+        draft = self._draft(policies, request, plan)
+        if draft is None:
             return None
-        admission = await self.state.reserve(draft.charges)
+        admission = await self.state.reserve(draft.batch())
         if not admission.admitted:
             raise Refused(self._refusal(draft, admission))
-        if admission.refused and (soft := _soft_refusal(draft, admission)) is not None:
+        if admission.refused and (soft := _soft_refusal(draft.plan, admission)) is not None:
             # Admitted only because soft budgets are checked as unenforced: take the holds back.
-            undo = [Adjustment(c.key, c.bucket, c.span, -c.amount) for c in draft.charges if c.amount]
+            undo = Settlement(draft.plan.counters, draft.buckets, [-amount for amount in draft.amounts])
             await self.state.adjust(undo, ticket=admission.ticket)
             raise Refused(self._refusal(draft, admission, only=soft))
-        return self._reservation(draft, admission)
+        plan = draft.plan
+        would_block = _would_block(plan, admission) if admission.refused else ()
+        headroom = _headroom(draft, admission)
+        return Reservation(
+            (), plan.applied, headroom, would_block, draft.estimate, admission.ticket,
+            plan=plan, buckets=draft.buckets, amounts=draft.amounts,
+        )  # fmt: skip
 
     async def simulate(self, policies: LimitPolicies, request: LimitRequest) -> list[Verdict]:
         """What `reserve` would decide for `request` now, per counter, holding nothing."""
         draft = self._draft(policies, request)
-        if not draft.charges:
+        if draft is None:
             return []
-        dry = [charge._replace(amount=0, enforce=False) for charge in draft.charges]
-        admission = await self.state.reserve(dry)
+        plan = draft.plan
+        admission = await self.state.reserve(draft.batch(dry=True))
         refused = dict(zip(admission.refused, admission.frees, strict=True))
         verdicts = []
-        for position, charge in enumerate(draft.charges):
-            owner, hold = draft.owners[position], draft.holds[position]
+        for position, owner in enumerate(plan.owners):
+            bucket = draft.buckets[position]
             window = owner.unit.period
             oldest = admission.oldest[position]
             if isinstance(owner, LimitRule):
                 resets = window.expires_at(oldest) - draft.now if oldest is not None else None
                 wait = _wait(owner, refused[position], draft.now) if position in refused else None
             else:
-                ends = window.expires_at(charge.bucket)
+                ends = window.expires_at(bucket)
                 resets = None if math.isinf(ends) else ends - draft.now
                 wait = resets if position in refused else None
             verdicts.append(
                 Verdict(
                     owner=owner,
-                    entity=hold.entity,
-                    window=window.label(charge.bucket),
-                    deciding=charge.limit is not None,
+                    entity=plan.entities[position],
+                    window=window.label(bucket),
+                    deciding=plan.counters.limits[position] is not None,
                     used=admission.used[position],
-                    need=charge.need if isinstance(owner, LimitRule) else hold.amount,
+                    need=draft.needs[position] if isinstance(owner, LimitRule) else draft.amounts[position],
                     refused=position in refused,
                     retry_after_s=wait,
                     resets_in_s=resets,
@@ -223,48 +198,42 @@ class Limiter:
             )
         return verdicts
 
-    def _draft(self, policies: LimitPolicies, request: LimitRequest) -> _Draft:
-        """The request's charges: its counters from the (memoised) plan, amounts and buckets of now."""
-        draft = _Draft(self.clock(), request)
-        plan = self._plan(policies, request)
-        now = draft.now
-        charges, holds, owners = draft.charges, draft.holds, draft.owners
-        windows = self._windows
-        tokens = cost = 0  # the request's estimated tokens (at least 1) and cost, once a counter needs them
-        for slot in plan.slots:
-            known = windows.get(slot.period)  # `_window`'s remembered answer, looked up in place
-            if known is not None and known[0] <= now < known[1]:
-                bucket, expires_at = known[2], known[3]
-            else:
-                bucket, expires_at = self._window(slot.period, now)
-            measure = slot.measure
-            if measure == "request":
-                need = amount = 1
-            elif measure == "cost":
-                if not cost:
-                    cost = self._cost_estimate(draft)
-                need, amount = 1, cost
-            else:
-                if not tokens:
-                    tokens = max(sum(draft.estimate), 1)
-                if measure == "tokens":
-                    need = amount = bounded(min(tokens, max(slot.cap, 1)))
-                else:  # a token budget
-                    need, amount = 1, bounded(tokens)
-            # Every field in order, built as tuples: the named tuples' own __new__ costs twice as much.
-            key, span = slot.key, slot.span
-            charges.append(_new(Charge, (key, bucket, span, amount, need, slot.limit, slot.enforce, expires_at)))
-            holds.append(_new(Hold, (key, bucket, span, amount, slot.kind, slot.budget, slot.entity)))
-            owners.append(slot.owner)
-        draft.applied = plan.applied
-        return draft
+    def _draft(self, policies: LimitPolicies, request: LimitRequest, plan: CounterPlan | None = None) -> _Draft | None:
+        """The request's charges: its plan's counters (memoised), the buckets of now, its amounts."""
+        now = self.clock()
+        if plan is None:
+            plan = self._plan(policies, request)
+        if not plan.kinds:
+            return None
+        _, _, buckets, expiries = plan.window_at(now, self._period_window)
+        estimate = None
+        amounts: Sequence[int]
+        needs: Sequence[int]
+        if plan.ones is not None:
+            amounts = needs = plan.ones
+        else:
+            tokens = cost = 0
+            if plan.uses_tokens or plan.prices:
+                estimate = estimated_usage(request.body, generates=request.generates, sends=request.sends)
+                tokens = max(estimate[0] + estimate[1], 1)
+                if plan.prices:
+                    priced = request.pricing.estimate(estimate[0], estimate[1])
+                    cost = nano_usd(priced or 0.0, request.body)
+            amounts = plan.amounts(tokens, cost)
+            needs = plan.needs(amounts)
+        return _Draft(now, plan, buckets, expiries, amounts, needs, estimate)
 
     def _window(self, period: Period | CalendarPeriod, now: float) -> tuple[int, float]:
-        """(bucket of `now`, when it stops counting) of `period`, remembered while `now` stays in that
-        bucket: a month's or a quarter's bucket is calendar arithmetic, the same for every request."""
+        """(bucket of `now`, when it stops counting) of `period`."""
+        known = self._period_window(period, now)
+        return known[2], known[3]
+
+    def _period_window(self, period: Period | CalendarPeriod, now: float) -> tuple[float, float, int, float]:
+        """(from, until, bucket of `now`, when it stops counting) of `period`, remembered while `now`
+        stays in that bucket: a month's or a quarter's bucket is calendar arithmetic."""
         known = self._windows.get(period)
         if known is not None and known[0] <= now < known[1]:
-            return known[2], known[3]
+            return known
         bucket = period.index(now)
         expires_at = period.expires_at(bucket)
         if isinstance(period, Period):
@@ -272,8 +241,8 @@ class Limiter:
             end = start + period.bucket_s
         else:
             start, end = period.starts_at(bucket), (math.inf if period.name == "lifetime" else expires_at)
-        self._windows[period] = (start, end, bucket, expires_at)
-        return bucket, expires_at
+        known = self._windows[period] = (start, end, bucket, expires_at)
+        return known
 
     def charges_none(
         self, policies: LimitPolicies, model: str, caller: str, subjects: tuple[str, ...], metadata: Mapping[str, str]
@@ -281,10 +250,17 @@ class Limiter:
         """True when requests of this shape were planned before and no counter applies to them, so
         `reserve` would return None: the caller may skip building what only charges read (the
         request's token estimate inputs, its costliest price). False when unknown yet."""
-        plan = self._memos.of(policies).plans.get(_shape(model, caller, subjects, metadata))
-        return plan is not None and not plan.slots
+        plan = self.planned(policies, model, caller, subjects, metadata)
+        return plan is not None and not plan.kinds
 
-    def _plan(self, policies: LimitPolicies, request: LimitRequest) -> _Plan:
+    def planned(
+        self, policies: LimitPolicies, model: str, caller: str, subjects: tuple[str, ...], metadata: Mapping[str, str]
+    ) -> CounterPlan | None:
+        """The plan of requests of this shape if one was made before (None: not yet); an empty one
+        (`len(plan) == 0`) when no counter applies to them (see `charges_none`)."""
+        return self._memos.of(policies).plans.get(_shape(model, caller, subjects, metadata))
+
+    def _plan(self, policies: LimitPolicies, request: LimitRequest) -> CounterPlan:
         """Which counters a request of this shape is charged in. Requests of one caller, model and
         metadata meet the same rules and counters, so the plan is remembered per compiled config
         (in the limiter's memo of it: the compiled config itself never changes)."""
@@ -293,32 +269,40 @@ class Limiter:
         plans = memo.plans
         plan = plans.get(shape)
         if plan is None:
-            plan = _Plan()
+            slots: list[Slot] = []
+            applied: list[AppliedRule] = []
             rate_limits, budgets = policies.rate_limits, policies.budgets
             rate_rules = rate_limits.matching(request, memo.rate_limits.get(request.model)) if rate_limits.rules else ()
             if rate_rules:
-                self._rate_limits(plan, rate_rules, request)
+                self._rate_limits(slots, applied, rate_rules, request)
             budget_rules = budgets.matching(request, memo.budgets.get(request.model)) if budgets.rules else None
             if budget_rules:
-                self._budgets(plan, budget_rules, request)
+                self._budgets(slots, applied, budget_rules, request)
             v2 = policies.v2
             if v2.rate_limits:
                 for rule in v2.matching(v2.rate_limits, request):
-                    self._v2(plan, rule, request)
+                    self._v2(slots, applied, rule, request)
             if v2.budgets:
                 for rule in v2.matching(v2.budgets, request):
-                    self._v2(plan, rule, request)
+                    self._v2(slots, applied, rule, request)
             if len(plans) >= MAX_REMEMBERED_PLANS:
                 plans.clear()
-            plans[shape] = plan
+            plan = plans[shape] = CounterPlan(slots, applied)
         return plan
 
     async def settle(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> None:
         """`release`: give back everything held. Else token and cost holds become the real `tokens`
         and `cost` (None keeps the estimate, when the real figure is unknown); requests stay counted."""
-        adjustments, watched = self._settlement(reservation, release, tokens, cost)
-        if adjustments or reservation.ticket is not None:  # a ticket is settled even with nothing to correct
-            self._observe(watched, await self.state.adjust(adjustments, ticket=reservation.ticket))
+        plan = reservation.plan
+        if plan is None:
+            return
+        settlement = self._settlement(reservation, release, tokens, cost)
+        if settlement is None:
+            if reservation.ticket is None:
+                return
+            # A ticket is settled even with nothing to correct: the store forgets the reservation.
+            settlement = Settlement(plan.counters, reservation.buckets, (0,) * len(plan))
+        self._observe(reservation, settlement, await self.state.adjust(settlement, ticket=reservation.ticket))
 
     def settle_now(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> bool:
         """`settle` at once when the state store answers synchronously (the in-memory one): no await,
@@ -326,46 +310,46 @@ class Limiter:
         adjust_now = getattr(self.state, "adjust_now", None)
         if adjust_now is None:
             return False
-        adjustments, watched = self._settlement(reservation, release, tokens, cost)
-        if adjustments:
-            self._observe(watched, adjust_now(adjustments))
+        settlement = self._settlement(reservation, release, tokens, cost)
+        if settlement is not None:
+            self._observe(reservation, settlement, adjust_now(settlement))
         return True
 
     def _settlement(
         self, reservation: Reservation, release: bool, tokens: int | None, cost: float | None
-    ) -> tuple[list[Adjustment], list[Hold]]:
-        """The corrections to make, and the holds whose totals budget alerts watch (one each)."""
-        adjustments: list[Adjustment] = []
-        watched: list[Hold] = []
-        watching = self._watch is not None
-        spent = None if release else _nano_usd(cost)  # the real cost, converted once for every cost hold
-        for hold in reservation.holds:
-            if release:
-                delta = -hold.amount
-            elif hold.kind == "tokens":
-                delta = tokens - hold.amount if tokens is not None else 0
-            elif hold.kind == "cost":
-                delta = spent - hold.amount if spent is not None else 0
-            else:  # a request stays counted
-                delta = 0
-            if delta or (watching and hold.budget is not None and hold.budget.alerting is not None):
-                adjustments.append(_new(Adjustment, (hold.key, hold.bucket, hold.span, delta)))
-                watched.append(hold)
-        return adjustments, watched
+    ) -> Settlement | None:
+        """The corrections to make (None: nothing to correct and no total to watch)."""
+        plan = reservation.plan
+        if plan is None:
+            return None
+        amounts = reservation.amounts
+        watched = plan.watched if self._watch is not None else ()
+        if release:
+            deltas = [-amount for amount in amounts]
+        else:
+            deltas = [0] * len(amounts)
+            if tokens is not None:
+                for position in plan.token_positions:
+                    deltas[position] = tokens - amounts[position]
+            if plan.cost_positions and (spent := _nano_usd(cost)) is not None:
+                for position in plan.cost_positions:
+                    deltas[position] = spent - amounts[position]
+        if not watched and not any(deltas):
+            return None
+        return Settlement(plan.counters, reservation.buckets, deltas, watched)
 
-    def _observe(self, watched: list[Hold], totals: Sequence[int]) -> None:
+    def _observe(self, reservation: Reservation, settlement: Settlement, totals: Sequence[int]) -> None:
         """Budget alerts: each alerting budget's total after the settlement (others have no threshold)."""
-        watch = self._watch
-        if watch is not None:
-            now = None
-            for hold, total in zip(watched, totals, strict=True):
-                budget = hold.budget
-                if budget is not None and budget.alerting is not None:
-                    if now is None:
-                        now = self.clock()
-                    watch.observe(budget, hold.entity, hold.bucket, total, now)
+        watch, plan = self._watch, reservation.plan
+        if watch is None or plan is None or not settlement.watched:
+            return
+        now = self.clock()
+        for position, total in zip(settlement.watched, totals, strict=True):
+            budget = plan.budgets[position]
+            if budget is not None:
+                watch.observe(budget, plan.entities[position], reservation.buckets[position], total, now)
 
-    # --- building charges ----------------------------------------------------------------------
+    # --- building plans -------------------------------------------------------------------------
 
     def _key(self, kind: str, rule_id: str, unit: str, entity: Entity) -> str:
         """`counter_key`, remembered: most requests come from callers seen before."""
@@ -377,7 +361,9 @@ class Limiter:
             key = self._keys[memo] = counter_key(kind, rule_id, unit, entity)
         return key
 
-    def _rate_limits(self, plan: _Plan, rules: Sequence[LimitRule], request: LimitRequest) -> None:
+    def _rate_limits(
+        self, slots: list[Slot], applied: list[AppliedRule], rules: Sequence[LimitRule], request: LimitRequest
+    ) -> None:
         """The first rule decides (its limit is checked); the others only count the request."""
         for position, rule in enumerate(rules):
             unit = rule.unit
@@ -385,13 +371,15 @@ class Limiter:
             limit = rule.limit if position == 0 else None
             for entity in entities(rule.applies_per, request):
                 key = self._key("rl", rule.id, unit.name, entity)
-                plan.slots.append(
-                    _Slot(key, unit.period, unit.period.span, limit, True, unit.kind, measure, rule, entity, rule.limit)
+                slots.append(
+                    Slot(key, unit.period, unit.period.span, limit, True, unit.kind, measure, rule, entity, rule.limit)
                 )
         first = rules[0]
-        plan.applied.append(AppliedRule("rate_limit", first.config_name, first.id))
+        applied.append(AppliedRule("rate_limit", first.config_name, first.id))
 
-    def _budgets(self, plan: _Plan, rules: Sequence[BudgetRule], request: LimitRequest) -> None:
+    def _budgets(
+        self, slots: list[Slot], applied: list[AppliedRule], rules: Sequence[BudgetRule], request: LimitRequest
+    ) -> None:
         for position, rule in enumerate(rules):
             unit = rule.unit
             kind: HoldKind = "cost" if unit.kind == "cost" else "tokens"
@@ -399,11 +387,10 @@ class Limiter:
             limit = rule.limit if position == 0 else None  # the first matching rule decides
             for entity in entities(rule.applies_per, request):
                 key = self._key("budget", rule.id, unit.name, entity)
-                slot = _Slot(key, unit.period, 1, limit, not rule.audit, kind, measure, rule, entity, budget=rule)
-                plan.slots.append(slot)
-            plan.applied.append(AppliedRule("budget", rule.config_name, rule.id))
+                slots.append(Slot(key, unit.period, 1, limit, not rule.audit, kind, measure, rule, entity, budget=rule))
+            applied.append(AppliedRule("budget", rule.config_name, rule.id))
 
-    def _v2(self, plan: _Plan, rule: V2Rule, request: LimitRequest) -> None:
+    def _v2(self, slots: list[Slot], applied: list[AppliedRule], rule: V2Rule, request: LimitRequest) -> None:
         """Every window of a matching V2 rule is checked (every matching V2 rule must allow)."""
         charged = rule.charged(request)
         if not charged:
@@ -413,65 +400,52 @@ class Limiter:
             if isinstance(meter, LimitRule):
                 key = self._key("rl2", rule.name, unit.name, entity)
                 measure: Measure = "request" if meter.unit.kind == "requests" else "tokens"
-                slot = _Slot(key, meter.unit.period, meter.unit.period.span, meter.limit, not meter.audit,
-                             meter.unit.kind, measure, meter, entity, meter.limit)  # fmt: skip
+                slot = Slot(key, meter.unit.period, meter.unit.period.span, meter.limit, not meter.audit,
+                            meter.unit.kind, measure, meter, entity, meter.limit)  # fmt: skip
             else:
                 key = self._key("budget2", rule.name, unit.name, entity)
                 enforce = not (meter.audit or meter.soft)
-                slot = _Slot(
+                slot = Slot(
                     key, meter.unit.period, 1, meter.limit, enforce, "cost", "cost", meter, entity, budget=meter
                 )
-            plan.slots.append(slot)
-        plan.applied.append(AppliedRule(rule.kind, rule.name, rule.name))
-
-    def _cost_estimate(self, draft: _Draft) -> int:
-        """The request's estimated cost in nano-USD, priced once per request."""
-        if draft.cost is None:
-            prompt, completion = draft.estimate
-            cost = draft.request.pricing.cost(Usage(prompt_tokens=prompt, completion_tokens=completion))
-            draft.cost = nano_usd(cost or 0.0, draft.request.body)
-        return draft.cost
+            slots.append(slot)
+        applied.append(AppliedRule(rule.kind, rule.name, rule.name))
 
     # --- answers --------------------------------------------------------------------------------
 
     def _refusal(self, draft: _Draft, admission: Admission, *, only: int | None = None) -> Refusal:
-        """The first enforced refusal in charge order (or the charge `only`); among one rule's
+        """The first enforced refusal in charge order (or the counter `only`); among one rule's
         counters, the longest wait."""
+        plan = draft.plan
         chosen: Refusal | None = None
         for position, frees in zip(admission.refused, admission.frees, strict=True):
-            charge, owner, hold = draft.charges[position], draft.owners[position], draft.holds[position]
-            if (not charge.enforce) if only is None else position != only:
+            owner, entity = plan.owners[position], plan.entities[position]
+            if (not plan.counters.enforced[position]) if only is None else position != only:
                 continue
             if chosen is not None and chosen.rule_id != owner.id:
                 break
             used = admission.used[position]
             if isinstance(owner, LimitRule):
-                refusal = Refusal.rate_limit(
-                    owner, hold.entity, used=used, need=charge.need, retry_after_s=_wait(owner, frees, draft.now)
-                )
+                wait = _wait(owner, frees, draft.now)
+                refusal = Refusal.rate_limit(owner, entity, used=used, need=draft.needs[position], retry_after_s=wait)
             else:
-                refusal = Refusal.budget(owner, hold.entity, used=used, bucket=charge.bucket, now=draft.now)
+                refusal = Refusal.budget(owner, entity, used=used, bucket=draft.buckets[position], now=draft.now)
             if chosen is None or (refusal.retry_after_s or 0.0) > (chosen.retry_after_s or 0.0):
                 chosen = refusal
-        assert chosen is not None, "an admission that was refused names an enforced charge"
+        assert chosen is not None, "an admission that was refused names an enforced counter"
         return chosen
 
-    def _reservation(self, draft: _Draft, admission: Admission) -> Reservation:
-        would_block = []
-        for position in admission.refused:
-            owner = draft.owners[position]
-            kind: PolicyKind = "rate_limit" if isinstance(owner, LimitRule) else "budget"
-            rule = AppliedRule(kind, owner.config_name, owner.id)
-            if rule not in would_block:
-                would_block.append(rule)
-        return Reservation(
-            holds=tuple(draft.holds),
-            applied=tuple(draft.applied),
-            headroom=_headroom(draft, admission),
-            would_block=tuple(would_block),
-            estimate=draft._estimate,
-            ticket=admission.ticket,
-        )
+
+def _would_block(plan: CounterPlan, admission: Admission) -> tuple[AppliedRule, ...]:
+    """The rules of the counters that refused without being enforced (audit modes)."""
+    would_block: list[AppliedRule] = []
+    for position in admission.refused:
+        owner = plan.owners[position]
+        kind: PolicyKind = "rate_limit" if isinstance(owner, LimitRule) else "budget"
+        rule = AppliedRule(kind, owner.config_name, owner.id)
+        if rule not in would_block:
+            would_block.append(rule)
+    return tuple(would_block)
 
 
 def _shape(model: str, caller: str, subjects: tuple[str, ...], metadata: Mapping[str, str]) -> Shape:
@@ -481,45 +455,43 @@ def _shape(model: str, caller: str, subjects: tuple[str, ...], metadata: Mapping
 
 def _headroom(draft: _Draft, admission: Admission) -> tuple[Headroom, ...]:
     """Per kind, what is left under the tightest deciding counter once this request is held."""
-    tightest: dict[str, tuple[int, int]] = {}  # kind -> (left, position)
-    holds, owners, used = draft.holds, draft.owners, admission.used
-    for position, charge in enumerate(draft.charges):
-        if charge.limit is None:
-            continue
-        left = charge.limit - used[position] - charge.amount
-        kind = holds[position].kind
-        room = kind if kind == "cost" or isinstance(owners[position], LimitRule) else "budget-tokens"
-        known = tightest.get(room)
-        if known is None or left < known[0]:
-            tightest[room] = (left, position)
+    plan = draft.plan
+    limits, used, amounts = plan.counters.limits, admission.used, draft.amounts
     rooms = []
-    for name, (left, position) in tightest.items():
-        owner, charge = owners[position], draft.charges[position]
+    for name, positions in plan.rooms:
+        tightest = -1
+        least = 0
+        for position in positions:
+            left = limits[position] - used[position] - amounts[position]  # type: ignore[operator]  # rooms are limited
+            if tightest < 0 or left < least:
+                tightest, least = position, left
+        owner = plan.owners[tightest]
         if isinstance(owner, LimitRule):
-            oldest = admission.oldest[position]
+            oldest = admission.oldest[tightest]
             reset = owner.unit.period.expires_at(oldest) - draft.now if oldest is not None else 0.0
-            rooms.append(_new(Headroom, (name, owner.limit, max(left, 0), max(reset, 0.0))))
+            rooms.append(_new(Headroom, (name, owner.limit, max(least, 0), max(reset, 0.0))))
         else:
             unit = owner.unit
-            ends = charge.expires_at  # the budget period's end: `_window` computed it for this bucket
+            ends = draft.expiries[tightest]  # the budget period's end
             reset_s = None if math.isinf(ends) else max(ends - draft.now, 0.0)
-            rooms.append(_new(Headroom, (name, unit.show(owner.limit), unit.show(max(left, 0)), reset_s)))
+            rooms.append(_new(Headroom, (name, unit.show(owner.limit), unit.show(max(least, 0)), reset_s)))
     return tuple(rooms)
 
 
-def _soft_refusal(draft: _Draft, admission: Admission) -> int | None:
-    """The position of a refused `soft_enforce` budget charge when no other matching budget rule
+def _soft_refusal(plan: CounterPlan, admission: Admission) -> int | None:
+    """The position of a refused `soft_enforce` budget counter when no other matching budget rule
     allows the request (has room in every window), else None: soft budgets yield to one that does."""
     refused = set(admission.refused)
-    soft = [p for p in admission.refused if isinstance(o := draft.owners[p], BudgetRule) and o.soft]
+    owners = plan.owners
+    soft = [p for p in admission.refused if isinstance(o := owners[p], BudgetRule) and o.soft]
     if not soft:
         return None
     room: dict[str, bool] = {}
-    for position, owner in enumerate(draft.owners):
+    for position, owner in enumerate(owners):
         if isinstance(owner, BudgetRule) and owner.rule_type != BUDGET_CONFIG and not owner.audit:
             room[owner.id] = room.get(owner.id, True) and position not in refused
     for position in soft:
-        others = [fits for name, fits in room.items() if name != draft.owners[position].id]
+        others = [fits for name, fits in room.items() if name != owners[position].id]
         if not any(others):
             return position
     return None

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT, bounded
-from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, Probe
+from tfy_gateway.gateway.limits.state import Admission, Batch, Probe, Settlement
 
 Clock = Callable[[], float]
 """Epoch seconds; tests pass a controllable one."""
@@ -65,11 +65,11 @@ class MemoryLimitState:
         self._expiry: list[tuple[float, str]] = []
         self._dirty: set[str] = set()
 
-    async def reserve(self, charges: Sequence[Charge]) -> Admission:
-        return self.reserve_now(charges)
+    async def reserve(self, batch: Batch) -> Admission:
+        return self.reserve_now(batch)
 
-    async def adjust(self, adjustments: Sequence[Adjustment], ticket: str | None = None) -> tuple[int, ...]:
-        return self.adjust_now(adjustments)
+    async def adjust(self, settlement: Settlement, ticket: str | None = None) -> tuple[int, ...]:
+        return self.adjust_now(settlement)
 
     async def read(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         return self.read_now(probes)
@@ -80,43 +80,101 @@ class MemoryLimitState:
             (key, counter.window(bucket, span)) for key, counter in self._counters.items() if key.startswith(prefix)
         ]
 
-    def reserve_now(self, charges: Sequence[Charge]) -> Admission:
+    def reserve_now(self, batch: Batch) -> Admission:
         self._drop_expired()
         counters = self._counters
+        group, buckets, needs = batch.counters, batch.buckets, batch.needs
+        keys, spans, limits = group.keys, group.spans, group.limits
+        found = [counters.get(key) for key in keys]
         used: list[int] = []
+        oldest: list[int | None] = []  # before this request's amounts (see below)
         refused: list[int] = []
         frees: list[int | None] = []
         admitted = True
-        for position, charge in enumerate(charges):
-            counter = counters.get(charge.key)
-            held = counter.window(charge.bucket, charge.span) if counter is not None else 0
+        for position, counter in enumerate(found):
+            held = 0
+            first = None
+            if counter is not None:  # `Counter.window` and `Counter.oldest` in one pass
+                floor = buckets[position] - spans[position]
+                for index, amount in counter.buckets.items():
+                    if index > floor:
+                        held += amount
+                        if amount and (first is None or index < first):
+                            first = index
+                if held > MAX_AMOUNT:
+                    held = MAX_AMOUNT
             used.append(held)
-            if charge.limit is not None and held + charge.need > charge.limit:
+            oldest.append(first)
+            limit = limits[position]
+            if limit is not None and held + (need := needs[position]) > limit:
                 refused.append(position)
-                excess = held + charge.need - charge.limit
-                fits_alone = charge.need <= charge.limit
-                frees.append(counter.frees(charge.bucket, charge.span, excess) if counter and fits_alone else None)
-                admitted = admitted and not charge.enforce
-        oldest: list[int | None] = []
-        for charge in charges:
-            if admitted and charge.amount:
-                self._add(charge)
-            counter = counters.get(charge.key)
-            oldest.append(counter.oldest(charge.bucket, charge.span) if counter is not None else None)
+                fits_alone = need <= limit
+                excess = held + need - limit
+                frees.append(
+                    counter.frees(buckets[position], spans[position], excess) if counter and fits_alone else None
+                )
+                admitted = admitted and (batch.dry or not group.enforced[position])
+        if admitted and not batch.dry:
+            self._add_all(batch, found, oldest)
         return Admission(admitted, tuple(used), tuple(refused), tuple(frees), tuple(oldest))
 
-    def adjust_now(self, adjustments: Sequence[Adjustment]) -> tuple[int, ...]:
-        totals: list[int] = []
-        for adjustment in adjustments:
-            counter = self._counters.get(adjustment.key)
-            if counter is None:
-                totals.append(0)
+    def _add_all(self, batch: Batch, found: list[Counter | None], oldest: list[int | None]) -> None:
+        """Add every amount of an admitted batch; `oldest` (per counter, before) becomes what it is after."""
+        counters, dirty, expiry = self._counters, self._dirty, self._expiry
+        group, buckets, expiries = batch.counters, batch.buckets, batch.expiries
+        keys, spans = group.keys, group.spans
+        for position, amount in enumerate(batch.amounts):
+            if not amount:
                 continue
-            if adjustment.delta and adjustment.bucket in counter.buckets:
-                counter.buckets[adjustment.bucket] = bounded(counter.buckets[adjustment.bucket] + adjustment.delta)
-                self._dirty.add(adjustment.key)
-            totals.append(counter.window(adjustment.bucket, adjustment.span))
-        return tuple(totals)
+            key, bucket = keys[position], buckets[position]
+            counter = found[position] or counters.get(key)  # one key twice: the first one made it
+            if counter is None:
+                counter = counters[key] = Counter()
+            held = counter.buckets
+            if bucket in held:
+                total = held[bucket] = bounded(held[bucket] + amount)
+            else:
+                floor = bucket - spans[position]
+                for index in [index for index in held if index <= floor]:
+                    del held[index]
+                total = held[bucket] = bounded(amount)
+            first = oldest[position]
+            if total and (first is None or bucket < first):
+                oldest[position] = bucket
+            elif not total and first == bucket:
+                oldest[position] = counter.oldest(bucket, spans[position])
+            expires_at = expiries[position]
+            if expires_at > counter.expires_at:
+                counter.expires_at = expires_at
+                if not math.isinf(expires_at):
+                    heapq.heappush(expiry, (expires_at, key))
+            dirty.add(key)
+        if not group.distinct:  # one counter under two positions: each reads it as it ends up
+            for position, key in enumerate(keys):
+                counter = counters.get(key)
+                oldest[position] = counter.oldest(buckets[position], spans[position]) if counter is not None else None
+
+    def adjust_now(self, settlement: Settlement) -> tuple[int, ...]:
+        group, buckets = settlement.counters, settlement.buckets
+        counters, keys = self._counters, group.keys
+        for position, delta in enumerate(settlement.deltas):
+            if delta:
+                counter = counters.get(keys[position])
+                if counter is not None:
+                    held = counter.buckets
+                    bucket = buckets[position]
+                    if bucket in held:
+                        held[bucket] = bounded(held[bucket] + delta)
+                        self._dirty.add(keys[position])
+        if not settlement.watched:
+            return ()
+        spans = group.spans
+        return tuple(
+            counter.window(buckets[position], spans[position])
+            if (counter := counters.get(keys[position])) is not None
+            else 0
+            for position in settlement.watched
+        )
 
     def read_now(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         self._drop_expired()
@@ -156,24 +214,6 @@ class MemoryLimitState:
                 heapq.heappush(self._expiry, (expires_at, key))
 
     # --- internals ------------------------------------------------------------------------------
-
-    def _add(self, charge: Charge) -> None:
-        counter = self._counters.get(charge.key)
-        if counter is None:
-            counter = self._counters[charge.key] = Counter()
-        buckets = counter.buckets
-        if charge.bucket in buckets:
-            buckets[charge.bucket] = bounded(buckets[charge.bucket] + charge.amount)
-        else:
-            floor = charge.bucket - charge.span
-            for index in [index for index in buckets if index <= floor]:
-                del buckets[index]
-            buckets[charge.bucket] = bounded(charge.amount)
-        if charge.expires_at > counter.expires_at:
-            counter.expires_at = charge.expires_at
-            if not math.isinf(charge.expires_at):
-                heapq.heappush(self._expiry, (charge.expires_at, charge.key))
-        self._dirty.add(charge.key)
 
     def _drop_expired(self) -> None:
         expiry = self._expiry

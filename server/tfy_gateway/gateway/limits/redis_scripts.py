@@ -8,8 +8,9 @@ a merge) is written with '%.0f', exact up to 2**53. Sums are Lua doubles, exact 
 budget in nano-USD), and every bucket and window total is kept within [0, MAX_AMOUNT] (`bounds`), so
 a reply never overflows Redis's int64 conversion.
 
-Per counter, a reserve runs three commands (HGETALL, HINCRBY or HSET, PEXPIREAT or PERSIST; HDELs
-when a new bucket pushes old ones out) and a settlement two (HGETALL, and HINCRBY unless its delta
+Per counter, a reserve runs two commands (HGETALL, HINCRBY) when its bucket is already held and its
+expiry is the bucket's (the limiter's), else three (HGETALL, HINCRBY or HSET, PEXPIREAT or PERSIST;
+HDELs when a new bucket pushes old ones out); a settlement two (HGETALL, and HINCRBY unless its delta
 is 0). A reservation adds one marker key, `#hold:<ticket>` (one SET NX at reserve, one DEL at
 settle): it tells a script that ran after its caller gave up from one that never ran (`CANCEL`), and
 makes a settlement sent twice count once.
@@ -39,13 +40,21 @@ local function load(key)
   local c = cache[key]
   if c == nil then
     local flat = redis.call('HGETALL', key)
-    c = {amounts = {}, names = {}, exists = #flat > 0, stray = {}}
+    local amounts, names = {}, {}
+    -- stray: the buckets whose stored value is out of range (written before the bounds), or false
+    -- for none: the next write replaces such a value, never adds to it
+    c = {amounts = amounts, names = names, exists = #flat > 0, stray = false}
     for i = 1, #flat, 2 do
-      local index, stored = tonumber(flat[i]), tonumber(flat[i + 1])
-      c.amounts[index] = clamp(stored)
-      c.names[index] = flat[i]
-      -- out of range (written before the bounds): the next write replaces it, never adds to it
-      if c.amounts[index] ~= stored then c.stray[index] = true end
+      local name = flat[i]
+      local index, stored = tonumber(name), tonumber(flat[i + 1])
+      names[index] = name
+      if stored ~= nil and stored >= 0 and stored <= MAX then  -- false for NaN
+        amounts[index] = stored
+      else
+        amounts[index] = clamp(stored)
+        if not c.stray then c.stray = {} end
+        c.stray[index] = true
+      end
     end
     cache[key] = c
   end
@@ -69,9 +78,9 @@ local function add(key, c, bucket, raw)
   local current = c.amounts[bucket]
   if delta == 0 or current == nil then return end
   local wanted = current + delta
-  if wanted < 0 or wanted > MAX or c.stray[bucket] then
+  if wanted < 0 or wanted > MAX or (c.stray and c.stray[bucket]) then
     c.amounts[bucket] = clamp(wanted)
-    c.stray[bucket] = nil
+    if c.stray then c.stray[bucket] = nil end
     redis.call('HSET', key, c.names[bucket], digits(c.amounts[bucket]))
   else
     c.amounts[bucket] = redis.call('HINCRBY', key, c.names[bucket], raw)
@@ -83,8 +92,11 @@ RESERVE = (
     _LOAD
     + """
 -- KEYS: one counter per charge, then the reservation's hold marker when ARGV[1] is not ''.
--- ARGV[1]: the marker's time to live in ms ('' = no marker: a dry run). Then 7 per charge: bucket,
--- span, amount, need, limit ('' = none), enforce ('1'/'0'), expires_at in ms ('inf' = never).
+-- ARGV[1]: the marker's time to live in ms ('' = no marker). ARGV[2]: '1' when each counter's
+-- expiry is a function of its bucket (the limiter's: a bucket stops counting at a fixed time), so
+-- a bucket already held needs no new expiry; '' for any expiries. Then 5 per counter: bucket, span,
+-- limit ('' = none), enforce ('1'/'0'), expires_at in ms ('inf' = never): the same for every
+-- request of a plan within one sub-bucket. Then the n amounts, then the n needs: the request's own.
 -- Returns {admitted, used[], refused[] (0-based), frees[] (false = none), oldest[] (false = empty)};
 -- admitted -1, holding nothing, when the marker is already there: its caller gave up and cancelled
 -- it before this script got to run.
@@ -95,17 +107,29 @@ if ARGV[1] ~= '' then
   n = n - 1
   if not redis.call('SET', marker, 'held', 'NX', 'PX', ARGV[1]) then return {-1, {}, {}, {}, {}} end
 end
+local fixed = ARGV[2] == '1'
 local used, refused, frees, oldest = {}, {}, {}, {}
+local buckets, floors = {}, {}
 local admitted = 1
 for i = 1, n do
-  local a = 1 + (i - 1) * 7
-  local bucket, span, need = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 4])
+  local a = 2 + (i - 1) * 5
+  local bucket = tonumber(ARGV[a + 1])
+  local floor = bucket - tonumber(ARGV[a + 2])
+  buckets[i], floors[i] = bucket, floor
   local c = load(KEYS[i])
-  local floor = bucket - span
-  local held = window(c, floor)
+  -- the window's total and its oldest bucket holding something, in one pass
+  local held, found = 0, false
+  for index, amount in pairs(c.amounts) do
+    if index > floor then
+      held = held + amount
+      if amount ~= 0 and (found == false or index < found) then found = index end
+    end
+  end
+  if held > MAX then held = MAX end
   used[i] = held
-  if ARGV[a + 5] ~= '' then
-    local limit = tonumber(ARGV[a + 5])
+  oldest[i] = found
+  if ARGV[a + 3] ~= '' then
+    local limit, need = tonumber(ARGV[a + 3]), tonumber(ARGV[2 + 6 * n + i])
     if held + need > limit then
       refused[#refused + 1] = i - 1
       local free = false
@@ -126,33 +150,43 @@ for i = 1, n do
         end
       end
       frees[#frees + 1] = free
-      if ARGV[a + 6] == '1' then admitted = 0 end
+      if ARGV[a + 4] == '1' then admitted = 0 end
     end
   end
 end
+local function first(c, floor)
+  local found = false
+  for index, held in pairs(c.amounts) do
+    if held ~= 0 and index > floor and (found == false or index < found) then found = index end
+  end
+  return found
+end
+local seen = {}
 for i = 1, n do
-  local a = 1 + (i - 1) * 7
   local key = KEYS[i]
-  local bucket, span, given = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local c = cache[key]
+  local raw = ARGV[2 + 5 * n + i]
+  local given = tonumber(raw)
   local amount = clamp(given)
-  local floor = bucket - span
-  local c = load(key)
   if admitted == 1 and amount ~= 0 then
+    local a = 2 + (i - 1) * 5
+    local bucket, floor = buckets[i], floors[i]
     local existed = c.exists
     local current = c.amounts[bucket]
+    local stray = c.stray and c.stray[bucket]
     if current ~= nil then
-      if amount == given and current + amount <= MAX and not c.stray[bucket] then
+      if amount == given and current + amount <= MAX and not stray then
         c.amounts[bucket] = current + amount
-        redis.call('HINCRBY', key, c.names[bucket], ARGV[a + 3])
+        redis.call('HINCRBY', key, c.names[bucket], raw)
       else
         c.amounts[bucket] = clamp(current + amount)
-        c.stray[bucket] = nil
+        if stray then c.stray[bucket] = nil end
         redis.call('HSET', key, c.names[bucket], digits(c.amounts[bucket]))
       end
     else
       c.amounts[bucket] = amount
       c.names[bucket] = ARGV[a + 1]
-      redis.call('HSET', key, ARGV[a + 1], amount == given and ARGV[a + 3] or digits(amount))
+      redis.call('HSET', key, ARGV[a + 1], amount == given and raw or digits(amount))
       local stale = {}
       for index, name in pairs(c.names) do
         if index <= floor then stale[#stale + 1] = index end
@@ -164,20 +198,27 @@ for i = 1, n do
       end
     end
     c.exists = next(c.names) ~= nil
-    local expires = ARGV[a + 7]
-    if expires == 'inf' then
+    local expires = ARGV[a + 5]
+    if current ~= nil and fixed then
+      -- the bucket was held: its expiry, the same as this one, was set when it was first charged
+    elseif expires == 'inf' then
       redis.call('PERSIST', key)
     elseif existed then
       redis.call('PEXPIREAT', key, expires, 'GT')  -- a key without expiry counts as later
     else
       redis.call('PEXPIREAT', key, expires)
     end
+    -- the oldest bucket holding something, now: this one if it is older (stale ones never counted)
+    local total = c.amounts[bucket]
+    if total ~= 0 and (oldest[i] == false or bucket < oldest[i]) then
+      oldest[i] = bucket
+    elseif total == 0 and oldest[i] == bucket then
+      oldest[i] = first(c, floor)
+    end
   end
-  local found = false
-  for index, held in pairs(c.amounts) do
-    if held ~= 0 and index > floor and (found == false or index < found) then found = index end
-  end
-  oldest[i] = found
+  -- a counter under two positions: the later one reads it after the earlier ones' amounts
+  if seen[key] then oldest[i] = first(c, floors[i]) end
+  seen[key] = true
 end
 if marker and admitted == 0 then redis.call('DEL', marker) end  -- refused: nothing held
 return {admitted, used, refused, frees, oldest}

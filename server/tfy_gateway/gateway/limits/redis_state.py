@@ -30,7 +30,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from redis.commands.core import AsyncScript
 
@@ -38,7 +38,7 @@ from tfy_gateway.gateway.limits import redis_scripts
 from tfy_gateway.gateway.limits.bounds import bounded
 from tfy_gateway.gateway.limits.reconcile import Reconciler, Unsettled
 from tfy_gateway.gateway.limits.redis_batch import ScriptBatcher
-from tfy_gateway.gateway.limits.state import Adjustment, Admission, Charge, Probe
+from tfy_gateway.gateway.limits.state import Adjustment, Admission, Batch, Counters, Probe, Settlement
 from tfy_gateway.gateway.shared.redis import RedisLink, StateStoreDown, escape_glob
 
 SCAN_BATCH = 500
@@ -54,6 +54,25 @@ def limits_prefix(prefix: str) -> str:
 
 def _expiry(expires_at: float) -> str:
     return "inf" if math.isinf(expires_at) else str(math.ceil(expires_at * 1000))
+
+
+class _Prepared(NamedTuple):
+    """What `RedisLimitState` sends for one `Counters` at one set of buckets, but the amounts."""
+
+    prefix: str
+    buckets: object
+    keys: list[str]
+    static: list[str | int]
+
+
+def _static(counters: Counters, batch: Batch, *, dry: bool) -> list[str | int]:
+    """Per counter: bucket, span, limit ('' = none), enforce ('1'/'0'; '0' for a dry run), expiry."""
+    args: list[str | int] = []
+    for bucket, span, limit, enforce, expires_at in zip(
+        batch.buckets, counters.spans, counters.limits, counters.enforced, batch.expiries, strict=True
+    ):
+        args += (bucket, span, "" if limit is None else limit, "1" if enforce and not dry else "0", _expiry(expires_at))
+    return args
 
 
 class RedisLimitState:
@@ -76,24 +95,24 @@ class RedisLimitState:
         self.reconciler = Reconciler(self._reconcile)
         link.on_recovery(self.reconciler.kick)
 
-    async def reserve(self, charges: Sequence[Charge]) -> Admission:
-        if not charges:
+    async def reserve(self, batch: Batch) -> Admission:
+        counters = batch.counters
+        if not counters.keys:
             return Admission(True, ())
-        prefix = self.prefix
-        keys = [prefix + charge.key for charge in charges]
-        args: list[str | int] = [""]
-        holds = False
-        for charge in charges:
-            limit = "" if charge.limit is None else charge.limit
-            args += (charge.bucket, charge.span, charge.amount, charge.need, limit, int(charge.enforce))
-            args.append(_expiry(charge.expires_at))
-            holds = holds or charge.amount != 0
+        keys, static = self._prepared(batch)
+        fixed = "1" if counters.fixed_expiry else ""
+        holds = not batch.dry and any(batch.amounts)
         ticket = on_lost = None
+        args: list[str | int]
         if holds:  # a reservation that holds anything gets a ticket, its hold marker the last key
             ticket = f"{self._run_id}.{next(self._tickets)}"
-            args[0] = MARKER_TTL_MS
-            keys.append(self._markers + ticket)
-            on_lost = partial(self._given_up, ticket, charges)
+            keys = [*keys, self._markers + ticket]
+            args = [MARKER_TTL_MS, fixed, *static, *batch.amounts, *batch.needs]
+            on_lost = partial(self._given_up, ticket, batch)
+        elif batch.dry:  # checked only: nothing added, nothing refused
+            args = ["", fixed, *_static(counters, batch, dry=True), *(0 for _ in keys), *batch.needs]
+        else:
+            args = ["", fixed, *static, *batch.amounts, *batch.needs]
         reply = await self._run("reserve", self._reserve, keys, args, on_lost=on_lost)
         admitted, used, refused, frees, oldest = reply
         if admitted == -1:  # only seen by a caller that gave up meanwhile
@@ -101,24 +120,57 @@ class RedisLimitState:
         held = ticket if admitted else None
         return Admission(bool(admitted), tuple(used), tuple(refused), tuple(frees), tuple(oldest), held)
 
-    async def adjust(self, adjustments: Sequence[Adjustment], ticket: str | None = None) -> tuple[int, ...]:
+    def _prepared(self, batch: Batch) -> tuple[list[str], list[str | int]]:
+        """The counters' keys and their arguments but the amounts, built once per `Counters` and
+        buckets (a plan's, for every request until its next sub-bucket starts)."""
+        counters = batch.counters
+        known = counters.prepared
+        if isinstance(known, _Prepared) and known.prefix is self.prefix and known.buckets is batch.buckets:
+            return known.keys, known.static
+        keys = [self.prefix + key for key in counters.keys]
+        static = _static(counters, batch, dry=False)
+        counters.prepared = _Prepared(self.prefix, batch.buckets, keys, static)
+        return keys, static
+
+    async def adjust(self, settlement: Settlement, ticket: str | None = None) -> tuple[int, ...]:
         """With a ticket, also when there is nothing to correct: the settlement deletes the marker."""
-        if not adjustments and ticket is None:
+        watched = settlement.watched
+        sent = [i for i, delta in enumerate(settlement.deltas) if delta or i in watched]
+        if not sent and ticket is None:
             return ()
+        counters, buckets, deltas = settlement.counters, settlement.buckets, settlement.deltas
+        known = counters.prepared  # the keys its reservation prepared (the same Counters)
+        if isinstance(known, _Prepared) and known.prefix is self.prefix:
+            prefixed = known.keys
+            keys = [prefixed[i] for i in sent]
+        else:
+            keys = [self.prefix + counters.keys[i] for i in sent]
+        spans = counters.spans
+        args: list[str | int] = ["1" if ticket is not None else ""]
+        for i in sent:
+            args += (buckets[i], spans[i], deltas[i])
+        if ticket is not None:
+            keys.append(self._marker(ticket))
         try:
-            return await self._settle(tuple(adjustments), ticket)
+            totals = await self._run("adjust", self._adjust, keys, args)
         except BaseException:
             if ticket is not None:  # perhaps not applied: again once Redis answers (it counts once)
-                self.reconciler.settle(ticket, tuple(adjustments))
+                self.reconciler.settle(ticket, settlement.adjustments())
             raise
+        return tuple(totals[sent.index(position)] for position in watched)
 
     async def stop(self) -> None:
         """Finish a reconciliation under way (bounded by Redis's timeout per call)."""
         await self.reconciler.stop()
 
-    def _given_up(self, ticket: str, charges: Sequence[Charge]) -> None:
+    def _given_up(self, ticket: str, batch: Batch) -> None:
         """A reservation went out and its caller gave up: give it back once Redis answers."""
-        undo = tuple(Adjustment(c.key, c.bucket, c.span, -bounded(c.amount)) for c in charges if c.amount)
+        counters = batch.counters
+        undo = tuple(
+            Adjustment(counters.keys[i], batch.buckets[i], counters.spans[i], -bounded(amount))
+            for i, amount in enumerate(batch.amounts)
+            if amount
+        )
         self.reconciler.cancel(ticket, undo)
 
     def _marker(self, ticket: str) -> str:
@@ -127,7 +179,8 @@ class RedisLimitState:
         return f"{self._markers}{ticket}"
 
     async def _settle(self, adjustments: tuple[Adjustment, ...], ticket: str | None) -> tuple[int, ...]:
-        keys = [self.prefix + adjustment.key for adjustment in adjustments]
+        prefix = self.prefix
+        keys = [prefix + adjustment.key for adjustment in adjustments]
         args: list[str | int] = ["1" if ticket is not None else ""]
         for adjustment in adjustments:
             args += (adjustment.bucket, adjustment.span, adjustment.delta)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from tfy_gateway.gateway.applied import AppliedRule, Headroom, budgets_of, rate_limit_of
 from tfy_gateway.gateway.limits.budgets import BudgetRule
+from tfy_gateway.gateway.limits.plan import CounterPlan, HoldKind
 from tfy_gateway.gateway.limits.scope import Entity
 
-HoldKind = Literal["requests", "tokens", "cost"]
+__all__ = ["Hold", "HoldKind", "Reservation"]
 
 
 class Hold(NamedTuple):
@@ -24,20 +25,55 @@ class Hold(NamedTuple):
     entity: Entity = ()
 
 
-@dataclass(frozen=True, slots=True)
 class Reservation:
     """The counters a request was admitted against, the amounts held on each, and the rules that
-    applied (for `x-tfy-applied-configurations` and the request log)."""
+    applied (for `x-tfy-applied-configurations` and the request log).
 
-    holds: tuple[Hold, ...] = ()
-    applied: tuple[AppliedRule, ...] = ()
-    headroom: tuple[Headroom, ...] = ()
-    # Rules in audit mode that would have refused the request.
-    would_block: tuple[AppliedRule, ...] = ()
-    # The (input, output) tokens held as its estimate, when a token or cost hold needed one.
-    estimate: tuple[int, int] | None = None
-    # The state store's name for the holds (a shared store's settlement names it), or None.
-    ticket: str | None = None
+    The counters are the request's plan (shared by every request of its shape) and the buckets of
+    its admission (shared too, within one sub-bucket of time); only `amounts` is the request's own.
+    `holds` describes them one by one, for reading."""
+
+    __slots__ = ("_holds", "amounts", "applied", "buckets", "estimate", "headroom", "plan", "ticket", "would_block")
+
+    def __init__(
+        self,
+        holds: Sequence[Any] = (),
+        applied: tuple[AppliedRule, ...] = (),
+        headroom: tuple[Headroom, ...] = (),
+        would_block: tuple[AppliedRule, ...] = (),
+        estimate: tuple[int, int] | None = None,
+        ticket: str | None = None,
+        *,
+        plan: CounterPlan | None = None,
+        buckets: Sequence[int] = (),
+        amounts: Sequence[int] = (),
+    ) -> None:
+        self._holds = tuple(holds)
+        self.applied = applied
+        self.headroom = headroom
+        # Rules in audit mode that would have refused the request.
+        self.would_block = would_block
+        # The (input, output) tokens held as its estimate, when a token or cost hold needed one.
+        self.estimate = estimate
+        # The state store's name for the holds (a shared store's settlement names it), or None.
+        self.ticket = ticket
+        self.plan = plan
+        self.buckets = buckets
+        self.amounts = amounts
+
+    @property
+    def holds(self) -> tuple[Hold, ...]:
+        plan = self.plan
+        if plan is None:
+            return self._holds
+        counters = plan.counters
+        return tuple(
+            Hold(key, bucket, span, amount, kind, budget, entity)
+            for key, bucket, span, amount, kind, budget, entity in zip(
+                counters.keys, self.buckets, counters.spans, self.amounts, plan.kinds, plan.budgets, plan.entities,
+                strict=True,
+            )
+        )  # fmt: skip
 
     @property
     def rate_limit(self) -> AppliedRule | None:
