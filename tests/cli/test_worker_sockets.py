@@ -59,3 +59,16 @@ def test_connections_are_spread_over_the_workers_listeners_and_none_go_to_the_su
     finally:
         for sock in (held, *listeners, *clients):
             sock.close()
+
+
+def test_a_port_already_served_is_refused_not_shared() -> None:
+    held = supervisor_socket("127.0.0.1", 0)
+    port = held.getsockname()[1]
+    listener = sent_to_a_worker(held)
+    try:
+        listener.listen(8)
+        with pytest.raises(OSError):  # another gateway started on the same port, by the same user
+            supervisor_socket("127.0.0.1", port)
+    finally:
+        held.close()
+        listener.close()

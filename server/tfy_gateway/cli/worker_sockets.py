@@ -12,8 +12,8 @@ How: uvicorn's supervisor gives its sockets to the workers by pickling them (wor
 with multiprocessing's spawn). `ReusePortSocket` pickles as "a new SO_REUSEPORT socket bound to this
 address", so each worker (and each worker restarted later) unpickles a socket of its own, which
 uvicorn's server then listens on and closes as before. The supervisor's socket, bound with
-SO_REUSEPORT but never listening, holds the port (a port in use fails at start, in the supervisor)
-and is handed no connection: only listening sockets share them. Elsewhere than Linux (no such
+SO_REUSEPORT but never listening, holds the port and is handed no connection (only listening sockets
+share them); a port already in use, even by a gateway of the same user, fails at start as before. Elsewhere than Linux (no such
 spreading) the one shared socket stays.
 """
 
@@ -58,6 +58,12 @@ class ReusePortSocket(socket.socket):
 def supervisor_socket(host: str, port: int) -> ReusePortSocket:
     """The port held for the workers (port 0: the one the kernel picked, the same for every worker)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP) as probe:
+        # Without SO_REUSEPORT, as uvicorn binds: a port already served (another gateway started on
+        # it, by the same user too) is refused here rather than joined and its connections shared.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]
     held = bind_reuse_port(family, host, port)
     sock = ReusePortSocket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=held.detach())
     shown = f"[{host}]" if family == socket.AF_INET6 else host
