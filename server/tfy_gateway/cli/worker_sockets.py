@@ -13,8 +13,8 @@ with multiprocessing's spawn). `ReusePortSocket` pickles as "a new SO_REUSEPORT 
 address", so each worker (and each worker restarted later) unpickles a socket of its own, which
 uvicorn's server then listens on and closes as before. The supervisor's socket, bound with
 SO_REUSEPORT but never listening, holds the port and is handed no connection (only listening sockets
-share them); a port already in use, even by a gateway of the same user, fails at start as before. Elsewhere than Linux (no such
-spreading) the one shared socket stays.
+share them); a port already in use, even by a gateway of the same user, fails at start as before.
+Elsewhere than Linux (no such spreading) the one shared socket stays.
 """
 
 from __future__ import annotations
