@@ -13,6 +13,7 @@ from typing import Any
 
 from tfy_gateway.gateway.applied import budgets_of, rate_limit_of
 from tfy_gateway.gateway.data_plane.context import RequestContext
+from tfy_gateway.gateway.data_plane.request_series import ClientKey, RequestSeries, SeriesLabels
 from tfy_gateway.gateway.identities import EVERYONE_TEAM
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.observability.genai import error_type, operation, provider_name
@@ -120,20 +121,31 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     # A stream that failed midway, or an answer a guardrail withheld, still consumed tokens: priced too.
     cost = request.cost if status < 400 or request.response_started or request.answer_discarded else None
 
-    metrics.child(metrics.requests, endpoint, model_label, str(status)).inc()
-    metrics.child(metrics.latency, endpoint, model_label).observe(elapsed)
     error = request.error
-    if status >= 400:
-        metrics.child(metrics.errors, endpoint, model_label, error.origin if error else "gateway").inc()
-    if request.ttft_s is not None and served:
-        metrics.child(metrics.ttft, served).observe(request.ttft_s)
-    if not request.stream and status < 400 and request.result is not None:
-        metrics.child(metrics.overhead, endpoint).observe(max(elapsed - request.provider_s, 0.0))
-    if usage is not None and served:
-        metrics.child(metrics.tokens, served, "prompt").inc(usage.prompt_tokens)
-        metrics.child(metrics.tokens, served, "completion").inc(usage.completion_tokens)
-        if cost:
-            metrics.child(metrics.cost, served).inc(cost)
+    result = request.result
+    # Every upstream call and its status (the last one's is the request's own when the router never
+    # returned, e.g. the client left mid-call); the tries metric counts only the last of those then.
+    calls = tuple(result.tries) if result is not None else tuple((target, status) for target in request.targets_tried)
+    failed = status >= 400
+    shape = (
+        endpoint,
+        model_label,
+        status,
+        (error.origin if error else "gateway") if failed else None,
+        error_type(status, error) if failed else "",
+        served,
+        not request.stream and not failed and result is not None,
+        usage is not None,
+        bool(cost),
+        request.ttft_s is not None,
+        calls,
+        result is not None,
+    )
+    series = metrics.shapes.get(request.config, shape)
+    if series is None:
+        series = _series(request, metrics, shape, calls)
+        metrics.shapes.put(shape, series)
+    series.observe(elapsed, request.provider_s, request.ttft_s, usage, cost, request.attempt_s)
     report = request.guardrails
     if report is not None:
         for check in report.checks:
@@ -142,9 +154,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
                 metrics.child(metrics.guardrail_blocks, check.guardrail, check.stage).inc()
             if check.result != "skipped":
                 metrics.child(metrics.guardrail_latency, check.guardrail).observe(check.latency_ms / 1000)
-    tries = request.result.tries if request.result is not None else [(t, status) for t in request.targets_tried[-1:]]
-    for target, try_status in tries:
-        metrics.child(metrics.upstream_tries, _target_label(request, target), str(try_status)).inc()
+    tries = calls if result is not None else calls[-1:]
 
     principal = request.principal
     plan = request.plan
@@ -183,5 +193,39 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             guardrails=[check.to_dict() for check in report.checks] if report is not None else [],
         )
     )
-    _genai(request, metrics, elapsed)
     return elapsed
+
+
+def _series(
+    request: RequestContext, metrics: GatewayMetrics, shape: tuple[Any, ...], calls: tuple[tuple[str, int], ...]
+) -> RequestSeries:
+    """The series a request of `shape` writes, with the labels `_genai` gives them."""
+    catalog = request.config.catalog.entries
+    labelled = calls if request.result is not None else calls[-1:]
+    operation_name = operation(request.endpoint.name)
+    client: list[ClientKey | None] = []
+    for target, outcome in calls:
+        entry = catalog.get(target)
+        failed = str(outcome) if outcome >= 400 else ""
+        client.append(None if entry is None else (operation_name, provider_name(entry.provider), target, failed))
+    served = request.served.target if request.served is not None else None
+    entry = catalog.get(served) if served is not None else None
+    tries = tuple((_target_label(request, target), status) for target, status in labelled)
+    endpoint, model, status, origin, genai_error, _, overhead, usage, cost, ttft = shape[:10]
+    provider = provider_name(entry.provider) if entry else None
+    labels = SeriesLabels(
+        endpoint,
+        model,
+        status,
+        origin,
+        genai_error,
+        served,
+        overhead,
+        usage,
+        cost,
+        ttft,
+        tries,
+        tuple(client),
+        provider,
+    )
+    return RequestSeries(metrics, labels, operation_name)
