@@ -153,8 +153,12 @@ class Pipeline:
         validate(ctx.endpoint, ctx.body)
         ctx.model = model = ctx.body["model"]
         ctx.options = options = parse_options(headers)
-        request = RouteRequest(model, principal.subjects, options.metadata, routing_headers(headers))
-        plan = plane.router.plan(ctx.config.routing, request)
+        routing = ctx.config.routing
+        # A model no rule can route needs no description of the request (subjects, metadata, headers).
+        plan = plane.router.unrouted(routing, model)
+        if plan is None:
+            request = RouteRequest(model, principal.subjects, options.metadata, routing_headers(headers))
+            plan = plane.router.plan(routing, request)
         if plan.rule_id is None and ctx.config.catalog.get(model) is None:
             raise model_not_found(model)
         ctx.plan = authorized_plan(plan, ctx.config.access, principal)
