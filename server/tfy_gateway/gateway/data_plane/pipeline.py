@@ -39,7 +39,6 @@ from tfy_gateway.gateway.data_plane.asgi import (
     Send,
     read_body,
     send_bytes,
-    unless_disconnected,
 )
 from tfy_gateway.gateway.data_plane.context import CLIENT_CLOSED, RequestContext
 from tfy_gateway.gateway.data_plane.deadlines import deadlines, gateway_deadlines
@@ -111,7 +110,7 @@ class Pipeline:
         metrics.in_flight.inc()
         try:
             await self._admit()
-            await unless_disconnected(self.receive, self._route_and_respond(), self._is_complete, loop=self.plane.loop)
+            await self.plane.disconnects.run(self.receive, self._route_and_respond(), self._is_complete)
         except ApiError as exc:
             await self._fail(exc)
         except ClientGone:
