@@ -28,10 +28,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("tfy_gateway.serve")
 SEED_TIMEOUT_S = 120.0
-WARM_AFTER_S = 0.5
-"""How long after the gateway is ready its upstream client (aiohttp, about a sixth of start-up when
-imported) starts loading in a worker thread: late enough not to compete with the first control-plane
-requests, early enough that the first model call rarely waits for it."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -115,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tfy_gateway.cli._state_files import prepare_state_files
     from tfy_gateway.gateway import create_app
+    from tfy_gateway.gateway.app import WARM_UPSTREAM_AFTER_S
 
     given = {name: getattr(args, name) for name in GatewaySettings.model_fields if hasattr(args, name)}
     try:
@@ -147,37 +144,13 @@ def run(args: argparse.Namespace) -> int:
             logging.getLogger("httpx").setLevel(logging.WARNING)  # the seeding's requests are not news
             offline = stack.enter_context(OfflineProviders())
             settings = settings.model_copy(update={"offline_upstream": offline.url})
-        app = create_app(settings, tune_gc=True)
+        app = create_app(settings, tune_gc=True, warm_upstream_after=WARM_UPSTREAM_AFTER_S)
         config = uvicorn.Config(app, **_uvicorn_options(settings, args))
-        server = _warming_server(config, app)
+        server = uvicorn.Server(config)
         if offline is not None:
             threading.Thread(target=_seed_when_up, args=(server, settings, offline), daemon=True).start()
         server.run()  # handles SIGINT and SIGTERM: stops accepting, drains, runs the lifespan shutdown
     return 0 if server.started else 1
-
-
-def _warming_server(config: Any, app: Any) -> Any:
-    """A uvicorn server that, once serving, has the data plane build its upstream client in the
-    background (`DeferredTransport.warm`) after WARM_AFTER_S, instead of on the first model call."""
-    import asyncio
-
-    import uvicorn
-
-    class WarmingServer(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets=sockets)
-            if self.started:
-                asyncio.get_running_loop().call_later(WARM_AFTER_S, warm_upstream_client, app)
-
-    return WarmingServer(config)
-
-
-def warm_upstream_client(app: Any) -> None:
-    """Start building the data plane's upstream client if it is built on first use and not yet."""
-    plane = getattr(app.state, "data_plane", None)
-    warm = getattr(getattr(plane, "transport", None), "warm", None)
-    if warm is not None:
-        warm()
 
 
 def _run_workers(settings: GatewaySettings, args: argparse.Namespace) -> int:
