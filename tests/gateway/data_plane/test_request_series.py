@@ -7,6 +7,7 @@ series afresh: a shape met before never writes a series the new request would no
 
 from __future__ import annotations
 
+from tests.gateway.data_plane.conftest import DataPlane
 from tfy_gateway.gateway.config import CompiledConfig
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
@@ -17,8 +18,6 @@ from tfy_gateway.gateway.providers import Usage
 from tfy_gateway.gateway.request_logs import LogRecord
 from tfy_gateway.gateway.routing import Attempt, Outcome, PlanResult
 from tfy_gateway.gateway.tallies import ShapeCache
-
-from tests.gateway.data_plane.conftest import DataPlane
 
 SERVED = "fake/gpt-4o"
 

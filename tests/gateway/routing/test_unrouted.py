@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tfy_gateway.gateway.routing import RouteRequest
-
 from tests.gateway.routing.conftest import RouterUnderTest
+from tfy_gateway.gateway.routing import RouteRequest
 
 
 def rules(*rules: dict[str, Any]) -> dict[str, Any]:
