@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from compare import litellm, loadgen, procstat, profile, report, systems  # noqa: E402
+from compare import litellm, loadgen, procstat, profile, report, stream_slices, systems  # noqa: E402
 from compare.processes import StartError, free_port  # noqa: E402
 
 DEFAULT_RESULTS = REPO / "bench-results"
@@ -58,6 +58,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--seconds", type=float, default=5.0, help="per chat run (default 5)")
     parser.add_argument("--stream-seconds", type=float, default=3.0, help="per stream run (default 3)")
+    parser.add_argument(
+        "--stream-slices",
+        type=int,
+        default=6,
+        help="each stream run cut into this many slices, the systems' slices alternating (default 6)",
+    )
     parser.add_argument("--soak-seconds", type=float, default=120.0, help="fixed-rate RSS soak length (default 120)")
     parser.add_argument("--soak-rate", type=float, default=200.0, help="soak requests per second (default 200)")
     parser.add_argument("--soak-systems", default="gateway-all", help="systems soaked (default gateway-all)")
@@ -97,8 +103,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--levels and --stream-levels take comma-separated integers, e.g. 1,32,256")
     if not args.level_list or min(args.level_list + args.stream_level_list) < 1:
         parser.error("--levels needs at least one level, and every level must be >= 1")
-    if args.rounds < 1 or args.seconds <= 0 or args.stream_seconds <= 0 or args.workers < 1:
-        parser.error("--rounds and --workers must be >= 1, --seconds and --stream-seconds > 0")
+    if args.rounds < 1 or args.seconds <= 0 or args.stream_seconds <= 0 or args.workers < 1 or args.stream_slices < 1:
+        parser.error("--rounds, --workers and --stream-slices must be >= 1, --seconds and --stream-seconds > 0")
     args.gateway_source = args.gateway_source.resolve()
     if not (args.gateway_source / "tfy_gateway" / "__init__.py").is_file():
         parser.error(
@@ -119,8 +125,6 @@ def measure(
     concurrency: int,
     seconds: float,
     generator: str,
-    *,
-    stream: bool = False,
 ) -> dict[str, Any]:
     """One run against one system: the load's figures plus the server tree's CPU and RSS over it."""
     pids = procstat.tree(server.pid)
@@ -129,9 +133,7 @@ def measure(
     row: dict[str, Any] = {"system": system, "concurrency": concurrency, "failure": None}
     with procstat.RssSampler(server.pid) as sampler:
         try:
-            if stream:
-                run = loadgen.run_python(server.target, concurrency, seconds, stream=True)
-            elif generator == "wrk":
+            if generator == "wrk":
                 run = loadgen.run_wrk(server.target, concurrency, seconds)
             else:
                 run = loadgen.run_python(server.target, concurrency, seconds)
@@ -231,7 +233,8 @@ def interleaved_rounds(
     every other round (A B C, C B A, ...): a system measured right after another one reads a few percent
     higher or lower than in the opposite order (two gateway-bare builds, 8 rounds each way: +24 µs per
     request between them in one order, -5 µs in the other), and alternating cancels that out of the
-    medians and ratios over an even number of rounds."""
+    medians and ratios over an even number of rounds. A round's streams alternate the systems in
+    slices of its stream run (compare/stream_slices.py)."""
     chat_rows: list[dict[str, Any]] = []
     stream_rows: list[dict[str, Any]] = []
     for round_ in range(args.rounds):
@@ -240,10 +243,10 @@ def interleaved_rounds(
             for name, server in in_turn:
                 log(f"round {round_ + 1}/{args.rounds} chat c={level} {name}")
                 chat_rows.append({"round": round_, **measure(name, server, level, args.seconds, args.load_generator)})
+        streaming = [(n, s) for n, s in in_turn if s.streams]
         for level in args.stream_level_list:
-            for name, server in ((n, s) for n, s in in_turn if s.streams):
-                log(f"round {round_ + 1}/{args.rounds} stream c={level} {name}")
-                row = measure(name, server, level, args.stream_seconds, "python", stream=True)
+            log(f"round {round_ + 1}/{args.rounds} stream c={level}: {args.stream_slices} slices per system")
+            for row in stream_slices.measure_streams(streaming, level, args.stream_seconds, args.stream_slices):
                 stream_rows.append({"round": round_, **row})
     return chat_rows, stream_rows
 
@@ -300,6 +303,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rounds": args.rounds,
             "seconds": args.seconds,
             "stream_seconds": args.stream_seconds,
+            "stream_slices": args.stream_slices,
             "levels": args.level_list,
             "stream_levels": args.stream_level_list,
             "upstream_stream": {"chunks": args.chunks, "interval_ms": args.interval_ms},

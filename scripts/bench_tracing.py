@@ -24,6 +24,13 @@ to compare commits with. `--baseline-source DIR` adds off and on runs of another
 main's) to the same interleaved rounds, so a change is measured against its baseline under the same
 load.
 
+`--replay` is steadier still, for a change to tracing itself on a busy machine: one gateway-all request's
+trace calls are captured (what the pipeline hands to `Trace`: its reservation, attempt, answer, guardrail
+runs, the request), then replayed on the loop thread with the spans kept in memory (the least CPU per
+request over 60 batches), and the spans of 512 replayed requests are encoded as the export thread
+would (the least of 30 encodings, per request). Neither the rest of the pipeline nor the cache misses
+of a real server are in it: it ranks changes, bench_compare gives their size in a server.
+
     python scripts/bench_tracing.py [--system gateway-all] [--requests 10000] [--concurrency 32] [--rounds 3]
         [--baseline-source DIR]
 """
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -89,10 +97,13 @@ def main() -> int:
     parser.add_argument("--gateway-source", default=str(HERE.parent / "server"), help="the server/ dir to run")
     parser.add_argument("--baseline-source", help="another server/ dir: its off and on runs join the rounds")
     parser.add_argument("--own", action="store_true", help="tracing's own work: loop and export thread, c=1")
+    parser.add_argument("--replay", action="store_true", help="a captured request's trace calls and encoding only")
     parser.add_argument("--own-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.own_child:
-        print(json.dumps(asyncio.run(own_work(json.loads(args.own_child), max(1, args.requests // OWN_BATCHES)))))
+        child = json.loads(args.own_child)
+        work = replay_work if child.get("replay") else own_work
+        print(json.dumps(asyncio.run(work(child, max(1, args.requests // OWN_BATCHES)))))
         return 0
     args.profile_child = False
     with tempfile.TemporaryDirectory(prefix="tfy-tracing-") as scratch:
@@ -152,6 +163,118 @@ async def own_work(spec: dict[str, Any], batch: int) -> dict[str, Any]:
     return {"loop": min(spent), "export": export, "cpu_us_per_request": min(spent) + export}
 
 
+REPLAY_SPANS = 512
+
+
+async def replay_work(spec: dict[str, Any], batch: int) -> dict[str, Any]:
+    """One `--replay` run: capture a gateway-all request's calls into its trace, then time them replayed
+    on this thread (spans queued to a list) and the encoding of what they queued."""
+    os.environ.update(spec["env"])
+    from tfy_gateway.gateway.app import create_app
+    from tfy_gateway.gateway.observability import telemetry, tracing
+    from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
+    from tfy_gateway.gateway.settings import GatewaySettings
+
+    captured: dict[str, Any] = {}
+    trace_class, telemetry_class = tracing.SpanTrace, telemetry.Telemetry
+    originals = {name: getattr(trace_class, name) for name in ("reserve", "attempt", "guardrails", "finish")}
+    begin, attempt_answered = telemetry_class.begin, tracing.AttemptSpan.answered
+
+    def capturing_begin(self: Any, *args: Any) -> Any:
+        captured["begin"] = (self, args)
+        return begin(self, *args)
+
+    async def reserve(self: Any, check: Any, request: Any) -> Any:
+        captured["reservation"] = await originals["reserve"](self, check, request)
+        return captured["reservation"]
+
+    def attempt(self: Any, *args: Any) -> Any:
+        captured["attempt"] = args
+        return originals["attempt"](self, *args)
+
+    def answered(self: Any, answer: Any) -> None:
+        captured["answer"] = answer
+        attempt_answered(self, answer)
+
+    def guardrails(self: Any, checks: Any) -> None:
+        captured["checks"] = list(checks)
+        originals["guardrails"](self, captured["checks"])
+
+    patched = {"reserve": reserve, "attempt": attempt, "guardrails": guardrails}
+    for name, function in patched.items():
+        setattr(trace_class, name, function)
+    telemetry_class.begin = capturing_begin  # type: ignore[method-assign]
+    tracing.AttemptSpan.answered = answered  # type: ignore[method-assign]
+    replay = bench_inprocess.Replay(AiohttpTransport())
+    settings = GatewaySettings(data_dir=Path(spec["data_dir"]), admin_token=spec["token"], **spec.get("settings", {}))
+    app: Any = create_app(settings, transport=replay, tune_gc=True)
+    headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {spec['token']}".encode())]
+    if spec["system"] == "gateway-all":
+        headers.append((b"x-tfy-metadata", manifests.METADATA.encode()))
+    model = manifests.ROUTED_MODEL if spec["system"] == "gateway-all" else "bench/gpt-4o"
+    body = json.dumps({"model": model, "messages": bench_inprocess.PROMPT}).encode()
+    try:
+        async with app.router.lifespan_context(app):
+            await bench_inprocess.drive(app, "/api/llm/chat/completions", headers, body, 50, 1)
+            for name, function in originals.items():
+                setattr(trace_class, name, function)
+            telemetry_class.begin = begin  # type: ignore[method-assign]
+            tracing.AttemptSpan.answered = attempt_answered  # type: ignore[method-assign]
+            result = replayed(captured, batch)
+    finally:
+        await replay.aclose()
+    return result
+
+
+def replayed(captured: dict[str, Any], batch: int) -> dict[str, Any]:
+    """The captured request's trace calls replayed (loop µs per request) and their spans encoded."""
+    owner, begin_args = captured["begin"]
+    pipeline = owner._pipeline
+    queue, spans = pipeline.queue, []
+    reservation, (attempt, entry, request) = captured["reservation"], captured["attempt"]
+    answer, checks = captured["answer"], captured["checks"]
+
+    class Kept:
+        def on_end_all(self, ended: Any) -> None:
+            spans.extend(ended)
+
+    async def reserve(_request: Any) -> Any:
+        return reservation
+
+    def one() -> None:
+        trace = owner.begin(*begin_args)
+        coroutine = trace.reserve(reserve, request)
+        with contextlib.suppress(StopIteration):  # the reservation is ready: one step finishes it
+            coroutine.send(None)
+        trace.attempt(attempt, entry, request).answered(answer)
+        trace.guardrails(checks)
+        trace.finish(request)
+
+    pipeline.queue = Kept()
+    try:
+        for _ in range(1000):
+            one()
+        spent = []
+        for _ in range(OWN_BATCHES):
+            spans.clear()
+            started = time.thread_time()
+            for _ in range(batch):
+                one()
+            spent.append((time.thread_time() - started) / batch * 1e6)
+    finally:
+        pipeline.queue = queue
+    per_request = len(spans) / batch
+    sample = spans[-REPLAY_SPANS:]
+    encoder = queue._encoder
+    encoder.encode(sample)
+    encodings = []
+    for _ in range(30):
+        started = time.thread_time()
+        encoder.encode(sample)
+        encodings.append((time.thread_time() - started) / len(sample) * per_request * 1e6)
+    return {"loop": min(spent), "export": min(encodings), "cpu_us_per_request": min(spent) + min(encodings)}
+
+
 def run_own(spec: dict[str, Any], args: argparse.Namespace, source: str) -> dict[str, Any]:
     command = [sys.executable, __file__, "--own-child", json.dumps(spec), "--requests", str(args.requests),
                "--gateway-source", source]  # fmt: skip
@@ -176,13 +299,17 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
         baseline = prepare(args.system, scratch / "baseline", upstream, Path(args.baseline_source))
         runs["baseline off"] = (baseline, args.baseline_source)
         runs["baseline on"] = ({**baseline, "settings": on}, args.baseline_source)
+    if args.replay:  # traced runs only, each spec marked for the replaying child
+        runs = {name: ({**spec, "replay": True}, source) for name, (spec, source) in runs.items() if "on" in name}
+        args.own = True
     figures: dict[str, list[float]] = {name: [] for name in runs}
     for round_ in range(args.rounds):
         for name, (spec, source) in runs.items():
             before = received(collector)
             if args.own:
                 result = run_own(spec, args, source)
-                own = f"  (loop {result['loop']:.1f}, export thread {result['export']:.1f})"
+                parts = ("trace calls", "encoding") if args.replay else ("loop", "export thread")
+                own = f"  ({parts[0]} {result['loop']:.1f}, {parts[1]} {result['export']:.1f})"
                 print(
                     f"round {round_ + 1} {name:16} {result['cpu_us_per_request']:7.1f} µs own CPU/req{own}", flush=True
                 )
@@ -202,10 +329,14 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
             if len(threads) > 1:
                 notes += "  (" + ", ".join(f"{thread} {spent:.1f}" for thread, spent in sorted(threads.items())) + ")"
             print(f"round {round_ + 1} {name:16} {result['cpu_us_per_request']:7.1f} µs CPU/req{notes}", flush=True)
-    shape = "own work, c=1" if args.own else f"concurrency {args.concurrency}"
+    shape = (
+        "replayed trace calls" if args.replay else "own work, c=1" if args.own else f"concurrency {args.concurrency}"
+    )
     print(f"\n{args.system}, {shape}, {args.requests} requests per run, median [min-max] of {args.rounds}")
     for name, values in figures.items():
         reference = "baseline off" if name.startswith("baseline") else "off"
+        if reference not in figures:  # --replay: traced runs only
+            reference = "baseline on" if name != "baseline on" and "baseline on" in figures else name
         off = statistics.median(figures[reference])
         median = statistics.median(values)
         extra = f"  {median - off:+.1f} µs ({median / off - 1:+.0%}) vs {reference}" if name != reference else ""

@@ -132,75 +132,130 @@ def run_wrk(target: Target, concurrency: int, seconds: float, threads: int = 1) 
     )
 
 
-async def _closed_loop(target: Target, concurrency: int, seconds: float, stream: bool) -> Run:
-    body = {**target.body, "stream": True} if stream else target.body
-    latencies: list[float] = []
-    ttfts: list[float] = []
-    errors: Counter[str] = Counter()
-    requests = 0
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+@dataclass
+class Samples:
+    """A closed loop's raw observations, which slices of one system's run add up to (`add`) before
+    they are summarised into a `Run`, so percentiles are taken over every slice's samples at once."""
 
-        async def one() -> None:
-            nonlocal requests
-            started = time.perf_counter()
-            try:
-                async with session.post(target.url, json=body, headers=target.headers) as response:
-                    first: float | None = None
-                    if stream and response.status == 200:
-                        async for line in response.content:
-                            if first is None and line.startswith(b"data: {"):
-                                first = time.perf_counter() - started
-                    else:
-                        await response.read()
-                    requests += 1
-                    if response.status != 200:
-                        errors[str(response.status)] += 1
-                        return
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                errors[f"socket-{type(exc).__name__}"] += 1
+    latencies: list[float] = field(default_factory=list)  # seconds, every 200
+    ttfts: list[float] = field(default_factory=list)  # seconds, every 200 stream that sent a chunk
+    errors: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    seconds: float = 0.0
+    loadgen_cpu_s: float = 0.0
+
+    def add(self, other: Samples) -> None:
+        self.latencies += other.latencies
+        self.ttfts += other.ttfts
+        self.errors.update(other.errors)
+        self.requests += other.requests
+        self.seconds += other.seconds
+        self.loadgen_cpu_s += other.loadgen_cpu_s
+
+    def run(self, *, stream: bool) -> Run:
+        latencies, ttfts = sorted(self.latencies), sorted(self.ttfts)
+        run = Run(
+            requests=self.requests,
+            ok=len(latencies),
+            seconds=self.seconds,
+            p50_ms=percentile(latencies, 0.5) * 1000,
+            p90_ms=percentile(latencies, 0.9) * 1000,
+            p99_ms=percentile(latencies, 0.99) * 1000,
+            errors=dict(self.errors),
+            loadgen_cpu_s=self.loadgen_cpu_s,
+        )
+        if stream:
+            run.ttft_p50_ms = percentile(ttfts, 0.5) * 1000
+            run.ttft_p90_ms = percentile(ttfts, 0.9) * 1000
+            run.ttft_p99_ms = percentile(ttfts, 0.99) * 1000
+        return run
+
+
+async def _one(session: aiohttp.ClientSession, target: Target, body: dict[str, Any], samples: Samples) -> None:
+    """One request (a stream when `body` asks for one): its latency, first token and errors into `samples`."""
+    stream = body.get("stream") is True
+    started = time.perf_counter()
+    try:
+        async with session.post(target.url, json=body, headers=target.headers) as response:
+            first: float | None = None
+            if stream and response.status == 200:
+                async for line in response.content:
+                    if first is None and line.startswith(b"data: {"):
+                        first = time.perf_counter() - started
+            else:
+                await response.read()
+            samples.requests += 1
+            if response.status != 200:
+                samples.errors[str(response.status)] += 1
                 return
-            latencies.append(time.perf_counter() - started)
-            if first is not None:
-                ttfts.append(first)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        samples.errors[f"socket-{type(exc).__name__}"] += 1
+        return
+    samples.latencies.append(time.perf_counter() - started)
+    if first is not None:
+        samples.ttfts.append(first)
 
+
+def _session() -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60))
+
+
+async def _closed_loop(target: Target, concurrency: int, seconds: float, stream: bool) -> Samples:
+    body = {**target.body, "stream": True} if stream else target.body
+    async with _session() as session:
         for _ in range(min(concurrency, 8)):  # open a few connections before the clock starts
-            await one()
-        latencies.clear()
-        ttfts.clear()
-        errors.clear()
-        requests = 0
+            await _one(session, target, body, Samples())
+        samples = Samples()
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
             while time.perf_counter() < deadline:
-                await one()
+                await _one(session, target, body, samples)
 
         cpu, began = time.process_time(), time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
-    latencies.sort()
-    ttfts.sort()
-    run = Run(
-        requests=requests,
-        ok=len(latencies),
-        seconds=elapsed,
-        p50_ms=percentile(latencies, 0.5) * 1000,
-        p90_ms=percentile(latencies, 0.9) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
-        errors=dict(errors),
-        loadgen_cpu_s=cpu,
-    )
-    if stream:
-        run.ttft_p50_ms = percentile(ttfts, 0.5) * 1000
-        run.ttft_p90_ms = percentile(ttfts, 0.9) * 1000
-        run.ttft_p99_ms = percentile(ttfts, 0.99) * 1000
-    return run
+        samples.seconds, samples.loadgen_cpu_s = time.perf_counter() - began, time.process_time() - cpu
+    return samples
+
+
+async def _alternating(targets: list[Target], seconds: float) -> list[Samples]:
+    body_of = [{**target.body, "stream": True} for target in targets]
+    samples = [Samples() for _ in targets]
+    sessions = [_session() for _ in targets]
+    try:
+        for index, target in enumerate(targets):  # a kept-alive connection each before the clock starts
+            await _one(sessions[index], target, body_of[index], Samples())
+        deadline = time.perf_counter() + seconds * len(targets)
+        cycle = 0
+        while time.perf_counter() < deadline:
+            order = range(len(targets)) if cycle % 2 == 0 else range(len(targets) - 1, -1, -1)
+            for index in order:
+                cpu, began = time.process_time(), time.perf_counter()
+                await _one(sessions[index], targets[index], body_of[index], samples[index])
+                samples[index].seconds += time.perf_counter() - began
+                samples[index].loadgen_cpu_s += time.process_time() - cpu
+            cycle += 1
+    finally:
+        for session in sessions:
+            await session.close()
+    return samples
+
+
+def alternating_streams(targets: list[Target], seconds: float) -> list[Samples]:
+    """Streams one at a time, to each target in turn (A B C, C B A, ...), for about `seconds` per target:
+    every system's first tokens are timed under the same conditions, ~20 ms apart, whatever the rest
+    of the machine does meanwhile. Each target's `seconds` is the time its own streams took."""
+    return asyncio.run(_alternating(targets, seconds))
 
 
 def run_python(target: Target, concurrency: int, seconds: float, *, stream: bool = False) -> Run:
     """The aiohttp closed loop: the fallback without wrk, and the only way to time a first token."""
+    return sample_python(target, concurrency, seconds, stream=stream).run(stream=stream)
+
+
+def sample_python(target: Target, concurrency: int, seconds: float, *, stream: bool = False) -> Samples:
+    """`run_python`'s raw samples, for a run measured in slices."""
     return asyncio.run(_closed_loop(target, concurrency, seconds, stream))
 
 

@@ -1,5 +1,6 @@
-"""serve's uvicorn protocol: a plain answer's head goes out with its body in one write, nothing a
-client waits for is held, and real exchanges (plain, HEAD, streamed, 100-continue) complete."""
+"""serve's uvicorn protocol: a plain answer's head goes out with its body in one write, a stream's
+with its first event when that follows in the same turn of the loop, nothing a client waits for is
+held longer, and real exchanges (plain, HEAD, streamed, 100-continue) complete."""
 
 from __future__ import annotations
 
@@ -51,9 +52,35 @@ def test_a_plain_answers_head_goes_out_with_its_body() -> None:
 
 def test_heads_a_client_waits_for_are_written_at_once() -> None:
     transport, recorder = wrapped()
-    transport.write(STREAM_HEAD)  # a stream's head: its first event may take a while
+    transport.write(STREAM_HEAD)  # a stream's head, without a loop to flush it at the end of the turn
     continue_ = b"HTTP/1.1 100 Continue\r\n\r\n"
     transport.write(continue_)  # the client sends its body only after this
+    assert recorder.writes == [STREAM_HEAD, continue_]
+
+
+async def test_a_streams_head_goes_out_with_its_first_event_in_the_same_turn() -> None:
+    recorder = Recorder()
+    transport = OneWriteTransport(recorder, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(STREAM_HEAD)
+    assert recorder.writes == []
+    transport.write(b"7\r\ndata: 0\r\n")  # the first event, sent right after the head
+    assert recorder.writes == [STREAM_HEAD + b"7\r\ndata: 0\r\n"]
+    transport.write(PLAIN_HEAD)  # the next answer on the connection: held for its body as before
+    await asyncio.sleep(0)  # the first head's end-of-turn flush must not send this one early
+    await asyncio.sleep(0)
+    assert recorder.writes == [STREAM_HEAD + b"7\r\ndata: 0\r\n"]
+    transport.write(b"{}")
+    assert recorder.writes[-1] == PLAIN_HEAD + b"{}"
+
+
+async def test_a_streams_head_waits_no_longer_than_the_current_turn() -> None:
+    recorder = Recorder()
+    transport = OneWriteTransport(recorder, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(STREAM_HEAD)  # no event ready: the client must not wait for the headers
+    await asyncio.sleep(0)
+    assert recorder.writes == [STREAM_HEAD]
+    continue_ = b"HTTP/1.1 100 Continue\r\n\r\n"
+    transport.write(continue_)  # never held: the client sends its body only after this
     assert recorder.writes == [STREAM_HEAD, continue_]
 
 

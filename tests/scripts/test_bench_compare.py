@@ -58,6 +58,7 @@ def test_tiny_run_writes_every_field(tmp_path: Path) -> None:
         assert row["cpu_us_per_request"] > 0 and row["rss_peak_mb"] > 0
     assert {row["system"] for row in data["chat_runs"]} == set(SYSTEMS)
     assert all(row["ttft_p50_ms"] > 0 for row in data["stream_runs"])
+    assert meta["stream_slices"] == 6 and all(row["slices"] == 0 for row in data["stream_runs"])  # c=1: in turn
 
     for system in SYSTEMS:
         chat = data["chat"][system]["1"]

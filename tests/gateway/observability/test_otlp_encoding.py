@@ -14,8 +14,18 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
+from tfy_gateway.gateway.applied import Headroom
+from tfy_gateway.gateway.observability.genai import response_attributes
 from tfy_gateway.gateway.observability.otlp_encoding import CACHE_LIMIT, SpanEncoder
+from tfy_gateway.gateway.observability.span_records import (
+    AnsweredSpan,
+    GuardrailShape,
+    GuardrailSpan,
+    QueuedSpan,
+    ServerSpan,
+)
 from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan, SharedAttributes
+from tfy_gateway.gateway.providers import Usage
 
 RESOURCE = {"service.name": "tfy-llm-gateway", "deployment.environment": "dev"}
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
@@ -213,3 +223,58 @@ def test_end_attributes_of_every_kind_decode_right_the_first_time_and_from_the_c
             },
             {"key": "tfy_gateway.request.id", "value": {"stringValue": "r-1"}},
         ]
+
+
+def test_span_records_encode_as_the_recorded_spans_they_stand_for() -> None:
+    """A request that went well leaves tuples (guardrail runs, the answered call, the request's span)
+    that the encoder writes from templates and raw values: each must decode to exactly what the
+    `RecordedSpan` with the same fields (`recorded()`) writes, with and without trace state, remote
+    parent, usage details, limits, twice (templates and caches reused), between spans of other traces."""
+    shape = GuardrailShape(
+        "apply_guardrail guards/pii",
+        SharedAttributes({"gen_ai.operation.name": "apply_guardrail", "tfy.guardrail.result": "pass"}),
+        SharedAttributes({"tfy.guardrail.result": "pass", "message": "ok"}),
+    )
+    server_shape = SharedAttributes({"http.route": "/api/llm/chat/completions", "http.response.status_code": 200})
+    rules = SharedAttributes({"tfy_gateway.limits.outcome": "admitted", "tfy_gateway.limits.rules": ("a", "b")})
+    rooms = (Headroom("tokens", 1000, 993, 1.0), Headroom("cost", 10.0, 9.5, None))
+    start = SharedAttributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"})
+    body = {"id": "chatcmpl-1", "model": "gpt-4o", "choices": [{"finish_reason": "stop"}, {"finish_reason": "length"}]}
+    response = response_attributes(body)
+    details = Usage(prompt_tokens=9, completion_tokens=4, cached_tokens=3, cache_write_tokens=2, reasoning_tokens=1)
+    other = TRACE_ID ^ 0xFF
+    spans: list[QueuedSpan] = [
+        GuardrailSpan((TRACE_ID, CLIENT_ID, SERVER_ID, "", 10, 20, 0.01, 30, shape)),
+        GuardrailSpan((TRACE_ID, CLIENT_ID + 1, SERVER_ID, STATE, 11, 2**62, 12.5, 31, shape)),
+        RecordedSpan("a", SERVER, other, SERVER_ID, 0, 1, {}),
+        GuardrailSpan((other, CLIENT_ID + 2, SERVER_ID, "", 12, 22, 0.0, 2**63, shape)),
+        AnsweredSpan(
+            (TRACE_ID, CLIENT_ID + 3, SERVER_ID, "", 5, 9, "chat gpt-4o", start, response, 200, Usage(8, 16), 0.5)
+        ),
+        AnsweredSpan(
+            (other, CLIENT_ID + 4, SERVER_ID, STATE, 5, 9, "chat x", {**start, "t": 0.2}, [], 201, details, 1.0)
+        ),
+        AnsweredSpan((other, CLIENT_ID + 5, SERVER_ID, "", 5, 9, "chat x", start, [], 200, None, 2.0)),
+        ServerSpan(
+            (TRACE_ID, SERVER_ID, 0, "", 1, 99, "POST /x", server_shape, "req-1", 0.25, 0.0018, Usage(8, 16), None)
+        ),
+        ServerSpan(
+            (other, SERVER_ID, REMOTE_PARENT, STATE, 1, 99, "POST /x", server_shape, "req-ü", None, None, None, None)
+        ),
+        ServerSpan(
+            (TRACE_ID, SERVER_ID, 0, "", 1, 99, "POST /x", server_shape, "r", None, 1, details, (50, rules, rooms))
+        ),
+    ]
+    expected = decoded(
+        SpanEncoder(RESOURCE, "tfy_gateway").encode(
+            [span.recorded() if not isinstance(span, RecordedSpan) else span for span in spans]
+        )
+    )
+    encoder = SpanEncoder(RESOURCE, "tfy_gateway")
+    assert decoded(encoder.encode(spans)) == expected
+    assert decoded(encoder.encode(spans)) == expected
+    assert spans[1].get("tfy.guardrail.metric.latency_in_ms") == 12.5
+    assert spans[1].get("tfy.guardrail.result") == "pass"
+    assert spans[4].get("gen_ai.response.finish_reasons") == ("stop", "length")
+    assert spans[9].get("http.route") == "/api/llm/chat/completions"
+    assert spans[9].get("absent") is None

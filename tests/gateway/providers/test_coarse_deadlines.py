@@ -1,4 +1,5 @@
-"""CoarseDeadlines on its own, and AiohttpTransport handing it a plain call's long overall limit."""
+"""CoarseDeadlines on its own, AiohttpTransport handing it a plain call's long overall limit, and a
+stream's long first-token limit watched by it too (directly or through a DeferredTransport)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,20 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.gateway.providers.conftest import openai_target
 from tfy_gateway.gateway.providers import (
     AiohttpTransport,
     HttpRequest,
     Timeouts,
     TransportTimeout,
+    UpstreamTimeout,
     aiohttp_transport,
     coarse_deadlines,
+    stream,
 )
 from tfy_gateway.gateway.providers.coarse_deadlines import CoarseDeadlines
+from tfy_gateway.gateway.providers.deferred_transport import DeferredTransport
+from tfy_gateway.gateway.providers.openai_compatible import OpenAIChunks
 
 TICK = 0.01
 
@@ -67,10 +73,17 @@ async def test_a_cancellation_of_someone_elses_beside_the_deadline_is_not_swallo
 
 
 @contextlib.asynccontextmanager
-async def silent_upstream(release: asyncio.Event) -> AsyncIterator[str]:
-    async def hold(request: web.Request) -> web.Response:
+async def silent_upstream(release: asyncio.Event, *, stream: bool = False) -> AsyncIterator[str]:
+    """An upstream that answers nothing until `release`; a `stream`: its headers, then nothing."""
+
+    async def hold(request: web.Request) -> web.StreamResponse:
+        if not stream:
+            await release.wait()
+            return web.json_response({})
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
         await release.wait()
-        return web.json_response({})
+        return response
 
     app = web.Application()
     app.router.add_post("/{tail:.*}", hold)
@@ -145,3 +158,35 @@ async def test_the_session_keeps_no_cookies() -> None:
     finally:
         await server.close()
     assert seen == [None, None]
+
+
+async def test_a_streams_long_first_token_limit_is_watched_by_the_transports_deadlines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the threshold lowered so a test can wait for it: no anyio timer, the same first_token timeout."""
+    monkeypatch.setattr(stream, "COARSE_FROM_S", 0.05)
+    monkeypatch.setattr(coarse_deadlines, "TICK_S", TICK)
+    timers: list[float] = []
+    fail_after = stream.anyio.fail_after
+
+    def spy(delay: float) -> Any:
+        timers.append(delay)
+        return fail_after(delay)
+
+    monkeypatch.setattr(stream.anyio, "fail_after", spy)
+    async with silent_upstream(asyncio.Event(), stream=True) as url, AiohttpTransport() as direct:
+        target = openai_target(url.removesuffix("/v1/chat/completions"))
+        deferred = DeferredTransport(AiohttpTransport)
+        for transport in (direct, deferred, direct, deferred):  # a first call builds the session: anyio's timer
+            request = HttpRequest(url, {}, b"{}", timeouts=Timeouts(first_token=0.1))
+            with pytest.raises(UpstreamTimeout) as expired:
+                await stream.start_stream(transport, target, request, OpenAIChunks(target, strip_usage=False))
+            assert expired.value.phase == "first_token"
+        await deferred.aclose()
+        assert timers == [0.1, 0.1]  # the first call of each transport; their second ones watched coarsely
+        assert direct._deadlines is not None and not direct._deadlines._pending
+        # A short limit (under the threshold) keeps its own exact timer.
+        short = HttpRequest(url, {}, b"{}", timeouts=Timeouts(first_token=0.03))
+        with pytest.raises(UpstreamTimeout):
+            await stream.start_stream(direct, target, short, OpenAIChunks(target, strip_usage=False))
+        assert timers == [0.1, 0.1, 0.03]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 
 import pytest
@@ -36,6 +37,57 @@ async def test_sse_decoder_frames_across_reads() -> None:
         while (event := await decoder.next_event()) is not None:
             events.append(event)
         assert events == [("a", b"one\ntwo"), ("", b"{}"), ("b", b"last")], size
+
+
+def reference_events(body: bytes) -> list[tuple[str, bytes]]:
+    """The SSE events of a whole body, line by line (lines end with LF, a CR before it is dropped)."""
+    events: list[tuple[str, bytes]] = []
+    event, data = "", []
+    for raw in body.split(b"\n"):
+        line = raw.rstrip(b"\r")
+        if not line:
+            if data:
+                events.append((event, b"\n".join(data)))
+            event, data = "", []
+        elif not line.startswith(b":"):
+            name, _, value = line.partition(b":")
+            value = value[1:] if value.startswith(b" ") else value
+            if name == b"data":
+                data.append(value)
+            elif name == b"event":
+                event = value.decode()
+    if data:
+        events.append((event, b"\n".join(data)))
+    return events
+
+
+PIECES = [
+    b"data: {}\n\n", b"data: a: b\n\n", b"event: e\n", b": note\n", b"\r\n", b"\n", b"data:tight\n",
+    b"data: crlf\r\n\r\n", b"data: \n\n", b"id: 7\n", b"data: x\r\n", b"data: y\n", b"data: tail",
+]  # fmt: skip
+
+
+async def test_sse_decoder_reads_what_a_line_by_line_parser_reads() -> None:
+    """The fast path for whole one-line events and the line-by-line path agree on any mix, cut anywhere,
+    also when the events a read brought are taken at once (`buffered_event`)."""
+    rng = random.Random(27)
+    for _ in range(300):
+        body = b"".join(rng.choice(PIECES) for _ in range(rng.randint(1, 12)))
+        expected = reference_events(body)
+        for size in {1, 2, 5, rng.randint(1, len(body)), len(body)}:
+            decoder = SSEDecoder(MemoryStream(HttpResponse(200, {}, body), size))
+            events = []
+            while (event := await decoder.next_event()) is not None:
+                events.append(event)
+            assert events == expected, (body, size)
+            # The same, taking what each read brought beyond its first event without waiting.
+            decoder = SSEDecoder(MemoryStream(HttpResponse(200, {}, body), size))
+            events = []
+            while (event := await decoder.next_event()) is not None:
+                events.append(event)
+                while (buffered := decoder.buffered_event()) is not None:
+                    events.append(buffered)
+            assert events == expected, (body, size, "buffered")
 
 
 def test_openai_chunks_pass_through_and_usage() -> None:

@@ -9,7 +9,7 @@ an output guardrail are relayed as they arrive.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from tfy_gateway.gateway.data_plane.failures import from_upstream
@@ -24,6 +24,7 @@ class HeldStream:
 
     def __init__(self, events: list[bytes], upstream: UpstreamStream) -> None:
         self._events = events
+        self._next = 0
         self.usage: Usage | None = upstream.usage
         self.completed = upstream.completed
         self.content_chunks = upstream.content_chunks
@@ -36,9 +37,20 @@ class HeldStream:
     async def __aexit__(self, *exc_info: object) -> None:
         return None
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for event in self._events:
-            yield event
+    def __aiter__(self) -> HeldStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._next >= len(self._events):
+            raise StopAsyncIteration
+        self._next += 1
+        return self._events[self._next - 1]
+
+    def ready(self) -> list[bytes]:
+        """Every event not relayed yet: the whole answer is here already."""
+        rest = self._events[self._next :]
+        self._next = len(self._events)
+        return rest
 
 
 async def hold(stream: UpstreamStream, session: GuardrailSession, body: Mapping[str, Any], target: str) -> HeldStream:

@@ -31,6 +31,10 @@ class Events(Protocol):
 
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
+    def ready(self) -> list[bytes]:
+        """The events after the one just iterated that are available without waiting, taken now."""
+        ...
+
     async def __aenter__(self) -> Any: ...
 
     async def __aexit__(self, *exc_info: object) -> None: ...
@@ -114,15 +118,25 @@ async def relay(
     try:
         async with stream:
             async for event in stream:
-                if ends_stream(event):
+                # What the upstream's last read brought beyond this event goes out in the same write.
+                more = stream.ready()
+                if more:
+                    body = [item for item in (event, *more) if not ends_stream(item)]
+                    tail = next((item for item in reversed((event, *more)) if ends_stream(item)), tail)
+                    if not body:
+                        continue
+                elif ends_stream(event):
                     tail = event
                     continue
+                else:
+                    body = [event]
                 if first_sent_at is None:
                     first_sent_at = time.perf_counter()
                 if keep_text:
-                    text.append(_delta_text(event))
-                await send({"type": "http.response.body", "body": event, "more_body": True})
-                sent += 1
+                    text.extend(_delta_text(item) for item in body)
+                payload = body[0] if len(body) == 1 else b"".join(body)
+                await send({"type": "http.response.body", "body": payload, "more_body": True})
+                sent += len(body)
     except UpstreamError as exc:
         error = from_upstream(exc, target)
         await send({"type": "http.response.body", "body": failure(error, sent), "more_body": True})

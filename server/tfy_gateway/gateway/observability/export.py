@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
+from tfy_gateway.gateway.observability.span_records import QueuedSpan
 from tfy_gateway.gateway.observability.span_senders import SpanSender, json_body
 from tfy_gateway.gateway.observability.spans import RecordedSpan
 from tfy_gateway.gateway.observability.spec import Batching
@@ -85,7 +86,7 @@ class SpanQueue:
         self._counts = counts
         self._filters = filters
         self._where = where
-        self._queue: collections.deque[RecordedSpan] = collections.deque()
+        self._queue: collections.deque[QueuedSpan] = collections.deque()
         self._wake = threading.Event()
         self._idle = threading.Condition()
         self._exporting = False
@@ -102,7 +103,7 @@ class SpanQueue:
         """Queue an ended span (dropped and counted when the queue is full or closed)."""
         self.on_end_all((span,))
 
-    def on_end_all(self, spans: Sequence[RecordedSpan]) -> None:
+    def on_end_all(self, spans: Sequence[QueuedSpan]) -> None:
         """Queue a request's ended spans at once; those the queue has no room for (or all, once it is
         closed) are dropped and counted."""
         if self._closed:
@@ -175,7 +176,7 @@ class SpanQueue:
             if self._closed:
                 return
 
-    def _export(self, batch: list[RecordedSpan]) -> None:
+    def _export(self, batch: list[QueuedSpan]) -> None:
         kept = [span for span in batch if _matches(span, self._filters)] if self._filters else batch
         self._counts.add("filtered", len(batch) - len(kept))
         if not kept:
@@ -201,7 +202,7 @@ class SpanQueue:
             self._last_log, self._failures = now, 0
 
 
-def _matches(span: RecordedSpan, filters: Filters) -> bool:
+def _matches(span: QueuedSpan, filters: Filters) -> bool:
     for key, values in filters:
         value = span.get(key)
         if not isinstance(value, str) or value not in values:

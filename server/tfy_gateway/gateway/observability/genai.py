@@ -144,20 +144,21 @@ def request_parameters(body: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def response_attributes(body: Mapping[str, Any] | None) -> dict[str, Any]:
-    """`gen_ai.response.{id,model,finish_reasons}` of an OpenAI-format answer."""
+def response_attributes(body: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """`gen_ai.response.{id,model,finish_reasons}` of an OpenAI-format answer, in that order (pairs, as
+    a span record keeps them for the export thread)."""
+    found: list[tuple[str, Any]] = []
     if not body:
-        return {}
-    found: dict[str, Any] = {}
+        return found
     response_id, model, choices = body.get("id"), body.get("model"), body.get("choices")
     if isinstance(response_id, str):
-        found[RESPONSE_ID] = response_id
+        found.append((RESPONSE_ID, response_id))
     if isinstance(model, str):
-        found[RESPONSE_MODEL] = model
+        found.append((RESPONSE_MODEL, model))
     if isinstance(choices, list):
         reasons = [r for c in choices if isinstance(c, dict) and isinstance(r := c.get("finish_reason"), str)]
         if reasons:
-            found[FINISH_REASONS] = tuple(reasons)
+            found.append((FINISH_REASONS, tuple(reasons)))
     return found
 
 

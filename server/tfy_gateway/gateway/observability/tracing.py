@@ -9,9 +9,11 @@ A streamed attempt's span stays open until the stream ended (its usage and finis
 then). Prompts and completions (`tfy.input`, `tfy.output`, `tfy.input_short_hand`) are written only
 when the spec asks for them (`exclude_request_data: false`); credentials never are.
 
-Spans are recorded as `spans.RecordedSpan` (plain data) and encoded in the export thread, not with
-the OpenTelemetry SDK's span objects: those cost more per request than the rest of the pipeline's
-tracing work together (see references/performance.md#tracing). What a collector receives is the same.
+Spans are recorded as plain data and encoded in the export thread, not with the OpenTelemetry SDK's
+span objects: those cost more per request than the rest of the pipeline's tracing work together (see
+references/performance.md#tracing). A request that went well leaves one `span_records` tuple a span
+(raw values and shared shapes; their attributes are written in the export thread); errors, streams,
+cancelled calls and request data leave `spans.RecordedSpan`s. What a collector receives is the same.
 """
 
 from __future__ import annotations
@@ -20,17 +22,27 @@ import functools
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
-from tfy_gateway.gateway.applied import AppliedRule, Headroom, budgets_of, rate_limit_of
+from tfy_gateway.gateway.applied import AppliedRule, Headroom
 from tfy_gateway.gateway.config import CatalogEntry
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.limits import Reservation
 from tfy_gateway.gateway.observability import genai as g
+from tfy_gateway.gateway.observability import span_shapes
 from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue
 from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
+from tfy_gateway.gateway.observability.span_records import (
+    AnsweredSpan,
+    GuardrailShape,
+    GuardrailSpan,
+    LimitEvent,
+    QueuedSpan,
+    ServerSpan,
+    limit_attributes,
+    usage_attributes,
+)
 from tfy_gateway.gateway.observability.span_senders import span_sender
 from tfy_gateway.gateway.observability.spans import (
     CLIENT,
@@ -52,7 +64,7 @@ from tfy_gateway.gateway.observability.trace import (
     Trace,
 )
 from tfy_gateway.gateway.observability.trace_context import TraceParent
-from tfy_gateway.gateway.providers import UpstreamStream, Usage
+from tfy_gateway.gateway.providers import UpstreamStream
 from tfy_gateway.gateway.routing import Attempt
 
 INSTRUMENTATION = "tfy_gateway"
@@ -79,7 +91,7 @@ class TracePipeline:
         # see SpanTrace._server_shape. Bounded the same way.
         self.shapes: dict[tuple[Any, ...], SharedAttributes] = {}
         # A guardrail span's name, start attributes and event attributes, by guardrail, stage and result.
-        self.guardrails: dict[tuple[Any, ...], tuple[str, SharedAttributes, SharedAttributes]] = {}
+        self.guardrails: dict[tuple[Any, ...], GuardrailShape] = {}
 
     def start(
         self, key: tuple[Any, ...], build: Callable[[], tuple[str, dict[str, Any]]]
@@ -95,14 +107,14 @@ class TracePipeline:
 
     def guardrail_start(
         self, key: tuple[Any, ...], build: Callable[[], tuple[str, dict[str, Any], dict[str, Any]]]
-    ) -> tuple[str, SharedAttributes, SharedAttributes]:
+    ) -> GuardrailShape:
         """A guardrail span's name, start attributes and event attributes for `key`, built the first time."""
         found = self.guardrails.get(key)
         if found is None:
             if len(self.guardrails) >= STARTS_LIMIT:
                 self.guardrails.clear()
             name, attributes, event = build()
-            found = self.guardrails[key] = (name, SharedAttributes(attributes), SharedAttributes(event))
+            found = self.guardrails[key] = GuardrailShape(name, SharedAttributes(attributes), SharedAttributes(event))
         return found
 
     def begin(self, parent: TraceParent | None, endpoint: str, path: str, started_ns: int) -> SpanTrace:
@@ -112,147 +124,6 @@ class TracePipeline:
     def close(self) -> None:
         """Flush what is queued (bounded by the export timeout) and stop; blocking: run it in a thread."""
         self.queue.shutdown()
-
-
-def _server_start(endpoint: str, path: str) -> tuple[str, dict[str, Any]]:
-    """The server span's name and start attributes for a route."""
-    attributes: dict[str, Any] = {
-        "http.request.method": "POST",
-        "url.path": path,
-        "http.route": path,
-        g.OPERATION: g.operation(endpoint),
-    }
-    span_type = g.SPAN_TYPES.get(endpoint)
-    if span_type is not None:
-        attributes[g.SPAN_TYPE] = span_type
-    return f"POST {path}", attributes
-
-
-def _attempt_start(
-    endpoint: str,
-    target_name: str,
-    stream: bool,
-    number: int,
-    kind: str,
-    rule_id: str | None,
-    provider: str,
-    model_id: str,
-    base_url: str,
-) -> tuple[str, dict[str, Any]]:
-    """An upstream call's span name and start attributes (the key of `TracePipeline.start`, in order)."""
-    operation = g.operation(endpoint)
-    built: dict[str, Any] = {
-        g.OPERATION: operation,
-        g.PROVIDER: g.provider_name(provider),
-        g.REQUEST_MODEL: model_id,
-        g.REQUEST_STREAM: stream,
-        g.ATTEMPT: number,
-        g.ATTEMPT_KIND: kind,
-        g.ROUTING_TARGET: target_name,
-        g.SPAN_TYPE: "Model",
-        g.TFY_MODEL_NAME: target_name,
-        g.TFY_MODEL_STREAMING: stream,
-        g.TFY_MODEL_REQUEST_TYPE: g.SPAN_TYPES.get(endpoint, endpoint),
-        **_server(base_url),
-    }
-    if rule_id:
-        built[g.ROUTING_RULE] = rule_id
-    return f"{operation} {model_id}", built
-
-
-def _server_end(
-    status: int,
-    model: str | None,
-    subject: str | None,
-    metadata: tuple[tuple[str, str], ...],
-    rule_id: str | None,
-    rules: tuple[AppliedRule, ...],
-    stream: bool,
-) -> dict[str, Any]:
-    """The server span's end attributes of one request shape (the key of `SpanTrace._server_shape`)."""
-    attributes: dict[str, Any] = {"http.response.status_code": status}
-    if model is not None:
-        attributes[g.REQUEST_MODEL] = model
-        attributes[g.TFY_REQUESTED_MODEL] = model
-    if subject is not None:
-        attributes[g.TFY_SUBJECT] = subject
-    if metadata:
-        attributes[g.TFY_METADATA] = orjson.dumps(dict(metadata)).decode()
-    if rule_id:
-        attributes[g.APPLIED_ROUTING] = (rule_id,)
-    if rules:
-        rate_limit = rate_limit_of(rules)
-        if rate_limit is not None:
-            attributes[g.APPLIED_RATE_LIMITS] = (rate_limit.rule_id,)
-        budgets = budgets_of(rules)
-        if budgets:
-            attributes[g.APPLIED_BUDGETS] = tuple(rule.rule_id for rule in budgets)
-    if stream:
-        attributes[g.REQUEST_STREAM] = True
-    return attributes
-
-
-def _limit_rules(_kind: str, outcome: str, applied: tuple[AppliedRule, ...]) -> tuple[str, dict[str, Any]]:
-    """The limit event's outcome and rule labels (the key of `SpanTrace._limits`, in order)."""
-    rules = tuple(f"{rule.kind}:{rule.config_name}/{rule.rule_id}" for rule in applied)
-    return "", {"tfy_gateway.limits.outcome": outcome, "tfy_gateway.limits.rules": rules}
-
-
-def _guardrail_start(
-    name: str,
-    stage: str,
-    result: str,
-    operation: str | None,
-    strategy: str | None,
-    message: str | None,
-) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """An `apply_guardrail` span's name, start attributes and event attributes (the key of
-    `SpanTrace.guardrails`, in order)."""
-    attributes: dict[str, Any] = {
-        g.OPERATION: g.APPLY_GUARDRAIL,
-        g.GUARDRAIL_NAME: name,
-        g.SPAN_TYPE: "Guardrail",
-        "tfy.guardrail.fqn": name,
-        "tfy.guardrail.result": result,
-        "tfy_gateway.guardrail.stage": stage,
-    }
-    if operation:
-        attributes["tfy_gateway.guardrail.operation"] = operation
-    if strategy:
-        attributes["tfy_gateway.guardrail.enforcing_strategy"] = strategy
-    event = {"tfy.guardrail.result": result, **({"message": message} if message else {})}
-    return f"{g.APPLY_GUARDRAIL} {name}", attributes, event
-
-
-@functools.lru_cache(maxsize=256)
-def _server(base_url: str) -> dict[str, Any]:
-    parts = urlsplit(base_url)
-    found: dict[str, Any] = {}
-    if parts.hostname:
-        found[g.SERVER_ADDRESS] = parts.hostname
-        found[g.SERVER_PORT] = parts.port or (443 if parts.scheme == "https" else 80)
-    return found
-
-
-def _usage(attributes: dict[str, Any], usage: Usage | None, *, tfy: bool = True) -> None:
-    """Add the usage attributes (the conventions', and the platform's unless `tfy` is false)."""
-    if usage is None:
-        return
-    attributes[g.INPUT_TOKENS] = usage.prompt_tokens
-    attributes[g.OUTPUT_TOKENS] = usage.completion_tokens
-    if usage.cached_tokens:
-        attributes[g.CACHE_READ_TOKENS] = usage.cached_tokens
-    if usage.cache_write_tokens:
-        attributes[g.CACHE_CREATION_TOKENS] = usage.cache_write_tokens
-    if usage.reasoning_tokens:
-        attributes[g.REASONING_TOKENS] = usage.reasoning_tokens
-    if tfy:
-        attributes[g.TFY_INPUT_TOKENS] = usage.prompt_tokens
-        attributes[g.TFY_OUTPUT_TOKENS] = usage.completion_tokens
-        if usage.cached_tokens:
-            attributes[g.TFY_CACHE_READ_TOKENS] = usage.cached_tokens
-        if usage.cache_write_tokens:
-            attributes[g.TFY_CACHE_CREATION_TOKENS] = usage.cache_write_tokens
 
 
 def _error(
@@ -266,44 +137,66 @@ def _error(
 
 
 class AttemptSpan(AttemptTrace):
-    """One upstream call's span, ended with the call (a stream: when the request ends)."""
+    """One upstream call's span, ended with the call (a stream: when the request ends). Until then it
+    is its name, start attributes, id and start time; a plain answer ends it as one `AnsweredSpan`
+    tuple, anything else (a failure, a stream, a cancelled call) as a `RecordedSpan`."""
 
-    __slots__ = ("_answer", "_span", "_started", "_trace")
+    __slots__ = ("_answer", "_attributes", "_name", "_span_id", "_start_ns", "_started", "_trace")
 
-    def __init__(self, trace: SpanTrace, span: RecordedSpan) -> None:
-        super().__init__(trace.headers_for(span.span_id))
+    def __init__(self, trace: SpanTrace, name: str, attributes: dict[str, Any], span_id: int) -> None:
+        self.headers = trace.headers_for(span_id)
         self._trace = trace
-        self._span: RecordedSpan | None = span
+        self._name = name
+        self._attributes = attributes
+        self._span_id = span_id  # 0 once ended
+        self._start_ns = time.time_ns()
         self._started = time.perf_counter()
         self._answer: UpstreamStream | None = None
 
+    def _recorded(self) -> RecordedSpan:
+        trace = self._trace
+        return RecordedSpan(
+            self._name,
+            CLIENT,
+            trace.trace_number,
+            self._span_id,
+            trace.span_id,
+            self._start_ns,
+            self._attributes,
+            trace_state=trace.state,
+        )
+
     def failed(self, status: int, error: ApiError) -> None:
-        span = self._span
-        if span is None:
+        if not self._span_id:
             return
+        span = self._recorded()
         attributes: dict[str, Any] = {"http.response.status_code": status}
         _error(span, attributes, status, error, is_error=True)
-        self._end(attributes)
+        self._end(span, attributes)
 
     def answered(self, answer: Answer) -> None:
-        span = self._span
-        if span is None:
+        span_id = self._span_id
+        if not span_id:
             return
         if isinstance(answer, UpstreamStream):
             self._answer = answer  # ended with the stream, from `finish`
             return
-        attributes = g.response_attributes(answer.body)
-        attributes["http.response.status_code"] = answer.status
-        if self._trace.records_request_data:
-            self._trace.output = answer.body
-        _usage(attributes, answer.usage)
-        self._end(attributes)
+        trace = self._trace
+        if trace.records_request_data:
+            trace.output = answer.body
+        self._span_id = 0
+        if trace.sampled:
+            response = g.response_attributes(answer.body)
+            latency_ms = (time.perf_counter() - self._started) * 1000
+            ends_at, attributes = time.time_ns(), self._attributes
+            record = (trace.trace_number, span_id, trace.span_id, trace.state, self._start_ns, ends_at, self._name)
+            trace.ended_record(AnsweredSpan((*record, attributes, response, answer.status, answer.usage, latency_ms)))
 
     def finish(self, request: RequestFacts) -> None:
         """End a span still open when the request ends: a stream (done or cut), or a call cancelled."""
-        span = self._span
-        if span is None:
+        if not self._span_id:
             return
+        span = self._recorded()
         stream = self._answer
         attributes: dict[str, Any] = {}
         if stream is None:
@@ -316,19 +209,18 @@ class AttemptSpan(AttemptTrace):
                 attributes[g.TFY_TTFT_MS] = stream.ttft * 1000
             if stream.finish_reason:
                 attributes[g.FINISH_REASONS] = (stream.finish_reason,)
-            _usage(attributes, request.usage)
+            usage_attributes(attributes, request.usage)
             if request.cost is not None:
                 attributes[g.TFY_COST] = request.cost
             if not stream.completed or request.status >= 400:
                 status = request.status if request.status >= 400 else 502
                 _error(span, attributes, status, request.error, is_error=True)
-        self._end(attributes)
+        self._end(span, attributes)
 
-    def _end(self, attributes: dict[str, Any]) -> None:
-        span, self._span = self._span, None
-        if span is not None:
-            attributes[g.TFY_LATENCY_MS] = (time.perf_counter() - self._started) * 1000
-            self._trace.ended(span, attributes)
+    def _end(self, span: RecordedSpan, attributes: dict[str, Any]) -> None:
+        self._span_id = 0
+        attributes[g.TFY_LATENCY_MS] = (time.perf_counter() - self._started) * 1000
+        self._trace.ended(span, attributes)
 
 
 class SpanTrace(Trace):
@@ -339,15 +231,21 @@ class SpanTrace(Trace):
         "_attempts",
         "_ended",
         "_last_target",
+        "_limit_events",
+        "_name",
+        "_parent_id",
         "_pipeline",
         "_route",
-        "_sampled",
-        "_server",
-        "_state",
+        "_start",
+        "_start_ns",
         "_trace_hex",
         "_traceparent",
         "output",
         "output_text",
+        "sampled",
+        "span_id",
+        "state",
+        "trace_number",
     )
 
     def __init__(
@@ -356,31 +254,25 @@ class SpanTrace(Trace):
         # not Trace.__init__: its pass-through attempt is needed only for a call without a target
         self.parent = parent
         self._pipeline = pipeline
-        self._ended: list[RecordedSpan] = []
+        self._ended: list[QueuedSpan] = []
+        # The request's own span is these fields until it ends (as a `ServerSpan` tuple when it can)
         if parent is not None:
-            trace_id, parent_id, self._sampled = int(parent.trace_id, 16), int(parent.span_id, 16), parent.sampled
+            trace_id, parent_id, self.sampled = int(parent.trace_id, 16), int(parent.span_id, 16), parent.sampled
             span_id = new_span_id()
-            self._state = parent.tracestate or ""
+            self.state = parent.tracestate or ""
         else:
-            (trace_id, span_id), parent_id, self._state = new_ids(), 0, ""
-            self._sampled = sampled(trace_id, pipeline.spec.sample_ratio)
+            (trace_id, span_id), parent_id, self.state = new_ids(), 0, ""
+            self.sampled = sampled(trace_id, pipeline.spec.sample_ratio)
+        self.trace_number, self.span_id, self._parent_id, self._start_ns = trace_id, span_id, parent_id, started_ns
         trace_hex = self._trace_hex = f"{trace_id:032x}"
         # the traceparent sent upstream around each attempt's span id, formatted once per request
-        self._traceparent = (f"00-{trace_hex}-", "-01" if self._sampled else "-00")
+        self._traceparent = (f"00-{trace_hex}-", "-01" if self.sampled else "-00")
         key = self._route = (endpoint, path)
         found = pipeline.starts.get(key)
-        name, attributes = found if found is not None else pipeline.start(key, lambda: _server_start(endpoint, path))
-        self._server = RecordedSpan(
-            name,
-            SERVER,
-            trace_id,
-            span_id,
-            parent_id,
-            started_ns,
-            attributes,
-            remote_parent=parent is not None,
-            trace_state=self._state,
+        self._name, self._start = (
+            found if found is not None else pipeline.start(key, lambda: span_shapes.server_start(endpoint, path))
         )
+        self._limit_events: list[LimitEvent] | None = None
         self._attempts: list[AttemptSpan] = []
         self._last_target: str | None = None
         self.output: dict[str, Any] | None = None  # the non-streamed answer, kept only for request data
@@ -394,15 +286,19 @@ class SpanTrace(Trace):
         """The trace context an upstream call under span `span_id` carries."""
         head, tail = self._traceparent
         headers = {"traceparent": f"{head}{span_id:016x}{tail}"}
-        if self._state:
-            headers["tracestate"] = self._state
+        if self.state:
+            headers["tracestate"] = self.state
         return headers
 
     def ended(self, span: RecordedSpan, attributes: dict[str, Any]) -> None:
         """`span` ended now with `attributes`: exported with the request's other spans when sampled."""
         span.end(time.time_ns(), attributes)
-        if self._sampled:
+        if self.sampled:
             self._ended.append(span)
+
+    def ended_record(self, span: AnsweredSpan) -> None:
+        """A span that ended as a record (only a sampled trace makes them)."""
+        self._ended.append(span)
 
     @property
     def records_request_data(self) -> bool:
@@ -426,12 +322,14 @@ class SpanTrace(Trace):
             return
         key = ("limits", outcome, applied)  # the rules' labels, built once per outcome and set of rules
         found = self._pipeline.starts.get(key)
-        outcome_and_rules = (found if found is not None else self._pipeline.start(key, lambda: _limit_rules(*key)))[1]
-        attributes: dict[str, Any] = {**outcome_and_rules}
-        for room in headroom:
-            attributes[f"tfy_gateway.limits.remaining.{room.name}"] = room.remaining
-            attributes[f"tfy_gateway.limits.limit.{room.name}"] = room.limit
-        self._server.add_event(g.LIMIT_EVENT, time.time_ns(), attributes)
+        outcome_and_rules = (
+            found if found is not None else self._pipeline.start(key, lambda: span_shapes.limit_rules(*key))
+        )[1]
+        event = (time.time_ns(), outcome_and_rules, headroom)  # its attributes are written in the export thread
+        if self._limit_events is None:
+            self._limit_events = [event]
+        else:
+            self._limit_events.append(event)
 
     def attempt(self, attempt: Attempt, entry: CatalogEntry, request: RequestFacts) -> AttemptTrace:
         target = entry.target
@@ -457,59 +355,39 @@ class SpanTrace(Trace):
         )
 
         found = self._pipeline.starts.get(key)
-        name, shared = found if found is not None else self._pipeline.start(key, lambda: _attempt_start(*key))
-        parameters = g.request_parameters(request.body)
-        server = self._server
-        span = RecordedSpan(
-            name,
-            CLIENT,
-            server.trace_id,
-            new_span_id(),
-            server.span_id,
-            time.time_ns(),
-            {**shared, **parameters} if parameters else shared,
-            trace_state=self._state,
+        name, shared = (
+            found if found is not None else self._pipeline.start(key, lambda: span_shapes.attempt_start(*key))
         )
-        traced = AttemptSpan(self, span)
+        parameters = g.request_parameters(request.body)
+        traced = AttemptSpan(self, name, {**shared, **parameters} if parameters else shared, new_span_id())
         self._attempts.append(traced)
         return traced
 
     def guardrails(self, checks: Iterable[GuardrailRun]) -> None:
-        if not self._sampled:
+        if not self.sampled:
             return
-        pipeline, server, state, ended = self._pipeline, self._server, self._state, self._ended
+        pipeline, state, ended = self._pipeline, self.state, self._ended
+        trace_id, parent_id = self.trace_number, self.span_id
         found_by = pipeline.guardrails.get
         now_ns, now = time.time_ns(), time.perf_counter()  # one clock reading for every check
         for check in checks:
-            # What decides the span's name, its attributes but the latency, and its event's: shared
-            # dicts, found with one lookup (the event's dict is built with the span's, under the same key)
+            # What decides the span's name, its attributes but the latency, and its event's: one shared
+            # shape, found with one lookup; the span is one tuple of what changes from run to run
             key = (check.guardrail, check.stage, check.result, check.operation, check.strategy, check.message)
-            found = found_by(key)
-            if found is None:
-                found = pipeline.guardrail_start(key, functools.partial(_guardrail_start, *key))
-            span_name, attributes, event = found
+            shape = found_by(key)
+            if shape is None:
+                shape = pipeline.guardrail_start(key, functools.partial(span_shapes.guardrail_start, *key))
             start_ns = now_ns - int((now - check.started) * 1e9)
-            span = RecordedSpan(
-                span_name,
-                CLIENT,
-                server.trace_id,
-                new_span_id(),
-                server.span_id,
-                start_ns,
-                attributes,
-                trace_state=state,
-            )
             latency_ms = check.latency_ms
-            span.end_attributes = {g.TFY_GUARDRAIL_LATENCY_MS: latency_ms}
-            span.events = [(g.GUARDRAIL_RESULT_EVENT, now_ns, event)]
-            span.end_ns = start_ns + int(latency_ms * 1e6)
-            ended.append(span)
+            end_ns = start_ns + int(latency_ms * 1e6)
+            span = (trace_id, new_span_id(), parent_id, state, start_ns, end_ns, latency_ms, now_ns, shape)
+            ended.append(GuardrailSpan(span))
 
     def finish(self, request: RequestFacts) -> None:
         try:
             for attempt in self._attempts:
                 attempt.finish(request)
-            if self._sampled:
+            if self.sampled:
                 self._end_server(request)
         finally:
             # Whatever failed above, the spans that ended go out and the pipeline stops counting this
@@ -526,16 +404,36 @@ class SpanTrace(Trace):
                 pipeline.on_idle(pipeline)
 
     def _end_server(self, request: RequestFacts) -> None:
-        span = self._server
         status = request.status or 500
-        span.attributes = self._server_shape(span.attributes, request, status)
+        shape = self._server_shape(self._start, request, status)
+        events = self._limit_events
+        if status < 400 and not self.records_request_data and (events is None or len(events) == 1):
+            ttft_s, ends_at = request.ttft_s, time.time_ns()
+            record = (self.trace_number, self.span_id, self._parent_id, self.state, self._start_ns, ends_at, self._name)
+            ttft_ms = ttft_s * 1000 if ttft_s is not None else None
+            limits = events[0] if events is not None else None
+            self._ended.append(ServerSpan((*record, shape, request.id, ttft_ms, request.cost, request.usage, limits)))
+            return
+        span = RecordedSpan(
+            self._name,
+            SERVER,
+            self.trace_number,
+            self.span_id,
+            self._parent_id,
+            self._start_ns,
+            shape,
+            remote_parent=self.parent is not None,
+            trace_state=self.state,
+        )
+        for event in events or ():
+            span.add_event(g.LIMIT_EVENT, event[0], limit_attributes(event))
         attributes: dict[str, Any] = {g.REQUEST_ID: request.id}
         if request.ttft_s is not None:
             attributes[g.TFY_TTFT_MS] = request.ttft_s * 1000
         if request.cost is not None and status < 400:
             attributes[g.TFY_COST] = request.cost
         if status < 400:
-            _usage(attributes, request.usage, tfy=False)
+            usage_attributes(attributes, request.usage, tfy=False)
         else:
             _error(span, attributes, status, request.error, is_error=status >= 500)
         if self.records_request_data:
@@ -562,7 +460,7 @@ class SpanTrace(Trace):
         if found is None:
             if len(shapes) >= STARTS_LIMIT:
                 shapes.clear()
-            found = shapes[key] = SharedAttributes({**start, **_server_end(*key[1:])})
+            found = shapes[key] = SharedAttributes({**start, **span_shapes.server_end(*key[1:])})
         return found
 
     def _request_data(self, request: RequestFacts, attributes: dict[str, Any]) -> None:

@@ -163,6 +163,12 @@ class AiohttpTransport:
             self._deadlines = CoarseDeadlines(asyncio.get_running_loop())
         return self._session
 
+    @property
+    def coarse_deadlines(self) -> CoarseDeadlines | None:
+        """The shared once-a-second deadline watch (a stream's long first-token limit uses it too);
+        None until the first call built the session."""
+        return self._deadlines
+
     def _options(self, request: HttpRequest, *, streaming: bool) -> tuple[dict[str, Any], Phase]:
         options = _base_options(request)
         limit, overall = client_timeout(request.timeouts, streaming=streaming)

@@ -33,6 +33,14 @@ class Deadline:
         self.cancelling: int = cancelling() if cancelling is not None else 0
 
 
+def coarse_deadlines_of(transport: object) -> CoarseDeadlines | None:
+    """The shared deadline watch of `transport` when it keeps one (`AiohttpTransport`, and a
+    `DeferredTransport` once built), for limits a caller of the transport watches itself (a stream's
+    first token); None: the caller needs its own timer."""
+    deadlines = getattr(transport, "coarse_deadlines", None)
+    return deadlines if isinstance(deadlines, CoarseDeadlines) else None
+
+
 class CoarseDeadlines:
     """The deadlines of the calls in flight on one event loop (create it inside that loop)."""
 

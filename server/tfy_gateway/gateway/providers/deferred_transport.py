@@ -47,6 +47,11 @@ class DeferredTransport:
         if self._building is None and not self._closed:
             self._building = asyncio.ensure_future(asyncio.to_thread(self._factory))
 
+    @property
+    def coarse_deadlines(self) -> object:
+        """The built transport's shared deadline watch, if it has one (see `coarse_deadlines_of`)."""
+        return getattr(self._built, "coarse_deadlines", None)
+
     async def post(self, request: HttpRequest) -> HttpResponse:
         built = self._built
         if built is None:

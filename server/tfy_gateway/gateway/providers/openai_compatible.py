@@ -178,8 +178,8 @@ class OpenAIChunks:
             data = _drop_null_usage(data)
         interesting = (
             not self._seen_output
-            or (b'"usage"' in data and not any(marker in data for marker in _NO_USAGE))
-            or (b'"finish_reason"' in data and not any(marker in data for marker in _NO_FINISH))
+            or (b'"usage"' in data and _NO_USAGE[0] not in data and _NO_USAGE[1] not in data)
+            or (b'"finish_reason"' in data and _NO_FINISH[0] not in data and _NO_FINISH[1] not in data)
             or b'"error"' in data
             or event == "error"
         )

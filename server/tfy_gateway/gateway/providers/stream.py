@@ -11,6 +11,7 @@ business (pure, see wire.py), so both halves are testable on their own.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 
@@ -25,6 +26,7 @@ from tfy_gateway.gateway.providers.base import (
     error_from_body,
     redirect_refused,
 )
+from tfy_gateway.gateway.providers.coarse_deadlines import COARSE_FROM_S, coarse_deadlines_of
 from tfy_gateway.gateway.providers.timeouts import Timeouts
 from tfy_gateway.gateway.providers.transport import HttpRequest, HttpStream, Transport, TransportError
 from tfy_gateway.gateway.providers.wire import (
@@ -38,48 +40,95 @@ from tfy_gateway.gateway.providers.wire import (
 
 
 class SSEDecoder:
-    """Incremental `text/event-stream` parser over a streamed body: yields (event name, data)."""
+    """Incremental `text/event-stream` parser over a streamed body: yields (event name, data).
+
+    The body is kept as one buffer and a read position (no copy per line). The usual event, one
+    `data: ...` line and a blank line already read whole, is cut out of the buffer at once; anything
+    else (comments, named events, several data lines, CRLF endings) goes line by line. An event not
+    yet complete is parsed again from its start once more of the body arrived. `buffered_event`
+    gives the events a read brought beyond the first without waiting for the body."""
 
     def __init__(self, body: HttpStream) -> None:
         self._body = body
-        self._lines: deque[bytes] = deque()
-        self._partial = b""
+        self._buffer = b""
+        self._pos = 0
+        self._eof = False
 
-    async def _line(self) -> bytes | None:
-        while not self._lines:
-            chunk = await self._body.read()
-            if not chunk:
-                if self._partial:
-                    line, self._partial = self._partial, b""
-                    return line.rstrip(b"\r")
-                return None
-            parts = (self._partial + chunk).split(b"\n")
-            self._partial = parts.pop()
-            self._lines.extend(parts)
-        return self._lines.popleft().rstrip(b"\r")
+    async def _more(self) -> bool:
+        """Append the body's next read to what is left of the buffer; False at the end of the body."""
+        if self._eof:
+            return False
+        chunk = await self._body.read()
+        if not chunk:
+            self._eof = True
+            return False
+        self._buffer = self._buffer[self._pos :] + chunk if self._pos < len(self._buffer) else chunk
+        self._pos = 0
+        return True
 
-    async def next_event(self) -> tuple[str, bytes] | None:
-        """The next event with data, or None at the end of the body. Comments are skipped."""
+    def _parse(self, *, final: bool) -> tuple[str, bytes] | None:
+        """The next complete event in the buffer, consumed; None when none is complete (nothing is
+        consumed then). `final`: the body has ended, so an unterminated last line and event count."""
+        buffer, pos = self._buffer, self._pos
+        if buffer.startswith(b"data: ", pos):
+            newline = buffer.find(b"\n", pos)
+            if newline > 0 and buffer[newline + 1 : newline + 2] == b"\n" and buffer[newline - 1] != 13:  # no "\r"
+                self._pos = newline + 2
+                return "", buffer[pos + 6 : newline]
         event = ""
         data: list[bytes] = []
         while True:
-            line = await self._line()
-            if line is None:
-                return (event, b"\n".join(data)) if data else None
+            newline = buffer.find(b"\n", pos)
+            if newline < 0:
+                if not final:
+                    return None
+                line, last, pos = buffer[pos:].rstrip(b"\r"), True, len(buffer)
+            else:
+                line, last, pos = buffer[pos:newline].rstrip(b"\r"), False, newline + 1
             if not line:
                 if data:
+                    self._pos = pos
                     return event, b"\n".join(data)
                 event = ""
-                continue
-            if line.startswith(b":"):
-                continue
-            name, _, value = line.partition(b":")
-            if value.startswith(b" "):
-                value = value[1:]
-            if name == b"data":
-                data.append(value)
-            elif name == b"event":
-                event = value.decode("utf-8", "replace")
+            elif not line.startswith(b":"):
+                name, _, value = line.partition(b":")
+                if value.startswith(b" "):
+                    value = value[1:]
+                if name == b"data":
+                    data.append(value)
+                elif name == b"event":
+                    event = value.decode("utf-8", "replace")
+            if last:
+                self._pos = pos
+                return (event, b"\n".join(data)) if data else None
+
+    @property
+    def buffered(self) -> bool:
+        """Some of the body is read and not parsed yet."""
+        return self._pos < len(self._buffer)
+
+    def buffered_event(self) -> tuple[str, bytes] | None:
+        """The next event if the body already brought all of it, else None (without reading)."""
+        return None if self._eof or self._pos >= len(self._buffer) else self._parse(final=False)
+
+    async def next_event(self) -> tuple[str, bytes] | None:
+        """The next event with data, or None at the end of the body. Comments are skipped."""
+        while True:
+            if self._eof:
+                return self._parse(final=True)
+            if self._pos < len(self._buffer) and (event := self._parse(final=False)) is not None:
+                return event
+            if not await self._more():
+                return self._parse(final=True)
+            buffer = self._buffer  # the usual read: exactly one whole `data: ...` event, no "\r"
+            if (
+                buffer.startswith(b"data: ")
+                and buffer.endswith(b"\n\n")
+                and buffer.find(b"\n") == len(buffer) - 2
+                and buffer[-3] != 13
+            ):
+                self._pos = len(buffer)
+                return "", buffer[6:-2]
 
 
 class UpstreamStream:
@@ -114,6 +163,7 @@ class UpstreamStream:
         self._pending_delivered = False  # a chunk was handed to the caller
         self._eof = False
         self._closed = False
+        self._failure: UpstreamError | None = None  # met by `ready`, raised after the chunks before it
 
     @property
     def usage(self) -> Usage | None:
@@ -128,15 +178,40 @@ class UpstreamStream:
 
     async def __anext__(self) -> bytes:
         while not self._pending:
+            if self._failure is not None:
+                await self.aclose()
+                raise self._failure
             if self._eof:
                 await self.aclose()
                 raise StopAsyncIteration
             await self._pull()
-        chunk = self._pending.popleft()
+        return self._deliver(self._pending.popleft())
+
+    def _deliver(self, chunk: bytes) -> bytes:
         self._pending_delivered = True
         if self.ttft is not None and chunk != DONE:
             self.content_chunks += 1
         return chunk
+
+    def ready(self) -> list[bytes]:
+        """The chunks that follow without waiting for the upstream (what its last read brought beyond
+        the chunk just handed out), handed out now, in order, so that a caller can forward them in
+        one write. A provider error among them is raised by the next iteration, after them."""
+        decoder = self._decoder
+        if not self._pending and (self._eof or not isinstance(decoder, SSEDecoder) or not decoder.buffered):
+            return []  # the usual case: the last read brought one event
+        chunks = [self._deliver(chunk) for chunk in self._pending]
+        self._pending.clear()
+        if not isinstance(decoder, SSEDecoder):
+            return chunks
+        while not self._eof and self._failure is None and (event := decoder.buffered_event()) is not None:
+            try:
+                self._take(self._translator.feed(event[0], event[1]), at_end=False)
+            except UpstreamError as exc:
+                self._failure = exc
+            chunks += [self._deliver(chunk) for chunk in self._pending]
+            self._pending.clear()
+        return chunks
 
     async def __aenter__(self) -> UpstreamStream:
         return self
@@ -184,6 +259,12 @@ class UpstreamStream:
             self.completed = translated.done
             self._eof = True
             self.duration = time.perf_counter() - self._started
+
+
+def _no_first_token(target: UpstreamTarget, limit: float) -> UpstreamTimeout:
+    return UpstreamTimeout(
+        f"{target.provider} sent no first token within {limit:g}s", target.provider, phase="first_token"
+    )
 
 
 async def _read_all(http: HttpStream) -> bytes:
@@ -241,9 +322,19 @@ async def start_stream(
     limit = timeouts.first_token
     if limit is None:
         return await opening()
+    coarse = coarse_deadlines_of(transport) if limit >= COARSE_FROM_S else None
+    if coarse is not None:  # a long limit (the gateway's own): the transport's once-a-second watch
+        deadline = coarse.start(limit)
+        try:
+            return await opening()
+        except asyncio.CancelledError:
+            if coarse.timed_out(deadline):
+                raise _no_first_token(target, limit) from None
+            raise
+        finally:
+            coarse.finish(deadline)
     try:
         with anyio.fail_after(limit):  # not asyncio.wait_for, which can swallow a cancellation (deadlines.py)
             return await opening()
     except TimeoutError:
-        message = f"{target.provider} sent no first token within {limit:g}s"
-        raise UpstreamTimeout(message, target.provider, phase="first_token") from None
+        raise _no_first_token(target, limit) from None
