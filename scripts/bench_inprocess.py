@@ -20,11 +20,14 @@ still queued when the last request was answered (a writer that falls behind show
 written in all once the app has shut down (warm-up included).
 `--profile SYSTEM` adds a cProfile table of one more run of that system. `--own` measures the gateways'
 own work instead: the upstream's first answer replayed from memory, one request at a time, the least
-thread CPU per request over 60 batches of `--requests`/60 (steady on a loaded machine; the aiohttp client and the
-upstream's share are out of it). Figures, not assertions.
+thread CPU per request over `--batches` batches (default 60) of `--requests`/`--batches` (steady on a loaded
+machine; the aiohttp client and the upstream's share are out of it). With other benches on the machine
+(load 3-4 on 2 cores), 60 batches of 250 moved by up to 30 µs run to run; `--requests 20000 --batches 1000`
+(batches of 20) finds quiet moments and held gateway-bare within 1-2 µs. Figures, not assertions.
 
     python scripts/bench_inprocess.py [--systems floor,gateway-bare,gateway-all,gateway-nomatch] [--requests 15000]
         [--concurrency 32] [--rounds 3] [--profile gateway-all] [--gateway-source ../wt-x/server]
+        [--own [--batches 60]]
 """
 
 from __future__ import annotations
@@ -322,7 +325,8 @@ def child(args: argparse.Namespace) -> int:
         pass
     spec = json.loads(args.child)
     if args.own:
-        print(json.dumps(asyncio.run(own_work(spec, batches=OWN_BATCHES, batch=max(1, args.requests // OWN_BATCHES)))))
+        batch = max(1, args.requests // args.batches)
+        print(json.dumps(asyncio.run(own_work(spec, batches=args.batches, batch=batch))))
         return 0
     print(json.dumps(asyncio.run(measure(spec, args.requests, args.concurrency, args.profile_child))))
     return 0
@@ -334,7 +338,7 @@ def run_child(spec: dict[str, Any], args: argparse.Namespace, *, profile: bool =
     if profile:
         command.append("--profile-child")
     if args.own:
-        command.append("--own")
+        command += ["--own", "--batches", str(args.batches)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise SystemExit(f"{spec['system']} failed:\n{done.stderr[-3000:]}")
@@ -355,8 +359,14 @@ def main() -> int:
     parser.add_argument(
         "--own",
         action="store_true",
-        help="gateways only, the upstream answered from memory: the least CPU per request over 60 batches "
-        "of --requests/60 (the gateway's own work, steady under load from other processes)",
+        help="gateways only, the upstream answered from memory: the least CPU per request over --batches "
+        "batches of --requests/--batches (the gateway's own work, steady under load from other processes)",
+    )
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=OWN_BATCHES,
+        help=f"--own: batches per run (default {OWN_BATCHES}); more, smaller ones hold steadier on a busy machine",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--profile-child", action="store_true", help=argparse.SUPPRESS)

@@ -32,7 +32,7 @@ def test_tiny_run_reports_every_system() -> None:
 
 def test_own_work_reports_each_gateway_and_no_floor() -> None:
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--own", "--requests", "120", "--rounds", "1"],
+        [sys.executable, str(SCRIPT), "--own", "--requests", "120", "--batches", "40", "--rounds", "1"],
         capture_output=True,
         text=True,
         timeout=SUBPROCESS_TIMEOUT_S,

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from tfy_gateway.gateway.observability.genai_histograms import GenAIHistograms
-from tfy_gateway.gateway.tallies import Level, Spread, Tally
+from tfy_gateway.gateway.tallies import Level, ShapeCache, Spread, Tally
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
@@ -140,6 +140,8 @@ class GatewayMetrics:
         # each, 7 per request); the values are bounded (see above), and so is this map. Each counts
         # without a lock until a rendering (tallies.py): only the event loop writes them.
         self._children: dict[tuple[int, tuple[str, ...]], Tally | Spread] = {}
+        # The series each request shape writes (`data_plane.request_series`), found with one lookup.
+        self.shapes = ShapeCache()
 
     # --- the shared state store's observer (shared.redis.LinkObserver) ---------------------------
 

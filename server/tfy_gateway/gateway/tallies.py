@@ -11,6 +11,7 @@ at or above the value; a NaN in none, its sum NaN).
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Hashable
 from typing import Any
 
 
@@ -83,3 +84,31 @@ class Level:
 
     def get(self) -> float:
         return float(self.value)
+
+
+MAX_SHAPES = 4096
+
+
+class ShapeCache:
+    """Request shapes -> what they write (`data_plane.request_series`), for one configuration at a time:
+    a shape's labels come from the configuration, so a new one starts the cache over. Past `MAX_SHAPES`
+    it starts over too (a guard: the labels are bounded by the configuration already)."""
+
+    __slots__ = ("_config", "_found")
+
+    def __init__(self) -> None:
+        self._config: object = None
+        self._found: dict[Hashable, Any] = {}
+
+    def get(self, config: object, shape: Hashable) -> Any:
+        """What `put` kept for `shape` under `config`, or None."""
+        if config is not self._config:
+            self._config = config
+            self._found = {}
+            return None
+        return self._found.get(shape)
+
+    def put(self, shape: Hashable, found: Any) -> None:
+        if len(self._found) >= MAX_SHAPES:
+            self._found = {}
+        self._found[shape] = found

@@ -63,6 +63,10 @@ async def test_a_call_queued_behind_a_frozen_pipeline_waits_no_longer_than_its_o
     lone_redis.pause()
     first = asyncio.create_task(store.reserve(Batch.of([charge("a")])))
     await eventually(lambda: len(ends) == 1, "the first call's pipeline went out")
+    # Queued half a timeout later: its own deadline then falls well after the first pipeline's end, so a
+    # loaded machine waking the batcher late does not find it expired in the queue (failed unsent).
+    half = store.link.timeout_s / 2
+    await eventually(lambda: loop.time() >= ends[0] - half, "half the first pipeline's time passed")
     queued = asyncio.create_task(store.reserve(Batch.of([charge("a")])))
     await eventually(lambda: store._batcher._pending, "the second call queued behind the first pipeline")
     its_deadline = store._batcher._pending[-1].deadline

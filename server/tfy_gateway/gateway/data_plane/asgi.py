@@ -6,7 +6,6 @@ request, and control over when the first byte goes out (which decides whether a 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar
 
@@ -81,56 +80,5 @@ WATCH_AFTER_S = 0.05
 """How long a request runs before a task starts watching for its client going away. Most answers
 through the gateway take less (a cached or small completion, the local fake providers), and then a
 timer is all a request costs: no task, no extra turns of the event loop. A client that leaves earlier
-is noticed when the watcher starts, so an abandoned upstream call runs at most this much longer."""
-
-
-async def unless_disconnected(
-    receive: Receive,
-    work: Awaitable[T],
-    completed: Callable[[], bool],
-    *,
-    after_s: float = WATCH_AFTER_S,
-    loop: asyncio.AbstractEventLoop | None = None,
-) -> T:
-    """Await `work`, cancelling it (and raising ClientGone) if the client disconnects first.
-
-    Cancelling closes the upstream connection, which is how an abandoned request stops the
-    provider's generation. Call only after the request body has been read. `completed()` tells a
-    real disconnect from the server's own end of the response (which `receive` also reports).
-    `work` runs in the current task; the watcher is a task of its own, started once `work` has run
-    for `after_s` seconds. `loop`: the running loop, when the caller has it (on Python 3.11, asking
-    asyncio for it is a system call).
-    """
-    if loop is None:
-        loop = asyncio.get_running_loop()
-    current = asyncio.current_task(loop)
-    assert current is not None
-    gone = False
-    watcher: asyncio.Task[None] | None = None
-
-    async def watch() -> None:
-        nonlocal gone
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        if not completed():
-            gone = True
-            current.cancel()
-
-    def start_watching() -> None:
-        nonlocal watcher
-        watcher = loop.create_task(watch())
-
-    timer = loop.call_later(after_s, start_watching)
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if not gone:
-            raise
-        uncancel = getattr(current, "uncancel", None)  # Python >= 3.11
-        if uncancel is not None:
-            uncancel()
-        raise ClientGone from None
-    finally:
-        timer.cancel()
-        if watcher is not None:
-            watcher.cancel()
+is noticed when the watcher starts, so an abandoned upstream call runs at most about this much longer
+(`disconnects.DisconnectWatch` starts it between this and 1.5 times this)."""

@@ -39,7 +39,6 @@ from tfy_gateway.gateway.data_plane.asgi import (
     Send,
     read_body,
     send_bytes,
-    unless_disconnected,
 )
 from tfy_gateway.gateway.data_plane.context import CLIENT_CLOSED, RequestContext
 from tfy_gateway.gateway.data_plane.deadlines import deadlines, gateway_deadlines
@@ -111,7 +110,7 @@ class Pipeline:
         metrics.in_flight.inc()
         try:
             await self._admit()
-            await unless_disconnected(self.receive, self._route_and_respond(), self._is_complete, loop=self.plane.loop)
+            await self.plane.disconnects.run(self.receive, self._route_and_respond(), self._is_complete)
         except ApiError as exc:
             await self._fail(exc)
         except ClientGone:
@@ -153,8 +152,12 @@ class Pipeline:
         validate(ctx.endpoint, ctx.body)
         ctx.model = model = ctx.body["model"]
         ctx.options = options = parse_options(headers)
-        request = RouteRequest(model, principal.subjects, options.metadata, routing_headers(headers))
-        plan = plane.router.plan(ctx.config.routing, request)
+        routing = ctx.config.routing
+        # A model no rule can route needs no description of the request (subjects, metadata, headers).
+        plan = plane.router.unrouted(routing, model)
+        if plan is None:
+            request = RouteRequest(model, principal.subjects, options.metadata, routing_headers(headers))
+            plan = plane.router.plan(routing, request)
         if plan.rule_id is None and ctx.config.catalog.get(model) is None:
             raise model_not_found(model)
         ctx.plan = authorized_plan(plan, ctx.config.access, principal)

@@ -28,6 +28,8 @@ from starlette.requests import HTTPConnection
 
 from tfy_gateway.gateway.alerts import Alert, AlertError, AlertOutbox
 from tfy_gateway.gateway.config import ConfigHub
+from tfy_gateway.gateway.data_plane.asgi import WATCH_AFTER_S
+from tfy_gateway.gateway.data_plane.disconnects import DisconnectWatch
 from tfy_gateway.gateway.data_plane.guarding import PolicyGuardrails
 from tfy_gateway.gateway.data_plane.hooks import Guardrails, Limits
 from tfy_gateway.gateway.data_plane.limiting import PolicyLimits
@@ -78,6 +80,7 @@ class DataPlane:
     logs: LogWriter
     alerts: AlertOutbox  # budget enforcement submits threshold alerts here
     telemetry: Telemetry  # trace and OTLP metrics export, as the configuration in force asks
+    disconnects: DisconnectWatch  # notices clients that leave a request under way
 
     @property
     def settings(self) -> GatewaySettings:
@@ -162,9 +165,10 @@ class DataPlane:
             stack.push_async_callback(alerts.stop)
             telemetry = Telemetry(metrics)
             stack.push_async_callback(telemetry.aclose)
+            loop = asyncio.get_running_loop()
             yield cls(
                 state=state,
-                loop=asyncio.get_running_loop(),
+                loop=loop,
                 metrics=metrics,
                 router=router,
                 limits=limits,
@@ -174,6 +178,7 @@ class DataPlane:
                 logs=logs,
                 alerts=alerts,
                 telemetry=telemetry,
+                disconnects=DisconnectWatch(loop, WATCH_AFTER_S),
             )
 
 

@@ -105,19 +105,24 @@ class LogRecord:
             self.cached_tokens,
             self.cost,
             int(self.stream),
-            orjson.dumps(self.metadata).decode(),
-            orjson.dumps(self.rule_ids).decode(),
+            _json(self.metadata, "{}"),
+            _json(self.rule_ids, "[]"),
             self.retries,
             self.fallbacks,
-            orjson.dumps(self.tries).decode(),
+            _json(self.tries, "[]"),
             self.request_body,
             self.response_body,
             int(self.usage_estimated),
-            orjson.dumps(self.limits).decode(),
+            _json(self.limits, "{}"),
             self.trace_id,
-            orjson.dumps(self.teams).decode(),
-            orjson.dumps(self.guardrails).decode(),
+            _json(self.teams, "[]"),
+            _json(self.guardrails, "[]"),
         )
+
+
+def _json(value: Any, empty: str) -> str:
+    """A JSON column's text; most records leave most of them empty, written without encoding."""
+    return orjson.dumps(value).decode() if value else empty
 
 
 def row_to_dict(row: tuple[Any, ...]) -> dict[str, Any]:

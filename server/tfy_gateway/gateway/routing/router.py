@@ -113,6 +113,14 @@ class Router:
     def latency_view(self, now: float) -> Callable[[str], LatencyView]:
         return lambda target: self.latency.view(target, now)
 
+    def unrouted(self, routing: CompiledRouting, model: str) -> RoutePlan | None:
+        """`model`'s pass-through plan when no virtual model and no rule can route it, whoever asks
+        (what `plan` returns then): a caller need not describe its request. None when a rule might."""
+        if model in routing.virtual_models:
+            return None
+        rules = self._memos.of(routing).rules.get(model)
+        return None if rules.rules else rules.passthrough
+
     def plan(self, routing: CompiledRouting, request: RouteRequest) -> RoutePlan:
         """Chosen target first, then the fallback candidates in order. Pins sticky sessions."""
         return self.build_plan(routing, request, self._rng, pin=True)

@@ -1,4 +1,5 @@
-"""`unless_disconnected`: a client that goes away cancels the work; a quick request starts no watcher."""
+"""`DisconnectWatch` (and `unless_disconnected`, a watch of its own): a client that goes away cancels the
+work; a quick request starts no watcher; one timer serves every request under way, and stops with them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 import pytest
 
 from tests.helpers import eventually
-from tfy_gateway.gateway.data_plane.asgi import ClientGone, unless_disconnected
+from tfy_gateway.gateway.data_plane.asgi import ClientGone
+from tfy_gateway.gateway.data_plane.disconnects import DisconnectWatch, unless_disconnected
 
 
 class Connection:
@@ -78,3 +80,33 @@ async def test_the_end_of_the_response_is_not_a_client_gone() -> None:
     answer = unless_disconnected(connection.receive, work(), completed, after_s=0.01)
     assert await asyncio.wait_for(answer, 60) == "done"
     assert connection.receives == 1
+
+
+async def test_one_watch_serves_many_requests_and_stops_ticking_without_any() -> None:
+    watch = DisconnectWatch(asyncio.get_running_loop(), after_s=0.01)
+    staying, leaving = Connection(), Connection()
+    release = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def long_work() -> str:
+        await release.wait()
+        return "answer"
+
+    async def abandoned_work() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    quick = await watch.run(Connection().receive, asyncio.sleep(0, "quick"), lambda: False)
+    kept = asyncio.ensure_future(watch.run(staying.receive, long_work(), lambda: False))
+    left = asyncio.ensure_future(watch.run(leaving.receive, abandoned_work(), lambda: False))
+    await eventually(lambda: staying.receives == 1 and leaving.receives == 1, "both long requests watched")
+    leaving.left.set()
+    with pytest.raises(ClientGone):
+        await asyncio.wait_for(left, 60)
+    assert cancelled.is_set() and not kept.done()  # only the request whose client left
+    release.set()
+    assert quick == "quick" and await asyncio.wait_for(kept, 60) == "answer"
+    await eventually(lambda: not watch.ticking, "the watch's timer stopped once no request is under way")
