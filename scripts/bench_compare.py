@@ -130,6 +130,7 @@ def measure(
     pids = procstat.tree(server.pid)
     cpu = procstat.cpu_seconds(pids)
     support = procstat.cpu_seconds(server.support_pids)
+    busy, total = procstat.machine_cpu_seconds()
     row: dict[str, Any] = {"system": system, "concurrency": concurrency, "failure": None}
     with procstat.RssSampler(server.pid) as sampler:
         try:
@@ -141,11 +142,17 @@ def measure(
             return {**row, "failure": str(exc)[:500], "errors": {}, "requests": 0}
     cpu = procstat.cpu_seconds(procstat.tree(server.pid) or pids) - cpu
     support = procstat.cpu_seconds(server.support_pids) - support
+    busy_after, total_after = procstat.machine_cpu_seconds()
+    busy, total = busy_after - busy, total_after - total
     per = max(run.ok, 1)
     row.update(run.as_dict())
     row["cpu_us_per_request"] = cpu / per * 1e6
     row["support_cpu_us_per_request"] = support / per * 1e6 if server.support_pids else None
     row["loadgen_cpu_us_per_request"] = run.loadgen_cpu_s / per * 1e6
+    # The whole machine over the run: how busy its cores were, and its CPU per request (with what the
+    # run does not count: the upstream, a trace receiver, the kernel's threads, other processes).
+    row["machine_busy"] = busy / total if total > 0 else None
+    row["machine_cpu_us_per_request"] = busy / per * 1e6
     row["rss_peak_mb"] = sampler.peak
     row["rss_end_mb"] = sampler.samples[-1][1] if sampler.samples else 0.0
     return row

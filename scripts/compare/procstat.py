@@ -56,6 +56,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, every core summed (/proc/stat's `cpu`
+    line; idle and iowait are not busy). Over a run, busy says how much of the machine worked and
+    busy minus the measured processes' CPU how much went to processes the run does not count (a
+    trace receiver, the kernel's threads, anything else on the machine)."""
+    try:
+        fields = [int(x) for x in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+    idle = fields[3] + fields[4]
+    return (total - idle) / TICKS, total / TICKS
+
+
 def rss_mb(pids: list[int]) -> float:
     """Resident set size of `pids` (second field of /proc/<pid>/statm), in MB (10^6 bytes)."""
     total = 0

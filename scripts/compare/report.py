@@ -13,7 +13,10 @@ from typing import Any
 
 Spread = dict[str, Any]  # {"median", "min", "max", "rounds": [...]}
 
-CHAT_FIELDS = ("rps", "p50_ms", "p90_ms", "p99_ms", "cpu_us_per_request", "support_cpu_us_per_request", "rss_peak_mb")
+CHAT_FIELDS = (
+    "rps", "p50_ms", "p90_ms", "p99_ms", "cpu_us_per_request", "support_cpu_us_per_request", "rss_peak_mb",
+    "machine_busy", "machine_cpu_us_per_request",
+)  # fmt: skip
 STREAM_FIELDS = ("rps", "ttft_p50_ms", "p50_ms", "p99_ms", "cpu_us_per_request")
 # (name in JSON, reference system, per-round value from (system row, reference row), unit)
 RATIOS: list[tuple[str, str, Callable[[dict[str, Any], dict[str, Any]], float | None], str]] = [
@@ -105,8 +108,13 @@ def _errors(entry: dict[str, Any]) -> str:
 
 
 def _support(entry: dict[str, Any]) -> str:
-    cpu = entry.get("support_cpu_us_per_request")
-    return f"  (+ redis-server {cpu['median']:.0f} µs/req)" if cpu and cpu["median"] is not None else ""
+    """What the row's CPU figure leaves out: redis-server's share, and how busy the machine's cores were
+    (below 100% at a concurrency that should saturate them: time the system left the cores idle)."""
+    cpu, busy = entry.get("support_cpu_us_per_request"), entry.get("machine_busy")
+    parts = [f"+ redis-server {cpu['median']:.0f} µs/req"] if cpu and cpu["median"] is not None else []
+    if busy and busy["median"] is not None:
+        parts.append(f"cores busy {busy['median'] * 100:.0f}%")
+    return f"  ({'; '.join(parts)})" if parts else ""
 
 
 def _name_width(result: dict[str, Any]) -> int:

@@ -57,6 +57,9 @@ def test_tiny_run_writes_every_field(tmp_path: Path) -> None:
         assert row["failure"] is None and row["errors"] == {} and row["ok"] > 0
         assert row["cpu_us_per_request"] > 0 and row["rss_peak_mb"] > 0
     assert {row["system"] for row in data["chat_runs"]} == set(SYSTEMS)
+    for row in data["chat_runs"]:  # the whole machine over the run: it did at least the server's work
+        assert 0 < row["machine_busy"] <= 1
+        assert row["machine_cpu_us_per_request"] > 0.5 * row["cpu_us_per_request"]
     assert all(row["ttft_p50_ms"] > 0 for row in data["stream_runs"])
     assert meta["stream_slices"] == 6 and all(row["slices"] == 0 for row in data["stream_runs"])  # c=1: in turn
 
@@ -79,6 +82,7 @@ def test_tiny_run_writes_every_field(tmp_path: Path) -> None:
     assert soak["ok"] > 0 and soak["errors"] == {} and soak["samples"]
     assert soak["max_mb"] >= soak["min_mb"] > 0 and "drift_mb" in soak
     assert "gateway-all" in result.stdout and "cpu_vs_floor" in result.stdout  # the printed table
+    assert "cores busy" in result.stdout
 
 
 def test_unknown_system_is_refused_with_the_choices(tmp_path: Path) -> None:
