@@ -3,17 +3,34 @@ the socket-free MemoryTransport tests."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from tfy_gateway.fakeprovider import running
 from tfy_gateway.gateway.providers import AiohttpTransport, HttpResponse, UpstreamTarget
 
 SECRET_KEY = "sk-test-0123456789abcdef"
+
+
+@contextlib.asynccontextmanager
+async def serving(handler: Any) -> AsyncIterator[TestServer]:
+    """A local aiohttp server answering every method and path with `handler` (an upstream whose
+    behaviour the test writes), closed on exit."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()
 
 
 @pytest.fixture

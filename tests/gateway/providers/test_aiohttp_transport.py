@@ -1,31 +1,16 @@
-"""AiohttpTransport against real local aiohttp servers: redirects are not followed, and its lifecycle."""
+"""AiohttpTransport against real local aiohttp servers: redirects are not followed, no cookies are kept, and its lifecycle."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from tests.gateway.providers.conftest import openai_target
+from tests.gateway.providers.conftest import openai_target, serving
 from tfy_gateway.gateway.providers import AiohttpTransport, HttpRequest, Timeouts, UpstreamError, UpstreamStream, call
 
 CHAT: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
-
-
-@contextlib.asynccontextmanager
-async def serving(handler: Any) -> AsyncIterator[TestServer]:
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield server
-    finally:
-        await server.close()
 
 
 async def test_redirects_are_not_followed() -> None:
@@ -100,3 +85,21 @@ async def test_an_oversized_answer_is_a_502_without_reading_it_all() -> None:
             with pytest.raises(UpstreamError) as refused:
                 await call(transport, target, "chat", CHAT)
             assert refused.value.status == 502 and "cap of" in str(refused.value), handler.__name__
+
+
+async def test_the_session_keeps_no_cookies() -> None:
+    """One upstream answer's Set-Cookie is not sent with the next call (of maybe another caller)."""
+    seen: list[str | None] = []
+
+    async def upstream(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie"))
+        response = web.json_response({})
+        response.set_cookie("affinity", "caller-a")
+        return response
+
+    async with serving(upstream) as server, AiohttpTransport() as transport:
+        # A host name: aiohttp's default jar ignores cookies from an IP address anyway.
+        request = HttpRequest(f"http://localhost:{server.port}/v1/chat/completions", {}, b"{}")
+        for _ in range(2):
+            assert (await transport.post(request)).status == 200
+    assert seen == [None, None]

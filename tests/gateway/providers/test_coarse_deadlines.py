@@ -12,9 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from tests.gateway.providers.conftest import openai_target
+from tests.gateway.providers.conftest import openai_target, serving
 from tfy_gateway.gateway.providers import (
     AiohttpTransport,
     HttpRequest,
@@ -85,15 +84,11 @@ async def silent_upstream(release: asyncio.Event, *, stream: bool = False) -> As
         await release.wait()
         return response
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", hold)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield f"http://127.0.0.1:{server.port}/v1/chat/completions"
-    finally:
-        release.set()
-        await server.close()
+    async with serving(hold) as server:
+        try:
+            yield f"http://127.0.0.1:{server.port}/v1/chat/completions"
+        finally:
+            release.set()  # before the server closes: it waits for the held answers
 
 
 async def test_a_plain_calls_long_limit_is_watched_without_an_aiohttp_timer(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,31 +128,6 @@ async def test_a_cancelled_plain_call_stays_cancelled(monkeypatch: pytest.Monkey
         with pytest.raises(asyncio.CancelledError):
             await call
         assert not transport._deadlines._pending
-
-
-async def test_the_session_keeps_no_cookies() -> None:
-    """One upstream answer's Set-Cookie is not sent with the next call (of maybe another caller)."""
-    seen: list[str | None] = []
-
-    async def upstream(request: web.Request) -> web.Response:
-        seen.append(request.headers.get("Cookie"))
-        response = web.json_response({})
-        response.set_cookie("affinity", "caller-a")
-        return response
-
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", upstream)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with AiohttpTransport() as transport:
-            # A host name: aiohttp's default jar ignores cookies from an IP address anyway.
-            request = HttpRequest(f"http://localhost:{server.port}/v1/chat/completions", {}, b"{}")
-            for _ in range(2):
-                assert (await transport.post(request)).status == 200
-    finally:
-        await server.close()
-    assert seen == [None, None]
 
 
 async def test_a_streams_long_first_token_limit_is_watched_by_the_transports_deadlines(
