@@ -40,7 +40,7 @@ class RecordingLimits:
         if request.options.metadata.get("limits") == "refuse-me":
             raise ApiError(429, "Rate limit exceeded (test hook).")
         self.reserved[request.id] = request.config.version
-        return Reservation(holds=(request.id,))
+        return Reservation()
 
     async def settle(self, reservation: Reservation, request: RequestContext) -> None:
         tokens = request.usage.completion_tokens if request.usage is not None else 0

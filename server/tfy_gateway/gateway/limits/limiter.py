@@ -159,7 +159,7 @@ class Limiter:
         would_block = _would_block(plan, admission) if admission.refused else ()
         headroom = _headroom(draft, admission)
         return Reservation(
-            (), plan.applied, headroom, would_block, draft.estimate, admission.ticket,
+            plan.applied, headroom, would_block, draft.estimate, admission.ticket,
             plan=plan, buckets=draft.buckets, amounts=draft.amounts,
         )  # fmt: skip
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from tfy_gateway.gateway.applied import AppliedRule, Headroom, budgets_of, rate_limit_of
 from tfy_gateway.gateway.limits.budgets import BudgetRule
@@ -33,11 +33,10 @@ class Reservation:
     its admission (shared too, within one sub-bucket of time); only `amounts` is the request's own.
     `holds` describes them one by one, for reading."""
 
-    __slots__ = ("_holds", "amounts", "applied", "buckets", "estimate", "headroom", "plan", "ticket", "would_block")
+    __slots__ = ("amounts", "applied", "buckets", "estimate", "headroom", "plan", "ticket", "would_block")
 
     def __init__(
         self,
-        holds: Sequence[Any] = (),
         applied: tuple[AppliedRule, ...] = (),
         headroom: tuple[Headroom, ...] = (),
         would_block: tuple[AppliedRule, ...] = (),
@@ -48,7 +47,6 @@ class Reservation:
         buckets: Sequence[int] = (),
         amounts: Sequence[int] = (),
     ) -> None:
-        self._holds = tuple(holds)
         self.applied = applied
         self.headroom = headroom
         # Rules in audit mode that would have refused the request.
@@ -64,8 +62,8 @@ class Reservation:
     @property
     def holds(self) -> tuple[Hold, ...]:
         plan = self.plan
-        if plan is None:
-            return self._holds
+        if plan is None:  # nothing was held (a reservation made by hand, in tests)
+            return ()
         counters = plan.counters
         return tuple(
             Hold(key, bucket, span, amount, kind, budget, entity)
