@@ -70,7 +70,6 @@ class DataPlaneOptions:
 @dataclass(frozen=True)
 class DataPlane:
     state: GatewayState
-    loop: asyncio.AbstractEventLoop  # the event loop the data plane serves on (taken once at start-up)
     metrics: GatewayMetrics
     router: Router
     limits: Limits
@@ -165,10 +164,8 @@ class DataPlane:
             stack.push_async_callback(alerts.stop)
             telemetry = Telemetry(metrics)
             stack.push_async_callback(telemetry.aclose)
-            loop = asyncio.get_running_loop()
             yield cls(
                 state=state,
-                loop=loop,
                 metrics=metrics,
                 router=router,
                 limits=limits,
@@ -178,7 +175,7 @@ class DataPlane:
                 logs=logs,
                 alerts=alerts,
                 telemetry=telemetry,
-                disconnects=DisconnectWatch(loop, WATCH_AFTER_S),
+                disconnects=DisconnectWatch(asyncio.get_running_loop(), WATCH_AFTER_S),
             )
 
 
