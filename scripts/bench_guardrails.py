@@ -2,10 +2,13 @@
 
 The stage runs as the data plane runs it (`GuardrailRun.check_input` of the compiled config, the
 integrations compiled at apply time), in this process, on a chat body whose one user message is the
-prompt. Prompts are prose with a number every sentence (the detectors' worst common case: every digit
-run is looked at), once clean and once with an email and a card number near the end. Figures are
-CPU microseconds per request (median of rounds), and the selection alone (a config with guardrail
-rules that match no request) for the cost of having rules at all. Figures, not assertions.
+prompt: a new one every request (a word in front of it changes), except in the `repeated` cases,
+where every request sends the same text (a system prompt, a conversation's history: the scanners
+remember what they found in texts they saw lately). Prompts are prose with a number every sentence
+(the detectors' worst common case: every digit run is looked at), once clean and once with an email
+and a card number near the end. Figures are CPU microseconds per request (median of rounds), and
+the selection alone (a config with guardrail rules that match no request) for the cost of having
+rules at all. Figures, not assertions.
 
     python scripts/bench_guardrails.py [--rounds 5] [--seconds 0.5]
 """
@@ -78,7 +81,19 @@ def prompt(size: int, with_pii: bool) -> str:
     return text[: size - len(SECRET)] + SECRET if with_pii else text
 
 
-async def per_request(guardrails: list[str], text: str, seconds: float, models: list[str] | None = None) -> float:
+def letters(number: int) -> str:
+    """`number` written in letters (no digit: a digit would be one more thing for the PII scan to look at)."""
+    word = ""
+    while True:
+        number, digit = divmod(number, 26)
+        word += chr(ord("a") + digit)
+        if not number:
+            return word
+
+
+async def per_request(
+    guardrails: list[str], text: str, seconds: float, models: list[str] | None = None, *, fresh: bool = True
+) -> float:
     group = parse_manifest(GROUP)
     config = parse_manifest(rules(guardrails, models))
     assert isinstance(group, GuardrailConfigGroup) and isinstance(config, GuardrailsConfig)
@@ -86,12 +101,17 @@ async def per_request(guardrails: list[str], text: str, seconds: float, models: 
     caller = Caller("user:bench@example.com", "user", "bench@example.com")
     transport = MemoryTransport(lambda request: HttpResponse(200, {}, b"{}"))  # local guardrails call nothing
     view = RequestView("bench/model", caller, {}, transport)
-    body = {"model": "bench/model", "messages": [{"role": "user", "content": text}]}
+    # fresh: a text no request sent before (a new turn); else the same text every time (a repeated
+    # system prompt or conversation history, which the scanners remember).
+    bodies = [
+        {"model": "bench/model", "messages": [{"role": "user", "content": f"{letters(n)} {text}" if fresh else text}]}
+        for n in range(20_000)
+    ]
     count = 0
     started = time.process_time()
     deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        for _ in range(20):
+    while time.perf_counter() < deadline and count < len(bodies):
+        for body in bodies[count : count + 20]:
             selection = compiled.select("bench/model", SUBJECTS, {})
             if selection is not None:
                 await GuardrailRun(selection, view).check_input(body)
@@ -113,9 +133,17 @@ async def main(rounds: int, seconds: float) -> None:
         ("regex + PII, 32 KB, with PII", ["bench/regex", "bench/pii"], 32 * 1024, True, None),
     ]
     print(f"{'case':<34} {'µs CPU/request':>15}  (median of {rounds} rounds)")
+    cases += [
+        ("regex + PII, 9 chars", ["bench/regex", "bench/pii"], 9, False, None),
+        ("regex + PII, 32 KB, repeated", ["bench/regex", "bench/pii"], 32 * 1024, True, None),
+        ("regex + PII, 9 chars, repeated", ["bench/regex", "bench/pii"], 9, False, None),
+    ]
     for label, guardrails, size, with_pii, models in cases:
         text = prompt(size, with_pii)
-        figures = [await per_request(guardrails or ["bench/regex"], text, seconds, models) for _ in range(rounds)]
+        fresh = not label.endswith("repeated")
+        figures = [
+            await per_request(guardrails or ["bench/regex"], text, seconds, models, fresh=fresh) for _ in range(rounds)
+        ]
         print(f"{label:<34} {statistics.median(figures):>15.1f}")
 
 

@@ -59,6 +59,9 @@ class GuardrailCall:
     transport: Transport
     timeout_s: float
     response: Mapping[str, Any] | None = None
+    # The texts of `body` (input) or `response` (output), extracted by the first guardrail that needs
+    # them and shared by the others that look at the same content (`replace` starts a new one).
+    texts_memo: list[list[str]] = field(default_factory=list, init=False, repr=False, compare=False)
 
 
 def context_of(call: GuardrailCall) -> dict[str, Any]:

@@ -4,6 +4,11 @@ A `Scanner` finds labelled spans in one text; `ScanningGuardrail` runs it over e
 request (input) or the answer (output): in validate mode any finding is a violation, reported by
 label and count (never the text found); in mutate mode each finding is replaced and the rewritten
 body goes on. Scanners that also refuse what they cannot rewrite (SQL) say so in `refusals`.
+
+Validation remembers what it found in each text it scanned (`ScanMemo`): a conversation sends its
+whole history with every turn, and most requests of an application repeat the same system prompt,
+so only the texts not seen lately are scanned. Findings depend on the text alone (and the scanner,
+which is immutable), so a remembered answer is exactly the scan's.
 """
 
 from __future__ import annotations
@@ -58,25 +63,70 @@ def describe(found: Counter[str], what: str) -> str:
     return f"{what} found: {listed}"
 
 
+MEMO_CHARS = 4 * 1024 * 1024
+"""How many characters of scanned text one guardrail remembers findings for (the texts themselves
+are what it keeps: the request's own strings, no copy). Past it the oldest are forgotten."""
+MEMO_TEXT_CHARS = 256 * 1024
+"""A longer text is scanned every time (remembering it would push out many smaller ones)."""
+
+
+class ScanMemo:
+    """The labels a scanner found in recently scanned texts, oldest first (a dict keeps insertion
+    order, so forgetting the oldest is popping its first key)."""
+
+    __slots__ = ("_chars", "_labels", "_limit")
+
+    def __init__(self, limit: int = MEMO_CHARS) -> None:
+        self._labels: dict[str, tuple[str, ...]] = {}
+        self._chars = 0
+        self._limit = limit
+
+    def labels(self, scanner: Scanner, text: str) -> tuple[str, ...]:
+        labels = self._labels.get(text)
+        if labels is not None:
+            return labels
+        labels = tuple(item.label for item in scanner.findings(text))
+        size = len(text)
+        if size <= MEMO_TEXT_CHARS:
+            memo = self._labels
+            self._chars += size
+            while self._chars > self._limit and memo:
+                oldest = next(iter(memo))
+                del memo[oldest]
+                self._chars -= len(oldest)
+            memo[text] = labels
+        return labels
+
+
 class ScanningGuardrail(LocalGuardrail):
     def __init__(self, spec: Spec, scanner: Scanner, what: str) -> None:
         super().__init__(spec)
         self.scanner = scanner
         self.what = what
+        self.memo = ScanMemo()
 
     def check_now(self, call: GuardrailCall) -> Verdict:
         source = _source(call)
         if source is None:
             return PASS
-        found: Counter[str] = Counter()
         if self.spec.operation == "mutate":
+            found: Counter[str] = Counter()
             rewritten = content.rewrite(source, call.stage, self.scanner.redact)
             for text in content.texts(rewritten or source, call.stage):
                 found.update(item.label for item in self.scanner.refusals(text))
             return Verdict(describe(found, self.what) if found else None, rewritten)
-        for text in content.texts(source, call.stage):
-            found.update(item.label for item in self.scanner.findings(text))
-        return Verdict(describe(found, self.what)) if found else PASS
+        labels: list[str] = []
+        for text in texts_of(call, source):
+            labels += self.memo.labels(self.scanner, text)
+        return Verdict(describe(Counter(labels), self.what)) if labels else PASS
+
+
+def texts_of(call: GuardrailCall, source: Mapping[str, Any]) -> list[str]:
+    """The texts `call`'s stage inspects, extracted once per call whichever guardrail asks first."""
+    memo = call.texts_memo
+    if not memo:
+        memo.append(content.texts(source, call.stage))
+    return memo[0]
 
 
 def _source(call: GuardrailCall) -> Mapping[str, Any] | None:

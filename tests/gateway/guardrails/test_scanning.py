@@ -1,0 +1,74 @@
+"""`ScanningGuardrail` validation remembers each text's findings: a repeated text is not scanned again,
+and what it answers is exactly what scanning it answers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+from tfy_gateway.gateway.guardrails.integration import Caller, GuardrailCall, Spec
+from tfy_gateway.gateway.guardrails.pii import PiiScanner
+from tfy_gateway.gateway.guardrails.scanning import Finding, ScanMemo, Scanner, ScanningGuardrail, describe, texts_of
+from tfy_gateway.gateway.providers import MemoryTransport
+from tfy_gateway.gateway.providers.transport import HttpResponse
+
+CALLER = Caller("user:a@example.com", "user", "a@example.com")
+TRANSPORT = MemoryTransport(lambda request: HttpResponse(200, {}, b"{}"))
+SPEC = Spec("g/x", "x", "validate", "enforce")  # type: ignore[arg-type]
+PII = "card 4111 1111 1111 1111, mail jane.doe@example.com"
+
+
+class CountingScanner(Scanner):
+    """Finds every `x`; counts the texts it was asked to scan."""
+
+    def __init__(self) -> None:
+        self.scanned: list[str] = []
+
+    def findings(self, text: str) -> list[Finding]:
+        self.scanned.append(text)
+        return [Finding("X", index, index + 1) for index, char in enumerate(text) if char == "x"]
+
+
+def call(*texts: str) -> GuardrailCall:
+    body: dict[str, Any] = {"model": "m/x", "messages": [{"role": "user", "content": text} for text in texts]}
+    return GuardrailCall("input", body, CALLER, {}, "m/x", TRANSPORT, 5.0)
+
+
+def test_a_repeated_text_is_scanned_once_and_found_the_same() -> None:
+    scanner = CountingScanner()
+    guardrail = ScanningGuardrail(SPEC, scanner, "patterns")
+    first = guardrail.check_now(call("system: x marks", "hello"))
+    second = guardrail.check_now(call("system: x marks", "a new turn with xx"))
+    assert first.violation == "patterns found: X (1)"
+    assert second.violation == "patterns found: X (3)"
+    assert scanner.scanned == ["system: x marks", "hello", "a new turn with xx"]
+
+
+def test_remembered_findings_are_what_a_scan_finds() -> None:
+    scanner = PiiScanner(("*",))
+    remembering = ScanningGuardrail(SPEC, scanner, "PII")
+    for _ in range(3):
+        verdict = remembering.check_now(call(PII, "clean text"))
+        assert verdict.violation == describe(Counter(f.label for f in scanner.findings(PII)), "PII")
+        assert "CreditCardNumber (1)" in verdict.violation
+    assert remembering.check_now(call("clean text")).violation is None
+
+
+def test_the_memo_forgets_the_oldest_texts_past_its_size() -> None:
+    scanner = CountingScanner()
+    memo = ScanMemo(limit=10)
+    for text in ("aaaa", "bbbb", "cccc"):  # 12 characters: "aaaa" is forgotten
+        memo.labels(scanner, text)
+    memo.labels(scanner, "cccc")
+    memo.labels(scanner, "aaaa")
+    assert scanner.scanned == ["aaaa", "bbbb", "cccc", "aaaa"]
+
+
+def test_texts_are_extracted_once_per_call_and_again_for_a_rewritten_body() -> None:
+    first = call("one", "two")
+    texts = texts_of(first, first.body)
+    assert texts == ["one", "two"]
+    assert texts_of(first, first.body) is texts
+    rewritten = replace(first, body={"messages": [{"role": "user", "content": "three"}]})
+    assert texts_of(rewritten, rewritten.body) == ["three"]
