@@ -5,7 +5,8 @@ Built at apply time from `gateway-guardrails-config`, the guardrail groups and
 compiled once (patterns, detectors, resolved secrets), the timeout and whether input validation
 runs alongside the model call. `select` answers, per request, which guardrails run on its input and
 its output; with no rule and no `X-TFY-GUARDRAILS` header it returns None after one comparison, so
-a gateway without guardrails pays nothing for the stage.
+a gateway without guardrails pays nothing for the stage. Requests of one model, caller and metadata
+meet the same rules: their selection is remembered (per compiled config, which never changes).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from tfy_gateway.manifests.guardrail_groups import GuardrailConfigGroup
 
 DEFAULT_TIMEOUT_MS = 5000
+MAX_REMEMBERED_SHAPES = 4096
+"""Selections remembered per compiled config; past it the memo starts again (metadata values can
+make every request a new shape)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,10 @@ class CompiledGuardrails:
     integrations: Mapping[str, Guardrail] = field(default_factory=lambda: MappingProxyType({}))
     timeout_s: float = DEFAULT_TIMEOUT_MS / 1000
     parallel: bool = True
+    # (model, subjects, metadata items) -> the selection of a request without the header.
+    _selections: dict[tuple[object, ...], Selection | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def select(
         self,
@@ -80,8 +88,29 @@ class CompiledGuardrails:
         requested: RequestedGuardrails | None = None,
     ) -> Selection | None:
         """The guardrails a request runs, or None when there are none."""
-        if not self.rules and requested is None:
+        if requested is not None:
+            return self._select(model, subjects, metadata, requested)
+        if not self.rules:
             return None
+        memo = self._selections
+        shape = (model, tuple(subjects), tuple(metadata.items()) if metadata else ())
+        try:
+            return memo[shape]
+        except KeyError:
+            pass
+        selection = self._select(model, subjects, metadata, None)
+        if len(memo) >= MAX_REMEMBERED_SHAPES:
+            memo.clear()
+        memo[shape] = selection
+        return selection
+
+    def _select(
+        self,
+        model: str,
+        subjects: Sequence[str],
+        metadata: Mapping[str, str],
+        requested: RequestedGuardrails | None,
+    ) -> Selection | None:
         matched = tuple(rule for rule in self.rules if rule.when.matches(model, subjects, metadata))
         input_refs = _union(*(rule.input for rule in matched), requested.input if requested else ())
         output_refs = _union(*(rule.output for rule in matched), requested.output if requested else ())
