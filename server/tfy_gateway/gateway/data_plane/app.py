@@ -128,6 +128,5 @@ async def _error(send: Send, error: ApiError, headers: Sequence[tuple[bytes, byt
 async def metrics(request: Request) -> Response:
     """`GET /metrics`: the data plane's Prometheus metrics, in the text format."""
     plane = data_plane_of(request)
-    plane.after_response.drain()
     plane.metrics.logs_dropped.set(plane.logs.dropped)
     return Response(plane.metrics.render(), media_type=CONTENT_TYPE)

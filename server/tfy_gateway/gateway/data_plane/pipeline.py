@@ -10,10 +10,8 @@
 The request reads the compiled configuration once, when it arrives, and uses that version for
 access, routing and upstream targets. Settle and observe run exactly once, whatever happened
 (success, upstream error, client gone, cancellation); settle is shielded from cancellation. Observe
-runs just before the last byte of the response goes out: the trace ends there; the log record and
-metrics are written while the loop next waits (`AfterResponse`), and whoever reads them (/metrics,
-the request-log queries) has them written first, so a client that reads its request logs or usage
-right after an answer always finds that answer in them.
+runs just before the last byte of the response goes out, so a client that reads its request logs
+or usage right after an answer always finds that answer in them.
 """
 
 from __future__ import annotations
@@ -266,7 +264,6 @@ class Pipeline:
             headers_override=override, timeouts=limits.timeouts, trace_headers=traced.headers if traced else None
         )
         started = time.perf_counter()
-        plane.after_response.while_waiting()
         try:
             answer = await call(plane.transport, entry.target, ctx.endpoint.name, body, call_options)
         except UpstreamError as exc:
@@ -399,10 +396,7 @@ class Pipeline:
         if not self._observed:
             self._observed = True
             self._unknown_usage()
-            plane = self.plane
-            record(self.ctx, plane.metrics, plane.logs, plane.telemetry, plane.after_response.defer)
-            # Ended: the deferred accounting must not keep the trace (its spans, the request's data) alive.
-            self.ctx.trace = None
+            record(self.ctx, self.plane.metrics, self.plane.logs, self.plane.telemetry)
 
     def _unknown_usage(self) -> None:
         """A request that may have reached a provider and got no answer telling its usage (a timeout,

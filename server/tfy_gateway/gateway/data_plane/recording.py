@@ -1,8 +1,6 @@
 """The observe stage: one request-log record (queued, never awaited), the metrics per request (the
 gateway's own and the GenAI conventions'), and the end of its trace.
 
-The trace ends when the request is observed; the log record and metrics may be handed to the data
-plane's `AfterResponse` (after_response.py), which writes them while the loop would otherwise wait.
 Never raises: a failure to account for a request is logged, it must not turn a served request into
 an error. Tokens and cost come from the provider's usage whether the answer was streamed or not, so
 both forms of the same request account identically.
@@ -10,9 +8,7 @@ both forms of the same request account identically.
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from tfy_gateway.gateway.applied import budgets_of, rate_limit_of
@@ -61,49 +57,23 @@ def _limits(request: RequestContext) -> dict[str, Any]:
 
 
 def record(
-    request: RequestContext,
-    metrics: GatewayMetrics,
-    logs: LogWriter,
-    telemetry: Telemetry | None = None,
-    defer: Callable[[Callable[[], None]], None] | None = None,
+    request: RequestContext, metrics: GatewayMetrics, logs: LogWriter, telemetry: Telemetry | None = None
 ) -> None:
-    """Observe a request that ended: its trace ends now; its log record and metrics are written at
-    once, or handed to `defer` (the data plane's `AfterResponse`) with the request's duration as it
-    is now."""
-    elapsed = request.elapsed_s
-    trace = request.trace
-    if telemetry is not None and trace is not None:
-        try:
-            if request.guardrails is not None and request.guardrails.checks:
-                trace.guardrails(request.guardrails.checks)
-            trace.finish(request)
-        except Exception:
-            logger.exception("tracing request %s failed", request.id)
-    trace_id = trace.trace_id if trace is not None else None
-    work = functools.partial(_account, request, metrics, logs, telemetry, elapsed, trace_id)
-    if defer is None:
-        work()
-    else:
-        defer(work)
-
-
-def _account(
-    request: RequestContext,
-    metrics: GatewayMetrics,
-    logs: LogWriter,
-    telemetry: Telemetry | None,
-    elapsed: float,
-    trace_id: str | None,
-) -> None:
+    elapsed: float | None = None
     try:
-        _record(request, metrics, logs, elapsed, trace_id)
+        elapsed = _record(request, metrics, logs)
     except Exception:
+        # The trace is still finished: its spans go out and its pipeline stops counting it as active.
         logger.exception("accounting for request %s failed", request.id)
     if telemetry is None:
         return
     try:
+        if request.trace is not None:
+            if request.guardrails is not None and request.guardrails.checks:
+                request.trace.guardrails(request.guardrails.checks)
+            request.trace.finish(request)
         sink = telemetry.metrics_sink(request.config.telemetry)
-        if sink is not None:
+        if sink is not None and elapsed is not None:
             _genai(request, sink, elapsed)
     except Exception:
         logger.exception("tracing request %s failed", request.id)
@@ -140,10 +110,9 @@ def _statuses(request: RequestContext) -> list[int]:
     return [request.status or 500] * len(request.targets_tried)
 
 
-def _record(
-    request: RequestContext, metrics: GatewayMetrics, logs: LogWriter, elapsed: float, trace_id: str | None
-) -> None:
-    """Metrics and the log record of a request that lasted `elapsed` seconds."""
+def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -> float:
+    """Metrics and the log record; returns the request's duration."""
+    elapsed = request.elapsed_s
     endpoint = request.endpoint.name
     status = request.status or 500
     model_label = _model_label(request)
@@ -220,11 +189,12 @@ def _record(
             request.response_logged,  # response_body
             request.usage_estimated,  # usage_estimated
             _limits(request),  # limits
-            trace_id,  # trace_id
+            request.trace.trace_id if request.trace is not None else None,  # trace_id
             [team for team in principal.teams if team != EVERYONE_TEAM] if principal else [],  # teams
             [check.to_dict() for check in report.checks] if report is not None else [],  # guardrails
         )
     )
+    return elapsed
 
 
 def _series(

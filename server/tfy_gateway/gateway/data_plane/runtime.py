@@ -28,7 +28,6 @@ from starlette.requests import HTTPConnection
 
 from tfy_gateway.gateway.alerts import Alert, AlertError, AlertOutbox
 from tfy_gateway.gateway.config import ConfigHub
-from tfy_gateway.gateway.data_plane.after_response import AfterResponse
 from tfy_gateway.gateway.data_plane.asgi import WATCH_AFTER_S
 from tfy_gateway.gateway.data_plane.disconnects import DisconnectWatch
 from tfy_gateway.gateway.data_plane.guarding import PolicyGuardrails
@@ -81,7 +80,6 @@ class DataPlane:
     alerts: AlertOutbox  # budget enforcement submits threshold alerts here
     telemetry: Telemetry  # trace and OTLP metrics export, as the configuration in force asks
     disconnects: DisconnectWatch  # notices clients that leave a request under way
-    after_response: AfterResponse  # answered requests' log records and metrics, written off their path
 
     @property
     def settings(self) -> GatewaySettings:
@@ -154,13 +152,11 @@ class DataPlane:
                 owned = DeferredTransport(functools.partial(_aiohttp_transport, settings))
                 stack.push_async_callback(owned.aclose)
                 transport = owned
-            after_response = AfterResponse(asyncio.get_running_loop())
             logs = LogWriter(
                 log_backend(settings.data_dir / LOGS_FILE, settings.database_url),
                 batch_size=settings.log_batch_size,
                 flush_interval=settings.log_flush_interval_s,
                 retention_days=settings.log_retention_days,
-                before_flush=after_response.drain,
             )
             await logs.start()
             stack.push_async_callback(logs.stop)
@@ -168,7 +164,6 @@ class DataPlane:
             stack.push_async_callback(alerts.stop)
             telemetry = Telemetry(metrics)
             stack.push_async_callback(telemetry.aclose)
-            stack.callback(after_response.drain)  # first at shutdown: records for the writer, metrics for export
             yield cls(
                 state=state,
                 metrics=metrics,
@@ -181,7 +176,6 @@ class DataPlane:
                 alerts=alerts,
                 telemetry=telemetry,
                 disconnects=DisconnectWatch(asyncio.get_running_loop(), WATCH_AFTER_S),
-                after_response=after_response,
             )
 
 

@@ -48,10 +48,7 @@ class LogWriter:
         max_queue: int = 100_000,
         retention_days: float = 30.0,
         clock: Callable[[], float] = time.time,
-        before_flush: Callable[[], None] | None = None,
     ) -> None:
-        """`before_flush`: called first by every flush, to submit records still held elsewhere (the
-        data plane's accounting of answered requests)."""
         self.backend: LogBackend = SqliteLogs(backend) if isinstance(backend, Path) else backend
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -61,7 +58,6 @@ class LogWriter:
         self.dropped = 0
         self.failed_batches = 0
         self._clock = clock
-        self._before_flush = before_flush
         self._queue: deque[LogRecord] = deque()
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -121,8 +117,6 @@ class LogWriter:
         any other failure drops that batch, so one bad batch never blocks the ones after it. A caller
         cancelled meanwhile (a log reader gone) does not cancel the write of the batch it took.
         """
-        if self._before_flush is not None:
-            self._before_flush()
         async with self._lock:
             if self._writing is not None:  # the batch of a flush whose caller was cancelled
                 await asyncio.shield(self._writing)
