@@ -218,3 +218,48 @@ async def test_output_mutation_and_validation() -> None:
     with pytest.raises(GuardrailBlocked) as blocked:
         await blocking.check_output(BODY, answer)
     assert blocked.value.origin == "guardrails_output" and "Output Guardrail checks failed" in blocked.value.message
+
+
+async def test_an_audit_validation_runs_once_the_model_call_went_out_and_is_reported() -> None:
+    guard = run([Fails(spec("g/audit", strategy="audit")), Fails(spec("g/enforced", strategy="enforce"))])
+    with pytest.raises(GuardrailBlocked):  # an enforced validation still blocks before any call
+        await guard.check_input(dict(BODY))
+    guard.close()
+    assert [(c.guardrail, c.result, c.blocks) for c in guard.report.checks] == [
+        ("g/enforced", "fail", True),
+        ("g/audit", "fail", False),
+    ]
+
+    audit_only = run([Fails(spec("g/audit", strategy="audit"))])
+    assert await audit_only.check_input(dict(BODY)) is None
+    assert audit_only.report.checks == []  # not yet: it waits for the model call
+    order: list[str] = []
+
+    async def write_request() -> None:
+        order.append(f"request written, {len(audit_only.report.checks)} checks")
+
+    async def model_call() -> str:
+        order.append("call started")
+        writer = asyncio.ensure_future(write_request())  # as the transport does
+        await writer
+        return "answer"
+
+    assert await audit_only.alongside(model_call()) == "answer"
+    assert order == ["call started", "request written, 0 checks"]
+    assert [(c.guardrail, c.result, c.blocks) for c in audit_only.report.checks] == [("g/audit", "fail", False)]
+    assert audit_only.report.applied()["flagged"] == ["g/audit"]
+    audit_only.close()
+    assert len(audit_only.report.checks) == 1  # run once
+
+
+async def test_an_audit_validation_of_a_request_that_never_calls_the_model_is_reported_when_it_ends() -> None:
+    guard = run([Fails(spec("g/audit", strategy="audit"))])
+    assert await guard.check_input(dict(BODY)) is None
+    guard.close()  # e.g. a rate limit refused the request
+    assert [(c.guardrail, c.result) for c in guard.report.checks] == [("g/audit", "fail")]
+
+
+async def test_without_parallel_execution_an_audit_validation_runs_before_the_call() -> None:
+    guard = run([Fails(spec("g/audit", strategy="audit"))], parallel=False)
+    assert await guard.check_input(dict(BODY)) is None
+    assert [(c.guardrail, c.result) for c in guard.report.checks] == [("g/audit", "fail")]
