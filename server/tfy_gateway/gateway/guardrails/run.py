@@ -5,11 +5,8 @@ completion, one guardrail after another by `priority` (lower first; each sees th
 rewrite); then the model call starts "while input validation continues in parallel". Validate
 guardrails that only compute (regex, PII, ...) finish inline, so their block comes before any
 upstream call; those behind a service race the model call (`alongside`), and a block there discards
-the upstream answer. A computing validation in `audit` mode can neither block nor rewrite: it runs
-once the model call has gone out (`alongside`), while the gateway waits for the answer, so it adds
-nothing to the request's latency (a request that never gets that far has it run when it ends,
-`close`). With `enable_parallel_execution: false` the model is called only once every input check
-has passed.
+the upstream answer. With `enable_parallel_execution: false` the model is called only once every
+input check has passed.
 
 Output: validate guardrails run concurrently on the answer as received, mutate guardrails one after
 another by priority; the answer goes out once all of them have passed (rewritten, if a mutate
@@ -62,7 +59,7 @@ class RequestView:
 class GuardrailRun:
     """Lives for one request; `checks` grows as guardrails finish."""
 
-    __slots__ = ("_audits", "_pending", "checks", "report", "selection", "view")
+    __slots__ = ("_pending", "checks", "report", "selection", "view")
 
     def __init__(self, selection: Selection, view: RequestView) -> None:
         self.selection = selection
@@ -70,8 +67,6 @@ class GuardrailRun:
         self.checks: list[Check] = []
         self.report = GuardrailReport(tuple(selection.rule_ids()), self.checks)
         self._pending: asyncio.Future[None] | None = None
-        # Audit-mode computing validations, and the request they check, run during the model call.
-        self._audits: tuple[list[LocalGuardrail], GuardrailCall] | None = None
 
     @property
     def checks_output(self) -> bool:
@@ -96,13 +91,7 @@ class GuardrailRun:
         original = self._call("input", body)
         validators, mutators = _split(guardrails)
         remote = [g for g in validators if not isinstance(g, LocalGuardrail)]
-        local = [g for g in validators if isinstance(g, LocalGuardrail)]
-        if self.selection.parallel:
-            audits = [g for g in local if g.spec.strategy == "audit" and not isinstance(g, NotRun)]
-            if audits:
-                self._audits = (audits, original)
-                local = [g for g in local if g not in audits]
-        self.checks += (_run_local(g, original)[0] for g in local)
+        self.checks += (_run_local(g, original)[0] for g in validators if isinstance(g, LocalGuardrail))
         if remote:
             self._pending = asyncio.ensure_future(self._validate(remote, original))
         rewritten = await self._mutate(mutators, original)
@@ -115,19 +104,11 @@ class GuardrailRun:
     async def alongside(self, work: Awaitable[T]) -> T:
         """`work` (the model call) while input validation finishes; a block cancels or discards it."""
         pending = self._pending
-        if pending is None and self._audits is None:
+        if pending is None:
             return await work
         task = asyncio.ensure_future(work)
+        racing: set[asyncio.Future[Any]] = {task, pending}
         try:
-            if self._audits is not None:
-                try:  # two turns: the call starts, and its transport writes the request from a task it starts
-                    await asyncio.sleep(0)
-                    await asyncio.sleep(0)
-                finally:
-                    self._run_audits()
-            if pending is None:
-                return await task
-            racing: set[asyncio.Future[Any]] = {task, pending}
             await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
             if pending.done():
                 self._raise_if_blocked("input")
@@ -137,24 +118,15 @@ class GuardrailRun:
             return result
         finally:
             for future in (pending, task):
-                if future is not None and not future.done():
+                if not future.done():
                     future.cancel()
             if not task.done():
                 await asyncio.wait({task})
 
     def close(self) -> None:
-        """Stop validation still running (the request ended another way); audit checks that did not
-        run yet (the request ended before its model call) run now, so they are reported all the same."""
-        self._run_audits()
+        """Stop validation still running (the request ended another way)."""
         if self._pending is not None and not self._pending.done():
             self._pending.cancel()
-
-    def _run_audits(self) -> None:
-        audits = self._audits
-        if audits is not None:
-            self._audits = None
-            guardrails, call = audits
-            self.checks += (_run_local(g, call)[0] for g in guardrails)
 
     # --- output ----------------------------------------------------------------------------------
 
