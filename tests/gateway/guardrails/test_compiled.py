@@ -87,3 +87,14 @@ def test_the_memo_starts_again_past_its_size(monkeypatch: Any) -> None:
     rules.select("m/x", SUBJECTS, {"n": "3"})  # the memo was full: it starts again with this shape
     again = rules.select("m/x", SUBJECTS, {"n": "1"})
     assert again is not first and refs(again) == refs(first)
+
+
+def test_a_selection_knows_once_how_each_stage_runs() -> None:
+    rules = guardrails()
+    selection = rules.select("m/x", SUBJECTS, {"environment": "production"})
+    assert selection is not None
+    plan = selection.input_plan
+    assert [g.spec.ref for g in plan.local] == ["g/everywhere", "g/production"]
+    assert plan.remote == () and plan.mutators == ()
+    assert selection.output_plan == compiled.StagePlan((), (), ())
+    assert selection.without_output().input_plan == plan

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from tfy_gateway.gateway.guardrails.header import RequestedGuardrails
-from tfy_gateway.gateway.guardrails.integration import Guardrail
+from tfy_gateway.gateway.guardrails.integration import Guardrail, LocalGuardrail, NotRun
 from tfy_gateway.gateway.guardrails.matching import RuleMatcher
 from tfy_gateway.manifests.global_settings import GlobalSettings
 from tfy_gateway.manifests.guardrails import GuardrailsConfig
@@ -41,6 +41,27 @@ class CompiledRule:
 
 
 @dataclass(frozen=True, slots=True)
+class StagePlan:
+    """How one stage's guardrails run: the validations that compute (inline) and those that call a
+    service (raced with the model call), and the mutations in the order they apply (by priority; ties
+    keep the listed order). Fixed per selection, which requests of one shape share."""
+
+    local: tuple[LocalGuardrail, ...]
+    remote: tuple[Guardrail, ...]
+    mutators: tuple[Guardrail, ...]
+
+    @classmethod
+    def of(cls, guardrails: Sequence[Guardrail]) -> StagePlan:
+        validators = [g for g in guardrails if g.spec.operation == "validate" or isinstance(g, NotRun)]
+        mutators = [g for g in guardrails if g.spec.operation == "mutate" and not isinstance(g, NotRun)]
+        return cls(
+            tuple(g for g in validators if isinstance(g, LocalGuardrail)),
+            tuple(g for g in validators if not isinstance(g, LocalGuardrail)),
+            tuple(sorted(mutators, key=lambda g: g.spec.priority)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Selection:
     """The guardrails of one request: input and output (each in a stable order), and the rules that
     chose them (the header's choices carry no rule)."""
@@ -50,6 +71,12 @@ class Selection:
     rules: tuple[CompiledRule, ...]
     parallel: bool
     timeout_s: float
+    input_plan: StagePlan = field(init=False, repr=False, compare=False)
+    output_plan: StagePlan = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_plan", StagePlan.of(self.input))
+        object.__setattr__(self, "output_plan", StagePlan.of(self.output))
 
     def without_output(self) -> Selection:
         """For endpoints whose answers carry no text to check."""

@@ -85,16 +85,14 @@ class GuardrailRun:
 
         Raises GuardrailBlocked when a check that is already done blocks; validations still running
         are settled by `alongside` (or here, without parallel execution)."""
-        guardrails = self.selection.input
-        if not guardrails:
+        if not self.selection.input:
             return None
         original = self._call("input", body)
-        validators, mutators = _split(guardrails)
-        remote = [g for g in validators if not isinstance(g, LocalGuardrail)]
-        self.checks += (_run_local(g, original)[0] for g in validators if isinstance(g, LocalGuardrail))
-        if remote:
-            self._pending = asyncio.ensure_future(self._validate(remote, original))
-        rewritten = await self._mutate(mutators, original)
+        plan = self.selection.input_plan
+        self.checks += (_run_local(g, original)[0] for g in plan.local)
+        if plan.remote:
+            self._pending = asyncio.ensure_future(self._validate(plan.remote, original))
+        rewritten = await self._mutate(plan.mutators, original) if plan.mutators else None
         self._raise_if_blocked("input")
         if self._pending is not None and not self.selection.parallel:
             await self._pending
@@ -132,16 +130,14 @@ class GuardrailRun:
 
     async def check_output(self, body: Mapping[str, Any], answer: dict[str, Any]) -> dict[str, Any] | None:
         """Run the output guardrails on `answer`: the rewritten answer (None: unchanged), or raise."""
-        guardrails = self.selection.output
-        if not guardrails:
+        if not self.selection.output:
             return None
         original = self._call("output", body, answer)
-        validators, mutators = _split(guardrails)
-        remote = [g for g in validators if not isinstance(g, LocalGuardrail)]
-        self.checks += (_run_local(g, original)[0] for g in validators if isinstance(g, LocalGuardrail))
-        pending = asyncio.ensure_future(self._validate(remote, original)) if remote else None
+        plan = self.selection.output_plan
+        self.checks += (_run_local(g, original)[0] for g in plan.local)
+        pending = asyncio.ensure_future(self._validate(plan.remote, original)) if plan.remote else None
         try:
-            rewritten = await self._mutate(mutators, original)
+            rewritten = await self._mutate(plan.mutators, original)
             if pending is not None:
                 await pending
         finally:
@@ -178,13 +174,6 @@ class GuardrailRun:
         if blocking:
             refs = [check.guardrail for check in blocking]
             raise GuardrailBlocked(stage, blocking, self.selection.error_message(refs, stage == "input"))
-
-
-def _split(guardrails: Sequence[Guardrail]) -> tuple[list[Guardrail], list[Guardrail]]:
-    """(validate guardrails, mutate guardrails by priority; ties keep the listed order)."""
-    validators = [g for g in guardrails if g.spec.operation == "validate" or isinstance(g, NotRun)]
-    mutators = [g for g in guardrails if g.spec.operation == "mutate" and not isinstance(g, NotRun)]
-    return validators, sorted(mutators, key=lambda g: g.spec.priority)
 
 
 def _check(
