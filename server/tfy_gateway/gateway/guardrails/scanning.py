@@ -63,10 +63,11 @@ def describe(found: Counter[str], what: str) -> str:
     return f"{what} found: {listed}"
 
 
-MEMO_CHARS = 4 * 1024 * 1024
+MEMO_CHARS = 1024 * 1024
 """How many characters of scanned text one guardrail remembers findings for (the texts themselves
-are what it keeps: the request's own strings, no copy). Past it the oldest are forgotten."""
-MEMO_TEXT_CHARS = 256 * 1024
+are what it keeps: the request's own strings, no copy; 1-4 MB a scanning guardrail at most). Past
+it the oldest are forgotten."""
+MEMO_TEXT_CHARS = 64 * 1024
 """A longer text is scanned every time (remembering it would push out many smaller ones)."""
 
 
