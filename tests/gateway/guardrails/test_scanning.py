@@ -57,12 +57,28 @@ def test_remembered_findings_are_what_a_scan_finds() -> None:
 
 def test_the_memo_forgets_the_oldest_texts_past_its_size() -> None:
     scanner = CountingScanner()
-    memo = ScanMemo(limit=10)
-    for text in ("aaaa", "bbbb", "cccc"):  # 12 characters: "aaaa" is forgotten
+    memo = ScanMemo(limit=2)
+    for text in ("aaaa", "bbbb", "cccc"):  # a third text: "aaaa" is forgotten
         memo.labels(scanner, text)
     memo.labels(scanner, "cccc")
     memo.labels(scanner, "aaaa")
     assert scanner.scanned == ["aaaa", "bbbb", "cccc", "aaaa"]
+
+
+def test_the_memo_keeps_no_text_it_scanned() -> None:
+    memo = ScanMemo()
+    memo.labels(PiiScanner(("*",)), PII)
+    held = [value for name in ScanMemo.__slots__ for value in _flattened(getattr(memo, name))]
+    assert held and not any(isinstance(value, str) and ("4111" in value or "jane" in value) for value in held)
+    assert not any(isinstance(value, bytes) and b"4111" in value for value in held)
+
+
+def _flattened(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [item for key, val in value.items() for item in (*_flattened(key), *_flattened(val))]
+    if isinstance(value, (tuple, list)):
+        return [item for val in value for item in _flattened(val)]
+    return [value]
 
 
 def test_texts_are_extracted_once_per_call_and_again_for_a_rewritten_body() -> None:

@@ -5,14 +5,16 @@ request (input) or the answer (output): in validate mode any finding is a violat
 label and count (never the text found); in mutate mode each finding is replaced and the rewritten
 body goes on. Scanners that also refuse what they cannot rewrite (SQL) say so in `refusals`.
 
-Validation remembers what it found in each text it scanned (`ScanMemo`): a conversation sends its
-whole history with every turn, and most requests of an application repeat the same system prompt,
-so only the texts not seen lately are scanned. Findings depend on the text alone (and the scanner,
-which is immutable), so a remembered answer is exactly the scan's.
+Validation remembers what it found in each text it scanned (`ScanMemo`, by the text's digest): a
+conversation sends its whole history with every turn, and most requests of an application repeat the
+same system prompt, so only the texts not seen lately are scanned. Findings depend on the text alone
+(and the scanner, which is immutable), so a remembered answer is exactly the scan's.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,39 +65,37 @@ def describe(found: Counter[str], what: str) -> str:
     return f"{what} found: {listed}"
 
 
-MEMO_CHARS = 1024 * 1024
-"""How many characters of scanned text one guardrail remembers findings for (the texts themselves
-are what it keeps: the request's own strings, no copy; 1-4 MB a scanning guardrail at most). Past
-it the oldest are forgotten."""
-MEMO_TEXT_CHARS = 64 * 1024
-"""A longer text is scanned every time (remembering it would push out many smaller ones)."""
+MEMO_TEXTS = 16_384
+"""How many texts one guardrail remembers findings for (a digest and the labels each, ~200 bytes: ~3 MB
+at most); past it the oldest are forgotten."""
 
 
 class ScanMemo:
     """The labels a scanner found in recently scanned texts, oldest first (a dict keeps insertion
-    order, so forgetting the oldest is popping its first key)."""
+    order, so forgetting the oldest is popping its first key).
 
-    __slots__ = ("_chars", "_labels", "_limit")
+    Keyed by a digest of the text, never the text: a guardrail looks for secrets and personal data,
+    and what it scanned must not outlive the request in the gateway's memory. A keyed BLAKE2b with a
+    key of the process's own makes a collision (a text answered with another's findings) out of reach
+    for a sender who would craft one."""
 
-    def __init__(self, limit: int = MEMO_CHARS) -> None:
-        self._labels: dict[str, tuple[str, ...]] = {}
-        self._chars = 0
+    __slots__ = ("_key", "_labels", "_limit")
+
+    def __init__(self, limit: int = MEMO_TEXTS) -> None:
+        self._labels: dict[bytes, tuple[str, ...]] = {}
         self._limit = limit
+        self._key = secrets.token_bytes(16)
 
     def labels(self, scanner: Scanner, text: str) -> tuple[str, ...]:
-        labels = self._labels.get(text)
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16, key=self._key).digest()
+        memo = self._labels
+        labels = memo.get(digest)
         if labels is not None:
             return labels
         labels = tuple(item.label for item in scanner.findings(text))
-        size = len(text)
-        if size <= MEMO_TEXT_CHARS:
-            memo = self._labels
-            self._chars += size
-            while self._chars > self._limit and memo:
-                oldest = next(iter(memo))
-                del memo[oldest]
-                self._chars -= len(oldest)
-            memo[text] = labels
+        if len(memo) >= self._limit:
+            del memo[next(iter(memo))]
+        memo[digest] = labels
         return labels
 
 
