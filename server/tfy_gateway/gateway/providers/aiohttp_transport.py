@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib.util
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -98,12 +97,6 @@ def _error(exc: BaseException, overall: Phase) -> TransportError:
     return TransportError(type(exc).__name__)
 
 
-@functools.lru_cache(maxsize=1)
-def _http1_available() -> bool:
-    """The lean client's parser (httptools, installed with uvicorn[standard]) is importable."""
-    return importlib.util.find_spec("httptools") is not None
-
-
 def form_data(fields: Mapping[str, FormField]) -> aiohttp.FormData:
     """A multipart form as aiohttp encodes it (also what `InProcessTransport` sends); a repeated field
     is sent once per value."""
@@ -162,6 +155,16 @@ def _url(url: str) -> str | URL:
     return URL(url, encoded=True) if "%" in url else url
 
 
+def _http1_client() -> type[Http1Client] | None:
+    """The lean client's class, imported here (the transport is built off the loop: see
+    DeferredTransport); None without its parser (httptools, installed with uvicorn[standard])."""
+    try:
+        from tfy_gateway.gateway.providers.http1_client import Http1Client
+    except ImportError:
+        return None
+    return Http1Client
+
+
 class AiohttpTransport:
     """Owns the pooled session; close it with `aclose()` or use the transport as an async context manager.
 
@@ -177,7 +180,7 @@ class AiohttpTransport:
         self._max_response_bytes = max_response_bytes
         # Plain POSTs through the lean client when it can be used (see http1_client.py); the pool
         # limit is aiohttp's, so a limited pool keeps every call on aiohttp.
-        self._use_http1 = http1 and connection_limit == 0 and _http1_available()
+        self._http1_client: type[Http1Client] | None = _http1_client() if http1 and connection_limit == 0 else None
         self._http1: Http1Client | None = None
         self._session: aiohttp.ClientSession | None = None
         self._deadlines: CoarseDeadlines | None = None
@@ -192,10 +195,8 @@ class AiohttpTransport:
                 connector=connector, timeout=aiohttp.ClientTimeout(total=None), cookie_jar=aiohttp.DummyCookieJar()
             )
             self._deadlines = CoarseDeadlines(asyncio.get_running_loop())
-            if self._use_http1:
-                from tfy_gateway.gateway.providers.http1_client import Http1Client
-
-                self._http1 = Http1Client(self._max_response_bytes)
+            if self._http1_client is not None:
+                self._http1 = self._http1_client(self._max_response_bytes)
         return self._session
 
     @property
