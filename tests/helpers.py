@@ -71,6 +71,19 @@ def wait_until_up(url: str, *, timeout: float = 60.0, process: subprocess.Popen[
     raise RuntimeError(f"server did not answer {url} within {timeout}s: {last_error}")
 
 
+def burst_client(*, max_connections: int = 100, **options: Any) -> httpx.AsyncClient:
+    """An httpx client for a burst of concurrent requests to **one** origin (make one per origin).
+
+    httpcore 1.0.9's pool can close a connection it has just handed to a queued request
+    (encode/httpcore#1110): it trims idle connections whenever it holds more than
+    `max_keepalive_connections` (20 by default) connections in all, and evicts an idle connection to
+    open one to another origin; the request then fails with `ReadError` although the server did nothing
+    wrong. Keep-alive allowed for every connection and a single origin leave it nothing to trim or evict.
+    """
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    return httpx.AsyncClient(limits=limits, **options)
+
+
 def wait_for(condition: Callable[[], T], what: str, *, timeout: float = 60.0, interval: float = 0.05) -> T:
     """Poll `condition` until it returns something truthy, and return that.
 

@@ -10,11 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
 from tests.gateway.data_plane.conftest import apply
 from tests.gateway.test_scale_out_redis import account, limits
-from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, wait_for, workers_agree
+from tests.helpers import SUBPROCESS_TIMEOUT_S, GatewayProcess, burst_client, wait_for, workers_agree
 from tests.redis_server import RedisServer
 from tfy_gateway.fakeprovider import running
 
@@ -65,7 +63,7 @@ def test_two_workers_on_one_port_share_a_limit_exactly(tmp_path: Path, redis_ser
 
             async def burst() -> list[int]:
                 body = {"model": "counted/gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
-                async with httpx.AsyncClient(headers=headers, timeout=60, limits=httpx.Limits(max_connections=60)) as c:
+                async with burst_client(max_connections=60, headers=headers, timeout=60) as c:
                     answers = await asyncio.gather(
                         *(c.post(gateway.base_url + "/api/llm/chat/completions", json=body) for _ in range(60))
                     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.gateway.test_scale_out_postgres import PROVIDER_KEY, account, apply, models
-from tests.helpers import GatewayProcess, wait_for
+from tests.helpers import GatewayProcess, burst_client, wait_for
 from tests.redis_server import RedisServer
 from tfy_gateway.fakeprovider import running
 
@@ -65,10 +65,14 @@ def test_two_replicas_on_postgresql_and_redis_share_config_and_an_exact_limit(
             async def burst() -> list[int]:
                 body = {"model": "shared/gpt", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
                 headers = {"Authorization": f"Bearer {a.admin_token}", "x-tfy-request-timeout": "60000"}
-                limits_ = httpx.Limits(max_connections=250)
-                async with httpx.AsyncClient(headers=headers, timeout=120, limits=limits_) as client:
+                async with (
+                    burst_client(max_connections=125, headers=headers, timeout=120) as to_a,
+                    burst_client(max_connections=125, headers=headers, timeout=120) as to_b,
+                ):
                     calls = [
-                        client.post((a if n % 2 else b).base_url + "/api/llm/chat/completions", json=body)
+                        (to_a if n % 2 else to_b).post(
+                            (a if n % 2 else b).base_url + "/api/llm/chat/completions", json=body
+                        )
                         for n in range(500)
                     ]
                     answers = await asyncio.gather(*calls)

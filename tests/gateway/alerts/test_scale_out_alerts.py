@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from tests.gateway.alerts.receivers import Receiver
-from tests.helpers import GatewayProcess, eventually, workers_agree
+from tests.helpers import GatewayProcess, burst_client, eventually, workers_agree
 from tests.redis_server import RedisServer
 from tfy_gateway.fakeprovider import running
 
@@ -71,19 +71,25 @@ async def apply(client: httpx.AsyncClient, gateway: GatewayProcess, manifest: di
     assert response.status_code == 200, response.text
 
 
-async def spend(client: httpx.AsyncClient, gateways: list[GatewayProcess]) -> list[int]:
+async def spend(gateways: list[GatewayProcess]) -> list[int]:
     """Four requests per project, two through each gateway (or connection), all at once."""
     body = {"model": "pricey/gpt", "messages": [{"role": "user", "content": "spend"}], "max_tokens": 20}
+    clients = [burst_client(max_connections=200, timeout=120) for _ in gateways]
 
-    def call(gateway: GatewayProcess, project: str) -> Any:
+    def call(position: int, project: str) -> Any:
+        gateway = gateways[position]
         headers = {
             "Authorization": f"Bearer {gateway.admin_token}",
             "x-tfy-metadata": json.dumps({"project": project}),
         }
-        return client.post(gateway.base_url + "/api/llm/chat/completions", json=body, headers=headers)
+        return clients[position].post(gateway.base_url + "/api/llm/chat/completions", json=body, headers=headers)
 
-    calls = [call(gateways[n % len(gateways)], project) for project in PROJECTS for n in range(4)]
-    return [answer.status_code for answer in await asyncio.gather(*calls)]
+    try:
+        calls = [call(n % len(gateways), project) for project in PROJECTS for n in range(4)]
+        return [answer.status_code for answer in await asyncio.gather(*calls)]
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 async def listed(client: httpx.AsyncClient, gateway: GatewayProcess) -> list[dict[str, Any]]:
@@ -140,7 +146,7 @@ async def test_two_replicas_on_postgresql_and_redis_alert_once_per_threshold(
                     return response.status_code == 200
 
                 await eventually(b_knows_the_budget, "B serving A's budget", timeout=DEADLINE_S)
-                statuses = await spend(client, [a, b])
+                statuses = await spend([a, b])
                 assert set(statuses) == {200}, Counter(statuses)
                 await every_alert_delivered_once(client, [a, b], receiver)
         finally:
@@ -165,7 +171,7 @@ async def test_two_workers_alert_once_per_threshold(
                 await eventually(
                     workers_agree(gateway.base_url, 2), "both workers loading the budget", timeout=DEADLINE_S
                 )
-                statuses = await spend(client, [gateway])
+                statuses = await spend([gateway])
                 assert set(statuses) == {200}, Counter(statuses)
                 await every_alert_delivered_once(client, [gateway], receiver)
         finally:
