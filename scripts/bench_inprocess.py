@@ -488,7 +488,8 @@ def main() -> int:
                 for name in systems:
                     figures = [r["own_us_per_request"] for r in runs[name]]
                     spread = f"[{min(figures):.1f}-{max(figures):.1f}]"
-                    print(f"{name:15} {statistics.median(figures):7.1f} {spread} µs CPU/req")
+                    unit = "CPU/call" if args.transport else "own CPU/req"
+                    print(f"{name:15} {statistics.median(figures):7.1f} {spread} µs {unit}")
                 return 0
             print(
                 f"\nconcurrency {args.concurrency}, {args.requests} requests per run, median [min-max] of {args.rounds}"
