@@ -246,3 +246,78 @@ async def test_https_verifies_the_server_by_its_name(tmp_path: Path) -> None:
             default.close()
     finally:
         await runner.cleanup()
+
+
+async def test_a_stream_reads_as_it_comes_and_keeps_its_connection_once_read_to_the_end() -> None:
+    peers: list[Any] = []
+    gone = asyncio.Event()
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        peers.append(request.transport.get_extra_info("peername") if request.transport else None)
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            for index in range(3 if request.headers.get("x-short") else 100_000):  # until the client goes
+                await response.write(b"data: %d\n\n" % index + b"x" * 4096)
+                await asyncio.sleep(0)
+        except (ConnectionResetError, asyncio.CancelledError):
+            gone.set()
+            raise
+        await response.write_eof()
+        return response
+
+    async with serving(events) as server:
+        client = Http1Client(1 << 20)
+        url = f"http://127.0.0.1:{server.port}/"
+        try:
+            stream = await client.open_stream(url, {"x-short": "1"}, b"{}", NO_LIMITS)
+            assert stream.status == 200 and stream.headers["Content-Type"] == "text/event-stream"
+            received = b""
+            while piece := await stream.read():
+                received += piece
+            assert received.count(b"data: ") == 3
+            await stream.aclose(drain=True)
+            # A long one read slowly (the connection pauses past its buffer), then left unread: closed.
+            stream = await client.open_stream(url, {}, b"{}", NO_LIMITS)
+            first = await stream.read()
+            await asyncio.sleep(0.05)
+            assert first.startswith(b"data: 0")
+            more = 0
+            for _ in range(50):
+                more += len(await stream.read())
+            assert more > 0
+            await stream.aclose()
+            await asyncio.wait_for(gone.wait(), 10)  # the server saw the client go: the generation stops
+            third = await client.open_stream(url, {"x-short": "1"}, b"{}", NO_LIMITS)
+            while await third.read():
+                pass
+            await third.aclose(drain=True)
+        finally:
+            client.close()
+    assert peers[0] == peers[1] != peers[2]  # reused after the read-out stream, not after the abandoned one
+
+
+async def test_a_streams_silence_ends_it_with_the_read_phase() -> None:
+    release = asyncio.Event()
+
+    async def stalls(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: 1\n\n")
+        await release.wait()
+        return response
+
+    async with serving(stalls) as server:
+        client = Http1Client(1 << 20)
+        try:
+            stream = await client.open_stream(
+                f"http://127.0.0.1:{server.port}/", {}, b"{}", Limits(None, 0.05, None, "total")
+            )
+            assert await stream.read() == b"data: 1\n\n"
+            with pytest.raises(TransportTimeout) as silent:
+                await stream.read()
+            assert silent.value.phase == "read"
+            await stream.aclose(drain=True)
+        finally:
+            release.set()
+            client.close()

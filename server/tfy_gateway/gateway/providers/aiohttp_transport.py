@@ -1,8 +1,8 @@
 """`AiohttpTransport`: the production `Transport`, one pooled aiohttp session for every upstream call.
 
-A plain POST with a bytes body goes through `Http1Client` instead (http1_client.py: keep-alive
-HTTP/1.1 connections of its own, about 80 µs less CPU a call than aiohttp's client) when httptools is
-installed and the pool is unlimited; streams, multipart forms and a limited pool stay aiohttp's.
+A POST with a bytes body, plain or streamed, goes through `Http1Client` instead (http1_client.py:
+keep-alive HTTP/1.1 connections of its own, about 80 µs less CPU a call than aiohttp's client) when
+httptools is installed and the pool is unlimited; multipart forms and a limited pool stay aiohttp's.
 Everything below holds for both.
 
 The session is built on first use (inside the running loop) from a connection limit, with a 300 s DNS
@@ -34,6 +34,7 @@ from tfy_gateway.gateway.providers.transport import (
     FormFile,
     HttpRequest,
     HttpResponse,
+    HttpStream,
     ResponseTooLarge,
     TransportConnectError,
     TransportError,
@@ -268,10 +269,15 @@ class AiohttpTransport:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def open_stream(self, request: HttpRequest) -> _AiohttpStream:
+    async def open_stream(self, request: HttpRequest) -> HttpStream:
+        session = self._client()
+        http1 = self._http1
+        if http1 is not None and request.form is None:
+            limit, overall = client_timeout(request.timeouts, streaming=True)
+            return await http1.open_stream(request.url, request.headers, request.body, _limits(limit, overall))
         options, overall = self._options(request, streaming=True)
         try:
-            response = await self._client().post(_url(request.url), **options)
+            response = await session.post(_url(request.url), **options)
         except _NETWORK_ERRORS as exc:
             raise _error(exc, overall) from None
         return _AiohttpStream(response)

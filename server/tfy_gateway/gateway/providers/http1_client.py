@@ -40,6 +40,12 @@ from tfy_gateway.gateway.providers.transport import (
 KEEPALIVE_S = 15.0
 """An idle connection older than this is closed rather than reused (aiohttp's keepalive_timeout)."""
 USER_AGENT = "tfy-gateway"
+ENCODINGS = "gzip, deflate"
+"""What a whole answer may come in (decoded here); a stream asks for none (identity) but is decoded too."""
+STREAM_BUFFER = 256 * 1024
+"""A stream's unread bytes past which the connection stops reading until its reader catches up."""
+DRAIN_S = 1.0
+"""How long a properly ended stream's rest is read to keep its connection (AiohttpTransport's drain)."""
 
 
 class Origin(NamedTuple):
@@ -82,7 +88,8 @@ class Answer(NamedTuple):
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection; one exchange at a time."""
+    """One keep-alive connection; one exchange at a time. The parser's callbacks record what arrived
+    and wake whoever waits (`wait`); the caller reads the state (`_Http1Stream`, `Http1Client.post`)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, forget: Callable[[_Connection], None]) -> None:
         self._loop = loop
@@ -90,17 +97,21 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[None] | None = None
-        self._headers: list[tuple[str, str]] = []
-        self._body: list[bytes] = []
+        self.headers: list[tuple[str, str]] = []
+        self.chunks: list[bytes] = []
         self._size = 0
-        self._cap = 0
+        self._cap: int | None = None
         self._framed = False  # a content-length or chunked body: its end is known without a close
-        self._headers_done = False
+        self.headers_done = False
+        self.eof = False
+        self.error: TransportError | None = None
         self.keep_alive = False
         self.closed = False
+        self._paused = False
         self.idle_since = 0.0
         self._read_limit: float | None = None
         self._read_timer: asyncio.TimerHandle | None = None
+        self._total_timer: asyncio.TimerHandle | None = None
         self._last_data = 0.0
 
     # asyncio.Protocol
@@ -115,99 +126,180 @@ class _Connection(asyncio.Protocol):
             self._last_data = self._loop.time()
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(TransportError("ClientResponseError"))
-        except httptools.HttpParserError:
-            self._fail(TransportError("ClientResponseError"))
+        except httptools.HttpParserError:  # HttpParserUpgrade too: nothing here speaks another protocol
+            self.fail(TransportError("ClientResponseError"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._forget(self)
-        if self._headers_done and not self._framed:  # a body that ends with the connection
+        if self.headers_done and not self._framed and not self.eof:  # a body that ends with the connection
             self.keep_alive = False
-            self._finish()
-        self._fail(TransportError("ServerDisconnectedError"))
+            self.on_message_complete()
+        self.fail(TransportError("ServerDisconnectedError"))
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
         header = (name.decode("latin-1"), value.decode("latin-1"))
-        self._headers.append(header)
+        self.headers.append(header)
         lowered = header[0].lower()
         if lowered == "content-length":
             self._framed = True
-            if value.isdigit() and int(value) > self._cap:
-                self._fail(ResponseTooLarge(f"{int(value)} bytes, more than the gateway's cap of {self._cap}"))
+            cap = self._cap
+            if cap is not None and value.isdigit() and int(value) > cap:
+                self.fail(ResponseTooLarge(f"{int(value)} bytes, more than the gateway's cap of {cap}"))
         elif lowered == "transfer-encoding":
             self._framed = True
 
     def on_headers_complete(self) -> None:
-        self._headers_done = True
+        self.headers_done = True
+        self._wake()
 
     def on_body(self, body: bytes) -> None:
         self._size += len(body)
-        if self._size > self._cap:
-            self._fail(ResponseTooLarge(f"more than the gateway's cap of {self._cap} bytes"))
-            return
-        self._body.append(body)
+        cap = self._cap
+        if cap is None:  # a stream: held back while the reader is behind
+            self.chunks.append(body)
+            self._wake()
+            if self._size > STREAM_BUFFER and not self._paused and self.transport is not None:
+                self._paused = True
+                self.transport.pause_reading()
+        elif self._size > cap:
+            self.fail(ResponseTooLarge(f"more than the gateway's cap of {cap} bytes"))
+        else:
+            self.chunks.append(body)
 
     def on_message_complete(self) -> None:
-        self.keep_alive = self._parser.should_keep_alive()
-        self._finish()
+        if self.error is None:
+            self.keep_alive = self._parser.should_keep_alive()
+            self.eof = True
+            self.stop_timers()
+            self._wake()
 
     # the exchange
-    def begin(self, cap: int, read_limit: float | None) -> asyncio.Future[None]:
-        self._headers, self._body, self._size, self._cap = [], [], 0, cap
-        self._framed = self._headers_done = self.keep_alive = False
+    def begin(self, cap: int | None, limits: Limits, started: float) -> None:
+        """Ready for a new exchange; `cap` None: a stream (read as it comes, no size cap)."""
+        self.headers, self.chunks, self._size, self._cap = [], [], 0, cap
+        self._framed = self.headers_done = self.eof = self.keep_alive = False
+        self.error = None
+        loop = self._loop
+        if limits.read is not None:
+            self._read_limit = limits.read
+            self._last_data = loop.time()
+            self._read_timer = loop.call_at(self._last_data + limits.read, self._check_read)
+        if limits.total is not None:
+            self._total_timer = loop.call_at(started + limits.total, self.fail, TransportTimeout(limits.overall))
+
+    async def wait(self) -> None:
+        """Until something arrives (headers, body, the end, an error)."""
         self._waiter = waiter = self._loop.create_future()
-        self._read_limit = read_limit
-        if read_limit is not None:
-            self._last_data = self._loop.time()
-            self._read_timer = self._loop.call_at(self._last_data + read_limit, self._check_read)
-        return waiter
+        try:
+            await waiter
+        finally:
+            self._waiter = None
 
-    def answer(self) -> Answer:
-        headers = CIMultiDictProxy(CIMultiDict(self._headers))
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        return Answer(self._parser.get_status_code(), headers, _decoded(headers, body, self._cap))
+    def take(self) -> bytes:
+        """The body read so far, handed over (a paused stream reads on)."""
+        chunks = self.chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.chunks, self._size = [], 0
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
 
-    def expire(self, phase: Phase) -> None:
-        self._fail(TransportTimeout(phase))
+    def status_and_headers(self) -> tuple[int, CIMultiDictProxy[str]]:
+        return self._parser.get_status_code(), CIMultiDictProxy(CIMultiDict(self.headers))
+
+    def fail(self, error: TransportError) -> None:
+        """End the exchange with `error` (unless it ended already); the connection cannot be reused."""
+        if self.eof or self.error is not None:
+            return
+        self.error = error
+        self.stop_timers()
+        self._wake()
+        if self.transport is not None:
+            self.transport.abort()
 
     def close(self) -> None:
         self.closed = True
-        self._stop_read_timer()
+        self.stop_timers()
         if self.transport is not None:
             self.transport.abort()
+
+    def stop_timers(self) -> None:
+        self._read_limit = None
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+        if self._total_timer is not None:
+            self._total_timer.cancel()
+            self._total_timer = None
 
     def _check_read(self) -> None:
         limit = self._read_limit
         if limit is None:
             return
+        if self._paused:  # not reading while the stream's reader is behind: not the server's silence
+            self._last_data = self._loop.time()
         due = self._last_data + limit
         if self._loop.time() >= due:
-            self._fail(TransportTimeout("read"))
+            self.fail(TransportTimeout("read"))
         else:
             self._read_timer = self._loop.call_at(due, self._check_read)
 
-    def _stop_read_timer(self) -> None:
-        self._read_limit = None
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
-
-    def _finish(self) -> None:
-        self._stop_read_timer()
+    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _fail(self, error: TransportError) -> None:
-        self._stop_read_timer()
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
-            if self.transport is not None:
-                self.transport.abort()  # an exchange cut short leaves the connection unusable
+
+class _Http1Stream:
+    """An answer read as it arrives (`HttpStream`); its connection goes back to the pool only when
+    the body was read to its end."""
+
+    def __init__(self, client: Http1Client, origin: Origin, connection: _Connection) -> None:
+        self._client = client
+        self._origin = origin
+        self._connection: _Connection | None = connection
+        self.status, self.headers = connection.status_and_headers()
+        encoding = self.headers.get("content-encoding", "").strip().lower()
+        self._decoder = zlib.decompressobj(47) if encoding in ("gzip", "x-gzip", "deflate") else None
+
+    async def read(self) -> bytes:
+        connection = self._connection
+        if connection is None:
+            return b""
+        while not connection.chunks:
+            if connection.error is not None:
+                raise connection.error
+            if connection.eof:
+                return b""
+            await connection.wait()
+        data = connection.take()
+        if self._decoder is not None:
+            try:
+                data = self._decoder.decompress(data)
+            except zlib.error:
+                raise TransportError("ClientPayloadError") from None
+        return data
+
+    async def aclose(self, *, drain: bool = False) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if drain and not connection.eof and connection.error is None:
+                loop = asyncio.get_running_loop()
+                until = loop.time() + DRAIN_S
+                while not connection.eof and connection.error is None and loop.time() < until:
+                    connection.take()
+                    alarm = loop.call_at(until, connection.fail, TransportTimeout("read"))
+                    try:
+                        await connection.wait()
+                    finally:
+                        alarm.cancel()
+        finally:
+            self._client.release(self._origin, connection)
 
 
 def _decoded(headers: CIMultiDictProxy[str], body: bytes, cap: int) -> bytes:
@@ -242,39 +334,58 @@ class Http1Client:
         self._closed = False
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes, limits: Limits) -> Answer:
+        """POST and read the whole answer (at most the size cap, decoded)."""
         origin = origin_of(url)
-        loop = self._loop
-        started = loop.time()
-        head = _head(origin, headers, len(body))
-        connection = self._reuse(origin)
-        if connection is None:
-            connection = await self._connect(origin, limits, started)
+        connection = await self._send(origin, _head(origin, headers, len(body), ENCODINGS), body, limits, self._cap)
         try:
-            waiter = connection.begin(self._cap, limits.read)
-            assert connection.transport is not None
-            connection.transport.write(head + body if len(body) < 65536 else head)
-            if len(body) >= 65536:
-                connection.transport.write(body)
-            timer = (
-                None
-                if limits.total is None
-                else loop.call_at(started + limits.total, connection.expire, limits.overall)
-            )
-            try:
-                await waiter
-            finally:
-                if timer is not None:
-                    timer.cancel()
-            answer = connection.answer()
+            while not connection.eof:
+                if connection.error is not None:
+                    raise connection.error
+                await connection.wait()
+            status, answer_headers = connection.status_and_headers()
+            answer = Answer(status, answer_headers, _decoded(answer_headers, connection.take(), self._cap))
         except BaseException:
             self._drop(connection)
             raise
-        if connection.keep_alive and not connection.closed and not self._closed:
-            connection.idle_since = loop.time()
+        self.release(origin, connection)
+        return answer
+
+    async def open_stream(self, url: str, headers: Mapping[str, str], body: bytes, limits: Limits) -> _Http1Stream:
+        """POST and return once the answer's headers arrived; `limits.total` runs until its end."""
+        origin = origin_of(url)
+        connection = await self._send(origin, _head(origin, headers, len(body), "identity"), body, limits, None)
+        try:
+            while not connection.headers_done:
+                if connection.error is not None:
+                    raise connection.error
+                await connection.wait()
+        except BaseException:
+            self._drop(connection)
+            raise
+        return _Http1Stream(self, origin, connection)
+
+    async def _send(self, origin: Origin, head: bytes, body: bytes, limits: Limits, cap: int | None) -> _Connection:
+        started = self._loop.time()
+        connection = self._reuse(origin)
+        if connection is None:
+            connection = await self._connect(origin, limits, started)
+        connection.begin(cap, limits, started)
+        transport = connection.transport
+        assert transport is not None
+        if len(body) < 65536:
+            transport.write(head + body)
+        else:
+            transport.writelines((head, body))
+        return connection
+
+    def release(self, origin: Origin, connection: _Connection) -> None:
+        """Back to the pool after an exchange that ended properly; otherwise closed."""
+        connection.stop_timers()
+        if connection.eof and connection.keep_alive and not connection.closed and not self._closed:
+            connection.idle_since = self._loop.time()
             self._idle.setdefault(origin[:3], []).append(connection)
         else:
             self._drop(connection)
-        return answer
 
     def _reuse(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin[:3])
@@ -305,15 +416,21 @@ class Http1Client:
             if self._tls is None:
                 self._tls = ssl.create_default_context()
             tls = self._tls
+
+        def protocol() -> _Connection:
+            return _Connection(loop, self._open.discard)
+
+        hostname = origin.host if tls is not None else None
         try:
-            with anyio.fail_after(None if seconds is None else max(seconds, 0.0)):
+            if seconds is None:
                 _, connection = await loop.create_connection(
-                    lambda: _Connection(loop, self._open.discard),
-                    origin.host,
-                    origin.port,
-                    ssl=tls,
-                    server_hostname=origin.host if tls is not None else None,
+                    protocol, origin.host, origin.port, ssl=tls, server_hostname=hostname
                 )
+            else:
+                with anyio.fail_after(max(seconds, 0.0)):
+                    _, connection = await loop.create_connection(
+                        protocol, origin.host, origin.port, ssl=tls, server_hostname=hostname
+                    )
         except TimeoutError:
             raise TransportTimeout(phase) from None
         except OSError as exc:
@@ -334,8 +451,9 @@ class Http1Client:
         self._open.clear()
 
 
-def _head(origin: Origin, headers: Mapping[str, str], length: int) -> bytes:
-    """The request's head: the caller's headers, then what the client adds unless the caller set it."""
+def _head(origin: Origin, headers: Mapping[str, str], length: int, encodings: str) -> bytes:
+    """The request's head: the caller's headers, then what the client adds unless the caller set it
+    (`encodings`: the Accept-Encoding it offers)."""
     lines = [origin.start]
     names = set()
     for name, value in headers.items():
@@ -344,7 +462,7 @@ def _head(origin: Origin, headers: Mapping[str, str], length: int) -> bytes:
     if "host" not in names:
         lines.append(origin.host_line)
     if "accept-encoding" not in names:
-        lines.append("Accept-Encoding: gzip, deflate\r\n")
+        lines.append(f"Accept-Encoding: {encodings}\r\n")
     if "user-agent" not in names:
         lines.append(f"User-Agent: {USER_AGENT}\r\n")
     lines.append(f"Content-Length: {length}\r\n\r\n")
