@@ -106,6 +106,7 @@ async def test_a_refused_connection_and_a_dropped_one() -> None:
         async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await reader.readuntil(b"\r\n\r\n")
             writer.close()
+            await writer.wait_closed()
 
         server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
         async with server:
@@ -114,6 +115,33 @@ async def test_a_refused_connection_and_a_dropped_one() -> None:
                 await client.post(url, {}, b"", NO_LIMITS)
     finally:
         client.close()
+
+
+async def test_an_informational_answer_is_skipped_for_the_one_that_follows() -> None:
+    answered = asyncio.Event()
+
+    async def hints_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final: 1\r\n\r\nok")
+            await writer.drain()
+        finally:
+            writer.close()
+            await writer.wait_closed()
+            answered.set()
+
+    server = await asyncio.start_server(hints_first, "127.0.0.1", 0)
+    async with server:
+        client = Http1Client(1 << 20)
+        try:
+            url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+            answer = await client.post(url, {}, b"", NO_LIMITS)
+            await answered.wait()
+        finally:
+            client.close()
+    assert (answer.status, answer.body, answer.headers.get("link")) == (200, b"ok", None)
+    assert answer.headers["x-final"] == "1"
 
 
 async def test_a_host_header_of_the_caller_replaces_the_urls() -> None:

@@ -103,6 +103,7 @@ class _Connection(asyncio.Protocol):
         self._cap: int | None = None
         self._framed = False  # a content-length or chunked body: its end is known without a close
         self.headers_done = False
+        self._informational = False
         self.eof = False
         self.error: TransportError | None = None
         self.keep_alive = False
@@ -151,6 +152,9 @@ class _Connection(asyncio.Protocol):
             self._framed = True
 
     def on_headers_complete(self) -> None:
+        if self._parser.get_status_code() < 200:  # 103 Early Hints and the like: the answer follows
+            self._informational = True
+            return
         self.headers_done = True
         self._wake()
 
@@ -169,6 +173,10 @@ class _Connection(asyncio.Protocol):
             self.chunks.append(body)
 
     def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = self._framed = False
+            self.headers = []
+            return
         if self.error is None:
             self.keep_alive = self._parser.should_keep_alive()
             self.eof = True
@@ -179,7 +187,7 @@ class _Connection(asyncio.Protocol):
     def begin(self, cap: int | None, limits: Limits, started: float) -> None:
         """Ready for a new exchange; `cap` None: a stream (read as it comes, no size cap)."""
         self.headers, self.chunks, self._size, self._cap = [], [], 0, cap
-        self._framed = self.headers_done = self.eof = self.keep_alive = False
+        self._framed = self.headers_done = self.eof = self.keep_alive = self._informational = False
         self.error = None
         loop = self._loop
         if limits.read is not None:
