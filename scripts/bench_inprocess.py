@@ -23,11 +23,14 @@ own work instead: the upstream's first answer replayed from memory, one request 
 thread CPU per request over `--batches` batches (default 60) of `--requests`/`--batches` (steady on a loaded
 machine; the aiohttp client and the upstream's share are out of it). With other benches on the machine
 (load 3-4 on 2 cores), 60 batches of 250 moved by up to 30 µs run to run; `--requests 20000 --batches 1000`
-(batches of 20) finds quiet moments and held gateway-bare within 1-2 µs. Figures, not assertions.
+(batches of 20) finds quiet moments and held gateway-bare within 1-2 µs. `--transport` measures one
+upstream call alone, the same way (least thread CPU over batches, c=1, a real socket to the upstream): the
+floor's `session.post` + `read` against the gateway's `AiohttpTransport.post` of the request its bare
+path sends (floor / gateway-bare; the gateway systems all use the same transport). Figures, not assertions.
 
     python scripts/bench_inprocess.py [--systems floor,gateway-bare,gateway-all,gateway-nomatch] [--requests 15000]
         [--concurrency 32] [--rounds 3] [--profile gateway-all] [--gateway-source ../wt-x/server]
-        [--own [--batches 60]]
+        [--own [--batches 60]] [--transport [--batches 60]]
 """
 
 from __future__ import annotations
@@ -315,6 +318,58 @@ async def own_work(spec: dict[str, Any], batches: int, batch: int) -> dict[str, 
     return {"system": system, "own_us_per_request": min(spent), "median_us_per_request": statistics.median(spent)}
 
 
+async def transport_call(spec: dict[str, Any], batches: int, batch: int) -> dict[str, Any]:
+    """One upstream call's CPU, without any app around it: the least thread CPU per call over `batches`
+    batches of `batch` calls, one at a time (`--transport`). The floor posts as scripts/minimal_proxy.py
+    does; a gateway sends what its bare path sends (the JSON headers, a bearer token, its default
+    time limits) through a fresh `HttpRequest` per call, as its planner does."""
+    import aiohttp
+
+    url = spec["upstream"] + "/v1/chat/completions"
+    body = json.dumps({"model": "gpt-4o", "messages": PROMPT}).encode()
+    call: Callable[[], Awaitable[Any]]
+    if spec["system"] == "floor":
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None)
+        )
+        floor_headers = {"authorization": "Bearer tfy_bench_floor", "content-type": "application/json"}
+
+        async def call() -> None:
+            answer = await session.post(url, data=body, headers=floor_headers)
+            await answer.read()
+            answer.release()
+
+        close: Callable[[], Awaitable[None]] = session.close
+    else:
+        from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
+        from tfy_gateway.gateway.providers.timeouts import Timeouts
+        from tfy_gateway.gateway.providers.transport import HttpRequest
+        from tfy_gateway.gateway.providers.wire import JSON_HEADERS
+        from tfy_gateway.gateway.settings import GatewaySettings
+
+        transport = AiohttpTransport()
+        headers = {**JSON_HEADERS, "authorization": "Bearer sk-bench"}
+        limits = Timeouts.within(GatewaySettings.model_fields["upstream_timeout_s"].default)
+
+        async def call() -> None:
+            await transport.post(HttpRequest(url, headers, body, timeouts=limits))
+
+        close = transport.aclose
+    spent: list[float] = []
+    try:
+        for _ in range(500):
+            await call()
+        for _ in range(batches):
+            started = time.thread_time()
+            for _ in range(batch):
+                await call()
+            spent.append((time.thread_time() - started) / batch * 1e6)
+    finally:
+        await close()
+    least, median = min(spent), statistics.median(spent)
+    return {"system": spec["system"], "own_us_per_request": least, "median_us_per_request": median}
+
+
 def child(args: argparse.Namespace) -> int:
     # --gateway-source went first on the path at import time (top of this file): tfy_gateway is its.
     try:
@@ -324,6 +379,10 @@ def child(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     spec = json.loads(args.child)
+    if args.transport:
+        batch = max(1, args.requests // args.batches)
+        print(json.dumps(asyncio.run(transport_call(spec, batches=args.batches, batch=batch))))
+        return 0
     if args.own:
         batch = max(1, args.requests // args.batches)
         print(json.dumps(asyncio.run(own_work(spec, batches=args.batches, batch=batch))))
@@ -339,6 +398,8 @@ def run_child(spec: dict[str, Any], args: argparse.Namespace, *, profile: bool =
         command.append("--profile-child")
     if args.own:
         command += ["--own", "--batches", str(args.batches)]
+    if args.transport:
+        command += ["--transport", "--batches", str(args.batches)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise SystemExit(f"{spec['system']} failed:\n{done.stderr[-3000:]}")
@@ -368,6 +429,12 @@ def main() -> int:
         default=OWN_BATCHES,
         help=f"--own: batches per run (default {OWN_BATCHES}); more, smaller ones hold steadier on a busy machine",
     )
+    parser.add_argument(
+        "--transport",
+        action="store_true",
+        help="one upstream call alone, c=1: the floor's session.post against the gateway's AiohttpTransport.post "
+        "(least CPU per call over --batches batches of --requests/--batches)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--profile-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -377,23 +444,33 @@ def main() -> int:
     unknown = sorted(set(systems) - set(SYSTEMS))
     if unknown:
         parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
+    if args.own and args.transport:
+        parser.error("--own and --transport measure different things: choose one")
     if args.own:
         systems = [name for name in systems if name != "floor"]  # the floor has no own work to isolate
+    if args.transport:  # every gateway system calls upstream through the same transport
+        systems = [name for name in systems if name in ("floor", "gateway-bare")]
     with tempfile.TemporaryDirectory(prefix="tfy-inprocess-") as scratch:
         workdir = Path(scratch)
         port = free_port()
         upstream = subprocess.Popen([sys.executable, str(HERE / "raw_upstream.py"), "--port", str(port)])
         try:
             url = f"http://127.0.0.1:{port}"
-            specs = {name: prepare(name, workdir, url, Path(args.gateway_source)) for name in systems}
+            specs = {
+                name: {"system": name, "upstream": url}
+                if args.transport
+                else prepare(name, workdir, url, Path(args.gateway_source))
+                for name in systems
+            }
             runs: dict[str, list[dict[str, Any]]] = {name: [] for name in systems}
             for round_ in range(args.rounds):
                 for name in systems:
                     runs[name].append(run_child(specs[name], args))
                     last = runs[name][-1]
-                    if args.own:
+                    if args.own or args.transport:
                         own, median = last["own_us_per_request"], last["median_us_per_request"]
-                        print(f"round {round_ + 1} {name:15} {own:7.1f} µs own CPU/req (median batch {median:.1f})")
+                        what = "per upstream call" if args.transport else "own CPU/req"
+                        print(f"round {round_ + 1} {name:15} {own:7.1f} µs {what} (median batch {median:.1f})")
                         continue
                     logs = ""
                     if "logs_written" in last:
@@ -405,12 +482,14 @@ def main() -> int:
                     print(
                         f"round {round_ + 1} {name:15} {last['cpu_us_per_request']:7.1f} µs CPU/req{logs}", flush=True
                     )
-            if args.own:
-                print(f"\nown work, upstream answered from memory, c=1: median [min-max] of {args.rounds} runs")
+            if args.own or args.transport:
+                what = "one upstream call alone" if args.transport else "own work, upstream answered from memory"
+                print(f"\n{what}, c=1: median [min-max] of {args.rounds} runs")
                 for name in systems:
                     figures = [r["own_us_per_request"] for r in runs[name]]
                     spread = f"[{min(figures):.1f}-{max(figures):.1f}]"
-                    print(f"{name:15} {statistics.median(figures):7.1f} {spread} µs own CPU/req")
+                    unit = "CPU/call" if args.transport else "own CPU/req"
+                    print(f"{name:15} {statistics.median(figures):7.1f} {spread} µs {unit}")
                 return 0
             print(
                 f"\nconcurrency {args.concurrency}, {args.requests} requests per run, median [min-max] of {args.rounds}"

@@ -42,3 +42,17 @@ def test_own_work_reports_each_gateway_and_no_floor() -> None:
     for system in ("gateway-bare", "gateway-all", "gateway-nomatch"):
         assert re.search(rf"^{system}\s+\d+\.\d \[.*µs own CPU/req$", out, re.MULTILINE), out
     assert not re.search(r"^floor", out, re.MULTILINE), out
+
+
+def test_transport_reports_one_call_of_the_floor_and_the_gateway() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--transport", "--requests", "120", "--batches", "40", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for system in ("floor", "gateway-bare"):
+        assert re.search(rf"^{system}\s+\d+\.\d \[.*µs CPU/call$", out, re.MULTILINE), out
+    assert not re.search(r"^gateway-(all|nomatch)", out, re.MULTILINE), out  # one transport for every gateway

@@ -26,6 +26,7 @@ from tfy_gateway.gateway.providers import (
 )
 from tfy_gateway.gateway.providers.coarse_deadlines import CoarseDeadlines
 from tfy_gateway.gateway.providers.deferred_transport import DeferredTransport
+from tfy_gateway.gateway.providers.http1_client import Http1Client, Limits
 from tfy_gateway.gateway.providers.openai_compatible import OpenAIChunks
 
 TICK = 0.01
@@ -104,7 +105,7 @@ async def test_a_plain_calls_long_limit_is_watched_without_an_aiohttp_timer(monk
         return post(self, url, **options)
 
     monkeypatch.setattr(aiohttp.ClientSession, "post", spy)
-    async with silent_upstream(asyncio.Event()) as url, AiohttpTransport() as transport:
+    async with silent_upstream(asyncio.Event()) as url, AiohttpTransport(http1=False) as transport:
         request = HttpRequest(url, {}, b"{}", timeouts=Timeouts.within(0.1))
         with pytest.raises(TransportTimeout) as expired:
             await transport.post(request)
@@ -116,6 +117,32 @@ async def test_a_plain_calls_long_limit_is_watched_without_an_aiohttp_timer(monk
         with pytest.raises(TransportTimeout):
             await transport.post(short)
         assert sent[1]["timeout"] == aiohttp.ClientTimeout(total=0.03)
+
+
+async def test_the_lean_clients_long_limit_is_watched_without_a_timer_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same for a plain POST on the lean HTTP/1.1 client: no total of its own under the coarse
+    watch, which still ends the call with its phase; a short limit stays the client's, exact."""
+    monkeypatch.setattr(aiohttp_transport, "COARSE_FROM_S", 0.05)
+    monkeypatch.setattr(coarse_deadlines, "TICK_S", TICK)
+    given: list[Limits] = []
+    post = Http1Client.post
+
+    async def spy(self: Http1Client, url: str, headers: Any, body: bytes, limits: Limits) -> Any:
+        given.append(limits)
+        return await post(self, url, headers, body, limits)
+
+    monkeypatch.setattr(Http1Client, "post", spy)
+    async with silent_upstream(asyncio.Event()) as url, AiohttpTransport() as transport:
+        with pytest.raises(TransportTimeout) as expired:
+            await transport.post(HttpRequest(url, {}, b"{}", timeouts=Timeouts.within(0.1)))
+        assert expired.value.phase == "first_token"
+        assert given[0].total is None
+        assert transport._deadlines is not None and not transport._deadlines._pending
+        with pytest.raises(TransportTimeout) as short:
+            await transport.post(HttpRequest(url, {}, b"{}", timeouts=Timeouts.within(0.03)))
+        assert short.value.phase == "first_token" and given[1].total == 0.03
 
 
 async def test_a_cancelled_plain_call_stays_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
