@@ -10,9 +10,10 @@ a reply never overflows Redis's int64 conversion.
 
 Per counter, a reserve runs two commands (HGETALL, HINCRBY) when its bucket is already held and its
 expiry is the bucket's (the limiter's), else three (HGETALL, HINCRBY or HSET, PEXPIREAT or PERSIST;
-HDELs when a new bucket pushes old ones out); a settlement two (HGETALL, and HINCRBY unless its delta
-is 0). A reservation adds one marker key, `#hold:<ticket>` (one SET NX at reserve, one DEL at
-settle): it tells a script that ran after its caller gave up from one that never ran (`CANCEL`), and
+HDELs when a new bucket pushes old ones out); a settlement two: HGETALL and HINCRBY for a counter
+whose window total it returns (a budget with alert thresholds), else HEXISTS and HINCRBY (the
+counter is not read); none for a delta of 0. A reservation adds one marker key, `#hold:<ticket>`
+(one SET NX at reserve, one DEL at settle): it tells a script that ran after its caller gave up from one that never ran (`CANCEL`), and
 makes a settlement sent twice count once.
 """
 
