@@ -13,8 +13,8 @@ expiry is the bucket's (the limiter's), else three (HGETALL, HINCRBY or HSET, PE
 HDELs when a new bucket pushes old ones out); a settlement two: HGETALL and HINCRBY for a counter
 whose window total it returns (a budget with alert thresholds), else HEXISTS and HINCRBY (the
 counter is not read); none for a delta of 0. A reservation adds one marker key, `#hold:<ticket>`
-(one SET NX at reserve, one DEL at settle): it tells a script that ran after its caller gave up from one that never ran (`CANCEL`), and
-makes a settlement sent twice count once.
+(one SET NX at reserve, one DEL at settle): it tells a script that ran after its caller gave up
+from one that never ran (`CANCEL`), and makes a settlement sent twice count once.
 """
 
 from __future__ import annotations
