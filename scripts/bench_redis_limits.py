@@ -8,7 +8,11 @@ One request at a time (the latency a request pays: two round trips, reserve and 
 time (what one gateway process can push through one Redis). Each cell is `--rounds` runs: the median
 wall time, and the least CPU per admission in this process (the gateway's side: limiter, client,
 sockets) and in redis-server (INFO cpu), shown in the Redis rows with the Redis commands per admission
-(INFO commandstats: the EVALSHA calls and the commands the scripts run). Starts its own `redis-server`
+(INFO commandstats: the EVALSHA calls and the commands the scripts run). Then redis-server's CPU per
+script call, reserve and settlement apart: one request's calls replayed N times in one pipeline each
+(the reservations first, each with its own hold marker, then their settlements), the least of
+`--rounds`: the figure that moves with a script's own cost and hardly with the machine's load, as a
+pipeline's size at a given concurrency does. Starts its own `redis-server`
 on a free loopback port (no persistence) unless `--redis-url` is given (then other clients of that
 server count too). Figures, not assertions.
 
@@ -29,6 +33,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -48,6 +53,7 @@ from tfy_gateway.gateway.shared.redis import RedisLink
 
 HERE = Path(__file__).resolve().parent
 CONCURRENCY = (1, 32)
+SCRIPT_CALLS = 3000
 
 
 @contextmanager
@@ -117,6 +123,59 @@ async def per_admission(
     return wall / total * 1e6, cpu / total * 1e6, server_cpu / total * 1e6, commands / total
 
 
+class Recorder:
+    """Stands in for a `RedisLimitState`'s batcher: keeps each script call (operation, script, keys,
+    arguments) and sends it on."""
+
+    def __init__(self, batcher: Any) -> None:
+        self.batcher = batcher
+        self.calls: list[tuple[str, Any, list[str], list[str | int]]] = []
+
+    async def call(self, operation: str, script: Any, keys: list[str], args: list[str | int], **options: Any) -> Any:
+        self.calls.append((operation, script, list(keys), list(args)))
+        return await self.batcher.call(operation, script, keys, args, **options)
+
+
+async def recorded_calls(
+    link: RedisLink, policy: LimitPolicies, request: LimitRequest
+) -> list[tuple[str, Any, list[str], list[str | int]]]:
+    """One admission's script calls (a reserve holding something, then its settlement)."""
+    state = RedisLimitState(link, prefix="bench-scripts")
+    recorder = Recorder(state._batcher)  # a bench may look inside: it records what the state sends
+    state._batcher = recorder  # type: ignore[assignment]
+    held = await Limiter(state).reserve(policy, request)
+    assert held is not None
+    await Limiter(state).settle(held, release=False, tokens=40, cost=0.0004)
+    return recorder.calls
+
+
+def script_costs(
+    url: str, calls: list[tuple[str, Any, list[str], list[str | int]]], count: int, rounds: int
+) -> dict[str, float]:
+    """redis-server CPU µs per call of each recorded script, pipelined `count` at a time, least of `rounds`.
+    Every replayed reservation gets its own hold marker (the last key), and its settlement names it."""
+    client = redis.Redis.from_url(url)
+    usage = ServerUsage(url)
+    best: dict[str, float] = {}
+    try:
+        for round_ in range(rounds):
+            markers = [f"{{limits}}#bench-hold:{time.time_ns()}.{round_}.{i}" for i in range(count)]
+            for operation, script, keys, args in calls:
+                sha = client.script_load(script.script)
+                pipe = client.pipeline(transaction=False)
+                for marker in markers:
+                    sent = [*keys[:-1], marker] if keys and "#hold:" in keys[-1] else keys
+                    pipe.evalsha(sha, len(sent), *sent, *args)
+                before = usage.sample()[0]
+                pipe.execute()
+                cpu = (usage.sample()[0] - before) / count * 1e6
+                best[operation] = min(cpu, best.get(operation, cpu))
+    finally:
+        client.close()
+        usage.client.close()
+    return best
+
+
 def requests() -> dict[str, tuple[LimitPolicies, LimitRequest]]:
     bench = importlib.import_module("bench_limits")
     manifests = importlib.import_module("compare.manifests")
@@ -175,6 +234,11 @@ async def measure(url: str, iterations: int, rounds: int) -> None:
                 print(f"  {name:<40}" + "".join(f"{cell:>28}" for cell in cells))
                 if name.startswith("redis"):
                     print(f"  {'  CPU here + redis-server, commands':<40}" + "".join(f"{d:>28}" for d in details))
+        print(f"redis-server CPU per script call, {SCRIPT_CALLS} pipelined, least of {rounds}")
+        for label, (policy, request) in requests().items():
+            calls = await recorded_calls(link, policy, request)
+            costs = await asyncio.to_thread(script_costs, url, calls, SCRIPT_CALLS, rounds)
+            print(f"  {label:<40}" + "".join(f"{f'{operation} {cpu:.1f} µs':>28}" for operation, cpu in costs.items()))
     finally:
         await link.aclose()
         usage.client.close()

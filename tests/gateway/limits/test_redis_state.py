@@ -153,6 +153,31 @@ async def test_adjust_corrects_a_bucket_never_below_zero_and_returns_the_totals(
     assert await state.adjust(Settlement.of([Adjustment("a", 100, 6, 7), Adjustment("a", 100, 6, 0)])) == (7, 7)
 
 
+def unwatched(adjustments: list[Adjustment]) -> Settlement:
+    """A settlement that asks for no total: Redis adds without reading the counters."""
+    return Settlement.of(adjustments)._replace(watched=())
+
+
+async def test_a_settlement_that_wants_no_total_corrects_the_same_buckets(state: LimitState) -> None:
+    """No total asked for: the same corrections as with one (held buckets only, within [0, MAX])."""
+    await state.reserve(Batch.of([charge("a", 10, None, bucket=100), charge("b", 4, None, span=1)]))
+    assert await state.adjust(unwatched([Adjustment("a", 100, 6, -4), Adjustment("b", 100, 1, 3)])) == ()
+    assert (await window(state, "a"), await window(state, "b", span=1)) == (6, 7)
+    assert await state.adjust(unwatched([Adjustment("a", 100, 6, -100), Adjustment("b", 100, 1, 10**19)])) == ()
+    assert (await window(state, "a"), await window(state, "b", span=1)) == (0, MAX_AMOUNT)
+    await state.adjust(
+        unwatched([Adjustment("gone", 100, 6, 5), Adjustment("a", 90, 6, 5), Adjustment("a", 101, 6, 5)])
+    )
+    assert await window(state, "gone") == 0 and await window(state, "a", 101) == 0, "buckets not held stay alone"
+    await state.adjust(unwatched([Adjustment("a", 100, 6, 7), Adjustment("a", 100, 6, 2)]))
+    assert await window(state, "a") == 9
+    await state.reserve(Batch.of([charge("c", 5, None), charge("d", 5, None)]))
+    mixed = Settlement.of([Adjustment("c", 100, 6, 2), Adjustment("d", 100, 6, -1), Adjustment("c", 100, 6, 1)])
+    assert await state.adjust(mixed._replace(watched=(2, 1))) == (8, 4), "totals in the order watched"
+    assert await state.adjust(mixed._replace(watched=(1,))) == (3,)
+    assert (await window(state, "c"), await window(state, "d")) == (11, 3)
+
+
 async def test_scan_lists_the_live_counters_under_a_prefix_literally(state: LimitState) -> None:
     await state.reserve(Batch.of([charge('["rl","r1","u"]', 2, None), charge('["rl","r1","v"]', 3, None, bucket=99)]))
     await state.reserve(Batch.of([charge('["rl","r2","u"]', 4, None), charge('["rl","r*","u"]', 5, None)]))
@@ -267,6 +292,13 @@ async def test_a_counter_poisoned_before_the_bounds_reads_within_range_and_heals
         assert await store.merge([("wrapped", {100: 2**62, 101: 2**62}, time.time() + HOUR)]) == 1
         assert await store.read([Probe("wrapped", 101, 6)]) == (MAX_AMOUNT,)
         assert all(0 <= int(value) <= MAX_AMOUNT for value in client.hvals(wrapped))
+        for stored, delta, healed in ((-(2**63), 5, 5), (2**63 - 1, -5, MAX_AMOUNT - 5), (2**62, 1, MAX_AMOUNT)):
+            client.hset(wrapped, "100", str(stored))  # replaced, never added to, even when nothing is read
+            assert await store.adjust(unwatched([Adjustment("wrapped", 100, 6, delta)])) == ()
+            assert client.hget(wrapped, "100") == str(healed).encode(), stored
+        client.hset(wrapped, "100", "1.5e3")  # no integer: HINCRBY refuses it, the bucket is read instead
+        await store.adjust(unwatched([Adjustment("wrapped", 100, 6, 1)]))
+        assert client.hget(wrapped, "100") == b"1501"
     finally:
         await link.aclose()
 

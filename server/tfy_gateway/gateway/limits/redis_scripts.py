@@ -10,10 +10,11 @@ a reply never overflows Redis's int64 conversion.
 
 Per counter, a reserve runs two commands (HGETALL, HINCRBY) when its bucket is already held and its
 expiry is the bucket's (the limiter's), else three (HGETALL, HINCRBY or HSET, PEXPIREAT or PERSIST;
-HDELs when a new bucket pushes old ones out); a settlement two (HGETALL, and HINCRBY unless its delta
-is 0). A reservation adds one marker key, `#hold:<ticket>` (one SET NX at reserve, one DEL at
-settle): it tells a script that ran after its caller gave up from one that never ran (`CANCEL`), and
-makes a settlement sent twice count once.
+HDELs when a new bucket pushes old ones out); a settlement two: HGETALL and HINCRBY for a counter
+whose window total it returns (a budget with alert thresholds), else HEXISTS and HINCRBY (the
+counter is not read); none for a delta of 0. A reservation adds one marker key, `#hold:<ticket>`
+(one SET NX at reserve, one DEL at settle): it tells a script that ran after its caller gave up
+from one that never ran (`CANCEL`), and makes a settlement sent twice count once.
 """
 
 from __future__ import annotations
@@ -229,12 +230,39 @@ ADJUST = (
     _LOAD
     + _DELTA
     + """
+-- Add a delta to a bucket still held without reading the counter (HEXISTS, HINCRBY): what a
+-- settlement needs when nothing asks for the window's total. HINCRBY's reply tells what the bucket
+-- held before (reply - delta), so a value out of range is still replaced, never added to, as `add`
+-- does; a value HINCRBY cannot take (not an integer, past int64) is read and replaced whole; a huge
+-- delta, or a counter this call has read already, takes `add`'s way.
+local function bump(key, bucket, name, raw)
+  local delta = tonumber(raw)
+  if cache[key] ~= nil or delta == nil or delta < -MAX or delta > MAX then
+    add(key, load(key), bucket, raw)
+    return
+  end
+  if delta == 0 or redis.call('HEXISTS', key, name) == 0 then return end
+  local reply = redis.pcall('HINCRBY', key, name, raw)
+  if type(reply) == 'table' then  -- the stored value is replaced whole, as a stray one
+    local c = load(key)
+    if not c.stray then c.stray = {} end
+    c.stray[bucket] = true
+    add(key, c, bucket, raw)
+    return
+  end
+  local before = reply - delta
+  if reply < 0 or reply > MAX or before < 0 or before > MAX then
+    redis.call('HSET', key, name, digits(clamp(clamp(before) + delta)))
+  end
+end
 -- KEYS: one counter per adjustment, then the reservation's hold marker when ARGV[1] is '1'.
--- ARGV[1]: '1' with a marker, '' without. Then 3 per adjustment: bucket, span, delta.
+-- ARGV[1]: '1' with a marker, '' without. Then 3 per adjustment: bucket, span ('' = its total is not
+-- wanted: the counter is not read), delta.
 -- With a marker, the deltas apply only if it was there, and it is deleted: a settlement sent again
 -- (its first reply was lost) changes nothing. (A settled reservation was admitted, so its marker is
 -- never a cancelled one's tombstone.)
--- A bucket no longer held is left alone; a bucket stays within [0, MAX]. Returns the window totals.
+-- A bucket no longer held is left alone; a bucket stays within [0, MAX]. Returns the window totals
+-- of the adjustments with a span, in order.
 local n = #KEYS
 local apply = true
 if ARGV[1] ~= '' then
@@ -244,10 +272,15 @@ end
 local totals = {}
 for i = 1, n do
   local a = 1 + (i - 1) * 3
-  local key, bucket = KEYS[i], tonumber(ARGV[a + 1])
-  local c = load(key)
-  if apply then add(key, c, bucket, ARGV[a + 3]) end
-  totals[i] = window(c, bucket - tonumber(ARGV[a + 2]))
+  local key, name, span = KEYS[i], ARGV[a + 1], ARGV[a + 2]
+  local bucket = tonumber(name)
+  if span == '' then
+    if apply then bump(key, bucket, name, ARGV[a + 3]) end
+  else
+    local c = load(key)
+    if apply then add(key, c, bucket, ARGV[a + 3]) end
+    totals[#totals + 1] = window(c, bucket - tonumber(span))
+  end
 end
 return totals
 """

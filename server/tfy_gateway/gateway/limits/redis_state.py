@@ -147,8 +147,8 @@ class RedisLimitState:
             keys = [self.prefix + counters.keys[i] for i in sent]
         spans = counters.spans
         args: list[str | int] = ["1" if ticket is not None else ""]
-        for i in sent:
-            args += (buckets[i], spans[i], deltas[i])
+        for i in sent:  # a span only where the total is wanted: the script reads no other counter
+            args += (buckets[i], spans[i] if i in watched else "", deltas[i])
         if ticket is not None:
             keys.append(self._marker(ticket))
         try:
@@ -157,7 +157,9 @@ class RedisLimitState:
             if ticket is not None:  # perhaps not applied: again once Redis answers (it counts once)
                 self.reconciler.settle(ticket, settlement.adjustments())
             raise
-        return tuple(totals[sent.index(position)] for position in watched)
+        # the totals come in the order sent; `watched` may list its positions in another
+        by_position = dict(zip((i for i in sent if i in watched), totals, strict=True))
+        return tuple(by_position[position] for position in watched)
 
     async def stop(self) -> None:
         """Finish a reconciliation under way (bounded by Redis's timeout per call)."""
