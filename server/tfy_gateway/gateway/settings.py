@@ -84,6 +84,12 @@ class GatewaySettings(BaseModel):
         "never fall silent for longer; a request's x-tfy-request-timeout replaces it (504 on expiry)",
     )
     connection_limit: int = Field(0, ge=0, description="upstream connection pool size; 0 = unlimited")
+    upstream_client: Literal["http1", "aiohttp"] = Field(
+        "http1",
+        description="HTTP client of upstream calls: http1 = the gateway's lean keep-alive HTTP/1.1 client (a "
+        "quarter of aiohttp's CPU a call), aiohttp = aiohttp's client for every call (multipart uploads and a "
+        "connection_limit above 0 use aiohttp either way)",
+    )
     max_response_bytes: int = Field(
         64 * MB, gt=0, description="largest non-streamed upstream answer read into memory (502 above it)"
     )

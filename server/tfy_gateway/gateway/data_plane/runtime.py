@@ -232,4 +232,8 @@ def _aiohttp_transport(settings: GatewaySettings) -> ClosableTransport:
     worker thread, not while the gateway starts."""
     from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
 
-    return AiohttpTransport(settings.connection_limit, max_response_bytes=settings.max_response_bytes)
+    return AiohttpTransport(
+        settings.connection_limit,
+        max_response_bytes=settings.max_response_bytes,
+        http1=settings.upstream_client == "http1",
+    )
