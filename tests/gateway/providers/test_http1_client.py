@@ -160,6 +160,26 @@ async def test_a_host_header_of_the_caller_replaces_the_urls() -> None:
     assert hosts == [["api.example"]]
 
 
+async def test_the_body_is_framed_by_its_own_length_whatever_the_caller_says() -> None:
+    framing: list[tuple[list[str], list[str], bytes]] = []
+
+    async def ok(request: web.Request) -> web.Response:
+        headers = request.headers
+        framing.append(
+            (headers.getall("content-length", []), headers.getall("transfer-encoding", []), await request.read())
+        )
+        return web.json_response({})
+
+    async with serving(ok) as server:
+        client = Http1Client(1 << 20)
+        try:
+            stale = {"Content-Length": "999", "Transfer-Encoding": "chunked"}
+            answer = await client.post(f"http://127.0.0.1:{server.port}/", stale, b"body", NO_LIMITS)
+        finally:
+            client.close()
+    assert answer.status == 200 and framing == [(["4"], [], b"body")]
+
+
 async def test_a_header_with_a_line_break_is_refused() -> None:
     client = Http1Client(1 << 20)
     try:

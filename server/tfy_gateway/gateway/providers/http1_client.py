@@ -40,6 +40,7 @@ from tfy_gateway.gateway.providers.transport import (
 KEEPALIVE_S = 15.0
 """An idle connection older than this is closed rather than reused (aiohttp's keepalive_timeout)."""
 USER_AGENT = "tfy-gateway"
+FRAMING = frozenset(("content-length", "transfer-encoding"))
 ENCODINGS = "gzip, deflate"
 """What a whole answer may come in (decoded here); a stream asks for none (identity) but is decoded too."""
 STREAM_BUFFER = 256 * 1024
@@ -465,8 +466,11 @@ def _head(origin: Origin, headers: Mapping[str, str], length: int, encodings: st
     lines = [origin.start]
     names = set()
     for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in FRAMING:  # the body is framed by the length below, whatever the caller said
+            continue
         lines.append(f"{name}: {value}\r\n")
-        names.add(name.lower())
+        names.add(lowered)
     if "host" not in names:
         lines.append(origin.host_line)
     if "accept-encoding" not in names:
