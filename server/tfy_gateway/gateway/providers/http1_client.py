@@ -341,6 +341,8 @@ class Http1Client:
         self._open: set[_Connection] = set()
         self._tls = tls
         self._closed = False
+        # Requests written during the current loop turn after its first; None: none sent in this turn yet.
+        self._deferred: list[tuple[asyncio.Transport, bytes | tuple[bytes, bytes]]] | None = None
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes, limits: Limits) -> Answer:
         """POST and read the whole answer (at most the size cap, decoded)."""
@@ -381,11 +383,24 @@ class Http1Client:
         connection.begin(cap, limits, started)
         transport = connection.transport
         assert transport is not None
-        if len(body) < 65536:
-            transport.write(head + body)
+        message = head + body if len(body) < 65536 else (head, body)
+        deferred = self._deferred
+        if deferred is None:  # the first request of this loop turn goes out at once
+            _write(transport, message)
+            self._deferred = []
+            self._loop.call_soon(self._end_turn)
         else:
-            transport.writelines((head, body))
+            deferred.append((transport, message))
         return connection
+
+    def _end_turn(self) -> None:
+        """Send the requests deferred during this loop turn, back to back: the upstream, woken by the
+        turn's first request, takes them in one go rather than being woken for each (the wake-up,
+        charged to the writer, cost ~10 µs a request at c=32)."""
+        deferred, self._deferred = self._deferred, None
+        for transport, message in deferred or ():
+            if not transport.is_closing():  # its exchange failed or was given up meanwhile
+                _write(transport, message)
 
     def release(self, origin: Origin, connection: _Connection) -> None:
         """Back to the pool after an exchange that ended properly; otherwise closed."""
@@ -458,6 +473,13 @@ class Http1Client:
         for connection in list(self._open):
             connection.close()
         self._open.clear()
+
+
+def _write(transport: asyncio.Transport, message: bytes | tuple[bytes, bytes]) -> None:
+    if isinstance(message, bytes):
+        transport.write(message)
+    else:
+        transport.writelines(message)
 
 
 def _head(origin: Origin, headers: Mapping[str, str], length: int, encodings: str) -> bytes:
