@@ -189,6 +189,35 @@ async def test_a_header_with_a_line_break_is_refused() -> None:
         client.close()
 
 
+async def test_calls_started_in_one_loop_turn_each_get_their_own_answer() -> None:
+    # All but the first request of a loop turn are written at the turn's end: each must still go out,
+    # whole, on its own connection (a large body too), and a closed client writes none of those left.
+    seen: list[bytes] = []
+
+    async def echo(request: web.Request) -> web.Response:
+        body = await request.read()
+        seen.append(body)
+        return web.Response(body=body[:16] + str(len(body)).encode())
+
+    bodies = [f"call-{n:02}".encode() for n in range(12)] + [b"x" * 100_000]
+    async with serving(echo) as server:
+        client = Http1Client(1 << 20)
+        url = f"http://127.0.0.1:{server.port}/"
+        try:
+            for _ in range(2):  # fresh connections, then the pooled ones
+                answers = await asyncio.gather(*(client.post(url, {}, body, NO_LIMITS) for body in bodies))
+                assert [a.body for a in answers] == [b[:16] + str(len(b)).encode() for b in bodies]
+            calls = [asyncio.ensure_future(client.post(url, {}, body, NO_LIMITS)) for body in bodies[:3]]
+            await asyncio.sleep(0)  # the three wrote or deferred their requests in this turn
+            client.close()
+            for call in calls:
+                with pytest.raises(TransportError):
+                    await call
+        finally:
+            client.close()
+    assert sorted(seen[: 2 * len(bodies)]) == sorted(bodies * 2)
+
+
 async def test_a_cancelled_call_does_not_leave_its_connection_for_the_next() -> None:
     entered = asyncio.Event()
     release = asyncio.Event()
