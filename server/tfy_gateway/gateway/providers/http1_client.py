@@ -342,7 +342,7 @@ class Http1Client:
         self._tls = tls
         self._closed = False
         # Requests written during the current loop turn after its first; None: none sent in this turn yet.
-        self._deferred: list[tuple[asyncio.Transport, bytes | tuple[bytes, bytes]]] | None = None
+        self._deferred: list[tuple[_Connection, bytes | tuple[bytes, bytes]]] | None = None
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes, limits: Limits) -> Answer:
         """POST and read the whole answer (at most the size cap, decoded)."""
@@ -390,7 +390,7 @@ class Http1Client:
             self._deferred = []
             self._loop.call_soon(self._end_turn)
         else:
-            deferred.append((transport, message))
+            deferred.append((connection, message))
         return connection
 
     def _end_turn(self) -> None:
@@ -398,9 +398,14 @@ class Http1Client:
         turn's first request, takes them in one go rather than being woken for each (the wake-up,
         charged to the writer, cost ~10 µs a request at c=32)."""
         deferred, self._deferred = self._deferred, None
-        for transport, message in deferred or ():
-            if not transport.is_closing():  # its exchange failed or was given up meanwhile
+        for connection, message in deferred or ():
+            transport = connection.transport
+            if transport is None or transport.is_closing():  # its exchange failed or was given up meanwhile
+                continue
+            try:
                 _write(transport, message)
+            except Exception as exc:  # as the write would have failed its caller's call, not the others'
+                connection.fail(TransportError(type(exc).__name__))
 
     def release(self, origin: Origin, connection: _Connection) -> None:
         """Back to the pool after an exchange that ended properly; otherwise closed."""
