@@ -12,15 +12,17 @@ from tests.helpers import REPO_ROOT, SUBPROCESS_TIMEOUT_S
 SCRIPT = REPO_ROOT / "scripts" / "bench_inprocess.py"
 
 
-def test_tiny_run_reports_every_system() -> None:
+def run(*args: str) -> str:
+    """The script's output with `args`, once it exited cleanly."""
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--requests", "300", "--concurrency", "4", "--rounds", "1"],
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT_S,
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
+    return result.stdout
+
+
+def test_tiny_run_reports_every_system() -> None:
+    out = run("--requests", "300", "--concurrency", "4", "--rounds", "1")
     for system in ("floor", "gateway-bare", "gateway-all", "gateway-nomatch"):
         assert re.search(rf"^{system}\s+\d+\.\d \[", out, re.MULTILINE), out
     written = [int(n) for n in re.findall(r"logs queued at the end \d+, written (\d+)", out)]
@@ -31,28 +33,14 @@ def test_tiny_run_reports_every_system() -> None:
 
 
 def test_own_work_reports_each_gateway_and_no_floor() -> None:
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--own", "--requests", "120", "--batches", "40", "--rounds", "1"],
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT_S,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
+    out = run("--own", "--requests", "120", "--batches", "40", "--rounds", "1")
     for system in ("gateway-bare", "gateway-all", "gateway-nomatch"):
         assert re.search(rf"^{system}\s+\d+\.\d \[.*µs own CPU/req$", out, re.MULTILINE), out
     assert not re.search(r"^floor", out, re.MULTILINE), out
 
 
 def test_transport_reports_one_call_of_the_floor_and_the_gateway() -> None:
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--transport", "--requests", "120", "--batches", "40", "--rounds", "1"],
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT_S,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = result.stdout
+    out = run("--transport", "--requests", "120", "--batches", "40", "--rounds", "1")
     for system in ("floor", "gateway-bare"):
         assert re.search(rf"^{system}\s+\d+\.\d \[.*µs CPU/call$", out, re.MULTILINE), out
     assert not re.search(r"^gateway-(all|nomatch)", out, re.MULTILINE), out  # one transport for every gateway
