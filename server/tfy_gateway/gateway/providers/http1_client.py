@@ -3,15 +3,17 @@
 aiohttp's client spends about 80 µs of CPU on a small POST that one asyncio Protocol fed to httptools'
 parser (uvicorn's, installed with it) does in about 20: its request and response objects, connector,
 timers and signals run on every call, and at c=1 their code and data next to the gateway's no longer
-fit the core's cache (references/performance.md, round 6). So `AiohttpTransport.post` sends a POST with
-a bytes body through this client; streams and multipart forms stay aiohttp's.
+fit the core's cache (references/performance.md, round 6). So `AiohttpTransport` sends a POST with a
+bytes body, plain or streamed, through this client; multipart forms stay aiohttp's.
 
 What it keeps of the aiohttp session it stands in for: a pool of idle connections per origin, dropped
 after `KEEPALIVE_S` idle (aiohttp's default) or once the server closed them; TLS with the default
 verifying context and SNI; redirects returned, never followed; no cookies; gzip and deflate answers
 asked for and decompressed; the time limits of `client_timeout` (connect, read silence, total) with
 the same phases; a header value with a line break refused (ValueError, as aiohttp). A connection whose
-exchange did not end cleanly (an error, a limit, a cancelled caller) is closed, never reused.
+exchange did not end cleanly (an error, a limit, a cancelled caller) is closed, never reused. A host's
+addresses are looked up once per 300 s for every new connection to it (`HostAddresses`), as aiohttp's
+DNS cache did.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import httptools  # uvicorn[standard]'s HTTP parser; AiohttpTransport checks it 
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from tfy_gateway.gateway.providers.host_addresses import HostAddresses
 from tfy_gateway.gateway.providers.timeouts import Phase
 from tfy_gateway.gateway.providers.transport import (
     ResponseTooLarge,
@@ -341,6 +344,7 @@ class Http1Client:
         self._open: set[_Connection] = set()
         self._tls = tls
         self._closed = False
+        self._addresses = HostAddresses(self._loop)
         # Requests written during the current loop turn after its first; None: none sent in this turn yet.
         self._deferred: list[tuple[_Connection, bytes | tuple[bytes, bytes]]] | None = None
 
@@ -449,23 +453,35 @@ class Http1Client:
         def protocol() -> _Connection:
             return _Connection(loop, self._open.discard)
 
-        hostname = origin.host if tls is not None else None
         try:
             if seconds is None:
-                _, connection = await loop.create_connection(
-                    protocol, origin.host, origin.port, ssl=tls, server_hostname=hostname
-                )
+                connection = await self._dial(protocol, origin, tls)
             else:
                 with anyio.fail_after(max(seconds, 0.0)):
-                    _, connection = await loop.create_connection(
-                        protocol, origin.host, origin.port, ssl=tls, server_hostname=hostname
-                    )
+                    connection = await self._dial(protocol, origin, tls)
         except TimeoutError:
             raise TransportTimeout(phase) from None
         except OSError as exc:
             raise TransportConnectError(exc.strerror or type(exc).__name__) from None
         self._open.add(connection)
         return connection
+
+    async def _dial(
+        self, protocol: Callable[[], _Connection], origin: Origin, tls: ssl.SSLContext | None
+    ) -> _Connection:
+        """A connection to the first of the host's (cached) addresses that accepts one."""
+        hostname = origin.host if tls is not None else None
+        failure: OSError = OSError(f"no address for {origin.host}")
+        for family, address in await self._addresses.of(origin.host, origin.port):
+            try:
+                _, connection = await self._loop.create_connection(
+                    protocol, address[0], address[1], family=family, ssl=tls, server_hostname=hostname
+                )
+            except OSError as exc:
+                failure = exc
+                continue
+            return connection
+        raise failure
 
     def _drop(self, connection: _Connection) -> None:
         connection.close()
