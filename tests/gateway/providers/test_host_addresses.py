@@ -4,7 +4,9 @@ never kept; and the lean HTTP/1.1 client's new connections go through it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,12 +36,23 @@ class CountingLookups:
         return await self.real(host, port, **options)
 
 
-async def test_concurrent_callers_share_one_lookup_reused_until_its_time_is_up() -> None:
+@contextlib.contextmanager
+def counted(*, failures: int = 0, held: bool = False) -> Iterator[CountingLookups]:
+    """The running loop's lookups counted for the block (`held`: each waits for `release`)."""
     loop = asyncio.get_running_loop()
-    lookups = CountingLookups(loop)
-    lookups.release.clear()
+    lookups = CountingLookups(loop, failures)
+    if held:
+        lookups.release.clear()
     loop.getaddrinfo = lookups  # type: ignore[method-assign]
     try:
+        yield lookups
+    finally:
+        del loop.getaddrinfo  # type: ignore[method-assign]
+
+
+async def test_concurrent_callers_share_one_lookup_reused_until_its_time_is_up() -> None:
+    loop = asyncio.get_running_loop()
+    with counted(held=True) as lookups:
         addresses = HostAddresses(loop)
         waiting = [asyncio.ensure_future(addresses.of("localhost", 80)) for _ in range(5)]
         await asyncio.sleep(0)
@@ -51,29 +64,20 @@ async def test_concurrent_callers_share_one_lookup_reused_until_its_time_is_up()
         await expired.of("localhost", 80)
         await expired.of("localhost", 80)
         assert lookups.hosts == ["localhost"] * 3
-    finally:
-        del loop.getaddrinfo  # type: ignore[method-assign]
 
 
 async def test_a_failed_lookup_is_not_kept() -> None:
-    loop = asyncio.get_running_loop()
-    loop.getaddrinfo = CountingLookups(loop, failures=1)  # type: ignore[method-assign]
-    try:
-        addresses = HostAddresses(loop)
+    with counted(failures=1) as lookups:
+        addresses = HostAddresses(asyncio.get_running_loop())
         with pytest.raises(OSError):
             await addresses.of("localhost", 80)
         assert await addresses.of("localhost", 80)
-    finally:
-        del loop.getaddrinfo  # type: ignore[method-assign]
+        assert lookups.hosts == ["localhost"] * 2
 
 
 async def test_one_caller_giving_up_does_not_cancel_the_others_lookup() -> None:
-    loop = asyncio.get_running_loop()
-    lookups = CountingLookups(loop)
-    lookups.release.clear()
-    loop.getaddrinfo = lookups  # type: ignore[method-assign]
-    try:
-        addresses = HostAddresses(loop)
+    with counted(held=True) as lookups:
+        addresses = HostAddresses(asyncio.get_running_loop())
         impatient = asyncio.ensure_future(addresses.of("localhost", 80))
         patient = asyncio.ensure_future(addresses.of("localhost", 80))
         await asyncio.sleep(0)
@@ -81,28 +85,21 @@ async def test_one_caller_giving_up_does_not_cancel_the_others_lookup() -> None:
         lookups.release.set()
         assert await patient
         assert impatient.cancelled() and lookups.hosts == ["localhost"]
-    finally:
-        del loop.getaddrinfo  # type: ignore[method-assign]
 
 
 async def test_new_connections_of_the_client_look_their_host_up_once() -> None:
     async def closing(request: web.Request) -> web.Response:
         return web.json_response({}, headers={"Connection": "close"})  # every call needs a new connection
 
-    loop = asyncio.get_running_loop()
-    lookups = CountingLookups(loop)
-    loop.getaddrinfo = lookups  # type: ignore[method-assign]
-    try:
+    no_limits = Limits(None, None, None, "total")
+    with counted() as lookups:
         async with serving(closing) as server:
             client = Http1Client(1 << 20)
             url = f"http://localhost:{server.port}/v1/x"
             try:
-                no_limits = Limits(None, None, None, "total")
                 answers = await asyncio.gather(*(client.post(url, {}, b"{}", no_limits) for _ in range(4)))
                 answers.append(await client.post(url, {}, b"{}", no_limits))
             finally:
                 client.close()
-    finally:
-        del loop.getaddrinfo  # type: ignore[method-assign]
     assert [answer.status for answer in answers] == [200] * 5
     assert lookups.hosts.count("localhost") == 1
