@@ -16,7 +16,7 @@ from aiohttp import web
 
 from tests.gateway.providers.conftest import serving
 from tfy_gateway.gateway.providers import AiohttpTransport, HttpRequest, Timeouts
-from tfy_gateway.gateway.providers.http1_client import Http1Client, Limits
+from tfy_gateway.gateway.providers.http1_client import Http1Client, Limits, origin_of
 from tfy_gateway.gateway.providers.transport import TransportConnectError, TransportError, TransportTimeout
 
 NO_LIMITS = Limits(None, None, None, "total")
@@ -398,3 +398,10 @@ async def test_a_streams_silence_ends_it_with_the_read_phase() -> None:
         finally:
             release.set()
             client.close()
+
+
+def test_an_unusable_url_says_what_is_wrong_with_it() -> None:
+    with pytest.raises(TransportConnectError, match=r"unsupported URL scheme 'ftp' \(http or https\)"):
+        origin_of("ftp://api.example/v1")
+    with pytest.raises(TransportConnectError, match=r"names no host.*base_url"):
+        origin_of("http:///v1/chat/completions")

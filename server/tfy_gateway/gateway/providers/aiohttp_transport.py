@@ -30,6 +30,7 @@ from yarl import URL
 from tfy_gateway.gateway.providers.coarse_deadlines import COARSE_FROM_S, CoarseDeadlines
 from tfy_gateway.gateway.providers.timeouts import Phase, Timeouts
 from tfy_gateway.gateway.providers.transport import (
+    STREAM_DRAIN_S,
     FormField,
     FormFile,
     HttpRequest,
@@ -44,7 +45,6 @@ from tfy_gateway.gateway.providers.transport import (
 if TYPE_CHECKING:
     from tfy_gateway.gateway.providers.http1_client import Http1Client, Limits
 
-_DRAIN_SECONDS = 1.0
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a non-streamed answer read into memory, at most
 _NETWORK_ERRORS = (asyncio.TimeoutError, aiohttp.ClientError, OSError)
 
@@ -139,7 +139,7 @@ class _AiohttpStream:
         content = self._response.content
         if drain and not content.is_eof():
             with contextlib.suppress(*_NETWORK_ERRORS):
-                await asyncio.wait_for(content.read(), _DRAIN_SECONDS)
+                await asyncio.wait_for(content.read(), STREAM_DRAIN_S)
         if content.is_eof():
             self._response.release()  # back to the pool
         else:

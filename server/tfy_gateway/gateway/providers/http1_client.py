@@ -34,6 +34,7 @@ from yarl import URL
 from tfy_gateway.gateway.providers.host_addresses import HostAddresses
 from tfy_gateway.gateway.providers.timeouts import Phase
 from tfy_gateway.gateway.providers.transport import (
+    STREAM_DRAIN_S,
     ResponseTooLarge,
     TransportConnectError,
     TransportError,
@@ -48,8 +49,6 @@ ENCODINGS = "gzip, deflate"
 """What a whole answer may come in (decoded here); a stream asks for none (identity) but is decoded too."""
 STREAM_BUFFER = 256 * 1024
 """A stream's unread bytes past which the connection stops reading until its reader catches up."""
-DRAIN_S = 1.0
-"""How long a properly ended stream's rest is read to keep its connection (AiohttpTransport's drain)."""
 
 
 class Origin(NamedTuple):
@@ -67,8 +66,10 @@ def origin_of(url: str) -> Origin:
     """`url` as aiohttp would send it: percent-escapes as written when it has some (a SigV4-signed path
     must go out exactly as signed), else quoted by yarl; the Host header without a default port."""
     parsed = URL(url, encoded=True) if "%" in url else URL(url)
-    if parsed.scheme not in ("http", "https") or not parsed.raw_host or parsed.port is None:
-        raise TransportConnectError(f"unsupported URL scheme {parsed.scheme!r}")
+    if parsed.scheme not in ("http", "https"):
+        raise TransportConnectError(f"unsupported URL scheme {parsed.scheme!r} (http or https)")
+    if not parsed.raw_host or parsed.port is None:
+        raise TransportConnectError("the upstream URL names no host; check the provider account's base_url")
     start = f"POST {parsed.raw_path_qs} HTTP/1.1\r\n"
     return Origin(parsed.scheme, parsed.raw_host, parsed.port, start, f"Host: {parsed.host_port_subcomponent}\r\n")
 
@@ -302,7 +303,7 @@ class _Http1Stream:
         try:
             if drain and not connection.eof and connection.error is None:
                 loop = asyncio.get_running_loop()
-                until = loop.time() + DRAIN_S
+                until = loop.time() + STREAM_DRAIN_S
                 while not connection.eof and connection.error is None and loop.time() < until:
                     connection.take()
                     alarm = loop.call_at(until, connection.fail, TransportTimeout("read"))

@@ -37,6 +37,7 @@ from tfy_gateway.gateway.providers.aiohttp_transport import DEFAULT_MAX_RESPONSE
 from tfy_gateway.gateway.providers.deadlines import Deadlines
 from tfy_gateway.gateway.providers.transport import (
     OCTET_STREAM,
+    STREAM_DRAIN_S,
     HttpRequest,
     HttpResponse,
     ResponseTooLarge,
@@ -44,7 +45,6 @@ from tfy_gateway.gateway.providers.transport import (
     TransportError,
 )
 
-_DRAIN_SECONDS = 1.0  # as AiohttpTransport: how long a stream that ended properly may take to finish
 _HIGH_WATER = 64 * 1024  # unread bytes at which the app's writes wait (until they are read), as on a socket
 
 
@@ -240,7 +240,7 @@ class _InProcessStream:
     async def aclose(self, *, drain: bool = False) -> None:
         if drain and not self._connection.ended:
             with contextlib.suppress(TransportError, asyncio.TimeoutError):
-                await asyncio.wait_for(self._drain(), _DRAIN_SECONDS)
+                await asyncio.wait_for(self._drain(), STREAM_DRAIN_S)
         self._connection.close()
 
     async def _drain(self) -> None:

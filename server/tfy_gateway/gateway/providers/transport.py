@@ -70,6 +70,10 @@ def media_type(headers: Mapping[str, str]) -> str:
     return value.split(";", 1)[0].strip().lower() or OCTET_STREAM
 
 
+STREAM_DRAIN_S = 1.0
+"""How long `HttpStream.aclose(drain=True)` reads a properly ended stream's rest to keep its connection."""
+
+
 class HttpStream(Protocol):
     """An answer whose headers arrived and whose body is read piece by piece."""
 
@@ -85,8 +89,8 @@ class HttpStream(Protocol):
 
     async def aclose(self, *, drain: bool = False) -> None:
         """Let go of the connection. `drain`: the exchange ended properly, so briefly read what is left
-        to keep the connection for reuse. An unread body closes the connection, which is how a client
-        going away cancels the upstream generation. Idempotent."""
+        (`STREAM_DRAIN_S` at most) to keep the connection for reuse. An unread body closes the connection,
+        which is how a client going away cancels the upstream generation. Idempotent."""
         ...
 
 
