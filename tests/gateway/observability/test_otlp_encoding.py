@@ -278,3 +278,42 @@ def test_span_records_encode_as_the_recorded_spans_they_stand_for() -> None:
     assert spans[4].get("gen_ai.response.finish_reasons") == ("stop", "length")
     assert spans[9].get("http.route") == "/api/llm/chat/completions"
     assert spans[9].get("absent") is None
+
+
+def test_values_of_every_length_encode_as_their_recorded_spans_from_the_heads_kept_by_length() -> None:
+    """Token counts, ids and what is left of a limit are written from heads kept by key and length (no
+    cache of values): counts of 1 to 5 varint bytes, ids of several lengths, answers with and without
+    an id, rooms with int and float limits, each twice, must decode as the `RecordedSpan`s do."""
+    start = SharedAttributes({"gen_ai.operation.name": "chat"})
+    shape = SharedAttributes({"http.route": "/x"})
+    rules = SharedAttributes({"tfy_gateway.limits.outcome": "admitted"})
+    spans: list[QueuedSpan] = []
+    for n, count in enumerate((0, 127, 128, 16_383, 16_384, 2**21, 2**28, 2**35 + 1)):
+        usage = Usage(prompt_tokens=count, completion_tokens=n)
+        body = {"id": "chatcmpl-" + "x" * (n * 40), "model": "m", "choices": [{"finish_reason": "stop"}]}
+        response = response_attributes(body if n % 3 else {"model": "m"})
+        rooms = (Headroom("tokens", 10**9, count, 1.0), Headroom("cost", 100.0 + n, 99.5, None))
+        spans += [
+            AnsweredSpan((TRACE_ID, CLIENT_ID + n, SERVER_ID, "", 5, 9, "chat m", start, response, 200, usage, 0.5)),
+            ServerSpan(
+                (
+                    TRACE_ID,
+                    SERVER_ID,
+                    0,
+                    "",
+                    1,
+                    99,
+                    "POST /x",
+                    shape,
+                    "r" * (n * 30),
+                    None,
+                    0.5,
+                    usage,
+                    (7, rules, rooms),
+                )
+            ),
+        ]
+    expected = decoded(SpanEncoder(RESOURCE, "tfy_gateway").encode([span.recorded() for span in spans]))
+    encoder = SpanEncoder(RESOURCE, "tfy_gateway")
+    assert decoded(encoder.encode(spans)) == expected
+    assert decoded(encoder.encode(spans)) == expected

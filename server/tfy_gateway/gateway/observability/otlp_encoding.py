@@ -11,8 +11,8 @@ The tests decode what it writes with opentelemetry-proto.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tfy_gateway.gateway.observability import genai as g
 from tfy_gateway.gateway.observability.span_records import (
@@ -27,6 +27,9 @@ from tfy_gateway.gateway.observability.span_records import (
 )
 from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan, SharedAttributes
 
+if TYPE_CHECKING:
+    from tfy_gateway.gateway.providers import Usage
+
 _BYTES = tuple(bytes((n,)) for n in range(128))
 _DOUBLE = struct.Struct("<d").pack
 _FIXED64 = struct.Struct("<Q").pack
@@ -34,6 +37,7 @@ _FIXED32 = struct.Struct("<I").pack
 _INT64 = (1 << 64) - 1
 
 _TIMES = struct.Struct("<BQBQ").pack  # Span.start_time_unix_nano and end_time_unix_nano, with their tags
+_EVENT_TIME = struct.Struct("<BQ").pack  # Event.time_unix_nano with its tag
 _SPAN_ID = struct.Struct(">HQ").pack  # Span.span_id with its tag and length (ids are big-endian bytes)
 _SPAN_AND_PARENT = struct.Struct(">HQHQ").pack  # Span.span_id and parent_span_id, likewise
 
@@ -69,6 +73,14 @@ def varint(n: int) -> bytes:
         return _BYTES[n]
     if n < 0x4000:  # a span's length, most often
         return bytes(((n & 0x7F) | 0x80, n >> 7))
+    if n < 0x800000000:  # token counts, what is left of a limit: unrolled, no loop
+        if n < 0x200000:
+            return bytes(((n & 0x7F) | 0x80, ((n >> 7) & 0x7F) | 0x80, n >> 14))
+        if n < 0x10000000:
+            return bytes(((n & 0x7F) | 0x80, ((n >> 7) & 0x7F) | 0x80, ((n >> 14) & 0x7F) | 0x80, n >> 21))
+        return bytes(
+            ((n & 0x7F) | 0x80, ((n >> 7) & 0x7F) | 0x80, ((n >> 14) & 0x7F) | 0x80, ((n >> 21) & 0x7F) | 0x80, n >> 28)
+        )
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -130,9 +142,20 @@ class SpanEncoder:
         self._trace: tuple[int, bytes] = (0, b"")  # the last trace id and its field: a request's spans share it
         self._groups: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], bytes] = {}
         self._shared: dict[tuple[int, bytes], tuple[dict[str, Any], bytes]] = {}
-        self._ints: dict[tuple[str, int], bytes] = {}  # an int attribute's KeyValue, length-prefixed
         self._keys: dict[str, bytes] = {}  # an attribute's key with its tags, up to its value's length
-        self._room_keys: dict[str, tuple[str, str]] = {}  # a limit kind's remaining and limit attribute names
+        # An int attribute's field up to its varint, by (tag, key), one prefix per varint length; a float's
+        # up to its 8 bytes; a string's up to its bytes, by (tag, key, length): values new with every
+        # request (token counts, what is left of a limit, ids) cost a lookup and one concatenation
+        self._int_heads: dict[tuple[bytes, str], tuple[bytes, ...]] = {}
+        self._float_heads: dict[tuple[bytes, str], bytes] = {}
+        self._text_heads: dict[tuple[bytes, str, int], bytes] = {}
+        self._responses: dict[tuple[tuple[str, Any], ...], bytes] = {}  # an answer's model and finish reasons
+        self._usage_heads: dict[tuple[bool, int, int], tuple[bytes, ...]] = {}  # by tfy and the counts' lengths
+        # A limit kind's remaining attribute name and encoded limit, by kind, limit and the limit's type
+        self._rooms: dict[tuple[str, float, type], tuple[str, bytes]] = {}
+        # The request's span and an answered call's span of one shape: the struct and the constant parts
+        # of everything from the name to the shared attributes, by the shared dict's identity
+        self._templates: dict[tuple[int, str], tuple[dict[str, Any], Callable[..., bytes], bytes, bytes]] = {}
 
     def encode(self, spans: Sequence[QueuedSpan]) -> bytes:
         """The `ExportTraceServiceRequest` of `spans`, written with one join: the enclosing messages'
@@ -151,9 +174,14 @@ class SpanEncoder:
                 body = answered(span)  # type: ignore[arg-type]
             else:
                 body = self._span(span)  # type: ignore[arg-type]
-            prefix = b"\x12" + varint(len(body))  # ScopeSpans.spans
+            length = len(body)  # ScopeSpans.spans, with a span's usual length's varint inline
+            prefix = (
+                bytes((0x12, (length & 0x7F) | 0x80, length >> 7))
+                if 0x80 <= length < 0x4000
+                else b"\x12" + varint(length)
+            )
             parts += (prefix, body)
-            size += len(prefix) + len(body)
+            size += len(prefix) + length
         parts[3] = b"\x12" + varint(size)  # ResourceSpans.scope_spans
         size += len(parts[3]) + len(self._resource)
         parts[0], parts[1] = b"\x0a", varint(size)  # ExportTraceServiceRequest.resource_spans
@@ -213,61 +241,129 @@ class SpanEncoder:
         trace_id, span_id, parent_id, state, start_ns, end_ns, name, shape, request_id, ttft_ms, cost, usage, limits = (
             span
         )
+        found = self._templates.get((id(shape), name))
+        if found is None or found[0] is not shape:
+            found = self._template(shape, name, SERVER)
+        _, pack, named, shared = found
+        number = self._number_field
         parts = [
             self._head(trace_id, span_id, parent_id, state),
-            self._name(name, SERVER),
-            _TIMES(0x39, start_ns, 0x41, end_ns),
-            self._shared_encoding(shape, b"\x4a"),
+            pack(named, start_ns, 0x41, end_ns, shared),
+            self._text_field(b"\x4a", g.REQUEST_ID, request_id),
         ]
-        number = self._number
-        parts += (b"\x4a", self._text(g.REQUEST_ID, request_id))
         if ttft_ms is not None:
-            parts += (b"\x4a", number(g.TFY_TTFT_MS, ttft_ms))
+            parts.append(number(b"\x4a", g.TFY_TTFT_MS, ttft_ms))
         if cost is not None:
-            parts += (b"\x4a", number(g.TFY_COST, cost))
+            parts.append(number(b"\x4a", g.TFY_COST, cost))
         if usage is not None:
-            for key, value in usage_items(usage, tfy=False):
-                parts += (b"\x4a", number(key, value))
+            self._usage(parts, usage, False)
         if limits is not None:
-            parts += (b"\x5a", self._limit_event(limits))
+            parts.append(self._limit_event(limits))
         parts.append(_UNSET_REMOTE_FLAGS if parent_id else _UNSET_FLAGS)
         return b"".join(parts)
 
+    def _template(self, shared: dict[str, Any], name: str, kind: int) -> tuple[Any, Callable[..., bytes], bytes, bytes]:
+        """A span shape's struct and constant parts: name, kind and the start time's tag; then, after the
+        times, the shared attributes (the dict is kept, so its id is not reused while the entry lives)."""
+        named = self._name(name, kind) + b"\x39"
+        encoded = self._shared_encoding(shared, b"\x4a")
+        pack = struct.Struct(f"<{len(named)}sQBQ{len(encoded)}s").pack
+        if len(self._templates) >= CACHE_LIMIT:
+            self._templates.clear()
+        found = self._templates[(id(shared), name)] = (shared, pack, named, encoded)
+        return found
+
+    def _usage(self, parts: list[bytes], usage: Usage, tfy: bool) -> None:
+        """The usage attributes (`usage_items`), the usual two or four counts without a list of pairs."""
+        prompt, completion = usage.prompt_tokens, usage.completion_tokens
+        if (
+            usage.cached_tokens
+            or usage.cache_write_tokens
+            or usage.reasoning_tokens
+            or prompt.__class__ is not int
+            or completion.__class__ is not int
+            or prompt < 0
+            or completion < 0
+        ):
+            for key, value in usage_items(usage, tfy=tfy):
+                parts.append(self._number_field(b"\x4a", key, value))
+            return
+        sent, received = varint(prompt), varint(completion)
+        lengths = (tfy, len(sent), len(received))
+        heads = self._usage_heads.get(lengths)
+        if heads is None:  # each count's field up to its varint, for these lengths
+            names = (g.INPUT_TOKENS, g.OUTPUT_TOKENS) + ((g.TFY_INPUT_TOKENS, g.TFY_OUTPUT_TOKENS) if tfy else ())
+            sizes = (len(sent), len(received)) * 2
+            made = tuple(self._int_head(name, size) for name, size in zip(names, sizes, strict=False))
+            heads = self._bounded(self._usage_heads)[lengths] = made
+        if tfy:
+            parts += (heads[0], sent, heads[1], received, heads[2], sent, heads[3], received)
+        else:
+            parts += (heads[0], sent, heads[1], received)
+
+    def _int_head(self, key: str, size: int) -> bytes:
+        """An int attribute's field (tag 0x4a) up to its varint of `size` bytes."""
+        self._number_field(b"\x4a", key, 0)  # fills the key's heads
+        return self._int_heads[(b"\x4a", key)][size]
+
     def _limit_event(self, limits: LimitEvent) -> bytes:
-        """The limit check's event (length-prefixed): its rules' shared encoding, then each kind's room."""
+        """The limit check's event with its tag: its rules' shared encoding, then each kind's room."""
         event_ns, rules, headroom = limits
-        event = [b"\x09", _FIXED64(event_ns), self._event_name(g.LIMIT_EVENT), self._shared_encoding(rules, b"\x1a")]
-        keys, number = self._room_keys, self._number
-        for room in headroom:
-            found = keys.get(room.name)
+        event = [_EVENT_TIME(0x09, event_ns), self._event_name(g.LIMIT_EVENT), self._shared_encoding(rules, b"\x1a")]
+        rooms, number = self._rooms, self._number_field
+        for name, limit, remaining, _ in headroom:
+            found = rooms.get((name, limit, limit.__class__))  # a rule's limit: the same request after request
             if found is None:
-                if len(keys) >= CACHE_LIMIT:
-                    keys.clear()
-                found = keys[room.name] = (
-                    f"tfy_gateway.limits.remaining.{room.name}",
-                    f"tfy_gateway.limits.limit.{room.name}",
+                found = self._bounded(rooms)[(name, limit, limit.__class__)] = (
+                    f"tfy_gateway.limits.remaining.{name}",
+                    number(b"\x1a", f"tfy_gateway.limits.limit.{name}", limit),
                 )
-            event += (b"\x1a", number(found[0], room.remaining), b"\x1a", number(found[1], room.limit))
-        return _delimited(b"".join(event))
+            event += (number(b"\x1a", found[0], remaining), found[1])
+        body = b"".join(event)
+        return b"\x5a" + varint(len(body)) + body
 
     def _answered(self, span: AnsweredSpan) -> bytes:
         """An answered upstream call's span from its record (as `AnsweredSpan.recorded`)."""
         trace_id, span_id, parent_id, state, start_ns, end_ns, name, start, response, status, usage, latency_ms = span
-        parts = [
-            self._head(trace_id, span_id, parent_id, state),
-            self._name(name, CLIENT),
-            _TIMES(0x39, start_ns, 0x41, end_ns),
-        ]
-        self._group(parts, start)
+        parts = [self._head(trace_id, span_id, parent_id, state)]
+        if start.__class__ is SharedAttributes:  # a route and target's: the shape's template
+            found = self._templates.get((id(start), name))
+            if found is None or found[0] is not start:
+                found = self._template(start, name, CLIENT)
+            _, pack, named, shared = found
+            parts.append(pack(named, start_ns, 0x41, end_ns, shared))
+        else:  # with the request's own parameters
+            parts += (self._name(name, CLIENT), _TIMES(0x39, start_ns, 0x41, end_ns))
+            self._group(parts, start)
         if response:
-            self._attributes(parts, b"\x4a", response)
-        number = self._number
-        parts += (b"\x4a", number("http.response.status_code", status))
+            self._response(parts, response)
+        number = self._number_field
+        parts.append(number(b"\x4a", "http.response.status_code", status))
         if usage is not None:
-            for key, value in usage_items(usage):
-                parts += (b"\x4a", number(key, value))
-        parts += (b"\x4a", number(g.TFY_LATENCY_MS, latency_ms), _UNSET_FLAGS)
+            self._usage(parts, usage, True)
+        parts += (number(b"\x4a", g.TFY_LATENCY_MS, latency_ms), _UNSET_FLAGS)
         return b"".join(parts)
+
+    def _response(self, parts: list[bytes], response: list[tuple[str, Any]]) -> None:
+        """An answer's `gen_ai.response.*` attributes: its id (new every time), then the model and finish
+        reasons, which repeat, encoded together once (`genai.response_attributes` writes str values)."""
+        rest = response
+        if response[0][0] == g.RESPONSE_ID:
+            parts.append(self._text_field(b"\x4a", g.RESPONSE_ID, response[0][1]))
+            rest = response[1:]
+        if not rest:
+            return
+        try:
+            key = tuple(rest)
+            found = self._responses.get(key)
+        except TypeError:  # an unhashable value
+            self._attributes(parts, b"\x4a", rest)
+            return
+        if found is None:
+            made: list[bytes] = []
+            self._attributes(made, b"\x4a", rest)
+            found = self._bounded(self._responses)[key] = b"".join(made)
+        parts.append(found)
 
     def _event_name(self, name: str) -> bytes:
         tagged = self._event_names.get(name)
@@ -345,33 +441,50 @@ class SpanEncoder:
             prefix = self._keys[key] = b"\x0a" + _string(key) + b"\x12"
         return prefix
 
-    def _text(self, key: str, value: str) -> bytes:
-        """A string attribute new with every request (an id), as a length-prefixed `KeyValue`."""
-        return _delimited(self._key(key) + _delimited(b"\x0a" + _string(value)))
+    def _text_field(self, tag: bytes, key: str, value: str) -> bytes:
+        """A string attribute new with every request (an id) under `tag`: the head for its key and
+        length, then its bytes."""
+        data = value.encode("utf-8", "replace")
+        size = len(data)
+        head = self._text_heads.get((tag, key, size))
+        if head is None:
+            value_head = b"\x0a" + varint(size)  # AnyValue.string_value
+            pair_head = self._key(key) + varint(len(value_head) + size) + value_head
+            head = tag + varint(len(pair_head) + size) + pair_head
+            if len(self._text_heads) >= CACHE_LIMIT:
+                self._text_heads.clear()
+            self._text_heads[(tag, key, size)] = head
+        return head + data
 
-    def _number(self, key: str, value: float) -> bytes:
-        """A numeric attribute as a length-prefixed `KeyValue`: a float from its key's prefix, an int
-        from the cache of (key, value) unless its values are new with every request (`UNCACHED`)."""
+    def _number_field(self, tag: bytes, key: str, value: Any) -> bytes:
+        """A numeric attribute under `tag`: its key's head for a float (8 bytes) or for the length of an
+        int's varint, then the value; a bool or anything else takes the general path."""
         kind = value.__class__
         if kind is float:
-            prefix = self._floats.get(key)
-            if prefix is None:
-                if len(self._floats) >= CACHE_LIMIT:
-                    self._floats.clear()
+            head = self._float_heads.get((tag, key))
+            if head is None:
                 body = b"\x0a" + _string(key) + b"\x12\x09\x21"
-                prefix = self._floats[key] = varint(len(body) + 8) + body
-            return prefix + _DOUBLE(value)
-        if kind is not int:  # a bool or anything else: the general path
-            return self._key_value(key, value) or b"\x00"
-        item = (key, int(value))
-        found = self._ints.get(item)
-        if found is None:
-            found = _delimited(self._key(key) + _delimited(b"\x18" + varint(item[1] & _INT64)))
-            if key not in UNCACHED:
-                if len(self._ints) >= CACHE_LIMIT:
-                    self._ints.clear()
-                self._ints[item] = found
-        return found
+                head = self._bounded(self._float_heads)[(tag, key)] = tag + varint(len(body) + 8) + body
+            return head + _DOUBLE(value)
+        if kind is not int:
+            encoded = self._key_value(key, value)
+            return tag + encoded if encoded is not None else b""
+        number = varint(value & _INT64)
+        heads = self._int_heads.get((tag, key))
+        if heads is None:
+            pair = self._key(key)
+            made = [b""]  # by the varint's length (1 to 10 bytes): AnyValue.int_value's tag and length
+            for size in range(1, 11):
+                made.append(tag + varint(len(pair) + 2 + size) + pair + _BYTES[1 + size] + b"\x18")
+            heads = self._bounded(self._int_heads)[(tag, key)] = tuple(made)
+        return heads[len(number)] + number
+
+    @staticmethod
+    def _bounded(cache: dict[Any, Any]) -> dict[Any, Any]:
+        """`cache`, emptied first when full."""
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        return cache
 
     def _key_value(self, key: str, value: Any) -> bytes | None:
         """`key_value`, with the key's encoding kept (a value new with every request is encoded anew,
@@ -405,6 +518,9 @@ class SpanEncoder:
                 hit, kind = None, list
             if hit is not None and hit[0] is kind:
                 parts += (tag, hit[1])
+                continue
+            if kind is str and key in UNCACHED:  # an id: new with every request
+                parts.append(self._text_field(tag, key, value))
                 continue
             encoded = self._key_value(key, value)
             if encoded is None:
