@@ -98,6 +98,11 @@ def main() -> int:
     parser.add_argument("--baseline-source", help="another server/ dir: its off and on runs join the rounds")
     parser.add_argument("--own", action="store_true", help="tracing's own work: loop and export thread, c=1")
     parser.add_argument("--replay", action="store_true", help="a captured request's trace calls and encoding only")
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        help="--own, --replay: send max_tokens, as bench_compare's body does (16): the call span's parameters",
+    )
     parser.add_argument("--own-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.own_child:
@@ -143,7 +148,7 @@ async def own_work(spec: dict[str, Any], batch: int) -> dict[str, Any]:
         headers.append((b"x-tfy-metadata", manifests.METADATA.encode()))
         model = manifests.ROUTED_MODEL
     headers += [(name.encode(), value.encode()) for name, value in spec.get("headers", {}).items()]
-    body = json.dumps({"model": model, "messages": bench_inprocess.PROMPT}).encode()
+    body = request_body(spec, model)
     path = "/api/llm/chat/completions"
     spent: list[float] = []
     try:
@@ -164,6 +169,14 @@ async def own_work(spec: dict[str, Any], batch: int) -> dict[str, Any]:
 
 
 REPLAY_SPANS = 512
+
+
+def request_body(spec: dict[str, Any], model: str) -> bytes:
+    """The chat request a run sends: bench_inprocess's, with `max_tokens` when the run asks for it."""
+    body: dict[str, Any] = {"model": model, "messages": bench_inprocess.PROMPT}
+    if spec.get("max_tokens"):
+        body["max_tokens"] = spec["max_tokens"]
+    return json.dumps(body).encode()
 
 
 async def replay_work(spec: dict[str, Any], batch: int) -> dict[str, Any]:
@@ -212,7 +225,7 @@ async def replay_work(spec: dict[str, Any], batch: int) -> dict[str, Any]:
     if spec["system"] == "gateway-all":
         headers.append((b"x-tfy-metadata", manifests.METADATA.encode()))
     model = manifests.ROUTED_MODEL if spec["system"] == "gateway-all" else "bench/gpt-4o"
-    body = json.dumps({"model": model, "messages": bench_inprocess.PROMPT}).encode()
+    body = request_body(spec, model)
     try:
         async with app.router.lifespan_context(app):
             await bench_inprocess.drive(app, "/api/llm/chat/completions", headers, body, 50, 1)
@@ -288,6 +301,7 @@ def run_own(spec: dict[str, Any], args: argparse.Namespace, source: str) -> dict
 def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: str) -> None:
     """The interleaved rounds of every run, then their medians."""
     base = prepare(args.system, scratch, upstream, Path(args.gateway_source))
+    base["max_tokens"] = args.max_tokens
     on = {"otel_traces_endpoint": f"{collector}/v1/traces"}
     runs = {
         "off": (base, args.gateway_source),
@@ -297,6 +311,7 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
     if args.baseline_source:
         (scratch / "baseline").mkdir()
         baseline = prepare(args.system, scratch / "baseline", upstream, Path(args.baseline_source))
+        baseline["max_tokens"] = args.max_tokens
         runs["baseline off"] = (baseline, args.baseline_source)
         runs["baseline on"] = ({**baseline, "settings": on}, args.baseline_source)
     if args.replay:  # traced runs only, each spec marked for the replaying child

@@ -298,3 +298,40 @@ async def test_server_spans_of_requests_alike_but_for_metadata_or_status_each_ca
             assert span.attributes["tfy.request.metadata"] == f'{{"env":"{env}"}}'
             assert ("error.type" in span.attributes) == (status >= 400)
             assert span.attributes["http.route"] == "/api/llm/chat/completions"
+
+
+async def test_upstream_call_spans_alike_but_for_their_parameters_each_carry_their_own(
+    tmp_path: Path, receiver: OtlpReceiver
+) -> None:
+    """A call's start attributes with the request's parameters are kept per target and parameters (by
+    value and type): requests alike but for them must each carry their own, 1 as an int, 1.0 a double."""
+    async with running_gateway(tmp_path / "data", otel_traces_endpoint=receiver.traces_url) as gateway:
+        sent: list[tuple[str, dict[str, Any]]] = []
+        parameters: list[dict[str, Any]] = [
+            {"max_tokens": 8},
+            {"max_tokens": 9},
+            {"max_tokens": 8, "temperature": 1},
+            {"max_tokens": 8, "temperature": 1.0},
+            {},
+            {"max_tokens": 8},
+        ]
+        for extra in parameters:
+            body = {"model": "openai-main/gpt-4o", "messages": [{"role": "user", "content": "hi"}], **extra}
+            answer = await gateway.http.post("/api/llm/chat/completions", json=body, headers=gateway.auth())
+            assert answer.status_code == 200, answer.text
+            sent.append((answer.headers["x-tfy-request-id"], extra))
+        records = (await gateway.http.get("/api/svc/v1/llm-gateway/logs", headers=gateway.auth())).json()["data"]
+        traces = {record["id"]: record["trace_id"] for record in records}
+
+        def calls() -> list[ReceivedSpan]:
+            return [span for request_id, _ in sent for span in by_kind(receiver.spans_of(traces[request_id]), "CLIENT")]
+
+        spans = await eventually(lambda: len(calls()) == len(sent) and calls(), "an upstream call span a request")
+        for span, (_, extra) in zip(spans, sent, strict=True):
+            found = {
+                key: (value, type(value))
+                for key, value in span.attributes.items()
+                if key in ("gen_ai.request.max_tokens", "gen_ai.request.temperature")
+            }
+            assert found == {f"gen_ai.request.{key}": (value, type(value)) for key, value in extra.items()}
+            assert span.attributes["gen_ai.request.model"] == "gpt-4o"

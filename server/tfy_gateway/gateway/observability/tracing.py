@@ -92,6 +92,10 @@ class TracePipeline:
         self.shapes: dict[tuple[Any, ...], SharedAttributes] = {}
         # A guardrail span's name, start attributes and event attributes, by guardrail, stage and result.
         self.guardrails: dict[tuple[Any, ...], GuardrailShape] = {}
+        # An upstream call's start attributes with the request's parameters (max_tokens, temperature...),
+        # by the target's shared attributes (identity) and the parameters with their types: applications
+        # repeat theirs, and a shared dict is one lookup for the encoder instead of a new dict to hash.
+        self.parameterised: dict[tuple[Any, ...], tuple[SharedAttributes, SharedAttributes]] = {}
 
     def start(
         self, key: tuple[Any, ...], build: Callable[[], tuple[str, dict[str, Any]]]
@@ -116,6 +120,16 @@ class TracePipeline:
             name, attributes, event = build()
             found = self.guardrails[key] = GuardrailShape(name, SharedAttributes(attributes), SharedAttributes(event))
         return found
+
+    def with_parameters(self, shared: SharedAttributes, parameters: dict[str, Any]) -> SharedAttributes:
+        """`shared` and `parameters` together, as one shared dict kept for the next request like it."""
+        key = (id(shared), tuple(parameters.items()), tuple(map(type, parameters.values())))
+        found = self.parameterised.get(key)
+        if found is None or found[0] is not shared:
+            if len(self.parameterised) >= STARTS_LIMIT:
+                self.parameterised.clear()
+            found = self.parameterised[key] = (shared, SharedAttributes({**shared, **parameters}))
+        return found[1]
 
     def begin(self, parent: TraceParent | None, endpoint: str, path: str, started_ns: int) -> SpanTrace:
         self.active += 1
@@ -359,7 +373,9 @@ class SpanTrace(Trace):
             found if found is not None else self._pipeline.start(key, lambda: span_shapes.attempt_start(*key))
         )
         parameters = g.request_parameters(request.body)
-        traced = AttemptSpan(self, name, {**shared, **parameters} if parameters else shared, new_span_id())
+        if parameters:
+            shared = self._pipeline.with_parameters(shared, parameters)
+        traced = AttemptSpan(self, name, shared, new_span_id())
         self._attempts.append(traced)
         return traced
 
