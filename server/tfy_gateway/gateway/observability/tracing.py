@@ -196,15 +196,29 @@ class AttemptSpan(AttemptTrace):
             self._answer = answer  # ended with the stream, from `finish`
             return
         trace = self._trace
-        if trace.records_request_data:
+        if trace.request_data:
             trace.output = answer.body
         self._span_id = 0
         if trace.sampled:
-            response = g.response_attributes(answer.body)
             latency_ms = (time.perf_counter() - self._started) * 1000
-            ends_at, attributes = time.time_ns(), self._attributes
-            record = (trace.trace_number, span_id, trace.span_id, trace.state, self._start_ns, ends_at, self._name)
-            trace.ended_record(AnsweredSpan((*record, attributes, response, answer.status, answer.usage, latency_ms)))
+            trace.ended_record(
+                AnsweredSpan(
+                    (
+                        trace.trace_number,
+                        span_id,
+                        trace.span_id,
+                        trace.state,
+                        self._start_ns,
+                        time.time_ns(),
+                        self._name,
+                        self._attributes,
+                        g.response_attributes(answer.body),
+                        answer.status,
+                        answer.usage,
+                        latency_ms,
+                    )
+                )
+            )
 
     def finish(self, request: RequestFacts) -> None:
         """End a span still open when the request ends: a stream (done or cut), or a call cancelled."""
@@ -256,6 +270,7 @@ class SpanTrace(Trace):
         "_traceparent",
         "output",
         "output_text",
+        "request_data",
         "sampled",
         "span_id",
         "state",
@@ -268,6 +283,7 @@ class SpanTrace(Trace):
         # not Trace.__init__: its pass-through attempt is needed only for a call without a target
         self.parent = parent
         self._pipeline = pipeline
+        self.request_data = pipeline.spec.request_data  # read twice a request: a slot, not the property
         self._ended: list[QueuedSpan] = []
         # The request's own span is these fields until it ends (as a `ServerSpan` tuple when it can)
         if parent is not None:
@@ -316,7 +332,7 @@ class SpanTrace(Trace):
 
     @property
     def records_request_data(self) -> bool:
-        return self._pipeline.spec.request_data
+        return self.request_data
 
     def streamed_output(self, text: str | None) -> None:
         self.output_text = text
@@ -423,12 +439,27 @@ class SpanTrace(Trace):
         status = request.status or 500
         shape = self._server_shape(self._start, request, status)
         events = self._limit_events
-        if status < 400 and not self.records_request_data and (events is None or len(events) == 1):
-            ttft_s, ends_at = request.ttft_s, time.time_ns()
-            record = (self.trace_number, self.span_id, self._parent_id, self.state, self._start_ns, ends_at, self._name)
-            ttft_ms = ttft_s * 1000 if ttft_s is not None else None
-            limits = events[0] if events is not None else None
-            self._ended.append(ServerSpan((*record, shape, request.id, ttft_ms, request.cost, request.usage, limits)))
+        if status < 400 and not self.request_data and (events is None or len(events) == 1):
+            ttft_s = request.ttft_s
+            self._ended.append(
+                ServerSpan(
+                    (
+                        self.trace_number,
+                        self.span_id,
+                        self._parent_id,
+                        self.state,
+                        self._start_ns,
+                        time.time_ns(),
+                        self._name,
+                        shape,
+                        request.id,
+                        ttft_s * 1000 if ttft_s is not None else None,
+                        request.cost,
+                        request.usage,
+                        events[0] if events is not None else None,
+                    )
+                )
+            )
             return
         span = RecordedSpan(
             self._name,
@@ -452,7 +483,7 @@ class SpanTrace(Trace):
             usage_attributes(attributes, request.usage, tfy=False)
         else:
             _error(span, attributes, status, request.error, is_error=status >= 500)
-        if self.records_request_data:
+        if self.request_data:
             self._request_data(request, attributes)
         self.ended(span, attributes)
 
