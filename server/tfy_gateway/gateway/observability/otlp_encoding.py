@@ -151,8 +151,9 @@ class SpanEncoder:
         self._text_heads: dict[tuple[bytes, str, int], bytes] = {}
         self._responses: dict[tuple[tuple[str, Any], ...], bytes] = {}  # an answer's model and finish reasons
         self._usage_heads: dict[tuple[bool, int, int], tuple[bytes, ...]] = {}  # by tfy and the counts' lengths
-        # A limit kind's remaining attribute name and encoded limit, by kind, limit and the limit's type
-        self._rooms: dict[tuple[str, float, type], tuple[str, bytes]] = {}
+        # A limit kind's heads for what is left and its encoded limit, by kind, limit and the limit's type
+        self._rooms: dict[tuple[str, float, type], tuple[tuple[bytes, ...], bytes, bytes]] = {}
+        self._limit_heads: dict[int, tuple[dict[str, Any], bytes]] = {}  # by the rules' shared dict's identity
         # The request's span and an answered call's span of one shape: the struct and the constant parts
         # of everything from the name to the shared attributes, by the shared dict's identity
         self._templates: dict[tuple[int, str], tuple[dict[str, Any], Callable[..., bytes], bytes, bytes]] = {}
@@ -307,20 +308,40 @@ class SpanEncoder:
         return self._int_heads[(b"\x4a", key)][size]
 
     def _limit_event(self, limits: LimitEvent) -> bytes:
-        """The limit check's event with its tag: its rules' shared encoding, then each kind's room."""
+        """The limit check's event with its tag: its name and rules' shared encoding (one piece, by the
+        rules' identity), then each kind's room: what is left from its key's heads, the limit as kept."""
         event_ns, rules, headroom = limits
-        event = [_EVENT_TIME(0x09, event_ns), self._event_name(g.LIMIT_EVENT), self._shared_encoding(rules, b"\x1a")]
-        rooms, number = self._rooms, self._number_field
+        found = self._limit_heads.get(id(rules))
+        if found is None or found[0] is not rules:
+            head = self._event_name(g.LIMIT_EVENT) + self._shared_encoding(rules, b"\x1a")
+            found = self._bounded(self._limit_heads)[id(rules)] = (rules, head)
+        event = [_EVENT_TIME(0x09, event_ns), found[1]]
+        rooms = self._rooms
+        remaining: Any  # an int (tokens, requests) or a float (cost)
         for name, limit, remaining, _ in headroom:
-            found = rooms.get((name, limit, limit.__class__))  # a rule's limit: the same request after request
-            if found is None:
-                found = self._bounded(rooms)[(name, limit, limit.__class__)] = (
-                    f"tfy_gateway.limits.remaining.{name}",
-                    number(b"\x1a", f"tfy_gateway.limits.limit.{name}", limit),
-                )
-            event += (number(b"\x1a", found[0], remaining), found[1])
+            room = rooms.get((name, limit, limit.__class__))  # a rule's limit: the same request after request
+            if room is None:
+                room = self._room(name, limit)
+            kind = remaining.__class__
+            if kind is int:
+                number = varint(remaining & _INT64)
+                event += (room[0][len(number)], number, room[2])
+            elif kind is float:
+                event += (room[1], _DOUBLE(remaining), room[2])
+            else:
+                event += (self._number_field(b"\x1a", f"tfy_gateway.limits.remaining.{name}", remaining), room[2])
         body = b"".join(event)
         return b"\x5a" + varint(len(body)) + body
+
+    def _room(self, name: str, limit: Any) -> tuple[tuple[bytes, ...], bytes, bytes]:
+        """A limit kind's heads for what is left (an int's by varint length, a float's) and its encoded limit."""
+        remaining = f"tfy_gateway.limits.remaining.{name}"
+        limit_field = self._number_field(b"\x1a", f"tfy_gateway.limits.limit.{name}", limit)
+        self._number_field(b"\x1a", remaining, 0)  # fills the key's heads
+        self._number_field(b"\x1a", remaining, 0.0)
+        room = (self._int_heads[(b"\x1a", remaining)], self._float_heads[(b"\x1a", remaining)], limit_field)
+        self._bounded(self._rooms)[(name, limit, limit.__class__)] = room
+        return room
 
     def _answered(self, span: AnsweredSpan) -> bytes:
         """An answered upstream call's span from its record (as `AnsweredSpan.recorded`)."""
