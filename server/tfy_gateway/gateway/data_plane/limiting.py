@@ -71,6 +71,8 @@ class PolicyLimits:
         # Routing hands out one attempts tuple per rule ranking and choice, so a request's targets are
         # found by identity; the entry holds the tuple, so its id cannot be reused while remembered.
         self._targets: dict[int, Targets] = {}
+        # A store that answers synchronously (in memory) admits a request of a known shape at once.
+        self._at_once = limiter.reserves_now
 
     async def reserve(self, request: RequestContext) -> Reservation | None:
         principal = request.principal
@@ -94,17 +96,19 @@ class PolicyLimits:
                     sends = sent_as(body, request.plan, request.config.catalog)
                 else:
                     sends = tuple([(wire_format, body) for wire_format in formats])
-        limit_request = LimitRequest(
-            model=request.model,
-            caller=principal.subject,
-            subjects=principal.subjects,
-            metadata=metadata,
-            body=body,
-            generates=generates,
-            sends=sends,
-            pricing=pricing,
-        )
         try:
+            if plan is not None and self._at_once:
+                return self.limiter.reserve_now(plan, body, generates=generates, sends=sends, pricing=pricing)
+            limit_request = LimitRequest(
+                model=request.model,
+                caller=principal.subject,
+                subjects=principal.subjects,
+                metadata=metadata,
+                body=body,
+                generates=generates,
+                sends=sends,
+                pricing=pricing,
+            )
             return await self.limiter.reserve(policies, limit_request, plan=plan)
         except Refused as exc:
             raise LimitExceeded(exc.refusal) from None

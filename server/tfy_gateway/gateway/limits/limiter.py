@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
+from tfy_gateway.gateway.accounting.cost import UNPRICED, ModelPricing
 from tfy_gateway.gateway.applied import AppliedRule, Headroom, PolicyKind
 from tfy_gateway.gateway.errors import RequestError
 from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT, NANO_USD, bounded, nano_usd
@@ -42,9 +43,9 @@ from tfy_gateway.gateway.limits.request import LimitRequest
 from tfy_gateway.gateway.limits.reservation import Reservation
 from tfy_gateway.gateway.limits.rules import LimitRule
 from tfy_gateway.gateway.limits.scope import Entity, entities
-from tfy_gateway.gateway.limits.state import Admission, Batch, LimitState, Settlement
+from tfy_gateway.gateway.limits.state import Admission, Batch, LimitState, Settlement, SyncLimitState
 from tfy_gateway.gateway.limits.thresholds import Notify, ThresholdWatch
-from tfy_gateway.gateway.limits.tokens import estimated_usage
+from tfy_gateway.gateway.limits.tokens import AS_OPENAI, Send, estimated_usage
 from tfy_gateway.gateway.limits.v2 import V2Rule
 from tfy_gateway.gateway.limits.window import Period
 from tfy_gateway.gateway.routing.memo import ConfigMemo, ModelMemo
@@ -132,6 +133,8 @@ class Limiter:
         model_cache_size: int = MAX_REMEMBERED_MODELS,
     ) -> None:
         self.state = state
+        # The same store, when it answers synchronously (`reserve_now`, `settle_now`).
+        self._at_once: SyncLimitState | None = state if hasattr(state, "hold_now") else None  # type: ignore[assignment]
         self.clock = clock
         self._memos: ConfigMemo[LimitPolicies, _Memo] = ConfigMemo(lambda policies: _Memo(policies, model_cache_size))
         self._watch = ThresholdWatch(notify) if notify is not None else None
@@ -148,20 +151,58 @@ class Limiter:
         if draft is None:
             return None
         admission = await self.state.reserve(draft.batch())
-        if not admission.admitted:
-            raise Refused(self._refusal(draft, admission))
-        if admission.refused and (soft := _soft_refusal(draft.plan, admission)) is not None:
+        soft = self._refused(draft, admission)
+        if soft is not None:
             # Admitted only because soft budgets are checked as unenforced: take the holds back.
             undo = Settlement(draft.plan.counters, draft.buckets, [-amount for amount in draft.amounts])
             await self.state.adjust(undo, ticket=admission.ticket)
             raise Refused(self._refusal(draft, admission, only=soft))
-        plan = draft.plan
-        would_block = _would_block(plan, admission) if admission.refused else ()
-        headroom = _headroom(draft, admission)
-        return Reservation(
-            plan.applied, headroom, would_block, draft.estimate, admission.ticket,
-            plan=plan, buckets=draft.buckets, amounts=draft.amounts,
-        )  # fmt: skip
+        return _reservation(draft, admission.used, admission.oldest.__getitem__, admission)
+
+    @property
+    def reserves_now(self) -> bool:
+        """Whether `reserve_now` can answer: the state store answers synchronously (the in-memory one)."""
+        return self._at_once is not None
+
+    def reserve_now(
+        self,
+        plan: CounterPlan,
+        body: Mapping[str, Any],
+        *,
+        generates: bool,
+        sends: Sequence[Send] = AS_OPENAI,
+        pricing: ModelPricing = UNPRICED,
+    ) -> Reservation | None:
+        """`reserve` at once, for a request whose shape was `planned` before, when the state store
+        answers synchronously (the in-memory one): no await, no `LimitRequest`. Raises
+        `NotImplementedError`, holding nothing, for a store that must be awaited."""
+        state = self._at_once
+        if state is None:
+            raise NotImplementedError("the state store must be awaited (see `reserves_now`)")
+        if not plan.kinds:
+            return None
+        draft = self._draft_of(plan, self.clock(), body, generates, sends, pricing)
+        batch = draft.batch()
+        used = state.hold_now(batch)
+        if used is not None:  # every counter had room: the common case, no Admission built
+            keys, spans, buckets = plan.counters.keys, plan.counters.spans, draft.buckets
+            oldest_now = state.oldest_now
+            return _reservation(draft, used, lambda p: oldest_now(keys[p], buckets[p], spans[p]))
+        admission = state.reserve_now(batch)
+        soft = self._refused(draft, admission)
+        if soft is not None:
+            state.adjust_now(Settlement(plan.counters, draft.buckets, [-amount for amount in draft.amounts]))
+            raise Refused(self._refusal(draft, admission, only=soft))
+        return _reservation(draft, admission.used, admission.oldest.__getitem__, admission)
+
+    def _refused(self, draft: _Draft, admission: Admission) -> int | None:
+        """Raises `Refused` when an enforced counter refused; the position of a refused soft budget
+        to take the holds back for (see `_soft_refusal`); None when the request is admitted."""
+        if not admission.admitted:
+            raise Refused(self._refusal(draft, admission))
+        if admission.refused:
+            return _soft_refusal(draft.plan, admission)
+        return None
 
     async def simulate(self, policies: LimitPolicies, request: LimitRequest) -> list[Verdict]:
         """What `reserve` would decide for `request` now, per counter, holding nothing."""
@@ -205,6 +246,17 @@ class Limiter:
             plan = self._plan(policies, request)
         if not plan.kinds:
             return None
+        return self._draft_of(plan, now, request.body, request.generates, request.sends, request.pricing)
+
+    def _draft_of(
+        self,
+        plan: CounterPlan,
+        now: float,
+        body: Mapping[str, Any],
+        generates: bool,
+        sends: Sequence[Send],
+        pricing: ModelPricing,
+    ) -> _Draft:
         _, _, buckets, expiries = plan.window_at(now, self._period_window)
         estimate = None
         amounts: Sequence[int]
@@ -214,11 +266,11 @@ class Limiter:
         else:
             tokens = cost = 0
             if plan.uses_tokens or plan.prices:
-                estimate = estimated_usage(request.body, generates=request.generates, sends=request.sends)
+                estimate = estimated_usage(body, generates=generates, sends=sends)
                 tokens = max(estimate[0] + estimate[1], 1)
                 if plan.prices:
-                    priced = request.pricing.estimate(estimate[0], estimate[1])
-                    cost = nano_usd(priced or 0.0, request.body)
+                    priced = pricing.estimate(estimate[0], estimate[1])
+                    cost = nano_usd(priced or 0.0, body)
             amounts = plan.amounts(tokens, cost)
             needs = plan.needs(amounts)
         return _Draft(now, plan, buckets, expiries, amounts, needs, estimate)
@@ -453,10 +505,25 @@ def _shape(model: str, caller: str, subjects: tuple[str, ...], metadata: Mapping
     return (model, caller, subjects, frozenset(metadata.items()))
 
 
-def _headroom(draft: _Draft, admission: Admission) -> tuple[Headroom, ...]:
-    """Per kind, what is left under the tightest deciding counter once this request is held."""
+def _reservation(
+    draft: _Draft, used: Sequence[int], oldest: Callable[[int], int | None], admission: Admission | None = None
+) -> Reservation:
+    """An admitted request's reservation; `admission` (None: every counter had room, nothing was
+    refused and the store kept no ticket) names the audit rules that would have refused."""
     plan = draft.plan
-    limits, used, amounts = plan.counters.limits, admission.used, draft.amounts
+    would_block = _would_block(plan, admission) if admission is not None and admission.refused else ()
+    ticket = admission.ticket if admission is not None else None
+    return Reservation(
+        plan.applied, _headroom(draft, used, oldest), would_block, draft.estimate, ticket,
+        plan=plan, buckets=draft.buckets, amounts=draft.amounts,
+    )  # fmt: skip
+
+
+def _headroom(draft: _Draft, used: Sequence[int], oldest: Callable[[int], int | None]) -> tuple[Headroom, ...]:
+    """Per kind, what is left under the tightest deciding counter once this request is held.
+    `used`: what each window held before; `oldest(position)`: its oldest bucket holding something after."""
+    plan = draft.plan
+    limits, amounts = plan.counters.limits, draft.amounts
     rooms = []
     for name, positions in plan.rooms:
         tightest = -1
@@ -467,8 +534,8 @@ def _headroom(draft: _Draft, admission: Admission) -> tuple[Headroom, ...]:
                 tightest, least = position, left
         owner = plan.owners[tightest]
         if isinstance(owner, LimitRule):
-            oldest = admission.oldest[tightest]
-            reset = owner.unit.period.expires_at(oldest) - draft.now if oldest is not None else 0.0
+            first = oldest(tightest)
+            reset = owner.unit.period.expires_at(first) - draft.now if first is not None else 0.0
             rooms.append(_new(Headroom, (name, owner.limit, max(least, 0), max(reset, 0.0))))
         else:
             unit = owner.unit

@@ -118,6 +118,59 @@ class MemoryLimitState:
             self._add_all(batch, found, oldest)
         return Admission(admitted, tuple(used), tuple(refused), tuple(frees), tuple(oldest))
 
+    def hold_now(self, batch: Batch) -> list[int] | None:
+        """`reserve_now` for the request path's common case, every counter having room: adds every
+        amount and returns what each window held before (`Admission.used`), building no Admission and
+        finding no oldest bucket (`oldest_now` finds one when asked). None, with nothing changed, when
+        a check fails, the batch is dry or names a counter twice: `reserve_now` gives the whole answer."""
+        group = batch.counters
+        if batch.dry or not group.distinct:
+            return None
+        self._drop_expired()
+        counters = self._counters
+        keys, buckets, spans = group.keys, batch.buckets, group.spans
+        found = [counters.get(key) for key in keys]
+        used: list[int] = []
+        for counter, bucket, span, limit, need in zip(found, buckets, spans, group.limits, batch.needs, strict=True):
+            held = 0
+            if counter is not None:
+                floor = bucket - span
+                for index, amount in counter.buckets.items():
+                    if index > floor:
+                        held += amount
+                if held > MAX_AMOUNT:
+                    held = MAX_AMOUNT
+            if limit is not None and held + need > limit:
+                return None
+            used.append(held)
+        dirty, expiry, expiries = self._dirty, self._expiry, batch.expiries
+        for position, amount in enumerate(batch.amounts):
+            if not amount:
+                continue
+            key, bucket, counter = keys[position], buckets[position], found[position]
+            if counter is None:
+                counter = counters[key] = Counter()
+            held_buckets = counter.buckets
+            if bucket in held_buckets:
+                held_buckets[bucket] = bounded(held_buckets[bucket] + amount)
+            else:
+                floor = bucket - spans[position]
+                for index in [index for index in held_buckets if index <= floor]:
+                    del held_buckets[index]
+                held_buckets[bucket] = bounded(amount)
+            expires_at = expiries[position]
+            if expires_at > counter.expires_at:
+                counter.expires_at = expires_at
+                if not math.isinf(expires_at):
+                    heapq.heappush(expiry, (expires_at, key))
+            dirty.add(key)
+        return used
+
+    def oldest_now(self, key: str, bucket: int, span: int) -> int | None:
+        """The oldest bucket of the window of `bucket` holding something (`Admission.oldest`)."""
+        counter = self._counters.get(key)
+        return counter.oldest(bucket, span) if counter is not None else None
+
     def _add_all(self, batch: Batch, found: list[Counter | None], oldest: list[int | None]) -> None:
         """Add every amount of an admitted batch; `oldest` (per counter, before) becomes what it is after."""
         counters, dirty, expiry = self._counters, self._dirty, self._expiry
