@@ -271,8 +271,7 @@ class Limiter:
                 if plan.prices:
                     priced = pricing.estimate(estimate[0], estimate[1])
                     cost = nano_usd(priced or 0.0, body)
-            amounts = plan.amounts(tokens, cost)
-            needs = plan.needs(amounts)
+            amounts, needs = plan.holds(tokens, cost)
         return _Draft(now, plan, buckets, expiries, amounts, needs, estimate)
 
     def _window(self, period: Period | CalendarPeriod, now: float) -> tuple[int, float]:
@@ -522,26 +521,27 @@ def _reservation(
 def _headroom(draft: _Draft, used: Sequence[int], oldest: Callable[[int], int | None]) -> tuple[Headroom, ...]:
     """Per kind, what is left under the tightest deciding counter once this request is held.
     `used`: what each window held before; `oldest(position)`: its oldest bucket holding something after."""
-    plan = draft.plan
-    limits, amounts = plan.counters.limits, draft.amounts
+    plan, amounts, now = draft.plan, draft.amounts, draft.now
     rooms = []
-    for name, positions in plan.rooms:
+    for name, limited, rate in plan.rooms:
         tightest = -1
-        least = 0
-        for position in positions:
-            left = limits[position] - used[position] - amounts[position]  # type: ignore[operator]  # rooms are limited
+        least = limit = 0
+        for position, room_limit in limited:
+            left = room_limit - used[position] - amounts[position]
             if tightest < 0 or left < least:
-                tightest, least = position, left
-        owner = plan.owners[tightest]
-        if isinstance(owner, LimitRule):
+                tightest, least, limit = position, left, room_limit
+        if least < 0:
+            least = 0
+        if rate:
             first = oldest(tightest)
-            reset = owner.unit.period.expires_at(first) - draft.now if first is not None else 0.0
-            rooms.append(_new(Headroom, (name, owner.limit, max(least, 0), max(reset, 0.0))))
+            reset = plan.periods[tightest].expires_at(first) - now if first is not None else 0.0
+            rooms.append(_new(Headroom, (name, limit, least, reset if reset > 0.0 else 0.0)))
         else:
-            unit = owner.unit
-            ends = draft.expiries[tightest]  # the budget period's end
-            reset_s = None if math.isinf(ends) else max(ends - draft.now, 0.0)
-            rooms.append(_new(Headroom, (name, unit.show(owner.limit), unit.show(max(least, 0)), reset_s)))
+            # A budget's room in its manifest unit (USD or tokens); its reset, the period's end.
+            ends = draft.expiries[tightest]
+            scale = NANO_USD if name == "cost" else 1
+            reset_s = None if ends == math.inf else (ends - now if ends > now else 0.0)
+            rooms.append(_new(Headroom, (name, limit / scale, least / scale, reset_s)))
     return tuple(rooms)
 
 

@@ -152,7 +152,8 @@ class MemoryLimitState:
                 counter = counters[key] = Counter()
             held_buckets = counter.buckets
             if bucket in held_buckets:
-                held_buckets[bucket] = bounded(held_buckets[bucket] + amount)
+                total = held_buckets[bucket] + amount
+                held_buckets[bucket] = total if 0 <= total <= MAX_AMOUNT else bounded(total)
             else:
                 floor = bucket - spans[position]
                 for index in [index for index in held_buckets if index <= floor]:
