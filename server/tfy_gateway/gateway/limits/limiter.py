@@ -358,12 +358,12 @@ class Limiter:
     def settle_now(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> bool:
         """`settle` at once when the state store answers synchronously (the in-memory one): no await,
         so nothing can interrupt it. False, with nothing done, for a store that must be awaited."""
-        adjust_now = getattr(self.state, "adjust_now", None)
-        if adjust_now is None:
+        state = self._at_once
+        if state is None:
             return False
         settlement = self._settlement(reservation, release, tokens, cost)
         if settlement is not None:
-            self._observe(reservation, settlement, adjust_now(settlement))
+            self._observe(reservation, settlement, state.adjust_now(settlement))
         return True
 
     def _settlement(
@@ -390,15 +390,21 @@ class Limiter:
         return Settlement(plan.counters, reservation.buckets, deltas, watched)
 
     def _observe(self, reservation: Reservation, settlement: Settlement, totals: Sequence[int]) -> None:
-        """Budget alerts: each alerting budget's total after the settlement (others have no threshold)."""
+        """Budget alerts: each alerting budget's total after the settlement (others have no threshold).
+        A total below its budget's lowest threshold is passed over without asking the watch."""
         watch, plan = self._watch, reservation.plan
         if watch is None or plan is None or not settlement.watched:
             return
-        now = self.clock()
+        now = None
         for position, total in zip(settlement.watched, totals, strict=True):
             budget = plan.budgets[position]
-            if budget is not None:
-                watch.observe(budget, plan.entities[position], reservation.buckets[position], total, now)
+            if budget is None or (alerting := budget.alerting) is None or budget.limit <= 0:
+                continue
+            if total * 100 / budget.limit < alerting.thresholds[0]:
+                continue
+            if now is None:
+                now = self.clock()
+            watch.observe(budget, plan.entities[position], reservation.buckets[position], total, now)
 
     # --- building plans -------------------------------------------------------------------------
 

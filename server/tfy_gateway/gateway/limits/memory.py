@@ -210,25 +210,35 @@ class MemoryLimitState:
 
     def adjust_now(self, settlement: Settlement) -> tuple[int, ...]:
         group, buckets = settlement.counters, settlement.buckets
-        counters, keys = self._counters, group.keys
+        counters, keys, dirty = self._counters, group.keys, self._dirty
         for position, delta in enumerate(settlement.deltas):
             if delta:
-                counter = counters.get(keys[position])
+                key = keys[position]
+                counter = counters.get(key)
                 if counter is not None:
                     held = counter.buckets
                     bucket = buckets[position]
                     if bucket in held:
-                        held[bucket] = bounded(held[bucket] + delta)
-                        self._dirty.add(keys[position])
-        if not settlement.watched:
+                        total = held[bucket] + delta
+                        held[bucket] = total if 0 <= total <= MAX_AMOUNT else bounded(total)
+                        dirty.add(key)
+        watched = settlement.watched
+        if not watched:
             return ()
         spans = group.spans
-        return tuple(
-            counter.window(buckets[position], spans[position])
-            if (counter := counters.get(keys[position])) is not None
-            else 0
-            for position in settlement.watched
-        )
+        totals = []
+        for position in watched:  # `Counter.window` of each, inline
+            total = 0
+            counter = counters.get(keys[position])
+            if counter is not None:
+                floor = buckets[position] - spans[position]
+                for index, amount in counter.buckets.items():
+                    if index > floor:
+                        total += amount
+                if total > MAX_AMOUNT:
+                    total = MAX_AMOUNT
+            totals.append(total)
+        return tuple(totals)
 
     def read_now(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         self._drop_expired()
