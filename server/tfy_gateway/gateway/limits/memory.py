@@ -143,28 +143,7 @@ class MemoryLimitState:
             if limit is not None and held + need > limit:
                 return None
             used.append(held)
-        dirty, expiry, expiries = self._dirty, self._expiry, batch.expiries
-        for position, amount in enumerate(batch.amounts):
-            if not amount:
-                continue
-            key, bucket, counter = keys[position], buckets[position], found[position]
-            if counter is None:
-                counter = counters[key] = Counter()
-            held_buckets = counter.buckets
-            if bucket in held_buckets:
-                total = held_buckets[bucket] + amount
-                held_buckets[bucket] = total if 0 <= total <= MAX_AMOUNT else bounded(total)
-            else:
-                floor = bucket - spans[position]
-                for index in [index for index in held_buckets if index <= floor]:
-                    del held_buckets[index]
-                held_buckets[bucket] = bounded(amount)
-            expires_at = expiries[position]
-            if expires_at > counter.expires_at:
-                counter.expires_at = expires_at
-                if not math.isinf(expires_at):
-                    heapq.heappush(expiry, (expires_at, key))
-            dirty.add(key)
+        self._add(batch, found)
         return used
 
     def oldest_now(self, key: str, bucket: int, span: int) -> int | None:
@@ -172,41 +151,54 @@ class MemoryLimitState:
         counter = self._counters.get(key)
         return counter.oldest(bucket, span) if counter is not None else None
 
-    def _add_all(self, batch: Batch, found: list[Counter | None], oldest: list[int | None]) -> None:
-        """Add every amount of an admitted batch; `oldest` (per counter, before) becomes what it is after."""
+    def _add(self, batch: Batch, found: list[Counter | None]) -> None:
+        """Add every amount of an admitted batch (`found`: each counter before, None if absent)."""
         counters, dirty, expiry = self._counters, self._dirty, self._expiry
         group, buckets, expiries = batch.counters, batch.buckets, batch.expiries
         keys, spans = group.keys, group.spans
         for position, amount in enumerate(batch.amounts):
             if not amount:
                 continue
-            key, bucket = keys[position], buckets[position]
-            counter = found[position] or counters.get(key)  # one key twice: the first one made it
+            key, bucket, counter = keys[position], buckets[position], found[position]
             if counter is None:
-                counter = counters[key] = Counter()
+                counter = counters.get(key)  # one key twice: the first one made it
+                if counter is None:
+                    counter = counters[key] = Counter()
             held = counter.buckets
             if bucket in held:
-                total = held[bucket] = bounded(held[bucket] + amount)
+                total = held[bucket] + amount
+                held[bucket] = total if 0 <= total <= MAX_AMOUNT else bounded(total)
             else:
                 floor = bucket - spans[position]
                 for index in [index for index in held if index <= floor]:
                     del held[index]
-                total = held[bucket] = bounded(amount)
-            first = oldest[position]
-            if total and (first is None or bucket < first):
-                oldest[position] = bucket
-            elif not total and first == bucket:
-                oldest[position] = counter.oldest(bucket, spans[position])
+                held[bucket] = bounded(amount)
             expires_at = expiries[position]
             if expires_at > counter.expires_at:
                 counter.expires_at = expires_at
                 if not math.isinf(expires_at):
                     heapq.heappush(expiry, (expires_at, key))
             dirty.add(key)
+
+    def _add_all(self, batch: Batch, found: list[Counter | None], oldest: list[int | None]) -> None:
+        """`_add`; `oldest` (per counter, before) becomes what it is after."""
+        self._add(batch, found)
+        counters, group, buckets = self._counters, batch.counters, batch.buckets
+        keys, spans = group.keys, group.spans
         if not group.distinct:  # one counter under two positions: each reads it as it ends up
             for position, key in enumerate(keys):
                 counter = counters.get(key)
                 oldest[position] = counter.oldest(buckets[position], spans[position]) if counter is not None else None
+            return
+        for position, amount in enumerate(batch.amounts):
+            if not amount:
+                continue
+            bucket, counter = buckets[position], counters[keys[position]]
+            first = oldest[position]
+            if counter.buckets[bucket] and (first is None or bucket < first):
+                oldest[position] = bucket
+            elif not counter.buckets[bucket] and first == bucket:
+                oldest[position] = counter.oldest(bucket, spans[position])
 
     def adjust_now(self, settlement: Settlement) -> tuple[int, ...]:
         group, buckets = settlement.counters, settlement.buckets
