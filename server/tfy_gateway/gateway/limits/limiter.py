@@ -96,7 +96,7 @@ class _Draft(NamedTuple):
     estimate: tuple[int, int] | None  # (input, output) tokens, when a counter needed them
 
     def batch(self, *, dry: bool = False) -> Batch:
-        return Batch(self.plan.counters, self.buckets, self.expiries, self.amounts, self.needs, dry)
+        return _new(Batch, (self.plan.counters, self.buckets, self.expiries, self.amounts, self.needs, dry))
 
 
 MAX_REMEMBERED_PLANS = 10_000
@@ -272,7 +272,7 @@ class Limiter:
                     priced = pricing.estimate(estimate[0], estimate[1])
                     cost = nano_usd(priced or 0.0, body)
             amounts, needs = plan.holds(tokens, cost)
-        return _Draft(now, plan, buckets, expiries, amounts, needs, estimate)
+        return _new(_Draft, (now, plan, buckets, expiries, amounts, needs, estimate))
 
     def _window(self, period: Period | CalendarPeriod, now: float) -> tuple[int, float]:
         """(bucket of `now`, when it stops counting) of `period`."""
