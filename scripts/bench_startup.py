@@ -9,13 +9,16 @@
 Best and median of `--runs` for each, after one discarded run (the best is the machine's floor; the
 median says how a shared machine moved it), with the load average, since wall time moves with it.
 `--against OTHER/server` measures two checkouts alternately, run by run (before/after on the same load),
-and prints one line per checkout and measure. The processes run with
+and prints one line per checkout and measure. `--instructions` adds what a shared machine cannot move:
+the instructions (valgrind's callgrind, Ir, hash seed fixed) that `serve --help` (serve's imports, through
+the command's entry point) and `validate` execute, per checkout; reproducible to ~0.01%, where CPU
+seconds move by 20% with the load; about 2 minutes each at 50x slower. The processes run with
 bytecode caching on whatever this shell says (`PYTHONDONTWRITEBYTECODE` is removed for them): without
 `.pyc` files every start compiles the package's ~400 modules again, about as long as importing them,
 which is not what an installed gateway does. Figures, not assertions.
 
     python scripts/bench_startup.py [--runs 7] [--imports 12] [--gateway-source ../other/server]
-    python scripts/bench_startup.py --runs 7 --imports 0 --against ../before/server
+    python scripts/bench_startup.py --runs 7 --imports 0 --against ../before/server [--instructions]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -118,6 +122,21 @@ def top_imports(arguments: list[str], count: int, env: Mapping[str, str]) -> lis
     return [(ms, f"{'  ' * depth}{name}") for ms, depth, name in shallow[:count]]
 
 
+def instructions(arguments: list[str], env: Mapping[str, str]) -> int:
+    """Instructions executed by `python ARGUMENTS` under callgrind (deterministic for one checkout)."""
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**env, "PYTHONHASHSEED": "0"},
+    )
+    for line in result.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1].strip())
+    raise RuntimeError(f"callgrind gave no count: {result.stderr[-500:]}")
+
+
 def source_env(source: Path | None) -> dict[str, str]:
     """The environment that starts `source`'s tfy_gateway (the installed one when None)."""
     return ENV if source is None else {**ENV, "PYTHONPATH": str(source.resolve())}
@@ -133,7 +152,10 @@ def main() -> int:
     parser.add_argument("--imports", type=int, default=12, help="how many of the costliest imports to list")
     parser.add_argument("--gateway-source", type=Path, help="the server/ dir whose tfy_gateway to start")
     parser.add_argument("--against", type=Path, help="a second server/ dir, measured alternately with the first")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions under callgrind")
     args = parser.parse_args()
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind on PATH")
     checkouts = {"this": source_env(args.gateway_source)}
     if args.against is not None:
         checkouts = {"A (this)": checkouts["this"], "B (against)": source_env(args.against)}
@@ -163,6 +185,13 @@ def main() -> int:
         ):
             for name, runs in figures.items():
                 print(f"{label:25} {name:12} {args.runs} runs: {summary(runs)}")
+        if args.instructions:
+            commands = {"serve --help": ["-m", "tfy_gateway", "serve", "--help"]}
+            commands["validate"] = ["-m", "tfy_gateway", "validate", str(rule)]
+            for label, arguments in commands.items():
+                for name, env in checkouts.items():
+                    count = instructions(arguments, env)
+                    print(f"instructions, {label:14} {name:12} {count / 1e6:10.1f} M Ir")
         if args.imports > 0:
             first = next(iter(checkouts.values()))
             for label, arguments in (
