@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import orjson
 
+from tests.gateway.data_plane.test_deadlines import account  # `mem/quick`, on the MemoryTransport
 from tfy_gateway.gateway import GatewaySettings, create_app
 from tfy_gateway.gateway.data_plane import DataPlaneOptions
 from tfy_gateway.gateway.data_plane.context import RequestContext
@@ -34,19 +35,6 @@ AS_SENT = json.dumps(COMPLETION, indent=2, ensure_ascii=False).encode()
 
 def answer(request: HttpRequest) -> HttpResponse:
     return HttpResponse(200, {"content-type": "application/json"}, AS_SENT)
-
-
-def account() -> dict[str, Any]:
-    return {
-        "name": "mem",
-        "type": "provider-account/openai",
-        "base_url": "http://upstream.test/v1",
-        "auth_data": {"type": "api-key", "api_key": "tfy-secret://local:mem-group:API_KEY"},
-        "collaborators": [{"subject": "team:everyone", "role_id": "provider-account-access"}],
-        "integrations": [
-            {"type": "integration/model/openai", "name": "quick", "model_id": "quick", "model_types": ["chat"]}
-        ],
-    }
 
 
 class RedactingSession:
