@@ -151,17 +151,6 @@ def test_a_connection_the_collector_closed_while_idle_is_replaced_once() -> None
     assert [(n, body) for n, _, body in made.received] == [(1, b"one"), (2, b"two")]
 
 
-def test_the_body_framing_is_the_senders_and_a_configured_host_replaces_the_default() -> None:
-    with collector((OK, False)) as made:
-        headers = (("content-type", "text/plain"), ("Content-Length", "1"), ("Host", "collector.example"))
-        target = Target("http/protobuf", f"http://127.0.0.1:{made.port}/v1/traces", headers)
-        sender = ProtobufSender(target, timeout_s=60)
-        assert sender.send(b"body") is None
-        sender.close()
-    head = [line.lower() for line in made.received[0][1].split(b"\r\n")[1:]]
-    assert sorted(head) == [b"content-length: 4", b"content-type: application/x-protobuf", b"host: collector.example"]
-
-
 def test_a_header_that_would_break_the_request_fails_every_send_without_a_connection() -> None:
     target = Target("http/protobuf", "http://127.0.0.1:9/v1/traces", (("x-api-key", "a\r\nInjected: 1"),))
     reason = ProtobufSender(target, timeout_s=60).send(b"x")

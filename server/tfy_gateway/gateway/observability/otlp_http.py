@@ -27,9 +27,7 @@ def request_head(method: str, host: str, port: int | None, path: str, headers: t
     `port` None: the scheme's default, left out of `Host` as http.client does. Raises ValueError for a
     header that would break the head (a CR, LF or NUL), as http.client does."""
     authority = f"[{host}]" if ":" in host else host
-    lines = [f"{method} {path} HTTP/1.1"]
-    if not any(name.lower() == "host" for name, _ in headers):  # a Host of the caller's replaces ours
-        lines.append(f"Host: {authority}" if port is None else f"Host: {authority}:{port}")
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {authority}" if port is None else f"Host: {authority}:{port}"]
     for name, value in headers:
         if not name or any(c in name for c in ":\r\n\0 ") or any(c in value for c in "\r\n\0"):
             raise ValueError(f"invalid header {name!r}")

@@ -74,9 +74,7 @@ class ProtobufSender:
         self._port = parts.port or (443 if https else 80)
         self._tls = ssl.create_default_context() if https else None
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        # the body's type and length are the sender's (a configured Content-Type gave way before too)
-        own = ("content-type", "content-length")
-        headers = (*((k, v) for k, v in target.headers if k.lower() not in own), ("Content-Type", content_type))
+        headers = (*target.headers, ("Content-Type", content_type))
         try:
             self._head: bytes | str = request_head("POST", self._host, parts.port, path, headers)
         except ValueError as exc:  # reported by every send, as http.client would have
