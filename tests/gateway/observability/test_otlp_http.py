@@ -38,7 +38,7 @@ def _serve(listener: socket.socket, collector: Collector) -> None:
             return
         number += 1
         with conn:
-            buffer = bytearray()
+            buffer = b""
             while collector.answers:
                 while b"\r\n\r\n" not in buffer:
                     data = conn.recv(65536)
@@ -47,13 +47,12 @@ def _serve(listener: socket.socket, collector: Collector) -> None:
                     buffer += data
                 if b"\r\n\r\n" not in buffer:
                     break
-                head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
-                buffer = bytearray(rest)
+                head, buffer = buffer.split(b"\r\n\r\n", 1)
                 length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
                              .split(b":")[1])  # fmt: skip
                 while len(buffer) < length:
-                    buffer += conn.recv(1 << 20)
-                body, buffer = bytes(buffer[:length]), buffer[length:]
+                    buffer += conn.recv(65536)
+                body, buffer = buffer[:length], buffer[length:]
                 collector.received.append((number, head, body))
                 answer, close = collector.answers.pop(0)
                 conn.sendall(answer)
@@ -92,10 +91,10 @@ HEAD = request_head("POST", "127.0.0.1", None, "/v1/traces", (("Content-Type", "
 )
 def test_each_framing_leaves_the_connection_at_the_next_answer(first: bytes) -> None:
     with collector((first, False), (b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", False)) as made:
-        connection = PostConnection("127.0.0.1", made.port, None, 60)
-        assert connection.post(HEAD, b"batch-1", 60) in (200, 204)
+        connection = PostConnection("127.0.0.1", made.port, None, 5)
+        assert connection.post(HEAD, b"batch-1", 5) in (200, 204)
         assert connection.reusable
-        assert connection.post(HEAD, b"batch-2", 60) == 503
+        assert connection.post(HEAD, b"batch-2", 5) == 503
         connection.close()
     assert [(n, body) for n, _, body in made.received] == [(1, b"batch-1"), (1, b"batch-2")]
 
@@ -111,17 +110,17 @@ def test_each_framing_leaves_the_connection_at_the_next_answer(first: bytes) -> 
 )
 def test_an_answer_that_ends_the_connection_makes_it_not_reusable(answer: bytes) -> None:
     with collector((answer, True)) as made:
-        connection = PostConnection("127.0.0.1", made.port, None, 60)
-        assert connection.post(HEAD, b"x", 60) == 200
+        connection = PostConnection("127.0.0.1", made.port, None, 5)
+        assert connection.post(HEAD, b"x", 5) == 200
         assert not connection.reusable
         connection.close()
 
 
 def test_a_garbled_answer_is_an_error_not_a_status() -> None:
     with collector((b"SMTP ready\r\n\r\n", True)) as made:
-        connection = PostConnection("127.0.0.1", made.port, None, 60)
+        connection = PostConnection("127.0.0.1", made.port, None, 5)
         with pytest.raises(BadAnswer):
-            connection.post(HEAD, b"x", 60)
+            connection.post(HEAD, b"x", 5)
         connection.close()
 
 
@@ -129,7 +128,7 @@ def test_the_sender_sends_whole_bodies_on_one_connection_and_says_who_it_is() ->
     big = bytes(range(256)) * 65536  # 16 MB: more than one write takes
     with collector((OK, False), (OK, False)) as made:
         target = Target("http/protobuf", f"http://127.0.0.1:{made.port}/v1/traces", (("Authorization", "Bearer t"),))
-        sender = ProtobufSender(target, timeout_s=60)
+        sender = ProtobufSender(target, timeout_s=5)
         assert sender.send(big) is None
         assert sender.send(b"small") is None
         sender.close()
@@ -144,7 +143,7 @@ def test_the_sender_sends_whole_bodies_on_one_connection_and_says_who_it_is() ->
 def test_a_connection_the_collector_closed_while_idle_is_replaced_once() -> None:
     # the first answer keeps the connection (no Connection: close), then the collector drops it
     with collector((OK, True), (OK, False)) as made:
-        sender = ProtobufSender(Target("http/protobuf", f"http://127.0.0.1:{made.port}/v1/traces"), timeout_s=60)
+        sender = ProtobufSender(Target("http/protobuf", f"http://127.0.0.1:{made.port}/v1/traces"), timeout_s=5)
         assert sender.send(b"one") is None
         assert sender.send(b"two") is None
         sender.close()
@@ -153,5 +152,5 @@ def test_a_connection_the_collector_closed_while_idle_is_replaced_once() -> None
 
 def test_a_header_that_would_break_the_request_fails_every_send_without_a_connection() -> None:
     target = Target("http/protobuf", "http://127.0.0.1:9/v1/traces", (("x-api-key", "a\r\nInjected: 1"),))
-    reason = ProtobufSender(target, timeout_s=60).send(b"x")
+    reason = ProtobufSender(target, timeout_s=5).send(b"x")
     assert reason is not None and reason.startswith("ValueError")
