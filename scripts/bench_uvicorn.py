@@ -1,0 +1,287 @@
+"""uvicorn's own CPU per request with serve's protocol against uvicorn's stock httptools protocol.
+
+A real uvicorn server (uvloop, httptools, one process) runs a raw ASGI app that does what the data
+plane does at its edges and nothing else: read the body, answer JSON with the gateway's dozen
+response headers. wrk drives it with bench_compare's request (POST, JSON body, bearer token,
+x-tfy-metadata). What is left is the server's work per request: parsing, the scope, the task, the
+head's encoding and the writes. Rounds alternate between the protocols, each in a fresh server
+process; the figure is the server process's CPU (user + system) per request.
+
+    python scripts/bench_uvicorn.py --levels 1,32 --rounds 5 --seconds 3
+    python scripts/bench_uvicorn.py --protocols uvicorn,serve --gateway-source ../wt-old/server
+    python scripts/bench_uvicorn.py --profile serve       # a cProfile table of the server at c=1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compare import loadgen, procstat
+
+ROOT = Path(__file__).resolve().parent.parent
+
+APP_SOURCE = r"""
+BODY = b'{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,' + \
+    b'"message":{"role":"assistant","content":"' + b"x" * 400 + b'"},"finish_reason":"stop"}],' + \
+    b'"usage":{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21}}'
+LENGTH = str(len(BODY)).encode()
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", LENGTH),
+        (b"x-tfy-resolved-model", b"bench/gpt-4o"),
+        (b"x-tfy-applied-configurations", b'{"load_balancing":{"config":"c","rule_id":"r","strategy":"weight"}}'),
+        (b"x-ratelimit-limit-requests", b"1000000"),
+        (b"x-ratelimit-remaining-requests", b"999999"),
+        (b"x-ratelimit-reset-requests", b"60"),
+        (b"server-timing", b"gateway;dur=0.123, provider;dur=0.211, total;dur=0.334"),
+        (b"x-tfy-cost", b"0.000123"),
+        (b"x-tfy-request-id", b"0192aabbccddeeff0011223344556677"),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": BODY, "more_body": False})
+
+def pick_protocol(name):
+    if name == "uvicorn":
+        return "httptools"
+    from tfy_gateway.cli import uvicorn_http
+    return getattr(uvicorn_http, "ServeHttpToolsProtocol", None) or uvicorn_http.OneWriteHttpToolsProtocol
+"""
+
+SERVER = r"""
+import asyncio, cProfile, os, pstats, signal, sys
+protocol_name, port, source, profile = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+if source:
+    sys.path.insert(0, source)
+import uvicorn
+
+exec(APP_SOURCE)
+
+http = pick_protocol(protocol_name)
+config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="uvloop", http=http, lifespan="on",
+                        access_log=False, server_header=False, ws="none", log_level="warning")
+server = uvicorn.Server(config)
+import time
+profiler = cProfile.Profile(time.thread_time_ns, 1e-9) if profile else None
+if profiler:
+    signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+    signal.signal(signal.SIGUSR2, lambda *_: setattr(server, "should_exit", True))  # uvicorn re-raises SIGTERM
+server.run()
+if profiler:
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+    sys.stdout.flush()
+"""
+
+OWN = r"""
+import asyncio, sys, time
+protocol_name, source, batches, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+if source:
+    sys.path.insert(0, source)
+import uvloop, uvicorn
+from uvicorn.server import ServerState
+exec(APP_SOURCE)
+
+class Transport:
+    def __init__(self): self.closing = False; self.written = 0
+    def write(self, data): self.written += len(data)
+    def is_closing(self): return self.closing
+    def close(self): self.closing = True
+    def pause_reading(self): pass
+    def resume_reading(self): pass
+    def get_extra_info(self, name, default=None):
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
+
+PAYLOAD = b'{"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Say hello in one sentence."}]}'
+REQUEST = (
+    b"POST /api/llm/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n"
+    b"Authorization: Bearer tfy-bench-0123456789abcdef0123456789abcdef\r\n"
+    b'x-tfy-metadata: {"project_id": "pilot-42", "environment": "production"}\r\n'
+    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%b" % (len(PAYLOAD), PAYLOAD)
+)
+
+async def main():
+    http = pick_protocol(protocol_name)
+    config = uvicorn.Config(app, http=http, lifespan="off", log_level="warning", access_log=False, server_header=False)
+    config.load()
+    state = ServerState()
+    state.default_headers = [(b"date", b"Mon, 07 Dec 2026 17:00:00 GMT")]
+    loop = asyncio.get_running_loop()
+    protocol = config.http_protocol_class(config=config, server_state=state, app_state={}, _loop=loop)
+    transport = Transport()
+    protocol.connection_made(transport)
+    async def batch(n):
+        for _ in range(n):
+            done = state.total_requests + 1
+            protocol.data_received(REQUEST)
+            while state.total_requests < done:
+                await asyncio.sleep(0)
+    await batch(2000)
+    best = float("inf")
+    for _ in range(batches):
+        start = time.thread_time_ns()
+        await batch(size)
+        best = min(best, (time.thread_time_ns() - start) / size / 1000)
+    print(f"OWN {best:.3f}")
+uvloop.run(main())
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(protocol: str, source: str, profile: bool = False) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=source or str(ROOT / "server"))
+    command = [
+        sys.executable,
+        "-c",
+        SERVER.replace("exec(APP_SOURCE)", APP_SOURCE),
+        protocol,
+        str(port),
+        source,
+        "1" if profile else "",
+    ]
+    process = subprocess.Popen(command, env=env, stdout=None if profile else subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process, port
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"{protocol} did not start")
+
+
+def target(port: int) -> loadgen.Target:
+    headers = {
+        "Authorization": "Bearer tfy-bench-0123456789abcdef0123456789abcdef",
+        "x-tfy-metadata": '{"project_id": "pilot-42", "environment": "production"}',
+    }
+    body = {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}
+    return loadgen.Target(f"http://127.0.0.1:{port}/api/llm/chat/completions", headers, body)
+
+
+def one_run(protocol: str, source: str, level: int, seconds: float) -> tuple[float, float, float]:
+    """(server CPU µs per request, req/s, p50 ms) of one fresh server."""
+    process, port = start(protocol, source)
+    try:
+        loadgen.run_wrk(target(port), level, 1)  # warm-up: imports, caches
+        before = procstat.cpu_seconds([process.pid])
+        run = loadgen.run_wrk(target(port), level, seconds)
+        after = procstat.cpu_seconds([process.pid])
+        if run.errors:
+            raise RuntimeError(f"{protocol}: errors {run.errors}")
+        return (after - before) / run.requests * 1e6, run.rps, run.p50_ms
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def own(protocol: str, source: str, batches: int, size: int) -> float:
+    """The least thread CPU per request (µs) over `batches` of `size` requests fed to the protocol."""
+    env = dict(os.environ, PYTHONPATH=source or str(ROOT / "server"))
+    code = OWN.replace("exec(APP_SOURCE)", APP_SOURCE)
+    out = subprocess.run(
+        [sys.executable, "-c", code, protocol, source, str(batches), str(size)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{protocol}: {out.stderr.strip()[-2000:]}")
+    return float(out.stdout.split("OWN ")[1])
+
+
+def profile(protocol: str, source: str, seconds: float) -> None:
+    import signal
+
+    process, port = start(protocol, source, profile=True)
+    try:
+        loadgen.run_wrk(target(port), 1, 1)
+        process.send_signal(signal.SIGUSR1)
+        run = loadgen.run_wrk(target(port), 1, seconds)
+        print(f"{run.requests} requests profiled", flush=True)
+        process.send_signal(signal.SIGUSR2)
+    finally:
+        process.wait(30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--protocols", default="uvicorn,serve", help="uvicorn (stock httptools), serve")
+    parser.add_argument("--gateway-source", default="", help="the server/ dir whose serve protocol to run")
+    parser.add_argument("--baseline-source", default="", help="adds 'serve@base': serve's protocol of this server/ dir")
+    parser.add_argument("--levels", default="1,32")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--own", action="store_true", help="no sockets: requests fed to the protocol in process")
+    parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--profile", default="", help="a cProfile table of this protocol's server at c=1")
+    args = parser.parse_args()
+    if args.profile:
+        profile(args.profile, args.gateway_source, args.seconds)
+        return 0
+    systems = [(name, args.gateway_source) for name in args.protocols.split(",")]
+    if args.baseline_source:
+        systems.append(("serve@base", args.baseline_source))
+    print(f"load before: {os.getloadavg()}", flush=True)
+    if args.own:
+        owned: dict[str, list[float]] = {name: [] for name, _ in systems}
+        for round_ in range(args.rounds):
+            for name, source in systems if round_ % 2 == 0 else systems[::-1]:
+                owned[name].append(own(name.split("@")[0], source, args.batches, args.batch_size))
+        for name, values in owned.items():
+            print(f"own {name:12} µs/req least of batches, per round: {' '.join(f'{v:.2f}' for v in values)}")
+        print(f"load after: {os.getloadavg()}", flush=True)
+        return 0
+    for level in (int(x) for x in args.levels.split(",")):
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in systems}
+        for round_ in range(args.rounds):
+            order = systems if round_ % 2 == 0 else systems[::-1]
+            for name, source in order:
+                results[name].append(one_run(name.split("@")[0], source, level, args.seconds))
+        for name, runs in results.items():
+            cpu = sorted(r[0] for r in runs)
+            print(
+                f"c={level:<3} {name:12} CPU µs/req median {statistics.median(cpu):6.1f} "
+                f"[{cpu[0]:.1f}-{cpu[-1]:.1f}]  req/s {statistics.median(r[1] for r in runs):8.0f}  "
+                f"p50 {statistics.median(r[2] for r in runs):.3f} ms",
+                flush=True,
+            )
+    print(f"load after: {os.getloadavg()}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
