@@ -3,7 +3,7 @@
 uvicorn's `RequestResponseCycle.send` checks every response header with two regular expressions and
 lowercases its name one header at a time, and writes the head as soon as the app starts the response:
 about a tenth of a plain gateway request's server CPU (references/performance.md). `ServeCycle` sends
-the same bytes with the same checks, done once per name (names repeat: `header_name` remembers the
+the same bytes with the same checks, done once per name (names repeat: a connection remembers the
 valid ones) and once for all the values of a head (one search over them joined), and holds the head
 for the write that follows it, so that a plain answer's head and body leave in one write (one system
 call, one TCP segment, one wake-up of the client):
@@ -21,7 +21,6 @@ call, one TCP segment, one wake-up of the client):
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -36,14 +35,15 @@ from uvicorn.protocols.http.httptools_impl import (
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 Headers = list[tuple[bytes, bytes]]
-FRAMING = (b"content-length", b"transfer-encoding", b"connection")
+FRAMING = frozenset((b"content-length", b"transfer-encoding", b"connection"))
 """The response headers that change how the body is framed or the connection kept."""
+KNOWN_NAMES = 256
+"""How many valid header names a connection remembers (the data plane sends a few dozen at most)."""
 SEPARATOR = b": "
 END = b"\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
 
 
-@functools.lru_cache(maxsize=1024)
 def header_name(name: bytes) -> bytes:
     """`name` lowercased, as uvicorn writes it, once it is known to be a valid header name."""
     if HEADER_RE.search(name):
@@ -73,6 +73,7 @@ class ServeCycle(RequestResponseCycle):
         keep_alive: bool,
         on_response: Callable[..., None],
         loop: asyncio.AbstractEventLoop,
+        names: dict[bytes, bytes],
     ) -> None:
         self.scope = scope
         self.transport = transport
@@ -93,6 +94,7 @@ class ServeCycle(RequestResponseCycle):
         self.chunked_encoding: bool | None = None
         self.expected_content_length = 0
         self.loop = loop
+        self.names = names  # the connection's valid header names, lowercased (`header_name`)
         self.held: bytes | None = None
         self.flush_soon: asyncio.Handle | None = None
 
@@ -200,8 +202,13 @@ class ServeCycle(RequestResponseCycle):
         for name, value in self.default_headers:
             content += (name, SEPARATOR, value, END)
         has_connection_close = False
-        for name, value in headers:
-            name = header_name(name)
+        names = self.names
+        for raw_name, value in headers:
+            name = names.get(raw_name)
+            if name is None:
+                if len(names) >= KNOWN_NAMES:
+                    names.clear()
+                name = names[raw_name] = header_name(raw_name)
             if name in FRAMING:
                 if name == b"content-length":
                     if self.chunked_encoding is None:

@@ -43,6 +43,7 @@ class ServeHttpToolsProtocol(HttpToolsProtocol):
             self.proxied = self.app.app
         self.forwarded = False  # the request being parsed carries X-Forwarded-For or -Proto
         self.idle_since: float | None = None
+        self.header_names: dict[bytes, bytes] = {}  # response header names known valid, lowercased
 
     def data_received(self, data: bytes) -> None:
         self.idle_since = None  # the keep-alive timer, when it fires, finds the connection busy
@@ -112,6 +113,7 @@ class ServeHttpToolsProtocol(HttpToolsProtocol):
             http_version != "1.0" and parser.should_keep_alive(),
             self.on_response_complete,
             self.loop,
+            self.header_names,
         )
         if existing_cycle is None or existing_cycle.response_complete:
             self._start_asgi_task(self.cycle, app)
