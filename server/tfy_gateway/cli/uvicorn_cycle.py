@@ -199,8 +199,8 @@ class ServeCycle(RequestResponseCycle):
     def _head(self, status_code: int, headers: Any) -> bytes:
         """The status line and headers as uvicorn writes them; sets the body's framing."""
         content = [STATUS_LINE[status_code]]
-        for name, value in self.default_headers:
-            content += (name, SEPARATOR, value, END)
+        for default_name, default_value in self.default_headers:
+            content += (default_name, SEPARATOR, default_value, END)
         has_connection_close = False
         names = self.names
         for raw_name, value in headers:
