@@ -264,6 +264,9 @@ async def test_an_idle_connection_closes_after_the_keep_alive_timeout_and_a_busy
     protocol.idle_since -= 30  # idle for the whole timeout
     protocol.keep_alive_expired()
     assert transport.closing
+    protocol.idle_since = asyncio.get_running_loop().time()
+    protocol.keep_alive_expired()  # a closed connection's timer is not re-armed
+    assert protocol.timeout_keep_alive_task is None
 
 
 async def test_an_idle_connection_is_closed_by_its_timer() -> None:

@@ -137,8 +137,8 @@ class ServeHttpToolsProtocol(HttpToolsProtocol):
     def keep_alive_expired(self) -> None:
         """The keep-alive timer: close a connection idle for the whole timeout, else wait for the rest."""
         self.timeout_keep_alive_task = None
-        if self.idle_since is None:
-            return  # busy: the next response completed re-arms it
+        if self.idle_since is None or self.transport.is_closing():
+            return  # busy (the next response completed re-arms it), or closed already
         left = self.idle_since + self.timeout_keep_alive - self.loop.time()
         if left > 0:
             self.timeout_keep_alive_task = self.loop.call_later(left, self.keep_alive_expired)
