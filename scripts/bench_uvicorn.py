@@ -10,6 +10,11 @@ process; the figure is the server process's CPU (user + system) per request.
     python scripts/bench_uvicorn.py --levels 1,32 --rounds 5 --seconds 3
     python scripts/bench_uvicorn.py --protocols uvicorn,serve --gateway-source ../wt-old/server
     python scripts/bench_uvicorn.py --profile serve       # a cProfile table of the server at c=1
+    python scripts/bench_uvicorn.py --gateway gateway-examples --baseline-source ../wt-old/server --rounds 8
+
+`--gateway SYSTEM` runs bench_compare's SYSTEM (gateway-bare, gateway-examples, ...) from this checkout
+(or --gateway-source) and from --baseline-source side by side against one raw upstream, both started
+once, and alternates wrk runs between them: the same machine state for both, round by round.
 """
 
 from __future__ import annotations
@@ -222,6 +227,63 @@ def own(protocol: str, source: str, batches: int, size: int) -> float:
     return float(out.stdout.split("OWN ")[1])
 
 
+def gateways(system: str, source: str, baseline: str, levels: list[int], rounds: int, seconds: float) -> None:
+    """bench_compare's `system` from two sources, alternating wrk runs between them (see the docstring)."""
+    import tempfile
+    from contextlib import ExitStack
+
+    from bench_compare import serve_help
+    from compare import systems
+
+    sources = {"new": Path(source or ROOT / "server").resolve(), "base": Path(baseline).resolve()}
+    with tempfile.TemporaryDirectory(prefix="tfy-bench-uvicorn-") as work, ExitStack() as stack:
+        contexts = {
+            label: systems.Context(
+                repo=ROOT,
+                workdir=Path(work) / label,
+                python=sys.executable,
+                upstream="",
+                workers=1,
+                litellm_venv=Path(work),
+                serve_help=serve_help(sys.executable, path),
+                gateway_source=path,
+            )
+            for label, path in sources.items()
+        }
+        for ctx in contexts.values():
+            ctx.workdir.mkdir(parents=True, exist_ok=True)
+        upstream_port = free_port()
+        stack.enter_context(systems.upstream(contexts["new"], upstream_port, 16, 1.0))
+        servers = {}
+        for label, ctx in contexts.items():
+            ctx.upstream = f"http://127.0.0.1:{upstream_port}"
+            servers[label] = stack.enter_context(systems.starter(system, 1)(ctx))
+        for level in levels:
+            cpu: dict[str, list[float]] = {label: [] for label in servers}
+            p50: dict[str, list[float]] = {label: [] for label in servers}
+            for round_ in range(rounds):
+                for label in list(servers) if round_ % 2 == 0 else list(servers)[::-1]:
+                    server = servers[label]
+                    before = procstat.cpu_seconds(procstat.tree(server.pid))
+                    run = loadgen.run_wrk(server.target, level, seconds)
+                    after = procstat.cpu_seconds(procstat.tree(server.pid))
+                    cpu[label].append((after - before) / max(1, run.requests) * 1e6)
+                    p50[label].append(run.p50_ms)
+            deltas = sorted(n - b for n, b in zip(cpu["new"], cpu["base"], strict=True))
+            for label in servers:
+                values = sorted(cpu[label])
+                print(
+                    f"{system} c={level:<3} {label:5} CPU µs/req median {statistics.median(values):6.1f} "
+                    f"[{values[0]:.1f}-{values[-1]:.1f}]  p50 {statistics.median(p50[label]):.3f} ms",
+                    flush=True,
+                )
+            print(
+                f"{system} c={level:<3} new-base per round: median {statistics.median(deltas):+.1f} µs "
+                f"[{deltas[0]:+.1f}..{deltas[-1]:+.1f}]  load {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+
+
 def profile(protocol: str, source: str, seconds: float) -> None:
     import signal
 
@@ -247,8 +309,15 @@ def main() -> int:
     parser.add_argument("--own", action="store_true", help="no sockets: requests fed to the protocol in process")
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--gateway", default="", help="bench_compare's system from two sources (--baseline-source)")
     parser.add_argument("--profile", default="", help="a cProfile table of this protocol's server at c=1")
     args = parser.parse_args()
+    if args.gateway:
+        print(f"load before: {os.getloadavg()}", flush=True)
+        levels = [int(x) for x in args.levels.split(",")]
+        gateways(args.gateway, args.gateway_source, args.baseline_source, levels, args.rounds, args.seconds)
+        print(f"load after: {os.getloadavg()}", flush=True)
+        return 0
     if args.profile:
         profile(args.profile, args.gateway_source, args.seconds)
         return 0
