@@ -77,6 +77,19 @@ def pick_protocol(name):
     return getattr(uvicorn_http, "ServeHttpToolsProtocol", None) or uvicorn_http.OneWriteHttpToolsProtocol
 """
 
+TRANSPORT_SOURCE = r"""
+class Transport:
+    def __init__(self): self.closing = False; self.last = b""
+    def write(self, data):
+        if data.startswith(b"HTTP/"): self.last = data  # the last head written
+    def is_closing(self): return self.closing
+    def close(self): self.closing = True
+    def pause_reading(self): pass
+    def resume_reading(self): pass
+    def get_extra_info(self, name, default=None):
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
+"""
+
 SERVER = r"""
 import asyncio, cProfile, os, pstats, signal, sys
 protocol_name, port, source, profile = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -111,15 +124,7 @@ import uvloop, uvicorn
 from uvicorn.server import ServerState
 exec(APP_SOURCE)
 
-class Transport:
-    def __init__(self): self.closing = False; self.written = 0
-    def write(self, data): self.written += len(data)
-    def is_closing(self): return self.closing
-    def close(self): self.closing = True
-    def pause_reading(self): pass
-    def resume_reading(self): pass
-    def get_extra_info(self, name, default=None):
-        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
+exec(TRANSPORT_SOURCE)
 
 PAYLOAD = b'{"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Say hello in one sentence."}]}'
 REQUEST = (
@@ -151,6 +156,70 @@ async def main():
         start = time.thread_time_ns()
         await batch(size)
         best = min(best, (time.thread_time_ns() - start) / size / 1000)
+    print(f"OWN {best:.3f}")
+uvloop.run(main())
+"""
+
+GATEWAY_OWN = r"""
+import asyncio, json, os, sys, time
+protocol_name, source, batches, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+spec = json.loads(sys.argv[5])
+sys.path.insert(0, source)
+os.environ.update(spec["env"])
+import uvloop, uvicorn
+from pathlib import Path
+from uvicorn.server import ServerState
+from tfy_gateway.gateway.app import create_app
+from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
+from tfy_gateway.gateway.settings import GatewaySettings
+exec(APP_SOURCE)
+exec(TRANSPORT_SOURCE)
+
+class Replay:
+    def __init__(self, real): self.real = real; self.answer = None
+    async def post(self, request):
+        if self.answer is None:
+            self.answer = await self.real.post(request)
+        return self.answer
+    async def open_stream(self, request): return await self.real.open_stream(request)
+    async def aclose(self): await self.real.aclose()
+
+PAYLOAD = json.dumps({"model": spec["model"], "messages": [{"role": "user", "content": "benchmark"}]}).encode()
+REQUEST = (
+    b"POST /api/llm/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n"
+    + b"Authorization: Bearer %b\r\n" % spec["token"].encode()
+    + (b"x-tfy-metadata: %b\r\n" % spec["metadata"].encode() if spec["metadata"] else b"")
+    + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%b" % (len(PAYLOAD), PAYLOAD)
+)
+
+async def main():
+    replay = Replay(AiohttpTransport())
+    settings = GatewaySettings(data_dir=Path(spec["data_dir"]), admin_token=spec["token"])
+    app = create_app(settings, transport=replay, tune_gc=True)
+    async with app.router.lifespan_context(app):
+        config = uvicorn.Config(app, http=pick_protocol(protocol_name), lifespan="off", log_level="warning",
+                                access_log=False, server_header=False)
+        config.load()
+        state = ServerState()
+        state.default_headers = [(b"date", b"Mon, 07 Dec 2026 17:00:00 GMT")]
+        protocol = config.http_protocol_class(config=config, server_state=state, app_state={},
+                                              _loop=asyncio.get_running_loop())
+        transport = Transport()
+        protocol.connection_made(transport)
+        async def batch(n):
+            for _ in range(n):
+                done = state.total_requests + 1
+                protocol.data_received(REQUEST)
+                while state.total_requests < done:
+                    await asyncio.sleep(0)
+        await batch(500)
+        assert transport.last.startswith(b"HTTP/1.1 200 "), transport.last[:300]
+        best = float("inf")
+        for _ in range(batches):
+            start = time.thread_time_ns()
+            await batch(size)
+            best = min(best, (time.thread_time_ns() - start) / size / 1000)
+    await replay.aclose()
     print(f"OWN {best:.3f}")
 uvloop.run(main())
 """
@@ -214,7 +283,7 @@ def one_run(protocol: str, source: str, level: int, seconds: float) -> tuple[flo
 def own(protocol: str, source: str, batches: int, size: int) -> float:
     """The least thread CPU per request (µs) over `batches` of `size` requests fed to the protocol."""
     env = dict(os.environ, PYTHONPATH=source or str(ROOT / "server"))
-    code = OWN.replace("exec(APP_SOURCE)", APP_SOURCE)
+    code = OWN.replace("exec(APP_SOURCE)", APP_SOURCE).replace("exec(TRANSPORT_SOURCE)", TRANSPORT_SOURCE)
     out = subprocess.run(
         [sys.executable, "-c", code, protocol, source, str(batches), str(size)],
         env=env,
@@ -284,6 +353,44 @@ def gateways(system: str, source: str, baseline: str, levels: list[int], rounds:
             )
 
 
+def gateway_own(system: str, sources: list[tuple[str, str]], rounds: int, batches: int, size: int) -> None:
+    """The gateway's own CPU per request through each protocol, the upstream replayed from memory."""
+    import json
+    import tempfile
+
+    from bench_inprocess import NOMATCH_METADATA, prepare
+    from compare import manifests
+
+    code = GATEWAY_OWN.replace("exec(APP_SOURCE)", APP_SOURCE).replace("exec(TRANSPORT_SOURCE)", TRANSPORT_SOURCE)
+    with tempfile.TemporaryDirectory(prefix="tfy-bench-uvicorn-") as scratch:
+        port = free_port()
+        upstream = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "raw_upstream.py"), "--port", str(port)])
+        try:
+            specs = {}
+            for name, source in sources:
+                path = Path(source or ROOT / "server").resolve()
+                spec = prepare(system, Path(scratch) / name.replace("@", "-"), f"http://127.0.0.1:{port}", path)
+                spec["model"] = manifests.ROUTED_MODEL if system == "gateway-all" else "bench/gpt-4o"
+                spec["metadata"] = {"gateway-all": manifests.METADATA, "gateway-nomatch": NOMATCH_METADATA}.get(
+                    system, ""
+                )
+                specs[name] = (str(path), spec)
+            results: dict[str, list[float]] = {name: [] for name, _ in sources}
+            for round_ in range(rounds):
+                for name, _ in sources if round_ % 2 == 0 else sources[::-1]:
+                    path, spec = specs[name]
+                    command = [sys.executable, "-c", code, name.split("@")[0], path, str(batches), str(size)]
+                    out = subprocess.run([*command, json.dumps(spec)], capture_output=True, text=True, check=False)
+                    if out.returncode != 0:
+                        raise RuntimeError(f"{name}: {out.stderr.strip()[-2000:]}")
+                    results[name].append(float(out.stdout.split("OWN ")[1]))
+        finally:
+            upstream.terminate()
+            upstream.wait(30)
+    for name, values in results.items():
+        print(f"{system} own {name:12} µs/req least of batches, per round: {' '.join(f'{v:.2f}' for v in values)}")
+
+
 def profile(protocol: str, source: str, seconds: float) -> None:
     import signal
 
@@ -309,9 +416,18 @@ def main() -> int:
     parser.add_argument("--own", action="store_true", help="no sockets: requests fed to the protocol in process")
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--gateway-own", default="", help="bench_inprocess's system through each protocol, in process")
     parser.add_argument("--gateway", default="", help="bench_compare's system from two sources (--baseline-source)")
     parser.add_argument("--profile", default="", help="a cProfile table of this protocol's server at c=1")
     args = parser.parse_args()
+    if args.gateway_own:
+        print(f"load before: {os.getloadavg()}", flush=True)
+        own_sources = [(name, args.gateway_source) for name in args.protocols.split(",")]
+        if args.baseline_source:
+            own_sources.append(("serve@base", args.baseline_source))
+        gateway_own(args.gateway_own, own_sources, args.rounds, args.batches, args.batch_size)
+        print(f"load after: {os.getloadavg()}", flush=True)
+        return 0
     if args.gateway:
         print(f"load before: {os.getloadavg()}", flush=True)
         levels = [int(x) for x in args.levels.split(",")]

@@ -123,6 +123,37 @@ async def test_the_bytes_are_uvicorns(
     assert sent[1][0].startswith(b"HTTP/1.1 %d " % status)
 
 
+async def test_over_the_concurrency_limit_the_answer_is_uvicorns_503() -> None:
+    sent = []
+    for http in ("httptools", ServeHttpToolsProtocol):
+        protocol, transport, state = connect(answering(204, []), http, limit_concurrency=1)
+        protocol.data_received(GET)
+        await settle(transport, state, 1)
+        sent.append(b"".join(transport.writes))
+    assert sent[0] == sent[1] and sent[1].startswith(b"HTTP/1.1 503 ")
+
+
+async def test_a_client_gone_mid_request_gets_nothing_and_the_app_hears_of_it() -> None:
+    heard: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        heard.append((await receive())["type"])  # waits: the request is complete, the answer not sent
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    protocol, transport, state = connect(app)
+    protocol.data_received(GET)
+    await settle(transport, state, 0)
+    protocol.connection_lost(None)
+    for _ in range(100):
+        if heard:
+            break
+        await asyncio.sleep(0)
+    await settle(transport, state, 1)
+    assert heard == ["http.disconnect"] and transport.writes == [] and transport.closing
+
+
 async def test_a_plain_answers_head_goes_out_with_its_body() -> None:
     protocol, transport, state = connect(answering(200, [(b"content-length", b"2")], b"{}"))
     protocol.data_received(GET)
