@@ -90,6 +90,34 @@ class Transport:
         return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
 """
 
+FEED_SOURCE = r"""
+async def feed(app, request, protocol_name, warm, batches, size):
+    # the least thread CPU per request (µs) of `batches` of `size` requests fed to the protocol
+    config = uvicorn.Config(app, http=pick_protocol(protocol_name), lifespan="off", log_level="warning",
+                            access_log=False, server_header=False)
+    config.load()
+    state = ServerState()
+    state.default_headers = [(b"date", b"Mon, 07 Dec 2026 17:00:00 GMT")]
+    protocol = config.http_protocol_class(config=config, server_state=state, app_state={},
+                                          _loop=asyncio.get_running_loop())
+    transport = Transport()
+    protocol.connection_made(transport)
+    async def batch(n):
+        for _ in range(n):
+            done = state.total_requests + 1
+            protocol.data_received(request)
+            while state.total_requests < done:
+                await asyncio.sleep(0)
+    await batch(warm)
+    assert transport.last.startswith(b"HTTP/1.1 200 "), transport.last[:300]
+    best = float("inf")
+    for _ in range(batches):
+        start = time.thread_time_ns()
+        await batch(size)
+        best = min(best, (time.thread_time_ns() - start) / size / 1000)
+    return best
+"""
+
 SERVER = r"""
 import asyncio, cProfile, os, pstats, signal, sys
 protocol_name, port, source, profile = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -123,8 +151,8 @@ if source:
 import uvloop, uvicorn
 from uvicorn.server import ServerState
 exec(APP_SOURCE)
-
 exec(TRANSPORT_SOURCE)
+exec(FEED_SOURCE)
 
 PAYLOAD = b'{"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "Say hello in one sentence."}]}'
 REQUEST = (
@@ -135,28 +163,7 @@ REQUEST = (
 )
 
 async def main():
-    http = pick_protocol(protocol_name)
-    config = uvicorn.Config(app, http=http, lifespan="off", log_level="warning", access_log=False, server_header=False)
-    config.load()
-    state = ServerState()
-    state.default_headers = [(b"date", b"Mon, 07 Dec 2026 17:00:00 GMT")]
-    loop = asyncio.get_running_loop()
-    protocol = config.http_protocol_class(config=config, server_state=state, app_state={}, _loop=loop)
-    transport = Transport()
-    protocol.connection_made(transport)
-    async def batch(n):
-        for _ in range(n):
-            done = state.total_requests + 1
-            protocol.data_received(REQUEST)
-            while state.total_requests < done:
-                await asyncio.sleep(0)
-    await batch(2000)
-    best = float("inf")
-    for _ in range(batches):
-        start = time.thread_time_ns()
-        await batch(size)
-        best = min(best, (time.thread_time_ns() - start) / size / 1000)
-    print(f"OWN {best:.3f}")
+    print(f"OWN {await feed(app, REQUEST, protocol_name, 2000, batches, size):.3f}")
 uvloop.run(main())
 """
 
@@ -174,6 +181,7 @@ from tfy_gateway.gateway.providers.aiohttp_transport import AiohttpTransport
 from tfy_gateway.gateway.settings import GatewaySettings
 exec(APP_SOURCE)
 exec(TRANSPORT_SOURCE)
+exec(FEED_SOURCE)
 
 class Replay:
     def __init__(self, real): self.real = real; self.answer = None
@@ -197,32 +205,19 @@ async def main():
     settings = GatewaySettings(data_dir=Path(spec["data_dir"]), admin_token=spec["token"])
     app = create_app(settings, transport=replay, tune_gc=True)
     async with app.router.lifespan_context(app):
-        config = uvicorn.Config(app, http=pick_protocol(protocol_name), lifespan="off", log_level="warning",
-                                access_log=False, server_header=False)
-        config.load()
-        state = ServerState()
-        state.default_headers = [(b"date", b"Mon, 07 Dec 2026 17:00:00 GMT")]
-        protocol = config.http_protocol_class(config=config, server_state=state, app_state={},
-                                              _loop=asyncio.get_running_loop())
-        transport = Transport()
-        protocol.connection_made(transport)
-        async def batch(n):
-            for _ in range(n):
-                done = state.total_requests + 1
-                protocol.data_received(REQUEST)
-                while state.total_requests < done:
-                    await asyncio.sleep(0)
-        await batch(500)
-        assert transport.last.startswith(b"HTTP/1.1 200 "), transport.last[:300]
-        best = float("inf")
-        for _ in range(batches):
-            start = time.thread_time_ns()
-            await batch(size)
-            best = min(best, (time.thread_time_ns() - start) / size / 1000)
+        best = await feed(app, REQUEST, protocol_name, 500, batches, size)
     await replay.aclose()
     print(f"OWN {best:.3f}")
 uvloop.run(main())
 """
+
+
+def script(template: str) -> str:
+    """A child's code: `template` with the shared parts in place of their `exec(...)` lines."""
+    parts = {"APP_SOURCE": APP_SOURCE, "TRANSPORT_SOURCE": TRANSPORT_SOURCE, "FEED_SOURCE": FEED_SOURCE}
+    for name, part in parts.items():
+        template = template.replace(f"exec({name})", part)
+    return template
 
 
 def free_port() -> int:
@@ -237,7 +232,7 @@ def start(protocol: str, source: str, profile: bool = False) -> tuple[subprocess
     command = [
         sys.executable,
         "-c",
-        SERVER.replace("exec(APP_SOURCE)", APP_SOURCE),
+        script(SERVER),
         protocol,
         str(port),
         source,
@@ -283,7 +278,7 @@ def one_run(protocol: str, source: str, level: int, seconds: float) -> tuple[flo
 def own(protocol: str, source: str, batches: int, size: int) -> float:
     """The least thread CPU per request (µs) over `batches` of `size` requests fed to the protocol."""
     env = dict(os.environ, PYTHONPATH=source or str(ROOT / "server"))
-    code = OWN.replace("exec(APP_SOURCE)", APP_SOURCE).replace("exec(TRANSPORT_SOURCE)", TRANSPORT_SOURCE)
+    code = script(OWN)
     out = subprocess.run(
         [sys.executable, "-c", code, protocol, source, str(batches), str(size)],
         env=env,
@@ -361,7 +356,7 @@ def gateway_own(system: str, sources: list[tuple[str, str]], rounds: int, batche
     from bench_inprocess import NOMATCH_METADATA, prepare
     from compare import manifests
 
-    code = GATEWAY_OWN.replace("exec(APP_SOURCE)", APP_SOURCE).replace("exec(TRANSPORT_SOURCE)", TRANSPORT_SOURCE)
+    code = script(GATEWAY_OWN)
     with tempfile.TemporaryDirectory(prefix="tfy-bench-uvicorn-") as scratch:
         port = free_port()
         upstream = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "raw_upstream.py"), "--port", str(port)])
