@@ -196,6 +196,27 @@ async def test_a_streams_head_waits_no_longer_than_the_current_turn() -> None:
     assert transport.writes[1:] == [b"0\r\n\r\n"]
 
 
+async def test_a_head_without_content_length_waits_no_longer_than_the_current_turn() -> None:
+    later = asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await later.wait()  # the end of the response comes later: its head must not wait for it
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    protocol, transport, state = connect(app)
+    protocol.data_received(GET)
+    for _ in range(100):
+        if transport.writes:
+            break
+        await asyncio.sleep(0)
+    assert transport.writes == [b"HTTP/1.1 204 No Content\r\ndate: Mon, 07 Dec 2026 17:00:00 GMT\r\n\r\n"]
+    later.set()
+    await settle(transport, state, 1)
+    assert len(transport.writes) == 1 and state.total_requests == 1
+
+
 async def test_100_continue_is_written_at_once() -> None:
     got: list[bytes] = []
 

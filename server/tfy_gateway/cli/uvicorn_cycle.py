@@ -9,10 +9,11 @@ for the write that follows it, so that a plain answer's head and body leave in o
 call, one TCP segment, one wake-up of the client):
 
 - a head with a Content-Length (a plain answer, whose body the app sends right after) waits for its
-  body; an answer without body bytes (HEAD, 204, 304) writes it when the response ends;
-- a stream's head (chunked) waits only until the end of the event loop's current turn: the data plane
-  sends a stream's first event, already read from the provider, right after it, so both leave in one
-  write; a stream whose first event is not ready gets its head on the next turn;
+  body; an answer without body bytes (HEAD) writes it when the response ends;
+- any other head (a stream's, chunked; a 204's or 304's) waits only until the end of the event loop's
+  current turn: the data plane sends a stream's first event, already read from the provider, right
+  after it, so both leave in one write; a stream whose first event is not ready gets its head on the
+  next turn;
 - an error that closes the connection writes a held head first, as uvicorn would have written it.
 
 `100 Continue` is written at once (by uvicorn's `receive`). Bytes are delayed, never reordered.
@@ -156,7 +157,7 @@ class ServeCycle(RequestResponseCycle):
                     status_code,
                 )
             self.held = self._head(status_code, message.get("headers", ()))
-            if self.chunked_encoding:
+            if self.chunked_encoding is not False:  # no Content-Length: no promise that a body write follows
                 self.flush_soon = self.loop.call_soon(self.flush_head)
         elif not self.response_complete:
             if message["type"] != "http.response.body":
