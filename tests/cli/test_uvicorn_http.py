@@ -173,36 +173,26 @@ async def test_a_streams_head_goes_out_with_its_first_event_in_the_same_turn() -
     assert transport.writes[1] == b"0\r\n\r\n"
 
 
-async def test_a_streams_head_waits_no_longer_than_the_current_turn() -> None:
-    first_event = asyncio.Event()
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await receive()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"transfer-encoding", b"chunked")]})
-        await first_event.wait()  # no event ready: the client must not wait for the headers
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    protocol, transport, state = connect(app)
-    protocol.data_received(GET)
-    for _ in range(100):
-        if transport.writes:
-            break
-        await asyncio.sleep(0)
-    assert transport.writes == [
-        b"HTTP/1.1 200 OK\r\ndate: Mon, 07 Dec 2026 17:00:00 GMT\r\ntransfer-encoding: chunked\r\n\r\n"
-    ]
-    first_event.set()
-    await settle(transport, state, 1)
-    assert transport.writes[1:] == [b"0\r\n\r\n"]
+STREAM_HEAD = b"HTTP/1.1 200 OK\r\ndate: Mon, 07 Dec 2026 17:00:00 GMT\r\ntransfer-encoding: chunked\r\n\r\n"
+NO_CONTENT_HEAD = b"HTTP/1.1 204 No Content\r\ndate: Mon, 07 Dec 2026 17:00:00 GMT\r\n\r\n"
 
 
-async def test_a_head_without_content_length_waits_no_longer_than_the_current_turn() -> None:
+@pytest.mark.parametrize(
+    "status,headers,head,rest",
+    [
+        (200, [(b"transfer-encoding", b"chunked")], STREAM_HEAD, [b"0\r\n\r\n"]),  # a stream, no event ready
+        (204, [], NO_CONTENT_HEAD, []),  # no Content-Length: no promise that a body write follows
+    ],
+)
+async def test_a_head_without_content_length_waits_no_longer_than_the_current_turn(
+    status: int, headers: list[tuple[bytes, bytes]], head: bytes, rest: list[bytes]
+) -> None:
     later = asyncio.Event()
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await receive()
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await later.wait()  # the end of the response comes later: its head must not wait for it
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await later.wait()  # the rest of the response comes later: the client must not wait for the head
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     protocol, transport, state = connect(app)
@@ -211,10 +201,10 @@ async def test_a_head_without_content_length_waits_no_longer_than_the_current_tu
         if transport.writes:
             break
         await asyncio.sleep(0)
-    assert transport.writes == [b"HTTP/1.1 204 No Content\r\ndate: Mon, 07 Dec 2026 17:00:00 GMT\r\n\r\n"]
+    assert transport.writes == [head]
     later.set()
     await settle(transport, state, 1)
-    assert len(transport.writes) == 1 and state.total_requests == 1
+    assert transport.writes[1:] == rest and state.total_requests == 1
 
 
 async def test_100_continue_is_written_at_once() -> None:
