@@ -14,7 +14,9 @@ process; the figure is the server process's CPU (user + system) per request.
 
 `--gateway SYSTEM` runs bench_compare's SYSTEM (gateway-bare, gateway-examples, ...) from this checkout
 (or --gateway-source) and from --baseline-source side by side against one raw upstream, both started
-once, and alternates wrk runs between them: the same machine state for both, round by round.
+once, and alternates wrk runs between them: the same machine state for both, round by round. With
+`--together` both are loaded at once, each by its own wrk (on a busy machine, whose state moves within
+seconds, the fairer comparison).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -291,8 +295,10 @@ def own(protocol: str, source: str, batches: int, size: int) -> float:
     return float(out.stdout.split("OWN ")[1])
 
 
-def gateways(system: str, source: str, baseline: str, levels: list[int], rounds: int, seconds: float) -> None:
-    """bench_compare's `system` from two sources, alternating wrk runs between them (see the docstring)."""
+def gateways(
+    system: str, source: str, baseline: str, levels: list[int], rounds: int, seconds: float, together: bool
+) -> None:
+    """bench_compare's `system` from two sources, loaded in turn or together (see the docstring)."""
     import tempfile
     from contextlib import ExitStack
 
@@ -326,13 +332,10 @@ def gateways(system: str, source: str, baseline: str, levels: list[int], rounds:
             cpu: dict[str, list[float]] = {label: [] for label in servers}
             p50: dict[str, list[float]] = {label: [] for label in servers}
             for round_ in range(rounds):
-                for label in list(servers) if round_ % 2 == 0 else list(servers)[::-1]:
-                    server = servers[label]
-                    before = procstat.cpu_seconds(procstat.tree(server.pid))
-                    run = loadgen.run_wrk(server.target, level, seconds)
-                    after = procstat.cpu_seconds(procstat.tree(server.pid))
-                    cpu[label].append((after - before) / max(1, run.requests) * 1e6)
-                    p50[label].append(run.p50_ms)
+                measured = measure_together(servers) if together else measure_apart(servers, round_)
+                for label, (cpu_us, p50_ms) in measured(level, seconds).items():
+                    cpu[label].append(cpu_us)
+                    p50[label].append(p50_ms)
             deltas = sorted(n - b for n, b in zip(cpu["new"], cpu["base"], strict=True))
             for label in servers:
                 values = sorted(cpu[label])
@@ -346,6 +349,40 @@ def gateways(system: str, source: str, baseline: str, levels: list[int], rounds:
                 f"[{deltas[0]:+.1f}..{deltas[-1]:+.1f}]  load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
+
+
+Measure = Callable[[int, float], dict[str, tuple[float, float]]]
+
+
+def one_wrk(server: Any, level: int, seconds: float) -> tuple[float, float]:
+    """(server CPU µs per request, p50 ms) of one wrk run against `server`."""
+    before = procstat.cpu_seconds(procstat.tree(server.pid))
+    run = loadgen.run_wrk(server.target, level, seconds)
+    after = procstat.cpu_seconds(procstat.tree(server.pid))
+    return (after - before) / max(1, run.requests) * 1e6, run.p50_ms
+
+
+def measure_apart(servers: dict[str, Any], round_: int) -> Measure:
+    """One server after the other, the order reversed every other round."""
+
+    def measure(level: int, seconds: float) -> dict[str, tuple[float, float]]:
+        labels = list(servers) if round_ % 2 == 0 else list(servers)[::-1]
+        return {label: one_wrk(servers[label], level, seconds) for label in labels}
+
+    return measure
+
+
+def measure_together(servers: dict[str, Any]) -> Measure:
+    """Both servers loaded at once, each by its own wrk: whatever else the machine runs meanwhile
+    weighs on both alike (a busy machine's state moves within seconds)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def measure(level: int, seconds: float) -> dict[str, tuple[float, float]]:
+        with ThreadPoolExecutor(len(servers)) as pool:
+            runs = {label: pool.submit(one_wrk, server, level, seconds) for label, server in servers.items()}
+            return {label: run.result() for label, run in runs.items()}
+
+    return measure
 
 
 def gateway_own(system: str, sources: list[tuple[str, str]], rounds: int, batches: int, size: int) -> None:
@@ -412,6 +449,7 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--gateway-own", default="", help="bench_inprocess's system through each protocol, in process")
+    parser.add_argument("--together", action="store_true", help="--gateway: load both servers at once")
     parser.add_argument("--gateway", default="", help="bench_compare's system from two sources (--baseline-source)")
     parser.add_argument("--profile", default="", help="a cProfile table of this protocol's server at c=1")
     args = parser.parse_args()
@@ -426,7 +464,9 @@ def main() -> int:
     if args.gateway:
         print(f"load before: {os.getloadavg()}", flush=True)
         levels = [int(x) for x in args.levels.split(",")]
-        gateways(args.gateway, args.gateway_source, args.baseline_source, levels, args.rounds, args.seconds)
+        gateways(
+            args.gateway, args.gateway_source, args.baseline_source, levels, args.rounds, args.seconds, args.together
+        )
         print(f"load after: {os.getloadavg()}", flush=True)
         return 0
     if args.profile:
