@@ -6,6 +6,7 @@ exchanges (plain, HEAD, streamed, 100-continue) over a socket."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -56,7 +57,7 @@ def connect(
     app: App, http: Any = ServeHttpToolsProtocol, peer: str = "10.1.2.3", **options: Any
 ) -> tuple[Any, Recorder, ServerState]:
     """`app` behind a protocol on a recorded connection, as uvicorn would build them."""
-    config = uvicorn.Config(app, http=http, lifespan="off", log_level="warning", **options)
+    config = uvicorn.Config(app, http=http, lifespan="off", **{"log_level": "warning", **options})
     config.load()
     state = ServerState()
     state.default_headers = [DATE]
@@ -152,6 +153,25 @@ async def test_a_client_gone_mid_request_gets_nothing_and_the_app_hears_of_it() 
         await asyncio.sleep(0)
     await settle(transport, state, 1)
     assert heard == ["http.disconnect"] and transport.writes == [] and transport.closing
+
+
+async def test_the_access_log_is_uvicorns() -> None:
+    lines: list[list[str]] = []
+    for http in ("httptools", ServeHttpToolsProtocol):
+        records: list[logging.LogRecord] = []
+        handler = logging.Handler()
+        handler.emit = records.append  # type: ignore[method-assign]
+        access = logging.getLogger("uvicorn.access")
+        protocol, transport, state = connect(answering(200, [(b"content-length", b"2")], b"ok"), http, log_level="info")
+        access.addHandler(handler)
+        try:
+            protocol.access_log = True  # as uvicorn decides when the access logger has a handler
+            protocol.data_received(GET)
+            await settle(transport, state, 1)
+        finally:
+            access.removeHandler(handler)
+        lines.append([record.getMessage() for record in records])
+    assert lines[0] == lines[1] == ['10.1.2.3:50000 - "GET /a%20b?x=1 HTTP/1.1" 200']
 
 
 async def test_a_plain_answers_head_goes_out_with_its_body() -> None:
