@@ -208,11 +208,11 @@ def _uvicorn_options(settings: GatewaySettings, args: argparse.Namespace) -> dic
         "server_header": False,
         "ws": "none",  # the gateway serves no WebSocket: skip importing a WebSocket stack at start-up
     }
-    try:  # httptools (uvicorn[standard]) with a plain answer's head and body in one write
-        from tfy_gateway.cli.uvicorn_http import OneWriteHttpToolsProtocol
+    try:  # httptools (uvicorn[standard]), leaner per request (cli/uvicorn_http.py)
+        from tfy_gateway.cli.uvicorn_http import ServeHttpToolsProtocol
     except ImportError:  # no httptools: uvicorn's own choice (h11)
         return options
-    options["http"] = OneWriteHttpToolsProtocol
+    options["http"] = ServeHttpToolsProtocol
     return options
 
 
