@@ -24,6 +24,7 @@ from tfy_gateway.gateway.limits import Refusal
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.request_logs import row_to_dict
 from tfy_gateway.gateway.request_logs.record import Row
+from tfy_gateway.gateway.tallies import ShapeCache
 
 
 class TooManyAtOnce(DataPlaneError):
@@ -40,6 +41,7 @@ class Captured:
 
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
+        self.texts = ShapeCache()
 
     def submit_row(self, row: Row) -> None:
         self.records.append(row_to_dict(row))

@@ -23,6 +23,9 @@ SERVED = "fake/gpt-4o"
 
 
 class Dropped:
+    def __init__(self) -> None:
+        self.texts = ShapeCache()
+
     def submit_row(self, row: Row) -> None:
         pass
 

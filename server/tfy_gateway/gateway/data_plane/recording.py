@@ -21,6 +21,7 @@ from tfy_gateway.gateway.observability.genai_metrics import GenAISink
 from tfy_gateway.gateway.observability.telemetry import Telemetry
 from tfy_gateway.gateway.request_logs import LogWriter
 from tfy_gateway.gateway.request_logs.record import json_text, stored_ms
+from tfy_gateway.gateway.tallies import ShapeCache
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,22 @@ def _limits(request: RequestContext) -> dict[str, Any]:
             {"kind": rule.kind, "config": rule.config_name, "rule_id": rule.rule_id} for rule in reservation.would_block
         ]
     return applied
+
+
+def _limits_text(request: RequestContext, texts: ShapeCache) -> str:
+    """`_limits` as its row's JSON, encoded once per set of rules (a request shape's limit plan
+    applies the same ones to every request: 1.5-2.3 us a request to build and encode)."""
+    rules = request.limits_applied
+    reservation = request.reservation
+    blocked = reservation.would_block if reservation is not None else ()
+    if not rules and not blocked:
+        return "{}"
+    key = (rules, blocked)
+    text: str | None = texts.get(request.config, key)
+    if text is None:
+        text = json_text(_limits(request), "{}")
+        texts.put(key, text)
+    return text
 
 
 def record(
@@ -192,7 +209,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             request.body_logged,  # request_body
             request.response_logged,  # response_body
             int(request.usage_estimated),  # usage_estimated
-            json_text(_limits(request), "{}"),  # limits
+            _limits_text(request, logs.texts),  # limits
             request.trace.trace_id if request.trace is not None else None,  # trace_id
             json_text([team for team in principal.teams if team != EVERYONE_TEAM], "[]")
             if principal

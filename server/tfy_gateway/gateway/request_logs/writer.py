@@ -21,6 +21,7 @@ import anyio
 
 from tfy_gateway.gateway.request_logs.backend import LogBackend, LogsUnavailable, SqliteLogs
 from tfy_gateway.gateway.request_logs.record import LogRecord, Row
+from tfy_gateway.gateway.tallies import ShapeCache
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ class LogWriter:
         self._open = False
         self._task: asyncio.Task[None] | None = None
         self._last_retention = 0.0
+        # JSON texts that rows of one configuration repeat (the limit rules of a request shape), for
+        # whoever builds the rows (`data_plane.recording`) to encode once.
+        self.texts = ShapeCache()
 
     @property
     def pending(self) -> int:
