@@ -34,9 +34,10 @@ def insert_rows(shape: Shape, count: int) -> str:
 
 def statements(rows: list[Row]) -> Iterator[tuple[str, list[Any]]]:
     """(statement, its parameters) that insert `rows` (in an order of their own: no query reads the
-    order rows were written in)."""
+    order rows were written in), the last row of an id only (groups may be written in another order
+    than their rows came in)."""
     groups: dict[Shape, list[Row]] = {}
-    for row in rows:
+    for row in {row[0]: row for row in rows}.values():
         shape = tuple(map(type, row))
         group = groups.get(shape)
         if group is None:
