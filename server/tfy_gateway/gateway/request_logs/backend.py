@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from tfy_gateway.gateway.errors import ApiError
-from tfy_gateway.gateway.request_logs.inserts import UPSERT, statements
+from tfy_gateway.gateway.request_logs.inserts import statements
 from tfy_gateway.gateway.request_logs.query import (
     SQLITE,
     Executes,
@@ -25,11 +25,7 @@ from tfy_gateway.gateway.request_logs.query import (
     usage_series,
     usage_summary,
 )
-from tfy_gateway.gateway.request_logs.record import COLUMNS
 from tfy_gateway.gateway.request_logs.schema import connect
-
-INSERT = f"INSERT INTO request_logs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)}){UPSERT}"
-"""One row (PostgreSQL's writer, in `executemany`)."""
 
 T = TypeVar("T")
 
