@@ -151,7 +151,8 @@ def measure(
     row["loadgen_cpu_us_per_request"] = run.loadgen_cpu_s / per * 1e6
     # The whole machine over the run: how busy its cores were, and its CPU per request (with what the
     # run does not count: the upstream, a trace receiver, the kernel's threads, other processes).
-    row["machine_busy"] = busy / total if total > 0 else None
+    # (the two counts are sums of per-state floats: a saturated run can exceed 1 by rounding alone)
+    row["machine_busy"] = min(busy / total, 1.0) if total > 0 else None
     row["machine_cpu_us_per_request"] = busy / per * 1e6
     row["rss_peak_mb"] = sampler.peak
     row["rss_end_mb"] = sampler.samples[-1][1] if sampler.samples else 0.0

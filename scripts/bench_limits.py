@@ -31,6 +31,7 @@ from tfy_gateway.gateway.limits import Limiter, LimitPolicies, LimitRequest, Mem
 from tfy_gateway.gateway.snapshot import ConfigSnapshot, build_snapshot
 from tfy_gateway.gateway.store import ResourceRecord
 from tfy_gateway.manifests import manifest_key
+from tfy_gateway.manifests.numbers import MAX_USD
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parent / "examples"
@@ -43,8 +44,10 @@ def example(name: str) -> dict[str, Any]:
 
 
 def generous(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The manifest with every limit a millionfold: rules match and count, nothing is refused."""
-    return {**manifest, "rules": [{**rule, "limit_to": rule["limit_to"] * GENEROUS} for rule in manifest["rules"]]}
+    """The manifest with every limit a millionfold (at most the gateway's ceiling, MAX_USD: above it a
+    budget config no longer parses and was silently left out): rules match and count, nothing is refused."""
+    rules = [{**rule, "limit_to": min(rule["limit_to"] * GENEROUS, int(MAX_USD))} for rule in manifest["rules"]]
+    return {**manifest, "rules": rules}
 
 
 def snapshot(manifests: list[dict[str, Any]]) -> ConfigSnapshot:

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -143,14 +144,22 @@ async def test_install_from_the_local_marketplace_then_the_server_starts_with_th
     assert (install_path / "skill" / "tfy-gateway" / "SKILL.md").is_file()
 
     # Claude Code starts the server the way a session does; on this first start the launcher installs it.
+    data = home / ".claude" / "plugins" / "data" / "tfy-gateway-tfy-gateway"
     listed = claude("mcp", "list", timeout=INSTALL_TIMEOUT_S)
     line = next((ln for ln in listed.stdout.splitlines() if ln.startswith(SERVER)), "")
+    if "Connected" not in line:
+        # Claude Code's first request gives up after 60 s; on a loaded machine the install takes longer.
+        # The launcher's promise then: the install still finishes, and the next start connects at once.
+        deadline = time.monotonic() + INSTALL_TIMEOUT_S
+        while not list(data.glob("venv-*/.tfy-gateway-ready")) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        listed = claude("mcp", "list", timeout=CLAUDE_TIMEOUT_S)
+        line = next((ln for ln in listed.stdout.splitlines() if ln.startswith(SERVER)), "")
     assert "Connected" in line, listed.stdout + _server_logs(home)
     # The settings reached the server through ${user_config.*}: its startup log names URL and masked key.
     logs = _server_logs(home)
     assert f"control plane: {gateway.base_url} (key {mask_secret(gateway.admin_token)})" in logs, logs
     assert gateway.admin_token not in logs
-    data = home / ".claude" / "plugins" / "data" / "tfy-gateway-tfy-gateway"
     assert len(list(data.glob("venv-*/.tfy-gateway-ready"))) == 1, "the launcher keeps its venv in CLAUDE_PLUGIN_DATA"
 
     # The declared command, run as Claude Code runs it (settings left empty this time: the environment's

@@ -2,7 +2,8 @@
 
 Each is a sizeable share of start-up (references/performance.md, "Start-up"); they load on first use
 (the first upstream call, the first `/ui` page, the first guardrail group or apply, a YAML secrets
-file). The check imports in a fresh interpreter, as `serve` and `validate` do.
+file; yarl with the upstream client or the first upstream error message). The check imports in a
+fresh interpreter, as `serve` and `validate` do.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ DEFERRED = (
     "aiohttp",
     "jinja2",
     "yaml",
+    "yarl",
     "tfy_gateway.gateway.dashboard.pages",
     "tfy_gateway.gateway.guardrails.registry",
     "tfy_gateway.manifests.guardrail_groups",

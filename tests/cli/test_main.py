@@ -65,3 +65,36 @@ def test_the_json_alias_still_works(tmp_path):
     assert run_cli("users", "list", "--json", "--data-dir", str(tmp_path)).returncode == 1  # no database yet
     args = build_parser().parse_args(["logs", "--json"])
     assert args.format == "json"
+
+
+COLLECTOR_PROBE = """
+import contextlib, gc, io, json, sys
+from tfy_gateway.cli.main import main
+as_command = sys.argv[1] == "command"
+sys.argv = ["tfy-gateway", "validate", sys.argv[2]]
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main() if as_command else main(sys.argv[1:])
+print(json.dumps({"code": code, "frozen": gc.get_freeze_count(), "enabled": gc.isenabled()}))
+"""
+
+
+@pytest.mark.parametrize("started_as", ["command", "caller"])
+def test_a_command_start_freezes_what_its_imports_built_and_a_caller_keeps_its_collector(started_as, tmp_path):
+    rule = tmp_path / "rule.yaml"
+    rule.write_text(
+        "name: l\ntype: tenant-rate-limit-config/model\nlimits: {requests_per_minute: 5}\n"
+        "applies_to: {type: per-user}\nmode: enforce\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTOR_PROBE, started_as, str(rule)],
+        env={"PATH": "/usr/bin:/bin", **code_under_test_env()},
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT_S,
+    )
+    result = json.loads(done.stdout)
+    assert result["code"] == 0 and result["enabled"] is True
+    if started_as == "command":
+        assert result["frozen"] > 10_000  # the validator's modules, classes and functions
+    else:
+        assert result["frozen"] == 0

@@ -41,11 +41,20 @@ class SyncLimits:
         self.state = MemoryLimitState(clock)
         self.alerts: list[ThresholdCrossed] = []
         self.limiter = Limiter(self.state, clock=clock, notify=self.alerts.append)
+        self.at_once = 0  # reservations made with `reserve_now`
 
     def reserve(self, policies: CompiledLimits | LimitPolicies, request: LimitRequest) -> Reservation | None:
+        """As the data plane reserves: a request of a shape planned before goes through `reserve_now`."""
         if isinstance(policies, CompiledLimits):
             policies = LimitPolicies(rate_limits=policies)
-        return run(self.limiter.reserve(policies, request))
+        limiter = self.limiter
+        plan = limiter.planned(policies, request.model, request.caller, request.subjects, request.metadata)
+        if plan is None:
+            return run(limiter.reserve(policies, request))
+        self.at_once += 1
+        return limiter.reserve_now(
+            plan, request.body, generates=request.generates, sends=request.sends, pricing=request.pricing
+        )
 
     def settle(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None = None) -> None:
         run(self.limiter.settle(reservation, release=release, tokens=tokens, cost=cost))

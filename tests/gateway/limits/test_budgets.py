@@ -136,6 +136,17 @@ def test_a_release_gives_the_hold_back() -> None:
     assert admitted(limits, policies, priced(), 1) == 1
 
 
+def test_an_audited_budget_of_zero_is_watched_without_alerting() -> None:
+    limits, _ = limiter()
+    alerts = {"thresholds": [50], "notification_target": [{"type": "slack-webhook", "notification_channel": "c"}]}
+    policies = budgets(budget("zero", 0, audit_mode=True, alerts=alerts))
+    for _ in range(3):  # the second and third through the planned shape's path
+        reservation = limits.reserve(policies, priced())
+        assert reservation is not None and reservation.would_block
+        limits.settle(reservation, release=False, tokens=10, cost=0.5)
+    assert limits.alerts == [] and limits.at_once == 2
+
+
 def test_each_threshold_alerts_once_per_period_and_entity() -> None:
     limits, clock = limiter()
     alerts = {

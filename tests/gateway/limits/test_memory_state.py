@@ -84,3 +84,31 @@ def test_counters_are_dropped_once_they_expire() -> None:
     assert len(state) == 2
     changed, gone = state.take_dirty()
     assert {key for key, _, _ in changed} == {"kept", "forever"} and len(gone) == 1000
+
+
+def test_hold_now_adds_as_reserve_now_does_and_answers_what_each_window_held() -> None:
+    held, reserved = MemoryLimitState(Clock(T0)), MemoryLimitState(Clock(T0))
+    batches = [
+        [charge("a", 2, None, bucket=100), charge("b", 5, 10, bucket=100, span=1)],
+        [charge("a", 3, 9, bucket=103), charge("b", 4, 10, bucket=100, span=1)],
+        [charge("a", 1, 9, bucket=107), charge("b", 0, 10, bucket=100, span=1)],  # a's bucket 100 left the window
+    ]
+    for charges in batches:
+        admission = reserved.reserve_now(Batch.of(charges))
+        assert held.hold_now(Batch.of(charges)) == list(admission.used)
+        for position, c in enumerate(charges):
+            assert held.oldest_now(c.key, c.bucket, c.span) == admission.oldest[position]
+            assert window(held, c.key, c.bucket, c.span) == window(reserved, c.key, c.bucket, c.span)
+    assert [used for used in reserved.reserve_now(Batch.of(batches[-1])).used] == [4, 9]
+
+
+def test_hold_now_changes_nothing_when_any_check_fails_or_a_counter_comes_twice() -> None:
+    state = MemoryLimitState(Clock(T0))
+    assert state.hold_now(Batch.of([charge("a", 4, 5)])) == [0]
+    assert state.hold_now(Batch.of([charge("b", 1, 5), charge("a", 2, 5, enforce=False)])) is None, (
+        "audit: answered by reserve_now"
+    )
+    assert state.hold_now(Batch.of([charge("b", 1, 5), charge("b", 1, 5)])) is None, "one counter twice"
+    assert state.hold_now(Batch.of([charge("b", 1, 5)])._replace(dry=True)) is None
+    assert (window(state, "a"), window(state, "b"), len(state)) == (4, 0, 1)
+    assert state.take_dirty() == ([("a", {100: 4}, T0 + 60)], [])

@@ -51,5 +51,8 @@ def test_amounts_and_needs_follow_what_each_counter_holds() -> None:
     amounts = counters.amounts(tokens=800, cost=1234)
     assert amounts == [1, 500, 1234, 800], "a token rate limit holds at most its own limit"
     assert counters.needs(amounts) == [1, 500, 1, 1], "a budget needs room for 1: spend below its limit"
+    assert counters.holds(tokens=800, cost=1234) == (amounts, [1, 500, 1, 1])
+    assert counters.holds(tokens=7, cost=0) == ([1, 7, 0, 7], [1, 7, 1, 1]), "each request its own lists"
+    assert counters.amounts(tokens=2**60, cost=1)[3] == 2**53 - 1, "tokens held within a counter's range"
     assert counters.token_positions == (1, 3) and counters.cost_positions == (2,)
     assert counters.ones is None and CounterPlan(slots[:1], []).ones == (1,)

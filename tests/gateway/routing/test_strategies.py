@@ -38,6 +38,23 @@ def test_weighted_skips_unhealthy_targets_and_zero_weights(
     assert first_targets(router, 200)[A] > 100
 
 
+def test_plans_of_one_choice_are_shared_until_health_changes(
+    make_router: Callable[..., RouterUnderTest], clock: Clock
+) -> None:
+    """A static ranking hands every request that drew the same target the same plan (built once);
+    a health mark makes a new ranking, whose plans say so."""
+    router = make_router(*example("routing-weighted.yaml"))
+    plans = {plan.attempts[0].target: plan for plan in (router.plan(request()) for _ in range(200))}
+    again = {plan.attempts[0].target: plan for plan in (router.plan(request()) for _ in range(200))}
+    assert set(plans) == {A, B}
+    assert all(again[target] is plans[target] for target in plans)
+    assert [a.target for a in plans[A].attempts] == [A, B]
+    router.backend.mark_unhealthy(A, clock.now + 30)
+    plan = router.plan(request())
+    assert [a.target for a in plan.attempts] == [B, A]
+    assert plan.rule_id == plans[B].rule_id and plan is not plans[B]
+
+
 async def drive(router: Router, clock: Clock, upstream: Upstream, count: int) -> Counter[str]:
     """`count` requests, one second apart, through plan + execute; which target served each."""
     served: Counter[str] = Counter()

@@ -5,8 +5,10 @@ Every malformed value is a 400 that names the header, what was wrong and an exam
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -54,6 +56,7 @@ class RequestOptions:
 
 
 NO_OPTIONS = RequestOptions()
+_NO_METADATA: Mapping[str, str] = MappingProxyType({})
 
 
 def parse_metadata(raw: str) -> dict[str, str]:
@@ -100,22 +103,31 @@ def _logging_enabled(raw: str) -> bool:
 
 
 def parse_options(headers: Mapping[str, str]) -> RequestOptions:
-    """The x-tfy-* options of one request (the common case, none of them, costs six dict lookups)."""
-    metadata = headers.get(METADATA)
-    timeout = headers.get(REQUEST_TIMEOUT)
-    ttft = headers.get(TTFT_TIMEOUT)
-    retry = headers.get(RETRY_CONFIG)
-    logging_config = headers.get(LOGGING_CONFIG)
-    guardrails = headers.get(GUARDRAILS)
-    if (
-        metadata is None
-        and timeout is None
-        and ttft is None
-        and retry is None
-        and logging_config is None
-        and guardrails is None
-    ):
+    """The x-tfy-* options of one request (the common case, none of them, costs six dict lookups).
+
+    A client sends the same options request after request (its metadata above all): the options of
+    one set of header values are parsed once and shared (`_options_of`), read-only."""
+    values = (
+        headers.get(METADATA),
+        headers.get(REQUEST_TIMEOUT),
+        headers.get(TTFT_TIMEOUT),
+        headers.get(RETRY_CONFIG),
+        headers.get(LOGGING_CONFIG),
+        headers.get(GUARDRAILS),
+    )
+    if values == _NONE_SENT:
         return NO_OPTIONS
+    return _options_of(values)
+
+
+_NONE_SENT = (None,) * 6
+
+
+@functools.lru_cache(maxsize=1024)
+def _options_of(values: tuple[str | None, ...]) -> RequestOptions:
+    """The options of these header values (a malformed one raises its 400 every time: never cached).
+    The metadata is a read-only view: the result is shared by every request that sent the same."""
+    metadata, timeout, ttft, retry, logging_config, guardrails = values
     retry_override = requested = None
     try:
         if retry is not None:
@@ -125,7 +137,7 @@ def parse_options(headers: Mapping[str, str]) -> RequestOptions:
     except ValueError as exc:
         raise bad_request(str(exc)) from None
     return RequestOptions(
-        metadata=parse_metadata(metadata) if metadata is not None else {},
+        metadata=MappingProxyType(parse_metadata(metadata)) if metadata is not None else _NO_METADATA,
         timeout_s=_milliseconds(REQUEST_TIMEOUT, timeout) if timeout is not None else None,
         ttft_timeout_s=_milliseconds(TTFT_TIMEOUT, ttft) if ttft is not None else None,
         retry_override=retry_override,

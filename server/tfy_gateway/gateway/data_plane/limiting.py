@@ -34,7 +34,7 @@ from tfy_gateway.gateway.limits.bounds import AmountTooLarge
 from tfy_gateway.gateway.limits.tokens import AS_OPENAI, Send, estimated_usage
 from tfy_gateway.gateway.providers import Usage, WireFormat
 from tfy_gateway.gateway.providers.output_tokens import OutputTokensInvalid
-from tfy_gateway.gateway.routing import RoutePlan
+from tfy_gateway.gateway.routing import Attempt, RoutePlan
 
 ORIGINS = {"rate_limit": "rate_limiting", "budget": "budget"}
 GENERATING_ENDPOINTS = frozenset({"chat", "completions", "responses"})
@@ -59,9 +59,20 @@ def _headroom_name(refusal: Refusal) -> str:
     return "budget-tokens" if refusal.kind == "budget" and name == "tokens" else name
 
 
+MAX_REMEMBERED_TARGETS = 1_024
+Targets = tuple[tuple[Attempt, ...], ModelCatalog, tuple[WireFormat, ...] | None, ModelPricing]
+"""(a plan's attempts, the catalog, their wire formats (None: a target overrides the body), their costliest
+price): what `sent_as` and `costliest` find for a plan, remembered by the attempts' identity."""
+
+
 class PolicyLimits:
     def __init__(self, limiter: Limiter) -> None:
         self.limiter = limiter
+        # Routing hands out one attempts tuple per rule ranking and choice, so a request's targets are
+        # found by identity; the entry holds the tuple, so its id cannot be reused while remembered.
+        self._targets: dict[int, Targets] = {}
+        # A store that answers synchronously (in memory) admits a request of a known shape at once.
+        self._at_once = limiter.reserves_now
 
     async def reserve(self, request: RequestContext) -> Reservation | None:
         principal = request.principal
@@ -73,24 +84,54 @@ class PolicyLimits:
         if plan is not None and not len(plan):
             return None  # rules exist, none applies to requests like this one (known from an earlier one)
         generates = request.endpoint.name in GENERATING_ENDPOINTS
-        catalog = request.config.catalog
-        limit_request = LimitRequest(
-            model=request.model,
-            caller=principal.subject,
-            subjects=principal.subjects,
-            metadata=metadata,
-            body=request.body,
-            generates=generates,
-            sends=sent_as(request.body, request.plan, catalog) if generates and policies.counts_tokens else AS_OPENAI,
-            pricing=costliest(request.plan, catalog) if policies.prices_matter else UNPRICED,
-        )
+        body = request.body
+        sends, pricing = AS_OPENAI, UNPRICED
+        counts_tokens = generates and policies.counts_tokens
+        if counts_tokens or policies.prices_matter:
+            formats, costliest_pricing = self._targets_of(request.plan, request.config.catalog)
+            if policies.prices_matter:
+                pricing = costliest_pricing
+            if counts_tokens:
+                if formats is None:
+                    sends = sent_as(body, request.plan, request.config.catalog)
+                else:
+                    sends = tuple([(wire_format, body) for wire_format in formats])
         try:
+            if plan is not None and self._at_once:
+                return self.limiter.reserve_now(plan, body, generates=generates, sends=sends, pricing=pricing)
+            limit_request = LimitRequest(
+                model=request.model,
+                caller=principal.subject,
+                subjects=principal.subjects,
+                metadata=metadata,
+                body=body,
+                generates=generates,
+                sends=sends,
+                pricing=pricing,
+            )
             return await self.limiter.reserve(policies, limit_request, plan=plan)
         except Refused as exc:
             raise LimitExceeded(exc.refusal) from None
         except (OutputTokensInvalid, AmountTooLarge) as exc:
             # The request's worst case cannot be held: refused before anything is counted.
             raise bad_request(exc.message, exc.param) from None
+
+    def _targets_of(
+        self, plan: RoutePlan | None, catalog: ModelCatalog
+    ) -> tuple[tuple[WireFormat, ...] | None, ModelPricing]:
+        """The wire formats `sent_as` finds for `plan` (None: a target overrides the body, so what is
+        sent differs per request) and its costliest pricing, remembered per attempts tuple."""
+        if plan is None:
+            return (), UNPRICED
+        attempts = plan.attempts
+        known = self._targets.get(id(attempts))
+        if known is None or known[0] is not attempts or known[1] is not catalog:
+            if len(self._targets) >= MAX_REMEMBERED_TARGETS:
+                self._targets.clear()
+            overridden = any(attempt.override_params for attempt in attempts)
+            formats = None if overridden else tuple(wire for wire, _ in sent_as({}, plan, catalog))
+            known = self._targets[id(attempts)] = (attempts, catalog, formats, costliest(plan, catalog))
+        return known[2], known[3]
 
     def settle(self, reservation: Reservation, request: RequestContext) -> Awaitable[None] | None:
         """Settled at once with the in-memory store; an awaitable for one that must be awaited (Redis)."""

@@ -213,8 +213,8 @@ class Pipeline:
             except ApiError:
                 ctx.answer_discarded = True
                 raise
-            if rewritten is not None:
-                answer = replace(answer, body=rewritten)
+            # The guardrails read the parsed answer (and may have rewritten it): encode what they passed.
+            answer = replace(answer, body=answer.body if rewritten is None else rewritten, raw=None)
         await self._respond(answer)
 
     async def _discard(self) -> None:
@@ -327,7 +327,8 @@ class Pipeline:
     async def _respond(self, response: UpstreamResponse) -> None:
         ctx = self.ctx
         if response.body is not None:
-            payload = orjson.dumps(response.body)
+            # A provider's answer passed through as it came (encoding its parse again gives the same value).
+            payload = response.raw if response.raw is not None else orjson.dumps(response.body)
             content_type = "application/json"
         else:
             payload = response.content or b""

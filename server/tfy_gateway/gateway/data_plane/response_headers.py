@@ -32,6 +32,7 @@ import orjson
 from tfy_gateway.gateway.applied import AppliedRule, Headroom, budgets_of, rate_limit_of
 from tfy_gateway.gateway.data_plane.asgi import JSON_TYPE, Headers
 from tfy_gateway.gateway.data_plane.context import RequestContext
+from tfy_gateway.gateway.guardrails.checks import AppliedGuardrails, applied_of
 
 SERVER_TIMING = b"gateway;dur=%.3f, provider;dur=%.3f, total;dur=%.3f"
 
@@ -61,8 +62,11 @@ def _applied_key(request: RequestContext) -> AppliedKey:
     return balanced, request.limits_applied, would_block, request.retries_and_fallbacks()
 
 
-def _applied(key: AppliedKey, request: RequestContext | None) -> dict[str, Any]:
-    """The header's object; `request`'s guardrail report too (None: no report, as in `_applied_json`)."""
+def _applied(
+    key: AppliedKey, request: RequestContext | None, guardrails: AppliedGuardrails | None = None
+) -> dict[str, Any]:
+    """The header's object; `request`'s guardrail report too, or the report's `guardrails` key
+    (both None: no report, as in `_applied_json`)."""
     balanced, rules, would_block, (retries, fallbacks) = key
     applied: dict[str, Any] = {}
     if balanced is not None:
@@ -83,6 +87,8 @@ def _applied(key: AppliedKey, request: RequestContext | None) -> dict[str, Any]:
         applied["would_block"] = [{"kind": rule.kind, **_rule(rule)} for rule in would_block]
     if request is not None and request.guardrails is not None:
         applied["guardrails"] = request.guardrails.applied()
+    elif guardrails is not None:
+        applied["guardrails"] = applied_of(guardrails)
     if retries or fallbacks:
         applied["retries"] = retries
         applied["fallbacks"] = fallbacks
@@ -90,18 +96,19 @@ def _applied(key: AppliedKey, request: RequestContext | None) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _applied_json(key: AppliedKey) -> bytes:
-    """The header's value for a request without guardrails, encoded once per shape: requests of one
-    caller and route repeat it, and its dicts and JSON cost more than hashing the key."""
-    return header_json(_applied(key, None))
+def _applied_json(key: AppliedKey, guardrails: AppliedGuardrails | None = None) -> bytes:
+    """The header's value, encoded once per shape (and, with guardrails, per what their checks came
+    to): requests of one caller and route repeat it, and its dicts and JSON cost more than hashing
+    the key."""
+    return header_json(_applied(key, None, guardrails))
 
 
 def applied_header(request: RequestContext) -> bytes:
-    """`x-tfy-applied-configurations`' value (a guardrail report is per request: never remembered)."""
+    """`x-tfy-applied-configurations`' value."""
     key = _applied_key(request)
     if request.guardrails is None:
         return _applied_json(key)
-    return header_json(_applied(key, request))
+    return _applied_json(key, request.guardrails.applied_key())
 
 
 def header_json(value: Any) -> bytes:

@@ -71,15 +71,37 @@ class GuardrailReport:
     def applied(self) -> dict[str, object]:
         """For x-tfy-applied-configurations: rules, the guardrails run per stage, the flagged ones
         (failed or errored without blocking) and the ones that rewrote the content."""
-        data: dict[str, object] = {"rules": list(self.rules)}
-        for stage in ("input", "output"):
-            names = [check.guardrail for check in self.checks if check.stage == stage]
-            if names:
-                data[stage] = names
-        flagged = [check.guardrail for check in self.checks if check.result in ("fail", "error") and not check.blocks]
-        if flagged:
-            data["flagged"] = flagged
-        mutated = [check.guardrail for check in self.checks if check.result == "mutate" and check.strategy != "audit"]
-        if mutated:
-            data["mutated"] = mutated
-        return data
+        return applied_of(self.applied_key())
+
+    def applied_key(self) -> AppliedGuardrails:
+        """What `applied()` says, as plain hashable values (rules, input, output, flagged, mutated):
+        the same for every request of one shape whose checks came out alike."""
+        inputs: list[str] = []
+        outputs: list[str] = []
+        flagged: list[str] = []
+        mutated: list[str] = []
+        for check in self.checks:
+            (inputs if check.stage == "input" else outputs).append(check.guardrail)
+            result = check.result
+            if result == "pass":
+                continue
+            if result in ("fail", "error") and not check.blocks:
+                flagged.append(check.guardrail)
+            elif result == "mutate" and check.strategy != "audit":
+                mutated.append(check.guardrail)
+        return self.rules, tuple(inputs), tuple(outputs), tuple(flagged), tuple(mutated)
+
+
+AppliedGuardrails = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+"""`GuardrailReport.applied_key()`: rules, then the guardrails run on the input and on the output,
+flagged and mutated."""
+
+
+def applied_of(key: AppliedGuardrails) -> dict[str, object]:
+    """The `guardrails` member of x-tfy-applied-configurations (lists left out when empty)."""
+    rules, inputs, outputs, flagged, mutated = key
+    data: dict[str, object] = {"rules": list(rules)}
+    for name, names in (("input", inputs), ("output", outputs), ("flagged", flagged), ("mutated", mutated)):
+        if names:
+            data[name] = list(names)
+    return data

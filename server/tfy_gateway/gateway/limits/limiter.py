@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
+from tfy_gateway.gateway.accounting.cost import UNPRICED, ModelPricing
 from tfy_gateway.gateway.applied import AppliedRule, Headroom, PolicyKind
 from tfy_gateway.gateway.errors import RequestError
 from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT, NANO_USD, bounded, nano_usd
@@ -42,9 +43,9 @@ from tfy_gateway.gateway.limits.request import LimitRequest
 from tfy_gateway.gateway.limits.reservation import Reservation
 from tfy_gateway.gateway.limits.rules import LimitRule
 from tfy_gateway.gateway.limits.scope import Entity, entities
-from tfy_gateway.gateway.limits.state import Admission, Batch, LimitState, Settlement
+from tfy_gateway.gateway.limits.state import Admission, Batch, LimitState, Settlement, SyncLimitState
 from tfy_gateway.gateway.limits.thresholds import Notify, ThresholdWatch
-from tfy_gateway.gateway.limits.tokens import estimated_usage
+from tfy_gateway.gateway.limits.tokens import AS_OPENAI, Send, estimated_usage
 from tfy_gateway.gateway.limits.v2 import V2Rule
 from tfy_gateway.gateway.limits.window import Period
 from tfy_gateway.gateway.routing.memo import ConfigMemo, ModelMemo
@@ -95,7 +96,7 @@ class _Draft(NamedTuple):
     estimate: tuple[int, int] | None  # (input, output) tokens, when a counter needed them
 
     def batch(self, *, dry: bool = False) -> Batch:
-        return Batch(self.plan.counters, self.buckets, self.expiries, self.amounts, self.needs, dry)
+        return _new(Batch, (self.plan.counters, self.buckets, self.expiries, self.amounts, self.needs, dry))
 
 
 MAX_REMEMBERED_PLANS = 10_000
@@ -132,6 +133,8 @@ class Limiter:
         model_cache_size: int = MAX_REMEMBERED_MODELS,
     ) -> None:
         self.state = state
+        # The same store, when it answers synchronously (`reserve_now`, `settle_now`).
+        self._at_once: SyncLimitState | None = state if hasattr(state, "hold_now") else None  # type: ignore[assignment]
         self.clock = clock
         self._memos: ConfigMemo[LimitPolicies, _Memo] = ConfigMemo(lambda policies: _Memo(policies, model_cache_size))
         self._watch = ThresholdWatch(notify) if notify is not None else None
@@ -148,20 +151,58 @@ class Limiter:
         if draft is None:
             return None
         admission = await self.state.reserve(draft.batch())
-        if not admission.admitted:
-            raise Refused(self._refusal(draft, admission))
-        if admission.refused and (soft := _soft_refusal(draft.plan, admission)) is not None:
+        soft = self._refused(draft, admission)
+        if soft is not None:
             # Admitted only because soft budgets are checked as unenforced: take the holds back.
             undo = Settlement(draft.plan.counters, draft.buckets, [-amount for amount in draft.amounts])
             await self.state.adjust(undo, ticket=admission.ticket)
             raise Refused(self._refusal(draft, admission, only=soft))
-        plan = draft.plan
-        would_block = _would_block(plan, admission) if admission.refused else ()
-        headroom = _headroom(draft, admission)
-        return Reservation(
-            plan.applied, headroom, would_block, draft.estimate, admission.ticket,
-            plan=plan, buckets=draft.buckets, amounts=draft.amounts,
-        )  # fmt: skip
+        return _reservation(draft, admission.used, admission.oldest.__getitem__, admission)
+
+    @property
+    def reserves_now(self) -> bool:
+        """Whether `reserve_now` can answer: the state store answers synchronously (the in-memory one)."""
+        return self._at_once is not None
+
+    def reserve_now(
+        self,
+        plan: CounterPlan,
+        body: Mapping[str, Any],
+        *,
+        generates: bool,
+        sends: Sequence[Send] = AS_OPENAI,
+        pricing: ModelPricing = UNPRICED,
+    ) -> Reservation | None:
+        """`reserve` at once, for a request whose shape was `planned` before, when the state store
+        answers synchronously (the in-memory one): no await, no `LimitRequest`. Raises
+        `NotImplementedError`, holding nothing, for a store that must be awaited."""
+        state = self._at_once
+        if state is None:
+            raise NotImplementedError("the state store must be awaited (see `reserves_now`)")
+        if not plan.kinds:
+            return None
+        draft = self._draft_of(plan, self.clock(), body, generates, sends, pricing)
+        batch = draft.batch()
+        used = state.hold_now(batch)
+        if used is not None:  # every counter had room: the common case, no Admission built
+            keys, spans, buckets = plan.counters.keys, plan.counters.spans, draft.buckets
+            oldest_now = state.oldest_now
+            return _reservation(draft, used, lambda p: oldest_now(keys[p], buckets[p], spans[p]))
+        admission = state.reserve_now(batch)
+        soft = self._refused(draft, admission)
+        if soft is not None:
+            state.adjust_now(Settlement(plan.counters, draft.buckets, [-amount for amount in draft.amounts]))
+            raise Refused(self._refusal(draft, admission, only=soft))
+        return _reservation(draft, admission.used, admission.oldest.__getitem__, admission)
+
+    def _refused(self, draft: _Draft, admission: Admission) -> int | None:
+        """Raises `Refused` when an enforced counter refused; the position of a refused soft budget
+        to take the holds back for (see `_soft_refusal`); None when the request is admitted."""
+        if not admission.admitted:
+            raise Refused(self._refusal(draft, admission))
+        if admission.refused:
+            return _soft_refusal(draft.plan, admission)
+        return None
 
     async def simulate(self, policies: LimitPolicies, request: LimitRequest) -> list[Verdict]:
         """What `reserve` would decide for `request` now, per counter, holding nothing."""
@@ -205,6 +246,17 @@ class Limiter:
             plan = self._plan(policies, request)
         if not plan.kinds:
             return None
+        return self._draft_of(plan, now, request.body, request.generates, request.sends, request.pricing)
+
+    def _draft_of(
+        self,
+        plan: CounterPlan,
+        now: float,
+        body: Mapping[str, Any],
+        generates: bool,
+        sends: Sequence[Send],
+        pricing: ModelPricing,
+    ) -> _Draft:
         _, _, buckets, expiries = plan.window_at(now, self._period_window)
         estimate = None
         amounts: Sequence[int]
@@ -214,14 +266,13 @@ class Limiter:
         else:
             tokens = cost = 0
             if plan.uses_tokens or plan.prices:
-                estimate = estimated_usage(request.body, generates=request.generates, sends=request.sends)
+                estimate = estimated_usage(body, generates=generates, sends=sends)
                 tokens = max(estimate[0] + estimate[1], 1)
                 if plan.prices:
-                    priced = request.pricing.estimate(estimate[0], estimate[1])
-                    cost = nano_usd(priced or 0.0, request.body)
-            amounts = plan.amounts(tokens, cost)
-            needs = plan.needs(amounts)
-        return _Draft(now, plan, buckets, expiries, amounts, needs, estimate)
+                    priced = pricing.estimate(estimate[0], estimate[1])
+                    cost = nano_usd(priced or 0.0, body)
+            amounts, needs = plan.holds(tokens, cost)
+        return _new(_Draft, (now, plan, buckets, expiries, amounts, needs, estimate))
 
     def _window(self, period: Period | CalendarPeriod, now: float) -> tuple[int, float]:
         """(bucket of `now`, when it stops counting) of `period`."""
@@ -307,12 +358,12 @@ class Limiter:
     def settle_now(self, reservation: Reservation, *, release: bool, tokens: int | None, cost: float | None) -> bool:
         """`settle` at once when the state store answers synchronously (the in-memory one): no await,
         so nothing can interrupt it. False, with nothing done, for a store that must be awaited."""
-        adjust_now = getattr(self.state, "adjust_now", None)
-        if adjust_now is None:
+        state = self._at_once
+        if state is None:
             return False
         settlement = self._settlement(reservation, release, tokens, cost)
         if settlement is not None:
-            self._observe(reservation, settlement, adjust_now(settlement))
+            self._observe(reservation, settlement, state.adjust_now(settlement))
         return True
 
     def _settlement(
@@ -339,15 +390,21 @@ class Limiter:
         return Settlement(plan.counters, reservation.buckets, deltas, watched)
 
     def _observe(self, reservation: Reservation, settlement: Settlement, totals: Sequence[int]) -> None:
-        """Budget alerts: each alerting budget's total after the settlement (others have no threshold)."""
+        """Budget alerts: each alerting budget's total after the settlement (others have no threshold).
+        A total below its budget's lowest threshold is passed over without asking the watch."""
         watch, plan = self._watch, reservation.plan
         if watch is None or plan is None or not settlement.watched:
             return
-        now = self.clock()
+        now = None
         for position, total in zip(settlement.watched, totals, strict=True):
             budget = plan.budgets[position]
-            if budget is not None:
-                watch.observe(budget, plan.entities[position], reservation.buckets[position], total, now)
+            if budget is None or (alerting := budget.alerting) is None or budget.limit <= 0:
+                continue
+            if total * 100 / budget.limit < alerting.thresholds[0]:
+                continue
+            if now is None:
+                now = self.clock()
+            watch.observe(budget, plan.entities[position], reservation.buckets[position], total, now)
 
     # --- building plans -------------------------------------------------------------------------
 
@@ -453,28 +510,44 @@ def _shape(model: str, caller: str, subjects: tuple[str, ...], metadata: Mapping
     return (model, caller, subjects, frozenset(metadata.items()))
 
 
-def _headroom(draft: _Draft, admission: Admission) -> tuple[Headroom, ...]:
-    """Per kind, what is left under the tightest deciding counter once this request is held."""
+def _reservation(
+    draft: _Draft, used: Sequence[int], oldest: Callable[[int], int | None], admission: Admission | None = None
+) -> Reservation:
+    """An admitted request's reservation; `admission` (None: every counter had room, nothing was
+    refused and the store kept no ticket) names the audit rules that would have refused."""
     plan = draft.plan
-    limits, used, amounts = plan.counters.limits, admission.used, draft.amounts
+    would_block = _would_block(plan, admission) if admission is not None and admission.refused else ()
+    ticket = admission.ticket if admission is not None else None
+    return Reservation(
+        plan.applied, _headroom(draft, used, oldest), would_block, draft.estimate, ticket,
+        plan=plan, buckets=draft.buckets, amounts=draft.amounts,
+    )  # fmt: skip
+
+
+def _headroom(draft: _Draft, used: Sequence[int], oldest: Callable[[int], int | None]) -> tuple[Headroom, ...]:
+    """Per kind, what is left under the tightest deciding counter once this request is held.
+    `used`: what each window held before; `oldest(position)`: its oldest bucket holding something after."""
+    plan, amounts, now = draft.plan, draft.amounts, draft.now
     rooms = []
-    for name, positions in plan.rooms:
+    for name, limited, rate in plan.rooms:
         tightest = -1
-        least = 0
-        for position in positions:
-            left = limits[position] - used[position] - amounts[position]  # type: ignore[operator]  # rooms are limited
+        least = limit = 0
+        for position, room_limit in limited:
+            left = room_limit - used[position] - amounts[position]
             if tightest < 0 or left < least:
-                tightest, least = position, left
-        owner = plan.owners[tightest]
-        if isinstance(owner, LimitRule):
-            oldest = admission.oldest[tightest]
-            reset = owner.unit.period.expires_at(oldest) - draft.now if oldest is not None else 0.0
-            rooms.append(_new(Headroom, (name, owner.limit, max(least, 0), max(reset, 0.0))))
+                tightest, least, limit = position, left, room_limit
+        if least < 0:
+            least = 0
+        if rate:
+            first = oldest(tightest)
+            reset = plan.periods[tightest].expires_at(first) - now if first is not None else 0.0
+            rooms.append(_new(Headroom, (name, limit, least, reset if reset > 0.0 else 0.0)))
         else:
-            unit = owner.unit
-            ends = draft.expiries[tightest]  # the budget period's end
-            reset_s = None if math.isinf(ends) else max(ends - draft.now, 0.0)
-            rooms.append(_new(Headroom, (name, unit.show(owner.limit), unit.show(max(least, 0)), reset_s)))
+            # A budget's room in its manifest unit (USD or tokens); its reset, the period's end.
+            ends = draft.expiries[tightest]
+            scale = NANO_USD if name == "cost" else 1
+            reset_s = None if ends == math.inf else (ends - now if ends > now else 0.0)
+            rooms.append(_new(Headroom, (name, limit / scale, least / scale, reset_s)))
     return tuple(rooms)
 
 

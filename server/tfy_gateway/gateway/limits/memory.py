@@ -118,63 +118,119 @@ class MemoryLimitState:
             self._add_all(batch, found, oldest)
         return Admission(admitted, tuple(used), tuple(refused), tuple(frees), tuple(oldest))
 
-    def _add_all(self, batch: Batch, found: list[Counter | None], oldest: list[int | None]) -> None:
-        """Add every amount of an admitted batch; `oldest` (per counter, before) becomes what it is after."""
+    def hold_now(self, batch: Batch) -> list[int] | None:
+        """`reserve_now` for the request path's common case, every counter having room: adds every
+        amount and returns what each window held before (`Admission.used`), building no Admission and
+        finding no oldest bucket (`oldest_now` finds one when asked). None, with nothing changed, when
+        a check fails, the batch is dry or names a counter twice: `reserve_now` gives the whole answer."""
+        group = batch.counters
+        if batch.dry or not group.distinct:
+            return None
+        self._drop_expired()
+        counters = self._counters
+        keys, buckets, spans = group.keys, batch.buckets, group.spans
+        found = [counters.get(key) for key in keys]
+        used: list[int] = []
+        for counter, bucket, span, limit, need in zip(found, buckets, spans, group.limits, batch.needs, strict=True):
+            held = 0
+            if counter is not None:
+                floor = bucket - span
+                for index, amount in counter.buckets.items():
+                    if index > floor:
+                        held += amount
+                if held > MAX_AMOUNT:
+                    held = MAX_AMOUNT
+            if limit is not None and held + need > limit:
+                return None
+            used.append(held)
+        self._add(batch, found)
+        return used
+
+    def oldest_now(self, key: str, bucket: int, span: int) -> int | None:
+        """The oldest bucket of the window of `bucket` holding something (`Admission.oldest`)."""
+        counter = self._counters.get(key)
+        return counter.oldest(bucket, span) if counter is not None else None
+
+    def _add(self, batch: Batch, found: list[Counter | None]) -> None:
+        """Add every amount of an admitted batch (`found`: each counter before, None if absent)."""
         counters, dirty, expiry = self._counters, self._dirty, self._expiry
         group, buckets, expiries = batch.counters, batch.buckets, batch.expiries
         keys, spans = group.keys, group.spans
         for position, amount in enumerate(batch.amounts):
             if not amount:
                 continue
-            key, bucket = keys[position], buckets[position]
-            counter = found[position] or counters.get(key)  # one key twice: the first one made it
+            key, bucket, counter = keys[position], buckets[position], found[position]
             if counter is None:
-                counter = counters[key] = Counter()
+                counter = counters.get(key)  # one key twice: the first one made it
+                if counter is None:
+                    counter = counters[key] = Counter()
             held = counter.buckets
             if bucket in held:
-                total = held[bucket] = bounded(held[bucket] + amount)
+                total = held[bucket] + amount
+                held[bucket] = total if 0 <= total <= MAX_AMOUNT else bounded(total)
             else:
                 floor = bucket - spans[position]
                 for index in [index for index in held if index <= floor]:
                     del held[index]
-                total = held[bucket] = bounded(amount)
-            first = oldest[position]
-            if total and (first is None or bucket < first):
-                oldest[position] = bucket
-            elif not total and first == bucket:
-                oldest[position] = counter.oldest(bucket, spans[position])
+                held[bucket] = bounded(amount)
             expires_at = expiries[position]
             if expires_at > counter.expires_at:
                 counter.expires_at = expires_at
                 if not math.isinf(expires_at):
                     heapq.heappush(expiry, (expires_at, key))
             dirty.add(key)
+
+    def _add_all(self, batch: Batch, found: list[Counter | None], oldest: list[int | None]) -> None:
+        """`_add`; `oldest` (per counter, before) becomes what it is after."""
+        self._add(batch, found)
+        counters, group, buckets = self._counters, batch.counters, batch.buckets
+        keys, spans = group.keys, group.spans
         if not group.distinct:  # one counter under two positions: each reads it as it ends up
             for position, key in enumerate(keys):
                 counter = counters.get(key)
                 oldest[position] = counter.oldest(buckets[position], spans[position]) if counter is not None else None
+            return
+        for position, amount in enumerate(batch.amounts):
+            if not amount:
+                continue
+            bucket, counter = buckets[position], counters[keys[position]]
+            first = oldest[position]
+            if counter.buckets[bucket] and (first is None or bucket < first):
+                oldest[position] = bucket
+            elif not counter.buckets[bucket] and first == bucket:
+                oldest[position] = counter.oldest(bucket, spans[position])
 
     def adjust_now(self, settlement: Settlement) -> tuple[int, ...]:
         group, buckets = settlement.counters, settlement.buckets
-        counters, keys = self._counters, group.keys
+        counters, keys, dirty = self._counters, group.keys, self._dirty
         for position, delta in enumerate(settlement.deltas):
             if delta:
-                counter = counters.get(keys[position])
+                key = keys[position]
+                counter = counters.get(key)
                 if counter is not None:
                     held = counter.buckets
                     bucket = buckets[position]
                     if bucket in held:
-                        held[bucket] = bounded(held[bucket] + delta)
-                        self._dirty.add(keys[position])
-        if not settlement.watched:
+                        total = held[bucket] + delta
+                        held[bucket] = total if 0 <= total <= MAX_AMOUNT else bounded(total)
+                        dirty.add(key)
+        watched = settlement.watched
+        if not watched:
             return ()
         spans = group.spans
-        return tuple(
-            counter.window(buckets[position], spans[position])
-            if (counter := counters.get(keys[position])) is not None
-            else 0
-            for position in settlement.watched
-        )
+        totals = []
+        for position in watched:  # `Counter.window` of each, inline
+            total = 0
+            counter = counters.get(keys[position])
+            if counter is not None:
+                floor = buckets[position] - spans[position]
+                for index, amount in counter.buckets.items():
+                    if index > floor:
+                        total += amount
+                if total > MAX_AMOUNT:
+                    total = MAX_AMOUNT
+            totals.append(total)
+        return tuple(totals)
 
     def read_now(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         self._drop_expired()

@@ -51,9 +51,9 @@ class Slot(NamedTuple):
 class CounterPlan:
     """Per counter, in charge order: its static parts (see the module docstring)."""
 
-    __slots__ = ("applied", "budgets", "caps", "cost_positions", "counters", "entities", "kinds", "measures",
-                 "ones", "owners", "periods", "prices", "rooms", "token_positions", "uses_tokens", "watched",
-                 "whole", "window")  # fmt: skip
+    __slots__ = ("_fills", "_ones", "applied", "budgets", "caps", "cost_positions", "counters", "entities",
+                 "kinds", "measures", "ones", "owners", "periods", "prices", "rooms", "token_positions",
+                 "uses_tokens", "watched", "whole", "window")  # fmt: skip
 
     def __init__(self, slots: Sequence[Slot], applied: Sequence[AppliedRule]) -> None:
         # Expiries are the periods' bucket ends (`Limiter._period_window`): fixed per bucket.
@@ -79,18 +79,34 @@ class CounterPlan:
         self.watched = tuple(i for i, s in enumerate(slots) if s.budget is not None and s.budget.alerting is not None)
         self.rooms = _rooms(slots)
         self.window: Window | None = None
+        # `holds` starts from 1 everywhere (a request's amount, every need but a token rate limit's)
+        # and fills in the rest: (cost positions, (position, cap) of token rate limits, budget tokens).
+        self._ones = [1] * len(slots)
+        self._fills = (
+            tuple(i for i, s in enumerate(slots) if s.measure == "cost"),
+            tuple((i, self.caps[i]) for i, s in enumerate(slots) if s.measure == "tokens"),
+            tuple(i for i, s in enumerate(slots) if s.measure == "budget-tokens"),
+        )
 
     def __len__(self) -> int:
         return len(self.kinds)
 
     def amounts(self, tokens: int, cost: int) -> list[int]:
         """What each counter holds for a request estimated at `tokens` (at least 1) and `cost`."""
+        return self.holds(tokens, cost)[0]
+
+    def holds(self, tokens: int, cost: int) -> tuple[list[int], list[int]]:
+        """`amounts(tokens, cost)` and their `needs`, built together."""
         bounded_tokens = bounded(tokens)
-        return [
-            1 if measure == "request" else cost if measure == "cost" else min(bounded_tokens, cap)
-            if measure == "tokens" else bounded_tokens
-            for measure, cap in zip(self.measures, self.caps, strict=True)
-        ]  # fmt: skip
+        costs, capped, budget_tokens = self._fills
+        amounts, needs = self._ones.copy(), self._ones.copy()
+        for position in costs:
+            amounts[position] = cost
+        for position, cap in capped:
+            amounts[position] = needs[position] = bounded_tokens if bounded_tokens < cap else cap
+        for position in budget_tokens:
+            amounts[position] = bounded_tokens
+        return amounts, needs
 
     def needs(self, amounts: Sequence[int]) -> list[int]:
         """The room each counter must have for `amounts`: all of it under a rate limit, 1 under a budget."""
@@ -115,13 +131,17 @@ class CounterPlan:
         return known
 
 
-def _rooms(slots: Sequence[Slot]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+Room = tuple[str, tuple[tuple[int, int], ...], bool]
+"""(headroom name, (position, limit) of each deciding counter it is the tightest of, a rate limit's)."""
+
+
+def _rooms(slots: Sequence[Slot]) -> tuple[Room, ...]:
     """Per headroom name, the deciding counters (a limit is checked) whose tightest one names it."""
-    rooms: dict[str, list[int]] = {}
+    rooms: dict[str, list[tuple[int, int]]] = {}
     for position, slot in enumerate(slots):
         if slot.limit is None:
             continue
         kind = slot.kind
         room = kind if kind == "cost" or isinstance(slot.owner, LimitRule) else "budget-tokens"
-        rooms.setdefault(room, []).append(position)
-    return tuple((name, tuple(positions)) for name, positions in rooms.items())
+        rooms.setdefault(room, []).append((position, slot.limit))
+    return tuple((name, tuple(limited), name in ("requests", "tokens")) for name, limited in rooms.items())

@@ -35,6 +35,7 @@ __all__ = [
     "LimitState",
     "Probe",
     "Settlement",
+    "SyncLimitState",
 ]
 
 
@@ -167,6 +168,22 @@ class Probe(NamedTuple):
     key: str
     bucket: int
     span: int
+
+
+class SyncLimitState(Protocol):
+    """A store that also answers without an await (the in-memory one): the limiter admits and
+    settles requests of a known shape at once, with nothing able to run in between."""
+
+    def hold_now(self, batch: Batch) -> list[int] | None:
+        """`reserve_now` when every counter has room: what each window held before; None, with
+        nothing changed, for anything else (then `reserve_now` answers)."""
+
+    def oldest_now(self, key: str, bucket: int, span: int) -> int | None:
+        """The oldest bucket of `bucket`'s window holding something (`Admission.oldest`)."""
+
+    def reserve_now(self, batch: Batch) -> Admission: ...
+
+    def adjust_now(self, settlement: Settlement) -> tuple[int, ...]: ...
 
 
 class LimitState(Protocol):

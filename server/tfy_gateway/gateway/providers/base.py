@@ -174,7 +174,9 @@ class UpstreamResponse:
     """A complete (non-streaming) upstream answer in OpenAI format.
 
     `body` is the parsed JSON body; binary endpoints (speech) leave it None and fill `content`.
-    `latency` is seconds from sending the request to having the whole body.
+    `latency` is seconds from sending the request to having the whole body. `raw`: the provider's
+    JSON text of `body` as it came, when `body` is exactly its parse (an answer passed through, not
+    translated), so that the client can be sent it without encoding `body` again.
     """
 
     status: int
@@ -184,6 +186,7 @@ class UpstreamResponse:
     latency: float
     content: bytes | None = None
     content_type: str = "application/json"
+    raw: bytes | None = None
 
 
 class UpstreamError(RemoteError):

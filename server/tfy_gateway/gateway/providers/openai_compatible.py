@@ -137,7 +137,8 @@ def to_response(target: UpstreamTarget, response: HttpResponse, latency: float) 
     if not content_type.endswith("json"):
         return UpstreamResponse(response.status, None, Usage(), response.headers, latency, response.body, content_type)
     parsed = json_object(target, response.body)
-    return UpstreamResponse(response.status, parsed, Usage.from_openai(parsed.get("usage")), response.headers, latency)
+    usage = Usage.from_openai(parsed.get("usage"))
+    return UpstreamResponse(response.status, parsed, usage, response.headers, latency, raw=response.body)
 
 
 def _has_output(choices: Any) -> bool:

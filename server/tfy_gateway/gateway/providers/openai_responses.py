@@ -69,7 +69,8 @@ def plan(target: UpstreamTarget, body: Mapping[str, Any], options: CallOptions) 
 
     def read(response: HttpResponse, latency: float) -> UpstreamResponse:
         parsed = json_object(target, response.body)
-        return UpstreamResponse(response.status, parsed, usage_from(parsed.get("usage")), response.headers, latency)
+        usage = usage_from(parsed.get("usage"))
+        return UpstreamResponse(response.status, parsed, usage, response.headers, latency, raw=response.body)
 
     return WirePlan(HttpRequest(url, headers, payload, timeouts=options.timeouts), read=read)
 

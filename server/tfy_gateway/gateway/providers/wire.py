@@ -15,7 +15,6 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 import orjson
-from yarl import URL
 
 from tfy_gateway.gateway.providers.base import (
     UpstreamConnectionError,
@@ -161,6 +160,8 @@ class WirePlan:
 
 def where(url: str) -> str:
     """host[:port] of `url`, the only part of it a message may show."""
+    from yarl import URL  # an error message's only need: loaded with the upstream client, not at start-up
+
     parsed = URL(url)
     return f"{parsed.host}:{parsed.port}" if parsed.port else str(parsed.host)
 

@@ -73,6 +73,11 @@ class CompiledRule:
     targets: tuple[CompiledTarget, ...]
     sticky: StickySpec | None = None
     virtual_model: bool = False
+    # Whether any target has a `metadata_match` (else every target is eligible for every request).
+    matches_metadata: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "matches_metadata", any(t.metadata_match for t in self.targets))
 
 
 class ModelRules(SubjectIndex["CompiledRule"]):

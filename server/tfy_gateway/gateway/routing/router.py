@@ -34,6 +34,8 @@ from tfy_gateway.gateway.routing.sticky import sticky_key
 from tfy_gateway.gateway.routing.strategies import Ranking, draw, rank
 from tfy_gateway.gateway.routing.types import Attempt, Outcome, PlanResult, RetryPolicy, RoutePlan, RouteRequest
 
+_HEALTHY: frozenset[int] = frozenset()
+
 
 class _Memo:
     """What the router remembers about one `CompiledRouting` (see `routing.memo`)."""
@@ -70,7 +72,7 @@ class Router:
 
     def match(
         self, routing: CompiledRouting, request: RouteRequest
-    ) -> tuple[CompiledRule, list[CompiledTarget]] | None:
+    ) -> tuple[CompiledRule, Sequence[CompiledTarget]] | None:
         """The rule routing `request` and its targets that pass `metadata_match`, or None.
 
         A virtual model's own routing config comes first; then the first gateway rule whose `when`
@@ -80,7 +82,7 @@ class Router:
 
     def _match(
         self, routing: CompiledRouting, memo: _Memo, request: RouteRequest
-    ) -> tuple[CompiledRule, list[CompiledTarget]] | None:
+    ) -> tuple[CompiledRule, Sequence[CompiledTarget]] | None:
         virtual = routing.virtual_models.get(request.model)
         if virtual is not None:
             return virtual, eligible_targets(virtual, request)
@@ -98,9 +100,8 @@ class Router:
 
     def _rank(self, memo: _Memo, rule: CompiledRule, eligible: Sequence[CompiledTarget], now: float) -> Ranking:
         health = self.health
-        unhealthy = frozenset(
-            t.index for t in eligible if health.unhealthy_until(t.target, t.sla_mark, now) is not None
-        )
+        marked = [t.index for t in eligible if health.unhealthy_until(t.target, t.sla_mark, now) is not None]
+        unhealthy = frozenset(marked) if marked else _HEALTHY
         if unhealthy or rule.strategy == LATENCY or len(eligible) != len(rule.targets):
             return rank(rule.strategy, eligible, unhealthy, self.latency_view(now), self.settings)
         # Weight/priority with every target eligible and healthy: the same ranking every time.
@@ -147,6 +148,8 @@ class Router:
                         self.backend.sticky_set(key, chosen.target, rule.sticky.ttl_s, now)
         if chosen is None:
             chosen = draw(ranking, rng)
+        if key is None:
+            return ranking.plan(rule, request.model, chosen)
         return RoutePlan(
             requested_model=request.model,
             rule_id=rule.rule_id,
@@ -209,5 +212,8 @@ class Router:
         return result
 
 
-def eligible_targets(rule: CompiledRule, request: RouteRequest) -> list[CompiledTarget]:
+def eligible_targets(rule: CompiledRule, request: RouteRequest) -> Sequence[CompiledTarget]:
+    """The targets whose `metadata_match` fits the request (all of them when none has one)."""
+    if not rule.matches_metadata:
+        return rule.targets
     return [t for t in rule.targets if not t.metadata_match or metadata_matches(t.metadata_match, request.metadata)]

@@ -12,10 +12,14 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from tfy_gateway.gateway.routing.compiled import LATENCY, PRIORITY, WEIGHT, CompiledTarget
+from tfy_gateway.gateway.routing.compiled import LATENCY, PRIORITY, WEIGHT, CompiledRule, CompiledTarget
 from tfy_gateway.gateway.routing.settings import RoutingSettings
 from tfy_gateway.gateway.routing.stats import LatencyView
-from tfy_gateway.gateway.routing.types import Attempt
+from tfy_gateway.gateway.routing.types import Attempt, RoutePlan
+
+MAX_PLANS = 1024
+"""Plans a ranking remembers (per requested model and choice) before it starts afresh: the models
+come from callers, so the memo is bounded."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,11 @@ class Ranking:
     order: tuple[CompiledTarget, ...]
     unhealthy: frozenset[int] = frozenset()
     _attempts: dict[int, tuple[Attempt, ...]] = field(default_factory=dict, compare=False, repr=False)
+    _plans: dict[tuple[str, int], RoutePlan] = field(default_factory=dict, compare=False, repr=False)
+    total: float = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total", sum(self.shares))
 
     def attempts(self, chosen: CompiledTarget) -> tuple[Attempt, ...]:
         """`chosen` first, then the other fallback candidates in order (memoised per choice)."""
@@ -32,6 +41,24 @@ class Ranking:
         if found is None:
             rest = (t.attempt for t in self.order if t is not chosen and t.fallback_candidate)
             found = self._attempts[chosen.index] = (chosen.attempt, *rest)
+        return found
+
+    def plan(self, rule: CompiledRule, model: str, chosen: CompiledTarget) -> RoutePlan:
+        """The plan of a request for `model` that `rule` routes to `chosen` first, without a sticky
+        session: the same immutable value for every such request, built once per ranking."""
+        key = (model, chosen.index)
+        found = self._plans.get(key)
+        if found is None:
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
+            found = self._plans[key] = RoutePlan(
+                requested_model=model,
+                rule_id=rule.rule_id,
+                config_name=rule.config_name,
+                strategy=rule.strategy,
+                attempts=self.attempts(chosen),
+                virtual_model=rule.virtual_model,
+            )
         return found
 
     def probabilities(self) -> dict[int, float]:
@@ -44,7 +71,7 @@ def draw(ranking: Ranking, rng: random.Random) -> CompiledTarget:
     pool = ranking.pool
     if len(pool) == 1:
         return pool[0]
-    point = rng.random() * sum(ranking.shares)
+    point = rng.random() * ranking.total
     for target, share in zip(pool, ranking.shares, strict=True):
         point -= share
         if point < 0:
