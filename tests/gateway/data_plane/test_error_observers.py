@@ -22,7 +22,9 @@ from tfy_gateway.gateway.data_plane.response_headers import applied_configuratio
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.limits import Refusal
 from tfy_gateway.gateway.metrics import GatewayMetrics
-from tfy_gateway.gateway.request_logs import LogRecord
+from tfy_gateway.gateway.request_logs import row_to_dict
+from tfy_gateway.gateway.request_logs.record import Row
+from tfy_gateway.gateway.tallies import ShapeCache
 
 
 class TooManyAtOnce(DataPlaneError):
@@ -35,13 +37,14 @@ class TooManyAtOnce(DataPlaneError):
 
 
 class Captured:
-    """Stands in for the log writer: keeps what is submitted."""
+    """Stands in for the log writer: keeps what is submitted, as the logs API reads it back."""
 
     def __init__(self) -> None:
-        self.records: list[LogRecord] = []
+        self.records: list[dict[str, Any]] = []
+        self.texts = ShapeCache()
 
-    def submit(self, item: LogRecord) -> None:
-        self.records.append(item)
+    def submit_row(self, row: Row) -> None:
+        self.records.append(row_to_dict(row))
 
 
 def failed(error: ApiError) -> RequestContext:
@@ -50,7 +53,7 @@ def failed(error: ApiError) -> RequestContext:
     return ctx
 
 
-def observed(ctx: RequestContext) -> tuple[dict[str, Any], dict[bytes, bytes], LogRecord]:
+def observed(ctx: RequestContext) -> tuple[dict[str, Any], dict[bytes, bytes], dict[str, Any]]:
     headers = dict(response_headers(ctx, content_type=None, timing=False))
     logs = Captured()
     record(ctx, GatewayMetrics(), logs)  # type: ignore[arg-type]
@@ -78,8 +81,8 @@ def test_a_new_kind_of_refusal_is_reported_without_observer_changes() -> None:
     assert headers[b"x-ratelimit-limit-requests"] == b"4"
     assert headers[b"x-ratelimit-remaining-requests"] == b"0"
     assert headers[b"x-ratelimit-reset-requests"] == b"2"
-    assert logged.limits == {"rate_limit": "per-user"}
-    assert (logged.status, logged.error_origin) == (429, "rate_limiting")
+    assert logged["limits"] == {"rate_limit": "per-user"}
+    assert (logged["status"], logged["error_origin"]) == (429, "rate_limiting")
 
 
 def test_the_limiters_own_refusal_reads_the_same_way() -> None:
@@ -87,7 +90,7 @@ def test_the_limiters_own_refusal_reads_the_same_way() -> None:
     assert applied["budgets"] == [{"config": "budgets", "rule_id": "daily"}]
     assert headers[b"x-ratelimit-limit-budget-tokens"] == b"1000"
     assert headers[b"x-ratelimit-remaining-budget-tokens"] == b"0"
-    assert logged.limits == {"budgets": ["daily"]}
+    assert logged["limits"] == {"budgets": ["daily"]}
 
 
 @pytest.mark.parametrize("error", [DataPlaneError(502, "unreachable", origin="gateway"), ApiError(400, "bad")])
@@ -95,4 +98,4 @@ def test_an_error_that_names_no_rule_adds_no_limit_report(error: ApiError) -> No
     applied, headers, logged = observed(failed(error))
     assert "rate_limit" not in applied and "budgets" not in applied
     assert not any(name.startswith(b"x-ratelimit-") for name in headers)
-    assert logged.limits == {}
+    assert logged["limits"] == {}

@@ -15,7 +15,7 @@ from tfy_gateway.gateway.data_plane.failures import DataPlaneError
 from tfy_gateway.gateway.data_plane.recording import record
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.providers import Usage
-from tfy_gateway.gateway.request_logs import LogRecord
+from tfy_gateway.gateway.request_logs.record import Row
 from tfy_gateway.gateway.routing import Attempt, Outcome, PlanResult
 from tfy_gateway.gateway.tallies import ShapeCache
 
@@ -23,7 +23,10 @@ SERVED = "fake/gpt-4o"
 
 
 class Dropped:
-    def submit(self, item: LogRecord) -> None:
+    def __init__(self) -> None:
+        self.texts = ShapeCache()
+
+    def submit_row(self, row: Row) -> None:
         pass
 
 

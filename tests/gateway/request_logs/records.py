@@ -14,13 +14,13 @@ def record(
 ) -> LogRecord:
     """Record `r<n>`: 10 prompt and 5 completion tokens on `acct/m`, metadata {"k": "v"} (unless given)."""
     extra.setdefault("metadata", {"k": "v"})
+    extra.setdefault("requested_model", "acct/m")
+    extra.setdefault("resolved_model", "acct/m")
     return LogRecord(
         id=f"r{n}",
         created_at=at,
         subject=subject,
         endpoint="chat",
-        requested_model="acct/m",
-        resolved_model="acct/m",
         status=status,
         latency_ms=1.25,
         prompt_tokens=10,

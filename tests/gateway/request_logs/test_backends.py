@@ -65,6 +65,26 @@ def test_both_backends_store_and_answer_alike(backend: LogBackend) -> None:
     assert backend.query(LogFilter(), limit=10, offset=0)[1] == 1
 
 
+def test_a_batch_is_stored_exactly_and_an_id_once(backend: LogBackend) -> None:
+    text = 'tab\there, "quoted", back\\slash, new\nline, \\N, é 🙂'  # what COPY's text format escapes
+    rows = [
+        record(3, at=NOW + 3).to_row(),  # a plain row first: its shape is the last row's
+        record(1, at=NOW + 0.123456, error=text, error_origin="provider", status=502, ttft_ms=0.001).to_row(),
+        record(2, at=NOW + 2, request_body=text, response_body="", cost=1e-9, metadata={"k": text}).to_row(),
+        record(1, at=NOW + 1, cost=0.25).to_row(),  # the same id again in the batch: the last one is kept
+    ]
+    backend.insert(rows)
+    page, total = backend.query(LogFilter(), limit=10, offset=0)
+    assert total == 3
+    by_id = {item["id"]: item for item in page}
+    assert by_id["r1"]["created_at"] == NOW + 1 and by_id["r1"]["cost"] == 0.25 and by_id["r1"]["error"] is None
+    assert by_id["r2"]["request_body"] == text and by_id["r2"]["response_body"] == ""
+    assert by_id["r2"]["metadata"] == {"k": text} and by_id["r2"]["cost"] == 1e-9
+    backend.insert([rows[1]])
+    (first,) = backend.query(LogFilter(id="r1"), limit=1, offset=0)[0]
+    assert (first["error"], first["created_at"], first["ttft_ms"]) == (text, NOW + 0.123456, 0.001)
+
+
 async def test_the_writer_batches_into_either_backend(backend: LogBackend) -> None:
     writer = LogWriter(backend, batch_size=7, flush_interval=60)
     await writer.start()

@@ -8,7 +8,6 @@ Methods are synchronous and called from worker threads.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from tfy_gateway.gateway.errors import ApiError
+from tfy_gateway.gateway.request_logs.inserts import statements
 from tfy_gateway.gateway.request_logs.query import (
     SQLITE,
     Executes,
@@ -25,21 +25,7 @@ from tfy_gateway.gateway.request_logs.query import (
     usage_series,
     usage_summary,
 )
-from tfy_gateway.gateway.request_logs.record import COLUMNS
 from tfy_gateway.gateway.request_logs.schema import connect
-
-_ROW = f"({', '.join('?' for _ in COLUMNS)})"
-_UPSERT = " ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
-# The same statement for both engines: a record written twice (a retried batch) is replaced, not doubled.
-INSERT = f"INSERT INTO request_logs ({', '.join(COLUMNS)}) VALUES {_ROW}{_UPSERT}"
-ROWS_PER_STATEMENT = 128
-
-
-@functools.lru_cache(maxsize=8)
-def insert_rows(count: int) -> str:
-    """`INSERT` for `count` rows in one statement (SQLite; upserts row by row, as `INSERT` does)."""
-    return f"INSERT INTO request_logs ({', '.join(COLUMNS)}) VALUES {', '.join([_ROW] * count)}{_UPSERT}"
-
 
 T = TypeVar("T")
 
@@ -100,7 +86,7 @@ class SqliteLogs:
         return self._writer
 
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
-        """One transaction, up to `ROWS_PER_STATEMENT` rows per statement.
+        """One transaction, up to `ROWS_PER_STATEMENT` rows per statement (`inserts.statements`).
 
         Every SQLite step releases the GIL, and this runs in a worker thread beside a busy event loop:
         a statement per row meant a wait for the GIL per row, and under sustained load the writer fell
@@ -108,9 +94,8 @@ class SqliteLogs:
         """
         with self._lock, self._connection() as connection:
             connection.execute("BEGIN")
-            for start in range(0, len(rows), ROWS_PER_STATEMENT):
-                chunk = rows[start : start + ROWS_PER_STATEMENT]
-                connection.execute(insert_rows(len(chunk)), [value for row in chunk for value in row])
+            for statement, parameters in statements(rows):
+                connection.execute(statement, parameters)
 
     def delete_before(self, cutoff: float) -> int:
         with self._lock:

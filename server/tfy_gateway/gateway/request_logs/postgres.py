@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from tfy_gateway.gateway.request_logs.backend import DELETE_BEFORE, INSERT, LogsUnavailable
+from tfy_gateway.gateway.request_logs.backend import DELETE_BEFORE, LogsUnavailable
+from tfy_gateway.gateway.request_logs.inserts import UPSERT
 from tfy_gateway.gateway.request_logs.query import (
     POSTGRES,
     LogFilter,
@@ -23,6 +24,7 @@ from tfy_gateway.gateway.request_logs.query import (
     usage_series,
     usage_summary,
 )
+from tfy_gateway.gateway.request_logs.record import COLUMNS
 from tfy_gateway.gateway.secrets_masking import mask_url
 from tfy_gateway.gateway.store import StoreError
 from tfy_gateway.gateway.store.postgres import connect, sql
@@ -60,10 +62,21 @@ class _Connection:
             self._connection = connect(self._url)
         return self._connection
 
+    @property
+    def current(self) -> psycopg.Connection[Any] | None:
+        """The open connection, if any (never opens one)."""
+        return self._connection
+
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+_COLUMN_LIST = ", ".join(COLUMNS)
+_STAGING = "CREATE TEMP TABLE IF NOT EXISTS incoming_request_logs (LIKE request_logs) ON COMMIT DELETE ROWS"
+_COPY = f"COPY incoming_request_logs ({_COLUMN_LIST}) FROM STDIN"
+_MERGE = f"INSERT INTO request_logs ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM incoming_request_logs{UPSERT}"
 
 
 class PostgresLogs:
@@ -71,6 +84,8 @@ class PostgresLogs:
         self._url = url
         self._writer = _Connection(url)
         self._reader = _Connection(url)
+        # The writer connection whose session has the staging table (created by a committed batch).
+        self._staged: psycopg.Connection[Any] | None = None
 
     @property
     def location(self) -> str:
@@ -83,11 +98,22 @@ class PostgresLogs:
             self._writer.get().rollback()
 
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        """COPY into a session's staging table, then one upsert from it: `executemany` of a one-row
+        INSERT cost the writer ~16-23 us of CPU a row (against ~5) and the batch more time."""
+        unique = {row[0]: row for row in rows}  # the last row of an id: one statement upserts it once
+
         def write(connection: psycopg.Connection[Any]) -> None:
+            if connection is not self._staged:
+                connection.execute(_STAGING)
             with connection.cursor() as cursor:
-                cursor.executemany(sql(INSERT), rows)
+                with cursor.copy(_COPY) as copy:
+                    for row in unique.values():
+                        copy.write_row(row)
+                cursor.execute(_MERGE)
 
         self._run(self._writer, write)
+        with self._writer.lock:
+            self._staged = self._writer.current  # committed: the table stays for the session
 
     def delete_before(self, cutoff: float) -> int:
         return self._run(self._writer, lambda c: c.execute(sql(DELETE_BEFORE), (cutoff,)).rowcount)

@@ -17,6 +17,7 @@ import orjson
 
 from tfy_gateway.gateway.errors import RequestError
 from tfy_gateway.gateway.request_logs.record import COLUMNS, row_to_dict
+from tfy_gateway.gateway.request_logs.schema import RESOLVED_DIFFERS
 
 _RELATIVE = re.compile(r"^(\d{1,9}(?:\.\d{1,6})?)\s*(s|m|h|d|w)$", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -74,6 +75,7 @@ class Dialect:
     name: str
     object_rows: str
     array_rows: str
+    model_equals: str  # the requested or the resolved model is ? (two parameters)
     metadata_equals: str  # a record's metadata has key ? with value ? (two parameters, in that order)
     metadata_value: str | None  # the value of metadata key ? (one parameter); None: group through object_rows
     budget_rows: str  # the budget rule ids of a record's `limits`
@@ -88,6 +90,8 @@ SQLITE = Dialect(
     "sqlite",
     object_rows="json_each({column}) AS {alias}",
     array_rows="json_each({column}) AS {alias}",
+    # Said so the partial index of resolved models (schema.RESOLVED_DIFFERS) serves its half.
+    model_equals=f"(requested_model = ? OR (resolved_model = ? AND {RESOLVED_DIFFERS}))",
     metadata_equals="EXISTS (SELECT 1 FROM json_each(metadata) AS fm WHERE fm.key = ? AND fm.value = ?)",
     metadata_value=None,  # json_extract takes a path, and a key may hold any character
     budget_rows="json_each(limits, '$.budgets') AS {alias}",
@@ -98,6 +102,7 @@ POSTGRES = Dialect(
     "postgres",
     object_rows="jsonb_each_text(CAST({column} AS jsonb)) AS {alias}(key, value)",
     array_rows="jsonb_array_elements_text(CAST({column} AS jsonb)) AS {alias}(value)",
+    model_equals="(requested_model = ? OR resolved_model = ?)",
     metadata_equals="(CAST(metadata AS jsonb) ->> ?) = ?",  # one lookup, no set-returning function per row
     metadata_value="(CAST(metadata AS jsonb) ->> ?)",
     budget_rows="jsonb_array_elements_text(COALESCE(CAST(limits AS jsonb) -> 'budgets', '[]')) AS {alias}(value)",
@@ -134,7 +139,7 @@ class LogFilter:
             clauses.append("id = ?")
             params.append(self.id)
         if self.model:
-            clauses.append("(requested_model = ? OR resolved_model = ?)")
+            clauses.append(dialect.model_equals)
             params += [self.model, self.model]
         if self.subject:
             clauses.append("subject = ?")

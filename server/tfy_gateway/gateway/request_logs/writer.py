@@ -20,7 +20,8 @@ from pathlib import Path
 import anyio
 
 from tfy_gateway.gateway.request_logs.backend import LogBackend, LogsUnavailable, SqliteLogs
-from tfy_gateway.gateway.request_logs.record import LogRecord
+from tfy_gateway.gateway.request_logs.record import LogRecord, Row
+from tfy_gateway.gateway.tallies import ShapeCache
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class LogWriter:
         self.dropped = 0
         self.failed_batches = 0
         self._clock = clock
-        self._queue: deque[LogRecord] = deque()
+        self._queue: deque[Row] = deque()
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._writing: asyncio.Future[bool] | None = None
@@ -66,6 +67,9 @@ class LogWriter:
         self._open = False
         self._task: asyncio.Task[None] | None = None
         self._last_retention = 0.0
+        # JSON texts that rows of one configuration repeat (the limit rules of a request shape), for
+        # whoever builds the rows (`data_plane.recording`) to encode once.
+        self.texts = ShapeCache()
 
     @property
     def pending(self) -> int:
@@ -102,10 +106,16 @@ class LogWriter:
 
     def submit(self, record: LogRecord) -> None:
         """Queue one record; O(1), never blocks or raises."""
+        self.submit_row(record.to_row())
+
+    def submit_row(self, row: Row) -> None:
+        """Queue one record already in its stored form (`LogRecord.to_row`'s): the data plane builds
+        its rows so, once each, and a batch goes to its worker thread as it is queued (rows built
+        batch by batch on the event loop held it for a whole batch at a time)."""
         if len(self._queue) >= self.max_queue:
             self.dropped += 1
             return
-        self._queue.append(record)
+        self._queue.append(row)
         if len(self._queue) >= self.batch_size:
             self._wakeup.set()
 
@@ -131,10 +141,10 @@ class LogWriter:
                 if not await asyncio.shield(self._writing):
                     return
 
-    async def _write(self, batch: list[LogRecord]) -> bool:
+    async def _write(self, batch: list[Row]) -> bool:
         """Write one batch; False when the database is unreachable (the batch is queued again)."""
         try:
-            await anyio.to_thread.run_sync(self.backend.insert, [record.to_row() for record in batch])
+            await anyio.to_thread.run_sync(self.backend.insert, batch)
             self.written += len(batch)
         except LogsUnavailable as exc:
             self.failed_batches += 1
