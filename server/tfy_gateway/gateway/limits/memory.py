@@ -132,14 +132,7 @@ class MemoryLimitState:
         found = [counters.get(key) for key in keys]
         used: list[int] = []
         for counter, bucket, span, limit, need in zip(found, buckets, spans, group.limits, batch.needs, strict=True):
-            held = 0
-            if counter is not None:
-                floor = bucket - span
-                for index, amount in counter.buckets.items():
-                    if index > floor:
-                        held += amount
-                if held > MAX_AMOUNT:
-                    held = MAX_AMOUNT
+            held = counter.window(bucket, span) if counter is not None else 0
             if limit is not None and held + need > limit:
                 return None
             used.append(held)
@@ -218,19 +211,12 @@ class MemoryLimitState:
         if not watched:
             return ()
         spans = group.spans
-        totals = []
-        for position in watched:  # `Counter.window` of each, inline
-            total = 0
-            counter = counters.get(keys[position])
-            if counter is not None:
-                floor = buckets[position] - spans[position]
-                for index, amount in counter.buckets.items():
-                    if index > floor:
-                        total += amount
-                if total > MAX_AMOUNT:
-                    total = MAX_AMOUNT
-            totals.append(total)
-        return tuple(totals)
+        return tuple(
+            counter.window(buckets[position], spans[position])
+            if (counter := counters.get(keys[position])) is not None
+            else 0
+            for position in watched
+        )
 
     def read_now(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         self._drop_expired()
