@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 import anyio
 
@@ -148,18 +149,11 @@ class Router:
                         self.backend.sticky_set(key, chosen.target, rule.sticky.ttl_s, now)
         if chosen is None:
             chosen = draw(ranking, rng)
+        plan = ranking.plan(rule, request.model, chosen)
         if key is None:
-            return ranking.plan(rule, request.model, chosen)
-        return RoutePlan(
-            requested_model=request.model,
-            rule_id=rule.rule_id,
-            config_name=rule.config_name,
-            strategy=rule.strategy,
-            attempts=ranking.attempts(chosen),
-            virtual_model=rule.virtual_model,
-            sticky_key=key,
-            sticky_ttl_s=rule.sticky.ttl_s if key is not None and rule.sticky is not None else None,
-        )
+            return plan
+        # A sticky session's plan: the shared one with the session's key.
+        return replace(plan, sticky_key=key, sticky_ttl_s=rule.sticky.ttl_s if rule.sticky is not None else None)
 
     def _pinned(self, key: str, ranking: Ranking, now: float) -> CompiledTarget | None:
         """The pinned target if it is still a healthy member of the draw, else None (re-pick)."""

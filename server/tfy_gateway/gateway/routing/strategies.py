@@ -63,7 +63,7 @@ class Ranking:
 
     def probabilities(self) -> dict[int, float]:
         """Chance of each pool member (by target index) to be drawn first."""
-        total = sum(self.shares)
+        total = self.total
         return {t.index: share / total for t, share in zip(self.pool, self.shares, strict=True)}
 
 
