@@ -177,7 +177,7 @@ class SpanQueue:
                 return
 
     def _export(self, batch: list[QueuedSpan]) -> None:
-        kept = [span for span in batch if matching(span, self._filters)] if self._filters else batch
+        kept = [span for span in batch if _matches(span, self._filters)] if self._filters else batch
         self._counts.add("filtered", len(batch) - len(kept))
         if not kept:
             return
@@ -202,8 +202,7 @@ class SpanQueue:
             self._last_log, self._failures = now, 0
 
 
-def matching(span: QueuedSpan, filters: Filters) -> bool:
-    """Whether `span` passes the configuration's `when` filters."""
+def _matches(span: QueuedSpan, filters: Filters) -> bool:
     for key, values in filters:
         value = span.get(key)
         if not isinstance(value, str) or value not in values:

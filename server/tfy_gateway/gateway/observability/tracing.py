@@ -18,9 +18,7 @@ cancelled calls and request data leave `spans.RecordedSpan`s. What a collector r
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -34,7 +32,6 @@ from tfy_gateway.gateway.limits import Reservation
 from tfy_gateway.gateway.observability import genai as g
 from tfy_gateway.gateway.observability import span_shapes
 from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue
-from tfy_gateway.gateway.observability.loop_export import LoopSpanQueue
 from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
 from tfy_gateway.gateway.observability.span_records import (
     AnsweredSpan,
@@ -80,17 +77,9 @@ class TracePipeline:
 
     def __init__(self, spec: TracesSpec, counts: ExportCounts) -> None:
         self.spec = spec
+        sender = span_sender(spec.target, spec.batching.export_timeout_s)
         encoder = SpanEncoder(dict(spec.resource), INSTRUMENTATION)
-        self.queue: SpanQueue | LoopSpanQueue
-        if spec.target.protocol == "http/protobuf" and _in_a_loop() and os.environ.get("TFY_TRACE_EXPORT") != "thread":
-            self.queue = LoopSpanQueue(
-                spec.target, encoder, spec.batching, counts, filters=spec.filters, where=spec.target.shown
-            )
-        else:
-            sender = span_sender(spec.target, spec.batching.export_timeout_s)
-            self.queue = SpanQueue(
-                sender, encoder, spec.batching, counts, filters=spec.filters, where=spec.target.shown
-            )
+        self.queue = SpanQueue(sender, encoder, spec.batching, counts, filters=spec.filters, where=spec.target.shown)
         self.active = 0  # requests whose trace is not finished yet
         self.retired = False  # a newer spec took over: close when `active` reaches 0
         self.on_idle: Callable[[TracePipeline], None] | None = None  # called once retired and idle
@@ -149,14 +138,6 @@ class TracePipeline:
     def close(self) -> None:
         """Flush what is queued (bounded by the export timeout) and stop; blocking: run it in a thread."""
         self.queue.shutdown()
-
-
-def _in_a_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _error(
