@@ -362,9 +362,9 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
             if len(threads) > 1:
                 notes += "  (" + ", ".join(f"{thread} {spent:.1f}" for thread, spent in sorted(threads.items())) + ")"
             print(f"round {round_ + 1} {name:16} {result['cpu_us_per_request']:7.1f} µs CPU/req{notes}", flush=True)
-    shape = (
-        "replayed trace calls" if args.replay else f"own work, c={args.own_concurrency}" if args.own else f"concurrency {args.concurrency}"
-    )
+    shape = f"concurrency {args.concurrency}"
+    if args.own:
+        shape = "replayed trace calls" if args.replay else f"own work, c={args.own_concurrency}"
     print(f"\n{args.system}, {shape}, {args.requests} requests per run, median [min-max] of {args.rounds}")
     for name, values in figures.items():
         reference = "baseline off" if name.startswith("baseline") else "off"
