@@ -184,7 +184,7 @@ def share_of_core_bound(row: dict[str, Any]) -> float | None:
     costs = [row.get(f"{part}_us_per_request") for part in parts]
     if row.get("upstream_cpu_us_per_request") is None or not row.get("rps"):
         return None
-    per_request_us = sum(cost for cost in costs if cost is not None)
+    per_request_us = float(sum(cost for cost in costs if cost is not None))
     if per_request_us <= 0:
         return None
     bound = (os.cpu_count() or 1) * 1e6 / per_request_us
