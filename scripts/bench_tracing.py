@@ -24,6 +24,10 @@ to compare commits with. `--baseline-source DIR` adds off and on runs of another
 main's) to the same interleaved rounds, so a change is measured against its baseline under the same
 load.
 
+`--own --own-concurrency 32` drives the same own work 32 requests at a time (the loop's least and median
+batch are shown); `--only 'on,baseline on'` keeps the named runs only, for more rounds of the pair a change
+is about, and their difference is then printed per round.
+
 `--replay` is steadier still, for a change to tracing itself on a busy machine: one gateway-all request's
 trace calls are captured (what the pipeline hands to `Trace`: its reservation, attempt, answer, guardrail
 runs, the request), then replayed on the loop thread with the spans kept in memory (the least CPU per
