@@ -59,9 +59,10 @@ class GuardrailCall:
     transport: Transport
     timeout_s: float
     response: Mapping[str, Any] | None = None
-    # The texts of `body` (input) or `response` (output), extracted by the first guardrail that needs
-    # them and shared by the others that look at the same content (`replace` starts a new one).
-    texts_memo: list[list[str]] = field(default_factory=list, init=False, repr=False, compare=False)
+    # The texts of `body` (input) or `response` (output) and their digests, made by the first scanning
+    # guardrail that needs them and shared by the others that look at the same content (`replace`
+    # starts a new one).
+    texts_memo: list[list[tuple[str, bytes]]] = field(default_factory=list, init=False, repr=False, compare=False)
 
 
 def context_of(call: GuardrailCall) -> dict[str, Any]:
