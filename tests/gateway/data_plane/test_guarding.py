@@ -14,18 +14,11 @@ from tfy_gateway.gateway.providers import MemoryTransport
 from tfy_gateway.gateway.providers.transport import HttpResponse
 from tfy_gateway.manifests import parse_manifest
 
+PII = {"name": "pii", "type": "integration/guardrail-config/tfy-pii", "config": {"pii_categories": ["Email"]}}
 GROUP = {
     "name": "g",
     "type": "provider-account/guardrail-config-group",
-    "integrations": [
-        {
-            "name": "regex",
-            "type": "integration/guardrail-config/regex",
-            "operation": "validate",
-            "enforcing_strategy": "audit",
-            "config": {"preset_patterns": {"presets": ["email"]}},
-        }
-    ],
+    "integrations": [{**PII, "operation": "validate", "enforcing_strategy": "audit"}],
 }
 RULES = {
     "name": "rules",
@@ -34,7 +27,7 @@ RULES = {
         {
             "id": "all",
             "when": {},
-            "llm_input_guardrails": ["g/regex"],
+            "llm_input_guardrails": ["g/pii"],
             "llm_output_guardrails": [],
             "mcp_tool_pre_invoke_guardrails": [],
             "mcp_tool_post_invoke_guardrails": [],
