@@ -13,7 +13,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from tfy_gateway import __version__
 from tfy_gateway import cli as cli_package
@@ -57,16 +57,13 @@ def _command_module(given: Sequence[str]) -> str | None:
 
 
 @contextmanager
-def _command_imports(command: str | None, process_is_command: bool) -> Iterator[None]:
-    """How a process started as the command imports the command's modules: uncollected (below), and
-    with the code `dataclasses` generates for them kept from the command's last start (`_dataclass_code`).
-    A caller that passes `argv` (tests, embedders) imports as it always does."""
-    if not process_is_command:
-        yield
-        return
+def command_imports(command: str) -> Iterator[None]:
+    """How a process started as a command (console script, `python -m`, a `serve` worker) imports the
+    command's modules: uncollected (below), and with the code `dataclasses` generates for them kept
+    from the command's last start (`_dataclass_code`)."""
     from tfy_gateway.cli._dataclass_code import kept_dataclass_code  # not for `--version`
 
-    with _imports_uncollected(), kept_dataclass_code(command or "all"):
+    with _imports_uncollected(), kept_dataclass_code(command):
         yield
 
 
@@ -97,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tfy-gateway {__version__}")
         return EXIT_OK
     command = _command_module(given)
-    with _command_imports(command, process_is_command=argv is None):
+    # A caller that passes `argv` (tests, embedders) imports as it always does.
+    with command_imports(command or "all") if argv is None else nullcontext():
         parser = build_parser(only=command)
     args = parser.parse_args(given)
     handler = getattr(args, "handler", None)
