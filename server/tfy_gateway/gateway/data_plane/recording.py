@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from tfy_gateway.gateway.applied import budgets_of, rate_limit_of
+from tfy_gateway.gateway.data_plane.check_series import observe_checks
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.request_series import ClientKey, RequestSeries, SeriesLabels
 from tfy_gateway.gateway.identities import EVERYONE_TEAM
@@ -168,13 +169,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     series, tries_text = found
     series.observe(elapsed, request.provider_s, request.ttft_s, usage, cost, request.attempt_s)
     report = request.guardrails
-    if report is not None:
-        for check in report.checks:
-            metrics.child(metrics.guardrail_checks, check.guardrail, check.stage, check.result).inc()
-            if check.blocks:
-                metrics.child(metrics.guardrail_blocks, check.guardrail, check.stage).inc()
-            if check.result != "skipped":
-                metrics.child(metrics.guardrail_latency, check.guardrail).observe(check.latency_ms / 1000)
+    guardrails = "[]" if report is None else observe_checks(report.checks, metrics, metrics.checks, request.config)
     principal = request.principal
     plan = request.plan
     retries, fallbacks = request.retries_and_fallbacks()
@@ -215,7 +210,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             json_text([team for team in principal.teams if team != EVERYONE_TEAM], "[]")
             if principal
             else "[]",  # teams
-            json_text([check.to_dict() for check in report.checks], "[]") if report is not None else "[]",  # guardrails
+            guardrails,  # guardrails
         )
     )
     return elapsed
