@@ -75,6 +75,31 @@ def _limits_text(request: RequestContext, texts: ShapeCache) -> str:
     return text
 
 
+def _caller_texts(request: RequestContext, texts: ShapeCache) -> tuple[str, str, str]:
+    """The row's metadata, rule_ids and teams columns, encoded once per caller, metadata and routing
+    rule: the principal (from the identities snapshot) and the parsed metadata are shared by every
+    request that sends the same token and headers. The key holds their ids and the value the objects
+    themselves, so an id is never another object's while it is kept."""
+    principal = request.principal
+    metadata = request.options.metadata
+    plan = request.plan
+    rule_id = plan.rule_id if plan is not None else None
+    key = (_CALLER, id(principal), id(metadata), rule_id)
+    found: tuple[object, object, tuple[str, str, str]] | None = texts.get(request.config, key)
+    if found is not None and found[0] is principal and found[1] is metadata:
+        return found[2]
+    encoded = (
+        json_text(metadata if type(metadata) is dict else dict(metadata), "{}"),
+        json_text([rule_id], "[]") if rule_id else "[]",
+        json_text([team for team in principal.teams if team != EVERYONE_TEAM], "[]") if principal else "[]",
+    )
+    texts.put(key, (principal, metadata, encoded))
+    return encoded
+
+
+_CALLER = "caller"  # tags `_caller_texts`' keys in the writer's text cache (it keeps limit texts too)
+
+
 def record(
     request: RequestContext, metrics: GatewayMetrics, logs: LogWriter, telemetry: Telemetry | None = None
 ) -> None:
@@ -171,9 +196,8 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     report = request.guardrails
     guardrails = "[]" if report is None else observe_checks(report.checks, metrics, metrics.checks, request.config)
     principal = request.principal
-    plan = request.plan
     retries, fallbacks = request.retries_and_fallbacks()
-    metadata = request.options.metadata
+    metadata_text, rule_ids_text, teams_text = _caller_texts(request, logs.texts)
     ttft_s = request.ttft_s
     # The stored row itself (`LogRecord.to_row`'s columns, in order): built once, here, without the
     # record object in between.
@@ -197,8 +221,8 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             usage.cached_tokens if usage else 0,  # cached_tokens
             cost,  # cost
             int(request.stream),  # stream
-            json_text(metadata if type(metadata) is dict else dict(metadata), "{}"),  # metadata
-            json_text([plan.rule_id], "[]") if plan is not None and plan.rule_id else "[]",  # rule_ids
+            metadata_text,  # metadata
+            rule_ids_text,  # rule_ids
             retries,  # retries
             fallbacks,  # fallbacks
             tries_text,  # tries: (target, status) pairs, arrays in JSON
@@ -207,9 +231,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             int(request.usage_estimated),  # usage_estimated
             _limits_text(request, logs.texts),  # limits
             request.trace.trace_id if request.trace is not None else None,  # trace_id
-            json_text([team for team in principal.teams if team != EVERYONE_TEAM], "[]")
-            if principal
-            else "[]",  # teams
+            teams_text,  # teams
             guardrails,  # guardrails
         )
     )
