@@ -135,3 +135,20 @@ async def test_a_shapes_held_genai_series_count_what_each_observation_counts(dp:
     samples = genai_counts(held)
     assert samples == genai_counts(observed)
     assert any(line.startswith("gen_ai_client_token_usage_sum") and line.endswith(" 96.0") for line in samples)
+
+
+async def test_a_shape_labels_its_model_as_a_fresh_lookup_does(dp: DataPlane) -> None:
+    """A shape is keyed by the model as requested and whether it may be used; its label follows:
+    the same model refused its use is "-", a name the configuration does not know is "other"."""
+    config = dp.gateway.data_plane.config.current
+    metrics = GatewayMetrics()
+    for model, allowed in [(SERVED, True), (SERVED, False), ("nobody/knows", True), (SERVED, True)]:
+        ctx = request(config, "refused", model=model)
+        ctx.model_allowed = allowed
+        record(ctx, metrics, Dropped())  # type: ignore[arg-type]
+    counts = [line for line in rendered(metrics) if line.startswith("tfy_gateway_requests_total")]
+    assert counts == [
+        'tfy_gateway_requests_total{endpoint="chat",model="-",status="429"} 1.0',
+        'tfy_gateway_requests_total{endpoint="chat",model="fake/gpt-4o",status="429"} 2.0',
+        'tfy_gateway_requests_total{endpoint="chat",model="other",status="429"} 1.0',
+    ]

@@ -21,7 +21,7 @@ from tfy_gateway.gateway.observability.genai import error_type, operation, provi
 from tfy_gateway.gateway.observability.genai_metrics import GenAISink
 from tfy_gateway.gateway.observability.telemetry import Telemetry
 from tfy_gateway.gateway.request_logs import LogWriter
-from tfy_gateway.gateway.request_logs.record import json_text, stored_ms
+from tfy_gateway.gateway.request_logs.record import json_text
 from tfy_gateway.gateway.tallies import ShapeCache
 
 logger = logging.getLogger(__name__)
@@ -159,7 +159,6 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     elapsed = request.elapsed_s
     endpoint = request.endpoint.name
     status = request.status or 500
-    model_label = _model_label(request)
     served = request.served.target if request.served is not None else None
     usage = request.usage
     # A stream that failed midway, or an answer a guardrail withheld, still consumed tokens: priced too.
@@ -171,9 +170,12 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     # returned, e.g. the client left mid-call); the tries metric counts only the last of those then.
     calls = tuple(result.tries) if result is not None else tuple((target, status) for target in request.targets_tried)
     failed = status >= 400
+    # The model as requested (and whether it may be used) stands for its label: the label follows from
+    # them and the configuration, which the cache is kept for, and is worked out only for a new shape.
     shape = (
         endpoint,
-        model_label,
+        request.model,
+        request.model_allowed,
         status,
         (error.origin if error else "gateway") if failed else None,
         error_type(status, error) if failed else "",
@@ -196,7 +198,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     report = request.guardrails
     guardrails = "[]" if report is None else observe_checks(report.checks, metrics, metrics.checks, request.config)
     principal = request.principal
-    retries, fallbacks = request.retries_and_fallbacks()
+    retries, fallbacks = (result.retries, result.fallbacks) if result is not None else request.retries_and_fallbacks()
     metadata_text, rule_ids_text, teams_text = _caller_texts(request, logs.texts)
     ttft_s = request.ttft_s
     # The stored row itself (`LogRecord.to_row`'s columns, in order): built once, here, without the
@@ -213,9 +215,10 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             status,  # status
             error.message if error is not None else None,  # error
             error.origin if error is not None else None,  # error_origin
-            stored_ms(elapsed * 1000),  # latency_ms
-            stored_ms(ttft_s * 1000) if ttft_s is not None else None,  # ttft_ms
-            stored_ms(request.provider_s * 1000) if result is not None else None,  # provider_ms
+            # `stored_ms` of each duration in milliseconds, inline (the same operations in the same order).
+            round(elapsed * 1000 * 1000) / 1000,  # latency_ms
+            round(ttft_s * 1000 * 1000) / 1000 if ttft_s is not None else None,  # ttft_ms
+            round(request.provider_s * 1000 * 1000) / 1000 if result is not None else None,  # provider_ms
             usage.prompt_tokens if usage else 0,  # prompt_tokens
             usage.completion_tokens if usage else 0,  # completion_tokens
             usage.cached_tokens if usage else 0,  # cached_tokens
@@ -253,7 +256,8 @@ def _series(
     served = request.served.target if request.served is not None else None
     entry = catalog.get(served) if served is not None else None
     tries = tuple((_target_label(request, target), status) for target, status in labelled)
-    endpoint, model, status, origin, genai_error, _, overhead, usage, cost, ttft = shape[:10]
+    endpoint, _, _, status, origin, genai_error, _, overhead, usage, cost, ttft = shape[:11]
+    model = _model_label(request)
     provider = provider_name(entry.provider) if entry else None
     labels = SeriesLabels(
         endpoint,
