@@ -267,6 +267,35 @@ async def test_concurrent_calls_share_a_pipeline_and_survive_a_script_flush(redi
         await link.aclose()
 
 
+async def test_reservations_sharing_a_pipeline_decide_in_order_and_fail_alone(redis_server: RedisServer) -> None:
+    """Reservations and settlements sent together run as one call of the batch script: each sees the
+    amounts of those before it, and one whose counter cannot be read (not a hash) fails alone."""
+    link = RedisLink(redis_server.url, timeout_s=5.0)
+    prefix = "together-" + uuid.uuid4().hex
+    store = RedisLimitState(link, prefix=prefix)
+    client = redis_server.client()
+    try:
+        held = await store.reserve(Batch.of([charge("shared", 2, 10)]))
+        client.set(f"{prefix}:{{limits}}:broken", "not a hash")
+        trips = store._batcher.round_trips
+        answers = await asyncio.gather(
+            store.adjust(Settlement.of([Adjustment("shared", 100, 6, 1)]), ticket=held.ticket),
+            *(store.reserve(Batch.of([charge("shared", 3, 10)])) for _ in range(3)),
+            store.reserve(Batch.of([charge("broken", 1, 10)])),
+            store.reserve(Batch.of([charge("shared", 1, 10)])),
+            return_exceptions=True,
+        )
+        assert store._batcher.round_trips - trips == 1, "one pipeline"
+        settled, first, second, third, broken, last = answers
+        assert settled == (3,)
+        assert [(a.admitted, a.used) for a in (first, second, third)] == [(True, (3,)), (True, (6,)), (False, (9,))]  # type: ignore[union-attr]
+        assert isinstance(broken, Exception) and "WRONGTYPE" in str(broken)
+        assert (last.admitted, last.used) == (True, (9,))  # type: ignore[union-attr]
+        assert await window(store, "shared") == 10
+    finally:
+        await link.aclose()
+
+
 async def test_merge_adds_counts_kept_elsewhere(redis_server: RedisServer) -> None:
     link = RedisLink(redis_server.url, timeout_s=5.0)
     store = RedisLimitState(link, prefix="merge-" + uuid.uuid4().hex)

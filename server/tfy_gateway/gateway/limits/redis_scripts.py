@@ -1,5 +1,10 @@
 """The Lua scripts of `RedisLimitState`: each runs atomically inside Redis, one round trip per call.
 
+Reservations and settlements are operations of one script, `BATCH`: the batcher sends those that
+share a pipeline as one call of it, in order, and each counter is read once per call (HGETALL and
+the parsing of its buckets were most of a reservation's cost in Redis, and concurrent requests of one
+plan share their counters). Each operation gets its own reply, or its own error.
+
 A counter is a hash `bucket index -> amount` (the same buckets as `MemoryLimitState`), its key's
 expiry the latest `expires_at` charged (PEXPIREAT; none for an unbounded period). Amounts and bucket
 names are passed to Redis as the caller's strings, never through a Lua number: Lua formats numbers
@@ -8,11 +13,12 @@ a merge) is written with '%.0f', exact up to 2**53. Sums are Lua doubles, exact 
 budget in nano-USD), and every bucket and window total is kept within [0, MAX_AMOUNT] (`bounds`), so
 a reply never overflows Redis's int64 conversion.
 
-Per counter, a reserve runs two commands (HGETALL, HINCRBY) when its bucket is already held and its
-expiry is the bucket's (the limiter's), else three (HGETALL, HINCRBY or HSET, PEXPIREAT or PERSIST;
-HDELs when a new bucket pushes old ones out); a settlement two: HGETALL and HINCRBY for a counter
-whose window total it returns (a budget with alert thresholds), else HEXISTS and HINCRBY (the
-counter is not read); none for a delta of 0. A reservation adds one marker key, `#hold:<ticket>`
+Per counter, a reserve runs two commands (HGETALL, once per batch call, and HINCRBY) when its bucket
+is already held and its expiry is the bucket's (the limiter's), else three (HGETALL, HINCRBY or HSET,
+PEXPIREAT or PERSIST; HDELs when a new bucket pushes old ones out); a settlement two: HGETALL (unless
+read already) and HINCRBY for a counter whose window total it returns (a budget with alert
+thresholds) or that the call has read, else HEXISTS and HINCRBY (the counter is not read); none for a
+delta of 0. A reservation adds one marker key, `#hold:<ticket>`
 (one SET NX at reserve, one DEL at settle): it tells a script that ran after its caller gave up
 from one that never ran (`CANCEL`), and makes a settlement sent twice count once.
 """
@@ -89,9 +95,9 @@ local function add(key, c, bucket, raw)
 end
 """
 
-RESERVE = (
-    _LOAD
-    + """
+_RESERVE = """
+-- A reservation: its keys are KEYS[k + 1 .. k + nk], its arguments ARGV[a0 + 1 ..] (named below as
+-- if k and a0 were 0).
 -- KEYS: one counter per charge, then the reservation's hold marker when ARGV[1] is not ''.
 -- ARGV[1]: the marker's time to live in ms ('' = no marker). ARGV[2]: '1' when each counter's
 -- expiry is a function of its bucket (the limiter's: a bucket stops counting at a fixed time), so
@@ -101,23 +107,24 @@ RESERVE = (
 -- Returns {admitted, used[], refused[] (0-based), frees[] (false = none), oldest[] (false = empty)};
 -- admitted -1, holding nothing, when the marker is already there: its caller gave up and cancelled
 -- it before this script got to run.
-local n = #KEYS
+local function reserve(k, nk, a0)
+local n = nk
 local marker = nil
-if ARGV[1] ~= '' then
-  marker = KEYS[n]
+if ARGV[a0 + 1] ~= '' then
+  marker = KEYS[k + n]
   n = n - 1
-  if not redis.call('SET', marker, 'held', 'NX', 'PX', ARGV[1]) then return {-1, {}, {}, {}, {}} end
+  if not redis.call('SET', marker, 'held', 'NX', 'PX', ARGV[a0 + 1]) then return {-1, {}, {}, {}, {}} end
 end
-local fixed = ARGV[2] == '1'
+local fixed = ARGV[a0 + 2] == '1'
 local used, refused, frees, oldest = {}, {}, {}, {}
 local buckets, floors = {}, {}
 local admitted = 1
 for i = 1, n do
-  local a = 2 + (i - 1) * 5
+  local a = a0 + 2 + (i - 1) * 5
   local bucket = tonumber(ARGV[a + 1])
   local floor = bucket - tonumber(ARGV[a + 2])
   buckets[i], floors[i] = bucket, floor
-  local c = load(KEYS[i])
+  local c = load(KEYS[k + i])
   -- the window's total and its oldest bucket holding something, in one pass
   local held, found = 0, false
   for index, amount in pairs(c.amounts) do
@@ -130,7 +137,7 @@ for i = 1, n do
   used[i] = held
   oldest[i] = found
   if ARGV[a + 3] ~= '' then
-    local limit, need = tonumber(ARGV[a + 3]), tonumber(ARGV[2 + 6 * n + i])
+    local limit, need = tonumber(ARGV[a + 3]), tonumber(ARGV[a0 + 2 + 6 * n + i])
     if held + need > limit then
       refused[#refused + 1] = i - 1
       local free = false
@@ -164,13 +171,13 @@ local function first(c, floor)
 end
 local seen = {}
 for i = 1, n do
-  local key = KEYS[i]
+  local key = KEYS[k + i]
   local c = cache[key]
-  local raw = ARGV[2 + 5 * n + i]
+  local raw = ARGV[a0 + 2 + 5 * n + i]
   local given = tonumber(raw)
   local amount = clamp(given)
   if admitted == 1 and amount ~= 0 then
-    local a = 2 + (i - 1) * 5
+    local a = a0 + 2 + (i - 1) * 5
     local bucket, floor = buckets[i], floors[i]
     local existed = c.exists
     local current = c.amounts[bucket]
@@ -223,18 +230,14 @@ for i = 1, n do
 end
 if marker and admitted == 0 then redis.call('DEL', marker) end  -- refused: nothing held
 return {admitted, used, refused, frees, oldest}
+end
 """
-)
 
-ADJUST = (
-    _LOAD
-    + _DELTA
-    + """
--- Add a delta to a bucket still held without reading the counter (HEXISTS, HINCRBY): what a
+_ADJUST = """-- Add a delta to a bucket still held without reading the counter (HEXISTS, HINCRBY): what a
 -- settlement needs when nothing asks for the window's total. HINCRBY's reply tells what the bucket
 -- held before (reply - delta), so a value out of range is still replaced, never added to, as `add`
 -- does; a value HINCRBY cannot take (not an integer, past int64) is read and replaced whole; a huge
--- delta, or a counter this call has read already, takes `add`'s way.
+-- delta, or a counter this script has read already, takes `add`'s way.
 local function bump(key, bucket, name, raw)
   local delta = tonumber(raw)
   if cache[key] ~= nil or delta == nil or delta < -MAX or delta > MAX then
@@ -255,6 +258,7 @@ local function bump(key, bucket, name, raw)
     redis.call('HSET', key, name, digits(clamp(clamp(before) + delta)))
   end
 end
+-- A settlement, its keys and arguments at offsets k and a0 as a reservation's.
 -- KEYS: one counter per adjustment, then the reservation's hold marker when ARGV[1] is '1'.
 -- ARGV[1]: '1' with a marker, '' without. Then 3 per adjustment: bucket, span ('' = its total is not
 -- wanted: the counter is not read), delta.
@@ -263,16 +267,17 @@ end
 -- never a cancelled one's tombstone.)
 -- A bucket no longer held is left alone; a bucket stays within [0, MAX]. Returns the window totals
 -- of the adjustments with a span, in order.
-local n = #KEYS
+local function adjust(k, nk, a0)
+local n = nk
 local apply = true
-if ARGV[1] ~= '' then
-  apply = redis.call('DEL', KEYS[n]) == 1
+if ARGV[a0 + 1] ~= '' then
+  apply = redis.call('DEL', KEYS[k + n]) == 1
   n = n - 1
 end
 local totals = {}
 for i = 1, n do
-  local a = 1 + (i - 1) * 3
-  local key, name, span = KEYS[i], ARGV[a + 1], ARGV[a + 2]
+  local a = a0 + 1 + (i - 1) * 3
+  local key, name, span = KEYS[k + i], ARGV[a + 1], ARGV[a + 2]
   local bucket = tonumber(name)
   if span == '' then
     if apply then bump(key, bucket, name, ARGV[a + 3]) end
@@ -283,6 +288,33 @@ for i = 1, n do
   end
 end
 return totals
+end
+"""
+
+BATCH = (
+    _LOAD
+    + _DELTA
+    + _RESERVE
+    + _ADJUST
+    + """
+-- Reservations and settlements of concurrent requests, run in order in one call (what one pipeline
+-- carries): each counter is read once for all of them (`cache`, kept in step with every write).
+-- ARGV: per operation its kind ('r' a reservation, 'a' a settlement), its number of keys and of
+-- arguments, then its arguments; its keys follow the previous operation's in KEYS. Returns one reply
+-- per operation; an operation that fails is an error in its place (what ran before it stays done,
+-- as when a script fails alone), and the others run.
+local replies = {}
+local k, a, last = 0, 0, #ARGV
+while a < last do
+  local kind, nk, na = ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local ok, reply = pcall(kind == 'r' and reserve or adjust, k, nk, a + 3)
+  if not ok then
+    if type(reply) == 'table' and reply.err then reply = {err = reply.err} else reply = {err = tostring(reply)} end
+  end
+  replies[#replies + 1] = reply
+  k, a = k + nk, a + 3 + na
+end
+return replies
 """
 )
 

@@ -3,7 +3,8 @@
 Each call is one Lua script (`redis_scripts`), so a check-and-add over all of a request's charges is
 atomic across replicas and costs one round trip; nothing is read into Python and written back.
 Scripts run by EVALSHA, loaded again on NOSCRIPT, all by `redis_batch.ScriptBatcher` (pipelined with
-concurrent requests' calls on the link's own connection).
+concurrent requests' calls on the link's own connection; reservations and settlements as operations of
+one batch script).
 
 Key layout: `<prefix>:{limits}:<counter key>`, the counter key being the limiter's JSON
 (`limiter.counter_key`). Every counter carries the one hash tag `{limits}`, so on Redis Cluster all
@@ -83,8 +84,7 @@ class RedisLimitState:
         self.prefix = limits_prefix(prefix)
         self._markers = f"{prefix}:{{limits}}#hold:"
         client = link.client
-        self._reserve = client.register_script(redis_scripts.RESERVE)
-        self._adjust = client.register_script(redis_scripts.ADJUST)
+        self._batch = client.register_script(redis_scripts.BATCH)
         self._cancel = client.register_script(redis_scripts.CANCEL)
         self._read = client.register_script(redis_scripts.READ)
         self._merge = client.register_script(redis_scripts.MERGE)
@@ -113,7 +113,7 @@ class RedisLimitState:
             args = ["", fixed, *_static(counters, batch, dry=True), *(0 for _ in keys), *batch.needs]
         else:
             args = ["", fixed, *static, *batch.amounts, *batch.needs]
-        reply = await self._run("reserve", self._reserve, keys, args, on_lost=on_lost)
+        reply = await self._run("reserve", self._batch, keys, args, on_lost=on_lost, op="r")
         admitted, used, refused, frees, oldest = reply
         if admitted == -1:  # only seen by a caller that gave up meanwhile
             raise StateStoreDown("the reservation was cancelled before it ran")
@@ -152,7 +152,7 @@ class RedisLimitState:
         if ticket is not None:
             keys.append(self._marker(ticket))
         try:
-            totals = await self._run("adjust", self._adjust, keys, args)
+            totals = await self._run("adjust", self._batch, keys, args, op="a")
         except BaseException:
             if ticket is not None:  # perhaps not applied: again once Redis answers (it counts once)
                 self.reconciler.settle(ticket, settlement.adjustments())
@@ -188,7 +188,7 @@ class RedisLimitState:
             args += (adjustment.bucket, adjustment.span, adjustment.delta)
         if ticket is not None:
             keys.append(self._marker(ticket))
-        return tuple(await self._run("adjust", self._adjust, keys, args))
+        return tuple(await self._run("adjust", self._batch, keys, args, op="a"))
 
     async def _reconcile(self, unsettled: Unsettled) -> object:
         if unsettled.kind == "settle":
@@ -251,11 +251,12 @@ class RedisLimitState:
         args: list[str | int],
         *,
         on_lost: Callable[[], None] | None = None,
+        op: str | None = None,
     ) -> Any:
         # Every script over the batcher's connection, not only the per-request ones: it reconnects
         # after a Redis restart, where a pooled connection can fail once more (the merge of what was
         # counted during an outage is exactly the call made right after one).
-        reply = await self._batcher.call(operation, script, keys, args, on_lost=on_lost)
+        reply = await self._batcher.call(operation, script, keys, args, on_lost=on_lost, op=op)
         if self.reconciler.pending:  # Redis answers: what was given up on can be made right now
             self.reconciler.kick()
         return reply
