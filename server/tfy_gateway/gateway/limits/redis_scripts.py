@@ -30,7 +30,9 @@ from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT
 # Shared helpers: read a counter once per call into a Lua table (index -> amount, index -> field, and
 # whether the key exists: a hash with no field does not). The scripts keep that table in step with
 # what they write, so a counter is read once per call and never read back (each redis.call costs
-# Redis about half a microsecond more than the command itself).
+# Redis about half a microsecond more than the command itself). A bucket that exists is changed in
+# that table only (`put`) and written once, with its final value, by `flush` at the end of the call:
+# one HSET per counter however many operations of a batch added to it.
 _LOAD = (
     f"local MAX = {MAX_AMOUNT}\n"
     + """
@@ -74,24 +76,38 @@ local function window(c, floor)
   end
   return clamp(total)
 end
+-- `value` (within [0, MAX]) into bucket `bucket`, which the counter holds: written by `flush`
+local function put(c, bucket, value)
+  c.amounts[bucket] = value
+  if c.stray then c.stray[bucket] = nil end  -- a stray value is replaced whole
+  if not c.dirty then c.dirty = {} end
+  c.dirty[bucket] = true
+end
+-- every bucket `put` since the last flush, with all its digits: one HSET per counter
+local function flush()
+  for key, c in pairs(cache) do
+    if c.dirty then
+      local fields = {}
+      for bucket in pairs(c.dirty) do
+        fields[#fields + 1] = c.names[bucket]
+        fields[#fields + 1] = digits(c.amounts[bucket])
+      end
+      c.dirty = nil
+      if #fields > 0 then redis.call('HSET', key, unpack(fields)) end
+    end
+  end
+end
 """
 )
 
-# Add a delta (the caller's string) to a bucket still held, within [0, MAX]: HINCRBY with the caller's
-# digits when the result stays in range, else the clamped value written whole.
+# Add a delta (the caller's string) to a bucket still held, within [0, MAX] (written by `flush`).
+# Both are exact: integers below 2**53, and a sum past MAX clamps to MAX whatever its rounding.
 _DELTA = """
 local function add(key, c, bucket, raw)
   local delta = tonumber(raw) or 0
   local current = c.amounts[bucket]
   if delta == 0 or current == nil then return end
-  local wanted = current + delta
-  if wanted < 0 or wanted > MAX or (c.stray and c.stray[bucket]) then
-    c.amounts[bucket] = clamp(wanted)
-    if c.stray then c.stray[bucket] = nil end
-    redis.call('HSET', key, c.names[bucket], digits(c.amounts[bucket]))
-  else
-    c.amounts[bucket] = redis.call('HINCRBY', key, c.names[bucket], raw)
-  end
+  put(c, bucket, clamp(current + delta))
 end
 """
 
@@ -181,16 +197,8 @@ for i = 1, n do
     local bucket, floor = buckets[i], floors[i]
     local existed = c.exists
     local current = c.amounts[bucket]
-    local stray = c.stray and c.stray[bucket]
     if current ~= nil then
-      if amount == given and current + amount <= MAX and not stray then
-        c.amounts[bucket] = current + amount
-        redis.call('HINCRBY', key, c.names[bucket], raw)
-      else
-        c.amounts[bucket] = clamp(current + amount)
-        if stray then c.stray[bucket] = nil end
-        redis.call('HSET', key, c.names[bucket], digits(c.amounts[bucket]))
-      end
+      put(c, bucket, clamp(current + amount))
     else
       c.amounts[bucket] = amount
       c.names[bucket] = ARGV[a + 1]
@@ -203,6 +211,7 @@ for i = 1, n do
         redis.call('HDEL', key, c.names[index])
         c.amounts[index] = nil
         c.names[index] = nil
+        if c.dirty then c.dirty[index] = nil end
       end
     end
     c.exists = next(c.names) ~= nil
@@ -314,6 +323,7 @@ while a < last do
   replies[#replies + 1] = reply
   k, a = k + nk, a + 3 + na
 end
+flush()
 return replies
 """
 )
@@ -335,6 +345,7 @@ if state == 'held' then
     local a = 1 + (i - 1) * 3
     add(KEYS[i], load(KEYS[i]), tonumber(ARGV[a + 1]), ARGV[a + 3])
   end
+  flush()
   redis.call('DEL', marker)
   return 1
 end
