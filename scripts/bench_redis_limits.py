@@ -46,6 +46,7 @@ from tfy_gateway.gateway.limits import (
     LimitState,
     MemoryLimitState,
     compile_policies,
+    redis_batch,
 )
 from tfy_gateway.gateway.limits.failover import FailoverLimitState
 from tfy_gateway.gateway.limits.redis_state import RedisLimitState
@@ -123,8 +124,8 @@ async def per_admission(
     return wall / total * 1e6, cpu / total * 1e6, server_cpu / total * 1e6, commands / total
 
 
-Recorded = tuple[str, Any, list[str], list[str | int], Any]
-"""A script call: operation, script, keys, arguments, and its operation code in the batch script (or None)."""
+Recorded = tuple[str, Any, list[str], list[str | int], dict[str, Any]]
+"""A script call: operation, script, keys, arguments, and how it joins the batch script (op, shared)."""
 
 
 class Recorder:
@@ -135,7 +136,8 @@ class Recorder:
         self.calls: list[Recorded] = []
 
     async def call(self, operation: str, script: Any, keys: list[str], args: list[str | int], **options: Any) -> Any:
-        self.calls.append((operation, script, list(keys), list(args), options.get("op")))
+        joins = {name: options[name] for name in ("op", "shared") if options.get(name) is not None}
+        self.calls.append((operation, script, list(keys), list(args), joins))
         return await self.batcher.call(operation, script, keys, args, **options)
 
 
@@ -160,18 +162,21 @@ def script_costs(url: str, calls: list[Recorded], count: int, rounds: int, group
     try:
         for round_ in range(rounds):
             markers = [f"{{limits}}#bench-hold:{time.time_ns()}.{round_}.{i}" for i in range(count)]
-            for operation, script, keys, args, op in calls:
-                sha = client.script_load(script.script)
+            for operation, script, keys, args, joins in calls:
+                client.script_load(script.script)
                 pipe = client.pipeline(transaction=False)
-                size = group if op is not None else 1
+                size = group if joins else 1
                 for start in range(0, count, size):
-                    sent_keys: list[str] = []
-                    sent_args: list[str | int] = []
-                    for marker in markers[start : start + size]:
-                        sent = [*keys[:-1], marker] if keys and "#hold:" in keys[-1] else keys
-                        sent_keys += sent
-                        sent_args += [op, len(sent), len(args), *args] if op is not None else args
-                    pipe.evalsha(sha, len(sent_keys), *sent_keys, *sent_args)
+                    # what the batcher would send for `size` such calls in one pipeline
+                    replayed = [
+                        redis_batch._Call(  # a bench may look inside: it builds the batcher's commands
+                            operation, script, [*keys[:-1], marker] if keys and "#hold:" in keys[-1] else keys,
+                            args, joins.get("op"), joins.get("shared"), None, 0.0,  # type: ignore[arg-type]
+                        )
+                        for marker in markers[start : start + size]
+                    ]  # fmt: skip
+                    for command in redis_batch._commands(replayed):
+                        pipe.execute_command(*command.command)
                 before = usage.sample()[0]
                 pipe.execute()
                 cpu = (usage.sample()[0] - before) / count * 1e6

@@ -13,7 +13,9 @@ next pipeline loads the scripts named and carries those calls again.
 Reservations and settlements (`op` calls) that follow each other in a pipeline travel as one call of
 the batch script (`redis_scripts.BATCH`), which runs them in order and reads each counter once for
 all of them: in Redis, most of a reservation's cost was reading and parsing its counters, which
-concurrent requests of one plan share. Each still gets its own reply, or its own error.
+concurrent requests of one plan share. Each still gets its own reply, or its own error. An operation's
+`Shared` part (a reservation's counter keys and their arguments, the same for every request of a
+plan) is sent once per batch call: a later operation with the same part names where it is.
 
 Each caller waits at most the link's timeout from the moment it called, whether its call is still
 queued behind a pipeline in flight or in one (a frozen Redis once made a queued call wait for the
@@ -42,8 +44,17 @@ MAX_OPERATIONS = 32
 so a long pipeline's operations are cut into several calls."""
 
 
+class Shared(NamedTuple):
+    """Keys and arguments an operation shares with others (compared by identity): they go before its
+    own keys and arguments, once per batch call; a later operation sharing them sends, instead, their
+    offsets in KEYS and ARGV (op kind in upper case)."""
+
+    keys: list[str]
+    args: list[str | int]
+
+
 class _Call:
-    __slots__ = ("args", "deadline", "done", "keys", "op", "operation", "script", "sent")
+    __slots__ = ("args", "deadline", "done", "keys", "op", "operation", "script", "sent", "shared")
 
     def __init__(
         self,
@@ -52,6 +63,7 @@ class _Call:
         keys: list[str],
         args: list[str | int],
         op: str | None,
+        shared: Shared | None,
         done: asyncio.Future[Any],
         deadline: float,
     ) -> None:
@@ -60,6 +72,7 @@ class _Call:
         self.keys = keys
         self.args = args
         self.op = op  # an operation of the batch script (`script`), or None: a script call of its own
+        self.shared = shared
         self.done = done
         self.deadline = deadline  # on the loop's clock: when its caller gives up
         self.sent = False  # its command went out: the script may have run, whatever the caller saw
@@ -92,9 +105,19 @@ def _commands(batch: list[_Call]) -> list[_Command]:
         calls = batch[start:end]
         keys: list[str] = []
         args: list[str | int] = []
+        sent: dict[int, tuple[int, int]] = {}  # id(shared) -> its offsets in keys and args
         for each in calls:
+            op, shared = each.op, each.shared
+            if shared is None:
+                args += (op, len(each.keys), len(each.args))  # type: ignore[arg-type]  # op is set
+            elif (offsets := sent.get(id(shared))) is None:
+                sent[id(shared)] = (len(keys), len(args) + 3)
+                keys += shared.keys
+                args += (op, len(shared.keys) + len(each.keys), len(shared.args) + len(each.args))  # type: ignore[arg-type]
+                args += shared.args
+            else:
+                args += (op.upper(), len(each.keys), len(each.args) + 2, *offsets)  # type: ignore[union-attr]
             keys += each.keys
-            args += (each.op, len(each.keys), len(each.args))  # type: ignore[arg-type]  # op is set
             args += each.args
         commands.append(_Command(call.script, calls, ("EVALSHA", call.script.sha, len(keys), *keys, *args)))
         start = end
@@ -122,12 +145,15 @@ class ScriptBatcher:
         *,
         on_lost: Callable[[], None] | None = None,
         op: str | None = None,
+        shared: Shared | None = None,
     ) -> Any:
         """The script's reply, within the link's timeout; `StateStoreDown` otherwise. `on_lost`: called
         when the call ends without its reply after its command was sent. `op`: the call is that
-        operation of `script`, the batch script, merged with its neighbours in the pipeline."""
+        operation of `script`, the batch script, merged with its neighbours in the pipeline, its
+        `shared` keys and arguments (if any) before `keys` and `args`."""
         loop = asyncio.get_running_loop()
-        call = _Call(operation, script, keys, args, op, loop.create_future(), loop.time() + self.link.timeout_s)
+        deadline = loop.time() + self.link.timeout_s
+        call = _Call(operation, script, keys, args, op, shared, loop.create_future(), deadline)
         self._pending.append(call)
         if self._flushing is None or self._flushing.done():
             self._flushing = loop.create_task(self._flush())

@@ -125,35 +125,43 @@ end
 """
 
 _RESERVE = """
--- A reservation: its keys are KEYS[k + 1 .. k + nk], its arguments ARGV[a0 + 1 ..] (named below as
--- if k and a0 were 0).
--- KEYS: one counter per charge, then the reservation's hold marker when ARGV[1] is not ''.
--- ARGV[1]: the marker's time to live in ms ('' = no marker). ARGV[2]: '1' when each counter's
--- expiry is a function of its bucket (the limiter's: a bucket stops counting at a fixed time), so
--- a bucket already held needs no new expiry; '' for any expiries. Then 5 per counter: bucket, span,
--- limit ('' = none), enforce ('1'/'0'), expires_at in ms ('inf' = never): the same for every
--- request of a plan within one sub-bucket. Then the n amounts, then the n needs: the request's own.
+-- A reservation (kind 'r'): its nk keys from KEYS[k + 1], its na arguments from ARGV[a0 + 1].
+-- KEYS: one counter per charge (n), then the reservation's hold marker when it has a time to live.
+-- ARGV: 5 per counter: bucket, span, limit ('' = none), enforce ('1'/'0'), expires_at in ms ('inf' =
+-- never): the same for every request of a plan within one sub-bucket. Then the request's own: the
+-- marker's time to live in ms ('' = no marker); '1' when each counter's expiry is a function of its
+-- bucket (the limiter's: a bucket stops counting at a fixed time), so a bucket already held needs no
+-- new expiry, '' for any expiries; the n amounts; the n needs.
+-- Kind 'R': the counters' keys and their 5 arguments each are an earlier reservation's of the same
+-- call: its keys are the marker alone (if any), its arguments that reservation's offsets in KEYS and
+-- in ARGV, then its own.
 -- Returns {admitted, used[], refused[] (0-based), frees[] (false = none), oldest[] (false = empty)};
 -- admitted -1, holding nothing, when the marker is already there: its caller gave up and cancelled
 -- it before this script got to run.
-local function reserve(k, nk, a0)
-local n = nk
-local marker = nil
-if ARGV[a0 + 1] ~= '' then
-  marker = KEYS[k + n]
-  n = n - 1
-  if not redis.call('SET', marker, 'held', 'NX', 'PX', ARGV[a0 + 1]) then return {-1, {}, {}, {}, {}} end
+local function reserve(k, nk, a0, na, kind)
+local n, keys, static, own  -- the counters; where their keys, their arguments and the request's own are
+if kind == 'r' then
+  n = (na - 2) / 7
+  keys, static, own = k, a0, a0 + 5 * n
+else
+  n = (na - 4) / 2
+  keys, static, own = num(ARGV[a0 + 1]), num(ARGV[a0 + 2]), a0 + 2
 end
-local fixed = ARGV[a0 + 2] == '1'
+local marker = nil
+if ARGV[own + 1] ~= '' then
+  marker = KEYS[k + nk]
+  if not redis.call('SET', marker, 'held', 'NX', 'PX', ARGV[own + 1]) then return {-1, {}, {}, {}, {}} end
+end
+local fixed = ARGV[own + 2] == '1'
 local used, refused, frees, oldest = {}, {}, {}, {}
 local buckets, floors = {}, {}
 local admitted = 1
 for i = 1, n do
-  local a = a0 + 2 + (i - 1) * 5
+  local a = static + (i - 1) * 5
   local bucket = num(ARGV[a + 1])
   local floor = bucket - num(ARGV[a + 2])
   buckets[i], floors[i] = bucket, floor
-  local c = load(KEYS[k + i])
+  local c = load(KEYS[keys + i])
   -- the window's total and its oldest bucket holding something, in one pass
   local held, found = 0, false
   for index, amount in pairs(c.amounts) do
@@ -166,7 +174,7 @@ for i = 1, n do
   used[i] = held
   oldest[i] = found
   if ARGV[a + 3] ~= '' then
-    local limit, need = num(ARGV[a + 3]), num(ARGV[a0 + 2 + 6 * n + i])
+    local limit, need = num(ARGV[a + 3]), num(ARGV[own + 2 + n + i])
     if held + need > limit then
       refused[#refused + 1] = i - 1
       local free = false
@@ -200,13 +208,13 @@ local function first(c, floor)
 end
 local seen = {}
 for i = 1, n do
-  local key = KEYS[k + i]
+  local key = KEYS[keys + i]
   local c = cache[key]
-  local raw = ARGV[a0 + 2 + 5 * n + i]
+  local raw = ARGV[own + 2 + i]
   local given = num(raw)
   local amount = clamp(given)
   if admitted == 1 and amount ~= 0 then
-    local a = a0 + 2 + (i - 1) * 5
+    local a = static + (i - 1) * 5
     local bucket, floor = buckets[i], floors[i]
     local existed = c.exists
     local current = c.amounts[bucket]
@@ -321,15 +329,15 @@ BATCH = (
     + """
 -- Reservations and settlements of concurrent requests, run in order in one call (what one pipeline
 -- carries): each counter is read once for all of them (`cache`, kept in step with every write).
--- ARGV: per operation its kind ('r' a reservation, 'a' a settlement), its number of keys and of
--- arguments, then its arguments; its keys follow the previous operation's in KEYS. Returns one reply
+-- ARGV: per operation its kind ('r' or 'R' a reservation, 'a' a settlement), its number of keys and
+-- of arguments, then its arguments; its keys follow the previous operation's in KEYS. Returns one reply
 -- per operation; an operation that fails is an error in its place (what ran before it stays done,
 -- as when a script fails alone), and the others run.
 local replies = {}
 local k, a, last = 0, 0, #ARGV
 while a < last do
   local kind, nk, na = ARGV[a + 1], num(ARGV[a + 2]), num(ARGV[a + 3])
-  local ok, reply = pcall(kind == 'r' and reserve or adjust, k, nk, a + 3)
+  local ok, reply = pcall(kind == 'a' and adjust or reserve, k, nk, a + 3, na, kind)
   if not ok then
     if type(reply) == 'table' and reply.err then reply = {err = reply.err} else reply = {err = tostring(reply)} end
   end
