@@ -130,6 +130,8 @@ def measure(
     pids = procstat.tree(server.pid)
     cpu = procstat.cpu_seconds(pids)
     support = procstat.cpu_seconds(server.support_pids)
+    elsewhere = _paid_elsewhere(server)
+    paid = {key: procstat.cpu_seconds(pids) for key, pids in elsewhere.items()}
     busy, total = procstat.machine_cpu_seconds()
     row: dict[str, Any] = {"system": system, "concurrency": concurrency, "failure": None}
     with procstat.RssSampler(server.pid) as sampler:
@@ -142,6 +144,7 @@ def measure(
             return {**row, "failure": str(exc)[:500], "errors": {}, "requests": 0}
     cpu = procstat.cpu_seconds(procstat.tree(server.pid) or pids) - cpu
     support = procstat.cpu_seconds(server.support_pids) - support
+    paid = {key: procstat.cpu_seconds(pids) - paid[key] for key, pids in elsewhere.items()}
     busy_after, total_after = procstat.machine_cpu_seconds()
     busy, total = busy_after - busy, total_after - total
     per = max(run.ok, 1)
@@ -149,6 +152,9 @@ def measure(
     row["cpu_us_per_request"] = cpu / per * 1e6
     row["support_cpu_us_per_request"] = support / per * 1e6 if server.support_pids else None
     row["loadgen_cpu_us_per_request"] = run.loadgen_cpu_s / per * 1e6
+    for key in ("collector", "upstream"):
+        row[f"{key}_cpu_us_per_request"] = paid[key] / per * 1e6 if key in paid else None
+    row["share_of_core_bound"] = share_of_core_bound(row)
     # The whole machine over the run: how busy its cores were, and its CPU per request (with what the
     # run does not count: the upstream, a trace receiver, the kernel's threads, other processes).
     # (the two counts are sums of per-state floats: a saturated run can exceed 1 by rounding alone)
@@ -157,6 +163,32 @@ def measure(
     row["rss_peak_mb"] = sampler.peak
     row["rss_end_mb"] = sampler.samples[-1][1] if sampler.samples else 0.0
     return row
+
+
+def _paid_elsewhere(server: systems.Running) -> dict[str, list[int]]:
+    """Processes each request also costs CPU in, outside the server's tree and its state (redis-server):
+    the OTLP receiver its traces go to and the upstream it proxies to."""
+    out: dict[str, list[int]] = {}
+    if server.collector_pids:
+        out["collector"] = server.collector_pids
+    if server.upstream_pid is not None:
+        out["upstream"] = [server.upstream_pid]
+    return out
+
+
+def share_of_core_bound(row: dict[str, Any]) -> float | None:
+    """req/s as a share of what the machine's cores could serve if every request cost only what it is
+    measured to cost everywhere (server, redis-server, OTLP receiver, upstream, load generator): the bound
+    that N workers on an N-core machine are held to (references/performance.md). None when a part is unknown."""
+    parts = ("cpu", "support_cpu", "collector_cpu", "upstream_cpu", "loadgen_cpu")
+    costs = [row.get(f"{part}_us_per_request") for part in parts]
+    if row.get("upstream_cpu_us_per_request") is None or not row.get("rps"):
+        return None
+    per_request_us = float(sum(cost for cost in costs if cost is not None))
+    if per_request_us <= 0:
+        return None
+    bound = (os.cpu_count() or 1) * 1e6 / per_request_us
+    return float(row["rps"]) / bound
 
 
 def soak(server: systems.Running, rate: float, seconds: float) -> dict[str, Any]:
@@ -278,7 +310,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         upstream_port = free_port()
         upstream = stack.enter_context(systems.upstream(ctx, upstream_port, args.chunks, args.interval_ms))
-        ctx.upstream = f"http://127.0.0.1:{upstream_port}"
+        ctx.upstream, ctx.upstream_pid = f"http://127.0.0.1:{upstream_port}", upstream.pid
         servers, status = start_systems(args, ctx, stack, upstream)
         chat_rows, stream_rows = interleaved_rounds(args, servers)
         if args.profile in servers:

@@ -7,6 +7,7 @@ between rounds moves both sides of a ratio together.
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +16,8 @@ Spread = dict[str, Any]  # {"median", "min", "max", "rounds": [...]}
 
 CHAT_FIELDS = (
     "rps", "p50_ms", "p90_ms", "p99_ms", "cpu_us_per_request", "support_cpu_us_per_request", "rss_peak_mb",
-    "machine_busy", "machine_cpu_us_per_request",
+    "machine_busy", "machine_cpu_us_per_request", "collector_cpu_us_per_request", "upstream_cpu_us_per_request",
+    "share_of_core_bound",
 )  # fmt: skip
 STREAM_FIELDS = ("rps", "ttft_p50_ms", "p50_ms", "p99_ms", "cpu_us_per_request")
 # (name in JSON, reference system, per-round value from (system row, reference row), unit)
@@ -107,13 +109,24 @@ def _errors(entry: dict[str, Any]) -> str:
     return text + (f" ({len(entry['failures'])} runs failed)" if entry["failures"] else "")
 
 
-def _support(entry: dict[str, Any]) -> str:
-    """What the row's CPU figure leaves out: redis-server's share, and how busy the machine's cores were
-    (below 100% at a concurrency that should saturate them: time the system left the cores idle)."""
-    cpu, busy = entry.get("support_cpu_us_per_request"), entry.get("machine_busy")
-    parts = [f"+ redis-server {cpu['median']:.0f} µs/req"] if cpu and cpu["median"] is not None else []
+def _support(system: str, entry: dict[str, Any]) -> str:
+    """What the row's CPU figure leaves out: redis-server's and the OTLP receiver's shares, and how busy the
+    machine's cores were (below 100% at a concurrency that should saturate them: time the system left the
+    cores idle); for several workers, how close they came to the cores' bound."""
+    parts = []
+    for field, label in (
+        ("support_cpu_us_per_request", "redis-server"),
+        ("collector_cpu_us_per_request", "OTLP receiver"),
+    ):
+        cpu = entry.get(field)
+        if cpu and cpu["median"] is not None:
+            parts.append(f"+ {label} {cpu['median']:.0f} µs/req")
+    busy, share = entry.get("machine_busy"), entry.get("share_of_core_bound")
     if busy and busy["median"] is not None:
         parts.append(f"cores busy {busy['median'] * 100:.0f}%")
+    if system.startswith("gateway-workers") and share and share["median"] is not None:
+        low, high = share["min"] * 100, share["max"] * 100
+        parts.append(f"{share['median'] * 100:.1f}% [{low:.1f}-{high:.1f}] of the {os.cpu_count()}-core bound")
     return f"  ({'; '.join(parts)})" if parts else ""
 
 
@@ -139,7 +152,7 @@ def _print_chat(result: dict[str, Any]) -> None:
                 _fmt(entry["rss_peak_mb"]),
             )
             row = "".join(f" {cell:>{w}}" for cell, w in zip(cells, widths, strict=True))
-            print(f"{system:<{nw}} {level:>4}{row}  {_errors(entry)}{_support(entry)}")
+            print(f"{system:<{nw}} {level:>4}{row}  {_errors(entry)}{_support(system, entry)}")
 
 
 def _print_streams(result: dict[str, Any]) -> None:

@@ -55,6 +55,7 @@ class Context:
     litellm_venv: Path
     serve_help: str
     gateway_source: Path  # the `server/` directory whose tfy_gateway the gateways run
+    upstream_pid: int | None = None  # the raw upstream's process: each proxied request costs it CPU too
 
     @property
     def gateway_env(self) -> dict[str, str | None]:
@@ -71,6 +72,8 @@ class Running:
     notes: list[str] = field(default_factory=list)
     streams: bool = True  # measured in the stream rounds too (the upstream streams chat chunks only)
     otlp_url: str | None = None  # the OTLP receiver its traces go to (its /counts shows what arrived)
+    collector_pids: list[int] = field(default_factory=list)  # the OTLP receiver: paid per request, not state
+    upstream_pid: int | None = None  # the raw upstream it proxies to (None: it is the upstream)
 
 
 SERVERS = ("uvicorn", "granian", "aiohttp")
@@ -167,7 +170,7 @@ def floor(ctx: Context) -> Iterator[Running]:
     with running(command, f"{base}/health", ctx.workdir / "floor.log") as process:
         target = Target(f"{base}/v1/chat/completions", {"Authorization": "Bearer sk-bench"}, body("gpt-4o"))
         probe(target)
-        yield Running(process.pid, target)
+        yield Running(process.pid, target, upstream_pid=ctx.upstream_pid)
 
 
 @contextmanager
@@ -242,8 +245,10 @@ def gateway(
                 command += ["--server", server]
                 notes.append(f"served by {server}")
             otlp: str | None = None
+            collectors: list[int] = []
             if policies and stages and tracing:
-                otlp, _ = stack.enter_context(otlp_receiver(ctx, name))
+                otlp, otlp_pid = stack.enter_context(otlp_receiver(ctx, name))
+                collectors.append(otlp_pid)
                 command += ["--otel-endpoint", otlp, "--otel-sample-ratio", "1"]
                 notes.append("traces at 100% to a local OTLP receiver")
             port = free_port()
@@ -277,7 +282,17 @@ def gateway(
                 wait_until_workers_agree(base, workers)
             probe(target, times=max(1, workers) * 10)
             version = git_version(ctx.gateway_source)
-            yield Running(process.pid, target, version, support, notes, streams=not responses, otlp_url=otlp)
+            yield Running(
+                process.pid,
+                target,
+                version,
+                support,
+                notes,
+                streams=not responses,
+                otlp_url=otlp,
+                collector_pids=collectors,
+                upstream_pid=ctx.upstream_pid,
+            )
 
     return start
 
@@ -298,7 +313,7 @@ def litellm_proxy(ctx: Context) -> Iterator[Running]:
     with running(command, f"{base}/health/liveliness", log, env=litellm.ENVIRONMENT, timeout=300) as process:
         target = Target(f"{base}/v1/chat/completions", {"Authorization": f"Bearer {master_key}"}, body("gpt-4o"))
         probe(target, times=3)
-        yield Running(process.pid, target, version, notes=["1 worker, no database"])
+        yield Running(process.pid, target, version, notes=["1 worker, no database"], upstream_pid=ctx.upstream_pid)
 
 
 def starter(name: str, workers: int) -> Callable[[Context], AbstractContextManager[Running]]:

@@ -57,6 +57,11 @@ def test_tiny_run_writes_every_field(tmp_path: Path) -> None:
         assert row["failure"] is None and row["errors"] == {} and row["ok"] > 0
         assert row["cpu_us_per_request"] > 0 and row["rss_peak_mb"] > 0
     assert {row["system"] for row in data["chat_runs"]} == set(SYSTEMS)
+    for row in data["chat_runs"]:  # what a request also costs outside the server: the upstream, the OTLP receiver
+        proxied = row["system"] != "upstream"
+        assert (row["upstream_cpu_us_per_request"] is not None and row["upstream_cpu_us_per_request"] > 0) == proxied
+        assert (row["collector_cpu_us_per_request"] is not None) == (row["system"] == "gateway-all")
+        assert (row["share_of_core_bound"] is not None) == proxied
     for row in data["chat_runs"]:  # the whole machine over the run: it did at least the server's work
         assert 0 < row["machine_busy"] <= 1
         assert row["machine_cpu_us_per_request"] > 0.5 * row["cpu_us_per_request"]
