@@ -47,6 +47,7 @@ from tfy_gateway.gateway.limits import (
     MemoryLimitState,
     compile_policies,
     redis_batch,
+    redis_scripts,
 )
 from tfy_gateway.gateway.limits.failover import FailoverLimitState
 from tfy_gateway.gateway.limits.redis_state import RedisLimitState
@@ -159,6 +160,9 @@ def script_costs(url: str, calls: list[Recorded], count: int, rounds: int, group
     client = redis.Redis.from_url(url)
     usage = ServerUsage(url)
     best: dict[str, float] = {}
+    alone = {"r": client.register_script(redis_scripts.RESERVE), "a": client.register_script(redis_scripts.ADJUST)}
+    for script in alone.values():
+        client.script_load(script.script)
     try:
         for round_ in range(rounds):
             markers = [f"{{limits}}#bench-hold:{time.time_ns()}.{round_}.{i}" for i in range(count)]
@@ -175,7 +179,7 @@ def script_costs(url: str, calls: list[Recorded], count: int, rounds: int, group
                         )
                         for marker in markers[start : start + size]
                     ]  # fmt: skip
-                    for command in redis_batch._commands(replayed):
+                    for command in redis_batch._commands(replayed, alone):
                         pipe.execute_command(*command.command)
                 before = usage.sample()[0]
                 pipe.execute()

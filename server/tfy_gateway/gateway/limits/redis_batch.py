@@ -15,7 +15,9 @@ the batch script (`redis_scripts.BATCH`), which runs them in order and reads eac
 all of them: in Redis, most of a reservation's cost was reading and parsing its counters, which
 concurrent requests of one plan share. Each still gets its own reply, or its own error. An operation's
 `Shared` part (a reservation's counter keys and their arguments, the same for every request of a
-plan) is sent once per batch call: a later operation with the same part names where it is.
+plan) is sent once per batch call: a later operation with the same part names where it is. An
+operation alone in its pipeline goes as a call of its own script (`alone`), which runs it the same
+way without the batch's bookkeeping (at one operation a call, that cost more than it saved).
 
 Each caller waits at most the link's timeout from the moment it called, whether its call is still
 queued behind a pipeline in flight or in one (a frozen Redis once made a queued call wait for the
@@ -30,7 +32,7 @@ once Redis answers again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from redis.commands.core import AsyncScript
@@ -84,24 +86,34 @@ class _Command(NamedTuple):
     script: AsyncScript
     calls: list[_Call]
     command: tuple[Any, ...]  # EVALSHA sha numkeys keys... args...
+    batched: bool  # a call of the batch script: a reply per call
 
 
-def _commands(batch: list[_Call]) -> list[_Command]:
+def _commands(batch: list[_Call], alone: Mapping[str, AsyncScript]) -> list[_Command]:
     """The pipeline's commands: each run of consecutive operations of one batch script (at most
     `MAX_OPERATIONS`) as one call of it, per operation its kind, key count and argument count, then
-    its arguments; any other call as its own."""
+    its arguments; an operation alone as a call of its own script (`alone[op]`), any other call as
+    its own."""
     commands: list[_Command] = []
     start = 0
     while start < len(batch):
         call = batch[start]
-        if call.op is None:
-            command = ("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
-            commands.append(_Command(call.script, [call], command))
-            start += 1
-            continue
         end = start + 1
-        while end < len(batch) and end - start < MAX_OPERATIONS and _joins(batch[end], call):
-            end += 1
+        if call.op is not None:
+            while end < len(batch) and end - start < MAX_OPERATIONS and _joins(batch[end], call):
+                end += 1
+        if end == start + 1 and (call.op is None or call.op in alone):
+            script = call.script if call.op is None else alone[call.op]
+            shared = call.shared
+            command = (
+                ("EVALSHA", script.sha, len(call.keys), *call.keys, *call.args)
+                if shared is None
+                else ("EVALSHA", script.sha, len(shared.keys) + len(call.keys), *shared.keys, *call.keys,
+                      *shared.args, *call.args)
+            )  # fmt: skip
+            commands.append(_Command(script, [call], command, False))
+            start = end
+            continue
         calls = batch[start:end]
         keys: list[str] = []
         args: list[str | int] = []
@@ -119,7 +131,8 @@ def _commands(batch: list[_Call]) -> list[_Command]:
                 args += (op.upper(), len(each.keys), len(each.args) + 2, *offsets)  # type: ignore[union-attr]
             keys += each.keys
             args += each.args
-        commands.append(_Command(call.script, calls, ("EVALSHA", call.script.sha, len(keys), *keys, *args)))
+        command = ("EVALSHA", call.script.sha, len(keys), *keys, *args)
+        commands.append(_Command(call.script, calls, command, True))
         start = end
     return commands
 
@@ -130,8 +143,9 @@ def _joins(call: _Call, first: _Call) -> bool:
 
 
 class ScriptBatcher:
-    def __init__(self, link: RedisLink) -> None:
+    def __init__(self, link: RedisLink, alone: Mapping[str, AsyncScript] | None = None) -> None:
         self.link = link
+        self.alone = alone or {}  # per operation kind of the batch script, the script running one
         self._pending: list[_Call] = []
         self._flushing: asyncio.Task[None] | None = None
         self.round_trips = 0  # pipelines sent to Redis, for tests and debugging
@@ -205,7 +219,7 @@ class ScriptBatcher:
         channel = self.link.channel
         for call in batch:
             call.sent = True
-        commands = _commands(batch)
+        commands = _commands(batch, self.alone)
         replies = await channel.exchange([command.command for command in commands])
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:  # load the scripts named, then send those commands again: one more round trip
@@ -219,7 +233,7 @@ class ScriptBatcher:
                 replies[i] = reply
         answers: list[Any] = []
         for command, reply in zip(commands, replies, strict=True):
-            if command.calls[0].op is None:
+            if not command.batched:
                 answers.append(reply)
             elif isinstance(reply, Exception):  # the batch script failed as a whole
                 answers += [reply] * len(command.calls)

@@ -3,7 +3,8 @@
 Reservations and settlements are operations of one script, `BATCH`: the batcher sends those that
 share a pipeline as one call of it, in order, and each counter is read once per call (HGETALL and
 the parsing of its buckets were most of a reservation's cost in Redis, and concurrent requests of one
-plan share their counters). Each operation gets its own reply, or its own error.
+plan share their counters). Each operation gets its own reply, or its own error. One alone in its
+pipeline runs as `RESERVE` or `ADJUST`: the same Lua functions, writing at once.
 
 A counter is a hash `bucket index -> amount` (the same buckets as `MemoryLimitState`), its key's
 expiry the latest `expires_at` charged (PEXPIREAT; none for an unbounded period). Amounts and bucket
@@ -89,8 +90,14 @@ local function window(c, floor)
   end
   return clamp(total)
 end
--- `value` (within [0, MAX]) into bucket `bucket`, which the counter holds: written by `flush`
-local function put(c, bucket, value)
+"""
+)
+
+# `put(key, c, bucket, value)`: `value` (within [0, MAX]) into bucket `bucket`, which counter `key`
+# holds. In a batch call it is written by `flush`, once per counter at the end of the call; a script
+# running one operation writes it at once (the deferral costs more than it saves for one).
+_DEFERRED = """
+local function put(key, c, bucket, value)
   c.amounts[bucket] = value
   if c.stray then c.stray[bucket] = nil end  -- a stray value is replaced whole
   if not c.dirty then c.dirty = {} end
@@ -111,16 +118,23 @@ local function flush()
   end
 end
 """
-)
 
-# Add a delta (the caller's string) to a bucket still held, within [0, MAX] (written by `flush`).
+_IMMEDIATE = """
+local function put(key, c, bucket, value)
+  c.amounts[bucket] = value
+  if c.stray then c.stray[bucket] = nil end  -- a stray value is replaced whole
+  redis.call('HSET', key, c.names[bucket], digits(value))
+end
+"""
+
+# Add a delta (the caller's string) to a bucket still held, within [0, MAX] (`put`).
 # Both are exact: integers below 2**53, and a sum past MAX clamps to MAX whatever its rounding.
 _DELTA = """
 local function add(key, c, bucket, raw)
   local delta = num(raw) or 0
   local current = c.amounts[bucket]
   if delta == 0 or current == nil then return end
-  put(c, bucket, clamp(current + delta))
+  put(key, c, bucket, clamp(current + delta))
 end
 """
 
@@ -219,7 +233,7 @@ for i = 1, n do
     local existed = c.exists
     local current = c.amounts[bucket]
     if current ~= nil then
-      put(c, bucket, clamp(current + amount))
+      put(key, c, bucket, clamp(current + amount))
     else
       c.amounts[bucket] = amount
       c.names[bucket] = ARGV[a + 1]
@@ -323,6 +337,7 @@ end
 
 BATCH = (
     _LOAD
+    + _DEFERRED
     + _DELTA
     + _RESERVE
     + _ADJUST
@@ -349,8 +364,15 @@ return replies
 """
 )
 
+RESERVE = _LOAD + _IMMEDIATE + _RESERVE + "return reserve(0, #KEYS, 0, #ARGV, 'r')\n"
+"""A reservation alone in its pipeline (kind 'r'), as an operation of `BATCH` would run it."""
+
+ADJUST = _LOAD + _IMMEDIATE + _DELTA + _ADJUST + "return adjust(0, #KEYS, 0)\n"
+"""A settlement alone in its pipeline, as an operation of `BATCH` would run it."""
+
 CANCEL = (
     _LOAD
+    + _DEFERRED
     + _DELTA
     + """
 -- A reservation whose caller gave up after sending it (Redis did not answer in time). KEYS: its

@@ -85,10 +85,11 @@ class RedisLimitState:
         self._markers = f"{prefix}:{{limits}}#hold:"
         client = link.client
         self._batch = client.register_script(redis_scripts.BATCH)
+        alone = {"r": client.register_script(redis_scripts.RESERVE), "a": client.register_script(redis_scripts.ADJUST)}
         self._cancel = client.register_script(redis_scripts.CANCEL)
         self._read = client.register_script(redis_scripts.READ)
         self._merge = client.register_script(redis_scripts.MERGE)
-        self._batcher = ScriptBatcher(link)
+        self._batcher = ScriptBatcher(link, alone)
         # Tickets: unique across replicas and restarts (a random run id), cheap per request (a count).
         self._run_id = os.urandom(6).hex()
         self._tickets = itertools.count()
