@@ -47,7 +47,8 @@ sys.path.insert(0, str(HERE))
 
 from compare.processes import free_port, running  # noqa: E402
 
-SEEDED = "offline: fake provider at"  # the gateway's log line once the starter accounts are applied
+# logged once the starter accounts are applied (the fake provider's own start line comes earlier)
+SEEDED = "offline: every provider call goes to"
 SEED_FAILED = "offline: could not apply"
 CHUNK = 64 * 1024
 WARM_UP_PROBES = 50

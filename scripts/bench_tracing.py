@@ -24,6 +24,10 @@ to compare commits with. `--baseline-source DIR` adds off and on runs of another
 main's) to the same interleaved rounds, so a change is measured against its baseline under the same
 load.
 
+`--own --own-concurrency 32` drives the same own work 32 requests at a time (the loop's least and median
+batch are shown); `--only 'on,baseline on'` keeps the named runs only, for more rounds of the pair a change
+is about, and their difference is then printed per round.
+
 `--replay` is steadier still, for a change to tracing itself on a busy machine: one gateway-all request's
 trace calls are captured (what the pipeline hands to `Trace`: its reservation, attempt, answer, guardrail
 runs, the request), then replayed on the loop thread with the spans kept in memory (the least CPU per
@@ -103,6 +107,15 @@ def main() -> int:
         type=int,
         help="--own, --replay: send max_tokens, as bench_compare's body does (16): the call span's parameters",
     )
+    parser.add_argument(
+        "--own-concurrency",
+        type=int,
+        default=1,
+        help="--own: requests in flight at once (e.g. 32: the loop's work at c=32, its least and median batch)",
+    )
+    parser.add_argument(
+        "--only", help="comma-separated runs to keep (e.g. 'on,baseline on'): more rounds of the pair compared"
+    )
     parser.add_argument("--own-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.own_child:
@@ -154,18 +167,20 @@ async def own_work(spec: dict[str, Any], batch: int) -> dict[str, Any]:
     try:
         async with app.router.lifespan_context(app):
             telemetry = app.state.data_plane.telemetry
-            await bench_inprocess.drive(app, path, headers, body, 500, 1)
+            concurrency = spec.get("concurrency", 1)
+            await bench_inprocess.drive(app, path, headers, body, 500, concurrency)
             await asyncio.to_thread(telemetry.flush)
             before = bench_inprocess.thread_cpu().get(EXPORT_THREAD, 0.0)
             for _ in range(OWN_BATCHES):
                 started = time.thread_time()
-                await bench_inprocess.drive(app, path, headers, body, batch, 1)
+                await bench_inprocess.drive(app, path, headers, body, batch, concurrency)
                 spent.append((time.thread_time() - started) / batch * 1e6)
             await asyncio.to_thread(telemetry.flush)
             export = (bench_inprocess.thread_cpu().get(EXPORT_THREAD, 0.0) - before) / (OWN_BATCHES * batch) * 1e6
     finally:
         await replay.aclose()
-    return {"loop": min(spent), "export": export, "cpu_us_per_request": min(spent) + export}
+    least, median = min(spent), statistics.median(spent)
+    return {"loop": least, "loop_median": median, "export": export, "cpu_us_per_request": least + export}
 
 
 REPLAY_SPANS = 512
@@ -302,6 +317,7 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
     """The interleaved rounds of every run, then their medians."""
     base = prepare(args.system, scratch, upstream, Path(args.gateway_source))
     base["max_tokens"] = args.max_tokens
+    base["concurrency"] = args.own_concurrency
     on = {"otel_traces_endpoint": f"{collector}/v1/traces"}
     runs = {
         "off": (base, args.gateway_source),
@@ -312,8 +328,11 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
         (scratch / "baseline").mkdir()
         baseline = prepare(args.system, scratch / "baseline", upstream, Path(args.baseline_source))
         baseline["max_tokens"] = args.max_tokens
+        baseline["concurrency"] = args.own_concurrency
         runs["baseline off"] = (baseline, args.baseline_source)
         runs["baseline on"] = ({**baseline, "settings": on}, args.baseline_source)
+    if args.only:
+        runs = {name: run for name, run in runs.items() if name in args.only.split(",")}
     if args.replay:  # traced runs only, each spec marked for the replaying child
         runs = {name: ({**spec, "replay": True}, source) for name, (spec, source) in runs.items() if "on" in name}
         args.own = True
@@ -324,13 +343,16 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
             if args.own:
                 result = run_own(spec, args, source)
                 parts = ("trace calls", "encoding") if args.replay else ("loop", "export thread")
-                own = f"  ({parts[0]} {result['loop']:.1f}, {parts[1]} {result['export']:.1f})"
+                median = f", median batch {result['loop_median']:.1f}" if "loop_median" in result else ""
+                own = f"  ({parts[0]} {result['loop']:.1f}{median}, {parts[1]} {result['export']:.1f})"
                 print(
                     f"round {round_ + 1} {name:16} {result['cpu_us_per_request']:7.1f} µs own CPU/req{own}", flush=True
                 )
                 figures[name].append(result["cpu_us_per_request"])
                 continue
-            result = bench_inprocess.run_child(spec, argparse.Namespace(**{**vars(args), "gateway_source": source}))
+            # bench_inprocess's whole-request run: not its --own or --transport modes
+            child_args = {**vars(args), "gateway_source": source, "own": False, "transport": False, "batches": 1}
+            result = bench_inprocess.run_child(spec, argparse.Namespace(**child_args))
             exports, size = (after - first for after, first in zip(received(collector), before, strict=True))
             figures[name].append(result["cpu_us_per_request"])
             notes = ""
@@ -344,9 +366,9 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
             if len(threads) > 1:
                 notes += "  (" + ", ".join(f"{thread} {spent:.1f}" for thread, spent in sorted(threads.items())) + ")"
             print(f"round {round_ + 1} {name:16} {result['cpu_us_per_request']:7.1f} µs CPU/req{notes}", flush=True)
-    shape = (
-        "replayed trace calls" if args.replay else "own work, c=1" if args.own else f"concurrency {args.concurrency}"
-    )
+    shape = f"concurrency {args.concurrency}"
+    if args.own:
+        shape = "replayed trace calls" if args.replay else f"own work, c={args.own_concurrency}"
     print(f"\n{args.system}, {shape}, {args.requests} requests per run, median [min-max] of {args.rounds}")
     for name, values in figures.items():
         reference = "baseline off" if name.startswith("baseline") else "off"
@@ -356,6 +378,10 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
         median = statistics.median(values)
         extra = f"  {median - off:+.1f} µs ({median / off - 1:+.0%}) vs {reference}" if name != reference else ""
         print(f"{name:16} {median:7.1f} [{min(values):.1f}-{max(values):.1f}] µs CPU/req{extra}")
+    if "on" in figures and "baseline on" in figures:  # paired within each round: steadier than the medians
+        deltas = [mine - theirs for mine, theirs in zip(figures["on"], figures["baseline on"], strict=True)]
+        shown = ", ".join(f"{delta:+.1f}" for delta in deltas)
+        print(f"on - baseline on, per round: {shown}; median {statistics.median(deltas):+.1f} µs")
     print(json.dumps({name: values for name, values in figures.items()}))
 
 

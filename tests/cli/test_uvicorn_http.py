@@ -17,9 +17,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
+from uvicorn.protocols.http.httptools_impl import HEADER_VALUE_RE
 from uvicorn.server import ServerState
 
-from tfy_gateway.cli.uvicorn_cycle import header_name
+from tfy_gateway.cli.uvicorn_cycle import INVALID_VALUE_BYTES, header_name
 from tfy_gateway.cli.uvicorn_http import ServeHttpToolsProtocol
 
 App = Callable[[Any, Any, Any], Awaitable[None]]
@@ -422,3 +423,8 @@ async def test_real_exchanges_complete() -> None:
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 30)
+
+
+def test_the_value_check_refuses_exactly_the_bytes_uvicorn_refuses() -> None:
+    refused = {byte for byte in range(256) if HEADER_VALUE_RE.search(bytes([byte]))}
+    assert set(INVALID_VALUE_BYTES) == refused

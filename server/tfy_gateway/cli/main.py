@@ -13,7 +13,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from tfy_gateway import __version__
 from tfy_gateway import cli as cli_package
@@ -57,15 +57,25 @@ def _command_module(given: Sequence[str]) -> str | None:
 
 
 @contextmanager
-def _imports_uncollected(process_is_command: bool) -> Iterator[None]:
+def command_imports(command: str) -> Iterator[None]:
+    """How a process started as a command (console script, `python -m`, a `serve` worker) imports the
+    command's modules: uncollected (below), and with the code `dataclasses` generates for them kept
+    from the command's last start (`_dataclass_code`)."""
+    from tfy_gateway.cli._dataclass_code import kept_dataclass_code  # not for `--version`
+
+    with _imports_uncollected(), kept_dataclass_code(command):
+        yield
+
+
+@contextmanager
+def _imports_uncollected() -> Iterator[None]:
     """Keep the cyclic collector out of the command's imports when this process is the command.
 
     Importing `serve`'s modules creates ~55,000 long-lived objects (classes, functions, module dicts);
     the collector walked them about 150 times before the first request, ~10% of start-up CPU, and
     found nothing to free. Paused while they load, then frozen (`gc.freeze`): later collections
-    skip them. Only for a process started as the command (console script, `python -m`): a caller
-    that passes `argv` (tests, embedders) keeps its collector as it is."""
-    if not process_is_command or not gc.isenabled():
+    skip them."""
+    if not gc.isenabled():
         yield
         return
     gc.disable()
@@ -83,8 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # SDK and pydantic (about half a second), none of which a version check needs.
         print(f"tfy-gateway {__version__}")
         return EXIT_OK
-    with _imports_uncollected(process_is_command=argv is None):
-        parser = build_parser(only=_command_module(given))
+    command = _command_module(given)
+    # A caller that passes `argv` (tests, embedders) imports as it always does.
+    with command_imports(command or "all") if argv is None else nullcontext():
+        parser = build_parser(only=command)
     args = parser.parse_args(given)
     handler = getattr(args, "handler", None)
     if handler is None:

@@ -5,7 +5,7 @@ or `--workers N`, graceful shutdown on SIGINT/SIGTERM, `--offline`). granian (a 
 and aiohttp's own server (through the aiohttp-asgi adapter) are there to measure against it
 (scripts/bench_compare.py `gateway-all@granian`); neither is a dependency: each is imported only
 when chosen, and its absence is reported as a start-up error. Both build the app in the serving
-process from the settings in the environment (`app_from_environment`), like uvicorn's workers.
+process from the settings in the environment (`APP_FACTORY`), like uvicorn's workers.
 
 Why uvicorn stays the default (issue 27, references/performance.md): granian 2.8 cost about the
 same server CPU per request (gateway-bare +32% at c=1, -5% at c=32; gateway-all -13% / +3%, in
@@ -25,7 +25,7 @@ from tfy_gateway.gateway.settings import GatewaySettings
 
 DEFAULT = "uvicorn"
 NAMES = ("uvicorn", "granian", "aiohttp")
-APP_FACTORY = "tfy_gateway.gateway.app:app_from_environment"
+APP_FACTORY = "tfy_gateway.cli._worker_app:app"
 INSTALL = {"granian": "granian", "aiohttp": "aiohttp-asgi"}
 
 
@@ -82,10 +82,10 @@ def _run_aiohttp(settings: GatewaySettings, workers: int, options: dict[str, Any
         from aiohttp_asgi import ASGIResource
     except ImportError as exc:
         raise ServerUnavailable(f"--server aiohttp needs the aiohttp-asgi package ({exc})") from None
-    from tfy_gateway.gateway.app import app_from_environment
+    from tfy_gateway.cli._worker_app import app
 
     application = web.Application()
-    resource = ASGIResource(app_from_environment(), root_path="/")
+    resource = ASGIResource(app(), root_path="/")
     application.router.register_resource(resource)
     resource.lifespan_mount(application)
     web.run_app(

@@ -29,7 +29,6 @@ from typing import Any
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import (
     HEADER_RE,
-    HEADER_VALUE_RE,
     STATUS_LINE,
     RequestResponseCycle,
 )
@@ -40,6 +39,10 @@ FRAMING = frozenset((b"content-length", b"transfer-encoding", b"connection"))
 """The response headers that change how the body is framed or the connection kept."""
 KNOWN_NAMES = 256
 """How many valid header names a connection remembers (the data plane sends a few dozen at most)."""
+INVALID_VALUE_BYTES = bytes(range(0x00, 0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
+"""The bytes uvicorn's HEADER_VALUE_RE refuses in a header value (controls but tab, and DEL). Deleting
+them with `bytes.translate` and comparing lengths gives its answer at ~1 ns a byte instead of the
+regular expression's ~5: a gateway-all head carries ~700 bytes of values (36k of 1.09M instructions)."""
 SEPARATOR = b": "
 END = b"\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
@@ -223,7 +226,8 @@ class ServeCycle(RequestResponseCycle):
                     self.keep_alive = False
                     has_connection_close = True
             content += (name, SEPARATOR, value, END)
-        if HEADER_VALUE_RE.search(b"\t".join(content[3::4])):  # every value at once: \t is valid in one
+        values = b"\t".join(content[3::4])  # every value at once: \t is valid in one
+        if len(values.translate(None, INVALID_VALUE_BYTES)) != len(values):
             raise RuntimeError("Invalid HTTP header value.")
         if not self.keep_alive and not has_connection_close:
             content.append(b"connection: close\r\n")

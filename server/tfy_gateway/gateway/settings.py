@@ -103,7 +103,7 @@ class GatewaySettings(BaseModel):
         False, description="log prompt and completion bodies of every request (else only with x-tfy-logging-config)"
     )
     log_retention_days: float = Field(30.0, ge=0, description="request logs older than this are deleted; 0 = keep all")
-    log_batch_size: int = Field(512, ge=1, description="request-log records written per transaction, at most")
+    log_batch_size: int = Field(4096, ge=1, description="request-log records written per transaction, at most")
     log_flush_interval_s: float = Field(0.25, gt=0, description="longest wait before queued request logs are written")
     # --- batches --------------------------------------------------------------------------------
     batch_concurrency: int = Field(

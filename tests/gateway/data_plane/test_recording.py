@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.gateway.data_plane.conftest import DataPlane
+from tests.gateway.data_plane.test_request_series import KINDS, SERVED, Dropped, request
 from tfy_gateway.gateway.applied import AppliedRule
 from tfy_gateway.gateway.config import EMPTY_CONFIG
 from tfy_gateway.gateway.data_plane.context import RequestContext
@@ -53,3 +55,30 @@ def test_each_row_names_its_own_requests_limit_rules() -> None:
     plain = {"rate_limit": "rpm", "budgets": ["daily"]}
     audited = {**plain, "would_have_blocked": [{"kind": "budget", "config": "audit-budgets", "rule_id": "monthly"}]}
     assert [row["limits"] for row in logs.rows] == [plain, audited, plain, {"budgets": ["daily"]}, {}, audited]
+
+
+class Tries(Dropped):
+    """Keeps each row's `tries`, as the logs API reads it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries: list[Any] = []
+
+    def submit_row(self, row: Row) -> None:
+        self.tries.append(row_to_dict(row)["tries"])
+
+
+async def test_a_remembered_shape_logs_the_tries_a_fresh_lookup_logs(dp: DataPlane) -> None:
+    """The row's `tries` text is kept with its shape's series: every kind of request logs the calls
+    it made (only the last one when the router never returned), its shape met before or not."""
+    config = dp.gateway.data_plane.config.current
+    remembered, fresh = GatewayMetrics(), GatewayMetrics()
+    remembered_rows, fresh_rows = Tries(), Tries()
+    for kind in KINDS * 2:
+        record(request(config, kind), remembered, remembered_rows)  # type: ignore[arg-type]
+        fresh.shapes = ShapeCache()  # forget every shape: each request encodes its tries anew
+        record(request(config, kind), fresh, fresh_rows)  # type: ignore[arg-type]
+    assert remembered_rows.tries == fresh_rows.tries
+    by_kind = dict(zip(KINDS, fresh_rows.tries, strict=False))
+    assert by_kind["refused"] == [] and by_kind["client-left"] == [[SERVED, 499]]
+    assert len(by_kind["retried"]) == 2 and by_kind["answered"] == [[SERVED, 200]]

@@ -9,7 +9,15 @@ from typing import Any
 
 from tfy_gateway.gateway.guardrails.integration import Caller, GuardrailCall, Spec
 from tfy_gateway.gateway.guardrails.pii import PiiScanner
-from tfy_gateway.gateway.guardrails.scanning import Finding, ScanMemo, Scanner, ScanningGuardrail, describe, texts_of
+from tfy_gateway.gateway.guardrails.scanning import (
+    Finding,
+    ScanMemo,
+    Scanner,
+    ScanningGuardrail,
+    describe,
+    digest_of,
+    texts_of,
+)
 from tfy_gateway.gateway.providers import MemoryTransport
 from tfy_gateway.gateway.providers.transport import HttpResponse
 
@@ -59,15 +67,15 @@ def test_the_memo_forgets_the_oldest_texts_past_its_size() -> None:
     scanner = CountingScanner()
     memo = ScanMemo(limit=2)
     for text in ("aaaa", "bbbb", "cccc"):  # a third text: "aaaa" is forgotten
-        memo.labels(scanner, text)
-    memo.labels(scanner, "cccc")
-    memo.labels(scanner, "aaaa")
+        memo.labels(scanner, text, digest_of(text))
+    memo.labels(scanner, "cccc", digest_of("cccc"))
+    memo.labels(scanner, "aaaa", digest_of("aaaa"))
     assert scanner.scanned == ["aaaa", "bbbb", "cccc", "aaaa"]
 
 
 def test_the_memo_keeps_no_text_it_scanned() -> None:
     memo = ScanMemo()
-    memo.labels(PiiScanner(("*",)), PII)
+    memo.labels(PiiScanner(("*",)), PII, digest_of(PII))
     held = [value for name in ScanMemo.__slots__ for value in _flattened(getattr(memo, name))]
     assert held and not any(isinstance(value, str) and ("4111" in value or "jane" in value) for value in held)
     assert not any(isinstance(value, bytes) and b"4111" in value for value in held)
@@ -84,7 +92,7 @@ def _flattened(value: Any) -> list[Any]:
 def test_texts_are_extracted_once_per_call_and_again_for_a_rewritten_body() -> None:
     first = call("one", "two")
     texts = texts_of(first, first.body)
-    assert texts == ["one", "two"]
-    assert texts_of(first, first.body) is texts
+    assert texts == [("one", digest_of("one")), ("two", digest_of("two"))]
+    assert texts_of(first, first.body) is texts  # every guardrail of the call shares texts and digests
     rewritten = replace(first, body={"messages": [{"role": "user", "content": "three"}]})
-    assert texts_of(rewritten, rewritten.body) == ["three"]
+    assert texts_of(rewritten, rewritten.body) == [("three", digest_of("three"))]

@@ -1,4 +1,5 @@
-"""SQLite inserts by row shape: every row of a batch is stored exactly, its Nones as NULLs."""
+"""SQLite inserts by row shape: every row of a batch is stored exactly, its Nones as NULLs and its
+columns' empty values as literals."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from tests.gateway.request_logs.records import NOW, record
 from tfy_gateway.gateway.request_logs.backend import SqliteLogs
-from tfy_gateway.gateway.request_logs.inserts import ROWS_PER_STATEMENT, insert_rows, statements
+from tfy_gateway.gateway.request_logs.inserts import ROWS_PER_STATEMENT, WRITTEN, insert_rows, shape_of, statements
 from tfy_gateway.gateway.request_logs.record import COLUMNS, Row
 
 
@@ -41,7 +42,7 @@ def test_a_batch_of_mixed_shapes_is_stored_exactly(tmp_path: Path) -> None:
     assert sorted(stored) == sorted(rows)  # None read back as None, "" as ""
 
 
-def test_nulls_are_written_in_the_statement_and_only_values_bound() -> None:
+def test_nulls_and_empty_values_are_written_in_the_statement_and_only_the_rest_bound() -> None:
     rows = mixed_rows(3)
     planned = list(statements(rows))
     assert len(planned) == 3  # one statement per shape
@@ -50,8 +51,34 @@ def test_nulls_are_written_in_the_statement_and_only_values_bound() -> None:
         assert None not in parameters
     error_row = rows[0]
     statement, parameters = planned[0]
-    assert statement == insert_rows(tuple(map(type, error_row)), 1)
-    assert parameters == [value for value in error_row if value is not None]
+    assert statement == insert_rows(shape_of(error_row), 1)
+    written = [
+        name in WRITTEN and (value is None if WRITTEN[name] is None else value == WRITTEN[name])
+        for name, value in zip(COLUMNS, error_row, strict=True)
+    ]
+    assert sum(written) >= 14  # its Nones, rule_ids, limits, teams, guardrails, counters...
+    assert parameters == [value for value, literal in zip(error_row, written, strict=True) if not literal]
+    assert statement.count("NULL") >= 6 and "'[]'" in statement and "'{}'" in statement
+
+
+def test_empty_values_written_as_literals_read_back_with_their_column_types(tmp_path: Path) -> None:
+    """0.0 (a free request's cost) and False share the literal 0 with the integer 0: the column's
+    affinity stores each as before (REAL 0.0, INTEGER 0), and an empty text stays text."""
+    row = record(1, cost=0.0, metadata={}, stream=False).to_row()
+    bound = record(2, cost=0.25, metadata={"k": "v"}, stream=True).to_row()
+    logs = SqliteLogs(tmp_path / "logs.sqlite3")
+    logs.open()
+    try:
+        logs.insert([row, bound])
+    finally:
+        logs.close()
+    columns = (
+        "cost, typeof(cost), stream, typeof(stream), metadata, typeof(metadata), cached_tokens, typeof(cached_tokens)"
+    )
+    with sqlite3.connect(tmp_path / "logs.sqlite3") as connection:
+        read = {found[0]: found[1:] for found in connection.execute(f"SELECT id, {columns} FROM request_logs")}
+    assert read["r1"] == (0.0, "real", 0, "integer", "{}", "text", 0, "integer")
+    assert read["r2"] == (0.25, "real", 1, "integer", '{"k":"v"}', "text", 0, "integer")
 
 
 def test_a_group_is_split_into_statements_of_a_few_sizes() -> None:

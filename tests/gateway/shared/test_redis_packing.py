@@ -38,7 +38,13 @@ def outcome(connection: AbstractConnection, command: tuple[Any, ...]) -> bytes |
         return type(error)
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda command: repr(command)[:40])
+def _command_id(command: tuple[Any, ...]) -> str:
+    """A test id the same in every process (a memoryview's repr holds its address): pytest-xdist's
+    workers must collect the same ids."""
+    return repr(tuple(bytes(part) if isinstance(part, memoryview) else part for part in command))[:40]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=_command_id)
 def test_hiredis_packs_what_redis_py_packs_the_same_way(command: tuple[Any, ...]) -> None:
     packed = outcome(HiredisConnection(), command)
     assert packed == outcome(Connection(), command)

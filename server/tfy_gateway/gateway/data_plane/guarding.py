@@ -10,16 +10,26 @@ guardrails check chat, completions and responses answers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from tfy_gateway.gateway.auth import Principal
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.failures import bad_request
 from tfy_gateway.gateway.data_plane.hooks import GuardrailSession
 from tfy_gateway.gateway.guardrails import HEADER, Caller, GuardrailRun, RequestView
 from tfy_gateway.gateway.providers import Transport
 
+MAX_VIEWS = 1024
+"""Request views remembered (a caller, its metadata and a model each); past it the memo starts again."""
+
 
 class PolicyGuardrails:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
+        # (caller's principal, metadata, model) -> its view; the principal and metadata objects are
+        # compared by identity (the identities snapshot and the parsed x-tfy-* options are shared by
+        # every request that sends the same token and headers), so a view is never another caller's.
+        self._views: dict[tuple[int, int, str], tuple[Principal, Mapping[str, str], RequestView]] = {}
 
     def start(self, request: RequestContext) -> GuardrailSession | None:
         compiled = request.config.guardrails
@@ -43,5 +53,18 @@ class PolicyGuardrails:
             selection = selection.without_output()
             if not selection.input:
                 return None
+        return GuardrailRun(selection, self._view(principal, request.options.metadata, model))
+
+    def _view(self, principal: Principal, metadata: Mapping[str, str], model: str) -> RequestView:
+        """What the guardrails know of the request besides its body, built once per caller, metadata and
+        model (two frozen dataclasses a request otherwise: ~2 µs)."""
+        key = (id(principal), id(metadata), model)
+        known = self._views.get(key)
+        if known is not None and known[0] is principal and known[1] is metadata:
+            return known[2]
         caller = Caller(principal.subject, principal.kind, principal.name, principal.id)
-        return GuardrailRun(selection, RequestView(model, caller, request.options.metadata, self.transport))
+        view = RequestView(model, caller, metadata, self.transport)
+        if len(self._views) >= MAX_VIEWS:
+            self._views.clear()
+        self._views[key] = (principal, metadata, view)
+        return view

@@ -159,10 +159,13 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
         calls,
         result is not None,
     )
-    series = metrics.shapes.get(request.config, shape)
-    if series is None:
-        series = _series(request, metrics, shape, calls)
-        metrics.shapes.put(shape, series)
+    # A shape's series and its row's `tries` text (its calls and whether the router returned decide it).
+    found: tuple[RequestSeries, str] | None = metrics.shapes.get(request.config, shape)
+    if found is None:
+        tries = calls if result is not None else calls[-1:]
+        found = (_series(request, metrics, shape, calls), json_text(tries, "[]"))
+        metrics.shapes.put(shape, found)
+    series, tries_text = found
     series.observe(elapsed, request.provider_s, request.ttft_s, usage, cost, request.attempt_s)
     report = request.guardrails
     if report is not None:
@@ -172,8 +175,6 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
                 metrics.child(metrics.guardrail_blocks, check.guardrail, check.stage).inc()
             if check.result != "skipped":
                 metrics.child(metrics.guardrail_latency, check.guardrail).observe(check.latency_ms / 1000)
-    tries = calls if result is not None else calls[-1:]
-
     principal = request.principal
     plan = request.plan
     retries, fallbacks = request.retries_and_fallbacks()
@@ -205,7 +206,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             json_text([plan.rule_id], "[]") if plan is not None and plan.rule_id else "[]",  # rule_ids
             retries,  # retries
             fallbacks,  # fallbacks
-            json_text(tries, "[]"),  # tries: (target, status) pairs, arrays in JSON
+            tries_text,  # tries: (target, status) pairs, arrays in JSON
             request.body_logged,  # request_body
             request.response_logged,  # response_body
             int(request.usage_estimated),  # usage_estimated

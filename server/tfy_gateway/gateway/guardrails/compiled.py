@@ -73,17 +73,16 @@ class Selection:
     timeout_s: float
     input_plan: StagePlan = field(init=False, repr=False, compare=False)
     output_plan: StagePlan = field(init=False, repr=False, compare=False)
+    rule_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)  # the report's, shared
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_plan", StagePlan.of(self.input))
         object.__setattr__(self, "output_plan", StagePlan.of(self.output))
+        object.__setattr__(self, "rule_ids", tuple(rule.id for rule in self.rules))
 
     def without_output(self) -> Selection:
         """For endpoints whose answers carry no text to check."""
         return Selection(self.input, (), self.rules, self.parallel, self.timeout_s)
-
-    def rule_ids(self) -> list[str]:
-        return [rule.id for rule in self.rules]
 
     def error_message(self, refs: Iterable[str], stage_input: bool) -> str | None:
         """The custom message of the first rule that listed one of `refs`."""

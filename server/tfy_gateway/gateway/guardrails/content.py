@@ -10,7 +10,7 @@ Rewriting builds a new body and shares everything it does not change; the origin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tfy_gateway.gateway.guardrails.checks import Stage
@@ -22,49 +22,53 @@ TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
 
 
 def texts(body: Mapping[str, Any], stage: Stage) -> list[str]:
-    """Every piece of text `stage` inspects in `body`, in order."""
-    return list(_texts(body, stage))
+    """Every piece of text `stage` inspects in `body`, in order.
 
-
-def _texts(body: Mapping[str, Any], stage: Stage) -> Iterator[str]:
+    Built into one list with plain loops: every guarded request calls this (nested generators cost
+    about twice as much for a request's one short message)."""
+    found: list[str] = []
+    get = body.get
     if stage == "output":
-        for item in _list(body.get("output")):
+        for item in _list(get("output")):
             if isinstance(item, dict) and item.get("type") == "message":
-                yield from _content_texts(item.get("content"))
-        for choice in _list(body.get("choices")):
+                _add_content(found, item.get("content"))
+        for choice in _list(get("choices")):
             if not isinstance(choice, dict):
                 continue
             message = choice.get("message")
             if isinstance(message, dict):
-                yield from _content_texts(message.get("content"))
+                _add_content(found, message.get("content"))
             elif isinstance(choice.get("text"), str):
-                yield choice["text"]
-        return
-    for message in _list(body.get("messages")):
+                found.append(choice["text"])
+        return found
+    for message in _list(get("messages")):
         if isinstance(message, dict):
-            yield from _content_texts(message.get("content"))
+            _add_content(found, message.get("content"))
     for field in INPUT_FIELDS:
-        yield from _strings(body.get(field))
-    for item in _list(body.get("input")):
+        value = get(field)
+        if value is not None:
+            _add_strings(found, value)
+    for item in _list(get("input")):
         if isinstance(item, dict):
-            yield from _content_texts(item.get("content"))
-            yield from _strings(item.get("output"))
+            _add_content(found, item.get("content"))
+            _add_strings(found, item.get("output"))
+    return found
 
 
-def _content_texts(content: Any) -> Iterator[str]:
+def _add_content(found: list[str], content: Any) -> None:
     if isinstance(content, str):
-        yield content
+        found.append(content)
     elif isinstance(content, list):
         for part in content:
             if isinstance(part, dict) and part.get("type") in TEXT_PARTS and isinstance(part.get("text"), str):
-                yield part["text"]
+                found.append(part["text"])
 
 
-def _strings(value: Any) -> Iterator[str]:
+def _add_strings(found: list[str], value: Any) -> None:
     if isinstance(value, str):
-        yield value
+        found.append(value)
     elif isinstance(value, list):
-        yield from (item for item in value if isinstance(item, str))
+        found += (item for item in value if isinstance(item, str))
 
 
 def _list(value: Any) -> list[Any]:

@@ -35,7 +35,6 @@ from tfy_gateway.gateway.guardrails.integration import (
     GuardrailCall,
     GuardrailUnavailable,
     LocalGuardrail,
-    NotRun,
     Verdict,
 )
 from tfy_gateway.gateway.providers.transport import Transport
@@ -65,7 +64,7 @@ class GuardrailRun:
         self.selection = selection
         self.view = view
         self.checks: list[Check] = []
-        self.report = GuardrailReport(tuple(selection.rule_ids()), self.checks)
+        self.report = GuardrailReport(selection.rule_ids, self.checks)
         self._pending: asyncio.Future[None] | None = None
 
     @property
@@ -89,7 +88,9 @@ class GuardrailRun:
             return None
         original = self._call("input", body)
         plan = self.selection.input_plan
-        self.checks += (_run_local(g, original)[0] for g in plan.local)
+        checks = self.checks
+        for guardrail in plan.local:
+            checks.append(_run_local(guardrail, original)[0])
         if plan.remote:
             self._pending = asyncio.ensure_future(self._validate(plan.remote, original))
         rewritten = await self._mutate(plan.mutators, original) if plan.mutators else None
@@ -196,7 +197,7 @@ def _check(
 def _run_local(guardrail: LocalGuardrail, call: GuardrailCall) -> Outcome:
     started = time.perf_counter()
     spec = guardrail.spec
-    if isinstance(guardrail, NotRun):
+    if guardrail.skipped:
         message = f"{spec.kind} guardrails are not run by the local gateway"
         return Check(spec.ref, call.stage, spec.operation, spec.strategy, "skipped", 0.0, message, started), None
     try:

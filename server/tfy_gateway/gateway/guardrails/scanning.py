@@ -70,24 +70,33 @@ MEMO_TEXTS = 16_384
 at most); past it the oldest are forgotten."""
 
 
+DIGEST_KEY = secrets.token_bytes(16)
+"""The key of the texts' digests, the process's own (one for every guardrail: a text is digested once
+per request, whichever guardrails scan it)."""
+
+
+def digest_of(text: str) -> bytes:
+    """The keyed BLAKE2b of `text` that `ScanMemo` remembers findings by."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16, key=DIGEST_KEY).digest()
+
+
 class ScanMemo:
     """The labels a scanner found in recently scanned texts, oldest first (a dict keeps insertion
     order, so forgetting the oldest is popping its first key).
 
-    Keyed by a digest of the text, never the text: a guardrail looks for secrets and personal data,
-    and what it scanned must not outlive the request in the gateway's memory. A keyed BLAKE2b with a
-    key of the process's own makes a collision (a text answered with another's findings) out of reach
-    for a sender who would craft one."""
+    Keyed by a digest of the text (`digest_of`), never the text: a guardrail looks for secrets and
+    personal data, and what it scanned must not outlive the request in the gateway's memory. A keyed
+    BLAKE2b with a key of the process's own makes a collision (a text answered with another's
+    findings) out of reach for a sender who would craft one."""
 
-    __slots__ = ("_key", "_labels", "_limit")
+    __slots__ = ("_labels", "_limit")
 
     def __init__(self, limit: int = MEMO_TEXTS) -> None:
         self._labels: dict[bytes, tuple[str, ...]] = {}
         self._limit = limit
-        self._key = secrets.token_bytes(16)
 
-    def labels(self, scanner: Scanner, text: str) -> tuple[str, ...]:
-        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16, key=self._key).digest()
+    def labels(self, scanner: Scanner, text: str, digest: bytes) -> tuple[str, ...]:
+        """What `scanner` finds in `text`, whose `digest_of` is `digest`."""
         memo = self._labels
         labels = memo.get(digest)
         if labels is not None:
@@ -117,16 +126,17 @@ class ScanningGuardrail(LocalGuardrail):
                 found.update(item.label for item in self.scanner.refusals(text))
             return Verdict(describe(found, self.what) if found else None, rewritten)
         labels: list[str] = []
-        for text in texts_of(call, source):
-            labels += self.memo.labels(self.scanner, text)
+        for text, digest in texts_of(call, source):
+            labels += self.memo.labels(self.scanner, text, digest)
         return Verdict(describe(Counter(labels), self.what)) if labels else PASS
 
 
-def texts_of(call: GuardrailCall, source: Mapping[str, Any]) -> list[str]:
-    """The texts `call`'s stage inspects, extracted once per call whichever guardrail asks first."""
+def texts_of(call: GuardrailCall, source: Mapping[str, Any]) -> list[tuple[str, bytes]]:
+    """The texts `call`'s stage inspects with their digests, made once per call whichever guardrail
+    asks first."""
     memo = call.texts_memo
     if not memo:
-        memo.append(content.texts(source, call.stage))
+        memo.append([(text, digest_of(text)) for text in content.texts(source, call.stage)])
     return memo[0]
 
 

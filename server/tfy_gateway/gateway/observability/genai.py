@@ -144,6 +144,21 @@ def request_parameters(body: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
+def parameter_fields(body: Mapping[str, Any]) -> tuple[tuple[str, Any, type], ...]:
+    """What decides `request_parameters(body)`, as a key: the body's fields that may be parameters, with
+    their values (a list as a tuple) and types, in the body's order; empty when it has none. One pass
+    over the body's few keys, where `request_parameters` looks up every parameter."""
+    if _PARAMETER_FIELDS.isdisjoint(body):
+        return ()
+    return tuple(
+        [
+            (field, tuple(value) if value.__class__ is list else value, value.__class__)
+            for field, value in body.items()
+            if field in _PARAMETER_FIELDS
+        ]
+    )
+
+
 def response_attributes(body: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
     """`gen_ai.response.{id,model,finish_reasons}` of an OpenAI-format answer, in that order (pairs, as
     a span record keeps them for the export thread)."""

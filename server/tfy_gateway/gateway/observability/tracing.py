@@ -93,8 +93,8 @@ class TracePipeline:
         # A guardrail span's name, start attributes and event attributes, by guardrail, stage and result.
         self.guardrails: dict[tuple[Any, ...], GuardrailShape] = {}
         # An upstream call's start attributes with the request's parameters (max_tokens, temperature...),
-        # by the target's shared attributes (identity) and the parameters with their types: applications
-        # repeat theirs, and a shared dict is one lookup for the encoder instead of a new dict to hash.
+        # by the target's shared attributes (identity) and the body's parameter fields with their types:
+        # applications repeat theirs, and a shared dict is one lookup for the encoder instead of a new dict.
         self.parameterised: dict[tuple[Any, ...], tuple[SharedAttributes, SharedAttributes]] = {}
 
     def start(
@@ -121,14 +121,24 @@ class TracePipeline:
             found = self.guardrails[key] = GuardrailShape(name, SharedAttributes(attributes), SharedAttributes(event))
         return found
 
-    def with_parameters(self, shared: SharedAttributes, parameters: dict[str, Any]) -> SharedAttributes:
-        """`shared` and `parameters` together, as one shared dict kept for the next request like it."""
-        key = (id(shared), tuple(parameters.items()), tuple(map(type, parameters.values())))
-        found = self.parameterised.get(key)
+    def with_parameters(
+        self, shared: SharedAttributes, fields: tuple[tuple[str, Any, type], ...], body: dict[str, Any]
+    ) -> SharedAttributes:
+        """`shared` with the request parameters of `body` (whose `genai.parameter_fields` are `fields`),
+        as one shared dict kept for the next request like it."""
+        key = (id(shared), fields)
+        try:
+            found = self.parameterised.get(key)
+        except TypeError:  # a value that is no key (a list of objects): built for this request only
+            return SharedAttributes({**shared, **g.request_parameters(body)})
         if found is None or found[0] is not shared:
             if len(self.parameterised) >= STARTS_LIMIT:
                 self.parameterised.clear()
-            found = self.parameterised[key] = (shared, SharedAttributes({**shared, **parameters}))
+            parameters = g.request_parameters(body)
+            found = self.parameterised[key] = (
+                shared,
+                SharedAttributes({**shared, **parameters}) if parameters else shared,
+            )
         return found[1]
 
     def begin(self, parent: TraceParent | None, endpoint: str, path: str, started_ns: int) -> SpanTrace:
@@ -388,9 +398,9 @@ class SpanTrace(Trace):
         name, shared = (
             found if found is not None else self._pipeline.start(key, lambda: span_shapes.attempt_start(*key))
         )
-        parameters = g.request_parameters(request.body)
-        if parameters:
-            shared = self._pipeline.with_parameters(shared, parameters)
+        fields = g.parameter_fields(request.body)
+        if fields:
+            shared = self._pipeline.with_parameters(shared, fields, request.body)
         traced = AttemptSpan(self, name, shared, new_span_id())
         self._attempts.append(traced)
         return traced

