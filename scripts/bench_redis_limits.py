@@ -10,13 +10,13 @@ wall time, and the least CPU per admission in this process (the gateway's side: 
 sockets) and in redis-server (INFO cpu), shown in the Redis rows with the Redis commands per admission
 (INFO commandstats: the EVALSHA calls and the commands the scripts run). Then redis-server's CPU per
 script call, reserve and settlement apart: one request's calls replayed N times in one pipeline each
-(the reservations first, each with its own hold marker, then their settlements), the least of
-`--rounds`: the figure that moves with a script's own cost and hardly with the machine's load, as a
-pipeline's size at a given concurrency does. Starts its own `redis-server`
-on a free loopback port (no persistence) unless `--redis-url` is given (then other clients of that
-server count too). Figures, not assertions.
+(the reservations first, each with its own hold marker, then their settlements), one operation per
+call of the batch script and then `--group` per call (what a pipeline carries at concurrency), the
+least of `--rounds`: the figure that moves with a script's own cost and hardly with the machine's
+load. Starts its own `redis-server` on a free loopback port (no persistence) unless `--redis-url` is
+given (then other clients of that server count too). Figures, not assertions.
 
-    python scripts/bench_redis_limits.py [--iterations 20000] [--rounds 3] [--redis-url redis://127.0.0.1:6379/0]
+    python scripts/bench_redis_limits.py [--iterations 20000] [--rounds 3] [--group 8] [--redis-url redis://127.0.0.1:6379/0]
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ from tfy_gateway.gateway.limits import (
     LimitState,
     MemoryLimitState,
     compile_policies,
+    redis_batch,
+    redis_scripts,
 )
 from tfy_gateway.gateway.limits.failover import FailoverLimitState
 from tfy_gateway.gateway.limits.redis_state import RedisLimitState
@@ -123,22 +125,24 @@ async def per_admission(
     return wall / total * 1e6, cpu / total * 1e6, server_cpu / total * 1e6, commands / total
 
 
+Recorded = tuple[str, Any, list[str], list[str | int], dict[str, Any]]
+"""A script call: operation, script, keys, arguments, and how it joins the batch script (op, shared)."""
+
+
 class Recorder:
-    """Stands in for a `RedisLimitState`'s batcher: keeps each script call (operation, script, keys,
-    arguments) and sends it on."""
+    """Stands in for a `RedisLimitState`'s batcher: keeps each script call and sends it on."""
 
     def __init__(self, batcher: Any) -> None:
         self.batcher = batcher
-        self.calls: list[tuple[str, Any, list[str], list[str | int]]] = []
+        self.calls: list[Recorded] = []
 
     async def call(self, operation: str, script: Any, keys: list[str], args: list[str | int], **options: Any) -> Any:
-        self.calls.append((operation, script, list(keys), list(args)))
+        joins = {name: options[name] for name in ("op", "shared") if options.get(name) is not None}
+        self.calls.append((operation, script, list(keys), list(args), joins))
         return await self.batcher.call(operation, script, keys, args, **options)
 
 
-async def recorded_calls(
-    link: RedisLink, policy: LimitPolicies, request: LimitRequest
-) -> list[tuple[str, Any, list[str], list[str | int]]]:
+async def recorded_calls(link: RedisLink, policy: LimitPolicies, request: LimitRequest) -> list[Recorded]:
     """One admission's script calls (a reserve holding something, then its settlement)."""
     state = RedisLimitState(link, prefix="bench-scripts")
     recorder = Recorder(state._batcher)  # a bench may look inside: it records what the state sends
@@ -149,23 +153,34 @@ async def recorded_calls(
     return recorder.calls
 
 
-def script_costs(
-    url: str, calls: list[tuple[str, Any, list[str], list[str | int]]], count: int, rounds: int
-) -> dict[str, float]:
-    """redis-server CPU µs per call of each recorded script, pipelined `count` at a time, least of `rounds`.
-    Every replayed reservation gets its own hold marker (the last key), and its settlement names it."""
+def script_costs(url: str, calls: list[Recorded], count: int, rounds: int, group: int = 1) -> dict[str, float]:
+    """redis-server CPU µs per recorded call, pipelined `count` at a time (operations of the batch
+    script `group` to a call of it), least of `rounds`. Every replayed reservation gets its own hold
+    marker (the last key), and its settlement names it."""
     client = redis.Redis.from_url(url)
     usage = ServerUsage(url)
     best: dict[str, float] = {}
+    alone = {"r": client.register_script(redis_scripts.RESERVE), "a": client.register_script(redis_scripts.ADJUST)}
+    for script in alone.values():
+        client.script_load(script.script)
     try:
         for round_ in range(rounds):
             markers = [f"{{limits}}#bench-hold:{time.time_ns()}.{round_}.{i}" for i in range(count)]
-            for operation, script, keys, args in calls:
-                sha = client.script_load(script.script)
+            for operation, script, keys, args, joins in calls:
+                client.script_load(script.script)
                 pipe = client.pipeline(transaction=False)
-                for marker in markers:
-                    sent = [*keys[:-1], marker] if keys and "#hold:" in keys[-1] else keys
-                    pipe.evalsha(sha, len(sent), *sent, *args)
+                size = group if joins else 1
+                for start in range(0, count, size):
+                    # what the batcher would send for `size` such calls in one pipeline
+                    replayed = [
+                        redis_batch._Call(  # a bench may look inside: it builds the batcher's commands
+                            operation, script, [*keys[:-1], marker] if keys and "#hold:" in keys[-1] else keys,
+                            args, joins.get("op"), joins.get("shared"), None, 0.0,  # type: ignore[arg-type]
+                        )
+                        for marker in markers[start : start + size]
+                    ]  # fmt: skip
+                    for command in redis_batch._commands(replayed, alone):
+                        pipe.execute_command(*command.command)
                 before = usage.sample()[0]
                 pipe.execute()
                 cpu = (usage.sample()[0] - before) / count * 1e6
@@ -206,7 +221,7 @@ def requests() -> dict[str, tuple[LimitPolicies, LimitRequest]]:
     }  # fmt: skip
 
 
-async def measure(url: str, iterations: int, rounds: int) -> None:
+async def measure(url: str, iterations: int, rounds: int, group: int) -> None:
     usage = ServerUsage(url)
     link = RedisLink(url, timeout_s=1.0)
     try:
@@ -234,11 +249,12 @@ async def measure(url: str, iterations: int, rounds: int) -> None:
                 print(f"  {name:<40}" + "".join(f"{cell:>28}" for cell in cells))
                 if name.startswith("redis"):
                     print(f"  {'  CPU here + redis-server, commands':<40}" + "".join(f"{d:>28}" for d in details))
-        print(f"redis-server CPU per script call, {SCRIPT_CALLS} pipelined, least of {rounds}")
-        for label, (policy, request) in requests().items():
-            calls = await recorded_calls(link, policy, request)
-            costs = await asyncio.to_thread(script_costs, url, calls, SCRIPT_CALLS, rounds)
-            print(f"  {label:<40}" + "".join(f"{f'{operation} {cpu:.1f} µs':>28}" for operation, cpu in costs.items()))
+        for size in sorted({1, group}):
+            print(f"redis-server CPU per script call, {SCRIPT_CALLS} pipelined, {size} to a batch, least of {rounds}")
+            for label, (policy, request) in requests().items():
+                calls = await recorded_calls(link, policy, request)
+                costs = await asyncio.to_thread(script_costs, url, calls, SCRIPT_CALLS, rounds, size)
+                print(f"  {label:<40}" + "".join(f"{f'{op} {cpu:.1f} µs':>28}" for op, cpu in costs.items()))
     finally:
         await link.aclose()
         usage.client.close()
@@ -249,13 +265,14 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3, help="runs per cell: median wall time, least CPU")
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--group", type=int, default=8, help="operations per batch-script call in the replay")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     if args.redis_url:
-        asyncio.run(measure(args.redis_url, args.iterations, args.rounds))
+        asyncio.run(measure(args.redis_url, args.iterations, args.rounds, args.group))
         return
     with redis_server() as url:
-        asyncio.run(measure(url, args.iterations, args.rounds))
+        asyncio.run(measure(url, args.iterations, args.rounds, args.group))
 
 
 if __name__ == "__main__":

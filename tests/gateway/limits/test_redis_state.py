@@ -267,6 +267,73 @@ async def test_concurrent_calls_share_a_pipeline_and_survive_a_script_flush(redi
         await link.aclose()
 
 
+async def test_reservations_sharing_a_pipeline_decide_in_order_and_fail_alone(redis_server: RedisServer) -> None:
+    """Reservations and settlements sent together run as one call of the batch script: each sees the
+    amounts of those before it, and one whose counter cannot be read (not a hash) fails alone."""
+    link = RedisLink(redis_server.url, timeout_s=5.0)
+    prefix = "together-" + uuid.uuid4().hex
+    store = RedisLimitState(link, prefix=prefix)
+    client = redis_server.client()
+    try:
+        held = await store.reserve(Batch.of([charge("shared", 2, 10)]))
+        client.set(f"{prefix}:{{limits}}:broken", "not a hash")
+        trips = store._batcher.round_trips
+        answers = await asyncio.gather(
+            store.adjust(Settlement.of([Adjustment("shared", 100, 6, 1)]), ticket=held.ticket),
+            *(store.reserve(Batch.of([charge("shared", 3, 10)])) for _ in range(3)),
+            store.reserve(Batch.of([charge("broken", 1, 10)])),
+            store.reserve(Batch.of([charge("shared", 1, 10)])),
+            return_exceptions=True,
+        )
+        assert store._batcher.round_trips - trips == 1, "one pipeline"
+        settled, first, second, third, broken, last = answers
+        assert settled == (3,)
+        assert [(a.admitted, a.used) for a in (first, second, third)] == [(True, (3,)), (True, (6,)), (False, (9,))]  # type: ignore[union-attr]
+        assert isinstance(broken, Exception) and "WRONGTYPE" in str(broken)
+        assert (last.admitted, last.used) == (True, (9,))  # type: ignore[union-attr]
+        assert await window(store, "shared") == 10
+    finally:
+        await link.aclose()
+
+
+async def test_reservations_of_one_plan_in_a_pipeline_send_its_counters_once(redis_server: RedisServer) -> None:
+    """Requests of one plan share its `Counters` and buckets (as the limiter's do): in one pipeline the
+    counters' keys and arguments go once, and each reservation still decides on its own amounts."""
+    link = RedisLink(redis_server.url, timeout_s=5.0)
+    store = RedisLimitState(link, prefix="plan-" + uuid.uuid4().hex)
+    counters = Counters(["tokens", "requests"], [6, 6], [10, None], [True, True], fixed_expiry=True)
+    buckets, expiries = (100, 100), (time.time() + HOUR,) * 2
+
+    def batch(amount: int, *, dry: bool = False) -> Batch:
+        return Batch(counters, buckets, expiries, [amount, 1], [amount, 1], dry)
+
+    await store.reserve(Batch.of([charge("warm", 1, None)]))  # scripts loaded: no NOSCRIPT sends again
+    await store.read([Probe("warm", 100, 6)])
+    sent: list[tuple[object, ...]] = []
+    exchange = link.channel.exchange
+
+    async def recorded(commands: list[tuple[object, ...]]) -> list[object]:
+        sent.extend(commands)
+        return await exchange(commands)
+
+    link.channel.exchange = recorded  # type: ignore[method-assign]
+    try:
+        answers = await asyncio.gather(
+            store.reserve(batch(3)), store.reserve(batch(4)), store.reserve(batch(2, dry=True)),
+            store.reserve(batch(5)), store.reserve(batch(3)),
+        )  # fmt: skip
+        assert [(a.admitted, a.used) for a in answers] == [
+            (True, (0, 0)), (True, (3, 1)), (True, (7, 2)), (False, (7, 2)), (True, (7, 2))
+        ]  # fmt: skip
+        assert answers[3].refused == (0,) and answers[2].ticket is None
+        assert await store.read([Probe("tokens", 100, 6), Probe("requests", 100, 6)]) == (10, 3)
+        counter_keys = [arg for command in sent for arg in command if str(arg).endswith(":tokens")]
+        # once for the plan's reservations, once for the dry run's own arguments (enforce '0'), once read
+        assert len(counter_keys) == 3, sent
+    finally:
+        await link.aclose()
+
+
 async def test_merge_adds_counts_kept_elsewhere(redis_server: RedisServer) -> None:
     link = RedisLink(redis_server.url, timeout_s=5.0)
     store = RedisLimitState(link, prefix="merge-" + uuid.uuid4().hex)

@@ -3,7 +3,8 @@
 Each call is one Lua script (`redis_scripts`), so a check-and-add over all of a request's charges is
 atomic across replicas and costs one round trip; nothing is read into Python and written back.
 Scripts run by EVALSHA, loaded again on NOSCRIPT, all by `redis_batch.ScriptBatcher` (pipelined with
-concurrent requests' calls on the link's own connection).
+concurrent requests' calls on the link's own connection; reservations and settlements as operations of
+one batch script).
 
 Key layout: `<prefix>:{limits}:<counter key>`, the counter key being the limiter's JSON
 (`limiter.counter_key`). Every counter carries the one hash tag `{limits}`, so on Redis Cluster all
@@ -37,7 +38,7 @@ from redis.commands.core import AsyncScript
 from tfy_gateway.gateway.limits import redis_scripts
 from tfy_gateway.gateway.limits.bounds import bounded
 from tfy_gateway.gateway.limits.reconcile import Reconciler, Unsettled
-from tfy_gateway.gateway.limits.redis_batch import ScriptBatcher
+from tfy_gateway.gateway.limits.redis_batch import ScriptBatcher, Shared
 from tfy_gateway.gateway.limits.state import Adjustment, Admission, Batch, Counters, Probe, Settlement
 from tfy_gateway.gateway.shared.redis import RedisLink, StateStoreDown, escape_glob
 
@@ -62,7 +63,7 @@ class _Prepared(NamedTuple):
     prefix: str
     buckets: object
     keys: list[str]
-    static: list[str | int]
+    shared: Shared  # the keys and their arguments, sent once per batch call whatever the requests
 
 
 def _static(counters: Counters, batch: Batch, *, dry: bool) -> list[str | int]:
@@ -83,12 +84,12 @@ class RedisLimitState:
         self.prefix = limits_prefix(prefix)
         self._markers = f"{prefix}:{{limits}}#hold:"
         client = link.client
-        self._reserve = client.register_script(redis_scripts.RESERVE)
-        self._adjust = client.register_script(redis_scripts.ADJUST)
+        self._batch = client.register_script(redis_scripts.BATCH)
+        alone = {"r": client.register_script(redis_scripts.RESERVE), "a": client.register_script(redis_scripts.ADJUST)}
         self._cancel = client.register_script(redis_scripts.CANCEL)
         self._read = client.register_script(redis_scripts.READ)
         self._merge = client.register_script(redis_scripts.MERGE)
-        self._batcher = ScriptBatcher(link)
+        self._batcher = ScriptBatcher(link, alone)
         # Tickets: unique across replicas and restarts (a random run id), cheap per request (a count).
         self._run_id = os.urandom(6).hex()
         self._tickets = itertools.count()
@@ -99,38 +100,40 @@ class RedisLimitState:
         counters = batch.counters
         if not counters.keys:
             return Admission(True, ())
-        keys, static = self._prepared(batch)
+        shared = self._prepared(batch)
         fixed = "1" if counters.fixed_expiry else ""
         holds = not batch.dry and any(batch.amounts)
         ticket = on_lost = None
+        keys: list[str] = []  # the request's own: its hold marker, if any
         args: list[str | int]
         if holds:  # a reservation that holds anything gets a ticket, its hold marker the last key
             ticket = f"{self._run_id}.{next(self._tickets)}"
-            keys = [*keys, self._markers + ticket]
-            args = [MARKER_TTL_MS, fixed, *static, *batch.amounts, *batch.needs]
+            keys = [self._markers + ticket]
+            args = [MARKER_TTL_MS, fixed, *batch.amounts, *batch.needs]
             on_lost = partial(self._given_up, ticket, batch)
         elif batch.dry:  # checked only: nothing added, nothing refused
-            args = ["", fixed, *_static(counters, batch, dry=True), *(0 for _ in keys), *batch.needs]
+            shared = Shared(shared.keys, _static(counters, batch, dry=True))
+            args = ["", fixed, *(0 for _ in counters.keys), *batch.needs]
         else:
-            args = ["", fixed, *static, *batch.amounts, *batch.needs]
-        reply = await self._run("reserve", self._reserve, keys, args, on_lost=on_lost)
+            args = ["", fixed, *batch.amounts, *batch.needs]
+        reply = await self._run("reserve", self._batch, keys, args, on_lost=on_lost, op="r", shared=shared)
         admitted, used, refused, frees, oldest = reply
         if admitted == -1:  # only seen by a caller that gave up meanwhile
             raise StateStoreDown("the reservation was cancelled before it ran")
         held = ticket if admitted else None
         return Admission(bool(admitted), tuple(used), tuple(refused), tuple(frees), tuple(oldest), held)
 
-    def _prepared(self, batch: Batch) -> tuple[list[str], list[str | int]]:
+    def _prepared(self, batch: Batch) -> Shared:
         """The counters' keys and their arguments but the amounts, built once per `Counters` and
         buckets (a plan's, for every request until its next sub-bucket starts)."""
         counters = batch.counters
         known = counters.prepared
         if isinstance(known, _Prepared) and known.prefix is self.prefix and known.buckets is batch.buckets:
-            return known.keys, known.static
+            return known.shared
         keys = [self.prefix + key for key in counters.keys]
-        static = _static(counters, batch, dry=False)
-        counters.prepared = _Prepared(self.prefix, batch.buckets, keys, static)
-        return keys, static
+        shared = Shared(keys, _static(counters, batch, dry=False))
+        counters.prepared = _Prepared(self.prefix, batch.buckets, keys, shared)
+        return shared
 
     async def adjust(self, settlement: Settlement, ticket: str | None = None) -> tuple[int, ...]:
         """With a ticket, also when there is nothing to correct: the settlement deletes the marker."""
@@ -152,7 +155,7 @@ class RedisLimitState:
         if ticket is not None:
             keys.append(self._marker(ticket))
         try:
-            totals = await self._run("adjust", self._adjust, keys, args)
+            totals = await self._run("adjust", self._batch, keys, args, op="a")
         except BaseException:
             if ticket is not None:  # perhaps not applied: again once Redis answers (it counts once)
                 self.reconciler.settle(ticket, settlement.adjustments())
@@ -188,7 +191,7 @@ class RedisLimitState:
             args += (adjustment.bucket, adjustment.span, adjustment.delta)
         if ticket is not None:
             keys.append(self._marker(ticket))
-        return tuple(await self._run("adjust", self._adjust, keys, args))
+        return tuple(await self._run("adjust", self._batch, keys, args, op="a"))
 
     async def _reconcile(self, unsettled: Unsettled) -> object:
         if unsettled.kind == "settle":
@@ -251,11 +254,13 @@ class RedisLimitState:
         args: list[str | int],
         *,
         on_lost: Callable[[], None] | None = None,
+        op: str | None = None,
+        shared: Shared | None = None,
     ) -> Any:
         # Every script over the batcher's connection, not only the per-request ones: it reconnects
         # after a Redis restart, where a pooled connection can fail once more (the merge of what was
         # counted during an outage is exactly the call made right after one).
-        reply = await self._batcher.call(operation, script, keys, args, on_lost=on_lost)
+        reply = await self._batcher.call(operation, script, keys, args, on_lost=on_lost, op=op, shared=shared)
         if self.reconciler.pending:  # Redis answers: what was given up on can be made right now
             self.reconciler.kick()
         return reply
