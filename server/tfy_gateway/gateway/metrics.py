@@ -142,6 +142,8 @@ class GatewayMetrics:
         self._children: dict[tuple[int, tuple[str, ...]], Tally | Spread] = {}
         # The series each request shape writes (`data_plane.request_series`), found with one lookup.
         self.shapes = ShapeCache()
+        # The series and log text of each guardrail check outcome (`data_plane.check_series`).
+        self.checks = ShapeCache()
 
     # --- the shared state store's observer (shared.redis.LinkObserver) ---------------------------
 

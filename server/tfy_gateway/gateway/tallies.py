@@ -108,6 +108,13 @@ class ShapeCache:
             return None
         return self._found.get(shape)
 
+    def under(self, config: object) -> dict[Hashable, Any]:
+        """What is kept for `config`, to look up several shapes at once (`put` adds to it)."""
+        if config is not self._config:
+            self._config = config
+            self._found = {}
+        return self._found
+
     def put(self, shape: Hashable, found: Any) -> None:
         if len(self._found) >= MAX_SHAPES:
             self._found = {}

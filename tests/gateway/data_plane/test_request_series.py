@@ -12,7 +12,7 @@ from tfy_gateway.gateway.config import CompiledConfig
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError
-from tfy_gateway.gateway.data_plane.recording import record
+from tfy_gateway.gateway.data_plane.recording import _genai, record
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.providers import Usage
 from tfy_gateway.gateway.request_logs.record import Row
@@ -111,3 +111,44 @@ def test_a_new_configuration_starts_the_shapes_over() -> None:
     shapes.put(("chat", 200), "relabelled")
     assert shapes.get(second, ("chat", 200)) == "relabelled"
     assert shapes.get(first, ("chat", 200)) is None
+
+
+def genai_counts(metrics: GatewayMetrics) -> list[str]:
+    """The GenAI histograms' samples but the duration sums (a duration is read anew at each call)."""
+    return sorted(
+        line
+        for line in metrics.render().decode().splitlines()
+        if line.startswith("gen_ai_") and "_seconds_sum" not in line
+    )
+
+
+async def test_a_shapes_held_genai_series_count_what_each_observation_counts(dp: DataPlane) -> None:
+    """A shape holds the GenAI series it always writes and adds to them itself: the buckets, counts
+    and token sums read as the sink's own observations (`recording._genai`) of the same requests."""
+    config = dp.gateway.data_plane.config.current
+    held, observed = GatewayMetrics(), GatewayMetrics()
+    for kind in KINDS * 2:
+        ctx = request(config, kind)
+        ctx.started -= 0.3 if kind == "streamed" else 0.02  # in another duration bucket than the rest
+        record(ctx, held, Dropped())  # type: ignore[arg-type]
+        _genai(ctx, observed, ctx.elapsed_s)
+    samples = genai_counts(held)
+    assert samples == genai_counts(observed)
+    assert any(line.startswith("gen_ai_client_token_usage_sum") and line.endswith(" 96.0") for line in samples)
+
+
+async def test_a_shape_labels_its_model_as_a_fresh_lookup_does(dp: DataPlane) -> None:
+    """A shape is keyed by the model as requested and whether it may be used; its label follows:
+    the same model refused its use is "-", a name the configuration does not know is "other"."""
+    config = dp.gateway.data_plane.config.current
+    metrics = GatewayMetrics()
+    for model, allowed in [(SERVED, True), (SERVED, False), ("nobody/knows", True), (SERVED, True)]:
+        ctx = request(config, "refused", model=model)
+        ctx.model_allowed = allowed
+        record(ctx, metrics, Dropped())  # type: ignore[arg-type]
+    counts = [line for line in rendered(metrics) if line.startswith("tfy_gateway_requests_total")]
+    assert counts == [
+        'tfy_gateway_requests_total{endpoint="chat",model="-",status="429"} 1.0',
+        'tfy_gateway_requests_total{endpoint="chat",model="fake/gpt-4o",status="429"} 2.0',
+        'tfy_gateway_requests_total{endpoint="chat",model="other",status="429"} 1.0',
+    ]

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from tfy_gateway.gateway.applied import budgets_of, rate_limit_of
+from tfy_gateway.gateway.data_plane.check_series import observe_checks
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.request_series import ClientKey, RequestSeries, SeriesLabels
 from tfy_gateway.gateway.identities import EVERYONE_TEAM
@@ -20,7 +21,7 @@ from tfy_gateway.gateway.observability.genai import error_type, operation, provi
 from tfy_gateway.gateway.observability.genai_metrics import GenAISink
 from tfy_gateway.gateway.observability.telemetry import Telemetry
 from tfy_gateway.gateway.request_logs import LogWriter
-from tfy_gateway.gateway.request_logs.record import json_text, stored_ms
+from tfy_gateway.gateway.request_logs.record import json_text
 from tfy_gateway.gateway.tallies import ShapeCache
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,31 @@ def _limits_text(request: RequestContext, texts: ShapeCache) -> str:
         text = json_text(_limits(request), "{}")
         texts.put(key, text)
     return text
+
+
+def _caller_texts(request: RequestContext, texts: ShapeCache) -> tuple[str, str, str]:
+    """The row's metadata, rule_ids and teams columns, encoded once per caller, metadata and routing
+    rule: the principal (from the identities snapshot) and the parsed metadata are shared by every
+    request that sends the same token and headers. The key holds their ids and the value the objects
+    themselves, so an id is never another object's while it is kept."""
+    principal = request.principal
+    metadata = request.options.metadata
+    plan = request.plan
+    rule_id = plan.rule_id if plan is not None else None
+    key = (_CALLER, id(principal), id(metadata), rule_id)
+    found: tuple[object, object, tuple[str, str, str]] | None = texts.get(request.config, key)
+    if found is not None and found[0] is principal and found[1] is metadata:
+        return found[2]
+    encoded = (
+        json_text(metadata if type(metadata) is dict else dict(metadata), "{}"),
+        json_text([rule_id], "[]") if rule_id else "[]",
+        json_text([team for team in principal.teams if team != EVERYONE_TEAM], "[]") if principal else "[]",
+    )
+    texts.put(key, (principal, metadata, encoded))
+    return encoded
+
+
+_CALLER = "caller"  # tags `_caller_texts`' keys in the writer's text cache (it keeps limit texts too)
 
 
 def record(
@@ -133,7 +159,6 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     elapsed = request.elapsed_s
     endpoint = request.endpoint.name
     status = request.status or 500
-    model_label = _model_label(request)
     served = request.served.target if request.served is not None else None
     usage = request.usage
     # A stream that failed midway, or an answer a guardrail withheld, still consumed tokens: priced too.
@@ -145,9 +170,12 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     # returned, e.g. the client left mid-call); the tries metric counts only the last of those then.
     calls = tuple(result.tries) if result is not None else tuple((target, status) for target in request.targets_tried)
     failed = status >= 400
+    # The model as requested (and whether it may be used) stands for its label: the label follows from
+    # them and the configuration, which the cache is kept for, and is worked out only for a new shape.
     shape = (
         endpoint,
-        model_label,
+        request.model,
+        request.model_allowed,
         status,
         (error.origin if error else "gateway") if failed else None,
         error_type(status, error) if failed else "",
@@ -168,17 +196,10 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     series, tries_text = found
     series.observe(elapsed, request.provider_s, request.ttft_s, usage, cost, request.attempt_s)
     report = request.guardrails
-    if report is not None:
-        for check in report.checks:
-            metrics.child(metrics.guardrail_checks, check.guardrail, check.stage, check.result).inc()
-            if check.blocks:
-                metrics.child(metrics.guardrail_blocks, check.guardrail, check.stage).inc()
-            if check.result != "skipped":
-                metrics.child(metrics.guardrail_latency, check.guardrail).observe(check.latency_ms / 1000)
+    guardrails = "[]" if report is None else observe_checks(report.checks, metrics, metrics.checks, request.config)
     principal = request.principal
-    plan = request.plan
-    retries, fallbacks = request.retries_and_fallbacks()
-    metadata = request.options.metadata
+    retries, fallbacks = (result.retries, result.fallbacks) if result is not None else request.retries_and_fallbacks()
+    metadata_text, rule_ids_text, teams_text = _caller_texts(request, logs.texts)
     ttft_s = request.ttft_s
     # The stored row itself (`LogRecord.to_row`'s columns, in order): built once, here, without the
     # record object in between.
@@ -194,16 +215,17 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             status,  # status
             error.message if error is not None else None,  # error
             error.origin if error is not None else None,  # error_origin
-            stored_ms(elapsed * 1000),  # latency_ms
-            stored_ms(ttft_s * 1000) if ttft_s is not None else None,  # ttft_ms
-            stored_ms(request.provider_s * 1000) if result is not None else None,  # provider_ms
+            # `stored_ms` of each duration in milliseconds, inline (the same operations in the same order).
+            round(elapsed * 1000 * 1000) / 1000,  # latency_ms
+            round(ttft_s * 1000 * 1000) / 1000 if ttft_s is not None else None,  # ttft_ms
+            round(request.provider_s * 1000 * 1000) / 1000 if result is not None else None,  # provider_ms
             usage.prompt_tokens if usage else 0,  # prompt_tokens
             usage.completion_tokens if usage else 0,  # completion_tokens
             usage.cached_tokens if usage else 0,  # cached_tokens
             cost,  # cost
             int(request.stream),  # stream
-            json_text(metadata if type(metadata) is dict else dict(metadata), "{}"),  # metadata
-            json_text([plan.rule_id], "[]") if plan is not None and plan.rule_id else "[]",  # rule_ids
+            metadata_text,  # metadata
+            rule_ids_text,  # rule_ids
             retries,  # retries
             fallbacks,  # fallbacks
             tries_text,  # tries: (target, status) pairs, arrays in JSON
@@ -212,10 +234,8 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             int(request.usage_estimated),  # usage_estimated
             _limits_text(request, logs.texts),  # limits
             request.trace.trace_id if request.trace is not None else None,  # trace_id
-            json_text([team for team in principal.teams if team != EVERYONE_TEAM], "[]")
-            if principal
-            else "[]",  # teams
-            json_text([check.to_dict() for check in report.checks], "[]") if report is not None else "[]",  # guardrails
+            teams_text,  # teams
+            guardrails,  # guardrails
         )
     )
     return elapsed
@@ -236,7 +256,8 @@ def _series(
     served = request.served.target if request.served is not None else None
     entry = catalog.get(served) if served is not None else None
     tries = tuple((_target_label(request, target), status) for target, status in labelled)
-    endpoint, model, status, origin, genai_error, _, overhead, usage, cost, ttft = shape[:10]
+    endpoint, _, _, status, origin, genai_error, _, overhead, usage, cost, ttft = shape[:11]
+    model = _model_label(request)
     provider = provider_name(entry.provider) if entry else None
     labels = SeriesLabels(
         endpoint,

@@ -14,6 +14,7 @@ starts over when the configuration changes.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any, NamedTuple
 
 from tfy_gateway.gateway.metrics import GatewayMetrics
@@ -50,17 +51,19 @@ class RequestSeries:
         "_completion",
         "_cost",
         "_errors",
-        "_genai",
-        "_input_key",
+        "_genai_ttft",
+        "_input",
         "_latency",
-        "_output_key",
+        "_output",
         "_overhead",
         "_prompt",
         "_requests",
-        "_server_key",
+        "_server",
+        "_server_bounds",
+        "_token_bounds",
         "_tries",
         "_ttft",
-        "_ttft_key",
+        "_ttft_bounds",
     )
 
     def __init__(self, metrics: GatewayMetrics, labels: SeriesLabels, operation: str) -> None:
@@ -82,16 +85,21 @@ class RequestSeries:
             self._completion = child(metrics.tokens, served, "completion")
             self._cost = child(metrics.cost, served) if cost else None
         self._tries: tuple[Tally, ...] = tuple(child(metrics.upstream_tries, t, str(s)) for t, s in tries)
-        genai = self._genai = metrics.genai
-        self._server_key = (operation, model, genai_error)
-        self._ttft_key = (operation, model) if ttft else None
+        # The GenAI histograms' series this shape always writes, held (a created series is shown, so
+        # only those every request of the shape observes; the client durations only when timed).
+        genai = metrics.genai
+        self._server = genai.server_duration.series_of((operation, model, genai_error))
+        self._server_bounds = genai.server_duration.bounds
+        self._genai_ttft = genai.ttft.series_of((operation, model)) if ttft else None
+        self._ttft_bounds = genai.ttft.bounds
         self._client = genai.client_duration
         self._client_keys = client
-        self._input_key: tuple[str, str, str, str] | None = None
-        self._output_key: tuple[str, str, str, str] | None = None
+        self._input: list[float] | None = None
+        self._output: list[float] | None = None
+        self._token_bounds = genai.tokens.bounds
         if usage and provider is not None and served is not None:
-            self._input_key = (operation, provider, served, "input")
-            self._output_key = (operation, provider, served, "output")
+            self._input = genai.tokens.series_of((operation, provider, served, "input"))
+            self._output = genai.tokens.series_of((operation, provider, served, "output"))
 
     def observe(
         self,
@@ -118,13 +126,23 @@ class RequestSeries:
                 self._cost.inc(cost)  # type: ignore[arg-type]  # the shape says it is charged
         for tally in self._tries:
             tally.inc()
-        genai = self._genai
-        genai.server_duration.observe(elapsed, self._server_key)
-        if self._ttft_key is not None:
-            genai.ttft.observe(ttft_s, self._ttft_key)  # type: ignore[arg-type]
+        # What `LeanHistogram.observe` does, into the held series: a sum, then the first bucket whose
+        # bound is >= the value.
+        server = self._server
+        server[0] += elapsed
+        server[bisect_left(self._server_bounds, elapsed) + 1] += 1
+        first_token = self._genai_ttft
+        if first_token is not None and ttft_s is not None:  # the shape says it is known
+            first_token[0] += ttft_s
+            first_token[bisect_left(self._ttft_bounds, ttft_s) + 1] += 1
         for key, seconds in zip(self._client_keys, attempt_s, strict=False):
             if key is not None and seconds is not None:
                 self._client.observe(seconds, key)
-        if self._input_key is not None:
-            genai.tokens.observe(usage.prompt_tokens, self._input_key)
-            genai.tokens.observe(usage.completion_tokens, self._output_key)  # type: ignore[arg-type]
+        prompt, completion = self._input, self._output
+        if prompt is not None and completion is not None:
+            tokens = usage.prompt_tokens
+            prompt[0] += tokens
+            prompt[bisect_left(self._token_bounds, tokens) + 1] += 1
+            tokens = usage.completion_tokens
+            completion[0] += tokens
+            completion[bisect_left(self._token_bounds, tokens) + 1] += 1

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import orjson
+
 Stage = Literal["input", "output"]
 Operation = Literal["validate", "mutate"]
 Strategy = Literal["enforce", "enforce_but_ignore_on_error", "audit"]
@@ -62,6 +64,20 @@ class Check:
             data["blocked"] = True
         return data
 
+    def text_around_latency(self) -> tuple[str, str]:
+        """`to_dict()`'s JSON text before and after its latency value, so that a report whose outcome
+        repeats is written by joining the two around the latency's own text (`latency_text`)."""
+        head: dict[str, object] = {}
+        tail: dict[str, object] = {}
+        for name, value in self.to_dict().items():
+            if name != "latency_ms":
+                (tail if "latency_ms" in head else head)[name] = value
+            else:
+                head[name] = None
+        before = orjson.dumps(head).decode().removesuffix("null}")
+        after = orjson.dumps(tail).decode()
+        return before, "}" if after == "{}" else "," + after[1:]
+
 
 @dataclass(frozen=True, slots=True)
 class GuardrailReport:
@@ -93,6 +109,11 @@ class GuardrailReport:
             elif result == "mutate" and check.strategy != "audit":
                 mutated.append(check.guardrail)
         return self.rules, tuple(inputs), tuple(outputs), tuple(flagged), tuple(mutated)
+
+
+def latency_text(latency_ms: float) -> str:
+    """A check's `latency_ms` as `to_dict()` gives it, in JSON."""
+    return orjson.dumps(round(latency_ms, 3)).decode()
 
 
 AppliedGuardrails = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]

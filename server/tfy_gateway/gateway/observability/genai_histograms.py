@@ -40,6 +40,14 @@ class LeanHistogram:
         series[0] += value
         series[bisect_left(self.bounds, value) + 1] += 1  # the first bucket whose bound is >= value
 
+    def series_of(self, labels: tuple[str, ...]) -> list[float]:
+        """The list `observe` updates for `labels` (created, and shown, when first asked for): a caller
+        that observes the same labels again and again keeps it and adds to it as `observe` does."""
+        series = self.series.get(labels)
+        if series is None:
+            series = self.series[labels] = self._empty.copy()
+        return series
+
     def family(self) -> HistogramMetricFamily:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labels)
         edges = [floatToGoString(bound) for bound in self.bounds] + ["+Inf"]  # type: ignore[no-untyped-call]
