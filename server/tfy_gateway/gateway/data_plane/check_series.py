@@ -10,17 +10,10 @@ created (and shown on /metrics) only when a request writes it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from math import floor
-
-from orjson import dumps
 
 from tfy_gateway.gateway.guardrails.checks import Check, latency_text
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.tallies import ShapeCache, Spread, Tally
-
-_FAST_BELOW = 2.0**32
-"""Under it, `latency_ms * 1000` is within 2**-21 of the exact product, well inside `_TIE`."""
-_TIE = 1e-6
 
 
 class CheckSeries:
@@ -60,13 +53,5 @@ def observe_checks(checks: Sequence[Check], metrics: GatewayMetrics, known: Shap
             series.blocks.inc()
         if series.latency is not None:
             series.latency.observe(latency_ms / 1000)
-        # `round(latency_ms, 3)` (what `to_dict` reports) without its trip through a decimal string
-        # (~3,700 instructions): unless the scaled value is next to a half, a tie to settle exactly,
-        # rounding it to n and dividing by 1000 gives the double nearest n/1000, which is round's.
-        scaled = latency_ms * 1000.0
-        if 0.0 < scaled < _FAST_BELOW and abs(scaled - floor(scaled) - 0.5) > _TIE:
-            text = dumps(floor(scaled + 0.5) / 1000.0).decode()
-        else:
-            text = latency_text(latency_ms)  # ties, zero, huge or odd values: round's own
-        texts.append(series.head + text + series.tail)
+        texts.append(series.head + latency_text(latency_ms) + series.tail)
     return "[" + ",".join(texts) + "]"
