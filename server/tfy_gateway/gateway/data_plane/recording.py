@@ -21,7 +21,7 @@ from tfy_gateway.gateway.observability.genai import error_type, operation, provi
 from tfy_gateway.gateway.observability.genai_metrics import GenAISink
 from tfy_gateway.gateway.observability.telemetry import Telemetry
 from tfy_gateway.gateway.request_logs import LogWriter
-from tfy_gateway.gateway.request_logs.record import json_text
+from tfy_gateway.gateway.request_logs.record import json_text, stored_ms
 from tfy_gateway.gateway.tallies import ShapeCache
 
 logger = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     report = request.guardrails
     guardrails = "[]" if report is None else observe_checks(report.checks, metrics, metrics.checks, request.config)
     principal = request.principal
-    retries, fallbacks = (result.retries, result.fallbacks) if result is not None else request.retries_and_fallbacks()
+    retries, fallbacks = request.retries_and_fallbacks()
     metadata_text, rule_ids_text, teams_text = _caller_texts(request, logs.texts)
     ttft_s = request.ttft_s
     # The stored row itself (`LogRecord.to_row`'s columns, in order): built once, here, without the
@@ -215,10 +215,9 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             status,  # status
             error.message if error is not None else None,  # error
             error.origin if error is not None else None,  # error_origin
-            # `stored_ms` of each duration in milliseconds, inline (the same operations in the same order).
-            round(elapsed * 1000 * 1000) / 1000,  # latency_ms
-            round(ttft_s * 1000 * 1000) / 1000 if ttft_s is not None else None,  # ttft_ms
-            round(request.provider_s * 1000 * 1000) / 1000 if result is not None else None,  # provider_ms
+            stored_ms(elapsed * 1000),  # latency_ms
+            stored_ms(ttft_s * 1000) if ttft_s is not None else None,  # ttft_ms
+            stored_ms(request.provider_s * 1000) if result is not None else None,  # provider_ms
             usage.prompt_tokens if usage else 0,  # prompt_tokens
             usage.completion_tokens if usage else 0,  # completion_tokens
             usage.cached_tokens if usage else 0,  # cached_tokens

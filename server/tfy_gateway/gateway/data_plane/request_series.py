@@ -14,10 +14,10 @@ starts over when the configuration changes.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from typing import Any, NamedTuple
 
 from tfy_gateway.gateway.metrics import GatewayMetrics
+from tfy_gateway.gateway.observability.genai_histograms import HeldSeries
 from tfy_gateway.gateway.tallies import Spread, Tally
 
 ClientKey = tuple[str, str, str, str]
@@ -59,11 +59,8 @@ class RequestSeries:
         "_prompt",
         "_requests",
         "_server",
-        "_server_bounds",
-        "_token_bounds",
         "_tries",
         "_ttft",
-        "_ttft_bounds",
     )
 
     def __init__(self, metrics: GatewayMetrics, labels: SeriesLabels, operation: str) -> None:
@@ -89,14 +86,11 @@ class RequestSeries:
         # only those every request of the shape observes; the client durations only when timed).
         genai = metrics.genai
         self._server = genai.server_duration.series_of((operation, model, genai_error))
-        self._server_bounds = genai.server_duration.bounds
         self._genai_ttft = genai.ttft.series_of((operation, model)) if ttft else None
-        self._ttft_bounds = genai.ttft.bounds
         self._client = genai.client_duration
         self._client_keys = client
-        self._input: list[float] | None = None
-        self._output: list[float] | None = None
-        self._token_bounds = genai.tokens.bounds
+        self._input: HeldSeries | None = None
+        self._output: HeldSeries | None = None
         if usage and provider is not None and served is not None:
             self._input = genai.tokens.series_of((operation, provider, served, "input"))
             self._output = genai.tokens.series_of((operation, provider, served, "output"))
@@ -126,23 +120,14 @@ class RequestSeries:
                 self._cost.inc(cost)  # type: ignore[arg-type]  # the shape says it is charged
         for tally in self._tries:
             tally.inc()
-        # What `LeanHistogram.observe` does, into the held series: a sum, then the first bucket whose
-        # bound is >= the value.
-        server = self._server
-        server[0] += elapsed
-        server[bisect_left(self._server_bounds, elapsed) + 1] += 1
+        self._server.observe(elapsed)
         first_token = self._genai_ttft
         if first_token is not None and ttft_s is not None:  # the shape says it is known
-            first_token[0] += ttft_s
-            first_token[bisect_left(self._ttft_bounds, ttft_s) + 1] += 1
+            first_token.observe(ttft_s)
         for key, seconds in zip(self._client_keys, attempt_s, strict=False):
             if key is not None and seconds is not None:
                 self._client.observe(seconds, key)
         prompt, completion = self._input, self._output
         if prompt is not None and completion is not None:
-            tokens = usage.prompt_tokens
-            prompt[0] += tokens
-            prompt[bisect_left(self._token_bounds, tokens) + 1] += 1
-            tokens = usage.completion_tokens
-            completion[0] += tokens
-            completion[bisect_left(self._token_bounds, tokens) + 1] += 1
+            prompt.observe(usage.prompt_tokens)
+            completion.observe(usage.completion_tokens)

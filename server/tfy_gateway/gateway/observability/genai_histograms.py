@@ -22,6 +22,24 @@ from prometheus_client.utils import floatToGoString
 from tfy_gateway.gateway.observability.genai_metrics import DURATION_BUCKETS, TOKEN_BUCKETS, TTFT_BUCKETS
 
 
+def _add(series: list[float], bounds: tuple[float, ...], value: float) -> None:
+    series[0] += value
+    series[bisect_left(bounds, value) + 1] += 1  # the first bucket whose bound is >= value
+
+
+class HeldSeries:
+    """One label set's series of a `LeanHistogram`, kept by its caller."""
+
+    __slots__ = ("_bounds", "_series")
+
+    def __init__(self, series: list[float], bounds: tuple[float, ...]) -> None:
+        self._series = series
+        self._bounds = bounds
+
+    def observe(self, value: float) -> None:
+        _add(self._series, self._bounds, value)
+
+
 class LeanHistogram:
     """One histogram metric: label values -> [sum, count in bucket 0, ..., count above the last bound]."""
 
@@ -37,16 +55,15 @@ class LeanHistogram:
         series = self.series.get(labels)
         if series is None:
             series = self.series[labels] = self._empty.copy()
-        series[0] += value
-        series[bisect_left(self.bounds, value) + 1] += 1  # the first bucket whose bound is >= value
+        _add(series, self.bounds, value)
 
-    def series_of(self, labels: tuple[str, ...]) -> list[float]:
-        """The list `observe` updates for `labels` (created, and shown, when first asked for): a caller
-        that observes the same labels again and again keeps it and adds to it as `observe` does."""
+    def series_of(self, labels: tuple[str, ...]) -> HeldSeries:
+        """The series of `labels` (created, and shown, when first asked for), for a caller that observes
+        the same labels again and again: it keeps this and skips the lookup."""
         series = self.series.get(labels)
         if series is None:
             series = self.series[labels] = self._empty.copy()
-        return series
+        return HeldSeries(series, self.bounds)
 
     def family(self) -> HistogramMetricFamily:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labels)
