@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import pytest
 
 from mcp import Client, StdioServerParameters
-from tests.helpers import REPO_ROOT, GatewayProcess
+from tests.helpers import REPO_ROOT, GatewayProcess, wait_for
 from tests.mcp.test_surface import EXPECTED_TOOLS
 from tfy_gateway.platform import mask_secret
 
@@ -150,9 +149,12 @@ async def test_install_from_the_local_marketplace_then_the_server_starts_with_th
     if "Connected" not in line:
         # Claude Code's first request gives up after 60 s; on a loaded machine the install takes longer.
         # The launcher's promise then: the install still finishes, and the next start connects at once.
-        deadline = time.monotonic() + INSTALL_TIMEOUT_S
-        while not list(data.glob("venv-*/.tfy-gateway-ready")) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_for(
+            lambda: list(data.glob("venv-*/.tfy-gateway-ready")),
+            "the launcher's install finished (its ready marker)",
+            timeout=INSTALL_TIMEOUT_S,
+            interval=0.5,
+        )
         listed = claude("mcp", "list", timeout=CLAUDE_TIMEOUT_S)
         line = next((ln for ln in listed.stdout.splitlines() if ln.startswith(SERVER)), "")
     assert "Connected" in line, listed.stdout + _server_logs(home)
