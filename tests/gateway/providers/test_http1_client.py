@@ -9,6 +9,7 @@ import gzip
 import socket
 import ssl
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -185,8 +186,44 @@ async def test_a_header_with_a_line_break_is_refused() -> None:
     try:
         with pytest.raises(ValueError, match="Newline"):
             await client.post("http://127.0.0.1:1/", {"x-evil": "a\r\nHost: elsewhere"}, b"", NO_LIMITS)
+        with pytest.raises(ValueError, match="Newline"):  # shared read-only headers too, every time
+            shared = MappingProxyType({"x-evil": "a\nHost: elsewhere"})
+            await client.post("http://127.0.0.1:1/", shared, b"", NO_LIMITS)
+        with pytest.raises(ValueError, match="Newline"):
+            await client.post("http://127.0.0.1:1/", shared, b"", NO_LIMITS)
     finally:
         client.close()
+
+
+async def test_shared_read_only_headers_go_out_as_given_with_each_bodys_length() -> None:
+    """The head of a target's shared headers is built once; each request still gets its own length,
+    each URL its own request line, and a stream its own Accept-Encoding."""
+    seen: list[tuple[str, dict[str, str], bytes]] = []
+
+    async def echo(request: web.Request) -> web.Response:
+        seen.append((request.path, dict(request.headers), await request.read()))
+        return web.json_response({})
+
+    shared = MappingProxyType({"authorization": "Bearer k", "content-type": "application/json"})
+    async with serving(echo) as server:
+        client = Http1Client(1 << 20)
+        base = f"http://127.0.0.1:{server.port}/v1"
+        try:
+            await client.post(base + "/chat/completions", shared, b"one", NO_LIMITS)
+            await client.post(base + "/chat/completions", shared, b"three", NO_LIMITS)
+            await client.post(base + "/embeddings", shared, b"", NO_LIMITS)
+            stream = await client.open_stream(base + "/chat/completions", shared, b"four", NO_LIMITS)
+            await stream.aclose(drain=True)
+        finally:
+            client.close()
+    assert [(path, body, headers["Content-Length"]) for path, headers, body in seen] == [
+        ("/v1/chat/completions", b"one", "3"),
+        ("/v1/chat/completions", b"three", "5"),
+        ("/v1/embeddings", b"", "0"),
+        ("/v1/chat/completions", b"four", "4"),
+    ]
+    assert all(headers["Authorization"] == "Bearer k" for _, headers, _ in seen)
+    assert [headers["Accept-Encoding"] for _, headers, _ in seen] == ["gzip, deflate"] * 3 + ["identity"]
 
 
 async def test_calls_started_in_one_loop_turn_each_get_their_own_answer() -> None:

@@ -23,8 +23,10 @@ from tfy_gateway.gateway.providers import (
     UpstreamTimeout,
     call,
 )
+from tfy_gateway.gateway.providers.base import UpstreamTarget
 from tfy_gateway.gateway.providers.openai_compatible import form_fields
 from tfy_gateway.gateway.providers.transport import FormFile
+from tfy_gateway.gateway.providers.wire import JSON_HEADERS, SSE_HEADERS, build_headers
 
 CHAT: dict[str, Any] = {"model": "openai-main/gpt-4o", "messages": [{"role": "user", "content": "hello there"}]}
 TOOL = {
@@ -252,3 +254,28 @@ def test_a_repeated_form_field_is_sent_once_per_value() -> None:
         "image[]": (FormFile("a.png", b"a", "image/png"), FormFile("b.png", b"b", "image/png")),
         "n": "2",
     }
+
+
+def test_a_plain_calls_headers_are_the_targets_shared_ones_and_an_added_header_makes_new_ones() -> None:
+    target = UpstreamTarget(
+        "openai",
+        "openai",
+        "http://x/v1",
+        "gpt-4o",
+        auth_headers={"authorization": "Bearer k"},
+        extra_headers={"x-a": "1"},
+    )
+    plain = build_headers(JSON_HEADERS, target, None)
+    assert plain is build_headers(JSON_HEADERS, target, None, {}) is target.json_headers
+    assert dict(plain) == {**JSON_HEADERS, "authorization": "Bearer k", "x-a": "1"}
+    assert dict(build_headers(SSE_HEADERS, target, None)) == {**SSE_HEADERS, "authorization": "Bearer k", "x-a": "1"}
+    with pytest.raises(TypeError):
+        plain["x-b"] = "2"  # type: ignore[index]
+    traced = build_headers(JSON_HEADERS, target, None, {"traceparent": "00-1-2-01"})
+    overridden = build_headers(JSON_HEADERS, target, {"set": {"X-A": "2"}})
+    assert traced == {**plain, "traceparent": "00-1-2-01"} and overridden == {
+        **JSON_HEADERS,
+        "authorization": "Bearer k",
+        "X-A": "2",
+    }
+    assert dict(plain) == {**JSON_HEADERS, "authorization": "Bearer k", "x-a": "1"}  # untouched by either

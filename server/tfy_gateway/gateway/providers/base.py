@@ -7,11 +7,13 @@ OpenAI `chat.completion.chunk` SSE events as bytes ready to forward.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
@@ -50,6 +52,8 @@ ENDPOINT_PATHS: dict[str, str] = {
 }
 MULTIPART_ENDPOINTS = frozenset({"transcriptions", "image_edits", "translations"})
 STREAMING_ENDPOINTS = frozenset({"chat", "completions", "responses"})
+JSON_HEADERS: Mapping[str, str] = MappingProxyType({"content-type": "application/json", "accept": "application/json"})
+SSE_HEADERS: Mapping[str, str] = MappingProxyType({"content-type": "application/json", "accept": "text/event-stream"})
 
 
 class TokenSource(Protocol):
@@ -97,6 +101,18 @@ class UpstreamTarget:
     def name(self) -> str:
         """The gateway model id, `<provider account>/<integration>`."""
         return f"{self.account}/{self.integration}"
+
+    @functools.cached_property
+    def json_headers(self) -> Mapping[str, str]:
+        """JSON_HEADERS, then the auth and extra headers: a plain JSON call's headers when nothing is
+        added per call (`wire.build_headers`), built once per target and shared, read-only (the
+        upstream client builds the request head of such a mapping once)."""
+        return MappingProxyType({**JSON_HEADERS, **self.auth_headers, **self.extra_headers})
+
+    @functools.cached_property
+    def sse_headers(self) -> Mapping[str, str]:
+        """The same for a streamed call (SSE_HEADERS)."""
+        return MappingProxyType({**SSE_HEADERS, **self.auth_headers, **self.extra_headers})
 
 
 @dataclass(frozen=True)

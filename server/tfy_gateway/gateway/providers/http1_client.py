@@ -24,6 +24,7 @@ import socket
 import ssl
 import zlib
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import NamedTuple, cast
 
 import anyio
@@ -49,6 +50,8 @@ ENCODINGS = "gzip, deflate"
 """What a whole answer may come in (decoded here); a stream asks for none (identity) but is decoded too."""
 STREAM_BUFFER = 256 * 1024
 """A stream's unread bytes past which the connection stops reading until its reader catches up."""
+KEPT_HEADS = 256
+"""The request heads kept (`Http1Client._head`): one per target, endpoint and kind of call in use."""
 
 
 class Origin(NamedTuple):
@@ -348,11 +351,15 @@ class Http1Client:
         self._addresses = HostAddresses(self._loop)
         # Requests written during the current loop turn after its first; None: none sent in this turn yet.
         self._deferred: list[tuple[_Connection, bytes | tuple[bytes, bytes]]] | None = None
+        # Head fields of shared read-only headers, by the ids of the headers and the origin (each entry
+        # holds both, so neither id can be another object's while it is kept).
+        self._heads: dict[tuple[int, int, str], tuple[Mapping[str, str], Origin, bytes]] = {}
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes, limits: Limits) -> Answer:
         """POST and read the whole answer (at most the size cap, decoded)."""
         origin = origin_of(url)
-        connection = await self._send(origin, _head(origin, headers, len(body), ENCODINGS), body, limits, self._cap)
+        head = self._head(origin, headers, len(body), ENCODINGS)
+        connection = await self._send(origin, head, body, limits, self._cap)
         try:
             while not connection.eof:
                 if connection.error is not None:
@@ -369,7 +376,7 @@ class Http1Client:
     async def open_stream(self, url: str, headers: Mapping[str, str], body: bytes, limits: Limits) -> _Http1Stream:
         """POST and return once the answer's headers arrived; `limits.total` runs until its end."""
         origin = origin_of(url)
-        connection = await self._send(origin, _head(origin, headers, len(body), "identity"), body, limits, None)
+        connection = await self._send(origin, self._head(origin, headers, len(body), "identity"), body, limits, None)
         try:
             while not connection.headers_done:
                 if connection.error is not None:
@@ -379,6 +386,19 @@ class Http1Client:
             self._drop(connection)
             raise
         return _Http1Stream(self, origin, connection)
+
+    def _head(self, origin: Origin, headers: Mapping[str, str], length: int, encodings: str) -> bytes:
+        """The request's head. A target's headers when nothing is added per call come as one shared
+        read-only mapping (`wire.build_headers`): the fields of those are built once and kept."""
+        if type(headers) is not MappingProxyType:
+            return _head(origin, headers, length, encodings)
+        key = (id(headers), id(origin), encodings)
+        kept = self._heads.get(key)
+        if kept is None or kept[0] is not headers or kept[1] is not origin:
+            if len(self._heads) >= KEPT_HEADS:
+                self._heads.clear()
+            kept = self._heads[key] = (headers, origin, _fields(origin, headers, encodings))
+        return kept[2] + b"Content-Length: %d\r\n\r\n" % length
 
     async def _send(self, origin: Origin, head: bytes, body: bytes, limits: Limits, cap: int | None) -> _Connection:
         started = self._loop.time()
@@ -505,13 +525,18 @@ def _write(transport: asyncio.Transport, message: bytes | tuple[bytes, bytes]) -
 
 
 def _head(origin: Origin, headers: Mapping[str, str], length: int, encodings: str) -> bytes:
-    """The request's head: the caller's headers, then what the client adds unless the caller set it
-    (`encodings`: the Accept-Encoding it offers)."""
+    """The request's head: its fields (`_fields`), then the body's length."""
+    return _fields(origin, headers, encodings) + b"Content-Length: %d\r\n\r\n" % length
+
+
+def _fields(origin: Origin, headers: Mapping[str, str], encodings: str) -> bytes:
+    """The request line and header fields: the caller's headers, then what the client adds unless the
+    caller set it (`encodings`: the Accept-Encoding it offers); the length is the caller's to add."""
     lines = [origin.start]
     names = set()
     for name, value in headers.items():
         lowered = name.lower()
-        if lowered in FRAMING:  # the body is framed by the length below, whatever the caller said
+        if lowered in FRAMING:  # the body is framed by the length `_head` adds, whatever the caller said
             continue
         lines.append(f"{name}: {value}\r\n")
         names.add(lowered)
@@ -521,8 +546,7 @@ def _head(origin: Origin, headers: Mapping[str, str], length: int, encodings: st
         lines.append(f"Accept-Encoding: {encodings}\r\n")
     if "user-agent" not in names:
         lines.append(f"User-Agent: {USER_AGENT}\r\n")
-    lines.append(f"Content-Length: {length}\r\n\r\n")
-    head = "".join(lines)
-    if head.count("\n") != len(lines) + 1 or head.count("\r") != len(lines) + 1:  # one line each, the end two
+    fields = "".join(lines)
+    if fields.count("\n") != len(lines) or fields.count("\r") != len(lines):  # one line each
         raise ValueError("Newline or carriage return character detected in HTTP status message or header")
-    return head.encode("utf-8")
+    return fields.encode("utf-8")

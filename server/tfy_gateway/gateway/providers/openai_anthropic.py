@@ -236,7 +236,7 @@ def messages_url(target: UpstreamTarget) -> str:
     return target.base_url.rstrip("/") + "/messages"
 
 
-def _headers(target: UpstreamTarget, base: Mapping[str, str], options: CallOptions) -> dict[str, str]:
+def _headers(target: UpstreamTarget, base: Mapping[str, str], options: CallOptions) -> Mapping[str, str]:
     versioned = {**base, "anthropic-version": target.api_version or DEFAULT_VERSION}
     return build_headers(versioned, target, options.headers_override, options.trace_headers)
 

@@ -287,10 +287,10 @@ def converse_url(target: UpstreamTarget, stream: bool) -> str:
 
 
 def _signed(
-    target: UpstreamTarget, url: str, headers: dict[str, str], body: bytes, options: CallOptions
+    target: UpstreamTarget, url: str, headers: Mapping[str, str], body: bytes, options: CallOptions
 ) -> HttpRequest:
-    if target.signer is not None:
-        headers.update(target.signer.sign(url, headers, body))
+    if target.signer is not None:  # `headers` may be the target's shared ones (wire.build_headers)
+        headers = {**headers, **target.signer.sign(url, headers, body)}
     return HttpRequest(url, headers, body, timeouts=options.timeouts)
 
 

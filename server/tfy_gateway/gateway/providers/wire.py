@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any, Protocol
 
 import orjson
 
+from tfy_gateway.gateway.providers.base import JSON_HEADERS as JSON_HEADERS  # the adapters' import of them
+from tfy_gateway.gateway.providers.base import SSE_HEADERS as SSE_HEADERS
 from tfy_gateway.gateway.providers.base import (
     UpstreamConnectionError,
     UpstreamError,
@@ -37,8 +38,6 @@ from tfy_gateway.gateway.providers.transport import (
     TransportTimeout,
 )
 
-JSON_HEADERS: Mapping[str, str] = MappingProxyType({"content-type": "application/json", "accept": "application/json"})
-SSE_HEADERS: Mapping[str, str] = MappingProxyType({"content-type": "application/json", "accept": "text/event-stream"})
 DONE = b"data: [DONE]\n\n"
 RESPONSE_ENDINGS = (b"event: response.completed\n", b"event: response.incomplete\n", b"event: response.failed\n")
 """How the events that end a Responses stream begin, as the gateway frames them."""
@@ -54,10 +53,16 @@ def build_headers(
     target: UpstreamTarget,
     headers_override: Mapping[str, Any] | None,
     trace: Mapping[str, str] | None = None,
-) -> dict[str, str]:
+) -> Mapping[str, str]:
     """Protocol headers, then the target's auth and extra headers, then the attempt's trace context,
     then the route's `headers_override` (`{"set": {name: value}, "remove": [name]}`, as in a
-    load-balancing target)."""
+    load-balancing target). With nothing added per call, JSON_HEADERS and SSE_HEADERS give the
+    target's shared read-only mapping of them (`UpstreamTarget.json_headers`); else a new dict."""
+    if not trace and not headers_override:
+        if base is JSON_HEADERS:
+            return target.json_headers
+        if base is SSE_HEADERS:
+            return target.sse_headers
     headers = {**base, **target.auth_headers, **target.extra_headers}
     if trace:
         headers.update(trace)
