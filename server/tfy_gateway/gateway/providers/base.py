@@ -115,7 +115,7 @@ class UpstreamTarget:
         return MappingProxyType({**SSE_HEADERS, **self.auth_headers, **self.extra_headers})
 
 
-@dataclass(frozen=True)
+@dataclass
 class CallOptions:
     """How one call is made, beyond what is sent: per-route headers and time limits.
 
@@ -123,6 +123,7 @@ class CallOptions:
     timeouts: the attempt's limit per phase (connect, first token, read, total; see timeouts.py).
     trace_headers: the attempt's trace context (`traceparent`, `tracestate`), sent before the
       route's `headers_override`, which may replace or remove them.
+    Built per call and never changed; not frozen for the cost (see transport.py).
     """
 
     headers_override: Mapping[str, Any] | None = None

@@ -1,7 +1,9 @@
 """The one seam for upstream I/O: `Transport` and the plain values that cross it.
 
 Adapters describe a POST as an `HttpRequest` and get back an `HttpResponse` (whole body) or an
-`HttpStream` (body read as it arrives); they never see aiohttp, so translation is testable without
+`HttpStream` (body read as it arrives): values nobody changes once built, though not frozen dataclasses
+(a frozen one sets each field through `object.__setattr__`, ~2.7x the cost of a plain `__init__`, and
+these are built for every upstream call); they never see aiohttp, so translation is testable without
 sockets. Implementations: `AiohttpTransport` (production, aiohttp_transport.py), `MemoryTransport`
 (tests, memory_transport.py) and `InProcessTransport` (an aiohttp app, e.g. the fake provider, served
 in process: inprocess_transport.py). Failures below HTTP raise `TransportError`; turning them into provider
@@ -34,7 +36,7 @@ FormField = FormValue | tuple[FormValue, ...]
 """A form field's value; a tuple is a field sent once per value, in order (`timestamp_granularities[]`)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class HttpRequest:
     """One upstream POST. `form`, when set, is sent as multipart/form-data instead of `body`.
 
@@ -50,7 +52,7 @@ class HttpRequest:
     timeouts: Timeouts = NO_TIMEOUTS
 
 
-@dataclass(frozen=True)
+@dataclass
 class HttpResponse:
     """A complete upstream answer, any status (redirects are returned, never followed)."""
 

@@ -146,11 +146,12 @@ class EventSource(Protocol):
 EventFraming = Callable[[HttpStream], EventSource]
 
 
-@dataclass(frozen=True)
+@dataclass
 class WirePlan:
     """One call on the wire: the request, and exactly one of `read` (a whole answer; gets the response
     and the seconds it took) or `stream` (a streamed answer, translated event by event; `framing`
-    when its events are not SSE); `error` when the wire format's error bodies need their own reader."""
+    when its events are not SSE); `error` when the wire format's error bodies need their own reader.
+    Built per call and never changed; not frozen for the cost (see transport.py)."""
 
     request: HttpRequest
     read: ResponseReader | None = None
