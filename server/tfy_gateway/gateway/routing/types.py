@@ -2,7 +2,8 @@
 
 None is changed once built: a `RoutePlan` and its `Attempt`s are built once per request (or, for
 the attempts, once per apply) and may be shared between concurrent requests, so they are frozen.
-`Outcome` (one per upstream call, never shared) is not: a frozen dataclass sets each field through
+`RouteRequest` (one per routed request, and per limit or budget rule set matched) and `Outcome` (one
+per upstream call) are never shared and are not: a frozen dataclass sets each field through
 `object.__setattr__`, ~2.7x the cost of a plain `__init__`.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@dataclass
 class RouteRequest:
     """What routing needs to know about a request. `headers` keys are lowercased by the caller."""
 
