@@ -41,6 +41,14 @@ def authorization_of(raw: list[tuple[bytes, bytes]]) -> str | None:
     return single_authorization([value.decode("latin-1") for name, value in raw if name.lower() == b"authorization"])
 
 
+def authorization_in(headers: Mapping[str, str], raw: list[tuple[bytes, bytes]]) -> str | None:
+    """`authorization_of(raw)`, given `headers = scope_headers(raw)`: the dict's value when no header
+    name repeats in `raw` (so at most one is an Authorization header); else each one is counted."""
+    if len(headers) == len(raw):
+        return headers.get("authorization")
+    return authorization_of(raw)
+
+
 def routing_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in headers.items() if name not in PRIVATE_HEADERS}
 

@@ -51,7 +51,7 @@ from tfy_gateway.gateway.data_plane.failures import (
     error_json,
     from_upstream,
 )
-from tfy_gateway.gateway.data_plane.headers import authorization_of, parse_options, routing_headers, scope_headers
+from tfy_gateway.gateway.data_plane.headers import authorization_in, parse_options, routing_headers, scope_headers
 from tfy_gateway.gateway.data_plane.held_stream import HeldStream, hold
 from tfy_gateway.gateway.data_plane.hooks import GuardrailSession
 from tfy_gateway.gateway.data_plane.limiting import estimated_usage_of
@@ -132,11 +132,12 @@ class Pipeline:
 
     async def _admit(self) -> None:
         ctx, plane = self.ctx, self.plane
-        headers = scope_headers(self.scope["headers"])
+        raw_headers = self.scope["headers"]
+        headers = scope_headers(raw_headers)
         ctx.trace = plane.telemetry.begin(
             ctx.config.telemetry, headers, ctx.endpoint.name, self.scope["path"], ctx.created_at
         )
-        principal = self._caller or ctx.config.identities.require(authorization_of(self.scope["headers"]))
+        principal = self._caller or ctx.config.identities.require(authorization_in(headers, raw_headers))
         ctx.principal = principal
         limit = plane.settings.max_body_bytes
         if ctx.endpoint.multipart:
