@@ -28,10 +28,20 @@ from tfy_gateway.gateway.providers.output_tokens import (
 )
 
 MAX_STOP = 64
-WHOLE = ("max_tokens", "max_completion_tokens", "n")
+COUNTS = ("max_output_tokens", "max_tokens", "max_completion_tokens", "n")
+"""Whole-number fields sent on as integers (`16.0` goes out as `16`)."""
 INT64 = 2**63
 
 Check = Callable[[Any, str], None]
+
+
+class Checks(dict[str, Check]):
+    """The checks of an object's fields, in the order they run, and each field's place in that order
+    (`_optional` puts a body's fields in it)."""
+
+    def __init__(self, checks: Mapping[str, Check]) -> None:
+        super().__init__(checks)
+        self.place = {name: place for place, name in enumerate(self)}
 
 
 def _fail(path: str, expected: str, value: Any) -> NoReturn:
@@ -142,7 +152,7 @@ def logit_bias(value: Any, path: str) -> None:
 
 def stream_options(value: Any, path: str) -> None:
     obj(value, path)
-    _optional(value, path, {"include_usage": boolean})
+    _optional(value, path, STREAM_OPTION_FIELDS)
 
 
 def messages(value: Any, path: str) -> None:
@@ -196,9 +206,10 @@ def _tool_calls(value: Any, path: str) -> None:
             _fail(f"{where}.function.arguments", "a JSON string", arguments)
 
 
-FUNCTION_FIELDS: Mapping[str, Check] = {"description": text, "parameters": obj, "strict": boolean}
-MESSAGE_FIELDS: Mapping[str, Check] = {"name": text, "tool_call_id": text, "tool_calls": _tool_calls}
-TOOL_CALL_FIELDS: Mapping[str, Check] = {"id": text, "type": text}
+FUNCTION_FIELDS = Checks({"description": text, "parameters": obj, "strict": boolean})
+MESSAGE_FIELDS = Checks({"name": text, "tool_call_id": text, "tool_calls": _tool_calls})
+TOOL_CALL_FIELDS = Checks({"id": text, "type": text})
+STREAM_OPTION_FIELDS = Checks({"include_usage": boolean})
 
 COMMON: Mapping[str, Check] = {
     "max_tokens": whole(MAX_OUTPUT_TOKENS, "output tokens per choice"),
@@ -218,17 +229,19 @@ COMMON: Mapping[str, Check] = {
 }
 """What chat and completions bodies share."""
 
-CHAT: Mapping[str, Check] = {
-    **COMMON,
-    "messages": messages,
-    "tools": tools,
-    "tool_choice": tool_choice,
-    "parallel_tool_calls": boolean,
-    "response_format": response_format,
-    "top_logprobs": integer(0, 20),
-}
+CHAT = Checks(
+    {
+        **COMMON,
+        "messages": messages,
+        "tools": tools,
+        "tool_choice": tool_choice,
+        "parallel_tool_calls": boolean,
+        "response_format": response_format,
+        "top_logprobs": integer(0, 20),
+    }
+)
 
-COMPLETIONS: Mapping[str, Check] = {**COMMON, "logprobs": integer(0, 5), "echo": boolean, "best_of": integer(1, 128)}
+COMPLETIONS = Checks({**COMMON, "logprobs": integer(0, 5), "echo": boolean, "best_of": integer(1, 128)})
 
 
 def response_input(value: Any, path: str) -> None:
@@ -285,36 +298,38 @@ def response_tool_choice(value: Any, path: str) -> None:
     text(value.get("type"), f"{path}.type")
 
 
-RESPONSES: Mapping[str, Check] = {
-    "input": response_input,
-    "instructions": text,
-    "max_output_tokens": whole(MAX_OUTPUT_TOKENS, "output tokens"),
-    "temperature": number(0, 2),
-    "top_p": number(0, 1),
-    "top_logprobs": integer(0, 20),
-    "tools": response_tools,
-    "tool_choice": response_tool_choice,
-    "parallel_tool_calls": boolean,
-    "store": boolean,
-    "background": boolean,
-    "metadata": obj,
-    "user": text,
-    "previous_response_id": text,
-    "text": obj,
-    "reasoning": obj,
-    "stream_options": obj,
-}
+RESPONSES = Checks(
+    {
+        "input": response_input,
+        "instructions": text,
+        "max_output_tokens": whole(MAX_OUTPUT_TOKENS, "output tokens"),
+        "temperature": number(0, 2),
+        "top_p": number(0, 1),
+        "top_logprobs": integer(0, 20),
+        "tools": response_tools,
+        "tool_choice": response_tool_choice,
+        "parallel_tool_calls": boolean,
+        "store": boolean,
+        "background": boolean,
+        "metadata": obj,
+        "user": text,
+        "previous_response_id": text,
+        "text": obj,
+        "reasoning": obj,
+        "stream_options": obj,
+    }
+)
 """/responses (OpenAI's Responses API)."""
 
 
-def _optional(body: Mapping[str, Any], path: str, checks: Mapping[str, Check]) -> None:
+def _optional(body: Mapping[str, Any], path: str, checks: Checks) -> None:
     """Each field of `body` that `checks` knows, in the checks' order (the first wrong one is named,
     whatever the body's order). Only the fields the body has are visited: a body sets a few of the
     dozens a chat request may."""
     present = checks.keys() & body.keys()
     if not present:
         return
-    for name in present if len(present) == 1 else [name for name in checks if name in present]:
+    for name in present if len(present) == 1 else sorted(present, key=checks.place.__getitem__):
         value = body[name]
         if value is not None:
             checks[name](value, f"{path}.{name}" if path else name)
@@ -333,8 +348,7 @@ def check_body(endpoint: str, body: dict[str, Any]) -> None:
     if checks is None:
         return
     _optional(body, "", checks)
-    if isinstance(body.get("max_output_tokens"), float):
-        body["max_output_tokens"] = int(body["max_output_tokens"])
-    for name in WHOLE:
-        if isinstance(body.get(name), float):
-            body[name] = int(body[name])
+    if not body.keys().isdisjoint(COUNTS):  # most bodies set none of them
+        for name in COUNTS:
+            if isinstance(body.get(name), float):
+                body[name] = int(body[name])

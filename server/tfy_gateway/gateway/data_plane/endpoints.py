@@ -25,11 +25,12 @@ def _is_text(value: Any) -> bool:
 
 
 def _is_messages(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in value)
-    )
+    if not isinstance(value, list) or not value:
+        return False
+    for message in value:  # noqa: SIM110  (a plain loop: no generator object per request)
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            return False
+    return True
 
 
 def _is_prompt(value: Any) -> bool:
