@@ -127,12 +127,18 @@ class MemoryLimitState:
         if batch.dry or not group.distinct:
             return None
         self._drop_expired()
-        counters = self._counters
-        keys, buckets, spans = group.keys, batch.buckets, group.spans
-        found = [counters.get(key) for key in keys]
+        get = self._counters.get
+        found = [get(key) for key in group.keys]
         used: list[int] = []
-        for counter, bucket, span, limit, need in zip(found, buckets, spans, group.limits, batch.needs, strict=True):
-            held = counter.window(bucket, span) if counter is not None else 0
+        for counter, bucket, span, limit, need in zip(found, batch.buckets, group.spans, group.limits, batch.needs):
+            held = 0
+            if counter is not None:  # `Counter.window`, inline: once per counter of every request
+                floor = bucket - span
+                for index, amount in counter.buckets.items():
+                    if index > floor:
+                        held += amount
+                if held > MAX_AMOUNT:
+                    held = MAX_AMOUNT
             if limit is not None and held + need > limit:
                 return None
             used.append(held)
@@ -147,12 +153,12 @@ class MemoryLimitState:
     def _add(self, batch: Batch, found: list[Counter | None]) -> None:
         """Add every amount of an admitted batch (`found`: each counter before, None if absent)."""
         counters, dirty, expiry = self._counters, self._dirty, self._expiry
-        group, buckets, expiries = batch.counters, batch.buckets, batch.expiries
-        keys, spans = group.keys, group.spans
-        for position, amount in enumerate(batch.amounts):
+        group = batch.counters
+        for key, bucket, span, amount, expires_at, counter in zip(
+            group.keys, batch.buckets, group.spans, batch.amounts, batch.expiries, found
+        ):
             if not amount:
                 continue
-            key, bucket, counter = keys[position], buckets[position], found[position]
             if counter is None:
                 counter = counters.get(key)  # one key twice: the first one made it
                 if counter is None:
@@ -162,11 +168,10 @@ class MemoryLimitState:
                 total = held[bucket] + amount
                 held[bucket] = total if 0 <= total <= MAX_AMOUNT else bounded(total)
             else:
-                floor = bucket - spans[position]
+                floor = bucket - span
                 for index in [index for index in held if index <= floor]:
                     del held[index]
                 held[bucket] = bounded(amount)
-            expires_at = expiries[position]
             if expires_at > counter.expires_at:
                 counter.expires_at = expires_at
                 if not math.isinf(expires_at):
@@ -196,27 +201,30 @@ class MemoryLimitState:
     def adjust_now(self, settlement: Settlement) -> tuple[int, ...]:
         group, buckets = settlement.counters, settlement.buckets
         counters, keys, dirty = self._counters, group.keys, self._dirty
-        for position, delta in enumerate(settlement.deltas):
-            if delta:
-                key = keys[position]
-                counter = counters.get(key)
-                if counter is not None:
-                    held = counter.buckets
-                    bucket = buckets[position]
-                    if bucket in held:
-                        total = held[bucket] + delta
-                        held[bucket] = total if 0 <= total <= MAX_AMOUNT else bounded(total)
-                        dirty.add(key)
+        for key, bucket, delta in zip(keys, buckets, settlement.deltas):
+            if delta and (counter := counters.get(key)) is not None:
+                held = counter.buckets
+                if bucket in held:
+                    total = held[bucket] + delta
+                    held[bucket] = total if 0 <= total <= MAX_AMOUNT else bounded(total)
+                    dirty.add(key)
         watched = settlement.watched
         if not watched:
             return ()
         spans = group.spans
-        return tuple(
-            counter.window(buckets[position], spans[position])
-            if (counter := counters.get(keys[position])) is not None
-            else 0
-            for position in watched
-        )
+        totals: list[int] = []
+        for position in watched:  # `Counter.window`, inline
+            total = 0
+            counter = counters.get(keys[position])
+            if counter is not None:
+                floor = buckets[position] - spans[position]
+                for index, amount in counter.buckets.items():
+                    if index > floor:
+                        total += amount
+                if total > MAX_AMOUNT:
+                    total = MAX_AMOUNT
+            totals.append(total)
+        return tuple(totals)
 
     def read_now(self, probes: Sequence[Probe]) -> tuple[int, ...]:
         self._drop_expired()
