@@ -120,8 +120,9 @@ class MemoryLimitState:
 
     def hold_now(self, batch: Batch) -> list[int] | None:
         """`reserve_now` for the request path's common case, every counter having room: adds every
-        amount and returns what each window held before (`Admission.used`), building no Admission and
-        finding no oldest bucket (`oldest_now` finds one when asked). None, with nothing changed, when
+        amount and returns what each checked window held before (`Admission.used`; 0 for a counter
+        whose limit is None: it is never checked, so its window is not summed), building no Admission
+        and finding no oldest bucket (`oldest_now` finds one when asked). None, with nothing changed, when
         a check fails, the batch is dry or names a counter twice: `reserve_now` gives the whole answer."""
         group = batch.counters
         if batch.dry or not group.distinct:
@@ -132,14 +133,16 @@ class MemoryLimitState:
         used: list[int] = []
         for counter, bucket, span, limit, need in zip(found, batch.buckets, group.spans, group.limits, batch.needs):
             held = 0
-            if counter is not None:  # `Counter.window`, inline: once per counter of every request
+            if limit is not None and counter is not None:  # `Counter.window`, inline: once per checked counter
                 floor = bucket - span
                 for index, amount in counter.buckets.items():
                     if index > floor:
                         held += amount
                 if held > MAX_AMOUNT:
                     held = MAX_AMOUNT
-            if limit is not None and held + need > limit:
+                if held + need > limit:
+                    return None
+            elif limit is not None and need > limit:
                 return None
             used.append(held)
         self._add(batch, found)
