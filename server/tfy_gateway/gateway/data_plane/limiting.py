@@ -94,6 +94,8 @@ class PolicyLimits:
             if counts_tokens:
                 if formats is None:
                     sends = sent_as(body, request.plan, request.config.catalog)
+                elif len(formats) == 1:  # one kind of target: no comprehension to build one pair
+                    sends = ((formats[0], body),)
                 else:
                     sends = tuple([(wire_format, body) for wire_format in formats])
         try:

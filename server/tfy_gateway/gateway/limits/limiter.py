@@ -257,7 +257,10 @@ class Limiter:
         sends: Sequence[Send],
         pricing: ModelPricing,
     ) -> _Draft:
-        _, _, buckets, expiries = plan.window_at(now, self._period_window)
+        window = plan.window  # the buckets of now: the same for every request until one of them changes
+        if window is None or not window[0] <= now < window[1]:
+            window = plan.window_at(now, self._period_window)
+        buckets, expiries = window[2], window[3]
         estimate = None
         amounts: Sequence[int]
         needs: Sequence[int]
@@ -309,7 +312,7 @@ class Limiter:
     ) -> CounterPlan | None:
         """The plan of requests of this shape if one was made before (None: not yet); an empty one
         (`len(plan) == 0`) when no counter applies to them (see `charges_none`)."""
-        return self._memos.of(policies).plans.get(_shape(model, caller, subjects, metadata))
+        return self._memos.of(policies).plans.get((model, caller, subjects, frozenset(metadata.items())))  # `_shape`
 
     def _plan(self, policies: LimitPolicies, request: LimitRequest) -> CounterPlan:
         """Which counters a request of this shape is charged in. Requests of one caller, model and
