@@ -390,7 +390,7 @@ class Limiter:
                     deltas[position] = spent - amounts[position]
         if not watched and not any(deltas):
             return None
-        return Settlement(plan.counters, reservation.buckets, deltas, watched)
+        return _new(Settlement, (plan.counters, reservation.buckets, deltas, watched))
 
     def _observe(self, reservation: Reservation, settlement: Settlement, totals: Sequence[int]) -> None:
         """Budget alerts: each alerting budget's total after the settlement (others have no threshold).
@@ -399,11 +399,11 @@ class Limiter:
         if watch is None or plan is None or not settlement.watched:
             return
         now = None
-        for position, total in zip(settlement.watched, totals, strict=True):
-            budget = plan.budgets[position]
-            if budget is None or (alerting := budget.alerting) is None or budget.limit <= 0:
+        for alert, position, total in zip(plan.alerts, settlement.watched, totals, strict=True):
+            if alert is None:
                 continue
-            if total * 100 / budget.limit < alerting.thresholds[0]:
+            budget, limit, lowest = alert
+            if total * 100 / limit < lowest:
                 continue
             if now is None:
                 now = self.clock()

@@ -51,7 +51,7 @@ class Slot(NamedTuple):
 class CounterPlan:
     """Per counter, in charge order: its static parts (see the module docstring)."""
 
-    __slots__ = ("_fills", "_ones", "applied", "budgets", "caps", "cost_positions", "counters", "entities",
+    __slots__ = ("_fills", "_ones", "alerts", "applied", "budgets", "caps", "cost_positions", "counters", "entities",
                  "kinds", "measures", "ones", "owners", "periods", "prices", "rooms", "token_positions",
                  "uses_tokens", "watched", "whole", "window")  # fmt: skip
 
@@ -77,6 +77,9 @@ class CounterPlan:
         self.cost_positions = tuple(i for i, s in enumerate(slots) if s.kind == "cost")
         # Budgets with alert thresholds: a settlement reports their totals.
         self.watched = tuple(i for i, s in enumerate(slots) if s.budget is not None and s.budget.alerting is not None)
+        # Per watched budget, (its rule, its limit, its lowest threshold); None for a limit of 0 (no
+        # percentage, no alert): what a settlement compares a total with before asking the watch.
+        self.alerts = tuple(_alert(slots[i].budget) for i in self.watched)
         self.rooms = _rooms(slots)
         self.window: Window | None = None
         # `holds` starts from 1 everywhere (a request's amount, every need but a token rate limit's)
@@ -129,6 +132,16 @@ class CounterPlan:
             expiries.append(expires_at)
         self.window = known = (start, end, tuple(buckets), tuple(expiries))
         return known
+
+
+Alert = tuple[BudgetRule, int, float]
+"""(a budget with alert thresholds, its limit, its lowest threshold in percent)."""
+
+
+def _alert(budget: BudgetRule | None) -> Alert | None:
+    if budget is None or budget.alerting is None or budget.limit <= 0:
+        return None
+    return budget, budget.limit, budget.alerting.thresholds[0]
 
 
 Room = tuple[str, tuple[tuple[int, int], ...], bool]
