@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
 
 from tfy_gateway.gateway.applied import AppliedRule
-from tfy_gateway.gateway.limits.bounds import bounded
+from tfy_gateway.gateway.limits.bounds import NANO_USD, bounded
 from tfy_gateway.gateway.limits.budgets import BudgetRule
 from tfy_gateway.gateway.limits.calendar import CalendarPeriod
 from tfy_gateway.gateway.limits.rules import LimitRule
@@ -144,8 +144,9 @@ def _alert(budget: BudgetRule | None) -> Alert | None:
     return budget, budget.limit, budget.alerting.thresholds[0]
 
 
-Room = tuple[str, tuple[tuple[int, int], ...], bool]
-"""(headroom name, (position, limit) of each deciding counter it is the tightest of, a rate limit's)."""
+Room = tuple[str, tuple[tuple[int, int, float], ...], bool, int]
+"""(headroom name, (position, limit, limit as shown) of each deciding counter it is the tightest of, a rate
+limit's, the scale of what is left as shown): a budget shows USD (nano-USD / NANO_USD) or tokens."""
 
 
 def _rooms(slots: Sequence[Slot]) -> tuple[Room, ...]:
@@ -157,4 +158,11 @@ def _rooms(slots: Sequence[Slot]) -> tuple[Room, ...]:
         kind = slot.kind
         room = kind if kind == "cost" or isinstance(slot.owner, LimitRule) else "budget-tokens"
         rooms.setdefault(room, []).append((position, slot.limit))
-    return tuple((name, tuple(limited), name in ("requests", "tokens")) for name, limited in rooms.items())
+    shaped: list[Room] = []
+    for name, limited in rooms.items():
+        rate = name in ("requests", "tokens")
+        scale = NANO_USD if name == "cost" else 1
+        # A rate limit's limit is shown as counted; a budget's in its manifest unit (a float).
+        shown = tuple((position, limit, limit if rate else limit / scale) for position, limit in limited)
+        shaped.append((name, shown, rate, scale))
+    return tuple(shaped)
