@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tfy_gateway.gateway.applied import Headroom
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
-from tfy_gateway.gateway.applied import Headroom
 from tfy_gateway.gateway.data_plane.response_headers import applied_header, limit_headers
 from tfy_gateway.gateway.guardrails.checks import Check, GuardrailReport, Result, Stage, Strategy
 
