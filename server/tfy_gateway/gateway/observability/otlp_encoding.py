@@ -161,10 +161,8 @@ class SpanEncoder:
         self._int_heads: dict[tuple[bytes, str], tuple[bytes, ...]] = {}
         self._float_heads: dict[tuple[bytes, str], bytes] = {}
         self._text_heads: dict[tuple[bytes, str, int], bytes] = {}
-        self._responses: dict[tuple[tuple[str, Any], ...], bytes] = {}
-        self._statuses: dict[
-            int, bytes
-        ] = {}  # an upstream call's status field, by status  # an answer's model and finish reasons
+        self._responses: dict[tuple[tuple[str, Any], ...], bytes] = {}  # an answer's model and finish reasons
+        self._statuses: dict[int, bytes] = {}  # an upstream call's status field, by status
         self._usage_heads: dict[tuple[bool, int, int], tuple[bytes, ...]] = {}  # by tfy and the counts' lengths
         # A limit kind's heads for what is left and its encoded limit, by kind, limit and the limit's type
         self._rooms: dict[tuple[str, float, type], tuple[tuple[bytes, ...], bytes, bytes]] = {}
