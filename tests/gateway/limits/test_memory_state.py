@@ -121,22 +121,3 @@ def test_hold_now_changes_nothing_when_any_check_fails_or_a_counter_comes_twice(
     assert state.hold_now(Batch.of([charge("b", 1, 5)])._replace(dry=True)) is None
     assert (window(state, "a"), window(state, "b"), len(state)) == (4, 0, 1)
     assert state.take_dirty() == ([("a", {100: 4}, T0 + 60)], [])
-
-
-def test_a_plans_counters_found_once_follow_every_counter_made_dropped_or_loaded() -> None:
-    clock = Clock(T0)
-    state = MemoryLimitState(clock)
-    batch = Batch.of([charge("a", 1, 10), charge("b", 2, None, expires_at=T0 + 600)])  # one Counters, reused
-    assert state.hold_now(batch) == [0, 0]  # both made here
-    assert state.hold_now(batch) == [1, 0]
-    state.adjust_now(Settlement(batch.counters, batch.buckets, [-1, 3], (0, 1)))
-    assert (window(state, "a"), window(state, "b")) == (1, 7)
-    clock.now = T0 + 61  # "a" expires (dropped by the next call), "b" lives on
-    batch = batch._replace(expiries=[T0 + 120, T0 + 600])  # the same Counters
-    assert state.hold_now(batch) == [0, 0], "a new 'a', not the dropped one"
-    assert state.adjust_now(Settlement(batch.counters, batch.buckets, [2, -1], (0, 1))) == (3, 8)
-    assert (window(state, "a"), window(state, "b")) == (3, 8)
-    assert state.hold_now(batch) == [3, 0]  # with the counters found by the call before
-    state.load([("a", {100: 10}, T0 + 300)])  # a restart's rows replace a counter
-    assert state.hold_now(batch) is None, "10 + 1 > 10: the loaded counter is the one checked"
-    assert (window(state, "a"), window(state, "b")) == (10, 10)

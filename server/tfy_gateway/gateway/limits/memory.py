@@ -16,7 +16,6 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT, bounded
 from tfy_gateway.gateway.limits.state import Admission, Batch, Probe, Settlement
@@ -57,14 +56,6 @@ class Counter:
         return found
 
 
-class _Found(NamedTuple):
-    """A plan's counters as one store found them (None: absent), valid while its generation lasts."""
-
-    state: MemoryLimitState
-    generation: int
-    counters: list[Counter | None]
-
-
 class MemoryLimitState:
     """Counters by key; see `state.LimitState` for the contract."""
 
@@ -73,9 +64,6 @@ class MemoryLimitState:
         self._counters: dict[str, Counter] = {}
         self._expiry: list[tuple[float, str]] = []
         self._dirty: set[str] = set()
-        # Bumped whenever a key gains or loses its Counter: a plan's counters found before (`_Found`,
-        # kept on its `Counters`) are the store's own until then.
-        self._generation = 0
 
     async def reserve(self, batch: Batch) -> Admission:
         return self.reserve_now(batch)
@@ -140,13 +128,8 @@ class MemoryLimitState:
         if batch.dry or not group.distinct:
             return None
         self._drop_expired()
-        known = group.prepared
-        if type(known) is _Found and known.state is self and known.generation == self._generation:
-            found = known.counters
-        else:  # a new plan, or a counter made or dropped since: found again, kept for the next batch
-            get = self._counters.get
-            found = [get(key) for key in group.keys]
-            group.prepared = _Found(self, self._generation, found)
+        get = self._counters.get
+        found = [get(key) for key in group.keys]
         used: list[int] = []
         # A batch's columns have one length (`state.Batch`). No `strict=` in these zips: any keyword
         # sends the call down zip's slow path, ~1.5k instructions a call (callgrind).
@@ -187,7 +170,6 @@ class MemoryLimitState:
                 counter = counters.get(key)  # one key twice: the first one made it
                 if counter is None:
                     counter = counters[key] = Counter()
-                    self._generation += 1
             held = counter.buckets
             if bucket in held:
                 total = held[bucket] + amount
@@ -226,13 +208,8 @@ class MemoryLimitState:
     def adjust_now(self, settlement: Settlement) -> tuple[int, ...]:
         group, buckets = settlement.counters, settlement.buckets
         counters, keys, dirty = self._counters, group.keys, self._dirty
-        known = group.prepared
-        if type(known) is _Found and known.state is self and known.generation == self._generation:
-            found = known.counters  # the reservation's counters, none made or dropped since
-        else:
-            found = [counters.get(key) for key in keys]
-        for key, bucket, delta, counter in zip(keys, buckets, settlement.deltas, found):  # noqa: B905 (see hold_now)
-            if delta and counter is not None:
+        for key, bucket, delta in zip(keys, buckets, settlement.deltas):  # noqa: B905 (see hold_now)
+            if delta and (counter := counters.get(key)) is not None:
                 held = counter.buckets
                 if bucket in held:
                     total = held[bucket] + delta
@@ -245,7 +222,7 @@ class MemoryLimitState:
         totals: list[int] = []
         for position in watched:  # `Counter.window`, inline
             total = 0
-            counter = found[position]
+            counter = counters.get(keys[position])
             if counter is not None:
                 floor = buckets[position] - spans[position]
                 for index, amount in counter.buckets.items():
@@ -291,7 +268,6 @@ class MemoryLimitState:
         for key, buckets, expires_at in rows:
             if expires_at > now:
                 self._counters[key] = Counter({index: bounded(amount) for index, amount in buckets.items()}, expires_at)
-                self._generation += 1
                 heapq.heappush(self._expiry, (expires_at, key))
 
     # --- internals ------------------------------------------------------------------------------
@@ -307,5 +283,4 @@ class MemoryLimitState:
             # A counter charged again since this entry was pushed has a later entry of its own.
             if counter is not None and counter.expires_at <= expires_at:
                 del self._counters[key]
-                self._generation += 1
                 self._dirty.add(key)
