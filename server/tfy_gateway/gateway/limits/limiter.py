@@ -310,7 +310,7 @@ class Limiter:
     ) -> CounterPlan | None:
         """The plan of requests of this shape if one was made before (None: not yet); an empty one
         (`len(plan) == 0`) when no counter applies to them (see `charges_none`)."""
-        return self._memos.of(policies).plans.get((model, caller, subjects, frozenset(metadata.items())))  # `_shape`
+        return self._memos.of(policies).plans.get(_shape(model, caller, subjects, metadata))
 
     def _plan(self, policies: LimitPolicies, request: LimitRequest) -> CounterPlan:
         """Which counters a request of this shape is charged in. Requests of one caller, model and

@@ -137,13 +137,8 @@ class MemoryLimitState:
             found, batch.buckets, group.spans, group.limits, batch.needs
         ):
             held = 0
-            if limit is not None and counter is not None:  # `Counter.window`, inline: once per checked counter
-                floor = bucket - span
-                for index, amount in counter.buckets.items():
-                    if index > floor:
-                        held += amount
-                if held > MAX_AMOUNT:
-                    held = MAX_AMOUNT
+            if limit is not None and counter is not None:
+                held = counter.window(bucket, span)
                 if held + need > limit:
                     return None
             elif limit is not None and need > limit:
@@ -220,17 +215,9 @@ class MemoryLimitState:
             return ()
         spans = group.spans
         totals: list[int] = []
-        for position in watched:  # `Counter.window`, inline
-            total = 0
+        for position in watched:
             counter = counters.get(keys[position])
-            if counter is not None:
-                floor = buckets[position] - spans[position]
-                for index, amount in counter.buckets.items():
-                    if index > floor:
-                        total += amount
-                if total > MAX_AMOUNT:
-                    total = MAX_AMOUNT
-            totals.append(total)
+            totals.append(counter.window(buckets[position], spans[position]) if counter is not None else 0)
         return tuple(totals)
 
     def read_now(self, probes: Sequence[Probe]) -> tuple[int, ...]:
