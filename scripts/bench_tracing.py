@@ -34,6 +34,8 @@ runs, the request), then replayed on the loop thread with the spans kept in memo
 request over 60 batches), and the spans of 512 replayed requests are encoded as the export thread
 would (the least of 30 encodings, per request). Neither the rest of the pipeline nor the cache misses
 of a real server are in it: it ranks changes, bench_compare gives their size in a server.
+`--replay --instructions` counts instead of timing (callgrind: thousands of instructions a request for
+the trace calls and the encoding; the same on a busy machine; ~2 minutes a run under valgrind).
 
     python scripts/bench_tracing.py [--system gateway-all] [--requests 10000] [--concurrency 32] [--rounds 3]
         [--baseline-source DIR]
@@ -44,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -116,6 +119,11 @@ def main() -> int:
     parser.add_argument(
         "--only", help="comma-separated runs to keep (e.g. 'on,baseline on'): more rounds of the pair compared"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="--replay: count instructions (callgrind) instead of timing: thousands a request, load-independent",
+    )
     parser.add_argument("--own-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.own_child:
@@ -184,6 +192,8 @@ async def own_work(spec: dict[str, Any], batch: int) -> dict[str, Any]:
 
 
 REPLAY_SPANS = 512
+COUNT_VARIABLE = "TFY_BENCH_TRACING_COUNT"
+COUNTED_ENCODINGS = 3
 
 
 def request_body(spec: dict[str, Any], model: str) -> bytes:
@@ -282,6 +292,13 @@ def replayed(captured: dict[str, Any], batch: int) -> dict[str, Any]:
     try:
         for _ in range(1000):
             one()
+        count = int(os.environ.get(COUNT_VARIABLE, "0"))
+        if count:  # --instructions: callgrind reads what these two C calls cost, inclusive
+            spans.clear()
+            functools.reduce(lambda _, __: one(), range(count), None)
+            encoder = queue._encoder
+            functools.reduce(lambda _, __: encoder.encode(spans), range(COUNTED_ENCODINGS), None)
+            return {"requests": count, "spans": len(spans)}
         spent = []
         for _ in range(OWN_BATCHES):
             spans.clear()
@@ -306,11 +323,41 @@ def replayed(captured: dict[str, Any], batch: int) -> dict[str, Any]:
 def run_own(spec: dict[str, Any], args: argparse.Namespace, source: str) -> dict[str, Any]:
     command = [sys.executable, __file__, "--own-child", json.dumps(spec), "--requests", str(args.requests),
                "--gateway-source", source]  # fmt: skip
+    if args.instructions:
+        return counted(command, args.requests)
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise SystemExit(f"{spec['system']} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def counted(command: list[str], requests: int) -> dict[str, Any]:
+    """`--replay --instructions`: the child under callgrind replays `requests` requests inside one
+    `functools.reduce` call, then encodes their spans inside another; callgrind collects inside that
+    function only and dumps its counts as each call begins: the last numbered dump holds the trace
+    calls, the final one the encoding (per request, thousands of instructions), whatever the load."""
+    with tempfile.TemporaryDirectory(prefix="tfy-tracing-cg-") as scratch:
+        out = Path(scratch) / "callgrind.out"
+        valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "-q", "--collect-atstart=no",
+                    "--toggle-collect=functools_reduce", "--dump-before=functools_reduce"]  # fmt: skip
+        env = {**os.environ, COUNT_VARIABLE: str(requests)}
+        done = subprocess.run([*valgrind, *command], capture_output=True, text=True, timeout=3600, env=env)
+        if done.returncode != 0:
+            raise SystemExit(f"the counted replay failed:\n{done.stderr[-3000:]}")
+        dumps = sorted(Path(scratch).glob("callgrind.out.*"), key=lambda path: int(path.suffix[1:]))
+        loop, encoding = (_total(path) for path in (dumps[-1], out))
+    return {
+        "loop": loop / requests / 1000,
+        "export": encoding / COUNTED_ENCODINGS / requests / 1000,
+        "cpu_us_per_request": (loop + encoding / COUNTED_ENCODINGS) / requests / 1000,
+    }
+
+
+def _total(dump: Path) -> int:
+    """A callgrind dump's instruction count."""
+    text = dump.read_text()
+    return int(next(line for line in text.splitlines() if line.startswith("totals:")).split()[1])
 
 
 def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: str) -> None:
@@ -337,6 +384,7 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
         runs = {name: ({**spec, "replay": True}, source) for name, (spec, source) in runs.items() if "on" in name}
         args.own = True
     figures: dict[str, list[float]] = {name: [] for name in runs}
+    unit = "k instructions/req" if args.instructions else "µs own CPU/req"
     for round_ in range(args.rounds):
         for name, (spec, source) in runs.items():
             before = received(collector)
@@ -345,9 +393,7 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
                 parts = ("trace calls", "encoding") if args.replay else ("loop", "export thread")
                 median = f", median batch {result['loop_median']:.1f}" if "loop_median" in result else ""
                 own = f"  ({parts[0]} {result['loop']:.1f}{median}, {parts[1]} {result['export']:.1f})"
-                print(
-                    f"round {round_ + 1} {name:16} {result['cpu_us_per_request']:7.1f} µs own CPU/req{own}", flush=True
-                )
+                print(f"round {round_ + 1} {name:16} {result['cpu_us_per_request']:7.1f} {unit}{own}", flush=True)
                 figures[name].append(result["cpu_us_per_request"])
                 continue
             # bench_inprocess's whole-request run: not its --own or --transport modes
@@ -376,12 +422,12 @@ def measure(args: argparse.Namespace, scratch: Path, upstream: str, collector: s
             reference = "baseline on" if name != "baseline on" and "baseline on" in figures else name
         off = statistics.median(figures[reference])
         median = statistics.median(values)
-        extra = f"  {median - off:+.1f} µs ({median / off - 1:+.0%}) vs {reference}" if name != reference else ""
-        print(f"{name:16} {median:7.1f} [{min(values):.1f}-{max(values):.1f}] µs CPU/req{extra}")
+        extra = f"  {median - off:+.1f} ({median / off - 1:+.0%}) vs {reference}" if name != reference else ""
+        print(f"{name:16} {median:7.1f} [{min(values):.1f}-{max(values):.1f}] {unit}{extra}")
     if "on" in figures and "baseline on" in figures:  # paired within each round: steadier than the medians
         deltas = [mine - theirs for mine, theirs in zip(figures["on"], figures["baseline on"], strict=True)]
         shown = ", ".join(f"{delta:+.1f}" for delta in deltas)
-        print(f"on - baseline on, per round: {shown}; median {statistics.median(deltas):+.1f} µs")
+        print(f"on - baseline on, per round: {shown}; median {statistics.median(deltas):+.1f} {unit}")
     print(json.dumps({name: values for name, values in figures.items()}))
 
 

@@ -102,6 +102,15 @@ def test_hold_now_adds_as_reserve_now_does_and_answers_what_each_window_held() -
     assert [used for used in reserved.reserve_now(Batch.of(batches[-1])).used] == [4, 9]
 
 
+def test_hold_now_checks_every_limited_counter_and_sums_no_window_it_never_checks() -> None:
+    state = MemoryLimitState(Clock(T0))
+    assert state.hold_now(Batch.of([charge("a", 3, None), charge("b", 2, 5)])) == [0, 0]
+    assert state.hold_now(Batch.of([charge("a", 3, None), charge("b", 2, 5)])) == [0, 2], "a: counted, not read"
+    assert state.hold_now(Batch.of([charge("a", 1, None), charge("c", 6, 5)])) is None, "c: 6 never fits in 5"
+    assert state.hold_now(Batch.of([charge("a", 1, None), charge("b", 2, 5)])) is None, "b: 4 + 2 > 5"
+    assert (window(state, "a"), window(state, "b"), window(state, "c")) == (6, 4, 0)
+
+
 def test_hold_now_changes_nothing_when_any_check_fails_or_a_counter_comes_twice() -> None:
     state = MemoryLimitState(Clock(T0))
     assert state.hold_now(Batch.of([charge("a", 4, 5)])) == [0]

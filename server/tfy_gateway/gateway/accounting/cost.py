@@ -56,9 +56,12 @@ class ModelPricing:
         price = self.price
         if price is None:
             return None
-        total = _tiered(prompt_tokens, price.input, price.input_tiers) + _tiered(
-            completion_tokens, price.output, price.output_tiers
-        )
+        if price.input_tiers or price.output_tiers:
+            total = _tiered(prompt_tokens, price.input, price.input_tiers) + _tiered(
+                completion_tokens, price.output, price.output_tiers
+            )
+        else:  # `_tiered` without tiers, the usual price
+            total = prompt_tokens * price.input / 1000 + completion_tokens * price.output / 1000
         discount = self.discount_percent
         factor = 1.0 if discount == 0.0 else 1.0 - min(max(discount, 0.0), 100.0) / 100.0
         return round(total * factor, 10)

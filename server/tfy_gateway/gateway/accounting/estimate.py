@@ -22,9 +22,14 @@ TEXT_KEYS = frozenset({"content", "text", "prompt", "input", "output"})
 """`output`: a /responses `function_call_output` item's text."""
 
 
+PROMPT_FIELDS = ("prompt", "input", "messages", "instructions")
+"""Where a request body holds its input text (`instructions`: a /responses system prompt)."""
+
+
 def _text_chars(value: Any) -> int:
     """Characters of text in `value`: strings, and under TEXT_KEYS of mappings, in lists at any depth.
-    (Plain loops: this runs per request under token limits and budgets.)"""
+    (Plain loops: this runs per request under token limits and budgets. A list's plain dicts, a chat
+    request's messages, are read in the list's own loop: one call for a whole conversation.)"""
     if isinstance(value, str):
         return len(value)
     if value is None:  # a field the body does not set: no ABC check for it
@@ -32,7 +37,14 @@ def _text_chars(value: Any) -> int:
     total = 0
     if isinstance(value, list):
         for item in value:
-            total += len(item) if isinstance(item, str) else _text_chars(item)
+            if isinstance(item, str):
+                total += len(item)
+            elif type(item) is dict:
+                for key, text in item.items():
+                    if key in TEXT_KEYS:
+                        total += len(text) if isinstance(text, str) else _text_chars(text)
+            else:
+                total += _text_chars(item)
     elif isinstance(value, (dict, Mapping)):  # dict first: a plain dict skips the ABC check
         for key, item in value.items():
             if key in TEXT_KEYS:
@@ -42,8 +54,11 @@ def _text_chars(value: Any) -> int:
 
 def prompt_tokens(body: Mapping[str, Any]) -> int:
     """Estimated input tokens of an OpenAI-format request body (messages, prompt or input)."""
-    chars = _text_chars(body.get("prompt")) + _text_chars(body.get("input")) + _text_chars(body.get("messages"))
-    chars += _text_chars(body.get("instructions"))  # /responses: the system prompt
+    chars = 0
+    for name in PROMPT_FIELDS:
+        value = body.get(name)
+        if value is not None:
+            chars += len(value) if isinstance(value, str) else _text_chars(value)
     return -(-chars // CHARS_PER_TOKEN)
 
 

@@ -81,19 +81,22 @@ class PolicyLimits:
             return None
         metadata = request.options.metadata
         plan = self.limiter.planned(policies, request.model, principal.subject, principal.subjects, metadata)
-        if plan is not None and not len(plan):
+        if plan is not None and not plan.kinds:
             return None  # rules exist, none applies to requests like this one (known from an earlier one)
         generates = request.endpoint.name in GENERATING_ENDPOINTS
         body = request.body
         sends, pricing = AS_OPENAI, UNPRICED
         counts_tokens = generates and policies.counts_tokens
-        if counts_tokens or policies.prices_matter:
+        prices_matter = policies.prices_matter
+        if counts_tokens or prices_matter:
             formats, costliest_pricing = self._targets_of(request.plan, request.config.catalog)
-            if policies.prices_matter:
+            if prices_matter:
                 pricing = costliest_pricing
             if counts_tokens:
                 if formats is None:
                     sends = sent_as(body, request.plan, request.config.catalog)
+                elif len(formats) == 1:  # one kind of target: no comprehension to build one pair
+                    sends = ((formats[0], body),)
                 else:
                     sends = tuple([(wire_format, body) for wire_format in formats])
         try:

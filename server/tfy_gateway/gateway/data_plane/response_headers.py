@@ -136,22 +136,25 @@ def _number(value: float) -> bytes:
     return (str(int(value)) if value == int(value) else f"{value:.6f}".rstrip("0")).encode()
 
 
-@functools.lru_cache(maxsize=32)
-def _limit_names(name: str) -> tuple[bytes, bytes, bytes]:
-    """The three `x-ratelimit-*-<name>` header names of one kind of limit, built once per kind."""
+@functools.lru_cache(maxsize=1024, typed=True)
+def _limit_texts(name: str, limit: float) -> tuple[tuple[bytes, bytes], bytes, bytes]:
+    """(`x-ratelimit-limit-<name>` with its value, the remaining and reset header names) of one kind of
+    limit at one limit: what every request of a plan repeats, built once; only the numbers left and
+    the reset are written per request."""
     suffix = name.encode()
-    return b"x-ratelimit-limit-" + suffix, b"x-ratelimit-remaining-" + suffix, b"x-ratelimit-reset-" + suffix
+    limit_header = (b"x-ratelimit-limit-" + suffix, _number(limit))
+    return limit_header, b"x-ratelimit-remaining-" + suffix, b"x-ratelimit-reset-" + suffix
 
 
 def limit_headers(headroom: tuple[Headroom, ...]) -> Headers:
     """`x-ratelimit-*` for each kind of limit that applied (remaining 0 when it refused)."""
     headers: Headers = []
-    for room in headroom:
-        limit, remaining, reset = _limit_names(room.name)
-        headers.append((limit, _number(room.limit)))
-        headers.append((remaining, _number(room.remaining)))
-        if room.reset_s is not None:
-            headers.append((reset, str(math.ceil(room.reset_s)).encode()))
+    for name, limit, remaining, reset_s in headroom:
+        limit_header, remaining_name, reset_name = _limit_texts(name, limit)
+        headers.append(limit_header)
+        headers.append((remaining_name, _number(remaining)))
+        if reset_s is not None:
+            headers.append((reset_name, str(math.ceil(reset_s)).encode()))
     return headers
 
 

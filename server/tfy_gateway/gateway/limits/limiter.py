@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -157,7 +157,7 @@ class Limiter:
             undo = Settlement(draft.plan.counters, draft.buckets, [-amount for amount in draft.amounts])
             await self.state.adjust(undo, ticket=admission.ticket)
             raise Refused(self._refusal(draft, admission, only=soft))
-        return _reservation(draft, admission.used, admission.oldest.__getitem__, admission)
+        return _reservation(draft, admission.used, admission.oldest, admission)
 
     @property
     def reserves_now(self) -> bool:
@@ -185,15 +185,13 @@ class Limiter:
         batch = draft.batch()
         used = state.hold_now(batch)
         if used is not None:  # every counter had room: the common case, no Admission built
-            keys, spans, buckets = plan.counters.keys, plan.counters.spans, draft.buckets
-            oldest_now = state.oldest_now
-            return _reservation(draft, used, lambda p: oldest_now(keys[p], buckets[p], spans[p]))
+            return _reservation(draft, used, store=state)
         admission = state.reserve_now(batch)
         soft = self._refused(draft, admission)
         if soft is not None:
             state.adjust_now(Settlement(plan.counters, draft.buckets, [-amount for amount in draft.amounts]))
             raise Refused(self._refusal(draft, admission, only=soft))
-        return _reservation(draft, admission.used, admission.oldest.__getitem__, admission)
+        return _reservation(draft, admission.used, admission.oldest, admission)
 
     def _refused(self, draft: _Draft, admission: Admission) -> int | None:
         """Raises `Refused` when an enforced counter refused; the position of a refused soft budget
@@ -257,7 +255,10 @@ class Limiter:
         sends: Sequence[Send],
         pricing: ModelPricing,
     ) -> _Draft:
-        _, _, buckets, expiries = plan.window_at(now, self._period_window)
+        window = plan.window  # the buckets of now: the same for every request until one of them changes
+        if window is None or not window[0] <= now < window[1]:
+            window = plan.window_at(now, self._period_window)
+        buckets, expiries = window[2], window[3]
         estimate = None
         amounts: Sequence[int]
         needs: Sequence[int]
@@ -387,7 +388,7 @@ class Limiter:
                     deltas[position] = spent - amounts[position]
         if not watched and not any(deltas):
             return None
-        return Settlement(plan.counters, reservation.buckets, deltas, watched)
+        return _new(Settlement, (plan.counters, reservation.buckets, deltas, watched))
 
     def _observe(self, reservation: Reservation, settlement: Settlement, totals: Sequence[int]) -> None:
         """Budget alerts: each alerting budget's total after the settlement (others have no threshold).
@@ -396,11 +397,11 @@ class Limiter:
         if watch is None or plan is None or not settlement.watched:
             return
         now = None
-        for position, total in zip(settlement.watched, totals, strict=True):
-            budget = plan.budgets[position]
-            if budget is None or (alerting := budget.alerting) is None or budget.limit <= 0:
+        for alert, position, total in zip(plan.alerts, settlement.watched, totals, strict=True):
+            if alert is None:
                 continue
-            if total * 100 / budget.limit < alerting.thresholds[0]:
+            budget, limit, lowest = alert
+            if total * 100 / limit < lowest:
                 continue
             if now is None:
                 now = self.clock()
@@ -511,7 +512,12 @@ def _shape(model: str, caller: str, subjects: tuple[str, ...], metadata: Mapping
 
 
 def _reservation(
-    draft: _Draft, used: Sequence[int], oldest: Callable[[int], int | None], admission: Admission | None = None
+    draft: _Draft,
+    used: Sequence[int],
+    oldest: Sequence[int | None] = (),
+    admission: Admission | None = None,
+    *,
+    store: SyncLimitState | None = None,
 ) -> Reservation:
     """An admitted request's reservation; `admission` (None: every counter had room, nothing was
     refused and the store kept no ticket) names the audit rules that would have refused."""
@@ -519,35 +525,42 @@ def _reservation(
     would_block = _would_block(plan, admission) if admission is not None and admission.refused else ()
     ticket = admission.ticket if admission is not None else None
     return Reservation(
-        plan.applied, _headroom(draft, used, oldest), would_block, draft.estimate, ticket,
+        plan.applied, _headroom(draft, used, oldest, store), would_block, draft.estimate, ticket,
         plan=plan, buckets=draft.buckets, amounts=draft.amounts,
     )  # fmt: skip
 
 
-def _headroom(draft: _Draft, used: Sequence[int], oldest: Callable[[int], int | None]) -> tuple[Headroom, ...]:
+def _headroom(
+    draft: _Draft, used: Sequence[int], oldest: Sequence[int | None], store: SyncLimitState | None
+) -> tuple[Headroom, ...]:
     """Per kind, what is left under the tightest deciding counter once this request is held.
-    `used`: what each window held before; `oldest(position)`: its oldest bucket holding something after."""
+    `used`: what each window held before; `oldest[position]`: its oldest bucket holding something
+    after, or, with `store`, what the store finds when a rate limit's reset is wanted."""
     plan, amounts, now = draft.plan, draft.amounts, draft.now
     rooms = []
-    for name, limited, rate in plan.rooms:
+    for name, limited, rate, scale in plan.rooms:
         tightest = -1
-        least = limit = 0
-        for position, room_limit in limited:
+        least = 0
+        shown: float = 0
+        for position, room_limit, room_shown in limited:
             left = room_limit - used[position] - amounts[position]
             if tightest < 0 or left < least:
-                tightest, least, limit = position, left, room_limit
+                tightest, least, shown = position, left, room_shown
         if least < 0:
             least = 0
         if rate:
-            first = oldest(tightest)
+            if store is None:
+                first = oldest[tightest]
+            else:
+                counters = plan.counters
+                first = store.oldest_now(counters.keys[tightest], draft.buckets[tightest], counters.spans[tightest])
             reset = plan.periods[tightest].expires_at(first) - now if first is not None else 0.0
-            rooms.append(_new(Headroom, (name, limit, least, reset if reset > 0.0 else 0.0)))
+            rooms.append(_new(Headroom, (name, shown, least, reset if reset > 0.0 else 0.0)))
         else:
             # A budget's room in its manifest unit (USD or tokens); its reset, the period's end.
             ends = draft.expiries[tightest]
-            scale = NANO_USD if name == "cost" else 1
             reset_s = None if ends == math.inf else (ends - now if ends > now else 0.0)
-            rooms.append(_new(Headroom, (name, limit / scale, least / scale, reset_s)))
+            rooms.append(_new(Headroom, (name, shown, least / scale, reset_s)))
     return tuple(rooms)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
 
 from tfy_gateway.gateway.applied import AppliedRule
-from tfy_gateway.gateway.limits.bounds import bounded
+from tfy_gateway.gateway.limits.bounds import NANO_USD, bounded
 from tfy_gateway.gateway.limits.budgets import BudgetRule
 from tfy_gateway.gateway.limits.calendar import CalendarPeriod
 from tfy_gateway.gateway.limits.rules import LimitRule
@@ -51,7 +51,7 @@ class Slot(NamedTuple):
 class CounterPlan:
     """Per counter, in charge order: its static parts (see the module docstring)."""
 
-    __slots__ = ("_fills", "_ones", "applied", "budgets", "caps", "cost_positions", "counters", "entities",
+    __slots__ = ("_fills", "_ones", "alerts", "applied", "budgets", "caps", "cost_positions", "counters", "entities",
                  "kinds", "measures", "ones", "owners", "periods", "prices", "rooms", "token_positions",
                  "uses_tokens", "watched", "whole", "window")  # fmt: skip
 
@@ -77,6 +77,9 @@ class CounterPlan:
         self.cost_positions = tuple(i for i, s in enumerate(slots) if s.kind == "cost")
         # Budgets with alert thresholds: a settlement reports their totals.
         self.watched = tuple(i for i, s in enumerate(slots) if s.budget is not None and s.budget.alerting is not None)
+        # Per watched budget, (its rule, its limit, its lowest threshold); None for a limit of 0 (no
+        # percentage, no alert): what a settlement compares a total with before asking the watch.
+        self.alerts = tuple(_alert(slots[i].budget) for i in self.watched)
         self.rooms = _rooms(slots)
         self.window: Window | None = None
         # `holds` starts from 1 everywhere (a request's amount, every need but a token rate limit's)
@@ -131,8 +134,19 @@ class CounterPlan:
         return known
 
 
-Room = tuple[str, tuple[tuple[int, int], ...], bool]
-"""(headroom name, (position, limit) of each deciding counter it is the tightest of, a rate limit's)."""
+Alert = tuple[BudgetRule, int, float]
+"""(a budget with alert thresholds, its limit, its lowest threshold in percent)."""
+
+
+def _alert(budget: BudgetRule | None) -> Alert | None:
+    if budget is None or budget.alerting is None or budget.limit <= 0:
+        return None
+    return budget, budget.limit, budget.alerting.thresholds[0]
+
+
+Room = tuple[str, tuple[tuple[int, int, float], ...], bool, int]
+"""(headroom name, (position, limit, limit as shown) of each deciding counter it is the tightest of, a rate
+limit's, the scale of what is left as shown): a budget shows USD (nano-USD / NANO_USD) or tokens."""
 
 
 def _rooms(slots: Sequence[Slot]) -> tuple[Room, ...]:
@@ -144,4 +158,11 @@ def _rooms(slots: Sequence[Slot]) -> tuple[Room, ...]:
         kind = slot.kind
         room = kind if kind == "cost" or isinstance(slot.owner, LimitRule) else "budget-tokens"
         rooms.setdefault(room, []).append((position, slot.limit))
-    return tuple((name, tuple(limited), name in ("requests", "tokens")) for name, limited in rooms.items())
+    shaped: list[Room] = []
+    for name, limited in rooms.items():
+        rate = name in ("requests", "tokens")
+        scale = NANO_USD if name == "cost" else 1
+        # A rate limit's limit is shown as counted; a budget's in its manifest unit (a float).
+        shown = tuple((position, limit, limit if rate else limit / scale) for position, limit in limited)
+        shaped.append((name, shown, rate, scale))
+    return tuple(shaped)

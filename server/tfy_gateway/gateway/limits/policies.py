@@ -20,12 +20,13 @@ class LimitPolicies:
     budgets: CompiledBudgets = field(default_factory=CompiledBudgets)
     v2: CompiledV2 = field(default_factory=CompiledV2)
 
-    @property
+    # Read on every request, and fixed with the configuration: computed once (as counts_tokens).
+    @cached_property
     def empty(self) -> bool:
         v2 = self.v2
         return not (self.rate_limits.rules or self.budgets.rules or v2.rate_limits or v2.budgets)
 
-    @property
+    @cached_property
     def prices_matter(self) -> bool:
         """Whether a budget may hold a cost (the data plane then finds the request's price)."""
         return bool(self.budgets.rules or self.v2.budgets)

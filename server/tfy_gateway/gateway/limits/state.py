@@ -175,8 +175,8 @@ class SyncLimitState(Protocol):
     settles requests of a known shape at once, with nothing able to run in between."""
 
     def hold_now(self, batch: Batch) -> list[int] | None:
-        """`reserve_now` when every counter has room: what each window held before; None, with
-        nothing changed, for anything else (then `reserve_now` answers)."""
+        """`reserve_now` when every counter has room: what each checked window held before (0 where
+        the limit is None); None, with nothing changed, for anything else (then `reserve_now` answers)."""
 
     def oldest_now(self, key: str, bucket: int, span: int) -> int | None:
         """The oldest bucket of `bucket`'s window holding something (`Admission.oldest`)."""

@@ -127,6 +127,18 @@ def key_value(key: str, value: Any) -> bytes | None:
     return _delimited(b"\x0a" + _string(key) + b"\x12" + _delimited(encoded))
 
 
+def _float_head(tag: bytes, key: str) -> bytes:
+    """A float attribute's field under `tag` up to its 8 bytes (AnyValue.double_value's tag included)."""
+    body = b"\x0a" + _string(key) + b"\x12\x09\x21"
+    return tag + varint(len(body) + 8) + body
+
+
+# The float attributes every request's spans carry, their heads made once (not looked up each time)
+_TTFT_HEAD = _float_head(b"\x4a", g.TFY_TTFT_MS)
+_COST_HEAD = _float_head(b"\x4a", g.TFY_COST)
+_LATENCY_HEAD = _float_head(b"\x4a", g.TFY_LATENCY_MS)
+
+
 class SpanEncoder:
     """Encodes batches of spans of one resource and instrumentation scope; one per exporter, used by
     its export thread only (the attribute cache is not shared)."""
@@ -150,6 +162,7 @@ class SpanEncoder:
         self._float_heads: dict[tuple[bytes, str], bytes] = {}
         self._text_heads: dict[tuple[bytes, str, int], bytes] = {}
         self._responses: dict[tuple[tuple[str, Any], ...], bytes] = {}  # an answer's model and finish reasons
+        self._statuses: dict[int, bytes] = {}  # an upstream call's status field, by status
         self._usage_heads: dict[tuple[bool, int, int], tuple[bytes, ...]] = {}  # by tfy and the counts' lengths
         # A limit kind's heads for what is left and its encoded limit, by kind, limit and the limit's type
         self._rooms: dict[tuple[str, float, type], tuple[tuple[bytes, ...], bytes, bytes]] = {}
@@ -247,15 +260,18 @@ class SpanEncoder:
             found = self._template(shape, name, SERVER)
         _, pack, named, shared = found
         number = self._number_field
-        parts = [
-            self._head(trace_id, span_id, parent_id, state),
-            pack(named, start_ns, 0x41, end_ns, shared),
-            self._text_field(b"\x4a", g.REQUEST_ID, request_id),
-        ]
+        cached_id, trace_field = self._trace
+        if trace_id == cached_id and not parent_id and not state:  # after the request's other spans, a root
+            head = trace_field + _SPAN_ID(0x1208, span_id)
+        else:
+            head = self._head(trace_id, span_id, parent_id, state)
+        parts = [head, pack(named, start_ns, 0x41, end_ns, shared), self._text_field(b"\x4a", g.REQUEST_ID, request_id)]
         if ttft_ms is not None:
-            parts.append(number(b"\x4a", g.TFY_TTFT_MS, ttft_ms))
+            parts.append(
+                _TTFT_HEAD + _DOUBLE(ttft_ms) if ttft_ms.__class__ is float else number(b"\x4a", g.TFY_TTFT_MS, ttft_ms)
+            )
         if cost is not None:
-            parts.append(number(b"\x4a", g.TFY_COST, cost))
+            parts.append(_COST_HEAD + _DOUBLE(cost) if cost.__class__ is float else number(b"\x4a", g.TFY_COST, cost))
         if usage is not None:
             self._usage(parts, usage, False)
         if limits is not None:
@@ -358,11 +374,18 @@ class SpanEncoder:
             self._group(parts, start)
         if response:
             self._response(parts, response)
-        number = self._number_field
-        parts.append(number(b"\x4a", "http.response.status_code", status))
+        status_field = self._statuses.get(status)
+        if status_field is None or status.__class__ is not int:  # bool is an int, and 1 == True
+            status_field = self._number_field(b"\x4a", "http.response.status_code", status)
+            if status.__class__ is int:
+                self._bounded(self._statuses)[status] = status_field
+        parts.append(status_field)
         if usage is not None:
             self._usage(parts, usage, True)
-        parts += (number(b"\x4a", g.TFY_LATENCY_MS, latency_ms), _UNSET_FLAGS)
+        if latency_ms.__class__ is float:
+            parts += (_LATENCY_HEAD, _DOUBLE(latency_ms), _UNSET_FLAGS)
+        else:
+            parts += (self._number_field(b"\x4a", g.TFY_LATENCY_MS, latency_ms), _UNSET_FLAGS)
         return b"".join(parts)
 
     def _response(self, parts: list[bytes], response: list[tuple[str, Any]]) -> None:
@@ -398,7 +421,11 @@ class SpanEncoder:
         """An `apply_guardrail` span: its ids, then its shape's template filled with its times, latency
         and event time (one struct call for everything after the ids)."""
         trace_id, span_id, parent_id, state, start_ns, end_ns, latency_ms, event_ns, shape = span
-        head = self._head(trace_id, span_id, parent_id, state)
+        cached_id, trace_field = self._trace
+        if trace_id == cached_id and not state:  # after the request's call span: its trace id's field is kept
+            head = trace_field + _SPAN_AND_PARENT(0x1208, span_id, 0x2208, parent_id)
+        else:
+            head = self._head(trace_id, span_id, parent_id, state)
         template = shape.template
         if template is None:
             template = shape.template = self._guardrail_template(shape)
@@ -484,8 +511,7 @@ class SpanEncoder:
         if kind is float:
             head = self._float_heads.get((tag, key))
             if head is None:
-                body = b"\x0a" + _string(key) + b"\x12\x09\x21"
-                head = self._bounded(self._float_heads)[(tag, key)] = tag + varint(len(body) + 8) + body
+                head = self._bounded(self._float_heads)[(tag, key)] = _float_head(tag, key)
             return head + _DOUBLE(value)
         if kind is not int:
             encoded = self._key_value(key, value)

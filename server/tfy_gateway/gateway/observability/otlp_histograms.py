@@ -5,8 +5,11 @@ takes the aggregation's lock for every value: the observe stage's four records c
 request. Here each attribute set is one list (count, sum, min, max, then a count per bucket, the
 SDK's explicit-bucket rule: a value goes to the first bucket whose bound is >= it) updated under one
 uncontended lock, and `collect` turns the lists into the SDK's `Metric` points, which the SDK's OTLP
-exporters encode as before. Delta temporality starts every series over at each collection, as the
-SDK's delta histograms do; cumulative keeps counting from the start.
+exporters encode as before. A series is keyed by its attribute values alone, in the instrument's
+order (a flat tuple the caller builds anyway): the attribute pairs are made at collection, not at
+every record (four records a request built, hashed and compared a tuple of pairs each). Delta
+temporality starts every series over at each collection, as the SDK's delta histograms do; cumulative
+keeps counting from the start.
 """
 
 from __future__ import annotations
@@ -18,25 +21,28 @@ from collections.abc import Sequence
 
 from opentelemetry.sdk.metrics.export import AggregationTemporality, Histogram, HistogramDataPoint, Metric
 
-Attributes = tuple[tuple[str, str], ...]
+Labels = tuple[str | None, ...]
+"""A series' attribute values, in the order of the instrument's `names`; None: the attribute is absent."""
 
 
 class OtlpHistogram:
-    """One histogram instrument: attribute set -> [count, sum, min, max, count in bucket 0, ...]."""
+    """One histogram instrument: attribute values -> [count, sum, min, max, count in bucket 0, ...];
+    `names` are the attributes' names, in the order of the values."""
 
-    def __init__(self, name: str, unit: str, description: str, bounds: Sequence[float]) -> None:
+    def __init__(self, name: str, unit: str, description: str, bounds: Sequence[float], names: Sequence[str]) -> None:
         self.name, self.unit, self.description = name, unit, description
+        self.names = tuple(names)
         self.bounds = tuple(float(bound) for bound in bounds)
         self._buckets = [0] * (len(self.bounds) + 1)
         self._lock = threading.Lock()  # the event loop records, the export thread collects
-        self._series: dict[Attributes, list[float]] = {}
+        self._series: dict[Labels, list[float]] = {}
         self._start_ns = time.time_ns()
 
-    def record(self, value: float, attributes: Attributes) -> None:
+    def record(self, value: float, labels: Labels) -> None:
         with self._lock:
-            series = self._series.get(attributes)
+            series = self._series.get(labels)
             if series is None:
-                series = self._series[attributes] = [0, 0.0, value, value, *self._buckets]
+                series = self._series[labels] = [0, 0.0, value, value, *self._buckets]
             series[0] += 1
             series[1] += value
             if value < series[2]:
@@ -52,12 +58,12 @@ class OtlpHistogram:
             if delta:
                 series, self._series, self._start_ns = self._series, {}, now_ns
             else:
-                series = {attributes: values.copy() for attributes, values in self._series.items()}
+                series = {labels: values.copy() for labels, values in self._series.items()}
         if not series:
             return None
         points = [
             HistogramDataPoint(
-                attributes=dict(attributes),
+                attributes={name: value for name, value in zip(self.names, labels, strict=True) if value is not None},
                 start_time_unix_nano=start,
                 time_unix_nano=now_ns,
                 count=int(values[0]),
@@ -67,7 +73,7 @@ class OtlpHistogram:
                 min=values[2],
                 max=values[3],
             )
-            for attributes, values in series.items()
+            for labels, values in series.items()
         ]
         temporality = AggregationTemporality.DELTA if delta else AggregationTemporality.CUMULATIVE
         return Metric(self.name, self.description, self.unit, Histogram(points, temporality))

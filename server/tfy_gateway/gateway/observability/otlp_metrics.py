@@ -24,7 +24,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from tfy_gateway.gateway.observability.export import JsonPoster
 from tfy_gateway.gateway.observability.genai_metrics import DURATION_BUCKETS, TOKEN_BUCKETS, TTFT_BUCKETS
-from tfy_gateway.gateway.observability.otlp_histograms import Attributes, OtlpHistogram
+from tfy_gateway.gateway.observability.otlp_histograms import OtlpHistogram
 from tfy_gateway.gateway.observability.spec import MetricsSpec, Target
 
 logger = logging.getLogger(__name__)
@@ -82,54 +82,52 @@ class OtlpMetrics:
         self._exporter = metric_exporter(spec)
         self._resource = Resource(dict(spec.resource))
         self._scope = InstrumentationScope("tfy_gateway")
+        operation, model, provider = "gen_ai.operation.name", "gen_ai.request.model", "gen_ai.provider.name"
         self._server_duration = OtlpHistogram(
-            "gen_ai.server.request.duration", "s", "Generative AI server request duration", DURATION_BUCKETS
+            "gen_ai.server.request.duration",
+            "s",
+            "Generative AI server request duration",
+            DURATION_BUCKETS,
+            (operation, model, "error.type"),
         )
         self._ttft = OtlpHistogram(
             "gen_ai.server.time_to_first_token",
             "s",
             "Time to generate first token for successful responses",
             TTFT_BUCKETS,
+            (operation, model),
         )
         self._tokens = OtlpHistogram(
-            "gen_ai.client.token.usage", "{token}", "Number of input and output tokens used", TOKEN_BUCKETS
+            "gen_ai.client.token.usage",
+            "{token}",
+            "Number of input and output tokens used",
+            TOKEN_BUCKETS,
+            (operation, provider, model, "gen_ai.token.type"),
         )
         self._client_duration = OtlpHistogram(
-            "gen_ai.client.operation.duration", "s", "GenAI operation duration", DURATION_BUCKETS
+            "gen_ai.client.operation.duration",
+            "s",
+            "GenAI operation duration",
+            DURATION_BUCKETS,
+            (operation, provider, model, "error.type"),
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tfy-gateway-metrics-export", daemon=True)
         self._thread.start()
 
     def server_duration(self, seconds: float, operation: str, model: str, error_type: str | None) -> None:
-        attributes: Attributes = (("gen_ai.operation.name", operation), ("gen_ai.request.model", model))
-        if error_type:
-            attributes += (("error.type", error_type),)
-        self._server_duration.record(seconds, attributes)
+        self._server_duration.record(seconds, (operation, model, error_type or None))
 
     def time_to_first_token(self, seconds: float, operation: str, model: str) -> None:
-        self._ttft.record(seconds, (("gen_ai.operation.name", operation), ("gen_ai.request.model", model)))
+        self._ttft.record(seconds, (operation, model))
 
     def token_usage(self, tokens: int, operation: str, provider: str, model: str, token_type: str) -> None:
-        attributes = (
-            ("gen_ai.operation.name", operation),
-            ("gen_ai.provider.name", provider),
-            ("gen_ai.request.model", model),
-            ("gen_ai.token.type", token_type),
-        )
-        self._tokens.record(tokens, attributes)
+        self._tokens.record(tokens, (operation, provider, model, token_type))
 
     def client_duration(
         self, seconds: float, operation: str, provider: str, model: str, error_type: str | None
     ) -> None:
-        attributes: Attributes = (
-            ("gen_ai.operation.name", operation),
-            ("gen_ai.provider.name", provider),
-            ("gen_ai.request.model", model),
-        )
-        if error_type:
-            attributes += (("error.type", error_type),)
-        self._client_duration.record(seconds, attributes)
+        self._client_duration.record(seconds, (operation, provider, model, error_type or None))
 
     def collect(self) -> MetricsData | None:
         """What the histograms hold now, as the SDK's exporters take it (None: nothing recorded)."""

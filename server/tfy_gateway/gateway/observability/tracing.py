@@ -19,6 +19,7 @@ cancelled calls and request data leave `spans.RecordedSpan`s. What a collector r
 from __future__ import annotations
 
 import functools
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -89,7 +90,7 @@ class TracePipeline:
         self.starts: dict[tuple[Any, ...], tuple[str, SharedAttributes]] = {}
         # The server span's attributes by request shape (route, status, model, caller, metadata, rules):
         # see SpanTrace._server_shape. Bounded the same way.
-        self.shapes: dict[tuple[Any, ...], SharedAttributes] = {}
+        self.shapes: dict[tuple[Any, ...], tuple[Any, Any, SharedAttributes]] = {}
         # A guardrail span's name, start attributes and event attributes, by guardrail, stage and result.
         self.guardrails: dict[tuple[Any, ...], GuardrailShape] = {}
         # An upstream call's start attributes with the request's parameters (max_tokens, temperature...),
@@ -277,7 +278,6 @@ class SpanTrace(Trace):
         "_start",
         "_start_ns",
         "_trace_hex",
-        "_traceparent",
         "output",
         "output_text",
         "request_data",
@@ -302,11 +302,10 @@ class SpanTrace(Trace):
             self.state = parent.tracestate or ""
         else:
             (trace_id, span_id), parent_id, self.state = new_ids(), 0, ""
-            self.sampled = sampled(trace_id, pipeline.spec.sample_ratio)
+            ratio = pipeline.spec.sample_ratio
+            self.sampled = ratio >= 1 or sampled(trace_id, ratio)
         self.trace_number, self.span_id, self._parent_id, self._start_ns = trace_id, span_id, parent_id, started_ns
-        trace_hex = self._trace_hex = f"{trace_id:032x}"
-        # the traceparent sent upstream around each attempt's span id, formatted once per request
-        self._traceparent = (f"00-{trace_hex}-", "-01" if self.sampled else "-00")
+        self._trace_hex = f"{trace_id:032x}"
         key = self._route = (endpoint, path)
         found = pipeline.starts.get(key)
         self._name, self._start = (
@@ -324,8 +323,7 @@ class SpanTrace(Trace):
 
     def headers_for(self, span_id: int) -> dict[str, str]:
         """The trace context an upstream call under span `span_id` carries."""
-        head, tail = self._traceparent
-        headers = {"traceparent": f"{head}{span_id:016x}{tail}"}
+        headers = {"traceparent": f"00-{self._trace_hex}-{span_id:016x}-{'01' if self.sampled else '00'}"}
         if self.state:
             headers["tracestate"] = self.state
         return headers
@@ -401,7 +399,7 @@ class SpanTrace(Trace):
         fields = g.parameter_fields(request.body)
         if fields:
             shared = self._pipeline.with_parameters(shared, fields, request.body)
-        traced = AttemptSpan(self, name, shared, new_span_id())
+        traced = AttemptSpan(self, name, shared, random.getrandbits(64) or new_span_id())
         self._attempts.append(traced)
         return traced
 
@@ -422,13 +420,15 @@ class SpanTrace(Trace):
             start_ns = now_ns - int((now - check.started) * 1e9)
             latency_ms = check.latency_ms
             end_ns = start_ns + int(latency_ms * 1e6)
-            span = (trace_id, new_span_id(), parent_id, state, start_ns, end_ns, latency_ms, now_ns, shape)
+            span_id = random.getrandbits(64) or new_span_id()  # a zero id (never, in practice) is drawn again
+            span = (trace_id, span_id, parent_id, state, start_ns, end_ns, latency_ms, now_ns, shape)
             ended.append(GuardrailSpan(span))
 
     def finish(self, request: RequestFacts) -> None:
         try:
             for attempt in self._attempts:
-                attempt.finish(request)
+                if attempt._span_id:  # still open: a stream, or a call cut short
+                    attempt.finish(request)
             if self.sampled:
                 self._end_server(request)
         finally:
@@ -500,25 +500,25 @@ class SpanTrace(Trace):
     def _server_shape(self, start: dict[str, Any], request: RequestFacts, status: int) -> SharedAttributes:
         """The server span's start attributes and those of its end that repeat from request to request
         (status, model, caller, metadata, the rules that applied), built once for each such shape and
-        shared: the encoder writes them with one lookup. What is new with every request stays apart."""
+        shared: the encoder writes them with one lookup. What is new with every request stays apart.
+        The caller and its metadata are keyed by identity (a token's principal and a header value's
+        parsed metadata are shared by every request that sends them); the entry keeps both objects, so
+        an id is never another object's while it is kept."""
         principal, plan, metadata = request.principal, request.plan, request.options.metadata
-        key = (
-            self._route,
-            status,
-            request.model,
-            principal.subject if principal is not None else None,
-            tuple(metadata.items()) if metadata else (),
-            plan.rule_id if plan is not None else None,
-            request.limits_applied,
-            request.stream,
-        )
+        rule_id = plan.rule_id if plan is not None else None
+        applied, model, stream = request.limits_applied, request.model, request.stream
+        key = (self._route, status, model, id(principal), id(metadata), rule_id, applied, stream)
         shapes = self._pipeline.shapes
         found = shapes.get(key)
-        if found is None:
-            if len(shapes) >= STARTS_LIMIT:
-                shapes.clear()
-            found = shapes[key] = SharedAttributes({**start, **span_shapes.server_end(*key[1:])})
-        return found
+        if found is not None and found[0] is principal and found[1] is metadata:
+            return found[2]
+        if len(shapes) >= STARTS_LIMIT:
+            shapes.clear()
+        subject = principal.subject if principal is not None else None
+        caller = (status, model, subject, tuple(metadata.items()) if metadata else (), rule_id, applied, stream)
+        shape = SharedAttributes({**start, **span_shapes.server_end(*caller)})
+        shapes[key] = (principal, metadata, shape)
+        return shape
 
     def _request_data(self, request: RequestFacts, attributes: dict[str, Any]) -> None:
         if request.raw:
