@@ -137,12 +137,11 @@ class MemoryLimitState:
             found, batch.buckets, group.spans, group.limits, batch.needs
         ):
             held = 0
-            if limit is not None and counter is not None:
-                held = counter.window(bucket, span)
+            if limit is not None:
+                if counter is not None:
+                    held = counter.window(bucket, span)
                 if held + need > limit:
                     return None
-            elif limit is not None and need > limit:
-                return None
             used.append(held)
         self._add(batch, found)
         return used
