@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tfy_gateway.gateway.applied import AppliedRule, Headroom
+from tfy_gateway.gateway.caller_memo import CallerMemo
 from tfy_gateway.gateway.config import EMPTY_CONFIG
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
@@ -24,7 +25,7 @@ from tfy_gateway.gateway.limits import Refusal
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.request_logs import row_to_dict
 from tfy_gateway.gateway.request_logs.record import Row
-from tfy_gateway.gateway.tallies import ShapeCache
+from tfy_gateway.gateway.tallies import MAX_SHAPES, ShapeCache
 
 
 class TooManyAtOnce(DataPlaneError):
@@ -42,6 +43,7 @@ class Captured:
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
         self.texts = ShapeCache()
+        self.caller_texts: CallerMemo[tuple[str, str, str]] = CallerMemo(MAX_SHAPES)
 
     def submit_row(self, row: Row) -> None:
         self.records.append(row_to_dict(row))

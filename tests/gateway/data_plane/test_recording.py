@@ -10,6 +10,7 @@ from tests.gateway.data_plane.conftest import DataPlane
 from tests.gateway.data_plane.test_request_series import KINDS, SERVED, Dropped, request
 from tfy_gateway.gateway.applied import AppliedRule
 from tfy_gateway.gateway.auth import Principal
+from tfy_gateway.gateway.caller_memo import CallerMemo
 from tfy_gateway.gateway.config import EMPTY_CONFIG
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
@@ -21,7 +22,7 @@ from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.request_logs import row_to_dict
 from tfy_gateway.gateway.request_logs.record import Row
 from tfy_gateway.gateway.routing.types import RoutePlan
-from tfy_gateway.gateway.tallies import ShapeCache
+from tfy_gateway.gateway.tallies import MAX_SHAPES, ShapeCache
 
 RATE = AppliedRule("rate_limit", "rate-limits", "rpm")
 DAILY = AppliedRule("budget", "budgets", "daily")
@@ -34,6 +35,7 @@ class Rows:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
         self.texts = ShapeCache()
+        self.caller_texts: CallerMemo[tuple[str, str, str]] = CallerMemo(MAX_SHAPES)
 
     def submit_row(self, row: Row) -> None:
         self.rows.append(row_to_dict(row))

@@ -8,6 +8,7 @@ series afresh: a shape met before never writes a series the new request would no
 from __future__ import annotations
 
 from tests.gateway.data_plane.conftest import DataPlane
+from tfy_gateway.gateway.caller_memo import CallerMemo
 from tfy_gateway.gateway.config import CompiledConfig
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
@@ -17,7 +18,7 @@ from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.providers import Usage
 from tfy_gateway.gateway.request_logs.record import Row
 from tfy_gateway.gateway.routing import Attempt, Outcome, PlanResult
-from tfy_gateway.gateway.tallies import ShapeCache
+from tfy_gateway.gateway.tallies import MAX_SHAPES, ShapeCache
 
 SERVED = "fake/gpt-4o"
 
@@ -25,6 +26,7 @@ SERVED = "fake/gpt-4o"
 class Dropped:
     def __init__(self) -> None:
         self.texts = ShapeCache()
+        self.caller_texts: CallerMemo[tuple[str, str, str]] = CallerMemo(MAX_SHAPES)
 
     def submit_row(self, row: Row) -> None:
         pass

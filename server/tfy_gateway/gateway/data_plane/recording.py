@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from tfy_gateway.gateway.applied import budgets_of, rate_limit_of
+from tfy_gateway.gateway.caller_memo import CallerMemo
 from tfy_gateway.gateway.data_plane.check_series import observe_checks
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.request_series import ClientKey, RequestSeries, SeriesLabels
@@ -75,29 +76,22 @@ def _limits_text(request: RequestContext, texts: ShapeCache) -> str:
     return text
 
 
-def _caller_texts(request: RequestContext, texts: ShapeCache) -> tuple[str, str, str]:
+def _caller_texts(request: RequestContext, texts: CallerMemo[tuple[str, str, str]]) -> tuple[str, str, str]:
     """The row's metadata, rule_ids and teams columns, encoded once per caller, metadata and routing
-    rule: the principal (from the identities snapshot) and the parsed metadata are shared by every
-    request that sends the same token and headers. The key holds their ids and the value the objects
-    themselves, so an id is never another object's while it is kept."""
+    rule (`caller_memo`: the principal and the parsed metadata are found by identity)."""
     principal = request.principal
     metadata = request.options.metadata
     plan = request.plan
     rule_id = plan.rule_id if plan is not None else None
-    key = (_CALLER, id(principal), id(metadata), rule_id)
-    found: tuple[object, object, tuple[str, str, str]] | None = texts.get(request.config, key)
-    if found is not None and found[0] is principal and found[1] is metadata:
-        return found[2]
-    encoded = (
-        json_text(metadata if type(metadata) is dict else dict(metadata), "{}"),
-        json_text([rule_id], "[]") if rule_id else "[]",
-        json_text([team for team in principal.teams if team != EVERYONE_TEAM], "[]") if principal else "[]",
-    )
-    texts.put(key, (principal, metadata, encoded))
+    encoded = texts.get(principal, metadata, rule_id)
+    if encoded is None:
+        encoded = (
+            json_text(metadata if type(metadata) is dict else dict(metadata), "{}"),
+            json_text([rule_id], "[]") if rule_id else "[]",
+            json_text([team for team in principal.teams if team != EVERYONE_TEAM], "[]") if principal else "[]",
+        )
+        texts.put(principal, metadata, rule_id, encoded)
     return encoded
-
-
-_CALLER = "caller"  # tags `_caller_texts`' keys in the writer's text cache (it keeps limit texts too)
 
 
 def record(
@@ -199,7 +193,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
     guardrails = "[]" if report is None else observe_checks(report.checks, metrics, metrics.checks, request.config)
     principal = request.principal
     retries, fallbacks = request.retries_and_fallbacks()
-    metadata_text, rule_ids_text, teams_text = _caller_texts(request, logs.texts)
+    metadata_text, rule_ids_text, teams_text = _caller_texts(request, logs.caller_texts)
     ttft_s = request.ttft_s
     # The stored row itself (`LogRecord.to_row`'s columns, in order): built once, here, without the
     # record object in between.

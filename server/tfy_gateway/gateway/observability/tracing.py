@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from tfy_gateway.gateway.applied import AppliedRule, Headroom
+from tfy_gateway.gateway.caller_memo import CallerMemo
 from tfy_gateway.gateway.config import CatalogEntry
 from tfy_gateway.gateway.errors import ApiError
 from tfy_gateway.gateway.limits import Reservation
@@ -90,7 +91,7 @@ class TracePipeline:
         self.starts: dict[tuple[Any, ...], tuple[str, SharedAttributes]] = {}
         # The server span's attributes by request shape (route, status, model, caller, metadata, rules):
         # see SpanTrace._server_shape. Bounded the same way.
-        self.shapes: dict[tuple[Any, ...], tuple[Any, Any, SharedAttributes]] = {}
+        self.shapes: CallerMemo[SharedAttributes] = CallerMemo(STARTS_LIMIT)
         # A guardrail span's name, start attributes and event attributes, by guardrail, stage and result.
         self.guardrails: dict[tuple[Any, ...], GuardrailShape] = {}
         # An upstream call's start attributes with the request's parameters (max_tokens, temperature...),
@@ -501,23 +502,18 @@ class SpanTrace(Trace):
         """The server span's start attributes and those of its end that repeat from request to request
         (status, model, caller, metadata, the rules that applied), built once for each such shape and
         shared: the encoder writes them with one lookup. What is new with every request stays apart.
-        The caller and its metadata are keyed by identity (a token's principal and a header value's
-        parsed metadata are shared by every request that sends them); the entry keeps both objects, so
-        an id is never another object's while it is kept."""
+        The caller and its metadata are found by identity (`caller_memo`)."""
         principal, plan, metadata = request.principal, request.plan, request.options.metadata
         rule_id = plan.rule_id if plan is not None else None
         applied, model, stream = request.limits_applied, request.model, request.stream
-        key = (self._route, status, model, id(principal), id(metadata), rule_id, applied, stream)
+        extra = (self._route, status, model, rule_id, applied, stream)
         shapes = self._pipeline.shapes
-        found = shapes.get(key)
-        if found is not None and found[0] is principal and found[1] is metadata:
-            return found[2]
-        if len(shapes) >= STARTS_LIMIT:
-            shapes.clear()
-        subject = principal.subject if principal is not None else None
-        caller = (status, model, subject, tuple(metadata.items()) if metadata else (), rule_id, applied, stream)
-        shape = SharedAttributes({**start, **span_shapes.server_end(*caller)})
-        shapes[key] = (principal, metadata, shape)
+        shape = shapes.get(principal, metadata, extra)
+        if shape is None:
+            subject = principal.subject if principal is not None else None
+            caller = (status, model, subject, tuple(metadata.items()) if metadata else (), rule_id, applied, stream)
+            shape = SharedAttributes({**start, **span_shapes.server_end(*caller)})
+            shapes.put(principal, metadata, extra, shape)
         return shape
 
     def _request_data(self, request: RequestFacts, attributes: dict[str, Any]) -> None:

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import anyio
 
+from tfy_gateway.gateway.caller_memo import CallerMemo
 from tfy_gateway.gateway.request_logs.backend import LogBackend, LogsUnavailable, SqliteLogs
 from tfy_gateway.gateway.request_logs.record import LogRecord, Row
-from tfy_gateway.gateway.tallies import ShapeCache
+from tfy_gateway.gateway.tallies import MAX_SHAPES, ShapeCache
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class LogWriter:
         # JSON texts that rows of one configuration repeat (the limit rules of a request shape), for
         # whoever builds the rows (`data_plane.recording`) to encode once.
         self.texts = ShapeCache()
+        # A caller's metadata, rule ids and teams texts (`data_plane.recording`), by caller and rule.
+        self.caller_texts: CallerMemo[tuple[str, str, str]] = CallerMemo(MAX_SHAPES)
 
     @property
     def pending(self) -> int:
