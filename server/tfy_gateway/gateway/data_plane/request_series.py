@@ -14,14 +14,15 @@ starts over when the configuration changes.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.observability.genai_histograms import HeldSeries
+from tfy_gateway.gateway.observability.genai_metrics import GenAILabels
 from tfy_gateway.gateway.tallies import Spread, Tally
 
-ClientKey = tuple[str, str, str, str]
-"""The GenAI client-duration labels of one upstream call: operation, provider, target, error type."""
+if TYPE_CHECKING:  # imported only when a configuration exports metrics
+    from tfy_gateway.gateway.observability.otlp_metrics import OtlpMetrics, OtlpShape
 
 
 class SeriesLabels(NamedTuple):
@@ -31,15 +32,13 @@ class SeriesLabels(NamedTuple):
     model: str
     status: int
     origin: str | None  # errors only: where the error came from
-    genai_error: str  # errors only: the GenAI error type ("" otherwise)
     served: str | None
     overhead: bool  # a complete plain answer: its gateway overhead is observed
     usage: bool
     cost: bool  # usage that was priced above zero
     ttft: bool
     tries: tuple[tuple[str, int], ...]  # (target label, status) of each counted upstream try
-    client: tuple[ClientKey | None, ...]  # per upstream call in order; None: not observed
-    provider: str | None  # the GenAI provider name of the served target, when it is in the catalog
+    genai: GenAILabels
 
 
 class RequestSeries:
@@ -51,9 +50,11 @@ class RequestSeries:
         "_completion",
         "_cost",
         "_errors",
+        "_genai_labels",
         "_genai_ttft",
         "_input",
         "_latency",
+        "_otlp",
         "_output",
         "_overhead",
         "_prompt",
@@ -63,10 +64,8 @@ class RequestSeries:
         "_ttft",
     )
 
-    def __init__(self, metrics: GatewayMetrics, labels: SeriesLabels, operation: str) -> None:
-        (endpoint, model, status, origin, genai_error, served, overhead, usage, cost, ttft, tries, client, provider) = (
-            labels
-        )
+    def __init__(self, metrics: GatewayMetrics, labels: SeriesLabels) -> None:
+        (endpoint, model, status, origin, served, overhead, usage, cost, ttft, tries, genai) = labels
         child = metrics.child
         self._requests: Tally = child(metrics.requests, endpoint, model, str(status))
         self._latency: Spread = child(metrics.latency, endpoint, model)
@@ -84,16 +83,21 @@ class RequestSeries:
         self._tries: tuple[Tally, ...] = tuple(child(metrics.upstream_tries, t, str(s)) for t, s in tries)
         # The GenAI histograms' series this shape always writes, held (a created series is shown, so
         # only those every request of the shape observes; the client durations only when timed).
-        genai = metrics.genai
-        self._server = genai.server_duration.series_of((operation, model, genai_error))
-        self._genai_ttft = genai.ttft.series_of((operation, model)) if ttft else None
-        self._client = genai.client_duration
-        self._client_keys = client
+        histograms = metrics.genai
+        operation = genai.operation
+        self._server = histograms.server_duration.series_of((operation, genai.model, genai.error))
+        self._genai_ttft = histograms.ttft.series_of((operation, genai.model)) if genai.ttft else None
+        self._client = histograms.client_duration
+        self._client_keys = tuple(None if call is None else (operation, *call) for call in genai.calls)
         self._input: HeldSeries | None = None
         self._output: HeldSeries | None = None
-        if usage and provider is not None and served is not None:
-            self._input = genai.tokens.series_of((operation, provider, served, "input"))
-            self._output = genai.tokens.series_of((operation, provider, served, "output"))
+        if genai.tokens is not None:
+            self._input = histograms.tokens.series_of((operation, *genai.tokens, "input"))
+            self._output = histograms.tokens.series_of((operation, *genai.tokens, "output"))
+        # The OTLP series of the shape, held once GenAI metrics are exported (per sink: a changed export
+        # configuration brings a new one).
+        self._genai_labels = genai
+        self._otlp: OtlpShape | None = None
 
     def observe(
         self,
@@ -103,8 +107,10 @@ class RequestSeries:
         usage: Any,
         cost: float | None,
         attempt_s: list[float | None],
+        otlp: OtlpMetrics | None = None,
     ) -> None:
-        """One request of this shape (`usage`: a `providers.Usage`, present when the shape says so)."""
+        """One request of this shape (`usage`: a `providers.Usage`, present when the shape says so), also
+        into `otlp` when the GenAI metrics are exported."""
         self._requests.inc()
         self._latency.observe(elapsed)
         if self._errors is not None:
@@ -131,3 +137,8 @@ class RequestSeries:
         if prompt is not None and completion is not None:
             prompt.observe(usage.prompt_tokens)
             completion.observe(usage.completion_tokens)
+        if otlp is not None:
+            held = self._otlp
+            if held is None or held.sink is not otlp:
+                held = self._otlp = otlp.shape(self._genai_labels)
+            held.record(elapsed, ttft_s, attempt_s, usage)

@@ -10,10 +10,17 @@ order (a flat tuple the caller builds anyway): the attribute pairs are made at c
 every record (four records a request built, hashed and compared a tuple of pairs each). Delta
 temporality starts every series over at each collection, as the SDK's delta histograms do; cumulative
 keeps counting from the start.
+
+A request shape holds the series it writes (`held`, `otlp_metrics.OtlpShape`): its four records are then
+adds under one lock (the instruments of one `OtlpMetrics` share it), without a lookup. So a series is
+never replaced: a delta collection zeroes it in place (its min and max back to +inf and -inf, from which
+the next value sets both, as the SDK's own aggregation starts), and a series that counted nothing since
+it was made or zeroed is not exported.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from bisect import bisect_left
@@ -25,40 +32,62 @@ Labels = tuple[str | None, ...]
 """A series' attribute values, in the order of the instrument's `names`; None: the attribute is absent."""
 
 
+def add(series: list[float], bounds: tuple[float, ...], value: float) -> None:
+    """One value into a series (the caller holds its instrument's lock): the SDK's explicit-bucket rule,
+    a value goes to the first bucket whose bound is >= it."""
+    series[0] += 1
+    series[1] += value
+    if value < series[2]:
+        series[2] = value
+    if value > series[3]:
+        series[3] = value
+    series[bisect_left(bounds, value) + 4] += 1
+
+
 class OtlpHistogram:
     """One histogram instrument: attribute values -> [count, sum, min, max, count in bucket 0, ...];
-    `names` are the attributes' names, in the order of the values."""
+    `names` are the attributes' names, in the order of the values. `lock` guards its series: the event
+    loop records, the export thread collects."""
 
-    def __init__(self, name: str, unit: str, description: str, bounds: Sequence[float], names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        unit: str,
+        description: str,
+        bounds: Sequence[float],
+        names: Sequence[str],
+        lock: threading.Lock | None = None,
+    ) -> None:
         self.name, self.unit, self.description = name, unit, description
         self.names = tuple(names)
         self.bounds = tuple(float(bound) for bound in bounds)
-        self._buckets = [0] * (len(self.bounds) + 1)
-        self._lock = threading.Lock()  # the event loop records, the export thread collects
+        self.lock = lock or threading.Lock()
+        self._empty = [0, 0.0, math.inf, -math.inf] + [0] * (len(self.bounds) + 1)
         self._series: dict[Labels, list[float]] = {}
         self._start_ns = time.time_ns()
 
+    def held(self, labels: Labels) -> list[float]:
+        """The series of `labels`, made if new (the caller holds `lock`), for a caller that records the same
+        labels again and again: it keeps the list and `add`s to it (exported once it counted a value)."""
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = self._empty.copy()
+        return series
+
     def record(self, value: float, labels: Labels) -> None:
-        with self._lock:
-            series = self._series.get(labels)
-            if series is None:
-                series = self._series[labels] = [0, 0.0, value, value, *self._buckets]
-            series[0] += 1
-            series[1] += value
-            if value < series[2]:
-                series[2] = value
-            if value > series[3]:
-                series[3] = value
-            series[bisect_left(self.bounds, value) + 4] += 1
+        with self.lock:
+            add(self.held(labels), self.bounds, value)
 
     def collect(self, now_ns: int, delta: bool) -> Metric | None:
         """The points recorded so far (`delta`: since the last collection, then started over)."""
-        with self._lock:
+        with self.lock:
             start = self._start_ns
+            series = {labels: values.copy() for labels, values in self._series.items() if values[0]}
             if delta:
-                series, self._series, self._start_ns = self._series, {}, now_ns
-            else:
-                series = {labels: values.copy() for labels, values in self._series.items()}
+                self._start_ns = now_ns
+                empty = self._empty
+                for values in self._series.values():
+                    values[:] = empty
         if not series:
             return None
         points = [

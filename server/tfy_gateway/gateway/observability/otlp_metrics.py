@@ -23,8 +23,13 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from tfy_gateway.gateway.observability.export import JsonPoster
-from tfy_gateway.gateway.observability.genai_metrics import DURATION_BUCKETS, TOKEN_BUCKETS, TTFT_BUCKETS
-from tfy_gateway.gateway.observability.otlp_histograms import OtlpHistogram
+from tfy_gateway.gateway.observability.genai_metrics import (
+    DURATION_BUCKETS,
+    TOKEN_BUCKETS,
+    TTFT_BUCKETS,
+    GenAILabels,
+)
+from tfy_gateway.gateway.observability.otlp_histograms import OtlpHistogram, add
 from tfy_gateway.gateway.observability.spec import MetricsSpec, Target
 
 logger = logging.getLogger(__name__)
@@ -83,12 +88,14 @@ class OtlpMetrics:
         self._resource = Resource(dict(spec.resource))
         self._scope = InstrumentationScope("tfy_gateway")
         operation, model, provider = "gen_ai.operation.name", "gen_ai.request.model", "gen_ai.provider.name"
+        self.lock = threading.Lock()  # one for the four: a request's records take it once (`OtlpShape`)
         self._server_duration = OtlpHistogram(
             "gen_ai.server.request.duration",
             "s",
             "Generative AI server request duration",
             DURATION_BUCKETS,
             (operation, model, "error.type"),
+            self.lock,
         )
         self._ttft = OtlpHistogram(
             "gen_ai.server.time_to_first_token",
@@ -96,6 +103,7 @@ class OtlpMetrics:
             "Time to generate first token for successful responses",
             TTFT_BUCKETS,
             (operation, model),
+            self.lock,
         )
         self._tokens = OtlpHistogram(
             "gen_ai.client.token.usage",
@@ -103,6 +111,7 @@ class OtlpMetrics:
             "Number of input and output tokens used",
             TOKEN_BUCKETS,
             (operation, provider, model, "gen_ai.token.type"),
+            self.lock,
         )
         self._client_duration = OtlpHistogram(
             "gen_ai.client.operation.duration",
@@ -110,6 +119,7 @@ class OtlpMetrics:
             "GenAI operation duration",
             DURATION_BUCKETS,
             (operation, provider, model, "error.type"),
+            self.lock,
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tfy-gateway-metrics-export", daemon=True)
@@ -128,6 +138,11 @@ class OtlpMetrics:
         self, seconds: float, operation: str, provider: str, model: str, error_type: str | None
     ) -> None:
         self._client_duration.record(seconds, (operation, provider, model, error_type or None))
+
+    def shape(self, labels: GenAILabels) -> OtlpShape:
+        """The series a request shape writes, held (`OtlpShape.record`)."""
+        with self.lock:
+            return OtlpShape(self, labels)
 
     def collect(self) -> MetricsData | None:
         """What the histograms hold now, as the SDK's exporters take it (None: nothing recorded)."""
@@ -162,3 +177,44 @@ class OtlpMetrics:
             self._exporter.shutdown()
         except Exception:
             logger.exception("closing the metrics export to %s failed", self.spec.target.shown)
+
+
+class OtlpShape:
+    """The OTLP series one request shape writes (the same the four `OtlpMetrics` records of each of its
+    requests would find), held: a request's record is a few adds under the sink's lock, taken once.
+    Series that only some requests of the shape write (a streamed answer's first token, an upstream call
+    that was not timed) are held too: a series is exported only once it counted a value."""
+
+    __slots__ = ("_calls", "_durations", "_input", "_lock", "_output", "_server", "_tokens", "_ttft", "_ttfts", "sink")
+
+    def __init__(self, sink: OtlpMetrics, labels: GenAILabels) -> None:
+        operation, model, error, ttft, calls, tokens = labels
+        self.sink = sink
+        self._lock = sink.lock
+        self._durations = sink._server_duration.bounds  # the client durations' too: both DURATION_BUCKETS
+        self._ttfts = sink._ttft.bounds
+        self._tokens = sink._tokens.bounds
+        self._server = sink._server_duration.held((operation, model, error or None))
+        self._ttft = sink._ttft.held((operation, model)) if ttft else None
+        client = sink._client_duration
+        self._calls = tuple(
+            None if call is None else client.held((operation, call[0], call[1], call[2] or None)) for call in calls
+        )
+        self._input = self._output = None
+        if tokens is not None:
+            self._input = sink._tokens.held((operation, *tokens, "input"))
+            self._output = sink._tokens.held((operation, *tokens, "output"))
+
+    def record(self, elapsed: float, ttft_s: float | None, attempt_s: list[float | None], usage: Any) -> None:
+        """One request of the shape (`usage`: a `providers.Usage`, present when the shape counts tokens)."""
+        durations = self._durations
+        with self._lock:
+            add(self._server, durations, elapsed)
+            if ttft_s is not None and self._ttft is not None:
+                add(self._ttft, self._ttfts, ttft_s)
+            for series, seconds in zip(self._calls, attempt_s):  # noqa: B905  # attempts may outnumber calls
+                if series is not None and seconds is not None:
+                    add(series, durations, seconds)
+            if self._input is not None and self._output is not None:
+                add(self._input, self._tokens, usage.prompt_tokens)
+                add(self._output, self._tokens, usage.completion_tokens)
