@@ -19,6 +19,7 @@ from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError
 from tfy_gateway.gateway.data_plane.recording import _model_label, record
 from tfy_gateway.gateway.metrics import GatewayMetrics
+from tfy_gateway.gateway.observability import otlp_metrics
 from tfy_gateway.gateway.observability.genai import error_type, operation, provider_name
 from tfy_gateway.gateway.observability.genai_metrics import GenAISink
 from tfy_gateway.gateway.observability.otlp_metrics import OtlpMetrics
@@ -208,15 +209,18 @@ def elapsed_by_kind(ctx: RequestContext) -> float:
     return seconds + len(ctx.targets_tried) / 1000
 
 
+@pytest.mark.parametrize("fold_at", [1024, 5])
 @pytest.mark.parametrize("delta", [False, True])
 async def test_a_shapes_held_otlp_series_export_what_each_record_exports(
-    dp: DataPlane, monkeypatch: pytest.MonkeyPatch, delta: bool
+    dp: DataPlane, monkeypatch: pytest.MonkeyPatch, delta: bool, fold_at: int
 ) -> None:
     """With GenAI metrics exported, a shape holds its OTLP series too and records into them under one
     lock: every collection (delta: each interval's own points, the held series zeroed in place between)
-    exports exactly the points of the sink's own records (`genai_reference`) of the same requests; and a
-    new sink (the export configuration changed) gets the shape's records from its first request on."""
+    exports exactly the points of the sink's own records (`genai_reference`) of the same requests,
+    whether their values were folded at the collection or every few records on the way; and a new sink
+    (the export configuration changed) gets the shape's records from its first request on."""
     monkeypatch.setattr(RequestContext, "elapsed_s", property(elapsed_by_kind))
+    monkeypatch.setattr(otlp_metrics, "FOLD_AT", fold_at)
     config = dp.gateway.data_plane.config.current
     with OtlpReceiver() as receiver:
         spec = MetricsSpec(target=Target(protocol="http/protobuf", endpoint=receiver.metrics_url), delta=delta)

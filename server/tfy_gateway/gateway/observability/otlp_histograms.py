@@ -3,19 +3,19 @@
 The SDK's `Histogram.record` builds a measurement, reads the context, hashes the attribute set and
 takes the aggregation's lock for every value: the observe stage's four records cost about 30 µs a
 request. Here each attribute set is one list (count, sum, min, max, then a count per bucket, the
-SDK's explicit-bucket rule: a value goes to the first bucket whose bound is >= it) updated under one
+SDK's explicit-bucket rule: a value goes to the first bucket whose bound is >= it) under one
 uncontended lock, and `collect` turns the lists into the SDK's `Metric` points, which the SDK's OTLP
 exporters encode as before. A series is keyed by its attribute values alone, in the instrument's
 order (a flat tuple the caller builds anyway): the attribute pairs are made at collection, not at
-every record (four records a request built, hashed and compared a tuple of pairs each). Delta
-temporality starts every series over at each collection, as the SDK's delta histograms do; cumulative
-keeps counting from the start.
+every record. Delta temporality starts every series over at each collection, as the SDK's delta
+histograms do; cumulative keeps counting from the start.
 
-A request shape holds the series it writes (`held`, `otlp_metrics.OtlpShape`): its four records are then
-adds under one lock (the instruments of one `OtlpMetrics` share it), without a lookup. So a series is
-never replaced: a delta collection zeroes it in place (its min and max back to +inf and -inf, from which
-the next value sets both, as the SDK's own aggregation starts), and a series that counted nothing since
-it was made or zeroed is not exported.
+Recording a value appends it to its series' list of values not yet counted (`held`: a request shape
+keeps those lists and appends to them, `otlp_metrics.OtlpShape`); `fold` counts them into the series
+together, at a collection or once `FOLD_AT` wait, with the counts, sum, min, max and buckets that
+adding them one by one gives. A series is never replaced: a delta collection zeroes it in place (min
+and max back to +inf and -inf, where the SDK's own aggregation starts), and a series that counted
+nothing since it was made or zeroed is not exported.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from bisect import bisect_left
+from bisect import bisect_right
 from collections.abc import Sequence
 
 from opentelemetry.sdk.metrics.export import AggregationTemporality, Histogram, HistogramDataPoint, Metric
@@ -31,23 +31,43 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, Histogram, 
 Labels = tuple[str | None, ...]
 """A series' attribute values, in the order of the instrument's `names`; None: the attribute is absent."""
 
+FOLD_AT = 1024
+"""Values waiting in one list, or records of one `OtlpMetrics`, before they are folded: a bound on the
+memory they hold between collections."""
 
-def add(series: list[float], bounds: tuple[float, ...], value: float) -> None:
-    """One value into a series (the caller holds its instrument's lock): the SDK's explicit-bucket rule,
-    a value goes to the first bucket whose bound is >= it."""
-    series[0] += 1
-    series[1] += value
-    if value < series[2]:
-        series[2] = value
-    if value > series[3]:
-        series[3] = value
-    series[bisect_left(bounds, value) + 4] += 1
+
+def fold(series: list[float], bounds: tuple[float, ...], values: list[float]) -> None:
+    """Count `values` (numbers, in the order they were measured) into `series` and empty the list; the
+    caller holds the instrument's lock. What adding them one by one gives: the sum adds them in order
+    (`sum()` would compensate on Python 3.12+: another last bit), min and max keep the first of equal values,
+    and as many values fall in the buckets up to a bound's as are <= it (a value's bucket is the first
+    whose bound is >= it): `bisect_right` over the sorted values counts them."""
+    if not values:
+        return
+    series[0] += len(values)
+    total = series[1]
+    for value in values:
+        total += value
+    series[1] = total
+    least, most = min(values), max(values)
+    if least < series[2]:
+        series[2] = least
+    if most > series[3]:
+        series[3] = most
+    ordered = sorted(values)
+    counted = 0
+    for position, bound in enumerate(bounds, 4):
+        upto = bisect_right(ordered, bound)
+        series[position] += upto - counted
+        counted = upto
+    series[-1] += len(ordered) - counted
+    values.clear()
 
 
 class OtlpHistogram:
-    """One histogram instrument: attribute values -> [count, sum, min, max, count in bucket 0, ...];
-    `names` are the attributes' names, in the order of the values. `lock` guards its series: the event
-    loop records, the export thread collects."""
+    """One histogram instrument: attribute values -> [count, sum, min, max, count in bucket 0, ...] and
+    the values not counted yet; `names` are the attributes' names, in the order of the values. `lock`
+    guards both: the event loop records, the export thread collects."""
 
     def __init__(
         self,
@@ -63,30 +83,41 @@ class OtlpHistogram:
         self.bounds = tuple(float(bound) for bound in bounds)
         self.lock = lock or threading.Lock()
         self._empty = [0, 0.0, math.inf, -math.inf] + [0] * (len(self.bounds) + 1)
-        self._series: dict[Labels, list[float]] = {}
+        self._series: dict[Labels, tuple[list[float], list[float]]] = {}  # counts, values waiting
         self._start_ns = time.time_ns()
 
     def held(self, labels: Labels) -> list[float]:
-        """The series of `labels`, made if new (the caller holds `lock`), for a caller that records the same
-        labels again and again: it keeps the list and `add`s to it (exported once it counted a value)."""
-        series = self._series.get(labels)
-        if series is None:
-            series = self._series[labels] = self._empty.copy()
-        return series
+        """The list of values waiting to be counted into the series of `labels` (made if new; the caller
+        holds `lock`), for a caller that records the same labels again and again: it keeps the list and
+        appends to it under the lock (a series is exported once it counted a value)."""
+        found = self._series.get(labels)
+        if found is None:
+            found = self._series[labels] = (self._empty.copy(), [])
+        return found[1]
 
     def record(self, value: float, labels: Labels) -> None:
         with self.lock:
-            add(self.held(labels), self.bounds, value)
+            waiting = self.held(labels)
+            waiting.append(value)
+            if len(waiting) >= FOLD_AT:
+                fold(self._series[labels][0], self.bounds, waiting)
+
+    def fold(self) -> None:
+        """Count every value waiting (the caller holds `lock`)."""
+        bounds = self.bounds
+        for series, waiting in self._series.values():
+            fold(series, bounds, waiting)
 
     def collect(self, now_ns: int, delta: bool) -> Metric | None:
         """The points recorded so far (`delta`: since the last collection, then started over)."""
         with self.lock:
+            self.fold()
             start = self._start_ns
-            series = {labels: values.copy() for labels, values in self._series.items() if values[0]}
+            series = {labels: values.copy() for labels, (values, _) in self._series.items() if values[0]}
             if delta:
                 self._start_ns = now_ns
                 empty = self._empty
-                for values in self._series.values():
+                for values, _ in self._series.values():
                     values[:] = empty
         if not series:
             return None

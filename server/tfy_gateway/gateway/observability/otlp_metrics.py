@@ -29,7 +29,7 @@ from tfy_gateway.gateway.observability.genai_metrics import (
     TTFT_BUCKETS,
     GenAILabels,
 )
-from tfy_gateway.gateway.observability.otlp_histograms import OtlpHistogram, add
+from tfy_gateway.gateway.observability.otlp_histograms import FOLD_AT, OtlpHistogram
 from tfy_gateway.gateway.observability.spec import MetricsSpec, Target
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ class OtlpMetrics:
         self._scope = InstrumentationScope("tfy_gateway")
         operation, model, provider = "gen_ai.operation.name", "gen_ai.request.model", "gen_ai.provider.name"
         self.lock = threading.Lock()  # one for the four: a request's records take it once (`OtlpShape`)
+        self.unfolded = 0  # requests recorded by shapes since their values were last folded
         self._server_duration = OtlpHistogram(
             "gen_ai.server.request.duration",
             "s",
@@ -144,9 +145,17 @@ class OtlpMetrics:
         with self.lock:
             return OtlpShape(self, labels)
 
+    def fold(self) -> None:
+        """Count every value waiting in the four histograms (the caller holds `lock`)."""
+        for histogram in (self._server_duration, self._ttft, self._tokens, self._client_duration):
+            histogram.fold()
+        self.unfolded = 0
+
     def collect(self) -> MetricsData | None:
         """What the histograms hold now, as the SDK's exporters take it (None: nothing recorded)."""
         now = time.time_ns()
+        with self.lock:
+            self.fold()
         histograms = (self._server_duration, self._ttft, self._tokens, self._client_duration)
         metrics = [metric for h in histograms if (metric := h.collect(now, self.spec.delta)) is not None]
         if not metrics:
@@ -180,20 +189,18 @@ class OtlpMetrics:
 
 
 class OtlpShape:
-    """The OTLP series one request shape writes (the same the four `OtlpMetrics` records of each of its
-    requests would find), held: a request's record is a few adds under the sink's lock, taken once.
-    Series that only some requests of the shape write (a streamed answer's first token, an upstream call
-    that was not timed) are held too: a series is exported only once it counted a value."""
+    """The OTLP series one request shape writes (those the four `OtlpMetrics` records of each of its
+    requests would find), held: a request's record appends its values to the series' lists of values
+    waiting to be counted, under the sink's lock, taken once (`otlp_histograms.fold` counts them at the
+    next collection, or every `FOLD_AT` records). Series that only some requests of the shape write (a
+    streamed answer's first token, an upstream call that was not timed) are held too: a series is
+    exported only once it counted a value."""
 
-    __slots__ = ("_calls", "_durations", "_input", "_lock", "_output", "_server", "_tokens", "_ttft", "_ttfts", "sink")
+    __slots__ = ("_calls", "_input", "_output", "_server", "_ttft", "sink")
 
     def __init__(self, sink: OtlpMetrics, labels: GenAILabels) -> None:
         operation, model, error, ttft, calls, tokens = labels
         self.sink = sink
-        self._lock = sink.lock
-        self._durations = sink._server_duration.bounds  # the client durations' too: both DURATION_BUCKETS
-        self._ttfts = sink._ttft.bounds
-        self._tokens = sink._tokens.bounds
         self._server = sink._server_duration.held((operation, model, error or None))
         self._ttft = sink._ttft.held((operation, model)) if ttft else None
         client = sink._client_duration
@@ -207,14 +214,21 @@ class OtlpShape:
 
     def record(self, elapsed: float, ttft_s: float | None, attempt_s: list[float | None], usage: Any) -> None:
         """One request of the shape (`usage`: a `providers.Usage`, present when the shape counts tokens)."""
-        durations = self._durations
-        with self._lock:
-            add(self._server, durations, elapsed)
+        sink = self.sink
+        lock = sink.lock
+        lock.acquire()  # not `with`: its exit call costs as much again as the appends
+        try:
+            self._server.append(elapsed)
             if ttft_s is not None and self._ttft is not None:
-                add(self._ttft, self._ttfts, ttft_s)
-            for series, seconds in zip(self._calls, attempt_s):  # noqa: B905  # attempts may outnumber calls
-                if series is not None and seconds is not None:
-                    add(series, durations, seconds)
+                self._ttft.append(ttft_s)
+            for waiting, seconds in zip(self._calls, attempt_s):  # noqa: B905  # attempts may outnumber calls
+                if waiting is not None and seconds is not None:
+                    waiting.append(seconds)
             if self._input is not None and self._output is not None:
-                add(self._input, self._tokens, usage.prompt_tokens)
-                add(self._output, self._tokens, usage.completion_tokens)
+                self._input.append(usage.prompt_tokens)
+                self._output.append(usage.completion_tokens)
+            sink.unfolded += 1
+            if sink.unfolded >= FOLD_AT:
+                sink.fold()
+        finally:
+            lock.release()
