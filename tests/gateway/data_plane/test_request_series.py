@@ -14,6 +14,7 @@ from tests.gateway.observability.otlp_receiver import OtlpReceiver
 from tests.gateway.observability.test_otlp_histograms import points
 from tfy_gateway.gateway.caller_memo import CallerMemo
 from tfy_gateway.gateway.config import CompiledConfig
+from tfy_gateway.gateway.data_plane import request_series
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError
@@ -161,9 +162,14 @@ def genai_counts(metrics: GatewayMetrics) -> list[str]:
     )
 
 
-async def test_a_shapes_held_genai_series_count_what_each_observation_counts(dp: DataPlane) -> None:
+@pytest.mark.parametrize("fold_at", [1024, 3])
+async def test_a_shapes_held_genai_series_count_what_each_observation_counts(
+    dp: DataPlane, monkeypatch: pytest.MonkeyPatch, fold_at: int
+) -> None:
     """A shape holds the GenAI series it always writes and adds to them itself: the buckets, counts
-    and token sums read as the sink's own observations (`genai_reference`) of the same requests."""
+    and token sums read as the sink's own observations (`genai_reference`) of the same requests, whether
+    the values waiting were counted at the scrape or every few requests on the way."""
+    monkeypatch.setattr(request_series, "FOLD_AT", fold_at)
     config = dp.gateway.data_plane.config.current
     held, observed = GatewayMetrics(), GatewayMetrics()
     for kind in KINDS * 2:

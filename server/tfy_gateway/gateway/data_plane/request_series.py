@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tfy_gateway.gateway.metrics import GatewayMetrics
-from tfy_gateway.gateway.observability.genai_histograms import HeldSeries
-from tfy_gateway.gateway.observability.genai_metrics import GenAILabels
+from tfy_gateway.gateway.observability.genai_histograms import GenAIHistograms
+from tfy_gateway.gateway.observability.genai_metrics import FOLD_AT, GenAILabels
 from tfy_gateway.gateway.tallies import Spread, Tally
 
 if TYPE_CHECKING:  # imported only when a configuration exports metrics
@@ -45,13 +45,13 @@ class RequestSeries:
     """What one shape writes; `observe` takes a request's values (durations, tokens, cost)."""
 
     __slots__ = (
-        "_client",
-        "_client_keys",
+        "_calls",
         "_completion",
         "_cost",
         "_errors",
         "_genai_labels",
         "_genai_ttft",
+        "_histograms",
         "_input",
         "_latency",
         "_otlp",
@@ -83,17 +83,20 @@ class RequestSeries:
         self._tries: tuple[Tally, ...] = tuple(child(metrics.upstream_tries, t, str(s)) for t, s in tries)
         # The GenAI histograms' series this shape always writes, held (a created series is shown, so
         # only those every request of the shape observes; the client durations only when timed).
-        histograms = metrics.genai
+        # The lists of values waiting to be counted into the GenAI histograms' series of the shape (a
+        # series is shown once it counted a value: those only some requests write are held too).
+        histograms: GenAIHistograms = metrics.genai
+        self._histograms = histograms
         operation = genai.operation
-        self._server = histograms.server_duration.series_of((operation, genai.model, genai.error))
-        self._genai_ttft = histograms.ttft.series_of((operation, genai.model)) if genai.ttft else None
-        self._client = histograms.client_duration
-        self._client_keys = tuple(None if call is None else (operation, *call) for call in genai.calls)
-        self._input: HeldSeries | None = None
-        self._output: HeldSeries | None = None
+        self._server = histograms.server_duration.held((operation, genai.model, genai.error))
+        self._genai_ttft = histograms.ttft.held((operation, genai.model)) if genai.ttft else None
+        client = histograms.client_duration
+        self._calls = tuple(None if call is None else client.held((operation, *call)) for call in genai.calls)
+        self._input: list[float] | None = None
+        self._output: list[float] | None = None
         if genai.tokens is not None:
-            self._input = histograms.tokens.series_of((operation, *genai.tokens, "input"))
-            self._output = histograms.tokens.series_of((operation, *genai.tokens, "output"))
+            self._input = histograms.tokens.held((operation, *genai.tokens, "input"))
+            self._output = histograms.tokens.held((operation, *genai.tokens, "output"))
         # The OTLP series of the shape, held once GenAI metrics are exported (per sink: a changed export
         # configuration brings a new one).
         self._genai_labels = genai
@@ -126,17 +129,21 @@ class RequestSeries:
                 self._cost.inc(cost)  # type: ignore[arg-type]  # the shape says it is charged
         for tally in self._tries:
             tally.inc()
-        self._server.observe(elapsed)
+        self._server.append(elapsed)
         first_token = self._genai_ttft
         if first_token is not None and ttft_s is not None:  # the shape says it is known
-            first_token.observe(ttft_s)
-        for key, seconds in zip(self._client_keys, attempt_s, strict=False):
-            if key is not None and seconds is not None:
-                self._client.observe(seconds, key)
+            first_token.append(ttft_s)
+        for waiting, seconds in zip(self._calls, attempt_s):  # noqa: B905  # attempts may outnumber calls
+            if waiting is not None and seconds is not None:
+                waiting.append(seconds)
         prompt, completion = self._input, self._output
         if prompt is not None and completion is not None:
-            prompt.observe(usage.prompt_tokens)
-            completion.observe(usage.completion_tokens)
+            prompt.append(usage.prompt_tokens)
+            completion.append(usage.completion_tokens)
+        histograms = self._histograms
+        histograms.unfolded += 1
+        if histograms.unfolded >= FOLD_AT:
+            histograms.fold()
         if otlp is not None:
             held = self._otlp
             if held is None or held.sink is not otlp:

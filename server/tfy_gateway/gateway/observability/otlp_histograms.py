@@ -12,7 +12,7 @@ histograms do; cumulative keeps counting from the start.
 
 Recording a value appends it to its series' list of values not yet counted (`held`: a request shape
 keeps those lists and appends to them, `otlp_metrics.OtlpShape`); `fold` counts them into the series
-together, at a collection or once `FOLD_AT` wait, with the counts, sum, min, max and buckets that
+together, at a collection or once `genai_metrics.FOLD_AT` wait, with the counts, sum, min, max and buckets that
 adding them one by one gives. A series is never replaced: a delta collection zeroes it in place (min
 and max back to +inf and -inf, where the SDK's own aggregation starts), and a series that counted
 nothing since it was made or zeroed is not exported.
@@ -23,25 +23,21 @@ from __future__ import annotations
 import math
 import threading
 import time
-from bisect import bisect_right
 from collections.abc import Sequence
 
 from opentelemetry.sdk.metrics.export import AggregationTemporality, Histogram, HistogramDataPoint, Metric
 
+from tfy_gateway.gateway.observability.genai_metrics import FOLD_AT, count_sorted
+
 Labels = tuple[str | None, ...]
 """A series' attribute values, in the order of the instrument's `names`; None: the attribute is absent."""
-
-FOLD_AT = 1024
-"""Values waiting in one list, or records of one `OtlpMetrics`, before they are folded: a bound on the
-memory they hold between collections."""
 
 
 def fold(series: list[float], bounds: tuple[float, ...], values: list[float]) -> None:
     """Count `values` (numbers, in the order they were measured) into `series` and empty the list; the
     caller holds the instrument's lock. What adding them one by one gives: the sum adds them in order
-    (`sum()` would compensate on Python 3.12+: another last bit), min and max keep the first of equal values,
-    and as many values fall in the buckets up to a bound's as are <= it (a value's bucket is the first
-    whose bound is >= it): `bisect_right` over the sorted values counts them."""
+    (`sum()` would compensate on Python 3.12+: another last bit), min and max keep the first of equal
+    values, and the buckets are counted from the sorted values (`genai_metrics.count_sorted`)."""
     if not values:
         return
     series[0] += len(values)
@@ -54,13 +50,7 @@ def fold(series: list[float], bounds: tuple[float, ...], values: list[float]) ->
         series[2] = least
     if most > series[3]:
         series[3] = most
-    ordered = sorted(values)
-    counted = 0
-    for position, bound in enumerate(bounds, 4):
-        upto = bisect_right(ordered, bound)
-        series[position] += upto - counted
-        counted = upto
-    series[-1] += len(ordered) - counted
+    count_sorted(series, 4, bounds, sorted(values))
     values.clear()
 
 

@@ -25,11 +25,12 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from tfy_gateway.gateway.observability.export import JsonPoster
 from tfy_gateway.gateway.observability.genai_metrics import (
     DURATION_BUCKETS,
+    FOLD_AT,
     TOKEN_BUCKETS,
     TTFT_BUCKETS,
     GenAILabels,
 )
-from tfy_gateway.gateway.observability.otlp_histograms import FOLD_AT, OtlpHistogram
+from tfy_gateway.gateway.observability.otlp_histograms import OtlpHistogram
 from tfy_gateway.gateway.observability.spec import MetricsSpec, Target
 
 logger = logging.getLogger(__name__)
