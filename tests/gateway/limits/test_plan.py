@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from tests.gateway.limits.conftest import T0
 from tfy_gateway.gateway.applied import AppliedRule
+from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT
 from tfy_gateway.gateway.limits.calendar import CALENDAR
 from tfy_gateway.gateway.limits.limiter import Limiter
 from tfy_gateway.gateway.limits.memory import MemoryLimitState
-from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT
 from tfy_gateway.gateway.limits.plan import CounterPlan, Slot, least_reaching
 from tfy_gateway.gateway.limits.rules import LimitRule
 from tfy_gateway.gateway.limits.window import PERIODS
