@@ -9,7 +9,7 @@ tiers, the tier with the largest `from` <= the token count prices every token of
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tfy_gateway.gateway.accounting.pricing import Tier, TokenPrice
 from tfy_gateway.gateway.providers.base import Usage
@@ -26,18 +26,12 @@ def _tiered(tokens: int, per_thousand: float, tiers: tuple[Tier, ...]) -> float:
     return tokens * per_thousand / 1000
 
 
-MAX_REMEMBERED_ESTIMATES = 4_096
-
-
 @dataclass(frozen=True)
 class ModelPricing:
     """How one model id is priced: a price (None = unknown) and the provider account's discount."""
 
     price: TokenPrice | None
     discount_percent: float = 0.0
-    # `estimate`'s answers by (prompt, completion) tokens: a pure function of this frozen value, asked
-    # for the same figures again and again (admissions of one prompt size and output cap).
-    _estimates: dict[tuple[int, int], float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def cost(self, usage: Usage) -> float | None:
         """USD for `usage`, or None when the model has no known price."""
@@ -62,16 +56,6 @@ class ModelPricing:
         price = self.price
         if price is None:
             return None
-        estimates = self._estimates
-        known = estimates.get((prompt_tokens, completion_tokens))
-        if known is not None:
-            return known
-        if len(estimates) >= MAX_REMEMBERED_ESTIMATES:
-            estimates.clear()
-        known = estimates[prompt_tokens, completion_tokens] = self._estimate(price, prompt_tokens, completion_tokens)
-        return known
-
-    def _estimate(self, price: TokenPrice, prompt_tokens: int, completion_tokens: int) -> float:
         if price.input_tiers or price.output_tiers:
             total = _tiered(prompt_tokens, price.input, price.input_tiers) + _tiered(
                 completion_tokens, price.output, price.output_tiers
