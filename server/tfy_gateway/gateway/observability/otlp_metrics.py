@@ -81,7 +81,8 @@ def metric_exporter(spec: MetricsSpec, timeout_s: float = 10.0) -> MetricExporte
 
 
 class OtlpMetrics:
-    """A `GenAISink` whose histograms are exported over OTLP."""
+    """A `GenAISink` whose histograms are exported over OTLP; the observe stage records through the
+    `OtlpShape` of each request shape (`shape`)."""
 
     def __init__(self, spec: MetricsSpec) -> None:
         self.spec = spec
