@@ -113,7 +113,9 @@ class RequestEncoder(SpanEncoder):
         _, call_id, _, _, call_start, call_end, call_name, start, response, status, call_usage, latency_ms = call
         if (
             state
+            or shape.__class__ is not SharedAttributes
             or start.__class__ is not SharedAttributes
+            or (limits is not None and limits[1].__class__ is not SharedAttributes)
             or latency_ms.__class__ is not float
             or status.__class__ is not int
             or (ttft_ms is not None and ttft_ms.__class__ is not float)

@@ -124,10 +124,11 @@ class AnsweredSpan(tuple[Any, ...]):
 class RequestSpans(tuple[AnsweredSpan, tuple[GuardrailSpan, ...], ServerSpan]):
     """Every span of a request that went well, as one queued item: (call, guardrails, server), the
     upstream call's answered span, its guardrail runs' spans and the request's own span, all of one
-    trace without trace state, the call and the guardrail runs children of the request's span. The queue takes and frees one object a request instead of four, and the
-    encoder writes the request from one template per request shape (`otlp_requests`). `spans()` are
-    the same spans one by one, in the order they ended: the general path (filters, a queue with room
-    for some of them only, a shape the template does not cover) and what tests compare with."""
+    trace without trace state, the call and the guardrail runs children of the request's span. The
+    queue takes and frees one object a request instead of four, and the encoder writes the request
+    from one template per request shape (`otlp_requests`). `spans()` are the same spans one by one, in
+    the order they ended: the general path (filters, a queue with room for some of them only, a shape
+    the template does not cover) and what tests compare with."""
 
     __slots__ = ()
 

@@ -12,8 +12,10 @@ when the spec asks for them (`exclude_request_data: false`); credentials never a
 Spans are recorded as plain data and encoded in the export thread, not with the OpenTelemetry SDK's
 span objects: those cost more per request than the rest of the pipeline's tracing work together (see
 references/performance.md#tracing). A request that went well leaves one `span_records` tuple a span
-(raw values and shared shapes; their attributes are written in the export thread); errors, streams,
-cancelled calls and request data leave `spans.RecordedSpan`s. What a collector receives is the same.
+(raw values and shared shapes; their attributes are written in the export thread), queued together as
+one `RequestSpans` when they are one answered call, its guardrail runs and the request's span; errors,
+streams, cancelled calls and request data leave `spans.RecordedSpan`s. What a collector receives is the
+same.
 """
 
 from __future__ import annotations
