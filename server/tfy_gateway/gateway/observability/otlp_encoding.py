@@ -91,6 +91,23 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
+def plain_counts(usage: Usage) -> tuple[bytes, bytes] | None:
+    """The prompt and completion token counts as varints when they are all the usage says (no cache or
+    reasoning counts, non-negative ints: two or four fields from heads kept by length); None otherwise."""
+    prompt, completion = usage.prompt_tokens, usage.completion_tokens
+    if (
+        usage.cached_tokens
+        or usage.cache_write_tokens
+        or usage.reasoning_tokens
+        or prompt.__class__ is not int
+        or completion.__class__ is not int
+        or prompt < 0
+        or completion < 0
+    ):
+        return None
+    return varint(prompt), varint(completion)
+
+
 def _delimited(payload: bytes) -> bytes:
     """A length-delimited field's length prefix and payload (the caller writes the tag)."""
     size = len(payload)
@@ -322,20 +339,12 @@ class SpanEncoder:
 
     def _usage(self, parts: list[bytes], usage: Usage, tfy: bool) -> None:
         """The usage attributes (`usage_items`), the usual two or four counts without a list of pairs."""
-        prompt, completion = usage.prompt_tokens, usage.completion_tokens
-        if (
-            usage.cached_tokens
-            or usage.cache_write_tokens
-            or usage.reasoning_tokens
-            or prompt.__class__ is not int
-            or completion.__class__ is not int
-            or prompt < 0
-            or completion < 0
-        ):
+        counts = plain_counts(usage)
+        if counts is None:
             for key, value in usage_items(usage, tfy=tfy):
                 parts.append(self._number_field(b"\x4a", key, value))
             return
-        sent, received = varint(prompt), varint(completion)
+        sent, received = counts
         lengths = (tfy, len(sent), len(received))
         heads = self._usage_heads.get(lengths)
         if heads is None:  # each count's field up to its varint, for these lengths

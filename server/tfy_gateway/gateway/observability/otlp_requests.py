@@ -34,6 +34,7 @@ from tfy_gateway.gateway.observability.otlp_encoding import (
     _UNSET_REMOTE_FLAGS,
     CACHE_LIMIT,
     SpanEncoder,
+    plain_counts,
     varint,
 )
 from tfy_gateway.gateway.observability.span_records import RequestSpans
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from tfy_gateway.gateway.providers import Usage
 
 Pack = Callable[..., bytes]
+_NO_COUNTS = (b"", b"")  # a span without usage: its count fields are empty
 
 
 class RequestTemplate:
@@ -63,25 +65,6 @@ class RequestTemplate:
         self.flags = b""
         self.shared: tuple[object, ...] = ()
         self.size = 0
-
-
-def _counts(usage: Usage | None) -> tuple[bytes, bytes] | None:
-    """The usual usage's token counts as varints (b"", b"" without usage); None: the usage has details
-    or values of another kind (the general path writes it)."""
-    if usage is None:
-        return b"", b""
-    prompt, completion = usage.prompt_tokens, usage.completion_tokens
-    if (
-        usage.cached_tokens
-        or usage.cache_write_tokens
-        or usage.reasoning_tokens
-        or prompt.__class__ is not int
-        or completion.__class__ is not int
-        or prompt < 0
-        or completion < 0
-    ):
-        return None
-    return varint(prompt), varint(completion)
 
 
 def _span_struct(codes: str, after: int = 0) -> tuple[Pack, bytes, int]:
@@ -122,8 +105,8 @@ class RequestEncoder(SpanEncoder):
             or (cost is not None and cost.__class__ is not float)
         ):
             return 0
-        counts = _counts(usage)
-        call_counts = counts if call_usage is usage else _counts(call_usage)
+        counts = _NO_COUNTS if usage is None else plain_counts(usage)
+        call_counts = counts if call_usage is usage else _NO_COUNTS if call_usage is None else plain_counts(call_usage)
         if counts is None or call_counts is None:
             return 0
         sent, received = counts
