@@ -23,17 +23,19 @@ from typing import TYPE_CHECKING, Any
 from tfy_gateway.gateway.observability import genai as g
 from tfy_gateway.gateway.observability.otlp_encoding import (
     _COST_HEAD,
-    _DOUBLE,
-    _FIXED64,
-    _INT64,
     _LATENCY_HEAD,
-    _SPAN_AND_PARENT,
-    _SPAN_ID,
     _TTFT_HEAD,
-    _UNSET_FLAGS,
-    _UNSET_REMOTE_FLAGS,
     CACHE_LIMIT,
     SpanEncoder,
+)
+from tfy_gateway.gateway.observability.otlp_wire import (
+    DOUBLE,
+    FIXED64,
+    INT64,
+    SPAN_AND_PARENT,
+    SPAN_ID,
+    UNSET_FLAGS,
+    UNSET_REMOTE_FLAGS,
     plain_counts,
     varint,
 )
@@ -123,9 +125,9 @@ class RequestEncoder(SpanEncoder):
             for room_name, limit, remaining, _ in limits[2]:
                 kind = remaining.__class__
                 if kind is int:
-                    value = varint(remaining & _INT64)
+                    value = varint(remaining & INT64)
                 elif kind is float:
-                    value = _DOUBLE(remaining)
+                    value = DOUBLE(remaining)
                 else:
                     return 0
                 rooms.append(value)
@@ -166,7 +168,7 @@ class RequestEncoder(SpanEncoder):
             c[0](
                 c[1],
                 trace_field,
-                _SPAN_AND_PARENT(0x1208, call_id, 0x2208, span_id),
+                SPAN_AND_PARENT(0x1208, call_id, 0x2208, span_id),
                 c[2],
                 call_start,
                 0x41,
@@ -191,7 +193,7 @@ class RequestEncoder(SpanEncoder):
                 t[0](
                     t[1],
                     trace_field,
-                    _SPAN_AND_PARENT(0x1208, guardrail[1], 0x2208, span_id),
+                    SPAN_AND_PARENT(0x1208, guardrail[1], 0x2208, span_id),
                     t[2],
                     guardrail[4],
                     0x41,
@@ -203,7 +205,7 @@ class RequestEncoder(SpanEncoder):
                     t[5],
                 )
             )
-        ids = _SPAN_AND_PARENT(0x1208, span_id, 0x2208, parent_id) if parent_id else _SPAN_ID(0x1208, span_id)
+        ids = SPAN_AND_PARENT(0x1208, span_id, 0x2208, parent_id) if parent_id else SPAN_ID(0x1208, span_id)
         c = template.server
         parts.append(
             c[0](
@@ -217,9 +219,9 @@ class RequestEncoder(SpanEncoder):
                 c[3],
                 rid,
                 c[4],
-                _DOUBLE(ttft_ms) if ttft_ms is not None else b"",
+                DOUBLE(ttft_ms) if ttft_ms is not None else b"",
                 c[5],
-                _DOUBLE(cost) if cost is not None else b"",
+                DOUBLE(cost) if cost is not None else b"",
                 c[6],
                 sent,
                 c[7],
@@ -228,7 +230,7 @@ class RequestEncoder(SpanEncoder):
         )
         event = template.event
         if event is not None:
-            parts += (event[0], _FIXED64(limits[0]), event[1])
+            parts += (event[0], FIXED64(limits[0]), event[1])
             for (head, limit_field), value in zip(event[2], rooms):  # noqa: B905 (one each: the key holds the kinds)
                 parts += (head, value, limit_field)
         parts.append(template.flags)
@@ -267,7 +269,7 @@ class RequestEncoder(SpanEncoder):
         pack, prefix, written = _span_struct(
             f"18s20s{len(named)}sQBQ{len(shared)}s{len(response_id)}s{len(b''.join(answer)) + len(heads[0])}s"
             f"{len(sent)}s{len(heads[1])}s{len(received)}s{len(heads[2])}s{len(sent)}s{len(heads[3])}s"
-            f"{len(received)}s{len(_LATENCY_HEAD)}sd{len(_UNSET_FLAGS)}s"
+            f"{len(received)}s{len(_LATENCY_HEAD)}sd{len(UNSET_FLAGS)}s"
         )
         template.call = (
             pack,
@@ -277,7 +279,7 @@ class RequestEncoder(SpanEncoder):
             b"".join(answer) + heads[0],
             *heads[1:],
             _LATENCY_HEAD,
-            _UNSET_FLAGS,
+            UNSET_FLAGS,
         )
         size += written
         # Each guardrail run: its shape's parts around ids, times, latency and the result event's time
@@ -311,7 +313,7 @@ class RequestEncoder(SpanEncoder):
             template.event = (b"\x5a" + varint(body) + b"\x09", rules, room_parts)
             event_size = 1 + len(varint(body)) + body  # the event's tag, length and body
         ids = 20 if server[2] else 10
-        template.flags = _UNSET_REMOTE_FLAGS if server[2] else _UNSET_FLAGS
+        template.flags = UNSET_REMOTE_FLAGS if server[2] else UNSET_FLAGS
         pack, prefix, written = _span_struct(
             f"18s{ids}s{len(named)}sQBQ{len(shared)}s{len(rid)}s{len(ttft_head)}s{8 if ttft_head else 0}s"
             f"{len(cost_head)}s{8 if cost_head else 0}s{len(heads[0])}s{len(sent)}s{len(heads[1])}s{len(received)}s",
