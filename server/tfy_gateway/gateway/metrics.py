@@ -156,7 +156,8 @@ class GatewayMetrics:
     def state_fallback(self, operation: str) -> None:
         self.state_store_fallbacks.labels("redis", operation).inc()
 
-    # --- GenAISink (the observe stage) and the span queue's counts --------------------------------
+    # --- GenAISink (a measurement at a time; the observe stage appends to a request shape's held lists,
+    # data_plane.request_series) and the span queue's counts -----------------------------------------
 
     def server_duration(self, seconds: float, operation: str, model: str, error_type: str | None) -> None:
         self.genai.server_duration.observe(seconds, (operation, model, error_type or ""))

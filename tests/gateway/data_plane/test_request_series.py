@@ -7,14 +7,24 @@ series afresh: a shape met before never writes a series the new request would no
 
 from __future__ import annotations
 
+import pytest
+
 from tests.gateway.data_plane.conftest import DataPlane
+from tests.gateway.observability.otlp_receiver import OtlpReceiver
+from tests.gateway.observability.test_otlp_histograms import points
 from tfy_gateway.gateway.caller_memo import CallerMemo
 from tfy_gateway.gateway.config import CompiledConfig
+from tfy_gateway.gateway.data_plane import request_series
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.endpoints import ENDPOINTS
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError
-from tfy_gateway.gateway.data_plane.recording import _genai, record
+from tfy_gateway.gateway.data_plane.recording import _model_label, record
 from tfy_gateway.gateway.metrics import GatewayMetrics
+from tfy_gateway.gateway.observability import otlp_metrics
+from tfy_gateway.gateway.observability.genai import error_type, operation, provider_name
+from tfy_gateway.gateway.observability.genai_metrics import GenAISink
+from tfy_gateway.gateway.observability.otlp_metrics import OtlpMetrics
+from tfy_gateway.gateway.observability.spec import MetricsSpec, Target
 from tfy_gateway.gateway.providers import Usage
 from tfy_gateway.gateway.request_logs.record import Row
 from tfy_gateway.gateway.routing import Attempt, Outcome, PlanResult
@@ -64,6 +74,34 @@ def request(config: CompiledConfig, kind: str, *, model: str = SERVED) -> Reques
     if kind == "streamed":
         ctx.stream, ctx.ttft_s = True, 0.01
     return ctx
+
+
+def genai_reference(request: RequestContext, sink: GenAISink, elapsed: float) -> None:
+    """The GenAI conventions' measurements of one request, worked out afresh from the request and
+    recorded one by one into `sink`: what a shape's held series must add up to."""
+    operation_name = operation(request.endpoint.name)
+    model = _model_label(request)
+    status = request.status or 500
+    sink.server_duration(elapsed, operation_name, model, error_type(status, request.error) if status >= 400 else None)
+    if request.ttft_s is not None:
+        sink.time_to_first_token(request.ttft_s, operation_name, model)
+    catalog = request.config.catalog.entries
+    if request.result is not None:
+        statuses = [status for _, status in request.result.tries]
+    else:  # the router never returned (the client left mid-call): the last call's status is the request's
+        statuses = [status] * len(request.targets_tried)
+    for target, seconds, outcome in zip(request.targets_tried, request.attempt_s, statuses, strict=False):
+        entry = catalog.get(target)
+        if seconds is None or entry is None:
+            continue
+        failed = str(outcome) if outcome >= 400 else None
+        sink.client_duration(seconds, operation_name, provider_name(entry.provider), target, failed)
+    usage, served = request.usage, request.served
+    entry = catalog.get(served.target) if served is not None else None
+    if usage is not None and entry is not None and served is not None:
+        provider = provider_name(entry.provider)
+        sink.token_usage(usage.prompt_tokens, operation_name, provider, served.target, "input")
+        sink.token_usage(usage.completion_tokens, operation_name, provider, served.target, "output")
 
 
 def rendered(metrics: GatewayMetrics) -> list[str]:
@@ -124,16 +162,21 @@ def genai_counts(metrics: GatewayMetrics) -> list[str]:
     )
 
 
-async def test_a_shapes_held_genai_series_count_what_each_observation_counts(dp: DataPlane) -> None:
+@pytest.mark.parametrize("fold_at", [1024, 3])
+async def test_a_shapes_held_genai_series_count_what_each_observation_counts(
+    dp: DataPlane, monkeypatch: pytest.MonkeyPatch, fold_at: int
+) -> None:
     """A shape holds the GenAI series it always writes and adds to them itself: the buckets, counts
-    and token sums read as the sink's own observations (`recording._genai`) of the same requests."""
+    and token sums read as the sink's own observations (`genai_reference`) of the same requests, whether
+    the values waiting were counted at the scrape or every few requests on the way."""
+    monkeypatch.setattr(request_series, "FOLD_AT", fold_at)
     config = dp.gateway.data_plane.config.current
     held, observed = GatewayMetrics(), GatewayMetrics()
     for kind in KINDS * 2:
         ctx = request(config, kind)
         ctx.started -= 0.3 if kind == "streamed" else 0.02  # in another duration bucket than the rest
         record(ctx, held, Dropped())  # type: ignore[arg-type]
-        _genai(ctx, observed, ctx.elapsed_s)
+        genai_reference(ctx, observed, ctx.elapsed_s)
     samples = genai_counts(held)
     assert samples == genai_counts(observed)
     assert any(line.startswith("gen_ai_client_token_usage_sum") and line.endswith(" 96.0") for line in samples)
@@ -154,3 +197,51 @@ async def test_a_shape_labels_its_model_as_a_fresh_lookup_does(dp: DataPlane) ->
         'tfy_gateway_requests_total{endpoint="chat",model="fake/gpt-4o",status="429"} 2.0',
         'tfy_gateway_requests_total{endpoint="chat",model="other",status="429"} 1.0',
     ]
+
+
+class Exporting:
+    """Stands in for the data plane's telemetry: GenAI metrics exported to `sink`."""
+
+    def __init__(self, sink: OtlpMetrics) -> None:
+        self.sink = sink
+
+    def metrics_sink(self, spec: object) -> OtlpMetrics:
+        return self.sink
+
+
+def elapsed_by_kind(ctx: RequestContext) -> float:
+    """A request's duration, fixed (the held and the reference records must see the same values)."""
+    seconds = 0.3 if ctx.stream else 1.5 if (ctx.status or 500) >= 500 else 0.02
+    return seconds + len(ctx.targets_tried) / 1000
+
+
+@pytest.mark.parametrize("fold_at", [1024, 5])
+@pytest.mark.parametrize("delta", [False, True])
+async def test_a_shapes_held_otlp_series_export_what_each_record_exports(
+    dp: DataPlane, monkeypatch: pytest.MonkeyPatch, delta: bool, fold_at: int
+) -> None:
+    """With GenAI metrics exported, a shape holds its OTLP series too and records into them under one
+    lock: every collection (delta: each interval's own points, the held series zeroed in place between)
+    exports exactly the points of the sink's own records (`genai_reference`) of the same requests,
+    whether their values were folded at the collection or every few records on the way; and a new sink
+    (the export configuration changed) gets the shape's records from its first request on."""
+    monkeypatch.setattr(RequestContext, "elapsed_s", property(elapsed_by_kind))
+    monkeypatch.setattr(otlp_metrics, "FOLD_AT", fold_at)
+    config = dp.gateway.data_plane.config.current
+    with OtlpReceiver() as receiver:
+        spec = MetricsSpec(target=Target(protocol="http/protobuf", endpoint=receiver.metrics_url), delta=delta)
+        sinks = [OtlpMetrics(spec) for _ in range(4)]
+        try:
+            metrics = GatewayMetrics()
+            # Two intervals into the first sink, then one into a new one, each beside its reference.
+            for held, reference in [sinks[:2], sinks[:2], sinks[2:]]:
+                for kind in KINDS * 2:
+                    ctx = request(config, kind)
+                    record(ctx, metrics, Dropped(), Exporting(held))  # type: ignore[arg-type]
+                    genai_reference(ctx, reference, ctx.elapsed_s)
+                mine, theirs = points(held.collect()), points(reference.collect())
+                assert len(theirs) == 9  # durations by error type, calls by outcome, tokens by type, ttft
+                assert mine == theirs
+        finally:
+            for sink in sinks:
+                sink.close()

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import random
+from bisect import bisect_left
+
+import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from tfy_gateway.gateway.observability.genai_histograms import GenAIHistograms
+from tfy_gateway.gateway.observability.genai_histograms import GenAIHistograms, fold
 from tfy_gateway.gateway.observability.genai_metrics import DURATION_BUCKETS, TOKEN_BUCKETS
 
 OBSERVED = [0.0, 0.01, 0.015, 0.3, 0.32, 2.0, 81.92, 100.0]  # on a bound, between bounds, above the last
@@ -51,6 +55,43 @@ def test_a_scrape_reads_as_prometheus_clients_own_histogram() -> None:
         {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "openai", "gen_ai_request_model": "a/gpt-4o",
          "error_type": ""},
     ) == len(OBSERVED)  # fmt: skip
+
+
+def test_a_held_list_is_shown_once_it_counted_a_value_and_read_at_each_scrape() -> None:
+    """A shape holds a series' list of waiting values before its first observation: the series is not
+    shown until a value was counted, and a scrape counts what waits (no value is left out)."""
+    registry = CollectorRegistry()
+    histograms = GenAIHistograms(registry)
+    waiting = histograms.client_duration.held(("chat", "openai", "a/gpt-4o", ""))
+    assert not any("gen_ai_client_operation_duration_seconds_count" in line for line in samples(registry))
+    waiting.extend([0.2, 0.3])
+    assert (
+        'gen_ai_client_operation_duration_seconds_count{error_type="",gen_ai_operation_name="chat",'
+        'gen_ai_provider_name="openai",gen_ai_request_model="a/gpt-4o"} 2.0'
+    ) in samples(registry)
+    waiting.append(0.4)
+    assert any(line.endswith("} 3.0") and "operation_duration_seconds_count" in line for line in samples(registry))
+
+
+@pytest.mark.parametrize("bounds", [DURATION_BUCKETS, TOKEN_BUCKETS])
+def test_folding_values_together_counts_them_as_one_by_one(bounds: tuple[float, ...]) -> None:
+    """The sum (to the last bit) and the buckets of values folded in batches of any size are those of
+    adding each in turn: values on a bound, between, below the first and above the last, repeated."""
+    floats = tuple(float(bound) for bound in bounds)
+    draw = random.Random(10)
+    pool = [*bounds, 0, *(draw.uniform(0, bounds[-1] * 1.5) for _ in range(40)), bounds[0] / 3, bounds[-1] * 2]
+    if bounds is TOKEN_BUCKETS:
+        pool = [int(value) for value in pool]
+    one_by_one, together = [0.0] + [0] * (len(bounds) + 1), [0.0] + [0] * (len(bounds) + 1)
+    for size in (1, 9, 100, 1, 250):
+        values = [draw.choice(pool) for _ in range(size)]
+        for value in values:
+            one_by_one[0] += value
+            one_by_one[bisect_left(floats, value) + 1] += 1
+        fold(together, floats, values)
+        assert values == []
+        assert together == one_by_one
+    assert sum(together[1:]) == 361
 
 
 def test_a_series_appears_once_observed() -> None:

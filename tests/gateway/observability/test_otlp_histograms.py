@@ -3,6 +3,9 @@ own histograms would have handed them for the same measurements, cumulative and 
 
 from __future__ import annotations
 
+import math
+import random
+from bisect import bisect_left
 from typing import Any
 
 import pytest
@@ -11,6 +14,7 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMet
 
 from tests.gateway.observability.otlp_receiver import OtlpReceiver
 from tfy_gateway.gateway.observability.genai_metrics import DURATION_BUCKETS, TOKEN_BUCKETS
+from tfy_gateway.gateway.observability.otlp_histograms import fold
 from tfy_gateway.gateway.observability.otlp_metrics import OtlpMetrics
 from tfy_gateway.gateway.observability.spec import MetricsSpec, Target
 
@@ -87,3 +91,36 @@ def test_the_points_are_the_sdks_for_the_same_measurements(delta: bool) -> None:
         finally:
             lean.close()  # exports what was recorded since the last collection
         assert receiver.metric_names == {"gen_ai.server.request.duration", "gen_ai.client.token.usage"}
+
+
+def added(series: list[float], bounds: tuple[float, ...], value: float) -> None:
+    """One value counted on its own, the SDK's way (the reference `fold` must equal)."""
+    series[0] += 1
+    series[1] += value
+    if value < series[2]:
+        series[2] = value
+    if value > series[3]:
+        series[3] = value
+    series[bisect_left(bounds, value) + 4] += 1
+
+
+@pytest.mark.parametrize("bounds", [DURATION_BUCKETS, TOKEN_BUCKETS])
+def test_folding_values_together_counts_them_as_one_by_one(bounds: tuple[float, ...]) -> None:
+    """Values on a bound, between bounds, below the first and above the last, repeated, durations and
+    token counts, folded in batches of any size: the same counts, sum (to the last bit), min, max and
+    buckets as adding each in turn."""
+    floats = tuple(float(bound) for bound in bounds)
+    draw = random.Random(27)
+    pool = [*bounds, 0, *(draw.uniform(0, bounds[-1] * 1.5) for _ in range(40)), bounds[0] / 3, bounds[-1] * 2]
+    if bounds is TOKEN_BUCKETS:
+        pool = [int(value) for value in pool]
+    empty = [0, 0.0, math.inf, -math.inf] + [0] * (len(bounds) + 1)
+    one_by_one, together = empty.copy(), empty.copy()
+    for size in (1, 7, 64, 1, 300):
+        values = [draw.choice(pool) for _ in range(size)]
+        for value in values:
+            added(one_by_one, floats, value)
+        fold(together, floats, values)
+        assert values == []
+        assert together == one_by_one
+    assert sum(together[4:]) == together[0] == 373

@@ -9,21 +9,24 @@ both forms of the same request account identically.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tfy_gateway.gateway.applied import budgets_of, rate_limit_of
 from tfy_gateway.gateway.caller_memo import CallerMemo
 from tfy_gateway.gateway.data_plane.check_series import observe_checks
 from tfy_gateway.gateway.data_plane.context import RequestContext
-from tfy_gateway.gateway.data_plane.request_series import ClientKey, RequestSeries, SeriesLabels
+from tfy_gateway.gateway.data_plane.request_series import RequestSeries, SeriesLabels
 from tfy_gateway.gateway.identities import EVERYONE_TEAM
 from tfy_gateway.gateway.metrics import GatewayMetrics
 from tfy_gateway.gateway.observability.genai import error_type, operation, provider_name
-from tfy_gateway.gateway.observability.genai_metrics import GenAISink
+from tfy_gateway.gateway.observability.genai_metrics import GenAILabels
 from tfy_gateway.gateway.observability.telemetry import Telemetry
 from tfy_gateway.gateway.request_logs import LogWriter
 from tfy_gateway.gateway.request_logs.record import json_text, stored_ms
 from tfy_gateway.gateway.tallies import ShapeCache
+
+if TYPE_CHECKING:  # imported only when a configuration exports metrics
+    from tfy_gateway.gateway.observability.otlp_metrics import OtlpMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -97,59 +100,29 @@ def _caller_texts(request: RequestContext, texts: CallerMemo[tuple[str, str, str
 def record(
     request: RequestContext, metrics: GatewayMetrics, logs: LogWriter, telemetry: Telemetry | None = None
 ) -> None:
-    elapsed: float | None = None
+    otlp = None
+    if telemetry is not None:
+        try:  # where the GenAI metrics go over OTLP, if anywhere (the request's series record into it)
+            otlp = telemetry.metrics_sink(request.config.telemetry)
+        except Exception:
+            logger.exception("exporting the metrics of request %s failed", request.id)
     try:
-        elapsed = _record(request, metrics, logs)
+        _record(request, metrics, logs, otlp)
     except Exception:
         # The trace is still finished: its spans go out and its pipeline stops counting it as active.
         logger.exception("accounting for request %s failed", request.id)
-    if telemetry is None:
+    if telemetry is None or request.trace is None:
         return
     try:
-        if request.trace is not None:
-            if request.guardrails is not None and request.guardrails.checks:
-                request.trace.guardrails(request.guardrails.checks)
-            request.trace.finish(request)
-        sink = telemetry.metrics_sink(request.config.telemetry)
-        if sink is not None and elapsed is not None:
-            _genai(request, sink, elapsed)
+        if request.guardrails is not None and request.guardrails.checks:
+            request.trace.guardrails(request.guardrails.checks)
+        request.trace.finish(request)
     except Exception:
         logger.exception("tracing request %s failed", request.id)
 
 
-def _genai(request: RequestContext, sink: GenAISink, elapsed: float) -> None:
-    """The GenAI conventions' measurements of one request, into `sink`."""
-    operation_name = operation(request.endpoint.name)
-    model = _model_label(request)
-    status = request.status or 500
-    sink.server_duration(elapsed, operation_name, model, error_type(status, request.error) if status >= 400 else None)
-    if request.ttft_s is not None:
-        sink.time_to_first_token(request.ttft_s, operation_name, model)
-    catalog = request.config.catalog.entries
-    for target, seconds, outcome in zip(request.targets_tried, request.attempt_s, _statuses(request), strict=False):
-        entry = catalog.get(target)
-        if seconds is None or entry is None:
-            continue
-        failed = str(outcome) if outcome >= 400 else None
-        sink.client_duration(seconds, operation_name, provider_name(entry.provider), target, failed)
-    usage, served = request.usage, request.served
-    entry = catalog.get(served.target) if served is not None else None
-    if usage is not None and entry is not None and served is not None:
-        provider = provider_name(entry.provider)
-        sink.token_usage(usage.prompt_tokens, operation_name, provider, served.target, "input")
-        sink.token_usage(usage.completion_tokens, operation_name, provider, served.target, "output")
-
-
-def _statuses(request: RequestContext) -> list[int]:
-    """The status of each upstream call, in order (the last one's is the request's own when the router
-    never returned, e.g. the client left mid-call)."""
-    if request.result is not None:
-        return [status for _, status in request.result.tries]
-    return [request.status or 500] * len(request.targets_tried)
-
-
-def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -> float:
-    """Metrics and the log record; returns the request's duration."""
+def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter, otlp: OtlpMetrics | None) -> None:
+    """Metrics (also into `otlp` when the GenAI metrics are exported) and the log record."""
     elapsed = request.elapsed_s
     endpoint = request.endpoint.name
     status = request.status or 500
@@ -188,7 +161,7 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
         found = (_series(request, metrics, shape, calls), json_text(tries, "[]"))
         metrics.shapes.put(shape, found)
     series, tries_text = found
-    series.observe(elapsed, request.provider_s, request.ttft_s, usage, cost, request.attempt_s)
+    series.observe(elapsed, request.provider_s, request.ttft_s, usage, cost, request.attempt_s, otlp)
     report = request.guardrails
     guardrails = "[]" if report is None else observe_checks(report.checks, metrics, metrics.checks, request.config)
     principal = request.principal
@@ -231,40 +204,25 @@ def _record(request: RequestContext, metrics: GatewayMetrics, logs: LogWriter) -
             guardrails,  # guardrails
         )
     )
-    return elapsed
 
 
 def _series(
     request: RequestContext, metrics: GatewayMetrics, shape: tuple[Any, ...], calls: tuple[tuple[str, int], ...]
 ) -> RequestSeries:
-    """The series a request of `shape` writes, with the labels `_genai` gives them."""
+    """The series a request of `shape` writes, with their labels."""
     catalog = request.config.catalog.entries
     labelled = calls if request.result is not None else calls[-1:]
-    operation_name = operation(request.endpoint.name)
-    client: list[ClientKey | None] = []
+    clients: list[tuple[str, str, str] | None] = []
     for target, outcome in calls:
         entry = catalog.get(target)
         failed = str(outcome) if outcome >= 400 else ""
-        client.append(None if entry is None else (operation_name, provider_name(entry.provider), target, failed))
+        clients.append(None if entry is None else (provider_name(entry.provider), target, failed))
     served = request.served.target if request.served is not None else None
     entry = catalog.get(served) if served is not None else None
     tries = tuple((_target_label(request, target), status) for target, status in labelled)
     endpoint, _, _, status, origin, genai_error, _, overhead, usage, cost, ttft = shape[:11]
     model = _model_label(request)
-    provider = provider_name(entry.provider) if entry else None
-    labels = SeriesLabels(
-        endpoint,
-        model,
-        status,
-        origin,
-        genai_error,
-        served,
-        overhead,
-        usage,
-        cost,
-        ttft,
-        tries,
-        tuple(client),
-        provider,
-    )
-    return RequestSeries(metrics, labels, operation_name)
+    tokens = (provider_name(entry.provider), served) if usage and entry and served is not None else None
+    genai = GenAILabels(operation(endpoint), model, genai_error, ttft, tuple(clients), tokens)
+    labels = SeriesLabels(endpoint, model, status, origin, served, overhead, usage, cost, ttft, tries, genai)
+    return RequestSeries(metrics, labels)

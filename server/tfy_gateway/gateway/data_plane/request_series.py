@@ -14,14 +14,15 @@ starts over when the configuration changes.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tfy_gateway.gateway.metrics import GatewayMetrics
-from tfy_gateway.gateway.observability.genai_histograms import HeldSeries
+from tfy_gateway.gateway.observability.genai_histograms import GenAIHistograms
+from tfy_gateway.gateway.observability.genai_metrics import FOLD_AT, GenAILabels
 from tfy_gateway.gateway.tallies import Spread, Tally
 
-ClientKey = tuple[str, str, str, str]
-"""The GenAI client-duration labels of one upstream call: operation, provider, target, error type."""
+if TYPE_CHECKING:  # imported only when a configuration exports metrics
+    from tfy_gateway.gateway.observability.otlp_metrics import OtlpMetrics, OtlpShape
 
 
 class SeriesLabels(NamedTuple):
@@ -31,29 +32,29 @@ class SeriesLabels(NamedTuple):
     model: str
     status: int
     origin: str | None  # errors only: where the error came from
-    genai_error: str  # errors only: the GenAI error type ("" otherwise)
     served: str | None
     overhead: bool  # a complete plain answer: its gateway overhead is observed
     usage: bool
     cost: bool  # usage that was priced above zero
     ttft: bool
     tries: tuple[tuple[str, int], ...]  # (target label, status) of each counted upstream try
-    client: tuple[ClientKey | None, ...]  # per upstream call in order; None: not observed
-    provider: str | None  # the GenAI provider name of the served target, when it is in the catalog
+    genai: GenAILabels
 
 
 class RequestSeries:
     """What one shape writes; `observe` takes a request's values (durations, tokens, cost)."""
 
     __slots__ = (
-        "_client",
-        "_client_keys",
+        "_calls",
         "_completion",
         "_cost",
         "_errors",
+        "_genai_labels",
         "_genai_ttft",
+        "_histograms",
         "_input",
         "_latency",
+        "_otlp",
         "_output",
         "_overhead",
         "_prompt",
@@ -63,10 +64,8 @@ class RequestSeries:
         "_ttft",
     )
 
-    def __init__(self, metrics: GatewayMetrics, labels: SeriesLabels, operation: str) -> None:
-        (endpoint, model, status, origin, genai_error, served, overhead, usage, cost, ttft, tries, client, provider) = (
-            labels
-        )
+    def __init__(self, metrics: GatewayMetrics, labels: SeriesLabels) -> None:
+        (endpoint, model, status, origin, served, overhead, usage, cost, ttft, tries, genai) = labels
         child = metrics.child
         self._requests: Tally = child(metrics.requests, endpoint, model, str(status))
         self._latency: Spread = child(metrics.latency, endpoint, model)
@@ -84,16 +83,24 @@ class RequestSeries:
         self._tries: tuple[Tally, ...] = tuple(child(metrics.upstream_tries, t, str(s)) for t, s in tries)
         # The GenAI histograms' series this shape always writes, held (a created series is shown, so
         # only those every request of the shape observes; the client durations only when timed).
-        genai = metrics.genai
-        self._server = genai.server_duration.series_of((operation, model, genai_error))
-        self._genai_ttft = genai.ttft.series_of((operation, model)) if ttft else None
-        self._client = genai.client_duration
-        self._client_keys = client
-        self._input: HeldSeries | None = None
-        self._output: HeldSeries | None = None
-        if usage and provider is not None and served is not None:
-            self._input = genai.tokens.series_of((operation, provider, served, "input"))
-            self._output = genai.tokens.series_of((operation, provider, served, "output"))
+        # The lists of values waiting to be counted into the GenAI histograms' series of the shape (a
+        # series is shown once it counted a value: those only some requests write are held too).
+        histograms: GenAIHistograms = metrics.genai
+        self._histograms = histograms
+        operation = genai.operation
+        self._server = histograms.server_duration.held((operation, genai.model, genai.error))
+        self._genai_ttft = histograms.ttft.held((operation, genai.model)) if genai.ttft else None
+        client = histograms.client_duration
+        self._calls = tuple(None if call is None else client.held((operation, *call)) for call in genai.calls)
+        self._input: list[float] | None = None
+        self._output: list[float] | None = None
+        if genai.tokens is not None:
+            self._input = histograms.tokens.held((operation, *genai.tokens, "input"))
+            self._output = histograms.tokens.held((operation, *genai.tokens, "output"))
+        # The OTLP series of the shape, held once GenAI metrics are exported (per sink: a changed export
+        # configuration brings a new one).
+        self._genai_labels = genai
+        self._otlp: OtlpShape | None = None
 
     def observe(
         self,
@@ -103,8 +110,10 @@ class RequestSeries:
         usage: Any,
         cost: float | None,
         attempt_s: list[float | None],
+        otlp: OtlpMetrics | None = None,
     ) -> None:
-        """One request of this shape (`usage`: a `providers.Usage`, present when the shape says so)."""
+        """One request of this shape (`usage`: a `providers.Usage`, present when the shape says so), also
+        into `otlp` when the GenAI metrics are exported."""
         self._requests.inc()
         self._latency.observe(elapsed)
         if self._errors is not None:
@@ -120,14 +129,23 @@ class RequestSeries:
                 self._cost.inc(cost)  # type: ignore[arg-type]  # the shape says it is charged
         for tally in self._tries:
             tally.inc()
-        self._server.observe(elapsed)
+        self._server.append(elapsed)
         first_token = self._genai_ttft
         if first_token is not None and ttft_s is not None:  # the shape says it is known
-            first_token.observe(ttft_s)
-        for key, seconds in zip(self._client_keys, attempt_s, strict=False):
-            if key is not None and seconds is not None:
-                self._client.observe(seconds, key)
+            first_token.append(ttft_s)
+        for waiting, seconds in zip(self._calls, attempt_s):  # noqa: B905  # attempts may outnumber calls
+            if waiting is not None and seconds is not None:
+                waiting.append(seconds)
         prompt, completion = self._input, self._output
         if prompt is not None and completion is not None:
-            prompt.observe(usage.prompt_tokens)
-            completion.observe(usage.completion_tokens)
+            prompt.append(usage.prompt_tokens)
+            completion.append(usage.completion_tokens)
+        histograms = self._histograms
+        histograms.unfolded += 1
+        if histograms.unfolded >= FOLD_AT:
+            histograms.fold()
+        if otlp is not None:
+            held = self._otlp
+            if held is None or held.sink is not otlp:
+                held = self._otlp = otlp.shape(self._genai_labels)
+            held.record(elapsed, ttft_s, attempt_s, usage)

@@ -3,62 +3,112 @@
 The SDK's `Histogram.record` builds a measurement, reads the context, hashes the attribute set and
 takes the aggregation's lock for every value: the observe stage's four records cost about 30 µs a
 request. Here each attribute set is one list (count, sum, min, max, then a count per bucket, the
-SDK's explicit-bucket rule: a value goes to the first bucket whose bound is >= it) updated under one
+SDK's explicit-bucket rule: a value goes to the first bucket whose bound is >= it) under one
 uncontended lock, and `collect` turns the lists into the SDK's `Metric` points, which the SDK's OTLP
 exporters encode as before. A series is keyed by its attribute values alone, in the instrument's
 order (a flat tuple the caller builds anyway): the attribute pairs are made at collection, not at
-every record (four records a request built, hashed and compared a tuple of pairs each). Delta
-temporality starts every series over at each collection, as the SDK's delta histograms do; cumulative
-keeps counting from the start.
+every record. Delta temporality starts every series over at each collection, as the SDK's delta
+histograms do; cumulative keeps counting from the start.
+
+Recording a value appends it to its series' list of values not yet counted (`held`: a request shape
+keeps those lists and appends to them, `otlp_metrics.OtlpShape`); `fold` counts them into the series
+together, at a collection or once `genai_metrics.FOLD_AT` wait, with the counts, sum, min, max and buckets that
+adding them one by one gives. A series is never replaced: a delta collection zeroes it in place (min
+and max back to +inf and -inf, where the SDK's own aggregation starts), and a series that counted
+nothing since it was made or zeroed is not exported.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from bisect import bisect_left
 from collections.abc import Sequence
 
 from opentelemetry.sdk.metrics.export import AggregationTemporality, Histogram, HistogramDataPoint, Metric
+
+from tfy_gateway.gateway.observability.genai_metrics import FOLD_AT, count_sorted
 
 Labels = tuple[str | None, ...]
 """A series' attribute values, in the order of the instrument's `names`; None: the attribute is absent."""
 
 
-class OtlpHistogram:
-    """One histogram instrument: attribute values -> [count, sum, min, max, count in bucket 0, ...];
-    `names` are the attributes' names, in the order of the values."""
+def fold(series: list[float], bounds: tuple[float, ...], values: list[float]) -> None:
+    """Count `values` (numbers, in the order they were measured) into `series` and empty the list; the
+    caller holds the instrument's lock. What adding them one by one gives: the sum adds them in order
+    (`sum()` would compensate on Python 3.12+: another last bit), min and max keep the first of equal
+    values, and the buckets are counted from the sorted values (`genai_metrics.count_sorted`)."""
+    if not values:
+        return
+    series[0] += len(values)
+    total = series[1]
+    for value in values:
+        total += value
+    series[1] = total
+    least, most = min(values), max(values)
+    if least < series[2]:
+        series[2] = least
+    if most > series[3]:
+        series[3] = most
+    count_sorted(series, 4, bounds, sorted(values))
+    values.clear()
 
-    def __init__(self, name: str, unit: str, description: str, bounds: Sequence[float], names: Sequence[str]) -> None:
+
+class OtlpHistogram:
+    """One histogram instrument: attribute values -> [count, sum, min, max, count in bucket 0, ...] and
+    the values not counted yet; `names` are the attributes' names, in the order of the values. `lock`
+    guards both: the event loop records, the export thread collects."""
+
+    def __init__(
+        self,
+        name: str,
+        unit: str,
+        description: str,
+        bounds: Sequence[float],
+        names: Sequence[str],
+        lock: threading.Lock | None = None,
+    ) -> None:
         self.name, self.unit, self.description = name, unit, description
         self.names = tuple(names)
         self.bounds = tuple(float(bound) for bound in bounds)
-        self._buckets = [0] * (len(self.bounds) + 1)
-        self._lock = threading.Lock()  # the event loop records, the export thread collects
-        self._series: dict[Labels, list[float]] = {}
+        self.lock = lock or threading.Lock()
+        self._empty = [0, 0.0, math.inf, -math.inf] + [0] * (len(self.bounds) + 1)
+        self._series: dict[Labels, tuple[list[float], list[float]]] = {}  # counts, values waiting
         self._start_ns = time.time_ns()
 
+    def held(self, labels: Labels) -> list[float]:
+        """The list of values waiting to be counted into the series of `labels` (made if new; the caller
+        holds `lock`), for a caller that records the same labels again and again: it keeps the list and
+        appends to it under the lock (a series is exported once it counted a value)."""
+        found = self._series.get(labels)
+        if found is None:
+            found = self._series[labels] = (self._empty.copy(), [])
+        return found[1]
+
     def record(self, value: float, labels: Labels) -> None:
-        with self._lock:
-            series = self._series.get(labels)
-            if series is None:
-                series = self._series[labels] = [0, 0.0, value, value, *self._buckets]
-            series[0] += 1
-            series[1] += value
-            if value < series[2]:
-                series[2] = value
-            if value > series[3]:
-                series[3] = value
-            series[bisect_left(self.bounds, value) + 4] += 1
+        with self.lock:
+            waiting = self.held(labels)
+            waiting.append(value)
+            if len(waiting) >= FOLD_AT:
+                fold(self._series[labels][0], self.bounds, waiting)
+
+    def fold(self) -> None:
+        """Count every value waiting (the caller holds `lock`)."""
+        bounds = self.bounds
+        for series, waiting in self._series.values():
+            fold(series, bounds, waiting)
 
     def collect(self, now_ns: int, delta: bool) -> Metric | None:
         """The points recorded so far (`delta`: since the last collection, then started over)."""
-        with self._lock:
+        with self.lock:
+            self.fold()
             start = self._start_ns
+            series = {labels: values.copy() for labels, (values, _) in self._series.items() if values[0]}
             if delta:
-                series, self._series, self._start_ns = self._series, {}, now_ns
-            else:
-                series = {labels: values.copy() for labels, values in self._series.items()}
+                self._start_ns = now_ns
+                empty = self._empty
+                for values, _ in self._series.values():
+                    values[:] = empty
         if not series:
             return None
         points = [

@@ -23,7 +23,13 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from tfy_gateway.gateway.observability.export import JsonPoster
-from tfy_gateway.gateway.observability.genai_metrics import DURATION_BUCKETS, TOKEN_BUCKETS, TTFT_BUCKETS
+from tfy_gateway.gateway.observability.genai_metrics import (
+    DURATION_BUCKETS,
+    FOLD_AT,
+    TOKEN_BUCKETS,
+    TTFT_BUCKETS,
+    GenAILabels,
+)
 from tfy_gateway.gateway.observability.otlp_histograms import OtlpHistogram
 from tfy_gateway.gateway.observability.spec import MetricsSpec, Target
 
@@ -75,7 +81,8 @@ def metric_exporter(spec: MetricsSpec, timeout_s: float = 10.0) -> MetricExporte
 
 
 class OtlpMetrics:
-    """A `GenAISink` whose histograms are exported over OTLP."""
+    """A `GenAISink` whose histograms are exported over OTLP; the observe stage records through the
+    `OtlpShape` of each request shape (`shape`)."""
 
     def __init__(self, spec: MetricsSpec) -> None:
         self.spec = spec
@@ -83,12 +90,15 @@ class OtlpMetrics:
         self._resource = Resource(dict(spec.resource))
         self._scope = InstrumentationScope("tfy_gateway")
         operation, model, provider = "gen_ai.operation.name", "gen_ai.request.model", "gen_ai.provider.name"
+        self.lock = threading.Lock()  # one for the four: a request's records take it once (`OtlpShape`)
+        self.unfolded = 0  # requests recorded by shapes since their values were last folded
         self._server_duration = OtlpHistogram(
             "gen_ai.server.request.duration",
             "s",
             "Generative AI server request duration",
             DURATION_BUCKETS,
             (operation, model, "error.type"),
+            self.lock,
         )
         self._ttft = OtlpHistogram(
             "gen_ai.server.time_to_first_token",
@@ -96,6 +106,7 @@ class OtlpMetrics:
             "Time to generate first token for successful responses",
             TTFT_BUCKETS,
             (operation, model),
+            self.lock,
         )
         self._tokens = OtlpHistogram(
             "gen_ai.client.token.usage",
@@ -103,6 +114,7 @@ class OtlpMetrics:
             "Number of input and output tokens used",
             TOKEN_BUCKETS,
             (operation, provider, model, "gen_ai.token.type"),
+            self.lock,
         )
         self._client_duration = OtlpHistogram(
             "gen_ai.client.operation.duration",
@@ -110,6 +122,7 @@ class OtlpMetrics:
             "GenAI operation duration",
             DURATION_BUCKETS,
             (operation, provider, model, "error.type"),
+            self.lock,
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tfy-gateway-metrics-export", daemon=True)
@@ -129,9 +142,22 @@ class OtlpMetrics:
     ) -> None:
         self._client_duration.record(seconds, (operation, provider, model, error_type or None))
 
+    def shape(self, labels: GenAILabels) -> OtlpShape:
+        """The series a request shape writes, held (`OtlpShape.record`)."""
+        with self.lock:
+            return OtlpShape(self, labels)
+
+    def fold(self) -> None:
+        """Count every value waiting in the four histograms (the caller holds `lock`)."""
+        for histogram in (self._server_duration, self._ttft, self._tokens, self._client_duration):
+            histogram.fold()
+        self.unfolded = 0
+
     def collect(self) -> MetricsData | None:
         """What the histograms hold now, as the SDK's exporters take it (None: nothing recorded)."""
         now = time.time_ns()
+        with self.lock:
+            self.fold()
         histograms = (self._server_duration, self._ttft, self._tokens, self._client_duration)
         metrics = [metric for h in histograms if (metric := h.collect(now, self.spec.delta)) is not None]
         if not metrics:
@@ -162,3 +188,49 @@ class OtlpMetrics:
             self._exporter.shutdown()
         except Exception:
             logger.exception("closing the metrics export to %s failed", self.spec.target.shown)
+
+
+class OtlpShape:
+    """The OTLP series one request shape writes (those the four `OtlpMetrics` records of each of its
+    requests would find), held: a request's record appends its values to the series' lists of values
+    waiting to be counted, under the sink's lock, taken once (`otlp_histograms.fold` counts them at the
+    next collection, or every `FOLD_AT` records). Series that only some requests of the shape write (a
+    streamed answer's first token, an upstream call that was not timed) are held too: a series is
+    exported only once it counted a value."""
+
+    __slots__ = ("_calls", "_input", "_output", "_server", "_ttft", "sink")
+
+    def __init__(self, sink: OtlpMetrics, labels: GenAILabels) -> None:
+        operation, model, error, ttft, calls, tokens = labels
+        self.sink = sink
+        self._server = sink._server_duration.held((operation, model, error or None))
+        self._ttft = sink._ttft.held((operation, model)) if ttft else None
+        client = sink._client_duration
+        self._calls = tuple(
+            None if call is None else client.held((operation, call[0], call[1], call[2] or None)) for call in calls
+        )
+        self._input = self._output = None
+        if tokens is not None:
+            self._input = sink._tokens.held((operation, *tokens, "input"))
+            self._output = sink._tokens.held((operation, *tokens, "output"))
+
+    def record(self, elapsed: float, ttft_s: float | None, attempt_s: list[float | None], usage: Any) -> None:
+        """One request of the shape (`usage`: a `providers.Usage`, present when the shape counts tokens)."""
+        sink = self.sink
+        lock = sink.lock
+        lock.acquire()  # not `with`: its exit call costs as much again as the appends
+        try:
+            self._server.append(elapsed)
+            if ttft_s is not None and self._ttft is not None:
+                self._ttft.append(ttft_s)
+            for waiting, seconds in zip(self._calls, attempt_s):  # noqa: B905  # attempts may outnumber calls
+                if waiting is not None and seconds is not None:
+                    waiting.append(seconds)
+            if self._input is not None and self._output is not None:
+                self._input.append(usage.prompt_tokens)
+                self._output.append(usage.completion_tokens)
+            sink.unfolded += 1
+            if sink.unfolded >= FOLD_AT:
+                sink.fold()
+        finally:
+            lock.release()

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import anyio
 
 from tfy_gateway.gateway.metrics import GatewayMetrics
-from tfy_gateway.gateway.observability.genai_metrics import GenAISink
 from tfy_gateway.gateway.observability.spec import MetricsSpec, TelemetrySpec, TracesSpec
 from tfy_gateway.gateway.observability.trace import Trace
 from tfy_gateway.gateway.observability.trace_context import incoming
@@ -90,7 +89,7 @@ class Telemetry:
 
     # --- metrics --------------------------------------------------------------------------------
 
-    def metrics_sink(self, spec: TelemetrySpec) -> GenAISink | None:
+    def metrics_sink(self, spec: TelemetrySpec) -> OtlpMetrics | None:
         """Where the GenAI metrics of a request go over OTLP, or None (not configured)."""
         wanted = spec.metrics
         if wanted is None:
