@@ -20,6 +20,7 @@ from tfy_gateway.gateway.errors import RemoteError
 from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
 
 OCTET_STREAM = "application/octet-stream"
+JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class HttpResponse:
 def media_type(headers: Mapping[str, str]) -> str:
     """`Content-Type` without parameters, lowercased; octet-stream when missing."""
     value = headers.get("content-type") or ""
+    if value == JSON:  # most answers: already what the rest would make of it
+        return JSON
     return value.split(";", 1)[0].strip().lower() or OCTET_STREAM
 
 
