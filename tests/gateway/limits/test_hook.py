@@ -139,3 +139,14 @@ async def test_which_requests_count_under_a_requests_unit(
             await hook.reserve(context(compiled))
     else:
         assert await hook.reserve(context(compiled)) is not None
+
+
+async def test_a_callers_plan_follows_the_configuration_it_was_made_for(hook: PolicyLimits) -> None:
+    """The plan kept for a caller's objects is the one of the configuration the request carries."""
+    first, second = context(rules(rule("first", 5))).config, context(rules(rule("second", 5))).config
+    for config, rule_id in [(first, "first"), (first, "first"), (second, "second"), (first, "first")]:
+        ctx = context(CompiledLimits())
+        ctx.config = config  # one configuration object for its requests, as a version's are
+        ctx.reservation = await hook.reserve(ctx)
+        assert applied_configurations(ctx)["rate_limit"] == {"config": "limits", "rule_id": rule_id}
+        await settle(hook, ctx.reservation, ctx)

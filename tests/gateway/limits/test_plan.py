@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from tests.gateway.limits.conftest import T0
 from tfy_gateway.gateway.applied import AppliedRule
+from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT
 from tfy_gateway.gateway.limits.calendar import CALENDAR
 from tfy_gateway.gateway.limits.limiter import Limiter
 from tfy_gateway.gateway.limits.memory import MemoryLimitState
-from tfy_gateway.gateway.limits.plan import CounterPlan, Slot
+from tfy_gateway.gateway.limits.plan import CounterPlan, Slot, least_reaching
 from tfy_gateway.gateway.limits.rules import LimitRule
 from tfy_gateway.gateway.limits.window import PERIODS
 
@@ -56,3 +57,15 @@ def test_amounts_and_needs_follow_what_each_counter_holds() -> None:
     assert counters.amounts(tokens=2**60, cost=1)[3] == 2**53 - 1, "tokens held within a counter's range"
     assert counters.token_positions == (1, 3) and counters.cost_positions == (2,)
     assert counters.ones is None and CounterPlan(slots[:1], []).ones == (1,)
+
+
+def test_least_reaching_is_the_first_total_whose_percentage_reaches_the_threshold() -> None:
+    for limit in (1, 3, 7, 100, 999_999_937, 10**18, MAX_AMOUNT):
+        for percent in (0.0, 1e-9, 33.333, 50, 75.0, 99.99999, 100.0, 250.5):
+            least = least_reaching(limit, percent)
+            assert least <= MAX_AMOUNT + 1
+            if least <= MAX_AMOUNT:
+                assert least * 100 / limit >= percent, (limit, percent)
+            if least > 0:
+                assert (least - 1) * 100 / limit < percent, (limit, percent)
+    assert least_reaching(10**18, 1e9) == MAX_AMOUNT + 1, "out of every counter's reach"

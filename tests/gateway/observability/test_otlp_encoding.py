@@ -17,11 +17,13 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 from tfy_gateway.gateway.applied import Headroom
 from tfy_gateway.gateway.observability.genai import response_attributes
 from tfy_gateway.gateway.observability.otlp_encoding import CACHE_LIMIT, SpanEncoder
+from tfy_gateway.gateway.observability.otlp_requests import RequestEncoder
 from tfy_gateway.gateway.observability.span_records import (
     AnsweredSpan,
     GuardrailShape,
     GuardrailSpan,
     QueuedSpan,
+    RequestSpans,
     ServerSpan,
 )
 from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan, SharedAttributes
@@ -317,3 +319,64 @@ def test_values_of_every_length_encode_as_their_recorded_spans_from_the_heads_ke
     encoder = SpanEncoder(RESOURCE, "tfy_gateway")
     assert decoded(encoder.encode(spans)) == expected
     assert decoded(encoder.encode(spans)) == expected
+
+
+def request_records() -> list[QueuedSpan]:
+    """Requests of several shapes as `RequestSpans`: with and without limits (int and float rooms),
+    guardrails, remote parent, time to first token, cost, usage, answer id; token counts and ids of
+    several lengths; and two the template does not cover (trace state, usage details)."""
+    guardrail = GuardrailShape(
+        "apply_guardrail guards/pii",
+        SharedAttributes({"gen_ai.operation.name": "apply_guardrail", "tfy.guardrail.result": "pass"}),
+        SharedAttributes({"tfy.guardrail.result": "pass"}),
+    )
+    other = GuardrailShape("apply_guardrail guards/regex", SharedAttributes({"a": 1}), SharedAttributes({}))
+    shape = SharedAttributes({"http.route": "/api/llm/chat/completions", "http.response.status_code": 200})
+    start = SharedAttributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"})
+    rules = SharedAttributes({"tfy_gateway.limits.outcome": "admitted", "tfy_gateway.limits.rules": ("a", "b")})
+    details = Usage(prompt_tokens=9, completion_tokens=4, cached_tokens=3)
+    records: list[QueuedSpan] = []
+    for n, count in enumerate((0, 127, 128, 16_384, 2**21, 2**35 + 1)):
+        body = {"id": "chatcmpl-" + "x" * (n * 30), "model": "gpt-4o", "choices": [{"finish_reason": "stop"}]}
+        response = response_attributes(body if n % 3 else {"model": "gpt-4o"})
+        usage = Usage(prompt_tokens=count, completion_tokens=n) if n != 4 else None
+        rooms = (Headroom("tokens", 10**9, count, 1.0), Headroom("cost", 10.0 + n, 9.5 - n, None))
+        limits = (70 + n, rules, rooms) if n % 2 else None
+        trace_id, parent = TRACE_ID ^ n, REMOTE_PARENT if n % 4 == 1 else 0
+        call = AnsweredSpan(
+            (trace_id, CLIENT_ID + n, SERVER_ID, "", 5, 9, "chat gpt-4o", start, response, 200, usage, 0.5 + n)
+        )
+        guardrails = tuple(
+            GuardrailSpan((trace_id, CLIENT_ID + 10 + i, SERVER_ID, "", 10, 20, 0.25 * i, 30 + i, kind))
+            for i, kind in enumerate((guardrail, other, guardrail)[: n % 4])
+        )
+        ttft, cost = (0.25 * n if n % 2 else None), (0.0018 * n if n != 3 else None)
+        server_fields = (trace_id, SERVER_ID, parent, "", 1, 99, "POST /x", shape, "req-" + "y" * n, ttft, cost)
+        records.append(RequestSpans((call, guardrails, ServerSpan((*server_fields, usage, limits)))))
+    call = AnsweredSpan((TRACE_ID, CLIENT_ID, SERVER_ID, STATE, 5, 9, "chat x", start, [], 200, details, 1.0))
+    server = ServerSpan((TRACE_ID, SERVER_ID, 0, STATE, 1, 99, "POST /x", shape, "r", None, None, details, None))
+    records.append(RequestSpans((call, (), server)))
+    call = AnsweredSpan((TRACE_ID, CLIENT_ID, SERVER_ID, "", 5, 9, "chat x", start, [], 200, details, 1.0))
+    server = ServerSpan((TRACE_ID, SERVER_ID, 0, "", 1, 99, "POST /x", shape, "r", None, None, details, None))
+    records.append(RequestSpans((call, (), server)))
+    return records
+
+
+def test_a_requests_spans_as_one_record_encode_as_its_spans_one_by_one() -> None:
+    """`RequestEncoder` writes a request's spans from one template per request shape: each batch must
+    decode to exactly what the general path writes for the same spans one by one (`spans()`, whose
+    records encode as their `RecordedSpan`s: see above), with the templates built and then reused, and
+    with spans of other requests between them."""
+    records = request_records()
+    loose = RecordedSpan("a", SERVER, TRACE_ID ^ 0xFF, SERVER_ID, 0, 1, {"k": "v"})
+    batch: list[QueuedSpan] = [records[0], loose, *records[1:]]
+    one_by_one = [span for item in batch for span in (item.spans() if isinstance(item, RequestSpans) else [item])]
+    expected = decoded(SpanEncoder(RESOURCE, "tfy_gateway").encode(one_by_one))
+    encoder = RequestEncoder(RESOURCE, "tfy_gateway")
+    first = encoder.encode(batch)
+    assert decoded(first) == expected
+    assert encoder.encode(batch) == first
+    assert decoded(SpanEncoder(RESOURCE, "tfy_gateway").encode(batch)) == expected
+    assert [len(record.spans()) for record in records] == [record.span_count for record in records]  # type: ignore[union-attr]
+    written = [encoder._request([], record) > 0 for record in records]  # type: ignore[arg-type]
+    assert written == [True] * 6 + [False] * 2  # the last two (trace state, usage details) go one by one

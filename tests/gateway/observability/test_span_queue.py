@@ -172,3 +172,49 @@ def test_a_requests_spans_queued_at_once_fill_what_room_is_left_and_start_a_full
     assert reported == [("dropped_queue_full", 2), ("exported", 4)]
     queue.shutdown()
     assert sender.names == ["a", "b", "c", "d", "e"]
+
+
+def test_a_requests_record_counts_as_its_spans_in_room_batches_filters_and_what_is_exported() -> None:
+    """A request's spans queued as one `RequestSpans` take as much room as the spans, make up batches by
+    their spans (a record is never split across two batches), are queued one by one when there is room
+    for some of them only, and are filtered span by span."""
+    from tests.gateway.observability.test_otlp_encoding import request_records
+
+    three, four = request_records()[1:3]  # a call, n guardrails and the request's span each
+    assert (three.span_count, four.span_count) == (3, 4)  # type: ignore[union-attr]
+    counts = ExportCounts()
+    sender = Recording()
+    batching = Batching(queue_size=20, batch_size=5, schedule_delay_s=3600, export_timeout_s=1)
+    queue = SpanQueue(sender, SpanEncoder({}, "test"), batching, counts, filters=(), where="t")
+    queue.on_end_request(three)  # type: ignore[arg-type]
+    queue.on_end_request(four)  # type: ignore[arg-type]  # 7 spans: a full batch goes without a flush
+    deadline = time.monotonic() + 30
+    while not sender.names and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(sender.names) == 3  # the first record alone: the second does not fit in the batch
+    assert counts.get("exported") == 3
+    assert queue.force_flush(5_000)
+    assert (len(sender.names), counts.get("exported")) == (7, 7)
+    queue.shutdown()
+
+    reported: list[tuple[str, int]] = []
+    counts = ExportCounts(lambda outcome, n: reported.append((outcome, n)))
+    sender = Recording()
+    batching = Batching(queue_size=5, batch_size=10, schedule_delay_s=3600, export_timeout_s=1)
+    queue = SpanQueue(sender, SpanEncoder({}, "test"), batching, counts, filters=(), where="t")
+    queue.on_end_request(four)  # type: ignore[arg-type]
+    queue.on_end_request(three)  # type: ignore[arg-type]  # room for one of its three spans
+    assert queue.force_flush(5_000)
+    assert sender.names == [span.recorded().name for span in [*four.spans(), three.spans()[0]]]  # type: ignore[union-attr]
+    assert reported == [("dropped_queue_full", 2), ("exported", 5)]
+    queue.shutdown()
+
+    filtered = ExportCounts()
+    sender = Recording()
+    only_models = (("tfy.span_type", frozenset({"Model"})),)
+    queue = SpanQueue(sender, SpanEncoder({}, "test"), QUIET, filtered, filters=only_models, where="t")
+    queue.on_end_request(three)  # type: ignore[arg-type]
+    assert queue.force_flush(5_000)
+    assert sender.names == []  # none of its spans says it is a model call
+    assert (filtered.get("filtered"), filtered.get("exported")) == (3, 0)
+    queue.shutdown()

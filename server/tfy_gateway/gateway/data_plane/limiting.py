@@ -26,11 +26,14 @@ from typing import Any
 
 from tfy_gateway.gateway.accounting.cost import UNPRICED, ModelPricing
 from tfy_gateway.gateway.applied import AppliedRule, Headroom
+from tfy_gateway.gateway.caller_memo import CallerMemo
 from tfy_gateway.gateway.config import ModelCatalog
 from tfy_gateway.gateway.data_plane.context import RequestContext
 from tfy_gateway.gateway.data_plane.failures import DataPlaneError, bad_request
 from tfy_gateway.gateway.limits import Limiter, LimitRequest, Refusal, Refused, Reservation
 from tfy_gateway.gateway.limits.bounds import AmountTooLarge
+from tfy_gateway.gateway.limits.limiter import MAX_REMEMBERED_PLANS
+from tfy_gateway.gateway.limits.plan import CounterPlan
 from tfy_gateway.gateway.limits.tokens import AS_OPENAI, Send, estimated_usage
 from tfy_gateway.gateway.providers import Usage, WireFormat
 from tfy_gateway.gateway.providers.output_tokens import OutputTokensInvalid
@@ -71,6 +74,9 @@ class PolicyLimits:
         # Routing hands out one attempts tuple per rule ranking and choice, so a request's targets are
         # found by identity; the entry holds the tuple, so its id cannot be reused while remembered.
         self._targets: dict[int, Targets] = {}
+        # The limiter's plan for a caller's requests to a model under one configuration (its shape:
+        # the principal's subjects and the metadata), found by the caller's objects' identity.
+        self._plans: CallerMemo[CounterPlan] = CallerMemo(MAX_REMEMBERED_PLANS)
         # A store that answers synchronously (in memory) admits a request of a known shape at once.
         self._at_once = limiter.reserves_now
 
@@ -80,7 +86,11 @@ class PolicyLimits:
         if principal is None or request.model is None or policies.empty:
             return None
         metadata = request.options.metadata
-        plan = self.limiter.planned(policies, request.model, principal.subject, principal.subjects, metadata)
+        plan = self._plans.get(principal, metadata, (request.model, policies))
+        if plan is None:
+            plan = self.limiter.planned(policies, request.model, principal.subject, principal.subjects, metadata)
+            if plan is not None:
+                self._plans.put(principal, metadata, (request.model, policies), plan)
         if plan is not None and not plan.kinds:
             return None  # rules exist, none applies to requests like this one (known from an earlier one)
         generates = request.endpoint.name in GENERATING_ENDPOINTS

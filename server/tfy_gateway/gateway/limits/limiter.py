@@ -397,11 +397,13 @@ class Limiter:
         if watch is None or plan is None or not settlement.watched:
             return
         now = None
-        for alert, position, total in zip(plan.alerts, settlement.watched, totals, strict=True):
+        # A settlement's `watched` is its plan's, so the three columns have one length (no `strict=`:
+        # see `MemoryLimitState.hold_now`).
+        for alert, position, total in zip(plan.alerts, settlement.watched, totals):  # noqa: B905
             if alert is None:
                 continue
-            budget, limit, lowest = alert
-            if total * 100 / limit < lowest:
+            budget, least = alert
+            if total < least:
                 continue
             if now is None:
                 now = self.clock()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
 
 from tfy_gateway.gateway.applied import AppliedRule
-from tfy_gateway.gateway.limits.bounds import NANO_USD, bounded
+from tfy_gateway.gateway.limits.bounds import MAX_AMOUNT, NANO_USD, bounded
 from tfy_gateway.gateway.limits.budgets import BudgetRule
 from tfy_gateway.gateway.limits.calendar import CalendarPeriod
 from tfy_gateway.gateway.limits.rules import LimitRule
@@ -77,8 +77,8 @@ class CounterPlan:
         self.cost_positions = tuple(i for i, s in enumerate(slots) if s.kind == "cost")
         # Budgets with alert thresholds: a settlement reports their totals.
         self.watched = tuple(i for i, s in enumerate(slots) if s.budget is not None and s.budget.alerting is not None)
-        # Per watched budget, (its rule, its limit, its lowest threshold); None for a limit of 0 (no
-        # percentage, no alert): what a settlement compares a total with before asking the watch.
+        # Per watched budget, (its rule, the least total that reaches its lowest threshold); None for a
+        # limit of 0 (no percentage, no alert): what a settlement compares a total with before asking the watch.
         self.alerts = tuple(_alert(slots[i].budget) for i in self.watched)
         self.rooms = _rooms(slots)
         self.window: Window | None = None
@@ -134,14 +134,28 @@ class CounterPlan:
         return known
 
 
-Alert = tuple[BudgetRule, int, float]
-"""(a budget with alert thresholds, its limit, its lowest threshold in percent)."""
+Alert = tuple[BudgetRule, int]
+"""(a budget with alert thresholds, the least total whose percentage of its limit reaches its lowest threshold)."""
 
 
 def _alert(budget: BudgetRule | None) -> Alert | None:
     if budget is None or budget.alerting is None or budget.limit <= 0:
         return None
-    return budget, budget.limit, budget.alerting.thresholds[0]
+    return budget, least_reaching(budget.limit, budget.alerting.thresholds[0])
+
+
+def least_reaching(limit: int, percent: float) -> int:
+    """The least total `t` for which `t * 100 / limit >= percent` (as `ThresholdWatch.observe` computes
+    it), MAX_AMOUNT + 1 if none: a settlement then compares two ints instead of dividing a large one.
+    Bisection is exact here: the computed percentage never falls as the total grows."""
+    low, high = 0, MAX_AMOUNT + 1  # the answer lies in [low, high]
+    while low < high:
+        middle = (low + high) // 2
+        if middle * 100 / limit >= percent:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 Room = tuple[str, tuple[tuple[int, int, float], ...], bool, int]

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
-from tfy_gateway.gateway.observability.span_records import QueuedSpan
+from tfy_gateway.gateway.observability.span_records import QueuedSpan, RequestSpans, SpanRecord
 from tfy_gateway.gateway.observability.span_senders import SpanSender, json_body
 from tfy_gateway.gateway.observability.spans import RecordedSpan
 from tfy_gateway.gateway.observability.spec import Batching
@@ -87,6 +87,10 @@ class SpanQueue:
         self._filters = filters
         self._where = where
         self._queue: collections.deque[QueuedSpan] = collections.deque()
+        # Spans (not items: a `RequestSpans` is several) ever queued and ever taken off: each written by
+        # one thread only (the event loop; the worker), so neither update can be lost between the two
+        self._added = 0
+        self._taken = 0
         self._wake = threading.Event()
         self._idle = threading.Condition()
         self._exporting = False
@@ -103,20 +107,33 @@ class SpanQueue:
         """Queue an ended span (dropped and counted when the queue is full or closed)."""
         self.on_end_all((span,))
 
-    def on_end_all(self, spans: Sequence[QueuedSpan]) -> None:
+    def on_end_all(self, spans: Sequence[SpanRecord]) -> None:
         """Queue a request's ended spans at once; those the queue has no room for (or all, once it is
         closed) are dropped and counted."""
         if self._closed:
             self._counts.add("dropped_shutdown", len(spans))
             return
-        queue = self._queue
-        queued = len(queue)
+        queued = self._added - self._taken
         room = self._batching.queue_size - queued
         if room < len(spans):
             self._counts.add("dropped_queue_full", len(spans) - max(room, 0))
             spans = spans[: max(room, 0)]
-        queue.extend(spans)
-        if queued < self._batching.batch_size <= len(queue):  # a full batch now (the worker re-checks after each)
+        self._queue.extend(spans)
+        self._added += len(spans)
+        if queued < self._batching.batch_size <= queued + len(spans):  # a full batch now (the worker re-checks)
+            self._wake.set()
+
+    def on_end_request(self, record: RequestSpans) -> None:
+        """Queue every span of a request as one item (`RequestSpans`); with room for some of them only,
+        as `on_end_all` queues them one by one."""
+        count = record.span_count
+        queued = self._added - self._taken
+        if self._closed or self._batching.queue_size - queued < count:
+            self.on_end_all(record.spans())
+            return
+        self._queue.append(record)
+        self._added += count
+        if queued < self._batching.batch_size <= queued + count:
             self._wake.set()
 
     def shutdown(self) -> None:
@@ -126,7 +143,7 @@ class SpanQueue:
         self._closed = True
         self._wake.set()
         self._thread.join(self._batching.export_timeout_s * 2 + 1)
-        left = len(self._queue)
+        left = self._added - self._taken
         self._queue.clear()
         self._counts.add("dropped_shutdown", left)
         try:
@@ -159,12 +176,12 @@ class SpanQueue:
             self._wake.wait(max(due - time.monotonic(), 0.0))
             self._wake.clear()
             everything = self._closed or self._flushes > 0 or time.monotonic() >= due
-            while len(queue) >= size or (queue and everything):
+            while self._added - self._taken >= size or (queue and everything):
                 with self._idle:
                     self._exporting = True
-                batch = [queue.popleft() for _ in range(min(size, len(queue)))]
+                batch, count = self._take(size)
                 try:
-                    self._export(batch)
+                    self._export(batch, count)
                 finally:
                     with self._idle:
                         self._exporting = False
@@ -176,9 +193,30 @@ class SpanQueue:
             if self._closed:
                 return
 
-    def _export(self, batch: list[QueuedSpan]) -> None:
-        kept = [span for span in batch if _matches(span, self._filters)] if self._filters else batch
-        self._counts.add("filtered", len(batch) - len(kept))
+    def _take(self, size: int) -> tuple[list[QueuedSpan], int]:
+        """The next batch off the queue, at most `size` spans (unless its first item alone is more), and
+        how many spans it holds."""
+        queue, batch, count = self._queue, [], 0
+        while queue:
+            item = queue[0]
+            weight = item.span_count if item.__class__ is RequestSpans else 1
+            if count and count + weight > size:
+                break
+            batch.append(queue.popleft())
+            count += weight
+            if count >= size:
+                break
+        self._taken += count
+        return batch, count
+
+    def _export(self, batch: list[QueuedSpan], count: int) -> None:
+        if self._filters:
+            spans = [span for item in batch for span in _spans(item)]
+            kept: list[QueuedSpan] = [span for span in spans if _matches(span, self._filters)]
+            self._counts.add("filtered", count - len(kept))
+            count = len(kept)
+        else:
+            kept = batch
         if not kept:
             return
         try:
@@ -186,10 +224,10 @@ class SpanQueue:
         except Exception as exc:  # an exporter must never take the worker down
             error = f"{type(exc).__name__}: {exc}"
         if error is None:
-            self._counts.add("exported", len(kept))
+            self._counts.add("exported", count)
             return
-        self._counts.add("dropped_export_failed", len(kept))
-        self._failures += len(kept)
+        self._counts.add("dropped_export_failed", count)
+        self._failures += count
         now = time.monotonic()
         if now - self._last_log >= LOG_EVERY_S:
             logger.error(
@@ -202,7 +240,11 @@ class SpanQueue:
             self._last_log, self._failures = now, 0
 
 
-def _matches(span: QueuedSpan, filters: Filters) -> bool:
+def _spans(item: QueuedSpan) -> list[SpanRecord]:
+    return item.spans() if item.__class__ is RequestSpans else [item]  # type: ignore[list-item]
+
+
+def _matches(span: SpanRecord, filters: Filters) -> bool:
     for key, values in filters:
         value = span.get(key)
         if not isinstance(value, str) or value not in values:

@@ -15,6 +15,29 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tfy_gateway.gateway.observability import genai as g
+from tfy_gateway.gateway.observability.otlp_wire import (
+    BYTES,
+    DOUBLE,
+    EVENT_TIME,
+    FIXED64,
+    FLAGS,
+    INT64,
+    KINDS,
+    REMOTE_FLAGS,
+    SPAN_AND_PARENT,
+    SPAN_ID,
+    STATUS_ERROR,
+    TIMES,
+    UNSET_FLAGS,
+    UNSET_REMOTE_FLAGS,
+    any_value,
+    delimited,
+    delimited_text,
+    float_head,
+    key_value,
+    plain_counts,
+    varint,
+)
 from tfy_gateway.gateway.observability.span_records import (
     AnsweredSpan,
     GuardrailShape,
@@ -22,35 +45,15 @@ from tfy_gateway.gateway.observability.span_records import (
     GuardrailTemplate,
     LimitEvent,
     QueuedSpan,
+    RequestSpans,
     ServerSpan,
+    SpanRecord,
     usage_items,
 )
 from tfy_gateway.gateway.observability.spans import CLIENT, SERVER, RecordedSpan, SharedAttributes
 
 if TYPE_CHECKING:
     from tfy_gateway.gateway.providers import Usage
-
-_BYTES = tuple(bytes((n,)) for n in range(128))
-_DOUBLE = struct.Struct("<d").pack
-_FIXED64 = struct.Struct("<Q").pack
-_FIXED32 = struct.Struct("<I").pack
-_INT64 = (1 << 64) - 1
-
-_TIMES = struct.Struct("<BQBQ").pack  # Span.start_time_unix_nano and end_time_unix_nano, with their tags
-_EVENT_TIME = struct.Struct("<BQ").pack  # Event.time_unix_nano with its tag
-_SPAN_ID = struct.Struct(">HQ").pack  # Span.span_id with its tag and length (ids are big-endian bytes)
-_SPAN_AND_PARENT = struct.Struct(">HQHQ").pack  # Span.span_id and parent_span_id, likewise
-
-_SEQUENCES = (tuple, list)  # tuples, not `X | Y` unions: those are built anew at every call
-
-HAS_IS_REMOTE = 0x100  # SpanFlags: the SDK always says whether the parent was remote
-IS_REMOTE = 0x200
-STATUS_ERROR = 2
-_KINDS = tuple(b"\x30" + _BYTES[kind] for kind in range(6))  # Span.kind with its tag
-_UNSET = b"\x7a\x00"  # an unset status, written as the SDK writes it
-_FLAGS = b"\x85\x01" + _FIXED32(HAS_IS_REMOTE)
-_REMOTE_FLAGS = b"\x85\x01" + _FIXED32(HAS_IS_REMOTE | IS_REMOTE)
-_UNSET_FLAGS, _UNSET_REMOTE_FLAGS = _UNSET + _FLAGS, _UNSET + _REMOTE_FLAGS  # a span's usual last fields
 
 CACHE_LIMIT = 4096  # encoded attributes kept; cleared whole when full (repeating values come back fast)
 UNCACHED = frozenset(
@@ -68,75 +71,10 @@ UNCACHED = frozenset(
 cache that fills is emptied whole, and everything that repeats is encoded again)."""
 
 
-def varint(n: int) -> bytes:
-    if n < 0x80:
-        return _BYTES[n]
-    if n < 0x4000:  # a span's length, most often
-        return bytes(((n & 0x7F) | 0x80, n >> 7))
-    if n < 0x800000000:  # token counts, what is left of a limit: unrolled, no loop
-        if n < 0x200000:
-            return bytes(((n & 0x7F) | 0x80, ((n >> 7) & 0x7F) | 0x80, n >> 14))
-        if n < 0x10000000:
-            return bytes(((n & 0x7F) | 0x80, ((n >> 7) & 0x7F) | 0x80, ((n >> 14) & 0x7F) | 0x80, n >> 21))
-        return bytes(
-            ((n & 0x7F) | 0x80, ((n >> 7) & 0x7F) | 0x80, ((n >> 14) & 0x7F) | 0x80, ((n >> 21) & 0x7F) | 0x80, n >> 28)
-        )
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _delimited(payload: bytes) -> bytes:
-    """A length-delimited field's length prefix and payload (the caller writes the tag)."""
-    size = len(payload)
-    return (_BYTES[size] if size < 0x80 else varint(size)) + payload
-
-
-def _string(text: str) -> bytes:
-    return _delimited(text.encode("utf-8", "replace"))
-
-
-def any_value(value: Any) -> bytes | None:
-    """An `AnyValue` message, or None for a value an attribute cannot hold (left out, as the SDK does)."""
-    if isinstance(value, str):
-        return b"\x0a" + _string(value)
-    if isinstance(value, bool):
-        return b"\x10\x01" if value else b"\x10\x00"
-    if isinstance(value, int):
-        return b"\x18" + varint(value & _INT64)
-    if isinstance(value, float):
-        return b"\x21" + _DOUBLE(value)
-    if isinstance(value, _SEQUENCES):
-        items = []
-        for item in value:
-            encoded = any_value(item)
-            if encoded is not None:
-                items.append(b"\x0a" + _delimited(encoded))
-        return b"\x2a" + _delimited(b"".join(items))
-    return None
-
-
-def key_value(key: str, value: Any) -> bytes | None:
-    """A `KeyValue` message, length-prefixed (the caller writes the tag of the field holding it)."""
-    encoded = any_value(value)
-    if encoded is None:
-        return None
-    return _delimited(b"\x0a" + _string(key) + b"\x12" + _delimited(encoded))
-
-
-def _float_head(tag: bytes, key: str) -> bytes:
-    """A float attribute's field under `tag` up to its 8 bytes (AnyValue.double_value's tag included)."""
-    body = b"\x0a" + _string(key) + b"\x12\x09\x21"
-    return tag + varint(len(body) + 8) + body
-
-
 # The float attributes every request's spans carry, their heads made once (not looked up each time)
-_TTFT_HEAD = _float_head(b"\x4a", g.TFY_TTFT_MS)
-_COST_HEAD = _float_head(b"\x4a", g.TFY_COST)
-_LATENCY_HEAD = _float_head(b"\x4a", g.TFY_LATENCY_MS)
+_TTFT_HEAD = float_head(b"\x4a", g.TFY_TTFT_MS)
+_COST_HEAD = float_head(b"\x4a", g.TFY_COST)
+_LATENCY_HEAD = float_head(b"\x4a", g.TFY_LATENCY_MS)
 
 
 class SpanEncoder:
@@ -145,8 +83,8 @@ class SpanEncoder:
 
     def __init__(self, resource: Mapping[str, str], scope: str) -> None:
         attributes = b"".join(b"\x0a" + kv for kv in (key_value(k, v) for k, v in resource.items()) if kv)
-        self._resource = b"\x0a" + _delimited(attributes)  # ResourceSpans.resource
-        self._scope = b"\x0a" + _delimited(b"\x0a" + _string(scope))  # ScopeSpans.scope
+        self._resource = b"\x0a" + delimited(attributes)  # ResourceSpans.resource
+        self._scope = b"\x0a" + delimited(b"\x0a" + delimited_text(scope))  # ScopeSpans.scope
         self._cache: dict[tuple[str, Any], tuple[type, bytes]] = {}  # (key, value) -> (value's type, KeyValue)
         self._floats: dict[str, bytes] = {}  # a float attribute's KeyValue up to its 8 bytes, by key
         self._names: dict[tuple[str, int], bytes] = {}  # a span's name and kind with their tags
@@ -180,6 +118,13 @@ class SpanEncoder:
         guardrail, server, answered = self._guardrail, self._server, self._answered
         for span in spans:
             kind = span.__class__
+            if kind is RequestSpans:
+                written = self._request(parts, span)  # type: ignore[arg-type]
+                if not written:
+                    for each in span.spans():  # type: ignore[union-attr]
+                        written += self._one(parts, each)
+                size += written
+                continue
             if kind is GuardrailSpan:
                 body = guardrail(span)  # type: ignore[arg-type]
             elif kind is ServerSpan:
@@ -201,11 +146,32 @@ class SpanEncoder:
         parts[0], parts[1] = b"\x0a", varint(size)  # ExportTraceServiceRequest.resource_spans
         return b"".join(parts)
 
+    def _request(self, parts: list[bytes], record: RequestSpans) -> int:
+        """Write every span of `record` into `parts` (each with its `ScopeSpans.spans` tag and length) and
+        return how many bytes that was; 0: nothing written, the caller writes its spans one by one (here
+        always: `otlp_requests.RequestEncoder` writes them from one template per request shape)."""
+        return 0
+
+    def _one(self, parts: list[bytes], span: SpanRecord) -> int:
+        """Write one span, with its tag and length, into `parts`; return how many bytes that was."""
+        kind = span.__class__
+        if kind is GuardrailSpan:
+            body = self._guardrail(span)  # type: ignore[arg-type]
+        elif kind is ServerSpan:
+            body = self._server(span)  # type: ignore[arg-type]
+        elif kind is AnsweredSpan:
+            body = self._answered(span)  # type: ignore[arg-type]
+        else:
+            body = self._span(span)  # type: ignore[arg-type]
+        prefix = b"\x12" + varint(len(body))
+        parts += (prefix, body)
+        return len(prefix) + len(body)
+
     def _span(self, span: RecordedSpan) -> bytes:
         parts = [
             self._head(span.trace_id, span.span_id, span.parent_id, span.trace_state),
             self._name(span.name, span.kind),
-            _TIMES(0x39, span.start_ns, 0x41, span.end_ns),
+            TIMES(0x39, span.start_ns, 0x41, span.end_ns),
         ]
         self._group(parts, span.attributes)
         if span.end_attributes:
@@ -213,17 +179,17 @@ class SpanEncoder:
         if span.events:
             for event_name, time_ns, attributes in span.events:
                 tagged = self._event_name(event_name)
-                event = [b"\x09", _FIXED64(time_ns), tagged]
+                event = [b"\x09", FIXED64(time_ns), tagged]
                 if attributes.__class__ is SharedAttributes:
                     event.append(self._shared_encoding(attributes, b"\x1a"))
                 else:
                     self._attributes(event, b"\x1a", attributes.items())
-                parts += (b"\x5a", _delimited(b"".join(event)))
+                parts += (b"\x5a", delimited(b"".join(event)))
         if span.error is not None:
-            parts += (b"\x7a", _delimited(b"\x12" + _string(span.error) + b"\x18" + _BYTES[STATUS_ERROR]))
-            parts.append(_REMOTE_FLAGS if span.remote_parent else _FLAGS)
+            parts += (b"\x7a", delimited(b"\x12" + delimited_text(span.error) + b"\x18" + BYTES[STATUS_ERROR]))
+            parts.append(REMOTE_FLAGS if span.remote_parent else FLAGS)
         else:
-            parts.append(_UNSET_REMOTE_FLAGS if span.remote_parent else _UNSET_FLAGS)
+            parts.append(UNSET_REMOTE_FLAGS if span.remote_parent else UNSET_FLAGS)
         return b"".join(parts)
 
     def _head(self, trace_id: int, span_id: int, parent_id: int, state: str) -> bytes:
@@ -233,11 +199,11 @@ class SpanEncoder:
             trace_field = b"\x0a\x10" + trace_id.to_bytes(16, "big")
             self._trace = (trace_id, trace_field)
         if state:
-            head = trace_field + _SPAN_ID(0x1208, span_id) + b"\x1a" + _string(state)
-            return head + _SPAN_ID(0x2208, parent_id) if parent_id else head
+            head = trace_field + SPAN_ID(0x1208, span_id) + b"\x1a" + delimited_text(state)
+            return head + SPAN_ID(0x2208, parent_id) if parent_id else head
         if parent_id:
-            return trace_field + _SPAN_AND_PARENT(0x1208, span_id, 0x2208, parent_id)
-        return trace_field + _SPAN_ID(0x1208, span_id)
+            return trace_field + SPAN_AND_PARENT(0x1208, span_id, 0x2208, parent_id)
+        return trace_field + SPAN_ID(0x1208, span_id)
 
     def _name(self, name: str, kind: int) -> bytes:
         """A span's name and kind with their tags."""
@@ -246,7 +212,7 @@ class SpanEncoder:
         if found is None:
             if len(self._names) >= CACHE_LIMIT:
                 self._names.clear()
-            found = self._names[key] = b"\x2a" + _string(name) + _KINDS[kind]
+            found = self._names[key] = b"\x2a" + delimited_text(name) + KINDS[kind]
         return found
 
     def _server(self, span: ServerSpan) -> bytes:
@@ -262,21 +228,21 @@ class SpanEncoder:
         number = self._number_field
         cached_id, trace_field = self._trace
         if trace_id == cached_id and not parent_id and not state:  # after the request's other spans, a root
-            head = trace_field + _SPAN_ID(0x1208, span_id)
+            head = trace_field + SPAN_ID(0x1208, span_id)
         else:
             head = self._head(trace_id, span_id, parent_id, state)
         parts = [head, pack(named, start_ns, 0x41, end_ns, shared), self._text_field(b"\x4a", g.REQUEST_ID, request_id)]
         if ttft_ms is not None:
             parts.append(
-                _TTFT_HEAD + _DOUBLE(ttft_ms) if ttft_ms.__class__ is float else number(b"\x4a", g.TFY_TTFT_MS, ttft_ms)
+                _TTFT_HEAD + DOUBLE(ttft_ms) if ttft_ms.__class__ is float else number(b"\x4a", g.TFY_TTFT_MS, ttft_ms)
             )
         if cost is not None:
-            parts.append(_COST_HEAD + _DOUBLE(cost) if cost.__class__ is float else number(b"\x4a", g.TFY_COST, cost))
+            parts.append(_COST_HEAD + DOUBLE(cost) if cost.__class__ is float else number(b"\x4a", g.TFY_COST, cost))
         if usage is not None:
             self._usage(parts, usage, False)
         if limits is not None:
             parts.append(self._limit_event(limits))
-        parts.append(_UNSET_REMOTE_FLAGS if parent_id else _UNSET_FLAGS)
+        parts.append(UNSET_REMOTE_FLAGS if parent_id else UNSET_FLAGS)
         return b"".join(parts)
 
     def _template(self, shared: dict[str, Any], name: str, kind: int) -> tuple[Any, Callable[..., bytes], bytes, bytes]:
@@ -292,20 +258,12 @@ class SpanEncoder:
 
     def _usage(self, parts: list[bytes], usage: Usage, tfy: bool) -> None:
         """The usage attributes (`usage_items`), the usual two or four counts without a list of pairs."""
-        prompt, completion = usage.prompt_tokens, usage.completion_tokens
-        if (
-            usage.cached_tokens
-            or usage.cache_write_tokens
-            or usage.reasoning_tokens
-            or prompt.__class__ is not int
-            or completion.__class__ is not int
-            or prompt < 0
-            or completion < 0
-        ):
+        counts = plain_counts(usage)
+        if counts is None:
             for key, value in usage_items(usage, tfy=tfy):
                 parts.append(self._number_field(b"\x4a", key, value))
             return
-        sent, received = varint(prompt), varint(completion)
+        sent, received = counts
         lengths = (tfy, len(sent), len(received))
         heads = self._usage_heads.get(lengths)
         if heads is None:  # each count's field up to its varint, for these lengths
@@ -331,7 +289,7 @@ class SpanEncoder:
         if found is None or found[0] is not rules:
             head = self._event_name(g.LIMIT_EVENT) + self._shared_encoding(rules, b"\x1a")
             found = self._bounded(self._limit_heads)[id(rules)] = (rules, head)
-        event = [_EVENT_TIME(0x09, event_ns), found[1]]
+        event = [EVENT_TIME(0x09, event_ns), found[1]]
         rooms = self._rooms
         remaining: Any  # an int (tokens, requests) or a float (cost)
         for name, limit, remaining, _ in headroom:
@@ -340,10 +298,10 @@ class SpanEncoder:
                 room = self._room(name, limit)
             kind = remaining.__class__
             if kind is int:
-                number = varint(remaining & _INT64)
+                number = varint(remaining & INT64)
                 event += (room[0][len(number)], number, room[2])
             elif kind is float:
-                event += (room[1], _DOUBLE(remaining), room[2])
+                event += (room[1], DOUBLE(remaining), room[2])
             else:
                 event += (self._number_field(b"\x1a", f"tfy_gateway.limits.remaining.{name}", remaining), room[2])
         body = b"".join(event)
@@ -370,7 +328,7 @@ class SpanEncoder:
             _, pack, named, shared = found
             parts.append(pack(named, start_ns, 0x41, end_ns, shared))
         else:  # with the request's own parameters
-            parts += (self._name(name, CLIENT), _TIMES(0x39, start_ns, 0x41, end_ns))
+            parts += (self._name(name, CLIENT), TIMES(0x39, start_ns, 0x41, end_ns))
             self._group(parts, start)
         if response:
             self._response(parts, response)
@@ -383,9 +341,9 @@ class SpanEncoder:
         if usage is not None:
             self._usage(parts, usage, True)
         if latency_ms.__class__ is float:
-            parts += (_LATENCY_HEAD, _DOUBLE(latency_ms), _UNSET_FLAGS)
+            parts += (_LATENCY_HEAD, DOUBLE(latency_ms), UNSET_FLAGS)
         else:
-            parts += (self._number_field(b"\x4a", g.TFY_LATENCY_MS, latency_ms), _UNSET_FLAGS)
+            parts += (self._number_field(b"\x4a", g.TFY_LATENCY_MS, latency_ms), UNSET_FLAGS)
         return b"".join(parts)
 
     def _response(self, parts: list[bytes], response: list[tuple[str, Any]]) -> None:
@@ -414,7 +372,7 @@ class SpanEncoder:
         if tagged is None:
             if len(self._event_names) >= CACHE_LIMIT:
                 self._event_names.clear()
-            tagged = self._event_names[name] = b"\x12" + _string(name)
+            tagged = self._event_names[name] = b"\x12" + delimited_text(name)
         return tagged
 
     def _guardrail(self, span: GuardrailSpan) -> bytes:
@@ -423,7 +381,7 @@ class SpanEncoder:
         trace_id, span_id, parent_id, state, start_ns, end_ns, latency_ms, event_ns, shape = span
         cached_id, trace_field = self._trace
         if trace_id == cached_id and not state:  # after the request's call span: its trace id's field is kept
-            head = trace_field + _SPAN_AND_PARENT(0x1208, span_id, 0x2208, parent_id)
+            head = trace_field + SPAN_AND_PARENT(0x1208, span_id, 0x2208, parent_id)
         else:
             head = self._head(trace_id, span_id, parent_id, state)
         template = shape.template
@@ -436,13 +394,13 @@ class SpanEncoder:
         """The struct and constant parts of a guardrail shape's spans: name, kind and the start time's
         tag; the attributes up to the latency's double; the event up to its time; the event's name and
         attributes with the span's unset status and flags."""
-        name = b"\x2a" + _string(shape.name) + _KINDS[CLIENT] + b"\x39"
-        latency = b"\x0a" + _string(g.TFY_GUARDRAIL_LATENCY_MS) + b"\x12\x09\x21"
+        name = b"\x2a" + delimited_text(shape.name) + KINDS[CLIENT] + b"\x39"
+        latency = b"\x0a" + delimited_text(g.TFY_GUARDRAIL_LATENCY_MS) + b"\x12\x09\x21"
         attributes = self._shared_encoding(shape.attributes, b"\x4a") + b"\x4a" + varint(len(latency) + 8) + latency
-        event_rest = b"\x12" + _string(g.GUARDRAIL_RESULT_EVENT) + self._shared_encoding(shape.event, b"\x1a")
+        event_rest = b"\x12" + delimited_text(g.GUARDRAIL_RESULT_EVENT) + self._shared_encoding(shape.event, b"\x1a")
         event = b"\x5a" + varint(9 + len(event_rest)) + b"\x09"
-        layout = f"<{len(name)}sQBQ{len(attributes)}sd{len(event)}sQ{len(event_rest) + len(_UNSET_FLAGS)}s"
-        return struct.Struct(layout).pack, name, attributes, event, event_rest + _UNSET_FLAGS
+        layout = f"<{len(name)}sQBQ{len(attributes)}sd{len(event)}sQ{len(event_rest) + len(UNSET_FLAGS)}s"
+        return struct.Struct(layout).pack, name, attributes, event, event_rest + UNSET_FLAGS
 
     def _group(self, parts: list[bytes], attributes: dict[str, Any]) -> None:
         """A span's start attributes. A `SharedAttributes` dict (a route's, a target's: never mutated)
@@ -486,7 +444,7 @@ class SpanEncoder:
         if prefix is None:
             if len(self._keys) >= CACHE_LIMIT:
                 self._keys.clear()
-            prefix = self._keys[key] = b"\x0a" + _string(key) + b"\x12"
+            prefix = self._keys[key] = b"\x0a" + delimited_text(key) + b"\x12"
         return prefix
 
     def _text_field(self, tag: bytes, key: str, value: str) -> bytes:
@@ -511,18 +469,18 @@ class SpanEncoder:
         if kind is float:
             head = self._float_heads.get((tag, key))
             if head is None:
-                head = self._bounded(self._float_heads)[(tag, key)] = _float_head(tag, key)
-            return head + _DOUBLE(value)
+                head = self._bounded(self._float_heads)[(tag, key)] = float_head(tag, key)
+            return head + DOUBLE(value)
         if kind is not int:
             encoded = self._key_value(key, value)
             return tag + encoded if encoded is not None else b""
-        number = varint(value & _INT64)
+        number = varint(value & INT64)
         heads = self._int_heads.get((tag, key))
         if heads is None:
             pair = self._key(key)
             made = [b""]  # by the varint's length (1 to 10 bytes): AnyValue.int_value's tag and length
             for size in range(1, 11):
-                made.append(tag + varint(len(pair) + 2 + size) + pair + _BYTES[1 + size] + b"\x18")
+                made.append(tag + varint(len(pair) + 2 + size) + pair + BYTES[1 + size] + b"\x18")
             heads = self._bounded(self._int_heads)[(tag, key)] = tuple(made)
         return heads[len(number)] + number
 
@@ -539,7 +497,7 @@ class SpanEncoder:
         encoded = any_value(value)
         if encoded is None:
             return None
-        return _delimited(self._key(key) + _delimited(encoded))
+        return delimited(self._key(key) + delimited(encoded))
 
     def _attributes(self, parts: list[bytes], tag: bytes, items: Iterable[tuple[str, Any]]) -> None:
         """Each attribute under `tag`: a float (a measurement, new every time) from its key's cached
@@ -555,9 +513,9 @@ class SpanEncoder:
                 if prefix is None:
                     if len(floats) >= CACHE_LIMIT:
                         floats.clear()
-                    body = b"\x0a" + _string(key) + b"\x12\x09\x21"
+                    body = b"\x0a" + delimited_text(key) + b"\x12\x09\x21"
                     prefix = floats[key] = varint(len(body) + 8) + body
-                parts += (tag, prefix + _DOUBLE(value))
+                parts += (tag, prefix + DOUBLE(value))
                 continue
             try:
                 hit = cache.get(item)

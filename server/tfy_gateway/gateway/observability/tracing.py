@@ -12,8 +12,10 @@ when the spec asks for them (`exclude_request_data: false`); credentials never a
 Spans are recorded as plain data and encoded in the export thread, not with the OpenTelemetry SDK's
 span objects: those cost more per request than the rest of the pipeline's tracing work together (see
 references/performance.md#tracing). A request that went well leaves one `span_records` tuple a span
-(raw values and shared shapes; their attributes are written in the export thread); errors, streams,
-cancelled calls and request data leave `spans.RecordedSpan`s. What a collector receives is the same.
+(raw values and shared shapes; their attributes are written in the export thread), queued together as
+one `RequestSpans` when they are one answered call, its guardrail runs and the request's span; errors,
+streams, cancelled calls and request data leave `spans.RecordedSpan`s. What a collector receives is the
+same.
 """
 
 from __future__ import annotations
@@ -34,14 +36,15 @@ from tfy_gateway.gateway.limits import Reservation
 from tfy_gateway.gateway.observability import genai as g
 from tfy_gateway.gateway.observability import span_shapes
 from tfy_gateway.gateway.observability.export import ExportCounts, SpanQueue
-from tfy_gateway.gateway.observability.otlp_encoding import SpanEncoder
+from tfy_gateway.gateway.observability.otlp_requests import RequestEncoder
 from tfy_gateway.gateway.observability.span_records import (
     AnsweredSpan,
     GuardrailShape,
     GuardrailSpan,
     LimitEvent,
-    QueuedSpan,
+    RequestSpans,
     ServerSpan,
+    SpanRecord,
     limit_attributes,
     usage_attributes,
 )
@@ -80,7 +83,7 @@ class TracePipeline:
     def __init__(self, spec: TracesSpec, counts: ExportCounts) -> None:
         self.spec = spec
         sender = span_sender(spec.target, spec.batching.export_timeout_s)
-        encoder = SpanEncoder(dict(spec.resource), INSTRUMENTATION)
+        encoder = RequestEncoder(dict(spec.resource), INSTRUMENTATION)
         self.queue = SpanQueue(sender, encoder, spec.batching, counts, filters=spec.filters, where=spec.target.shown)
         self.active = 0  # requests whose trace is not finished yet
         self.retired = False  # a newer spec took over: close when `active` reaches 0
@@ -295,7 +298,7 @@ class SpanTrace(Trace):
         self.parent = parent
         self._pipeline = pipeline
         self.request_data = pipeline.spec.request_data  # read twice a request: a slot, not the property
-        self._ended: list[QueuedSpan] = []
+        self._ended: list[SpanRecord] = []
         # The request's own span is these fields until it ends (as a `ServerSpan` tuple when it can)
         if parent is not None:
             trace_id, parent_id, self.sampled = int(parent.trace_id, 16), int(parent.span_id, 16), parent.sampled
@@ -426,12 +429,17 @@ class SpanTrace(Trace):
             ended.append(GuardrailSpan(span))
 
     def finish(self, request: RequestFacts) -> None:
+        record: RequestSpans | None = None
         try:
             for attempt in self._attempts:
                 if attempt._span_id:  # still open: a stream, or a call cut short
                     attempt.finish(request)
             if self.sampled:
-                self._end_server(request)
+                server = self._end_server(request)
+                if server is not None:
+                    record = self._request_spans(server)
+                    if record is None:
+                        self._ended.append(server)
         finally:
             # Whatever failed above, the spans that ended go out and the pipeline stops counting this
             # request (a retired pipeline closes when none is left). Each attempt refers to this trace:
@@ -439,39 +447,52 @@ class SpanTrace(Trace):
             # cycle for the collector (about 10 µs a request).
             self._attempts = []
             pipeline = self._pipeline
-            if self._ended:
+            if record is not None:
+                pipeline.queue.on_end_request(record)
+            elif self._ended:
                 pipeline.queue.on_end_all(self._ended)
-                self._ended = []
+            self._ended = []
             pipeline.active -= 1
             if pipeline.retired and pipeline.active == 0 and pipeline.on_idle is not None:
                 pipeline.on_idle(pipeline)
 
-    def _end_server(self, request: RequestFacts) -> None:
+    def _request_spans(self, server: ServerSpan) -> RequestSpans | None:
+        """The request's spans as one record when they are what a request that went well ends with: one
+        answered call, then its guardrail runs (None: they go out one by one)."""
+        ended = self._ended
+        if self.state or not ended or ended[0].__class__ is not AnsweredSpan:
+            return None
+        guardrails = tuple(ended[1:])
+        for span in guardrails:
+            if span.__class__ is not GuardrailSpan:
+                return None
+        return RequestSpans((ended[0], guardrails, server))  # type: ignore[arg-type]
+
+    def _end_server(self, request: RequestFacts) -> ServerSpan | None:
+        """End the request's span: as a `ServerSpan` record (returned) when it went well, else as a
+        `RecordedSpan` among the ended spans (None)."""
         status = request.status or 500
         shape = self._server_shape(self._start, request, status)
         events = self._limit_events
         if status < 400 and not self.request_data and (events is None or len(events) == 1):
             ttft_s = request.ttft_s
-            self._ended.append(
-                ServerSpan(
-                    (
-                        self.trace_number,
-                        self.span_id,
-                        self._parent_id,
-                        self.state,
-                        self._start_ns,
-                        time.time_ns(),
-                        self._name,
-                        shape,
-                        request.id,
-                        ttft_s * 1000 if ttft_s is not None else None,
-                        request.cost,
-                        request.usage,
-                        events[0] if events is not None else None,
-                    )
+            return ServerSpan(
+                (
+                    self.trace_number,
+                    self.span_id,
+                    self._parent_id,
+                    self.state,
+                    self._start_ns,
+                    time.time_ns(),
+                    self._name,
+                    shape,
+                    request.id,
+                    ttft_s * 1000 if ttft_s is not None else None,
+                    request.cost,
+                    request.usage,
+                    events[0] if events is not None else None,
                 )
             )
-            return
         span = RecordedSpan(
             self._name,
             SERVER,
@@ -497,6 +518,7 @@ class SpanTrace(Trace):
         if self.request_data:
             self._request_data(request, attributes)
         self.ended(span, attributes)
+        return None
 
     def _server_shape(self, start: dict[str, Any], request: RequestFacts, status: int) -> SharedAttributes:
         """The server span's start attributes and those of its end that repeat from request to request
