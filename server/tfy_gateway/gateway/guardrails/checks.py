@@ -79,10 +79,12 @@ class Check:
         return before, "}" if after == "{}" else "," + after[1:]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GuardrailReport:
     """What the guardrails did to one request: the rules that selected them and every check so far
-    (the list grows while the request runs; observers read it once the request has ended)."""
+    (the list grows while the request runs; observers read it once the request has ended). Never
+    changed once made, but not frozen: one is made per guarded request, and a frozen dataclass's
+    `__init__` sets each field through `object.__setattr__`."""
 
     rules: tuple[str, ...]
     checks: list[Check]

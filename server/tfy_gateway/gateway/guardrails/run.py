@@ -30,6 +30,7 @@ from tfy_gateway.gateway.guardrails.blocked import GuardrailBlocked
 from tfy_gateway.gateway.guardrails.checks import Check, GuardrailReport, Result, Stage
 from tfy_gateway.gateway.guardrails.compiled import Selection
 from tfy_gateway.gateway.guardrails.integration import (
+    PASS,
     Caller,
     Guardrail,
     GuardrailCall,
@@ -171,7 +172,10 @@ class GuardrailRun:
         return rewritten
 
     def _raise_if_blocked(self, stage: Stage) -> None:
-        blocking = [check for check in self.checks if check.stage == stage and check.blocks]
+        blocking: list[Check] = []
+        for check in self.checks:  # a plain loop: a comprehension is a call of its own, on every request
+            if check.result != "pass" and check.stage == stage and check.blocks:
+                blocking.append(check)
         if blocking:
             refs = [check.guardrail for check in blocking]
             raise GuardrailBlocked(stage, blocking, self.selection.error_message(refs, stage == "input"))
@@ -205,6 +209,9 @@ def _run_local(guardrail: LocalGuardrail, call: GuardrailCall) -> Outcome:
     except Exception as exc:
         logger.exception("guardrail %s failed unexpectedly", spec.ref)
         return _check(guardrail, call, started, None, f"the guardrail failed: {type(exc).__name__}"), None
+    if verdict is PASS:  # nothing found, nothing rewritten: most checks of most requests
+        latency_ms = (time.perf_counter() - started) * 1000
+        return Check(spec.ref, call.stage, spec.operation, spec.strategy, "pass", latency_ms, None, started), verdict
     return _check(guardrail, call, started, verdict, None), verdict
 
 
