@@ -6,6 +6,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -83,3 +84,25 @@ def test_extensions_get_routes_state_and_snapshots(served: tuple[str, Probe, uvi
     assert "secret internals" not in boom.text
     server.should_exit = True
     wait_for(lambda: probe.stopped, "the extension's lifespan shutting down")
+
+
+async def test_mounts_answer_in_their_order_each_run_of_one_apps_prefixes_tested_at_once() -> None:
+    """GatewayApp's mounts: the first prefix (in order) that a path starts with decides, and its app
+    gets the rest of the path, whichever run of one app's prefixes it is in."""
+    from tfy_gateway.gateway.app import GatewayApp
+
+    seen: list[tuple[str, str]] = []
+
+    def mounted(name: str) -> Any:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            seen.append((name, scope["path_params"]["rest"]))
+
+        return app
+
+    files, plane, other = mounted("files"), mounted("plane"), mounted("other")
+    app = GatewayApp(
+        mounts={"/api/llm/files": files, "/api/llm/v1/files": files, "/api/llm": plane, "/x": other, "/x/y": files}
+    )
+    for path in ("/api/llm/files/f1", "/api/llm/v1/files", "/api/llm/v1/chat", "/api/llm/filesx", "/x/y/z"):
+        await app({"type": "http", "path": path}, None, None)  # type: ignore[arg-type]
+    assert seen == [("files", "/f1"), ("files", ""), ("plane", "/v1/chat"), ("files", "x"), ("other", "/y/z")]

@@ -134,15 +134,21 @@ async def test_the_lean_clients_long_limit_is_watched_without_a_timer_of_its_own
         return await post(self, url, headers, body, limits)
 
     monkeypatch.setattr(Http1Client, "post", spy)
+    long = Timeouts.within(0.1)
     async with silent_upstream(asyncio.Event()) as url, AiohttpTransport() as transport:
         with pytest.raises(TransportTimeout) as expired:
-            await transport.post(HttpRequest(url, {}, b"{}", timeouts=Timeouts.within(0.1)))
+            await transport.post(HttpRequest(url, {}, b"{}", timeouts=long))
         assert expired.value.phase == "first_token"
         assert given[0].total is None
         assert transport._deadlines is not None and not transport._deadlines._pending
         with pytest.raises(TransportTimeout) as short:
             await transport.post(HttpRequest(url, {}, b"{}", timeouts=Timeouts.within(0.03)))
         assert short.value.phase == "first_token" and given[1].total == 0.03
+        # The limits the transport keeps per Timeouts are each call's own, whichever came before.
+        for timeouts, total in ((long, None), (Timeouts.within(0.03), 0.03), (Timeouts.within(0.1), None)):
+            with pytest.raises(TransportTimeout):
+                await transport.post(HttpRequest(url, {}, b"{}", timeouts=timeouts))
+            assert given[-1].total == total
 
 
 async def test_a_cancelled_plain_call_stays_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,8 +17,13 @@ from aiohttp import web
 
 from tests.gateway.providers.conftest import serving
 from tfy_gateway.gateway.providers import AiohttpTransport, HttpRequest, Timeouts
-from tfy_gateway.gateway.providers.http1_client import Http1Client, Limits, origin_of
-from tfy_gateway.gateway.providers.transport import TransportConnectError, TransportError, TransportTimeout
+from tfy_gateway.gateway.providers.http1_client import Http1Client, Limits, _head, origin_of
+from tfy_gateway.gateway.providers.transport import (
+    TracedHeaders,
+    TransportConnectError,
+    TransportError,
+    TransportTimeout,
+)
 
 NO_LIMITS = Limits(None, None, None, "total")
 
@@ -224,6 +229,45 @@ async def test_shared_read_only_headers_go_out_as_given_with_each_bodys_length()
     ]
     assert all(headers["Authorization"] == "Bearer k" for _, headers, _ in seen)
     assert [headers["Accept-Encoding"] for _, headers, _ in seen] == ["gzip, deflate"] * 3 + ["identity"]
+
+
+@pytest.mark.parametrize(
+    "trace",
+    [
+        {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "a=1"},
+        {"authorization": "Bearer other"},  # a name the shared headers have: written as the dict would be
+        {"User-Agent": "tracer"},  # a name the client would add itself
+        {"Content-Length": "99"},  # a framing name: dropped, as from any caller
+        {},
+    ],
+)
+async def test_a_traced_calls_head_is_the_head_of_its_headers_as_one_mapping(trace: dict[str, str]) -> None:
+    """A call's trace context after a target's shared headers (`TracedHeaders`) goes out exactly as
+    the same headers in one dict would, the shared part's fields kept between calls."""
+    shared = MappingProxyType({"authorization": "Bearer k", "content-type": "application/json"})
+    client = Http1Client(1 << 20)
+    try:
+        origin = origin_of("http://127.0.0.1:1/v1/chat/completions")
+        for encodings in ("gzip, deflate", "identity"):
+            plain = client._head(origin, shared, 3, encodings)  # kept, as a plain call leaves it
+            traced = TracedHeaders(shared, trace)
+            for length in (3, 12):
+                assert client._head(origin, traced, length, encodings) == _head(origin, dict(traced), length, encodings)
+            assert client._head(origin, shared, 3, encodings) == plain
+    finally:
+        client.close()
+
+
+async def test_a_traced_header_with_a_line_break_is_refused() -> None:
+    client = Http1Client(1 << 20)
+    shared = MappingProxyType({"authorization": "Bearer k"})
+    try:
+        for _ in range(2):  # with the shared head kept and without
+            with pytest.raises(ValueError, match="Newline"):
+                headers = TracedHeaders(shared, {"tracestate": "a=1\r\nHost: elsewhere"})
+                await client.post("http://127.0.0.1:1/", headers, b"", NO_LIMITS)
+    finally:
+        client.close()
 
 
 async def test_calls_started_in_one_loop_turn_each_get_their_own_answer() -> None:

@@ -25,7 +25,7 @@ from tfy_gateway.gateway.providers import (
 )
 from tfy_gateway.gateway.providers.base import UpstreamTarget
 from tfy_gateway.gateway.providers.openai_compatible import form_fields
-from tfy_gateway.gateway.providers.transport import FormFile
+from tfy_gateway.gateway.providers.transport import FormFile, TracedHeaders
 from tfy_gateway.gateway.providers.wire import JSON_HEADERS, SSE_HEADERS, build_headers
 
 CHAT: dict[str, Any] = {"model": "openai-main/gpt-4o", "messages": [{"role": "user", "content": "hello there"}]}
@@ -279,3 +279,14 @@ def test_a_plain_calls_headers_are_the_targets_shared_ones_and_an_added_header_m
         "X-A": "2",
     }
     assert dict(plain) == {**JSON_HEADERS, "authorization": "Bearer k", "x-a": "1"}  # untouched by either
+
+
+def test_a_trace_context_follows_the_targets_shared_headers_in_one_mapping() -> None:
+    target = UpstreamTarget("openai", "openai", "http://x/v1", "gpt-4o", auth_headers={"authorization": "Bearer k"})
+    for base, shared in ((JSON_HEADERS, target.json_headers), (SSE_HEADERS, target.sse_headers)):
+        trace = {"traceparent": "00-1-2-01", "accept": "text/plain"}  # a shared name keeps its place, as in a dict
+        traced = build_headers(base, target, None, trace)
+        assert isinstance(traced, TracedHeaders) and traced.shared is shared
+        expected = {**shared, **trace}
+        assert list(traced.items()) == list(expected.items()) and len(traced) == len(expected)
+        assert traced == expected and traced.get("traceparent") == "00-1-2-01" and "x-b" not in traced

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aiohttp
 from yarl import URL
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from tfy_gateway.gateway.providers.http1_client import Http1Client, Limits
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a non-streamed answer read into memory, at most
+KEPT_LIMITS = 64
+"""The `Timeouts` whose plain-call limits a transport keeps (one per configuration and request header value)."""
 _NETWORK_ERRORS = (asyncio.TimeoutError, aiohttp.ClientError, OSError)
 
 
@@ -75,6 +77,22 @@ def _limits(limit: aiohttp.ClientTimeout | None, overall: Phase) -> Limits:
     if limit is None:
         return Limits(None, None, None, overall)
     return Limits(limit.sock_connect, limit.sock_read, limit.total, overall)
+
+
+class PlainLimits(NamedTuple):
+    """A plain call's limits under one `Timeouts` (`plain_limits`)."""
+
+    limit: aiohttp.ClientTimeout | None  # aiohttp's (`client_timeout`)
+    overall: Phase  # the phase `limit.total` stands for
+    coarse: float | None  # the bound a CoarseDeadlines can watch instead (`coarse_bound`)
+    lean: Limits  # `limit` as the lean client takes it
+    watched: Limits  # the same when the coarse watch has the bound: none of aiohttp's
+
+
+def plain_limits(timeouts: Timeouts) -> PlainLimits:
+    """The limits of a plain call under `timeouts` (`AiohttpTransport` keeps them per `Timeouts`)."""
+    limit, overall = client_timeout(timeouts, streaming=False)
+    return PlainLimits(limit, overall, coarse_bound(limit), _limits(limit, overall), _limits(None, overall))
 
 
 def coarse_bound(limit: aiohttp.ClientTimeout | None) -> float | None:
@@ -186,6 +204,11 @@ class AiohttpTransport:
         self._session: aiohttp.ClientSession | None = None
         self._deadlines: CoarseDeadlines | None = None
         self._closed = False
+        # A plain call's limits by the id of its `Timeouts`, which each entry holds (so that the id
+        # cannot be another object's while it is kept): the calls of one configuration share the
+        # gateway's own, and deriving them (an aiohttp ClientTimeout, its coarse bound, the lean
+        # client's form; hashing a Timeouts for an lru_cache too) cost more than this lookup.
+        self._plain_limits: dict[int, tuple[Timeouts, PlainLimits]] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -215,14 +238,20 @@ class AiohttpTransport:
 
     async def post(self, request: HttpRequest) -> HttpResponse:
         session = self._client()
-        limit, overall = client_timeout(request.timeouts, streaming=False)
-        coarse = coarse_bound(limit)
+        timeouts = request.timeouts
+        kept = self._plain_limits.get(id(timeouts))
+        if kept is None or kept[0] is not timeouts:
+            if len(self._plain_limits) >= KEPT_LIMITS:
+                self._plain_limits.clear()
+            kept = self._plain_limits[id(timeouts)] = (timeouts, plain_limits(timeouts))
+        limits = kept[1]
+        coarse, overall = limits.coarse, limits.overall
         deadlines = self._deadlines
         if coarse is None or deadlines is None:
-            return await self._send(session, request, limit, overall)
+            return await self._send(session, request, limits.limit, overall, limits.lean)
         deadline = deadlines.start(coarse)
         try:
-            return await self._send(session, request, None, overall)
+            return await self._send(session, request, None, overall, limits.watched)
         except asyncio.CancelledError:
             if deadlines.timed_out(deadline):
                 raise TransportTimeout(overall) from None
@@ -231,12 +260,17 @@ class AiohttpTransport:
             deadlines.finish(deadline)
 
     async def _send(
-        self, session: aiohttp.ClientSession, request: HttpRequest, limit: aiohttp.ClientTimeout | None, overall: Phase
+        self,
+        session: aiohttp.ClientSession,
+        request: HttpRequest,
+        limit: aiohttp.ClientTimeout | None,
+        overall: Phase,
+        lean: Limits,
     ) -> HttpResponse:
+        """`lean`: `limit` (and `overall`) as the lean client takes them."""
         http1 = self._http1
         if http1 is not None and request.form is None:
-            limits = _limits(limit, overall)
-            status, headers, body = await http1.post(request.url, request.headers, request.body, limits)
+            status, headers, body = await http1.post(request.url, request.headers, request.body, lean)
             return HttpResponse(status, headers, body)
         options = _base_options(request)
         if limit is not None:

@@ -154,17 +154,33 @@ class Usage:
 
     @classmethod
     def from_openai(cls, usage: Any) -> Usage:
+        """OpenAI's `usage` object (or the Responses API's input/output names); a count that is not a
+        positive int reads as 0. Every answer has one read: the checks are spelled out inline, in
+        one function (a helper call per count cost more than the reading itself)."""
         if not isinstance(usage, dict):
             return cls()
-        prompt_details = usage.get("prompt_tokens_details") or {}
-        completion_details = usage.get("completion_tokens_details") or {}
+        prompt = usage.get("prompt_tokens", _ABSENT)
+        if prompt is _ABSENT:
+            prompt = usage.get("input_tokens")
+        completion = usage.get("completion_tokens", _ABSENT)
+        if completion is _ABSENT:
+            completion = usage.get("output_tokens")
+        cached: Any = 0
+        reasoning: Any = 0
+        details = usage.get("prompt_tokens_details")
+        if details and isinstance(details, dict):
+            cached = details.get("cached_tokens")
+            cached = cached if isinstance(cached, int) and cached > 0 else 0
+        details = usage.get("completion_tokens_details")
+        if details and isinstance(details, dict):
+            reasoning = details.get("reasoning_tokens")
+            reasoning = reasoning if isinstance(reasoning, int) and reasoning > 0 else 0
         return cls(
-            prompt_tokens=_int(usage.get("prompt_tokens", usage.get("input_tokens"))),
-            completion_tokens=_int(usage.get("completion_tokens", usage.get("output_tokens"))),
-            cached_tokens=_int(prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else 0),
-            reasoning_tokens=_int(
-                completion_details.get("reasoning_tokens") if isinstance(completion_details, dict) else 0
-            ),
+            prompt if isinstance(prompt, int) and prompt > 0 else 0,
+            completion if isinstance(completion, int) and completion > 0 else 0,
+            cached,
+            0,
+            reasoning,
         )
 
     def to_openai(self) -> dict[str, Any]:
@@ -182,8 +198,8 @@ class Usage:
         return usage
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and value > 0 else 0
+_ABSENT = object()
+"""A key `Usage.from_openai` did not find (a present `null` is read as it is: 0)."""
 
 
 @dataclass

@@ -37,6 +37,7 @@ from tfy_gateway.gateway.providers.timeouts import Phase
 from tfy_gateway.gateway.providers.transport import (
     STREAM_DRAIN_S,
     ResponseTooLarge,
+    TracedHeaders,
     TransportConnectError,
     TransportError,
     TransportTimeout,
@@ -352,8 +353,9 @@ class Http1Client:
         # Requests written during the current loop turn after its first; None: none sent in this turn yet.
         self._deferred: list[tuple[_Connection, bytes | tuple[bytes, bytes]]] | None = None
         # Head fields of shared read-only headers, by the ids of the headers and the origin (each entry
-        # holds both, so neither id can be another object's while it is kept).
-        self._heads: dict[tuple[int, int, str], tuple[Mapping[str, str], Origin, bytes]] = {}
+        # holds both, so neither id can be another object's while it is kept): all of them, then the
+        # caller's and the client's apart, for a trace context's lines to go between.
+        self._heads: dict[tuple[int, int, str], tuple[Mapping[str, str], Origin, bytes, bytes, bytes]] = {}
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes, limits: Limits) -> Answer:
         """POST and read the whole answer (at most the size cap, decoded)."""
@@ -389,7 +391,14 @@ class Http1Client:
 
     def _head(self, origin: Origin, headers: Mapping[str, str], length: int, encodings: str) -> bytes:
         """The request's head. A target's headers when nothing is added per call come as one shared
-        read-only mapping (`wire.build_headers`): the fields of those are built once and kept."""
+        read-only mapping (`wire.build_headers`): the fields of those are built once and kept. With a
+        trace context added (`TracedHeaders`), the kept fields take the trace's lines where the
+        caller's headers end: the same head as the mapping's own, without building it again."""
+        trace = None
+        if type(headers) is TracedHeaders:
+            if not _appendable(headers):
+                return _head(origin, headers, length, encodings)
+            trace, headers = headers.trace, headers.shared
         if type(headers) is not MappingProxyType:
             return _head(origin, headers, length, encodings)
         key = (id(headers), id(origin), encodings)
@@ -397,8 +406,11 @@ class Http1Client:
         if kept is None or kept[0] is not headers or kept[1] is not origin:
             if len(self._heads) >= KEPT_HEADS:
                 self._heads.clear()
-            kept = self._heads[key] = (headers, origin, _fields(origin, headers, encodings))
-        return kept[2] + b"Content-Length: %d\r\n\r\n" % length
+            own, added = _parts(origin, headers, encodings)
+            kept = self._heads[key] = (headers, origin, own + added, own, added)
+        if trace is None:
+            return kept[2] + b"Content-Length: %d\r\n\r\n" % length
+        return kept[3] + _lines(trace) + kept[4] + b"Content-Length: %d\r\n\r\n" % length
 
     async def _send(self, origin: Origin, head: bytes, body: bytes, limits: Limits, cap: int | None) -> _Connection:
         started = self._loop.time()
@@ -525,13 +537,18 @@ def _write(transport: asyncio.Transport, message: bytes | tuple[bytes, bytes]) -
 
 
 def _head(origin: Origin, headers: Mapping[str, str], length: int, encodings: str) -> bytes:
-    """The request's head: its fields (`_fields`), then the body's length."""
-    return _fields(origin, headers, encodings) + b"Content-Length: %d\r\n\r\n" % length
+    """The request's head: its fields (`_parts`), then the body's length."""
+    own, added = _parts(origin, headers, encodings)
+    return own + added + b"Content-Length: %d\r\n\r\n" % length
 
 
-def _fields(origin: Origin, headers: Mapping[str, str], encodings: str) -> bytes:
-    """The request line and header fields: the caller's headers, then what the client adds unless the
-    caller set it (`encodings`: the Accept-Encoding it offers); the length is the caller's to add."""
+ADDED = frozenset(("host", "accept-encoding", "user-agent"))
+"""The fields the client adds when the caller's headers do not name them."""
+
+
+def _parts(origin: Origin, headers: Mapping[str, str], encodings: str) -> tuple[bytes, bytes]:
+    """The request line with the caller's header fields, and the fields the client adds unless the
+    caller set them (`encodings`: the Accept-Encoding it offers); the length is the caller's to add."""
     lines = [origin.start]
     names = set()
     for name, value in headers.items():
@@ -540,12 +557,35 @@ def _fields(origin: Origin, headers: Mapping[str, str], encodings: str) -> bytes
             continue
         lines.append(f"{name}: {value}\r\n")
         names.add(lowered)
+    own = _checked(lines)
+    added = []
     if "host" not in names:
-        lines.append(origin.host_line)
+        added.append(origin.host_line)
     if "accept-encoding" not in names:
-        lines.append(f"Accept-Encoding: {encodings}\r\n")
+        added.append(f"Accept-Encoding: {encodings}\r\n")
     if "user-agent" not in names:
-        lines.append(f"User-Agent: {USER_AGENT}\r\n")
+        added.append(f"User-Agent: {USER_AGENT}\r\n")
+    return own, _checked(added)
+
+
+def _appendable(headers: TracedHeaders) -> bool:
+    """Whether the trace's lines may simply follow the shared headers' (`Http1Client._head`): each of
+    its names new to them, none that the client frames or adds itself."""
+    shared = headers.shared
+    for name in headers.trace:
+        lowered = name.lower()
+        if name in shared or lowered in FRAMING or lowered in ADDED:
+            return False
+    return True
+
+
+def _lines(headers: Mapping[str, str]) -> bytes:
+    """`headers` as header fields."""
+    return _checked([f"{name}: {value}\r\n" for name, value in headers.items()])
+
+
+def _checked(lines: list[str]) -> bytes:
+    """`lines` as bytes, each a single line (a name or value with a line break is refused, as aiohttp)."""
     fields = "".join(lines)
     if fields.count("\n") != len(lines) or fields.count("\r") != len(lines):  # one line each
         raise ValueError("Newline or carriage return character detected in HTTP status message or header")

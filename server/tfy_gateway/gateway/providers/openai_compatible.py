@@ -26,7 +26,15 @@ from tfy_gateway.gateway.providers.base import (
     Usage,
 )
 from tfy_gateway.gateway.providers.media_stream import FINAL_EVENTS, MediaEvents
-from tfy_gateway.gateway.providers.transport import FormField, FormFile, FormValue, HttpRequest, HttpResponse
+from tfy_gateway.gateway.providers.transport import (
+    JSON,
+    FormField,
+    FormFile,
+    FormValue,
+    HttpRequest,
+    HttpResponse,
+    media_type,
+)
 from tfy_gateway.gateway.providers.wire import (
     DONE,
     JSON_HEADERS,
@@ -133,12 +141,13 @@ def plan(
 
 def to_response(target: UpstreamTarget, response: HttpResponse, latency: float) -> UpstreamResponse:
     """A 2xx answer: JSON bodies parsed (usage read from them), anything else (speech) kept as bytes."""
-    content_type = response.content_type
+    content_type = media_type(response.headers)
+    body = response.body
     if not content_type.endswith("json"):
-        return UpstreamResponse(response.status, None, Usage(), response.headers, latency, response.body, content_type)
-    parsed = json_object(target, response.body)
+        return UpstreamResponse(response.status, None, Usage(), response.headers, latency, body, content_type)
+    parsed = json_object(target, body)
     usage = Usage.from_openai(parsed.get("usage"))
-    return UpstreamResponse(response.status, parsed, usage, response.headers, latency, raw=response.body)
+    return UpstreamResponse(response.status, parsed, usage, response.headers, latency, None, JSON, body)
 
 
 def _has_output(choices: Any) -> bool:

@@ -12,7 +12,7 @@ errors needs the target, so that happens above this layer (`wire.transport_error
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +20,7 @@ from tfy_gateway.gateway.errors import RemoteError
 from tfy_gateway.gateway.providers.timeouts import NO_TIMEOUTS, Phase, Timeouts
 
 OCTET_STREAM = "application/octet-stream"
+JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,35 @@ class FormFile:
 FormValue = str | FormFile
 FormField = FormValue | tuple[FormValue, ...]
 """A form field's value; a tuple is a field sent once per value, in order (`timestamp_granularities[]`)."""
+
+
+class TracedHeaders(Mapping[str, str]):
+    """A target's shared read-only headers with one call's trace context after them: the mapping
+    `{**shared, **trace}` is, without copying it. The upstream client writes the request head of
+    `shared` once and adds only the trace's lines per call (`http1_client.Http1Client._head`);
+    anything else reads it as that mapping (same names, values and order)."""
+
+    __slots__ = ("shared", "trace")
+
+    def __init__(self, shared: Mapping[str, str], trace: Mapping[str, str]) -> None:
+        self.shared = shared
+        self.trace = trace
+
+    def __getitem__(self, name: str) -> str:
+        trace = self.trace
+        return trace[name] if name in trace else self.shared[name]
+
+    def __iter__(self) -> Iterator[str]:
+        shared = self.shared
+        yield from shared
+        yield from (name for name in self.trace if name not in shared)
+
+    def __len__(self) -> int:
+        shared = self.shared
+        return len(shared) + sum(1 for name in self.trace if name not in shared)
+
+    def __repr__(self) -> str:
+        return f"TracedHeaders({dict(self)!r})"
 
 
 @dataclass
@@ -69,6 +99,8 @@ class HttpResponse:
 def media_type(headers: Mapping[str, str]) -> str:
     """`Content-Type` without parameters, lowercased; octet-stream when missing."""
     value = headers.get("content-type") or ""
+    if value == JSON:  # most answers: already what the rest would make of it
+        return JSON
     return value.split(";", 1)[0].strip().lower() or OCTET_STREAM
 
 

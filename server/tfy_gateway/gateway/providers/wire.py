@@ -33,6 +33,7 @@ from tfy_gateway.gateway.providers.transport import (
     HttpResponse,
     HttpStream,
     ResponseTooLarge,
+    TracedHeaders,
     TransportConnectError,
     TransportError,
     TransportTimeout,
@@ -57,12 +58,12 @@ def build_headers(
     """Protocol headers, then the target's auth and extra headers, then the attempt's trace context,
     then the route's `headers_override` (`{"set": {name: value}, "remove": [name]}`, as in a
     load-balancing target). With nothing added per call, JSON_HEADERS and SSE_HEADERS give the
-    target's shared read-only mapping of them (`UpstreamTarget.json_headers`); else a new dict."""
-    if not trace and not headers_override:
-        if base is JSON_HEADERS:
-            return target.json_headers
-        if base is SSE_HEADERS:
-            return target.sse_headers
+    target's shared read-only mapping of them (`UpstreamTarget.json_headers`), and with only a trace
+    context added, that mapping and the trace's headers as one (`TracedHeaders`); else a new dict."""
+    if not headers_override:
+        shared = target.json_headers if base is JSON_HEADERS else target.sse_headers if base is SSE_HEADERS else None
+        if shared is not None:
+            return TracedHeaders(shared, trace) if trace else shared
     headers = {**base, **target.auth_headers, **target.extra_headers}
     if trace:
         headers.update(trace)
