@@ -62,7 +62,7 @@ if "--gateway-source" in sys.argv[:-1]:
     sys.path.insert(0, sys.argv[sys.argv.index("--gateway-source") + 1])
 
 from compare import manifests  # noqa: E402
-from compare.processes import free_port, running  # noqa: E402
+from compare.processes import free_port, raw_upstream, running  # noqa: E402
 
 SYSTEMS = ("floor", "gateway-bare", "gateway-all", "gateway-nomatch")
 PROMPT = [{"role": "user", "content": "benchmark"}]
@@ -465,10 +465,7 @@ def main() -> int:
         systems = [name for name in systems if name in ("floor", "gateway-bare")]
     with tempfile.TemporaryDirectory(prefix="tfy-inprocess-") as scratch:
         workdir = Path(scratch)
-        port = free_port()
-        upstream = subprocess.Popen([sys.executable, str(HERE / "raw_upstream.py"), "--port", str(port)])
-        try:
-            url = f"http://127.0.0.1:{port}"
+        with raw_upstream() as url:
             specs = {
                 name: {"system": name, "upstream": url}
                 if args.transport
@@ -518,9 +515,6 @@ def main() -> int:
                 print(f"{name:15} {statistics.median(figures):7.1f} {spread} µs CPU/req{ratio}")
             if args.profile:
                 run_child(specs[args.profile], args, profile=True)
-        finally:
-            upstream.terminate()
-            upstream.wait(timeout=15)
     return 0
 
 

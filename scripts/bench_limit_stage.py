@@ -99,37 +99,30 @@ def main() -> int:
         print(json.dumps(asyncio.run(stage(json.loads(args.child), args.batches, args.batch))))
         return 0
     import bench_inprocess
-    from compare.processes import free_port
+    from compare.processes import raw_upstream
 
     sources = [str(Path(s).resolve()) for s in args.sources.split(",") if s]
     results: dict[str, list[dict[str, float]]] = {source: [] for source in sources}
-    with tempfile.TemporaryDirectory(prefix="tfy-limit-stage-") as scratch:
-        port = free_port()
-        upstream = subprocess.Popen([sys.executable, str(HERE / "raw_upstream.py"), "--port", str(port)])
-        try:
-            url = f"http://127.0.0.1:{port}"
-            specs = {
-                source: bench_inprocess.prepare("gateway-all", Path(scratch) / str(i), url, Path(source))
-                for i, source in enumerate(sources)
-            }
-            for round_ in range(args.rounds):
-                for source in sources:
-                    command = [sys.executable, __file__, "--child", json.dumps(specs[source]), "--child-source",
-                               source, "--batches", str(args.batches), "--batch", str(args.batch)]  # fmt: skip
-                    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-                    if done.returncode != 0:
-                        raise SystemExit(f"{source} failed:\n{done.stderr[-3000:]}")
-                    result = json.loads(done.stdout.strip().splitlines()[-1])
-                    results[source].append(result)
-                    print(
-                        f"round {round_ + 1} {source}: {result['counters']} counters, reserve "
-                        f"{result['reserve_us']:.1f} + settle {result['settle_us']:.1f} µs; both, CPU "
-                        f"{result['both_us']:.1f} µs",
-                        flush=True,
-                    )
-        finally:
-            upstream.terminate()
-            upstream.wait()
+    with tempfile.TemporaryDirectory(prefix="tfy-limit-stage-") as scratch, raw_upstream() as url:
+        specs = {
+            source: bench_inprocess.prepare("gateway-all", Path(scratch) / str(i), url, Path(source))
+            for i, source in enumerate(sources)
+        }
+        for round_ in range(args.rounds):
+            for source in sources:
+                command = [sys.executable, __file__, "--child", json.dumps(specs[source]), "--child-source",
+                           source, "--batches", str(args.batches), "--batch", str(args.batch)]  # fmt: skip
+                done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+                if done.returncode != 0:
+                    raise SystemExit(f"{source} failed:\n{done.stderr[-3000:]}")
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+                results[source].append(result)
+                print(
+                    f"round {round_ + 1} {source}: {result['counters']} counters, reserve "
+                    f"{result['reserve_us']:.1f} + settle {result['settle_us']:.1f} µs; both, CPU "
+                    f"{result['both_us']:.1f} µs",
+                    flush=True,
+                )
     print(f"\nleast of {args.batches} batches of {args.batch}, median [min-max] of {args.rounds} runs")
     for source, runs in results.items():
         line = []

@@ -139,31 +139,24 @@ def main() -> int:
         print(json.dumps(asyncio.run(stage(json.loads(args.child), args.requests))))
         return 0
     import bench_tracing
-    from compare.processes import free_port
+    from compare.processes import free_port, raw_upstream
 
     sources = [str(Path(s).resolve()) for s in args.sources.split(",") if s]
     results: dict[str, list[dict[str, float]]] = {source: [] for source in sources}
-    with tempfile.TemporaryDirectory(prefix="tfy-record-stage-") as scratch:
-        port = free_port()
-        upstream = subprocess.Popen([sys.executable, str(HERE / "raw_upstream.py"), "--port", str(port)])
-        try:
-            url = f"http://127.0.0.1:{port}"
-            specs = {}
-            for i, source in enumerate(sources):
-                spec = bench_tracing.prepare("gateway-all", Path(scratch) / str(i), url, Path(source))
-                specs[source] = {**spec, "metrics_url": f"http://127.0.0.1:{free_port()}/v1/metrics"}
-            for round_ in range(args.rounds):
-                for source in sources:
-                    command = [sys.executable, __file__, "--child", json.dumps(specs[source]), "--child-source",
-                               source, "--requests", str(args.requests)]  # fmt: skip
-                    figures = counted(command, args.requests, args.keep)
-                    results[source].append(figures)
-                    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-                    shown = ", ".join(f"{name} {value:.1f}k" for name, value in figures.items())
-                    print(f"round {round_ + 1} {source}: {shown} (load {load})", flush=True)
-        finally:
-            upstream.terminate()
-            upstream.wait()
+    with tempfile.TemporaryDirectory(prefix="tfy-record-stage-") as scratch, raw_upstream() as url:
+        specs = {}
+        for i, source in enumerate(sources):
+            spec = bench_tracing.prepare("gateway-all", Path(scratch) / str(i), url, Path(source))
+            specs[source] = {**spec, "metrics_url": f"http://127.0.0.1:{free_port()}/v1/metrics"}
+        for round_ in range(args.rounds):
+            for source in sources:
+                command = [sys.executable, __file__, "--child", json.dumps(specs[source]), "--child-source",
+                           source, "--requests", str(args.requests)]  # fmt: skip
+                figures = counted(command, args.requests, args.keep)
+                results[source].append(figures)
+                load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+                shown = ", ".join(f"{name} {value:.1f}k" for name, value in figures.items())
+                print(f"round {round_ + 1} {source}: {shown} (load {load})", flush=True)
     print(f"\ninstructions a request (thousands), {args.requests} replays, per round")
     for source, runs in results.items():
         for name in (*PARTS, "otlp"):

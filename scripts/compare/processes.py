@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,3 +97,17 @@ def running(
         yield process
     finally:
         stop(process)
+
+
+@contextmanager
+def raw_upstream() -> Iterator[str]:
+    """scripts/raw_upstream.py on a free loopback port, for the in-process benches' runs to call: its
+    URL, and the process stopped on exit."""
+    port = free_port()
+    script = Path(__file__).resolve().parent.parent / "raw_upstream.py"
+    process = subprocess.Popen([sys.executable, str(script), "--port", str(port)])
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
