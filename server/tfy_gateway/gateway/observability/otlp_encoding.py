@@ -72,9 +72,9 @@ cache that fills is emptied whole, and everything that repeats is encoded again)
 
 
 # The float attributes every request's spans carry, their heads made once (not looked up each time)
-_TTFT_HEAD = float_head(b"\x4a", g.TFY_TTFT_MS)
-_COST_HEAD = float_head(b"\x4a", g.TFY_COST)
-_LATENCY_HEAD = float_head(b"\x4a", g.TFY_LATENCY_MS)
+TTFT_HEAD = float_head(b"\x4a", g.TFY_TTFT_MS)
+COST_HEAD = float_head(b"\x4a", g.TFY_COST)
+LATENCY_HEAD = float_head(b"\x4a", g.TFY_LATENCY_MS)
 
 
 class SpanEncoder:
@@ -234,10 +234,10 @@ class SpanEncoder:
         parts = [head, pack(named, start_ns, 0x41, end_ns, shared), self._text_field(b"\x4a", g.REQUEST_ID, request_id)]
         if ttft_ms is not None:
             parts.append(
-                _TTFT_HEAD + DOUBLE(ttft_ms) if ttft_ms.__class__ is float else number(b"\x4a", g.TFY_TTFT_MS, ttft_ms)
+                TTFT_HEAD + DOUBLE(ttft_ms) if ttft_ms.__class__ is float else number(b"\x4a", g.TFY_TTFT_MS, ttft_ms)
             )
         if cost is not None:
-            parts.append(_COST_HEAD + DOUBLE(cost) if cost.__class__ is float else number(b"\x4a", g.TFY_COST, cost))
+            parts.append(COST_HEAD + DOUBLE(cost) if cost.__class__ is float else number(b"\x4a", g.TFY_COST, cost))
         if usage is not None:
             self._usage(parts, usage, False)
         if limits is not None:
@@ -341,7 +341,7 @@ class SpanEncoder:
         if usage is not None:
             self._usage(parts, usage, True)
         if latency_ms.__class__ is float:
-            parts += (_LATENCY_HEAD, DOUBLE(latency_ms), UNSET_FLAGS)
+            parts += (LATENCY_HEAD, DOUBLE(latency_ms), UNSET_FLAGS)
         else:
             parts += (self._number_field(b"\x4a", g.TFY_LATENCY_MS, latency_ms), UNSET_FLAGS)
         return b"".join(parts)

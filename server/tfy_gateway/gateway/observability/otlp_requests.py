@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from tfy_gateway.gateway.observability import genai as g
 from tfy_gateway.gateway.observability.otlp_encoding import (
-    _COST_HEAD,
-    _LATENCY_HEAD,
-    _TTFT_HEAD,
     CACHE_LIMIT,
+    COST_HEAD,
+    LATENCY_HEAD,
+    TTFT_HEAD,
     SpanEncoder,
 )
 from tfy_gateway.gateway.observability.otlp_wire import (
@@ -269,7 +269,7 @@ class RequestEncoder(SpanEncoder):
         pack, prefix, written = _span_struct(
             f"18s20s{len(named)}sQBQ{len(shared)}s{len(response_id)}s{len(b''.join(answer)) + len(heads[0])}s"
             f"{len(sent)}s{len(heads[1])}s{len(received)}s{len(heads[2])}s{len(sent)}s{len(heads[3])}s"
-            f"{len(received)}s{len(_LATENCY_HEAD)}sd{len(UNSET_FLAGS)}s"
+            f"{len(received)}s{len(LATENCY_HEAD)}sd{len(UNSET_FLAGS)}s"
         )
         template.call = (
             pack,
@@ -278,7 +278,7 @@ class RequestEncoder(SpanEncoder):
             shared,
             b"".join(answer) + heads[0],
             *heads[1:],
-            _LATENCY_HEAD,
+            LATENCY_HEAD,
             UNSET_FLAGS,
         )
         size += written
@@ -296,8 +296,8 @@ class RequestEncoder(SpanEncoder):
         # cost, usage (the conventions' counts only), then the limit event and its flags
         named = self._name(server[6], SERVER) + b"\x39"
         shared = self._shared_encoding(shape, b"\x4a") + _head(self._text_field(b"\x4a", g.REQUEST_ID, server[8]), rid)
-        ttft_head = _TTFT_HEAD if server[9] is not None else b""
-        cost_head = _COST_HEAD if server[10] is not None else b""
+        ttft_head = TTFT_HEAD if server[9] is not None else b""
+        cost_head = COST_HEAD if server[10] is not None else b""
         heads = self._count_heads(usage, False)
         sent, received = counts
         event_size = 0
