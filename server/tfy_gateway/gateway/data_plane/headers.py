@@ -32,8 +32,12 @@ PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "
 
 
 def scope_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """ASGI headers as a dict of lowercased names (the last value of a repeated header wins)."""
-    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+    """ASGI headers as a dict of lowercased names (the last value of a repeated header wins).
+    A plain loop: a comprehension's own frame costs more than its few headers."""
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+    return headers
 
 
 def authorization_of(raw: list[tuple[bytes, bytes]]) -> str | None:

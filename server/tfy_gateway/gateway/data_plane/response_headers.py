@@ -126,6 +126,12 @@ def header_text(text: str) -> bytes:
     return "".join(c if " " <= c <= "~" else "?" for c in text).encode("ascii")
 
 
+@functools.lru_cache(maxsize=1024)
+def _resolved_model(target: str) -> tuple[bytes, bytes]:
+    """`x-tfy-resolved-model` with its value, built once per target (a str keeps its hash)."""
+    return b"x-tfy-resolved-model", header_text(target)
+
+
 def _rule(rule: AppliedRule) -> dict[str, str]:
     return {"config": rule.config_name, "rule_id": rule.rule_id}
 
@@ -164,7 +170,7 @@ def response_headers(request: RequestContext, *, content_type: str | None, timin
     else:
         headers = [] if content_type is None else [(b"content-type", content_type.encode("latin-1"))]
     if request.served is not None:
-        headers.append((b"x-tfy-resolved-model", header_text(request.served.target)))
+        headers.append(_resolved_model(request.served.target))
     headers.append((b"x-tfy-applied-configurations", applied_header(request)))
     if headroom := request.headroom:
         headers += limit_headers(headroom)
