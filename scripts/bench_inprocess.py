@@ -145,6 +145,17 @@ def kernel_share() -> tuple[float, int, int]:
     return usage.ru_stime, usage.ru_nvcsw, usage.ru_minflt
 
 
+def chat_request(system: str, token: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The ASGI headers and body of the chat request `system` is driven with (gateway-all's routed model
+    and metadata; gateway-nomatch's metadata that no rule matches)."""
+    headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {token}".encode())]
+    if system in ("gateway-all", "gateway-nomatch"):
+        metadata = manifests.METADATA if system == "gateway-all" else NOMATCH_METADATA
+        headers.append((b"x-tfy-metadata", metadata.encode()))
+    model = manifests.ROUTED_MODEL if system == "gateway-all" else "bench/gpt-4o"
+    return headers, json.dumps({"model": model, "messages": PROMPT}).encode()
+
+
 async def drive(
     app: App, path: str, headers: list[tuple[bytes, bytes]], body: bytes, requests: int, concurrency: int
 ) -> dict[bytes, bytes]:
@@ -310,12 +321,7 @@ async def own_work(spec: dict[str, Any], batches: int, batch: int) -> dict[str, 
 
         runtime.AiohttpTransport = replaying
         app = create_app(settings, tune_gc=True)
-    headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {spec['token']}".encode())]
-    if system in ("gateway-all", "gateway-nomatch"):
-        metadata = manifests.METADATA if system == "gateway-all" else NOMATCH_METADATA
-        headers.append((b"x-tfy-metadata", metadata.encode()))
-    model = manifests.ROUTED_MODEL if system == "gateway-all" else "bench/gpt-4o"
-    body = json.dumps({"model": model, "messages": PROMPT}).encode()
+    headers, body = chat_request(system, spec["token"])
     path = "/api/llm/chat/completions"
     spent: list[float] = []
     try:

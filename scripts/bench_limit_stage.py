@@ -37,7 +37,6 @@ async def stage(spec: dict[str, Any], batches: int, batch: int) -> dict[str, flo
 
     os.environ.update(spec["env"])
     import bench_inprocess
-    from compare import manifests
 
     from tfy_gateway.gateway.app import create_app
     from tfy_gateway.gateway.data_plane.limiting import PolicyLimits
@@ -53,12 +52,7 @@ async def stage(spec: dict[str, Any], batches: int, batch: int) -> dict[str, flo
     PolicyLimits.settle = capturing  # type: ignore[method-assign]
     settings = GatewaySettings(data_dir=Path(spec["data_dir"]), admin_token=spec["token"])
     app: Any = create_app(settings, tune_gc=True)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"authorization", f"Bearer {spec['token']}".encode()),
-        (b"x-tfy-metadata", manifests.METADATA.encode()),
-    ]
-    body = json.dumps({"model": manifests.ROUTED_MODEL, "messages": bench_inprocess.PROMPT}).encode()
+    headers, body = bench_inprocess.chat_request("gateway-all", spec["token"])
     async with app.router.lifespan_context(app):
         await bench_inprocess.drive(app, "/api/llm/chat/completions", headers, body, 200, 1)
         PolicyLimits.settle = settle  # type: ignore[method-assign]

@@ -53,7 +53,6 @@ class Dropped:
 async def stage(spec: dict[str, Any], requests: int) -> dict[str, int]:
     os.environ.update(spec["env"])
     import bench_inprocess
-    from compare import manifests
 
     from tfy_gateway.gateway.app import create_app
     from tfy_gateway.gateway.data_plane import pipeline, recording
@@ -71,12 +70,7 @@ async def stage(spec: dict[str, Any], requests: int) -> dict[str, int]:
         data_dir=Path(spec["data_dir"]), admin_token=spec["token"], otel_metrics_endpoint=spec["metrics_url"]
     )
     app: Any = create_app(settings, tune_gc=True)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"authorization", f"Bearer {spec['token']}".encode()),
-        (b"x-tfy-metadata", manifests.METADATA.encode()),
-    ]
-    body = json.dumps({"model": manifests.ROUTED_MODEL, "messages": bench_inprocess.PROMPT}).encode()
+    headers, body = bench_inprocess.chat_request("gateway-all", spec["token"])
     async with app.router.lifespan_context(app):
         await bench_inprocess.drive(app, "/api/llm/chat/completions", headers, body, 200, 1)
         pipeline.record = record  # type: ignore[assignment]
