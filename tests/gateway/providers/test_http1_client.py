@@ -486,3 +486,12 @@ def test_an_unusable_url_says_what_is_wrong_with_it() -> None:
         origin_of("ftp://api.example/v1")
     with pytest.raises(TransportConnectError, match=r"names no host.*base_url"):
         origin_of("http:///v1/chat/completions")
+
+
+def test_traced_headers_show_their_names_but_no_credential() -> None:
+    """A traced call's headers may reach a log or an error through their repr: names only, since the
+    shared part holds the target's Authorization."""
+    headers = TracedHeaders(MappingProxyType({"authorization": "Bearer sk-secret-1"}), {"traceparent": "00-ab"})
+    shown = repr(headers)
+    assert "authorization" in shown and "traceparent" in shown
+    assert "sk-secret-1" not in shown and "00-ab" not in shown

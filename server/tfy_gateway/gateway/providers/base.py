@@ -176,11 +176,10 @@ class Usage:
             reasoning = details.get("reasoning_tokens")
             reasoning = reasoning if isinstance(reasoning, int) and reasoning > 0 else 0
         return cls(
-            prompt if isinstance(prompt, int) and prompt > 0 else 0,
-            completion if isinstance(completion, int) and completion > 0 else 0,
-            cached,
-            0,
-            reasoning,
+            prompt_tokens=prompt if isinstance(prompt, int) and prompt > 0 else 0,
+            completion_tokens=completion if isinstance(completion, int) and completion > 0 else 0,
+            cached_tokens=cached,
+            reasoning_tokens=reasoning,
         )
 
     def to_openai(self) -> dict[str, Any]:

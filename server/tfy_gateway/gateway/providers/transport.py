@@ -63,7 +63,8 @@ class TracedHeaders(Mapping[str, str]):
         return len(shared) + sum(1 for name in self.trace if name not in shared)
 
     def __repr__(self) -> str:
-        return f"TracedHeaders({dict(self)!r})"
+        # Names only: the shared headers carry the target's credentials
+        return f"TracedHeaders({list(self)!r})"
 
 
 @dataclass
